@@ -1,0 +1,5 @@
+"""``python -m percorso`` runs the CLI."""
+
+from percorso.cli import main
+
+main()

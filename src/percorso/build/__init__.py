@@ -1,0 +1,1 @@
+"""Build stage: customers, touchpoints, sessions and orders from events and identity."""

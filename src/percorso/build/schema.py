@@ -1,0 +1,85 @@
+"""Columns of the tables the build stage owns: ``touchpoints``, ``orders``, ``customers``.
+
+Analyses (journeys, attribution, value, segments) read only these tables and
+``campaign_costs``; they are the seam between the data pipeline and the analyses. The test
+fixture :func:`percorso.testing.journeys_for` writes the same tables directly.
+"""
+
+from __future__ import annotations
+
+TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("occurred_at", "TIMESTAMP"),           # UTC
+    ("event_type", "VARCHAR"),              # canonical type
+    ("event_name", "VARCHAR"),
+    ("source_name", "VARCHAR"),
+    ("source_system", "VARCHAR"),
+    ("channel", "VARCHAR"),                 # GA4 channel group or offline channel
+    ("channel_rule", "VARCHAR"),            # id of the rule that matched (rules version:row)
+    ("online", "BOOLEAN"),
+    ("session_id", "VARCHAR"),              # customer_id + ':' + session number
+    ("stage", "VARCHAR"),                   # filled by the journeys stage rules (NULL until then)
+    ("utm_source", "VARCHAR"),
+    ("utm_medium", "VARCHAR"),
+    ("utm_campaign", "VARCHAR"),
+    ("campaign", "VARCHAR"),                # campaign name used for ROI joins (utm_campaign or source campaign)
+    ("coupon_code", "VARCHAR"),
+    ("order_id", "VARCHAR"),
+    ("revenue", "DOUBLE"),
+    ("currency", "VARCHAR"),
+    ("store_id", "VARCHAR"),
+    ("page_url", "VARCHAR"),
+    ("referrer", "VARCHAR"),
+    ("region", "VARCHAR"),
+    ("device_type", "VARCHAR"),             # desktop | mobile | tablet | app | NULL (offline)
+    ("items", "VARCHAR"),                   # JSON array
+    ("properties", "VARCHAR"),              # JSON object
+)
+
+ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("order_id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("event_id", "VARCHAR"),
+    ("occurred_at", "TIMESTAMP"),
+    ("revenue", "DOUBLE"),                  # net of discounts; negative for returns
+    ("currency", "VARCHAR"),
+    ("n_lines", "INTEGER"),
+    ("n_items", "DOUBLE"),
+    ("store_id", "VARCHAR"),                # NULL for online orders
+    ("online", "BOOLEAN"),
+    ("channel", "VARCHAR"),                 # channel of purchase (web session channel, or 'Store / POS')
+    ("source_system", "VARCHAR"),
+    ("coupon_code", "VARCHAR"),
+    ("is_return", "BOOLEAN"),
+    ("items", "VARCHAR"),
+)
+
+CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("customer_id", "VARCHAR"),
+    ("first_seen_at", "TIMESTAMP"),
+    ("last_seen_at", "TIMESTAMP"),
+    ("n_touchpoints", "BIGINT"),
+    ("n_orders", "BIGINT"),
+    ("revenue", "DOUBLE"),
+    ("is_identified", "BOOLEAN"),           # has a strong identifier (login, email, phone, card, CRM, tax code)
+    ("n_identifiers", "BIGINT"),
+    ("n_anonymous_ids", "BIGINT"),
+    ("n_devices", "BIGINT"),
+    ("n_emails", "BIGINT"),
+    ("n_phones", "BIGINT"),
+    ("n_cards", "BIGINT"),
+    ("consent_profiling", "BOOLEAN"),
+    ("consent_marketing", "BOOLEAN"),
+    ("first_name", "VARCHAR"),
+    ("last_name", "VARCHAR"),
+    ("email", "VARCHAR"),                   # raw contact data lives only here (erasure applies)
+    ("phone", "VARCHAR"),
+    ("loyalty_card", "VARCHAR"),
+    ("city", "VARCHAR"),
+    ("province", "VARCHAR"),
+    ("home_store", "VARCHAR"),              # store with most receipts
+    ("first_channel", "VARCHAR"),
+    ("merged_from", "VARCHAR"),             # JSON list of retired ids merged into this one
+)
+

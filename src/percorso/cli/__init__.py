@@ -1,0 +1,60 @@
+"""The ``percorso`` command line (Typer + Rich).
+
+Commands are thin: each lives in the module of its area, imports heavy modules inside its
+body, and calls the same Python API a notebook would. Data goes to stdout, progress and
+messages to stderr; a :class:`~percorso.errors.PercorsoError` ends the command with its
+one-line reason and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from percorso.errors import PercorsoError
+
+app = typer.Typer(
+    name="percorso",
+    help="percorso: omnichannel customer-journey analytics. Il percorso del cliente, dai dati.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    """percorso: il percorso del cliente, dai dati (omnichannel customer-journey analytics)."""
+    if version:
+        from percorso import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+_MODULES = (
+    "project", "generate", "ingest", "build", "quarantine", "export", "channels", "identity",
+    "customer", "demo", "journeys", "attribution", "value",
+)
+
+
+def _register() -> None:
+    import importlib
+
+    for name in _MODULES:
+        module = importlib.import_module(f"percorso.cli.{name}")
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except PercorsoError as exc:
+        typer.echo(f"errore [{exc.code}]: {exc.message}", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,89 @@
+"""Options and output helpers shared by every command."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from percorso.project import Project
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    xlsx = "xlsx"
+
+
+class Locale(str, Enum):
+    it = "it"
+    en = "en"
+
+
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="Project folder (holds percorso.toml).", show_default=".")
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+LocaleOpt = Annotated[Locale | None, typer.Option("--locale", help="Language and number format (it|en).")]
+
+
+def open_cli_project(path: Path, *, read_only: bool = False) -> Project:
+    from percorso.project import open_project
+
+    return open_project(path, read_only=read_only)
+
+
+def console(stderr: bool = True) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def emit_frame(
+    frame: pd.DataFrame,
+    fmt: OutputFormat = OutputFormat.table,
+    out: Path | None = None,
+    *,
+    title: str | None = None,
+    locale: str = "it",
+) -> None:
+    """Write a result frame as a Rich table, CSV, JSON or XLSX (to ``out`` or stdout)."""
+    from percorso.export.files import frame_to_json, write_frame
+
+    if out is not None:
+        write_frame(frame, out, locale=locale)
+        console().print(f"[green]scritto[/green] {out} ({len(frame)} righe)")
+        return
+    if fmt is OutputFormat.json:
+        sys.stdout.write(frame_to_json(frame) + "\n")
+    elif fmt is OutputFormat.csv:
+        from percorso.export.files import frame_to_csv_text
+
+        sys.stdout.write(frame_to_csv_text(frame, profile="standard"))
+    elif fmt is OutputFormat.xlsx:
+        raise typer.BadParameter("--format xlsx needs --out FILE.xlsx")
+    else:
+        print_table(frame, title=title, locale=locale)
+
+
+def print_table(frame: pd.DataFrame, *, title: str | None = None, locale: str = "it", max_rows: int = 200) -> None:
+    from rich.table import Table
+
+    from percorso.export.files import format_cell
+
+    table = Table(title=title, show_lines=False)
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.head(max_rows).itertuples(index=False):
+        table.add_row(*(format_cell(v, locale=locale) for v in row))
+    console(stderr=False).print(table)
+    if len(frame) > max_rows:
+        console().print(f"… {len(frame) - max_rows} righe in più (usa --format csv o --out)")

@@ -1,0 +1,184 @@
+"""Typed project configuration read from ``percorso.toml``.
+
+Each stage owns one section; :class:`Settings` composes them. Errors name the file, the
+key, the bad value and what would be valid, so a marketer editing the TOML by hand can fix
+it without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from percorso.errors import ConfigError, ProjectNotFound, suggest
+
+CONFIG_FILE = "percorso.toml"
+
+#: Built-in source kinds (see ``percorso.ingest.kinds``).
+SOURCE_KINDS = (
+    "web", "app", "ecommerce", "pos", "loyalty", "crm", "esp", "ads",
+    "call_center", "events", "campaign_costs", "clickstream", "generic",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProjectSection(_Section):
+    name: str = "percorso"
+    """Display name of the project."""
+    time_zone: str = "Europe/Rome"
+    """Zone naive source times are read in."""
+    currency: str = "EUR"
+    """Default ISO 4217 currency of amounts that carry none."""
+    database: str = "percorso.duckdb"
+    """DuckDB file, relative to the project folder."""
+    locale: Literal["it", "en"] = "it"
+    """Language of reports and CSV profile defaults."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{v}'; {suggest(v, sorted(available_timezones()))[:200]}")
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _cur(cls, v: str) -> str:
+        if len(v) != 3 or not v.isalpha():
+            raise ValueError(f"'{v}' is not an ISO 4217 code such as EUR")
+        return v.upper()
+
+
+class IdentitySection(_Section):
+    secret: str = ""
+    """Project secret for HMAC keys of PII; overridden by env PERCORSO_SECRET."""
+    max_customers_per_identifier: int = Field(5, ge=1)
+    """An identifier seen with more customers than this is flagged as a hub and not used to link."""
+    blocklist_file: str = "rules/identity_blocklist.csv"
+    """Generic values never used to link (CSV: id_type, pattern)."""
+    trusted_sources: list[str] = Field(default_factory=list)
+    """Sources allowed to merge two already-known customers; empty = every file source except web/app."""
+    default_phone_region: str = "IT"
+
+
+class ChannelsSection(_Section):
+    rules_version: str = "ga4-2026"
+    """Version of the channel rules (folder rules/channels/<version>/)."""
+
+
+class BuildSection(_Section):
+    session_gap_minutes: int = Field(30, ge=1)
+    """Inactivity gap that starts a new session."""
+
+
+class SourceSection(_Section):
+    kind: str
+    """Built-in source kind (web, app, ecommerce, pos, ...)."""
+    mapping: dict[str, str] = Field(default_factory=dict)
+    """Contract field → column name in the file, overriding the kind's default mapping."""
+    trusted: bool | None = None
+    """May this source merge already-known customers? Default: per kind."""
+    delimiter: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    """strptime format for date columns when they are not ISO (e.g. %d/%m/%Y %H:%M)."""
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in SOURCE_KINDS:
+            raise ValueError(f"unknown source kind '{v}'; {suggest(v, SOURCE_KINDS)}")
+        return v
+
+
+class Settings(_Section):
+    project: ProjectSection = Field(default_factory=ProjectSection)
+    identity: IdentitySection = Field(default_factory=IdentitySection)
+    channels: ChannelsSection = Field(default_factory=ChannelsSection)
+    build: BuildSection = Field(default_factory=BuildSection)
+    sources: dict[str, SourceSection] = Field(default_factory=dict)
+    stages: dict[str, Any] = Field(default_factory=dict)
+    """Stage rules (journeys issue)."""
+    attribution: dict[str, Any] = Field(default_factory=dict)
+    """Attribution settings (attribution issue)."""
+    value: dict[str, Any] = Field(default_factory=dict)
+    """Customer value settings (value issue)."""
+
+    def source(self, name: str) -> SourceSection:
+        if name in self.sources:
+            return self.sources[name]
+        if name in SOURCE_KINDS:  # a kind may be used directly with its default mapping
+            return SourceSection(kind=name)
+        raise ConfigError(
+            f"{CONFIG_FILE}: no source named '{name}' in [sources]; "
+            f"{suggest(name, list(self.sources) + list(SOURCE_KINDS))}",
+            code="source_unknown",
+        )
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate ``percorso.toml``; raise :class:`ConfigError` naming the key."""
+    if not path.exists():
+        raise ProjectNotFound(
+            f"no {CONFIG_FILE} in {path.parent}; create a project with `percorso init {path.parent}` "
+            "or pass --project DIR"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return settings_from_dict(raw, origin=str(path))
+
+
+def settings_from_dict(raw: dict[str, Any], origin: str = CONFIG_FILE) -> Settings:
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, raw, origin)) from None
+    env_secret = os.environ.get("PERCORSO_SECRET")
+    if env_secret:
+        settings.identity.secret = env_secret
+    return settings
+
+
+def _explain(exc: ValidationError, raw: dict[str, Any], origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(err["loc"][:-1])
+            allowed = list(parent.model_fields) if parent else []
+            lines.append(f"{origin}: unknown key '{loc}'; {suggest(str(err['loc'][-1]), allowed)}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{origin}: key '{loc}' has bad value {value!r}: {msg}")
+    return "\n".join(lines)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Settings
+    i = 0
+    while model is not None and i < len(loc):
+        field = model.model_fields.get(str(loc[i]))
+        if field is None:
+            return None
+        ann = field.annotation
+        if str(loc[i]) == "sources":
+            model = SourceSection
+            i += 2
+            continue
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        i += 1
+    return model

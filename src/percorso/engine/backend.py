@@ -1,0 +1,243 @@
+"""DuckDB-backed :class:`Engine`: connection, Ibis backend, batch writes, migrations.
+
+Why one class: DuckDB allows a single writing process, so the connection, the Ibis
+backend built on it and every batch write go through one object per process. Readers in
+other threads get their own cursor (:meth:`Engine.cursor`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from percorso.errors import DatabaseLocked, EngineError, NotFound
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from ibis.expr.types import Table
+
+
+class Engine:
+    """A project's database.
+
+    Parameters
+    ----------
+    path
+        DuckDB file, or ``":memory:"``.
+    read_only
+        Open without taking the writer lock (several readers may coexist).
+    threads
+        DuckDB worker threads; ``None`` lets DuckDB use every core.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self._threads = threads
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._ibis: Any = None
+        self._write_lock = threading.RLock()
+
+    # -- connection -------------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The raw connection; for :mod:`percorso.engine` internals only."""
+        if self._con is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+            if self._threads:
+                config["threads"] = self._threads
+            try:
+                self._con = duckdb.connect(self.path, read_only=self.read_only, config=config)
+            except duckdb.IOException as exc:
+                if "lock" in str(exc).lower():
+                    raise DatabaseLocked(
+                        f"the database {self.path} is in use by another percorso process "
+                        "(only one process may write at a time); stop it (e.g. `percorso serve`) "
+                        "or send the work through its API"
+                    ) from exc
+                raise EngineError(f"cannot open database {self.path}: {exc}") from exc
+            self._con.execute("SET TimeZone = 'UTC'")
+            from percorso.engine.migrations import migrate
+
+            if not self.read_only:
+                migrate(self)
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for a reader thread (each thread needs its own)."""
+        return self.con.cursor()
+
+    @property
+    def ibis(self) -> Any:
+        """The Ibis backend bound to this connection."""
+        if self._ibis is None:
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    def close(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass
+            self._con.close()
+        self._con = None
+        self._ibis = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()[0]
+        return bool(row and row[0])
+
+    def table(self, name: str) -> Table:
+        """Ibis table expression for a stored table."""
+        if not self.has_table(name):
+            raise NotFound(f"table '{name}' does not exist yet (run `percorso build` first?)")
+        return self.ibis.table(name)
+
+    def columns(self, name: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [name],
+        ).fetchall()]
+
+    def execute(self, expr: Any) -> pd.DataFrame:
+        """Run an Ibis expression and return a pandas frame (aggregates and pages only)."""
+        return self.ibis.execute(expr)
+
+    def to_arrow(self, expr: Any) -> pa.Table:
+        """Run an Ibis expression and return Arrow."""
+        return self.ibis.to_pyarrow(expr)
+
+    def scalar(self, expr: Any) -> Any:
+        return self.ibis.execute(expr)
+
+    def count(self, name: str) -> int:
+        if not self.has_table(name):
+            return 0
+        return int(self.con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0])
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run parameterised SQL written inside :mod:`percorso.engine`; returns Arrow."""
+        return self.con.execute(sql, params or []).fetch_arrow_table()
+
+    def run(self, sql: str, params: list[Any] | None = None) -> None:
+        """Run a parameterised statement written inside :mod:`percorso.engine`."""
+        with self._write_lock:
+            self.con.execute(sql, params or [])
+
+    # -- writing ----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Engine]:
+        """Group writes so that they commit together or not at all."""
+        with self._write_lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def append_arrow(self, table: str, data: pa.Table) -> int:
+        """Append an Arrow table to ``table`` by column name, as one batch."""
+        if data.num_rows == 0:
+            return 0
+        cols = ", ".join(quote_ident(c) for c in data.column_names)
+        with self._write_lock:
+            self.con.register("_percorso_batch", data)
+            try:
+                self.con.execute(f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM _percorso_batch")
+            finally:
+                self.con.unregister("_percorso_batch")
+        return data.num_rows
+
+    def register_arrow(self, name: str, data: pa.Table) -> Table:
+        """Expose an in-memory Arrow table to Ibis under ``name`` (a temporary view)."""
+        self.con.register(name, data)
+        return self.ibis.table(name)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def create_table(self, name: str, expr: Any, *, replace: bool = True) -> int:
+        """Materialise an Ibis expression (or Arrow table) as table ``name``; returns rows."""
+        with self._write_lock:
+            if isinstance(expr, pa.Table):
+                self.con.register("_percorso_ctas", expr)
+                try:
+                    verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+                    self.con.execute(f"{verb} {quote_ident(name)} AS SELECT * FROM _percorso_ctas")
+                finally:
+                    self.con.unregister("_percorso_ctas")
+            else:
+                sql = self.compile(expr)
+                verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+                self.con.execute(f"{verb} {quote_ident(name)} AS {sql}")
+        return self.count(name)
+
+    def insert_expr(self, name: str, expr: Any) -> None:
+        """Append the rows of an Ibis expression to an existing table (by column name)."""
+        sql = self.compile(expr)
+        cols = ", ".join(quote_ident(c) for c in expr.columns)
+        with self._write_lock:
+            self.con.execute(f"INSERT INTO {quote_ident(name)} ({cols}) SELECT {cols} FROM ({sql})")
+
+    def create_empty_table(
+        self, name: str, columns: tuple[tuple[str, str], ...] | list[tuple[str, str]], *, replace: bool = True
+    ) -> None:
+        """Create an empty table from (column, SQL type) pairs declared by a stage's schema module."""
+        allowed = {"VARCHAR", "TIMESTAMP", "DOUBLE", "BOOLEAN", "INTEGER", "BIGINT", "DATE"}
+        bad = [t for _, t in columns if t not in allowed]
+        if bad:
+            raise EngineError(f"unsupported column types {bad}; allowed: {sorted(allowed)}")
+        cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in columns)
+        verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
+        with self._write_lock:
+            self.con.execute(f"{verb} {quote_ident(name)} ({cols})")
+
+    def drop_table(self, name: str) -> None:
+        with self._write_lock:
+            self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+
+    def compile(self, expr: Any) -> str:
+        return str(ibis.to_sql(expr, dialect="duckdb"))
+
+    # -- files ------------------------------------------------------------------------
+    def read_parquet(self, paths: list[str]) -> Table:
+        """Ibis table over Parquet files (read in the engine, never through pandas)."""
+        return self.ibis.read_parquet(paths)
+
+    def copy_to_parquet(self, expr: Any, path: str | Path) -> None:
+        sql = self.compile(expr)
+        self.con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} (FORMAT parquet)")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (the only way identifiers enter SQL text)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def open_engine(path: str | Path, *, read_only: bool = False, threads: int | None = None) -> Engine:
+    return Engine(path, read_only=read_only, threads=threads)

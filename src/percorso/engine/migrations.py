@@ -1,0 +1,71 @@
+"""Numbered DDL migrations for the tables the ingest stage owns.
+
+Each migration runs once and is recorded in ``schema_migrations``; later stages create
+their own tables with ``CREATE OR REPLACE`` when they build.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from percorso.events.schema import EVENT_COLUMNS
+
+if TYPE_CHECKING:
+    from percorso.engine.backend import Engine
+
+
+def _events_ddl() -> str:
+    cols = ",\n  ".join(f"{c.name} {c.sql_type}" for c in EVENT_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS events (\n  {cols}\n)"
+
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "events, quarantine, ingest runs, PII vault, campaign costs",
+        [
+            _events_ddl(),
+            """CREATE TABLE IF NOT EXISTS quarantine (
+                source_name VARCHAR, source_kind VARCHAR, source_file VARCHAR, source_line BIGINT,
+                reason_code VARCHAR, message VARCHAR, raw_text VARCHAR,
+                ingest_run_id VARCHAR, quarantined_at TIMESTAMP)""",
+            """CREATE TABLE IF NOT EXISTS ingest_runs (
+                ingest_run_id VARCHAR, source_name VARCHAR, source_kind VARCHAR, source_file VARCHAR,
+                file_sha256 VARCHAR, rows_read BIGINT, accepted BIGINT, quarantined BIGINT,
+                duplicates BIGINT, started_at TIMESTAMP, finished_at TIMESTAMP)""",
+            """CREATE TABLE IF NOT EXISTS pii_vault (
+                key VARCHAR, kind VARCHAR, value VARCHAR, first_event_id VARCHAR)""",
+            """CREATE TABLE IF NOT EXISTS campaign_costs (
+                cost_id VARCHAR, date DATE, channel VARCHAR, campaign VARCHAR, utm_source VARCHAR,
+                utm_medium VARCHAR, cost DOUBLE, currency VARCHAR, impressions BIGINT, clicks BIGINT,
+                source_name VARCHAR, source_file VARCHAR, source_line BIGINT, ingest_run_id VARCHAR)""",
+            """CREATE TABLE IF NOT EXISTS contact_profiles (
+                event_id VARCHAR, occurred_at TIMESTAMP, source_name VARCHAR, first_name VARCHAR,
+                last_name VARCHAR, city VARCHAR, province VARCHAR, birth_date DATE, gender VARCHAR,
+                consent_profiling BOOLEAN, consent_marketing BOOLEAN, email_key VARCHAR,
+                phone_key VARCHAR, loyalty_card VARCHAR, crm_id VARCHAR, user_id VARCHAR)""",
+        ],
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(engine: Engine) -> int:
+    """Apply pending migrations; returns the schema version now in force."""
+    con = engine.con
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, description VARCHAR, applied_at TIMESTAMP)"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for version, description, statements in MIGRATIONS:
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        for stmt in statements:
+            con.execute(stmt)
+        con.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, description]
+        )
+        con.execute("COMMIT")
+    return SCHEMA_VERSION

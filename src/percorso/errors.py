@@ -1,0 +1,81 @@
+"""One error root for the whole package, with stable codes.
+
+Every error percorso raises on purpose derives from :class:`PercorsoError` and carries a
+stable ``code`` (used in quarantine rows, CLI exit messages and the API), so users and
+scripts can match on the code rather than on wording that may change.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PercorsoError(Exception):
+    """Root of every error percorso raises deliberately."""
+
+    code: str = "percorso_error"
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+class ConfigError(PercorsoError, ValueError):
+    """The project configuration is missing, unreadable or holds a bad value."""
+
+    code = "config_invalid"
+    exit_code = 2
+
+
+class ProjectNotFound(ConfigError):
+    code = "project_not_found"
+
+
+class InputError(PercorsoError, ValueError):
+    """A user-supplied argument (file, identifier, option) is not usable."""
+
+    code = "input_invalid"
+    exit_code = 2
+
+
+class NotFound(PercorsoError, LookupError):
+    """A customer, identifier, table or file the user named does not exist."""
+
+    code = "not_found"
+    exit_code = 3
+
+
+class EngineError(PercorsoError):
+    """The database could not do what was asked."""
+
+    code = "engine_error"
+
+
+class DatabaseLocked(EngineError):
+    """Another process (usually ``percorso serve``) holds the single-writer lock."""
+
+    code = "database_locked"
+    exit_code = 4
+
+
+def suggest(value: str, allowed: Iterable[str]) -> str:
+    """Return a "did you mean …" phrase plus the valid values, for error messages.
+
+    Examples
+    --------
+    >>> suggest("purchse", ["purchase", "page_view"])
+    "did you mean 'purchase'? valid: page_view, purchase"
+    """
+    allowed = sorted(set(allowed))
+    close = difflib.get_close_matches(str(value), allowed, n=1)
+    valid = ", ".join(allowed)
+    if close:
+        return f"did you mean '{close[0]}'? valid: {valid}"
+    return f"valid: {valid}"

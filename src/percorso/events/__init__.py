@@ -1,0 +1,25 @@
+"""The event contract: what a touchpoint is, for every source and every engine.
+
+This package does no I/O; every other package imports from it.
+"""
+
+from percorso.events.schema import (
+    EVENT_COLUMNS,
+    IDENTIFIER_COLUMNS,
+    SCHEMA_VERSION,
+    Column,
+    arrow_schema,
+)
+from percorso.events.types import EVENT_TYPE_ALIASES, EVENT_TYPES, ONLINE_SOURCE_SYSTEMS, canonical_event_type
+
+__all__ = [
+    "Column",
+    "EVENT_COLUMNS",
+    "IDENTIFIER_COLUMNS",
+    "SCHEMA_VERSION",
+    "arrow_schema",
+    "EVENT_TYPES",
+    "EVENT_TYPE_ALIASES",
+    "ONLINE_SOURCE_SYSTEMS",
+    "canonical_event_type",
+]

@@ -1,0 +1,103 @@
+"""Columns of the ``events`` table, the one touchpoint schema every source is mapped to.
+
+The schema is versioned (:data:`SCHEMA_VERSION`); each stored row records the version it
+was written under so that later migrations can tell old rows from new ones. Times are
+stored as naive ``TIMESTAMP`` values **in UTC**: naive source times are read in the
+project time zone at ingest and converted, so every engine compares like with like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract: its SQL type, Arrow type and meaning."""
+
+    name: str
+    sql_type: str
+    arrow_type: pa.DataType
+    doc: str
+
+
+def _c(name: str, sql_type: str, doc: str) -> Column:
+    arrow = {
+        "VARCHAR": pa.string(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+    }[sql_type]
+    return Column(name, sql_type, arrow, doc)
+
+
+#: Identifier columns, in the order identity resolution considers them.
+IDENTIFIER_COLUMNS: tuple[str, ...] = (
+    "anonymous_id",
+    "device_id",
+    "user_id",
+    "email_key",
+    "phone_key",
+    "loyalty_card",
+    "crm_id",
+    "tax_code_key",
+    "order_id",
+)
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    _c("event_id", "VARCHAR", "idempotency key: messageId or a hash of source + file + natural key"),
+    _c("schema_version", "INTEGER", "version of this contract the row was written under"),
+    _c("event_type", "VARCHAR", "canonical event type (page_view, purchase, receipt, ...)"),
+    _c("event_name", "VARCHAR", "the name the source used, before aliasing"),
+    _c("occurred_at", "TIMESTAMP", "when it happened, UTC"),
+    _c("received_at", "TIMESTAMP", "when percorso received it, UTC"),
+    _c("source_name", "VARCHAR", "configured source it came from (percorso.toml [sources.NAME])"),
+    _c("source_kind", "VARCHAR", "built-in source kind (web, pos, ecommerce, ...)"),
+    _c("source_system", "VARCHAR", "system of origin: web, app, ecommerce, pos, loyalty, crm, esp, ads, call_center, events"),
+    _c("source_file", "VARCHAR", "file name or batch id the row came from"),
+    _c("source_line", "BIGINT", "1-based row number in that file (data rows)"),
+    _c("source_key", "VARCHAR", "natural key of the source row (receipt number, message id, order + line)"),
+    _c("channel", "VARCHAR", "channel given by the source (offline sources); web channels are derived at build"),
+    _c("online", "BOOLEAN", "true for digital touchpoints, false for physical ones"),
+    _c("anonymous_id", "VARCHAR", "cookie / device-scoped anonymous id"),
+    _c("device_id", "VARCHAR", "device id (app installs, tablets)"),
+    _c("user_id", "VARCHAR", "login / customer account id of the web shop or app"),
+    _c("email_key", "VARCHAR", "HMAC-SHA256 of the normalised email"),
+    _c("phone_key", "VARCHAR", "HMAC-SHA256 of the E.164 phone number"),
+    _c("loyalty_card", "VARCHAR", "loyalty card number (normalised)"),
+    _c("crm_id", "VARCHAR", "CRM contact id"),
+    _c("tax_code_key", "VARCHAR", "HMAC-SHA256 of the codice fiscale"),
+    _c("order_id", "VARCHAR", "order or receipt id this event belongs to"),
+    _c("utm_source", "VARCHAR", "utm_source, lowercased"),
+    _c("utm_medium", "VARCHAR", "utm_medium, lowercased"),
+    _c("utm_campaign", "VARCHAR", "utm_campaign, lowercased"),
+    _c("utm_term", "VARCHAR", "utm_term"),
+    _c("utm_content", "VARCHAR", "utm_content"),
+    _c("click_id_type", "VARCHAR", "gclid, gbraid, wbraid, fbclid, msclkid, ..."),
+    _c("click_id", "VARCHAR", "the click id value"),
+    _c("coupon_code", "VARCHAR", "coupon or flyer code"),
+    _c("revenue", "DOUBLE", "monetary value (negative for returns)"),
+    _c("currency", "VARCHAR", "ISO 4217 currency"),
+    _c("store_id", "VARCHAR", "store (physical point of sale) id"),
+    _c("items", "VARCHAR", "JSON array of {product, category, qty, price}"),
+    _c("page_url", "VARCHAR", "page URL (landing URL for visits)"),
+    _c("referrer", "VARCHAR", "referrer URL"),
+    _c("user_agent", "VARCHAR", "user agent string"),
+    _c("ip_key", "VARCHAR", "HMAC of the IP address"),
+    _c("region", "VARCHAR", "region / city"),
+    _c("properties", "VARCHAR", "JSON object with everything else"),
+    _c("ingest_run_id", "VARCHAR", "id of the ingest run that wrote the row"),
+)
+
+EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
+
+
+def arrow_schema() -> pa.Schema:
+    """Arrow schema of the ``events`` table, in column order."""
+    return pa.schema([pa.field(c.name, c.arrow_type) for c in EVENT_COLUMNS])

@@ -1,0 +1,67 @@
+"""Canonical event types, their aliases (Segment and GA4 names) and online/offline systems."""
+
+from __future__ import annotations
+
+EVENT_TYPES: tuple[str, ...] = (
+    "page_view", "screen_view", "product_view", "search", "add_to_cart", "remove_from_cart",
+    "checkout", "checkout_error", "purchase", "refund", "store_visit", "receipt", "return",
+    "loyalty_signup", "newsletter_signup", "unsubscribe", "identify", "alias", "login", "signup",
+    "email_sent", "email_open", "email_click", "email_bounce",
+    "ad_impression", "ad_click", "call", "support_ticket", "review", "fair_visit",
+    "sales_meeting", "coupon_redeemed", "flyer_received", "delivery", "crm_update", "campaign_cost",
+)
+
+#: Aliases → canonical type. Keys are compared lowercased with spaces and dashes as "_".
+EVENT_TYPE_ALIASES: dict[str, str] = {
+    # Segment e-commerce v2
+    "order_completed": "purchase",
+    "product_viewed": "product_view",
+    "product_added": "add_to_cart",
+    "product_removed": "remove_from_cart",
+    "checkout_started": "checkout",
+    "products_searched": "search",
+    "order_refunded": "refund",
+    "signed_up": "signup",
+    "signed_in": "login",
+    "logged_in": "login",
+    # Segment email spec
+    "email_delivered": "email_sent",
+    "email_opened": "email_open",
+    "email_link_clicked": "email_click",
+    "email_bounced": "email_bounce",
+    "unsubscribed": "unsubscribe",
+    # GA4 names
+    "view_item": "product_view",
+    "view_item_list": "page_view",
+    "select_item": "product_view",
+    "begin_checkout": "checkout",
+    "add_payment_info": "checkout",
+    "add_shipping_info": "checkout",
+    "view_search_results": "search",
+    "sign_up": "signup",
+    "screen": "screen_view",
+    "page": "page_view",
+    "pageview": "page_view",
+    "sale": "receipt",
+    "scontrino": "receipt",
+    "reso": "return",
+}
+
+#: Source systems whose touchpoints are digital.
+ONLINE_SOURCE_SYSTEMS: frozenset[str] = frozenset({"web", "app", "ecommerce", "esp", "ads", "crm_web"})
+
+
+def canonical_event_type(name: str) -> str | None:
+    """Canonical type for a source event name, or ``None`` when it is not recognised.
+
+    Examples
+    --------
+    >>> canonical_event_type("Order Completed")
+    'purchase'
+    >>> canonical_event_type("view_item")
+    'product_view'
+    """
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in EVENT_TYPES:
+        return key
+    return EVENT_TYPE_ALIASES.get(key)

@@ -1,0 +1,113 @@
+"""A percorso project: a folder with ``percorso.toml``, editable rule tables and a database.
+
+:func:`open_project` is the entry point of the Python API; :func:`init_project` writes a
+new project folder (``percorso init``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from percorso.config import CONFIG_FILE, Settings, load_settings
+from percorso.engine import Engine
+from percorso.errors import ConfigError, InputError
+
+RULES_DIR = "rules"
+
+
+@dataclass
+class Project:
+    """An opened project: its folder, settings and (lazily) its database engine."""
+
+    root: Path
+    settings: Settings
+    read_only: bool = False
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self.database_path, read_only=self.read_only)
+        return self._engine
+
+    @property
+    def database_path(self) -> Path:
+        db = Path(self.settings.project.database)
+        return db if db.is_absolute() else self.root / db
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.root / RULES_DIR
+
+    def rule_file(self, name: str) -> Path:
+        """Path of an editable rule table; falls back to the packaged default."""
+        local = self.rules_dir / name
+        if local.exists():
+            return local
+        return packaged_rule_file(name)
+
+    @property
+    def secret(self) -> bytes:
+        s = self.settings.identity.secret
+        if not s:
+            raise ConfigError(
+                f"{self.root / CONFIG_FILE}: key 'identity.secret' is empty; set it (any long random "
+                "string) or the environment variable PERCORSO_SECRET"
+            )
+        return s.encode("utf-8")
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def packaged_rule_file(name: str) -> Path:
+    path = Path(str(resources.files("percorso.rules").joinpath("data", name)))
+    if not path.exists():
+        raise InputError(f"no rule table named '{name}'")
+    return path
+
+
+def open_project(root: str | Path = ".", *, read_only: bool = False) -> Project:
+    """Open the project in ``root`` (the folder holding ``percorso.toml``).
+
+    Examples
+    --------
+    >>> p = open_project("demo")                      # doctest: +SKIP
+    >>> p.engine.table("customers").count().execute() # doctest: +SKIP
+    """
+    root = Path(root).resolve()
+    settings = load_settings(root / CONFIG_FILE)
+    return Project(root=root, settings=settings, read_only=read_only)
+
+
+def init_project(root: str | Path, *, name: str | None = None, force: bool = False) -> Path:
+    """Write a new project folder with a default ``percorso.toml`` and rule tables."""
+    root = Path(root)
+    cfg = root / CONFIG_FILE
+    if cfg.exists() and not force:
+        raise InputError(f"{cfg} already exists; use --force to overwrite it")
+    root.mkdir(parents=True, exist_ok=True)
+    template = packaged_rule_file("percorso.toml.template").read_text(encoding="utf-8")
+    text = template.replace("{name}", name or root.resolve().name).replace(
+        "{secret}", secrets.token_hex(32)
+    )
+    cfg.write_text(text, encoding="utf-8")
+    rules = root / RULES_DIR
+    rules.mkdir(exist_ok=True)
+    data = Path(str(resources.files("percorso.rules").joinpath("data")))
+    for f in sorted(data.iterdir()):
+        if f.suffix == ".csv" and not (rules / f.name).exists():
+            shutil.copy(f, rules / f.name)
+    return cfg

@@ -1,0 +1,121 @@
+"""Test helpers that build tiny projects from readable per-person journeys.
+
+``journeys_for`` writes the build-stage tables (``touchpoints``, ``orders``, ``customers``)
+directly, so analysis tests can state journeys in a few lines and check numbers by hand::
+
+    engine = journeys_for(tmp_path, {
+        "anna": [("page_view", "2024-01-01 10:00", {"channel": "Paid Search"}),
+                 ("receipt", "2024-01-03 17:00", {"channel": "Store / POS", "revenue": 120.0})],
+        "bruno": [("page_view", "2024-01-02 09:00", {"channel": "Email"})],
+    })
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.engine import Engine
+
+_PURCHASE_TYPES = {"purchase", "receipt", "return", "refund"}
+_ARROW = {
+    "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+}
+
+Step = tuple[str, str | datetime] | tuple[str, str | datetime, Mapping[str, Any]] | Mapping[str, Any]
+
+
+def _ts(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _table(columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]) -> pa.Table:
+    arrays = [pa.array([r.get(n) for r in rows], type=_ARROW[t]) for n, t in columns]
+    return pa.Table.from_arrays(arrays, names=[n for n, _ in columns])
+
+
+def journeys_for(
+    where: str | Path | Engine,
+    journeys: Mapping[str, Sequence[Step]],
+    *,
+    session_gap_minutes: int = 30,
+) -> Engine:
+    """Write ``touchpoints``, ``orders`` and ``customers`` for the given journeys.
+
+    Each step is ``(event_type, occurred_at[, fields])`` or a dict with those keys. Fields
+    may set any touchpoint column (``channel``, ``revenue``, ``store_id``, ``campaign``…).
+    Defaults: ``online`` is false for store/call/fair channels, purchases and receipts
+    become orders, sessions split on ``session_gap_minutes`` of inactivity.
+    """
+    engine = where if isinstance(where, Engine) else Engine(Path(where) / "test.duckdb")
+    tps: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
+    customers: list[dict[str, Any]] = []
+    for customer_id, steps in journeys.items():
+        rows = []
+        for i, step in enumerate(steps):
+            if isinstance(step, Mapping):
+                fields = dict(step)
+                event_type, at = fields.pop("event_type"), fields.pop("occurred_at")
+            else:
+                event_type, at = step[0], step[1]
+                fields = dict(step[2]) if len(step) > 2 else {}
+            ts = _ts(at)
+            eid = fields.pop("event_id", None) or hashlib.sha1(f"{customer_id}|{i}|{event_type}|{ts}".encode()).hexdigest()[:16]
+            channel = fields.pop("channel", "Direct")
+            online = fields.pop("online", channel not in {"Store / POS", "Call center", "Events & fairs", "Sales rep", "Direct mail / flyer", "Loyalty"})
+            row = {
+                "event_id": eid, "customer_id": customer_id, "occurred_at": ts, "event_type": event_type,
+                "event_name": event_type, "source_name": "test", "source_system": "web" if online else "pos",
+                "channel": channel, "channel_rule": "test", "online": online, "currency": "EUR",
+            }
+            if "properties" in fields and not isinstance(fields["properties"], str):
+                fields["properties"] = json.dumps(fields["properties"])
+            if "items" in fields and not isinstance(fields["items"], str):
+                fields["items"] = json.dumps(fields["items"])
+            row.update(fields)
+            if row.get("campaign") is None and row.get("utm_campaign") is not None:
+                row["campaign"] = row["utm_campaign"]
+            rows.append(row)
+        rows.sort(key=lambda r: (r["occurred_at"], r["event_id"]))
+        session, last = 0, None
+        for r in rows:
+            if last is not None and (r["occurred_at"] - last).total_seconds() > session_gap_minutes * 60:
+                session += 1
+            last = r["occurred_at"]
+            r["session_id"] = f"{customer_id}:{session}"
+            if r["event_type"] in _PURCHASE_TYPES and r.get("revenue") is not None:
+                oid = r.get("order_id") or f"o-{r['event_id']}"
+                r["order_id"] = oid
+                orders.append({
+                    "order_id": oid, "customer_id": customer_id, "event_id": r["event_id"],
+                    "occurred_at": r["occurred_at"], "revenue": float(r["revenue"]), "currency": "EUR",
+                    "n_lines": 1, "n_items": 1.0, "store_id": r.get("store_id"), "online": r["online"],
+                    "channel": r["channel"], "source_system": r["source_system"],
+                    "coupon_code": r.get("coupon_code"), "is_return": r["event_type"] in {"return", "refund"},
+                    "items": r.get("items"),
+                })
+        tps.extend(rows)
+        mine = [o for o in orders if o["customer_id"] == customer_id]
+        customers.append({
+            "customer_id": customer_id,
+            "first_seen_at": rows[0]["occurred_at"] if rows else None,
+            "last_seen_at": rows[-1]["occurred_at"] if rows else None,
+            "n_touchpoints": len(rows), "n_orders": sum(not o["is_return"] for o in mine),
+            "revenue": sum(o["revenue"] for o in mine), "is_identified": True, "n_identifiers": 1,
+            "n_anonymous_ids": 0, "n_devices": 0, "n_emails": 1, "n_phones": 0, "n_cards": 0,
+            "consent_profiling": True, "consent_marketing": True,
+            "first_channel": rows[0]["channel"] if rows else None,
+        })
+    engine.create_table("touchpoints", _table(TOUCHPOINT_COLUMNS, tps))
+    engine.create_table("orders", _table(ORDER_COLUMNS, orders))
+    engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))
+    return engine
