@@ -1,0 +1,119 @@
+"""Query → Runner → Result, the one shape of every analysis.
+
+Why: the CLI, the Python API, the REST API and the dashboard must all ask the same
+question the same way and get the same typed answer. A query is a frozen, serialisable
+pydantic model with a ``kind``; its runner turns it into Ibis expressions over the build
+tables (data stays in the engine) and returns a typed result holding only aggregates.
+Every result can list the customers behind any of its numbers (drill-down).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from percorso.errors import InputError, suggest
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from percorso.engine import Engine
+
+
+class AnalysisQuery(BaseModel):
+    """Base of every analysis query: immutable, validated, no unknown fields.
+
+    Common controls every analysis understands (each may ignore what does not apply):
+    ``date_from`` / ``date_to`` (inclusive dates on ``occurred_at``, UTC) and
+    ``segment`` (a stored segment name, see the value package).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str] = ""
+    date_from: date | datetime | None = None
+    date_to: date | datetime | None = None
+    segment: str | None = None
+
+
+Q = TypeVar("Q", bound=AnalysisQuery)
+R = TypeVar("R", bound="AnalysisResult")
+
+
+@dataclass
+class AnalysisResult:
+    """Base of every analysis result: a main table plus the means to drill down.
+
+    Subclasses add typed fields; ``frame`` is the main table the CLI prints.
+    """
+
+    frame: pd.DataFrame
+    query: AnalysisQuery
+    meta: dict[str, Any] = field(default_factory=dict)
+    _runner: Runner[Any, Any] | None = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table as pandas (a copy, safe to modify)."""
+        return self.frame.copy()
+
+    def figure(self) -> go.Figure:  # pragma: no cover - overridden
+        raise NotImplementedError(f"{type(self).__name__} has no chart")
+
+    def customers(self, limit: int = 100, offset: int = 0, **selector: Any) -> pd.DataFrame:
+        """The customers behind one number of this result (a page of them).
+
+        ``selector`` names the cell, e.g. ``channel="Email"`` or ``step=3``; the runner
+        decides which selectors it understands and says so when one is unknown.
+        """
+        if self._runner is None:
+            raise InputError("this result was not produced by a runner; drill-down unavailable")
+        expr = self._runner.customers_expr(**selector)
+        return self._runner.engine.execute(expr.order_by("customer_id").limit(limit, offset=offset))
+
+
+_RUNNERS: dict[str, type[Runner[Any, Any]]] = {}
+
+
+class Runner(Generic[Q, R]):
+    """Turns one query into engine expressions and a typed result.
+
+    Subclasses set ``query_type`` and implement :meth:`calculate` and
+    :meth:`customers_expr`; they register themselves by their query's ``kind``.
+    """
+
+    query_type: ClassVar[type[AnalysisQuery]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        qt = cls.__dict__.get("query_type")
+        if qt is not None and qt.kind:
+            _RUNNERS[qt.kind] = cls
+
+    def __init__(self, engine: Engine, query: Q, settings: Any = None) -> None:
+        self.engine = engine
+        self.query = query
+        self.settings = settings
+
+    def calculate(self) -> R:
+        raise NotImplementedError
+
+    def customers_expr(self, **selector: Any) -> Any:
+        """Ibis expression with a ``customer_id`` column: the customers behind a cell."""
+        raise InputError(f"{type(self).__name__} does not support drill-down")
+
+
+def runner_for(kind: str) -> type[Runner[Any, Any]]:
+    try:
+        return _RUNNERS[kind]
+    except KeyError:
+        raise InputError(f"unknown analysis '{kind}'; {suggest(kind, _RUNNERS)}") from None
+
+
+def run(engine: Engine, query: AnalysisQuery, settings: Any = None) -> AnalysisResult:
+    """Run any registered analysis: ``run(project.engine, FunnelQuery(steps=[...]))``."""
+    result = runner_for(query.kind)(engine, query, settings).calculate()
+    result._runner = result._runner or None
+    return result
