@@ -114,6 +114,8 @@ def runner_for(kind: str) -> type[Runner[Any, Any]]:
 
 def run(engine: Engine, query: AnalysisQuery, settings: Any = None) -> AnalysisResult:
     """Run any registered analysis: ``run(project.engine, FunnelQuery(steps=[...]))``."""
-    result = runner_for(query.kind)(engine, query, settings).calculate()
-    result._runner = result._runner or None
+    runner = runner_for(query.kind)(engine, query, settings)
+    result = runner.calculate()
+    if result._runner is None:
+        result._runner = runner
     return result
