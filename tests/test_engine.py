@@ -1,0 +1,74 @@
+"""The engine gateway: migrations, batch appends, the single-writer lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from percorso.engine import Engine
+from percorso.errors import EngineError, NotFound
+from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
+
+
+def test_migrations_create_contract_tables(tmp_path: Path) -> None:
+    with Engine(tmp_path / "db.duckdb") as engine:
+        assert engine.columns("events") == list(EVENT_COLUMN_NAMES)
+        for table in ("quarantine", "ingest_runs", "pii_vault", "campaign_costs", "contact_profiles"):
+            assert engine.has_table(table)
+    assert SCHEMA_VERSION >= 1
+
+
+def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    Engine(path).close()
+    with Engine(path) as engine:
+        versions = engine.query("SELECT version FROM schema_migrations").column("version").to_pylist()
+    assert versions == sorted(set(versions))
+
+
+def test_append_arrow_and_ibis_read(tmp_path: Path) -> None:
+    with Engine(tmp_path / "db.duckdb") as engine:
+        engine.create_empty_table("t", [("a", "BIGINT"), ("b", "VARCHAR")])
+        n = engine.append_arrow("t", pa.table({"b": ["x", "y", "x"], "a": [1, 2, 3]}))
+        assert n == 3
+        t = engine.table("t")
+        out = engine.execute(t.group_by("b").agg(s=t.a.sum()).order_by("b"))
+        assert out.to_dict("list") == {"b": ["x", "y"], "s": [4, 2]}
+
+
+def test_unknown_table_is_not_found(tmp_path: Path) -> None:
+    with Engine(tmp_path / "db.duckdb") as engine, pytest.raises(NotFound, match="build"):
+        engine.table("touchpoints")
+
+
+def test_create_empty_table_rejects_unknown_types(tmp_path: Path) -> None:
+    with Engine(tmp_path / "db.duckdb") as engine, pytest.raises(EngineError):
+        engine.create_empty_table("t", [("a", "INT; DROP TABLE events")])
+
+
+def test_second_writer_process_gets_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    with Engine(path) as engine:
+        engine.count("events")  # hold the connection (and the lock) open
+        code = (
+            "from percorso.engine import Engine\n"
+            "from percorso.errors import DatabaseLocked\n"
+            f"e = Engine({str(path)!r})\n"
+            "try:\n    e.count('events')\nexcept DatabaseLocked as exc:\n    print('LOCKED', exc.code)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOCKED database_locked" in out.stdout, out.stderr
+
+
+def test_transaction_rolls_back(tmp_path: Path) -> None:
+    with Engine(tmp_path / "db.duckdb") as engine:
+        engine.create_empty_table("t", [("a", "BIGINT")])
+        with pytest.raises(RuntimeError):
+            with engine.transaction():
+                engine.append_arrow("t", pa.table({"a": [1]}))
+                raise RuntimeError("boom")
+        assert engine.count("t") == 0
