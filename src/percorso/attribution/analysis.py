@@ -1,0 +1,208 @@
+"""``AttributionQuery`` → runner → ``AttributionResult``: all models side by side.
+
+The runner builds journeys in the engine (:mod:`percorso.attribution.journeys`), brings out
+only the distinct-path table, credits it with every requested model, and (``ci_samples``)
+bootstraps customers: each resample draws customers with replacement (multinomial counts)
+and re-weights the per-customer path rows, so correlated journeys of one customer move together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.attribution import journeys as J
+from percorso.attribution.models import MODELS, column_name, parse_models
+from percorso.attribution.paths import PathTable, read_paths_file
+from percorso.attribution.settings import attribution_settings
+from percorso.errors import InputError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+MEASURE_NAMES = ("conversions", "value", "new_customers")
+
+
+class AttributionQuery(AnalysisQuery):
+    """Which conversions, which models, at which level."""
+
+    kind: ClassVar[str] = "attribution"
+    models: tuple[str, ...] = ("all",)
+    conversion: str | None = None
+    level: str | None = None
+    online_breakdown: bool = False
+    lookback_days: int | None = Field(None, ge=1, le=730)
+    markov_order: int | None = Field(None, ge=1, le=4)
+    half_life_days: float | None = Field(None, gt=0)
+    ci_samples: int = Field(0, ge=0, le=2000)
+    ci_level: float = Field(0.95, gt=0, lt=1)
+    seed: int = 0
+    paths_file: str | None = None
+    """Credit an aggregated path table file instead of the project's journeys."""
+
+
+@dataclass
+class AttributionResult(AnalysisResult):
+    """``frame``: one row per node, one conversions column per model, plus ``spread``.
+    ``long``: node, model, conversions, value, new_customers (and ci_low / ci_high)."""
+
+    long: pd.DataFrame | None = None
+
+    def figure(self, measure: str = "conversions") -> go.Figure:
+        """Grouped bar chart: every model side by side per node."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        long = self.long if self.long is not None else pd.DataFrame()
+        for model, part in long.groupby("model", sort=False):
+            err = None
+            if "ci_low" in part and part["ci_low"].notna().any() and measure == "conversions":
+                err = dict(type="data", symmetric=False, array=part["ci_high"] - part[measure],
+                           arrayminus=part[measure] - part["ci_low"])
+            fig.add_bar(name=str(model), x=part["node"], y=part[measure], error_y=err)
+        fig.update_layout(barmode="group", title=f"Attribuzione per modello ({measure})",
+                          xaxis_title=str(self.meta.get("level", "channel")), yaxis_title=measure)
+        return fig
+
+
+def _long_frame(nodes: tuple[str, ...], credits: dict[str, np.ndarray]) -> pd.DataFrame:
+    parts = []
+    for name, c in credits.items():
+        parts.append(pd.DataFrame({"node": list(nodes), "model": name, "conversions": c[:, 0],
+                                   "value": c[:, 1], "new_customers": c[:, 2]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["node", "model", *MEASURE_NAMES])
+
+
+def wide_frame(long: pd.DataFrame, measure: str = "conversions") -> pd.DataFrame:
+    """Nodes × models for one measure, with ``spread`` = max - min across models."""
+    wide = long.pivot_table(index="node", columns="model", values=measure, sort=False, aggfunc="sum")
+    wide = wide[[m for m in long["model"].unique()]]
+    wide["spread"] = wide.max(axis=1) - wide.min(axis=1)
+    wide = wide.reset_index().rename(columns={"node": "node"})
+    wide.columns.name = None
+    return wide.sort_values(wide.columns[1], ascending=False, kind="stable").reset_index(drop=True)
+
+
+class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
+    query_type = AttributionQuery
+
+    def __init__(self, engine: Any, query: AttributionQuery, settings: Any = None) -> None:
+        super().__init__(engine, query, settings)
+        base = attribution_settings(settings)
+        updates: dict[str, Any] = {}
+        for field, q in (("lookback_days", query.lookback_days), ("markov_order", query.markov_order),
+                         ("half_life_days", query.half_life_days), ("level", query.level)):
+            if q is not None:
+                updates[field] = q
+        self.cfg = base.model_validate({**base.model_dump(), **updates}) if updates else base
+        self.conversion = self.cfg.conversion(query.conversion)
+        self.model_names = parse_models(list(query.models))
+
+    # -- inputs ---------------------------------------------------------------------------
+    def touches(self) -> Any:
+        return J.journey_touches(self.engine, self.cfg, self.conversion, level=self.cfg.level,
+                                 online_breakdown=self.query.online_breakdown, query=self.query)
+
+    def model(self, name: str) -> Any:
+        c = self.cfg
+        params = {"first": {}, "last": {}, "linear": {},
+                  "last_non_direct": {"direct_channels": tuple(c.direct_channels)},
+                  "time_decay": {"half_life_days": c.half_life_days},
+                  "position": {"first": c.position_first, "last": c.position_last},
+                  "markov": {"order": c.markov_order}, "shapley": {"max_exact": c.shapley_exact_max_channels}}
+        return MODELS[name](**params.get(name, {}))
+
+    # -- calculation ----------------------------------------------------------------------
+    def calculate(self) -> AttributionResult:
+        q = self.query
+        from_file = q.paths_file is not None
+        touches = None if from_file else self.touches()
+        if from_file:
+            paths = read_paths_file(q.paths_file)  # type: ignore[arg-type]
+        elif q.ci_samples:
+            paths, cust, n_cust = J.load_customer_paths(self.engine, touches)
+        else:
+            paths = J.load_path_table(self.engine, touches)
+        credits: dict[str, np.ndarray] = {}
+        notes: list[str] = []
+        for name in self.model_names:
+            col = column_name(name, self.cfg.markov_order)
+            if name == "time_decay" and not from_file:
+                credits[col] = self._engine_time_decay(touches, paths.nodes)
+            else:
+                if name == "time_decay":
+                    notes.append("time_decay on a paths file: one step back counts as one day")
+                credits[col] = self.model(name).credit(paths)
+        long = _long_frame(paths.nodes, credits)
+        if q.ci_samples:
+            long = self._bootstrap(long, paths, credits,
+                                   None if from_file else (cust, n_cust))  # type: ignore[possibly-undefined]
+        totals = paths.totals()
+        meta = {"level": self.cfg.level, "conversion": q.conversion or self.cfg.default_conversion,
+                "lookback_days": self.cfg.lookback_days, "markov_order": self.cfg.markov_order,
+                "n_paths": paths.n_paths, "totals": totals, "notes": notes}
+        if not from_file:
+            n_conv = self.engine.execute(J.conversions_expr(self.engine, self.conversion, q).count())
+            meta["conversions_without_touchpoints"] = float(n_conv) - totals["conversions"]
+        self._touches = touches
+        return AttributionResult(frame=wide_frame(long), query=q, meta=meta, long=long)
+
+    def _engine_time_decay(self, touches: Any, nodes: tuple[str, ...]) -> np.ndarray:
+        df = self.engine.execute(J.time_decay_expr(touches, self.cfg.half_life_days))
+        by_node = df.set_index("node")
+        out = np.zeros((len(nodes), 3))
+        for i, n in enumerate(nodes):
+            if n in by_node.index:
+                out[i] = by_node.loc[n, list(MEASURE_NAMES)].to_numpy(dtype=float)
+        return out
+
+    def _bootstrap(self, long: pd.DataFrame, paths: PathTable, credits: dict[str, np.ndarray],
+                   customers: tuple[np.ndarray, int] | None) -> pd.DataFrame:
+        """Percentile intervals of conversions credited, resampling customers (or journeys)."""
+        q = self.query
+        rng = np.random.default_rng(q.seed)
+        samples = {m: np.empty((q.ci_samples, len(paths.nodes))) for m in credits}
+        base = (paths.conversions, paths.value, paths.nulls, paths.new_customers)
+        for b in range(q.ci_samples):
+            if customers is not None:
+                cust, n_cust = customers
+                weight = rng.multinomial(n_cust, np.full(n_cust, 1.0 / n_cust))[cust].astype(float)
+                resampled = paths.with_counts(*(x * weight for x in base))
+            else:  # a path file has no customers: Poisson-resample its journeys
+                conv_b = rng.poisson(paths.conversions).astype(float)
+                per_conv = conv_b / np.maximum(paths.conversions, 1e-12)
+                resampled = paths.with_counts(conv_b, paths.value * per_conv,
+                                              rng.poisson(paths.nulls).astype(float), paths.new_customers * per_conv)
+            for col in credits:
+                name = "markov" if col.startswith("markov_") else col
+                if name == "time_decay" and customers is not None:
+                    samples[col][b] = np.nan
+                    continue
+                samples[col][b] = self.model(name).credit(resampled)[:, 0]
+        alpha = (1 - q.ci_level) / 2
+        lows, highs = [], []
+        for col in credits:
+            lows.append(np.quantile(samples[col], alpha, axis=0))
+            highs.append(np.quantile(samples[col], 1 - alpha, axis=0))
+        long = long.copy()
+        long["ci_low"] = np.concatenate(lows)
+        long["ci_high"] = np.concatenate(highs)
+        return long
+
+    def customers_expr(self, **selector: Any) -> Any:
+        """Converting customers whose credited journey passes through the selected node."""
+        value = selector.pop("node", None) or selector.pop("channel", None) or selector.pop(self.cfg.level, None)
+        if value is None or selector:
+            raise InputError(f"drill-down needs node=… (or channel=…); got {sorted(selector) or 'nothing'}",
+                             code="selector_invalid")
+        if self.query.paths_file is not None:
+            raise InputError("a paths file has no customers to drill down to", code="selector_invalid")
+        t = getattr(self, "_touches", None)
+        t = self.touches() if t is None else t
+        return t.filter((t.node == value) & (t.converted == 1)).select("customer_id").distinct()

@@ -1,0 +1,174 @@
+"""Journeys to credit, built in the engine with Ibis.
+
+A journey is the run of eligible touchpoints of one customer that ends in a conversion, or
+(after the customer's last conversion) in none. Rules, in order:
+
+1. the stream of a customer is its eligible touchpoints and its conversions, ordered by
+   ``occurred_at`` then ``event_id`` (DESIGN §10); a touchpoint belongs to the next
+   conversion, so each touchpoint is credited at most once and a journey restarts after a
+   conversion;
+2. only touchpoints within ``lookback_days`` before the conversion count (for a journey
+   without conversion: before its last touchpoint);
+3. with ``one_touch_per_session`` only the first eligible touchpoint of each web/app session
+   counts (later page views in the same visit are internal navigation);
+4. conversions fall within the query's dates; ``new_customers`` counts each customer's first
+   conversion of that definition ever.
+
+Only aggregates leave the engine: the path table (distinct paths with counts), or, for the
+bootstrap, paths per customer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from percorso.attribution.paths import PathTable, from_arrow
+from percorso.attribution.settings import AttributionSettings, ConversionDef, check_level
+
+if TYPE_CHECKING:
+    from percorso.engine import Engine
+
+PATH_SEP = "\x1f"
+
+
+def node_expr(t: ir.Table, level: str, online_breakdown: bool = False) -> ir.StringValue:
+    """The journey node of a touchpoint at ``level`` (NULL parts become '(none)')."""
+    cols = check_level(level)
+    parts = [t[c].cast("string").fill_null("(none)") for c in cols]
+    node = parts[0]
+    for p in parts[1:]:
+        node = node + (" / " if level == "source_medium" else " | ") + p
+    if online_breakdown:
+        node = node + ibis.ifelse(t.online.fill_null(False), " (online)", " (offline)")
+    return node
+
+
+def _day_bounds(query: Any) -> tuple[Any, Any]:
+    from datetime import date, datetime, time, timedelta
+
+    lo, hi = getattr(query, "date_from", None), getattr(query, "date_to", None)
+    if isinstance(lo, date) and not isinstance(lo, datetime):
+        lo = datetime.combine(lo, time())
+    if isinstance(hi, date) and not isinstance(hi, datetime):
+        hi = datetime.combine(hi, time()) + timedelta(days=1)
+    return lo, hi
+
+
+def journey_touches(engine: Engine, settings: AttributionSettings, conversion: ConversionDef,
+                    *, level: str = "channel", online_breakdown: bool = False, query: Any = None) -> ir.Table:
+    """One row per credited touchpoint: customer, journey, node, times, and journey outcome.
+
+    Columns: ``customer_id, journey, event_id, occurred_at, node, ref_at, converted (int),
+    value, new_customer (int)``. ``ref_at`` is the conversion time (or the last touch).
+    """
+    tp = engine.table("touchpoints")
+    is_conv = tp.event_type.isin(conversion.event_types)
+    if conversion.online is not None:
+        is_conv = is_conv & (tp.online.fill_null(False) == conversion.online)
+    eligible = ~tp.event_type.isin(settings.exclude_event_types)
+    value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
+    stream = tp.filter(is_conv | eligible).select(
+        "customer_id", "event_id", "occurred_at", "session_id", "online",
+        is_conv=is_conv.cast("int64"), node=node_expr(tp, level, online_breakdown), value=value,
+    )
+    w = ibis.window(group_by="customer_id", order_by=["occurred_at", "event_id"], rows=(None, 0))
+    stream = stream.mutate(journey=stream.is_conv.sum().over(w) - stream.is_conv)
+    conv = stream.filter(stream.is_conv == 1).select(
+        "customer_id", "journey", conv_at=stream.occurred_at, conv_value=stream.value,
+        new_customer=(stream.journey == 0).cast("int64"),
+    )
+    touches = stream.filter(stream.is_conv == 0)
+    if settings.one_touch_per_session:
+        sw = ibis.window(group_by=["customer_id", "session_id", "journey"], order_by=["occurred_at", "event_id"])
+        first = ibis.row_number().over(sw) == 0
+        touches = touches.filter(touches.session_id.isnull() | ~touches.online.fill_null(False) | first)
+    joined = touches.left_join(conv, ["customer_id", "journey"]).select(
+        touches.customer_id, touches.journey, touches.event_id, touches.occurred_at, touches.node,
+        conv.conv_at, conv.conv_value, conv.new_customer,
+    )
+    jw = ibis.window(group_by=["customer_id", "journey"])
+    joined = joined.mutate(ref_at=joined.conv_at.fill_null(joined.occurred_at.max().over(jw)))
+    lookback = ibis.interval(days=settings.lookback_days)
+    out = joined.filter(joined.occurred_at >= joined.ref_at - lookback)
+    lo, hi = _day_bounds(query)
+    if lo is not None:
+        out = out.filter(out.ref_at >= lo)
+    if hi is not None:
+        out = out.filter(out.ref_at < hi)
+    return out.select(
+        "customer_id", "journey", "event_id", "occurred_at", "node", "ref_at",
+        converted=out.conv_at.notnull().cast("int64"), value=out.conv_value.fill_null(0.0),
+        new_customer=out.new_customer.fill_null(0),
+    )
+
+
+def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = None) -> ir.Table:
+    """Conversions of a definition within the query dates (customer_id, occurred_at, value)."""
+    tp = engine.table("touchpoints")
+    cond = tp.event_type.isin(conversion.event_types)
+    if conversion.online is not None:
+        cond = cond & (tp.online.fill_null(False) == conversion.online)
+    lo, hi = _day_bounds(query)
+    if lo is not None:
+        cond = cond & (tp.occurred_at >= lo)
+    if hi is not None:
+        cond = cond & (tp.occurred_at < hi)
+    value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
+    return tp.filter(cond).select("customer_id", "occurred_at", value=value)
+
+
+def _per_journey(touches: ir.Table) -> ir.Table:
+    return touches.group_by(["customer_id", "journey"]).aggregate(
+        path=touches.node.collect(order_by=[touches.occurred_at, touches.event_id]).join(PATH_SEP),
+        converted=touches.converted.max(), value=touches.value.max(), new_customer=touches.new_customer.max(),
+    )
+
+
+def path_table_expr(touches: ir.Table, *, by_customer: bool = False) -> ir.Table:
+    """Distinct paths with counts (optionally per customer, for the bootstrap)."""
+    j = _per_journey(touches)
+    keys = ["path", "customer_id"] if by_customer else ["path"]
+    return j.group_by(keys).aggregate(
+        total_conversions=j.converted.sum().cast("float64"),
+        total_conversion_value=(j.value * j.converted).sum(),
+        total_null=(1 - j.converted).sum().cast("float64"),
+        total_new=(j.new_customer * j.converted).sum().cast("float64"),
+    )
+
+
+def load_path_table(engine: Engine, touches: ir.Table) -> PathTable:
+    """Run the aggregation in the engine and return the compact path table."""
+    return from_arrow(engine.to_arrow(path_table_expr(touches)), sep=PATH_SEP)
+
+
+def load_customer_paths(engine: Engine, touches: ir.Table) -> tuple[PathTable, Any, Any]:
+    """Paths per customer for the bootstrap: (path table per row, customer index, n_customers)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    arrow = engine.to_arrow(path_table_expr(touches, by_customer=True))
+    customers = pc.dictionary_encode(arrow.column("customer_id").combine_chunks())
+    idx = np.asarray(customers.indices.to_numpy(zero_copy_only=False))
+    return from_arrow(arrow.drop(["customer_id"]), sep=PATH_SEP), idx, len(customers.dictionary)
+
+
+def time_decay_expr(touches: ir.Table, half_life_days: float) -> ir.Table:
+    """Time-decay credits per node, in the engine: weight ``2^(-days before conversion / h)``,
+    normalised within each journey; columns node, conversions, value, new_customers."""
+    days = (touches.ref_at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / 86400.0
+    t = touches.mutate(w=(ibis.literal(2.0) ** (-days / half_life_days)))
+    jw = ibis.window(group_by=["customer_id", "journey"])
+    t = t.mutate(share=t.w / t.w.sum().over(jw))
+    return t.group_by("node").aggregate(
+        conversions=(t.share * t.converted).sum(), value=(t.share * t.value * t.converted).sum(),
+        new_customers=(t.share * t.new_customer * t.converted).sum(),
+    )
+
+
+def arrow_column_map(table: pa.Table, key: str, cols: list[str]) -> dict[str, list[float]]:
+    d = table.to_pydict()
+    return {k: [d[c][i] for c in cols] for i, k in enumerate(d[key])}

@@ -1,0 +1,154 @@
+"""Costs and ROI per channel and campaign, for every attribution model.
+
+Costs (``campaign_costs``) are summed in the engine by channel and campaign over the query's
+dates and joined to the conversions, revenue and new customers each model credits to the
+same (channel, campaign) node. Metrics:
+
+- ``roi``  = (revenue - cost) / cost
+- ``roas`` = revenue / cost
+- ``cpa``  = cost / conversions
+- ``cac``  = cost / new customers (first conversion of the customer)
+
+Ratios with a zero denominator are NaN (shown as "—"), never infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.attribution.analysis import AttributionQuery, AttributionRunner
+from percorso.attribution.journeys import _day_bounds
+from percorso.errors import NotFound, suggest
+
+NODE_SEP = " | "
+
+
+def format_eur(value: float | None, *, decimals: int = 2) -> str:
+    """Italian euro format: ``1234.5 → '1.234,50 €'``; NaN/None → '—'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{abs(value):,.{decimals}f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"{'-' if value < 0 else ''}{text} €"
+
+
+def format_it_number(value: float | None, decimals: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{abs(value):,.{decimals}f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"{'-' if value < 0 else ''}{text}"
+
+
+class RoiQuery(AnalysisQuery):
+    kind: ClassVar[str] = "roi"
+    models: tuple[str, ...] = ("all",)
+    conversion: str | None = None
+    campaign: str | None = None
+    channel: str | None = None
+    markov_order: int | None = Field(None, ge=1, le=4)
+    lookback_days: int | None = Field(None, ge=1, le=730)
+
+
+@dataclass
+class RoiResult(AnalysisResult):
+    """``frame``: channel, campaign, model, cost, conversions, revenue, new_customers, roi, roas, cpa, cac."""
+
+    def formatted(self) -> pd.DataFrame:
+        """The frame with euros and ratios in Italian format, for people."""
+        f = self.frame.copy()
+        for c in ("cost", "revenue", "cpa", "cac"):
+            f[c] = [format_eur(v) for v in f[c]]
+        for c in ("conversions", "new_customers"):
+            f[c] = [format_it_number(v, 1) for v in f[c]]
+        f["roi"] = [format_it_number(v * 100, 1) + " %" if not pd.isna(v) else "—" for v in f["roi"]]
+        f["roas"] = [format_it_number(v, 2) for v in f["roas"]]
+        return f
+
+    def figure(self) -> Any:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for model, part in self.frame.groupby("model", sort=False):
+            fig.add_bar(name=str(model), x=part["channel"] + NODE_SEP + part["campaign"], y=part["roas"])
+        fig.update_layout(barmode="group", title="ROAS per modello", yaxis_title="ROAS")
+        return fig
+
+
+def costs_expr(engine: Any, query: Any) -> Any:
+    """Costs summed by channel and campaign over the query's dates (in the engine)."""
+    c = engine.table("campaign_costs")
+    lo, hi = _day_bounds(query)
+    if lo is not None:
+        c = c.filter(c.date >= lo.date())
+    if hi is not None:
+        c = c.filter(c.date < hi.date())
+    c = c.mutate(channel=c.channel.fill_null("(none)"), campaign=c.campaign.fill_null("(none)"))
+    return c.group_by(["channel", "campaign"]).aggregate(cost=c.cost.sum())
+
+
+class RoiRunner(Runner[RoiQuery, RoiResult]):
+    query_type = RoiQuery
+
+    def _attribution(self) -> AttributionRunner:
+        q = self.query
+        aq = AttributionQuery(models=q.models, conversion=q.conversion, level="channel_campaign",
+                              markov_order=q.markov_order, lookback_days=q.lookback_days,
+                              date_from=q.date_from, date_to=q.date_to)
+        return AttributionRunner(self.engine, aq, self.settings)
+
+    def calculate(self) -> RoiResult:
+        q = self.query
+        runner = self._attribution()
+        attr = runner.calculate()
+        long = attr.long.copy() if attr.long is not None else pd.DataFrame()
+        split = long["node"].str.split(NODE_SEP, n=1, expand=True, regex=False)
+        long["channel"], long["campaign"] = split[0], split[1].fillna("(none)")
+        long = long.groupby(["channel", "campaign", "model"], sort=False, as_index=False)[
+            ["conversions", "value", "new_customers"]].sum()
+        costs = self.engine.execute(costs_expr(self.engine, q))
+        models = long["model"].unique().tolist() or [m for m in q.models]
+        cost_rows = costs.assign(key=1).merge(pd.DataFrame({"model": models, "key": 1}), on="key").drop(columns="key")
+        frame = long.merge(cost_rows, on=["channel", "campaign", "model"], how="outer")
+        frame = frame.rename(columns={"value": "revenue"})
+        frame[["conversions", "revenue", "new_customers", "cost"]] = frame[
+            ["conversions", "revenue", "new_customers", "cost"]].fillna(0.0)
+        if q.campaign is not None:
+            known = set(frame["campaign"])
+            if q.campaign not in known:
+                raise NotFound(f"no costs nor conversions for campaign '{q.campaign}'; "
+                               f"{suggest(q.campaign, sorted(k for k in known if k != '(none)'))}",
+                               code="campaign_unknown")
+            frame = frame[frame["campaign"] == q.campaign]
+        if q.channel is not None:
+            frame = frame[frame["channel"] == q.channel]
+        cost = frame["cost"].to_numpy(float)
+
+        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+        rev = frame["revenue"].to_numpy(float)
+        frame = frame.assign(
+            roi=ratio(rev - cost, cost), roas=ratio(rev, cost),
+            cpa=ratio(cost, frame["conversions"].to_numpy(float)),
+            cac=ratio(cost, frame["new_customers"].to_numpy(float)),
+        )
+        cols = ["channel", "campaign", "model", "cost", "conversions", "revenue", "new_customers",
+                "roi", "roas", "cpa", "cac"]
+        order = {m: i for i, m in enumerate(models)}
+        frame = frame[cols].sort_values(["channel", "campaign", "model"], key=lambda s: s.map(order)
+                                        if s.name == "model" else s).reset_index(drop=True)
+        meta = {**attr.meta, "currency": "EUR"}
+        self._attr_runner = runner
+        return RoiResult(frame=frame, query=q, meta=meta)
+
+    def customers_expr(self, **selector: Any) -> Any:
+        runner = getattr(self, "_attr_runner", None) or self._attribution()
+        channel, campaign = selector.pop("channel", None), selector.pop("campaign", "(none)")
+        return runner.customers_expr(node=f"{channel}{NODE_SEP}{campaign}", **selector)
