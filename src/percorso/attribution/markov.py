@@ -108,9 +108,8 @@ def build_chain(paths: PathTable, order: int = 1) -> Chain:
 
 def removal_effects(paths: PathTable, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Removal effect of every channel for each measure: ``(n_channels, 3)``, plus P per measure."""
-    keep = (paths.conversions + paths.nulls) > 0
-    if not keep.all():
-        paths = _subset(paths, keep)
+    # paths of zero weight (e.g. not drawn by the bootstrap) stay: their states get no
+    # probability mass, and every channel keeps its state, so the order-1 shortcut applies.
     chain = build_chain(paths, order)
     lu = splu(chain.A)
     x = lu.solve(chain.B)
@@ -149,11 +148,3 @@ def markov(paths: PathTable, order: int = 1) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(s > 0, re / np.where(s > 0, s, 1.0) * totals, 0.0)
 
-
-def _subset(paths: PathTable, keep: np.ndarray) -> PathTable:
-    lengths = paths.lengths[keep]
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    steps = paths.steps[np.repeat(keep, paths.lengths)]
-    return PathTable(paths.nodes, offsets, steps, paths.conversions[keep], paths.value[keep],
-                     paths.nulls[keep], paths.new_customers[keep])

@@ -1,9 +1,116 @@
-"""CLI commands: attribution."""
+"""CLI commands: ``attribution`` (all models side by side) and ``roi`` (costs and returns)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame
+
+ModelsOpt = Annotated[str, typer.Option("--models", "-m", help="Modelli / models: all, o lista: first,last,linear,markov…")]
+OrderOpt = Annotated[int | None, typer.Option("--order", help="Ordine della catena di Markov (1-4) / Markov order.")]
+ConvOpt = Annotated[str | None, typer.Option("--conversion", "-c", help="Conversione (da percorso.toml) / conversion name.")]
+FromOpt = Annotated[datetime | None, typer.Option("--from", help="Dal giorno (incluso) / from date.", formats=["%Y-%m-%d"])]
+ToOpt = Annotated[datetime | None, typer.Option("--to", help="Al giorno (incluso) / to date.", formats=["%Y-%m-%d"])]
+
+
+def _settings(project_path: Path, need_project: bool):  # type: ignore[no-untyped-def]
+    from percorso.cli.common import open_cli_project
+
+    if not need_project and not (project_path / "percorso.toml").exists():
+        return None
+    return open_cli_project(project_path, read_only=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+
+    @app.command("attribution")
+    def attribution(
+        project: ProjectOpt = Path("."),
+        models: ModelsOpt = "all",
+        order: OrderOpt = None,
+        conversion: ConvOpt = None,
+        level: Annotated[str | None, typer.Option("--level", help="channel | campaign | source_medium | colonna del touchpoint.")] = None,
+        online_breakdown: Annotated[bool, typer.Option("--online-breakdown", help="Separa online/offline / split online vs offline.")] = False,
+        lookback_days: Annotated[int | None, typer.Option("--lookback-days", help="Finestra in giorni / lookback window.")] = None,
+        paths: Annotated[Path | None, typer.Option("--paths", help="Tabella di percorsi aggregata (formato ChannelAttribution).")] = None,
+        ci: Annotated[bool, typer.Option("--ci", help="Intervalli bootstrap sui clienti / bootstrap CIs over customers.")] = False,
+        ci_samples: Annotated[int, typer.Option("--ci-samples", help="Campioni bootstrap.")] = 200,
+        measure: Annotated[str, typer.Option("--measure", help="conversions | value | new_customers")] = "conversions",
+        date_from: FromOpt = None,
+        date_to: ToOpt = None,
+        fmt: FormatOpt = OutputFormat.table,
+        out: OutOpt = None,
+    ) -> None:
+        """Attribuzione: tutti i modelli a confronto (first, last, linear, Markov esatto, Shapley…).
+
+        Attribution: every model side by side, with the spread between models per node.
+        ``--out FILE.html`` writes the grouped bar chart instead of the table.
+        """
+        from percorso.analysis.base import run
+        from percorso.attribution.analysis import AttributionQuery, wide_frame
+        from percorso.errors import InputError
+
+        if measure not in ("conversions", "value", "new_customers"):
+            raise InputError(f"unknown measure '{measure}'; valid: conversions, value, new_customers")
+        query = AttributionQuery(
+            models=tuple(models.split(",")), conversion=conversion, level=level, online_breakdown=online_breakdown,
+            lookback_days=lookback_days, markov_order=order, ci_samples=ci_samples if ci else 0,
+            paths_file=str(paths) if paths else None,
+            date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
+        )
+        proj = _settings(project, need_project=paths is None)
+        if proj is None:
+            from percorso.engine import Engine
+
+            result = run(Engine(":memory:"), query, None)
+        else:
+            with proj:
+                result = run(proj.engine, query, proj.settings)
+        if out is not None and out.suffix.lower() == ".html":
+            result.figure(measure).write_html(str(out), include_plotlyjs=True)
+            from percorso.cli.common import console
+
+            console().print(f"[green]scritto[/green] {out}")
+            return
+        frame = wide_frame(result.long, measure) if measure != "conversions" else result.frame
+        if ci and result.long is not None and "ci_low" in result.long:
+            frame = result.long
+        emit_frame(frame, fmt, out, title=f"Attribuzione ({measure})")
+
+    @app.command("roi")
+    def roi(
+        project: ProjectOpt = Path("."),
+        campaign: Annotated[str | None, typer.Option("--campaign", help="Campagna / campaign name.")] = None,
+        channel: Annotated[str | None, typer.Option("--channel", help="Canale / channel.")] = None,
+        models: ModelsOpt = "all",
+        order: OrderOpt = None,
+        conversion: ConvOpt = None,
+        date_from: FromOpt = None,
+        date_to: ToOpt = None,
+        fmt: FormatOpt = OutputFormat.table,
+        out: OutOpt = None,
+    ) -> None:
+        """ROI, ROAS, CPA e CAC per canale e campagna, per ogni modello (in euro).
+
+        Costs joined with the conversions, revenue and new customers each model credits.
+        """
+        from percorso.analysis.base import run
+        from percorso.attribution.roi import RoiQuery
+        from percorso.cli.common import open_cli_project
+
+        query = RoiQuery(models=tuple(models.split(",")), conversion=conversion, campaign=campaign,
+                         channel=channel, markov_order=order,
+                         date_from=date_from.date() if date_from else None,
+                         date_to=date_to.date() if date_to else None)
+        with open_cli_project(project, read_only=True) as proj:
+            result = run(proj.engine, query, proj.settings)
+        if out is not None and out.suffix.lower() == ".html":
+            result.figure().write_html(str(out), include_plotlyjs=True)
+            return
+        frame = result.formatted() if fmt is OutputFormat.table and out is None else result.frame
+        emit_frame(frame, fmt, out, title=f"ROI {campaign or ''}".strip())
