@@ -1,0 +1,188 @@
+"""Journeys built in the engine, runner, drill-down, ROI, settings and the paths file."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from percorso.analysis.base import run
+from percorso.attribution import AttributionQuery, RoiQuery, attribution_settings, format_eur
+from percorso.attribution.paths import read_paths_file, write_paths_file
+from percorso.errors import ConfigError, InputError, NotFound
+from percorso.testing import journeys_for
+
+JOURNEYS = {
+    # Paid Search 40 days before: outside the 30-day lookback; Email and Display count
+    "anna": [("page_view", "2024-01-01 10:00", {"channel": "Paid Search", "campaign": "winter"}),
+             ("email_click", "2024-02-05 10:00", {"channel": "Email", "campaign": "promo"}),
+             ("page_view", "2024-02-08 09:00", {"channel": "Display", "campaign": "promo"}),
+             ("page_view", "2024-02-08 09:02", {"channel": "Display", "campaign": "promo"}),  # same session
+             ("receipt", "2024-02-10 17:00", {"channel": "Store / POS", "revenue": 100.0}),
+             # second journey after the purchase, no conversion
+             ("page_view", "2024-02-20 10:00", {"channel": "Email", "campaign": "promo"})],
+    "bruno": [("page_view", "2024-02-02 09:00", {"channel": "Display", "campaign": "promo"})],
+    "carla": [("fair_visit", "2024-02-01 09:00", {"channel": "Events & fairs"}),
+              ("purchase", "2024-02-03 09:10", {"channel": "Paid Search", "revenue": 50.0})],
+}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = journeys_for(tmp_path, JOURNEYS)
+    yield e
+    e.close()
+
+
+def test_paths_from_engine_follow_the_rules(engine):
+    r = run(engine, AttributionQuery(models=("first", "last", "linear")))
+    first = dict(zip(r.frame["node"], r.frame["first"], strict=True))
+    last = dict(zip(r.frame["node"], r.frame["last"], strict=True))
+    # anna: Email > Display (Paid Search out of window, 2nd Display same session); carla: fair
+    assert first == {"Email": 1.0, "Events & fairs": 1.0, "Display": 0.0}
+    assert last == {"Display": 1.0, "Events & fairs": 1.0, "Email": 0.0}
+    assert r.meta["totals"] == {"conversions": 2.0, "value": 150.0, "new_customers": 2.0, "nulls": 2.0}
+    assert r.meta["n_paths"] == 4  # Email>Display, Events & fairs, Email (null), Display (null)
+    assert r.meta["conversions_without_touchpoints"] == 0.0
+
+
+def test_lookback_and_conversion_definitions(engine):
+    r = run(engine, AttributionQuery(models=("first",), lookback_days=60))
+    assert dict(zip(r.frame["node"], r.frame["first"], strict=True))["Paid Search"] == 1.0
+    store = run(engine, AttributionQuery(models=("linear",), conversion="purchase_store"))
+    assert store.meta["totals"]["conversions"] == 1.0 and store.meta["totals"]["value"] == 100.0
+    # carla's online purchase is not a store conversion: her fair visit is a null journey
+    assert store.meta["totals"]["nulls"] == 3.0
+
+
+def test_engine_time_decay_hand(engine):
+    r = run(engine, AttributionQuery(models=("time_decay",), half_life_days=7))
+    td = dict(zip(r.frame["node"], r.frame["time_decay"], strict=True))
+    # anna: Email 5d07h before, Display 2d08h before → weights 2^(-5.2917/7), 2^(-2.3333/7)
+    we, wd = 2 ** (-(5 + 7 / 24) / 7), 2 ** (-(2 + 8 / 24) / 7)
+    assert td["Email"] == pytest.approx(we / (we + wd))
+    assert td["Display"] == pytest.approx(wd / (we + wd))
+    assert td["Events & fairs"] == pytest.approx(1.0)
+
+
+def test_drilldown_and_levels(engine):
+    r = run(engine, AttributionQuery(models=("last",)))
+    assert r.customers(node="Display")["customer_id"].tolist() == ["anna"]
+    camp = run(engine, AttributionQuery(models=("last",), level="campaign"))
+    assert dict(zip(camp.frame["node"], camp.frame["last"], strict=True)) == {"promo": 1.0, "(none)": 1.0}
+    ob = run(engine, AttributionQuery(models=("first",), online_breakdown=True))
+    assert "Events & fairs (offline)" in set(ob.frame["node"])
+    with pytest.raises(InputError):
+        r.customers(step=3)
+
+
+def test_date_filter(engine):
+    r = run(engine, AttributionQuery(models=("first",), date_from=date(2024, 2, 5)))
+    assert r.meta["totals"]["conversions"] == 1.0  # only anna's receipt on 10 Feb
+
+
+def test_bootstrap_ci_brackets_estimate(engine):
+    r = run(engine, AttributionQuery(models=("linear", "markov"), ci_samples=30, seed=1))
+    long = r.long
+    assert {"ci_low", "ci_high"} <= set(long.columns)
+    assert (long["ci_low"] <= long["ci_high"] + 1e-12).all()
+
+
+def test_roi(engine):
+    costs = pa.table({
+        "cost_id": ["1", "2", "3"], "date": pa.array([date(2024, 2, 1), date(2024, 2, 2), date(2024, 2, 1)]),
+        "channel": ["Display", "Display", "Email"], "campaign": ["promo", "promo", "promo"],
+        "cost": [30.0, 20.0, 1234.5],
+    })
+    engine.append_arrow("campaign_costs", costs)
+    r = run(engine, RoiQuery(models=("last",), campaign="promo"))
+    row = r.frame[(r.frame["channel"] == "Display")].iloc[0]
+    assert row["cost"] == 50.0 and row["revenue"] == 100.0 and row["conversions"] == 1.0
+    assert row["roi"] == pytest.approx(1.0) and row["roas"] == pytest.approx(2.0)
+    assert row["cpa"] == pytest.approx(50.0) and row["cac"] == pytest.approx(50.0)
+    email = r.frame[(r.frame["channel"] == "Email")].iloc[0]
+    assert email["conversions"] == 0.0 and email["roi"] == pytest.approx(-1.0)
+    assert r.formatted().loc[email.name, "cost"] == "1.234,50 €"
+    assert r.customers(channel="Display", campaign="promo")["customer_id"].tolist() == ["anna"]
+    with pytest.raises(NotFound, match="did you mean 'promo'"):
+        run(engine, RoiQuery(models=("last",), campaign="prmo"))
+
+
+def test_format_eur():
+    assert format_eur(1234.5) == "1.234,50 €"
+    assert format_eur(-0.5) == "-0,50 €"
+    assert format_eur(1234567.891) == "1.234.567,89 €"
+    assert format_eur(float("nan")) == "—"
+
+
+def test_settings_validation():
+    s = attribution_settings({"lookback_days": 14, "conversions": {"lead": {"event_types": ["fair_visit"]}}})
+    assert s.lookback_days == 14 and s.conversions["lead"].event_types == ["fair_visit"]
+    assert "purchase_online" in s.conversions  # defaults kept
+    with pytest.raises(ConfigError, match="did you mean 'purchase'"):
+        attribution_settings({"conversions": {"x": {"event_types": ["purchse"]}}})
+    with pytest.raises(ConfigError, match="unknown key 'attribution.lookback'"):
+        attribution_settings({"lookback": 3})
+    with pytest.raises(ConfigError, match="exceeds 1"):
+        attribution_settings({"position_first": 0.7, "position_last": 0.5})
+    with pytest.raises(ConfigError, match="unknown attribution level"):
+        attribution_settings({"level": "chanel"})
+    with pytest.raises(ConfigError, match="unknown conversion"):
+        attribution_settings({}).conversion("purchace")
+    with pytest.raises(InputError, match="unknown attribution model"):
+        run(journeys_for_empty(), AttributionQuery(models=("markv",)))
+
+
+def journeys_for_empty():
+    from percorso.engine import Engine
+
+    return Engine(":memory:")
+
+
+@pytest.mark.parametrize("delimiter", [";", ","])
+def test_paths_file_round_trip(engine, tmp_path, delimiter):
+    r = run(engine, AttributionQuery(models=("linear", "markov", "shapley")))
+    from percorso.attribution import journeys as J
+    from percorso.attribution.analysis import AttributionRunner
+
+    runner = AttributionRunner(engine, AttributionQuery())
+    paths = J.load_path_table(engine, runner.touches())
+    f = tmp_path / "paths.csv"
+    write_paths_file(paths, f, delimiter=delimiter)
+    back = read_paths_file(f)
+    assert sorted(back.path_strings()) == sorted(paths.path_strings())
+    assert back.totals() == paths.totals()
+    again = run(engine, AttributionQuery(models=("linear", "markov", "shapley"), paths_file=str(f)))
+    a = r.frame.set_index("node").sort_index()
+    b = again.frame.set_index("node").sort_index()
+    for col in ("linear", "markov_1", "shapley"):
+        assert b[col].to_numpy() == pytest.approx(a[col].to_numpy())
+
+
+def test_channelattribution_file(tmp_path):
+    f = tmp_path / "ca.csv"
+    f.write_text("path,total_conversions,total_conversion_value,total_null\n"
+                 "a > b,1,10.5,0\nb,1,5,1\na > c > b,0,0,1\nc,0,0,1\n", encoding="utf-8")
+    p = read_paths_file(f)
+    assert p.nodes == ("a", "b", "c") and p.value.sum() == 15.5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("percorso;conv\nx;1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no 'path' column"):
+        read_paths_file(bad)
+
+
+def test_cli_chart(tmp_path):
+    from typer.testing import CliRunner
+
+    from percorso.cli import app
+
+    f = tmp_path / "ca.csv"
+    f.write_text("path;total_conversions;total_conversion_value;total_null\na > b;1;10,5;0\nb;1;5;1\n",
+                 encoding="utf-8")
+    out = tmp_path / "chart.html"
+    res = CliRunner().invoke(app, ["attribution", "--paths", str(f), "--models", "first,last,markov",
+                                   "--order", "2", "--out", str(out), "--project", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    assert "markov_2" in html and "plotly" in html.lower()
