@@ -1,0 +1,343 @@
+"""SQL constructs of the ingest stage (DuckDB dialect), one named function each.
+
+Ingest describes *what* to read (field → column/JSON path, type, time zone, formats) as
+plain Python data; this module turns it into SQL so that the heavy work (CSV parsing,
+typing with TRY_CAST/TRY_STRPTIME, splitting good from bad rows, dedup by anti-join,
+``INSERT … SELECT``) runs inside the engine, in batches, in bounded memory. Identifiers go
+through :func:`quote_ident`, file paths are bound, constants through :func:`quote_literal`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from percorso.engine.backend import quote_ident as qi
+from percorso.engine.backend import quote_literal as ql
+
+if TYPE_CHECKING:
+    from percorso.engine.backend import Engine
+
+TS_FORMATS = ["%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d-%m-%Y %H:%M", "%Y-%m-%d %H:%M:%S"]
+CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "dclid", "li_fat_id",
+                   "twclid", "epik", "sccid", "yclid")
+_OFFSET_RE = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str) -> list[str]:
+    """Read a CSV as all-VARCHAR into temp table ``name`` with ``_line`` (1-based data row).
+
+    Malformed lines go to temp table ``name_rej`` (``_line``, ``error_type``, ``raw``);
+    the line numbers of good rows skip over them (rows keep file order).
+    """
+    con = engine.con
+    rej, scan = f"{name}_rejerr", f"{name}_rejscan"
+    con.execute(f"DROP TABLE IF EXISTS {qi(rej)}; DROP TABLE IF EXISTS {qi(scan)}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_raw')} AS SELECT * FROM read_csv(?, all_varchar=true, "
+        f"store_rejects=true, rejects_table={ql(rej)}, rejects_scan={ql(scan)}, delim=?, header=true, "
+        f"encoding=?, normalize_names=false, quote='\"', escape='\"')",
+        [path, delim, encoding],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_rej')} AS SELECT line - 1 AS _line, "
+        f"first(error_type ORDER BY column_idx) AS error_type, first(csv_line) AS raw, "
+        f"first(error_message) AS error_message FROM {qi(rej)} GROUP BY line"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_rejj')} AS SELECT _line - row_number() OVER "
+        f"(ORDER BY _line) AS gap FROM {qi(name + '_rej')}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT r.* EXCLUDE (_k), r._k + "
+        f"(SELECT count(*) FROM {qi(name + '_rejj')} j WHERE j.gap < r._k) AS _line "
+        f"FROM (SELECT *, row_number() OVER (ORDER BY rowid) AS _k FROM {qi(name + '_raw')}) r ORDER BY r._k"
+    )
+    con.execute(f"DROP TABLE {qi(name + '_raw')}")
+    return [c for c in engine.columns(name) if c != "_line"]
+
+
+def stage_lines(engine: Engine, name: str, path: str, *, encoding: str = "utf-8") -> None:
+    """Read a text file line by line into temp table ``name`` (``_line``, ``line``); blank lines skipped."""
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_l')} AS SELECT * FROM read_csv(?, columns={{'line': 'VARCHAR'}}, "
+        f"header=false, delim='\x01', quote='', escape='', auto_detect=false, encoding=?, strict_mode=false)",
+        [path, encoding],
+    )
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT row_number() OVER (ORDER BY rowid) AS _line, line, CASE WHEN json_valid(line) AND left(trim(line), 1) = '{{' THEN line END AS j FROM {qi(name + '_l')} "
+        f"QUALIFY line IS NOT NULL AND trim(line) <> '' ORDER BY _line"
+    )
+    engine.con.execute(f"DROP TABLE {qi(name + '_l')}")
+
+
+def stage_parquet(engine: Engine, name: str, path: str) -> list[str]:
+    """Expose a Parquet file as temp view ``name`` with ``_line`` (no copy)."""
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {qi(name)} AS SELECT *, file_row_number + 1 AS _line "
+        f"FROM read_parquet({ql(path)}, file_row_number=true)"
+    )
+    return [c for c in column_types(engine, name) if c not in ("_line", "file_row_number")]
+
+
+def stage_arrow(engine: Engine, name: str, data: pa.Table, *, first: bool) -> None:
+    """Append an Arrow batch (e.g. streamed from XLSX) to temp table ``name``."""
+    engine.con.register("_percorso_stage_batch", data)
+    try:
+        if first:
+            engine.con.execute(f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT * FROM _percorso_stage_batch")
+        else:
+            engine.con.execute(f"INSERT INTO {qi(name)} SELECT * FROM _percorso_stage_batch")
+    finally:
+        engine.con.unregister("_percorso_stage_batch")
+
+
+def column_types(engine: Engine, name: str) -> dict[str, str]:
+    rows = engine.con.execute(f"DESCRIBE {qi(name)}").fetchall()
+    return {r[0]: str(r[1]) for r in rows}
+
+
+# -- expression builders (return SQL text for build_typed) ------------------------------
+def src_expr(source: tuple[str, Any]) -> str:
+    """Raw text of a field: ``("col", name)``, ``("json", [paths])``, ``("concat", [cols])``."""
+    how, what = source
+    if how == "col":
+        return qi(what)
+    if how == "json":
+        parts = [f"json_extract_string(j, {ql(p)})" for p in what]
+        return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+    if how == "jsonraw":
+        return f"json_extract(j, {ql(what)})::VARCHAR"
+    if how == "concat":
+        return "concat_ws(' ', " + ", ".join(f"NULLIF(trim({qi(c)}), '')" for c in what) + ")"
+    if how == "sql":  # constant built by this module's callers from known-safe pieces
+        return what
+    raise ValueError(how)
+
+
+def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal_comma: bool, date_format: str | None) -> str:
+    """Typed value of ``raw`` (NULL when unreadable); ``sql_type`` is the staged column type."""
+    fmts = "[" + ", ".join(ql(f) for f in ([date_format] if date_format else []) + TS_FORMATS) + "]"
+    if ftype in ("str", "json"):
+        return f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
+    if ftype == "ts":
+        if sql_type.startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"CAST({raw} AT TIME ZONE 'UTC' AS TIMESTAMP)"
+        if sql_type.startswith("TIMESTAMP") or sql_type == "DATE":
+            return f"CAST(timezone({ql(tz)}, CAST({raw} AS TIMESTAMP)) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+        s = f"trim({raw})"
+        return (f"CASE WHEN regexp_matches({s}, {ql(_OFFSET_RE)}) THEN CAST(TRY_CAST({s} AS TIMESTAMPTZ) AT TIME "
+                f"ZONE 'UTC' AS TIMESTAMP) ELSE CAST(timezone({ql(tz)}, COALESCE(TRY_CAST({s} AS TIMESTAMP), "
+                f"TRY_STRPTIME({s}, {fmts}))) AT TIME ZONE 'UTC' AS TIMESTAMP) END")
+    if ftype == "date":
+        if sql_type in ("DATE",) or sql_type.startswith("TIMESTAMP"):
+            return f"CAST({raw} AS DATE)"
+        s = f"trim({raw})"
+        return f"COALESCE(TRY_CAST({s} AS DATE), CAST(TRY_STRPTIME({s}, {fmts}) AS DATE))"
+    if ftype in ("num", "int"):
+        target = "DOUBLE" if ftype == "num" else "BIGINT"
+        if sql_type != "VARCHAR":
+            return f"TRY_CAST({raw} AS {target})"
+        s = f"trim({raw})"
+        if decimal_comma:
+            s = f"replace(replace({s}, '.', ''), ',', '.')"
+        if ftype == "int":
+            return f"TRY_CAST(TRY_CAST({s} AS DOUBLE) AS BIGINT)"
+        return f"TRY_CAST({s} AS DOUBLE)"
+    if ftype == "bool":
+        s = f"lower(trim(CAST({raw} AS VARCHAR)))"
+        return (f"CASE WHEN {s} IN ('true','1','yes','y','si','sì','s','vero','x') THEN true "
+                f"WHEN {s} IN ('false','0','no','n','falso') THEN false END")
+    raise ValueError(ftype)
+
+
+def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
+                checks: list[tuple[str, str, str]], derived: list[tuple[str, str]]) -> None:
+    """Create temp table ``out``: ``_line``, typed columns, derived columns, first failing check.
+
+    ``select`` is (column, SQL expr over the stage); ``derived`` (column, SQL expr over the
+    typed columns); ``checks`` (reason code, failing condition, message expression),
+    evaluated in order, the first that fails gives ``_reason`` and ``_message``.
+    """
+    inner = ", ".join(f"{e} AS {qi(n)}" for n, e in select)
+    mid = ", ".join(f"{e} AS {qi(n)}" for n, e in derived) or "NULL AS _nothing"
+    reason = ("CASE " + " ".join(f"WHEN {c} THEN {ql(code)}" for code, c, _ in checks) + " END") if checks else "NULL"
+    message = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for _, c, m in checks) + " END") if checks else "NULL"
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
+        f"(SELECT *, {mid} FROM (SELECT s._line AS _line, {inner} FROM {qi(stage)} s) t1) t2"
+    )
+
+
+def lookup_event_type(table: str, name_sql: str) -> str:
+    """Canonical type of an event name by lookup in a registered (k, event_type) table."""
+    key = f"replace(replace(lower(trim({name_sql})), ' ', '_'), '-', '_')"
+    return f"(SELECT m.event_type FROM {qi(table)} m WHERE m.k = {key})"
+
+
+def json_keys(engine: Engine, stage: str) -> list[str]:
+    """Top-level keys of the JSON objects of a staged JSON Lines file (first-seen order)."""
+    rows = engine.con.execute(
+        f"SELECT k FROM (SELECT unnest(json_keys(line)) AS k, _line FROM {qi(stage)} WHERE json_valid(line) "
+        f"AND left(trim(line), 1) = '{{') GROUP BY k ORDER BY min(_line)").fetchall()
+    return [r[0] for r in rows]
+
+
+def event_type_table(engine: Engine, name: str, mapping: dict[str, str]) -> None:
+    """Register (key, event_type) for names → canonical types (keys already normalised)."""
+    engine.con.register(name, pa.table({"k": list(mapping), "event_type": list(mapping.values())}))
+
+
+def name_key_expr(col: str) -> str:
+    """Normalised event name key: lowercase, spaces and dashes as ``_`` (as canonical_event_type)."""
+    return f"replace(replace(lower(trim({qi(col)})), ' ', '_'), '-', '_')"
+
+
+def raw_csv_expr(cols: list[str], delim: str) -> str:
+    """Row text rebuilt from its fields (CSV rows that parsed but failed validation)."""
+    return "concat_ws(" + ql(delim) + ", " + ", ".join(f"coalesce(CAST(s.{qi(c)} AS VARCHAR), '')" for c in cols) + ")"
+
+
+def raw_json_row_expr(cols: list[str]) -> str:
+    return "CAST(json_object(" + ", ".join(f"{ql(c)}, CAST(s.{qi(c)} AS VARCHAR)" for c in cols) + ") AS VARCHAR)"
+
+
+def distinct_values(engine: Engine, table: str, col: str) -> pa.Array:
+    """Distinct non-null values of a column of the good rows (for Python normalisation)."""
+    t = engine.con.execute(
+        f"SELECT DISTINCT {qi(col)} AS v FROM {qi(table)} WHERE _reason IS NULL AND {qi(col)} IS NOT NULL"
+    ).arrow()
+    return t.column("v").combine_chunks() if t.num_rows else pa.array([], pa.string())
+
+
+def url_param_expr(url: str, param: str) -> str:
+    return f"NULLIF(url_decode(regexp_extract({url}, {ql('[?&]' + param + '=([^&#]*)')}, 1)), '')"
+
+
+def click_id_exprs(url: str) -> tuple[str, str]:
+    pat = ql("[?&](" + "|".join(CLICK_ID_PARAMS) + ")=([^&#]*)")
+    return (f"NULLIF(regexp_extract({url}, {pat}, 1), '')", f"NULLIF(url_decode(regexp_extract({url}, {pat}, 2)), '')")
+
+
+def quarantine_insert(engine: Engine, typed: str, stage: str, raw_expr: str, *, source_name: str,
+                      source_kind: str, source_file: str, run_id: str) -> int:
+    """Copy the bad rows of ``typed`` to ``quarantine`` (skipping ones already there); returns bad rows.
+
+    The raw text is rebuilt from the stage (alias ``s``) for the bad rows only.
+    """
+    con = engine.con
+    n = con.execute(f"SELECT count(*) FROM {qi(typed)} WHERE _reason IS NOT NULL").fetchall()[0][0]
+    if n:
+        con.execute(
+            f"INSERT INTO quarantine SELECT ?, ?, ?, b._line, b._reason, b._message, b._raw, ?, now()::TIMESTAMP "
+            f"FROM (SELECT t._line, t._reason, t._message, {raw_expr} AS _raw FROM {qi(typed)} t JOIN {qi(stage)} s "
+            f"ON s._line = t._line WHERE t._reason IS NOT NULL) b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
+            f"WHERE q.source_name = ? AND q.source_file = ? AND q.source_line = b._line "
+            f"AND q.reason_code = b._reason AND q.raw_text IS NOT DISTINCT FROM b._raw)",
+            [source_name, source_kind, source_file, run_id, source_name, source_file],
+        )
+    return int(n)
+
+
+def quarantine_rejects(engine: Engine, stage: str, reasons: dict[str, str], *, source_name: str,
+                       source_kind: str, source_file: str, run_id: str, expected: int) -> int:
+    """Copy CSV reader rejects (wrong column count, bad encoding) to ``quarantine``."""
+    con = engine.con
+    rej = qi(stage + "_rej")
+    n = con.execute(f"SELECT count(*) FROM {rej}").fetchall()[0][0]
+    if not n:
+        return 0
+    reason = "CASE " + " ".join(f"WHEN error_type = {ql(k)} THEN {ql(v)}" for k, v in reasons.items()) + " ELSE 'bad_csv' END"
+    msg = (f"'riga ' || _line || ' di ' || {ql(source_file)} || ': ' || CASE WHEN error_type IN "
+           f"('TOO MANY COLUMNS', 'MISSING COLUMNS') THEN 'wrong number of fields (' || error_message || "
+           f"'); every row needs exactly {expected} fields, as the header' WHEN error_type = 'INVALID ENCODING' "
+           f"THEN 'bytes not valid in the file encoding; save the file as UTF-8' ELSE error_message END")
+    con.execute(
+        f"INSERT INTO quarantine SELECT ?, ?, ?, _line, {reason}, {msg}, raw, ?, now()::TIMESTAMP FROM {rej} r "
+        f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_name = ? AND q.source_file = ? "
+        f"AND q.source_line = r._line AND q.raw_text IS NOT DISTINCT FROM r.raw)",
+        [source_name, source_kind, source_file, run_id, source_name, source_file],
+    )
+    return int(n)
+
+
+def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], body: str,
+                 params: list[Any] | None = None) -> None:
+    """``INSERT INTO target`` the rows of ``body`` whose ``key_col`` is new (within-batch + anti-join)."""
+    names = ", ".join(qi(c) for c in cols)
+    k = qi(key_col)
+    engine.con.execute(
+        f"INSERT INTO {qi(target)} ({names}) SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {k} "
+        f"ORDER BY source_line) AS _rn FROM ({body}) b) f WHERE _rn = 1 AND NOT EXISTS "
+        f"(SELECT 1 FROM {qi(target)} e WHERE e.{k} = f.{k})",
+        params or [],
+    )
+
+
+def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:
+    """SELECT over the good rows of ``typed`` (alias ``t``) with identifier maps joined (by raw value)."""
+    sel = ", ".join(f"{e} AS {qi(n)}" for n, e in exprs)
+    frm = f"{qi(typed)} t " + " ".join(f"LEFT JOIN {qi(m)} {a} ON {a}.raw = t.{qi(c)}" for m, c, a in joins)
+    return f"SELECT {sel} FROM {frm} WHERE t._reason IS NULL" + (" GROUP BY t._key" if group else "")
+
+
+def count_where(engine: Engine, table: str, col: str, value: Any) -> int:
+    return int(engine.con.execute(f"SELECT count(*) FROM {qi(table)} WHERE {qi(col)} = ?", [value]).fetchall()[0][0])
+
+
+def count_good(engine: Engine, typed: str) -> int:
+    return int(engine.con.execute(f"SELECT count(*) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0])
+
+
+def count_good_written(engine: Engine, typed: str, target: str, key_col: str, run_id: str) -> int:
+    """Good source rows whose event (by ``_event_id``) was written by this run."""
+    return int(engine.con.execute(
+        f"SELECT count(*) FROM {qi(typed)} t WHERE t._reason IS NULL AND t._event_id IN "
+        f"(SELECT {qi(key_col)} FROM {qi(target)} WHERE ingest_run_id = ?)", [run_id]).fetchall()[0][0])
+
+
+def vault_insert(engine: Engine, map_table: str, kind: str, key_col: str, run_id: str) -> None:
+    """Store each new normalised PII value once per key in ``pii_vault``."""
+    engine.con.execute(
+        f"INSERT INTO pii_vault SELECT m.key, ?, any_value(m.norm), min(e.event_id) FROM events e JOIN "
+        f"(SELECT DISTINCT key, norm FROM {qi(map_table)} WHERE key IS NOT NULL) m ON e.{qi(key_col)} = m.key "
+        f"WHERE e.ingest_run_id = ? AND m.key NOT IN (SELECT key FROM pii_vault WHERE kind = ?) GROUP BY m.key",
+        [kind, run_id, kind],
+    )
+
+
+def invalid_count(engine: Engine, typed: str, raw_col: str, map_table: str) -> int:
+    """Good rows whose identifier was given but did not normalise (kept, identifier dropped)."""
+    return int(engine.con.execute(
+        f"SELECT count(*) FROM {qi(typed)} t JOIN {qi(map_table)} m ON m.raw = t.{qi(raw_col)} "
+        f"WHERE t._reason IS NULL AND m.key IS NULL").fetchall()[0][0])
+
+
+def insert_run(engine: Engine, values: list[Any]) -> None:
+    engine.con.execute("INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+
+
+def drop_temp(engine: Engine, *names: str) -> None:
+    kinds = dict(engine.con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE '\\_ing\\_%' ESCAPE '\\'"
+    ).fetchall())
+    for n in names:
+        if n in kinds:
+            engine.con.execute(f"DROP {'VIEW' if kinds[n] == 'VIEW' else 'TABLE'} {qi(n)}")
+
+
+def quarantine_rows(engine: Engine, source: str | None, reason: str | None, limit: int) -> pa.Table:
+    return engine.con.execute(
+        "SELECT source_name, source_file, source_line, reason_code, message, raw_text FROM quarantine "
+        "WHERE (? IS NULL OR source_name = ?) AND (? IS NULL OR reason_code = ?) "
+        "ORDER BY source_name, source_file, source_line LIMIT ?", [source, source, reason, reason, limit]
+    ).to_arrow_table()
+
+
+def quarantine_counts(engine: Engine, source: str | None, reason: str | None) -> pa.Table:
+    return engine.con.execute(
+        "SELECT source_name, reason_code, count(*) AS rows FROM quarantine "
+        "WHERE (? IS NULL OR source_name = ?) AND (? IS NULL OR reason_code = ?) "
+        "GROUP BY ALL ORDER BY source_name, reason_code", [source, source, reason, reason]
+    ).to_arrow_table()

@@ -1,0 +1,324 @@
+"""``ingest_files``: read files of one source into ``events`` (or ``campaign_costs``), bad rows to ``quarantine``.
+
+Every step runs in the engine on whole files: stage (read as text), type and check
+(TRY_CAST / TRY_STRPTIME), quarantine the failures, hash identifiers on distinct values,
+then one deduplicating ``INSERT … SELECT``. Rows read = accepted + quarantined + duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from percorso.engine import ingest_sql as S
+from percorso.engine.backend import quote_ident as qi
+from percorso.engine.backend import quote_literal as ql
+from percorso.errors import InputError
+from percorso.events import EVENT_TYPE_ALIASES, EVENT_TYPES
+from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
+from percorso.identity.normalize import keyed_hash, normalize_distinct
+from percorso.ingest import plan as P
+from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, resolve_columns
+from percorso.ingest.readers import file_format, sniff_csv, xlsx_batches
+
+_REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",
+                   "INVALID ENCODING": "bad_encoding", "INVALID UNICODE": "bad_encoding"}
+_PII = {"email": "email_key", "phone": "phone_key", "tax_code": "tax_code_key", "ip": "ip_key"}
+
+
+@dataclass
+class IngestReport:
+    """Outcome of ingesting one file; ``rows_read == accepted + quarantined + duplicates``."""
+
+    source_name: str
+    source_kind: str
+    source_file: str
+    ingest_run_id: str
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    events_written: int = 0
+    invalid_identifiers: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.accepted + self.quarantined + self.duplicates
+
+
+def ingest_files(project: Any, source_name: str, paths: list[str | Path], progress: Any = None) -> list[IngestReport]:
+    """Ingest ``paths`` as source ``source_name`` of ``project``; one report per file.
+
+    ``progress`` is an optional callable ``(description, done, total)``.
+    """
+    src = project.settings.source(source_name)
+    kind = KINDS[src.kind]
+    reports = []
+    for i, p in enumerate(paths):
+        path = Path(p)
+        if not path.exists():
+            raise InputError(f"file not found: {path}")
+        if progress:
+            progress(f"{source_name}: {path.name}", i, len(paths))
+        reports.append(_ingest_one(project, source_name, src, kind, path))
+    if progress:
+        progress("done", len(paths), len(paths))
+    return reports
+
+
+def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path) -> IngestReport:
+    t0 = time.perf_counter()
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    eng = project.engine
+    run_id = uuid.uuid4().hex
+    fname = path.name
+    rep = IngestReport(source_name, kind.name, fname, run_id)
+    fmt = file_format(path)
+    stage, typed = "_ing_stage", "_ing_typed"
+    tz = project.settings.project.time_zone
+    decimal_comma = src.decimal == ","
+    rejected = 0
+    json_lines = False
+    delim = ","
+    with eng.transaction():
+        if fmt == "csv":
+            enc, delim, dc = sniff_csv(path)
+            enc, delim = src.encoding or enc, src.delimiter or delim
+            decimal_comma = dc if src.decimal is None else src.decimal == ","
+            cols = S.stage_csv(eng, stage, str(path), delim=delim, encoding=enc)
+            rejected = S.quarantine_rejects(eng, stage, _REJECT_REASONS, source_name=source_name,
+                                            source_kind=kind.name, source_file=fname, run_id=run_id,
+                                            expected=len(cols))
+            col_types = {c: "VARCHAR" for c in cols}
+            raw_expr = S.raw_csv_expr(cols, delim)
+        elif fmt == "jsonl":
+            S.stage_lines(eng, stage, str(path), encoding=src.encoding or "utf-8")
+            json_lines, cols, col_types, raw_expr = True, [], {}, "s.line"
+        elif fmt == "parquet":
+            col_types = S.stage_parquet(eng, stage, str(path))
+            cols = list(col_types)
+            raw_expr = S.raw_json_row_expr(cols)
+        else:
+            first = True
+            for batch in xlsx_batches(path):
+                S.stage_arrow(eng, stage, batch, first=first)
+                first = False
+            cols = [c for c in S.column_types(eng, stage) if c != "_line"]
+            col_types = {c: "VARCHAR" for c in cols}
+            raw_expr = S.raw_csv_expr(cols, ";")
+        sources, key_parts = _sources(kind, src, cols, json_lines, eng, stage)
+        select, checks = P.typed_plan(
+            kind, sources, col_types, tz=tz, decimal_comma=decimal_comma, date_format=src.date_format,
+            key_parts=key_parts, fallback_key=fname, source_name=source_name, json_lines=json_lines)
+        derived = _derived(kind, src, sources, select, checks, eng, source_name)
+        S.build_typed(eng, typed, stage, select, checks, derived)
+        bad = S.quarantine_insert(eng, typed, stage, raw_expr, source_name=source_name, source_kind=kind.name,
+                                  source_file=fname, run_id=run_id)
+        good = S.count_good(eng, typed)
+        rep.quarantined = bad + rejected
+        rep.rows_read = good + rep.quarantined
+        joins = _identifier_maps(project, eng, typed, sources, rep)
+        if kind.shape == "costs":
+            _write_costs(eng, typed, sources, source_name, fname, run_id, project)
+            target, key_col = "campaign_costs", "cost_id"
+        else:
+            _write_events(eng, kind, src, typed, sources, joins, source_name, fname, run_id)
+            if kind.shape == "profiles":
+                _write_profiles(eng, typed, sources, joins, source_name)
+            target, key_col = "events", "event_id"
+            for kind_name, col in _PII.items():
+                if kind_name in sources and kind_name != "ip":
+                    S.vault_insert(eng, f"_map_{kind_name}", kind_name, col, run_id)
+        rep.events_written = S.count_where(eng, target, "ingest_run_id", run_id)
+        rep.accepted = S.count_good_written(eng, typed, target, key_col, run_id)
+        rep.duplicates = good - rep.accepted
+        rep.seconds = time.perf_counter() - t0
+        S.insert_run(eng, [run_id, source_name, kind.name, fname, None, rep.rows_read, rep.accepted,
+                           rep.quarantined, rep.duplicates, started, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
+        for name in joins:
+            eng.unregister(name[0])
+        S.drop_temp(eng, typed, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr", stage + "_rejscan")
+    return rep
+
+
+def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, stage: str):
+    """field → (type, source) and the key parts (SQL of raw texts)."""
+    if kind.shape == "segment":
+        sources = dict(P.SEGMENT)
+        return sources, [P.src_expr(sources["key"][1])]
+    if json_lines:  # JSON Lines of a tabular kind: top-level keys act as columns
+        cols = S.json_keys(eng, stage)
+        to_src = lambda c: ("json", ["$." + '"' + c.replace('"', '\\"') + '"'])  # noqa: E731
+    else:
+        to_src = lambda c: ("col", c)  # noqa: E731
+    found = resolve_columns(kind, cols, src.mapping)
+    sources: dict[str, tuple[str, tuple[str, Any]]] = {}
+    for fld, col in found.items():
+        ftype = kind.fields[fld][0] if fld in kind.fields else "str"
+        sources[fld] = (ftype, to_src(col))
+    key_src = {f: P.src_expr(sources[f][1]) for f in kind.key if f in sources}
+    if "time" in sources and "occurred_at" in sources:  # date and time of day in two columns
+        key_src["occurred_at"] = P.src_expr(sources["occurred_at"][1])
+        if not json_lines:
+            sources["occurred_at"] = ("ts", ("concat", [found["occurred_at"], found["time"]]))
+        del sources["time"]
+    missing = [f for f in kind.required if f not in sources and f != "key"]
+    if missing:
+        hints = "; ".join(f"{f}: one of {', '.join(kind.fields[f][1][:6])}" for f in missing)
+        raise InputError(
+            f"source kind '{kind.name}': no column found for required field(s) {', '.join(missing)}; "
+            f"columns in the file: {', '.join(cols)}. Expected ({hints}), or declare it in percorso.toml "
+            f"[sources.NAME] mapping = {{{missing[0]} = \"your column\"}}", code="mapping_missing")
+    parts = [key_src[f] for f in kind.key if f in key_src]
+    return sources, (parts if len(parts) == len(kind.key) else None)
+
+
+def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple[str, str]]:  # noqa: ANN001
+    """Columns computed over the typed ones: segment time and name, ``_evt``, ``_event_id``."""
+    derived = [("_event_id", f"substr(sha256({ql(source_name + '|')} || _key), 1, 32)")]
+    if kind.shape == "segment":
+        name_sql = "CASE seg_type WHEN 'track' THEN seg_event ELSE seg_type END"
+        derived += [("event_name", f"coalesce(seg_name, {name_sql})"), ("occurred_at", P.segment_time_expr())]
+        checks.insert(1, ("missing_required", "key IS NULL", "'required field messageId is empty'"))
+        checks.insert(2, ("missing_required", f"({P.segment_time_expr()}) IS NULL",
+                          "'no time: timestamp, originalTimestamp and receivedAt are all empty'"))
+        checks.insert(3, ("missing_required", "seg_type IS NULL OR (seg_type = 'track' AND seg_event IS NULL)",
+                          "'required field type (and event, for track calls) is empty'"))
+    elif "event_name" in sources:
+        name_sql = "event_name"
+    else:
+        return derived
+    table = {k: k for k in EVENT_TYPES}
+    table.update(EVENT_TYPE_ALIASES)
+    table.update({P.norm_event(k): v for k, v in kind.event_map.items()})
+    table.update({P.norm_event(k): v for k, v in event_map_from_mapping(src.mapping).items()})
+    S.event_type_table(eng, "_ing_evmap", table)
+    derived.append(("_evt", S.lookup_event_type("_ing_evmap", name_sql)))
+    checks.append(("unknown_event_type", f"{name_sql} IS NOT NULL AND _evt IS NULL",
+                   f"'event name ' || {name_sql} || ' is not a known event type; valid: canonical types "
+                   f"(page_view, purchase, ...), their aliases, or map it in percorso.toml: "
+                   f"[sources.NAME] mapping = {{\"event.<name>\" = \"page_view\"}}'"))
+    return derived
+
+
+def _identifier_maps(project: Any, eng: Any, typed: str, sources: dict, rep: IngestReport) -> list[tuple[str, str, str]]:
+    """Normalise + hash the distinct raw PII values; register (raw, norm, key) maps for the join."""
+    region = project.settings.identity.default_phone_region
+    joins = []
+    for kind_name in _PII:
+        if kind_name not in sources:
+            continue
+        raw = S.distinct_values(eng, typed, kind_name)
+        norm = normalize_distinct(kind_name, raw, region)
+        secret = project.secret
+        keys = pa.array([None if v is None else keyed_hash(secret, v) for v in norm.to_pylist()], pa.string())
+        name = f"_map_{kind_name}"
+        eng.register_arrow(name, pa.table({"raw": raw.cast(pa.string()), "norm": norm, "key": keys}))
+        joins.append((name, kind_name, f"m_{kind_name}"))
+        bad = S.invalid_count(eng, typed, kind_name, name)
+        if bad:
+            rep.invalid_identifiers[kind_name] = bad
+    return joins
+
+
+def _col(sources: dict, fld: str, cast: str | None = None) -> str:
+    if fld not in sources:
+        return "NULL" if cast is None else f"NULL::{cast}"
+    return f"t.{qi(fld)}"
+
+
+def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: str, fname: str,
+                 run_id: str, agg: bool) -> list[tuple[str, str]]:
+    """Event column → SQL over the typed table ``t`` (aggregated per order when ``agg``)."""
+    present = set(sources) | ({"occurred_at", "event_name"} if kind.shape == "segment" else set())
+    A = (lambda e: f"any_value({e})") if agg else (lambda e: e)  # noqa: E731
+    system = "app" if kind.name == "app" else kind.source_system
+    e: dict[str, str] = {
+        "event_id": A("t._event_id"), "schema_version": str(SCHEMA_VERSION),
+        "occurred_at": "min(t.occurred_at)" if agg else "t.occurred_at",
+        "received_at": A("t.received_at") if "received_at" in present else "now()::TIMESTAMP",
+        "source_name": ql(source_name), "source_kind": ql(kind.name), "source_system": ql(system),
+        "source_file": ql(fname), "source_line": "min(t._line)" if agg else "t._line",
+        "source_key": A("t._key"), "online": "true" if kind.online else "false", "ingest_run_id": ql(run_id),
+    }
+    for c in ("anonymous_id", "device_id", "user_id", "crm_id", "store_id", "currency", "coupon_code",
+              "referrer", "user_agent", "page_url"):
+        e[c] = A(_col(present, c))
+    e["region"] = A(_col(present, "city"))
+    e["loyalty_card"] = A(f"upper(regexp_replace({_col(present, 'loyalty_card')}, '\\s+', '', 'g'))")
+    for name, col, alias in joins:
+        if col in _PII:
+            e[_PII[col]] = A(f"{alias}.key")
+    for k, v in P.url_exprs(present).items():
+        e[k] = A(v)
+    if kind.shape == "orders":
+        qty, price = "coalesce(t.quantity, 1)", "coalesce(t.unit_price, 0)"
+        line_total = f"({qty} * {price} - coalesce({_col(present, 'discount')}, 0))"
+        e["revenue"] = f"round(sum({line_total}), 2)"
+        e["event_type"] = f"CASE WHEN sum({line_total}) < 0 THEN 'return' ELSE {ql(kind.event_type)} END"
+        e["event_name"] = ql(kind.event_type)
+        e["order_id"] = "any_value(t._key)" if kind.name == "pos" else A(_col(present, "order_id"))
+        e["items"] = ("CAST(to_json(list({'sku': " + _col(present, "sku") + ", 'product': " + _col(present, "product")
+                      + ", 'category': " + _col(present, "category") + f", 'qty': {qty}, 'price': {price}}}"
+                      + f" ORDER BY {_col(present, 'line_no')}, t._line)) AS VARCHAR)")
+    else:
+        e["revenue"] = _col(present, "revenue")
+        e["order_id"] = _col(present, "order_id")
+        e["items"] = _col(present, "items")
+        e["event_type"] = "t._evt" if "event_name" in present else ql(kind.event_type)
+        e["event_name"] = "t.event_name" if "event_name" in present else ql(kind.event_type)
+    if kind.channel:
+        e["channel"] = ql(kind.channel)
+    elif kind.channel_by_type:
+        e["channel"] = "CASE " + " ".join(f"WHEN t._evt = {ql(k)} THEN {ql(v)}" for k, v in
+                                          kind.channel_by_type.items()) + " END"
+    else:
+        e["channel"] = "NULL"
+    extras = [x for x in kind.extras if x in present]
+    base = "properties" if "properties" in present else None
+    props = P.properties_expr(extras, base)
+    e["properties"] = A(props) if props != "NULL" else "NULL"
+    return [(c, e.get(c, "NULL")) for c in EVENT_COLUMN_NAMES]
+
+
+def _write_events(eng, kind, src, typed, sources, joins, source_name, fname, run_id) -> None:  # noqa: ANN001
+    agg = kind.shape == "orders"
+    exprs = _event_exprs(kind, src, sources, joins, source_name, fname, run_id, agg)
+    body = S.typed_body(typed, exprs, joins, group=agg)
+    S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body)
+
+
+def _write_profiles(eng, typed, sources, joins, source_name) -> None:  # noqa: ANN001
+    present = set(sources)
+    cols = {"event_id": "t._event_id", "occurred_at": "t.occurred_at", "source_name": ql(source_name),
+            "source_line": "t._line"}
+    for c in ("first_name", "last_name", "city", "province", "birth_date", "gender", "consent_profiling",
+              "consent_marketing", "crm_id", "user_id"):
+        cols[c] = _col(present, c)
+    cols["loyalty_card"] = f"upper(regexp_replace({_col(present, 'loyalty_card')}, '\\s+', '', 'g'))"
+    for name, col, alias in joins:
+        if col in ("email", "phone"):
+            cols[_PII[col]] = f"{alias}.key"
+    body = S.typed_body(typed, list(cols.items()), joins, group=False)
+    S.insert_dedup(eng, "contact_profiles", "event_id", [c for c in cols if c != "source_line"], body)
+
+
+def _write_costs(eng, typed, sources, source_name, fname, run_id, project) -> None:  # noqa: ANN001
+    present = set(sources)
+    cur = ql(project.settings.project.currency)
+    cols = {"cost_id": "t._event_id", "date": "t.date", "channel": _col(present, "channel"),
+            "campaign": _col(present, "campaign"), "utm_source": f"lower({_col(present, 'utm_source')})",
+            "utm_medium": f"lower({_col(present, 'utm_medium')})", "cost": "t.cost",
+            "currency": f"coalesce({_col(present, 'currency')}, {cur})",
+            "impressions": _col(present, "impressions"), "clicks": _col(present, "clicks"),
+            "source_name": ql(source_name), "source_file": ql(fname), "source_line": "t._line",
+            "ingest_run_id": ql(run_id)}
+    body = S.typed_body(typed, list(cols.items()), [], group=False)
+    S.insert_dedup(eng, "campaign_costs", "cost_id", list(cols), body)

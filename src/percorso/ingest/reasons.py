@@ -1,0 +1,31 @@
+"""Stable reason codes of quarantined rows (``quarantine.reason_code``).
+
+Codes never change once released: scripts and dashboards match on them. The message
+stored next to each code says what was wrong, where, and what would have been valid.
+"""
+
+from __future__ import annotations
+
+BAD_TIMESTAMP = "bad_timestamp"
+"""A date/time that none of the accepted formats can read."""
+BAD_NUMBER = "bad_number"
+"""An amount or quantity that is not a number (in the file's decimal convention)."""
+MISSING_REQUIRED = "missing_required"
+"""A field the source kind needs (key, time, event name, ...) is empty."""
+BAD_JSON = "bad_json"
+"""A JSON Lines line that is not a JSON object."""
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+"""An event name that is neither a canonical type, an alias nor in the source's event map."""
+WRONG_COLUMN_COUNT = "wrong_column_count"
+"""A CSV line with more or fewer fields than the header."""
+BAD_ENCODING = "bad_encoding"
+"""Bytes that are not valid in the file's encoding."""
+BAD_CSV = "bad_csv"
+"""Any other CSV syntax problem (unterminated quote, ...)."""
+NO_IDENTIFIER = "no_identifier"
+"""A row with none of the identifiers its kind needs to be linked to anyone."""
+
+REASON_CODES: tuple[str, ...] = (
+    BAD_TIMESTAMP, BAD_NUMBER, MISSING_REQUIRED, BAD_JSON, UNKNOWN_EVENT_TYPE,
+    WRONG_COLUMN_COUNT, BAD_ENCODING, BAD_CSV, NO_IDENTIFIER,
+)
