@@ -1,0 +1,118 @@
+"""Attribution benchmark: prints ONE JSON object.
+
+    python bench/attribution.py --journeys 5000000     # full run (targets in docs/attribution.md)
+    python bench/attribution.py --journeys 500000      # development
+
+Synthetic journeys (numpy, not timed): 12 channels, geometric lengths, conversion probability
+rising with some channels. Timed from the aggregated path table (what leaves the engine),
+like ChannelAttribution's input: every rule-based model, exact Markov order 1 and 3, Shapley.
+Time decay is timed in the engine (DuckDB) over the journey steps, since it needs times.
+Baseline: hand-written DuckDB SQL for first / last / linear over the same path table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from percorso.attribution import markov, rules, shapley
+from percorso.attribution.paths import from_arrow
+
+CHANNELS = ["Direct", "Email", "Paid Search", "Organic Search", "Paid Social", "Display", "Referral",
+            "Affiliates", "SMS", "Store / POS", "Call center", "Events & fairs"]
+
+
+def synth(n: int, seed: int) -> tuple[pa.Table, pa.Table]:
+    """Journeys → (path table, flat steps with days-before-conversion)."""
+    rng = np.random.default_rng(seed)
+    k = len(CHANNELS)
+    lengths = np.minimum(rng.geometric(0.28, n), 14)
+    pop = rng.dirichlet(np.ones(k) * 0.6)
+    steps = rng.choice(k, size=int(lengths.sum()), p=pop).astype(np.int64)
+    owner = np.repeat(np.arange(n), lengths)
+    lift = rng.uniform(0.0, 0.08, k)
+    p = 0.02 + np.bincount(owner, weights=lift[steps], minlength=n)
+    conv = (rng.random(n) < np.minimum(p, 0.9)).astype(np.int64)
+    value = np.where(conv == 1, rng.gamma(2.0, 40.0, n), 0.0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    # path key: base-13 code per path of up to 14 steps would overflow; hash pairs instead
+    h = np.zeros(n, dtype=np.uint64)
+    mul = np.uint64(1099511628211)
+    for pos in range(int(lengths.max())):
+        ok = lengths > pos
+        idx = offsets[:-1][ok] + pos
+        h[ok] = (h[ok] ^ np.uint64(steps[idx] + 1).astype(np.uint64)) * mul
+    h ^= lengths.astype(np.uint64)
+    uniq, first_idx, inv = np.unique(h, return_index=True, return_inverse=True)
+    conv_p = np.bincount(inv, weights=conv)
+    val_p = np.bincount(inv, weights=value)
+    null_p = np.bincount(inv, weights=1 - conv)
+    names = np.asarray(CHANNELS, dtype=object)
+    path_str = [" > ".join(names[steps[offsets[i]:offsets[i + 1]]]) for i in first_idx]
+    paths = pa.table({"path": path_str, "total_conversions": conv_p, "total_conversion_value": val_p,
+                      "total_null": null_p, "total_new": conv_p})
+    days = rng.exponential(6.0, len(steps))
+    flat = pa.table({"journey": owner, "node": pa.array(names[steps].tolist()), "days": days,
+                     "converted": np.repeat(conv, lengths), "value": np.repeat(value, lengths)})
+    return paths, flat
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--journeys", type=int, default=500_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    path_arrow, flat = synth(args.journeys, args.seed)
+    out: dict[str, float | int | str] = {"journeys": args.journeys, "distinct_paths": path_arrow.num_rows,
+                                         "channels": len(CHANNELS)}
+    paths, out["load_path_table_s"] = timed(lambda: from_arrow(path_arrow))
+    models = {
+        "first": rules.first_touch, "last": rules.last_touch, "last_non_direct": rules.last_non_direct,
+        "linear": rules.linear, "position": rules.position_based,
+    }
+    for name, fn in models.items():
+        _, out[f"{name}_s"] = timed(lambda fn=fn: fn(paths))
+    m1, out["markov_order1_s"] = timed(lambda: markov.markov(paths, 1))
+    _, out["markov_order3_s"] = timed(lambda: markov.markov(paths, 3))
+    sh, out["shapley_s"] = timed(lambda: shapley.shapley(paths, 15))
+    con = duckdb.connect()
+    con.register("steps_arrow", flat)
+    con.execute("CREATE TABLE steps AS SELECT * FROM steps_arrow")
+    con.register("paths_arrow", path_arrow)
+    con.execute("CREATE TABLE paths AS SELECT * FROM paths_arrow")
+    td_sql = """
+        SELECT node, sum(share * converted) AS conversions, sum(share * value * converted) AS value
+        FROM (SELECT node, converted, value,
+                     pow(2.0, -days / 7.0) / sum(pow(2.0, -days / 7.0)) OVER (PARTITION BY journey) AS share
+              FROM steps) GROUP BY node"""
+    _, out["time_decay_s"] = timed(lambda: con.execute(td_sql).fetchall())
+    out["time_decay_engine_rows"] = flat.num_rows
+    base = {
+        "first": "SELECT split_part(path, ' > ', 1) AS node, sum(total_conversions) FROM paths GROUP BY 1",
+        "last": "SELECT list_last(string_split(path, ' > ')) AS node, sum(total_conversions) FROM paths GROUP BY 1",
+        "linear": """SELECT node, sum(total_conversions / n) FROM (
+                       SELECT unnest(p) AS node, len(p) AS n, total_conversions
+                       FROM (SELECT string_split(path, ' > ') AS p, total_conversions FROM paths)) GROUP BY 1""",
+    }
+    for name, sql in base.items():
+        _, out[f"duckdb_sql_{name}_s"] = timed(lambda sql=sql: con.execute(sql).fetchall())
+    out["markov_order1_credit_sum"] = float(m1[:, 0].sum())
+    out["shapley_credit_sum"] = float(sh[:, 0].sum())
+    out["total_conversions"] = float(paths.conversions.sum())
+    con.close()
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}))
+
+
+if __name__ == "__main__":
+    main()
