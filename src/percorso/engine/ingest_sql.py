@@ -205,9 +205,9 @@ def raw_json_row_expr(cols: list[str]) -> str:
 
 def distinct_values(engine: Engine, table: str, col: str) -> pa.Array:
     """Distinct non-null values of a column of the good rows (for Python normalisation)."""
-    t = engine.con.execute(
+    t = engine.con.sql(
         f"SELECT DISTINCT {qi(col)} AS v FROM {qi(table)} WHERE _reason IS NULL AND {qi(col)} IS NOT NULL"
-    ).arrow()
+    ).to_arrow_table()
     return t.column("v").combine_chunks() if t.num_rows else pa.array([], pa.string())
 
 
