@@ -1,0 +1,32 @@
+"""Marketing channels: GA4 default channel group plus offline channels, as versioned data.
+
+Public API
+----------
+:func:`load_rules`
+    Load and validate ``rules/channel_rules_<version>.csv`` (+ source categories, offline map).
+:func:`classify`
+    Add ``channel`` / ``channel_rule`` to an Ibis table (one CASE expression, in the engine).
+:func:`classify_values`
+    The same for one visit, in pure Python (explanations, test oracle).
+:func:`parse_url_campaign`
+    UTM fields and click id of a landing URL as Ibis expressions.
+"""
+
+from percorso.channels.classify import classify
+from percorso.channels.classify_py import classify_values, host_of, normalize
+from percorso.channels.names import (
+    DEFAULT_VERSION,
+    GA4_CHANNELS,
+    KNOWN_CHANNELS,
+    OFFLINE_CHANNELS,
+    UNASSIGNED,
+)
+from percorso.channels.offline import DEFAULT_OFFLINE_MAPPING, offline_channel
+from percorso.channels.rules import ChannelRules, OfflineRule, Rule, load_rules
+from percorso.channels.urls import parse_url_campaign, parse_url_values
+
+__all__ = [
+    "DEFAULT_OFFLINE_MAPPING", "DEFAULT_VERSION", "GA4_CHANNELS", "KNOWN_CHANNELS", "OFFLINE_CHANNELS",
+    "UNASSIGNED", "ChannelRules", "OfflineRule", "Rule", "classify", "classify_values", "host_of",
+    "load_rules", "normalize", "offline_channel", "parse_url_campaign", "parse_url_values",
+]
