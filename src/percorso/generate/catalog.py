@@ -1,0 +1,135 @@
+"""Fixed reference data of the demo retailer: stores, products, channels, campaigns, seasons.
+
+The demo company ("Dormire Bene S.p.A.") sells mattresses, pillows, bed bases, sheets and
+accessories in about twenty Italian stores, a web shop and an app. Everything here is small,
+static and hand-written so that the generated files look plausible to an Italian marketer and
+so that tests can name the values they expect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Stores: (store_id, city, province, belfiore code of the city, latitude weight)
+STORES: tuple[tuple[str, str, str, str], ...] = (
+    ("MI01", "Milano", "MI", "F205"), ("MI02", "Milano", "MI", "F205"), ("RM01", "Roma", "RM", "H501"),
+    ("RM02", "Roma", "RM", "H501"), ("TO01", "Torino", "TO", "L219"), ("NA01", "Napoli", "NA", "F839"),
+    ("BO01", "Bologna", "BO", "A944"), ("FI01", "Firenze", "FI", "D612"), ("GE01", "Genova", "GE", "D969"),
+    ("VE01", "Venezia", "VE", "L736"), ("VR01", "Verona", "VR", "L781"), ("PD01", "Padova", "PD", "G224"),
+    ("BA01", "Bari", "BA", "A662"), ("PA01", "Palermo", "PA", "G273"), ("CT01", "Catania", "CT", "C351"),
+    ("BS01", "Brescia", "BS", "B157"), ("BG01", "Bergamo", "BG", "A794"), ("PR01", "Parma", "PR", "G337"),
+    ("MO01", "Modena", "MO", "F257"), ("TS01", "Trieste", "TS", "L424"), ("CA01", "Cagliari", "CA", "B354"),
+)
+
+#: Products: (sku, name, category, price in euro cents). Names carry no ``,`` or ``;``.
+PRODUCTS: tuple[tuple[str, str, str, int], ...] = (
+    ("MAT-001", "Materasso Memory Comfort 160x190", "materassi", 69900),
+    ("MAT-002", "Materasso Molle Insacchettate 160x190", "materassi", 89900),
+    ("MAT-003", "Materasso Lattice Naturale 160x200", "materassi", 129900),
+    ("MAT-004", "Materasso Singolo Memory 80x190", "materassi", 34900),
+    ("MAT-005", "Materasso Ibrido Premium 180x200", "materassi", 189900),
+    ("MAT-006", "Materasso Ortopedico 90x200", "materassi", 44900),
+    ("CUS-001", "Cuscino Memory Cervicale", "cuscini", 5900),
+    ("CUS-002", "Cuscino Piuma d'Oca", "cuscini", 8900),
+    ("CUS-003", "Cuscino Lattice Traspirante", "cuscini", 4900),
+    ("CUS-004", "Cuscino Bambino Anallergico", "cuscini", 3200),
+    ("CUS-005", "Cuscino Gel Rinfrescante", "cuscini", 11900),
+    ("RET-001", "Rete a Doghe Matrimoniale", "reti", 24900),
+    ("RET-002", "Rete Elettrica Alzabile", "reti", 79900),
+    ("RET-003", "Letto Contenitore Tessuto", "reti", 59900),
+    ("LEN-001", "Completo Lenzuola Cotone Matrimoniale", "lenzuola", 6900),
+    ("LEN-002", "Completo Lenzuola Percalle", "lenzuola", 9900),
+    ("LEN-003", "Piumone Quattro Stagioni", "lenzuola", 14900),
+    ("ACC-001", "Coprimaterasso Impermeabile", "accessori", 3900),
+    ("ACC-002", "Topper Memory 5cm", "accessori", 12900),
+    ("ACC-003", "Federe Cotone (2 pezzi)", "accessori", 1900),
+)
+
+#: Main need of a purchase cycle → probability (categories of PRODUCTS).
+CATEGORY_WEIGHTS: dict[str, float] = {
+    "materassi": 0.40, "cuscini": 0.25, "reti": 0.10, "lenzuola": 0.15, "accessori": 0.10,
+}
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One simulated channel: how often it touches a person and its hidden true effect.
+
+    ``true_effect`` is the additive change in the log-odds that a purchase cycle ends in a
+    purchase when the channel touched the person at least once in that cycle; it also makes
+    the purchase come sooner. Attribution models are checked against the ranking of these.
+    """
+
+    name: str
+    share: float
+    true_effect: float
+    description: str
+
+
+CHANNELS: tuple[ChannelSpec, ...] = (
+    ChannelSpec("Paid Search", 0.16, 0.90, "Google Ads search clicks (gclid + utm_medium=cpc)"),
+    ChannelSpec("Paid Social", 0.10, 0.35, "Meta ads clicks (fbclid + utm_medium=paid_social)"),
+    ChannelSpec("Display", 0.07, 0.10, "Display banner clicks (utm_medium=display)"),
+    ChannelSpec("Affiliates", 0.04, 0.40, "Affiliate network clicks (utm_medium=affiliate)"),
+    ChannelSpec("Paid Shopping", 0.05, 0.80, "Paid listings on trovaprezzi.it / idealo.it (utm_medium=cpc)"),
+    ChannelSpec("Organic Shopping", 0.03, 0.60, "Unpaid visits referred by trovaprezzi.it / idealo.it"),
+    ChannelSpec("Organic Search", 0.14, 0.70, "Visits from google.it / bing.com results"),
+    ChannelSpec("Organic Social", 0.04, 0.15, "Visits from facebook.com / instagram.com posts"),
+    ChannelSpec("Referral", 0.03, 0.30, "Visits from blogs and review sites"),
+    ChannelSpec("Direct", 0.09, 0.50, "Visits with no referrer and no campaign"),
+    ChannelSpec("Email", 0.08, 0.45, "Newsletter link clicks (utm_medium=email); subscribers only"),
+    ChannelSpec("Mobile Push Notifications", 0.03, 0.25, "App opens from a push (utm_medium=push); app users only"),
+    ChannelSpec("Store / POS", 0.07, 1.20, "Store visits without a purchase (consulenza in negozio)"),
+    ChannelSpec("Events & fairs", 0.02, 0.60, "Visits to our stand at trade fairs"),
+    ChannelSpec("Direct mail / flyer", 0.04, 0.30, "Flyers with a coupon code"),
+    ChannelSpec("Call center", 0.02, 0.50, "Pre-sale information calls"),
+    ChannelSpec("Loyalty", 0.00, 0.55, "Loyalty card membership (applies to every cycle after signup)"),
+)
+CHANNEL_NAMES: tuple[str, ...] = tuple(c.name for c in CHANNELS)
+CH = {name: i for i, name in enumerate(CHANNEL_NAMES)}
+
+#: Channels whose touch is a web (or app) session.
+WEB_CHANNELS: tuple[str, ...] = (
+    "Paid Search", "Paid Social", "Display", "Affiliates", "Paid Shopping", "Organic Shopping",
+    "Organic Search", "Organic Social", "Referral", "Direct", "Email", "Mobile Push Notifications",
+)
+
+#: Campaign prefix, utm_source, utm_medium, cost per click (cents), impressions per click.
+PAID: dict[str, tuple[str, str, str, int, int]] = {
+    "Paid Search": ("search", "google", "cpc", 85, 12),
+    "Paid Social": ("social", "facebook", "paid_social", 45, 60),
+    "Display": ("display", "gdn", "display", 30, 400),
+    "Affiliates": ("affiliate", "awin", "affiliate", 120, 50),
+    "Paid Shopping": ("shopping", "trovaprezzi", "cpc", 35, 20),
+    "Email": ("newsletter", "newsletter", "email", 1, 4),
+    "Mobile Push Notifications": ("push", "app", "push", 0, 1),
+    "Direct mail / flyer": ("volantino", "volantino", "print", 25, 1),
+    "Events & fairs": ("fiera", "fiera", "offline", 0, 1),
+}
+
+#: Seasons: (name, month-day start, month-day end inclusive, purchase intensity weight).
+SEASONS: tuple[tuple[str, str, str, float], ...] = (
+    ("saldi_inverno", "01-02", "02-28", 1.9),
+    ("primavera", "03-01", "05-31", 0.9),
+    ("estate", "06-01", "06-30", 0.8),
+    ("saldi_estate", "07-01", "08-31", 1.5),
+    ("autunno", "09-01", "11-20", 0.9),
+    ("black_friday", "11-21", "12-01", 3.2),
+    ("natale", "12-02", "12-31", 2.2),
+)
+
+FAIRS: tuple[tuple[str, str], ...] = (
+    ("Salone del Mobile Milano", "MI01"), ("Fiera di Bologna Casa", "BO01"),
+    ("Fiera del Levante Bari", "BA01"), ("Mostra Casa Roma", "RM01"), ("Fiera Verona Abitare", "VR01"),
+)
+
+REFERRALS: tuple[str, ...] = (
+    "https://www.altroconsumo.it/casa/materassi", "https://blog.dormireinforma.it/guida-materassi",
+    "https://www.giallozafferano.it/", "https://www.vivereinsalute.it/sonno",
+)
+ORGANIC_SEARCH = ("https://www.google.it/", "https://www.google.com/", "https://www.bing.com/")
+ORGANIC_SOCIAL = ("https://l.facebook.com/", "https://www.instagram.com/", "https://m.facebook.com/")
+SHOPPING_SITES = ("https://www.trovaprezzi.it/materassi", "https://www.idealo.it/cat/materassi")
+SITE = "https://www.dormirebene.it"
+PAGES = ("/", "/materassi", "/cuscini", "/reti-a-doghe", "/lenzuola", "/offerte", "/negozi", "/blog/come-scegliere-materasso")
+EMAIL_DOMAINS = ("gmail.com", "libero.it", "hotmail.it", "yahoo.it", "outlook.it", "virgilio.it", "tiscali.it", "alice.it")

@@ -1,0 +1,384 @@
+"""Writers of the non-web source files (orders, receipts, CRM, loyalty, email, ads, calls, offline, costs).
+
+Each writer formats whole columns with Arrow, breaks ~0.5 % of rows where the format allows
+(see :mod:`.noise`), writes the file and reports identity rows and malformed rows to the
+:class:`~percorso.generate.run.Truth` collector.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from percorso.generate import fmt, noise
+from percorso.generate.catalog import CH, FAIRS, PAID, PRODUCTS, SEASONS, STORES
+from percorso.generate.people import hex_ids
+
+
+def _w():
+    from percorso.generate.run import write_csv
+    return write_csv
+
+
+def _empty(n: int) -> pa.Array:
+    return fmt.s([""]).take(pa.array(np.zeros(n, np.int64)))
+
+
+def _line_keys(order: np.ndarray, bad_rows: np.ndarray) -> np.ndarray:
+    """Orders that keep all their lines (no malformed line)."""
+    good = np.ones(order.max() + 1 if order.size else 0, bool)
+    good[order[bad_rows]] = False
+    return good
+
+
+def ecommerce(src: Path, p, pur, lines, order_id, anon, truth, rng) -> None:
+    on = pur.online[lines.order]
+    li = np.flatnonzero(on)
+    order = lines.order[li]
+    n = li.size
+    starts = np.r_[0, np.flatnonzero(np.diff(order)) + 1] if n else np.zeros(0, np.int64)
+    line_no = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1 if n else np.zeros(0, np.int64)
+    person = pur.person[order]
+    prod = lines.product[li]
+    single = np.bincount(order, minlength=pur.t.size)[order] == 1
+    cols = {
+        "order_id": order_id.take(pa.array(order)), "line_no": fmt.num(line_no),
+        "order_date": fmt.iso_local_offset(pur.t[order]), "user_id": p.user_id.take(pa.array(person)),
+        "email": noise.email_noisy(p.email.take(pa.array(person)), rng),
+        "phone": fmt.where(rng.random(n) < 0.7, noise.phone_noisy(p.phone.take(pa.array(person)), rng), ""),
+        "anonymous_id": anon.take(pa.array(order)), "sku": fmt.take([x[0] for x in PRODUCTS], prod),
+        "product_name": fmt.take([x[1] for x in PRODUCTS], prod), "category": fmt.take([x[2] for x in PRODUCTS], prod),
+        "quantity": fmt.num(lines.qty[li]), "unit_price": fmt.money(lines.unit_cents[li]),
+        "discount": fmt.money(lines.discount_cents[li]), "currency": fmt.where(np.ones(n, bool), "EUR", ""),
+        "coupon_code": fmt.where(pur.coupon[order], _coupon(pur.t[order]), ""),
+        "shipping_cost": fmt.where(lines.unit_cents[li] > 20000, "0.00", "9.90"),
+        "status": fmt.take(["completed", "completed", "completed", "shipped"], rng.integers(0, 4, n)),
+    }
+    rows = noise.pick_rows(single, rng)
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "order_date", "non_numeric_amount": "unit_price",
+                                         "missing_key": "order_id", "wrong_column_count": "product_name"}, ",", rng)
+    _w()(src / "ecommerce_orders.csv", list(cols), list(cols.values()), ",")
+    truth.bad("ecommerce", "ecommerce_orders.csv", rows, defects)
+    truth.counts["ecommerce_orders.csv"] = n
+    ok = np.zeros(pur.t.size, bool)
+    ok[order] = True
+    ok[order[rows]] = False
+    ids = np.flatnonzero(ok)
+    truth.add("ecommerce", order_id.take(pa.array(ids)), pur.person[ids], p)
+
+
+def _coupon(t: np.ndarray) -> pa.Array:
+    from percorso.generate.journeys import season_of_day
+
+    sidx, _ = season_of_day()
+    day = np.clip(t // 86400, 0, fmt.DAYS + 1)
+    return fmt.join("DB", pc.utf8_upper(fmt.take([s[0].replace("_", "") for s in SEASONS], sidx[day])),
+                    fmt.where(day < 366, "24", "25"))
+
+
+def pos(src: Path, p, pur, lines, reg, truth, rng) -> None:
+    """Store receipts (and store returns, negative quantities) in the Italian gestionale layout."""
+    store_buy = ~pur.online
+    ret = rng.random(pur.t.size) < 0.05
+    ret_t = pur.t + rng.integers(5, 30, pur.t.size) * 86400
+    ret &= ret_t < fmt.SPAN_S
+    # receipts: store purchases + returns (of any purchase)
+    r_pur = np.r_[np.flatnonzero(store_buy), np.flatnonzero(ret)]
+    r_t = np.r_[pur.t[store_buy], ret_t[ret]]
+    r_ret = np.r_[np.zeros(store_buy.sum(), bool), np.ones(ret.sum(), bool)]
+    r_store = np.where(r_ret, p.store[pur.person[r_pur]], pur.store[r_pur])
+    loc, _ = fmt.local_seconds(r_t)
+    day = loc // 86400
+    o = np.lexsort((r_t, day, r_store))
+    r_pur, r_t, r_ret, r_store, day, loc = r_pur[o], r_t[o], r_ret[o], r_store[o], day[o], loc[o]
+    key = r_store * 10_000 + day
+    nr = key.size
+    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1] if nr else np.zeros(0, np.int64)
+    number = np.arange(nr) - np.repeat(starts, np.diff(np.r_[starts, nr])) + 1 if nr else np.zeros(0, np.int64)
+    person = pur.person[r_pur]
+    card_ok = p.loyalty[person] & (reg[person] < r_t) & (rng.random(nr) < 0.9)
+    # lines: every line of a purchase; a return takes only the main line
+    lstart = np.r_[0, np.cumsum(np.bincount(lines.order, minlength=pur.t.size))[:-1]]
+    nl = np.where(r_ret, 1, np.bincount(lines.order, minlength=pur.t.size)[r_pur])
+    rec = np.repeat(np.arange(nr), nl)
+    within = np.arange(rec.size) - np.repeat(np.cumsum(nl) - nl, nl)
+    li = lstart[r_pur[rec]] + within
+    sign = np.where(r_ret[rec], -1, 1)
+    prod = lines.product[li]
+    n = rec.size
+    store_ids = fmt.take([s[0] for s in STORES], r_store)
+    date_s = fmt.date_str(loc, "%d/%m/%Y")
+    cols = {
+        "Negozio": store_ids.take(pa.array(rec)), "Numero scontrino": fmt.num(number[rec]),
+        "Data": date_s.take(pa.array(rec)), "Ora": fmt.time_str(loc[rec], seconds=False),
+        "Carta fedeltà": fmt.where(card_ok[rec], p.card.take(pa.array(person[rec])), ""),
+        "Codice articolo": fmt.take([x[0] for x in PRODUCTS], prod),
+        "Descrizione": fmt.take([x[1] for x in PRODUCTS], prod), "Categoria": fmt.take([x[2] for x in PRODUCTS], prod),
+        "Quantità": fmt.num(lines.qty[li] * sign), "Prezzo unitario": fmt.money(lines.unit_cents[li], ","),
+        "Sconto": fmt.money(np.where(sign < 0, 0, lines.discount_cents[li]), ","),
+        "Pagamento": fmt.take(["Carta", "Bancomat", "Contanti", "Finanziamento"], rng.integers(0, 4, n)),
+        "Codice coupon": fmt.where(pur.coupon[r_pur[rec]] & (sign > 0), _coupon(r_t[rec]), ""),
+        "Riga": fmt.num(within + 1),
+    }
+    rows = noise.pick_rows(nl[rec] == 1, rng)
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "Data", "non_numeric_amount": "Prezzo unitario",
+                                         "missing_key": "Numero scontrino", "wrong_column_count": "Descrizione"}, ";", rng)
+    _w()(src / "pos_receipts.csv", list(cols), list(cols.values()), ";", bom=True)
+    truth.bad("pos", "pos_receipts.csv", rows, defects)
+    truth.counts["pos_receipts.csv"] = n
+    good = np.ones(nr, bool)
+    good[rec[rows]] = False
+    keys = fmt.join(store_ids, ":", fmt.date_str(loc, "%Y-%m-%d"), ":", fmt.num(number))
+    truth.add("pos", keys, person, p, good)
+
+
+def subscription_times(p, ss) -> np.ndarray:
+    """When each newsletter subscriber subscribed (seconds; negative = before the window)."""
+    t = np.where(p.newsletter, -86400, np.iinfo(np.int64).max)
+    sig = np.flatnonzero(ss.signup)
+    t[ss.person[sig]] = ss.t[sig]
+    return t
+
+
+def crm(src: Path, p, reg, sub_time, pur, truth, rng) -> pa.Array:
+    """CRM contacts (Latin-1, ``;``); returns the crm_id of every person ("" when unknown)."""
+    buyers = np.zeros(p.n, bool)
+    buyers[pur.person[pur.online]] = True
+    known = p.has_account | p.newsletter | p.loyalty | buyers
+    crm_ids = fmt.where(known, fmt.join("CRM", fmt.zpad(np.arange(p.n) * 7 + 1000, 8)), "")
+    first = np.flatnonzero(known)
+    upd = first[rng.random(first.size) < 0.1]
+    person = np.r_[first, upd]
+    t0 = np.clip(np.minimum(reg[person], sub_time[person]), 0, fmt.SPAN_S - 86400)
+    t0 = np.where(t0 >= fmt.SPAN_S - 86400, rng.integers(0, fmt.SPAN_S - 86400, person.size), t0)
+    t = np.r_[t0[: first.size], t0[first.size:] + rng.integers(86400, 200 * 86400, upd.size)]
+    t = np.minimum(t, fmt.SPAN_S - 60)
+    n = person.size
+    pa_p = pa.array(person)
+    city = fmt.take([s[1] for s in STORES], p.store[person])
+    cols = {
+        "crm_id": crm_ids.take(pa_p), "updated_at": fmt.iso_local_naive(t, "T"),
+        "first_name": p.first.take(pa_p), "last_name": p.last.take(pa_p),
+        "email": noise.email_noisy(p.email.take(pa_p), rng),
+        "phone": fmt.where(rng.random(n) < 0.8, noise.phone_noisy(p.phone.take(pa_p), rng), ""),
+        "codice_fiscale": fmt.where(rng.random(n) < 0.4, p.codice_fiscale.take(pa_p), ""),
+        "city": city, "province": fmt.take([s[2] for s in STORES], p.store[person]),
+        "consent_profiling": fmt.where(rng.random(n) < 0.6, "1", "0"),
+        "consent_marketing": fmt.where(p.newsletter[person] | (rng.random(n) < 0.3), "1", "0"),
+        "origin": fmt.where(p.loyalty[person], "negozio", fmt.where(p.newsletter[person], "newsletter", "ecommerce")),
+    }
+    rows = noise.pick_rows(np.ones(n, bool), rng)
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "updated_at", "missing_key": "crm_id",
+                                         "wrong_column_count": "city"}, ";", rng)
+    _w()(src / "crm_contacts.csv", list(cols), list(cols.values()), ";", encoding="latin-1")
+    truth.bad("crm", "crm_contacts.csv", rows, defects)
+    truth.counts["crm_contacts.csv"] = n
+    good = np.ones(n, bool)
+    good[rows] = False
+    keys = fmt.join(crm_ids.take(pa_p), ":", fmt.iso_local_naive(t, "T"))
+    truth.add("crm", keys, person, p, good)
+    return crm_ids
+
+
+def loyalty(src: Path, p, reg, truth, rng) -> None:
+    """Loyalty members as an Excel sheet (XlsxWriter, constant memory)."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    members = np.flatnonzero(p.loyalty)
+    pm = pa.array(members)
+    when = (np.datetime64("2024-01-01T00:00:00") + reg[members].astype("timedelta64[s]") + np.timedelta64(3600, "s"))
+    birth = np.datetime64("1900-01-01") + p.birth_day[members].astype("timedelta64[D]")
+    cols = [p.card.take(pm).to_pylist(), np.datetime_as_string(when).tolist(), fmt.take([s[0] for s in STORES], p.store[members]).to_pylist(),
+            p.first.take(pm).to_pylist(), p.last.take(pm).to_pylist(), noise.email_noisy(p.email.take(pm), rng).to_pylist(),
+            noise.phone_noisy(p.phone.take(pm), rng).to_pylist(), np.datetime_as_string(birth).tolist(),
+            fmt.take([s[1] for s in STORES], p.store[members]).to_pylist(), fmt.take([s[2] for s in STORES], p.store[members]).to_pylist(),
+            (rng.random(members.size) < 0.7).tolist(), (rng.random(members.size) < 0.5).tolist()]
+    header = ["card_number", "registered_at", "store_id", "first_name", "last_name", "email", "phone", "birth_date",
+              "city", "province", "consent_marketing", "consent_profiling"]
+    wb = xlsxwriter.Workbook(str(src / "loyalty_cards.xlsx"), {"constant_memory": True})
+    wb.set_properties({"created": dt.datetime(2026, 1, 1)})
+    ws = wb.add_worksheet("Tessere")
+    ws.write_row(0, 0, header)
+    for i, row in enumerate(zip(*cols), start=1):
+        ws.write_row(i, 0, row)
+    wb.close()
+    truth.counts["loyalty_cards.xlsx"] = int(members.size)
+    truth.add("loyalty", p.card.take(pm), members, p)
+
+
+def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> None:
+    """ESP events: sends, opens and clicks (clicks are the Email touches and land on the site)."""
+    et = np.flatnonzero(tc.channel == CH["Email"])
+    subs = np.flatnonzero(p.newsletter)
+    k = 4
+    bg_person = np.repeat(subs, k)
+    bg_t = rng.integers(0, fmt.SPAN_S, bg_person.size)
+    bg_ok = bg_t > sub_time[bg_person]
+    bg_person, bg_t = bg_person[bg_ok], bg_t[bg_ok]
+    from percorso.generate.run import campaign_names
+
+    bg_camp = campaign_names(np.full(bg_t.size, CH["Email"]), bg_t, rng)
+    bg_open = rng.random(bg_t.size) < 0.25
+    sess = touch_session[et]
+    link = fmt.where(sess >= 0, ss.url.take(pa.array(np.maximum(sess, 0))), "") if len(ss.url) else _empty(et.size)
+    parts = [  # (person, t, event, campaign, link)
+        (tc.person[et], tc.t[et] - 3600 * 5, "sent", tcamp.take(pa.array(et)), _empty(et.size)),
+        (tc.person[et], tc.t[et] - 120, "open", tcamp.take(pa.array(et)), _empty(et.size)),
+        (tc.person[et], tc.t[et], "click", tcamp.take(pa.array(et)), link),
+        (bg_person, bg_t, "sent", bg_camp, _empty(bg_t.size)),
+        (bg_person[bg_open], bg_t[bg_open] + 4000, "open", bg_camp.filter(pa.array(bg_open)), _empty(int(bg_open.sum()))),
+    ]
+    uns = subs[rng.random(subs.size) < 0.03]
+    parts.append((uns, rng.integers(0, fmt.SPAN_S, uns.size), "unsubscribe", _empty(uns.size), _empty(uns.size)))
+    person = np.concatenate([x[0] for x in parts])
+    t = np.clip(np.concatenate([x[1] for x in parts]), 0, fmt.SPAN_S - 1)
+    ev = pa.concat_arrays([fmt.take([x[2]], np.zeros(x[0].size, np.int64)) for x in parts])
+    camp = pa.concat_arrays([x[3] for x in parts])
+    link = pa.concat_arrays([x[4] for x in parts])
+    o = np.argsort(t, kind="stable")
+    po = pa.array(o)
+    person, t, ev, camp, link = person[o], t[o], ev.take(po), camp.take(po), link.take(po)
+    n = person.size
+    cid = fmt.join("cmp_", pc.utf8_slice_codeunits(camp, 0, 3), fmt.num(fmt.date_str(t, "%y%m").to_numpy(zero_copy_only=False).astype(np.int64) if n else np.zeros(0)))
+    cols = {"event_id": fmt.join("esp_", hex_ids(rng, n, 10, False)), "event": ev, "timestamp": fmt.iso_utc(t),
+            "email": p.email.take(pa.array(person)), "campaign_id": cid, "campaign_name": camp, "link_url": link}
+    rows = noise.pick_rows(np.ones(n, bool), rng)
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "timestamp", "missing_key": "event_id",
+                                         "unknown_event_type": "event"}, ",", rng)
+    _w()(src / "email_events.csv", list(cols), list(cols.values()), ",")
+    truth.bad("email", "email_events.csv", rows, defects)
+    truth.counts["email_events.csv"] = n
+    good = np.ones(n, bool)
+    good[rows] = False
+    truth.add("email", cols["event_id"], person, p, good)
+
+
+def ads(src: Path, p, tc, tcamp, click, ss, touch_session, truth, rng) -> None:
+    """Ad platform clicks and impressions (Parquet)."""
+    ai = np.flatnonzero(np.isin(tc.channel, [CH["Paid Search"], CH["Paid Social"], CH["Display"]]))
+    imp = ai[tc.channel[ai] != CH["Paid Search"]]
+    idx = np.r_[ai, imp]
+    is_click = np.r_[np.ones(ai.size, bool), np.zeros(imp.size, bool)]
+    t = tc.t[idx] - np.where(is_click, 0, rng.integers(60, 7200, idx.size))
+    ch = tc.channel[idx]
+    sess = touch_session[idx]
+    anon = fmt.where(sess >= 0, ss.device.take(pa.array(np.maximum(sess, 0))), "")
+    url = fmt.where(is_click & (sess >= 0), ss.url.take(pa.array(np.maximum(sess, 0))), "")
+    cpc = np.array([PAID.get(name, ("", "", "", 0, 1))[3] for name in
+                    ("Paid Search", "Paid Social", "Display")])
+    code = np.select([ch == CH["Paid Search"], ch == CH["Paid Social"]], [0, 1], 2)
+    n = idx.size
+    o = np.argsort(t, kind="stable")
+    table = pa.table({
+        "click_event_id": fmt.join("ad_", hex_ids(rng, n, 10, False)),
+        "timestamp": pa.array((t + fmt.T0.timestamp()).astype("int64"), pa.int64()).cast(pa.timestamp("s")),
+        "platform": fmt.take(["google", "meta", "google"], code),
+        "click_id": fmt.where(is_click & (code < 2), click.take(pa.array(idx)), ""),
+        "click_id_type": fmt.where(is_click & (code < 2), fmt.take(["gclid", "fbclid", ""], code), ""),
+        "campaign": tcamp.take(pa.array(idx)),
+        "ad_group": fmt.take(["materassi", "cuscini", "offerte", "brand"], rng.integers(0, 4, n)),
+        "event": fmt.where(is_click, "click", "impression"), "anonymous_id": anon, "landing_url": url,
+        "cost": np.where(is_click, cpc[code] * rng.uniform(0.7, 1.3, n) / 100, 0.004).round(4),
+    }).take(pa.array(o))
+    pq.write_table(table, src / "ad_clicks.parquet")
+    truth.counts["ad_clicks.parquet"] = n
+    truth.add("ads", table["click_event_id"].combine_chunks(), tc.person[idx][o], p)
+
+
+def call_center(src: Path, p, tc, pur, crm_ids, truth, rng) -> None:
+    """Calls: pre-sale information (Call center touches), delivery questions, after-sales."""
+    pre = np.flatnonzero(tc.channel == CH["Call center"])
+    on = np.flatnonzero(pur.online & (rng.random(pur.t.size) < 0.25))
+    sup = np.flatnonzero(rng.random(pur.t.size) < 0.06)
+    person = np.r_[tc.person[pre], pur.person[on], pur.person[sup]]
+    t = np.r_[tc.t[pre], pur.t[on] + rng.integers(1, 10, on.size) * 86400, pur.t[sup] + rng.integers(20, 300, sup.size) * 86400]
+    reason = np.r_[np.zeros(pre.size, np.int64), np.ones(on.size, np.int64), rng.integers(2, 4, sup.size)]
+    keep = t < fmt.SPAN_S
+    person, t, reason = person[keep], t[keep], reason[keep]
+    o = np.argsort(t, kind="stable")
+    person, t, reason = person[o], t[o], reason[o]
+    n = person.size
+    pp = pa.array(person)
+    cols = {"call_id": fmt.join("CALL", fmt.zpad(np.arange(n) + 1, 8)), "started_at": fmt.iso_local_naive(t),
+            "phone": noise.phone_noisy(p.phone.take(pp), rng),
+            "crm_id": fmt.where(rng.random(n) < 0.5, crm_ids.take(pp), ""),
+            "reason": fmt.take(["informazioni_prodotto", "stato_consegna", "assistenza", "reso"], reason),
+            "outcome": fmt.take(["risolto", "risolto", "richiamare", "inoltrato"], rng.integers(0, 4, n)),
+            "duration_s": fmt.num(rng.integers(40, 1200, n)),
+            "agent": fmt.join("AG", fmt.zpad(rng.integers(1, 25, n), 2))}
+    rows = noise.pick_rows(np.ones(n, bool), rng)
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "started_at", "missing_key": "call_id",
+                                         "wrong_column_count": "reason"}, ",", rng)
+    _w()(src / "call_center.csv", list(cols), list(cols.values()), ",")
+    truth.bad("call_center", "call_center.csv", rows, defects)
+    truth.counts["call_center.csv"] = n
+    good = np.ones(n, bool)
+    good[rows] = False
+    truth.add("call_center", cols["call_id"], person, p, good)
+
+
+def offline(src: Path, p, tc, tcamp, crm_ids, truth, rng) -> None:
+    """Fair visits, flyers (with coupon codes) and store visits without a purchase."""
+    codes = {CH["Events & fairs"]: 0, CH["Direct mail / flyer"]: 1, CH["Store / POS"]: 2}
+    idx = np.flatnonzero(np.isin(tc.channel, list(codes)))
+    typ = np.select([tc.channel[idx] == c for c in codes], list(codes.values()))
+    person = tc.person[idx]
+    n = idx.size
+    pp = pa.array(person)
+    fair = rng.integers(0, len(FAIRS), n)
+    card = fmt.where(p.loyalty[person], p.card.take(pp), "")
+    has_card = p.loyalty[person]
+    cols = {
+        "record_id": fmt.join("OT", fmt.zpad(np.arange(n) + 1, 8)),
+        "event_type": fmt.take(["fair_visit", "flyer_received", "store_visit"], typ),
+        "occurred_at": fmt.iso_local_naive(tc.t[idx]),
+        "email": fmt.where((typ == 0) | ((typ == 2) & ~has_card & (rng.random(n) < 0.5)), noise.email_noisy(p.email.take(pp), rng), ""),
+        "phone": fmt.where((typ != 1) & (rng.random(n) < 0.5), noise.phone_noisy(p.phone.take(pp), rng), ""),
+        "crm_id": fmt.where(typ == 1, crm_ids.take(pp), ""),
+        "loyalty_card": fmt.where(typ != 0, card, ""),
+        "store_id": fmt.where(typ == 2, fmt.take([s[0] for s in STORES], p.store[person]),
+                              fmt.where(typ == 0, fmt.take([f[1] for f in FAIRS], fair), "")),
+        "campaign": fmt.where(typ == 2, "", tcamp.take(pa.array(idx))),
+        "coupon_code": fmt.where(typ == 1, _coupon(tc.t[idx]), ""),
+        "fair_name": fmt.where(typ == 0, fmt.take([f[0] for f in FAIRS], fair), ""),
+    }
+    rows = noise.pick_rows(np.ones(n, bool), rng)
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "occurred_at", "missing_key": "record_id",
+                                         "unknown_event_type": "event_type"}, ",", rng)
+    _w()(src / "offline_touchpoints.csv", list(cols), list(cols.values()), ",")
+    truth.bad("events", "offline_touchpoints.csv", rows, defects)
+    truth.counts["offline_touchpoints.csv"] = n
+    good = np.ones(n, bool)
+    good[rows] = False
+    truth.add("events", cols["record_id"], person, p, good)
+
+
+def costs(src: Path, tc, tcamp, truth, rng) -> None:
+    """Daily cost per channel × campaign, from the simulated clicks (paid channels only)."""
+    paid = [c for c in PAID if PAID[c][3] > 0 or c == "Events & fairs"]
+    idx = np.flatnonzero(np.isin(tc.channel, [CH[c] for c in paid]))
+    loc, _ = fmt.local_seconds(tc.t[idx])
+    tab = pa.table({"day": loc // 86400, "ch": tc.channel[idx], "campaign": tcamp.take(pa.array(idx))})
+    g = tab.group_by(["day", "ch", "campaign"]).aggregate([([], "count_all")]).sort_by([("day", "ascending"), ("ch", "ascending"), ("campaign", "ascending")])
+    day, ch, clicks = g["day"].to_numpy(), g["ch"].to_numpy(), g["count_all"].to_numpy()
+    names = list(CH)
+    cpc = np.array([PAID.get(nm, ("", "", "", 0, 1))[3] for nm in names])
+    ipc = np.array([PAID.get(nm, ("", "", "", 0, 1))[4] for nm in names])
+    cost = (clicks * cpc[ch] * rng.uniform(0.8, 1.2, clicks.size)).astype(np.int64)
+    cost = np.where(ch == CH["Events & fairs"], 150_000, cost)
+    n = day.size
+    cols = {"date": fmt.date_str(day * 86400), "channel": fmt.take(names, ch), "campaign": g["campaign"].combine_chunks(),
+            "source": fmt.take([PAID.get(nm, ("", "", ""))[1] for nm in names], ch),
+            "medium": fmt.take([PAID.get(nm, ("", "", ""))[2] for nm in names], ch),
+            "cost": fmt.money(cost), "impressions": fmt.num(clicks * ipc[ch]), "clicks": fmt.num(clicks)}
+    rows = noise.pick_rows(np.ones(n, bool), rng)
+    defects = noise.corrupt(cols, rows, {"non_numeric_amount": "cost"}, ",", rng)
+    _w()(src / "campaign_costs.csv", list(cols), list(cols.values()), ",")
+    truth.bad("costs", "campaign_costs.csv", rows, defects)
+    truth.counts["campaign_costs.csv"] = n

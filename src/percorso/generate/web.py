@@ -1,0 +1,160 @@
+"""Web and app sessions as Segment-spec JSON lines, built column-wise with Arrow.
+
+A session opens with a landing ``page`` (``screen`` in the app) whose URL carries the touch's
+campaign (utm_*, gclid, fbclid) or whose referrer names the search engine, social network,
+price-comparison or referral site; direct visits have neither. Later events in the session
+(product views, cart, checkout with error loops, identify, purchase) carry no campaign, as in
+GA4. Purchase sessions identify the cookie with the buyer's email, which is how identity
+links anonymous browsing to the order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from percorso.generate import fmt
+from percorso.generate.catalog import CH, ORGANIC_SEARCH, ORGANIC_SOCIAL, PAGES, PRODUCTS, REFERRALS, SHOPPING_SITES, SITE
+from percorso.generate.people import Persons, hex_ids
+
+UA_WEB = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+)
+UA_TABLET = "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+UA_APP = "DormireBene/3.4.1 (iOS 17.4; iPhone)"
+
+# event kinds, in their order inside a session
+PAGE, LOGIN, VIEW, CART, CHECKOUT, ERROR, IDENT, PURCHASE, REVIEW, SIGNUP = range(10)
+NAMES = {
+    VIEW: ("product_view", "Product Viewed", "view_item"), CART: ("add_to_cart", "Product Added"),
+    CHECKOUT: ("checkout", "Checkout Started", "begin_checkout"), ERROR: ("checkout_error",),
+    PURCHASE: ("purchase", "Order Completed"), REVIEW: ("review",), SIGNUP: ("newsletter_signup",),
+}
+
+
+@dataclass
+class Sessions:
+    person: np.ndarray
+    t: np.ndarray
+    channel: np.ndarray       # catalog channel index, -1 = direct return visit
+    kind: np.ndarray          # 0 web, 1 app, 2 store tablet
+    device: pa.Array          # anonymousId
+    device_id: pa.Array       # app device id ("" on web)
+    url: pa.Array             # landing URL
+    referrer: pa.Array
+    campaign: pa.Array        # utm_campaign ("" when none)
+    order: np.ndarray         # purchase index or -1
+    review: np.ndarray        # purchase index reviewed or -1
+    signup: np.ndarray        # newsletter signup session
+
+
+def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) -> tuple[pa.Array, pa.Array]:
+    """Landing URL and referrer for sessions of the given channels."""
+    n = channel.size
+    page = fmt.take(PAGES, rng.integers(0, len(PAGES), n))
+    base = fmt.join(SITE, page)
+    src = fmt.where(rng.random(n) < 0.5, "trovaprezzi", "idealo")
+    utm = {
+        CH["Paid Search"]: fmt.join("?utm_source=google&utm_medium=cpc&utm_campaign=", campaign, "&gclid=", click_id),
+        CH["Paid Social"]: fmt.join("?utm_source=", fmt.where(rng.random(n) < 0.7, "facebook", "instagram"),
+                                    "&utm_medium=paid_social&utm_campaign=", campaign, "&fbclid=", click_id),
+        CH["Display"]: fmt.join("?utm_source=gdn&utm_medium=display&utm_campaign=", campaign),
+        CH["Affiliates"]: fmt.join("?utm_source=awin&utm_medium=affiliate&utm_campaign=", campaign),
+        CH["Paid Shopping"]: fmt.join("?utm_source=", src, "&utm_medium=cpc&utm_campaign=", campaign),
+        CH["Email"]: fmt.join("?utm_source=newsletter&utm_medium=email&utm_campaign=", campaign),
+        CH["Mobile Push Notifications"]: fmt.join("?utm_source=app&utm_medium=push&utm_campaign=", campaign),
+    }
+    query = fmt.s([""]).take(pa.array(np.zeros(n, dtype=np.int64)))
+    for ch, q in utm.items():
+        query = fmt.where(channel == ch, q, query)
+    # some Google Ads clicks arrive with the gclid only (auto-tagging, no utm)
+    query = fmt.where((channel == CH["Paid Search"]) & (rng.random(n) < 0.15), fmt.join("?gclid=", click_id), query)
+    refs = {
+        CH["Organic Search"]: ORGANIC_SEARCH, CH["Organic Social"]: ORGANIC_SOCIAL, CH["Referral"]: REFERRALS,
+        CH["Organic Shopping"]: SHOPPING_SITES, CH["Paid Shopping"]: SHOPPING_SITES,
+    }
+    ref = fmt.s([""]).take(pa.array(np.zeros(n, dtype=np.int64)))
+    for ch, pool in refs.items():
+        ref = fmt.where(channel == ch, fmt.take(pool, rng.integers(0, len(pool), n)), ref)
+    return fmt.join(base, query), ref
+
+
+def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarray, rng) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
+    """Segment JSON lines of the sessions. Returns lines, messageIds, person and event kind per line."""
+    n = ss.person.size
+    buy = ss.order >= 0
+    login = (p.has_account[ss.person] & (ss.kind != 2) & ((rng.random(n) < 0.3) | buy))
+    counts = {
+        PAGE: np.ones(n, np.int64), LOGIN: login.astype(np.int64),
+        VIEW: rng.poisson(1.0, n) + buy, CART: ((rng.random(n) < 0.2) | buy).astype(np.int64),
+        CHECKOUT: (buy | (rng.random(n) < 0.03)).astype(np.int64),
+        ERROR: np.where(buy & (rng.random(n) < 0.12), rng.integers(1, 3, n), 0),
+        IDENT: (buy | (ss.kind == 2) | ss.signup).astype(np.int64), PURCHASE: buy.astype(np.int64),
+        REVIEW: (ss.review >= 0).astype(np.int64), SIGNUP: ss.signup.astype(np.int64),
+    }
+    sess = np.concatenate([np.repeat(np.arange(n), c) for c in counts.values()])
+    kind = np.concatenate([np.full(int(c.sum()), k) for k, c in counts.items()])
+    order = np.argsort(sess, kind="stable")
+    sess, kind = sess[order], kind[order]
+    m = sess.size
+    starts = np.r_[0, np.flatnonzero(np.diff(sess)) + 1]
+    pos = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))
+    t = ss.t[sess] + pos * 35 + rng.integers(0, 30, m)
+    person = ss.person[sess]
+    app = ss.kind[sess] == 1
+    mid = hex_ids(rng, m)
+
+    typ = fmt.where(kind == PAGE, fmt.where(app, "screen", "page"),
+                    fmt.where((kind == LOGIN) | (kind == IDENT), "identify", "track"))
+    ev = fmt.s([""]).take(pa.array(np.zeros(m, dtype=np.int64)))
+    alias = rng.random(m)
+    for k, names in NAMES.items():
+        pick = np.minimum((alias * len(names) * 1.6).astype(np.int64), len(names) - 1)
+        ev = fmt.where(kind == k, fmt.take(names, pick), ev)
+    is_track = (kind != PAGE) & (kind != LOGIN) & (kind != IDENT)
+    event_part = fmt.where(is_track, fmt.join(',"event":"', ev, '"'), "")
+    pname = fmt.take(["Home", "Materassi", "Cuscini", "Reti", "Lenzuola", "Offerte", "Negozi", "Blog"], rng.integers(0, 8, m))
+    name_part = fmt.where(kind == PAGE, fmt.join(',"name":"', pname, '"'), "")
+    uid = p.user_id.take(pa.array(person))
+    has_uid = login[sess] & (kind != PAGE)
+    user_part = fmt.where(has_uid, fmt.join(',"userId":"', uid, '"'), "")
+    email = p.email.take(pa.array(person))
+    email = fmt.where(rng.random(m) < 0.15, pa.compute.utf8_capitalize(email), email)
+    traits = fmt.where((kind == IDENT) | (kind == LOGIN), fmt.join(',"traits":{"email":"', email, '"}'), "")
+
+    prod = rng.integers(0, len(PRODUCTS), m)
+    sku = fmt.take([x[0] for x in PRODUCTS], prod)
+    cat = fmt.take([x[2] for x in PRODUCTS], prod)
+    price = fmt.money(np.array([x[3] for x in PRODUCTS])[prod])
+    o = np.maximum(np.where(kind == PURCHASE, ss.order[sess], ss.review[sess]), 0)
+    oid = order_id.take(pa.array(o)) if len(order_id) else fmt.s([""] * m)
+    props = fmt.where((kind == VIEW) | (kind == CART), fmt.join('"product_id":"', sku, '","category":"', cat, '","price":', price), "")
+    props = fmt.where(kind == PURCHASE, fmt.join('"order_id":"', oid, '","revenue":', fmt.money(revenue[o] if revenue.size else np.zeros(m, np.int64)), ',"currency":"EUR"'), props)
+    props = fmt.where(kind == REVIEW, fmt.join('"order_id":"', oid, '","rating":', fmt.num(rng.choice([2, 3, 4, 5, 5], m))), props)
+    props = fmt.where(kind == ERROR, fmt.join('"error":"', fmt.take(["payment_declined", "address_invalid", "timeout"], rng.integers(0, 3, m)), '"'), props)
+
+    first = kind == PAGE
+    url = fmt.where(first, ss.url.take(pa.array(sess)), fmt.join(SITE, fmt.where(kind == VIEW, fmt.join("/p/", sku), "/checkout")))
+    ref = fmt.where(first, ss.referrer.take(pa.array(sess)), fmt.join(SITE, "/"))
+    camp = ss.campaign.take(pa.array(sess))
+    camp_part = fmt.where(first & (pa.compute.utf8_length(camp).to_numpy() > 0),
+                          fmt.join(',"campaign":{"name":"', camp, '"}'), "")
+    ua = fmt.where(app, UA_APP, fmt.where(ss.kind[sess] == 2, UA_TABLET, fmt.take(UA_WEB, person % 4)))
+    dev_part = fmt.where(app, fmt.join(',"device":{"id":"', ss.device_id.take(pa.array(sess)), '","type":"ios"}'), "")
+    ctx_traits = fmt.where(kind == PURCHASE, fmt.join(',"traits":{"email":"', email, '"}'), "")
+    ip = fmt.join("93.", fmt.num(sess % 251), ".", fmt.num(sess // 251 % 251), ".", fmt.num(person % 250 + 1))
+    skew = np.where(rng.random(m) < 0.05, rng.integers(-600, 600, m), 0)
+    ms = rng.integers(0, 1000, m)
+    parts = [
+        '{"type":"', typ, '"', ',"messageId":"', mid, '","anonymousId":"', ss.device.take(pa.array(sess)), '"',
+        user_part, event_part, name_part, ',"properties":{', props, '},"context":{"page":{"url":"', url,
+        '","referrer":"', ref, '"},"userAgent":"', ua, '","ip":"', ip, '"', camp_part, dev_part, ctx_traits, "}",
+        traits, ',"timestamp":"', fmt.iso_utc(t, ms), '","originalTimestamp":"', fmt.iso_utc(t + skew, ms),
+        '","sentAt":"', fmt.iso_utc(t + skew + 2, ms), '","receivedAt":"', fmt.iso_utc(t + 3, ms), '"}',
+    ]
+    return parts, mid, person, kind
