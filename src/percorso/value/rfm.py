@@ -80,7 +80,7 @@ def summary_expr(engine: Engine, calibration_end: date, *, start: date | None = 
     """
     d = purchase_days(engine, start=start, end=calibration_end)
     w = ibis.window(group_by=d.customer_id, order_by=d.day)
-    d = d.mutate(first=d.day.min().over(ibis.window(group_by=d.customer_id)), i=ibis.row_number().over(w))
+    d = d.mutate(i=ibis.row_number().over(w))
     g = d.group_by("customer_id").aggregate(
         n=d.day.count(),
         first_day=d.day.min(),
