@@ -79,14 +79,15 @@ def summary_expr(engine: Engine, calibration_end: date, *, start: date | None = 
     (mean value of the repeat purchase days; 0 when there are none), ``first_day``.
     """
     d = purchase_days(engine, start=start, end=calibration_end)
-    w = ibis.window(group_by=d.customer_id, order_by=d.day)
-    d = d.mutate(i=ibis.row_number().over(w))
+    # the first day's value via arg_min: an aggregate, much cheaper than a partitioned window
     g = d.group_by("customer_id").aggregate(
         n=d.day.count(),
         first_day=d.day.min(),
         last_day=d.day.max(),
-        repeat_value=d.value.sum(where=d.i > 0),
+        total=d.value.sum(),
+        first_value=d.value.argmin(d.day),
     )
+    g = g.mutate(repeat_value=g.total - g.first_value)
     end = ibis.literal(calibration_end)
     freq = (g.n - 1).cast("int64")
     return g.select(

@@ -18,6 +18,12 @@ from percorso.errors import InputError, NotFound
 FORMAT_VERSION = 1
 
 
+def wsum(w: np.ndarray, v: np.ndarray) -> float:
+    """Weighted sum Σ w·v. einsum, not ``@``: a threaded BLAS dot on a busy 2-core machine
+    was 100× slower than this single pass."""
+    return float(np.einsum("i,i->", w, v))
+
+
 class Estimator:
     """Base: ``__init__`` takes hyperparameters only; ``fit`` sets attributes ending in ``_``."""
 

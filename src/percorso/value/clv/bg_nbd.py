@@ -30,7 +30,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from percorso.errors import EngineError
-from percorso.value.clv._base import Estimator
+from percorso.value.clv._base import Estimator, wsum
 
 
 class BetaGeo(Estimator):
@@ -55,10 +55,13 @@ class BetaGeo(Estimator):
     # -- likelihood ----------------------------------------------------------------------
     @staticmethod
     def loglik_and_grad(theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
-                        w: np.ndarray) -> tuple[float, np.ndarray]:
+                        w: np.ndarray, _cache: dict[str, Any] | None = None) -> tuple[float, np.ndarray]:
         """Weighted log-likelihood and its gradient in the natural parameters (r, α, a, b)."""
         r, al, a, b = theta
-        ux, inv = np.unique(x, return_inverse=True)
+        c = _cache if _cache is not None else {}
+        if "ux" not in c:
+            c["ux"], c["inv"] = np.unique(x, return_inverse=True)
+        ux, inv = c["ux"], c["inv"]
         pos = ux > 0
         xm1 = np.where(pos, ux - 1, 0.0)
         lab = betaln(a, b)
@@ -79,13 +82,13 @@ class BetaGeo(Estimator):
         e2 = t2[inv] - rx * ltx
         lse = np.logaddexp(e1, e2)
         w1 = np.exp(e1 - lse)
-        w2 = np.exp(e2 - lse)
-        ll = float(w @ (A[inv] + lse))
+        w2 = 1.0 - w1  # the two weights sum to one (w2 = 0 when x = 0)
+        ll = wsum(w, A[inv] + lse)
         g = np.array([
-            w @ (A_r[inv] - w1 * lT - w2 * ltx),
-            w @ (r / al - rx * (w1 / aT + w2 / atx)),
-            w @ (w1 * t1_a[inv] + w2 * t2_a[inv]),
-            w @ (w1 * t1_b[inv] + w2 * t2_b[inv]),
+            wsum(w, A_r[inv] - w1 * lT - w2 * ltx),
+            wsum(w, r / al - rx * (w1 / aT + w2 / atx)),
+            wsum(w, w1 * t1_a[inv] + w2 * t2_a[inv]),
+            wsum(w, w1 * t1_b[inv] + w2 * t2_b[inv]),
         ])
         return ll, g
 
@@ -98,10 +101,11 @@ class BetaGeo(Estimator):
             raise EngineError("bg_nbd: recency must be ≤ T, and 0 when frequency is 0")
         n = w.sum()
         pen = self.penalizer
+        cache: dict[str, Any] = {}
 
         def obj(lp: np.ndarray) -> tuple[float, np.ndarray]:
             th = np.exp(lp)
-            ll, g = self.loglik_and_grad(th, x, tx, T, w)
+            ll, g = self.loglik_and_grad(th, x, tx, T, w, cache)
             ll -= pen * float(th @ th)
             g = g - 2 * pen * th
             return -ll / n, -(g * th) / n
@@ -111,8 +115,8 @@ class BetaGeo(Estimator):
                        options={"ftol": tol, "gtol": 1e-9, "maxiter": 500})
         th = np.exp(res.x)
         self.params_ = dict(zip(self.param_names, map(float, th), strict=True))
-        self.loglik_ = float(self.loglik_and_grad(th, x, tx, T, w)[0])
-        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, tx, T, w)[1], th)
+        self.loglik_ = float(self.loglik_and_grad(th, x, tx, T, w, cache)[0])
+        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, tx, T, w, cache)[1], th)
         self.se_ = dict(zip(self.param_names, map(float, se), strict=True))
         self.n_ = float(n)
         self.converged_ = bool(res.success)
@@ -162,6 +166,6 @@ class BetaGeo(Estimator):
         grid = self._growth(ts[None, 1:], pairs[:, :1], pairs[:, 1:])
         grid = np.concatenate([np.zeros((len(pairs), 1)), grid], axis=1)
         disc = (1 + monthly_rate) ** -np.arange(1, months + 1)
-        dcf = np.diff(grid, axis=1) @ disc
+        dcf = np.einsum("ij,j->i", np.diff(grid, axis=1), disc)
         pa = self.p_alive(x, tx, T)
         return grid[inv, -1] * pa, dcf[inv] * pa

@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
 from percorso.errors import InputError
-from percorso.value.clv._base import Estimator
+from percorso.value.clv._base import Estimator, wsum
 
 
 class GammaGamma(Estimator):
@@ -52,19 +52,19 @@ class GammaGamma(Estimator):
         if "ux" not in c:
             ux, inv = np.unique(x, return_inverse=True)
             c.update(ux=ux, nx=np.bincount(inv, weights=w), lm=np.log(m), lx=np.log(ux),
-                     s1=float(w @ (x * np.log(m))), s0=float(w @ np.log(m)), wx=w * x)
+                     s1=wsum(w, x * np.log(m)), s0=wsum(w, np.log(m)), wx=w * x)
         ux, nx, lx = c["ux"], c["nx"], c["lx"]
         px = p * ux
         L = np.log(g + x * m)
         R = 1.0 / (g + x * m)
-        sxL, sL = float(c["wx"] @ L), float(w @ L)
-        sxR, sR = float(c["wx"] @ R), float(w @ R)
+        sxL, sL = wsum(c["wx"], L), wsum(w, L)
+        sxR, sR = wsum(c["wx"], R), wsum(w, R)
         n = nx.sum()
-        ll = (nx @ (gammaln(px + q) - gammaln(px) + px * lx) - n * gammaln(q) + n * q * np.log(g)
+        ll = (wsum(nx, gammaln(px + q) - gammaln(px) + px * lx) - n * gammaln(q) + n * q * np.log(g)
               + p * c["s1"] - c["s0"] - (p * sxL + q * sL))
         dpq = digamma(px + q)
-        gp = nx @ (ux * (dpq - digamma(px) + lx)) + c["s1"] - sxL
-        gq = nx @ dpq - n * digamma(q) + n * np.log(g) - sL
+        gp = wsum(nx, ux * (dpq - digamma(px) + lx)) + c["s1"] - sxL
+        gq = wsum(nx, dpq) - n * digamma(q) + n * np.log(g) - sL
         gg = n * q / g - (p * sxR + q * sR)
         return float(ll), np.array([gp, gq, gg])
 

@@ -1,0 +1,84 @@
+"""Benchmark: RFM + BG/NBD + Gamma-Gamma fit + per-customer predictions.
+
+    .venv/bin/python bench/value.py --customers 1000000
+
+Generates synthetic orders (not timed) into a DuckDB file, then times each step and prints
+one JSON object with the seconds of each step and ``total_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from percorso.build.schema import ORDER_COLUMNS
+from percorso.engine import Engine
+from percorso.value.clv.pipeline import fit_clv
+from percorso.value.rfm import rfm_expr
+
+_ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+          "BOOLEAN": pa.bool_(), "INTEGER": pa.int32(), "BIGINT": pa.int64()}
+
+
+def synthetic_orders(n: int, seed: int = 7) -> pa.Table:
+    """Orders from a BG/NBD-like process over two years (first purchase in year one)."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, 365, n)
+    lam = rng.gamma(0.5, 1 / 60, n)            # purchases per day while alive
+    life = rng.exponential(300, n)
+    span = np.minimum(730 - first, life)
+    repeats = rng.poisson(lam * span)
+    cust = np.repeat(np.arange(n), repeats + 1)
+    is_first = np.concatenate([[True], cust[1:] != cust[:-1]])
+    offs = (rng.random(len(cust)) * np.repeat(span, repeats + 1)).astype(np.int64)
+    day = np.repeat(first, repeats + 1) + np.where(is_first, 0, offs)
+    secs = rng.integers(8 * 3600, 21 * 3600, len(cust))
+    base = np.datetime64("2023-01-01T00:00:00", "us")
+    ts = base + (day * 86400 + secs).astype("timedelta64[s]")
+    ids = pa.array([f"C{i:012x}" for i in range(n)]).take(pa.array(cust))
+    m = len(cust)
+    cols = {
+        "order_id": pa.array(np.arange(m).astype(str)), "customer_id": ids,
+        "occurred_at": pa.array(ts, type=pa.timestamp("us")),
+        "revenue": pa.array(np.round(rng.gamma(6.0, 1.0 / np.repeat(rng.gamma(3.7, 1 / 15.0, n), repeats + 1)), 2)),
+        "online": pa.array(rng.random(m) < 0.6), "is_return": pa.array(np.zeros(m, dtype=bool)),
+    }
+    arrays = [cols[c] if c in cols else pa.nulls(m, _ARROW[t]) for c, t in ORDER_COLUMNS]
+    return pa.Table.from_arrays(arrays, names=[c for c, _ in ORDER_COLUMNS])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--db", type=Path, default=None)
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    db = args.db or Path(tmp.name) / "bench.duckdb"
+    eng = Engine(db)
+    orders = synthetic_orders(args.customers)
+    eng.create_table("orders", orders)
+    out: dict[str, float | int] = {"customers": args.customers, "orders": orders.num_rows}
+    del orders
+    t_all = time.perf_counter()
+    t0 = time.perf_counter()
+    eng.create_table("customer_rfm", rfm_expr(eng, date(2025, 1, 1)))
+    out["rfm_s"] = time.perf_counter() - t0
+    fit = fit_clv(eng, calibration_end=date(2024, 12, 31))
+    out.update(fit.timings)
+    out["total_s"] = time.perf_counter() - t_all
+    out["customer_value_rows"] = eng.count("customer_value")
+    out = {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+    print(json.dumps(out))
+    eng.close()
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
