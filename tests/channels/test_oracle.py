@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +11,13 @@ from percorso.channels import classify, classify_values, load_rules, parse_url_c
 from percorso.engine import Engine
 
 RULES = load_rules()
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    """One real DuckDB file for the whole module (a new file per example is slow)."""
+    with Engine(tmp_path_factory.mktemp("db") / "oracle.duckdb") as e:
+        yield e
 
 SOURCES = ["google", "Google", "bing", "facebook", "l.facebook.com", "youtube", "amazon.it", "trovaprezzi",
            "idealo.it", "libero.it", "email", "sms", "(direct)", "newsletter", "partner", "www.google.com",
@@ -53,9 +61,8 @@ ROW = st.fixed_dictionaries({
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(ROW, min_size=1, max_size=40))
-def test_ibis_classifier_equals_python_oracle(tmp_path_factory, rows):
-    path = tmp_path_factory.mktemp("db") / "oracle.duckdb"
-    with Engine(path) as engine:
+def test_ibis_classifier_equals_python_oracle(engine, rows):
+    if True:
         data = pa.table({"_i": list(range(len(rows))),
                          **{k: pa.array([r[k] for r in rows], pa.string()) for k in ROW_KEYS}})
         engine.create_table("visits", data)
@@ -95,9 +102,8 @@ URLS = st.builds(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(urls=st.lists(st.one_of(st.none(), URLS), min_size=1, max_size=20))
-def test_parse_url_campaign_equals_python(tmp_path_factory, urls):
-    path = tmp_path_factory.mktemp("db") / "urls.duckdb"
-    with Engine(path) as engine:
+def test_parse_url_campaign_equals_python(engine, urls):
+    if True:
         engine.create_table("u", pa.table({"_i": list(range(len(urls))), "page_url": pa.array(urls, pa.string())}))
         t = engine.table("u")
         got = engine.to_arrow(t.select("_i", **parse_url_campaign(t.page_url)).order_by("_i")).to_pylist()
