@@ -1,0 +1,1 @@
+"""Rule-based segments: typed predicate trees stored as JSON, compiled to Ibis."""
