@@ -117,3 +117,18 @@ def test_parse_url_values_by_hand():
                          "&utm_term=Scarpe+Rosse&fbclid=F1&gclid=G1")
     assert v == {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "saldi estate",
                  "utm_term": "Scarpe Rosse", "utm_content": None, "click_id_type": "gclid", "click_id": "G1"}
+
+
+def test_ibis_hand_rows(engine):
+    rows = {
+        "utm_source": ["www.google.com", None, None, None, "google"],
+        "utm_medium": ["cpc", None, None, None, "cpc"],
+        "referrer": [None, "https://www.google.it/?q=x", "https://www.corriere.it/a", None, None],
+        "click_id_type": [None, None, None, "gclid", None],
+        "source_system": [None, None, None, None, "pos"],
+        "channel": [None, None, None, None, None],
+    }
+    engine.create_table("hand", pa.table({"_i": list(range(5)), **{k: pa.array(v, pa.string()) for k, v in rows.items()}}))
+    got = engine.to_arrow(classify(engine.table("hand"), RULES).order_by("_i")).to_pylist()
+    assert [g["channel"] for g in got] == ["Paid Search", "Organic Search", "Referral", "Paid Search", "Store / POS"]
+    assert [g["channel_rule"] for g in got] == ["ga4-2026:6", "ga4-2026:17", "ga4-2026:21", "ga4-2026:1", "offline:2"]

@@ -95,19 +95,20 @@ def classify(table: Any, rules: ChannelRules) -> Any:
     utm = t[_TMP + "s"].notnull() | t[_TMP + "m"].notnull()
     rh, ph = t[_TMP + "rh"], t[_TMP + "ph"]
     ext = rh.notnull() & (ph.isnull() | (rh != ph))
-    ref_cat = _category(rh, rules.categories)
+    src = ibis.cases((utm, t[_TMP + "s"].fill_null(NOT_SET)), (ext, rh), else_=ibis.literal(DIRECT_SOURCE))
+    t = t.mutate(**{_TMP + "utm": utm, _TMP + "ext": ext, _TMP + "src": src})
+    # one category lookup serves both the referrer medium and the rules (src = host there)
+    t = t.mutate(**{_TMP + "cat": _category(t[_TMP + "src"].re_replace(r"^www\.", ""), rules.categories)})
+    ext, cat = t[_TMP + "ext"], t[_TMP + "cat"]
     t = t.mutate(**{
-        _TMP + "utm": utm,
-        _TMP + "src": ibis.cases((utm, t[_TMP + "s"].fill_null(NOT_SET)), (ext, rh), else_=ibis.literal(DIRECT_SOURCE)),
         _TMP + "med": ibis.cases(
-            (utm, t[_TMP + "m"].fill_null(NOT_SET)),
-            (ext & (ref_cat == "search"), ibis.literal("organic")),
+            (t[_TMP + "utm"], t[_TMP + "m"].fill_null(NOT_SET)),
+            (ext & (cat == "search"), ibis.literal("organic")),
             (ext, ibis.literal("referral")),
             else_=ibis.literal(NONE_MEDIUM),
         ),
         _TMP + "camp": t[_TMP + "c"].fill_null(NOT_SET),
     })
-    t = t.mutate(**{_TMP + "cat": _category(t[_TMP + "src"].re_replace(r"^www\.", ""), rules.categories)})
 
     branches: list[tuple[Any, Any]] = [(t[_TMP + "given"].notnull(), ibis.literal("source"))]
     sys_, et = t[_TMP + "sys"], t[_TMP + "et"]
