@@ -1,0 +1,310 @@
+"""SQL constructs of identity resolution (DuckDB dialect), one named function each.
+
+Identity keeps the heavy work in the engine: identifiers are unpivoted from ``events``,
+dictionary-encoded, paired per event and aggregated to *distinct* pairs here; only integer
+arrays (the "small model input" of the graph solver) leave the engine, and its answer comes
+back as Arrow arrays joined in SQL. Values are bound with ``?``; identifiers are constants.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from percorso.events.schema import IDENTIFIER_COLUMNS
+
+if TYPE_CHECKING:
+    from percorso.engine.backend import Engine
+
+_COLS = ", ".join(IDENTIFIER_COLUMNS)
+
+
+def _list(values: list[str]) -> list[str]:
+    return list(values) or ["\x00"]  # a typed, never-matching list (DuckDB cannot type [])
+
+
+def stage_identifier_occurrences(engine: Engine, trusted_sources: list[str], *, only_new: bool,
+                                 event_ids: str | None = None) -> int:
+    """Temp table ``_id_occ``: one row per (event, non-empty identifier), with its trust.
+
+    ``only_new`` keeps events not yet in ``event_customers``; ``event_ids`` names a table of
+    event ids to restrict to.
+    """
+    where = []
+    if only_new:
+        where.append("NOT EXISTS (SELECT 1 FROM event_customers c WHERE c.event_id = e.event_id)")
+    if event_ids:
+        where.append(f"e.event_id IN (SELECT event_id FROM {event_ids})")
+    cond = ("WHERE " + " AND ".join(where)) if where else ""
+    engine.run(
+        f"""CREATE OR REPLACE TEMP TABLE _id_occ AS
+        SELECT event_id, source_name, occurred_at, id_type, trim(id_value) AS id_value,
+               list_contains(?::VARCHAR[], source_name) AS trusted
+        FROM (UNPIVOT (SELECT event_id, source_name, occurred_at, {_COLS} FROM events e {cond})
+              ON {_COLS} INTO NAME id_type VALUE id_value)
+        WHERE trim(id_value) <> ''""",
+        [_list(trusted_sources)],
+    )
+    return engine.count("_id_occ")
+
+
+def source_kinds(engine: Engine) -> list[tuple[str, str]]:
+    """Distinct (source_name, source_kind) of ``events`` (to decide which sources are trusted)."""
+    t = engine.query("SELECT DISTINCT source_name, source_kind FROM events WHERE source_name IS NOT NULL")
+    return list(zip(t["source_name"].to_pylist(), t["source_kind"].to_pylist(), strict=True))
+
+
+def upsert_identifiers(engine: Engine, rules: list[tuple[str, list[str], str | None]], *, full: bool) -> None:
+    """Merge ``_id_occ`` into ``identity_identifiers`` and (re)compute the blocked flag.
+
+    ``rules`` holds, per identifier column, the lowercased exact values and one combined regex
+    that are blocked (see :mod:`percorso.identity.blocklist`).
+    """
+    cases, params = [], []
+    for kind, exact, rx in rules:
+        cases.append("WHEN ? THEN (list_contains(?::VARCHAR[], lower(id_value))"
+                     + (" OR regexp_full_match(id_value, ?))" if rx else ")"))
+        params += [kind, _list(exact)] + ([rx] if rx else [])
+    blocked = "CASE id_type " + " ".join(cases) + " ELSE false END"
+    if full or not engine.has_table("identity_identifiers"):
+        engine.run("""CREATE OR REPLACE TABLE identity_identifiers (id_type VARCHAR, id_value VARCHAR,
+            first_seen_at TIMESTAMP, last_seen_at TIMESTAMP, n_events BIGINT, trusted_seen BOOLEAN,
+            blocked BOOLEAN)""")
+    engine.run(
+        f"""CREATE OR REPLACE TABLE identity_identifiers AS
+        WITH n AS (SELECT id_type, id_value, min(occurred_at) AS first_seen_at, max(occurred_at) AS last_seen_at,
+                          count(*) AS n_events, bool_or(trusted) AS trusted_seen FROM _id_occ GROUP BY ALL),
+        m AS (SELECT id_type, id_value, least(o.first_seen_at, n.first_seen_at) AS first_seen_at,
+                     greatest(o.last_seen_at, n.last_seen_at) AS last_seen_at,
+                     coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
+                     coalesce(o.trusted_seen, false) OR coalesce(n.trusted_seen, false) AS trusted_seen
+              FROM identity_identifiers o FULL JOIN n USING (id_type, id_value))
+        SELECT *, coalesce({blocked}, false) AS blocked FROM m""",
+        params,
+    )
+
+
+def upsert_links(engine: Engine, *, full: bool) -> None:
+    """Merge the distinct identifier pairs of ``_id_occ`` events into ``identity_links``.
+
+    One row per pair (a < b), with its first event, source and time, how many events carried
+    it and whether any trusted source did. ``status`` is filled by :func:`write_link_status`.
+    """
+    if full or not engine.has_table("identity_links"):
+        engine.run("""CREATE OR REPLACE TABLE identity_links (link_no BIGINT, id_type_a VARCHAR,
+            id_value_a VARCHAR, id_type_b VARCHAR, id_value_b VARCHAR, event_id VARCHAR, source_name VARCHAR,
+            occurred_at TIMESTAMP, n_events BIGINT, trusted BOOLEAN, status VARCHAR)""")
+    engine.run(
+        """CREATE OR REPLACE TABLE identity_links AS
+        WITH multi AS (SELECT * FROM _id_occ WHERE event_id IN
+                         (SELECT event_id FROM _id_occ GROUP BY event_id HAVING count(*) > 1)),
+        n AS (SELECT x.id_type AS id_type_a, x.id_value AS id_value_a, y.id_type AS id_type_b,
+                     y.id_value AS id_value_b,
+                     arg_min(x.event_id, (x.occurred_at, x.event_id)) AS event_id,
+                     arg_min(x.source_name, (x.occurred_at, x.event_id)) AS source_name,
+                     min(x.occurred_at) AS occurred_at, count(*) AS n_events, bool_or(x.trusted) AS trusted
+              FROM multi x JOIN multi y ON x.event_id = y.event_id
+                   AND (x.id_type, x.id_value) < (y.id_type, y.id_value)
+              GROUP BY ALL),
+        m AS (SELECT id_type_a, id_value_a, id_type_b, id_value_b,
+                     CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
+                          THEN n.event_id ELSE o.event_id END AS event_id,
+                     CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
+                          THEN n.source_name ELSE o.source_name END AS source_name,
+                     least(o.occurred_at, n.occurred_at) AS occurred_at,
+                     coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
+                     coalesce(o.trusted, false) OR coalesce(n.trusted, false) AS trusted, o.status
+              FROM identity_links o FULL JOIN n USING (id_type_a, id_value_a, id_type_b, id_value_b))
+        SELECT row_number() OVER () - 1 AS link_no, * FROM m""",
+    )
+
+
+def graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:
+    """Dictionary-encode identifiers (temp ``_id_nodes``) and return (nodes, edges) as Arrow.
+
+    nodes: node, id_type, trusted_seen, blocked (ordered by node); edges: link_no, a, b, trusted.
+    """
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_nodes AS
+        SELECT (row_number() OVER (ORDER BY id_type, id_value) - 1)::BIGINT AS node, * FROM identity_identifiers""")
+    nodes = engine.query("SELECT node, id_type, trusted_seen, blocked FROM _id_nodes ORDER BY node")
+    edges = engine.query(
+        """SELECT l.link_no, na.node AS a, nb.node AS b, l.trusted FROM identity_links l
+        JOIN _id_nodes na ON na.id_type = l.id_type_a AND na.id_value = l.id_value_a
+        JOIN _id_nodes nb ON nb.id_type = l.id_type_b AND nb.id_value = l.id_value_b ORDER BY l.link_no""")
+    return nodes, edges
+
+
+def write_link_status(engine: Engine, status: pa.Table) -> None:
+    """Set ``identity_links.status`` from an Arrow (link_no, status) table."""
+    engine.con.register("_id_status", status)
+    try:
+        engine.run("""CREATE OR REPLACE TABLE identity_links AS
+            SELECT l.* EXCLUDE (status), s.status FROM identity_links l JOIN _id_status s USING (link_no)""")
+    finally:
+        engine.con.unregister("_id_status")
+
+
+def write_flags(engine: Engine, sol: pa.Table) -> None:
+    """``identity_flags`` from the solver's (node, reason, n_linked, conflict_type) rows."""
+    engine.con.register("_id_flag_in", sol)
+    try:
+        engine.run("""CREATE OR REPLACE TABLE identity_flags AS
+            SELECT n.id_type, n.id_value, f.reason, f.n_linked, f.conflict_type, n.n_events, n.first_seen_at
+            FROM _id_flag_in f JOIN _id_nodes n USING (node)""")
+    finally:
+        engine.con.unregister("_id_flag_in")
+
+
+def stage_components(engine: Engine, labels: pa.Table) -> None:
+    """Temp ``_id_comp`` (label, identifier, first seen) and ``_id_lab`` (label, smallest identifier)."""
+    engine.con.register("_id_labels", labels)
+    try:
+        engine.run("""CREATE OR REPLACE TEMP TABLE _id_comp AS
+            SELECT l.label, n.id_type, n.id_value, n.first_seen_at FROM _id_labels l JOIN _id_nodes n USING (node)""")
+    finally:
+        engine.con.unregister("_id_labels")
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_lab AS
+        SELECT label, min(id_type || ':' || id_value) AS min_ident, count(*) AS size FROM _id_comp GROUP BY label""")
+
+
+def assign_customer_ids(engine: Engine) -> None:
+    """Temp ``_id_final`` (label, customer_id, is_new): keep the oldest previous id of each component.
+
+    A previous id claimed by several components (a split) stays with the one holding most of
+    its identifiers; the others, and components with no previous id, get
+    ``'C' + sha256(smallest identifier)[:12]``.
+    """
+    has_prev = engine.has_table("_id_prev")
+    prev = "_id_prev" if has_prev else "(SELECT NULL::VARCHAR id_type, NULL::VARCHAR id_value, NULL::VARCHAR customer_id, NULL::TIMESTAMP first_seen_at WHERE false)"
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_final AS
+        WITH pc AS (SELECT customer_id, min(first_seen_at) AS pfs FROM {prev} GROUP BY 1),
+        claim AS (SELECT c.label, p.customer_id, count(*) AS n FROM _id_comp c
+                  JOIN {prev} p USING (id_type, id_value) GROUP BY ALL),
+        pick AS (SELECT label, arg_min(customer_id, (pfs, customer_id)) AS customer_id,
+                        arg_min(n, (pfs, customer_id)) AS n FROM claim JOIN pc USING (customer_id) GROUP BY label),
+        keep AS (SELECT customer_id, arg_min(label, (-n, min_ident)) AS label
+                 FROM pick JOIN _id_lab USING (label) GROUP BY customer_id)
+        SELECT l.label, coalesce(k.customer_id, 'C' || substr(sha256(l.min_ident), 1, 12)) AS customer_id,
+               k.customer_id IS NULL AS is_new, l.min_ident
+        FROM _id_lab l LEFT JOIN keep k USING (label)""")
+    for attempt in range(1, 20):
+        clash = f"""(SELECT customer_id FROM _id_final GROUP BY 1 HAVING count(*) > 1
+                    UNION SELECT customer_id FROM {prev})"""
+        n = engine.query(f"SELECT count(*) AS n FROM _id_final WHERE is_new AND customer_id IN {clash}")["n"][0].as_py()
+        if not n:
+            break
+        engine.run(f"""UPDATE _id_final SET customer_id = 'C' || substr(sha256(min_ident || '#' || ?), 1, 12)
+            WHERE is_new AND customer_id IN {clash}""", [str(attempt)])
+
+
+def write_identity_map(engine: Engine) -> None:
+    engine.run("""CREATE OR REPLACE TABLE identity_map AS
+        SELECT c.id_type, c.id_value, f.customer_id, c.first_seen_at
+        FROM _id_comp c JOIN _id_final f USING (label)""")
+
+
+def record_merges(engine: Engine, run_at: Any) -> int:
+    """Append retired previous ids to ``identity_merges``; returns how many were retired."""
+    engine.run("""CREATE TABLE IF NOT EXISTS identity_merges (retired_id VARCHAR, kept_id VARCHAR,
+        merged_at TIMESTAMP, reason VARCHAR, link_event_id VARCHAR)""")
+    if not engine.has_table("_id_prev"):
+        return 0
+    before = engine.count("identity_merges")
+    engine.run("""INSERT INTO identity_merges
+        WITH gone AS (SELECT DISTINCT customer_id FROM _id_prev
+                      WHERE customer_id NOT IN (SELECT customer_id FROM identity_map)),
+        dest AS (SELECT p.customer_id AS retired_id, m.customer_id AS kept_id, count(*) AS n
+                 FROM _id_prev p JOIN gone USING (customer_id)
+                 JOIN identity_map m USING (id_type, id_value) GROUP BY ALL),
+        best AS (SELECT retired_id, arg_max(kept_id, (n, kept_id)) AS kept_id, count(*) AS n_dest
+                 FROM dest GROUP BY 1),
+        ev AS (SELECT b.retired_id, arg_min(l.event_id, (l.occurred_at, l.event_id)) AS event_id
+               FROM best b JOIN _id_prev pa ON pa.customer_id = b.retired_id
+               JOIN identity_links l ON l.status = 'used' AND (
+                    (l.id_type_a = pa.id_type AND l.id_value_a = pa.id_value) OR
+                    (l.id_type_b = pa.id_type AND l.id_value_b = pa.id_value))
+               JOIN identity_map mo ON mo.customer_id = b.kept_id AND (
+                    (l.id_type_a = pa.id_type AND l.id_value_a = pa.id_value
+                     AND mo.id_type = l.id_type_b AND mo.id_value = l.id_value_b) OR
+                    (l.id_type_b = pa.id_type AND l.id_value_b = pa.id_value
+                     AND mo.id_type = l.id_type_a AND mo.id_value = l.id_value_a))
+               LEFT JOIN _id_prev po ON po.id_type = mo.id_type AND po.id_value = mo.id_value
+               WHERE po.customer_id IS DISTINCT FROM b.retired_id
+               GROUP BY 1)
+        SELECT g.customer_id, b.kept_id, ?::TIMESTAMP,
+               CASE WHEN b.retired_id IS NULL THEN 'dropped' WHEN b.n_dest > 1 THEN 'split' ELSE 'merged' END,
+               ev.event_id
+        FROM gone g LEFT JOIN best b ON b.retired_id = g.customer_id
+        LEFT JOIN ev ON ev.retired_id = g.customer_id""", [run_at])
+    return engine.count("identity_merges") - before
+
+
+_PRIORITY_CASE = "CASE o.id_type {} END"
+
+
+def event_keys(engine: Engine, priority: tuple[str, ...], target: str) -> None:
+    """Table ``target``: each ``_id_occ`` event → customer of its highest-priority mapped identifier."""
+    case = "CASE o.id_type " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(priority)) + " END"
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE {target} AS
+        SELECT o.event_id, arg_min(m.customer_id, {case}) AS customer_id,
+               arg_min(o.id_type, {case}) AS id_type, arg_min(o.id_value, {case}) AS id_value
+        FROM _id_occ o JOIN identity_map m USING (id_type, id_value) GROUP BY o.event_id""")
+
+
+def write_event_customers(engine: Engine, *, full: bool) -> None:
+    """``event_customers`` (event_id, customer_id, id_type, id_value) for every event.
+
+    Full: from ``_id_keys``. Incremental: earlier rows follow their key identifier's new
+    customer, ``_id_keys`` (new and re-keyed events) replaces the rest.
+    """
+    if full or not engine.has_table("event_customers"):
+        engine.run("""CREATE OR REPLACE TABLE event_customers AS
+            SELECT e.event_id, k.customer_id, k.id_type, k.id_value FROM events e
+            LEFT JOIN _id_keys k USING (event_id)""")
+        return
+    engine.run("""CREATE OR REPLACE TABLE event_customers AS
+        SELECT e.event_id, coalesce(k.customer_id, CASE WHEN k.event_id IS NULL THEN m.customer_id END) AS customer_id,
+               CASE WHEN k.event_id IS NULL THEN c.id_type ELSE k.id_type END AS id_type,
+               CASE WHEN k.event_id IS NULL THEN c.id_value ELSE k.id_value END AS id_value
+        FROM events e LEFT JOIN event_customers c USING (event_id)
+        LEFT JOIN identity_map m ON m.id_type = c.id_type AND m.id_value = c.id_value
+        LEFT JOIN _id_keys k ON k.event_id = e.event_id""")
+
+
+def stage_rekey_events(engine: Engine) -> int:
+    """Temp ``_id_rekey``: earlier events whose key identifier is no longer mapped (flagged since)."""
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_rekey AS
+        SELECT c.event_id FROM event_customers c
+        LEFT JOIN identity_map m ON m.id_type = c.id_type AND m.id_value = c.id_value
+        WHERE c.id_type IS NOT NULL AND m.customer_id IS NULL""")
+    return engine.count("_id_rekey")
+
+
+def snapshot_previous_map(engine: Engine) -> bool:
+    """Copy the current ``identity_map`` to temp ``_id_prev`` (for stable ids and the merge log)."""
+    engine.run("DROP TABLE IF EXISTS _id_prev")
+    if not engine.has_table("identity_map"):
+        return False
+    engine.run("CREATE TEMP TABLE _id_prev AS SELECT id_type, id_value, customer_id, first_seen_at FROM identity_map")
+    return True
+
+
+def pair_counts(engine: Engine, truth: str, assigned: str) -> dict[str, int]:
+    """Sums of C(n, 2) over predicted, true and (predicted, true) groups, in the engine.
+
+    ``assigned`` holds (event_id, customer_id); ``truth`` holds (source_name, source_key,
+    person_id); both are joined through ``events`` on event id and source key.
+    """
+    t = engine.query(f"""WITH j AS (
+            SELECT a.customer_id, g.person_id FROM {assigned} a JOIN events e USING (event_id)
+            JOIN {truth} g ON g.source_name = e.source_name AND g.source_key = e.source_key),
+        p AS (SELECT count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY customer_id),
+        t AS (SELECT count(*) AS n FROM j GROUP BY person_id),
+        pt AS (SELECT count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY customer_id, person_id)
+        SELECT (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM p)::BIGINT AS predicted_pairs,
+               (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM t)::BIGINT AS true_pairs,
+               (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM pt)::BIGINT AS correct_pairs,
+               (SELECT count(*) FROM j)::BIGINT AS matched_events,
+               (SELECT count(*) FROM j WHERE customer_id IS NULL)::BIGINT AS unassigned_events""")
+    return {k: int(v[0]) for k, v in t.to_pydict().items()}

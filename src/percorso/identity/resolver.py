@@ -1,0 +1,183 @@
+"""``resolve``: from ``events`` to ``identity_map`` and ``event_customers``, fully or incrementally.
+
+The stages: identifiers are unpivoted and paired per event in the engine
+(:mod:`percorso.engine.identity_sql`), merged into the persistent ``identity_identifiers``
+and ``identity_links`` tables (so an incremental run only reads new events), the graph is
+solved in numpy (:mod:`percorso.identity.graph`), and customer ids are matched to the
+previous ``identity_map`` so they stay stable (the oldest id wins; retired ids go to
+``identity_merges``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from percorso.engine import identity_sql as S
+from percorso.errors import ConfigError
+from percorso.identity.blocklist import blocklist_for
+from percorso.identity.graph import EDGE_STATUS, FLAG_REASON, solve
+from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, STRONG, UNTRUSTED_KINDS
+
+if TYPE_CHECKING:
+    from percorso.project import Project
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class IdentityReport:
+    """What a resolution run did (counts are after the run, over all data)."""
+
+    mode: str
+    events_read: int
+    identifiers: int
+    blocked_identifiers: int
+    flagged_identifiers: int
+    links_used: int
+    links_flagged: int
+    links_blocked: int
+    links_rejected: int
+    components: int
+    customers_new: int
+    customers_retired: int
+    events_assigned: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def trusted_sources(project: Project, pairs: list[tuple[str, str]]) -> list[str]:
+    """Names of the sources allowed to merge known customers.
+
+    ``[sources.X] trusted`` wins; else ``identity.trusted_sources`` when set; else every
+    source whose kind is not a public, client-side one (web, app, clickstream, collector).
+    """
+    settings = project.settings
+    listed = settings.identity.trusted_sources
+    out = []
+    for name, kind in pairs:
+        src = settings.sources.get(name)
+        if src is not None and src.trusted is not None:
+            ok = src.trusted
+        elif listed:
+            ok = name in listed
+        else:
+            ok = (src.kind if src is not None else kind) not in UNTRUSTED_KINDS
+        if ok:
+            out.append(name)
+    return sorted(out)
+
+
+def _blocklist_rules(project: Project) -> list[tuple[str, list[str], str | None]]:
+    bl = blocklist_for(project)
+    rules = []
+    try:
+        secret = project.secret
+    except ConfigError:
+        secret = None
+    from percorso.identity import normalize as N
+
+    for kind, exact, rx in bl.engine_rules():
+        if kind in HASHED.values():
+            raw = {v: k for k, v in HASHED.items()}[kind]
+            keys = []
+            if secret:
+                fn = N.normalizer(raw, project.settings.identity.default_phone_region)
+                for v in exact:
+                    norm = fn(v)
+                    if norm:
+                        keys.append(N.keyed_hash(secret, norm))
+            rules.append((kind, sorted(keys), None))
+        else:
+            rules.append((kind, exact, rx))
+    return rules
+
+
+def resolve(project: Project, *, full: bool = False, progress: Progress | None = None) -> IdentityReport:
+    """Stitch every identifier in ``events`` into customers.
+
+    Parameters
+    ----------
+    project
+        The open project (its engine is written: identity tables and ``event_customers``).
+    full
+        Recompute from every event; otherwise only events not yet in ``event_customers`` are
+        read. Customer ids stay stable either way.
+    progress
+        Called with a short description of each step (for a progress display).
+    """
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    engine = project.engine
+    full = full or not all(engine.has_table(t) for t in
+                           ("event_customers", "identity_identifiers", "identity_links", "identity_map"))
+    S.snapshot_previous_map(engine)
+    trusted = trusted_sources(project, S.source_kinds(engine))
+    say("identificativi degli eventi / event identifiers")
+    S.stage_identifier_occurrences(engine, trusted, only_new=not full)
+    n_events = engine.query("SELECT count(DISTINCT event_id) AS n FROM _id_occ")["n"][0].as_py()
+    S.upsert_identifiers(engine, _blocklist_rules(project), full=full)
+    say("coppie di identificativi / identifier pairs")
+    S.upsert_links(engine, full=full)
+
+    say("componenti / components")
+    nodes, edges = S.graph_inputs(engine)
+    kind = pc.index_in(nodes["id_type"], value_set=pa.array(ROUND_ORDER)).to_numpy(zero_copy_only=False)
+    strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)
+    trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)
+    blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)
+    sol = solve(kind, strong & trusted_seen, blocked,
+                edges["a"].to_numpy(zero_copy_only=False), edges["b"].to_numpy(zero_copy_only=False),
+                edges["trusted"].to_numpy(zero_copy_only=False).astype(bool),
+                cap=project.settings.identity.max_customers_per_identifier)
+
+    say("esiti dei collegamenti / link outcomes")
+    status_names = pa.array(EDGE_STATUS).take(pa.array(sol.edge_status.astype(np.int64)))
+    with engine.transaction():
+        S.write_link_status(engine, pa.table({"link_no": edges["link_no"], "status": status_names}))
+        fl = np.flatnonzero(sol.flag > 0)
+        ck = sol.conflict_kind[fl]
+        S.write_flags(engine, pa.table({
+            "node": pa.array(fl, pa.int64()),
+            "reason": pa.array(FLAG_REASON).take(pa.array(sol.flag[fl].astype(np.int64))),
+            "n_linked": pa.array(sol.n_linked[fl], pa.int64()),
+            "conflict_type": pa.array([ROUND_ORDER[k] if k >= 0 else None for k in ck.tolist()], pa.string()),
+        }))
+        usable = np.flatnonzero((sol.flag == 0) & ~blocked)
+        S.stage_components(engine, pa.table({"node": pa.array(usable, pa.int64()),
+                                             "label": pa.array(sol.labels[usable], pa.int64())}))
+        say("codici cliente stabili / stable customer ids")
+        S.assign_customer_ids(engine)
+        n_new = engine.query("SELECT count(*) AS n FROM _id_final WHERE is_new")["n"][0].as_py()
+        S.write_identity_map(engine)
+        run_at = datetime.now(UTC).replace(tzinfo=None)
+        retired = S.record_merges(engine, run_at)
+        say("clienti degli eventi / event customers")
+        S.event_keys(engine, PRIORITY, "_id_keys")
+        if not full and S.stage_rekey_events(engine):
+            S.stage_identifier_occurrences(engine, trusted, only_new=False, event_ids="_id_rekey")
+            S.event_keys(engine, PRIORITY, "_id_keys_re")
+            engine.run("INSERT INTO _id_keys SELECT * FROM _id_keys_re")
+        S.write_event_customers(engine, full=full)
+    counts = dict.fromkeys(EDGE_STATUS, 0)
+    vals, cnt = np.unique(sol.edge_status, return_counts=True)
+    for v, c in zip(vals, cnt, strict=True):
+        counts[EDGE_STATUS[int(v)]] = int(c)
+    assigned = engine.query("SELECT count(customer_id) AS n FROM event_customers")["n"][0].as_py()
+    return IdentityReport(
+        mode="full" if full else "incremental", events_read=int(n_events), identifiers=int(kind.size),
+        blocked_identifiers=int(blocked.sum()), flagged_identifiers=int(fl.size),
+        links_used=counts["used"], links_flagged=counts["flagged_hub"], links_blocked=counts["blocked"],
+        links_rejected=counts["rejected_untrusted"], components=int(np.unique(sol.labels[usable]).size),
+        customers_new=int(n_new), customers_retired=int(retired), events_assigned=int(assigned),
+        seconds=round(time.perf_counter() - t0, 3),
+    )
