@@ -1,9 +1,88 @@
-"""CLI commands: identity."""
+"""CLI commands: identity (risoluzione dell'identità / identity resolution)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, console, emit_frame, open_cli_project
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    ident = typer.Typer(help="Identità: unisce gli identificativi in clienti (identity resolution).",
+                        no_args_is_help=True)
+    app.add_typer(ident, name="identity")
+
+    @ident.command("resolve")
+    def resolve_cmd(
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+        full: Annotated[bool, typer.Option("--full", help="Ricalcola da tutti gli eventi / recompute from every event.")] = False,
+        fmt: FormatOpt = OutputFormat.table,
+    ) -> None:
+        """Risolve l'identità dei clienti (stitch identifiers into customers; ids stay stable)."""
+        from percorso.identity import resolve
+
+        with open_cli_project(project) as p, console().status("identità…") as status:
+            report = resolve(p, full=full, progress=lambda msg: status.update(msg))
+        _emit_dict(report.to_dict(), fmt)
+
+    @ident.command("explain")
+    def explain_cmd(
+        query: Annotated[str, typer.Argument(help="Codice cliente, e-mail, telefono, carta o altro identificativo.")],
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+        fmt: FormatOpt = OutputFormat.table,
+    ) -> None:
+        """Spiega perché gli identificativi sono un cliente (chain of links and the events behind them)."""
+        from percorso.identity import explain
+
+        with open_cli_project(project, read_only=True) as p:
+            e = explain(p, query)
+        if fmt is OutputFormat.json:
+            sys.stdout.write(json.dumps(e.to_dict(), default=str, ensure_ascii=False, indent=2) + "\n")
+            return
+        import pandas as pd
+
+        c = console(stderr=False)
+        c.print(f"[bold]cliente {e.customer_id}[/bold] — {len(e.identifiers)} identificativi"
+                + (f" (anche / also: {', '.join(e.also)})" if e.also else ""))
+        cols = ["from", "to", "event_id", "source_name", "source_file", "source_line", "occurred_at", "n_events", "trusted"]
+        if e.chain:
+            emit_frame(pd.DataFrame(e.chain).reindex(columns=cols), fmt, title="collegamenti usati / links used")
+        if e.other_links:
+            emit_frame(pd.DataFrame(e.other_links)[["id_type_a", "id_value_a", "id_type_b", "id_value_b", "status",
+                                                    "event_id", "source_name", "occurred_at"]], fmt,
+                       title="collegamenti scartati / flagged, blocked, rejected")
+        if e.flags:
+            emit_frame(pd.DataFrame(e.flags), fmt, title="identificativi segnalati / flagged hubs")
+        if e.merges:
+            emit_frame(pd.DataFrame(e.merges), fmt, title="fusioni / merges")
+
+    @ident.command("flags")
+    def flags_cmd(
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+        fmt: FormatOpt = OutputFormat.table,
+        out: OutOpt = None,
+        limit: Annotated[int, typer.Option("--limit", help="Righe al massimo / max rows.")] = 1000,
+    ) -> None:
+        """Elenca gli identificativi condivisi segnalati (hubs: shared tablets, family e-mails)."""
+        with open_cli_project(project, read_only=True) as p:
+            if not p.engine.has_table("identity_flags"):
+                from percorso.errors import NotFound
+
+                raise NotFound("no identity_flags yet; run `percorso identity resolve` first")
+            frame = p.engine.execute(p.engine.table("identity_flags").order_by(
+                [p.engine.table("identity_flags").n_linked.desc(), "id_type", "id_value"]).limit(limit))
+        emit_frame(frame, fmt, out, title="identificativi segnalati / flagged identifiers")
+
+
+def _emit_dict(d: dict, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(d, default=str) + "\n")
+        return
+    import pandas as pd
+
+    emit_frame(pd.DataFrame({"voce": list(d), "valore": [str(v) for v in d.values()]}), fmt)

@@ -308,3 +308,33 @@ def pair_counts(engine: Engine, truth: str, assigned: str) -> dict[str, int]:
                (SELECT count(*) FROM j)::BIGINT AS matched_events,
                (SELECT count(*) FROM j WHERE customer_id IS NULL)::BIGINT AS unassigned_events""")
     return {k: int(v[0]) for k, v in t.to_pydict().items()}
+
+
+def find_identifiers(engine: Engine, values: list[str]) -> pa.Table:
+    """Mapped or flagged identifiers whose value (or customer id) is one of ``values``."""
+    return engine.query("""SELECT id_type, id_value, customer_id FROM identity_map
+        WHERE id_value IN (SELECT unnest(?::VARCHAR[])) OR customer_id IN (SELECT unnest(?::VARCHAR[]))
+        UNION ALL SELECT id_type, id_value, NULL FROM identity_flags WHERE id_value IN (SELECT unnest(?::VARCHAR[]))
+        ORDER BY 1, 2""", [values, values, values])
+
+
+def customer_evidence(engine: Engine, customer_id: str, limit: int) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """(identifiers, links touching them with their first event, flags touching, merges) of a customer."""
+    ids = engine.query("""SELECT id_type, id_value, first_seen_at FROM identity_map WHERE customer_id = ?
+        ORDER BY first_seen_at, id_type, id_value""", [customer_id])
+    links = engine.query("""WITH mine AS (SELECT id_type, id_value FROM identity_map WHERE customer_id = ?)
+        SELECT l.id_type_a, l.id_value_a, l.id_type_b, l.id_value_b, l.status, l.trusted, l.n_events,
+               l.event_id, l.source_name, e.source_file, e.source_line, l.occurred_at
+        FROM identity_links l LEFT JOIN events e USING (event_id)
+        WHERE (l.id_type_a, l.id_value_a) IN (SELECT (id_type, id_value) FROM mine)
+           OR (l.id_type_b, l.id_value_b) IN (SELECT (id_type, id_value) FROM mine)
+        ORDER BY l.occurred_at, l.event_id LIMIT ?""", [customer_id, limit])
+    flags = engine.query("""SELECT f.* FROM identity_flags f WHERE (f.id_type, f.id_value) IN (
+          SELECT CASE WHEN m.id_type = l.id_type_a AND m.id_value = l.id_value_a THEN (l.id_type_b, l.id_value_b)
+                      ELSE (l.id_type_a, l.id_value_a) END
+          FROM identity_links l JOIN identity_map m ON m.customer_id = ? AND (
+               (m.id_type = l.id_type_a AND m.id_value = l.id_value_a) OR
+               (m.id_type = l.id_type_b AND m.id_value = l.id_value_b)))""", [customer_id])
+    merges = (engine.query("SELECT * FROM identity_merges WHERE kept_id = ? OR retired_id = ? ORDER BY merged_at",
+                           [customer_id, customer_id]) if engine.has_table("identity_merges") else pa.table({}))
+    return ids, links, flags, merges
