@@ -92,7 +92,7 @@ def test_malformed_rate_and_every_row_listed(demo):
         for i, row in enumerate(rows, start=1):
             if len(row) != width or row[0] == "":
                 assert i in bad[name], (name, i, row)
-    assert len(bad) >= 8  # malformed rows are spread over many files
+    assert len(bad) >= 6  # spread over many files (the smallest may get none at 2000 people)
 
 
 def test_ground_truth_covers_every_good_row(demo):

@@ -51,9 +51,9 @@ BAD_VALUES = {
 
 
 def pick_rows(eligible: np.ndarray, rng: np.random.Generator, rate: float = RATE) -> np.ndarray:
-    """Row indices (sorted) to corrupt among the eligible ones."""
+    """Row indices (sorted) to corrupt among the eligible ones; ``rate`` is of all rows."""
     idx = np.flatnonzero(eligible)
-    k = int(rng.binomial(idx.size, rate)) if idx.size else 0
+    k = min(int(rng.binomial(eligible.size, rate)), idx.size) if idx.size else 0
     return np.sort(rng.choice(idx, k, replace=False)) if k else np.zeros(0, np.int64)
 
 

@@ -63,11 +63,11 @@ def write_csv(path: Path, header: list[str], cols: list[pa.Array], delimiter: st
         head = delimiter.join(header) + "\n"
         fh.write((b"\xef\xbb\xbf" if bom else b"") + head.encode(encoding))
         if encoding == "utf-8":
-            fmt.write_lines(fh, lines)
+            fmt.write_lines(fh, lines, terminated=True)
         else:
             for start in range(0, len(lines), 200_000):
                 part = lines.slice(start, 200_000).to_pylist()
-                fh.write(("\n".join(part) + "\n").encode(encoding, errors="replace"))
+                fh.write("".join(part).encode(encoding, errors="replace"))
 
 
 def generate(out: Path | str, customers: int, seed: int = 42, progress=None) -> dict:
@@ -212,9 +212,8 @@ def _write_segment(path: Path, source: str, ss: Sessions, p: Persons, order_id, 
             parts[3] = fmt.where(miss, "", parts[3])
             parts[4] = fmt.where(miss, "", parts[4])
             parts[5] = fmt.where(miss, ',"anonymousId":"', parts[5])
-            lines = fmt.join(*parts)
-            lines = fmt.where(broken, pa.compute.utf8_slice_codeunits(lines, 0, 57), lines)
-            fmt.write_lines(fh, lines)
+            parts[-1] = fmt.where(broken, ',"broken\n', parts[-1])  # truncated JSON
+            fmt.write_lines(fh, fmt.join(*parts), terminated=True)
             good = np.ones(m, bool)
             good[rows] = False
             truth.add(source, mid, person, p, good)

@@ -185,29 +185,22 @@ def crm(src: Path, p, reg, sub_time, pur, truth, rng) -> pa.Array:
 
 
 def loyalty(src: Path, p, reg, truth, rng) -> None:
-    """Loyalty members as an Excel sheet (XlsxWriter, constant memory)."""
-    import datetime as dt
-
-    import xlsxwriter
+    """Loyalty members as an Excel sheet (vectorised writer, see :mod:`.xlsx`)."""
+    from percorso.generate.xlsx import write_xlsx
 
     members = np.flatnonzero(p.loyalty)
     pm = pa.array(members)
     when = (np.datetime64("2024-01-01T00:00:00") + reg[members].astype("timedelta64[s]") + np.timedelta64(3600, "s"))
     birth = np.datetime64("1900-01-01") + p.birth_day[members].astype("timedelta64[D]")
-    cols = [p.card.take(pm).to_pylist(), np.datetime_as_string(when).tolist(), fmt.take([s[0] for s in STORES], p.store[members]).to_pylist(),
-            p.first.take(pm).to_pylist(), p.last.take(pm).to_pylist(), noise.email_noisy(p.email.take(pm), rng).to_pylist(),
-            noise.phone_noisy(p.phone.take(pm), rng).to_pylist(), np.datetime_as_string(birth).tolist(),
-            fmt.take([s[1] for s in STORES], p.store[members]).to_pylist(), fmt.take([s[2] for s in STORES], p.store[members]).to_pylist(),
-            (rng.random(members.size) < 0.7).tolist(), (rng.random(members.size) < 0.5).tolist()]
-    header = ["card_number", "registered_at", "store_id", "first_name", "last_name", "email", "phone", "birth_date",
-              "city", "province", "consent_marketing", "consent_profiling"]
-    wb = xlsxwriter.Workbook(str(src / "loyalty_cards.xlsx"), {"constant_memory": True})
-    wb.set_properties({"created": dt.datetime(2026, 1, 1)})
-    ws = wb.add_worksheet("Tessere")
-    ws.write_row(0, 0, header)
-    for i, row in enumerate(zip(*cols), start=1):
-        ws.write_row(i, 0, row)
-    wb.close()
+    stores = p.store[members]
+    write_xlsx(src / "loyalty_cards.xlsx", "Tessere", {
+        "card_number": p.card.take(pm), "registered_at": pa.array(np.datetime_as_string(when)),
+        "store_id": fmt.take([s[0] for s in STORES], stores), "first_name": p.first.take(pm),
+        "last_name": p.last.take(pm), "email": noise.email_noisy(p.email.take(pm), rng),
+        "phone": noise.phone_noisy(p.phone.take(pm), rng), "birth_date": pa.array(np.datetime_as_string(birth)),
+        "city": fmt.take([s[1] for s in STORES], stores), "province": fmt.take([s[2] for s in STORES], stores),
+        "consent_marketing": rng.random(members.size) < 0.7, "consent_profiling": rng.random(members.size) < 0.5,
+    })
     truth.counts["loyalty_cards.xlsx"] = int(members.size)
     truth.add("loyalty", p.card.take(pm), members, p)
 

@@ -26,6 +26,7 @@ UA_WEB = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
 )
 UA_TABLET = "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+_IPS = pa.array([f"93.{a}.{b}.{c}" for a in (34, 51, 147) for b in range(0, 250, 7) for c in range(1, 250, 5)])
 UA_APP = "DormireBene/3.4.1 (iOS 17.4; iPhone)"
 
 # event kinds, in their order inside a session
@@ -91,7 +92,7 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     login = (p.has_account[ss.person] & (ss.kind != 2) & ((rng.random(n) < 0.3) | buy))
     counts = {
         PAGE: np.ones(n, np.int64), LOGIN: login.astype(np.int64),
-        VIEW: rng.poisson(1.0, n) + buy, CART: ((rng.random(n) < 0.2) | buy).astype(np.int64),
+        VIEW: rng.poisson(0.7, n) + buy, CART: ((rng.random(n) < 0.2) | buy).astype(np.int64),
         CHECKOUT: (buy | (rng.random(n) < 0.03)).astype(np.int64),
         ERROR: np.where(buy & (rng.random(n) < 0.12), rng.integers(1, 3, n), 0),
         IDENT: (buy | (ss.kind == 2) | ss.signup).astype(np.int64), PURCHASE: buy.astype(np.int64),
@@ -147,14 +148,20 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     ua = fmt.where(app, UA_APP, fmt.where(ss.kind[sess] == 2, UA_TABLET, fmt.take(UA_WEB, person % 4)))
     dev_part = fmt.where(app, fmt.join(',"device":{"id":"', ss.device_id.take(pa.array(sess)), '","type":"ios"}'), "")
     ctx_traits = fmt.where(kind == PURCHASE, fmt.join(',"traits":{"email":"', email, '"}'), "")
-    ip = fmt.join("93.", fmt.num(sess % 251), ".", fmt.num(sess // 251 % 251), ".", fmt.num(person % 250 + 1))
-    skew = np.where(rng.random(m) < 0.05, rng.integers(-600, 600, m), 0)
+    ip = _IPS.take(pa.array((person * 7 + sess) % len(_IPS)))
+    # Segment clock skew: a few devices send originalTimestamp/sentAt from a wrong clock
+    sk = np.flatnonzero(rng.random(m) < 0.05)
+    skew = rng.integers(-600, 600, sk.size)
     ms = rng.integers(0, 1000, m)
+    sk_text = fmt.join(',"originalTimestamp":"', fmt.iso_utc(t[sk] + skew, ms[sk]), '","sentAt":"',
+                       fmt.iso_utc(t[sk] + skew + 2, ms[sk]), '"')
+    pick = np.full(m, sk.size)
+    pick[sk] = np.arange(sk.size)
+    sk_part = pa.concat_arrays([sk_text, fmt.s([""])]).take(pa.array(pick))
     parts = [
         '{"type":"', typ, '"', ',"messageId":"', mid, '","anonymousId":"', ss.device.take(pa.array(sess)), '"',
         user_part, event_part, name_part, ',"properties":{', props, '},"context":{"page":{"url":"', url,
         '","referrer":"', ref, '"},"userAgent":"', ua, '","ip":"', ip, '"', camp_part, dev_part, ctx_traits, "}",
-        traits, ',"timestamp":"', fmt.iso_utc(t, ms), '","originalTimestamp":"', fmt.iso_utc(t + skew, ms),
-        '","sentAt":"', fmt.iso_utc(t + skew + 2, ms), '","receivedAt":"', fmt.iso_utc(t + 3, ms), '"}',
+        traits, ',"timestamp":"', fmt.iso_utc(t, ms), '"', sk_part, "}\n",
     ]
     return parts, mid, person, kind
