@@ -85,28 +85,47 @@ def upsert_identifiers(engine: Engine, rules: list[tuple[str, list[str], str | N
     )
 
 
-def upsert_links(engine: Engine, *, full: bool) -> None:
-    """Merge the distinct identifier pairs of ``_id_occ`` events into ``identity_links``.
+def _pair_branches(cond: str) -> str:
+    """One aggregate per pair of identifier columns, read straight from ``events``.
 
-    One row per pair (a < b), with its first event, source and time, how many events carried
-    it and whether any trusted source did. ``status`` is filled by :func:`write_link_status`.
+    Scanning the table once per column pair (36 cheap columnar filters) replaces a self-join
+    of the unpivoted identifiers on event id, which is the costly way to pair them.
+    """
+    branches = []
+    cols = sorted(IDENTIFIER_COLUMNS)
+    for i, ca in enumerate(cols):
+        for cb in cols[i + 1:]:
+            branches.append(
+                f"""SELECT '{ca}' AS id_type_a, trim({ca}) AS id_value_a, '{cb}' AS id_type_b, trim({cb}) AS id_value_b,
+                    arg_min(event_id, (occurred_at, event_id)) AS event_id,
+                    arg_min(source_name, (occurred_at, event_id)) AS source_name,
+                    min(occurred_at) AS occurred_at, count(*) AS n_events,
+                    bool_or(list_contains($trusted, source_name)) AS trusted
+                FROM events e WHERE {cond} trim({ca}) <> '' AND trim({cb}) <> '' GROUP BY ALL""")
+    return "\nUNION ALL\n".join(branches)
+
+
+def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> None:
+    """Merge the distinct identifier pairs of new events into ``identity_links``.
+
+    One row per pair (a < b by id_type), with its first event, source and time, how many
+    events carried it and whether any trusted source did. ``status`` is filled by
+    :func:`write_link_status`. Incremental runs read only events not yet in ``event_customers``.
     """
     if full or not engine.has_table("identity_links"):
         engine.run("""CREATE OR REPLACE TABLE identity_links (link_no BIGINT, id_type_a VARCHAR,
             id_value_a VARCHAR, id_type_b VARCHAR, id_value_b VARCHAR, event_id VARCHAR, source_name VARCHAR,
             occurred_at TIMESTAMP, n_events BIGINT, trusted BOOLEAN, status VARCHAR)""")
-    engine.run(
-        """CREATE OR REPLACE TABLE identity_links AS
-        WITH multi AS (SELECT * FROM _id_occ WHERE event_id IN
-                         (SELECT event_id FROM _id_occ GROUP BY event_id HAVING count(*) > 1)),
-        n AS (SELECT x.id_type AS id_type_a, x.id_value AS id_value_a, y.id_type AS id_type_b,
-                     y.id_value AS id_value_b,
-                     arg_min(x.event_id, (x.occurred_at, x.event_id)) AS event_id,
-                     arg_min(x.source_name, (x.occurred_at, x.event_id)) AS source_name,
-                     min(x.occurred_at) AS occurred_at, count(*) AS n_events, bool_or(x.trusted) AS trusted
-              FROM multi x JOIN multi y ON x.event_id = y.event_id
-                   AND (x.id_type, x.id_value) < (y.id_type, y.id_value)
-              GROUP BY ALL),
+    cond = "" if full else "NOT EXISTS (SELECT 1 FROM event_customers c WHERE c.event_id = e.event_id) AND"
+    if full:
+        engine.con.execute(
+            f"""CREATE OR REPLACE TABLE identity_links AS
+            SELECT (row_number() OVER () - 1)::BIGINT AS link_no, *, NULL::VARCHAR AS status
+            FROM ({_pair_branches(cond)})""", {"trusted": _list(trusted_sources)})
+        return
+    engine.con.execute(
+        f"""CREATE OR REPLACE TABLE identity_links AS
+        WITH n AS ({_pair_branches(cond)}),
         m AS (SELECT id_type_a, id_value_a, id_type_b, id_value_b,
                      CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
                           THEN n.event_id ELSE o.event_id END AS event_id,
@@ -116,8 +135,7 @@ def upsert_links(engine: Engine, *, full: bool) -> None:
                      coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
                      coalesce(o.trusted, false) OR coalesce(n.trusted, false) AS trusted, o.status
               FROM identity_links o FULL JOIN n USING (id_type_a, id_value_a, id_type_b, id_value_b))
-        SELECT row_number() OVER () - 1 AS link_no, * FROM m""",
-    )
+        SELECT (row_number() OVER () - 1)::BIGINT AS link_no, * FROM m""", {"trusted": _list(trusted_sources)})
 
 
 def graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:

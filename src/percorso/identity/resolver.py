@@ -127,7 +127,7 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
     n_events = engine.query("SELECT count(DISTINCT event_id) AS n FROM _id_occ")["n"][0].as_py()
     S.upsert_identifiers(engine, _blocklist_rules(project), full=full)
     say("coppie di identificativi / identifier pairs")
-    S.upsert_links(engine, full=full)
+    S.upsert_links(engine, trusted, full=full)
 
     say("componenti / components")
     nodes, edges = S.graph_inputs(engine)
