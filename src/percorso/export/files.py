@@ -1,0 +1,139 @@
+"""Small result frames to files and text, in the formats marketers and machines expect.
+
+Why two CSV profiles: Italian Excel opens a CSV correctly only with ``;`` as separator,
+decimal comma and a UTF-8 BOM (``it``); scripts want ``,``, ``.`` and no BOM
+(``standard``). Text cells that a spreadsheet would run as a formula (starting with
+``= + - @``, tab or CR) are prefixed with ``'`` in CSV and XLSX: tracking data is
+attacker-controlled and must not become code in the user's Excel.
+
+Large tables are not written here but in the engine (:mod:`percorso.export.tables`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from percorso.errors import InputError
+
+CsvProfile = Literal["it", "standard"]
+XLSX_MAX_ROWS = 1_048_575
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text cells (CSV/XLSX injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(escape_formula)
+    return out
+
+
+def frame_to_csv_text(frame: pd.DataFrame, profile: CsvProfile = "standard") -> str:
+    """CSV text of a frame; ``it`` uses ``;``, decimal comma and dd/mm/yyyy dates (no BOM in text)."""
+    data = _escaped(frame)
+    if profile == "it":
+        return data.to_csv(index=False, sep=";", decimal=",", date_format="%d/%m/%Y %H:%M:%S")
+    return data.to_csv(index=False)
+
+
+def write_csv(frame: pd.DataFrame, path: Path, profile: CsvProfile = "it") -> None:
+    text = frame_to_csv_text(frame, profile)
+    encoding = "utf-8-sig" if profile == "it" else "utf-8"
+    path.write_text(text, encoding=encoding, newline="")
+
+
+def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "percorso") -> None:
+    """XLSX with a frozen, filterable header and sensible column widths."""
+    if len(frame) > XLSX_MAX_ROWS:
+        raise InputError(
+            f"{len(frame):,} rows do not fit in one Excel sheet (max {XLSX_MAX_ROWS:,}); "
+            "export to .csv or .parquet instead"
+        )
+    data = _escaped(frame)
+    for col in data.columns:  # Excel has no time zones
+        if isinstance(data[col].dtype, pd.DatetimeTZDtype):
+            data[col] = data[col].dt.tz_localize(None)
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+        data.to_excel(writer, sheet_name=sheet, index=False)
+        ws = writer.sheets[sheet]
+        ws.freeze_panes(1, 0)
+        if len(data.columns):
+            ws.autofilter(0, 0, max(len(data), 1), len(data.columns) - 1)
+        for i, col in enumerate(data.columns):
+            sample = data[col].head(200).map(str)
+            width = max([len(str(col))] + [len(s) for s in sample]) if len(sample) else len(str(col))
+            ws.set_column(i, i, min(max(width + 2, 8), 60))
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, *, locale: str = "it", csv_profile: CsvProfile | None = None) -> Path:
+    """Write a result frame by file extension: .csv, .xlsx, .parquet or .json."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        write_csv(frame, path, csv_profile or ("it" if locale == "it" else "standard"))
+    elif suffix == ".xlsx":
+        write_xlsx(frame, path)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif suffix == ".json":
+        path.write_text(frame_to_json(frame) + "\n", encoding="utf-8")
+    else:
+        raise InputError(f"cannot write '{path.name}': unknown extension '{suffix}'; valid: .csv, .xlsx, .parquet, .json")
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def frame_to_json(frame: pd.DataFrame) -> str:
+    """A JSON array of row objects (ISO dates, nulls for missing values)."""
+    rows = [{str(k): _jsonable(v) for k, v in zip(frame.columns, row)} for row in frame.itertuples(index=False)]
+    return json.dumps(rows, ensure_ascii=False, default=str)
+
+
+def format_cell(value: Any, locale: str = "it") -> str:
+    """Human text for one cell: Italian thousands/decimal separators, dates dd/mm/yyyy."""
+    value = _jsonable(value) if not isinstance(value, (datetime, date, pd.Timestamp)) else value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return ("sì" if value else "no") if locale == "it" else ("yes" if value else "no")
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.strftime("%d/%m/%Y %H:%M" if locale == "it" else "%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y" if locale == "it" else "%Y-%m-%d")
+    if isinstance(value, int):
+        text = f"{value:,}"
+        return text.replace(",", ".") if locale == "it" else text
+    if isinstance(value, float):
+        text = f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4g}"
+        if locale == "it":
+            text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return text
+    return str(value)
