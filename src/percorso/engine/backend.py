@@ -136,7 +136,7 @@ class Engine:
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run parameterised SQL written inside :mod:`percorso.engine`; returns Arrow."""
-        return self.con.execute(sql, params or []).to_arrow_table()
+        return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def run(self, sql: str, params: list[Any] | None = None) -> None:
         """Run a parameterised statement written inside :mod:`percorso.engine`."""
