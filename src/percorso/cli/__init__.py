@@ -36,7 +36,7 @@ def _root(
 
 _MODULES = (
     "project", "generate", "ingest", "build", "quarantine", "export", "channels", "identity",
-    "customer", "demo", "journeys", "attribution", "value",
+    "customer", "demo", "journeys", "paths", "attribution", "value",
 )
 
 

@@ -1,0 +1,1 @@
+"""Journey analytics: stages, journey map, paths, funnels, friction, omnichannel (issue 3)."""
