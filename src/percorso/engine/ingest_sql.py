@@ -72,13 +72,13 @@ def stage_lines(engine: Engine, name: str, path: str, *, encoding: str = "utf-8"
     engine.con.execute(f"DROP TABLE {qi(name + '_l')}")
 
 
-def stage_parquet(engine: Engine, name: str, path: str) -> list[str]:
-    """Expose a Parquet file as temp view ``name`` with ``_line`` (no copy)."""
+def stage_parquet(engine: Engine, name: str, path: str) -> dict[str, str]:
+    """Expose a Parquet file as temp view ``name`` with ``_line`` (no copy); column → SQL type."""
     engine.con.execute(
         f"CREATE OR REPLACE TEMP VIEW {qi(name)} AS SELECT *, file_row_number + 1 AS _line "
         f"FROM read_parquet({ql(path)}, file_row_number=true)"
     )
-    return [c for c in column_types(engine, name) if c not in ("_line", "file_row_number")]
+    return {c: t for c, t in column_types(engine, name).items() if c not in ("_line", "file_row_number")}
 
 
 def stage_arrow(engine: Engine, name: str, data: pa.Table, *, first: bool) -> None:

@@ -1,0 +1,98 @@
+"""``customers``: one row per person with activity, identifiers, consent and traits.
+
+Why here: the customer profile is where identity (which identifiers), behaviour (first and
+last seen, orders, revenue, home store, first channel) and what the person told us (name,
+city, consent per purpose, latest value wins) meet. Raw contact data (email, phone) is read
+from the PII vault only into this table, so erasure has one place to act on.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from percorso.build.schema import CUSTOMER_COLUMNS
+from percorso.build.touchpoints import _ibis_type
+
+#: Identifier types that make a customer "identified" (known person, not just a cookie).
+STRONG_ID_TYPES: tuple[str, ...] = ("user_id", "email_key", "phone_key", "loyalty_card", "crm_id", "tax_code_key")
+
+_TRAITS = ("first_name", "last_name", "city", "province")
+
+
+def _latest(t: ir.Table, col: str) -> ir.Value:
+    return t[col].argmax(t.occurred_at, where=t[col].notnull())
+
+
+def customers_expr(
+    touchpoints: ir.Table,
+    orders: ir.Table,
+    identity_map: ir.Table,
+    event_customers: ir.Table,
+    contact_profiles: ir.Table,
+    pii_vault: ir.Table,
+    merges: ir.Table | None,
+) -> ir.Table:
+    """Customer rows for the customers present in ``touchpoints`` (already scoped)."""
+    tp = touchpoints
+    act = tp.group_by("customer_id").aggregate(
+        first_seen_at=tp.occurred_at.min(),
+        last_seen_at=tp.occurred_at.max(),
+        n_touchpoints=tp.count(),
+        first_channel=tp.channel.argmin(tp.occurred_at),
+    )
+    o = orders
+    buy = o.group_by("customer_id").aggregate(
+        n_orders=o.count(where=~o.is_return),
+        revenue=o.revenue.sum(),
+    )
+    so = o.filter(o.store_id.notnull() & ~o.is_return)
+    stores = so.group_by(["customer_id", "store_id"]).aggregate(n=so.count(), last=so.occurred_at.max())
+    home = stores.group_by("customer_id").aggregate(
+        home_store=stores.store_id.argmax(stores.n * 1e12 + stores.last.epoch_seconds())
+    )
+    m = identity_map.semi_join(act, "customer_id")
+    ids = m.group_by("customer_id").aggregate(
+        n_identifiers=m.count(),
+        n_anonymous_ids=m.count(where=m.id_type == "anonymous_id"),
+        n_devices=m.count(where=m.id_type == "device_id"),
+        n_emails=m.count(where=m.id_type == "email_key"),
+        n_phones=m.count(where=m.id_type == "phone_key"),
+        n_cards=m.count(where=m.id_type == "loyalty_card"),
+        is_identified=m.id_type.isin(STRONG_ID_TYPES).any(),
+        _email_key=m.id_value.argmax(m.first_seen_at, where=m.id_type == "email_key"),
+        _phone_key=m.id_value.argmax(m.first_seen_at, where=m.id_type == "phone_key"),
+        loyalty_card=m.id_value.argmax(m.first_seen_at, where=m.id_type == "loyalty_card"),
+    )
+    ec = event_customers.select("event_id", "customer_id").filter(event_customers.customer_id.notnull())
+    cp = contact_profiles.inner_join(ec, "event_id")
+    prof = cp.group_by("customer_id").aggregate(
+        consent_profiling=_latest(cp, "consent_profiling"),
+        consent_marketing=_latest(cp, "consent_marketing"),
+        **{name: _latest(cp, name) for name in _TRAITS},
+    )
+    emails = pii_vault.filter(pii_vault.kind == "email").select(_email_key="key", email="value").distinct(on="_email_key")
+    phones = pii_vault.filter(pii_vault.kind == "phone").select(_phone_key="key", phone="value").distinct(on="_phone_key")
+    c = (
+        act.left_join(buy, "customer_id").drop("customer_id_right")
+        .left_join(home, "customer_id").drop("customer_id_right")
+        .left_join(ids, "customer_id").drop("customer_id_right")
+        .left_join(prof, "customer_id").drop("customer_id_right")
+    )
+    c = c.left_join(emails, "_email_key").drop("_email_key_right")
+    c = c.left_join(phones, "_phone_key").drop("_phone_key_right")
+    if merges is not None:
+        mg = merges.group_by(customer_id=merges.kept_id).aggregate(
+            merged_from=merges.retired_id.collect(order_by=merges.retired_id))
+        c = c.left_join(mg, "customer_id").drop("customer_id_right")
+        c = c.mutate(merged_from=c.merged_from.cast("json").cast("string"))
+    else:
+        c = c.mutate(merged_from=ibis.null("string"))
+    c = c.mutate(
+        n_orders=c.n_orders.fill_null(0),
+        revenue=c.revenue.fill_null(0.0),
+        is_identified=c.is_identified.fill_null(False),
+    )
+    for col in ("n_identifiers", "n_anonymous_ids", "n_devices", "n_emails", "n_phones", "n_cards"):
+        c = c.mutate(**{col: c[col].fill_null(0)})
+    return c.select(*[c[name].cast(_ibis_type(sql)).name(name) for name, sql in CUSTOMER_COLUMNS])
