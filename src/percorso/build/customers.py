@@ -64,7 +64,8 @@ def customers_expr(
         _phone_key=m.id_value.argmax(m.first_seen_at, where=m.id_type == "phone_key"),
         loyalty_card=m.id_value.argmax(m.first_seen_at, where=m.id_type == "loyalty_card"),
     )
-    ec = event_customers.select("event_id", "customer_id").filter(event_customers.customer_id.notnull())
+    ec = event_customers.select("event_id", "customer_id")
+    ec = ec.filter(ec.customer_id.notnull())
     cp = contact_profiles.inner_join(ec, "event_id")
     prof = cp.group_by("customer_id").aggregate(
         consent_profiling=_latest(cp, "consent_profiling"),

@@ -60,13 +60,13 @@ def _scope_of_changes(engine: Any) -> int:
     """Temp table ``_build_scope(customer_id)``: customers whose rows must be rebuilt."""
     ec = engine.table("event_customers")
     ec = ec.filter(ec.customer_id.notnull())
-    tp = engine.table("touchpoints").select("event_id", old="customer_id")
+    tp = engine.table("built_events").select("event_id", old="customer_id")
     joined = ec.left_join(tp, "event_id")
     changed = joined.filter(joined.old.isnull() | (joined.old != joined.customer_id))
     new_ids = changed.select("customer_id")
     old_ids = changed.filter(changed.old.notnull()).select(customer_id=changed.old)
-    # orders dedupe across touchpoints: an already-built order event whose duplicate arrives
-    # later is covered because the new event's customer is in scope.
+    # an order event whose duplicate (web tracker vs order file) arrives later is covered:
+    # the new event's customer is in scope, so the order is rebuilt from both.
     scope = new_ids.union(old_ids, distinct=True)
     return engine.create_table("_build_scope", scope)
 
@@ -95,7 +95,7 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
         from percorso.errors import InputError
 
         raise InputError("no events to build from; import files first with `percorso ingest SOURCE FILE`")
-    full = full or not all(engine.has_table(t) for t in _BUILD_TABLES)
+    full = full or not all(engine.has_table(t) for t in (*_BUILD_TABLES, "built_events"))
     report.mode = "full" if full else "incremental"
 
     say("identità / identity resolution")
@@ -150,6 +150,8 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
             S.drop(engine, staged)
         if not full:
             S.drop(engine, "_build_scope")
+        # which customer each event was built under: the next incremental build compares
+        S.snapshot_built_events(engine)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     if full:
         report.customers_rebuilt = engine.count("customers")

@@ -135,7 +135,8 @@ def touchpoints_expr(
     restricted to the customers being built; events without a customer are left out here
     and reported by the runner.
     """
-    ec = event_customers.select("event_id", "customer_id").filter(event_customers.customer_id.notnull())
+    ec = event_customers.select("event_id", "customer_id")
+    ec = ec.filter(ec.customer_id.notnull())
     t = events.inner_join(ec, "event_id")
     t = _ad_tags(t)
     props = t.properties.cast("json")

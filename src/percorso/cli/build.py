@@ -1,9 +1,74 @@
-"""CLI commands: build."""
+"""CLI commands: build (touchpoints, orders and customers from the imported events)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+
+from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, open_cli_project
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+
+    @app.command("build")
+    def build_cmd(
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+        full: Annotated[bool, typer.Option("--full", help="Ricostruisce tutto / rebuild from every event.")] = False,
+        fmt: FormatOpt = OutputFormat.table,
+    ) -> None:
+        """Costruisce clienti, punti di contatto e ordini (incremental unless --full)."""
+        from percorso.build import run_build
+
+        with open_cli_project(project) as p:
+            with console().status("build…") as status:
+                report = run_build(p, full=full, progress=lambda msg: status.update(msg))
+            if fmt is OutputFormat.json:
+                sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
+                return
+            print_build_summary(p.engine, report)
+
+
+def print_build_summary(engine: object, report: object) -> None:
+    """Rich summary of a build: counts, channels, orders online vs in store, timings."""
+    from rich.table import Table
+
+    from percorso.export.files import format_cell
+
+    out = console(stderr=False)
+    r = report.to_dict()  # type: ignore[attr-defined]
+    head = Table(title=f"build {r['mode']} ({format_cell(r['seconds'].get('total', 0.0))} s)")
+    head.add_column("voce / item")
+    head.add_column("valore / value", justify="right")
+    for label, key in (("eventi / events", "events"), ("eventi nuovi letti / new events read", "new_events"),
+                       ("eventi senza cliente / events without a person", "events_without_customer"),
+                       ("clienti ricostruiti / customers rebuilt", "customers_rebuilt"),
+                       ("clienti / customers", "customers"), ("punti di contatto / touchpoints", "touchpoints"),
+                       ("ordini / orders", "orders")):
+        head.add_row(label, format_cell(r[key]))
+    out.print(head)
+    tp = engine.table("touchpoints")  # type: ignore[attr-defined]
+    by_channel = engine.execute(  # type: ignore[attr-defined]
+        tp.group_by("channel").aggregate(touchpoints=tp.count(), customers=tp.customer_id.nunique())
+    ).sort_values("touchpoints", ascending=False)
+    t = Table(title="punti di contatto per canale / touchpoints by channel")
+    for col in ("canale / channel", "punti di contatto", "clienti"):
+        t.add_column(col, justify="left" if col.startswith("canale") else "right")
+    for row in by_channel.itertuples(index=False):
+        t.add_row(str(row.channel), format_cell(row.touchpoints), format_cell(row.customers))
+    out.print(t)
+    o = engine.table("orders")  # type: ignore[attr-defined]
+    ords = engine.execute(o.group_by("online").aggregate(  # type: ignore[attr-defined]
+        orders=o.count(where=~o.is_return), returns=o.count(where=o.is_return), revenue=o.revenue.sum()))
+    t = Table(title="ordini / orders")
+    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)"):
+        t.add_column(col, justify="left" if col.startswith("dove") else "right")
+    for row in ords.sort_values("online", ascending=False).itertuples(index=False):
+        t.add_row("online" if row.online else "negozio / store", format_cell(row.orders), format_cell(row.returns),
+                  format_cell(float(row.revenue or 0.0)))
+    out.print(t)
+    secs = ", ".join(f"{k} {format_cell(v)} s" for k, v in r["seconds"].items())
+    console().print(f"tempi / timings: {secs}")

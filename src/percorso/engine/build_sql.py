@@ -50,3 +50,11 @@ def append_table(engine: Engine, table: str, staged: str) -> None:
 
 def drop(engine: Engine, table: str) -> None:
     engine.con.execute(f"DROP TABLE IF EXISTS {qi(table)}")
+
+
+def snapshot_built_events(engine: Engine) -> None:
+    """Remember the customer each event was built under (compared by the next incremental build)."""
+    engine.con.execute(
+        "CREATE OR REPLACE TABLE built_events AS "
+        "SELECT event_id, customer_id FROM event_customers WHERE customer_id IS NOT NULL"
+    )

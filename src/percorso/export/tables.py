@@ -1,0 +1,60 @@
+"""Stored tables to files: ``percorso export TABLE --out FILE``.
+
+Why an allowlist: the table name comes from the command line and ends up in SQL; only the
+tables percorso writes can be exported, and a typo gets a "did you mean".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from percorso.errors import InputError, NotFound, suggest
+from percorso.export.files import XLSX_MAX_ROWS, CsvProfile, write_xlsx
+
+if TYPE_CHECKING:
+    from percorso.engine import Engine
+
+#: Tables that can be exported, with what they hold.
+EXPORTABLE: dict[str, str] = {
+    "touchpoints": "every event with its customer, channel, session and stage",
+    "orders": "orders and returns, online and in store",
+    "customers": "one row per person: identifiers, consent, traits",
+    "quarantine": "rows rejected at import, with reason and raw text",
+    "events": "imported events, as stored",
+    "ingest_runs": "one row per imported file",
+    "campaign_costs": "daily campaign costs",
+    "identity_map": "identifier → customer",
+    "identity_flags": "identifiers flagged as hubs",
+    "identity_merges": "customer ids retired by merges",
+    "builds": "one row per build",
+    "customer_value": "CLV predictions per customer",
+}
+
+_FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".jsonl": "json"}
+
+
+def export_table(engine: Engine, table: str, out: str | Path, *, csv_profile: CsvProfile = "it") -> int:
+    """Write a stored table to ``out`` (format from the extension); returns the row count."""
+    from percorso.engine.export_sql import copy_table
+
+    if table not in EXPORTABLE:
+        raise InputError(f"table '{table}' cannot be exported; {suggest(table, EXPORTABLE)}")
+    if not engine.has_table(table):
+        raise NotFound(f"table '{table}' does not exist yet (run `percorso build` first?)")
+    path = Path(out)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"cannot tell the format of '{path.name}': use one of {', '.join(_FORMATS)}")
+    if csv_profile not in ("it", "standard"):
+        raise InputError(f"csv profile '{csv_profile}' unknown; valid: it, standard")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = engine.count(table)
+    if fmt == "xlsx":
+        if n > XLSX_MAX_ROWS:
+            raise InputError(f"table '{table}' has {n:,} rows, more than Excel's {XLSX_MAX_ROWS:,}; "
+                             "export to .csv or .parquet instead")
+        write_xlsx(engine.execute(engine.table(table)), path, sheet=table)
+    else:
+        copy_table(engine, table, path, fmt, csv_profile=csv_profile)
+    return n
