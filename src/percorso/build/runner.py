@@ -67,7 +67,12 @@ def _scope_of_changes(engine: Any) -> int:
     old_ids = changed.filter(changed.old.notnull()).select(customer_id=changed.old)
     # an order event whose duplicate (web tracker vs order file) arrives later is covered:
     # the new event's customer is in scope, so the order is rebuilt from both.
-    scope = new_ids.union(old_ids, distinct=True)
+    # identifiers can move between customers without any event changing hands (a hub
+    # flagged, a merge): those customers' identifier counts and contacts change too
+    im = engine.table("identity_map").select("customer_id", "id_type", "id_value")
+    bi = engine.table("built_identity")
+    moved = im.difference(bi).select("customer_id").union(bi.difference(im).select("customer_id"))
+    scope = new_ids.union(old_ids, distinct=True).union(moved, distinct=True)
     return engine.create_table("_build_scope", scope)
 
 
@@ -95,7 +100,7 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
         from percorso.errors import InputError
 
         raise InputError("no events to build from; import files first with `percorso ingest SOURCE FILE`")
-    full = full or not all(engine.has_table(t) for t in (*_BUILD_TABLES, "built_events"))
+    full = full or not all(engine.has_table(t) for t in (*_BUILD_TABLES, "built_events", "built_identity"))
     report.mode = "full" if full else "incremental"
 
     say("identità / identity resolution")

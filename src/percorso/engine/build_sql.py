@@ -53,8 +53,11 @@ def drop(engine: Engine, table: str) -> None:
 
 
 def snapshot_built_events(engine: Engine) -> None:
-    """Remember the customer each event was built under (compared by the next incremental build)."""
+    """Remember each event's and identifier's customer at this build (the next incremental build compares)."""
     engine.con.execute(
         "CREATE OR REPLACE TABLE built_events AS "
         "SELECT event_id, customer_id FROM event_customers WHERE customer_id IS NOT NULL"
+    )
+    engine.con.execute(
+        "CREATE OR REPLACE TABLE built_identity AS SELECT customer_id, id_type, id_value FROM identity_map"
     )

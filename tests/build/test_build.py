@@ -1,0 +1,117 @@
+"""Build stage on hand-written sources: sessions, session channels, orders, customers, consent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from percorso.build import run_build
+from build_helpers import CRM_HEAD, ECOM_HEAD, POS_HEAD, ingest, seg, write_jsonl
+
+
+def _rows(p, sql: str) -> list[tuple]:
+    return p.engine.con.execute(sql).fetchall()
+
+
+def test_sessions_split_after_30_minutes_exactly_30_stays(proj, tmp_path: Path):
+    f = write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1"),
+        seg("m2", "2025-03-05T10:30:00Z", anon="a1"),         # exactly 30 min: same session
+        seg("m3", "2025-03-05T11:00:01Z", anon="a1"),         # 30 min 1 s later: new session
+        seg("m4", "2025-03-05T11:10:00Z", anon="a1"),
+    ])
+    ingest(proj, "web", f)
+    rep = run_build(proj)
+    assert rep.mode == "full" and rep.touchpoints == 4 and rep.customers == 1
+    sessions = [s.split(":")[1] for (s,) in _rows(proj, "SELECT session_id FROM touchpoints ORDER BY occurred_at")]
+    assert sessions == ["0", "0", "1", "1"]
+
+
+def test_web_events_take_the_channel_of_their_session(proj, tmp_path: Path):
+    f = write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1", url="https://shop.it/?utm_source=google&utm_medium=cpc"),
+        seg("m2", "2025-03-05T10:05:00Z", anon="a1", url="https://shop.it/p/1", ref="https://shop.it/"),
+        seg("m3", "2025-03-06T09:00:00Z", anon="a1", url="https://shop.it/"),                       # typed in
+        seg("m4", "2025-03-07T09:00:00Z", anon="a1", url="https://shop.it/", ref="https://www.google.it/"),
+    ])
+    ingest(proj, "web", f)
+    run_build(proj)
+    got = _rows(proj, "SELECT channel FROM touchpoints ORDER BY occurred_at")
+    assert [c for (c,) in got] == ["Paid Search", "Paid Search", "Direct", "Organic Search"]
+
+
+def test_web_purchase_and_order_file_are_one_order_with_file_values(proj, tmp_path: Path):
+    w = write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1", url="https://shop.it/?utm_source=newsletter&utm_medium=email"),
+        seg("m2", "2025-03-05T10:10:00Z", anon="a1", type="track", event="Order Completed",
+            props={"order_id": "W1", "revenue": 90.0}),
+        # two days later, typed in: the order is still credited to the e-mail (last non-direct)
+        seg("m3", "2025-03-07T10:00:00Z", anon="a1", url="https://shop.it/"),
+        seg("m4", "2025-03-07T10:05:00Z", anon="a1", type="track", event="Order Completed",
+            props={"order_id": "W2", "revenue": 20.0}),
+    ])
+    e = tmp_path / "ecom.csv"
+    e.write_text(ECOM_HEAD
+                 + "W1,1,2025-03-05T11:10:30+01:00,,,,a1,S1,Sheet,lenzuola,2,40.00,0.00,EUR,,0.00,completed\n"
+                 + "W1,2,2025-03-05T11:10:30+01:00,,,,a1,S2,Pillow,cuscini,1,25.00,5.00,EUR,,0.00,completed\n",
+                 encoding="utf-8")
+    ingest(proj, "web", w)
+    ingest(proj, "ecommerce", e)
+    run_build(proj)
+    orders = _rows(proj, "SELECT order_id, revenue, n_lines, n_items, online, channel, is_return FROM orders ORDER BY 1")
+    # file revenue: 2×40 + (25 − 5) = 100, not the tracker's 90
+    assert orders == [("W1", 100.0, 2, 3.0, True, "Email", False), ("W2", 20.0, 0, 0.0, True, "Email", False)]
+    purchases = _rows(proj, "SELECT source_system, revenue FROM touchpoints WHERE event_type = 'purchase' ORDER BY 2")
+    assert purchases == [("web", 20.0), ("web", 100.0)]
+    assert _rows(proj, "SELECT n_orders, revenue FROM customers") == [(2, 120.0)]
+
+
+def test_store_receipts_and_returns_become_orders_in_store(proj, tmp_path: Path):
+    f = tmp_path / "pos.csv"
+    f.write_text(POS_HEAD
+                 + "MI01;7;05/03/2025;10:30;2900000000017;A1;Rete;reti;1;500,00;0;carta;;1\n"
+                 + "MI01;8;06/03/2025;11:00;2900000000017;A1;Rete;reti;-1;500,00;0;carta;;1\n"
+                 + "TO01;9;10/03/2025;12:00;2900000000017;A2;Cuscino;cuscini;2;30,00;0;carta;;1\n",
+                 encoding="utf-8")
+    ingest(proj, "pos", f)
+    run_build(proj)
+    got = _rows(proj, "SELECT store_id, revenue, online, channel, is_return FROM orders ORDER BY occurred_at")
+    assert got == [("MI01", 500.0, False, "Store / POS", False), ("MI01", -500.0, False, "Store / POS", True),
+                   ("TO01", 60.0, False, "Store / POS", False)]
+    cust = _rows(proj, "SELECT n_orders, revenue, home_store, loyalty_card, is_identified, first_channel FROM customers")
+    # one receipt in each store (the return does not count): the tie goes to the most recent store
+    assert cust == [(2, 60.0, "TO01", "2900000000017", True, "Store / POS")]
+
+
+def test_consent_and_traits_latest_value_wins(proj, tmp_path: Path):
+    f = tmp_path / "crm.csv"
+    f.write_bytes((CRM_HEAD
+                   + "CRM1;2024-01-01T10:00:00;Anna;Rossi;anna@x.it;3331234567;;Milano;MI;1;1;negozio\n"
+                   + "CRM1;2024-06-01T10:00:00;Anna;Rossi;anna@x.it;3331234567;;Torino;TO;1;0;web\n").encode("latin-1"))
+    ingest(proj, "crm", f)
+    run_build(proj)
+    got = _rows(proj, "SELECT first_name, city, consent_profiling, consent_marketing, email, phone, n_emails, "
+                      "n_phones FROM customers")
+    assert got == [("Anna", "Torino", True, False, "anna@x.it", "+393331234567", 1, 1)]
+
+
+def test_rebuild_with_nothing_new_changes_nothing_and_ids_are_stable(proj, tmp_path: Path):
+    f = write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1", email="x@y.it"),
+        seg("m2", "2025-03-06T10:00:00Z", anon="a2"),
+    ])
+    ingest(proj, "web", f)
+    run_build(proj)
+    before = _rows(proj, "SELECT * FROM touchpoints ORDER BY event_id")
+    rep = run_build(proj)
+    assert rep.mode == "incremental" and rep.customers_rebuilt == 0
+    assert _rows(proj, "SELECT * FROM touchpoints ORDER BY event_id") == before
+    assert _rows(proj, "SELECT count(*) FROM builds") == [(2,)]
+
+
+def test_events_without_any_identifier_are_counted_not_hidden(proj, tmp_path: Path):
+    f = tmp_path / "offline.csv"
+    f.write_text("record_id,event_type,occurred_at,email,phone,crm_id,loyalty_card,store_id,campaign,coupon_code,"
+                 "fair_name\nR1,flyer_received,2025-03-01T10:00:00,,,,,,flyer_primavera,,\n", encoding="utf-8")
+    ingest(proj, "events", f)
+    rep = run_build(proj)
+    assert (rep.events, rep.touchpoints, rep.events_without_customer) == (1, 0, 1)

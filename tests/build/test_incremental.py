@@ -1,0 +1,71 @@
+"""Property: an incremental build after a second import equals a full build over everything."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from percorso.build import run_build
+from percorso.project import init_project, open_project
+from build_helpers import ingest, seg, write_jsonl
+
+_T0 = datetime(2025, 3, 1, 8, 0, 0)
+_URLS = ["https://shop.it/", "https://shop.it/?utm_source=google&utm_medium=cpc",
+         "https://shop.it/?utm_source=newsletter&utm_medium=email", "https://shop.it/p/1"]
+
+message = st.fixed_dictionaries({
+    "anon": st.sampled_from(["a1", "a2", "a3", "a4"]),
+    "user": st.sampled_from([None, None, "u1", "u2"]),
+    "minutes": st.integers(0, 3 * 24 * 60),
+    "url": st.sampled_from(_URLS),
+    "buy": st.integers(0, 6),
+    "batch": st.integers(0, 1),
+})
+
+
+def _messages(spec: list[dict]) -> list[tuple[int, dict]]:
+    out = []
+    for i, m in enumerate(spec):
+        ts = (_T0 + timedelta(minutes=m["minutes"])).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if m["buy"] == 0:
+            msg = seg(f"m{i}", ts, type="track", event="Order Completed", anon=m["anon"], user=m["user"],
+                      props={"order_id": f"O{i}", "revenue": 10.0 + i})
+        else:
+            msg = seg(f"m{i}", ts, anon=m["anon"], user=m["user"], url=m["url"])
+        out.append((m["batch"], msg))
+    return out
+
+
+def _tables(p) -> dict[str, list[tuple]]:
+    return {t: p.engine.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("touchpoints", "orders", "customers")}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=st.lists(message, min_size=1, max_size=14))
+def test_incremental_build_equals_full_build(tmp_path_factory, spec):
+    root: Path = tmp_path_factory.mktemp("inc")
+    init_project(root / "p", name="t")
+    p = open_project(root / "p")
+    try:
+        msgs = _messages(spec)
+        first = [m for b, m in msgs if b == 0]
+        second = [m for b, m in msgs if b == 1]
+        if first:
+            ingest(p, "web", write_jsonl(root / "a.jsonl", first))
+            run_build(p)
+        if second:
+            ingest(p, "web", write_jsonl(root / "b.jsonl", second))
+            run_build(p)
+        incremental = _tables(p)
+        run_build(p, full=True)
+        assert _tables(p) == incremental
+        # every event with a person is a touchpoint (a web purchase is one order, not two)
+        with_person = p.engine.con.execute(
+            "SELECT count(*) FROM event_customers WHERE customer_id IS NOT NULL").fetchall()[0][0]
+        assert len(incremental["touchpoints"]) == with_person
+    finally:
+        p.close()
