@@ -75,15 +75,39 @@ def emit_frame(
 
 
 def print_table(frame: pd.DataFrame, *, title: str | None = None, locale: str = "it", max_rows: int = 200) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from percorso.export.files import format_cell
 
     table = Table(title=title, show_lines=False)
     for col in frame.columns:
-        table.add_column(str(col), overflow="fold")
+        table.add_column(escape(str(col)), overflow="fold")
     for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*(format_cell(v, locale=locale) for v in row))
+        # tracking data (URLs, campaign names) is attacker-controlled: never read as markup
+        table.add_row(*(escape(format_cell(v, locale=locale)) for v in row))
     console(stderr=False).print(table)
     if len(frame) > max_rows:
         console().print(f"… {len(frame) - max_rows} righe in più (usa --format csv o --out)")
+
+
+def write_figure(figure: Any, out: Path) -> None:
+    """Write a Plotly figure to ``.html`` (self-contained, works offline) or ``.png``.
+
+    PNG export needs the optional ``kaleido`` package and a Chromium; the error says so
+    rather than failing deep inside Plotly.
+    """
+    suffix = out.suffix.lower()
+    if suffix in (".html", ".htm"):
+        figure.write_html(str(out), include_plotlyjs=True, full_html=True)
+    elif suffix in (".png", ".svg", ".pdf"):
+        try:
+            figure.write_image(str(out))
+        except (ImportError, ValueError, RuntimeError) as exc:
+            raise typer.BadParameter(
+                f"cannot write {out.name}: {exc}. Image export needs `pip install kaleido` and Chromium; "
+                "use --out FILE.html instead"
+            ) from None
+    else:
+        raise typer.BadParameter(f"chart file {out.name}: use .html or .png")
+    console().print(f"[green]grafico scritto / chart written[/green] {out}")

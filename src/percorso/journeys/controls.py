@@ -1,0 +1,191 @@
+"""Common controls of every journey analysis, and the one step stream they all read.
+
+Why: paths, transitions, Sankey, funnels, friction and the journey map must agree on what a
+"step" is. A marketer sets the date range, whether a journey is the whole customer history or
+one session, what a node is (event type, channel, campaign, page, store, stage, or any
+property), path cleaning (regex → alias), collapsing repeats, excluded nodes and a segment;
+:func:`journey_steps` turns those controls into one Ibis table that every analysis reads, so
+the same controls mean the same thing everywhere and nothing is computed outside the engine.
+
+Node values and patterns are data, never code: node definitions are allowlisted, property
+keys must be plain names, regexes run in the engine's RE2 engine (linear time), and all
+values are bound as literals by Ibis.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import field_validator
+
+from percorso.analysis.base import AnalysisQuery
+from percorso.errors import InputError, suggest
+
+if TYPE_CHECKING:
+    from percorso.engine import Engine
+
+#: Node definitions → touchpoint column. ``property:<key>`` reads a key of ``properties``.
+NODE_COLUMNS: dict[str, str] = {
+    "event_type": "event_type",
+    "event_name": "event_name",
+    "channel": "channel",
+    "campaign": "campaign",
+    "page": "page_url",
+    "store": "store_id",
+    "stage": "stage",
+    "source": "source_system",
+    "device": "device_type",
+    "region": "region",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+}
+#: Compound nodes: the label joins two columns, e.g. ``channel+event_type`` → ``Email · email_click``.
+NODE_SEPARATOR = " · "
+_PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+#: Label for touchpoints whose node column is empty (never silently dropped).
+MISSING_LABEL = "(none)"
+PURCHASE_TYPES = ("purchase", "receipt")
+
+
+class JourneyQuery(AnalysisQuery):
+    """Controls shared by every journey analysis.
+
+    Parameters
+    ----------
+    node
+        What a step is: one of :data:`NODE_COLUMNS`, ``property:<key>``, or two of them joined
+        by ``+`` (``channel+event_type``).
+    scope
+        ``customer``: a journey is the whole history of a customer; ``session``: one session.
+    clean
+        Path cleaning rules ``(regex, alias)``: a node whose label matches ``regex`` becomes
+        ``alias`` (first matching rule wins), e.g. ``("^https://shop.it/p/", "product page")``.
+    collapse_repeats
+        Merge consecutive identical nodes into one step (``A A B`` → ``A B``).
+    exclude
+        Node labels (after cleaning) to leave out of the journey.
+    online
+        Keep only online (``True``) or offline (``False``) touchpoints; ``None`` keeps both.
+    """
+
+    node: str = "event_type"
+    scope: Literal["customer", "session"] = "customer"
+    clean: tuple[tuple[str, str], ...] = ()
+    collapse_repeats: bool = False
+    exclude: tuple[str, ...] = ()
+    online: bool | None = None
+
+    @field_validator("node")
+    @classmethod
+    def _known_node(cls, value: str) -> str:
+        for part in value.split("+"):
+            node_column_check(part)
+        return value
+
+    @field_validator("clean")
+    @classmethod
+    def _valid_patterns(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        for pattern, _alias in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"path cleaning regex {pattern!r} is not valid: {exc}") from None
+        return value
+
+
+def node_column_check(part: str) -> None:
+    """Raise :class:`InputError` unless ``part`` is an allowed node definition."""
+    if part.startswith("property:"):
+        key = part.removeprefix("property:")
+        if not _PROPERTY_KEY.match(key):
+            raise InputError(f"property key {key!r} is not a plain name (letters, digits, _ . -)")
+        return
+    if part not in NODE_COLUMNS:
+        raise InputError(f"unknown node '{part}'; {suggest(part, [*NODE_COLUMNS, 'property:<key>'])}")
+
+
+def _node_part(t: ir.Table, part: str) -> ir.StringValue:
+    if part.startswith("property:"):
+        key = part.removeprefix("property:")
+        value = t.properties.cast("json")[key].unwrap_as("string")
+    else:
+        value = t[NODE_COLUMNS[part]].cast("string")
+    return value.fill_null(MISSING_LABEL)
+
+
+def node_label(t: ir.Table, node: str) -> ir.StringValue:
+    """The node label of each touchpoint for a node definition (see :class:`JourneyQuery`)."""
+    parts = [_node_part(t, p) for p in node.split("+")]
+    label = parts[0]
+    for extra in parts[1:]:
+        label = label + NODE_SEPARATOR + extra
+    return label
+
+
+def _day_bound(value: date | datetime, *, end: bool) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value + timedelta(days=1) if end else value, time())
+
+
+def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
+    """Touchpoints with a customer, filtered by date range, segment and online flag."""
+    t = engine.table("touchpoints")
+    t = t.filter(t.customer_id.notnull())
+    if query.date_from is not None:
+        t = t.filter(t.occurred_at >= _day_bound(query.date_from, end=False))
+    if query.date_to is not None:
+        # a date is inclusive (the whole day); a datetime is an exact upper bound
+        bound = _day_bound(query.date_to, end=True)
+        t = t.filter(t.occurred_at < bound if not isinstance(query.date_to, datetime) else t.occurred_at <= bound)
+    if getattr(query, "online", None) is not None:
+        t = t.filter(t.online == query.online)
+    if query.segment:
+        from percorso.value.segments.store import members
+
+        ids = members(engine, query.segment)
+        t = t.semi_join(ids, "customer_id")
+    return t
+
+
+def journey_steps(engine: Engine, query: JourneyQuery) -> ir.Table:
+    """The step stream every journey analysis reads.
+
+    Columns: ``journey_id`` (customer id, or session id with ``scope="session"``),
+    ``customer_id``, ``event_id``, ``occurred_at``, ``node``, ``event_type``, ``channel``,
+    ``online``, ``store_id``, ``order_id``, ``revenue``, ``is_purchase`` and ``step``
+    (1-based position in the journey after cleaning, exclusion and collapsing). Ties in time
+    are ordered by ``event_id`` so the result never depends on storage order.
+    """
+    t = scoped_touchpoints(engine, query)
+    label = node_label(t, query.node)
+    if query.clean:
+        cases = [(label.re_search(pattern), ibis.literal(alias)) for pattern, alias in query.clean]
+        label = ibis.cases(*cases, else_=label)
+    journey = t.session_id if query.scope == "session" else t.customer_id
+    s = t.select(
+        journey_id=journey.fill_null(t.customer_id),
+        customer_id=t.customer_id,
+        event_id=t.event_id,
+        occurred_at=t.occurred_at,
+        node=label,
+        event_type=t.event_type,
+        channel=t.channel,
+        online=t.online,
+        store_id=t.store_id,
+        order_id=t.order_id,
+        revenue=t.revenue,
+        is_purchase=t.event_type.isin(PURCHASE_TYPES),
+    )
+    if query.exclude:
+        s = s.filter(~s.node.isin(list(query.exclude)))
+    order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
+    if query.collapse_repeats:
+        prev = s.node.lag().over(order)
+        s = s.filter(prev.isnull() | (prev != s.node))
+        order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
+    return s.mutate(step=ibis.row_number().over(order) + 1)
