@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
 
 def print_build_summary(engine: object, report: object) -> None:
     """Rich summary of a build: counts, channels, orders online vs in store, timings."""
+    from rich.markup import escape
     from rich.table import Table
 
     from percorso.export.files import format_cell
@@ -50,25 +51,20 @@ def print_build_summary(engine: object, report: object) -> None:
                        ("ordini / orders", "orders")):
         head.add_row(label, format_cell(r[key]))
     out.print(head)
-    tp = engine.table("touchpoints")  # type: ignore[attr-defined]
-    by_channel = engine.execute(  # type: ignore[attr-defined]
-        tp.group_by("channel").aggregate(touchpoints=tp.count(), customers=tp.customer_id.nunique())
-    ).sort_values("touchpoints", ascending=False)
+    from percorso.build.summary import orders_by_place, touchpoints_by_channel
+
     t = Table(title="punti di contatto per canale / touchpoints by channel")
     for col in ("canale / channel", "punti di contatto", "clienti"):
         t.add_column(col, justify="left" if col.startswith("canale") else "right")
-    for row in by_channel.itertuples(index=False):
-        t.add_row(str(row.channel), format_cell(row.touchpoints), format_cell(row.customers))
+    for row in touchpoints_by_channel(engine).itertuples(index=False):  # type: ignore[arg-type]
+        t.add_row(escape(str(row.channel)), format_cell(row.touchpoints), format_cell(row.customers))
     out.print(t)
-    o = engine.table("orders")  # type: ignore[attr-defined]
-    ords = engine.execute(o.group_by("online").aggregate(  # type: ignore[attr-defined]
-        orders=o.count(where=~o.is_return), returns=o.count(where=o.is_return), revenue=o.revenue.sum()))
     t = Table(title="ordini / orders")
-    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)"):
+    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)", "clienti"):
         t.add_column(col, justify="left" if col.startswith("dove") else "right")
-    for row in ords.sort_values("online", ascending=False).itertuples(index=False):
+    for row in orders_by_place(engine).itertuples(index=False):  # type: ignore[arg-type]
         t.add_row("online" if row.online else "negozio / store", format_cell(row.orders), format_cell(row.returns),
-                  format_cell(float(row.revenue or 0.0)))
+                  format_cell(row.revenue), format_cell(row.customers))
     out.print(t)
     secs = ", ".join(f"{k} {format_cell(v)} s" for k, v in r["seconds"].items())
     console().print(f"tempi / timings: {secs}")

@@ -1,9 +1,107 @@
-"""CLI commands: demo."""
+"""CLI command: demo (generate → import → build → summary checked against the ground truth)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from percorso.cli.common import console
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+
+    @app.command("demo")
+    def demo_cmd(
+        customers: Annotated[int, typer.Option("--customers", "-n", help="Persone simulate / simulated people.")] = 20_000,
+        seed: Annotated[int, typer.Option("--seed", "-s", help="Seme casuale / random seed.")] = 42,
+        folder: Annotated[Path, typer.Option("--dir", "-d", help="Cartella del progetto demo / demo project folder.")] = Path("demo"),
+        fresh: Annotated[bool, typer.Option("--fresh", help="Ricrea la cartella / delete and rebuild the demo folder.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Riepilogo in JSON / print the summary as JSON.")] = False,
+    ) -> None:
+        """Demo completa: genera un rivenditore, importa, costruisce, verifica. Full demo, then exits."""
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from percorso.demo import run_demo
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console(), transient=True) as bar:
+            task = bar.add_task("demo", total=None)
+            report = run_demo(folder, customers=customers, seed=seed, fresh=fresh,
+                              progress=lambda msg: bar.update(task, description=str(msg)))
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
+            return
+        print_demo_summary(report.to_dict())
+
+
+def _table(title: str, columns: list[tuple[str, str]], rows: list[list[Any]]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from percorso.export.files import format_cell
+
+    t = Table(title=title, title_justify="left")
+    for name, justify in columns:
+        t.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        t.add_row(*(escape(format_cell(v)) for v in row))
+    return t
+
+
+def print_demo_summary(r: dict[str, Any]) -> None:
+    """What the demo found, in the order a marketer asks: who, where, what, what went wrong, how right."""
+    from percorso.export.files import format_cell
+
+    out = console(stderr=False)
+    c = r["customers"]
+    out.print(f"\n[bold]percorso demo[/bold] — {format_cell(r['customers_simulated'])} persone simulate "
+              f"(seed {r['seed']}) in [cyan]{r['folder']}[/cyan]")
+    out.print(_table("clienti / customers", [("", "left"), ("", "right")], [
+        ["clienti trovati / customers found", c["customers"]],
+        ["identificati / identified", c["identified"]],
+        ["acquirenti / buyers", c["buyers"]],
+        ["  solo online / online only", c["online_only"]],
+        ["  solo negozio / store only", c["store_only"]],
+        ["  omnicanale / both", c["omnichannel"]],
+    ]))
+    out.print(_table("punti di contatto per canale / touchpoints by channel",
+                     [("canale / channel", "left"), ("online", "left"), ("punti di contatto", "right"), ("clienti", "right")],
+                     [[x["channel"], x["online"], x["touchpoints"], x["customers"]] for x in r["channels"]]))
+    out.print(_table("ordini / orders", [("dove / where", "left"), ("ordini", "right"), ("resi / returns", "right"),
+                                         ("ricavi netti / net revenue (EUR)", "right"), ("clienti", "right")],
+                     [["online" if x["online"] else "negozio / store", x["orders"], x["returns"], x["revenue"],
+                       x["customers"]] for x in r["orders"]]))
+    out.print(_table("import per fonte / import by source",
+                     [("fonte", "left"), ("file", "left"), ("righe lette", "right"), ("accettate", "right"),
+                      ("quarantena", "right"), ("duplicati", "right")],
+                     [[s["source"], s["file"], s["rows_read"], s["accepted"], s["quarantined"], s["duplicates"]]
+                      for s in r["sources"]]))
+    out.print(_table("quarantena per motivo / quarantine by reason",
+                     [("fonte", "left"), ("motivo / reason", "left"), ("righe", "right")],
+                     [[q["source_name"], q["reason_code"], q["rows"]] for q in r["quarantine"]]))
+    rec = r["reconciliation"]
+    missing = sum(x["missing"] for x in rec)
+    out.print(_table("righe malformate generate vs quarantena / malformed rows vs quarantine",
+                     [("fonte", "left"), ("generate", "right"), ("in quarantena", "right"), ("mancanti", "right")],
+                     [[x["source_name"], x["generated"], x["in_quarantine"], x["missing"]] for x in rec]))
+    out.print("[green]ogni riga malformata è in quarantena / every malformed row is in quarantine[/green]"
+              if missing == 0 else f"[red]{missing} righe malformate non in quarantena / not in quarantine[/red]")
+    i = r["identity"]
+    if i:
+        out.print(f"identità / identity: precisione {i['precision']:.4f}, richiamo / recall {i['recall']:.4f} "
+                  f"(coppie / pairs: {format_cell(int(i['true_pairs']))} vere, {format_cell(int(i['predicted_pairs']))} "
+                  f"previste); hub segnalati / hubs flagged {format_cell(i.get('hubs_flagged', 0))}")
+    secs = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
+    out.print(f"tempi / timings: {secs}")
+    folder = r["folder"]
+    out.print("\n[bold]prossimi passi / next steps[/bold]")
+    if r.get("example_customer"):
+        out.print(f"  percorso customer show {r['example_customer']} --project {folder}")
+    for cmd in ("percorso paths top", "percorso journey-map", "percorso funnel page_view add_to_cart purchase",
+                "percorso attribution", "percorso export touchpoints --out touchpoints.csv"):
+        out.print(f"  {cmd} --project {folder}")
