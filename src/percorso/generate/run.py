@@ -146,11 +146,21 @@ def _sessions(p: Persons, tc, pur, tcamp, click, rng):
     online = np.flatnonzero(pur.online)
     review = online[rng.random(online.size) < 0.12]
     subs = np.flatnonzero(p.newsletter & (rng.random(p.n) < 0.5))
-    person = np.concatenate([tc.person[ti], pur.person[online], tc.person[tablet_t], pur.person[review], subs])
+    # known people sign in on most of their devices sooner or later (account, e-receipt or
+    # loyalty e-mail link, wishlist): one identifying visit per such device
+    known = p.has_account | p.newsletter | p.loyalty
+    known[pur.person[online]] = True
+    sign_person = np.repeat(np.arange(p.n), 3)
+    sign_k = np.tile(np.arange(3), p.n)
+    signs = np.flatnonzero(known[sign_person] & (sign_k < p.n_devices[sign_person]) & (rng.random(sign_person.size) < 0.92))
+    person = np.concatenate([tc.person[ti], pur.person[online], tc.person[tablet_t], pur.person[review], subs,
+                             sign_person[signs]])
     t = np.concatenate([tc.t[ti], pur.t[online] - rng.integers(120, 900, online.size), tc.t[tablet_t] + 300,
-                        pur.t[review] + rng.integers(10, 40, review.size) * 86400, rng.integers(0, fmt.SPAN_S - 86400, subs.size)])
+                        pur.t[review] + rng.integers(10, 40, review.size) * 86400, rng.integers(0, fmt.SPAN_S - 86400, subs.size),
+                        rng.integers(0, fmt.SPAN_S - 86400, signs.size)])
     ret_ch = np.where(rng.random(online.size) < 0.25, CH["Organic Search"], CH["Direct"])
-    channel = np.concatenate([tc.channel[ti], ret_ch, np.full(tablet_t.size + review.size + subs.size, CH["Direct"])])
+    channel = np.concatenate([tc.channel[ti], ret_ch,
+                              np.full(tablet_t.size + review.size + subs.size + signs.size, CH["Direct"])])
     n = person.size
     kind = np.zeros(n, np.int64)
     nt = ti.size
@@ -162,9 +172,12 @@ def _sessions(p: Persons, tc, pur, tcamp, click, rng):
     rev = np.full(n, -1)
     rev[nt + online.size + tablet_t.size: nt + online.size + tablet_t.size + review.size] = review
     signup = np.zeros(n, bool)
-    signup[n - subs.size:] = True
+    signup[n - signs.size - subs.size: n - signs.size] = True
+    ident = np.zeros(n, bool)
+    ident[n - signs.size:] = True
     keep = t < fmt.SPAN_S
     dev_k = rng.integers(0, 3, n) % p.n_devices[person]
+    dev_k[n - signs.size:] = sign_k[signs]
     device = p.cookies.take(pa.array(person * 3 + dev_k))
     device = fmt.where(kind == 1, p.app_anon.take(pa.array(person)), device)
     tablets = hex_ids(np.random.default_rng(7), len(STORES))
@@ -173,7 +186,7 @@ def _sessions(p: Persons, tc, pur, tcamp, click, rng):
     clk = pa.concat_arrays([click.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
     url, ref = landing(channel, camp, clk, rng)
     ss = Sessions(person, t, channel, kind, device, fmt.where(kind == 1, p.app_device.take(pa.array(person)), ""),
-                  url, ref, camp, order, rev, signup)
+                  url, ref, camp, order, rev, signup, ident)
     src_touch = np.full(n, -1)
     src_touch[:nt] = ti
     ss = _subset(ss, keep)

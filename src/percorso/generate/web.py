@@ -5,7 +5,8 @@ campaign (utm_*, gclid, fbclid) or whose referrer names the search engine, socia
 price-comparison or referral site; direct visits have neither. Later events in the session
 (product views, cart, checkout with error loops, identify, purchase) carry no campaign, as in
 GA4. Purchase sessions identify the cookie with the buyer's email, which is how identity
-links anonymous browsing to the order.
+links anonymous browsing to the order; so do visits from a newsletter link (the e-mail platform's
+click tracking carries the subscriber), as they do on real shops.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Sessions:
     order: np.ndarray         # purchase index or -1
     review: np.ndarray        # purchase index reviewed or -1
     signup: np.ndarray        # newsletter signup session
+    ident: np.ndarray         # a visit whose only purpose here is signing in on this device
 
 
 def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) -> tuple[pa.Array, pa.Array]:
@@ -95,7 +97,9 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
         VIEW: rng.poisson(0.7, n) + buy, CART: ((rng.random(n) < 0.2) | buy).astype(np.int64),
         CHECKOUT: (buy | (rng.random(n) < 0.03)).astype(np.int64),
         ERROR: np.where(buy & (rng.random(n) < 0.12), rng.integers(1, 3, n), 0),
-        IDENT: (buy | (ss.kind == 2) | ss.signup).astype(np.int64), PURCHASE: buy.astype(np.int64),
+        # newsletter links carry the subscriber token (ESP click tracking), so e-mail visits identify
+        IDENT: (buy | (ss.kind == 2) | ss.signup | ss.ident | (ss.channel == CH["Email"])).astype(np.int64),
+        PURCHASE: buy.astype(np.int64),
         REVIEW: (ss.review >= 0).astype(np.int64), SIGNUP: ss.signup.astype(np.int64),
     }
     sess = np.concatenate([np.repeat(np.arange(n), c) for c in counts.values()])
