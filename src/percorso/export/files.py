@@ -97,7 +97,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, locale: str = "it", cs
     return path
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if value is pd.NaT:
@@ -111,15 +111,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Row objects ready for JSON: ISO dates, nulls for missing values, Python scalars."""
+    return [{str(k): jsonable(v) for k, v in zip(frame.columns, row)} for row in frame.itertuples(index=False)]
+
+
 def frame_to_json(frame: pd.DataFrame) -> str:
     """A JSON array of row objects (ISO dates, nulls for missing values)."""
-    rows = [{str(k): _jsonable(v) for k, v in zip(frame.columns, row)} for row in frame.itertuples(index=False)]
-    return json.dumps(rows, ensure_ascii=False, default=str)
+    return json.dumps(frame_records(frame), ensure_ascii=False, default=str)
 
 
 def format_cell(value: Any, locale: str = "it") -> str:
     """Human text for one cell: Italian thousands/decimal separators, dates dd/mm/yyyy."""
-    value = _jsonable(value) if not isinstance(value, (datetime, date, pd.Timestamp)) else value
+    value = jsonable(value) if not isinstance(value, (datetime, date, pd.Timestamp)) else value
     if value is None:
         return ""
     if isinstance(value, bool):

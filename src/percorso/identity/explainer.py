@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from percorso.engine import identity_sql as S
-from percorso.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,36 +47,13 @@ class Explanation:
         return pd.DataFrame(self.chain + self.other_links)
 
 
-def _candidates(project: Project, query: str) -> list[str]:
-    from percorso.identity import normalize as N
-
-    q = query.strip()
-    vals = [q, N.normalize_loyalty_card(q) or q]
-    try:
-        secret = project.secret
-    except ConfigError:
-        secret = None
-    if secret:
-        region = project.settings.identity.default_phone_region
-        for norm in (N.normalize_email(q), N.normalize_phone(q, region), N.normalize_tax_code(q)):
-            if norm:
-                vals.append(N.keyed_hash(secret, norm))
-    return sorted(set(vals))
-
-
 def explain(project: Project, query: str, *, limit: int = 500) -> Explanation:
     """Explain the customer behind ``query`` (customer id or any identifier value)."""
+    from percorso.profile.lookup import find_identifiers
+
     engine = project.engine
-    if not engine.has_table("identity_map"):
-        raise NotFound("no identity map yet; run `percorso identity resolve` (or `percorso build`) first")
-    found = S.find_identifiers(engine, _candidates(project, query)).to_pylist()
-    customers = sorted({r["customer_id"] for r in found if r["customer_id"]})
-    if not customers:
-        flagged = [r for r in found if r["customer_id"] is None]
-        hint = (f" ('{query}' is a flagged hub identifier: see `percorso identity flags`)" if flagged else
-                "; valid: a customer id (C + 12 hex), an e-mail, a phone, a loyalty card or any identifier value")
-        raise NotFound(f"no customer found for '{query}'{hint}")
-    cid = query.strip() if query.strip() in customers else customers[0]
+    customers, found = find_identifiers(project, query)
+    cid = customers[0]
     ids, links, flags, merges = S.customer_evidence(engine, cid, limit)
     ids_l, links_l = ids.to_pylist(), links.to_pylist()
     start = [(r["id_type"], r["id_value"]) for r in found if r["customer_id"] == cid and r["id_value"] != cid]
