@@ -74,7 +74,8 @@ def test_timeline_is_every_touchpoint_in_time_order_across_channels(anna):
     assert times == sorted(times)
     assert set(prof.timeline["channel"]) >= {"Email", "Store / POS", "Loyalty"}
     orders = prof.orders.sort_values("occurred_at")
-    assert list(orders["online"]) == [True, False] and orders["order_id"].iloc[0] == "W1"
+    assert list(orders["order_id"]) == ["W1", "MI01:2025-03-12:1001"]  # receipt key: store:ISO date:number
+    assert list(orders["online"]) == [True, False]
     assert float(orders["revenue"].sum()) == pytest.approx(90.0 + 39.90)
     by_channel = dict(zip(prof.channels["channel"], prof.channels["touchpoints"]))
     assert by_channel["Email"] == 3 and by_channel["Store / POS"] == 1

@@ -165,7 +165,8 @@ def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, 
         sources[fld] = (ftype, to_src(col))
     key_src = {f: P.src_expr(sources[f][1]) for f in kind.key if f in sources}
     if "time" in sources and "occurred_at" in sources:  # date and time of day in two columns
-        key_src["occurred_at"] = P.src_expr(sources["occurred_at"][1])
+        # the key holds the ISO date (store:YYYY-MM-DD:receipt), whatever the file's date format
+        key_src["occurred_at"] = P.DateKey(P.src_expr(sources["occurred_at"][1]))
         if not json_lines:
             sources["occurred_at"] = ("ts", ("concat", [found["occurred_at"], found["time"]]))
         del sources["time"]

@@ -59,6 +59,10 @@ def _msg(field: str, where: str, raw: str, why: str) -> str:
     return f"{ql(f'{field} ({where}): ')} || coalesce({raw}, '') || {ql(' ' + why)}"
 
 
+class DateKey(str):
+    """A key part that is a date: written as ISO ``YYYY-MM-DD`` whatever the file's format."""
+
+
 def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_types: dict[str, str], *,
                tz: str, decimal_comma: bool, date_format: str | None, key_parts: list[str] | None,
                fallback_key: str, source_name: str, json_lines: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
@@ -92,7 +96,15 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
                                      else f"{qi(fld)} IS NULL"),
                 ql(f"required field '{fld}' is empty; every row needs a value for it")))
     if key_parts:
-        key = "concat_ws(':', " + ", ".join(f"trim(CAST({p} AS VARCHAR))" for p in key_parts) + ")"
+        texts = []
+        for part in key_parts:
+            if isinstance(part, DateKey):
+                iso = typed_expr(f"CAST({part} AS VARCHAR)", "date", sql_type="VARCHAR", tz=tz, decimal_comma=decimal_comma,
+                                 date_format=date_format)
+                texts.append(f"coalesce(strftime(CAST({iso} AS DATE), '%Y-%m-%d'), trim(CAST({part} AS VARCHAR)))")
+            else:
+                texts.append(f"trim(CAST({part} AS VARCHAR))")
+        key = "concat_ws(':', " + ", ".join(texts) + ")"
     else:
         key = f"{ql(fallback_key + ':')} || _line"
     select.append(("_key", key))
