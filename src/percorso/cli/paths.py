@@ -1,9 +1,122 @@
-"""CLI commands: paths (top variants, transitions, Sankey) and funnels."""
+"""CLI commands: paths top | transitions | sankey."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
+from percorso.cli.journey_options import (
+    ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, NodeOpt, OnlineOpt, ScopeOpt, SegmentOpt, ToOpt,
+    journey_controls,
+)
+
+paths_app = typer.Typer(help="Percorsi: varianti, transizioni, Sankey / paths, transitions, Sankey.",
+                        no_args_is_help=True)
+
+StartOpt = Annotated[str | None, typer.Option("--start", help="Parti dal primo nodo X / start at the first X.")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Fermati al primo nodo X / stop at the first X.")]
+DrillOpt = Annotated[
+    str | None,
+    typer.Option("--customers", help="Clienti dietro un valore / customers behind a cell, e.g. 'from_node=Email'."),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(paths_app, name="paths")
+
+
+def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path | None, chart: Path | None,
+                         drill: str | None, title: str) -> None:
+    """Run a journey query and print its table, chart or drill-down (shared by every journey command)."""
+    from percorso.analysis.base import run
+    from percorso.cli.common import console, write_figure
+
+    with open_cli_project(project, read_only=True) as p:
+        result = run(p.engine, query, p.settings)
+        if chart is not None:
+            write_figure(result.figure(), chart)
+        if drill:
+            selector = parse_selector(drill)
+            frame = result.customers(limit=1000, **selector)
+            emit_frame(frame, fmt, out, title=f"clienti / customers: {drill}")
+            console().print("scheda / profile: percorso customer show ID")
+            return
+        emit_frame(result.to_frame(), fmt, out, title=title)
+
+
+def parse_selector(text: str) -> dict[str, Any]:
+    """'step=2,node=Email' → {'step': 2, 'node': 'Email'} (values that look like integers become ints)."""
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--customers {text!r}: expected KEY=VALUE[,KEY=VALUE]")
+        v = value.strip()
+        out[key.strip()] = int(v) if v.lstrip("-").isdigit() else v
+    return out
+
+
+@paths_app.command("top")
+def top_cmd(
+    project: ProjectOpt = Path("."),
+    steps: Annotated[int, typer.Option("--steps", help="Passi massimi per percorso / max steps.")] = 6,
+    top: Annotated[int, typer.Option("--top", help="Varianti mostrate / variants shown (rest → other).")] = 20,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    converting: Annotated[bool, typer.Option("--converting", help="Solo percorsi con acquisto / converting only.")] = False,
+    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+    clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
+    online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
+    drill: DrillOpt = None,
+) -> None:
+    """Percorsi più frequenti con quota e conversione / top path variants (with an 'other' row)."""
+    from percorso.journeys.paths import PathsQuery
+
+    q = PathsQuery(max_steps=steps, top=top, start=start, end=end, converting_only=converting, **journey_controls(
+        date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
+        exclude=exclude, segment=segment, online=online))
+    run_journey_analysis(project, q, fmt, out, chart, drill, "percorsi / paths")
+
+
+@paths_app.command("transitions")
+def transitions_cmd(
+    project: ProjectOpt = Path("."),
+    top: Annotated[int, typer.Option("--top", help="Coppie mostrate / pairs shown (rest → other).")] = 50,
+    ends: Annotated[bool, typer.Option("--ends", help="Mostra (start) e (end) / show journey starts and ends.")] = False,
+    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+    clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
+    online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
+    drill: DrillOpt = None,
+) -> None:
+    """Da → a: transizioni, clienti, minuti mediani / from → to with customers and median time."""
+    from percorso.journeys.transitions import TransitionsQuery
+
+    q = TransitionsQuery(top=top, include_ends=ends, **journey_controls(
+        date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
+        exclude=exclude, segment=segment, online=online))
+    run_journey_analysis(project, q, fmt, out, chart, drill, "transizioni / transitions")
+
+
+@paths_app.command("sankey")
+def sankey_cmd(
+    project: ProjectOpt = Path("."),
+    steps: Annotated[int, typer.Option("--steps", help="Posizioni / positions.")] = 5,
+    top_k: Annotated[int, typer.Option("--top-k", help="Nodi per posizione / nodes per position (rest → other).")] = 8,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+    clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
+    online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
+    drill: DrillOpt = None,
+) -> None:
+    """Flussi dopo/prima di un nodo / Sankey of N steps after --start, before --end, or between."""
+    from percorso.journeys.sankey import SankeyQuery
+
+    q = SankeyQuery(steps=steps, top_k=top_k, start=start, end=end, **journey_controls(
+        date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
+        exclude=exclude, segment=segment, online=online))
+    run_journey_analysis(project, q, fmt, out, chart, drill, "flussi / Sankey links")

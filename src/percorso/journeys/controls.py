@@ -185,7 +185,14 @@ def journey_steps(engine: Engine, query: JourneyQuery) -> ir.Table:
         s = s.filter(~s.node.isin(list(query.exclude)))
     order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
     if query.collapse_repeats:
+        # a run of identical nodes becomes its first step; a purchase inside the run is kept
+        # on that step (with the run's revenue) so collapsing never hides a conversion
         prev = s.node.lag().over(order)
-        s = s.filter(prev.isnull() | (prev != s.node))
+        s = s.mutate(_new=(prev.isnull() | (prev != s.node)).cast("int64"))
+        s = s.mutate(_run=s._new.sum().over(ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id],
+                                                        rows=(None, 0))))
+        run = ibis.window(group_by=[s.journey_id, s._run])
+        s = s.mutate(is_purchase=s.is_purchase.max().over(run), revenue=s.revenue.sum(where=s.is_purchase).over(run))
+        s = s.filter(s._new == 1).drop("_new", "_run")
         order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
     return s.mutate(step=ibis.row_number().over(order) + 1)

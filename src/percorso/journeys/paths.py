@@ -1,0 +1,147 @@
+"""Path variants: which sequences of touchpoints customers went through, and how often.
+
+Why: "which touchpoints did my customers go through before buying" is answered by the most
+common paths, with their share and conversion, and an explicit *other* row so that the
+variants not shown are counted, never hidden. Paths are cut at an optional start and end
+node (e.g. everything before an in-store receipt) and at ``max_steps``; a longer journey
+shows a trailing ``…`` so a truncated path is never mistaken for a complete one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import Field
+
+from percorso.analysis.base import AnalysisResult, Runner
+from percorso.errors import InputError
+from percorso.journeys.controls import JourneyQuery, journey_steps
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+ARROW = " → "
+MORE = "…"
+OTHER = "other"
+
+
+class PathsQuery(JourneyQuery):
+    """Top path variants.
+
+    ``start`` / ``end``: a journey starts at its first ``start`` node and ends at its first
+    ``end`` node (inclusive); journeys without them are left out. ``converting_only`` keeps
+    journeys with a purchase among their kept steps.
+    """
+
+    kind: ClassVar[str] = "paths_top"
+    max_steps: int = Field(6, ge=1, le=50)
+    top: int = Field(20, ge=1, le=1000)
+    start: str | None = None
+    end: str | None = None
+    converting_only: bool = False
+
+
+def anchored_steps(steps: ir.Table, start: str | None, end: str | None) -> ir.Table:
+    """Steps from each journey's first ``start`` node to its first ``end`` node, renumbered from 1.
+
+    The end is searched after the start, so "from A to B" means the first B after the first A.
+    """
+    s = steps
+    if start is not None:
+        first = s.filter(s.node == start).group_by("journey_id").aggregate(_from=ibis._.step.min())
+        s = s.join(first, "journey_id")
+        s = s.filter(s.step >= s._from).mutate(step=s.step - s._from + 1).drop("_from")
+    if end is not None:
+        stop = s.filter(s.node == end).group_by("journey_id").aggregate(_to=ibis._.step.min())
+        s = s.join(stop, "journey_id")
+        s = s.filter(s.step <= s._to).drop("_to")
+    return s
+
+
+def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
+    """One row per journey: its path (first ``max_steps`` nodes), customer, purchase, revenue."""
+    kept = steps.filter(steps.step <= max_steps)
+    per = kept.group_by("journey_id").aggregate(
+        customer_id=kept.customer_id.min(),
+        _path=kept.node.collect(order_by=kept.step).join(ARROW),
+        converting=kept.is_purchase.any(),
+        revenue=kept.revenue.sum(where=kept.is_purchase),
+    )
+    length = steps.group_by("journey_id").aggregate(_len=steps.step.max())
+    per = per.join(length, "journey_id")
+    path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
+    return per.mutate(path=path).drop("_path", "_len")
+
+
+@dataclass
+class PathsResult(AnalysisResult):
+    """``frame``: path, journeys, customers, share, converting, conversion_rate, revenue; last row *other*."""
+
+    def figure(self) -> go.Figure:
+        import plotly.graph_objects as go
+
+        f = self.frame.iloc[::-1]
+        fig = go.Figure(go.Bar(x=f["journeys"], y=f["path"], orientation="h",
+                               customdata=f[["share", "conversion_rate"]],
+                               hovertemplate="%{y}<br>%{x} percorsi, %{customdata[0]:.1%}, conversione "
+                                             "%{customdata[1]:.1%}<extra></extra>"))
+        fig.update_layout(title="Percorsi più frequenti / top paths", xaxis_title="percorsi / journeys",
+                          height=max(400, 28 * len(f)), margin=dict(l=20))
+        return fig
+
+
+class PathsRunner(Runner[PathsQuery, PathsResult]):
+    query_type = PathsQuery
+
+    def _paths(self) -> ir.Table:
+        q = self.query
+        steps = anchored_steps(journey_steps(self.engine, q), q.start, q.end)
+        per = journey_paths(steps, q.max_steps)
+        return per.filter(per.converting) if q.converting_only else per
+
+    def calculate(self) -> PathsResult:
+        import pandas as pd
+
+        q = self.query
+        per = self._paths()
+        grouped = per.group_by("path").aggregate(
+            journeys=per.count(), customers=per.customer_id.nunique(),
+            converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
+        )
+        top = self.engine.execute(grouped.order_by([ibis.desc("journeys"), "path"]).limit(q.top))
+        totals = self.engine.execute(per.aggregate(
+            journeys=per.count(), customers=per.customer_id.nunique(),
+            converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(), variants=per.path.nunique(),
+        )).iloc[0]
+        n_variants = int(totals["variants"] or 0)
+        rest = max(n_variants - len(top), 0)
+        top["revenue"] = top["revenue"].fillna(0.0)
+        other_revenue = float(totals["revenue"] or 0.0) - float(top["revenue"].sum())
+        other_customers = self._other_customers(grouped, top) if rest else 0
+        frame = pd.concat([top, pd.DataFrame([{
+            "path": f"{OTHER} ({rest} varianti / variants)",
+            "journeys": int(totals["journeys"] or 0) - int(top["journeys"].sum()),
+            "customers": other_customers,
+            "converting": int(totals["converting"] or 0) - int(top["converting"].sum()),
+            "revenue": other_revenue,
+        }])], ignore_index=True)
+        total_journeys = int(totals["journeys"] or 0)
+        frame["share"] = frame["journeys"] / total_journeys if total_journeys else 0.0
+        frame["conversion_rate"] = (frame["converting"] / frame["journeys"]).where(frame["journeys"] > 0, 0.0)
+        frame = frame[["path", "journeys", "customers", "share", "converting", "conversion_rate", "revenue"]]
+        return PathsResult(frame=frame, query=q, meta={
+            "journeys": total_journeys, "customers": int(totals["customers"] or 0), "variants": n_variants})
+
+    def _other_customers(self, grouped: ir.Table, top: Any) -> int:
+        per = self._paths()
+        rest = per.filter(~per.path.isin(list(top["path"])))
+        return int(self.engine.execute(rest.customer_id.nunique()))
+
+    def customers_expr(self, *, path: str | None = None, **selector: Any) -> ir.Table:
+        if selector or path is None:
+            raise InputError(f"paths drill-down takes path='A → B'; got {sorted(selector) or 'nothing'}")
+        per = self._paths()
+        return per.filter(per.path == path).select("customer_id").distinct()

@@ -1,0 +1,108 @@
+"""Transitions: from one touchpoint to the next, how often, by how many customers, how fast.
+
+Why: the transition table is the skeleton of every journey (Markov attribution, friction,
+the Sankey all read it). For each pair of consecutive steps in a journey it counts the
+transitions, the distinct customers making them, the share of the *from* node's outgoing
+transitions and the median minutes between the two touchpoints. With ``include_ends`` the
+pseudo-nodes ``(start)`` and ``(end)`` show where journeys begin and stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import Field
+
+from percorso.analysis.base import AnalysisResult, Runner
+from percorso.errors import InputError
+from percorso.journeys.controls import JourneyQuery, journey_steps
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+START, END = "(start)", "(end)"
+
+
+class TransitionsQuery(JourneyQuery):
+    kind: ClassVar[str] = "paths_transitions"
+    top: int = Field(50, ge=1, le=10_000)
+    include_ends: bool = False
+
+
+def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
+    """One row per transition: journey_id, customer_id, from_node, to_node, minutes."""
+    w = ibis.window(group_by=steps.journey_id, order_by=steps.step)
+    nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w))
+    minutes = (nxt.to_at.epoch_seconds() - nxt.occurred_at.epoch_seconds()) / 60.0
+    rows = nxt.filter(nxt.to_node.notnull()).select(
+        "journey_id", "customer_id", from_node=nxt.node, to_node=nxt.to_node, minutes=minutes)
+    if include_ends:
+        first = steps.filter(steps.step == 1).select(
+            "journey_id", "customer_id", from_node=ibis.literal(START), to_node=steps.node,
+            minutes=ibis.null().cast("float64"))
+        last = nxt.filter(nxt.to_node.isnull()).select(
+            "journey_id", "customer_id", from_node=nxt.node, to_node=ibis.literal(END),
+            minutes=ibis.null().cast("float64"))
+        rows = rows.union(first).union(last)
+    return rows
+
+
+@dataclass
+class TransitionsResult(AnalysisResult):
+    """``frame``: from_node, to_node, transitions, customers, share_of_from, median_minutes."""
+
+    def figure(self) -> go.Figure:
+        """Heatmap of from × to (transitions), the matrix form of the transition graph."""
+        import plotly.graph_objects as go
+
+        f = self.frame[~self.frame["from_node"].str.startswith("other")]
+        m = f.pivot_table(index="from_node", columns="to_node", values="transitions", aggfunc="sum", fill_value=0)
+        fig = go.Figure(go.Heatmap(z=m.values, x=list(m.columns), y=list(m.index), colorscale="Blues",
+                                   hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
+        fig.update_layout(title="Transizioni / transitions (da → a)", xaxis_title="a / to", yaxis_title="da / from")
+        return fig
+
+
+class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
+    query_type = TransitionsQuery
+
+    def _rows(self) -> ir.Table:
+        return transition_rows(journey_steps(self.engine, self.query), self.query.include_ends)
+
+    def calculate(self) -> TransitionsResult:
+        import pandas as pd
+
+        q = self.query
+        rows = self._rows()
+        grouped = rows.group_by("from_node", "to_node").aggregate(
+            transitions=rows.count(), customers=rows.customer_id.nunique(), median_minutes=rows.minutes.median())
+        out_w = ibis.window(group_by=grouped.from_node)
+        grouped = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
+        top = self.engine.execute(
+            grouped.order_by([ibis.desc("transitions"), "from_node", "to_node"]).limit(q.top))
+        totals = self.engine.execute(rows.aggregate(
+            transitions=rows.count(), customers=rows.customer_id.nunique(),
+            pairs=(rows.from_node + "\x00" + rows.to_node).nunique())).iloc[0]
+        rest = int(totals["pairs"] or 0) - len(top)
+        frame = top[["from_node", "to_node", "transitions", "customers", "share_of_from", "median_minutes"]]
+        if rest > 0:
+            frame = pd.concat([frame, pd.DataFrame([{
+                "from_node": f"other ({rest} coppie / pairs)", "to_node": "",
+                "transitions": int(totals["transitions"]) - int(top["transitions"].sum()),
+            }])], ignore_index=True)
+        frame = frame.astype({"transitions": "Int64", "customers": "Int64"})
+        return TransitionsResult(frame=frame, query=q, meta={
+            "transitions": int(totals["transitions"] or 0), "customers": int(totals["customers"] or 0)})
+
+    def customers_expr(self, *, from_node: str | None = None, to_node: str | None = None, **selector: Any) -> ir.Table:
+        if selector or (from_node is None and to_node is None):
+            raise InputError("transitions drill-down takes from_node= and/or to_node=")
+        rows = self._rows()
+        if from_node is not None:
+            rows = rows.filter(rows.from_node == from_node)
+        if to_node is not None:
+            rows = rows.filter(rows.to_node == to_node)
+        return rows.select("customer_id").distinct()

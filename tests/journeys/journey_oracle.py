@@ -1,0 +1,79 @@
+"""Slow, obviously-correct Python versions of the journey analyses, for oracle tests.
+
+The input is the raw ``touchpoints`` rows read back from the engine (so ties in time are
+broken by ``event_id`` exactly as the engine does); everything else is plain Python.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from statistics import median
+from typing import Any
+
+PURCHASES = {"purchase", "receipt"}
+
+
+def journeys(rows: list[dict[str, Any]], collapse: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """customer → ordered steps (node = event_type), optionally collapsing repeats."""
+    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: (r["customer_id"], r["occurred_at"], r["event_id"])):
+        step = {"node": r["event_type"], "at": r["occurred_at"], "buy": r["event_type"] in PURCHASES,
+                "revenue": r["revenue"] if r["event_type"] in PURCHASES and r["revenue"] is not None else 0.0}
+        seq = by[r["customer_id"]]
+        if collapse and seq and seq[-1]["node"] == step["node"]:
+            seq[-1]["buy"] = seq[-1]["buy"] or step["buy"]
+            seq[-1]["revenue"] += step["revenue"]
+            continue
+        seq.append(step)
+    return dict(by)
+
+
+def top_paths(js: dict[str, list[dict[str, Any]]], max_steps: int, end: str | None = None) -> Counter:
+    """path text → (journeys, converting) counter."""
+    out: Counter = Counter()
+    for seq in js.values():
+        if end is not None:
+            idx = next((i for i, s in enumerate(seq) if s["node"] == end), None)
+            if idx is None:
+                continue
+            seq = seq[: idx + 1]
+        kept = seq[:max_steps]
+        path = " → ".join(s["node"] for s in kept) + (" → …" if len(seq) > max_steps else "")
+        out[(path, "journeys")] += 1
+        out[(path, "converting")] += int(any(s["buy"] for s in kept))
+    return out
+
+
+def transitions(js: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], tuple[int, int, float]]:
+    """(from, to) → (transitions, customers, median minutes)."""
+    mins: dict[tuple[str, str], list[float]] = defaultdict(list)
+    who: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for cid, seq in js.items():
+        for a, b in zip(seq, seq[1:]):
+            mins[(a["node"], b["node"])].append((b["at"] - a["at"]).total_seconds() / 60)
+            who[(a["node"], b["node"])].add(cid)
+    return {k: (len(v), len(who[k]), median(v)) for k, v in mins.items()}
+
+
+def sankey_links(js: dict[str, list[dict[str, Any]]], steps: int, top_k: int) -> Counter:
+    """(position, source, target) → journeys, positions from the start, short journeys → (end)."""
+    seqs = []
+    for seq in js.values():
+        nodes = [s["node"] for s in seq[:steps]]
+        if len(nodes) < steps:
+            nodes.append("(end)")
+        seqs.append(nodes)
+    by_pos: dict[int, Counter] = defaultdict(Counter)
+    for nodes in seqs:
+        for i, n in enumerate(nodes, start=1):
+            by_pos[i][n] += 1
+    keep = {}
+    for pos, c in by_pos.items():
+        ranked = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+        keep[pos] = {n for n, _ in ranked[:top_k]} | {"(end)"}
+    out: Counter = Counter()
+    for nodes in seqs:
+        named = [n if n in keep[i] else "other" for i, n in enumerate(nodes, start=1)]
+        for i, (a, b) in enumerate(zip(named, named[1:]), start=1):
+            out[(i, a, b)] += 1
+    return out
