@@ -77,3 +77,42 @@ def sankey_links(js: dict[str, list[dict[str, Any]]], steps: int, top_k: int) ->
         for i, (a, b) in enumerate(zip(named, named[1:]), start=1):
             out[(i, a, b)] += 1
     return out
+
+
+def funnel_reached(js: dict[str, list[dict[str, Any]]], steps: list[str], window_s: float, order: str,
+                   exclusions: list[tuple[str, int, int]] = ()) -> list[int]:
+    """Journeys reaching each step (best entry per journey: most steps, then earliest)."""
+    n = len(steps)
+    counts = [0] * n
+    for seq in js.values():
+        best = 0
+        for e, first in enumerate(seq):
+            if first["node"] != steps[0]:
+                continue
+            end = first["at"].timestamp() + window_s
+            idx = [e]
+            for k in range(1, n):
+                want = steps[k]
+                if order == "strict":
+                    j = idx[-1] + 1
+                    ok = j < len(seq) and seq[j]["node"] == want and seq[j]["at"].timestamp() <= end
+                    if not ok:
+                        break
+                    idx.append(j)
+                else:
+                    lo = e if order == "any" else idx[-1]
+                    found = [j for j in range(lo + 1, len(seq)) if seq[j]["node"] == want and seq[j]["at"].timestamp() <= end]
+                    if not found:
+                        break
+                    idx.append(found[0])
+            reached = len(idx)
+            for node, i, j in exclusions:
+                if reached >= i:
+                    upper = idx[j - 1] if reached >= j else len(seq)
+                    if any(seq[x]["node"] == node and seq[x]["at"].timestamp() <= end
+                           for x in range(idx[i - 1] + 1, upper)) and reached >= j:
+                        reached = j - 1
+            best = max(best, reached)
+        for k in range(best):
+            counts[k] += 1
+    return counts

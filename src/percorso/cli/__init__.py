@@ -58,3 +58,12 @@ def main() -> None:
     except PercorsoError as exc:
         typer.echo(f"errore [{exc.code}]: {exc.message}", err=True)
         sys.exit(exc.exit_code)
+    except ValueError as exc:  # pydantic validation of a query or setting: one line per problem
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"]) or "input"
+            typer.echo(f"errore [input_invalid]: {where}: {err['msg']}", err=True)
+        sys.exit(2)

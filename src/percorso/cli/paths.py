@@ -46,6 +46,9 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
             console().print("scheda / profile: percorso customer show ID")
             return
         emit_frame(result.to_frame(), fmt, out, title=title)
+        if fmt is OutputFormat.table and out is None:
+            for section, frame in getattr(result, "sections", dict)().items():
+                emit_frame(frame, fmt, None, title=section)
 
 
 def parse_selector(text: str) -> dict[str, Any]:

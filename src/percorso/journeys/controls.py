@@ -152,14 +152,15 @@ def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
     return t
 
 
-def journey_steps(engine: Engine, query: JourneyQuery) -> ir.Table:
+def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None = None) -> ir.Table:
     """The step stream every journey analysis reads.
 
     Columns: ``journey_id`` (customer id, or session id with ``scope="session"``),
     ``customer_id``, ``event_id``, ``occurred_at``, ``node``, ``event_type``, ``channel``,
     ``online``, ``store_id``, ``order_id``, ``revenue``, ``is_purchase`` and ``step``
     (1-based position in the journey after cleaning, exclusion and collapsing). Ties in time
-    are ordered by ``event_id`` so the result never depends on storage order.
+    are ordered by ``event_id`` so the result never depends on storage order. With
+    ``breakdown`` (a node definition) a ``breakdown`` column holds that label too.
     """
     t = scoped_touchpoints(engine, query)
     label = node_label(t, query.node)
@@ -180,6 +181,7 @@ def journey_steps(engine: Engine, query: JourneyQuery) -> ir.Table:
         order_id=t.order_id,
         revenue=t.revenue,
         is_purchase=t.event_type.isin(PURCHASE_TYPES),
+        breakdown=node_label(t, breakdown) if breakdown else ibis.null().cast("string"),
     )
     if query.exclude:
         s = s.filter(~s.node.isin(list(query.exclude)))

@@ -1,0 +1,242 @@
+"""Funnels: how many journeys go through steps 1 → 2 → … → N within a window, and who drops off.
+
+Semantics (documented in docs/journeys.md, checked by the oracle tests):
+
+- a journey *enters* at any touchpoint matching step 1; from each entry the furthest step
+  reached within ``window`` of the entry counts, and the journey keeps its best entry (most
+  steps; on a tie the earliest entry). A step may list alternatives: ``"a|b"``;
+- ``ordered``: each next step is a later touchpoint of the journey (other touchpoints in
+  between are allowed); ``strict``: the next step must be the very next touchpoint;
+  ``any``: steps 2..N may come in any order after the entry. The window is inclusive: a
+  step exactly ``window`` after the entry counts;
+- an *exclusion* ``(node, i, j)`` voids progress past step ``i`` when ``node`` occurs after the
+  touchpoint of step ``i`` and before the touchpoint of step ``j`` (before the window ends
+  when step ``j`` is not reached): such a journey counts as reaching at most step ``j - 1``;
+- a breakdown splits journeys by a node definition's value at the journey's first
+  touchpoint (``first_touch``), at the last step it reached (``last_touch``) or at step ``N``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import Field, field_validator, model_validator
+
+from percorso.analysis.base import AnalysisResult, Runner
+from percorso.errors import InputError
+from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+_WINDOW = re.compile(r"^\s*(\d+)\s*([dhmw])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+TIME_BUCKETS = ((60, "< 1 h"), (6 * 60, "1–6 h"), (24 * 60, "6–24 h"), (3 * 1440, "1–3 g/d"), (7 * 1440, "3–7 g/d"),
+                (14 * 1440, "7–14 g/d"), (30 * 1440, "14–30 g/d"))
+
+
+def parse_window(value: str | timedelta) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``2w`` → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    m = _WINDOW.match(str(value))
+    if not m or int(m.group(1)) == 0:
+        raise InputError(f"window {value!r} is not valid; use a number and a unit: 30m, 12h, 7d, 2w")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class FunnelQuery(JourneyQuery):
+    """Funnel of 2–10 steps (node labels, ``a|b`` for alternatives)."""
+
+    kind: ClassVar[str] = "funnel"
+    steps: tuple[str, ...] = Field(min_length=2, max_length=10)
+    window: timedelta = timedelta(days=30)
+    order: Literal["ordered", "strict", "any"] = "ordered"
+    exclusions: tuple[tuple[str, int, int], ...] = ()
+    breakdown: str | None = None
+    breakdown_attribution: str = "first_touch"
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> timedelta:
+        return parse_window(value)
+
+    @field_validator("breakdown_attribution")
+    @classmethod
+    def _attribution(cls, value: str) -> str:
+        if value in ("first_touch", "last_touch") or re.fullmatch(r"step:\d+", value):
+            return value
+        raise ValueError(f"breakdown attribution {value!r}: use first_touch, last_touch or step:N")
+
+    @model_validator(mode="after")
+    def _check(self) -> FunnelQuery:
+        n = len(self.steps)
+        for node, i, j in self.exclusions:
+            if not 1 <= i < j <= n:
+                raise ValueError(f"exclusion {node}:{i}:{j}: need 1 ≤ i < j ≤ {n} (between steps i and j)")
+        if self.breakdown:
+            for part in self.breakdown.split("+"):
+                node_column_check(part)
+        if self.breakdown_attribution.startswith("step:") and not 1 <= int(self.breakdown_attribution[5:]) <= n:
+            raise ValueError(f"breakdown step must be between 1 and {n}")
+        return self
+
+
+def _matches(node: ir.StringValue, step: str) -> ir.BooleanValue:
+    return node.isin(step.split("|"))
+
+
+def progress(engine: Any, q: FunnelQuery) -> ir.Table:
+    """One row per journey that entered: journey_id, customer_id, reached (1..N), t1..tN, s1..sN, breakdown."""
+    s = journey_steps(engine, q, breakdown=q.breakdown)
+    n = len(q.steps)
+    ev = s.select("journey_id", "customer_id", "step", "occurred_at", "node", "breakdown")
+    first = ev.filter(_matches(ev.node, q.steps[0]))
+    chain = first.select("journey_id", "customer_id", s1=first.step, t1=first.occurred_at,
+                         _end=first.occurred_at + ibis.interval(seconds=int(q.window.total_seconds())))
+    for i in range(2, n + 1):
+        cand = ev.filter(_matches(ev.node, q.steps[i - 1])).select(
+            "journey_id", _cs=ev.step, _ct=ev.occurred_at)
+        if q.order == "strict":
+            cond = [chain.journey_id == cand.journey_id, cand._cs == chain[f"s{i - 1}"] + 1]
+        else:
+            cond = [chain.journey_id == cand.journey_id,
+                    cand._cs > (chain["s1"] if q.order == "any" else chain[f"s{i - 1}"])]
+        cond.append(cand._ct <= chain._end)
+        if q.order == "any":
+            cond.append(chain[f"s{i - 1}"].notnull())
+        j = chain.left_join(cand, cond)
+        best = j.group_by([c for c in chain.columns]).aggregate(**{f"s{i}": j._cs.min()})
+        if q.order == "strict":
+            best = best.mutate(**{f"s{i}": (best[f"s{i - 1}"].notnull()).ifelse(best[f"s{i}"], ibis.null())})
+        times = ev.select("journey_id", **{f"s{i}": ev.step, f"t{i}": ev.occurred_at})
+        chain = best.left_join(times, ["journey_id", f"s{i}"]).select(*best.columns, times[f"t{i}"])
+    reached = ibis.literal(1)
+    for i in range(2, n + 1):
+        done = chain[f"s{i}"].notnull()
+        if q.order == "any":
+            reached = (done & (reached == i - 1)).ifelse(i, reached)
+        else:
+            reached = done.ifelse(i, reached)
+    chain = chain.mutate(reached=reached)
+    chain = _apply_exclusions(chain, ev, q)
+    order = ibis.window(group_by=chain.journey_id, order_by=[ibis.desc(chain.reached), chain.t1, chain.s1])
+    chain = chain.mutate(_rank=ibis.row_number().over(order))
+    best = chain.filter(chain._rank == 0).drop("_rank", "_end")
+    return _with_breakdown(best, ev, s, q)
+
+
+def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery) -> ir.Table:
+    for k, (node, i, j) in enumerate(q.exclusions):
+        ex = ev.filter(ev.node == node).select("journey_id", _xs=ev.step, _xt=ev.occurred_at)
+        upper = chain[f"s{j}"].fill_null(10**12)
+        cond = [chain.journey_id == ex.journey_id, ex._xs > chain[f"s{i}"], ex._xs < upper, ex._xt <= chain._end]
+        flagged = chain.left_join(ex, cond)
+        key = [c for c in chain.columns]
+        hit = flagged.group_by(key).aggregate(**{f"_x{k}": flagged._xs.notnull().any()})
+        chain = hit.mutate(reached=(hit[f"_x{k}"] & (hit.reached >= j)).ifelse(j - 1, hit.reached)).drop(f"_x{k}")
+    return chain
+
+
+def _with_breakdown(best: ir.Table, ev: ir.Table, s: ir.Table, q: FunnelQuery) -> ir.Table:
+    if not q.breakdown:
+        return best.mutate(breakdown=ibis.literal("(all)"))
+    how = q.breakdown_attribution
+    if how == "first_touch":
+        pick = s.filter(s.step == 1).select("journey_id", _b=s.breakdown)
+        return best.left_join(pick, "journey_id").drop("journey_id_right").rename(breakdown="_b")
+    n = len(q.steps)
+    if how == "last_touch":
+        at = ibis.cases(*((best.reached == i, best[f"s{i}"]) for i in range(n, 0, -1)))
+    else:
+        at = best[f"s{int(how[5:])}"]
+    best = best.mutate(_at=at)
+    pick = ev.select("journey_id", _at=ev.step, _b=ev.breakdown)
+    joined = best.left_join(pick, ["journey_id", "_at"])
+    cols = [c for c in best.columns if c != "_at"]
+    return joined.select(*cols, breakdown=joined._b.fill_null("(none)"))
+
+
+@dataclass
+class FunnelResult(AnalysisResult):
+    """``frame``: per breakdown and step: reached, conversion from previous and overall, dropped,
+    median minutes from previous step and from step 1. ``time_to_convert``: completers by time."""
+
+    time_to_convert: pd.DataFrame | None = None
+    steps: tuple[str, ...] = field(default_factory=tuple)
+
+    def sections(self) -> dict[str, pd.DataFrame]:
+        """Secondary tables the CLI prints after the main one."""
+        return {"tempo alla conversione / time to convert": self.time_to_convert}
+
+    def figure(self) -> go.Figure:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for value, part in self.frame.groupby("breakdown", sort=False):
+            fig.add_trace(go.Funnel(name=str(value), y=[f"{r.step}. {r.label}" for r in part.itertuples()],
+                                    x=list(part["reached"]), textinfo="value+percent initial+percent previous"))
+        fig.update_layout(title="Funnel: conversione e abbandoni / conversion and drop-off")
+        return fig
+
+
+class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
+    query_type = FunnelQuery
+
+    def calculate(self) -> FunnelResult:
+        import pandas as pd
+
+        q = self.query
+        p = progress(self.engine, q)
+        n = len(q.steps)
+        aggs: dict[str, Any] = {}
+        for i in range(1, n + 1):
+            aggs[f"r{i}"] = (p.reached >= i).sum()
+            if i > 1:
+                if q.order != "any":  # in any order "the previous step" has no time meaning
+                    prev_min = (p[f"t{i}"].epoch_seconds() - p[f"t{i - 1}"].epoch_seconds()) / 60.0
+                    aggs[f"mp{i}"] = prev_min.median(where=p.reached >= i)
+                aggs[f"ms{i}"] = ((p[f"t{i}"].epoch_seconds() - p.t1.epoch_seconds()) / 60.0).median(where=p.reached >= i)
+        wide = self.engine.execute(p.group_by("breakdown").aggregate(**aggs).order_by([ibis.desc("r1"), "breakdown"]))
+        rows = []
+        for r in wide.itertuples(index=False):
+            d = r._asdict()
+            for i in range(1, n + 1):
+                reached = int(d[f"r{i}"] or 0)
+                prev = int(d[f"r{i - 1}"] or 0) if i > 1 else reached
+                first = int(d["r1"] or 0)
+                rows.append({
+                    "breakdown": d["breakdown"], "step": i, "label": q.steps[i - 1], "reached": reached,
+                    "conversion_from_previous": reached / prev if prev else 0.0,
+                    "conversion_overall": reached / first if first else 0.0,
+                    "dropped": prev - reached if i > 1 else 0,
+                    "median_minutes_from_previous": d.get(f"mp{i}"), "median_minutes_from_start": d.get(f"ms{i}"),
+                })
+        frame = pd.DataFrame(rows)
+        return FunnelResult(frame=frame, query=q, time_to_convert=self._time_to_convert(p, n), steps=q.steps,
+                            meta={"journeys": int(frame[frame.step == 1]["reached"].sum()) if len(frame) else 0})
+
+    def _time_to_convert(self, p: ir.Table, n: int) -> pd.DataFrame:
+        done = p.filter(p.reached == n)
+        minutes = (done[f"t{n}"].epoch_seconds() - done.t1.epoch_seconds()) / 60.0
+        bucket = ibis.cases(*((minutes < limit, label) for limit, label in TIME_BUCKETS), else_="> 30 g/d")
+        frame = self.engine.execute(done.group_by(bucket=bucket).aggregate(journeys=done.count()))
+        order = {label: k for k, (_, label) in enumerate(TIME_BUCKETS)} | {"> 30 g/d": len(TIME_BUCKETS)}
+        return frame.sort_values("bucket", key=lambda s: s.map(order)).reset_index(drop=True)
+
+    def customers_expr(self, *, step: int | None = None, dropped: bool = False, breakdown: str | None = None,
+                       **selector: Any) -> ir.Table:
+        n = len(self.query.steps)
+        if selector or step is None or not 1 <= int(step) <= n:
+            raise InputError(f"funnel drill-down takes step=1..{n} and dropped=True|False (breakdown=… optional)")
+        p = progress(self.engine, self.query)
+        if breakdown is not None:
+            p = p.filter(p.breakdown == breakdown)
+        cond = (p.reached == int(step) - 1) if dropped else (p.reached >= int(step))
+        return p.filter(cond).select("customer_id").distinct()
