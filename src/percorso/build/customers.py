@@ -40,6 +40,7 @@ def customers_expr(
         last_seen_at=tp.occurred_at.max(),
         n_touchpoints=tp.count(),
         first_channel=tp.channel.argmin(tp.occurred_at),
+        current_stage=tp.stage.argmax(tp.occurred_at, where=tp.stage.notnull()),
     )
     o = orders
     buy = o.group_by("customer_id").aggregate(

@@ -76,6 +76,20 @@ def _scope_of_changes(engine: Any) -> int:
     return engine.create_table("_build_scope", scope)
 
 
+def _settings_fingerprint(project: Project) -> str:
+    import hashlib
+    import json
+
+    st = project.settings
+    text = json.dumps({"stages": st.stages, "gap": st.build.session_gap_minutes,
+                       "channels": st.channels.model_dump()}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _schema_changed(engine: Any) -> bool:
+    return any(engine.columns(name) != [c for c, _ in cols] for name, cols in _BUILD_TABLES.items())
+
+
 def run_build(project: Project, *, full: bool = False, progress: Progress | None = None) -> BuildReport:
     """Resolve identities and derive the build tables.
 
@@ -101,6 +115,12 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
 
         raise InputError("no events to build from; import files first with `percorso ingest SOURCE FILE`")
     full = full or not all(engine.has_table(t) for t in (*_BUILD_TABLES, "built_events", "built_identity"))
+    # a table written by an older version (different columns) is rebuilt, never appended to
+    full = full or _schema_changed(engine)
+    # so is everything when a build setting changed (stage rules, session gap, channel rules):
+    # old touchpoints would otherwise keep the old stages and sessions
+    fingerprint = _settings_fingerprint(project)
+    full = full or S.read_fingerprint(engine) != fingerprint
     report.mode = "full" if full else "incremental"
 
     say("identità / identity resolution")
@@ -157,6 +177,7 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
             S.drop(engine, "_build_scope")
         # which customer each event was built under: the next incremental build compares
         S.snapshot_built_events(engine)
+        S.write_fingerprint(engine, fingerprint)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     if full:
         report.customers_rebuilt = engine.count("customers")

@@ -80,6 +80,7 @@ CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("province", "VARCHAR"),
     ("home_store", "VARCHAR"),              # store with most receipts
     ("first_channel", "VARCHAR"),
+    ("current_stage", "VARCHAR"),           # stage of the latest staged touchpoint
     ("merged_from", "VARCHAR"),             # JSON list of retired ids merged into this one
 )
 

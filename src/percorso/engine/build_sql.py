@@ -61,3 +61,15 @@ def snapshot_built_events(engine: Engine) -> None:
     engine.con.execute(
         "CREATE OR REPLACE TABLE built_identity AS SELECT customer_id, id_type, id_value FROM identity_map"
     )
+
+
+def read_fingerprint(engine: Engine) -> str | None:
+    """The build settings fingerprint of the last build (None before the first)."""
+    if not engine.has_table("build_fingerprint"):
+        return None
+    rows = engine.con.execute("SELECT value FROM build_fingerprint").fetchall()
+    return rows[0][0] if rows else None
+
+
+def write_fingerprint(engine: Engine, value: str) -> None:
+    engine.con.execute("CREATE OR REPLACE TABLE build_fingerprint AS SELECT ?::VARCHAR AS value", [value])
