@@ -116,3 +116,53 @@ def funnel_reached(js: dict[str, list[dict[str, Any]]], steps: list[str], window
         for k in range(best):
             counts[k] += 1
     return counts
+
+
+def journey_map_cells(rows: list[dict[str, Any]], order: list[str]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(stage, channel) → (touchpoints, customers, customers who purchase after entering)."""
+    rank = {s: i for i, s in enumerate(order)}
+    buys: dict[str, list] = defaultdict(list)
+    for r in rows:
+        if r["event_type"] in PURCHASES:
+            buys[r["customer_id"]].append(r["occurred_at"])
+    tps: Counter = Counter()
+    entry: dict[tuple[str, str, str], Any] = {}
+    for r in rows:
+        if r["stage"] not in rank:
+            continue
+        key = (r["stage"], r["channel"])
+        tps[key] += 1
+        k = (r["customer_id"], *key)
+        entry[k] = min(entry.get(k, r["occurred_at"]), r["occurred_at"])
+    out = {}
+    for key, n in tps.items():
+        who = [(c, at) for (c, s, ch), at in entry.items() if (s, ch) == key]
+        bought = sum(1 for c, at in who if any(b > at for b in buys[c]))
+        out[key] = (n, len(who), bought)
+    return out
+
+
+def mixes(orders: list[dict[str, Any]], customers: set[str]) -> dict[str, str]:
+    """customer → online_only | store_only | omnichannel | no_purchase (returns excluded)."""
+    online, store = set(), set()
+    for o in orders:
+        if o["is_return"]:
+            continue
+        (online if o["online"] else store).add(o["customer_id"])
+    return {c: "omnichannel" if c in online and c in store else "online_only" if c in online
+            else "store_only" if c in store else "no_purchase" for c in customers}
+
+
+def ropo_counts(rows: list[dict[str, Any]], orders: list[dict[str, Any]], days: int) -> dict[str, int]:
+    """direction → orders with a touchpoint of the other world in the days before."""
+    from datetime import timedelta
+
+    out = {"online_to_store": 0, "store_to_online": 0}
+    for o in orders:
+        if o["is_return"]:
+            continue
+        hit = any(r["customer_id"] == o["customer_id"] and r["event_type"] not in PURCHASES
+                  and r["online"] != o["online"] and o["occurred_at"] - timedelta(days=days) <= r["occurred_at"] < o["occurred_at"]
+                  for r in rows)
+        out["store_to_online" if o["online"] else "online_to_store"] += int(hit)
+    return out

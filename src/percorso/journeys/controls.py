@@ -49,6 +49,8 @@ _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 #: Label for touchpoints whose node column is empty (never silently dropped).
 MISSING_LABEL = "(none)"
 PURCHASE_TYPES = ("purchase", "receipt")
+#: Record-keeping events that are not contacts with the customer: left out of journeys.
+ADMIN_EVENT_TYPES = ("identify", "alias", "crm_update")
 
 
 class JourneyQuery(AnalysisQuery):
@@ -133,9 +135,13 @@ def _day_bound(value: date | datetime, *, end: bool) -> datetime:
 
 
 def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
-    """Touchpoints with a customer, filtered by date range, segment and online flag."""
+    """Touchpoints with a customer, filtered by date range, segment and online flag.
+
+    Record-keeping events (:data:`ADMIN_EVENT_TYPES`: an identify call, a CRM record update)
+    are not contacts with the customer and are left out of every journey analysis.
+    """
     t = engine.table("touchpoints")
-    t = t.filter(t.customer_id.notnull())
+    t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES))
     if query.date_from is not None:
         t = t.filter(t.occurred_at >= _day_bound(query.date_from, end=False))
     if query.date_to is not None:

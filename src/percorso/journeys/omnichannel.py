@@ -1,0 +1,180 @@
+"""Omnichannel: how online and offline work together, customer by customer.
+
+Why: the retailer's questions are "are customers who buy in both places worth more", "how
+many touchpoints and channels before a first purchase", "how many store sales were
+researched online first (ROPO), and the reverse", "which stores sell to web visitors".
+
+Definitions (checked by the oracle tests):
+- *mix* of a customer from their orders (returns excluded): ``online_only``, ``store_only``,
+  ``omnichannel`` (both) or ``no_purchase``;
+- *research online → buy in store*: a store order with an online touchpoint of the same
+  customer (not a purchase) in the ``research_days`` before it; *store → online*: an online
+  order with an offline touchpoint (not a purchase) in the days before it;
+- *before first purchase*: touchpoints and distinct channels strictly before the customer's
+  first order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import Field
+
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.errors import InputError
+from percorso.journeys.controls import PURCHASE_TYPES, scoped_touchpoints
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+MIXES = ("online_only", "store_only", "omnichannel", "no_purchase")
+
+
+class OmnichannelQuery(AnalysisQuery):
+    kind: ClassVar[str] = "omnichannel"
+    research_days: int = Field(30, ge=1, le=365)
+
+
+def _orders(engine: Any, q: OmnichannelQuery) -> ir.Table:
+    o = engine.table("orders")
+    o = o.filter(~o.is_return & o.customer_id.notnull())
+    t = scoped_touchpoints(engine, q).select("customer_id").distinct()
+    return o.semi_join(t, "customer_id")
+
+
+def customer_mix(engine: Any, q: OmnichannelQuery) -> ir.Table:
+    """customer_id, mix, orders, revenue for every customer with touchpoints in scope."""
+    t = scoped_touchpoints(engine, q)
+    people = t.select("customer_id").distinct()
+    o = _orders(engine, q)
+    per = o.group_by("customer_id").aggregate(
+        online=o.online.any(), store=(~o.online).any(), orders=o.count(), revenue=o.revenue.sum())
+    j = people.left_join(per, "customer_id").drop("customer_id_right")
+    mix = ibis.cases((j.online & j.store, "omnichannel"), (j.online, "online_only"), (j.store, "store_only"),
+                     else_="no_purchase")
+    return j.select("customer_id", mix=mix, orders=j.orders.fill_null(0), revenue=j.revenue.fill_null(0.0))
+
+
+def ropo(engine: Any, q: OmnichannelQuery) -> ir.Table:
+    """Each order with flags: online research before a store order, offline contact before an online one."""
+    o = _orders(engine, q).select("customer_id", "order_id", "online", "store_id", "revenue", _at="occurred_at")
+    t = scoped_touchpoints(engine, q)
+    t = t.filter(~t.event_type.isin(PURCHASE_TYPES)).select("customer_id", _t_online="online", _t_at="occurred_at")
+    span = ibis.interval(days=q.research_days)
+    j = o.left_join(t, [o.customer_id == t.customer_id, t._t_at < o._at, t._t_at >= o._at - span,
+                        t._t_online != o.online])
+    flagged = j.group_by("customer_id", "order_id", "online", "store_id", "revenue", "_at").aggregate(
+        cross=j._t_at.notnull().any())
+    direction = flagged.online.ifelse("store_to_online", "online_to_store")
+    return flagged.mutate(direction=direction)
+
+
+@dataclass
+class OmnichannelResult(AnalysisResult):
+    """``frame``: per mix customers, orders, revenue, average receipt, frequency, revenue per customer.
+    ``first_purchase``: distributions before a first purchase. ``ropo``: both directions.
+    ``transitions``: online/offline switches between consecutive touchpoints. ``stores``: per store."""
+
+    first_purchase: pd.DataFrame | None = None
+    ropo: pd.DataFrame | None = None
+    transitions: pd.DataFrame | None = None
+    stores: pd.DataFrame | None = None
+
+    def sections(self) -> dict[str, pd.DataFrame]:
+        return {"prima del primo acquisto / before the first purchase": self.first_purchase,
+                "ricerca online → negozio e viceversa / ROPO": self.ropo,
+                "passaggi online ↔ offline / channel switches": self.transitions,
+                "negozi / stores": self.stores}
+
+    def figure(self) -> go.Figure:
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=1, cols=2, subplot_titles=("ricavi per cliente / revenue per customer",
+                                                            "acquisti con ricerca incrociata / cross-channel research"))
+        f = self.frame[self.frame["mix"] != "no_purchase"]
+        fig.add_bar(x=f["mix"], y=f["revenue_per_customer"], name="€ per cliente", row=1, col=1)
+        if self.ropo is not None:
+            fig.add_bar(x=self.ropo["direction"], y=self.ropo["share_of_orders"], name="quota ordini", row=1, col=2)
+        fig.update_layout(title="Omnicanalità / omnichannel", showlegend=False)
+        return fig
+
+
+class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
+    query_type = OmnichannelQuery
+
+    def calculate(self) -> OmnichannelResult:
+        import pandas as pd
+
+        q = self.query
+        m = customer_mix(self.engine, q)
+        f = self.engine.execute(m.group_by("mix").aggregate(customers=m.count(), orders=m.orders.sum(),
+                                                            revenue=m.revenue.sum()))
+        f = f.set_index("mix").reindex(list(MIXES), fill_value=0).reset_index()
+        f["average_receipt"] = (f["revenue"] / f["orders"]).where(f["orders"] > 0)
+        f["purchase_frequency"] = (f["orders"] / f["customers"]).where(f["customers"] > 0)
+        f["revenue_per_customer"] = (f["revenue"] / f["customers"]).where(f["customers"] > 0)
+        f["share_of_customers"] = f["customers"] / max(int(f["customers"].sum()), 1)
+        r = ropo(self.engine, q)
+        ro = self.engine.execute(r.group_by("direction").aggregate(
+            orders=r.count(), with_cross_research=r.cross.sum().cast("int64"),
+            customers=r.customer_id.nunique(where=r.cross)))
+        ro["share_of_orders"] = ro["with_cross_research"] / ro["orders"]
+        ro = pd.DataFrame({"direction": ["online_to_store", "store_to_online"]}).merge(ro, how="left").fillna(0)
+        return OmnichannelResult(frame=f, query=q, first_purchase=self._first_purchase(), ropo=ro,
+                                 transitions=self._transitions(), stores=self._stores(r))
+
+    def _first_purchase(self) -> pd.DataFrame:
+        t = scoped_touchpoints(self.engine, self.query)
+        o = _orders(self.engine, self.query)
+        first = o.group_by("customer_id").aggregate(_first=o.occurred_at.min())
+        j = first.left_join(t.select("customer_id", "channel", _at="occurred_at"),
+                            [first.customer_id == t.customer_id, t.occurred_at < first._first])
+        per = j.group_by(j.customer_id).aggregate(touchpoints=j._at.count(), channels=j.channel.nunique())
+        a = self.engine.execute(per.group_by("touchpoints").aggregate(customers=per.count()))
+        b = self.engine.execute(per.group_by("channels").aggregate(customers=per.count()))
+        a = a.assign(measure="touchpoints", value=a["touchpoints"]).drop(columns="touchpoints")
+        b = b.assign(measure="channels", value=b["channels"]).drop(columns="channels")
+        import pandas as pd
+
+        return pd.concat([b, a]).sort_values(["measure", "value"])[["measure", "value", "customers"]].reset_index(drop=True)
+
+    def _transitions(self) -> pd.DataFrame:
+        t = scoped_touchpoints(self.engine, self.query)
+        w = ibis.window(group_by=t.customer_id, order_by=[t.occurred_at, t.event_id])
+        n = t.mutate(_next_online=t.online.lead().over(w), _next_channel=t.channel.lead().over(w))
+        n = n.filter(n._next_online.notnull() & (n._next_online != n.online))
+        kind = n.online.ifelse("online → offline", "offline → online")
+        agg = n.group_by(switch=kind, from_channel=n.channel, to_channel=n._next_channel).aggregate(
+            transitions=n.count(), customers=n.customer_id.nunique())
+        return self.engine.execute(agg.order_by([ibis.desc("transitions"), "from_channel", "to_channel"]).limit(30))
+
+    def _stores(self, r: ir.Table) -> pd.DataFrame:
+        m = customer_mix(self.engine, self.query)
+        st = r.filter(~r.online & r.store_id.notnull())
+        j = st.join(m.select("customer_id", "mix"), "customer_id")
+        agg = j.group_by("store_id").aggregate(
+            orders=j.count(), revenue=j.revenue.sum(), customers=j.customer_id.nunique(),
+            omnichannel_customers=j.customer_id.nunique(where=j.mix == "omnichannel"),
+            researched_online=j.cross.sum().cast("int64"))
+        f = self.engine.execute(agg.order_by([ibis.desc("revenue"), "store_id"]))
+        f["share_customers_also_online"] = f["omnichannel_customers"] / f["customers"]
+        f["share_orders_researched_online"] = f["researched_online"] / f["orders"]
+        return f
+
+    def customers_expr(self, *, mix: str | None = None, ropo: str | None = None, store: str | None = None,
+                       **selector: Any) -> ir.Table:
+        if selector or (mix is None and ropo is None and store is None):
+            raise InputError("omnichannel drill-down takes mix=, ropo=online_to_store|store_to_online or store=")
+        if mix is not None:
+            m = customer_mix(self.engine, self.query)
+            return m.filter(m.mix == mix).select("customer_id")
+        r = globals()["ropo"](self.engine, self.query)
+        if ropo is not None:
+            r = r.filter((r.direction == ropo) & r.cross)
+        if store is not None:
+            r = r.filter(~r.online & (r.store_id == store))
+        return r.select("customer_id").distinct()
