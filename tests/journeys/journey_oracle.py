@@ -166,3 +166,41 @@ def ropo_counts(rows: list[dict[str, Any]], orders: list[dict[str, Any]], days: 
                   for r in rows)
         out["store_to_online" if o["online"] else "online_to_store"] += int(hit)
     return out
+
+
+def friction_nodes(js: dict[str, list[dict[str, Any]]], edges=(2, 5, 10)) -> dict[str, tuple[int, float, float | None]]:
+    """node → (journeys with it, rate with, standardised rate without); steps before the first purchase."""
+    def bucket(n: int) -> int:
+        return next((k for k, e in enumerate(edges) if n <= e), len(edges))
+
+    info = []
+    for seq in js.values():
+        cut = next((i for i, s in enumerate(seq) if s["buy"]), len(seq))
+        info.append(({s["node"] for s in seq[:cut]}, any(s["buy"] for s in seq), bucket(cut)))
+    out = {}
+    for node in {n for nodes, _, _ in info for n in nodes}:
+        w = [(c, b) for nodes, c, b in info if node in nodes]
+        expected, comparable = 0.0, 0
+        for b in {b for _, b in w}:
+            nb = sum(1 for _, bb in w if bb == b)
+            wo = [c for nodes, c, bb in info if bb == b and node not in nodes]
+            if wo:
+                expected += nb * sum(wo) / len(wo)
+                comparable += nb
+        out[node] = (len(w), sum(c for c, _ in w) / len(w), expected / comparable if comparable else None)
+    return out
+
+
+def loops(js: dict[str, list[dict[str, Any]]], k: int) -> Counter:
+    """node → journeys with a run of at least k identical consecutive nodes."""
+    out: Counter = Counter()
+    for seq in js.values():
+        found, run = set(), 1
+        for a, b in zip(seq, seq[1:]):
+            run = run + 1 if a["node"] == b["node"] else 1
+            if run >= k:
+                found.add(b["node"])
+        if k == 1:
+            found = {s["node"] for s in seq}
+        out.update(found)
+    return out
