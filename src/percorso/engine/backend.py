@@ -193,6 +193,24 @@ class Engine:
                 self.con.execute(f"{verb} {quote_ident(name)} AS {sql}")
         return self.count(name)
 
+    def temp_table(self, expr: Any) -> Table:
+        """Materialise an expression once as a temporary table (works on read-only databases).
+
+        Why: an analysis that reads the same derived rows several times (a main table, totals,
+        an *other* row) computes them once; drop it with :meth:`drop_temp` when done.
+        """
+        import uuid
+
+        name = f"_tmp_{uuid.uuid4().hex[:12]}"
+        self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {self.compile(expr)}")
+        return self.ibis.table(name)
+
+    def drop_temp(self, table: Any) -> None:
+        """Drop a table made by :meth:`temp_table`."""
+        name = table.get_name()
+        if name.startswith("_tmp_"):
+            self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+
     def insert_expr(self, name: str, expr: Any) -> None:
         """Append the rows of an Ibis expression to an existing table (by column name)."""
         sql = self.compile(expr)

@@ -112,11 +112,9 @@ def progress(engine: Any, q: FunnelQuery) -> ir.Table:
         if q.order == "any":
             cond.append(chain[f"s{i - 1}"].notnull())
         j = chain.left_join(cand, cond)
-        best = j.group_by([c for c in chain.columns]).aggregate(**{f"s{i}": j._cs.min()})
-        if q.order == "strict":
-            best = best.mutate(**{f"s{i}": (best[f"s{i - 1}"].notnull()).ifelse(best[f"s{i}"], ibis.null())})
-        times = ev.select("journey_id", **{f"s{i}": ev.step, f"t{i}": ev.occurred_at})
-        chain = best.left_join(times, ["journey_id", f"s{i}"]).select(*best.columns, times[f"t{i}"])
+        # the earliest matching touchpoint after the previous step keeps the most options open
+        chain = j.group_by([c for c in chain.columns]).aggregate(
+            **{f"s{i}": j._cs.min(), f"t{i}": j._ct.argmin(j._cs)})
     reached = ibis.literal(1)
     for i in range(2, n + 1):
         done = chain[f"s{i}"].notnull()
@@ -192,8 +190,16 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
     def calculate(self) -> FunnelResult:
         import pandas as pd
 
+        p = self.engine.temp_table(progress(self.engine, self.query))
+        try:
+            return self._calculate(p)
+        finally:
+            self.engine.drop_temp(p)
+
+    def _calculate(self, p: ir.Table) -> FunnelResult:
+        import pandas as pd
+
         q = self.query
-        p = progress(self.engine, q)
         n = len(q.steps)
         aggs: dict[str, Any] = {}
         for i in range(1, n + 1):

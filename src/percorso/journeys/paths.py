@@ -106,7 +106,16 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         import pandas as pd
 
         q = self.query
-        per = self._paths()
+        per = self.engine.temp_table(self._paths())
+        try:
+            return self._calculate(per)
+        finally:
+            self.engine.drop_temp(per)
+
+    def _calculate(self, per: ir.Table) -> PathsResult:
+        import pandas as pd
+
+        q = self.query
         grouped = per.group_by("path").aggregate(
             journeys=per.count(), customers=per.customer_id.nunique(),
             converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
@@ -120,7 +129,7 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         rest = max(n_variants - len(top), 0)
         top["revenue"] = top["revenue"].fillna(0.0)
         other_revenue = float(totals["revenue"] or 0.0) - float(top["revenue"].sum())
-        other_customers = self._other_customers(grouped, top) if rest else 0
+        other_customers = self._other_customers(per, top) if rest else 0
         frame = pd.concat([top, pd.DataFrame([{
             "path": f"{OTHER} ({rest} varianti / variants)",
             "journeys": int(totals["journeys"] or 0) - int(top["journeys"].sum()),
@@ -135,8 +144,7 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         return PathsResult(frame=frame, query=q, meta={
             "journeys": total_journeys, "customers": int(totals["customers"] or 0), "variants": n_variants})
 
-    def _other_customers(self, grouped: ir.Table, top: Any) -> int:
-        per = self._paths()
+    def _other_customers(self, per: ir.Table, top: Any) -> int:
         rest = per.filter(~per.path.isin(list(top["path"])))
         return int(self.engine.execute(rest.customer_id.nunique()))
 

@@ -96,7 +96,13 @@ class SankeyRunner(Runner[SankeyQuery, SankeyResult]):
     query_type = SankeyQuery
 
     def calculate(self) -> SankeyResult:
-        rows = positioned(self.engine, self.query)
+        rows = self.engine.temp_table(positioned(self.engine, self.query))
+        try:
+            return self._calculate(rows)
+        finally:
+            self.engine.drop_temp(rows)
+
+    def _calculate(self, rows: ir.Table) -> SankeyResult:
         nxt = rows.mutate(pos=rows.pos - 1).select("journey_id", "pos", target="node")
         links = rows.join(nxt, ["journey_id", "pos"])
         agg = links.group_by(step=links.pos, source=links.node, target=links.target).aggregate(journeys=links.count())

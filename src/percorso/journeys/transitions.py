@@ -34,7 +34,8 @@ class TransitionsQuery(JourneyQuery):
 
 def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
     """One row per transition: journey_id, customer_id, from_node, to_node, minutes."""
-    w = ibis.window(group_by=steps.journey_id, order_by=steps.step)
+    # the same ordering as the step numbers, so the engine sorts once for both
+    w = ibis.window(group_by=steps.journey_id, order_by=[steps.occurred_at, steps.event_id])
     nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w))
     minutes = (nxt.to_at.epoch_seconds() - nxt.occurred_at.epoch_seconds()) / 60.0
     rows = nxt.filter(nxt.to_node.notnull()).select(
@@ -76,7 +77,16 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         import pandas as pd
 
         q = self.query
-        rows = self._rows()
+        rows = self.engine.temp_table(self._rows())
+        try:
+            return self._calculate(rows)
+        finally:
+            self.engine.drop_temp(rows)
+
+    def _calculate(self, rows: ir.Table) -> TransitionsResult:
+        import pandas as pd
+
+        q = self.query
         grouped = rows.group_by("from_node", "to_node").aggregate(
             transitions=rows.count(), customers=rows.customer_id.nunique(), median_minutes=rows.minutes.median())
         out_w = ibis.window(group_by=grouped.from_node)
