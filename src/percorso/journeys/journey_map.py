@@ -132,7 +132,7 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
                              & (frame["customers"] >= q.min_customers) & frame["stage"].isin(before))
         frame = frame.drop(columns=["rank"])[["stage", "channel", "touchpoints", "customers", "purchase_share",
                                                  "median_days_to_next_stage", "friction"]]
-        return JourneyMapResult(frame=frame, query=q, stages=self._stages(t, order), over_time=self._over_time(t),
+        return JourneyMapResult(frame=frame, query=q, stages=self._stages(t, order), over_time=self._over_time(t, order),
                                 current=self._current(), order=order)
 
     def _stages(self, t: ir.Table, order: tuple[str, ...]) -> pd.DataFrame:
@@ -148,11 +148,14 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
         f["conversion_to_later_stage"] = f["moved_on"] / f["customers"]
         return f[["stage", "customers", "moved_on", "conversion_to_later_stage", "median_days_in_stage"]]
 
-    def _over_time(self, t: ir.Table) -> pd.DataFrame:
+    def _over_time(self, t: ir.Table, order: tuple[str, ...]) -> pd.DataFrame:
         period = t.occurred_at.truncate({"week": "W", "month": "M", "quarter": "Q"}[self.query.period]).date()
         agg = t.group_by(period=period, stage=t.stage).aggregate(touchpoints=t.count())
         f = self.engine.execute(agg)
-        return f.pivot_table(index="period", columns="stage", values="touchpoints", fill_value=0).reset_index()
+        m = f.pivot_table(index="period", columns="stage", values="touchpoints", fill_value=0, aggfunc="sum")
+        m = m.reindex(columns=[s for s in order if s in m.columns]).astype("int64")
+        m.columns.name = None
+        return m.reset_index()
 
     def _current(self) -> pd.DataFrame:
         c = self.engine.table("customers")
