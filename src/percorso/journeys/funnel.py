@@ -92,11 +92,21 @@ def _matches(node: ir.StringValue, step: str) -> ir.BooleanValue:
     return node.isin(step.split("|"))
 
 
-def progress(engine: Any, q: FunnelQuery) -> ir.Table:
-    """One row per journey that entered: journey_id, customer_id, reached (1..N), t1..tN, s1..sN, breakdown."""
+def funnel_steps(engine: Any, q: FunnelQuery) -> ir.Table:
+    """The steps a funnel looks at: its step and exclusion nodes, and each journey's first step.
+
+    Step numbers come from the whole journey, so strict mode still sees what lies between.
+    """
     s = journey_steps(engine, q, breakdown=q.breakdown)
-    n = len(q.steps)
     ev = s.select("journey_id", "customer_id", "step", "occurred_at", "node", "breakdown")
+    wanted = sorted({n for step in q.steps for n in step.split("|")} | {x[0] for x in q.exclusions})
+    return ev.filter(ev.node.isin(wanted) | (ev.step == 1))
+
+
+def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Table:
+    """One row per journey that entered: journey_id, customer_id, reached (1..N), t1..tN, s1..sN, breakdown."""
+    ev = funnel_steps(engine, q) if ev is None else ev
+    n = len(q.steps)
     first = ev.filter(_matches(ev.node, q.steps[0]))
     chain = first.select("journey_id", "customer_id", s1=first.step, t1=first.occurred_at,
                          _end=first.occurred_at + ibis.interval(seconds=int(q.window.total_seconds())))
@@ -127,7 +137,7 @@ def progress(engine: Any, q: FunnelQuery) -> ir.Table:
     order = ibis.window(group_by=chain.journey_id, order_by=[ibis.desc(chain.reached), chain.t1, chain.s1])
     chain = chain.mutate(_rank=ibis.row_number().over(order))
     best = chain.filter(chain._rank == 0).drop("_rank", "_end")
-    return _with_breakdown(best, ev, s, q)
+    return _with_breakdown(best, ev, q)
 
 
 def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery) -> ir.Table:
@@ -142,12 +152,12 @@ def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery) -> ir.Table
     return chain
 
 
-def _with_breakdown(best: ir.Table, ev: ir.Table, s: ir.Table, q: FunnelQuery) -> ir.Table:
+def _with_breakdown(best: ir.Table, ev: ir.Table, q: FunnelQuery) -> ir.Table:
     if not q.breakdown:
         return best.mutate(breakdown=ibis.literal("(all)"))
     how = q.breakdown_attribution
     if how == "first_touch":
-        pick = s.filter(s.step == 1).select("journey_id", _b=s.breakdown)
+        pick = ev.filter(ev.step == 1).select("journey_id", _b=ev.breakdown)
         return best.left_join(pick, "journey_id").drop("journey_id_right").rename(breakdown="_b")
     n = len(q.steps)
     if how == "last_touch":
@@ -190,11 +200,13 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
     def calculate(self) -> FunnelResult:
         import pandas as pd
 
-        p = self.engine.temp_table(progress(self.engine, self.query))
+        ev = self.engine.temp_table(funnel_steps(self.engine, self.query))
+        p = self.engine.temp_table(progress(self.engine, self.query, ev))
         try:
             return self._calculate(p)
         finally:
             self.engine.drop_temp(p)
+            self.engine.drop_temp(ev)
 
     def _calculate(self, p: ir.Table) -> FunnelResult:
         import pandas as pd
