@@ -149,14 +149,19 @@ def before_first_purchase(rows: list[dict[str, Any]], orders: list[dict[str, Any
 
 
 def first_match_stage(row: dict[str, Any], rules: list[dict[str, Any]]) -> str | None:
-    """The stage of the first rule whose every condition holds (None when no rule matches)."""
+    """The stage of the first rule whose every condition holds (None when no rule matches).
+
+    ``where`` maps a property to the list of accepted values.
+    """
     props = json.loads(row["properties"]) if row.get("properties") else {}
     for rule in rules:
         if rule.get("event_types") and row["event_type"] not in rule["event_types"]:
             continue
         if rule.get("channels") and row["channel"] not in rule["channels"]:
             continue
-        if any(props.get(k) != v for k, v in rule.get("where", {}).items()):
+        # a value matches only a property of the same JSON type (true is not 1, 5 is not "5")
+        if not all(any(k in props and type(props[k]) is type(v) and props[k] == v for v in values)
+                   for k, values in rule.get("where", {}).items()):
             continue
         return rule["stage"]
     return None

@@ -20,6 +20,14 @@ matches gives the stage; a touchpoint no rule matches keeps ``NULL``.
     channels = ["Call center"]
     where = { reason = "product_info" }
 
+    [[stages.rules]]
+    stage = "advocacy"
+    where = { referral = true, plan = ["gold", "platinum"] }   # a list: any of the values
+
+``where`` values are compared with the property's JSON type: ``true`` matches a JSON boolean,
+``5`` a JSON number, ``"5"`` a JSON string; a missing property never matches. A rule with no
+condition matches every touchpoint (a catch-all, useful as the last rule).
+
 Contract used by the build (do not change the signature):
 ``assign_stages(touchpoints, stage_settings) -> touchpoints with a filled "stage" column``.
 """
@@ -32,9 +40,9 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
 
-from percorso.errors import ConfigError
+from percorso.errors import ConfigError, suggest
 
 #: Default stage order (the journey repeats: after a purchase a customer re-enters consideration).
 DEFAULT_STAGE_ORDER: tuple[str, ...] = (
@@ -57,6 +65,10 @@ DEFAULT_STAGE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
+#: A property value a rule can ask for (booleans first: ``true`` is not the number 1).
+PropertyValue = StrictBool | StrictInt | StrictFloat | StrictStr
+
+
 class StageRule(BaseModel):
     """One stage rule: every given condition must hold."""
 
@@ -64,14 +76,17 @@ class StageRule(BaseModel):
     stage: str
     event_types: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
-    where: dict[str, str] = Field(default_factory=dict)
+    where: dict[str, PropertyValue | tuple[PropertyValue, ...]] = Field(default_factory=dict)
 
     @field_validator("where")
     @classmethod
-    def _plain_keys(cls, value: dict[str, str]) -> dict[str, str]:
+    def _plain_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
         bad = [k for k in value if not _KEY.match(k)]
         if bad:
             raise ValueError(f"property names must be plain names (letters, digits, _ . -): {bad}")
+        empty = [k for k, v in value.items() if isinstance(v, tuple) and not v]
+        if empty:
+            raise ValueError(f"property {empty[0]!r} has an empty list of values: give at least one")
         return value
 
 
@@ -82,6 +97,16 @@ class StageSettings(BaseModel):
     order: tuple[str, ...] = DEFAULT_STAGE_ORDER
     rules: tuple[StageRule, ...] = tuple(StageRule(stage=s, event_types=t) for s, t in DEFAULT_STAGE_RULES)
 
+    @field_validator("order")
+    @classmethod
+    def _order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("the stage order is empty: list the stages from first to last")
+        dup = sorted({s for s in value if value.count(s) > 1})
+        if dup:
+            raise ValueError(f"stage(s) {dup} appear more than once in the order")
+        return value
+
 
 def stage_settings(raw: Mapping[str, Any] | StageSettings | None) -> StageSettings:
     """Validate ``[stages]``; errors name the key and what is allowed."""
@@ -90,15 +115,30 @@ def stage_settings(raw: Mapping[str, Any] | StageSettings | None) -> StageSettin
     try:
         settings = StageSettings.model_validate(dict(raw or {}))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = "stages." + ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"percorso.toml [{where}]: {err['msg']}; allowed keys: order, rules "
-                          "(each rule: stage, event_types, channels, where)") from None
-    unknown = sorted({r.stage for r in settings.rules} - set(settings.order))
-    if unknown:
-        raise ConfigError(f"percorso.toml [stages.rules]: stage(s) {unknown} are not in stages.order "
-                          f"{list(settings.order)}; add them to order or fix the name")
+        raise ConfigError(_message(exc.errors()[0])) from None
+    for i, rule in enumerate(settings.rules):
+        if rule.stage not in settings.order:
+            raise ConfigError(f"percorso.toml [stages.rules.{i}.stage]: stage '{rule.stage}' is not in stages.order; "
+                              f"{suggest(rule.stage, settings.order)} (add it to order or fix the name)")
     return settings
+
+
+_RULE_KEYS = ("stage", "event_types", "channels", "where")
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    """One line naming the ``[stages]`` key at fault and what is allowed there."""
+    loc = [str(x) for x in err["loc"]]
+    head = f"percorso.toml [stages.{'.'.join(loc)}]"
+    if err["type"] == "extra_forbidden":
+        allowed = _RULE_KEYS if len(loc) > 1 and loc[0] == "rules" else ("order", "rules")
+        return f"{head}: unknown key '{loc[-1]}'; {suggest(loc[-1], allowed)}"
+    if "where" in loc:
+        key = ".".join(loc[: loc.index("where") + 2])  # without pydantic's union member suffix
+        return (f"percorso.toml [stages.{key}]: {err['msg']}; a property value is text, a number, "
+                'true/false or a list of them, e.g. where = { plan = ["gold", "silver"] }')
+    return (f"{head}: {err['msg']}; [stages] takes order (list of stage names) and rules "
+            "(each: stage, event_types, channels, where)")
 
 
 def _condition(t: ir.Table, rule: StageRule) -> ir.BooleanValue:
@@ -107,9 +147,18 @@ def _condition(t: ir.Table, rule: StageRule) -> ir.BooleanValue:
         cond = cond & t.event_type.isin(list(rule.event_types))
     if rule.channels:
         cond = cond & t.channel.isin(list(rule.channels))
-    for key, value in rule.where.items():
-        cond = cond & (t.properties.cast("json")[key].unwrap_as("string") == value).fill_null(False)
+    for key, wanted in rule.where.items():
+        found = t.properties.cast("json")[key]
+        options = wanted if isinstance(wanted, tuple) else (wanted,)
+        match: ir.BooleanValue = ibis.literal(False)
+        for value in options:
+            match = match | (found.unwrap_as(_JSON_TYPE[type(value)]) == value).fill_null(False)
+        cond = cond & match
     return cond
+
+
+#: How a property is read for a compared value (a JSON value of another type reads as NULL).
+_JSON_TYPE = {bool: "boolean", int: "int64", float: "float64", str: "string"}
 
 
 def assign_stages(touchpoints: ir.Table, stage_settings_raw: Mapping[str, Any] | None = None) -> ir.Table:
