@@ -71,6 +71,10 @@ def test_before_first_purchase(result):
     for measure in ("touchpoints", "channels"):
         assert {v: int(fp[(measure, v)]) for v in (0, 1, 2, 3)} == {0: 1, 1: 1, 2: 1, 3: 1}
     assert int(result.first_purchase["customers"].sum()) == 8  # 4 buyers, two measures
+    side = result.first_purchase_table(cap=2).set_index("count")
+    # 3 touchpoints fold into "2+" with the 2: bruno and anna
+    assert side.to_dict("index") == {"0": {"touchpoints": 1, "channels": 1}, "1": {"touchpoints": 1, "channels": 1},
+                                     "2+": {"touchpoints": 2, "channels": 2}}
 
 
 def test_switches_between_online_and_offline(result):

@@ -11,6 +11,10 @@ from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt
 from percorso.cli.journey_options import ChartOpt, FromOpt, SegmentOpt, ToOpt
 
 
+#: Measures of the stage × channel matrix printed in table mode.
+MEASURES = ("customers", "touchpoints", "purchase_share", "median_days_to_next_stage")
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
 
@@ -34,6 +38,8 @@ def register(app: typer.Typer) -> None:
         from percorso.cli.paths import run_journey_analysis
         from percorso.journeys.journey_map import JourneyMapQuery
 
+        if measure not in MEASURES:
+            raise typer.BadParameter(f"--measure {measure!r}: use one of {', '.join(MEASURES)}")
         q = JourneyMapQuery(min_customers=min_customers, period=period, segment=segment,
                             date_from=date_from.date() if date_from else None,
                             date_to=date_to.date() if date_to else None)

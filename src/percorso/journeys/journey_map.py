@@ -83,26 +83,29 @@ class JourneyMapResult(AnalysisResult):
         """The stage × channel matrix of one measure (rows in stage order)."""
         m = self.frame.pivot_table(index="stage", columns="channel", values=value, aggfunc="sum")
         m = m.reindex([s for s in self.order if s in m.index])
-        return m.astype("Int64") if value in ("customers", "touchpoints") else m
+        m.columns.name = None
+        # a count is 0 where a stage has no touchpoints in a channel; a share or a time stays empty
+        return m.fillna(0).astype("int64") if value in ("customers", "touchpoints") else m
 
     def figure(self) -> go.Figure:
         import pandas as pd
         import plotly.graph_objects as go
 
         share = self.pivot("purchase_share")
-        customers = self.pivot("customers").reindex_like(share)
+        customers = self.pivot("customers").reindex_like(share).fillna(0)
         friction = self.frame.set_index(["stage", "channel"])["friction"]
+
         def label(s: str, c: str) -> str:
-            n = customers.loc[s, c]
+            n, z = int(customers.loc[s, c]), share.loc[s, c]
             mark = "⚠ " if friction.get((s, c), False) else ""
-            return "" if pd.isna(n) else f"{mark}{int(n)}"
+            return "" if n == 0 or pd.isna(z) else f"{mark}{n}<br>{z:.0%}"
 
         text = [[label(s, c) for c in share.columns] for s in share.index]
         fig = go.Figure(go.Heatmap(z=share.values, x=list(share.columns), y=list(share.index), text=text,
                                    texttemplate="%{text}", colorscale="RdYlGn", zmin=0, zmax=1,
                                    colorbar=dict(title="acquista dopo / buys after"),
-                                   hovertemplate="%{y} × %{x}<br>quota che acquista %{z:.1%}<br>clienti %{text}"
-                                                 "<extra></extra>"))
+                                   hovertemplate="%{y} × %{x}<br>clienti / customers, quota che acquista / "
+                                                 "share who buy: %{text}<extra></extra>"))
         fig.update_layout(title="Mappa del percorso: fase × canale (clienti; ⚠ attrito) / journey map",
                           yaxis=dict(autorange="reversed"))
         return fig
@@ -149,13 +152,17 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
         return f[["stage", "customers", "moved_on", "conversion_to_later_stage", "median_days_in_stage"]]
 
     def _over_time(self, t: ir.Table, order: tuple[str, ...]) -> pd.DataFrame:
+        import pandas as pd
+
         period = t.occurred_at.truncate({"week": "W", "month": "M", "quarter": "Q"}[self.query.period]).date()
         agg = t.group_by(period=period, stage=t.stage).aggregate(touchpoints=t.count())
         f = self.engine.execute(agg)
         m = f.pivot_table(index="period", columns="stage", values="touchpoints", fill_value=0, aggfunc="sum")
         m = m.reindex(columns=[s for s in order if s in m.columns]).astype("int64")
         m.columns.name = None
-        return m.reset_index()
+        m = m.reset_index()
+        m["period"] = pd.to_datetime(m["period"]).dt.date  # a period is a day, not a time
+        return m
 
     def _current(self) -> pd.DataFrame:
         c = self.engine.table("customers")

@@ -85,10 +85,27 @@ class OmnichannelResult(AnalysisResult):
     stores: pd.DataFrame | None = None
 
     def sections(self) -> dict[str, pd.DataFrame]:
-        return {"prima del primo acquisto / before the first purchase": self.first_purchase,
+        return {"prima del primo acquisto: clienti per numero / before the first purchase: customers by count":
+                self.first_purchase_table(),
                 "ricerca online → negozio e viceversa / ROPO": self.ropo,
                 "passaggi online ↔ offline / channel switches": self.transitions,
                 "negozi / stores": self.stores}
+
+    def first_purchase_table(self, cap: int = 10) -> pd.DataFrame:
+        """``first_purchase`` side by side: how many customers had 0, 1, … ``cap``+ touchpoints and
+        distinct channels before their first order (the long tail folded into ``cap+``)."""
+        import pandas as pd
+
+        f = self.first_purchase
+        if f is None or f.empty:
+            return pd.DataFrame(columns=["count", "touchpoints", "channels"])
+        label = f["value"].clip(upper=cap).map(lambda v: f"{cap}+" if v >= cap else str(int(v)))
+        m = f.assign(count=label).pivot_table(index="count", columns="measure", values="customers",
+                                              aggfunc="sum", fill_value=0)
+        m = m.reindex(columns=["touchpoints", "channels"], fill_value=0).astype("int64")
+        m = m.reindex(sorted(m.index, key=lambda x: int(x.rstrip("+"))))
+        m.columns.name = None
+        return m.reset_index()
 
     def figure(self) -> go.Figure:
         from plotly.subplots import make_subplots

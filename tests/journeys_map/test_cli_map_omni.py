@@ -1,0 +1,85 @@
+"""CLI: percorso journey-map and percorso omnichannel on a real project with the hand-made customers."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from jm_people import PEOPLE
+from typer.testing import CliRunner
+
+from percorso.cli import app
+from percorso.project import init_project, open_project
+from percorso.testing import journeys_for
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli") / "p"
+    init_project(root, name="t")
+    with open_project(root) as p:
+        journeys_for(p.engine, PEOPLE)
+    return root
+
+
+def _cli(*args: str) -> str:
+    res = CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
+def test_journey_map_table_pivots_stage_by_channel(root):
+    out = _cli("journey-map", "-p", str(root), "--min-customers", "1")
+    assert "stage × channel" in out and "consideration" in out and "Store / POS" in out
+    assert "⚠ attrito / friction cells" in out and "Social" in out    # the one friction cell
+    # counts: a stage with no touchpoints in a channel shows 0 (awareness only on Display)
+    line = next(x for x in out.splitlines() if "awareness" in x)
+    assert [c.strip() for c in line.split("│")[1:-1]] == ["awareness", "0", "2", "0", "0", "0", "0"]
+    assert "fasi / stages" in out and "conversion_to_later_stage" in out
+
+
+def test_journey_map_long_form_csv(root):
+    f = pd.read_csv(io.StringIO(_cli("journey-map", "-p", str(root), "--format", "csv")))
+    assert len(f) == 10 and f["touchpoints"].sum() == 21
+    email = f[(f["stage"] == "consideration") & (f["channel"] == "Email")].iloc[0]
+    assert (email["customers"], email["purchase_share"]) == (4, 0.5)
+
+
+def test_journey_map_drill_down_and_chart(root, tmp_path):
+    f = pd.read_csv(io.StringIO(_cli("journey-map", "-p", str(root), "--customers",
+                                     "stage=consideration,channel=Email", "--format", "csv")))
+    assert list(f["customer_id"]) == ["anna", "bruno", "carla", "elena"]
+    chart = tmp_path / "map.html"
+    _cli("journey-map", "-p", str(root), "--chart", str(chart), "--format", "csv")
+    assert "heatmap" in chart.read_text(encoding="utf-8")
+
+
+def test_journey_map_rejects_an_unknown_measure(root):
+    res = CliRunner().invoke(app, ["journey-map", "-p", str(root), "--measure", "clients"])
+    assert res.exit_code != 0 and "customers" in res.output
+
+
+def test_omnichannel_json(root):
+    rows = json.loads(_cli("omnichannel", "-p", str(root), "--format", "json"))
+    by = {r["mix"]: r for r in rows}
+    assert by["omnichannel"]["customers"] == 1 and by["omnichannel"]["revenue_per_customer"] == 260.0
+    assert by["online_only"]["customers"] == 2 and by["no_purchase"]["customers"] == 3
+
+
+def test_omnichannel_tables_with_titles(root):
+    out = _cli("omnichannel", "-p", str(root), "--research-days", "2")
+    for title in ("mix di canali / customers by channel mix", "ROPO", "negozi / stores",
+                  "prima del primo acquisto", "online ↔ offline"):
+        assert title in out
+    assert "MI01" in out and "store_to_online" in out
+
+
+def test_omnichannel_drill_down(root):
+    f = pd.read_csv(io.StringIO(_cli("omnichannel", "-p", str(root), "--customers", "store=MI01",
+                                     "--format", "csv")))
+    assert list(f["customer_id"]) == ["bruno", "dario"]
+    f = pd.read_csv(io.StringIO(_cli("omnichannel", "-p", str(root), "--customers", "ropo=online_to_store",
+                                     "--format", "csv")))
+    assert list(f["customer_id"]) == ["bruno"]
