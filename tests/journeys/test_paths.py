@@ -148,3 +148,14 @@ def test_cli_paths_json_and_chart(tmp_path):
     doc = json.loads(res.stdout)
     assert doc[0]["path"] == "page_view → purchase" and doc[0]["converting"] == 1
     assert (tmp_path / "top.html").read_text(encoding="utf-8").count("plotly") > 0
+
+
+def test_breakdown_by_first_touch_channel(tmp_path):
+    e = _example(tmp_path)
+    f = run(e, PathsQuery(breakdown="channel", top=10)).to_frame()
+    rows = {(r.breakdown, r.path): int(r.journeys) for r in f.itertuples() if not r.path.startswith("other")}
+    assert rows == {("Paid Search", "ad_click → page_view → page_view → receipt"): 1,
+                    ("Email", "email_click → page_view"): 1, ("Email", "email_click → page_view → purchase"): 1}
+    t = run(e, TransitionsQuery(breakdown="channel")).to_frame()
+    by = {(r.breakdown, r.from_node, r.to_node): int(r.transitions) for r in t.itertuples() if r.to_node}
+    assert by[("Email", "email_click", "page_view")] == 2 and by[("Paid Search", "page_view", "receipt")] == 1

@@ -38,6 +38,9 @@ SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Solo i client
 OnlineOpt = Annotated[
     str | None, typer.Option("--online", help="online | offline: only those touchpoints (default both).")
 ]
+BreakdownOpt = Annotated[
+    str | None, typer.Option("--breakdown", help="Suddividi per / break down by: channel, campaign, store, property:KEY…")
+]
 ChartOpt = Annotated[
     Path | None, typer.Option("--chart", help="Scrivi il grafico / write the chart to FILE.html or FILE.png.")
 ]
@@ -54,6 +57,7 @@ def journey_controls(
     exclude: list[str] | None = None,
     segment: str | None = None,
     online: str | None = None,
+    breakdown: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a :class:`JourneyQuery` subclass from the CLI option values."""
     rules: list[tuple[str, str]] = []
@@ -66,7 +70,8 @@ def journey_controls(
         raise typer.BadParameter(f"--online {online!r}: use online or offline")
     if scope not in ("customer", "session"):
         raise typer.BadParameter(f"--scope {scope!r}: use customer or session")
-    return {
+    extra = {"breakdown": breakdown} if breakdown else {}
+    return extra | {
         "date_from": date_from.date() if date_from else None,
         "date_to": date_to.date() if date_to else None,
         "node": node,

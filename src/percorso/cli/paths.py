@@ -9,9 +9,11 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
 from percorso.cli.journey_options import (
-    ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, NodeOpt, OnlineOpt, ScopeOpt, SegmentOpt, ToOpt,
+    BreakdownOpt, ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, NodeOpt, OnlineOpt, ScopeOpt, SegmentOpt, ToOpt,
     journey_controls,
 )
+
+CHART_SUFFIXES = (".html", ".htm", ".png", ".svg", ".pdf")
 
 paths_app = typer.Typer(help="Percorsi: varianti, transizioni, Sankey / paths, transitions, Sankey.",
                         no_args_is_help=True)
@@ -35,10 +37,14 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     from percorso.analysis.base import run
     from percorso.cli.common import console, write_figure
 
+    if out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill:
+        chart, out = out, None  # --out FILE.html|.png writes the chart
     with open_cli_project(project, read_only=True) as p:
         result = run(p.engine, query, p.settings)
         if chart is not None:
             write_figure(result.figure(), chart)
+            if out is None and fmt is OutputFormat.table and not drill:
+                return
         if drill:
             selector = parse_selector(drill)
             frame = result.customers(limit=1000, **selector)
@@ -74,14 +80,14 @@ def top_cmd(
     date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
-    drill: DrillOpt = None,
+    drill: DrillOpt = None, breakdown: BreakdownOpt = None,
 ) -> None:
     """Percorsi più frequenti con quota e conversione / top path variants (with an 'other' row)."""
     from percorso.journeys.paths import PathsQuery
 
     q = PathsQuery(max_steps=steps, top=top, start=start, end=end, converting_only=converting, **journey_controls(
         date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
-        exclude=exclude, segment=segment, online=online))
+        exclude=exclude, segment=segment, online=online, breakdown=breakdown))
     run_journey_analysis(project, q, fmt, out, chart, drill, "percorsi / paths")
 
 
@@ -93,14 +99,14 @@ def transitions_cmd(
     date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
-    drill: DrillOpt = None,
+    drill: DrillOpt = None, breakdown: BreakdownOpt = None,
 ) -> None:
     """Da → a: transizioni, clienti, minuti mediani / from → to with customers and median time."""
     from percorso.journeys.transitions import TransitionsQuery
 
     q = TransitionsQuery(top=top, include_ends=ends, **journey_controls(
         date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
-        exclude=exclude, segment=segment, online=online))
+        exclude=exclude, segment=segment, online=online, breakdown=breakdown))
     run_journey_analysis(project, q, fmt, out, chart, drill, "transizioni / transitions")
 
 

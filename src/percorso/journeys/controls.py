@@ -70,6 +70,9 @@ class JourneyQuery(AnalysisQuery):
         Merge consecutive identical nodes into one step (``A A B`` → ``A B``).
     exclude
         Node labels (after cleaning) to leave out of the journey.
+    breakdown
+        A node definition to split results by (paths: its value at the journey's first
+        touchpoint; transitions: at the *from* touchpoint; funnels: see ``breakdown_attribution``).
     online
         Keep only online (``True``) or offline (``False``) touchpoints; ``None`` keeps both.
     """
@@ -80,11 +83,12 @@ class JourneyQuery(AnalysisQuery):
     collapse_repeats: bool = False
     exclude: tuple[str, ...] = ()
     online: bool | None = None
+    breakdown: str | None = None
 
-    @field_validator("node")
+    @field_validator("node", "breakdown")
     @classmethod
-    def _known_node(cls, value: str) -> str:
-        for part in value.split("+"):
+    def _known_node(cls, value: str | None) -> str | None:
+        for part in (value or "").split("+") if value else ():
             node_column_check(part)
         return value
 

@@ -66,6 +66,7 @@ def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     kept = steps.filter(steps.step <= max_steps)
     per = kept.group_by("journey_id").aggregate(
         customer_id=kept.customer_id.min(),
+        breakdown=kept.breakdown.argmin(kept.step),
         _path=kept.node.collect(order_by=kept.step).join(ARROW),
         converting=kept.is_purchase.any(),
         revenue=kept.revenue.sum(where=kept.is_purchase),
@@ -98,7 +99,7 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
 
     def _paths(self) -> ir.Table:
         q = self.query
-        steps = anchored_steps(journey_steps(self.engine, q), q.start, q.end)
+        steps = anchored_steps(journey_steps(self.engine, q, breakdown=q.breakdown), q.start, q.end)
         per = journey_paths(steps, q.max_steps)
         return per.filter(per.converting) if q.converting_only else per
 
@@ -116,14 +117,16 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         import pandas as pd
 
         q = self.query
-        grouped = per.group_by("path").aggregate(
+        keys = ["breakdown", "path"] if q.breakdown else ["path"]
+        grouped = per.group_by(keys).aggregate(
             journeys=per.count(), customers=per.customer_id.nunique(),
             converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
         )
-        top = self.engine.execute(grouped.order_by([ibis.desc("journeys"), "path"]).limit(q.top))
+        top = self.engine.execute(grouped.order_by([ibis.desc("journeys"), *keys]).limit(q.top))
         totals = self.engine.execute(per.aggregate(
             journeys=per.count(), customers=per.customer_id.nunique(),
-            converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(), variants=per.path.nunique(),
+            converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
+            variants=(per.breakdown.fill_null("") + "\x00" + per.path).nunique() if q.breakdown else per.path.nunique(),
         )).iloc[0]
         n_variants = int(totals["variants"] or 0)
         rest = max(n_variants - len(top), 0)
@@ -140,12 +143,17 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         total_journeys = int(totals["journeys"] or 0)
         frame["share"] = frame["journeys"] / total_journeys if total_journeys else 0.0
         frame["conversion_rate"] = (frame["converting"] / frame["journeys"]).where(frame["journeys"] > 0, 0.0)
-        frame = frame[["path", "journeys", "customers", "share", "converting", "conversion_rate", "revenue"]]
+        frame = frame[[*(["breakdown"] if q.breakdown else []), "path", "journeys", "customers", "share", "converting",
+                       "conversion_rate", "revenue"]]
         return PathsResult(frame=frame, query=q, meta={
             "journeys": total_journeys, "customers": int(totals["customers"] or 0), "variants": n_variants})
 
     def _other_customers(self, per: ir.Table, top: Any) -> int:
-        rest = per.filter(~per.path.isin(list(top["path"])))
+        if "breakdown" in top.columns:
+            shown = per.breakdown.fill_null("") + "\x00" + per.path
+            rest = per.filter(~shown.isin([f"{b or ''}\x00{p}" for b, p in zip(top["breakdown"], top["path"])]))
+        else:
+            rest = per.filter(~per.path.isin(list(top["path"])))
         return int(self.engine.execute(rest.customer_id.nunique()))
 
     def customers_expr(self, *, path: str | None = None, **selector: Any) -> ir.Table:

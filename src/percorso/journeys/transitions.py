@@ -39,13 +39,13 @@ def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
     nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w))
     minutes = (nxt.to_at.epoch_seconds() - nxt.occurred_at.epoch_seconds()) / 60.0
     rows = nxt.filter(nxt.to_node.notnull()).select(
-        "journey_id", "customer_id", from_node=nxt.node, to_node=nxt.to_node, minutes=minutes)
+        "journey_id", "customer_id", "breakdown", from_node=nxt.node, to_node=nxt.to_node, minutes=minutes)
     if include_ends:
         first = steps.filter(steps.step == 1).select(
-            "journey_id", "customer_id", from_node=ibis.literal(START), to_node=steps.node,
+            "journey_id", "customer_id", "breakdown", from_node=ibis.literal(START), to_node=steps.node,
             minutes=ibis.null().cast("float64"))
         last = nxt.filter(nxt.to_node.isnull()).select(
-            "journey_id", "customer_id", from_node=nxt.node, to_node=ibis.literal(END),
+            "journey_id", "customer_id", "breakdown", from_node=nxt.node, to_node=ibis.literal(END),
             minutes=ibis.null().cast("float64"))
         rows = rows.union(first).union(last)
     return rows
@@ -55,15 +55,33 @@ def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
 class TransitionsResult(AnalysisResult):
     """``frame``: from_node, to_node, transitions, customers, share_of_from, median_minutes."""
 
-    def figure(self) -> go.Figure:
-        """Heatmap of from × to (transitions), the matrix form of the transition graph."""
+    def figure(self, kind: str = "graph") -> go.Figure:
+        """The transition graph (nodes on a circle, arrows as wide as their share), or ``kind="matrix"``."""
+        import math
+
         import plotly.graph_objects as go
 
         f = self.frame[~self.frame["from_node"].str.startswith("other")]
-        m = f.pivot_table(index="from_node", columns="to_node", values="transitions", aggfunc="sum", fill_value=0)
-        fig = go.Figure(go.Heatmap(z=m.values, x=list(m.columns), y=list(m.index), colorscale="Blues",
-                                   hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
-        fig.update_layout(title="Transizioni / transitions (da → a)", xaxis_title="a / to", yaxis_title="da / from")
+        if kind == "matrix":
+            m = f.pivot_table(index="from_node", columns="to_node", values="transitions", aggfunc="sum", fill_value=0)
+            fig = go.Figure(go.Heatmap(z=m.values, x=list(m.columns), y=list(m.index), colorscale="Blues",
+                                       hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
+            fig.update_layout(title="Transizioni / transitions (da → a)", xaxis_title="a / to", yaxis_title="da / from")
+            return fig
+        nodes = sorted(set(f["from_node"]) | set(f["to_node"]))
+        pos = {n: (math.cos(2 * math.pi * i / max(len(nodes), 1)), math.sin(2 * math.pi * i / max(len(nodes), 1)))
+               for i, n in enumerate(nodes)}
+        top = float(f["transitions"].max()) if len(f) else 1.0
+        fig = go.Figure()
+        for r in f.itertuples():
+            (x0, y0), (x1, y1) = pos[r.from_node], pos[r.to_node]
+            fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
+                               arrowhead=2, arrowwidth=1 + 7 * float(r.transitions) / top, opacity=0.5,
+                               hovertext=f"{r.from_node} → {r.to_node}: {r.transitions}")
+        fig.add_scatter(x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], text=nodes,
+                        mode="markers+text", textposition="top center", marker=dict(size=18))
+        fig.update_layout(title="Grafo delle transizioni / transition graph", showlegend=False,
+                          xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
         return fig
 
 
@@ -71,7 +89,8 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
     query_type = TransitionsQuery
 
     def _rows(self) -> ir.Table:
-        return transition_rows(journey_steps(self.engine, self.query), self.query.include_ends)
+        q = self.query
+        return transition_rows(journey_steps(self.engine, q, breakdown=q.breakdown), q.include_ends)
 
     def calculate(self) -> TransitionsResult:
         import pandas as pd
@@ -87,17 +106,18 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         import pandas as pd
 
         q = self.query
-        grouped = rows.group_by("from_node", "to_node").aggregate(
+        keys = ["breakdown", "from_node", "to_node"] if q.breakdown else ["from_node", "to_node"]
+        grouped = rows.group_by(keys).aggregate(
             transitions=rows.count(), customers=rows.customer_id.nunique(), median_minutes=rows.minutes.median())
-        out_w = ibis.window(group_by=grouped.from_node)
+        out_w = ibis.window(group_by=[grouped[k] for k in keys[:-1]])
         grouped = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
         top = self.engine.execute(
-            grouped.order_by([ibis.desc("transitions"), "from_node", "to_node"]).limit(q.top))
+            grouped.order_by([ibis.desc("transitions"), *keys]).limit(q.top))
         totals = self.engine.execute(rows.aggregate(
             transitions=rows.count(), customers=rows.customer_id.nunique(),
-            pairs=(rows.from_node + "\x00" + rows.to_node).nunique())).iloc[0]
+            pairs=(rows.breakdown.fill_null("") + "\x00" + rows.from_node + "\x00" + rows.to_node).nunique())).iloc[0]
         rest = int(totals["pairs"] or 0) - len(top)
-        frame = top[["from_node", "to_node", "transitions", "customers", "share_of_from", "median_minutes"]]
+        frame = top[[*keys, "transitions", "customers", "share_of_from", "median_minutes"]]
         if rest > 0:
             frame = pd.concat([frame, pd.DataFrame([{
                 "from_node": f"other ({rest} coppie / pairs)", "to_node": "",
