@@ -37,7 +37,7 @@ def test_journey_map_table_pivots_stage_by_channel(root):
     # counts: a stage with no touchpoints in a channel shows 0 (awareness only on Display)
     line = next(x for x in out.splitlines() if "awareness" in x)
     assert [c.strip() for c in line.split("│")[1:-1]] == ["awareness", "0", "2", "0", "0", "0", "0"]
-    assert "fasi / stages" in out and "conversion_to_later_stage" in out
+    assert "conversione tra fasi" in out and "conversion_to_later_stage" in out
 
 
 def test_journey_map_long_form_csv(root):

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 FRICTION_RATIO = 0.5
+#: Label of customers none of whose touchpoints matched a stage rule.
+NO_STAGE = "(nessuna / none)"
+#: Periods of the stage mix printed in table mode (the frame keeps them all).
+TABLE_PERIODS = 24
 
 
 class JourneyMapQuery(AnalysisQuery):
@@ -76,8 +80,11 @@ class JourneyMapResult(AnalysisResult):
     order: tuple[str, ...] = ()
 
     def sections(self) -> dict[str, pd.DataFrame]:
-        return {"fasi / stages": self.stages, "fase attuale / current stage": self.current,
-                "mix nel tempo / stage mix over time": self.over_time}
+        recent = self.over_time.tail(TABLE_PERIODS) if self.over_time is not None else None
+        return {"conversione tra fasi e tempo in fase / stage conversion and time in stage": self.stages,
+                "clienti per fase attuale / customers per current stage": self.current,
+                f"mix delle fasi nel tempo (ultimi {TABLE_PERIODS} periodi; tutti: --long --format csv) / "
+                f"stage mix over time (last {TABLE_PERIODS} periods)": recent}
 
     def pivot(self, value: str = "customers") -> pd.DataFrame:
         """The stage × channel matrix of one measure (rows in stage order)."""
@@ -136,7 +143,7 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
         frame = frame.drop(columns=["rank"])[["stage", "channel", "touchpoints", "customers", "purchase_share",
                                                  "median_days_to_next_stage", "friction"]]
         return JourneyMapResult(frame=frame, query=q, stages=self._stages(t, order), over_time=self._over_time(t, order),
-                                current=self._current(), order=order)
+                                current=self._current(order), order=order)
 
     def _stages(self, t: ir.Table, order: tuple[str, ...]) -> pd.DataFrame:
         first = t.group_by("customer_id", "stage", "rank").aggregate(first_at=t.occurred_at.min())
@@ -164,12 +171,20 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
         m["period"] = pd.to_datetime(m["period"]).dt.date  # a period is a day, not a time
         return m
 
-    def _current(self) -> pd.DataFrame:
+    def _current(self, order: tuple[str, ...]) -> pd.DataFrame:
+        """Customers per current stage (the stage of their latest staged touchpoint, as built),
+        for the customers with touchpoints in the query's scope; rows in stage order."""
         c = self.engine.table("customers")
         if "current_stage" not in c.columns:
             return self.engine.execute(c.aggregate(customers=c.count()))
-        return self.engine.execute(c.group_by("current_stage").aggregate(customers=c.count())
-                                   .order_by(ibis.desc("customers")))
+        scoped = scoped_touchpoints(self.engine, self.query).select("customer_id").distinct()
+        c = c.semi_join(scoped, "customer_id")
+        f = self.engine.execute(c.group_by("current_stage").aggregate(customers=c.count()))
+        rank = {s: i for i, s in enumerate(order)}
+        f = f.assign(_r=f["current_stage"].map(lambda s: rank.get(s, len(order)) if isinstance(s, str) else len(order) + 1))
+        f["current_stage"] = f["current_stage"].where(f["current_stage"].notna(), NO_STAGE)
+        f["share"] = f["customers"] / max(int(f["customers"].sum()), 1)
+        return f.sort_values(["_r", "current_stage"]).drop(columns="_r").reset_index(drop=True)
 
     def customers_expr(self, *, stage: str | None = None, channel: str | None = None, **selector: Any) -> ir.Table:
         if selector or stage is None:
