@@ -117,21 +117,24 @@ def switches(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[int
 
 
 def stores(rows: list[dict[str, Any]], orders: list[dict[str, Any]], days: int) -> dict[str, tuple]:
-    """store → (orders, customers, customers who also buy online, orders researched online)."""
+    """store → (orders, customers, customers who also buy online, orders researched online,
+    customers with an order researched online)."""
     mix = mixes(rows, orders)
     research = [r for r in in_scope(rows) if r["event_type"] not in PURCHASES and r["online"]]
     out: dict[str, list] = {}
     for o in orders:
         if o["is_return"] or o["online"] or o["store_id"] is None:
             continue
-        d = out.setdefault(o["store_id"], [0, set(), set(), 0])
+        d = out.setdefault(o["store_id"], [0, set(), set(), 0, set()])
         d[0] += 1
         d[1].add(o["customer_id"])
         if mix[o["customer_id"]] == "omnichannel":
             d[2].add(o["customer_id"])
-        d[3] += any(r["customer_id"] == o["customer_id"] and r["occurred_at"] < o["occurred_at"]
-                    and o["occurred_at"] - r["occurred_at"] <= _days(days) for r in research)
-    return {k: (v[0], len(v[1]), len(v[2]), v[3]) for k, v in out.items()}
+        if any(r["customer_id"] == o["customer_id"] and r["occurred_at"] < o["occurred_at"]
+               and o["occurred_at"] - r["occurred_at"] <= _days(days) for r in research):
+            d[3] += 1
+            d[4].add(o["customer_id"])
+    return {k: (v[0], len(v[1]), len(v[2]), v[3], len(v[4])) for k, v in out.items()}
 
 
 def before_first_purchase(rows: list[dict[str, Any]], orders: list[dict[str, Any]]) -> dict[tuple[str, int], int]:

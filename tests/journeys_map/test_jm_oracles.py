@@ -105,8 +105,8 @@ def test_omnichannel_equals_the_oracle(tmp_path_factory, spec, days):
     got_switch = {(t.switch, t.from_channel, t.to_channel): (t.transitions, t.customers)
                   for t in r.transitions.itertuples()}
     assert got_switch == oracle.switches(rows)
-    got_stores = {s.store_id: (s.orders, s.customers, s.omnichannel_customers, s.researched_online)
-                  for s in r.stores.itertuples()}
+    got_stores = {s.store_id: (s.orders, s.customers, s.omnichannel_customers, s.researched_online,
+                               s.customers_researched_online) for s in r.stores.itertuples()}
     assert got_stores == oracle.stores(rows, orders, days)
     got_first = {(m, int(v)): int(c) for m, v, c in r.first_purchase[["measure", "value", "customers"]].itertuples(
         index=False)}

@@ -95,6 +95,16 @@ def test_stores(result):
     assert (mi01["orders"], mi01["customers"], mi01["revenue"]) == (2, 2, 280.0)
     assert mi01["share_customers_also_online"] == pytest.approx(0.5)      # dario
     assert mi01["share_orders_researched_online"] == pytest.approx(0.5)   # bruno's receipt
+    assert mi01["share_customers_researched_online"] == pytest.approx(0.5)
+
+
+def test_date_range_applies_to_orders(engine):
+    # from 8 March: dario's two orders (10 and 25 March) only; bruno's return is no order
+    r = run(engine, OmnichannelQuery(date_from="2025-03-08"))
+    f = r.to_frame().set_index("mix")
+    assert (f.loc["omnichannel", "customers"], f.loc["omnichannel", "revenue"]) == (1, 260.0)
+    # anna (review), bruno (return) are in scope but bought before the range
+    assert f.loc["no_purchase", "customers"] == 2 and f["orders"].sum() == 2
 
 
 def test_drill_down(result):

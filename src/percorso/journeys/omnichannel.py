@@ -40,10 +40,12 @@ class OmnichannelQuery(AnalysisQuery):
 
 
 def _orders(engine: Any, q: OmnichannelQuery) -> ir.Table:
+    """Orders (not returns) whose purchase touchpoint is in scope: the date range and segment
+    apply to orders exactly as to touchpoints (every order has its touchpoint, ``event_id``)."""
     o = engine.table("orders")
     o = o.filter(~o.is_return & o.customer_id.notnull())
-    t = scoped_touchpoints(engine, q).select("customer_id").distinct()
-    return o.semi_join(t, "customer_id")
+    t = scoped_touchpoints(engine, q).select("event_id")
+    return o.semi_join(t, "event_id")
 
 
 def customer_mix(engine: Any, q: OmnichannelQuery) -> ir.Table:
@@ -176,10 +178,12 @@ class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
         agg = j.group_by("store_id").aggregate(
             orders=j.count(), revenue=j.revenue.sum(), customers=j.customer_id.nunique(),
             omnichannel_customers=j.customer_id.nunique(where=j.mix == "omnichannel"),
-            researched_online=j.cross.sum().cast("int64"))
+            researched_online=j.cross.sum().cast("int64"),
+            customers_researched_online=j.customer_id.nunique(where=j.cross))
         f = self.engine.execute(agg.order_by([ibis.desc("revenue"), "store_id"]))
         f["share_customers_also_online"] = f["omnichannel_customers"] / f["customers"]
         f["share_orders_researched_online"] = f["researched_online"] / f["orders"]
+        f["share_customers_researched_online"] = f["customers_researched_online"] / f["customers"]
         return f
 
     def customers_expr(self, *, mix: str | None = None, ropo: str | None = None, store: str | None = None,
