@@ -56,6 +56,19 @@ def test_journey_map_drill_down_and_chart(root, tmp_path):
     assert "heatmap" in chart.read_text(encoding="utf-8")
 
 
+def test_out_html_writes_the_charts(root, tmp_path):
+    _cli("journey-map", "-p", str(root), "--out", str(tmp_path / "m.html"))
+    _cli("omnichannel", "-p", str(root), "--out", str(tmp_path / "o.html"))
+    assert "heatmap" in (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "online_to_store" in (tmp_path / "o.html").read_text(encoding="utf-8")
+
+
+def test_omnichannel_excel_export(root, tmp_path):
+    _cli("omnichannel", "-p", str(root), "--format", "xlsx", "--out", str(tmp_path / "mix.xlsx"))
+    f = pd.read_excel(tmp_path / "mix.xlsx")
+    assert list(f["mix"]) == ["online_only", "store_only", "omnichannel", "no_purchase"]
+
+
 def test_journey_map_rejects_an_unknown_measure(root):
     res = CliRunner().invoke(app, ["journey-map", "-p", str(root), "--measure", "clients"])
     assert res.exit_code != 0 and "customers" in res.output
