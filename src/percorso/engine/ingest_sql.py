@@ -264,15 +264,29 @@ def quarantine_rejects(engine: Engine, stage: str, reasons: dict[str, str], *, s
 
 def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], body: str,
                  params: list[Any] | None = None) -> None:
-    """``INSERT INTO target`` the rows of ``body`` whose ``key_col`` is new (within-batch + anti-join)."""
+    """``INSERT INTO target`` the rows of ``body`` whose ``key_col`` is new (within-batch + anti-join).
+
+    Why in steps: the batch is materialised once; the within-batch dedup window (costly on a
+    high-cardinality key) runs only when the batch has duplicate keys, and the anti-join only
+    when the target already holds rows. Fused into one statement the same work was ~2× slower.
+    """
     names = ", ".join(qi(c) for c in cols)
     k = qi(key_col)
-    engine.con.execute(
-        f"INSERT INTO {qi(target)} ({names}) SELECT {names} FROM (SELECT *, row_number() OVER (PARTITION BY {k} "
-        f"ORDER BY source_line) AS _rn FROM ({body}) b) f WHERE _rn = 1 AND NOT EXISTS "
-        f"(SELECT 1 FROM {qi(target)} e WHERE e.{k} = f.{k})",
-        params or [],
-    )
+    con = engine.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ins_batch AS {body}", params or [])
+    try:
+        dups = con.execute(f"SELECT count(*) - count(DISTINCT {k}) FROM _ins_batch").fetchall()[0][0]
+        src = "_ins_batch"
+        if dups:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ins_first AS SELECT * FROM _ins_batch "
+                        f"QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY source_line) = 1")
+            src = "_ins_first"
+        existing = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(target)} LIMIT 1)").fetchall()[0][0]
+        where = f" WHERE NOT EXISTS (SELECT 1 FROM {qi(target)} e WHERE e.{k} = f.{k})" if existing else ""
+        con.execute(f"INSERT INTO {qi(target)} ({names}) SELECT {names} FROM {src} f{where}")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _ins_batch")
+        con.execute("DROP TABLE IF EXISTS _ins_first")
 
 
 def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:

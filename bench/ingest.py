@@ -1,0 +1,105 @@
+"""Ingest + identity benchmark: prints ONE JSON object.
+
+    .venv/bin/python bench/ingest.py --events 10000000     # the issue's size
+    .venv/bin/python bench/ingest.py --events 1000000      # development
+
+Writes Parquet files of clickstream events (not timed): event id, user id for a third of the
+people, anonymous (cookie) ids, event name, time, page URL with UTM tags. Then, in the same
+run and on the same files:
+
+- ``baseline_s``: a plain ``CREATE TABLE AS SELECT * FROM read_parquet(…)`` in a fresh DuckDB file;
+- ``ingest_s``: ``percorso ingest clickstream`` (typing, checks, event ids, quarantine, dedup,
+  lineage) into a fresh project;
+- ``identity_s``: identity resolution over those events (``percorso.identity.resolve``);
+- ``peak_rss_mb``: the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from percorso.engine import Engine  # noqa: E402
+from percorso.identity import resolve  # noqa: E402
+from percorso.ingest import ingest_files  # noqa: E402
+from percorso.project import init_project, open_project  # noqa: E402
+
+NAMES = np.array(["page_view", "product_view", "add_to_cart", "checkout", "purchase", "search", "login"])
+P = np.array([0.45, 0.25, 0.1, 0.05, 0.03, 0.1, 0.02])
+UTM = np.array(["", "?utm_source=google&utm_medium=cpc&utm_campaign=saldi", "?utm_source=newsletter&utm_medium=email",
+                "?utm_source=facebook&utm_medium=paid_social", ""])
+
+
+def write_files(folder: Path, n: int, files: int, seed: int = 11) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    people = max(n // 25, 1)
+    out = []
+    per = -(-n // files)
+    for f in range(files):
+        m = min(per, n - f * per)
+        if m <= 0:
+            break
+        person = rng.integers(0, people, m)
+        cookie = person * 2 + rng.integers(0, 2, m)           # two devices per person
+        known = person % 3 == 0
+        login = known & (rng.random(m) < 0.2)
+        ts = np.datetime64("2025-01-01T00:00:00", "s") + rng.integers(0, 365 * 86400, m).astype("timedelta64[s]")
+        table = pa.table({
+            "event_id": pa.array(np.char.add(f"f{f}-", np.arange(m).astype(str))),
+            "user_id": pa.array(np.where(login, np.char.add("u", person.astype(str)), None)),
+            "anonymous_id": pa.array(np.char.add("c", cookie.astype(str))),
+            "event_name": pa.array(NAMES[rng.choice(len(NAMES), m, p=P)]),
+            "timestamp": pa.array(ts.astype("datetime64[us]")),
+            "page_url": pa.array(np.char.add("https://shop.it/p", UTM[rng.integers(0, len(UTM), m)])),
+        })
+        path = folder / f"events_{f:02d}.parquet"
+        pq.write_table(table, path)
+        out.append(path)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--files", type=int, default=10)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        files = write_files(root, args.events, args.files)
+        base = Engine(root / "baseline.duckdb")
+        t0 = time.perf_counter()
+        globbed = str(root / "events_*.parquet")
+        base.con.execute(f"CREATE TABLE raw AS SELECT * FROM read_parquet('{globbed}')")
+        baseline_s = time.perf_counter() - t0
+        base.close()
+        init_project(root / "p", name="bench")
+        with open_project(root / "p") as project:
+            t0 = time.perf_counter()
+            reports = ingest_files(project, "clickstream", files)
+            ingest_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ident = resolve(project, full=True)
+            identity_s = time.perf_counter() - t0
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        print(json.dumps({
+            "events": args.events, "files": len(files),
+            "ingest_s": round(ingest_s, 2), "baseline_s": round(baseline_s, 2), "ratio": round(ingest_s / baseline_s, 2),
+            "identity_s": round(identity_s, 2), "peak_rss_mb": round(peak / 1024),
+            "accepted": sum(r.accepted for r in reports), "quarantined": sum(r.quarantined for r in reports),
+            "customers": ident.to_dict().get("customers"),
+        }))
+
+
+if __name__ == "__main__":
+    main()
