@@ -1,4 +1,4 @@
-"""Build-test fixture: a fresh real project."""
+"""Customer-view fixtures: a fresh real project (percorso.toml, rules, DuckDB file) in tmp_path."""
 
 from __future__ import annotations
 

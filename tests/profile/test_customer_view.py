@@ -1,26 +1,35 @@
-"""The customer 360° view on hand-written sources: one person across web, e-commerce, CRM and store."""
+"""The customer 360° view on hand-written sources: one person across web, e-commerce, CRM, loyalty and store.
+
+Anna browses anonymously (cookie a1) arriving from a newsletter whose campaign name is
+markup-shaped, signs in with a messy e-mail, orders W1 online (the e-commerce export has
+the same order with the e-mail in another case), is in the CRM (CRM1) and in the loyalty
+programme (card 2900000000017, same e-mail) and buys in the Milan store with the card.
+Bruno is an unrelated CRM record; b1 is an unrelated anonymous visitor.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from profile_helpers import CRM_HEAD, ECOM_HEAD, LOYALTY_HEAD, POS_HEAD, ingest, seg, write_jsonl
 from typer.testing import CliRunner
 
 from percorso.build import run_build
 from percorso.cli import app
-from percorso.errors import NotFound
+from percorso.errors import InputError, NotFound
 from percorso.profile import customer_profile, find_customer
+from percorso.profile.lookup import AmbiguousCustomer
 from percorso.profile.search import search_customers
-from tests.build.build_helpers import CRM_HEAD, ECOM_HEAD, POS_HEAD, ingest, seg, write_jsonl
 
 EVIL = "[bold red]x[/]"
+RECEIPT = "MI01:2025-03-12:1001"  # POS order key: store:ISO date:receipt number
 
 
 @pytest.fixture
 def anna(proj, tmp_path: Path):
-    """Anna browses anonymously, signs in, buys online, is in the CRM with her card, buys in store."""
     web = write_jsonl(tmp_path / "w.jsonl", [
         seg("m1", "2025-03-05T10:00:00Z", anon="a1",
             url=f"https://shop.it/?utm_source=newsletter&utm_medium=email&utm_campaign={EVIL}"),
@@ -30,7 +39,7 @@ def anna(proj, tmp_path: Path):
         seg("b1", "2025-03-06T09:00:00Z", anon="b1"),  # somebody else, anonymous
     ])
     ecom = tmp_path / "ecom.csv"
-    ecom.write_text(ECOM_HEAD + "W1,1,2025-03-05T11:10:30+01:00,,anna.rossi@example.it,+39 333 123 4567,a1,"
+    ecom.write_text(ECOM_HEAD + "W1,1,2025-03-05T11:10:30+01:00,,anna.rossi@EXAMPLE.it ,+39 333 123 4567,a1,"
                     "S1,Sheet,lenzuola,2,45.00,0.00,EUR,,0.00,completed\n", encoding="utf-8")
     crm = tmp_path / "crm.csv"
     crm.write_text(CRM_HEAD + "CRM1;2025-01-10 09:00;Anna;Rossi;ANNA.ROSSI@example.it;333-1234567;;Milano;MI;1;1;"
@@ -40,73 +49,158 @@ def anna(proj, tmp_path: Path):
     pos.write_text(POS_HEAD + "MI01;1001;12/03/2025;17:30;2900000000017;A1;Cuscino;cuscini;1;39,90;0;carta;;1\n",
                    encoding="utf-8")
     loyalty = tmp_path / "loyalty.csv"
-    loyalty.write_text("card_number,registered_at,store_id,first_name,last_name,email,phone,birth_date,city,province,"
-                       "consent_marketing,consent_profiling\n2900000000017,2025-02-01,MI01,Anna,Rossi,"
-                       "anna.rossi@example.it,3331234567,1980-05-01,Milano,MI,1,1\n", encoding="utf-8")
+    loyalty.write_text(LOYALTY_HEAD + "2900000000017,2025-02-01,MI01,Anna,Rossi,anna.rossi@example.it,3331234567,"
+                       "1980-05-01,Milano,MI,1,1\n", encoding="utf-8")
     for source, path in (("web", web), ("ecommerce", ecom), ("crm", crm), ("pos", pos), ("loyalty", loyalty)):
         ingest(proj, source, path)
     run_build(proj)
     return proj
 
 
+def _find(p, text: str) -> str:
+    return find_customer(p.engine, p.settings, text)
+
+
 def test_every_identifier_finds_the_same_customer(anna):
-    cid = find_customer(anna, "anna.rossi@example.it")
+    cid = _find(anna, "anna.rossi@example.it")
     assert cid.startswith("C") and len(cid) == 13
-    for query in (" ANNA.Rossi@Example.it", "+39 333 123 4567", "333.123.4567", "0039 3331234567",
-                  "2900000000017", "CRM1", cid):
-        assert find_customer(anna, query) == cid, query
-    assert find_customer(anna, "bruno@example.it") != cid
+    for query in (" ANNA.Rossi@Example.it", "+39 333 123 4567", "333.123.4567", "0039 3331234567", "333-1234567",
+                  "2900000000017", "CRM1", "a1", cid):
+        assert _find(anna, query) == cid, query
+    bruno = _find(anna, "Bruno@Example.it")
+    assert bruno != cid and _find(anna, "CRM2") == bruno
 
 
 def test_unknown_identifier_is_a_clear_error(anna):
     with pytest.raises(NotFound) as err:
-        find_customer(anna, "nobody@example.it")
-    assert err.value.code == "not_found" and "valid:" in str(err.value)
+        _find(anna, "nobody@example.it")
+    assert err.value.code == "not_found"
+    assert "nobody@example.it" in str(err.value) and "valid:" in str(err.value)
 
 
 def test_timeline_is_every_touchpoint_in_time_order_across_channels(anna):
-    cid = find_customer(anna, "CRM1")
+    cid = _find(anna, "CRM1")
     prof = customer_profile(anna.engine, cid)
-    # web: landing page, identify, order (the order file row is the same order, kept once);
-    # CRM update, loyalty registration, store receipt
-    assert prof.total_touchpoints == 6
-    times = list(prof.timeline["occurred_at"])
-    assert times == sorted(times)
-    assert set(prof.timeline["channel"]) >= {"Email", "Store / POS", "Loyalty"}
-    orders = prof.orders.sort_values("occurred_at")
-    assert list(orders["order_id"]) == ["W1", "MI01:2025-03-12:1001"]  # receipt key: store:ISO date:number
-    assert list(orders["online"]) == [True, False]
-    assert float(orders["revenue"].sum()) == pytest.approx(90.0 + 39.90)
-    by_channel = dict(zip(prof.channels["channel"], prof.channels["touchpoints"]))
-    assert by_channel["Email"] == 3 and by_channel["Store / POS"] == 1
-    assert prof.summary["first_name"] == "Anna" and prof.summary["consent_marketing"] is True
+    # by hand: CRM update (10 Jan), loyalty sign-up (1 Feb), three web hits on 5 Mar (landing, identify,
+    # order W1 — the e-commerce export row is the same order, kept once), the store receipt (12 Mar)
+    assert prof.total_touchpoints == 6 and len(prof.timeline) == 6
+    tl = prof.timeline
+    assert list(tl["occurred_at"]) == sorted(tl["occurred_at"])
+    # stored in UTC; naive source times are Europe/Rome (UTC+1 in winter): the loyalty sign-up on
+    # 1 Feb (midnight) is 31 Jan 23:00 UTC, the CRM update at 09:00 is 08:00 UTC, the receipt 16:30 UTC
+    when = [t.strftime("%Y-%m-%d %H:%M") for t in tl["occurred_at"]]
+    assert when == ["2025-01-10 08:00", "2025-01-31 23:00", "2025-03-05 10:00", "2025-03-05 10:05",
+                    "2025-03-05 10:10", "2025-03-12 16:30"]
+    assert list(tl["online"])[2:5] == [True, True, True] and not tl["online"].iloc[5]
+    assert tl["campaign"].iloc[2] == EVIL
+    assert tl["order_id"].iloc[5] == RECEIPT and tl["store_id"].iloc[5] == "MI01"
+    assert set(tl["order_id"].dropna()) == {"W1", RECEIPT}
+    assert list(prof.orders["order_id"]) == ["W1", RECEIPT]
+    assert list(prof.orders["online"]) == [True, False]
+    assert float(prof.orders["revenue"].sum()) == pytest.approx(90.0 + 39.90)
+    s = prof.summary
+    assert (s["first_name"], s["last_name"], s["city"]) == ("Anna", "Rossi", "Milano")
+    assert s["n_touchpoints"] == 6 and s["n_orders"] == 2 and s["revenue"] == pytest.approx(129.90)
+    assert s["consent_marketing"] is True and s["first_seen_at"] == datetime(2025, 1, 10, 8, 0)
+
+
+def test_channel_summary_counts(anna):
+    prof = customer_profile(anna.engine, _find(anna, "CRM1"))
+    ch = {r.channel: r for r in prof.channels.itertuples(index=False)}
+    # the three web hits are one session that came from the newsletter e-mail
+    web = ch["Email"]
+    assert (web.touchpoints, web.orders, web.revenue) == (3, 1, pytest.approx(90.0))
+    assert web.first_at.strftime("%H:%M") == "10:00" and web.last_at.strftime("%H:%M") == "10:10"
+    store = ch["Store / POS"]
+    assert (store.touchpoints, store.orders, store.revenue) == (1, 1, pytest.approx(39.90))
+    assert int(prof.channels["touchpoints"].sum()) == 6
+    assert float(prof.channels["revenue"].sum()) == pytest.approx(129.90)
+    assert int(prof.channels["orders"].sum()) == 2
 
 
 def test_paging_the_timeline(anna):
-    cid = find_customer(anna, "CRM1")
+    cid = _find(anna, "CRM1")
+    whole = customer_profile(anna.engine, cid)
     first = customer_profile(anna.engine, cid, limit=4)
     rest = customer_profile(anna.engine, cid, limit=4, offset=4)
-    assert len(first.timeline) == 4 and len(rest.timeline) == 2
-    assert set(first.timeline["event_id"]).isdisjoint(rest.timeline["event_id"])
+    assert len(first.timeline) == 4 and len(rest.timeline) == 2 and rest.total_touchpoints == 6
+    assert list(first.timeline["event_id"]) + list(rest.timeline["event_id"]) == list(whole.timeline["event_id"])
 
 
-def test_cli_json_and_escaped_table(anna):
+def test_cli_json_matches_the_profile(anna):
+    root = anna.root
     anna.close()  # the CLI opens the database itself (read-only)
-    runner = CliRunner()
-    res = runner.invoke(app, ["customer", "show", "anna.rossi@example.it", "--project", str(anna.root),
-                              "--format", "json"])
+    res = CliRunner().invoke(app, ["customer", "show", " Anna.Rossi@EXAMPLE.it", "--project", str(root),
+                                   "--format", "json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
+    assert set(doc) >= {"customer_id", "summary", "channels", "orders", "timeline", "total_touchpoints"}
     assert doc["total_touchpoints"] == 6 and len(doc["timeline"]) == 6
-    assert doc["summary"]["last_name"] == "Rossi"
+    assert doc["summary"]["last_name"] == "Rossi" and doc["summary"]["n_orders"] == 2
+    assert doc["timeline"][0]["occurred_at"].startswith("2025-01-10T08:00")  # ISO timestamps, UTC
+    assert [o["order_id"] for o in doc["orders"]] == ["W1", RECEIPT]
+    assert sum(c["touchpoints"] for c in doc["channels"]) == 6
     assert any(t["campaign"] == EVIL for t in doc["timeline"])
-    res = runner.invoke(app, ["customer", "show", "CRM1", "--project", str(anna.root)], env={"COLUMNS": "300"})
+    res2 = CliRunner().invoke(app, ["customer", "show", "+39 333 1234567", "-p", str(root), "-f", "json",
+                                    "--limit", "2", "--offset", "1"])
+    doc2 = json.loads(res2.stdout)
+    assert doc2["customer_id"] == doc["customer_id"]
+    assert [t["event_id"] for t in doc2["timeline"]] == [t["event_id"] for t in doc["timeline"][1:3]]
+
+
+def test_cli_table_shows_tracking_data_literally(anna):
+    root = anna.root
+    anna.close()
+    res = CliRunner().invoke(app, ["customer", "show", "2900000000017", "--project", str(root)],
+                             env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
-    assert EVIL in res.stdout  # shown literally, not interpreted as markup
+    assert EVIL in res.stdout  # escaped: shown as typed, not read as Rich markup
+    assert "Anna" in res.stdout and RECEIPT in res.stdout
+    # the table shows project time (Europe/Rome): the sign-up falls on 1 Feb, the receipt at 17:30
+    assert "01/02/2025" in res.stdout and "17:30" in res.stdout
+
+
+def test_cli_not_found_is_an_error_with_its_code(anna):
+    root = anna.root
+    anna.close()
+    res = CliRunner().invoke(app, ["customer", "show", "nobody@example.it", "--project", str(root)])
+    assert res.exit_code != 0 and isinstance(res.exception, NotFound)
+    assert res.exception.code == "not_found"
 
 
 def test_search_by_fragment(anna):
-    found = search_customers(anna.engine, "rossi")
+    found = search_customers(anna.engine, "ROSSI")
     assert list(found["last_name"]) == ["Rossi"]
     assert list(search_customers(anna.engine, "anna rossi")["first_name"]) == ["Anna"]
+    assert list(search_customers(anna.engine, "roma")["first_name"]) == ["Bruno"]
+    assert list(search_customers(anna.engine, "00000017")["first_name"]) == ["Anna"]  # card fragment
     assert search_customers(anna.engine, "zzz").empty
+    assert search_customers(anna.engine, "n%a").empty  # a bound value, not a LIKE pattern (it would match "Anna")
+    assert search_customers(anna.engine, "n_a").empty
+    with pytest.raises(InputError):
+        search_customers(anna.engine, " a ")
+
+
+def test_cli_search_json(anna):
+    root = anna.root
+    anna.close()
+    res = CliRunner().invoke(app, ["customer", "search", "example.it", "-p", str(root), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert sorted(r["first_name"] for r in json.loads(res.stdout)) == ["Anna", "Bruno"]
+
+
+def test_shared_phone_is_ambiguous_and_lists_the_candidates(proj, tmp_path: Path):
+    """Seven people give the same (family / shop) phone: it is a hub, so it names no one customer."""
+    rows = "".join(f"K{i};2025-01-1{i} 09:00;P{i};Verdi;p{i}@example.it;347 000 0000;;Roma;RM;1;1;store\n"
+                   for i in range(7))
+    crm = tmp_path / "crm.csv"
+    crm.write_text(CRM_HEAD + rows, encoding="latin-1")
+    ingest(proj, "crm", crm)
+    run_build(proj)
+    people = sorted(_find(proj, f"K{i}") for i in range(7))
+    assert len(set(people)) == 7
+    with pytest.raises(AmbiguousCustomer) as err:
+        _find(proj, "+39 3470000000")
+    assert err.value.code == "customer_ambiguous"
+    assert sorted(err.value.candidates) == people
+    assert all(c in str(err.value) for c in people)

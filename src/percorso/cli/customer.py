@@ -26,27 +26,26 @@ def register(app: typer.Typer) -> None:
 def show_cmd(
     identifier: Annotated[str, typer.Argument(help="Id cliente, e-mail, telefono, carta fedeltà o altro identificativo.")],
     project: ProjectOpt = Path("."),
-    limit: Annotated[int, typer.Option("--limit", help="Punti di contatto per pagina / touchpoints per page.")] = 200,
+    limit: Annotated[int, typer.Option("--limit", help="Punti di contatto per pagina / touchpoints per page.")] = 500,
     offset: Annotated[int, typer.Option("--offset", help="Salta i primi N / skip the first N touchpoints.")] = 0,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Scheda 360° del cliente: the person's timeline across every channel (`--format json` too)."""
-    from percorso.profile import customer_profile
-    from percorso.profile.lookup import find_identifiers
+    from percorso.profile import customer_profile, find_customer
 
     if limit < 1 or offset < 0:
         raise typer.BadParameter("--limit must be ≥ 1 and --offset ≥ 0")
     with open_cli_project(project, read_only=True) as p:
-        customers, _found = find_identifiers(p, identifier)
-        profile = customer_profile(p.engine, customers[0], limit=limit, offset=offset)
-        profile.also_matches = customers[1:]
+        cid = find_customer(p.engine, p.settings, identifier)
+        profile = customer_profile(p.engine, cid, limit=limit, offset=offset)
+        tz = p.settings.project.time_zone
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(profile.to_dict(), ensure_ascii=False, default=str) + "\n")
         return
     if fmt is not OutputFormat.table:
         emit_frame(profile.timeline, fmt)
         return
-    print_profile(profile)
+    print_profile(profile, tz=tz)
 
 
 @customer_app.command("search")
@@ -73,13 +72,28 @@ def _fmt(value: Any) -> str:
     return escape(format_cell(value))
 
 
-def print_profile(profile: CustomerProfile) -> None:
-    """Header, channel mix, orders and the timeline grouped by day; all tracking data escaped."""
+def _local(value: Any, tz: str) -> Any:
+    """A stored UTC timestamp as wall-clock time in the project zone (other values unchanged)."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    if isinstance(value, datetime) and not pd.isna(value):  # pd.Timestamp is a datetime
+        return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    return value
+
+
+def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
+    """Header, channel mix, orders and the timeline grouped by day; all tracking data escaped.
+
+    Times are stored in UTC; they are shown in the project time zone ``tz`` so that a
+    store visit falls on the day the customer lived it.
+    """
     from rich.panel import Panel
     from rich.table import Table
 
     out = console(stderr=False)
-    s = profile.summary
+    s = {k: _local(v, tz) for k, v in profile.summary.items()}
     name = " ".join(x for x in (s.get("first_name"), s.get("last_name")) if x) or "(senza nome / no name)"
     lines = [
         f"[bold]{_fmt(name)}[/bold]  {_fmt(profile.customer_id)}",
@@ -99,34 +113,39 @@ def print_profile(profile: CustomerProfile) -> None:
     out.print(Panel("\n".join(lines), title="cliente / customer", expand=False))
 
     ch = Table(title="canali / channels", title_justify="left")
-    for col in ("canale", "online", "punti di contatto", "primo", "ultimo", "ordini", "ricavi"):
+    for col in ("canale / channel", "online", "contatti / touchpoints", "primo / first", "ultimo / last",
+                "ordini / orders", "ricavi / revenue"):
         ch.add_column(col)
     for r in profile.channels.itertuples(index=False):
-        ch.add_row(_fmt(r.channel), _fmt(r.online), _fmt(r.touchpoints), _fmt(r.first_at), _fmt(r.last_at),
-                   _fmt(r.orders), _fmt(r.revenue))
+        ch.add_row(_fmt(r.channel), _fmt(r.online), _fmt(r.touchpoints), _fmt(_local(r.first_at, tz)),
+                   _fmt(_local(r.last_at, tz)), _fmt(r.orders), _fmt(r.revenue))
     out.print(ch)
 
     if not profile.orders.empty:
         ot = Table(title="ordini / orders", title_justify="left")
-        for col in ("quando", "ordine", "dove", "canale", "negozio", "importo", "pezzi", "coupon", "reso"):
+        for col in ("quando / when", "ordine / order", "dove / where", "canale / channel", "negozio / store",
+                    "importo / amount", "pezzi / items", "coupon", "reso / return"):
             ot.add_column(col)
         for r in profile.orders.itertuples(index=False):
-            ot.add_row(_fmt(r.occurred_at), _fmt(r.order_id), "online" if r.online else "negozio", _fmt(r.channel),
-                       _fmt(r.store_id), _fmt(r.revenue), _fmt(r.n_items), _fmt(r.coupon_code), _fmt(r.is_return))
+            ot.add_row(_fmt(_local(r.occurred_at, tz)), _fmt(r.order_id), "online" if r.online else "negozio",
+                       _fmt(r.channel), _fmt(r.store_id), _fmt(r.revenue), _fmt(r.n_items), _fmt(r.coupon_code), _fmt(r.is_return))
         out.print(ot)
 
     first, last = profile.offset + 1, profile.offset + len(profile.timeline)
-    tl = Table(title=f"percorso / timeline ({first}–{last} di {profile.total_touchpoints})", title_justify="left")
-    for col in ("giorno", "ora", "canale", "evento", "fase", "dettaglio"):
+    tl = Table(title=f"percorso / timeline ({first}–{last} di {profile.total_touchpoints}, ora {_fmt(tz)})",
+               title_justify="left")
+    for col in ("giorno / day", "ora / time", "canale / channel", "evento / event", "fase / stage",
+                "dettaglio / detail"):
         tl.add_column(col, overflow="fold")
     day = None
     for r in profile.timeline.itertuples(index=False):
-        this_day = r.occurred_at.strftime("%d/%m/%Y")
+        when = _local(r.occurred_at, tz)
+        this_day = when.strftime("%d/%m/%Y")
         detail = " ".join(x for x in (
             _fmt(r.campaign) and f"campagna {_fmt(r.campaign)}", _fmt(r.store_id) and f"negozio {_fmt(r.store_id)}",
             _fmt(r.order_id) and f"ordine {_fmt(r.order_id)}", _fmt(r.revenue) and f"€ {_fmt(r.revenue)}",
             _fmt(r.page_url)) if x)
-        tl.add_row(this_day if this_day != day else "", r.occurred_at.strftime("%H:%M"), _fmt(r.channel),
+        tl.add_row(this_day if this_day != day else "", when.strftime("%H:%M"), _fmt(r.channel),
                    _fmt(r.event_type), _fmt(r.stage), detail)
         day = this_day
     out.print(tl)

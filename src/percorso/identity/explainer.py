@@ -52,7 +52,7 @@ def explain(project: Project, query: str, *, limit: int = 500) -> Explanation:
     from percorso.profile.lookup import find_identifiers
 
     engine = project.engine
-    customers, found = find_identifiers(project, query)
+    customers, found = find_identifiers(engine, project.settings, query)
     cid = customers[0]
     ids, links, flags, merges = S.customer_evidence(engine, cid, limit)
     ids_l, links_l = ids.to_pylist(), links.to_pylist()

@@ -55,7 +55,7 @@ class CustomerProfile:
         }
 
 
-def customer_profile(engine: Engine, customer_id: str, *, limit: int = 200, offset: int = 0) -> CustomerProfile:
+def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offset: int = 0) -> CustomerProfile:
     """Summary, channels, orders and touchpoints ``offset .. offset+limit`` of one customer."""
     c = engine.table("customers")
     summary = engine.execute(c.filter(c.customer_id == customer_id).limit(1))
