@@ -83,6 +83,12 @@ class Kind:
     channel_by_type: dict[str, str] = field(default_factory=dict)
     extras: tuple[str, ...] = ()
     """Fields stored in the ``properties`` JSON."""
+    fallback_event_type: str | None = None
+    """Event type of names that are not canonical nor aliases (else they are quarantined)."""
+    keep_other_columns: bool = False
+    """Store every column no field claims in ``properties`` (generic files keep everything)."""
+    key_from_content: bool = False
+    """Without an event id column, the key is a hash of the row's content (file-independent)."""
 
 
 def _k(**kw) -> Kind:  # noqa: ANN003
@@ -90,15 +96,19 @@ def _k(**kw) -> Kind:  # noqa: ANN003
 
 
 _CLICK: F = {
-    "key": ("str", ("event_id", "message_id", "messageid", "id", "hit_id")),
-    "event_name": ("str", ("event_name", "event", "event_type", "action", "evento", "type")),
-    "occurred_at": ("ts", ("timestamp", "event_time", "ts", "time", "occurred_at", "event_timestamp", "data_ora")),
-    "session_id": ("str", ("session_id", "sessionid", "session", "visit_id")),
+    "key": ("str", ("event_id", "message_id", "messageid", "hit_id", "id")),
+    "user_id": ("str", ("user_id", "userid", "customer_id", "client_id", "visitor_id", "uid", "id_utente",
+                        "codice_cliente", "account_id")),
+    "anonymous_id": ("str", ("anonymous_id", "anonymousid", "anon_id", "cookie_id", "cookie")),
+    "event_name": ("str", ("event_name", "event", "action", "activity", "name", "event_type", "evento", "azione")),
+    "occurred_at": ("ts", ("timestamp", "ts", "time", "event_time", "datetime", "occurred_at", "event_timestamp",
+                           "date", "data_ora", "data")),
+    "session_id": ("str", ("session_id", "session", "sessionid", "visit_id", "sessione")),
     "properties": ("json", ("properties", "props", "params", "event_params")),
     "revenue": ("num", ("revenue", "value", "amount", "importo")),
     "currency": ("str", ("currency", "valuta")),
     "order_id": ("str", ("order_id", "transaction_id", "ordine")),
-    **_ID, **_WEBISH,
+    **{k: v for k, v in _ID.items() if k not in ("user_id", "anonymous_id")}, **_WEBISH,
 }
 
 KINDS: dict[str, Kind] = {
@@ -217,9 +227,11 @@ KINDS: dict[str, Kind] = {
             "clicks": ("int", ("clicks", "clic", "click")),
         }),
     "clickstream": _k(name="clickstream", shape="rows", source_system="web", online=True, fields=_CLICK,
-                      key=("key",), required=("occurred_at", "event_name"), extras=("session_id",)),
+                      key=("key",), required=("occurred_at", "event_name"), extras=("session_id",),
+                      fallback_event_type="custom", keep_other_columns=True, key_from_content=True),
     "generic": _k(name="generic", shape="rows", source_system="web", online=True, fields=_CLICK,
-                  key=("key",), required=("occurred_at", "event_name"), extras=("session_id",)),
+                  key=("key",), required=("occurred_at", "event_name"), extras=("session_id",),
+                  fallback_event_type="custom", keep_other_columns=True, key_from_content=True),
 }
 
 

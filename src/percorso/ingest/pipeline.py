@@ -24,7 +24,7 @@ from percorso.events import EVENT_TYPE_ALIASES, EVENT_TYPES
 from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
 from percorso.identity.normalize import keyed_hash, normalize_distinct
 from percorso.ingest import plan as P
-from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, resolve_columns
+from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, norm_name, resolve_columns
 from percorso.ingest.readers import file_format, sniff_csv, xlsx_batches
 
 _REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",
@@ -177,8 +177,39 @@ def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, 
             f"source kind '{kind.name}': no column found for required field(s) {', '.join(missing)}; "
             f"columns in the file: {', '.join(cols)}. Expected ({hints}), or declare it in percorso.toml "
             f"[sources.NAME] mapping = {{{missing[0]} = \"your column\"}}", code="mapping_missing")
+    if kind.keep_other_columns:
+        rest = _rest_expr(cols, set(found.values()), json_lines)
+        if rest:
+            sources["_rest"] = ("json", ("sql", rest))
     parts = [key_src[f] for f in kind.key if f in key_src]
+    if len(parts) != len(kind.key) and kind.key_from_content:
+        return sources, [_content_hash_expr(cols, json_lines)]
     return sources, (parts if len(parts) == len(kind.key) else None)
+
+
+def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
+    """JSON object of the columns no field claimed (kept in ``properties``), or None."""
+    rest = [c for c in cols if c not in used]
+    if not rest:
+        return None
+    if json_lines:
+        vals = [f"json_extract(j, {ql('$.' + chr(34) + c.replace(chr(34), chr(92) + chr(34)) + chr(34))})" for c in rest]
+    else:
+        vals = [qi(c) for c in rest]
+    return "CAST(json_object(" + ", ".join(f"{ql(c)}, {v}" for c, v in zip(rest, vals)) + ") AS VARCHAR)"
+
+
+def _content_hash_expr(cols: list[str], json_lines: bool) -> str:
+    """Hash of a row's content: its columns (sorted by name) and values, never the file or line.
+
+    Why: re-importing the same events from a renamed or re-exported file must give the same
+    keys, so the event ids (and dedup) do not depend on where the row came from.
+    """
+    if json_lines:
+        return "sha256(CAST(CAST(line AS JSON) AS VARCHAR))"
+    ordered = sorted(cols, key=lambda c: (norm_name(c), c))
+    obj = "json_object(" + ", ".join(f"{ql(norm_name(c))}, CAST({qi(c)} AS VARCHAR)" for c in ordered) + ")"
+    return f"sha256(CAST({obj} AS VARCHAR))"
 
 
 def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -201,7 +232,11 @@ def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple
     table.update({P.norm_event(k): v for k, v in kind.event_map.items()})
     table.update({P.norm_event(k): v for k, v in event_map_from_mapping(src.mapping).items()})
     S.event_type_table(eng, "_ing_evmap", table)
-    derived.append(("_evt", S.lookup_event_type("_ing_evmap", name_sql)))
+    evt = S.lookup_event_type("_ing_evmap", name_sql)
+    if kind.fallback_event_type:  # generic files: an unknown name is kept as a generic event
+        derived.append(("_evt", f"coalesce({evt}, {ql(kind.fallback_event_type)})"))
+        return derived
+    derived.append(("_evt", evt))
     checks.append(("unknown_event_type", f"{name_sql} IS NOT NULL AND _evt IS NULL",
                    f"'event name ' || {name_sql} || ' is not a known event type; valid: canonical types "
                    f"(page_view, purchase, ...), their aliases, or map it in percorso.toml: "
@@ -283,8 +318,8 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     else:
         e["channel"] = "NULL"
     extras = [x for x in kind.extras if x in present]
-    base = "properties" if "properties" in present else None
-    props = P.properties_expr(extras, base)
+    bases = [b for b in ("properties", "_rest") if b in present]
+    props = P.properties_expr(extras, bases)
     e["properties"] = A(props) if props != "NULL" else "NULL"
     return [(c, e.get(c, "NULL")) for c in EVENT_COLUMN_NAMES]
 

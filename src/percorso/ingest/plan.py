@@ -136,12 +136,16 @@ def url_exprs(present: set[str]) -> dict[str, str]:
     return out
 
 
-def properties_expr(extras: list[str], base: str | None) -> str:
-    obj = "json_object(" + ", ".join(f"{ql(e)}, t.{qi(e)}" for e in extras) + ")" if extras else None
-    if obj and base:
-        return f"CAST(json_merge_patch(coalesce(t.{base}, '{{}}'), {obj}) AS VARCHAR)"
-    if obj:
-        return f"CAST({obj} AS VARCHAR)"
-    if base:
-        return f"t.{base}"
-    return "NULL"
+def properties_expr(extras: list[str], bases: list[str]) -> str:
+    """``properties`` JSON: the given JSON columns merged, then the kind's extra fields on top."""
+    parts = [f"coalesce(t.{qi(b)}, '{{}}')" for b in bases]
+    if extras:
+        parts.append("json_object(" + ", ".join(f"{ql(e)}, t.{qi(e)}" for e in extras) + ")")
+    if not parts:
+        return "NULL"
+    if len(parts) == 1 and not extras:
+        return f"t.{qi(bases[0])}"
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = f"json_merge_patch({merged}, {part})"
+    return f"CAST({merged} AS VARCHAR)"
