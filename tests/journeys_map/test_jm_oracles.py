@@ -63,7 +63,7 @@ def _read(engine):
             engine.execute(engine.table("orders")).to_dict("records"))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=shops())
 def test_journey_map_equals_the_oracle(tmp_path_factory, spec):
     engine = journeys_for(tmp_path_factory.mktemp("jmo"), spec)
@@ -86,7 +86,7 @@ def test_journey_map_equals_the_oracle(tmp_path_factory, spec):
     assert int(r.over_time.drop(columns="period").to_numpy().sum()) == sum(e[0] for e in expect.values())
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=shops(), days=st.integers(1, 20))
 def test_omnichannel_equals_the_oracle(tmp_path_factory, spec, days):
     engine = journeys_for(tmp_path_factory.mktemp("omo"), spec)

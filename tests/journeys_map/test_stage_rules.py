@@ -114,7 +114,7 @@ touch_st = st.lists(st.tuples(st.sampled_from(EVENT_TYPES), st.sampled_from(CHAN
                                               max_size=2)), min_size=1, max_size=10)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rules=rules_st, touches=touch_st)
 def test_assign_stages_equals_first_match(tmp_path_factory, rules, touches):
     t0 = datetime(2025, 3, 1)
