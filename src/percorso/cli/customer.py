@@ -61,6 +61,9 @@ def search_cmd(
 
     with open_cli_project(project, read_only=True) as p:
         frame = search_customers(p.engine, text, limit=limit)
+        tz = p.settings.project.time_zone
+    if fmt is OutputFormat.table and out is None:  # people read tables in local time; files stay UTC
+        frame["last_seen_at"] = frame["last_seen_at"].map(lambda v: _local(v, tz))
     emit_frame(frame, fmt, out, title=f"clienti che contengono '{text}'")
 
 
