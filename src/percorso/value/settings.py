@@ -30,11 +30,24 @@ class CLVSettings(_M):
 
 
 class CostToServeSettings(_M):
-    call_center_contact: float = Field(4.0, ge=0)
+    """``[value.cost_to_serve]``: rates in the project currency (see docs/value.md, "Cost to serve")."""
+
+    call_center_contact: float = Field(4.50, ge=0)
+    """Cost of one call-center contact."""
     return_handling: float = Field(8.0, ge=0)
-    delivery: float = Field(5.0, ge=0)
+    """Handling cost of one return (logistics, restocking)."""
+    delivery: float = Field(6.90, ge=0)
+    """Cost of delivering one online order."""
+    margin_rate: float = Field(0.45, ge=0, le=1)
+    """Gross margin as a share of list value (revenue before discounts)."""
+    email_contact: float = Field(0.01, ge=0)
+    """Cost of one Email contact when campaign costs give none for Email."""
+    sms_contact: float = Field(0.08, ge=0)
+    """Cost of one SMS contact when campaign costs give none for SMS."""
+    flyer_contact: float = Field(0.60, ge=0)
+    """Cost of one flyer / direct-mail contact when campaign costs give none for it."""
     default_contact_cost: float = Field(0.05, ge=0)
-    """Cost per marketing contact when campaign costs give none."""
+    """Cost per marketing contact of any other channel when campaign costs give none."""
 
 
 class HealthWeights(_M):
@@ -46,10 +59,43 @@ class HealthWeights(_M):
     consent: float = Field(0.1, ge=0)
 
 
+HEALTH_COMPONENTS = ("recency", "frequency", "value", "engagement", "service", "consent")
+
+
+class HealthSettings(HealthWeights):
+    """``[value.health]``: the component weights (normalised to sum 1) and their scales."""
+
+    trend_days: int = Field(180, ge=1)
+    """Window of the frequency and value trends: last N days against the N before."""
+    engagement_days: int = Field(90, ge=1)
+    """Window in which distinct channels count as engagement breadth."""
+    engagement_channels: int = Field(4, ge=1)
+    """Distinct channels that make engagement 1.0."""
+    service_days: int = Field(365, ge=1)
+    """Window in which complaints and returns count as service issues."""
+    service_issues: int = Field(3, ge=1)
+    """Service issues that make the service component 0.0."""
+    recency_days: int = Field(365, ge=1)
+    """Customers with one purchase: recency falls linearly from 1 to 0 over this many days."""
+    complaint_reasons: tuple[str, ...] = (
+        "reclamo", "complaint", "assistenza", "support", "reso", "return", "stato_consegna", "delivery",
+    )
+    """Call-center ``reason`` values (case-insensitive) that count as a service issue."""
+
+    def weights(self) -> dict[str, float]:
+        """Component weights normalised to sum 1 (all zero is a configuration error)."""
+        raw = {c: float(getattr(self, c)) for c in HEALTH_COMPONENTS}
+        total = sum(raw.values())
+        if total <= 0:
+            raise ConfigError("percorso.toml: [value.health] weights are all 0; give at least one > 0 "
+                              f"among {', '.join(HEALTH_COMPONENTS)}")
+        return {c: w / total for c, w in raw.items()}
+
+
 class ValueSettings(_M):
     clv: CLVSettings = Field(default_factory=CLVSettings)
     cost_to_serve: CostToServeSettings = Field(default_factory=CostToServeSettings)
-    health: HealthWeights = Field(default_factory=HealthWeights)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
 
 def value_settings(settings: Any = None) -> ValueSettings:
