@@ -23,13 +23,18 @@ from percorso.errors import InputError, NotFound
 from percorso.profile import customer_profile, find_customer
 from percorso.profile.lookup import AmbiguousCustomer
 from percorso.profile.search import search_customers
+from percorso.project import init_project, open_project
 
 EVIL = "[bold red]x[/]"
 RECEIPT = "MI01:2025-03-12:1001"  # POS order key: store:ISO date:receipt number
 
 
-@pytest.fixture
-def anna(proj, tmp_path: Path):
+@pytest.fixture(scope="module")
+def anna_root(tmp_path_factory) -> Path:
+    """Built once per module (ingest + build is the slow part); tests open it read-only."""
+    tmp_path = tmp_path_factory.mktemp("anna")
+    init_project(tmp_path / "p", name="t")
+    proj = open_project(tmp_path / "p")
     web = write_jsonl(tmp_path / "w.jsonl", [
         seg("m1", "2025-03-05T10:00:00Z", anon="a1",
             url=f"https://shop.it/?utm_source=newsletter&utm_medium=email&utm_campaign={EVIL}"),
@@ -54,7 +59,14 @@ def anna(proj, tmp_path: Path):
     for source, path in (("web", web), ("ecommerce", ecom), ("crm", crm), ("pos", pos), ("loyalty", loyalty)):
         ingest(proj, source, path)
     run_build(proj)
-    return proj
+    proj.close()
+    return tmp_path / "p"
+
+
+@pytest.fixture
+def anna(anna_root: Path):
+    with open_project(anna_root, read_only=True) as p:
+        yield p
 
 
 def _find(p, text: str) -> str:
@@ -127,9 +139,8 @@ def test_paging_the_timeline(anna):
     assert list(first.timeline["event_id"]) + list(rest.timeline["event_id"]) == list(whole.timeline["event_id"])
 
 
-def test_cli_json_matches_the_profile(anna):
-    root = anna.root
-    anna.close()  # the CLI opens the database itself (read-only)
+def test_cli_json_matches_the_profile(anna_root):
+    root = anna_root  # the CLI opens the database itself (read-only)
     res = CliRunner().invoke(app, ["customer", "show", " Anna.Rossi@EXAMPLE.it", "--project", str(root),
                                    "--format", "json"])
     assert res.exit_code == 0, res.output
@@ -148,9 +159,8 @@ def test_cli_json_matches_the_profile(anna):
     assert [t["event_id"] for t in doc2["timeline"]] == [t["event_id"] for t in doc["timeline"][1:3]]
 
 
-def test_cli_table_shows_tracking_data_literally(anna):
-    root = anna.root
-    anna.close()
+def test_cli_table_shows_tracking_data_literally(anna_root):
+    root = anna_root
     res = CliRunner().invoke(app, ["customer", "show", "2900000000017", "--project", str(root)],
                              env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
@@ -160,9 +170,8 @@ def test_cli_table_shows_tracking_data_literally(anna):
     assert "01/02/2025" in res.stdout and "17:30" in res.stdout
 
 
-def test_cli_not_found_is_an_error_with_its_code(anna):
-    root = anna.root
-    anna.close()
+def test_cli_not_found_is_an_error_with_its_code(anna_root):
+    root = anna_root
     res = CliRunner().invoke(app, ["customer", "show", "nobody@example.it", "--project", str(root)])
     assert res.exit_code != 0 and isinstance(res.exception, NotFound)
     assert res.exception.code == "not_found"
@@ -181,9 +190,8 @@ def test_search_by_fragment(anna):
         search_customers(anna.engine, " a ")
 
 
-def test_cli_search_json(anna):
-    root = anna.root
-    anna.close()
+def test_cli_search_json(anna_root):
+    root = anna_root
     res = CliRunner().invoke(app, ["customer", "search", "example.it", "-p", str(root), "-f", "json"])
     assert res.exit_code == 0, res.output
     assert sorted(r["first_name"] for r in json.loads(res.stdout)) == ["Anna", "Bruno"]
