@@ -1,0 +1,221 @@
+"""Data-driven personas: k-means on journey features, k chosen by silhouette, cards in IT/EN.
+
+Why this shape: the features are computed in the engine (:mod:`personas_features`); only a
+deterministic sample of at most ``sample`` rows (50,000 by default) is standardised and
+clustered in Python with scikit-learn. Every customer is then assigned in the engine, as the
+nearest centroid written as an Ibis expression, so the assignment scales with DuckDB and not
+with Python memory. The assignment is persisted in ``customer_personas`` (customer_id,
+persona, computed_at) for the segments and the dashboard; each run refreshes it.
+
+Determinism: the sample is the first rows by ``hash(customer_id)``; k-means and the
+silhouette sample use ``seed``; personas are numbered 1..k by size in the sample (largest
+first), so the same data and seed give the same personas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import ibis
+import numpy as np
+from pydantic import Field
+
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.errors import InputError
+from percorso.value import personas_text
+from percorso.value.personas_features import card_facts, feature_expr
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    from ibis.expr.types import Table
+
+    from percorso.engine import Engine
+
+TABLE = "customer_personas"
+K_RANGE = (2, 8)
+SILHOUETTE_SAMPLE = 5_000
+
+
+class PersonasQuery(AnalysisQuery):
+    """Personas: ``k`` fixed (2–8) or chosen by silhouette when ``None``."""
+
+    kind: ClassVar[str] = "personas"
+    k: int | None = Field(None, ge=K_RANGE[0], le=K_RANGE[1])
+    seed: int = 0
+    sample: int = Field(50_000, ge=10)
+    persist: bool = True
+
+
+@dataclass
+class Fit:
+    """Standardisation and centroids (in standard units) of the chosen clustering."""
+
+    features: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    centroids: np.ndarray
+    silhouettes: dict[int, float]
+
+
+def fit_personas(x: np.ndarray, features: list[str], k: int | None, seed: int) -> Fit:
+    """Standardise ``x`` and cluster it; ``k`` by best silhouette in 2..8 when not given.
+
+    Centroids are renumbered by cluster size (largest first) so persona 1 is the biggest.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    n = len(x)
+    distinct = len(np.unique(x, axis=0))
+    if distinct < 2:
+        raise InputError(f"personas need customers with at least 2 different journeys; found {distinct}")
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    z = (x - mean) / std
+    ks = [k] if k is not None else list(range(K_RANGE[0], min(K_RANGE[1], distinct - 1, n - 1) + 1)) or [2]
+    if k is not None and k > distinct:
+        raise InputError(f"k={k} is more than the {distinct} distinct journeys; use k ≤ {distinct}")
+    rng = np.random.default_rng(seed)
+    sil_idx = rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False) if n > SILHOUETTE_SAMPLE else None
+    best: tuple[float, int, Any] | None = None
+    sils: dict[int, float] = {}
+    for kk in ks:
+        km = KMeans(n_clusters=kk, n_init=4, random_state=seed).fit(z)
+        labels = km.labels_
+        if len(np.unique(labels)) < 2:
+            sils[kk] = -1.0
+        else:
+            zs, ls = (z, labels) if sil_idx is None else (z[sil_idx], labels[sil_idx])
+            sils[kk] = float(silhouette_score(zs, ls)) if len(np.unique(ls)) > 1 else -1.0
+        if best is None or sils[kk] > best[0] + 1e-12:
+            best = (sils[kk], kk, km)
+    assert best is not None
+    km = best[2]
+    sizes = np.bincount(km.labels_, minlength=best[1])
+    order = sorted(range(best[1]), key=lambda i: (-sizes[i], i))
+    return Fit(features, mean, std, km.cluster_centers_[order], sils)
+
+
+def assign_expr(features: Table, fit: Fit) -> Table:
+    """customer_id, persona (1..k): the nearest centroid, computed in the engine."""
+    z = {f: (features[f] - float(fit.mean[j])) / float(fit.std[j]) for j, f in enumerate(fit.features)}
+    dists = []
+    for c in fit.centroids:
+        d = sum(((z[f] - float(c[j])) ** 2 for j, f in enumerate(fit.features)), ibis.literal(0.0))
+        dists.append(d)
+    t = features.select("customer_id", **{f"_d{i}": d for i, d in enumerate(dists)})
+    best = ibis.least(*(t[f"_d{i}"] for i in range(len(dists)))) if len(dists) > 1 else t["_d0"]
+    persona = ibis.cases(*((t[f"_d{i}"] == best, i + 1) for i in range(len(dists))), else_=1)
+    return t.select("customer_id", persona=persona.cast("int64"))
+
+
+def _first(df: Any, persona: int, col: str) -> Any:
+    rows = df[df["persona"] == persona] if len(df) else df
+    return rows[col].iloc[0] if len(rows) else None
+
+
+def build_cards(facts: dict[str, Any], k: int) -> list[dict[str, Any]]:
+    """One dict per persona with its facts, names and descriptions."""
+    base = facts["base"]
+    total = float(base["customers"].sum())
+    overall = float((base["avg_revenue"] * base["customers"]).sum() / total) if total else 0.0
+    cards = []
+    for p in range(1, k + 1):
+        row = base[base["persona"] == p]
+        if not len(row):
+            continue
+        r = row.iloc[0]
+        ch = facts["channels"]
+        ch = ch[ch["persona"] == p]
+        cats = facts["categories"]
+        cats = cats[cats["persona"] == p]
+        card: dict[str, Any] = {
+            "persona": p, "customers": int(r["customers"]), "share": float(r["customers"]) / total,
+            "avg_revenue": float(r["avg_revenue"]), "avg_orders": float(r["avg_orders"]),
+            "buyers_share": float(r["buyers_share"]),
+            "online_order_share": None if r["online_order_share"] is None or np.isnan(r["online_order_share"])
+            else float(r["online_order_share"]),
+            "channels": list(zip(ch["channel"], ch["share"].astype(float), strict=True)),
+            "typical_journey": _first(facts["paths"], p, "path"),
+            "top_categories": ", ".join(cats["category"]) or None,
+            "current_stage": _first(facts["stages"], p, "stage"),
+            "home_store": _first(facts["stores"], p, "home_store"),
+            "avg_clv": None, "churn_risk": None,
+        }
+        if "clv" in facts:
+            card["avg_clv"] = _first(facts["clv"], p, "avg_clv")
+            card["churn_risk"] = _first(facts["clv"], p, "churn_risk")
+        card["name_it"], card["name_en"] = personas_text.names(card, overall)
+        card["description_it"], card["description_en"] = personas_text.describe(card)
+        cards.append(card)
+    return cards
+
+
+@dataclass
+class PersonasResult(AnalysisResult):
+    cards: list[dict[str, Any]] | None = None
+
+    def figure(self) -> go.Figure:
+        """Persona sizes, coloured by average revenue."""
+        import plotly.express as px
+
+        return px.bar(self.frame, x="name_en", y="customers", color="avg_revenue", text="share",
+                      hover_data=["typical_journey", "dominant_channels"],
+                      title="Personas / personas dei clienti")
+
+
+class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
+    query_type = PersonasQuery
+
+    def calculate(self) -> PersonasResult:
+        q = self.query
+        eng = self.engine
+        feats, names = feature_expr(eng)
+        ftab = eng.temp_table(feats)
+        try:
+            sample = ftab.mutate(_h=ftab.customer_id.hash()).order_by(["_h", "customer_id"]).limit(q.sample)
+            x = eng.to_arrow(sample.select(*names)).to_pandas().to_numpy(dtype="float64")
+            if len(x) < 3:
+                raise InputError(f"personas need at least 3 customers with touchpoints; found {len(x)}")
+            fit = fit_personas(x, names, q.k, q.seed)
+            k = len(fit.centroids)
+            assign = assign_expr(ftab, fit)
+            if q.persist:
+                now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+                eng.create_table(TABLE, assign.mutate(computed_at=ibis.literal(now)))
+                amap = eng.table(TABLE).select("customer_id", "persona")
+            else:
+                amap = eng.temp_table(assign)
+            facts = card_facts(eng, amap, ftab)
+            if not q.persist:
+                eng.drop_temp(amap)
+        finally:
+            eng.drop_temp(ftab)
+        cards = build_cards(facts, k)
+        import pandas as pd
+
+        rows = [{
+            "persona": c["persona"], "name_it": c["name_it"], "name_en": c["name_en"],
+            "customers": c["customers"], "share": c["share"],
+            "dominant_channels": ", ".join(f"{ch} {round(100 * s)}%" for ch, s in c["channels"]),
+            "typical_journey": c["typical_journey"], "avg_revenue": c["avg_revenue"],
+            "avg_orders": c["avg_orders"], "online_order_share": c["online_order_share"],
+            "avg_clv": c["avg_clv"], "churn_risk": c["churn_risk"], "top_categories": c["top_categories"],
+            "current_stage": c["current_stage"], "home_store": c["home_store"],
+            "description_it": c["description_it"], "description_en": c["description_en"],
+        } for c in cards]
+        meta = {"k": k, "silhouette": fit.silhouettes, "features": names, "sample": len(x)}
+        return PersonasResult(frame=pd.DataFrame(rows), query=q, meta=meta, cards=cards)
+
+    def customers_expr(self, **selector: Any) -> Table:
+        if not self.engine.has_table(TABLE):
+            raise InputError("no personas yet: run `percorso personas` first (nessuna persona calcolata)")
+        t = self.engine.table(TABLE)
+        p = selector.pop("persona", None)
+        if selector:
+            raise InputError(f"unknown selector {sorted(selector)}; valid: persona")
+        if p is not None:
+            t = t.filter(t.persona == int(p))
+        return t

@@ -1,0 +1,175 @@
+"""Journey features per customer for the personas, and the per-persona facts of the cards.
+
+Why in the engine: the features are group-bys over every touchpoint and order; only the
+numeric matrix of a sample (for fitting) and per-persona aggregates (for the cards) leave
+DuckDB. Every feature is a share, a flag or a log amount, so standardising them is enough.
+
+Features (one row per customer with at least one touchpoint):
+
+* channel mix: shares of the customer's touchpoints that are online, in store
+  (``Store / POS``), owned messaging (Email, SMS, push) and paid media (:data:`PAID`);
+* device: shares of the touchpoints with a device that are mobile, desktop, app;
+* value and frequency: ``ln(1 + revenue)`` and ``ln(1 + purchase orders)``, and the share of
+  orders placed online;
+* stage: one flag per most common stage (up to :data:`MAX_STAGES`) of the customer's current
+  stage (``customers.current_stage``, else the stage of the latest staged touchpoint).
+
+Preferred store and region and product categories are too many-valued to be distances; they
+are facts of each persona's card instead (:func:`card_facts`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from ibis.expr.types import Table
+
+    from percorso.engine import Engine
+
+PAID = ("Paid Search", "Paid Social", "Paid Shopping", "Paid Video", "Paid Other", "Display",
+        "Cross-network", "Affiliates", "Audio")
+OWNED = ("Email", "SMS", "Mobile Push Notifications")
+BASE_FEATURES = ("online_share", "store_share", "owned_share", "paid_share", "mobile_share",
+                 "desktop_share", "app_share", "log_revenue", "log_orders", "online_order_share")
+MAX_STAGES = 4
+
+
+def _share(cond: Any, n: Any) -> Any:
+    return ibis.cases((n > 0, cond.cast("float64").sum() / n.cast("float64")), else_=0.0)
+
+
+def _stage_expr(engine: Engine) -> Table:
+    """customer_id, stage: the current stage of each customer (NULL when none is known)."""
+    tp = engine.table("touchpoints")
+    tp = tp.filter(tp.customer_id.notnull())
+    last = tp.group_by("customer_id").aggregate(
+        tp_stage=tp.stage.argmax(tp.occurred_at, where=tp.stage.notnull()))
+    c = engine.table("customers").select("customer_id", "current_stage")
+    j = last.left_join(c, "customer_id").drop("customer_id_right")
+    return j.select("customer_id", stage=j.current_stage.fill_null(j.tp_stage))
+
+
+def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
+    """The feature table (customer_id, revenue, orders, stage and the numeric features) and
+    the names of the numeric feature columns, in a fixed order."""
+    tp = engine.table("touchpoints")
+    tp = tp.filter(tp.customer_id.notnull())
+    dev = tp.device_type.lower()
+    g = tp.group_by("customer_id").aggregate(
+        n=tp.count(),
+        n_online=tp.online.fill_null(False).cast("int64").sum(),
+        n_store=(tp.channel == "Store / POS").cast("int64").sum(),
+        n_owned=tp.channel.isin(OWNED).cast("int64").sum(),
+        n_paid=tp.channel.isin(PAID).cast("int64").sum(),
+        n_dev=tp.device_type.notnull().cast("int64").sum(),
+        n_mobile=dev.isin(("mobile", "tablet")).fill_null(False).cast("int64").sum(),
+        n_desktop=(dev == "desktop").fill_null(False).cast("int64").sum(),
+        n_app=(dev == "app").fill_null(False).cast("int64").sum(),
+    )
+    o = engine.table("orders")
+    o = o.filter(o.customer_id.notnull())
+    ret = o.is_return.fill_null(False)
+    og = o.group_by("customer_id").aggregate(
+        revenue=o.revenue.sum(),
+        orders=(~ret).cast("int64").sum(),
+        online_orders=(~ret & o.online.fill_null(False)).cast("int64").sum(),
+    )
+    t = g.left_join(og, "customer_id").drop("customer_id_right")
+    t = t.left_join(_stage_expr(engine), "customer_id").drop("customer_id_right")
+    n, nd = t.n.cast("float64"), t.n_dev.cast("float64")
+    orders = t.orders.fill_null(0)
+    revenue = t.revenue.fill_null(0.0)
+
+    def frac(num: Any, den: Any) -> Any:
+        return ibis.cases((den > 0, num.cast("float64") / den), else_=0.0)
+
+    t = t.select(
+        "customer_id", "stage", revenue=revenue, orders=orders,
+        online_share=frac(t.n_online, n), store_share=frac(t.n_store, n),
+        owned_share=frac(t.n_owned, n), paid_share=frac(t.n_paid, n),
+        mobile_share=frac(t.n_mobile, nd), desktop_share=frac(t.n_desktop, nd), app_share=frac(t.n_app, nd),
+        log_revenue=(ibis.greatest(revenue, 0.0) + 1.0).ln(),
+        log_orders=(orders.cast("float64") + 1.0).ln(),
+        online_order_share=frac(t.online_orders.fill_null(0), orders.cast("float64")),
+    )
+    stages = top_stages(engine)
+    names = list(BASE_FEATURES)
+    for i, s in enumerate(stages):
+        col = f"stage_{i}"
+        t = t.mutate(**{col: (t.stage == s).fill_null(False).cast("float64")})
+        names.append(col)
+    return t, names
+
+
+def top_stages(engine: Engine) -> list[str]:
+    """The most common current stages (at most :data:`MAX_STAGES`), most common first."""
+    s = _stage_expr(engine)
+    s = s.filter(s.stage.notnull())
+    df = engine.execute(s.group_by("stage").aggregate(n=s.count()).order_by([ibis.desc("n"), "stage"])
+                        .limit(MAX_STAGES))
+    return [str(x) for x in df["stage"]]
+
+
+def typical_paths(engine: Engine, assign: Table, steps: int = 4) -> Table:
+    """Per persona the most common sequence of the first ``steps`` distinct channels before
+    the customer's first purchase (all touchpoints for customers who never bought)."""
+    tp = engine.table("touchpoints")
+    tp = tp.filter(tp.customer_id.notnull(), tp.channel.notnull())
+    o = engine.table("orders")
+    o = o.filter(o.customer_id.notnull(), ~o.is_return.fill_null(False))
+    first = o.group_by("customer_id").aggregate(first_buy=o.occurred_at.min())
+    j = tp.left_join(first, "customer_id").drop("customer_id_right")
+    j = j.filter(j.first_buy.isnull() | (j.occurred_at < j.first_buy))
+    fc = j.group_by(["customer_id", "channel"]).aggregate(at=j.occurred_at.min())
+    seq = fc.group_by("customer_id").aggregate(p=fc.channel.collect(order_by=[fc.at, fc.channel]))
+    seq = seq.select("customer_id", path=seq.p[:steps].join(" > "))
+    seq = seq.join(assign, "customer_id")
+    cnt = seq.group_by(["persona", "path"]).aggregate(n=seq.count())
+    rn = ibis.row_number().over(group_by=cnt.persona, order_by=[ibis.desc(cnt.n), cnt.path])
+    cnt = cnt.mutate(rn=rn)
+    return cnt.filter(cnt.rn == 0).select("persona", "path", "n")
+
+
+def _top(engine: Engine, t: Table, key: str, n: int) -> pd.DataFrame:
+    """persona, value, count, share-in-persona of the ``n`` most common ``key`` per persona."""
+    cnt = t.group_by(["persona", key]).aggregate(n=t.count())
+    tot = cnt.n.sum().over(group_by=cnt.persona)
+    rn = ibis.row_number().over(group_by=cnt.persona, order_by=[ibis.desc(cnt.n), cnt[key]])
+    cnt = cnt.mutate(share=cnt.n.cast("float64") / tot, rn=rn)
+    return engine.execute(cnt.filter(cnt.rn < n).order_by(["persona", "rn"]))
+
+
+def card_facts(engine: Engine, assign: Table, features: Table) -> dict[str, Any]:
+    """Per-persona aggregates of the cards, as small frames keyed by ``persona``."""
+    f = features.join(assign, "customer_id")
+    base = engine.execute(f.group_by("persona").aggregate(
+        customers=f.count(), avg_revenue=f.revenue.mean(), avg_orders=f.orders.mean(),
+        buyers_share=(f.orders > 0).cast("float64").mean(),
+        online_order_share=f.online_order_share.mean(where=f.orders > 0),
+        online_share=f.online_share.mean(), store_share=f.store_share.mean(),
+        mobile_share=f.mobile_share.mean(), app_share=f.app_share.mean(),
+    ).order_by("persona"))
+    tp = engine.table("touchpoints")
+    tp = tp.filter(tp.customer_id.notnull(), tp.channel.notnull()).join(assign, "customer_id")
+    out: dict[str, Any] = {"base": base, "channels": _top(engine, tp, "channel", 3)}
+    st = f.filter(f.stage.notnull())
+    out["stages"] = _top(engine, st, "stage", 1)
+    c = engine.table("customers")
+    c = c.filter(c.home_store.notnull()).select("customer_id", "home_store").join(assign, "customer_id")
+    out["stores"] = _top(engine, c, "home_store", 1)
+    o = engine.table("orders")
+    o = o.filter(o.customer_id.notnull(), ~o.is_return.fill_null(False), o["items"].notnull())
+    it = o.select("customer_id", item=o["items"].cast("json").array.unnest())
+    it = it.select("customer_id", category=it.item["category"].str)
+    it = it.filter(it.category.notnull()).join(assign, "customer_id")
+    out["categories"] = _top(engine, it, "category", 3)
+    out["paths"] = engine.execute(typical_paths(engine, assign))
+    if engine.has_table("customer_value"):
+        cv = engine.table("customer_value").join(assign, "customer_id")
+        out["clv"] = engine.execute(cv.group_by("persona").aggregate(
+            avg_clv=cv.clv.mean(), churn_risk=(1.0 - cv.p_alive).mean()))
+    return out

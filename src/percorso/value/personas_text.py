@@ -1,0 +1,91 @@
+"""Names and plain-language descriptions of the personas, in Italian and English.
+
+Why templates and not free text: every sentence must be traceable to a number on the card
+(a persona described as "loyal" must have the orders to show for it), so names and
+descriptions are fixed sentences filled with the card's facts. Rules:
+
+* where they buy: online orders ≥ 60 % of orders → online; ≤ 40 % → in store; else
+  omnichannel; under 30 % buyers → prospects (not yet buying);
+* loyal: ≥ 3 purchase orders on average;
+* value: average revenue ≥ 1.5 × all customers' average → high value; ≤ 0.5 × → low value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _pct(x: float) -> str:
+    return f"{round(100 * x)}%"
+
+
+def _num(x: float, it: bool, digits: int = 0) -> str:
+    s = f"{x:,.{digits}f}"
+    return s.replace(",", "\u2009").replace(".", ",") if it else s
+
+
+def _ok(x: Any) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def names(card: dict[str, Any], overall_revenue: float) -> tuple[str, str]:
+    """(Italian, English) name of one persona from its card."""
+    buyers = card.get("buyers_share") or 0.0
+    online = card.get("online_order_share")
+    if buyers < 0.3:
+        where_it, where_en = "prospect", "prospects"
+    elif _ok(online) and online >= 0.6:
+        where_it, where_en = "online", "online"
+    elif _ok(online) and online <= 0.4:
+        where_it, where_en = "da negozio", "in-store"
+    else:
+        where_it, where_en = "omnicanale", "omnichannel"
+    loyal = (card.get("avg_orders") or 0.0) >= 3
+    rev = card.get("avg_revenue") or 0.0
+    value_it = value_en = ""
+    if overall_revenue > 0 and rev >= 1.5 * overall_revenue:
+        value_it, value_en = " ad alto valore", "high-value "
+    elif overall_revenue > 0 and buyers >= 0.3 and rev <= 0.5 * overall_revenue:
+        value_it, value_en = " a basso valore", "low-value "
+    if where_it == "prospect":
+        it = "Prospect" + (" fedeli" if loyal else "") + value_it
+        en = ("Loyal " if loyal else "") + value_en + "prospects"
+    else:
+        it = f"Clienti {where_it}" + (" fedeli" if loyal else "") + value_it
+        en = ("Loyal " if loyal else "") + value_en + f"{where_en} customers"
+    return it, en[:1].upper() + en[1:]
+
+
+def describe(card: dict[str, Any]) -> tuple[str, str]:
+    """(Italian, English) description of one persona from the facts of its card."""
+    chans: list[tuple[str, float]] = card.get("channels") or []
+    it_p = [f"{card['name_it']}: {_pct(card['share'])} dei clienti ({_num(card['customers'], True)})."]
+    en_p = [f"{card['name_en']}: {_pct(card['share'])} of customers ({_num(card['customers'], False)})."]
+    if chans:
+        c0, s0 = chans[0]
+        rest = ", ".join(c for c, _ in chans[1:])
+        it_p.append(f"Canale principale {c0} ({_pct(s0)} dei contatti)" + (f", poi {rest}." if rest else "."))
+        en_p.append(f"Main channel {c0} ({_pct(s0)} of touchpoints)" + (f", then {rest}." if rest else "."))
+    if (card.get("buyers_share") or 0) > 0 and _ok(card.get("online_order_share")):
+        on = card["online_order_share"]
+        it_p.append(f"Comprano online nel {_pct(on)} dei casi e in negozio nel {_pct(1 - on)}; "
+                    f"in media {_num(card['avg_orders'], True, 1)} ordini e {_num(card['avg_revenue'], True)} € di spesa.")
+        en_p.append(f"They buy online {_pct(on)} of the time and in store {_pct(1 - on)}; "
+                    f"on average {_num(card['avg_orders'], False, 1)} orders and €{_num(card['avg_revenue'], False)} spent.")
+    else:
+        it_p.append("Non hanno ancora acquistato.")
+        en_p.append("They have not bought yet.")
+    if card.get("typical_journey"):
+        it_p.append(f"Percorso tipico prima del primo acquisto: {card['typical_journey']}.")
+        en_p.append(f"Typical journey before the first purchase: {card['typical_journey']}.")
+    if card.get("top_categories"):
+        it_p.append(f"Categorie preferite: {card['top_categories']}.")
+        en_p.append(f"Favourite categories: {card['top_categories']}.")
+    if card.get("home_store"):
+        it_p.append(f"Negozio di riferimento: {card['home_store']}.")
+        en_p.append(f"Home store: {card['home_store']}.")
+    if _ok(card.get("avg_clv")):
+        it_p.append(f"CLV medio {_num(card['avg_clv'], True)} €, rischio di abbandono {_pct(card['churn_risk'])}.")
+        en_p.append(f"Average CLV €{_num(card['avg_clv'], False)}, churn risk {_pct(card['churn_risk'])}.")
+    return " ".join(it_p), " ".join(en_p)
