@@ -37,13 +37,14 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     from percorso.analysis.base import run
     from percorso.cli.common import console, write_figure
 
-    if out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill:
-        chart, out = out, None  # --out FILE.html|.png writes the chart
+    chart_only = out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill
+    if chart_only:
+        chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table
     with open_cli_project(project, read_only=True) as p:
         result = run(p.engine, query, p.settings)
         if chart is not None:
             write_figure(result.figure(), chart)
-            if out is None and fmt is OutputFormat.table and not drill:
+            if chart_only:
                 return
         if drill:
             selector = parse_selector(drill)
