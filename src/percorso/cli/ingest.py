@@ -15,26 +15,48 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest")
     def ingest(
-        source: Annotated[str, typer.Argument(help="Source name in percorso.toml [sources.NAME] (or a kind).")],
-        files: Annotated[list[Path], typer.Argument(help="Files: .csv .jsonl .parquet .xlsx")],
+        source: Annotated[str, typer.Argument(help="Sorgente in percorso.toml [sources.NAME] o un tipo "
+                                                   "predefinito / source name or built-in kind (clickstream, ...).")],
+        files: Annotated[list[Path], typer.Argument(help="File / files: .csv .tsv .jsonl .parquet .xlsx")],
         project: ProjectOpt = Path("."),
+        force: Annotated[bool, typer.Option("--force", help="Rileggi anche i file già importati / re-read files "
+                                                            "already imported (adds nothing new).")] = False,
     ) -> None:
-        """Importa file di una sorgente / ingest files of one source (bad rows → quarantine)."""
-        from rich.progress import Progress
+        """Importa file di una sorgente / ingest files of one source (righe errate → quarantena / bad rows →
+        quarantine). Alla fine: righe lette = accettate + quarantena + duplicati."""
+        import sys
+
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
         from percorso.ingest import ingest_files
 
         p = open_cli_project(project)
-        with Progress(console=console(), transient=True) as bar:
-            task = bar.add_task("ingest", total=len(files))
-            reports = ingest_files(p, source, files,
-                                   progress=lambda d, i, n: bar.update(task, description=d, completed=i))
+        try:
+            err = console()
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                          TextColumn("{task.completed}/{task.total} file"), TimeElapsedColumn(),
+                          console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
+                task = bar.add_task("ingest", total=len(files))
+                reports = ingest_files(p, source, files, force=force,
+                                       progress=lambda d, i, n: bar.update(task, description=d, completed=i))
+        finally:
+            p.close()
         t = Table(title=f"ingest {source}")
-        for c in ("file", "righe lette/read", "accettate", "quarantena", "duplicati", "eventi", "id non validi"):
+        for c in ("file", "righe lette / read", "accettate / accepted", "quarantena / quarantined",
+                  "duplicati / duplicates", "id non validi / invalid ids", "note"):
             t.add_column(c)
         for r in reports:
+            note = "già importato / already ingested" if r.already_ingested else f"{r.seconds:.1f} s"
             t.add_row(r.source_file, str(r.rows_read), str(r.accepted), str(r.quarantined), str(r.duplicates),
-                      str(r.events_written), ", ".join(f"{k}={v}" for k, v in r.invalid_identifiers.items()))
+                      ", ".join(f"{k}={v}" for k, v in r.invalid_identifiers.items()), note)
+        tot = [sum(getattr(r, a) for r in reports) for a in ("rows_read", "accepted", "quarantined", "duplicates")]
+        t.add_row("[b]totale / total[/b]", *map(str, tot), "", "")
         console().print(t)
-        p.close()
+        for r in reports:
+            if r.already_ingested:
+                console().print(f"{r.source_file}: già importato / already ingested (sha256 {r.file_sha256[:12]}…); "
+                                "--force per rileggerlo / to re-read it", soft_wrap=True)
+        console().print(f"righe lette / rows read {tot[0]} = accettate / accepted {tot[1]} + quarantena / "
+                        f"quarantined {tot[2]} + duplicati / duplicates {tot[3]}"
+                        + ("" if not tot[2] else "  → `percorso quarantine --counts`"), soft_wrap=True)

@@ -328,8 +328,26 @@ def invalid_count(engine: Engine, typed: str, raw_col: str, map_table: str) -> i
         f"WHERE t._reason IS NULL AND m.key IS NULL").fetchall()[0][0])
 
 
-def insert_run(engine: Engine, values: list[Any]) -> None:
-    engine.con.execute("INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+RUN_COLUMNS = ("ingest_run_id", "source_name", "source_kind", "source_file", "file_path", "file_size",
+               "file_sha256", "rows_read", "accepted", "quarantined", "duplicates", "started_at", "finished_at")
+
+
+def insert_run(engine: Engine, values: dict[str, Any]) -> None:
+    """One ``ingest_runs`` row (columns :data:`RUN_COLUMNS`)."""
+    cols = [c for c in RUN_COLUMNS if c in values]
+    engine.con.execute(f"INSERT INTO ingest_runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                       [values[c] for c in cols])
+
+
+def previous_run(engine: Engine, source_name: str, sha256: str) -> dict[str, Any] | None:
+    """The latest run of ``source_name`` over a file with this content hash, or None."""
+    rows = engine.con.execute(
+        "SELECT rows_read, accepted, quarantined, duplicates, source_file, finished_at FROM ingest_runs "
+        "WHERE source_name = ? AND file_sha256 = ? ORDER BY finished_at DESC LIMIT 1", [source_name, sha256]
+    ).fetchall()
+    if not rows:
+        return None
+    return dict(zip(("rows_read", "accepted", "quarantined", "duplicates", "source_file", "finished_at"), rows[0]))
 
 
 def drop_temp(engine: Engine, *names: str) -> None:
@@ -342,16 +360,18 @@ def drop_temp(engine: Engine, *names: str) -> None:
 
 
 def quarantine_rows(engine: Engine, source: str | None, reason: str | None, limit: int) -> pa.Table:
-    return engine.con.execute(
+    """A page of quarantined rows (file order), optionally for one source / reason."""
+    return engine.con.sql(
         "SELECT source_name, source_file, source_line, reason_code, message, raw_text FROM quarantine "
         "WHERE (? IS NULL OR source_name = ?) AND (? IS NULL OR reason_code = ?) "
-        "ORDER BY source_name, source_file, source_line LIMIT ?", [source, source, reason, reason, limit]
+        "ORDER BY source_name, source_file, source_line LIMIT ?", params=[source, source, reason, reason, limit]
     ).to_arrow_table()
 
 
 def quarantine_counts(engine: Engine, source: str | None, reason: str | None) -> pa.Table:
-    return engine.con.execute(
+    """Quarantined rows counted by source and reason code."""
+    return engine.con.sql(
         "SELECT source_name, reason_code, count(*) AS rows FROM quarantine "
         "WHERE (? IS NULL OR source_name = ?) AND (? IS NULL OR reason_code = ?) "
-        "GROUP BY ALL ORDER BY source_name, reason_code", [source, source, reason, reason]
+        "GROUP BY ALL ORDER BY source_name, reason_code", params=[source, source, reason, reason]
     ).to_arrow_table()

@@ -46,6 +46,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 phone_key VARCHAR, loyalty_card VARCHAR, crm_id VARCHAR, user_id VARCHAR)""",
         ],
     ),
+    (
+        2,
+        "ingest runs: file path and size (with file_sha256, to recognise a file already imported)",
+        [
+            "ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS file_path VARCHAR",
+            "ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS file_size BIGINT",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

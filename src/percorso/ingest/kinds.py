@@ -87,6 +87,8 @@ class Kind:
     """Event type of names that are not canonical nor aliases (else they are quarantined)."""
     keep_other_columns: bool = False
     """Store every column no field claims in ``properties`` (generic files keep everything)."""
+    non_negative: tuple[str, ...] = ()
+    """Numeric fields that may not be below zero (order quantities may: a return)."""
     key_from_content: bool = False
     """Without an event id column, the key is a hash of the row's content (file-independent)."""
 
@@ -184,7 +186,7 @@ KINDS: dict[str, Kind] = {
             "anonymous_id": _ID["anonymous_id"],
             "page_url": ("str", ("landing_url", "url", "landing_page", "final_url")),
             "cost": ("num", ("cost", "costo", "spend")),
-        }, extras=("platform", "campaign", "ad_group", "cost")),
+        }, extras=("platform", "campaign", "ad_group", "cost"), non_negative=("cost",)),
     "call_center": _k(
         name="call_center", shape="rows", source_system="call_center", online=False, event_type="call",
         channel="Call center", key=("key",), required=("occurred_at", "key"),
@@ -196,7 +198,7 @@ KINDS: dict[str, Kind] = {
             "outcome": ("str", ("outcome", "esito", "result")),
             "duration_s": ("num", ("duration_s", "duration", "durata", "durata_s")),
             "agent": ("str", ("agent", "operatore", "agent_id")),
-        }, extras=("reason", "outcome", "duration_s", "agent")),
+        }, extras=("reason", "outcome", "duration_s", "agent"), non_negative=("duration_s",)),
     "events": _k(
         name="events", shape="rows", source_system="events", online=False, key=("key",),
         required=("occurred_at", "key", "event_name"),
@@ -225,7 +227,7 @@ KINDS: dict[str, Kind] = {
             "currency": ("str", ("currency", "valuta")),
             "impressions": ("int", ("impressions", "impressioni", "impr")),
             "clicks": ("int", ("clicks", "clic", "click")),
-        }),
+        }, non_negative=("cost", "impressions", "clicks")),
     "clickstream": _k(name="clickstream", shape="rows", source_system="web", online=True, fields=_CLICK,
                       key=("key",), required=("occurred_at", "event_name"), extras=("session_id",),
                       fallback_event_type="custom", keep_other_columns=True, key_from_content=True),

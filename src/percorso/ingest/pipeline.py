@@ -8,6 +8,7 @@ then one deduplicating ``INSERT … SELECT``. Rows read = accepted + quarantined
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -47,39 +48,80 @@ class IngestReport:
     events_written: int = 0
     invalid_identifiers: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    already_ingested: bool = False
+    """The same content (sha256) was imported before as this source: nothing was read again."""
+    file_sha256: str = ""
 
     @property
     def reconciles(self) -> bool:
         return self.rows_read == self.accepted + self.quarantined + self.duplicates
 
 
-def ingest_files(project: Any, source_name: str, paths: list[str | Path], progress: Any = None) -> list[IngestReport]:
+def ingest_files(project: Any, source_name: str, paths: list[str | Path], progress: Any = None, *,
+                 force: bool = False) -> list[IngestReport]:
     """Ingest ``paths`` as source ``source_name`` of ``project``; one report per file.
 
-    ``progress`` is an optional callable ``(description, done, total)``.
+    ``progress`` is an optional callable ``(description, done, total)``. A file whose content
+    (sha256) was already imported as this source is not read again (``already_ingested``)
+    unless ``force``; re-reading it would add nothing anyway, since event ids are deterministic.
     """
     src = project.settings.source(source_name)
     kind = KINDS[src.kind]
     reports = []
+    for p in paths:
+        if not Path(p).exists():
+            raise InputError(f"file not found: {p}; check the path (percorso ingest SOURCE FILE...)")
     for i, p in enumerate(paths):
         path = Path(p)
-        if not path.exists():
-            raise InputError(f"file not found: {path}")
         if progress:
             progress(f"{source_name}: {path.name}", i, len(paths))
-        reports.append(_ingest_one(project, source_name, src, kind, path))
+        sha = file_sha256(path)
+        prev = None if force else S.previous_run(project.engine, source_name, sha)
+        if prev is not None:
+            reports.append(_already(project, source_name, kind, path, sha, prev))
+        else:
+            reports.append(_ingest_one(project, source_name, src, kind, path, sha))
     if progress:
         progress("done", len(paths), len(paths))
     return reports
 
 
-def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path) -> IngestReport:
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Content hash of a file, streamed in 1 MiB chunks (bounded memory on any size)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _already(project: Any, source_name: str, kind: Kind, path: Path, sha: str, prev: dict) -> IngestReport:
+    """Report (and record) a file whose content was imported before: every good row is a duplicate."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rep = IngestReport(source_name, kind.name, path.name, uuid.uuid4().hex, rows_read=int(prev["rows_read"]),
+                       accepted=0, quarantined=int(prev["quarantined"]),
+                       duplicates=int(prev["accepted"]) + int(prev["duplicates"]), already_ingested=True,
+                       file_sha256=sha)
+    with project.engine.transaction():
+        S.insert_run(project.engine, _run_row(rep, path, now, now))
+    return rep
+
+
+def _run_row(rep: IngestReport, path: Path, started: dt.datetime, finished: dt.datetime) -> dict[str, Any]:
+    return {"ingest_run_id": rep.ingest_run_id, "source_name": rep.source_name, "source_kind": rep.source_kind,
+            "source_file": rep.source_file, "file_path": str(path.resolve()), "file_size": path.stat().st_size,
+            "file_sha256": rep.file_sha256, "rows_read": rep.rows_read, "accepted": rep.accepted,
+            "quarantined": rep.quarantined, "duplicates": rep.duplicates, "started_at": started,
+            "finished_at": finished}
+
+
+def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path, sha: str) -> IngestReport:
     t0 = time.perf_counter()
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     eng = project.engine
     run_id = uuid.uuid4().hex
     fname = path.name
-    rep = IngestReport(source_name, kind.name, fname, run_id)
+    rep = IngestReport(source_name, kind.name, fname, run_id, file_sha256=sha)
     fmt = file_format(path)
     stage, typed = "_ing_stage", "_ing_typed"
     tz = project.settings.project.time_zone
@@ -140,8 +182,7 @@ def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path
         rep.accepted = S.count_good_written(eng, typed, target, key_col, run_id)
         rep.duplicates = good - rep.accepted
         rep.seconds = time.perf_counter() - t0
-        S.insert_run(eng, [run_id, source_name, kind.name, fname, None, rep.rows_read, rep.accepted,
-                           rep.quarantined, rep.duplicates, started, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
+        S.insert_run(eng, _run_row(rep, path, started, dt.datetime.now(dt.UTC).replace(tzinfo=None)))
         for name in joins:
             eng.unregister(name[0])
         S.drop_temp(eng, typed, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr", stage + "_rejscan")

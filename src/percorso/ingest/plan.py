@@ -89,6 +89,11 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
                    "is not a number; valid: 12.50" + (" or 1.234,50 (decimal comma)" if decimal_comma else ""))
             checks.append((code, f"{qi('_r_' + fld)} IS NOT NULL AND trim({qi('_r_' + fld)}) <> '' AND {qi(fld)} IS NULL",
                            _msg(fld, where, qi("_r_" + fld), why)))
+    for fld in kind.non_negative:
+        if fld in sources:
+            where = f'colonna "{sources[fld][1][1]}"' if sources[fld][1][0] == "col" else fld
+            checks.append((R.NEGATIVE_VALUE, f"{qi(fld)} < 0", _msg(fld, where, f"CAST({qi(fld)} AS VARCHAR)",
+                                                                   "is negative; valid: 0 or more")))
     for fld in kind.required:
         if fld in sources:
             checks.insert(1 if json_lines else 0, (

@@ -24,8 +24,10 @@ BAD_CSV = "bad_csv"
 """Any other CSV syntax problem (unterminated quote, ...)."""
 NO_IDENTIFIER = "no_identifier"
 """A row with none of the identifiers its kind needs to be linked to anyone."""
+NEGATIVE_VALUE = "negative_value"
+"""A quantity that cannot be negative (a cost, impressions, a call duration) is below zero."""
 
 REASON_CODES: tuple[str, ...] = (
     BAD_TIMESTAMP, BAD_NUMBER, MISSING_REQUIRED, BAD_JSON, UNKNOWN_EVENT_TYPE,
-    WRONG_COLUMN_COUNT, BAD_ENCODING, BAD_CSV, NO_IDENTIFIER,
+    WRONG_COLUMN_COUNT, BAD_ENCODING, BAD_CSV, NO_IDENTIFIER, NEGATIVE_VALUE,
 )
