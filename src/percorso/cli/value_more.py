@@ -1,0 +1,98 @@
+"""CLI commands: cost to serve, customer health index, personas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
+
+ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write the chart (.html or .png).")]
+
+
+def _run(project: Path, query: object) -> object:
+    from percorso.analysis.base import run
+
+    p = open_cli_project(project)
+    return run(p.engine, query, p.settings)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root app."""
+
+    @app.command("cost-to-serve")
+    def cost_to_serve_cmd(
+        customers: Annotated[bool, typer.Option("--customers", help="Per-customer rows instead of the summary.")] = False,
+        losing: Annotated[bool, typer.Option("--losing", help="With --customers: only those who cost more than they bring.")] = False,
+        limit: Annotated[int, typer.Option(help="Rows per page with --customers.")] = 100,
+        offset: Annotated[int, typer.Option(help="First row with --customers.")] = 0,
+        date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+        date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
+        chart: ChartOpt = None,
+        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    ) -> None:
+        """Costo di servizio e margine per cliente; chi costa più di quanto rende (cost to serve)."""
+        from percorso.cli.common import write_figure
+        from percorso.value.cost_to_serve import CostToServeQuery
+
+        res = _run(project, CostToServeQuery(date_from=date_from, date_to=date_to))
+        if chart is not None:
+            write_figure(res.figure(), chart)
+        if customers:
+            sel = {"losing": True} if losing else {}
+            emit_frame(res.customers(limit=limit, offset=offset, **sel), fmt, out, title="cost to serve")
+        else:
+            emit_frame(res.to_frame(), fmt, out, title="cost to serve / costo di servizio")
+
+    @app.command("health")
+    def health_cmd(
+        band: Annotated[str | None, typer.Option(help="List the customers of one band, e.g. 0-20.")] = None,
+        as_of: Annotated[str | None, typer.Option("--as-of", help="Reference day (YYYY-MM-DD).")] = None,
+        limit: Annotated[int, typer.Option(help="Rows with --band.")] = 100,
+        offset: Annotated[int, typer.Option(help="First row with --band.")] = 0,
+        chart: ChartOpt = None,
+        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    ) -> None:
+        """Indice di salute dei clienti 0–100 per fascia (customer health index by band)."""
+        from percorso.cli.common import write_figure
+        from percorso.value.health import HealthQuery
+
+        res = _run(project, HealthQuery(as_of=as_of))
+        if chart is not None:
+            write_figure(res.figure(), chart)
+        if band is not None:
+            emit_frame(res.customers(limit=limit, offset=offset, band=band), fmt, out, title=f"health {band}")
+        else:
+            emit_frame(res.to_frame(), fmt, out, title="health / salute")
+
+    @app.command("personas")
+    def personas_cmd(
+        k: Annotated[int | None, typer.Option("--k", help="Number of personas (2-8); default: by silhouette.")] = None,
+        seed: Annotated[int, typer.Option(help="Random seed of the clustering.")] = 0,
+        lang: Annotated[str, typer.Option(help="Language of the cards in table mode: it | en.")] = "it",
+        chart: ChartOpt = None,
+        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    ) -> None:
+        """Personas dai percorsi dei clienti, con schede in italiano e inglese (data-driven personas)."""
+        from percorso.cli.common import console, write_figure
+        from percorso.errors import InputError
+        from percorso.value.personas import PersonasQuery
+
+        if lang not in ("it", "en"):
+            raise InputError(f"unknown language '{lang}'; valid: it, en")
+        res = _run(project, PersonasQuery(k=k, seed=seed))
+        if chart is not None:
+            write_figure(res.figure(), chart)
+        frame = res.to_frame()
+        if fmt is OutputFormat.table and out is None:
+            con = console(stderr=False)
+            for c in res.cards:
+                con.print(f"[bold]{c['persona']}. {c['name_' + lang]}[/bold]", markup=True)
+                con.print(c["description_" + lang], markup=False, highlight=False)
+                con.print("")
+            console().print(f"k = {res.meta['k']}, silhouette = "
+                            + ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items()))
+        else:
+            emit_frame(frame, fmt, out, title="personas")
