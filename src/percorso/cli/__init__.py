@@ -36,7 +36,7 @@ def _root(
 
 _MODULES = (
     "project", "generate", "ingest", "build", "quarantine", "export", "channels", "identity",
-    "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value",
+    "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value", "value_more",
 )
 
 
