@@ -74,4 +74,3 @@ def test_big_csv_in_bounded_memory(tmp_path):
         (r,) = ingest_files(p, "clickstream", [f])
     assert (r.rows_read, r.accepted) == (n, n)
     assert _peak_mb() - before < 500, (before, _peak_mb(), time.perf_counter() - t0)
-    print("GROWTH", before, _peak_mb(), time.perf_counter() - t0)

@@ -9,6 +9,8 @@ through :func:`quote_ident`, file paths are bound, constants through :func:`quot
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -23,6 +25,22 @@ TS_FORMATS = ["%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d-%m-%Y %H:%M
 CLICK_ID_PARAMS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "dclid", "li_fat_id",
                    "twclid", "epik", "sccid", "yclid")
 _OFFSET_RE = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+
+@contextmanager
+def memory_cap(engine: Engine, limit: str) -> Iterator[None]:
+    """Run the body with the engine's memory limit lowered to ``limit`` (e.g. ``'1GB'``), then restore it.
+
+    Why: an import stages the file in temporary tables; with a cap the engine spills them to
+    its temp directory instead of holding a 1 GB CSV (and its copies) in memory.
+    """
+    con = engine.con
+    old = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = {ql(limit)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = {ql(old)}")
 
 
 def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str) -> list[str]:
