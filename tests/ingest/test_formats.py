@@ -149,3 +149,10 @@ def test_ingest_cli_reports_the_reconciliation(tmp_path):
     res = runner.invoke(app, ["ingest", "events", str(f), "-p", str(tmp_path / "p")])
     assert "already ingested" in res.output
     assert "5 = accettate / accepted 0 + quarantena / quarantined 3 + duplicati / duplicates 2" in res.output
+
+
+def test_docs_sources_tables_are_current():
+    from percorso.ingest.reference import kinds_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    assert kinds_markdown() in doc, "regenerate docs/sources.md from percorso.ingest.reference.kinds_markdown()"
