@@ -13,7 +13,7 @@ from vm_oracles import cost_to_serve as oracle
 from percorso.analysis.base import run
 from percorso.errors import InputError
 from percorso.testing import journeys_for
-from percorso.value.cost_to_serve import CostToServeQuery
+from percorso.value.cost_to_serve import CostToServeQuery, cost_to_serve_expr
 
 JOURNEYS = {
     "anna": [
@@ -137,18 +137,28 @@ def _as_journeys(raw):
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture(scope="module")
+def shared_engine(tmp_path_factory):
+    """One real DuckDB file for all examples (each example replaces the tables)."""
+    from percorso.engine import Engine
+
+    e = Engine(tmp_path_factory.mktemp("oracle") / "o.duckdb")
+    yield e
+    e.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=journeys_st, costs=costs_st)
-def test_oracle(tmp_path_factory, raw, costs):
+def test_oracle(shared_engine, raw, costs):
     journeys = _as_journeys(raw)
     cost_rows = [(date(2024, 3, 1) + timedelta(days=d), ch, c) for d, ch, c in costs]
-    e = journeys_for(tmp_path_factory.mktemp("cts"), journeys)
+    e = journeys_for(shared_engine, journeys)
+    e.run("DELETE FROM campaign_costs")
     if cost_rows:
         e.append_arrow("campaign_costs", _costs(cost_rows))
-    got = _per_customer(run(e, CostToServeQuery()))
+    got = {r["customer_id"]: r for r in e.execute(cost_to_serve_expr(e)).to_dict("records")}
     want = oracle(journeys, cost_rows)
     assert set(got) == set(want)
     for cid, w in want.items():
         for key, v in w.items():
             assert got[cid][key] == pytest.approx(v, abs=1e-9, rel=1e-12), (cid, key)
-    e.close()

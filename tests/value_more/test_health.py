@@ -93,9 +93,19 @@ journeys_st = st.dictionaries(st.sampled_from(["h1", "h2", "h3", "h4"]), st.list
                               min_size=1, max_size=4)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture(scope="module")
+def shared_engine(tmp_path_factory):
+    """One real DuckDB file for all examples (each example replaces the tables)."""
+    from percorso.engine import Engine
+
+    e = Engine(tmp_path_factory.mktemp("oracle") / "o.duckdb")
+    yield e
+    e.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=journeys_st, no_consent=st.sets(st.sampled_from(["h1", "h2"])))
-def test_oracle(tmp_path_factory, raw, no_consent):
+def test_oracle(shared_engine, raw, no_consent):
     journeys = {}
     for cid, steps in raw.items():
         rows = []
@@ -107,7 +117,7 @@ def test_oracle(tmp_path_factory, raw, no_consent):
                 f["properties"] = {"reason": reason}
             rows.append((typ, (T0 + timedelta(days=day, hours=day % 5)).isoformat(sep=" "), f))
         journeys[cid] = rows
-    e = journeys_for(tmp_path_factory.mktemp("health"), journeys)
+    e = journeys_for(shared_engine, journeys)
     for cid in no_consent:
         e.run("UPDATE customers SET consent_marketing = false WHERE customer_id = ?", [cid])
     as_of = date(2024, 6, 1)
@@ -118,4 +128,3 @@ def test_oracle(tmp_path_factory, raw, no_consent):
         for k, v in comp.items():
             assert got[cid][k] == pytest.approx(v, abs=1e-9), (cid, k)
         assert got[cid]["score"] == pytest.approx(score, abs=1e-9)
-    e.close()

@@ -1,0 +1,53 @@
+"""CLI: cost-to-serve, health and personas through typer's CliRunner on a real project."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_personas import clustered_journeys
+from typer.testing import CliRunner
+
+from percorso.cli import app
+from percorso.project import init_project, open_project
+from percorso.testing import journeys_for
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli") / "p"
+    init_project(root, name="t")
+    with open_project(root) as p:
+        journeys_for(p.engine, clustered_journeys(per=8)[0])
+    return root
+
+
+def _ok(args):
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_cost_to_serve(project, tmp_path):
+    doc = json.loads(_ok(["cost-to-serve", "-p", str(project), "-f", "json", "--chart", str(tmp_path / "c.html")]).stdout)
+    assert sum(r["customers"] for r in doc) == 24
+    assert (tmp_path / "c.html").exists()
+    rows = json.loads(_ok(["cost-to-serve", "-p", str(project), "-f", "json", "--customers", "--limit", "5"]).stdout)
+    assert len(rows) == 5 and "margin_after" in rows[0]
+
+
+def test_health(project):
+    doc = json.loads(_ok(["health", "-p", str(project), "-f", "json", "--as-of", "2024-03-01"]).stdout)
+    assert [r["band"] for r in doc] == ["0-20", "20-40", "40-60", "60-80", "80-100"]
+    assert sum(r["customers"] for r in doc) == 24
+    res = CliRunner().invoke(app, ["health", "-p", str(project), "--band", "0-10"])
+    assert res.exit_code != 0
+
+
+def test_personas(project):
+    out = _ok(["personas", "-p", str(project), "--k", "3"]).stdout
+    assert "Store / POS" in out and "Canale principale" in out
+    en = _ok(["personas", "-p", str(project), "--k", "3", "--lang", "en"]).stdout
+    assert "Main channel" in en
+    doc = json.loads(_ok(["personas", "-p", str(project), "-f", "csv" if False else "json"]).stdout)
+    assert sum(r["customers"] for r in doc) == 24 and all(r["description_en"] for r in doc)
