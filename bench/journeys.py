@@ -144,12 +144,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", nargs="*", choices=sorted(QUERIES), help="run only these analyses")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(Path(tmp) / "bench.duckdb")
         engine.create_table("touchpoints", touchpoints(args.events))
         out: dict[str, object] = {"events": args.events, "customers": max(args.events // 20, 1), "analyses": {}}
         for name, query in QUERIES.items():
+            if args.only and name not in args.only:
+                continue
             statements = SQL[name]
 
             def hand_sql(statements: list[str] = statements) -> None:

@@ -100,7 +100,9 @@ def funnel_steps(engine: Any, q: FunnelQuery) -> ir.Table:
     s = journey_steps(engine, q, breakdown=q.breakdown)
     ev = s.select("journey_id", "customer_id", "step", "occurred_at", "node", "breakdown")
     wanted = sorted({n for step in q.steps for n in step.split("|")} | {x[0] for x in q.exclusions})
-    return ev.filter(ev.node.isin(wanted) | (ev.step == 1))
+    if q.breakdown and q.breakdown_attribution == "first_touch":
+        return ev.filter(ev.node.isin(wanted) | (ev.step == 1))  # the first touchpoint carries the breakdown
+    return ev.filter(ev.node.isin(wanted))
 
 
 def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Table:
