@@ -182,7 +182,10 @@ def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path
                 if kind_name in sources and kind_name != "ip":
                     S.vault_insert(eng, f"_map_{kind_name}", kind_name, col, run_id)
         rep.events_written = S.count_where(eng, target, "ingest_run_id", run_id)
-        rep.accepted = S.count_good_written(eng, typed, target, key_col, run_id)
+        if kind.shape == "orders":  # lines of the orders this run wrote
+            rep.accepted = S.count_good_written(eng, typed, target, key_col, run_id)
+        else:  # one event per good row
+            rep.accepted = rep.events_written
         rep.duplicates = good - rep.accepted
         rep.seconds = time.perf_counter() - t0
         S.insert_run(eng, _run_row(rep, path, started, dt.datetime.now(dt.UTC).replace(tzinfo=None)))
@@ -372,7 +375,7 @@ def _write_events(eng, kind, src, typed, sources, joins, source_name, fname, run
     agg = kind.shape == "orders"
     exprs = _event_exprs(kind, src, sources, joins, source_name, fname, run_id, agg)
     body = S.typed_body(typed, exprs, joins, group=agg)
-    S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body)
+    S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body, typed=typed, grouped=agg)
 
 
 def _write_profiles(eng, typed, sources, joins, source_name) -> None:  # noqa: ANN001
@@ -387,7 +390,8 @@ def _write_profiles(eng, typed, sources, joins, source_name) -> None:  # noqa: A
         if col in ("email", "phone"):
             cols[_PII[col]] = f"{alias}.key"
     body = S.typed_body(typed, list(cols.items()), joins, group=False)
-    S.insert_dedup(eng, "contact_profiles", "event_id", [c for c in cols if c != "source_line"], body)
+    S.insert_dedup(eng, "contact_profiles", "event_id", [c for c in cols if c != "source_line"], body,
+                   typed=typed, grouped=False)
 
 
 def _write_costs(eng, typed, sources, source_name, fname, run_id, project) -> None:  # noqa: ANN001
@@ -401,4 +405,4 @@ def _write_costs(eng, typed, sources, source_name, fname, run_id, project) -> No
             "source_name": ql(source_name), "source_file": ql(fname), "source_line": "t._line",
             "ingest_run_id": ql(run_id)}
     body = S.typed_body(typed, list(cols.items()), [], group=False)
-    S.insert_dedup(eng, "campaign_costs", "cost_id", list(cols), body)
+    S.insert_dedup(eng, "campaign_costs", "cost_id", list(cols), body, typed=typed, grouped=False)

@@ -125,6 +125,8 @@ def segment_time_expr() -> str:
 def url_exprs(present: set[str]) -> dict[str, str]:
     """UTM and click-id columns: given columns first, else parsed from the page URL."""
     url = "t.page_url" if "page_url" in present else "NULL::VARCHAR"
+    if "page_url" in present:  # most URLs have no query string: skip the regexes for them
+        url = f"CASE WHEN contains(t.page_url, '=') THEN t.page_url END"
     out = {}
     for p in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
         parsed = url_param_expr(url, p)
