@@ -74,16 +74,19 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
     for p in paths:
         if not Path(p).exists():
             raise InputError(f"file not found: {p}; check the path (percorso ingest SOURCE FILE...)")
-    for i, p in enumerate(paths):
-        path = Path(p)
-        if progress:
-            progress(f"{source_name}: {path.name}", i, len(paths))
-        sha = file_sha256(path)
-        prev = None if force else S.previous_run(project.engine, source_name, sha)
-        if prev is not None:
-            reports.append(_already(project, source_name, kind, path, sha, prev))
-        else:
-            reports.append(_ingest_one(project, source_name, src, kind, path, sha))
+    # One transaction for the whole call: the files go in together or not at all, and the
+    # engine writes the new rows once at commit (many small commits cost more than the reads).
+    with project.engine.transaction():
+        for i, p in enumerate(paths):
+            path = Path(p)
+            if progress:
+                progress(f"{source_name}: {path.name}", i, len(paths))
+            sha = file_sha256(path)
+            prev = None if force else S.previous_run(project.engine, source_name, sha)
+            if prev is not None:
+                reports.append(_already(project, source_name, kind, path, sha, prev))
+            else:
+                reports.append(_ingest_one(project, source_name, src, kind, path, sha))
     if progress:
         progress("done", len(paths), len(paths))
     return reports
@@ -105,8 +108,7 @@ def _already(project: Any, source_name: str, kind: Kind, path: Path, sha: str, p
                        accepted=0, quarantined=int(prev["quarantined"]),
                        duplicates=int(prev["accepted"]) + int(prev["duplicates"]), already_ingested=True,
                        file_sha256=sha)
-    with project.engine.transaction():
-        S.insert_run(project.engine, _run_row(rep, path, now, now))
+    S.insert_run(project.engine, _run_row(rep, path, now, now))
     return rep
 
 
@@ -132,7 +134,7 @@ def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path
     rejected = 0
     json_lines = False
     delim = ","
-    with eng.transaction(), S.memory_cap(eng, MEMORY_CAP.get(fmt, "300MB")):
+    with S.memory_cap(eng, MEMORY_CAP.get(fmt, "300MB")):
         if fmt == "csv":
             enc, delim, dc = sniff_csv(path)
             enc, delim = src.encoding or enc, src.delimiter or delim
