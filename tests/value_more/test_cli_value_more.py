@@ -49,5 +49,5 @@ def test_personas(project):
     assert "Store / POS" in out and "Canale principale" in out
     en = _ok(["personas", "-p", str(project), "--k", "3", "--lang", "en"]).stdout
     assert "Main channel" in en
-    doc = json.loads(_ok(["personas", "-p", str(project), "-f", "csv" if False else "json"]).stdout)
+    doc = json.loads(_ok(["personas", "-p", str(project), "-f", "json"]).stdout)
     assert sum(r["customers"] for r in doc) == 24 and all(r["description_en"] for r in doc)

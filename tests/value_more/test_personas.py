@@ -74,8 +74,10 @@ def test_cards_describe_the_facts(engine):
 
 def test_deterministic_for_a_seed_and_fixed_k(engine):
     e, _ = engine
-    a1 = e.execute(run(e, PersonasQuery(k=4, seed=7)) and e.table(TABLE).select("customer_id", "persona"))
-    a2 = e.execute(run(e, PersonasQuery(k=4, seed=7)) and e.table(TABLE).select("customer_id", "persona"))
+    run(e, PersonasQuery(k=4, seed=7))
+    a1 = e.execute(e.table(TABLE).select("customer_id", "persona"))
+    run(e, PersonasQuery(k=4, seed=7))
+    a2 = e.execute(e.table(TABLE).select("customer_id", "persona"))
     assert a1.sort_values("customer_id").reset_index(drop=True).equals(a2.sort_values("customer_id").reset_index(drop=True))
     assert a1["persona"].nunique() == 4
 
