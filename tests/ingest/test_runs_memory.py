@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pytest
 
 from percorso.ingest import ingest_files
 from percorso.project import init_project, open_project
@@ -50,6 +51,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@pytest.mark.slow  # ~10-12 s on the shared 2-core machine
 def test_big_csv_in_bounded_memory(tmp_path):
     """~50 MB of CSV: the process's peak memory grows by less than 500 MB."""
     n = 600_000
