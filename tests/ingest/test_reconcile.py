@@ -75,3 +75,16 @@ def test_rows_read_match_the_file(demo):
         if path.suffix == ".jsonl":
             n = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
             assert r.rows_read == n, r
+
+
+def test_pos_keys_are_iso_and_match_the_ground_truth(demo):
+    """POS receipts are keyed ``store:YYYY-MM-DD:receipt``, as the generator's identity ground truth."""
+    project, data, _, _, _ = demo
+    truth = {r["source_key"] for r in pacsv.read_csv(data / "ground_truth" / "identity.csv").to_pylist()
+             if r["source_name"] == "pos"}
+    keys = {r[0] for r in project.engine.con.execute(
+        "SELECT source_key FROM events WHERE source_name = 'pos'").fetchall()}
+    assert keys and keys == truth
+    for k in keys:
+        store, day, receipt = k.split(":")
+        assert len(day) == 10 and day[4] == "-" and day[7] == "-" and store and receipt
