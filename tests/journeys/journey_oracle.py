@@ -69,7 +69,7 @@ def sankey_links(js: dict[str, list[dict[str, Any]]], steps: int, top_k: int) ->
             by_pos[i][n] += 1
     keep = {}
     for pos, c in by_pos.items():
-        ranked = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+        ranked = sorted(((n, k) for n, k in c.items() if n != "(end)"), key=lambda kv: (-kv[1], kv[0]))
         keep[pos] = {n for n, _ in ranked[:top_k]} | {"(end)"}
     out: Counter = Counter()
     for nodes in seqs:

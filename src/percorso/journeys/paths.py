@@ -77,6 +77,13 @@ def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     return per.mutate(path=path).drop("_path", "_len")
 
 
+def _num(value: Any) -> float:
+    """An engine aggregate as a number: NULL / NaN (nothing to add up) count as 0."""
+    import math
+
+    return 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
 @dataclass
 class PathsResult(AnalysisResult):
     """``frame``: path, journeys, customers, share, converting, conversion_rate, revenue; last row *other*."""
@@ -128,25 +135,26 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
             converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
             variants=(per.breakdown.fill_null("") + "\x00" + per.path).nunique() if q.breakdown else per.path.nunique(),
         )).iloc[0]
-        n_variants = int(totals["variants"] or 0)
+        totals = {k: _num(v) for k, v in totals.items()}
+        n_variants = int(totals["variants"])
         rest = max(n_variants - len(top), 0)
         top["revenue"] = top["revenue"].fillna(0.0)
-        other_revenue = float(totals["revenue"] or 0.0) - float(top["revenue"].sum())
+        other_revenue = totals["revenue"] - float(top["revenue"].sum())
         other_customers = self._other_customers(per, top) if rest else 0
         frame = pd.concat([top, pd.DataFrame([{
             "path": f"{OTHER} ({rest} varianti / variants)",
-            "journeys": int(totals["journeys"] or 0) - int(top["journeys"].sum()),
+            "journeys": int(totals["journeys"]) - int(top["journeys"].sum()),
             "customers": other_customers,
-            "converting": int(totals["converting"] or 0) - int(top["converting"].sum()),
+            "converting": int(totals["converting"]) - int(top["converting"].sum()),
             "revenue": other_revenue,
         }])], ignore_index=True)
-        total_journeys = int(totals["journeys"] or 0)
+        total_journeys = int(totals["journeys"])
         frame["share"] = frame["journeys"] / total_journeys if total_journeys else 0.0
         frame["conversion_rate"] = (frame["converting"] / frame["journeys"]).where(frame["journeys"] > 0, 0.0)
         frame = frame[[*(["breakdown"] if q.breakdown else []), "path", "journeys", "customers", "share", "converting",
                        "conversion_rate", "revenue"]]
         return PathsResult(frame=frame, query=q, meta={
-            "journeys": total_journeys, "customers": int(totals["customers"] or 0), "variants": n_variants})
+            "journeys": total_journeys, "customers": int(totals["customers"]), "variants": n_variants})
 
     def _other_customers(self, per: ir.Table, top: Any) -> int:
         if "breakdown" in top.columns:

@@ -57,13 +57,16 @@ def positioned(engine: Any, q: SankeyQuery) -> ir.Table:
         pad = short.filter(short._last < n).select(
             "journey_id", "customer_id", pos=short._last + 1, node=ibis.literal(END))
     rows = s.select("journey_id", "customer_id", "pos", "node").union(pad)
-    counts = rows.group_by("pos", "node").aggregate(_j=rows.count())
+    # the top_k real nodes per position are kept; (start)/(end) are always shown and take no slot
+    real = rows.filter(~rows.node.isin([START, END]))
+    counts = real.group_by("pos", "node").aggregate(_j=real.count())
     # row_number is 0-based: ranks 0 .. top_k-1 are kept
     rank = ibis.row_number().over(ibis.window(group_by=counts.pos, order_by=[ibis.desc(counts._j), counts.node]))
     keep = counts.mutate(_rank=rank)
-    keep = keep.filter((keep._rank < q.top_k) | keep.node.isin([START, END])).select("pos", "node", _keep=True)
+    keep = keep.filter(keep._rank < q.top_k).select("pos", "node", _keep=True)
     rows = rows.left_join(keep, ["pos", "node"]).select(
-        "journey_id", "customer_id", "pos", node=ibis._._keep.notnull().ifelse(ibis._.node, OTHER))
+        "journey_id", "customer_id", "pos",
+        node=(ibis._._keep.notnull() | ibis._.node.isin([START, END])).ifelse(ibis._.node, OTHER))
     return rows
 
 
@@ -103,15 +106,32 @@ class SankeyRunner(Runner[SankeyQuery, SankeyResult]):
             self.engine.drop_temp(rows)
 
     def _calculate(self, rows: ir.Table) -> SankeyResult:
-        nxt = rows.mutate(pos=rows.pos - 1).select("journey_id", "pos", target="node")
-        links = rows.join(nxt, ["journey_id", "pos"])
-        agg = links.group_by(step=links.pos, source=links.node, target=links.target).aggregate(journeys=links.count())
-        frame = self.engine.execute(agg.order_by(["step", ibis.desc("journeys"), "source", "target"]))
-        journeys = int(self.engine.execute(rows.journey_id.nunique()))
+        frame = self.engine.execute(links(rows).order_by(["step", ibis.desc("journeys"), "source", "target"]))
+        # every journey has exactly one link leaving its first position: 1, or N-1 when anchored
+        # on the end node alone (there every journey reaches position N)
+        first = self.query.steps - 1 if self.query.end is not None and self.query.start is None else 1
+        journeys = int(frame.loc[frame["step"] == first, "journeys"].sum())
         return SankeyResult(frame=frame, query=self.query, meta={"journeys": journeys})
 
-    def customers_expr(self, *, step: int | None = None, node: str | None = None, **selector: Any) -> ir.Table:
-        if selector or step is None or node is None:
-            raise InputError("sankey drill-down takes step=N and node='…'")
+    def customers_expr(self, *, step: int | None = None, node: str | None = None, source: str | None = None,
+                       target: str | None = None, **selector: Any) -> ir.Table:
+        """``step=N, node=X``: the customers at position N on X; ``step=N, source=X, target=Y``: on a link."""
+        by_node = node is not None and source is None and target is None
+        by_link = node is None and source is not None and target is not None
+        if selector or step is None or not (by_node or by_link):
+            raise InputError("sankey drill-down takes step=N and node='…', or step=N, source='…' and target='…'"
+                             f"; got {sorted([k for k, v in (('step', step), ('node', node), ('source', source), ('target', target)) if v is not None] + list(selector))}")
         rows = positioned(self.engine, self.query)
-        return rows.filter((rows.pos == step) & (rows.node == node)).select("customer_id").distinct()
+        if by_node:
+            return rows.filter((rows.pos == step) & (rows.node == node)).select("customer_id").distinct()
+        here = rows.filter((rows.pos == step) & (rows.node == source)).select("journey_id", "customer_id")
+        there = rows.filter((rows.pos == step + 1) & (rows.node == target)).select("journey_id")
+        return here.semi_join(there, "journey_id").select("customer_id").distinct()
+
+
+def links(rows: ir.Table) -> ir.Table:
+    """(step, source, target, journeys) from positioned rows: position p → p + 1 of the same journey."""
+    nxt = rows.mutate(pos=rows.pos - 1).select("journey_id", "pos", target="node")
+    joined = rows.join(nxt, ["journey_id", "pos"])
+    return joined.group_by(step=joined.pos, source=joined.node, target=joined.target).aggregate(
+        journeys=joined.count())

@@ -111,21 +111,39 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
             transitions=rows.count(), customers=rows.customer_id.nunique(), median_minutes=rows.minutes.median())
         out_w = ibis.window(group_by=[grouped[k] for k in keys[:-1]])
         grouped = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
-        top = self.engine.execute(
-            grouped.order_by([ibis.desc("transitions"), *keys]).limit(q.top))
-        totals = self.engine.execute(rows.aggregate(
-            transitions=rows.count(), customers=rows.customer_id.nunique(),
-            pairs=(rows.breakdown.fill_null("") + "\x00" + rows.from_node + "\x00" + rows.to_node).nunique())).iloc[0]
-        rest = int(totals["pairs"] or 0) - len(top)
+        # one row per pair: small, so the top rows and the pair count are read from it, not from the rows
+        pairs = self.engine.temp_table(grouped)
+        try:
+            top = self.engine.execute(pairs.order_by([ibis.desc("transitions"), *keys]).limit(q.top))
+            n_pairs = int(self.engine.execute(pairs.count()))
+        finally:
+            self.engine.drop_temp(pairs)
+        totals = self._totals(rows, top, keys, rest=n_pairs > len(top))
         frame = top[[*keys, "transitions", "customers", "share_of_from", "median_minutes"]]
-        if rest > 0:
+        if n_pairs > len(top):
             frame = pd.concat([frame, pd.DataFrame([{
-                "from_node": f"other ({rest} coppie / pairs)", "to_node": "",
-                "transitions": int(totals["transitions"]) - int(top["transitions"].sum()),
+                "from_node": f"other ({n_pairs - len(top)} coppie / pairs)", "to_node": "",
+                "transitions": totals["transitions"] - int(top["transitions"].sum()),
+                "customers": totals["other_customers"],
             }])], ignore_index=True)
         frame = frame.astype({"transitions": "Int64", "customers": "Int64"})
         return TransitionsResult(frame=frame, query=q, meta={
-            "transitions": int(totals["transitions"] or 0), "customers": int(totals["customers"] or 0)})
+            "transitions": totals["transitions"], "customers": totals["customers"]})
+
+    def _totals(self, rows: ir.Table, top: Any, keys: list[str], *, rest: bool) -> dict[str, int]:
+        """Transitions and distinct customers overall and outside the shown pairs, in one pass."""
+        metrics = {"transitions": rows.count(), "customers": rows.customer_id.nunique()}
+        if rest:
+            import pyarrow as pa
+
+            shown = top[keys].copy()
+            shown["_shown"] = True
+            mem = ibis.memtable(pa.Table.from_pandas(shown, preserve_index=False))
+            rows = rows.left_join(mem, [rows[k] == mem[k] for k in keys]).select(*rows.columns, "_shown")
+            metrics = {"transitions": rows.count(), "customers": rows.customer_id.nunique(),
+                       "other_customers": rows.customer_id.nunique(where=rows._shown.isnull())}
+        got = self.engine.execute(rows.aggregate(**metrics)).iloc[0]
+        return {k: int(v) for k, v in got.items()}
 
     def customers_expr(self, *, from_node: str | None = None, to_node: str | None = None, **selector: Any) -> ir.Table:
         if selector or (from_node is None and to_node is None):
