@@ -17,17 +17,34 @@ from percorso.events.schema import IDENTIFIER_COLUMNS
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
 
-_COLS = ", ".join(IDENTIFIER_COLUMNS)
 
 
 def _list(values: list[str]) -> list[str]:
     return list(values) or ["\x00"]  # a typed, never-matching list (DuckDB cannot type [])
 
 
+#: ``k`` in SQL: the identifier column's alphabetical rank (a link's end ``a`` is the
+#: alphabetically first kind, as it always was).
+_ALPHA: tuple[str, ...] = tuple(sorted(IDENTIFIER_COLUMNS))
+_K = {c: i for i, c in enumerate(_ALPHA)}
+#: ``k`` → id_type, as a DuckDB list literal (1-based).
+_KIND_NAMES = "[" + ", ".join(f"'{k}'" for k in _ALPHA) + "]"
+
+
+def fast_settings(engine: Engine, on: bool) -> None:
+    """Drop insertion-order preservation while resolving (big CTAS run faster and leaner)."""
+    engine.run(f"SET preserve_insertion_order = {'false' if on else 'true'}")
+
+
 def stage_identifier_occurrences(engine: Engine, trusted_sources: list[str], *, only_new: bool,
                                  event_ids: str | None = None) -> int:
-    """Temp table ``_id_occ``: one row per (event, non-empty identifier), with its trust.
+    """Temp table ``_id_occ``: one row per (event, non-empty identifier).
 
+    Columns: ``ev`` (the event's rowid, an integer handle valid during this run), ``ts``,
+    ``t`` (trusted source), ``k`` (kind number), ``h`` (64-bit hash of kind and value: the
+    identifier's integer key, so no later step groups or joins on strings) and ``v``.
+    One scan per identifier column reads only that column (plus time and source) and skips
+    its NULLs; ingest stores identifiers trimmed, with empty values as NULL.
     ``only_new`` keeps events not yet in ``event_customers``; ``event_ids`` names a table of
     event ids to restrict to.
     """
@@ -36,16 +53,14 @@ def stage_identifier_occurrences(engine: Engine, trusted_sources: list[str], *, 
         where.append("NOT EXISTS (SELECT 1 FROM event_customers c WHERE c.event_id = e.event_id)")
     if event_ids:
         where.append(f"e.event_id IN (SELECT event_id FROM {event_ids})")
-    cond = ("WHERE " + " AND ".join(where)) if where else ""
-    engine.run(
-        f"""CREATE OR REPLACE TEMP TABLE _id_occ AS
-        SELECT event_id, source_name, occurred_at, id_type, trim(id_value) AS id_value,
-               list_contains(?::VARCHAR[], source_name) AS trusted
-        FROM (UNPIVOT (SELECT event_id, source_name, occurred_at, {_COLS} FROM events e {cond})
-              ON {_COLS} INTO NAME id_type VALUE id_value)
-        WHERE trim(id_value) <> ''""",
-        [_list(trusted_sources)],
-    )
+    cond = "".join(f" AND {w}" for w in where)
+    branches = [
+        f"""SELECT e.rowid AS ev, e.occurred_at AS ts, list_contains($trusted, e.source_name) AS t,
+                   {_K[col]}::UTINYINT AS k, hash({_K[col]}::UTINYINT, e.{col}) AS h, e.{col} AS v
+            FROM events e WHERE e.{col} <> ''{cond}"""
+        for col in IDENTIFIER_COLUMNS]
+    engine.con.execute("CREATE OR REPLACE TEMP TABLE _id_occ AS " + "\nUNION ALL\n".join(branches),
+                       {"trusted": _list(trusted_sources)}).fetchall()
     return engine.count("_id_occ")
 
 
@@ -58,132 +73,136 @@ def source_kinds(engine: Engine) -> list[tuple[str, str]]:
 def upsert_identifiers(engine: Engine, rules: list[tuple[str, list[str], str | None]], *, full: bool) -> None:
     """Merge ``_id_occ`` into ``identity_identifiers`` and (re)compute the blocked flag.
 
-    ``rules`` holds, per identifier column, the lowercased exact values and one combined regex
-    that are blocked (see :mod:`percorso.identity.blocklist`).
+    Grouped on the integer key ``id_hash``; ``rules`` holds, per identifier column, the
+    lowercased exact values and one combined regex that are blocked (see
+    :mod:`percorso.identity.blocklist`).
     """
     cases, params = [], []
     for kind, exact, rx in rules:
         cases.append("WHEN ? THEN (list_contains(?::VARCHAR[], lower(id_value))"
                      + (" OR regexp_full_match(id_value, ?))" if rx else ")"))
         params += [kind, _list(exact)] + ([rx] if rx else [])
-    blocked = "CASE id_type " + " ".join(cases) + " ELSE false END"
-    if full or not engine.has_table("identity_identifiers"):
-        engine.run("""CREATE OR REPLACE TABLE identity_identifiers (id_type VARCHAR, id_value VARCHAR,
-            first_seen_at TIMESTAMP, last_seen_at TIMESTAMP, n_events BIGINT, trusted_seen BOOLEAN,
-            blocked BOOLEAN)""")
+    blocked = ("CASE id_type " + " ".join(cases) + " ELSE false END") if cases else "false"
+    new = f"""SELECT h AS id_hash, {_KIND_NAMES}[any_value(k) + 1] AS id_type, any_value(v) AS id_value,
+                     min(ts) AS first_seen_at, max(ts) AS last_seen_at, count(*) AS n_events,
+                     bool_or(t) AS trusted_seen FROM _id_occ GROUP BY h"""
+    if full or not engine.has_table("identity_identifiers") or "id_hash" not in engine.columns("identity_identifiers"):
+        engine.run(f"""CREATE OR REPLACE TABLE identity_identifiers AS
+            SELECT id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen,
+                   coalesce({blocked}, false) AS blocked, id_hash FROM ({new})""", params)
+        return
     engine.run(
         f"""CREATE OR REPLACE TABLE identity_identifiers AS
-        WITH n AS (SELECT id_type, id_value, min(occurred_at) AS first_seen_at, max(occurred_at) AS last_seen_at,
-                          count(*) AS n_events, bool_or(trusted) AS trusted_seen FROM _id_occ GROUP BY ALL),
-        m AS (SELECT id_type, id_value, least(o.first_seen_at, n.first_seen_at) AS first_seen_at,
+        WITH n AS ({new}),
+        m AS (SELECT id_hash, coalesce(o.id_type, n.id_type) AS id_type, coalesce(o.id_value, n.id_value) AS id_value,
+                     least(o.first_seen_at, n.first_seen_at) AS first_seen_at,
                      greatest(o.last_seen_at, n.last_seen_at) AS last_seen_at,
                      coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
                      coalesce(o.trusted_seen, false) OR coalesce(n.trusted_seen, false) AS trusted_seen
-              FROM identity_identifiers o FULL JOIN n USING (id_type, id_value))
-        SELECT *, coalesce({blocked}, false) AS blocked FROM m""",
+              FROM identity_identifiers o FULL JOIN n USING (id_hash))
+        SELECT id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen,
+               coalesce({blocked}, false) AS blocked, id_hash FROM m""",
         params,
     )
 
 
-def _pair_branches(cond: str) -> str:
-    """One aggregate per pair of identifier columns, read straight from ``events``.
-
-    Scanning the table once per column pair (36 cheap columnar filters) replaces a self-join
-    of the unpivoted identifiers on event id, which is the costly way to pair them.
-    """
-    branches = []
-    cols = sorted(IDENTIFIER_COLUMNS)
-    for i, ca in enumerate(cols):
-        for cb in cols[i + 1:]:
-            branches.append(
-                f"""SELECT '{ca}' AS id_type_a, trim({ca}) AS id_value_a, '{cb}' AS id_type_b, trim({cb}) AS id_value_b,
-                    arg_min(event_id, (occurred_at, event_id)) AS event_id,
-                    arg_min(source_name, (occurred_at, event_id)) AS source_name,
-                    min(occurred_at) AS occurred_at, count(*) AS n_events,
-                    bool_or(list_contains($trusted, source_name)) AS trusted
-                FROM events e WHERE {cond} trim({ca}) <> '' AND trim({cb}) <> '' GROUP BY ALL""")
-    return "\nUNION ALL\n".join(branches)
+_NEW_PAIRS = """SELECT x.h AS id_hash_a, y.h AS id_hash_b, min(x.ts) AS occurred_at, arg_min(x.ev, coalesce(x.ts, 'infinity'::TIMESTAMP)) AS ev,
+        count(*) AS n_events, bool_or(x.t) AS trusted
+    FROM (SELECT ev, h, k, ts, t FROM _id_occ) x JOIN (SELECT ev, h, k FROM _id_occ) y ON x.ev = y.ev AND x.k < y.k
+    GROUP BY ALL"""
 
 
 def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> None:
-    """Merge the distinct identifier pairs of new events into ``identity_links``.
+    """Merge the distinct identifier pairs of ``_id_occ`` into temp ``_id_links``.
 
-    One row per pair (a < b by id_type), with its first event, source and time, how many
-    events carried it and whether any trusted source did. ``status`` is filled by
-    :func:`write_link_status`. Incremental runs read only events not yet in ``event_customers``.
+    One row per pair (a before b in round order) as integer keys, with its first event, time,
+    how many events carried it and whether any trusted source did. The events are paired by a
+    self-join of ``_id_occ`` on the event handle (an integer join); the string columns of
+    ``identity_links`` are written once, with the link outcomes, by :func:`write_link_status`.
+    ``trusted_sources`` is kept for API compatibility (trust is already in ``_id_occ``).
     """
-    if full or not engine.has_table("identity_links"):
-        engine.run("""CREATE OR REPLACE TABLE identity_links (link_no BIGINT, id_type_a VARCHAR,
-            id_value_a VARCHAR, id_type_b VARCHAR, id_value_b VARCHAR, event_id VARCHAR, source_name VARCHAR,
-            occurred_at TIMESTAMP, n_events BIGINT, trusted BOOLEAN, status VARCHAR)""")
-    cond = "" if full else "NOT EXISTS (SELECT 1 FROM event_customers c WHERE c.event_id = e.event_id) AND"
-    if full:
-        engine.con.execute(
-            f"""CREATE OR REPLACE TABLE identity_links AS
-            SELECT (row_number() OVER () - 1)::BIGINT AS link_no, *, NULL::VARCHAR AS status
-            FROM ({_pair_branches(cond)})""", {"trusted": _list(trusted_sources)})
+    del trusted_sources
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_new_pairs AS
+        SELECT p.id_hash_a, p.id_hash_b, p.occurred_at, e.event_id, e.source_name, p.n_events, p.trusted
+        FROM ({_NEW_PAIRS}) p JOIN events e ON e.rowid = p.ev""")
+    old = (not full and engine.has_table("identity_links") and "id_hash_a" in engine.columns("identity_links"))
+    if not old:
+        engine.run("""CREATE OR REPLACE TEMP TABLE _id_links AS
+            SELECT (row_number() OVER () - 1)::BIGINT AS link_no, * FROM _id_new_pairs""")
         return
-    engine.con.execute(
-        f"""CREATE OR REPLACE TABLE identity_links AS
-        WITH n AS ({_pair_branches(cond)}),
-        m AS (SELECT id_type_a, id_value_a, id_type_b, id_value_b,
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_links AS
+        WITH m AS (SELECT id_hash_a, id_hash_b,
                      CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
                           THEN n.event_id ELSE o.event_id END AS event_id,
                      CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
                           THEN n.source_name ELSE o.source_name END AS source_name,
                      least(o.occurred_at, n.occurred_at) AS occurred_at,
                      coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
-                     coalesce(o.trusted, false) OR coalesce(n.trusted, false) AS trusted, o.status
-              FROM identity_links o FULL JOIN n USING (id_type_a, id_value_a, id_type_b, id_value_b))
-        SELECT (row_number() OVER () - 1)::BIGINT AS link_no, * FROM m""", {"trusted": _list(trusted_sources)})
+                     coalesce(o.trusted, false) OR coalesce(n.trusted, false) AS trusted
+              FROM identity_links o FULL JOIN _id_new_pairs n USING (id_hash_a, id_hash_b))
+        SELECT (row_number() OVER () - 1)::BIGINT AS link_no, id_hash_a, id_hash_b, occurred_at, event_id,
+               source_name, n_events, trusted FROM m""")
 
 
 def graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:
-    """Dictionary-encode identifiers (temp ``_id_nodes``) and return (nodes, edges) as Arrow.
+    """(nodes, edges) as Arrow: the only data that leaves the engine (integers and flags).
 
-    nodes: node, id_type, trusted_seen, blocked (ordered by node); edges: link_no, a, b, trusted.
+    nodes: id_hash, id_type, trusted_seen, blocked; edges: link_no, id_hash_a, id_hash_b,
+    trusted. The caller numbers nodes by sorting their hashes (numpy), so no string is
+    sorted or joined here.
     """
-    engine.run("""CREATE OR REPLACE TEMP TABLE _id_nodes AS
-        SELECT (row_number() OVER (ORDER BY id_type, id_value) - 1)::BIGINT AS node, * FROM identity_identifiers""")
-    nodes = engine.query("SELECT node, id_type, trusted_seen, blocked FROM _id_nodes ORDER BY node")
-    edges = engine.query(
-        """SELECT l.link_no, na.node AS a, nb.node AS b, l.trusted FROM identity_links l
-        JOIN _id_nodes na ON na.id_type = l.id_type_a AND na.id_value = l.id_value_a
-        JOIN _id_nodes nb ON nb.id_type = l.id_type_b AND nb.id_value = l.id_value_b ORDER BY l.link_no""")
+    nodes = engine.query("SELECT id_hash, id_type, trusted_seen, blocked FROM identity_identifiers")
+    edges = engine.query("SELECT link_no, id_hash_a, id_hash_b, trusted FROM _id_links")
     return nodes, edges
 
 
 def write_link_status(engine: Engine, status: pa.Table) -> None:
-    """Set ``identity_links.status`` from an Arrow (link_no, status) table."""
+    """``identity_links`` from temp ``_id_links`` and an Arrow (link_no, status) table.
+
+    The identifier strings come from ``identity_identifiers`` (a join on integer keys).
+    """
     engine.con.register("_id_status", status)
     try:
         engine.run("""CREATE OR REPLACE TABLE identity_links AS
-            SELECT l.* EXCLUDE (status), s.status FROM identity_links l JOIN _id_status s USING (link_no)""")
+            SELECT l.link_no, na.id_type AS id_type_a, na.id_value AS id_value_a, nb.id_type AS id_type_b,
+                   nb.id_value AS id_value_b, l.event_id, l.source_name, l.occurred_at, l.n_events, l.trusted,
+                   s.status, l.id_hash_a, l.id_hash_b
+            FROM _id_links l JOIN _id_status s USING (link_no)
+            JOIN identity_identifiers na ON na.id_hash = l.id_hash_a
+            JOIN identity_identifiers nb ON nb.id_hash = l.id_hash_b""")
     finally:
         engine.con.unregister("_id_status")
 
 
 def write_flags(engine: Engine, sol: pa.Table) -> None:
-    """``identity_flags`` from the solver's (node, reason, n_linked, conflict_type) rows."""
+    """``identity_flags`` from the solver's (id_hash, reason, n_linked, conflict_type) rows."""
     engine.con.register("_id_flag_in", sol)
     try:
         engine.run("""CREATE OR REPLACE TABLE identity_flags AS
             SELECT n.id_type, n.id_value, f.reason, f.n_linked, f.conflict_type, n.n_events, n.first_seen_at
-            FROM _id_flag_in f JOIN _id_nodes n USING (node)""")
+            FROM _id_flag_in f JOIN identity_identifiers n USING (id_hash)""")
     finally:
         engine.con.unregister("_id_flag_in")
 
 
 def stage_components(engine: Engine, labels: pa.Table) -> None:
-    """Temp ``_id_comp`` (label, identifier, first seen) and ``_id_lab`` (label, smallest identifier)."""
+    """Temp ``_id_comp`` (label, identifier, first seen) and ``_id_lab`` (label, smallest identifier).
+
+    ``labels`` holds (id_hash, label) of every usable identifier.
+    """
     engine.con.register("_id_labels", labels)
     try:
         engine.run("""CREATE OR REPLACE TEMP TABLE _id_comp AS
-            SELECT l.label, n.id_type, n.id_value, n.first_seen_at FROM _id_labels l JOIN _id_nodes n USING (node)""")
+            SELECT l.label, n.id_type, n.id_value, n.first_seen_at, n.id_hash
+            FROM _id_labels l JOIN identity_identifiers n USING (id_hash)""")
     finally:
         engine.con.unregister("_id_labels")
+    # min over (type, value) = min over 'type:value' (no kind name is a prefix of another);
+    # the string is built once per component, not once per identifier
     engine.run("""CREATE OR REPLACE TEMP TABLE _id_lab AS
-        SELECT label, min(id_type || ':' || id_value) AS min_ident, count(*) AS size FROM _id_comp GROUP BY label""")
+        SELECT label, m.id_type || ':' || m.id_value AS min_ident, size FROM (
+            SELECT label, min({'id_type': id_type, 'id_value': id_value}) AS m, count(*) AS size
+            FROM _id_comp GROUP BY label)""")
 
 
 def assign_customer_ids(engine: Engine) -> None:
@@ -218,7 +237,7 @@ def assign_customer_ids(engine: Engine) -> None:
 
 def write_identity_map(engine: Engine) -> None:
     engine.run("""CREATE OR REPLACE TABLE identity_map AS
-        SELECT c.id_type, c.id_value, f.customer_id, c.first_seen_at
+        SELECT c.id_type, c.id_value, f.customer_id, c.first_seen_at, c.id_hash
         FROM _id_comp c JOIN _id_final f USING (label)""")
 
 
@@ -258,36 +277,42 @@ def record_merges(engine: Engine, run_at: Any) -> int:
     return engine.count("identity_merges") - before
 
 
-_PRIORITY_CASE = "CASE o.id_type {} END"
+def event_keys(engine: Engine, priority: tuple[str, ...], target: str, unusable: pa.Table) -> None:
+    """Temp ``target`` (ev, h): each ``_id_occ`` event → its highest-priority usable identifier.
 
-
-def event_keys(engine: Engine, priority: tuple[str, ...], target: str) -> None:
-    """Table ``target``: each ``_id_occ`` event → customer of its highest-priority mapped identifier."""
-    case = "CASE o.id_type " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(priority)) + " END"
-    engine.run(f"""CREATE OR REPLACE TEMP TABLE {target} AS
-        SELECT o.event_id, arg_min(m.customer_id, {case}) AS customer_id,
-               arg_min(o.id_type, {case}) AS id_type, arg_min(o.id_value, {case}) AS id_value
-        FROM _id_occ o JOIN identity_map m USING (id_type, id_value) GROUP BY o.event_id""")
+    ``unusable`` (id_hash) lists the flagged and blocked identifiers: few, so excluding them
+    is a small anti-join instead of a join of every occurrence with ``identity_map``.
+    """
+    prio = "[" + ", ".join(str(priority.index(k)) for k in _ALPHA) + "]"
+    engine.con.register("_id_unusable", unusable)
+    try:
+        engine.run(f"""CREATE OR REPLACE TEMP TABLE {target} AS
+            SELECT o.ev, arg_min(o.h, {prio}[o.k + 1]) AS h FROM _id_occ o
+            WHERE o.h NOT IN (SELECT id_hash FROM _id_unusable) GROUP BY o.ev""")
+    finally:
+        engine.con.unregister("_id_unusable")
 
 
 def write_event_customers(engine: Engine, *, full: bool) -> None:
     """``event_customers`` (event_id, customer_id, id_type, id_value) for every event.
 
-    Full: from ``_id_keys``. Incremental: earlier rows follow their key identifier's new
-    customer, ``_id_keys`` (new and re-keyed events) replaces the rest.
+    Full: from ``_id_keys`` (joined on the event handle and the identifier key). Incremental:
+    earlier rows follow their key identifier's new customer, ``_id_keys`` (new and re-keyed
+    events) replaces the rest.
     """
     if full or not engine.has_table("event_customers"):
         engine.run("""CREATE OR REPLACE TABLE event_customers AS
-            SELECT e.event_id, k.customer_id, k.id_type, k.id_value FROM events e
-            LEFT JOIN _id_keys k USING (event_id)""")
+            SELECT e.event_id, m.customer_id, m.id_type, m.id_value FROM events e
+            LEFT JOIN _id_keys k ON k.ev = e.rowid LEFT JOIN identity_map m ON m.id_hash = k.h""")
         return
     engine.run("""CREATE OR REPLACE TABLE event_customers AS
-        SELECT e.event_id, coalesce(k.customer_id, CASE WHEN k.event_id IS NULL THEN m.customer_id END) AS customer_id,
-               CASE WHEN k.event_id IS NULL THEN c.id_type ELSE k.id_type END AS id_type,
-               CASE WHEN k.event_id IS NULL THEN c.id_value ELSE k.id_value END AS id_value
+        SELECT e.event_id, CASE WHEN k.ev IS NULL THEN m.customer_id ELSE mk.customer_id END AS customer_id,
+               CASE WHEN k.ev IS NULL THEN c.id_type ELSE mk.id_type END AS id_type,
+               CASE WHEN k.ev IS NULL THEN c.id_value ELSE mk.id_value END AS id_value
         FROM events e LEFT JOIN event_customers c USING (event_id)
         LEFT JOIN identity_map m ON m.id_type = c.id_type AND m.id_value = c.id_value
-        LEFT JOIN _id_keys k ON k.event_id = e.event_id""")
+        LEFT JOIN _id_keys k ON k.ev = e.rowid
+        LEFT JOIN identity_map mk ON mk.id_hash = k.h""")
 
 
 def stage_rekey_events(engine: Engine) -> int:

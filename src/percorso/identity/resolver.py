@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,7 @@ class IdentityReport:
     customers_retired: int
     events_assigned: int
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step (for benchmarks)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -116,58 +117,97 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
         Called with a short description of each step (for a progress display).
     """
     t0 = time.perf_counter()
-    say = progress or (lambda _msg: None)
+    report = progress or (lambda _msg: None)
+    phases: dict[str, float] = {}
+    clock = [time.perf_counter(), "start"]
+
+    def say(msg: str) -> None:
+        lap(msg.split(" / ")[-1])
+        report(msg)
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        phases[str(clock[1])] = round(phases.get(str(clock[1]), 0.0) + now - float(clock[0]), 3)
+        clock[0], clock[1] = now, name
     engine = project.engine
     full = full or not all(engine.has_table(t) for t in
                            ("event_customers", "identity_identifiers", "identity_links", "identity_map"))
+    # tables written before identifiers had integer keys are rebuilt (ids stay stable)
+    full = full or "id_hash_a" not in engine.columns("identity_links") or "id_hash" not in engine.columns("identity_map")
+    S.fast_settings(engine, True)
+    try:
+        return _resolve(project, engine, full, say, lap, phases, t0)
+    finally:
+        S.fast_settings(engine, False)
+
+
+def _resolve(project: Project, engine, full: bool, say, lap, phases, t0) -> IdentityReport:
     S.snapshot_previous_map(engine)
     trusted = trusted_sources(project, S.source_kinds(engine))
     say("identificativi degli eventi / event identifiers")
     S.stage_identifier_occurrences(engine, trusted, only_new=not full)
-    n_events = engine.query("SELECT count(DISTINCT event_id) AS n FROM _id_occ")["n"][0].as_py()
+    lap("count events")
+    n_events = engine.query("SELECT count(DISTINCT ev) AS n FROM _id_occ")["n"][0].as_py()
+    lap("identifiers table")
     S.upsert_identifiers(engine, _blocklist_rules(project), full=full)
     say("coppie di identificativi / identifier pairs")
     S.upsert_links(engine, trusted, full=full)
 
     say("componenti / components")
     nodes, edges = S.graph_inputs(engine)
-    kind = pc.index_in(nodes["id_type"], value_set=pa.array(ROUND_ORDER)).to_numpy(zero_copy_only=False)
-    strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)
-    trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)
-    blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)
-    sol = solve(kind, strong & trusted_seen, blocked,
-                edges["a"].to_numpy(zero_copy_only=False), edges["b"].to_numpy(zero_copy_only=False),
+    lap("solve")
+    # number the identifiers by sorting their 64-bit keys: edges become int arrays in numpy
+    hashes = nodes["id_hash"].to_numpy(zero_copy_only=False)
+    order = np.argsort(hashes, kind="stable")
+    sorted_h = hashes[order]
+    ea = np.searchsorted(sorted_h, edges["id_hash_a"].to_numpy(zero_copy_only=False))
+    eb = np.searchsorted(sorted_h, edges["id_hash_b"].to_numpy(zero_copy_only=False))
+    kind = pc.index_in(nodes["id_type"], value_set=pa.array(ROUND_ORDER)).to_numpy(zero_copy_only=False)[order]
+    strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)[order]
+    trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)[order]
+    blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)[order]
+    sol = solve(kind, strong & trusted_seen, blocked, ea, eb,
                 edges["trusted"].to_numpy(zero_copy_only=False).astype(bool),
                 cap=project.settings.identity.max_customers_per_identifier)
 
     say("esiti dei collegamenti / link outcomes")
-    status_names = pa.array(EDGE_STATUS).take(pa.array(sol.edge_status.astype(np.int64)))
+    status_names = pa.DictionaryArray.from_arrays(pa.array(sol.edge_status.astype(np.int32)),
+                                                  pa.array(EDGE_STATUS)).cast(pa.string())
+    h_arr = pa.array(sorted_h, pa.uint64())
     with engine.transaction():
         S.write_link_status(engine, pa.table({"link_no": edges["link_no"], "status": status_names}))
         fl = np.flatnonzero(sol.flag > 0)
         ck = sol.conflict_kind[fl]
+        lap("write flags")
         S.write_flags(engine, pa.table({
-            "node": pa.array(fl, pa.int64()),
+            "id_hash": h_arr.take(pa.array(fl)),
             "reason": pa.array(FLAG_REASON).take(pa.array(sol.flag[fl].astype(np.int64))),
             "n_linked": pa.array(sol.n_linked[fl], pa.int64()),
             "conflict_type": pa.array([ROUND_ORDER[k] if k >= 0 else None for k in ck.tolist()], pa.string()),
         }))
-        usable = np.flatnonzero((sol.flag == 0) & ~blocked)
-        S.stage_components(engine, pa.table({"node": pa.array(usable, pa.int64()),
+        ok = (sol.flag == 0) & ~blocked
+        usable = np.flatnonzero(ok)
+        unusable = pa.table({"id_hash": h_arr.take(pa.array(np.flatnonzero(~ok)))})
+        lap("stage components")
+        S.stage_components(engine, pa.table({"id_hash": h_arr.take(pa.array(usable)),
                                              "label": pa.array(sol.labels[usable], pa.int64())}))
         say("codici cliente stabili / stable customer ids")
         S.assign_customer_ids(engine)
         n_new = engine.query("SELECT count(*) AS n FROM _id_final WHERE is_new")["n"][0].as_py()
+        lap("write identity_map")
         S.write_identity_map(engine)
+        lap("record merges")
         run_at = datetime.now(UTC).replace(tzinfo=None)
         retired = S.record_merges(engine, run_at)
         say("clienti degli eventi / event customers")
-        S.event_keys(engine, PRIORITY, "_id_keys")
+        S.event_keys(engine, PRIORITY, "_id_keys", unusable)
         if not full and S.stage_rekey_events(engine):
             S.stage_identifier_occurrences(engine, trusted, only_new=False, event_ids="_id_rekey")
-            S.event_keys(engine, PRIORITY, "_id_keys_re")
+            S.event_keys(engine, PRIORITY, "_id_keys_re", unusable)
             engine.run("INSERT INTO _id_keys SELECT * FROM _id_keys_re")
+        lap("write event_customers")
         S.write_event_customers(engine, full=full)
+    lap("end")
     counts = dict.fromkeys(EDGE_STATUS, 0)
     vals, cnt = np.unique(sol.edge_status, return_counts=True)
     for v, c in zip(vals, cnt, strict=True):
@@ -179,5 +219,5 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
         links_used=counts["used"], links_flagged=counts["flagged_hub"], links_blocked=counts["blocked"],
         links_rejected=counts["rejected_untrusted"], components=int(np.unique(sol.labels[usable]).size),
         customers_new=int(n_new), customers_retired=int(retired), events_assigned=int(assigned),
-        seconds=round(time.perf_counter() - t0, 3),
+        seconds=round(time.perf_counter() - t0, 3), phases=phases,
     )
