@@ -39,7 +39,7 @@ _UNLIMITED = np.iinfo(np.int32).max
 
 @dataclass
 class Solution:
-    labels: np.ndarray       # (n,) component label, 0..n_components-1
+    labels: np.ndarray       # (n,) component label (the smallest identifier number of the component)
     flag: np.ndarray         # (n,) int8 reason code (0 = not flagged)
     n_linked: np.ndarray     # (n,) customers an identifier touched when judged
     edge_status: np.ndarray  # (m,) int8 status code
@@ -47,7 +47,7 @@ class Solution:
 
     @property
     def n_components(self) -> int:
-        return int(self.labels.max()) + 1 if self.labels.size else 0
+        return int(_uniq(self.labels).size)
 
 
 def default_limits() -> np.ndarray:
@@ -62,18 +62,21 @@ def _cc(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
     return k, lab.astype(np.int64)
 
 
-def _agg(mp: np.ndarray, k: int, counts: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    new_counts = np.zeros((k, counts.shape[1]), dtype=np.int64)
-    for j in range(counts.shape[1]):
-        new_counts[:, j] = np.bincount(mp, weights=counts[:, j], minlength=k)
-    new_known = np.bincount(mp, weights=known, minlength=k)
-    return new_counts, new_known
+def _uniq(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort + neighbour test: faster than ``np.unique`` on int64)."""
+    s = np.sort(x)
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def _touch(w: np.ndarray, cu: np.ndarray, cw_all: np.ndarray, n_comp: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (identifier, component) pairs: the components each judged identifier touches."""
-    ws = np.unique(w)
-    keys = np.unique(np.concatenate([w * n_comp + cu, ws * n_comp + cw_all[ws]]))
+    ws = _uniq(w)
+    keys = _uniq(np.concatenate([w * n_comp + cu, ws * n_comp + cw_all[ws]]))
     return keys // n_comp, keys % n_comp
 
 
@@ -101,14 +104,14 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
     a, b = a.astype(np.int64), b.astype(np.int64)
     lim = default_limits() if limits is None else np.asarray(limits, dtype=np.int64)
     limited = np.flatnonzero(lim < _UNLIMITED)
-    counts = np.zeros((n, limited.size), dtype=np.int64)
+    # per component (indexed by its representative identifier): values of each limited kind
+    counts = np.zeros((n, limited.size), dtype=np.int32)
     for j, kk in enumerate(limited):
         counts[:, j] = kind == kk
     comp_known = (known & ~blocked).astype(np.float64)
     counts[blocked] = 0
     lim_l = lim[limited]
-    comp = np.arange(n, dtype=np.int64)
-    n_comp = n
+    comp = np.arange(n, dtype=np.int64)   # identifier → representative of its component
     flag = np.zeros(n, dtype=np.int8)
     conflict_kind = np.full(n, -1, dtype=np.int64)
     n_linked = np.zeros(n, dtype=np.int64)
@@ -116,46 +119,67 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
     status[blocked[a] | blocked[b]] = BLOCKED
     ka, kb = kind[a], kind[b]
     r_edge = np.maximum(ka, kb)
+    by_round = np.argsort(r_edge, kind="stable")
+    bounds = np.searchsorted(r_edge[by_round], np.arange(len(ROUND_ORDER) + 1))
+    is_c = np.zeros(n, dtype=bool)
 
-    def apply(active: np.ndarray, culprit_kind: int, check_known: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Apply ``active`` edges; return (culprit identifiers removed, their edge mask)."""
-        nonlocal comp, n_comp, counts, comp_known
-        removed = np.zeros(m, dtype=bool)
+    def flagged_end(ei: np.ndarray) -> np.ndarray:
+        return (flag[a[ei]] > 0) | (flag[b[ei]] > 0)
+
+    def apply(ei: np.ndarray, culprit_kind: int, check_known: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Apply edges ``ei``; return (culprit identifiers removed, the edges removed).
+
+        Only the components the edges touch are relabelled (local numbering), so a round
+        costs O(its edges), not O(all identifiers).
+        """
+        nonlocal comp
+        removed = np.zeros(ei.size, dtype=bool)
         culprits_all: list[np.ndarray] = []
-        if not active.any():
-            return np.zeros(0, np.int64), removed
-        while True:
-            e = active & ~removed
-            k, mp = _cc(n_comp, comp[a[e]], comp[b[e]])
-            new_counts, new_known = _agg(mp, k, counts, comp_known)
+        while ei.size:
+            e = ei[~removed]
+            ends = np.concatenate([a[e], b[e]])
+            touched, inv = np.unique(comp[ends], return_inverse=True)
+            k, lab = _cc(touched.size, inv[:e.size], inv[e.size:])
+            new_counts = np.empty((k, limited.size), dtype=np.int64)
+            for j in range(limited.size):
+                new_counts[:, j] = np.bincount(lab, weights=counts[touched, j], minlength=k)
+            new_known = np.bincount(lab, weights=comp_known[touched], minlength=k)
             bad = (new_counts > lim_l).any(axis=1)
             if check_known:
-                pre_known = np.bincount(mp, weights=(comp_known > 0), minlength=k)
-                bad |= pre_known >= 2
-            ends = np.concatenate([a[e], b[e]])
-            ends = ends[kind[ends] == culprit_kind]
-            culprits = np.unique(ends[bad[mp[comp[ends]]]])
-            if culprits.size == 0 or not bad.any():
-                comp, n_comp, counts, comp_known = mp[comp], k, new_counts, new_known
-                return (np.concatenate(culprits_all) if culprits_all else np.zeros(0, np.int64)), removed
+                bad |= np.bincount(lab, weights=(comp_known[touched] > 0), minlength=k) >= 2
+            sel = (kind[ends] == culprit_kind) & bad[lab[inv]]
+            culprits = _uniq(ends[sel])
+            if culprits.size == 0:
+                rep = np.full(k, n, dtype=np.int64)
+                np.minimum.at(rep, lab, touched)
+                counts[rep] = new_counts
+                comp_known[rep] = new_known
+                cm = np.arange(n, dtype=np.int64)
+                cm[touched] = rep[lab]
+                comp = cm[comp]
+                break
             culprits_all.append(culprits)
-            is_c = np.zeros(n, dtype=bool)
             is_c[culprits] = True
-            removed |= e & (is_c[a] | is_c[b])
+            removed |= is_c[a[ei]] | is_c[b[ei]]
+            is_c[culprits] = False
+        out = np.concatenate(culprits_all) if culprits_all else np.zeros(0, np.int64)
+        return out, ei[removed]
 
     for r in range(len(ROUND_ORDER)):
-        in_round = (r_edge == r) & (status == USED)
-        if not in_round.any():
+        ei = by_round[bounds[r]:bounds[r + 1]]
+        ei = ei[status[ei] == USED]
+        if not ei.size:
             continue
-        hit_flag = in_round & ((flag[a] > 0) | (flag[b] > 0))
-        status[hit_flag] = FLAGGED_HUB
-        in_round &= ~hit_flag
+        hit = flagged_end(ei)
+        status[ei[hit]] = FLAGGED_HUB
+        ei = ei[~hit]
         # directed (w, u): w is the identifier judged in this round
-        fa, fb = in_round & (ka == r), in_round & (kb == r)
+        fa, fb = ei[ka[ei] == r], ei[kb[ei] == r]
         w = np.concatenate([a[fa], b[fb]])
         u = np.concatenate([b[fa], a[fb]])
-        tw, tc = _touch(w, comp[u], comp, n_comp)
-        ws, start = np.unique(tw, return_index=True)
+        tw, tc = _touch(w, comp[u], comp, n)
+        start = np.flatnonzero(np.concatenate([[True], tw[1:] != tw[:-1]])) if tw.size else tw
+        ws = tw[start]
         sums = np.add.reduceat(counts[tc], start, axis=0) if ws.size else np.zeros((0, limited.size))
         touched = np.diff(np.append(start, tw.size)) - 1
         over = sums > lim_l
@@ -165,39 +189,36 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
         flag[ws[is_conflict]] = CONFLICT
         conflict_kind[ws[is_conflict]] = limited[np.argmax(over[is_conflict], axis=1)] if is_conflict.any() else []
         flag[ws[is_many]] = TOO_MANY
-        hub_edge = in_round & ((flag[a] > 0) | (flag[b] > 0))
-        status[hub_edge] = FLAGGED_HUB
-        in_round &= ~hub_edge
+        hub = flagged_end(ei)
+        status[ei[hub]] = FLAGGED_HUB
+        ei = ei[~hub]
 
         # trusted edges first: they may merge known customers
-        culprits, removed = apply(in_round & trusted, r, check_known=False)
+        culprits, removed = apply(ei[trusted[ei]], r, check_known=False)
         flag[culprits] = CHAIN
         status[removed] = FLAGGED_HUB
-        in_round &= ~removed
-        drop = in_round & ~trusted & ((flag[a] > 0) | (flag[b] > 0))
-        status[drop] = FLAGGED_HUB
-        in_round &= ~drop
+        unt = ei[~trusted[ei] & (status[ei] == USED)]
+        drop = flagged_end(unt)
+        status[unt[drop]] = FLAGGED_HUB
+        unt = unt[~drop]
 
         # untrusted edges: never join two customers already known from trusted sources
-        unt = in_round & ~trusted
-        if unt.any():
-            ua, ub = unt & (ka == r), unt & (kb == r)
+        if unt.size:
+            ua, ub = unt[ka[unt] == r], unt[kb[unt] == r]
             w = np.concatenate([a[ua], b[ub]])
             u = np.concatenate([b[ua], a[ub]])
-            eid = np.concatenate([np.flatnonzero(ua), np.flatnonzero(ub)])
+            eid = np.concatenate([ua, ub])
             kn = comp_known > 0
             own_known = kn[comp[w]]
-            tw, tc = _touch(w, comp[u], comp, n_comp)
-            tk = kn[tc]
-            n_known = np.bincount(tw, weights=tk, minlength=n)
+            tw, tc = _touch(w, comp[u], comp, n)
+            n_known = np.bincount(tw, weights=kn[tc], minlength=n)
             other = comp[u] != comp[w]
             reject = kn[comp[u]] & other & (own_known | (n_known[w] >= 2))
-            rej_edges = np.zeros(m, dtype=bool)
-            rej_edges[eid[reject]] = True
-            status[rej_edges] = REJECTED
-            unt &= ~rej_edges
+            status[eid[reject]] = REJECTED
+            unt = unt[status[unt] == USED]
             _, removed = apply(unt, r, check_known=True)
             status[removed] = REJECTED
-    _, labels = np.unique(comp, return_inverse=True)
-    return Solution(labels=labels.astype(np.int64), flag=flag, n_linked=n_linked, edge_status=status,
+    # a component's representative is its smallest identifier number: a label independent
+    # of the order edges were applied in
+    return Solution(labels=comp, flag=flag, n_linked=n_linked, edge_status=status,
                     conflict_kind=conflict_kind)
