@@ -79,7 +79,10 @@ def main() -> None:
             t0 = time.perf_counter()
             generate(data, a.customers, a.seed)
             out["generate_s"] = round(time.perf_counter() - t0, 1)
-            init_project(root, name="quality", force=True)
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)  # a fresh project: a new secret must not meet old hashes
+            init_project(root, name="quality")
             project = open_project(root)
             t0 = time.perf_counter()
             if a.ingest_memory:  # work-around knob: ingest's per-file engine memory cap
