@@ -51,7 +51,7 @@ def _arrays(edges: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     return np.array([a for a, _ in uniq], dtype=np.int64), np.array([b for _, b in uniq], dtype=np.int64)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(graphs)
 def test_without_limits_components_equal_union_find(g) -> None:
     n, kinds, edges, _, _ = g
@@ -62,7 +62,7 @@ def test_without_limits_components_equal_union_find(g) -> None:
     assert (sol.edge_status == 0).all()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(graphs)
 def test_blocked_values_never_link(g) -> None:
     n, kinds, edges, blocked, _ = g
@@ -78,7 +78,7 @@ def test_blocked_values_never_link(g) -> None:
     assert parts(sol.labels, ~blocked) == {p for p in union_find(n, kept) if not blocked[next(iter(p))]}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(graphs, st.integers(1, 4))
 def test_partition_does_not_depend_on_order(g, cap) -> None:
     """Renumber identifiers and shuffle pairs: same partition, same flags, same edge outcomes."""
