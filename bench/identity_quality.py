@@ -12,7 +12,9 @@ and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), 
 - ``merges_through_flagged_hubs``: used links that touch a flagged identifier (must be 0);
 - ``by_kind``: per key identifier kind of the touchpoints, the pairs it puts wrongly together
   (false merges: customer cells holding several persons) and how many persons are split
-  over several customers — to find which identifier causes errors.
+  over several customers — to find which identifier causes errors;
+- ``recall_upper_bound``: the recall of a perfect linker that knows the truth but only has
+  the identifiers on the events (what no rule can exceed).
 """
 
 from __future__ import annotations
@@ -61,6 +63,39 @@ minor AS (  -- events of a person outside its largest customer, by the key kind 
 SELECT key_kinds, count(DISTINCT person_id) AS split_persons, sum(n)::BIGINT AS events_outside_main
 FROM minor WHERE rk > 1 GROUP BY 1 ORDER BY events_outside_main DESC LIMIT 12
 """
+
+
+COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
+        "tax_code_key", "order_id")
+
+
+def recall_upper_bound(e) -> float:  # noqa: ANN001
+    """Recall of a perfect, truth-aware linker: identifiers joined only within one person.
+
+    Events of a person that share no identifier chain with each other cannot be put together
+    by any rule over these identifiers; this bounds the recall any resolution can reach.
+    """
+    import numpy as np
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    e.run("""CREATE OR REPLACE TEMP TABLE _q_j AS SELECT (row_number() OVER () - 1)::BIGINT AS ev, g.person_id, e.*
+        FROM touchpoints t JOIN events e USING (event_id)
+        JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key""")
+    n_ev = e.count("_q_j")
+    un = " UNION ALL ".join(f"SELECT ev, hash(person_id, '{c}', {c}) AS h FROM _q_j WHERE {c} IS NOT NULL" for c in COLS)
+    t = e.query(f"SELECT ev, h FROM ({un})")
+    _, node = np.unique(t["h"].to_numpy(), return_inverse=True)
+    a, b = t["ev"].to_numpy(), node + n_ev
+    n = int(b.max()) + 1 if b.size else n_ev
+    _, lab = connected_components(coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n, n)), directed=False)
+    e.register_arrow("_q_lab", pa.table({"ev": np.arange(n_ev), "c": lab[:n_ev]}))
+    r = e.query("""WITH x AS (SELECT j.person_id, l.c FROM _q_j j JOIN _q_lab l USING (ev)),
+        p AS (SELECT count(*) AS n FROM x GROUP BY c), t AS (SELECT count(*) AS n FROM x GROUP BY person_id)
+        SELECT (SELECT sum(n * (n - 1) // 2) FROM p) / (SELECT sum(n * (n - 1) // 2) FROM t) AS ub""")
+    e.unregister("_q_lab")
+    return float(r["ub"][0].as_py())
 
 
 def main() -> None:
@@ -112,6 +147,7 @@ def main() -> None:
             column_types={"source_name": "string", "source_key": "string", "person_id": "string"})))
         out["false_merges_by_key_kinds"] = e.query(BREAKDOWN).to_pylist()
         out["splits_by_key_kinds"] = e.query(SPLITS).to_pylist()
+        out["recall_upper_bound"] = recall_upper_bound(e)
         e.unregister("_q_truth")
         e.close()
         print(json.dumps(out, default=str))
