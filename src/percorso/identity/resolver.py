@@ -147,7 +147,8 @@ def _resolve(project: Project, engine, full: bool, say, lap, phases, t0) -> Iden
     say("identificativi degli eventi / event identifiers")
     S.stage_identifier_occurrences(engine, trusted, only_new=not full)
     lap("count events")
-    n_events = engine.query("SELECT count(DISTINCT ev) AS n FROM _id_occ")["n"][0].as_py()
+    n_events = (engine.count("events") if full
+                else engine.query("SELECT count(DISTINCT ev) AS n FROM _id_occ")["n"][0].as_py())
     lap("identifiers table")
     S.upsert_identifiers(engine, _blocklist_rules(project), full=full)
     say("coppie di identificativi / identifier pairs")
