@@ -40,7 +40,10 @@ def memory_cap(engine: Engine, limit: str) -> Iterator[None]:
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = {ql(old)}")
+        try:
+            con.execute(f"SET memory_limit = {ql(old)}")
+        except Exception:  # noqa: BLE001 - the body failed inside a transaction: let its error surface
+            pass
 
 
 def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str) -> list[str]:

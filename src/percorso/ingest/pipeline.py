@@ -31,7 +31,7 @@ from percorso.ingest.readers import file_format, sniff_csv, xlsx_batches
 _REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",
                    "INVALID ENCODING": "bad_encoding", "INVALID UNICODE": "bad_encoding"}
 MEMORY_CAP = {"parquet": "2GB"}
-"""Engine memory while importing one file (default 300MB): bigger files spill to disk instead of
+"""Engine memory while importing one file (default 1GB): bigger files spill to disk instead of
 growing RAM. Parquet is read in place (no text staging), so it gets more room to stay fast."""
 _PII = {"email": "email_key", "phone": "phone_key", "tax_code": "tax_code_key", "ip": "ip_key"}
 
@@ -134,7 +134,7 @@ def _ingest_one(project: Any, source_name: str, src: Any, kind: Kind, path: Path
     rejected = 0
     json_lines = False
     delim = ","
-    with S.memory_cap(eng, MEMORY_CAP.get(fmt, "300MB")):
+    with S.memory_cap(eng, MEMORY_CAP.get(fmt, "1GB")):
         if fmt == "csv":
             enc, delim, dc = sniff_csv(path)
             enc, delim = src.encoding or enc, src.delimiter or delim
