@@ -98,3 +98,13 @@ def test_table_summary_prints_the_sections(demo_run: tuple[Path, dict]) -> None:
     for needle in ("clienti / customers", "punti di contatto per canale", "quarantena per motivo", "precisione",
                    "every malformed row is in quarantine"):
         assert needle in text
+
+
+def test_the_quick_start_size_runs(tmp_path: Path) -> None:
+    """`make demo` runs the default 20,000 customers: it must fit the engine's import memory."""
+    result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.stdout)
+    assert r["customers_simulated"] == 20_000
+    assert all(x["missing"] == 0 for x in r["reconciliation"])
+    assert r["identity"]["precision"] >= 0.99
