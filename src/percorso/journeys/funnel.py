@@ -128,7 +128,9 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
         # the earliest matching touchpoint after the previous step keeps the most options open
         # steps are numbered in time order, so the earliest step is also the earliest time
         # (a plain min, much cheaper than an ordered arg_min)
-        chain = j.group_by([c for c in chain.columns]).aggregate(**{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
+        # one chain row per entry (journey, s1): group on those two, carry the rest along
+        carried = {c: j[c].min() for c in chain.columns if c not in ("journey_id", "s1")}
+        chain = j.group_by(["journey_id", "s1"]).aggregate(**carried, **{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
     reached = ibis.literal(1)
     for i in range(2, n + 1):
         done = chain[f"s{i}"].notnull()
