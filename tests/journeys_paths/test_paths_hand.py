@@ -188,3 +188,10 @@ def test_empty_engine_gives_only_the_other_row(tmp_path):
     r = run(e, PathsQuery(end="receipt"))
     assert len(r.to_frame()) == 1 and r.to_frame()["journeys"].sum() == 0
     e.close()
+
+
+def test_other_row_drill_down(engine):
+    r = run(engine, PathsQuery(top=2))
+    # shown: dario's and anna's paths; the other two variants are bruno's and carla's
+    assert ids(r.customers(path="other")) == ["bruno", "carla"]
+    assert ids(r.customers(path=r.to_frame()["path"].iloc[-1])) == ["bruno", "carla"]

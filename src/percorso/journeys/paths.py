@@ -164,8 +164,20 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
             rest = per.filter(~per.path.isin(list(top["path"])))
         return int(self.engine.execute(rest.customer_id.nunique()))
 
-    def customers_expr(self, *, path: str | None = None, **selector: Any) -> ir.Table:
+    def customers_expr(self, *, path: str | None = None, breakdown: str | None = None, **selector: Any) -> ir.Table:
+        """``path='A → B'`` (and ``breakdown=`` with a breakdown): the customers on that path;
+        ``path='other'`` (or the other row's full label): those on the variants not shown."""
         if selector or path is None:
-            raise InputError(f"paths drill-down takes path='A → B'; got {sorted(selector) or 'nothing'}")
+            raise InputError(f"paths drill-down takes path='A → B' or path='other'; got {sorted(selector) or 'nothing'}")
         per = self._paths()
+        if breakdown is not None:
+            if not self.query.breakdown:
+                raise InputError("breakdown= needs a query with a breakdown")
+            per = per.filter(per.breakdown == breakdown)
+        if path == OTHER or path.startswith(f"{OTHER} ("):
+            keys = ["breakdown", "path"] if self.query.breakdown else ["path"]
+            grouped = per.group_by(keys).aggregate(journeys=per.count())
+            shown = grouped.order_by([ibis.desc("journeys"), *keys]).limit(self.query.top).select(*keys, _shown=True)
+            per = per.left_join(shown, keys).select(*per.columns, "_shown")
+            return per.filter(per._shown.isnull()).select("customer_id").distinct()
         return per.filter(per.path == path).select("customer_id").distinct()
