@@ -113,8 +113,8 @@ def test_node_channel_and_drill_down(engine):
 def test_transitions_counts_customers_median_share(engine):
     r = run(engine, TransitionsQuery(top=3))
     f = r.to_frame()
-    got = [(a, b, int(n), int(c), s, m) for a, b, n, c, s, m in
-           f[["from_node", "to_node", "transitions", "customers", "share_of_from", "median_minutes"]][:3].itertuples(index=False)]
+    cols = ["from_node", "to_node", "transitions", "customers", "share_of_from", "median_minutes"]
+    got = [(a, b, int(n), int(c), s, m) for a, b, n, c, s, m in f[cols][:3].itertuples(index=False)]
     assert got == [(PV, EC, 3, 3, 1.0, 20.0), (EC, EC, 1, 1, 0.25, 0.0), (EC, PV, 1, 1, 0.25, 10.0)]
     other = f.iloc[3]
     assert other["from_node"].startswith("other (2") and other["transitions"] == 2 and other["customers"] == 2

@@ -111,8 +111,6 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         return per.filter(per.converting) if q.converting_only else per
 
     def calculate(self) -> PathsResult:
-        import pandas as pd
-
         q = self.query
         per = self.engine.temp_table(self._paths())
         try:
@@ -168,7 +166,8 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         """``path='A → B'`` (and ``breakdown=`` with a breakdown): the customers on that path;
         ``path='other'`` (or the other row's full label): those on the variants not shown."""
         if selector or path is None:
-            raise InputError(f"paths drill-down takes path='A → B' or path='other'; got {sorted(selector) or 'nothing'}")
+            got = sorted(selector) or "nothing"
+            raise InputError(f"paths drill-down takes path='A → B' or path='other'; got {got}")
         per = self._paths()
         if breakdown is not None:
             if not self.query.breakdown:

@@ -119,8 +119,10 @@ class SankeyRunner(Runner[SankeyQuery, SankeyResult]):
         by_node = node is not None and source is None and target is None
         by_link = node is None and source is not None and target is not None
         if selector or step is None or not (by_node or by_link):
-            raise InputError("sankey drill-down takes step=N and node='…', or step=N, source='…' and target='…'"
-                             f"; got {sorted([k for k, v in (('step', step), ('node', node), ('source', source), ('target', target)) if v is not None] + list(selector))}")
+            given = {"step": step, "node": node, "source": source, "target": target}
+            got = sorted([k for k, v in given.items() if v is not None] + list(selector))
+            raise InputError("sankey drill-down takes step=N and node='…', or step=N, source='…' and target='…'; "
+                             f"got {got}")
         rows = positioned(self.engine, self.query)
         if by_node:
             return rows.filter((rows.pos == step) & (rows.node == node)).select("customer_id").distinct()

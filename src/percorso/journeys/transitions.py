@@ -27,6 +27,17 @@ START, END = "(start)", "(end)"
 
 
 class TransitionsQuery(JourneyQuery):
+    """From → to pairs of consecutive steps.
+
+    Parameters
+    ----------
+    top
+        Pairs shown, most frequent first; the rest are summed in one *other* row.
+    include_ends
+        Add ``(start) → first node`` and ``last node → (end)`` so journey starts and drop-outs
+        show in the same table (and count in ``share_of_from``).
+    """
+
     kind: ClassVar[str] = "paths_transitions"
     top: int = Field(50, ge=1, le=10_000)
     include_ends: bool = False
@@ -93,8 +104,6 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         return transition_rows(journey_steps(self.engine, q, breakdown=q.breakdown), q.include_ends)
 
     def calculate(self) -> TransitionsResult:
-        import pandas as pd
-
         q = self.query
         rows = self._rows()
         # only what the aggregates read is written: fewer columns, a cheaper temporary table
