@@ -13,7 +13,17 @@ Definitions (``as_of`` is the analysis date, default: the day after the last ord
 
 Scores 1–5 are rank quintiles with ties kept together: ``score = 1 + floor(5 * rank / n)``
 where ``rank`` is the 0-based minimum rank (ascending frequency / monetary; descending
-recency, so the most recent buyers score 5). Named segments, first rule that matches wins:
+recency, so the most recent buyers score 5). They are computed without ranking anyone:
+``score ≥ k`` ⟺ ``5·rank/n ≥ k−1`` ⟺ ``rank ≥ c_k`` with ``c_k = ceil((k−1)·n/5)``, and
+``rank(v) ≥ c`` (at least ``c`` values strictly below ``v``) ⟺ ``v > y[c−1]``, the value at
+0-based position ``c−1`` of the sorted column. So four exact order statistics per measure
+(:func:`percorso.engine.dialect.order_statistics`, quantiles 0.2…0.8, positions ``c_k−1``)
+and ``score = 1 + #{cut-offs strictly below v}``: tied customers compare alike with every
+cut-off, so ties share a score. Recency is scored on ``−recency_days``. Selecting four
+values is linear; the three window ranks it replaces sorted every customer three times.
+
+``monetary`` treats a missing revenue as 0, so every buyer has a value to score.
+Named segments, first rule that matches wins:
 
 =====================  ====================================
 Champions              R ≥ 4 and F ≥ 4 and M ≥ 4
@@ -36,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.engine.dialect import order_statistics
 from percorso.errors import InputError, suggest
 
 if TYPE_CHECKING:
@@ -100,8 +111,15 @@ def summary_expr(engine: Engine, calibration_end: date, *, start: date | None = 
     )
 
 
-def _score(rank0: Any, n: Any) -> Any:
-    return (1 + (5 * rank0 / n).floor()).cast("int8")
+QUINTILES = ("0.2", "0.4", "0.6", "0.8")
+
+
+def _score(value: Any, cuts: Any) -> Any:
+    """1 + the number of quintile cut-offs strictly below ``value`` (see the module doc)."""
+    out = ibis.literal(1, type="int8")
+    for i in range(len(QUINTILES)):
+        out = out + (value > cuts[i]).cast("int8")
+    return out
 
 
 def rfm_expr(engine: Engine, as_of: date | None = None, *, start: date | None = None) -> Table:
@@ -117,7 +135,7 @@ def rfm_expr(engine: Engine, as_of: date | None = None, *, start: date | None = 
         first_at=o.occurred_at.min(where=~ret),
         last_at=o.occurred_at.max(where=~ret),
         frequency=(~ret).cast("int64").sum(),
-        monetary=o.revenue.sum(),
+        monetary=o.revenue.sum().fill_null(0.0),
         online_orders=(online & ~ret).cast("int64").sum(),
         store_orders=(~online & ~ret).cast("int64").sum(),
         online_revenue=o.revenue.sum(where=online).fill_null(0.0),
@@ -129,12 +147,17 @@ def rfm_expr(engine: Engine, as_of: date | None = None, *, start: date | None = 
         recency_days=ref.delta(g.last_at.date(), unit="day").cast("int64"),
         tenure_days=ref.delta(g.first_at.date(), unit="day").cast("int64"),
     )
-    n = g.customer_id.count().over(ibis.window())
-    g = g.mutate(
-        r_score=_score(ibis.rank().over(order_by=ibis.desc(g.recency_days)), n),
-        f_score=_score(ibis.rank().over(order_by=g.frequency), n),
-        m_score=_score(ibis.rank().over(order_by=g.monetary), n),
+    cuts = g.aggregate(
+        r_cuts=order_statistics(-g.recency_days, QUINTILES),
+        f_cuts=order_statistics(g.frequency, QUINTILES),
+        m_cuts=order_statistics(g.monetary, QUINTILES),
     )
+    g = g.cross_join(cuts)
+    g = g.mutate(
+        r_score=_score(-g.recency_days, g.r_cuts),
+        f_score=_score(g.frequency, g.f_cuts),
+        m_score=_score(g.monetary, g.m_cuts),
+    ).drop("r_cuts", "f_cuts", "m_cuts")
     r, f, m = g.r_score, g.f_score, g.m_score
     seg = ibis.cases(
         ((r >= 4) & (f >= 4) & (m >= 4), "Champions"),
