@@ -54,14 +54,39 @@ class BetaGeo(Estimator):
 
     # -- likelihood ----------------------------------------------------------------------
     @staticmethod
+    def prepare(x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray) -> dict[str, Any]:
+        """Index the rows once per fit: unique x, unique T and unique t_x with per-value weights.
+
+        Why: every term that depends on x alone (gamma, beta and digamma functions) is
+        computed once per distinct x, and ln(α+T), ln(α+t_x) once per distinct T or t_x
+        (a few hundred values in days); per row only gathers and one exp and one log1p remain.
+        """
+        ux, ix = np.unique(x, return_inverse=True)
+        uT, iT = np.unique(T, return_inverse=True)
+        utx, itx = np.unique(tx, return_inverse=True)
+        return {
+            "x": x, "w": w, "n": float(w.sum()), "ux": ux, "ix": ix, "uT": uT, "iT": iT, "utx": utx, "itx": itx,
+            "W_x": np.bincount(ix, weights=w, minlength=len(ux)),
+            "W_T": np.bincount(iT, weights=w, minlength=len(uT)),
+            "WX_T": np.bincount(iT, weights=w * x, minlength=len(uT)),
+        }
+
+    @staticmethod
     def loglik_and_grad(theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray,
                         w: np.ndarray, _cache: dict[str, Any] | None = None) -> tuple[float, np.ndarray]:
-        """Weighted log-likelihood and its gradient in the natural parameters (r, α, a, b)."""
+        """Weighted log-likelihood and its gradient in the natural parameters (r, α, a, b).
+
+        Written as ``ll = A + t1 − (r+x) ln(α+T) + softplus(z)`` with
+        ``z = t2 − t1 + (r+x) (ln(α+T) − ln(α+t_x))`` (z = −∞ when x = 0): the log-sum of
+        the two terms of the module doc without computing either term per row. The sums of
+        ``(r+x) ln(α+T)`` only need per-T totals of w and w·x; ``w2`` = logistic(z) is the
+        weight of the second term in every derivative.
+        """
         r, al, a, b = theta
         c = _cache if _cache is not None else {}
-        if "ux" not in c:
-            c["ux"], c["inv"] = np.unique(x, return_inverse=True)
-        ux, inv = c["ux"], c["inv"]
+        if "ix" not in c:
+            c.update(BetaGeo.prepare(x, tx, T, w))
+        ux, ix, iT, itx, w, xr = c["ux"], c["ix"], c["iT"], c["itx"], c["w"], c["x"]
         pos = ux > 0
         xm1 = np.where(pos, ux - 1, 0.0)
         lab = betaln(a, b)
@@ -75,20 +100,24 @@ class BetaGeo(Estimator):
         t2 = np.where(pos, betaln(a + 1, b + xm1) - lab, -np.inf)
         t2_a = np.where(pos, digamma(a + 1) - da + dab - dabx, 0.0)
         t2_b = np.where(pos, digamma(b + xm1) - dabx - db + dab, 0.0)
-        rx = r + x
-        aT, atx = al + T, al + tx
-        lT, ltx = np.log(aT), np.log(atx)
-        e1 = t1[inv] - rx * lT
-        e2 = t2[inv] - rx * ltx
-        lse = np.logaddexp(e1, e2)
-        w1 = np.exp(e1 - lse)
-        w2 = 1.0 - w1  # the two weights sum to one (w2 = 0 when x = 0)
-        ll = wsum(w, A[inv] + lse)
+        lT_u, ltx_u = np.log(al + c["uT"]), np.log(al + c["utx"])
+        delta = lT_u[iT] - ltx_u[itx]
+        rx = xr + r
+        z = (t2 - t1)[ix] + rx * delta
+        # stable for z = ±large and z = −∞; log(1+e) not log1p: vectorised, and e ≤ 1 here
+        lg = np.log(1.0 + np.exp(-np.abs(z)))
+        softplus = np.maximum(z, 0.0) + lg
+        w2 = np.exp(np.minimum(z, 0.0) - lg)
+        ww2 = w * w2
+        W_x, W_T, WX_T = c["W_x"], c["W_T"], c["WX_T"]
+        ll = wsum(W_x, A + t1) - wsum(r * W_T + WX_T, lT_u) + wsum(w, softplus)
+        inv_T, inv_tx = 1.0 / (al + c["uT"]), 1.0 / (al + c["utx"])
+        S2 = np.bincount(ix, weights=ww2, minlength=len(ux))
         g = np.array([
-            wsum(w, A_r[inv] - w1 * lT - w2 * ltx),
-            wsum(w, r / al - rx * (w1 / aT + w2 / atx)),
-            wsum(w, w1 * t1_a[inv] + w2 * t2_a[inv]),
-            wsum(w, w1 * t1_b[inv] + w2 * t2_b[inv]),
+            wsum(W_x, A_r) - wsum(W_T, lT_u) + wsum(ww2, delta),
+            c["n"] * r / al - wsum(r * W_T + WX_T, inv_T) - wsum(ww2 * rx, inv_tx[itx] - inv_T[iT]),
+            wsum(W_x, t1_a) + wsum(S2, t2_a - t1_a),
+            wsum(W_x, t1_b) + wsum(S2, t2_b - t1_b),
         ])
         return ll, g
 
@@ -115,8 +144,9 @@ class BetaGeo(Estimator):
                        options={"ftol": tol, "gtol": 1e-9, "maxiter": 500})
         th = np.exp(res.x)
         self.params_ = dict(zip(self.param_names, map(float, th), strict=True))
-        self.loglik_ = float(self.loglik_and_grad(th, x, tx, T, w, cache)[0])
-        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, tx, T, w, cache)[1], th)
+        ll, g0 = self.loglik_and_grad(th, x, tx, T, w, cache)
+        self.loglik_ = float(ll)
+        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, tx, T, w, cache)[1], th, g0)
         self.se_ = dict(zip(self.param_names, map(float, se), strict=True))
         self.n_ = float(n)
         self.converged_ = bool(res.success)
@@ -160,11 +190,15 @@ class BetaGeo(Estimator):
         part depends only on (x, T), so it is evaluated once per unique pair.
         """
         x, tx, T = (np.asarray(v, float) for v in (x, tx, T))
-        pairs, inv = np.unique(np.stack([x, T], axis=1), axis=0, return_inverse=True)
+        ux, ix = np.unique(x, return_inverse=True)
+        uT, iT = np.unique(T, return_inverse=True)
+        # one integer key per (x, T) pair: a 1-D unique is ~25x faster than unique(axis=0)
+        keys, inv = np.unique(ix.ravel() * len(uT) + iT.ravel(), return_inverse=True)
         inv = inv.ravel()
+        px, pT = ux[keys // len(uT)][:, None], uT[keys % len(uT)][:, None]
         ts = np.arange(months + 1) * unit_per_month
-        grid = self._growth(ts[None, 1:], pairs[:, :1], pairs[:, 1:])
-        grid = np.concatenate([np.zeros((len(pairs), 1)), grid], axis=1)
+        grid = self._growth(ts[None, 1:], px, pT)
+        grid = np.concatenate([np.zeros((len(keys), 1)), grid], axis=1)
         disc = (1 + monthly_rate) ** -np.arange(1, months + 1)
         dcf = np.einsum("ij,j->i", np.diff(grid, axis=1), disc)
         pa = self.p_alive(x, tx, T)

@@ -51,12 +51,14 @@ class GammaGamma(Estimator):
         c = _cache if _cache is not None else {}
         if "ux" not in c:
             ux, inv = np.unique(x, return_inverse=True)
-            c.update(ux=ux, nx=np.bincount(inv, weights=w), lm=np.log(m), lx=np.log(ux),
-                     s1=wsum(w, x * np.log(m)), s0=wsum(w, np.log(m)), wx=w * x)
+            lm = np.log(m)
+            c.update(ux=ux, nx=np.bincount(inv, weights=w), lx=np.log(ux), xm=x * m,
+                     s1=wsum(w, x * lm), s0=wsum(w, lm), wx=w * x)
         ux, nx, lx = c["ux"], c["nx"], c["lx"]
         px = p * ux
-        L = np.log(g + x * m)
-        R = 1.0 / (g + x * m)
+        s = c["xm"] + g
+        L = np.log(s)
+        R = np.reciprocal(s, out=s)
         sxL, sL = wsum(c["wx"], L), wsum(w, L)
         sxR, sR = wsum(c["wx"], R), wsum(w, R)
         n = nx.sum()
@@ -91,8 +93,9 @@ class GammaGamma(Estimator):
                        options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 1000})
         th = np.exp(res.x)
         self.params_ = dict(zip(self.param_names, map(float, th), strict=True))
-        self.loglik_ = self.loglik_and_grad(th, x, m, w, cache)[0]
-        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, m, w, cache)[1], th)
+        ll, g0 = self.loglik_and_grad(th, x, m, w, cache)
+        self.loglik_ = float(ll)
+        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, m, w, cache)[1], th, g0)
         self.se_ = dict(zip(self.param_names, map(float, se), strict=True))
         self.n_ = float(n)
         self.converged_ = bool(res.success)

@@ -1,9 +1,12 @@
 """From ``orders`` to the ``customer_value`` table: summary → fit → per-customer CLV.
 
-Why this shape: the engine builds the per-customer summary and groups it by unique
-(frequency, recency, T) in whole days; only those grouped rows (and the repeat buyers'
-(x, mean spend) for Gamma-Gamma) come out to numpy. Predictions are computed once per
-unique triple, sent back as Arrow, and joined in the engine.
+Why this shape: the engine builds the per-customer summary once, as a temporary table that
+the fits and the final join share (a persistent table would cost a disk write nobody reads
+again), and groups it by unique (frequency, recency, T) in whole days; only those grouped
+rows and the repeat buyers' (x, mean spend) for Gamma-Gamma come out to numpy.
+Predictions are computed once per unique triple (the hypergeometric part once per unique
+(x, T)), sent back as Arrow, and joined to every customer in the statement that writes
+``customer_value``.
 
 ``customer_value`` columns: customer_id, frequency, recency, T (in ``time_unit``), monetary,
 p_alive, expected_purchases, expected_aov, clv, horizon_months, calibration_end.
@@ -11,8 +14,11 @@ p_alive, expected_purchases, expected_aov, clv, horizon_months, calibration_end.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -26,14 +32,18 @@ from percorso.value.rfm import purchase_days, summary_expr
 from percorso.value.settings import CLVSettings
 
 if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
     from percorso.engine import Engine
 
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
-SUMMARY_TABLE = "_value_summary"
+TRIPLE = ["frequency", "recency_days", "T_days"]
 
 
 @dataclass
 class CLVFit:
+    """The two fitted models and what they were fitted on."""
+
     bg: BetaGeo
     gg: GammaGamma
     calibration_end: date
@@ -42,93 +52,102 @@ class CLVFit:
 
 
 def last_order_day(engine: Engine) -> date:
+    """Day of the last order (the default end of calibration)."""
     o = engine.table("orders")
     d = engine.execute(o.occurred_at.max().date())
     if d is None or (isinstance(d, float) and np.isnan(d)):
         raise InputError("no orders yet: run `percorso build` (or load orders) before CLV")
-    from datetime import datetime
-
     return d.date() if isinstance(d, datetime) else d
 
 
-def build_summary(engine: Engine, calibration_end: date) -> None:
-    """Materialise the per-customer summary (days) once; the fits and the join reuse it."""
-    engine.create_table(SUMMARY_TABLE, summary_expr(engine, calibration_end))
+@contextmanager
+def calibration_summary(engine: Engine, calibration_end: date) -> Iterator[Table]:
+    """The per-customer summary (days) up to ``calibration_end`` as a temporary table."""
+    t = engine.temp_table(summary_expr(engine, calibration_end))
+    try:
+        yield t
+    finally:
+        engine.drop_temp(t)
 
 
-def _grouped(engine: Engine, unit_days: float) -> dict[str, np.ndarray]:
-    s = engine.table(SUMMARY_TABLE)
-    g = s.group_by(["frequency", "recency_days", "T_days"]).aggregate(weights=s.count())
-    a = engine.to_arrow(g)
+def grouped_summary(engine: Engine, summary: Table, unit_days: float) -> dict[str, np.ndarray]:
+    """Customers per unique (frequency, recency_days, T_days): the BG/NBD sufficient statistics."""
+    a = engine.to_arrow(summary.group_by(TRIPLE).aggregate(weights=summary.count()))
+    rec, T = a["recency_days"].to_numpy(), a["T_days"].to_numpy()
     return {
-        "frequency": a["frequency"].to_numpy().astype(float),
-        "recency_days": a["recency_days"].to_numpy(),
-        "T_days": a["T_days"].to_numpy(),
-        "recency": a["recency_days"].to_numpy() / unit_days,
-        "T": a["T_days"].to_numpy() / unit_days,
-        "weights": a["weights"].to_numpy().astype(float),
+        "frequency": a["frequency"].to_numpy().astype(float), "recency_days": rec, "T_days": T,
+        "recency": rec / unit_days, "T": T / unit_days, "weights": a["weights"].to_numpy().astype(float),
     }
 
 
-def _repeat_buyers(engine: Engine) -> dict[str, np.ndarray]:
-    s = engine.table(SUMMARY_TABLE)
+def repeat_buyers(engine: Engine, summary: Table) -> dict[str, np.ndarray]:
+    """(repeat purchases, mean repeat spend) of every repeat buyer: Gamma-Gamma's input."""
+    s = summary
     a = engine.to_arrow(s.filter((s.frequency > 0) & (s.monetary > 0)).select("frequency", "monetary"))
     return {"frequency": a["frequency"].to_numpy().astype(float), "monetary": a["monetary"].to_numpy()}
+
+
+def fit_models(engine: Engine, summary: Table, cfg: CLVSettings, calibration_end: date,
+               timings: dict[str, float]) -> tuple[CLVFit, dict[str, np.ndarray]]:
+    """Fit BG/NBD on the grouped summary and Gamma-Gamma on the repeat buyers."""
+    t0 = time.perf_counter()
+    grp = grouped_summary(engine, summary, DAYS_PER_UNIT[cfg.time_unit])
+    bg = BetaGeo().fit(grp)
+    timings["bgnbd_fit_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gg = GammaGamma().fit(repeat_buyers(engine, summary))
+    timings["gamma_gamma_fit_s"] = time.perf_counter() - t0
+    return CLVFit(bg, gg, calibration_end, cfg, timings), grp
 
 
 def fit_clv(engine: Engine, settings: CLVSettings | None = None, *, calibration_end: date | None = None,
             write: bool = True) -> CLVFit:
     """Fit BG/NBD and Gamma-Gamma on the orders up to ``calibration_end`` (default: the last
-    order day) and, when ``write``, (re)write ``customer_value``."""
-    import time
+    order day) and, when ``write``, (re)write ``customer_value``.
 
+    ``timings`` holds the seconds of each step: ``summary_s``, ``bgnbd_fit_s``,
+    ``gamma_gamma_fit_s`` and (when writing) ``predict_s``.
+    """
     cfg = settings or CLVSettings()
     end = calibration_end or last_order_day(engine)
     tm: dict[str, float] = {}
     t0 = time.perf_counter()
-    build_summary(engine, end)
-    tm["summary_s"] = time.perf_counter() - t0
-    unit = DAYS_PER_UNIT[cfg.time_unit]
-    t0 = time.perf_counter()
-    grp = _grouped(engine, unit)
-    bg = BetaGeo().fit(grp)
-    tm["bgnbd_fit_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    gg = GammaGamma().fit(_repeat_buyers(engine))
-    tm["gamma_gamma_fit_s"] = time.perf_counter() - t0
-    fit = CLVFit(bg, gg, end, cfg, tm)
-    if write:
-        t0 = time.perf_counter()
-        write_customer_value(engine, fit, grp)
-        tm["predict_s"] = time.perf_counter() - t0
+    with calibration_summary(engine, end) as summary:
+        tm["summary_s"] = time.perf_counter() - t0
+        fit, grp = fit_models(engine, summary, cfg, end, tm)
+        if write:
+            t0 = time.perf_counter()
+            write_customer_value(engine, fit, summary, grp)
+            tm["predict_s"] = time.perf_counter() - t0
     return fit
 
 
+def _triple_table(grp: dict[str, np.ndarray], **columns: np.ndarray) -> pa.Table:
+    """Arrow table keyed by the (frequency, recency_days, T_days) triple, to join in the engine."""
+    key = {"frequency": pa.array(grp["frequency"].astype(np.int64)),
+           "recency_days": pa.array(grp["recency_days"].astype(np.int64)),
+           "T_days": pa.array(grp["T_days"].astype(np.int64))}
+    return pa.table({**key, **{k: pa.array(v) for k, v in columns.items()}})
+
+
 def _predictions(fit: CLVFit, grp: dict[str, np.ndarray], horizon_months: int) -> pa.Table:
+    """p_alive, expected purchases and their discounted sum, once per unique triple."""
     cfg = fit.settings
     upm = DAYS_PER_UNIT["month"] / DAYS_PER_UNIT[cfg.time_unit]
     x, tx, T = grp["frequency"], grp["recency"], grp["T"]
     total, dcf = fit.bg.discounted_purchases(x, tx, T, months=horizon_months, unit_per_month=upm,
                                              monthly_rate=cfg.monthly_discount_rate)
-    return pa.table({
-        "frequency": pa.array(x.astype(np.int64)),
-        "recency_days": pa.array(grp["recency_days"].astype(np.int64)),
-        "T_days": pa.array(grp["T_days"].astype(np.int64)),
-        "p_alive": pa.array(fit.bg.p_alive(x, tx, T)),
-        "expected_purchases": pa.array(total),
-        "discounted_purchases": pa.array(dcf),
-    })
+    return _triple_table(grp, p_alive=fit.bg.p_alive(x, tx, T), expected_purchases=total,
+                         discounted_purchases=dcf)
 
 
-def write_customer_value(engine: Engine, fit: CLVFit, grp: dict[str, np.ndarray] | None = None) -> int:
+def write_customer_value(engine: Engine, fit: CLVFit, summary: Table, grp: dict[str, np.ndarray]) -> int:
     """Join per-triple predictions to every customer in the engine; write ``customer_value``."""
     cfg = fit.settings
     unit = DAYS_PER_UNIT[cfg.time_unit]
-    grp = grp or _grouped(engine, unit)
     preds = engine.register_arrow("_value_preds", _predictions(fit, grp, cfg.horizon_months))
     try:
-        s = engine.table(SUMMARY_TABLE)
-        j = s.join(preds, ["frequency", "recency_days", "T_days"])
+        j = summary.join(preds, TRIPLE)
         p, q, g = (fit.gg.params_[k] for k in ("p", "q", "gamma"))
         pop = p * g / (q - 1) if q > 1 else 0.0
         x = j.frequency.cast("float64")
@@ -156,23 +175,20 @@ def holdout_report(engine: Engine, holdout_days: int, settings: CLVSettings | No
     cfg = settings or CLVSettings()
     last = last_order_day(engine)
     end = last - timedelta(days=holdout_days)
-    fit = fit_clv(engine, cfg, calibration_end=end, write=False)
     unit = DAYS_PER_UNIT[cfg.time_unit]
-    grp = _grouped(engine, unit)
-    pred = fit.bg.expected_purchases(holdout_days / unit, grp["frequency"], grp["recency"], grp["T"])
-    tbl = pa.table({"frequency": grp["frequency"].astype(np.int64), "recency_days": grp["recency_days"],
-                    "T_days": grp["T_days"], "predicted": pred})
-    preds = engine.register_arrow("_value_holdout", tbl)
-    try:
-        s = engine.table(SUMMARY_TABLE)
-        h = purchase_days(engine, start=end + timedelta(days=1), end=last)
-        act = h.group_by("customer_id").aggregate(actual=h.count())
-        j = s.join(preds, ["frequency", "recency_days", "T_days"]).left_join(act, "customer_id")
-        bucket = ibis.least(j.frequency, 7)
-        agg = j.group_by(bucket=bucket).aggregate(
-            customers=j.count(), predicted=j.predicted.mean(), actual=j.actual.fill_null(0).mean())
-        df = engine.execute(agg.order_by("bucket"))
-    finally:
-        engine.unregister("_value_holdout")
+    with calibration_summary(engine, end) as summary:
+        fit, grp = fit_models(engine, summary, cfg, end, {})
+        pred = fit.bg.expected_purchases(holdout_days / unit, grp["frequency"], grp["recency"], grp["T"])
+        preds = engine.register_arrow("_value_holdout", _triple_table(grp, predicted=pred))
+        try:
+            h = purchase_days(engine, start=end + timedelta(days=1), end=last)
+            act = h.group_by("customer_id").aggregate(actual=h.count())
+            j = summary.join(preds, TRIPLE).left_join(act, "customer_id")
+            bucket = ibis.least(j.frequency, 7)
+            agg = j.group_by(bucket=bucket).aggregate(
+                customers=j.count(), predicted=j.predicted.mean(), actual=j.actual.fill_null(0).mean())
+            df = engine.execute(agg.order_by("bucket"))
+        finally:
+            engine.unregister("_value_holdout")
     df["bucket"] = df["bucket"].map(lambda b: f"{b}+" if b >= 7 else str(b))
     return df, fit
