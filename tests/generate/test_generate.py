@@ -175,7 +175,7 @@ def test_effects_drive_purchases():
 
     rng = np.random.default_rng(3)
     p = make_persons(20_000, rng, 3)
-    tc, pur, _ = simulate(p, rng)
+    tc, pur, _, _ = simulate(p, rng)
     first = tc.cycle == 0
     bought = np.zeros(p.n, bool)
     bought[pur.person[pur.cycle == 0]] = True

@@ -5,6 +5,11 @@ Friday, Christmas). A cycle holds a few touches, each from one channel. Whether 
 ends in a purchase, and how soon, depends on the channels that touched the person through
 their hidden ``true_effect`` (catalog.CHANNELS): ``logit p = base + propensity + Σ effect``.
 Buyers may start a new cycle later (repeat purchases). Everything is vectorised over cycles.
+
+The simulation also knows what attribution tries to estimate: each channel's *incremental*
+purchases, the expected purchases of every cycle with all its exposures minus those with that
+channel's exposures removed (:class:`ChannelTruth`), computed exactly from the same logits and
+delays, with no extra random draws (the generated files do not change).
 """
 
 from __future__ import annotations
@@ -57,6 +62,39 @@ class Purchases:
     cycle: np.ndarray
 
 
+@dataclass
+class ChannelTruth:
+    """Per channel (in ``CHANNELS`` order): what the simulation knows and attribution estimates.
+
+    ``incremental`` is ``Σ_cycles P(purchase observed | all exposures) - P(... | channel's
+    exposures removed)``, where *observed* means the purchase falls inside the simulated span
+    (the delay shrinks with the lift, so removing a channel also makes late purchases fall
+    out). Only the direct effect on the cycle is counted, not the repeat cycles a purchase
+    makes possible: attribution credits each purchase to its own journey, so this is the
+    quantity a model's credits should track. ``exposed`` counts the cycles the channel touched;
+    ``expected`` is the expected number of observed purchases with every exposure.
+    """
+
+    exposed: np.ndarray
+    incremental: np.ndarray
+    expected: float = 0.0
+
+
+def _observed_p(logit: np.ndarray, lift: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+    """P(buy) × P(int(delay) + 600 < horizon), delay ~ Exp(6 days) · e^(-0.45 lift) (as in :func:`_cycle`)."""
+    scale = 6 * 86400 * np.exp(-0.45 * lift)
+    in_time = np.where(horizon > 600, -np.expm1(-np.maximum(horizon - 600, 0) / scale), 0.0)
+    return in_time / (1 + np.exp(-logit))
+
+
+def _channel_truth(exposed: np.ndarray, logit: np.ndarray, lift: np.ndarray, horizon: np.ndarray) -> ChannelTruth:
+    """Exact expected incremental purchases of each channel over these cycles (c × channels, no loop)."""
+    drop = exposed * EFFECTS  # what each channel adds to the logit and the lift of each cycle
+    full = _observed_p(logit, lift, horizon)[:, None]
+    without = _observed_p(logit[:, None] - drop, lift[:, None] - drop, horizon[:, None])
+    return ChannelTruth(exposed.sum(axis=0), (full - without).sum(axis=0), float(full.sum()))
+
+
 def _tod(rng: np.random.Generator, n: int) -> np.ndarray:
     """Seconds of the day (UTC) weighted to Italian opening and evening hours."""
     hours = rng.choice(24, n, p=_HOUR_P)
@@ -67,8 +105,9 @@ _H = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 1, 2, 3, 4, 5, 5, 4, 4, 4, 5, 6, 6, 6
 _HOUR_P = _H / _H.sum()
 
 
-def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, np.ndarray]:
-    """Run every purchase cycle. Returns touches, purchases and loyalty registration times."""
+def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, np.ndarray, ChannelTruth]:
+    """Run every purchase cycle. Returns touches, purchases, loyalty registration times and
+    each channel's exposed cycles and incremental purchases."""
     _, weight = season_of_day()
     day_p = weight[:DAYS] / weight[:DAYS].sum()
     n = p.n
@@ -80,12 +119,15 @@ def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, 
     person = np.arange(n)
     start = np.clip(rng.choice(DAYS, n, p=day_p) - rng.integers(0, 12, n), 0, DAYS - 1) * 86400 + _tod(rng, n)
     t_parts, p_parts = [], []
+    truth = ChannelTruth(np.zeros(len(CHANNELS), np.int64), np.zeros(len(CHANNELS)))
     for cycle in range(3):
         if person.size == 0:
             break
-        touches, buys = _cycle(p, rng, person, start, cycle, reg)
+        touches, buys, known = _cycle(p, rng, person, start, cycle, reg)
         t_parts.append(touches)
         p_parts.append(buys)
+        truth = ChannelTruth(truth.exposed + known.exposed, truth.incremental + known.incremental,
+                             truth.expected + known.expected)
         again = rng.random(buys.person.size) < 0.3
         person = buys.person[again]
         start = buys.t[again] + rng.integers(30, 400, person.size) * 86400
@@ -94,10 +136,10 @@ def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, 
     touches = Touches(*(np.concatenate([getattr(x, f) for x in t_parts]) for f in ("person", "cycle", "channel", "t")))
     purchases = Purchases(*(np.concatenate([getattr(x, f) for x in p_parts])
                             for f in ("person", "t", "online", "store", "category", "coupon", "cycle")))
-    return touches, purchases, reg
+    return touches, purchases, reg, truth
 
 
-def _cycle(p: Persons, rng, person, start, cycle, reg) -> tuple[Touches, Purchases]:
+def _cycle(p: Persons, rng, person, start, cycle, reg) -> tuple[Touches, Purchases, ChannelTruth]:
     c = person.size
     k = np.minimum(1 + rng.poisson(1.3, c), 7)
     cyc = np.repeat(np.arange(c), k)
@@ -132,7 +174,7 @@ def _cycle(p: Persons, rng, person, start, cycle, reg) -> tuple[Touches, Purchas
     touches = Touches(who[inside], np.full(inside.sum(), cycle), ch[inside], t[inside])
     b = np.flatnonzero(buy)
     purchases = Purchases(person[b], tb[b], online[b], store[b], category[b], coupon[b], np.full(b.size, cycle))
-    return touches, purchases
+    return touches, purchases, _channel_truth(exposed, logit, lift, SPAN_S - 3600 - last)
 
 
 @dataclass

@@ -95,7 +95,7 @@ def generate(out: Path | str, customers: int, seed: int = 42, progress=None) -> 
     step("persone")
     p = make_persons(customers, rng, seed)
     step("cicli di acquisto")
-    tc, pur, reg = simulate(p, rng)
+    tc, pur, reg, known = simulate(p, rng)
     o = np.argsort(pur.t, kind="stable")
     for f in ("person", "t", "online", "store", "category", "coupon", "cycle"):
         setattr(pur, f, getattr(pur, f)[o])
@@ -128,7 +128,7 @@ def generate(out: Path | str, customers: int, seed: int = 42, progress=None) -> 
     sources.offline(src, p, tc, tcamp, crm_ids, truth, rng)
     sources.costs(src, tc, tcamp, truth, rng)
     step("verità di base")
-    return _write_truth(out / "ground_truth", truth, p, pur, tc)
+    return _write_truth(out / "ground_truth", truth, p, pur, tc, known)
 
 
 def _subset(ss: Sessions, mask: np.ndarray) -> Sessions:
@@ -235,10 +235,11 @@ def _write_segment(path: Path, source: str, ss: Sessions, p: Persons, order_id, 
     truth.counts[path.name] = line0
 
 
-def _write_truth(gt: Path, truth: Truth, p: Persons, pur, tc) -> dict:
+def _write_truth(gt: Path, truth: Truth, p: Persons, pur, tc, known) -> dict:
     ident = pa.concat_tables(truth.identity)
     pacsv.write_csv(ident, gt / "identity.csv")
     eff = pa.table({"channel": [c.name for c in CHANNELS], "true_effect": [c.true_effect for c in CHANNELS],
+                    "exposed_cycles": known.exposed, "incremental_conversions": known.incremental.round(3),
                     "description": [c.description for c in CHANNELS]})
     pacsv.write_csv(eff, gt / "channel_effects.csv")
     mal = truth.malformed
