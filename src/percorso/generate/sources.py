@@ -253,7 +253,8 @@ def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> N
 
 
 def ads(src: Path, p, tc, tcamp, click, ss, touch_session, truth, rng) -> None:
-    """Ad platform clicks and impressions (Parquet)."""
+    """Ad platform clicks and impressions (Parquet), times as UTC instants (a naive time would
+    be read in the project time zone, putting each click an hour or two away from its landing)."""
     ai = np.flatnonzero(np.isin(tc.channel, [CH["Paid Search"], CH["Paid Social"], CH["Display"]]))
     imp = ai[tc.channel[ai] != CH["Paid Search"]]
     idx = np.r_[ai, imp]
@@ -270,7 +271,7 @@ def ads(src: Path, p, tc, tcamp, click, ss, touch_session, truth, rng) -> None:
     o = np.argsort(t, kind="stable")
     table = pa.table({
         "click_event_id": fmt.join("ad_", hex_ids(rng, n, 10, False)),
-        "timestamp": pa.array((t + fmt.T0.timestamp()).astype("int64"), pa.int64()).cast(pa.timestamp("s")),
+        "timestamp": pa.array((t + fmt.T0.timestamp()).astype("int64"), pa.int64()).cast(pa.timestamp("s", tz="UTC")),
         "platform": fmt.take(["google", "meta", "google"], code),
         "click_id": fmt.where(is_click & (code < 2), click.take(pa.array(idx)), ""),
         "click_id_type": fmt.where(is_click & (code < 2), fmt.take(["gclid", "fbclid", ""], code), ""),
