@@ -1,18 +1,25 @@
 """Journeys to credit, built in the engine with Ibis.
 
-A journey is the run of eligible touchpoints of one customer that ends in a conversion, or
-(after the customer's last conversion) in none. Rules, in order:
+A journey is a run of eligible touchpoints of one customer that ends in a conversion, or in
+none. Rules, in order:
 
 1. the stream of a customer is its eligible touchpoints and its conversions, ordered by
    ``occurred_at`` then ``event_id`` (DESIGN §10); a touchpoint belongs to the next
-   conversion, so each touchpoint is credited at most once and a journey restarts after a
-   conversion;
-2. only touchpoints within ``lookback_days`` before the conversion count (for a journey
-   without conversion: before its last touchpoint);
-3. with ``one_touch_per_session`` only the first eligible touchpoint of each web/app session
-   counts (later page views in the same visit are internal navigation);
-4. conversions fall within the query's dates; ``new_customers`` counts each customer's first
-   conversion of that definition ever.
+   conversion (its *segment*), so each touchpoint is credited at most once, and the
+   conversion event itself is never a touchpoint;
+2. with ``one_touch_per_session`` only the first eligible touchpoint of each web/app session
+   counts: later page views in the same visit are internal navigation, and since the build's
+   sessions span sources, an ad platform's click and the site's landing page (or an e-mail
+   open, its click and its visit) are one contact;
+3. touchpoints within ``lookback_days`` before their conversion are credited to it; every
+   other touchpoint (too old for its conversion, or after the customer's last conversion)
+   is a contact that led to no conversion within the window: it goes to a journey *without*
+   conversion, and such touchpoints split into separate journeys wherever ``lookback_days``
+   pass between two of them. Nothing is dropped: data-driven models need the failures as much
+   as the successes (see ADR 0005);
+4. conversions (and journeys without conversion, by their last touchpoint) fall within the
+   query's dates; ``new_customers`` counts each customer's first conversion of that
+   definition ever.
 
 Only aggregates leave the engine: the path table (distinct paths with counts), or, for the
 bootstrap, paths per customer.
@@ -63,7 +70,8 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     """One row per credited touchpoint: customer, journey, node, times, and journey outcome.
 
     Columns: ``customer_id, journey, event_id, occurred_at, node, ref_at, converted (int),
-    value, new_customer (int)``. ``ref_at`` is the conversion time (or the last touch).
+    value, new_customer (int)``. ``ref_at`` is the conversion time (or the journey's last
+    touchpoint). ``journey`` numbers a customer's journeys in time order.
     """
     tp = engine.table("touchpoints")
     is_conv = tp.event_type.isin(conversion.event_types)
@@ -75,25 +83,31 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
         "customer_id", "event_id", "occurred_at", "session_id", "online",
         is_conv=is_conv.cast("int64"), node=node_expr(tp, level, online_breakdown), value=value,
     )
-    w = ibis.window(group_by="customer_id", order_by=["occurred_at", "event_id"], rows=(None, 0))
-    stream = stream.mutate(journey=stream.is_conv.sum().over(w) - stream.is_conv)
+    order = ["occurred_at", "event_id"]
+    w = ibis.window(group_by="customer_id", order_by=order, rows=(None, 0))
+    stream = stream.mutate(segment=stream.is_conv.sum().over(w) - stream.is_conv)
     conv = stream.filter(stream.is_conv == 1).select(
-        "customer_id", "journey", conv_at=stream.occurred_at, conv_value=stream.value,
-        new_customer=(stream.journey == 0).cast("int64"),
+        "customer_id", "segment", conv_at=stream.occurred_at, conv_value=stream.value,
+        new_customer=(stream.segment == 0).cast("int64"),
     )
-    touches = stream.filter(stream.is_conv == 0)
-    if settings.one_touch_per_session:
-        sw = ibis.window(group_by=["customer_id", "session_id", "journey"], order_by=["occurred_at", "event_id"])
-        first = ibis.row_number().over(sw) == 0
-        touches = touches.filter(touches.session_id.isnull() | ~touches.online.fill_null(False) | first)
-    joined = touches.left_join(conv, ["customer_id", "journey"]).select(
-        touches.customer_id, touches.journey, touches.event_id, touches.occurred_at, touches.node,
+    touches = _first_of_session(stream.filter(stream.is_conv == 0), settings)
+    joined = touches.left_join(conv, ["customer_id", "segment"]).select(
+        touches.customer_id, touches.segment, touches.event_id, touches.occurred_at, touches.node,
         conv.conv_at, conv.conv_value, conv.new_customer,
     )
-    jw = ibis.window(group_by=["customer_id", "journey"])
-    joined = joined.mutate(ref_at=joined.conv_at.fill_null(joined.occurred_at.max().over(jw)))
     lookback = ibis.interval(days=settings.lookback_days)
-    out = joined.filter(joined.occurred_at >= joined.ref_at - lookback)
+    credited = joined.conv_at.notnull() & (joined.occurred_at >= joined.conv_at - lookback)
+    joined = joined.mutate(credited=credited.fill_null(False))
+    cw = ibis.window(group_by="customer_id", order_by=order)
+    prev_at = joined.occurred_at.lag().over(cw)
+    starts = (prev_at.isnull() | (joined.segment != joined.segment.lag().over(cw))
+              | (joined.credited != joined.credited.lag().over(cw))
+              | (~joined.credited & (prev_at < joined.occurred_at - lookback)))
+    joined = joined.mutate(start=starts.fill_null(True).cast("int64"))
+    joined = joined.mutate(journey=joined.start.sum().over(ibis.window(group_by="customer_id", order_by=order,
+                                                                        rows=(None, 0))))
+    jw = ibis.window(group_by=["customer_id", "journey"])
+    out = joined.mutate(ref_at=ibis.ifelse(joined.credited, joined.conv_at, joined.occurred_at.max().over(jw)))
     lo, hi = _day_bounds(query)
     if lo is not None:
         out = out.filter(out.ref_at >= lo)
@@ -101,9 +115,19 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
         out = out.filter(out.ref_at < hi)
     return out.select(
         "customer_id", "journey", "event_id", "occurred_at", "node", "ref_at",
-        converted=out.conv_at.notnull().cast("int64"), value=out.conv_value.fill_null(0.0),
-        new_customer=out.new_customer.fill_null(0),
+        converted=out.credited.cast("int64"), value=ibis.ifelse(out.credited, out.conv_value, 0.0),
+        new_customer=ibis.ifelse(out.credited, out.new_customer, 0),
     )
+
+
+def _first_of_session(touches: ir.Table, settings: AttributionSettings) -> ir.Table:
+    """Drop internal navigation: the later web/app touchpoints of a session (same segment)."""
+    if not settings.one_touch_per_session:
+        return touches
+    touches = touches.mutate(web=touches.online.fill_null(False))  # rank web/app touches among themselves
+    sw = ibis.window(group_by=["customer_id", "session_id", "segment", "web"], order_by=["occurred_at", "event_id"])
+    first = ibis.row_number().over(sw) == 0
+    return touches.filter(touches.session_id.isnull() | ~touches.web | first).drop("web")
 
 
 def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = None) -> ir.Table:

@@ -100,7 +100,8 @@ class AttributionSettings(BaseModel):
     """Named conversion definitions; user entries are added to (or replace) the defaults."""
     default_conversion: str = "purchase"
     lookback_days: int = Field(30, ge=1, le=730)
-    """Touchpoints older than this before a conversion are not credited."""
+    """Touchpoints older than this before a conversion are not credited to it; they form
+    journeys without conversion (split where this many days pass between two touchpoints)."""
     exclude_event_types: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDED))
     """Event types that are never credited (internal navigation, the conversion itself…)."""
     one_touch_per_session: bool = True

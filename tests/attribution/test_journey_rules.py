@@ -1,0 +1,171 @@
+"""Journey rules in the engine: hand examples and a slow pure-Python oracle on random streams.
+
+The oracle (:func:`oracle_paths`) applies the rules of ``attribution/journeys.py`` one
+customer at a time, with loops, and must give exactly the engine's path table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from percorso.analysis.base import run
+from percorso.attribution import AttributionQuery, attribution_settings
+from percorso.attribution import journeys as J
+from percorso.attribution.analysis import AttributionRunner
+from percorso.engine import Engine
+from percorso.testing import journeys_for
+
+T0 = datetime(2024, 3, 1, 9, 0)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    e = Engine(tmp_path_factory.mktemp("rules") / "r.duckdb")
+    yield e
+    e.close()
+
+
+def path_counts(engine: Engine, settings_raw: dict | None = None, conversion: str | None = None) -> dict:
+    """{(path tuple, 'conv' | 'null'): count} from the engine's path table."""
+    runner = AttributionRunner(engine, AttributionQuery(conversion=conversion), settings_raw)
+    paths = J.load_path_table(engine, runner.touches())
+    out: Counter = Counter()
+    for p, c, n in zip(paths.path_strings(), paths.conversions, paths.nulls, strict=True):
+        key = tuple(p.split(" > "))
+        if c:
+            out[(key, "conv")] += c
+        if n:
+            out[(key, "null")] += n
+    return dict(out)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+DAY = 24 * 60
+
+
+def test_a_click_seen_by_two_systems_is_one_contact(engine):
+    # the ad platform's click and the site's landing 30 s later share a session (the build
+    # sessionises across sources): one contact; so are an e-mail open, its click and its visit
+    journeys_for(engine, {"ada": [
+        ("ad_click", at(0), {"channel": "Paid Search"}),
+        ("page_view", at(0.5), {"channel": "Paid Search"}),
+        ("email_open", at(3 * DAY), {"channel": "Email"}),
+        ("email_click", at(3 * DAY + 2), {"channel": "Email"}),
+        ("page_view", at(3 * DAY + 2.5), {"channel": "Email"}),
+        ("purchase", at(4 * DAY), {"channel": "Direct", "revenue": 10.0}),
+    ]})
+    assert path_counts(engine) == {(("Paid Search", "Email"), "conv"): 1}
+    off = path_counts(engine, {"one_touch_per_session": False})
+    assert off == {(("Paid Search",) * 2 + ("Email",) * 3, "conv"): 1}
+
+
+def test_uncredited_touchpoints_are_journeys_without_conversion(engine):
+    # lookback 30 days: A and B (60 and 50 days before) are too old for the purchase; they are
+    # 10 days apart, so one null journey. After the purchase: C, then D 40 days later (split).
+    journeys_for(engine, {"bea": [
+        ("page_view", at(0), {"channel": "A"}),
+        ("page_view", at(10 * DAY), {"channel": "B"}),
+        ("page_view", at(55 * DAY), {"channel": "C"}),
+        ("purchase", at(60 * DAY), {"channel": "Direct", "revenue": 10.0}),
+        ("page_view", at(61 * DAY), {"channel": "C"}),
+        ("page_view", at(101 * DAY), {"channel": "D"}),
+    ]})
+    assert path_counts(engine) == {(("A", "B"), "null"): 1, (("C",), "conv"): 1,
+                                   (("C",), "null"): 1, (("D",), "null"): 1}
+
+
+def test_the_conversion_event_is_never_a_touchpoint(engine):
+    # newsletter_signup is an eligible touchpoint for purchases but the conversion itself for leads
+    journeys_for(engine, {"cleo": [
+        ("page_view", at(0), {"channel": "Paid Social"}),
+        ("newsletter_signup", at(DAY), {"channel": "Direct", "online": False}),
+        ("purchase", at(2 * DAY), {"channel": "Direct", "revenue": 10.0}),
+    ]})
+    assert path_counts(engine) == {(("Paid Social", "Direct"), "conv"): 1}
+    assert path_counts(engine, conversion="lead") == {(("Paid Social",), "conv"): 1}
+    r = run(engine, AttributionQuery(models=("last",), conversion="purchase_online"))
+    assert "Direct" in set(r.frame["node"]) and r.meta["totals"]["conversions"] == 1.0
+
+
+# -- oracle ----------------------------------------------------------------------------------
+
+TYPES = ("page_view", "email_click", "store_visit", "purchase", "add_to_cart", "newsletter_signup")
+CHANNELS = ("A", "B", "Store / POS")
+GAPS = (0, 1, 25, 40, 2 * DAY, 10 * DAY, 31 * DAY)  # minutes: ties, sessions, windows
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+event = st.tuples(st.sampled_from(TYPES), st.sampled_from(CHANNELS), st.sampled_from(GAPS))
+people = st.dictionaries(st.sampled_from(["p0", "p1", "p2", "p3"]), st.lists(event, min_size=1, max_size=9),
+                         min_size=1, max_size=4)
+rules = st.fixed_dictionaries({"one_touch_per_session": st.booleans(), "lookback_days": st.sampled_from([1, 30])})
+
+
+def oracle_paths(rows: list[dict], cfg, conversion) -> dict:
+    """The journey rules, literally: one customer at a time, in event order."""
+    out: Counter = Counter()
+    lookback = timedelta(days=cfg.lookback_days)
+    for cust in sorted({r["customer_id"] for r in rows}):
+        stream = sorted((r for r in rows if r["customer_id"] == cust
+                         and (r["event_type"] in conversion.event_types or r["event_type"] not in cfg.exclude_event_types)),
+                        key=lambda r: (r["occurred_at"], r["event_id"]))
+        segments: list[list[dict]] = [[]]
+        convs: list[datetime] = []
+        for r in stream:
+            if r["event_type"] in conversion.event_types:
+                convs.append(r["occurred_at"])
+                segments.append([])
+            else:
+                segments[-1].append(r)
+        for k, seg in enumerate(segments):
+            if cfg.one_touch_per_session:
+                seen, kept = set(), []
+                for r in seg:
+                    if r["online"] and r["session_id"] is not None:
+                        if r["session_id"] in seen:
+                            continue
+                        seen.add(r["session_id"])
+                    kept.append(r)
+                seg = kept
+            conv_at = convs[k] if k < len(convs) else None
+            credited = [r for r in seg if conv_at is not None and r["occurred_at"] >= conv_at - lookback]
+            if credited:
+                out[(tuple(r["channel"] for r in credited), "conv")] += 1
+            run_: list[dict] = []
+            for r in (r for r in seg if r not in credited):
+                if run_ and r["occurred_at"] - run_[-1]["occurred_at"] > lookback:
+                    out[(tuple(x["channel"] for x in run_), "null")] += 1
+                    run_ = []
+                run_.append(r)
+            if run_:
+                out[(tuple(x["channel"] for x in run_), "null")] += 1
+    return dict(out)
+
+
+@SETTINGS
+@given(people, rules, st.sampled_from(["purchase", "lead"]))
+def test_engine_journeys_equal_the_oracle(engine, spec, raw, conversion_name):
+    journeys = {}
+    for person, events in spec.items():
+        t, steps = T0, []
+        for i, (etype, channel, gap) in enumerate(events):
+            t += timedelta(minutes=gap)
+            steps.append((etype, t, {"channel": channel, "event_id": f"{person}-{i}",
+                                     **({"revenue": 10.0} if etype == "purchase" else {})}))
+        journeys[person] = steps
+    journeys_for(engine, journeys)
+    frame = engine.execute(engine.table("touchpoints").select(
+        "event_id", "customer_id", "session_id", "occurred_at", "event_type", "channel", "online"))
+    rows = [{**r, "occurred_at": r["occurred_at"].to_pydatetime(),
+             "session_id": None if isinstance(r["session_id"], float) and math.isnan(r["session_id"]) else r["session_id"]}
+            for r in frame.to_dict("records")]
+    cfg = attribution_settings(raw)
+    assert path_counts(engine, raw, conversion_name) == oracle_paths(rows, cfg, cfg.conversion(conversion_name))
