@@ -6,10 +6,12 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from percorso.analysis.base import run
+from percorso.errors import InputError
 from percorso.value.churn import ChurnQuery, churn_expr
 from percorso.value.cohorts import CohortQuery
 
@@ -19,52 +21,98 @@ def test_churn_rules(tmp_path):
 
     eng = Engine(tmp_path / "c.duckdb")
     eng.create_table("customer_value", pa.table({
-        "customer_id": ["a", "b", "c", "d"],
-        "frequency": [4, 2, 0, 3],
-        "recency": [20.0, 10.0, 0.0, 30.0],
-        "T": [22.0, 30.0, 5.0, 31.0],
-        "p_alive": [0.9, 0.8, 1.0, 0.2],
-        "clv": [100.0, 40.0, 10.0, 20.0],
+        "customer_id": ["a", "b", "c", "d", "e", "f"],
+        "frequency": [4, 2, 0, 3, 0, 0],
+        "recency": [20.0, 10.0, 0.0, 30.0, 0.0, 0.0],
+        "T": [22.0, 30.0, 5.0, 31.0, 16.0, 8.0],
+        "p_alive": [0.9, 0.8, 1.0, 0.2, 1.0, 1.0],
+        "clv": [100.0, 40.0, 10.0, 20.0, 3.0, 6.0],
     }))
     df = eng.execute(churn_expr(eng)).set_index("customer_id")
     # a: gap 5, silence 2 → overdue 0.4, low; b: gap 5, silence 20 → overdue 4 → high
     assert df.loc["a", "overdue"] == 0.4 and df.loc["a", "risk_level"] == "low"
     assert df.loc["b", "overdue"] == 4.0 and df.loc["b", "risk_level"] == "high"
-    assert df.loc["c", "risk_level"] == "low"                 # never repeated: no rhythm yet
     assert df.loc["d", "risk_level"] == "high"                # p_alive 0.2
     assert abs(df.loc["d", "clv_at_stake"] - 20 / 0.2 * 0.8) < 1e-9
+    assert df.loc["d", "clv_if_alive"] == 100.0
+    # one-time buyers: the typical gap is the median of the own gaps 5, 5, 10 → 5
+    assert (df.loc[["c", "e", "f"], "rhythm"] == "typical").all() and df.loc["a", "rhythm"] == "own"
+    assert df.loc["c", "overdue"] == 1.0 and df.loc["c", "risk_level"] == "low"
+    assert df.loc["f", "overdue"] == 1.6 and df.loc["f", "risk_level"] == "medium"
+    assert df.loc["e", "overdue"] == 3.2 and df.loc["e", "risk_level"] == "high"
+    assert df.loc["e", "clv_at_stake"] == 0.0                 # P(alive) = 1: nothing priced in
     res = run(eng, ChurnQuery())
     fr = res.to_frame().set_index("risk_level")
-    assert fr.loc["high", "customers"] == 2 and "medium" not in fr.index
-    assert sorted(res.customers(risk_level="high")["customer_id"]) == ["b", "d"]
+    assert fr.loc["high", "customers"] == 3 and fr.loc["high", "one_time_buyers"] == 1
+    assert fr.loc["medium", "customers"] == 1
+    assert sorted(res.customers(risk_level="high")["customer_id"]) == ["b", "d", "e"]
 
 
 _row = st.tuples(st.sampled_from(list("abcdefgh")), st.integers(0, 200), st.integers(1, 50))
+_channels = st.fixed_dictionaries({c: st.sampled_from(["Email", "Store / POS", None]) for c in "abcdefgh"})
+
+
+def _cohort_oracle(rows, days, channel, by):
+    """Complete cohort x period grid, computed customer by customer (the definition in cohorts.py)."""
+    mi = lambda t: t.year * 12 + t.month - 1  # noqa: E731
+    first: dict = {}
+    for (c, _, _), t in zip(rows, days, strict=True):
+        first[c] = min(first.get(c, 10**9), mi(t))
+    last = max(mi(t) for t in days)
+    label = {c: f"{f // 12}-{f % 12 + 1:02d}" if by == "month" else (channel[c] or "Unassigned")
+             for c, f in first.items()}
+    out = {}
+    for cohort in set(label.values()):
+        members = [c for c in first if label[c] == cohort]
+        for k in range(last - min(first[c] for c in members) + 1):
+            eligible = [c for c in members if first[c] <= last - k]
+            at_k = [(c, v) for (c, _, v), t in zip(rows, days, strict=True)
+                    if c in members and mi(t) - first[c] == k]
+            cum = sum(v for (c, _, v), t in zip(rows, days, strict=True)
+                      if c in eligible and mi(t) - first[c] <= k)
+            out[(cohort, k)] = {"cohort_size": len(members), "eligible": len(eligible),
+                                "active": len({c for c, _ in at_k}), "revenue": float(sum(v for _, v in at_k)),
+                                "retention": len({c for c, _ in at_k}) / len(eligible),
+                                "cum_revenue_per_customer": cum / len(eligible)}
+    return out
 
 
 @settings(max_examples=30, deadline=None)
-@given(rows=st.lists(_row, min_size=1, max_size=30))
-def test_cohorts_oracle(oracle_engine, make_orders, rows):
+@given(rows=st.lists(_row, min_size=1, max_size=30), channel=_channels, by=st.sampled_from(["month", "channel"]))
+def test_cohorts_oracle(oracle_engine, make_orders, rows, channel, by):
     base = datetime(2024, 1, 1, 12)
     days = [base + timedelta(days=d) for _, d, _ in rows]
     oracle_engine.create_table("orders", make_orders(pd.DataFrame({
         "order_id": [f"o{i}" for i in range(len(rows))], "customer_id": [r[0] for r in rows],
         "occurred_at": days, "revenue": [float(r[2]) for r in rows], "is_return": [False] * len(rows)})))
-    got = run(oracle_engine, CohortQuery()).to_frame()
-    mi = lambda t: t.year * 12 + t.month - 1  # noqa: E731
-    first = {}
-    for (c, _, _), t in zip(rows, days, strict=True):
-        first[c] = min(first.get(c, 10**9), mi(t))
-    want: dict = {}
-    for (c, _, v), t in zip(rows, days, strict=True):
-        f = first[c]
-        key = (f"{f // 12}-{f % 12 + 1:02d}", mi(t) - f)
-        s = want.setdefault(key, [set(), 0.0])
-        s[0].add(c)
-        s[1] += v
-    assert len(got) == len(want)
+    oracle_engine.create_table("customers", pa.table({
+        "customer_id": list(channel), "first_channel": pa.array(list(channel.values()), pa.string())}))
+    got = run(oracle_engine, CohortQuery(by=by)).to_frame()
+    want = _cohort_oracle(rows, days, channel, by)
+    assert sorted(zip(got["cohort"], got["period"], strict=True)) == sorted(want)
     for r in got.itertuples():
-        act, rev = want[(r.cohort, r.period)]
-        size = sum(1 for c, f in first.items() if f"{f // 12}-{f % 12 + 1:02d}" == r.cohort)
-        assert r.active == len(act) and abs(r.revenue - rev) < 1e-9 and r.cohort_size == size
-        assert abs(r.retention - len(act) / size) < 1e-12
+        w = want[(r.cohort, r.period)]
+        for k, v in w.items():
+            assert getattr(r, k) == pytest.approx(v, abs=1e-9), (r.cohort, r.period, k)
+
+
+def test_cohort_zero_months_and_heatmaps(tmp_path, make_orders):
+    """Hand example: a January cohort of 2 with nobody buying in February (a 0, not a gap)."""
+    from percorso.engine import Engine
+
+    eng = Engine(tmp_path / "c.duckdb")
+    eng.create_table("orders", make_orders(pd.DataFrame({
+        "order_id": ["1", "2", "3", "4"], "customer_id": ["a", "b", "a", "c"],
+        "occurred_at": [datetime(2024, 1, 5), datetime(2024, 1, 20), datetime(2024, 3, 2), datetime(2024, 3, 9)],
+        "revenue": [10.0, 30.0, 5.0, 7.0], "is_return": [False] * 4})))
+    res = run(eng, CohortQuery())
+    df = res.to_frame().set_index(["cohort", "period"])
+    assert list(df.loc["2024-01"].index) == [0, 1, 2] and list(df.loc["2024-03"].index) == [0]
+    assert df.loc[("2024-01", 1), "active"] == 0 and df.loc[("2024-01", 1), "retention"] == 0
+    assert df.loc[("2024-01", 1), "cum_revenue_per_customer"] == 20.0      # (10 + 30) / 2, carried over
+    assert df.loc[("2024-01", 2), "retention"] == 0.5
+    assert df.loc[("2024-01", 2), "cum_revenue_per_customer"] == 22.5      # (10 + 30 + 5) / 2
+    assert len(res.figure().data) == 1 and len(res.figure("cum_revenue_per_customer").data) == 1
+    assert list(res.customers(cohort="2024-01", period=2)["customer_id"]) == ["a"]
+    with pytest.raises(InputError, match="retention"):
+        res.figure("retension")

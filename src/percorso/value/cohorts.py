@@ -1,9 +1,23 @@
-"""Acquisition cohorts and retention.
+"""Acquisition cohorts and retention, as a complete cohort × month table.
 
 A customer's cohort is the month of their first purchase (``by="month"``) or the first
-channel they were seen on (``by="channel"``, from ``customers.first_channel``). For each
-cohort and month offset k ≥ 0 since acquisition: customers who bought in that month,
-retention = that count / cohort size, revenue, and cumulative revenue per cohort customer.
+channel they were seen on (``by="channel"``, from ``customers.first_channel``). Period ``k``
+is the k-th calendar month after the first purchase (0 = the month of acquisition).
+
+Why a complete grid: a month in which nobody of a cohort bought is a retention of 0, not a
+missing row, and cumulative revenue must carry over it. Why ``eligible``: a cohort by channel
+mixes customers acquired in different months, and one acquired three months before the end
+of the data cannot have bought in its month 12; dividing by everyone would bias late periods
+down. So, for each cohort and period k (up to the last month of the data):
+
+* ``eligible`` = cohort customers acquired at least k months before the last month of data
+  (for a month cohort: all of it, ``cohort_size``);
+* ``active`` = customers of the cohort who bought in their month k; ``retention`` =
+  active / eligible; ``revenue`` = their purchase revenue in that month;
+* ``cum_revenue_per_customer`` = revenue of the eligible customers in their months 0..k,
+  divided by ``eligible``.
+
+Everything is computed in the engine at the granularity (cohort, acquisition month, period).
 """
 
 from __future__ import annotations
@@ -14,15 +28,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
-from percorso.errors import InputError
+from percorso.errors import InputError, suggest
 from percorso.value.rfm import purchases
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     from ibis.expr.types import Table
 
+METRICS = ("retention", "cum_revenue_per_customer", "active", "revenue")
+
 
 class CohortQuery(AnalysisQuery):
+    """Retention and cumulative revenue per acquisition cohort (``segment``: only its members)."""
+
     kind: ClassVar[str] = "cohorts"
     by: Literal["month", "channel"] = "month"
 
@@ -33,20 +51,31 @@ def _month_index(ts: Any) -> Any:
 
 @dataclass
 class CohortResult(AnalysisResult):
-    def figure(self) -> go.Figure:
+    def figure(self, metric: str = "retention") -> go.Figure:
+        """Heatmap of one metric (``retention`` or ``cum_revenue_per_customer``, also
+        ``active``, ``revenue``): cohorts down, months since acquisition across."""
         import plotly.express as px
 
-        piv = self.frame.pivot(index="cohort", columns="period", values="retention")
-        return px.imshow(piv, text_auto=".0%", aspect="auto", color_continuous_scale="Blues",
-                         labels={"x": "months since acquisition / mesi", "y": "cohort / coorte"},
-                         title="Retention per cohort / retention per coorte")
+        if metric not in METRICS:
+            raise InputError(f"unknown cohort metric '{metric}'; {suggest(metric, METRICS)}")
+        piv = self.frame.pivot(index="cohort", columns="period", values=metric)
+        titles = {"retention": "Retention per cohort / retention per coorte",
+                  "cum_revenue_per_customer": "Cumulative revenue per customer / ricavo cumulato per cliente",
+                  "active": "Active customers / clienti attivi", "revenue": "Revenue / ricavi"}
+        fmt = ".0%" if metric == "retention" else ".0f"
+        return px.imshow(piv, text_auto=fmt, aspect="auto", color_continuous_scale="Blues",
+                         labels={"x": "months since acquisition / mesi dall'acquisizione", "y": "cohort / coorte",
+                                 "color": metric}, title=titles[metric])
 
 
 class CohortRunner(Runner[CohortQuery, CohortResult]):
     query_type = CohortQuery
 
     def _activity(self) -> Table:
-        o = purchases(self.engine)
+        """One row per purchase: customer, cohort, acquisition month index, period, revenue."""
+        from percorso.value.segments.store import in_segment
+
+        o = in_segment(self.engine, purchases(self.engine), self.query.segment)
         o = o.mutate(mi=_month_index(o.occurred_at))
         first = o.group_by("customer_id").aggregate(first_mi=o.mi.min())
         if self.query.by == "month":
@@ -54,20 +83,39 @@ class CohortRunner(Runner[CohortQuery, CohortResult]):
                                  + ((first.first_mi % 12) + 1).cast("string").lpad(2, "0"))
         else:
             c = self.engine.table("customers")
-            first = first.join(c.select("customer_id", "first_channel"), "customer_id")
-            first = first.mutate(cohort=first.first_channel.fill_null("Unassigned")).drop("first_channel")
+            first = first.left_join(c.select("customer_id", "first_channel"), "customer_id")
+            first = first.mutate(cohort=first.first_channel.fill_null("Unassigned")).select(
+                "customer_id", "first_mi", "cohort")
         j = o.join(first, "customer_id")
         return j.mutate(period=j.mi - j.first_mi)
 
     def calculate(self) -> CohortResult:
         a = self._activity()
-        size = a.group_by("cohort").aggregate(cohort_size=a.customer_id.nunique())
-        per = a.group_by(["cohort", "period"]).aggregate(active=a.customer_id.nunique(), revenue=a.revenue.sum())
-        per = per.join(size, "cohort")
-        df = self.engine.execute(per.order_by(["cohort", "period"]))
-        df["retention"] = df["active"] / df["cohort_size"]
-        df["cum_revenue_per_customer"] = df.groupby("cohort")["revenue"].cumsum() / df["cohort_size"]
-        return CohortResult(frame=df, query=self.query)
+        last_mi = int(self.engine.execute(a.mi.max()) or 0)
+        sub = a.group_by(["cohort", "first_mi", "period"]).aggregate(
+            active=a.customer_id.nunique(), revenue=a.revenue.sum())
+        size = a.group_by(["cohort", "first_mi"]).aggregate(n=a.customer_id.nunique())
+        start = size.group_by("cohort").aggregate(first=size.first_mi.min(), cohort_size=size.n.sum())
+        span = int(self.engine.execute(last_mi - start.first.min()) or 0) if self.engine.execute(start.count()) else 0
+        periods = ibis.memtable({"period": list(range(span + 1))})
+        grid = start.cross_join(periods)
+        grid = grid.filter(grid.period <= last_mi - grid.first)
+        # eligible at k: acquired at least k months before the last month of data
+        el = grid.join(size, [grid.cohort == size.cohort, size.first_mi <= last_mi - grid.period])
+        el = el.group_by([grid.cohort, grid.period]).aggregate(eligible=el.n.sum())
+        # revenue of those eligible customers in their months 0..k
+        cu = grid.join(sub, [grid.cohort == sub.cohort, sub.first_mi <= last_mi - grid.period,
+                             sub.period <= grid.period])
+        cu = cu.group_by([grid.cohort, grid.period]).aggregate(cum_revenue=cu.revenue.sum())
+        at = sub.group_by(["cohort", "period"]).aggregate(active=sub.active.sum(), revenue=sub.revenue.sum())
+        t = grid.select("cohort", "period", "cohort_size")
+        t = t.left_join(el, ["cohort", "period"]).select(t, el.eligible)
+        t = t.left_join(at, ["cohort", "period"]).select(t, active=at.active.fill_null(0),
+                                                         revenue=at.revenue.fill_null(0.0))
+        t = t.left_join(cu, ["cohort", "period"]).select(t, cum_revenue=cu.cum_revenue.fill_null(0.0))
+        t = t.mutate(retention=t.active / t.eligible, cum_revenue_per_customer=t.cum_revenue / t.eligible)
+        df = self.engine.execute(t.drop("cum_revenue").order_by(["cohort", "period"]))
+        return CohortResult(frame=df, query=self.query, meta={"last_month_index": last_mi})
 
     def customers_expr(self, **selector: Any) -> Table:
         a = self._activity()

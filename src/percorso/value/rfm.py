@@ -201,14 +201,25 @@ class RFMRunner(Runner[RFMQuery, RFMResult]):
             start = start.date()
         return rfm_expr(self.engine, as_of, start=start)
 
+    def _scored(self) -> Table:
+        """Scores against every buyer; the query's ``segment`` then keeps its members only
+        (a Champion is a Champion of the whole base, not of the segment)."""
+        from percorso.value.segments.store import in_segment
+
+        return in_segment(self.engine, self._rfm(), self.query.segment)
+
     def calculate(self) -> RFMResult:
-        t = self._rfm()
+        t = self._scored()
         agg = t.group_by(segment=t.rfm_segment).aggregate(
             customers=t.customer_id.count(),
             revenue=t.monetary.sum(),
             avg_monetary=t.monetary.mean(),
             avg_frequency=t.frequency.mean(),
             avg_recency_days=t.recency_days.mean(),
+            online_orders=t.online_orders.sum(),
+            store_orders=t.store_orders.sum(),
+            online_revenue=t.online_revenue.sum(),
+            store_revenue=t.store_revenue.sum(),
             online_share=t.online_orders.sum() / t.frequency.sum(),
         )
         df = self.engine.execute(agg)
@@ -219,7 +230,7 @@ class RFMRunner(Runner[RFMQuery, RFMResult]):
         return RFMResult(frame=df, query=self.query, meta={"customers": int(total)})
 
     def customers_expr(self, **selector: Any) -> Table:
-        t = self._rfm()
+        t = self._scored()
         seg = selector.pop("segment", None)
         if selector:
             raise InputError(f"unknown selector {sorted(selector)}; valid: segment")

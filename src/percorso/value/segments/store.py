@@ -14,6 +14,7 @@ from percorso.value.segments.definition import parse_rule
 
 if TYPE_CHECKING:
     import pandas as pd
+    from ibis.expr.types import Table
 
     from percorso.engine import Engine
 
@@ -65,7 +66,13 @@ def load_rule(engine: Engine, name: str) -> Any:
 
 
 def members(engine: Engine, name: str) -> Any:
+    """The current members of a stored segment (Ibis expression with ``customer_id``)."""
     return members_expr(engine, load_rule(engine, name)).select("customer_id")
+
+
+def in_segment(engine: Engine, t: Table, name: str | None) -> Table:
+    """``t`` (with ``customer_id``) restricted to a segment's members; ``t`` itself without one."""
+    return t if name is None else t.semi_join(members(engine, name), "customer_id")
 
 
 def list_segments(engine: Engine) -> pd.DataFrame:
