@@ -146,11 +146,11 @@ def journeys_for_empty():
 @pytest.mark.parametrize("delimiter", [";", ","])
 def test_paths_file_round_trip(engine, tmp_path, delimiter):
     r = run(engine, AttributionQuery(models=("linear", "markov", "shapley")))
-    from percorso.attribution import journeys as J
+    from percorso.attribution import aggregates as A
     from percorso.attribution.analysis import AttributionRunner
 
     runner = AttributionRunner(engine, AttributionQuery())
-    paths = J.load_path_table(engine, runner.touches())
+    paths = A.load_path_table(engine, A.journeys_expr(runner.touches()))
     f = tmp_path / "paths.csv"
     write_paths_file(paths, f, delimiter=delimiter)
     back = read_paths_file(f)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from percorso.analysis.base import run
 from percorso.attribution import AttributionQuery, attribution_settings
-from percorso.attribution import journeys as J
+from percorso.attribution import aggregates as A
 from percorso.attribution.analysis import AttributionRunner
 from percorso.engine import Engine
 from percorso.testing import journeys_for
@@ -34,7 +34,7 @@ def engine(tmp_path_factory):
 def path_counts(engine: Engine, settings_raw: dict | None = None, conversion: str | None = None) -> dict:
     """{(path tuple, 'conv' | 'null'): count} from the engine's path table."""
     runner = AttributionRunner(engine, AttributionQuery(conversion=conversion), settings_raw)
-    paths = J.load_path_table(engine, runner.touches())
+    paths = A.load_path_table(engine, A.journeys_expr(runner.touches()))
     out: Counter = Counter()
     for p, c, n in zip(paths.path_strings(), paths.conversions, paths.nulls, strict=True):
         key = tuple(p.split(" > "))
@@ -106,16 +106,20 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 event = st.tuples(st.sampled_from(TYPES), st.sampled_from(CHANNELS), st.sampled_from(GAPS))
 people = st.dictionaries(st.sampled_from(["p0", "p1", "p2", "p3"]), st.lists(event, min_size=1, max_size=9),
                          min_size=1, max_size=4)
-rules = st.fixed_dictionaries({"one_touch_per_session": st.booleans(), "lookback_days": st.sampled_from([1, 30])})
+rules = st.fixed_dictionaries({"one_touch_per_session": st.booleans(), "lookback_days": st.sampled_from([1, 30]),
+                               "half_life_days": st.sampled_from([0.5, 7.0])})
 
 
-def oracle_paths(rows: list[dict], cfg, conversion) -> dict:
-    """The journey rules, literally: one customer at a time, in event order."""
+def oracle_paths(rows: list[dict], cfg, conversion) -> tuple[dict, dict]:
+    """The journey rules, literally: one customer at a time, in event order. Returns the
+    path counts and the time-decay credits (weights 2^(-days before conversion / h))."""
     out: Counter = Counter()
+    decay: Counter = Counter()
     lookback = timedelta(days=cfg.lookback_days)
     for cust in sorted({r["customer_id"] for r in rows}):
-        stream = sorted((r for r in rows if r["customer_id"] == cust
-                         and (r["event_type"] in conversion.event_types or r["event_type"] not in cfg.exclude_event_types)),
+        mine = [r for r in rows if r["customer_id"] == cust]
+        stream = sorted((r for r in mine if r["event_type"] in conversion.event_types
+                         or r["event_type"] not in cfg.exclude_event_types),
                         key=lambda r: (r["occurred_at"], r["event_id"]))
         segments: list[list[dict]] = [[]]
         convs: list[datetime] = []
@@ -139,6 +143,10 @@ def oracle_paths(rows: list[dict], cfg, conversion) -> dict:
             credited = [r for r in seg if conv_at is not None and r["occurred_at"] >= conv_at - lookback]
             if credited:
                 out[(tuple(r["channel"] for r in credited), "conv")] += 1
+                days = [(conv_at - r["occurred_at"]).total_seconds() / 86400 for r in credited]
+                w = [2 ** (-d / cfg.half_life_days) for d in days]
+                for r, x in zip(credited, w, strict=True):
+                    decay[r["channel"]] += x / sum(w)
             run_: list[dict] = []
             for r in (r for r in seg if r not in credited):
                 if run_ and r["occurred_at"] - run_[-1]["occurred_at"] > lookback:
@@ -147,7 +155,7 @@ def oracle_paths(rows: list[dict], cfg, conversion) -> dict:
                 run_.append(r)
             if run_:
                 out[(tuple(x["channel"] for x in run_), "null")] += 1
-    return dict(out)
+    return dict(out), dict(decay)
 
 
 @SETTINGS
@@ -165,7 +173,12 @@ def test_engine_journeys_equal_the_oracle(engine, spec, raw, conversion_name):
     frame = engine.execute(engine.table("touchpoints").select(
         "event_id", "customer_id", "session_id", "occurred_at", "event_type", "channel", "online"))
     rows = [{**r, "occurred_at": r["occurred_at"].to_pydatetime(),
-             "session_id": None if isinstance(r["session_id"], float) and math.isnan(r["session_id"]) else r["session_id"]}
-            for r in frame.to_dict("records")]
+             "session_id": None if isinstance(r["session_id"], float) and math.isnan(r["session_id"])
+             else r["session_id"]} for r in frame.to_dict("records")]
     cfg = attribution_settings(raw)
-    assert path_counts(engine, raw, conversion_name) == oracle_paths(rows, cfg, cfg.conversion(conversion_name))
+    paths, decay = oracle_paths(rows, cfg, cfg.conversion(conversion_name))
+    assert path_counts(engine, raw, conversion_name) == paths
+    r = run(engine, AttributionQuery(models=("time_decay",), conversion=conversion_name), raw)
+    got = dict(zip(r.frame["node"], r.frame["time_decay"], strict=True))
+    assert got == pytest.approx({n: decay.get(n, 0.0) for n in got}, abs=1e-9)
+    assert set(decay) <= set(got)

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.attribution import aggregates as A
 from percorso.attribution import journeys as J
 from percorso.attribution.models import MODELS, column_name, parse_models
 from percorso.attribution.paths import PathTable, read_paths_file
@@ -79,12 +80,17 @@ def _long_frame(nodes: tuple[str, ...], credits: dict[str, np.ndarray]) -> pd.Da
         columns=["node", "model", *MEASURE_NAMES])
 
 
-def wide_frame(long: pd.DataFrame, measure: str = "conversions") -> pd.DataFrame:
-    """Nodes × models for one measure, with ``spread`` = max - min across models."""
+def wide_frame(long: pd.DataFrame, measure: str = "conversions", models: list[str] | None = None) -> pd.DataFrame:
+    """Nodes × models for one measure, with ``spread`` = max - min across models.
+
+    ``models`` names the columns even when there is no node to credit (no journeys)."""
+    models = models if models is not None else list(long["model"].unique())
+    if long.empty:
+        return pd.DataFrame(columns=["node", *models, "spread"])
     wide = long.pivot_table(index="node", columns="model", values=measure, sort=False, aggfunc="sum")
-    wide = wide[[m for m in long["model"].unique()]]
+    wide = wide[models]
     wide["spread"] = wide.max(axis=1) - wide.min(axis=1)
-    wide = wide.reset_index().rename(columns={"node": "node"})
+    wide = wide.reset_index()
     wide.columns.name = None
     return wide.sort_values(wide.columns[1], ascending=False, kind="stable").reset_index(drop=True)
 
@@ -121,40 +127,49 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
     # -- calculation ----------------------------------------------------------------------
     def calculate(self) -> AttributionResult:
         q = self.query
-        from_file = q.paths_file is not None
-        touches = None if from_file else self.touches()
-        if from_file:
-            paths = read_paths_file(q.paths_file)  # type: ignore[arg-type]
-        elif q.ci_samples:
-            paths, cust, n_cust = J.load_customer_paths(self.engine, touches)
-        else:
-            paths = J.load_path_table(self.engine, touches)
+        if q.paths_file is not None:
+            return self._credit(read_paths_file(q.paths_file), None, None)
+        touches = self._touches = self.touches()
+        journeys = A.journeys_expr(touches)
+        shared = "time_decay" in self.model_names  # read twice: materialise the journeys once
+        if shared:
+            journeys = self.engine.temp_table(journeys)
+        try:
+            if q.ci_samples:
+                paths, cust, n_cust = A.load_customer_paths(self.engine, journeys)
+                return self._credit(paths, journeys, (cust, n_cust))
+            return self._credit(A.load_path_table(self.engine, journeys), journeys, None)
+        finally:
+            if shared:
+                self.engine.drop_temp(journeys)
+
+    def _credit(self, paths: PathTable, journeys: Any, customers: tuple[np.ndarray, int] | None) -> AttributionResult:
+        """Every requested model on the path table (time decay on the journeys, when there are)."""
+        q = self.query
         credits: dict[str, np.ndarray] = {}
         notes: list[str] = []
         for name in self.model_names:
             col = column_name(name, self.cfg.markov_order)
-            if name == "time_decay" and not from_file:
-                credits[col] = self._engine_time_decay(touches, paths.nodes)
+            if name == "time_decay" and journeys is not None:
+                credits[col] = self._engine_time_decay(journeys, paths.nodes)
             else:
                 if name == "time_decay":
                     notes.append("time_decay on a paths file: one step back counts as one day")
                 credits[col] = self.model(name).credit(paths)
         long = _long_frame(paths.nodes, credits)
         if q.ci_samples:
-            long = self._bootstrap(long, paths, credits,
-                                   None if from_file else (cust, n_cust))  # type: ignore[possibly-undefined]
+            long = self._bootstrap(long, paths, credits, customers)
         totals = paths.totals()
         meta = {"level": self.cfg.level, "conversion": q.conversion or self.cfg.default_conversion,
                 "lookback_days": self.cfg.lookback_days, "markov_order": self.cfg.markov_order,
                 "n_paths": paths.n_paths, "totals": totals, "notes": notes}
-        if not from_file:
+        if journeys is not None:
             n_conv = self.engine.execute(J.conversions_expr(self.engine, self.conversion, q).count())
             meta["conversions_without_touchpoints"] = float(n_conv) - totals["conversions"]
-        self._touches = touches
-        return AttributionResult(frame=wide_frame(long), query=q, meta=meta, long=long)
+        return AttributionResult(frame=wide_frame(long, models=list(credits)), query=q, meta=meta, long=long)
 
-    def _engine_time_decay(self, touches: Any, nodes: tuple[str, ...]) -> np.ndarray:
-        df = self.engine.execute(J.time_decay_expr(touches, self.cfg.half_life_days))
+    def _engine_time_decay(self, journeys: Any, nodes: tuple[str, ...]) -> np.ndarray:
+        df = self.engine.execute(A.time_decay_expr(journeys, self.cfg.half_life_days))
         by_node = df.set_index("node")
         out = np.zeros((len(nodes), 3))
         for i, n in enumerate(nodes):

@@ -21,8 +21,7 @@ none. Rules, in order:
    query's dates; ``new_customers`` counts each customer's first conversion of that
    definition ever.
 
-Only aggregates leave the engine: the path table (distinct paths with counts), or, for the
-bootstrap, paths per customer.
+What the models read is aggregated from these rows in :mod:`percorso.attribution.aggregates`.
 """
 
 from __future__ import annotations
@@ -31,15 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
 
-from percorso.attribution.paths import PathTable, from_arrow
 from percorso.attribution.settings import AttributionSettings, ConversionDef, check_level
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
-
-PATH_SEP = "\x1f"
 
 
 def node_expr(t: ir.Table, level: str, online_breakdown: bool = False) -> ir.StringValue:
@@ -143,56 +138,3 @@ def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = Non
         cond = cond & (tp.occurred_at < hi)
     value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
     return tp.filter(cond).select("customer_id", "occurred_at", value=value)
-
-
-def _per_journey(touches: ir.Table) -> ir.Table:
-    return touches.group_by(["customer_id", "journey"]).aggregate(
-        path=touches.node.collect(order_by=[touches.occurred_at, touches.event_id]).join(PATH_SEP),
-        converted=touches.converted.max(), value=touches.value.max(), new_customer=touches.new_customer.max(),
-    )
-
-
-def path_table_expr(touches: ir.Table, *, by_customer: bool = False) -> ir.Table:
-    """Distinct paths with counts (optionally per customer, for the bootstrap)."""
-    j = _per_journey(touches)
-    keys = ["path", "customer_id"] if by_customer else ["path"]
-    return j.group_by(keys).aggregate(
-        total_conversions=j.converted.sum().cast("float64"),
-        total_conversion_value=(j.value * j.converted).sum(),
-        total_null=(1 - j.converted).sum().cast("float64"),
-        total_new=(j.new_customer * j.converted).sum().cast("float64"),
-    )
-
-
-def load_path_table(engine: Engine, touches: ir.Table) -> PathTable:
-    """Run the aggregation in the engine and return the compact path table."""
-    return from_arrow(engine.to_arrow(path_table_expr(touches)), sep=PATH_SEP)
-
-
-def load_customer_paths(engine: Engine, touches: ir.Table) -> tuple[PathTable, Any, Any]:
-    """Paths per customer for the bootstrap: (path table per row, customer index, n_customers)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    arrow = engine.to_arrow(path_table_expr(touches, by_customer=True))
-    customers = pc.dictionary_encode(arrow.column("customer_id").combine_chunks())
-    idx = np.asarray(customers.indices.to_numpy(zero_copy_only=False))
-    return from_arrow(arrow.drop(["customer_id"]), sep=PATH_SEP), idx, len(customers.dictionary)
-
-
-def time_decay_expr(touches: ir.Table, half_life_days: float) -> ir.Table:
-    """Time-decay credits per node, in the engine: weight ``2^(-days before conversion / h)``,
-    normalised within each journey; columns node, conversions, value, new_customers."""
-    days = (touches.ref_at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / 86400.0
-    t = touches.mutate(w=(ibis.literal(2.0) ** (-days / half_life_days)))
-    jw = ibis.window(group_by=["customer_id", "journey"])
-    t = t.mutate(share=t.w / t.w.sum().over(jw))
-    return t.group_by("node").aggregate(
-        conversions=(t.share * t.converted).sum(), value=(t.share * t.value * t.converted).sum(),
-        new_customers=(t.share * t.new_customer * t.converted).sum(),
-    )
-
-
-def arrow_column_map(table: pa.Table, key: str, cols: list[str]) -> dict[str, list[float]]:
-    d = table.to_pydict()
-    return {k: [d[c][i] for c in cols] for i, k in enumerate(d[key])}

@@ -1,0 +1,83 @@
+"""What the models read, aggregated in the engine from the credited touchpoints.
+
+Why a per-journey table in between: every model reads the journeys, not the touchpoints.
+:func:`journeys_expr` makes one row per journey (its nodes and the days before its
+conversion, in order, and its outcome); the runner materialises it once as a temporary
+table, then both the path table (distinct paths with counts, the only input of the rule-based,
+Markov and Shapley solvers) and time decay (which needs the days) are cheap aggregations
+of it, instead of two passes over the touchpoint windows. Only aggregates leave the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from percorso.attribution.paths import PathTable, from_arrow
+
+if TYPE_CHECKING:
+    from percorso.engine import Engine
+
+PATH_SEP = "\x1f"
+
+
+def journeys_expr(touches: ir.Table) -> ir.Table:
+    """One row per journey of :func:`~percorso.attribution.journeys.journey_touches`.
+
+    Columns: ``customer_id, journey, nodes`` (list, in time order), ``days`` (days before
+    ``ref_at`` of each node, same order), ``converted, value, new_customer``.
+    """
+    order = [touches.occurred_at, touches.event_id]
+    days = (touches.ref_at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / 86400.0
+    return touches.group_by(["customer_id", "journey"]).aggregate(
+        nodes=touches.node.collect(order_by=order), days=days.collect(order_by=order),
+        converted=touches.converted.max(), value=touches.value.max(), new_customer=touches.new_customer.max(),
+    )
+
+
+def path_table_expr(journeys: ir.Table, *, by_customer: bool = False) -> ir.Table:
+    """Distinct paths with counts (optionally per customer, for the bootstrap)."""
+    j = journeys.mutate(path=journeys.nodes.join(PATH_SEP))
+    keys = ["path", "customer_id"] if by_customer else ["path"]
+    return j.group_by(keys).aggregate(
+        total_conversions=j.converted.sum().cast("float64"),
+        total_conversion_value=(j.value * j.converted).sum(),
+        total_null=(1 - j.converted).sum().cast("float64"),
+        total_new=(j.new_customer * j.converted).sum().cast("float64"),
+    )
+
+
+def load_path_table(engine: Engine, journeys: ir.Table) -> PathTable:
+    """Run the aggregation in the engine and return the compact path table."""
+    return from_arrow(engine.to_arrow(path_table_expr(journeys)), sep=PATH_SEP)
+
+
+def load_customer_paths(engine: Engine, journeys: ir.Table) -> tuple[PathTable, Any, Any]:
+    """Paths per customer for the bootstrap: (path table per row, customer index, n_customers)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    arrow = engine.to_arrow(path_table_expr(journeys, by_customer=True))
+    customers = pc.dictionary_encode(arrow.column("customer_id").combine_chunks())
+    idx = np.asarray(customers.indices.to_numpy(zero_copy_only=False))
+    return from_arrow(arrow.drop(["customer_id"]), sep=PATH_SEP), idx, len(customers.dictionary)
+
+
+def time_decay_expr(journeys: ir.Table, half_life_days: float) -> ir.Table:
+    """Time-decay credits per node, in the engine: weight ``2^(-days before conversion / h)``,
+    normalised within each journey; columns node, conversions, value, new_customers.
+
+    Each converting journey normalises its own list of weights (no window over touchpoints),
+    then nodes and shares are unnested side by side and summed per node. Journeys without
+    conversion have nothing to share and are not read.
+    """
+    j = journeys.filter(journeys.converted == 1)
+    w = j.days.map(lambda d: ibis.literal(2.0) ** (-d / half_life_days))
+    j = j.select("value", "new_customer", nodes=j.nodes, w=w, total=w.sums())
+    steps = j.select("value", "new_customer", node=j.nodes.unnest(), share=j.w.map(lambda x: x / j.total).unnest())
+    return steps.group_by("node").aggregate(
+        conversions=steps.share.sum(), value=(steps.share * steps.value).sum(),
+        new_customers=(steps.share * steps.new_customer).sum(),
+    )
