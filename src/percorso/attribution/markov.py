@@ -50,15 +50,30 @@ def state_codes(paths: PathTable, order: int) -> tuple[np.ndarray, int]:
     base = len(paths.nodes) + 1
     if base ** order >= 2**62:
         raise InputError(f"Markov order {order} with {len(paths.nodes)} channels is too large")
-    pos = np.arange(len(paths.steps)) - paths.offsets[:-1][paths.path_of_step]
-    code = (paths.steps.astype(np.int64) + 1)
+    code = paths.steps.astype(np.int64) + 1
+    if order == 1:
+        return code, base
+    pos = np.arange(len(paths.steps)) - np.repeat(paths.offsets[:-1], paths.lengths)
     for j in range(1, order):
         prev = np.zeros_like(code)
-        ok = pos >= j
         if j < len(paths.steps):
             prev[j:] = paths.steps[:-j] + 1
-        code = code + np.where(ok, prev, 0) * base**j
+        prev[pos < j] = 0
+        code += prev * base**j
     return code, base
+
+
+#: Above this many (from, to) state pairs transitions are counted sparsely (sort), below
+#: with one ``bincount`` over a dense m × m grid (order 1 to 3 with a dozen channels).
+DENSE_PAIRS = 1 << 24
+
+
+def count_transitions(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, m: int) -> sp.csr_matrix:
+    """Weighted transition counts between ``m`` states as a CSR matrix."""
+    if m * m <= DENSE_PAIRS:
+        grid = np.bincount(src.astype(np.int64) * m + dst, weights=weight, minlength=m * m)
+        return sp.csr_matrix(grid.reshape(m, m))
+    return sp.coo_matrix((weight, (src, dst)), shape=(m, m)).tocsr()
 
 
 def build_chain(paths: PathTable, order: int = 1) -> Chain:
@@ -78,12 +93,11 @@ def build_chain(paths: PathTable, order: int = 1) -> Chain:
         uniq, inv = np.unique(codes, return_inverse=True)
         sid = inv + 1
     m = len(uniq) + 1
-    owner = paths.path_of_step
-    w_step = weight[owner]
+    w_step = np.repeat(weight, paths.lengths)
     is_first = np.zeros(len(sid), dtype=bool)
     is_first[paths.offsets[:-1]] = True
     src = np.where(is_first, 0, np.roll(sid, 1))
-    counts = sp.coo_matrix((w_step, (src, sid)), shape=(m, m)).tocsr()
+    counts = count_transitions(src, sid, w_step, m)
     last = sid[paths.offsets[1:] - 1]
     rewards = np.column_stack([paths.conversions, paths.value, paths.new_customers])
     absorbed = np.bincount(last, weights=weight, minlength=m)

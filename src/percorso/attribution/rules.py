@@ -18,16 +18,24 @@ from percorso.attribution.paths import PathTable
 
 
 def credit_steps(paths: PathTable, weights: np.ndarray, step_index: np.ndarray | None = None) -> np.ndarray:
-    """Sum ``weight × path measures`` per node; ``weights`` per step (or per ``step_index``)."""
-    measures = paths.measures()
-    if step_index is None:
-        owner, nodes = paths.path_of_step, paths.steps
-    else:
-        owner, nodes = np.arange(paths.n_paths), paths.steps[step_index]
+    """Sum ``weight × path measures`` per node; ``weights`` per step (or per ``step_index``,
+    one chosen step per path). Each path's measures reach its steps by ``np.repeat`` (a
+    sequential copy), not by a gather through ``path_of_step``."""
     n = len(paths.nodes)
-    out = np.empty((n, measures.shape[1]))
-    for j in range(measures.shape[1]):
-        out[:, j] = np.bincount(nodes, weights=weights * measures[owner, j], minlength=n)
+    nodes = paths.steps if step_index is None else paths.steps[step_index]
+    out = np.empty((n, 3))
+    for j, m in enumerate((paths.conversions, paths.value, paths.new_customers)):
+        per_step = m if step_index is not None else np.repeat(m, paths.lengths)
+        out[:, j] = np.bincount(nodes, weights=weights * per_step, minlength=n)
+    return out
+
+
+def credit_paths(paths: PathTable, path_weight: np.ndarray) -> np.ndarray:
+    """Like :func:`credit_steps` when every step of a path has the same weight (``path_weight``)."""
+    n = len(paths.nodes)
+    out = np.empty((n, 3))
+    for j, m in enumerate((paths.conversions, paths.value, paths.new_customers)):
+        out[:, j] = np.bincount(paths.steps, weights=np.repeat(m * path_weight, paths.lengths), minlength=n)
     return out
 
 
@@ -43,9 +51,9 @@ def last_touch(paths: PathTable) -> np.ndarray:
 
 def last_non_direct(paths: PathTable, direct: Sequence[str] = ("Direct",)) -> np.ndarray:
     """Last touchpoint that is not direct (GA4's default); a path of only direct keeps its last."""
-    direct_codes = [i for i, n in enumerate(paths.nodes) if n in set(direct)]
+    is_direct = np.isin(np.asarray(paths.nodes, dtype=object), list(direct))
     idx = np.arange(len(paths.steps))
-    candidate = np.where(np.isin(paths.steps, direct_codes), -1, idx)
+    candidate = np.where(is_direct[paths.steps], -1, idx)
     last_nd = np.maximum.reduceat(candidate, paths.offsets[:-1]) if paths.n_paths else candidate[:0]
     chosen = np.where(last_nd >= 0, last_nd, paths.offsets[1:] - 1)
     return credit_steps(paths, np.ones(paths.n_paths), chosen)
@@ -53,7 +61,7 @@ def last_non_direct(paths: PathTable, direct: Sequence[str] = ("Direct",)) -> np
 
 def linear(paths: PathTable) -> np.ndarray:
     """Equal credit to every touchpoint of the path."""
-    return credit_steps(paths, 1.0 / paths.lengths[paths.path_of_step])
+    return credit_paths(paths, 1.0 / paths.lengths)
 
 
 def position_weights(paths: PathTable, first: float = 0.4, last: float = 0.4) -> np.ndarray:
@@ -61,17 +69,18 @@ def position_weights(paths: PathTable, first: float = 0.4, last: float = 0.4) ->
 
     One touch gets 1; two touches split ``first : last`` proportionally (0.5/0.5 with the
     default 40/40); from three touches, the first gets ``first``, the last ``last`` and the
-    middle ones share ``1 - first - last`` equally.
+    middle ones share ``1 - first - last`` equally. Built per path (a million paths, not
+    eight million steps): the middle weight repeated, then the two ends written over it.
     """
-    length = paths.lengths[paths.path_of_step].astype(float)
-    pos = np.arange(len(paths.steps)) - paths.offsets[:-1][paths.path_of_step]
-    middle = (1.0 - first - last) / np.maximum(length - 2, 1)
-    w = np.where(pos == 0, first, np.where(pos == length - 1, last, middle))
+    length = paths.lengths
     two = first + last
-    w = np.where(length == 2, np.where(pos == 0, first, last) / (two if two > 0 else 1.0), w)
-    if two == 0:
-        w = np.where(length == 2, 0.5, w)
-    return np.where(length == 1, 1.0, w)
+    end_first, end_last = (first / two, last / two) if two > 0 else (0.5, 0.5)
+    w = np.repeat((1.0 - first - last) / np.maximum(length - 2, 1), length)
+    starts, ends = paths.offsets[:-1], paths.offsets[1:] - 1
+    w[starts] = np.where(length == 2, end_first, first)
+    w[ends] = np.where(length == 2, end_last, last)
+    w[ends[length == 1]] = 1.0
+    return w
 
 
 def position_based(paths: PathTable, first: float = 0.4, last: float = 0.4) -> np.ndarray:
