@@ -6,14 +6,18 @@
 Synthetic journeys (numpy, not timed): 12 channels, geometric lengths, conversion probability
 rising with some channels. Timed from the aggregated path table (what leaves the engine),
 like ChannelAttribution's input: every rule-based model, exact Markov order 1 and 3, Shapley.
-Time decay is timed in the engine (DuckDB) over the journey steps, since it needs times.
-Baseline: hand-written DuckDB SQL for first / last / linear over the same path table.
+Time decay needs the times, so it is percorso's own engine expression
+(:func:`percorso.attribution.aggregates.time_decay_expr`) over a DuckDB table of the journeys
+(nodes and days before conversion), the table the runner builds the path table from.
+Baseline: hand-written DuckDB SQL for first / last / linear over the same path table. Every figure is the **median** of ``--repeat`` runs (the machine is
+shared, single runs are noisy); ``*_runs_s`` lists the runs of the slowest steps.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import duckdb
@@ -21,7 +25,9 @@ import numpy as np
 import pyarrow as pa
 
 from percorso.attribution import markov, rules, shapley
+from percorso.attribution.aggregates import time_decay_expr
 from percorso.attribution.paths import from_arrow
+from percorso.engine import Engine
 
 CHANNELS = ["Direct", "Email", "Paid Search", "Organic Search", "Paid Social", "Display", "Referral",
             "Affiliates", "SMS", "Store / POS", "Call center", "Events & fairs"]
@@ -62,42 +68,62 @@ def synth(n: int, seed: int) -> tuple[pa.Table, pa.Table]:
     return paths, flat
 
 
-def timed(fn):  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t
+def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
+    """(last result, median seconds, every run's seconds)."""
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        runs.append(time.perf_counter() - t)
+    return out, statistics.median(runs), runs
+
+
+def journeys_engine(flat: pa.Table) -> Engine:
+    """The journeys as the runner's per-journey table (:func:`aggregates.journeys_expr`)."""
+    journey = flat.column("journey").to_numpy()
+    lengths = np.bincount(journey)
+    offsets = pa.array(np.r_[0, np.cumsum(lengths)].astype(np.int32))
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    conv = flat.column("converted").to_numpy()[first]
+    table = pa.table({
+        "customer_id": pa.array(np.arange(lengths.size)).cast(pa.string()), "journey": np.zeros(lengths.size, np.int64),
+        "nodes": pa.ListArray.from_arrays(offsets, flat.column("node").combine_chunks()),
+        "days": pa.ListArray.from_arrays(offsets, flat.column("days").combine_chunks()),
+        "converted": conv, "value": flat.column("value").to_numpy()[first], "new_customer": conv,
+    })
+    engine = Engine(":memory:")
+    engine.create_table("journeys", table)
+    return engine
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--journeys", type=int, default=500_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=5, help="runs per step; the JSON reports medians")
     args = ap.parse_args()
+    r = args.repeat
     path_arrow, flat = synth(args.journeys, args.seed)
-    out: dict[str, float | int | str] = {"journeys": args.journeys, "distinct_paths": path_arrow.num_rows,
-                                         "channels": len(CHANNELS)}
-    paths, out["load_path_table_s"] = timed(lambda: from_arrow(path_arrow))
+    out: dict[str, object] = {"journeys": args.journeys, "distinct_paths": path_arrow.num_rows,
+                              "channels": len(CHANNELS), "repeat": r}
+    paths, out["load_path_table_s"], _ = timed(lambda: from_arrow(path_arrow), r)
     models = {
         "first": rules.first_touch, "last": rules.last_touch, "last_non_direct": rules.last_non_direct,
         "linear": rules.linear, "position": rules.position_based,
     }
     for name, fn in models.items():
-        _, out[f"{name}_s"] = timed(lambda fn=fn: fn(paths))
-    m1, out["markov_order1_s"] = timed(lambda: markov.markov(paths, 1))
-    _, out["markov_order3_s"] = timed(lambda: markov.markov(paths, 3))
-    sh, out["shapley_s"] = timed(lambda: shapley.shapley(paths, 15))
+        _, out[f"{name}_s"], _ = timed(lambda fn=fn: fn(paths), r)
+    engine = journeys_engine(flat)
+    journeys = engine.table("journeys")
+    _, out["time_decay_s"], out["time_decay_runs_s"] = timed(lambda: engine.execute(time_decay_expr(journeys, 7.0)), r)
+    out["time_decay_engine_rows"] = flat.num_rows
+    engine.close()
+    m1, out["markov_order1_s"], out["markov_order1_runs_s"] = timed(lambda: markov.markov(paths, 1), r)
+    _, out["markov_order3_s"], out["markov_order3_runs_s"] = timed(lambda: markov.markov(paths, 3), r)
+    sh, out["shapley_s"], _ = timed(lambda: shapley.shapley(paths, 15), r)
     con = duckdb.connect()
-    con.register("steps_arrow", flat)
-    con.execute("CREATE TABLE steps AS SELECT * FROM steps_arrow")
     con.register("paths_arrow", path_arrow)
     con.execute("CREATE TABLE paths AS SELECT * FROM paths_arrow")
-    td_sql = """
-        SELECT node, sum(share * converted) AS conversions, sum(share * value * converted) AS value
-        FROM (SELECT node, converted, value,
-                     pow(2.0, -days / 7.0) / sum(pow(2.0, -days / 7.0)) OVER (PARTITION BY journey) AS share
-              FROM steps) GROUP BY node"""
-    _, out["time_decay_s"] = timed(lambda: con.execute(td_sql).fetchall())
-    out["time_decay_engine_rows"] = flat.num_rows
     base = {
         "first": "SELECT split_part(path, ' > ', 1) AS node, sum(total_conversions) FROM paths GROUP BY 1",
         "last": "SELECT list_last(string_split(path, ' > ')) AS node, sum(total_conversions) FROM paths GROUP BY 1",
@@ -106,12 +132,18 @@ def main() -> None:
                        FROM (SELECT string_split(path, ' > ') AS p, total_conversions FROM paths)) GROUP BY 1""",
     }
     for name, sql in base.items():
-        _, out[f"duckdb_sql_{name}_s"] = timed(lambda sql=sql: con.execute(sql).fetchall())
+        _, out[f"duckdb_sql_{name}_s"], _ = timed(lambda sql=sql: con.execute(sql).fetchall(), r)
     out["markov_order1_credit_sum"] = float(m1[:, 0].sum())
     out["shapley_credit_sum"] = float(sh[:, 0].sum())
     out["total_conversions"] = float(paths.conversions.sum())
     con.close()
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}))
+
+    def rounded(v: object) -> object:
+        if isinstance(v, float):
+            return round(v, 4)
+        return [round(x, 3) for x in v] if isinstance(v, list) else v
+
+    print(json.dumps({k: rounded(v) for k, v in out.items()}))
 
 
 if __name__ == "__main__":

@@ -45,8 +45,8 @@ def demo_credits(folder: Path) -> tuple[object, object, dict]:
         exposed = exposed_customers(proj.engine, res._runner.touches())
         seconds = time.perf_counter() - clock
     frame = res.frame.merge(m3.frame[["node", "markov_3"]], on="node", how="left")
-    meta = {"totals": res.meta["totals"], "conversions_without_touchpoints": res.meta["conversions_without_touchpoints"],
-            "n_paths": res.meta["n_paths"], "lookback_days": res.meta["lookback_days"], "seconds": round(seconds, 1)}
+    meta = {"totals": res.meta["totals"],
+            "conversions_without_touchpoints": res.meta["conversions_without_touchpoints"], "n_paths": res.meta["n_paths"], "lookback_days": res.meta["lookback_days"], "seconds": round(seconds, 1)}
     return frame, exposed, meta
 
 

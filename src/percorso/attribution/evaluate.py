@@ -89,9 +89,10 @@ def rank_correlations(frame: pd.DataFrame, truth: pd.DataFrame, exposed: pd.Seri
     rows: dict[str, dict[str, Any]] = {}
     for m in models:
         credits = merged[m].astype(float)
+        per_customer = None if per_exposed is None else (credits / per_exposed, merged["true_effect"])
         pairs = {
             "incremental_conversions": (credits, merged["incremental_conversions"]),
-            "true_effect_per_exposed": (credits / per_exposed, merged["true_effect"]) if per_exposed is not None else None,
+            "true_effect_per_exposed": per_customer,
             "true_effect": (credits, merged["true_effect"]),
         }
         rows[m] = {name: _spearman(spearmanr, pair) for name, pair in pairs.items()}
