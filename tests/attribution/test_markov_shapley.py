@@ -55,6 +55,17 @@ def test_markov_equals_dense_bruteforce(rows, order):
     assert credits[:, 0].sum() == pytest.approx(sum(r[1] for r in rows))
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_sparse_transition_counts_equal_dense_bruteforce(monkeypatch, order):
+    # large chains (order 4) count transitions sparsely; force that path on small ones
+    monkeypatch.setattr(markov, "DENSE_PAIRS", 0)
+    rows = [(list("abca"), 2, 1), (list("ba"), 1, 2), (list("ccb"), 0, 3), (list("d"), 1, 1), (list("adb"), 3, 0)]
+    re, total = markov.removal_effects(table(rows), order)
+    expected, expected_total = markov_removal_dense(rows, order)
+    assert total[0] == pytest.approx(expected_total, rel=1e-9)
+    assert by_node(table(rows), re) == pytest.approx({k: max(v, 0.0) for k, v in expected.items()}, abs=1e-9)
+
+
 def test_markov_order4_runs_and_sums():
     p = table([(list("abcab"), 3, 1), (list("ba"), 1, 2), (list("ccca"), 0, 2), (list("d"), 1, 1)])
     credits = markov.markov(p, 4)
