@@ -62,7 +62,8 @@ def _day_bounds(query: Any) -> tuple[Any, Any]:
 
 def journey_touches(engine: Engine, settings: AttributionSettings, conversion: ConversionDef,
                     *, level: str = "channel", online_breakdown: bool = False, query: Any = None) -> ir.Table:
-    """One row per credited touchpoint: customer, journey, node, times, and journey outcome.
+    """One row per touchpoint of a journey (with or without conversion): customer, journey,
+    node, times, and the journey's outcome.
 
     Columns: ``customer_id, journey, event_id, occurred_at, node, ref_at, converted (int),
     value, new_customer (int)``. ``ref_at`` is the conversion time (or the journey's last
