@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+import ibis
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -9,8 +12,8 @@ from hypothesis import strategies as st
 
 from percorso.errors import InputError, NotFound
 from percorso.testing import journeys_for
-from percorso.value.segments.compile import members_expr
-from percorso.value.segments.definition import And, Compare, Not, Or
+from percorso.value.segments.compile import SITE_SOURCES, STORE_EVENTS, members_expr
+from percorso.value.segments.definition import ACTIONS, And, Behaviour, Compare, Not, Or, parse_rule
 from percorso.value.segments.store import list_segments, members, save_segment, show_segment
 
 RULE = ('{"type":"and","rules":[{"type":"behaviour","action":"bought_in_store"},'
@@ -42,9 +45,27 @@ def test_behaviours_and_store(tmp_path):
 
 
 CITIES = ["Roma", "Milano", None]
+BASE = datetime(2024, 3, 1, 12)
 
 
-def _eval(rule, c):
+def _count(b, c, ref):
+    """How many times customer ``c`` did ``b.action`` (the units of ``ACTIONS``), pure Python."""
+    since = ref - timedelta(days=b.within_days) if b.within_days else None
+    ok = lambda t: since is None or t >= since  # noqa: E731
+    if b.action in ("bought_in_store", "bought_online", "returned"):
+        return sum(1 for t, online, ret in c["orders"] if ok(t) and (
+            ret if b.action == "returned" else (not ret and bool(online) == (b.action == "bought_online"))))
+    tps = [tp for tp in c["tps"] if ok(tp["at"])]
+    if b.action == "visited_site":
+        return len({tp["session"] for tp in tps if tp["source"] in SITE_SOURCES})
+    if b.action == "visited_store":
+        return len({tp["at"].date() for tp in tps if tp["event"] in STORE_EVENTS and not tp["online"]})
+    want = {"opened_email": ("event", "email_open"), "clicked_email": ("event", "email_click"),
+            "called": ("channel", "Call center")}[b.action]
+    return sum(1 for tp in tps if tp[want[0]] == want[1])
+
+
+def _eval(rule, c, ref):
     if isinstance(rule, Compare):
         v = c[rule.field]
         if v is None:
@@ -52,11 +73,13 @@ def _eval(rule, c):
         ops = {"eq": v == rule.value, "ne": v != rule.value, "lt": v < rule.value, "le": v <= rule.value,
                "gt": v > rule.value, "ge": v >= rule.value} if rule.op != "in" else {"in": v in rule.value}
         return ops[rule.op]
+    if isinstance(rule, Behaviour):
+        return _count(rule, c, ref) >= rule.min_count
     if isinstance(rule, And):
-        return all(_eval(r, c) for r in rule.rules)
+        return all(_eval(r, c, ref) for r in rule.rules)
     if isinstance(rule, Or):
-        return any(_eval(r, c) for r in rule.rules)
-    return not _eval(rule.rule, c)
+        return any(_eval(r, c, ref) for r in rule.rules)
+    return not _eval(rule.rule, c, ref)
 
 
 _num = st.builds(lambda f, op, v: Compare(field=f, op=op, value=v), st.sampled_from(["n_orders", "revenue"]),
@@ -65,28 +88,120 @@ _txt = st.builds(lambda op, v: Compare(field="city", op=op, value=v), st.sampled
                  st.sampled_from(["Roma", "Milano"]))
 _in = st.builds(lambda v: Compare(field="city", op="in", value=v), st.lists(st.sampled_from(["Roma", "Milano"]), min_size=1))
 _bool = st.builds(lambda v: Compare(field="consent_marketing", op="eq", value=v), st.booleans())
-_leaf = st.one_of(_num, _txt, _in, _bool)
+_beh = st.builds(lambda a, w, k: Behaviour(action=a, within_days=w, min_count=k), st.sampled_from(sorted(ACTIONS)),
+                 st.one_of(st.none(), st.integers(1, 40)), st.integers(1, 3))
+_leaf = st.one_of(_num, _txt, _in, _bool, _beh, _beh)
 _tree = st.recursive(_leaf, lambda ch: st.one_of(
     st.builds(lambda rs: And(rules=rs), st.lists(ch, min_size=1, max_size=3)),
     st.builds(lambda rs: Or(rules=rs), st.lists(ch, min_size=1, max_size=3)),
     st.builds(lambda r: Not(rule=r), ch)), max_leaves=8)
+_hours = st.integers(0, 60 * 24)
+_order = st.tuples(_hours, st.one_of(st.none(), st.booleans()), st.booleans())
+_tp = st.fixed_dictionaries({
+    "h": _hours, "session": st.integers(0, 3),
+    "kind": st.sampled_from([("web", "page_view", True, "Direct"), ("app", "screen_view", True, "Direct"),
+                             ("esp", "email_open", True, "Email"), ("esp", "email_click", True, "Email"),
+                             ("ads", "ad_click", True, "Paid Search"), ("pos", "receipt", False, "Store / POS"),
+                             ("events", "store_visit", False, "Store / POS"), ("pos", "return", False, "Store / POS"), ("web", "return", True, "Direct"),
+                             ("call_center", "call", False, "Call center")])})
 _cust = st.fixed_dictionaries({"n_orders": st.one_of(st.none(), st.integers(0, 5)),
                                "revenue": st.one_of(st.none(), st.integers(0, 5).map(float)),
                                "city": st.sampled_from(CITIES),
-                               "consent_marketing": st.one_of(st.none(), st.booleans())})
+                               "consent_marketing": st.one_of(st.none(), st.booleans()),
+                               "orders": st.lists(_order, max_size=4), "tps": st.lists(_tp, max_size=6)})
 
 
-@settings(max_examples=60, deadline=None)
-@given(custs=st.lists(_cust, min_size=1, max_size=15), rule=_tree)
-def test_oracle(oracle_engine, custs, rule):
-    ids = [f"c{i}" for i in range(len(custs))]
-    oracle_engine.create_table("customers", pa.table({
+def _load(engine, ids, custs):
+    """Real ``customers``, ``orders`` and ``touchpoints`` tables from the generated customers."""
+    engine.create_table("customers", pa.table({
         "customer_id": ids,
         "n_orders": pa.array([c["n_orders"] for c in custs], pa.int64()),
         "revenue": pa.array([c["revenue"] for c in custs], pa.float64()),
         "city": pa.array([c["city"] for c in custs], pa.string()),
         "consent_marketing": pa.array([c["consent_marketing"] for c in custs], pa.bool_()),
     }))
+    orders = [(i, BASE + timedelta(hours=h), on, ret) for i, c in zip(ids, custs, strict=True) for h, on, ret in c["orders"]]
+    engine.create_table("orders", pa.table({
+        "customer_id": pa.array([o[0] for o in orders], pa.string()),
+        "occurred_at": pa.array([o[1] for o in orders], pa.timestamp("us")),
+        "online": pa.array([o[2] for o in orders], pa.bool_()),
+        "is_return": pa.array([o[3] for o in orders], pa.bool_())}))
+    tps = [(i, tp) for i, c in zip(ids, custs, strict=True) for tp in c["tps"]]
+    # one touchpoint of nobody fixes the end of the data ("the last N days" end there)
+    tps.append((None, {"h": 61 * 24, "session": 0, "kind": ("web", "page_view", True, "Direct")}))
+    engine.create_table("touchpoints", pa.table({
+        "customer_id": pa.array([i for i, _ in tps], pa.string()),
+        "occurred_at": pa.array([BASE + timedelta(hours=tp["h"]) for _, tp in tps], pa.timestamp("us")),
+        "source_system": [tp["kind"][0] for _, tp in tps], "event_type": [tp["kind"][1] for _, tp in tps],
+        "online": [tp["kind"][2] for _, tp in tps], "channel": [tp["kind"][3] for _, tp in tps],
+        "session_id": [f"{i}:{tp['session']}" for i, tp in tps]}))
+    for i, c in zip(ids, custs, strict=True):
+        c["orders"] = [(BASE + timedelta(hours=h), on, ret) for h, on, ret in c["orders"]]
+        c["tps"] = [{"at": BASE + timedelta(hours=tp["h"]), "session": f"{i}:{tp['session']}", "source": tp["kind"][0],
+                     "event": tp["kind"][1], "online": tp["kind"][2], "channel": tp["kind"][3]} for tp in c["tps"]]
+    return BASE + timedelta(days=61)
+
+
+@settings(max_examples=80, deadline=None)
+@given(custs=st.lists(_cust, min_size=1, max_size=12), rule=_tree)
+def test_oracle(oracle_engine, custs, rule):
+    ids = [f"c{i}" for i in range(len(custs))]
+    ref = _load(oracle_engine, ids, custs)
     got = set(oracle_engine.execute(members_expr(oracle_engine, rule).select("customer_id"))["customer_id"])
-    want = {i for i, c in zip(ids, custs, strict=True) if _eval(rule, c)}
+    want = {i for i, c in zip(ids, custs, strict=True) if _eval(rule, c, ref)}
     assert got == want
+
+
+def test_membership_over_time(tmp_path):
+    from percorso.value.segments.store import members_at, refresh_segment, segment_history
+
+    eng = journeys_for(tmp_path, {
+        "anna": [("purchase", "2024-03-01 10:00", {"revenue": 300.0})],
+        "bruno": [("purchase", "2024-03-02 10:00", {"revenue": 50.0})],
+        "carla": [("purchase", "2024-03-03 10:00", {"revenue": 500.0})],
+    })
+    rule = '{"type":"compare","field":"revenue","op":"ge","value":100}'
+    assert save_segment(eng, "big", rule) == 2                      # anna, carla
+    t0 = eng.execute(eng.table("segment_sizes").computed_at.max())
+    c = eng.table("customers")                                        # bruno spends more, carla returns all
+    eng.create_table("customers", c.mutate(revenue=ibis.cases((c.customer_id == "bruno", 150.0),
+                                                              (c.customer_id == "carla", 0.0), else_=c.revenue)))
+    assert refresh_segment(eng, "big") == {"name": "big", "size": 2, "entered": 1, "left": 1}
+    assert refresh_segment(eng, "big") == {"name": "big", "size": 2, "entered": 0, "left": 0}
+    hist = eng.execute(segment_history(eng, "big"))
+    assert list(hist["size"]) == [2, 2, 2] and list(hist["entered"]) == [2, 1, 0] and list(hist["left"]) == [0, 1, 0]
+    assert sorted(eng.execute(members_at(eng, "big", t0))["customer_id"]) == ["anna", "carla"]
+    assert sorted(eng.execute(members(eng, "big"))["customer_id"]) == ["anna", "bruno"]
+    m = eng.table("segment_membership")
+    assert eng.execute(m.count()) == 3                                 # anna, carla (closed), bruno
+    exp = eng.execute(members(eng, "big", columns=["revenue", "city"]))
+    assert list(exp.columns) == ["customer_id", "revenue", "city"]
+
+
+def test_derived_fields(tmp_path):
+    """health_score, RFM segment, CLV and churn level as rule fields, checked by hand."""
+    from percorso.value.clv.pipeline import fit_clv
+    from percorso.value.health import health_expr
+
+    journeys = {f"c{i}": [("purchase", f"2024-0{1 + i % 3}-0{1 + i % 7} 10:00", {"revenue": 10.0 + i})]
+                for i in range(12)}
+    journeys["rep"] = [("purchase", f"2024-0{m}-10 10:00", {"revenue": 80.0}) for m in range(1, 7)]
+    for j, months in enumerate([(1, 4), (2, 3, 5), (1, 6)]):
+        journeys[f"r{j}"] = [("purchase", f"2024-0{m}-2{j} 10:00", {"revenue": 30.0 + 9 * m}) for m in months]
+    eng = journeys_for(tmp_path, journeys)
+    h = eng.execute(health_expr(eng)).set_index("customer_id")
+    rule = {"type": "compare", "field": "health_score", "op": "ge", "value": float(h.loc["rep", "score"])}
+    got = set(eng.execute(members_expr(eng, parse_rule(rule)).customer_id))
+    assert got == set(h.index[h["score"] >= h.loc["rep", "score"]])
+    with pytest.raises(InputError, match="clv fit"):
+        members_expr(eng, parse_rule({"type": "compare", "field": "clv", "op": "gt", "value": 0}))
+    fit_clv(eng)
+    cv = eng.execute(eng.table("customer_value")).set_index("customer_id")
+    top = set(eng.execute(members_expr(eng, parse_rule(
+        {"type": "compare", "field": "clv", "op": "ge", "value": float(cv["clv"].max())})).customer_id))
+    assert top == set(cv.index[cv["clv"] == cv["clv"].max()])
+    lvl = set(eng.execute(members_expr(eng, parse_rule(
+        {"type": "compare", "field": "churn_risk_level", "op": "in", "value": ["high", "medium", "low"]})).customer_id))
+    assert lvl == set(cv.index)
+    with pytest.raises(InputError, match="personas"):
+        members_expr(eng, parse_rule({"type": "compare", "field": "persona", "op": "eq", "value": 1}))

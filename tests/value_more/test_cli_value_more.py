@@ -32,7 +32,7 @@ def test_cost_to_serve(project, tmp_path):
     doc = json.loads(_ok(["cost-to-serve", "-p", str(project), "-f", "json", "--chart", str(tmp_path / "c.html")]).stdout)
     assert sum(r["customers"] for r in doc) == 24
     assert (tmp_path / "c.html").exists()
-    rows = json.loads(_ok(["cost-to-serve", "-p", str(project), "-f", "json", "--customers", "--limit", "5"]).stdout)
+    rows = json.loads(_ok(["cost-to-serve", "-p", str(project), "-f", "json", "--customers", "all", "--limit", "5"]).stdout)
     assert len(rows) == 5 and "margin_after" in rows[0]
 
 

@@ -104,11 +104,56 @@ def test_clv_and_churn_when_a_fit_is_stored(tmp_path):
     j, truth = clustered_journeys(per=10)
     e = journeys_for(tmp_path, j)
     ids = sorted(truth)
-    # a stored customer_value (the columns personas read): store shoppers CLV 10, others 100
+    # a stored customer_value (the columns churn and personas read): store shoppers CLV 10 and
+    # P(alive) 0.25 (high risk), others CLV 100, P(alive) 0.75, 2 days of silence on a gap of 5 (low)
+    store_c = [c.startswith("s") for c in ids]
     e.create_table("customer_value", pa.table({
-        "customer_id": ids, "clv": [10.0 if c.startswith("s") else 100.0 for c in ids],
-        "p_alive": [0.25 if c.startswith("s") else 0.75 for c in ids]}))
+        "customer_id": ids, "clv": [10.0 if s else 100.0 for s in store_c],
+        "p_alive": [0.25 if s else 0.75 for s in store_c], "frequency": [2] * len(ids),
+        "recency": [10.0] * len(ids), "T": [12.0] * len(ids)}))
     r = run(e, PersonasQuery(k=3, seed=1))
     store = next(c for c in r.cards if c["channels"][0][0] == "Store / POS")
-    assert store["avg_clv"] == pytest.approx(10.0) and store["churn_risk"] == pytest.approx(0.75)
-    assert "rischio di abbandono 75%" in store["description_it"]
+    assert store["avg_clv"] == pytest.approx(10.0) and store["churn_risk"] == pytest.approx(1.0)
+    assert "ad alto rischio di abbandono il 100%" in store["description_it"]
+    others = [c for c in r.cards if c is not store]
+    assert all(c["churn_risk"] == 0.0 and "0% at high churn risk" in c["description_en"] for c in others)
+
+
+def _card(persona, channel, buyers, store=None, **kw):
+    base = {"persona": persona, "customers": 10, "share": 0.25, "avg_revenue": 40.0 * buyers, "avg_orders": buyers,
+            "buyers_share": buyers, "online_order_share": 0.0 if buyers else None, "channels": [(channel, 0.5)],
+            "typical_journey": f"{channel} > Email", "top_categories": None, "current_stage": "consideration",
+            "home_store": store, "avg_clv": None, "churn_risk": None}
+    return {**base, **kw}
+
+
+def test_same_names_are_told_apart_and_prospects_described_as_such():
+    from percorso.value import personas_text as pt
+
+    cards = [_card(1, "Direct", 0.1, "MI01"), _card(2, "Organic Search", 0.0, "MI01"),
+             _card(3, "Direct", 0.2, "RM01"), _card(4, "Store / POS", 0.9)]
+    for c in cards:
+        c["name_it"], c["name_en"] = pt.names(c, overall_revenue=20.0)
+    pt.disambiguate(cards)
+    # 1-3 are all "Prospects": 2 alone has Organic Search as main channel, 3 alone has RM01 as
+    # home store, 1 shares each single fact with one of them but not the pair (Direct, MI01);
+    # a persona with a unique name keeps it
+    assert [c["name_en"] for c in cards[:3]] == ["Prospects · Direct, MI01", "Prospects · Organic Search",
+                                                 "Prospects · RM01"]
+    twins = [_card(1, "Direct", 0.1, "MI01"), _card(2, "Direct", 0.1, "MI01")]
+    for c in twins:
+        c["name_it"], c["name_en"] = pt.names(c, overall_revenue=20.0)
+    pt.disambiguate(twins)
+    assert [c["name_en"] for c in twins] == ["Prospects · #1", "Prospects · #2"]   # nothing tells them apart
+    assert cards[3]["name_en"] == "High-value in-store customers"
+    two = [_card(1, "Direct", 0.1), _card(2, "Organic Search", 0.1)]
+    for c in two:
+        c["name_it"], c["name_en"] = pt.names(c, overall_revenue=20.0)
+    pt.disambiguate(two)
+    assert [c["name_it"] for c in two] == ["Prospect · Direct", "Prospect · Organic Search"]
+    it, en = pt.describe(two[0])
+    assert "Only 10% have bought so far." in en and "Solo il 10% ha già acquistato." in it
+    assert "Typical journey: Direct > Email." in en and "before the first purchase" not in en
+    assert "in store 100%" not in en
+    it, en = pt.describe({**cards[1], "name_it": "x", "name_en": "x"})
+    assert "They have not bought yet." in en and "Non hanno ancora acquistato." in it

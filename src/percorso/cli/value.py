@@ -1,125 +1,111 @@
-"""CLI commands: value (RFM, CLV, churn, cohorts, segments)."""
+"""CLI commands: RFM, churn, cohorts; the CLV and segment groups live in value_clv / value_segments.
+
+Every value command has the same faces as the journey commands: ``--format`` and ``--out``
+for the table, ``--chart`` for the figure, ``--customers KEY=VALUE`` for the customers behind
+one row (``--limit`` / ``--offset`` page through them) and ``--segment`` to keep only the
+members of a saved segment.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
+from percorso.cli.journey_options import ChartOpt, SegmentOpt
+
+LimitOpt = Annotated[int, typer.Option("--limit", help="Clienti per pagina / customers per page (drill-down).")]
+OffsetOpt = Annotated[int, typer.Option("--offset", help="Primo cliente / first customer (drill-down).")]
+AsOfOpt = Annotated[datetime | None, typer.Option("--as-of", help="Data di riferimento / reference day (YYYY-MM-DD).",
+                                                   formats=["%Y-%m-%d"])]
 
 
-def _run(project: Path, query: object) -> object:
+def drill_opt(example: str) -> Any:
+    """The ``--customers`` option with this command's selector in the help."""
+    return typer.Option("--customers", help=f"Clienti dietro una riga / customers behind one row: '{example}'.")
+
+
+def run_value(project: Path, query: Any) -> Any:
+    """Run a value analysis with the project's settings."""
     from percorso.analysis.base import run
 
     p = open_cli_project(project)
     return run(p.engine, query, p.settings)
 
 
+def show_result(res: Any, fmt: OutputFormat, out: Path | None, chart: Path | None, drill: str | None,
+                limit: int, offset: int, title: str) -> None:
+    """Write the chart, then print the drill-down page or the main table."""
+    from percorso.cli.common import console, write_figure
+    from percorso.cli.paths import parse_selector
+
+    if chart is not None:
+        write_figure(res.figure(), chart)
+    if drill:
+        frame = res.customers(limit=limit, offset=offset, **parse_selector(drill))
+        emit_frame(frame, fmt, out, title=f"clienti / customers: {drill}")
+        console().print("scheda / profile: percorso customer show ID")
+    else:
+        emit_frame(res.to_frame(), fmt, out, title=title)
+
+
+def warn(lines: list[str]) -> None:
+    """Print warnings (e.g. a badly identified fit) on stderr."""
+    from percorso.cli.common import console
+
+    for w in lines:
+        console().print(f"[yellow]attenzione / warning:[/yellow] {w}", markup=True, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
-    clv = typer.Typer(help="Customer lifetime value (BG/NBD + Gamma-Gamma) / valore del cliente nel tempo.")
-    seg = typer.Typer(help="Rule-based segments / segmenti basati su regole.")
-    app.add_typer(clv, name="clv")
-    app.add_typer(seg, name="segment")
+    from percorso.cli import value_clv, value_segments
+
+    value_clv.register(app)
+    value_segments.register(app)
 
     @app.command("rfm")
-    def rfm_cmd(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
-        """Segmenti RFM: clienti e valore per segmento (RFM segments)."""
+    def rfm_cmd(
+        as_of: AsOfOpt = None, segment: SegmentOpt = None,
+        drill: Annotated[str | None, drill_opt("segment=Lost")] = None, limit: LimitOpt = 100, offset: OffsetOpt = 0,
+        chart: ChartOpt = None, project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table,
+        out: OutOpt = None,
+    ) -> None:
+        """Segmenti RFM: clienti, valore e canali per segmento (RFM segments, online vs store)."""
         from percorso.value.rfm import RFMQuery
 
-        emit_frame(_run(project, RFMQuery()).to_frame(), fmt, out, title="RFM")
-
-    @clv.command("fit")
-    def clv_fit(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
-        """Stima i modelli e scrive customer_value (fit the models, write customer_value)."""
-        from percorso.value.clv.analysis import CLVQuery
-
-        emit_frame(_run(project, CLVQuery()).to_frame(), fmt, out, title="CLV")
-
-    @clv.command("predict")
-    def clv_predict(
-        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
-        limit: Annotated[int, typer.Option(help="Rows (top CLV first).")] = 100,
-    ) -> None:
-        """Clienti con CLV più alto da customer_value (top customers by CLV)."""
-        import ibis
-
-        p = open_cli_project(project)
-        t = p.engine.table("customer_value")
-        emit_frame(p.engine.execute(t.order_by(ibis.desc("clv")).limit(limit)), fmt, out, title="CLV")
-
-    @clv.command("validate")
-    def clv_validate(
-        holdout: Annotated[str, typer.Option(help="Holdout window, e.g. 26w, 180d, 6m.")] = "26w",
-        chart: Annotated[Path | None, typer.Option(help="Write the chart (HTML).")] = None,
-        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
-    ) -> None:
-        """Previsti vs reali nel periodo di holdout (predicted vs actual in the holdout)."""
-        from percorso.value.clv.analysis import validate_holdout
-
-        p = open_cli_project(project)
-        res = validate_holdout(p.engine, holdout, p.settings)
-        if chart is not None:
-            res.figure().write_html(str(chart))
-        emit_frame(res.to_frame(), fmt, out, title=f"holdout {holdout}")
+        res = run_value(project, RFMQuery(as_of=as_of.date() if as_of else None, segment=segment))
+        show_result(res, fmt, out, chart, drill, limit, offset, "RFM")
 
     @app.command("churn")
-    def churn_cmd(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
+    def churn_cmd(
+        segment: SegmentOpt = None,
+        drill: Annotated[str | None, drill_opt("risk_level=high")] = None, limit: LimitOpt = 100,
+        offset: OffsetOpt = 0, chart: ChartOpt = None, project: ProjectOpt = Path("."),
+        fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    ) -> None:
         """Rischio di abbandono e CLV a rischio (churn risk and CLV at stake); run `clv fit` first."""
         from percorso.value.churn import ChurnQuery
 
-        emit_frame(_run(project, ChurnQuery()).to_frame(), fmt, out, title="churn")
+        show_result(run_value(project, ChurnQuery(segment=segment)), fmt, out, chart, drill, limit, offset, "churn")
 
     @app.command("cohorts")
     def cohorts_cmd(
         by: Annotated[str, typer.Option(help="month | channel")] = "month",
-        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+        metric: Annotated[str, typer.Option(help="Heatmap: retention | cum_revenue_per_customer.")] = "retention",
+        segment: SegmentOpt = None,
+        drill: Annotated[str | None, drill_opt("cohort=2024-01,period=3")] = None, limit: LimitOpt = 100,
+        offset: OffsetOpt = 0, chart: ChartOpt = None, project: ProjectOpt = Path("."),
+        fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
-        """Coorti di acquisizione e retention (acquisition cohorts and retention)."""
+        """Coorti di acquisizione: retention e ricavo cumulato (acquisition cohorts and retention)."""
+        from percorso.cli.common import write_figure
         from percorso.value.cohorts import CohortQuery
 
-        emit_frame(_run(project, CohortQuery(by=by)).to_frame(), fmt, out, title="cohorts")
-
-    @seg.command("create")
-    def seg_create(
-        name: str,
-        rule: Annotated[str | None, typer.Option(help="Rule as JSON.")] = None,
-        file: Annotated[Path | None, typer.Option(help="Rule JSON file.")] = None,
-        project: ProjectOpt = Path("."),
-    ) -> None:
-        """Crea o sostituisce un segmento (create or replace a segment)."""
-        from percorso.errors import InputError
-        from percorso.value.segments.store import save_segment
-
-        if (rule is None) == (file is None):
-            raise InputError("give exactly one of --rule JSON or --file FILE")
-        text = rule if rule is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-        p = open_cli_project(project)
-        n = save_segment(p.engine, name, text)
-        typer.echo(f"segmento '{name}': {n} clienti", err=True)
-
-    @seg.command("list")
-    def seg_list(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
-        """Elenca i segmenti (list segments)."""
-        from percorso.value.segments.store import list_segments
-
-        emit_frame(list_segments(open_cli_project(project).engine), fmt, out, title="segments")
-
-    @seg.command("show")
-    def seg_show(name: str, project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table,
-                 out: OutOpt = None) -> None:
-        """Definizione e dimensione di un segmento (definition and size)."""
-        from percorso.value.segments.store import show_segment
-
-        emit_frame(show_segment(open_cli_project(project).engine, name), fmt, out, title=name)
-
-    @seg.command("export")
-    def seg_export(name: str, project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.csv,
-                   out: OutOpt = None) -> None:
-        """Esporta i clienti del segmento (export members)."""
-        from percorso.value.segments.store import members
-
-        p = open_cli_project(project)
-        emit_frame(p.engine.execute(members(p.engine, name)), fmt, out, title=name)
+        res = run_value(project, CohortQuery(by=by, segment=segment))  # type: ignore[arg-type]
+        if chart is not None:
+            write_figure(res.figure(metric), chart)
+        show_result(res, fmt, out, None, drill, limit, offset, f"cohorts by {by}")

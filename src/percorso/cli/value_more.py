@@ -10,6 +10,7 @@ import typer
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
 
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write the chart (.html or .png).")]
+SegmentOpt = Annotated[str | None, typer.Option("--segment", help="Solo i clienti del segmento / saved segment.")]
 
 
 def _run(project: Path, query: object) -> object:
@@ -24,24 +25,30 @@ def register(app: typer.Typer) -> None:
 
     @app.command("cost-to-serve")
     def cost_to_serve_cmd(
-        customers: Annotated[bool, typer.Option("--customers", help="Per-customer rows instead of the summary.")] = False,
-        losing: Annotated[bool, typer.Option("--losing", help="With --customers: only those who cost more than they bring.")] = False,
+        customers: Annotated[str | None, typer.Option("--customers", help="Per-customer rows: 'all', or a selector "
+                                                      "such as 'segment=Lost' or 'losing=true'.")] = None,
+        losing: Annotated[bool, typer.Option("--losing", help="Only those who cost more than they bring "
+                                             "(per-customer rows).")] = False,
         limit: Annotated[int, typer.Option(help="Rows per page with --customers.")] = 100,
         offset: Annotated[int, typer.Option(help="First row with --customers.")] = 0,
         date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
         date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD).")] = None,
-        chart: ChartOpt = None,
+        chart: ChartOpt = None, segment: SegmentOpt = None,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
         """Costo di servizio e margine per cliente; chi costa più di quanto rende (cost to serve)."""
         from percorso.cli.common import write_figure
         from percorso.value.cost_to_serve import CostToServeQuery
 
-        res = _run(project, CostToServeQuery(date_from=date_from, date_to=date_to))
+        res = _run(project, CostToServeQuery(date_from=date_from, date_to=date_to, segment=segment))
         if chart is not None:
             write_figure(res.figure(), chart)
-        if customers:
-            sel = {"losing": True} if losing else {}
+        if customers or losing:
+            from percorso.cli.paths import parse_selector
+
+            sel = parse_selector(customers) if customers and customers != "all" else {}
+            if losing:
+                sel["losing"] = True
             emit_frame(res.customers(limit=limit, offset=offset, **sel), fmt, out, title="cost to serve")
         else:
             emit_frame(res.to_frame(), fmt, out, title="cost to serve / costo di servizio")
@@ -52,14 +59,14 @@ def register(app: typer.Typer) -> None:
         as_of: Annotated[str | None, typer.Option("--as-of", help="Reference day (YYYY-MM-DD).")] = None,
         limit: Annotated[int, typer.Option(help="Rows with --band.")] = 100,
         offset: Annotated[int, typer.Option(help="First row with --band.")] = 0,
-        chart: ChartOpt = None,
+        chart: ChartOpt = None, segment: SegmentOpt = None,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
         """Indice di salute dei clienti 0–100 per fascia (customer health index by band)."""
         from percorso.cli.common import write_figure
         from percorso.value.health import HealthQuery
 
-        res = _run(project, HealthQuery(as_of=as_of))
+        res = _run(project, HealthQuery(as_of=as_of, segment=segment))
         if chart is not None:
             write_figure(res.figure(), chart)
         if band is not None:
@@ -72,6 +79,9 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int | None, typer.Option("--k", help="Number of personas (2-8); default: by silhouette.")] = None,
         seed: Annotated[int, typer.Option(help="Random seed of the clustering.")] = 0,
         lang: Annotated[str, typer.Option(help="Language of the cards in table mode: it | en.")] = "it",
+        persona: Annotated[int | None, typer.Option("--persona", help="List the customers of one persona.")] = None,
+        limit: Annotated[int, typer.Option(help="Rows with --persona.")] = 100,
+        offset: Annotated[int, typer.Option(help="First row with --persona.")] = 0,
         chart: ChartOpt = None,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
@@ -86,7 +96,10 @@ def register(app: typer.Typer) -> None:
         if chart is not None:
             write_figure(res.figure(), chart)
         frame = res.to_frame()
-        if fmt is OutputFormat.table and out is None:
+        if persona is not None:
+            emit_frame(res.customers(limit=limit, offset=offset, persona=persona), fmt, out,
+                       title=f"persona {persona}")
+        elif fmt is OutputFormat.table and out is None:
             con = console(stderr=False)
             for c in res.cards:
                 con.print(f"[bold]{c['persona']}. {c['name_' + lang]}[/bold]", markup=True)

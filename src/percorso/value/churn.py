@@ -80,7 +80,7 @@ class ChurnRunner(Runner[ChurnQuery, ChurnResult]):
     def _churn(self) -> Table:
         from percorso.value.segments.store import in_segment
 
-        return in_segment(self.engine, churn_expr(self.engine), self.query.segment)
+        return in_segment(self.engine, churn_expr(self.engine), self.query.segment, self.settings)
 
     def calculate(self) -> ChurnResult:
         t = self._churn()

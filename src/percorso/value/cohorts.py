@@ -75,7 +75,7 @@ class CohortRunner(Runner[CohortQuery, CohortResult]):
         """One row per purchase: customer, cohort, acquisition month index, period, revenue."""
         from percorso.value.segments.store import in_segment
 
-        o = in_segment(self.engine, purchases(self.engine), self.query.segment)
+        o = in_segment(self.engine, purchases(self.engine), self.query.segment, self.settings)
         o = o.mutate(mi=_month_index(o.occurred_at))
         first = o.group_by("customer_id").aggregate(first_mi=o.mi.min())
         if self.query.by == "month":

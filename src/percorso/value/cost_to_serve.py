@@ -191,11 +191,9 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
             t = t.mutate(segment=t.rfm_segment.fill_null(NO_PURCHASE)).drop("rfm_segment")
         else:
             t = t.mutate(segment=ibis.literal(NO_PURCHASE))
-        if q.segment is not None:
-            from percorso.value.segments.store import members
+        from percorso.value.segments.store import in_segment
 
-            t = t.semi_join(members(self.engine, q.segment), "customer_id")
-        return t
+        return in_segment(self.engine, t, q.segment, self.settings)
 
     def calculate(self) -> CostToServeResult:
         t = self._table()
@@ -223,5 +221,6 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
         if seg is not None:
             t = t.filter(t.segment == seg)
         if losing is not None:
-            t = t.filter((t.margin_after < 0) == bool(losing))
+            flag = losing if isinstance(losing, bool) else str(losing).strip().lower() in ("1", "true", "yes", "si", "sì")
+            t = t.filter((t.margin_after < 0) == flag)
         return t

@@ -153,12 +153,9 @@ class HealthRunner(Runner[HealthQuery, HealthResult]):
         if as_of is None and self.query.date_to is not None:
             dt = self.query.date_to
             as_of = (dt.date() if isinstance(dt, datetime) else dt) + timedelta(days=1)
-        t = health_expr(self.engine, cfg, as_of)
-        if self.query.segment is not None:
-            from percorso.value.segments.store import members
+        from percorso.value.segments.store import in_segment
 
-            t = t.semi_join(members(self.engine, self.query.segment), "customer_id")
-        return t
+        return in_segment(self.engine, health_expr(self.engine, cfg, as_of), self.query.segment, self.settings)
 
     def calculate(self) -> HealthResult:
         t = self._table()

@@ -65,7 +65,7 @@ def fit_personas(x: np.ndarray, features: list[str], k: int | None, seed: int) -
     Centroids are renumbered by cluster size (largest first) so persona 1 is the biggest.
     """
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
+    from sklearn.metrics import pairwise_distances, silhouette_score
 
     n = len(x)
     distinct = len(np.unique(x, axis=0))
@@ -78,17 +78,18 @@ def fit_personas(x: np.ndarray, features: list[str], k: int | None, seed: int) -
     if k is not None and k > distinct:
         raise InputError(f"k={k} is more than the {distinct} distinct journeys; use k ≤ {distinct}")
     rng = np.random.default_rng(seed)
-    sil_idx = rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False) if n > SILHOUETTE_SAMPLE else None
+    sil_idx = rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False) if n > SILHOUETTE_SAMPLE else np.arange(n)
+    # the distances between the silhouette rows do not depend on k: compute them once, not per k
+    dist = pairwise_distances(z[sil_idx])
     best: tuple[float, int, Any] | None = None
     sils: dict[int, float] = {}
     for kk in ks:
         km = KMeans(n_clusters=kk, n_init=4, random_state=seed).fit(z)
-        labels = km.labels_
-        if len(np.unique(labels)) < 2:
+        ls = km.labels_[sil_idx]
+        if len(np.unique(ls)) < 2:
             sils[kk] = -1.0
         else:
-            zs, ls = (z, labels) if sil_idx is None else (z[sil_idx], labels[sil_idx])
-            sils[kk] = float(silhouette_score(zs, ls)) if len(np.unique(ls)) > 1 else -1.0
+            sils[kk] = float(silhouette_score(dist, ls, metric="precomputed"))
         if best is None or sils[kk] > best[0] + 1e-12:
             best = (sils[kk], kk, km)
     assert best is not None
@@ -148,8 +149,10 @@ def build_cards(facts: dict[str, Any], k: int) -> list[dict[str, Any]]:
             card["avg_clv"] = _first(facts["clv"], p, "avg_clv")
             card["churn_risk"] = _first(facts["clv"], p, "churn_risk")
         card["name_it"], card["name_en"] = personas_text.names(card, overall)
-        card["description_it"], card["description_en"] = personas_text.describe(card)
         cards.append(card)
+    personas_text.disambiguate(cards)
+    for card in cards:
+        card["description_it"], card["description_en"] = personas_text.describe(card)
     return cards
 
 

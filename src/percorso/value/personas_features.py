@@ -125,8 +125,14 @@ def typical_paths(engine: Engine, assign: Table, steps: int = 4) -> Table:
     j = tp.left_join(first, "customer_id").drop("customer_id_right")
     j = j.filter(j.first_buy.isnull() | (j.occurred_at < j.first_buy))
     fc = j.group_by(["customer_id", "channel"]).aggregate(at=j.occurred_at.min())
-    seq = fc.group_by("customer_id").aggregate(p=fc.channel.collect(order_by=[fc.at, fc.channel]))
-    seq = seq.select("customer_id", path=seq.p[:steps].join(" > "))
+    # paths from ranked rows, not an ordered aggregate (unsupported on Spark: DESIGN §2)
+    fc = fc.mutate(rn=ibis.row_number().over(group_by=fc.customer_id, order_by=[fc.at, fc.channel]))
+    fc = fc.filter(fc.rn < steps)
+    seq = fc.group_by("customer_id").aggregate(**{f"s{k}": fc.channel.max(where=fc.rn == k) for k in range(steps)})
+    path = seq.s0
+    for k in range(1, steps):
+        path = ibis.cases((seq[f"s{k}"].notnull(), path + " > " + seq[f"s{k}"]), else_=path)
+    seq = seq.select("customer_id", path=path)
     seq = seq.join(assign, "customer_id")
     cnt = seq.group_by(["persona", "path"]).aggregate(n=seq.count())
     rn = ibis.row_number().over(group_by=cnt.persona, order_by=[ibis.desc(cnt.n), cnt.path])
@@ -169,7 +175,10 @@ def card_facts(engine: Engine, assign: Table, features: Table) -> dict[str, Any]
     out["categories"] = _top(engine, it, "category", 3)
     out["paths"] = engine.execute(typical_paths(engine, assign))
     if engine.has_table("customer_value"):
-        cv = engine.table("customer_value").join(assign, "customer_id")
+        from percorso.value.churn import churn_expr
+
+        cv = churn_expr(engine).join(assign, "customer_id")
+        # churn risk = share at high risk (P(alive) alone is 1 for every one-time buyer)
         out["clv"] = engine.execute(cv.group_by("persona").aggregate(
-            avg_clv=cv.clv.mean(), churn_risk=(1.0 - cv.p_alive).mean()))
+            avg_clv=cv.clv.mean(), churn_risk=(cv.risk_level == "high").cast("float64").mean()))
     return out

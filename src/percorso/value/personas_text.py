@@ -7,7 +7,11 @@ descriptions are fixed sentences filled with the card's facts. Rules:
 * where they buy: online orders ≥ 60 % of orders → online; ≤ 40 % → in store; else
   omnichannel; under 30 % buyers → prospects (not yet buying);
 * loyal: ≥ 3 purchase orders on average;
-* value: average revenue ≥ 1.5 × all customers' average → high value; ≤ 0.5 × → low value.
+* value: average revenue ≥ 1.5 × all customers' average → high value; ≤ 0.5 × → low value;
+* personas with the same name each get the first fact only they have among them, in this
+  order: main channel, first step of the typical journey, home store, current stage (else a
+  pair of them, else their number): "Prospects · Organic Search", "Prospects · GE01";
+* churn risk on a card is the share of its customers at high churn risk (``value.churn``).
 """
 
 from __future__ import annotations
@@ -57,6 +61,35 @@ def names(card: dict[str, Any], overall_revenue: float) -> tuple[str, str]:
     return it, en[:1].upper() + en[1:]
 
 
+def _tells_apart(card: dict[str, Any]) -> list[Any]:
+    """Facts that may tell two same-named personas apart, in order of preference."""
+    chans = card.get("channels") or []
+    path = card.get("typical_journey") or ""
+    return [chans[0][0] if chans else None, path.split(" > ")[0] or None, card.get("home_store"),
+            card.get("current_stage")]
+
+
+def disambiguate(cards: list[dict[str, Any]]) -> None:
+    """Tag same-named personas with a fact that only they have among them (see the module doc)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in cards:
+        groups.setdefault(c["name_en"], []).append(c)
+    for same in groups.values():
+        if len(same) < 2:
+            continue
+        facts = [_tells_apart(c) for c in same]
+        tags = []
+        for f in facts:
+            own = [i for i, v in enumerate(f) if _ok(v) and sum(g[i] == v for g in facts) == 1]
+            pair = [(i, j) for i in range(len(f)) for j in range(i + 1, len(f)) if _ok(f[i]) and _ok(f[j])
+                    and sum((g[i], g[j]) == (f[i], f[j]) for g in facts) == 1]
+            tags.append(str(f[own[0]]) if own else f"{f[pair[0][0]]}, {f[pair[0][1]]}" if pair else None)
+        if None in tags or len(set(tags)) < len(tags):
+            tags = [f"#{c['persona']}" for c in same]
+        for c, tag in zip(same, tags, strict=True):
+            c["name_it"], c["name_en"] = f"{c['name_it']} · {tag}", f"{c['name_en']} · {tag}"
+
+
 def describe(card: dict[str, Any]) -> tuple[str, str]:
     """(Italian, English) description of one persona from the facts of its card."""
     chans: list[tuple[str, float]] = card.get("channels") or []
@@ -67,18 +100,25 @@ def describe(card: dict[str, Any]) -> tuple[str, str]:
         rest = ", ".join(c for c, _ in chans[1:])
         it_p.append(f"Canale principale {c0} ({_pct(s0)} dei contatti)" + (f", poi {rest}." if rest else "."))
         en_p.append(f"Main channel {c0} ({_pct(s0)} of touchpoints)" + (f", then {rest}." if rest else "."))
-    if (card.get("buyers_share") or 0) > 0 and _ok(card.get("online_order_share")):
+    buyers = card.get("buyers_share") or 0
+    if 0 < buyers < 0.3:
+        it_p.append(f"Solo il {_pct(buyers)} ha già acquistato.")
+        en_p.append(f"Only {_pct(buyers)} have bought so far.")
+    elif buyers >= 0.3 and _ok(card.get("online_order_share")):
         on = card["online_order_share"]
         it_p.append(f"Comprano online nel {_pct(on)} dei casi e in negozio nel {_pct(1 - on)}; "
                     f"in media {_num(card['avg_orders'], True, 1)} ordini e {_num(card['avg_revenue'], True)} € di spesa.")
         en_p.append(f"They buy online {_pct(on)} of the time and in store {_pct(1 - on)}; "
                     f"on average {_num(card['avg_orders'], False, 1)} orders and €{_num(card['avg_revenue'], False)} spent.")
-    else:
+    elif buyers == 0:
         it_p.append("Non hanno ancora acquistato.")
         en_p.append("They have not bought yet.")
-    if card.get("typical_journey"):
+    if card.get("typical_journey") and buyers >= 0.3:
         it_p.append(f"Percorso tipico prima del primo acquisto: {card['typical_journey']}.")
         en_p.append(f"Typical journey before the first purchase: {card['typical_journey']}.")
+    elif card.get("typical_journey"):
+        it_p.append(f"Percorso tipico: {card['typical_journey']}.")
+        en_p.append(f"Typical journey: {card['typical_journey']}.")
     if card.get("top_categories"):
         it_p.append(f"Categorie preferite: {card['top_categories']}.")
         en_p.append(f"Favourite categories: {card['top_categories']}.")
@@ -86,6 +126,7 @@ def describe(card: dict[str, Any]) -> tuple[str, str]:
         it_p.append(f"Negozio di riferimento: {card['home_store']}.")
         en_p.append(f"Home store: {card['home_store']}.")
     if _ok(card.get("avg_clv")):
-        it_p.append(f"CLV medio {_num(card['avg_clv'], True)} €, rischio di abbandono {_pct(card['churn_risk'])}.")
-        en_p.append(f"Average CLV €{_num(card['avg_clv'], False)}, churn risk {_pct(card['churn_risk'])}.")
+        it_p.append(f"CLV medio {_num(card['avg_clv'], True)} €; ad alto rischio di abbandono il "
+                    f"{_pct(card['churn_risk'])}.")
+        en_p.append(f"Average CLV €{_num(card['avg_clv'], False)}; {_pct(card['churn_risk'])} at high churn risk.")
     return " ".join(it_p), " ".join(en_p)

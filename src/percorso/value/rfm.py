@@ -206,7 +206,7 @@ class RFMRunner(Runner[RFMQuery, RFMResult]):
         (a Champion is a Champion of the whole base, not of the segment)."""
         from percorso.value.segments.store import in_segment
 
-        return in_segment(self.engine, self._rfm(), self.query.segment)
+        return in_segment(self.engine, self._rfm(), self.query.segment, self.settings)
 
     def calculate(self) -> RFMResult:
         t = self._scored()

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.optimize import minimize
 
 from percorso.errors import InputError, NotFound
 
 FORMAT_VERSION = 1
+#: Search range of every log-parameter: parameters live in [e^-12, e^12].
+LOG_BOUND = 12.0
 
 
 def wsum(w: np.ndarray, v: np.ndarray) -> float:
@@ -35,6 +38,8 @@ class Estimator:
     se_: dict[str, float]
     loglik_: float
     n_: float
+    converged_: bool
+    warnings_: list[str]
 
     def _validate_cols(self, data: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Return the required columns (plus ``weights``) as float arrays; fail clearly."""
@@ -59,6 +64,42 @@ class Estimator:
         if not hasattr(self, "params_"):
             raise InputError(f"{self.model_name}: call fit() or load() first")
 
+    def _maximise(self, loglik_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
+                  n: float, *, ftol: float, maxiter: int) -> None:
+        """Maximum likelihood on log-parameters with L-BFGS-B; set the fitted attributes.
+
+        ``params_``, ``se_`` (from the observed information), ``loglik_``, ``n_``,
+        ``converged_`` and ``warnings_``: the reasons the estimates should not be trusted
+        (no convergence, a parameter at the edge of the search range, no standard error),
+        which on retail data usually means too few repeat buyers to identify the model.
+        """
+        pen = float(getattr(self, "penalizer", 0.0))
+
+        def obj(lp: np.ndarray) -> tuple[float, np.ndarray]:
+            th = np.exp(lp)
+            ll, g = loglik_and_grad(th)
+            ll -= pen * float(th @ th)
+            g = g - 2 * pen * th
+            return -ll / n, -(g * th) / n
+
+        res = minimize(obj, x0, jac=True, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * len(x0),
+                       options={"ftol": ftol, "gtol": 1e-9, "maxiter": maxiter})
+        th = np.exp(res.x)
+        self.params_ = dict(zip(self.param_names, map(float, th), strict=True))
+        ll, g0 = loglik_and_grad(th)
+        self.loglik_ = float(ll)
+        se = self._standard_errors(lambda t: loglik_and_grad(t)[1], th, g0)
+        self.se_ = dict(zip(self.param_names, map(float, se), strict=True))
+        self.n_ = float(n)
+        self.converged_ = bool(res.success)
+        warn = [] if res.success else [f"{self.model_name}: the optimiser did not converge ({res.message})"]
+        warn += [f"{self.model_name}: {k} = {v:.4g} is at the edge of the search range: the data do not "
+                 "identify it (too few repeat buyers?)"
+                 for k, v, lv in zip(self.param_names, th, res.x, strict=True) if abs(lv) > LOG_BOUND - 0.5]
+        if not np.all(np.isfinite(se)):
+            warn.append(f"{self.model_name}: no standard errors: the likelihood is flat in some direction")
+        self.warnings_ = warn
+
     @staticmethod
     def _standard_errors(grad: Callable[[np.ndarray], np.ndarray], theta: np.ndarray,
                          grad0: np.ndarray) -> np.ndarray:
@@ -67,6 +108,7 @@ class Estimator:
         The Hessian is the forward-difference Jacobian of the *analytic* gradient, reusing
         the gradient at the optimum (``grad0``): one gradient per parameter. Its relative error
         is about the step (1e-6 of each parameter), far below what an SE is reported to.
+        NaN everywhere when the information is not positive definite (no covariance exists).
         """
         k = len(theta)
         hess = np.empty((k, k))
@@ -75,18 +117,17 @@ class Estimator:
             up = theta.copy()
             up[i] += h
             hess[:, i] = (grad(up) - grad0) / h
-        hess = (hess + hess.T) / 2
-        try:
-            cov = np.linalg.inv(-hess)
-            return np.sqrt(np.clip(np.diag(cov), 0, None))
-        except np.linalg.LinAlgError:
+        info = -(hess + hess.T) / 2
+        if not np.all(np.isfinite(info)) or np.any(np.linalg.eigvalsh(info) <= 0):
             return np.full(k, np.nan)
+        return np.sqrt(np.diag(np.linalg.inv(info)))
 
     # -- persistence -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
         return {"model": self.model_name, "format_version": FORMAT_VERSION, "params": self.params_,
-                "se": self.se_, "loglik": self.loglik_, "n": self.n_, "hyper": self._hyper()}
+                "se": self.se_, "loglik": self.loglik_, "n": self.n_, "hyper": self._hyper(),
+                "converged": getattr(self, "converged_", True), "warnings": getattr(self, "warnings_", [])}
 
     def _hyper(self) -> dict[str, Any]:
         return {}
@@ -106,6 +147,8 @@ class Estimator:
         obj.se_ = {k: float(v) for k, v in d.get("se", {}).items()}
         obj.loglik_ = float(d.get("loglik", np.nan))
         obj.n_ = float(d.get("n", np.nan))
+        obj.converged_ = bool(d.get("converged", True))
+        obj.warnings_ = [str(w) for w in d.get("warnings", [])]
         return obj
 
     @classmethod

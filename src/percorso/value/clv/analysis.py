@@ -2,25 +2,58 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
+
+from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.errors import InputError
 from percorso.value.settings import value_settings
 
 if TYPE_CHECKING:
+    import pandas as pd
     import plotly.graph_objects as go
 
 
 class CLVQuery(AnalysisQuery):
-    """Fit BG/NBD + Gamma-Gamma and write ``customer_value``; the frame lists the estimates."""
+    """Fit BG/NBD + Gamma-Gamma and write ``customer_value``; the frame lists the estimates.
+
+    ``horizon_months`` and ``monthly_discount_rate`` override ``[value.clv]`` for this fit.
+    """
 
     kind: ClassVar[str] = "clv"
     calibration_end: date | None = None
+    horizon_months: int | None = Field(None, ge=1, le=120)
+    monthly_discount_rate: float | None = Field(None, ge=0.0, lt=1.0)
+
+
+def param_frame(fit: Any) -> pd.DataFrame:
+    """Estimates with standard errors and 95 % intervals, one row per parameter.
+
+    The interval is ``θ·exp(±1.96·SE/θ)``: the normal interval of log θ (the scale the
+    optimiser works on) mapped back, so it stays positive like the parameters.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for m in (fit.bg, fit.gg):
+        for k, v in m.params_.items():
+            se = m.se_.get(k, np.nan)
+            f = np.exp(1.96 * se / v) if v > 0 else np.nan
+            rows.append({"model": m.model_name, "param": k, "estimate": v, "se": se,
+                         "ci95_low": v / f, "ci95_high": v * f})
+    return pd.DataFrame(rows)
+
+
+def decile_expr(cv: Any) -> Any:
+    """``customer_value`` with its CLV decile (1 = highest CLV; ties broken by customer id, so
+    the drill-down lists exactly the customers counted)."""
+    return cv.mutate(decile=ibis.ntile(10).over(order_by=[ibis.desc(cv.clv), cv.customer_id]) + 1)
 
 
 @dataclass
@@ -30,28 +63,30 @@ class CLVResult(AnalysisResult):
     def figure(self) -> go.Figure:
         import plotly.express as px
 
-        return px.bar(self.deciles, x="decile", y="avg_clv", title="CLV per decile / CLV per decile")
+        return px.bar(self.deciles, x="decile", y="avg_clv", hover_data=["customers", "avg_p_alive"],
+                      title="CLV per decile (1 = top) / CLV per decile")
 
 
 class CLVRunner(Runner[CLVQuery, CLVResult]):
     query_type = CLVQuery
 
     def calculate(self) -> CLVResult:
-        import pandas as pd
-
         from percorso.value.clv.pipeline import fit_clv
 
+        q = self.query
         cfg = value_settings(self.settings).clv
-        fit = fit_clv(self.engine, cfg, calibration_end=self.query.calibration_end)
-        rows = [{"model": m.model_name, "param": k, "estimate": v, "se": m.se_[k]}
-                for m in (fit.bg, fit.gg) for k, v in m.params_.items()]
-        cv = self.engine.table("customer_value")
-        dec = cv.mutate(decile=ibis.ntile(10).over(order_by=ibis.desc(cv.clv)) + 1)
+        cfg = cfg.model_copy(update={k: v for k, v in (("horizon_months", q.horizon_months),
+                                                        ("monthly_discount_rate", q.monthly_discount_rate))
+                                     if v is not None})
+        fit = fit_clv(self.engine, cfg, calibration_end=q.calibration_end)
+        dec = decile_expr(self.engine.table("customer_value"))
         deciles = self.engine.execute(dec.group_by("decile").aggregate(
-            customers=dec.count(), avg_clv=dec.clv.mean(), avg_p_alive=dec.p_alive.mean()).order_by("decile"))
-        return CLVResult(frame=pd.DataFrame(rows), query=self.query, deciles=deciles,
+            customers=dec.count(), avg_clv=dec.clv.mean(), total_clv=dec.clv.sum(),
+            avg_p_alive=dec.p_alive.mean()).order_by("decile"))
+        return CLVResult(frame=param_frame(fit), query=q, deciles=deciles,
                          meta={"loglik_bg_nbd": fit.bg.loglik_, "loglik_gamma_gamma": fit.gg.loglik_,
-                               "calibration_end": str(fit.calibration_end), "timings": fit.timings})
+                               "calibration_end": str(fit.calibration_end), "horizon_months": cfg.horizon_months,
+                               "warnings": fit.bg.warnings_ + fit.gg.warnings_, "timings": fit.timings})
 
     def customers_expr(self, **selector: Any) -> Any:
         cv = self.engine.table("customer_value")
@@ -59,15 +94,23 @@ class CLVRunner(Runner[CLVQuery, CLVResult]):
         if selector:
             raise InputError(f"unknown selector {sorted(selector)}; valid: decile")
         if dec is not None:
-            cv = cv.mutate(decile=ibis.ntile(10).over(order_by=ibis.desc(cv.clv)) + 1)
+            cv = decile_expr(cv)
             cv = cv.filter(cv.decile == int(dec))
         return cv
 
 
 @dataclass
 class HoldoutResult:
+    """Predicted vs actual purchases in the holdout, per calibration frequency bucket.
+
+    ``frame``: bucket (repeat purchases in calibration, 7+ pooled), customers, predicted and
+    actual purchases per customer and in total. ``meta``: calibration end, holdout window,
+    totals over everyone, the relative error of the total and the fit's warnings.
+    """
+
     frame: Any
     holdout_days: int
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> Any:
         return self.frame.copy()
@@ -79,22 +122,31 @@ class HoldoutResult:
         f.add_bar(x=self.frame["bucket"], y=self.frame["actual"], name="actual / reale")
         f.add_scatter(x=self.frame["bucket"], y=self.frame["predicted"], name="predicted / previsto",
                       mode="lines+markers")
-        f.update_layout(title=f"Holdout {self.holdout_days} giorni: acquisti previsti vs reali",
-                        xaxis_title="purchases in calibration / acquisti in calibrazione",
-                        yaxis_title="purchases per customer in holdout")
+        f.update_layout(title=f"Holdout {self.holdout_days} giorni: acquisti previsti vs reali "
+                              f"(predicted vs actual, total error {self.meta.get('total_error', 0):+.1%})",
+                        xaxis_title="repeat purchases in calibration / acquisti ripetuti in calibrazione",
+                        yaxis_title="purchases per customer in holdout / acquisti per cliente")
         return f
 
 
 def validate_holdout(engine: Any, holdout: str, settings: Any = None) -> HoldoutResult:
-    """``holdout`` like ``26w``, ``180d`` or ``6m``."""
+    """Fit on all but the last ``holdout`` (like ``26w``, ``180d`` or ``6m``) and compare."""
     from percorso.value.clv.pipeline import holdout_report
 
     days = parse_duration_days(holdout)
-    df, _ = holdout_report(engine, days, value_settings(settings).clv)
-    return HoldoutResult(frame=df, holdout_days=days)
+    df, fit = holdout_report(engine, days, value_settings(settings).clv)
+    df["predicted_total"] = df["predicted"] * df["customers"]
+    df["actual_total"] = df["actual"] * df["customers"]
+    pred, act = float(df["predicted_total"].sum()), float(df["actual_total"].sum())
+    meta = {"calibration_end": str(fit.calibration_end), "holdout_days": days, "customers": int(df["customers"].sum()),
+            "predicted_total": pred, "actual_total": act,
+            "total_error": (pred - act) / act if act else float("nan"),
+            "warnings": fit.bg.warnings_ + fit.gg.warnings_}
+    return HoldoutResult(frame=df, holdout_days=days, meta=meta)
 
 
 def parse_duration_days(text: str) -> int:
+    """``26w`` → 182, ``180d`` → 180, ``6m`` → 180 (a month is 30 days here)."""
     units = {"d": 1, "w": 7, "m": 30}
     t = text.strip().lower()
     if len(t) < 2 or t[-1] not in units or not t[:-1].isdigit() or int(t[:-1]) <= 0:

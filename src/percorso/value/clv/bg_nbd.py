@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from percorso.errors import EngineError
@@ -128,28 +127,10 @@ class BetaGeo(Estimator):
         x, tx, T, w = d["frequency"], d["recency"], d["T"], d["weights"]
         if np.any(tx > T) or np.any((x == 0) & (tx > 0)):
             raise EngineError("bg_nbd: recency must be ≤ T, and 0 when frequency is 0")
-        n = w.sum()
-        pen = self.penalizer
         cache: dict[str, Any] = {}
-
-        def obj(lp: np.ndarray) -> tuple[float, np.ndarray]:
-            th = np.exp(lp)
-            ll, g = self.loglik_and_grad(th, x, tx, T, w, cache)
-            ll -= pen * float(th @ th)
-            g = g - 2 * pen * th
-            return -ll / n, -(g * th) / n
-
         x0 = np.log([1.0, max(float(np.average(T, weights=w)), 1e-3), 1.0, 1.0])
-        res = minimize(obj, x0, jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 4,
-                       options={"ftol": tol, "gtol": 1e-9, "maxiter": 500})
-        th = np.exp(res.x)
-        self.params_ = dict(zip(self.param_names, map(float, th), strict=True))
-        ll, g0 = self.loglik_and_grad(th, x, tx, T, w, cache)
-        self.loglik_ = float(ll)
-        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, tx, T, w, cache)[1], th, g0)
-        self.se_ = dict(zip(self.param_names, map(float, se), strict=True))
-        self.n_ = float(n)
-        self.converged_ = bool(res.success)
+        self._maximise(lambda th: self.loglik_and_grad(th, x, tx, T, w, cache), x0, float(w.sum()),
+                       ftol=tol, maxiter=500)
         return self
 
     # -- predictions -------------------------------------------------------------------

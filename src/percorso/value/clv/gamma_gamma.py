@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
 from percorso.errors import InputError
@@ -77,28 +76,10 @@ class GammaGamma(Estimator):
         x, m, w = d["frequency"][keep], d["monetary"][keep], d["weights"][keep]
         if len(x) < 3:
             raise InputError("gamma_gamma: needs at least 3 repeat buyers with positive spend")
-        n = w.sum()
         cache: dict[str, Any] = {}
-        pen = self.penalizer
-
-        def obj(lp: np.ndarray) -> tuple[float, np.ndarray]:
-            th = np.exp(lp)
-            ll, g = self.loglik_and_grad(th, x, m, w, cache)
-            ll -= pen * float(th @ th)
-            g = g - 2 * pen * th
-            return -ll / n, -(g * th) / n
-
         x0 = np.log([1.0, 1.0, max(float(np.average(m, weights=w)), 1e-3)])
-        res = minimize(obj, x0, jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 3,
-                       options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 1000})
-        th = np.exp(res.x)
-        self.params_ = dict(zip(self.param_names, map(float, th), strict=True))
-        ll, g0 = self.loglik_and_grad(th, x, m, w, cache)
-        self.loglik_ = float(ll)
-        se = self._standard_errors(lambda t: self.loglik_and_grad(t, x, m, w, cache)[1], th, g0)
-        self.se_ = dict(zip(self.param_names, map(float, se), strict=True))
-        self.n_ = float(n)
-        self.converged_ = bool(res.success)
+        self._maximise(lambda th: self.loglik_and_grad(th, x, m, w, cache), x0, float(w.sum()),
+                       ftol=1e-12, maxiter=1000)
         return self
 
     def expected_value(self, frequency: Any, monetary: Any) -> np.ndarray:

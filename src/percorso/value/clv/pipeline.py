@@ -49,6 +49,7 @@ class CLVFit:
     calibration_end: date
     settings: CLVSettings
     timings: dict[str, float]
+    fitted_at: datetime | None = None
 
 
 def last_order_day(engine: Engine) -> date:
@@ -119,7 +120,74 @@ def fit_clv(engine: Engine, settings: CLVSettings | None = None, *, calibration_
             t0 = time.perf_counter()
             write_customer_value(engine, fit, summary, grp)
             tm["predict_s"] = time.perf_counter() - t0
+    if write:
+        save_models(engine, fit)
     return fit
+
+
+_MODELS = (("fitted_at", "TIMESTAMP"), ("calibration_end", "DATE"), ("model", "VARCHAR"),
+           ("definition", "VARCHAR"), ("settings", "VARCHAR"))
+
+
+def save_models(engine: Engine, fit: CLVFit) -> None:
+    """Append both fitted models (JSON, as :meth:`Estimator.to_dict`) to ``clv_models``.
+
+    Why: ``customer_value`` holds the predictions; the estimates, their standard errors and
+    the settings that produced them must survive too, so ``percorso clv models`` can show
+    them later and a fit can be reloaded without refitting.
+    """
+    import json
+
+    engine.create_empty_table("clv_models", _MODELS, replace=False)
+    now = datetime.now().replace(microsecond=0)
+    engine.append_arrow("clv_models", pa.table({
+        "fitted_at": pa.array([now, now], pa.timestamp("us")),
+        "calibration_end": pa.array([fit.calibration_end] * 2, pa.date32()),
+        "model": [fit.bg.model_name, fit.gg.model_name],
+        "definition": [json.dumps(m.to_dict()) for m in (fit.bg, fit.gg)],
+        "settings": [fit.settings.model_dump_json()] * 2,
+    }))
+
+
+def _fits(engine: Engine, all_fits: bool) -> list[CLVFit]:
+    import json
+
+    from percorso.errors import NotFound
+
+    if not engine.has_table("clv_models"):
+        raise NotFound("no CLV fit yet: run `percorso clv fit` first (nessun modello CLV)")
+    t = engine.table("clv_models")
+    df = engine.execute((t if all_fits else t.filter(t.fitted_at == t.fitted_at.max())).order_by("fitted_at"))
+    fits = []
+    for at, rows in df.groupby("fitted_at", sort=True):  # one group per stored fit (a handful)
+        by = {r.model: r for r in rows.itertuples()}
+        end = by[BetaGeo.model_name].calibration_end
+        fits.append(CLVFit(BetaGeo.from_dict(json.loads(by[BetaGeo.model_name].definition)),
+                           GammaGamma.from_dict(json.loads(by[GammaGamma.model_name].definition)),
+                           end.date() if isinstance(end, datetime) else end,
+                           CLVSettings.model_validate_json(by[BetaGeo.model_name].settings), {}, at))
+    return fits
+
+
+def load_models(engine: Engine) -> CLVFit:
+    """The last fit stored by :func:`fit_clv` (NotFound before the first)."""
+    return _fits(engine, all_fits=False)[-1]
+
+
+def models_frame(engine: Engine, *, all_fits: bool = False) -> Any:
+    """Estimates, SEs and 95 % intervals of the last fit (or of every stored fit)."""
+    import pandas as pd
+
+    from percorso.value.clv.analysis import param_frame
+
+    parts = []
+    for f in _fits(engine, all_fits):
+        pf = param_frame(f)
+        pf.insert(0, "calibration_end", str(f.calibration_end))
+        pf.insert(0, "fitted_at", f.fitted_at)
+        pf["warnings"] = "; ".join(f.bg.warnings_ + f.gg.warnings_)
+        parts.append(pf)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _triple_table(grp: dict[str, np.ndarray], **columns: np.ndarray) -> pa.Table:

@@ -1,11 +1,14 @@
 """Compile a predicate tree to an Ibis boolean over the customer profile.
 
 Two-valued logic on purpose: a comparison on a missing value is false (``coalesce(…, false)``),
-so ``not`` means "everyone else", as a marketer expects.
+so ``not`` means "everyone else", as a marketer expects. Behaviours are counted in the engine
+(one group-by per behaviour node) and tested with a semi-join; nothing is evaluated row by
+row in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,38 +22,105 @@ if TYPE_CHECKING:
 
     from percorso.engine import Engine
 
+SITE_SOURCES = ("web", "app")
+STORE_EVENTS = ("store_visit", "receipt", "return")
 
-def profile_expr(engine: Engine, rule: Any) -> Table:
-    """``customers`` plus the value / RFM columns the rule uses."""
+
+def _need(engine: Engine, table: str, hint: str) -> None:
+    if not engine.has_table(table):
+        raise InputError(f"the rule uses fields of {table}: run `{hint}` first")
+
+
+def _value(engine: Engine, settings: Any) -> Table:
+    _need(engine, "customer_value", "percorso clv fit")
+    return engine.table("customer_value")
+
+
+def _churn(engine: Engine, settings: Any) -> Table:
+    from percorso.value.churn import churn_expr
+
+    _need(engine, "customer_value", "percorso clv fit")
+    return churn_expr(engine).mutate(churn_risk_level=ibis._.risk_level)
+
+
+def _rfm(engine: Engine, settings: Any) -> Table:
+    from percorso.value.rfm import rfm_expr
+
+    return rfm_expr(engine)
+
+
+def _health(engine: Engine, settings: Any) -> Table:
+    from percorso.value.health import health_expr
+    from percorso.value.settings import value_settings
+
+    h = health_expr(engine, value_settings(settings).health)
+    return h.mutate(health_score=h.score, health_band=h.band)
+
+
+def _personas(engine: Engine, settings: Any) -> Table:
+    from percorso.value.personas import TABLE
+
+    _need(engine, TABLE, "percorso personas")
+    return engine.table(TABLE)
+
+
+#: Field source (see :data:`FIELDS`) → the per-customer table holding its columns.
+SOURCES: dict[str, Callable[[Engine, Any], Table]] = {
+    "customer_value": _value, "churn": _churn, "rfm": _rfm, "health": _health, "personas": _personas,
+}
+
+
+def profile_expr(engine: Engine, rule: Any, settings: Any = None, fields: tuple[str, ...] | list[str] = ()) -> Table:
+    """``customers`` plus the derived columns (value, churn, RFM, health, persona) the rule
+    uses, and those of ``fields``."""
     c = engine.table("customers")
-    used = fields_used(rule)
-    if any(FIELDS[f][0] == "customer_value" for f in used):
-        if not engine.has_table("customer_value"):
-            raise InputError("the rule uses CLV fields: run `percorso clv fit` first")
-        cv = engine.table("customer_value").select("customer_id", "clv", "p_alive", "expected_purchases")
-        c = c.left_join(cv, "customer_id").select(c, cv.clv, cv.p_alive, cv.expected_purchases)
-    if any(FIELDS[f][0] == "rfm" for f in used):
-        from percorso.value.rfm import rfm_expr
-
-        r = rfm_expr(engine).select("customer_id", "rfm_segment", "recency_days", "frequency", "monetary")
-        c = c.left_join(r, "customer_id").select(c, r.rfm_segment, r.recency_days, r.frequency, r.monetary)
+    used = fields_used(rule) | set(fields)
+    for source, make in SOURCES.items():
+        cols = sorted(f for f in used if FIELDS[f][0] == source)
+        if cols:
+            x = make(engine, settings).select("customer_id", *cols)
+            c = c.left_join(x, "customer_id").select(c, *(x[k] for k in cols))
     return c
 
 
-def _behaviour(engine: Engine, b: Behaviour) -> Any:
-    if b.action == "visited_site":
-        t = engine.table("touchpoints")
-        t = t.filter(t.online.fill_null(False))
-    else:
+def reference_time(engine: Engine) -> Any:
+    """The end of "the last N days": the time of the last touchpoint in the data."""
+    return engine.execute(engine.table("touchpoints").occurred_at.max())
+
+
+def behaviour_counts(engine: Engine, b: Behaviour) -> Table:
+    """Per customer, how many times they did ``b.action`` (in the window): see ``ACTIONS``."""
+    a = b.action
+    if a in ("bought_in_store", "bought_online", "returned"):
         t = engine.table("orders")
-        t = t.filter(~t.is_return.fill_null(False), t.online.fill_null(False) == (b.action == "bought_online"))
+        ret = t.is_return.fill_null(False)
+        t = t.filter(ret) if a == "returned" else t.filter(~ret, t.online.fill_null(False) == (a == "bought_online"))
+    else:
+        t = engine.table("touchpoints")
+        t = t.filter({
+            "visited_site": lambda: t.source_system.isin(SITE_SOURCES),
+            "visited_store": lambda: t.event_type.isin(STORE_EVENTS) & ~t.online.fill_null(False),
+            "opened_email": lambda: t.event_type == "email_open",
+            "clicked_email": lambda: t.event_type == "email_click",
+            "called": lambda: t.channel == "Call center",
+        }[a]())
+    t = t.filter(t.customer_id.notnull())
     if b.within_days is not None:
-        ref = engine.execute(engine.table("touchpoints").occurred_at.max())
+        ref = reference_time(engine)
+        if ref is None:
+            return t.filter(ibis.literal(False)).group_by("customer_id").aggregate(n=t.count())
         t = t.filter(t.occurred_at >= ref - timedelta(days=b.within_days))
-    return t.customer_id
+    if a == "visited_site":
+        n = t.session_id.nunique()
+    elif a == "visited_store":
+        n = t.occurred_at.date().nunique()
+    else:
+        n = t.count()
+    return t.group_by("customer_id").aggregate(n=n)
 
 
 def compile_rule(engine: Engine, rule: Any, profile: Table) -> Any:
+    """The Ibis boolean of ``rule`` over ``profile`` (from :func:`profile_expr`)."""
     if isinstance(rule, Compare):
         col = profile[rule.field]
         v = rule.value
@@ -63,24 +133,20 @@ def compile_rule(engine: Engine, rule: Any, profile: Table) -> Any:
                     "gt": col > lit, "ge": col >= lit}[rule.op]
         return expr.fill_null(False)
     if isinstance(rule, Behaviour):
-        return profile.customer_id.isin(_behaviour(engine, rule)).fill_null(False)
-    if isinstance(rule, And):
+        cnt = behaviour_counts(engine, rule)
+        return profile.customer_id.isin(cnt.filter(cnt.n >= rule.min_count).customer_id).fill_null(False)
+    if isinstance(rule, (And, Or)):
         parts = [compile_rule(engine, r, profile) for r in rule.rules]
         out = parts[0]
         for p in parts[1:]:
-            out = out & p
-        return out
-    if isinstance(rule, Or):
-        parts = [compile_rule(engine, r, profile) for r in rule.rules]
-        out = parts[0]
-        for p in parts[1:]:
-            out = out | p
+            out = (out & p) if isinstance(rule, And) else (out | p)
         return out
     if isinstance(rule, Not):
         return ~compile_rule(engine, rule.rule, profile)
     raise InputError(f"unknown rule node {type(rule).__name__}")
 
 
-def members_expr(engine: Engine, rule: Any) -> Table:
-    prof = profile_expr(engine, rule)
+def members_expr(engine: Engine, rule: Any, settings: Any = None, fields: tuple[str, ...] | list[str] = ()) -> Table:
+    """The profile rows (with ``fields`` too) of the customers that satisfy ``rule``."""
+    prof = profile_expr(engine, rule, settings, fields)
     return prof.filter(compile_rule(engine, rule, prof))

@@ -1,8 +1,9 @@
 """A segment definition is data: a typed predicate tree (never code, never an SQL string).
 
 Nodes: ``and`` / ``or`` (list of rules), ``not`` (one rule), ``compare`` (a profile field from
-:data:`FIELDS`, an operator, a value) and ``behaviour`` (bought in store / online, visited
-the site, optionally within the last N days). Example::
+:data:`FIELDS`, an operator, a value) and ``behaviour`` (one of :data:`ACTIONS`, at least
+``min_count`` times, optionally within the last ``within_days`` days). Example, "bought in
+store, visited the site in the last 30 days, never bought online, gave marketing consent"::
 
     {"type": "and", "rules": [
         {"type": "behaviour", "action": "bought_in_store"},
@@ -19,18 +20,44 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from percorso.errors import InputError, suggest
 
-#: Allowlisted profile fields → where they come from (table) and kind.
+#: Allowlisted profile fields → where they come from and their kind. ``customers``: the
+#: profile; ``rfm``: :func:`percorso.value.rfm.rfm_expr`; ``customer_value`` and ``churn``:
+#: the last CLV fit (``percorso clv fit``); ``health``: the health index with the project's
+#: weights; ``personas``: the last ``percorso personas`` run.
 FIELDS: dict[str, tuple[str, str]] = {
     "n_orders": ("customers", "number"), "revenue": ("customers", "number"),
     "n_touchpoints": ("customers", "number"), "consent_marketing": ("customers", "bool"),
     "consent_profiling": ("customers", "bool"), "is_identified": ("customers", "bool"),
     "city": ("customers", "text"), "province": ("customers", "text"),
     "first_channel": ("customers", "text"), "home_store": ("customers", "text"),
+    "current_stage": ("customers", "text"),
     "clv": ("customer_value", "number"), "p_alive": ("customer_value", "number"),
-    "expected_purchases": ("customer_value", "number"), "rfm_segment": ("rfm", "text"),
+    "expected_purchases": ("customer_value", "number"),
+    "churn_risk_level": ("churn", "text"), "clv_at_stake": ("churn", "number"),
+    "rfm_segment": ("rfm", "text"), "rfm_score": ("rfm", "text"),
     "recency_days": ("rfm", "number"), "frequency": ("rfm", "number"), "monetary": ("rfm", "number"),
+    "health_score": ("health", "number"), "health_band": ("health", "text"),
+    "persona": ("personas", "number"),
+}
+#: Behaviours and what one occurrence is (``min_count`` counts these).
+ACTIONS: dict[str, str] = {
+    "bought_in_store": "purchase order not online (returns excluded)",
+    "bought_online": "purchase order online (returns excluded)",
+    "returned": "return order",
+    "visited_site": "session with a touchpoint from the web site or the app (source_system web/app)",
+    "visited_store": "day with a store visit, receipt or return at a store (event_type store_visit/receipt/return)",
+    "opened_email": "email_open touchpoint",
+    "clicked_email": "email_click touchpoint",
+    "called": "call-center contact (channel Call center)",
 }
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in")
+
+
+def _one_of(value: str, allowed: dict[str, object], what: str) -> str:
+    """``value`` when allowed, else an error naming it with the close and valid choices."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} '{value}'; {suggest(value, allowed)}")
+    return value
 
 
 class _Node(BaseModel):
@@ -43,18 +70,19 @@ class Compare(_Node):
     op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in"]
     value: bool | float | str | list[float | str]
 
-    @field_validator("field")
-    @classmethod
-    def _field(cls, v: str) -> str:
-        if v not in FIELDS:
-            raise ValueError(f"unknown field '{v}'; {suggest(v, FIELDS)}")
-        return v
+    _field = field_validator("field")(lambda v: _one_of(v, FIELDS, "field"))
 
 
 class Behaviour(_Node):
+    """The customer did ``action`` at least ``min_count`` times (in the last ``within_days``
+    days before the last touchpoint of the data, when given)."""
+
     type: Literal["behaviour"] = "behaviour"
-    action: Literal["bought_in_store", "bought_online", "visited_site"]
+    action: str
     within_days: int | None = Field(None, ge=1)
+    min_count: int = Field(1, ge=1)
+
+    _action = field_validator("action")(lambda v: _one_of(v, ACTIONS, "action"))
 
 
 class And(_Node):

@@ -1,0 +1,101 @@
+"""CLI commands: ``percorso segment create | list | show | refresh | export | delete``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
+from percorso.cli.journey_options import ChartOpt
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``segment`` group to the root app."""
+    seg = typer.Typer(help="Rule-based segments / segmenti basati su regole (typed predicate trees as JSON).")
+    app.add_typer(seg, name="segment")
+
+    @seg.command("create")
+    def seg_create(
+        name: str,
+        rule: Annotated[str | None, typer.Option(help="Regola in JSON / rule as JSON (see docs/value.md).")] = None,
+        file: Annotated[Path | None, typer.Option(help="File JSON con la regola / rule JSON file.")] = None,
+        description: Annotated[str, typer.Option(help="Descrizione / description.")] = "",
+        project: ProjectOpt = Path("."),
+    ) -> None:
+        """Crea o sostituisce un segmento (create or replace a segment); prints its size."""
+        from percorso.errors import InputError
+        from percorso.value.segments.store import save_segment
+
+        if (rule is None) == (file is None):
+            raise InputError("give exactly one of --rule JSON or --file FILE")
+        text = rule if rule is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+        p = open_cli_project(project)
+        n = save_segment(p.engine, name, text, p.settings, description=description)
+        typer.echo(f"segmento '{name}': {n} clienti", err=True)
+
+    @seg.command("list")
+    def seg_list(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
+        """Elenca i segmenti con l'ultima dimensione (list segments with their last size)."""
+        from percorso.value.segments.store import list_segments
+
+        emit_frame(list_segments(open_cli_project(project).engine), fmt, out, title="segments")
+
+    @seg.command("show")
+    def seg_show(name: str, chart: ChartOpt = None, project: ProjectOpt = Path("."),
+                 fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
+        """Aggiorna e mostra definizione e dimensione nel tempo (refresh; definition, size over time)."""
+        from percorso.cli.common import console, write_figure
+        from percorso.value.segments.store import show_segment, size_figure
+
+        p = open_cli_project(project)
+        hist = show_segment(p.engine, name, p.settings)
+        console().print(f"{name}: {hist.attrs['definition']}", markup=False, highlight=False)
+        if chart is not None:
+            write_figure(size_figure(hist, name), chart)
+        emit_frame(hist, fmt, out, title=f"{name}: size over time / dimensione nel tempo")
+
+    @seg.command("refresh")
+    def seg_refresh(name: Annotated[str | None, typer.Argument(help="Segmento (default: tutti) / segment "
+                                                               "(default: all).")] = None,
+                    project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
+        """Ricalcola i membri: chi entra e chi esce (recompute members; who entered and left)."""
+        import pandas as pd
+
+        from percorso.value.segments.store import refresh_all, refresh_segment
+
+        p = open_cli_project(project)
+        df = refresh_all(p.engine, p.settings) if name is None else pd.DataFrame(
+            [refresh_segment(p.engine, name, p.settings)])
+        emit_frame(df, fmt, out, title="segments refreshed")
+
+    @seg.command("export")
+    def seg_export(
+        name: str,
+        columns: Annotated[str | None, typer.Option(help="Campi separati da virgola / comma-separated profile "
+                                                    "fields (default: those of the rule).")] = None,
+        at: Annotated[datetime | None, typer.Option("--at", help="Membri a quella data (dai refresh) / members "
+                                                    "at that time (from the refreshes).")] = None,
+        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.csv, out: OutOpt = None,
+    ) -> None:
+        """Esporta i clienti del segmento (export members, CSV by default)."""
+        from percorso.value.segments.store import export_columns, load_rule, members, members_at
+
+        p = open_cli_project(project)
+        if at is not None:
+            expr = members_at(p.engine, name, at)
+        else:
+            cols = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
+            cols = export_columns(load_rule(p.engine, name), cols)[1:]
+            expr = members(p.engine, name, p.settings, columns=cols)
+        emit_frame(p.engine.execute(expr.order_by("customer_id")), fmt, out, title=name)
+
+    @seg.command("delete")
+    def seg_delete(name: str, project: ProjectOpt = Path(".")) -> None:
+        """Elimina un segmento e la sua storia (delete a segment and its history)."""
+        from percorso.value.segments.store import delete_segment
+
+        delete_segment(open_cli_project(project).engine, name)
+        typer.echo(f"segmento '{name}' eliminato / deleted", err=True)
