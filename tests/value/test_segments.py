@@ -205,3 +205,27 @@ def test_derived_fields(tmp_path):
     assert lvl == set(cv.index)
     with pytest.raises(InputError, match="personas"):
         members_expr(eng, parse_rule({"type": "compare", "field": "persona", "op": "eq", "value": 1}))
+
+
+def test_segment_analysis_faces(tmp_path):
+    from percorso.analysis.base import run
+    from percorso.value.segments.analysis import SegmentQuery
+    from percorso.value.segments.store import refresh_segment
+
+    eng = journeys_for(tmp_path, {
+        "anna": [("purchase", "2024-03-01 10:00", {"revenue": 300.0})],
+        "bruno": [("purchase", "2024-03-02 10:00", {"revenue": 50.0})],
+    })
+    save_segment(eng, "big", '{"type":"compare","field":"revenue","op":"ge","value":100}')
+    c = eng.table("customers")
+    eng.create_table("customers", c.mutate(revenue=ibis.cases((c.customer_id == "bruno", 150.0), else_=c.revenue)))
+    refresh_segment(eng, "big")
+    res = run(eng, SegmentQuery(name="big"))
+    fr = res.to_frame()
+    assert list(fr["size"]) == [1, 2] and list(fr["entered"]) == [1, 1] and len(res.figure().data) == 3
+    t1 = fr["computed_at"].iloc[1]
+    assert list(res.customers(status="entered", at=t1)["customer_id"]) == ["bruno"]
+    assert list(res.customers(at=fr["computed_at"].iloc[0])["customer_id"]) == ["anna"]
+    assert list(res.customers()["customer_id"]) == ["anna", "bruno"]
+    with pytest.raises(InputError, match="needs at"):
+        res.customers(status="left")

@@ -157,3 +157,11 @@ def test_same_names_are_told_apart_and_prospects_described_as_such():
     assert "in store 100%" not in en
     it, en = pt.describe({**cards[1], "name_it": "x", "name_en": "x"})
     assert "They have not bought yet." in en and "Non hanno ancora acquistato." in it
+
+
+def test_tiny_shares_do_not_read_as_zero():
+    from percorso.value import personas_text as pt
+
+    card = {**_card(1, "Direct", 0.003), "name_it": "P", "name_en": "P"}
+    it, en = pt.describe(card)
+    assert "Only <1% have bought so far." in en and "Solo il <1% ha già acquistato." in it

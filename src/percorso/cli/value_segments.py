@@ -10,6 +10,7 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
 from percorso.cli.journey_options import ChartOpt
+from percorso.cli.value import LimitOpt, OffsetOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -44,18 +45,25 @@ def register(app: typer.Typer) -> None:
         emit_frame(list_segments(open_cli_project(project).engine), fmt, out, title="segments")
 
     @seg.command("show")
-    def seg_show(name: str, chart: ChartOpt = None, project: ProjectOpt = Path("."),
-                 fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
+    def seg_show(
+        name: str, chart: ChartOpt = None,
+        drill: Annotated[str | None, typer.Option("--customers", help="Clienti / customers: 'status=member', "
+                                                  "'status=entered,at=2024-05-01 10:00:00', 'status=left,at=…'.")] = None,
+        limit: LimitOpt = 100, offset: OffsetOpt = 0,
+        project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
+    ) -> None:
         """Aggiorna e mostra definizione e dimensione nel tempo (refresh; definition, size over time)."""
-        from percorso.cli.common import console, write_figure
-        from percorso.value.segments.store import show_segment, size_figure
+        from percorso.analysis.base import run
+        from percorso.cli.common import console
+        from percorso.cli.value import show_result
+        from percorso.value.segments.analysis import SegmentQuery
+        from percorso.value.segments.store import refresh_segment
 
         p = open_cli_project(project)
-        hist = show_segment(p.engine, name, p.settings)
-        console().print(f"{name}: {hist.attrs['definition']}", markup=False, highlight=False)
-        if chart is not None:
-            write_figure(size_figure(hist, name), chart)
-        emit_frame(hist, fmt, out, title=f"{name}: size over time / dimensione nel tempo")
+        refresh_segment(p.engine, name, p.settings)
+        res = run(p.engine, SegmentQuery(name=name), p.settings)
+        console().print(f"{name}: {res.meta['definition']}", markup=False, highlight=False)
+        show_result(res, fmt, out, chart, drill, limit, offset, f"{name}: size over time / dimensione nel tempo")
 
     @seg.command("refresh")
     def seg_refresh(name: Annotated[str | None, typer.Argument(help="Segmento (default: tutti) / segment "

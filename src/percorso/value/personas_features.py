@@ -12,10 +12,14 @@ Features (one row per customer with at least one touchpoint):
 * value and frequency: ``ln(1 + revenue)`` and ``ln(1 + purchase orders)``, and the share of
   orders placed online;
 * stage: one flag per most common stage (up to :data:`MAX_STAGES`) of the customer's current
-  stage (``customers.current_stage``, else the stage of the latest staged touchpoint).
+  stage (``customers.current_stage``, else the stage of the latest staged touchpoint);
+* product categories: for each of the most common categories bought (up to
+  :data:`MAX_CATEGORIES`, by pieces), its share of the customer's pieces bought;
+* region: one flag per most common province of residence (up to :data:`MAX_REGIONS`).
 
-Preferred store and region and product categories are too many-valued to be distances; they
-are facts of each persona's card instead (:func:`card_facts`).
+Only the most common stages, categories and regions become features: a flag per value of a
+many-valued field would drown the channel mix in near-empty dimensions. The home store, the
+full category list and every region remain facts of each persona's card (:func:`card_facts`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ OWNED = ("Email", "SMS", "Mobile Push Notifications")
 BASE_FEATURES = ("online_share", "store_share", "owned_share", "paid_share", "mobile_share",
                  "desktop_share", "app_share", "log_revenue", "log_orders", "online_order_share")
 MAX_STAGES = 4
+MAX_CATEGORIES = 4
+MAX_REGIONS = 3
 
 
 def _share(cond: Any, n: Any) -> Any:
@@ -102,7 +108,41 @@ def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
         col = f"stage_{i}"
         t = t.mutate(**{col: (t.stage == s).fill_null(False).cast("float64")})
         names.append(col)
+    items = bought_items(engine)
+    cats = _top_values(engine, items, "category", "qty", MAX_CATEGORIES)
+    if cats:
+        per = items.group_by("customer_id").aggregate(
+            _q=items.qty.sum(), **{f"_c{i}": items.qty.sum(where=items.category == c) for i, c in enumerate(cats)})
+        t = t.left_join(per, "customer_id").drop("customer_id_right")
+        for i in range(len(cats)):
+            t = t.mutate(**{f"category_{i}": frac(t[f"_c{i}"].fill_null(0.0), t._q.fill_null(0.0))})
+        t = t.drop("_q", *(f"_c{i}" for i in range(len(cats))))
+        names += [f"category_{i}" for i in range(len(cats))]
+    c = engine.table("customers").select("customer_id", "province")
+    regions = _top_values(engine, c.filter(c.province.notnull()).mutate(one=1), "province", "one", MAX_REGIONS)
+    if regions:
+        t = t.left_join(c, "customer_id").drop("customer_id_right")
+        for i, r in enumerate(regions):
+            t = t.mutate(**{f"region_{i}": (t.province == r).fill_null(False).cast("float64")})
+        t = t.drop("province")
+        names += [f"region_{i}" for i in range(len(regions))]
     return t, names
+
+
+def bought_items(engine: Engine) -> Table:
+    """customer_id, category, qty: one row per line of every purchase order with items."""
+    o = engine.table("orders")
+    o = o.filter(o.customer_id.notnull(), ~o.is_return.fill_null(False), o["items"].notnull())
+    it = o.select("customer_id", item=o["items"].cast("json").array.unnest())
+    it = it.select("customer_id", category=it.item["category"].str,
+                   qty=it.item["qty"].float.fill_null(1.0))
+    return it.filter(it.category.notnull())
+
+
+def _top_values(engine: Engine, t: Table, key: str, weight: str, n: int) -> list[str]:
+    """The ``n`` values of ``key`` with the largest total ``weight`` (ties by value)."""
+    df = engine.execute(t.group_by(key).aggregate(w=t[weight].sum()).order_by([ibis.desc("w"), key]).limit(n))
+    return [str(x) for x in df[key]]
 
 
 def top_stages(engine: Engine) -> list[str]:
@@ -167,11 +207,7 @@ def card_facts(engine: Engine, assign: Table, features: Table) -> dict[str, Any]
     c = engine.table("customers")
     c = c.filter(c.home_store.notnull()).select("customer_id", "home_store").join(assign, "customer_id")
     out["stores"] = _top(engine, c, "home_store", 1)
-    o = engine.table("orders")
-    o = o.filter(o.customer_id.notnull(), ~o.is_return.fill_null(False), o["items"].notnull())
-    it = o.select("customer_id", item=o["items"].cast("json").array.unnest())
-    it = it.select("customer_id", category=it.item["category"].str)
-    it = it.filter(it.category.notnull()).join(assign, "customer_id")
+    it = bought_items(engine).join(assign, "customer_id")
     out["categories"] = _top(engine, it, "category", 3)
     out["paths"] = engine.execute(typical_paths(engine, assign))
     if engine.has_table("customer_value"):

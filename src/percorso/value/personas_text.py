@@ -21,7 +21,8 @@ from typing import Any
 
 
 def _pct(x: float) -> str:
-    return f"{round(100 * x)}%"
+    """A share as a whole percentage; a share that rounds to 0 but is not 0 reads "<1%"."""
+    return "<1%" if 0 < x < 0.005 else f"{round(100 * x)}%"
 
 
 def _num(x: float, it: bool, digits: int = 0) -> str:
