@@ -86,7 +86,8 @@ _num = st.builds(lambda f, op, v: Compare(field=f, op=op, value=v), st.sampled_f
                  st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]), st.integers(0, 5).map(float))
 _txt = st.builds(lambda op, v: Compare(field="city", op=op, value=v), st.sampled_from(["eq", "ne"]),
                  st.sampled_from(["Roma", "Milano"]))
-_in = st.builds(lambda v: Compare(field="city", op="in", value=v), st.lists(st.sampled_from(["Roma", "Milano"]), min_size=1))
+_in = st.builds(lambda v: Compare(field="city", op="in", value=v),
+                st.lists(st.sampled_from(["Roma", "Milano"]), min_size=1))
 _bool = st.builds(lambda v: Compare(field="consent_marketing", op="eq", value=v), st.booleans())
 _beh = st.builds(lambda a, w, k: Behaviour(action=a, within_days=w, min_count=k), st.sampled_from(sorted(ACTIONS)),
                  st.one_of(st.none(), st.integers(1, 40)), st.integers(1, 3))
@@ -102,7 +103,8 @@ _tp = st.fixed_dictionaries({
     "kind": st.sampled_from([("web", "page_view", True, "Direct"), ("app", "screen_view", True, "Direct"),
                              ("esp", "email_open", True, "Email"), ("esp", "email_click", True, "Email"),
                              ("ads", "ad_click", True, "Paid Search"), ("pos", "receipt", False, "Store / POS"),
-                             ("events", "store_visit", False, "Store / POS"), ("pos", "return", False, "Store / POS"), ("web", "return", True, "Direct"),
+                             ("events", "store_visit", False, "Store / POS"), ("pos", "return", False, "Store / POS"),
+                             ("web", "return", True, "Direct"),
                              ("call_center", "call", False, "Call center")])})
 _cust = st.fixed_dictionaries({"n_orders": st.one_of(st.none(), st.integers(0, 5)),
                                "revenue": st.one_of(st.none(), st.integers(0, 5).map(float)),
@@ -120,7 +122,8 @@ def _load(engine, ids, custs):
         "city": pa.array([c["city"] for c in custs], pa.string()),
         "consent_marketing": pa.array([c["consent_marketing"] for c in custs], pa.bool_()),
     }))
-    orders = [(i, BASE + timedelta(hours=h), on, ret) for i, c in zip(ids, custs, strict=True) for h, on, ret in c["orders"]]
+    orders = [(i, BASE + timedelta(hours=h), on, ret)
+              for i, c in zip(ids, custs, strict=True) for h, on, ret in c["orders"]]
     engine.create_table("orders", pa.table({
         "customer_id": pa.array([o[0] for o in orders], pa.string()),
         "occurred_at": pa.array([o[1] for o in orders], pa.timestamp("us")),

@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
 
     @clv.command("validate")
     def clv_validate(
-        holdout: Annotated[str, typer.Option(help="Ultimo periodo tenuto da parte / holdout window: 26w, 180d, 6m.")] = "26w",
+        holdout: Annotated[str, typer.Option(help="Ultimo periodo tenuto da parte / holdout window: "
+                                             "26w, 180d, 6m.")] = "26w",
         chart: ChartOpt = None, project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table,
         out: OutOpt = None,
     ) -> None:

@@ -47,8 +47,9 @@ def register(app: typer.Typer) -> None:
     @seg.command("show")
     def seg_show(
         name: str, chart: ChartOpt = None,
-        drill: Annotated[str | None, typer.Option("--customers", help="Clienti / customers: 'status=member', "
-                                                  "'status=entered,at=2024-05-01 10:00:00', 'status=left,at=…'.")] = None,
+        drill: Annotated[str | None, typer.Option(
+            "--customers", help="Clienti / customers: 'status=member', "
+            "'status=entered,at=2024-05-01 10:00:00', 'status=left,at=…'.")] = None,
         limit: LimitOpt = 100, offset: OffsetOpt = 0,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:

@@ -221,6 +221,7 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
         if seg is not None:
             t = t.filter(t.segment == seg)
         if losing is not None:
-            flag = losing if isinstance(losing, bool) else str(losing).strip().lower() in ("1", "true", "yes", "si", "sì")
+            yes = ("1", "true", "yes", "si", "sì")
+            flag = losing if isinstance(losing, bool) else str(losing).strip().lower() in yes
             t = t.filter((t.margin_after < 0) == flag)
         return t
