@@ -5,7 +5,9 @@
 Generates synthetic orders (not timed) into a DuckDB file, then runs the steps ``--repeat``
 times and prints one JSON object with the **median** seconds of each step and of
 ``total_s`` (the median of the per-run totals), plus every run's total. Medians, because the
-machine class has 2 cores that other jobs share: single runs swing by ±50 %.
+machine class has 2 cores that other jobs share: single runs swing by ±50 %. ``total_cpu_s``
+(CPU seconds of this process, DuckDB's threads included) and ``load_avg_1m`` (at the end) tell
+how much of a slow run was waiting for a core.
 
 Steps, each exactly what the product runs:
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -73,13 +76,14 @@ def synthetic_orders(n: int, seed: int = 7) -> pa.Table:
 def one_run(eng: Engine) -> dict[str, float]:
     """Seconds of each step of one run."""
     out: dict[str, float] = {}
-    t_all = time.perf_counter()
+    t_all, c_all = time.perf_counter(), time.process_time()
     t0 = time.perf_counter()
     run(eng, RFMQuery(as_of=date(2025, 1, 1)))
     out["rfm_s"] = time.perf_counter() - t0
     fit = fit_clv(eng, calibration_end=date(2024, 12, 31))
     out.update(fit.timings)
     out["total_s"] = time.perf_counter() - t_all
+    out["total_cpu_s"] = time.process_time() - c_all
     return out
 
 
@@ -100,6 +104,7 @@ def main() -> None:
     for k in runs[0]:
         out[k] = round(statistics.median(r[k] for r in runs), 3)
     out["total_s_runs"] = [round(r["total_s"], 3) for r in runs]
+    out["load_avg_1m"] = round(os.getloadavg()[0], 2)
     out["customer_value_rows"] = eng.count("customer_value")
     print(json.dumps(out))
     eng.close()
