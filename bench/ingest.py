@@ -117,7 +117,7 @@ def main() -> None:
             "cpu_ratio": round(ingest_cpu / baseline_cpu, 2),
             "identity_s": round(identity_s, 2), "peak_rss_mb": round(peak / 1024),
             "accepted": sum(r.accepted for r in reports), "quarantined": sum(r.quarantined for r in reports),
-            "customers_new": ident.customers_new,
+            "customers_new": ident.customers_new, "identity_phases_s": ident.phases,
         }))
 
 

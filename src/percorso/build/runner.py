@@ -129,19 +129,19 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
     report.seconds["identity"] = round(time.perf_counter() - t0, 3)
 
     rules = load_rules(project, project.settings.channels.rules_version)
-    events = engine.table("events")
+    identified = engine.table("events_identified")
     ec = engine.table("event_customers")
     if full:
-        scoped_ec = ec
+        scoped = identified
     else:
         t1 = time.perf_counter()
         report.customers_rebuilt = _scope_of_changes(engine)
-        scoped_ec = ec.semi_join(engine.table("_build_scope"), "customer_id")
+        scoped = identified.semi_join(engine.table("_build_scope"), "customer_id")
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
 
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
-    tp = touchpoints_expr(events, scoped_ec, rules, session_gap_minutes=project.settings.build.session_gap_minutes,
+    tp = touchpoints_expr(scoped, rules, session_gap_minutes=project.settings.build.session_gap_minutes,
                           stage_settings=project.settings.stages)
     engine.create_table("_build_touchpoints", tp)
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)

@@ -122,8 +122,7 @@ def _one_event_per_order(t: ir.Table) -> ir.Table:
 
 
 def touchpoints_expr(
-    events: ir.Table,
-    event_customers: ir.Table,
+    identified_events: ir.Table,
     rules: ChannelRules,
     *,
     session_gap_minutes: int,
@@ -131,13 +130,11 @@ def touchpoints_expr(
 ) -> ir.Table:
     """The ``touchpoints`` rows of the given events (an Ibis expression, nothing runs here).
 
-    ``event_customers`` is the identity stage's (event_id, customer_id) table, already
-    restricted to the customers being built; events without a customer are left out here
-    and reported by the runner.
+    ``identified_events`` is the identity stage's ``events_identified`` view (every event
+    column plus ``customer_id``), already restricted to the customers being built; events
+    without a customer are left out here and reported by the runner.
     """
-    ec = event_customers.select("event_id", "customer_id")
-    ec = ec.filter(ec.customer_id.notnull())
-    t = events.inner_join(ec, "event_id")
+    t = identified_events.filter(identified_events.customer_id.notnull())
     t = _ad_tags(t)
     props = t.properties.cast("json")
     t = t.mutate(

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from percorso.engine import identity_keys_sql as K
 from percorso.engine import identity_sql as S
 from percorso.errors import ConfigError
 from percorso.identity.blocklist import blocklist_for
@@ -50,6 +51,8 @@ class IdentityReport:
     customers_retired: int
     events_assigned: int
     seconds: float
+    #: events whose first identifier is flagged or blocked, keyed by a lower-priority one
+    events_rekeyed: int = 0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step (for benchmarks)
 
     def to_dict(self) -> dict[str, object]:
@@ -131,9 +134,11 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
         clock[0], clock[1] = now, name
     engine = project.engine
     full = full or not all(engine.has_table(t) for t in
-                           ("event_customers", "identity_identifiers", "identity_links", "identity_map"))
+                           ("identity_identifiers", "identity_links", "identity_map", "identity_event_keys"))
     # tables written before identifiers had integer keys are rebuilt (ids stay stable)
     full = full or "id_hash_a" not in engine.columns("identity_links") or "id_hash" not in engine.columns("identity_map")
+    # so are they when events were deleted since the last run (the resolved mark moved)
+    full = full or K.resolved_watermark(engine) is None
     S.fast_settings(engine, True)
     try:
         return _resolve(project, engine, full, say, lap, phases, t0)
@@ -145,10 +150,11 @@ def _resolve(project: Project, engine, full: bool, say, lap, phases, t0) -> Iden
     S.snapshot_previous_map(engine)
     trusted = trusted_sources(project, S.source_kinds(engine))
     say("identificativi degli eventi / event identifiers")
-    S.stage_identifier_occurrences(engine, trusted, only_new=not full)
+    after = None if full else K.resolved_watermark(engine)
+    S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
     lap("count events")
-    n_events = (engine.count("events") if full
-                else engine.query("SELECT count(DISTINCT ev) AS n FROM _id_occ")["n"][0].as_py())
+    n_events = (engine.count("events") if after is None
+                else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
     lap("identifiers table")
     S.upsert_identifiers(engine, _blocklist_rules(project), full=full)
     say("coppie di identificativi / identifier pairs")
@@ -201,24 +207,21 @@ def _resolve(project: Project, engine, full: bool, say, lap, phases, t0) -> Iden
         run_at = datetime.now(UTC).replace(tzinfo=None)
         retired = S.record_merges(engine, run_at)
         say("clienti degli eventi / event customers")
-        S.event_keys(engine, PRIORITY, "_id_keys", unusable)
-        if not full and S.stage_rekey_events(engine):
-            S.stage_identifier_occurrences(engine, trusted, only_new=False, event_ids="_id_rekey")
-            S.event_keys(engine, PRIORITY, "_id_keys_re", unusable)
-            engine.run("INSERT INTO _id_keys SELECT * FROM _id_keys_re")
-        lap("write event_customers")
-        S.write_event_customers(engine, full=full)
-    lap("end")
+        n_exceptions = K.write_event_key_exceptions(engine, PRIORITY, unusable)
+        K.create_event_views(engine, PRIORITY)
+        K.write_watermark(engine)
+    lap("count assigned events")
     counts = dict.fromkeys(EDGE_STATUS, 0)
     vals, cnt = np.unique(sol.edge_status, return_counts=True)
     for v, c in zip(vals, cnt, strict=True):
         counts[EDGE_STATUS[int(v)]] = int(c)
-    assigned = engine.query("SELECT count(customer_id) AS n FROM event_customers")["n"][0].as_py()
+    assigned = K.count_assigned_events(engine)
+    lap("end")
     return IdentityReport(
         mode="full" if full else "incremental", events_read=int(n_events), identifiers=int(kind.size),
         blocked_identifiers=int(blocked.sum()), flagged_identifiers=int(fl.size),
         links_used=counts["used"], links_flagged=counts["flagged_hub"], links_blocked=counts["blocked"],
         links_rejected=counts["rejected_untrusted"], components=int(np.unique(sol.labels[usable]).size),
         customers_new=int(n_new), customers_retired=int(retired), events_assigned=int(assigned),
-        seconds=round(time.perf_counter() - t0, 3), phases=phases,
+        seconds=round(time.perf_counter() - t0, 3), phases=phases, events_rekeyed=n_exceptions,
     )
