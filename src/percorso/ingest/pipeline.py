@@ -341,7 +341,7 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     for name, col, alias in joins:
         if col in _PII:
             e[_PII[col]] = A(f"{alias}.key")
-    for k, v in P.url_exprs(present).items():
+    for k, v in P.url_exprs(present, "u" if "page_url" in present else None).items():
         e[k] = A(v)
     if kind.shape == "orders":
         qty, price = "coalesce(t.quantity, 1)", "coalesce(t.unit_price, 0)"
@@ -376,8 +376,13 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
 def _write_events(eng, kind, src, typed, sources, joins, source_name, fname, run_id) -> None:  # noqa: ANN001
     agg = kind.shape == "orders"
     exprs = _event_exprs(kind, src, sources, joins, source_name, fname, run_id, agg)
-    body = S.typed_body(typed, exprs, joins, group=agg)
+    url_join = []
+    if "page_url" in sources:
+        eng.run(f"CREATE OR REPLACE TEMP TABLE _ing_urls AS {P.url_map_sql(typed)}")
+        url_join = [("_ing_urls", "page_url", "u")]
+    body = S.typed_body(typed, exprs, joins + url_join, group=agg)
     S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body, typed=typed, grouped=agg)
+    S.drop_temp(eng, "_ing_urls")
 
 
 def _write_profiles(eng, typed, sources, joins, source_name) -> None:  # noqa: ANN001

@@ -122,21 +122,41 @@ def segment_time_expr() -> str:
             "THEN received_at - (ts_sent - ts_original) ELSE coalesce(ts_timestamp, ts_original, received_at) END")
 
 
-def url_exprs(present: set[str]) -> dict[str, str]:
-    """UTM and click-id columns: given columns first, else parsed from the page URL."""
-    url = "t.page_url" if "page_url" in present else "NULL::VARCHAR"
-    if "page_url" in present:  # most URLs have no query string: skip the regexes for them
-        url = f"CASE WHEN contains(t.page_url, '=') THEN t.page_url END"
-    out = {}
-    for p in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
+URL_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id_type", "click_id")
+
+
+def url_map_sql(typed: str) -> str:
+    """The UTM and click-id values of each *distinct* page URL with a query string.
+
+    Why a map: parsing takes seven regular expressions per URL, and a file repeats the same
+    landing URLs many times; parsing the distinct ones and joining them back by value costs a
+    fraction of parsing every row (URLs without ``=`` have nothing to parse and are skipped).
+    """
+    url = "raw"
+    cols = []
+    for p in URL_FIELDS[:5]:
         parsed = url_param_expr(url, p)
-        if p in ("utm_source", "utm_medium", "utm_campaign"):
-            parsed = f"lower({parsed})"
-            given = f"lower(t.{p})" if p in present else "NULL"
-        else:
-            given = f"t.{p}" if p in present else "NULL"
-        out[p] = f"coalesce({given}, {parsed})"
+        cols.append(f"{'lower(' + parsed + ')' if p in ('utm_source', 'utm_medium', 'utm_campaign') else parsed} AS {p}")
     ctype, cval = click_id_exprs(url)
+    cols += [f"{ctype} AS click_id_type", f"{cval} AS click_id"]
+    return (f"SELECT raw, {', '.join(cols)} FROM (SELECT DISTINCT page_url AS raw FROM {qi(typed)} "
+            f"WHERE _reason IS NULL AND contains(page_url, '=')) d")
+
+
+def url_exprs(present: set[str], parsed: str | None) -> dict[str, str]:
+    """UTM and click-id columns: given columns first, else the values parsed from the page URL.
+
+    ``parsed`` is the alias of the joined :func:`url_map_sql` table (None: no page URL).
+    """
+    out = {}
+    for p in URL_FIELDS[:5]:
+        if p in present:
+            given = f"lower(t.{p})" if p in ("utm_source", "utm_medium", "utm_campaign") else f"t.{p}"
+        else:
+            given = "NULL"
+        out[p] = f"coalesce({given}, {parsed}.{p})" if parsed else given
+    ctype = f"{parsed}.click_id_type" if parsed else "NULL"
+    cval = f"{parsed}.click_id" if parsed else "NULL"
     out["click_id_type"] = f"coalesce({'t.click_id_type' if 'click_id_type' in present else 'NULL'}, {ctype}" + (
         ", CASE WHEN t.click_id IS NOT NULL THEN 'click_id' END)" if "click_id" in present else ")")
     out["click_id"] = f"coalesce({'t.click_id' if 'click_id' in present else 'NULL'}, {cval})"
