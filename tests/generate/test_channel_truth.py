@@ -1,55 +1,125 @@
-"""The generator's incremental purchases per channel against a counterfactual re-run.
+"""The generator's incremental purchases per channel (paired counterfactual re-walks).
 
-Re-running one purchase cycle from the same random state with one channel's effect set to
-zero removes exactly that channel's exposures from the purchase decision (the draws do not
-depend on the effects), so the realised drop in purchases must match the exact expectation
-``ChannelTruth.incremental`` within sampling error.
+``funnel.channel_truth`` re-walks only the cycles a channel reached, with the channel's
+effect removed and the same random numbers. These tests check that shortcut against a full
+re-walk of every cycle, the transition rule on one hand-computed step, that a channel with
+no effect gets exactly nothing, and that the paired estimate agrees with two *independent*
+simulations (with and without the channel) within their sampling error.
 """
 
 from __future__ import annotations
 
-import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from percorso.generate import journeys as GJ
-from percorso.generate.catalog import CH
-from percorso.generate.fmt import SPAN_S
-from percorso.generate.people import make_persons
+from percorso.generate import funnel as F
+from percorso.generate.catalog import CH, CHANNELS
+from percorso.generate.fmt import DAYS, SPAN_S
 
 DAY = 86400
 
 
-def test_observed_probability_by_hand():
-    big = np.array([10**12])
-    assert GJ._observed_p(np.array([0.0]), np.array([0.0]), big)[0] == pytest.approx(0.5)
-    assert GJ._observed_p(np.array([3.0]), np.array([1.0]), np.array([600]))[0] == 0.0
-    # delay ~ Exp(6 days) + 600 s must be < 600 s + 6 days: probability 1 - 1/e, times σ(0)
-    h = np.array([600 + 6 * DAY])
-    assert GJ._observed_p(np.array([0.0]), np.array([0.0]), h)[0] == pytest.approx(0.5 * (1 - math.exp(-1)))
+def _cycles(n: int, seed: int, stage0: int = 0) -> F.Cycles:
+    rng = np.random.default_rng(seed)
+    reg = np.where(rng.random(n) < 0.35, rng.integers(-DAY, SPAN_S, n), np.iinfo(np.int64).max)
+    return F.Cycles(np.arange(n), rng.integers(0, SPAN_S - 5 * DAY, n), np.full(n, stage0), rng.integers(0, 4, n),
+                    rng.normal(0, 0.5, n), reg, np.zeros(DAYS + 2))
 
 
-def _one_cycle(rng: np.random.Generator, p, start: np.ndarray, reg: np.ndarray):
-    return GJ._cycle(p, rng, np.arange(p.n), start, 0, reg)
+@pytest.fixture(scope="module")
+def factual():
+    c = _cycles(40_000, 5)
+    d = F.draw(np.random.default_rng(6), c.person.size)
+    w = F.walk(c, d)
+    out = F.outcome(w, d)
+    return c, d, w, out, F.channel_truth(c, d, w, out)
 
 
-@pytest.mark.parametrize("channel", ["Paid Search", "Store / POS", "Display", "Loyalty"])
-def test_incremental_purchases_match_a_counterfactual_rerun(monkeypatch, channel):
-    rng = np.random.default_rng(21)
-    p = make_persons(30_000, rng, 21)
-    # starts late enough that some purchases fall after the span (the truth must see that too)
-    start = rng.integers(0, SPAN_S - 5 * DAY, p.n)
-    reg = np.where(p.loyalty, rng.integers(-DAY, SPAN_S, p.n), np.iinfo(np.int64).max)
-    again = copy.deepcopy(rng)
-    _, bought, truth = _one_cycle(rng, p, start, reg)
-    n = bought.person.size
-    assert abs(n - truth.expected) < 4 * math.sqrt(truth.expected)
-    effects = GJ.EFFECTS.copy()
-    effects[CH[channel]] = 0.0
-    monkeypatch.setattr(GJ, "EFFECTS", effects)
-    _, without, _ = _one_cycle(again, p, start, reg)
-    drop, expected = n - without.person.size, truth.incremental[CH[channel]]
-    assert expected > 20  # the check has power
-    assert abs(drop - expected) < 4 * math.sqrt(expected) + 2
+@pytest.mark.parametrize("channel", ["Paid Search", "Display", "Direct", "Loyalty"])
+def test_rewalking_reached_cycles_equals_rewalking_all(factual, channel):
+    c, d, w, out, truth = factual
+    ch = CH[channel]
+    again = F.walk(c, d, removed=ch)
+    bought = F.outcome(again, d).bought
+    reached = F.exposure(w)[:, ch]
+    # cycles the channel never reached walk exactly as before ...
+    assert np.array_equal(again.channel[~reached], w.channel[~reached])
+    assert np.array_equal(again.t[~reached], w.t[~reached])
+    assert np.array_equal(bought[~reached], out.bought[~reached])
+    # ... so the shortcut's difference is the full re-walk's difference
+    assert truth.incremental[ch] == out.bought.sum() - bought.sum()
+    assert truth.exposed[ch] == reached.sum() > 0
+
+
+def test_removing_a_channel_changes_what_happens_after_it(factual):
+    c, d, w, _, _ = factual
+    ch = CH["Paid Social"]
+    again = F.walk(c, d, removed=ch)
+    reached = F.exposure(w)[:, ch]
+    later = (again.channel != w.channel).any(axis=1)
+    # downstream contacts differ (a different stage draws from a different mix) or stop
+    assert later[reached].sum() > 100
+    assert not later[~reached].any()
+
+
+def test_a_channel_with_no_effect_gets_exactly_nothing(monkeypatch, factual):
+    c, d, _, _, _ = factual
+    patched = tuple(replace(x, true_effect=0.0) if x.name == "Affiliates" else x for x in CHANNELS)
+    monkeypatch.setattr(F, "CHANNELS", patched)
+    w = F.walk(c, d)
+    truth = F.channel_truth(c, d, w, F.outcome(w, d))
+    assert truth.exposed[CH["Affiliates"]] > 1000
+    assert truth.incremental[CH["Affiliates"]] == 0 and truth.se[CH["Affiliates"]] == 0
+
+
+def test_one_step_by_hand():
+    """A considering person, no membership, propensity 0, off season, one Store / POS visit.
+
+    Decision log-odds: BASE_LOGIT[1] + 1.20 (Store / POS is mid funnel: full effect). The
+    decision uniform sits between σ(BASE_LOGIT[1]) and σ(BASE_LOGIT[1] + 1.20), so the visit
+    decides and, removed, does not: one incremental purchase."""
+    c = F.Cycles(np.array([0]), np.array([10 * DAY]), np.array([1]), np.array([0]), np.array([0.0]),
+                 np.array([np.iinfo(np.int64).max]), np.zeros(DAYS + 2))
+    cdf = F.mix_cdf()[0, 1]
+    k = CH["Store / POS"]
+    lo, hi = (cdf[k - 1] if k else 0.0), cdf[k]
+    with_it = 1 / (1 + math.exp(-(F.BASE_LOGIT[1] + 1.20)))
+    without = 1 / (1 + math.exp(-F.BASE_LOGIT[1]))
+    step = np.zeros((4, 1, F.STEPS), np.float32)
+    step[0] = (lo + hi) / 2                  # the contact is a store visit
+    step[2, 0, 0] = (with_it + without) / 2  # decides only with its effect
+    step[3] = 0.0                            # a step without a decision ends the journey
+    d = F.Draws(step, np.ones((1, F.STEPS), np.float32), np.full((4, 1), 0.5, np.float32), np.ones(1, np.float32))
+    w = F.walk(c, d)
+    assert w.channel[0, 0] == k and w.decided[0] == 0 and (w.channel[0, 1:] == -1).all()
+    out = F.outcome(w, d)
+    assert out.bought[0] and not out.online[0]  # after a store visit, 0.5 ≥ ONLINE[0]: buys in store
+    assert out.t[0] == 10 * DAY + 600 + int(1.0 * F.BUY_DAYS * DAY) + 120 + int(0.5 * 780)
+    truth = F.channel_truth(c, d, w, out)
+    assert truth.incremental[k] == 1 and truth.incremental.sum() == 1
+    gone = F.walk(c, d, removed=k)
+    assert gone.decided[0] == -1
+
+
+def test_paired_truth_agrees_with_independent_simulations():
+    """Purchases without Paid Search's effect, as the paired truth implies them (factual
+    purchases minus its incremental ones, re-walked with the same random numbers), against an
+    independent walk of the same 400,000 cycles with other random numbers: two independent
+    samples of one quantity, so they differ by sampling error only (sd √(2 n p (1 - p)))."""
+    n, ch = 400_000, CH["Paid Search"]
+    c = _cycles(n, 8)
+    d = F.draw(np.random.default_rng(9), n)
+    w = F.walk(c, d)
+    out = F.outcome(w, d)
+    truth = F.channel_truth(c, d, w, out)
+    paired = out.bought.sum() - truth.incremental[ch]
+    other = F.draw(np.random.default_rng(10), n)
+    independent = F.outcome(F.walk(c, other, removed=ch), other).bought.sum()
+    p = independent / n
+    sd = math.sqrt(2 * n * p * (1 - p))
+    assert truth.incremental[ch] > 6 * sd  # a truth off by a sizeable share would fail
+    assert abs(paired - independent) < 4 * sd
+    assert 0 < truth.se[ch] < truth.incremental[ch] / 10

@@ -53,37 +53,51 @@ CATEGORY_WEIGHTS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One simulated channel: how often it touches a person and its hidden true effect.
+    """One simulated channel: how often it reaches a person, where in the funnel it acts, and
+    its hidden true effect (the single source of truth of :mod:`.funnel`).
 
-    ``true_effect`` is the additive change in the log-odds that a purchase cycle ends in a
-    purchase when the channel touched the person at least once in that cycle; it also makes
-    the purchase come sooner. Attribution models are checked against the ranking of these.
+    ``true_effect`` is the additive change, per contact, in the log-odds of the funnel step the
+    channel works on (``funnel``): ``upper`` channels move a person from awareness to
+    consideration, ``mid`` channels from consideration to a purchase decision, each also a
+    little at the other step (:data:`percorso.generate.funnel.FIT`); ``navigational`` visits
+    are made by people who already know the shop and do almost nothing; ``membership``
+    (Loyalty) is no contact but a state that helps at both steps. ``pull`` channels are ones
+    the person seeks out (search, comparison sites, the store, a call), so they come more often
+    once the person is considering; the others are pushed by the retailer at any stage.
+    ``share`` is the channel's weight among contacts before the pull adjustment.
     """
 
     name: str
     share: float
     true_effect: float
     description: str
+    funnel: str = "mid"
+    pull: bool = False
 
 
 CHANNELS: tuple[ChannelSpec, ...] = (
-    ChannelSpec("Paid Search", 0.16, 0.90, "Google Ads search clicks (gclid + utm_medium=cpc)"),
-    ChannelSpec("Paid Social", 0.10, 0.35, "Meta ads clicks (fbclid + utm_medium=paid_social)"),
-    ChannelSpec("Display", 0.07, 0.10, "Display banner clicks (utm_medium=display)"),
-    ChannelSpec("Affiliates", 0.04, 0.40, "Affiliate network clicks (utm_medium=affiliate)"),
-    ChannelSpec("Paid Shopping", 0.05, 0.80, "Paid listings on trovaprezzi.it / idealo.it (utm_medium=cpc)"),
-    ChannelSpec("Organic Shopping", 0.03, 0.60, "Unpaid visits referred by trovaprezzi.it / idealo.it"),
-    ChannelSpec("Organic Search", 0.14, 0.70, "Visits from google.it / bing.com results"),
-    ChannelSpec("Organic Social", 0.04, 0.15, "Visits from facebook.com / instagram.com posts"),
-    ChannelSpec("Referral", 0.03, 0.30, "Visits from blogs and review sites"),
-    ChannelSpec("Direct", 0.09, 0.50, "Visits with no referrer and no campaign"),
-    ChannelSpec("Email", 0.08, 0.45, "Newsletter link clicks (utm_medium=email); subscribers only"),
-    ChannelSpec("Mobile Push Notifications", 0.03, 0.25, "App opens from a push (utm_medium=push); app users only"),
-    ChannelSpec("Store / POS", 0.07, 1.20, "Store visits without a purchase (consulenza in negozio)"),
-    ChannelSpec("Events & fairs", 0.02, 0.60, "Visits to our stand at trade fairs"),
-    ChannelSpec("Direct mail / flyer", 0.04, 0.30, "Flyers with a coupon code"),
-    ChannelSpec("Call center", 0.02, 0.50, "Pre-sale information calls"),
-    ChannelSpec("Loyalty", 0.00, 0.55, "Loyalty card membership (applies to every cycle after signup)"),
+    ChannelSpec("Paid Search", 0.16, 0.90, "Google Ads search clicks (gclid + utm_medium=cpc); brand-term clicks "
+                "of people who already decided are navigational", "mid", True),
+    ChannelSpec("Paid Social", 0.10, 0.35, "Meta ads clicks (fbclid + utm_medium=paid_social)", "upper"),
+    ChannelSpec("Display", 0.07, 0.10, "Display banner clicks (utm_medium=display)", "upper"),
+    ChannelSpec("Affiliates", 0.04, 0.40, "Affiliate network clicks (utm_medium=affiliate)", "upper"),
+    ChannelSpec("Paid Shopping", 0.05, 0.80, "Paid listings on trovaprezzi.it / idealo.it (utm_medium=cpc)",
+                "upper", True),
+    ChannelSpec("Organic Shopping", 0.03, 0.60, "Unpaid visits referred by trovaprezzi.it / idealo.it", "upper", True),
+    ChannelSpec("Organic Search", 0.14, 0.70, "Visits from google.it / bing.com results; brand queries of people "
+                "who already decided are navigational", "mid", True),
+    ChannelSpec("Organic Social", 0.04, 0.15, "Visits from facebook.com / instagram.com posts", "upper"),
+    ChannelSpec("Referral", 0.03, 0.30, "Visits from blogs and review sites", "mid", True),
+    ChannelSpec("Direct", 0.09, 0.05, "Visits with no referrer and no campaign: people who know the address",
+                "navigational", True),
+    ChannelSpec("Email", 0.08, 0.45, "Newsletter link clicks (utm_medium=email); subscribers only", "mid"),
+    ChannelSpec("Mobile Push Notifications", 0.03, 0.25, "App opens from a push (utm_medium=push); app users only", "mid"),
+    ChannelSpec("Store / POS", 0.07, 1.20, "Store visits without a purchase (consulenza in negozio)", "mid", True),
+    ChannelSpec("Events & fairs", 0.02, 0.60, "Visits to our stand at trade fairs", "upper"),
+    ChannelSpec("Direct mail / flyer", 0.04, 0.30, "Flyers with a coupon code", "upper"),
+    ChannelSpec("Call center", 0.02, 0.50, "Pre-sale information calls", "mid", True),
+    ChannelSpec("Loyalty", 0.00, 0.55, "Loyalty card membership (helps every step after signup; no contact)",
+                "membership"),
 )
 CHANNEL_NAMES: tuple[str, ...] = tuple(c.name for c in CHANNELS)
 CH = {name: i for i, name in enumerate(CHANNEL_NAMES)}

@@ -1,15 +1,17 @@
-"""The causal simulation: purchase cycles, channel touches, purchases, after-sales.
+"""Purchase cycles of the demo population: who is contacted when, who buys, and baskets.
 
 Each person starts a purchase cycle on a seasonal date (saldi in January and July, Black
-Friday, Christmas). A cycle holds a few touches, each from one channel. Whether the cycle
-ends in a purchase, and how soon, depends on the channels that touched the person through
-their hidden ``true_effect`` (catalog.CHANNELS): ``logit p = base + propensity + Σ effect``.
-Buyers may start a new cycle later (repeat purchases). Everything is vectorised over cycles.
+Friday, Christmas). The cycle is a sequential journey through a funnel (:mod:`.funnel`):
+each contact's channel changes the person's stage, and the stage decides which contacts
+come next, how soon, whether the person leaves and whether they decide to buy; the decision
+becomes a purchase online (in the deciding visit or a later navigational one) or in store.
+Buyers may start a new cycle later (repeat purchases), already considering the shop. The
+rounds of cycles are vectorised; the loops are over rounds (3), steps and channels only.
 
 The simulation also knows what attribution tries to estimate: each channel's *incremental*
-purchases, the expected purchases of every cycle with all its exposures minus those with that
-channel's exposures removed (:class:`ChannelTruth`), computed exactly from the same logits and
-delays, with no extra random draws (the generated files do not change).
+purchases (:class:`~percorso.generate.funnel.ChannelTruth`), from a paired re-run of every
+cycle the channel reached with the channel's effect removed and the same random numbers, so
+the contacts and steps it set off downstream are removed with it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from datetime import date
 
 import numpy as np
 
+from percorso.generate import funnel
 from percorso.generate.catalog import CATEGORY_WEIGHTS, CH, CHANNELS, PRODUCTS, SEASONS, STORES
 from percorso.generate.fmt import DAYS, SPAN_S
+from percorso.generate.funnel import ChannelTruth
 from percorso.generate.people import Persons
 
-BASE_LOGIT = -1.9
-EFFECTS = np.array([c.true_effect for c in CHANNELS])
+#: Chance that a buyer starts another purchase cycle, and the days until it starts.
+REPEAT = 0.3
+REPEAT_DAYS = (30, 400)
+ROUNDS = 3
 
 
 def season_of_day() -> tuple[np.ndarray, np.ndarray]:
@@ -45,10 +51,16 @@ def season_of_day() -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Touches:
+    """Contacts in time order within each cycle. ``nav``: the navigational visit a decided
+    person buys in; ``purchase``: index of the online purchase made in this contact's visit
+    (-1: none)."""
+
     person: np.ndarray
     cycle: np.ndarray
     channel: np.ndarray
     t: np.ndarray
+    nav: np.ndarray
+    purchase: np.ndarray
 
 
 @dataclass
@@ -60,39 +72,6 @@ class Purchases:
     category: np.ndarray
     coupon: np.ndarray        # had a flyer touch in the cycle → uses its coupon
     cycle: np.ndarray
-
-
-@dataclass
-class ChannelTruth:
-    """Per channel (in ``CHANNELS`` order): what the simulation knows and attribution estimates.
-
-    ``incremental`` is ``Σ_cycles P(purchase observed | all exposures) - P(... | channel's
-    exposures removed)``, where *observed* means the purchase falls inside the simulated span
-    (the delay shrinks with the lift, so removing a channel also makes late purchases fall
-    out). Only the direct effect on the cycle is counted, not the repeat cycles a purchase
-    makes possible: attribution credits each purchase to its own journey, so this is the
-    quantity a model's credits should track. ``exposed`` counts the cycles the channel touched;
-    ``expected`` is the expected number of observed purchases with every exposure.
-    """
-
-    exposed: np.ndarray
-    incremental: np.ndarray
-    expected: float = 0.0
-
-
-def _observed_p(logit: np.ndarray, lift: np.ndarray, horizon: np.ndarray) -> np.ndarray:
-    """P(buy) × P(int(delay) + 600 < horizon), delay ~ Exp(6 days) · e^(-0.45 lift) (as in :func:`_cycle`)."""
-    scale = 6 * 86400 * np.exp(-0.45 * lift)
-    in_time = np.where(horizon > 600, -np.expm1(-np.maximum(horizon - 600, 0) / scale), 0.0)
-    return in_time / (1 + np.exp(-logit))
-
-
-def _channel_truth(exposed: np.ndarray, logit: np.ndarray, lift: np.ndarray, horizon: np.ndarray) -> ChannelTruth:
-    """Exact expected incremental purchases of each channel over these cycles (c × channels, no loop)."""
-    drop = exposed * EFFECTS  # what each channel adds to the logit and the lift of each cycle
-    full = _observed_p(logit, lift, horizon)[:, None]
-    without = _observed_p(logit[:, None] - drop, lift[:, None] - drop, horizon[:, None])
-    return ChannelTruth(exposed.sum(axis=0), (full - without).sum(axis=0), float(full.sum()))
 
 
 def _tod(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -110,71 +89,78 @@ def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, 
     each channel's exposed cycles and incremental purchases."""
     _, weight = season_of_day()
     day_p = weight[:DAYS] / weight[:DAYS].sum()
+    season = funnel.SEASON_LOGIT * np.log(weight)
     n = p.n
     # loyalty members: registered before the window (older members) or during it
     reg = np.where(rng.random(n) < 0.45, -rng.integers(86400, 5 * 365 * 86400, n),
                    rng.integers(0, SPAN_S - 86400, n))
     reg = np.where(p.loyalty, reg, np.iinfo(np.int64).max)
+    cls = p.newsletter.astype(np.int64) + 2 * p.app_user
 
     person = np.arange(n)
     start = np.clip(rng.choice(DAYS, n, p=day_p) - rng.integers(0, 12, n), 0, DAYS - 1) * 86400 + _tod(rng, n)
     t_parts, p_parts = [], []
-    truth = ChannelTruth(np.zeros(len(CHANNELS), np.int64), np.zeros(len(CHANNELS)))
-    for cycle in range(3):
+    truth = ChannelTruth(np.zeros(len(CHANNELS), np.int64), np.zeros(len(CHANNELS)), np.zeros(len(CHANNELS)))
+    for cycle in range(ROUNDS):
         if person.size == 0:
             break
-        touches, buys, known = _cycle(p, rng, person, start, cycle, reg)
+        cyc = funnel.Cycles(person, start, np.full(person.size, min(cycle, 1)), cls[person], p.propensity[person],
+                            reg[person], season)
+        touches, buys, known = _round(p, rng, cyc, cycle)
         t_parts.append(touches)
         p_parts.append(buys)
-        truth = ChannelTruth(truth.exposed + known.exposed, truth.incremental + known.incremental,
-                             truth.expected + known.expected)
-        again = rng.random(buys.person.size) < 0.3
+        truth = truth + known
+        again = rng.random(buys.person.size) < REPEAT
         person = buys.person[again]
-        start = buys.t[again] + rng.integers(30, 400, person.size) * 86400
+        start = buys.t[again] + rng.integers(*REPEAT_DAYS, person.size) * 86400
         ok = start < SPAN_S - 5 * 86400
         person, start = person[ok], start[ok]
-    touches = Touches(*(np.concatenate([getattr(x, f) for x in t_parts]) for f in ("person", "cycle", "channel", "t")))
+    offsets = np.cumsum([0] + [b.person.size for b in p_parts])
+    for touches, off in zip(t_parts, offsets):
+        touches.purchase = np.where(touches.purchase >= 0, touches.purchase + off, -1)
+    touches = Touches(*(np.concatenate([getattr(x, f) for x in t_parts])
+                        for f in ("person", "cycle", "channel", "t", "nav", "purchase")))
     purchases = Purchases(*(np.concatenate([getattr(x, f) for x in p_parts])
                             for f in ("person", "t", "online", "store", "category", "coupon", "cycle")))
     return touches, purchases, reg, truth
 
 
-def _cycle(p: Persons, rng, person, start, cycle, reg) -> tuple[Touches, Purchases, ChannelTruth]:
-    c = person.size
-    k = np.minimum(1 + rng.poisson(1.3, c), 7)
-    cyc = np.repeat(np.arange(c), k)
-    share = np.array([ch.share for ch in CHANNELS])
-    ch = rng.choice(len(CHANNELS), cyc.size, p=share / share.sum())
-    who = person[cyc]
-    ch = np.where((ch == CH["Email"]) & ~p.newsletter[who], CH["Organic Search"], ch)
-    ch = np.where((ch == CH["Mobile Push Notifications"]) & ~p.app_user[who], CH["Direct"], ch)
-    gaps = rng.exponential(3 * 86400, cyc.size).astype(np.int64)
-    first = np.r_[0, np.cumsum(k)[:-1]]
-    gaps[first] = 0
-    cs = np.cumsum(gaps)
-    t = start[cyc] + cs - cs[first][cyc]
-    inside = t < SPAN_S
-    exposed = np.zeros((c, len(CHANNELS)), dtype=bool)
-    exposed[cyc[inside], ch[inside]] = True
-    last = start + (cs[np.cumsum(k) - 1] - cs[first])
-    exposed[:, CH["Loyalty"]] = reg[person] < last
-    lift = exposed @ EFFECTS
-    logit = BASE_LOGIT + p.propensity[person] + lift + 0.2 * (cycle > 0)
-    buy = rng.random(c) < 1 / (1 + np.exp(-logit))
-    delay = (rng.exponential(6 * 86400, c) * np.exp(-0.45 * lift)).astype(np.int64) + 600
-    tb = last + delay
-    buy &= tb < SPAN_S - 3600
-    in_store = exposed[:, CH["Store / POS"]] | exposed[:, CH["Events & fairs"]]
-    online = rng.random(c) < np.where(in_store, 0.25, 0.58)
-    home = p.store[person]
-    store = np.where(rng.random(c) < 0.9, home, rng.integers(0, len(STORES), c))
+def _round(p: Persons, rng, cyc: funnel.Cycles, cycle: int) -> tuple[Touches, Purchases, ChannelTruth]:
+    """One round of cycles: walk the funnel, turn decisions into purchases, and the truth."""
+    c = cyc.person.size
+    draws = funnel.draw(rng, c)
+    w = funnel.walk(cyc, draws)
+    out = funnel.outcome(w, draws)
+    truth = funnel.channel_truth(cyc, draws, w, out)
+    # contacts of the walk, then the navigational visits of online buyers who did not buy in
+    # the deciding visit; the purchase's visit is the deciding contact or the navigational one
+    row, step = np.nonzero(w.channel >= 0)
+    b = np.flatnonzero(out.bought)
+    nav_rows = b[out.online[b] & ~out.same_visit[b]]
+    same_rows = b[out.online[b] & out.same_visit[b]]
+    buy_id = np.full(c, -1)
+    buy_id[b] = np.arange(b.size)
+    purchase = np.full(row.size, -1)
+    at_decision = (step == w.decided[row]) & np.isin(row, same_rows)
+    purchase[at_decision] = buy_id[row[at_decision]]
+    t_row = np.r_[row, nav_rows]
+    touches = Touches(cyc.person[t_row], np.full(t_row.size, cycle),
+                      np.r_[w.channel[row, step].astype(np.int64), out.visit_channel[nav_rows]],
+                      np.r_[w.t[row, step], out.visit_t[nav_rows]],
+                      np.r_[np.zeros(row.size, bool), np.ones(nav_rows.size, bool)],
+                      np.r_[purchase, buy_id[nav_rows]])
+    o = np.lexsort((touches.t, t_row))
+    touches = Touches(*(getattr(touches, f)[o] for f in ("person", "cycle", "channel", "t", "nav", "purchase")))
+    hit = funnel.exposure(w)
+    hit[nav_rows, out.visit_channel[nav_rows]] = True  # exposed = what the data shows, visits to buy too
+    truth.exposed = hit.sum(axis=0)
+    home = p.store[cyc.person[b]]
+    store = np.where(rng.random(b.size) < 0.9, home, rng.integers(0, len(STORES), b.size))
     cats = list(CATEGORY_WEIGHTS)
-    category = rng.choice(len(cats), c, p=list(CATEGORY_WEIGHTS.values()))
-    coupon = exposed[:, CH["Direct mail / flyer"]]
-    touches = Touches(who[inside], np.full(inside.sum(), cycle), ch[inside], t[inside])
-    b = np.flatnonzero(buy)
-    purchases = Purchases(person[b], tb[b], online[b], store[b], category[b], coupon[b], np.full(b.size, cycle))
-    return touches, purchases, _channel_truth(exposed, logit, lift, SPAN_S - 3600 - last)
+    category = rng.choice(len(cats), b.size, p=list(CATEGORY_WEIGHTS.values()))
+    coupon = hit[b, CH["Direct mail / flyer"]]
+    purchases = Purchases(cyc.person[b], out.t[b], out.online[b], store, category, coupon, np.full(b.size, cycle))
+    return touches, purchases, truth
 
 
 @dataclass

@@ -75,8 +75,8 @@ def corrupt(cols: dict[str, pa.Array], rows: np.ndarray, defects: dict[str, str]
         mask[sel] = True
         if defect == "wrong_column_count":
             bad = fmt.join(cols[col], delimiter, "EXTRA")
-        else:
-            pool = BAD_VALUES[defect]
+        else:  # a bad value holding the delimiter would read as a wrong column count instead
+            pool = tuple(v for v in BAD_VALUES[defect] if delimiter not in v)
             bad = fmt.take(pool, rng.integers(0, len(pool), len(cols[col])))
         cols[col] = fmt.where(mask, bad, cols[col])
     return [names[w] for w in which]

@@ -43,8 +43,11 @@ class Truth:
         self.malformed += [(source, file, int(r) + 1, d) for r, d in zip(rows, defects)]
 
 
-def campaign_names(channel: np.ndarray, t: np.ndarray, rng: np.random.Generator) -> pa.Array:
-    """utm_campaign of each touch: ``<prefix>_<season>_<year>`` (search also has an always-on brand)."""
+def campaign_names(channel: np.ndarray, t: np.ndarray, rng: np.random.Generator,
+                   brand: np.ndarray | None = None) -> pa.Array:
+    """utm_campaign of each touch: ``<prefix>_<season>_<year>``. Search also has an always-on
+    brand campaign: every ``brand`` touch (the navigational visit of a decided buyer) and a
+    tenth of the other search clicks (people who know the name)."""
     sidx, _ = season_of_day()
     day = np.clip(t // 86400, 0, fmt.DAYS + 1)
     prefixes = [PAID[c.name][0] if c.name in PAID else "" for c in CHANNELS]
@@ -52,7 +55,10 @@ def campaign_names(channel: np.ndarray, t: np.ndarray, rng: np.random.Generator)
     season = fmt.take([s[0] for s in SEASONS], sidx[day])
     year = fmt.where(day < 366, "2024", "2025")
     out = fmt.join(pre, "_", season, "_", year)
-    out = fmt.where((channel == CH["Paid Search"]) & (rng.random(channel.size) < 0.3), "search_brand_always_on", out)
+    is_brand = rng.random(channel.size) < 0.1
+    if brand is not None:
+        is_brand |= brand
+    out = fmt.where((channel == CH["Paid Search"]) & is_brand, "search_brand_always_on", out)
     return fmt.where(np.array(prefixes, dtype=object)[channel] == "", "", out)
 
 
@@ -99,12 +105,15 @@ def generate(out: Path | str, customers: int, seed: int = 42, progress=None) -> 
     o = np.argsort(pur.t, kind="stable")
     for f in ("person", "t", "online", "store", "category", "coupon", "cycle"):
         setattr(pur, f, getattr(pur, f)[o])
+    rank = np.empty(o.size, np.int64)
+    rank[o] = np.arange(o.size)
+    tc.purchase = np.where(tc.purchase >= 0, rank[np.maximum(tc.purchase, 0)], -1)
     sidx, _ = season_of_day()
     lines = basket(pur, rng, sidx)
     npur = pur.person.size
     totals = np.bincount(lines.order, weights=lines.unit_cents * lines.qty - lines.discount_cents, minlength=npur).astype(np.int64)
     order_id = fmt.join("WEB-", fmt.zpad(np.arange(npur) + 100_001, 8))
-    tcamp = campaign_names(tc.channel, tc.t, rng)
+    tcamp = campaign_names(tc.channel, tc.t, rng, tc.nav)
     click = fmt.where(tc.channel == CH["Paid Search"], fmt.join("Cj0KCQiA", hex_ids(rng, tc.t.size, 12, False)),
                       fmt.join("IwAR", hex_ids(rng, tc.t.size, 12, False)))
     truth = Truth()
@@ -138,7 +147,9 @@ def _subset(ss: Sessions, mask: np.ndarray) -> Sessions:
 
 
 def _sessions(p: Persons, tc, pur, tcamp, click, rng):
-    """All sessions: one per web/app touch, plus purchase, store-tablet, review and signup visits."""
+    """All sessions: one per web/app touch (an online purchase happens in its touch's visit,
+    the deciding one or a navigational one, see :mod:`.funnel`), plus store-tablet, review,
+    signup and sign-in visits."""
     web_codes = np.array([CH[c] for c in WEB_CHANNELS])
     is_web = np.isin(tc.channel, web_codes)
     ti = np.flatnonzero(is_web)
@@ -153,24 +164,21 @@ def _sessions(p: Persons, tc, pur, tcamp, click, rng):
     sign_person = np.repeat(np.arange(p.n), 3)
     sign_k = np.tile(np.arange(3), p.n)
     signs = np.flatnonzero(known[sign_person] & (sign_k < p.n_devices[sign_person]) & (rng.random(sign_person.size) < 0.92))
-    person = np.concatenate([tc.person[ti], pur.person[online], tc.person[tablet_t], pur.person[review], subs,
-                             sign_person[signs]])
-    t = np.concatenate([tc.t[ti], pur.t[online] - rng.integers(120, 900, online.size), tc.t[tablet_t] + 300,
+    person = np.concatenate([tc.person[ti], tc.person[tablet_t], pur.person[review], subs, sign_person[signs]])
+    t = np.concatenate([tc.t[ti], tc.t[tablet_t] + 300,
                         pur.t[review] + rng.integers(10, 40, review.size) * 86400, rng.integers(0, fmt.SPAN_S - 86400, subs.size),
                         rng.integers(0, fmt.SPAN_S - 86400, signs.size)])
-    ret_ch = np.where(rng.random(online.size) < 0.25, CH["Organic Search"], CH["Direct"])
-    channel = np.concatenate([tc.channel[ti], ret_ch,
-                              np.full(tablet_t.size + review.size + subs.size + signs.size, CH["Direct"])])
+    channel = np.concatenate([tc.channel[ti], np.full(tablet_t.size + review.size + subs.size + signs.size, CH["Direct"])])
     n = person.size
     kind = np.zeros(n, np.int64)
     nt = ti.size
-    app = (channel[:nt] == CH["Mobile Push Notifications"]) | ((channel[:nt] == CH["Direct"]) & p.app_user[person[:nt]] & (rng.random(nt) < 0.4))
-    kind[:nt] = np.where(app, 1, 0)
-    kind[nt + online.size: nt + online.size + tablet_t.size] = 2
     order = np.full(n, -1)
-    order[nt: nt + online.size] = online
+    order[:nt] = tc.purchase[ti]  # purchases are bought on the web shop, not in the app
+    app = (channel[:nt] == CH["Mobile Push Notifications"]) | ((channel[:nt] == CH["Direct"]) & p.app_user[person[:nt]] & (rng.random(nt) < 0.4))
+    kind[:nt] = np.where(app & (order[:nt] < 0), 1, 0)
+    kind[nt: nt + tablet_t.size] = 2
     rev = np.full(n, -1)
-    rev[nt + online.size + tablet_t.size: nt + online.size + tablet_t.size + review.size] = review
+    rev[nt + tablet_t.size: nt + tablet_t.size + review.size] = review
     signup = np.zeros(n, bool)
     signup[n - signs.size - subs.size: n - signs.size] = True
     ident = np.zeros(n, bool)
@@ -238,8 +246,9 @@ def _write_segment(path: Path, source: str, ss: Sessions, p: Persons, order_id, 
 def _write_truth(gt: Path, truth: Truth, p: Persons, pur, tc, known) -> dict:
     ident = pa.concat_tables(truth.identity)
     pacsv.write_csv(ident, gt / "identity.csv")
-    eff = pa.table({"channel": [c.name for c in CHANNELS], "true_effect": [c.true_effect for c in CHANNELS],
-                    "exposed_cycles": known.exposed, "incremental_conversions": known.incremental.round(3),
+    eff = pa.table({"channel": [c.name for c in CHANNELS], "funnel": [c.funnel for c in CHANNELS],
+                    "true_effect": [c.true_effect for c in CHANNELS], "exposed_cycles": known.exposed,
+                    "incremental_conversions": known.incremental, "incremental_se": known.se.round(1),
                     "description": [c.description for c in CHANNELS]})
     pacsv.write_csv(eff, gt / "channel_effects.csv")
     mal = truth.malformed
@@ -250,6 +259,7 @@ def _write_truth(gt: Path, truth: Truth, p: Persons, pur, tc, known) -> dict:
     summary = {
         "persons": p.n, "orders": int(pur.person.size), "online_orders": int(pur.online.sum()),
         "store_orders": int((~pur.online).sum()), "touches": int(tc.t.size), "rows": truth.counts,
+        "cycles": known.cycles, "cycles_without_purchase": known.cycles - known.purchases,
         "total_rows": total_rows, "malformed": len(mal), "identity_rows": ident.num_rows,
     }
     (gt / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
