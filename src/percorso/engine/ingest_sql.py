@@ -306,7 +306,14 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
         sql += f" WHERE NOT EXISTS (SELECT 1 FROM {qi(target)} e WHERE e.{k} = f.{k})"
     if dups:
         sql += f" QUALIFY row_number() OVER (PARTITION BY f.{k} ORDER BY f.source_line) = 1"
-    con.execute(sql)
+    # rows carry their file and line: their order in storage means nothing, and keeping it
+    # makes the insert wait on the slowest thread
+    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(sql)
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
 
 
 def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:
