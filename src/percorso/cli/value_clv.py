@@ -123,3 +123,4 @@ def register(app: typer.Typer) -> None:
         res = fit_bayes(p.engine, p.settings, calibration_end=calibration_end.date() if calibration_end else None,
                         sample=sample, draws=draws, tune=tune, chains=chains, seed=seed)
         emit_frame(res.to_frame(), fmt, out, title="CLV bayes: posterior vs maximum likelihood")
+        warn(res.meta["warnings"])

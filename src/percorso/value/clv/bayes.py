@@ -103,6 +103,10 @@ def fit_bayes(engine: Engine, settings: Any = None, *, calibration_end: date | N
             rows.append({"model": name, "param": ours, "mean": r["mean"], "sd": r["sd"], "hdi_3%": r["hdi_3%"],
                          "hdi_97%": r["hdi_97%"], "r_hat": r.get("r_hat"), "mle": m["estimate"],
                          "mle_ci95_low": m["ci95_low"], "mle_ci95_high": m["ci95_high"]})
+    frame = pd.DataFrame(rows)
+    bad = frame[frame["r_hat"].astype(float) > 1.01]
+    warnings = [f"{r.model}: R-hat {r.r_hat:.2f} for {r.param} > 1.01: the chains disagree, do not trust its "
+                "interval (more --tune/--draws, or the data do not identify it)" for r in bad.itertuples()]
     meta = {"calibration_end": str(end), "customers": len(data), "repeat_buyers": len(gg_data),
-            "draws": draws, "tune": tune, "chains": chains}
-    return BayesResult(frame=pd.DataFrame(rows), models=models, meta=meta)
+            "draws": draws, "tune": tune, "chains": chains, "warnings": warnings + mle.bg.warnings_ + mle.gg.warnings_}
+    return BayesResult(frame=frame, models=models, meta=meta)
