@@ -10,9 +10,10 @@ credits per exposed customer; the raw per-exposure effect), over all channels an
 ``--exclude`` (default Loyalty, whose simulated effect is a membership, not a touchpoint).
 
 ``ideal``: the same models on the simulation's own purchase cycles (re-simulated from the
-demo's customers and seed): one journey per cycle with exactly its touches, no identity loss,
-no lookback, no visits without effect. It is the best any touchpoint-based model can do on
-this simulation, and shows what the data (rather than the model) costs.
+demo's customers and seed): one journey per cycle with exactly its contacts (navigational
+visits to buy included), no identity loss, no lookback, no sign-in or review visits. It shows
+what the demo's data (rather than the model) cost; it is not an upper bound, since a model can
+be helped or hurt by what the demo adds (ADR 0006).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def ideal_frame(paths: PathTable) -> object:
         "last_non_direct": rules.last_non_direct(paths), "linear": rules.linear(paths),
         "position": rules.position_based(paths), "markov_1": markov.markov(paths, 1),
         "markov_3": markov.markov(paths, 3), "shapley": shapley.shapley(paths),
+        "shapley_rate": shapley.shapley_rate(paths),
     }
     return pd.DataFrame({"node": list(paths.nodes), **{k: v[:, 0] for k, v in credits.items()}})
 

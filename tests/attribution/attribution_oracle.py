@@ -93,6 +93,11 @@ def shapley_permutations(rows):
     def v(coalition):
         return sum(conv for path, conv in rows if set(path) <= coalition)
 
+    return _average_over_orders(channels, v)
+
+
+def _average_over_orders(channels, v):
+    """Shapley values of ``v`` by walking every order of the channels."""
     phi = defaultdict(float)
     perms = list(itertools.permutations(channels))
     for perm in perms:
@@ -103,3 +108,17 @@ def shapley_permutations(rows):
             phi[c] += v(s) - before
     assert len(perms) == factorial(len(channels))
     return {c: phi[c] / len(perms) for c in channels}
+
+
+def shapley_rate_permutations(rows):
+    """rows: (path, conversions, nulls). Conversion-rate Shapley × journeys by enumerating every
+    order: v(S) = conversions / journeys over the journeys whose channel set ⊆ S (0 if none)."""
+    channels = sorted({c for path, _, _ in rows for c in path})
+
+    def v(coalition):
+        inside = [(conv, null) for path, conv, null in rows if set(path) <= coalition]
+        journeys = sum(c + n for c, n in inside)
+        return sum(c for c, _ in inside) / journeys if journeys else 0.0
+
+    total = sum(c + n for _, c, n in rows)
+    return {c: phi * total for c, phi in _average_over_orders(channels, v).items()}

@@ -99,6 +99,15 @@ class Shapley(AttributionModel):
         return shapley.shapley(paths, int(self.params.get("max_exact", 15)))
 
 
+class ShapleyRate(AttributionModel):
+    """Shapley over conversion *rates* (journeys without conversion count): an added option."""
+
+    lookup_name, label = "shapley_rate", "Shapley (conversion rate)"
+
+    def credit(self, paths: PathTable) -> np.ndarray:
+        return shapley.shapley_rate(paths)
+
+
 def parse_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     """``"all"`` or a comma list → validated model names, in registry order for ``all``."""
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
