@@ -15,7 +15,7 @@ from stdnum.it import codicefiscale
 from percorso.generate import generate
 
 COLUMNS = {
-    "ecommerce_orders.csv": "order_id,line_no,order_date,user_id,email,phone,anonymous_id,sku,product_name,category,"
+    "ecommerce_orders.csv": "order_id,line_no,order_date,user_id,email,phone,codice_fiscale,anonymous_id,sku,product_name,category,"
     "quantity,unit_price,discount,currency,coupon_code,shipping_cost,status",
     "crm_contacts.csv": "crm_id;updated_at;first_name;last_name;email;phone;codice_fiscale;city;province;"
     "consent_profiling;consent_marketing;origin",
@@ -25,7 +25,7 @@ COLUMNS = {
     "coupon_code,fair_name",
     "campaign_costs.csv": "date,channel,campaign,source,medium,cost,impressions,clicks",
 }
-POS_HEADER = ("Negozio;Numero scontrino;Data;Ora;Carta fedeltà;Codice articolo;Descrizione;Categoria;Quantità;"
+POS_HEADER = ("Negozio;Numero scontrino;Data;Ora;Carta fedeltà;Codice fiscale;Email;Codice articolo;Descrizione;Categoria;Quantità;"
               "Prezzo unitario;Sconto;Pagamento;Codice coupon;Riga")
 
 
@@ -133,8 +133,8 @@ def test_behaviours_present(demo):
     assert frame.url.str.contains("gclid=").any() and frame.url.str.contains("utm_medium=email").any()
     assert {"Order Completed", "purchase", "checkout_error"} <= set(frame.event.dropna())
     # family emails: one email used by two people in the orders
-    orders = pd.read_csv(src / "ecommerce_orders.csv", dtype=str, on_bad_lines="skip")
-    crm = pd.read_csv(src / "crm_contacts.csv", sep=";", encoding="latin-1", dtype=str, on_bad_lines="skip")
+    orders = pd.read_csv(src / "ecommerce_orders.csv", dtype=str, on_bad_lines="skip", index_col=False)
+    crm = pd.read_csv(src / "crm_contacts.csv", sep=";", encoding="latin-1", dtype=str, on_bad_lines="skip", index_col=False)
     crm["email_n"] = crm.email.str.strip().str.lower()
     crm["who"] = crm.first_name + " " + crm.last_name
     assert (crm.groupby("email_n").who.nunique() > 1).any(), "family emails"

@@ -50,6 +50,17 @@ BAD_VALUES = {
 }
 
 
+def tax_code_noisy(code: pa.Array, rng: np.random.Generator) -> pa.Array:
+    """Codici fiscali as typed at a till or in a form: some lowercase, some with spaces."""
+    import pyarrow.compute as pc
+
+    n = len(code)
+    low = pa.array(rng.random(n) < 0.1)
+    spaced = pa.array(rng.random(n) < 0.05)
+    out = pc.if_else(low, pc.utf8_lower(code), code)
+    return pc.if_else(spaced, pc.binary_join_element_wise(pc.utf8_slice_codeunits(out, 0, 6), pc.utf8_slice_codeunits(out, 6), " "), out)
+
+
 def pick_rows(eligible: np.ndarray, rng: np.random.Generator, rate: float = RATE) -> np.ndarray:
     """Row indices (sorted) to corrupt among the eligible ones; ``rate`` is of all rows."""
     idx = np.flatnonzero(eligible)

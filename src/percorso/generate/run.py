@@ -120,13 +120,15 @@ def generate(out: Path | str, customers: int, seed: int = 42, progress=None) -> 
     from percorso.generate import sources
 
     step("sessioni web e app")
-    ss, touch_session, buy_session = _sessions(p, tc, pur, tcamp, click, rng)
+    # people who always ask for the digital receipt: their e-mail is on their store receipts
+    ereceipt = rng.random(p.n) < 0.35
+    ss, touch_session, buy_session = _sessions(p, tc, pur, tcamp, click, ereceipt, rng)
     src = out / "sources"
     for kind_name, mask in (("web", ss.kind != 1), ("app", ss.kind == 1)):
         _write_segment(src / f"{kind_name}_events.jsonl", kind_name, _subset(ss, mask), p, order_id, totals, truth, rng)
     step("ordini e scontrini")
     sources.ecommerce(src, p, pur, lines, order_id, ss.device.take(pa.array(np.maximum(buy_session, 0))), truth, rng)
-    sources.pos(src, p, pur, lines, reg, truth, rng)
+    sources.pos(src, p, pur, lines, reg, ereceipt, truth, rng)
     step("CRM, fedeltà, email, ads, call center, eventi, costi")
     sub_time = sources.subscription_times(p, ss)
     crm_ids = sources.crm(src, p, reg, sub_time, pur, truth, rng)
@@ -146,7 +148,7 @@ def _subset(ss: Sessions, mask: np.ndarray) -> Sessions:
     return Sessions(**{k: (v.take(arr) if isinstance(v, pa.Array) else v[idx]) for k, v in vars(ss).items()})
 
 
-def _sessions(p: Persons, tc, pur, tcamp, click, rng):
+def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     """All sessions: one per web/app touch (an online purchase happens in its touch's visit,
     the deciding one or a navigational one, see :mod:`.funnel`), plus store-tablet, review,
     signup and sign-in visits."""
@@ -158,17 +160,25 @@ def _sessions(p: Persons, tc, pur, tcamp, click, rng):
     review = online[rng.random(online.size) < 0.12]
     subs = np.flatnonzero(p.newsletter & (rng.random(p.n) < 0.5))
     # known people sign in on most of their devices sooner or later (account, e-receipt or
-    # loyalty e-mail link, wishlist): one identifying visit per such device
+    # loyalty e-mail link, wishlist): one identifying visit per such device. Whoever left an
+    # e-mail address (digital receipts at the till, fair visitors) gets the retailer's mails,
+    # and a click on one identifies the device (ESP click tracking)
     known = p.has_account | p.newsletter | p.loyalty
     known[pur.person[online]] = True
+    known[pur.person[~pur.online & ereceipt[pur.person]]] = True
+    known[tc.person[tc.channel == CH["Events & fairs"]]] = True
     sign_person = np.repeat(np.arange(p.n), 3)
     sign_k = np.tile(np.arange(3), p.n)
     signs = np.flatnonzero(known[sign_person] & (sign_k < p.n_devices[sign_person]) & (rng.random(sign_person.size) < 0.92))
-    person = np.concatenate([tc.person[ti], tc.person[tablet_t], pur.person[review], subs, sign_person[signs]])
+    # the app's digital loyalty card and order tracking need a sign-in: known app users sign in once
+    app_signs = np.flatnonzero(known & p.app_user & (rng.random(p.n) < 0.9))
+    sp, sk = np.r_[sign_person[signs], app_signs], np.r_[sign_k[signs], np.zeros(app_signs.size, np.int64)]
+    nsig = sp.size
+    person = np.concatenate([tc.person[ti], tc.person[tablet_t], pur.person[review], subs, sp])
     t = np.concatenate([tc.t[ti], tc.t[tablet_t] + 300,
                         pur.t[review] + rng.integers(10, 40, review.size) * 86400, rng.integers(0, fmt.SPAN_S - 86400, subs.size),
-                        rng.integers(0, fmt.SPAN_S - 86400, signs.size)])
-    channel = np.concatenate([tc.channel[ti], np.full(tablet_t.size + review.size + subs.size + signs.size, CH["Direct"])])
+                        rng.integers(0, fmt.SPAN_S - 86400, nsig)])
+    channel = np.concatenate([tc.channel[ti], np.full(tablet_t.size + review.size + subs.size + nsig, CH["Direct"])])
     n = person.size
     kind = np.zeros(n, np.int64)
     nt = ti.size
@@ -177,15 +187,16 @@ def _sessions(p: Persons, tc, pur, tcamp, click, rng):
     app = (channel[:nt] == CH["Mobile Push Notifications"]) | ((channel[:nt] == CH["Direct"]) & p.app_user[person[:nt]] & (rng.random(nt) < 0.4))
     kind[:nt] = np.where(app & (order[:nt] < 0), 1, 0)
     kind[nt: nt + tablet_t.size] = 2
+    kind[n - app_signs.size:] = 1
     rev = np.full(n, -1)
     rev[nt + tablet_t.size: nt + tablet_t.size + review.size] = review
     signup = np.zeros(n, bool)
-    signup[n - signs.size - subs.size: n - signs.size] = True
+    signup[n - nsig - subs.size: n - nsig] = True
     ident = np.zeros(n, bool)
-    ident[n - signs.size:] = True
+    ident[n - nsig:] = True
     keep = t < fmt.SPAN_S
     dev_k = rng.integers(0, 3, n) % p.n_devices[person]
-    dev_k[n - signs.size:] = sign_k[signs]
+    dev_k[n - nsig:] = sk
     device = p.cookies.take(pa.array(person * 3 + dev_k))
     device = fmt.where(kind == 1, p.app_anon.take(pa.array(person)), device)
     tablets = hex_ids(np.random.default_rng(7), len(STORES))

@@ -45,11 +45,15 @@ def ecommerce(src: Path, p, pur, lines, order_id, anon, truth, rng) -> None:
     person = pur.person[order]
     prod = lines.product[li]
     single = np.bincount(order, minlength=pur.t.size)[order] == 1
+    # the codice fiscale field of the checkout, filled by buyers who want the tax deduction
+    # on medical-device mattresses and pillows (or an invoice)
+    wants_cf = (rng.random(pur.t.size) < 0.3)[order]
     cols = {
         "order_id": order_id.take(pa.array(order)), "line_no": fmt.num(line_no),
         "order_date": fmt.iso_local_offset(pur.t[order]), "user_id": p.user_id.take(pa.array(person)),
         "email": noise.email_noisy(p.email.take(pa.array(person)), rng),
         "phone": fmt.where(rng.random(n) < 0.7, noise.phone_noisy(p.phone.take(pa.array(person)), rng), ""),
+        "codice_fiscale": fmt.where(wants_cf, noise.tax_code_noisy(p.codice_fiscale.take(pa.array(person)), rng), ""),
         "anonymous_id": anon.take(pa.array(order)), "sku": fmt.take([x[0] for x in PRODUCTS], prod),
         "product_name": fmt.take([x[1] for x in PRODUCTS], prod), "category": fmt.take([x[2] for x in PRODUCTS], prod),
         "quantity": fmt.num(lines.qty[li]), "unit_price": fmt.money(lines.unit_cents[li]),
@@ -80,7 +84,7 @@ def _coupon(t: np.ndarray) -> pa.Array:
                     fmt.where(day < 366, "24", "25"))
 
 
-def pos(src: Path, p, pur, lines, reg, truth, rng) -> None:
+def pos(src: Path, p, pur, lines, reg, ereceipt, truth, rng) -> None:
     """Store receipts (and store returns, negative quantities) in the Italian gestionale layout."""
     store_buy = ~pur.online
     ret = rng.random(pur.t.size) < 0.05
@@ -101,6 +105,11 @@ def pos(src: Path, p, pur, lines, reg, truth, rng) -> None:
     number = np.arange(nr) - np.repeat(starts, np.diff(np.r_[starts, nr])) + 1 if nr else np.zeros(0, np.int64)
     person = pur.person[r_pur]
     card_ok = p.loyalty[person] & (reg[person] < r_t) & (rng.random(nr) < 0.9)
+    # "scontrino parlante": the buyer's codice fiscale on the receipt, for the 19% deduction on
+    # medical-device mattresses and pillows; and the digital receipt sent by e-mail, which
+    # some people (``ereceipt``) always choose (e-mail asked at the till when no card is shown)
+    cf_ok = ~r_ret & (rng.random(nr) < 0.45)
+    mail_ok = ~card_ok & ereceipt[person]
     # lines: every line of a purchase; a return takes only the main line
     lstart = np.r_[0, np.cumsum(np.bincount(lines.order, minlength=pur.t.size))[:-1]]
     nl = np.where(r_ret, 1, np.bincount(lines.order, minlength=pur.t.size)[r_pur])
@@ -116,6 +125,8 @@ def pos(src: Path, p, pur, lines, reg, truth, rng) -> None:
         "Negozio": store_ids.take(pa.array(rec)), "Numero scontrino": fmt.num(number[rec]),
         "Data": date_s.take(pa.array(rec)), "Ora": fmt.time_str(loc[rec], seconds=False),
         "Carta fedeltà": fmt.where(card_ok[rec], p.card.take(pa.array(person[rec])), ""),
+        "Codice fiscale": fmt.where(cf_ok[rec], noise.tax_code_noisy(p.codice_fiscale.take(pa.array(person[rec])), rng), ""),
+        "Email": fmt.where(mail_ok[rec], noise.email_noisy(p.email.take(pa.array(person[rec])), rng), ""),
         "Codice articolo": fmt.take([x[0] for x in PRODUCTS], prod),
         "Descrizione": fmt.take([x[1] for x in PRODUCTS], prod), "Categoria": fmt.take([x[2] for x in PRODUCTS], prod),
         "Quantità": fmt.num(lines.qty[li] * sign), "Prezzo unitario": fmt.money(lines.unit_cents[li], ","),
@@ -198,6 +209,7 @@ def loyalty(src: Path, p, reg, truth, rng) -> None:
         "store_id": fmt.take([s[0] for s in STORES], stores), "first_name": p.first.take(pm),
         "last_name": p.last.take(pm), "email": noise.email_noisy(p.email.take(pm), rng),
         "phone": noise.phone_noisy(p.phone.take(pm), rng), "birth_date": pa.array(np.datetime_as_string(birth)),
+        "codice_fiscale": fmt.where(rng.random(members.size) < 0.75, noise.tax_code_noisy(p.codice_fiscale.take(pm), rng), ""),
         "city": fmt.take([s[1] for s in STORES], stores), "province": fmt.take([s[2] for s in STORES], stores),
         "consent_marketing": rng.random(members.size) < 0.7, "consent_profiling": rng.random(members.size) < 0.5,
     })

@@ -124,7 +124,7 @@ KINDS: dict[str, Kind] = {
             "occurred_at": ("ts", ("order_date", "created_at", "order_time", "data_ordine", "timestamp", "date")),
             "shipping_cost": ("num", ("shipping_cost", "shipping", "spese_spedizione")),
             "status": ("str", ("status", "order_status", "stato")),
-            **{k: _ID[k] for k in ("user_id", "email", "phone", "anonymous_id")}, **_ORDER_LINE,
+            **{k: _ID[k] for k in ("user_id", "email", "phone", "tax_code", "anonymous_id")}, **_ORDER_LINE,
         }, extras=("status",)),
     "pos": _k(
         name="pos", shape="orders", source_system="pos", online=False, event_type="receipt",
@@ -136,7 +136,7 @@ KINDS: dict[str, Kind] = {
             "occurred_at": ("ts", ("data", "date", "receipt_date", "data_scontrino", "timestamp")),
             "time": ("time", ("ora", "time", "orario", "receipt_time")),
             "payment": ("str", ("pagamento", "payment", "payment_method", "metodo_pagamento")),
-            "loyalty_card": _ID["loyalty_card"], **_ORDER_LINE,
+            **{k: _ID[k] for k in ("loyalty_card", "email", "tax_code")}, **_ORDER_LINE,
         }, extras=("payment",)),
     "loyalty": _k(
         name="loyalty", shape="profiles", source_system="loyalty", online=False, event_type="loyalty_signup",
