@@ -1,10 +1,12 @@
 """How well a model ranks channels against what the demo simulation knows (its ground truth).
 
 The demo generator writes ``ground_truth/channel_effects.csv``: per channel the hidden
-``true_effect`` (change in the log-odds of a purchase per exposed purchase cycle), the
-``exposed_cycles`` and the exact expected ``incremental_conversions`` (purchases with all the
-exposures minus purchases with that channel's exposures removed). Why two truths, and the
-Spearman rank correlation of model credits against each (ADR 0005):
+``true_effect`` (change, per contact, in the log-odds of the funnel step the channel works on),
+the ``exposed_cycles`` and the ``incremental_conversions`` (purchases with every contact minus
+purchases when the channel's contacts move nothing, downstream contacts and steps included,
+from a paired re-run with the same random numbers; ``incremental_se`` is its Monte Carlo
+error, ADR 0006). Why two truths, and the Spearman rank correlation of model credits against
+each (ADR 0005):
 
 - ``incremental_conversions`` is the quantity attribution estimates: credits are *totals*
   (conversions per channel), so they must be compared with a total that carries the
