@@ -11,23 +11,13 @@ from jm_people import PEOPLE
 from typer.testing import CliRunner
 
 from percorso.cli import app
-from percorso.project import init_project, open_project
-from percorso.testing import journeys_for
+from tests.journey_cli import cli as _cli
+from tests.journey_cli import journey_project
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli") / "p"
-    init_project(root, name="t")
-    with open_project(root) as p:
-        journeys_for(p.engine, PEOPLE)
-    return root
-
-
-def _cli(*args: str) -> str:
-    res = CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
-    assert res.exit_code == 0, res.output
-    return res.stdout
+    return journey_project(tmp_path_factory.mktemp("cli") / "p", PEOPLE)
 
 
 def test_journey_map_table_pivots_stage_by_channel(root):

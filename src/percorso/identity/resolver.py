@@ -138,19 +138,20 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
     # tables written before identifiers had integer keys are rebuilt (ids stay stable)
     full = full or "id_hash_a" not in engine.columns("identity_links") or "id_hash" not in engine.columns("identity_map")
     # so are they when events were deleted since the last run (the resolved mark moved)
-    full = full or K.resolved_watermark(engine) is None
+    after = None if full else K.resolved_watermark(engine)
+    full = full or after is None
     S.fast_settings(engine, True)
     try:
-        return _resolve(project, engine, full, say, lap, phases, t0)
+        return _resolve(project, engine, after, say, lap, phases, t0)
     finally:
         S.fast_settings(engine, False)
 
 
-def _resolve(project: Project, engine, full: bool, say, lap, phases, t0) -> IdentityReport:
+def _resolve(project: Project, engine, after: int | None, say, lap, phases, t0) -> IdentityReport:
+    full = after is None
     S.snapshot_previous_map(engine)
     trusted = trusted_sources(project, S.source_kinds(engine))
     say("identificativi degli eventi / event identifiers")
-    after = None if full else K.resolved_watermark(engine)
     S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
     lap("count events")
     n_events = (engine.count("events") if after is None
