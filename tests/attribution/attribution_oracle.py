@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
 from math import factorial
 
 import numpy as np
@@ -122,3 +123,64 @@ def shapley_rate_permutations(rows):
 
     total = sum(c + n for _, c, n in rows)
     return {c: phi * total for c, phi in _average_over_orders(channels, v).items()}
+
+
+def oracle_paths(rows: list[dict], cfg, conversion) -> tuple[dict, dict]:
+    """The journey rules, literally: one customer at a time, in event order. Returns the
+    path counts and the time-decay credits (weights 2^(-days before conversion / h)).
+    With ``cfg.direct == "ignore_unless_alone"`` each journey, once formed, loses its direct
+    touchpoints unless it has nothing else (:func:`ga4_direct`)."""
+    out: Counter = Counter()
+    decay: Counter = Counter()
+    lookback = timedelta(days=cfg.lookback_days)
+    for cust in sorted({r["customer_id"] for r in rows}):
+        mine = [r for r in rows if r["customer_id"] == cust]
+        stream = sorted((r for r in mine if r["event_type"] in conversion.event_types
+                         or r["event_type"] not in cfg.exclude_event_types),
+                        key=lambda r: (r["occurred_at"], r["event_id"]))
+        segments: list[list[dict]] = [[]]
+        convs: list[datetime] = []
+        for r in stream:
+            if r["event_type"] in conversion.event_types:
+                convs.append(r["occurred_at"])
+                segments.append([])
+            else:
+                segments[-1].append(r)
+        for k, seg in enumerate(segments):
+            if cfg.one_touch_per_session:
+                seen, kept = set(), []
+                for r in seg:
+                    if r["online"] and r["session_id"] is not None:
+                        if r["session_id"] in seen:
+                            continue
+                        seen.add(r["session_id"])
+                    kept.append(r)
+                seg = kept
+            conv_at = convs[k] if k < len(convs) else None
+            credited = [r for r in seg if conv_at is not None and r["occurred_at"] >= conv_at - lookback]
+            journeys_run = credited
+            if credited:
+                credited = ga4_direct(credited, cfg)
+                out[(tuple(r["channel"] for r in credited), "conv")] += 1
+                days = [(conv_at - r["occurred_at"]).total_seconds() / 86400 for r in credited]
+                w = [2 ** (-d / cfg.half_life_days) for d in days]
+                for r, x in zip(credited, w, strict=True):
+                    decay[r["channel"]] += x / sum(w)
+            runs: list[list[dict]] = []
+            for r in (r for r in seg if r not in journeys_run):
+                if not runs or r["occurred_at"] - runs[-1][-1]["occurred_at"] > lookback:
+                    runs.append([])
+                runs[-1].append(r)
+            for run_ in runs:
+                out[(tuple(x["channel"] for x in ga4_direct(run_, cfg)), "null")] += 1
+    return dict(out), dict(decay)
+
+
+
+
+def ga4_direct(journey: list[dict], cfg) -> list[dict]:
+    """GA4's convention on one journey: drop direct touchpoints unless nothing else is there."""
+    if cfg.direct == "credit":
+        return journey
+    others = [r for r in journey if r["channel"] not in cfg.direct_channels]
+    return others or journey

@@ -1,7 +1,8 @@
 """Journey rules in the engine: hand examples and a slow pure-Python oracle on random streams.
 
-The oracle (:func:`oracle_paths`) applies the rules of ``attribution/journeys.py`` one
-customer at a time, with loops, and must give exactly the engine's path table.
+The oracle (:func:`attribution_oracle.oracle_paths`) applies the rules of
+``attribution/journeys.py`` one customer at a time, with loops, and must give exactly the
+engine's path table, under both Direct conventions.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from attr_helpers import write_streams
+from attribution_oracle import oracle_paths
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,19 +90,19 @@ def test_the_conversion_event_is_never_a_touchpoint(engine):
     # newsletter_signup is an eligible touchpoint for purchases but the conversion itself for leads
     journeys_for(engine, {"cleo": [
         ("page_view", at(0), {"channel": "Paid Social"}),
-        ("newsletter_signup", at(DAY), {"channel": "Direct", "online": False}),
+        ("newsletter_signup", at(DAY), {"channel": "Email", "online": False}),
         ("purchase", at(2 * DAY), {"channel": "Direct", "revenue": 10.0}),
     ]})
-    assert path_counts(engine) == {(("Paid Social", "Direct"), "conv"): 1}
+    assert path_counts(engine) == {(("Paid Social", "Email"), "conv"): 1}
     assert path_counts(engine, conversion="lead") == {(("Paid Social",), "conv"): 1}
     r = run(engine, AttributionQuery(models=("last",), conversion="purchase_online"))
-    assert "Direct" in set(r.frame["node"]) and r.meta["totals"]["conversions"] == 1.0
+    assert "Email" in set(r.frame["node"]) and r.meta["totals"]["conversions"] == 1.0
 
 
 # -- oracle ----------------------------------------------------------------------------------
 
 TYPES = ("page_view", "email_click", "store_visit", "purchase", "add_to_cart", "newsletter_signup")
-CHANNELS = ("A", "B", "Store / POS")
+CHANNELS = ("A", "B", "Store / POS", "Direct")
 GAPS = (0, 1, 25, 40, 2 * DAY, 10 * DAY, 31 * DAY)  # minutes: ties, sessions, windows
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -107,74 +110,14 @@ event = st.tuples(st.sampled_from(TYPES), st.sampled_from(CHANNELS), st.sampled_
 people = st.dictionaries(st.sampled_from(["p0", "p1", "p2", "p3"]), st.lists(event, min_size=1, max_size=9),
                          min_size=1, max_size=4)
 rules = st.fixed_dictionaries({"one_touch_per_session": st.booleans(), "lookback_days": st.sampled_from([1, 30]),
-                               "half_life_days": st.sampled_from([0.5, 7.0])})
-
-
-def oracle_paths(rows: list[dict], cfg, conversion) -> tuple[dict, dict]:
-    """The journey rules, literally: one customer at a time, in event order. Returns the
-    path counts and the time-decay credits (weights 2^(-days before conversion / h))."""
-    out: Counter = Counter()
-    decay: Counter = Counter()
-    lookback = timedelta(days=cfg.lookback_days)
-    for cust in sorted({r["customer_id"] for r in rows}):
-        mine = [r for r in rows if r["customer_id"] == cust]
-        stream = sorted((r for r in mine if r["event_type"] in conversion.event_types
-                         or r["event_type"] not in cfg.exclude_event_types),
-                        key=lambda r: (r["occurred_at"], r["event_id"]))
-        segments: list[list[dict]] = [[]]
-        convs: list[datetime] = []
-        for r in stream:
-            if r["event_type"] in conversion.event_types:
-                convs.append(r["occurred_at"])
-                segments.append([])
-            else:
-                segments[-1].append(r)
-        for k, seg in enumerate(segments):
-            if cfg.one_touch_per_session:
-                seen, kept = set(), []
-                for r in seg:
-                    if r["online"] and r["session_id"] is not None:
-                        if r["session_id"] in seen:
-                            continue
-                        seen.add(r["session_id"])
-                    kept.append(r)
-                seg = kept
-            conv_at = convs[k] if k < len(convs) else None
-            credited = [r for r in seg if conv_at is not None and r["occurred_at"] >= conv_at - lookback]
-            if credited:
-                out[(tuple(r["channel"] for r in credited), "conv")] += 1
-                days = [(conv_at - r["occurred_at"]).total_seconds() / 86400 for r in credited]
-                w = [2 ** (-d / cfg.half_life_days) for d in days]
-                for r, x in zip(credited, w, strict=True):
-                    decay[r["channel"]] += x / sum(w)
-            run_: list[dict] = []
-            for r in (r for r in seg if r not in credited):
-                if run_ and r["occurred_at"] - run_[-1]["occurred_at"] > lookback:
-                    out[(tuple(x["channel"] for x in run_), "null")] += 1
-                    run_ = []
-                run_.append(r)
-            if run_:
-                out[(tuple(x["channel"] for x in run_), "null")] += 1
-    return dict(out), dict(decay)
+                               "half_life_days": st.sampled_from([0.5, 7.0]),
+                               "direct": st.sampled_from(["ignore_unless_alone", "credit"])})
 
 
 @SETTINGS
 @given(people, rules, st.sampled_from(["purchase", "lead"]))
 def test_engine_journeys_equal_the_oracle(engine, spec, raw, conversion_name):
-    journeys = {}
-    for person, events in spec.items():
-        t, steps = T0, []
-        for i, (etype, channel, gap) in enumerate(events):
-            t += timedelta(minutes=gap)
-            steps.append((etype, t, {"channel": channel, "event_id": f"{person}-{i}",
-                                     **({"revenue": 10.0} if etype == "purchase" else {})}))
-        journeys[person] = steps
-    journeys_for(engine, journeys)
-    frame = engine.execute(engine.table("touchpoints").select(
-        "event_id", "customer_id", "session_id", "occurred_at", "event_type", "channel", "online"))
-    rows = [{**r, "occurred_at": r["occurred_at"].to_pydatetime(),
-             "session_id": None if isinstance(r["session_id"], float) and math.isnan(r["session_id"])
-             else r["session_id"]} for r in frame.to_dict("records")]
+    rows = write_streams(engine, spec, T0)
     cfg = attribution_settings(raw)
     paths, decay = oracle_paths(rows, cfg, cfg.conversion(conversion_name))
     assert path_counts(engine, raw, conversion_name) == paths

@@ -18,9 +18,10 @@ from pydantic import Field
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.attribution import aggregates as A
 from percorso.attribution import journeys as J
+from percorso.attribution.direct import IGNORE, drop_direct_paths
 from percorso.attribution.models import MODELS, column_name, parse_models
 from percorso.attribution.paths import PathTable, read_paths_file
-from percorso.attribution.settings import attribution_settings
+from percorso.attribution.settings import attribution_settings, direct_mode
 from percorso.errors import InputError
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class AttributionQuery(AnalysisQuery):
     seed: int = 0
     paths_file: str | None = None
     """Credit an aggregated path table file instead of the project's journeys."""
+    direct: str | None = None
+    """``ignore_unless_alone`` (GA4) or ``credit``; unset: the ``[attribution]`` setting."""
 
 
 @dataclass
@@ -106,6 +109,11 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                          ("half_life_days", query.half_life_days), ("level", query.level)):
             if q is not None:
                 updates[field] = q
+        if query.direct is not None:
+            try:
+                updates["direct"] = direct_mode(query.direct)
+            except ValueError as exc:
+                raise InputError(str(exc), code="direct_unknown") from None
         self.cfg = base.model_validate({**base.model_dump(), **updates}) if updates else base
         self.conversion = self.cfg.conversion(query.conversion)
         self.model_names = parse_models(list(query.models))
@@ -128,7 +136,10 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
     def calculate(self) -> AttributionResult:
         q = self.query
         if q.paths_file is not None:
-            return self._credit(read_paths_file(q.paths_file), None, None)
+            paths = read_paths_file(q.paths_file)
+            if self.cfg.direct == IGNORE:  # the same convention, as a per-path rewrite
+                paths = drop_direct_paths(paths, self.cfg.direct_channels)
+            return self._credit(paths, None, None)
         touches = self._touches = self.touches()
         journeys = A.journeys_expr(touches)
         shared = "time_decay" in self.model_names  # read twice: materialise the journeys once
@@ -156,12 +167,15 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                 if name == "time_decay":
                     notes.append("time_decay on a paths file: one step back counts as one day")
                 credits[col] = self.model(name).credit(paths)
+        if "last_non_direct" in credits and "last" in credits and self.cfg.direct == IGNORE:
+            notes.append("direct = ignore_unless_alone: last_non_direct equals last (Direct is already ignored)")
         long = _long_frame(paths.nodes, credits)
         if q.ci_samples:
             long = self._bootstrap(long, paths, credits, customers)
         totals = paths.totals()
         meta = {"level": self.cfg.level, "conversion": q.conversion or self.cfg.default_conversion,
                 "lookback_days": self.cfg.lookback_days, "markov_order": self.cfg.markov_order,
+                "direct": self.cfg.direct,
                 "n_paths": paths.n_paths, "totals": totals, "notes": notes}
         if journeys is not None:
             n_conv = self.engine.execute(J.conversions_expr(self.engine, self.conversion, q).count())

@@ -17,7 +17,10 @@ none. Rules, in order:
    conversion, and such touchpoints split into separate journeys wherever ``lookback_days``
    pass between two of them. Nothing is dropped: data-driven models need the failures as much
    as the successes (see ADR 0005);
-4. conversions (and journeys without conversion, by their last touchpoint) fall within the
+4. with ``direct = "ignore_unless_alone"`` (GA4's convention, the default), touchpoints of a
+   ``direct_channels`` channel are dropped from every journey that has another touchpoint
+   (:mod:`percorso.attribution.direct`, ADR 0007);
+5. conversions (and journeys without conversion, by their last touchpoint) fall within the
    query's dates; ``new_customers`` counts each customer's first conversion of that
    definition ever.
 
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
+from percorso.attribution.direct import IGNORE, drop_direct_touches
 from percorso.attribution.settings import AttributionSettings, ConversionDef, check_level
 
 if TYPE_CHECKING:
@@ -75,9 +79,11 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
         is_conv = is_conv & (tp.online.fill_null(False) == conversion.online)
     eligible = ~tp.event_type.isin(settings.exclude_event_types)
     value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
+    node = node_expr(tp, level, online_breakdown)
+    direct = (tp.channel.isin(settings.direct_channels) | node.isin(settings.direct_channels)).fill_null(False)
     stream = tp.filter(is_conv | eligible).select(
         "customer_id", "event_id", "occurred_at", "session_id", "online",
-        is_conv=is_conv.cast("int64"), node=node_expr(tp, level, online_breakdown), value=value,
+        is_conv=is_conv.cast("int64"), node=node, value=value, direct=direct,
     )
     order = ["occurred_at", "event_id"]
     w = ibis.window(group_by="customer_id", order_by=order, rows=(None, 0))
@@ -89,7 +95,7 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     touches = _first_of_session(stream.filter(stream.is_conv == 0), settings)
     joined = touches.left_join(conv, ["customer_id", "segment"]).select(
         touches.customer_id, touches.segment, touches.event_id, touches.occurred_at, touches.node,
-        conv.conv_at, conv.conv_value, conv.new_customer,
+        touches.direct, conv.conv_at, conv.conv_value, conv.new_customer,
     )
     lookback = ibis.interval(days=settings.lookback_days)
     credited = joined.conv_at.notnull() & (joined.occurred_at >= joined.conv_at - lookback)
@@ -104,6 +110,8 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
                                                                         rows=(None, 0))))
     jw = ibis.window(group_by=["customer_id", "journey"])
     out = joined.mutate(ref_at=ibis.ifelse(joined.credited, joined.conv_at, joined.occurred_at.max().over(jw)))
+    if settings.direct == IGNORE:
+        out = drop_direct_touches(out)
     lo, hi = _day_bounds(query)
     if lo is not None:
         out = out.filter(out.ref_at >= lo)

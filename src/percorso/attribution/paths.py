@@ -115,13 +115,19 @@ def from_arrow(table: pa.Table, *, sep: str = SEP) -> PathTable:
         conv, val, nul, new, lengths = conv[keep], val[keep], nul[keep], new[keep], lengths[keep]
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    used = np.unique(codes)
-    if len(used) < len(nodes):  # drop nodes only seen on dropped paths
-        remap = np.full(len(nodes), -1, dtype=np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        codes = remap[codes]
-        nodes = tuple(np.asarray(nodes, dtype=object)[used].tolist())
-    return PathTable(nodes, offsets, codes, conv, val, nul, new)
+    return without_unused_nodes(PathTable(nodes, offsets, codes, conv, val, nul, new))
+
+
+def without_unused_nodes(paths: PathTable) -> PathTable:
+    """Drop node labels no step uses (after paths or steps were dropped), re-coding the steps."""
+    used = np.unique(paths.steps)
+    if len(used) == len(paths.nodes):
+        return paths
+    remap = np.full(len(paths.nodes), -1, dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    nodes = tuple(np.asarray(paths.nodes, dtype=object)[used].tolist())
+    return PathTable(nodes, paths.offsets, remap[paths.steps], paths.conversions, paths.value, paths.nulls,
+                     paths.new_customers)
 
 
 def read_paths_file(file: str | Path) -> PathTable:

@@ -53,6 +53,8 @@ class RoiQuery(AnalysisQuery):
     channel: str | None = None
     markov_order: int | None = Field(None, ge=1, le=4)
     lookback_days: int | None = Field(None, ge=1, le=730)
+    direct: str | None = None
+    """``ignore_unless_alone`` (GA4) or ``credit``; unset: the ``[attribution]`` setting."""
 
 
 @dataclass
@@ -98,7 +100,7 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
     def _attribution(self) -> AttributionRunner:
         q = self.query
         aq = AttributionQuery(models=q.models, conversion=q.conversion, level="channel_campaign",
-                              markov_order=q.markov_order, lookback_days=q.lookback_days,
+                              markov_order=q.markov_order, lookback_days=q.lookback_days, direct=q.direct,
                               date_from=q.date_from, date_to=q.date_to)
         return AttributionRunner(self.engine, aq, self.settings)
 

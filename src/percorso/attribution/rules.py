@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from percorso.attribution.direct import is_direct_node
 from percorso.attribution.paths import PathTable
 
 
@@ -50,8 +51,14 @@ def last_touch(paths: PathTable) -> np.ndarray:
 
 
 def last_non_direct(paths: PathTable, direct: Sequence[str] = ("Direct",)) -> np.ndarray:
-    """Last touchpoint that is not direct (GA4's default); a path of only direct keeps its last."""
-    is_direct = np.isin(np.asarray(paths.nodes, dtype=object), list(direct))
+    """Last touchpoint that is not direct; a path of only direct keeps its last.
+
+    It is last touch on the journeys with ``direct = "ignore_unless_alone"`` applied, so at
+    channel-based levels it credits the same whichever convention the journeys were built
+    with (ADR 0007): with ``direct = "credit"`` it is the one rule that still reads GA4's
+    last click.
+    """
+    is_direct = is_direct_node(paths.nodes, direct)
     idx = np.arange(len(paths.steps))
     candidate = np.where(is_direct[paths.steps], -1, idx)
     last_nd = np.maximum.reduceat(candidate, paths.offsets[:-1]) if paths.n_paths else candidate[:0]

@@ -11,6 +11,7 @@ Example::
     lookback_days = 30
     default_conversion = "purchase"
     half_life_days = 7
+    direct = "ignore_unless_alone"      # GA4's convention; "credit" counts every touchpoint
 
     [attribution.conversions.lead]
     event_types = ["newsletter_signup"]
@@ -108,7 +109,12 @@ class AttributionSettings(BaseModel):
     """Count only the first eligible touchpoint of each web/app session: later page views in
     the same visit are internal navigation, not a new marketing contact."""
     direct_channels: list[str] = Field(default_factory=lambda: ["Direct"])
-    """Nodes skipped by last non-direct touch (GA4 default model)."""
+    """Navigational channels: ignored by the ``direct`` convention and skipped by last
+    non-direct touch."""
+    direct: str = "ignore_unless_alone"
+    """``ignore_unless_alone`` (GA4's convention, the default): touchpoints of a
+    ``direct_channels`` channel are dropped from a journey that has any other touchpoint,
+    before any model runs; ``credit``: every touchpoint counts. See ADR 0007."""
     half_life_days: float = Field(7.0, gt=0)
     position_first: float = Field(0.4, ge=0, le=1)
     position_last: float = Field(0.4, ge=0, le=1)
@@ -129,6 +135,11 @@ class AttributionSettings(BaseModel):
     @classmethod
     def _excl(cls, v: list[str]) -> list[str]:
         return _check_types(v)
+
+    @field_validator("direct")
+    @classmethod
+    def _direct(cls, v: str) -> str:
+        return direct_mode(v)
 
     @field_validator("level")
     @classmethod
@@ -159,6 +170,18 @@ class AttributionSettings(BaseModel):
             raise ConfigError(
                 f"unknown conversion '{name}'; {suggest(name, self.conversions)}", code="conversion_unknown"
             ) from None
+
+
+#: Values of ``direct``; ``ignore`` is accepted as short for ``ignore_unless_alone``.
+DIRECT_MODES = ("ignore_unless_alone", "credit")
+
+
+def direct_mode(value: str) -> str:
+    """Canonical ``direct`` mode, or a ValueError with a "did you mean"."""
+    value = {"ignore": "ignore_unless_alone"}.get(value, value)
+    if value not in DIRECT_MODES:
+        raise ValueError(f"unknown direct convention '{value}'; {suggest(value, [*DIRECT_MODES, 'ignore'])}")
+    return value
 
 
 def check_level(level: str) -> tuple[str, ...]:

@@ -15,6 +15,9 @@ OrderOpt = Annotated[int | None, typer.Option("--order", help="Ordine della cate
 ConvOpt = Annotated[str | None, typer.Option("--conversion", "-c", help="Conversione (da percorso.toml) / conversion name.")]
 FromOpt = Annotated[datetime | None, typer.Option("--from", help="Dal giorno (incluso) / from date.", formats=["%Y-%m-%d"])]
 ToOpt = Annotated[datetime | None, typer.Option("--to", help="Al giorno (incluso) / to date.", formats=["%Y-%m-%d"])]
+DirectOpt = Annotated[str | None, typer.Option(
+    "--direct", help="Direct: ignore (GA4: conta solo se il percorso è tutto Direct) | credit (conta sempre). "
+                     "Default: [attribution] direct.")]
 
 
 def _settings(project_path: Path, need_project: bool):  # type: ignore[no-untyped-def]
@@ -41,6 +44,7 @@ def register(app: typer.Typer) -> None:
         ci: Annotated[bool, typer.Option("--ci", help="Intervalli bootstrap sui clienti / bootstrap CIs over customers.")] = False,
         ci_samples: Annotated[int, typer.Option("--ci-samples", help="Campioni bootstrap.")] = 200,
         measure: Annotated[str, typer.Option("--measure", help="conversions | value | new_customers")] = "conversions",
+        direct: DirectOpt = None,
         date_from: FromOpt = None,
         date_to: ToOpt = None,
         fmt: FormatOpt = OutputFormat.table,
@@ -60,7 +64,7 @@ def register(app: typer.Typer) -> None:
         query = AttributionQuery(
             models=tuple(models.split(",")), conversion=conversion, level=level, online_breakdown=online_breakdown,
             lookback_days=lookback_days, markov_order=order, ci_samples=ci_samples if ci else 0,
-            paths_file=str(paths) if paths else None,
+            paths_file=str(paths) if paths else None, direct=direct,
             date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
         )
         proj = _settings(project, need_project=paths is None)
@@ -90,6 +94,7 @@ def register(app: typer.Typer) -> None:
         models: ModelsOpt = "all",
         order: OrderOpt = None,
         conversion: ConvOpt = None,
+        direct: DirectOpt = None,
         date_from: FromOpt = None,
         date_to: ToOpt = None,
         fmt: FormatOpt = OutputFormat.table,
@@ -104,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from percorso.cli.common import open_cli_project
 
         query = RoiQuery(models=tuple(models.split(",")), conversion=conversion, campaign=campaign,
-                         channel=channel, markov_order=order,
+                         channel=channel, markov_order=order, direct=direct,
                          date_from=date_from.date() if date_from else None,
                          date_to=date_to.date() if date_to else None)
         with open_cli_project(project, read_only=True) as proj:
