@@ -11,6 +11,14 @@ Time decay needs the times, so it is percorso's own engine expression
 (nodes and days before conversion), the table the runner builds the path table from.
 Baseline: hand-written DuckDB SQL for first / last / linear over the same path table. Every figure is the **median** of ``--repeat`` runs (the machine is
 shared, single runs are noisy); ``*_runs_s`` lists the runs of the slowest steps.
+
+``--direct ignore_unless_alone`` (default, GA4's convention, ADR 0007): the models are timed on
+the path table with Direct dropped from every path that has another step
+(:func:`percorso.attribution.direct.drop_direct_paths`, timed as ``direct_rewrite_s``), and
+time decay on journeys with the same rule. ``direct_engine_s`` times the engine's rule
+(:func:`percorso.attribution.direct.drop_direct_touches`, a window count per journey) on the
+touchpoint rows from touchpoints to path table, against the same pipeline without it
+(``direct_engine_baseline_s``). ``--direct credit``: every touchpoint counts.
 """
 
 from __future__ import annotations
@@ -23,9 +31,11 @@ import time
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from percorso.attribution import markov, rules, shapley
-from percorso.attribution.aggregates import time_decay_expr
+from percorso.attribution.aggregates import journeys_expr, path_table_expr, time_decay_expr
+from percorso.attribution.direct import IGNORE, drop_direct_paths, drop_direct_touches
 from percorso.attribution.paths import from_arrow
 from percorso.engine import Engine
 
@@ -78,6 +88,29 @@ def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
     return out, statistics.median(runs), runs
 
 
+def ga4(flat: pa.Table) -> pa.Table:
+    """Flat steps with GA4's rule applied (numpy; the engine's version is timed separately)."""
+    journey = flat.column("journey").to_numpy()
+    direct = pa.compute.equal(flat.column("node"), "Direct").to_numpy(zero_copy_only=False)
+    others = np.bincount(journey, weights=~direct)
+    return flat.filter(pa.array(~direct | (others[journey] == 0)))
+
+
+def touches_engine(flat: pa.Table) -> Engine:
+    """The flat steps as the runner's touchpoint rows (customer, journey, times, node, outcome)."""
+    base = np.datetime64("2025-01-01T00:00:00", "us")
+    days = flat.column("days").to_numpy()
+    engine = Engine(":memory:")
+    engine.create_table("touches", pa.table({
+        "customer_id": flat.column("journey"), "journey": np.zeros(flat.num_rows, np.int64),
+        "event_id": np.arange(flat.num_rows), "occurred_at": base - (days * 86400e6).astype("timedelta64[us]"),
+        "ref_at": np.full(flat.num_rows, base), "node": flat.column("node"),
+        "direct": pa.compute.equal(flat.column("node"), "Direct"), "converted": flat.column("converted"),
+        "value": flat.column("value"), "new_customer": flat.column("converted"),
+    }))
+    return engine
+
+
 def journeys_engine(flat: pa.Table) -> Engine:
     """The journeys as the runner's per-journey table (:func:`aggregates.journeys_expr`)."""
     journey = flat.column("journey").to_numpy()
@@ -101,12 +134,27 @@ def main() -> None:
     ap.add_argument("--journeys", type=int, default=500_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=5, help="runs per step; the JSON reports medians")
+    ap.add_argument("--direct", default=IGNORE, choices=[IGNORE, "credit"])
     args = ap.parse_args()
     r = args.repeat
     path_arrow, flat = synth(args.journeys, args.seed)
     out: dict[str, object] = {"journeys": args.journeys, "distinct_paths": path_arrow.num_rows,
-                              "channels": len(CHANNELS), "repeat": r}
+                              "channels": len(CHANNELS), "repeat": r, "direct": args.direct}
     paths, out["load_path_table_s"], _ = timed(lambda: from_arrow(path_arrow), r)
+    if args.direct == IGNORE:
+        raw = paths
+        paths, out["direct_rewrite_s"], _ = timed(lambda: drop_direct_paths(raw, ["Direct"]), r)
+        out["path_steps_before_after_rewrite"] = [int(raw.steps.size), int(paths.steps.size)]
+        engine = touches_engine(flat)
+        t = engine.table("touches")
+        _, out["direct_engine_baseline_s"], _ = timed(
+            lambda: engine.execute(path_table_expr(journeys_expr(t)).count()), r)
+        _, out["direct_engine_s"], out["direct_engine_runs_s"] = timed(
+            lambda: engine.execute(path_table_expr(journeys_expr(drop_direct_touches(t))).count()), r)
+        engine.close()
+        n_steps = flat.num_rows
+        flat = ga4(flat)
+        out["journey_steps_before_after"] = [n_steps, flat.num_rows]
     models = {
         "first": rules.first_touch, "last": rules.last_touch, "last_non_direct": rules.last_non_direct,
         "linear": rules.linear, "position": rules.position_based,
