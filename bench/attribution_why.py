@@ -10,8 +10,9 @@ whose effect is small (Direct) or the reverse (push channels met while unengaged
 every model that reads paths goes wrong.
 
 ``spearman``: rank correlation with incremental purchases of every model, Markov order 1-4,
-on the demo's journeys and on the simulated cycles (``ideal``): as is, with Direct ignored
-unless a journey has nothing else (GA4's convention), and without Direct and Loyalty.
+on the demo's journeys and on the simulated cycles (``ideal``): as is (``direct = "credit"``),
+with Direct ignored unless a journey has nothing else (GA4's convention, the product default
+since ADR 0007), and without Direct and Loyalty.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from attribution_quality import simulated_paths  # noqa: E402
 from percorso.attribution import aggregates as A  # noqa: E402
 from percorso.attribution import markov, rules, shapley  # noqa: E402
 from percorso.attribution.analysis import AttributionQuery, AttributionRunner  # noqa: E402
+from percorso.attribution.direct import drop_direct_paths  # noqa: E402
 from percorso.attribution.evaluate import read_truth  # noqa: E402
 from percorso.attribution.paths import PathTable  # noqa: E402
 from percorso.project import open_project  # noqa: E402
@@ -40,21 +42,9 @@ from percorso.project import open_project  # noqa: E402
 
 def demo_paths(folder: Path) -> PathTable:
     with open_project(folder, read_only=True) as proj:
-        runner = AttributionRunner(proj.engine, AttributionQuery(models=("last",)), proj.settings)
+        query = AttributionQuery(models=("last",), direct="credit")  # as is; GA4's rule applied below
+        runner = AttributionRunner(proj.engine, query, proj.settings)
         return A.load_path_table(proj.engine, A.journeys_expr(runner.touches()))
-
-
-def ignore_node(paths: PathTable, name: str) -> PathTable:
-    """Steps of ``name`` removed from every journey that has another node (GA4 on Direct)."""
-    if name not in paths.nodes:
-        return paths
-    code = paths.nodes.index(name)
-    owner = paths.path_of_step
-    keep = paths.steps != code
-    keep |= (np.bincount(owner[keep], minlength=paths.n_paths) == 0)[owner]
-    lengths = np.bincount(owner[keep], minlength=paths.n_paths)
-    return PathTable(paths.nodes, np.r_[0, np.cumsum(lengths)].astype(np.int64), paths.steps[keep],
-                     paths.conversions, paths.value, paths.nulls, paths.new_customers)
 
 
 def credits(paths: PathTable) -> pd.DataFrame:
@@ -107,7 +97,7 @@ def main() -> None:
     out: dict = {"project": str(args.project), **params,
                  "channels": channel_table(params["customers"], params["seed"]), "spearman": {}}
     for name, paths in (("demo", demo_paths(args.project)), ("ideal", ideal)):
-        views = {"as_is": credits(paths), "direct_ignored_unless_alone": credits(ignore_node(paths, "Direct"))}
+        views = {"as_is": credits(paths), "direct_ignored_unless_alone": credits(drop_direct_paths(paths, ["Direct"]))}
         out["spearman"][name] = {view: spearman(frame, truth) for view, frame in views.items()}
         out["spearman"][name]["without_Direct_Loyalty"] = spearman(views["as_is"], truth, ("Direct", "Loyalty"))
     print(json.dumps(out))
