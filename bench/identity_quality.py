@@ -13,6 +13,9 @@ and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), 
 - ``by_kind``: per key identifier kind of the touchpoints, the pairs it puts wrongly together
   (false merges: customer cells holding several persons) and how many persons are split
   over several customers — to find which identifier causes errors;
+- ``missing_pairs_by_split_kinds`` / ``_sources``: the true pairs lost by each split-off part
+  of a person (all but its largest customer), grouped by the part's key kinds or sources —
+  pairs are quadratic, so this says where recall goes, which counts of persons do not;
 - ``recall_upper_bound``: the recall of a perfect linker that knows the truth but only has
   the identifiers on the events (what no rule can exceed).
 """
@@ -62,6 +65,25 @@ minor AS (  -- events of a person outside its largest customer, by the key kind 
     FROM j GROUP BY 1, 2)
 SELECT key_kinds, count(DISTINCT person_id) AS split_persons, sum(n)::BIGINT AS events_outside_main
 FROM minor WHERE rk > 1 GROUP BY 1 ORDER BY events_outside_main DESC LIMIT 12
+"""
+
+MISSING = """
+WITH j AS (
+    SELECT t.customer_id, g.person_id, e.source_name, ec.id_type
+    FROM touchpoints t JOIN events e USING (event_id) LEFT JOIN event_customers ec USING (event_id)
+    JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
+parts AS (  -- one person's events in one customer, with the key kinds and sources of that part
+    SELECT person_id, customer_id, count(*) AS n, string_agg(DISTINCT id_type, '+' ORDER BY id_type) AS kinds,
+           string_agg(DISTINCT source_name, '+' ORDER BY source_name) AS sources,
+           row_number() OVER (PARTITION BY person_id ORDER BY count(*) DESC, customer_id) AS rk
+    FROM j GROUP BY 1, 2),
+m AS (  -- a split-off part misses its pairs with the main part and half of those with other split-off parts
+    SELECT *, n * nmain + n * (tot - nmain - n) / 2 AS mass FROM (
+        SELECT *, sum(n) OVER (PARTITION BY person_id) AS tot, max(n) OVER (PARTITION BY person_id) AS nmain
+        FROM parts) WHERE rk > 1)
+SELECT {by}, count(*) AS parts, sum(n)::BIGINT AS events, round(sum(mass))::BIGINT AS missing_pairs,
+       round(sum(mass) / (SELECT sum(mass) FROM m), 4) AS share
+FROM m GROUP BY 1 ORDER BY missing_pairs DESC LIMIT 12
 """
 
 
@@ -147,6 +169,8 @@ def main() -> None:
             column_types={"source_name": "string", "source_key": "string", "person_id": "string"})))
         out["false_merges_by_key_kinds"] = e.query(BREAKDOWN).to_pylist()
         out["splits_by_key_kinds"] = e.query(SPLITS).to_pylist()
+        for by in ("kinds", "sources"):  # recall lost, as pair mass: heavy persons dominate
+            out[f"missing_pairs_by_split_{by}"] = e.query(MISSING.format(by=by)).to_pylist()
         out["recall_upper_bound"] = recall_upper_bound(e)
         e.unregister("_q_truth")
         e.close()
