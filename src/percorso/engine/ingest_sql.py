@@ -72,34 +72,55 @@ def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT r.* EXCLUDE (_k), r._k + "
-        f"(SELECT count(*) FROM {qi(name + '_rejj')} j WHERE j.gap < r._k) AS _line "
+        f"(SELECT count(*) FROM {qi(name + '_rejj')} j WHERE j.gap < r._k) AS _line, 0 AS _file "
         f"FROM (SELECT *, row_number() OVER (ORDER BY rowid) AS _k FROM {qi(name + '_raw')}) r ORDER BY r._k"
     )
     con.execute(f"DROP TABLE {qi(name + '_raw')}")
-    return [c for c in engine.columns(name) if c != "_line"]
+    return [c for c in engine.columns(name) if c not in ("_line", "_file")]
 
 
 def stage_lines(engine: Engine, name: str, path: str, *, encoding: str = "utf-8") -> None:
-    """Read a text file line by line into temp table ``name`` (``_line``, ``line``); blank lines skipped."""
+    """Read a text file line by line into temp table ``name`` (``_line``, ``_file``, ``line``); blank lines skipped."""
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(name + '_l')} AS SELECT * FROM read_csv(?, columns={{'line': 'VARCHAR'}}, "
         f"header=false, delim='\x01', quote='', escape='', auto_detect=false, encoding=?, strict_mode=false)",
         [path, encoding],
     )
     engine.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT row_number() OVER (ORDER BY rowid) AS _line, line, CASE WHEN json_valid(line) AND left(trim(line), 1) = '{{' THEN line END AS j FROM {qi(name + '_l')} "
+        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT row_number() OVER (ORDER BY rowid) AS _line, 0 AS _file, line, CASE WHEN json_valid(line) AND left(trim(line), 1) = '{{' THEN line END AS j FROM {qi(name + '_l')} "
         f"QUALIFY line IS NOT NULL AND trim(line) <> '' ORDER BY _line"
     )
     engine.con.execute(f"DROP TABLE {qi(name + '_l')}")
 
 
-def stage_parquet(engine: Engine, name: str, path: str) -> dict[str, str]:
-    """Expose a Parquet file as temp view ``name`` with ``_line`` (no copy); column → SQL type."""
+def stage_parquet(engine: Engine, name: str, paths: list[str]) -> dict[str, str]:
+    """Expose Parquet files (one schema) as temp view ``name``, no copy; column → SQL type.
+
+    ``_file`` is the file's position in ``paths`` and ``_line`` the 1-based row number within
+    that file, so one pass over every file keeps each row's lineage.
+    """
     engine.con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {qi(name)} AS SELECT *, file_row_number + 1 AS _line "
-        f"FROM read_parquet({ql(path)}, file_row_number=true)"
+        f"CREATE OR REPLACE TEMP VIEW {qi(name)} AS SELECT *, file_row_number + 1 AS _line, CAST(file_index AS INTEGER) AS _file "
+        f"FROM read_parquet([{', '.join(ql(p) for p in paths)}], file_row_number=true)"
     )
-    return {c: t for c, t in column_types(engine, name).items() if c not in ("_line", "file_row_number")}
+    return {c: t for c, t in column_types(engine, name).items() if c not in ("_line", "_file", "file_row_number")}
+
+
+def parquet_schema(engine: Engine, path: str) -> tuple[tuple[str, str], ...]:
+    """(column, SQL type) of a Parquet file, from its footer: files with equal schemas are read in one pass."""
+    rows = engine.con.execute(f"DESCRIBE SELECT * FROM read_parquet({ql(path)})").fetchall()
+    return tuple((r[0], str(r[1])) for r in rows)
+
+
+def per_file(values: list[str], file_col: str = "_file") -> str:
+    """SQL of a per-file constant (file name, run id) for a row of file number ``file_col``.
+
+    One file: the literal itself. Several: a list literal indexed by the file number, which
+    the engine evaluates per row without a join.
+    """
+    if len(values) == 1:
+        return ql(values[0])
+    return f"[{', '.join(ql(v) for v in values)}][{file_col} + 1]"
 
 
 def stage_arrow(engine: Engine, name: str, data: pa.Table, *, first: bool) -> None:
@@ -107,9 +128,10 @@ def stage_arrow(engine: Engine, name: str, data: pa.Table, *, first: bool) -> No
     engine.con.register("_percorso_stage_batch", data)
     try:
         if first:
-            engine.con.execute(f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT * FROM _percorso_stage_batch")
+            engine.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT *, 0 AS _file FROM _percorso_stage_batch")
         else:
-            engine.con.execute(f"INSERT INTO {qi(name)} SELECT * FROM _percorso_stage_batch")
+            engine.con.execute(f"INSERT INTO {qi(name)} SELECT *, 0 FROM _percorso_stage_batch")
     finally:
         engine.con.unregister("_percorso_stage_batch")
 
@@ -175,7 +197,7 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal_comma: b
 
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
                 checks: list[tuple[str, str, str]], derived: list[tuple[str, str]]) -> None:
-    """Create temp table ``out``: ``_line``, typed columns, derived columns, first failing check.
+    """Create temp table ``out``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     Materialised once: as a view, each later pass (counts, quarantine, insert) typed the rows
     again and the import took ~40% more CPU on 1M-row Parquet files.
@@ -190,7 +212,7 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     message = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for _, c, m in checks) + " END") if checks else "NULL"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
-        f"(SELECT *, {mid} FROM (SELECT s._line AS _line, {inner} FROM {qi(stage)} s) t1) t2"
+        f"(SELECT *, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} FROM {qi(stage)} s) t1) t2"
     )
 
 
@@ -245,23 +267,32 @@ def click_id_exprs(url: str) -> tuple[str, str]:
 
 
 def quarantine_insert(engine: Engine, typed: str, stage: str, raw_expr: str, *, source_name: str,
-                      source_kind: str, source_file: str, run_id: str) -> int:
-    """Copy the bad rows of ``typed`` to ``quarantine`` (skipping ones already there); returns bad rows.
+                      source_kind: str, files: list[str], run_ids: list[str]) -> None:
+    """Copy the bad rows of ``typed`` to ``quarantine`` (skipping ones already there).
 
-    The raw text is rebuilt from the stage (alias ``s``) for the bad rows only.
+    The raw text is rebuilt from the stage (alias ``s``) for the bad rows only; ``files`` and
+    ``run_ids`` are indexed by the rows' ``_file``.
     """
     con = engine.con
-    n = con.execute(f"SELECT count(*) FROM {qi(typed)} WHERE _reason IS NOT NULL").fetchall()[0][0]
-    if n:
-        con.execute(
-            f"INSERT INTO quarantine SELECT ?, ?, ?, b._line, b._reason, b._message, b._raw, ?, now()::TIMESTAMP "
-            f"FROM (SELECT t._line, t._reason, t._message, {raw_expr} AS _raw FROM {qi(typed)} t JOIN {qi(stage)} s "
-            f"ON s._line = t._line WHERE t._reason IS NOT NULL) b WHERE NOT EXISTS (SELECT 1 FROM quarantine q "
-            f"WHERE q.source_name = ? AND q.source_file = ? AND q.source_line = b._line "
-            f"AND q.reason_code = b._reason AND q.raw_text IS NOT DISTINCT FROM b._raw)",
-            [source_name, source_kind, source_file, run_id, source_name, source_file],
-        )
-    return int(n)
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(typed)} WHERE _reason IS NOT NULL LIMIT 1)").fetchall()[0][0]:
+        return
+    con.execute(
+        f"INSERT INTO quarantine SELECT ?, ?, b._fname, b._line, b._reason, b._message, b._raw, b._run, "
+        f"now()::TIMESTAMP FROM (SELECT t._line, t._reason, t._message, {raw_expr} AS _raw, "
+        f"{per_file(files, 't._file')} AS _fname, {per_file(run_ids, 't._file')} AS _run FROM {qi(typed)} t "
+        f"JOIN {qi(stage)} s ON s._line = t._line AND s._file = t._file WHERE t._reason IS NOT NULL) b "
+        f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_name = ? AND q.source_file = b._fname "
+        f"AND q.source_line = b._line AND q.reason_code = b._reason AND q.raw_text IS NOT DISTINCT FROM b._raw)",
+        [source_name, source_kind, source_name],
+    )
+
+
+def file_counts(engine: Engine, typed: str) -> dict[int, tuple[int, int]]:
+    """File number → (good rows, bad rows) of ``typed``, in one scan."""
+    rows = engine.con.execute(
+        f"SELECT _file, count(*) FILTER (_reason IS NULL), count(*) FILTER (_reason IS NOT NULL) "
+        f"FROM {qi(typed)} GROUP BY _file").fetchall()
+    return {int(f): (int(g), int(b)) for f, g, b in rows}
 
 
 def quarantine_rejects(engine: Engine, stage: str, reasons: dict[str, str], *, source_name: str,
@@ -290,22 +321,24 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
                  grouped: bool) -> None:
     """``INSERT INTO target`` the rows of ``body`` whose ``key_col`` is new, in one statement.
 
-    Why the checks first: the within-batch dedup window (costly on a high-cardinality key) is
-    added only when the good rows of ``typed`` repeat an event id (a grouped body has one row
-    per key already), and the anti-join only when the target holds rows. Materialising the
-    batch first, or always running both, was 2-3× slower on large files.
+    ``body`` (:func:`typed_body`) may hold several files (``_file``): the anti-join reads the
+    target once, as it was before the statement, and a key repeated within the batch keeps
+    its first file and line. Why the checks first: the within-batch dedup window (costly on
+    a high-cardinality key) is added only when the batch repeats a key, and the anti-join
+    only when the target holds rows. Materialising the batch first, or always running
+    both, was 2-3× slower on large files.
     """
     names = ", ".join(qi(c) for c in cols)
     k = qi(key_col)
     con = engine.con
-    dups = 0 if grouped else con.execute(  # _key ↔ event id one to one; no need to hash here
-        f"SELECT count(*) - count(DISTINCT _key) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]
+    rows = "count(DISTINCT (_file, _key))" if grouped else "count(*)"  # _key ↔ event id one to one
+    dups = con.execute(f"SELECT {rows} - count(DISTINCT _key) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]
     existing = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(target)} LIMIT 1)").fetchall()[0][0]
     sql = f"INSERT INTO {qi(target)} ({names}) SELECT {names} FROM ({body}) f"
     if existing:
         sql += f" WHERE NOT EXISTS (SELECT 1 FROM {qi(target)} e WHERE e.{k} = f.{k})"
     if dups:
-        sql += f" QUALIFY row_number() OVER (PARTITION BY f.{k} ORDER BY f.source_line) = 1"
+        sql += f" QUALIFY row_number() OVER (PARTITION BY f.{k} ORDER BY f._file, f.source_line) = 1"
     # rows carry their file and line: their order in storage means nothing, and keeping it
     # makes the insert wait on the slowest thread
     old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
@@ -317,42 +350,50 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
 
 
 def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:
-    """SELECT over the good rows of ``typed`` (alias ``t``) with identifier maps joined (by raw value)."""
+    """SELECT over the good rows of ``typed`` (alias ``t``) with identifier maps joined (by raw value).
+
+    Grouped bodies have one row per key and file (an order split over two files is written
+    once, by the first); every body carries ``_file`` for :func:`insert_dedup`.
+    """
     sel = ", ".join(f"{e} AS {qi(n)}" for n, e in exprs)
     frm = f"{qi(typed)} t " + " ".join(f"LEFT JOIN {qi(m)} {a} ON {a}.raw = t.{qi(c)}" for m, c, a in joins)
-    return f"SELECT {sel} FROM {frm} WHERE t._reason IS NULL" + (" GROUP BY t._key" if group else "")
+    return (f"SELECT {sel}, t._file AS _file FROM {frm} WHERE t._reason IS NULL"
+            + (" GROUP BY t._file, t._key" if group else ""))
 
 
-def count_where(engine: Engine, table: str, col: str, value: Any) -> int:
-    return int(engine.con.execute(f"SELECT count(*) FROM {qi(table)} WHERE {qi(col)} = ?", [value]).fetchall()[0][0])
+def written_by_run(engine: Engine, target: str, run_ids: list[str]) -> dict[str, int]:
+    """Rows of ``target`` written by each of these ingest runs."""
+    rows = engine.con.execute(
+        f"SELECT ingest_run_id, count(*) FROM {qi(target)} WHERE list_contains(?, ingest_run_id) GROUP BY 1",
+        [run_ids]).fetchall()
+    return {r: int(n) for r, n in rows}
 
 
-def count_good(engine: Engine, typed: str) -> int:
-    return int(engine.con.execute(f"SELECT count(*) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0])
+def good_written_by_file(engine: Engine, typed: str, target: str, key_col: str, run_ids: list[str]) -> dict[int, int]:
+    """File number → good source rows whose event (by ``_event_id``) that file's run wrote."""
+    rows = engine.con.execute(
+        f"SELECT t._file, count(*) FROM {qi(typed)} t JOIN (SELECT {qi(key_col)} AS k, ingest_run_id AS r "
+        f"FROM {qi(target)} WHERE list_contains(?, ingest_run_id)) w ON w.k = t._event_id "
+        f"AND w.r = {per_file(run_ids, 't._file')} WHERE t._reason IS NULL GROUP BY 1", [run_ids]).fetchall()
+    return {int(f): int(n) for f, n in rows}
 
 
-def count_good_written(engine: Engine, typed: str, target: str, key_col: str, run_id: str) -> int:
-    """Good source rows whose event (by ``_event_id``) was written by this run."""
-    return int(engine.con.execute(
-        f"SELECT count(*) FROM {qi(typed)} t WHERE t._reason IS NULL AND t._event_id IN "
-        f"(SELECT {qi(key_col)} FROM {qi(target)} WHERE ingest_run_id = ?)", [run_id]).fetchall()[0][0])
-
-
-def vault_insert(engine: Engine, map_table: str, kind: str, key_col: str, run_id: str) -> None:
+def vault_insert(engine: Engine, map_table: str, kind: str, key_col: str, run_ids: list[str]) -> None:
     """Store each new normalised PII value once per key in ``pii_vault``."""
     engine.con.execute(
         f"INSERT INTO pii_vault SELECT m.key, ?, any_value(m.norm), min(e.event_id) FROM events e JOIN "
         f"(SELECT DISTINCT key, norm FROM {qi(map_table)} WHERE key IS NOT NULL) m ON e.{qi(key_col)} = m.key "
-        f"WHERE e.ingest_run_id = ? AND m.key NOT IN (SELECT key FROM pii_vault WHERE kind = ?) GROUP BY m.key",
-        [kind, run_id, kind],
+        f"WHERE list_contains(?, e.ingest_run_id) AND m.key NOT IN (SELECT key FROM pii_vault WHERE kind = ?) "
+        f"GROUP BY m.key",
+        [kind, run_ids, kind],
     )
 
 
-def invalid_count(engine: Engine, typed: str, raw_col: str, map_table: str) -> int:
-    """Good rows whose identifier was given but did not normalise (kept, identifier dropped)."""
-    return int(engine.con.execute(
-        f"SELECT count(*) FROM {qi(typed)} t JOIN {qi(map_table)} m ON m.raw = t.{qi(raw_col)} "
-        f"WHERE t._reason IS NULL AND m.key IS NULL").fetchall()[0][0])
+def invalid_counts(engine: Engine, typed: str, raw_col: str, map_table: str) -> dict[int, int]:
+    """File number → good rows whose identifier was given but did not normalise (kept, identifier dropped)."""
+    return {int(f): int(n) for f, n in engine.con.execute(
+        f"SELECT t._file, count(*) FROM {qi(typed)} t JOIN {qi(map_table)} m ON m.raw = t.{qi(raw_col)} "
+        f"WHERE t._reason IS NULL AND m.key IS NULL GROUP BY 1").fetchall()}
 
 
 RUN_COLUMNS = ("ingest_run_id", "source_name", "source_kind", "source_file", "file_path", "file_size",

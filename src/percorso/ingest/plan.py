@@ -66,7 +66,10 @@ class DateKey(str):
 def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_types: dict[str, str], *,
                tz: str, decimal_comma: bool, date_format: str | None, key_parts: list[str] | None,
                fallback_key: str, source_name: str, json_lines: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
-    """(select list, checks) of the typed stage: field values, raw texts, key, event id, reason checks."""
+    """(select list, checks) of the typed stage: field values, raw texts, key, event id, reason checks.
+
+    ``fallback_key`` is the SQL of the row's file name, for kinds whose rows have no natural key.
+    """
     select: list[tuple[str, str]] = []
     checks: list[tuple[str, str, str]] = []
     if json_lines:
@@ -111,7 +114,7 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
                 texts.append(f"trim(CAST({part} AS VARCHAR))")
         key = "concat_ws(':', " + ", ".join(texts) + ")"
     else:
-        key = f"{ql(fallback_key + ':')} || _line"
+        key = f"{fallback_key} || ':' || _line"  # file name (SQL, per row's file) : line
     select.append(("_key", key))
     return select, checks
 
