@@ -16,6 +16,13 @@ and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), 
 - ``missing_pairs_by_split_kinds`` / ``_sources``: the true pairs lost by each split-off part
   of a person (all but its largest customer), grouped by the part's key kinds or sources —
   pairs are quadratic, so this says where recall goes, which counts of persons do not;
+- ``missing_pairs_by_part``: the pairs recall misses, by why each split-off part of a person
+  (every customer of a person but its largest) stays apart — A: the person never carries a
+  strong identifier; B: the part carries a flagged identifier (family e-mail); C: the part has
+  only weak identifiers (cookie, device, order); D: its strong identifiers appear nowhere else
+  in the person — and the sources of its events. A part of n events in a person of N events
+  whose largest part has m is charged n*m + n*(N-m-n)/2 pairs, so the rows sum to the missing
+  pairs (pairs are quadratic: heavy people dominate, which a count of persons hides);
 - ``recall_upper_bound``: the recall of a perfect linker that knows the truth but only has
   the identifiers on the events (what no rule can exceed); with ``--what-if``, the same bound
   if the files also carried a payment-card token or the codice fiscale on financed receipts.
@@ -86,6 +93,36 @@ SELECT {by}, count(*) AS parts, sum(n)::BIGINT AS events, round(sum(mass))::BIGI
        round(sum(mass) / (SELECT sum(mass) FROM m), 4) AS share
 FROM m GROUP BY 1 ORDER BY missing_pairs DESC LIMIT 12
 """
+
+
+STRONG_COLS = ("user_id", "email_key", "phone_key", "loyalty_card", "crm_id", "tax_code_key")
+
+
+def missing_pairs_by_part(e) -> dict[str, object]:  # noqa: ANN001
+    """Missing pairs charged to each split-off part, by cause (A-D, see the module doc) and sources."""
+    def has(c: str) -> str:
+        return f"coalesce(e.{c}, '') <> ''"
+    strong = " OR ".join(has(c) for c in STRONG_COLS)
+    flagged = " OR ".join(f"({has(c)} AND hash('{c}', e.{c}) IN (SELECT h FROM _q_fl))" for c in COLS)
+    e.run("CREATE OR REPLACE TEMP TABLE _q_fl AS SELECT DISTINCT hash(id_type, id_value) AS h FROM identity_flags")
+    r = e.query(f"""WITH ev AS (SELECT coalesce(t.customer_id, 'none:' || t.event_id) AS cid, g.person_id, e.source_name,
+            ({strong}) AS strong, ({flagged}) AS flagged
+        FROM touchpoints t JOIN events e USING (event_id)
+        JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
+    parts AS (SELECT person_id, cid, count(*) AS n, bool_or(strong) AS strong, bool_or(flagged) AS flagged,
+            string_agg(DISTINCT source_name, '+' ORDER BY source_name) AS sources FROM ev GROUP BY ALL),
+    pp AS (SELECT *, sum(n) OVER w AS tot, max(n) OVER w AS nmain, bool_or(strong) OVER w AS known,
+            row_number() OVER (PARTITION BY person_id ORDER BY n DESC, cid) AS rk
+        FROM parts WINDOW w AS (PARTITION BY person_id))
+    SELECT CASE WHEN NOT known THEN 'A never identified' WHEN flagged THEN 'B flagged identifier'
+                WHEN NOT strong THEN 'C weak identifiers only' ELSE 'D strong identifiers not elsewhere' END AS cause,
+           sources, count(*) AS parts, round(sum(n * nmain + n * (tot - nmain - n) / 2))::BIGINT AS missing_pairs
+    FROM pp WHERE rk > 1 GROUP BY ALL ORDER BY missing_pairs DESC""").to_pylist()
+    e.run("DROP TABLE _q_fl")
+    totals: dict[str, int] = {}
+    for row in r:
+        totals[row["cause"]] = totals.get(row["cause"], 0) + row["missing_pairs"]
+    return {"by_cause": dict(sorted(totals.items())), "top": r[:20]}
 
 
 COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
@@ -202,6 +239,7 @@ def main() -> None:
         out["splits_by_key_kinds"] = e.query(SPLITS).to_pylist()
         for by in ("kinds", "sources"):  # recall lost, as pair mass: heavy persons dominate
             out[f"missing_pairs_by_split_{by}"] = e.query(MISSING.format(by=by)).to_pylist()
+        out["missing_pairs_by_part"] = missing_pairs_by_part(e)
         out["recall_upper_bound"] = recall_upper_bound(e)
         if a.what_if:
             out["recall_upper_bound_what_if"] = what_if_bounds(e)
