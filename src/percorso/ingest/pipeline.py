@@ -152,8 +152,8 @@ def _run_row(rep: IngestReport, path: Path, started: dt.datetime, finished: dt.d
             "finished_at": finished}
 
 
-def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], rep: IngestReport,
-           run_id: str, source_name: str) -> tuple[list[str], dict[str, str], str, bool, bool, int]:
+def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], run_id: str,
+           source_name: str) -> tuple[list[str], dict[str, str], str, bool, bool, int]:
     """Stage the batch's files; (columns, column types, raw-text SQL, JSON lines, decimal comma, rejected)."""
     path = batch_paths[0]
     fmt = file_format(path)
@@ -200,7 +200,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
     with S.memory_cap(eng, MEMORY_CAP.get(file_format(paths[0]), "1GB")):
         step("reading")
         cols, col_types, raw_expr, json_lines, decimal_comma, rejected = _stage(
-            eng, stage, src, kind, paths, reps[0], run_ids[0], source_name)
+            eng, stage, src, kind, paths, run_ids[0], source_name)
         sources, key_parts = _sources(kind, src, cols, json_lines, eng, stage)
         select, checks = P.typed_plan(
             kind, sources, col_types, tz=tz, decimal_comma=decimal_comma, date_format=src.date_format,
@@ -211,12 +211,10 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         S.quarantine_insert(eng, typed, stage, raw_expr, source_name=source_name, source_kind=kind.name,
                             files=names, run_ids=run_ids)
         counts = S.file_counts(eng, typed)
-        reps[0].quarantined = rejected
+        good = [counts.get(f, (0, 0))[0] for f in range(len(reps))]
         for f, rep in enumerate(reps):
-            good, bad = counts.get(f, (0, 0))
-            rep.quarantined += bad
-            rep.rows_read = good + rep.quarantined
-            rep.duplicates = good  # less the accepted ones, below
+            rep.quarantined = counts.get(f, (0, 0))[1] + (rejected if f == 0 else 0)
+            rep.rows_read = good[f] + rep.quarantined
         joins = _identifier_maps(project, eng, typed, sources, reps)
         step("writing")
         if kind.shape == "costs":
@@ -237,7 +235,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         for f, (rep, path) in enumerate(zip(reps, paths)):
             rep.events_written = written.get(rep.ingest_run_id, 0)
             rep.accepted = lines.get(f, 0) if lines is not None else rep.events_written
-            rep.duplicates -= rep.accepted
+            rep.duplicates = good[f] - rep.accepted
             rep.seconds = time.perf_counter() - t0
             S.insert_run(eng, _run_row(rep, path, started, finished))
         for name in joins:
