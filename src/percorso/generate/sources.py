@@ -108,7 +108,10 @@ def pos(src: Path, p, pur, lines, reg, ereceipt, truth, rng) -> None:
     # "scontrino parlante": the buyer's codice fiscale on the receipt, for the 19% deduction on
     # medical-device mattresses and pillows; and the digital receipt sent by e-mail, which
     # some people (``ereceipt``) always choose (e-mail asked at the till when no card is shown)
-    cf_ok = ~r_ret & (rng.random(nr) < 0.45)
+    # payment is a property of the receipt, not of its lines; consumer credit at the till
+    # ("Finanziamento") needs the buyer's codice fiscale, so financed receipts always carry it
+    pay = rng.integers(0, 4, nr)
+    cf_ok = ~r_ret & ((rng.random(nr) < 0.45) | (pay == 3))
     mail_ok = ~card_ok & ereceipt[person]
     # lines: every line of a purchase; a return takes only the main line
     lstart = np.r_[0, np.cumsum(np.bincount(lines.order, minlength=pur.t.size))[:-1]]
@@ -131,7 +134,7 @@ def pos(src: Path, p, pur, lines, reg, ereceipt, truth, rng) -> None:
         "Descrizione": fmt.take([x[1] for x in PRODUCTS], prod), "Categoria": fmt.take([x[2] for x in PRODUCTS], prod),
         "Quantità": fmt.num(lines.qty[li] * sign), "Prezzo unitario": fmt.money(lines.unit_cents[li], ","),
         "Sconto": fmt.money(np.where(sign < 0, 0, lines.discount_cents[li]), ","),
-        "Pagamento": fmt.take(["Carta", "Bancomat", "Contanti", "Finanziamento"], rng.integers(0, 4, n)),
+        "Pagamento": fmt.take(["Carta", "Bancomat", "Contanti", "Finanziamento"], pay[rec]),
         "Codice coupon": fmt.where(pur.coupon[r_pur[rec]] & (sign > 0), _coupon(r_t[rec]), ""),
         "Riga": fmt.num(within + 1),
     }
