@@ -60,3 +60,30 @@ def test_duration_parse():
     assert parse_duration_days("26w") == 182
     with pytest.raises(InputError, match="26x"):
         parse_duration_days("26x")
+
+
+def test_holdout_drill_down_lists_the_customers_behind_each_row(cdnow_engine):
+    """Each bucket's customers, predictions and actual counts are the ones the row averages;
+    actual counts are checked against the raw CDNOW log (purchase days in the holdout)."""
+    import pandas as pd
+
+    from tests.value.conftest import CDNOW
+
+    res = validate_holdout(cdnow_engine, "39w")
+    df = res.to_frame().set_index("bucket")
+    end = pd.Timestamp(res.meta["calibration_end"])
+    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["cust", "sample_id", "date", "cds", "dollars"], dtype={"date": str})
+    day = pd.to_datetime(raw["date"], format="%Y%m%d")
+    hold = raw[(day > end) & (day <= end + pd.Timedelta(days=res.meta["holdout_days"]))]
+    oracle = hold.assign(day=day).groupby(hold["sample_id"].astype(str))["day"].nunique()
+    for bucket in ("0", "1", "7+"):
+        rows = res.customers(bucket=bucket, limit=5000)
+        assert len(rows) == df.loc[bucket, "customers"]
+        assert rows["predicted"].mean() == pytest.approx(df.loc[bucket, "predicted"])
+        assert rows["actual"].mean() == pytest.approx(df.loc[bucket, "actual"])
+        expect = oracle.reindex(rows["customer_id"]).fillna(0).to_numpy()
+        assert (rows["actual"].to_numpy() == expect).all()
+    assert len(res.customers(bucket="7", limit=5000)) == df.loc["7+", "customers"]
+    with pytest.raises(InputError, match="valid: 0, 1"):
+        res.customers(bucket="9")

@@ -51,3 +51,20 @@ def test_personas(project):
     assert "Main channel" in en
     doc = json.loads(_ok(["personas", "-p", str(project), "-f", "json"]).stdout)
     assert sum(r["customers"] for r in doc) == 24 and all(r["description_en"] for r in doc)
+
+
+def test_personas_stored_and_drill_down_do_not_recluster(project):
+    _ok(["personas", "-p", str(project), "--k", "3", "--seed", "2"])
+    with open_project(project) as p:
+        runs = p.engine.count("persona_runs")
+        assigned = p.engine.execute(p.engine.table("customer_personas").order_by("customer_id"))
+    doc = json.loads(_ok(["personas", "-p", str(project), "--stored", "-f", "json"]).stdout)
+    assert len(doc) == 3 and sum(r["customers"] for r in doc) == 24
+    listed = json.loads(_ok(["personas", "-p", str(project), "--persona", "2", "-f", "json"]).stdout)
+    assert {r["customer_id"] for r in listed} == set(assigned.loc[assigned.persona == 2, "customer_id"])
+    with open_project(project) as p:
+        assert p.engine.count("persona_runs") == runs
+        again = p.engine.execute(p.engine.table("customer_personas").order_by("customer_id"))
+    assert again.equals(assigned)
+    res = CliRunner().invoke(app, ["personas", "-p", str(project), "--stored", "--k", "3"])
+    assert res.exit_code != 0 and "--k starts a new clustering" in str(res.exception)

@@ -51,6 +51,8 @@ class BuildReport:
     customers: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
+    #: what the refresh of the stored value artefacts did (:class:`percorso.value.refresh.RefreshReport`)
+    value: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,7 +92,8 @@ def _schema_changed(engine: Any) -> bool:
     return any(engine.columns(name) != [c for c, _ in cols] for name, cols in _BUILD_TABLES.items())
 
 
-def run_build(project: Project, *, full: bool = False, progress: Progress | None = None) -> BuildReport:
+def run_build(project: Project, *, full: bool = False, refresh: bool = True,
+              progress: Progress | None = None) -> BuildReport:
     """Resolve identities and derive the build tables.
 
     Parameters
@@ -188,6 +191,11 @@ def run_build(project: Project, *, full: bool = False, progress: Progress | None
     report.touchpoints = engine.count("touchpoints")
     report.orders = engine.count("orders")
     report.customers = engine.count("customers")
+    from percorso.value.refresh import refresh_after_build
+
+    t1 = time.perf_counter()
+    report.value = refresh_after_build(project, enabled=refresh, progress=progress).to_dict()
+    report.seconds["value"] = round(time.perf_counter() - t1, 3)
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     _log_build(engine, report, started)
     return report

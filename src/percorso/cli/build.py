@@ -18,14 +18,18 @@ def register(app: typer.Typer) -> None:
     def build_cmd(
         project: ProjectOpt = ".",  # type: ignore[assignment]
         full: Annotated[bool, typer.Option("--full", help="Ricostruisce tutto / rebuild from every event.")] = False,
+        no_refresh: Annotated[bool, typer.Option("--no-refresh", help="Non ricalcola CLV, personas e segmenti "
+                                                 "salvati (li segna come non aggiornati) / do not refresh the "
+                                                 "stored CLV, personas and segments (they are marked stale).")] = False,
         fmt: FormatOpt = OutputFormat.table,
     ) -> None:
-        """Costruisce clienti, punti di contatto e ordini (incremental unless --full)."""
+        """Costruisce clienti, punti di contatto e ordini (incremental unless --full); poi aggiorna
+        CLV, personas e segmenti salvati (refreshes the stored value artefacts)."""
         from percorso.build import run_build
 
         with open_cli_project(project) as p:
             with console().status("build…") as status:
-                report = run_build(p, full=full, progress=lambda msg: status.update(msg))
+                report = run_build(p, full=full, refresh=not no_refresh, progress=lambda msg: status.update(msg))
             if fmt is OutputFormat.json:
                 sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
                 return
@@ -68,3 +72,10 @@ def print_build_summary(engine: object, report: object) -> None:
     out.print(t)
     secs = ", ".join(f"{k} {format_cell(v)} s" for k, v in r["seconds"].items())
     console().print(f"tempi / timings: {secs}")
+    if r.get("value"):
+        from percorso.value.refresh import RefreshReport
+
+        value = RefreshReport(**r["value"])
+        console().print(value.summary(), markup=False, highlight=False)
+        for w in value.warnings:
+            console().print(f"attenzione / warning: {w}", markup=False, highlight=False)

@@ -60,6 +60,17 @@ def warn(lines: list[str]) -> None:
         console().print(f"[yellow]attenzione / warning:[/yellow] {w}", markup=True, highlight=False)
 
 
+def warn_stale(engine: Any, *artefacts: str) -> None:
+    """Warn when a stored artefact no longer describes the built data (a failed refresh or a
+    ``build --no-refresh``), with the command that brings it up to date."""
+    from percorso.value.artefacts import stale
+
+    marks = stale(engine)
+    fix = {"clv": "percorso clv fit", "personas": "percorso personas", "segments": "percorso segment refresh"}
+    warn([f"{a} non aggiornato / not refreshed {marks[a]}; run `{fix.get(a.split(':')[0], 'percorso segment refresh')}`"
+          " or `percorso build`" for a in artefacts if a in marks])
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     from percorso.cli import value_clv, value_segments

@@ -10,7 +10,7 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
 from percorso.cli.journey_options import ChartOpt
-from percorso.cli.value import LimitOpt, OffsetOpt, warn
+from percorso.cli.value import LimitOpt, OffsetOpt, warn, warn_stale
 
 CalOpt = Annotated[datetime | None, typer.Option("--calibration-end", help="Ultimo giorno usato per il fit / last "
                                                  "day of the fit (default: last order).", formats=["%Y-%m-%d"])]
@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
         p = open_cli_project(project, read_only=True)
         if not p.engine.has_table("customer_value"):
             raise NotFound("no CLV yet: run `percorso clv fit` first (nessun CLV calcolato)")
+        warn_stale(p.engine, "clv")
         t = decile_expr(p.engine.table("customer_value"))
         if decile is not None:
             t = t.filter(t.decile == decile)
@@ -76,6 +77,9 @@ def register(app: typer.Typer) -> None:
     def clv_validate(
         holdout: Annotated[str, typer.Option(help="Ultimo periodo tenuto da parte / holdout window: "
                                              "26w, 180d, 6m.")] = "26w",
+        bucket: Annotated[str | None, typer.Option("--bucket", help="Elenca i clienti di una riga (0 … 6, 7+) / "
+                                                   "list the customers of one frequency bucket.")] = None,
+        limit: LimitOpt = 100, offset: OffsetOpt = 0,
         chart: ChartOpt = None, project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table,
         out: OutOpt = None,
     ) -> None:
@@ -87,7 +91,11 @@ def register(app: typer.Typer) -> None:
         res = validate_holdout(p.engine, holdout, p.settings)
         if chart is not None:
             write_figure(res.figure(), chart)
-        emit_frame(res.to_frame(), fmt, out, title=f"holdout {holdout}")
+        if bucket is not None:
+            emit_frame(res.customers(limit=limit, offset=offset, bucket=bucket), fmt, out,
+                       title=f"holdout {holdout}, bucket {bucket}")
+        else:
+            emit_frame(res.to_frame(), fmt, out, title=f"holdout {holdout}")
         m = res.meta
         console().print(f"fit fino al / calibration end {m['calibration_end']}; {m['customers']} clienti: "
                         f"previsti / predicted {m['predicted_total']:.1f}, reali / actual {m['actual_total']:.0f} "
@@ -102,8 +110,9 @@ def register(app: typer.Typer) -> None:
         """Parametri dell'ultimo fit con errori standard (estimates, SE, 95% intervals of the last fit)."""
         from percorso.value.clv.pipeline import models_frame
 
-        emit_frame(models_frame(open_cli_project(project, read_only=True).engine, all_fits=all_fits), fmt, out,
-                   title="CLV models")
+        engine = open_cli_project(project, read_only=True).engine
+        warn_stale(engine, "clv")
+        emit_frame(models_frame(engine, all_fits=all_fits), fmt, out, title="CLV models")
 
     @clv.command("bayes")
     def clv_bayes(

@@ -78,21 +78,33 @@ def register(app: typer.Typer) -> None:
     def personas_cmd(
         k: Annotated[int | None, typer.Option("--k", help="Number of personas (2-8); default: by silhouette.")] = None,
         seed: Annotated[int, typer.Option(help="Random seed of the clustering.")] = 0,
+        stored: Annotated[bool, typer.Option("--stored", help="Describe the stored personas (last run or last "
+                                             "build's refresh) without clustering again.")] = False,
         lang: Annotated[str, typer.Option(help="Language of the cards in table mode: it | en.")] = "it",
-        persona: Annotated[int | None, typer.Option("--persona", help="List the customers of one persona.")] = None,
+        persona: Annotated[int | None, typer.Option("--persona", help="List the customers of one stored "
+                                                    "persona (no new clustering).")] = None,
         limit: Annotated[int, typer.Option(help="Rows with --persona.")] = 100,
         offset: Annotated[int, typer.Option(help="First row with --persona.")] = 0,
         chart: ChartOpt = None,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
-        """Personas dai percorsi dei clienti, con schede in italiano e inglese (data-driven personas)."""
+        """Personas dai percorsi dei clienti, con schede in italiano e inglese (data-driven personas).
+
+        Without --stored or --persona the customers are clustered again and the result is
+        stored; `percorso build` then refreshes it with the same settings."""
         from percorso.cli.common import console, write_figure
+        from percorso.cli.value import warn
         from percorso.errors import InputError
         from percorso.value.personas import PersonasQuery
 
         if lang not in ("it", "en"):
             raise InputError(f"unknown language '{lang}'; valid: it, en")
-        res = _run(project, PersonasQuery(k=k, seed=seed))
+        if (stored or persona is not None) and k is not None:
+            raise InputError("--k starts a new clustering; --stored and --persona read the stored personas")
+        res = _run(project, PersonasQuery(k=k, seed=seed, stored=stored or persona is not None))
+        if res.meta.get("stale"):
+            warn([f"personas not refreshed / non aggiornate {res.meta['stale']}; run `percorso personas` "
+                  "or `percorso build`"])
         if chart is not None:
             write_figure(res.figure(), chart)
         frame = res.to_frame()
@@ -105,7 +117,8 @@ def register(app: typer.Typer) -> None:
                 con.print(f"[bold]{c['persona']}. {c['name_' + lang]}[/bold]", markup=True)
                 con.print(c["description_" + lang], markup=False, highlight=False)
                 con.print("")
-            console().print(f"k = {res.meta['k']}, silhouette = "
-                            + ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items()))
+            sil = ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items())
+            when = f", computed at {res.meta['computed_at']}" if res.meta.get("computed_at") else ""
+            console().print(f"k = {res.meta['k']}, silhouette = {sil or '-'}{when}")
         else:
             emit_frame(frame, fmt, out, title="personas")

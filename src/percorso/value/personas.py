@@ -5,7 +5,9 @@ deterministic sample of at most ``sample`` rows (50,000 by default) is standardi
 clustered in Python with scikit-learn. Every customer is then assigned in the engine, as the
 nearest centroid written as an Ibis expression, so the assignment scales with DuckDB and not
 with Python memory. The assignment is persisted in ``customer_personas`` (customer_id,
-persona, computed_at) for the segments and the dashboard; each run refreshes it.
+persona, computed_at) for the segments and the dashboard; each run refreshes it and records
+its settings in ``persona_runs`` (:mod:`percorso.value.artefacts`), so ``percorso build`` can
+run it again the same way. ``stored=True`` describes the stored assignment without clustering.
 
 Determinism: the sample is the first rows by ``hash(customer_id)``; k-means and the
 silhouette sample use ``seed``; personas are numbered 1..k by size in the sample (largest
@@ -23,8 +25,10 @@ import numpy as np
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
-from percorso.errors import InputError
+from percorso.errors import InputError, NotFound
 from percorso.value import personas_text
+from percorso.value.artefacts import (PersonaRun, clear_stale, last_persona_run, save_persona_run,
+                                      stale)
 from percorso.value.personas_features import card_facts, feature_expr
 
 if TYPE_CHECKING:
@@ -46,6 +50,9 @@ class PersonasQuery(AnalysisQuery):
     seed: int = 0
     sample: int = Field(50_000, ge=10)
     persist: bool = True
+    stored: bool = False
+    """Describe the stored assignment (the last run, or the last build's refresh) instead of
+    clustering again; ``k``, ``seed`` and ``sample`` then do not apply."""
 
 
 @dataclass
@@ -156,6 +163,22 @@ def build_cards(facts: dict[str, Any], k: int) -> list[dict[str, Any]]:
     return cards
 
 
+def cards_frame(cards: list[dict[str, Any]]) -> Any:
+    """The cards as the result table, one row per persona."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "persona": c["persona"], "name_it": c["name_it"], "name_en": c["name_en"],
+        "customers": c["customers"], "share": c["share"],
+        "dominant_channels": ", ".join(f"{ch} {round(100 * s)}%" for ch, s in c["channels"]),
+        "typical_journey": c["typical_journey"], "avg_revenue": c["avg_revenue"],
+        "avg_orders": c["avg_orders"], "online_order_share": c["online_order_share"],
+        "avg_clv": c["avg_clv"], "churn_risk": c["churn_risk"], "top_categories": c["top_categories"],
+        "current_stage": c["current_stage"], "home_store": c["home_store"],
+        "description_it": c["description_it"], "description_en": c["description_en"],
+    } for c in cards])
+
+
 @dataclass
 class PersonasResult(AnalysisResult):
     cards: list[dict[str, Any]] | None = None
@@ -178,39 +201,57 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
         feats, names = feature_expr(eng)
         ftab = eng.temp_table(feats)
         try:
-            sample = ftab.mutate(_h=ftab.customer_id.hash()).order_by(["_h", "customer_id"]).limit(q.sample)
-            x = eng.to_arrow(sample.select(*names)).to_pandas().to_numpy(dtype="float64")
-            if len(x) < 3:
-                raise InputError(f"personas need at least 3 customers with touchpoints; found {len(x)}")
-            fit = fit_personas(x, names, q.k, q.seed)
-            k = len(fit.centroids)
-            assign = assign_expr(ftab, fit)
-            if q.persist:
-                now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-                eng.create_table(TABLE, assign.mutate(computed_at=ibis.literal(now)))
-                amap = eng.table(TABLE).select("customer_id", "persona")
+            if q.stored:
+                k, facts, meta = self._stored(ftab)
             else:
-                amap = eng.temp_table(assign)
-            facts = card_facts(eng, amap, ftab)
-            if not q.persist:
-                eng.drop_temp(amap)
+                k, facts, meta = self._cluster(ftab, names)
         finally:
             eng.drop_temp(ftab)
         cards = build_cards(facts, k)
-        import pandas as pd
+        return PersonasResult(frame=cards_frame(cards), query=q, meta=meta, cards=cards)
 
-        rows = [{
-            "persona": c["persona"], "name_it": c["name_it"], "name_en": c["name_en"],
-            "customers": c["customers"], "share": c["share"],
-            "dominant_channels": ", ".join(f"{ch} {round(100 * s)}%" for ch, s in c["channels"]),
-            "typical_journey": c["typical_journey"], "avg_revenue": c["avg_revenue"],
-            "avg_orders": c["avg_orders"], "online_order_share": c["online_order_share"],
-            "avg_clv": c["avg_clv"], "churn_risk": c["churn_risk"], "top_categories": c["top_categories"],
-            "current_stage": c["current_stage"], "home_store": c["home_store"],
-            "description_it": c["description_it"], "description_en": c["description_en"],
-        } for c in cards]
-        meta = {"k": k, "silhouette": fit.silhouettes, "features": names, "sample": len(x)}
-        return PersonasResult(frame=pd.DataFrame(rows), query=q, meta=meta, cards=cards)
+    def _cluster(self, ftab: Table, names: list[str]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        """Fit on the sample, assign everyone in the engine, persist (with the run's settings)."""
+        q, eng = self.query, self.engine
+        sample = ftab.mutate(_h=ftab.customer_id.hash()).order_by(["_h", "customer_id"]).limit(q.sample)
+        x = eng.to_arrow(sample.select(*names)).to_pandas().to_numpy(dtype="float64")
+        if len(x) < 3:
+            raise InputError(f"personas need at least 3 customers with touchpoints; found {len(x)}")
+        fit = fit_personas(x, names, q.k, q.seed)
+        k = len(fit.centroids)
+        assign = assign_expr(ftab, fit)
+        meta: dict[str, Any] = {"k": k, "silhouette": fit.silhouettes, "features": names, "sample": len(x)}
+        if not q.persist:
+            amap = eng.temp_table(assign)
+            facts = card_facts(eng, amap, ftab)
+            eng.drop_temp(amap)
+            return k, facts, meta
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        eng.create_table(TABLE, assign.mutate(computed_at=ibis.literal(now)))
+        amap = eng.table(TABLE).select("customer_id", "persona")
+        facts = card_facts(eng, amap, ftab)
+        save_persona_run(eng, PersonaRun(now, q.k, k, q.seed, q.sample, names, fit.silhouettes,
+                                         int(facts["base"]["customers"].sum())))
+        clear_stale(eng, "personas")
+        return k, facts, {**meta, "computed_at": now}
+
+    def _stored(self, ftab: Table) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        """Cards of the stored assignment, with the settings recorded for it."""
+        eng = self.engine
+        if self.query.k is not None:
+            raise InputError("k applies to a new clustering; with stored=True the stored personas are described")
+        if not eng.has_table(TABLE):
+            raise NotFound("no personas yet: run `percorso personas` first (nessuna persona calcolata)")
+        amap = eng.table(TABLE).select("customer_id", "persona")
+        k = int(eng.scalar(amap.persona.max()) or 0)
+        if k == 0:
+            raise NotFound("the stored personas are empty: run `percorso personas` again")
+        run_ = last_persona_run(eng)
+        meta: dict[str, Any] = {"k": k, "computed_at": eng.scalar(eng.table(TABLE).computed_at.max()),
+                                "silhouette": run_.silhouette if run_ else {},
+                                "features": run_.features if run_ else [], "sample": run_.sample if run_ else None,
+                                "stale": stale(eng).get("personas")}
+        return k, card_facts(eng, amap, ftab), meta
 
     def customers_expr(self, **selector: Any) -> Table:
         if not self.engine.has_table(TABLE):

@@ -99,21 +99,25 @@ class CLVRunner(Runner[CLVQuery, CLVResult]):
         return cv
 
 
+class HoldoutQuery(AnalysisQuery):
+    """Calibration/holdout check of the CLV models (``percorso clv validate --holdout 26w``)."""
+
+    kind: ClassVar[str] = "clv_holdout"
+    holdout: str = "26w"
+
+
 @dataclass
-class HoldoutResult:
+class HoldoutResult(AnalysisResult):
     """Predicted vs actual purchases in the holdout, per calibration frequency bucket.
 
     ``frame``: bucket (repeat purchases in calibration, 7+ pooled), customers, predicted and
     actual purchases per customer and in total. ``meta``: calibration end, holdout window,
     totals over everyone, the relative error of the total and the fit's warnings.
+    ``customers(bucket="7+")`` lists the customers of a bucket with their own predicted and
+    actual purchases.
     """
 
-    frame: Any
-    holdout_days: int
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def to_frame(self) -> Any:
-        return self.frame.copy()
+    holdout_days: int = 0
 
     def figure(self) -> go.Figure:
         import plotly.graph_objects as go
@@ -129,20 +133,58 @@ class HoldoutResult:
         return f
 
 
+class HoldoutRunner(Runner[HoldoutQuery, HoldoutResult]):
+    """Fits on all but the last ``holdout`` and compares; keeps the fit for the drill-down."""
+
+    query_type = HoldoutQuery
+    _fit: Any = None
+    _grp: Any = None
+
+    def calculate(self) -> HoldoutResult:
+        from percorso.value.clv.pipeline import holdout_report
+
+        days = parse_duration_days(self.query.holdout)
+        df, fit, grp = holdout_report(self.engine, days, value_settings(self.settings).clv)
+        self._fit, self._grp = fit, grp
+        df["predicted_total"] = df["predicted"] * df["customers"]
+        df["actual_total"] = df["actual"] * df["customers"]
+        pred, act = float(df["predicted_total"].sum()), float(df["actual_total"].sum())
+        meta = {"calibration_end": str(fit.calibration_end), "holdout_days": days,
+                "customers": int(df["customers"].sum()), "predicted_total": pred, "actual_total": act,
+                "total_error": (pred - act) / act if act else float("nan"),
+                "warnings": fit.bg.warnings_ + fit.gg.warnings_}
+        return HoldoutResult(frame=df, query=self.query, meta=meta, holdout_days=days)
+
+    def customers_expr(self, **selector: Any) -> Any:
+        """``bucket``: a row of the table (``0`` … ``6``, ``7+``; ``7`` means ``7+``); without
+        it, every calibration customer. Columns: customer_id, frequency, recency_days, T_days,
+        bucket, predicted, actual: the same numbers the row averages."""
+        from percorso.value.clv.pipeline import holdout_rows
+        from percorso.value.rfm import summary_expr
+
+        b = selector.pop("bucket", None)
+        if selector:
+            raise InputError(f"unknown selector {sorted(selector)}; valid: bucket")
+        if self._fit is None:
+            raise InputError("run the holdout check first (calculate), then drill down")
+        summary = summary_expr(self.engine, self._fit.calibration_end)
+        rows = holdout_rows(self.engine, summary, self._fit, self._grp, parse_duration_days(self.query.holdout))
+        rows = rows.mutate(bucket=ibis.cases((rows.bucket >= 7, "7+"), else_=rows.bucket.cast("string")))
+        if b is None:
+            return rows
+        label = str(b).strip()
+        label = "7+" if label in ("7", "7+") else label
+        valid = [str(i) for i in range(7)] + ["7+"]
+        if label not in valid:
+            raise InputError(f"unknown bucket '{b}'; valid: {', '.join(valid)}")
+        return rows.filter(rows.bucket == label)
+
+
 def validate_holdout(engine: Any, holdout: str, settings: Any = None) -> HoldoutResult:
     """Fit on all but the last ``holdout`` (like ``26w``, ``180d`` or ``6m``) and compare."""
-    from percorso.value.clv.pipeline import holdout_report
+    from percorso.analysis.base import run
 
-    days = parse_duration_days(holdout)
-    df, fit = holdout_report(engine, days, value_settings(settings).clv)
-    df["predicted_total"] = df["predicted"] * df["customers"]
-    df["actual_total"] = df["actual"] * df["customers"]
-    pred, act = float(df["predicted_total"].sum()), float(df["actual_total"].sum())
-    meta = {"calibration_end": str(fit.calibration_end), "holdout_days": days, "customers": int(df["customers"].sum()),
-            "predicted_total": pred, "actual_total": act,
-            "total_error": (pred - act) / act if act else float("nan"),
-            "warnings": fit.bg.warnings_ + fit.gg.warnings_}
-    return HoldoutResult(frame=df, holdout_days=days, meta=meta)
+    return run(engine, HoldoutQuery(holdout=holdout), settings)  # type: ignore[return-value]
 
 
 def parse_duration_days(text: str) -> int:

@@ -147,6 +147,9 @@ def save_models(engine: Engine, fit: CLVFit) -> None:
         "definition": [json.dumps(m.to_dict()) for m in (fit.bg, fit.gg)],
         "settings": [fit.settings.model_dump_json()] * 2,
     }))
+    from percorso.value.artefacts import clear_stale
+
+    clear_stale(engine, "clv")
 
 
 def _fits(engine: Engine, all_fits: bool) -> list[CLVFit]:
@@ -234,29 +237,45 @@ def write_customer_value(engine: Engine, fit: CLVFit, summary: Table, grp: dict[
         engine.unregister("_value_preds")
 
 
+def holdout_rows(engine: Engine, summary: Table, fit: CLVFit, grp: dict[str, np.ndarray],
+                 holdout_days: int) -> Table:
+    """Per calibration customer: frequency bucket, predicted and actual holdout purchases.
+
+    Columns: customer_id, frequency, recency_days, T_days, bucket (repeat purchases in
+    calibration, 7 for 7 or more), predicted, actual. The predictions are computed once per
+    unique triple and joined in the engine; the actual count is the number of purchase days
+    of each customer after ``fit.calibration_end`` up to ``calibration_end + holdout_days``.
+    """
+    unit = DAYS_PER_UNIT[fit.settings.time_unit]
+    pred = fit.bg.expected_purchases(holdout_days / unit, grp["frequency"], grp["recency"], grp["T"])
+    preds = ibis.memtable(_triple_table(grp, predicted=pred))
+    end = fit.calibration_end
+    h = purchase_days(engine, start=end + timedelta(days=1), end=end + timedelta(days=holdout_days))
+    act = h.group_by("customer_id").aggregate(actual=h.count())
+    j = summary.join(preds, TRIPLE).left_join(act, "customer_id")
+    return j.select("customer_id", "frequency", "recency_days", "T_days", bucket=ibis.least(j.frequency, 7),
+                    predicted=j.predicted, actual=j.actual.fill_null(0))
+
+
 def holdout_report(engine: Engine, holdout_days: int, settings: CLVSettings | None = None) -> Any:
     """Calibration/holdout check: mean predicted vs actual purchases per frequency bucket.
 
     The models are fitted on orders up to ``last day − holdout``; the actual count is the
     number of purchase days of each calibration customer inside the holdout window.
+    Returns the frame, the fit and the grouped summary (for :func:`holdout_rows`).
     """
     cfg = settings or CLVSettings()
-    last = last_order_day(engine)
-    end = last - timedelta(days=holdout_days)
-    unit = DAYS_PER_UNIT[cfg.time_unit]
+    end = last_order_day(engine) - timedelta(days=holdout_days)
     with calibration_summary(engine, end) as summary:
         fit, grp = fit_models(engine, summary, cfg, end, {})
-        pred = fit.bg.expected_purchases(holdout_days / unit, grp["frequency"], grp["recency"], grp["T"])
-        preds = engine.register_arrow("_value_holdout", _triple_table(grp, predicted=pred))
-        try:
-            h = purchase_days(engine, start=end + timedelta(days=1), end=last)
-            act = h.group_by("customer_id").aggregate(actual=h.count())
-            j = summary.join(preds, TRIPLE).left_join(act, "customer_id")
-            bucket = ibis.least(j.frequency, 7)
-            agg = j.group_by(bucket=bucket).aggregate(
-                customers=j.count(), predicted=j.predicted.mean(), actual=j.actual.fill_null(0).mean())
-            df = engine.execute(agg.order_by("bucket"))
-        finally:
-            engine.unregister("_value_holdout")
-    df["bucket"] = df["bucket"].map(lambda b: f"{b}+" if b >= 7 else str(b))
-    return df, fit
+        j = holdout_rows(engine, summary, fit, grp, holdout_days)
+        agg = j.group_by("bucket").aggregate(customers=j.count(), predicted=j.predicted.mean(),
+                                             actual=j.actual.mean())
+        df = engine.execute(agg.order_by("bucket"))
+    df["bucket"] = df["bucket"].map(bucket_label)
+    return df, fit, grp
+
+
+def bucket_label(b: int) -> str:
+    """The label of a frequency bucket: ``0`` … ``6``, then ``7+``."""
+    return f"{b}+" if b >= 7 else str(b)

@@ -21,6 +21,7 @@ import ibis
 import pyarrow as pa
 
 from percorso.errors import InputError, NotFound, suggest
+from percorso.value.artefacts import clear_stale, stale
 from percorso.value.segments.compile import members_expr
 from percorso.value.segments.definition import fields_used, parse_rule
 
@@ -49,7 +50,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _names(engine: Engine) -> list[str]:
+def segment_names(engine: Engine) -> list[str]:
     _ensure(engine)
     return list(engine.execute(engine.table("segments").select("name").order_by("name"))["name"])
 
@@ -84,7 +85,7 @@ def load_rule(engine: Engine, name: str) -> Any:
     seg = engine.table("segments")
     df = engine.execute(seg.filter(seg.name == name).select("definition"))
     if df.empty:
-        raise NotFound(f"no segment named '{name}'; {suggest(name, _names(engine))}")
+        raise NotFound(f"no segment named '{name}'; {suggest(name, segment_names(engine))}")
     return parse_rule(df.iloc[0]["definition"])
 
 
@@ -135,6 +136,7 @@ def refresh_segment(engine: Engine, name: str, settings: Any = None) -> dict[str
         engine.drop_temp(cur)
     engine.append_arrow("segment_sizes", pa.table({"name": [name], "computed_at": pa.array([stamp], pa.timestamp("us")),
                                                    "size": pa.array([size], pa.int64())}))
+    clear_stale(engine, f"segment:{name}")
     return {"name": name, "size": size, "entered": n_new, "left": n_left}
 
 
@@ -142,8 +144,10 @@ def refresh_all(engine: Engine, settings: Any = None) -> pd.DataFrame:
     """Refresh every stored segment (e.g. after ``percorso build``)."""
     import pandas as pd
 
-    return pd.DataFrame([refresh_segment(engine, n, settings) for n in _names(engine)],
-                        columns=["name", "size", "entered", "left"])
+    df = pd.DataFrame([refresh_segment(engine, n, settings) for n in segment_names(engine)],
+                      columns=["name", "size", "entered", "left"])
+    clear_stale(engine, "segments")
+    return df
 
 
 def list_segments(engine: Engine) -> pd.DataFrame:
@@ -152,8 +156,12 @@ def list_segments(engine: Engine) -> pd.DataFrame:
     seg, sz = engine.table("segments"), engine.table("segment_sizes")
     last = sz.group_by("name").aggregate(computed_at=sz.computed_at.max())
     last = last.join(sz, ["name", "computed_at"]).select("name", "size", "computed_at")
-    return engine.execute(seg.left_join(last, "name").select(
+    df = engine.execute(seg.left_join(last, "name").select(
         seg.name, seg.description, last.size, last.computed_at, seg.updated_at).order_by("name"))
+    # a build that could not refresh a segment leaves its last size in place: say so per row
+    marks = stale(engine)
+    df["stale"] = [marks.get(f"segment:{n}") or marks.get("segments") or "" for n in df["name"]]
+    return df
 
 
 def segment_history(engine: Engine, name: str) -> Table:

@@ -1,0 +1,233 @@
+"""``refresh_after_build``: recompute the stored value artefacts when a build changed the data.
+
+Why: CLV fits, personas and segment membership are stored so that the dashboard, the
+segments and the exports read them without recomputing; left alone they describe the data
+of the day they were computed. DESIGN and issue 5 ask for "data-driven buyer personas,
+refreshed on rebuild", so ``percorso build`` ends by recomputing what the project already
+has, the way it was last computed:
+
+1. **CLV** (when ``clv_models`` holds a fit): refitted with the settings stored with the last
+   fit, on every order up to the new last order day, so the calibration end moves with the
+   data; ``customer_value`` is rewritten.
+2. **Personas** (when ``customer_personas`` exists): clustered again with the settings of the
+   last run (``persona_runs``: k or silhouette, seed, sample), after the CLV refit because the
+   cards read CLV and churn risk.
+3. **Segments** (every stored one): membership recomputed, one size point per refresh, after
+   the two above because a rule may use CLV or personas.
+
+Nothing is computed for a project that has none of them, and nothing when the built tables
+did not change since the last refresh (a second ``build`` with no new events adds no CLV fit
+and no segment point: rebuilding is idempotent). A step that fails (too few buyers for a
+fit, too few customers to cluster, a rule whose fields are gone) never fails the build: the
+old artefact stays, is marked stale with the reason (:mod:`percorso.value.artefacts`), and
+the build prints a warning; the next build tries again. ``build --no-refresh`` skips the
+work and marks what it skipped as stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from percorso.value.artefacts import DEFAULT_RUN, clear_stale, last_persona_run, mark_stale, stale
+
+if TYPE_CHECKING:
+    from percorso.engine import Engine
+    from percorso.project import Project
+
+Progress = Callable[[str], None]
+
+REFRESHES = "value_refreshes"
+_REFRESHES = (("refreshed_at", "TIMESTAMP"), ("data_version", "VARCHAR"), ("outcome", "VARCHAR"))
+#: keeps the sums of hashes far from BIGINT overflow at billions of rows
+_MOD = 1_000_000_007
+
+
+@dataclass
+class RefreshReport:
+    """What the refresh after a build did.
+
+    ``skipped``: why nothing was computed (no artefacts, data unchanged, ``--no-refresh``), or
+    ``None``. ``refreshed``: artefact → what it is now (calibration end, k, segment sizes).
+    ``stale``: artefact → why it does not describe the built data. ``warnings``: the fits'
+    own warnings (e.g. a CLV optimiser that stopped early).
+    """
+
+    skipped: str | None = None
+    refreshed: dict[str, str] = field(default_factory=dict)
+    stale: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for the build summary, Italian / English."""
+        if self.skipped:
+            return f"valore / value: non aggiornato / not refreshed ({self.skipped})"
+        done = "; ".join(f"{k}: {v}" for k, v in self.refreshed.items()) or "-"
+        out = f"valore aggiornato / value refreshed ({self.seconds:.1f} s): {done}"
+        if self.stale:
+            out += " | NON aggiornato / stale: " + "; ".join(f"{k}: {v}" for k, v in self.stale.items())
+        return out
+
+
+def present_artefacts(engine: Engine) -> list[str]:
+    """The artefacts this project has stored, in refresh order."""
+    out = []
+    if engine.has_table("clv_models") and engine.count("clv_models"):
+        out.append("clv")
+    from percorso.value.personas import TABLE
+
+    if engine.has_table(TABLE):
+        out.append("personas")
+    if engine.has_table("segments") and engine.count("segments"):
+        out.append("segments")
+    return out
+
+
+def data_version(engine: Engine) -> str:
+    """A fingerprint of the built tables' content: equal fingerprints, equal artefacts.
+
+    Counts alone miss an identity merge that moves events between customers, so each table
+    also contributes a sum of row hashes over its identifying columns (one scan each, in
+    the engine).
+    """
+    parts: dict[str, Any] = {}
+    for name, cols in (("touchpoints", ("event_id", "customer_id")),
+                       ("orders", ("order_id", "customer_id", "event_id")),
+                       ("customers", ("customer_id",))):
+        if not engine.has_table(name):
+            parts[name] = None
+            continue
+        t = engine.table(name)
+        key = t[cols[0]].cast("string").fill_null("")
+        for c in cols[1:]:
+            key = key.concat("|", t[c].cast("string").fill_null(""))
+        row = engine.execute(t.aggregate(n=t.count(), h=(key.hash() % _MOD).sum()))
+        parts[name] = [int(row.iloc[0]["n"]), int(row.iloc[0]["h"] or 0)]
+    if engine.has_table("orders"):
+        o = engine.table("orders")
+        parts["revenue"] = round(float(engine.scalar(o.revenue.sum()) or 0.0), 4)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _last_version(engine: Engine) -> str | None:
+    if not engine.has_table(REFRESHES):
+        return None
+    t = engine.table(REFRESHES)
+    df = engine.execute(t.order_by(t.refreshed_at.desc()).limit(1))
+    return None if df.empty else str(df.iloc[0]["data_version"])
+
+
+def _log(engine: Engine, version: str, report: RefreshReport) -> None:
+    engine.create_empty_table(REFRESHES, _REFRESHES, replace=False)
+    engine.append_arrow(REFRESHES, pa.table({
+        "refreshed_at": pa.array([datetime.now(UTC).replace(tzinfo=None)], pa.timestamp("us")),
+        "data_version": [version], "outcome": [json.dumps(report.to_dict(), default=str)]}))
+
+
+def _refit_clv(project: Project, report: RefreshReport) -> None:
+    from percorso.value.clv.pipeline import fit_clv, load_models
+
+    last = load_models(project.engine)
+    fit = fit_clv(project.engine, last.settings)  # calibration end: the new last order day
+    report.refreshed["clv"] = (f"calibration end {fit.calibration_end} (was {last.calibration_end}), "
+                               f"horizon {fit.settings.horizon_months} months")
+    report.warnings += [f"clv: {w}" for w in fit.bg.warnings_ + fit.gg.warnings_]
+
+
+def _recluster(project: Project, report: RefreshReport) -> None:
+    from percorso.analysis.base import run
+    from percorso.value.personas import PersonasQuery
+
+    r = last_persona_run(project.engine) or DEFAULT_RUN
+    res = run(project.engine, PersonasQuery(k=r.k_requested, seed=r.seed, sample=r.sample), project.settings)
+    how = "by silhouette" if r.k_requested is None else "as requested"
+    report.refreshed["personas"] = f"k = {res.meta['k']} ({how}), seed {r.seed}"
+
+
+def _refresh_segments(project: Project, report: RefreshReport) -> None:
+    from percorso.value.segments.store import refresh_segment, segment_names
+
+    sizes = []
+    for name in segment_names(project.engine):
+        try:
+            sizes.append(f"{name} {refresh_segment(project.engine, name, project.settings)['size']}")
+        except Exception as exc:  # noqa: BLE001 - one bad rule must not stop the others
+            reason = _reason(exc)
+            mark_stale(project.engine, f"segment:{name}", reason)
+            report.stale[f"segment:{name}"] = reason
+    clear_stale(project.engine, "segments")  # each failed one keeps its own mark
+    if sizes:
+        report.refreshed["segments"] = ", ".join(sizes)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+_STEPS: dict[str, Callable[[Project, RefreshReport], None]] = {
+    "clv": _refit_clv, "personas": _recluster, "segments": _refresh_segments,
+}
+
+
+def refresh_after_build(project: Project, *, enabled: bool = True, progress: Progress | None = None) -> RefreshReport:
+    """Recompute the stored artefacts if the built data changed; never raises for a failed step.
+
+    Parameters
+    ----------
+    project
+        The open project, after ``run_build``.
+    enabled
+        ``False`` (``build --no-refresh``): compute nothing, mark what would have been
+        recomputed as stale so every reader can say so.
+    progress
+        Called with a short description of each step.
+    """
+    say = progress or (lambda _m: None)
+    engine = project.engine
+    t0 = time.perf_counter()
+    report = RefreshReport()
+    have = present_artefacts(engine)
+    version = data_version(engine)
+    if not have:
+        # the version is still logged: an artefact computed by hand after this build then
+        # describes this version, and the next build leaves it alone unless the data changes
+        report.skipped = "nessun artefatto / no stored CLV, personas or segments"
+        _log(engine, version, report)
+        return report
+    old_stale = stale(engine)
+    if version == _last_version(engine) and not old_stale:
+        report.skipped = "dati invariati / built data unchanged since the last refresh"
+        return report
+    if not enabled:
+        for a in have:
+            mark_stale(engine, a, "build --no-refresh")
+        report.skipped = "build --no-refresh"
+        report.stale = {a: reason for a, reason in stale(engine).items()}
+        return report
+    for a in have:
+        say(f"aggiornamento / refreshing {a}")
+        try:
+            _STEPS[a](project, report)
+        except Exception as exc:  # noqa: BLE001 - a failed refresh warns, it never fails the build
+            reason = _reason(exc)
+            mark_stale(engine, a, reason)
+            report.stale[a] = reason
+    # a stale mark from an older failure is kept only if this refresh did not redo the artefact
+    report.stale.update({a: r for a, r in stale(engine).items() if a not in report.stale})
+    report.seconds = round(time.perf_counter() - t0, 3)
+    _log(engine, version, report)
+    return report
+
+
+__all__ = ["RefreshReport", "data_version", "present_artefacts", "refresh_after_build"]

@@ -1,0 +1,180 @@
+"""Stored value artefacts (CLV fit, personas, segments) are refreshed by ``percorso build``.
+
+End to end on real generated data in a real DuckDB file: compute the artefacts, import more
+files, build, and check each artefact was recomputed the way it was computed, and only
+when the data changed; ``--no-refresh`` and a failed refit mark them stale instead.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from percorso.analysis.base import run
+from percorso.build import run_build
+from percorso.cli import app
+from percorso.demo.run import run_demo
+from percorso.generate import generate
+from percorso.ingest import ingest_files
+from percorso.project import open_project
+from percorso.value.artefacts import stale
+from percorso.value.clv.analysis import CLVQuery
+from percorso.value.clv.pipeline import last_order_day, load_models
+from percorso.value.personas import TABLE, PersonasQuery
+from percorso.value.segments.compile import members_expr
+from percorso.value.segments.store import load_rule, save_segment
+
+MORE = (("pos", "pos_receipts.csv"), ("ecommerce", "ecommerce_orders.csv"), ("web", "web_events.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def extra_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Files of another population, imported into the demo project as "new data"."""
+    out = tmp_path_factory.mktemp("more")
+    generate(out, 400, seed=5)
+    return out / "sources"
+
+
+def _demo(tmp_path: Path) -> Path:
+    run_demo(tmp_path / "demo", customers=1200, seed=42)
+    return tmp_path / "demo"
+
+
+def _ingest(p, folder: Path, *names: str) -> None:
+    for source, file in MORE:
+        if not names or source in names:
+            ingest_files(p, source, [folder / file])
+
+
+def _counts(p) -> dict[str, int]:
+    e = p.engine
+    return {t: e.count(t) for t in ("clv_models", "persona_runs", "segment_sizes") if e.has_table(t)}
+
+
+def _members(p, name: str) -> set[str]:
+    return set(p.engine.execute(p.engine.table("segment_membership").filter(
+        lambda t: (t.name == name) & t.left_at.isnull()).select("customer_id"))["customer_id"])
+
+
+def _now_members(p, name: str) -> set[str]:
+    expr = members_expr(p.engine, load_rule(p.engine, name), p.settings).select("customer_id")
+    return set(p.engine.execute(expr)["customer_id"])
+
+
+def test_project_without_artefacts_gets_none(tmp_path: Path, extra_files: Path) -> None:
+    root = _demo(tmp_path)
+    with open_project(root) as p:
+        _ingest(p, extra_files, "pos")
+        rep = run_build(p)
+        assert rep.value["skipped"].startswith("nessun artefatto")
+        for t in ("clv_models", "customer_value", TABLE, "persona_runs", "segments", "value_stale"):
+            assert not p.engine.has_table(t), t
+
+
+def test_build_refreshes_what_was_computed_and_only_when_data_changed(tmp_path: Path, extra_files: Path) -> None:
+    root = _demo(tmp_path)
+    with open_project(root) as p:
+        first_end = last_order_day(p.engine) - timedelta(days=90)
+        run(p.engine, CLVQuery(calibration_end=first_end), p.settings)
+        run(p.engine, PersonasQuery(k=3, seed=1), p.settings)
+        save_segment(p.engine, "store_buyers", {"type": "behaviour", "action": "bought_in_store"}, p.settings)
+        save_segment(p.engine, "persona1", {"type": "compare", "field": "persona", "op": "eq", "value": 1},
+                     p.settings)
+        before = _counts(p)
+        old_stamp = p.engine.scalar(p.engine.table(TABLE).computed_at.max())
+
+        # no new data: nothing is recomputed (the demo's build recorded the data version)
+        rep = run_build(p)
+        assert rep.value["skipped"].startswith("dati invariati")
+        assert _counts(p) == before
+
+        _ingest(p, extra_files)
+        rep = run_build(p)
+        assert rep.value["skipped"] is None and rep.value["stale"] == {}
+        assert set(rep.value["refreshed"]) == {"clv", "personas", "segments"}
+        after = _counts(p)
+        # one more CLV fit (two model rows), one more persona run, one size point per segment
+        assert after == {"clv_models": before["clv_models"] + 2, "persona_runs": before["persona_runs"] + 1,
+                         "segment_sizes": before["segment_sizes"] + 2}
+        fit = load_models(p.engine)
+        assert fit.calibration_end == last_order_day(p.engine) > first_end
+        cv = p.engine.table("customer_value")
+        assert p.engine.scalar(cv.calibration_end.max()).date() == fit.calibration_end
+        # personas: same settings (k = 3 asked, seed 1), every current customer with features assigned
+        runs = p.engine.execute(p.engine.table("persona_runs").order_by("computed_at"))
+        assert list(runs["k_requested"].iloc[-2:]) == [3, 3] and list(runs["seed"].iloc[-2:]) == [1, 1]
+        assert p.engine.scalar(p.engine.table(TABLE).computed_at.max()) >= old_stamp
+        assert int(p.engine.scalar(p.engine.table(TABLE).persona.max())) == 3
+        new_customers = p.engine.table("customers").anti_join(p.engine.table(TABLE), "customer_id")
+        tp = p.engine.table("touchpoints").select("customer_id").distinct()
+        assert p.engine.scalar(new_customers.semi_join(tp, "customer_id").count()) == 0
+        # segments: the recorded membership is the membership of the rule on the new data
+        for name in ("store_buyers", "persona1"):
+            assert _members(p, name) == _now_members(p, name)
+
+        # rebuilding with nothing new is idempotent
+        rep = run_build(p)
+        assert rep.value["skipped"].startswith("dati invariati")
+        assert _counts(p) == after
+        rep = run_build(p, full=True)
+        assert rep.value["skipped"].startswith("dati invariati")
+        assert _counts(p) == after
+
+
+def test_no_refresh_marks_stale_and_next_build_catches_up(tmp_path: Path, extra_files: Path) -> None:
+    root = _demo(tmp_path)
+    with open_project(root) as p:
+        run(p.engine, CLVQuery(), p.settings)
+        save_segment(p.engine, "store_buyers", {"type": "behaviour", "action": "bought_in_store"}, p.settings)
+        before = _counts(p)
+        _ingest(p, extra_files, "pos")
+    res = CliRunner().invoke(app, ["build", "--no-refresh", "--project", str(root)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "build --no-refresh" in res.output
+    with open_project(root) as p:
+        assert _counts(p) == before
+        assert set(stale(p.engine)) == {"clv", "segments"}
+    assert "not refreshed" in CliRunner().invoke(app, ["clv", "predict", "--project", str(root)]).output
+    res = CliRunner().invoke(app, ["build", "--project", str(root)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert "valore aggiornato / value refreshed" in res.output
+    with open_project(root) as p:
+        assert stale(p.engine) == {}
+        assert _counts(p)["clv_models"] == before["clv_models"] + 2
+        assert _members(p, "store_buyers") == _now_members(p, "store_buyers")
+
+
+def test_failed_refit_warns_keeps_old_values_and_never_fails_the_build(
+        tmp_path: Path, extra_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _demo(tmp_path)
+    with open_project(root) as p:
+        run(p.engine, CLVQuery(), p.settings)
+        run(p.engine, PersonasQuery(k=2), p.settings)
+        save_segment(p.engine, "persona1", {"type": "compare", "field": "persona", "op": "eq", "value": 1},
+                     p.settings)
+        old_values = p.engine.execute(p.engine.table("customer_value").order_by("customer_id"))
+        _ingest(p, extra_files, "pos")
+
+        import percorso.value.clv.pipeline as pipeline
+
+        def broken_fit(*_a, **_k):
+            raise FloatingPointError("optimiser diverged")
+
+        monkeypatch.setattr(pipeline, "fit_clv", broken_fit)
+        # and the personas table is gone, so the persona rule cannot be evaluated either
+        p.engine.con.execute(f"DROP TABLE {TABLE}")
+        rep = run_build(p)
+        assert set(rep.value["stale"]) == {"clv", "segment:persona1"}
+        assert "optimiser diverged" in rep.value["stale"]["clv"]
+        assert "percorso personas" in rep.value["stale"]["segment:persona1"]
+        now = p.engine.execute(p.engine.table("customer_value").order_by("customer_id"))
+        assert now.equals(old_values)
+        assert set(stale(p.engine)) == {"clv", "segment:persona1"}
+        monkeypatch.undo()
+        # the next build retries (the stale marks force it even though the data is unchanged)
+        rep = run_build(p)
+        assert "clv" in rep.value["refreshed"] and "clv" not in rep.value["stale"]
+        assert "segment:persona1" in rep.value["stale"]
