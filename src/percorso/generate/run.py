@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from percorso.errors import InputError
-from percorso.generate import fmt, noise
+from percorso.generate import fmt, network, noise
 from percorso.generate.catalog import CH, CHANNELS, PAID, SEASONS, STORES, WEB_CHANNELS
 from percorso.generate.journeys import basket, season_of_day, simulate
 from percorso.generate.people import Persons, hex_ids, make_persons
-from percorso.generate.web import Sessions, build_events, landing
+from percorso.generate.web import UA_TABLET, Sessions, build_events, landing
 
 
 class Truth:
@@ -214,15 +214,31 @@ def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     keep = t < fmt.SPAN_S
     dev_k = rng.integers(0, 3, n) % p.n_devices[person]
     dev_k[n - nsig:] = sk
+    # network context: devices keep a user agent (updated over time) and lose cookies (ITP,
+    # clearing); sessions come from the household's home IP, a carrier CGNAT or an office
+    fam, model, base, phase = network.devices(p, rng)
+    slot = np.where(kind == 1, 3 * p.n + person, person * 3 + dev_k)
+    web = np.flatnonzero(kind == 0)
     device = p.cookies.take(pa.array(person * 3 + dev_k))
+    churned = network.churn_cookies(slot[web], t[web], fam, device.take(pa.array(web)), rng)
+    pick = np.arange(n)
+    pick[web] = n + np.arange(web.size)
+    device = pa.concat_arrays([device, churned]).take(pa.array(pick))
     device = fmt.where(kind == 1, p.app_anon.take(pa.array(person)), device)
     tablets = hex_ids(np.random.default_rng(7), len(STORES))
     device = fmt.where(kind == 2, tablets.take(pa.array(p.store[person])), device)
+    ua = fmt.where(kind == 2, UA_TABLET, network.user_agents(fam[slot], model[slot], base[slot], phase[slot], t))
+    ip = network.session_ips(person, t, network.is_mobile(fam[slot]), network.households(p, rng), p.n, rng)
+    ip = fmt.where(kind == 2, fmt.join("151.11.40.", fmt.num(10 + p.store[person])), ip)
+    # account holders stay signed in on a device for 90 days after signing in on it (buying or
+    # an identifying visit): their later visits identify whatever analytics cookie they carry
+    acct = p.has_account[person] & (kind != 2)
+    ident |= acct & network.still_signed_in(slot, t, acct & (ident | (order >= 0)), 90 * 86400)
     camp = pa.concat_arrays([tcamp.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
     clk = pa.concat_arrays([click.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
     url, ref = landing(channel, camp, clk, rng)
     ss = Sessions(person, t, channel, kind, device, fmt.where(kind == 1, p.app_device.take(pa.array(person)), ""),
-                  url, ref, camp, order, rev, signup, ident)
+                  url, ref, camp, order, rev, signup, ident, ua, ip)
     src_touch = np.full(n, -1)
     src_touch[:nt] = ti
     ss = _subset(ss, keep)

@@ -20,15 +20,7 @@ from percorso.generate import fmt
 from percorso.generate.catalog import CH, ORGANIC_SEARCH, ORGANIC_SOCIAL, PAGES, PRODUCTS, REFERRALS, SHOPPING_SITES, SITE
 from percorso.generate.people import Persons, hex_ids
 
-UA_WEB = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-)
 UA_TABLET = "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
-_IPS = pa.array([f"93.{a}.{b}.{c}" for a in (34, 51, 147) for b in range(0, 250, 7) for c in range(1, 250, 5)])
-UA_APP = "DormireBene/3.4.1 (iOS 17.4; iPhone)"
 
 # event kinds, in their order inside a session
 PAGE, LOGIN, VIEW, CART, CHECKOUT, ERROR, IDENT, PURCHASE, REVIEW, SIGNUP = range(10)
@@ -54,6 +46,8 @@ class Sessions:
     review: np.ndarray        # purchase index reviewed or -1
     signup: np.ndarray        # newsletter signup session
     ident: np.ndarray         # a visit whose only purpose here is signing in on this device
+    ua: pa.Array              # user agent of the device at the time (see :mod:`.network`)
+    ip: pa.Array              # IP address the session came from
 
 
 def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) -> tuple[pa.Array, pa.Array]:
@@ -149,10 +143,10 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     camp = ss.campaign.take(pa.array(sess))
     camp_part = fmt.where(first & (pa.compute.utf8_length(camp).to_numpy() > 0),
                           fmt.join(',"campaign":{"name":"', camp, '"}'), "")
-    ua = fmt.where(app, UA_APP, fmt.where(ss.kind[sess] == 2, UA_TABLET, fmt.take(UA_WEB, person % 4)))
+    ua = ss.ua.take(pa.array(sess))
     dev_part = fmt.where(app, fmt.join(',"device":{"id":"', ss.device_id.take(pa.array(sess)), '","type":"ios"}'), "")
     ctx_traits = fmt.where(kind == PURCHASE, fmt.join(',"traits":{"email":"', email, '"}'), "")
-    ip = _IPS.take(pa.array((person * 7 + sess) % len(_IPS)))
+    ip = ss.ip.take(pa.array(sess))
     # Segment clock skew: a few devices send originalTimestamp/sentAt from a wrong clock
     sk = np.flatnonzero(rng.random(m) < 0.05)
     skew = rng.integers(-600, 600, sk.size)
