@@ -69,6 +69,19 @@ class IdentitySection(_Section):
     trusted_sources: list[str] = Field(default_factory=list)
     """Sources allowed to merge two already-known customers; empty = every file source except web/app."""
     default_phone_region: str = "IT"
+    device_link: bool = True
+    """Attach anonymous-only cookies/devices to the one known customer seen with the same IP and
+    user agent (ADR 0009); never merges two known customers."""
+    device_link_window_days: int = Field(30, ge=0)
+    """The anonymous and the known events must share (IP, user agent) within this many days."""
+    device_link_max_known: int = Field(1, ge=1)
+    """An (IP, user agent) pair seen with more known customers than this is a hub (CGNAT, office)."""
+    device_link_max_known_per_ip: int = Field(4, ge=1)
+    """An IP seen with more known customers than this (any user agent) is a hub: a carrier's
+    CGNAT address, an office or public Wi-Fi, not one household."""
+    device_link_succession: bool = True
+    """Refuse the link when a known customer used the same (IP, user agent) while the anonymous
+    cookie was active (another browser, not the device's earlier cookie)."""
 
 
 class ChannelsSection(_Section):

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         c = console(stderr=False)
         c.print(f"[bold]cliente {e.customer_id}[/bold] — {len(e.identifiers)} identificativi"
                 + (f" (anche / also: {', '.join(e.also)})" if e.also else ""))
-        cols = ["from", "to", "event_id", "source_name", "source_file", "source_line", "occurred_at", "n_events", "trusted"]
+        cols = ["from", "to", "rule", "event_id", "known_event_id", "source_name", "source_file", "source_line", "occurred_at", "n_events", "trusted"]
         if e.chain:
             emit_frame(pd.DataFrame(e.chain).reindex(columns=cols), fmt, title="collegamenti usati / links used")
         if e.other_links:

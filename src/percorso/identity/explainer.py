@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine import identity_device_sql as D
 from percorso.engine import identity_sql as S
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def explain(project: Project, query: str, *, limit: int = 500) -> Explanation:
     customers, found = find_identifiers(engine, project.settings, query)
     cid = customers[0]
     ids, links, flags, merges = S.customer_evidence(engine, cid, limit)
-    ids_l, links_l = ids.to_pylist(), links.to_pylist()
+    ids_l = ids.to_pylist()
+    links_l = [{**x, "rule": "same event"} for x in links.to_pylist()] + _device_links(engine, cid)
     start = [(r["id_type"], r["id_value"]) for r in found if r["customer_id"] == cid and r["id_value"] != cid]
     chain = _chain([x for x in links_l if x["status"] == "used"],
                    start[0] if start else ((ids_l[0]["id_type"], ids_l[0]["id_value"]) if ids_l else None))
@@ -63,6 +65,25 @@ def explain(project: Project, query: str, *, limit: int = 500) -> Explanation:
                        other_links=[x for x in links_l if x["status"] != "used"], flags=flags.to_pylist(),
                        merges=merges.to_pylist() if merges.num_columns else [],
                        also=[c for c in customers if c != cid])
+
+
+DEVICE_RULE = "device link (ip + user agent)"
+
+
+def _device_links(engine, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's device links (ADR 0009) shaped as chain links: from the known
+    identifier to the anonymous one, with the anonymous event (``event_id``) and the known
+    event (``known_event_id``) that shared the IP key and user agent."""
+    out = []
+    for d in D.customer_device_links(engine, customer_id).to_pylist():
+        out.append({"id_type_a": d["known_type"], "id_value_a": d["known_value"], "id_type_b": d["anon_type"],
+                    "id_value_b": d["anon_value"], "status": "used", "rule": DEVICE_RULE, "trusted": False,
+                    "n_events": None, "event_id": d["anon_event_id"], "source_name": d["source_name"],
+                    "source_file": d["source_file"], "source_line": d["source_line"],
+                    "occurred_at": d["occurred_at"], "known_event_id": d["known_event_id"],
+                    "known_source_file": d["known_source_file"], "known_source_line": d["known_source_line"],
+                    "ip_key": d["ip_key"], "user_agent": d["user_agent"], "days": d["days"]})
+    return out
 
 
 def _chain(links: list[dict[str, Any]], start: tuple[str, str] | None) -> list[dict[str, Any]]:

@@ -1,0 +1,123 @@
+"""The guarded device link of identity resolution (DuckDB dialect): see ADR 0009.
+
+Deterministic links cannot join a cookie that never signs in (a new cookie after Safari's
+seven-day cap, after cookies were cleared) to anyone. Device graphs (Segment, mParticle,
+Amplitude) join it by the network evidence every web and app event carries: the IP address
+(stored as ``ip_key``, a keyed hash) and the user agent. That evidence is shared by whole
+households, offices and carrier CGNATs, so the rule here is narrow and explainable:
+
+- only an *anonymous* component (no usable strong identifier: user id, CRM id, e-mail,
+  phone, card, tax code) is attached, and only to a *known* one; two known customers are
+  never merged by it, so the rule cannot join people the deterministic rules kept apart;
+- an (ip_key, user_agent) pair seen on events of more than ``max_known`` known components
+  (over all time; a household with two identical phones), and every pair of an IP seen with
+  more than ``max_known_per_ip`` known components (a carrier CGNAT address, an office, a
+  public Wi-Fi), is a hub and is not evidence;
+- the anonymous component's events must meet events of the known one with the same pair
+  within ``window_days`` days (a home address is reassigned every few months), and every such
+  meeting of the component must point to the *same* known component, else it stays alone.
+
+An event's component is that of its cookie (``anonymous_id``), else its app device, else its
+user id. Everything is grouped per day on integer keys before the range join, so the join
+is over (pair, day) cells, not events.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from percorso.engine.identity_keys_sql import first_key_sql
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from percorso.engine.backend import Engine
+
+#: identifiers that place a web/app event in a component, in this order
+EVENT_KEY = ("anonymous_id", "device_id", "user_id")
+
+
+def device_link_candidates(engine: Engine, labels: pa.Table, *, window_days: int, max_known: int,
+                           max_known_per_ip: int, succession: bool = True) -> pa.Table:
+    """Anonymous components to attach, with the evidence of each.
+
+    ``labels`` holds (id_hash, label, known) of every usable identifier after the
+    deterministic rounds. Returns one row per attached anonymous component: ``anon_label``,
+    ``known_label``, and the first meeting behind it: ``anon_hash`` / ``known_hash`` (the key
+    identifiers of the two events), ``anon_event_id``, ``known_event_id``, ``ip_key``,
+    ``user_agent``, ``occurred_at``, and ``days`` (how many days the pair met).
+    """
+    engine.con.register("_dl_labels_in", labels)
+    try:
+        engine.run("CREATE OR REPLACE TEMP TABLE _dl_labels AS SELECT * FROM _dl_labels_in")
+    finally:
+        engine.con.unregister("_dl_labels_in")
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _dl_cells AS
+        WITH ev AS (SELECT e.event_id, e.occurred_at AS ts, hash(e.ip_key) AS ip, hash(e.user_agent) AS ua,
+                           e.ip_key, e.user_agent, {first_key_sql(EVENT_KEY)} AS h
+                    FROM events e WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL)
+        SELECT ev.ip, ev.ua, (epoch(ev.ts) // 86400)::INTEGER AS day, l.label, l.known,
+               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, ev.ts) AS event_id,
+               any_value(ev.ip_key) AS ip_key, any_value(ev.user_agent) AS user_agent
+        FROM ev JOIN _dl_labels l ON l.id_hash = ev.h GROUP BY ALL""")
+    return engine.query("""
+        WITH hub AS (SELECT ip, ua FROM _dl_cells WHERE known GROUP BY ALL HAVING count(DISTINCT label) > ?
+                     UNION ALL SELECT c.ip, c.ua FROM _dl_cells c SEMI JOIN (
+                         SELECT ip FROM _dl_cells WHERE known GROUP BY ip HAVING count(DISTINCT label) > ?) USING (ip)),
+        k AS (SELECT c.* FROM _dl_cells c ANTI JOIN hub USING (ip, ua) WHERE c.known),
+        a AS (SELECT c.* FROM _dl_cells c ANTI JOIN hub USING (ip, ua) WHERE NOT c.known),
+        -- a cookie that replaced another on one device is used after the other's last visit or
+        -- before its first; a known cookie whose first-to-last time on the pair overlaps the
+        -- anonymous component's is another browser with the same user agent (a relative's phone)
+        span AS (SELECT ip, ua, label, min(ts) AS t0, max(ts_max) AS t1 FROM a GROUP BY ALL),
+        kspan AS (SELECT ip, ua, h, min(ts) AS t0, max(ts_max) AS t1 FROM k GROUP BY ALL),
+        clash AS (SELECT DISTINCT s.label FROM span s JOIN kspan c ON c.ip = s.ip AND c.ua = s.ua
+                  AND c.t0 <= s.t1 AND c.t1 >= s.t0),
+        m AS (SELECT a.label AS anon_label, k.label AS known_label, a.h AS anon_hash, k.h AS known_hash,
+                     a.event_id AS anon_event_id, k.event_id AS known_event_id, a.ip_key, a.user_agent,
+                     a.ts AS occurred_at, a.day
+              FROM a JOIN k ON a.ip = k.ip AND a.ua = k.ua AND k.day BETWEEN a.day - ? AND a.day + ?
+              WHERE ? OR a.label NOT IN (SELECT label FROM clash))
+        SELECT anon_label, min(known_label) AS known_label,
+               arg_min(anon_hash, (occurred_at, anon_event_id)) AS anon_hash,
+               arg_min(known_hash, (occurred_at, anon_event_id)) AS known_hash,
+               arg_min(anon_event_id, (occurred_at, anon_event_id)) AS anon_event_id,
+               arg_min(known_event_id, (occurred_at, anon_event_id)) AS known_event_id,
+               arg_min(ip_key, (occurred_at, anon_event_id)) AS ip_key,
+               arg_min(user_agent, (occurred_at, anon_event_id)) AS user_agent,
+               min(occurred_at) AS occurred_at, count(DISTINCT day) AS days
+        FROM m GROUP BY anon_label HAVING count(DISTINCT known_label) = 1""",
+        [max_known, max_known_per_ip, window_days, window_days, not succession])
+
+
+def write_device_links(engine: Engine, links: pa.Table | None) -> None:
+    """``identity_device_links``: one row per attached anonymous component (see
+    :func:`device_link_candidates`), with the identifiers' types and values for explain."""
+    if links is None:
+        engine.run("""CREATE OR REPLACE TABLE identity_device_links (anon_type VARCHAR, anon_value VARCHAR,
+            known_type VARCHAR, known_value VARCHAR, anon_event_id VARCHAR, known_event_id VARCHAR,
+            ip_key VARCHAR, user_agent VARCHAR, occurred_at TIMESTAMP, days BIGINT, anon_hash UBIGINT,
+            known_hash UBIGINT)""")
+        return
+    engine.con.register("_dl_out", links)
+    try:
+        engine.run("""CREATE OR REPLACE TABLE identity_device_links AS
+            SELECT na.id_type AS anon_type, na.id_value AS anon_value, nk.id_type AS known_type,
+                   nk.id_value AS known_value, d.anon_event_id, d.known_event_id, d.ip_key, d.user_agent,
+                   d.occurred_at, d.days, d.anon_hash, d.known_hash
+            FROM _dl_out d JOIN identity_identifiers na ON na.id_hash = d.anon_hash
+            JOIN identity_identifiers nk ON nk.id_hash = d.known_hash""")
+    finally:
+        engine.con.unregister("_dl_out")
+
+
+def customer_device_links(engine: Engine, customer_id: str) -> pa.Table:
+    """Device links that attached an anonymous identifier to ``customer_id``, with both events."""
+    if not engine.has_table("identity_device_links"):
+        return engine.query("SELECT NULL AS anon_type WHERE false")
+    return engine.query("""SELECT d.anon_type, d.anon_value, d.known_type, d.known_value, d.ip_key, d.user_agent,
+               d.days, d.occurred_at, d.anon_event_id, ea.source_name, ea.source_file, ea.source_line,
+               d.known_event_id, ek.source_file AS known_source_file, ek.source_line AS known_source_line
+        FROM identity_device_links d JOIN identity_map m ON m.id_hash = d.anon_hash
+        LEFT JOIN events ea ON ea.event_id = d.anon_event_id LEFT JOIN events ek ON ek.event_id = d.known_event_id
+        WHERE m.customer_id = ? ORDER BY d.occurred_at, d.anon_event_id""", [customer_id])
