@@ -24,6 +24,8 @@ Everything is drawn per person, device or session with numpy; strings come from 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pyarrow as pa
 
@@ -31,6 +33,8 @@ from percorso.generate import fmt
 from percorso.generate.people import Persons, hex_ids
 
 DAY = 86400
+UA_TABLET = ("Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 "
+             "Mobile/15E148 Safari/604.1")
 #: Browser families: (name, UA template with {m} model and {v} version, versions, days per update, mobile).
 FAMILIES: tuple[tuple[str, str, tuple[str, ...], int, bool], ...] = (
     ("ios_safari", "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -75,8 +79,10 @@ def _models(f: int) -> int:
     return {2: len(SAMSUNG_MODELS), 7: len(IOS_APP_OS), 8: len(ANDROID_APP)}.get(f, 1)
 
 
+@lru_cache(maxsize=1)
 def _pool() -> tuple[pa.Array, np.ndarray]:
-    """Every user agent string (family × model × version) and each family's offset in the pool."""
+    """Every user agent string (family × model × version, then the store tablet's) and each
+    family's offset in the pool. Sessions keep an index into it, not the string."""
     out, offsets = [], []
     for f, (_, tpl, versions, _, _) in enumerate(FAMILIES):
         offsets.append(len(out))
@@ -90,7 +96,7 @@ def _pool() -> tuple[pa.Array, np.ndarray]:
                 else:
                     out.append(tpl.format(v=v, s=v.replace("_", "."), m=SAMSUNG_MODELS[m] if f == 2 else "",
                                           a=a, c=str(120 + i * 2)))
-    return fmt.s(out), np.array(offsets)
+    return fmt.s(out + [UA_TABLET]), np.array(offsets)
 
 
 def households(p: Persons, rng: np.random.Generator) -> np.ndarray:
@@ -124,29 +130,44 @@ def devices(p: Persons, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     return fam, model, base, phase
 
 
-def user_agents(fam: np.ndarray, model: np.ndarray, base: np.ndarray, phase: np.ndarray, t: np.ndarray) -> pa.Array:
-    """User agent of each session (device attributes per session, ``t`` in seconds): the
-    browser's version moves on with its family's update period."""
+def tablet_ua() -> int:
+    """Pool index of the store tablets' user agent."""
+    return len(_pool()[0]) - 1
+
+
+def ua_text(idx: np.ndarray) -> pa.Array:
+    return _pool()[0].take(pa.array(idx))
+
+
+def user_agents(fam: np.ndarray, model: np.ndarray, base: np.ndarray, phase: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """User agent (pool index) of each session (device attributes per session, ``t`` in
+    seconds): the browser's version moves on with its family's update period."""
     pool, off = _pool()
     nver = np.array([len(x[2]) for x in FAMILIES])
     period = np.array([x[3] for x in FAMILIES]) * DAY
     step = (np.maximum(t, 0) + phase) // period[fam]
     ver = np.minimum(base + step, nver[fam] - 1)
-    return fmt.take(pool, off[fam] + model * nver[fam] + ver)
+    del pool
+    return off[fam] + model * nver[fam] + ver
 
 
 def is_mobile(fam: np.ndarray) -> np.ndarray:
     return np.array([x[4] for x in FAMILIES])[fam]
 
 
-def _ip(first: np.ndarray, x: np.ndarray) -> pa.Array:
-    return fmt.join(fmt.num(first), ".", fmt.num((x >> 16) & 255), ".", fmt.num((x >> 8) & 255), ".",
-                    fmt.num(1 + (x & 255) % 254))
+def ip_code(first: np.ndarray | int, x: np.ndarray | int) -> np.ndarray:
+    """An IPv4 address as one integer (first octet, 24 low bits of ``x``); text by :func:`ip_text`."""
+    return (np.asarray(first, np.int64) << 24) | (np.asarray(x, np.int64) & 0xFFFFFF)
+
+
+def ip_text(code: np.ndarray) -> pa.Array:
+    return fmt.join(fmt.num(code >> 24), ".", fmt.num((code >> 16) & 255), ".", fmt.num((code >> 8) & 255), ".",
+                    fmt.num(1 + (code & 255) % 254))
 
 
 def session_ips(person: np.ndarray, t: np.ndarray, mobile: np.ndarray, hh: np.ndarray, n: int,
-                rng: np.random.Generator) -> pa.Array:
-    """IP address of each session: the household's home address of the moment (the provider
+                rng: np.random.Generator) -> np.ndarray:
+    """IP address (:func:`ip_code`) of each session: the household's home address of the moment (the provider
     reassigns it every 2–12 months), a carrier CGNAT address (mobile only) or the office /
     public Wi-Fi of the person (shared by ~30 people; a quarter of away sessions elsewhere)."""
     hrng = np.random.default_rng(rng.integers(0, 2**63))
@@ -164,7 +185,7 @@ def session_ips(person: np.ndarray, t: np.ndarray, mobile: np.ndarray, hh: np.nd
     cg = rng.integers(0, CGNAT_IPS, t.size)
     first = np.select([where == 0, where == 1], [HOME_BLOCKS[(home >> 24) % HOME_BLOCKS.size], 5], 151)
     x = np.select([where == 0, where == 1], [home, (90 << 16) + cg * 37], (66 << 16) + away * 13)
-    return _ip(first, x)
+    return ip_code(first, x)
 
 
 def churn_cookies(slot: np.ndarray, t: np.ndarray, fam: np.ndarray, first: pa.Array,

@@ -21,7 +21,7 @@ from percorso.generate import fmt, network, noise
 from percorso.generate.catalog import CH, CHANNELS, PAID, SEASONS, STORES, WEB_CHANNELS
 from percorso.generate.journeys import basket, season_of_day, simulate
 from percorso.generate.people import Persons, hex_ids, make_persons
-from percorso.generate.web import UA_TABLET, Sessions, build_events, landing
+from percorso.generate.web import Sessions, build_events, landing
 
 
 class Truth:
@@ -227,9 +227,9 @@ def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     device = fmt.where(kind == 1, p.app_anon.take(pa.array(person)), device)
     tablets = hex_ids(np.random.default_rng(7), len(STORES))
     device = fmt.where(kind == 2, tablets.take(pa.array(p.store[person])), device)
-    ua = fmt.where(kind == 2, UA_TABLET, network.user_agents(fam[slot], model[slot], base[slot], phase[slot], t))
+    ua = np.where(kind == 2, network.tablet_ua(), network.user_agents(fam[slot], model[slot], base[slot], phase[slot], t))
     ip = network.session_ips(person, t, network.is_mobile(fam[slot]), network.households(p, rng), p.n, rng)
-    ip = fmt.where(kind == 2, fmt.join("151.11.40.", fmt.num(10 + p.store[person])), ip)
+    ip = np.where(kind == 2, network.ip_code(151, (11 << 16) + (40 << 8) + 9 + p.store[person]), ip)
     # account holders stay signed in on a device for 90 days after signing in on it (buying or
     # an identifying visit): their later visits identify whatever analytics cookie they carry
     acct = p.has_account[person] & (kind != 2)

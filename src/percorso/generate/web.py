@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from percorso.generate import fmt
+from percorso.generate import fmt, network
 from percorso.generate.catalog import CH, ORGANIC_SEARCH, ORGANIC_SOCIAL, PAGES, PRODUCTS, REFERRALS, SHOPPING_SITES, SITE
 from percorso.generate.people import Persons, hex_ids
 
-UA_TABLET = "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
 
 # event kinds, in their order inside a session
 PAGE, LOGIN, VIEW, CART, CHECKOUT, ERROR, IDENT, PURCHASE, REVIEW, SIGNUP = range(10)
@@ -46,8 +45,8 @@ class Sessions:
     review: np.ndarray        # purchase index reviewed or -1
     signup: np.ndarray        # newsletter signup session
     ident: np.ndarray         # a visit whose only purpose here is signing in on this device
-    ua: pa.Array              # user agent of the device at the time (see :mod:`.network`)
-    ip: pa.Array              # IP address the session came from
+    ua: np.ndarray            # user agent of the device at the time (pool index, see :mod:`.network`)
+    ip: np.ndarray            # IP address the session came from (:func:`.network.ip_code`)
 
 
 def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) -> tuple[pa.Array, pa.Array]:
@@ -143,10 +142,10 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     camp = ss.campaign.take(pa.array(sess))
     camp_part = fmt.where(first & (pa.compute.utf8_length(camp).to_numpy() > 0),
                           fmt.join(',"campaign":{"name":"', camp, '"}'), "")
-    ua = ss.ua.take(pa.array(sess))
+    ua = network.ua_text(ss.ua[sess])
     dev_part = fmt.where(app, fmt.join(',"device":{"id":"', ss.device_id.take(pa.array(sess)), '","type":"ios"}'), "")
     ctx_traits = fmt.where(kind == PURCHASE, fmt.join(',"traits":{"email":"', email, '"}'), "")
-    ip = ss.ip.take(pa.array(sess))
+    ip = network.ip_text(ss.ip[sess])
     # Segment clock skew: a few devices send originalTimestamp/sentAt from a wrong clock
     sk = np.flatnonzero(rng.random(m) < 0.05)
     skew = rng.integers(-600, 600, sk.size)
