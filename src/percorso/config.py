@@ -72,7 +72,7 @@ class IdentitySection(_Section):
     device_link: bool = True
     """Attach anonymous-only cookies/devices to the one known customer seen with the same IP and
     user agent (ADR 0009); never merges two known customers."""
-    device_link_window_days: int = Field(30, ge=0)
+    device_link_window_days: int = Field(7, ge=0)
     """The anonymous and the known events must share (IP, user agent) within this many days."""
     device_link_max_known: int = Field(1, ge=1)
     """An (IP, user agent) pair seen with more known customers than this is a hub (CGNAT, office)."""

@@ -34,12 +34,12 @@ def proj(tmp_path: Path):
 
 
 def test_anonymous_cookie_joins_the_one_known_customer_of_its_ip_and_user_agent(proj) -> None:
-    add_events(proj, [web("k1", 0, user="u1"), web("k1", 1), web("a1", 10), web("a1", 11)])
+    add_events(proj, [web("k1", 0, user="u1"), web("k1", 1), web("a1", 5), web("a1", 6)])
     report = resolve(proj)
     assert customer_of(proj, "anonymous_id", "a1") == customer_of(proj, "user_id", "u1") is not None
     assert report.device_links == 1
     link = proj.engine.query("SELECT anon_type, anon_value, known_value, ip_key, days FROM identity_device_links")
-    # the anonymous events of days 10 and 11 meet the known ones of days 0 and 1 within 30 days
+    # the anonymous events of days 5 and 6 meet the known ones of days 0 and 1 within 7 days
     assert link.to_pylist() == [{"anon_type": "anonymous_id", "anon_value": "a1", "known_value": "k1",
                                  "ip_key": "ip1", "days": 2}]
     ex = explain(proj, "u1")
@@ -49,7 +49,7 @@ def test_anonymous_cookie_joins_the_one_known_customer_of_its_ip_and_user_agent(
 
 def test_off_by_setting(tmp_path: Path) -> None:
     p = new_project(tmp_path, device_link=False)
-    add_events(p, [web("k1", 0, user="u1"), web("a1", 10)])
+    add_events(p, [web("k1", 0, user="u1"), web("a1", 3)])
     resolve(p)
     assert customer_of(p, "anonymous_id", "a1") != customer_of(p, "user_id", "u1")
     p.close()
@@ -58,7 +58,7 @@ def test_off_by_setting(tmp_path: Path) -> None:
 def test_not_attached_when_two_known_customers_share_the_pair(tmp_path: Path) -> None:
     # max_known=2: the pair is no hub, but it points to two known customers: ambiguous
     p = new_project(tmp_path, device_link_max_known=2)
-    add_events(p, [web("k1", 0, user="u1"), web("k2", 2, user="u2"), web("a1", 10)])
+    add_events(p, [web("k1", 0, user="u1"), web("k2", 2, user="u2"), web("a1", 5)])
     resolve(p)
     c = customer_of(p, "anonymous_id", "a1")
     assert c not in (customer_of(p, "user_id", "u1"), customer_of(p, "user_id", "u2"))
@@ -89,20 +89,20 @@ def test_address_of_many_known_customers_is_a_hub(tmp_path: Path) -> None:
     # even the pair (cgnat, UA1) that only u0 used is no evidence
     p = new_project(tmp_path, device_link_max_known_per_ip=4)
     add_events(p, [web(f"k{i}", i, ip="cgnat", ua=f"UA{i}", user=f"u{i}") for i in range(5)]
-               + [web("a1", 10, ip="cgnat", ua="UA0")])
+               + [web("a1", 5, ip="cgnat", ua="UA0")])
     resolve(p)
     assert customer_of(p, "anonymous_id", "a1") != customer_of(p, "user_id", "u0")
     p.close()
     q = new_project(tmp_path / "q", device_link_max_known_per_ip=5)
     add_events(q, [web(f"k{i}", i, ip="cgnat", ua=f"UA{i}", user=f"u{i}") for i in range(5)]
-               + [web("a1", 10, ip="cgnat", ua="UA0")])
+               + [web("a1", 5, ip="cgnat", ua="UA0")])
     resolve(q)
     assert customer_of(q, "anonymous_id", "a1") == customer_of(q, "user_id", "u0")
     q.close()
 
 
 def test_window_and_user_agent_must_match(proj) -> None:
-    add_events(proj, [web("k1", 0, user="u1"), web("a1", 45), web("a2", 3, ua=UA2), web("a3", 3, ip="ip2")])
+    add_events(proj, [web("k1", 0, user="u1"), web("a1", 9), web("a2", 3, ua=UA2), web("a3", 3, ip="ip2")])
     resolve(proj)
     u1 = customer_of(proj, "user_id", "u1")
     assert all(customer_of(proj, "anonymous_id", a) != u1 for a in ("a1", "a2", "a3"))
