@@ -12,13 +12,18 @@ run and on the same files:
   lineage) into a fresh project;
 - ``identity_s``: identity resolution over those events (``percorso.identity.resolve``);
 - ``peak_rss_mb``: the process's peak resident memory (self or children, whichever is larger);
-- ``*_cpu_s`` / ``cpu_ratio``: the same in process CPU seconds (steadier on a shared machine).
+- ``*_cpu_s`` / ``cpu_ratio``: the same in process CPU seconds (steadier on a shared machine);
+- ``load_avg``: the machine's 1, 5 and 15 minute load averages at the end (2 cores: above 2, other
+  work competed for them).
+
+``bench/ingest_floor.py`` measures how much of the ingest is the write of the 42-column rows alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -118,6 +123,7 @@ def main() -> None:
             "identity_s": round(identity_s, 2), "peak_rss_mb": round(peak / 1024),
             "accepted": sum(r.accepted for r in reports), "quarantined": sum(r.quarantined for r in reports),
             "customers_new": ident.customers_new, "identity_phases_s": ident.phases,
+            "load_avg": [round(x, 2) for x in os.getloadavg()],
         }))
 
 
