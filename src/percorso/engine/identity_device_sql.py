@@ -47,11 +47,22 @@ def device_link_candidates(engine: Engine, labels: pa.Table, *, window_days: int
     identifiers of the two events), ``anon_event_id``, ``known_event_id``, ``ip_key``,
     ``user_agent``, ``occurred_at``, and ``days`` (how many days the pair met).
     """
-    engine.con.register("_dl_labels_in", labels)
+    engine.con.register("_dl_labels", labels)
     try:
-        engine.run("CREATE OR REPLACE TEMP TABLE _dl_labels AS SELECT * FROM _dl_labels_in")
+        _stage_cells(engine)
     finally:
-        engine.con.unregister("_dl_labels_in")
+        engine.con.unregister("_dl_labels")
+    return engine.query(CANDIDATES, [max_known, max_known_per_ip, window_days, window_days, not succession])
+
+
+def has_network_evidence(engine: Engine) -> bool:
+    """Whether any event carries both an IP key and a user agent (else the link has nothing to do)."""
+    return bool(engine.query("""SELECT count(*) AS n FROM (SELECT 1 FROM events
+        WHERE ip_key <> '' AND user_agent <> '' LIMIT 1)""")["n"][0].as_py())
+
+
+def _stage_cells(engine: Engine) -> None:
+    """Temp ``_dl_cells``: web/app events with IP and user agent, per (pair, day, component, key)."""
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _dl_cells AS
         WITH ev AS (SELECT e.event_id, e.occurred_at AS ts, hash(e.ip_key) AS ip, hash(e.user_agent) AS ua,
                            e.ip_key, e.user_agent, {first_key_sql(EVENT_KEY)} AS h
@@ -60,7 +71,10 @@ def device_link_candidates(engine: Engine, labels: pa.Table, *, window_days: int
                ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, ev.ts) AS event_id,
                any_value(ev.ip_key) AS ip_key, any_value(ev.user_agent) AS user_agent
         FROM ev JOIN _dl_labels l ON l.id_hash = ev.h GROUP BY ALL""")
-    return engine.query("""
+
+
+#: The rule over ``_dl_cells`` (parameters: max known per pair, per IP, window twice, not succession).
+CANDIDATES = """
         WITH hub AS (SELECT ip, ua FROM _dl_cells WHERE known GROUP BY ALL HAVING count(DISTINCT label) > ?
                      UNION ALL SELECT c.ip, c.ua FROM _dl_cells c SEMI JOIN (
                          SELECT ip FROM _dl_cells WHERE known GROUP BY ip HAVING count(DISTINCT label) > ?) USING (ip)),
@@ -86,14 +100,13 @@ def device_link_candidates(engine: Engine, labels: pa.Table, *, window_days: int
                arg_min(ip_key, (occurred_at, anon_event_id)) AS ip_key,
                arg_min(user_agent, (occurred_at, anon_event_id)) AS user_agent,
                min(occurred_at) AS occurred_at, count(DISTINCT day) AS days
-        FROM m GROUP BY anon_label HAVING count(DISTINCT known_label) = 1""",
-        [max_known, max_known_per_ip, window_days, window_days, not succession])
+        FROM m GROUP BY anon_label HAVING count(DISTINCT known_label) = 1"""
 
 
 def write_device_links(engine: Engine, links: pa.Table | None) -> None:
     """``identity_device_links``: one row per attached anonymous component (see
     :func:`device_link_candidates`), with the identifiers' types and values for explain."""
-    if links is None:
+    if links is None or not links.num_rows:
         engine.run("""CREATE OR REPLACE TABLE identity_device_links (anon_type VARCHAR, anon_value VARCHAR,
             known_type VARCHAR, known_value VARCHAR, anon_event_id VARCHAR, known_event_id VARCHAR,
             ip_key VARCHAR, user_agent VARCHAR, occurred_at TIMESTAMP, days BIGINT, anon_hash UBIGINT,

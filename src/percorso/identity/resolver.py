@@ -245,6 +245,8 @@ def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.n
     cfg = project.settings.identity
     if not cfg.device_link:
         return labels, None
+    if not D.has_network_evidence(engine):   # files without IP / user agent: nothing to weigh
+        return labels, pa.table({"anon_label": pa.array([], pa.int64())})
     say("collegamento dei dispositivi / device link")
     lab = labels[usable]
     known = np.isin(lab, np.unique(lab[strong[usable]]))
