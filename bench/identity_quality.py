@@ -23,6 +23,8 @@ and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), 
   in the person — and the sources of its events. A part of n events in a person of N events
   whose largest part has m is charged n*m + n*(N-m-n)/2 pairs, so the rows sum to the missing
   pairs (pairs are quadratic: heavy people dominate, which a count of persons hides);
+- ``device_links``: anonymous components the device link (ADR 0009) attached, and how many of
+  them to the right person (its anonymous and its known event belong to one person);
 - ``recall_upper_bound``: the recall of a perfect linker that knows the truth but only has
   the identifiers on the events (what no rule can exceed); with ``--what-if``, the same bound
   if the files also carried a payment-card token or the codice fiscale on financed receipts.
@@ -73,6 +75,13 @@ minor AS (  -- events of a person outside its largest customer, by the key kind 
     FROM j GROUP BY 1, 2)
 SELECT key_kinds, count(DISTINCT person_id) AS split_persons, sum(n)::BIGINT AS events_outside_main
 FROM minor WHERE rk > 1 GROUP BY 1 ORDER BY events_outside_main DESC LIMIT 12
+"""
+
+DEVICE_LINKS = """
+SELECT count(*) AS links, count(*) FILTER (WHERE ta.person_id = tk.person_id) AS right_person
+FROM identity_device_links d
+JOIN events ea ON ea.event_id = d.anon_event_id JOIN _q_truth ta ON ta.source_name = ea.source_name AND ta.source_key = ea.source_key
+JOIN events ek ON ek.event_id = d.known_event_id JOIN _q_truth tk ON tk.source_name = ek.source_name AND tk.source_key = ek.source_key
 """
 
 MISSING = """
@@ -239,6 +248,7 @@ def main() -> None:
         out["splits_by_key_kinds"] = e.query(SPLITS).to_pylist()
         for by in ("kinds", "sources"):  # recall lost, as pair mass: heavy persons dominate
             out[f"missing_pairs_by_split_{by}"] = e.query(MISSING.format(by=by)).to_pylist()
+        out["device_links"] = e.query(DEVICE_LINKS).to_pylist()[0]
         out["missing_pairs_by_part"] = missing_pairs_by_part(e)
         out["recall_upper_bound"] = recall_upper_bound(e)
         if a.what_if:
