@@ -278,7 +278,7 @@ def _write_segment(path: Path, source: str, ss: Sessions, p: Persons, order_id, 
             parts[4] = fmt.where(miss, "", parts[4])
             parts[5] = fmt.where(miss, ',"anonymousId":"', parts[5])
             parts[-1] = fmt.where(broken, ',"broken\n', parts[-1])  # truncated JSON
-            fmt.write_lines(fh, fmt.join(*parts), terminated=True)
+            fmt.write_joined(fh, parts)
             good = np.ones(m, bool)
             good[rows] = False
             truth.add(source, mid, person, p, good)
