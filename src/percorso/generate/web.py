@@ -28,6 +28,12 @@ NAMES = {
     CHECKOUT: ("checkout", "Checkout Started", "begin_checkout"), ERROR: ("checkout_error",),
     PURCHASE: ("purchase", "Order Completed"), REVIEW: ("review",), SIGNUP: ("newsletter_signup",),
 }
+TYPES = fmt.s(["page", "screen", "identify", "track"])
+EVENT_POOL = fmt.s([f',"event":"{x}"' for names in NAMES.values() for x in names] + [""])
+EVENT_AT = dict(zip(NAMES, np.cumsum([0] + [len(x) for x in NAMES.values()])))
+NAME_POOL = fmt.s([f',"name":"{x}"' for x in ("Home", "Materassi", "Cuscini", "Reti", "Lenzuola", "Offerte", "Negozi", "Blog")] + [""])
+SKUS, CATEGORIES, PRICES = fmt.s([x[0] for x in PRODUCTS]), fmt.s([x[2] for x in PRODUCTS]), np.array([x[3] for x in PRODUCTS])
+ERRORS = fmt.s(["payment_declined", "address_invalid", "timeout"])
 
 
 @dataclass
@@ -107,44 +113,55 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     app = ss.kind[sess] == 1
     mid = hex_ids(rng, m)
 
-    typ = fmt.where(kind == PAGE, fmt.where(app, "screen", "page"),
-                    fmt.where((kind == LOGIN) | (kind == IDENT), "identify", "track"))
-    ev = fmt.s([""]).take(pa.array(np.zeros(m, dtype=np.int64)))
+    # parts every row has come from small pools of finished strings (one take each); parts only
+    # some kinds carry are joined on those rows alone and placed with fmt.scatter
+    typ = fmt.take(TYPES, np.where(kind == PAGE, app.astype(np.int64), np.where((kind == LOGIN) | (kind == IDENT), 2, 3)))
     alias = rng.random(m)
+    ev = np.full(m, len(EVENT_POOL) - 1)
     for k, names in NAMES.items():
-        pick = np.minimum((alias * len(names) * 1.6).astype(np.int64), len(names) - 1)
-        ev = fmt.where(kind == k, fmt.take(names, pick), ev)
-    is_track = (kind != PAGE) & (kind != LOGIN) & (kind != IDENT)
-    event_part = fmt.where(is_track, fmt.join(',"event":"', ev, '"'), "")
-    pname = fmt.take(["Home", "Materassi", "Cuscini", "Reti", "Lenzuola", "Offerte", "Negozi", "Blog"], rng.integers(0, 8, m))
-    name_part = fmt.where(kind == PAGE, fmt.join(',"name":"', pname, '"'), "")
-    uid = p.user_id.take(pa.array(person))
-    has_uid = login[sess] & (kind != PAGE)
-    user_part = fmt.where(has_uid, fmt.join(',"userId":"', uid, '"'), "")
-    email = p.email.take(pa.array(person))
-    email = fmt.where(rng.random(m) < 0.15, pa.compute.utf8_capitalize(email), email)
-    traits = fmt.where((kind == IDENT) | (kind == LOGIN), fmt.join(',"traits":{"email":"', email, '"}'), "")
+        rows = kind == k
+        ev[rows] = EVENT_AT[k] + np.minimum((alias[rows] * len(names) * 1.6).astype(np.int64), len(names) - 1)
+    event_part = fmt.take(EVENT_POOL, ev)
+    name_part = fmt.take(NAME_POOL, np.where(kind == PAGE, rng.integers(0, 8, m), len(NAME_POOL) - 1))
+    has_uid = np.flatnonzero(login[sess] & (kind != PAGE))
+    user_part = fmt.scatter(m, [(has_uid, fmt.join(',"userId":"', p.user_id.take(pa.array(person[has_uid])), '"'))])
+    cap = rng.random(m) < 0.15
+    # the e-mail goes in the identify traits (sign-in, identify) or the purchase's context traits
+    er = np.flatnonzero((kind == IDENT) | (kind == LOGIN) | (kind == PURCHASE))
+    email = p.email.take(pa.array(person[er]))
+    email = fmt.where(cap[er], pa.compute.utf8_capitalize(email), email)
+    email_traits = fmt.join(',"traits":{"email":"', email, '"}')
+    in_ctx = kind[er] == PURCHASE
+    traits = fmt.scatter(m, [(er[~in_ctx], email_traits.filter(pa.array(~in_ctx)))])
+    ctx_traits = fmt.scatter(m, [(er[in_ctx], email_traits.filter(pa.array(in_ctx)))])
 
     prod = rng.integers(0, len(PRODUCTS), m)
-    sku = fmt.take([x[0] for x in PRODUCTS], prod)
-    cat = fmt.take([x[2] for x in PRODUCTS], prod)
-    price = fmt.money(np.array([x[3] for x in PRODUCTS])[prod])
-    o = np.maximum(np.where(kind == PURCHASE, ss.order[sess], ss.review[sess]), 0)
-    oid = order_id.take(pa.array(o)) if len(order_id) else fmt.s([""] * m)
-    props = fmt.where((kind == VIEW) | (kind == CART), fmt.join('"product_id":"', sku, '","category":"', cat, '","price":', price), "")
-    props = fmt.where(kind == PURCHASE, fmt.join('"order_id":"', oid, '","revenue":', fmt.money(revenue[o] if revenue.size else np.zeros(m, np.int64)), ',"currency":"EUR"'), props)
-    props = fmt.where(kind == REVIEW, fmt.join('"order_id":"', oid, '","rating":', fmt.num(rng.choice([2, 3, 4, 5, 5], m))), props)
-    props = fmt.where(kind == ERROR, fmt.join('"error":"', fmt.take(["payment_declined", "address_invalid", "timeout"], rng.integers(0, 3, m)), '"'), props)
+    rating = rng.choice([2, 3, 4, 5, 5], m)
+    error = rng.integers(0, 3, m)
+    vc = np.flatnonzero((kind == VIEW) | (kind == CART))
+    pv = prod[vc]
+    buys, revs, errs = np.flatnonzero(kind == PURCHASE), np.flatnonzero(kind == REVIEW), np.flatnonzero(kind == ERROR)
+    oid_b = order_id.take(pa.array(ss.order[sess[buys]]))
+    oid_r = order_id.take(pa.array(ss.review[sess[revs]]))
+    props = fmt.scatter(m, [
+        (vc, fmt.join('"product_id":"', fmt.take(SKUS, pv), '","category":"', fmt.take(CATEGORIES, pv), '","price":', fmt.money(PRICES[pv]))),
+        (buys, fmt.join('"order_id":"', oid_b, '","revenue":', fmt.money(revenue[ss.order[sess[buys]]]), ',"currency":"EUR"')),
+        (revs, fmt.join('"order_id":"', oid_r, '","rating":', fmt.num(rating[revs]))),
+        (errs, fmt.join('"error":"', fmt.take(ERRORS, error[errs]), '"')),
+    ])
 
-    first = kind == PAGE
-    url = fmt.where(first, ss.url.take(pa.array(sess)), fmt.join(SITE, fmt.where(kind == VIEW, fmt.join("/p/", sku), "/checkout")))
-    ref = fmt.where(first, ss.referrer.take(pa.array(sess)), fmt.join(SITE, "/"))
-    camp = ss.campaign.take(pa.array(sess))
-    camp_part = fmt.where(first & (pa.compute.utf8_length(camp).to_numpy() > 0),
-                          fmt.join(',"campaign":{"name":"', camp, '"}'), "")
+    first = np.flatnonzero(kind == PAGE)
+    views = np.flatnonzero(kind == VIEW)
+    url = fmt.scatter(m, [(first, ss.url.take(pa.array(sess[first]))),
+                          (views, fmt.join(SITE + "/p/", fmt.take(SKUS, prod[views]))),
+                          (np.flatnonzero((kind != PAGE) & (kind != VIEW)), SITE + "/checkout")])
+    ref = fmt.scatter(m, [(first, ss.referrer.take(pa.array(sess[first]))), (np.flatnonzero(kind != PAGE), SITE + "/")])
+    camp = ss.campaign.take(pa.array(sess[first]))
+    named = pa.compute.utf8_length(camp).to_numpy() > 0
+    camp_part = fmt.scatter(m, [(first[named], fmt.join(',"campaign":{"name":"', camp.filter(pa.array(named)), '"}'))])
     ua = network.ua_text(ss.ua[sess])
-    dev_part = fmt.where(app, fmt.join(',"device":{"id":"', ss.device_id.take(pa.array(sess)), '","type":"ios"}'), "")
-    ctx_traits = fmt.where(kind == PURCHASE, fmt.join(',"traits":{"email":"', email, '"}'), "")
+    on_app = np.flatnonzero(app)
+    dev_part = fmt.scatter(m, [(on_app, fmt.join(',"device":{"id":"', ss.device_id.take(pa.array(sess[on_app])), '","type":"ios"}'))])
     ip = network.ip_text(ss.ip[sess])
     # Segment clock skew: a few devices send originalTimestamp/sentAt from a wrong clock
     sk = np.flatnonzero(rng.random(m) < 0.05)
@@ -152,9 +169,7 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     ms = rng.integers(0, 1000, m)
     sk_text = fmt.join(',"originalTimestamp":"', fmt.iso_utc(t[sk] + skew, ms[sk]), '","sentAt":"',
                        fmt.iso_utc(t[sk] + skew + 2, ms[sk]), '"')
-    pick = np.full(m, sk.size)
-    pick[sk] = np.arange(sk.size)
-    sk_part = pa.concat_arrays([sk_text, fmt.s([""])]).take(pa.array(pick))
+    sk_part = fmt.scatter(m, [(sk, sk_text)])
     parts = [
         '{"type":"', typ, '"', ',"messageId":"', mid, '","anonymousId":"', ss.device.take(pa.array(sess)), '"',
         user_part, event_part, name_part, ',"properties":{', props, '},"context":{"page":{"url":"', url,
