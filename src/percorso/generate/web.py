@@ -56,34 +56,44 @@ class Sessions:
 
 
 def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) -> tuple[pa.Array, pa.Array]:
-    """Landing URL and referrer for sessions of the given channels."""
+    """Landing URL and referrer for sessions of the given channels (each channel's query string
+    and referrer built on its own rows, see :func:`.fmt.scatter`)."""
     n = channel.size
-    page = fmt.take(PAGES, rng.integers(0, len(PAGES), n))
-    base = fmt.join(SITE, page)
-    src = fmt.where(rng.random(n) < 0.5, "trovaprezzi", "idealo")
-    utm = {
-        CH["Paid Search"]: fmt.join("?utm_source=google&utm_medium=cpc&utm_campaign=", campaign, "&gclid=", click_id),
-        CH["Paid Social"]: fmt.join("?utm_source=", fmt.where(rng.random(n) < 0.7, "facebook", "instagram"),
-                                    "&utm_medium=paid_social&utm_campaign=", campaign, "&fbclid=", click_id),
-        CH["Display"]: fmt.join("?utm_source=gdn&utm_medium=display&utm_campaign=", campaign),
-        CH["Affiliates"]: fmt.join("?utm_source=awin&utm_medium=affiliate&utm_campaign=", campaign),
-        CH["Paid Shopping"]: fmt.join("?utm_source=", src, "&utm_medium=cpc&utm_campaign=", campaign),
-        CH["Email"]: fmt.join("?utm_source=newsletter&utm_medium=email&utm_campaign=", campaign),
-        CH["Mobile Push Notifications"]: fmt.join("?utm_source=app&utm_medium=push&utm_campaign=", campaign),
-    }
-    query = fmt.s([""]).take(pa.array(np.zeros(n, dtype=np.int64)))
-    for ch, q in utm.items():
-        query = fmt.where(channel == ch, q, query)
+    page = rng.integers(0, len(PAGES), n)
+    shop_src = (rng.random(n) >= 0.5).astype(np.int64)   # trovaprezzi, idealo
+    social_src = (rng.random(n) >= 0.7).astype(np.int64)  # facebook, instagram
     # some Google Ads clicks arrive with the gclid only (auto-tagging, no utm)
-    query = fmt.where((channel == CH["Paid Search"]) & (rng.random(n) < 0.15), fmt.join("?gclid=", click_id), query)
+    gclid_only = (channel == CH["Paid Search"]) & (rng.random(n) < 0.15)
+
+    def utm(ch: int, *parts) -> tuple[np.ndarray, pa.Array]:
+        """A channel's query string on its own rows: parts are literals, "campaign", "click" or
+        a (names, pick per session) source."""
+        r = np.flatnonzero((channel == ch) & ~gclid_only)
+        cols = {"campaign": campaign, "click": click_id}
+        return r, fmt.join(*[fmt.take(x[0], x[1][r]) if isinstance(x, tuple)
+                             else cols[x].take(pa.array(r)) if x in cols else x for x in parts])
+
+    gclid = np.flatnonzero(gclid_only)
+    query = fmt.scatter(n, [
+        utm(CH["Paid Search"], "?utm_source=google&utm_medium=cpc&utm_campaign=", "campaign", "&gclid=", "click"),
+        utm(CH["Paid Social"], "?utm_source=", (["facebook", "instagram"], social_src),
+            "&utm_medium=paid_social&utm_campaign=", "campaign", "&fbclid=", "click"),
+        utm(CH["Display"], "?utm_source=gdn&utm_medium=display&utm_campaign=", "campaign"),
+        utm(CH["Affiliates"], "?utm_source=awin&utm_medium=affiliate&utm_campaign=", "campaign"),
+        utm(CH["Paid Shopping"], "?utm_source=", (["trovaprezzi", "idealo"], shop_src), "&utm_medium=cpc&utm_campaign=", "campaign"),
+        utm(CH["Email"], "?utm_source=newsletter&utm_medium=email&utm_campaign=", "campaign"),
+        utm(CH["Mobile Push Notifications"], "?utm_source=app&utm_medium=push&utm_campaign=", "campaign"),
+        (gclid, fmt.join("?gclid=", click_id.take(pa.array(gclid)))),
+    ])
     refs = {
         CH["Organic Search"]: ORGANIC_SEARCH, CH["Organic Social"]: ORGANIC_SOCIAL, CH["Referral"]: REFERRALS,
         CH["Organic Shopping"]: SHOPPING_SITES, CH["Paid Shopping"]: SHOPPING_SITES,
     }
-    ref = fmt.s([""]).take(pa.array(np.zeros(n, dtype=np.int64)))
+    pieces = []
     for ch, pool in refs.items():
-        ref = fmt.where(channel == ch, fmt.take(pool, rng.integers(0, len(pool), n)), ref)
-    return fmt.join(base, query), ref
+        r, which = np.flatnonzero(channel == ch), rng.integers(0, len(pool), n)
+        pieces.append((r, fmt.take(pool, which[r])))
+    return fmt.join(SITE, fmt.take(PAGES, page), query), fmt.scatter(n, pieces)
 
 
 def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarray, rng) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
