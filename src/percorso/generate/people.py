@@ -19,7 +19,7 @@ from faker import Faker
 from percorso.generate import fmt
 from percorso.generate.catalog import EMAIL_DOMAINS, STORES
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX_PAIRS = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)  # byte -> its two hex digits
 _MONTH = "ABCDEHLMPRST"
 _ODD = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                 [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8,
@@ -29,13 +29,13 @@ _ODD = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
 def hex_ids(rng: np.random.Generator, n: int, nbytes: int = 16, dashes: bool = True) -> pa.Array:
     """Random hex identifiers (UUID-shaped when ``dashes``), vectorised."""
     raw = rng.integers(0, 256, size=(n, nbytes), dtype=np.uint8)
-    chars = np.empty((n, nbytes * 2), dtype=np.uint8)
-    chars[:, 0::2] = _HEX[raw >> 4]
-    chars[:, 1::2] = _HEX[raw & 15]
+    hexed = _HEX_PAIRS[raw].view(np.uint8).reshape(n, nbytes * 2)  # one gather of two characters per byte
     if dashes and nbytes == 16:
-        dash = np.full((n, 1), ord("-"), dtype=np.uint8)
-        chars = np.hstack([chars[:, :8], dash, chars[:, 8:12], dash, chars[:, 12:16], dash,
-                           chars[:, 16:20], dash, chars[:, 20:]])
+        chars = np.full((n, 36), ord("-"), dtype=np.uint8)
+        for a, b, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+            chars[:, at: at + b - a] = hexed[:, a:b]
+    else:
+        chars = hexed
     return fixed_width_strings(chars)
 
 

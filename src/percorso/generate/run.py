@@ -257,13 +257,19 @@ def _reorder(ss: Sessions, o: np.ndarray) -> Sessions:
     return Sessions(**{k: (v.take(arr) if isinstance(v, pa.Array) else v[o]) for k, v in vars(ss).items()})
 
 
+def _rows(ss: Sessions, start: int, count: int) -> Sessions:
+    """Sessions ``start`` to ``start + count`` as zero-copy views (slices share the buffers)."""
+    return Sessions(**{k: (v.slice(start, count) if isinstance(v, pa.Array) else v[start: start + count])
+                       for k, v in vars(ss).items()})
+
+
 def _write_segment(path: Path, source: str, ss: Sessions, p: Persons, order_id, totals, truth: Truth, rng) -> None:
     """Write one Segment JSONL file in session chunks, breaking ~0.5 % of lines on purpose."""
     chunk = 250_000
     line0 = 0
     with open(path, "wb") as fh:
         for start in range(0, ss.person.size, chunk):
-            part = _reorder(ss, np.arange(start, min(start + chunk, ss.person.size)))
+            part = _rows(ss, start, chunk)
             parts, mid, person, kind = build_events(part, p, order_id, totals, rng)
             m = len(mid)
             rows = noise.pick_rows((kind == 0) | (kind == 2), rng)
