@@ -111,7 +111,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 def _string_pool() -> tuple[pa.MemoryPool, Callable[[], None]]:
     """The allocator for the run and how to undo its settings.
 
-    The writers build and drop string and index arrays of tens of MB, millions of times over at
+    The writers build and drop string and index arrays of tens of MB, thousands of times over at
     1M customers; every fresh page costs a kernel fault. jemalloc as pyarrow configures it hands
     large blocks back to the kernel at once; glibc malloc told to keep freed memory (blocks up to
     32 MB from its heap, no trimming) reuses them: at 200k customers page faults went 1.17M ->
