@@ -25,7 +25,7 @@ from percorso.value.clv.analysis import CLVQuery
 from percorso.value.clv.pipeline import last_order_day, load_models
 from percorso.value.personas import TABLE, PersonasQuery
 from percorso.value.segments.compile import members_expr
-from percorso.value.segments.store import load_rule, save_segment
+from percorso.value.segments.store import delete_segment, load_rule, save_segment
 
 MORE = (("pos", "pos_receipts.csv"), ("ecommerce", "ecommerce_orders.csv"), ("web", "web_events.jsonl"))
 
@@ -174,7 +174,29 @@ def test_failed_refit_warns_keeps_old_values_and_never_fails_the_build(
         assert now.equals(old_values)
         assert set(stale(p.engine)) == {"clv", "segment:persona1"}
         monkeypatch.undo()
-        # the next build retries (the stale marks force it even though the data is unchanged)
+        # the same data again: the same computation would fail the same way, nothing is redone
         rep = run_build(p)
-        assert "clv" in rep.value["refreshed"] and "clv" not in rep.value["stale"]
-        assert "segment:persona1" in rep.value["stale"]
+        assert rep.value["skipped"].startswith("dati invariati")
+        assert set(rep.value["stale"]) == {"clv", "segment:persona1"}
+        # computing by hand clears the mark; deleting the segment forgets its mark
+        run(p.engine, CLVQuery(), p.settings)
+        delete_segment(p.engine, "persona1")
+        assert stale(p.engine) == {}
+        # new data: everything present is refreshed again
+        _ingest(p, extra_files, "ecommerce")
+        rep = run_build(p)
+        assert "clv" in rep.value["refreshed"] and rep.value["stale"] == {}
+
+
+def test_new_channel_rules_change_the_data_version(tmp_path: Path) -> None:
+    """Channel, stage and session rules rewrite columns personas and segments read, without
+    moving a row: the fingerprint must change with them."""
+    from percorso.engine import build_sql
+    from percorso.value.refresh import data_version
+
+    root = _demo(tmp_path)
+    with open_project(root) as p:
+        before = data_version(p.engine)
+        assert data_version(p.engine) == before
+        build_sql.write_fingerprint(p.engine, "other build settings")
+        assert data_version(p.engine) != before

@@ -20,7 +20,8 @@ did not change since the last refresh (a second ``build`` with no new events add
 and no segment point: rebuilding is idempotent). A step that fails (too few buyers for a
 fit, too few customers to cluster, a rule whose fields are gone) never fails the build: the
 old artefact stays, is marked stale with the reason (:mod:`percorso.value.artefacts`), and
-the build prints a warning; the next build tries again. ``build --no-refresh`` skips the
+the build prints a warning; the next build that changes the data tries again (the same
+computation on the same data would fail the same way). ``build --no-refresh`` skips the
 work and marks what it skipped as stale.
 """
 
@@ -99,7 +100,7 @@ def data_version(engine: Engine) -> str:
 
     Counts alone miss an identity merge that moves events between customers, so each table
     also contributes a sum of row hashes over its identifying columns (one scan each, in
-    the engine).
+    the engine); new channel, stage or session rules change the build settings fingerprint.
     """
     parts: dict[str, Any] = {}
     for name, cols in (("touchpoints", ("event_id", "customer_id")),
@@ -117,7 +118,23 @@ def data_version(engine: Engine) -> str:
     if engine.has_table("orders"):
         o = engine.table("orders")
         parts["revenue"] = round(float(engine.scalar(o.revenue.sum()) or 0.0), 4)
+    # channel, stage and session rules rewrite columns the artefacts read (channel mix, stage)
+    # without moving a row: the build settings fingerprint covers them
+    from percorso.engine import build_sql
+
+    parts["build_settings"] = build_sql.read_fingerprint(engine)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _prune_stale(engine: Engine, have: list[str]) -> None:
+    """Forget the marks of artefacts that are gone (a deleted segment, dropped personas)."""
+    from percorso.value.segments.store import segment_names
+
+    names = set(segment_names(engine)) if "segments" in have else set()
+    gone = [a for a in stale(engine)
+            if (a.split(":", 1)[1] not in names if a.startswith("segment:") else a not in have)]
+    if gone:
+        clear_stale(engine, *gone)
 
 
 def _last_version(engine: Engine) -> str | None:
@@ -205,9 +222,13 @@ def refresh_after_build(project: Project, *, enabled: bool = True, progress: Pro
         report.skipped = "nessun artefatto / no stored CLV, personas or segments"
         _log(engine, version, report)
         return report
-    old_stale = stale(engine)
-    if version == _last_version(engine) and not old_stale:
+    _prune_stale(engine, have)
+    if version == _last_version(engine):
+        # the artefacts were refreshed (or failed) on exactly this data: the same computation
+        # again would give the same result; a failed one is redone by hand or by the next
+        # build that changes the data
         report.skipped = "dati invariati / built data unchanged since the last refresh"
+        report.stale = stale(engine)
         return report
     if not enabled:
         for a in have:

@@ -77,6 +77,7 @@ def delete_segment(engine: Engine, name: str) -> None:
     for table in ("segments", "segment_sizes", "segment_membership"):
         t = engine.table(table)
         engine.create_table(table, engine.to_arrow(t.filter(t.name != name)))
+    clear_stale(engine, f"segment:{name}")
 
 
 def load_rule(engine: Engine, name: str) -> Any:
