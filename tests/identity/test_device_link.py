@@ -189,3 +189,14 @@ def test_matches_a_slow_oracle(evs, owners, has, window, max_known, per_ip) -> N
         got = partition(p)
         p.close()
     assert got == oracle(evs, owner, window, max_known, per_ip)
+
+
+def test_a_customer_on_a_flagged_cookie_still_counts_for_the_guards(proj) -> None:
+    # cookie S is flagged (two user ids sign in on it); u2's event on ip1 / UA1 must still make
+    # the pair point to two known customers, so a1 is attached to neither
+    add_events(proj, [web("k1", 0, user="u1"), web("S", 1, user="u2"),
+                      web("S", 1.1, ip="ip9", ua=UA2, user="u3"), web("a1", 3)])
+    report = resolve(proj)
+    assert report.flagged_identifiers >= 1 and report.device_links == 0
+    a1 = customer_of(proj, "anonymous_id", "a1")
+    assert a1 not in (customer_of(proj, "user_id", "u1"), customer_of(proj, "user_id", "u2"))

@@ -17,8 +17,9 @@ households, offices and carrier CGNATs, so the rule here is narrow and explainab
   within ``window_days`` days (a home address is reassigned every few months), and every such
   meeting of the component must point to the *same* known component, else it stays alone.
 
-An event's component is that of its cookie (``anonymous_id``), else its app device, else its
-user id. Everything is grouped per day on integer keys before the range join, so the join
+An event's component is that of its first *usable* identifier among cookie (``anonymous_id``),
+app device and user id: a flagged or blocked cookie falls back to the user id, so the customer
+behind it still counts for the hub, succession and uniqueness guards. Everything is grouped per day on integer keys before the range join, so the join
 is over (pair, day) cells, not events.
 """
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from percorso.engine.identity_keys_sql import first_key_sql
+from percorso.engine.identity_keys_sql import first_listed_key_sql
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -65,10 +66,10 @@ def _stage_cells(engine: Engine) -> None:
     """Temp ``_dl_cells``: web/app events with IP and user agent, per (pair, day, component, key)."""
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _dl_cells AS
         WITH ev AS (SELECT e.event_id, e.occurred_at AS ts, hash(e.ip_key) AS ip, hash(e.user_agent) AS ua,
-                           e.ip_key, e.user_agent, {first_key_sql(EVENT_KEY)} AS h
+                           e.ip_key, e.user_agent, {first_listed_key_sql(EVENT_KEY, '_dl_labels')} AS h
                     FROM events e WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL)
         SELECT ev.ip, ev.ua, (epoch(ev.ts) // 86400)::INTEGER AS day, l.label, l.known,
-               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, ev.ts) AS event_id,
+               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, (ev.ts, ev.event_id)) AS event_id,
                any_value(ev.ip_key) AS ip_key, any_value(ev.user_agent) AS user_agent
         FROM ev JOIN _dl_labels l ON l.id_hash = ev.h GROUP BY ALL""")
 
@@ -93,12 +94,12 @@ CANDIDATES = """
               FROM a JOIN k ON a.ip = k.ip AND a.ua = k.ua AND k.day BETWEEN a.day - ? AND a.day + ?
               WHERE ? OR a.label NOT IN (SELECT label FROM clash))
         SELECT anon_label, min(known_label) AS known_label,
-               arg_min(anon_hash, (occurred_at, anon_event_id)) AS anon_hash,
-               arg_min(known_hash, (occurred_at, anon_event_id)) AS known_hash,
-               arg_min(anon_event_id, (occurred_at, anon_event_id)) AS anon_event_id,
-               arg_min(known_event_id, (occurred_at, anon_event_id)) AS known_event_id,
-               arg_min(ip_key, (occurred_at, anon_event_id)) AS ip_key,
-               arg_min(user_agent, (occurred_at, anon_event_id)) AS user_agent,
+               arg_min(anon_hash, (occurred_at, anon_event_id, known_event_id)) AS anon_hash,
+               arg_min(known_hash, (occurred_at, anon_event_id, known_event_id)) AS known_hash,
+               arg_min(anon_event_id, (occurred_at, anon_event_id, known_event_id)) AS anon_event_id,
+               arg_min(known_event_id, (occurred_at, anon_event_id, known_event_id)) AS known_event_id,
+               arg_min(ip_key, (occurred_at, anon_event_id, known_event_id)) AS ip_key,
+               arg_min(user_agent, (occurred_at, anon_event_id, known_event_id)) AS user_agent,
                min(occurred_at) AS occurred_at, count(DISTINCT day) AS days
         FROM m GROUP BY anon_label HAVING count(DISTINCT known_label) = 1"""
 

@@ -39,10 +39,21 @@ def first_key_sql(priority: tuple[str, ...], alias: str = "e") -> str:
         f"CASE WHEN {alias}.{c} <> '' THEN {_hash(c, alias)} END" for c in priority) + ")"
 
 
-def _usable_key_sql(priority: tuple[str, ...], unusable: str) -> str:
+def _listed_key_sql(priority: tuple[str, ...], table: str, *, listed: bool) -> str:
+    op = "IN" if listed else "NOT IN"
     return "coalesce(" + ", ".join(
-        f"CASE WHEN e.{c} <> '' AND {_hash(c)} NOT IN (SELECT id_hash FROM {unusable}) THEN {_hash(c)} END"
+        f"CASE WHEN e.{c} <> '' AND {_hash(c)} {op} (SELECT id_hash FROM {table}) THEN {_hash(c)} END"
         for c in priority) + ")"
+
+
+def _usable_key_sql(priority: tuple[str, ...], unusable: str) -> str:
+    return _listed_key_sql(priority, unusable, listed=False)
+
+
+def first_listed_key_sql(priority: tuple[str, ...], table: str) -> str:
+    """SQL: the hash of the event's first identifier (``priority`` order) whose id_hash is in
+    ``table``; with the usable identifiers there, a flagged cookie falls back to the user id."""
+    return _listed_key_sql(priority, table, listed=True)
 
 
 def write_event_key_exceptions(engine: Engine, priority: tuple[str, ...], unusable: pa.Table) -> int:
