@@ -242,12 +242,14 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
             raise InputError("k applies to a new clustering; with stored=True the stored personas are described")
         if not eng.has_table(TABLE):
             raise NotFound("no personas yet: run `percorso personas` first (nessuna persona calcolata)")
-        amap = eng.table(TABLE).select("customer_id", "persona")
-        k = int(eng.scalar(amap.persona.max()) or 0)
+        stored = eng.table(TABLE)
+        head = eng.execute(stored.aggregate(k=stored.persona.max(), computed_at=stored.computed_at.max())).iloc[0]
+        k = 0 if head["k"] is None or head["k"] != head["k"] else int(head["k"])  # NULL: None or NaN
         if k == 0:
             raise NotFound("the stored personas are empty: run `percorso personas` again")
+        amap = stored.select("customer_id", "persona")
         run_ = last_persona_run(eng)
-        meta: dict[str, Any] = {"k": k, "computed_at": eng.scalar(eng.table(TABLE).computed_at.max()),
+        meta: dict[str, Any] = {"k": k, "computed_at": head["computed_at"],
                                 "silhouette": run_.silhouette if run_ else {},
                                 "features": run_.features if run_ else [], "sample": run_.sample if run_ else None,
                                 "stale": stale(eng).get("personas")}

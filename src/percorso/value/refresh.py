@@ -113,11 +113,12 @@ def data_version(engine: Engine) -> str:
         key = t[cols[0]].cast("string").fill_null("")
         for c in cols[1:]:
             key = key.concat("|", t[c].cast("string").fill_null(""))
-        row = engine.execute(t.aggregate(n=t.count(), h=(key.hash() % _MOD).sum()))
-        parts[name] = [int(row.iloc[0]["n"]), int(row.iloc[0]["h"] or 0)]
-    if engine.has_table("orders"):
-        o = engine.table("orders")
-        parts["revenue"] = round(float(engine.scalar(o.revenue.sum()) or 0.0), 4)
+        # orders also contribute their revenue (a corrected amount moves no key), in the same scan
+        extra = {"revenue": t.revenue.sum()} if name == "orders" else {}
+        row = engine.execute(t.aggregate(n=t.count(), h=(key.hash() % _MOD).sum(), **extra)).iloc[0]
+        parts[name] = [int(row["n"]), int(row["h"] or 0)]
+        if extra:
+            parts["revenue"] = round(float(row["revenue"] or 0.0), 4)
     # channel, stage and session rules rewrite columns the artefacts read (channel mix, stage)
     # without moving a row: the build settings fingerprint covers them
     from percorso.engine import build_sql
