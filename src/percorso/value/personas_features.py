@@ -10,7 +10,7 @@ Features (one row per customer with at least one touchpoint):
   (``Store / POS``), owned messaging (Email, SMS, push) and paid media (:data:`PAID`);
 * device: shares of the touchpoints with a device that are mobile, desktop, app;
 * value and frequency: ``ln(1 + revenue)`` and ``ln(1 + purchase orders)``, and the share of
-  orders placed online;
+  orders placed online; revenue is net of refunds and never below 0 (:func:`net_revenue`);
 * stage: one flag per most common stage (up to :data:`MAX_STAGES`) of the customer's current
   stage (``customers.current_stage``, else the stage of the latest staged touchpoint);
 * product categories: for each of the most common categories bought (up to
@@ -80,7 +80,8 @@ def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
     o = o.filter(o.customer_id.notnull())
     ret = o.is_return.fill_null(False)
     og = o.group_by("customer_id").aggregate(
-        revenue=o.revenue.sum(),
+        purchases=o.revenue.sum(where=~ret),
+        refunds=o.revenue.abs().sum(where=ret),
         orders=(~ret).cast("int64").sum(),
         online_orders=(~ret & o.online.fill_null(False)).cast("int64").sum(),
     )
@@ -88,7 +89,7 @@ def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
     t = t.left_join(_stage_expr(engine), "customer_id").drop("customer_id_right")
     n, nd = t.n.cast("float64"), t.n_dev.cast("float64")
     orders = t.orders.fill_null(0)
-    revenue = t.revenue.fill_null(0.0)
+    revenue = net_revenue(t.purchases, t.refunds)
 
     def frac(num: Any, den: Any) -> Any:
         return ibis.cases((den > 0, num.cast("float64") / den), else_=0.0)
@@ -98,7 +99,7 @@ def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
         online_share=frac(t.n_online, n), store_share=frac(t.n_store, n),
         owned_share=frac(t.n_owned, n), paid_share=frac(t.n_paid, n),
         mobile_share=frac(t.n_mobile, nd), desktop_share=frac(t.n_desktop, nd), app_share=frac(t.n_app, nd),
-        log_revenue=(ibis.greatest(revenue, 0.0) + 1.0).ln(),
+        log_revenue=(revenue + 1.0).ln(),
         log_orders=(orders.cast("float64") + 1.0).ln(),
         online_order_share=frac(t.online_orders.fill_null(0), orders.cast("float64")),
     )
@@ -127,6 +128,21 @@ def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
         t = t.drop("province")
         names += [f"region_{i}" for i in range(len(regions))]
     return t, names
+
+
+def net_revenue(purchases: Any, refunds: Any) -> Any:
+    """A customer's purchases minus their refunds, never below 0 (NULL sums count as 0).
+
+    Why the floor: a refund is not always next to the purchase it refunds. In the
+    20,000-customer demo 140 of 321 store returns carry no loyalty card, e-mail or tax code,
+    so identity resolution cannot tie them to the buyer and each becomes a "customer" whose
+    only order is a refund; a refund of a purchase made before the first imported day, or one larger than the
+    amount paid (a discounted purchase refunded at list price), does the same inside one
+    customer. Such a customer brought no revenue: counting the refund would make a persona's
+    average revenue negative. Refunds are taken by absolute value, so a source that reports
+    them as positive amounts lowers the revenue as well.
+    """
+    return ibis.greatest(purchases.fill_null(0.0) - refunds.fill_null(0.0), 0.0)
 
 
 def bought_items(engine: Engine) -> Table:
