@@ -15,6 +15,7 @@ import ibis
 from percorso.errors import NotFound
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
     import pandas as pd
 
     from percorso.engine import Engine
@@ -63,20 +64,12 @@ def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offs
         raise NotFound(f"customer '{customer_id}' is not in the built customers; run `percorso build`?")
     tp = engine.table("touchpoints")
     mine = tp.filter(tp.customer_id == customer_id)
-    channels = engine.execute(
-        mine.group_by("channel", "online").aggregate(
-            touchpoints=mine.count(),
-            first_at=mine.occurred_at.min(),
-            last_at=mine.occurred_at.max(),
-            orders=mine.order_id.nunique(),
-            revenue=mine.revenue.sum(),
-        ).order_by([ibis.desc("touchpoints"), "channel"])
-    )
     o = engine.table("orders")
+    my_orders = o.filter(o.customer_id == customer_id)
+    channels = engine.execute(_channel_mix(mine, my_orders))
     orders = engine.execute(
-        o.filter(o.customer_id == customer_id)
-        .select("occurred_at", "order_id", "online", "channel", "store_id", "revenue", "n_items", "coupon_code",
-                "is_return")
+        my_orders.select("occurred_at", "order_id", "online", "channel", "store_id", "revenue", "n_items",
+                         "coupon_code", "is_return")
         .order_by(["occurred_at", "order_id"])
     )
     timeline = engine.execute(
@@ -85,6 +78,30 @@ def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offs
     total = int(engine.execute(mine.count()))
     row = {k: (None if _isna(v) else v) for k, v in summary.iloc[0].to_dict().items()}
     return CustomerProfile(customer_id, row, channels, orders, timeline, total, offset)
+
+
+def _channel_mix(mine: ir.Table, my_orders: ir.Table) -> ir.Table:
+    """Touchpoints per channel, with the orders and revenue credited to that channel of purchase.
+
+    Why from ``orders``: an order's channel is its channel of purchase (an online order placed
+    in a Direct session keeps the last non-direct channel, GA4 style), the one the orders table
+    below and every analysis use. Counting order ids on touchpoints would give the same order
+    to the Direct session it was placed in, so the two tables of one screen would disagree.
+    Orders are purchases (returns excluded) and revenue is net of returns, as in ``customers``.
+    """
+    touches = mine.group_by("channel", "online").aggregate(
+        touchpoints=mine.count(), first_at=mine.occurred_at.min(), last_at=mine.occurred_at.max(),
+    )
+    bought = my_orders.group_by("channel", "online").aggregate(
+        orders=my_orders.count(where=~my_orders.is_return.fill_null(False)), revenue=my_orders.revenue.sum(),
+    )
+    j = touches.outer_join(bought, [touches.channel == bought.channel, touches.online == bought.online])
+    mix = j.select(
+        channel=ibis.coalesce(j.channel, j.channel_right), online=ibis.coalesce(j.online, j.online_right),
+        touchpoints=j.touchpoints.fill_null(0), first_at=j.first_at, last_at=j.last_at,
+        orders=j.orders.fill_null(0), revenue=j.revenue,
+    )
+    return mix.order_by([ibis.desc("touchpoints"), "channel"])
 
 
 def _isna(value: Any) -> bool:
