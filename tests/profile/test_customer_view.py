@@ -212,3 +212,17 @@ def test_shared_phone_is_ambiguous_and_lists_the_candidates(proj, tmp_path: Path
     assert err.value.code == "customer_ambiguous"
     assert sorted(err.value.candidates) == people
     assert all(c in str(err.value) for c in people)
+
+
+def test_cli_identity_explain_shows_the_same_hour_as_customer_show(anna_root):
+    """Both tables name one event's time in project time: the receipt at 17:30 in Milan, not 16:30 UTC."""
+    run = CliRunner()
+    show = run.invoke(app, ["customer", "show", "2900000000017", "-p", str(anna_root)], env={"COLUMNS": "300"})
+    explain = run.invoke(app, ["identity", "explain", "2900000000017", "-p", str(anna_root)], env={"COLUMNS": "300"})
+    assert show.exit_code == 0 and explain.exit_code == 0, explain.output
+    receipt_rows = [line for line in explain.stdout.splitlines() if RECEIPT in line]
+    assert receipt_rows and all("12/03/2025 17:30" in line for line in receipt_rows)
+    assert "16:30" not in explain.stdout and "ora Europe/Rome" in explain.stdout
+    assert "17:30" in show.stdout
+    as_json = run.invoke(app, ["identity", "explain", "2900000000017", "-p", str(anna_root), "-f", "json"])
+    assert "2025-03-12 16:30" in as_json.stdout  # JSON keeps UTC

@@ -41,6 +41,29 @@ def open_cli_project(path: Path, *, read_only: bool = False) -> Project:
     return open_project(path, read_only=read_only)
 
 
+def local_time(value: Any, tz: str) -> Any:
+    """A stored UTC timestamp as wall-clock time in the project zone (other values unchanged).
+
+    Why: people read tables in the time they lived (a store receipt at 17:30 in Milan, not
+    16:30 UTC); files and JSON keep UTC for machines.
+    """
+    from datetime import datetime
+
+    import pandas as pd
+
+    if isinstance(value, datetime) and not pd.isna(value):  # pd.Timestamp is a datetime
+        return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    return value
+
+
+def local_times(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """A copy of ``frame`` with every timestamp cell in project time (see :func:`local_time`)."""
+    out = frame.copy()
+    for col in out.columns:
+        out[col] = out[col].map(lambda v: local_time(v, tz)).astype(object)
+    return out
+
+
 def console(stderr: bool = True) -> Any:
     from rich.console import Console
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, console, emit_frame, open_cli_project
+from percorso.cli.common import local_time as _local
 
 if TYPE_CHECKING:
     from percorso.profile import CustomerProfile
@@ -73,17 +74,6 @@ def _fmt(value: Any) -> str:
     from percorso.export.files import format_cell
 
     return escape(format_cell(value))
-
-
-def _local(value: Any, tz: str) -> Any:
-    """A stored UTC timestamp as wall-clock time in the project zone (other values unchanged)."""
-    from datetime import datetime
-
-    import pandas as pd
-
-    if isinstance(value, datetime) and not pd.isna(value):  # pd.Timestamp is a datetime
-        return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).tz_localize(None)
-    return value
 
 
 def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, console, emit_frame, open_cli_project
+from percorso.cli.common import (
+    FormatOpt, OutOpt, OutputFormat, ProjectOpt, console, emit_frame, local_times, open_cli_project,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,25 +43,31 @@ def register(app: typer.Typer) -> None:
 
         with open_cli_project(project, read_only=True) as p:
             e = explain(p, query)
+            tz = p.settings.project.time_zone
         if fmt is OutputFormat.json:
             sys.stdout.write(json.dumps(e.to_dict(), default=str, ensure_ascii=False, indent=2) + "\n")
             return
         import pandas as pd
+
+        def show(frame: pd.DataFrame, title: str) -> None:
+            # tables in project time, like `customer show`, so both name the same hour for one event
+            emit_frame(local_times(frame, tz) if fmt is OutputFormat.table else frame, fmt,
+                       title=f"{title} (ora {tz})" if fmt is OutputFormat.table else title)
 
         c = console(stderr=False)
         c.print(f"[bold]cliente {e.customer_id}[/bold] — {len(e.identifiers)} identificativi"
                 + (f" (anche / also: {', '.join(e.also)})" if e.also else ""))
         cols = ["from", "to", "rule", "event_id", "known_event_id", "source_name", "source_file", "source_line", "occurred_at", "n_events", "trusted"]
         if e.chain:
-            emit_frame(pd.DataFrame(e.chain).reindex(columns=cols), fmt, title="collegamenti usati / links used")
+            show(pd.DataFrame(e.chain).reindex(columns=cols), "collegamenti usati / links used")
         if e.other_links:
-            emit_frame(pd.DataFrame(e.other_links)[["id_type_a", "id_value_a", "id_type_b", "id_value_b", "status",
-                                                    "event_id", "source_name", "occurred_at"]], fmt,
-                       title="collegamenti scartati / flagged, blocked, rejected")
+            show(pd.DataFrame(e.other_links)[["id_type_a", "id_value_a", "id_type_b", "id_value_b", "status",
+                                              "event_id", "source_name", "occurred_at"]],
+                 "collegamenti scartati / flagged, blocked, rejected")
         if e.flags:
-            emit_frame(pd.DataFrame(e.flags), fmt, title="identificativi segnalati / flagged hubs")
+            show(pd.DataFrame(e.flags), "identificativi segnalati / flagged hubs")
         if e.merges:
-            emit_frame(pd.DataFrame(e.merges), fmt, title="fusioni / merges")
+            show(pd.DataFrame(e.merges), "fusioni / merges")
 
     @ident.command("flags")
     def flags_cmd(
