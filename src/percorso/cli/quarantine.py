@@ -25,11 +25,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Righe scartate / quarantined rows, with reason, line and raw text."""
         from percorso.engine import ingest_sql
+        from percorso.errors import InputError, suggest
+        from percorso.ingest.reasons import REASON_CODES
 
-        p = open_cli_project(project)
-        if counts:
-            frame = ingest_sql.quarantine_counts(p.engine, source, reason).to_pandas()
-        else:
-            frame = ingest_sql.quarantine_rows(p.engine, source, reason, limit).to_pandas()
+        # a misspelt filter would print an empty table, as if that file had no bad rows
+        if reason is not None and reason not in REASON_CODES:
+            raise InputError(f"unknown reason code '{reason}'; {suggest(reason, REASON_CODES)}")
+        with open_cli_project(project, read_only=True) as p:
+            if source is not None:
+                p.settings.source(source)  # source_unknown, with "did you mean", when not declared
+            if counts:
+                frame = ingest_sql.quarantine_counts(p.engine, source, reason).to_pandas()
+            else:
+                frame = ingest_sql.quarantine_rows(p.engine, source, reason, limit).to_pandas()
         emit_frame(frame, fmt, out, title="quarantena")
-        p.close()
