@@ -14,7 +14,7 @@ from pathlib import Path
 
 from percorso.config import CONFIG_FILE, Settings, load_settings
 from percorso.engine import Engine
-from percorso.errors import ConfigError, InputError
+from percorso.errors import ConfigError, InputError, NotFound
 
 RULES_DIR = "rules"
 
@@ -31,6 +31,12 @@ class Project:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            if self.read_only and not self.database_path.exists():
+                # a read-only open cannot create the file; say what to do, not DuckDB's IO error
+                raise NotFound(
+                    f"no database yet at {self.database_path}: import files first with "
+                    "`percorso ingest SOURCE FILE…`, then `percorso build`"
+                )
             self._engine = Engine(self.database_path, read_only=self.read_only)
         return self._engine
 
