@@ -13,11 +13,12 @@ import pytest
 from stdnum.it import codicefiscale
 
 from percorso.generate import generate
+from percorso.generate.network import UA_TABLET
 
 COLUMNS = {
     "ecommerce_orders.csv": "order_id,line_no,order_date,user_id,email,phone,codice_fiscale,anonymous_id,sku,product_name,category,"
     "quantity,unit_price,discount,currency,coupon_code,shipping_cost,status",
-    "crm_contacts.csv": "crm_id;updated_at;first_name;last_name;email;phone;codice_fiscale;city;province;"
+    "crm_contacts.csv": "crm_id;updated_at;first_name;last_name;email;phone;codice_fiscale;user_id;city;province;"
     "consent_profiling;consent_marketing;origin",
     "email_events.csv": "event_id,event,timestamp,email,campaign_id,campaign_name,link_url",
     "call_center.csv": "call_id,started_at,phone,crm_id,reason,outcome,duration_s,agent",
@@ -184,3 +185,63 @@ def test_effects_drive_purchases():
         touched[tc.person[first & (tc.channel == ch)]] = True
         return bought[touched].mean()
     assert rate(CH["Store / POS"]) > rate(CH["Paid Search"]) > rate(CH["Display"])
+
+
+def _sign_in_sessions_without_user_id(folder: Path) -> tuple[int, int]:
+    """(sign-in sessions of account holders, those of them with no userId) in web_events.jsonl.
+
+    A session is a run of consecutive lines with one anonymousId (the writer emits a session's
+    events together). It is a sign-in when it identifies but is neither a newsletter sign-up
+    nor a visit from an e-mail link (those identify by the address alone), nor on a store's
+    shared tablet (its user agent is the tablets' one). Account holders are the people with a userId on any event.
+    """
+    ident = pd.read_csv(folder / "ground_truth" / "identity.csv", dtype=str)
+    who = dict(zip(ident.loc[ident.source_name == "web", "source_key"], ident.loc[ident.source_name == "web", "person_id"]))
+    rows = []
+    for line in (folder / "sources" / "web_events.jsonl").read_text().splitlines():
+        try:
+            e = json.loads(line)
+        except json.JSONDecodeError:  # a broken line: its session is left out below
+            e = {"anonymousId": line[line.find('"anonymousId":"') + 15:].split('"')[0], "type": None}
+        ctx = e.get("context", {})
+        rows.append((who.get(e.get("messageId")), e.get("anonymousId"), e["type"], e.get("event"), e.get("userId"),
+                     ctx.get("page", {}).get("url", ""), ctx.get("userAgent") == UA_TABLET))
+    f = pd.DataFrame(rows, columns=["person", "anon", "type", "event", "uid", "url", "tablet"])
+    f["session"] = (f.anon != f.anon.shift()).cumsum()
+    # a malformed line may have been the landing page of an e-mail visit or the sign-up event
+    f = f[~f.session.isin(f.loc[f.person.isna(), "session"])]
+    holders = set(f.loc[f.uid.notna(), "person"])
+    s = f.groupby("session").agg(person=("person", "first"), anon=("anon", "first"),
+                                 identifies=("type", lambda t: (t == "identify").any()),
+                                 signup=("event", lambda x: (x == "newsletter_signup").any()),
+                                 mail=("url", lambda u: u.str.contains("utm_medium=email").any()),
+                                 uid=("uid", lambda u: u.notna().any()), tablet=("tablet", "any"))
+    sign_in = s[s.identifies & ~s.signup & ~s.mail & s.person.isin(holders) & ~s.tablet]
+    return len(sign_in), int((~sign_in.uid).sum())
+
+
+def test_account_holders_sign_in_with_their_user_id(demo):
+    """A signed-in account holder's visit carries the userId (the site calls identify(userId)),
+    so a device they sign in on is tied to the account, not only to a maybe shared e-mail."""
+    n, without = _sign_in_sessions_without_user_id(demo)
+    assert n > 200
+    assert without == 0
+
+
+def test_crm_contacts_carry_the_web_account_id(demo):
+    """The CRM keeps the web shop's account number of a contact who has one (and only theirs)."""
+    ident = pd.read_csv(demo / "ground_truth" / "identity.csv", dtype=str)
+    crm = pd.read_csv(demo / "sources" / "crm_contacts.csv", sep=";", encoding="latin-1", dtype=str,
+                      keep_default_na=False, on_bad_lines="skip", index_col=False)
+    crm["source_key"] = crm.crm_id + ":" + crm.updated_at
+    crm = crm.merge(ident[ident.source_name == "crm"], on="source_key")
+    orders = pd.read_csv(demo / "sources" / "ecommerce_orders.csv", dtype=str, keep_default_na=False,
+                         on_bad_lines="skip", index_col=False).merge(
+        ident[ident.source_name == "ecommerce"], left_on="order_id", right_on="source_key")
+    account = orders[orders.user_id != ""].groupby("person_id").user_id.agg(set)
+    assert (account.map(len) == 1).all() and len(account) > 50
+    with_account = crm[crm.person_id.isin(account.index)]
+    assert len(with_account) > 50
+    assert (with_account.user_id == with_account.person_id.map(lambda p: next(iter(account[p])))).all()
+    # contacts who never ordered with an account: either no account id, or one no order shows
+    assert crm.user_id.str.match(r"^(u_\d{8})?$").all()

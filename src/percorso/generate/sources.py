@@ -180,6 +180,9 @@ def crm(src: Path, p, reg, sub_time, pur, truth, rng) -> pa.Array:
         "email": noise.email_noisy(p.email.take(pa_p), rng),
         "phone": fmt.where(rng.random(n) < 0.8, noise.phone_noisy(p.phone.take(pa_p), rng), ""),
         "codice_fiscale": fmt.where(rng.random(n) < 0.4, p.codice_fiscale.take(pa_p), ""),
+        # the web shop's account number, which the shop's connector writes on the contact
+        # (empty for contacts without a web account)
+        "user_id": p.user_id.take(pa_p),
         "city": city, "province": fmt.take([s[2] for s in STORES], p.store[person]),
         "consent_profiling": fmt.where(rng.random(n) < 0.6, "1", "0"),
         "consent_marketing": fmt.where(p.newsletter[person] | (rng.random(n) < 0.3), "1", "0"),

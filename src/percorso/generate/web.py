@@ -101,6 +101,10 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     n = ss.person.size
     buy = ss.order >= 0
     login = (p.has_account[ss.person] & (ss.kind != 2) & ((rng.random(n) < 0.3) | buy))
+    # an account holder's identifying visit (a sign-in, or a visit within the 90 days a login
+    # lasts) is signed in: its identify call is identify(userId, traits), and analytics.js
+    # puts the userId on every later call of the visit, as after a login
+    signed_in = login | (p.has_account[ss.person] & (ss.kind != 2) & ss.ident)
     counts = {
         PAGE: np.ones(n, np.int64), LOGIN: login.astype(np.int64),
         VIEW: rng.poisson(0.7, n) + buy, CART: ((rng.random(n) < 0.2) | buy).astype(np.int64),
@@ -133,7 +137,7 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
         ev[rows] = EVENT_AT[k] + np.minimum((alias[rows] * len(names) * 1.6).astype(np.int64), len(names) - 1)
     event_part = fmt.take(EVENT_POOL, ev)
     name_part = fmt.take(NAME_POOL, np.where(kind == PAGE, rng.integers(0, 8, m), len(NAME_POOL) - 1))
-    has_uid = np.flatnonzero(login[sess] & (kind != PAGE))
+    has_uid = np.flatnonzero(signed_in[sess] & (kind != PAGE))
     user_part = fmt.scatter(m, [(has_uid, fmt.join(',"userId":"', p.user_id.take(pa.array(person[has_uid])), '"'))])
     cap = rng.random(m) < 0.15
     # the e-mail goes in the identify traits (sign-in, identify) or the purchase's context traits
