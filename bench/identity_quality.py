@@ -20,9 +20,13 @@ and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), 
   (every customer of a person but its largest) stays apart — A: the person never carries a
   strong identifier; B: the part carries a flagged identifier (family e-mail); C: the part has
   only weak identifiers (cookie, device, order); D: its strong identifiers appear nowhere else
-  in the person — and the sources of its events. A part of n events in a person of N events
-  whose largest part has m is charged n*m + n*(N-m-n)/2 pairs, so the rows sum to the missing
-  pairs (pairs are quadratic: heavy people dominate, which a count of persons hides);
+  in the person; E: it is identified but the person's largest part is not (a busy cookie that
+  never identifies: the loss is really that cookie's) — and the sources of its events. A part
+  of n events in a person of N events whose largest part has m is charged n*m + n*(N-m-n)/2
+  pairs, so the rows sum to the missing pairs (pairs are quadratic: heavy people dominate,
+  which a count of persons hides);
+  ``top_by_kinds`` groups the same parts by the identifier kinds on their events (``!`` marks
+  a flagged one: ``anonymous_id+email_key!`` is a cookie that only a family e-mail identified);
 - ``device_links``: anonymous components the device link (ADR 0009) attached, and how many of
   them to the right person (its anonymous and its known event belong to one person);
 - ``recall_upper_bound``: the recall of a perfect linker that knows the truth but only has
@@ -108,30 +112,40 @@ STRONG_COLS = ("user_id", "email_key", "phone_key", "loyalty_card", "crm_id", "t
 
 
 def missing_pairs_by_part(e) -> dict[str, object]:  # noqa: ANN001
-    """Missing pairs charged to each split-off part, by cause (A-D, see the module doc) and sources."""
+    """Missing pairs charged to each split-off part, by cause (A-D, see the module doc), sources
+    and the identifier kinds on the part's events (``!`` marks a flagged one)."""
     def has(c: str) -> str:
         return f"coalesce(e.{c}, '') <> ''"
     strong = " OR ".join(has(c) for c in STRONG_COLS)
-    flagged = " OR ".join(f"({has(c)} AND hash('{c}', e.{c}) IN (SELECT h FROM _q_fl))" for c in COLS)
+    fl = {c: f"({has(c)} AND hash('{c}', e.{c}) IN (SELECT h FROM _q_fl))" for c in COLS}
+    kinds = ", ".join(f"CASE WHEN {fl[c]} THEN '{c}!' WHEN {has(c)} THEN '{c}' END" for c in COLS)
     e.run("CREATE OR REPLACE TEMP TABLE _q_fl AS SELECT DISTINCT hash(id_type, id_value) AS h FROM identity_flags")
-    r = e.query(f"""WITH ev AS (SELECT coalesce(t.customer_id, 'none:' || t.event_id) AS cid, g.person_id, e.source_name,
-            ({strong}) AS strong, ({flagged}) AS flagged
+    e.run(f"""CREATE OR REPLACE TEMP TABLE _q_parts AS
+    WITH ev AS (SELECT coalesce(t.customer_id, 'none:' || t.event_id) AS cid, g.person_id, e.source_name,
+            ({strong}) AS strong, ({" OR ".join(fl.values())}) AS flagged,
+            list_filter([{kinds}], lambda k: k IS NOT NULL) AS kinds
         FROM touchpoints t JOIN events e USING (event_id)
         JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
     parts AS (SELECT person_id, cid, count(*) AS n, bool_or(strong) AS strong, bool_or(flagged) AS flagged,
-            string_agg(DISTINCT source_name, '+' ORDER BY source_name) AS sources FROM ev GROUP BY ALL),
+            string_agg(DISTINCT source_name, '+' ORDER BY source_name) AS sources,
+            array_to_string(list_sort(list_distinct(flatten(list(kinds)))), '+') AS kinds FROM ev GROUP BY ALL),
     pp AS (SELECT *, sum(n) OVER w AS tot, max(n) OVER w AS nmain, bool_or(strong) OVER w AS known,
-            row_number() OVER (PARTITION BY person_id ORDER BY n DESC, cid) AS rk
-        FROM parts WINDOW w AS (PARTITION BY person_id))
+            row_number() OVER o AS rk, first_value(strong) OVER o AS main_strong
+        FROM parts WINDOW w AS (PARTITION BY person_id), o AS (PARTITION BY person_id ORDER BY n DESC, cid))
     SELECT CASE WHEN NOT known THEN 'A never identified' WHEN flagged THEN 'B flagged identifier'
-                WHEN NOT strong THEN 'C weak identifiers only' ELSE 'D strong identifiers not elsewhere' END AS cause,
-           sources, count(*) AS parts, round(sum(n * nmain + n * (tot - nmain - n) / 2))::BIGINT AS missing_pairs
-    FROM pp WHERE rk > 1 GROUP BY ALL ORDER BY missing_pairs DESC""").to_pylist()
+                WHEN NOT strong THEN 'C weak identifiers only' WHEN main_strong THEN 'D strong identifiers not elsewhere'
+                ELSE 'E identified, beside a larger anonymous part' END AS cause,
+           sources, kinds, n * nmain + n * (tot - nmain - n) / 2 AS mass FROM pp WHERE rk > 1""")
+    out = {}
+    for by in ("sources", "kinds"):
+        out[by] = e.query(f"""SELECT cause, {by}, count(*) AS parts, round(sum(mass))::BIGINT AS missing_pairs
+            FROM _q_parts GROUP BY ALL ORDER BY missing_pairs DESC""").to_pylist()
     e.run("DROP TABLE _q_fl")
+    e.run("DROP TABLE _q_parts")
     totals: dict[str, int] = {}
-    for row in r:
+    for row in out["sources"]:
         totals[row["cause"]] = totals.get(row["cause"], 0) + row["missing_pairs"]
-    return {"by_cause": dict(sorted(totals.items())), "top": r[:20]}
+    return {"by_cause": dict(sorted(totals.items())), "top": out["sources"][:20], "top_by_kinds": out["kinds"][:20]}
 
 
 COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
