@@ -115,3 +115,19 @@ def test_events_without_any_identifier_are_counted_not_hidden(proj, tmp_path: Pa
     ingest(proj, "events", f)
     rep = run_build(proj)
     assert (rep.events, rep.touchpoints, rep.events_without_customer) == (1, 0, 1)
+
+
+def test_build_summary_counts_buyers_per_place(proj, tmp_path: Path):
+    """A return receipt without a card becomes a customer of its own: it is a return, not a store buyer."""
+    from percorso.build.summary import orders_by_place
+
+    f = tmp_path / "pos.csv"
+    f.write_text(POS_HEAD
+                 + "MI01;7;05/03/2025;10:30;2900000000017;A1;Rete;reti;1;500,00;0;carta;;1\n"
+                 + "MI01;8;06/03/2025;11:00;;A1;Rete;reti;-1;500,00;0;carta;;1\n",
+                 encoding="utf-8")
+    ingest(proj, "pos", f)
+    run_build(proj)
+    assert _rows(proj, "SELECT count(*) FROM customers") == [(2,)]  # the card holder and the unlinked return
+    (store,) = orders_by_place(proj.engine).itertuples(index=False)
+    assert (store.online, store.orders, store.returns, store.revenue, store.customers) == (False, 1, 1, 0.0, 1)

@@ -24,11 +24,16 @@ def touchpoints_by_channel(engine: Engine) -> pd.DataFrame:
 
 
 def orders_by_place(engine: Engine) -> pd.DataFrame:
-    """Orders, returns, net revenue and customers online vs in store (online first)."""
+    """Orders, returns, net revenue and buying customers online vs in store (online first).
+
+    ``customers`` counts buyers (customers with an order that is not a return), so it adds up
+    with the online-only / store-only / both split; a return receipt without a card is a
+    customer of its own and would otherwise count as a store customer who never bought.
+    """
     o = engine.table("orders")
     frame = engine.execute(o.group_by("online").aggregate(
         orders=o.count(where=~o.is_return), returns=o.count(where=o.is_return),
-        revenue=o.revenue.sum(), customers=o.customer_id.nunique(),
+        revenue=o.revenue.sum(), customers=o.customer_id.nunique(where=~o.is_return),
     ))
     frame["revenue"] = frame["revenue"].fillna(0.0).astype(float)
     return frame.sort_values("online", ascending=False).reset_index(drop=True)

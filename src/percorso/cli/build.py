@@ -64,7 +64,8 @@ def print_build_summary(engine: object, report: object) -> None:
         t.add_row(escape(str(row.channel)), format_cell(row.touchpoints), format_cell(row.customers))
     out.print(t)
     t = Table(title="ordini / orders")
-    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)", "clienti"):
+    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)",
+                "acquirenti / buyers"):
         t.add_column(col, justify="left" if col.startswith("dove") else "right")
     for row in orders_by_place(engine).itertuples(index=False):  # type: ignore[arg-type]
         t.add_row("online" if row.online else "negozio / store", format_cell(row.orders), format_cell(row.returns),

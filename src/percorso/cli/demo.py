@@ -73,7 +73,7 @@ def print_demo_summary(r: dict[str, Any]) -> None:
                      [("canale / channel", "left"), ("online", "left"), ("punti di contatto", "right"), ("clienti", "right")],
                      [[x["channel"], x["online"], x["touchpoints"], x["customers"]] for x in r["channels"]]))
     out.print(_table("ordini / orders", [("dove / where", "left"), ("ordini", "right"), ("resi / returns", "right"),
-                                         ("ricavi netti / net revenue (EUR)", "right"), ("clienti", "right")],
+                                         ("ricavi netti / net revenue (EUR)", "right"), ("acquirenti / buyers", "right")],
                      [["online" if x["online"] else "negozio / store", x["orders"], x["returns"], x["revenue"],
                        x["customers"]] for x in r["orders"]]))
     out.print(_table("import per fonte / import by source",
