@@ -120,5 +120,8 @@ def register(app: typer.Typer) -> None:
             sil = ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items())
             when = f", computed at {res.meta['computed_at']}" if res.meta.get("computed_at") else ""
             console().print(f"k = {res.meta['k']}, silhouette = {sil or '-'}{when}")
+            # numbers kept from the stored personas (or new), so a saved `persona = N` can be trusted
+            for line in res.meta.get("numbering") or []:
+                console().print(line, markup=False, highlight=False)
         else:
             emit_frame(frame, fmt, out, title="personas")

@@ -11,6 +11,10 @@ Tables (created on first use):
   ``k_requested`` (NULL = chosen by silhouette), ``k``, ``seed``, ``sample``, ``features``
   (JSON list), ``silhouette`` (JSON {k: score}), ``customers``. The CLV settings already
   live with each fit in ``clv_models``, the segment rules in ``segments``.
+* ``persona_numbering``: per stored personas run (``computed_at``), one row per persona number:
+  ``persona``, ``size_rank`` (1 = largest cluster of that run; NULL for a number left unused),
+  ``status`` (``first``, ``kept``, ``new``, ``gone``: :mod:`percorso.value.personas_numbering`),
+  ``distance`` (to the stored persona it kept the number of, in standard units).
 * ``value_stale``: artefact, since, reason: one row per artefact that does not reflect the
   built data (a failed refresh, a ``build --no-refresh``). Computing the artefact again,
   by hand or at a build, removes its row.
@@ -25,13 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from percorso.value.personas_numbering import GONE, Numbering
+
 if TYPE_CHECKING:
     from percorso.engine import Engine
 
 PERSONA_RUNS = "persona_runs"
+NUMBERING = "persona_numbering"
 STALE = "value_stale"
 _RUNS = (("computed_at", "TIMESTAMP"), ("k_requested", "BIGINT"), ("k", "BIGINT"), ("seed", "BIGINT"),
          ("sample", "BIGINT"), ("features", "VARCHAR"), ("silhouette", "VARCHAR"), ("customers", "BIGINT"))
+_NUMBERING = (("computed_at", "TIMESTAMP"), ("persona", "BIGINT"), ("size_rank", "BIGINT"), ("status", "VARCHAR"),
+              ("distance", "DOUBLE"))
 _STALE = (("artefact", "VARCHAR"), ("since", "TIMESTAMP"), ("reason", "VARCHAR"))
 
 
@@ -85,6 +94,34 @@ def last_persona_run(engine: Engine) -> PersonaRun | None:
                       {int(k): float(v) for k, v in json.loads(r["silhouette"]).items()}, _int(r["customers"]))
 
 
+def save_numbering(engine: Engine, computed_at: datetime, numbering: Numbering) -> None:
+    """Append how the personas of the run ``computed_at`` were numbered."""
+    k, gone = len(numbering.numbers), numbering.gone
+    engine.create_empty_table(NUMBERING, _NUMBERING, replace=False)
+    engine.append_arrow(NUMBERING, pa.table({
+        "computed_at": pa.array([computed_at] * (k + len(gone)), pa.timestamp("us")),
+        "persona": pa.array(numbering.numbers + gone, pa.int64()),
+        "size_rank": pa.array(list(range(1, k + 1)) + [None] * len(gone), pa.int64()),
+        "status": numbering.status + [GONE] * len(gone),
+        "distance": pa.array(numbering.distance + [None] * len(gone), pa.float64()),
+    }))
+
+
+def load_numbering(engine: Engine, computed_at: Any) -> Numbering | None:
+    """How the run ``computed_at`` was numbered, or ``None`` (a run stored before numbering)."""
+    if not engine.has_table(NUMBERING):
+        return None
+    t = engine.table(NUMBERING)
+    df = engine.execute(t.filter(t.computed_at == computed_at).order_by("size_rank"))
+    if df.empty:
+        return None
+    gone = df["status"] == GONE
+    used = df[~gone]
+    return Numbering([int(n) for n in used["persona"]], list(used["status"]),
+                     [None if d != d else float(d) for d in used["distance"]],  # NULL arrives as NaN
+                     sorted(int(n) for n in df.loc[gone, "persona"]))
+
+
 def mark_stale(engine: Engine, artefact: str, reason: str) -> None:
     """Record that ``artefact`` no longer reflects the data; the first reason is kept."""
     engine.create_empty_table(STALE, _STALE, replace=False)
@@ -113,5 +150,5 @@ def stale(engine: Engine) -> dict[str, str]:
     return {r.artefact: f"since {r.since:%Y-%m-%d %H:%M:%S} UTC: {r.reason}" for r in df.itertuples()}
 
 
-__all__ = ["DEFAULT_RUN", "PersonaRun", "clear_stale", "last_persona_run", "mark_stale", "save_persona_run",
-           "stale"]
+__all__ = ["DEFAULT_RUN", "PersonaRun", "clear_stale", "last_persona_run", "load_numbering", "mark_stale",
+           "save_numbering", "save_persona_run", "stale"]

@@ -10,8 +10,11 @@ its settings in ``persona_runs`` (:mod:`percorso.value.artefacts`), so ``percors
 run it again the same way. ``stored=True`` describes the stored assignment without clustering.
 
 Determinism: the sample is the first rows by ``hash(customer_id)``; k-means and the
-silhouette sample use ``seed``; personas are numbered 1..k by size in the sample (largest
-first), so the same data and seed give the same personas.
+silhouette sample use ``seed``, so the same data and seed give the same personas. Numbers: a
+first run numbers them 1..k by size in the sample (largest first); a later run keeps the number
+of the stored persona each new cluster matches (:mod:`percorso.value.personas_numbering`), so a
+segment ``persona = 2`` or an exported list keeps meaning the same group after a rebuild; how
+each number was chosen is stored in ``persona_numbering``.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from pydantic import Field
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.errors import InputError, NotFound
 from percorso.value import personas_text
-from percorso.value.artefacts import (PersonaRun, clear_stale, last_persona_run, save_persona_run,
-                                      stale)
+from percorso.value.artefacts import (PersonaRun, clear_stale, last_persona_run, load_numbering, save_numbering,
+                                      save_persona_run, stale)
 from percorso.value.personas_features import card_facts, feature_expr
+from percorso.value.personas_numbering import match_numbers, stored_centroids
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -64,13 +68,36 @@ class Fit:
     std: np.ndarray
     centroids: np.ndarray
     silhouettes: dict[int, float]
+    warm: bool = False
+    """The chosen clustering started from the stored personas (see :func:`fit_personas`)."""
 
 
-def fit_personas(x: np.ndarray, features: list[str], k: int | None, seed: int) -> Fit:
+def _kmeans(z: np.ndarray, k: int, seed: int, warm: np.ndarray | None) -> tuple[Any, bool]:
+    """k-means from ``n_init`` seeded starts and, when ``warm`` has k rows, also from ``warm``;
+    the lower inertia wins, the warm start on a tie."""
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(z)
+    if warm is None or len(warm) != k:
+        return km, False
+    again = KMeans(n_clusters=k, init=warm, n_init=1, random_state=seed).fit(z)
+    return (again, True) if again.inertia_ <= km.inertia_ * (1 + 1e-9) else (km, False)
+
+
+def fit_personas(x: np.ndarray, features: list[str], k: int | None, seed: int,
+                 previous: np.ndarray | None = None) -> Fit:
     """Standardise ``x`` and cluster it; ``k`` by best silhouette in 2..8 when not given.
 
-    Centroids are renumbered by cluster size (largest first) so persona 1 is the biggest.
+    Centroids are ordered by cluster size (largest first): a first run numbers them so.
+    ``previous`` (the stored personas' centroids in the units of ``x``) is one more start
+    for the k-means with as many clusters. Why: on data with two local optima of nearly the
+    same inertia, the seeded starts can land on either depending on the row order (the
+    sample is ordered by customer id, and new data or an identity merge moves ids), and the
+    personas would then regroup people for no reason in the data; starting from the stored
+    personas keeps them when they are still at least as good a clustering.
     """
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
     from sklearn.cluster import KMeans
     from sklearn.metrics import pairwise_distances, silhouette_score
 
@@ -88,26 +115,28 @@ def fit_personas(x: np.ndarray, features: list[str], k: int | None, seed: int) -
     sil_idx = rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False) if n > SILHOUETTE_SAMPLE else np.arange(n)
     # the distances between the silhouette rows do not depend on k: compute them once, not per k
     dist = pairwise_distances(z[sil_idx])
-    best: tuple[float, int, Any] | None = None
+    warm = None if previous is None or not len(previous) else (previous - mean) / std
+    best: tuple[float, int, Any, bool] | None = None
     sils: dict[int, float] = {}
     for kk in ks:
-        km = KMeans(n_clusters=kk, n_init=4, random_state=seed).fit(z)
+        km, from_warm = _kmeans(z, kk, seed, warm)
         ls = km.labels_[sil_idx]
         if len(np.unique(ls)) < 2:
             sils[kk] = -1.0
         else:
             sils[kk] = float(silhouette_score(dist, ls, metric="precomputed"))
         if best is None or sils[kk] > best[0] + 1e-12:
-            best = (sils[kk], kk, km)
+            best = (sils[kk], kk, km, from_warm)
     assert best is not None
     km = best[2]
     sizes = np.bincount(km.labels_, minlength=best[1])
     order = sorted(range(best[1]), key=lambda i: (-sizes[i], i))
-    return Fit(features, mean, std, km.cluster_centers_[order], sils)
+    return Fit(features, mean, std, km.cluster_centers_[order], sils, best[3])
 
 
-def assign_expr(features: Table, fit: Fit) -> Table:
-    """customer_id, persona (1..k): the nearest centroid, computed in the engine."""
+def assign_expr(features: Table, fit: Fit, numbers: list[int] | None = None) -> Table:
+    """customer_id, persona: the number (``numbers[i]`` for centroid i, default i + 1) of the
+    nearest centroid, computed in the engine."""
     z = {f: (features[f] - float(fit.mean[j])) / float(fit.std[j]) for j, f in enumerate(fit.features)}
     dists = []
     for c in fit.centroids:
@@ -115,7 +144,8 @@ def assign_expr(features: Table, fit: Fit) -> Table:
         dists.append(d)
     t = features.select("customer_id", **{f"_d{i}": d for i, d in enumerate(dists)})
     best = ibis.least(*(t[f"_d{i}"] for i in range(len(dists)))) if len(dists) > 1 else t["_d0"]
-    persona = ibis.cases(*((t[f"_d{i}"] == best, i + 1) for i in range(len(dists))), else_=1)
+    numbers = numbers or list(range(1, len(dists) + 1))
+    persona = ibis.cases(*((t[f"_d{i}"] == best, numbers[i]) for i in range(len(dists))), else_=numbers[0])
     return t.select("customer_id", persona=persona.cast("int64"))
 
 
@@ -124,17 +154,15 @@ def _first(df: Any, persona: int, col: str) -> Any:
     return rows[col].iloc[0] if len(rows) else None
 
 
-def build_cards(facts: dict[str, Any], k: int) -> list[dict[str, Any]]:
-    """One dict per persona with its facts, names and descriptions."""
-    base = facts["base"]
+def build_cards(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """One dict per persona with its facts, names and descriptions, by persona number (numbers
+    kept from an earlier run need not be 1..k)."""
+    base = facts["base"].sort_values("persona")
     total = float(base["customers"].sum())
     overall = float((base["avg_revenue"] * base["customers"]).sum() / total) if total else 0.0
     cards = []
-    for p in range(1, k + 1):
-        row = base[base["persona"] == p]
-        if not len(row):
-            continue
-        r = row.iloc[0]
+    for r in base.to_dict("records"):
+        p = int(r["persona"])
         ch = facts["channels"]
         ch = ch[ch["persona"] == p]
         cats = facts["categories"]
@@ -202,40 +230,44 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
         ftab = eng.temp_table(feats)
         try:
             if q.stored:
-                k, facts, meta = self._stored(ftab)
+                facts, meta = self._stored(ftab)
             else:
-                k, facts, meta = self._cluster(ftab, names)
+                facts, meta = self._cluster(ftab, names)
         finally:
             eng.drop_temp(ftab)
-        cards = build_cards(facts, k)
+        cards = build_cards(facts)
         return PersonasResult(frame=cards_frame(cards), query=q, meta=meta, cards=cards)
 
-    def _cluster(self, ftab: Table, names: list[str]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    def _cluster(self, ftab: Table, names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Fit on the sample, assign everyone in the engine, persist (with the run's settings)."""
         q, eng = self.query, self.engine
         sample = ftab.mutate(_h=ftab.customer_id.hash()).order_by(["_h", "customer_id"]).limit(q.sample)
         x = eng.to_arrow(sample.select(*names)).to_pandas().to_numpy(dtype="float64")
         if len(x) < 3:
             raise InputError(f"personas need at least 3 customers with touchpoints; found {len(x)}")
-        fit = fit_personas(x, names, q.k, q.seed)
+        previous = stored_centroids(eng, eng.table(TABLE), ftab, names) if eng.has_table(TABLE) else {}
+        fit = fit_personas(x, names, q.k, q.seed, np.stack(list(previous.values())) if previous else None)
         k = len(fit.centroids)
-        assign = assign_expr(ftab, fit)
-        meta: dict[str, Any] = {"k": k, "silhouette": fit.silhouettes, "features": names, "sample": len(x)}
+        numbering = match_numbers({n: (c - fit.mean) / fit.std for n, c in previous.items()}, fit.centroids)
+        assign = assign_expr(ftab, fit, numbering.numbers)
+        meta: dict[str, Any] = {"k": k, "silhouette": fit.silhouettes, "features": names, "sample": len(x),
+                                "numbering": numbering.lines(), "warm_start": fit.warm}
         if not q.persist:
             amap = eng.temp_table(assign)
             facts = card_facts(eng, amap, ftab)
             eng.drop_temp(amap)
-            return k, facts, meta
+            return facts, meta
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         eng.create_table(TABLE, assign.mutate(computed_at=ibis.literal(now)))
         amap = eng.table(TABLE).select("customer_id", "persona")
         facts = card_facts(eng, amap, ftab)
         save_persona_run(eng, PersonaRun(now, q.k, k, q.seed, q.sample, names, fit.silhouettes,
                                          int(facts["base"]["customers"].sum())))
+        save_numbering(eng, now, numbering)
         clear_stale(eng, "personas")
-        return k, facts, {**meta, "computed_at": now}
+        return facts, {**meta, "computed_at": now}
 
-    def _stored(self, ftab: Table) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    def _stored(self, ftab: Table) -> tuple[dict[str, Any], dict[str, Any]]:
         """Cards of the stored assignment, with the settings recorded for it."""
         eng = self.engine
         if self.query.k is not None:
@@ -243,7 +275,7 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
         if not eng.has_table(TABLE):
             raise NotFound("no personas yet: run `percorso personas` first (nessuna persona calcolata)")
         stored = eng.table(TABLE)
-        head = eng.execute(stored.aggregate(k=stored.persona.max(), computed_at=stored.computed_at.max())).iloc[0]
+        head = eng.execute(stored.aggregate(k=stored.persona.nunique(), computed_at=stored.computed_at.max())).iloc[0]
         k = 0 if head["k"] is None or head["k"] != head["k"] else int(head["k"])  # NULL: None or NaN
         if k == 0:
             raise NotFound("the stored personas are empty: run `percorso personas` again")
@@ -253,7 +285,9 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
                                 "silhouette": run_.silhouette if run_ else {},
                                 "features": run_.features if run_ else [], "sample": run_.sample if run_ else None,
                                 "stale": stale(eng).get("personas")}
-        return k, card_facts(eng, amap, ftab), meta
+        numbering = load_numbering(eng, head["computed_at"])
+        meta["numbering"] = numbering.lines() if numbering else []
+        return card_facts(eng, amap, ftab), meta
 
     def customers_expr(self, **selector: Any) -> Table:
         if not self.engine.has_table(TABLE):

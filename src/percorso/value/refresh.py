@@ -11,7 +11,9 @@ has, the way it was last computed:
    data; ``customer_value`` is rewritten.
 2. **Personas** (when ``customer_personas`` exists): clustered again with the settings of the
    last run (``persona_runs``: k or silhouette, seed, sample), after the CLV refit because the
-   cards read CLV and churn risk.
+   cards read CLV and churn risk. Each new cluster keeps the number of the stored persona it
+   matches (:mod:`percorso.value.personas_numbering`), so segment rules on ``persona`` keep
+   their meaning.
 3. **Segments** (every stored one): membership recomputed, one size point per refresh, after
    the two above because a rule may use CLV or personas.
 
@@ -170,7 +172,8 @@ def _recluster(project: Project, report: RefreshReport) -> None:
     r = last_persona_run(project.engine) or DEFAULT_RUN
     res = run(project.engine, PersonasQuery(k=r.k_requested, seed=r.seed, sample=r.sample), project.settings)
     how = "by silhouette" if r.k_requested is None else "as requested"
-    report.refreshed["personas"] = f"k = {res.meta['k']} ({how}), seed {r.seed}"
+    numbering = "".join(f"; {line}" for line in res.meta.get("numbering") or [])
+    report.refreshed["personas"] = f"k = {res.meta['k']} ({how}), seed {r.seed}{numbering}"
 
 
 def _refresh_segments(project: Project, report: RefreshReport) -> None:
