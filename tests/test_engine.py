@@ -72,3 +72,15 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
                 engine.append_arrow("t", pa.table({"a": [1]}))
                 raise RuntimeError("boom")
         assert engine.count("t") == 0
+
+
+def test_create_if_missing_on_a_read_only_database(tmp_path):
+    """replace=False on an existing table is a no-op, also read-only (DuckDB refuses CREATE there)."""
+    from percorso.engine import open_engine
+
+    with open_engine(tmp_path / "e.duckdb") as e:
+        e.create_empty_table("t", (("a", "VARCHAR"),))
+        e.con.execute("INSERT INTO t VALUES ('kept')")
+    with open_engine(tmp_path / "e.duckdb", read_only=True) as ro:
+        ro.create_empty_table("t", (("a", "VARCHAR"),), replace=False)
+        assert ro.con.execute("SELECT a FROM t").fetchall() == [("kept",)]

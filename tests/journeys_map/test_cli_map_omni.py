@@ -86,3 +86,33 @@ def test_omnichannel_drill_down(root):
     f = pd.read_csv(io.StringIO(_cli("omnichannel", "-p", str(root), "--customers", "ropo=online_to_store",
                                      "--format", "csv")))
     assert list(f["customer_id"]) == ["bruno"]
+
+
+def test_omnichannel_drill_down_misspelt_value_is_an_error(root):
+    """`--customers mix=omnichanel` used to list nobody (exit 0), as if the cell were empty."""
+    from percorso.errors import InputError
+
+    run = CliRunner()
+    res = run.invoke(app, ["omnichannel", "-p", str(root), "--customers", "mix=omnichanel"])
+    assert isinstance(res.exception, InputError) and "did you mean 'omnichannel'" in str(res.exception)
+    res = run.invoke(app, ["omnichannel", "-p", str(root), "--customers", "ropo=online_store"])
+    assert isinstance(res.exception, InputError) and "did you mean 'online_to_store'" in str(res.exception)
+    f = pd.read_csv(io.StringIO(_cli("omnichannel", "-p", str(root), "--customers", "mix=omnichannel",
+                                     "--format", "csv")))
+    assert len(f) == 1  # the one omnichannel customer of the hand-made people (see test_omnichannel_json)
+
+
+def test_journey_commands_take_a_saved_segment(tmp_path):
+    """`--segment` on the read-only journey commands: was a traceback (CREATE on a read-only
+    database in the segment store, then an Ibis join error in omnichannel's first-purchase table)."""
+    root = journey_project(tmp_path / "p", PEOPLE)
+    rule = '{"type":"behaviour","action":"bought_in_store"}'
+    _cli("segment", "create", "negozio", "--rule", rule, "-p", str(root))
+    every = {r["mix"]: r["customers"] for r in json.loads(_cli("omnichannel", "-p", str(root), "--format", "json"))}
+    only = {r["mix"]: r["customers"] for r in json.loads(_cli("omnichannel", "-p", str(root), "--segment", "negozio",
+                                                              "--format", "json"))}
+    # the segment is exactly the store buyers: store only and omnichannel, as in the whole base
+    assert only == {"online_only": 0, "store_only": every["store_only"], "omnichannel": every["omnichannel"],
+                    "no_purchase": 0}
+    for args in (["journey-map"], ["paths", "top"], ["funnel", "receipt", "return"]):
+        _cli(*args, "-p", str(root), "--segment", "negozio", "--format", "csv")

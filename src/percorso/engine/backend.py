@@ -227,6 +227,10 @@ class Engine:
         if bad:
             raise EngineError(f"unsupported column types {bad}; allowed: {sorted(allowed)}")
         cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in columns)
+        if not replace and self.has_table(name):
+            # nothing to do; and CREATE ... IF NOT EXISTS is refused on a read-only database
+            # even when the table exists, which broke every read-only `--segment` command
+            return
         verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
         with self._write_lock:
             self.con.execute(f"{verb} {quote_ident(name)} ({cols})")

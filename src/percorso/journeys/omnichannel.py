@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
-from percorso.errors import InputError
+from percorso.errors import InputError, suggest
 from percorso.journeys.controls import PURCHASE_TYPES, scoped_touchpoints
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 MIXES = ("online_only", "store_only", "omnichannel", "no_purchase")
+ROPO_DIRECTIONS = ("online_to_store", "store_to_online")
 
 
 class OmnichannelQuery(AnalysisQuery):
@@ -150,8 +151,8 @@ class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
         t = scoped_touchpoints(self.engine, self.query)
         o = _orders(self.engine, self.query)
         first = o.group_by("customer_id").aggregate(_first=o.occurred_at.min())
-        j = first.left_join(t.select("customer_id", "channel", _at="occurred_at"),
-                            [first.customer_id == t.customer_id, t.occurred_at < first._first])
+        before = t.select("customer_id", "channel", _at="occurred_at")  # predicates on the joined relation itself:
+        j = first.left_join(before, [first.customer_id == before.customer_id, before._at < first._first])  # (segment)
         per = j.group_by(j.customer_id).aggregate(touchpoints=j._at.count(), channels=j.channel.nunique())
         a = self.engine.execute(per.group_by("touchpoints").aggregate(customers=per.count()))
         b = self.engine.execute(per.group_by("channels").aggregate(customers=per.count()))
@@ -190,6 +191,11 @@ class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
                        **selector: Any) -> ir.Table:
         if selector or (mix is None and ropo is None and store is None):
             raise InputError("omnichannel drill-down takes mix=, ropo=online_to_store|store_to_online or store=")
+        # a misspelt value would list nobody, as if the cell were empty
+        if mix is not None and mix not in MIXES:
+            raise InputError(f"unknown mix '{mix}'; {suggest(mix, MIXES)}")
+        if ropo is not None and ropo not in ROPO_DIRECTIONS:
+            raise InputError(f"unknown ropo direction '{ropo}'; {suggest(ropo, ROPO_DIRECTIONS)}")
         if mix is not None:
             m = customer_mix(self.engine, self.query)
             return m.filter(m.mix == mix).select("customer_id")
