@@ -189,3 +189,44 @@ def test_cli_chart(tmp_path):
     assert res.exit_code == 0, res.output
     html = out.read_text(encoding="utf-8")
     assert "markov_2" in html and "plotly" in html.lower()
+
+
+PROPERTY_JOURNEYS = {
+    # dina: two web visits (a landing, then a product page), then a receipt
+    "dina": [("page_view", "2024-03-01 10:00", {"channel": "Display", "stage": "awareness",
+                                                 "properties": {"page_type": "home", "ab": 2}}),
+             ("page_view", "2024-03-03 10:00", {"channel": "Email", "stage": "consideration",
+                                                 "properties": {"page_type": "pdp", "ab": 1}}),
+             ("receipt", "2024-03-05 17:00", {"channel": "Store / POS", "revenue": 80.0})],
+    # ezio: one visit whose properties lack the key, then an online purchase
+    "ezio": [("page_view", "2024-03-02 09:00", {"channel": "Email", "stage": "consideration",
+                                                 "properties": {"other": "x"}}),
+             ("purchase", "2024-03-02 09:20", {"channel": "Email", "revenue": 20.0})],
+}
+
+
+def test_levels_from_stage_properties_and_combinations(tmp_path):
+    """Any touchpoint property is a level: a column, a JSON key, or several joined by '+'."""
+    e = journeys_for(tmp_path, PROPERTY_JOURNEYS)
+    try:
+        def credits(level, model="first"):
+            r = run(e, AttributionQuery(models=(model,), level=level))
+            return {k: v for k, v in zip(r.frame["node"], r.frame[model], strict=True) if v}
+        # first touches: dina's landing, ezio's visit (the purchase is the conversion, not a touch)
+        assert credits("stage") == {"awareness": 1.0, "consideration": 1.0}
+        assert credits("channel+stage") == {"Display | awareness": 1.0, "Email | consideration": 1.0}
+        assert credits("property.page_type") == {"home": 1.0, "(none)": 1.0}
+        # a number in the JSON is its text; last touch of dina is the pdp visit
+        assert credits("property.ab", "last") == {"1": 1.0, "(none)": 1.0}
+        assert credits("online") == {"online": 2.0}
+        # drill-down reaches the customers behind a combined node
+        r = run(e, AttributionQuery(models=("last",), level="channel+stage"))
+        assert r.customers(node="Email | consideration")["customer_id"].tolist() == sorted(["dina", "ezio"])
+        for bad, why in (("channel+stagee", "did you mean 'stage'"), ("property.a-b", "property key"),
+                         ("property.x') OR 1=1 --", "property key"), ("stage+stage", "repeats")):
+            with pytest.raises(InputError, match=why):  # a query's level is the user's input
+                run(e, AttributionQuery(models=("first",), level=bad))
+            with pytest.raises(ConfigError, match=why):  # the same in percorso.toml
+                attribution_settings({"level": bad})
+    finally:
+        e.close()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.attribution import aggregates as A
@@ -114,7 +114,11 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                 updates["direct"] = direct_mode(query.direct)
             except ValueError as exc:
                 raise InputError(str(exc), code="direct_unknown") from None
-        self.cfg = base.model_validate({**base.model_dump(), **updates}) if updates else base
+        try:
+            self.cfg = base.model_validate({**base.model_dump(), **updates}) if updates else base
+        except ValidationError as exc:  # a query's level, lookback… is the user's input, not the TOML
+            raise InputError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()),
+                             code="attribution_query_invalid") from None
         self.conversion = self.cfg.conversion(query.conversion)
         self.model_names = parse_models(list(query.models))
 

@@ -35,7 +35,7 @@ import ibis
 import ibis.expr.types as ir
 
 from percorso.attribution.direct import IGNORE, drop_direct_touches
-from percorso.attribution.settings import AttributionSettings, ConversionDef, check_level
+from percorso.attribution.settings import PROPERTY_PREFIX, AttributionSettings, ConversionDef, check_level
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
@@ -43,14 +43,24 @@ if TYPE_CHECKING:
 
 def node_expr(t: ir.Table, level: str, online_breakdown: bool = False) -> ir.StringValue:
     """The journey node of a touchpoint at ``level`` (NULL parts become '(none)')."""
-    cols = check_level(level)
-    parts = [t[c].cast("string").fill_null("(none)") for c in cols]
+    parts = [_level_part(t, c).fill_null("(none)") for c in check_level(level)]
     node = parts[0]
     for p in parts[1:]:
         node = node + (" / " if level == "source_medium" else " | ") + p
     if online_breakdown:
         node = node + ibis.ifelse(t.online.fill_null(False), " (online)", " (offline)")
     return node
+
+
+def _level_part(t: ir.Table, part: str) -> ir.StringValue:
+    """One part of a level: a column as text, or a ``properties`` key (bound as a value)."""
+    if part.startswith(PROPERTY_PREFIX):
+        value = t.properties.try_cast("json")[part[len(PROPERTY_PREFIX):]]
+        # a text value as it is, any other (number, true) as its JSON text; JSON null is no value
+        return ibis.coalesce(value.unwrap_as("string"), value.cast("string").nullif("null"))
+    if part == "online":
+        return t.online.ifelse("online", "offline")
+    return t[part].cast("string")
 
 
 def _day_bounds(query: Any) -> tuple[Any, Any]:

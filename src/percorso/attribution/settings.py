@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,7 +38,13 @@ LEVELS: dict[str, tuple[str, ...]] = {
 PROPERTY_COLUMNS = (
     "channel", "campaign", "utm_source", "utm_medium", "utm_campaign", "source_name", "source_system",
     "event_type", "event_name", "store_id", "region", "device_type", "coupon_code", "channel_rule",
+    "stage", "online",
 )
+
+#: Prefix of a level read from a key of the touchpoint's ``properties`` JSON (``property.page_type``).
+PROPERTY_PREFIX = "property."
+#: A property key: a plain identifier, so a level name can never carry a JSON path or SQL.
+_PROPERTY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 def _check_types(values: list[str]) -> list[str]:
@@ -185,15 +192,31 @@ def direct_mode(value: str) -> str:
 
 
 def check_level(level: str) -> tuple[str, ...]:
-    """Columns of a level name (``channel``, ``campaign``, ``source_medium``, or a column)."""
+    """Parts of a level name: their touchpoint columns, or ``property.<key>`` for a JSON property.
+
+    A level is a named combination (``channel``, ``campaign``, ``source_medium``,
+    ``channel_campaign``), a touchpoint column, a key of the ``properties`` JSON written
+    ``property.<key>``, or several of those joined by ``+`` (``channel+stage``): "any touchpoint
+    property" (issue 4), each part allowlisted so that no level name reaches the SQL as text.
+    """
     if level in LEVELS:
         return LEVELS[level]
-    if level in PROPERTY_COLUMNS:
-        return (level,)
-    raise ConfigError(
-        f"unknown attribution level '{level}'; {suggest(level, list(LEVELS) + list(PROPERTY_COLUMNS))}",
-        code="level_unknown",
-    )
+    parts = tuple(p.strip() for p in level.split("+"))
+    for part in parts:
+        if part in PROPERTY_COLUMNS:
+            continue
+        if part.startswith(PROPERTY_PREFIX) and _PROPERTY_KEY.fullmatch(part[len(PROPERTY_PREFIX):]):
+            continue
+        hint = ("a property key is letters, digits and '_' (property.page_type)"
+                if part.startswith(PROPERTY_PREFIX) else
+                suggest(part, list(LEVELS) + list(PROPERTY_COLUMNS) + [PROPERTY_PREFIX + "<chiave>"]))
+        raise ConfigError(
+            f"unknown attribution level '{part}'" + (f" in '{level}'" if len(parts) > 1 else "") + f"; {hint}",
+            code="level_unknown",
+        )
+    if len(set(parts)) < len(parts):
+        raise ConfigError(f"attribution level '{level}' repeats a part", code="level_unknown")
+    return parts
 
 
 def attribution_settings(raw: Any = None) -> AttributionSettings:

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         models: ModelsOpt = "all",
         order: OrderOpt = None,
         conversion: ConvOpt = None,
-        level: Annotated[str | None, typer.Option("--level", help="channel | campaign | source_medium | colonna del touchpoint.")] = None,
+        level: Annotated[str | None, typer.Option("--level", help="channel | campaign | source_medium | colonna del touchpoint (stage, store_id…) | property.<chiave> | più parti con + (channel+stage).")] = None,
         online_breakdown: Annotated[bool, typer.Option("--online-breakdown", help="Separa online/offline / split online vs offline.")] = False,
         lookback_days: Annotated[int | None, typer.Option("--lookback-days", help="Finestra in giorni / lookback window.")] = None,
         paths: Annotated[Path | None, typer.Option("--paths", help="Tabella di percorsi aggregata (formato ChannelAttribution).")] = None,
