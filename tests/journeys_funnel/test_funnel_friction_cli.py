@@ -83,3 +83,33 @@ def test_friction_prints_three_tables_and_drills_down(root, tmp_path):
     chart = tmp_path / "fr.html"
     _cli("friction", "-p", str(root), "--min-journeys", "1", "--chart", str(chart), "--format", "csv")
     assert chart.exists()
+
+
+def test_misspelt_step_or_anchor_is_an_error_with_did_you_mean(root):
+    """A typo used to print an empty funnel / path table (exit 0), read as "nobody did that"."""
+    from percorso.errors import NotFound
+
+    run = CliRunner()
+    res = run.invoke(app, ["funnel", "page_veiw", "add_to_cart", "-p", str(root)])
+    assert isinstance(res.exception, NotFound) and res.exit_code != 0
+    assert "'page_veiw': did you mean 'page_view'" in str(res.exception)
+    res = run.invoke(app, ["funnel", "page_view", "add_to_cart|chekout", "-p", str(root)])  # an alternative too
+    assert isinstance(res.exception, NotFound) and "'chekout'" in str(res.exception)
+    res = run.invoke(app, ["paths", "top", "--node", "channel", "--end", "Store/POS", "-p", str(root)])
+    assert isinstance(res.exception, NotFound) and "did you mean 'Store / POS'" in str(res.exception)
+    res = run.invoke(app, ["paths", "sankey", "--end", "purchse", "-p", str(root)])
+    assert isinstance(res.exception, NotFound) and "did you mean 'purchase'" in str(res.exception)
+
+
+def test_a_real_label_outside_the_date_range_is_a_zero_not_an_error(root):
+    rows = json.loads(_cli("funnel", "page_view", "add_to_cart", "-p", str(root), "--from", "2030-01-01",
+                           "--format", "json"))
+    assert rows == []  # nobody in that range: an empty funnel, as before
+    out = _cli("paths", "top", "--end", "return", "--from", "2024-01-05", "--to", "2024-01-05", "-p", str(root),
+               "--format", "json")
+    assert json.loads(out)[-1]["journeys"] == 0  # only the "other" row, with nothing in it
+
+
+def test_a_known_event_type_nobody_has_is_a_zero_not_an_error(root):
+    rows = json.loads(_cli("funnel", "page_view", "review", "-p", str(root), "--format", "json"))
+    assert [r["reached"] for r in rows] == [3, 0]  # nobody reviewed: a true zero

@@ -102,6 +102,22 @@ def test_omnichannel_drill_down_misspelt_value_is_an_error(root):
     assert len(f) == 1  # the one omnichannel customer of the hand-made people (see test_omnichannel_json)
 
 
+def test_drill_down_pages_with_limit_and_offset(root):
+    """The four customers of consideration × Email, two at a time: a full page names the next offset."""
+    run = CliRunner()
+    args = ["journey-map", "-p", str(root), "--customers", "stage=consideration,channel=Email", "--format", "csv"]
+    first = run.invoke(app, [*args, "--limit", "2"])
+    second = run.invoke(app, [*args, "--limit", "2", "--offset", "2"])
+    last = run.invoke(app, [*args, "--limit", "3", "--offset", "2"])
+    assert first.exit_code == second.exit_code == last.exit_code == 0, first.output
+    assert first.stdout.split() == ["customer_id", "anna", "bruno"] and "--offset 2" in first.stderr
+    assert second.stdout.split() == ["customer_id", "carla", "elena"] and "--offset 4" in second.stderr
+    assert last.stdout.split() == ["customer_id", "carla", "elena"] and "--offset" not in last.stderr
+    omni = run.invoke(app, ["omnichannel", "-p", str(root), "--customers", "store=MI01", "--format", "csv",
+                            "--limit", "1", "--offset", "1"])
+    assert omni.exit_code == 0 and omni.stdout.split() == ["customer_id", "dario"]  # bruno, dario: the second
+
+
 def test_journey_commands_take_a_saved_segment(tmp_path):
     """`--segment` on the read-only journey commands: was a traceback (CREATE on a read-only
     database in the segment store, then an Ibis join error in omnichannel's first-purchase table)."""

@@ -9,8 +9,8 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt
 from percorso.cli.journey_options import (
-    ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, NodeOpt, OnlineOpt, ScopeOpt, SegmentOpt, ToOpt,
-    journey_controls,
+    ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, LimitOpt, NodeOpt, OffsetOpt, OnlineOpt, ScopeOpt, SegmentOpt,
+    ToOpt, journey_controls,
 )
 
 
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
         drill: Annotated[str | None, typer.Option("--customers", help="Clienti / customers: 'node=checkout_error', "
                                                   "'loop=call' or 'chain=…'.")] = None,
+        limit: LimitOpt = 1000, offset: OffsetOpt = 0,
     ) -> None:
         """Punti di attrito / where journeys convert worse than comparable ones, loops and chains."""
         from percorso.cli.paths import run_journey_analysis
@@ -39,4 +40,5 @@ def register(app: typer.Typer) -> None:
         q = FrictionQuery(min_journeys=min_journeys, top=top, loop_min=loop_min, chain_days=chain_days,
                           **journey_controls(date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean,
                                              collapse=collapse, exclude=exclude, segment=segment, online=online))
-        run_journey_analysis(project, q, fmt, out, chart, drill, "punti di attrito / friction points")
+        run_journey_analysis(project, q, fmt, out, chart, drill, "punti di attrito / friction points",
+                             limit=limit, offset=offset)

@@ -9,8 +9,8 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt
 from percorso.cli.journey_options import (
-    ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, NodeOpt, OnlineOpt, ScopeOpt, SegmentOpt, ToOpt,
-    journey_controls,
+    ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, LimitOpt, NodeOpt, OffsetOpt, OnlineOpt, ScopeOpt, SegmentOpt,
+    ToOpt, journey_controls,
 )
 
 
@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
         clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
         online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
+        limit: LimitOpt = 1000, offset: OffsetOpt = 0,
     ) -> None:
         """Funnel: conversione passo per passo e chi abbandona / step conversion and drop-offs."""
         from percorso.cli.paths import run_journey_analysis
@@ -50,4 +51,5 @@ def register(app: typer.Typer) -> None:
                             date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean,
                             collapse=collapse, exclude=exclude, segment=segment, online=online))
         drill = f"step={dropped},dropped=1" if dropped else None
-        run_journey_analysis(project, q, fmt, out, chart, drill, "funnel")
+        run_journey_analysis(project, q, fmt, out, chart, drill, "funnel", limit=limit, offset=offset,
+                             labels=tuple(n for step in steps for n in step.split("|")), what="funnel step")

@@ -44,6 +44,10 @@ BreakdownOpt = Annotated[
 ChartOpt = Annotated[
     Path | None, typer.Option("--chart", help="Scrivi il grafico / write the chart to FILE.html or FILE.png.")
 ]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", min=1, help="Clienti per pagina con --customers / customers per page (drill-down).")
+]
+OffsetOpt = Annotated[int, typer.Option("--offset", min=0, help="Salta i primi N clienti / skip the first N (drill-down).")]
 
 
 def journey_controls(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt
-from percorso.cli.journey_options import ChartOpt, FromOpt, SegmentOpt, ToOpt
+from percorso.cli.journey_options import ChartOpt, FromOpt, LimitOpt, OffsetOpt, SegmentOpt, ToOpt
 
 
 #: Measures of the stage × channel matrix printed in table mode.
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
         drill: Annotated[str | None, typer.Option("--customers", help="Clienti di una cella / customers of a cell, "
                                                   "e.g. 'stage=decision,channel=Email'.")] = None,
+        limit: LimitOpt = 1000, offset: OffsetOpt = 0,
     ) -> None:
         """Mappa del percorso cliente dai dati / the customer journey map: stage × channel."""
         from percorso.analysis.base import run
@@ -44,7 +45,8 @@ def register(app: typer.Typer) -> None:
                             date_from=date_from.date() if date_from else None,
                             date_to=date_to.date() if date_to else None)
         if long or drill or fmt is not OutputFormat.table or out is not None:
-            run_journey_analysis(project, q, fmt, out, chart, drill, "mappa del percorso / journey map")
+            run_journey_analysis(project, q, fmt, out, chart, drill, "mappa del percorso / journey map",
+                                 limit=limit, offset=offset)
             return
         with open_cli_project(project, read_only=True) as p:
             result = run(p.engine, q, p.settings)

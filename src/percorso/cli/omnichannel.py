@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt
-from percorso.cli.journey_options import ChartOpt, FromOpt, SegmentOpt, ToOpt
+from percorso.cli.journey_options import ChartOpt, FromOpt, LimitOpt, OffsetOpt, SegmentOpt, ToOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
         drill: Annotated[str | None, typer.Option("--customers", help="Clienti / customers: 'mix=omnichannel', "
                                                   "'ropo=online_to_store' or 'store=MI01'.")] = None,
+        limit: LimitOpt = 1000, offset: OffsetOpt = 0,
     ) -> None:
         """Online e negozio insieme / how online and stores work together (ROPO, mix, stores)."""
         from percorso.cli.paths import run_journey_analysis
@@ -31,4 +32,5 @@ def register(app: typer.Typer) -> None:
         q = OmnichannelQuery(research_days=research_days, segment=segment,
                              date_from=date_from.date() if date_from else None,
                              date_to=date_to.date() if date_to else None)
-        run_journey_analysis(project, q, fmt, out, chart, drill, "clienti per mix di canali / customers by channel mix")
+        run_journey_analysis(project, q, fmt, out, chart, drill, "clienti per mix di canali / customers by channel mix",
+                             limit=limit, offset=offset)

@@ -9,8 +9,8 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
 from percorso.cli.journey_options import (
-    BreakdownOpt, ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, NodeOpt, OnlineOpt, ScopeOpt, SegmentOpt, ToOpt,
-    journey_controls,
+    BreakdownOpt, ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, LimitOpt, NodeOpt, OffsetOpt, OnlineOpt, ScopeOpt,
+    SegmentOpt, ToOpt, journey_controls,
 )
 
 CHART_SUFFIXES = (".html", ".htm", ".png", ".svg", ".pdf")
@@ -32,8 +32,16 @@ def register(app: typer.Typer) -> None:
 
 
 def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path | None, chart: Path | None,
-                         drill: str | None, title: str) -> None:
-    """Run a journey query and print its table, chart or drill-down (shared by every journey command)."""
+                         drill: str | None, title: str, *, limit: int = 1000, offset: int = 0,
+                         labels: tuple[str, ...] = (), what: str = "") -> None:
+    """Run a journey query and print its table, chart or drill-down (shared by every journey command).
+
+    The drill-down prints one page of ``limit`` customers from ``offset``; when the page is full,
+    stderr names the ``--offset`` of the next one, so a cell of 3,000 customers is never read as
+    the first 1,000 only. ``labels`` are node labels the user typed (funnel steps, ``--start``,
+    ``--end``): one that no touchpoint has is an error with "did you mean" rather than a table
+    of zeros (checked when the result is empty somewhere, and always for event types).
+    """
     from percorso.analysis.base import run
     from percorso.cli.common import console, write_figure
 
@@ -42,20 +50,39 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table
     with open_cli_project(project, read_only=True) as p:
         result = run(p.engine, query, p.settings)
+        # event types are a closed vocabulary: checking them costs no query, so always
+        if labels and (_empty_somewhere(result) or (query.node == "event_type" and not query.clean)):
+            from percorso.journeys.controls import require_labels
+
+            require_labels(p.engine, query, labels, what=what)
         if chart is not None:
             write_figure(result.figure(), chart)
             if chart_only:
                 return
         if drill:
             selector = parse_selector(drill)
-            frame = result.customers(limit=1000, **selector)
+            frame = result.customers(limit=limit, offset=offset, **selector)
             emit_frame(frame, fmt, out, title=f"clienti / customers: {drill}")
+            if len(frame) == limit:
+                console().print(f"… pagina piena / page full: i successivi / next ones with --offset {offset + limit}")
             console().print("scheda / profile: percorso customer show ID")
             return
         emit_frame(result.to_frame(), fmt, out, title=title)
         if fmt is OutputFormat.table and out is None:
             for section, frame in getattr(result, "sections", dict)().items():
                 emit_frame(frame, fmt, None, title=section)
+
+
+def _empty_somewhere(result: Any) -> bool:
+    """A funnel with a step nobody reached, or a path / Sankey result without journeys."""
+    frame = result.frame
+    if "reached" in frame.columns:
+        return frame.empty or bool((frame["reached"] == 0).any())
+    return not result.meta.get("journeys", 1)
+
+
+def _anchors(start: str | None, end: str | None) -> tuple[str, ...]:
+    return tuple(x for x in (start, end) if x is not None)
 
 
 def parse_selector(text: str) -> dict[str, Any]:
@@ -81,7 +108,7 @@ def top_cmd(
     date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
-    drill: DrillOpt = None, breakdown: BreakdownOpt = None,
+    drill: DrillOpt = None, breakdown: BreakdownOpt = None, limit: LimitOpt = 1000, offset: OffsetOpt = 0,
 ) -> None:
     """Percorsi più frequenti con quota e conversione / top path variants (with an 'other' row)."""
     from percorso.journeys.paths import PathsQuery
@@ -89,7 +116,8 @@ def top_cmd(
     q = PathsQuery(max_steps=steps, top=top, start=start, end=end, converting_only=converting, **journey_controls(
         date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
         exclude=exclude, segment=segment, online=online, breakdown=breakdown))
-    run_journey_analysis(project, q, fmt, out, chart, drill, "percorsi / paths")
+    run_journey_analysis(project, q, fmt, out, chart, drill, "percorsi / paths", limit=limit, offset=offset,
+                         labels=_anchors(start, end), what="--start/--end")
 
 
 @paths_app.command("transitions")
@@ -100,7 +128,7 @@ def transitions_cmd(
     date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
-    drill: DrillOpt = None, breakdown: BreakdownOpt = None,
+    drill: DrillOpt = None, breakdown: BreakdownOpt = None, limit: LimitOpt = 1000, offset: OffsetOpt = 0,
 ) -> None:
     """Da → a: transizioni, clienti, minuti mediani / from → to with customers and median time."""
     from percorso.journeys.transitions import TransitionsQuery
@@ -108,7 +136,7 @@ def transitions_cmd(
     q = TransitionsQuery(top=top, include_ends=ends, **journey_controls(
         date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
         exclude=exclude, segment=segment, online=online, breakdown=breakdown))
-    run_journey_analysis(project, q, fmt, out, chart, drill, "transizioni / transitions")
+    run_journey_analysis(project, q, fmt, out, chart, drill, "transizioni / transitions", limit=limit, offset=offset)
 
 
 @paths_app.command("sankey")
@@ -121,7 +149,7 @@ def sankey_cmd(
     date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
-    drill: DrillOpt = None,
+    drill: DrillOpt = None, limit: LimitOpt = 1000, offset: OffsetOpt = 0,
 ) -> None:
     """Flussi dopo/prima di un nodo / Sankey of N steps after --start, before --end, or between."""
     from percorso.journeys.sankey import SankeyQuery
@@ -129,4 +157,5 @@ def sankey_cmd(
     q = SankeyQuery(steps=steps, top_k=top_k, start=start, end=end, **journey_controls(
         date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean, collapse=collapse,
         exclude=exclude, segment=segment, online=online))
-    run_journey_analysis(project, q, fmt, out, chart, drill, "flussi / Sankey links")
+    run_journey_analysis(project, q, fmt, out, chart, drill, "flussi / Sankey links", limit=limit, offset=offset,
+                         labels=_anchors(start, end), what="--start/--end")

@@ -14,7 +14,9 @@ values are bound as literals by Ibis.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -23,7 +25,7 @@ import ibis.expr.types as ir
 from pydantic import field_validator
 
 from percorso.analysis.base import AnalysisQuery
-from percorso.errors import InputError, suggest
+from percorso.errors import InputError, NotFound, suggest
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
@@ -51,6 +53,8 @@ MISSING_LABEL = "(none)"
 PURCHASE_TYPES = ("purchase", "receipt")
 #: Record-keeping events that are not contacts with the customer: left out of journeys.
 ADMIN_EVENT_TYPES = ("identify", "alias", "crm_update")
+#: Valid labels listed in an unknown-label error (pages or campaigns can be thousands).
+_SHOWN_LABELS = 30
 
 
 class JourneyQuery(AnalysisQuery):
@@ -208,3 +212,36 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         s = s.filter(s._new == 1).drop("_new", "_run")
         order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
     return s.mutate(step=ibis.row_number().over(order) + 1)
+
+
+def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *, what: str) -> None:
+    """Raise :class:`NotFound` for a label that no touchpoint carries under ``query.node``.
+
+    Why: a funnel step, ``--start`` or ``--end`` is matched by exact text, so a typo
+    (``product_veiw``, ``Store/POS``) silently gave an empty result that reads as "nobody did
+    that". The command line runs this for labels people typed, only when a result came out
+    empty somewhere, so a normal run costs nothing; the Python API keeps "no match = zero". A label absent from the scope but present in the data (outside ``--from/--to``,
+    the segment or the online filter), or a canonical event type no touchpoint has yet, is a
+    legitimate zero and passes.
+    """
+    labels = sorted(set(labels))
+    if query.node == "event_type" and not query.clean:
+        # a vocabulary, not data: a known type nobody has (no receipt yet) is a true zero
+        from percorso.events.types import EVENT_TYPES
+
+        labels = [x for x in labels if x not in EVENT_TYPES]
+    if not labels:
+        return
+    whole = query.model_copy(update={"date_from": None, "date_to": None, "segment": None, "online": None})
+    s = journey_steps(engine, whole)
+    seen = s.filter(s.node.isin(labels)).select("node").distinct()
+    found = set(engine.execute(seen)["node"])
+    missing = [x for x in labels if x not in found]
+    if not missing:
+        return
+    known = sorted(engine.execute(s.select("node").distinct())["node"].dropna().astype(str))
+    close = {x: difflib.get_close_matches(x, known, n=3) for x in missing}
+    hints = "; ".join(f"'{x}': did you mean {', '.join(repr(c) for c in close[x])}?" if close[x] else f"'{x}'"
+                      for x in missing)
+    shown = ", ".join(known[:_SHOWN_LABELS]) + (f", … ({len(known)} in all)" if len(known) > _SHOWN_LABELS else "")
+    raise NotFound(f"{what} matches no touchpoint with --node {query.node}: {hints}; valid: {shown}")
