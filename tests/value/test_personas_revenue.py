@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from percorso.analysis.base import run
 from percorso.testing import journeys_for
+from percorso.value.personas import TABLE, PersonasQuery
 from percorso.value.personas_features import feature_expr
 
 
@@ -40,10 +42,28 @@ def test_hand_computed_net_revenue(tmp_path) -> None:
         "elena": [("page_view", "2024-01-05 10:00")],
     })
     got = _features(e)
+    _hand_cards(e)
     assert {c: v[:2] for c, v in got.items()} == {
         "anna": (70.0, 1), "bruno": (0.0, 0), "carla": (0.0, 1), "dario": (30.0, 1), "elena": (0.0, 0)}
     assert got["anna"][2] == pytest.approx(math.log(71.0))
     assert got["bruno"][2] == 0.0
+
+
+def _hand_cards(e) -> None:
+    """The cards of the hand example: bruno (refunds only) is counted as such and no average
+    revenue is negative."""
+    r = run(e, PersonasQuery(k=2, seed=0))
+    persona = dict(zip(*(e.execute(e.table(TABLE))[c] for c in ("customer_id", "persona")), strict=True))
+    card = next(c for c in r.cards if c["persona"] == persona["bruno"])
+    assert card["refund_only"] == 1 and sum(c["refund_only"] for c in r.cards) == 1
+    assert "With refunds and no purchase" in card["description_en"] and "soli resi" in card["description_it"]
+    assert all(c["avg_revenue"] >= 0 for c in r.cards)
+    # the persona average is the mean of the net revenues of its customers
+    want = {p: [] for p in persona.values()}
+    for cid, rev in {"anna": 70.0, "bruno": 0.0, "carla": 0.0, "dario": 30.0, "elena": 0.0}.items():
+        want[persona[cid]].append(rev)
+    assert {c["persona"]: c["avg_revenue"] for c in r.cards} == pytest.approx(
+        {p: sum(v) / len(v) for p, v in want.items()})
 
 
 _order = st.tuples(st.sampled_from(["purchase", "receipt", "return", "refund"]),

@@ -170,7 +170,7 @@ def build_cards(facts: dict[str, Any]) -> list[dict[str, Any]]:
         card: dict[str, Any] = {
             "persona": p, "customers": int(r["customers"]), "share": float(r["customers"]) / total,
             "avg_revenue": float(r["avg_revenue"]), "avg_orders": float(r["avg_orders"]),
-            "buyers_share": float(r["buyers_share"]),
+            "buyers_share": float(r["buyers_share"]), "refund_only": int(r["refund_only"]),
             "online_order_share": None if r["online_order_share"] is None or np.isnan(r["online_order_share"])
             else float(r["online_order_share"]),
             "channels": list(zip(ch["channel"], ch["share"].astype(float), strict=True)),
@@ -200,7 +200,7 @@ def cards_frame(cards: list[dict[str, Any]]) -> Any:
         "customers": c["customers"], "share": c["share"],
         "dominant_channels": ", ".join(f"{ch} {round(100 * s)}%" for ch, s in c["channels"]),
         "typical_journey": c["typical_journey"], "avg_revenue": c["avg_revenue"],
-        "avg_orders": c["avg_orders"], "online_order_share": c["online_order_share"],
+        "avg_orders": c["avg_orders"], "refund_only": c["refund_only"], "online_order_share": c["online_order_share"],
         "avg_clv": c["avg_clv"], "churn_risk": c["churn_risk"], "top_categories": c["top_categories"],
         "current_stage": c["current_stage"], "home_store": c["home_store"],
         "description_it": c["description_it"], "description_en": c["description_en"],

@@ -60,7 +60,7 @@ def _stage_expr(engine: Engine) -> Table:
 
 
 def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
-    """The feature table (customer_id, revenue, orders, stage and the numeric features) and
+    """The feature table (customer_id, revenue, orders, refunded, stage and the numeric features) and
     the names of the numeric feature columns, in a fixed order."""
     tp = engine.table("touchpoints")
     tp = tp.filter(tp.customer_id.notnull())
@@ -95,7 +95,7 @@ def feature_expr(engine: Engine) -> tuple[Table, list[str]]:
         return ibis.cases((den > 0, num.cast("float64") / den), else_=0.0)
 
     t = t.select(
-        "customer_id", "stage", revenue=revenue, orders=orders,
+        "customer_id", "stage", revenue=revenue, orders=orders, refunded=t.refunds.fill_null(0.0),
         online_share=frac(t.n_online, n), store_share=frac(t.n_store, n),
         owned_share=frac(t.n_owned, n), paid_share=frac(t.n_paid, n),
         mobile_share=frac(t.n_mobile, nd), desktop_share=frac(t.n_desktop, nd), app_share=frac(t.n_app, nd),
@@ -210,6 +210,7 @@ def card_facts(engine: Engine, assign: Table, features: Table) -> dict[str, Any]
     f = features.join(assign, "customer_id")
     base = engine.execute(f.group_by("persona").aggregate(
         customers=f.count(), avg_revenue=f.revenue.mean(), avg_orders=f.orders.mean(),
+        refund_only=((f.orders == 0) & (f.refunded > 0)).cast("int64").sum(),
         buyers_share=(f.orders > 0).cast("float64").mean(),
         online_order_share=f.online_order_share.mean(where=f.orders > 0),
         online_share=f.online_share.mean(), store_share=f.store_share.mean(),

@@ -11,7 +11,9 @@ descriptions are fixed sentences filled with the card's facts. Rules:
 * personas with the same name each get the first fact only they have among them, in this
   order: main channel, first step of the typical journey, home store, current stage (else a
   pair of them, else their number): "Prospects · Organic Search", "Prospects · GE01";
-* churn risk on a card is the share of its customers at high churn risk (``value.churn``).
+* churn risk on a card is the share of its customers at high churn risk (``value.churn``);
+* customers with refunds and no purchase are counted on the card: their revenue is 0, not
+  negative (:func:`percorso.value.personas_features.net_revenue`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,12 @@ def describe(card: dict[str, Any]) -> tuple[str, str]:
     elif buyers == 0:
         it_p.append("Non hanno ancora acquistato.")
         en_p.append("They have not bought yet.")
+    if card.get("refund_only"):
+        n = card["refund_only"]
+        it_p.append(f"Con soli resi e nessun acquisto (l'acquisto è sotto un'altra identità o prima dei dati; "
+                    f"ricavo contato 0): {_num(n, True)}.")
+        en_p.append(f"With refunds and no purchase (the purchase is under another identity or before the data; "
+                    f"revenue counted as 0): {_num(n, False)}.")
     if card.get("typical_journey") and buyers >= 0.3:
         it_p.append(f"Percorso tipico prima del primo acquisto: {card['typical_journey']}.")
         en_p.append(f"Typical journey before the first purchase: {card['typical_journey']}.")
