@@ -156,16 +156,19 @@ def recall_upper_bound(e, events: str = "events", cols: tuple[str, ...] = COLS) 
     """Recall of a perfect, truth-aware linker: identifiers joined only within one person.
 
     Events of a person that share no identifier chain with each other cannot be put together
-    by any rule over these identifiers; this bounds the recall any resolution can reach.
+    by any rule over these identifiers; this bounds the recall any resolution can reach. The
+    chains run over every event of the truth (an e-commerce order, which ``touchpoints`` folds
+    into the web purchase, still joins its phone and codice fiscale, as it does for the
+    resolver); the pairs are counted over the touchpoints, as recall is.
     """
     import numpy as np
     import pyarrow as pa
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    e.run(f"""CREATE OR REPLACE TEMP TABLE _q_j AS SELECT (row_number() OVER () - 1)::BIGINT AS ev, g.person_id, e.*
-        FROM touchpoints t JOIN {events} e USING (event_id)
-        JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key""")
+    e.run(f"""CREATE OR REPLACE TEMP TABLE _q_j AS SELECT (row_number() OVER () - 1)::BIGINT AS ev, g.person_id,
+            e.event_id IN (SELECT event_id FROM touchpoints) AS scored, e.*
+        FROM {events} e JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key""")
     n_ev = e.count("_q_j")
     un = " UNION ALL ".join(f"SELECT ev, hash(person_id, '{c}', {c}) AS h FROM _q_j WHERE {c} IS NOT NULL" for c in cols)
     t = e.query(f"SELECT ev, h FROM ({un})")
@@ -174,7 +177,7 @@ def recall_upper_bound(e, events: str = "events", cols: tuple[str, ...] = COLS) 
     n = int(b.max()) + 1 if b.size else n_ev
     _, lab = connected_components(coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n, n)), directed=False)
     e.register_arrow("_q_lab", pa.table({"ev": np.arange(n_ev), "c": lab[:n_ev]}))
-    r = e.query("""WITH x AS (SELECT j.person_id, l.c FROM _q_j j JOIN _q_lab l USING (ev)),
+    r = e.query("""WITH x AS (SELECT j.person_id, l.c FROM _q_j j JOIN _q_lab l USING (ev) WHERE j.scored),
         p AS (SELECT count(*) AS n FROM x GROUP BY c), t AS (SELECT count(*) AS n FROM x GROUP BY person_id)
         SELECT (SELECT sum(n * (n - 1) // 2) FROM p) / (SELECT sum(n * (n - 1) // 2) FROM t) AS ub""")
     e.unregister("_q_lab")
