@@ -132,3 +132,20 @@ def test_journey_commands_take_a_saved_segment(tmp_path):
                     "no_purchase": 0}
     for args in (["journey-map"], ["paths", "top"], ["funnel", "receipt", "return"]):
         _cli(*args, "-p", str(root), "--segment", "negozio", "--format", "csv")
+
+
+def test_project_locale_sets_the_number_format(tmp_path):
+    """`[project] locale = "en"` in percorso.toml was never read: tables stayed 1.025,11 and sì/no."""
+    root = journey_project(tmp_path / "p", PEOPLE)
+    it = _cli("omnichannel", "-p", str(root))
+    toml = root / "percorso.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('locale = "it"', 'locale = "en"'), encoding="utf-8")
+    en = _cli("omnichannel", "-p", str(root))
+    # the omnichannel customer's 260 of revenue per customer (test_omnichannel_json), in each format
+    assert "260,00" in it and "260.00" not in it
+    assert "260.00" in en and "260,00" not in en
+    out = tmp_path / "mix.csv"
+    _cli("omnichannel", "-p", str(root), "--out", str(out))
+    assert out.read_text(encoding="utf-8").splitlines()[0].startswith("mix,customers")  # a plain CSV, not ';'
+    italian = journey_project(tmp_path / "q", PEOPLE)
+    assert "260,00" in _cli("omnichannel", "-p", str(italian))  # the next command, on an Italian project

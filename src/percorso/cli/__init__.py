@@ -27,6 +27,9 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     """percorso: il percorso del cliente, dai dati (omnichannel customer-journey analytics)."""
+    from percorso.cli.common import reset_locale
+
+    reset_locale()  # each command starts in Italian until it opens a project (one process, many test runs)
     if version:
         from percorso import __version__
 

@@ -41,7 +41,7 @@ def print_build_summary(engine: object, report: object) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from percorso.export.files import format_cell
+    from percorso.cli.common import cell as format_cell  # in the project locale
 
     out = console(stderr=False)
     r = report.to_dict()  # type: ignore[attr-defined]

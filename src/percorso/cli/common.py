@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,10 +36,30 @@ OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this 
 LocaleOpt = Annotated[Locale | None, typer.Option("--locale", help="Language and number format (it|en).")]
 
 
+#: Number and date format of printed tables and of ``--out FILE.csv``: the ``[project] locale``
+#: of the project this command opened (``it`` until one is opened).
+_LOCALE: ContextVar[str] = ContextVar("percorso_cli_locale", default="it")
+
+
+def reset_locale() -> None:
+    """Back to the default output format (``it``), before a command opens its project."""
+    _LOCALE.set("it")
+
+
 def open_cli_project(path: Path, *, read_only: bool = False) -> Project:
+    """Open the command's project; its ``[project] locale`` becomes the output format."""
     from percorso.project import open_project
 
-    return open_project(path, read_only=read_only)
+    project = open_project(path, read_only=read_only)
+    _LOCALE.set(project.settings.project.locale)
+    return project
+
+
+def cell(value: Any) -> str:
+    """One value as text in the opened project's locale (see :func:`emit_frame`)."""
+    from percorso.export.files import format_cell
+
+    return format_cell(value, locale=_LOCALE.get())
 
 
 def local_time(value: Any, tz: str) -> Any:
@@ -76,10 +97,16 @@ def emit_frame(
     out: Path | None = None,
     *,
     title: str | None = None,
-    locale: str = "it",
+    locale: str | None = None,
 ) -> None:
-    """Write a result frame as a Rich table, CSV, JSON or XLSX (to ``out`` or stdout)."""
+    """Write a result frame as a Rich table, CSV, JSON or XLSX (to ``out`` or stdout).
+
+    ``locale`` defaults to the opened project's ``[project] locale`` (``it``: 1.234,50 and
+    dd/mm/yyyy, ``;`` CSV for Excel; ``en``: 1,234.50, ISO dates, ``,`` CSV).
+    """
     from percorso.export.files import frame_to_json, write_frame
+
+    locale = locale or _LOCALE.get()
 
     if out is not None:
         write_frame(frame, out, locale=locale)
@@ -97,11 +124,14 @@ def emit_frame(
         print_table(frame, title=title, locale=locale)
 
 
-def print_table(frame: pd.DataFrame, *, title: str | None = None, locale: str = "it", max_rows: int = 200) -> None:
+def print_table(frame: pd.DataFrame, *, title: str | None = None, locale: str | None = None,
+                max_rows: int = 200) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     from percorso.export.files import format_cell
+
+    locale = locale or _LOCALE.get()
 
     table = Table(title=title, show_lines=False)
     for col in frame.columns:

@@ -71,9 +71,9 @@ def search_cmd(
 def _fmt(value: Any) -> str:
     from rich.markup import escape
 
-    from percorso.export.files import format_cell
+    from percorso.cli.common import cell
 
-    return escape(format_cell(value))
+    return escape(cell(value))
 
 
 def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
