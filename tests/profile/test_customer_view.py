@@ -226,3 +226,17 @@ def test_cli_identity_explain_shows_the_same_hour_as_customer_show(anna_root):
     assert "17:30" in show.stdout
     as_json = run.invoke(app, ["identity", "explain", "2900000000017", "-p", str(anna_root), "-f", "json"])
     assert "2025-03-12 16:30" in as_json.stdout  # JSON keeps UTC
+
+
+def test_cli_identity_explain_table_cuts_keyed_hashes(anna_root):
+    """E-mail and phone keys are 64-hex HMACs: the table shows 12 digits, JSON the whole key."""
+    import re
+
+    run = CliRunner()
+    table = run.invoke(app, ["identity", "explain", "CRM1", "-p", str(anna_root)], env={"COLUMNS": "400"})
+    as_json = run.invoke(app, ["identity", "explain", "CRM1", "-p", str(anna_root), "-f", "json"])
+    assert table.exit_code == 0 and as_json.exit_code == 0, table.output
+    keys = set(re.findall(r"email_key=([0-9a-f]{64})", as_json.stdout))
+    assert keys  # Anna's e-mail links her CRM record
+    assert not re.search(r"[0-9a-f]{64}", table.stdout)
+    assert all(f"email_key={k[:12]}…" in table.stdout for k in keys)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from percorso.cli.common import (
     FormatOpt, OutOpt, OutputFormat, ProjectOpt, console, emit_frame, local_times, open_cli_project,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(app: typer.Typer) -> None:
@@ -50,9 +54,11 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
 
         def show(frame: pd.DataFrame, title: str) -> None:
-            # tables in project time, like `customer show`, so both name the same hour for one event
-            emit_frame(local_times(frame, tz) if fmt is OutputFormat.table else frame, fmt,
-                       title=f"{title} (ora {tz})" if fmt is OutputFormat.table else title)
+            # tables in project time, like `customer show`, so both name the same hour for one event;
+            # keyed hashes (64 hex) cut to 12: enough to tell them apart, and the table stays readable
+            if fmt is OutputFormat.table:
+                frame, title = short_hashes(local_times(frame, tz)), f"{title} (ora {tz})"
+            emit_frame(frame, fmt, title=title)
 
         c = console(stderr=False)
         c.print(f"[bold]cliente {e.customer_id}[/bold] — {len(e.identifiers)} identificativi"
@@ -85,6 +91,14 @@ def register(app: typer.Typer) -> None:
             frame = p.engine.execute(p.engine.table("identity_flags").order_by(
                 [p.engine.table("identity_flags").n_linked.desc(), "id_type", "id_value"]).limit(limit))
         emit_frame(frame, fmt, out, title="identificativi segnalati / flagged identifiers")
+
+
+_HASH = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def short_hashes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every 64-hex HMAC key in the text cells of ``frame`` cut to its first 12 digits and '…'."""
+    return frame.apply(lambda col: col.map(lambda v: _HASH.sub(r"\1…", v) if isinstance(v, str) else v))
 
 
 def _emit_dict(d: dict, fmt: OutputFormat) -> None:
