@@ -22,8 +22,10 @@ def evaluate(engine: Engine, ground_truth_csv_path: str | Path) -> dict[str, Any
     """Precision, recall and pair counts of ``touchpoints`` (or ``event_customers``) vs the truth.
 
     The CSV has ``source_name, source_key, person_id`` (``ground_truth/identity.csv`` of the
-    demo generator); it is joined to the assignments through ``events``. Events left without
-    a customer count against recall.
+    demo generator); it is joined to the assignments through ``events``. ``touchpoints`` (the
+    issue's measure) holds only events with a customer, so an event with no usable identifier
+    (an ESP event whose only identifier is a flagged family e-mail) is not scored at all; over
+    ``event_customers`` (before a build) such events count against recall.
     """
     import pyarrow.csv as pacsv
 
