@@ -15,9 +15,10 @@ OrderOpt = Annotated[int | None, typer.Option("--order", help="Ordine della cate
 ConvOpt = Annotated[str | None, typer.Option("--conversion", "-c", help="Conversione (da percorso.toml) / conversion name.")]
 FromOpt = Annotated[datetime | None, typer.Option("--from", help="Dal giorno (incluso) / from date.", formats=["%Y-%m-%d"])]
 ToOpt = Annotated[datetime | None, typer.Option("--to", help="Al giorno (incluso) / to date.", formats=["%Y-%m-%d"])]
+# "\\[" keeps "[attribution]" literal: help text is Rich markup, which took it for a style and printed "Default: direct."
 DirectOpt = Annotated[str | None, typer.Option(
     "--direct", help="Direct: ignore (GA4: conta solo se il percorso è tutto Direct) | credit (conta sempre). "
-                     "Default: [attribution] direct.")]
+                     "Default: \\[attribution] direct in percorso.toml.")]
 
 
 def _settings(project_path: Path, need_project: bool):  # type: ignore[no-untyped-def]

@@ -1,0 +1,12 @@
+"""Help text is Rich markup: a config section written as ``[section]`` must still be printed."""
+
+from typer.testing import CliRunner
+
+from percorso.cli import app
+
+
+def test_direct_option_names_its_setting():
+    for command in ("attribution", "roi"):
+        res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+        assert res.exit_code == 0, res.output
+        assert "Default: [attribution] direct in percorso.toml." in res.stdout  # was "Default: direct."
