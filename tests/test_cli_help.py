@@ -10,3 +10,12 @@ def test_direct_option_names_its_setting():
         res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
         assert res.exit_code == 0, res.output
         assert "Default: [attribution] direct in percorso.toml." in res.stdout  # was "Default: direct."
+
+
+def test_bracketed_names_survive_in_help():
+    """`percorso[bayes]` printed as `percorso` (a wrong install command) and `[sources.NAME]` vanished."""
+    run = CliRunner()
+    bayes = run.invoke(app, ["clv", "bayes", "--help"], env={"COLUMNS": "400"})
+    ingest = run.invoke(app, ["ingest", "--help"], env={"COLUMNS": "400"})
+    assert "pip install 'percorso[bayes]'" in bayes.stdout
+    assert "percorso.toml [sources.NAME]" in ingest.stdout

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest")
     def ingest(
-        source: Annotated[str, typer.Argument(help="Sorgente in percorso.toml [sources.NAME] o un tipo "
+        source: Annotated[str, typer.Argument(help="Sorgente in percorso.toml \\[sources.NAME] o un tipo "
                                                    "predefinito / source name or built-in kind (clickstream, ...).")],
         files: Annotated[list[Path], typer.Argument(help="File / files: .csv .tsv .jsonl .parquet .xlsx")],
         project: ProjectOpt = Path("."),

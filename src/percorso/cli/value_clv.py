@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seme / random seed.")] = 0,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
-        """Fit bayesiano con intervalli di credibilità (needs `pip install 'percorso[bayes]'`)."""
+        """Fit bayesiano con intervalli di credibilità (needs `pip install 'percorso\\[bayes]'`)."""
         from percorso.value.clv.bayes import fit_bayes, require_pymc_marketing
 
         require_pymc_marketing()  # fail before opening the project
