@@ -26,4 +26,9 @@ def register(app: typer.Typer) -> None:
 
         with open_cli_project(project, read_only=True) as p, console().status(f"export {table}…"):
             n = export_table(p.engine, table, out, csv_profile=csv_profile)  # type: ignore[arg-type]
-        console().print(f"[green]scritto[/green] {out} ({n:,} righe / rows)".replace(",", "."))
+        from rich.markup import escape
+
+        from percorso.cli.common import cell
+
+        # the path as typed (a comma or [brackets] in a file name are not formatting)
+        console().print(f"[green]scritto[/green] {escape(str(out))} ({cell(n)} righe / rows)")
