@@ -68,3 +68,12 @@ def test_export_names_the_file_as_typed(tmp_path):
     assert f"{out} (1 righe / rows)" in res.stderr.replace("\n", "")
     text = out.read_bytes()
     assert text.startswith(b"\xef\xbb\xbf") and b";bad_timestamp;" in text  # Italian Excel CSV: BOM and ';'
+
+
+def test_analysis_out_message_names_the_file_as_typed(tmp_path):
+    root = _root(tmp_path)
+    out = tmp_path / "scarti [pos].csv"
+    res = CliRunner().invoke(app, ["quarantine", "--counts", "--out", str(out), "-p", str(root)],
+                             env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    assert f"{out} (1 righe / rows)" in res.stderr.replace("\n", "") and out.exists()

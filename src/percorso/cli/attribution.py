@@ -78,9 +78,9 @@ def register(app: typer.Typer) -> None:
                 result = run(proj.engine, query, proj.settings)
         if out is not None and out.suffix.lower() == ".html":
             result.figure(measure).write_html(str(out), include_plotlyjs=True)
-            from percorso.cli.common import console
+            from percorso.cli.common import console, shown_path
 
-            console().print(f"[green]scritto[/green] {out}")
+            console().print(f"[green]scritto[/green] {shown_path(out)}")
             return
         frame = wide_frame(result.long, measure) if measure != "conversions" else result.frame
         if ci and result.long is not None and "ci_low" in result.long:

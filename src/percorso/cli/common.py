@@ -110,7 +110,7 @@ def emit_frame(
 
     if out is not None:
         write_frame(frame, out, locale=locale)
-        console().print(f"[green]scritto[/green] {out} ({len(frame)} righe)")
+        console().print(f"[green]scritto[/green] {shown_path(out)} ({cell(len(frame))} righe / rows)")
         return
     if fmt is OutputFormat.json:
         sys.stdout.write(frame_to_json(frame) + "\n")
@@ -122,6 +122,13 @@ def emit_frame(
         raise typer.BadParameter("--format xlsx needs --out FILE.xlsx")
     else:
         print_table(frame, title=title, locale=locale)
+
+
+def shown_path(path: Path) -> str:
+    """A file name for a Rich message, shown as typed ([brackets] in it are not markup)."""
+    from rich.markup import escape
+
+    return escape(str(path))
 
 
 def print_table(frame: pd.DataFrame, *, title: str | None = None, locale: str | None = None,
@@ -163,4 +170,4 @@ def write_figure(figure: Any, out: Path) -> None:
             ) from None
     else:
         raise typer.BadParameter(f"chart file {out.name}: use .html or .png")
-    console().print(f"[green]grafico scritto / chart written[/green] {out}")
+    console().print(f"[green]grafico scritto / chart written[/green] {shown_path(out)}")

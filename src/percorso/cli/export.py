@@ -26,9 +26,7 @@ def register(app: typer.Typer) -> None:
 
         with open_cli_project(project, read_only=True) as p, console().status(f"export {table}…"):
             n = export_table(p.engine, table, out, csv_profile=csv_profile)  # type: ignore[arg-type]
-        from rich.markup import escape
-
-        from percorso.cli.common import cell
+        from percorso.cli.common import cell, shown_path
 
         # the path as typed (a comma or [brackets] in a file name are not formatting)
-        console().print(f"[green]scritto[/green] {escape(str(out))} ({cell(n)} righe / rows)")
+        console().print(f"[green]scritto[/green] {shown_path(out)} ({cell(n)} righe / rows)")
