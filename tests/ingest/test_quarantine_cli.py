@@ -58,22 +58,13 @@ def test_read_commands_on_a_new_project_say_to_ingest_first(tmp_path):
     assert not (tmp_path / "p" / "percorso.duckdb").exists()  # reading created nothing
 
 
-def test_export_names_the_file_as_typed(tmp_path):
-    """The message replaced every ',' with '.' (for the row count) and read [..] as markup, path included."""
+def test_written_file_is_named_as_typed(tmp_path):
+    """The messages replaced every ',' with '.' (for the row count) and read [..] as markup, path included."""
     root = _root(tmp_path)
-    out = tmp_path / "scarti, [marzo].csv"
-    res = CliRunner().invoke(app, ["export", "quarantine", "--out", str(out), "-p", str(root)],
-                             env={"COLUMNS": "400"})
-    assert res.exit_code == 0, res.output
-    assert f"{out} (1 righe / rows)" in res.stderr.replace("\n", "")
-    text = out.read_bytes()
+    export, counts = tmp_path / "scarti, [marzo].csv", tmp_path / "scarti [pos].csv"
+    for out, args in ((export, ["export", "quarantine"]), (counts, ["quarantine", "--counts"])):
+        res = CliRunner().invoke(app, [*args, "--out", str(out), "-p", str(root)], env={"COLUMNS": "400"})
+        assert res.exit_code == 0, res.output
+        assert f"{out} (1 righe / rows)" in res.stderr.replace("\n", "") and out.exists()
+    text = export.read_bytes()
     assert text.startswith(b"\xef\xbb\xbf") and b";bad_timestamp;" in text  # Italian Excel CSV: BOM and ';'
-
-
-def test_analysis_out_message_names_the_file_as_typed(tmp_path):
-    root = _root(tmp_path)
-    out = tmp_path / "scarti [pos].csv"
-    res = CliRunner().invoke(app, ["quarantine", "--counts", "--out", str(out), "-p", str(root)],
-                             env={"COLUMNS": "400"})
-    assert res.exit_code == 0, res.output
-    assert f"{out} (1 righe / rows)" in res.stderr.replace("\n", "") and out.exists()
