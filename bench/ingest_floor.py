@@ -1,6 +1,7 @@
 """How much of the Parquet ingest is the write of the ``events`` rows alone: prints ONE JSON object.
 
     .venv/bin/python bench/ingest_floor.py --events 2000000
+    .venv/bin/python bench/ingest_floor.py --events 2000000 --shape wide   # sixteen-column files
 
 Why: ``bench/ingest.py`` compares ``percorso ingest`` with a plain ``CREATE TABLE AS SELECT *
 FROM read_parquet(…)`` of six columns. The ingest writes the 42 columns of the event contract
@@ -78,11 +79,12 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--files", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--shape", choices=("narrow", "wide"), default="narrow", help="the files of bench/ingest.py")
     args = ap.parse_args()
     ddl = MIGRATIONS[0][2][0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        files = write_files(root, args.events, args.files)
+        files = write_files(root, args.events, args.files, shape=args.shape)
         base = [baseline(root, i) for i in range(args.repeats)]
         init_project(root / "p", name="bench")
         with open_project(root / "p") as project:
@@ -99,7 +101,7 @@ def main() -> None:
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in runs.items()}
     base_cpu = statistics.median(r[1] for r in base)
     print(json.dumps({
-        "events": args.events, "files": len(files), "columns": len(cols),
+        "events": args.events, "files": len(files), "shape": args.shape, "columns": len(cols),
         "baseline_s": round(statistics.median(r[0] for r in base), 2), "baseline_cpu_s": round(base_cpu, 2),
         "ingest_s": round(ingest_s, 2), "ingest_cpu_s": round(ingest_cpu, 2),
         "cpu_ratio": round(ingest_cpu / base_cpu, 2),
