@@ -230,3 +230,28 @@ def test_levels_from_stage_properties_and_combinations(tmp_path):
                 attribution_settings({"level": bad})
     finally:
         e.close()
+
+
+def test_models_all_and_roi_with_many_campaigns(tmp_path):
+    """``all`` is the issue's models (shapley_rate by name only), so ``roi`` with its default
+    models works at the campaign level however many campaigns there are (the demo has 130+)."""
+    from percorso.attribution.models import MODELS, parse_models
+
+    assert "shapley_rate" not in parse_models("all") and "shapley" in parse_models("all")
+    assert parse_models("all,shapley_rate") == [m for m in MODELS if m != "shapley_rate"] + ["shapley_rate"]
+    assert parse_models("last,all")[0] == "last" and len(parse_models("last,all")) == len(parse_models("all"))
+    journeys = {f"c{i:02d}": [("page_view", "2024-03-01 10:00", {"channel": "Display", "campaign": f"k{i:02d}"}),
+                              ("purchase", "2024-03-02 10:00", {"channel": "Display", "revenue": 10.0 + i})]
+                for i in range(70)}
+    e = journeys_for(tmp_path, journeys)
+    try:
+        e.append_arrow("campaign_costs", pa.table({
+            "cost_id": ["1"], "date": pa.array([date(2024, 3, 1)]), "channel": ["Display"], "campaign": ["k07"],
+            "cost": [4.0]}))
+        r = run(e, RoiQuery(campaign="k07"))  # default models: all
+        row = r.frame[r.frame["model"] == "last"].iloc[0] if "model" in r.frame else r.frame.iloc[0]
+        assert row["revenue"] == 17.0 and row["cost"] == 4.0 and row["roi"] == pytest.approx(13 / 4)
+        with pytest.raises(InputError, match="at most 62 nodes"):  # asked by name: a clear refusal
+            run(e, AttributionQuery(models=("shapley_rate",), level="campaign"))
+    finally:
+        e.close()

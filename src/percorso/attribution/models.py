@@ -25,6 +25,8 @@ class AttributionModel:
     lookup_name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     needs_times: ClassVar[bool] = False
+    #: Part of ``--models all`` (the side-by-side comparison and its spread).
+    in_all: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -100,19 +102,29 @@ class Shapley(AttributionModel):
 
 
 class ShapleyRate(AttributionModel):
-    """Shapley over conversion *rates* (journeys without conversion count): an added option."""
+    """Shapley over conversion *rates* (journeys without conversion count): an added option.
+
+    Not in ``all``: its credits go negative for a channel that lowers the rate (on the demo
+    Direct and Loyalty do), which would set the spread of every row it disagrees on, and its
+    bit masks stop at 62 nodes, which a campaign level (``roi``) passes on real data. Asked for
+    by name (``--models all,shapley_rate``), it runs and says so when the level is too fine.
+    """
 
     lookup_name, label = "shapley_rate", "Shapley (conversion rate)"
+    in_all = False
 
     def credit(self, paths: PathTable) -> np.ndarray:
         return shapley.shapley_rate(paths)
 
 
 def parse_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
-    """``"all"`` or a comma list → validated model names, in registry order for ``all``."""
+    """``"all"`` or a comma list → validated model names; ``all`` (alone or in a list) is every
+    model with ``in_all``, in registry order."""
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
-    if not names or names == ["all"]:
-        return list(MODELS)
+    every = [m for m, cls in MODELS.items() if cls.in_all]
+    if not names:
+        return every
+    names = [x for n in names for x in (every if n == "all" else [n])]
     aliases = {"first_touch": "first", "last_touch": "last", "position_based": "position",
                "lnd": "last_non_direct", "last-non-direct": "last_non_direct", "time-decay": "time_decay"}
     out = []
