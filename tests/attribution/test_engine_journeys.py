@@ -10,6 +10,7 @@ import pytest
 from percorso.analysis.base import run
 from percorso.attribution import AttributionQuery, RoiQuery, attribution_settings, format_eur
 from percorso.attribution.paths import read_paths_file, write_paths_file
+from percorso.attribution.settings import check_level
 from percorso.errors import ConfigError, InputError, NotFound
 from percorso.testing import journeys_for
 
@@ -255,3 +256,12 @@ def test_models_all_and_roi_with_many_campaigns(tmp_path):
             run(e, AttributionQuery(models=("shapley_rate",), level="campaign"))
     finally:
         e.close()
+
+
+def test_named_level_inside_a_combination():
+    """A named level is a valid part of a combination: the error for 'channel+source_medium'
+    said "unknown attribution level 'source_medium' … did you mean 'source_medium'?"."""
+    assert check_level("channel+source_medium") == ("channel", "utm_source", "utm_medium")
+    assert check_level("stage + channel_campaign") == ("stage", "channel", "campaign")
+    with pytest.raises(ConfigError, match="repeats"):  # channel_campaign already holds channel
+        check_level("channel_campaign+channel")

@@ -201,7 +201,9 @@ def check_level(level: str) -> tuple[str, ...]:
     """
     if level in LEVELS:
         return LEVELS[level]
-    parts = tuple(p.strip() for p in level.split("+"))
+    named = [p.strip() for p in level.split("+")]
+    # a named level inside a combination stands for its columns (channel+source_medium)
+    parts = tuple(c for p in named for c in LEVELS.get(p, (p,)))
     for part in parts:
         if part in PROPERTY_COLUMNS:
             continue
@@ -211,7 +213,7 @@ def check_level(level: str) -> tuple[str, ...]:
                 if part.startswith(PROPERTY_PREFIX) else
                 suggest(part, list(LEVELS) + list(PROPERTY_COLUMNS) + [PROPERTY_PREFIX + "<chiave>"]))
         raise ConfigError(
-            f"unknown attribution level '{part}'" + (f" in '{level}'" if len(parts) > 1 else "") + f"; {hint}",
+            f"unknown attribution level '{part}'" + (f" in '{level}'" if len(named) > 1 else "") + f"; {hint}",
             code="level_unknown",
         )
     if len(set(parts)) < len(parts):
