@@ -173,3 +173,16 @@ def test_every_model_equals_the_oracle(engine, spec, direct):
         assert got == pytest.approx({n: want.get(n, 0.0) for n in got}, abs=1e-9), model
         assert set(want) <= set(got) or not any(want.values()), model
 
+
+
+def test_roi_table_follows_the_project_locale(tmp_path):
+    """`percorso roi` printed 1.234,50 € and 2,0 in an English project (`[project] locale = "en"`),
+    where every other table reads 1,234.50."""
+    root = journey_project(tmp_path / "p", HAND)
+    it = cli("roi", "--project", str(root), "--models", "last")
+    toml = root / "percorso.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('locale = "it"', 'locale = "en"'), encoding="utf-8")
+    en = cli("roi", "--project", str(root), "--models", "last")
+    # Direct is credited the 20 euros of its last-touch conversion (test_cli_flag's project)
+    assert "20,00 €" in it and "€20.00" not in it
+    assert "€20.00" in en and "20,00" not in en

@@ -108,6 +108,9 @@ def test_roi(engine):
     email = r.frame[(r.frame["channel"] == "Email")].iloc[0]
     assert email["conversions"] == 0.0 and email["roi"] == pytest.approx(-1.0)
     assert r.formatted().loc[email.name, "cost"] == "1.234,50 €"
+    # an English project reads 1,234.50 everywhere else: roi printed 1.234,50 € there too
+    en = r.formatted("en").loc[email.name]
+    assert (en["cost"], en["roi"], en["conversions"]) == ("€1,234.50", "-100.0 %", "0.0")
     assert r.customers(channel="Display", campaign="promo")["customer_id"].tolist() == ["anna"]
     with pytest.raises(NotFound, match="did you mean 'promo'"):
         run(engine, RoiQuery(models=("last",), campaign="prmo"))
@@ -118,6 +121,9 @@ def test_format_eur():
     assert format_eur(-0.5) == "-0,50 €"
     assert format_eur(1234567.891) == "1.234.567,89 €"
     assert format_eur(float("nan")) == "—"
+    assert format_eur(1234567.891, locale="en") == "€1,234,567.89"
+    assert format_eur(-0.5, locale="en") == "-€0.50"
+    assert format_eur(float("nan"), locale="en") == "—"
 
 
 def test_settings_validation():

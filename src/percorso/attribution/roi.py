@@ -30,18 +30,26 @@ from percorso.errors import NotFound, suggest
 NODE_SEP = " | "
 
 
-def format_eur(value: float | None, *, decimals: int = 2) -> str:
-    """Italian euro format: ``1234.5 → '1.234,50 €'``; NaN/None → '—'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    text = f"{abs(value):,.{decimals}f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"{'-' if value < 0 else ''}{text} €"
+def format_eur(value: float | None, *, decimals: int = 2, locale: str = "it") -> str:
+    """Euros for people: ``1234.5 → '1.234,50 €'`` (``it``) or ``'€1,234.50'`` (``en``); NaN/None → '—'.
+
+    Why a locale: an English project (``[project] locale = "en"``) reads every other table
+    with 1,234.50; ``percorso roi`` alone printing 1.234,50 would read as a thousand times less.
+    """
+    text = format_it_number(None if value is None else abs(value), decimals, locale=locale)
+    if text == "—":
+        return text
+    sign = "-" if value < 0 else ""  # type: ignore[operator]
+    return f"{sign}€{text}" if locale == "en" else f"{sign}{text} €"
 
 
-def format_it_number(value: float | None, decimals: int = 2) -> str:
+def format_it_number(value: float | None, decimals: int = 2, *, locale: str = "it") -> str:
+    """A number with the thousands and decimal separators of ``locale`` (``it``: 1.234,5)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    text = f"{abs(value):,.{decimals}f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    text = f"{abs(value):,.{decimals}f}"
+    if locale == "it":
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
     return f"{'-' if value < 0 else ''}{text}"
 
 
@@ -61,15 +69,15 @@ class RoiQuery(AnalysisQuery):
 class RoiResult(AnalysisResult):
     """``frame``: channel, campaign, model, cost, conversions, revenue, new_customers, roi, roas, cpa, cac."""
 
-    def formatted(self) -> pd.DataFrame:
-        """The frame with euros and ratios in Italian format, for people."""
+    def formatted(self, locale: str = "it") -> pd.DataFrame:
+        """The frame with euros and ratios as text for people, in ``locale`` (``it`` | ``en``)."""
         f = self.frame.copy()
         for c in ("cost", "revenue", "cpa", "cac"):
-            f[c] = [format_eur(v) for v in f[c]]
+            f[c] = [format_eur(v, locale=locale) for v in f[c]]
         for c in ("conversions", "new_customers"):
-            f[c] = [format_it_number(v, 1) for v in f[c]]
-        f["roi"] = [format_it_number(v * 100, 1) + " %" if not pd.isna(v) else "—" for v in f["roi"]]
-        f["roas"] = [format_it_number(v, 2) for v in f["roas"]]
+            f[c] = [format_it_number(v, 1, locale=locale) for v in f[c]]
+        f["roi"] = [format_it_number(v * 100, 1, locale=locale) + " %" if not pd.isna(v) else "—" for v in f["roi"]]
+        f["roas"] = [format_it_number(v, 2, locale=locale) for v in f["roas"]]
         return f
 
     def figure(self) -> Any:

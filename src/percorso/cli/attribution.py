@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         """
         from percorso.analysis.base import run
         from percorso.attribution.roi import RoiQuery
-        from percorso.cli.common import open_cli_project
+        from percorso.cli.common import open_cli_project, output_locale
 
         query = RoiQuery(models=tuple(models.split(",")), conversion=conversion, campaign=campaign,
                          channel=channel, markov_order=order, direct=direct,
@@ -118,5 +118,5 @@ def register(app: typer.Typer) -> None:
         if out is not None and out.suffix.lower() == ".html":
             result.figure().write_html(str(out), include_plotlyjs=True)
             return
-        frame = result.formatted() if fmt is OutputFormat.table and out is None else result.frame
+        frame = result.formatted(output_locale()) if fmt is OutputFormat.table and out is None else result.frame
         emit_frame(frame, fmt, out, title=f"ROI {campaign or ''}".strip())

@@ -55,6 +55,11 @@ def open_cli_project(path: Path, *, read_only: bool = False) -> Project:
     return project
 
 
+def output_locale() -> str:
+    """The opened project's ``[project] locale`` (``it`` | ``en``), for text a command formats itself."""
+    return _LOCALE.get()
+
+
 def cell(value: Any) -> str:
     """One value as text in the opened project's locale (see :func:`emit_frame`)."""
     from percorso.export.files import format_cell
