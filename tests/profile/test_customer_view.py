@@ -10,6 +10,7 @@ Bruno is an unrelated CRM record; b1 is an unrelated anonymous visitor.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -240,3 +241,16 @@ def test_cli_identity_explain_table_cuts_keyed_hashes(anna_root):
     assert keys  # Anna's e-mail links her CRM record
     assert not re.search(r"[0-9a-f]{64}", table.stdout)
     assert all(f"email_key={k[:12]}…" in table.stdout for k in keys)
+
+
+def test_cli_table_days_follow_the_project_locale(anna_root, tmp_path):
+    """The timeline's day column was always 01/02/2025, also in an English project whose other
+    dates (first seen, orders) read 2025-02-01."""
+    root = tmp_path / "en"
+    shutil.copytree(anna_root, root)
+    toml = root / "percorso.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('locale = "it"', 'locale = "en"'), encoding="utf-8")
+    res = CliRunner().invoke(app, ["customer", "show", "2900000000017", "--project", str(root)],
+                             env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    assert "2025-02-01" in res.stdout and "01/02/2025" not in res.stdout

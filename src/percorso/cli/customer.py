@@ -133,7 +133,7 @@ def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
     day = None
     for r in profile.timeline.itertuples(index=False):
         when = _local(r.occurred_at, tz)
-        this_day = when.strftime("%d/%m/%Y")
+        this_day = _fmt(when.date())  # the project locale: 01/02/2025 (it), 2025-02-01 (en)
         detail = " ".join(x for x in (
             _fmt(r.campaign) and f"campagna {_fmt(r.campaign)}", _fmt(r.store_id) and f"negozio {_fmt(r.store_id)}",
             _fmt(r.order_id) and f"ordine {_fmt(r.order_id)}", _fmt(r.revenue) and f"€ {_fmt(r.revenue)}",
