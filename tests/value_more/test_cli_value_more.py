@@ -68,3 +68,18 @@ def test_personas_stored_and_drill_down_do_not_recluster(project):
     assert again.equals(assigned)
     res = CliRunner().invoke(app, ["personas", "-p", str(project), "--stored", "--k", "3"])
     assert res.exit_code != 0 and "--k starts a new clustering" in str(res.exception)
+
+
+def test_personas_cards_follow_the_project_locale(tmp_path):
+    """An English project (`[project] locale = "en"`) printed the Italian cards unless --lang en."""
+    root = tmp_path / "en"
+    init_project(root, name="t")
+    toml = root / "percorso.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('locale = "it"', 'locale = "en"'), encoding="utf-8")
+    with open_project(root) as p:
+        journeys_for(p.engine, clustered_journeys(per=8)[0])
+    out = _ok(["personas", "-p", str(root), "--k", "3"]).stdout
+    assert "Main channel" in out and "Canale principale" not in out
+    assert "Canale principale" in _ok(["personas", "-p", str(root), "--stored", "--lang", "it"]).stdout
+    # the help names the setting (brackets escaped: Rich markup ate "[project]")
+    assert "[project] locale" in " ".join(_ok(["personas", "--help"]).stdout.split())

@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Random seed of the clustering.")] = 0,
         stored: Annotated[bool, typer.Option("--stored", help="Describe the stored personas (last run or last "
                                              "build's refresh) without clustering again.")] = False,
-        lang: Annotated[str, typer.Option(help="Language of the cards in table mode: it | en.")] = "it",
+        lang: Annotated[str | None, typer.Option(help="Language of the cards in table mode: it | en; "
+                                                 "default: the project's \\[project] locale.")] = None,
         persona: Annotated[int | None, typer.Option("--persona", help="List the customers of one stored "
                                                     "persona (no new clustering).")] = None,
         limit: Annotated[int, typer.Option(help="Rows with --persona.")] = 100,
@@ -92,16 +93,17 @@ def register(app: typer.Typer) -> None:
 
         Without --stored or --persona the customers are clustered again and the result is
         stored; `percorso build` then refreshes it with the same settings."""
-        from percorso.cli.common import console, write_figure
+        from percorso.cli.common import console, output_locale, write_figure
         from percorso.cli.value import warn
         from percorso.errors import InputError
         from percorso.value.personas import PersonasQuery
 
-        if lang not in ("it", "en"):
+        if lang not in (None, "it", "en"):
             raise InputError(f"unknown language '{lang}'; valid: it, en")
         if (stored or persona is not None) and k is not None:
             raise InputError("--k starts a new clustering; --stored and --persona read the stored personas")
         res = _run(project, PersonasQuery(k=k, seed=seed, stored=stored or persona is not None))
+        lang = lang or output_locale()  # set by opening the project: an English project reads English cards
         if res.meta.get("stale"):
             warn([f"personas not refreshed / non aggiornate {res.meta['stale']}; run `percorso personas` "
                   "or `percorso build`"])
