@@ -66,11 +66,10 @@ def _stage_cells(engine: Engine) -> None:
     """Temp ``_dl_cells``: web/app events with IP and user agent, per (pair, day, component, key)."""
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _dl_cells AS
         WITH ev AS (SELECT e.event_id, e.occurred_at AS ts, hash(e.ip_key) AS ip, hash(e.user_agent) AS ua,
-                           e.ip_key, e.user_agent, {first_listed_key_sql(EVENT_KEY, '_dl_labels')} AS h
+                           {first_listed_key_sql(EVENT_KEY, '_dl_labels')} AS h
                     FROM events e WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL)
         SELECT ev.ip, ev.ua, (epoch(ev.ts) // 86400)::INTEGER AS day, l.label, l.known,
-               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, (ev.ts, ev.event_id)) AS event_id,
-               any_value(ev.ip_key) AS ip_key, any_value(ev.user_agent) AS user_agent
+               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, (ev.ts, ev.event_id)) AS event_id
         FROM ev JOIN _dl_labels l ON l.id_hash = ev.h GROUP BY ALL""")
 
 
@@ -89,19 +88,20 @@ CANDIDATES = """
         clash AS (SELECT DISTINCT s.label FROM span s JOIN kspan c ON c.ip = s.ip AND c.ua = s.ua
                   AND c.t0 <= s.t1 AND c.t1 >= s.t0),
         m AS (SELECT a.label AS anon_label, k.label AS known_label, a.h AS anon_hash, k.h AS known_hash,
-                     a.event_id AS anon_event_id, k.event_id AS known_event_id, a.ip_key, a.user_agent,
-                     a.ts AS occurred_at, a.day
+                     a.event_id AS anon_event_id, k.event_id AS known_event_id, a.ts AS occurred_at, a.day
               FROM a JOIN k ON a.ip = k.ip AND a.ua = k.ua AND k.day BETWEEN a.day - ? AND a.day + ?
               WHERE ? OR a.label NOT IN (SELECT label FROM clash))
-        SELECT anon_label, min(known_label) AS known_label,
+        , r AS (SELECT anon_label, min(known_label) AS known_label,
                arg_min(anon_hash, (occurred_at, anon_event_id, known_event_id)) AS anon_hash,
                arg_min(known_hash, (occurred_at, anon_event_id, known_event_id)) AS known_hash,
                arg_min(anon_event_id, (occurred_at, anon_event_id, known_event_id)) AS anon_event_id,
                arg_min(known_event_id, (occurred_at, anon_event_id, known_event_id)) AS known_event_id,
-               arg_min(ip_key, (occurred_at, anon_event_id, known_event_id)) AS ip_key,
-               arg_min(user_agent, (occurred_at, anon_event_id, known_event_id)) AS user_agent,
                min(occurred_at) AS occurred_at, count(DISTINCT day) AS days
-        FROM m GROUP BY anon_label HAVING count(DISTINCT known_label) = 1"""
+            FROM m GROUP BY anon_label HAVING count(DISTINCT known_label) = 1)
+        -- the pair's text, from the anonymous event of the first meeting (the cells carry hashes only)
+        SELECT r.anon_label, r.known_label, r.anon_hash, r.known_hash, r.anon_event_id, r.known_event_id,
+               e.ip_key, e.user_agent, r.occurred_at, r.days
+        FROM r JOIN events e ON e.event_id = r.anon_event_id"""
 
 
 def write_device_links(engine: Engine, links: pa.Table | None) -> None:
