@@ -12,6 +12,7 @@ import itertools
 import random
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -177,3 +178,21 @@ def test_a_stored_grouping_worse_than_the_seeded_starts_is_dropped() -> None:
     assert sorted((worse.centroids * worse.std + worse.mean)[:, 0]) == pytest.approx([0.0, 8.0])
     same = fit_personas(x, ["a"], 2, seed=0, previous=np.array([[0.0], [8.0]]))
     assert same.warm and sorted((same.centroids * same.std + same.mean)[:, 0]) == pytest.approx([0.0, 8.0])
+
+
+def test_a_stored_persona_without_members_today_keeps_its_number_out_of_reuse(tmp_path) -> None:
+    """A stored persona none of whose members has touchpoints today (merged into other ids) has
+    no centroid to match; its number was given to a new cluster as "new", as if the previous run
+    had not used it, so a saved `persona = 3` silently named another group."""
+    old = {1: np.array([0.0, 0.0]), 2: np.array([10.0, 0.0])}
+    m = match_numbers(old, np.array([[0.0, 0.1], [10.0, 0.0], [5.0, 5.0]]), used={1, 2, 3})
+    assert m.numbers == [1, 2, 4] and m.status == [KEPT, KEPT, NEW] and m.gone == [3]
+    # end to end: the stored members of persona 3 vanish (ids no touchpoint has any more)
+    e = journeys_for(tmp_path, groups(20, 12, 6))
+    run(e, PersonasQuery(k=3, seed=2))
+    stored = e.execute(e.table(TABLE))
+    stored.loc[stored.persona == 3, "customer_id"] = "merged-" + stored.loc[stored.persona == 3, "customer_id"]
+    e.create_table(TABLE, pa.Table.from_pandas(stored, preserve_index=False))
+    r = run(e, PersonasQuery(k=3, seed=2))
+    assert 3 not in set(_assignment(e).values())
+    assert r.meta["numbering"][-1] == "persona 3 has no match in this run: number not used"

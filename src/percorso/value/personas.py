@@ -33,7 +33,7 @@ from percorso.value import personas_text
 from percorso.value.artefacts import (PersonaRun, clear_stale, last_persona_run, load_numbering, save_numbering,
                                       save_persona_run, stale)
 from percorso.value.personas_features import card_facts, feature_expr
-from percorso.value.personas_numbering import match_numbers, stored_centroids
+from percorso.value.personas_numbering import match_numbers, stored_centroids, stored_numbers
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -248,7 +248,8 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
         previous = stored_centroids(eng, eng.table(TABLE), ftab, names) if eng.has_table(TABLE) else {}
         fit = fit_personas(x, names, q.k, q.seed, np.stack(list(previous.values())) if previous else None)
         k = len(fit.centroids)
-        numbering = match_numbers({n: (c - fit.mean) / fit.std for n, c in previous.items()}, fit.centroids)
+        numbering = match_numbers({n: (c - fit.mean) / fit.std for n, c in previous.items()}, fit.centroids,
+                                  used=stored_numbers(eng, eng.table(TABLE)) if eng.has_table(TABLE) else set())
         assign = assign_expr(ftab, fit, numbering.numbers)
         meta: dict[str, Any] = {"k": k, "silhouette": fit.silhouettes, "features": names, "sample": len(x),
                                 "numbering": numbering.lines(), "warm_start": fit.warm}

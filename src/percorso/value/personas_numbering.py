@@ -65,7 +65,8 @@ def first_numbering(k: int) -> Numbering:
     return Numbering(list(range(1, k + 1)), [FIRST] * k, [None] * k, [])
 
 
-def match_numbers(previous: dict[int, np.ndarray], centroids: np.ndarray) -> Numbering:
+def match_numbers(previous: dict[int, np.ndarray], centroids: np.ndarray,
+                  used: set[int] | None = None) -> Numbering:
     """Number the rows of ``centroids`` after the closest ``previous`` personas.
 
     Parameters
@@ -74,22 +75,28 @@ def match_numbers(previous: dict[int, np.ndarray], centroids: np.ndarray) -> Num
         Stored persona number → its centroid, in the same standard units as ``centroids``.
     centroids
         The new k×d centroids, largest cluster first.
+    used
+        Every number the previous run gave (default: those of ``previous``). A stored persona
+        none of whose members has touchpoints today has no centroid, but its number is still
+        the previous run's: it is reported ``gone``, never handed to a new cluster.
     """
     from scipy.optimize import linear_sum_assignment
 
     k = len(centroids)
-    if not previous:
+    if not previous and not used:
         return first_numbering(k)
     old = sorted(previous)
-    cost = np.linalg.norm(np.stack([previous[n] for n in old])[:, None, :] - centroids[None, :, :], axis=2)
-    rows, cols = linear_sum_assignment(cost)
     numbers: list[int | None] = [None] * k
     status, distance = [NEW] * k, [None] * k
+    cost = (np.linalg.norm(np.stack([previous[n] for n in old])[:, None, :] - centroids[None, :, :], axis=2)
+            if old else np.zeros((0, k)))
+    rows, cols = linear_sum_assignment(cost)
     for r, c in zip(rows, cols, strict=True):
         numbers[c], status[c], distance[c] = old[r], KEPT, float(cost[r, c])
-    free = (n for n in range(1, len(old) + k + 1) if n not in previous)
+    taken = set(previous) | (used or set())
+    free = (n for n in range(1, len(taken) + k + 1) if n not in taken)
     out = [n if n is not None else next(free) for n in numbers]
-    gone = sorted(set(old) - set(out))
+    gone = sorted(taken - set(out))
     return Numbering(out, status, distance, gone)
 
 
@@ -101,4 +108,10 @@ def stored_centroids(engine: Engine, stored: Table, features: Table, names: list
     return dict(zip(df["persona"].astype(int).tolist(), df[names].to_numpy(dtype="float64"), strict=True))
 
 
-__all__ = ["FIRST", "GONE", "KEPT", "NEW", "Numbering", "first_numbering", "match_numbers", "stored_centroids"]
+def stored_numbers(engine: Engine, stored: Table) -> set[int]:
+    """Every persona number of the stored run, also one whose members have no touchpoints today."""
+    return {int(n) for n in engine.execute(stored.select("persona").distinct())["persona"]}
+
+
+__all__ = ["FIRST", "GONE", "KEPT", "NEW", "Numbering", "first_numbering", "match_numbers", "stored_centroids",
+           "stored_numbers"]
