@@ -203,10 +203,14 @@ def test_new_channel_rules_change_the_data_version(tmp_path: Path) -> None:
 
 
 def test_persona_numbers_survive_a_rebuild_that_adds_data(tmp_path: Path, extra_files: Path) -> None:
-    """A segment ``persona = N`` selects nearly the same people after the build re-clusters on
-    more data: of the customers of each persona still present, at least 95% keep its number
-    (measured: 1073 of 1084, 287 of 287, 118 of 118; the features of each of the 11 that
-    moved are different on the new data)."""
+    """After the build re-clusters on more data, every stored persona number is matched and kept
+    (status ``kept``, with its centroid distance), and each segment ``persona = N`` equals its rule
+    on the new assignment. How many people keep their number is not asserted: k = 3 on this
+    project has two optima 2.7 % apart in inertia, and which one the seeded starts find depends on
+    the sample's row order (customer ids are keyed hashes of a per-project secret). When the warm
+    start wins, 99-100 % of each persona's people keep its number (1073 of 1084, 287 of 287, 118 of
+    118); when the other optimum is better it is taken (ADR 0011), and a number can then be kept
+    for a group holding few of its old members (seen: 0 of 142); the distance is what shows it."""
     root = _demo(tmp_path)
     with open_project(root) as p:
         run(p.engine, PersonasQuery(k=3, seed=1), p.settings)
@@ -221,8 +225,7 @@ def test_persona_numbers_survive_a_rebuild_that_adds_data(tmp_path: Path, extra_
         last = p.engine.execute(num.filter(num.computed_at == num.computed_at.max()))
         assert sorted(last["persona"]) == [1, 2, 3] and set(last["status"]) == {"kept"}
         still = set(p.engine.execute(p.engine.table("customers").select("customer_id"))["customer_id"])
+        assert last["distance"].notna().all() and (last["distance"] >= 0).all()
         for n in (1, 2, 3):
-            after = _members(p, f"persona{n}")
-            assert after == _now_members(p, f"persona{n}")
-            kept = before[n] & still
-            assert len(kept) > 50 and len(kept & after) >= 0.95 * len(kept)
+            assert _members(p, f"persona{n}") == _now_members(p, f"persona{n}")
+            assert len(before[n] & still) > 50

@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
                 con.print(c["description_" + lang], markup=False, highlight=False)
                 con.print("")
             sil = ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items())
-            when = f", computed at {res.meta['computed_at']}" if res.meta.get("computed_at") else ""
+            when = (f", computed at {str(res.meta['computed_at'])[:19]}" if res.meta.get("computed_at") else "")
             console().print(f"k = {res.meta['k']}, silhouette = {sil or '-'}{when}")
             # numbers kept from the stored personas (or new), so a saved `persona = N` can be trusted
             for line in res.meta.get("numbering") or []:

@@ -258,7 +258,9 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
             facts = card_facts(eng, amap, ftab)
             eng.drop_temp(amap)
             return facts, meta
-        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        # microseconds kept: the time identifies the run in persona_runs and persona_numbering,
+        # and two runs within one second (a rebuild right after a run) must not share it
+        now = datetime.now(UTC).replace(tzinfo=None)
         eng.create_table(TABLE, assign.mutate(computed_at=ibis.literal(now)))
         amap = eng.table(TABLE).select("customer_id", "persona")
         facts = card_facts(eng, amap, ftab)
