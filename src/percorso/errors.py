@@ -65,17 +65,24 @@ class DatabaseLocked(EngineError):
     exit_code = 4
 
 
-def suggest(value: str, allowed: Iterable[str]) -> str:
+def suggest(value: str, allowed: Iterable[str], *, limit: int | None = None) -> str:
     """Return a "did you mean …" phrase plus the valid values, for error messages.
+
+    ``limit`` caps how many valid values are listed, for vocabularies taken from the data
+    (pages, campaigns) that can run to thousands.
 
     Examples
     --------
     >>> suggest("purchse", ["purchase", "page_view"])
     "did you mean 'purchase'? valid: page_view, purchase"
+    >>> suggest("pag_1", [f"page_{i}" for i in range(30)], limit=2)
+    "did you mean 'page_1'? valid: page_0, page_1, … (30 in all)"
     """
     allowed = sorted(set(allowed))
     close = difflib.get_close_matches(str(value), allowed, n=1)
-    valid = ", ".join(allowed)
+    valid = ", ".join(allowed[:limit])
+    if limit is not None and len(allowed) > limit:
+        valid += f", … ({len(allowed)} in all)"
     if close:
         return f"did you mean '{close[0]}'? valid: {valid}"
     return f"valid: {valid}"

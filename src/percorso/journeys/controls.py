@@ -14,7 +14,6 @@ values are bound as literals by Ibis.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -239,9 +238,6 @@ def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *
     missing = [x for x in labels if x not in found]
     if not missing:
         return
-    known = sorted(engine.execute(s.select("node").distinct())["node"].dropna().astype(str))
-    close = {x: difflib.get_close_matches(x, known, n=3) for x in missing}
-    hints = "; ".join(f"'{x}': did you mean {', '.join(repr(c) for c in close[x])}?" if close[x] else f"'{x}'"
-                      for x in missing)
-    shown = ", ".join(known[:_SHOWN_LABELS]) + (f", … ({len(known)} in all)" if len(known) > _SHOWN_LABELS else "")
-    raise NotFound(f"{what} matches no touchpoint with --node {query.node}: {hints}; valid: {shown}")
+    known = engine.execute(s.select("node").distinct())["node"].dropna().astype(str)
+    hints = "; ".join(f"'{x}': {suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)
+    raise NotFound(f"{what} matches no touchpoint with --node {query.node}: {hints}")
