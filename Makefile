@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 CUSTOMERS ?= 20000
 
-.PHONY: demo test venv clean bench
+.PHONY: demo test venv clean bench lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -29,3 +29,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+
+# Rewrite constraints.txt from what .venv holds now (after adding or upgrading a dependency).
+lock: $(STAMP)
+	{ echo "# Exact versions for make demo / make test (pip install -c constraints.txt)."; \
+	  echo "# Regenerate after changing dependencies: make lock (then run make test)."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^percorso'; } > constraints.txt
