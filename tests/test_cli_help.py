@@ -19,3 +19,18 @@ def test_bracketed_names_survive_in_help():
     ingest = run.invoke(app, ["ingest", "--help"], env={"COLUMNS": "400"})
     assert "pip install 'percorso[bayes]'" in bayes.stdout
     assert "percorso.toml [sources.NAME]" in ingest.stdout
+
+
+def test_version_prints_the_package_version():
+    """`percorso --version` said "Missing command.": the group asked for a command before the option ran."""
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == f"percorso {declared}"
+    proc = subprocess.run([sys.executable, "-m", "percorso", "--version"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"percorso {declared}")

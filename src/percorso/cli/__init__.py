@@ -22,19 +22,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _print_version(value: bool) -> None:
+    """``--version``: print it and stop before the group asks for a command (an eager callback)."""
+    if value:
+        from percorso import __version__
+
+        typer.echo(f"percorso {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
     """percorso: il percorso del cliente, dai dati (omnichannel customer-journey analytics)."""
     from percorso.cli.common import reset_locale
 
     reset_locale()  # each command starts in Italian until it opens a project (one process, many test runs)
-    if version:
-        from percorso import __version__
-
-        typer.echo(__version__)
-        raise typer.Exit()
 
 
 _MODULES = (
