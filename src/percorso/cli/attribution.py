@@ -21,12 +21,19 @@ DirectOpt = Annotated[str | None, typer.Option(
                      "Default: \\[attribution] direct in percorso.toml.")]
 
 
-def _settings(project_path: Path, need_project: bool):  # type: ignore[no-untyped-def]
-    from percorso.cli.common import open_cli_project
+def _paths_settings(project_path: Path):  # type: ignore[no-untyped-def]
+    """The project's settings for a ``--paths`` run, or ``None`` outside a project.
 
-    if not need_project and not (project_path / "percorso.toml").exists():
+    Why: a path table carries its own journeys, so it needs no database (nor a built
+    project); only the ``[attribution]`` settings (Direct convention, Markov order…) of a
+    project folder, when there is one, still apply (and its locale formats the table).
+    """
+    from percorso.cli.common import open_cli_project
+    from percorso.config import CONFIG_FILE
+
+    if not (project_path / CONFIG_FILE).exists():
         return None
-    return open_cli_project(project_path, read_only=True)
+    return open_cli_project(project_path, read_only=True).settings  # the database is opened lazily: never here
 
 
 def register(app: typer.Typer) -> None:
@@ -68,13 +75,14 @@ def register(app: typer.Typer) -> None:
             paths_file=str(paths) if paths else None, direct=direct,
             date_from=date_from.date() if date_from else None, date_to=date_to.date() if date_to else None,
         )
-        proj = _settings(project, need_project=paths is None)
-        if proj is None:
+        if paths is not None:
             from percorso.engine import Engine
 
-            result = run(Engine(":memory:"), query, None)
+            result = run(Engine(":memory:"), query, _paths_settings(project))
         else:
-            with proj:
+            from percorso.cli.common import open_cli_project
+
+            with open_cli_project(project, read_only=True) as proj:
                 result = run(proj.engine, query, proj.settings)
         if out is not None and out.suffix.lower() == ".html":
             result.figure(measure).write_html(str(out), include_plotlyjs=True)
