@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pyarrow as pa
 
 from percorso.engine.backend import quote_ident as qi
@@ -346,7 +347,10 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
     try:
         con.execute(sql)
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
+        try:
+            con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
+        except duckdb.Error:  # the insert failed inside a transaction: let its own error surface
+            pass
 
 
 def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:

@@ -403,9 +403,11 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
         e["event_type"] = f"CASE WHEN sum({line_total}) < 0 THEN 'return' ELSE {ql(kind.event_type)} END"
         e["event_name"] = ql(kind.event_type)
         e["order_id"] = "any_value(t._key)" if kind.name == "pos" else A(_col(present, "order_id"))
+        # file order, by line number first when the file has one (a NULL constant may not be an ORDER BY key)
+        order = "t.line_no, t._line" if "line_no" in present else "t._line"
         e["items"] = ("CAST(to_json(list({'sku': " + _col(present, "sku") + ", 'product': " + _col(present, "product")
                       + ", 'category': " + _col(present, "category") + f", 'qty': {qty}, 'price': {price}}}"
-                      + f" ORDER BY {_col(present, 'line_no')}, t._line)) AS VARCHAR)")
+                      + f" ORDER BY {order})) AS VARCHAR)")
     else:
         e["revenue"] = _col(present, "revenue")
         e["order_id"] = _col(present, "order_id")
