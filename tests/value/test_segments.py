@@ -56,12 +56,21 @@ def _count(b, c, ref):
         return sum(1 for t, online, ret in c["orders"] if ok(t) and (
             ret if b.action == "returned" else (not ret and bool(online) == (b.action == "bought_online"))))
     tps = [tp for tp in c["tps"] if ok(tp["at"])]
+    if b.action in ("abandoned_browse", "abandoned_cart", "abandoned_checkout"):
+        # a step with no purchase order (any time, in or out of the window) and, for browsing,
+        # no add_to_cart at or after it
+        step = {"abandoned_browse": "product_view", "abandoned_cart": "add_to_cart",
+                "abandoned_checkout": "checkout"}[b.action]
+        later = [t for t, _on, ret in c["orders"] if not ret]
+        later += [tp["at"] for tp in c["tps"] if b.action == "abandoned_browse" and tp["event"] == "add_to_cart"]
+        return sum(1 for tp in tps if tp["event"] == step and all(t < tp["at"] for t in later))
     if b.action == "visited_site":
         return len({tp["session"] for tp in tps if tp["source"] in SITE_SOURCES})
     if b.action == "visited_store":
         return len({tp["at"].date() for tp in tps if tp["event"] in STORE_EVENTS and not tp["online"]})
     want = {"opened_email": ("event", "email_open"), "clicked_email": ("event", "email_click"),
-            "called": ("channel", "Call center")}[b.action]
+            "viewed_product": ("event", "product_view"), "added_to_cart": ("event", "add_to_cart"),
+            "started_checkout": ("event", "checkout"), "called": ("channel", "Call center")}[b.action]
     return sum(1 for tp in tps if tp[want[0]] == want[1])
 
 
@@ -104,7 +113,8 @@ _tp = st.fixed_dictionaries({
                              ("esp", "email_open", True, "Email"), ("esp", "email_click", True, "Email"),
                              ("ads", "ad_click", True, "Paid Search"), ("pos", "receipt", False, "Store / POS"),
                              ("events", "store_visit", False, "Store / POS"), ("pos", "return", False, "Store / POS"),
-                             ("web", "return", True, "Direct"),
+                             ("web", "return", True, "Direct"), ("web", "product_view", True, "Direct"),
+                             ("web", "add_to_cart", True, "Direct"), ("web", "checkout", True, "Direct"),
                              ("call_center", "call", False, "Call center")])})
 _cust = st.fixed_dictionaries({"n_orders": st.one_of(st.none(), st.integers(0, 5)),
                                "revenue": st.one_of(st.none(), st.integers(0, 5).map(float)),
@@ -232,3 +242,53 @@ def test_segment_analysis_faces(tmp_path):
     assert list(res.customers()["customer_id"]) == ["anna", "bruno"]
     with pytest.raises(InputError, match="needs at"):
         res.customers(status="left")
+
+
+def test_abandonment_by_hand(tmp_path):
+    """Cart, browse and checkout abandoners; the data end at fabio's view (03-25 10:00)."""
+    eng = journeys_for(tmp_path, {
+        "anna": [("add_to_cart", "2024-03-20 10:00")],                                    # abandoned
+        "bruno": [("add_to_cart", "2024-03-20 10:00"),
+                  ("receipt", "2024-03-22 17:00", {"channel": "Store / POS", "revenue": 40.0})],  # bought in store
+        "carla": [("add_to_cart", "2024-03-01 10:00")],                                   # abandoned, too long ago
+        "dario": [("purchase", "2024-03-10 10:00", {"revenue": 30.0}),
+                  ("add_to_cart", "2024-03-21 10:00")],                                   # the purchase came before
+        "elena": [("product_view", "2024-03-23 10:00"), ("add_to_cart", "2024-03-23 10:05"),
+                  ("checkout", "2024-03-23 10:10")],                                      # cart and checkout
+        "fabio": [("product_view", "2024-03-25 10:00")],                                  # browse only
+        "gino": [("checkout", "2024-03-24 10:00"), ("purchase", "2024-03-24 10:00", {"revenue": 9.0})],  # same time
+        "hana": [("add_to_cart", "2024-03-22 10:00"), ("return", "2024-03-23 10:00", {"revenue": -5.0})],
+    })
+
+    def who(rule: dict) -> list[str]:
+        return sorted(eng.execute(members_expr(eng, parse_rule(rule)).select("customer_id"))["customer_id"])
+
+    assert who({"type": "behaviour", "action": "abandoned_cart", "within_days": 7}) == ["anna", "dario", "elena", "hana"]
+    assert who({"type": "behaviour", "action": "abandoned_cart"}) == ["anna", "carla", "dario", "elena", "hana"]
+    assert who({"type": "behaviour", "action": "added_to_cart", "within_days": 7}) == [
+        "anna", "bruno", "dario", "elena", "hana"]
+    assert who({"type": "behaviour", "action": "abandoned_checkout"}) == ["elena"]
+    assert who({"type": "behaviour", "action": "started_checkout"}) == ["elena", "gino"]
+    assert who({"type": "behaviour", "action": "abandoned_browse"}) == ["fabio"]
+    assert who({"type": "behaviour", "action": "viewed_product"}) == ["elena", "fabio"]
+
+
+_near = st.sampled_from([0, 60 * 24, 60 * 24 + 12, 61 * 24 - 1, 61 * 24])  # ties, and the window edges (the data end at 61 d)
+
+
+@settings(max_examples=40, deadline=None)
+@given(custs=st.lists(st.fixed_dictionaries({
+    "orders": st.lists(st.tuples(_near, st.booleans(), st.booleans()), max_size=3),
+    "tps": st.lists(st.fixed_dictionaries({"h": _near, "session": st.just(0), "kind": st.sampled_from([
+        ("web", "product_view", True, "Direct"), ("web", "add_to_cart", True, "Direct"),
+        ("web", "checkout", True, "Direct"), ("web", "page_view", True, "Direct")])}), max_size=5),
+    "n_orders": st.none(), "revenue": st.none(), "city": st.none(), "consent_marketing": st.none()}),
+    min_size=1, max_size=8),
+    action=st.sampled_from(["abandoned_browse", "abandoned_cart", "abandoned_checkout"]),
+    within=st.one_of(st.none(), st.integers(1, 3)), k=st.integers(1, 2))
+def test_abandonment_oracle_with_ties(oracle_engine, custs, action, within, k):
+    ids = [f"c{i}" for i in range(len(custs))]
+    ref = _load(oracle_engine, ids, custs)
+    rule = Behaviour(action=action, within_days=within, min_count=k)
+    got = set(oracle_engine.execute(members_expr(oracle_engine, rule).select("customer_id"))["customer_id"])
+    assert got == {i for i, c in zip(ids, custs, strict=True) if _count(rule, c, ref) >= k}

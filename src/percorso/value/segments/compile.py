@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 SITE_SOURCES = ("web", "app")
 STORE_EVENTS = ("store_visit", "receipt", "return")
+#: Touchpoint behaviours: action → event type of one occurrence.
+STEP_EVENTS = {"opened_email": "email_open", "clicked_email": "email_click", "viewed_product": "product_view",
+               "added_to_cart": "add_to_cart", "started_checkout": "checkout"}
+#: Abandonment: action → (event type of the step, later event types that, like a purchase
+#: order, mean the customer went on). A step is abandoned when none of them comes after it.
+ABANDONMENTS = {"abandoned_browse": ("product_view", ("add_to_cart",)), "abandoned_cart": ("add_to_cart", ()),
+                "abandoned_checkout": ("checkout", ())}
 
 
 def _need(engine: Engine, table: str, hint: str) -> None:
@@ -88,6 +95,28 @@ def reference_time(engine: Engine) -> Any:
     return engine.execute(engine.table("touchpoints").occurred_at.max())
 
 
+def abandoned_steps(engine: Engine, step: str, later: tuple[str, ...] = ()) -> Table:
+    """The ``step`` touchpoints after which the customer placed no purchase order (online or in
+    store, returns excluded) and had no touchpoint of a ``later`` type, ever.
+
+    Why: "cart abandoners" are those the shop can still win back; a purchase in store after
+    adding to the online cart is a purchase, not an abandonment. A follow-up at the very same
+    time as the step counts as coming after it. One left join on each customer's last
+    follow-up time: a step is abandoned when it is later than all of them.
+    """
+    t = engine.table("touchpoints")
+    steps = t.filter(t.event_type == step, t.customer_id.notnull())
+    o = engine.table("orders")
+    o = o.filter(~o.is_return.fill_null(False), o.customer_id.notnull())
+    follow = o.select("customer_id", "occurred_at")
+    if later:
+        nxt = t.filter(t.event_type.isin(later), t.customer_id.notnull())
+        follow = follow.union(nxt.select("customer_id", "occurred_at"))
+    last = follow.group_by("customer_id").aggregate(_last=follow.occurred_at.max())
+    j = steps.left_join(last, "customer_id")
+    return j.filter(j._last.isnull() | (j.occurred_at > j._last)).select(*steps.columns)
+
+
 def behaviour_counts(engine: Engine, b: Behaviour) -> Table:
     """Per customer, how many times they did ``b.action`` (in the window): see ``ACTIONS``."""
     a = b.action
@@ -95,15 +124,18 @@ def behaviour_counts(engine: Engine, b: Behaviour) -> Table:
         t = engine.table("orders")
         ret = t.is_return.fill_null(False)
         t = t.filter(ret) if a == "returned" else t.filter(~ret, t.online.fill_null(False) == (a == "bought_online"))
+    elif a in ABANDONMENTS:
+        t = abandoned_steps(engine, *ABANDONMENTS[a])
     else:
         t = engine.table("touchpoints")
-        t = t.filter({
-            "visited_site": lambda: t.source_system.isin(SITE_SOURCES),
-            "visited_store": lambda: t.event_type.isin(STORE_EVENTS) & ~t.online.fill_null(False),
-            "opened_email": lambda: t.event_type == "email_open",
-            "clicked_email": lambda: t.event_type == "email_click",
-            "called": lambda: t.channel == "Call center",
-        }[a]())
+        if a in STEP_EVENTS:
+            t = t.filter(t.event_type == STEP_EVENTS[a])
+        else:
+            t = t.filter({
+                "visited_site": lambda: t.source_system.isin(SITE_SOURCES),
+                "visited_store": lambda: t.event_type.isin(STORE_EVENTS) & ~t.online.fill_null(False),
+                "called": lambda: t.channel == "Call center",
+            }[a]())
     t = t.filter(t.customer_id.notnull())
     if b.within_days is not None:
         ref = reference_time(engine)

@@ -10,6 +10,10 @@ store, visited the site in the last 30 days, never bought online, gave marketing
         {"type": "behaviour", "action": "visited_site", "within_days": 30},
         {"type": "not", "rule": {"type": "behaviour", "action": "bought_online"}},
         {"type": "compare", "field": "consent_marketing", "op": "eq", "value": true}]}
+
+Cart abandoners of the last 7 days (added to cart, bought nothing since, anywhere)::
+
+    {"type": "behaviour", "action": "abandoned_cart", "within_days": 7}
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ ACTIONS: dict[str, str] = {
     "opened_email": "email_open touchpoint",
     "clicked_email": "email_click touchpoint",
     "called": "call-center contact (channel Call center)",
+    "viewed_product": "product_view touchpoint",
+    "added_to_cart": "add_to_cart touchpoint",
+    "started_checkout": "checkout touchpoint",
+    "abandoned_browse": "product_view with no add_to_cart and no purchase order at or after it",
+    "abandoned_cart": "add_to_cart with no purchase order (online or in store) at or after it",
+    "abandoned_checkout": "checkout with no purchase order (online or in store) at or after it",
 }
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in")
 
