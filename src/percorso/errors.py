@@ -65,6 +65,13 @@ class DatabaseLocked(EngineError):
     exit_code = 4
 
 
+class AccessDenied(PercorsoError):
+    """Who asks may not see what they asked for (e.g. contact fields in an export)."""
+
+    code = "access_denied"
+    exit_code = 5
+
+
 def suggest(value: str, allowed: Iterable[str], *, limit: int | None = None) -> str:
     """Return a "did you mean …" phrase plus the valid values, for error messages.
 

@@ -87,19 +87,20 @@ def register(app: typer.Typer) -> None:
                                                     "fields (default: those of the rule).")] = None,
         at: Annotated[datetime | None, typer.Option("--at", help="Membri a quella data (dai refresh) / members "
                                                     "at that time (from the refreshes).")] = None,
+        with_contacts: Annotated[bool, typer.Option(
+            "--with-contacts", help="Aggiungi nome, e-mail, telefono e consenso marketing (dati personali: "
+            "una riga di audit su stderr) / add contact fields (personal data; one audit line on stderr).")] = False,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.csv, out: OutOpt = None,
     ) -> None:
         """Esporta i clienti del segmento (export members, CSV by default)."""
-        from percorso.value.segments.store import export_columns, load_rule, members, members_at
+        from percorso.value.segments.export import export_segment
 
         p = open_cli_project(project)
-        if at is not None:
-            expr = members_at(p.engine, name, at)
-        else:
-            cols = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
-            cols = export_columns(load_rule(p.engine, name), cols)[1:]
-            expr = members(p.engine, name, p.settings, columns=cols)
-        emit_frame(p.engine.execute(expr.order_by("customer_id")), fmt, out, title=name)
+        cols = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
+        exported = export_segment(p.engine, name, p.settings, columns=cols, at=at, with_contacts=with_contacts)
+        emit_frame(exported.frame, fmt, out, title=name)
+        if with_contacts:
+            typer.echo(exported.note, err=True)
 
     @seg.command("delete")
     def seg_delete(name: str, project: ProjectOpt = Path(".")) -> None:

@@ -1,0 +1,97 @@
+"""Segment export: contact fields only when asked (--with-contacts) and allowed, with an audit line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import ibis
+import pytest
+from typer.testing import CliRunner
+
+from percorso.cli import app
+from percorso.errors import AccessDenied
+from percorso.project import init_project, open_project
+from percorso.testing import journeys_for
+from percorso.value.segments.export import CONTACT_FIELDS, Requester, export_segment
+from percorso.value.segments.store import save_segment
+
+CARTS = '{"type":"behaviour","action":"abandoned_cart"}'
+# anna and carla left a cart; bruno bought after his
+PEOPLE = {
+    "anna": [("add_to_cart", "2024-03-20 10:00")],
+    "bruno": [("add_to_cart", "2024-03-20 10:00"), ("purchase", "2024-03-20 10:30", {"revenue": 20.0})],
+    "carla": [("add_to_cart", "2024-03-21 10:00")],
+}
+# anna has both contacts and said no to marketing; carla only a phone; bruno an e-mail
+CONTACTS = {"anna": ("Anna", "Rossi", "anna@example.it", "+393331112222", False),
+            "bruno": ("Bruno", "Bianchi", "bruno@example.it", None, True),
+            "carla": ("Carla", None, None, "+393334445555", True)}
+
+
+def _with_contacts(engine) -> None:
+    """The profile as the build fills it from the PII vault and contact profiles."""
+    c = engine.table("customers")
+    cases = {f: ibis.cases(*((c.customer_id == k, ibis.literal(v[i], type=c[f].type())) for k, v in CONTACTS.items()),
+                           else_=c[f]) for i, f in enumerate(CONTACT_FIELDS)}
+    engine.create_table("customers", engine.to_arrow(c.mutate(**cases)))
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = journeys_for(tmp_path, PEOPLE)
+    _with_contacts(eng)
+    save_segment(eng, "carts", CARTS)
+    return eng
+
+
+def test_no_contacts_unless_asked(engine):
+    plain = export_segment(engine, "carts")
+    assert list(plain.frame.columns) == ["customer_id"] and list(plain.frame.customer_id) == ["anna", "carla"]
+    assert not set(CONTACT_FIELDS) & set(plain.frame.columns)
+
+
+def test_contacts_and_the_audit_line(engine, caplog):
+    with caplog.at_level(logging.INFO, logger="percorso.audit"):
+        out = export_segment(engine, "carts", with_contacts=True)
+    f = out.frame
+    assert list(f.columns) == ["customer_id", *CONTACT_FIELDS]
+    assert list(f.email.fillna("-")) == ["anna@example.it", "-"] and list(f.phone) == ["+393331112222", "+393334445555"]
+    assert list(f.last_name.fillna("-")) == ["Rossi", "-"]
+    # 2 rows, both with a contact; 1 e-mail, 2 phones; only carla consented to marketing
+    assert (out.contacts, out.emails, out.phones, out.marketing_consent) == (2, 1, 2, 1)
+    assert "2 di/of 2" in out.note and "'carts'" in out.note
+    assert [r.name for r in caplog.records] == ["percorso.audit"] and "requester cli" in caplog.records[0].getMessage()
+
+
+def test_a_requester_without_the_right_gets_nothing(engine, caplog):
+    analyst = Requester(name="token:abc", role="analyst", may_see_contacts=False)
+    with caplog.at_level(logging.INFO, logger="percorso.audit"), pytest.raises(AccessDenied, match="analyst"):
+        export_segment(engine, "carts", with_contacts=True, requester=analyst)
+    assert not caplog.records
+    assert list(export_segment(engine, "carts", requester=analyst).frame.customer_id) == ["anna", "carla"]
+
+
+def test_members_at_a_past_time_with_contacts(engine):
+    t0 = engine.execute(engine.table("segment_sizes").computed_at.max())
+    out = export_segment(engine, "carts", at=t0, with_contacts=True)
+    assert list(out.frame.customer_id) == ["anna", "carla"] and out.emails == 1
+
+
+def test_cli(tmp_path):
+    init_project(tmp_path / "p", name="t")
+    with open_project(tmp_path / "p") as p:
+        journeys_for(p.engine, PEOPLE)
+        _with_contacts(p.engine)
+        save_segment(p.engine, "carts", CARTS)
+    base = ["segment", "export", "carts", "--project", str(tmp_path / "p"), "--format", "json"]
+    plain = CliRunner().invoke(app, base)
+    assert plain.exit_code == 0, plain.output
+    assert json.loads(plain.stdout) == [{"customer_id": "anna"}, {"customer_id": "carla"}]
+    assert "contact" not in plain.stderr
+    full = CliRunner().invoke(app, [*base, "--with-contacts"])
+    assert full.exit_code == 0, full.output
+    rows = json.loads(full.stdout)
+    assert [r["email"] for r in rows] == ["anna@example.it", None] and rows[1]["phone"] == "+393334445555"
+    note = full.stderr.strip().splitlines()
+    assert len(note) == 1 and "contacts exported: 2 di/of 2" in note[0]
