@@ -40,7 +40,8 @@ def top_paths(js: dict[str, list[dict[str, Any]]], max_steps: int, end: str | No
         kept = seq[:max_steps]
         path = " → ".join(s["node"] for s in kept) + (" → …" if len(seq) > max_steps else "")
         out[(path, "journeys")] += 1
-        out[(path, "converting")] += int(any(s["buy"] for s in kept))
+        # the journey converts if it bought anywhere (up to its end), also past the steps shown
+        out[(path, "converting")] += int(any(s["buy"] for s in seq))
     return out
 
 

@@ -48,9 +48,46 @@ def test_top_paths_by_hand_with_other_row(tmp_path):
 def test_paths_before_an_in_store_purchase_are_cut_at_it(tmp_path):
     f = run(_example(tmp_path), PathsQuery(end="receipt", max_steps=3)).to_frame()
     assert f.iloc[0]["path"] == "ad_click → page_view → page_view → …"  # 4 steps, cut at 3
-    assert int(f.iloc[0]["journeys"]) == 1 and int(f.iloc[0]["converting"]) == 0  # the receipt was cut off
+    # the path shown is cut, the journey is not: the receipt at step 4 still converts it, with its revenue
+    assert int(f.iloc[0]["journeys"]) == 1 and int(f.iloc[0]["converting"]) == 1
+    assert f.iloc[0]["revenue"] == 300.0
     f = run(_example(tmp_path), PathsQuery(end="receipt", max_steps=4, exclude=("page_view",))).to_frame()
     assert f.iloc[0]["path"] == "ad_click → receipt" and int(f.iloc[0]["converting"]) == 1
+
+
+def test_end_at_a_purchase_in_store_whatever_the_node(tmp_path):
+    """``purchase:store`` matches anna's receipt (offline), not carla's web purchase; with
+    ``--node channel`` no label could say it; ``purchase:online`` the other way round."""
+    e = _example(tmp_path)
+    f = run(e, PathsQuery(node="channel", end="purchase:store")).to_frame()
+    assert f.iloc[0]["path"] == "Paid Search → Paid Search → Paid Search → Store / POS"
+    assert list(f["journeys"]) == [1, 0] and int(f.iloc[0]["converting"]) == 1
+    f = run(e, PathsQuery(node="channel", end="purchase:online", collapse_repeats=True)).to_frame()
+    assert list(f["path"])[:1] == ["Email"] and list(f["journeys"]) == [1, 0]
+    assert f.iloc[0]["revenue"] == 80.0
+    f = run(e, PathsQuery(start="purchase:any")).to_frame()
+    assert sorted(f["path"][:-1]) == ["purchase", "receipt"]
+    s = run(e, SankeyQuery(node="channel", end="purchase:store", steps=2)).to_frame()
+    assert s[["step", "source", "target", "journeys"]].values.tolist() == [[1, "Paid Search", "Store / POS", 1]]
+    with pytest.raises(ValueError, match="purchase:store"):
+        PathsQuery(end="purchase:shop")
+
+
+def test_cli_end_purchase_store(tmp_path):
+    from percorso.cli import app
+    from percorso.project import init_project, open_project
+
+    init_project(tmp_path / "p", name="t")
+    with open_project(tmp_path / "p") as p:
+        journeys_for(p.engine, {"anna": [("page_view", "2025-03-01 09:00"), ("receipt", "2025-03-02 10:00", {"channel": "Store / POS"})],
+                                "bea": [("page_view", "2025-03-01 09:00"), ("purchase", "2025-03-01 09:10")]})
+    base = ["paths", "top", "--project", str(tmp_path / "p"), "--node", "channel", "--format", "json"]
+    res = CliRunner().invoke(app, [*base, "--end", "purchase:store"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc[0]["journeys"] == 1 and doc[0]["converting"] == 1 and doc[0]["path"].endswith("Store / POS")
+    res = CliRunner().invoke(app, [*base, "--end", "purchase:negozio"])
+    assert res.exit_code != 0 and "valid: purchase:any, purchase:online, purchase:store" in str(res.exception)
 
 
 def test_transitions_by_hand(tmp_path):

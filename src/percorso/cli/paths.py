@@ -18,8 +18,11 @@ CHART_SUFFIXES = (".html", ".htm", ".png", ".svg", ".pdf")
 paths_app = typer.Typer(help="Percorsi: varianti, transizioni, Sankey / paths, transitions, Sankey.",
                         no_args_is_help=True)
 
-StartOpt = Annotated[str | None, typer.Option("--start", help="Parti dal primo nodo X / start at the first X.")]
-EndOpt = Annotated[str | None, typer.Option("--end", help="Fermati al primo nodo X / stop at the first X.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help=(
+    "Parti dal primo nodo X / start at the first X (or purchase:store | purchase:online | purchase:any)."))]
+EndOpt = Annotated[str | None, typer.Option("--end", help=(
+    "Fermati al primo nodo X / stop at the first X; purchase:store | purchase:online | purchase:any: "
+    "al primo acquisto di quel tipo / at the first purchase of that kind, whatever --node."))]
 DrillOpt = Annotated[
     str | None,
     typer.Option("--customers", help="Clienti dietro un valore / customers behind a cell, e.g. 'from_node=Email'."),
@@ -82,7 +85,10 @@ def _empty_somewhere(result: Any) -> bool:
 
 
 def _anchors(start: str | None, end: str | None) -> tuple[str, ...]:
-    return tuple(x for x in (start, end) if x is not None)
+    """The node labels among ``--start`` / ``--end`` (``purchase:store`` and co. are not labels)."""
+    from percorso.journeys.controls import typed_labels
+
+    return typed_labels(x for x in (start, end) if x is not None)
 
 
 def parse_selector(text: str) -> dict[str, Any]:

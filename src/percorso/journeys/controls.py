@@ -50,6 +50,12 @@ _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 #: Label for touchpoints whose node column is empty (never silently dropped).
 MISSING_LABEL = "(none)"
 PURCHASE_TYPES = ("purchase", "receipt")
+#: ``--start`` / ``--end`` spellings that match what a touchpoint *is*, whatever the node:
+#: a purchase anywhere, online, or in a store (value: the ``online`` flag it needs, None = any).
+#: Why: with ``--node channel`` (or page, campaign…) no node label says "bought in a store",
+#: and with ``--node event_type`` ``receipt`` is one till's word for it; these read the step's
+#: purchase and online flags, so "paths that end with a purchase in store" is one spelling.
+PURCHASE_ANCHORS: dict[str, bool | None] = {"purchase:any": None, "purchase:online": True, "purchase:store": False}
 #: Record-keeping events that are not contacts with the customer: left out of journeys.
 ADMIN_EVENT_TYPES = ("identify", "alias", "crm_update")
 #: Valid labels listed in an unknown-label error (pages or campaigns can be thousands).
@@ -106,6 +112,19 @@ class JourneyQuery(AnalysisQuery):
         return value
 
 
+class AnchoredQuery(JourneyQuery):
+    """Journey controls plus ``start`` / ``end`` anchors (paths, Sankey): a node label, or one of
+    :data:`PURCHASE_ANCHORS` (``purchase:store``: a purchase in a store, whatever the node)."""
+
+    start: str | None = None
+    end: str | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _known_anchor(cls, value: str | None) -> str | None:
+        return anchor_check(value)
+
+
 def node_column_check(part: str) -> None:
     """Raise :class:`InputError` unless ``part`` is an allowed node definition."""
     if part.startswith("property:"):
@@ -115,6 +134,27 @@ def node_column_check(part: str) -> None:
         return
     if part not in NODE_COLUMNS:
         raise InputError(f"unknown node '{part}'; {suggest(part, [*NODE_COLUMNS, 'property:<key>'])}")
+
+
+def anchor_check(value: str | None) -> str | None:
+    """Raise :class:`InputError` for a ``purchase:…`` anchor that is not one of :data:`PURCHASE_ANCHORS`."""
+    if value is not None and value.startswith("purchase:") and value not in PURCHASE_ANCHORS:
+        raise InputError(f"unknown anchor '{value}'; {suggest(value, PURCHASE_ANCHORS)}")
+    return value
+
+
+def anchor_match(steps: ir.Table, anchor: str) -> ir.BooleanValue:
+    """Steps an anchor (``--start`` / ``--end``) matches: a :data:`PURCHASE_ANCHORS` spelling by the
+    step's purchase and online flags, anything else by its node label."""
+    if anchor not in PURCHASE_ANCHORS:
+        return steps.node == anchor
+    online = PURCHASE_ANCHORS[anchor]
+    return steps.is_purchase if online is None else steps.is_purchase & (steps.online == online)
+
+
+def typed_labels(labels: Iterable[str]) -> tuple[str, ...]:
+    """The node labels among anchors a user typed (the ``purchase:…`` spellings are not labels)."""
+    return tuple(x for x in labels if x not in PURCHASE_ANCHORS)
 
 
 def _node_part(t: ir.Table, part: str) -> ir.StringValue:
@@ -207,7 +247,9 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         s = s.mutate(_run=s._new.sum().over(ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id],
                                                         rows=(None, 0))))
         run = ibis.window(group_by=[s.journey_id, s._run])
-        s = s.mutate(is_purchase=s.is_purchase.max().over(run), revenue=s.revenue.sum(where=s.is_purchase).over(run))
+        s = s.mutate(is_purchase=s.is_purchase.max().over(run), revenue=s.revenue.sum(where=s.is_purchase).over(run),
+                     online=ibis.cases((s.is_purchase.max().over(run), s.online.min(where=s.is_purchase).over(run)),
+                                       else_=s.online))
         s = s.filter(s._new == 1).drop("_new", "_run")
         order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
     return s.mutate(step=ibis.row_number().over(order) + 1)

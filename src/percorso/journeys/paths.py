@@ -18,7 +18,7 @@ from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.errors import InputError
-from percorso.journeys.controls import JourneyQuery, journey_steps
+from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -28,19 +28,20 @@ MORE = "…"
 OTHER = "other"
 
 
-class PathsQuery(JourneyQuery):
+class PathsQuery(AnchoredQuery):
     """Top path variants.
 
     ``start`` / ``end``: a journey starts at its first ``start`` node and ends at its first
-    ``end`` node (inclusive); journeys without them are left out. ``converting_only`` keeps
-    journeys with a purchase among their kept steps.
+    ``end`` node (inclusive); journeys without them are left out. Besides a node label, either
+    may be ``purchase:any``, ``purchase:online`` or ``purchase:store`` (a purchase of that kind,
+    whatever the node). A journey converts when it has a purchase anywhere between its anchors,
+    also past ``max_steps`` (the path shown is cut, not the journey); ``converting_only`` keeps
+    those.
     """
 
     kind: ClassVar[str] = "paths_top"
     max_steps: int = Field(6, ge=1, le=50)
     top: int = Field(20, ge=1, le=1000)
-    start: str | None = None
-    end: str | None = None
     converting_only: bool = False
 
 
@@ -51,27 +52,32 @@ def anchored_steps(steps: ir.Table, start: str | None, end: str | None) -> ir.Ta
     """
     s = steps
     if start is not None:
-        first = s.filter(s.node == start).group_by("journey_id").aggregate(_from=ibis._.step.min())
+        first = s.filter(anchor_match(s, start)).group_by("journey_id").aggregate(_from=ibis._.step.min())
         s = s.join(first, "journey_id")
         s = s.filter(s.step >= s._from).mutate(step=s.step - s._from + 1).drop("_from")
     if end is not None:
-        stop = s.filter(s.node == end).group_by("journey_id").aggregate(_to=ibis._.step.min())
+        stop = s.filter(anchor_match(s, end)).group_by("journey_id").aggregate(_to=ibis._.step.min())
         s = s.join(stop, "journey_id")
         s = s.filter(s.step <= s._to).drop("_to")
     return s
 
 
 def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
-    """One row per journey: its path (first ``max_steps`` nodes), customer, purchase, revenue."""
+    """One row per journey: its path (first ``max_steps`` nodes), customer, purchase, revenue.
+
+    ``converting`` and ``revenue`` are the whole journey's: cutting the *path shown* at
+    ``max_steps`` must not cut its purchase (a store receipt at step 9 of a 6-step path made
+    1,364 of 3,153 store buyers "not converting" in ``paths top --end receipt``).
+    """
     kept = steps.filter(steps.step <= max_steps)
     per = kept.group_by("journey_id").aggregate(
         customer_id=kept.customer_id.min(),
         breakdown=kept.breakdown.argmin(kept.step),
         _path=kept.node.collect(order_by=kept.step).join(ARROW),
-        converting=kept.is_purchase.any(),
-        revenue=kept.revenue.sum(where=kept.is_purchase),
     )
-    length = steps.group_by("journey_id").aggregate(_len=steps.step.max())
+    length = steps.group_by("journey_id").aggregate(
+        _len=steps.step.max(), converting=steps.is_purchase.any(),
+        revenue=steps.revenue.sum(where=steps.is_purchase))
     per = per.join(length, "journey_id")
     path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
     return per.mutate(path=path).drop("_path", "_len")

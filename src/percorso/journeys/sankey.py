@@ -17,7 +17,7 @@ from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.errors import InputError
-from percorso.journeys.controls import JourneyQuery, journey_steps
+from percorso.journeys.controls import AnchoredQuery, journey_steps
 from percorso.journeys.paths import anchored_steps
 from percorso.journeys.transitions import END, START
 
@@ -27,15 +27,13 @@ if TYPE_CHECKING:
 OTHER = "other"
 
 
-class SankeyQuery(JourneyQuery):
+class SankeyQuery(AnchoredQuery):
     """``steps`` positions; anchored on ``start`` (positions 1..N from it), on ``end``
     (the N positions ending at it) or on both (from start up to end, at most N)."""
 
     kind: ClassVar[str] = "paths_sankey"
     steps: int = Field(5, ge=2, le=20)
     top_k: int = Field(8, ge=1, le=50)
-    start: str | None = None
-    end: str | None = None
 
 
 def positioned(engine: Any, q: SankeyQuery) -> ir.Table:
