@@ -7,6 +7,7 @@ it without reading code.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from pathlib import Path
@@ -94,6 +95,13 @@ class BuildSection(_Section):
     """Inactivity gap that starts a new session."""
 
 
+class IngestSection(_Section):
+    earliest: dt.date = dt.date(1990, 1, 1)
+    """Event times and cost dates before this day are quarantined (``implausible_time``)."""
+    latest_days_ahead: int = Field(1, ge=0)
+    """... and so are those more than this many days after the import."""
+
+
 class SourceSection(_Section):
     kind: str
     """Built-in source kind (web, app, ecommerce, pos, ...)."""
@@ -106,6 +114,12 @@ class SourceSection(_Section):
     encoding: str | None = None
     date_format: str | None = None
     """strptime format for date columns when they are not ISO (e.g. %d/%m/%Y %H:%M)."""
+    true_values: list[str] | None = None
+    """Texts read as yes in boolean columns (default: true, 1, yes, y, si, sì, s, vero, t)."""
+    false_values: list[str] | None = None
+    """Texts read as no (default: false, 0, no, n, falso, f); ``""`` reads a blank cell as no
+    (the ``x``/blank style: ``true_values = ["x"]``, ``false_values = [""]``). Anything else is
+    quarantined (``bad_boolean``), never guessed."""
 
     @field_validator("kind")
     @classmethod
@@ -120,6 +134,7 @@ class Settings(_Section):
     identity: IdentitySection = Field(default_factory=IdentitySection)
     channels: ChannelsSection = Field(default_factory=ChannelsSection)
     build: BuildSection = Field(default_factory=BuildSection)
+    ingest: IngestSection = Field(default_factory=IngestSection)
     sources: dict[str, SourceSection] = Field(default_factory=dict)
     stages: dict[str, Any] = Field(default_factory=dict)
     """Stage rules (journeys issue)."""

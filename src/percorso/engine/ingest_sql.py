@@ -9,7 +9,7 @@ through :func:`quote_ident`, file paths are bound, constants through :func:`quot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -153,15 +153,75 @@ def src_expr(source: tuple[str, Any]) -> str:
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
     if how == "jsonraw":
         return f"json_extract(j, {ql(what)})::VARCHAR"
-    if how == "concat":
-        return "concat_ws(' ', " + ", ".join(f"NULLIF(trim({qi(c)}), '')" for c in what) + ")"
+    if how == "concat":  # column names, or (how, what) sources of JSON Lines
+        return "concat_ws(' ', " + ", ".join(
+            f"NULLIF(trim(CAST({src_expr(c) if isinstance(c, tuple) else qi(c)} AS VARCHAR)), '')" for c in what) + ")"
     if how == "sql":  # constant built by this module's callers from known-safe pieces
         return what
     raise ValueError(how)
 
 
-def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal_comma: bool, date_format: str | None) -> str:
-    """Typed value of ``raw`` (NULL when unreadable); ``sql_type`` is the staged column type."""
+NUMBER_PATTERNS = {
+    "ambiguous": r"[+-]?[1-9]\d{0,2}[.,]\d{3}",
+    "comma": r"[+-]?(\d{1,3}(\.\d{3})+(,\d+)?|\d*,\d+)",
+    "dot": r"[+-]?(\d{1,3}(,\d{3})+(\.\d+)?|\d*\.\d+)",
+}
+"""What one written number says about its column's convention (regular expressions over the
+text with spaces removed). ``1.299`` / ``1,299`` (one group of three digits after a leading
+non-zero digit) fit both conventions; ``12,50``, ``1.234,5`` and ``1.234.567`` only the
+decimal comma; ``12.50``, ``0.299`` and ``1,234.5`` only the decimal point."""
+_NUMBER_OK = {
+    "comma": r"[+-]?(\d{1,3}(\.\d{3})+|\d*)(,\d+)?",
+    "dot": r"[+-]?(\d{1,3}(,\d{3})+|\d*)(\.\d+)?([eE][+-]?\d+)?",
+    None: r"[+-]?\d+",
+}
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
+DEFAULT_TRUE = ("true", "1", "yes", "y", "si", "sì", "s", "vero", "t")
+DEFAULT_FALSE = ("false", "0", "no", "n", "falso", "f")
+
+
+def number_text(raw: str) -> str:
+    """A written number without blanks (``1 299,00`` and non-breaking spaces as thousands)."""
+    return f"regexp_replace(trim(CAST({raw} AS VARCHAR)), '[\\s\u00a0\u202f]', '', 'g')"
+
+
+def number_evidence(engine: Engine, stage: str, raws: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Per field, how many of its written values only fit a decimal comma, a decimal point, or both.
+
+    One scan of the staged file over every numeric column at once: the convention of a
+    column is decided from all of its values, not from a sample (:data:`NUMBER_PATTERNS`).
+    """
+    if not raws:
+        return {}
+    sel = []
+    for i, raw in enumerate(raws.values()):
+        v = number_text(raw)
+        amb = f"regexp_full_match({v}, {ql(NUMBER_PATTERNS['ambiguous'])})"
+        sel += [f"count(*) FILTER ({amb})",
+                f"count(*) FILTER (NOT {amb} AND regexp_full_match({v}, {ql(NUMBER_PATTERNS['comma'])}))",
+                f"count(*) FILTER (NOT {amb} AND regexp_full_match({v}, {ql(NUMBER_PATTERNS['dot'])}))"]
+    row = engine.con.execute(f"SELECT {', '.join(sel)} FROM {qi(stage)} s").fetchall()[0]
+    return {f: {"ambiguous": int(row[3 * i]), "comma": int(row[3 * i + 1]), "dot": int(row[3 * i + 2])}
+            for i, f in enumerate(raws)}
+
+
+def is_numeric_type(sql_type: str) -> bool:
+    return sql_type.upper().startswith(_NUMERIC_TYPES)
+
+
+def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | None = None,
+               date_format: str | None = None, true_values: tuple[str, ...] = DEFAULT_TRUE,
+               false_values: tuple[str, ...] = DEFAULT_FALSE) -> str:
+    """Typed value of ``raw`` (NULL when unreadable); ``sql_type`` is the staged column type.
+
+    ``decimal`` is the column's number convention: ``"comma"`` (``1.299,50``), ``"dot"``
+    (``1,299.50``) or None (undecided: only whole numbers without separators are read, so an
+    ambiguous ``1.299`` is quarantined rather than guessed). Whole-number fields refuse a
+    fractional value (clicks 1.7) instead of rounding it; numbers refuse typed columns of
+    another kind (a boolean Parquet column); booleans are read from an explicit vocabulary
+    only (an empty string in ``false_values`` reads a blank as false: the ``x``/blank style).
+    """
     fmts = "[" + ", ".join(ql(f) for f in ([date_format] if date_format else []) + TS_FORMATS) + "]"
     if ftype in ("str", "json"):
         return f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
@@ -170,6 +230,8 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal_comma: b
             return f"CAST({raw} AT TIME ZONE 'UTC' AS TIMESTAMP)"
         if sql_type.startswith("TIMESTAMP") or sql_type == "DATE":
             return f"CAST(timezone({ql(tz)}, CAST({raw} AS TIMESTAMP)) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+        if sql_type != "VARCHAR":
+            return "NULL::TIMESTAMP"
         s = f"trim({raw})"
         return (f"CASE WHEN regexp_matches({s}, {ql(_OFFSET_RE)}) THEN CAST(TRY_CAST({s} AS TIMESTAMPTZ) AT TIME "
                 f"ZONE 'UTC' AS TIMESTAMP) ELSE CAST(timezone({ql(tz)}, COALESCE(TRY_CAST({s} AS TIMESTAMP), "
@@ -177,44 +239,98 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal_comma: b
     if ftype == "date":
         if sql_type in ("DATE",) or sql_type.startswith("TIMESTAMP"):
             return f"CAST({raw} AS DATE)"
+        if sql_type != "VARCHAR":
+            return "NULL::DATE"
         s = f"trim({raw})"
         return f"COALESCE(TRY_CAST({s} AS DATE), CAST(TRY_STRPTIME({s}, {fmts}) AS DATE))"
     if ftype in ("num", "int"):
-        target = "DOUBLE" if ftype == "num" else "BIGINT"
         if sql_type != "VARCHAR":
-            return f"TRY_CAST({raw} AS {target})"
-        s = f"trim({raw})"
-        if decimal_comma:
-            s = f"replace(replace({s}, '.', ''), ',', '.')"
+            if not is_numeric_type(sql_type):
+                return "NULL::DOUBLE" if ftype == "num" else "NULL::BIGINT"
+            if ftype == "num":
+                return f"TRY_CAST({raw} AS DOUBLE)"
+            return f"CASE WHEN CAST({raw} AS DOUBLE) = trunc(CAST({raw} AS DOUBLE)) THEN TRY_CAST({raw} AS BIGINT) END"
+        s = number_text(raw)
+        clean = {"comma": f"replace(replace({s}, '.', ''), ',', '.')", "dot": f"replace({s}, ',', '')", None: s}[decimal]
+        num = f"CASE WHEN regexp_full_match({s}, {ql(_NUMBER_OK[decimal])}) THEN TRY_CAST({clean} AS DOUBLE) END"
         if ftype == "int":
-            return f"TRY_CAST(TRY_CAST({s} AS DOUBLE) AS BIGINT)"
-        return f"TRY_CAST({s} AS DOUBLE)"
+            return f"CASE WHEN {num} = trunc({num}) THEN TRY_CAST({num} AS BIGINT) END"
+        return num
     if ftype == "bool":
+        if sql_type == "BOOLEAN":
+            return raw
         s = f"lower(trim(CAST({raw} AS VARCHAR)))"
-        return (f"CASE WHEN {s} IN ('true','1','yes','y','si','sì','s','vero','x') THEN true "
-                f"WHEN {s} IN ('false','0','no','n','falso') THEN false END")
+        t = ", ".join(ql(v.lower()) for v in true_values if v != "")
+        f = ", ".join(ql(v.lower()) for v in false_values if v != "")
+        blank = "" in false_values
+        return (f"CASE WHEN {s} IN ({t or 'NULL'}) THEN true WHEN {s} IN ({f or 'NULL'}) THEN false "
+                + (f"WHEN coalesce({s}, '') = '' THEN false " if blank else "") + "END")
     raise ValueError(ftype)
 
 
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
-                checks: list[tuple[str, str, str]], derived: list[tuple[str, str]]) -> None:
+                checks: list[tuple[str, str, str]], derived: list[tuple[str, str]],
+                post: list[tuple[str, str]] = ()) -> None:
     """Create temp table ``out``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     Materialised once: as a view, each later pass (counts, quarantine, insert) typed the rows
     again and the import took ~40% more CPU on 1M-row Parquet files.
 
     ``select`` is (column, SQL expr over the stage); ``derived`` (column, SQL expr over the
-    typed columns); ``checks`` (reason code, failing condition, message expression),
+    typed columns); ``post`` (column, SQL expr over the derived ones: the event id of the key); ``checks`` (reason code, failing condition, message expression),
     evaluated in order, the first that fails gives ``_reason`` and ``_message``.
     """
     inner = ", ".join(f"{e} AS {qi(n)}" for n, e in select)
     mid = ", ".join(f"{e} AS {qi(n)}" for n, e in derived) or "NULL AS _nothing"
+    last = ", ".join(f"{e} AS {qi(n)}" for n, e in post) or "NULL AS _nothing2"
     reason = ("CASE " + " ".join(f"WHEN {c} THEN {ql(code)}" for code, c, _ in checks) + " END") if checks else "NULL"
     message = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for _, c, m in checks) + " END") if checks else "NULL"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
-        f"(SELECT *, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} FROM {qi(stage)} s) t1) t2"
+        f"(SELECT *, {last} FROM (SELECT *, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} "
+        f"FROM {qi(stage)} s) t1) t2) t3"
     )
+
+
+def number_content_keys(engine: Engine, typed: str, event_id: Callable[[str], str]) -> int:
+    """Give rows without a natural key their content key and occurrence number; returns how many.
+
+    Two identical rows of one export are two records (two page views in the same second):
+    the n-th copy of a content is ``c:<hash>:n``, so another export holding the same rows, in
+    any order and with any overlap, numbers them alike. ``event_id`` gives the SQL of the
+    event id of a key expression. Only rows that need it are touched (usually none).
+    """
+    con = engine.con
+    n = con.execute(f"SELECT count(*) FROM {qi(typed)} WHERE _key IS NULL AND _ckey IS NOT NULL "
+                    f"AND _reason IS NULL").fetchall()[0][0]
+    if not n:
+        return 0
+    key = "'c:' || o._ckey || ':' || o.n"
+    con.execute(
+        f"UPDATE {qi(typed)} SET _key = {key}, _event_id = {event_id(f'({key})')} FROM "
+        f"(SELECT _file AS f, _line AS l, _ckey, row_number() OVER (PARTITION BY _file, _ckey ORDER BY _line) AS n "
+        f"FROM {qi(typed)} WHERE _key IS NULL AND _ckey IS NOT NULL AND _reason IS NULL) o "
+        f"WHERE {qi(typed)}._file = o.f AND {qi(typed)}._line = o.l")
+    return int(n)
+
+
+def quarantine_whole_orders(engine: Engine, typed: str, code: str) -> int:
+    """Mark every good line of an order (``_okey``, per file) that has a bad line; returns how many.
+
+    Why: storing the other lines would give the order a wrong revenue, and the corrected
+    export would then be a "duplicate" that can never fix it. The message names the first
+    bad line and its reason.
+    """
+    con = engine.con
+    t = qi(typed)
+    con.execute(
+        f"UPDATE {t} SET _reason = ?, _message = 'order ' || b._okey || ': row ' || b.bad_line || ' is ' || b.r "
+        f"|| ' (' || coalesce(b.m, '') || '); the whole order is quarantined (' || b.n || ' bad row(s)): "
+        f"correct that row and import the corrected file' FROM (SELECT _file AS f, _okey, min(_line) AS bad_line, "
+        f"arg_min(_reason, _line) AS r, arg_min(_message, _line) AS m, count(*) AS n FROM {t} "
+        f"WHERE _reason IS NOT NULL AND _okey IS NOT NULL AND _okey <> '' GROUP BY ALL) b "
+        f"WHERE {t}._reason IS NULL AND {t}._file = b.f AND {t}._okey = b._okey", [code])
+    return int(con.execute(f"SELECT count(*) FROM {t} WHERE _reason = ?", [code]).fetchall()[0][0])
 
 
 def lookup_event_type(table: str, name_sql: str) -> str:

@@ -90,7 +90,8 @@ class Kind:
     non_negative: tuple[str, ...] = ()
     """Numeric fields that may not be below zero (order quantities may: a return)."""
     key_from_content: bool = False
-    """Without an event id column, the key is a hash of the row's content (file-independent)."""
+    """A row without an id (no id column, or an empty id) is keyed by a hash of its normalised
+    content and its occurrence number within the export, never by file name or line (ADR 0013)."""
 
 
 def _k(**kw) -> Kind:  # noqa: ANN003
@@ -156,7 +157,7 @@ KINDS: dict[str, Kind] = {
         }, extras=("origin",)),
     "esp": _k(
         name="esp", shape="rows", source_system="esp", online=True, channel="Email", key=("key",),
-        required=("occurred_at", "key", "event_name"),
+        required=("occurred_at", "event_name"), key_from_content=True,
         event_map={"sent": "email_sent", "delivered": "email_sent", "open": "email_open", "opened": "email_open",
                    "click": "email_click", "clicked": "email_click", "unsubscribe": "unsubscribe",
                    "bounce": "email_bounce", "bounced": "email_bounce", "inviata": "email_sent",
@@ -172,7 +173,7 @@ KINDS: dict[str, Kind] = {
         }, extras=("campaign_id", "campaign")),
     "ads": _k(
         name="ads", shape="rows", source_system="ads", online=True, key=("key",),
-        required=("occurred_at", "key", "event_name"),
+        required=("occurred_at", "event_name"), key_from_content=True,
         event_map={"impression": "ad_impression", "click": "ad_click", "impressione": "ad_impression"},
         fields={
             "key": ("str", ("click_event_id", "event_id", "id")),
@@ -189,7 +190,7 @@ KINDS: dict[str, Kind] = {
         }, extras=("platform", "campaign", "ad_group", "cost"), non_negative=("cost",)),
     "call_center": _k(
         name="call_center", shape="rows", source_system="call_center", online=False, event_type="call",
-        channel="Call center", key=("key",), required=("occurred_at", "key"),
+        channel="Call center", key=("key",), required=("occurred_at",), key_from_content=True,
         fields={
             "key": ("str", ("call_id", "id_chiamata", "ticket_id", "id")),
             "occurred_at": ("ts", ("started_at", "start_time", "call_time", "data_ora", "timestamp")),
@@ -201,7 +202,7 @@ KINDS: dict[str, Kind] = {
         }, extras=("reason", "outcome", "duration_s", "agent"), non_negative=("duration_s",)),
     "events": _k(
         name="events", shape="rows", source_system="events", online=False, key=("key",),
-        required=("occurred_at", "key", "event_name"),
+        required=("occurred_at", "event_name"), key_from_content=True,
         channel_by_type={"fair_visit": "Events & fairs", "flyer_received": "Direct mail / flyer",
                          "sales_meeting": "Sales rep", "store_visit": "Store / POS"},
         fields={

@@ -25,6 +25,7 @@ from percorso.events import EVENT_TYPE_ALIASES, EVENT_TYPES
 from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
 from percorso.identity.normalize import keyed_hash, normalize_distinct
 from percorso.ingest import plan as P
+from percorso.ingest import reasons as R
 from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, norm_name, resolve_columns
 from percorso.ingest.readers import file_format, sniff_csv, xlsx_batches
 
@@ -155,32 +156,53 @@ def _run_row(rep: IngestReport, path: Path, started: dt.datetime, finished: dt.d
 
 
 def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], run_id: str,
-           source_name: str) -> tuple[list[str], dict[str, str], str, bool, bool, int]:
-    """Stage the batch's files; (columns, column types, raw-text SQL, JSON lines, decimal comma, rejected)."""
+           source_name: str) -> tuple[list[str], dict[str, str], str, bool, int]:
+    """Stage the batch's files; (columns, column types, raw-text SQL, JSON lines, rejected)."""
     path = batch_paths[0]
     fmt = file_format(path)
-    decimal_comma = src.decimal == ","
     if fmt == "parquet":
         col_types = S.stage_parquet(eng, stage, [str(p) for p in batch_paths])
         cols = list(col_types)
-        return cols, col_types, S.raw_json_row_expr(cols), False, decimal_comma, 0
+        return cols, col_types, S.raw_json_row_expr(cols), False, 0
     if fmt == "csv":
-        enc, delim, dc = sniff_csv(path)
+        enc, delim, _ = sniff_csv(path)
         enc, delim = src.encoding or enc, src.delimiter or delim
         cols = S.stage_csv(eng, stage, str(path), delim=delim, encoding=enc)
         rejected = S.quarantine_rejects(eng, stage, _REJECT_REASONS, source_name=source_name, source_kind=kind.name,
                                         source_file=path.name, run_id=run_id, expected=len(cols))
-        return (cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, delim), False,
-                dc if src.decimal is None else src.decimal == ",", rejected)
+        return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, delim), False, rejected
     if fmt == "jsonl":
         S.stage_lines(eng, stage, str(path), encoding=src.encoding or "utf-8")
-        return [], {}, "s.line", True, decimal_comma, 0
+        return [], {}, "s.line", True, 0
     first = True
     for batch in xlsx_batches(path):
         S.stage_arrow(eng, stage, batch, first=first)
         first = False
     cols = [c for c in S.column_types(eng, stage) if c not in ("_line", "_file")]
-    return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, ";"), False, decimal_comma, 0
+    return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, ";"), False, 0
+
+
+def decide_decimals(evidence: dict[str, dict[str, int]], configured: str | None) -> dict[str, str | None]:
+    """Number convention of each numeric field: ``"comma"``, ``"dot"`` or None (undecided).
+
+    The configured ``[sources.X] decimal`` wins. Otherwise a column follows its own values
+    (the convention more of them can only be read in); a column whose values fit both (only
+    whole numbers and ``1.299``-like ones) follows the file's other numeric columns; if they
+    do not decide either, its ambiguous values are quarantined rather than guessed.
+
+    >>> decide_decimals({"unit_price": {"ambiguous": 3, "comma": 0, "dot": 0},
+    ...                  "discount": {"ambiguous": 0, "comma": 2, "dot": 0}}, None)
+    {'unit_price': 'comma', 'discount': 'comma'}
+    """
+    if configured:
+        return {f: ("comma" if configured == "," else "dot") for f in evidence}
+    comma = sum(e["comma"] for e in evidence.values())
+    dot = sum(e["dot"] for e in evidence.values())
+    file_wide = "comma" if comma > dot else "dot" if dot > comma else None
+    out: dict[str, str | None] = {}
+    for f, e in evidence.items():
+        out[f] = "comma" if e["comma"] > e["dot"] else "dot" if e["dot"] > e["comma"] else file_wide
+    return out
 
 
 def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: list[tuple[int, Path, str]],
@@ -201,15 +223,25 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
     tz = project.settings.project.time_zone
     with S.memory_cap(eng, MEMORY_CAP.get(file_format(paths[0]), "1GB")):
         step("reading")
-        cols, col_types, raw_expr, json_lines, decimal_comma, rejected = _stage(
-            eng, stage, src, kind, paths, run_ids[0], source_name)
-        sources, key_parts = _sources(kind, src, cols, json_lines, eng, stage)
+        cols, col_types, raw_expr, json_lines, rejected = _stage(eng, stage, src, kind, paths, run_ids[0], source_name)
+        sources = _sources(kind, src, cols, json_lines, eng, stage)
+        numeric = {f: P.src_expr(sources[f][1]) for f, (t, sr) in sources.items() if t in ("num", "int")
+                   and (sr[0] != "col" or col_types.get(sr[1], "VARCHAR") == "VARCHAR")}
+        decimals = decide_decimals(S.number_evidence(eng, stage, numeric), src.decimal)
         select, checks = P.typed_plan(
-            kind, sources, col_types, tz=tz, decimal_comma=decimal_comma, date_format=src.date_format,
-            key_parts=key_parts, fallback_key=S.per_file(names), source_name=source_name, json_lines=json_lines)
+            kind, sources, col_types, tz=tz, decimals=decimals, date_format=src.date_format,
+            true_values=tuple(src.true_values or S.DEFAULT_TRUE), false_values=tuple(src.false_values or S.DEFAULT_FALSE),
+            json_lines=json_lines)
         derived = _derived(kind, src, sources, select, checks, eng, source_name)
+        ing = project.settings.ingest
+        checks += P.window_checks(sources, ing.earliest.isoformat(), f"now() + INTERVAL {int(ing.latest_days_ahead)} DAY")
+        key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")})
         step("typing and checking")
-        S.build_typed(eng, typed, stage, select, checks, derived)
+        S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post)
+        if any(n == "_ckey" for n, _ in key_derived):
+            S.number_content_keys(eng, typed, lambda k: P.event_id_expr(source_name, k))
+        if kind.shape == "orders":
+            S.quarantine_whole_orders(eng, typed, R.INCOMPLETE_ORDER)
         S.quarantine_insert(eng, typed, stage, raw_expr, source_name=source_name, source_kind=kind.name,
                             files=names, run_ids=run_ids)
         counts = S.file_counts(eng, typed)
@@ -246,11 +278,10 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
     return reps
 
 
-def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, stage: str):
-    """field → (type, source) and the key parts (SQL of raw texts)."""
+def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, stage: str) -> dict:
+    """field → (type, source): where each contract field is read from, and as what."""
     if kind.shape == "segment":
-        sources = dict(P.SEGMENT)
-        return sources, [P.src_expr(sources["key"][1])]
+        return dict(P.SEGMENT)
     if json_lines:  # JSON Lines of a tabular kind: top-level keys act as columns
         cols = S.json_keys(eng, stage)
         to_src = lambda c: ("json", ["$." + '"' + c.replace('"', '\\"') + '"'])  # noqa: E731
@@ -261,12 +292,8 @@ def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, 
     for fld, col in found.items():
         ftype = kind.fields[fld][0] if fld in kind.fields else "str"
         sources[fld] = (ftype, to_src(col))
-    key_src = {f: P.src_expr(sources[f][1]) for f in kind.key if f in sources}
-    if "time" in sources and "occurred_at" in sources:  # date and time of day in two columns
-        # the key holds the ISO date (store:YYYY-MM-DD:receipt), whatever the file's date format
-        key_src["occurred_at"] = P.DateKey(P.src_expr(sources["occurred_at"][1]))
-        if not json_lines:
-            sources["occurred_at"] = ("ts", ("concat", [found["occurred_at"], found["time"]]))
+    if "time" in sources and "occurred_at" in sources:  # date and time of day in two columns (any format)
+        sources["occurred_at"] = ("ts", ("concat", [sources["occurred_at"][1], sources["time"][1]]))
         del sources["time"]
     missing = [f for f in kind.required if f not in sources and f != "key"]
     if missing:
@@ -279,10 +306,7 @@ def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, 
         rest = _rest_expr(cols, set(found.values()), json_lines)
         if rest:
             sources["_rest"] = ("json", ("sql", rest))
-    parts = [key_src[f] for f in kind.key if f in key_src]
-    if len(parts) != len(kind.key) and kind.key_from_content:
-        return sources, [_content_hash_expr(cols, json_lines)]
-    return sources, (parts if len(parts) == len(kind.key) else None)
+    return sources
 
 
 def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
@@ -297,22 +321,9 @@ def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
     return "CAST(json_object(" + ", ".join(f"{ql(c)}, {v}" for c, v in zip(rest, vals)) + ") AS VARCHAR)"
 
 
-def _content_hash_expr(cols: list[str], json_lines: bool) -> str:
-    """Hash of a row's content: its columns (sorted by name) and values, never the file or line.
-
-    Why: re-importing the same events from a renamed or re-exported file must give the same
-    keys, so the event ids (and dedup) do not depend on where the row came from.
-    """
-    if json_lines:
-        return "sha256(CAST(CAST(line AS JSON) AS VARCHAR))"
-    ordered = sorted(cols, key=lambda c: (norm_name(c), c))
-    obj = "json_object(" + ", ".join(f"{ql(norm_name(c))}, CAST({qi(c)} AS VARCHAR)" for c in ordered) + ")"
-    return f"sha256(CAST({obj} AS VARCHAR))"
-
-
 def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple[str, str]]:  # noqa: ANN001
     """Columns computed over the typed ones: segment time and name, ``_evt``, ``_event_id``."""
-    derived = [("_event_id", f"substr(sha256({ql(source_name + '|')} || _key), 1, 32)")]
+    derived: list[tuple[str, str]] = []
     if kind.shape == "segment":
         name_sql = "CASE seg_type WHEN 'track' THEN seg_event ELSE seg_type END"
         derived += [("event_name", f"coalesce(seg_name, {name_sql})"), ("occurred_at", P.segment_time_expr())]

@@ -10,11 +10,12 @@ from typing import Any
 
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
+from percorso.engine import ingest_sql as S
 from percorso.engine.ingest_sql import click_id_exprs, src_expr, typed_expr, url_param_expr
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import Kind
 
-__all__ = ["src_expr", "typed_plan", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
+__all__ = ["src_expr", "typed_plan", "key_plan", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
 
 
 def norm_event(name: str) -> str:
@@ -59,16 +60,45 @@ def _msg(field: str, where: str, raw: str, why: str) -> str:
     return f"{ql(f'{field} ({where}): ')} || coalesce({raw}, '') || {ql(' ' + why)}"
 
 
-class DateKey(str):
-    """A key part that is a date: written as ISO ``YYYY-MM-DD`` whatever the file's format."""
+def _can_fail(ftype: str, sql_type: str) -> bool:
+    """Can reading a staged column of ``sql_type`` as ``ftype`` fail (so its raw text is kept for the check)?"""
+    if sql_type == "VARCHAR":
+        return ftype in ("ts", "date", "num", "int", "bool")
+    if ftype in ("num", "int"):
+        return not S.is_numeric_type(sql_type) or (ftype == "int" and sql_type.upper().startswith(
+            ("FLOAT", "DOUBLE", "REAL", "DECIMAL")))
+    if ftype in ("ts", "date"):
+        return not (sql_type.startswith("TIMESTAMP") or sql_type == "DATE")
+    return ftype == "bool" and sql_type != "BOOLEAN"
+
+
+def _number_why(fld: str, ftype: str, sql_type: str, decimal: str | None, raw: str) -> str:
+    """SQL of the message tail of a number that could not be read: wrong type, fraction, ambiguity."""
+    if sql_type != "VARCHAR":
+        if not S.is_numeric_type(sql_type):
+            return ql(f"has type {sql_type} in the file; valid: a numeric column")
+        return ql("is not a whole number; valid: 0, 1, 2, ... (fractions are not rounded)")
+    t = S.number_text(raw)
+    conv = {"comma": "decimal comma (1.234,50)", "dot": "decimal point (1,234.50)"}
+    amb = (f"WHEN regexp_full_match({t}, {ql(S.NUMBER_PATTERNS['ambiguous'])}) THEN "
+           + ql("is ambiguous (thousands separator or decimals?) and no value in the file decides; "
+                "set [sources.NAME] decimal = \",\" or \".\" in percorso.toml") + " ") if decimal is None else ""
+    frac = (f"WHEN {S.typed_expr(raw, 'num', sql_type='VARCHAR', tz='UTC', decimal=decimal)} IS NOT NULL THEN "
+            + ql("is not a whole number; valid: 0, 1, 2, ... (fractions are not rounded)") + " ") if ftype == "int" else ""
+    other = ("is not a number; valid: " + (conv[decimal] + ", as the other values of this column"
+                                           if decimal else "a whole number, or set [sources.NAME] decimal"))
+    return f"CASE {amb}{frac}ELSE {ql(other)} END" if amb or frac else ql(other)
 
 
 def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_types: dict[str, str], *,
-               tz: str, decimal_comma: bool, date_format: str | None, key_parts: list[str] | None,
-               fallback_key: str, source_name: str, json_lines: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
-    """(select list, checks) of the typed stage: field values, raw texts, key, event id, reason checks.
+               tz: str, decimals: dict[str, str | None], date_format: str | None,
+               true_values: tuple[str, ...] = S.DEFAULT_TRUE, false_values: tuple[str, ...] = S.DEFAULT_FALSE,
+               json_lines: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """(select list, checks) of the typed stage: field values, their raw texts, reason checks.
 
-    ``fallback_key`` is the SQL of the row's file name, for kinds whose rows have no natural key.
+    ``decimals`` holds the number convention decided for each numeric field from all of its
+    values (:func:`decide_decimals`). The record key is built over the typed values by
+    :func:`key_plan`, never over the raw text.
     """
     select: list[tuple[str, str]] = []
     checks: list[tuple[str, str, str]] = []
@@ -81,17 +111,28 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
     for fld, (ftype, source) in sources.items():
         raw = src_expr(source)
         sql_type = col_types.get(source[1], "VARCHAR") if source[0] == "col" else "VARCHAR"
-        select.append((fld, typed_expr(raw, ftype, sql_type=sql_type, tz=tz, decimal_comma=decimal_comma,
-                                        date_format=date_format)))
+        decimal = decimals.get(fld)
+        select.append((fld, typed_expr(raw, ftype, sql_type=sql_type, tz=tz, decimal=decimal, date_format=date_format,
+                                        true_values=true_values, false_values=false_values)))
         where = f'colonna "{source[1]}"' if source[0] == "col" else f"{source[1]}"
-        if ftype in ("ts", "date", "num", "int") and sql_type == "VARCHAR":
-            select.append((f"_r_{fld}", raw))
-            code = R.BAD_TIMESTAMP if ftype in ("ts", "date") else R.BAD_NUMBER
-            why = ("is not a valid date/time; " + TS_HELP + (f" or {date_format}" if date_format else "")
-                   if code == R.BAD_TIMESTAMP else
-                   "is not a number; valid: 12.50" + (" or 1.234,50 (decimal comma)" if decimal_comma else ""))
-            checks.append((code, f"{qi('_r_' + fld)} IS NOT NULL AND trim({qi('_r_' + fld)}) <> '' AND {qi(fld)} IS NULL",
-                           _msg(fld, where, qi("_r_" + fld), why)))
+        if not _can_fail(ftype, sql_type):
+            continue
+        rname = "_r_" + fld
+        select.append((rname, raw if sql_type == "VARCHAR" else f"CAST({raw} AS VARCHAR)"))
+        if ftype in ("ts", "date"):
+            code, why = R.BAD_TIMESTAMP, ql("is not a valid date/time; " + TS_HELP + (
+                f" or {date_format}" if date_format else "") + ("" if sql_type == "VARCHAR" else
+                                                                f" (the column has type {sql_type})"))
+        elif ftype == "bool":
+            code, why = R.BAD_BOOLEAN, ql("is not a yes/no value; valid: " + ", ".join(
+                v if v else "(empty)" for v in (*true_values, *false_values))
+                + " (set [sources.NAME] true_values / false_values)")
+        else:
+            code, why = R.BAD_NUMBER, _number_why(fld, ftype, sql_type, decimal, qi(rname))
+        blank = "" in false_values and ftype == "bool"
+        checks.append((code, (f"{qi(rname)} IS NOT NULL AND " + ("" if blank else f"trim({qi(rname)}) <> '' AND ")
+                              + f"{qi(fld)} IS NULL"),
+                       f"{ql(f'{fld} ({where}): ')} || coalesce({qi(rname)}, '') || ' ' || {why}"))
     for fld in kind.non_negative:
         if fld in sources:
             where = f'colonna "{sources[fld][1][1]}"' if sources[fld][1][0] == "col" else fld
@@ -103,20 +144,108 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
                 R.MISSING_REQUIRED, (f"coalesce(trim({qi('_r_' + fld)}), '') = ''" if ("_r_" + fld) in dict(select)
                                      else f"{qi(fld)} IS NULL"),
                 ql(f"required field '{fld}' is empty; every row needs a value for it")))
-    if key_parts:
-        texts = []
-        for part in key_parts:
-            if isinstance(part, DateKey):
-                iso = typed_expr(f"CAST({part} AS VARCHAR)", "date", sql_type="VARCHAR", tz=tz, decimal_comma=decimal_comma,
-                                 date_format=date_format)
-                texts.append(f"coalesce(strftime(CAST({iso} AS DATE), '%Y-%m-%d'), trim(CAST({part} AS VARCHAR)))")
-            else:
-                texts.append(f"trim(CAST({part} AS VARCHAR))")
-        key = "concat_ws(':', " + ", ".join(texts) + ")"
-    else:
-        key = f"{fallback_key} || ':' || _line"  # file name (SQL, per row's file) : line
-    select.append(("_key", key))
     return select, checks
+
+
+def window_checks(sources: dict, earliest: str, latest: str) -> list[tuple[str, str, str]]:
+    """Times outside the plausible window (``[ingest] earliest`` .. now + ``latest_days_ahead``).
+
+    Why: a year 1 or 9999 reads as a valid date, and later crashes the commands that cut
+    time into periods; it is a typing slip or a placeholder, never a real event.
+    """
+    out = []
+    for fld, lo in (("occurred_at", earliest), ("date", earliest), ("birth_date", "1900-01-01")):
+        if fld not in sources and not (fld == "occurred_at" and "ts_timestamp" in sources):
+            continue
+        hi = latest if fld != "birth_date" else "now()"
+        cond = f"({qi(fld)} < TIMESTAMP {ql(lo)} OR {qi(fld)} > {hi})"
+        out.append((R.IMPLAUSIBLE_TIME, cond,
+                    f"{ql(fld + ': ')} || CAST({qi(fld)} AS VARCHAR) || "
+                    + ql(f" is outside the plausible window {lo} .. " + ("today" if fld == "birth_date" else "now + "
+                         "[ingest] latest_days_ahead") + "; fix the date, or widen [ingest] earliest")))
+    return out
+
+
+def _id_part(v: str) -> str:
+    """Key text of an identifier: trimmed; a number written with leading zeros is the same number."""
+    return f"CASE WHEN regexp_full_match({v}, '[0-9]+') THEN coalesce(NULLIF(ltrim({v}, '0'), ''), '0') ELSE {v} END"
+
+
+def _key_text(fld: str, ftype: str, tz: str, local_date: bool) -> str:
+    """Normalised text of one typed field for a key: instants in UTC, dates ISO, numbers as numbers."""
+    c = qi(fld)
+    if ftype == "ts":
+        if local_date:  # the local calendar day of the instant (a receipt is numbered per store and day)
+            return f"CAST(CAST(timezone({ql(tz)}, {c} AT TIME ZONE 'UTC') AS DATE) AS VARCHAR)"
+        return f"strftime({c}, '%Y-%m-%dT%H:%M:%S.%f')"
+    if ftype in ("date", "num", "int", "bool"):
+        return f"CAST({c} AS VARCHAR)"
+    if fld == "loyalty_card":
+        return f"upper(regexp_replace({c}, '\\s+', '', 'g'))"
+    if fld == "email":
+        return f"lower({c})"
+    if fld == "phone":
+        return f"regexp_replace({c}, '[^0-9+]', '', 'g')"
+    if ftype == "json":
+        return f"coalesce(CAST(TRY_CAST({c} AS JSON) AS VARCHAR), {c})"
+    if fld == "event_name":
+        return f"lower({c})"
+    return _id_part(c)
+
+
+CONTENT_SKIP = ("key", "_rest", "received_at")
+"""Fields left out of a content key: the (missing) id itself, columns no field claims (their
+number and date formats are unknown, so a re-export would look new) and the arrival time."""
+
+
+def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: str, source_name: str,
+             raw_fields: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(derived, post) columns of the record key, over the typed values.
+
+    ``_key`` is the natural key (the kind's key fields, normalised) or NULL when the row has
+    none (no id column, or an empty id); ``_ckey`` is then a hash of the row's normalised
+    content, numbered by occurrence later (:func:`percorso.engine.ingest_sql.number_content_keys`);
+    ``_okey`` groups the lines of one order or receipt (without its time, which a bad line may
+    lack, so its day as written: ``raw_fields`` are the fields whose raw text the typed stage
+    keeps); ``_event_id`` derives from ``_key`` (post level).
+    """
+    derived: list[tuple[str, str]] = []
+    pos = kind.name == "pos"
+    parts: list[str] | None = []
+    for f in kind.key:
+        if f in sources:
+            parts.append(_key_text(f, sources[f][0], tz, local_date=pos and f == "occurred_at"))
+        elif f == "key" or f in kind.required:  # no id column: the content key
+            parts = None
+            break
+        else:  # an optional part the file does not have (a cost row without campaign)
+            parts.append("''")
+    if parts is not None:
+        nat = "concat_ws(':', " + ", ".join(f"coalesce({p}, '')" for p in parts) + ")"
+        must = [qi(f) for f in kind.key if f in kind.required or f == "key" or kind.shape == "segment"]
+        nat = f"CASE WHEN {' AND '.join(m + ' IS NOT NULL' for m in must)} THEN {nat} END" if must else nat
+    else:
+        nat = "NULL::VARCHAR"
+    derived.append(("_key", nat))
+    if kind.key_from_content:
+        fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
+        body = "to_json([" + ", ".join(f"{ql(f)}, {_key_text(f, sources[f][0], tz, False)}" for f in fields) + "])"
+        derived.append(("_ckey", f"CASE WHEN ({nat}) IS NULL THEN substr(sha256(CAST({body} AS VARCHAR)), 1, 32) END"))
+    if kind.shape == "orders":
+        okey = [f"coalesce({_key_text(f, 'str', tz, False)}, '')" for f in kind.key if f in sources
+                and sources[f][0] == "str"]
+        if "occurred_at" in kind.key:  # a receipt number repeats every day: its day as written in this file
+            day = (f"coalesce({qi('_r_occurred_at')}, CAST(occurred_at AS VARCHAR))" if "occurred_at" in raw_fields
+                   else "CAST(occurred_at AS VARCHAR)")
+            okey.append(f"split_part(replace(trim({day}), 'T', ' '), ' ', 1)")
+        derived.append(("_okey", "concat_ws(':', " + ", ".join(okey) + ")"))
+    post = [("_event_id", event_id_expr(source_name, "_key"))]
+    return derived, post
+
+
+def event_id_expr(source_name: str, key: str) -> str:
+    """The event id: a hash of the source name and the record key (ADR 0013)."""
+    return f"substr(sha256({ql(source_name + '|')} || {key}), 1, 32)"
 
 
 def segment_time_expr() -> str:

@@ -27,7 +27,15 @@ NO_IDENTIFIER = "no_identifier"
 NEGATIVE_VALUE = "negative_value"
 """A quantity that cannot be negative (a cost, impressions, a call duration) is below zero."""
 
+BAD_BOOLEAN = "bad_boolean"
+"""A yes/no value outside the source's vocabulary (``forse``): never guessed."""
+IMPLAUSIBLE_TIME = "implausible_time"
+"""A valid date outside the plausible window (``[ingest] earliest`` .. now + a day): year 1, 9999."""
+INCOMPLETE_ORDER = "incomplete_order"
+"""A good line of an order or receipt with a bad line: the whole order waits for its corrected export."""
+
 REASON_CODES: tuple[str, ...] = (
     BAD_TIMESTAMP, BAD_NUMBER, MISSING_REQUIRED, BAD_JSON, UNKNOWN_EVENT_TYPE,
     WRONG_COLUMN_COUNT, BAD_ENCODING, BAD_CSV, NO_IDENTIFIER, NEGATIVE_VALUE,
+    BAD_BOOLEAN, IMPLAUSIBLE_TIME, INCOMPLETE_ORDER,
 )

@@ -26,8 +26,11 @@ def _key(kind: Kind) -> str:
         return "`messageId`"
     parts = ":".join("YYYY-MM-DD" if (kind.name == "pos" and k == "occurred_at") else k for k in kind.key)
     text = f"`{parts}`"
+    if kind.name == "pos":
+        text += " (the receipt's local day in the project time zone, however the file writes date and time)"
     if kind.key_from_content:
-        text += " (event id column; without it, a hash of the row's content: never the file name or line)"
+        text += (" (the id column; a row without one, or with an empty id, is keyed by a hash of its normalised "
+                 "values and its occurrence number within the export: never the file name or line)")
     return text
 
 
