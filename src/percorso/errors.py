@@ -58,6 +58,13 @@ class EngineError(PercorsoError):
     code = "engine_error"
 
 
+class DatabaseDamaged(EngineError):
+    """The project database is damaged (cut short, unreadable blocks): nothing is written into it."""
+
+    code = "database_damaged"
+    exit_code = 5
+
+
 class DatabaseLocked(EngineError):
     """Another process (usually ``percorso serve``) holds the single-writer lock."""
 

@@ -43,7 +43,7 @@ def _root(
 
 
 _MODULES = (
-    "project", "generate", "ingest", "build", "quarantine", "export", "channels", "identity",
+    "project", "generate", "ingest", "check", "build", "quarantine", "export", "channels", "identity",
     "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value", "value_more",
 )
 

@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         quarantine). Alla fine: righe lette = accettate + quarantena + duplicati."""
         import sys
 
+        from rich.markup import escape
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
@@ -48,6 +49,10 @@ def register(app: typer.Typer) -> None:
             t.add_column(c)
         for r in reports:
             note = "già importato / already ingested" if r.already_ingested else f"{r.seconds:.1f} s"
+            if r.error:
+                note = "[red]non importato / not imported[/red]"
+            elif r.restated:
+                note += f"; {r.restated} giorni ricalcolati / days restated"
             t.add_row(r.source_file, str(r.rows_read), str(r.accepted), str(r.quarantined), str(r.duplicates),
                       ", ".join(f"{k}={v}" for k, v in r.invalid_identifiers.items()), note)
         tot = [sum(getattr(r, a) for r in reports) for a in ("rows_read", "accepted", "quarantined", "duplicates")]
@@ -60,3 +65,10 @@ def register(app: typer.Typer) -> None:
         console().print(f"righe lette / rows read {tot[0]} = accettate / accepted {tot[1]} + quarantena / "
                         f"quarantined {tot[2]} + duplicati / duplicates {tot[3]}"
                         + ("" if not tot[2] else "  → `percorso quarantine --counts`"), soft_wrap=True)
+        failed = [r for r in reports if r.error]
+        for r in failed:
+            err.print(f"[red]errore / error[/red] {escape(f'[{r.error_code}] {r.error}')}", soft_wrap=True)
+        if failed:
+            err.print(f"{len(failed)} di {len(reports)} file non importati (gli altri sì) / {len(failed)} of "
+                      f"{len(reports)} files not imported (the others were)", soft_wrap=True)
+            raise typer.Exit(1)

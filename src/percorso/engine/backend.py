@@ -17,7 +17,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
-from percorso.errors import DatabaseLocked, EngineError, NotFound
+from percorso.errors import DatabaseDamaged, DatabaseLocked, EngineError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,8 +69,21 @@ class Engine:
             from percorso.engine.migrations import migrate
 
             if not self.read_only:
+                self._refuse_damaged()
                 migrate(self)
         return self._con
+
+    def _refuse_damaged(self) -> None:
+        """Refuse to write into a damaged file: writes would "succeed" and every read fail later."""
+        from percorso.engine.health import WHAT_TO_DO, quick_check
+
+        assert self._con is not None
+        problem = quick_check(self._con, self.path)
+        if problem:
+            self._con.close()
+            self._con = None
+            raise DatabaseDamaged(f"the database {self.path} is damaged: {problem}; nothing was written. "
+                                  f"`percorso check` lists what can still be read; {WHAT_TO_DO}")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for a reader thread (each thread needs its own)."""
@@ -87,8 +100,16 @@ class Engine:
         if self._con is not None:
             try:
                 self._con.execute("CHECKPOINT")
-            except duckdb.Error:
-                pass
+            except duckdb.Error as exc:
+                # a read-only or busy database cannot checkpoint, and that is fine; a file that
+                # cannot be written back is not: say so instead of reporting success
+                if not self.read_only and ("FATAL" in str(exc) or "IO Error" in str(exc)):
+                    self._con = None
+                    self._ibis = None
+                    from percorso.engine.health import WHAT_TO_DO
+
+                    raise DatabaseDamaged(f"the database {self.path} could not be saved "
+                                          f"({str(exc).splitlines()[0][:200]}); {WHAT_TO_DO}") from exc
             self._con.close()
         self._con = None
         self._ibis = None

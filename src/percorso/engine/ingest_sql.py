@@ -469,6 +469,31 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
             pass
 
 
+def restate_costs(engine: Engine, body: str, cols: list[str]) -> int:
+    """Replace stored daily costs that a new export restates; the replaced rows go to the history.
+
+    Why: ad platforms restate recent days (late conversions, invalid clicks); the later figure
+    is the right one, and the earlier one stays in ``campaign_costs_history`` with when and by
+    which run it was replaced. A row equal to the stored one is a plain duplicate. Within the
+    batch, a key's first row (file, line) is the one compared, as :func:`insert_dedup` keeps it.
+    """
+    con = engine.con
+    values = ("cost", "impressions", "clicks", "currency", "utm_source", "utm_medium")
+    diff = " OR ".join(f"c.{qi(v)} IS DISTINCT FROM f.{qi(v)}" for v in values)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ing_restated AS SELECT c.cost_id, f.ingest_run_id AS run FROM campaign_costs c "
+        f"JOIN (SELECT * FROM ({body}) b QUALIFY row_number() OVER (PARTITION BY cost_id ORDER BY _file, source_line) = 1) f "
+        f"ON c.cost_id = f.cost_id WHERE {diff}")
+    n = int(con.execute("SELECT count(*) FROM _ing_restated").fetchall()[0][0])
+    if n:
+        names = ", ".join(f"c.{qi(c)}" for c in cols)
+        con.execute(f"INSERT INTO campaign_costs_history SELECT {names}, now()::TIMESTAMP, r.run FROM campaign_costs c "
+                    f"JOIN _ing_restated r ON r.cost_id = c.cost_id")
+        con.execute("DELETE FROM campaign_costs WHERE cost_id IN (SELECT cost_id FROM _ing_restated)")
+    con.execute("DROP TABLE _ing_restated")
+    return n
+
+
 def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:
     """SELECT over the good rows of ``typed`` (alias ``t``) with identifier maps joined (by raw value).
 

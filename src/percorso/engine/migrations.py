@@ -54,7 +54,21 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS file_size BIGINT",
         ],
     ),
+    (
+        3,
+        "record keys from typed values (ADR 0013); restated campaign costs keep their history",
+        [
+            """CREATE TABLE IF NOT EXISTS campaign_costs_history (
+                cost_id VARCHAR, date DATE, channel VARCHAR, campaign VARCHAR, utm_source VARCHAR,
+                utm_medium VARCHAR, cost DOUBLE, currency VARCHAR, impressions BIGINT, clicks BIGINT,
+                source_name VARCHAR, source_file VARCHAR, source_line BIGINT, ingest_run_id VARCHAR,
+                replaced_at TIMESTAMP, replaced_by_run VARCHAR)""",
+        ],
+    ),
 ]
+REQUIRED_TABLES = ("events", "quarantine", "ingest_runs", "pii_vault", "campaign_costs", "contact_profiles",
+                   "campaign_costs_history", "schema_migrations")
+"""Tables every project database holds once migrated (``percorso check`` looks for them)."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 from percorso.engine import ingest_sql as S
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
-from percorso.errors import InputError
+from percorso.errors import EngineError, InputError
 from percorso.events import EVENT_TYPE_ALIASES, EVENT_TYPES
 from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
 from percorso.identity.normalize import keyed_hash, normalize_distinct
@@ -54,6 +54,11 @@ class IngestReport:
     events_written: int = 0
     invalid_identifiers: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    restated: int = 0
+    error: str | None = None
+    """Why this file was not imported at all (nothing of it was written), in plain words."""
+    error_code: str | None = None
+    """Campaign cost days whose stored figure this file replaced (the old one kept in the history)."""
     already_ingested: bool = False
     """The same content (sha256) was imported before as this source: nothing was read again."""
     file_sha256: str = ""
@@ -74,31 +79,72 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
     """
     src = project.settings.source(source_name)
     kind = KINDS[src.kind]
-    for p in paths:
-        if not Path(p).exists():
-            raise InputError(f"file not found: {p}; check the path (percorso ingest SOURCE FILE...)")
     reports: dict[int, IngestReport] = {}
     todo: list[tuple[int, Path, str]] = []
-    # One transaction for the whole call: the files go in together or not at all, and the
-    # engine writes the new rows once at commit (many small commits cost more than the reads).
-    with project.engine.transaction():
-        for i, p in enumerate(paths):
-            path = Path(p)
-            sha = file_sha256(path)
-            prev = None if force else S.previous_run(project.engine, source_name, sha)
-            if prev is not None:
+    project.engine.con  # noqa: B018 - open now: a locked or damaged database stops the whole call
+    for i, p in enumerate(paths):
+        path = Path(p)
+        if not path.is_file():
+            reports[i] = _failed(source_name, kind, path, "", "file_not_found",
+                                 f"file not found: {p}; check the path (percorso ingest SOURCE FILE...)")
+            continue
+        sha = file_sha256(path)
+        prev = None if force else S.previous_run(project.engine, source_name, sha)
+        if prev is not None:
+            with project.engine.transaction():
                 reports[i] = _already(project, source_name, kind, path, sha, prev)
-            else:
-                todo.append((i, path, sha))
-        done = len(reports)
-        for batch in _batches(project.engine, todo):
-            step = _step(progress, source_name, [p for _, p, _ in batch], done, len(paths))
-            for (i, _, _), rep in zip(batch, _ingest_batch(project, source_name, src, kind, batch, step)):
-                reports[i] = rep
-            done += len(batch)
+        else:
+            todo.append((i, path, sha))
+    done = len(reports)
+    # One transaction per file (per batch of same-schema Parquet files): a bad file is
+    # reported and rolled back alone, the good ones stay in (issue 22).
+    queue = [[item] for item in todo if file_format(item[1]) != "parquet"]
+    try:
+        queue += [b for b in _batches(project.engine, todo) if file_format(b[0][1]) == "parquet"]
+    except Exception as exc:  # noqa: BLE001 - an unreadable Parquet footer: each file on its own
+        if _disk_full(exc):
+            raise
+        queue += [[item] for item in todo if file_format(item[1]) == "parquet"]
+    while queue:
+        batch = queue.pop(0)
+        step = _step(progress, source_name, [p for _, p, _ in batch], done, len(paths))
+        try:
+            with project.engine.transaction():
+                for (i, _, _), rep in zip(batch, _ingest_batch(project, source_name, src, kind, batch, step)):
+                    reports[i] = rep
+        except Exception as exc:  # noqa: BLE001 - reported per file, in plain words; the others go on
+            if _disk_full(exc) or isinstance(exc, EngineError):
+                raise
+            if len(batch) > 1:  # which file of the batch? each on its own
+                queue[:0] = [[item] for item in batch]
+                continue
+            (i, path, sha), = batch
+            code = getattr(exc, "code", "file_unreadable")
+            msg = str(exc) if hasattr(exc, "code") else _plain(exc)
+            reports[i] = _failed(source_name, kind, path, sha, code, f"{path.name}: {msg}")
+        done += len(batch)
     if progress:
         progress("done", len(paths), len(paths))
     return [reports[i] for i in range(len(paths))]
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """The engine's or the system's "no space left": not a file's fault, so the whole call stops."""
+    text = str(exc).lower()
+    return "no space left" in text or "disk full" in text or getattr(exc, "errno", None) == 28
+
+
+def _plain(exc: BaseException) -> str:
+    """An engine error about a file, in one line: what the reader said, and what to do."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"could not be read ({first[:300]}); check that it is a complete file of this kind "
+            "(open it in a spreadsheet, or export it again)")
+
+
+def _failed(source_name: str, kind: Kind, path: Path, sha: str, code: str, message: str) -> IngestReport:
+    """Report of a file that was not imported at all (nothing of it was written)."""
+    return IngestReport(source_name, kind.name, path.name, uuid.uuid4().hex, file_sha256=sha, error=message,
+                        error_code=code)
 
 
 def _batches(eng: Any, todo: list[tuple[int, Path, str]]) -> list[list[tuple[int, Path, str]]]:
@@ -252,7 +298,9 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         joins = _identifier_maps(project, eng, typed, sources, reps)
         step("writing")
         if kind.shape == "costs":
-            _write_costs(eng, typed, sources, source_name, names, run_ids, project)
+            restated = _write_costs(eng, typed, sources, source_name, names, run_ids, project)
+            if len(reps) == 1:
+                reps[0].restated = restated
             target, key_col = "campaign_costs", "cost_id"
         else:
             _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids)
@@ -467,7 +515,8 @@ def _write_profiles(eng, typed, sources, joins, source_name) -> None:  # noqa: A
                    typed=typed, grouped=False)
 
 
-def _write_costs(eng, typed, sources, source_name, names, run_ids, project) -> None:  # noqa: ANN001
+def _write_costs(eng, typed, sources, source_name, names, run_ids, project) -> int:  # noqa: ANN001
+    """Write the cost rows; returns how many stored days they restated (replaced, history kept)."""
     present = set(sources)
     cur = ql(project.settings.project.currency)
     cols = {"cost_id": "t._event_id", "date": "t.date", "channel": _col(present, "channel"),
@@ -478,4 +527,6 @@ def _write_costs(eng, typed, sources, source_name, names, run_ids, project) -> N
             "source_name": ql(source_name), "source_file": S.per_file(names, "t._file"), "source_line": "t._line",
             "ingest_run_id": S.per_file(run_ids, "t._file")}
     body = S.typed_body(typed, list(cols.items()), [], group=False)
+    restated = S.restate_costs(eng, body, list(cols))
     S.insert_dedup(eng, "campaign_costs", "cost_id", list(cols), body, typed=typed, grouped=False)
+    return restated
