@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         loop_min: Annotated[int, typer.Option("--loop-min", help="Ripetizioni di fila per un ciclo / repeats in a "
                                               "row that make a loop.")] = 2,
         chain_days: Annotated[int, typer.Option("--chain-days", help="Giorni di una catena / days a chain may span.")] = 30,
-        date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+        date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event", scope: ScopeOpt = "customer",
         clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
         online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
         drill: Annotated[str | None, typer.Option("--customers", help="Clienti / customers: 'node=checkout_error', "

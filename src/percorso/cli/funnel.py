@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         attribution: Annotated[str, typer.Option("--attribution", help="first_touch | last_touch | step:N.")] = "first_touch",
         dropped: Annotated[int | None, typer.Option("--dropped", help="Clienti usciti al passo N / customers who "
                                                     "dropped off at step N.")] = None,
-        date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+        date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event", scope: ScopeOpt = "customer",
         clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
         online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
         limit: LimitOpt = 1000, offset: OffsetOpt = 0,
@@ -52,4 +52,5 @@ def register(app: typer.Typer) -> None:
                             collapse=collapse, exclude=exclude, segment=segment, online=online))
         drill = f"step={dropped},dropped=1" if dropped else None
         run_journey_analysis(project, q, fmt, out, chart, drill, "funnel", limit=limit, offset=offset,
-                             labels=tuple(n for step in steps for n in step.split("|")), what="funnel step")
+                             labels=(*(n for step in steps for n in step.split("|")), *(x[0] for x in exclusions)),
+                             what="funnel step")

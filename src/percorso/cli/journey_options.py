@@ -23,8 +23,9 @@ NodeOpt = Annotated[
     str,
     typer.Option(
         "--node",
-        help="Cosa è un passo / what a step is: event_type, channel, campaign, page, store, stage, source, "
-        "device, property:KEY, or two joined by + (channel+event_type).",
+        help="Cosa è un passo / what a step is: event (default: the event type, a generic clickstream event's "
+        "own name), event_type, event_name, channel, campaign, page, store, stage, source, device, property:KEY, "
+        "or two joined by + (channel+event_type).",
     ),
 ]
 ScopeOpt = Annotated[str, typer.Option("--scope", help="customer (whole history) or session.")]
@@ -54,7 +55,7 @@ def journey_controls(
     *,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    node: str = "event_type",
+    node: str = "event",
     scope: str = "customer",
     clean: list[str] | None = None,
     collapse: bool = False,

@@ -52,9 +52,15 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     if chart_only:
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table
     with open_cli_project(project, read_only=True) as p:
+        if labels:
+            from percorso.journeys.controls import resolve_steps
+
+            query, note = resolve_steps(p.engine, query, labels)
+            if note:
+                console().print(note, markup=False, highlight=False)
         result = run(p.engine, query, p.settings)
         # event types are a closed vocabulary: checking them costs no query, so always
-        if labels and (_empty_somewhere(result) or (query.node == "event_type" and not query.clean)):
+        if labels and (_empty_somewhere(result) or query.node in ("event_type", "event") and not query.clean):
             from percorso.journeys.controls import require_labels
 
             require_labels(p.engine, query, labels, what=what)
@@ -111,7 +117,7 @@ def top_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     converting: Annotated[bool, typer.Option("--converting", help="Solo percorsi con acquisto / converting only.")] = False,
-    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
     drill: DrillOpt = None, breakdown: BreakdownOpt = None, limit: LimitOpt = 1000, offset: OffsetOpt = 0,
@@ -131,7 +137,7 @@ def transitions_cmd(
     project: ProjectOpt = Path("."),
     top: Annotated[int, typer.Option("--top", help="Coppie mostrate / pairs shown (rest → other).")] = 50,
     ends: Annotated[bool, typer.Option("--ends", help="Mostra (start) e (end) / show journey starts and ends.")] = False,
-    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
     drill: DrillOpt = None, breakdown: BreakdownOpt = None, limit: LimitOpt = 1000, offset: OffsetOpt = 0,
@@ -152,7 +158,7 @@ def sankey_cmd(
     top_k: Annotated[int, typer.Option("--top-k", help="Nodi per posizione / nodes per position (rest → other).")] = 8,
     start: StartOpt = None,
     end: EndOpt = None,
-    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event_type", scope: ScopeOpt = "customer",
+    date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event", scope: ScopeOpt = "customer",
     clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
     online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
     drill: DrillOpt = None, limit: LimitOpt = 1000, offset: OffsetOpt = 0,

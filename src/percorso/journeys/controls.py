@@ -44,6 +44,11 @@ NODE_COLUMNS: dict[str, str] = {
     "utm_source": "utm_source",
     "utm_medium": "utm_medium",
 }
+#: The default node: the event type, except that a generic event (type :data:`CUSTOM_TYPE`, what a
+#: clickstream's own event names become) is labelled by its name, so ``funnel catalog cart``
+#: works on any clickstream without knowing ``--node event_name``.
+EVENT_NODE = "event"
+CUSTOM_TYPE = "custom"
 #: Compound nodes: the label joins two columns, e.g. ``channel+event_type`` → ``Email · email_click``.
 NODE_SEPARATOR = " · "
 _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -68,8 +73,9 @@ class JourneyQuery(AnalysisQuery):
     Parameters
     ----------
     node
-        What a step is: one of :data:`NODE_COLUMNS`, ``property:<key>``, or two of them joined
-        by ``+`` (``channel+event_type``).
+        What a step is: ``event`` (the default: the event type, a generic event's own name),
+        one of :data:`NODE_COLUMNS`, ``property:<key>``, or two of them joined by ``+``
+        (``channel+event_type``).
     scope
         ``customer``: a journey is the whole history of a customer; ``session``: one session.
     clean
@@ -86,7 +92,7 @@ class JourneyQuery(AnalysisQuery):
         Keep only online (``True``) or offline (``False``) touchpoints; ``None`` keeps both.
     """
 
-    node: str = "event_type"
+    node: str = EVENT_NODE
     scope: Literal["customer", "session"] = "customer"
     clean: tuple[tuple[str, str], ...] = ()
     collapse_repeats: bool = False
@@ -132,8 +138,8 @@ def node_column_check(part: str) -> None:
         if not _PROPERTY_KEY.match(key):
             raise InputError(f"property key {key!r} is not a plain name (letters, digits, _ . -)")
         return
-    if part not in NODE_COLUMNS:
-        raise InputError(f"unknown node '{part}'; {suggest(part, [*NODE_COLUMNS, 'property:<key>'])}")
+    if part not in NODE_COLUMNS and part != EVENT_NODE:
+        raise InputError(f"unknown node '{part}'; {suggest(part, [EVENT_NODE, *NODE_COLUMNS, 'property:<key>'])}")
 
 
 def anchor_check(value: str | None) -> str | None:
@@ -158,7 +164,9 @@ def typed_labels(labels: Iterable[str]) -> tuple[str, ...]:
 
 
 def _node_part(t: ir.Table, part: str) -> ir.StringValue:
-    if part.startswith("property:"):
+    if part == EVENT_NODE:
+        value = (t.event_type == CUSTOM_TYPE).ifelse(t.event_name.fill_null(CUSTOM_TYPE), t.event_type)
+    elif part.startswith("property:"):
         key = part.removeprefix("property:")
         value = t.properties.cast("json")[key].unwrap_as("string")
     else:
@@ -255,6 +263,58 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     return s.mutate(step=ibis.row_number().over(order) + 1)
 
 
+def _vocabulary_node(query: JourneyQuery) -> bool:
+    """Whether every event type is a label of the query's node (a vocabulary, not data)."""
+    return query.node in ("event_type", EVENT_NODE) and not query.clean
+
+
+def _named_types(engine: Engine, labels: Iterable[str]) -> dict[str, set[str]]:
+    """For each label that is an ``event_name`` in the data: the event types it names."""
+    t = engine.table("touchpoints")
+    t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES) & t.event_name.isin(list(labels)))
+    pairs = engine.execute(t.select("event_name", "event_type").distinct())
+    out: dict[str, set[str]] = {}
+    for name, kind in zip(pairs["event_name"], pairs["event_type"], strict=True):
+        out.setdefault(str(name), set()).add(str(kind))
+    return out
+
+
+def resolve_steps(engine: Engine, query: JourneyQuery, labels: Iterable[str]) -> tuple[JourneyQuery, str | None]:
+    """Read step names typed with the default node (``event``) the way a user means them.
+
+    Why: a user names steps by what they see in their files. With the default node an event
+    type (``add_to_cart``) and a clickstream's own event name (``catalog``, type ``custom``)
+    both match. A name that is neither but is the source name of typed events (a GA4
+    ``view_item``, stored as ``product_view``) is used as such when *every* step is a source
+    event name: the query then reads ``--node event_name``, and the returned note says so. A
+    name given both to generic events and to typed ones, or source names mixed with steps
+    that are not, is ambiguous: :class:`InputError` says which node to pick. Other nodes, and
+    names not in the data (left to :func:`require_labels`), pass unchanged. Costs one small
+    query, only when a name is not an event type.
+    """
+    from percorso.events.types import EVENT_TYPES
+
+    labels = sorted(set(labels))
+    if query.node != EVENT_NODE or query.clean or all(x in EVENT_TYPES for x in labels):
+        return query, None
+    named = _named_types(engine, labels)
+    for name, kinds in named.items():
+        if CUSTOM_TYPE in kinds and len(kinds) > 1:
+            others = ", ".join(sorted(kinds - {CUSTOM_TYPE}))
+            raise InputError(f"step '{name}' is ambiguous: it names generic events and {others} events; use "
+                             f"--node event_name for all of them, or --node event_type and the type ({others})")
+    source = sorted(x for x in labels if x not in EVENT_TYPES and named.get(x) and CUSTOM_TYPE not in named[x])
+    if not source:
+        return query, None
+    if all(x in named for x in labels):
+        note = (f"passi letti come nomi di evento della sorgente / steps read as source event names "
+                f"(--node event_name): {', '.join(labels)}")
+        return query.model_copy(update={"node": "event_name"}), note
+    hints = "; ".join(f"'{x}' is the source name of {', '.join(sorted(named[x]))} events" for x in source)
+    raise InputError(f"{hints}: write the event type instead, or use --node event_name with the source names "
+                     "of every step")
+
+
 def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *, what: str) -> None:
     """Raise :class:`NotFound` for a label that no touchpoint carries under ``query.node``.
 
@@ -266,11 +326,14 @@ def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *
     legitimate zero and passes.
     """
     labels = sorted(set(labels))
-    if query.node == "event_type" and not query.clean:
+    if _vocabulary_node(query):
         # a vocabulary, not data: a known type nobody has (no receipt yet) is a true zero
         from percorso.events.types import EVENT_TYPES
 
         labels = [x for x in labels if x not in EVENT_TYPES]
+        if query.node == EVENT_NODE and labels:  # a generic event's name found in the data: one cheap scan
+            named = _named_types(engine, labels)
+            labels = [x for x in labels if CUSTOM_TYPE not in named.get(x, ())]
     if not labels:
         return
     whole = query.model_copy(update={"date_from": None, "date_to": None, "segment": None, "online": None})
@@ -281,5 +344,9 @@ def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *
     if not missing:
         return
     known = engine.execute(s.select("node").distinct())["node"].dropna().astype(str)
+    if query.node == EVENT_NODE:
+        from percorso.events.types import EVENT_TYPES
+
+        known = sorted(set(known) | set(EVENT_TYPES))
     hints = "; ".join(f"'{x}': {suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)
     raise NotFound(f"{what} matches no touchpoint with --node {query.node}: {hints}")
