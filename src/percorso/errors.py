@@ -76,7 +76,7 @@ class AccessDenied(PercorsoError):
     """Who asks may not see what they asked for (e.g. contact fields in an export)."""
 
     code = "access_denied"
-    exit_code = 5
+    exit_code = 6
 
 
 def suggest(value: str, allowed: Iterable[str], *, limit: int | None = None) -> str:
