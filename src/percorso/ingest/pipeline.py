@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ from percorso.identity.normalize import keyed_hash, normalize_distinct
 from percorso.ingest import plan as P
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, norm_name, resolve_columns
-from percorso.ingest.readers import file_format, sniff_csv, xlsx_batches
+from percorso.ingest.readers import file_format, scan_encoding, sniff_csv, transcode_lines, xlsx_batches
 
 _REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",
                    "INVALID ENCODING": "bad_encoding", "INVALID UNICODE": "bad_encoding"}
@@ -213,12 +217,14 @@ def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], 
     if fmt == "csv":
         enc, delim, _ = sniff_csv(path)
         enc, delim = src.encoding or enc, src.delimiter or delim
-        cols = S.stage_csv(eng, stage, str(path), delim=delim, encoding=enc)
+        with _readable(path, enc) as (read_path, read_enc):
+            cols = S.stage_csv(eng, stage, str(read_path), delim=delim, encoding=read_enc)
         rejected = S.quarantine_rejects(eng, stage, _REJECT_REASONS, source_name=source_name, source_kind=kind.name,
                                         source_file=path.name, run_id=run_id, expected=len(cols))
         return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, delim), False, rejected
     if fmt == "jsonl":
-        S.stage_lines(eng, stage, str(path), encoding=src.encoding or "utf-8")
+        with _readable(path, src.encoding or scan_encoding(path)) as (read_path, read_enc):
+            S.stage_lines(eng, stage, str(read_path), encoding=read_enc)
         return [], {}, "s.line", True, 0
     first = True
     for batch in xlsx_batches(path):
@@ -226,6 +232,22 @@ def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], 
         first = False
     cols = [c for c in S.column_types(eng, stage) if c not in ("_line", "_file")]
     return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, ";"), False, 0
+
+
+@contextmanager
+def _readable(path: Path, encoding: str) -> Iterator[tuple[Path, str]]:
+    """(path, encoding) the engine can read: a file mixing UTF-8 and Latin-1 rows is re-encoded
+    line by line into a temporary UTF-8 copy (removed afterwards), so no valid row is refused."""
+    if encoding != "mixed":
+        yield path, encoding
+        return
+    fd, tmp = tempfile.mkstemp(prefix="percorso-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        transcode_lines(path, Path(tmp))
+        yield Path(tmp), "utf-8"
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def decide_decimals(evidence: dict[str, dict[str, int]], configured: str | None) -> dict[str, str | None]:
@@ -456,7 +478,7 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     for k, v in P.url_exprs(present, "u" if "page_url" in present else None).items():
         e[k] = A(v)
     if kind.shape == "orders":
-        qty, price = "coalesce(t.quantity, 1)", "coalesce(t.unit_price, 0)"
+        qty, price = f"coalesce({_col(present, 'quantity')}, 1)", f"coalesce({_col(present, 'unit_price')}, 0)"
         line_total = f"({qty} * {price} - coalesce({_col(present, 'discount')}, 0))"
         e["revenue"] = f"round(sum({line_total}), 2)"
         e["event_type"] = f"CASE WHEN sum({line_total}) < 0 THEN 'return' ELSE {ql(kind.event_type)} END"

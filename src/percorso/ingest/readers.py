@@ -44,6 +44,56 @@ def sniff_encoding(sample: bytes) -> str:
         return "latin-1"
 
 
+def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
+    """``utf-8``, ``latin-1`` or ``mixed``, from every byte of the file (not a sample).
+
+    Why the whole file: a Latin-1 row after the first 64 KiB of a UTF-8-looking file was
+    quarantined as ``bad_encoding``. UTF-8 is checked in one streaming pass (1 MiB chunks,
+    bounded memory); only a file that fails it is read again line by line: no line that is
+    valid UTF-8 with accented letters means Latin-1 throughout, some of each means ``mixed``
+    (rows re-encoded one by one by :func:`transcode_lines`).
+    """
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                dec.decode(block)
+            dec.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+                return "mixed"  # some lines are UTF-8 with accents, and (above) some are not
+            except UnicodeDecodeError:
+                continue
+    return "latin-1"
+
+
+def decode_line(line: bytes) -> str:
+    """One line as text: UTF-8 when it is valid UTF-8, else Windows-1252 / Latin-1 (every byte is a letter)."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return line.decode("cp1252")
+        except UnicodeDecodeError:
+            return line.decode("latin-1")
+
+
+def transcode_lines(path: Path, out: Path) -> None:
+    """Write ``path`` as UTF-8, each line decoded on its own (:func:`decode_line`): the row-level fallback."""
+    with open(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        for line in src:
+            dst.write(decode_line(line))
+
+
 def sniff_delimiter(header: str) -> str:
     counts = {d: header.count(d) for d in (";", ",", "\t", "|")}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
@@ -59,11 +109,11 @@ def sniff_decimal_comma(text: str, delim: str) -> bool:
 
 
 def sniff_csv(path: Path) -> tuple[str, str, bool]:
-    """(encoding, delimiter, decimal comma) from the first 64 KiB."""
+    """(encoding over the whole file, delimiter and decimal comma from the first 64 KiB)."""
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE)
-    enc = sniff_encoding(sample)
-    text = sample.decode("utf-8" if enc == "utf-8" else "latin-1", errors="replace").lstrip("\ufeff")
+    enc = scan_encoding(path)
+    text = sample.decode("utf-8" if enc != "latin-1" else "latin-1", errors="replace").lstrip("\ufeff")
     header = text.splitlines()[0] if text else ""
     delim = sniff_delimiter(header)
     return enc, delim, sniff_decimal_comma(text, delim)
