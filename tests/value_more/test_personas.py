@@ -64,6 +64,7 @@ def test_cards_describe_the_facts(engine):
     store = by_channel["Store / POS"]
     assert store["online_order_share"] == 0.0 and store["top_categories"] == "Scarpe"
     assert "in negozio nel 100%" in store["description_it"]
+    assert store["store_only_share"] == 1.0 and "100% in store only" in store["description_en"]
     email = by_channel["Email"]
     assert email["typical_journey"] == "Email > Organic Search" and email["avg_orders"] == 2.0
     assert email["name_en"].startswith("High-value online")
@@ -122,9 +123,55 @@ def test_clv_and_churn_when_a_fit_is_stored(tmp_path):
 def _card(persona, channel, buyers, store=None, **kw):
     base = {"persona": persona, "customers": 10, "share": 0.25, "avg_revenue": 40.0 * buyers, "avg_orders": buyers,
             "buyers_share": buyers, "online_order_share": 0.0 if buyers else None, "channels": [(channel, 0.5)],
+            "store_only_share": 1.0 if buyers else None, "online_only_share": 0.0 if buyers else None,
+            "omnichannel_share": 0.0 if buyers else None,
             "typical_journey": f"{channel} > Email", "top_categories": None, "current_stage": "consideration",
             "home_store": store, "avg_clv": None, "churn_risk": None}
     return {**base, **kw}
+
+
+def test_where_they_buy_is_the_omnichannel_definition():
+    """A persona is "omnichannel" only when buyers in both places are its largest group: half its
+    orders online but every buyer in one place only is not omnichannel (the old rule on order
+    shares called it so); ties go to online, then store."""
+    from percorso.value import personas_text as pt
+
+    def name(**shares):
+        return pt.names(_card(1, "Direct", 0.9, online_order_share=0.5, **shares), overall_revenue=36.0)[1]
+
+    assert name(online_only_share=0.55, store_only_share=0.45, omnichannel_share=0.0) == "Online customers"
+    assert name(online_only_share=0.2, store_only_share=0.7, omnichannel_share=0.1) == "In-store customers"
+    assert name(online_only_share=0.3, store_only_share=0.3, omnichannel_share=0.4) == "Omnichannel customers"
+    assert name(online_only_share=0.4, store_only_share=0.2, omnichannel_share=0.4) == "Online customers"
+    assert name(online_only_share=0.25, store_only_share=0.375, omnichannel_share=0.375) == "In-store customers"
+
+
+def test_omnichannel_personas_are_omnichannel_customers(tmp_path):
+    """End to end: the buyers of a persona named omnichannel are mostly omnichannel in
+    ``percorso omnichannel``'s own per-customer mix, and a persona of online-only and
+    store-only buyers is never named so."""
+    from percorso.journeys.omnichannel import OmnichannelQuery, customer_mix
+
+    j = {}
+    for i in range(12):   # both: a web order and a receipt each
+        j[f"b{i:02d}"] = [("page_view", "2024-01-01 10:00"),
+                          ("purchase", "2024-01-02 10:00", {"revenue": 90.0 + i}),
+                          ("receipt", "2024-01-09 10:00", {"channel": "Store / POS", "revenue": 80.0})]
+    for i in range(12):   # one place only each, half online, half in store: 50 % of orders online
+        j[f"m{i:02d}"] = ([("email_click", "2024-01-01 10:00", {"channel": "Email"}),
+                           ("purchase", "2024-01-03 10:00", {"channel": "Email", "revenue": 200.0})] if i % 2 else
+                          [("email_click", "2024-01-01 10:00", {"channel": "Email"}),
+                           ("receipt", "2024-01-03 10:00", {"channel": "Store / POS", "revenue": 200.0})])
+    e = journeys_for(tmp_path, j)
+    r = run(e, PersonasQuery(k=2, seed=1))
+    mix = e.execute(customer_mix(e, OmnichannelQuery()).join(e.table(TABLE), "customer_id"))
+    for card in r.cards:
+        members = mix[mix["persona"] == card["persona"]]
+        omni = (members["mix"] == "omnichannel").mean()
+        assert card["omnichannel_share"] == pytest.approx(omni)
+        assert ("mnichannel" in card["name_en"]) == (omni > max((members["mix"] == m).mean()
+                                                                for m in ("online_only", "store_only")))
+    assert any("mnichannel" in c["name_en"] for c in r.cards)
 
 
 def test_same_names_are_told_apart_and_prospects_described_as_such():

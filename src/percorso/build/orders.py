@@ -20,6 +20,22 @@ LAST_NON_DIRECT_DAYS = 30
 
 _NOT_INFORMATIVE = ("Direct", "Unassigned")
 
+#: Where a customer buys, from their purchase orders (returns excluded): the one definition of
+#: an "omnichannel" customer (bought online *and* in store), read by ``percorso omnichannel``
+#: and by the personas' names, so a persona called omnichannel is made of such customers.
+MIXES = ("online_only", "store_only", "omnichannel", "no_purchase")
+
+
+def purchase_mix(orders: ir.Table) -> ir.Table:
+    """``customer_id``, ``mix``, ``orders``, ``revenue`` per customer with a purchase order among
+    ``orders`` (pass them already filtered to the scope wanted; returns are left out here)."""
+    o = orders.filter(~orders.is_return.fill_null(False) & orders.customer_id.notnull())
+    per = o.group_by("customer_id").aggregate(
+        online=o.online.any(), store=(~o.online).any(), orders=o.count(), revenue=o.revenue.sum())
+    mix = ibis.cases((per.online & per.store, "omnichannel"), (per.online, "online_only"), (per.store, "store_only"),
+                     else_="no_purchase")
+    return per.select("customer_id", mix=mix, orders=per.orders, revenue=per.revenue)
+
 
 def _purchase_channel(tp: ir.Table) -> ir.Table:
     """Online orders placed in a direct session take the last non-direct online channel.

@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.build.orders import MIXES, purchase_mix
 from percorso.errors import InputError, suggest
 from percorso.journeys.controls import PURCHASE_TYPES, scoped_touchpoints
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-MIXES = ("online_only", "store_only", "omnichannel", "no_purchase")
 ROPO_DIRECTIONS = ("online_to_store", "store_to_online")
 
 
@@ -50,16 +50,14 @@ def _orders(engine: Any, q: OmnichannelQuery) -> ir.Table:
 
 
 def customer_mix(engine: Any, q: OmnichannelQuery) -> ir.Table:
-    """customer_id, mix, orders, revenue for every customer with touchpoints in scope."""
+    """customer_id, mix, orders, revenue for every customer with touchpoints in scope (the mix
+    is :func:`percorso.build.orders.purchase_mix`'s; ``no_purchase`` for the others)."""
     t = scoped_touchpoints(engine, q)
     people = t.select("customer_id").distinct()
-    o = _orders(engine, q)
-    per = o.group_by("customer_id").aggregate(
-        online=o.online.any(), store=(~o.online).any(), orders=o.count(), revenue=o.revenue.sum())
+    per = purchase_mix(_orders(engine, q))
     j = people.left_join(per, "customer_id").drop("customer_id_right")
-    mix = ibis.cases((j.online & j.store, "omnichannel"), (j.online, "online_only"), (j.store, "store_only"),
-                     else_="no_purchase")
-    return j.select("customer_id", mix=mix, orders=j.orders.fill_null(0), revenue=j.revenue.fill_null(0.0))
+    return j.select("customer_id", mix=j.mix.fill_null("no_purchase"), orders=j.orders.fill_null(0),
+                    revenue=j.revenue.fill_null(0.0))
 
 
 def ropo(engine: Any, q: OmnichannelQuery) -> ir.Table:

@@ -216,6 +216,14 @@ def card_facts(engine: Engine, assign: Table, features: Table) -> dict[str, Any]
         online_share=f.online_share.mean(), store_share=f.store_share.mean(),
         mobile_share=f.mobile_share.mean(), app_share=f.app_share.mean(),
     ).order_by("persona"))
+    from percorso.build.orders import purchase_mix
+
+    # where the persona's buyers buy, by the omnichannel analysis's own definition
+    m = purchase_mix(engine.table("orders")).join(assign, "customer_id")
+    buyers = m.filter(m.mix != "no_purchase")
+    mix = engine.execute(buyers.group_by("persona").aggregate(
+        **{f"{k}_share": (buyers.mix == k).cast("float64").mean() for k in ("online_only", "store_only", "omnichannel")}))
+    base = base.merge(mix, on="persona", how="left")
     tp = engine.table("touchpoints")
     tp = tp.filter(tp.customer_id.notnull(), tp.channel.notnull()).join(assign, "customer_id")
     out: dict[str, Any] = {"base": base, "channels": _top(engine, tp, "channel", 3)}
