@@ -117,7 +117,9 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
                 for (i, _, _), rep in zip(batch, _ingest_batch(project, source_name, src, kind, batch, step)):
                     reports[i] = rep
         except Exception as exc:  # noqa: BLE001 - reported per file, in plain words; the others go on
-            if _disk_full(exc) or isinstance(exc, EngineError):
+            if _disk_full(exc):
+                raise _disk_full_error(project, batch, reports) from exc
+            if isinstance(exc, EngineError):
                 raise
             if len(batch) > 1:  # which file of the batch? each on its own
                 queue[:0] = [[item] for item in batch]
@@ -136,6 +138,19 @@ def _disk_full(exc: BaseException) -> bool:
     """The engine's or the system's "no space left": not a file's fault, so the whole call stops."""
     text = str(exc).lower()
     return "no space left" in text or "disk full" in text or getattr(exc, "errno", None) == 28
+
+
+def _disk_full_error(project: Any, batch: list[tuple[int, Path, str]], reports: dict[int, IngestReport]) -> EngineError:
+    """The whole call stops on a full disk, saying which file was rolled back and what is already in."""
+    done = [r.source_file for r in reports.values() if not r.error and not r.already_ingested]
+    where = project.database_path.parent
+    return EngineError(
+        f"disk full (no space left on the disk of {where}) while importing {', '.join(p.name for _, p, _ in batch)}: "
+        f"nothing of it was written, the database is unchanged by it"
+        + (f" ({', '.join(done)} imported before it)" if done else "")
+        + "; free some space there (the engine also writes temporary files next to the database) "
+          "and run the same command again: files already imported are recognised and skipped",
+        code="disk_full")
 
 
 def _plain(exc: BaseException) -> str:
