@@ -18,6 +18,20 @@ from percorso.errors import ConfigError, InputError, NotFound
 
 RULES_DIR = "rules"
 
+#: Engines a server of this process owns, by database file: a project opened in the same
+#: process (a CLI command the server runs for a client) uses the server's connection instead
+#: of opening the file a second time, and never closes it.
+_SHARED_ENGINES: dict[Path, Engine] = {}
+
+
+def share_engine(engine: Engine, database_path: Path) -> None:
+    """Let projects opened in this process on ``database_path`` use ``engine`` (``percorso serve``)."""
+    _SHARED_ENGINES[Path(database_path).resolve()] = engine
+
+
+def unshare_engine(database_path: Path) -> None:
+    _SHARED_ENGINES.pop(Path(database_path).resolve(), None)
+
 
 @dataclass
 class Project:
@@ -27,10 +41,15 @@ class Project:
     settings: Settings
     read_only: bool = False
     _engine: Engine | None = field(default=None, repr=False)
+    _borrowed: bool = field(default=False, repr=False)
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            shared = _SHARED_ENGINES.get(self.database_path.resolve())
+            if shared is not None:
+                self._engine, self._borrowed = shared, True
+                return shared
             if self.read_only and not self.database_path.exists():
                 # a read-only open cannot create the file; say what to do, not DuckDB's IO error
                 raise NotFound(
@@ -67,9 +86,10 @@ class Project:
         return s.encode("utf-8")
 
     def close(self) -> None:
-        if self._engine is not None:
+        if self._engine is not None and not self._borrowed:
             self._engine.close()
-            self._engine = None
+        self._engine = None
+        self._borrowed = False
 
     def __enter__(self) -> Project:
         return self

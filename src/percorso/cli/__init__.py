@@ -44,7 +44,7 @@ def _root(
 
 _MODULES = (
     "project", "generate", "ingest", "check", "build", "quarantine", "export", "channels", "identity",
-    "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value", "value_more",
+    "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value", "value_more", "server",
 )
 
 
@@ -60,12 +60,31 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: through the project's server when one runs, else here."""
+    from percorso.cli.remote import forward
+
+    argv = sys.argv[1:]
+    code = forward(argv)
+    sys.exit(run_cli(argv) if code is None else code)
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run one command line in this process; returns its exit code (errors as one line)."""
+    from typer._click.exceptions import ClickException
+
     try:
-        app()
+        rv = app(args=argv, prog_name="percorso", standalone_mode=False)
     except PercorsoError as exc:
         typer.echo(f"errore [{exc.code}]: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo("interrotto / aborted", err=True)
+        return 130
+    except ClickException as exc:  # usage errors: Click's own message, exit 2
+        exc.show()
+        return exc.exit_code
     except ValueError as exc:  # pydantic validation of a query or setting: one line per problem
         from pydantic import ValidationError
 
@@ -74,4 +93,5 @@ def main() -> None:
         for err in exc.errors():
             where = ".".join(str(x) for x in err["loc"]) or "input"
             typer.echo(f"errore [input_invalid]: {where}: {err['msg']}", err=True)
-        sys.exit(2)
+        return 2
+    return rv if isinstance(rv, int) else 0

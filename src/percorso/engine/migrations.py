@@ -91,3 +91,10 @@ def migrate(engine: Engine) -> int:
         )
         con.execute("COMMIT")
     return SCHEMA_VERSION
+
+
+def applied_version(engine: Engine) -> int:
+    """The highest migration recorded in the database (0 when none), for readiness checks."""
+    if not engine.has_table("schema_migrations"):
+        return 0
+    return int(engine.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0])

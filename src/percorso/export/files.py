@@ -124,7 +124,7 @@ def frame_to_json(frame: pd.DataFrame) -> str:
 def format_cell(value: Any, locale: str = "it") -> str:
     """Human text for one cell: Italian thousands/decimal separators, dates dd/mm/yyyy."""
     value = jsonable(value) if not isinstance(value, (datetime, date, pd.Timestamp)) else value
-    if value is None:
+    if value is None or value is pd.NaT:  # NaT is a datetime subclass without strftime
         return ""
     if isinstance(value, bool):
         return ("sì" if value else "no") if locale == "it" else ("yes" if value else "no")

@@ -42,9 +42,18 @@ TIME_BUCKETS = ((60, "< 1 h"), (6 * 60, "1–6 h"), (24 * 60, "6–24 h"), (3 * 
 
 
 def parse_window(value: str | timedelta) -> timedelta:
-    """``7d``, ``12h``, ``30m``, ``2w`` → timedelta."""
+    """``7d``, ``12h``, ``30m``, ``2w`` → timedelta; also ISO 8601 (``P7D``), the query's JSON form."""
     if isinstance(value, timedelta):
         return value
+    if str(value).startswith("P"):
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            parsed = TypeAdapter(timedelta).validate_python(str(value))
+        except ValidationError:
+            parsed = timedelta(0)
+        if parsed > timedelta(0):
+            return parsed
     m = _WINDOW.match(str(value))
     if not m or int(m.group(1)) == 0:
         raise InputError(f"window {value!r} is not valid; use a number and a unit: 30m, 12h, 7d, 2w")

@@ -1,0 +1,12 @@
+"""``percorso serve``: the HTTP service that owns a project's database.
+
+One process owns the DuckDB file (DuckDB allows one writer and blocks other processes even
+from reading); the REST API ``/v1``, the CLI when a server runs, and later the dashboard and
+the collector all go through it. The room imports query objects and results, never SQL: the
+few service tables it keeps (tokens, audit log, jobs) are written through
+:mod:`percorso.engine.server_sql`.
+"""
+
+from percorso.server.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,182 @@
+"""The FastAPI application: routers, error documents, interactive docs, start and stop.
+
+Why the docs are served from an installed package: the service must work offline and
+behind a firewall; Swagger UI's files come from ``swagger-ui-bundle-v2`` on disk, never a
+CDN. OpenAPI 3.1 is generated from the same query classes the Python API uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+
+from percorso import __version__
+from percorso.errors import PercorsoError
+from percorso.server.security import (
+    PUBLIC, ApiError, RateLimiter, check_every_route_declares_a_role, endpoint, problem, status_of,
+)
+
+log = logging.getLogger("percorso.server")
+
+DESCRIPTION = """percorso's REST API: every analysis, the customer view, identity, quarantine,
+imports and builds as jobs, exports, tokens and the audit log.
+
+L'API REST di percorso: ogni analisi, la vista cliente, le identità, la quarantena, importazioni
+e build come job, esportazioni, token e registro di audit.
+
+Authenticate with `Authorization: Bearer <token>` (`percorso token create --role ROLE --name NAME`).
+Errors are `application/problem+json` with a stable `code`."""
+
+
+def _startup(state: Any) -> None:
+    from percorso.engine import server_sql as S
+    from percorso.server.tokens import utcnow
+
+    engine = state.engine  # opens the file and applies migrations
+    S.ensure_service_tables(engine)
+    failed = S.fail_interrupted_jobs(engine, utcnow())
+    if failed:
+        log.warning("%d job(s) interrupted by the last stop were marked failed", failed)
+    state.tokens.load(engine)
+
+
+def _announce(state: Any, url: str) -> None:
+    """Create this run's local admin token (revoking older ones) and write the run file."""
+    from percorso.engine import server_sql as S
+    from percorso.server import runfile
+    from percorso.server.tokens import create_token, utcnow
+
+    for row in S.list_tokens(state.engine).to_pylist():
+        if row["name"] == runfile.LOCAL_TOKEN_NAME and row["revoked_at"] is None:
+            S.revoke_token(state.engine, row["token_id"], utcnow())
+    token, _ = create_token(state.engine, runfile.LOCAL_TOKEN_NAME, "admin")
+    state.tokens.load(state.engine)
+    runfile.write(state.root, {"url": url, "pid": os.getpid(), "token": token,
+                               "started_at": utcnow().isoformat()})
+
+
+def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "warning") -> None:
+    """Run the server in this process until SIGTERM / SIGINT (``percorso serve``).
+
+    The socket is bound before the app starts, so the run file written at start names an
+    address that already accepts connections (``--port 0`` picks a free port).
+    """
+    import socket
+
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        from percorso.errors import InputError
+
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from None
+    sock.listen(2048)
+    bound = sock.getsockname()[1]
+    app = create_app(root)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    app.state.announce = f"http://{shown}:{bound}"
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=600, access_log=False)
+    server = uvicorn.Server(config)
+    log.warning("percorso serve: %s on %s (Ctrl-C stops)", Path(root).resolve(), app.state.announce)
+    server.run(sockets=[sock])
+
+
+def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAPI:
+    """The app serving the project at ``root`` (opened when the app starts, closed when it stops)."""
+    from percorso.server.state import ServerState
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        state = ServerState(Path(root))
+        app.state.percorso = state
+        await state.db(_startup, state)
+        jobs = app.state.jobs = _jobs(state)
+        announce = getattr(app.state, "announce", None)
+        if announce:
+            await state.db(_announce, state, announce)
+        try:
+            yield
+        finally:
+            jobs.stop()
+            state.close()
+            if announce:
+                from percorso.server import runfile
+
+                runfile.remove(state.root, os.getpid())
+
+    app = FastAPI(title="percorso", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
+    _errors(app)
+    from percorso.server.routes import admin, analyses, cli, customers, health, jobs
+
+    for module in (health, analyses, customers, jobs, admin, cli):
+        app.include_router(module.router)
+    _docs(app)
+    check_every_route_declares_a_role(app.routes)
+    return app
+
+
+def _jobs(state: Any) -> Any:
+    from percorso.server.jobs import JobRunner
+
+    return JobRunner(state)
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(PercorsoError)
+    async def percorso_error(request: Request, exc: PercorsoError):  # type: ignore[no-untyped-def]
+        headers = exc.headers if isinstance(exc, ApiError) else None
+        return problem(status_of(exc), exc.code, exc.message, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]
+        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg", "")} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        return problem(422, "input_invalid", f"{'.'.join(first['loc'])}: {first['msg']}", extra={"errors": errors})
+
+    @app.exception_handler(ValidationError)
+    async def query_invalid(request: Request, exc: ValidationError):  # type: ignore[no-untyped-def]
+        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg", "")} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid query"}
+        return problem(422, "input_invalid", f"{'.'.join(first['loc']) or 'query'}: {first['msg']}",
+                       extra={"errors": errors})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", f"unexpected {type(exc).__name__}; the server log has the details")
+
+
+def _docs(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    page = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>percorso API</title>
+<link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/static/swagger/swagger-ui-bundle.js"></script>
+<script src="/static/swagger/docs-init.js"></script></body></html>"""
+    init = "window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#ui'});"
+
+    @endpoint(app.router, "GET", "/docs", role=PUBLIC, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @endpoint(app.router, "GET", "/static/swagger/docs-init.js", role=PUBLIC, include_in_schema=False)
+    async def docs_init() -> Any:
+        from fastapi.responses import Response
+
+        return Response(init, media_type="text/javascript")

@@ -1,0 +1,1 @@
+"""One router module per area of the REST API (``/v1``)."""

@@ -1,0 +1,125 @@
+"""What one running server holds: the project, its single database worker, the result cache.
+
+Why a single worker thread: the DuckDB connection (and the Ibis backend bound to it) is not
+safe to share between threads, and DuckDB lets one process write. Every database call of the
+server, reads included, runs on one thread, in arrival order; cached answers never touch it.
+``data_version`` changes after every write the server performs (it is the only writer while
+it runs), which invalidates the cache without reading the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from percorso.project import Project, open_project
+from percorso.server.tokens import TokenBook
+
+T = TypeVar("T")
+
+#: Cached answers kept (least recently used dropped first).
+CACHE_ENTRIES = 512
+
+
+class ResultCache:
+    """(kind, canonical query, data version) → JSON payload, bounded, thread-safe."""
+
+    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+        self._items: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(kind: str, query: dict[str, Any], version: int) -> tuple[str, str, int]:
+        return kind, json.dumps(query, sort_keys=True, separators=(",", ":")), version
+
+    def get(self, key: tuple[str, str, int]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: tuple[str, str, int], value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class ServerState:
+    """The project a server owns and the means to use it safely from async routes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.project: Project = open_project(self.root)
+        self._shared = False
+        self.tokens = TokenBook()
+        self.cache = ResultCache()
+        self.data_version = 0
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-db")
+        self.stopping = threading.Event()
+        self._used: dict[str, Any] = {}
+
+    @property
+    def engine(self) -> Any:
+        engine = self.project.engine
+        if not self._shared:
+            from percorso.project import share_engine
+
+            share_engine(engine, self.project.database_path)  # CLI commands run here use it
+            self._shared = True
+        return engine
+
+    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the database worker and wait (for threads that may block)."""
+        return self._db.submit(fn, *args).result()
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the database worker without blocking the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def note_token_use(self, principal: Any) -> None:
+        """Remember when a token was last used (written at shutdown, never per request)."""
+        from percorso.server.tokens import utcnow
+
+        self._used[principal.token_id] = utcnow()
+
+    async def audit(self, request: Any, action: str, *, query: Any = None, status: int = 200,
+                    rows: int | None = None, detail: str | None = None) -> None:
+        """Append one audit row for this request (who, what, when, how many rows)."""
+        from percorso.server import audit
+
+        principal = getattr(request.state, "principal", None)
+        row = audit.audit_row(principal, action, f"{request.method} {request.url.path}", query, status, rows, detail)
+        await self.db(audit.write, self.engine, [row])
+
+    def changed(self) -> None:
+        """Data changed (ingest, build, segment, restore): cached answers are stale."""
+        self.data_version += 1
+        self.cache.clear()
+
+    def close(self) -> None:
+        """Finish queued database work, then checkpoint and close the file."""
+        from percorso.engine import server_sql as S
+
+        self.stopping.set()
+        used, self._used = list(self._used.items()), {}
+        if used:
+            self._db.submit(S.touch_tokens, self.engine, used).result()
+        from percorso.project import unshare_engine
+
+        unshare_engine(self.project.database_path)
+        self._db.submit(self.project.close).result()
+        self._db.shutdown(wait=True)
