@@ -83,6 +83,28 @@ def friction_nodes(seqs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str,
     for seq in seqs.values():
         cut = next((i for i, s in enumerate(seq) if s["buy"]), len(seq))
         info.append(({s["node"] for s in seq[:cut]}, any(s["buy"] for s in seq), bucket(cut)))
+    return standardise(info)
+
+
+def friction_outbound(seqs: dict[str, list[dict[str, Any]]], outbound: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Friction of the company's outbound actions: the journeys are the customers' own steps
+    (outbound ones left out, journeys without an own step dropped); an action counts for a
+    journey when it happened strictly before the first own purchase (any time if none)."""
+    info = []
+    for seq in seqs.values():
+        own = [s for s in seq if s["node"] not in outbound]
+        if not own:
+            continue
+        cut = next((i for i, s in enumerate(own) if s["buy"]), len(own))
+        buy_at = own[cut]["at"] if cut < len(own) else None
+        acts = {s["node"] for s in seq if s["node"] in outbound and (buy_at is None or s["at"] < buy_at)}
+        info.append((acts, cut < len(own), bucket(cut)))
+    return standardise(info)
+
+
+def standardise(info: list[tuple[set[str], bool, int]]) -> dict[str, dict[str, float | int | None]]:
+    """(items of a journey, converted, length bucket) per journey → per item: journeys, converted,
+    rate with, rate without (same-length journeys without the item), conversions at stake."""
     out: dict[str, dict[str, float | int | None]] = {}
     for node in {n for nodes, _, _ in info for n in nodes}:
         mine = [(c, b) for nodes, c, b in info if node in nodes]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from funnel_oracle import chains, friction_nodes, funnel, loops, sequences
+from funnel_oracle import chains, friction_nodes, friction_outbound, funnel, loops, sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from percorso.analysis.base import run
+from percorso.events.types import OUTBOUND_EVENT_TYPES
 from percorso.journeys.friction import FrictionQuery
 from percorso.journeys.funnel import FunnelQuery
 from percorso.testing import journeys_for
@@ -74,15 +75,7 @@ def test_funnel_equals_the_oracle(engine, spec, f, order, half_hours):
     assert sorted(r.customers(step=k)["customer_id"]) == sorted(c for c, n in best.items() if n >= k)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(spec=people(labels=("a", "b", "call", "purchase")), loop_min=st.integers(2, 3))
-def test_friction_equals_the_oracle(engine, spec, loop_min):
-    spec = {k: [(n, t, f | ({"revenue": 10.0} if n == "purchase" else {})) for n, t, f in v] for k, v in spec.items()}
-    e = journeys_for(engine, spec)
-    seqs = sequences(e)
-    r = run(e, FrictionQuery(min_journeys=1, top=500, loop_min=loop_min))
-    got = {x.item: x for x in r.to_frame().itertuples() if x.kind == "node"}
-    expect = friction_nodes(seqs)
+def _check_items(got: dict, expect: dict) -> None:
     assert set(got) == set(expect)
     for node, x in got.items():
         ex = expect[node]
@@ -93,7 +86,28 @@ def test_friction_equals_the_oracle(engine, spec, loop_min):
         else:
             assert x.rate_without == pytest.approx(ex["rate_without"])
         assert x.conversions_at_stake == pytest.approx(ex["conversions_at_stake"])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=people(labels=("a", "b", "call", "purchase", "email_sent", "ad_impression")), loop_min=st.integers(2, 3))
+def test_friction_equals_the_oracle(engine, spec, loop_min):
+    """The customer's own steps are ranked (outbound actions left out of nodes, transitions,
+    loops, chains and journey lengths); outbound actions get their own table, same comparison."""
+    spec = {k: [(n, t, f | ({"revenue": 10.0} if n == "purchase" else {})) for n, t, f in v] for k, v in spec.items()}
+    e = journeys_for(engine, spec)
+    everything = sequences(e)
+    seqs = {c: own for c, seq in everything.items() if (own := [s for s in seq if s["node"] not in OUTBOUND_EVENT_TYPES])}
+    r = run(e, FrictionQuery(min_journeys=1, top=500, loop_min=loop_min))
+    frame = r.to_frame()
+    assert not set(frame["item"]) & set(OUTBOUND_EVENT_TYPES)
+    assert not any(o in t for t in frame["item"] for o in OUTBOUND_EVENT_TYPES)
+    _check_items({x.item: x for x in frame.itertuples() if x.kind == "node"}, friction_nodes(seqs))
+    _check_items({x.action: x for x in r.outbound.itertuples()}, friction_outbound(everything, OUTBOUND_EVENT_TYPES))
     assert {x.loop: (x.journeys, x.converted) for x in r.loops.itertuples()} == loops(seqs, loop_min)
     assert {x.chain: x.customers for x in r.chains.itertuples()} == {k: len(v) for k, v in chains(seqs, 30).items()}
     for label, who in sorted(chains(seqs, 30).items())[:1]:
         assert sorted(r.customers(chain=label)["customer_id"]) == sorted(who)
+    for x in r.outbound.itertuples():
+        assert len(r.customers(outbound=x.action)) == x.customers
+        break
+    assert run(e, FrictionQuery(min_journeys=1, outbound=False)).outbound is None

@@ -26,18 +26,22 @@ def register(app: typer.Typer) -> None:
         loop_min: Annotated[int, typer.Option("--loop-min", help="Ripetizioni di fila per un ciclo / repeats in a "
                                               "row that make a loop.")] = 2,
         chain_days: Annotated[int, typer.Option("--chain-days", help="Giorni di una catena / days a chain may span.")] = 30,
+        outbound: Annotated[bool, typer.Option("--outbound/--no-outbound", help=(
+            "Mostra a parte le azioni dell'azienda (email_sent, ad_impression…; mai nella classifica) / "
+            "show the company's outbound actions in a table of their own (never ranked with the customer's "
+            "steps)."))] = True,
         date_from: FromOpt = None, date_to: ToOpt = None, node: NodeOpt = "event", scope: ScopeOpt = "customer",
         clean: CleanOpt = None, collapse: CollapseOpt = False, exclude: ExcludeOpt = None, segment: SegmentOpt = None,
         online: OnlineOpt = None, fmt: FormatOpt = OutputFormat.table, out: OutOpt = None, chart: ChartOpt = None,
         drill: Annotated[str | None, typer.Option("--customers", help="Clienti / customers: 'node=checkout_error', "
-                                                  "'loop=call' or 'chain=…'.")] = None,
+                                                  "'loop=call', 'chain=…' or 'outbound=email_sent'.")] = None,
         limit: LimitOpt = 1000, offset: OffsetOpt = 0,
     ) -> None:
         """Punti di attrito / where journeys convert worse than comparable ones, loops and chains."""
         from percorso.cli.paths import run_journey_analysis
         from percorso.journeys.friction import FrictionQuery
 
-        q = FrictionQuery(min_journeys=min_journeys, top=top, loop_min=loop_min, chain_days=chain_days,
+        q = FrictionQuery(min_journeys=min_journeys, top=top, loop_min=loop_min, chain_days=chain_days, outbound=outbound,
                           **journey_controls(date_from=date_from, date_to=date_to, node=node, scope=scope, clean=clean,
                                              collapse=collapse, exclude=exclude, segment=segment, online=online))
         run_journey_analysis(project, q, fmt, out, chart, drill, "punti di attrito / friction points",

@@ -10,7 +10,13 @@ from percorso.events.schema import (
     Column,
     arrow_schema,
 )
-from percorso.events.types import EVENT_TYPE_ALIASES, EVENT_TYPES, ONLINE_SOURCE_SYSTEMS, canonical_event_type
+from percorso.events.types import (
+    EVENT_TYPE_ALIASES,
+    EVENT_TYPES,
+    ONLINE_SOURCE_SYSTEMS,
+    OUTBOUND_EVENT_TYPES,
+    canonical_event_type,
+)
 
 __all__ = [
     "Column",
@@ -21,5 +27,6 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_TYPE_ALIASES",
     "ONLINE_SOURCE_SYSTEMS",
+    "OUTBOUND_EVENT_TYPES",
     "canonical_event_type",
 ]

@@ -11,6 +11,12 @@ EVENT_TYPES: tuple[str, ...] = (
     "sales_meeting", "coupon_redeemed", "flyer_received", "delivery", "crm_update", "campaign_cost",
 )
 
+#: The company's own actions toward a customer, not steps the customer took: sends, bounces,
+#: impressions, mailings, deliveries. Why one list here: "where do customers get stuck" must
+#: rank what customers did (friction ranks only their own steps and reports these apart: an
+#: e-mail sent to everyone who has not bought yet otherwise tops every friction table).
+OUTBOUND_EVENT_TYPES: tuple[str, ...] = ("email_sent", "email_bounce", "ad_impression", "flyer_received", "delivery")
+
 #: Aliases → canonical type. Keys are compared lowercased with spaces and dashes as "_".
 EVENT_TYPE_ALIASES: dict[str, str] = {
     # Segment e-commerce v2

@@ -213,7 +213,8 @@ def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
     return t
 
 
-def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None = None) -> ir.Table:
+def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None = None,
+                  drop_types: tuple[str, ...] = ()) -> ir.Table:
     """The step stream every journey analysis reads.
 
     Columns: ``journey_id`` (customer id, or session id with ``scope="session"``),
@@ -222,8 +223,12 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     (1-based position in the journey after cleaning, exclusion and collapsing). Ties in time
     are ordered by ``event_id`` so the result never depends on storage order. With
     ``breakdown`` (a node definition) a ``breakdown`` column holds that label too.
+    ``drop_types``: event types left out before steps are numbered (friction leaves out the
+    company's outbound actions, :data:`percorso.events.types.OUTBOUND_EVENT_TYPES`).
     """
     t = scoped_touchpoints(engine, query)
+    if drop_types:
+        t = t.filter(~t.event_type.isin(list(drop_types)))
     label = node_label(t, query.node)
     if query.clean:
         cases = [(label.re_search(pattern), ibis.literal(alias)) for pattern, alias in query.clean]

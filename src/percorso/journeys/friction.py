@@ -16,6 +16,12 @@ revenue at stake.
   the one before) that cover both online and offline within ``chain_days`` from the first to
   the third, labelled by each run's first touchpoint: ``online purchase → offline call →
   offline return``. Compared with the journeys without that chain.
+- *The company's outbound actions* (:data:`percorso.events.types.OUTBOUND_EVENT_TYPES`: an
+  e-mail sent, an ad impression, a flyer mailed, a delivery) are not steps the customer took:
+  nodes, transitions, loops and chains are computed on the customer's own steps only (the
+  journey length buckets too). Ranked with them, an e-mail sent to everyone who has not yet
+  bought "converts worse" by construction and topped every friction table. They are reported
+  apart (``outbound``: by event type, the same comparison) unless ``outbound=False``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.errors import InputError
+from percorso.events.types import OUTBOUND_EVENT_TYPES
 from percorso.journeys.controls import JourneyQuery, journey_steps
 from percorso.journeys.transitions import transition_rows
 
@@ -45,7 +52,9 @@ class FrictionQuery(JourneyQuery):
 
     ``min_journeys``: support threshold (items, loops and chains seen in fewer journeys are
     left out); ``top``: rows per table; ``loop_min``: occurrences in one journey that make a
-    loop; ``chain_days``: the longest span of a cross-channel chain.
+    loop; ``chain_days``: the longest span of a cross-channel chain; ``outbound``: also report
+    the company's outbound actions (sends, impressions…) in a table of their own (they are
+    never ranked with the customer's steps).
     """
 
     kind: ClassVar[str] = "friction"
@@ -53,6 +62,7 @@ class FrictionQuery(JourneyQuery):
     top: int = Field(20, ge=1, le=500)
     loop_min: int = Field(2, ge=2, le=20)
     chain_days: int = Field(30, ge=1, le=365)
+    outbound: bool = True
 
 
 def journey_outcomes(steps: ir.Table) -> tuple[ir.Table, ir.Table]:
@@ -98,10 +108,14 @@ class FrictionResult(AnalysisResult):
 
     loops: pd.DataFrame | None = None
     chains: pd.DataFrame | None = None
+    outbound: pd.DataFrame | None = None
 
     def sections(self) -> dict[str, pd.DataFrame]:
         """Secondary tables the CLI prints after the main one."""
-        return {"cicli / loops": self.loops, "catene tra canali / cross-channel chains": self.chains}
+        out = {"cicli / loops": self.loops, "catene tra canali / cross-channel chains": self.chains}
+        if self.outbound is not None:
+            out["azioni dell'azienda (invii, impression) / the company's outbound actions"] = self.outbound
+        return out
 
     def figure(self) -> go.Figure:
         import plotly.graph_objects as go
@@ -139,7 +153,7 @@ class FrictionRunner(Runner[FrictionQuery, FrictionResult]):
         return nodes.union(pairs)
 
     def calculate(self) -> FrictionResult:
-        steps = self.engine.temp_table(journey_steps(self.engine, self.query))
+        steps = self.engine.temp_table(journey_steps(self.engine, self.query, drop_types=OUTBOUND_EVENT_TYPES))
         pre, per = journey_outcomes(steps)
         per = self.engine.temp_table(per)
         try:
@@ -148,15 +162,21 @@ class FrictionRunner(Runner[FrictionQuery, FrictionResult]):
             self.engine.drop_temp(per)
             self.engine.drop_temp(steps)
 
-    def _calculate(self, steps: ir.Table, pre: ir.Table, per: ir.Table) -> FrictionResult:
-        q = self.query
-        buys = steps.filter(steps.is_purchase & steps.revenue.notnull())
-        tot = self.engine.execute(per.aggregate(journeys=per.count(), converted=per.converted.sum().cast("int64"))).iloc[0]
-        money = self.engine.execute(buys.aggregate(orders=buys.count(), revenue=buys.revenue.sum())).iloc[0]
-        n_j, n_c = int(tot["journeys"]), int(tot["converted"] or 0)
-        aov = float(money["revenue"]) / int(money["orders"]) if int(money["orders"]) else 0.0
+    def _outbound_items(self, steps: ir.Table) -> ir.Table:
+        """journey_id, customer_id, kind "outbound", item (event type): outbound actions before the
+        journey's first purchase (all of them when it never buys), in journeys with an own step
+        (those are the journeys compared)."""
+        t = journey_steps(self.engine, self.query)
+        t = t.filter(t.event_type.isin(OUTBOUND_EVENT_TYPES)).semi_join(steps.select("journey_id"), "journey_id")
+        buy = steps.filter(steps.is_purchase).group_by("journey_id").aggregate(_buy=steps.occurred_at.min())
+        t = t.left_join(buy, "journey_id").drop("journey_id_right")
+        t = t.filter(t._buy.isnull() | (t.occurred_at < t._buy))
+        return t.select("journey_id", "customer_id", item=t.event_type, kind=ibis.literal("outbound"))
 
-        items = self._items(pre)
+    def _ranked(self, items: ir.Table, per: ir.Table, aov: float) -> pd.DataFrame:
+        """Items (kind, item per journey) compared with same-length journeys without them, ranked by
+        conversions at stake."""
+        q = self.query
         st = standardised(items.select("journey_id", "kind", "item").distinct(), per)
         who = items.group_by("kind", "item").aggregate(customers=items.customer_id.nunique())
         st = st.filter(st.journeys >= q.min_journeys).join(who, ["kind", "item"])
@@ -172,15 +192,27 @@ class FrictionRunner(Runner[FrictionQuery, FrictionResult]):
         frame["revenue_at_stake"] = frame["conversions_at_stake"] * aov
         frame = frame.sort_values(["conversions_at_stake", "journeys", "kind", "item"],
                                   ascending=[False, False, True, True]).head(q.top)
-        frame = frame[["kind", "item", "journeys", "customers", "converted", "rate_with", "rate_without", "lift",
-                       "conversions_at_stake", "revenue_at_stake"]].reset_index(drop=True)
+        return frame[["kind", "item", "journeys", "customers", "converted", "rate_with", "rate_without", "lift",
+                      "conversions_at_stake", "revenue_at_stake"]].reset_index(drop=True)
+
+    def _calculate(self, steps: ir.Table, pre: ir.Table, per: ir.Table) -> FrictionResult:
+        q = self.query
+        buys = steps.filter(steps.is_purchase & steps.revenue.notnull())
+        tot = self.engine.execute(per.aggregate(journeys=per.count(), converted=per.converted.sum().cast("int64"))).iloc[0]
+        money = self.engine.execute(buys.aggregate(orders=buys.count(), revenue=buys.revenue.sum())).iloc[0]
+        n_j, n_c = int(tot["journeys"]), int(tot["converted"] or 0)
+        aov = float(money["revenue"]) / int(money["orders"]) if int(money["orders"]) else 0.0
+
+        frame = self._ranked(self._items(pre), per, aov)
+        outbound = self._ranked(self._outbound_items(steps), per, aov).drop(columns="kind") if q.outbound else None
         loops = self._summary(self._loop_rows(steps).rename(name="loop"), per, "name", n_j, n_c, aov)
         chains = self._summary(self._chain_rows(steps).rename(name="chain"), per, "name", n_j, n_c, aov,
                                by_customers=True)
         return FrictionResult(frame=frame, query=q, loops=loops.rename(columns={"name": "loop"}),
                               chains=chains.rename(columns={"name": "chain"}),
+                              outbound=None if outbound is None else outbound.rename(columns={"item": "action"}),
                               meta={"journeys": n_j, "conversion_rate": n_c / n_j if n_j else 0.0,
-                                    "average_order_value": aov})
+                                    "average_order_value": aov, "outbound_types": list(OUTBOUND_EVENT_TYPES)})
 
     def _summary(self, rows: ir.Table, per: ir.Table, key: str, n_j: int, n_c: int, aov: float, *,
                  by_customers: bool = False) -> pd.DataFrame:
@@ -222,13 +254,16 @@ class FrictionRunner(Runner[FrictionQuery, FrictionResult]):
         return r.select("journey_id", "customer_id", chain=r._l0 + " → " + r._l1 + " → " + r._l2).distinct()
 
     def customers_expr(self, *, node: str | None = None, transition: str | None = None, loop: str | None = None,
-                       chain: str | None = None, **selector: Any) -> ir.Table:
-        given = [k for k, v in {"node": node, "transition": transition, "loop": loop, "chain": chain}.items()
-                 if v is not None]
+                       chain: str | None = None, outbound: str | None = None, **selector: Any) -> ir.Table:
+        given = [k for k, v in {"node": node, "transition": transition, "loop": loop, "chain": chain,
+                                "outbound": outbound}.items() if v is not None]
         if selector or len(given) != 1:
-            raise InputError("friction drill-down takes one of node=, transition='A → B', loop= or chain= "
-                             f"(got {', '.join([*given, *selector]) or 'none'})")
-        steps = journey_steps(self.engine, self.query)
+            raise InputError("friction drill-down takes one of node=, transition='A → B', loop=, chain= or "
+                             f"outbound=email_sent (got {', '.join([*given, *selector]) or 'none'})")
+        steps = journey_steps(self.engine, self.query, drop_types=OUTBOUND_EVENT_TYPES)
+        if outbound is not None:
+            rows = self._outbound_items(steps)
+            return rows.filter(rows.item == outbound).select("customer_id").distinct()
         if loop is not None:
             rows = self._loop_rows(steps)
             return rows.filter(rows.loop == loop).select("customer_id").distinct()
