@@ -9,6 +9,7 @@ Every result can list the customers behind any of its numbers (drill-down).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -71,10 +72,38 @@ class AnalysisResult:
         if self._runner is None:
             raise InputError("this result was not produced by a runner; drill-down unavailable")
         expr = self._runner.customers_expr(**selector)
-        return self._runner.engine.execute(expr.order_by("customer_id").limit(limit, offset=offset))
+        frame = self._runner.engine.execute(expr.order_by("customer_id").limit(limit, offset=offset))
+        check = _DRILL_CHECKS.get(self._runner.query.kind)
+        if frame.empty and offset == 0 and selector and check is not None:
+            # nobody behind the cell: a misspelt value (a node, a channel) says so, as the CLI does
+            check(self._runner, dict(selector))
+        return frame
 
 
 _RUNNERS: dict[str, type[Runner[Any, Any]]] = {}
+#: Analysis kind → a check of drill-down selector values that raises :class:`InputError` with
+#: "did you mean" when a value names nothing in the data (see :func:`register_drill_check`).
+_DRILL_CHECKS: dict[str, Callable[[Runner[Any, Any], dict[str, Any]], None]] = {}
+
+
+def register_drill_check(kinds: Iterable[str], check: Callable[[Runner[Any, Any], dict[str, Any]], None]) -> None:
+    """Check the selector values of these analyses' drill-downs when a page comes back empty.
+
+    Why: a drill-down matches values by exact text, so ``customers(from_node="Emial")`` listed
+    nobody, as if the cell were empty. The check runs only on an empty first page (a normal
+    drill-down costs nothing more); it raises :class:`InputError` (code ``selector_invalid``)
+    naming the close and valid values, and returns when the value exists (a true zero).
+    """
+    for kind in kinds:
+        _DRILL_CHECKS[kind] = check
+
+
+def require_value(engine: Engine, values: Any, value: Any, *, what: str) -> None:
+    """Raise :class:`InputError` (``selector_invalid``) unless ``value`` is among the distinct
+    values of the Ibis column ``values``; the message lists the close and valid ones."""
+    known = engine.execute(values.name("v").as_table().distinct())["v"].dropna().astype(str)
+    if str(value) not in set(known):
+        raise InputError(f"unknown {what} '{value}'; {suggest(str(value), known, limit=30)}", code="selector_invalid")
 
 
 class Runner(Generic[Q, R]):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
-from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
 from percorso.attribution import aggregates as A
 from percorso.attribution import journeys as J
 from percorso.attribution.direct import IGNORE, drop_direct_paths
@@ -239,3 +239,15 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         t = getattr(self, "_touches", None)
         t = self.touches() if t is None else t
         return t.filter((t.node == value) & (t.converted == 1)).select("customer_id").distinct()
+
+
+def _check_drill(runner: AttributionRunner, selector: dict[str, Any]) -> None:
+    """A drill-down node no journey has is a typo: say so (see ``register_drill_check``)."""
+    value = selector.get("node") or selector.get("channel") or selector.get(runner.cfg.level)
+    if value is None or runner.query.paths_file is not None:
+        return
+    t = getattr(runner, "_touches", None)
+    require_value(runner.engine, (runner.touches() if t is None else t).node, value, what="node")
+
+
+register_drill_check(("attribution",), _check_drill)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
 from percorso.attribution.analysis import AttributionQuery, AttributionRunner
 from percorso.attribution.journeys import _day_bounds
 from percorso.errors import NotFound, suggest
@@ -162,3 +162,15 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
         runner = getattr(self, "_attr_runner", None) or self._attribution()
         channel, campaign = selector.pop("channel", None), selector.pop("campaign", "(none)")
         return runner.customers_expr(node=f"{channel}{NODE_SEP}{campaign}", **selector)
+
+
+def _check_drill(runner: RoiRunner, selector: dict[str, Any]) -> None:
+    """A channel and campaign no journey has are a typo: say so (see ``register_drill_check``)."""
+    if selector.get("channel") is None:
+        return
+    attr = getattr(runner, "_attr_runner", None) or runner._attribution()
+    node = f"{selector['channel']}{NODE_SEP}{selector.get('campaign', '(none)')}"
+    require_value(runner.engine, attr.touches().node, node, what="channel and campaign")
+
+
+register_drill_check(("roi",), _check_drill)

@@ -15,7 +15,7 @@ values are bound as literals by Ibis.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 from pydantic import field_validator
 
 from percorso.analysis.base import AnalysisQuery
-from percorso.errors import InputError, NotFound, suggest
+from percorso.errors import InputError, NotFound, PercorsoError, suggest
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
@@ -320,8 +320,9 @@ def resolve_steps(engine: Engine, query: JourneyQuery, labels: Iterable[str]) ->
                      "of every step")
 
 
-def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *, what: str) -> None:
-    """Raise :class:`NotFound` for a label that no touchpoint carries under ``query.node``.
+def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *, what: str,
+                   error: Callable[[str], PercorsoError] = NotFound) -> None:
+    """Raise ``error`` (:class:`NotFound`) for a label that no touchpoint carries under ``query.node``.
 
     Why: a funnel step, ``--start`` or ``--end`` is matched by exact text, so a typo
     (``product_veiw``, ``Store/POS``) silently gave an empty result that reads as "nobody did
@@ -354,4 +355,4 @@ def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *
 
         known = sorted(set(known) | set(EVENT_TYPES))
     hints = "; ".join(f"'{x}': {suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)
-    raise NotFound(f"{what} matches no touchpoint with --node {query.node}: {hints}")
+    raise error(f"{what} matches no touchpoint with --node {query.node}: {hints}")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import ibis
 
-from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
 from percorso.errors import InputError, suggest
 from percorso.value.rfm import purchases
 
@@ -128,3 +128,12 @@ class CohortRunner(Runner[CohortQuery, CohortResult]):
         if period is not None:
             a = a.filter(a.period == int(period))
         return a.select("customer_id").distinct()
+
+
+def _check_drill(runner: CohortRunner, selector: dict[str, Any]) -> None:
+    """A cohort no purchase falls in is a typo: say so (see ``register_drill_check``)."""
+    if selector.get("cohort") is not None:
+        require_value(runner.engine, runner._activity().cohort, selector["cohort"], what="cohort")
+
+
+register_drill_check(("cohorts",), _check_drill)

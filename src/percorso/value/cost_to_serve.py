@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 
-from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
 from percorso.errors import InputError
 from percorso.value.rfm import rfm_expr
 from percorso.value.settings import CostToServeSettings, value_settings
@@ -225,3 +225,12 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
             flag = losing if isinstance(losing, bool) else str(losing).strip().lower() in yes
             t = t.filter((t.margin_after < 0) == flag)
         return t
+
+
+def _check_drill(runner: CostToServeRunner, selector: dict[str, Any]) -> None:
+    """A segment no customer is in is a typo: say so (see ``register_drill_check``)."""
+    if selector.get("segment") is not None:
+        require_value(runner.engine, runner._table().segment, selector["segment"], what="segment")
+
+
+register_drill_check(("cost_to_serve",), _check_drill)
