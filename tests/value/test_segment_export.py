@@ -13,7 +13,7 @@ from percorso.cli import app
 from percorso.errors import AccessDenied
 from percorso.project import init_project, open_project
 from percorso.testing import journeys_for
-from percorso.value.segments.export import CONTACT_FIELDS, Requester, export_segment
+from percorso.value.segments.export import CONTACT_FIELDS, CONTACT_ROLES, Requester, export_segment
 from percorso.value.segments.store import save_segment
 
 CARTS = '{"type":"behaviour","action":"abandoned_cart"}'
@@ -65,11 +65,19 @@ def test_contacts_and_the_audit_line(engine, caplog):
 
 
 def test_a_requester_without_the_right_gets_nothing(engine, caplog):
-    analyst = Requester(name="token:abc", role="analyst", may_see_contacts=False)
+    analyst = Requester(name="token:abc", role="analyst")
     with caplog.at_level(logging.INFO, logger="percorso.audit"), pytest.raises(AccessDenied, match="analyst"):
         export_segment(engine, "carts", with_contacts=True, requester=analyst)
     assert not caplog.records
     assert list(export_segment(engine, "carts", requester=analyst).frame.customer_id) == ["anna", "carla"]
+
+
+def test_contact_roles_are_the_servers(engine):
+    from percorso.server.tokens import Role
+
+    assert set(CONTACT_ROLES) == {r.name for r in Role if r >= Role.crm}
+    crm = export_segment(engine, "carts", with_contacts=True, requester=Requester(name="token:crm", role="crm"))
+    assert crm.emails == 1
 
 
 def test_members_at_a_past_time_with_contacts(engine):

@@ -2,8 +2,8 @@
 
 Why: activation (a cart-abandonment e-mail, a call list) needs e-mail, phone and name, but
 contact data is personal data: an export carries it only when explicitly asked for
-(``with_contacts``), only for a requester allowed to see it (:func:`contacts_allowed`, the one
-place a role check plugs in once the server brings roles and tokens), and every such export
+(``with_contacts``), only for a requester allowed to see it (:func:`contacts_allowed`: a local
+user, or a server token whose role may see raw contact data), and every such export
 leaves an audit line (how many contacts, which segment, who asked) on the ``percorso.audit``
 logger and, from the CLI, on stderr.
 
@@ -33,19 +33,22 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "consent_marketin
 audit_log = logging.getLogger("percorso.audit")
 
 
+#: Server roles that may receive raw contact data (``percorso.server.tokens``: ``crm`` and the
+#: roles above it); a test keeps the two lists equal.
+CONTACT_ROLES = ("crm", "admin")
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asks for an export.
 
-    ``name`` appears in the audit line. ``role`` is the role of a server token (none exist yet:
-    the server and its tokens come later); ``None`` is a local user, who holds the database
-    file and so its contacts already. ``may_see_contacts`` is what the role allows; the server
-    sets it from its role table, and :func:`contacts_allowed` reads it.
+    ``name`` appears in the audit line. ``role`` is the role of a server token (``viewer``,
+    ``analyst``, ``crm``, ``admin``); ``None`` is a local user, who holds the database file and
+    so its contacts already.
     """
 
     name: str = "cli"
     role: str | None = None
-    may_see_contacts: bool = True
 
 
 LOCAL_USER = Requester()
@@ -53,7 +56,7 @@ LOCAL_USER = Requester()
 
 def contacts_allowed(requester: Requester) -> bool:
     """Whether ``requester`` may receive contact fields: the one access check of exports."""
-    return requester.may_see_contacts
+    return requester.role is None or requester.role in CONTACT_ROLES
 
 
 @dataclass
