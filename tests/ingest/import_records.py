@@ -14,7 +14,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-KINDS = ("ecommerce", "pos", "crm", "esp", "clickstream", "call_center", "campaign_costs", "events", "ads", "loyalty")
+KINDS = ("ecommerce", "pos", "crm", "esp", "clickstream", "call_center", "campaign_costs", "events", "ads", "loyalty",
+         "generic", "web", "app")
+SEGMENT_KINDS = ("web", "app")
 NAMES = ("Niccolò", "Pietà", "Forlì", "Anna", "José", "Zoë", "Bruno")
 T0 = dt.datetime(2025, 3, 1, 9, 0)
 
@@ -52,12 +54,15 @@ COLS: dict[str, list[Col]] = {
                Col("occurred_at", "data", "ts"), Col("email", "email", "str"), Col("fair_name", "fiera", "str")],
     "ads": [Col("click_event_id", "click_event_id", "str"), Col("timestamp", "timestamp", "ts"),
             Col("event", "event", "str"), Col("campaign", "campagna", "str"), Col("cost", "costo", "num")],
+    "generic": [Col("event_id", "event_id", "str"), Col("timestamp", "data_ora", "ts"),
+                Col("user_id", "id_utente", "str"), Col("event", "evento", "str"), Col("revenue", "importo", "num")],
     "campaign_costs": [Col("date", "giorno", "date"), Col("channel", "canale", "str"),
                        Col("campaign", "campagna", "str"), Col("cost", "costo", "num"),
                        Col("impressions", "impressioni", "int"), Col("clicks", "clic", "int")],
 }
 
 EVENT_VALUES = {"esp": ("open", "click", "sent"), "clickstream": ("page_view", "add_to_cart", "scroll_deep"),
+                "generic": ("page_view", "purchase", "video_play"),
                 "events": ("fair_visit", "flyer_received"), "ads": ("impression", "click")}
 
 
@@ -66,6 +71,12 @@ def records(kind: str, rng: random.Random, n: int) -> list[list[dict]]:
     out = []
     for i in range(n):
         t = T0 + dt.timedelta(days=rng.randrange(300), minutes=rng.randrange(24 * 60))
+        if kind in SEGMENT_KINDS:  # Segment calls: a message id, a type and an instant
+            kind_call = rng.choice(["page", "track"])
+            out.append([{"messageId": f"m-{i:03d}", "type": kind_call, "anonymousId": f"a{rng.randrange(5)}",
+                         "event": "Order Completed" if kind_call == "track" else None, "timestamp": t,
+                         "properties": {"revenue": rng.choice([12.5, 1299.0])} if kind_call == "track" else {}}])
+            continue
         if kind == "ecommerce":
             oid = f"O{i:04d}"
             out.append([{"order_id": oid, "line_no": k + 1, "order_date": t, "email": f"c{i}@x.it", "sku": f"S{k}",
@@ -104,7 +115,7 @@ def records(kind: str, rng: random.Random, n: int) -> list[list[dict]]:
             else:
                 row[c.a] = rng.choice(NAMES) if c.a == "first_name" else rng.choice(["spring", "sale", "news"])
         out.append([row])
-    if kind in ("esp", "call_center", "clickstream") and out:  # identical rows within one export: two records
+    if kind in ("esp", "call_center", "clickstream", "generic") and out:  # identical rows within one export: two records
         out.append([dict(out[0][0])])
     return out
 
@@ -117,8 +128,32 @@ def _num(v: float, layout: str, kind: str) -> str:
     return ("-" if v < 0 else "") + (grouped if kind == "int" else f"{grouped},{frac}")
 
 
+def _render_segment(recs: list[list[dict]], layout: str, path: Path, rng: random.Random) -> Path:
+    """JSON Lines: layout a compact, UTC ``Z`` times, LF; layout b keys in another order, blanks,
+    the same instants with a +01:00 offset, CRLF."""
+    import json
+
+    lines = []
+    for (row,) in recs:
+        obj = {k: v for k, v in row.items() if v is not None}
+        t = obj["timestamp"]
+        if layout == "a":
+            obj["timestamp"] = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(json.dumps(obj, separators=(",", ":")))
+        else:
+            obj["timestamp"] = (t + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
+            keys = list(obj)
+            rng.shuffle(keys)
+            lines.append(json.dumps({k: obj[k] for k in keys}, indent=None, separators=(", ", ": ")))
+    eol = "\n" if layout == "a" else "\r\n"
+    path.write_bytes((eol.join(lines) + eol).encode("utf-8"))
+    return path
+
+
 def render(kind: str, recs: list[list[dict]], layout: str, path: Path, rng: random.Random) -> Path:
     """Write ``recs`` as one export in ``layout`` (see the module docstring); returns ``path``."""
+    if kind in SEGMENT_KINDS:
+        return _render_segment(recs, layout, path.with_suffix(".jsonl"), rng)
     cols = list(COLS[kind])
     header: list[str] = []
     split_time = layout == "b" and kind == "pos"

@@ -39,7 +39,7 @@ def _expected(kind: str, x: list[list[dict]], y: list[list[dict]]) -> int:
     return sum(max(cx[k], cy[k]) if k[0] == "content" else 1 for k in set(cx) | set(cy))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(KINDS), n=st.integers(1, 6), seed=st.integers(0, 10**6))
 def test_same_records_in_another_layout_add_nothing(tmp_path_factory, kind, n, seed):
     rng = random.Random(seed)
@@ -57,7 +57,7 @@ def test_same_records_in_another_layout_add_nothing(tmp_path_factory, kind, n, s
         assert _stored(p, kind) == before
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(KINDS), n=st.integers(2, 7), seed=st.integers(0, 10**6), b_first=st.booleans())
 def test_overlapping_exports_in_any_order_import_each_record_once(tmp_path_factory, kind, n, seed, b_first):
     rng = random.Random(seed)

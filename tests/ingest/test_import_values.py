@@ -179,3 +179,35 @@ def test_one_bad_file_does_not_roll_back_the_good_ones(tmp_path):
         reps = ingest_files(p, "clickstream", [good1, bad, good2])
         assert [r.error_code for r in reps] == [None, "file_unreadable", None]
         assert p.engine.count("events") == 2
+
+
+def test_xlsx_numbers_are_numbers_not_ambiguous_text(tmp_path):
+    from openpyxl import Workbook
+
+    f = tmp_path / "o.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["order_id", "order_date", "quantity", "unit_price"])
+    ws.append(["A", "2025-03-05", 2, 1.299])
+    wb.save(f)
+    with _project(tmp_path) as p:
+        (r,) = ingest_files(p, "ecommerce", [f])
+        assert r.accepted == 1
+        assert p.engine.con.execute("SELECT revenue FROM events").fetchall() == [(2.6,)]
+
+
+def test_xlsx_receipt_date_and_time_cells_keep_the_time(tmp_path):
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    f = tmp_path / "r.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["negozio", "scontrino", "data", "ora", "prezzo"])
+    ws.append(["MI01", 4, dt.datetime(2024, 1, 28), dt.time(6, 43), 10])
+    wb.save(f)
+    with _project(tmp_path) as p:
+        (r,) = ingest_files(p, "pos", [f])
+        assert r.accepted == 1
+        assert p.engine.con.execute("SELECT strftime(occurred_at, '%H:%M') FROM events").fetchall() == [("05:43",)]

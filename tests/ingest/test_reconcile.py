@@ -12,7 +12,8 @@ from percorso.ingest.demo_files import DEMO_SOURCES, ingest_demo_folder
 from percorso.project import init_project, open_project
 
 #: Generator defect → the reason code a reader of the row would expect.
-DEFECT_REASON = {"broken_json": "bad_json", "missing_key": "missing_required", "unknown_event_type":
+DEFECT_REASON = {"broken_json": "bad_json", "missing_key": "missing_required", "missing_time": "missing_required",
+                 "unknown_event_type":
                  "unknown_event_type", "non_numeric_amount": "bad_number", "wrong_column_count":
                  "wrong_column_count", "unparseable_date": "bad_timestamp"}
 TABLES = ("events", "quarantine", "campaign_costs", "contact_profiles", "pii_vault")

@@ -108,6 +108,10 @@ class Engine:
                     self._ibis = None
                     from percorso.engine.health import WHAT_TO_DO
 
+                    if "no space left" in str(exc).lower():
+                        raise EngineError(f"disk full: the database {self.path} could not be saved; free some "
+                                          "space on its disk, then run `percorso check` and the same command "
+                                          "again", code="disk_full") from exc
                     raise DatabaseDamaged(f"the database {self.path} could not be saved "
                                           f"({str(exc).splitlines()[0][:200]}); {WHAT_TO_DO}") from exc
             self._con.close()

@@ -154,8 +154,10 @@ def src_expr(source: tuple[str, Any]) -> str:
     if how == "jsonraw":
         return f"json_extract(j, {ql(what)})::VARCHAR"
     if how == "concat":  # column names, or (how, what) sources of JSON Lines
-        return "concat_ws(' ', " + ", ".join(
-            f"NULLIF(trim(CAST({src_expr(c) if isinstance(c, tuple) else qi(c)} AS VARCHAR)), '')" for c in what) + ")"
+        # a date column typed as a date-time (Excel, Parquet) carries a midnight that is not a time
+        texts = [f"NULLIF(trim(CAST({src_expr(c) if isinstance(c, tuple) else qi(c)} AS VARCHAR)), '')" for c in what]
+        texts[0] = f"regexp_replace({texts[0]}, '[ T]00:00:00(\\.0+)?$', '')"
+        return "concat_ws(' ', " + ", ".join(texts) + ")"
     if how == "sql":  # constant built by this module's callers from known-safe pieces
         return what
     raise ValueError(how)

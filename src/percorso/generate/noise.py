@@ -46,6 +46,7 @@ BAD_VALUES = {
     "unparseable_date": ("31/02/2024 25:61", "ieri", "2024-13-45"),
     "non_numeric_amount": ("12,5O€", "n.d.", "abc"),
     "missing_key": ("",),
+    "missing_time": ("",),
     "unknown_event_type": ("evento_sconosciuto", "zzz_test"),
 }
 

@@ -260,7 +260,7 @@ def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> N
     cols = {"event_id": fmt.join("esp_", hex_ids(rng, n, 10, False)), "event": ev, "timestamp": fmt.iso_utc(t),
             "email": p.email.take(pa.array(person)), "campaign_id": cid, "campaign_name": camp, "link_url": link}
     rows = noise.pick_rows(np.ones(n, bool), rng)
-    defects = noise.corrupt(cols, rows, {"unparseable_date": "timestamp", "missing_key": "event_id",
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "timestamp", "missing_time": "timestamp",
                                          "unknown_event_type": "event"}, ",", rng)
     _w()(src / "email_events.csv", list(cols), list(cols.values()), ",")
     truth.bad("email", "email_events.csv", rows, defects)
@@ -325,7 +325,7 @@ def call_center(src: Path, p, tc, pur, crm_ids, truth, rng) -> None:
             "duration_s": fmt.num(rng.integers(40, 1200, n)),
             "agent": fmt.join("AG", fmt.zpad(rng.integers(1, 25, n), 2))}
     rows = noise.pick_rows(np.ones(n, bool), rng)
-    defects = noise.corrupt(cols, rows, {"unparseable_date": "started_at", "missing_key": "call_id",
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "started_at", "missing_time": "started_at",
                                          "wrong_column_count": "reason"}, ",", rng)
     _w()(src / "call_center.csv", list(cols), list(cols.values()), ",")
     truth.bad("call_center", "call_center.csv", rows, defects)
@@ -361,7 +361,7 @@ def offline(src: Path, p, tc, tcamp, crm_ids, truth, rng) -> None:
         "fair_name": fmt.where(typ == 0, fmt.take([f[0] for f in FAIRS], fair), ""),
     }
     rows = noise.pick_rows(np.ones(n, bool), rng)
-    defects = noise.corrupt(cols, rows, {"unparseable_date": "occurred_at", "missing_key": "record_id",
+    defects = noise.corrupt(cols, rows, {"unparseable_date": "occurred_at", "missing_time": "occurred_at",
                                          "unknown_event_type": "event_type"}, ",", rng)
     _w()(src / "offline_touchpoints.csv", list(cols), list(cols.values()), ",")
     truth.bad("events", "offline_touchpoints.csv", rows, defects)

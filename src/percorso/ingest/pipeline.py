@@ -30,7 +30,7 @@ from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
 from percorso.identity.normalize import keyed_hash, normalize_distinct
 from percorso.ingest import plan as P
 from percorso.ingest import reasons as R
-from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, norm_name, resolve_columns
+from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, resolve_columns
 from percorso.ingest.readers import file_format, scan_encoding, sniff_csv, transcode_lines, xlsx_batches
 
 _REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",

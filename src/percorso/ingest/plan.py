@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from percorso.engine import ingest_sql as S
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
-from percorso.engine import ingest_sql as S
 from percorso.engine.ingest_sql import click_id_exprs, src_expr, typed_expr, url_param_expr
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import Kind

@@ -1,7 +1,8 @@
 """File sniffing (encoding, delimiter, decimal comma) and XLSX streaming to Arrow batches.
 
-Why sniff in Python: only the first 64 KiB are read; the file itself is parsed by the
-engine. XLSX has no engine reader, so openpyxl streams it in read-only mode, in batches.
+Why sniff in Python: the delimiter and decimal hints need only the first 64 KiB, and the
+encoding one streaming pass over the bytes (:func:`scan_encoding`); the file itself is parsed
+by the engine. XLSX has no engine reader, so openpyxl streams it in read-only mode, in batches.
 """
 
 from __future__ import annotations
@@ -29,19 +30,6 @@ def file_format(path: Path) -> str:
     from percorso.errors import InputError
 
     raise InputError(f"{path}: unsupported file type '{ext}'; valid: .csv .tsv .txt .jsonl .ndjson .parquet .xlsx")
-
-
-def sniff_encoding(sample: bytes) -> str:
-    """``utf-8`` (with or without BOM) when the sample decodes as UTF-8, else ``latin-1``."""
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3:  # a character cut by the sample's end
-            return "utf-8"
-        return "latin-1"
 
 
 def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
@@ -130,6 +118,11 @@ def _cell(v: object) -> str | None:
         return "true" if v else "false"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
+    if isinstance(v, float):
+        text = repr(v)
+        # a spreadsheet number is a number, not text: 1.299 written as "1.299" would read as
+        # ambiguous (thousands dot?); "1.2990" is the same value and only a decimal point
+        return text + "0" if re.fullmatch(r"-?[1-9]\d{0,2}\.\d{3}", text) else text
     return str(v)
 
 
