@@ -1,11 +1,11 @@
 """Import battery of issue 22: prints ONE JSON object with the counts.
 
-    .venv/bin/python bench/import_battery.py            # ~1 minute on a loaded 2-core machine
+    .venv/bin/python bench/import_battery.py            # ~1 minute on a loaded 2-core machine (19 cases)
 
 Reruns, each in a fresh project, the cases where imports silently lost, changed or doubled
 records (the issue's Why), plus the fault cases around them: one bad file among good ones,
-a database cut short, and a full disk (a 3 MiB tmpfs, when this process may mount one;
-otherwise the case is reported as skipped). Every case states its own oracle, computed by
+a database cut short, an ingest killed with SIGKILL and run again, and a full disk (a 3 MiB
+tmpfs, when this process may mount one; otherwise the case is reported as skipped). Every case states its own oracle, computed by
 hand from the file it writes. A case fails as one of:
 
 - ``silent_loss``: a valid record is missing and nothing says so;
@@ -321,6 +321,36 @@ def full_disk(d: Path) -> tuple[str, str]:
         return ("pass" if worded and "out of memory" not in out.lower() else "other"), seen
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+@case
+def killed_ingest_reruns_clean(d: Path) -> tuple[str, str]:
+    import signal
+    import time
+
+    init_project(d / "p")
+    f = d / "big.csv"
+    n = 300_000
+    with open(f, "w") as fh:
+        fh.write("event_id,timestamp,user_id,event\n")
+        fh.writelines(f"e{i},2025-01-01 10:{i % 60:02d},u{i % 5000},page_view\n" for i in range(n))
+    proc = subprocess.Popen([sys.executable, "-m", "percorso", "ingest", "clickstream", str(f), "--project", str(d / "p")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    r = _cli("ingest", "clickstream", str(f), "--project", str(d / "p"))
+    if "Traceback" in r.stderr + r.stdout:
+        return "traceback", r.stderr[-300:]
+    with open_project(d / "p", read_only=True) as p:
+        got = p.engine.count("events")
+        ids = _rows(p, "SELECT count(DISTINCT event_id) FROM events")[0][0]
+    outcome, what = _count(got, n, "events after the rerun")
+    if outcome == "pass" and ids != got:
+        outcome, what = "silent_duplication", f"{got} events, {ids} distinct ids"
+    return outcome, what + ("" if killed else " (the first run ended before the kill)")
 
 
 def main() -> None:
