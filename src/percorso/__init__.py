@@ -1,11 +1,40 @@
 """percorso: omnichannel customer-journey analytics and activation.
 
-The public Python API lives here. Open a project with :func:`open_project` and run
-analyses against it; see the README for a tour.
+The public Python API is :mod:`percorso.api` (open a project, build a typed query, ``run`` it);
+its names are also reachable from the package root, imported on first use, so
+``import percorso`` stays light: ``percorso.open_project``, ``percorso.FunnelQuery``. A name
+that is also a subpackage (``generate``) keeps meaning the subpackage here; take the function
+from :mod:`percorso.api`. See the README for a tour.
 """
+
+from __future__ import annotations
+
+import pkgutil
+from typing import Any
 
 from percorso.errors import PercorsoError
 from percorso.project import Project, open_project
 
 __all__ = ["PercorsoError", "Project", "open_project", "__version__"]
 __version__ = "0.1.0"
+
+#: Subpackages and modules: never shadowed by an API name (the import system finds them).
+_SUBMODULES = frozenset(m.name for m in pkgutil.iter_modules(__path__))
+
+
+def __getattr__(name: str) -> Any:
+    """A name of :mod:`percorso.api`, imported on first use (``percorso.FunnelQuery``)."""
+    if not name.startswith("_") and name not in _SUBMODULES:
+        import importlib
+
+        api = importlib.import_module("percorso.api")
+        if name in api.__all__:
+            return getattr(api, name)
+    raise AttributeError(f"module 'percorso' has no attribute '{name}'; the public API: percorso.api.__all__")
+
+
+def __dir__() -> list[str]:
+    import importlib
+
+    api = importlib.import_module("percorso.api")
+    return sorted(set(globals()) | {n for n in api.__all__ if n not in _SUBMODULES})
