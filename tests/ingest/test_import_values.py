@@ -211,3 +211,14 @@ def test_xlsx_receipt_date_and_time_cells_keep_the_time(tmp_path):
         (r,) = ingest_files(p, "pos", [f])
         assert r.accepted == 1
         assert p.engine.con.execute("SELECT strftime(occurred_at, '%H:%M') FROM events").fetchall() == [("05:43",)]
+
+
+def test_json_numbers_are_numbers_not_ambiguous_text(tmp_path):
+    f = tmp_path / "pos.jsonl"
+    f.write_text('{"negozio": "MI01", "scontrino": "1", "data": "2024-01-28 10:00", "prezzo": 1.299, "qta": 2}\n'
+                 '{"negozio": "MI01", "scontrino": "2", "data": "2024-01-28 11:00", "prezzo": "1.299,00", "qta": 1}\n',
+                 encoding="utf-8")
+    with _project(tmp_path) as p:
+        (r,) = ingest_files(p, "pos", [f])
+        assert r.accepted == 2
+        assert p.engine.con.execute("SELECT revenue FROM events ORDER BY occurred_at").fetchall() == [(2.6,), (1299.0,)]

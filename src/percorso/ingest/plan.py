@@ -90,6 +90,12 @@ def _number_why(fld: str, ftype: str, sql_type: str, decimal: str | None, raw: s
     return f"CASE {amb}{frac}ELSE {ql(other)} END" if amb or frac else ql(other)
 
 
+def _json_is_number(paths: list[str]) -> str:
+    """SQL: the value a JSON source reads (its first path with a value) is a JSON number."""
+    whens = " ".join(f"WHEN json_extract_string(j, {ql(p)}) IS NOT NULL THEN json_type(j, {ql(p)})" for p in paths)
+    return f"coalesce((CASE {whens} END) IN ('DOUBLE', 'BIGINT', 'UBIGINT'), false)"
+
+
 def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_types: dict[str, str], *,
                tz: str, decimals: dict[str, str | None], date_format: str | None,
                true_values: tuple[str, ...] = S.DEFAULT_TRUE, false_values: tuple[str, ...] = S.DEFAULT_FALSE,
@@ -112,8 +118,11 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
         raw = src_expr(source)
         sql_type = col_types.get(source[1], "VARCHAR") if source[0] == "col" else "VARCHAR"
         decimal = decimals.get(fld)
-        select.append((fld, typed_expr(raw, ftype, sql_type=sql_type, tz=tz, decimal=decimal, date_format=date_format,
-                                        true_values=true_values, false_values=false_values)))
+        typed = typed_expr(raw, ftype, sql_type=sql_type, tz=tz, decimal=decimal, date_format=date_format,
+                           true_values=true_values, false_values=false_values)
+        if ftype in ("num", "int") and source[0] == "json":  # a JSON number is a number, not text to interpret
+            typed = f"CASE WHEN {_json_is_number(source[1])} THEN {typed_expr(raw, ftype, sql_type='DOUBLE', tz=tz)} ELSE {typed} END"
+        select.append((fld, typed))
         where = f'colonna "{source[1]}"' if source[0] == "col" else f"{source[1]}"
         if not _can_fail(ftype, sql_type):
             continue
