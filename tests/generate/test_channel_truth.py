@@ -80,7 +80,11 @@ def test_one_step_by_hand():
 
     Decision log-odds: BASE_LOGIT[1] + 1.20 (Store / POS is mid funnel: full effect). The
     decision uniform sits between σ(BASE_LOGIT[1]) and σ(BASE_LOGIT[1] + 1.20), so the visit
-    decides and, removed, does not: one incremental purchase."""
+    decides and, removed, does not: one incremental purchase.
+
+    Times: the contact is drawn at 2024-01-11 00:00 UTC (01:00 in Rome, a Thursday); a store
+    visit waits for the store (a wait of 0 open days: its opening, 09:30 in Rome = 08:30 UTC),
+    and the purchase, with no delay, is 10 minutes later, the store being open."""
     c = F.Cycles(np.array([0]), np.array([10 * DAY]), np.array([1]), np.array([0]), np.array([0.0]),
                  np.array([np.iinfo(np.int64).max]), np.zeros(DAYS + 2))
     cdf = F.mix_cdf()[0, 1]
@@ -88,16 +92,19 @@ def test_one_step_by_hand():
     lo, hi = (cdf[k - 1] if k else 0.0), cdf[k]
     with_it = 1 / (1 + math.exp(-(F.BASE_LOGIT[1] + 1.20)))
     without = 1 / (1 + math.exp(-F.BASE_LOGIT[1]))
-    step = np.zeros((4, 1, F.STEPS), np.float32)
+    step = np.zeros((5, 1, F.STEPS), np.float32)
     step[0] = (lo + hi) / 2                  # the contact is a store visit
     step[2, 0, 0] = (with_it + without) / 2  # decides only with its effect
     step[3] = 0.0                            # a step without a decision ends the journey
-    d = F.Draws(step, np.ones((1, F.STEPS), np.float32), np.full((4, 1), 0.5, np.float32), np.ones(1, np.float32))
+    step[4] = 0.0                            # no wait beyond the store's opening
+    d = F.Draws(step, np.ones((1, F.STEPS), np.float32), np.full((5, 1), 0.5, np.float32), np.zeros(1, np.float32))
     w = F.walk(c, d)
     assert w.channel[0, 0] == k and w.decided[0] == 0 and (w.channel[0, 1:] == -1).all()
+    opening = 10 * DAY + 8 * 3600 + 30 * 60
+    assert w.t[0, 0] == opening
     out = F.outcome(w, d)
     assert out.bought[0] and not out.online[0]  # after a store visit, 0.5 ≥ ONLINE[0]: buys in store
-    assert out.t[0] == 10 * DAY + 600 + int(1.0 * F.BUY_DAYS * DAY) + 120 + int(0.5 * 780)
+    assert out.t[0] == opening + 600
     truth = F.channel_truth(c, d, w, out)
     assert truth.incremental[k] == 1 and truth.incremental.sum() == 1
     gone = F.walk(c, d, removed=k)

@@ -21,6 +21,10 @@ STORES: tuple[tuple[str, str, str, str], ...] = (
     ("MO01", "Modena", "MO", "F257"), ("TS01", "Trieste", "TS", "L424"), ("CA01", "Cagliari", "CA", "B354"),
 )
 
+#: Stores open every Sunday (city-centre stores of the largest cities); the others open on
+#: December Sundays and the first Sunday of the sales only (:mod:`.hours`).
+SUNDAY_STORES: frozenset[str] = frozenset({"MI01", "MI02", "RM01", "RM02", "TO01", "NA01"})
+
 #: Products: (sku, name, category, price in euro cents). Names carry no ``,`` or ``;``.
 PRODUCTS: tuple[tuple[str, str, str, int], ...] = (
     ("MAT-001", "Materasso Memory Comfort 160x190", "materassi", 69900),
@@ -145,5 +149,12 @@ ORGANIC_SEARCH = ("https://www.google.it/", "https://www.google.com/", "https://
 ORGANIC_SOCIAL = ("https://l.facebook.com/", "https://www.instagram.com/", "https://m.facebook.com/")
 SHOPPING_SITES = ("https://www.trovaprezzi.it/materassi", "https://www.idealo.it/cat/materassi")
 SITE = "https://www.dormirebene.it"
-PAGES = ("/", "/materassi", "/cuscini", "/reti-a-doghe", "/lenzuola", "/offerte", "/negozi", "/blog/come-scegliere-materasso")
+#: Landing pages → (weight among sessions that buy or try to, weight among the others); the
+#: ratio is how much better or worse than the average a page converts (:func:`.web.landing`).
+LANDING: dict[str, tuple[float, float]] = {
+    "/": (0.16, 0.18), "/materassi": (0.24, 0.14), "/cuscini": (0.10, 0.08), "/reti-a-doghe": (0.07, 0.06),
+    "/lenzuola": (0.08, 0.07), "/offerte": (0.25, 0.10), "/negozi": (0.04, 0.17),
+    "/blog/come-scegliere-materasso": (0.06, 0.20),
+}
+PAGES = tuple(LANDING)
 EMAIL_DOMAINS = ("gmail.com", "libero.it", "hotmail.it", "yahoo.it", "outlook.it", "virgilio.it", "tiscali.it", "alice.it")

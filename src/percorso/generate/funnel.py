@@ -37,6 +37,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from percorso.generate import hours
 from percorso.generate.catalog import CH, CHANNELS, WEB_CHANNELS
 from percorso.generate.fmt import SPAN_S
 
@@ -65,8 +66,17 @@ NAV: dict[str, float] = {"Direct": 0.6, "Organic Search": 0.2, "Paid Search": 0.
 ONLINE = (0.25, 0.58)
 #: Chance that an online purchase happens in the deciding web visit itself (click and buy).
 SAME_VISIT = 0.3
-#: Mean days from a decision to the purchase (navigational visit or store), when not in the same visit.
+#: Mean days from a decision to the purchase (navigational visit or store), when not in the same visit;
+#: for a store purchase, days of store opening (:mod:`.hours`).
 BUY_DAYS = 1.5
+#: Contacts that need a place to be open: channel → (schedule, mean wait in open days). A store
+#: visit drawn at night happens when the person's store opens (:func:`.hours.next_open`);
+#: ``hours.STORE`` stands for the person's home store's schedule.
+OPENING: dict[str, tuple[int, float]] = {"Store / POS": (hours.STORE, 0.5), "Call center": (hours.CALL_CENTER, 0.3),
+                                         "Events & fairs": (hours.FAIR, 0.3)}
+#: Chance that an online purchase fails at checkout (payment declined, address rejected, a
+#: timeout) and the person gives up: a sale the errors cost (the cycle ends without a purchase).
+CHECKOUT_LOST = 0.07
 
 N_CH = len(CHANNELS)
 LOYALTY = CH["Loyalty"]
@@ -74,6 +84,10 @@ NAV_CODES = np.array([CH[c] for c in NAV])
 NAV_CDF = np.cumsum(list(NAV.values()))
 _IS_WEB = np.isin(np.arange(N_CH), [CH[c] for c in WEB_CHANNELS if c != "Mobile Push Notifications"])
 _STORE_LIKE = np.array([CH["Store / POS"], CH["Events & fairs"]])
+_SCHED = np.full(N_CH, -1)
+_WAIT = np.zeros(N_CH)
+for _name, (_sched, _wait) in OPENING.items():
+    _SCHED[CH[_name]], _WAIT[CH[_name]] = _sched, _wait
 
 
 def effect_matrix() -> np.ndarray:
@@ -113,19 +127,24 @@ class Cycles:
     propensity: np.ndarray
     reg: np.ndarray         # loyalty registration time (int64 max: never)
     season: np.ndarray      # decision log-odds per day (shared, not per cycle)
+    schedule: np.ndarray | None = None  # opening hours of the person's store (hours.STORE if None)
 
     def take(self, rows: np.ndarray) -> Cycles:
-        return Cycles(**{f.name: (v if f.name == "season" else v[rows])
+        return Cycles(**{f.name: (v if f.name == "season" or v is None else v[rows])
                          for f in fields(self) for v in [getattr(self, f.name)]})
+
+    def store_schedule(self) -> np.ndarray:
+        return np.full(self.person.size, hours.STORE) if self.schedule is None else self.schedule
 
 
 @dataclass
 class Draws:
     """Every random number of a set of cycles, drawn once so a counterfactual replays them.
 
-    ``step``: (4, cycles, STEPS) uniforms for the channel, awareness, decision and leaving;
-    ``gap``: (cycles, STEPS) unit exponentials; ``cycle``: (4, cycles) uniforms for buying
-    online, buying in the deciding visit, the navigational channel and the minutes to pay;
+    ``step``: (5, cycles, STEPS) uniforms for the channel, awareness, decision, leaving and the
+    wait for opening hours; ``gap``: (cycles, STEPS) unit exponentials; ``cycle``: (5, cycles)
+    uniforms for buying online, buying in the deciding visit, the navigational channel, the
+    minutes to pay and a failed checkout;
     ``delay``: unit exponentials for the days from decision to purchase.
     """
 
@@ -140,19 +159,21 @@ class Draws:
 
 def draw(rng: np.random.Generator, n: int) -> Draws:
     """The random numbers of ``n`` cycles (float32: ~170 bytes per cycle)."""
-    return Draws(rng.random((4, n, STEPS), dtype=np.float32), rng.standard_exponential((n, STEPS), dtype=np.float32),
-                 rng.random((4, n), dtype=np.float32), rng.standard_exponential(n, dtype=np.float32))
+    return Draws(rng.random((5, n, STEPS), dtype=np.float32), rng.standard_exponential((n, STEPS), dtype=np.float32),
+                 rng.random((5, n), dtype=np.float32), rng.standard_exponential(n, dtype=np.float32))
 
 
 @dataclass
 class Walk:
     """Where each cycle went: ``channel`` (cycles, STEPS; -1 = no contact), the contact times,
-    the step of the decision (-1: none) and whether a Loyalty membership acted at some step."""
+    the step of the decision (-1: none), whether a Loyalty membership acted at some step and the
+    opening hours of the person's store."""
 
     channel: np.ndarray
     t: np.ndarray
     decided: np.ndarray
     member: np.ndarray
+    schedule: np.ndarray
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -180,13 +201,18 @@ def walk(c: Cycles, d: Draws, removed: int = -1) -> Walk:
     times = np.zeros((n, STEPS), np.int64)
     decided = np.full(n, -1, np.int64)
     member = np.zeros(n, bool)
-    u_ch, u_aware, u_decide, u_stay = d.step
+    u_ch, u_aware, u_decide, u_stay, u_open = d.step
+    sched = c.store_schedule()
     for j in range(STEPS):
         idx = np.flatnonzero(alive)
         if idx.size == 0:
             break
-        s, tj = stage[idx], t[idx]
-        ch = (u_ch[idx, j, None] > cdf[c.cls[idx], s]).sum(axis=1)
+        ch = (u_ch[idx, j, None] > cdf[c.cls[idx], stage[idx]]).sum(axis=1)
+        tj = _when_open(ch, t[idx], sched[idx], u_open[idx, j])
+        late = tj >= SPAN_S  # the store would open after the window: no contact
+        alive[idx[late]] = False
+        idx, ch, tj = idx[~late], ch[~late], tj[~late]
+        s = stage[idx]
         channel[idx, j], times[idx, j] = ch, tj
         mem = c.reg[idx] < tj
         member[idx] |= mem
@@ -200,14 +226,28 @@ def walk(c: Cycles, d: Draws, removed: int = -1) -> Walk:
         stay = ~dec & (u_stay[idx, j] >= DROP[s])
         t[idx] = tj + (d.gap[idx, j] * GAP_DAYS[s] * DAY).astype(np.int64)
         alive[idx] = stay & (t[idx] < SPAN_S)
-    return Walk(channel, times, decided, member)
+    return Walk(channel, times, decided, member, sched)
+
+
+def _when_open(ch: np.ndarray, t: np.ndarray, store: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Contact times, those of channels with opening hours (:data:`OPENING`) moved to the next
+    arrival in them: an exponential wait of ``_WAIT`` open days from the uniform ``u``."""
+    r = np.flatnonzero(_SCHED[ch] >= 0)
+    if r.size == 0:
+        return t
+    out = t.copy()
+    sched = np.where(_SCHED[ch[r]] == hours.STORE, store[r], _SCHED[ch[r]])
+    out[r] = hours.next_open(t[r], -np.log1p(-u[r].astype(np.float64)) * _WAIT[ch[r]], sched)
+    return out
 
 
 @dataclass
 class Outcome:
     """What each cycle's decision became: ``bought`` (purchase inside the window), its time,
     online or in store, bought in the deciding visit, the time of the visit in which it was
-    bought online (the deciding one or a navigational one), and that visit's channel."""
+    bought online (the deciding one or a navigational one), and that visit's channel.
+    ``lost``: an online purchase given up after a checkout error (its visit is real, with a
+    checkout and an error; ``bought`` is false)."""
 
     bought: np.ndarray
     t: np.ndarray
@@ -215,6 +255,7 @@ class Outcome:
     same_visit: np.ndarray
     visit_t: np.ndarray
     visit_channel: np.ndarray
+    lost: np.ndarray
 
 
 def outcome(w: Walk, d: Draws) -> Outcome:
@@ -226,15 +267,21 @@ def outcome(w: Walk, d: Draws) -> Outcome:
     t_dec = w.t[rows, step]
     ch_dec = w.channel[rows, step].astype(np.int64)
     store_seen = np.isin(w.channel, _STORE_LIKE).any(axis=1)
-    u_online, u_same, u_nav, u_min = d.cycle
+    u_online, u_same, u_nav, u_min, u_fail = d.cycle
     online = u_online < np.where(store_seen, ONLINE[0], ONLINE[1])
     same = online & _IS_WEB[np.maximum(ch_dec, 0)] & (u_same < SAME_VISIT)
     visit_t = t_dec + np.where(same, 0, 600 + (d.delay * BUY_DAYS * DAY).astype(np.int64))
     t_buy = visit_t + 120 + (u_min * 780).astype(np.int64)
-    bought = decided & (t_buy < SPAN_S - 3600)
+    # in store: the first moment the store is open after the decision (a wait in open days)
+    st = np.flatnonzero(decided & ~online)
+    if st.size:
+        t_buy[st] = hours.next_open(t_dec[st] + 600, d.delay[st].astype(np.float64) * BUY_DAYS, w.schedule[st])
+        visit_t[st] = t_buy[st]
+    in_window = decided & (t_buy < SPAN_S - 3600)
+    lost = in_window & online & (u_fail < CHECKOUT_LOST)
     visit_channel = np.where(same, ch_dec, NAV_CODES[np.minimum(np.searchsorted(NAV_CDF, u_nav * NAV_CDF[-1]),
                                                                  NAV_CODES.size - 1)])
-    return Outcome(bought, t_buy, online, same, visit_t, np.where(online, visit_channel, -1))
+    return Outcome(in_window & ~lost, t_buy, online, same, visit_t, np.where(online, visit_channel, -1), lost)
 
 
 def exposure(w: Walk) -> np.ndarray:

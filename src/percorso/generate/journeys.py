@@ -21,7 +21,7 @@ from datetime import date
 
 import numpy as np
 
-from percorso.generate import funnel
+from percorso.generate import funnel, hours
 from percorso.generate.catalog import CATEGORY_WEIGHTS, CH, CHANNELS, PRODUCTS, SEASONS, STORES
 from percorso.generate.fmt import DAYS, SPAN_S
 from percorso.generate.funnel import ChannelTruth
@@ -53,7 +53,7 @@ def season_of_day() -> tuple[np.ndarray, np.ndarray]:
 class Touches:
     """Contacts in time order within each cycle. ``nav``: the navigational visit a decided
     person buys in; ``purchase``: index of the online purchase made in this contact's visit
-    (-1: none)."""
+    (-1: none); ``failed``: the visit's checkout failed with an error and the sale was lost."""
 
     person: np.ndarray
     cycle: np.ndarray
@@ -61,6 +61,10 @@ class Touches:
     t: np.ndarray
     nav: np.ndarray
     purchase: np.ndarray
+    failed: np.ndarray
+
+
+_TOUCH_FIELDS = ("person", "cycle", "channel", "t", "nav", "purchase", "failed")
 
 
 @dataclass
@@ -105,7 +109,7 @@ def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, 
         if person.size == 0:
             break
         cyc = funnel.Cycles(person, start, np.full(person.size, min(cycle, 1)), cls[person], p.propensity[person],
-                            reg[person], season)
+                            reg[person], season, hours.store_schedule(p.store[person]))
         touches, buys, known = _round(p, rng, cyc, cycle)
         t_parts.append(touches)
         p_parts.append(buys)
@@ -119,7 +123,7 @@ def simulate(p: Persons, rng: np.random.Generator) -> tuple[Touches, Purchases, 
     for touches, off in zip(t_parts, offsets):
         touches.purchase = np.where(touches.purchase >= 0, touches.purchase + off, -1)
     touches = Touches(*(np.concatenate([getattr(x, f) for x in t_parts])
-                        for f in ("person", "cycle", "channel", "t", "nav", "purchase")))
+                        for f in _TOUCH_FIELDS))
     purchases = Purchases(*(np.concatenate([getattr(x, f) for x in p_parts])
                             for f in ("person", "t", "online", "store", "category", "coupon", "cycle")))
     return touches, purchases, reg, truth
@@ -134,28 +138,34 @@ def _round(p: Persons, rng, cyc: funnel.Cycles, cycle: int) -> tuple[Touches, Pu
     truth = funnel.channel_truth(cyc, draws, w, out)
     # contacts of the walk, then the navigational visits of online buyers who did not buy in
     # the deciding visit; the purchase's visit is the deciding contact or the navigational one
+    # (a checkout that failed for good happened in such a visit too, with no purchase)
     row, step = np.nonzero(w.channel >= 0)
     b = np.flatnonzero(out.bought)
-    nav_rows = b[out.online[b] & ~out.same_visit[b]]
-    same_rows = b[out.online[b] & out.same_visit[b]]
+    visit = np.flatnonzero(out.bought | out.lost)
+    nav_rows = visit[out.online[visit] & ~out.same_visit[visit]]
+    same_rows = visit[out.online[visit] & out.same_visit[visit]]
     buy_id = np.full(c, -1)
     buy_id[b] = np.arange(b.size)
     purchase = np.full(row.size, -1)
     at_decision = (step == w.decided[row]) & np.isin(row, same_rows)
     purchase[at_decision] = buy_id[row[at_decision]]
     t_row = np.r_[row, nav_rows]
+    failed = np.r_[at_decision & out.lost[row], out.lost[nav_rows]]
     touches = Touches(cyc.person[t_row], np.full(t_row.size, cycle),
                       np.r_[w.channel[row, step].astype(np.int64), out.visit_channel[nav_rows]],
                       np.r_[w.t[row, step], out.visit_t[nav_rows]],
                       np.r_[np.zeros(row.size, bool), np.ones(nav_rows.size, bool)],
-                      np.r_[purchase, buy_id[nav_rows]])
+                      np.r_[purchase, buy_id[nav_rows]], failed)
     o = np.lexsort((touches.t, t_row))
-    touches = Touches(*(getattr(touches, f)[o] for f in ("person", "cycle", "channel", "t", "nav", "purchase")))
+    touches = Touches(*(getattr(touches, f)[o] for f in _TOUCH_FIELDS))
     hit = funnel.exposure(w)
     hit[nav_rows, out.visit_channel[nav_rows]] = True  # exposed = what the data shows, visits to buy too
     truth.exposed = hit.sum(axis=0)
     home = p.store[cyc.person[b]]
-    store = np.where(rng.random(b.size) < 0.9, home, rng.integers(0, len(STORES), b.size))
+    other = rng.integers(0, len(STORES), b.size)
+    # now and then another store than the home one, if it is open then (e.g. not on a Sunday)
+    away = (rng.random(b.size) >= 0.9) & hours.is_open(out.t[b], hours.store_schedule(other))
+    store = np.where(away, other, home)
     cats = list(CATEGORY_WEIGHTS)
     category = rng.choice(len(cats), b.size, p=list(CATEGORY_WEIGHTS.values()))
     coupon = hit[b, CH["Direct mail / flyer"]]

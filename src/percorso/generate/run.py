@@ -33,6 +33,7 @@ class Truth:
         self.identity: list[pa.Table] = []
         self.malformed: list[tuple[str, str, int, str]] = []
         self.counts: dict[str, int] = {}
+        self.facts: dict[str, int] = {}
 
     def add(self, source: str, keys: pa.Array, person: np.ndarray, p: Persons, good: np.ndarray | None = None) -> None:
         if good is not None:
@@ -169,8 +170,10 @@ def _generate(out: Path, customers: int, seed: int, step) -> dict:
     for kind_name, mask in (("web", ss.kind != 1), ("app", ss.kind == 1)):
         _write_segment(src / f"{kind_name}_events.jsonl", kind_name, _subset(ss, mask), p, order_id, totals, truth, rng)
     step("ordini e scontrini")
-    sources.ecommerce(src, p, pur, lines, order_id, ss.device.take(pa.array(np.maximum(buy_session, 0))), truth, rng)
-    sources.pos(src, p, pur, lines, reg, ereceipt, truth, rng)
+    returned = sources.returns(p, pur, rng)
+    sources.ecommerce(src, p, pur, lines, order_id, ss.device.take(pa.array(np.maximum(buy_session, 0))), returned,
+                      truth, rng)
+    sources.pos(src, p, pur, lines, reg, ereceipt, returned, truth, rng)
     step("CRM, fedeltà, email, ads, call center, eventi, costi")
     sub_time = sources.subscription_times(p, ss)
     crm_ids = sources.crm(src, p, reg, sub_time, pur, truth, rng)
@@ -226,8 +229,10 @@ def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     nt = ti.size
     order = np.full(n, -1)
     order[:nt] = tc.purchase[ti]  # purchases are bought on the web shop, not in the app
+    failed = np.zeros(n, bool)
+    failed[:nt] = tc.failed[ti]
     app = (channel[:nt] == CH["Mobile Push Notifications"]) | ((channel[:nt] == CH["Direct"]) & p.app_user[person[:nt]] & (rng.random(nt) < 0.4))
-    kind[:nt] = np.where(app & (order[:nt] < 0), 1, 0)
+    kind[:nt] = np.where(app & (order[:nt] < 0) & ~failed[:nt], 1, 0)
     kind[nt: nt + tablet_t.size] = 2
     kind[n - app_signs.size:] = 1
     rev = np.full(n, -1)
@@ -261,9 +266,9 @@ def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     ident |= acct & network.still_signed_in(slot, t, acct & (ident | (order >= 0)), 90 * 86400)
     camp = pa.concat_arrays([tcamp.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
     clk = pa.concat_arrays([click.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
-    url, ref = landing(channel, camp, clk, rng)
+    url, ref, page = landing(channel, camp, clk, (order >= 0) | failed, rng)
     ss = Sessions(person, t, channel, kind, device, fmt.where(kind == 1, p.app_device.take(pa.array(person)), ""),
-                  url, ref, camp, order, rev, signup, ident, ua, ip)
+                  url, ref, camp, order, rev, signup, ident, ua, ip, failed, page)
     src_touch = np.full(n, -1)
     src_touch[:nt] = ti
     ss = _subset(ss, keep)
@@ -336,6 +341,7 @@ def _write_truth(gt: Path, truth: Truth, p: Persons, pur, tc, known) -> dict:
         "store_orders": int((~pur.online).sum()), "touches": int(tc.t.size), "rows": truth.counts,
         "cycles": known.cycles, "cycles_without_purchase": known.cycles - known.purchases,
         "total_rows": total_rows, "malformed": len(mal), "identity_rows": ident.num_rows,
+        "lost_at_checkout": int(tc.failed.sum()), **truth.facts,
     }
     (gt / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     return summary

@@ -7,6 +7,7 @@ Each writer formats whole columns with Arrow, breaks ~0.5 % of rows where the fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from percorso.generate import fmt, noise
+from percorso.generate import fmt, hours, noise
 from percorso.generate.catalog import CH, FAIRS, PAID, PRODUCTS, SEASONS, STORES
 from percorso.generate.people import hex_ids
 
@@ -35,32 +36,76 @@ def _line_keys(order: np.ndarray, bad_rows: np.ndarray) -> np.ndarray:
     return good
 
 
-def ecommerce(src: Path, p, pur, lines, order_id, anon, truth, rng) -> None:
-    on = pur.online[lines.order]
-    li = np.flatnonzero(on)
+@dataclass
+class Returns:
+    """Which purchases come back, how and when: ``by_post`` (an online order sent back with the
+    courier, refunded by the web shop), ``in_store`` (taken back to a store, any purchase) and
+    the time of the refund or of the return receipt."""
+
+    by_post: np.ndarray
+    in_store: np.ndarray
+    t: np.ndarray
+
+
+#: Share of online orders returned (mattresses come with a trial period) and, of those, the
+#: share brought back to a store instead of the courier; share of store purchases returned.
+ONLINE_RETURNS, ONLINE_TO_STORE, STORE_RETURNS = 0.11, 0.3, 0.04
+
+
+def returns(p, pur, rng) -> Returns:
+    """Draw the returns: refunds are booked in the back office's hours (the call center's),
+    return receipts when the buyer's home store is open."""
+    n = pur.t.size
+    back = rng.random(n) < np.where(pur.online, ONLINE_RETURNS, STORE_RETURNS)
+    to_store = back & (~pur.online | (rng.random(n) < ONLINE_TO_STORE))
+    wanted = pur.t + rng.integers(5, 30, n) * 86400 + np.where(to_store, 0, 5 * 86400)
+    sched = np.where(to_store, hours.store_schedule(p.store[pur.person]), hours.CALL_CENTER)
+    t = hours.next_open(wanted, rng.exponential(0.5, n), sched)
+    back &= t < fmt.SPAN_S
+    return Returns(back & ~to_store, back & to_store, t)
+
+
+def ecommerce(src: Path, p, pur, lines, order_id, anon, ret: Returns, truth, rng) -> None:
+    """The web shop's order lines, and its refunds: a returned order's main line again with a
+    negative quantity, under the order id plus ``-R`` (status ``refunded``), on the refund day."""
+    npur = pur.t.size
+    sale = np.flatnonzero(pur.online[lines.order])
+    back = np.flatnonzero(ret.by_post)
+    lstart = np.r_[0, np.cumsum(np.bincount(lines.order, minlength=npur))[:-1]]
+    main = lstart[back]  # an order's first line is its main product (its quantity is 1)
+    li = np.r_[sale, main]
+    refund = np.r_[np.zeros(sale.size, bool), np.ones(back.size, bool)]
     order = lines.order[li]
+    doc = np.where(refund, npur + np.r_[np.zeros(sale.size, np.int64), np.arange(back.size)], order)
+    t = np.where(refund, ret.t[order], pur.t[order])
+    o = np.argsort(t, kind="stable")
+    li, refund, order, doc, t = li[o], refund[o], order[o], doc[o], t[o]
     n = li.size
-    starts = np.r_[0, np.flatnonzero(np.diff(order)) + 1] if n else np.zeros(0, np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(doc)) + 1] if n else np.zeros(0, np.int64)
     line_no = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1 if n else np.zeros(0, np.int64)
     person = pur.person[order]
     prod = lines.product[li]
-    single = np.bincount(order, minlength=pur.t.size)[order] == 1
+    single = np.bincount(doc, minlength=npur + back.size)[doc] == 1
     # the codice fiscale field of the checkout, filled by buyers who want the tax deduction
     # on medical-device mattresses and pillows (or an invoice)
-    wants_cf = (rng.random(pur.t.size) < 0.3)[order]
+    wants_cf = (rng.random(npur) < 0.3)[order] & ~refund
+    keys = pa.concat_arrays([order_id, fmt.join(order_id.take(pa.array(back)), "-R")])
+    # a refund gives back what the line cost: its price net of the discount, no discount
+    unit = np.where(refund, lines.unit_cents[li] - lines.discount_cents[li], lines.unit_cents[li])
     cols = {
-        "order_id": order_id.take(pa.array(order)), "line_no": fmt.num(line_no),
-        "order_date": fmt.iso_local_offset(pur.t[order]), "user_id": p.user_id.take(pa.array(person)),
+        "order_id": keys.take(pa.array(doc)), "line_no": fmt.num(line_no),
+        "order_date": fmt.iso_local_offset(t), "user_id": p.user_id.take(pa.array(person)),
         "email": noise.email_noisy(p.email.take(pa.array(person)), rng),
         "phone": fmt.where(rng.random(n) < 0.7, noise.phone_noisy(p.phone.take(pa.array(person)), rng), ""),
         "codice_fiscale": fmt.where(wants_cf, noise.tax_code_noisy(p.codice_fiscale.take(pa.array(person)), rng), ""),
-        "anonymous_id": anon.take(pa.array(order)), "sku": fmt.take([x[0] for x in PRODUCTS], prod),
+        "anonymous_id": fmt.where(refund, "", anon.take(pa.array(order))), "sku": fmt.take([x[0] for x in PRODUCTS], prod),
         "product_name": fmt.take([x[1] for x in PRODUCTS], prod), "category": fmt.take([x[2] for x in PRODUCTS], prod),
-        "quantity": fmt.num(lines.qty[li]), "unit_price": fmt.money(lines.unit_cents[li]),
-        "discount": fmt.money(lines.discount_cents[li]), "currency": fmt.where(np.ones(n, bool), "EUR", ""),
-        "coupon_code": fmt.where(pur.coupon[order], _coupon(pur.t[order]), ""),
-        "shipping_cost": fmt.where(lines.unit_cents[li] > 20000, "0.00", "9.90"),
-        "status": fmt.take(["completed", "completed", "completed", "shipped"], rng.integers(0, 4, n)),
+        "quantity": fmt.num(np.where(refund, -lines.qty[li], lines.qty[li])), "unit_price": fmt.money(unit),
+        "discount": fmt.money(np.where(refund, 0, lines.discount_cents[li])), "currency": fmt.where(np.ones(n, bool), "EUR", ""),
+        "coupon_code": fmt.where(pur.coupon[order] & ~refund, _coupon(t), ""),
+        "shipping_cost": fmt.where(refund | (lines.unit_cents[li] > 20000), "0.00", "9.90"),
+        "status": fmt.where(refund, "refunded", fmt.take(["completed", "completed", "completed", "shipped"],
+                                                          rng.integers(0, 4, n))),
     }
     rows = noise.pick_rows(single, rng)
     defects = noise.corrupt(cols, rows, {"unparseable_date": "order_date", "non_numeric_amount": "unit_price",
@@ -68,11 +113,12 @@ def ecommerce(src: Path, p, pur, lines, order_id, anon, truth, rng) -> None:
     _w()(src / "ecommerce_orders.csv", list(cols), list(cols.values()), ",")
     truth.bad("ecommerce", "ecommerce_orders.csv", rows, defects)
     truth.counts["ecommerce_orders.csv"] = n
-    ok = np.zeros(pur.t.size, bool)
-    ok[order] = True
-    ok[order[rows]] = False
+    truth.facts["online_refunds"] = int(back.size)
+    ok = np.zeros(npur + back.size, bool)
+    ok[doc] = True
+    ok[doc[rows]] = False
     ids = np.flatnonzero(ok)
-    truth.add("ecommerce", order_id.take(pa.array(ids)), pur.person[ids], p)
+    truth.add("ecommerce", keys.take(pa.array(ids)), np.r_[pur.person, pur.person[back]][ids], p)
 
 
 def _coupon(t: np.ndarray) -> pa.Array:
@@ -84,12 +130,11 @@ def _coupon(t: np.ndarray) -> pa.Array:
                     fmt.where(day < 366, "24", "25"))
 
 
-def pos(src: Path, p, pur, lines, reg, ereceipt, truth, rng) -> None:
+def pos(src: Path, p, pur, lines, reg, ereceipt, returned: Returns, truth, rng) -> None:
     """Store receipts (and store returns, negative quantities) in the Italian gestionale layout."""
     store_buy = ~pur.online
-    ret = rng.random(pur.t.size) < 0.05
-    ret_t = pur.t + rng.integers(5, 30, pur.t.size) * 86400
-    ret &= ret_t < fmt.SPAN_S
+    ret, ret_t = returned.in_store, returned.t
+    truth.facts["store_returns"] = int(ret.sum())
     # receipts: store purchases + returns (of any purchase)
     r_pur = np.r_[np.flatnonzero(store_buy), np.flatnonzero(ret)]
     r_t = np.r_[pur.t[store_buy], ret_t[ret]]
@@ -224,39 +269,53 @@ def loyalty(src: Path, p, reg, truth, rng) -> None:
 
 
 def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> None:
-    """ESP events: sends, opens and clicks (clicks are the Email touches and land on the site)."""
+    """ESP events: sends, opens and clicks (clicks are the Email touches and land on the site).
+
+    Campaigns go out at the newsletter's send slots (:func:`.hours.send_times`, local time), in
+    a burst of up to 20 minutes; a click's send is the last slot before it, its open just
+    before it. The campaign id names the month of the send."""
     et = np.flatnonzero(tc.channel == CH["Email"])
     subs = np.flatnonzero(p.newsletter)
+    slots = hours.send_times()
     k = 4
     bg_person = np.repeat(subs, k)
-    bg_t = rng.integers(0, fmt.SPAN_S, bg_person.size)
+    bg_t = slots[rng.integers(0, slots.size, bg_person.size)] + rng.integers(0, 1200, bg_person.size)
     bg_ok = bg_t > sub_time[bg_person]
     bg_person, bg_t = bg_person[bg_ok], bg_t[bg_ok]
     from percorso.generate.run import campaign_names
 
     bg_camp = campaign_names(np.full(bg_t.size, CH["Email"]), bg_t, rng)
     bg_open = rng.random(bg_t.size) < 0.25
+    bg_open_t = bg_t[bg_open] + 300 + (rng.exponential(4 * 3600, int(bg_open.sum()))).astype(np.int64)
     sess = touch_session[et]
     link = fmt.where(sess >= 0, ss.url.take(pa.array(np.maximum(sess, 0))), "") if len(ss.url) else _empty(et.size)
-    parts = [  # (person, t, event, campaign, link)
-        (tc.person[et], tc.t[et] - 3600 * 5, "sent", tcamp.take(pa.array(et)), _empty(et.size)),
-        (tc.person[et], tc.t[et] - 120, "open", tcamp.take(pa.array(et)), _empty(et.size)),
-        (tc.person[et], tc.t[et], "click", tcamp.take(pa.array(et)), link),
-        (bg_person, bg_t, "sent", bg_camp, _empty(bg_t.size)),
-        (bg_person[bg_open], bg_t[bg_open] + 4000, "open", bg_camp.filter(pa.array(bg_open)), _empty(int(bg_open.sum()))),
+    click_t = tc.t[et]
+    last = np.searchsorted(slots, click_t - 600, side="right") - 1
+    sent_t = np.where(last >= 0, slots[np.maximum(last, 0)] + rng.integers(0, 1200, et.size), click_t - 5 * 3600)
+    sent_t = np.minimum(sent_t, click_t - 300)
+    parts = [  # (person, t, event, campaign, link, time of the send)
+        (tc.person[et], sent_t, "sent", tcamp.take(pa.array(et)), _empty(et.size), sent_t),
+        (tc.person[et], click_t - 120, "open", tcamp.take(pa.array(et)), _empty(et.size), sent_t),
+        (tc.person[et], click_t, "click", tcamp.take(pa.array(et)), link, sent_t),
+        (bg_person, bg_t, "sent", bg_camp, _empty(bg_t.size), bg_t),
+        (bg_person[bg_open], bg_open_t, "open", bg_camp.filter(pa.array(bg_open)), _empty(int(bg_open.sum())),
+         bg_t[bg_open]),
     ]
     uns = subs[rng.random(subs.size) < 0.03]
-    parts.append((uns, rng.integers(0, fmt.SPAN_S, uns.size), "unsubscribe", _empty(uns.size), _empty(uns.size)))
+    uns_t = rng.integers(0, fmt.SPAN_S, uns.size)
+    parts.append((uns, uns_t, "unsubscribe", _empty(uns.size), _empty(uns.size), uns_t))
     person = np.concatenate([x[0] for x in parts])
     t = np.clip(np.concatenate([x[1] for x in parts]), 0, fmt.SPAN_S - 1)
+    sent = np.clip(np.concatenate([x[5] for x in parts]), 0, fmt.SPAN_S - 1)
     ev = pa.concat_arrays([fmt.take([x[2]], np.zeros(x[0].size, np.int64)) for x in parts])
     camp = pa.concat_arrays([x[3] for x in parts])
     link = pa.concat_arrays([x[4] for x in parts])
     o = np.argsort(t, kind="stable")
     po = pa.array(o)
-    person, t, ev, camp, link = person[o], t[o], ev.take(po), camp.take(po), link.take(po)
+    person, t, sent, ev, camp, link = person[o], t[o], sent[o], ev.take(po), camp.take(po), link.take(po)
     n = person.size
-    cid = fmt.join("cmp_", pc.utf8_slice_codeunits(camp, 0, 3), fmt.num(fmt.date_str(t, "%y%m").to_numpy(zero_copy_only=False).astype(np.int64) if n else np.zeros(0)))
+    month = fmt.date_str(fmt.local_seconds(sent)[0], "%y%m")
+    cid = fmt.join("cmp_", pc.utf8_slice_codeunits(camp, 0, 3), month)
     cols = {"event_id": fmt.join("esp_", hex_ids(rng, n, 10, False)), "event": ev, "timestamp": fmt.iso_utc(t),
             "email": p.email.take(pa.array(person)), "campaign_id": cid, "campaign_name": camp, "link_url": link}
     rows = noise.pick_rows(np.ones(n, bool), rng)
@@ -309,7 +368,10 @@ def call_center(src: Path, p, tc, pur, crm_ids, truth, rng) -> None:
     on = np.flatnonzero(pur.online & (rng.random(pur.t.size) < 0.25))
     sup = np.flatnonzero(rng.random(pur.t.size) < 0.06)
     person = np.r_[tc.person[pre], pur.person[on], pur.person[sup]]
-    t = np.r_[tc.t[pre], pur.t[on] + rng.integers(1, 10, on.size) * 86400, pur.t[sup] + rng.integers(20, 300, sup.size) * 86400]
+    # pre-sale calls are funnel contacts, already in opening hours (funnel.OPENING); the others
+    # are made when the call center is open
+    later = np.r_[pur.t[on] + rng.integers(1, 10, on.size) * 86400, pur.t[sup] + rng.integers(20, 300, sup.size) * 86400]
+    t = np.r_[tc.t[pre], hours.next_open(later, rng.exponential(0.3, later.size), hours.CALL_CENTER)]
     reason = np.r_[np.zeros(pre.size, np.int64), np.ones(on.size, np.int64), rng.integers(2, 4, sup.size)]
     keep = t < fmt.SPAN_S
     person, t, reason = person[keep], t[keep], reason[keep]

@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from percorso.generate import fmt, network
-from percorso.generate.catalog import CH, ORGANIC_SEARCH, ORGANIC_SOCIAL, PAGES, PRODUCTS, REFERRALS, SHOPPING_SITES, SITE
+from percorso.generate.catalog import (CH, LANDING, ORGANIC_SEARCH, ORGANIC_SOCIAL, PAGES, PRODUCTS, REFERRALS,
+                                       SHOPPING_SITES, SITE)
 from percorso.generate.people import Persons, hex_ids
 
 
@@ -53,13 +54,25 @@ class Sessions:
     ident: np.ndarray         # a visit whose only purpose here is signing in on this device
     ua: np.ndarray            # user agent of the device at the time (pool index, see :mod:`.network`)
     ip: np.ndarray            # IP address the session came from (:func:`.network.ip_code`)
+    failed: np.ndarray        # the checkout failed with an error and the person gave up (a lost sale)
+    page: np.ndarray          # landing page (index into catalog.PAGES)
 
 
-def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) -> tuple[pa.Array, pa.Array]:
-    """Landing URL and referrer for sessions of the given channels (each channel's query string
-    and referrer built on its own rows, see :func:`.fmt.scatter`)."""
+def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, buying: np.ndarray,
+            rng) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """Landing URL, referrer and landing page index for sessions of the given channels (each
+    channel's query string and referrer built on its own rows, see :func:`.fmt.scatter`).
+
+    Landing pages convert differently (:data:`.catalog.LANDING`): a session in which the person
+    buys (or tries to) landed more often on an offer or category page, one that does not on
+    the blog or the store finder, so a landing-page report shows conversion rates from about a
+    third to about twice the average. The simulation decides the purchase first (the funnel),
+    so these differences are not effects of the page.
+    """
     n = channel.size
-    page = rng.integers(0, len(PAGES), n)
+    w_buy, w_other = (np.array([x[i] for x in LANDING.values()]) for i in (0, 1))
+    page = np.where(buying, rng.choice(len(PAGES), n, p=w_buy / w_buy.sum()),
+                    rng.choice(len(PAGES), n, p=w_other / w_other.sum()))
     shop_src = (rng.random(n) >= 0.5).astype(np.int64)   # trovaprezzi, idealo
     social_src = (rng.random(n) >= 0.7).astype(np.int64)  # facebook, instagram
     # some Google Ads clicks arrive with the gclid only (auto-tagging, no utm)
@@ -93,7 +106,7 @@ def landing(channel: np.ndarray, campaign: pa.Array, click_id: pa.Array, rng) ->
     for ch, pool in refs.items():
         r, which = np.flatnonzero(channel == ch), rng.integers(0, len(pool), n)
         pieces.append((r, fmt.take(pool, which[r])))
-    return fmt.join(SITE, fmt.take(PAGES, page), query), fmt.scatter(n, pieces)
+    return fmt.join(SITE, fmt.take(PAGES, page), query), fmt.scatter(n, pieces), page
 
 
 def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarray, rng) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
@@ -105,11 +118,14 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     # lasts) is signed in: its identify call is identify(userId, traits), and analytics.js
     # puts the userId on every later call of the visit, as after a login
     signed_in = login | (p.has_account[ss.person] & (ss.kind != 2) & ss.ident)
+    checkout = buy | ss.failed | (rng.random(n) < 0.03)
     counts = {
         PAGE: np.ones(n, np.int64), LOGIN: login.astype(np.int64),
-        VIEW: rng.poisson(0.7, n) + buy, CART: ((rng.random(n) < 0.2) | buy).astype(np.int64),
-        CHECKOUT: (buy | (rng.random(n) < 0.03)).astype(np.int64),
-        ERROR: np.where(buy & (rng.random(n) < 0.12), rng.integers(1, 3, n), 0),
+        VIEW: rng.poisson(0.7, n) + (buy | ss.failed), CART: ((rng.random(n) < 0.2) | buy | ss.failed).astype(np.int64),
+        CHECKOUT: checkout.astype(np.int64),
+        # errors: every lost sale's checkout (:data:`.funnel.CHECKOUT_LOST`) had one or two; a few
+        # buyers retried after one; a few other abandoned checkouts (price, delivery date) had one
+        ERROR: np.where(ss.failed, rng.integers(1, 3, n), checkout & (rng.random(n) < np.where(buy, 0.05, 0.08))).astype(np.int64),
         # newsletter links carry the subscriber token (ESP click tracking), so e-mail visits identify
         IDENT: (buy | (ss.kind == 2) | ss.signup | ss.ident | (ss.channel == CH["Email"])).astype(np.int64),
         PURCHASE: buy.astype(np.int64),
@@ -136,7 +152,7 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
         rows = kind == k
         ev[rows] = EVENT_AT[k] + np.minimum((alias[rows] * len(names) * 1.6).astype(np.int64), len(names) - 1)
     event_part = fmt.take(EVENT_POOL, ev)
-    name_part = fmt.take(NAME_POOL, np.where(kind == PAGE, rng.integers(0, 8, m), len(NAME_POOL) - 1))
+    name_part = fmt.take(NAME_POOL, np.where(kind == PAGE, ss.page[sess], len(NAME_POOL) - 1))
     has_uid = np.flatnonzero(signed_in[sess] & (kind != PAGE))
     user_part = fmt.scatter(m, [(has_uid, fmt.join(',"userId":"', p.user_id.take(pa.array(person[has_uid])), '"'))])
     cap = rng.random(m) < 0.15
