@@ -112,17 +112,63 @@ WEB_CHANNELS: tuple[str, ...] = (
     "Organic Search", "Organic Social", "Referral", "Direct", "Email", "Mobile Push Notifications",
 )
 
-#: Campaign prefix, utm_source, utm_medium, cost per click (cents), impressions per click.
-PAID: dict[str, tuple[str, str, str, int, int]] = {
-    "Paid Search": ("search", "google", "cpc", 85, 12),
-    "Paid Social": ("social", "facebook", "paid_social", 45, 60),
-    "Display": ("display", "gdn", "display", 30, 400),
-    "Affiliates": ("affiliate", "awin", "affiliate", 120, 50),
-    "Paid Shopping": ("shopping", "trovaprezzi", "cpc", 35, 20),
-    "Email": ("newsletter", "newsletter", "email", 1, 4),
-    "Mobile Push Notifications": ("push", "app", "push", 0, 1),
-    "Direct mail / flyer": ("volantino", "volantino", "print", 25, 1),
-    "Events & fairs": ("fiera", "fiera", "offline", 0, 1),
+#: Campaign prefix, utm_source, utm_medium of the channels run as campaigns (costs: :data:`MEDIA`).
+PAID: dict[str, tuple[str, str, str]] = {
+    "Paid Search": ("search", "google", "cpc"),
+    "Paid Social": ("social", "facebook", "paid_social"),
+    "Display": ("display", "gdn", "display"),
+    "Affiliates": ("affiliate", "awin", "affiliate"),
+    "Paid Shopping": ("shopping", "trovaprezzi", "cpc"),
+    "Email": ("newsletter", "newsletter", "email"),
+    "Mobile Push Notifications": ("push", "app", "push"),
+    "Direct mail / flyer": ("volantino", "volantino", "print"),
+    "Events & fairs": ("fiera", "fiera", "offline"),
+}
+
+@dataclass(frozen=True)
+class MediaCost:
+    """How an ad channel is bought and what it costs (euro, Italian market 2024–2025).
+
+    The platform counts more clicks than the site sees as visits of simulated people: visitors
+    who refuse the analytics cookies (common in Italy), people who are no prospect of the shop
+    and leave at once, accidental clicks. ``tracked`` is the share of the platform's clicks that
+    are tracked visits; the cost report's clicks are the tracked ones divided by it. Impressions
+    follow from clicks and a click-through rate drawn in ``ctr``; the cost from clicks and a
+    cost per click in ``cpc`` (search, shopping, affiliates) or from impressions and a cost per
+    thousand in ``cpm`` (social, display).
+    """
+
+    tracked: float
+    ctr: tuple[float, float]
+    cpc: tuple[float, float] | None = None
+    cpm: tuple[float, float] | None = None
+
+
+MEDIA: dict[str, MediaCost] = {
+    "Paid Search": MediaCost(0.25, (0.020, 0.030), cpc=(1.60, 2.40)),
+    "Paid Social": MediaCost(0.22, (0.009, 0.014), cpm=(10.0, 14.0)),
+    "Display": MediaCost(0.18, (0.005, 0.008), cpm=(5.0, 8.0)),
+    "Affiliates": MediaCost(0.40, (0.006, 0.012), cpc=(0.90, 1.30)),
+    "Paid Shopping": MediaCost(0.35, (0.010, 0.018), cpc=(0.45, 0.70)),
+}
+#: Cost per click of the always-on brand search campaign, as a share of the others' (people
+#: who search the shop's name are cheap to win).
+BRAND_CPC = 0.3
+#: Cost per click uplift in the busiest seasons (more advertisers bid): season name → factor.
+SEASON_CPC: dict[str, float] = {"black_friday": 1.35, "natale": 1.2, "saldi_inverno": 1.1, "saldi_estate": 1.1}
+#: The reference retailer: fixed fees below are for this many simulated people and scale with
+#: the population, so a smaller demo keeps the same returns on spend.
+REFERENCE_PEOPLE = 20_000
+#: The e-mail platform's monthly fee (licence, templates, deliverability), booked on the send days.
+ESP_MONTHLY = 1_150.0
+#: Addressed mail to known customers: print and postage per piece (euro).
+MAIL_PIECE = (0.85, 1.05)
+#: Trade fairs: stand, fittings and staff per recorded visitor to the stand (euro).
+FAIR_VISITOR = (25.0, 40.0)
+#: Stated monthly spend ranges at :data:`REFERENCE_PEOPLE` people (tests check every month).
+MONTHLY_SPEND: dict[str, tuple[float, float]] = {
+    "Paid Search": (800.0, 8_000.0), "Paid Social": (500.0, 6_000.0), "Display": (400.0, 5_000.0),
+    "Email": (900.0, 1_300.0),
 }
 
 #: Seasons: (name, month-day start, month-day end inclusive, purchase intensity weight).

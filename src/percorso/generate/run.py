@@ -178,11 +178,11 @@ def _generate(out: Path, customers: int, seed: int, step) -> dict:
     sub_time = sources.subscription_times(p, ss)
     crm_ids = sources.crm(src, p, reg, sub_time, pur, truth, rng)
     sources.loyalty(src, p, reg, truth, rng)
-    sources.email(src, p, tc, tcamp, ss, touch_session, sub_time, truth, rng)
+    mail = sources.email(src, p, tc, tcamp, ss, touch_session, sub_time, truth, rng)
     sources.ads(src, p, tc, tcamp, click, ss, touch_session, truth, rng)
     sources.call_center(src, p, tc, pur, crm_ids, truth, rng)
     sources.offline(src, p, tc, tcamp, crm_ids, truth, rng)
-    sources.costs(src, tc, tcamp, truth, rng)
+    sources.costs(src, tc, tcamp, mail, p.n, truth, rng)
     step("verità di base")
     return _write_truth(out / "ground_truth", truth, p, pur, tc, known)
 
@@ -263,7 +263,7 @@ def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     # account holders stay signed in on a device for 90 days after signing in on it (buying or
     # an identifying visit): their later visits identify whatever analytics cookie they carry
     acct = p.has_account[person] & (kind != 2)
-    ident |= acct & network.still_signed_in(slot, t, acct & (ident | (order >= 0)), 90 * 86400)
+    ident |= acct & network.still_signed_in(slot, t, acct & (ident | (order >= 0) | failed), 90 * 86400)
     camp = pa.concat_arrays([tcamp.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
     clk = pa.concat_arrays([click.take(pa.array(ti)), fmt.s([""]).take(pa.array(np.zeros(n - nt, np.int64)))])
     url, ref, page = landing(channel, camp, clk, (order >= 0) | failed, rng)

@@ -16,7 +16,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from percorso.generate import fmt, hours, noise
-from percorso.generate.catalog import CH, FAIRS, PAID, PRODUCTS, SEASONS, STORES
+from percorso.generate.catalog import (BRAND_CPC, CH, ESP_MONTHLY, FAIR_VISITOR, FAIRS, MAIL_PIECE, MEDIA, PAID,
+                                       PRODUCTS, REFERENCE_PEOPLE, SEASON_CPC, SEASONS, STORES)
+from percorso.generate.journeys import season_of_day
 from percorso.generate.people import hex_ids
 
 
@@ -122,7 +124,6 @@ def ecommerce(src: Path, p, pur, lines, order_id, anon, ret: Returns, truth, rng
 
 
 def _coupon(t: np.ndarray) -> pa.Array:
-    from percorso.generate.journeys import season_of_day
 
     sidx, _ = season_of_day()
     day = np.clip(t // 86400, 0, fmt.DAYS + 1)
@@ -268,12 +269,13 @@ def loyalty(src: Path, p, reg, truth, rng) -> None:
     truth.add("loyalty", p.card.take(pm), members, p)
 
 
-def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> None:
+def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> pa.Table:
     """ESP events: sends, opens and clicks (clicks are the Email touches and land on the site).
 
     Campaigns go out at the newsletter's send slots (:func:`.hours.send_times`, local time), in
     a burst of up to 20 minutes; a click's send is the last slot before it, its open just
-    before it. The campaign id names the month of the send."""
+    before it. The campaign id names the month of the send. Returns the sends and the clicks
+    with their send time and campaign, for the platform's cost rows (:func:`costs`)."""
     et = np.flatnonzero(tc.channel == CH["Email"])
     subs = np.flatnonzero(p.newsletter)
     slots = hours.send_times()
@@ -304,6 +306,9 @@ def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> N
     uns = subs[rng.random(subs.size) < 0.03]
     uns_t = rng.integers(0, fmt.SPAN_S, uns.size)
     parts.append((uns, uns_t, "unsubscribe", _empty(uns.size), _empty(uns.size), uns_t))
+    billed = pa.table({"sent": np.clip(np.r_[sent_t, bg_t, sent_t], 0, fmt.SPAN_S - 1),
+                       "campaign": pa.concat_arrays([parts[0][3], parts[3][3], parts[2][3]]),
+                       "click": np.r_[np.zeros(et.size + bg_t.size, bool), np.ones(et.size, bool)]})
     person = np.concatenate([x[0] for x in parts])
     t = np.clip(np.concatenate([x[1] for x in parts]), 0, fmt.SPAN_S - 1)
     sent = np.clip(np.concatenate([x[5] for x in parts]), 0, fmt.SPAN_S - 1)
@@ -327,24 +332,40 @@ def email(src: Path, p, tc, tcamp, ss, touch_session, sub_time, truth, rng) -> N
     good = np.ones(n, bool)
     good[rows] = False
     truth.add("email", cols["event_id"], person, p, good)
+    return billed
 
 
 def ads(src: Path, p, tc, tcamp, click, ss, touch_session, truth, rng) -> None:
-    """Ad platform clicks and impressions (Parquet), times as UTC instants (a naive time would
-    be read in the project time zone, putting each click an hour or two away from its landing)."""
+    """Ad platform clicks and the impressions tracked on the clicking devices (Parquet), times as
+    UTC instants (a naive time would be read in the project time zone, putting each click an
+    hour or two away from its landing).
+
+    Social and display ads are seen several times before a click: each click comes with 1 to a
+    few impressions on the same device in the week before it (the platforms' view tracking).
+    The impressions of everyone else are in the cost report only, aggregated per day and
+    campaign (:func:`costs`), as platforms report them; so impressions ≫ clicks there, and the
+    file stays small. ``cost`` is what the row was billed: a cost per click for search, a cost
+    per thousand impressions on the impression rows of social and display.
+    """
     ai = np.flatnonzero(np.isin(tc.channel, [CH["Paid Search"], CH["Paid Social"], CH["Display"]]))
-    imp = ai[tc.channel[ai] != CH["Paid Search"]]
+    seen = ai[tc.channel[ai] != CH["Paid Search"]]
+    freq = 1 + rng.poisson(1.2, seen.size)
+    imp = np.repeat(seen, freq)
     idx = np.r_[ai, imp]
     is_click = np.r_[np.ones(ai.size, bool), np.zeros(imp.size, bool)]
-    t = tc.t[idx] - np.where(is_click, 0, rng.integers(60, 7200, idx.size))
+    t = tc.t[idx] - np.where(is_click, 0, rng.integers(60, 7 * 86400, idx.size))
+    keep = t >= 0
+    idx, is_click, t = idx[keep], is_click[keep], t[keep]
     ch = tc.channel[idx]
     sess = touch_session[idx]
     anon = fmt.where(sess >= 0, ss.device.take(pa.array(np.maximum(sess, 0))), "")
     url = fmt.where(is_click & (sess >= 0), ss.url.take(pa.array(np.maximum(sess, 0))), "")
-    cpc = np.array([PAID.get(name, ("", "", "", 0, 1))[3] for name in
-                    ("Paid Search", "Paid Social", "Display")])
     code = np.select([ch == CH["Paid Search"], ch == CH["Paid Social"]], [0, 1], 2)
     n = idx.size
+    m = [MEDIA[x] for x in ("Paid Search", "Paid Social", "Display")]
+    cpc = rng.uniform(*m[0].cpc, n)
+    cpm = np.where(code == 1, rng.uniform(*m[1].cpm, n), rng.uniform(*m[2].cpm, n))
+    cost = np.where(is_click, np.where(code == 0, cpc, 0.0), cpm / 1000)
     o = np.argsort(t, kind="stable")
     table = pa.table({
         "click_event_id": fmt.join("ad_", hex_ids(rng, n, 10, False)),
@@ -355,7 +376,7 @@ def ads(src: Path, p, tc, tcamp, click, ss, touch_session, truth, rng) -> None:
         "campaign": tcamp.take(pa.array(idx)),
         "ad_group": fmt.take(["materassi", "cuscini", "offerte", "brand"], rng.integers(0, 4, n)),
         "event": fmt.where(is_click, "click", "impression"), "anonymous_id": anon, "landing_url": url,
-        "cost": np.where(is_click, cpc[code] * rng.uniform(0.7, 1.3, n) / 100, 0.004).round(4),
+        "cost": cost.round(4),
     }).take(pa.array(o))
     pq.write_table(table, src / "ad_clicks.parquet")
     truth.counts["ad_clicks.parquet"] = n
@@ -433,24 +454,74 @@ def offline(src: Path, p, tc, tcamp, crm_ids, truth, rng) -> None:
     truth.add("events", cols["record_id"], person, p, good)
 
 
-def costs(src: Path, tc, tcamp, truth, rng) -> None:
-    """Daily cost per channel × campaign, from the simulated clicks (paid channels only)."""
-    paid = [c for c in PAID if PAID[c][3] > 0 or c == "Events & fairs"]
-    idx = np.flatnonzero(np.isin(tc.channel, [CH[c] for c in paid]))
+def costs(src: Path, tc, tcamp, mail: pa.Table, people: int, truth, rng) -> None:
+    """Daily cost report per channel × campaign (local days), as the platforms and the
+    marketing office book it (:data:`.catalog.MEDIA` and the constants after it):
+
+    - ad channels: the platform's clicks (the tracked ones over ``tracked``), impressions at a
+      click-through rate in the channel's range, cost per click or per thousand impressions,
+      dearer in the busy seasons, cheap for the brand search campaign;
+    - e-mail: the platform's monthly fee spread over the month's send days, with the sends
+      (as impressions) and the clicks of each send day's campaigns;
+    - addressed mail: print and postage per piece; fairs: the stand's cost per recorded visitor.
+
+    Fixed fees scale with ``people`` / :data:`.catalog.REFERENCE_PEOPLE`; everything else
+    follows the simulated activity, so returns on spend do not depend on the demo's size.
+    """
+    names = list(CH)
+    sidx, _ = season_of_day()
+    counted = [c for c in (*MEDIA, "Direct mail / flyer", "Events & fairs")]
+    idx = np.flatnonzero(np.isin(tc.channel, [CH[c] for c in counted]))
     loc, _ = fmt.local_seconds(tc.t[idx])
     tab = pa.table({"day": loc // 86400, "ch": tc.channel[idx], "campaign": tcamp.take(pa.array(idx))})
-    g = tab.group_by(["day", "ch", "campaign"]).aggregate([([], "count_all")]).sort_by([("day", "ascending"), ("ch", "ascending"), ("campaign", "ascending")])
-    day, ch, clicks = g["day"].to_numpy(), g["ch"].to_numpy(), g["count_all"].to_numpy()
-    names = list(CH)
-    cpc = np.array([PAID.get(nm, ("", "", "", 0, 1))[3] for nm in names])
-    ipc = np.array([PAID.get(nm, ("", "", "", 0, 1))[4] for nm in names])
-    cost = (clicks * cpc[ch] * rng.uniform(0.8, 1.2, clicks.size)).astype(np.int64)
-    cost = np.where(ch == CH["Events & fairs"], 150_000, cost)
+    g = tab.group_by(["day", "ch", "campaign"]).aggregate([([], "count_all")])
+    day, ch, seen = g["day"].to_numpy(), g["ch"].to_numpy(), g["count_all"].to_numpy()
+    camp = g["campaign"].combine_chunks()
+    k = day.size
+    tracked = np.ones(len(names))
+    ctr_lo, ctr_hi, price_lo, price_hi = (np.zeros(len(names)) for _ in range(4))
+    per_click = np.zeros(len(names), bool)
+    for name, m in MEDIA.items():
+        i = CH[name]
+        tracked[i], (ctr_lo[i], ctr_hi[i]) = m.tracked, m.ctr
+        per_click[i] = m.cpc is not None
+        price_lo[i], price_hi[i] = m.cpc if m.cpc else m.cpm
+    media = np.isin(ch, [CH[c] for c in MEDIA])
+    clicks = np.where(media, np.maximum(np.rint(seen / tracked[ch] * rng.uniform(0.9, 1.1, k)), seen), 0).astype(np.int64)
+    impressions = np.where(media, np.rint(clicks / rng.uniform(ctr_lo[ch], np.maximum(ctr_hi[ch], 1e-9))), seen)
+    season = np.array([s[0] for s in SEASONS], dtype=object)[sidx[np.clip(day, 0, fmt.DAYS + 1)]]
+    uplift = np.array([SEASON_CPC.get(x, 1.0) for x in season])
+    brand = pc.equal(camp, "search_brand_always_on").to_numpy(zero_copy_only=False)
+    price = rng.uniform(price_lo[ch], price_hi[ch]) * uplift * np.where(brand, BRAND_CPC, 1.0)
+    cost = np.where(per_click[ch], clicks * price, impressions * price / 1000)
+    cost = np.where(ch == CH["Direct mail / flyer"], seen * rng.uniform(*MAIL_PIECE, k), cost)
+    cost = np.where(ch == CH["Events & fairs"], seen * rng.uniform(*FAIR_VISITOR, k), cost)
+    # e-mail: per send day and campaign, the sends and the clicks they brought
+    mloc, _ = fmt.local_seconds(mail["sent"].to_numpy())
+    mt = pa.table({"day": mloc // 86400, "campaign": mail["campaign"], "click": mail["click"],
+                   "send": pc.invert(mail["click"])})
+    mg = mt.group_by(["day", "campaign"]).aggregate([("send", "sum"), ("click", "sum")])
+    mday, sends, mclicks = mg["day"].to_numpy(), mg["send_sum"].to_numpy(), mg["click_sum"].to_numpy()
+    month = fmt.date_str(mday * 86400, "%Y-%m").to_numpy(zero_copy_only=False)
+    _, mi = np.unique(month, return_inverse=True)
+    month_sends = np.bincount(mi, weights=sends)[mi]
+    fee = ESP_MONTHLY * people / REFERENCE_PEOPLE * sends / np.maximum(month_sends, 1)
+    day = np.r_[day, mday]
+    ch = np.r_[ch, np.full(mday.size, CH["Email"])]
+    camp = pa.concat_arrays([camp, mg["campaign"].combine_chunks()])
+    cost = np.r_[cost, fee]
+    impressions = np.r_[impressions, sends].astype(np.int64)
+    clicks = np.r_[clicks, mclicks].astype(np.int64)
+    keep = (cost > 0) | (impressions > 0)
+    o = np.lexsort((np.arange(day.size), ch, day))
+    o = o[keep[o]]
+    day, ch, camp, cost, impressions, clicks = day[o], ch[o], camp.take(pa.array(o)), cost[o], impressions[o], clicks[o]
     n = day.size
-    cols = {"date": fmt.date_str(day * 86400), "channel": fmt.take(names, ch), "campaign": g["campaign"].combine_chunks(),
+    cols = {"date": fmt.date_str(day * 86400), "channel": fmt.take(names, ch), "campaign": camp,
             "source": fmt.take([PAID.get(nm, ("", "", ""))[1] for nm in names], ch),
             "medium": fmt.take([PAID.get(nm, ("", "", ""))[2] for nm in names], ch),
-            "cost": fmt.money(cost), "impressions": fmt.num(clicks * ipc[ch]), "clicks": fmt.num(clicks)}
+            "cost": fmt.money(np.rint(cost * 100).astype(np.int64)), "impressions": fmt.num(impressions),
+            "clicks": fmt.num(clicks)}
     rows = noise.pick_rows(np.ones(n, bool), rng)
     defects = noise.corrupt(cols, rows, {"non_numeric_amount": "cost"}, ",", rng)
     _w()(src / "campaign_costs.csv", list(cols), list(cols.values()), ",")

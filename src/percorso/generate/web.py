@@ -113,7 +113,7 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
     """Segment JSON lines of the sessions. Returns lines, messageIds, person and event kind per line."""
     n = ss.person.size
     buy = ss.order >= 0
-    login = (p.has_account[ss.person] & (ss.kind != 2) & ((rng.random(n) < 0.3) | buy))
+    login = (p.has_account[ss.person] & (ss.kind != 2) & ((rng.random(n) < 0.3) | buy | ss.failed))
     # an account holder's identifying visit (a sign-in, or a visit within the 90 days a login
     # lasts) is signed in: its identify call is identify(userId, traits), and analytics.js
     # puts the userId on every later call of the visit, as after a login
@@ -127,7 +127,8 @@ def build_events(ss: Sessions, p: Persons, order_id: pa.Array, revenue: np.ndarr
         # buyers retried after one; a few other abandoned checkouts (price, delivery date) had one
         ERROR: np.where(ss.failed, rng.integers(1, 3, n), checkout & (rng.random(n) < np.where(buy, 0.05, 0.08))).astype(np.int64),
         # newsletter links carry the subscriber token (ESP click tracking), so e-mail visits identify
-        IDENT: (buy | (ss.kind == 2) | ss.signup | ss.ident | (ss.channel == CH["Email"])).astype(np.int64),
+        # (a failed checkout had asked for the e-mail address before the payment step)
+        IDENT: (buy | ss.failed | (ss.kind == 2) | ss.signup | ss.ident | (ss.channel == CH["Email"])).astype(np.int64),
         PURCHASE: buy.astype(np.int64),
         REVIEW: (ss.review >= 0).astype(np.int64), SIGNUP: ss.signup.astype(np.int64),
     }
