@@ -25,6 +25,9 @@ work and the reason last click is criticised (ADR 0006):
   research in store, buy there or online, and the reverse) or online, either in the same
   visit as the deciding web contact or in a later **navigational** visit (``NAV``: Direct,
   a brand search, a brand-term ad click) that is caused by the decision and causes nothing.
+  An online purchase may fail at checkout for good (``CHECKOUT_LOST``): a lost sale.
+- Store visits, calls and fair visits, and purchases in store, happen when the place is open
+  (:mod:`.hours`): the contact waits for the next opening, so the steps after it come later.
 
 Everything is vectorised over cycles (the only loops are over the ``STEPS`` steps and, for
 the ground truth, over channels). Every random number of a cycle is drawn up front
