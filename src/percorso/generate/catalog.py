@@ -149,7 +149,7 @@ MEDIA: dict[str, MediaCost] = {
     "Paid Social": MediaCost(0.22, (0.009, 0.014), cpm=(10.0, 14.0)),
     "Display": MediaCost(0.18, (0.005, 0.008), cpm=(5.0, 8.0)),
     "Affiliates": MediaCost(0.40, (0.006, 0.012), cpc=(0.90, 1.30)),
-    "Paid Shopping": MediaCost(0.35, (0.010, 0.018), cpc=(0.45, 0.70)),
+    "Paid Shopping": MediaCost(0.25, (0.010, 0.018), cpc=(0.60, 0.90)),
 }
 #: Cost per click of the always-on brand search campaign, as a share of the others' (people
 #: who search the shop's name are cheap to win).
@@ -161,8 +161,11 @@ SEASON_CPC: dict[str, float] = {"black_friday": 1.35, "natale": 1.2, "saldi_inve
 REFERENCE_PEOPLE = 20_000
 #: The e-mail platform's monthly fee (licence, templates, deliverability), booked on the send days.
 ESP_MONTHLY = 1_150.0
-#: Addressed mail to known customers: print and postage per piece (euro).
-MAIL_PIECE = (0.85, 1.05)
+#: Flyers: the print run per recorded recipient (only known customers, reached at their CRM
+#: address, are recorded; the drop covers their neighbourhoods) and print + distribution per
+#: flyer (euro).
+FLYER_RUN = 25
+FLYER_PIECE = (0.12, 0.16)
 #: Trade fairs: stand, fittings and staff per recorded visitor to the stand (euro).
 FAIR_VISITOR = (25.0, 40.0)
 #: Stated monthly spend ranges at :data:`REFERENCE_PEOPLE` people (tests check every month).

@@ -16,8 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from percorso.generate import fmt, hours, noise
-from percorso.generate.catalog import (BRAND_CPC, CH, ESP_MONTHLY, FAIR_VISITOR, FAIRS, MAIL_PIECE, MEDIA, PAID,
-                                       PRODUCTS, REFERENCE_PEOPLE, SEASON_CPC, SEASONS, STORES)
+from percorso.generate.catalog import (BRAND_CPC, CH, ESP_MONTHLY, FAIR_VISITOR, FAIRS, FLYER_PIECE, FLYER_RUN, MEDIA,
+                                       PAID, PRODUCTS, REFERENCE_PEOPLE, SEASON_CPC, SEASONS, STORES)
 from percorso.generate.journeys import season_of_day
 from percorso.generate.people import hex_ids
 
@@ -463,7 +463,8 @@ def costs(src: Path, tc, tcamp, mail: pa.Table, people: int, truth, rng) -> None
       dearer in the busy seasons, cheap for the brand search campaign;
     - e-mail: the platform's monthly fee spread over the month's send days, with the sends
       (as impressions) and the clicks of each send day's campaigns;
-    - addressed mail: print and postage per piece; fairs: the stand's cost per recorded visitor.
+    - flyers: the print run (``FLYER_RUN`` flyers per recorded recipient, as impressions) at a
+      price per flyer; fairs: the stand's cost per recorded visitor (visitors as impressions).
 
     Fixed fees scale with ``people`` / :data:`.catalog.REFERENCE_PEOPLE`; everything else
     follows the simulated activity, so returns on spend do not depend on the demo's size.
@@ -494,7 +495,9 @@ def costs(src: Path, tc, tcamp, mail: pa.Table, people: int, truth, rng) -> None
     brand = pc.equal(camp, "search_brand_always_on").to_numpy(zero_copy_only=False)
     price = rng.uniform(price_lo[ch], price_hi[ch]) * uplift * np.where(brand, BRAND_CPC, 1.0)
     cost = np.where(per_click[ch], clicks * price, impressions * price / 1000)
-    cost = np.where(ch == CH["Direct mail / flyer"], seen * rng.uniform(*MAIL_PIECE, k), cost)
+    flyer = ch == CH["Direct mail / flyer"]
+    impressions = np.where(flyer, seen * FLYER_RUN, impressions)
+    cost = np.where(flyer, seen * FLYER_RUN * rng.uniform(*FLYER_PIECE, k), cost)
     cost = np.where(ch == CH["Events & fairs"], seen * rng.uniform(*FAIR_VISITOR, k), cost)
     # e-mail: per send day and campaign, the sends and the clicks they brought
     mloc, _ = fmt.local_seconds(mail["sent"].to_numpy())
