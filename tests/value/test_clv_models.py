@@ -153,3 +153,48 @@ def test_standard_errors_match_numerical_hessian(summary, bg):
             H[i, j] = (ll(th + ei + ej) - ll(th + ei - ej) - ll(th - ei + ej) + ll(th - ei - ej)) / (4 * h[i] * h[j])
     se = np.sqrt(np.diag(np.linalg.inv(-H)))
     np.testing.assert_allclose([bg.se_[p] for p in bg.param_names], se, rtol=1e-3)
+
+
+def _no_dropout_summary(n: int = 1500, seed: int = 1) -> pd.DataFrame:
+    """Customers who buy as Poisson processes and never drop out: BG/NBD's dropout parameters
+    a and b have nothing to be estimated from (only a/(a+b) ≈ 0 is)."""
+    rng = np.random.default_rng(seed)
+    big_t = rng.uniform(30, 100, n)
+    lam = rng.gamma(0.5, 1 / 5, n)
+    x, tx = [], []
+    for i in range(n):
+        t = np.sort(rng.uniform(0, big_t[i], rng.poisson(lam[i] * big_t[i])))
+        x.append(len(t))
+        tx.append(t[-1] if len(t) else 0.0)
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": big_t})
+
+
+def test_identification_rule_by_hand():
+    from percorso.value.clv._base import identification_problem
+
+    assert identification_problem(0.79, 0.19) is None                     # CDNOW a: relative SE 0.23
+    assert identification_problem(64_727.0, 137_612.0) == "SE 137,612 > the estimate (relative SE 2.1)"  # the demo's a
+    assert "no standard error" in identification_problem(2.0, float("nan"))
+    assert "edge of the search range" in identification_problem(float(np.exp(11.8)), 1.0)
+    assert "edge of the search range" in identification_problem(float(np.exp(-11.9)), 1e-9)
+    assert identification_problem(3.0, 3.0) is None                        # SE = estimate: still read
+
+
+def test_identified_on_cdnow_not_without_dropout(bg):
+    """CDNOW identifies every parameter (no warning, ``identified`` everywhere); a population
+    that never drops out leaves a and b unidentified, and the fit says so by name."""
+    from types import SimpleNamespace
+
+    from percorso.value.clv.analysis import param_frame
+
+    d = pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+    d = d[d["x"] > 0]
+    gg = GammaGamma().fit({"frequency": d["x"], "monetary": d["zbar"]})
+    assert bg.warnings_ == [] and gg.warnings_ == []
+    assert param_frame(SimpleNamespace(bg=bg, gg=gg))["identified"].all()
+    loose = BetaGeo().fit(_no_dropout_summary())
+    assert len(loose.warnings_) == 1 and loose.warnings_[0].startswith("bg_nbd: not identified by the data")
+    assert "; a = " in loose.warnings_[0] or ": a = " in loose.warnings_[0]
+    assert "; b = " in loose.warnings_[0] and " r = " not in loose.warnings_[0] and "alpha" not in loose.warnings_[0]
+    pf = param_frame(SimpleNamespace(bg=loose, gg=gg)).set_index(["model", "param"])["identified"]
+    assert not pf[("bg_nbd", "a")] and not pf[("bg_nbd", "b")] and pf[("bg_nbd", "r")] and pf[("bg_nbd", "alpha")]

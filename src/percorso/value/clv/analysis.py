@@ -32,13 +32,17 @@ class CLVQuery(AnalysisQuery):
 
 
 def param_frame(fit: Any) -> pd.DataFrame:
-    """Estimates with standard errors and 95 % intervals, one row per parameter.
+    """Estimates with standard errors, 95 % intervals and whether the data identify them.
 
     The interval is ``θ·exp(±1.96·SE/θ)``: the normal interval of log θ (the scale the
-    optimiser works on) mapped back, so it stays positive like the parameters.
+    optimiser works on) mapped back, so it stays positive like the parameters. ``identified``
+    is false when :func:`percorso.value.clv._base.identification_problem` finds a reason (at a
+    bound, no SE, SE larger than the estimate): such an estimate must not be read alone.
     """
     import numpy as np
     import pandas as pd
+
+    from percorso.value.clv._base import identification_problem
 
     rows = []
     for m in (fit.bg, fit.gg):
@@ -46,7 +50,7 @@ def param_frame(fit: Any) -> pd.DataFrame:
             se = m.se_.get(k, np.nan)
             f = np.exp(1.96 * se / v) if v > 0 else np.nan
             rows.append({"model": m.model_name, "param": k, "estimate": v, "se": se,
-                         "ci95_low": v / f, "ci95_high": v * f})
+                         "ci95_low": v / f, "ci95_high": v * f, "identified": identification_problem(v, se) is None})
     return pd.DataFrame(rows)
 
 
