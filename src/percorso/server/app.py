@@ -168,14 +168,14 @@ def _docs(app: FastAPI) -> None:
     page = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>percorso API</title>
 <link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/static/swagger/swagger-ui-bundle.js"></script>
-<script src="/static/swagger/docs-init.js"></script></body></html>"""
+<script src="/docs/init.js"></script></body></html>"""
     init = "window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#ui'});"
 
     @endpoint(app.router, "GET", "/docs", role=PUBLIC, include_in_schema=False)
     async def docs() -> HTMLResponse:
         return HTMLResponse(page)
 
-    @endpoint(app.router, "GET", "/static/swagger/docs-init.js", role=PUBLIC, include_in_schema=False)
+    @endpoint(app.router, "GET", "/docs/init.js", role=PUBLIC, include_in_schema=False)
     async def docs_init() -> Any:
         from fastapi.responses import Response
 

@@ -127,10 +127,21 @@ def endpoint(router: APIRouter, method: str, path: str, *, role: Role | Literal[
     return decorate
 
 
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every API route of an app or router, through included routers (FastAPI nests them)."""
+    out: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            out.append(route)
+        elif hasattr(route, "original_router"):
+            out.extend(api_routes(route.original_router.routes))
+    return out
+
+
 def check_every_route_declares_a_role(routes: list[Any]) -> None:
     """Refuse an app with a route that says nothing about who may call it."""
-    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes
-                  if isinstance(r, APIRoute) and not hasattr(r.endpoint, "__percorso_role__")]
+    undeclared = [f"{sorted(r.methods)} {r.path}" for r in api_routes(routes)
+                  if not hasattr(r.endpoint, "__percorso_role__")]
     if undeclared:
         raise RuntimeError(f"routes without a declared role (use percorso.server.security.endpoint): {undeclared}")
 
