@@ -85,6 +85,12 @@ def test_source_names_of_typed_events(tmp_path):
         res.exception)
 
 
+def test_source_names_from_python(tmp_path):
+    res = run(journeys_for(tmp_path, GA4), FunnelQuery(steps=("view_item", "add_to_cart")))
+    assert res.query.node == "event_name" and list(res.frame["reached"]) == [2, 1]
+    assert "--node event_name" in res.meta["notes"][0]
+
+
 def test_ambiguous_name(tmp_path):
     eng = journeys_for(tmp_path, {
         "anna": [("custom", "2024-03-01 10:00", {"event_name": "cart"})],

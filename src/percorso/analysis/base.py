@@ -39,6 +39,12 @@ class AnalysisQuery(BaseModel):
     date_to: date | datetime | None = None
     segment: str | None = None
 
+    def resolve(self, engine: Engine) -> tuple[AnalysisQuery, list[str]]:
+        """The query as it will run, and notes on what was read differently from how it was
+        typed (journey queries read step names against the data, see
+        :func:`percorso.journeys.controls.resolve_steps`). By default: unchanged, no notes."""
+        return self, []
+
 
 Q = TypeVar("Q", bound=AnalysisQuery)
 R = TypeVar("R", bound="AnalysisResult")
@@ -143,8 +149,11 @@ def runner_for(kind: str) -> type[Runner[Any, Any]]:
 
 def run(engine: Engine, query: AnalysisQuery, settings: Any = None) -> AnalysisResult:
     """Run any registered analysis: ``run(project.engine, FunnelQuery(steps=[...]))``."""
+    query, notes = query.resolve(engine)
     runner = runner_for(query.kind)(engine, query, settings)
     result = runner.calculate()
     if result._runner is None:
         result._runner = runner
+    if notes:  # the CLI prints them on stderr
+        result.meta["notes"] = [*result.meta.get("notes", []), *notes]
     return result

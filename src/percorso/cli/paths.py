@@ -52,13 +52,10 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     if chart_only:
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table
     with open_cli_project(project, read_only=True) as p:
-        if labels:
-            from percorso.journeys.controls import resolve_steps
-
-            query, note = resolve_steps(p.engine, query, labels)
-            if note:
-                console().print(note, markup=False, highlight=False)
         result = run(p.engine, query, p.settings)
+        query = result.query  # as it ran: step names read against the data (a note says how)
+        for note in result.meta.get("notes", ()):
+            console().print(note, markup=False, highlight=False)
         # event types are a closed vocabulary: checking them costs no query, so always
         if labels and (_empty_somewhere(result) or query.node in ("event_type", "event") and not query.clean):
             from percorso.journeys.controls import require_labels

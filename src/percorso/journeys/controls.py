@@ -107,6 +107,15 @@ class JourneyQuery(AnalysisQuery):
             node_column_check(part)
         return value
 
+    def typed_steps(self) -> tuple[str, ...]:
+        """Node labels the user typed (funnel steps, anchors), read by :func:`resolve_steps`."""
+        return ()
+
+    def resolve(self, engine: Engine) -> tuple[JourneyQuery, list[str]]:
+        """The query with its typed step names read against the data (:func:`resolve_steps`)."""
+        query, note = resolve_steps(engine, self, self.typed_steps())
+        return query, [note] if note else []
+
     @field_validator("clean")
     @classmethod
     def _valid_patterns(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -129,6 +138,9 @@ class AnchoredQuery(JourneyQuery):
     @classmethod
     def _known_anchor(cls, value: str | None) -> str | None:
         return anchor_check(value)
+
+    def typed_steps(self) -> tuple[str, ...]:
+        return typed_labels(x for x in (self.start, self.end) if x is not None)
 
 
 def node_column_check(part: str) -> None:

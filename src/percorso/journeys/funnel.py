@@ -71,6 +71,9 @@ class FunnelQuery(JourneyQuery):
     breakdown: str | None = None
     breakdown_attribution: str = "first_touch"
 
+    def typed_steps(self) -> tuple[str, ...]:
+        return (*(n for step in self.steps for n in step.split("|")), *(x[0] for x in self.exclusions))
+
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: Any) -> timedelta:
