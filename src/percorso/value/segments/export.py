@@ -106,6 +106,6 @@ def export_segment(engine: Engine, name: str, settings: Any = None, *, columns: 
     if with_contacts:
         email, phone = frame["email"].notna(), frame["phone"].notna()
         out.contacts, out.emails, out.phones = int((email | phone).sum()), int(email.sum()), int(phone.sum())
-        out.marketing_consent = int(((email | phone) & frame["consent_marketing"].fillna(False).astype(bool)).sum())
+        out.marketing_consent = int(((email | phone) & frame["consent_marketing"].eq(True)).sum())
         audit_log.info("%s; requester %s (role %s)", out.note, requester.name, requester.role or "none")
     return out
