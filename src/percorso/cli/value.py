@@ -98,7 +98,12 @@ def register(app: typer.Typer) -> None:
         offset: OffsetOpt = 0, chart: ChartOpt = None, project: ProjectOpt = Path("."),
         fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
-        """Rischio di abbandono e CLV a rischio (churn risk and CLV at stake); run `clv fit` first."""
+        """Rischio di abbandono e CLV a rischio (churn risk and CLV at stake); run `clv fit` first.
+
+        Livelli / levels: P(alive) = min(modello BG/NBD, ritmo: si dimezza a ogni intervallo medio di
+        silenzio oltre il solito / halves with each mean gap of silence past the usual one);
+        high < 0.3 ≤ medium < 0.6 ≤ low.
+        """
         from percorso.value.churn import ChurnQuery
 
         show_result(run_value(project, ChurnQuery(segment=segment)), fmt, out, chart, drill, limit, offset, "churn")
