@@ -210,6 +210,9 @@ def _sessions(p: Persons, tc, pur, tcamp, click, ereceipt, rng):
     # and a click on one identifies the device (ESP click tracking)
     known = p.has_account | p.newsletter | p.loyalty
     known[pur.person[online]] = True
+    # so does whoever gave their address at a checkout that then failed (the shop's "your order
+    # is waiting" e-mails reach them)
+    known[tc.person[tc.failed]] = True
     known[pur.person[~pur.online & ereceipt[pur.person]]] = True
     known[tc.person[tc.channel == CH["Events & fairs"]]] = True
     sign_person = np.repeat(np.arange(p.n), 3)
