@@ -21,8 +21,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
 from percorso.engine import Engine
+from percorso.events import is_touchpoint_type
 
 _PURCHASE_TYPES = {"purchase", "receipt", "return", "refund"}
 _ARROW = {
@@ -48,9 +49,11 @@ def journeys_for(
     *,
     session_gap_minutes: int = 30,
 ) -> Engine:
-    """Write ``touchpoints``, ``orders`` and ``customers`` for the given journeys.
+    """Write ``touchpoints``, ``orders``, ``customers`` and ``record_updates`` for the given journeys.
 
-    Each step is ``(event_type, occurred_at[, fields])`` or a dict with those keys. Fields
+    As in the build, record-keeping steps (``identify``, ``crm_update``, …: see
+    :data:`percorso.events.RECORD_KEEPING_EVENT_TYPES`) go to ``record_updates``, never to
+    ``touchpoints``; a person with only such steps is a customer with no touchpoints. Each step is ``(event_type, occurred_at[, fields])`` or a dict with those keys. Fields
     may set any touchpoint column (``channel``, ``revenue``, ``store_id``, ``campaign``…).
     Defaults: ``online`` is false for store/call/fair channels, purchases and receipts
     become orders, sessions split on ``session_gap_minutes`` of inactivity.
@@ -59,8 +62,10 @@ def journeys_for(
     tps: list[dict[str, Any]] = []
     orders: list[dict[str, Any]] = []
     customers: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     for customer_id, steps in journeys.items():
         rows = []
+        kept = []
         for i, step in enumerate(steps):
             if isinstance(step, Mapping):
                 fields = dict(step)
@@ -84,7 +89,8 @@ def journeys_for(
             row.update(fields)
             if row.get("campaign") is None and row.get("utm_campaign") is not None:
                 row["campaign"] = row["utm_campaign"]
-            rows.append(row)
+            (rows if is_touchpoint_type(event_type) else kept).append(row)
+        records.extend(kept)
         rows.sort(key=lambda r: (r["occurred_at"], r["event_id"]))
         session, last = 0, None
         for r in rows:
@@ -105,10 +111,11 @@ def journeys_for(
                 })
         tps.extend(rows)
         mine = [o for o in orders if o["customer_id"] == customer_id]
+        seen = rows or sorted(kept, key=lambda r: (r["occurred_at"], r["event_id"]))
         customers.append({
             "customer_id": customer_id,
-            "first_seen_at": rows[0]["occurred_at"] if rows else None,
-            "last_seen_at": rows[-1]["occurred_at"] if rows else None,
+            "first_seen_at": seen[0]["occurred_at"] if seen else None,
+            "last_seen_at": seen[-1]["occurred_at"] if seen else None,
             "n_touchpoints": len(rows), "n_orders": sum(not o["is_return"] for o in mine),
             "revenue": sum(o["revenue"] for o in mine), "is_identified": True, "n_identifiers": 1,
             "n_anonymous_ids": 0, "n_devices": 0, "n_emails": 1, "n_phones": 0, "n_cards": 0,
@@ -118,4 +125,5 @@ def journeys_for(
     engine.create_table("touchpoints", _table(TOUCHPOINT_COLUMNS, tps))
     engine.create_table("orders", _table(ORDER_COLUMNS, orders))
     engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))
+    engine.create_table("record_updates", _table(RECORD_UPDATE_COLUMNS, records))
     return engine

@@ -52,7 +52,7 @@ def hand(tmp_path):
 def credits(engine, model: str, **query) -> dict[str, float]:
     r = run(engine, AttributionQuery(models=(model,), **query))
     col = "markov_1" if model == "markov" else model
-    return dict(zip(r.frame["node"], r.frame[col], strict=True))
+    return dict(zip(r.nodes()["node"], r.nodes()[col], strict=True))
 
 
 def test_hand_journeys_under_both_conventions(hand):
@@ -77,7 +77,7 @@ def test_hand_journeys_under_both_conventions(hand):
 def test_levels_built_on_direct_are_direct(hand):
     # ROI's node is 'channel | campaign': the touchpoint's channel decides, whatever the level
     r = run(hand, AttributionQuery(models=("last",), level="channel_campaign"))
-    assert dict(zip(r.frame["node"], r.frame["last"], strict=True)) == {
+    assert dict(zip(r.nodes()["node"], r.nodes()["last"], strict=True)) == {
         "Email | (none)": 1.0, "Direct | (none)": 1.0, "Paid Search | (none)": 0.0}
     roi = run(hand, RoiQuery(models=("last",), direct="credit"))
     assert roi.frame.set_index("channel").loc["Direct", "conversions"] == 2.0
@@ -96,9 +96,9 @@ def test_path_file_gets_the_same_rewrite(tmp_path):
     f.write_text("path,total_conversions,total_conversion_value,total_null\n"
                  "Direct > Email > Direct,2,20,1\nDirect > Direct,1,5,0\n", encoding="utf-8")
     ga4 = run(Engine(":memory:"), AttributionQuery(models=("last",), paths_file=str(f)))
-    assert dict(zip(ga4.frame["node"], ga4.frame["last"], strict=True)) == {"Email": 2.0, "Direct": 1.0}
+    assert dict(zip(ga4.nodes()["node"], ga4.nodes()["last"], strict=True)) == {"Email": 2.0, "Direct": 1.0}
     every = run(Engine(":memory:"), AttributionQuery(models=("last",), paths_file=str(f), direct="credit"))
-    assert dict(zip(every.frame["node"], every.frame["last"], strict=True)) == {"Direct": 3.0, "Email": 0.0}
+    assert dict(zip(every.nodes()["node"], every.nodes()["last"], strict=True)) == {"Direct": 3.0, "Email": 0.0}
 
 
 def test_bad_values_name_the_valid_ones():
@@ -168,7 +168,7 @@ def test_every_model_equals_the_oracle(engine, spec, direct):
     r = run(engine, AttributionQuery(models=MODELS), {"direct": direct})
     for model in MODELS:
         col = "markov_1" if model == "markov" else model
-        got = dict(zip(r.frame["node"], r.frame[col], strict=True)) if len(r.frame) else {}
+        got = dict(zip(r.nodes()["node"], r.nodes()[col], strict=True)) if len(r.nodes()) else {}
         want = expected_credits(counts, model)
         assert got == pytest.approx({n: want.get(n, 0.0) for n in got}, abs=1e-9), model
         assert set(want) <= set(got) or not any(want.values()), model

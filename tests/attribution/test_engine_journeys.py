@@ -38,8 +38,8 @@ def engine(tmp_path):
 
 def test_paths_from_engine_follow_the_rules(engine):
     r = run(engine, AttributionQuery(models=("first", "last", "linear")))
-    first = dict(zip(r.frame["node"], r.frame["first"], strict=True))
-    last = dict(zip(r.frame["node"], r.frame["last"], strict=True))
+    first = dict(zip(r.nodes()["node"], r.nodes()["first"], strict=True))
+    last = dict(zip(r.nodes()["node"], r.nodes()["last"], strict=True))
     # anna: Email > Display (2nd Display same session); carla: fair. anna's Paid Search is 40
     # days before her receipt: not credited to it, so a journey without conversion
     assert first == {"Email": 1.0, "Events & fairs": 1.0, "Display": 0.0, "Paid Search": 0.0}
@@ -51,7 +51,7 @@ def test_paths_from_engine_follow_the_rules(engine):
 
 def test_lookback_and_conversion_definitions(engine):
     r = run(engine, AttributionQuery(models=("first",), lookback_days=60))
-    assert dict(zip(r.frame["node"], r.frame["first"], strict=True))["Paid Search"] == 1.0
+    assert dict(zip(r.nodes()["node"], r.nodes()["first"], strict=True))["Paid Search"] == 1.0
     store = run(engine, AttributionQuery(models=("linear",), conversion="purchase_store"))
     assert store.meta["totals"]["conversions"] == 1.0 and store.meta["totals"]["value"] == 100.0
     # carla's online purchase is not a store conversion: her fair visit is a null journey
@@ -61,7 +61,7 @@ def test_lookback_and_conversion_definitions(engine):
 
 def test_engine_time_decay_hand(engine):
     r = run(engine, AttributionQuery(models=("time_decay",), half_life_days=7))
-    td = dict(zip(r.frame["node"], r.frame["time_decay"], strict=True))
+    td = dict(zip(r.nodes()["node"], r.nodes()["time_decay"], strict=True))
     # anna: Email 5d07h before, Display 2d08h before → weights 2^(-5.2917/7), 2^(-2.3333/7)
     we, wd = 2 ** (-(5 + 7 / 24) / 7), 2 ** (-(2 + 8 / 24) / 7)
     assert td["Email"] == pytest.approx(we / (we + wd))
@@ -73,10 +73,10 @@ def test_drilldown_and_levels(engine):
     r = run(engine, AttributionQuery(models=("last",)))
     assert r.customers(node="Display")["customer_id"].tolist() == ["anna"]
     camp = run(engine, AttributionQuery(models=("last",), level="campaign"))
-    assert dict(zip(camp.frame["node"], camp.frame["last"], strict=True)) == {
+    assert dict(zip(camp.nodes()["node"], camp.nodes()["last"], strict=True)) == {
         "promo": 1.0, "(none)": 1.0, "winter": 0.0}  # winter: anna's old Paid Search, a null journey
     ob = run(engine, AttributionQuery(models=("first",), online_breakdown=True))
-    assert "Events & fairs (offline)" in set(ob.frame["node"])
+    assert "Events & fairs (offline)" in set(ob.nodes()["node"])
     with pytest.raises(InputError):
         r.customers(step=3)
 
@@ -164,8 +164,8 @@ def test_paths_file_round_trip(engine, tmp_path, delimiter):
     assert sorted(back.path_strings()) == sorted(paths.path_strings())
     assert back.totals() == paths.totals()
     again = run(engine, AttributionQuery(models=("linear", "markov", "shapley"), paths_file=str(f)))
-    a = r.frame.set_index("node").sort_index()
-    b = again.frame.set_index("node").sort_index()
+    a = r.nodes().set_index("node").sort_index()
+    b = again.nodes().set_index("node").sort_index()
     for col in ("linear", "markov_1", "shapley"):
         assert b[col].to_numpy() == pytest.approx(a[col].to_numpy())
 
@@ -218,7 +218,8 @@ def test_levels_from_stage_properties_and_combinations(tmp_path):
     try:
         def credits(level, model="first"):
             r = run(e, AttributionQuery(models=(model,), level=level))
-            return {k: v for k, v in zip(r.frame["node"], r.frame[model], strict=True) if v}
+            nodes = r.nodes()
+            return {k: v for k, v in zip(nodes["node"], nodes[model], strict=True) if v}
         # first touches: dina's landing, ezio's visit (the purchase is the conversion, not a touch)
         assert credits("stage") == {"awareness": 1.0, "consideration": 1.0}
         assert credits("channel+stage") == {"Display | awareness": 1.0, "Email | consideration": 1.0}

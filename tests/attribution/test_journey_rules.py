@@ -96,7 +96,7 @@ def test_the_conversion_event_is_never_a_touchpoint(engine):
     assert path_counts(engine) == {(("Paid Social", "Email"), "conv"): 1}
     assert path_counts(engine, conversion="lead") == {(("Paid Social",), "conv"): 1}
     r = run(engine, AttributionQuery(models=("last",), conversion="purchase_online"))
-    assert "Email" in set(r.frame["node"]) and r.meta["totals"]["conversions"] == 1.0
+    assert "Email" in set(r.nodes()["node"]) and r.meta["totals"]["conversions"] == 1.0
 
 
 # -- oracle ----------------------------------------------------------------------------------
@@ -122,6 +122,6 @@ def test_engine_journeys_equal_the_oracle(engine, spec, raw, conversion_name):
     paths, decay = oracle_paths(rows, cfg, cfg.conversion(conversion_name))
     assert path_counts(engine, raw, conversion_name) == paths
     r = run(engine, AttributionQuery(models=("time_decay",), conversion=conversion_name), raw)
-    got = dict(zip(r.frame["node"], r.frame["time_decay"], strict=True))
+    got = dict(zip(r.nodes()["node"], r.nodes()["time_decay"], strict=True))
     assert got == pytest.approx({n: decay.get(n, 0.0) for n in got}, abs=1e-9)
     assert set(decay) <= set(got)

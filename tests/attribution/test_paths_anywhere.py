@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from percorso.attribution.analysis import NOT_ATTRIBUTABLE, TOTAL
 from percorso.cli import app
 from percorso.errors import NotFound
 from percorso.project import init_project
@@ -22,7 +23,10 @@ def _last(args: list[str], cwd: Path, monkeypatch) -> dict[str, float]:
     monkeypatch.chdir(cwd)
     res = CliRunner().invoke(app, ["attribution", *args, "--models", "last", "--format", "json"])
     assert res.exit_code == 0, res.output
-    return {r["node"]: r["last"] for r in json.loads(res.stdout)}
+    rows = {r["node"]: r["last"] for r in json.loads(res.stdout)}
+    # a path table knows only journeys with touchpoints: nothing unattributable, total = 6 conversions
+    assert (rows.pop(NOT_ATTRIBUTABLE), rows.pop(TOTAL)) == (0.0, 6.0)
+    return rows
 
 
 def test_outside_any_project(tmp_path, monkeypatch):

@@ -94,39 +94,55 @@ def test_unknown_identifier_is_a_clear_error(anna):
 def test_timeline_is_every_touchpoint_in_time_order_across_channels(anna):
     cid = _find(anna, "CRM1")
     prof = customer_profile(anna.engine, cid)
-    # by hand: CRM update (10 Jan), loyalty sign-up (1 Feb), three web hits on 5 Mar (landing, identify,
-    # order W1 — the e-commerce export row is the same order, kept once), the store receipt (12 Mar)
-    assert prof.total_touchpoints == 6 and len(prof.timeline) == 6
+    # by hand: loyalty sign-up (1 Feb), two web hits on 5 Mar (landing, order W1 — the e-commerce
+    # export row is the same order, kept once), the store receipt (12 Mar). The CRM update (10 Jan)
+    # and the identify call (5 Mar 10:05) are record keeping: record updates, never touchpoints
+    assert prof.total_touchpoints == 4 and len(prof.timeline) == 4
     tl = prof.timeline
     assert list(tl["occurred_at"]) == sorted(tl["occurred_at"])
+    assert not {"crm_update", "identify"} & set(tl["event_type"])
     # stored in UTC; naive source times are Europe/Rome (UTC+1 in winter): the loyalty sign-up on
     # 1 Feb (midnight) is 31 Jan 23:00 UTC, the CRM update at 09:00 is 08:00 UTC, the receipt 16:30 UTC
     when = [t.strftime("%Y-%m-%d %H:%M") for t in tl["occurred_at"]]
-    assert when == ["2025-01-10 08:00", "2025-01-31 23:00", "2025-03-05 10:00", "2025-03-05 10:05",
-                    "2025-03-05 10:10", "2025-03-12 16:30"]
-    assert list(tl["online"])[2:5] == [True, True, True] and not tl["online"].iloc[5]
-    assert tl["campaign"].iloc[2] == EVIL
-    assert tl["order_id"].iloc[5] == RECEIPT and tl["store_id"].iloc[5] == "MI01"
+    assert when == ["2025-01-31 23:00", "2025-03-05 10:00", "2025-03-05 10:10", "2025-03-12 16:30"]
+    assert list(tl["online"])[1:3] == [True, True] and not tl["online"].iloc[3]
+    assert tl["campaign"].iloc[1] == EVIL
+    assert tl["order_id"].iloc[3] == RECEIPT and tl["store_id"].iloc[3] == "MI01"
     assert set(tl["order_id"].dropna()) == {"W1", RECEIPT}
     assert list(prof.orders["order_id"]) == ["W1", RECEIPT]
     assert list(prof.orders["online"]) == [True, False]
     assert float(prof.orders["revenue"].sum()) == pytest.approx(90.0 + 39.90)
+    rec = prof.record_updates
+    assert prof.total_record_updates == 2 and list(rec["event_type"]) == ["identify", "crm_update"]  # latest first
+    assert [t.strftime("%Y-%m-%d %H:%M") for t in rec["occurred_at"]] == ["2025-03-05 10:05", "2025-01-10 08:00"]
     s = prof.summary
     assert (s["first_name"], s["last_name"], s["city"]) == ("Anna", "Rossi", "Milano")
-    assert s["n_touchpoints"] == 6 and s["n_orders"] == 2 and s["revenue"] == pytest.approx(129.90)
-    assert s["consent_marketing"] is True and s["first_seen_at"] == datetime(2025, 1, 10, 8, 0)
+    assert s["n_touchpoints"] == 4 and s["n_orders"] == 2 and s["revenue"] == pytest.approx(129.90)
+    # first seen = first touchpoint (the loyalty sign-up), not the CRM record; first channel Loyalty
+    assert s["consent_marketing"] is True and s["first_seen_at"] == datetime(2025, 1, 31, 23, 0)
+    assert s["first_channel"] == "Loyalty"
+
+
+def test_a_person_known_only_from_records_is_found_without_touchpoints(anna):
+    prof = customer_profile(anna.engine, _find(anna, "CRM2"))
+    s = prof.summary
+    # Bruno is only a CRM row (11 Jan 09:00 Rome = 08:00 UTC): a person found, with no touchpoint
+    assert s["n_touchpoints"] == 0 and s["first_channel"] is None and prof.timeline.empty
+    assert prof.total_record_updates == 1 and s["first_seen_at"] == datetime(2025, 1, 11, 8, 0)
+    assert (s["first_name"], s["city"]) == ("Bruno", "Roma")
 
 
 def test_channel_summary_counts(anna):
     prof = customer_profile(anna.engine, _find(anna, "CRM1"))
     ch = {r.channel: r for r in prof.channels.itertuples(index=False)}
-    # the three web hits are one session that came from the newsletter e-mail
+    # the two web hits are one session that came from the newsletter e-mail
     web = ch["Email"]
-    assert (web.touchpoints, web.orders, web.revenue) == (3, 1, pytest.approx(90.0))
+    assert (web.touchpoints, web.orders, web.revenue) == (2, 1, pytest.approx(90.0))
     assert web.first_at.strftime("%H:%M") == "10:00" and web.last_at.strftime("%H:%M") == "10:10"
     store = ch["Store / POS"]
     assert (store.touchpoints, store.orders, store.revenue) == (1, 1, pytest.approx(39.90))
-    assert int(prof.channels["touchpoints"].sum()) == 6
+    assert "Unassigned" not in ch  # the CRM row gave no channel
+    assert int(prof.channels["touchpoints"].sum()) == 4
     assert float(prof.channels["revenue"].sum()) == pytest.approx(129.90)
     assert int(prof.channels["orders"].sum()) == 2
 
@@ -134,9 +150,9 @@ def test_channel_summary_counts(anna):
 def test_paging_the_timeline(anna):
     cid = _find(anna, "CRM1")
     whole = customer_profile(anna.engine, cid)
-    first = customer_profile(anna.engine, cid, limit=4)
-    rest = customer_profile(anna.engine, cid, limit=4, offset=4)
-    assert len(first.timeline) == 4 and len(rest.timeline) == 2 and rest.total_touchpoints == 6
+    first = customer_profile(anna.engine, cid, limit=3)
+    rest = customer_profile(anna.engine, cid, limit=3, offset=3)
+    assert len(first.timeline) == 3 and len(rest.timeline) == 1 and rest.total_touchpoints == 4
     assert list(first.timeline["event_id"]) + list(rest.timeline["event_id"]) == list(whole.timeline["event_id"])
 
 
@@ -147,11 +163,12 @@ def test_cli_json_matches_the_profile(anna_root):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert set(doc) >= {"customer_id", "summary", "channels", "orders", "timeline", "total_touchpoints"}
-    assert doc["total_touchpoints"] == 6 and len(doc["timeline"]) == 6
+    assert doc["total_touchpoints"] == 4 and len(doc["timeline"]) == 4
     assert doc["summary"]["last_name"] == "Rossi" and doc["summary"]["n_orders"] == 2
-    assert doc["timeline"][0]["occurred_at"].startswith("2025-01-10T08:00")  # ISO timestamps, UTC
+    assert doc["timeline"][0]["occurred_at"].startswith("2025-01-31T23:00")  # ISO timestamps, UTC
+    assert doc["total_record_updates"] == 2 and doc["record_updates"][1]["event_type"] == "crm_update"
     assert [o["order_id"] for o in doc["orders"]] == ["W1", RECEIPT]
-    assert sum(c["touchpoints"] for c in doc["channels"]) == 6
+    assert sum(c["touchpoints"] for c in doc["channels"]) == 4
     assert any(t["campaign"] == EVIL for t in doc["timeline"])
     res2 = CliRunner().invoke(app, ["customer", "show", "+39 333 1234567", "-p", str(root), "-f", "json",
                                     "--limit", "2", "--offset", "1"])

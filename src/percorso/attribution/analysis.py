@@ -22,12 +22,19 @@ from percorso.attribution.direct import IGNORE, drop_direct_paths
 from percorso.attribution.models import MODELS, column_name, parse_models
 from percorso.attribution.paths import PathTable, read_paths_file
 from percorso.attribution.settings import attribution_settings, direct_mode
+from percorso.build.definitions import GROSS_REVENUE, named
 from percorso.errors import InputError
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 MEASURE_NAMES = ("conversions", "value", "new_customers")
+#: Node label of the conversions no model could credit (no eligible touchpoint in the lookback).
+NOT_ATTRIBUTABLE = "(non attribuibile / not attributable)"
+#: Node label of the total row: attributed + not attributable = every conversion in the dates.
+TOTAL = "(totale / total)"
+#: Row names of :attr:`AttributionResult.totals`.
+TOTAL_ROWS = ("attributed", "not_attributable", "total")
 
 
 class AttributionQuery(AnalysisQuery):
@@ -52,10 +59,27 @@ class AttributionQuery(AnalysisQuery):
 
 @dataclass
 class AttributionResult(AnalysisResult):
-    """``frame``: one row per node, one conversions column per model, plus ``spread``.
-    ``long``: node, model, conversions, value, new_customers (and ci_low / ci_high)."""
+    """``frame``: one row per credited node, one conversions column per model, plus ``spread``;
+    then the row :data:`NOT_ATTRIBUTABLE` and the row :data:`TOTAL` (see :meth:`table`).
+    ``long``: node, model, conversions, value, new_customers (and ci_low / ci_high), nodes only.
+    ``totals``: row (``attributed`` | ``not_attributable`` | ``total``), model, conversions,
+    value, new_customers: for every model, attributed + not attributable = total, and the total
+    is every conversion of the definition in the dates (for purchases: the purchase orders and
+    their gross revenue, :mod:`percorso.build.definitions`)."""
 
     long: pd.DataFrame | None = None
+    totals: pd.DataFrame | None = None
+
+    def table(self, measure: str = "conversions") -> pd.DataFrame:
+        """Nodes × models for ``measure``, then the not-attributable row and the total row."""
+        long = self.long if self.long is not None else pd.DataFrame(columns=["node", "model", *MEASURE_NAMES])
+        models = list(self.totals["model"].unique()) if self.totals is not None else None
+        return with_totals(wide_frame(long, measure, models), self.totals, measure)
+
+    def nodes(self, measure: str = "conversions") -> pd.DataFrame:
+        """The credited nodes only (no reconciling rows): sums to the ``attributed`` row."""
+        f = self.frame if measure == "conversions" else self.table(measure)
+        return f[~f["node"].isin((NOT_ATTRIBUTABLE, TOTAL))].reset_index(drop=True)
 
     def figure(self, measure: str = "conversions") -> go.Figure:
         """Grouped bar chart: every model side by side per node."""
@@ -96,6 +120,37 @@ def wide_frame(long: pd.DataFrame, measure: str = "conversions", models: list[st
     wide = wide.reset_index()
     wide.columns.name = None
     return wide.sort_values(wide.columns[1], ascending=False, kind="stable").reset_index(drop=True)
+
+
+def with_totals(wide: pd.DataFrame, totals: pd.DataFrame | None, measure: str) -> pd.DataFrame:
+    """``wide`` (nodes × models) followed by the not-attributable and total rows of ``totals``."""
+    if totals is None or totals.empty:
+        return wide
+    rows = []
+    for key, label in (("not_attributable", NOT_ATTRIBUTABLE), ("total", TOTAL)):
+        part = totals[totals["row"] == key].set_index("model")[measure]
+        row = {"node": label, **{m: float(part.get(m, 0.0)) for m in wide.columns if m not in ("node", "spread")}}
+        vals = [v for k, v in row.items() if k != "node"]
+        row["spread"] = (max(vals) - min(vals)) if vals else 0.0
+        rows.append(row)
+    return pd.concat([wide, pd.DataFrame(rows, columns=wide.columns)], ignore_index=True)
+
+
+def totals_frame(long: pd.DataFrame, models: list[str], grand: dict[str, float]) -> pd.DataFrame:
+    """Per model: what it credited, what it could not, and ``grand`` (every conversion).
+
+    ``not_attributable`` = ``grand`` − credited, so the three rows reconcile by construction;
+    what makes them honest is that ``grand`` is counted apart, from the conversions themselves
+    (:func:`percorso.attribution.journeys.conversions_expr`), not from the journeys.
+    """
+    rows = []
+    for m in models:
+        part = long[long["model"] == m]
+        got = {k: float(part[k].sum()) for k in MEASURE_NAMES}
+        rows.append({"row": "attributed", "model": m, **got})
+        rows.append({"row": "not_attributable", "model": m, **{k: round(grand[k] - got[k], 9) for k in MEASURE_NAMES}})
+        rows.append({"row": "total", "model": m, **grand})
+    return pd.DataFrame(rows, columns=["row", "model", *MEASURE_NAMES])
 
 
 class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
@@ -180,11 +235,25 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         meta = {"level": self.cfg.level, "conversion": q.conversion or self.cfg.default_conversion,
                 "lookback_days": self.cfg.lookback_days, "markov_order": self.cfg.markov_order,
                 "direct": self.cfg.direct,
-                "n_paths": paths.n_paths, "totals": totals, "notes": notes}
+                "n_paths": paths.n_paths, "totals": totals, "notes": notes,
+                # value: the conversions' revenue before returns (for purchases: gross revenue)
+                "definitions": named(revenue=GROSS_REVENUE) if self.conversion.value == "revenue" else {}}
         if journeys is not None:
-            n_conv = self.engine.execute(J.conversions_expr(self.engine, self.conversion, q).count())
-            meta["conversions_without_touchpoints"] = float(n_conv) - totals["conversions"]
-        return AttributionResult(frame=wide_frame(long, models=list(credits)), query=q, meta=meta, long=long)
+            grand = self._grand_totals()
+            meta["conversions_without_touchpoints"] = grand["conversions"] - totals["conversions"]
+        else:  # a path table holds only journeys with touchpoints: nothing is known beyond them
+            grand = {k: float(totals[k]) for k in MEASURE_NAMES}
+            notes.append("paths file: only journeys with touchpoints are known; not attributable = 0")
+        recon = totals_frame(long, list(credits), grand)
+        frame = with_totals(wide_frame(long, models=list(credits)), recon, "conversions")
+        return AttributionResult(frame=frame, query=q, meta=meta, long=long, totals=recon)
+
+    def _grand_totals(self) -> dict[str, float]:
+        """Every conversion of the definition in the query's dates, credited or not."""
+        c = J.conversions_expr(self.engine, self.conversion, self.query)
+        row = self.engine.execute(c.aggregate(conversions=c.count(), value=c.value.sum(),
+                                              new_customers=c.new_customer.sum())).iloc[0]
+        return {k: float(0.0 if pd.isna(row[k]) else row[k]) for k in MEASURE_NAMES}
 
     def _engine_time_decay(self, journeys: Any, nodes: tuple[str, ...]) -> np.ndarray:
         df = self.engine.execute(A.time_decay_expr(journeys, self.cfg.half_life_days))

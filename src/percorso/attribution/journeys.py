@@ -145,15 +145,24 @@ def _first_of_session(touches: ir.Table, settings: AttributionSettings) -> ir.Ta
 
 
 def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = None) -> ir.Table:
-    """Conversions of a definition within the query dates (customer_id, occurred_at, value)."""
+    """Conversions of a definition within the query dates: every one, credited or not.
+
+    Columns ``customer_id, occurred_at, value, new_customer`` (1 for the customer's first
+    conversion of this definition ever, as in :func:`journey_touches`). This is the total the
+    credited journeys are reconciled against: a conversion with no eligible touchpoint in the
+    lookback is in here and in no journey.
+    """
     tp = engine.table("touchpoints")
     cond = tp.event_type.isin(conversion.event_types)
     if conversion.online is not None:
         cond = cond & (tp.online.fill_null(False) == conversion.online)
+    value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
+    conv = tp.filter(cond).select("customer_id", "occurred_at", "event_id", value=value)
+    first = ibis.row_number().over(ibis.window(group_by="customer_id", order_by=["occurred_at", "event_id"])) == 0
+    conv = conv.mutate(new_customer=first.cast("int64"))
     lo, hi = _day_bounds(query)
     if lo is not None:
-        cond = cond & (tp.occurred_at >= lo)
+        conv = conv.filter(conv.occurred_at >= lo)
     if hi is not None:
-        cond = cond & (tp.occurred_at < hi)
-    value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
-    return tp.filter(cond).select("customer_id", "occurred_at", value=value)
+        conv = conv.filter(conv.occurred_at < hi)
+    return conv.select("customer_id", "occurred_at", "value", "new_customer")

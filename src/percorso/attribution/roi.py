@@ -4,12 +4,20 @@ Costs (``campaign_costs``) are summed in the engine by channel and campaign over
 dates and joined to the conversions, revenue and new customers each model credits to the
 same (channel, campaign) node. Metrics:
 
-- ``roi``  = (revenue - cost) / cost
+- ``roi``  = (revenue - cost) / cost: ROI **on revenue** (gross revenue of the conversions)
 - ``roas`` = revenue / cost
 - ``cpa``  = cost / conversions
 - ``cac``  = cost / new customers (first conversion of the customer)
+- with ``[attribution] margin`` set: ``margin`` = revenue × margin and ``roi_margin`` =
+  (margin - cost) / cost, ROI **on margin** (what the spend earned after the cost of goods)
 
 Ratios with a zero denominator are NaN (shown as "—"), never infinite.
+
+Reconciliation: without a ``campaign`` / ``channel`` filter every model also has a row
+:data:`~percorso.attribution.analysis.NOT_ATTRIBUTABLE` (the conversions and revenue no
+touchpoint could take: cost 0) and a row :data:`~percorso.attribution.analysis.TOTAL` (every
+conversion, all revenue and every cost in the dates; its ROI is the blended one). Attributed
+rows + not attributable = total, for every model.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import pandas as pd
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
-from percorso.attribution.analysis import AttributionQuery, AttributionRunner
+from percorso.attribution.analysis import NOT_ATTRIBUTABLE, TOTAL, AttributionQuery, AttributionRunner
 from percorso.attribution.journeys import _day_bounds
 from percorso.errors import NotFound, suggest
 
@@ -67,16 +75,21 @@ class RoiQuery(AnalysisQuery):
 
 @dataclass
 class RoiResult(AnalysisResult):
-    """``frame``: channel, campaign, model, cost, conversions, revenue, new_customers, roi, roas, cpa, cac."""
+    """``frame``: channel, campaign, model, cost, conversions, revenue, new_customers, roi, roas,
+    cpa, cac (and margin, roi_margin when a margin is set); per model, the not-attributable and
+    total rows close it (see the module doc)."""
 
     def formatted(self, locale: str = "it") -> pd.DataFrame:
         """The frame with euros and ratios as text for people, in ``locale`` (``it`` | ``en``)."""
         f = self.frame.copy()
-        for c in ("cost", "revenue", "cpa", "cac"):
-            f[c] = [format_eur(v, locale=locale) for v in f[c]]
+        for c in ("cost", "revenue", "cpa", "cac", "margin"):
+            if c in f:
+                f[c] = [format_eur(v, locale=locale) for v in f[c]]
         for c in ("conversions", "new_customers"):
             f[c] = [format_it_number(v, 1, locale=locale) for v in f[c]]
-        f["roi"] = [format_it_number(v * 100, 1, locale=locale) + " %" if not pd.isna(v) else "—" for v in f["roi"]]
+        for c in ("roi", "roi_margin"):
+            if c in f:
+                f[c] = [format_it_number(v * 100, 1, locale=locale) + " %" if not pd.isna(v) else "—" for v in f[c]]
         f["roas"] = [format_it_number(v, 2, locale=locale) for v in f["roas"]]
         return f
 
@@ -137,6 +150,12 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
             frame = frame[frame["campaign"] == q.campaign]
         if q.channel is not None:
             frame = frame[frame["channel"] == q.channel]
+        order = {m: i for i, m in enumerate(models)}
+        frame = frame.sort_values(["channel", "campaign", "model"], key=lambda s: s.map(order)
+                                  if s.name == "model" else s).reset_index(drop=True)
+        if q.campaign is None and q.channel is None and attr.totals is not None:
+            frame = pd.concat([frame, _reconciling_rows(attr.totals, float(costs["cost"].sum()), models)],
+                              ignore_index=True)
         cost = frame["cost"].to_numpy(float)
 
         def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -149,12 +168,18 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
             cpa=ratio(cost, frame["conversions"].to_numpy(float)),
             cac=ratio(cost, frame["new_customers"].to_numpy(float)),
         )
+        # no spend bought the unattributable conversions: a cost per conversion of 0 would read as free
+        frame.loc[frame["channel"] == NOT_ATTRIBUTABLE, ["cpa", "cac"]] = np.nan
         cols = ["channel", "campaign", "model", "cost", "conversions", "revenue", "new_customers",
                 "roi", "roas", "cpa", "cac"]
-        order = {m: i for i, m in enumerate(models)}
-        frame = frame[cols].sort_values(["channel", "campaign", "model"], key=lambda s: s.map(order)
-                                        if s.name == "model" else s).reset_index(drop=True)
-        meta = {**attr.meta, "currency": "EUR"}
+        margin = runner.cfg.margin
+        if margin is not None:
+            frame = frame.assign(margin=rev * margin, roi_margin=ratio(rev * margin - cost, cost))
+            cols += ["margin", "roi_margin"]
+        frame = frame[cols].reset_index(drop=True)
+        meta = {**attr.meta, "currency": "EUR", "margin": margin,
+                "roi": "on revenue: (revenue - cost) / cost" + (
+                    f"; roi_margin on margin ({margin:.0%} of revenue): (margin - cost) / cost" if margin else "")}
         self._attr_runner = runner
         return RoiResult(frame=frame, query=q, meta=meta)
 
@@ -174,3 +199,17 @@ def _check_drill(runner: RoiRunner, selector: dict[str, Any]) -> None:
 
 
 register_drill_check(("roi",), _check_drill)
+
+
+def _reconciling_rows(totals: pd.DataFrame, total_cost: float, models: list[str]) -> pd.DataFrame:
+    """Per model: the not-attributable row (cost 0) and the total row (every cost in the dates)."""
+    rows = []
+    for key, label, cost in (("not_attributable", NOT_ATTRIBUTABLE, 0.0), ("total", TOTAL, total_cost)):
+        part = totals[totals["row"] == key].set_index("model")
+        for m in models:
+            if m in part.index:
+                r = part.loc[m]
+                rows.append({"channel": label, "campaign": "", "model": m, "cost": cost,
+                             "conversions": float(r["conversions"]), "revenue": float(r["value"]),
+                             "new_customers": float(r["new_customers"])})
+    return pd.DataFrame(rows)

@@ -128,6 +128,9 @@ class AttributionSettings(BaseModel):
     markov_order: int = Field(1, ge=1, le=4)
     shapley_exact_max_channels: int = Field(15, ge=1, le=20)
     level: str = "channel"
+    margin: float | None = Field(None, gt=0, le=1)
+    """Gross margin rate on revenue (0.4 = 40 %). Set, ``percorso roi`` adds the margin each
+    model credits and ROI on margin, ``(margin − cost) / cost``, next to ROI on revenue."""
 
     @model_validator(mode="before")
     @classmethod

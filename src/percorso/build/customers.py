@@ -26,6 +26,7 @@ def _latest(t: ir.Table, col: str) -> ir.Value:
 
 def customers_expr(
     touchpoints: ir.Table,
+    record_updates: ir.Table,
     orders: ir.Table,
     identity_map: ir.Table,
     event_customers: ir.Table,
@@ -33,15 +34,31 @@ def customers_expr(
     pii_vault: ir.Table,
     merges: ir.Table | None,
 ) -> ir.Table:
-    """Customer rows for the customers present in ``touchpoints`` (already scoped)."""
+    """Customer rows for every person found in ``touchpoints`` or ``record_updates`` (already scoped).
+
+    A person known only from records (a CRM contact who never visited, bought or opened an
+    e-mail) is a customer row with ``n_touchpoints = 0`` and no first channel: the people
+    found, of :mod:`percorso.build.definitions`. ``first_seen_at`` / ``last_seen_at`` are their
+    first and last touchpoint, or their first and last record when they have no touchpoint.
+    """
     tp = touchpoints
-    act = tp.group_by("customer_id").aggregate(
-        first_seen_at=tp.occurred_at.min(),
-        last_seen_at=tp.occurred_at.max(),
+    touched = tp.group_by("customer_id").aggregate(
+        _tp_first=tp.occurred_at.min(),
+        _tp_last=tp.occurred_at.max(),
         n_touchpoints=tp.count(),
         first_channel=tp.channel.argmin(tp.occurred_at),
         current_stage=tp.stage.argmax(tp.occurred_at, where=tp.stage.notnull()),
     )
+    ru = record_updates
+    recorded = ru.group_by("customer_id").aggregate(_ru_first=ru.occurred_at.min(), _ru_last=ru.occurred_at.max())
+    people = touched.select("customer_id").union(recorded.select("customer_id"), distinct=True)
+    act = people.left_join(touched, "customer_id").drop("customer_id_right")
+    act = act.left_join(recorded, "customer_id").drop("customer_id_right")
+    act = act.mutate(
+        first_seen_at=act._tp_first.fill_null(act._ru_first),
+        last_seen_at=act._tp_last.fill_null(act._ru_last),
+        n_touchpoints=act.n_touchpoints.fill_null(0),
+    ).drop("_tp_first", "_tp_last", "_ru_first", "_ru_last")
     o = orders
     buy = o.group_by("customer_id").aggregate(
         n_orders=o.count(where=~o.is_return),

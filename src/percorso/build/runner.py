@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from percorso.build.customers import customers_expr
 from percorso.build.orders import orders_expr
-from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.build.records import record_updates_expr
+from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
 from percorso.build.touchpoints import touchpoints_expr
 from percorso.channels import load_rules
 from percorso.engine import build_sql as S
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-_BUILD_TABLES = {"touchpoints": TOUCHPOINT_COLUMNS, "orders": ORDER_COLUMNS, "customers": CUSTOMER_COLUMNS}
+_BUILD_TABLES = {"touchpoints": TOUCHPOINT_COLUMNS, "orders": ORDER_COLUMNS, "customers": CUSTOMER_COLUMNS,
+                 "record_updates": RECORD_UPDATE_COLUMNS}
 _BUILDS_COLUMNS = (
     ("build_id", "VARCHAR"), ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"), ("mode", "VARCHAR"),
     ("events", "BIGINT"), ("events_without_customer", "BIGINT"), ("customers_rebuilt", "BIGINT"),
@@ -147,6 +149,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     tp = touchpoints_expr(scoped, rules, session_gap_minutes=project.settings.build.session_gap_minutes,
                           stage_settings=project.settings.stages)
     engine.create_table("_build_touchpoints", tp)
+    engine.create_table("_build_record_updates", record_updates_expr(scoped))
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
 
     say("ordini / orders")
@@ -159,7 +162,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     say("clienti / customers")
     t1 = time.perf_counter()
     merges = engine.table("identity_merges") if engine.has_table("identity_merges") else None
-    cust = customers_expr(new_tp, engine.table("_build_orders"), engine.table("identity_map"), ec,
+    cust = customers_expr(new_tp, engine.table("_build_record_updates"), engine.table("_build_orders"), engine.table("identity_map"), ec,
                           engine.table("contact_profiles"), engine.table("pii_vault"), merges)
     engine.create_table("_build_customers", cust)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)

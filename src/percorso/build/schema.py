@@ -1,4 +1,5 @@
-"""Columns of the tables the build stage owns: ``touchpoints``, ``orders``, ``customers``.
+"""Columns of the tables the build stage owns: ``touchpoints``, ``orders``, ``customers``,
+``record_updates``.
 
 Analyses (journeys, attribution, value, segments) read only these tables and
 ``campaign_costs``; they are the seam between the data pipeline and the analyses. The test
@@ -59,9 +60,9 @@ CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer_id", "VARCHAR"),
     ("first_seen_at", "TIMESTAMP"),
     ("last_seen_at", "TIMESTAMP"),
-    ("n_touchpoints", "BIGINT"),
-    ("n_orders", "BIGINT"),
-    ("revenue", "DOUBLE"),
+    ("n_touchpoints", "BIGINT"),            # 0 for a person known only from record updates
+    ("n_orders", "BIGINT"),                 # purchase orders (returns excluded)
+    ("revenue", "DOUBLE"),                  # net revenue: purchases minus returns (build/definitions.py)
     ("is_identified", "BOOLEAN"),           # has a strong identifier (login, email, phone, card, CRM, tax code)
     ("n_identifiers", "BIGINT"),
     ("n_anonymous_ids", "BIGINT"),
@@ -79,8 +80,20 @@ CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("city", "VARCHAR"),
     ("province", "VARCHAR"),
     ("home_store", "VARCHAR"),              # store with most receipts
-    ("first_channel", "VARCHAR"),
+    ("first_channel", "VARCHAR"),           # channel of the first touchpoint (NULL without touchpoints)
     ("current_stage", "VARCHAR"),           # stage of the latest staged touchpoint
     ("merged_from", "VARCHAR"),             # JSON list of retired ids merged into this one
 )
 
+
+#: Record-keeping events (:data:`percorso.events.RECORD_KEEPING_EVENT_TYPES`: CRM record
+#: updates, identify/alias calls) of each customer: never touchpoints, kept for the profile.
+RECORD_UPDATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "VARCHAR"),
+    ("customer_id", "VARCHAR"),
+    ("occurred_at", "TIMESTAMP"),           # UTC
+    ("event_type", "VARCHAR"),
+    ("event_name", "VARCHAR"),
+    ("source_name", "VARCHAR"),
+    ("source_system", "VARCHAR"),
+)

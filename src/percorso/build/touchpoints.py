@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from percorso.build.records import touchpoint_events
 from percorso.build.schema import TOUCHPOINT_COLUMNS
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
@@ -132,9 +133,11 @@ def touchpoints_expr(
 
     ``identified_events`` is the identity stage's ``events_identified`` view (every event
     column plus ``customer_id``), already restricted to the customers being built; events
-    without a customer are left out here and reported by the runner.
+    without a customer are left out here and reported by the runner. Record-keeping events
+    (:mod:`percorso.build.records`) are left out before sessions are cut: an identify call or
+    a CRM row neither opens a session nor gives one its channel.
     """
-    t = identified_events.filter(identified_events.customer_id.notnull())
+    t = touchpoint_events(identified_events.filter(identified_events.customer_id.notnull()))
     t = _ad_tags(t)
     props = t.properties.cast("json")
     t = t.mutate(
@@ -148,8 +151,8 @@ def touchpoints_expr(
         ),
     )
     t = classify(t, rules)
-    # records with no marketing channel (CRM profile updates, identify calls from a back
-    # office) are offline and matched no offline rule: they are Unassigned, not Direct
+    # offline events that matched no offline rule (a type of a custom source no rule knows)
+    # have no marketing channel: they are Unassigned, not Direct
     t = t.mutate(channel=(~t.online.fill_null(False) & ~t.channel_rule.startswith("offline:")
                           & (t.channel_rule != "source")).ifelse(ibis.literal("Unassigned"), t.channel))
     t = _sessions(t, session_gap_minutes)

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         ``--out FILE.html`` writes the grouped bar chart instead of the table.
         """
         from percorso.analysis.base import run
-        from percorso.attribution.analysis import AttributionQuery, wide_frame
+        from percorso.attribution.analysis import AttributionQuery
         from percorso.errors import InputError
 
         if measure not in ("conversions", "value", "new_customers"):
@@ -90,10 +90,12 @@ def register(app: typer.Typer) -> None:
 
             console().print(f"[green]scritto[/green] {shown_path(out)}")
             return
-        frame = wide_frame(result.long, measure) if measure != "conversions" else result.frame
+        frame = result.table(measure)  # nodes, then the not-attributable and total rows
         if ci and result.long is not None and "ci_low" in result.long:
             frame = result.long
-        emit_frame(frame, fmt, out, title=f"Attribuzione ({measure})")
+        from percorso.build.definitions import titled
+
+        emit_frame(frame, fmt, out, title=titled(f"Attribuzione ({measure})", result.meta.get("definitions")))
 
     @app.command("roi")
     def roi(
@@ -127,4 +129,9 @@ def register(app: typer.Typer) -> None:
             result.figure().write_html(str(out), include_plotlyjs=True)
             return
         frame = result.formatted(output_locale()) if fmt is OutputFormat.table and out is None else result.frame
-        emit_frame(frame, fmt, out, title=f"ROI {campaign or ''}".strip())
+        margin = result.meta.get("margin")
+        basis = ("ROI sui ricavi e sul margine / on revenue (roi) and on margin (roi_margin, "
+                 f"{margin:.0%})" if margin else "ROI sui ricavi / ROI on revenue")
+        from percorso.build.definitions import titled
+
+        emit_frame(frame, fmt, out, title=titled(f"{basis} {campaign or ''}".strip(), result.meta.get("definitions")))

@@ -93,7 +93,7 @@ def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
         f"e-mail {_fmt(s.get('email'))}  telefono {_fmt(s.get('phone'))}  carta {_fmt(s.get('loyalty_card'))}  "
         f"città {_fmt(s.get('city'))}",
         f"primo contatto / first seen {_fmt(s.get('first_seen_at'))}  ultimo / last {_fmt(s.get('last_seen_at'))}",
-        f"ordini / orders {_fmt(s.get('n_orders'))}  ricavi / revenue {_fmt(s.get('revenue'))} EUR  "
+        f"ordini / orders {_fmt(s.get('n_orders'))}  ricavi netti dei resi / net revenue {_fmt(s.get('revenue'))} EUR  "
         f"punti di contatto {_fmt(s.get('n_touchpoints'))}",
         f"consenso marketing {_fmt(s.get('consent_marketing'))}  profilazione {_fmt(s.get('consent_profiling'))}  "
         f"identificativi {_fmt(s.get('n_identifiers'))} (dispositivi {_fmt(s.get('n_devices'))}, "
@@ -144,3 +144,20 @@ def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
     out.print(tl)
     if last < profile.total_touchpoints:
         console().print(f"… altri {profile.total_touchpoints - last}: --offset {last}")
+    _print_records(profile, tz)
+
+
+def _print_records(profile: CustomerProfile, tz: str) -> None:
+    """Record updates (CRM rows, identify calls) apart: they are not touchpoints of the journey."""
+    from rich.table import Table
+
+    if profile.record_updates is None or profile.record_updates.empty:
+        return
+    shown = len(profile.record_updates)
+    rt = Table(title=f"aggiornamenti anagrafici, non contatti / record updates, not touchpoints "
+                     f"(ultimi {shown} di {profile.total_record_updates})", title_justify="left")
+    for col in ("quando / when", "evento / event", "sistema / system"):
+        rt.add_column(col)
+    for r in profile.record_updates.itertuples(index=False):
+        rt.add_row(_fmt(_local(r.occurred_at, tz)), _fmt(r.event_type), _fmt(r.source_system))
+    console(stderr=False).print(rt)

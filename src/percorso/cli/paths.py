@@ -73,7 +73,9 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
                 console().print(f"… pagina piena / page full: i successivi / next ones with --offset {offset + limit}")
             console().print("scheda / profile: percorso customer show ID")
             return
-        emit_frame(result.to_frame(), fmt, out, title=title)
+        from percorso.build.definitions import titled
+
+        emit_frame(result.to_frame(), fmt, out, title=titled(title, result.meta.get("definitions")))
         if fmt is OutputFormat.table and out is None:
             for section, frame in getattr(result, "sections", dict)().items():
                 emit_frame(frame, fmt, None, title=section)

@@ -49,7 +49,9 @@ def show_result(res: Any, fmt: OutputFormat, out: Path | None, chart: Path | Non
         emit_frame(frame, fmt, out, title=f"clienti / customers: {drill}")
         console().print("scheda / profile: percorso customer show ID")
     else:
-        emit_frame(res.to_frame(), fmt, out, title=title)
+        from percorso.build.definitions import titled
+
+        emit_frame(res.to_frame(), fmt, out, title=titled(title, res.meta.get("definitions")))
 
 
 def warn(lines: list[str]) -> None:

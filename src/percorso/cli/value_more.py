@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from percorso.build.definitions import caption, titled
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
 
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Write the chart (.html or .png).")]
@@ -51,7 +52,8 @@ def register(app: typer.Typer) -> None:
                 sel["losing"] = True
             emit_frame(res.customers(limit=limit, offset=offset, **sel), fmt, out, title="cost to serve")
         else:
-            emit_frame(res.to_frame(), fmt, out, title="cost to serve / costo di servizio")
+            emit_frame(res.to_frame(), fmt, out,
+                       title=titled("cost to serve / costo di servizio", res.meta.get("definitions")))
 
     @app.command("health")
     def health_cmd(
@@ -72,7 +74,7 @@ def register(app: typer.Typer) -> None:
         if band is not None:
             emit_frame(res.customers(limit=limit, offset=offset, band=band), fmt, out, title=f"health {band}")
         else:
-            emit_frame(res.to_frame(), fmt, out, title="health / salute")
+            emit_frame(res.to_frame(), fmt, out, title=titled("health / salute", res.meta.get("definitions")))
 
     @app.command("personas")
     def personas_cmd(
@@ -122,8 +124,9 @@ def register(app: typer.Typer) -> None:
             sil = ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items())
             when = (f", computed at {str(res.meta['computed_at'])[:19]}" if res.meta.get("computed_at") else "")
             console().print(f"k = {res.meta['k']}, silhouette = {sil or '-'}{when}")
+            console().print(caption(res.meta.get("definitions") or {}), markup=False, highlight=False)
             # numbers kept from the stored personas (or new), so a saved `persona = N` can be trusted
             for line in res.meta.get("numbering") or []:
                 console().print(line, markup=False, highlight=False)
         else:
-            emit_frame(frame, fmt, out, title="personas")
+            emit_frame(frame, fmt, out, title=titled("personas", res.meta.get("definitions")))

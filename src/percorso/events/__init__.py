@@ -15,7 +15,9 @@ from percorso.events.types import (
     EVENT_TYPES,
     ONLINE_SOURCE_SYSTEMS,
     OUTBOUND_EVENT_TYPES,
+    RECORD_KEEPING_EVENT_TYPES,
     canonical_event_type,
+    is_touchpoint_type,
 )
 
 __all__ = [
@@ -28,5 +30,7 @@ __all__ = [
     "EVENT_TYPE_ALIASES",
     "ONLINE_SOURCE_SYSTEMS",
     "OUTBOUND_EVENT_TYPES",
+    "RECORD_KEEPING_EVENT_TYPES",
     "canonical_event_type",
+    "is_touchpoint_type",
 ]

@@ -53,8 +53,30 @@ EVENT_TYPE_ALIASES: dict[str, str] = {
     "reso": "return",
 }
 
+#: Record-keeping events: rows a system writes about a person, not something the person did or
+#: received. An identify/alias call records who a browser belongs to (the login or signup it
+#: accompanies is the customer's action); a CRM export row records a profile or consent as it
+#: stood at ``updated_at``; a campaign cost row records spend. They feed identity resolution and
+#: the profile (name, contacts, consent), but they are **never touchpoints**: the build keeps them
+#: out of ``touchpoints`` (hence out of first/last channel, touchpoint counts, sessions, journeys,
+#: cohorts, personas, attribution) and stores them in ``record_updates`` instead. Outbound
+#: contacts (:data:`OUTBOUND_EVENT_TYPES`: sends, impressions) stay touchpoints: they happened to
+#: the person, and the analyses that must not credit them (attribution, friction) set them apart.
+RECORD_KEEPING_EVENT_TYPES: tuple[str, ...] = ("identify", "alias", "crm_update", "campaign_cost")
+
 #: Source systems whose touchpoints are digital.
 ONLINE_SOURCE_SYSTEMS: frozenset[str] = frozenset({"web", "app", "ecommerce", "esp", "ads", "crm_web"})
+
+
+def is_touchpoint_type(event_type: str | None) -> bool:
+    """Whether an event of this canonical type is a touchpoint (not record keeping).
+
+    Examples
+    --------
+    >>> is_touchpoint_type("page_view"), is_touchpoint_type("crm_update")
+    (True, False)
+    """
+    return event_type not in RECORD_KEEPING_EVENT_TYPES
 
 
 def canonical_event_type(name: str) -> str | None:

@@ -25,6 +25,7 @@ from pydantic import field_validator
 
 from percorso.analysis.base import AnalysisQuery
 from percorso.errors import InputError, NotFound, PercorsoError, suggest
+from percorso.events import RECORD_KEEPING_EVENT_TYPES
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
@@ -61,8 +62,10 @@ PURCHASE_TYPES = ("purchase", "receipt")
 #: and with ``--node event_type`` ``receipt`` is one till's word for it; these read the step's
 #: purchase and online flags, so "paths that end with a purchase in store" is one spelling.
 PURCHASE_ANCHORS: dict[str, bool | None] = {"purchase:any": None, "purchase:online": True, "purchase:store": False}
-#: Record-keeping events that are not contacts with the customer: left out of journeys.
-ADMIN_EVENT_TYPES = ("identify", "alias", "crm_update")
+#: Record-keeping events that are not contacts with the customer: the build already keeps them
+#: out of ``touchpoints`` (one definition, in the event contract); the filter below guards
+#: tables written by an older build.
+ADMIN_EVENT_TYPES = RECORD_KEEPING_EVENT_TYPES
 #: Valid labels listed in an unknown-label error (pages or campaigns can be thousands).
 _SHOWN_LABELS = 30
 

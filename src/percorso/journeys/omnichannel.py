@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named
 from percorso.build.orders import MIXES, purchase_mix
 from percorso.errors import InputError, suggest
 from percorso.journeys.controls import PURCHASE_TYPES, scoped_touchpoints
@@ -142,7 +143,9 @@ class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
             customers=r.customer_id.nunique(where=r.cross)))
         ro["share_of_orders"] = ro["with_cross_research"] / ro["orders"]
         ro = pd.DataFrame({"direction": ["online_to_store", "store_to_online"]}).merge(ro, how="left").fillna(0)
-        return OmnichannelResult(frame=f, query=q, first_purchase=self._first_purchase(), ropo=ro,
+        defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
+        return OmnichannelResult(frame=f, query=q, meta={"definitions": defs},
+                                 first_purchase=self._first_purchase(), ropo=ro,
                                  transitions=self._transitions(), stores=self._stores(r))
 
     def _first_purchase(self) -> pd.DataFrame:

@@ -25,6 +25,10 @@ TIMELINE_COLUMNS = (
     "occurred_at", "channel", "online", "event_type", "stage", "source_system", "campaign", "page_url",
     "store_id", "order_id", "revenue", "session_id", "event_id",
 )
+#: Record-update columns (record keeping is never a touchpoint: shown apart from the timeline).
+RECORD_COLUMNS = ("occurred_at", "event_type", "source_system", "source_name", "event_id")
+#: The latest record updates shown with a profile.
+RECORD_LIMIT = 20
 
 
 @dataclass
@@ -39,6 +43,9 @@ class CustomerProfile:
     total_touchpoints: int
     offset: int = 0
     also_matches: list[str] = field(default_factory=list)
+    #: the latest record updates (CRM rows, identify calls): not touchpoints, never in the timeline
+    record_updates: pd.DataFrame | None = None
+    total_record_updates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: timestamps as ISO strings, missing values as null."""
@@ -53,6 +60,8 @@ class CustomerProfile:
             "total_touchpoints": self.total_touchpoints,
             "offset": self.offset,
             "also_matches": self.also_matches,
+            "record_updates": [] if self.record_updates is None else frame_records(self.record_updates),
+            "total_record_updates": self.total_record_updates,
         }
 
 
@@ -76,8 +85,21 @@ def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offs
         mine.select(*TIMELINE_COLUMNS).order_by(["occurred_at", "event_id"]).limit(limit, offset=offset)
     )
     total = int(engine.execute(mine.count()))
+    records, n_records = _record_updates(engine, customer_id)
     row = {k: (None if _isna(v) else v) for k, v in summary.iloc[0].to_dict().items()}
-    return CustomerProfile(customer_id, row, channels, orders, timeline, total, offset)
+    return CustomerProfile(customer_id, row, channels, orders, timeline, total, offset,
+                           record_updates=records, total_record_updates=n_records)
+
+
+def _record_updates(engine: Engine, customer_id: str) -> tuple[pd.DataFrame | None, int]:
+    """The latest :data:`RECORD_LIMIT` record updates of one customer and how many there are."""
+    if not engine.has_table("record_updates"):  # a database built before record updates existed
+        return None, 0
+    r = engine.table("record_updates")
+    mine = r.filter(r.customer_id == customer_id)
+    frame = engine.execute(mine.select(*RECORD_COLUMNS).order_by([ibis.desc("occurred_at"), "event_id"])
+                           .limit(RECORD_LIMIT))
+    return frame, int(engine.execute(mine.count()))
 
 
 def _channel_mix(mine: ir.Table, my_orders: ir.Table) -> ir.Table:

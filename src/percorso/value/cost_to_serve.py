@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
+from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named
 from percorso.errors import InputError
 from percorso.value.rfm import rfm_expr
 from percorso.value.settings import CostToServeSettings, value_settings
@@ -134,8 +135,9 @@ def cost_to_serve_expr(engine: Engine, cfg: CostToServeSettings | None = None, *
         deliveries=(o._online & ~o._ret).cast("int64").sum(),
         discounts=o._disc.sum(),
     )
-    ids = (mk.select("customer_id").union(calls.select("customer_id"))
-           .union(og.select("customer_id")).distinct())
+    # every person with a touchpoint in the period (the people with touchpoints of
+    # percorso.build.definitions), costs or not: one with none serves at 0 and earns 0
+    ids = tp.select("customer_id").union(og.select("customer_id")).distinct()
     t = ids.left_join(mk, "customer_id").drop("customer_id_right")
     t = t.left_join(calls, "customer_id").drop("customer_id_right")
     t = t.left_join(og, "customer_id").drop("customer_id_right")
@@ -210,7 +212,9 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
         tot["customers"] = int(totals["customers"].iloc[0])
         tot["losing"] = int(df["losing"].sum()) if len(df) else 0
         tot["loss"] = float(df["loss"].sum()) if len(df) else 0.0
-        return CostToServeResult(frame=df.reset_index(drop=True), query=self.query, meta={"totals": tot})
+        defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
+        return CostToServeResult(frame=df.reset_index(drop=True), query=self.query,
+                                 meta={"totals": tot, "definitions": defs})
 
     def customers_expr(self, **selector: Any) -> Table:
         t = self._table()

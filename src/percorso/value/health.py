@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named, with_touchpoints
 from percorso.errors import InputError, suggest
 from percorso.value.settings import HEALTH_COMPONENTS, HealthSettings, value_settings
 
@@ -93,7 +94,8 @@ def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date |
     calls = calls.filter(reason.isin(reasons) if reasons else ibis.literal(False))
     cg = calls.group_by("customer_id").aggregate(n_complaints=calls.count())
 
-    c = engine.table("customers").select("customer_id", "consent_marketing")
+    # people with touchpoints: a person known only from CRM records has no behaviour to score
+    c = with_touchpoints(engine.table("customers")).select("customer_id", "consent_marketing")
     t = c.left_join(pg, "customer_id").drop("customer_id_right")
     for part in (rets, eg, cg):
         t = t.left_join(part, "customer_id").drop("customer_id_right")
@@ -170,7 +172,8 @@ class HealthRunner(Runner[HealthQuery, HealthResult]):
         total = int(df["customers"].sum())
         df.insert(2, "share", df["customers"] / total if total else 0.0)
         w = value_settings(self.settings).health.weights()
-        return HealthResult(frame=df, query=self.query, meta={"customers": total, "weights": w})
+        defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
+        return HealthResult(frame=df, query=self.query, meta={"customers": total, "weights": w, "definitions": defs})
 
     def customers_expr(self, **selector: Any) -> Table:
         t = self._table()

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.build.definitions import NET_REVENUE, WITH_TOUCHPOINTS, named
 from percorso.errors import InputError, NotFound
 from percorso.value import personas_text
 from percorso.value.artefacts import (PersonaRun, clear_stale, last_persona_run, load_numbering, save_numbering,
@@ -236,6 +237,8 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
         finally:
             eng.drop_temp(ftab)
         cards = build_cards(facts)
+        # avg_revenue: net of refunds, each person's never below 0 (personas_features.net_revenue)
+        meta = {**meta, "definitions": named(revenue=NET_REVENUE, customers=WITH_TOUCHPOINTS)}
         return PersonasResult(frame=cards_frame(cards), query=q, meta=meta, cards=cards)
 
     def _cluster(self, ftab: Table, names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

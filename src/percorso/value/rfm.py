@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.build.definitions import BUYERS, NET_REVENUE, named
 from percorso.engine.dialect import order_statistics
 from percorso.errors import InputError, suggest
 
@@ -227,7 +228,8 @@ class RFMRunner(Runner[RFMQuery, RFMResult]):
         df = df.sort_values("segment", key=lambda s: s.map(order)).reset_index(drop=True)
         total = df["customers"].sum()
         df.insert(2, "share", df["customers"] / total if total else 0.0)
-        return RFMResult(frame=df, query=self.query, meta={"customers": int(total)})
+        return RFMResult(frame=df, query=self.query, meta={
+            "customers": int(total), "definitions": named(revenue=NET_REVENUE, customers=BUYERS)})
 
     def customers_expr(self, **selector: Any) -> Table:
         t = self._scored()
