@@ -66,7 +66,7 @@ def cost_to_serve(journeys, costs, rates=None):
                         lv = sum(it["qty"] * it["price"] for it in f["items"])
                         discounts += max(lv - f["revenue"], 0.0)
         mcost = sum(len(s) * cpc[ch] for ch, s in mk.items())
-        if not mk and not calls and not orders and not returns:
+        if not rows:  # every person with a touchpoint is served, at a cost of 0 if nothing costs
             continue
         cts = mcost + calls * r["call"] + returns * r["ret"] + refunded * r["m"] + deliveries * r["deliv"] + discounts
         gm = (revenue + discounts) * r["m"]

@@ -106,7 +106,7 @@ def contact_costs(engine: Engine, cfg: CostToServeSettings, start: Any, end: Any
 
 def cost_to_serve_expr(engine: Engine, cfg: CostToServeSettings | None = None, *,
                        start: Any = None, end: Any = None) -> Table:
-    """Per customer with any activity in the period: each cost, gross margin and margin after."""
+    """Per customer with a touchpoint (or an order) in the period: each cost, gross margin and margin after."""
     cfg = cfg or CostToServeSettings()
     m = cfg.margin_rate
     tp = in_period(engine.table("touchpoints"), start, end)
