@@ -23,13 +23,16 @@ from percorso.server.tokens import Role, create_token, hash_token, revoke_token
 from tests.server.conftest import Server
 
 #: Path parameters and bodies that reach each route's own logic once authorised.
-PATH_VALUES = {"kind": "paths_top", "job_id": "0000", "token": "no-such-token"}
+PATH_VALUES = {"kind": "paths_top", "job_id": "0000", "token": "no-such-token", "name": "no-such-segment",
+               "table": "orders"}
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/analyses/{kind}"): {"top": 3},
     ("POST", "/v1/analyses/{kind}/customers"): {"query": {}, "selector": {}, "limit": 5},
     ("POST", "/v1/tokens"): {"name": "matrix", "role": "viewer"},
     ("POST", "/v1/jobs/build"): {"not_a_field": 1},  # refused after authorisation: no build runs
     ("POST", "/v1/cli"): {"argv": ["--version"], "cwd": "/"},
+    ("POST", "/v1/segments"): {"not_a_field": 1},
+    ("POST", "/v1/restore"): {"file": "relative/path.duckdb"},
 }
 PARAMS: dict[tuple[str, str], dict[str, str]] = {("POST", "/v1/jobs/ingest"): {"source": "no-such-source",
                                                                             "filename": "x.csv"}}

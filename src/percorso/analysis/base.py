@@ -77,6 +77,9 @@ class AnalysisResult:
         """
         if self._runner is None:
             raise InputError("this result was not produced by a runner; drill-down unavailable")
+        remote = getattr(self._runner, "customers_page", None)
+        if remote is not None:  # a result from a server (percorso.client): the server drills down
+            return remote(limit=limit, offset=offset, **selector)
         expr = self._runner.customers_expr(**selector)
         frame = self._runner.engine.execute(expr.order_by("customer_id").limit(limit, offset=offset))
         check = _DRILL_CHECKS.get(self._runner.query.kind)

@@ -14,6 +14,7 @@ from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, emit_frame,
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    register_operations(app)
 
     @app.command("serve")
     def serve_cmd(
@@ -97,3 +98,36 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(json.dumps(rows, default=str, ensure_ascii=False) + "\n")
             return
         emit_frame(pd.DataFrame(rows, columns=cols), fmt, None, title="audit")
+
+
+def register_operations(app: typer.Typer) -> None:
+    """``backup`` and ``restore`` (through the server when one runs, like every command)."""
+
+    @app.command("backup")
+    def backup_cmd(
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+        out: Annotated[str | None, typer.Option("--out", "-o", help="File to write (default: backups/percorso-"
+                                                "DATE-TIME.duckdb in the project).")] = None,
+    ) -> None:
+        """Copia coerente del database, anche con il server attivo (a consistent snapshot)."""
+        from percorso.backup import backup
+
+        with open_cli_project(project) as p:
+            path = backup(p, out)
+        typer.echo(str(path))
+        typer.echo(f"copia scritta / backup written: {path}", err=True)
+
+    @app.command("restore")
+    def restore_cmd(
+        file: Annotated[str, typer.Argument(help="Un file di `percorso backup` / a backup file.")],
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+    ) -> None:
+        """Ripristina il database da una copia; il file attuale resta accanto (the current database
+        is kept as percorso.duckdb.before-restore-DATE-TIME)."""
+        from pathlib import Path
+
+        from percorso.backup import restore
+
+        with open_cli_project(project) as p:
+            kept = restore(p, Path(file).resolve())
+        typer.echo(f"ripristinato / restored from {file}; database precedente / previous database: {kept}", err=True)

@@ -44,6 +44,7 @@ class Engine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._ibis: Any = None
         self._write_lock = threading.RLock()
+        self._forked = False
 
     # -- connection -------------------------------------------------------------------
     @property
@@ -85,6 +86,21 @@ class Engine:
             raise DatabaseDamaged(f"the database {self.path} is damaged: {problem}; nothing was written. "
                                   f"`percorso check` lists what can still be read; {WHAT_TO_DO}")
 
+    def fork(self) -> Engine:
+        """Another engine on this engine's open database, for a second thread of this process.
+
+        Why: one DuckDB connection must not be used by two threads at once, but connections
+        made from it (cursors) share the database and may run side by side: the server's
+        background jobs (imports, builds) write on a fork while its requests read on the
+        first connection, each seeing committed data only. A fork never checkpoints or
+        closes the database; :meth:`close` only drops its own connection.
+        """
+        child = Engine(self.path, read_only=self.read_only, threads=self._threads)
+        child._con = self.con.cursor()
+        child._con.execute("SET TimeZone = 'UTC'")
+        child._forked = True
+        return child
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for a reader thread (each thread needs its own)."""
         return self.con.cursor()
@@ -97,6 +113,10 @@ class Engine:
         return self._ibis
 
     def close(self) -> None:
+        if self._con is not None and self._forked:
+            self._con.close()
+            self._con, self._ibis = None, None
+            return
         if self._con is not None:
             try:
                 self._con.execute("CHECKPOINT")
@@ -266,6 +286,31 @@ class Engine:
 
     def compile(self, expr: Any) -> str:
         return str(ibis.to_sql(expr, dialect="duckdb"))
+
+    # -- backups ----------------------------------------------------------------------
+    def backup_to(self, target: str | Path) -> None:
+        """Copy the whole database to a new file ``target``, as one consistent snapshot.
+
+        Why ``COPY FROM DATABASE``: it reads inside one transaction, so a backup taken while
+        a server keeps importing is a state that existed, never a mix; copying the file's
+        bytes would need every writer stopped. The copy goes to ``target.partial`` first and
+        is renamed when complete, so a half-written backup never looks like a backup.
+        """
+        import os
+
+        target = Path(target)
+        if target.exists():
+            raise EngineError(f"{target} exists already; choose a new file name", code="backup_exists")
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        current = self.con.execute("SELECT current_database()").fetchall()[0][0]
+        with self._write_lock:
+            self.con.execute(f"ATTACH {quote_literal(str(partial))} AS percorso_backup")
+            try:
+                self.con.execute(f"COPY FROM DATABASE {quote_ident(current)} TO percorso_backup")
+            finally:
+                self.con.execute("DETACH percorso_backup")
+        os.replace(partial, target)
 
     # -- files ------------------------------------------------------------------------
     def read_parquet(self, paths: list[str]) -> Table:

@@ -103,13 +103,17 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
         state = ServerState(Path(root))
         app.state.percorso = state
         await state.db(_startup, state)
-        jobs = app.state.jobs = _jobs(state)
-        announce = getattr(app.state, "announce", None)
+        jobs = app.state.jobs = state.jobs = await state.db(_jobs, state)
+        announce = state.announce_url = getattr(app.state, "announce", None)
         if announce:
             await state.db(_announce, state, announce)
+        from percorso.backup import register_restore_hook
+
+        register_restore_hook(state.project.database_path, state.restore)
         try:
             yield
         finally:
+            register_restore_hook(state.project.database_path, None)
             jobs.stop()
             state.close()
             if announce:
@@ -121,9 +125,9 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
     _errors(app)
-    from percorso.server.routes import admin, analyses, cli, customers, health, jobs
+    from percorso.server.routes import admin, analyses, cli, customers, health, jobs, segments
 
-    for module in (health, analyses, customers, jobs, admin, cli):
+    for module in (health, analyses, customers, segments, jobs, admin, cli):
         app.include_router(module.router)
     _docs(app)
     check_every_route_declares_a_role(app.routes)

@@ -1,8 +1,9 @@
 """Imports and builds as background jobs, with progress, that survive a killed server.
 
 Why jobs: an import or a build takes seconds to minutes; an HTTP request should not. A job
-is a row in ``jobs`` (queued → running → done | failed) and runs on the database worker,
-one at a time, in order. Progress lives in memory (``GET /v1/jobs/{id}``). A server killed
+is a row in ``jobs`` (queued → running → done | failed) and runs on its own thread with its
+own connection to the database (:meth:`~percorso.engine.Engine.fork`), one job at a time, in
+order, so requests keep being answered (from the data committed so far) while it runs. Progress lives in memory (``GET /v1/jobs/{id}``). A server killed
 mid-job leaves the row ``running``; the next start marks it failed with what to do (run it
 again: imports are idempotent and a build recomputes), so no job is ever silently lost.
 A stop (SIGTERM) lets the running job finish and fails the queued ones the same way.
@@ -33,6 +34,9 @@ class JobRunner:
         self.progress: dict[str, dict[str, Any]] = {}
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._params: dict[str, dict[str, Any]] = {}
+        self._kinds: dict[str, str] = {}
+        self._engine: Any = state.engine.fork()  # made here, on the database worker
+        self.lock = threading.Lock()  # held while a job runs; a restore takes it to pause jobs
         self._thread = threading.Thread(target=self._loop, name="percorso-jobs", daemon=True)
         self._thread.start()
 
@@ -46,6 +50,7 @@ class JobRunner:
                                          "created_by": principal.name if principal else None,
                                          "created_at": utcnow(), "params": json.dumps(params, sort_keys=True)})
         self._params[job_id] = params
+        self._kinds[job_id] = kind
         self.progress[job_id] = {"step": "queued", "done": 0, "total": None}
         self._queue.put(job_id)
         return job_id
@@ -59,8 +64,12 @@ class JobRunner:
         return rows
 
     def stop(self) -> None:
+        """Let the running job finish (its safe point), leave queued ones for the next start."""
         self._queue.put(None)
         self._thread.join(timeout=600)
+        if self._engine is not None:
+            self.state.run_sync(self._engine.close)
+            self._engine = None
 
     # -- running ------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -70,23 +79,38 @@ class JobRunner:
                 return
             if self.state.stopping.is_set():
                 continue  # left queued: the next start marks it failed
-            self.state.run_sync(self._run, job_id)
+            with self.lock:
+                self._run(job_id)
+
+    def reconnect(self) -> None:
+        """A new connection after the database file changed (restore); call with :attr:`lock` held."""
+        self._engine.close()
+        self._engine = self.state.engine.fork()
+
+    def _project(self) -> Any:
+        """The server's project on a connection of this thread's own."""
+        from percorso.project import Project
+
+        project = Project(root=self.state.root, settings=self.state.project.settings)
+        project._engine, project._borrowed = self._engine, True
+        return project
 
     def _run(self, job_id: str) -> None:
+        project = self._project()
         params = self._params.pop(job_id)
-        row = S.read_jobs(self.state.engine, job_id).to_pylist()[0]
-        kind = row["kind"]
-        S.update_job(self.state.engine, job_id, status="running", started_at=utcnow())
+        kind = self._kinds.pop(job_id)
+        S.update_job(project.engine, job_id, status="running", started_at=utcnow())
+        self.progress[job_id] = {"step": "running", "done": 0, "total": None}
         try:
-            result = (_run_ingest if kind == "ingest" else _run_build)(self, job_id, params)
+            result = (_run_ingest if kind == "ingest" else _run_build)(self, project, job_id, params)
         except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost
             from percorso.errors import PercorsoError
 
             msg = exc.message if isinstance(exc, PercorsoError) else f"unexpected {type(exc).__name__}: {exc}"
-            S.update_job(self.state.engine, job_id, status="failed", finished_at=utcnow(), error=msg)
+            S.update_job(project.engine, job_id, status="failed", finished_at=utcnow(), error=msg)
             self.progress[job_id] = {**self.progress.get(job_id, {}), "step": "failed"}
         else:
-            S.update_job(self.state.engine, job_id, status="done", finished_at=utcnow(),
+            S.update_job(project.engine, job_id, status="done", finished_at=utcnow(),
                          result=json.dumps(result, default=str, sort_keys=True))
             self.progress[job_id] = {**self.progress.get(job_id, {}), "step": "done"}
         finally:
@@ -105,18 +129,18 @@ def _plain(value: Any) -> Any:
     return asdict(value) if is_dataclass(value) else value
 
 
-def _run_ingest(runner: JobRunner, job_id: str, params: dict[str, Any]) -> dict[str, Any]:
+def _run_ingest(runner: JobRunner, project: Any, job_id: str, params: dict[str, Any]) -> dict[str, Any]:
     from percorso.ingest.pipeline import ingest_files
 
-    reports = ingest_files(runner.state.project, params["source"], [Path(p) for p in params["paths"]],
+    reports = ingest_files(project, params["source"], [Path(p) for p in params["paths"]],
                            runner.reporter(job_id))
     return {"files": [_plain(r) for r in reports]}
 
 
-def _run_build(runner: JobRunner, job_id: str, params: dict[str, Any]) -> dict[str, Any]:
+def _run_build(runner: JobRunner, project: Any, job_id: str, params: dict[str, Any]) -> dict[str, Any]:
     from percorso.build.runner import run_build
 
-    report = run_build(runner.state.project, full=bool(params.get("full")), refresh=params.get("refresh", True),
+    report = run_build(project, full=bool(params.get("full")), refresh=params.get("refresh", True),
                        progress=lambda msg: runner.reporter(job_id)(msg))
     return _plain(report)
 

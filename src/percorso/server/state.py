@@ -71,6 +71,8 @@ class ServerState:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-db")
         self.stopping = threading.Event()
         self._used: dict[str, Any] = {}
+        self.jobs: Any = None  # the JobRunner, set at start
+        self.announce_url: str | None = None
 
     @property
     def engine(self) -> Any:
@@ -109,6 +111,36 @@ class ServerState:
         """Data changed (ingest, build, segment, restore): cached answers are stale."""
         self.data_version += 1
         self.cache.clear()
+
+    def restore(self, file: Path) -> Path:
+        """Replace the database with a backup while serving (``percorso restore`` through us).
+
+        Runs on the database worker (the CLI bridge calls it there; other callers go through
+        :meth:`run_sync`): jobs are paused, both connections closed, the file swapped, the
+        connection reopened and shared again, tokens reloaded and the run file rewritten.
+        """
+        from percorso.backup import check_backup, swap_in
+        from percorso.project import unshare_engine
+
+        if not threading.current_thread().name.startswith("percorso-db"):
+            return self.run_sync(self.restore, file)
+        check_backup(file)
+        with self.jobs.lock:
+            unshare_engine(self.project.database_path)
+            self.project.close()
+            self._shared = False
+            kept = swap_in(self.project.database_path, file)
+            from percorso.engine import server_sql as S
+
+            S.ensure_service_tables(self.engine)  # reopens, migrates and shares the restored file
+            self.jobs.reconnect()
+            self.tokens.load(self.engine)
+            if self.announce_url:
+                from percorso.server.app import _announce
+
+                _announce(self, self.announce_url)
+            self.changed()
+        return kept
 
     def close(self) -> None:
         """Finish queued database work, then checkpoint and close the file."""

@@ -77,3 +77,33 @@ async def quarantine(request: Request, source: str | None = None, reason: str | 
         out["rows"] = frame_to_wire(rows)
         await state.audit(request, "quarantine_read", query={"source": source, "reason": reason}, rows=len(rows))
     return out
+
+
+@endpoint(router, "POST", "/backup", role=Role.admin, summary="Backup / Copia di sicurezza")
+async def backup(request: Request, body: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
+    """A consistent snapshot of the database while serving; ``{"out": "/abs/path.duckdb"}`` or the
+    project's ``backups/`` folder. / Copia coerente del database mentre il servizio è attivo."""
+    from percorso.backup import backup as take
+
+    state = request.app.state.percorso
+    out = (body or {}).get("out")
+    path = await state.db(take, state.project, out)
+    await state.audit(request, "backup", query={"out": str(path)})
+    return {"backup": str(path)}
+
+
+@endpoint(router, "POST", "/restore", role=Role.admin, summary="Restore / Ripristino")
+async def restore(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """``{"file": "/abs/path.duckdb"}``: replace the database with a backup (the current file is kept
+    beside it). / Sostituisce il database con una copia (il file attuale resta accanto)."""
+    from pathlib import Path
+
+    from percorso.errors import InputError
+
+    state = request.app.state.percorso
+    file = (body or {}).get("file")
+    if not isinstance(file, str) or not Path(file).is_absolute():
+        raise InputError("file must be the absolute path of a backup on the server's disk")
+    kept = await state.db(state.restore, Path(file))
+    await state.audit(request, "restore", query={"file": file})
+    return {"restored_from": file, "previous_database": str(kept)}
