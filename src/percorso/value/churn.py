@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.build.definitions import BUYERS, named
 from percorso.errors import InputError, suggest
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ class ChurnRunner(Runner[ChurnQuery, ChurnResult]):
             avg_overdue=t.overdue.mean(),
             clv=t.clv.sum(), clv_if_alive=t.clv_if_alive.sum(), clv_at_stake=t.clv_at_stake.sum()))
         df = df.sort_values("risk_level", key=lambda s: s.map({v: i for i, v in enumerate(LEVELS)}))
-        return ChurnResult(frame=df.reset_index(drop=True), query=self.query)
+        return ChurnResult(frame=df.reset_index(drop=True), query=self.query,
+                           meta={"definitions": named(customers=BUYERS)})  # the CLV fit's buyers
 
     def customers_expr(self, **selector: Any) -> Table:
         t = self._churn()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
+from percorso.build.definitions import BUYERS, GROSS_REVENUE, named
 from percorso.errors import InputError, suggest
 from percorso.value.rfm import purchases
 
@@ -116,7 +117,8 @@ class CohortRunner(Runner[CohortQuery, CohortResult]):
         t = t.mutate(retention=t.active / t.eligible, per_customer=t.revenue / t.eligible)
         t = t.mutate(cum_revenue_per_customer=t.per_customer.cumsum(group_by="cohort", order_by="period"))
         df = self.engine.execute(t.drop("per_customer").order_by(["cohort", "period"]))
-        return CohortResult(frame=df, query=self.query, meta={"last_month_index": last_mi})
+        defs = named(revenue=GROSS_REVENUE, customers=BUYERS)  # cohorts of buyers, by first purchase
+        return CohortResult(frame=df, query=self.query, meta={"last_month_index": last_mi, "definitions": defs})
 
     def customers_expr(self, **selector: Any) -> Table:
         a = self._activity()
