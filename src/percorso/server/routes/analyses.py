@@ -5,15 +5,16 @@ same pydantic model, unknown fields refused) and the answer is the same result, 
 by :mod:`percorso.analysis.wire`. A new analysis registers its runner and appears here, in
 the OpenAPI document and in the client, with no code in this room.
 
-Answers are cached by (kind, query, data version). ``viewer`` tokens get aggregates only:
+Answers are cached by (kind, query, data version); ``Cache-Control: no-cache`` recomputes. ``viewer`` tokens get aggregates only:
 columns named ``customer_id`` are removed and drill-down is refused.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 
 from percorso.analysis.wire import jsonable, load_analyses, query_from_wire, result_to_wire
 from percorso.server.security import endpoint
@@ -66,7 +67,7 @@ def _redact_for_viewer(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @endpoint(router, "POST", "/{kind}", role=Role.viewer, summary="Run an analysis / Esegui un'analisi")
-async def run_analysis(request: Request, kind: str, body: dict[str, Any] | None = Body(default=None)) -> dict[str, Any]:
+async def run_analysis(request: Request, kind: str, body: dict[str, Any] | None = Body(default=None)) -> Response:
     """Run the analysis ``kind`` with the query in the body (the same fields as the Python query
     class). / Esegue l'analisi ``kind`` con la richiesta nel corpo (gli stessi campi della classe Python).
 
@@ -77,15 +78,40 @@ async def run_analysis(request: Request, kind: str, body: dict[str, Any] | None 
     query = query_from_wire(kind, body)  # validate before touching the cache or the database
     canonical = query.model_dump(mode="json")
     key = state.cache.key(kind, canonical, state.data_version)
-    payload = state.cache.get(key)
-    if payload is None:
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()  # recompute on request
+    answer = None if fresh else state.cache.get(key)
+    if answer is None:
         payload = await state.db(_compute, state, kind, canonical)
-        state.cache.put(key, payload)
-    principal = request.state.principal
-    if principal.role < Role.analyst:
-        return _redact_for_viewer(payload)
-    return {**payload, "customers": {"href": f"/v1/analyses/{kind}/customers", "method": "POST",
-                                     "body": {"query": canonical, "selector": {}, "limit": 100, "offset": 0}}}
+        answer = _Answer(kind, canonical, payload)
+        if kind in WRITING_KINDS:
+            state.changed()  # the analysis stored what it computed (a fit, a persona run)
+        else:
+            state.cache.put(key, answer)
+    viewer = request.state.principal.role < Role.analyst
+    return Response(answer.body(viewer), media_type="application/json")
+
+
+#: Analyses that store what they compute (their answers are never cached).
+WRITING_KINDS = {"clv", "personas"}
+
+
+class _Answer:
+    """A computed answer, serialised once per audience (cached answers cost a dictionary lookup)."""
+
+    def __init__(self, kind: str, query: dict[str, Any], payload: dict[str, Any]) -> None:
+        self.kind, self.query, self.payload = kind, query, payload
+        self._bodies: dict[bool, bytes] = {}
+
+    def body(self, viewer: bool) -> bytes:
+        if viewer not in self._bodies:
+            if viewer:
+                out = _redact_for_viewer(self.payload)
+            else:
+                out = {**self.payload, "customers": {
+                    "href": f"/v1/analyses/{self.kind}/customers", "method": "POST",
+                    "body": {"query": self.query, "selector": {}, "limit": 100, "offset": 0}}}
+            self._bodies[viewer] = json.dumps(out, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return self._bodies[viewer]
 
 
 def _drill(state: Any, kind: str, query: dict[str, Any], selector: dict[str, Any], limit: int,
