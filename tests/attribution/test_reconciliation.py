@@ -117,6 +117,16 @@ def test_roi_on_margin_when_a_margin_is_set(engine):
     assert (text["roi"], text["roi_margin"]) == ("400.0 %", "100.0 %")
 
 
+def test_drill_down_to_the_reconciling_rows(engine):
+    r = run(engine, AttributionQuery(models=("last",)))
+    # by hand: bruno (nothing before), carla (visit 59 days before), dario (a CRM row only)
+    assert sorted(r.customers(node=NOT_ATTRIBUTABLE)["customer_id"]) == ["bruno", "carla", "dario"]
+    assert sorted(r.customers(node=TOTAL)["customer_id"]) == ["anna", "bruno", "carla", "dario"]
+    assert list(r.customers(node="Email")["customer_id"]) == ["anna"]
+    roi = run(engine, RoiQuery(models=("last",)))
+    assert sorted(roi.customers(channel=NOT_ATTRIBUTABLE)["customer_id"]) == ["bruno", "carla", "dario"]
+
+
 def test_a_filtered_roi_has_no_reconciling_rows(engine):
     r = run(engine, RoiQuery(models=("last",), channel="Email"))
     assert set(r.frame["channel"]) == {"Email"}

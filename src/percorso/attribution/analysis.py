@@ -298,7 +298,11 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         return long
 
     def customers_expr(self, **selector: Any) -> Any:
-        """Converting customers whose credited journey passes through the selected node."""
+        """Converting customers whose credited journey passes through the selected node.
+
+        ``node=NOT_ATTRIBUTABLE``: the customers with a conversion in the dates that no journey
+        credits; ``node=TOTAL``: every customer with a conversion in the dates.
+        """
         value = selector.pop("node", None) or selector.pop("channel", None) or selector.pop(self.cfg.level, None)
         if value is None or selector:
             raise InputError(f"drill-down needs node=… (or channel=…); got {sorted(selector) or 'nothing'}",
@@ -307,13 +311,19 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
             raise InputError("a paths file has no customers to drill down to", code="selector_invalid")
         t = getattr(self, "_touches", None)
         t = self.touches() if t is None else t
+        if value in (NOT_ATTRIBUTABLE, TOTAL):
+            conv = J.conversions_expr(self.engine, self.conversion, self.query)
+            if value == NOT_ATTRIBUTABLE:  # a credited conversion is a converting journey's ref_at
+                done = t.filter(t.converted == 1).select("customer_id", _at="ref_at").distinct()
+                conv = conv.anti_join(done, [conv.customer_id == done.customer_id, conv.occurred_at == done._at])
+            return conv.select("customer_id").distinct()
         return t.filter((t.node == value) & (t.converted == 1)).select("customer_id").distinct()
 
 
 def _check_drill(runner: AttributionRunner, selector: dict[str, Any]) -> None:
     """A drill-down node no journey has is a typo: say so (see ``register_drill_check``)."""
     value = selector.get("node") or selector.get("channel") or selector.get(runner.cfg.level)
-    if value is None or runner.query.paths_file is not None:
+    if value is None or runner.query.paths_file is not None or value in (NOT_ATTRIBUTABLE, TOTAL):
         return
     t = getattr(runner, "_touches", None)
     require_value(runner.engine, (runner.touches() if t is None else t).node, value, what="node")

@@ -186,12 +186,14 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
     def customers_expr(self, **selector: Any) -> Any:
         runner = getattr(self, "_attr_runner", None) or self._attribution()
         channel, campaign = selector.pop("channel", None), selector.pop("campaign", "(none)")
+        if channel in (NOT_ATTRIBUTABLE, TOTAL):  # the reconciling rows have no campaign
+            return runner.customers_expr(node=channel, **selector)
         return runner.customers_expr(node=f"{channel}{NODE_SEP}{campaign}", **selector)
 
 
 def _check_drill(runner: RoiRunner, selector: dict[str, Any]) -> None:
     """A channel and campaign no journey has are a typo: say so (see ``register_drill_check``)."""
-    if selector.get("channel") is None:
+    if selector.get("channel") in (None, NOT_ATTRIBUTABLE, TOTAL):
         return
     attr = getattr(runner, "_attr_runner", None) or runner._attribution()
     node = f"{selector['channel']}{NODE_SEP}{selector.get('campaign', '(none)')}"
