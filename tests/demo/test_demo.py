@@ -51,6 +51,7 @@ def test_summary_counts_match_the_database(demo_run: tuple[Path, dict]) -> None:
     assert places == {True, False}  # the retailer sells online and in store
     c = r["customers"]
     assert c["online_only"] + c["store_only"] + c["omnichannel"] == c["buyers"] > 0
+    assert c["customers"] >= c["with_touchpoints"] >= c["buyers"]  # people found ⊇ with touchpoints ⊇ buyers
     assert {"Store / POS", "Email", "Direct"} <= {x["channel"] for x in r["channels"]}
 
 

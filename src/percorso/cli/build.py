@@ -51,7 +51,8 @@ def print_build_summary(engine: object, report: object) -> None:
     for label, key in (("eventi / events", "events"), ("eventi nuovi letti / new events read", "new_events"),
                        ("eventi senza cliente / events without a person", "events_without_customer"),
                        ("clienti ricostruiti / customers rebuilt", "customers_rebuilt"),
-                       ("clienti / customers", "customers"), ("punti di contatto / touchpoints", "touchpoints"),
+                       ("persone trovate / people found", "customers"),
+                       ("punti di contatto / touchpoints", "touchpoints"),
                        ("ordini / orders", "orders")):
         head.add_row(label, format_cell(r[key]))
     out.print(head)

@@ -62,7 +62,8 @@ def print_demo_summary(r: dict[str, Any]) -> None:
     out.print(f"\n[bold]percorso demo[/bold] — {format_cell(r['customers_simulated'])} persone simulate "
               f"(seed {r['seed']}) in [cyan]{r['folder']}[/cyan]")
     out.print(_table("clienti / customers", [("", "left"), ("", "right")], [
-        ["clienti trovati / customers found", c["customers"]],
+        ["persone trovate / people found", c["customers"]],
+        ["con punti di contatto / with touchpoints", c["with_touchpoints"]],
         ["identificati / identified", c["identified"]],
         ["acquirenti / buyers", c["buyers"]],
         ["  solo online / online only", c["online_only"]],

@@ -27,14 +27,16 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 
 def customer_counts(engine: Engine) -> dict[str, Any]:
-    """People found: total, identified, buyers, and buyers online, in store and both."""
+    """People found, with touchpoints, identified, buyers, and buyers online, in store and both
+    (the customer definitions of :mod:`percorso.build.definitions`)."""
     c = engine.table("customers")
     o = engine.table("orders")
     o = o.filter(~o.is_return)
     per = o.group_by("customer_id").aggregate(
         online=o.online.any(), store=(~o.online).any(),
     )
-    head = engine.execute(c.aggregate(customers=c.count(), identified=c.count(where=c.is_identified)))
+    head = engine.execute(c.aggregate(customers=c.count(), with_touchpoints=c.count(where=c.n_touchpoints > 0),
+                                      identified=c.count(where=c.is_identified)))
     mix = engine.execute(per.aggregate(
         buyers=per.count(),
         online_only=per.count(where=per.online & ~per.store),
