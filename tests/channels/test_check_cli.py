@@ -25,16 +25,16 @@ def test_check_plan_rows(tmp_path):
     f = tmp_path / "piano.csv"
     f.write_text(PLAN, encoding="utf-8")
     df = check_plan(f, load_rules())
-    assert list(df["canale"]) == ["Paid Search", "Paid Social", "Unassigned", "Organic Social", "Paid Other", "Email"]
-    assert list(df["riga"]) == [2, 3, 4, 5, 6, 7]
-    assert df.loc[0, "regola"] == "ga4-2026:6"
-    assert "motori di ricerca" in df.loc[0, "spiegazione"]
-    assert df.loc[0, "avvisi"] == ""
-    assert "maiuscole" in df.loc[1, "avvisi"] and "spazi" in df.loc[1, "avvisi"]
-    assert "scritto in modi diversi" in df.loc[1, "avvisi"]           # Facebook vs facebook
-    assert "Unassigned" in df.loc[2, "avvisi"] and "'email'" in df.loc[2, "avvisi"]
-    assert "Paid Other" in df.loc[4, "avvisi"] and "'fb'" in df.loc[4, "avvisi"]
-    assert "source mancante" in df.loc[5, "avvisi"]
+    assert list(df["channel"]) == ["Paid Search", "Paid Social", "Unassigned", "Organic Social", "Paid Other", "Email"]
+    assert list(df["line"]) == [2, 3, 4, 5, 6, 7]
+    assert df.loc[0, "rule"] == "ga4-2026:6"
+    assert "motori di ricerca" in df.loc[0, "explanation"]
+    assert df.loc[0, "warnings"] == ""
+    assert "maiuscole" in df.loc[1, "warnings"] and "spazi" in df.loc[1, "warnings"]
+    assert "scritto in modi diversi" in df.loc[1, "warnings"]           # Facebook vs facebook
+    assert "Unassigned" in df.loc[2, "warnings"] and "'email'" in df.loc[2, "warnings"]
+    assert "Paid Other" in df.loc[4, "warnings"] and "'fb'" in df.loc[4, "warnings"]
+    assert "source mancante" in df.loc[5, "warnings"]
 
 
 def test_cli_check_writes_out_file(tmp_path):
@@ -45,8 +45,8 @@ def test_cli_check_writes_out_file(tmp_path):
     assert res.exit_code == 0, res.output
     text = out.read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(text.splitlines(), delimiter=";" if text.count(";") > text.count(",") else ","))
-    assert [r["canale"] for r in rows] == ["Paid Search", "SMS"]
-    assert [r["regola"] for r in rows] == ["ga4-2026:6", "ga4-2026:26"]
+    assert [r["channel"] for r in rows] == ["Paid Search", "SMS"]
+    assert [r["rule"] for r in rows] == ["ga4-2026:6", "ga4-2026:26"]
 
 
 def test_cli_check_json_stdout_and_version(tmp_path):

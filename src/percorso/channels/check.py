@@ -133,7 +133,12 @@ def hygiene(row: dict[str, Any], channel: str, rules: ChannelRules) -> list[str]
 
 
 def check_plan(path: Path, rules: ChannelRules) -> pd.DataFrame:
-    """Classify every row of a tagging plan; columns in Italian, one row per plan row."""
+    """Classify every row of a tagging plan, one row per plan row.
+
+    Columns are English keys (line, source, medium, campaign, channel, rule, explanation,
+    warnings), the same in every locale; a printed table shows them in the project's language.
+    The explanation and warnings are Italian sentences.
+    """
     import pandas as pd
 
     plan = read_plan(path)
@@ -153,11 +158,11 @@ def check_plan(path: Path, rules: ChannelRules) -> pd.DataFrame:
             if len(seen) > 1:
                 warnings.append(f"{field} scritto in modi diversi nel piano: {', '.join(sorted(seen))}")
         out.append({
-            "riga": row["line"], "source": row["source"], "medium": row["medium"], "campaign": row["campaign"],
-            "canale": channel, "regola": label, "spiegazione": explain(rule, values, rules),
-            "avvisi": " | ".join(warnings),
+            "line": row["line"], "source": row["source"], "medium": row["medium"], "campaign": row["campaign"],
+            "channel": channel, "rule": label, "explanation": explain(rule, values, rules),
+            "warnings": " | ".join(warnings),
         })
-    return pd.DataFrame(out, columns=["riga", "source", "medium", "campaign", "canale", "regola", "spiegazione", "avvisi"])
+    return pd.DataFrame(out, columns=["line", "source", "medium", "campaign", "channel", "rule", "explanation", "warnings"])
 
 
 def rules_frame(rules: ChannelRules) -> pd.DataFrame:
@@ -167,14 +172,14 @@ def rules_frame(rules: ChannelRules) -> pd.DataFrame:
     rows = []
     for r in sorted(rules.all_rules, key=lambda r: r.order):
         rows.append({
-            "regola": rules.label(r.rule_id), "ordine": r.order, "canale": r.channel,
-            "attiva": "sì" if r.enabled else "no",
+            "rule": rules.label(r.rule_id), "order": r.order, "channel": r.channel,
+            "enabled": bool(r.enabled),
             "source_category": "|".join(r.source_category), "source_in": "|".join(r.source_in),
             "source_regex": (r.source_regex or "").removeprefix("(?i)"), "medium_in": "|".join(r.medium_in),
             "medium_regex": (r.medium_regex or "").removeprefix("(?i)"),
             "campaign_regex": (r.campaign_regex or "").removeprefix("(?i)"),
             "click_id_types": "|".join(r.click_id_types),
-            "utm_present": "" if r.utm_present is None else ("yes" if r.utm_present else "no"),
+            "utm_present": r.utm_present,
             "origin": r.origin,
         })
     return pd.DataFrame(rows)

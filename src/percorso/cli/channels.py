@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, console, emit_frame
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 VersionOpt = Annotated[
     str | None,
@@ -31,25 +28,6 @@ def _rules(project: Path, version: str | None) -> Any:
     return load_rules(None, version)
 
 
-def _emit(frame: pd.DataFrame, fmt: OutputFormat, out: Path | None, title: str) -> None:
-    try:
-        import percorso.export.files  # noqa: F401
-    except ImportError:  # export package not built yet: plain CSV (Italian Excel profile) / text
-        if out is not None:
-            sep = ";" if out.suffix.lower() != ".json" else ","
-            if out.suffix.lower() == ".json":
-                frame.to_json(out, orient="records", force_ascii=False)
-            else:
-                frame.to_csv(out, sep=sep, index=False, encoding="utf-8-sig")
-            console().print(f"scritto {out} ({len(frame)} righe)")
-        elif fmt is OutputFormat.json:
-            typer.echo(frame.to_json(orient="records", force_ascii=False))
-        else:
-            typer.echo(frame.to_csv(index=False) if fmt is OutputFormat.csv else frame.to_string(index=False))
-        return
-    emit_frame(frame, fmt, out, title=title)
-
-
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     channels = typer.Typer(
@@ -65,7 +43,7 @@ def register(app: typer.Typer) -> None:
         rules_version: VersionOpt = None,
         fmt: FormatOpt = OutputFormat.table,
     ) -> None:
-        """Controlla un piano di tagging UTM prima del lancio: canale, regola, spiegazione, avvisi.
+        """Controlla un piano di tagging UTM prima del lancio: channel, rule, explanation, warnings.
 
         Check a campaign tagging plan before launch: each row's channel, the rule that
         matched, an explanation (Italian) and hygiene warnings (case, spaces, Unassigned).
@@ -74,9 +52,9 @@ def register(app: typer.Typer) -> None:
 
         rules = _rules(project, rules_version)
         frame = check_plan(file, rules)
-        _emit(frame, fmt, out, title=f"Piano di tagging — regole {rules.version}")
-        n_warn = int((frame["avvisi"] != "").sum()) if len(frame) else 0
-        n_un = int((frame["canale"] == "Unassigned").sum()) if len(frame) else 0
+        emit_frame(frame, fmt, out, title=f"Piano di tagging — regole {rules.version}")
+        n_warn = int((frame["warnings"] != "").sum()) if len(frame) else 0
+        n_un = int((frame["channel"] == "Unassigned").sum()) if len(frame) else 0
         console().print(
             f"regole {rules.version}: {len(frame)} righe, {n_un} in Unassigned, {n_warn} con avvisi"
         )
@@ -96,4 +74,4 @@ def register(app: typer.Typer) -> None:
             f"regole canali versione [bold]{rules.version}[/bold] — {rules.files['channel_rules']} "
             f"({len(rules.categories)} sorgenti classificate, {len(rules.offline)} regole offline)"
         )
-        _emit(rules_frame(rules), fmt, out, title=f"Regole canali {rules.version}")
+        emit_frame(rules_frame(rules), fmt, out, title=f"Regole canali {rules.version}")

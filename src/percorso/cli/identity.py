@@ -107,4 +107,4 @@ def _emit_dict(d: dict, fmt: OutputFormat) -> None:
         return
     import pandas as pd
 
-    emit_frame(pd.DataFrame({"voce": list(d), "valore": [str(v) for v in d.values()]}), fmt)
+    emit_frame(pd.DataFrame({"item": list(d), "value": [str(v) for v in d.values()]}), fmt)
