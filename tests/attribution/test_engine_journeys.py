@@ -110,7 +110,7 @@ def test_roi(engine):
     assert r.formatted().loc[email.name, "cost"] == "1.234,50 €"
     # an English project reads 1,234.50 everywhere else: roi printed 1.234,50 € there too
     en = r.formatted("en").loc[email.name]
-    assert (en["cost"], en["roi"], en["conversions"]) == ("€1,234.50", "-100.0 %", "0.0")
+    assert (en["cost"], en["roi"], en["conversions"]) == ("€1,234.50", "-100.0%", "0.00")  # English: no space before %
     assert r.customers(channel="Display", campaign="promo")["customer_id"].tolist() == ["anna"]
     with pytest.raises(NotFound, match="did you mean 'promo'"):
         run(engine, RoiQuery(models=("last",), campaign="prmo"))

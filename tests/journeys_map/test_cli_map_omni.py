@@ -27,7 +27,7 @@ def test_journey_map_table_pivots_stage_by_channel(root):
     # counts: a stage with no touchpoints in a channel shows 0 (awareness only on Display)
     line = next(x for x in out.splitlines() if "awareness" in x)
     assert [c.strip() for c in line.split("│")[1:-1]] == ["awareness", "0", "2", "0", "0", "0", "0"]
-    assert "conversione tra fasi" in out and "conversion_to_later_stage" in out
+    assert "conversione tra fasi" in out and "conversione a una fase dopo" in out  # headers in Italian (it project)
 
 
 def test_journey_map_long_form_csv(root):
@@ -149,3 +149,22 @@ def test_project_locale_sets_the_number_format(tmp_path):
     assert out.read_text(encoding="utf-8").splitlines()[0].startswith("mix,customers")  # a plain CSV, not ';'
     italian = journey_project(tmp_path / "q", PEOPLE)
     assert "260,00" in _cli("omnichannel", "-p", str(italian))  # the next command, on an Italian project
+
+
+def test_journey_map_xlsx_is_a_map(root, tmp_path):
+    """`--out FILE.xlsx` writes stage rows × channel columns per measure, coloured, not the long table."""
+    import openpyxl
+
+    _cli("journey-map", "-p", str(root), "--out", str(tmp_path / "map.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "map.xlsx")
+    assert wb.sheetnames[:3] == ["clienti", "punti di contatto", "quota con acquisto"] and wb.sheetnames[-1] == "dati"
+    long = pd.read_csv(io.StringIO(_cli("journey-map", "-p", str(root), "--format", "csv")))
+    for sheet, measure, fmt in (("clienti", "customers", "#,##0"), ("quota con acquisto", "purchase_share", "0.0%")):
+        ws = wb[sheet]
+        head = [c.value for c in ws[1]]
+        assert head[0] == "fase" and set(head[1:]) == set(long["channel"])
+        cells = {(r[0].value, head[i]): r[i] for r in ws.iter_rows(min_row=2) for i in range(1, len(head))}
+        for row in long.itertuples(index=False):
+            cell = cells[(row.stage, row.channel)]
+            assert cell.value == pytest.approx(getattr(row, measure)) and cell.number_format == fmt
+        assert any(r.type == "colorScale" for cf in ws.conditional_formatting for r in cf.rules)

@@ -22,7 +22,6 @@ rows + not attributable = total, for every model.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,31 +33,9 @@ from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, regist
 from percorso.attribution.analysis import NOT_ATTRIBUTABLE, TOTAL, AttributionQuery, AttributionRunner
 from percorso.attribution.journeys import _day_bounds
 from percorso.errors import NotFound, suggest
+from percorso.export.files import format_eur, format_it_number  # noqa: F401 - public here since issue 4
 
 NODE_SEP = " | "
-
-
-def format_eur(value: float | None, *, decimals: int = 2, locale: str = "it") -> str:
-    """Euros for people: ``1234.5 → '1.234,50 €'`` (``it``) or ``'€1,234.50'`` (``en``); NaN/None → '—'.
-
-    Why a locale: an English project (``[project] locale = "en"``) reads every other table
-    with 1,234.50; ``percorso roi`` alone printing 1.234,50 would read as a thousand times less.
-    """
-    text = format_it_number(None if value is None else abs(value), decimals, locale=locale)
-    if text == "—":
-        return text
-    sign = "-" if value < 0 else ""  # type: ignore[operator]
-    return f"{sign}€{text}" if locale == "en" else f"{sign}{text} €"
-
-
-def format_it_number(value: float | None, decimals: int = 2, *, locale: str = "it") -> str:
-    """A number with the thousands and decimal separators of ``locale`` (``it``: 1.234,5)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    text = f"{abs(value):,.{decimals}f}"
-    if locale == "it":
-        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"{'-' if value < 0 else ''}{text}"
 
 
 class RoiQuery(AnalysisQuery):
@@ -80,18 +57,11 @@ class RoiResult(AnalysisResult):
     total rows close it (see the module doc)."""
 
     def formatted(self, locale: str = "it") -> pd.DataFrame:
-        """The frame with euros and ratios as text for people, in ``locale`` (``it`` | ``en``)."""
-        f = self.frame.copy()
-        for c in ("cost", "revenue", "cpa", "cac", "margin"):
-            if c in f:
-                f[c] = [format_eur(v, locale=locale) for v in f[c]]
-        for c in ("conversions", "new_customers"):
-            f[c] = [format_it_number(v, 1, locale=locale) for v in f[c]]
-        for c in ("roi", "roi_margin"):
-            if c in f:
-                f[c] = [format_it_number(v * 100, 1, locale=locale) + " %" if not pd.isna(v) else "—" for v in f[c]]
-        f["roas"] = [format_it_number(v, 2, locale=locale) for v in f["roas"]]
-        return f
+        """The frame with euros and ratios as text for people, in ``locale`` (``it`` | ``en``): what a
+        printed table shows (column kinds from :mod:`percorso.export.columns`; keys unchanged)."""
+        from percorso.export.columns import formatted_frame
+
+        return formatted_frame(self.frame, locale, headers=False)
 
     def figure(self) -> Any:
         import plotly.graph_objects as go

@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         """
         from percorso.analysis.base import run
         from percorso.attribution.roi import RoiQuery
-        from percorso.cli.common import open_cli_project, output_locale
+        from percorso.cli.common import open_cli_project
 
         query = RoiQuery(models=tuple(models.split(",")), conversion=conversion, campaign=campaign,
                          channel=channel, markov_order=order, direct=direct,
@@ -128,10 +128,10 @@ def register(app: typer.Typer) -> None:
         if out is not None and out.suffix.lower() == ".html":
             result.figure().write_html(str(out), include_plotlyjs=True)
             return
-        frame = result.formatted(output_locale()) if fmt is OutputFormat.table and out is None else result.frame
         margin = result.meta.get("margin")
         basis = ("ROI sui ricavi e sul margine / on revenue (roi) and on margin (roi_margin, "
                  f"{margin:.0%})" if margin else "ROI sui ricavi / ROI on revenue")
         from percorso.build.definitions import titled
 
-        emit_frame(frame, fmt, out, title=titled(f"{basis} {campaign or ''}".strip(), result.meta.get("definitions")))
+        # the raw frame: a table formats € and % by column kind, JSON/CSV keep the numbers
+        emit_frame(result.frame, fmt, out, title=titled(f"{basis} {campaign or ''}".strip(), result.meta.get("definitions")))

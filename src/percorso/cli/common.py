@@ -103,18 +103,22 @@ def emit_frame(
     *,
     title: str | None = None,
     locale: str | None = None,
+    like: dict[str, str] | None = None,
 ) -> None:
     """Write a result frame as a Rich table, CSV, JSON or XLSX (to ``out`` or stdout).
 
-    ``locale`` defaults to the opened project's ``[project] locale`` (``it``: 1.234,50 and
-    dd/mm/yyyy, ``;`` CSV for Excel; ``en``: 1,234.50, ISO dates, ``,`` CSV).
+    Machines (JSON, CSV, Parquet) get the frame's English keys and raw numbers in every locale;
+    people (tables, XLSX) get headers in the project's language and numbers formatted by column
+    kind (:mod:`percorso.export.columns`; ``like`` maps a column to the key whose kind it
+    shares, e.g. a pivot's channel columns to the measure). ``locale`` defaults to the opened project's ``[project] locale`` (``it``: 1.234,50
+    and dd/mm/yyyy, ``;`` CSV for Excel; ``en``: 1,234.50, ISO dates, ``,`` CSV).
     """
     from percorso.export.files import frame_to_json, write_frame
 
     locale = locale or _LOCALE.get()
 
     if out is not None:
-        write_frame(frame, out, locale=locale)
+        write_frame(frame, out, locale=locale, like=like)
         console().print(f"[green]scritto[/green] {shown_path(out)} ({cell(len(frame))} righe / rows)")
         return
     if fmt is OutputFormat.json:
@@ -126,7 +130,7 @@ def emit_frame(
     elif fmt is OutputFormat.xlsx:
         raise typer.BadParameter("--format xlsx needs --out FILE.xlsx")
     else:
-        print_table(frame, title=title, locale=locale)
+        print_table(frame, title=title, locale=locale, like=like)
 
 
 def shown_path(path: Path) -> str:
@@ -137,23 +141,11 @@ def shown_path(path: Path) -> str:
 
 
 def print_table(frame: pd.DataFrame, *, title: str | None = None, locale: str | None = None,
-                max_rows: int = 200) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+                max_rows: int = 200, like: dict[str, str] | None = None) -> None:
+    """``frame`` as a table for people in the project's language (see :mod:`percorso.cli.tables`)."""
+    from percorso.cli.tables import print_table as _print
 
-    from percorso.export.files import format_cell
-
-    locale = locale or _LOCALE.get()
-
-    table = Table(title=title, show_lines=False)
-    for col in frame.columns:
-        table.add_column(escape(str(col)), overflow="fold")
-    for row in frame.head(max_rows).itertuples(index=False):
-        # tracking data (URLs, campaign names) is attacker-controlled: never read as markup
-        table.add_row(*(escape(format_cell(v, locale=locale)) for v in row))
-    console(stderr=False).print(table)
-    if len(frame) > max_rows:
-        console().print(f"… {len(frame) - max_rows} righe in più (usa --format csv o --out)")
+    _print(frame, title=title, locale=locale or _LOCALE.get(), max_rows=max_rows, like=like)  # type: ignore[arg-type]
 
 
 def write_figure(figure: Any, out: Path) -> None:

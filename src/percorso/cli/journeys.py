@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,7 +44,8 @@ def register(app: typer.Typer) -> None:
         q = JourneyMapQuery(min_customers=min_customers, period=period, segment=segment,
                             date_from=date_from.date() if date_from else None,
                             date_to=date_to.date() if date_to else None)
-        if long or drill or fmt is not OutputFormat.table or out is not None:
+        as_map = out is not None and out.suffix.lower() == ".xlsx" and not long and not drill
+        if not as_map and (long or drill or fmt is not OutputFormat.table or out is not None):
             run_journey_analysis(project, q, fmt, out, chart, drill, "mappa del percorso / journey map",
                                  limit=limit, offset=offset)
             return
@@ -52,11 +53,36 @@ def register(app: typer.Typer) -> None:
             result = run(p.engine, q, p.settings)
         if chart is not None:
             write_figure(result.figure(), chart)
+        if as_map:
+            write_map_workbook(result, out)
+            return
         matrix = result.pivot(measure).reset_index()
-        emit_frame(matrix, fmt, None, title=f"fase × canale / stage × channel: {measure} "
-                                             "(attrito / friction: percorso journey-map --long)")
+        emit_frame(matrix, fmt, None, like=matrix_like(measure, matrix),
+                   title=f"fase × canale / stage × channel: {measure} (attrito / friction: percorso journey-map --long)")
         friction = result.frame[result.frame["friction"]]
         if not friction.empty:
             emit_frame(friction, fmt, None, title="⚠ attrito / friction cells")
         for section, frame in result.sections().items():
             emit_frame(frame, fmt, None, title=section)
+
+
+def matrix_like(measure: str, matrix: Any) -> dict[str, str]:
+    """Every channel column of a stage × channel matrix holds ``measure`` (a count, a share, days)."""
+    return {str(c): measure for c in matrix.columns if c != "stage"}
+
+
+def write_map_workbook(result: Any, out: Path) -> None:
+    """``journey-map --out FILE.xlsx``: the map as a map, one sheet per measure (stage rows ×
+    channel columns, a colour scale from light to dark), then the long table with friction."""
+    from percorso.cli.common import console, output_locale, shown_path
+    from percorso.export.columns import column_label
+    from percorso.export.xlsx import Sheet, write_workbook
+
+    locale = output_locale()
+    sheets = []
+    for measure in MEASURES:
+        matrix = result.pivot(measure).reset_index()
+        sheets.append(Sheet(column_label(measure, locale), matrix, matrix_like(measure, matrix), heatmap=True))
+    sheets.append(Sheet("dati" if locale == "it" else "data", result.frame))
+    write_workbook(out, sheets, locale=locale)
+    console().print(f"[green]scritto[/green] {shown_path(out)} (mappa / map: {len(MEASURES)} fogli / sheets + dati)")

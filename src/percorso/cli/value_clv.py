@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,7 +69,8 @@ def register(app: typer.Typer) -> None:
             t = t.filter(t.decile == decile)
         head = p.engine.execute(t.select("calibration_end", "horizon_months").limit(1))
         page = t.order_by([ibis.desc("clv"), "customer_id"]).limit(limit, offset=offset)
-        emit_frame(p.engine.execute(page.drop("calibration_end", "horizon_months")), fmt, out, title="CLV")
+        emit_frame(p.engine.execute(_in_days(page.drop("calibration_end", "horizon_months"), p.settings)),
+                   fmt, out, title="CLV")
         if len(head):
             console().print(f"calibration end {head.iloc[0, 0]:%Y-%m-%d}, horizon {head.iloc[0, 1]} months")
 
@@ -133,3 +134,14 @@ def register(app: typer.Typer) -> None:
                         sample=sample, draws=draws, tune=tune, chains=chains, seed=seed)
         emit_frame(res.to_frame(), fmt, out, title="CLV bayes: posterior vs maximum likelihood")
         warn(res.meta["warnings"])
+
+
+def _in_days(t: Any, settings: Any) -> Any:
+    """``customer_value``'s recency and T (in the model's ``time_unit``) as ``recency_days`` and
+    ``age_days``: output keys name their unit (docs/architecture.md, "Machine output")."""
+    from percorso.value.clv.pipeline import DAYS_PER_UNIT
+    from percorso.value.settings import value_settings
+
+    days = DAYS_PER_UNIT[value_settings(settings).clv.time_unit]
+    named = {"recency": (t.recency * days).name("recency_days"), "T": (t["T"] * days).name("age_days")}
+    return t.select([named.get(c, t[c]) for c in t.columns])

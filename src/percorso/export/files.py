@@ -56,38 +56,22 @@ def write_csv(frame: pd.DataFrame, path: Path, profile: CsvProfile = "it") -> No
     path.write_text(text, encoding=encoding, newline="")
 
 
-def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "percorso") -> None:
-    """XLSX with a frozen, filterable header and sensible column widths."""
-    if len(frame) > XLSX_MAX_ROWS:
-        raise InputError(
-            f"{len(frame):,} rows do not fit in one Excel sheet (max {XLSX_MAX_ROWS:,}); "
-            "export to .csv or .parquet instead"
-        )
-    data = _escaped(frame)
-    for col in data.columns:  # Excel has no time zones
-        if isinstance(data[col].dtype, pd.DatetimeTZDtype):
-            data[col] = data[col].dt.tz_localize(None)
-    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
-        data.to_excel(writer, sheet_name=sheet, index=False)
-        ws = writer.sheets[sheet]
-        ws.freeze_panes(1, 0)
-        if len(data.columns):
-            ws.autofilter(0, 0, max(len(data), 1), len(data.columns) - 1)
-        for i, col in enumerate(data.columns):
-            sample = data[col].head(200).map(str)
-            width = max([len(str(col))] + [len(s) for s in sample]) if len(sample) else len(str(col))
-            ws.set_column(i, i, min(max(width + 2, 8), 60))
+def write_frame(frame: pd.DataFrame, path: str | Path, *, locale: str = "it", csv_profile: CsvProfile | None = None,
+                like: dict[str, str] | None = None) -> Path:
+    """Write a result frame by file extension: .csv, .xlsx, .parquet or .json.
 
-
-def write_frame(frame: pd.DataFrame, path: str | Path, *, locale: str = "it", csv_profile: CsvProfile | None = None) -> Path:
-    """Write a result frame by file extension: .csv, .xlsx, .parquet or .json."""
+    CSV, Parquet and JSON are for programs: the frame's English keys and raw numbers in every
+    locale. XLSX is for people: headers in ``locale`` and number formats by column kind.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         write_csv(frame, path, csv_profile or ("it" if locale == "it" else "standard"))
     elif suffix == ".xlsx":
-        write_xlsx(frame, path)
+        from percorso.export.xlsx import write_xlsx
+
+        write_xlsx(frame, path, locale=locale, like=like)
     elif suffix == ".parquet":
         frame.to_parquet(path, index=False)
     elif suffix == ".json":
@@ -141,3 +125,26 @@ def format_cell(value: Any, locale: str = "it") -> str:
             text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
         return text
     return str(value)
+
+
+def format_eur(value: float | None, *, decimals: int = 2, locale: str = "it") -> str:
+    """Euros for people: ``1234.5 → '1.234,50 €'`` (``it``) or ``'€1,234.50'`` (``en``); NaN/None → '—'.
+
+    Why a locale: an English project (``[project] locale = "en"``) reads every other table
+    with 1,234.50; ``percorso roi`` alone printing 1.234,50 would read as a thousand times less.
+    """
+    text = format_it_number(None if value is None else abs(value), decimals, locale=locale)
+    if text == "—":
+        return text
+    sign = "-" if value < 0 else ""  # type: ignore[operator]
+    return f"{sign}€{text}" if locale == "en" else f"{sign}{text} €"
+
+
+def format_it_number(value: float | None, decimals: int = 2, *, locale: str = "it") -> str:
+    """A number with the thousands and decimal separators of ``locale`` (``it``: 1.234,5)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{abs(value):,.{decimals}f}"
+    if locale == "it":
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"{'-' if value < 0 else ''}{text}"

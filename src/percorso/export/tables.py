@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from percorso.errors import InputError, NotFound, suggest
-from percorso.export.files import XLSX_MAX_ROWS, CsvProfile, write_xlsx
+from percorso.export.files import XLSX_MAX_ROWS, CsvProfile
+from percorso.export.xlsx import write_xlsx
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
