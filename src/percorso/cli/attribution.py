@@ -95,7 +95,9 @@ def register(app: typer.Typer) -> None:
             frame = result.long
         from percorso.build.definitions import titled
 
-        emit_frame(frame, fmt, out, title=titled(f"Attribuzione ({measure})", result.meta.get("definitions")))
+        money = {str(c): "revenue" for c in frame.columns if c != "node"} if measure == "value" and frame is not result.long else None
+        emit_frame(frame, fmt, out, title=titled(f"Attribuzione ({measure})", result.meta.get("definitions")),
+                   like=money)  # --measure value: a model's column in euros
 
     @app.command("roi")
     def roi(

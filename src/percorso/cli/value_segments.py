@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         if (rule is None) == (file is None):
             raise InputError("give exactly one of --rule JSON or --file FILE")
         text = rule if rule is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-        p = open_cli_project(project)
-        n = save_segment(p.engine, name, text, p.settings, description=description)
+        with open_cli_project(project) as p:
+            n = save_segment(p.engine, name, text, p.settings, description=description)
         typer.echo(f"segmento '{name}': {n} clienti", err=True)
 
     @seg.command("list")
@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
         """Elenca i segmenti con l'ultima dimensione (list segments with their last size)."""
         from percorso.value.segments.store import list_segments
 
-        emit_frame(list_segments(open_cli_project(project).engine), fmt, out, title="segments")
+        with open_cli_project(project) as p:
+            frame = list_segments(p.engine)
+        emit_frame(frame, fmt, out, title="segments")
 
     @seg.command("show")
     def seg_show(
@@ -60,11 +62,13 @@ def register(app: typer.Typer) -> None:
         from percorso.value.segments.analysis import SegmentQuery
         from percorso.value.segments.store import refresh_segment
 
-        p = open_cli_project(project)
-        refresh_segment(p.engine, name, p.settings)
-        res = run(p.engine, SegmentQuery(name=name), p.settings)
-        console().print(f"{name}: {res.meta['definition']}", markup=False, highlight=False)
-        show_result(res, fmt, out, chart, drill, limit, offset, f"{name}: size over time / dimensione nel tempo")
+        # closed at the end: a write left open (not checkpointed) is what a later command's
+        # damaged-file check reads as a file cut short
+        with open_cli_project(project) as p:
+            refresh_segment(p.engine, name, p.settings)
+            res = run(p.engine, SegmentQuery(name=name), p.settings)
+            console().print(f"{name}: {res.meta['definition']}", markup=False, highlight=False)
+            show_result(res, fmt, out, chart, drill, limit, offset, f"{name}: size over time / dimensione nel tempo")
 
     @seg.command("refresh")
     def seg_refresh(name: Annotated[str | None, typer.Argument(help="Segmento (default: tutti) / segment "
@@ -75,9 +79,9 @@ def register(app: typer.Typer) -> None:
 
         from percorso.value.segments.store import refresh_all, refresh_segment
 
-        p = open_cli_project(project)
-        df = refresh_all(p.engine, p.settings) if name is None else pd.DataFrame(
-            [refresh_segment(p.engine, name, p.settings)])
+        with open_cli_project(project) as p:
+            df = refresh_all(p.engine, p.settings) if name is None else pd.DataFrame(
+                [refresh_segment(p.engine, name, p.settings)])
         emit_frame(df, fmt, out, title="segments refreshed")
 
     @seg.command("export")
@@ -95,9 +99,9 @@ def register(app: typer.Typer) -> None:
         """Esporta i clienti del segmento (export members, CSV by default)."""
         from percorso.value.segments.export import export_segment
 
-        p = open_cli_project(project)
         cols = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
-        exported = export_segment(p.engine, name, p.settings, columns=cols, at=at, with_contacts=with_contacts)
+        with open_cli_project(project) as p:
+            exported = export_segment(p.engine, name, p.settings, columns=cols, at=at, with_contacts=with_contacts)
         emit_frame(exported.frame, fmt, out, title=name)
         if with_contacts:
             typer.echo(exported.note, err=True)
@@ -107,5 +111,6 @@ def register(app: typer.Typer) -> None:
         """Elimina un segmento e la sua storia (delete a segment and its history)."""
         from percorso.value.segments.store import delete_segment
 
-        delete_segment(open_cli_project(project).engine, name)
+        with open_cli_project(project) as p:
+            delete_segment(p.engine, name)
         typer.echo(f"segmento '{name}' eliminato / deleted", err=True)

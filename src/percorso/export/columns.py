@@ -41,6 +41,7 @@ _MONEY = frozenset({"revenue", "cost", "cpa", "cac", "clv", "monetary", "margin"
 _SHARE = frozenset({"share", "rate", "retention", "roi", "lift"})
 _EXACT: dict[str, Kind] = {
     "conversion_from_previous": "share", "conversion_overall": "share", "churn_risk": "share",
+    "avg_p_alive_model": "share",
     "roas": "number", "spread": "number",
     "avg_overdue": "number", "frequency": "number", "recency": "number", "t": "number",
     "decile": "count", "step": "count", "period": "count", "persona": "count", "line": "count",
