@@ -114,7 +114,7 @@ def test_roi_on_margin_when_a_margin_is_set(engine):
     assert row["roi_margin"] == pytest.approx(1.0)
     assert r.meta["margin"] == 0.4 and "on margin" in r.meta["roi"]
     text = r.formatted("en").set_index("channel").loc["Email"]
-    assert (text["roi"], text["roi_margin"]) == ("400.0 %", "100.0 %")
+    assert (text["roi"], text["roi_margin"]) == ("400.0%", "100.0%")  # English: no space before %
 
 
 def test_drill_down_to_the_reconciling_rows(engine):
