@@ -26,8 +26,9 @@ work and the reason last click is criticised (ADR 0006):
   visit as the deciding web contact or in a later **navigational** visit (``NAV``: Direct,
   a brand search, a brand-term ad click) that is caused by the decision and causes nothing.
   An online purchase may fail at checkout for good (``CHECKOUT_LOST``): a lost sale.
-- Store visits, calls and fair visits, and purchases in store, happen when the place is open
-  (:mod:`.hours`): the contact waits for the next opening, so the steps after it come later.
+- Store visits, calls, fair visits and flyers (delivered by the post), and purchases in store,
+  happen when the place is open (:mod:`.hours`): the contact waits for the next opening, so
+  the steps after it come later.
 
 Everything is vectorised over cycles (the only loops are over the ``STEPS`` steps and, for
 the ground truth, over channels). Every random number of a cycle is drawn up front
@@ -76,7 +77,7 @@ BUY_DAYS = 1.5
 #: visit drawn at night happens when the person's store opens (:func:`.hours.next_open`);
 #: ``hours.STORE`` stands for the person's home store's schedule.
 OPENING: dict[str, tuple[int, float]] = {"Store / POS": (hours.STORE, 0.5), "Call center": (hours.CALL_CENTER, 0.3),
-                                         "Events & fairs": (hours.FAIR, 0.3)}
+                                         "Events & fairs": (hours.FAIR, 0.3), "Direct mail / flyer": (hours.POST, 0.5)}
 #: Chance that an online purchase fails at checkout (payment declined, address rejected, a
 #: timeout) and the person gives up: a sale the errors cost (the cycle ends without a purchase).
 CHECKOUT_LOST = 0.07

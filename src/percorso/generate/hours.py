@@ -19,6 +19,7 @@ Schedules (local time; closed on 1 January, Easter Sunday and Monday, 1 May, 15 
   every Sunday 10:00–19:00 (``STORE_SUNDAY``).
 - ``CALL_CENTER``: Monday–Friday 9:00–19:00, Saturday 9:00–13:00.
 - ``FAIR``: every day 10:00–19:00 (busier at weekends); visits to the stand.
+- ``POST``: Monday–Saturday 8:30–14:00; flyers arrive with the post.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 
 from percorso.generate.fmt import DAYS, T0, _utc_offset_hours
 
-STORE, STORE_SUNDAY, CALL_CENTER, FAIR = range(4)
+STORE, STORE_SUNDAY, CALL_CENTER, FAIR, POST = range(5)
 SLOT = 900
 #: Slots after the window, so that a visit near its end still finds an opening (then falls outside).
 _PAD_DAYS = 10
@@ -73,9 +74,10 @@ _SATURDAY = np.array([0] * 9 + [0.8, 1.2, 1.4, 1.1, 0.6, 0.7, 1.3, 1.6, 1.7, 1.6
 _SUNDAY = np.array([0] * 10 + [0.8, 1.1, 1.0, 0.6, 0.7, 1.2, 1.4, 1.3, 1.0] + [0] * 5)
 _CALLS = np.array([0] * 9 + [1.2, 1.3, 1.2, 1.0, 0.6, 0.8, 1.0, 1.0, 0.9, 0.7] + [0] * 5)
 _FAIR = np.array([0] * 10 + [0.8, 1.1, 1.2, 0.9, 1.0, 1.2, 1.2, 1.0, 0.7] + [0] * 5)
+_POST = np.array([0] * 8 + [1.0, 1.0, 1.0, 1.0, 1.0, 1.0] + [0] * 10)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def intensity(schedule: int) -> np.ndarray:
     """Traffic intensity of every UTC quarter hour of the span (0 when closed)."""
     start = np.arange(_N, dtype=np.int64) * SLOT
@@ -95,13 +97,15 @@ def intensity(schedule: int) -> np.ndarray:
     elif schedule == CALL_CENTER:
         open_ = (minute >= 540) & (((weekday < 5) & (minute < 1140)) | ((weekday == 5) & (minute < 780)))
         w = np.where(open_, _CALLS[hour], 0.0)
+    elif schedule == POST:
+        w = np.where((minute >= 510) & (minute < 840) & ~sunday, _POST[hour], 0.0)
     else:
         w = np.where((minute >= 600) & (minute < 1140), _FAIR[hour] * np.where(weekday >= 5, 1.5, 1.0), 0.0)
     w = np.where(holiday[day], 0.0, w)
     return w / (w.sum() / (DAYS + _PAD_DAYS))  # one typical open day sums to about 1
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _cumulative(schedule: int) -> np.ndarray:
     return np.r_[0.0, np.cumsum(intensity(schedule))]
 
