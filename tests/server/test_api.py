@@ -13,6 +13,7 @@ import pytest
 from percorso.analysis import run
 from percorso.analysis.wire import load_analyses, query_from_wire, result_to_wire
 from percorso.project import open_project
+from percorso.server.routes.analyses import WRITING_KINDS
 from tests.server.conftest import Server
 
 #: One query body per analysis: the defaults, plus the required fields.
@@ -35,10 +36,16 @@ def _comparable(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Fitted models (and what reads them) are compared to 1e-6: two fits from float sums that
+#: differ in the last bits (DuckDB adds in parallel) stop the optimiser a hair apart.
+FITTED = {"clv", "clv_holdout", "churn", "health", "personas", "cost_to_serve"}
+
+
 def assert_same(got: Any, want: Any, where: str = "") -> None:
     """Equal, numbers to 1e-9 relative (DuckDB's parallel float sums may differ in the last bits)."""
     if isinstance(want, float) and isinstance(got, (int, float)):
-        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9), (where, got, want)
+        tol = 1e-6 if where.split(".")[0] in FITTED else 1e-9
+        assert math.isclose(got, want, rel_tol=tol, abs_tol=tol), (where, got, want)
     elif isinstance(want, dict):
         assert isinstance(got, dict) and set(got) == set(want), (where, sorted(got), sorted(want))
         for k in want:
@@ -61,6 +68,9 @@ def test_every_analysis_endpoint_equals_the_python_api(demo: Path, tmp_path: Pat
         for kind in kinds:
             query = query_from_wire(kind, BODIES.get(kind, {}))
             expected[kind] = _comparable(result_to_wire(run(p.engine, query, p.settings)))
+        from percorso.value.clv.analysis import predictions_page
+
+        top_clv = predictions_page(p.engine, p.settings, limit=10)[0]["customer_id"].tolist()
     server = Server.start(demo)
     try:
         with server.client(server.admin_token) as http:
@@ -70,8 +80,13 @@ def test_every_analysis_endpoint_equals_the_python_api(demo: Path, tmp_path: Pat
                 resp = http.post(f"/v1/analyses/{kind}", json=BODIES.get(kind, {}))
                 assert resp.status_code == 200, (kind, resp.text[:500])
                 assert_same(_comparable(resp.json()), expected[kind], kind)
-                again = http.post(f"/v1/analyses/{kind}", json=BODIES.get(kind, {}))  # cached or recomputed
+                if kind in WRITING_KINDS:
+                    continue  # it stored what it computed: a second run starts from that (personas' numbers)
+                again = http.post(f"/v1/analyses/{kind}", json=BODIES.get(kind, {}))  # now from the cache
                 assert_same(_comparable(again.json()), expected[kind], kind)
+            page = http.get("/v1/clv/predictions", params={"limit": 10}).json()["predictions"]
+            assert [r[page["columns"].index("customer_id")] for r in page["rows"]] == top_clv
+            assert http.get("/v1/clv/models").json()["models"]["rows"]
     finally:
         assert server.stop() == 0
 

@@ -54,25 +54,15 @@ def register(app: typer.Typer) -> None:
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None,
     ) -> None:
         """Clienti per CLV da customer_value (per-customer predictions, top CLV first)."""
-        import ibis
-
         from percorso.cli.common import console
-        from percorso.errors import NotFound
-        from percorso.value.clv.analysis import decile_expr
+        from percorso.value.clv.analysis import predictions_page
 
         p = open_cli_project(project, read_only=True)
-        if not p.engine.has_table("customer_value"):
-            raise NotFound("no CLV yet: run `percorso clv fit` first (nessun CLV calcolato)")
+        frame, about = predictions_page(p.engine, p.settings, decile=decile, limit=limit, offset=offset)
         warn_stale(p.engine, "clv")
-        t = decile_expr(p.engine.table("customer_value"))
-        if decile is not None:
-            t = t.filter(t.decile == decile)
-        head = p.engine.execute(t.select("calibration_end", "horizon_months").limit(1))
-        page = t.order_by([ibis.desc("clv"), "customer_id"]).limit(limit, offset=offset)
-        emit_frame(p.engine.execute(_in_days(page.drop("calibration_end", "horizon_months"), p.settings)),
-                   fmt, out, title="CLV")
-        if len(head):
-            console().print(f"calibration end {head.iloc[0, 0]:%Y-%m-%d}, horizon {head.iloc[0, 1]} months")
+        emit_frame(frame, fmt, out, title="CLV")
+        if about:
+            console().print(f"calibration end {about['calibration_end']:%Y-%m-%d}, horizon {about['horizon_months']} months")
 
     @clv.command("validate")
     def clv_validate(
@@ -135,13 +125,3 @@ def register(app: typer.Typer) -> None:
         emit_frame(res.to_frame(), fmt, out, title="CLV bayes: posterior vs maximum likelihood")
         warn(res.meta["warnings"])
 
-
-def _in_days(t: Any, settings: Any) -> Any:
-    """``customer_value``'s recency and T (in the model's ``time_unit``) as ``recency_days`` and
-    ``age_days``: output keys name their unit (docs/architecture.md, "Machine output")."""
-    from percorso.value.clv.pipeline import DAYS_PER_UNIT
-    from percorso.value.settings import value_settings
-
-    days = DAYS_PER_UNIT[value_settings(settings).clv.time_unit]
-    named = {"recency": (t.recency * days).name("recency_days"), "T": (t["T"] * days).name("age_days")}
-    return t.select([named.get(c, t[c]) for c in t.columns])

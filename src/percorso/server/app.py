@@ -127,9 +127,9 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
     _errors(app)
-    from percorso.server.routes import admin, analyses, cli, customers, health, jobs, segments
+    from percorso.server.routes import admin, analyses, cli, customers, health, jobs, segments, value
 
-    for module in (health, analyses, customers, segments, jobs, admin, cli):
+    for module in (health, analyses, customers, segments, value, jobs, admin, cli):
         app.include_router(module.router)
     _docs(app)
     check_every_route_declares_a_role(app.routes)

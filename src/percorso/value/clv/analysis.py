@@ -54,6 +54,36 @@ def param_frame(fit: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def predictions_page(engine: Any, settings: Any = None, *, decile: int | None = None, limit: int = 100,
+                     offset: int = 0) -> tuple[Any, dict[str, Any]]:
+    """A page of stored CLV predictions, highest first (``percorso clv predict``, the API).
+
+    Returns the page (recency and T as ``recency_days`` and ``age_days``) and
+    ``{"calibration_end", "horizon_months"}`` of the fit it comes from.
+    """
+    from percorso.errors import NotFound
+
+    if not engine.has_table("customer_value"):
+        raise NotFound("no CLV yet: run `percorso clv fit` first (nessun CLV calcolato)")
+    t = decile_expr(engine.table("customer_value"))
+    if decile is not None:
+        t = t.filter(t.decile == decile)
+    head = engine.execute(t.select("calibration_end", "horizon_months").limit(1))
+    page = t.order_by([ibis.desc("clv"), "customer_id"]).limit(limit, offset=offset)
+    about = ({"calibration_end": head.iloc[0, 0], "horizon_months": int(head.iloc[0, 1])} if len(head) else {})
+    return engine.execute(_in_days(page.drop("calibration_end", "horizon_months"), settings)), about
+
+
+def _in_days(t: Any, settings: Any) -> Any:
+    """``customer_value``'s recency and T (in the model's ``time_unit``) as ``recency_days`` and
+    ``age_days``: output keys name their unit (docs/architecture.md, "Machine output")."""
+    from percorso.value.clv.pipeline import DAYS_PER_UNIT
+
+    days = DAYS_PER_UNIT[value_settings(settings).clv.time_unit]
+    named = {"recency": (t.recency * days).name("recency_days"), "T": (t["T"] * days).name("age_days")}
+    return t.select([named.get(c, t[c]) for c in t.columns])
+
+
 def decile_expr(cv: Any) -> Any:
     """``customer_value`` with its CLV decile (1 = highest CLV; ties broken by customer id, so
     the drill-down lists exactly the customers counted)."""
