@@ -106,7 +106,9 @@ def journeys_for(
                     "occurred_at": r["occurred_at"], "revenue": float(r["revenue"]), "currency": "EUR",
                     "n_lines": 1, "n_items": 1.0, "store_id": r.get("store_id"), "online": r["online"],
                     "channel": r["channel"], "source_system": r["source_system"],
-                    "coupon_code": r.get("coupon_code"), "is_return": r["event_type"] in {"return", "refund"},
+                    "coupon_code": r.get("coupon_code"),
+                    # as build/orders.py: a negative amount is a return whatever its type
+                    "is_return": r["event_type"] in {"return", "refund"} or float(r["revenue"]) < 0,
                     "items": r.get("items"),
                 })
         tps.extend(rows)

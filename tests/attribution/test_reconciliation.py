@@ -83,6 +83,21 @@ def test_every_model_reconciles_by_hand(engine):
     assert r.meta["definitions"] == {"revenue": "gross_revenue"}
 
 
+def test_a_negative_receipt_is_a_return_not_a_conversion(tmp_path):
+    # as in the orders table (a negative amount is a return), so the total stays the purchase orders
+    e = journeys_for(tmp_path, {"ezio": [
+        ("email_click", "2024-02-05 10:00", {"channel": "Email"}),
+        ("receipt", "2024-02-06 17:00", {"channel": "Store / POS", "revenue": 60.0}),
+        ("receipt", "2024-02-07 17:00", {"channel": "Store / POS", "revenue": -60.0})]})
+    try:
+        r = run(e, AttributionQuery(models=("last",)))
+        orders = e.execute(e.table("orders"))
+        assert r.frame.set_index("node").loc[TOTAL, "last"] == 1.0 == (~orders["is_return"]).sum()
+        assert r.table("value").set_index("node").loc[TOTAL, "last"] == 60.0
+    finally:
+        e.close()
+
+
 def test_dates_bound_the_total_too(engine):
     # from 7 Feb: anna's receipt (10 Feb) and carla's purchase (29 Feb); bruno and dario fall before
     r = run(engine, AttributionQuery(models=("last",), date_from=date(2024, 2, 7)))

@@ -84,9 +84,7 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     touchpoint). ``journey`` numbers a customer's journeys in time order.
     """
     tp = engine.table("touchpoints")
-    is_conv = tp.event_type.isin(conversion.event_types)
-    if conversion.online is not None:
-        is_conv = is_conv & (tp.online.fill_null(False) == conversion.online)
+    is_conv = is_conversion(tp, conversion)
     eligible = ~tp.event_type.isin(settings.exclude_event_types)
     value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
     node = node_expr(tp, level, online_breakdown)
@@ -144,6 +142,18 @@ def _first_of_session(touches: ir.Table, settings: AttributionSettings) -> ir.Ta
     return touches.filter(touches.session_id.isnull() | ~touches.web | first).drop("web")
 
 
+def is_conversion(tp: ir.Table, conversion: ConversionDef) -> ir.BooleanValue:
+    """Whether a touchpoint is a conversion of the definition (one place for journeys and totals).
+
+    A negative amount is a return whatever its event type (``build/orders.py`` makes it one),
+    so a till's negative receipt is never a purchase conversion with negative value.
+    """
+    cond = tp.event_type.isin(conversion.event_types) & ~(tp.revenue.fill_null(0.0) < 0)
+    if conversion.online is not None:
+        cond = cond & (tp.online.fill_null(False) == conversion.online)
+    return cond
+
+
 def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = None) -> ir.Table:
     """Conversions of a definition within the query dates: every one, credited or not.
 
@@ -153,9 +163,7 @@ def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = Non
     lookback is in here and in no journey.
     """
     tp = engine.table("touchpoints")
-    cond = tp.event_type.isin(conversion.event_types)
-    if conversion.online is not None:
-        cond = cond & (tp.online.fill_null(False) == conversion.online)
+    cond = is_conversion(tp, conversion)
     value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
     conv = tp.filter(cond).select("customer_id", "occurred_at", "event_id", value=value)
     first = ibis.row_number().over(ibis.window(group_by="customer_id", order_by=["occurred_at", "event_id"])) == 0
