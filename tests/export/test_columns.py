@@ -132,3 +132,21 @@ def test_csv_and_json_files_keep_the_keys(tmp_path):
     frame = pd.DataFrame({"channel": ["Email"], "share": [0.42]})
     assert write_frame(frame, tmp_path / "r.csv", locale="it").read_text(encoding="utf-8-sig").startswith("channel;share")
     assert '"share": 0.42' in write_frame(frame, tmp_path / "r.json", locale="it").read_text()
+
+
+def test_every_result_table_sent_to_a_pipe_keeps_rows_on_one_line(monkeypatch):
+    """The hand-made tables (build and demo summaries, customer show) print through the same
+    console: on a pipe it has no 80-column limit."""
+    from rich.table import Table
+
+    from percorso.cli.common import console
+
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", buf)
+    t = Table()
+    for i in range(12):
+        t.add_column(f"colonna {i}")
+    t.add_row(*(f"{i:,}.50 €" for i in range(1_000_000, 1_000_012)))
+    console(stderr=False).print(t)
+    rows = [line for line in buf.getvalue().splitlines() if line.startswith("│")]
+    assert len(rows) == 1 and "1,000,011.50 €" in rows[0]

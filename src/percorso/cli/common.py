@@ -90,10 +90,22 @@ def local_times(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     return out
 
 
+#: Width of standard output when it is not a terminal: wide enough that nothing wraps.
+UNWRAPPED_WIDTH = 100_000
+
+
 def console(stderr: bool = True) -> Any:
+    """A Rich console on stderr (messages) or stdout (results).
+
+    Results sent to a pipe or a file are never wrapped: Rich would otherwise cut them at 80
+    columns, splitting a table row (and a number in it) over two lines a script then misreads.
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    c = Console(stderr=stderr, highlight=False)
+    if not stderr and not c.is_terminal:
+        return Console(stderr=stderr, highlight=False, width=UNWRAPPED_WIDTH)
+    return c
 
 
 def emit_frame(
