@@ -150,3 +150,14 @@ def test_every_result_table_sent_to_a_pipe_keeps_rows_on_one_line(monkeypatch):
     console(stderr=False).print(t)
     rows = [line for line in buf.getvalue().splitlines() if line.startswith("│")]
     assert len(rows) == 1 and "1,000,011.50 €" in rows[0]
+
+
+def test_a_stored_table_export_keeps_keys_and_values_with_number_formats(tmp_path):
+    from percorso.export.xlsx import write_xlsx
+
+    frame = pd.DataFrame({"order_id": ["A1"], "revenue": [420.0], "n_items": [3], "median_minutes": [90.0]})
+    write_xlsx(frame, tmp_path / "orders.xlsx", sheet="orders")
+    ws = openpyxl.load_workbook(tmp_path / "orders.xlsx").active
+    assert [c.value for c in ws[1]] == ["order_id", "revenue", "n_items", "median_minutes"]
+    assert [(c.value, c.number_format) for c in ws[2]][1:] == [
+        (420, '#,##0.00 "€"'), (3, "#,##0"), (90, "General")]  # a duration stays in its key's unit

@@ -254,14 +254,17 @@ def excel_sheet(frame: pd.DataFrame, locale: str | None, like: dict[str, str] | 
                 ) -> tuple[pd.DataFrame, list[str | None]]:
     """``frame`` ready for a people's XLSX in ``locale``: headers in that language, durations in
     the unit their header names, and each column's number format (``None``: none; dates get
-    the writer's date format). ``locale=None`` leaves the frame as it is."""
-    if locale is None:
-        return frame, [None] * len(frame.columns)
+    the writer's date format). ``locale=None`` (a stored table dumped by ``percorso export``)
+    keeps the keys as headers and the values as stored, with the number formats."""
     shown = shown_columns(frame, like)
     out = frame.copy()
     names, formats = [], []
     for col in frame.columns:
         kind, scale = shown[str(col)].kind, shown[str(col)].scale
+        if locale is None:
+            names.append(str(col))
+            formats.append(_EXCEL[kind]["it"] if kind in _EXCEL and kind != "duration" else None)
+            continue
         if scale is not None:
             import pandas as pd
 

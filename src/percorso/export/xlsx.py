@@ -39,7 +39,7 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "percorso", *, loca
     With ``locale`` (a result for people) the headers are in that language and every column
     has the number format of its kind, so Excel sums and sorts real numbers that read like the
     table; durations are in the unit the header names. Without it (a stored table dumped by
-    ``percorso export``) the headers stay the keys and numbers have no format.
+    ``percorso export``) the headers stay the keys and the values as stored, with number formats.
     """
     write_workbook(path, [Sheet(sheet, frame, like or {})], locale=locale)
 
