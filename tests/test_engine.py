@@ -84,3 +84,12 @@ def test_create_if_missing_on_a_read_only_database(tmp_path):
     with open_engine(tmp_path / "e.duckdb", read_only=True) as ro:
         ro.create_empty_table("t", (("a", "VARCHAR"),), replace=False)
         assert ro.con.execute("SELECT a FROM t").fetchall() == [("kept",)]
+
+
+def test_no_progress_bar_on_stdout(tmp_path) -> None:
+    """DuckDB draws its progress bar on stdout, which corrupted `--format csv > file` output."""
+    from percorso.engine import Engine
+
+    with Engine(tmp_path / "p.duckdb") as eng:
+        for con in (eng.con, eng.fork().con):
+            assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

@@ -67,6 +67,8 @@ class Engine:
                     ) from exc
                 raise EngineError(f"cannot open database {self.path}: {exc}") from exc
             self._con.execute("SET TimeZone = 'UTC'")
+            # no progress bar: DuckDB draws it on stdout, inside `--format csv > file` output
+            self._con.execute("SET enable_progress_bar = false")
             from percorso.engine.migrations import migrate
 
             if not self.read_only:
@@ -98,6 +100,7 @@ class Engine:
         child = Engine(self.path, read_only=self.read_only, threads=self._threads)
         child._con = self.con.cursor()
         child._con.execute("SET TimeZone = 'UTC'")
+        child._con.execute("SET enable_progress_bar = false")
         child._forked = True
         return child
 
