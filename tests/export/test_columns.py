@@ -56,6 +56,8 @@ def test_durations_take_the_unit_that_fits_the_column():
     long = pd.DataFrame({"median_minutes_from_start": [6000.0, 9000.0]})   # ~5 days
     s = shown_columns(long)["median_minutes_from_start"]
     assert s.scale.unit == "days" and format_value(2880.0, "duration", "en", scale=s.scale) == "2.0"
+    assert format_value(1.0, "duration", "it", scale=s.scale) == "<0,1"   # one minute in days, not 0,0
+    assert format_value(0.0, "duration", "it", scale=s.scale) == "0,0"
 
 
 def test_a_matrix_shares_its_measure_kind_and_one_unit():

@@ -199,6 +199,8 @@ def format_value(value: Any, kind: Kind, locale: str = "it", *, scale: DurationS
         return f"{text} %" if locale == "it" else f"{text}%"
     if kind == "duration":
         shown = float(value) / (scale.factor if scale else 1.0)
+        if 0 < abs(shown) < 0.05:  # a minute in a column of days: not "0,0"
+            return "<" + format_it_number(0.1, 1, locale=locale)
         return format_it_number(shown, 1, locale=locale)
     if kind == "count":
         whole = float(value).is_integer()
