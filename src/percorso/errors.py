@@ -79,6 +79,58 @@ class AccessDenied(PercorsoError):
     exit_code = 6
 
 
+class DiskFull(EngineError):
+    """The disk holding the database (or its temporary files) has no space left."""
+
+    code = "disk_full"
+    exit_code = 7
+
+
+class OutOfMemory(EngineError):
+    """The engine ran out of memory (and could not spill to disk)."""
+
+    code = "out_of_memory"
+
+
+INTERNAL_EXIT = 70
+"""Exit code of an unexpected error (a bug): sysexits' EX_SOFTWARE."""
+
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "the command could not complete: a problem in the data or the database (the message says which)",
+    2: "bad usage: unknown command or option, bad argument value, invalid configuration (percorso.toml)",
+    3: "not found: a file, customer, source, table or name the command was given does not exist",
+    4: "database locked: another percorso process is writing to the project",
+    5: "database damaged: the project database is cut short or unreadable; nothing was written into it",
+    6: "access denied: your role may not see what was asked (e.g. contact fields)",
+    7: "disk full: free some space, then re-run the same command (ingest and build are idempotent)",
+    INTERNAL_EXIT: "internal error (a bug): re-run with --debug or PERCORSO_DEBUG=1 for the traceback and report it",
+    130: "interrupted (Ctrl-C)",
+}
+"""Every exit code the command line uses, documented in ``--help`` and ``docs/cli.md``."""
+
+
+def disk_full_text(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it wraps) says the disk is full.
+
+    Why by text too: the database reports a full disk as an I/O error whose message carries
+    the operating system's "No space left on device", or, when spilling, as an out-of-memory
+    error naming its temporary-directory size limit (which defaults to the free disk space).
+    """
+    import errno
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "max_temp_directory_size" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def suggest(value: str, allowed: Iterable[str], *, limit: int | None = None) -> str:
     """Return a "did you mean …" phrase plus the valid values, for error messages.
 

@@ -129,3 +129,18 @@ def journeys_for(
     engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))
     engine.create_table("record_updates", _table(RECORD_UPDATE_COLUMNS, records))
     return engine
+
+
+def cli_error(result: Any) -> tuple[str, str, int]:
+    """(code, message, exit code) of a failed CLI run (a ``CliRunner`` result).
+
+    Asserts what every failure must look like to a user: exactly one ``errore [code]:`` line,
+    no traceback, a non-zero exit code.
+    """
+    out = result.output
+    assert "Traceback" not in out, out
+    lines = [ln for ln in out.splitlines() if ln.startswith("errore [")]
+    assert len(lines) == 1, out
+    code, message = lines[0][len("errore ["):].split("]: ", 1)
+    assert result.exit_code != 0, out
+    return code, message, result.exit_code

@@ -22,6 +22,7 @@ from percorso.cli import app
 from percorso.engine import Engine
 from percorso.errors import ConfigError, InputError
 from percorso.testing import journeys_for
+from percorso.testing import cli_error
 
 T0 = datetime(2024, 3, 1, 9, 0)
 MODELS = ("first", "last", "last_non_direct", "linear", "position", "markov", "shapley", "shapley_rate")
@@ -119,7 +120,7 @@ def test_cli_flag(tmp_path):
     roi = cli("roi", "--project", str(root), "--models", "last", "--direct", "credit", "--format", "csv")
     assert "Direct" in roi
     bad = CliRunner().invoke(app, ["attribution", "--project", str(root), "--direct", "ignor"])
-    assert bad.exit_code != 0 and "did you mean 'ignore'" in str(bad.exception)
+    assert "did you mean 'ignore'" in cli_error(bad)[1]
 
 
 # -- oracle: pure-Python journeys + GA4 filter + pure-Python models vs the engine -------------

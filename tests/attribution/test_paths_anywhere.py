@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from percorso.attribution.analysis import NOT_ATTRIBUTABLE, TOTAL
 from percorso.cli import app
-from percorso.errors import NotFound
 from percorso.project import init_project
+from percorso.testing import cli_error
 
 # Hand-computed: 'Email > Direct' converts 3 times, 'Direct' once, 'Paid Search > Email' twice.
 # Last touch under GA4's Direct convention (Direct dropped unless alone): Email 3 + 2 = 5,
@@ -52,4 +52,5 @@ def test_without_paths_a_database_is_still_needed(tmp_path, monkeypatch):
     init_project(tmp_path / "proj", name="t")
     monkeypatch.chdir(tmp_path / "proj")
     res = CliRunner().invoke(app, ["attribution", "--models", "last"])
-    assert isinstance(res.exception, NotFound) and "percorso ingest" in str(res.exception)
+    code, message, exit_code = cli_error(res)
+    assert (code, exit_code) == ("not_found", 3) and "percorso ingest" in message

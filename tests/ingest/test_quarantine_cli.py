@@ -9,9 +9,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from percorso.cli import app
-from percorso.errors import ConfigError, InputError
 from percorso.ingest import ingest_files
 from percorso.project import init_project, open_project
+from percorso.testing import cli_error
 
 POS = ("\ufeffNegozio;Numero scontrino;Data;Ora;Carta fedeltà;Codice articolo;Descrizione;Categoria;Quantità;"
        "Prezzo unitario;Sconto;Pagamento;Codice coupon;Riga\n"
@@ -38,12 +38,12 @@ def test_filters_and_misspelt_filters(tmp_path):
     assert len(lines) == 2 and lines[1].startswith("pos,pos.csv,2,bad_timestamp,")
 
     bad_source = run.invoke(app, ["quarantine", "--source", "po", "-p", root])
-    assert isinstance(bad_source.exception, ConfigError) and bad_source.exception.code == "source_unknown"
-    assert "did you mean 'pos'" in str(bad_source.exception)
+    code, message, exit_code = cli_error(bad_source)
+    assert (code, exit_code) == ("source_unknown", 2) and "did you mean 'pos'" in message
 
     bad_reason = run.invoke(app, ["quarantine", "--counts", "--reason", "bad_timestmp", "-p", root])
-    assert isinstance(bad_reason.exception, InputError)
-    assert "did you mean 'bad_timestamp'" in str(bad_reason.exception)
+    code, message, exit_code = cli_error(bad_reason)
+    assert (code, exit_code) == ("input_invalid", 2) and "did you mean 'bad_timestamp'" in message
 
 
 def test_read_commands_on_a_new_project_say_to_ingest_first(tmp_path):
@@ -53,8 +53,9 @@ def test_read_commands_on_a_new_project_say_to_ingest_first(tmp_path):
     init_project(tmp_path / "p")
     for args in (["quarantine"], ["customer", "show", "x"], ["export", "orders", "--out", str(tmp_path / "o.csv")]):
         res = CliRunner().invoke(app, [*args, "-p", str(tmp_path / "p")])
-        assert isinstance(res.exception, NotFound), (args, res.output)
-        assert "percorso ingest" in str(res.exception)
+        code, message, exit_code = cli_error(res)
+        assert (code, exit_code) == ("not_found", 3), (args, res.output)
+        assert "percorso ingest" in message
     assert not (tmp_path / "p" / "percorso.duckdb").exists()  # reading created nothing
 
 

@@ -11,7 +11,7 @@ from paths_people import EC, PEOPLE, PU, PV, RC, p
 from typer.testing import CliRunner
 
 from percorso.cli import app
-from percorso.errors import InputError
+from percorso.testing import cli_error
 from tests.journey_cli import cli as _cli
 from tests.journey_cli import journey_project
 
@@ -53,4 +53,5 @@ def test_sankey_csv_session_scope_and_chart(root, tmp_path):
 def test_bad_selector_is_a_clean_error(root):
     res = CliRunner().invoke(app, ["paths", "sankey", "-p", str(root), "--customers", "color=red"])
     # the console entry point (percorso.cli.main) prints a PercorsoError as one line
-    assert res.exit_code != 0 and isinstance(res.exception, InputError) and "step=N" in str(res.exception)
+    code, message, exit_code = cli_error(res)
+    assert (code, exit_code) == ("input_invalid", 2) and "step=N" in message

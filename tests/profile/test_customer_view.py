@@ -25,6 +25,7 @@ from percorso.profile import customer_profile, find_customer
 from percorso.profile.lookup import AmbiguousCustomer
 from percorso.profile.search import search_customers
 from percorso.project import init_project, open_project
+from percorso.testing import cli_error
 
 EVIL = "[bold red]x[/]"
 RECEIPT = "MI01:2025-03-12:1001"  # POS order key: store:ISO date:receipt number
@@ -191,8 +192,7 @@ def test_cli_table_shows_tracking_data_literally(anna_root):
 def test_cli_not_found_is_an_error_with_its_code(anna_root):
     root = anna_root
     res = CliRunner().invoke(app, ["customer", "show", "nobody@example.it", "--project", str(root)])
-    assert res.exit_code != 0 and isinstance(res.exception, NotFound)
-    assert res.exception.code == "not_found"
+    assert cli_error(res)[0::2] == ("not_found", 3)
 
 
 def test_search_by_fragment(anna):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from percorso.cli import app
 from percorso.project import init_project, open_project
 from percorso.testing import journeys_for
+from percorso.testing import cli_error
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_personas_stored_and_drill_down_do_not_recluster(project):
         again = p.engine.execute(p.engine.table("customer_personas").order_by("customer_id"))
     assert again.equals(assigned)
     res = CliRunner().invoke(app, ["personas", "-p", str(project), "--stored", "--k", "3"])
-    assert res.exit_code != 0 and "--k starts a new clustering" in str(res.exception)
+    assert "--k starts a new clustering" in cli_error(res)[1]
 
 
 def test_personas_cards_follow_the_project_locale(tmp_path):

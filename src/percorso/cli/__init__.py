@@ -3,7 +3,7 @@
 Commands are thin: each lives in the module of its area, imports heavy modules inside its
 body, and calls the same Python API a notebook would. Data goes to stdout, progress and
 messages to stderr; a :class:`~percorso.errors.PercorsoError` ends the command with its
-one-line reason and a non-zero exit code.
+one-line reason and a non-zero exit code; every other failure too (:mod:`percorso.cli.errors`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import sys
 
 import typer
 
-from percorso.errors import PercorsoError
+from percorso.cli.errors import PercorsoGroup, set_debug
+from percorso.errors import EXIT_CODES
 
 app = typer.Typer(
     name="percorso",
+    cls=PercorsoGroup,
     help="percorso: omnichannel customer-journey analytics. Il percorso del cliente, dai dati.",
+    epilog="Exit codes / codici di uscita: " + "; ".join(f"{k} {v.split(':')[0]}" for k, v in EXIT_CODES.items())
+    + " (docs/cli.md).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,8 +39,10 @@ def _print_version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
                                  callback=_print_version),
+    debug: bool = typer.Option(False, "--debug", help="On an error, print the traceback too (or PERCORSO_DEBUG=1)."),
 ) -> None:
     """percorso: il percorso del cliente, dai dati (omnichannel customer-journey analytics)."""
+    set_debug(debug)
     from percorso.cli.common import reset_locale
 
     reset_locale()  # each command starts in Italian until it opens a project (one process, many test runs)
@@ -69,29 +75,9 @@ def main() -> None:
 
 
 def run_cli(argv: list[str]) -> int:
-    """Run one command line in this process; returns its exit code (errors as one line)."""
-    from typer._click.exceptions import ClickException
+    """Run one command line in this process; returns its exit code.
 
-    try:
-        rv = app(args=argv, prog_name="percorso", standalone_mode=False)
-    except PercorsoError as exc:
-        typer.echo(f"errore [{exc.code}]: {exc.message}", err=True)
-        return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except typer.Abort:
-        typer.echo("interrotto / aborted", err=True)
-        return 130
-    except ClickException as exc:  # usage errors: Click's own message, exit 2
-        exc.show()
-        return exc.exit_code
-    except ValueError as exc:  # pydantic validation of a query or setting: one line per problem
-        from pydantic import ValidationError
-
-        if not isinstance(exc, ValidationError):
-            raise
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"]) or "input"
-            typer.echo(f"errore [input_invalid]: {where}: {err['msg']}", err=True)
-        return 2
-    return rv if isinstance(rv, int) else 0
+    Every failure is already one line and a documented exit code (:class:`PercorsoGroup`,
+    in non-standalone mode it returns the code instead of exiting).
+    """
+    return app(args=argv, prog_name="percorso", standalone_mode=False)

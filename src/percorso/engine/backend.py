@@ -17,7 +17,16 @@ import duckdb
 import ibis
 import pyarrow as pa
 
-from percorso.errors import DatabaseDamaged, DatabaseLocked, EngineError, NotFound
+from percorso.errors import (
+    DatabaseDamaged,
+    DatabaseLocked,
+    DiskFull,
+    EngineError,
+    NotFound,
+    OutOfMemory,
+    PercorsoError,
+    disk_full_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,6 +138,8 @@ class Engine:
                 if not self.read_only and ("FATAL" in str(exc) or "IO Error" in str(exc)):
                     self._con = None
                     self._ibis = None
+                    if disk_full_text(exc):  # nothing is damaged: the disk has no room for the write-back
+                        raise translate_error(exc, self.path) from exc
                     from percorso.engine.health import WHAT_TO_DO
 
                     if "no space left" in str(exc).lower():
@@ -199,10 +210,22 @@ class Engine:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 yield self
-            except BaseException:
-                self.con.execute("ROLLBACK")
+            except BaseException as exc:
+                try:
+                    self.con.execute("ROLLBACK")
+                except duckdb.Error:  # the failure already ended the transaction (or the connection)
+                    pass
+                known = translate_error(exc, self.path) if not isinstance(exc, PercorsoError) else None
+                if isinstance(known, (DiskFull, OutOfMemory)):  # not the data's fault: say what to do
+                    raise known from exc
                 raise
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            except duckdb.Error as exc:
+                known = translate_error(exc, self.path)
+                if isinstance(known, (DiskFull, OutOfMemory)):
+                    raise known from exc
+                raise
 
     def append_arrow(self, table: str, data: pa.Table) -> int:
         """Append an Arrow table to ``table`` by column name, as one batch."""
@@ -323,6 +346,34 @@ class Engine:
     def copy_to_parquet(self, expr: Any, path: str | Path) -> None:
         sql = self.compile(expr)
         self.con.execute(f"COPY ({sql}) TO {quote_literal(str(path))} (FORMAT parquet)")
+
+
+def translate_error(exc: BaseException, db_path: str | None = None) -> PercorsoError | None:
+    """A database or system failure the user can act on, as a :class:`PercorsoError`; else None.
+
+    A full disk (the database file, its ``.tmp`` spill folder or an output file) becomes
+    :class:`DiskFull` with what to do; it must never read as "out of memory", which the
+    engine reports when its spill folder hits its size limit (by default the free disk
+    space). Other database errors (binder, catalog, …) are bugs: None, for the caller's
+    "internal error" path.
+    """
+    where = Path(db_path).parent if db_path and db_path != ":memory:" else None
+    if disk_full_text(exc):
+        disk = f" on the disk holding {where} (the database and its temporary .tmp folder)" if where else ""
+        return DiskFull(f"disk full: no space left{disk}; free some space, then re-run the same command "
+                        "(ingest and build are idempotent: what was already written is kept or skipped)")
+    if isinstance(exc, duckdb.OutOfMemoryException) or isinstance(exc, MemoryError):
+        return OutOfMemory("out of memory: close other programs or run the command on a machine with more "
+                           f"memory, then re-run it ({first_line(exc)})")
+    if isinstance(exc, duckdb.IOException):
+        return EngineError(f"database I/O error: {first_line(exc)}")
+    return None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error message (engine messages run over several lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def quote_ident(name: str) -> str:

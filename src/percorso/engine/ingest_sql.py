@@ -17,7 +17,9 @@ import duckdb
 import pyarrow as pa
 
 from percorso.engine.backend import quote_ident as qi
+from percorso.engine.backend import first_line
 from percorso.engine.backend import quote_literal as ql
+from percorso.errors import disk_full_text
 
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
@@ -47,23 +49,29 @@ def memory_cap(engine: Engine, limit: str) -> Iterator[None]:
             pass
 
 
-def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str) -> list[str]:
+def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str, columns: list[str],
+              skip: int = 1, unnamed: list[str] | None = None) -> list[str]:
     """Read a CSV as all-VARCHAR into temp table ``name`` with ``_line`` (1-based data row).
 
-    Malformed lines go to temp table ``name_rej`` (``_line``, ``error_type``, ``raw``);
-    the line numbers of good rows skip over them (rows keep file order).
+    The layout is given (``columns`` from the header, ``skip`` lines before the data), so
+    the engine's dialect sniffer never runs. Malformed lines go to temp table ``name_rej``
+    (``_line``, ``error_type``, ``raw``); the line numbers of good rows skip over them (rows
+    keep file order). Rows whose every value is blank (Excel's trailing ``;;;;`` lines) are
+    dropped like blank lines; so are ``unnamed`` columns (a blank header cell) that hold
+    no value at all.
     """
     con = engine.con
     rej, scan = f"{name}_rejerr", f"{name}_rejscan"
     con.execute(f"DROP TABLE IF EXISTS {qi(rej)}; DROP TABLE IF EXISTS {qi(scan)}")
+    spec = "{" + ", ".join(f"{ql(c)}: 'VARCHAR'" for c in columns) + "}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_raw')} AS SELECT * FROM read_csv(?, all_varchar=true, "
-        f"store_rejects=true, rejects_table={ql(rej)}, rejects_scan={ql(scan)}, delim=?, header=true, "
-        f"encoding=?, normalize_names=false, quote='\"', escape='\"')",
+        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_raw')} AS SELECT * FROM read_csv(?, auto_detect=false, "
+        f"columns={spec}, header=false, skip={int(skip)}, store_rejects=true, rejects_table={ql(rej)}, "
+        f"rejects_scan={ql(scan)}, delim=?, encoding=?, quote='\"', escape='\"', compression='auto')",
         [path, delim, encoding],
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_rej')} AS SELECT line - 1 AS _line, "
+        f"CREATE OR REPLACE TEMP TABLE {qi(name + '_rej')} AS SELECT line - {int(skip)} AS _line, "
         f"first(error_type ORDER BY column_idx) AS error_type, first(csv_line) AS raw, "
         f"first(error_message) AS error_message FROM {qi(rej)} GROUP BY line"
     )
@@ -71,13 +79,39 @@ def stage_csv(engine: Engine, name: str, path: str, *, delim: str, encoding: str
         f"CREATE OR REPLACE TEMP TABLE {qi(name + '_rejj')} AS SELECT _line - row_number() OVER "
         f"(ORDER BY _line) AS gap FROM {qi(name + '_rej')}"
     )
+    blank = " AND ".join(f"coalesce(trim(r.{qi(c)}), '') = ''" for c in columns)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT r.* EXCLUDE (_k), r._k + "
         f"(SELECT count(*) FROM {qi(name + '_rejj')} j WHERE j.gap < r._k) AS _line, 0 AS _file "
-        f"FROM (SELECT *, row_number() OVER (ORDER BY rowid) AS _k FROM {qi(name + '_raw')}) r ORDER BY r._k"
+        f"FROM (SELECT *, row_number() OVER (ORDER BY rowid) AS _k FROM {qi(name + '_raw')}) r "
+        f"WHERE NOT ({blank}) ORDER BY r._k"
     )
     con.execute(f"DROP TABLE {qi(name + '_raw')}")
+    drop_empty_columns(engine, name, unnamed or [])
     return [c for c in engine.columns(name) if c not in ("_line", "_file")]
+
+
+def reader_failure(exc: BaseException) -> str | None:
+    """First line of the engine's error while reading a file; None for any other failure.
+
+    Why: a file the engine cannot parse (not Parquet, a broken quote at the end, …) is the
+    user's input and gets a message naming the file; a full disk is not, and keeps its own.
+    """
+    if isinstance(exc, duckdb.Error) and not disk_full_text(exc):
+        return first_line(exc)
+    return None
+
+
+def drop_empty_columns(engine: Engine, name: str, candidates: list[str]) -> None:
+    """Drop the ``candidates`` columns of temp table ``name`` that hold no non-blank value."""
+    if not candidates:
+        return
+    counts = engine.con.execute(
+        "SELECT " + ", ".join(f"count(*) FILTER (trim(CAST({qi(c)} AS VARCHAR)) <> '')" for c in candidates)
+        + f" FROM {qi(name)}").fetchall()[0]
+    for col, n in zip(candidates, counts):
+        if not n:
+            engine.con.execute(f"ALTER TABLE {qi(name)} DROP COLUMN {qi(col)}")
 
 
 def stage_lines(engine: Engine, name: str, path: str, *, encoding: str = "utf-8") -> None:

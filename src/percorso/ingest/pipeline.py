@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -24,14 +25,22 @@ import pyarrow as pa
 from percorso.engine import ingest_sql as S
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
-from percorso.errors import EngineError, InputError
+from percorso.errors import DiskFull, EngineError, InputError
 from percorso.events import EVENT_TYPE_ALIASES, EVENT_TYPES
 from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
 from percorso.identity.normalize import keyed_hash, normalize_distinct
 from percorso.ingest import plan as P
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, resolve_columns
-from percorso.ingest.readers import file_format, scan_encoding, sniff_csv, transcode_lines, xlsx_batches
+from percorso.ingest.readers import (
+    csv_layout,
+    file_format,
+    normalise_newlines,
+    scan_encoding,
+    transcode_lines,
+    unzip_single,
+    xlsx_batches,
+)
 
 _REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",
                    "INVALID ENCODING": "bad_encoding", "INVALID UNICODE": "bad_encoding"}
@@ -92,6 +101,11 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
             reports[i] = _failed(source_name, kind, path, "", "file_not_found",
                                  f"file not found: {p}; check the path (percorso ingest SOURCE FILE...)")
             continue
+        try:
+            file_format(path)
+        except InputError as exc:  # a type that is not read (.xls, .ods, .dat): said per file
+            reports[i] = _failed(source_name, kind, path, "", exc.code, exc.message)
+            continue
         sha = file_sha256(path)
         prev = None if force else S.previous_run(project.engine, source_name, sha)
         if prev is not None:
@@ -127,7 +141,8 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
             (i, path, sha), = batch
             code = getattr(exc, "code", "file_unreadable")
             msg = str(exc) if hasattr(exc, "code") else _plain(exc)
-            reports[i] = _failed(source_name, kind, path, sha, code, f"{path.name}: {msg}")
+            named = msg if msg.startswith(f"{path.name}:") else f"{path.name}: {msg}"
+            reports[i] = _failed(source_name, kind, path, sha, code, named)
         done += len(batch)
     if progress:
         progress("done", len(paths), len(paths))
@@ -140,11 +155,11 @@ def _disk_full(exc: BaseException) -> bool:
     return "no space left" in text or "disk full" in text or getattr(exc, "errno", None) == 28
 
 
-def _disk_full_error(project: Any, batch: list[tuple[int, Path, str]], reports: dict[int, IngestReport]) -> EngineError:
+def _disk_full_error(project: Any, batch: list[tuple[int, Path, str]], reports: dict[int, IngestReport]) -> DiskFull:
     """The whole call stops on a full disk, saying which file was rolled back and what is already in."""
     done = [r.source_file for r in reports.values() if not r.error and not r.already_ingested]
     where = project.database_path.parent
-    return EngineError(
+    return DiskFull(
         f"disk full (no space left on the disk of {where}) while importing {', '.join(p.name for _, p, _ in batch)}: "
         f"nothing of it was written, the database is unchanged by it"
         + (f" ({', '.join(done)} imported before it)" if done else "")
@@ -222,7 +237,26 @@ def _run_row(rep: IngestReport, path: Path, started: dt.datetime, finished: dt.d
 
 def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], run_id: str,
            source_name: str) -> tuple[list[str], dict[str, str], str, bool, int]:
-    """Stage the batch's files; (columns, column types, raw-text SQL, JSON lines, rejected)."""
+    """Stage the batch's files; (columns, column types, raw-text SQL, JSON lines, rejected).
+
+    Copies a file needs before the engine can read it (the one file of a ``.zip``, a file
+    mixing CRLF and LF line ends, or UTF-8 and Latin-1 rows) are written next to the
+    database, on the disk that holds the data anyway, and removed once it is staged.
+    """
+    with tempfile.TemporaryDirectory(prefix="percorso-ingest-", dir=eng_dir(eng)) as workdir:
+        path = batch_paths[0]
+        if file_format(path) == "zip":  # one data file inside: read it as if it were given directly
+            batch_paths = [unzip_single(path, Path(workdir))]
+        return _stage_format(eng, stage, src, kind, batch_paths, run_id, source_name, Path(workdir), path.name)
+
+
+def eng_dir(eng: Any) -> str | None:
+    """Folder of the database file (None for an in-memory one: the system's temporary folder)."""
+    return None if eng.path == ":memory:" else str(Path(eng.path).resolve().parent)
+
+
+def _stage_format(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], run_id: str,
+                  source_name: str, workdir: Path, shown: str) -> tuple[list[str], dict[str, str], str, bool, int]:
     path = batch_paths[0]
     fmt = file_format(path)
     if fmt == "parquet":
@@ -230,13 +264,18 @@ def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], 
         cols = list(col_types)
         return cols, col_types, S.raw_json_row_expr(cols), False, 0
     if fmt == "csv":
-        enc, delim, _ = sniff_csv(path)
-        enc, delim = src.encoding or enc, src.delimiter or delim
-        with _readable(path, enc) as (read_path, read_enc):
-            cols = S.stage_csv(eng, stage, str(read_path), delim=delim, encoding=read_enc)
+        lay = csv_layout(path, encoding=src.encoding, delimiter=src.delimiter)
+        read, enc = path, lay.encoding
+        if enc == "mixed":  # UTF-8 and Latin-1 rows: each line re-encoded on its own
+            read, enc = workdir / ("utf8-" + path.name.removesuffix(".gz")), "utf-8"
+            transcode_lines(path, read)
+        if lay.mixed_newlines:
+            read = normalise_newlines(read, workdir)
+        cols = S.stage_csv(eng, stage, str(read), delim=lay.delimiter, encoding=enc, columns=lay.columns,
+                           skip=lay.skip, unnamed=lay.unnamed)
         rejected = S.quarantine_rejects(eng, stage, _REJECT_REASONS, source_name=source_name, source_kind=kind.name,
-                                        source_file=path.name, run_id=run_id, expected=len(cols))
-        return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, delim), False, rejected
+                                        source_file=shown, run_id=run_id, expected=len(lay.columns))
+        return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, lay.delimiter), False, rejected
     if fmt == "jsonl":
         with _readable(path, src.encoding or scan_encoding(path)) as (read_path, read_enc):
             S.stage_lines(eng, stage, str(read_path), encoding=read_enc)
@@ -245,6 +284,8 @@ def _stage(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[Path], 
     for batch in xlsx_batches(path):
         S.stage_arrow(eng, stage, batch, first=first)
         first = False
+    cols = [c for c in S.column_types(eng, stage) if c not in ("_line", "_file")]
+    S.drop_empty_columns(eng, stage, [c for c in cols if re.fullmatch(r"column_\d+", c)])
     cols = [c for c in S.column_types(eng, stage) if c not in ("_line", "_file")]
     return cols, {c: "VARCHAR" for c in cols}, S.raw_csv_expr(cols, ";"), False, 0
 

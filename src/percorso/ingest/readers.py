@@ -1,35 +1,110 @@
-"""File sniffing (encoding, delimiter, decimal comma) and XLSX streaming to Arrow batches.
+"""Reading files as users have them: compression, line endings, CSV layout, XLSX batches.
 
-Why sniff in Python: the delimiter and decimal hints need only the first 64 KiB, and the
-encoding one streaming pass over the bytes (:func:`scan_encoding`); the file itself is parsed
-by the engine. XLSX has no engine reader, so openpyxl streams it in read-only mode, in batches.
+Why sniff in Python: only the first 64 KiB are read (the header, delimiter, encoding, a
+``sep=;`` line Excel writes, line endings); the file itself is parsed by the engine with
+that layout given explicitly, so its own dialect sniffer (which gives up on a header ending
+in LF over rows ending in CRLF) never runs. XLSX has no engine reader, so openpyxl streams
+it in read-only mode, in batches. ``.gz`` files are read compressed by the engine; a
+``.zip`` holding one data file is extracted next to the database first.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
 import re
+import shutil
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
+from percorso.errors import InputError
+
 SAMPLE = 65536
+_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+_VALID = ".csv .tsv .txt .jsonl .ndjson .parquet .xlsx, each also as .gz or inside a .zip"
+_RESAVE = {".xls": "old Excel format", ".ods": "OpenDocument spreadsheet", ".numbers": "Numbers spreadsheet",
+           ".xlsb": "Excel binary workbook"}
 
 
 def file_format(path: Path) -> str:
-    ext = path.suffix.lower()
-    if ext in (".csv", ".txt", ".tsv"):
-        return "csv"
-    if ext in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if ext in (".parquet", ".pq"):
-        return "parquet"
-    if ext in (".xlsx", ".xlsm"):
-        return "xlsx"
-    from percorso.errors import InputError
+    """``csv`` | ``jsonl`` | ``parquet`` | ``xlsx`` | ``zip`` from the name (``.csv.gz`` is ``csv``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    ext = suffixes[-1] if suffixes else ""
+    if ext == ".zip":
+        return "zip"
+    if ext == ".gz" and len(suffixes) >= 2 and _FORMATS.get(suffixes[-2]) in ("csv", "jsonl"):
+        return _FORMATS[suffixes[-2]]
+    if ext in _FORMATS:
+        return _FORMATS[ext]
+    if ext in _RESAVE:
+        raise InputError(f"{path.name}: {_RESAVE[ext]} ({ext}) is not read; open it and save it as .xlsx or as "
+                         "CSV UTF-8, then ingest that file")
+    shown = "".join(suffixes[-2:]) if ext == ".gz" else ext or "(none)"
+    raise InputError(f"{path.name}: unsupported file type '{shown}'; valid: {_VALID}")
 
-    raise InputError(f"{path}: unsupported file type '{ext}'; valid: .csv .tsv .txt .jsonl .ndjson .parquet .xlsx")
+
+def unzip_single(path: Path, workdir: Path) -> Path:
+    """The one data file inside a ``.zip``, extracted to ``workdir`` (streamed, bounded memory).
+
+    Why only one: a file's rows are reported with its name and line; an archive of several
+    exports should be unpacked and passed as several files, which the message says.
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise InputError(f"{path.name}: not a valid .zip archive; re-create it or unpack it and ingest the "
+                         "file inside") from None
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+                   and not Path(m.filename).name.startswith(".")]
+        if len(members) != 1:
+            names = ", ".join(m.filename for m in members[:5]) or "none"
+            raise InputError(f"{path.name}: a .zip must hold exactly one data file to ingest, it holds "
+                             f"{len(members)} ({names}); unpack it and pass the files")
+        inner = Path(Path(members[0].filename).name)
+        if file_format(inner) == "zip":
+            raise InputError(f"{path.name}: holds another archive ({inner}); unpack it and ingest the file inside")
+        out = workdir / inner.name
+        with zf.open(members[0]) as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    return out
+
+
+def _open(path: Path):  # noqa: ANN202
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def read_sample(path: Path, size: int = SAMPLE) -> bytes:
+    """The first ``size`` bytes of the file's content (decompressed for ``.gz``)."""
+    try:
+        with _open(path) as fh:
+            return fh.read(size)
+    except (gzip.BadGzipFile, EOFError, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise
+        raise InputError(f"{path.name}: cannot be decompressed ({exc}); check that it is a complete .gz "
+                         "file") from None
+
+
+def sniff_encoding(sample: bytes) -> str:
+    """``utf-16`` with a BOM (Excel's "Unicode text"), ``utf-8`` (with or without BOM) when the sample decodes, else ``latin-1``."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 3:  # a character cut by the sample's end
+            return "utf-8"
+        return "latin-1"
 
 
 def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
@@ -45,14 +120,14 @@ def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
 
     dec = codecs.getincrementaldecoder("utf-8")()
     try:
-        with open(path, "rb") as fh:
+        with _open(path) as fh:
             while block := fh.read(chunk):
                 dec.decode(block)
             dec.decode(b"", final=True)
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    with open(path, "rb") as fh:
+    with _open(path) as fh:
         for line in fh:
             if line.isascii():
                 continue
@@ -77,7 +152,7 @@ def decode_line(line: bytes) -> str:
 
 def transcode_lines(path: Path, out: Path) -> None:
     """Write ``path`` as UTF-8, each line decoded on its own (:func:`decode_line`): the row-level fallback."""
-    with open(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+    with _open(path) as src, open(out, "w", encoding="utf-8", newline="") as dst:
         for line in src:
             dst.write(decode_line(line))
 
@@ -96,15 +171,103 @@ def sniff_decimal_comma(text: str, delim: str) -> bool:
     return comma > dot
 
 
+@dataclass(frozen=True)
+class CsvLayout:
+    """How to read one delimited text file, sniffed from its first 64 KiB.
+
+    ``columns`` are the header's names (blank ones named ``column_N``, listed in ``unnamed``;
+    repeated ones suffixed ``_2``); ``skip`` is the number of lines before the first data
+    row (the header, plus Excel's ``sep=;`` line when present); ``mixed_newlines`` says
+    that lines end both in CRLF and in LF (the engine's parser accepts one style per file).
+    """
+
+    encoding: str
+    delimiter: str
+    decimal_comma: bool
+    columns: list[str]
+    skip: int = 1
+    mixed_newlines: bool = False
+    unnamed: list[str] = field(default_factory=list)
+
+
+def _decode(sample: bytes, enc: str) -> str:
+    if enc == "utf-16":
+        cut = len(sample) - len(sample) % 2
+        return sample[:cut].decode("utf-16", errors="replace")
+    return sample.decode("latin-1" if enc == "latin-1" else "utf-8", errors="replace").lstrip("\ufeff")
+
+
+def header_names(raw: list[str]) -> tuple[list[str], list[str]]:
+    """(names, unnamed): header cells trimmed, blanks named ``column_N``, repeats suffixed ``_2``, ``_3``…"""
+    names: list[str] = []
+    unnamed: list[str] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(raw):
+        name = cell.strip().strip("\ufeff").strip()
+        if not name:
+            name = f"column_{i + 1}"
+            unnamed.append(name)
+        base, n = name, 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
+        names.append(name)
+    return names, unnamed
+
+
+def csv_layout(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CsvLayout:
+    """Sniff the layout of a CSV (plain or ``.gz``); ``encoding`` / ``delimiter`` override the sniffed ones."""
+    sample = read_sample(path)
+    if not sample.strip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n"):
+        raise InputError(f"{path.name}: the file is empty; export it again with a header row and data rows")
+    enc = encoding or sniff_encoding(sample)
+    if enc != "utf-16" and not encoding:
+        enc = scan_encoding(path)  # every byte: a Latin-1 row after 64 KiB decides too
+    text = _decode(sample, enc)
+    lines = text.splitlines()
+    skip = 0
+    sep = re.fullmatch(r'"?sep=(.)"?,*;*', lines[0].strip()) if lines else None
+    if sep:  # Excel's hint line: "sep=;" names the delimiter and precedes the header
+        delimiter = delimiter or sep.group(1)
+        lines, skip = lines[1:], 1
+    header = lines[0] if lines else ""
+    delim = delimiter or sniff_delimiter(header)
+    row = next(csv.reader([header], delimiter=delim, quotechar='"'), [])
+    columns, unnamed = header_names(row)
+    if not columns:
+        raise InputError(f"{path.name}: no header row found; the first line must name the columns")
+    crlf = sample.count(b"\r\n") if enc != "utf-16" else sample.count(b"\r\x00\n\x00")
+    lf = sample.count(b"\n") if enc != "utf-16" else sample.count(b"\n\x00")
+    body = "\n".join(lines[1:])
+    return CsvLayout(enc, delim, sniff_decimal_comma(body, delim), columns, skip + 1,
+                     mixed_newlines=0 < crlf < lf, unnamed=unnamed)
+
+
 def sniff_csv(path: Path) -> tuple[str, str, bool]:
     """(encoding over the whole file, delimiter and decimal comma from the first 64 KiB)."""
-    with open(path, "rb") as fh:
-        sample = fh.read(SAMPLE)
-    enc = scan_encoding(path)
-    text = sample.decode("utf-8" if enc != "latin-1" else "latin-1", errors="replace").lstrip("\ufeff")
-    header = text.splitlines()[0] if text else ""
-    delim = sniff_delimiter(header)
-    return enc, delim, sniff_decimal_comma(text, delim)
+    lay = csv_layout(path)
+    return lay.encoding, lay.delimiter, lay.decimal_comma
+
+
+def normalise_newlines(path: Path, workdir: Path) -> Path:
+    """A copy of the file (decompressed) whose CRLF line ends are LF, for files that mix both.
+
+    Streamed in 1 MiB blocks; a CR ending one block is carried over to the next, so a CRLF
+    split by the block boundary is still seen. A CRLF inside a quoted value becomes LF too
+    (the same line break).
+    """
+    out = workdir / ("lf-" + (path.name[:-3] if path.suffix.lower() == ".gz" else path.name))
+    with _open(path) as src, open(out, "wb") as dst:
+        carry = b""
+        while block := src.read(1 << 20):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""
+            if carry:
+                block = block[:-1]
+            dst.write(block.replace(b"\r\n", b"\n"))
+        dst.write(carry)
+    return out
 
 
 def _cell(v: object) -> str | None:
@@ -130,10 +293,14 @@ def xlsx_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
     """Stream the first sheet as all-string Arrow batches with ``_line`` (1-based data row)."""
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML and key errors for a damaged file
+        raise InputError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc}); open it "
+                         "in Excel or LibreOffice and save it again as .xlsx", code="file_unreadable") from None
     try:
         rows = wb.worksheets[0].iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else f"column_{i + 1}" for i, h in enumerate(next(rows, ()))]
+        header, _ = header_names(["" if h is None else str(h) for h in next(rows, ())])
         buf: list[tuple] = []
         line = 0
         start = 1
