@@ -112,3 +112,19 @@ def test_layouts_users_have_import_the_same_orders(tmp_path, layout):
     products = [i["product"] for i in json.loads(rows[1][3])]
     assert products[0].startswith("Lampada"), products
     p.close()
+
+
+def test_rows_ending_in_a_delimiter_the_header_lacks(tmp_path):
+    """``a;b;c`` over ``1;2;3;``: the empty trailing field is not a fourth column, nor a bad row;
+    a row with real values past it is still refused."""
+    f = tmp_path / "ordini.csv"
+    f.write_text("order_id;order_date;unit_price\r\nA;2025-03-05;10;\r\nB;2025-03-06;20;\r\n"
+                 "C;2025-03-07;30;oops;x\r\n", encoding="utf-8")
+    p = _project(tmp_path)
+    (r,) = ingest_files(p, "ecommerce", [f])
+    assert (r.rows_read, r.accepted, r.quarantined) == (3, 2, 1)
+    assert p.engine.con.execute("SELECT source_line, reason_code FROM quarantine").fetchall() == [
+        (3, "wrong_column_count")]
+    assert p.engine.con.execute("SELECT order_id, revenue FROM events ORDER BY 1").fetchall() == [
+        ("A", 10.0), ("B", 20.0)]
+    p.close()

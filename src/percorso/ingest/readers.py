@@ -216,6 +216,20 @@ def header_names(raw: list[str]) -> tuple[list[str], list[str]]:
     return names, unnamed
 
 
+def _trailing_fields(lines: list[str], delim: str, width: int) -> int:
+    """How many empty fields the sample's rows carry past the header (``1;2;3;`` under ``a;b;c``).
+
+    Why: many exports end every data row with a delimiter the header lacks; read as they are,
+    every row would have one field too many. Only trailing fields that are empty in their
+    row count (the widest such row), so a row with real values past them is still refused.
+    """
+    extra = 0
+    for row in csv.reader(lines[:-1] if len(lines) > 1 else lines, delimiter=delim, quotechar='"'):
+        if len(row) > width and not any(v.strip() for v in row[width:]):
+            extra = max(extra, len(row) - width)
+    return extra
+
+
 def csv_layout(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CsvLayout:
     """Sniff the layout of a CSV (plain or ``.gz``); ``encoding`` / ``delimiter`` override the sniffed ones."""
     sample = read_sample(path)
@@ -234,6 +248,7 @@ def csv_layout(path: Path, *, encoding: str | None = None, delimiter: str | None
     header = lines[0] if lines else ""
     delim = delimiter or sniff_delimiter(header)
     row = next(csv.reader([header], delimiter=delim, quotechar='"'), [])
+    row += [""] * _trailing_fields(lines[1:200], delim, len(row))
     columns, unnamed = header_names(row)
     if not columns:
         raise InputError(f"{path.name}: no header row found; the first line must name the columns")

@@ -53,6 +53,15 @@ def _types(kind: Kind) -> str:
     return out
 
 
+def _minimal(kind: Kind, req: list[str]) -> str:
+    """The smallest file that imports: one column per required field (named as the table's first name)."""
+    if kind.shape == "segment":
+        return ("`type`, `event` (for track calls), `messageId` and one time (`timestamp`, "
+                "`originalTimestamp` or `receivedAt`); every other key is optional")
+    cols = ", ".join(f"`{kind.fields[f][1][0]}`" for f in req)
+    return f"{cols} (or any recognised name of those fields); every other column of the table is optional"
+
+
 def kind_markdown(kind: Kind) -> str:
     """One kind: summary lines and a field table (field, type, recognised column names)."""
     lines = [f"### `{kind.name}`", "",
@@ -65,6 +74,7 @@ def kind_markdown(kind: Kind) -> str:
         lines.append(f"- channel: {ch}")
     req = [r for r in kind.required if r != "key"]
     lines.append(f"- required: {', '.join(f'`{r}`' for r in req)}")
+    lines.append(f"- minimal columns: {_minimal(kind, req)}")
     if kind.extras or kind.keep_other_columns:
         extra = ", ".join(f"`{e}`" for e in kind.extras)
         lines.append(f"- kept in `properties`: {extra}" + (", and every column no field claims"
