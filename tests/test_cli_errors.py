@@ -35,8 +35,9 @@ def _walk(cmd, path=()):  # noqa: ANN001, ANN202
 
 
 COMMANDS = sorted(_walk(get_command(app)), key=lambda c: c[0])
-SLOW = {("demo",), ("generate",)}
-"""Commands that build a whole demo when their arguments are valid: only given bad ones here."""
+SLOW = {("demo",), ("generate",), ("serve",)}
+"""Commands that build a whole demo, or serve until stopped, when their arguments are valid:
+only given bad ones here."""
 
 
 def _run(args: list[str]) -> tuple[int, str]:
