@@ -323,7 +323,9 @@ def resolve_steps(engine: Engine, query: JourneyQuery, labels: Iterable[str]) ->
             others = ", ".join(sorted(kinds - {CUSTOM_TYPE}))
             raise InputError(f"step '{name}' is ambiguous: it names generic events and {others} events; use "
                              f"--node event_name for all of them, or --node event_type and the type ({others})")
-    source = sorted(x for x in labels if x not in EVENT_TYPES and named.get(x) and CUSTOM_TYPE not in named[x])
+    # a name that is itself the type of the events it names (``purchase`` named ``purchase``, or a
+    # type outside the vocabulary written by a test or an older build) is what the node shows: not a source name
+    source = sorted(x for x in labels if x not in EVENT_TYPES and named.get(x) and not {CUSTOM_TYPE, x} & named[x])
     if not source:
         return query, None
     if all(x in named for x in labels):
