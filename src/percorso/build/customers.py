@@ -20,8 +20,19 @@ STRONG_ID_TYPES: tuple[str, ...] = ("user_id", "email_key", "phone_key", "loyalt
 _TRAITS = ("first_name", "last_name", "city", "province")
 
 
+def _seen(m: ir.Table) -> ir.StructValue:
+    """Identifiers by first time seen, then value (ties broken the same way on every build)."""
+    return ibis.struct({"at": m.first_seen_at, "v": m.id_value})
+
+
+def when(t: ir.Table) -> ir.StructValue:
+    """The order of events: time, then event id (two events in the same second must not make
+    first channel or latest stage depend on how the engine happened to read the rows)."""
+    return ibis.struct({"at": t.occurred_at, "id": t.event_id})
+
+
 def _latest(t: ir.Table, col: str) -> ir.Value:
-    return t[col].argmax(t.occurred_at, where=t[col].notnull())
+    return t[col].argmax(when(t), where=t[col].notnull())
 
 
 def customers_expr(
@@ -46,8 +57,8 @@ def customers_expr(
         _tp_first=tp.occurred_at.min(),
         _tp_last=tp.occurred_at.max(),
         n_touchpoints=tp.count(),
-        first_channel=tp.channel.argmin(tp.occurred_at),
-        current_stage=tp.stage.argmax(tp.occurred_at, where=tp.stage.notnull()),
+        first_channel=tp.channel.argmin(when(tp)),
+        current_stage=tp.stage.argmax(when(tp), where=tp.stage.notnull()),
     )
     ru = record_updates
     recorded = ru.group_by("customer_id").aggregate(_ru_first=ru.occurred_at.min(), _ru_last=ru.occurred_at.max())
@@ -78,9 +89,9 @@ def customers_expr(
         n_phones=m.count(where=m.id_type == "phone_key"),
         n_cards=m.count(where=m.id_type == "loyalty_card"),
         is_identified=m.id_type.isin(STRONG_ID_TYPES).any(),
-        _email_key=m.id_value.argmax(m.first_seen_at, where=m.id_type == "email_key"),
-        _phone_key=m.id_value.argmax(m.first_seen_at, where=m.id_type == "phone_key"),
-        loyalty_card=m.id_value.argmax(m.first_seen_at, where=m.id_type == "loyalty_card"),
+        _email_key=m.id_value.argmax(_seen(m), where=m.id_type == "email_key"),
+        _phone_key=m.id_value.argmax(_seen(m), where=m.id_type == "phone_key"),
+        loyalty_card=m.id_value.argmax(_seen(m), where=m.id_type == "loyalty_card"),
     )
     ec = event_customers.select("event_id", "customer_id")
     ec = ec.filter(ec.customer_id.notnull())

@@ -48,7 +48,9 @@ def _purchase_channel(tp: ir.Table) -> ir.Table:
     w = ibis.window(group_by=tp.customer_id, order_by=[tp.occurred_at, tp.event_id], rows=(None, 0))
     # arg_max/max skip NULLs (LAST_VALUE would need IGNORE NULLS, which Ibis does not emit)
     at = informative.ifelse(tp.occurred_at, ibis.null("timestamp"))
-    tp = tp.mutate(_nd=tp.channel.argmax(at).over(w), _nd_at=at.max().over(w))
+    last = ibis.struct({"at": tp.occurred_at, "id": tp.event_id})   # same-second clicks: by event id
+    last = informative.ifelse(last, ibis.null(last.type()))   # (a window FIRST takes no FILTER)
+    tp = tp.mutate(_nd=tp.channel.argmax(last).over(w), _nd_at=at.max().over(w))
     recent = tp._nd_at.notnull() & (tp._nd_at + ibis.interval(days=LAST_NON_DIRECT_DAYS) >= tp.occurred_at)
     use_nd = tp.online.fill_null(False) & (tp.channel == "Direct") & recent
     return tp.mutate(channel=use_nd.ifelse(tp._nd, tp.channel)).drop("_nd", "_nd_at")

@@ -24,6 +24,7 @@ from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE
 from percorso.build.touchpoints import touchpoints_expr
 from percorso.channels import load_rules
 from percorso.engine import build_sql as S
+from percorso.identity.kinds import PRIORITY
 
 if TYPE_CHECKING:
     from percorso.project import Project
@@ -58,26 +59,6 @@ class BuildReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _scope_of_changes(engine: Any) -> int:
-    """Temp table ``_build_scope(customer_id)``: customers whose rows must be rebuilt."""
-    ec = engine.table("event_customers")
-    ec = ec.filter(ec.customer_id.notnull())
-    tp = engine.table("built_events").select("event_id", old="customer_id")
-    joined = ec.left_join(tp, "event_id")
-    changed = joined.filter(joined.old.isnull() | (joined.old != joined.customer_id))
-    new_ids = changed.select("customer_id")
-    old_ids = changed.filter(changed.old.notnull()).select(customer_id=changed.old)
-    # an order event whose duplicate (web tracker vs order file) arrives later is covered:
-    # the new event's customer is in scope, so the order is rebuilt from both.
-    # identifiers can move between customers without any event changing hands (a hub
-    # flagged, a merge): those customers' identifier counts and contacts change too
-    im = engine.table("identity_map").select("customer_id", "id_type", "id_value")
-    bi = engine.table("built_identity")
-    moved = im.difference(bi).select("customer_id").union(bi.difference(im).select("customer_id"))
-    scope = new_ids.union(old_ids, distinct=True).union(moved, distinct=True)
-    return engine.create_table("_build_scope", scope)
 
 
 def _settings_fingerprint(project: Project) -> str:
@@ -119,7 +100,10 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         from percorso.errors import InputError
 
         raise InputError("no events to build from; import files first with `percorso ingest SOURCE FILE`")
-    full = full or not all(engine.has_table(t) for t in (*_BUILD_TABLES, "built_events", "built_identity"))
+    full = full or not all(engine.has_table(t) for t in _BUILD_TABLES)
+    # the last build's state: which events it read and which customer each identifier had
+    after = None if full else S.build_watermark(engine)
+    full = full or after is None
     # a table written by an older version (different columns) is rebuilt, never appended to
     full = full or _schema_changed(engine)
     # so is everything when a build setting changed (stage rules, session gap, channel rules):
@@ -134,14 +118,17 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     report.seconds["identity"] = round(time.perf_counter() - t0, 3)
 
     rules = load_rules(project, project.settings.channels.rules_version)
-    identified = engine.table("events_identified")
-    ec = engine.table("event_customers")
     if full:
-        scoped = identified
+        scoped = engine.table("events_identified")
+        ec = engine.table("event_customers")
     else:
+        # only the customers whose rows can differ, and only their events (ADR 0015)
         t1 = time.perf_counter()
-        report.customers_rebuilt = _scope_of_changes(engine)
-        scoped = identified.semi_join(engine.table("_build_scope"), "customer_id")
+        assert after is not None
+        report.customers_rebuilt = S.stage_scope(engine, after, PRIORITY)
+        S.stage_scope_events(engine, PRIORITY)
+        scoped = engine.table("_build_events")
+        ec = scoped.select("event_id", "customer_id")
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
 
     say("punti di contatto / touchpoints")
@@ -175,14 +162,16 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
             if full:
                 S.replace_table(engine, name, staged)
             else:
+                # the scope holds the old customers of moved events too: a customer retired
+                # by a merge loses its rows here and gets none back
                 S.delete_customers(engine, name, "_build_scope")
-                S.delete_missing_customers(engine, name)
                 S.append_table(engine, name, staged)
             S.drop(engine, staged)
         if not full:
             S.drop(engine, "_build_scope")
-        # which customer each event was built under: the next incremental build compares
-        S.snapshot_built_events(engine)
+            S.drop(engine, "_build_events")
+        # what this build was made from: the next incremental build compares
+        S.snapshot_build_state(engine)
         S.write_fingerprint(engine, fingerprint)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     if full:
@@ -190,7 +179,8 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
 
     report.events = engine.count("events")
     report.new_events = int(ident.events_read)
-    report.events_without_customer = engine.scalar(ec.filter(ec.customer_id.isnull()).count())
+    # identity counted the events with a customer without reading the view (a scan of history)
+    report.events_without_customer = report.events - int(ident.events_assigned)
     report.touchpoints = engine.count("touchpoints")
     report.orders = engine.count("orders")
     report.customers = engine.count("customers")

@@ -81,9 +81,10 @@ def _session_channels(t: ir.Table) -> ir.Table:
     informative = web & (t.channel != "Direct") & (t.channel != "Unassigned")
     t = t.mutate(_web=web, _inf=informative)
     inf = t.filter(t._inf)
+    first = ibis.struct({"at": inf.occurred_at, "id": inf.event_id})   # same-second events: by id
     firsts = inf.group_by("session_id").aggregate(
-        _s_channel=inf.channel.argmin(inf.occurred_at),
-        _s_rule=inf.channel_rule.argmin(inf.occurred_at),
+        _s_channel=inf.channel.argmin(first),
+        _s_rule=inf.channel_rule.argmin(first),
     )
     j = t.left_join(firsts, "session_id")
     channel = j._web.ifelse(j._s_channel.fill_null("Direct"), j.channel)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from percorso.engine.backend import quote_ident as qi
+from percorso.engine.identity_keys_sql import first_key_sql
 
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
@@ -29,14 +30,6 @@ def delete_customers(engine: Engine, table: str, scope_table: str) -> None:
     engine.con.execute(f"DELETE FROM {qi(table)} WHERE customer_id IN (SELECT customer_id FROM {qi(scope_table)})")
 
 
-def delete_missing_customers(engine: Engine, table: str) -> None:
-    """Delete rows whose customer no longer exists in ``event_customers`` (retired by a merge)."""
-    engine.con.execute(
-        f"""DELETE FROM {qi(table)} WHERE customer_id NOT IN
-            (SELECT DISTINCT customer_id FROM event_customers WHERE customer_id IS NOT NULL)"""
-    )
-
-
 def replace_table(engine: Engine, table: str, staged: str) -> None:
     """``table`` becomes a copy of ``staged`` (inside the caller's transaction)."""
     engine.con.execute(f"CREATE OR REPLACE TABLE {qi(table)} AS SELECT * FROM {qi(staged)}")
@@ -52,15 +45,94 @@ def drop(engine: Engine, table: str) -> None:
     engine.con.execute(f"DROP TABLE IF EXISTS {qi(table)}")
 
 
-def snapshot_built_events(engine: Engine) -> None:
-    """Remember each event's and identifier's customer at this build (the next incremental build compares)."""
+#: Tables an incremental build compares with (written at the end of every build).
+BUILD_STATE_TABLES: tuple[str, ...] = ("built_identity", "built_event_keys", "build_state")
+
+
+def snapshot_build_state(engine: Engine) -> None:
+    """Remember what this build was made from: each identifier's customer (integer key), the
+    events keyed by a lower-priority identifier, and the last event read.
+
+    Why not each event's customer (10M rows, the largest write of an incremental build): an
+    event's customer follows from its key identifier, so the identifiers and the few
+    exceptions say everything (see :func:`stage_scope`).
+    """
     engine.con.execute(
-        "CREATE OR REPLACE TABLE built_events AS "
-        "SELECT event_id, customer_id FROM event_customers WHERE customer_id IS NOT NULL"
+        "CREATE OR REPLACE TABLE built_identity AS SELECT id_hash, customer_id, first_seen_at FROM identity_map"
     )
+    engine.con.execute("CREATE OR REPLACE TABLE built_event_keys AS SELECT event_id, id_hash FROM identity_event_keys")
     engine.con.execute(
-        "CREATE OR REPLACE TABLE built_identity AS SELECT customer_id, id_type, id_value FROM identity_map"
+        """CREATE OR REPLACE TABLE build_state AS
+        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM events"""
     )
+    engine.con.execute("DROP TABLE IF EXISTS built_events")   # written by earlier versions
+
+
+def build_watermark(engine: Engine) -> int | None:
+    """The last ``events`` rowid of the previous build, or None when a full build is needed
+    (no state yet, an older layout, or events removed since: the mark is trusted only while
+    the count of events up to it is unchanged, as for identity)."""
+    if not all(engine.has_table(t) for t in BUILD_STATE_TABLES) or "id_hash" not in engine.columns("built_identity"):
+        return None
+    row = engine.con.execute("SELECT max_rowid, n_events FROM build_state").fetchall()
+    if not row:
+        return None
+    max_rowid, n_events = row[0]
+    now = engine.con.execute("SELECT count(*) FROM events WHERE rowid <= ?", [max_rowid]).fetchall()[0][0]
+    return int(max_rowid) if now == n_events else None
+
+
+def _event_key(priority: tuple[str, ...]) -> str:
+    return f"CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END"
+
+
+def stage_scope(engine: Engine, after_rowid: int, priority: tuple[str, ...]) -> int:
+    """Temp ``_build_scope(customer_id)``: every customer whose rows may differ from the last build.
+
+    An event belongs to the customer of its key identifier (``identity_map``), or of the key
+    stored in ``identity_event_keys`` when its first identifier is unusable. So a customer's
+    rows change only when (a) an event was appended to it, (b) an identifier joined, left or
+    changed first time (a merge, a split, a flag: old *and* new customer), or (c) an event's
+    stored key changed (old customer through the previous map, new through the current one).
+    Everything is integer joins over identifiers and the appended events (no scan of the
+    history). Returns the number of customers.
+    """
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
+        SELECT DISTINCT customer_id FROM (
+            SELECT m.customer_id FROM (SELECT * FROM events WHERE rowid > ?) e
+                LEFT JOIN identity_event_keys x ON x.event_id = e.event_id
+                JOIN identity_map m ON m.id_hash = {_event_key(priority)}
+            UNION ALL SELECT customer_id FROM (
+                SELECT id_hash, customer_id, first_seen_at FROM identity_map
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM built_identity)
+            UNION ALL SELECT customer_id FROM (
+                SELECT id_hash, customer_id, first_seen_at FROM built_identity
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM identity_map)
+            UNION ALL SELECT m.customer_id FROM (
+                SELECT event_id, id_hash FROM identity_event_keys EXCEPT SELECT event_id, id_hash FROM built_event_keys) d
+                JOIN identity_map m USING (id_hash)
+            UNION ALL SELECT b.customer_id FROM (
+                SELECT event_id, id_hash FROM built_event_keys EXCEPT SELECT event_id, id_hash FROM identity_event_keys) d
+                JOIN built_identity b USING (id_hash)
+        ) WHERE customer_id IS NOT NULL""", [after_rowid])
+    return engine.count("_build_scope")
+
+
+def stage_scope_events(engine: Engine, priority: tuple[str, ...]) -> int:
+    """Temp ``_build_events``: the ``events_identified`` rows of the customers in ``_build_scope``.
+
+    The events are picked by their key identifier's hash (an integer test per event) before
+    any column is joined, so the build then reads a few thousand rows, not the history.
+    """
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_events AS
+        WITH m AS (SELECT id_hash, customer_id, id_type, id_value FROM identity_map
+                   WHERE customer_id IN (SELECT customer_id FROM _build_scope)),
+        cand AS (SELECT * FROM events e WHERE {first_key_sql(priority)} IN (SELECT id_hash FROM m)
+                 OR e.event_id IN (SELECT event_id FROM identity_event_keys WHERE id_hash IN (SELECT id_hash FROM m))),
+        k AS (SELECT e.*, {_event_key(priority)} AS id_hash
+              FROM cand e LEFT JOIN identity_event_keys x ON x.event_id = e.event_id)
+        SELECT k.*, m.customer_id, m.id_type, m.id_value FROM k JOIN m USING (id_hash)""")
+    return engine.count("_build_events")
 
 
 def read_fingerprint(engine: Engine) -> str | None:

@@ -1,0 +1,157 @@
+"""Incremental build benchmark (issue 15): prints ONE JSON object.
+
+    .venv/bin/python bench/incremental.py --events 1000000          # development size
+    .venv/bin/python bench/incremental.py --events 10000000         # the issue's size
+
+A fresh project gets the issue's clickstream file (``bench/clickstream_file.py``, N events) and
+a small file of cookie-only visits (``anonymous_id``, 0.1 % of N), and a full build (timed, not
+the point). Then 1,000 new events are imported (known customers, new customers, and events
+that carry a known user's id *and* a known cookie, so the cookie's old events move to that
+user: a merge), and ``percorso build`` runs incrementally: ``build_s`` and its steps are the
+figures. Last, the same database is copied and rebuilt in full, and every row of
+``touchpoints``, ``orders`` and ``customers`` is compared (``equal_to_full_build``; the
+symmetric difference per table is in ``differences``). ``load_avg`` says how busy the
+machine was (2 cores: above 2, other work competed).
+
+``--keep DIR`` keeps the built base project in DIR and reuses it on the next run (the base
+full build at 10M takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from clickstream_file import CHANNELS, TYPES, clickstream_file, clickstream_table  # noqa: E402
+
+from percorso.build import run_build  # noqa: E402
+from percorso.ingest import ingest_files  # noqa: E402
+from percorso.project import init_project, open_project  # noqa: E402
+
+TABLES = ("touchpoints", "orders", "customers")
+
+
+def cookie_visits(n_events: int, people: int) -> pa.Table:
+    """Cookie-only visits (no user id) of ``c0``..: the old events a later merge moves."""
+    rng = np.random.default_rng(7)
+    cookies = max(10, n_events // 1000)
+    n = cookies * 3
+    c = np.repeat(np.arange(cookies), 3)
+    ts = np.datetime64("2025-02-01T10:00:00", "s") + (c * 3600 + np.tile([0, 60, 120], cookies)).astype("timedelta64[s]")
+    return pa.table({
+        "anonymous_id": pa.array(np.char.add("c", c.astype(str))),
+        "ts": pa.array(ts, pa.timestamp("s")),
+        "event_type": pa.array(TYPES[rng.integers(0, 3, n)]),
+        "channel": pa.array(CHANNELS[rng.integers(0, len(CHANNELS), n)]),
+    })
+
+
+def increment(people: int, size: int = 1000) -> pa.Table:
+    """``size`` new events: 60 % known customers, 38 % new ones, 2 % a known user with a known cookie."""
+    rng = np.random.default_rng(99)
+    known = max(1, int(size * 0.6))
+    merge = max(1, size // 50)
+    new = size - known - merge
+    base = clickstream_table(known + new, seed=101, people=people)
+    ids = np.concatenate([np.char.add("u", rng.integers(0, people, known).astype(str)),
+                          np.char.add("u", (people + 10_000_000 + np.arange(new) // 3).astype(str)),
+                          np.char.add("u", rng.integers(0, people, merge).astype(str))])
+    ts = np.datetime64("2025-04-01T12:00:00", "s") + rng.integers(0, 86400 * 3, size).astype("timedelta64[s]")
+    anon = np.array([None] * (known + new) + [f"c{i}" for i in range(merge)], dtype=object)
+    types = np.concatenate([base["event_type"].to_numpy(zero_copy_only=False), TYPES[np.zeros(merge, int) + 6]])
+    return pa.table({
+        "customer_id": pa.array(ids), "anonymous_id": pa.array(anon, pa.string()),
+        "ts": pa.array(ts, pa.timestamp("s")), "event_type": pa.array(types),
+        "channel": pa.array(CHANNELS[rng.integers(0, len(CHANNELS), size)]),
+        "revenue": pa.array(np.where(types == "purchase", 50.0, np.nan), from_pandas=True),
+    })
+
+
+def _differences(con, other: str) -> dict[str, int]:
+    out = {}
+    for t in TABLES:
+        q = (f"SELECT count(*) FROM ((SELECT * FROM {t} EXCEPT ALL SELECT * FROM {other}.{t}) "
+             f"UNION ALL (SELECT * FROM {other}.{t} EXCEPT ALL SELECT * FROM {t}))")
+        out[t] = con.execute(q).fetchall()[0][0]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--new", type=int, default=1000, help="events in the increment")
+    ap.add_argument("--keep", type=Path, default=None, help="keep/reuse the built base project here")
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "percorso-bench-data")
+    ap.add_argument("--no-check", action="store_true", help="skip the full-build equality check")
+    a = ap.parse_args()
+    out: dict = {"events": a.events, "new_events": a.new}
+    people = max(1, int(a.events / 9.4))
+    work = Path(tempfile.mkdtemp(prefix="percorso-inc-"))
+    try:
+        base = (a.keep or work / "base") / f"p{a.events}"
+        if not (base / "percorso.duckdb").exists():
+            init_project(base, name="bench")
+            p = open_project(base)
+            src = clickstream_file(a.events, a.data)
+            cookies = work / "cookies.parquet"
+            pq.write_table(cookie_visits(a.events, people), cookies)
+            t0 = time.perf_counter()
+            ingest_files(p, "clickstream", [src, cookies])
+            out["base_ingest_s"] = round(time.perf_counter() - t0, 2)
+            t0 = time.perf_counter()
+            run_build(p, full=True)
+            out["base_full_build_s"] = round(time.perf_counter() - t0, 2)
+            p.close()
+        proj = work / "p"
+        shutil.copytree(base, proj)
+        p = open_project(proj)
+        inc = work / "increment.parquet"
+        pq.write_table(increment(people, a.new), inc)
+        t0 = time.perf_counter()
+        ingest_files(p, "clickstream", [inc])
+        out["ingest_s"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        rep = run_build(p)
+        out["build_s"] = round(time.perf_counter() - t0, 3)
+        out["mode"] = rep.mode
+        out["build_steps_s"] = rep.seconds
+        out["identity_phases_s"] = rep.identity.get("phases", {})
+        out["customers_rebuilt"] = rep.customers_rebuilt
+        out["customers_retired"] = rep.identity.get("customers_retired")
+        p.close()
+        if not a.no_check:
+            full = work / "full"
+            shutil.copytree(proj, full)
+            q = open_project(full)
+            t0 = time.perf_counter()
+            run_build(q, full=True)
+            out["full_build_s"] = round(time.perf_counter() - t0, 2)
+            q.close()
+            p = open_project(proj)
+            con = p.engine.con
+            con.execute(f"ATTACH '{full / 'percorso.duckdb'}' AS fullb (READ_ONLY)")
+            out["differences"] = _differences(con, "fullb")
+            out["equal_to_full_build"] = not any(out["differences"].values())
+            con.execute("DETACH fullb")
+            p.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    out["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
