@@ -122,7 +122,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         scoped = engine.table("events_identified")
         ec = engine.table("event_customers")
     else:
-        # only the customers whose rows can differ, and only their events (ADR 0015)
+        # only the customers whose rows can differ, and only their events (ADR 0019)
         t1 = time.perf_counter()
         assert after is not None
         report.customers_rebuilt = S.stage_scope(engine, after, PRIORITY)
