@@ -108,6 +108,36 @@ def test_errors_are_problem_documents(demo: Path) -> None:
         server.stop()
 
 
+def test_every_row_links_to_its_customers(demo: Path, tmp_path: Path) -> None:
+    """The answer's per-row selectors list, through the drill-down route, the customers the
+    Python API lists for the same cell."""
+    twin = tmp_path / "twin"
+    shutil.copytree(demo, twin)
+    bodies = {"funnel": BODIES["funnel"], "journey_map": {}, "paths_transitions": {}, "rfm": {}}
+    local = {}
+    with open_project(twin) as p:
+        for kind, body in bodies.items():
+            result = run(p.engine, query_from_wire(kind, body), p.settings)
+            local[kind] = result
+    server = Server.start(demo)
+    try:
+        with server.client(server.admin_token) as http:
+            for kind, body in bodies.items():
+                answer = http.post(f"/v1/analyses/{kind}", json=body).json()
+                rows = answer["customers"]["rows"]
+                assert len(rows) == len(answer["frame"]["rows"]) and any(rows), kind
+                picked = [i for i, sel in enumerate(rows) if sel][:2]
+                for i in picked:
+                    sel = rows[i]
+                    want = local[kind].customers(limit=50, **sel)["customer_id"].tolist()
+                    page = http.post(answer["customers"]["href"], json={"query": answer["customers"]["body"]["query"],
+                                                                        "selector": sel, "limit": 50}).json()
+                    got = [r[page["customers"]["columns"].index("customer_id")] for r in page["customers"]["rows"]]
+                    assert got == want, (kind, sel)
+    finally:
+        assert server.stop() == 0
+
+
 def test_drill_down_pages_match_the_python_api(demo: Path, tmp_path: Path) -> None:
     twin = tmp_path / "twin"
     shutil.copytree(demo, twin)

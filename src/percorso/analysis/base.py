@@ -123,6 +123,9 @@ class Runner(Generic[Q, R]):
     """
 
     query_type: ClassVar[type[AnalysisQuery]]
+    #: Columns of the main table whose values, as ``customers(**selector)`` arguments, list the
+    #: customers behind a row's numbers (the REST answer links every row to its customers).
+    drill_by: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

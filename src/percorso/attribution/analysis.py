@@ -155,6 +155,7 @@ def totals_frame(long: pd.DataFrame, models: list[str], grand: dict[str, float])
 
 class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
     query_type = AttributionQuery
+    drill_by = ('node',)  # frame columns that name a cell's customers (selectors)
 
     def __init__(self, engine: Any, query: AttributionQuery, settings: Any = None) -> None:
         super().__init__(engine, query, settings)

@@ -87,6 +87,7 @@ def costs_expr(engine: Any, query: Any) -> Any:
 
 class RoiRunner(Runner[RoiQuery, RoiResult]):
     query_type = RoiQuery
+    drill_by = ('channel', 'campaign')  # frame columns that name a cell's customers (selectors)
 
     def _attribution(self) -> AttributionRunner:
         q = self.query

@@ -214,6 +214,7 @@ class FunnelResult(AnalysisResult):
 
 class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
     query_type = FunnelQuery
+    drill_by = ('step', 'breakdown')  # frame columns that name a cell's customers (selectors)
 
     def calculate(self) -> FunnelResult:
         import pandas as pd

@@ -120,6 +120,7 @@ class JourneyMapResult(AnalysisResult):
 
 class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
     query_type = JourneyMapQuery
+    drill_by = ('stage', 'channel')  # frame columns that name a cell's customers (selectors)
 
     def _order(self) -> tuple[str, ...]:
         raw = getattr(self.settings, "stages", None) if self.settings is not None else None

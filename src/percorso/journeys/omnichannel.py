@@ -124,6 +124,7 @@ class OmnichannelResult(AnalysisResult):
 
 class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
     query_type = OmnichannelQuery
+    drill_by = ('mix',)  # frame columns that name a cell's customers (selectors)
 
     def calculate(self) -> OmnichannelResult:
         import pandas as pd

@@ -109,6 +109,7 @@ class PathsResult(AnalysisResult):
 
 class PathsRunner(Runner[PathsQuery, PathsResult]):
     query_type = PathsQuery
+    drill_by = ('path',)  # frame columns that name a cell's customers (selectors)
 
     def _paths(self) -> ir.Table:
         q = self.query

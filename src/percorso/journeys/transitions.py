@@ -98,6 +98,7 @@ class TransitionsResult(AnalysisResult):
 
 class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
     query_type = TransitionsQuery
+    drill_by = ('from_node', 'to_node')  # frame columns that name a cell's customers (selectors)
 
     def _rows(self) -> ir.Table:
         q = self.query

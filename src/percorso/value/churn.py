@@ -95,6 +95,7 @@ class ChurnResult(AnalysisResult):
 
 class ChurnRunner(Runner[ChurnQuery, ChurnResult]):
     query_type = ChurnQuery
+    drill_by = ('risk_level',)  # frame columns that name a cell's customers (selectors)
 
     def _churn(self) -> Table:
         from percorso.value.segments.store import in_segment

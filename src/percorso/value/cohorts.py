@@ -76,6 +76,7 @@ class CohortResult(AnalysisResult):
 
 class CohortRunner(Runner[CohortQuery, CohortResult]):
     query_type = CohortQuery
+    drill_by = ('cohort', 'period')  # frame columns that name a cell's customers (selectors)
 
     def _activity(self) -> Table:
         """One row per purchase: customer, cohort, acquisition month index, period, revenue."""

@@ -181,6 +181,7 @@ class CostToServeResult(AnalysisResult):
 
 class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
     query_type = CostToServeQuery
+    drill_by = ('segment',)  # frame columns that name a cell's customers (selectors)
 
     def _table(self) -> Table:
         cfg = value_settings(self.settings).cost_to_serve

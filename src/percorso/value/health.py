@@ -148,6 +148,7 @@ class HealthResult(AnalysisResult):
 
 class HealthRunner(Runner[HealthQuery, HealthResult]):
     query_type = HealthQuery
+    drill_by = ('band',)  # frame columns that name a cell's customers (selectors)
 
     def _table(self) -> Table:
         cfg = value_settings(self.settings).health

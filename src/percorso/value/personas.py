@@ -223,6 +223,7 @@ class PersonasResult(AnalysisResult):
 
 class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
     query_type = PersonasQuery
+    drill_by = ('persona',)  # frame columns that name a cell's customers (selectors)
 
     def calculate(self) -> PersonasResult:
         q = self.query

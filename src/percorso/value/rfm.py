@@ -191,6 +191,7 @@ class RFMResult(AnalysisResult):
 
 class RFMRunner(Runner[RFMQuery, RFMResult]):
     query_type = RFMQuery
+    drill_by = ('segment',)  # frame columns that name a cell's customers (selectors)
 
     def _rfm(self) -> Table:
         start = self.query.date_from

@@ -91,6 +91,23 @@ async def run_analysis(request: Request, kind: str, body: dict[str, Any] | None 
     return Response(answer.body(viewer), media_type="application/json")
 
 
+def row_selectors(kind: str, frame: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """For each row of the main table, the ``selector`` listing its customers (None: no link).
+
+    The runner names the columns that identify a row (``Runner.drill_by``); a missing value is
+    left out (a funnel without breakdown), and a row with nothing left has no link.
+    """
+    from percorso.analysis.base import runner_for
+
+    cols = [c for c in runner_for(kind).drill_by if c in frame["columns"]]
+    at = [frame["columns"].index(c) for c in cols]
+    out: list[dict[str, Any] | None] = []
+    for row in frame["rows"]:
+        sel = {c: row[i] for c, i in zip(cols, at) if row[i] is not None}
+        out.append(sel or None)
+    return out
+
+
 #: Analyses that store what they compute (their answers are never cached).
 WRITING_KINDS = {"clv", "personas"}
 
@@ -109,7 +126,8 @@ class _Answer:
             else:
                 out = {**self.payload, "customers": {
                     "href": f"/v1/analyses/{self.kind}/customers", "method": "POST",
-                    "body": {"query": self.query, "selector": {}, "limit": 100, "offset": 0}}}
+                    "body": {"query": self.query, "selector": {}, "limit": 100, "offset": 0},
+                    "rows": row_selectors(self.kind, self.payload["frame"])}}
             self._bodies[viewer] = json.dumps(out, ensure_ascii=False, allow_nan=False).encode("utf-8")
         return self._bodies[viewer]
 

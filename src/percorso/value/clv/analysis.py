@@ -171,6 +171,7 @@ class HoldoutRunner(Runner[HoldoutQuery, HoldoutResult]):
     """Fits on all but the last ``holdout`` and compares; keeps the fit for the drill-down."""
 
     query_type = HoldoutQuery
+    drill_by = ('bucket',)  # frame columns that name a cell's customers (selectors)
     _fit: Any = None
     _grp: Any = None
 
