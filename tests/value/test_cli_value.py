@@ -84,7 +84,16 @@ def test_clv_churn_cohorts(project, tmp_path):
     assert len(drill) == first["active"]
 
 
-def test_segments(project, tmp_path):
+@pytest.fixture(scope="module")
+def fitted(project):
+    """The project with a stored CLV fit: an export with the ``clv`` column needs one. Fitting here
+    (not relying on test_clv_churn_cohorts having run first) keeps the test right alone or in any order."""
+    _ok(["clv", "fit", "-p", project, "--horizon-months", "6"])
+    return project
+
+
+def test_segments(fitted, tmp_path):
+    project = fitted
     rule = ('{"type":"and","rules":[{"type":"behaviour","action":"bought_in_store","min_count":2},'
             '{"type":"compare","field":"rfm_segment","op":"ne","value":"Lost"}]}')
     _ok(["segment", "create", "stores", "-p", project, "--rule", rule, "--description", "negozio"])
