@@ -84,7 +84,9 @@ def oracle_top(journeys: dict[str, list[dict]], max_steps: int, top: int, conver
     for steps in journeys.values():
         kept = steps[:max_steps]
         path = ARROW.join(s["node"] for s in kept) + (ARROW + "…" if len(steps) > max_steps else "")
-        buys = [s for s in kept if s["buy"]]
+        # the journey converts if it bought anywhere up to its end, also past the steps shown
+        # (docs/journeys.md: the path shown is cut, not the journey)
+        buys = [s for s in steps if s["buy"]]
         revenue = sum(s["revenue"] for s in buys if s["revenue"] is not None)
         if converting_only and not buys:
             continue

@@ -59,7 +59,9 @@ def test_collapse_merges_the_repeated_email_click(engine):
 def test_truncated_paths_end_with_ellipsis(engine):
     r = run(engine, PathsQuery(max_steps=2, top=1))
     assert rows(r, "path", "journeys", "customers", "converting", "revenue") == [
-        (p(PV, EC, "…"), 3, 3, 0, 0.0),       # the purchases come after step 2: not counted
+        # anna's receipt (120) and bruno's purchase (50) come after step 2: the path shown is cut,
+        # their journeys still convert
+        (p(PV, EC, "…"), 3, 3, 2, 170.0),
         ("other (1 varianti / variants)", 1, 1, 0, 0.0),
     ]
 
