@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 #: Tables that can be exported, with what they hold.
 EXPORTABLE: dict[str, str] = {
-    "touchpoints": "every event with its customer, channel, session and stage",
+    "touchpoints": "every event with its customer, channel, session and stage (record keeping excluded)",
+    "record_updates": "record-keeping events per customer (CRM rows, identify calls): never touchpoints",
     "orders": "orders and returns, online and in store",
-    "customers": "one row per person: identifiers, consent, traits",
+    "customers": "one row per person found: identifiers, consent, traits; revenue net of returns",
     "quarantine": "rows rejected at import, with reason and raw text",
     "events": "imported events, as stored",
     "ingest_runs": "one row per imported file",
