@@ -152,3 +152,14 @@ def test_journeys_and_cohorts_never_show_record_keeping(shop: Path) -> None:
     assert steps and not steps & set(RECORD_KEEPING_EVENT_TYPES)
     assert "Unassigned" not in set(cohorts["cohort"].astype(str))
     assert isinstance(cohorts, pd.DataFrame)
+
+
+def test_persona_journeys_name_no_record_keeping_channel(shop: Path) -> None:
+    from percorso.value.personas import PersonasQuery
+
+    with open_project(shop) as p:  # personas store their run: not read-only
+        cards = run(p.engine, PersonasQuery(k=4, seed=1), p.settings).to_frame()
+        channels = set(p.engine.execute(p.engine.table("touchpoints").select("channel").distinct())["channel"])
+    steps = {s for j in cards["typical_journey"] for s in str(j).split(" > ")}
+    assert steps and steps <= channels  # every step is a touchpoint channel
+    assert "Unassigned" not in steps  # the CRM row's 'channel' listed in typical journeys before
