@@ -128,6 +128,9 @@ def journeys_for(
     engine.create_table("orders", _table(ORDER_COLUMNS, orders))
     engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))
     engine.create_table("record_updates", _table(RECORD_UPDATE_COLUMNS, records))
+    from percorso.build.digest import drop_digests
+
+    drop_digests(engine)   # the tables were not written by a build: the data version rescans them
     return engine
 
 

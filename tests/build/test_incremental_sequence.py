@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from percorso.build import run_build
+from percorso.build.digest import DIGEST_COLUMNS, read_digests, table_digest
 from percorso.project import init_project, open_project
 
 _T0 = datetime(2025, 3, 1, 8, 0, 0)
@@ -62,6 +63,8 @@ def test_any_sequence_of_incremental_builds_equals_one_full_build(tmp_path_facto
             modes.append(run_build(p).mode)
         assert modes[0] == "full" and all(m == "incremental" for m in modes[1:])
         incremental = _tables(p)
+        # the digests the builds kept for the value refresh are the ones a scan gives
+        assert read_digests(p.engine) == {n: table_digest(p.engine, p.engine.table(n), n) for n in DIGEST_COLUMNS}
         run_build(p, full=True)
         assert _tables(p) == incremental
     finally:

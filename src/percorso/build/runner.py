@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from percorso.build import digest as D
 from percorso.build.customers import customers_expr
 from percorso.build.orders import orders_expr
 from percorso.build.records import record_updates_expr
@@ -157,16 +158,24 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     say("scrittura / writing tables")
     t1 = time.perf_counter()
     with engine.transaction():
+        old_digests = {} if full else D.read_digests(engine)
+        digests = {}
         for name in _BUILD_TABLES:
             staged = f"_build_{name}"
             if full:
                 S.replace_table(engine, name, staged)
+                if name in D.DIGEST_COLUMNS:
+                    digests[name] = D.table_digest(engine, engine.table(name), name)
             else:
+                if name in D.DIGEST_COLUMNS:
+                    gone = engine.table(name).semi_join(engine.table("_build_scope"), "customer_id")
+                    digests[name] = D.updated(engine, name, old_digests.get(name), gone, engine.table(staged))
                 # the scope holds the old customers of moved events too: a customer retired
                 # by a merge loses its rows here and gets none back
                 S.delete_customers(engine, name, "_build_scope")
                 S.append_table(engine, name, staged)
             S.drop(engine, staged)
+        D.write_digests(engine, digests)
         if not full:
             S.drop(engine, "_build_scope")
             S.drop(engine, "_build_events")

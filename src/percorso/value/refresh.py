@@ -50,7 +50,6 @@ Progress = Callable[[str], None]
 REFRESHES = "value_refreshes"
 _REFRESHES = (("refreshed_at", "TIMESTAMP"), ("data_version", "VARCHAR"), ("outcome", "VARCHAR"))
 #: keeps the sums of hashes far from BIGINT overflow at billions of rows
-_MOD = 1_000_000_007
 
 
 @dataclass
@@ -101,26 +100,23 @@ def data_version(engine: Engine) -> str:
     """A fingerprint of the built tables' content: equal fingerprints, equal artefacts.
 
     Counts alone miss an identity merge that moves events between customers, so each table
-    also contributes a sum of row hashes over its identifying columns (one scan each, in
-    the engine); new channel, stage or session rules change the build settings fingerprint.
+    also contributes a sum of row hashes over its identifying columns; new channel, stage or
+    session rules change the build settings fingerprint. The build stores these sums
+    (``build_digest``) as it writes; without them (tables written otherwise) they are
+    computed here, one scan per table.
     """
+    from percorso.build.digest import DIGEST_COLUMNS, read_digests, table_digest
+
+    stored = read_digests(engine)
     parts: dict[str, Any] = {}
-    for name, cols in (("touchpoints", ("event_id", "customer_id")),
-                       ("orders", ("order_id", "customer_id", "event_id")),
-                       ("customers", ("customer_id",))):
+    for name in DIGEST_COLUMNS:
         if not engine.has_table(name):
             parts[name] = None
             continue
-        t = engine.table(name)
-        key = t[cols[0]].cast("string").fill_null("")
-        for c in cols[1:]:
-            key = key.concat("|", t[c].cast("string").fill_null(""))
-        # orders also contribute their revenue (a corrected amount moves no key), in the same scan
-        extra = {"revenue": t.revenue.sum()} if name == "orders" else {}
-        row = engine.execute(t.aggregate(n=t.count(), h=(key.hash() % _MOD).sum(), **extra)).iloc[0]
-        parts[name] = [int(row["n"]), int(row["h"] or 0)]
-        if extra:
-            parts["revenue"] = round(float(row["revenue"] or 0.0), 4)
+        n, h, c = stored.get(name) or table_digest(engine, engine.table(name), name)
+        parts[name] = [n, h]
+        if name == "orders":
+            parts["revenue_cents"] = c
     # channel, stage and session rules rewrite columns the artefacts read (channel mix, stage)
     # without moving a row: the build settings fingerprint covers them
     from percorso.engine import build_sql

@@ -1,0 +1,75 @@
+"""Digests of the built tables, kept by the build so nobody scans them to learn they changed.
+
+Why: the value refresh (CLV, personas, segments) runs only when the built data changed, and
+it used to learn that by hashing every row of ``touchpoints``, ``orders`` and ``customers``
+after each build (a scan of the history after an import of 1,000 events). Each digest part is
+a sum over rows (rows, hash of the identifying columns mod a prime, revenue in cents), so the
+build updates it from the rows it deletes and appends: old - deleted + appended.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from percorso.engine import Engine
+
+#: The built tables and the columns that identify their rows.
+DIGEST_COLUMNS: dict[str, tuple[str, ...]] = {
+    "touchpoints": ("event_id", "customer_id"),
+    "orders": ("order_id", "customer_id", "event_id"),
+    "customers": ("customer_id",),
+}
+DIGEST_TABLE = "build_digest"
+_MOD = 1_000_000_007
+
+Digest = tuple[int, int, int]
+
+
+def table_digest(engine: Engine, t: ir.Table, name: str) -> Digest:
+    """(rows, sum of row hashes mod a prime, revenue in cents) of ``t``, rows laid out as ``name``."""
+    cols = DIGEST_COLUMNS[name]
+    key = t[cols[0]].cast("string").fill_null("")
+    for c in cols[1:]:
+        key = key.concat("|", t[c].cast("string").fill_null(""))
+    # orders also contribute their revenue (a corrected amount moves no key), in the same scan
+    cents = (t.revenue.fill_null(0) * 100).round().cast("int64").sum() if name == "orders" else ibis.literal(0)
+    row = engine.execute(t.aggregate(n=t.count(), h=(key.hash() % _MOD).sum(), c=cents)).iloc[0]
+    return int(row["n"]), int(row["h"] or 0), int(row["c"] or 0)
+
+
+def read_digests(engine: Engine) -> dict[str, Digest]:
+    """The stored digests by table name ({} when the build has not stored them)."""
+    if not engine.has_table(DIGEST_TABLE):
+        return {}
+    d = engine.execute(engine.table(DIGEST_TABLE))
+    return {r.table_name: (int(r.n), int(r.h), int(r.c)) for r in d.itertuples()}
+
+
+def write_digests(engine: Engine, digests: dict[str, Digest]) -> None:
+    names = list(digests)
+    engine.create_table(DIGEST_TABLE, pa.table({
+        "table_name": pa.array(names, pa.string()),
+        "n": pa.array([digests[k][0] for k in names], pa.int64()),
+        "h": pa.array([digests[k][1] for k in names], pa.int64()),
+        "c": pa.array([digests[k][2] for k in names], pa.int64()),
+    }))
+
+
+def updated(engine: Engine, name: str, old: Digest | None, deleted: ir.Table, appended: ir.Table) -> Digest:
+    """The digest of table ``name`` after deleting ``deleted`` and appending ``appended``
+    (``old`` None: computed from the table as it is, before the change)."""
+    base = old if old is not None else table_digest(engine, engine.table(name), name)
+    minus = table_digest(engine, deleted, name)
+    plus = table_digest(engine, appended, name)
+    return tuple(b - m + p for b, m, p in zip(base, minus, plus, strict=True))  # type: ignore[return-value]
+
+
+def drop_digests(engine: Engine) -> None:
+    """Forget the digests (a built table was written outside the build)."""
+    engine.drop_table(DIGEST_TABLE)
