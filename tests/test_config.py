@@ -81,3 +81,21 @@ def test_invalid_toml_names_file(tmp_path: Path) -> None:
     (tmp_path / "percorso.toml").write_text("[project\nname=1", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         open_project(tmp_path)
+
+
+def test_engine_memory_limit_and_spill_folder_reach_duckdb(tmp_path: Path) -> None:
+    init_project(tmp_path / "p")
+    toml = tmp_path / "p" / "percorso.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        "[engine]\n", '[engine]\nmemory_limit = "512MB"\ntemp_directory = "spill"\n'), encoding="utf-8")
+    with open_project(tmp_path / "p") as p:
+        con = p.engine.con
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert limit in ("488.2 MiB", "512.0 MB")       # DuckDB prints 512MB in binary units
+    assert Path(spill) == tmp_path / "p" / "spill"
+
+
+def test_engine_memory_limit_must_be_a_size() -> None:
+    with pytest.raises(ConfigError, match="8GB"):
+        settings_from_dict({"engine": {"memory_limit": "lots"}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +96,26 @@ class BuildSection(_Section):
     """Inactivity gap that starts a new session."""
 
 
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+class EngineSection(_Section):
+    """How much of the machine the engine may take (issue 15: 100M events on one machine)."""
+
+    memory_limit: str | None = None
+    """DuckDB memory limit such as ``"8GB"``; work that needs more spills to ``temp_directory``
+    (default: DuckDB's own, 80 % of the machine's memory)."""
+    temp_directory: str | None = None
+    """Where DuckDB spills, relative to the project folder (default: ``<database>.tmp`` next to it)."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, v: str | None) -> str | None:
+        if v is not None and not _SIZE.match(v):
+            raise ValueError(f"'{v}' is not a size such as 8GB or 512MB")
+        return v.strip() if v else v
+
+
 class IngestSection(_Section):
     earliest: dt.date = dt.date(1990, 1, 1)
     """Event times and cost dates before this day are quarantined (``implausible_time``)."""
@@ -134,6 +155,7 @@ class Settings(_Section):
     identity: IdentitySection = Field(default_factory=IdentitySection)
     channels: ChannelsSection = Field(default_factory=ChannelsSection)
     build: BuildSection = Field(default_factory=BuildSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
     ingest: IngestSection = Field(default_factory=IngestSection)
     sources: dict[str, SourceSection] = Field(default_factory=dict)
     stages: dict[str, Any] = Field(default_factory=dict)

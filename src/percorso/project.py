@@ -56,7 +56,10 @@ class Project:
                     f"no database yet at {self.database_path}: import files first with "
                     "`percorso ingest SOURCE FILE…`, then `percorso build`"
                 )
-            self._engine = Engine(self.database_path, read_only=self.read_only)
+            eng = self.settings.engine
+            tmp = None if eng.temp_directory is None else self.root / eng.temp_directory
+            self._engine = Engine(self.database_path, read_only=self.read_only,
+                                  memory_limit=eng.memory_limit, temp_directory=tmp)
         return self._engine
 
     @property

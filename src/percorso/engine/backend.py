@@ -44,12 +44,18 @@ class Engine:
         Open without taking the writer lock (several readers may coexist).
     threads
         DuckDB worker threads; ``None`` lets DuckDB use every core.
+    memory_limit, temp_directory
+        DuckDB's memory cap and where it spills past it (``[engine]`` settings); ``None``
+        keeps DuckDB's defaults.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
+                 memory_limit: str | None = None, temp_directory: str | Path | None = None) -> None:
         self.path = str(path)
         self.read_only = read_only
         self._threads = threads
+        self._memory = {k: str(v) for k, v in (("memory_limit", memory_limit), ("temp_directory", temp_directory))
+                        if v is not None}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._ibis: Any = None
         self._write_lock = threading.RLock()
@@ -65,6 +71,7 @@ class Engine:
             config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
             if self._threads:
                 config["threads"] = self._threads
+            config.update(self._memory)   # [engine] memory_limit / temp_directory (spilling)
             try:
                 self._con = duckdb.connect(self.path, read_only=self.read_only, config=config)
             except duckdb.IOException as exc:
