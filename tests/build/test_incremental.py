@@ -33,6 +33,8 @@ def _messages(spec: list[dict]) -> list[tuple[int, dict]]:
         if m["buy"] == 0:
             msg = seg(f"m{i}", ts, type="track", event="Order Completed", anon=m["anon"], user=m["user"],
                       props={"order_id": f"O{i}", "revenue": 10.0 + i})
+        elif m["buy"] == 1:  # an identify call: record keeping, in record_updates and never a touchpoint
+            msg = seg(f"m{i}", ts, type="identify", anon=m["anon"], user=m["user"], email=f"{m['anon']}@shop.it")
         else:
             msg = seg(f"m{i}", ts, anon=m["anon"], user=m["user"], url=m["url"])
         out.append((m["batch"], msg))
@@ -41,7 +43,7 @@ def _messages(spec: list[dict]) -> list[tuple[int, dict]]:
 
 def _tables(p) -> dict[str, list[tuple]]:
     return {t: p.engine.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("touchpoints", "orders", "customers")}
+            for t in ("touchpoints", "orders", "customers", "record_updates")}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -63,9 +65,12 @@ def test_incremental_build_equals_full_build(tmp_path_factory, spec):
         incremental = _tables(p)
         run_build(p, full=True)
         assert _tables(p) == incremental
-        # every event with a person is a touchpoint (a web purchase is one order, not two)
+        # every event with a person is a touchpoint or a record update (a web purchase is one
+        # order, not two); the identify calls are the record updates
         with_person = p.engine.con.execute(
             "SELECT count(*) FROM event_customers WHERE customer_id IS NOT NULL").fetchall()[0][0]
-        assert len(incremental["touchpoints"]) == with_person
+        assert len(incremental["touchpoints"]) + len(incremental["record_updates"]) == with_person
+        identifies = sum(1 for m in spec if m["buy"] == 1)
+        assert len(incremental["record_updates"]) == identifies
     finally:
         p.close()
