@@ -59,7 +59,8 @@ class Project:
             eng = self.settings.engine
             tmp = None if eng.temp_directory is None else self.root / eng.temp_directory
             self._engine = Engine(self.database_path, read_only=self.read_only,
-                                  memory_limit=eng.memory_limit, temp_directory=tmp)
+                                  memory_limit=eng.memory_limit, temp_directory=tmp,
+                                  time_zone=self.settings.project.time_zone)
         return self._engine
 
     @property

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
 from percorso.engine import Engine
+from percorso.engine.localtime import to_local
 from percorso.events import is_touchpoint_type
 
 _PURCHASE_TYPES = {"purchase", "receipt", "return", "refund"}
@@ -48,6 +49,7 @@ def journeys_for(
     journeys: Mapping[str, Sequence[Step]],
     *,
     session_gap_minutes: int = 30,
+    time_zone: str | None = None,
 ) -> Engine:
     """Write ``touchpoints``, ``orders``, ``customers`` and ``record_updates`` for the given journeys.
 
@@ -56,9 +58,12 @@ def journeys_for(
     ``touchpoints``; a person with only such steps is a customer with no touchpoints. Each step is ``(event_type, occurred_at[, fields])`` or a dict with those keys. Fields
     may set any touchpoint column (``channel``, ``revenue``, ``store_id``, ``campaign``…).
     Defaults: ``online`` is false for store/call/fair channels, purchases and receipts
-    become orders, sessions split on ``session_gap_minutes`` of inactivity.
+    become orders, sessions split on ``session_gap_minutes`` of inactivity. Times are UTC;
+    ``occurred_at_local`` is computed as the build does, in ``time_zone`` (default: the
+    engine's, i.e. the project's; ``UTC`` for a bare folder).
     """
     engine = where if isinstance(where, Engine) else Engine(Path(where) / "test.duckdb")
+    time_zone = time_zone or engine.time_zone
     tps: list[dict[str, Any]] = []
     orders: list[dict[str, Any]] = []
     customers: list[dict[str, Any]] = []
@@ -124,8 +129,12 @@ def journeys_for(
             "consent_profiling": True, "consent_marketing": True,
             "first_channel": rows[0]["channel"] if rows else None,
         })
-    engine.create_table("touchpoints", _table(TOUCHPOINT_COLUMNS, tps))
-    engine.create_table("orders", _table(ORDER_COLUMNS, orders))
+    for name, columns, table_rows in (("touchpoints", TOUCHPOINT_COLUMNS, tps), ("orders", ORDER_COLUMNS, orders)):
+        staged = engine.register_arrow(f"_journeys_for_{name}", _table(columns, table_rows))
+        local = to_local(staged.occurred_at, time_zone)
+        engine.create_table(name, staged.select(*[local.name(c) if c == "occurred_at_local" else staged[c]
+                                                  for c, _ in columns]))
+        engine.unregister(f"_journeys_for_{name}")
     engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))
     engine.create_table("record_updates", _table(RECORD_UPDATE_COLUMNS, records))
     from percorso.build.digest import drop_digests

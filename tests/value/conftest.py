@@ -12,14 +12,29 @@ import pytest
 from percorso.build.schema import ORDER_COLUMNS
 from percorso.engine import Engine
 
-CDNOW = Path("/work/shared/data/cdnow")
+#: The CDNOW sample and its published summaries, in the repository (tests/data/cdnow/README.md).
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow"
+CDNOW_SAMPLE = CDNOW / "CDNOW_sample.txt.gz"
+CDNOW_SUMMARY = CDNOW / "cdnow_customers_summary.csv.gz"
+CDNOW_SUMMARY_TX = CDNOW / "cdnow_customers_summary_with_transactions.csv.gz"
+
+
+def read_cdnow_sample() -> pd.DataFrame:
+    """The raw CDNOW purchase log: cust, sample_id, date (yyyymmdd text), cds, dollars."""
+    return pd.read_csv(CDNOW_SAMPLE, sep=r"\s+", header=None,
+                       names=["cust", "sample_id", "date", "cds", "dollars"], dtype={"date": str})
 _ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
           "BOOLEAN": pa.bool_(), "INTEGER": pa.int32(), "BIGINT": pa.int64()}
 
 
 def orders_table(df: pd.DataFrame) -> pa.Table:
-    """An ``orders`` Arrow table from a frame holding some of its columns (others NULL)."""
+    """An ``orders`` Arrow table from a frame holding some of its columns (others NULL).
+
+    Times are those of a UTC project: ``occurred_at_local`` defaults to ``occurred_at``.
+    """
     n = len(df)
+    if "occurred_at" in df and "occurred_at_local" not in df:
+        df = df.assign(occurred_at_local=df["occurred_at"])
     cols = []
     for name, typ in ORDER_COLUMNS:
         if name in df:
@@ -31,10 +46,7 @@ def orders_table(df: pd.DataFrame) -> pa.Table:
 
 @pytest.fixture(scope="session")
 def cdnow_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    if not CDNOW.exists():
-        pytest.skip("CDNOW data not available")
-    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["cust", "sample_id", "date", "cds", "dollars"], dtype={"date": str})
+    raw = read_cdnow_sample()
     df = pd.DataFrame({
         "order_id": [f"o{i}" for i in range(len(raw))],
         "customer_id": raw["sample_id"].astype(str),

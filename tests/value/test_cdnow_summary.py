@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from percorso.value.rfm import summary_expr
+from tests.value.conftest import CDNOW_SUMMARY, CDNOW_SUMMARY_TX
 
-CDNOW = Path("/work/shared/data/cdnow")
 
 
 def test_summary_equals_published(cdnow_engine):
     got = cdnow_engine.execute(summary_expr(cdnow_engine, date(1997, 9, 30)))
     got["ID"] = got["customer_id"].astype(int)
     got = got.set_index("ID").sort_index()
-    pub = pd.read_csv(CDNOW / "cdnow_customers_summary.csv").set_index("ID").sort_index()
-    pubm = pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv").set_index("ID").sort_index()
+    pub = pd.read_csv(CDNOW_SUMMARY).set_index("ID").sort_index()
+    pubm = pd.read_csv(CDNOW_SUMMARY_TX).set_index("ID").sort_index()
     assert len(got) == len(pub) == 2357
     assert (got.index == pub.index).all()
     assert (got["frequency"].to_numpy() == pub["frequency"].to_numpy()).all()

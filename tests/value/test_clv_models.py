@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,13 +11,13 @@ from scipy.special import hyp2f1
 
 from percorso.errors import InputError
 from percorso.value.clv import BetaGeo, GammaGamma
+from tests.value.conftest import CDNOW_SUMMARY, CDNOW_SUMMARY_TX
 
-CDNOW = Path("/work/shared/data/cdnow")
 
 
 @pytest.fixture(scope="module")
 def summary():
-    return pd.read_csv(CDNOW / "cdnow_customers_summary.csv")
+    return pd.read_csv(CDNOW_SUMMARY)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +76,7 @@ def test_discounted_purchases(bg):
 
 
 def test_gamma_gamma_published():
-    d = pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+    d = pd.read_csv(CDNOW_SUMMARY_TX)
     d = d[d["x"] > 0]
     assert len(d) == 946
     gg = GammaGamma().fit({"frequency": d["x"], "monetary": d["zbar"]})

@@ -67,13 +67,12 @@ def test_holdout_drill_down_lists_the_customers_behind_each_row(cdnow_engine):
     actual counts are checked against the raw CDNOW log (purchase days in the holdout)."""
     import pandas as pd
 
-    from tests.value.conftest import CDNOW
+    from tests.value.conftest import read_cdnow_sample
 
     res = validate_holdout(cdnow_engine, "39w")
     df = res.to_frame().set_index("bucket")
     end = pd.Timestamp(res.meta["calibration_end"])
-    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["cust", "sample_id", "date", "cds", "dollars"], dtype={"date": str})
+    raw = read_cdnow_sample()
     day = pd.to_datetime(raw["date"], format="%Y%m%d")
     hold = raw[(day > end) & (day <= end + pd.Timedelta(days=res.meta["holdout_days"]))]
     oracle = hold.assign(day=day).groupby(hold["sample_id"].astype(str))["day"].nunique()

@@ -137,6 +137,7 @@ def _load(engine, ids, custs):
     engine.create_table("orders", pa.table({
         "customer_id": pa.array([o[0] for o in orders], pa.string()),
         "occurred_at": pa.array([o[1] for o in orders], pa.timestamp("us")),
+        "occurred_at_local": pa.array([o[1] for o in orders], pa.timestamp("us")),  # a UTC project
         "online": pa.array([o[2] for o in orders], pa.bool_()),
         "is_return": pa.array([o[3] for o in orders], pa.bool_())}))
     tps = [(i, tp) for i, c in zip(ids, custs, strict=True) for tp in c["tps"]]
@@ -145,6 +146,7 @@ def _load(engine, ids, custs):
     engine.create_table("touchpoints", pa.table({
         "customer_id": pa.array([i for i, _ in tps], pa.string()),
         "occurred_at": pa.array([BASE + timedelta(hours=tp["h"]) for _, tp in tps], pa.timestamp("us")),
+        "occurred_at_local": pa.array([BASE + timedelta(hours=tp["h"]) for _, tp in tps], pa.timestamp("us")),
         "source_system": [tp["kind"][0] for _, tp in tps], "event_type": [tp["kind"][1] for _, tp in tps],
         "online": [tp["kind"][2] for _, tp in tps], "channel": [tp["kind"][3] for _, tp in tps],
         "session_id": [f"{i}:{tp['session']}" for i, tp in tps]}))

@@ -90,20 +90,21 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     node = node_expr(tp, level, online_breakdown)
     direct = (tp.channel.isin(settings.direct_channels) | node.isin(settings.direct_channels)).fill_null(False)
     stream = tp.filter(is_conv | eligible).select(
-        "customer_id", "event_id", "occurred_at", "session_id", "online",
+        "customer_id", "event_id", "occurred_at", "occurred_at_local", "session_id", "online",
         is_conv=is_conv.cast("int64"), node=node, value=value, direct=direct,
     )
     order = ["occurred_at", "event_id"]
     w = ibis.window(group_by="customer_id", order_by=order, rows=(None, 0))
     stream = stream.mutate(segment=stream.is_conv.sum().over(w) - stream.is_conv)
     conv = stream.filter(stream.is_conv == 1).select(
-        "customer_id", "segment", conv_at=stream.occurred_at, conv_value=stream.value,
+        "customer_id", "segment", conv_at=stream.occurred_at, conv_local=stream.occurred_at_local,
+        conv_value=stream.value,
         new_customer=(stream.segment == 0).cast("int64"),
     )
     touches = _first_of_session(stream.filter(stream.is_conv == 0), settings)
     joined = touches.left_join(conv, ["customer_id", "segment"]).select(
-        touches.customer_id, touches.segment, touches.event_id, touches.occurred_at, touches.node,
-        touches.direct, conv.conv_at, conv.conv_value, conv.new_customer,
+        touches.customer_id, touches.segment, touches.event_id, touches.occurred_at, touches.occurred_at_local,
+        touches.node, touches.direct, conv.conv_at, conv.conv_local, conv.conv_value, conv.new_customer,
     )
     lookback = ibis.interval(days=settings.lookback_days)
     credited = joined.conv_at.notnull() & (joined.occurred_at >= joined.conv_at - lookback)
@@ -117,14 +118,17 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     joined = joined.mutate(journey=joined.start.sum().over(ibis.window(group_by="customer_id", order_by=order,
                                                                         rows=(None, 0))))
     jw = ibis.window(group_by=["customer_id", "journey"])
-    out = joined.mutate(ref_at=ibis.ifelse(joined.credited, joined.conv_at, joined.occurred_at.max().over(jw)))
+    out = joined.mutate(ref_at=ibis.ifelse(joined.credited, joined.conv_at, joined.occurred_at.max().over(jw)),
+                        # the same moment as local wall time: --from/--to are local days
+                        ref_local=ibis.ifelse(joined.credited, joined.conv_local,
+                                              joined.occurred_at_local.argmax(joined.occurred_at).over(jw)))
     if settings.direct == IGNORE:
         out = drop_direct_touches(out)
     lo, hi = _day_bounds(query)
     if lo is not None:
-        out = out.filter(out.ref_at >= lo)
+        out = out.filter(out.ref_local >= lo)
     if hi is not None:
-        out = out.filter(out.ref_at < hi)
+        out = out.filter(out.ref_local < hi)
     return out.select(
         "customer_id", "journey", "event_id", "occurred_at", "node", "ref_at",
         converted=out.credited.cast("int64"), value=ibis.ifelse(out.credited, out.conv_value, 0.0),
@@ -165,12 +169,12 @@ def conversions_expr(engine: Engine, conversion: ConversionDef, query: Any = Non
     tp = engine.table("touchpoints")
     cond = is_conversion(tp, conversion)
     value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))
-    conv = tp.filter(cond).select("customer_id", "occurred_at", "event_id", value=value)
+    conv = tp.filter(cond).select("customer_id", "occurred_at", "occurred_at_local", "event_id", value=value)
     first = ibis.row_number().over(ibis.window(group_by="customer_id", order_by=["occurred_at", "event_id"])) == 0
     conv = conv.mutate(new_customer=first.cast("int64"))
     lo, hi = _day_bounds(query)
     if lo is not None:
-        conv = conv.filter(conv.occurred_at >= lo)
+        conv = conv.filter(conv.occurred_at_local >= lo)  # --from/--to are local days
     if hi is not None:
-        conv = conv.filter(conv.occurred_at < hi)
+        conv = conv.filter(conv.occurred_at_local < hi)
     return conv.select("customer_id", "occurred_at", "value", "new_customer")

@@ -68,6 +68,7 @@ def _settings_fingerprint(project: Project) -> str:
 
     st = project.settings
     text = json.dumps({"stages": st.stages, "gap": st.build.session_gap_minutes,
+                       "time_zone": st.project.time_zone,  # the local days of every touchpoint
                        "channels": st.channels.model_dump()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -135,7 +136,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
     tp = touchpoints_expr(scoped, rules, session_gap_minutes=project.settings.build.session_gap_minutes,
-                          stage_settings=project.settings.stages)
+                          stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone)
     engine.create_table("_build_touchpoints", tp)
     engine.create_table("_build_record_updates", record_updates_expr(scoped))
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)

@@ -12,6 +12,7 @@ TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),
     ("customer_id", "VARCHAR"),
     ("occurred_at", "TIMESTAMP"),           # UTC
+    ("occurred_at_local", "TIMESTAMP"),     # wall time in the project zone: days, weeks, months, filters
     ("event_type", "VARCHAR"),              # canonical type
     ("event_name", "VARCHAR"),
     ("source_name", "VARCHAR"),
@@ -42,7 +43,8 @@ ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("order_id", "VARCHAR"),
     ("customer_id", "VARCHAR"),
     ("event_id", "VARCHAR"),
-    ("occurred_at", "TIMESTAMP"),
+    ("occurred_at", "TIMESTAMP"),           # UTC
+    ("occurred_at_local", "TIMESTAMP"),     # wall time in the project zone (engine/localtime.py)
     ("revenue", "DOUBLE"),                  # net of discounts; negative for returns
     ("currency", "VARCHAR"),
     ("n_lines", "INTEGER"),

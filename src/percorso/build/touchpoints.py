@@ -22,6 +22,7 @@ from percorso.build.records import touchpoint_events
 from percorso.build.schema import TOUCHPOINT_COLUMNS
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
+from percorso.engine.localtime import to_local
 from percorso.journeys.stages import assign_stages
 
 #: Systems whose events share browser/app sessions and inherit the session channel.
@@ -129,6 +130,7 @@ def touchpoints_expr(
     *,
     session_gap_minutes: int,
     stage_settings: Mapping[str, Any] | None,
+    time_zone: str = "UTC",
 ) -> ir.Table:
     """The ``touchpoints`` rows of the given events (an Ibis expression, nothing runs here).
 
@@ -159,7 +161,7 @@ def touchpoints_expr(
     t = _sessions(t, session_gap_minutes)
     t = _session_channels(t)
     t = _one_event_per_order(t)
-    t = t.mutate(stage=ibis.null("string"))
+    t = t.mutate(stage=ibis.null("string"), occurred_at_local=to_local(t.occurred_at, time_zone))
     t = assign_stages(t, stage_settings)
     return t.select(*[t[name].cast(_ibis_type(sql)).name(name) for name, sql in TOUCHPOINT_COLUMNS])
 

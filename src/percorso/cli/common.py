@@ -73,13 +73,9 @@ def local_time(value: Any, tz: str) -> Any:
     Why: people read tables in the time they lived (a store receipt at 17:30 in Milan, not
     16:30 UTC); files and JSON keep UTC for machines.
     """
-    from datetime import datetime
+    from percorso.engine.localtime import local_value
 
-    import pandas as pd
-
-    if isinstance(value, datetime) and not pd.isna(value):  # pd.Timestamp is a datetime
-        return pd.Timestamp(value).tz_localize("UTC").tz_convert(tz).tz_localize(None)
-    return value
+    return local_value(value, tz)
 
 
 def local_times(frame: pd.DataFrame, tz: str) -> pd.DataFrame:

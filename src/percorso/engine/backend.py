@@ -47,11 +47,16 @@ class Engine:
     memory_limit, temp_directory
         DuckDB's memory cap and where it spills past it (``[engine]`` settings); ``None``
         keeps DuckDB's defaults.
+    time_zone
+        The project's ``[project] time_zone``: the zone of every local day, week and month
+        (see :mod:`percorso.engine.localtime`); ``UTC`` for a bare engine (tests, path tables).
     """
 
     def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
-                 memory_limit: str | None = None, temp_directory: str | Path | None = None) -> None:
+                 memory_limit: str | None = None, temp_directory: str | Path | None = None,
+                 time_zone: str = "UTC") -> None:
         self.path = str(path)
+        self.time_zone = time_zone
         self.read_only = read_only
         self._threads = threads
         self._memory = {k: str(v) for k, v in (("memory_limit", memory_limit), ("temp_directory", temp_directory))

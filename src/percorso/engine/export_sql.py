@@ -2,7 +2,8 @@
 
 Why in the engine: ``touchpoints`` can hold tens of millions of rows; COPY writes them in
 bounded memory. Text cells that a spreadsheet would run as a formula get a leading ``'``
-in CSV output (tracking data is attacker-controlled).
+in CSV output (tracking data is attacker-controlled). Every UTC time column gets its
+local twin (``<col>_local``, the project's time zone).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def _select(engine: Engine, table: str, *, escape: bool, decimal_comma: bool = False) -> str:
+    table = _with_local_times(engine, table)
     rows = engine.con.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
         [table],
@@ -40,6 +42,24 @@ def _select(engine: Engine, table: str, *, escape: bool, decimal_comma: bool = F
         else:
             cols.append(qi(name))
     return f"SELECT {', '.join(cols)} FROM {qi(table)}"
+
+
+def _with_local_times(engine: Engine, table: str) -> str:
+    """A temporary view of ``table`` with ``<col>_local`` (project time) next to each UTC time.
+
+    Why: people open exports in spreadsheets and read local hours; the UTC column stays for
+    machines. The conversion is :func:`percorso.engine.localtime.with_local_columns`, the
+    project's one definition of local time.
+    """
+    from percorso.engine.localtime import with_local_columns
+
+    t = engine.table(table)
+    expr = with_local_columns(t, engine.time_zone)
+    if expr.columns == t.columns:
+        return table
+    view = f"_export_{table}"
+    engine.con.execute(f"CREATE OR REPLACE TEMP VIEW {qi(view)} AS {engine.compile(expr)}")
+    return view
 
 
 def copy_table(engine: Engine, table: str, path: Path, fmt: str, *, csv_profile: str = "it") -> None:

@@ -56,7 +56,9 @@ def export_table(engine: Engine, table: str, out: str | Path, *, csv_profile: Cs
         if n > XLSX_MAX_ROWS:
             raise InputError(f"table '{table}' has {n:,} rows, more than Excel's {XLSX_MAX_ROWS:,}; "
                              "export to .csv or .parquet instead")
-        write_xlsx(engine.execute(engine.table(table)), path, sheet=table)
+        from percorso.engine.localtime import with_local_columns
+
+        write_xlsx(engine.execute(with_local_columns(engine.table(table), engine.time_zone)), path, sheet=table)
     else:
         copy_table(engine, table, path, fmt, csv_profile=csv_profile)
     return n

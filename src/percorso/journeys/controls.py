@@ -205,19 +205,21 @@ def _day_bound(value: date | datetime, *, end: bool) -> datetime:
 
 
 def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
-    """Touchpoints with a customer, filtered by date range, segment and online flag.
+    """Touchpoints with a customer, filtered by date range (local days), segment and online flag.
 
     Record-keeping events (:data:`ADMIN_EVENT_TYPES`: an identify call, a CRM record update)
     are not contacts with the customer and are left out of every journey analysis.
     """
     t = engine.table("touchpoints")
     t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES))
+    # dates are local days of the project, a datetime a local wall time (occurred_at_local)
+    at = t.occurred_at_local
     if query.date_from is not None:
-        t = t.filter(t.occurred_at >= _day_bound(query.date_from, end=False))
+        t = t.filter(at >= _day_bound(query.date_from, end=False))
     if query.date_to is not None:
         # a date is inclusive (the whole day); a datetime is an exact upper bound
         bound = _day_bound(query.date_to, end=True)
-        t = t.filter(t.occurred_at < bound if not isinstance(query.date_to, datetime) else t.occurred_at <= bound)
+        t = t.filter(at < bound if not isinstance(query.date_to, datetime) else at <= bound)
     if getattr(query, "online", None) is not None:
         t = t.filter(t.online == query.online)
     if query.segment:

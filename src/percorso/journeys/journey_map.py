@@ -162,7 +162,9 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
     def _over_time(self, t: ir.Table, order: tuple[str, ...]) -> pd.DataFrame:
         import pandas as pd
 
-        period = t.occurred_at.truncate({"week": "W", "month": "M", "quarter": "Q"}[self.query.period]).date()
+        # weeks, months and quarters of the project's calendar (local time, see engine/localtime.py)
+        unit = {"week": "W", "month": "M", "quarter": "Q"}[self.query.period]
+        period = t.occurred_at_local.truncate(unit).date()
         agg = t.group_by(period=period, stage=t.stage).aggregate(touchpoints=t.count())
         f = self.engine.execute(agg)
         m = f.pivot_table(index="period", columns="stage", values="touchpoints", fill_value=0, aggfunc="sum")

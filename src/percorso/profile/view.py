@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 #: Timeline columns, in display order.
 TIMELINE_COLUMNS = (
-    "occurred_at", "channel", "online", "event_type", "stage", "source_system", "campaign", "page_url",
-    "store_id", "order_id", "revenue", "session_id", "event_id",
+    "occurred_at", "occurred_at_local", "channel", "online", "event_type", "stage", "source_system", "campaign",
+    "page_url", "store_id", "order_id", "revenue", "session_id", "event_id",
 )
 #: Record-update columns (record keeping is never a touchpoint: shown apart from the timeline).
 RECORD_COLUMNS = ("occurred_at", "event_type", "source_system", "source_name", "event_id")
@@ -77,7 +77,7 @@ def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offs
     my_orders = o.filter(o.customer_id == customer_id)
     channels = engine.execute(_channel_mix(mine, my_orders))
     orders = engine.execute(
-        my_orders.select("occurred_at", "order_id", "online", "channel", "store_id", "revenue", "n_items",
+        my_orders.select("occurred_at", "occurred_at_local", "order_id", "online", "channel", "store_id", "revenue", "n_items",
                          "coupon_code", "is_return")
         .order_by(["occurred_at", "order_id"])
     )

@@ -83,7 +83,7 @@ class CohortRunner(Runner[CohortQuery, CohortResult]):
         from percorso.value.segments.store import in_segment
 
         o = in_segment(self.engine, purchases(self.engine), self.query.segment, self.settings)
-        o = o.mutate(mi=_month_index(o.occurred_at))
+        o = o.mutate(mi=_month_index(o.occurred_at_local))  # months of the project's calendar
         first = o.group_by("customer_id").aggregate(first_mi=o.mi.min())
         if self.query.by == "month":
             first = first.mutate(cohort=(first.first_mi // 12).cast("string") + "-"

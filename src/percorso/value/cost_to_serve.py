@@ -60,8 +60,9 @@ def _day(value: date | datetime | None) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def in_period(t: Table, start: date | datetime | None, end: date | datetime | None, col: str = "occurred_at") -> Table:
-    """Rows of ``t`` whose ``col`` date lies in the inclusive ``[start, end]``."""
+def in_period(t: Table, start: date | datetime | None, end: date | datetime | None,
+              col: str = "occurred_at_local") -> Table:
+    """Rows of ``t`` whose ``col`` date (a local day) lies in the inclusive ``[start, end]``."""
     s, e = _day(start), _day(end)
     if s is not None:
         t = t.filter(t[col].date() >= s)

@@ -52,9 +52,9 @@ def _clip01(x: Any) -> Any:
 
 
 def default_as_of(engine: Engine) -> date:
-    """The day after the last touchpoint (today's view of a finished data set)."""
+    """The local day after the last touchpoint (today's view of a finished data set)."""
     t = engine.table("touchpoints")
-    last = engine.scalar(t.occurred_at.max())
+    last = engine.scalar(t.occurred_at_local.max())
     if last is None:
         raise InputError("no touchpoints: run `percorso build` first (nessun touchpoint)")
     return last.date() + timedelta(days=1)
@@ -64,32 +64,33 @@ def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date |
     """Per customer: the six components (0–1), ``score`` (0–100), ``band`` and ``revenue``."""
     cfg = cfg or HealthSettings()
     as_of = as_of or default_as_of(engine)
+    # local midnight of as_of: windows are local calendar days (orders/touchpoints.occurred_at_local)
     end = ibis.literal(datetime.combine(as_of, datetime.min.time()))
     since = lambda days: end - ibis.interval(days=days)  # noqa: E731
 
     o = engine.table("orders")
-    o = o.filter(o.customer_id.notnull(), o.occurred_at < end)
+    o = o.filter(o.customer_id.notnull(), o.occurred_at_local < end)
     ret = o.is_return.fill_null(False)
     pur = o.filter(~ret)
     n_tr = cfg.trend_days
-    recent = pur.occurred_at >= since(n_tr)
-    before = (pur.occurred_at >= since(2 * n_tr)) & ~recent
+    recent = pur.occurred_at_local >= since(n_tr)
+    before = (pur.occurred_at_local >= since(2 * n_tr)) & ~recent
     pos = ibis.greatest(pur.revenue, 0.0)
     pg = pur.group_by("customer_id").aggregate(
-        n=pur.count(), first_day=pur.occurred_at.min().date(), last_day=pur.occurred_at.max().date(),
+        n=pur.count(), first_day=pur.occurred_at_local.min().date(), last_day=pur.occurred_at_local.max().date(),
         revenue=pur.revenue.sum(),
         fa=recent.cast("int64").sum(), fb=before.cast("int64").sum(),
         va=pos.sum(where=recent).fill_null(0.0), vb=pos.sum(where=before).fill_null(0.0),
     )
-    rets = o.filter(ret & (o.occurred_at >= since(cfg.service_days)))
+    rets = o.filter(ret & (o.occurred_at_local >= since(cfg.service_days)))
     rets = rets.group_by("customer_id").aggregate(n_returns=rets.count())
 
     tp = engine.table("touchpoints")
-    tp = tp.filter(tp.customer_id.notnull(), tp.occurred_at < end)
-    eng_tp = tp.filter(tp.occurred_at >= since(cfg.engagement_days))
+    tp = tp.filter(tp.customer_id.notnull(), tp.occurred_at_local < end)
+    eng_tp = tp.filter(tp.occurred_at_local >= since(cfg.engagement_days))
     eg = eng_tp.group_by("customer_id").aggregate(n_channels=eng_tp.channel.nunique())
     reasons = [r.lower() for r in cfg.complaint_reasons]
-    calls = tp.filter(tp.channel == "Call center", tp.occurred_at >= since(cfg.service_days))
+    calls = tp.filter(tp.channel == "Call center", tp.occurred_at_local >= since(cfg.service_days))
     reason = calls.properties.cast("json")["reason"].str.lower()
     calls = calls.filter(reason.isin(reasons) if reasons else ibis.literal(False))
     cg = calls.group_by("customer_id").aggregate(n_complaints=calls.count())

@@ -11,6 +11,9 @@ Definitions (``as_of`` is the analysis date, default: the day after the last ord
 * ``tenure_days``: days from the first purchase to ``as_of``;
 * ``online_orders`` / ``store_orders`` and the matching revenue: the channel split.
 
+Days are local days of the project time zone (``orders.occurred_at_local``): a purchase at
+00:30 in Rome on 1 October is a 1 October purchase, whatever its UTC date.
+
 Scores 1–5 are rank quintiles with ties kept together: ``score = 1 + floor(5 * rank / n)``
 where ``rank`` is the 0-based minimum rank (ascending frequency / monetary; descending
 recency, so the most recent buyers score 5). They are computed without ranking anyone:
@@ -63,13 +66,14 @@ SEGMENTS = (
 
 
 def purchases(engine: Engine, *, start: date | None = None, end: date | None = None) -> Table:
-    """Purchase orders (no returns) of identified customers, optionally within [start, end]."""
+    """Purchase orders (no returns) of identified customers, optionally within [start, end]
+    (local days of the project time zone, like every day here)."""
     o = engine.table("orders")
     o = o.filter(o.customer_id.notnull(), ~o.is_return.fill_null(False))
     if start is not None:
-        o = o.filter(o.occurred_at.date() >= start)
+        o = o.filter(o.occurred_at_local.date() >= start)
     if end is not None:
-        o = o.filter(o.occurred_at.date() <= end)
+        o = o.filter(o.occurred_at_local.date() <= end)
     return o
 
 
@@ -79,7 +83,7 @@ def purchase_days(engine: Engine, *, start: date | None = None, end: date | None
     Several purchases on one day count as one transaction (Fader, Hardie & Lee 2005).
     """
     o = purchases(engine, start=start, end=end)
-    o = o.mutate(day=o.occurred_at.date())
+    o = o.mutate(day=o.occurred_at_local.date())
     return o.group_by(["customer_id", "day"]).aggregate(value=o.revenue.sum())
 
 
@@ -127,14 +131,16 @@ def rfm_expr(engine: Engine, as_of: date | None = None, *, start: date | None = 
     """Per-customer RFM with quintile scores and the named segment (see the module doc)."""
     o = engine.table("orders").filter(lambda t: t.customer_id.notnull())
     if start is not None:
-        o = o.filter(o.occurred_at.date() >= start)
+        o = o.filter(o.occurred_at_local.date() >= start)
     if as_of is not None:
-        o = o.filter(o.occurred_at.date() < as_of)
+        o = o.filter(o.occurred_at_local.date() < as_of)
     ret = o.is_return.fill_null(False)
     online = o.online.fill_null(False)
     g = o.group_by("customer_id").aggregate(
         first_at=o.occurred_at.min(where=~ret),
         last_at=o.occurred_at.max(where=~ret),
+        _first_day=o.occurred_at_local.min(where=~ret).date(),
+        _last_day=o.occurred_at_local.max(where=~ret).date(),
         frequency=(~ret).cast("int64").sum(),
         monetary=o.revenue.sum().fill_null(0.0),
         online_orders=(online & ~ret).cast("int64").sum(),
@@ -143,11 +149,11 @@ def rfm_expr(engine: Engine, as_of: date | None = None, *, start: date | None = 
         store_revenue=o.revenue.sum(where=~online).fill_null(0.0),
     )
     g = g.filter(g.frequency > 0)
-    ref = ibis.literal(as_of) if as_of is not None else (g.last_at.max().date() + ibis.interval(days=1))
+    ref = ibis.literal(as_of) if as_of is not None else (g._last_day.max() + ibis.interval(days=1))
     g = g.mutate(
-        recency_days=ref.delta(g.last_at.date(), unit="day").cast("int64"),
-        tenure_days=ref.delta(g.first_at.date(), unit="day").cast("int64"),
-    )
+        recency_days=ref.delta(g._last_day, unit="day").cast("int64"),
+        tenure_days=ref.delta(g._first_day, unit="day").cast("int64"),
+    ).drop("_first_day", "_last_day")
     cuts = g.aggregate(
         r_cuts=order_statistics(-g.recency_days, QUINTILES),
         f_cuts=order_statistics(g.frequency, QUINTILES),

@@ -53,9 +53,9 @@ class CLVFit:
 
 
 def last_order_day(engine: Engine) -> date:
-    """Day of the last order (the default end of calibration)."""
+    """Local day of the last order (the default end of calibration)."""
     o = engine.table("orders")
-    d = engine.execute(o.occurred_at.max().date())
+    d = engine.execute(o.occurred_at_local.max().date())
     if d is None or (isinstance(d, float) and np.isnan(d)):
         raise InputError("no orders yet: run `percorso build` (or load orders) before CLV")
     return d.date() if isinstance(d, datetime) else d

@@ -91,8 +91,9 @@ def profile_expr(engine: Engine, rule: Any, settings: Any = None, fields: tuple[
 
 
 def reference_time(engine: Engine) -> Any:
-    """The end of "the last N days": the time of the last touchpoint in the data."""
-    return engine.execute(engine.table("touchpoints").occurred_at.max())
+    """The end of "the last N days": the local time of the last touchpoint in the data
+    (windows count local calendar time, like every day of the analyses)."""
+    return engine.execute(engine.table("touchpoints").occurred_at_local.max())
 
 
 def abandoned_steps(engine: Engine, step: str, later: tuple[str, ...] = ()) -> Table:
@@ -141,11 +142,11 @@ def behaviour_counts(engine: Engine, b: Behaviour) -> Table:
         ref = reference_time(engine)
         if ref is None:
             return t.filter(ibis.literal(False)).group_by("customer_id").aggregate(n=t.count())
-        t = t.filter(t.occurred_at >= ref - timedelta(days=b.within_days))
+        t = t.filter(t.occurred_at_local >= ref - timedelta(days=b.within_days))
     if a == "visited_site":
         n = t.session_id.nunique()
     elif a == "visited_store":
-        n = t.occurred_at.date().nunique()
+        n = t.occurred_at_local.date().nunique()  # visit days are local days
     else:
         n = t.count()
     return t.group_by("customer_id").aggregate(n=n)

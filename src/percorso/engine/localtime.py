@@ -1,0 +1,93 @@
+"""The project's local calendar: the one place a stored UTC time becomes local wall time.
+
+Why one place: times are stored as naive UTC ``TIMESTAMP`` (they order and subtract
+correctly across daylight-saving changes), but every day, week, month and hour a person
+sees or filters by is a day of the project's time zone: a receipt at 00:30 on 1 October in
+Milan is a 1 October sale, and the campaign costs it is compared with are booked per local
+day. The build writes ``occurred_at_local`` into ``touchpoints`` and ``orders`` with
+:func:`to_local`; analyses cut days, weeks and months and apply ``--from/--to`` on that
+column and never convert themselves. The few other tables that hold times (``customers``,
+``events``, ``quarantine``…) get a local column through the same function when exported
+(:func:`with_local_columns`), and single values shown by the CLI through :func:`local_value`.
+
+The local column is naive wall time: it may repeat an hour on the autumn change (two
+instants, one wall time) and skip one in spring; it is for calendars, never for ordering
+or durations (use ``occurred_at``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.datatypes as dt
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def _utc_instant(zone: dt.string, ts: dt.timestamp) -> dt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
+    """DuckDB ``timezone('UTC', naive)``: the naive value read as UTC, an instant."""
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def _wall_time(zone: dt.string, ts: dt.Timestamp(timezone="UTC")) -> dt.timestamp:  # type: ignore[valid-type]
+    """DuckDB ``timezone(zone, instant)``: the instant's wall-clock time in ``zone`` (naive)."""
+
+
+def to_local(ts: Any, zone: str) -> Any:
+    """An Ibis expression: the naive-UTC timestamp column ``ts`` as naive wall time in ``zone``.
+
+    Parameters
+    ----------
+    ts
+        Ibis timestamp expression holding UTC times without zone (how percorso stores them).
+    zone
+        IANA zone name, e.g. ``Europe/Rome`` (validated by :mod:`percorso.config`).
+
+    Examples
+    --------
+    ``2024-10-26 22:30`` UTC is ``2024-10-27 00:30`` in Rome (summer time, +2) and
+    ``2024-10-27 23:30`` UTC is ``2024-10-28 00:30`` (winter time, +1).
+    """
+    if zone == "UTC":
+        return ts.cast("timestamp")
+    return _wall_time(ibis.literal(zone), _utc_instant(ibis.literal("UTC"), ts.cast("timestamp")))
+
+
+def local_value(value: Any, zone: str) -> Any:
+    """One stored UTC ``datetime`` (naive) as naive wall time in ``zone``; other values unchanged.
+
+    For a single value in Python (a time printed by the CLI); columns go through :func:`to_local`.
+    """
+    import pandas as pd
+
+    if isinstance(value, datetime) and not pd.isna(value):  # pd.Timestamp is a datetime
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        out = aware.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        return pd.Timestamp(out) if isinstance(value, pd.Timestamp) else out
+    return value
+
+
+def local_name(column: str) -> str:
+    """Name of the local-time column next to a UTC one: ``occurred_at`` → ``occurred_at_local``."""
+    return f"{column}_local"
+
+
+def with_local_columns(table: Any, zone: str) -> Any:
+    """``table`` (Ibis) with ``<col>_local`` right after each UTC timestamp column that lacks one.
+
+    Why: an exported file is read by people in spreadsheets; each UTC time gets its local
+    twin so nobody converts by hand (and machines keep the unambiguous UTC value).
+    """
+    cols: list[Any] = []
+    names = set(table.columns)
+    for name in table.columns:
+        cols.append(table[name])
+        typ = table.schema()[name]
+        if typ.is_timestamp() and not name.endswith("_local") and local_name(name) not in names:
+            cols.append(to_local(table[name], zone).name(local_name(name)))
+    return table.select(*cols)
+
+
+__all__ = ["local_name", "local_value", "to_local", "with_local_columns"]
