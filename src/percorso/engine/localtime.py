@@ -69,6 +69,16 @@ def local_value(value: Any, zone: str) -> Any:
     return value
 
 
+def utc_value(local: datetime, zone: str) -> datetime:
+    """A naive local wall time in ``zone`` as the naive UTC value percorso stores.
+
+    For a bound on a table that has no local column (``audit_log``): ``--since 2024-10-27``
+    starts at local midnight. A wall time skipped by the spring change counts as the moment
+    after the change; a repeated autumn hour as its first occurrence (``fold=0``).
+    """
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC).replace(tzinfo=None)
+
+
 def local_name(column: str) -> str:
     """Name of the local-time column next to a UTC one: ``occurred_at`` → ``occurred_at_local``."""
     return f"{column}_local"
@@ -90,4 +100,4 @@ def with_local_columns(table: Any, zone: str) -> Any:
     return table.select(*cols)
 
 
-__all__ = ["local_name", "local_value", "to_local", "with_local_columns"]
+__all__ = ["local_name", "local_value", "to_local", "utc_value", "with_local_columns"]

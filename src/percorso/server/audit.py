@@ -44,8 +44,13 @@ def write(engine: Engine, rows: list[dict[str, Any]]) -> None:
 
 def read(engine: Engine, since: date | datetime | None = None, who: str | None = None,
          limit: int = 1000) -> list[dict[str, Any]]:
-    """Audit rows, oldest first, optionally from ``since`` and for one token name."""
+    """Audit rows, oldest first, optionally from ``since`` (a local day or wall time of the
+    project's zone) and for one token name."""
+    from percorso.engine.localtime import utc_value
+
     S.ensure_service_tables(engine)
     if isinstance(since, date) and not isinstance(since, datetime):
         since = datetime(since.year, since.month, since.day)
+    if since is not None:
+        since = utc_value(since, engine.time_zone)
     return S.read_audit(engine, since, who, limit).to_pylist()
