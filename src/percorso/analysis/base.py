@@ -29,7 +29,8 @@ class AnalysisQuery(BaseModel):
     """Base of every analysis query: immutable, validated, no unknown fields.
 
     Common controls every analysis understands (each may ignore what does not apply):
-    ``date_from`` / ``date_to`` (inclusive dates on ``occurred_at``, UTC) and
+    ``date_from`` / ``date_to`` (inclusive local days of the project time zone, on
+    ``occurred_at_local``; a ``datetime`` is a local wall time; ADR 0012) and
     ``segment`` (a stored segment name, see the value package).
     """
 

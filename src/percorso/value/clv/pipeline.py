@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -139,7 +139,7 @@ def save_models(engine: Engine, fit: CLVFit) -> None:
     import json
 
     engine.create_empty_table("clv_models", _MODELS, replace=False)
-    now = datetime.now().replace(microsecond=0)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # stored times are UTC
     engine.append_arrow("clv_models", pa.table({
         "fitted_at": pa.array([now, now], pa.timestamp("us")),
         "calibration_end": pa.array([fit.calibration_end] * 2, pa.date32()),
