@@ -159,3 +159,25 @@ def test_a_purchase_after_midnight_is_on_the_local_day(tmp_path):
     on = run(engine, JourneyMapQuery(min_customers=1, date_from=date(2024, 10, 1), date_to=date(2024, 10, 1)))
     off = run(engine, JourneyMapQuery(min_customers=1, date_from=date(2024, 9, 30), date_to=date(2024, 9, 30)))
     assert on.frame["touchpoints"].sum() == 1 and off.frame["touchpoints"].sum() == 0
+
+
+def test_exports_put_local_time_next_to_utc(tmp_path):
+    """`percorso export`: each UTC time column is followed by its project-time twin; a table that
+    already has one (touchpoints) keeps it and gets no second."""
+    from percorso.export.tables import export_table
+
+    engine = Engine(tmp_path / "p.duckdb", time_zone="Europe/Rome")
+    journeys_for(engine, {"anna": [("receipt", datetime(2024, 10, 26, 22, 30), {"revenue": 5.0}),
+                                   ("page_view", datetime(2024, 10, 27, 23, 30))]})
+    export_table(engine, "customers", tmp_path / "c.csv", csv_profile="standard")
+    c = pd.read_csv(tmp_path / "c.csv")
+    cols = list(c.columns)
+    assert cols[cols.index("first_seen_at") + 1] == "first_seen_at_local"
+    assert cols[cols.index("last_seen_at") + 1] == "last_seen_at_local"
+    # summer time (+2) on the 26th, winter time (+1) after the change of the 27th
+    assert c.loc[0, "first_seen_at_local"] == "2024-10-27 00:30:00"
+    assert c.loc[0, "last_seen_at_local"] == "2024-10-28 00:30:00"
+    export_table(engine, "touchpoints", tmp_path / "t.parquet")
+    t = pd.read_parquet(tmp_path / "t.parquet")
+    assert [x for x in t.columns if x.startswith("occurred_at")] == ["occurred_at", "occurred_at_local"]
+    assert list(t["occurred_at_local"].dt.strftime("%Y-%m-%d %H:%M")) == ["2024-10-27 00:30", "2024-10-28 00:30"]
