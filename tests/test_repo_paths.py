@@ -1,6 +1,6 @@
 """No file of the repository names a folder of one machine: tests and docs travel.
 
-Why: a test that reads ``/work/...`` or ``/home/<someone>/...`` passes on the machine that
+Why: a test that reads a shared folder or a home folder by absolute path passes on the machine that
 wrote it and skips or fails everywhere else. Test data lives in ``tests/data/``; examples
 use relative paths or ``/tmp``. System programs at their standard place are allowed
 (:data:`ALLOWED`), each with the reason.
