@@ -186,7 +186,7 @@ def test_identified_on_cdnow_not_without_dropout(bg):
 
     from percorso.value.clv.analysis import param_frame
 
-    d = pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+    d = pd.read_csv(CDNOW_SUMMARY_TX)
     d = d[d["x"] > 0]
     gg = GammaGamma().fit({"frequency": d["x"], "monetary": d["zbar"]})
     assert bg.warnings_ == [] and gg.warnings_ == []
