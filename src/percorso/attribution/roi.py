@@ -101,7 +101,8 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
         runner = self._attribution()
         attr = runner.calculate()
         long = attr.long.copy() if attr.long is not None else pd.DataFrame()
-        split = long["node"].str.split(NODE_SEP, n=1, expand=True, regex=False)
+        # astype: a date range with no conversion leaves an empty, untyped node column
+        split = long["node"].astype(str).str.split(NODE_SEP, n=1, expand=True, regex=False).reindex(columns=[0, 1])
         long["channel"], long["campaign"] = split[0], split[1].fillna("(none)")
         long = long.groupby(["channel", "campaign", "model"], sort=False, as_index=False)[
             ["conversions", "value", "new_customers"]].sum()
