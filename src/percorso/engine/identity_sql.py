@@ -220,11 +220,11 @@ def assign_customer_ids(engine: Engine) -> None:
     ``'C' + sha256(smallest identifier)[:12]``.
     """
     has_prev = engine.has_table("_id_prev")
-    prev = "_id_prev" if has_prev else "(SELECT NULL::VARCHAR id_type, NULL::VARCHAR id_value, NULL::VARCHAR customer_id, NULL::TIMESTAMP first_seen_at WHERE false)"
+    prev = "_id_prev" if has_prev else "(SELECT NULL::VARCHAR id_type, NULL::VARCHAR id_value, NULL::VARCHAR customer_id, NULL::TIMESTAMP first_seen_at, NULL::UBIGINT id_hash WHERE false)"
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_final AS
         WITH pc AS (SELECT customer_id, min(first_seen_at) AS pfs FROM {prev} GROUP BY 1),
         claim AS (SELECT c.label, p.customer_id, count(*) AS n FROM _id_comp c
-                  JOIN {prev} p USING (id_type, id_value) GROUP BY ALL),
+                  JOIN {prev} p USING (id_hash) GROUP BY ALL),
         pick AS (SELECT label, arg_min(customer_id, (pfs, customer_id)) AS customer_id,
                         arg_min(n, (pfs, customer_id)) AS n FROM claim JOIN pc USING (customer_id) GROUP BY label),
         keep AS (SELECT customer_id, arg_min(label, (-n, min_ident)) AS label
@@ -260,7 +260,7 @@ def record_merges(engine: Engine, run_at: Any) -> int:
                       WHERE customer_id NOT IN (SELECT customer_id FROM identity_map)),
         dest AS (SELECT p.customer_id AS retired_id, m.customer_id AS kept_id, count(*) AS n
                  FROM _id_prev p JOIN gone USING (customer_id)
-                 JOIN identity_map m USING (id_type, id_value) GROUP BY ALL),
+                 JOIN identity_map m USING (id_hash) GROUP BY ALL),
         best AS (SELECT retired_id, arg_max(kept_id, (n, kept_id)) AS kept_id, count(*) AS n_dest
                  FROM dest GROUP BY 1),
         ev AS (SELECT b.retired_id, arg_min(l.event_id, (l.occurred_at, l.event_id)) AS event_id
@@ -289,7 +289,12 @@ def snapshot_previous_map(engine: Engine) -> bool:
     engine.run("DROP TABLE IF EXISTS _id_prev")
     if not engine.has_table("identity_map"):
         return False
-    engine.run("CREATE TEMP TABLE _id_prev AS SELECT id_type, id_value, customer_id, first_seen_at FROM identity_map")
+    # id_hash (the identifier's 64-bit key, a function of type and value): integer joins; a map
+    # written before it existed gets it computed the way _id_new_ids computes it
+    h = ("id_hash" if "id_hash" in engine.columns("identity_map")
+         else f"hash((list_position({_KIND_NAMES}, id_type) - 1)::UTINYINT, id_value)")
+    engine.run(f"""CREATE TEMP TABLE _id_prev AS
+        SELECT id_type, id_value, customer_id, first_seen_at, {h} AS id_hash FROM identity_map""")
     return True
 
 
