@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ def assert_same(got: Any, want: Any, where: str = "") -> None:
         assert isinstance(got, list) and len(got) == len(want), (where, got, want)
         for i, (g, w) in enumerate(zip(got, want)):
             assert_same(g, w, f"{where}[{i}]")
+    elif isinstance(want, str) and where.split(".")[0] in FITTED:
+        # a fit's warning quotes its estimates: the same sentence, figures a hair apart
+        assert re.sub(r"[\d.,]+", "#", got) == re.sub(r"[\d.,]+", "#", want), (where, got, want)
     else:
         assert got == want, (where, got, want)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from percorso.export.labels import LABELS
 from percorso.project import open_project
 from percorso.server.tokens import create_token
 from percorso.value.segments.store import members, save_segment
@@ -48,8 +49,10 @@ def test_segments_and_exports_over_rest(demo: Path, tmp_path: Path) -> None:
         with server.client(crm) as http:
             rich = http.get("/v1/segments/store_buyers/export", params={"format": "xlsx", "with_contacts": True})
             assert rich.status_code == 200
-            sheet = pd.read_excel(io.BytesIO(rich.content))
-            assert {"email", "phone", "consent_marketing"} <= set(sheet.columns) and len(sheet) == want_size
+            sheet = pd.read_excel(io.BytesIO(rich.content))  # for people: headers in the project's language
+            headers = {LABELS[k][0] for k in ("email", "phone", "consent_marketing")}
+            assert headers <= set(sheet.columns) and len(sheet) == want_size
+            assert sheet[LABELS["email"][0]].dropna().str.contains("@").all()
         with server.client(server.admin_token) as http:
             actions = [r["action"] for r in http.get("/v1/audit").json()["audit"]]
             assert {"segment_create", "segment_members", "segment_export", "export"} <= set(actions)

@@ -133,7 +133,7 @@ async def segment_export(request: Request, name: str, format: str = Query("csv_i
     def write() -> int:
         out = export_segment(state.engine, name, state.project.settings, with_contacts=with_contacts,
                              requester=requester)
-        write_frame(out.frame, path, csv_profile=profile)
+        write_frame(out.frame, path, locale=state.project.settings.project.locale, csv_profile=profile)
         return len(out.frame)
 
     rows = await state.db(write)
