@@ -19,6 +19,7 @@ from percorso.journeys.paths import PathsQuery
 from percorso.journeys.sankey import SankeyQuery
 from percorso.journeys.transitions import TransitionsQuery
 from percorso.testing import journeys_for
+from percorso.testing import cli_error
 from percorso.value.cohorts import CohortQuery
 from percorso.value.cost_to_serve import CostToServeQuery
 
@@ -69,4 +70,5 @@ def test_cli_says_it_too(tmp_path):
     root = journey_project(tmp_path / "p", PEOPLE)
     res = CliRunner().invoke(app, ["paths", "transitions", "--node", "channel", "--customers", "from_node=Emial",
                                    "--project", str(root)])
-    assert isinstance(res.exception, InputError) and "did you mean 'Email'" in str(res.exception)
+    code, message, _ = cli_error(res)
+    assert code == "selector_invalid" and "did you mean 'Email'" in message
