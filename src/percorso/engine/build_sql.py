@@ -31,8 +31,12 @@ def delete_customers(engine: Engine, table: str, scope_table: str) -> None:
 
 
 def replace_table(engine: Engine, table: str, staged: str) -> None:
-    """``table`` becomes a copy of ``staged`` (inside the caller's transaction)."""
-    engine.con.execute(f"CREATE OR REPLACE TABLE {qi(table)} AS SELECT * FROM {qi(staged)}")
+    """``table`` becomes ``staged`` (inside the caller's transaction).
+
+    A rename, not a copy: ``CREATE TABLE AS SELECT *`` wrote every row of a full build twice.
+    """
+    engine.con.execute(f"DROP TABLE IF EXISTS {qi(table)}")
+    engine.con.execute(f"ALTER TABLE {qi(staged)} RENAME TO {qi(table)}")
 
 
 def append_table(engine: Engine, table: str, staged: str) -> None:
