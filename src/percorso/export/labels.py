@@ -185,6 +185,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "computed_at": ("calcolato il", "computed at"),
     "updated_at": ("aggiornato il", "updated at"),
     "occurred_at": ("quando", "when"),
+    "occurred_at_local": ("quando (ora locale)", "when (local time)"),
     "date": ("data", "date"),
     # section tables (journey map, omnichannel, friction, funnel)
     "moved_on": ("passati oltre", "moved on"),
