@@ -73,7 +73,9 @@ def calibration_summary(engine: Engine, calibration_end: date) -> Iterator[Table
 
 def grouped_summary(engine: Engine, summary: Table, unit_days: float) -> dict[str, np.ndarray]:
     """Customers per unique (frequency, recency_days, T_days): the BG/NBD sufficient statistics."""
-    a = engine.to_arrow(summary.group_by(TRIPLE).aggregate(weights=summary.count()))
+    # ordered: the engine returns groups in any order, and the likelihood summed in another
+    # order made two fits of the same data stop apart where it is flat (not identified)
+    a = engine.to_arrow(summary.group_by(TRIPLE).aggregate(weights=summary.count()).order_by(TRIPLE))
     rec, T = a["recency_days"].to_numpy(), a["T_days"].to_numpy()
     return {
         "frequency": a["frequency"].to_numpy().astype(float), "recency_days": rec, "T_days": T,
@@ -84,7 +86,8 @@ def grouped_summary(engine: Engine, summary: Table, unit_days: float) -> dict[st
 def repeat_buyers(engine: Engine, summary: Table) -> dict[str, np.ndarray]:
     """(repeat purchases, mean repeat spend) of every repeat buyer: Gamma-Gamma's input."""
     s = summary
-    a = engine.to_arrow(s.filter((s.frequency > 0) & (s.monetary > 0)).select("frequency", "monetary"))
+    a = engine.to_arrow(s.filter((s.frequency > 0) & (s.monetary > 0)).select("frequency", "monetary")
+                        .order_by(["frequency", "monetary"]))
     return {"frequency": a["frequency"].to_numpy().astype(float), "monetary": a["monetary"].to_numpy()}
 
 
