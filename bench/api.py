@@ -131,6 +131,9 @@ def main() -> None:
         if args.project:
             root = work / "project"
             shutil.copytree(args.project, root, ignore=shutil.ignore_patterns(".percorso"))
+            # a project built by an older version is rebuilt first (a no-op when it is current)
+            subprocess.run([sys.executable, "-m", "percorso", "build", "-p", str(root)], check=True,
+                           capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
         else:
             root = work / "demo"
             subprocess.run([sys.executable, "-m", "percorso", "demo", "--customers", str(args.customers), "--dir",
