@@ -87,19 +87,9 @@ def timed_requests(url: str, token: str, kind: str, n: int, clients: int, fresh:
     if fresh:
         headers["Cache-Control"] = "no-cache"
 
-    def worker(count: int) -> tuple[list[float], int]:
-        times, errors = [], 0
-        with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
-            for _ in range(count):
-                t = time.perf_counter()
-                r = http.post(f"/v1/analyses/{kind}", json=QUERIES[kind])
-                times.append(time.perf_counter() - t)
-                errors += r.status_code != 200
-        return times, errors
-
     per = max(1, n // clients)
     if clients == 1:
-        parts = [worker(per)]
+        parts = [_worker((url, headers, kind, per))]
     else:  # one process per client: the load generator's own GIL must not be what is measured
         with ProcessPoolExecutor(clients) as pool:
             parts = list(pool.map(_worker, [(url, headers, kind, per)] * clients))
