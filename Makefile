@@ -6,7 +6,14 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 CUSTOMERS ?= 20000
 
-.PHONY: demo test venv clean bench lock
+.PHONY: demo test venv clean bench lock browser
+
+# The dashboard's browser tests: Debian's Chromium (never a downloaded browser build) and
+# axe-core pinned in tests/browser/package-lock.json. CI runs as root; elsewhere apt-get goes
+# through sudo.
+CHROMIUM := /usr/bin/chromium
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +28,24 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/percorso demo --customers $(CUSTOMERS) --dir $(DEMO_DIR)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+browser: $(CHROMIUM) $(AXE)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	touch $(AXE)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --events 1000000
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache tests/browser/node_modules
 
 # Rewrite constraints.txt from what .venv holds now (after adding or upgrading a dependency).
 lock: $(STAMP)
