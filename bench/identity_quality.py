@@ -4,13 +4,14 @@
     .venv/bin/python bench/identity_quality.py --customers 20000              # development
 
 Generates the demo files (``percorso generate``), imports them all into a fresh project,
-builds (``percorso.build.run_build``) and scores the ``touchpoints`` against
+builds (``percorso.build.run_build``) and scores identity's assignment (``event_customers``,
+the events placed in a customer, record keeping included, as ``percorso.identity.evaluate``) against
 ``ground_truth/identity.csv`` (source_name, source_key, person_id) with pairwise precision
 and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), (person) and
 (customer, person) cells — no pair is listed. Also reported:
 
 - ``merges_through_flagged_hubs``: used links that touch a flagged identifier (must be 0);
-- ``by_kind``: per key identifier kind of the touchpoints, the pairs it puts wrongly together
+- ``by_kind``: per key identifier kind of the scored events, the pairs it puts wrongly together
   (false merges: customer cells holding several persons) and how many persons are split
   over several customers — to find which identifier causes errors;
 - ``missing_pairs_by_split_kinds`` / ``_sources``: the true pairs lost by each split-off part
@@ -54,7 +55,7 @@ from percorso.project import init_project, open_project  # noqa: E402
 BREAKDOWN = """
 WITH j AS (
     SELECT t.customer_id, g.person_id, ec.id_type
-    FROM touchpoints t JOIN events e USING (event_id) JOIN event_customers ec USING (event_id)
+    FROM _q_scored t JOIN events e USING (event_id) JOIN event_customers ec USING (event_id)
     JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
 cells AS (SELECT customer_id, person_id, count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY ALL),
 cust AS (SELECT customer_id, count(*) AS persons, sum(n) AS n FROM cells GROUP BY 1),
@@ -69,7 +70,7 @@ FROM wrong JOIN kinds USING (customer_id) GROUP BY 1 ORDER BY false_pairs DESC L
 SPLITS = """
 WITH j AS (
     SELECT t.customer_id, g.person_id, ec.id_type
-    FROM touchpoints t JOIN events e USING (event_id) JOIN event_customers ec USING (event_id)
+    FROM _q_scored t JOIN events e USING (event_id) JOIN event_customers ec USING (event_id)
     JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
 p AS (SELECT person_id, count(DISTINCT coalesce(customer_id, '?')) AS parts, count(*) AS n,
              count(*) FILTER (customer_id IS NULL) AS unassigned FROM j GROUP BY 1),
@@ -91,7 +92,7 @@ JOIN events ek ON ek.event_id = d.known_event_id JOIN _q_truth tk ON tk.source_n
 MISSING = """
 WITH j AS (
     SELECT t.customer_id, g.person_id, e.source_name, ec.id_type
-    FROM touchpoints t JOIN events e USING (event_id) LEFT JOIN event_customers ec USING (event_id)
+    FROM _q_scored t JOIN events e USING (event_id) LEFT JOIN event_customers ec USING (event_id)
     JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
 parts AS (  -- one person's events in one customer, with the key kinds and sources of that part
     SELECT person_id, customer_id, count(*) AS n, string_agg(DISTINCT id_type, '+' ORDER BY id_type) AS kinds,
@@ -124,7 +125,7 @@ def missing_pairs_by_part(e) -> dict[str, object]:  # noqa: ANN001
     WITH ev AS (SELECT coalesce(t.customer_id, 'none:' || t.event_id) AS cid, g.person_id, e.source_name,
             ({strong}) AS strong, ({" OR ".join(fl.values())}) AS flagged,
             list_filter([{kinds}], lambda k: k IS NOT NULL) AS kinds
-        FROM touchpoints t JOIN events e USING (event_id)
+        FROM _q_scored t JOIN events e USING (event_id)
         JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key),
     parts AS (SELECT person_id, cid, count(*) AS n, bool_or(strong) AS strong, bool_or(flagged) AS flagged,
             string_agg(DISTINCT source_name, '+' ORDER BY source_name) AS sources,
@@ -159,7 +160,7 @@ def recall_upper_bound(e, events: str = "events", cols: tuple[str, ...] = COLS) 
     by any rule over these identifiers; this bounds the recall any resolution can reach. The
     chains run over every event of the truth (an e-commerce order, which ``touchpoints`` folds
     into the web purchase, still joins its phone and codice fiscale, as it does for the
-    resolver); the pairs are counted over the touchpoints, as recall is.
+    resolver); the pairs are counted over the scored events, as recall is.
     """
     import numpy as np
     import pyarrow as pa
@@ -167,7 +168,7 @@ def recall_upper_bound(e, events: str = "events", cols: tuple[str, ...] = COLS) 
     from scipy.sparse.csgraph import connected_components
 
     e.run(f"""CREATE OR REPLACE TEMP TABLE _q_j AS SELECT (row_number() OVER () - 1)::BIGINT AS ev, g.person_id,
-            e.event_id IN (SELECT event_id FROM touchpoints) AS scored, e.*
+            e.event_id IN (SELECT event_id FROM _q_scored) AS scored, e.*
         FROM {events} e JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key""")
     n_ev = e.count("_q_j")
     un = " UNION ALL ".join(f"SELECT ev, hash(person_id, '{c}', {c}) AS h FROM _q_j WHERE {c} IS NOT NULL" for c in cols)
@@ -261,6 +262,8 @@ def main() -> None:
 
         e.register_arrow("_q_truth", pacsv.read_csv(truth, convert_options=pacsv.ConvertOptions(
             column_types={"source_name": "string", "source_key": "string", "person_id": "string"})))
+        e.run("""CREATE OR REPLACE TEMP VIEW _q_scored AS
+            SELECT event_id, customer_id FROM event_customers WHERE customer_id IS NOT NULL""")
         out["false_merges_by_key_kinds"] = e.query(BREAKDOWN).to_pylist()
         out["splits_by_key_kinds"] = e.query(SPLITS).to_pylist()
         for by in ("kinds", "sources"):  # recall lost, as pair mass: heavy persons dominate

@@ -191,3 +191,23 @@ def test_evaluate_pairwise_precision_and_recall_by_hand(proj, tmp_path: Path) ->
     # predicted pairs: C(2,2)+C(3,2)=4; true: C(3,2)+C(2,2)=4; correct: C(2,2)+C(1,2)+C(2,2)=2
     assert (r["predicted_pairs"], r["true_pairs"], r["correct_pairs"]) == (4, 4, 2)
     assert r["precision"] == pytest.approx(0.5) and r["recall"] == pytest.approx(0.5)
+
+
+def test_evaluate_scores_identity_assignment_and_reports_unplaced_events(proj, tmp_path: Path) -> None:
+    # X: events 1, 2 (crm c1) and 3 (no identifier at all); Y: events 4, 5 (crm c2)
+    add_events(proj, [
+        {"source_name": "crm", "source_key": "1", "crm_id": "c1"},
+        {"source_name": "crm", "source_key": "2", "crm_id": "c1"},
+        {"source_name": "crm", "source_key": "3"},
+        {"source_name": "crm", "source_key": "4", "crm_id": "c2"},
+        {"source_name": "crm", "source_key": "5", "crm_id": "c2"},
+    ])
+    resolve(proj)
+    gt = tmp_path / "identity.csv"
+    gt.write_text("source_name,source_key,person_id\ncrm,1,X\ncrm,2,X\ncrm,3,X\ncrm,4,Y\ncrm,5,Y\n")
+    r = evaluate(proj.engine, gt)
+    # placed events only: predicted C(2,2)+C(2,2)=2, true 2, correct 2
+    assert (r["predicted_pairs"], r["true_pairs"], r["correct_pairs"]) == (2, 2, 2)
+    assert r["recall"] == 1.0 and r["unassigned_events"] == 1
+    # every event: X has C(3,2)=3 true pairs, of which 1 is found; Y 1 of 1 -> 2 / 4
+    assert r["recall_all_events"] == pytest.approx(0.5)

@@ -298,15 +298,17 @@ def snapshot_previous_map(engine: Engine) -> bool:
     return True
 
 
-def pair_counts(engine: Engine, truth: str, assigned: str) -> dict[str, int]:
+def pair_counts(engine: Engine, truth: str, assigned: str, *, assigned_only: bool = False) -> dict[str, int]:
     """Sums of C(n, 2) over predicted, true and (predicted, true) groups, in the engine.
 
     ``assigned`` holds (event_id, customer_id); ``truth`` holds (source_name, source_key,
-    person_id); both are joined through ``events`` on event id and source key.
+    person_id); both are joined through ``events`` on event id and source key. With
+    ``assigned_only`` the events in no customer are left out of the true pairs too.
     """
+    where = "WHERE a.customer_id IS NOT NULL" if assigned_only else ""
     t = engine.query(f"""WITH j AS (
             SELECT a.customer_id, g.person_id FROM {assigned} a JOIN events e USING (event_id)
-            JOIN {truth} g ON g.source_name = e.source_name AND g.source_key = e.source_key),
+            JOIN {truth} g ON g.source_name = e.source_name AND g.source_key = e.source_key {where}),
         p AS (SELECT count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY customer_id),
         t AS (SELECT count(*) AS n FROM j GROUP BY person_id),
         pt AS (SELECT count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY customer_id, person_id)
