@@ -164,6 +164,8 @@ class Settings(_Section):
     """Attribution settings (attribution issue)."""
     value: dict[str, Any] = Field(default_factory=dict)
     """Customer value settings (value issue)."""
+    activation: dict[str, Any] = Field(default_factory=dict)
+    """Activation settings: caps, quiet hours, SMTP, webhooks (percorso.activation.settings)."""
 
     def source(self, name: str) -> SourceSection:
         if name in self.sources:
