@@ -53,6 +53,9 @@ def test_is_blocked_for_ingest_before_hashing() -> None:
     assert is_blocked("email", "test@test.com") and is_blocked("email", "noemail@negozio.it")
     assert is_blocked("phone", "+390000000000") and is_blocked("loyalty_card", "[object Object]")
     assert not is_blocked("email", "mario.rossi@gmail.com") and not is_blocked("phone", "+393401234567")
+    # a small shop's customer 111 or card 2222 is a real number; 999999 on a card is a placeholder
+    assert not is_blocked("crm_id", "111") and not is_blocked("loyalty_card", "2222")
+    assert is_blocked("loyalty_card", "999999") and is_blocked("crm_id", "0000")
 
 
 def test_untrusted_source_cannot_merge_two_known_customers(proj) -> None:
