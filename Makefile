@@ -25,8 +25,10 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# Ends by serving the dashboard on http://127.0.0.1:8000 (Ctrl-C stops); SERVE=no stops after the summary.
+SERVE ?= yes
 demo: $(STAMP)
-	$(BIN)/percorso demo --customers $(CUSTOMERS) --dir $(DEMO_DIR)
+	$(BIN)/percorso demo --customers $(CUSTOMERS) --dir $(DEMO_DIR) $(if $(filter no,$(SERVE)),,--serve)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest

@@ -22,8 +22,13 @@ def register(app: typer.Typer) -> None:
         folder: Annotated[Path, typer.Option("--dir", "-d", help="Cartella del progetto demo / demo project folder.")] = Path("demo"),
         fresh: Annotated[bool, typer.Option("--fresh", help="Ricrea la cartella / delete and rebuild the demo folder.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Riepilogo in JSON / print the summary as JSON.")] = False,
+        serve: Annotated[bool, typer.Option("--serve", help="Poi apre la dashboard / then serve the dashboard and "
+                                            "print a link that opens it logged in (Ctrl-C stops).")] = False,
+        host: Annotated[str, typer.Option("--host", help="Con --serve: indirizzo / address.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Con --serve: porta / port.", min=0, max=65535)] = 8000,
     ) -> None:
-        """Demo completa: genera un rivenditore, importa, costruisce, verifica. Full demo, then exits."""
+        """Demo completa: genera un rivenditore, importa, costruisce, verifica; con --serve apre la
+        dashboard. Full demo; without --serve it exits after the summary (for scripts)."""
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from percorso.demo import run_demo
@@ -35,8 +40,13 @@ def register(app: typer.Typer) -> None:
                               progress=lambda msg: bar.update(task, description=str(msg)))
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
-            return
-        print_demo_summary(report.to_dict())
+        else:
+            print_demo_summary(report.to_dict())
+        if serve:
+            from percorso.server.app import serve as serve_project
+
+            sys.stdout.flush()
+            serve_project(folder, host, port, login_link=True)
 
 
 def _table(title: str, columns: list[tuple[str, str]], rows: list[list[Any]]) -> Any:

@@ -22,6 +22,8 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="Indirizzo / address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Porta / port (0 = any free port).", min=0,
                                           max=65535)] = 8000,
+        link: Annotated[bool, typer.Option("--link", help="Stampa un link che apre la dashboard come admin / print a "
+                                           "one-time link that opens the dashboard logged in as admin.")] = False,
     ) -> None:
         """Avvia il servizio REST che possiede il database (serves the REST API /v1 and owns the
         database; other percorso commands on this project then go through it). Ctrl-C stops it."""
@@ -29,7 +31,7 @@ def register(app: typer.Typer) -> None:
         from percorso.server.app import serve
 
         root = open_project(project).root  # a clear error when the folder is not a project
-        serve(root, host, port)
+        serve(root, host, port, login_link=link)
 
     token = typer.Typer(help="Token dell'API / API tokens (stored only as hashes).", no_args_is_help=True)
     app.add_typer(token, name="token")

@@ -49,8 +49,8 @@ def _startup(state: Any) -> None:
     state.tokens.load(engine)
 
 
-def _announce(state: Any, url: str) -> None:
-    """Create this run's local admin token (revoking older ones) and write the run file."""
+def _announce(state: Any, url: str) -> str:
+    """Create this run's local admin token (revoking older ones), write the run file; the token."""
     from percorso.engine import server_sql as S
     from percorso.server import runfile
     from percorso.server.tokens import create_token, utcnow
@@ -62,13 +62,17 @@ def _announce(state: Any, url: str) -> None:
     state.tokens.load(state.engine)
     runfile.write(state.root, {"url": url, "pid": os.getpid(), "token": token,
                                "started_at": utcnow().isoformat()})
+    return token
 
 
-def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "warning") -> None:
+def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "warning",
+          login_link: bool = False) -> None:
     """Run the server in this process until SIGTERM / SIGINT (``percorso serve``).
 
     The socket is bound before the app starts, so the run file written at start names an
-    address that already accepts connections (``--port 0`` picks a free port).
+    address that already accepts connections (``--port 0`` picks a free port). With
+    ``login_link`` a one-time link that opens the dashboard logged in as admin is printed once
+    the server accepts connections (:mod:`percorso.server.login_link`).
     """
     import socket
 
@@ -90,6 +94,7 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_le
     app = create_app(root)
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     app.state.announce = f"http://{shown}:{bound}"
+    app.state.login_link = login_link
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=600, access_log=False)
     server = uvicorn.Server(config)
     log.warning("percorso serve: %s on %s (Ctrl-C stops)", Path(root).resolve(), app.state.announce)
@@ -108,7 +113,9 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
         jobs = app.state.jobs = state.jobs = await state.db(_jobs, state)
         announce = state.announce_url = getattr(app.state, "announce", None)
         if announce:
-            await state.db(_announce, state, announce)
+            token = await state.db(_announce, state, announce)
+            if getattr(app.state, "login_link", False):
+                _print_login_link(announce, state.login_links.issue(token))
         from percorso.backup import register_restore_hook
 
         register_restore_hook(state.project.database_path, state.restore)
@@ -127,13 +134,21 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
     _errors(app)
-    from percorso.server.routes import admin, analyses, cli, customers, health, jobs, segments, value
+    from percorso.server.routes import admin, analyses, cli, customers, health, jobs, login_link, segments, value
 
-    for module in (health, analyses, customers, segments, value, jobs, admin, cli):
+    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link):
         app.include_router(module.router)
     _docs(app)
     check_every_route_declares_a_role(app.routes)
     return app
+
+
+def _print_login_link(url: str, code: str) -> None:
+    from percorso.server.login_link import PATH, TTL_SECONDS
+
+    print(f"\ndashboard: {url}/\napri / open (accesso come admin, vale una volta per {TTL_SECONDS // 60} minuti / "
+          f"logs in as admin, once, for {TTL_SECONDS // 60} minutes):\n  {url}{PATH}{code}\nCtrl-C ferma / stops\n",
+          flush=True)
 
 
 def _jobs(state: Any) -> Any:

@@ -24,6 +24,8 @@ from percorso.errors import PercorsoError
 from percorso.server.tokens import Principal, Role
 
 PUBLIC: Literal["public"] = "public"
+#: The dashboard's session cookie: it holds the API token (HttpOnly, SameSite=Strict).
+SESSION_COOKIE = "percorso_session"
 
 #: HTTP status of each error family (by class, most specific first).
 _STATUS = (("DatabaseLocked", 503), ("NotFound", 404), ("AmbiguousCustomer", 409), ("ConfigError", 400),
@@ -87,7 +89,7 @@ def bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.cookies.get("percorso_session") or None
+    return request.cookies.get(SESSION_COOKIE) or None
 
 
 def require(role: Role) -> Callable[[Request], Principal]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from percorso.project import Project, open_project
+from percorso.server.login_link import LoginLinks
 from percorso.server.tokens import TokenBook
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ class ServerState:
         self._used: dict[str, Any] = {}
         self.jobs: Any = None  # the JobRunner, set at start
         self.announce_url: str | None = None
+        self.login_links = LoginLinks()
 
     @property
     def engine(self) -> Any:
