@@ -123,6 +123,11 @@ class IngestSection(_Section):
     """... and so are those more than this many days after the import."""
 
 
+_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "utf-16",
+              "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1",
+              "cp1252": "cp1252", "windows-1252": "cp1252"}
+
+
 class SourceSection(_Section):
     kind: str
     """Built-in source kind (web, app, ecommerce, pos, ...)."""
@@ -133,6 +138,7 @@ class SourceSection(_Section):
     delimiter: str | None = None
     decimal: str | None = None
     encoding: str | None = None
+    """Text encoding when the sniffed one is wrong: utf-8, utf-16, latin-1 or cp1252 (Windows)."""
     date_format: str | None = None
     """strptime format for date columns when they are not ISO (e.g. %d/%m/%Y %H:%M)."""
     true_values: list[str] | None = None
@@ -148,6 +154,17 @@ class SourceSection(_Section):
         if v not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind '{v}'; {suggest(v, SOURCE_KINDS)}")
         return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        name = _ENCODINGS.get(v.strip().lower().replace("_", "-"))
+        if name is None:
+            raise ValueError(f"unknown encoding '{v}'; valid: utf-8, utf-16, latin-1 (iso-8859-1), "
+                             "cp1252 (windows-1252)")
+        return name
 
 
 class Settings(_Section):

@@ -64,6 +64,33 @@ def test_latin1_accented_names(tmp_path):
     p.close()
 
 
+def test_windows_1252_keeps_euro_and_apostrophe(tmp_path):
+    # Italian Excel on Windows: 0x80 is the euro sign, 0x92 the typographic apostrophe;
+    # read as Latin-1 both would become invisible control characters
+    f = tmp_path / "crm.csv"
+    f.write_bytes(("crm_id;updated_at;first_name;last_name;city;email\n"
+                   "K1;2025-01-02 09:00;Niccolò;D’Angelo;Forlì;n@x.it\n"
+                   "K2;2025-01-02 09:00;Anna;Buono da 10 €;Cantù;a@x.it\n").encode("cp1252"))
+    p = _project(tmp_path)
+    (r,) = ingest_files(p, "crm", [f])
+    assert r.accepted == 2
+    assert p.engine.con.execute("SELECT last_name, city FROM contact_profiles ORDER BY crm_id").fetchall() == [
+        ("D’Angelo", "Forlì"), ("Buono da 10 €", "Cantù")]
+    p.close()
+
+
+def test_configured_encoding_is_checked() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from percorso.config import SourceSection
+
+    assert SourceSection(kind="crm", encoding="Windows-1252").encoding == "cp1252"
+    assert SourceSection(kind="crm", encoding="ISO-8859-1").encoding == "latin-1"
+    with pytest.raises(ValidationError, match="valid: utf-8"):
+        SourceSection(kind="crm", encoding="ebcdic")
+
+
 def test_xlsx_loyalty(tmp_path):
     f = tmp_path / "loyalty.xlsx"
     wb = Workbook()

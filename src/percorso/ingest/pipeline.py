@@ -35,6 +35,7 @@ from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, resolve_c
 from percorso.ingest.readers import (
     csv_layout,
     file_format,
+    needs_transcoding,
     normalise_newlines,
     scan_encoding,
     transcode_lines,
@@ -266,7 +267,7 @@ def _stage_format(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[
     if fmt == "csv":
         lay = csv_layout(path, encoding=src.encoding, delimiter=src.delimiter)
         read, enc = path, lay.encoding
-        if enc == "mixed":  # UTF-8 and Latin-1 rows: each line re-encoded on its own
+        if needs_transcoding(enc):  # UTF-8 and Latin-1 rows, or Windows-1252: each line re-encoded
             read, enc = workdir / ("utf8-" + path.name.removesuffix(".gz")), "utf-8"
             transcode_lines(path, read)
         if lay.mixed_newlines:
@@ -292,9 +293,10 @@ def _stage_format(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[
 
 @contextmanager
 def _readable(path: Path, encoding: str) -> Iterator[tuple[Path, str]]:
-    """(path, encoding) the engine can read: a file mixing UTF-8 and Latin-1 rows is re-encoded
-    line by line into a temporary UTF-8 copy (removed afterwards), so no valid row is refused."""
-    if encoding != "mixed":
+    """(path, encoding) the engine can read: a file mixing UTF-8 and Latin-1 rows, or written in
+    Windows-1252, is re-encoded line by line into a temporary UTF-8 copy (removed afterwards),
+    so no valid row is refused and no ``€`` becomes a control character."""
+    if not needs_transcoding(encoding):
         yield path, encoding
         return
     fd, tmp = tempfile.mkstemp(prefix="percorso-", suffix=path.suffix)

@@ -108,13 +108,17 @@ def sniff_encoding(sample: bytes) -> str:
 
 
 def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
-    """``utf-8``, ``latin-1`` or ``mixed``, from every byte of the file (not a sample).
+    """``utf-8``, ``latin-1``, ``cp1252`` or ``mixed``, from every byte of the file (not a sample).
 
     Why the whole file: a Latin-1 row after the first 64 KiB of a UTF-8-looking file was
     quarantined as ``bad_encoding``. UTF-8 is checked in one streaming pass (1 MiB chunks,
-    bounded memory); only a file that fails it is read again line by line: no line that is
-    valid UTF-8 with accented letters means Latin-1 throughout, some of each means ``mixed``
-    (rows re-encoded one by one by :func:`transcode_lines`).
+    bounded memory); only a file that fails it is read again line by line: some lines valid
+    UTF-8 with accented letters and some not means ``mixed``; none means a one-byte code page.
+    Which one: Italian Excel on Windows saves Windows-1252, where 0x80 is ``€`` and 0x92 the
+    apostrophe of ``D’Angelo``; read as Latin-1 those bytes become invisible control
+    characters, so a file that holds any byte 0x80-0x9F is ``cp1252``. ``mixed`` and
+    ``cp1252`` files are re-encoded line by line (:func:`transcode_lines`), since the engine
+    reads only UTF-8, UTF-16 and Latin-1.
     """
     import codecs
 
@@ -127,6 +131,8 @@ def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    c1 = re.compile(rb"[\x80-\x9f]")
+    windows = False
     with _open(path) as fh:
         for line in fh:
             if line.isascii():
@@ -135,8 +141,13 @@ def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
                 line.decode("utf-8")
                 return "mixed"  # some lines are UTF-8 with accents, and (above) some are not
             except UnicodeDecodeError:
-                continue
-    return "latin-1"
+                windows = windows or bool(c1.search(line))
+    return "cp1252" if windows else "latin-1"
+
+
+def needs_transcoding(encoding: str) -> bool:
+    """True for the encodings read through a line-by-line UTF-8 copy (``mixed``, ``cp1252``)."""
+    return encoding in ("mixed", "cp1252")
 
 
 def decode_line(line: bytes) -> str:
@@ -194,7 +205,8 @@ def _decode(sample: bytes, enc: str) -> str:
     if enc == "utf-16":
         cut = len(sample) - len(sample) % 2
         return sample[:cut].decode("utf-16", errors="replace")
-    return sample.decode("latin-1" if enc == "latin-1" else "utf-8", errors="replace").lstrip("\ufeff")
+    codec = enc if enc in ("latin-1", "cp1252") else "utf-8"
+    return sample.decode(codec, errors="replace").lstrip("\ufeff")
 
 
 def header_names(raw: list[str]) -> tuple[list[str], list[str]]:
