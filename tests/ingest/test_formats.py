@@ -79,6 +79,22 @@ def test_windows_1252_keeps_euro_and_apostrophe(tmp_path):
     p.close()
 
 
+def test_line_ends_switching_after_the_sample(tmp_path):
+    # 2,000 LF rows (over 64 KiB), then CRLF rows: the currency of the later rows must be EUR, not 'EUR\r'
+    f = tmp_path / "orders.csv"
+    rows = [f"O{i};1;2025-03-05 10:00;a{i}@x.it;S1;1;10,00;0;EUR" for i in range(2000)]
+    later = [f"P{i};1;2025-03-05 11:00;b{i}@x.it;S1;1;10,00;0;EUR" for i in range(5)]
+    f.write_bytes((ORDERS_HEADER.format(d=";") + "\n".join(rows) + "\n" + "\r\n".join(later) + "\r\n").encode())
+    assert f.stat().st_size > 64 * 1024
+    p = _project(tmp_path)
+    (r,) = ingest_files(p, "ecommerce", [f])
+    assert (r.accepted, r.quarantined) == (2005, 0)
+    bad = p.engine.con.execute("SELECT count(*) FROM events WHERE order_id LIKE 'P%' AND "
+                               "(currency <> 'EUR' OR revenue <> 10)").fetchall()
+    assert bad == [(0,)]
+    p.close()
+
+
 def test_configured_encoding_is_checked() -> None:
     import pytest
     from pydantic import ValidationError

@@ -145,6 +145,23 @@ def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
     return "cp1252" if windows else "latin-1"
 
 
+def count_newlines(path: Path, chunk: int = 1 << 20) -> tuple[int, int]:
+    """(CRLF, LF) line ends over every byte of a one-byte or UTF-8 file, in 1 MiB blocks.
+
+    Why the whole file: an export appended to by two programs may switch from LF to CRLF
+    after the first 64 KiB; the engine's parser takes one style per file and would keep the
+    ``\r`` in the last column of every later row (``EUR\r``).
+    """
+    crlf = lf = 0
+    last = b""
+    with _open(path) as fh:
+        while block := fh.read(chunk):
+            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            lf += block.count(b"\n")
+            last = block[-1:]
+    return crlf, lf
+
+
 def needs_transcoding(encoding: str) -> bool:
     """True for the encodings read through a line-by-line UTF-8 copy (``mixed``, ``cp1252``)."""
     return encoding in ("mixed", "cp1252")
@@ -184,7 +201,7 @@ def sniff_decimal_comma(text: str, delim: str) -> bool:
 
 @dataclass(frozen=True)
 class CsvLayout:
-    """How to read one delimited text file, sniffed from its first 64 KiB.
+    """How to read one delimited text file: layout sniffed from its first 64 KiB, encoding and line ends from every byte.
 
     ``columns`` are the header's names (blank ones named ``column_N``, listed in ``unnamed``;
     repeated ones suffixed ``_2``); ``skip`` is the number of lines before the first data
@@ -264,8 +281,10 @@ def csv_layout(path: Path, *, encoding: str | None = None, delimiter: str | None
     columns, unnamed = header_names(row)
     if not columns:
         raise InputError(f"{path.name}: no header row found; the first line must name the columns")
-    crlf = sample.count(b"\r\n") if enc != "utf-16" else sample.count(b"\r\x00\n\x00")
-    lf = sample.count(b"\n") if enc != "utf-16" else sample.count(b"\n\x00")
+    if enc == "utf-16":
+        crlf, lf = sample.count(b"\r\x00\n\x00"), sample.count(b"\n\x00")
+    else:
+        crlf, lf = count_newlines(path)
     body = "\n".join(lines[1:])
     return CsvLayout(enc, delim, sniff_decimal_comma(body, delim), columns, skip + 1,
                      mixed_newlines=0 < crlf < lf, unnamed=unnamed)
