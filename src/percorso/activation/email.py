@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import quopri
 import smtplib
-from email.message import EmailMessage
+from dataclasses import dataclass
+from email.header import Header
+from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,39 +68,65 @@ def template_path(name: str, locale: str, project_dir: Path | None = None) -> Pa
                    code="template_not_found")
 
 
+@lru_cache(maxsize=64)
+def _compiled(path: Path, mtime_ns: int) -> tuple[Any, Any]:
+    """The subject and body templates of ``path`` (compiled once per file version: a dispatch
+    pass renders thousands of messages from one template)."""
+    from jinja2 import TemplateError
+
+    text = path.read_text(encoding="utf-8")
+    head, _, body = text.partition("\n")
+    if not head.lower().startswith("subject:"):
+        raise InputError(f"{path}: first line must be 'Subject: …'", code="template_invalid")
+    if "unsubscribe_url" not in body:
+        raise InputError(f"{path}: a marketing e-mail must show {{{{ unsubscribe_url }}}}", code="template_invalid")
+    env = _environment()
+    try:
+        return env.from_string(head.split(":", 1)[1].strip()), env.from_string(body)
+    except TemplateError as exc:
+        raise InputError(f"{path}: {exc}", code="template_invalid") from None
+
+
 def render(name: str, locale: str, context: dict[str, Any], project_dir: Path | None = None) -> tuple[str, str]:
     """``(subject, body)`` of template ``name`` in ``locale`` with ``context``."""
     from jinja2 import TemplateError
     from jinja2.sandbox import SecurityError
 
     path = template_path(name, locale, project_dir)
-    text = path.read_text(encoding="utf-8")
-    head, _, body = text.partition("\n")
-    if not head.lower().startswith("subject:"):
-        raise InputError(f"{path}: first line must be 'Subject: …'", code="template_invalid")
-    env = _environment()
+    subject_t, body_t = _compiled(path, path.stat().st_mtime_ns)
     try:
-        subject = env.from_string(head.split(":", 1)[1].strip()).render(context)
-        rendered = env.from_string(body).render(context)
+        return subject_t.render(context), body_t.render(context)
     except SecurityError as exc:
         raise InputError(f"{path}: the template tried something unsafe ({exc})", code="template_unsafe") from None
     except TemplateError as exc:
         raise InputError(f"{path}: {exc}", code="template_invalid") from None
-    if "unsubscribe_url" not in body:
-        raise InputError(f"{path}: a marketing e-mail must show {{{{ unsubscribe_url }}}}", code="template_invalid")
-    return subject, rendered
 
 
-def build_message(*, key: str, sender: str, to: str, subject: str, body: str, unsubscribe_url: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{key}@percorso>"
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(body)
-    return msg
+@dataclass(frozen=True)
+class Mail:
+    """One message ready for SMTP: envelope sender, recipient and the RFC 5322 bytes."""
+
+    sender: str
+    to: str
+    data: bytes
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def build_message(*, key: str, sender: str, to: str, subject: str, body: str, unsubscribe_url: str) -> Mail:
+    """The message as bytes, written directly (the stdlib's header registry costs ~3 ms a
+    message, more than the send). The unsubscribe URL stays a URL (never RFC 2047-encoded);
+    the body is UTF-8, quoted-printable."""
+    lines = [
+        f"From: {_header(sender)}", f"To: {to}", f"Subject: {_header(subject)}",
+        f"Date: {formatdate(usegmt=True)}", f"Message-ID: <{key}@percorso>",
+        f"List-Unsubscribe: <{unsubscribe_url}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable",
+    ]
+    payload = quopri.encodestring(body.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"))
+    return Mail(parseaddr(sender)[1] or sender, to, "\r\n".join(lines).encode("ascii") + b"\r\n\r\n" + payload)
 
 
 class SmtpSender:
@@ -114,10 +144,10 @@ class SmtpSender:
             self._smtp = smtp
         return self._smtp
 
-    def send(self, msg: EmailMessage) -> tuple[str, str | None]:
+    def send(self, mail: Mail) -> tuple[str, str | None]:
         """``("sent", None)``, ``("retry", why)`` for transient trouble, ``("failed", why)`` when refused."""
         try:
-            refused = self._connect().send_message(msg)
+            refused = self._connect().sendmail(mail.sender, [mail.to], mail.data)
         except smtplib.SMTPRecipientsRefused as exc:
             return "failed", f"recipient refused: {exc.recipients}"[:300]
         except smtplib.SMTPResponseException as exc:

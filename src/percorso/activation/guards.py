@@ -111,12 +111,19 @@ class ProfileConsent:
     """Stand-in consent until :mod:`percorso.privacy.consent` is there: ``customers.consent_marketing``
     for marketing; service messages (a follow-up on a return) need no marketing consent."""
 
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
+    def __init__(self, engine: Any, known: dict[str, bool] | None = None) -> None:
+        self.engine, self.known = engine, known
+
+    @classmethod
+    def of(cls, profiles: dict[str, dict[str, Any]]) -> ProfileConsent:
+        """Consent read from profiles already fetched (the dispatcher's batch)."""
+        return cls(None, {c: bool(p.get("consent_marketing")) for c, p in profiles.items()})
 
     def allowed(self, customer_ids: list[str], purpose: str, at: datetime) -> set[str]:
         if purpose == "service":
             return set(customer_ids)
+        if self.known is not None:
+            return {c for c in customer_ids if self.known.get(c, False)}
         if not customer_ids or not self.engine.has_table("customers"):
             return set()
         c = self.engine.table("customers")

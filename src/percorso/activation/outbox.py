@@ -24,13 +24,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import ibis
 import pandas as pd
 import pyarrow as pa
 
-from percorso.activation.guards import ConsentSource, decide, project_consent
+from percorso.activation.guards import ConsentSource, ProfileConsent, decide, project_consent
 from percorso.activation.model import TIMELINE_CHANNEL
 from percorso.activation.settings import ActivationSettings, activation_settings
 from percorso.activation.webhook import MAX_ATTEMPTS, backoff_seconds
@@ -64,31 +64,8 @@ class DispatchReport:
 
 
 def _profiles(engine: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids or not engine.has_table("customers"):
-        return {}
-    c = engine.table("customers")
-    cols = [x for x in ("customer_id", "first_name", "last_name", "email", "phone", "home_store") if x in c.columns]
-    frame = engine.execute(c.filter(c.customer_id.isin(ids)).select(*cols))
-    return {r["customer_id"]: r for r in frame.to_dict("records")}
-
-
-def _suppressed(engine: Any) -> pd.DataFrame:
-    """Suppression list: the table (unsubscribe links, API) plus unsubscribes, bounces and
-    complaints seen in the customer's e-mail events."""
-    s = engine.table("activation_suppression").select("customer_id", "channel")
-    parts = [engine.execute(s)]
-    if engine.has_table("touchpoints"):
-        t = engine.table("touchpoints")
-        bad = t.event_type.isin(["unsubscribe", "email_bounce"]) | t.event_name.lower().isin(
-            ["complaint", "complained", "spamreport", "spam_report"])
-        parts.append(engine.execute(t.filter(bad).select("customer_id").distinct().mutate(channel=ibis.literal("email"))))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["customer_id", "channel"])
-
-
-def _history(engine: Any, ids: list[str], since: datetime) -> pd.DataFrame:
-    o = engine.table("activation_outbox")
-    return engine.execute(o.filter((o.status == "sent") & o.customer_id.isin(ids) & (o.sent_at > since))
-                          .select("customer_id", "channel", "sent_at"))
+    rows = S.batch_profiles(engine, ids).to_pylist()
+    return {r["customer_id"]: r for r in rows}
 
 
 def timeline_events(engine: Any, sent: pd.DataFrame, now: datetime) -> pa.Table | None:
@@ -131,6 +108,76 @@ def timeline_events(engine: Any, sent: pd.DataFrame, now: datetime) -> pa.Table 
     return pa.table(data, schema=arrow_schema())
 
 
+class SentJournal:
+    """Keys sent but not yet recorded in the database, one line each, next to the database file.
+
+    Why: the database records a batch's outcomes in one transaction after the batch; a kill -9
+    in between would leave the batch ``sending`` and every message of it would be sent again.
+    One ``write`` per accepted message into this file survives the process being killed (the
+    kernel holds it), so the restart knows which of the batch were accepted and sends only the
+    others: a duplicate needs the kill to land between the receiver's "OK" and that write.
+    (Not fsync'd: after a power cut the tail may be lost, and those messages go again with the
+    same key, which receivers deduplicate.)
+    """
+
+    def __init__(self, db_path: str) -> None:
+        self.path = None if db_path in ("", ":memory:") else Path(db_path + ".sent")
+        self._fh: Any = None
+
+    def record(self, key: str, at: datetime) -> None:
+        if self.path is None:
+            return
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8", buffering=1)  # line-buffered: one write a key
+        self._fh.write(f"{key}\t{at.isoformat()}\n")
+
+    def read(self) -> dict[str, datetime]:
+        if self.path is None or not self.path.exists():
+            return {}
+        out = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            key, _, at = line.partition("\t")
+            if key and at:  # a line cut by the kill is incomplete: not counted as accepted
+                out[key] = datetime.fromisoformat(at)
+        return out
+
+    def clear(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self.path is not None and self.path.exists():
+            self.path.unlink()
+
+
+def _record(engine: Any, frame: pd.DataFrame, claimed: pd.DataFrame, at: datetime) -> None:
+    """Write a batch's outcomes and the touchpoints of its sends in one transaction."""
+    table = pa.Table.from_pandas(frame.astype({"due_at": "datetime64[us]", "sent_at": "datetime64[us]"}),
+                                 preserve_index=False)
+    sent = frame[frame["status"] == "sent"].merge(
+        claimed[["message_key", "journey", "step", "variant", "channel", "customer_id"]], on="message_key")
+    events = timeline_events(engine, sent, at)
+    with engine.transaction():
+        S.apply_outcomes(engine, table)
+        if events is not None:
+            engine.append_arrow("events", events)
+
+
+def _recover(engine: Any, journal: SentJournal, report: DispatchReport) -> None:
+    """After a crash: messages the journal saw accepted are ``sent``; the rest of the batch goes back to ``pending``."""
+    accepted = journal.read()
+    if accepted:
+        claimed = S.claim_due(engine, datetime(1, 1, 1), 0, []).to_pandas()  # the rows left 'sending'
+        hit = claimed[claimed["message_key"].isin(list(accepted))]
+        if not hit.empty:
+            frame = pd.DataFrame({"message_key": hit["message_key"], "status": "sent", "reason": None,
+                                  "attempts": hit["attempts"].astype(int) + 1, "due_at": hit["due_at"],
+                                  "sent_at": [accepted[k] for k in hit["message_key"]], "error": None})
+            _record(engine, frame, claimed, max(accepted.values()))
+            report.add("recovered_sent", len(hit))
+    journal.clear()
+    report.released = S.release_sending(engine)
+
+
 def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, now: Callable[[], datetime] = utcnow,
              consent: ConsentSource | None = None, max_batches: int | None = None,
              on_batch: Callable[[int], None] | None = None) -> DispatchReport:
@@ -143,7 +190,11 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
     cfg: ActivationSettings = activation_settings(settings)
     zone = settings.project.time_zone
     consent = consent or project_consent(engine)
-    report = DispatchReport(released=S.release_sending(engine))
+    if isinstance(consent, ProfileConsent):
+        consent = None  # read with the batch's profiles, one query less per batch
+    report = DispatchReport()
+    journal = SentJournal(getattr(engine, "path", ""))
+    _recover(engine, journal, report)
     longest = max((c.per for c in cfg.caps), default=0)
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -153,11 +204,12 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
             break
         batches += 1
         ids = sorted(set(claimed["customer_id"]))
-        verdict = decide(claimed, now=at, zone=zone, caps=cfg.caps, quiet=(cfg.quiet_start, cfg.quiet_end),
-                         suppressed=_suppressed(engine), consent=consent,
-                         history=_history(engine, ids, at - timedelta(seconds=longest)))
-        rows = claimed.set_index("message_key")
         profiles = _profiles(engine, ids)
+        verdict = decide(claimed, now=at, zone=zone, caps=cfg.caps, quiet=(cfg.quiet_start, cfg.quiet_end),
+                         suppressed=S.batch_suppressed(engine, ids).to_pandas(),
+                         consent=consent or ProfileConsent.of(profiles),
+                         history=S.batch_history(engine, ids, at - timedelta(seconds=longest)).to_pandas())
+        rows = claimed.set_index("message_key")
         out = []
         for v in verdict.itertuples(index=False):
             row = rows.loc[v.message_key]
@@ -175,6 +227,7 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
                                                          profiles.get(row["customer_id"], {}))
                 attempts += 1
                 if status == "sent":
+                    journal.record(v.message_key, at)
                     out.append({**base, "status": "sent", "attempts": attempts, "sent_at": at})
                 elif status == "retry" and attempts < MAX_ATTEMPTS:
                     out.append({**base, "status": "pending", "attempts": attempts, "error": error,
@@ -182,19 +235,11 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
                 else:
                     out.append({**base, "status": "failed", "attempts": attempts, "error": error})
                 report.add(status if status != "retry" or attempts < MAX_ATTEMPTS else "failed")
-        frame = pd.DataFrame(out)
-        table = pa.Table.from_pandas(frame.astype({"due_at": "datetime64[us]", "sent_at": "datetime64[us]"}),
-                                     preserve_index=False)
-        sent = frame[frame["status"] == "sent"].merge(
-            claimed[["message_key", "journey", "step", "variant", "channel", "customer_id"]], on="message_key")
-        events = timeline_events(engine, sent, at)
-        with engine.transaction():
-            S.apply_outcomes(engine, table)
-            if events is not None:
-                engine.append_arrow("events", events)
+        _record(engine, pd.DataFrame(out), claimed, at)
+        journal.clear()
         if on_batch is not None:
             on_batch(batches)
     return report
 
 
-__all__ = ["DispatchReport", "TOUCHPOINT_TYPE", "Transport", "dispatch", "timeline_events", "utcnow"]
+__all__ = ["DispatchReport", "SentJournal", "TOUCHPOINT_TYPE", "Transport", "dispatch", "timeline_events", "utcnow"]

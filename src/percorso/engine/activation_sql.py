@@ -83,8 +83,10 @@ def insert_new(engine: Engine, table: str, rows: pa.Table) -> int:
 
 def claim_due(engine: Engine, now: Any, limit: int, channels: list[str]) -> pa.Table:
     """Mark at most ``limit`` due pending messages of ``channels`` ``sending`` (persisted before
-    any is sent) and return them, oldest due first."""
-    engine.run("""UPDATE activation_outbox SET status = 'sending' WHERE message_key IN (
+    any is sent) and return every ``sending`` message, oldest due first (``limit`` 0: only
+    return those left ``sending``)."""
+    if limit > 0:
+        engine.run("""UPDATE activation_outbox SET status = 'sending' WHERE message_key IN (
                     SELECT message_key FROM activation_outbox WHERE status = 'pending' AND due_at <= ?
                     AND list_contains(?, channel) ORDER BY due_at, message_key LIMIT ?)""", [now, channels, limit])
     return engine.query("SELECT * FROM activation_outbox WHERE status = 'sending' ORDER BY due_at, message_key")
@@ -121,5 +123,45 @@ def add_suppression(engine: Engine, customer_id: str, channel: str, reason: str,
     engine.run("INSERT INTO activation_suppression VALUES (?, ?, ?, ?)", [customer_id, channel, reason, at])
 
 
+
+
+# -- the dispatcher's per-batch reads (raw SQL: one statement each, no query compiler on the hot path) --
+def _ids_view(engine: Engine, ids: list[str]) -> Any:
+    import pyarrow as pa
+
+    return _view(engine, pa.table({"customer_id": pa.array(ids, pa.string())}))
+
+
+def batch_profiles(engine: Engine, ids: list[str]) -> pa.Table:
+    """Contact fields and marketing consent of the batch's customers (empty without ``customers``)."""
+    if not engine.has_table("customers"):
+        return engine.query("SELECT NULL::VARCHAR AS customer_id WHERE false")
+    with _ids_view(engine, ids) as v:
+        return engine.query(f"""SELECT c.customer_id, c.first_name, c.last_name, c.email, c.phone, c.home_store,
+                                       coalesce(c.consent_marketing, false) AS consent_marketing
+                                FROM customers c JOIN {v} USING (customer_id)""")
+
+
+def batch_suppressed(engine: Engine, ids: list[str]) -> pa.Table:
+    """(customer_id, channel) pairs suppressed: the table, plus unsubscribes, bounces and
+    complaints in the customers' touchpoints (e-mail)."""
+    extra = ""
+    if engine.has_table("touchpoints"):
+        extra = f"""UNION SELECT DISTINCT t.customer_id, 'email' FROM touchpoints t JOIN {{v}} USING (customer_id)
+                    WHERE t.event_type IN ('unsubscribe', 'email_bounce')
+                       OR lower(t.event_name) IN ('complaint', 'complained', 'spamreport', 'spam_report')"""
+    with _ids_view(engine, ids) as v:
+        return engine.query(f"""SELECT s.customer_id, s.channel FROM activation_suppression s JOIN {v} USING (customer_id)
+                                {extra.format(v=v)}""")
+
+
+def batch_history(engine: Engine, ids: list[str], since: Any) -> pa.Table:
+    """Messages already sent to the batch's customers since ``since`` (for the caps)."""
+    with _ids_view(engine, ids) as v:
+        return engine.query(f"""SELECT o.customer_id, o.channel, o.sent_at FROM activation_outbox o
+                                JOIN {v} USING (customer_id) WHERE o.status = 'sent' AND o.sent_at > ?""", [since])
+
+
 __all__ = ["ENROLMENT_COLUMNS", "OUTBOX_COLUMNS", "SUPPRESSION_COLUMNS", "add_suppression", "apply_outcomes",
-           "claim_due", "ensure_activation_tables", "insert_new", "release_sending", "update_enrolments"]
+           "batch_history", "batch_profiles", "batch_suppressed", "claim_due", "ensure_activation_tables",
+           "insert_new", "release_sending", "update_enrolments"]
