@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, run, runner_for
+from percorso.journeys.overview import OverviewQuery, OverviewResult, OverviewRunner
 from percorso.attribution.analysis import AttributionQuery, AttributionResult, AttributionRunner
 from percorso.attribution.paths import PathTable, read_paths_file, write_paths_file
 from percorso.attribution.roi import RoiQuery, RoiResult, RoiRunner
@@ -66,7 +67,7 @@ __all__ = [
     "PathsQuery", "PathsResult", "PathsRunner", "TransitionsQuery", "TransitionsResult", "TransitionsRunner",
     "SankeyQuery", "SankeyResult", "SankeyRunner", "FunnelQuery", "FunnelResult", "FunnelRunner",
     "FrictionQuery", "FrictionResult", "FrictionRunner", "JourneyMapQuery", "JourneyMapResult", "JourneyMapRunner",
-    "OmnichannelQuery", "OmnichannelResult", "OmnichannelRunner",
+    "OmnichannelQuery", "OmnichannelResult", "OmnichannelRunner", "OverviewQuery", "OverviewResult", "OverviewRunner",
     "AttributionQuery", "AttributionResult", "AttributionRunner", "RoiQuery", "RoiResult", "RoiRunner",
     "PathTable", "read_paths_file", "write_paths_file",
     "RFMQuery", "RFMResult", "RFMRunner", "CLVQuery", "CLVResult", "CLVRunner", "fit_clv",

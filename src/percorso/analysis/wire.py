@@ -31,7 +31,7 @@ ANALYSIS_MODULES = (
     "percorso.journeys.omnichannel", "percorso.attribution.analysis", "percorso.attribution.roi",
     "percorso.value.rfm", "percorso.value.clv.analysis", "percorso.value.churn", "percorso.value.cohorts",
     "percorso.value.cost_to_serve", "percorso.value.health", "percorso.value.personas",
-    "percorso.value.segments.analysis",
+    "percorso.value.segments.analysis", "percorso.journeys.overview",
 )
 
 _FRAME = "__frame__"

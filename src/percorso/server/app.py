@@ -138,6 +138,9 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
 
     for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link):
         app.include_router(module.router)
+    from percorso.web.routes import install as install_dashboard
+
+    install_dashboard(app)  # the dashboard at / (percorso.web, ADR 0024)
     _docs(app)
     check_every_route_declares_a_role(app.routes)
     return app

@@ -76,19 +76,30 @@ async def run_analysis(request: Request, kind: str, body: dict[str, Any] | None 
     """
     state = request.app.state.percorso
     query = query_from_wire(kind, body)  # validate before touching the cache or the database
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()  # recompute on request
+    out = await answer(state, query, fresh=fresh)
+    viewer = request.state.principal.role < Role.analyst
+    return Response(out.body(viewer), media_type="application/json")
+
+
+async def answer(state: Any, query: Any, *, fresh: bool = False) -> _Answer:
+    """The answer to a validated query: from the cache, else computed on the database worker.
+
+    Why one function: the REST route and the dashboard pages (:mod:`percorso.web`) show the
+    same numbers because they come from the same cached computation.
+    """
+    kind = query.kind
     canonical = query.model_dump(mode="json")
     key = state.cache.key(kind, canonical, state.data_version)
-    fresh = "no-cache" in request.headers.get("cache-control", "").lower()  # recompute on request
-    answer = None if fresh else state.cache.get(key)
-    if answer is None:
+    out = None if fresh else state.cache.get(key)
+    if out is None:
         payload = await state.db(_compute, state, kind, canonical)
-        answer = _Answer(kind, canonical, payload)
+        out = _Answer(kind, canonical, payload)
         if kind in WRITING_KINDS:
             state.changed()  # the analysis stored what it computed (a fit, a persona run)
         else:
-            state.cache.put(key, answer)
-    viewer = request.state.principal.role < Role.analyst
-    return Response(answer.body(viewer), media_type="application/json")
+            state.cache.put(key, out)
+    return out
 
 
 def row_selectors(kind: str, frame: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -118,11 +129,12 @@ class _Answer:
     def __init__(self, kind: str, query: dict[str, Any], payload: dict[str, Any]) -> None:
         self.kind, self.query, self.payload = kind, query, payload
         self._bodies: dict[bool, bytes] = {}
+        self._results: dict[str, Any] = {}
 
     def body(self, viewer: bool) -> bytes:
         if viewer not in self._bodies:
             if viewer:
-                out = _redact_for_viewer(self.payload)
+                out = self.payload_for(viewer)
             else:
                 out = {**self.payload, "customers": {
                     "href": f"/v1/analyses/{self.kind}/customers", "method": "POST",
@@ -130,6 +142,23 @@ class _Answer:
                     "rows": row_selectors(self.kind, self.payload["frame"])}}
             self._bodies[viewer] = json.dumps(out, ensure_ascii=False, allow_nan=False).encode("utf-8")
         return self._bodies[viewer]
+
+    def payload_for(self, viewer: bool) -> dict[str, Any]:
+        """The wire payload this audience may see (a viewer: no customer-id column anywhere)."""
+        if not viewer:
+            return self.payload
+        if "viewer" not in self._results:
+            self._results["viewer"] = _redact_for_viewer(self.payload)
+        return self._results["viewer"]
+
+    def result(self, viewer: bool) -> Any:
+        """The typed result rebuilt from :meth:`payload_for` (what a page draws), built once."""
+        from percorso.analysis.wire import result_from_wire
+
+        key = f"result:{viewer}"
+        if key not in self._results:
+            self._results[key] = result_from_wire(self.payload_for(viewer))
+        return self._results[key]
 
 
 def _drill(state: Any, kind: str, query: dict[str, Any], selector: dict[str, Any], limit: int,

@@ -1,0 +1,82 @@
+"""Charts a marketer reads: Plotly figures with titles in the reader's language, values on the
+bars, percentages as percentages, the channel palette, and the page's download buttons.
+
+Why the figure travels as JSON in a ``data-figure`` attribute (drawn by ``static/app.js``):
+the page has no inline script (the Content Security Policy forbids it), a chart swapped in by
+HTMX is drawn like one loaded with the page, and the attribute is escaped like any other text.
+PNG download is Plotly's own camera button (``toImageButtonOptions`` names the file); the data
+behind each chart is one link away as CSV (the same table, :func:`PageContext.export_url`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from percorso.web.i18n import plotly_separators
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from percorso.web.context import PageContext
+
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+
+
+@dataclass
+class Chart:
+    """What the ``chart`` macro draws: the figure, a title, the PNG file name, the data links."""
+
+    title: str
+    figure_json: str
+    filename: str
+    csv_url: str | None = None
+    xlsx_url: str | None = None
+    description: str = ""
+
+
+def styled(fig: go.Figure, locale: str, *, x_title: str | None = None, y_title: str | None = None,
+           percent: str | None = None, height: int = 420, legend: bool = True) -> go.Figure:
+    """The house style: locale separators, axis titles, ``percent`` = ``"x"``/``"y"`` axis as %."""
+    fig.update_layout(separators=plotly_separators(locale), font=dict(family=FONT, size=13, color="#1f2937"),
+                      template="plotly_white", height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                      hoverlabel=dict(font=dict(family=FONT)))
+    if x_title is not None:
+        fig.update_xaxes(title_text=x_title, automargin=True)
+    if y_title is not None:
+        fig.update_yaxes(title_text=y_title, automargin=True)
+    if percent == "x":
+        fig.update_xaxes(tickformat=".0%")
+    elif percent == "y":
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def chart(fig: go.Figure, ctx: PageContext, *, title: str, name: str, query: Any = None, table: str = "frame",
+          description: str = "") -> Chart:
+    """A styled figure ready for the page, with its data as CSV/XLSX when ``query`` is given."""
+    csv = xlsx = None
+    if query is not None:
+        csv, xlsx = ctx.export_url(query, table, "csv"), ctx.export_url(query, table, "xlsx")
+    return Chart(title=title, figure_json=fig.to_json(), filename=f"percorso-{name}", csv_url=csv,
+                 xlsx_url=xlsx, description=description)
+
+
+def share_text(values: Any, locale: str) -> list[str]:
+    """Fractions as ``42,0 %`` labels (the value printed on a bar)."""
+    from percorso.export.columns import format_value
+
+    return [format_value(v, "share", locale) for v in values]
+
+
+def count_text(values: Any, locale: str) -> list[str]:
+    from percorso.export.columns import format_value
+
+    return [format_value(v, "count", locale) for v in values]
+
+
+def money_text(values: Any, locale: str) -> list[str]:
+    from percorso.export.columns import format_value
+
+    return [format_value(v, "money", locale) for v in values]

@@ -1,0 +1,76 @@
+"""A result table as a page shows it: headers in the reader's language, every number formatted
+for its kind (the CLI's own :mod:`percorso.export.columns`), numbers right-aligned, and a link
+to the customers behind each row where the reader may see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from percorso.export.columns import NUMERIC_KINDS, format_value, header, shown_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from percorso.web.context import PageContext
+
+
+@dataclass
+class Cell:
+    text: str
+    numeric: bool = False
+    href: str | None = None
+
+
+@dataclass
+class TableView:
+    headers: list[tuple[str, bool]]                 # (text, numeric)
+    rows: list[list[Cell]] = field(default_factory=list)
+    drill: list[str | None] = field(default_factory=list)   # per row: the customers behind it
+    total: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows
+
+
+def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = None,
+               labels: dict[str, str] | None = None, like: dict[str, str] | None = None,
+               ctx: PageContext | None = None, query: Any = None, drill_by: tuple[str, ...] = (),
+               limit: int = 200, customer_link: bool = False) -> TableView:
+    """``frame`` for a page. With ``ctx``, ``query`` and ``drill_by`` (the runner's selector
+    columns) each row links to its customers; ``labels`` overrides a column's header."""
+    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    if ctx is not None and ctx.viewer:
+        cols = [c for c in cols if c != "customer_id"]
+    part = frame[cols].head(limit)
+    shown = shown_columns(part, like)
+    heads = []
+    for c in cols:
+        s = shown[str(c)]
+        text = (labels or {}).get(c) or header(str(c), s.kind, locale, s.scale)
+        heads.append((text, s.kind in NUMERIC_KINDS))
+    view = TableView(heads, total=len(frame))
+    by = [c for c in drill_by if c in frame.columns]
+    for record in part.to_dict(orient="records"):
+        row = []
+        for c in cols:
+            s = shown[str(c)]
+            cell = Cell(format_value(record[c], s.kind, locale, scale=s.scale), s.kind in NUMERIC_KINDS)
+            if customer_link and c == "customer_id" and record[c]:
+                from urllib.parse import quote
+
+                cell.href = f"/cliente?id={quote(str(record[c]))}&lang={locale}"
+            row.append(cell)
+        view.rows.append(row)
+        link = None
+        if ctx is not None and query is not None and by:
+            sel = {c: _plain(record[c]) for c in by if record[c] is not None and record[c] == record[c]}
+            link = ctx.drill_url(query, sel)
+        view.drill.append(link)
+    return view
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
