@@ -23,7 +23,8 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from fastapi.responses import Response
 
-SESSION_COOKIE = "percorso_session"
+from percorso.server.security import SESSION_COOKIE  # named once, read by security.bearer
+
 CSRF_COOKIE = "percorso_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
