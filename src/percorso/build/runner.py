@@ -22,7 +22,7 @@ from percorso.build.customers import customers_expr
 from percorso.build.orders import orders_expr
 from percorso.build.records import record_updates_expr
 from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
-from percorso.build.touchpoints import touchpoints_expr
+from percorso.build.touchpoints import keyed, write_touchpoints
 from percorso.channels import load_rules
 from percorso.engine import build_sql as S
 from percorso.identity.kinds import PRIORITY
@@ -121,7 +121,8 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
 
     rules = load_rules(project, project.settings.channels.rules_version)
     if full:
-        scoped = engine.table("events_identified")
+        scoped = keyed(engine.table("events_identified"))
+        rows = keyed(engine.table("events"))
         ec = engine.table("event_customers")
     else:
         # only the customers whose rows can differ, and only their events (ADR 0019)
@@ -129,15 +130,15 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         assert after is not None
         report.customers_rebuilt = S.stage_scope(engine, after, PRIORITY)
         S.stage_scope_events(engine, PRIORITY)
-        scoped = engine.table("_build_events")
+        scoped = rows = keyed(engine.table("_build_events"))
         ec = scoped.select("event_id", "customer_id")
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
 
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
-    tp = touchpoints_expr(scoped, rules, session_gap_minutes=project.settings.build.session_gap_minutes,
-                          stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone)
-    engine.create_table("_build_touchpoints", tp)
+    write_touchpoints(engine, "_build_touchpoints", scoped, rows, rules,
+                      session_gap_minutes=project.settings.build.session_gap_minutes,
+                      stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone)
     engine.create_table("_build_record_updates", record_updates_expr(scoped))
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
 

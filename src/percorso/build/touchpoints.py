@@ -64,83 +64,105 @@ def _ad_tags(t: ir.Table) -> ir.Table:
     )
 
 
-def _sessions(t: ir.Table, gap_minutes: int) -> ir.Table:
-    """Session number per customer: a new session after ``gap_minutes`` of inactivity."""
-    w = ibis.window(group_by=t.customer_id, order_by=[t.occurred_at, t.event_id])
-    prev = t.occurred_at.lag().over(w)
-    gap = ibis.interval(minutes=gap_minutes)
-    starts = (prev.isnull() | (t.occurred_at > prev + gap)).cast("int64")
-    t = t.mutate(_starts=starts)
-    w2 = ibis.window(group_by=t.customer_id, order_by=[t.occurred_at, t.event_id], rows=(None, 0))
-    t = t.mutate(_session_no=t._starts.sum().over(w2) - 1)
-    return t.mutate(session_id=t.customer_id.concat(":", t._session_no.cast("string"))).drop("_starts", "_session_no")
-
-
-def _session_channels(t: ir.Table) -> ir.Table:
-    """Web/app/e-commerce events take the channel of the first informative event of their session."""
-    web = t.source_system.isin(SESSION_SYSTEMS)
-    informative = web & (t.channel != "Direct") & (t.channel != "Unassigned")
-    t = t.mutate(_web=web, _inf=informative)
-    inf = t.filter(t._inf)
-    first = ibis.struct({"at": inf.occurred_at, "id": inf.event_id})   # same-second events: by id
-    firsts = inf.group_by("session_id").aggregate(
-        _s_channel=inf.channel.argmin(first),
-        _s_rule=inf.channel_rule.argmin(first),
-    )
-    j = t.left_join(firsts, "session_id")
-    channel = j._web.ifelse(j._s_channel.fill_null("Direct"), j.channel)
-    rule = (j._web & j._s_rule.notnull()).ifelse(j._s_rule, j.channel_rule)
-    return j.mutate(channel=channel, channel_rule=rule).drop("_web", "_inf", "_s_channel", "_s_rule")
-
-
 #: Event types that make an order (a negative or return one is a return).
 ORDER_EVENT_TYPES: tuple[str, ...] = ("purchase", "receipt", "return", "refund")
 _BROWSER_SYSTEMS = ("web", "app")
 
+# Why three steps and not one expression: sessions, session channels and the one-event-per-
+# order rule are window and group computations; in one query the engine sorted every event
+# with all of its ~50 columns, three times over (the session windows were even computed twice,
+# once more for the session channels' join), which was 80 % of a full build (1M events: 19 s
+# of 24). Here the windows run on a narrow row of ten keys per event (``_keys``), are
+# materialised once (``_sessions``), and the wide columns are read once more at the end and
+# joined back on the event's row number (a 64-bit integer).
 
-def _one_event_per_order(t: ir.Table) -> ir.Table:
+
+def _keys(identified: ir.Table, rules: ChannelRules) -> ir.Table:
+    """Per touchpoint event: its row key ``_r``, customer, time, classified channel and what the
+    session and order rules need (order values only on order rows), nothing else."""
+    t = touchpoint_events(identified.filter(identified.customer_id.notnull()))
+    t = _ad_tags(t)
+    t = classify(t, rules)
+    # offline events that matched no offline rule (a type of a custom source no rule knows)
+    # have no marketing channel: they are Unassigned, not Direct
+    t = t.mutate(channel=(~t.online.fill_null(False) & ~t.channel_rule.startswith("offline:")
+                          & (t.channel_rule != "source")).ifelse(ibis.literal("Unassigned"), t.channel))
+    is_order = t.event_type.isin(ORDER_EVENT_TYPES) & t.order_id.notnull()
+    in_order = is_order.fill_null(True)      # rows the order rule ranks (is_order NULL included, as before)
+    return t.select(
+        "_r", "customer_id", "occurred_at", "event_id", "source_system", "event_type", "order_id",
+        "channel", "channel_rule",
+        _is_order=is_order,
+        _o_rev=in_order.ifelse(t.revenue, ibis.null("float64")),
+        _o_items=in_order.ifelse(t["items"], ibis.null("string")),
+        _o_coupon=in_order.ifelse(t.coupon_code, ibis.null("string")),
+    )
+
+
+def _sessions(k: ir.Table, gap_minutes: int) -> ir.Table:
+    """Session number ``_sno`` per customer: a new session after ``gap_minutes`` of inactivity.
+
+    Ordered by time alone: events of the same second are always in one session (the second
+    one's gap is 0), so the number does not depend on how ties are ordered.
+    """
+    w = ibis.window(group_by=k.customer_id, order_by=k.occurred_at)
+    prev = k.occurred_at.lag().over(w)
+    gap = ibis.interval(minutes=gap_minutes)
+    k = k.mutate(_starts=(prev.isnull() | (k.occurred_at > prev + gap)).cast("int64"))
+    w2 = ibis.window(group_by=k.customer_id, order_by=k.occurred_at, rows=(None, 0))
+    return k.mutate(_sno=k._starts.sum().over(w2) - 1).drop("_starts")
+
+
+def _session_firsts(s: ir.Table) -> ir.Table:
+    """Web/app/e-commerce sessions: channel and rule of their first informative event."""
+    inf = s.filter(s.source_system.isin(SESSION_SYSTEMS) & (s.channel != "Direct") & (s.channel != "Unassigned"))
+    first = ibis.struct({"at": inf.occurred_at, "id": inf.event_id})   # same-second events: by id
+    return inf.group_by(["customer_id", "_sno"]).aggregate(
+        _s_channel=inf.channel.argmin(first), _s_rule=inf.channel_rule.argmin(first))
+
+
+def _order_ranks(s: ir.Table) -> ir.Table:
     """Keep one touchpoint per order: a web ``purchase`` and the shop's order file are one order.
 
     The browser event is kept (it knows the session and its channel); value, items and
     coupon come from the order file when there is one, since the tracker may miss lines.
+    Only order rows are ranked (``_rank``); the others are all kept.
     """
-    is_order = t.event_type.isin(ORDER_EVENT_TYPES) & t.order_id.notnull()
-    from_file = ~t.source_system.isin(_BROWSER_SYSTEMS)
-    t = t.mutate(_is_order=is_order, _file=from_file)
-    w = ibis.window(group_by=[t.customer_id, t.order_id, t.event_type, t._is_order],
-                    order_by=[t._file, t.occurred_at, t.event_id])
-    wall = ibis.window(group_by=[t.customer_id, t.order_id, t.event_type, t._is_order])
-    t = t.mutate(
+    o = s.filter(s._is_order.fill_null(True))
+    o = o.mutate(_file=~o.source_system.isin(_BROWSER_SYSTEMS))
+    w = ibis.window(group_by=[o.customer_id, o.order_id, o.event_type, o._is_order],
+                    order_by=[o._file, o.occurred_at, o.event_id])
+    wall = ibis.window(group_by=[o.customer_id, o.order_id, o.event_type, o._is_order])
+    return o.select(
+        "_r",
         _rank=ibis.row_number().over(w),
-        _f_rev=t.revenue.max(where=t._file).over(wall),
-        _f_items=t["items"].max(where=t._file).over(wall),
-        _f_coupon=t.coupon_code.max(where=t._file).over(wall),
+        _f_rev=o._o_rev.max(where=o._file).over(wall),
+        _f_items=o._o_items.max(where=o._file).over(wall),
+        _f_coupon=o._o_coupon.max(where=o._file).over(wall),
     )
+
+
+def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str) -> ir.Table:
+    """The wide rows: every event column of ``rows`` joined to its session row, channel and order values."""
+    from percorso.events.schema import EVENT_COLUMN_NAMES
+
+    e = rows.select("_r", *EVENT_COLUMN_NAMES)
+    sess = s.select("_r", "customer_id", "_sno", _ch=s.channel, _rule=s.channel_rule, _is_order=s._is_order)
+    firsts = _session_firsts(s)
+    ranks = _order_ranks(s)
+    t = e.inner_join(sess, "_r")
+    t = t.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
+    t = t.left_join(ranks, "_r").drop("_r_right")
     t = t.filter(~t._is_order | (t._rank == 0))
-    return t.mutate(
+    web = t.source_system.isin(SESSION_SYSTEMS)
+    t = t.mutate(
+        channel=web.ifelse(t._s_channel.fill_null("Direct"), t._ch),
+        channel_rule=(web & t._s_rule.notnull()).ifelse(t._s_rule, t._rule),
+        session_id=t.customer_id.concat(":", t._sno.cast("string")),
         revenue=t._is_order.ifelse(t._f_rev.fill_null(t.revenue), t.revenue),
         items=t._is_order.ifelse(t._f_items.fill_null(t["items"]), t["items"]),
         coupon_code=t._is_order.ifelse(t._f_coupon.fill_null(t.coupon_code), t.coupon_code),
-    ).drop("_is_order", "_file", "_rank", "_f_rev", "_f_items", "_f_coupon")
-
-
-def touchpoints_expr(
-    identified_events: ir.Table,
-    rules: ChannelRules,
-    *,
-    session_gap_minutes: int,
-    stage_settings: Mapping[str, Any] | None,
-    time_zone: str = "UTC",
-) -> ir.Table:
-    """The ``touchpoints`` rows of the given events (an Ibis expression, nothing runs here).
-
-    ``identified_events`` is the identity stage's ``events_identified`` view (every event
-    column plus ``customer_id``), already restricted to the customers being built; events
-    without a customer are left out here and reported by the runner. Record-keeping events
-    (:mod:`percorso.build.records`) are left out before sessions are cut: an identify call or
-    a CRM row neither opens a session nor gives one its channel.
-    """
-    t = touchpoint_events(identified_events.filter(identified_events.customer_id.notnull()))
+    )
     t = _ad_tags(t)
     props = t.properties.cast("json")
     t = t.mutate(
@@ -152,18 +174,47 @@ def touchpoints_expr(
             (t.user_agent.re_search("(?i)mobi|iphone|android"), ibis.literal("mobile")),
             else_=ibis.literal("desktop"),
         ),
+        stage=ibis.null("string"),
+        occurred_at_local=to_local(t.occurred_at, time_zone),
     )
-    t = classify(t, rules)
-    # offline events that matched no offline rule (a type of a custom source no rule knows)
-    # have no marketing channel: they are Unassigned, not Direct
-    t = t.mutate(channel=(~t.online.fill_null(False) & ~t.channel_rule.startswith("offline:")
-                          & (t.channel_rule != "source")).ifelse(ibis.literal("Unassigned"), t.channel))
-    t = _sessions(t, session_gap_minutes)
-    t = _session_channels(t)
-    t = _one_event_per_order(t)
-    t = t.mutate(stage=ibis.null("string"), occurred_at_local=to_local(t.occurred_at, time_zone))
     t = assign_stages(t, stage_settings)
     return t.select(*[t[name].cast(_ibis_type(sql)).name(name) for name, sql in TOUCHPOINT_COLUMNS])
+
+
+def keyed(table: ir.Table) -> ir.Table:
+    """``table`` with its row key ``_r``: the view's ``event_row`` (the events rowid), else the
+    table's own rowid (a staged table of scoped events)."""
+    if "event_row" in table.columns:
+        return table.rename(_r="event_row")
+    return table.mutate(_r=table.rowid())
+
+
+def write_touchpoints(
+    engine: Any,
+    target: str,
+    identified_events: ir.Table,
+    rows: ir.Table,
+    rules: ChannelRules,
+    *,
+    session_gap_minutes: int,
+    stage_settings: Mapping[str, Any] | None,
+    time_zone: str = "UTC",
+) -> int:
+    """Write table ``target``: the ``touchpoints`` rows of the given events; returns the row count.
+
+    ``identified_events`` is the identity stage's ``events_identified`` view (every event
+    column plus ``customer_id``), or the staged events of the customers being rebuilt, with
+    ``_r`` (:func:`keyed`); ``rows`` holds the same events' columns with the same ``_r``
+    (``events`` itself for a full build). Events without a customer are left out here and
+    reported by the runner. Record-keeping events (:mod:`percorso.build.records`) are left
+    out before sessions are cut: an identify call or a CRM row neither opens a session nor
+    gives one its channel.
+    """
+    s = engine.temp_table(_sessions(_keys(identified_events, rules), session_gap_minutes))
+    try:
+        return engine.create_table(target, _rows_of(rows, s, stage_settings, time_zone))
+    finally:
+        engine.drop_temp(s)
 
 
 def _ibis_type(sql: str) -> str:

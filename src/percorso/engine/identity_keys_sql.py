@@ -9,7 +9,8 @@ way ``_id_occ`` hashes it, looked up in ``identity_map`` (a hash join on a 64-bi
 Only the events whose first identifier is *unusable* need a different key; they are few and
 are stored in ``identity_event_keys`` by :func:`write_event_key_exceptions`.
 
-``events_identified`` is ``events`` plus ``customer_id``, ``id_type``, ``id_value`` and
+``events_identified`` is ``events`` plus ``event_row`` (the events rowid: the build joins its
+narrow session rows back to the event on it), ``customer_id``, ``id_type``, ``id_value`` and
 ``id_hash`` of the key identifier (the build reads it instead of joining events to events);
 ``event_customers`` is its (event_id, customer_id, id_type, id_value, id_hash) projection.
 """
@@ -81,7 +82,7 @@ def create_event_views(engine: Engine, priority: tuple[str, ...]) -> None:
         if kind and kind[0][0] != "VIEW":     # a table written by an earlier version
             engine.run(f"DROP TABLE {name}")
     engine.run(f"""CREATE OR REPLACE VIEW events_identified AS
-        WITH k AS (SELECT e.*, CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END
+        WITH k AS (SELECT e.*, e.rowid AS event_row, CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END
                               AS id_hash
                    FROM events e LEFT JOIN identity_event_keys x ON x.event_id = e.event_id)
         SELECT k.*, m.customer_id, m.id_type, m.id_value FROM k LEFT JOIN identity_map m USING (id_hash)""")
