@@ -27,9 +27,11 @@ def register(app: typer.Typer) -> None:
         CLV, personas e segmenti salvati (refreshes the stored value artefacts)."""
         from percorso.build import run_build
 
+        from percorso.progress import StepProgress, show_progress
+
         with open_cli_project(project) as p:
-            with console().status("build…") as status:
-                report = run_build(p, full=full, refresh=not no_refresh, progress=lambda msg: status.update(msg))
+            with StepProgress(p.engine, enabled=show_progress(fmt is OutputFormat.json)) as steps:
+                report = run_build(p, full=full, refresh=not no_refresh, progress=steps)
             if fmt is OutputFormat.json:
                 sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
                 return

@@ -24,23 +24,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Importa file di una sorgente / ingest files of one source (righe errate → quarantena / bad rows →
         quarantine). Alla fine: righe lette = accettate + quarantena + duplicati."""
-        import sys
-
         from rich.markup import escape
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
         from percorso.ingest import ingest_files
+        from percorso.progress import StepProgress, show_progress
 
         p = open_cli_project(project)
         try:
             err = console()
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                          TextColumn("{task.completed}/{task.total} file"), TimeElapsedColumn(),
-                          console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
-                task = bar.add_task("ingest", total=len(files))
-                reports = ingest_files(p, source, files, force=force,
-                                       progress=lambda d, i, n: bar.update(task, description=d, completed=i))
+            with StepProgress(p.engine, enabled=show_progress()) as steps:
+                reports = ingest_files(p, source, files, force=force, progress=steps.files)
         finally:
             p.close()
         t = Table(title=f"ingest {source}")

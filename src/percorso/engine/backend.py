@@ -125,6 +125,24 @@ class Engine:
         child._forked = True
         return child
 
+    # -- progress of the running statement (percorso.progress) ---------------------------
+    def track_progress(self, on: bool) -> None:
+        """Let the engine estimate each statement's progress (never drawn by DuckDB itself: its
+        own bar goes to stdout, inside machine output)."""
+        self.con.execute(f"SET enable_progress_bar = {'true' if on else 'false'}")
+        self.con.execute("SET enable_progress_bar_print = false")
+
+    def query_progress(self) -> float | None:
+        """Percent done of the statement running now (from another thread), None when unknown."""
+        con = self._con
+        if con is None:
+            return None
+        try:
+            done = float(con.query_progress())
+        except duckdb.Error:
+            return None
+        return done if done >= 0 else None
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for a reader thread (each thread needs its own)."""
         return self.con.cursor()
