@@ -44,10 +44,27 @@ def clickstream_table(n: int, *, seed: int = 15, people: int | None = None, firs
     })
 
 
+#: Above this many events the file is written in parts of this size (bounded memory at 100M);
+#: each part draws from all the people, with its own seed. Up to it, one table as before.
+PART = 10_000_000
+
+
 def clickstream_file(n: int, folder: Path, *, seed: int = 15) -> Path:
     """Write (once) ``folder/clickstream-<n>.parquet`` and return its path."""
     path = Path(folder) / f"clickstream-{n}.parquet"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(clickstream_table(n, seed=seed), path, row_group_size=122_880)
+        tmp = path.with_suffix(".part")
+        if n <= PART:
+            pq.write_table(clickstream_table(n, seed=seed), tmp, row_group_size=122_880)
+        else:
+            people = max(1, int(n / EVENTS_PER_PERSON))
+            writer = None
+            for i, start in enumerate(range(0, n, PART)):
+                part = clickstream_table(min(PART, n - start), seed=seed + 1000 * (i + 1), people=people)
+                writer = writer or pq.ParquetWriter(tmp, part.schema)
+                writer.write_table(part, row_group_size=122_880)
+            assert writer is not None
+            writer.close()
+        tmp.rename(path)          # a run stopped half way leaves no file that looks complete
     return path

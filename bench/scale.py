@@ -1,0 +1,109 @@
+"""One machine, N events (issue 15): ingest, full build, transitions, funnel; prints ONE JSON object.
+
+    .venv/bin/python bench/scale.py --events 10000000
+    .venv/bin/python bench/scale.py --events 100000000 --memory-limit 10GB   # the issue's size
+
+The clickstream Parquet file of ``bench/clickstream_file.py`` (N events, ~9.4 per person;
+written in 10M-event parts above 10M, so generating 100M stays within a few GB) goes
+through the commands a user runs, each its own process in a fresh project whose
+``percorso.toml`` sets ``[engine] memory_limit`` (spilling to the project's temporary
+folder past it): ``percorso ingest clickstream FILE``, ``percorso build``, ``paths
+transitions`` and a three-step ``funnel``. Per step: wall seconds, CPU seconds (user +
+system, the engine's threads included) and the process's peak resident memory
+(``os.wait4``: that process alone); then ``total_s``, the peak over the steps and whether
+the issue's targets hold (30 minutes in all, 16 GB peak). ``load_avg`` at the start and end
+(2 cores: above 2, other work competed for them); ``disk_mb`` is the database at the end.
+
+``--progress`` lets every step draw its progress bars on this terminal (stderr); otherwise
+each step's stderr is kept and its last lines printed only if it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from clickstream_file import clickstream_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNNEL = ("product_view", "cart", "purchase")
+TARGET_S = 30 * 60
+TARGET_RSS_MB = 16 * 1024
+
+
+def _step(cmd: list[str], cwd: Path, env: dict[str, str], show: bool) -> dict:
+    """Run one command as its own process; its wall and CPU seconds and peak RSS."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=None if show else err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = time.perf_counter() - t0
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip()[-2000:]
+            raise SystemExit(f"{' '.join(cmd[3:])} failed ({code}): {tail}")
+    return {"seconds": round(took, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024)}       # Linux: kilobytes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--file", type=Path, default=None, help="an existing clickstream Parquet file")
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "percorso-bench-data")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the project (default: a temporary one)")
+    ap.add_argument("--memory-limit", default="10GB", help="[engine] memory_limit of the project")
+    ap.add_argument("--keep", action="store_true", help="keep the project afterwards")
+    ap.add_argument("--progress", action="store_true", help="show each step's progress bars on stderr")
+    a = ap.parse_args()
+    out: dict = {"events": a.events if a.file is None else None, "memory_limit": a.memory_limit,
+                 "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
+    t0 = time.perf_counter()
+    path = a.file or clickstream_file(a.events, a.data)
+    out["file"], out["file_s"] = str(path), round(time.perf_counter() - t0, 2)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1",
+           "PERCORSO_PROGRESS": "1" if a.progress else "0"}
+    cli = [sys.executable, "-m", "percorso"]
+    work = Path(tempfile.mkdtemp(prefix="percorso-scale-", dir=a.work))
+    proj = work / "p"
+    try:
+        subprocess.run([*cli, "init", str(proj)], env=env, capture_output=True, check=True)
+        toml = proj / "percorso.toml"
+        text = toml.read_text(encoding="utf-8")
+        assert "\n[engine]\n" in text, "percorso init writes an [engine] section"
+        toml.write_text(text.replace("\n[engine]\n", f'\n[engine]\nmemory_limit = "{a.memory_limit}"\n', 1),
+                        encoding="utf-8")
+        steps = {
+            "ingest": ["ingest", "clickstream", str(path)],
+            "build": ["build"],
+            "paths_transitions": ["paths", "transitions", "--format", "json"],
+            "funnel": ["funnel", *FUNNEL, "--format", "json"],
+        }
+        out["steps"] = {name: _step([*cli, *args], proj, env, a.progress) for name, args in steps.items()}
+        out["disk_mb"] = round(sum(f.stat().st_size for f in proj.rglob("*") if f.is_file()) / 2**20)
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            out["project"] = str(proj)
+    out["total_s"] = round(sum(s["seconds"] for s in out["steps"].values()), 2)
+    out["peak_rss_mb"] = max(s["peak_rss_mb"] for s in out["steps"].values())
+    out["targets"] = {"total_s": TARGET_S, "peak_rss_mb": TARGET_RSS_MB}
+    out["within_targets"] = out["total_s"] <= TARGET_S and out["peak_rss_mb"] <= TARGET_RSS_MB
+    out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
