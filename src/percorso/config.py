@@ -128,6 +128,22 @@ _ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "utf16": "u
               "cp1252": "cp1252", "windows-1252": "cp1252"}
 
 
+class CollectorSection(_Section):
+    """The Segment-compatible HTTP intake (``percorso serve``; docs/collector.md, ADR 0023)."""
+
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Site origins whose browsers may post events (CORS), e.g. ``["https://www.shop.it"]``;
+    ``["*"]`` allows any. Servers and apps need none."""
+    spool_max_mb: float = Field(512, gt=0)
+    """Past this many MB waiting in the spool, new events get 503 with Retry-After (never a full disk)."""
+    batch_seconds: float = Field(2.0, gt=0)
+    """The consumer moves the spool into ``events`` at least this often ..."""
+    batch_events: int = Field(20000, ge=1)
+    """... or as soon as this many events wait, whichever comes first."""
+    build: bool = True
+    """After each micro-batch run the incremental build (profiles, identity, segments live)."""
+
+
 class SourceSection(_Section):
     kind: str
     """Built-in source kind (web, app, ecommerce, pos, ...)."""
@@ -174,6 +190,7 @@ class Settings(_Section):
     build: BuildSection = Field(default_factory=BuildSection)
     engine: EngineSection = Field(default_factory=EngineSection)
     ingest: IngestSection = Field(default_factory=IngestSection)
+    collector: CollectorSection = Field(default_factory=CollectorSection)
     sources: dict[str, SourceSection] = Field(default_factory=dict)
     stages: dict[str, Any] = Field(default_factory=dict)
     """Stage rules (journeys issue)."""

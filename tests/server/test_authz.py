@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from percorso.engine import server_sql as S
 from percorso.project import open_project
 from percorso.server.app import create_app
-from percorso.server.security import PUBLIC, api_routes, check_every_route_declares_a_role, route_role
+from percorso.server.security import PUBLIC, WRITE_KEY, api_routes, check_every_route_declares_a_role, route_role
 from percorso.server.tokens import Role, create_token, hash_token, revoke_token
 from tests.server.conftest import Server
 
@@ -96,6 +96,8 @@ def test_every_route_every_role_every_bad_token(demo: Path) -> None:
                             assert resp.status_code == 410, where  # no such one-time code: spent or expired
                         elif needed == PUBLIC:
                             assert resp.status_code < 400, where
+                        elif needed == WRITE_KEY:  # the tracking API takes a source's write key, no API token
+                            assert resp.status_code == 401 and "write_key" in resp.text, where
                         elif who not in Role.__members__:
                             assert resp.status_code == 401, where
                             assert resp.headers["content-type"].startswith("application/problem+json"), where

@@ -9,6 +9,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "email_sent", "email_open", "email_click", "email_bounce",
     "ad_impression", "ad_click", "call", "support_ticket", "review", "fair_visit",
     "sales_meeting", "coupon_redeemed", "flyer_received", "delivery", "crm_update", "campaign_cost",
+    "group",
 )
 
 #: The company's own actions toward a customer, not steps the customer took: sends, bounces,
@@ -62,7 +63,8 @@ EVENT_TYPE_ALIASES: dict[str, str] = {
 #: cohorts, personas, attribution) and stores them in ``record_updates`` instead. Outbound
 #: contacts (:data:`OUTBOUND_EVENT_TYPES`: sends, impressions) stay touchpoints: they happened to
 #: the person, and the analyses that must not credit them (attribution, friction) set them apart.
-RECORD_KEEPING_EVENT_TYPES: tuple[str, ...] = ("identify", "alias", "crm_update", "campaign_cost")
+#: A Segment ``group`` call records which account (company, household) a person belongs to.
+RECORD_KEEPING_EVENT_TYPES: tuple[str, ...] = ("identify", "alias", "crm_update", "campaign_cost", "group")
 
 #: Source systems whose touchpoints are digital.
 ONLINE_SOURCE_SYSTEMS: frozenset[str] = frozenset({"web", "app", "ecommerce", "esp", "ads", "crm_web"})

@@ -464,11 +464,7 @@ def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple
         name_sql = "event_name"
     else:
         return derived
-    table = {k: k for k in EVENT_TYPES}
-    table.update(EVENT_TYPE_ALIASES)
-    table.update({P.norm_event(k): v for k, v in kind.event_map.items()})
-    table.update({P.norm_event(k): v for k, v in event_map_from_mapping(src.mapping).items()})
-    S.event_type_table(eng, "_ing_evmap", table)
+    S.event_type_table(eng, "_ing_evmap", event_name_table(kind, src))
     evt = S.lookup_event_type("_ing_evmap", name_sql)
     if kind.fallback_event_type:  # generic files: an unknown name is kept as a generic event
         derived.append(("_evt", f"coalesce({evt}, {ql(kind.fallback_event_type)})"))
@@ -479,6 +475,17 @@ def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple
                    f"(page_view, purchase, ...), their aliases, or map it in percorso.toml: "
                    f"[sources.NAME] mapping = {{\"event.<name>\" = \"page_view\"}}'"))
     return derived
+
+
+def event_name_table(kind: Kind, src: Any) -> dict[str, str]:
+    """Normalised event name → canonical type for a source: types, aliases, the kind's and the
+    source's own event map. One table for files and for the collector, which answers an unknown
+    name with a 400 before it reaches this pipeline (:mod:`percorso.collector.envelope`)."""
+    table = {k: k for k in EVENT_TYPES}
+    table.update(EVENT_TYPE_ALIASES)
+    table.update({P.norm_event(k): v for k, v in kind.event_map.items()})
+    table.update({P.norm_event(k): v for k, v in event_map_from_mapping(src.mapping).items()})
+    return table
 
 
 def _identifier_maps(project: Any, eng: Any, typed: str, sources: dict,

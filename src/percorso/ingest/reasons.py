@@ -34,8 +34,30 @@ IMPLAUSIBLE_TIME = "implausible_time"
 INCOMPLETE_ORDER = "incomplete_order"
 """A good line of an order or receipt with a bad line: the whole order waits for its corrected export."""
 
+# The collector (Segment HTTP API) answers these with a 4xx naming the field, and keeps the
+# raw payload (capped) in quarantine under them; see percorso.collector.envelope.
+COLLECTOR_BAD_JSON = "collector_bad_json"
+"""A request body or batch item that is not JSON, or not a JSON object where one is needed."""
+COLLECTOR_BAD_ENCODING = "collector_bad_encoding"
+"""A body that is not UTF-8 (or a gzip body that does not inflate)."""
+COLLECTOR_TOO_LARGE = "collector_too_large"
+"""An event over 32 KB or a batch over 500 KB (HTTP 413)."""
+COLLECTOR_MISSING_FIELD = "collector_missing_field"
+"""A field the call type needs is absent or empty (userId or anonymousId, event, previousId...)."""
+COLLECTOR_BAD_TYPE = "collector_bad_type"
+"""A field of the wrong JSON type (properties not an object, revenue not a number...)."""
+COLLECTOR_BAD_TIMESTAMP = "collector_bad_timestamp"
+"""A time that is not ISO 8601, or outside the plausible window."""
+COLLECTOR_UNKNOWN_EVENT = "collector_unknown_event"
+"""A call type or track event name this source does not know (map it in percorso.toml)."""
+
+COLLECTOR_CODES: tuple[str, ...] = (
+    COLLECTOR_BAD_JSON, COLLECTOR_BAD_ENCODING, COLLECTOR_TOO_LARGE, COLLECTOR_MISSING_FIELD,
+    COLLECTOR_BAD_TYPE, COLLECTOR_BAD_TIMESTAMP, COLLECTOR_UNKNOWN_EVENT,
+)
+
 REASON_CODES: tuple[str, ...] = (
     BAD_TIMESTAMP, BAD_NUMBER, MISSING_REQUIRED, BAD_JSON, UNKNOWN_EVENT_TYPE,
     WRONG_COLUMN_COUNT, BAD_ENCODING, BAD_CSV, NO_IDENTIFIER, NEGATIVE_VALUE,
-    BAD_BOOLEAN, IMPLAUSIBLE_TIME, INCOMPLETE_ORDER,
+    BAD_BOOLEAN, IMPLAUSIBLE_TIME, INCOMPLETE_ORDER, *COLLECTOR_CODES,
 )

@@ -111,6 +111,8 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
         app.state.percorso = state
         await state.db(_startup, state)
         jobs = app.state.jobs = state.jobs = await state.db(_jobs, state)
+        collector = state.collector = await state.db(_collector, state)
+        collector.start()  # replays what a stopped or killed server left in the spool
         announce = state.announce_url = getattr(app.state, "announce", None)
         if announce:
             token = await state.db(_announce, state, announce)
@@ -123,6 +125,8 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
             yield
         finally:
             register_restore_hook(state.project.database_path, None)
+            state.collector = None  # new calls get 503; the spool is drained into events
+            collector.stop()
             jobs.stop()
             state.close()
             if announce:
@@ -134,9 +138,11 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
     _errors(app)
-    from percorso.server.routes import admin, analyses, cli, customers, health, jobs, login_link, segments, value
+    from percorso.server.routes import (
+        admin, analyses, cli, collector, customers, health, jobs, login_link, segments, value,
+    )
 
-    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link):
+    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link, collector):
         app.include_router(module.router)
     from percorso.web.routes import install as install_dashboard
 
@@ -158,6 +164,12 @@ def _jobs(state: Any) -> Any:
     from percorso.server.jobs import JobRunner
 
     return JobRunner(state)
+
+
+def _collector(state: Any) -> Any:
+    from percorso.collector.service import Collector
+
+    return Collector(state)
 
 
 def _errors(app: FastAPI) -> None:

@@ -26,6 +26,8 @@ from percorso.server.tokens import Principal, Role
 PUBLIC: Literal["public"] = "public"
 #: The dashboard's session cookie: it holds the API token (HttpOnly, SameSite=Strict).
 SESSION_COOKIE = "percorso_session"
+#: Routes of the tracking API: a source's write key (not an API token) is checked by the route.
+WRITE_KEY: Literal["write_key"] = "write_key"
 
 #: HTTP status of each error family (by class, most specific first).
 _STATUS = (("DatabaseLocked", 503), ("NotFound", 404), ("AmbiguousCustomer", 409), ("ConfigError", 400),
@@ -116,13 +118,14 @@ def require(role: Role) -> Callable[[Request], Principal]:
     return dependency
 
 
-def endpoint(router: APIRouter, method: str, path: str, *, role: Role | Literal["public"],
+def endpoint(router: APIRouter, method: str, path: str, *, role: Role | Literal["public", "write_key"],
              **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a route with the role it needs (``PUBLIC`` for health checks and the docs)."""
+    """Register a route with the role it needs (``PUBLIC`` for health checks and the docs,
+    ``WRITE_KEY`` for the tracking API, whose route checks the source's write key itself)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.__percorso_role__ = role  # type: ignore[attr-defined]
-        deps = [] if role == PUBLIC else [Depends(require(role))]
+        deps = [] if role in (PUBLIC, WRITE_KEY) else [Depends(require(role))]
         router.add_api_route(path, fn, methods=[method], dependencies=deps, **kwargs)
         return fn
 

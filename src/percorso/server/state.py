@@ -73,6 +73,7 @@ class ServerState:
         self.stopping = threading.Event()
         self._used: dict[str, Any] = {}
         self.jobs: Any = None  # the JobRunner, set at start
+        self.collector: Any = None  # the Segment intake (percorso.collector.service), set at start
         self.announce_url: str | None = None
         self.login_links = LoginLinks()
 

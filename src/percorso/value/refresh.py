@@ -197,7 +197,8 @@ _STEPS: dict[str, Callable[[Project, RefreshReport], None]] = {
 }
 
 
-def refresh_after_build(project: Project, *, enabled: bool = True, progress: Progress | None = None) -> RefreshReport:
+def refresh_after_build(project: Project, *, enabled: bool = True, progress: Progress | None = None,
+                        only: tuple[str, ...] | None = None) -> RefreshReport:
     """Recompute the stored artefacts if the built data changed; never raises for a failed step.
 
     Parameters
@@ -209,6 +210,10 @@ def refresh_after_build(project: Project, *, enabled: bool = True, progress: Pro
         recomputed as stale so every reader can say so.
     progress
         Called with a short description of each step.
+    only
+        Recompute just these artefacts (the collector's micro-batches refresh ``segments``
+        every few seconds); the others are marked stale and the version is not logged, so
+        the next full refresh recomputes them.
     """
     say = progress or (lambda _m: None)
     engine = project.engine
@@ -236,6 +241,11 @@ def refresh_after_build(project: Project, *, enabled: bool = True, progress: Pro
         report.skipped = "build --no-refresh"
         report.stale = {a: reason for a, reason in stale(engine).items()}
         return report
+    if only is not None:
+        for a in have:
+            if a not in only:
+                mark_stale(engine, a, "live micro-batch: refreshed by the next percorso build")
+        have = [a for a in have if a in only]
     for a in have:
         say(f"aggiornamento / refreshing {a}")
         try:
@@ -247,7 +257,8 @@ def refresh_after_build(project: Project, *, enabled: bool = True, progress: Pro
     # a stale mark from an older failure is kept only if this refresh did not redo the artefact
     report.stale.update({a: r for a, r in stale(engine).items() if a not in report.stale})
     report.seconds = round(time.perf_counter() - t0, 3)
-    _log(engine, version, report)
+    if only is None:
+        _log(engine, version, report)
     return report
 
 

@@ -90,6 +90,8 @@ async def cli(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, A
     if argv[0] not in _READ_ONLY:
         state.changed()
         await state.db(state.tokens.load, state.engine)  # `percorso token create` through the server
+        if state.collector is not None:  # `percorso source key create` through the server
+            await state.db(state.collector.keys.load, state.engine)
     await state.audit(request, "cli", query={"command": _command_words(argv)},
                       status=200 if out["exit_code"] == 0 else 400, detail=f"exit {out['exit_code']}")
     return out

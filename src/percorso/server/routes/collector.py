@@ -1,0 +1,132 @@
+"""The Segment HTTP Tracking API: ``POST /v1/{track,page,screen,identify,alias,group,batch,import}``.
+
+Thin on purpose: authenticate the write key, hand the bytes to
+:func:`percorso.collector.intake.process`, wait for the spool's fsync, answer. The answer is
+200 only once the accepted calls are on disk (ADR 0023). CORS preflights are answered for
+the origins in ``[collector] allowed_origins`` (analytics.js posts from the shop's pages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from percorso.collector import intake as I
+from percorso.collector.envelope import MAX_BATCH_BYTES
+from percorso.server.security import PUBLIC, WRITE_KEY, endpoint, problem
+
+router = APIRouter(tags=["collector"])
+_RETRY_AFTER = "5"
+
+
+def _basic_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:6].lower() != "basic ":
+        return None
+    try:
+        user = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+    except ValueError:
+        return None
+    return user.split(":", 1)[0] or None
+
+
+def _cors(request: Request, collector: Any) -> dict[str, str]:
+    origin = request.headers.get("origin")
+    allowed = collector.settings.allowed_origins if collector else []
+    if not origin or not allowed or ("*" not in allowed and origin not in allowed):
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, read up to ``limit + 1`` bytes (an oversize body is refused without reading it all)."""
+    chunks, n = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        n += len(chunk)
+        if n > limit:
+            break
+    return b"".join(chunks)
+
+
+def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
+    if status == 200:
+        return JSONResponse(body, headers=headers)
+    code, detail = body.pop("code"), body.pop("detail")
+    # "message": Segment's own libraries read the reason there
+    return problem(status, code, detail, headers=headers, extra={"message": detail, **body})
+
+
+async def _track(request: Request, call: str) -> Response:
+    state = request.app.state.percorso
+    collector = getattr(state, "collector", None)
+    cors = _cors(request, collector)
+    if collector is None:
+        return problem(503, "collector_unavailable", "the collector is starting or stopping; retry shortly",
+                       headers={"Retry-After": _RETRY_AFTER, **cors})
+    collector.requests += 1
+    if collector.spool.full():
+        collector.busy += 1
+        return problem(503, "collector_busy", "the spool is full (the consumer is behind); retry after the "
+                       "Retry-After seconds, nothing was stored", headers={"Retry-After": _RETRY_AFTER, **cors})
+    sent = await _body(request, 4 * MAX_BATCH_BYTES)
+    raw = I.inflate(sent, request.headers.get("content-encoding"))
+    key = _basic_key(request) or I.key_in_body(raw if isinstance(raw, bytes) else sent)
+    source = collector.keys.source_of(key)
+    if source is None:
+        collector.refused += 1
+        why = "missing" if not key else "unknown or revoked"
+        return problem(401, "write_key_invalid", f"the write key is {why}; send it as the HTTP Basic user name "
+                       "(Authorization: Basic base64('<key>:')) or as \"writeKey\" in the body "
+                       "(percorso source key create SOURCE)", headers={"WWW-Authenticate": 'Basic realm="percorso"', **cors})
+    request_id = uuid.uuid4().hex[:16]
+    where = f"POST /v1/{call} {request_id}"
+    client = request.client.host if request.client else None
+    intake = collector.intake(source, client, request.headers.get("user-agent"), historical=call == "import")
+    if not isinstance(raw, bytes):  # an encoding problem: refused as a whole
+        out = I.Outcome()
+        out.refuse(raw, sent, where, 0, intake.received_text.rstrip("Z"))
+    else:
+        out = I.process(raw, call, intake, where)
+    if out.events or out.rejects:
+        fut = collector.spool.submit(source, b"".join(out.events), b"".join(out.rejects), out.accepted)
+        try:
+            await asyncio.wrap_future(fut)
+        except Exception:  # noqa: BLE001 - the disk refused the write: nothing acknowledged
+            return problem(503, "collector_spool_failed", "the spool could not be written (disk); retry after "
+                           "the Retry-After seconds", headers={"Retry-After": _RETRY_AFTER, **cors})
+        collector.consumer.poke()
+    if out.status != 200:
+        collector.refused += 1
+    return _answer(out.status, out.body(), {"X-Request-Id": request_id, **cors})
+
+
+def _register(call: str) -> None:
+    async def track(request: Request) -> Response:
+        return await _track(request, call)
+
+    async def preflight(request: Request) -> Response:
+        collector = getattr(request.app.state.percorso, "collector", None)
+        headers = _cors(request, collector)
+        if headers:
+            headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
+                            "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
+                            "Access-Control-Max-Age": "86400"})
+        return Response(status_code=204, headers=headers)
+
+    track.__name__ = f"collector_{call}"
+    preflight.__name__ = f"collector_{call}_preflight"
+    summary = {"batch": "Batch of calls", "import": "Historical import (times kept as sent)"}.get(call, f"{call} call")
+    endpoint(router, "POST", f"/v1/{call}", role=WRITE_KEY, summary=f"Segment {summary}",
+             description="Segment HTTP Tracking API; auth: the source's write key (HTTP Basic user name or "
+                         "`writeKey` in the body). 200 once on disk.")(track)
+    endpoint(router, "OPTIONS", f"/v1/{call}", role=PUBLIC, include_in_schema=False)(preflight)
+
+
+for _call in I.ENDPOINTS:
+    _register(_call)
