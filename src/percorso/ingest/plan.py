@@ -211,9 +211,10 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
              raw_fields: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(derived, post) columns of the record key, over the typed values.
 
-    ``_key`` is the natural key (the kind's key fields, normalised) or NULL when the row has
-    none (no id column, or an empty id); ``_ckey`` is then a hash of the row's normalised
-    content, numbered by occurrence later (:func:`percorso.engine.ingest_sql.number_content_keys`);
+    ``_key`` is the natural key (the kind's key fields, normalised) or, when the row has none
+    (no id column, or an empty id) and the kind keys rows by content, ``c:<_ckey>:1``:
+    ``_ckey`` is a hash of the row's normalised content, and the second and later copies of a
+    content in a file are renumbered (:func:`percorso.engine.ingest_sql.number_content_keys`);
     ``_okey`` groups the lines of one order or receipt (without its time, which a bad line may
     lack, so its day as written: ``raw_fields`` are the fields whose raw text the typed stage
     keeps); ``_event_id`` derives from ``_key`` (post level).
@@ -235,11 +236,15 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         nat = f"CASE WHEN {' AND '.join(m + ' IS NOT NULL' for m in must)} THEN {nat} END" if must else nat
     else:
         nat = "NULL::VARCHAR"
-    derived.append(("_key", nat))
     if kind.key_from_content:
         fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
         body = "to_json([" + ", ".join(f"{ql(f)}, {_key_text(f, sources[f][0], tz, False)}" for f in fields) + "])"
-        derived.append(("_ckey", f"CASE WHEN ({nat}) IS NULL THEN substr(sha256(CAST({body} AS VARCHAR)), 1, 32) END"))
+        ckey = f"CASE WHEN ({nat}) IS NULL THEN substr(sha256(CAST({body} AS VARCHAR)), 1, 32) END"
+        # every content row starts as the first copy; the few repeated ones are renumbered later
+        derived.append(("_key", f"coalesce({nat}, 'c:' || ({ckey}) || ':1')"))
+        derived.append(("_ckey", ckey))
+    else:
+        derived.append(("_key", nat))
     if kind.shape == "orders":
         okey = [f"coalesce({_key_text(f, 'str', tz, False)}, '')" for f in kind.key if f in sources
                 and sources[f][0] == "str"]
