@@ -146,6 +146,12 @@ class PageContext:
         return "/esporta?" + urlencode({"kind": query.kind, "q": _compact(query.model_dump(mode="json")),
                                         "table": table, "format": fmt, "lang": self.locale})
 
+    def fmt(self, value: Any, kind: str, unit: str | None = None) -> str:
+        """A number for a template: ``ctx.fmt(x, 'share')`` (the CLI's formats, in the reader's language)."""
+        from percorso.web.i18n import format_number
+
+        return format_number(value, kind, self.locale, unit=unit)
+
     # -- running ----------------------------------------------------------------------------
     async def run(self, query_type: type, **fields: Any) -> Any:
         """Validate and run a query with the global filters; the typed result, or None with the
@@ -177,3 +183,4 @@ class PageContext:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True, default=str)
+

@@ -29,6 +29,7 @@ class TableView:
     rows: list[list[Cell]] = field(default_factory=list)
     drill: list[str | None] = field(default_factory=list)   # per row: the customers behind it
     total: int = 0
+    marked: list[bool] = field(default_factory=list)       # per row: highlighted (a friction cell)
 
     @property
     def empty(self) -> bool:
@@ -38,9 +39,14 @@ class TableView:
 def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = None,
                labels: dict[str, str] | None = None, like: dict[str, str] | None = None,
                ctx: PageContext | None = None, query: Any = None, drill_by: tuple[str, ...] = (),
-               limit: int = 200, customer_link: bool = False) -> TableView:
+               limit: int = 200, customer_link: bool = False, words: tuple[str, ...] = (),
+               row_class: str | None = None, selector: Any = None) -> TableView:
     """``frame`` for a page. With ``ctx``, ``query`` and ``drill_by`` (the runner's selector
-    columns) each row links to its customers; ``labels`` overrides a column's header."""
+    columns) each row links to its customers; ``labels`` overrides a column's header; the
+    values of the ``words`` columns are translated (:func:`percorso.web.words.say`);
+    ``row_class`` names a flag column whose true rows are marked (friction cells);
+    ``selector(record)`` gives a row's drill-down selector where ``drill_by`` cannot."""
+    from percorso.web.words import say
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     if ctx is not None and ctx.viewer:
         cols = [c for c in cols if c != "customer_id"]
@@ -52,22 +58,28 @@ def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = 
         text = (labels or {}).get(c) or header(str(c), s.kind, locale, s.scale)
         heads.append((text, s.kind in NUMERIC_KINDS))
     view = TableView(heads, total=len(frame))
+    from percorso.web.i18n import gettext_for
+
+    gettext = gettext_for(locale)
     by = [c for c in drill_by if c in frame.columns]
     for record in part.to_dict(orient="records"):
         row = []
         for c in cols:
             s = shown[str(c)]
-            cell = Cell(format_value(record[c], s.kind, locale, scale=s.scale), s.kind in NUMERIC_KINDS)
+            text = say(record[c], gettext) if c in words else format_value(record[c], s.kind, locale, scale=s.scale)
+            cell = Cell(text, s.kind in NUMERIC_KINDS)
             if customer_link and c == "customer_id" and record[c]:
                 from urllib.parse import quote
 
                 cell.href = f"/cliente?id={quote(str(record[c]))}&lang={locale}"
             row.append(cell)
         view.rows.append(row)
+        view.marked.append(bool(row_class and record.get(row_class)))
         link = None
-        if ctx is not None and query is not None and by:
-            sel = {c: _plain(record[c]) for c in by if record[c] is not None and record[c] == record[c]}
-            link = ctx.drill_url(query, sel)
+        if ctx is not None and query is not None and (by or selector):
+            sel = (selector(record) if selector else
+                   {c: _plain(record[c]) for c in by if record[c] is not None and record[c] == record[c]})
+            link = ctx.drill_url(query, sel) if sel else None
         view.drill.append(link)
     return view
 

@@ -44,6 +44,13 @@
       };
       window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, config).then(function () {
         el.setAttribute("data-ready", "1");
+        /* a cell, bar or Sankey link whose customdata is a drill-down address opens its customers */
+        el.on("plotly_click", function (d) {
+          var p = d && d.points && d.points[0];
+          var u = p ? p.customdata : null;
+          if (Array.isArray(u)) { u = u[0]; }
+          if (typeof u === "string" && u.indexOf("/clienti?") === 0) { window.location.href = u; }
+        });
       });
     });
   }
