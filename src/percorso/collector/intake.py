@@ -25,6 +25,9 @@ from percorso.ingest import reasons as R
 #: endpoint (last path part) -> the call type it implies (None: a batch of typed calls)
 ENDPOINTS: dict[str, str | None] = {"track": "track", "page": "page", "screen": "screen", "identify": "identify",
                                     "alias": "alias", "group": "group", "batch": None, "import": None}
+#: analytics.js posts each call to the first letter of its type (``/v1/t``, ``/v1/p``, ...)
+SHORT: dict[str, str] = {"t": "track", "p": "page", "s": "screen", "i": "identify", "a": "alias", "g": "group",
+                         "b": "batch"}
 _WRITE_KEY = re.compile(rb'"writeKey"\s*:\s*"(pcw_[0-9a-f]{12}_[A-Za-z0-9_-]{20,})"')
 
 

@@ -1,4 +1,5 @@
-"""The Segment HTTP Tracking API: ``POST /v1/{track,page,screen,identify,alias,group,batch,import}``.
+"""The Segment HTTP Tracking API: ``POST /v1/{track,page,screen,identify,alias,group,batch,import}``
+(and analytics.js's one-letter paths ``/v1/t``, ``/v1/p``, ...).
 
 Thin on purpose: authenticate the write key, hand the bytes to
 :func:`percorso.collector.intake.process`, wait for the spool's fsync, answer. The answer is
@@ -106,7 +107,7 @@ async def _track(request: Request, call: str) -> Response:
     return _answer(out.status, out.body(), {"X-Request-Id": request_id, **cors})
 
 
-def _register(call: str) -> None:
+def _register(call: str, path: str) -> None:
     async def track(request: Request) -> Response:
         return await _track(request, call)
 
@@ -119,14 +120,17 @@ def _register(call: str) -> None:
                             "Access-Control-Max-Age": "86400"})
         return Response(status_code=204, headers=headers)
 
-    track.__name__ = f"collector_{call}"
-    preflight.__name__ = f"collector_{call}_preflight"
+    track.__name__ = f"collector_{path}"
+    preflight.__name__ = f"collector_{path}_preflight"
     summary = {"batch": "Batch of calls", "import": "Historical import (times kept as sent)"}.get(call, f"{call} call")
-    endpoint(router, "POST", f"/v1/{call}", role=WRITE_KEY, summary=f"Segment {summary}",
+    endpoint(router, "POST", f"/v1/{path}", role=WRITE_KEY, summary=f"Segment {summary}",
+             include_in_schema=path == call,  # the one-letter paths of analytics.js are aliases
              description="Segment HTTP Tracking API; auth: the source's write key (HTTP Basic user name or "
                          "`writeKey` in the body). 200 once on disk.")(track)
-    endpoint(router, "OPTIONS", f"/v1/{call}", role=PUBLIC, include_in_schema=False)(preflight)
+    endpoint(router, "OPTIONS", f"/v1/{path}", role=PUBLIC, include_in_schema=False)(preflight)
 
 
 for _call in I.ENDPOINTS:
-    _register(_call)
+    _register(_call, _call)
+for _short, _call in I.SHORT.items():
+    _register(_call, _short)
