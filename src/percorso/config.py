@@ -200,6 +200,8 @@ class Settings(_Section):
     """Customer value settings (value issue)."""
     activation: dict[str, Any] = Field(default_factory=dict)
     """Activation settings: caps, quiet hours, SMTP, webhooks (percorso.activation.settings)."""
+    privacy: dict[str, Any] = Field(default_factory=dict)
+    """Consent, legal basis, retention and the PII vault key (``percorso.privacy.settings``)."""
 
     def source(self, name: str) -> SourceSection:
         if name in self.sources:

@@ -29,12 +29,32 @@ CONTACTS = {"anna": ("Anna", "Rossi", "anna@example.it", "+393331112222", False)
             "carla": ("Carla", None, None, "+393334445555", True)}
 
 
+# what each said per purpose (consent history): anna e-mail yes, SMS and phone no; carla SMS yes
+CONSENT = [("anna", "email", True), ("anna", "sms", False), ("anna", "phone", False), ("carla", "sms", True),
+           ("bruno", "email", True)]
+
+
 def _with_contacts(engine) -> None:
-    """The profile as the build fills it from the PII vault and contact profiles."""
+    """The profile as the build fills it from the PII vault and contact profiles, and the consent history."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from percorso.engine import privacy_sql as S
+
     c = engine.table("customers")
     cases = {f: ibis.cases(*((c.customer_id == k, ibis.literal(v[i], type=c[f].type())) for k, v in CONTACTS.items()),
                            else_=c[f]) for i, f in enumerate(CONTACT_FIELDS)}
     engine.create_table("customers", engine.to_arrow(c.mutate(**cases)))
+    S.ensure_tables(engine)
+    at = dt.datetime(2024, 1, 1)
+    rows = {"consent_id": [f"c{i}" for i in range(len(CONSENT))], "subject_type": ["customer_id"] * len(CONSENT),
+            "subject_value": [r[0] for r in CONSENT], "purpose": [r[1] for r in CONSENT],
+            "granted": [r[2] for r in CONSENT], "occurred_at": [at] * len(CONSENT), "source": ["crm"] * len(CONSENT),
+            "text_version": [None] * len(CONSENT), "origin_event_id": [None] * len(CONSENT),
+            "recorded_at": [at] * len(CONSENT)}
+    types = {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string()}
+    S.insert_consent(engine, pa.table({k: pa.array(rows[k], type=types[t]) for k, t in S.CONSENT_COLUMNS}))
 
 
 @pytest.fixture
@@ -56,11 +76,12 @@ def test_contacts_and_the_audit_line(engine, caplog):
         out = export_segment(engine, "carts", with_contacts=True)
     f = out.frame
     assert list(f.columns) == ["customer_id", *CONTACT_FIELDS]
-    assert list(f.email.fillna("-")) == ["anna@example.it", "-"] and list(f.phone) == ["+393331112222", "+393334445555"]
+    # anna's phone is withheld (no SMS / phone consent), her e-mail leaves (e-mail consent)
+    assert list(f.email.fillna("-")) == ["anna@example.it", "-"] and list(f.phone.fillna("-")) == ["-", "+393334445555"]
     assert list(f.last_name.fillna("-")) == ["Rossi", "-"]
-    # 2 rows, both with a contact; 1 e-mail, 2 phones; only carla consented to marketing
-    assert (out.contacts, out.emails, out.phones, out.marketing_consent) == (2, 1, 2, 1)
-    assert "2 di/of 2" in out.note and "'carts'" in out.note
+    # 2 rows, both with a contact; 1 e-mail, 1 phone; only carla's marketing flag is yes; 1 withheld
+    assert (out.contacts, out.emails, out.phones, out.marketing_consent, out.withheld) == (2, 1, 1, 1, 1)
+    assert "2 di/of 2" in out.note and "'carts'" in out.note and "withheld" in out.note
     assert [r.name for r in caplog.records] == ["percorso.audit"] and "requester cli" in caplog.records[0].getMessage()
 
 
@@ -103,3 +124,28 @@ def test_cli(tmp_path):
     assert [r["email"] for r in rows] == ["anna@example.it", None] and rows[1]["phone"] == "+393334445555"
     note = full.stderr.strip().splitlines()
     assert len(note) == 1 and "contacts exported: 2 di/of 2" in note[0]
+
+
+def test_no_contact_and_no_audience_member_without_consent(engine):
+    """A person with no consent record keeps no contact; an audience keeps only those allowed."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from percorso.engine import privacy_sql as S
+
+    S.ensure_tables(engine)
+    engine.run("DELETE FROM consent_history WHERE subject_value = 'carla'")
+    out = export_segment(engine, "carts", with_contacts=True)
+    assert list(out.frame.phone.fillna("-")) == ["-", "-"] and list(out.frame.first_name.fillna("-")) == ["Anna", "-"]
+    sms = export_segment(engine, "carts", purpose="sms")
+    assert list(sms.frame.customer_id) == [] and sms.left_out == 2
+    email = export_segment(engine, "carts", purpose="email", with_contacts=True)
+    assert list(email.frame.customer_id) == ["anna"] and email.left_out == 1
+    # a later withdrawal counts from its moment: anna leaves the e-mail audience
+    row = {"consent_id": "w", "subject_type": "customer_id", "subject_value": "anna", "purpose": "email",
+           "granted": False, "occurred_at": dt.datetime(2025, 1, 1), "source": "manual", "text_version": None,
+           "origin_event_id": None, "recorded_at": dt.datetime(2025, 1, 1)}
+    types = {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string()}
+    S.insert_consent(engine, pa.table({k: pa.array([row[k]], type=types[t]) for k, t in S.CONSENT_COLUMNS}))
+    assert export_segment(engine, "carts", purpose="email").left_out == 2

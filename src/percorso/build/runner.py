@@ -114,6 +114,12 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     full = full or S.read_fingerprint(engine) != fingerprint
     report.mode = "full" if full else "incremental"
 
+    # the consent the sources hold (newsletter, loyalty and CRM flags, Segment's context.consent)
+    # is read first: identity stitching and the per-person outputs check it (percorso.privacy)
+    from percorso.privacy.consent import refresh as refresh_consent
+
+    refresh_consent(project)
+
     say("identità / identity resolution")
     ident = resolve(project, full=full, progress=progress)
     report.identity = ident.to_dict()

@@ -51,7 +51,7 @@ def _root(
 _MODULES = (
     "project", "generate", "ingest", "check", "build", "quarantine", "export", "channels", "identity",
     "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value", "value_more", "server", "activation",
-    "collector",
+    "collector", "privacy",
 )
 
 

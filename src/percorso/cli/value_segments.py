@@ -94,6 +94,9 @@ def register(app: typer.Typer) -> None:
         with_contacts: Annotated[bool, typer.Option(
             "--with-contacts", help="Aggiungi nome, e-mail, telefono e consenso marketing (dati personali: "
             "una riga di audit su stderr) / add contact fields (personal data; one audit line on stderr).")] = False,
+        purpose: Annotated[str | None, typer.Option(
+            "--purpose", help="Audience per una finalità (email, sms, phone, ads, ...): solo chi ha il consenso ora "
+            "/ only members allowed for this purpose now; the others are counted on stderr.")] = None,
         project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.csv, out: OutOpt = None,
     ) -> None:
         """Esporta i clienti del segmento (export members, CSV by default)."""
@@ -101,10 +104,14 @@ def register(app: typer.Typer) -> None:
 
         cols = [c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None
         with open_cli_project(project) as p:
-            exported = export_segment(p.engine, name, p.settings, columns=cols, at=at, with_contacts=with_contacts)
+            exported = export_segment(p.engine, name, p.settings, columns=cols, at=at, with_contacts=with_contacts,
+                                      purpose=purpose)
         emit_frame(exported.frame, fmt, out, title=name)
         if with_contacts:
             typer.echo(exported.note, err=True)
+        elif purpose:
+            typer.echo(f"finalità/purpose {purpose}: {exported.left_out} esclusi senza consenso / left out without "
+                       "consent", err=True)
 
     @seg.command("delete")
     def seg_delete(name: str, project: ProjectOpt = Path(".")) -> None:

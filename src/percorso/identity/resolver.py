@@ -156,6 +156,12 @@ def _resolve(project: Project, engine, after: int | None, say, lap, phases, t0) 
     trusted = trusted_sources(project, S.source_kinds(engine))
     say("identificativi degli eventi / event identifiers")
     S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
+    # without analytics consent at the time of the event, a cookie is not stitched to a person
+    basis = _analytics_basis(project)
+    if basis in ("consent", "legitimate_interest"):
+        from percorso.engine import privacy_sql as P
+
+        P.unstitch_cookies(engine, opt_in=basis == "consent")
     lap("count events")
     n_events = (engine.count("events") if after is None
                 else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
@@ -234,6 +240,29 @@ def _resolve(project: Project, engine, after: int | None, say, lap, phases, t0) 
     )
 
 
+def _analytics_basis(project: Project) -> str:
+    from percorso.privacy.settings import privacy_settings
+
+    return privacy_settings(project.settings).basis("analytics")
+
+
+def _consented_device_links(engine, links: pa.Table, lab: np.ndarray, hashes: pa.Array, opt_in: bool) -> pa.Table:  # noqa: ANN001
+    """The device links whose anonymous component may be stitched: none of its cookies' latest
+    analytics record is a denial, and (opt-in basis) at least one is a grant."""
+    from percorso.engine import privacy_sql as P
+
+    state = P.cookie_analytics_state(engine)
+    h = hashes.to_numpy(zero_copy_only=False)
+    granted = state["granted"].to_numpy(zero_copy_only=False).astype(bool)
+    sh = state["h"].to_numpy(zero_copy_only=False)
+    bad = np.unique(lab[np.isin(h, sh[~granted])])
+    anon = links["anon_label"].to_numpy(zero_copy_only=False)
+    keep = ~np.isin(anon, bad)
+    if opt_in:
+        keep &= np.isin(anon, np.unique(lab[np.isin(h, sh[granted])]))
+    return links.filter(pa.array(keep))
+
+
 def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.ndarray, strong: np.ndarray,
                  h_arr: pa.Array) -> tuple[np.ndarray, pa.Table | None]:
     """Labels after the guarded device link (ADR 0009) and the links it made (None when off).
@@ -255,6 +284,9 @@ def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.n
                           "known": pa.array(known)}),
         window_days=cfg.device_link_window_days, max_known=cfg.device_link_max_known,
         max_known_per_ip=cfg.device_link_max_known_per_ip, succession=cfg.device_link_succession)
+    basis = _analytics_basis(project)
+    if links.num_rows and basis in ("consent", "legitimate_interest"):
+        links = _consented_device_links(engine, links, lab, h_arr.take(pa.array(usable)), basis == "consent")
     if links.num_rows:
         # one pass: an attached component does not carry the link on to other anonymous ones
         # (tried: four passes added 5 % more links at 20,000 customers, none worth the risk)

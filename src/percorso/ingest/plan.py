@@ -48,7 +48,12 @@ SEGMENT: dict[str, tuple[str, tuple[str, Any]]] = {
     "order_id": ("str", ("json", ["$.properties.order_id", "$.properties.orderId"])),
     "coupon_code": ("str", ("json", ["$.properties.coupon"])),
     "items": ("json", ("jsonraw", "$.properties.products")),
-    "properties": ("json", ("jsonraw", "$.properties")),
+    # Segment's consent object (context.consent) travels in properties.consent: the consent
+    # history (percorso.privacy) reads it from there; a payload without one is unchanged
+    "properties": ("json", ("sql", "CASE WHEN json_extract(j, '$.context.consent') IS NULL "
+                                   "THEN json_extract(j, '$.properties')::VARCHAR ELSE json_merge_patch("
+                                   "coalesce(json_extract(j, '$.properties'), '{}'), json_object('consent', "
+                                   "json_extract(j, '$.context.consent')))::VARCHAR END")),
     "ts_timestamp": ("ts", ("json", ["$.timestamp"])),
     "ts_original": ("ts", ("json", ["$.originalTimestamp"])),
     "ts_sent": ("ts", ("json", ["$.sentAt"])),

@@ -84,8 +84,10 @@ def kind_markdown(kind: Kind) -> str:
                      f"{', '.join(f'`{e}`' for e in kind.non_negative)}")
     lines += ["", "| field | type | column names recognised (first match wins) |", "|---|---|---|"]
     if kind.shape == "segment":
-        for fld, (ftype, (_how, paths)) in SEGMENT.items():
+        for fld, (ftype, (how, paths)) in SEGMENT.items():
             shown = paths if isinstance(paths, list) else [paths]
+            if how == "sql" and fld == "properties":  # an expression: say what it reads
+                shown = ["$.properties", "$.context.consent (as properties.consent)"]
             lines.append(f"| {fld} | {ftype} | {', '.join(f'`{p}`' for p in shown)} |")
     else:
         for fld, (ftype, syn) in kind.fields.items():

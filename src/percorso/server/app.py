@@ -139,10 +139,10 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
     app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
     _errors(app)
     from percorso.server.routes import (
-        admin, analyses, cli, collector, customers, health, jobs, login_link, segments, value,
+        admin, analyses, cli, collector, customers, health, jobs, login_link, privacy, segments, value,
     )
 
-    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link, collector):
+    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link, collector, privacy):
         app.include_router(module.router)
     from percorso.web.routes import install as install_dashboard
 
@@ -193,7 +193,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        route = getattr(request.scope.get("route"), "path", None) or "?"  # the template: no identifier in the log
+        log.exception("unexpected error on %s %s", request.method, route)
         return problem(500, "internal_error", f"unexpected {type(exc).__name__}; the server log has the details")
 
 

@@ -107,7 +107,10 @@ class ServerState:
         from percorso.server import audit
 
         principal = getattr(request.state, "principal", None)
-        row = audit.audit_row(principal, action, f"{request.method} {request.url.path}", query, status, rows, detail)
+        # the route's template (/v1/customers/{identifier}), never the path typed: an identifier
+        # in the URL may be an e-mail or a phone, and the audit log holds no personal data
+        route = getattr(request.scope.get("route"), "path", None) or request.url.path
+        row = audit.audit_row(principal, action, f"{request.method} {route}", query, status, rows, detail)
         await self.db(audit.write, self.engine, [row])
 
     def changed(self) -> None:

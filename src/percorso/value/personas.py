@@ -229,8 +229,15 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
         q = self.query
         eng = self.engine
         feats, names = feature_expr(eng)
+        # without profiling consent a person is in no persona; the result says how many (percorso.privacy)
+        from percorso.privacy.consent import allowed
+        from percorso.privacy.settings import privacy_settings
+
+        n_all = int(eng.execute(feats.count()))
+        feats = feats.semi_join(allowed(eng, "profiling", settings=privacy_settings(self.settings)), "customer_id")
         ftab = eng.temp_table(feats)
         try:
+            left_out = n_all - int(eng.execute(ftab.count()))
             if q.stored:
                 facts, meta = self._stored(ftab)
             else:
@@ -239,7 +246,8 @@ class PersonasRunner(Runner[PersonasQuery, PersonasResult]):
             eng.drop_temp(ftab)
         cards = build_cards(facts)
         # avg_revenue: net of refunds, each person's never below 0 (personas_features.net_revenue)
-        meta = {**meta, "definitions": named(revenue=NET_REVENUE, customers=WITH_TOUCHPOINTS)}
+        meta = {**meta, "definitions": named(revenue=NET_REVENUE, customers=WITH_TOUCHPOINTS),
+                "left_out_without_profiling_consent": left_out}
         return PersonasResult(frame=cards_frame(cards), query=q, meta=meta, cards=cards)
 
     def _cluster(self, ftab: Table, names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

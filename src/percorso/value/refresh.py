@@ -155,7 +155,7 @@ def _refit_clv(project: Project, report: RefreshReport) -> None:
     from percorso.value.clv.pipeline import fit_clv, load_models
 
     last = load_models(project.engine)
-    fit = fit_clv(project.engine, last.settings)  # calibration end: the new last order day
+    fit = fit_clv(project.engine, last.settings, privacy=project.settings)  # calibration end: the new last order day
     report.refreshed["clv"] = (f"calibration end {fit.calibration_end} (was {last.calibration_end}), "
                                f"horizon {fit.settings.horizon_months} months")
     report.warnings += [f"clv: {w}" for w in fit.bg.warnings_ + fit.gg.warnings_]

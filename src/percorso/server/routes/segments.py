@@ -115,9 +115,10 @@ async def segment_members(request: Request, name: str, limit: int = Query(100, g
 @endpoint(router, "GET", "/segments/{name}/export", role=Role.analyst,
           summary="Export a segment / Esporta un segmento")
 async def segment_export(request: Request, name: str, format: str = Query("csv_it"),  # noqa: A002
-                         with_contacts: bool = Query(False)) -> FileResponse:
+                         with_contacts: bool = Query(False), purpose: str | None = Query(None)) -> FileResponse:
     """The members as a file (``csv_it``, ``csv``, ``xlsx``, ``parquet``); ``with_contacts`` adds
-    name, e-mail, phone and marketing consent, for ``crm`` and ``admin`` tokens only."""
+    name, e-mail, phone and marketing consent, for ``crm`` and ``admin`` tokens only (each contact
+    only under consent now); ``purpose`` exports only the members allowed for it now."""
     from percorso.export.files import write_frame
     from percorso.value.segments.export import Requester, export_segment
 
@@ -132,13 +133,14 @@ async def segment_export(request: Request, name: str, format: str = Query("csv_i
 
     def write() -> int:
         out = export_segment(state.engine, name, state.project.settings, with_contacts=with_contacts,
-                             requester=requester)
+                             requester=requester, purpose=purpose)
         write_frame(out.frame, path, locale=state.project.settings.project.locale, csv_profile=profile)
         return len(out.frame)
 
     rows = await state.db(write)
     await state.audit(request, "segment_export", query={"name": name, "format": format,
-                                                        "with_contacts": with_contacts}, rows=rows)
+                                                        "with_contacts": with_contacts, "purpose": purpose},
+                      rows=rows)
     return _file_response(path, f"{name}{suffix}")
 
 

@@ -112,7 +112,7 @@ class CLVRunner(Runner[CLVQuery, CLVResult]):
         cfg = cfg.model_copy(update={k: v for k, v in (("horizon_months", q.horizon_months),
                                                         ("monthly_discount_rate", q.monthly_discount_rate))
                                      if v is not None})
-        fit = fit_clv(self.engine, cfg, calibration_end=q.calibration_end)
+        fit = fit_clv(self.engine, cfg, calibration_end=q.calibration_end, privacy=self.settings)
         dec = decile_expr(self.engine.table("customer_value"))
         deciles = self.engine.execute(dec.group_by("decile").aggregate(
             customers=dec.count(), avg_clv=dec.clv.mean(), total_clv=dec.clv.sum(),
@@ -120,7 +120,9 @@ class CLVRunner(Runner[CLVQuery, CLVResult]):
         return CLVResult(frame=param_frame(fit), query=q, deciles=deciles,
                          meta={"loglik_bg_nbd": fit.bg.loglik_, "loglik_gamma_gamma": fit.gg.loglik_,
                                "calibration_end": str(fit.calibration_end), "horizon_months": cfg.horizon_months,
-                               "warnings": fit.bg.warnings_ + fit.gg.warnings_, "timings": fit.timings})
+                               "warnings": fit.bg.warnings_ + fit.gg.warnings_, "timings": fit.timings,
+                               # people with no per-person prediction: no profiling consent (percorso.privacy)
+                               "left_out_without_profiling_consent": fit.left_out})
 
     def customers_expr(self, **selector: Any) -> Any:
         cv = self.engine.table("customer_value")

@@ -50,6 +50,8 @@ class CLVFit:
     settings: CLVSettings
     timings: dict[str, float]
     fitted_at: datetime | None = None
+    left_out: int = 0
+    """Customers with no ``customer_value`` row: no profiling consent (percorso.privacy)."""
 
 
 def last_order_day(engine: Engine) -> date:
@@ -105,12 +107,17 @@ def fit_models(engine: Engine, summary: Table, cfg: CLVSettings, calibration_end
 
 
 def fit_clv(engine: Engine, settings: CLVSettings | None = None, *, calibration_end: date | None = None,
-            write: bool = True) -> CLVFit:
+            write: bool = True, privacy: Any = None) -> CLVFit:
     """Fit BG/NBD and Gamma-Gamma on the orders up to ``calibration_end`` (default: the last
     order day) and, when ``write``, (re)write ``customer_value``.
 
     ``timings`` holds the seconds of each step: ``summary_s``, ``bgnbd_fit_s``,
     ``gamma_gamma_fit_s`` and (when writing) ``predict_s``.
+
+    The models are fitted on every buyer (an aggregate), but per-person predictions are written
+    only for people allowed the ``profiling`` purpose now (``privacy``: the project's
+    :class:`~percorso.privacy.settings.PrivacySettings`, default legal bases when None); the
+    fit's ``left_out`` says how many were left out.
     """
     cfg = settings or CLVSettings()
     end = calibration_end or last_order_day(engine)
@@ -121,7 +128,7 @@ def fit_clv(engine: Engine, settings: CLVSettings | None = None, *, calibration_
         fit, grp = fit_models(engine, summary, cfg, end, tm)
         if write:
             t0 = time.perf_counter()
-            write_customer_value(engine, fit, summary, grp)
+            fit.left_out = write_customer_value(engine, fit, summary, grp, privacy=privacy)
             tm["predict_s"] = time.perf_counter() - t0
     if write:
         save_models(engine, fit)
@@ -215,13 +222,21 @@ def _predictions(fit: CLVFit, grp: dict[str, np.ndarray], horizon_months: int) -
                          discounted_purchases=dcf)
 
 
-def write_customer_value(engine: Engine, fit: CLVFit, summary: Table, grp: dict[str, np.ndarray]) -> int:
-    """Join per-triple predictions to every customer in the engine; write ``customer_value``."""
+def write_customer_value(engine: Engine, fit: CLVFit, summary: Table, grp: dict[str, np.ndarray], *,
+                         privacy: Any = None) -> int:
+    """Join per-triple predictions to every customer allowed ``profiling``; write ``customer_value``.
+
+    Returns how many customers of the summary were left out for lack of profiling consent.
+    """
+    from percorso.privacy.consent import allowed
+    from percorso.privacy.settings import privacy_settings
+
     cfg = fit.settings
     unit = DAYS_PER_UNIT[cfg.time_unit]
     preds = engine.register_arrow("_value_preds", _predictions(fit, grp, cfg.horizon_months))
     try:
-        j = summary.join(preds, TRIPLE)
+        everyone = summary.join(preds, TRIPLE)
+        j = everyone.semi_join(allowed(engine, "profiling", settings=privacy_settings(privacy)), "customer_id")
         p, q, g = (fit.gg.params_[k] for k in ("p", "q", "gamma"))
         pop = p * g / (q - 1) if q > 1 else 0.0
         x = j.frequency.cast("float64")
@@ -235,7 +250,8 @@ def write_customer_value(engine: Engine, fit: CLVFit, summary: Table, grp: dict[
             horizon_months=ibis.literal(cfg.horizon_months),
             calibration_end=ibis.literal(fit.calibration_end),
         )
-        return engine.create_table("customer_value", out)
+        written = engine.create_table("customer_value", out)
+        return int(engine.execute(everyone.count())) - written
     finally:
         engine.unregister("_value_preds")
 

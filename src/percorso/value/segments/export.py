@@ -9,6 +9,12 @@ logger and, from the CLI, on stderr.
 
 Contact fields come from the ``customers`` profile, the one table the build fills from the
 PII vault and the contact profiles (so erasure has one place to act on).
+
+Consent (issue 19): a contact leaves only for a purpose the person allows *at the moment of
+the export* (:func:`percorso.privacy.consent.allowed`): the e-mail with ``email``, the phone
+with ``sms`` or ``phone``; names only next to a contact that leaves. ``purpose`` turns the
+export into an audience for that purpose: members not allowed are left out, and the export
+says how many.
 """
 
 from __future__ import annotations
@@ -70,25 +76,42 @@ class SegmentExport:
     emails: int = 0
     phones: int = 0
     marketing_consent: int = 0
+    withheld: int = 0
+    """Members whose e-mail or phone was withheld for lack of consent at the export."""
+    purpose: str | None = None
+    left_out: int = 0
+    """Members left out of an audience export (``purpose``) for lack of consent."""
 
     @property
     def note(self) -> str:
         """One audit line: what left the database, from which segment, for whom."""
+        extra = (f", senza consenso/without consent: {self.withheld} contatti trattenuti/withheld"
+                 if self.withheld else "")
+        if self.purpose:
+            extra += f", finalità/purpose {self.purpose}: {self.left_out} esclusi/left out"
         return (f"contatti esportati / contacts exported: {self.contacts} di/of {len(self.frame)} clienti "
-                f"(e-mail {self.emails}, telefono/phone {self.phones}, consenso marketing/consent {self.marketing_consent}) "
-                f"- segmento/segment '{self.segment}'")
+                f"(e-mail {self.emails}, telefono/phone {self.phones}, consenso marketing/consent {self.marketing_consent}"
+                f"{extra}) - segmento/segment '{self.segment}'")
 
 
 def export_segment(engine: Engine, name: str, settings: Any = None, *, columns: list[str] | None = None,
                    at: datetime | None = None, with_contacts: bool = False,
-                   requester: Requester = LOCAL_USER) -> SegmentExport:
+                   requester: Requester = LOCAL_USER, purpose: str | None = None) -> SegmentExport:
     """The members of segment ``name`` as a table ordered by ``customer_id``.
 
     ``columns``: profile fields (default: those of the rule); ``at``: the members at a past
     time, from the refreshes (customer_id only, plus contacts when asked). ``with_contacts``
     adds :data:`CONTACT_FIELDS` when ``requester`` may see them (:class:`AccessDenied`
     otherwise, before anything is read) and writes the audit line to ``percorso.audit``.
+    Contacts leave only with consent now (module doc); ``purpose`` keeps only the members
+    allowed for it now (an audience) and counts the others in ``left_out``.
     """
+    from percorso.privacy.consent import allowed
+    from percorso.privacy.settings import check_purpose, privacy_settings
+
+    ps = privacy_settings(settings)
+    if purpose is not None:
+        purpose = check_purpose(purpose)
     if with_contacts and not contacts_allowed(requester):
         raise AccessDenied(f"{requester.name} (role {requester.role or 'none'}) may not export contact fields; "
                            "export without --with-contacts")
@@ -96,16 +119,53 @@ def export_segment(engine: Engine, name: str, settings: Any = None, *, columns: 
         expr = members_at(engine, name, at)
     else:
         expr = members(engine, name, settings, columns=export_columns(load_rule(engine, name), columns)[1:])
+    left_out = 0
+    if purpose is not None:
+        n_all = int(engine.execute(expr.count()))
+        expr = expr.semi_join(allowed(engine, purpose, settings=ps), "customer_id")
+        left_out = n_all - int(engine.execute(expr.count()))
+    withheld = 0
     if with_contacts:
-        c = engine.table("customers")
-        contact = c.select("customer_id", *CONTACT_FIELDS)
+        contact = _consented_contacts(engine, ps)
         keep = [x for x in expr.columns if x not in CONTACT_FIELDS]
-        expr = expr.select(*keep).left_join(contact, "customer_id").select(*keep, *CONTACT_FIELDS)
+        expr = expr.select(*keep).left_join(contact, "customer_id").select(*keep, *CONTACT_FIELDS, "_withheld")
     frame = engine.execute(expr.order_by("customer_id"))
-    out = SegmentExport(frame=frame, segment=name, with_contacts=with_contacts)
+    if with_contacts:
+        withheld = int(frame.pop("_withheld").fillna(False).sum())
+    out = SegmentExport(frame=frame, segment=name, with_contacts=with_contacts, withheld=withheld,
+                        purpose=purpose, left_out=left_out)
     if with_contacts:
         email, phone = frame["email"].notna(), frame["phone"].notna()
         out.contacts, out.emails, out.phones = int((email | phone).sum()), int(email.sum()), int(phone.sum())
         out.marketing_consent = int(((email | phone) & frame["consent_marketing"].eq(True)).sum())
         audit_log.info("%s; requester %s (role %s)", out.note, requester.name, requester.role or "none")
     return out
+
+
+def _consented_contacts(engine: Engine, ps: Any) -> Any:
+    """``customers``' contact fields with each contact kept only under consent now.
+
+    The e-mail needs ``email``, the phone ``sms`` or ``phone``; names stay only next to a kept
+    contact. ``_withheld`` marks a person who had a contact that was held back.
+    """
+    import ibis
+
+    from percorso.privacy.consent import allowed
+
+    c = engine.table("customers")
+    ok_e = allowed(engine, "email", settings=ps).select("customer_id", _e=ibis.literal(True))
+    ok_p = ibis.union(allowed(engine, "sms", settings=ps), allowed(engine, "phone", settings=ps), distinct=True)
+    ok_p = ok_p.select("customer_id", _p=ibis.literal(True))
+    j = c.select("customer_id", *CONTACT_FIELDS).left_join(ok_e, "customer_id").select(
+        "customer_id", *CONTACT_FIELDS, "_e").left_join(ok_p, "customer_id").select("customer_id", *CONTACT_FIELDS,
+                                                                                   "_e", "_p")
+    e_ok, p_ok = j._e.fill_null(False), j._p.fill_null(False)
+    email = ibis.ifelse(e_ok, j.email, ibis.null(j.email.type()))
+    phone = ibis.ifelse(p_ok, j.phone, ibis.null(j.phone.type()))
+    named = email.notnull() | phone.notnull()
+    return j.select(
+        "customer_id",
+        first_name=ibis.ifelse(named, j.first_name, ibis.null(j.first_name.type())),
+        last_name=ibis.ifelse(named, j.last_name, ibis.null(j.last_name.type())),
+        email=email, phone=phone, consent_marketing=j.consent_marketing,
+        _withheld=(j.email.notnull() & ~e_ok) | (j.phone.notnull() & ~p_ok))
