@@ -73,13 +73,14 @@ def refresh(engine_or_project: Any) -> int:
 
 
 def _history(engine: Engine) -> ir.Table:
+    """``consent_history``, or an empty table of its shape when a project has none yet (no memtable:
+    an expression may be written with ``create_table``, which compiles it to SQL)."""
     if engine.has_table("consent_history"):
         return engine.table("consent_history")
-    schema = {c: ("boolean" if t == "BOOLEAN" else "timestamp" if t == "TIMESTAMP" else "string")
-              for c, t in S.CONSENT_COLUMNS}
-    return ibis.memtable(pa.table({c: pa.array([], type=pa.bool_() if t == "boolean" else
-                                                pa.timestamp("us") if t == "timestamp" else pa.string())
-                                   for c, t in schema.items()}))
+    c = engine.table("customers")
+    kinds = {"BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "VARCHAR": "string"}
+    return c.filter(ibis.literal(False)).select(
+        **{col: ibis.null(kinds[t]) for col, t in S.CONSENT_COLUMNS})
 
 
 def _subject_customers(engine: Engine) -> ir.Table:
