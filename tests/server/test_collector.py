@@ -161,4 +161,5 @@ def test_each_call_endpoint_sets_its_type(endpoint: str) -> None:
     ev = {"userId": "u", "event": "Signed Up", "previousId": "p", "groupId": "g"}
     intake = E.Intake(received=dt.datetime.now(dt.UTC), ip=None, user_agent=None, names={"signed_up": "signup"},
                       earliest=dt.datetime(1990, 1, 1, tzinfo=dt.UTC), latest=dt.datetime(2999, 1, 1, tzinfo=dt.UTC))
-    assert E.check_event(ev, endpoint, intake) is None and ev["type"] == endpoint
+    assert E.check_event(ev, endpoint, intake) is None and "type" not in ev  # checked as sent
+    assert E.stamp(ev, endpoint, intake)["type"] == endpoint

@@ -81,15 +81,13 @@ def _blank(v: Any) -> bool:
 
 
 def _id(ev: dict[str, Any], name: str) -> Problem | None:
-    """An identifier field, when present, is a non-empty string or a whole number (made a string)."""
+    """An identifier field, when present, is a string or a whole number (:func:`stamp` makes it a string)."""
     v = ev.get(name)
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (str, int)):
         return Problem(R.COLLECTOR_BAD_TYPE, name, f"{name} has JSON type {_jtype(v)}; valid: {_ID_HELP}")
-    if isinstance(v, int):
-        ev[name] = str(v)
-    elif len(v) > 512:
+    if isinstance(v, str) and len(v) > 512:
         return Problem(R.COLLECTOR_BAD_TYPE, name, f"{name} is {len(v)} characters long; valid: at most 512")
     return None
 
@@ -111,7 +109,7 @@ def parse_time(text: Any) -> dt.datetime | None:
 
 
 def check_event(ev: Any, call_type: str | None, intake: Intake) -> Problem | None:
-    """Check one call in place (and stamp it); None when it may be acknowledged.
+    """Check one call (never changing it, so a refused call is kept as sent); None when it may be taken.
 
     ``call_type`` is the endpoint's (``/v1/track`` → ``track``) or None for a batch item,
     whose own ``type`` decides.
@@ -119,9 +117,7 @@ def check_event(ev: Any, call_type: str | None, intake: Intake) -> Problem | Non
     if not isinstance(ev, dict):
         return Problem(R.COLLECTOR_BAD_JSON, "(event)", f"an event has JSON type {_jtype(ev)}; valid: a JSON object "
                        "such as {\"type\": \"track\", \"event\": \"Order Completed\", \"userId\": \"...\"}")
-    if call_type is not None:
-        ev["type"] = call_type
-    typ = ev.get("type")
+    typ = call_type if call_type is not None else ev.get("type")
     if _blank(typ):
         return Problem(R.COLLECTOR_MISSING_FIELD, "type", f"type is missing; valid: one of {', '.join(CALL_TYPES)}")
     if typ not in CALL_TYPES:
@@ -216,10 +212,8 @@ def _times(ev: dict[str, Any], intake: Intake) -> Problem | None:
                            "such as 2026-03-05T10:30:00.000Z or 2026-03-05T11:30:00+01:00")
         times[name] = t
     if not intake.historical:
-        if "originalTimestamp" not in times and "timestamp" in times and "sentAt" in times:
-            ev["originalTimestamp"] = ev.pop("timestamp")  # a client's own clock: corrected like Segment
+        if _promotes(ev):  # a client's own clock: corrected like Segment (see stamp)
             times["originalTimestamp"] = times.pop("timestamp")
-        ev["receivedAt"] = intake.received_text
         received = intake.received
     else:
         received = parse_time(ev.get("receivedAt")) if ev.get("receivedAt") is not None else None
@@ -250,20 +244,42 @@ def inherit(ev: Any, batch: dict[str, Any]) -> None:
         ev["context"] = {**batch["context"], **(ev.get("context") or {})}
 
 
-def stamp(ev: dict[str, Any], intake: Intake) -> None:
-    """Add what the server knows to a checked call: messageId, context.ip and userAgent."""
-    ev.pop("writeKey", None)
-    if _blank(ev.get("messageId")):
-        ev["messageId"] = f"srv-{uuid.uuid4()}"
+def _promotes(ev: dict[str, Any]) -> bool:
+    """A client that sent ``timestamp`` and ``sentAt`` but no ``originalTimestamp``: its timestamp is its own clock."""
+    return ev.get("originalTimestamp") is None and ev.get("timestamp") is not None and ev.get("sentAt") is not None
+
+
+def stamp(ev: dict[str, Any], call_type: str | None, intake: Intake) -> dict[str, Any]:
+    """The checked call as stored: its type, ids as strings, receivedAt, messageId, context.ip and userAgent.
+
+    A new dict (the call itself is left as sent, for the quarantine should the line be too large).
+    """
+    out = dict(ev)
+    if call_type is not None:
+        out["type"] = call_type
+    out.pop("writeKey", None)
+    for name in ("userId", "anonymousId", "previousId", "groupId", "messageId"):
+        if isinstance(out.get(name), int):
+            out[name] = str(out[name])
+    if _blank(out.get("messageId")):
+        out["messageId"] = f"srv-{uuid.uuid4()}"
     if intake.historical:  # an import is sent by a program, not by the person's device
-        return
-    ctx = ev.get("context")
-    if ctx is None:
-        ctx = ev["context"] = {}
+        return out
+    if _promotes(out):
+        out["originalTimestamp"] = out.pop("timestamp")
+    out["receivedAt"] = intake.received_text
+    ctx = dict(out.get("context") or {})
     if intake.ip and _blank(ctx.get("ip")):
         ctx["ip"] = intake.ip
     if intake.user_agent and _blank(ctx.get("userAgent")):
         ctx["userAgent"] = intake.user_agent
+    out["context"] = ctx
+    return out
+
+
+def stamp_allowance(intake: Intake) -> int:
+    """Bytes :func:`stamp` may add to a call (its size limit counts the call as sent)."""
+    return 200 + len((intake.ip or "").encode()) + len((intake.user_agent or "").encode())
 
 
 def dumps(ev: dict[str, Any]) -> bytes:

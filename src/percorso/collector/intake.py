@@ -127,20 +127,23 @@ def process(raw: bytes, endpoint: str, intake: E.Intake, where: str) -> Outcome:
         return out
     else:
         calls, batch = doc["batch"], doc
+    allowance = E.MAX_EVENT_BYTES + E.stamp_allowance(intake)
     for i, ev in enumerate(calls):
         if batch is not None:
             E.inherit(ev, batch)
-        original = json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
-        if len(original.encode("utf-8")) > E.MAX_EVENT_BYTES:
-            out.refuse(E.Problem(R.COLLECTOR_TOO_LARGE, "(event)", f"the event is {len(original):,} characters; "
-                                 "valid: at most 32 KB per event", 413 if batch is None else 400),
-                       original, where, i + 1, at, None if batch is None else i)
-            continue
+        index = None if batch is None else i
         problem = E.check_event(ev, single, intake)
         if problem is not None:
-            out.refuse(problem, original, where, i + 1, at, None if batch is None else i)
+            out.refuse(problem, text if batch is None else ev, where, i + 1, at, index)
             continue
-        E.stamp(ev, intake)
-        out.events.append(E.dumps(ev))
+        line = E.dumps(E.stamp(ev, single, intake))
+        if len(line) > allowance:  # the call as sent was over 32 KB (what the stamps add is not counted)
+            size = len(text.encode()) if batch is None else len(json.dumps(ev, ensure_ascii=False).encode())
+            if size > E.MAX_EVENT_BYTES:
+                out.refuse(E.Problem(R.COLLECTOR_TOO_LARGE, "(event)", f"the event is {size:,} bytes; valid: at most "
+                                     "32 KB per event", 413 if batch is None else 400),
+                           text if batch is None else ev, where, i + 1, at, index)
+                continue
+        out.events.append(line)
         out.accepted += 1
     return out

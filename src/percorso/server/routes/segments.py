@@ -112,6 +112,32 @@ async def segment_members(request: Request, name: str, limit: int = Query(100, g
             "next_offset": offset + limit if len(frame) == limit else None}
 
 
+@endpoint(router, "GET", "/segments/{name}/changes", role=Role.analyst,
+          summary="Segment entries and exits / Entrate e uscite dal segmento")
+async def segment_changes(request: Request, name: str, since: str | None = Query(None),
+                          limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
+    """Entries and exits as events with their time (UTC), oldest first; ``since`` (ISO 8601, UTC) for polling."""
+    from datetime import UTC, datetime
+
+    from percorso.analysis.wire import frame_to_wire
+    from percorso.value.segments.store import segment_changes as changes
+
+    try:
+        after = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+    except ValueError:
+        raise InputError(f"since '{since}' is not a time; valid: ISO 8601 such as 2026-12-04T10:00:00Z") from None
+    if after is not None and after.tzinfo is not None:
+        after = after.astimezone(UTC).replace(tzinfo=None)
+    state = request.app.state.percorso
+
+    def read() -> Any:
+        return state.engine.execute(changes(state.engine, name, after).limit(limit))
+
+    frame = await state.db(read)
+    await state.audit(request, "segment_changes", query={"name": name, "since": since}, rows=len(frame))
+    return {"name": name, "changes": frame_to_wire(frame), "since": since}
+
+
 @endpoint(router, "GET", "/segments/{name}/export", role=Role.analyst,
           summary="Export a segment / Esporta un segmento")
 async def segment_export(request: Request, name: str, format: str = Query("csv_it"),  # noqa: A002

@@ -141,6 +141,27 @@ def refresh_segment(engine: Engine, name: str, settings: Any = None) -> dict[str
     return {"name": name, "size": size, "entered": n_new, "left": n_left}
 
 
+def segment_changes(engine: Engine, name: str, since: datetime | None = None) -> Table:
+    """Who entered and who left ``name``, as events: customer_id, change (``entered``/``left``), occurred_at.
+
+    Why a view of ``segment_membership``: each refresh (a build, a collector micro-batch every
+    few seconds) closes and opens membership intervals at its time; read as events they are
+    what automation acts on ("entered the segment at 10:02:07"). ``since`` keeps the changes
+    at or after a time (UTC), for a consumer that polls.
+    """
+    if name not in segment_names(engine):
+        raise NotFound(f"no segment named '{name}'; {suggest(name, segment_names(engine))}")
+    m = engine.table("segment_membership")
+    m = m.filter(m.name == name)
+    entered = m.select("customer_id", change=ibis.literal("entered"), occurred_at=m.entered_at)
+    left = m.filter(m.left_at.notnull())
+    left = left.select("customer_id", change=ibis.literal("left"), occurred_at=left.left_at)
+    out = entered.union(left)
+    if since is not None:
+        out = out.filter(out.occurred_at >= ibis.literal(since, type="timestamp"))
+    return out.order_by(["occurred_at", "change", "customer_id"])
+
+
 def refresh_all(engine: Engine, settings: Any = None) -> pd.DataFrame:
     """Refresh every stored segment (e.g. after ``percorso build``)."""
     import pandas as pd

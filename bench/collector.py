@@ -1,0 +1,333 @@
+"""Collector load on loopback: events/s, acknowledgement latency, the fsync floor, freshness (issue 17).
+
+Usage: python bench/collector.py [--project DIR | --customers N] [--clients 4] [--seconds 20]
+                                 [--max-batches 2000] [--kills 0]
+
+Starts ``percorso serve`` on a built project (a copy of ``--project``, else a new demo) and
+``--clients`` load-generator processes, each sending batches of 100 Segment calls to
+``/v1/batch`` for ``--seconds`` (or ``--max-batches`` in all). Then, with the same clients, the
+**floor**: a bare endpoint (same uvicorn, same loopback) that only appends the body to a file
+and fsyncs it, so the ratio says what the checks, the spool and the consumer cost. While the
+collector is loaded, a probe sends one order a second for a new customer and polls
+``GET /v1/customers/{id}`` until it shows: the **freshness** from the 200 to the profile.
+``--kills N`` (the must-show's 200 kills) kills the server N times under load and checks
+that every acknowledged event is stored exactly once. Prints one JSON object with ``uptime``'s
+load average before and after; targets: >= 10,000 events/s, p99 ack <= 200 ms, freshness
+p95 <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+BATCH = 100
+
+
+def pct(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    a = np.array(values) * 1000
+    return {"p50_ms": round(float(np.percentile(a, 50)), 1), "p95_ms": round(float(np.percentile(a, 95)), 1),
+            "p99_ms": round(float(np.percentile(a, 99)), 1), "max_ms": round(float(a.max()), 1), "n": len(values)}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+# -- the floor: append + fsync, nothing else --------------------------------------------------
+def floor_server(path: str, port: int) -> None:
+    import asyncio
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lock = threading.Lock()
+
+    def append(data: bytes) -> None:
+        with lock:
+            os.write(fd, data + b"\n")
+            os.fdatasync(fd)
+
+    async def floor(request):  # noqa: ANN001, ANN202
+        await asyncio.get_running_loop().run_in_executor(None, append, await request.body())
+        return JSONResponse({"success": True})
+
+    app = Starlette(routes=[Route("/v1/batch", floor, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- load --------------------------------------------------------------------------------------
+def batch_body(client: int, n: int, rng: random.Random) -> bytes:
+    calls = []
+    for i in range(BATCH):
+        user = f"load-u{rng.randrange(20000)}"
+        kind = rng.random()
+        call = {"messageId": f"c{client}-b{n}-e{i}", "anonymousId": f"anon-{user}",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "context": {"page": {"url": "https://www.dormirebene.it/materassi?utm_source=google&utm_medium=cpc",
+                                     "referrer": "https://www.google.it/"}, "userAgent": "bench/1.0",
+                            "ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"}}
+        if kind < 0.6:
+            call.update(type="page", name="Materassi")
+        elif kind < 0.9:
+            call.update(type="track", event="Product Viewed", properties={"product_id": "MAT-001", "price": 499.0})
+        else:
+            call.update(type="track", event="Order Completed", userId=user,
+                        properties={"revenue": 499.0, "order_id": f"o-{client}-{n}-{i}", "currency": "EUR"})
+        calls.append(call)
+    return json.dumps({"batch": calls}).encode()
+
+
+def client_worker(args: tuple[int, str, str, float, int, str]) -> dict:
+    """One client process: batches until the deadline or its share of the batch cap."""
+    client, url, key, seconds, max_batches, run = args
+    rng = random.Random(client)
+    lat, codes, acked = [], {}, []
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, auth=(key, ""), timeout=30) as http:
+        n = 0
+        while time.monotonic() < deadline and n < max_batches:
+            body = batch_body(client, n, rng)
+            t = time.perf_counter()
+            try:
+                r = http.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+                code = r.status_code
+            except httpx.HTTPError:
+                code = 0
+            lat.append(time.perf_counter() - t)
+            codes[code] = codes.get(code, 0) + 1
+            if code == 200:
+                acked.append(n)
+            else:
+                time.sleep(0.05)
+            n += 1
+    return {"lat": lat, "codes": codes, "acked_batches": acked}
+
+
+def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run: str) -> dict:
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(clients) as pool:
+        parts = list(pool.map(client_worker, [(c, url, key, seconds, max(1, max_batches // clients), run)
+                                              for c in range(clients)]))
+    wall = time.perf_counter() - t0
+    lat = [x for p in parts for x in p["lat"]]
+    codes: dict[str, int] = {}
+    for p in parts:
+        for c, n in p["codes"].items():
+            codes[str(c)] = codes.get(str(c), 0) + n
+    events = BATCH * codes.get("200", 0)
+    return {"events_acked": events, "seconds": round(wall, 2), "events_per_s": round(events / wall, 1),
+            "requests": len(lat), "status": codes, "ack_latency": pct(lat),
+            "acked": {c: p["acked_batches"] for c, p in enumerate(parts)}}
+
+
+# -- freshness probe -----------------------------------------------------------------------------
+def probe(url: str, key: str, token: str, stop: threading.Event, out: list[float], missed: list[str]) -> None:
+    threads = []
+
+    def one(i: int) -> None:
+        uid = f"fresh-{i}-{os.getpid()}"
+        with httpx.Client(base_url=url, timeout=30) as http:
+            r = http.post("/v1/track", auth=(key, ""), json={"userId": uid, "event": "Order Completed",
+                                                             "messageId": uid, "properties": {"revenue": 10.0}})
+            if r.status_code != 200:
+                missed.append(f"{uid}: {r.status_code}")
+                return
+            acked = time.perf_counter()
+            while time.perf_counter() - acked < 60:
+                v = http.get(f"/v1/customers/{uid}", headers={"Authorization": f"Bearer {token}"})
+                if v.status_code == 200:
+                    out.append(time.perf_counter() - acked)
+                    return
+                time.sleep(0.05)
+            missed.append(f"{uid}: not visible after 60 s")
+
+    i = 0
+    while not stop.is_set():
+        t = threading.Thread(target=one, args=(i,), daemon=True)
+        t.start()
+        threads.append(t)
+        i += 1
+        stop.wait(1.0)
+    for t in threads:
+        t.join(timeout=90)
+
+
+def stats(root: Path) -> dict:
+    r = subprocess.run([sys.executable, "-m", "percorso", "collector", "stats", "-p", str(root), "--format", "json"],
+                       capture_output=True, text=True, env=ENV)
+    return json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr[-300:]}
+
+
+def drain(root: Path, timeout: float = 300) -> float:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        s = stats(root)
+        if s.get("spool_events", 1) == 0:
+            return round(time.perf_counter() - t0, 2)
+        time.sleep(0.5)
+    return -1.0
+
+
+def kills(root: Path, key: str, n: int, clients: int) -> dict:
+    """Kill the server ``n`` times under load; every acknowledged event must be stored once."""
+    from api import serve
+
+    proc, url, _ = serve(root)
+    box = {"url": url}
+    stop = threading.Event()
+    acked: list[str] = []
+    lock = threading.Lock()
+
+    def client(c: int) -> None:
+        rng = random.Random(1000 + c)
+        b = 0
+        with httpx.Client(timeout=10, auth=(key, "")) as http:
+            while not stop.is_set():
+                body = batch_body(1000 + c, b, rng)
+                while not stop.is_set():
+                    try:
+                        if http.post(box["url"] + "/v1/batch", content=body).status_code == 200:
+                            with lock:
+                                acked.extend(f"c{1000 + c}-b{b}-e{i}" for i in range(BATCH))
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    time.sleep(0.05)
+                b += 1
+
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(clients)]
+    for t in threads:
+        t.start()
+    rng = random.Random(7)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        time.sleep(rng.uniform(0.2, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc, box["url"], _ = serve(root)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    proc.terminate()
+    proc.wait(timeout=300)
+    from percorso.project import open_project
+
+    with open_project(root, read_only=True) as p:
+        ev = p.engine.table("events")
+        got = p.engine.execute(ev.filter(ev.source_key.startswith("c1")).group_by("source_key").aggregate(n=ev.count()))
+    stored = dict(zip(got.source_key, got.n))
+    return {"kills": n, "seconds": round(time.perf_counter() - t0, 1), "acked": len(acked),
+            "missing": sum(1 for m in acked if m not in stored), "duplicated": int((got.n > 1).sum())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--project", type=Path)
+    ap.add_argument("--customers", type=int, default=2000)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--max-batches", type=int, default=2000)
+    ap.add_argument("--kills", type=int, default=0)
+    ap.add_argument("--floor", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.floor:
+        floor_server(args.floor[0], int(args.floor[1]))
+        return
+    from api import serve
+
+    load_before = uptime()
+    work = Path(tempfile.mkdtemp(prefix="percorso-bench-collector-"))
+    try:
+        if args.project:
+            root = work / "project"
+            shutil.copytree(args.project, root, ignore=shutil.ignore_patterns(".percorso"))
+        else:
+            root = work / "demo"
+            subprocess.run([sys.executable, "-m", "percorso", "demo", "--customers", str(args.customers), "--dir",
+                            str(root)], check=True, capture_output=True, env=ENV)
+        key = subprocess.run([sys.executable, "-m", "percorso", "source", "key", "create", "web", "-p", str(root)],
+                             check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+        proc, url, token = serve(root)
+        fresh: list[float] = []
+        missed: list[str] = []
+        try:
+            stop = threading.Event()
+            prober = threading.Thread(target=probe, args=(url, key, token, stop, fresh, missed), daemon=True)
+            prober.start()
+            collector = load(url, key, args.clients, args.seconds, args.max_batches, "collector")
+            stop.set()
+            prober.join(timeout=120)
+            drained = drain(root)
+            consumer = stats(root)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=300)
+        port = free_port()
+        fproc = subprocess.Popen([sys.executable, __file__, "--floor", str(work / "floor.jsonl"), str(port)], env=ENV,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            floor_url = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    httpx.post(floor_url + "/v1/batch", content=b"{}", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            floor = load(floor_url, key, args.clients, args.seconds, args.max_batches, "floor")
+        finally:
+            fproc.terminate()
+            fproc.wait(timeout=60)
+        crash = kills(root, key, args.kills, args.clients) if args.kills else None
+        collector.pop("acked")
+        floor.pop("acked")
+        f = pct(fresh)
+        out = {"bench": "collector", "clients": args.clients, "batch": BATCH, "collector": collector,
+               "floor": floor, "ratio_events_per_s": round(collector["events_per_s"] / max(floor["events_per_s"], 1e-9), 3),
+               "ratio_p99": round(collector["ack_latency"].get("p99_ms", 0) / max(floor["ack_latency"].get("p99_ms", 1), 1e-9), 2),
+               "freshness": {k.replace("_ms", "_s"): (round(v / 1000, 2) if k.endswith("_ms") else v) for k, v in f.items()},
+               "freshness_missed": missed[:5], "drain_seconds_after_load": drained,
+               "consumer": {k: consumer.get(k) for k in ("accepted", "deduplicated", "quarantined_total", "micro_batches",
+                                                          "fsyncs", "appended_events", "last_batch_seconds", "busy_503")},
+               "crash": crash,
+               "targets": {"events_per_s": collector["events_per_s"] >= 10000,
+                           "p99_ack_ms": collector["ack_latency"].get("p99_ms", 1e9) <= 200,
+                           "freshness_p95_s": f.get("p95_ms", 1e9) <= 5000},
+               "uptime_before": load_before, "uptime_after": uptime()}
+        print(json.dumps(out))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Real time: a micro-batch runs the incremental build and refreshes the saved segments, so a
+customer's entry and exit are recorded as events with their time (issue 17, Deliver 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from percorso.collector.service import drain
+from percorso.value.segments.store import save_segment, segment_changes
+from tests.collector.helpers import Sender
+
+
+def _send(project, calls: list[dict]) -> None:  # noqa: ANN001
+    sender = Sender(project)
+    try:
+        assert sender.send({"batch": calls}).status == 200
+    finally:
+        sender.close()
+
+
+def _page(uid: str, n: int) -> dict:
+    return {"type": "page", "userId": uid, "name": "Home", "messageId": f"{uid}-page-{n}"}
+
+
+def _order(uid: str, n: int) -> dict:
+    return {"type": "track", "event": "Order Completed", "userId": uid, "messageId": f"{uid}-order-{n}",
+            "properties": {"revenue": 80.0, "order_id": f"{uid}-{n}"}}
+
+
+def test_micro_batches_record_segment_entries_and_exits(project) -> None:
+    _send(project, [_page("u-1", 1), _order("u-1", 1), _page("u-2", 1)])
+    first = drain(project, build=True)
+    assert first.accepted == 3 and first.build["mode"] == "full"
+    e = project.engine
+    save_segment(e, "buyers", {"type": "compare", "field": "n_orders", "op": "ge", "value": 1})
+    save_segment(e, "browsers", {"type": "compare", "field": "n_orders", "op": "eq", "value": 0})
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    _send(project, [_order("u-2", 1), _page("u-3", 1)])  # u-2 buys; u-3 is new
+    live = drain(project, build=True)
+    assert live.build["mode"] == "incremental" and live.build["new_events"] == 2
+    assert "buyers 2" in live.build["value"]["segments"] and "browsers 1" in live.build["value"]["segments"]
+    buyers = e.execute(segment_changes(e, "buyers", before))
+    browsers = e.execute(segment_changes(e, "browsers", before))
+    assert list(zip(buyers.customer_id.map(_uid(e)), buyers.change)) == [("u-2", "entered")]
+    assert sorted(zip(browsers.customer_id.map(_uid(e)), browsers.change)) == [("u-2", "left"), ("u-3", "entered")]
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    assert ((buyers.occurred_at >= before) & (buyers.occurred_at <= after)).all()
+    assert len(e.execute(segment_changes(e, "buyers"))) == 2  # u-1 at the save, u-2 live
+
+
+def _uid(e):  # noqa: ANN001, ANN202
+    m = e.table("identity_map")
+    ids = e.execute(m.filter(m.id_type == "user_id").select("customer_id", "id_value"))
+    return dict(zip(ids.customer_id, ids.id_value)).get
