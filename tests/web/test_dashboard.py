@@ -151,3 +151,13 @@ def test_drill_down_lists_the_same_customers_as_the_python_api(site) -> None:  #
     shown = re.findall(r"/cliente\?id=(C[0-9a-f]{12})", page)
     assert shown == list(expected)
     assert client.get(link.group(1), headers={"Authorization": f"Bearer {tokens['viewer']}"}).status_code == 403
+
+
+def test_a_damaged_drill_link_says_what_is_wrong(site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _root = site
+    headers = {"Authorization": f"Bearer {tokens['analyst']}"}
+    page = client.get("/clienti?kind=journey_map&q=%7Bnot-json&sel=%7B%7D", headers={**headers, "Accept": "text/html"})
+    assert page.status_code == 400 and "Qualcosa non va" in page.text and "q/sel are not JSON" in page.text
+    api = client.get("/clienti?kind=journey_map&q=%7B%7D&sel=%7B%22stage%22%3A%22awarenes%22%7D", headers=headers)
+    assert api.status_code == 400 and api.headers["content-type"].startswith("application/problem+json")
+    assert "awareness" in api.json()["detail"]  # the close valid value is named

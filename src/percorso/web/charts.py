@@ -38,10 +38,15 @@ class Chart:
 def styled(fig: go.Figure, locale: str, *, x_title: str | None = None, y_title: str | None = None,
            percent: str | None = None, height: int = 420, legend: bool = True) -> go.Figure:
     """The house style: locale separators, axis titles, ``percent`` = ``"x"``/``"y"`` axis as %."""
+    # no Plotly template: "plotly_white" cost ~40 ms of deep copies per chart and 7 KB of JSON; the
+    # few settings it gave are set here (plotly.js's own defaults do the rest)
     fig.update_layout(separators=plotly_separators(locale), font=dict(family=FONT, size=13, color="#1f2937"),
-                      template="plotly_white", height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      template=None, paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+                      height=height, margin=dict(l=10, r=10, t=30, b=10),
                       showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                       hoverlabel=dict(font=dict(family=FONT)))
+    fig.update_xaxes(gridcolor="#e5e7eb", zerolinecolor="#d1d5db")
+    fig.update_yaxes(gridcolor="#e5e7eb", zerolinecolor="#d1d5db")
     if x_title is not None:
         fig.update_xaxes(title_text=x_title, automargin=True)
     if y_title is not None:

@@ -211,7 +211,31 @@ def _wire_args(request: Request) -> tuple[Any, dict[str, Any]]:
     return query_from_wire(params.get("kind", ""), body), selector
 
 
+def _readable_errors(fn: Any) -> Any:
+    """A browser gets a page saying what went wrong (a damaged link, an unknown selector value);
+    other clients the API's problem+json, as everywhere."""
+    import functools
+
+    @functools.wraps(fn)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except PercorsoError as exc:
+            if not _wants_html(request):
+                raise
+            from percorso.server.security import status_of
+
+            ctx = PageContext(request, BY_KEY["panoramica"], request.state.principal,
+                              parse_locale(request.query_params.get("lang")), dict(request.query_params))
+            ctx.errors.append(exc.message)
+            return render(request, "problem.html", {**await base_context(ctx), "page": None},
+                          status=status_of(exc), locale=ctx.locale)
+
+    return wrapper
+
+
 @web_endpoint("/clienti", Role.analyst)
+@_readable_errors
 async def customers_behind(request: Request) -> Response:
     """The customers behind one number of a page (the REST drill-down, ``Runner.drill_by`` selectors)."""
     from percorso.analysis.wire import frame_from_wire
@@ -252,6 +276,7 @@ async def customers_behind(request: Request) -> Response:
 
 
 @web_endpoint("/esporta", Role.viewer)
+@_readable_errors
 async def export_table(request: Request) -> Response:
     """One table of a page's result as a file: CSV (Italian Excel in Italian) or XLSX."""
     from percorso.analysis.wire import frame_from_wire
