@@ -40,12 +40,14 @@ def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = 
                labels: dict[str, str] | None = None, like: dict[str, str] | None = None,
                ctx: PageContext | None = None, query: Any = None, drill_by: tuple[str, ...] = (),
                limit: int = 200, customer_link: bool = False, words: tuple[str, ...] = (),
-               row_class: str | None = None, selector: Any = None) -> TableView:
+               row_class: str | None = None, selector: Any = None, shown_as: dict[str, Any] | None = None) -> TableView:
     """``frame`` for a page. With ``ctx``, ``query`` and ``drill_by`` (the runner's selector
     columns) each row links to its customers; ``labels`` overrides a column's header; the
     values of the ``words`` columns are translated (:func:`percorso.web.words.say`);
     ``row_class`` names a flag column whose true rows are marked (friction cells);
-    ``selector(record)`` gives a row's drill-down selector where ``drill_by`` cannot."""
+    ``selector(record)`` gives a row's drill-down selector where ``drill_by`` cannot;
+    ``shown_as[col](value)`` is the text of a cell where the column's kind is not enough
+    (a month as ``dic 2026``); selectors keep the raw value."""
     from percorso.web.words import say
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     if ctx is not None and ctx.viewer:
@@ -66,7 +68,12 @@ def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = 
         row = []
         for c in cols:
             s = shown[str(c)]
-            text = say(record[c], gettext) if c in words else format_value(record[c], s.kind, locale, scale=s.scale)
+            if shown_as and c in shown_as:
+                text = shown_as[c](record[c])
+            elif c in words:
+                text = say(record[c], gettext)
+            else:
+                text = format_value(record[c], s.kind, locale, scale=s.scale)
             cell = Cell(text, s.kind in NUMERIC_KINDS)
             if customer_link and c == "customer_id" and record[c]:
                 from urllib.parse import quote
