@@ -94,6 +94,8 @@ def test_every_route_every_role_every_bad_token(demo: Path) -> None:
                         where = f"{method} {route.path} as {who}: {resp.status_code} {resp.text[:200]}"
                         if needed == PUBLIC and route.path.startswith("/login/link/"):
                             assert resp.status_code == 410, where  # no such one-time code: spent or expired
+                        elif needed == PUBLIC and route.path == "/v1/activation/unsubscribe":
+                            assert resp.status_code == 422, where  # public, but only with a genuine signed token
                         elif needed == PUBLIC:
                             assert resp.status_code < 400, where
                         elif needed == WRITE_KEY:  # the tracking API takes a source's write key, no API token

@@ -77,7 +77,7 @@ def rows_for(fmt: str, people: Any, country: str = "IT") -> list[tuple[str, ...]
     The frame is the bounded list of an audience's members, not events.
     """
     out = []
-    records = people.to_dict("records")
+    records = people.astype(object).where(people.notna(), None).to_dict("records")  # NaN is missing, not a value
     if fmt == "google":
         for r in records:
             out.append((sha256(google_email(r.get("email"))), sha256(google_phone(r.get("phone")))

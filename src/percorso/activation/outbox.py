@@ -63,23 +63,23 @@ class DispatchReport:
             self.counts[key] = self.counts.get(key, 0) + n
 
 
-def _profiles(engine: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = S.batch_profiles(engine, ids).to_pylist()
+def _profiles(engine: Any, ids: list[str], present: bool) -> dict[str, dict[str, Any]]:
+    rows = S.batch_profiles(engine, ids, present).to_pylist()
     return {r["customer_id"]: r for r in rows}
 
 
-def timeline_events(engine: Any, sent: pd.DataFrame, now: datetime) -> pa.Table | None:
+def timeline_events(engine: Any, sent: pd.DataFrame, now: datetime, tables: dict[str, bool] | None = None
+                    ) -> pa.Table | None:
     """The touchpoint events of sent messages: the channel's outbound type, the journey as
     campaign, one identifier of the customer so the build puts it in their timeline."""
     sent = sent[sent["channel"].isin(list(TOUCHPOINT_TYPE))]
-    if sent.empty or not engine.has_table("identity_map") or not engine.has_table("events"):
+    if sent.empty:
         return None
-    m = engine.table("identity_map")
-    m = m.filter(m.customer_id.isin(sorted(set(sent["customer_id"]))) & m.id_type.isin(list(_ID_PREFERENCE)))
-    ids = engine.execute(m.select("customer_id", "id_type", "id_value"))
-    rank = {k: i for i, k in enumerate(_ID_PREFERENCE)}
-    ids = ids.assign(_r=ids["id_type"].map(rank)).sort_values(["customer_id", "_r", "id_value"])
-    best = ids.drop_duplicates("customer_id").set_index("customer_id")
+    tables = tables or {n: engine.has_table(n) for n in ("identity_map", "events")}
+    if not (tables["identity_map"] and tables["events"]):
+        return None
+    best = S.best_identifiers(engine, sorted(set(sent["customer_id"])), list(_ID_PREFERENCE)).to_pandas()
+    best = best.set_index("customer_id")
     rows = sent[sent["customer_id"].isin(best.index)].copy()
     if rows.empty:
         return None
@@ -149,13 +149,14 @@ class SentJournal:
             self.path.unlink()
 
 
-def _record(engine: Any, frame: pd.DataFrame, claimed: pd.DataFrame, at: datetime) -> None:
+def _record(engine: Any, frame: pd.DataFrame, claimed: pd.DataFrame, at: datetime,
+            tables: dict[str, bool] | None = None) -> None:
     """Write a batch's outcomes and the touchpoints of its sends in one transaction."""
     table = pa.Table.from_pandas(frame.astype({"due_at": "datetime64[us]", "sent_at": "datetime64[us]"}),
                                  preserve_index=False)
     sent = frame[frame["status"] == "sent"].merge(
         claimed[["message_key", "journey", "step", "variant", "channel", "customer_id"]], on="message_key")
-    events = timeline_events(engine, sent, at)
+    events = timeline_events(engine, sent, at, tables)
     with engine.transaction():
         S.apply_outcomes(engine, table)
         if events is not None:
@@ -193,6 +194,7 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
     if isinstance(consent, ProfileConsent):
         consent = None  # read with the batch's profiles, one query less per batch
     report = DispatchReport()
+    tables = {n: engine.has_table(n) for n in ("customers", "touchpoints", "identity_map", "events")}
     journal = SentJournal(getattr(engine, "path", ""))
     _recover(engine, journal, report)
     longest = max((c.per for c in cfg.caps), default=0)
@@ -204,9 +206,9 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
             break
         batches += 1
         ids = sorted(set(claimed["customer_id"]))
-        profiles = _profiles(engine, ids)
+        profiles = _profiles(engine, ids, tables["customers"])
         verdict = decide(claimed, now=at, zone=zone, caps=cfg.caps, quiet=(cfg.quiet_start, cfg.quiet_end),
-                         suppressed=S.batch_suppressed(engine, ids).to_pandas(),
+                         suppressed=S.batch_suppressed(engine, ids, tables["touchpoints"]).to_pandas(),
                          consent=consent or ProfileConsent.of(profiles),
                          history=S.batch_history(engine, ids, at - timedelta(seconds=longest)).to_pandas())
         rows = claimed.set_index("message_key")
@@ -235,7 +237,7 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
                 else:
                     out.append({**base, "status": "failed", "attempts": attempts, "error": error})
                 report.add(status if status != "retry" or attempts < MAX_ATTEMPTS else "failed")
-        _record(engine, pd.DataFrame(out), claimed, at)
+        _record(engine, pd.DataFrame(out), claimed, at, tables)
         journal.clear()
         if on_batch is not None:
             on_batch(batches)

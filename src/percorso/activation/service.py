@@ -86,9 +86,14 @@ def on_micro_batch(project: Any, *, now: datetime | None = None) -> tuple[RunRep
     return tick(project, now=at, since=at - timedelta(days=1))
 
 
-def after_build(project: Any) -> tuple[RunReport, DispatchReport | None]:
-    """The build's hook: every enabled journey over everything built (idempotent by key)."""
-    return tick(project)
+def after_build(project: Any) -> dict[str, dict[str, int]]:
+    """The build's hook: the enabled journeys enrol and move over what was built (idempotent by
+    key); sending is the scheduler's (``percorso serve`` or ``percorso journey run``), so a
+    build never mails anybody. A project without enabled journeys is not touched."""
+    if not any(j.enabled for j in load_journeys(project.root)):
+        return {}
+    report, _ = tick(project, send=False)
+    return report.counts
 
 
 def preview(project: Any, journey: Journey, *, now: datetime | None = None, limit: int = 1000) -> pd.DataFrame:

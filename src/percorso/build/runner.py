@@ -57,6 +57,7 @@ class BuildReport:
     identity: dict[str, Any] = field(default_factory=dict)
     #: what the refresh of the stored value artefacts did (:class:`percorso.value.refresh.RefreshReport`)
     value: dict[str, Any] = field(default_factory=dict)
+    activation: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,6 +207,11 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     t1 = time.perf_counter()
     report.value = refresh_after_build(project, enabled=refresh, progress=progress).to_dict()
     report.seconds["value"] = round(time.perf_counter() - t1, 3)
+    from percorso.activation.service import after_build
+
+    t1 = time.perf_counter()
+    report.activation = after_build(project)
+    report.seconds["activation"] = round(time.perf_counter() - t1, 3)
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     _log_build(engine, report, started)
     return report

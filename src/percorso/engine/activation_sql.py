@@ -132,9 +132,10 @@ def _ids_view(engine: Engine, ids: list[str]) -> Any:
     return _view(engine, pa.table({"customer_id": pa.array(ids, pa.string())}))
 
 
-def batch_profiles(engine: Engine, ids: list[str]) -> pa.Table:
-    """Contact fields and marketing consent of the batch's customers (empty without ``customers``)."""
-    if not engine.has_table("customers"):
+def batch_profiles(engine: Engine, ids: list[str], present: bool = True) -> pa.Table:
+    """Contact fields and marketing consent of the batch's customers (empty without ``customers``:
+    ``present`` says whether it exists, checked once per dispatch)."""
+    if not present:
         return engine.query("SELECT NULL::VARCHAR AS customer_id WHERE false")
     with _ids_view(engine, ids) as v:
         return engine.query(f"""SELECT c.customer_id, c.first_name, c.last_name, c.email, c.phone, c.home_store,
@@ -142,11 +143,11 @@ def batch_profiles(engine: Engine, ids: list[str]) -> pa.Table:
                                 FROM customers c JOIN {v} USING (customer_id)""")
 
 
-def batch_suppressed(engine: Engine, ids: list[str]) -> pa.Table:
+def batch_suppressed(engine: Engine, ids: list[str], touchpoints: bool = True) -> pa.Table:
     """(customer_id, channel) pairs suppressed: the table, plus unsubscribes, bounces and
-    complaints in the customers' touchpoints (e-mail)."""
+    complaints in the customers' touchpoints (e-mail; ``touchpoints``: whether that table exists)."""
     extra = ""
-    if engine.has_table("touchpoints"):
+    if touchpoints:
         extra = f"""UNION SELECT DISTINCT t.customer_id, 'email' FROM touchpoints t JOIN {{v}} USING (customer_id)
                     WHERE t.event_type IN ('unsubscribe', 'email_bounce')
                        OR lower(t.event_name) IN ('complaint', 'complained', 'spamreport', 'spam_report')"""
@@ -162,6 +163,22 @@ def batch_history(engine: Engine, ids: list[str], since: Any) -> pa.Table:
                                 JOIN {v} USING (customer_id) WHERE o.status = 'sent' AND o.sent_at > ?""", [since])
 
 
-__all__ = ["ENROLMENT_COLUMNS", "OUTBOX_COLUMNS", "SUPPRESSION_COLUMNS", "add_suppression", "apply_outcomes",
+def best_identifiers(engine: Engine, ids: list[str], preference: list[str]) -> pa.Table:
+    """Each customer's most preferred identifier (type, value) from ``identity_map``, so an
+    event written for them resolves to them in the next build."""
+    with _ids_view(engine, ids) as v:
+        return engine.query(f"""SELECT m.customer_id, arg_min(m.id_type, (list_position(?, m.id_type), m.id_value)) AS id_type,
+                                       arg_min(m.id_value, (list_position(?, m.id_type), m.id_value)) AS id_value
+                                FROM identity_map m JOIN {v} USING (customer_id)
+                                WHERE list_contains(?, m.id_type) GROUP BY m.customer_id""",
+                            [preference, preference, preference])
+
+
+def next_due(engine: Engine) -> Any:
+    """When the earliest pending message is due (``None`` when none is)."""
+    return engine.query("SELECT min(due_at) AS t FROM activation_outbox WHERE status = 'pending'").column("t")[0].as_py()
+
+
+__all__ = ["best_identifiers", "next_due", "ENROLMENT_COLUMNS", "OUTBOX_COLUMNS", "SUPPRESSION_COLUMNS", "add_suppression", "apply_outcomes",
            "batch_history", "batch_profiles", "batch_suppressed", "claim_due", "ensure_activation_tables",
            "insert_new", "release_sending", "update_enrolments"]

@@ -101,6 +101,27 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_le
     server.run(sockets=[sock])
 
 
+async def _activation_beats(state: Any, every: float = 5.0) -> None:
+    """The activation scheduler: every few seconds, when some journey is enabled, enrol, move
+    and send what is due (percorso.activation.service.tick). Its state is in the database, so a
+    restart picks up where the last beat stopped; a failing beat is logged, never fatal."""
+    import asyncio
+
+    from percorso.activation.service import tick
+    from percorso.activation.store import load_journeys
+
+    log = logging.getLogger("percorso.activation")
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if any(j.enabled for j in load_journeys(state.root)):
+                await state.db(lambda: tick(state.project))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a beat must not stop the server; the next one retries
+            log.warning("activation beat failed: %s", exc)
+
+
 def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAPI:
     """The app serving the project at ``root`` (opened when the app starts, closed when it stops)."""
     from percorso.server.state import ServerState
@@ -121,9 +142,13 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
         from percorso.backup import register_restore_hook
 
         register_restore_hook(state.project.database_path, state.restore)
+        import asyncio
+
+        beats = asyncio.create_task(_activation_beats(state))
         try:
             yield
         finally:
+            beats.cancel()
             register_restore_hook(state.project.database_path, None)
             state.collector = None  # new calls get 503; the spool is drained into events
             collector.stop()
@@ -139,10 +164,11 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
     app.state.rate_limiter = RateLimiter(rate_limit_per_minute)
     _errors(app)
     from percorso.server.routes import (
-        admin, analyses, cli, collector, customers, health, jobs, login_link, privacy, segments, value,
+        activation, admin, analyses, cli, collector, customers, health, jobs, login_link, privacy, segments, value,
     )
 
-    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link, collector, privacy):
+    for module in (health, analyses, customers, segments, value, jobs, admin, cli, login_link, collector, privacy,
+                   activation):
         app.include_router(module.router)
     from percorso.web.routes import install as install_dashboard
 
