@@ -117,3 +117,30 @@ def test_caps_across_journeys(tmp_path, smtp_server) -> None:
     log = project.engine.execute(project.engine.table("activation_outbox"))
     a = log[log["customer_id"] == "A"].set_index("journey")
     assert sorted(a["status"]) == ["blocked", "sent"] and "capped" in set(a["reason"].dropna())
+
+
+def test_the_privacy_rooms_consent_decides_once_it_has_a_history(tmp_path, smtp_server) -> None:
+    import pyarrow as pa
+
+    from percorso.engine import privacy_sql as P
+
+    project = _project(tmp_path, smtp_server.port)
+    P.ensure_tables(project.engine)
+    records = [("A", True, datetime(2024, 3, 1)), ("A", False, datetime(2024, 3, 5, 12)),  # withdrawn before the send
+               ("B", True, datetime(2024, 3, 2))]  # B's profile flag says no; the history says yes
+    types = {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string()}
+    rows = [{"consent_id": f"r{i}", "subject_type": "customer_id", "subject_value": c, "purpose": "email",
+             "granted": g, "occurred_at": at, "source": "test", "text_version": None, "origin_event_id": None,
+             "recorded_at": at} for i, (c, g, at) in enumerate(records)]
+    P.insert_consent(project.engine, pa.table({c: pa.array([r[c] for r in rows], type=types[t])
+                                               for c, t in P.CONSENT_COLUMNS}))
+    tick(project, now=datetime(2024, 3, 5, 14, 0))
+    assert [r for r, _ in smtp_server.messages] == [["bruno@example.it"]]
+    log = _log(project)
+    assert (log.loc["A", "status"], log.loc["A", "reason"]) == ("blocked", "no_consent")
+
+
+def test_a_live_beat_never_acts_on_old_history(tmp_path, smtp_server) -> None:
+    project = _project(tmp_path, smtp_server.port)
+    report, sent = tick(project, now=datetime(2024, 4, 1, 14, 0))  # the carts are four weeks old
+    assert report.counts == {} and sent.counts == {} and smtp_server.messages == []

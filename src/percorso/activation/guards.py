@@ -30,6 +30,14 @@ import pandas as pd
 from percorso.engine.localtime import local_value, utc_value
 
 QUIET_CHANNELS = ("email", "sms", "whatsapp", "push")
+#: The privacy room's purpose (percorso.privacy.settings.PURPOSES) a marketing action on each channel needs.
+CHANNEL_PURPOSE = {"email": "email", "sms": "sms", "whatsapp": "sms", "push": "profiling", "webhook": "profiling",
+                   "audience": "ads", "task": "phone"}
+
+
+def consent_purpose(channel: str, purpose: str) -> str:
+    """``service`` for service messages (a contract, no marketing consent), else the channel's purpose."""
+    return "service" if purpose == "service" else CHANNEL_PURPOSE.get(channel, "profiling")
 
 
 class ConsentSource(Protocol):
@@ -84,8 +92,8 @@ def decide(batch: pd.DataFrame, *, now: datetime, zone: str, caps: Any, quiet: t
     every = out["customer_id"].isin(sup.loc[sup["channel"] == "*", "customer_id"])
     block(pair.eq("both").to_numpy() | every.to_numpy(), "suppressed")
     ok = pd.Series(False, index=out.index)
-    for purpose, idx in out.groupby("purpose").groups.items():
-        allowed = consent.allowed(sorted(set(out.loc[idx, "customer_id"])), str(purpose), now)
+    for (purpose, channel), idx in out.groupby(["purpose", "channel"]).groups.items():
+        allowed = consent.allowed(sorted(set(out.loc[idx, "customer_id"])), consent_purpose(channel, purpose), now)
         ok.loc[idx] = out.loc[idx, "customer_id"].isin(allowed)
     block(~ok, "no_consent")
     if in_quiet_hours(now, zone, quiet[0], quiet[1]):
@@ -108,8 +116,9 @@ def decide(batch: pd.DataFrame, *, now: datetime, zone: str, caps: Any, quiet: t
 
 
 class ProfileConsent:
-    """Stand-in consent until :mod:`percorso.privacy.consent` is there: ``customers.consent_marketing``
-    for marketing; service messages (a follow-up on a return) need no marketing consent."""
+    """The profile's marketing flag (``customers.consent_marketing``) for every marketing purpose;
+    used while the project has no consent history (the privacy room records none yet).
+    Service messages (a follow-up on a return) need no marketing consent."""
 
     def __init__(self, engine: Any, known: dict[str, bool] | None = None) -> None:
         self.engine, self.known = engine, known
@@ -132,15 +141,32 @@ class ProfileConsent:
         return set(rows.column("customer_id").to_pylist())
 
 
-def project_consent(engine: Any) -> ConsentSource:
-    """The privacy room's consent when it is installed, else :class:`ProfileConsent`."""
-    try:
-        from percorso.privacy import consent as privacy_consent  # type: ignore[attr-defined]
-    except ImportError:
-        return ProfileConsent(engine)
-    source = getattr(privacy_consent, "activation_consent", None)
-    return source(engine) if source is not None else ProfileConsent(engine)
+class PrivacyConsent:
+    """The one consent check of percorso (:func:`percorso.privacy.consent.allowed`): per purpose
+    (``email``, ``sms``, ``ads``, ``phone``…), under the project's legal bases, at the moment."""
+
+    def __init__(self, engine: Any, settings: Any) -> None:
+        from types import SimpleNamespace
+
+        self.engine = engine
+        self.target = SimpleNamespace(engine=engine, settings=settings)
+
+    def allowed(self, customer_ids: list[str], purpose: str, at: datetime) -> set[str]:
+        from percorso.privacy.consent import allowed
+
+        if purpose == "service":
+            return set(customer_ids)
+        ok = allowed(self.target, purpose, at)
+        rows = self.engine.to_arrow(ok.filter(ok.customer_id.isin(customer_ids)).select("customer_id"))
+        return set(rows.column("customer_id").to_pylist())
 
 
-__all__ = ["QUIET_CHANNELS", "ConsentSource", "ProfileConsent", "decide", "in_quiet_hours", "project_consent",
+def project_consent(engine: Any, settings: Any = None) -> ConsentSource:
+    """The privacy room's consent once the project has a consent history, else the profile's flag."""
+    if engine.has_table("consent_history"):
+        return PrivacyConsent(engine, settings)
+    return ProfileConsent(engine)
+
+
+__all__ = ["CHANNEL_PURPOSE", "QUIET_CHANNELS", "ConsentSource", "PrivacyConsent", "ProfileConsent", "consent_purpose", "decide", "in_quiet_hours", "project_consent",
            "quiet_end"]

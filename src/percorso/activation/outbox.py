@@ -190,7 +190,7 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
     S.ensure_activation_tables(engine)
     cfg: ActivationSettings = activation_settings(settings)
     zone = settings.project.time_zone
-    consent = consent or project_consent(engine)
+    consent = consent or project_consent(engine, settings)
     if isinstance(consent, ProfileConsent):
         consent = None  # read with the batch's profiles, one query less per batch
     report = DispatchReport()

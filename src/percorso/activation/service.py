@@ -65,10 +65,17 @@ def transports(project: Any) -> dict[str, Transport]:
             "audience": record, "task": record}
 
 
+#: How far back a live beat looks for trigger occurrences: enabling a journey on a project with
+#: years of history acts on yesterday's abandoned carts, never on last year's.
+LOOKBACK = timedelta(days=1)
+
+
 def tick(project: Any, *, now: datetime | None = None, since: datetime | None = None,
          send: bool = True, senders: dict[str, Transport] | None = None) -> tuple[RunReport, DispatchReport | None]:
-    """One beat of the scheduler: run the enabled journeys, then send what is due."""
+    """One beat of the scheduler: run the enabled journeys (occurrences since ``since``, default
+    one day before ``now``), then send what is due."""
     at = now or utcnow()
+    since = since if since is not None else at - LOOKBACK
     engine = project.engine
     report = run_journeys(engine, project.secret, load_journeys(project.root), now=at,
                           zone=project.settings.project.time_zone, since=since)
@@ -80,10 +87,10 @@ def tick(project: Any, *, now: datetime | None = None, since: datetime | None = 
 
 
 def on_micro_batch(project: Any, *, now: datetime | None = None) -> tuple[RunReport, DispatchReport | None]:
-    """The collector's hook, called after each micro-batch is built: event triggers look back
-    one day (plus their ``within``), so a replayed batch enrols nothing twice and costs little."""
-    at = now or utcnow()
-    return tick(project, now=at, since=at - timedelta(days=1))
+    """The collector's hook, called after each micro-batch is built and its segments refreshed:
+    event triggers look back one day (plus their ``within``); a replayed batch enrols nothing
+    twice (the keys) and costs little."""
+    return tick(project, now=now)
 
 
 def after_build(project: Any) -> dict[str, dict[str, int]]:
@@ -104,7 +111,7 @@ def preview(project: Any, journey: Journey, *, now: datetime | None = None, limi
     """
     at = now or utcnow()
     engine = project.engine
-    occ = engine.execute(occurrences(engine, journey.trigger, at, project.settings.project.time_zone)
+    occ = engine.execute(occurrences(engine, journey.trigger, at, project.settings.project.time_zone, at - LOOKBACK)
                          .order_by("customer_id", "triggered_at").limit(limit * 10))
     occ = occ.drop_duplicates("customer_id").head(limit).reset_index(drop=True)
     if occ.empty:

@@ -222,5 +222,14 @@ def live_build(project: Any) -> dict[str, Any]:
 
     rep = run_build(project, refresh=False)
     value = refresh_after_build(project, only=("segments",))
-    return {"mode": rep.mode, "new_events": rep.new_events, "customers_rebuilt": rep.customers_rebuilt,
-            "seconds": rep.seconds.get("total"), "value": value.refreshed}
+    out = {"mode": rep.mode, "new_events": rep.new_events, "customers_rebuilt": rep.customers_rebuilt,
+           "seconds": rep.seconds.get("total"), "value": value.refreshed}
+    from percorso.activation import on_micro_batch
+
+    try:  # the activation journeys act on the batch (enrol, move, send); their trouble is not the build's
+        journeys, sends = on_micro_batch(project)
+        out["activation"] = {"journeys": journeys.counts, "sends": sends.counts if sends else {}}
+    except Exception as exc:  # noqa: BLE001 - events and build are in; the next batch or beat retries
+        log.warning("collector: activation after the micro-batch failed: %s", exc)
+        out["activation"] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
