@@ -104,7 +104,7 @@ class EngineSection(_Section):
 
     memory_limit: str | None = None
     """DuckDB memory limit such as ``"8GB"``; work that needs more spills to ``temp_directory``
-    (default: DuckDB's own, 80 % of the machine's memory)."""
+    (default: 60 % of the machine's physical memory, see ``engine.backend.default_memory_limit``)."""
     temp_directory: str | None = None
     """Where DuckDB spills, relative to the project folder (default: ``<database>.tmp`` next to it)."""
 

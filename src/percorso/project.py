@@ -14,6 +14,7 @@ from pathlib import Path
 
 from percorso.config import CONFIG_FILE, Settings, load_settings
 from percorso.engine import Engine
+from percorso.engine.backend import default_memory_limit
 from percorso.errors import ConfigError, InputError, NotFound
 
 RULES_DIR = "rules"
@@ -59,7 +60,7 @@ class Project:
             eng = self.settings.engine
             tmp = None if eng.temp_directory is None else self.root / eng.temp_directory
             self._engine = Engine(self.database_path, read_only=self.read_only,
-                                  memory_limit=eng.memory_limit, temp_directory=tmp,
+                                  memory_limit=eng.memory_limit or default_memory_limit(), temp_directory=tmp,
                                   time_zone=self.settings.project.time_zone)
         return self._engine
 
