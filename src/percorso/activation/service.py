@@ -197,10 +197,10 @@ def write_lists(project: Any, journey: Journey, out_dir: Any) -> dict[str, int]:
             path = out / f"{journey.name}_{action['audience']}_{action['format']}.csv"
             written[path.name] = write_audience(path, action["format"], who)
         else:
-            tasks = part.merge(who, on="customer_id", how="left").assign(
-                queue=action["queue"], note=action.get("note", ""), journey=journey.name,
-                store_id=lambda f: f["home_store"] if action["queue"] == "store" else None)
-            tasks = tasks.rename(columns={"sent_at": "due_at_sent"}).assign(due_at=tasks["sent_at"])
+            tasks = part.merge(who, on="customer_id", how="left")
+            tasks["queue"], tasks["note"], tasks["journey"] = action["queue"], action.get("note", ""), journey.name
+            tasks["due_at"] = tasks["sent_at"]
+            tasks["store_id"] = tasks["home_store"] if action["queue"] == "store" else None
             for queue, q in tasks.groupby(tasks["store_id"].fillna("call_center")):
                 path = out / f"{journey.name}_tasks_{queue}.csv"
                 written[path.name] = write_tasks(path, q)

@@ -128,6 +128,21 @@ def register(app: typer.Typer) -> None:
             report, sent = tick(p, now=now, send=not no_send)
         typer.echo(f"journeys: {report.counts}; sends: {sent.counts if sent else 'skipped'}", err=True)
 
+    @grp.command("export")
+    def export_cmd(name: str, out_dir: Annotated[Path, typer.Option("--out", help="Cartella / folder.")],
+                   project: ProjectOpt = Path(".")) -> None:
+        """File dei pubblici (Google, Meta, CSV) e liste di attività per negozio / call center di un percorso
+        (audience files and task lists of the journey's sent audience and task actions)."""
+        from percorso.activation.service import write_lists
+        from percorso.activation.store import get_journey
+
+        with open_cli_project(project, read_only=True) as p:
+            written = write_lists(p, get_journey(p.root, name), out_dir)
+        for file, n in written.items():
+            typer.echo(f"{out_dir / file}: {n}", err=True)
+        if not written:
+            typer.echo("nessuna azione di pubblico o attività inviata / no audience or task action sent", err=True)
+
     @grp.command("log")
     def log_cmd(name: Annotated[str | None, typer.Argument()] = None, limit: Annotated[int, typer.Option("--limit")] = 1000,
                 project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:

@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
                                             "print a link that opens it logged in (Ctrl-C stops).")] = False,
         host: Annotated[str, typer.Option("--host", help="Con --serve: indirizzo / address.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Con --serve: porta / port.", min=0, max=65535)] = 8000,
+        journeys: Annotated[bool, typer.Option("--journeys", help="Poi esegue i percorsi di attivazione sul periodo "
+                                               "simulato (i clienti simulati rispondono) e confronta con la verità / "
+                                               "then run the activation journeys over the simulated period "
+                                               "(docs/activation.md).")] = False,
     ) -> None:
         """Demo completa: genera un rivenditore, importa, costruisce, verifica; con --serve apre la
         dashboard. Full demo; without --serve it exits after the summary (for scripts)."""
@@ -38,15 +42,40 @@ def register(app: typer.Typer) -> None:
             task = bar.add_task("demo", total=None)
             report = run_demo(folder, customers=customers, seed=seed, fresh=fresh,
                               progress=lambda msg: bar.update(task, description=str(msg)))
+        activation = None
+        if journeys:
+            from percorso.activation.demo import simulate
+            from percorso.project import open_project
+
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                          console=console(), transient=True) as bar, open_project(folder) as project:
+                task = bar.add_task("journeys", total=None)
+                activation = simulate(project, seed=seed, progress=lambda msg: bar.update(task, description=str(msg)))
         if as_json:
-            sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
+            out = report.to_dict() | ({"activation": activation} if activation else {})
+            sys.stdout.write(json.dumps(out, default=str, ensure_ascii=False) + "\n")
         else:
             print_demo_summary(report.to_dict())
+            if activation:
+                print_activation_summary(activation)
         if serve:
             from percorso.server.app import serve as serve_project
 
             sys.stdout.flush()
             serve_project(folder, host, port, login_link=True)
+
+
+def print_activation_summary(out: dict[str, Any]) -> None:
+    """The shipped journeys' measured uplift against the demo's true one."""
+    rows = []
+    for name, r in out["journeys"].items():
+        rows.append([name, int(r["n_treated"]), int(r["n_control"]), f"{r['true_uplift'] * 100:+.2f}",
+                     f"{r['uplift'] * 100:+.2f} ({r['uplift_low'] * 100:+.2f} … {r['uplift_high'] * 100:+.2f})",
+                     f"{r['p_value']:.3f}"])
+    console(stderr=False).print(_table(
+        "attivazione: misurato contro vero / activation: measured vs true uplift (points)",
+        [("journey", "left"), ("treated", "right"), ("control", "right"), ("true", "right"),
+         ("measured (95 %)", "right"), ("p", "right")], rows))
 
 
 def _table(title: str, columns: list[tuple[str, str]], rows: list[list[Any]]) -> Any:
