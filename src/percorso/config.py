@@ -100,7 +100,18 @@ _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.
 
 
 class EngineSection(_Section):
-    """How much of the machine the engine may take (issue 15: 100M events on one machine)."""
+    """Which engine analyses run on, and how much of the machine it may take (issues 15, 21)."""
+
+    kind: Literal["duckdb", "spark"] = "duckdb"
+    """``duckdb`` (embedded, the default) or ``spark``: analyses read the Parquet lake
+    (``percorso lake export``) through Spark; ingest, build and the export stay on DuckDB."""
+    master: str = "local[2]"
+    """Spark master: ``local[N]``, ``spark://host:7077``, ``yarn``, ``k8s://…`` or a Spark
+    Connect ``sc://host:15002`` (docs/scale.md)."""
+    lake: str = "lake"
+    """Folder of the Parquet lake, relative to the project folder (or a path/URI Spark reads)."""
+    spark: dict[str, str] = Field(default_factory=dict)
+    """Extra Spark settings (``[engine.spark]``), e.g. ``"spark.driver.memory" = "4g"``."""
 
     memory_limit: str | None = None
     """DuckDB memory limit such as ``"8GB"``; work that needs more spills to ``temp_directory``

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -34,18 +35,43 @@ def unshare_engine(database_path: Path) -> None:
     _SHARED_ENGINES.pop(Path(database_path).resolve(), None)
 
 
+#: ``--engine`` of the current command (``duckdb`` | ``spark``), over ``[engine] kind``.
+ENGINE_OVERRIDE: ContextVar[str | None] = ContextVar("percorso_engine_override", default=None)
+
+
 @dataclass
 class Project:
-    """An opened project: its folder, settings and (lazily) its database engine."""
+    """An opened project: its folder, settings and (lazily) its database engine.
+
+    ``engine_kind`` pins the engine (``duckdb`` for the commands that write: ingest, build,
+    ``lake export``); ``None`` follows ``--engine`` and then ``[engine] kind``.
+    """
 
     root: Path
     settings: Settings
     read_only: bool = False
+    engine_kind: str | None = None
     _engine: Engine | None = field(default=None, repr=False)
     _borrowed: bool = field(default=False, repr=False)
 
     @property
+    def kind(self) -> str:
+        """The engine this project's analyses run on: ``duckdb`` or ``spark``."""
+        return self.engine_kind or ENGINE_OVERRIDE.get() or self.settings.engine.kind
+
+    @property
+    def lake_path(self) -> Path:
+        lake = Path(self.settings.engine.lake)
+        return lake if lake.is_absolute() else self.root / lake
+
+    @property
     def engine(self) -> Engine:
+        if self._engine is None and self.kind == "spark":
+            from percorso.engine.spark import SparkEngine
+
+            eng = self.settings.engine
+            self._engine = SparkEngine(self.lake_path, master=eng.master, conf=eng.spark,  # type: ignore[assignment]
+                                       time_zone=self.settings.project.time_zone)
         if self._engine is None:
             shared = _SHARED_ENGINES.get(self.database_path.resolve())
             if shared is not None:
@@ -110,7 +136,7 @@ def packaged_rule_file(name: str) -> Path:
     return path
 
 
-def open_project(root: str | Path = ".", *, read_only: bool = False) -> Project:
+def open_project(root: str | Path = ".", *, read_only: bool = False, engine: str | None = None) -> Project:
     """Open the project in ``root`` (the folder holding ``percorso.toml``).
 
     Examples
@@ -120,7 +146,9 @@ def open_project(root: str | Path = ".", *, read_only: bool = False) -> Project:
     """
     root = Path(root).resolve()
     settings = load_settings(root / CONFIG_FILE)
-    return Project(root=root, settings=settings, read_only=read_only)
+    if engine not in (None, "duckdb", "spark"):
+        raise InputError(f"unknown engine '{engine}'; valid: duckdb, spark")
+    return Project(root=root, settings=settings, read_only=read_only, engine_kind=engine)
 
 
 def init_project(root: str | Path, *, name: str | None = None, force: bool = False) -> Path:

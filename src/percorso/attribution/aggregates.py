@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from percorso.attribution.paths import PathTable, from_arrow
+from percorso.engine.dialect import epoch_seconds, ordered_collect
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
@@ -30,9 +31,9 @@ def journeys_expr(touches: ir.Table) -> ir.Table:
     ``ref_at`` of each node, same order), ``converted, value, new_customer``.
     """
     order = [touches.occurred_at, touches.event_id]
-    days = (touches.ref_at.epoch_seconds() - touches.occurred_at.epoch_seconds()) / 86400.0
+    days = (epoch_seconds(touches.ref_at) - epoch_seconds(touches.occurred_at)) / 86400.0
     return touches.group_by(["customer_id", "journey"]).aggregate(
-        nodes=touches.node.collect(order_by=order), days=days.collect(order_by=order),
+        nodes=ordered_collect(touches.node, order), days=ordered_collect(days, order),
         converted=touches.converted.max(), value=touches.value.max(), new_customer=touches.new_customer.max(),
     )
 
@@ -76,7 +77,11 @@ def time_decay_expr(journeys: ir.Table, half_life_days: float) -> ir.Table:
     j = journeys.filter(journeys.converted == 1)
     w = j.days.map(lambda d: ibis.literal(2.0) ** (-d / half_life_days))
     j = j.select("value", "new_customer", nodes=j.nodes, w=w, total=w.sums())
-    steps = j.select("value", "new_customer", node=j.nodes.unnest(), share=j.w.map(lambda x: x / j.total).unnest())
+    # one unnest of (node, share) pairs: two unnests side by side zip on DuckDB but multiply
+    # on Spark (each is its own explode), which credited every node with every share
+    pairs = j.nodes.zip(j.w.map(lambda x: x / j.total))
+    steps = j.select("value", "new_customer", _p=pairs.unnest())
+    steps = steps.select("value", "new_customer", node=steps._p.f1, share=steps._p.f2)
     return steps.group_by("node").aggregate(
         conversions=steps.share.sum(), value=(steps.share * steps.value).sum(),
         new_customers=(steps.share * steps.new_customer).sum(),

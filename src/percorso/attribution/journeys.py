@@ -142,8 +142,10 @@ def _first_of_session(touches: ir.Table, settings: AttributionSettings) -> ir.Ta
         return touches
     touches = touches.mutate(web=touches.online.fill_null(False))  # rank web/app touches among themselves
     sw = ibis.window(group_by=["customer_id", "session_id", "segment", "web"], order_by=["occurred_at", "event_id"])
-    first = ibis.row_number().over(sw) == 0
-    return touches.filter(touches.session_id.isnull() | ~touches.web | first).drop("web")
+    # the rank is a column before it is filtered on: Ibis's Spark compiler misplaces a window
+    # function inside a filter (it referred to a subquery's alias that is out of scope)
+    touches = touches.mutate(_first=ibis.row_number().over(sw) == 0)
+    return touches.filter(touches.session_id.isnull() | ~touches.web | touches._first).drop("web", "_first")
 
 
 def is_conversion(tp: ir.Table, conversion: ConversionDef) -> ir.BooleanValue:

@@ -40,9 +40,17 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
                                  callback=_print_version),
     debug: bool = typer.Option(False, "--debug", help="On an error, print the traceback too (or PERCORSO_DEBUG=1)."),
+    engine: str = typer.Option(None, "--engine", help="Run analyses on duckdb or spark (over the Parquet lake), "
+                               "instead of [engine] kind; ingest and build always write DuckDB."),
 ) -> None:
     """percorso: il percorso del cliente, dai dati (omnichannel customer-journey analytics)."""
     set_debug(debug)
+    from percorso.errors import InputError
+    from percorso.project import ENGINE_OVERRIDE
+
+    if engine not in (None, "duckdb", "spark"):
+        raise InputError(f"unknown engine '{engine}' (--engine); valid: duckdb, spark")
+    ENGINE_OVERRIDE.set(engine)   # set on every command: one process runs many (tests, the server)
     from percorso.cli.common import reset_locale
 
     reset_locale()  # each command starts in Italian until it opens a project (one process, many test runs)
@@ -52,6 +60,7 @@ _MODULES = (
     "project", "generate", "ingest", "check", "build", "quarantine", "export", "channels", "identity",
     "customer", "demo", "journeys", "paths", "funnel", "friction", "omnichannel", "attribution", "value", "value_more", "server", "activation",
     "collector", "privacy",
+    "lake",
 )
 
 

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
         from percorso.progress import StepProgress, show_progress
 
-        with open_cli_project(project) as p:
+        with open_cli_project(project, engine="duckdb") as p:
             with StepProgress(p.engine, enabled=show_progress(fmt is OutputFormat.json)) as steps:
                 report = run_build(p, full=full, refresh=not no_refresh, progress=steps)
             if fmt is OutputFormat.json:

@@ -46,11 +46,13 @@ def reset_locale() -> None:
     _LOCALE.set("it")
 
 
-def open_cli_project(path: Path, *, read_only: bool = False) -> Project:
-    """Open the command's project; its ``[project] locale`` becomes the output format."""
+def open_cli_project(path: Path, *, read_only: bool = False, engine: str | None = None) -> Project:
+    """Open the command's project; its ``[project] locale`` becomes the output format.
+
+    ``engine="duckdb"`` for the commands that write the database (whatever ``--engine``)."""
     from percorso.project import open_project
 
-    project = open_project(path, read_only=read_only)
+    project = open_project(path, read_only=read_only, engine=engine)
     _LOCALE.set(project.settings.project.locale)
     return project
 

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         from percorso.ingest import ingest_files
         from percorso.progress import StepProgress, show_progress
 
-        p = open_cli_project(project)
+        p = open_cli_project(project, engine="duckdb")
         try:
             err = console()
             with StepProgress(p.engine, enabled=show_progress()) as steps:

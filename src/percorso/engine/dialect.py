@@ -1,8 +1,9 @@
-"""SQL constructs that Ibis cannot express, one named function each (DuckDB dialect).
+"""Constructs that Ibis cannot express portably, one named function each, per engine.
 
 Domain code never writes SQL text; when it needs one of these constructs it calls the
-function here with an :class:`~percorso.engine.backend.Engine`. Identifiers are quoted
-with :func:`quote_ident`, values are always bound.
+function here. Each function looks at the backend its column is bound to and returns
+DuckDB's form or its Spark twin (DESIGN.md §2: one definition, a test per backend, in
+``tests/engine/test_dialect_spark.py``): the same values on both, to 1e-9.
 """
 
 from __future__ import annotations
@@ -12,6 +13,49 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+
+
+def backend_name(expr: Any) -> str:
+    """``"duckdb"`` or ``"pyspark"``: the backend an Ibis expression's tables belong to
+    (an unbound expression, e.g. over a memtable only, counts as DuckDB, the default)."""
+    try:
+        return str(expr._find_backend(use_default=False).name)
+    except Exception:  # noqa: BLE001 - unbound: Ibis raises its own error types here
+        return "duckdb"
+
+
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
+    """Spark's microseconds since 1970-01-01 UTC (exact, an integer)."""
+
+
+def epoch_seconds(ts: Any) -> Any:
+    """Seconds since 1970-01-01 of a naive-UTC timestamp column, **with** the fraction.
+
+    Why: durations (minutes to the next step, days in a stage) subtract two of these. Ibis's
+    ``epoch_seconds`` is DuckDB's ``epoch`` (a DOUBLE keeping microseconds) but Spark's
+    ``unix_timestamp``, which truncates to whole seconds: a 14.476-second gap read 14 s
+    there and medians differed. The Spark twin divides the exact microsecond count, as
+    DuckDB does (``micros / 1e6`` in double precision).
+    """
+    if backend_name(ts) == "pyspark":
+        return _unix_micros(ts.cast(dt.Timestamp(timezone="UTC"))).cast("float64") / 1_000_000.0
+    return ts.epoch_seconds()
+
+
+def ordered_collect(value: Any, order_by: list[Any]) -> Any:
+    """The non-null values of a group as an array, in ``order_by`` order (an aggregate).
+
+    DuckDB collects in order (``list(value ORDER BY …)``). Spark has no ordered aggregate
+    (DESIGN.md §2): its twin collects ``struct(key…, value)`` pairs, sorts the array (structs
+    compare field by field, keys first) and keeps the values. The keys must order the group's
+    rows totally (ties would leave the order to the engine on both).
+    """
+    if backend_name(value) != "pyspark":
+        return value.collect(order_by=order_by)
+    fields = {f"k{i}": k for i, k in enumerate(order_by)}
+    pairs = ibis.struct({**fields, "v": value}).collect(where=value.notnull()).sort()
+    return pairs.map(lambda p: p["v"])
 
 
 @ibis.udf.agg.builtin(name="quantile_disc")
@@ -46,5 +90,27 @@ def order_statistics(column: Any, quantiles: tuple[str, ...]) -> Any:
     >>> order_statistics(t.x, ("0.2", "0.6"))  # doctest: +SKIP
     [1.0, 3.0]
     """
+    if backend_name(column) == "pyspark":
+        return _order_statistics_spark(column.cast("float64"), quantiles)
     lit = ibis.literal([Decimal(q) for q in quantiles], type=dt.Array(dt.Decimal(4, 3)))
     return _quantile_disc(column.cast("float64"), lit)
+
+
+def _order_statistics_spark(column: Any, quantiles: tuple[str, ...]) -> Any:
+    """Spark twin of :func:`order_statistics`: the sorted non-null values, then the element at
+    ``max(ceil(n·q), 1) − 1`` with ``ceil(n·q)`` in integer arithmetic (``q = m/1000``:
+    ``(n·m + 999) div 1000``), so every position is exact. NULL for an empty column, as DuckDB.
+
+    Why not Spark's ``percentile_disc``: it takes its position from ``(n−1)·q`` in doubles,
+    another definition (n=3, q=0.4 gives the 1st value there, the 2nd here). The values are
+    gathered on one executor per group: fine for per-customer measures up to tens of millions
+    of customers (8 bytes each); docs/scale.md.
+    """
+    values = column.collect().sort()
+    n = values.length().cast("int64")
+    out = []
+    for q in quantiles:
+        milli = int(Decimal(q) * 1000)
+        pos = ibis.greatest((n * milli + 999).floordiv(1000), 1) - 1
+        out.append(values[pos.cast("int32")])
+    return ibis.ifelse(n > 0, ibis.array(out), ibis.null(dt.Array(dt.float64)))

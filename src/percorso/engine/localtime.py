@@ -35,6 +35,11 @@ def _wall_time(zone: dt.string, ts: dt.Timestamp(timezone="UTC")) -> dt.timestam
     """DuckDB ``timezone(zone, instant)``: the instant's wall-clock time in ``zone`` (naive)."""
 
 
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")
+def _from_utc(ts: dt.timestamp, zone: dt.string) -> dt.timestamp:  # type: ignore[valid-type]
+    """Spark ``from_utc_timestamp(ts, zone)``: the UTC value's wall time in ``zone`` (DST-correct)."""
+
+
 def to_local(ts: Any, zone: str) -> Any:
     """An Ibis expression: the naive-UTC timestamp column ``ts`` as naive wall time in ``zone``.
 
@@ -52,6 +57,10 @@ def to_local(ts: Any, zone: str) -> Any:
     """
     if zone == "UTC":
         return ts.cast("timestamp")
+    from percorso.engine.dialect import backend_name
+
+    if backend_name(ts) == "pyspark":  # Spark twin; the session's zone is UTC (engine/spark.py)
+        return _from_utc(ts.cast("timestamp"), ibis.literal(zone)).cast("timestamp")
     return _wall_time(ibis.literal(zone), _utc_instant(ibis.literal("UTC"), ts.cast("timestamp")))
 
 

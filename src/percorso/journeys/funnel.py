@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 from pydantic import Field, field_validator, model_validator
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check
 
@@ -237,9 +238,9 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
             aggs[f"r{i}"] = (p.reached >= i).sum()
             if i > 1:
                 if q.order != "any":  # in any order "the previous step" has no time meaning
-                    prev_min = (p[f"t{i}"].epoch_seconds() - p[f"t{i - 1}"].epoch_seconds()) / 60.0
-                    aggs[f"mp{i}"] = prev_min.median(where=p.reached >= i)
-                aggs[f"ms{i}"] = ((p[f"t{i}"].epoch_seconds() - p.t1.epoch_seconds()) / 60.0).median(where=p.reached >= i)
+                    prev_min = (epoch_seconds(p[f"t{i}"]) - epoch_seconds(p[f"t{i - 1}"])) / 60.0
+                    aggs[f"mp{i}"] = _median_where(prev_min, p.reached >= i)
+                aggs[f"ms{i}"] = _median_where((epoch_seconds(p[f"t{i}"]) - epoch_seconds(p.t1)) / 60.0, p.reached >= i)
         wide = self.engine.execute(p.group_by("breakdown").aggregate(**aggs).order_by([ibis.desc("r1"), "breakdown"]))
         rows = []
         for r in wide.itertuples(index=False):
@@ -261,7 +262,7 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
 
     def _time_to_convert(self, p: ir.Table, n: int) -> pd.DataFrame:
         done = p.filter(p.reached == n)
-        minutes = (done[f"t{n}"].epoch_seconds() - done.t1.epoch_seconds()) / 60.0
+        minutes = (epoch_seconds(done[f"t{n}"]) - epoch_seconds(done.t1)) / 60.0
         bucket = ibis.cases(*((minutes < limit, label) for limit, label in TIME_BUCKETS), else_="> 30 g/d")
         frame = self.engine.execute(done.group_by(bucket=bucket).aggregate(journeys=done.count()))
         order = {label: k for k, (_, label) in enumerate(TIME_BUCKETS)} | {"> 30 g/d": len(TIME_BUCKETS)}
@@ -277,3 +278,10 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
             p = p.filter(p.breakdown == breakdown)
         cond = (p.reached == int(step) - 1) if dropped else (p.reached >= int(step))
         return p.filter(cond).select("customer_id").distinct()
+
+
+def _median_where(value: ir.NumericColumn, where: ir.BooleanColumn) -> ir.NumericScalar:
+    """Median of ``value`` over the rows where ``where`` holds, as NULL-masking (medians skip
+    NULLs everywhere). Why not ``median(where=…)``: Ibis's Spark compiler masks the 0.5 too,
+    and Spark refuses a percentile that is not a constant."""
+    return where.ifelse(value, ibis.null()).median()

@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
 from percorso.journeys.controls import PURCHASE_TYPES, scoped_touchpoints
 from percorso.journeys.stages import stage_rank, stage_settings
@@ -130,7 +131,7 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
         q = self.query
         order = self._order()
         t, cells = _entries(self.engine, q, order)
-        days = (cells.next_at.epoch_seconds() - cells.entered_at.epoch_seconds()) / 86400.0
+        days = (epoch_seconds(cells.next_at) - epoch_seconds(cells.entered_at)) / 86400.0
         agg = cells.group_by("stage", "channel", "rank").aggregate(
             touchpoints=cells.touchpoints.sum(), customers=cells.count(),
             purchasers=cells.purchased.sum().cast("int64"), median_days_to_next_stage=days.median())
@@ -152,7 +153,7 @@ class JourneyMapRunner(Runner[JourneyMapQuery, JourneyMapResult]):
         j = first.left_join(later, [first.customer_id == later.customer_id, later._r > first.rank,
                                     later._at > first.first_at])
         per = j.group_by("customer_id", "stage", "rank", "first_at").aggregate(next_at=j._at.min())
-        days = (per.next_at.epoch_seconds() - per.first_at.epoch_seconds()) / 86400.0
+        days = (epoch_seconds(per.next_at) - epoch_seconds(per.first_at)) / 86400.0
         agg = per.group_by("stage", "rank").aggregate(
             customers=per.count(), moved_on=per.next_at.notnull().sum().cast("int64"), median_days_in_stage=days.median())
         f = self.engine.execute(agg.order_by("rank")).drop(columns=["rank"])

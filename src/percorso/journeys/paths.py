@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.engine.dialect import ordered_collect
 from percorso.errors import InputError
 from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps
 
@@ -73,7 +74,7 @@ def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     per = kept.group_by("journey_id").aggregate(
         customer_id=kept.customer_id.min(),
         breakdown=kept.breakdown.argmin(kept.step),
-        _path=kept.node.collect(order_by=kept.step).join(ARROW),
+        _path=ordered_collect(kept.node, [kept.step]).join(ARROW),
     )
     length = steps.group_by("journey_id").aggregate(
         _len=steps.step.max(), converting=steps.is_purchase.any(),

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps
 
@@ -48,7 +49,7 @@ def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
     # the same ordering as the step numbers, so the engine sorts once for both
     w = ibis.window(group_by=steps.journey_id, order_by=[steps.occurred_at, steps.event_id])
     nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w))
-    minutes = (nxt.to_at.epoch_seconds() - nxt.occurred_at.epoch_seconds()) / 60.0
+    minutes = (epoch_seconds(nxt.to_at) - epoch_seconds(nxt.occurred_at)) / 60.0
     rows = nxt.filter(nxt.to_node.notnull()).select(
         "journey_id", "customer_id", "breakdown", from_node=nxt.node, to_node=nxt.to_node, minutes=minutes)
     if include_ends:

@@ -1,0 +1,79 @@
+"""SQL constructs of the Parquet lake export (DuckDB dialect), one named function each.
+
+:mod:`percorso.lake` decides what to write; these functions read the project database:
+one pass that fingerprints every partition of a table, one ``COPY`` that writes the
+partitions that changed into a staging folder (values bound, identifiers quoted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from percorso.engine.backend import quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    from percorso.engine.backend import Engine
+
+#: The derived partition column of month-partitioned tables: the UTC month of ``occurred_at``.
+MONTH = "month"
+
+
+def _source(table: str, exclude: tuple[str, ...], month: bool) -> str:
+    """``SELECT`` of the exported rows: every column but ``exclude``, plus the month key."""
+    cols = "*" if not exclude else f"* EXCLUDE ({', '.join(quote_ident(c) for c in exclude)})"
+    extra = f", strftime(occurred_at, '%Y-%m') AS {MONTH}" if month else ""
+    return f"SELECT {cols}{extra} FROM {quote_ident(table)}"
+
+
+def partition_fingerprints(engine: Engine, table: str, partition_by: tuple[str, ...], *,
+                           exclude: tuple[str, ...] = (), month: bool = False) -> pa.Table:
+    """Rows and an order-independent content hash per partition, in one scan.
+
+    Why a hash of every row: a partition must be rewritten when any of its rows changed
+    (a rebuilt touchpoint's channel), not only when its row count did; the sum of the rows'
+    64-bit hashes (as HUGEINT, so it never overflows) is independent of row order, which the
+    engine does not keep between two builds.
+    """
+    src = _source(table, exclude, month)
+    keys = ", ".join(quote_ident(c) for c in partition_by)
+    group = f"GROUP BY {keys}" if partition_by else ""
+    sel = f"{keys}, " if partition_by else ""
+    sql = (f"SELECT {sel}count(*) AS n_rows, CAST(sum(hash(_r)::HUGEINT) AS VARCHAR) AS row_hash "
+           f"FROM ({src}) AS _r {group}")
+    return engine.query(sql)
+
+
+def copy_partitions(engine: Engine, table: str, target: Path, partition_by: tuple[str, ...],
+                    wanted: pa.Table | None, *, exclude: tuple[str, ...] = (), month: bool = False) -> None:
+    """Write the rows of ``table`` as Parquet under ``target`` (a staging folder).
+
+    With ``partition_by``: hive folders ``col=value/…`` (values %-escaped by the engine), only
+    the partitions listed in ``wanted`` (an Arrow table of partition key values). Without: one
+    file ``target/data_0.parquet`` holding the whole table.
+    """
+    src = _source(table, exclude, month)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not partition_by:
+        target.mkdir(parents=True, exist_ok=True)
+        engine.run(f"COPY ({src}) TO {quote_literal(str(target / 'data_0.parquet'))} (FORMAT parquet)")
+        return
+    assert wanted is not None
+    keys = ", ".join(quote_ident(c) for c in partition_by)
+    on = " AND ".join(f"_r.{quote_ident(c)} IS NOT DISTINCT FROM _w.{quote_ident(c)}" for c in partition_by)
+    engine.con.register("_percorso_lake_wanted", wanted)
+    try:
+        engine.run(f"COPY (SELECT _r.* FROM ({src}) AS _r SEMI JOIN _percorso_lake_wanted AS _w ON {on}) "
+                   f"TO {quote_literal(str(target))} (FORMAT parquet, PARTITION_BY ({keys}), OVERWRITE_OR_IGNORE)")
+    finally:
+        engine.con.unregister("_percorso_lake_wanted")
+
+
+def table_schema(engine: Engine, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(column, engine type) of ``table`` in order, without ``exclude``."""
+    rows = engine.query(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position", [table]).to_pylist()
+    return [(r["column_name"], r["data_type"]) for r in rows if r["column_name"] not in exclude]

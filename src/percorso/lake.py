@@ -1,0 +1,242 @@
+"""The Parquet lake: the project's tables as hive-partitioned Parquet for Spark (issue 21).
+
+Why a lake: a cluster does not read a DuckDB file; it reads Parquet datasets that many
+workers can split. ``percorso lake export`` writes ``events``, ``touchpoints``, ``orders``,
+``customers``, ``identity_map`` and ``campaign_costs`` under ``DIR/<table>/``; events and
+touchpoints by ``source_name=…/month=YYYY-MM`` (the UTC month of ``occurred_at``), so a
+cluster reads only the sources and months a question needs and a re-export rewrites only
+what changed.
+
+Safety: every changed partition is written into ``DIR/_staging`` first and moved into place
+with ``os.replace`` (an atomic rename on one filesystem), file by file: a reader sees the old
+file or the new one, never half of one. Partitions whose rows did not change (same count and
+the same order-independent hash of every row) are not touched; partitions that no longer
+exist are removed. ``DIR/_percorso_lake.json`` (the manifest, itself replaced atomically, last)
+records each table's columns and each partition's fingerprint; names starting with ``_`` are
+ignored by Spark and Hive readers.
+
+Privacy: ``customers`` is exported without the raw contact columns (names, email, phone);
+those live only on the profile, where consent and erasure apply (DESIGN.md §5). An erased
+customer leaves the lake at the next export (the customers file changes, so it is rewritten).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import pyarrow as pa
+
+from percorso.engine import lake_sql
+from percorso.errors import NotFound
+
+if TYPE_CHECKING:
+    from percorso.engine import Engine
+
+MANIFEST = "_percorso_lake.json"
+STAGING = "_staging"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One exported table: its partition keys and the columns it leaves out."""
+
+    name: str
+    partition_by: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def by_month(self) -> bool:
+        return lake_sql.MONTH in self.partition_by
+
+
+#: What the lake holds, in export order.
+TABLES = (
+    LakeTable("events", ("source_name", lake_sql.MONTH)),
+    LakeTable("touchpoints", ("source_name", lake_sql.MONTH)),
+    LakeTable("orders"),
+    LakeTable("customers", exclude=("first_name", "last_name", "email", "phone")),
+    LakeTable("identity_map"),
+    LakeTable("campaign_costs"),
+)
+
+
+@dataclass
+class LakeReport:
+    """What one export did, per table: partitions written, kept, removed and rows written."""
+
+    out: Path
+    written: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        names = list(self.written)
+        return pd.DataFrame({
+            "table": names,
+            "partitions_written": [self.written[n] for n in names],
+            "partitions_kept": [self.kept[n] for n in names],
+            "partitions_removed": [self.removed[n] for n in names],
+            "rows_written": [self.rows_written[n] for n in names],
+        })
+
+
+def escape_value(value: Any) -> str:
+    """A partition value as a hive folder name: ASCII other than letters, digits, ``_.-`` as
+    ``%XX`` (what Spark and Hive unescape); NULL as Hive's default partition."""
+    if value is None:
+        return "__HIVE_DEFAULT_PARTITION__"
+    return "".join(c if c.isalnum() or c in "_.-" or ord(c) > 127 else f"%{ord(c):02X}" for c in str(value))
+
+
+def partition_dir(table: LakeTable, values: dict[str, Any]) -> str:
+    """Relative folder of one partition, e.g. ``source_name=web/month=2024-03`` ('' unpartitioned)."""
+    return "/".join(f"{k}={escape_value(values[k])}" for k in table.partition_by)
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """The lake's manifest (an empty one for a new folder)."""
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return {"format": FORMAT_VERSION, "tables": {}}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def export_lake(engine: Engine, out: str | Path) -> LakeReport:
+    """Write (or bring up to date) the Parquet lake of this project in ``out``.
+
+    Idempotent: a second run with no change in the database writes nothing.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(out)
+    if manifest.get("format") != FORMAT_VERSION:
+        manifest = {"format": FORMAT_VERSION, "tables": {}}
+    staging = out / STAGING / uuid.uuid4().hex[:12]
+    report = LakeReport(out=out)
+    try:
+        present = [t for t in TABLES if engine.has_table(t.name)]
+        if not any(t.name == "events" for t in present):
+            raise NotFound("no events in this project yet: `percorso ingest SOURCE FILE…` first")
+        for table in present:
+            manifest["tables"][table.name] = _export_table(engine, table, out, staging / table.name,
+                                                           manifest["tables"].get(table.name), report)
+        for name in [n for n in manifest["tables"] if not any(t.name == n for t in present)]:
+            shutil.rmtree(out / name, ignore_errors=True)
+            del manifest["tables"][name]
+        tmp = out / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, out / MANIFEST)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if (out / STAGING).exists() and not any((out / STAGING).iterdir()):
+            (out / STAGING).rmdir()
+    return report
+
+
+def _export_table(engine: Engine, table: LakeTable, out: Path, staging: Path, before: dict[str, Any] | None,
+                  report: LakeReport) -> dict[str, Any]:
+    """Export one table; returns its manifest entry."""
+    columns = lake_sql.table_schema(engine, table.name, table.exclude)
+    same_schema = before is not None and before.get("columns") == [list(c) for c in columns] \
+        and before.get("partition_by") == list(table.partition_by)
+    old_parts: dict[str, Any] = before["partitions"] if same_schema and before else {}
+    prints = lake_sql.partition_fingerprints(engine, table.name, table.partition_by,
+                                             exclude=table.exclude, month=table.by_month).to_pylist()
+    new_parts: dict[str, Any] = {}
+    changed: list[dict[str, Any]] = []
+    for row in prints:
+        if row["n_rows"] == 0:
+            continue   # an unpartitioned empty table: its schema file is written below
+        values = {k: row[k] for k in table.partition_by}
+        rel = partition_dir(table, values)
+        fp = f"{row['n_rows']}:{row['row_hash']}"
+        new_parts[rel] = {"fingerprint": fp, "rows": row["n_rows"]}
+        if old_parts.get(rel, {}).get("fingerprint") != fp or not (out / table.name / rel).exists():
+            changed.append(values)
+    target = out / table.name
+    if not same_schema:
+        shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    if not new_parts:   # no rows: one empty file keeps the columns readable
+        if old_parts or not (target / "part-0.parquet").exists():
+            changed.append({})
+            lake_sql.copy_partitions(engine, table.name, staging, (), None, exclude=table.exclude)
+            _swap(staging, target)
+    elif not table.partition_by:
+        if changed:
+            lake_sql.copy_partitions(engine, table.name, staging, (), None, exclude=table.exclude)
+            _swap(staging, target)
+            rows = new_parts[""]["rows"]
+    elif changed:
+        wanted = pa.Table.from_pylist(changed, schema=pa.schema([(k, pa.string()) for k in table.partition_by]))
+        lake_sql.copy_partitions(engine, table.name, staging, table.partition_by, wanted,
+                                 exclude=table.exclude, month=table.by_month)
+        for part in _staged_partitions(staging, table):
+            rel = partition_dir(table, part["values"])
+            _swap(part["dir"], target / rel)
+            rows += new_parts[rel]["rows"]
+    if new_parts and table.partition_by:
+        (target / "part-0.parquet").unlink(missing_ok=True)   # the empty table's file, if any
+    removed = [rel for rel in old_parts if rel not in new_parts]
+    for rel in removed:
+        shutil.rmtree(target / rel, ignore_errors=True)
+        _prune_empty(target / rel, target)
+    report.written[table.name] = len(changed)
+    report.kept[table.name] = len(new_parts) - len(changed)
+    report.removed[table.name] = len(removed)
+    report.rows_written[table.name] = rows
+    return {"columns": [list(c) for c in columns], "partition_by": list(table.partition_by), "partitions": new_parts}
+
+
+def _staged_partitions(staging: Path, table: LakeTable) -> list[dict[str, Any]]:
+    """The leaf folders the engine wrote under ``staging``, with their unescaped key values."""
+    found = []
+    for leaf in sorted(p for p in staging.glob("/".join(["*"] * len(table.partition_by))) if p.is_dir()):
+        parts = leaf.relative_to(staging).parts
+        values = {}
+        for key, part in zip(table.partition_by, parts, strict=True):
+            name, _, raw = part.partition("=")
+            assert name == key, f"unexpected staging folder {leaf}"
+            values[key] = None if raw in ("NULL", "__HIVE_DEFAULT_PARTITION__") else unquote(raw)
+        found.append({"dir": leaf, "values": values})
+    return found
+
+
+def _swap(src_dir: Path, dest_dir: Path) -> None:
+    """Move the Parquet files of ``src_dir`` into ``dest_dir`` as ``part-<i>.parquet``, each
+    by an atomic rename, then remove the destination's older files beyond the new ones."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    files = sorted(src_dir.glob("*.parquet"))
+    names = set()
+    for i, f in enumerate(files):
+        name = f"part-{i}.parquet"
+        os.replace(f, dest_dir / name)
+        names.add(name)
+    for old in dest_dir.glob("part-*.parquet"):
+        if old.name not in names:
+            old.unlink()
+
+
+def _prune_empty(path: Path, stop: Path) -> None:
+    """Remove empty parent folders of a removed partition, up to the table folder."""
+    for parent in path.parents:
+        if parent == stop or not parent.exists():
+            break
+        if any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+__all__ = ["MANIFEST", "TABLES", "LakeReport", "LakeTable", "escape_value", "export_lake", "read_manifest"]
