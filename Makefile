@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 CUSTOMERS ?= 20000
 
-.PHONY: demo test venv clean bench lock browser
+.PHONY: demo test venv clean bench lock browser java
 
 # The dashboard's browser tests: Debian's Chromium (never a downloaded browser build) and
 # axe-core pinned in tests/browser/package-lock.json. CI runs as root; elsewhere apt-get goes
@@ -30,7 +30,7 @@ SERVE ?= yes
 demo: $(STAMP)
 	$(BIN)/percorso demo --customers $(CUSTOMERS) --dir $(DEMO_DIR) $(if $(filter no,$(SERVE)),,--serve)
 
-test: $(STAMP) browser
+test: $(STAMP) browser java
 	$(BIN)/python -m pytest
 
 browser: $(CHROMIUM) $(AXE)
@@ -38,6 +38,12 @@ browser: $(CHROMIUM) $(AXE)
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+# The Spark tests (tests/spark, local mode) need a Java 17 runtime: Debian's OpenJDK 17 when no
+# java is on the PATH and JAVA_HOME is unset (the embedded DuckDB path never needs it).
+java:
+	@command -v java >/dev/null || [ -n "$$JAVA_HOME" ] || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
 
 $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund

@@ -101,3 +101,40 @@ def test_clv_summary_same_on_spark(engines: Any) -> None:
         ga, gb = grouped_summary(duck, a, 7.0), grouped_summary(spark, b, 7.0)
     for key in ga:
         np.testing.assert_allclose(ga[key], gb[key], rtol=1e-9, err_msg=key)
+
+
+def test_identity_partition_same_on_spark(engines: Any) -> None:
+    """The used identity links of the generated project: components found in the engine on Spark
+    and on DuckDB are scipy's partition, and the partition the resolver stored (identity_map)."""
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_cc
+
+    from percorso.identity.components import connected_components
+
+    project, duck, spark = engines
+    links = duck.to_arrow(duck.table("identity_links").filter(lambda t: t.status == "used")
+                          .select(a=lambda t: t.id_hash_a.cast("string"), b=lambda t: t.id_hash_b.cast("string")))
+    ids = sorted(set(links["a"].to_pylist()) | set(links["b"].to_pylist()))
+    num = {h: i for i, h in enumerate(ids)}
+    a = [num[h] for h in links["a"].to_pylist()]
+    b = [num[h] for h in links["b"].to_pylist()]
+    edges = pa.table({"a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64())})
+    _, comp = scipy_cc(coo_matrix(([1] * len(a), (a, b)), shape=(len(ids), len(ids))), directed=False)
+    smallest: dict[int, int] = {}
+    for node, c in enumerate(comp):
+        smallest.setdefault(int(c), node)
+    want = {node: smallest[int(c)] for node, c in enumerate(comp)}
+    for eng in (duck, spark):
+        lab, _ = connected_components(eng, eng.register_arrow("_links", edges))
+        got = eng.execute(lab)
+        eng.drop_temp(lab)
+        assert dict(zip(got["node"].astype(int), got["label"].astype(int), strict=True)) == want
+    # the resolver's stored partition groups the linked identifiers the same way
+    m = duck.to_arrow(duck.table("identity_map").select(h=lambda t: t.id_hash.cast("string"), c="customer_id"))
+    customer = dict(zip(m["h"].to_pylist(), m["c"].to_pylist(), strict=True))
+    by_label: dict[int, set[str]] = {}
+    for h, node in num.items():
+        if h in customer:
+            by_label.setdefault(want[node], set()).add(customer[h])
+    assert all(len(cs) == 1 for cs in by_label.values())

@@ -1,0 +1,145 @@
+"""The same project on DuckDB and on Spark local mode, step by step (issue 21): prints ONE JSON object.
+
+    .venv/bin/python bench/spark.py --events 1000000
+    .venv/bin/python bench/spark.py --events 10000000 --master 'local[2]'
+
+A clickstream Parquet file of N events (``bench/clickstream_file.py``) is ingested and built on
+DuckDB (the build does not run on Spark: ``build_spark_s`` is null), exported to the Parquet
+lake, then each step runs on both engines in this process:
+
+- ``identity``: connected components of an identifier graph with two cookies per person (a
+  cookie–person and a cookie–cookie link: 2 edges and 3 nodes per person), with scipy (the
+  resolver's solver), in DuckDB and in Spark (``percorso.identity.components``);
+- the main analyses: transitions, paths top, a three-step funnel, journey map, RFM, cohorts;
+  every answer is checked equal on both engines (rows; numbers to 1e-9).
+
+Seconds per step; ``spark_session_s`` is the JVM start; peak memory is this process's maximum
+resident set (``python_peak_mb``: DuckDB runs inside it) and the Spark JVM's (``jvm_peak_mb``,
+VmHWM). ``load_avg`` is the machine's load at the end (2 cores: above 2, other work competed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from clickstream_file import EVENTS_PER_PERSON, clickstream_file  # noqa: E402
+
+
+def _timed(fn: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, round(time.perf_counter() - t0, 2)
+
+
+def _jvm_peak_mb(session: Any) -> float | None:
+    """VmHWM of the Spark JVM (the gateway's child process), in MB."""
+    try:
+        pid = session.sparkContext._gateway.proc.pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except Exception:  # noqa: BLE001 - not Linux, or Spark Connect (no local JVM)
+        return None
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    import pandas as pd
+
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return False
+    cols = list(a.columns)
+    try:
+        pd.testing.assert_frame_equal(a.sort_values(cols).reset_index(drop=True), b.sort_values(cols).reset_index(drop=True),
+                                      check_dtype=False, rtol=1e-9, atol=1e-9)
+    except AssertionError:
+        return False
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--work", type=Path, default=None, help="keep the project here (default: a temp folder)")
+    a = ap.parse_args()
+
+    import numpy as np
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_cc
+
+    from percorso.analysis.base import run
+    from percorso.api import (
+        CohortQuery, FunnelQuery, JourneyMapQuery, PathsQuery, RFMQuery, TransitionsQuery, ingest_files,
+        init_project, open_project, run_build,
+    )
+    from percorso.engine.spark import SparkEngine
+    from percorso.identity.components import connected_components
+    from percorso.lake import export_lake
+
+    work = a.work or Path(tempfile.mkdtemp(prefix="percorso-spark-"))
+    out: dict[str, Any] = {"events": a.events, "master": a.master, "duckdb_s": {}, "spark_s": {}, "equal": {}}
+    try:
+        path = clickstream_file(a.events, work / "files")
+        proj = work / "p"
+        init_project(proj)
+        with open_project(proj) as p:
+            _, out["duckdb_s"]["ingest"] = _timed(lambda: ingest_files(p, "clickstream", [path]))
+            _, out["duckdb_s"]["build"] = _timed(lambda: run_build(p))
+        out["spark_s"]["build"] = None   # the build runs on DuckDB only (docs/scale.md, "Not yet")
+        with open_project(proj, read_only=True) as p:
+            _, out["lake_export_s"] = _timed(lambda: export_lake(p.engine, p.lake_path))
+            out["lake_mb"] = round(sum(f.stat().st_size for f in p.lake_path.rglob("*.parquet")) / 2**20, 1)
+            duck = p.engine
+            conf = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "6g"}
+            spark = SparkEngine(p.lake_path, master=a.master, conf=conf, time_zone=p.settings.project.time_zone)
+            _, out["spark_session_s"] = _timed(lambda: spark.session)
+
+            people = max(1, int(a.events / EVENTS_PER_PERSON))
+            person = np.arange(people, dtype=np.int64)
+            ea = np.concatenate([person, people + 2 * person])
+            eb = np.concatenate([people + 2 * person, people + 2 * person + 1])
+            edges = pa.table({"a": ea, "b": eb})
+            _, out["identity_scipy_s"] = _timed(lambda: scipy_cc(
+                coo_matrix((np.ones(ea.size, np.int8), (ea, eb)), shape=(3 * people, 3 * people)), directed=False))
+            for name, eng in (("duckdb_s", duck), ("spark_s", spark)):
+                def cc(eng: Any = eng) -> int:
+                    lab, rounds = connected_components(eng, eng.register_arrow("_bench_edges", edges))
+                    n = int(eng.execute(lab.label.nunique()))
+                    eng.drop_temp(lab)
+                    assert n == people, (n, people)
+                    return rounds
+                out["identity_rounds"], out[name]["identity"] = _timed(cc)
+
+            queries = {
+                "transitions": TransitionsQuery(), "paths_top": PathsQuery(),
+                "funnel": FunnelQuery(steps=["product_view", "cart", "purchase"]),
+                "journey_map": JourneyMapQuery(), "rfm": RFMQuery(), "cohorts": CohortQuery(),
+            }
+            for name, q in queries.items():
+                fa, out["duckdb_s"][name] = _timed(lambda q=q: run(duck, q, p.settings).to_frame())
+                fb, out["spark_s"][name] = _timed(lambda q=q: run(spark, q, p.settings).to_frame())
+                out["equal"][name] = _same(fa, fb)
+            out["jvm_peak_mb"] = _jvm_peak_mb(spark.session)
+        out["python_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        out["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps(out))
+    finally:
+        if a.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The Parquet lake (issue 21): complete, hive-partitioned, incremental, written through staging.
+
+Oracles: the database's own tables (every row comes back from the Parquet files, read with
+pyarrow, not with the code under test) and hand-made changes whose partitions are known.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from percorso.lake import MANIFEST, escape_value, export_lake
+from percorso.project import open_project
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from percorso.demo import run_demo
+
+    folder = tmp_path_factory.mktemp("lake") / "demo"
+    run_demo(folder, customers=120, seed=11)
+    return folder
+
+
+@pytest.fixture
+def project(demo: Path, tmp_path: Path) -> Any:
+    """A private copy of the demo (tests change its rows)."""
+    copy = tmp_path / "p"
+    shutil.copytree(demo, copy)
+    with open_project(copy) as p:
+        yield p
+
+
+def lake_rows(out: Path, table: str) -> Any:
+    """The lake's table read by pyarrow with hive partitions as strings, sorted by all columns."""
+    dataset = ds.dataset(out / table, format="parquet", partitioning="hive",
+                         ignore_prefixes=["_", "."])
+    frame = dataset.to_table().to_pandas()
+    return frame.drop(columns=[c for c in ("month",) if c in frame.columns])
+
+
+def db_rows(project: Any, table: str, drop: tuple[str, ...] = ()) -> Any:
+    return project.engine.execute(project.engine.table(table)).drop(columns=list(drop))
+
+
+def same(a: Any, b: Any) -> None:
+    """Same columns and the same multiset of rows (values compared as text: hive partition
+    values come back as strings)."""
+    cols = sorted(a.columns)
+    assert sorted(b.columns) == cols
+
+    def text(v: Any) -> str:
+        if v is None or v != v:
+            return ""
+        if isinstance(v, (date, datetime)):   # a DATE reads as a Timestamp through pandas
+            return pd.Timestamp(v).isoformat()
+        return str(v)
+
+    def rows(frame: Any) -> list[tuple[str, ...]]:
+        return sorted(tuple(text(v) for v in r) for r in frame[cols].itertuples(index=False))
+
+    assert rows(a) == rows(b)
+
+
+def test_every_row_every_table(project: Any, tmp_path: Path) -> None:
+    out = tmp_path / "lake"
+    report = export_lake(project.engine, out)
+    for table in ("events", "touchpoints", "orders", "identity_map", "campaign_costs"):
+        same(db_rows(project, table), lake_rows(out, table))
+        assert report.rows_written[table] == project.engine.count(table)
+    # customers: everything but the raw contact data
+    pii = ("first_name", "last_name", "email", "phone")
+    same(db_rows(project, "customers", drop=pii), lake_rows(out, "customers"))
+    assert not (out / "_staging").exists()
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert set(manifest["tables"]) == {"events", "touchpoints", "orders", "customers", "identity_map", "campaign_costs"}
+    # partitions: one folder per (source, UTC month) present in the database
+    want = project.engine.query(
+        "SELECT DISTINCT source_name, strftime(occurred_at, '%Y-%m') AS m FROM events").to_pylist()
+    dirs = {p.relative_to(out / "events").as_posix() for p in (out / "events").glob("*/*") if p.is_dir()}
+    assert dirs == {f"source_name={escape_value(r['source_name'])}/month={r['m']}" for r in want}
+
+
+def test_second_export_writes_nothing(project: Any, tmp_path: Path) -> None:
+    out = tmp_path / "lake"
+    export_lake(project.engine, out)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    report = export_lake(project.engine, out)
+    assert sum(report.written.values()) == 0
+    assert sum(report.rows_written.values()) == 0
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == before
+
+
+def test_only_the_changed_partition_is_rewritten(project: Any, tmp_path: Path) -> None:
+    out = tmp_path / "lake"
+    export_lake(project.engine, out)
+    row = project.engine.query(
+        "SELECT event_id, source_name, strftime(occurred_at, '%Y-%m') AS m FROM touchpoints "
+        "ORDER BY event_id LIMIT 1").to_pylist()[0]
+    rel = f"source_name={escape_value(row['source_name'])}/month={row['m']}"
+    before = {p: p.stat().st_mtime_ns for p in (out / "touchpoints").rglob("*.parquet")}
+    project.engine.run("UPDATE touchpoints SET channel = 'Changed' WHERE event_id = ?", [row["event_id"]])
+    report = export_lake(project.engine, out)
+    assert report.written["touchpoints"] == 1
+    assert report.written["events"] == 0 and report.written["orders"] == 0
+    after = {p: p.stat().st_mtime_ns for p in (out / "touchpoints").rglob("*.parquet")}
+    changed = {p.relative_to(out / "touchpoints").parent.as_posix() for p in after if after[p] != before.get(p)}
+    assert changed == {rel}
+    assert "Changed" in set(lake_rows(out, "touchpoints")["channel"])
+
+
+def test_a_vanished_partition_is_removed(project: Any, tmp_path: Path) -> None:
+    out = tmp_path / "lake"
+    export_lake(project.engine, out)
+    row = project.engine.query("SELECT source_name, strftime(occurred_at, '%Y-%m') AS m, count(*) AS n "
+                               "FROM events GROUP BY ALL ORDER BY n, source_name, m LIMIT 1").to_pylist()[0]
+    project.engine.run("DELETE FROM events WHERE source_name = ? AND strftime(occurred_at, '%Y-%m') = ?",
+                       [row["source_name"], row["m"]])
+    report = export_lake(project.engine, out)
+    assert report.removed["events"] == 1
+    assert not (out / "events" / f"source_name={escape_value(row['source_name'])}" / f"month={row['m']}").exists()
+    same(db_rows(project, "events"), lake_rows(out, "events"))
+
+
+def test_escape_value() -> None:
+    assert escape_value("web") == "web"
+    assert escape_value("negozio 3/a=b") == "negozio%203%2Fa%3Db"
+    assert escape_value("caffè") == "caffè"
+    assert escape_value(None) == "__HIVE_DEFAULT_PARTITION__"
+
+
+def test_cli_lake_export(demo: Path, tmp_path: Path) -> None:
+    from percorso.cli import run_cli
+
+    out = tmp_path / "cli-lake"
+    assert run_cli(["lake", "export", "--out", str(out), "--project", str(demo), "-f", "json"]) == 0
+    assert (out / MANIFEST).exists()
