@@ -40,7 +40,13 @@ def epoch_seconds(ts: Any) -> Any:
     """
     if backend_name(ts) == "pyspark":
         return _unix_micros(ts.cast(dt.Timestamp(timezone="UTC"))).cast("float64") / 1_000_000.0
-    return ts.epoch_seconds()
+    return _epoch(ts.cast("timestamp"))
+
+
+@ibis.udf.scalar.builtin(name="epoch")
+def _epoch(ts: dt.timestamp) -> dt.float64:  # type: ignore[valid-type]
+    """DuckDB's ``epoch``: seconds as a DOUBLE, microseconds kept (Ibis types its own
+    ``epoch_seconds`` as an integer and a result read alone lost the fraction)."""
 
 
 def ordered_collect(value: Any, order_by: list[Any]) -> Any:
