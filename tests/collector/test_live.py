@@ -52,3 +52,13 @@ def _uid(e):  # noqa: ANN001, ANN202
     m = e.table("identity_map")
     ids = e.execute(m.filter(m.id_type == "user_id").select("customer_id", "id_value"))
     return dict(zip(ids.customer_id, ids.id_value)).get
+
+
+def test_events_left_unbuilt_by_a_stop_are_built_at_the_next_start(project) -> None:
+    _send(project, [_page("u-9", 1), _order("u-9", 1)])
+    assert drain(project, build=False).accepted == 2  # a stop drains the spool without building
+    assert not project.engine.has_table("customers")
+    restart = drain(project, build=True)  # nothing in the spool: the first cycle builds what waits
+    assert restart is not None and restart.segments == 0 and restart.build["new_events"] == 2
+    assert project.engine.count("customers") == 1
+    assert drain(project, build=True) is None  # built: nothing to do

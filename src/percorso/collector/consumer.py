@@ -74,6 +74,10 @@ class Consumer:
         self.last: CycleReport | None = None
         self.cycles = 0
         self.last_build_error: str | None = None
+        # a server killed between an ingest and its build, or stopped (the drain at a stop does
+        # not build), leaves events without touchpoints: the first cycle after a start builds
+        self.unbuilt = build
+        self._failed_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -110,7 +114,8 @@ class Consumer:
     def cycle(self, *, build: bool = True) -> CycleReport | None:
         """Seal, consume every sealed segment, build; None when nothing waited."""
         segments = self.spool.seal()
-        if not segments:
+        retry = self.unbuilt and time.monotonic() - self._failed_at > 30
+        if not segments and not (build and retry):
             return None
         t0 = time.perf_counter()
         report = CycleReport()
@@ -122,16 +127,21 @@ class Consumer:
             for (seq, source), group in groups.items():
                 self._consume(project, f"{seq:020d}-{source}", source, group, report)
             report.seconds["ingest"] = round(time.perf_counter() - t0, 3)
-            if build and report.accepted:
+            if build and (report.accepted or (retry and _needs_build(project.engine))):
                 t1 = time.perf_counter()
                 try:
                     report.build = live_build(project)
-                    self.last_build_error = None
-                except Exception as exc:  # noqa: BLE001 - events are in; the next cycle builds again
+                    self.last_build_error, self.unbuilt = None, False
+                except Exception as exc:  # noqa: BLE001 - events are in; a later cycle builds again
+                    self.unbuilt, self._failed_at = True, time.monotonic()
                     self.last_build_error = f"{type(exc).__name__}: {exc}"
                     report.errors.append(f"build: {self.last_build_error}")
                     log.warning("collector: incremental build failed: %s", self.last_build_error)
                 report.seconds["build"] = round(time.perf_counter() - t1, 3)
+            elif retry:
+                self.unbuilt = False  # nothing waits to be built
+        if not report.segments and not report.build:
+            return None
         self.changed()
         report.seconds["total"] = round(time.perf_counter() - t0, 3)
         self.last = report
@@ -209,6 +219,16 @@ def _quarantine_rows(t: pa.Table, source: str, project: Any, run_id: str) -> pa.
         "message": t.column("message"), "raw_text": t.column("raw"),
         "ingest_run_id": pa.array([run_id] * n, pa.string()), "quarantined_at": t.column("at"),
     })
+
+
+def _needs_build(engine: Any) -> bool:
+    """Are there events the last build did not read (or no build at all)?"""
+    from percorso.engine import build_sql
+
+    if not engine.count("events"):
+        return False
+    mark = build_sql.build_watermark(engine)
+    return mark is None or S.events_after(engine, mark)
 
 
 def live_build(project: Any) -> dict[str, Any]:

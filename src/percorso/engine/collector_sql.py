@@ -58,6 +58,12 @@ def segment_consumed(engine: Engine, segment: str) -> bool:
     return bool(rows.column("n")[0].as_py())
 
 
+def events_after(engine: Engine, rowid: int) -> bool:
+    """Is there an ``events`` row past ``rowid`` (the last build's watermark)?"""
+    rows = engine.query("SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE rowid > ? LIMIT 1)", [rowid])
+    return bool(rows.column("n")[0].as_py())
+
+
 def batch_totals(engine: Engine) -> dict[str, Any]:
     """Sums over every consumed segment (``percorso collector stats``)."""
     rows = engine.query(
