@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from percorso.collector.service import drain
+from percorso.collector.service import drain, stats
 from percorso.value.segments.store import save_segment, segment_changes
 from tests.collector.helpers import Sender
 
@@ -62,3 +62,6 @@ def test_events_left_unbuilt_by_a_stop_are_built_at_the_next_start(project) -> N
     assert restart is not None and restart.segments == 0 and restart.build["new_events"] == 2
     assert project.engine.count("customers") == 1
     assert drain(project, build=True) is None  # built: nothing to do
+    figures = stats(project)  # `percorso collector stats` without a server
+    assert (figures["server"], figures["accepted"], figures["deduplicated"]) == ("stopped", 2, 0)
+    assert (figures["spool_events"], figures["lag_seconds"], figures["quarantined_total"]) == (0, 0.0, 0)

@@ -158,6 +158,7 @@ class Consumer:
         S.ensure_collector_tables(engine)
         if S.segment_consumed(engine, name):  # a replay after a kill between commit and delete
             self.spool.done(group, n_lines)
+            report.segments += 1
             return
         run_id, accepted, duplicates, quarantined = None, 0, 0, 0
         if events is not None and n_lines:
