@@ -8,7 +8,9 @@ a small file of cookie-only visits (``anonymous_id``, 0.1 % of N), and a full bu
 the point). Then 1,000 new events are imported (known customers, new customers, and events
 that carry a known user's id *and* a known cookie, so the cookie's old events move to that
 user: a merge), and ``percorso build`` runs incrementally: ``build_s`` and its steps are the
-figures (``build_cpu_s``: the process's CPU seconds, DuckDB's threads included). Last, the same database is copied and rebuilt in full, and every row of
+figures (``build_cpu_s``: the process's CPU seconds, DuckDB's threads included;
+``build_steps_cpu_s``: the same per step, between the build's progress messages, identity's
+steps included). Last, the same database is copied and rebuilt in full, and every row of
 ``touchpoints``, ``orders`` and ``customers`` is compared (``equal_to_full_build``; the
 symmetric difference per table is in ``differences``). ``load_avg`` says how busy the
 machine was (2 cores: above 2, other work competed).
@@ -80,6 +82,14 @@ def increment(people: int, size: int = 1000) -> pa.Table:
     })
 
 
+def _cpu_steps(marks: list[tuple[str, float]], end: float) -> dict[str, float]:
+    """CPU seconds between the build's progress messages (identity's own steps included)."""
+    out: dict[str, float] = {}
+    for (name, at), (_, nxt) in zip(marks, [*marks[1:], ("", end)], strict=True):
+        out[name] = round(out.get(name, 0.0) + nxt - at, 3)
+    return out
+
+
 def _differences(con, other: str) -> dict[str, int]:
     out = {}
     for t in TABLES:
@@ -96,6 +106,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep/reuse the built base project here")
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "percorso-bench-data")
     ap.add_argument("--no-check", action="store_true", help="skip the full-build equality check")
+    ap.add_argument("--rebuild-base", action="store_true",
+                    help="rebuild the kept base project in full first (after a change of the build's state tables)")
     a = ap.parse_args()
     out: dict = {"events": a.events, "new_events": a.new}
     people = max(1, int(a.events / 9.4))
@@ -115,6 +127,13 @@ def main() -> None:
             run_build(p, full=True)
             out["base_full_build_s"] = round(time.perf_counter() - t0, 2)
             p.close()
+        elif a.rebuild_base:
+            p = open_project(base)
+            t0 = time.perf_counter()
+            run_build(p, full=True)
+            out["base_full_build_s"] = round(time.perf_counter() - t0, 2)
+            p.close()
+        out["load_avg_start"] = [round(x, 2) for x in os.getloadavg()]
         proj = work / "p"
         shutil.copytree(base, proj)
         p = open_project(proj)
@@ -123,15 +142,19 @@ def main() -> None:
         t0 = time.perf_counter()
         ingest_files(p, "clickstream", [inc])
         out["ingest_s"] = round(time.perf_counter() - t0, 3)
+        marks: list[tuple[str, float]] = []
         t0, c0 = time.perf_counter(), time.process_time()
-        rep = run_build(p)
+        rep = run_build(p, progress=lambda msg: marks.append((msg.split(" / ")[-1], time.process_time())))
         out["build_s"] = round(time.perf_counter() - t0, 3)
-        out["build_cpu_s"] = round(time.process_time() - c0, 3)   # steadier on a shared machine
+        c1 = time.process_time()
+        out["build_cpu_s"] = round(c1 - c0, 3)   # steadier on a shared machine
+        out["build_steps_cpu_s"] = _cpu_steps(marks, c1)
         out["mode"] = rep.mode
         out["build_steps_s"] = rep.seconds
         out["identity_phases_s"] = rep.identity.get("phases", {})
         out["customers_rebuilt"] = rep.customers_rebuilt
         out["customers_retired"] = rep.identity.get("customers_retired")
+        out["identity_region_identifiers"] = rep.identity.get("region_identifiers")
         p.close()
         if not a.no_check:
             full = work / "full"

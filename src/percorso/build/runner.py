@@ -127,6 +127,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     report.seconds["identity"] = round(time.perf_counter() - t0, 3)
 
     rules = load_rules(project, project.settings.channels.rules_version)
+    touched_only = False
     if full:
         scoped = keyed(engine.table("events_identified"))
         rows = keyed(engine.table("events"))
@@ -135,7 +136,8 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         # only the customers whose rows can differ, and only their events (ADR 0019)
         t1 = time.perf_counter()
         assert after is not None
-        report.customers_rebuilt = S.stage_scope(engine, after, PRIORITY)
+        touched_only = S.touched_is_partial(engine)
+        report.customers_rebuilt = S.stage_scope(engine, after, PRIORITY, touched_only=touched_only)
         S.stage_scope_events(engine, PRIORITY)
         scoped = rows = keyed(engine.table("_build_events"))
         ec = scoped.select("event_id", "customer_id")
@@ -189,7 +191,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
             S.drop(engine, "_build_scope")
             S.drop(engine, "_build_events")
         # what this build was made from: the next incremental build compares
-        S.snapshot_build_state(engine)
+        S.snapshot_build_state(engine, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     if full:

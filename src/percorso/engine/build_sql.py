@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.identity_keys_sql import first_key_sql
+from percorso.engine.identity_region_sql import TOUCHED, clear_touched, touched_is_partial
 
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
@@ -53,23 +54,32 @@ def drop(engine: Engine, table: str) -> None:
 BUILD_STATE_TABLES: tuple[str, ...] = ("built_identity", "built_event_keys", "build_state")
 
 
-def snapshot_build_state(engine: Engine) -> None:
+def snapshot_build_state(engine: Engine, *, touched_only: bool = False) -> None:
     """Remember what this build was made from: each identifier's customer (integer key), the
     events keyed by a lower-priority identifier, and the last event read.
 
     Why not each event's customer (10M rows, the largest write of an incremental build): an
     event's customer follows from its key identifier, so the identifiers and the few
-    exceptions say everything (see :func:`stage_scope`).
+    exceptions say everything (see :func:`stage_scope`). ``touched_only``: rewrite only the
+    identifiers identity listed in ``identity_touched`` (an incremental resolution changed
+    no other), so the snapshot costs what changed. Either way ``identity_touched`` is
+    emptied: this build has consumed it.
     """
-    engine.con.execute(
-        "CREATE OR REPLACE TABLE built_identity AS SELECT id_hash, customer_id, first_seen_at FROM identity_map"
-    )
+    if touched_only:
+        engine.con.execute(f"DELETE FROM built_identity WHERE id_hash IN {_TOUCHED}")
+        engine.con.execute(f"""INSERT INTO built_identity SELECT id_hash, customer_id, first_seen_at
+            FROM identity_map WHERE id_hash IN {_TOUCHED}""")
+    else:
+        engine.con.execute(
+            "CREATE OR REPLACE TABLE built_identity AS SELECT id_hash, customer_id, first_seen_at FROM identity_map"
+        )
     engine.con.execute("CREATE OR REPLACE TABLE built_event_keys AS SELECT event_id, id_hash FROM identity_event_keys")
     engine.con.execute(
         """CREATE OR REPLACE TABLE build_state AS
         SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM events"""
     )
     engine.con.execute("DROP TABLE IF EXISTS built_events")   # written by earlier versions
+    clear_touched(engine)
 
 
 def build_watermark(engine: Engine) -> int | None:
@@ -90,7 +100,11 @@ def _event_key(priority: tuple[str, ...]) -> str:
     return f"CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END"
 
 
-def stage_scope(engine: Engine, after_rowid: int, priority: tuple[str, ...]) -> int:
+#: The identifiers an incremental identity run re-solved since the last build.
+_TOUCHED = f"(SELECT id_hash FROM {TOUCHED})"
+
+
+def stage_scope(engine: Engine, after_rowid: int, priority: tuple[str, ...], *, touched_only: bool = False) -> int:
     """Temp ``_build_scope(customer_id)``: every customer whose rows may differ from the last build.
 
     An event belongs to the customer of its key identifier (``identity_map``), or of the key
@@ -98,20 +112,22 @@ def stage_scope(engine: Engine, after_rowid: int, priority: tuple[str, ...]) -> 
     rows change only when (a) an event was appended to it, (b) an identifier joined, left or
     changed first time (a merge, a split, a flag: old *and* new customer), or (c) an event's
     stored key changed (old customer through the previous map, new through the current one).
-    Everything is integer joins over identifiers and the appended events (no scan of the
-    history). Returns the number of customers.
+    ``touched_only``: (b) compares only the identifiers identity re-solved since the last
+    build (``identity_touched``), not the whole map. Everything is integer joins over
+    identifiers and the appended events (no scan of the history). Returns the number of customers.
     """
+    where = f" WHERE id_hash IN {_TOUCHED}" if touched_only else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
         SELECT DISTINCT customer_id FROM (
             SELECT m.customer_id FROM (SELECT * FROM events WHERE rowid > ?) e
                 LEFT JOIN identity_event_keys x ON x.event_id = e.event_id
                 JOIN identity_map m ON m.id_hash = {_event_key(priority)}
             UNION ALL SELECT customer_id FROM (
-                SELECT id_hash, customer_id, first_seen_at FROM identity_map
-                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM built_identity)
+                SELECT id_hash, customer_id, first_seen_at FROM identity_map{where}
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM built_identity{where})
             UNION ALL SELECT customer_id FROM (
-                SELECT id_hash, customer_id, first_seen_at FROM built_identity
-                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM identity_map)
+                SELECT id_hash, customer_id, first_seen_at FROM built_identity{where}
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM identity_map{where})
             UNION ALL SELECT m.customer_id FROM (
                 SELECT event_id, id_hash FROM identity_event_keys EXCEPT SELECT event_id, id_hash FROM built_event_keys) d
                 JOIN identity_map m USING (id_hash)

@@ -63,14 +63,42 @@ def write_event_key_exceptions(engine: Engine, priority: tuple[str, ...], unusab
     ``id_hash`` is their first *usable* identifier (NULL when none is). ``unusable`` holds
     the id_hash of every flagged or blocked identifier. Returns the number of such events.
     """
+    stage_unusable(engine, unusable)
+    return rewrite_event_key_exceptions(engine, priority)
+
+
+def stage_unusable(engine: Engine, unusable: pa.Table) -> None:
+    """Temp ``_id_unusable(id_hash)`` from an Arrow table of flagged or blocked identifiers."""
     engine.con.register("_id_unusable_in", unusable)
     try:
         engine.run("CREATE OR REPLACE TEMP TABLE _id_unusable AS SELECT DISTINCT id_hash FROM _id_unusable_in")
     finally:
         engine.con.unregister("_id_unusable_in")
+
+
+def stage_unusable_from_map(engine: Engine) -> None:
+    """Temp ``_id_unusable``: every identifier not in ``identity_map`` (flagged or blocked)."""
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_unusable AS
+        SELECT id_hash FROM identity_identifiers WHERE id_hash NOT IN (SELECT id_hash FROM identity_map)""")
+
+
+def rewrite_event_key_exceptions(engine: Engine, priority: tuple[str, ...]) -> int:
+    """``identity_event_keys`` over every event, with the unusable identifiers of ``_id_unusable``."""
     engine.run(f"""CREATE OR REPLACE TABLE identity_event_keys AS
         SELECT e.event_id, {_usable_key_sql(priority, '_id_unusable')} AS id_hash FROM events e
         WHERE {first_key_sql(priority)} IN (SELECT id_hash FROM _id_unusable)""")
+    return engine.count("identity_event_keys")
+
+
+def append_event_key_exceptions(engine: Engine, priority: tuple[str, ...], after_rowid: int) -> int:
+    """Add the exceptions among the events after ``after_rowid`` (an incremental run).
+
+    ``_id_unusable`` needs to hold only the unusable identifiers those events carry (all of
+    them are in the run's region). Returns the number of exceptions after the append.
+    """
+    engine.run(f"""INSERT INTO identity_event_keys
+        SELECT e.event_id, {_usable_key_sql(priority, '_id_unusable')} AS id_hash FROM events e
+        WHERE e.rowid > ? AND {first_key_sql(priority)} IN (SELECT id_hash FROM _id_unusable)""", [after_rowid])
     return engine.count("identity_event_keys")
 
 
@@ -90,34 +118,57 @@ def create_event_views(engine: Engine, priority: tuple[str, ...]) -> None:
         SELECT event_id, customer_id, id_type, id_value, id_hash FROM events_identified""")
 
 
-def resolved_watermark(engine: Engine) -> int | None:
-    """The highest ``events`` rowid resolved so far, or None when a full run is needed.
+_STATE_COLUMNS = ("max_rowid", "n_events", "settings", "n_components", "n_with_id")
 
-    DuckDB gives appended rows higher rowids; a delete may renumber rows at a checkpoint,
-    so the mark is trusted only while the count of events up to it is unchanged.
+
+def read_state(engine: Engine) -> dict | None:
+    """The last run's state (``identity_state``), or None when a full run is needed.
+
+    ``max_rowid``: the highest ``events`` rowid resolved. DuckDB gives appended rows higher
+    rowids; a delete may renumber rows at a checkpoint, so the mark is trusted only while the
+    count of events up to it (``n_events``) is unchanged. ``settings``: the fingerprint of
+    the identity settings the run used; ``n_components`` and ``n_with_id`` (events carrying
+    an identifier) are kept so an incremental run reports totals without a scan.
     """
-    if not engine.has_table("identity_state"):
+    if not engine.has_table("identity_state") or tuple(engine.columns("identity_state")) != _STATE_COLUMNS:
         return None
-    row = engine.con.execute("SELECT max_rowid, n_events FROM identity_state").fetchall()
+    row = engine.con.execute(f"SELECT {', '.join(_STATE_COLUMNS)} FROM identity_state").fetchall()
     if not row:
         return None
-    max_rowid, n_events = row[0]
-    now = engine.con.execute("SELECT count(*) FROM events WHERE rowid <= ?", [max_rowid]).fetchall()[0][0]
-    return int(max_rowid) if now == n_events else None
+    state = dict(zip(_STATE_COLUMNS, row[0], strict=True))
+    now = engine.con.execute("SELECT count(*) FROM events WHERE rowid <= ?", [state["max_rowid"]]).fetchall()[0][0]
+    return state if now == state["n_events"] else None
 
 
-def write_watermark(engine: Engine) -> None:
-    """Remember every current event as resolved (see :func:`resolved_watermark`)."""
+def resolved_watermark(engine: Engine) -> int | None:
+    """The highest ``events`` rowid resolved so far, or None when a full run is needed."""
+    state = read_state(engine)
+    return None if state is None else int(state["max_rowid"])
+
+
+def write_watermark(engine: Engine, settings: str = "", n_components: int = 0, n_with_id: int = 0) -> None:
+    """Remember every current event as resolved, with the run's settings and totals (see :func:`read_state`)."""
     engine.run("""CREATE OR REPLACE TABLE identity_state AS
-        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM events""")
+        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events,
+               ?::VARCHAR AS settings, ?::BIGINT AS n_components, ?::BIGINT AS n_with_id FROM events""",
+               [settings, n_components, n_with_id])
 
 
-def count_assigned_events(engine: Engine) -> int:
+def count_events_with_identifier(engine: Engine, after_rowid: int | None = None) -> int:
+    """Events carrying some identifier (those after ``after_rowid`` only, when given)."""
+    any_id = " OR ".join(f"{c} <> ''" for c in IDENTIFIER_COLUMNS)
+    cond = "" if after_rowid is None else f" AND rowid > {int(after_rowid)}"
+    return int(engine.con.execute(f"SELECT count(*) FROM events WHERE ({any_id}){cond}").fetchall()[0][0])
+
+
+def count_assigned_events(engine: Engine, n_with_id: int | None = None) -> int:
     """Events that have a customer, without reading the view.
 
     Every usable identifier is in ``identity_map``, so an event has a customer exactly when
-    it carries some identifier and is not an exception left with no usable one.
+    it carries some identifier (``n_with_id``, counted when not given) and is not an
+    exception left with no usable one.
     """
-    any_id = " OR ".join(f"{c} <> ''" for c in IDENTIFIER_COLUMNS)
-    return int(engine.con.execute(f"""SELECT (SELECT count(*) FROM events WHERE {any_id})
-        - (SELECT count(*) FROM identity_event_keys WHERE id_hash IS NULL)""").fetchall()[0][0])
+    if n_with_id is None:
+        n_with_id = count_events_with_identifier(engine)
+    keyless = engine.con.execute("SELECT count(*) FROM identity_event_keys WHERE id_hash IS NULL").fetchall()[0][0]
+    return int(n_with_id) - int(keyless)

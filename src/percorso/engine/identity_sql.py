@@ -78,6 +78,16 @@ def source_kinds(engine: Engine) -> list[tuple[str, str]]:
     return list(zip(t["source_name"].to_pylist(), t["source_kind"].to_pylist(), strict=True))
 
 
+def blocked_sql(rules: list[tuple[str, list[str], str | None]]) -> tuple[str, list]:
+    """(SQL over ``id_type`` and ``id_value``, its parameters): whether an identifier is blocked."""
+    cases, params = [], []
+    for kind, exact, rx in rules:
+        cases.append("WHEN ? THEN (list_contains(?::VARCHAR[], lower(id_value))"
+                     + (" OR regexp_full_match(id_value, ?))" if rx else ")"))
+        params += [kind, _list(exact)] + ([rx] if rx else [])
+    return (("CASE id_type " + " ".join(cases) + " ELSE false END") if cases else "false"), params
+
+
 def upsert_identifiers(engine: Engine, rules: list[tuple[str, list[str], str | None]], *, full: bool) -> None:
     """Merge ``_id_new_ids`` into ``identity_identifiers`` and (re)compute the blocked flag.
 
@@ -85,12 +95,7 @@ def upsert_identifiers(engine: Engine, rules: list[tuple[str, list[str], str | N
     lowercased exact values and one combined regex that are blocked (see
     :mod:`percorso.identity.blocklist`).
     """
-    cases, params = [], []
-    for kind, exact, rx in rules:
-        cases.append("WHEN ? THEN (list_contains(?::VARCHAR[], lower(id_value))"
-                     + (" OR regexp_full_match(id_value, ?))" if rx else ")"))
-        params += [kind, _list(exact)] + ([rx] if rx else [])
-    blocked = ("CASE id_type " + " ".join(cases) + " ELSE false END") if cases else "false"
+    blocked, params = blocked_sql(rules)
     new = f"""SELECT h AS id_hash, {_KIND_NAMES}[k + 1] AS id_type, v AS id_value, first_seen_at, last_seen_at,
                      n_events, trusted_seen FROM _id_new_ids"""
     if full or not engine.has_table("identity_identifiers") or "id_hash" not in engine.columns("identity_identifiers"):
@@ -113,10 +118,23 @@ def upsert_identifiers(engine: Engine, rules: list[tuple[str, list[str], str | N
     )
 
 
-_NEW_PAIRS = """SELECT x.h AS id_hash_a, y.h AS id_hash_b, min(x.ts) AS occurred_at, arg_min(x.ev, coalesce(x.ts, 'infinity'::TIMESTAMP)) AS ev,
+_NEW_PAIRS = """SELECT x.h AS id_hash_a, y.h AS id_hash_b, min(x.ts) AS occurred_at, arg_min(x.ev, (coalesce(x.ts, 'infinity'::TIMESTAMP), x.ev)) AS ev,
         count(*) AS n_events, bool_or(x.t) AS trusted
     FROM (SELECT ev, h, k, ts, t FROM _id_occ) x JOIN (SELECT ev, h, k FROM _id_occ) y ON x.ev = y.ev AND x.k < y.k
     GROUP BY ALL"""
+
+
+#: A pair's first event: the earliest (a missing time last), on a tie the first read (events
+#: are only appended, so an earlier run's event wins a tie, as it does in a full run).
+_NEW_WINS = ("o.event_id IS NULL OR coalesce(n.occurred_at, 'infinity'::TIMESTAMP) "
+             "< coalesce(o.occurred_at, 'infinity'::TIMESTAMP)")
+
+
+def stage_new_pairs(engine: Engine) -> None:
+    """Temp ``_id_new_pairs``: the distinct identifier pairs of ``_id_occ`` with their first event."""
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_new_pairs AS
+        SELECT p.id_hash_a, p.id_hash_b, p.occurred_at, e.event_id, e.source_name, p.n_events, p.trusted
+        FROM ({_NEW_PAIRS}) p JOIN events e ON e.rowid = p.ev""")
 
 
 def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> None:
@@ -129,19 +147,17 @@ def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> N
     ``trusted_sources`` is kept for API compatibility (trust is already in ``_id_occ``).
     """
     del trusted_sources
-    engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_new_pairs AS
-        SELECT p.id_hash_a, p.id_hash_b, p.occurred_at, e.event_id, e.source_name, p.n_events, p.trusted
-        FROM ({_NEW_PAIRS}) p JOIN events e ON e.rowid = p.ev""")
+    stage_new_pairs(engine)
     old = (not full and engine.has_table("identity_links") and "id_hash_a" in engine.columns("identity_links"))
     if not old:
         engine.run("""CREATE OR REPLACE TEMP TABLE _id_links AS
             SELECT (row_number() OVER () - 1)::BIGINT AS link_no, * FROM _id_new_pairs""")
         return
-    engine.run("""CREATE OR REPLACE TEMP TABLE _id_links AS
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_links AS
         WITH m AS (SELECT id_hash_a, id_hash_b,
-                     CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
+                     CASE WHEN {_NEW_WINS}
                           THEN n.event_id ELSE o.event_id END AS event_id,
-                     CASE WHEN o.event_id IS NULL OR (n.occurred_at, n.event_id) < (o.occurred_at, o.event_id)
+                     CASE WHEN {_NEW_WINS}
                           THEN n.source_name ELSE o.source_name END AS source_name,
                      least(o.occurred_at, n.occurred_at) AS occurred_at,
                      coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
@@ -212,12 +228,14 @@ def stage_components(engine: Engine, labels: pa.Table) -> None:
             FROM _id_comp GROUP BY label)""")
 
 
-def assign_customer_ids(engine: Engine) -> None:
+def assign_customer_ids(engine: Engine, taken: str | None = None) -> None:
     """Temp ``_id_final`` (label, customer_id, is_new): keep the oldest previous id of each component.
 
     A previous id claimed by several components (a split) stays with the one holding most of
     its identifiers; the others, and components with no previous id, get
-    ``'C' + sha256(smallest identifier)[:12]``.
+    ``'C' + sha256(smallest identifier)[:12]``. ``taken`` names a table whose
+    ``customer_id`` a new id must not reuse (default: the previous map ``_id_prev``; an
+    incremental run, whose ``_id_prev`` holds only its region, passes the whole map).
     """
     has_prev = engine.has_table("_id_prev")
     prev = "_id_prev" if has_prev else "(SELECT NULL::VARCHAR id_type, NULL::VARCHAR id_value, NULL::VARCHAR customer_id, NULL::TIMESTAMP first_seen_at, NULL::UBIGINT id_hash WHERE false)"
@@ -234,7 +252,7 @@ def assign_customer_ids(engine: Engine) -> None:
         FROM _id_lab l LEFT JOIN keep k USING (label)""")
     for attempt in range(1, 20):
         clash = f"""(SELECT customer_id FROM _id_final GROUP BY 1 HAVING count(*) > 1
-                    UNION SELECT customer_id FROM {prev})"""
+                    UNION SELECT customer_id FROM {taken or prev})"""
         n = engine.query(f"SELECT count(*) AS n FROM _id_final WHERE is_new AND customer_id IN {clash}")["n"][0].as_py()
         if not n:
             break

@@ -25,10 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from percorso.identity.kinds import LIMITS, ROUND_ORDER
+from percorso.identity.kinds import LIMITS, ROUND_ORDER, STRONG
 
 USED, FLAGGED_HUB, BLOCKED, REJECTED = 0, 1, 2, 3
 EDGE_STATUS = ("used", "flagged_hub", "blocked", "rejected_untrusted")
@@ -222,3 +224,70 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
     # of the order edges were applied in
     return Solution(labels=comp, flag=flag, n_linked=n_linked, edge_status=status,
                     conflict_kind=conflict_kind)
+
+
+@dataclass
+class SolvedTables:
+    """:func:`solve` run on Arrow (nodes, edges), with its answers as Arrow tables to write back."""
+
+    solution: Solution
+    hashes: pa.Array        # (n,) id_hash of identifier number i (sorted)
+    kind: np.ndarray
+    strong: np.ndarray
+    blocked: np.ndarray
+    usable: np.ndarray      # identifier numbers neither flagged nor blocked
+
+    def link_status(self, edges: pa.Table) -> pa.Table:
+        """(link_no, status) of every edge, in the order of ``edges``."""
+        names = pa.DictionaryArray.from_arrays(pa.array(self.solution.edge_status.astype(np.int32)),
+                                               pa.array(EDGE_STATUS)).cast(pa.string())
+        return pa.table({"link_no": edges["link_no"], "status": names})
+
+    def flags(self) -> pa.Table:
+        """(id_hash, reason, n_linked, conflict_type) of every flagged identifier."""
+        sol = self.solution
+        fl = np.flatnonzero(sol.flag > 0)
+        ck = sol.conflict_kind[fl]
+        return pa.table({
+            "id_hash": self.hashes.take(pa.array(fl)),
+            "reason": pa.array(FLAG_REASON).take(pa.array(sol.flag[fl].astype(np.int64))),
+            "n_linked": pa.array(sol.n_linked[fl], pa.int64()),
+            "conflict_type": pa.array([ROUND_ORDER[k] if k >= 0 else None for k in ck.tolist()], pa.string()),
+        })
+
+    def unusable(self) -> pa.Table:
+        """(id_hash) of the flagged or blocked identifiers."""
+        ok = np.zeros(self.kind.size, dtype=bool)
+        ok[self.usable] = True
+        return pa.table({"id_hash": self.hashes.take(pa.array(np.flatnonzero(~ok)))})
+
+    def status_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(EDGE_STATUS, 0)
+        vals, cnt = np.unique(self.solution.edge_status, return_counts=True)
+        for v, c in zip(vals, cnt, strict=True):
+            counts[EDGE_STATUS[int(v)]] = int(c)
+        return counts
+
+
+def solve_tables(nodes: pa.Table, edges: pa.Table, *, cap: int) -> SolvedTables:
+    """:func:`solve` on ``nodes`` (id_hash, id_type, trusted_seen, blocked) and ``edges``
+    (link_no, id_hash_a, id_hash_b, trusted) as they come from the engine.
+
+    Identifiers are numbered by sorting their 64-bit keys, so edges become integer arrays
+    (a searchsorted, no string is touched) and the numbering, hence every label, does not
+    depend on the order the engine returned the rows in.
+    """
+    hashes = nodes["id_hash"].to_numpy(zero_copy_only=False)
+    order = np.argsort(hashes, kind="stable")
+    sorted_h = hashes[order]
+    ea = np.searchsorted(sorted_h, edges["id_hash_a"].to_numpy(zero_copy_only=False))
+    eb = np.searchsorted(sorted_h, edges["id_hash_b"].to_numpy(zero_copy_only=False))
+    kind = pc.index_in(nodes["id_type"], value_set=pa.array(ROUND_ORDER)).to_numpy(zero_copy_only=False)[order]
+    strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)[order]
+    trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)[order]
+    blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)[order]
+    sol = solve(kind, strong & trusted_seen, blocked, ea, eb,
+                edges["trusted"].to_numpy(zero_copy_only=False).astype(bool), cap=cap)
+    usable = np.flatnonzero((sol.flag == 0) & ~blocked)
+    return SolvedTables(solution=sol, hashes=pa.array(sorted_h, pa.uint64()), kind=kind, strong=strong,
+                        blocked=blocked, usable=usable)

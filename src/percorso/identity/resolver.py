@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from percorso.engine import identity_device_sql as D
 from percorso.engine import identity_keys_sql as K
+from percorso.engine import identity_region_sql as R
 from percorso.engine import identity_sql as S
 from percorso.errors import ConfigError
 from percorso.identity.blocklist import blocklist_for
-from percorso.identity.graph import EDGE_STATUS, FLAG_REASON, solve
-from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, STRONG, UNTRUSTED_KINDS
+from percorso.identity.graph import solve_tables
+from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, UNTRUSTED_KINDS
 
 if TYPE_CHECKING:
     from percorso.project import Project
@@ -56,6 +56,8 @@ class IdentityReport:
     events_rekeyed: int = 0
     #: anonymous components attached to a known customer by the device link (ADR 0009)
     device_links: int = 0
+    #: identifiers re-solved by an incremental run (the components its new events touch)
+    region_identifiers: int = 0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step (for benchmarks)
 
     def to_dict(self) -> dict[str, object]:
@@ -141,19 +143,59 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
     # tables written before identifiers had integer keys are rebuilt (ids stay stable)
     full = full or "id_hash_a" not in engine.columns("identity_links") or "id_hash" not in engine.columns("identity_map")
     # so are they when events were deleted since the last run (the resolved mark moved)
-    after = None if full else K.resolved_watermark(engine)
-    full = full or after is None
+    state = None if full else K.read_state(engine)
+    pairs = S.source_kinds(engine)
+    trusted = trusted_sources(project, pairs)
+    rules = _blocklist_rules(project)
+    settings = settings_fingerprint(project, pairs, trusted, rules)
+    # a changed blocklist, cap, device link rule or trust of a known source can change any customer
+    full = full or state is None or not same_settings(state["settings"], settings)
+    # the device link weighs evidence over every event of an address: not local to a region
+    region = not full and not (project.settings.identity.device_link and D.has_network_evidence(engine))
     S.fast_settings(engine, True)
     try:
-        return _resolve(project, engine, after, say, lap, phases, t0)
+        if region:
+            assert state is not None
+            from percorso.identity.region import resolve_region
+
+            return resolve_region(project, engine, state, trusted, rules, settings, say, lap, phases, t0)
+        after = None if full else int(state["max_rowid"])  # type: ignore[index]
+        return _resolve(project, engine, after, trusted, rules, settings, say, lap, phases, t0)
     finally:
         S.fast_settings(engine, False)
 
 
-def _resolve(project: Project, engine, after: int | None, say, lap, phases, t0) -> IdentityReport:
+def settings_fingerprint(project: Project, pairs: list[tuple[str, str]], trusted: list[str], rules: list) -> str:
+    """The identity settings a run depends on, as JSON: a digest of the rules, and each
+    source's trust (a new source may appear in an incremental run; a known one changing its
+    trust changes old identifiers, so it forces a full run, as any other change does)."""
+    import hashlib
+    import json
+
+    cfg = project.settings.identity
+    text = json.dumps({"rules": rules, "cap": cfg.max_customers_per_identifier,
+                       "device": [cfg.device_link, cfg.device_link_window_days, cfg.device_link_max_known,
+                                  cfg.device_link_max_known_per_ip, cfg.device_link_succession],
+                       "priority": list(PRIORITY), "rounds": list(ROUND_ORDER)}, sort_keys=True, default=str)
+    return json.dumps({"digest": hashlib.sha256(text.encode()).hexdigest(),
+                       "trusted": {name: name in trusted for name, _ in sorted(pairs)}}, sort_keys=True)
+
+
+def same_settings(before: str | None, now: str) -> bool:
+    """Whether a run with settings ``now`` may continue the one made with ``before``."""
+    import json
+
+    try:
+        b, n = json.loads(before or ""), json.loads(now)
+    except ValueError:
+        return False
+    return b.get("digest") == n["digest"] and all(n["trusted"].get(k) == v for k, v in b.get("trusted", {}).items())
+
+
+def _resolve(project: Project, engine, after: int | None, trusted: list[str], rules: list, settings: str,
+             say, lap, phases, t0) -> IdentityReport:
     full = after is None
     S.snapshot_previous_map(engine)
-    trusted = trusted_sources(project, S.source_kinds(engine))
     say("identificativi degli eventi / event identifiers")
     S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
     # without analytics consent at the time of the event, a cookie is not stitched to a person
@@ -166,49 +208,25 @@ def _resolve(project: Project, engine, after: int | None, say, lap, phases, t0) 
     n_events = (engine.count("events") if after is None
                 else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
     lap("identifiers table")
-    S.upsert_identifiers(engine, _blocklist_rules(project), full=full)
+    S.upsert_identifiers(engine, rules, full=full)
     say("coppie di identificativi / identifier pairs")
     S.upsert_links(engine, trusted, full=full)
 
     say("componenti / components")
     nodes, edges = S.graph_inputs(engine)
     lap("solve")
-    # number the identifiers by sorting their 64-bit keys: edges become int arrays in numpy
-    hashes = nodes["id_hash"].to_numpy(zero_copy_only=False)
-    order = np.argsort(hashes, kind="stable")
-    sorted_h = hashes[order]
-    ea = np.searchsorted(sorted_h, edges["id_hash_a"].to_numpy(zero_copy_only=False))
-    eb = np.searchsorted(sorted_h, edges["id_hash_b"].to_numpy(zero_copy_only=False))
-    kind = pc.index_in(nodes["id_type"], value_set=pa.array(ROUND_ORDER)).to_numpy(zero_copy_only=False)[order]
-    strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)[order]
-    trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)[order]
-    blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)[order]
-    sol = solve(kind, strong & trusted_seen, blocked, ea, eb,
-                edges["trusted"].to_numpy(zero_copy_only=False).astype(bool),
-                cap=project.settings.identity.max_customers_per_identifier)
+    g = solve_tables(nodes, edges, cap=project.settings.identity.max_customers_per_identifier)
+    sol, h_arr = g.solution, g.hashes
 
     say("esiti dei collegamenti / link outcomes")
-    h_arr = pa.array(sorted_h, pa.uint64())
-    ok = (sol.flag == 0) & ~blocked
-    usable = np.flatnonzero(ok)
-    labels, device_links = _device_link(project, engine, say, sol.labels, usable, strong, h_arr)
-    status_names = pa.DictionaryArray.from_arrays(pa.array(sol.edge_status.astype(np.int32)),
-                                                  pa.array(EDGE_STATUS)).cast(pa.string())
+    labels, device_links = _device_link(project, engine, say, sol.labels, g.usable, g.strong, h_arr)
     with engine.transaction():
-        S.write_link_status(engine, pa.table({"link_no": edges["link_no"], "status": status_names}))
-        fl = np.flatnonzero(sol.flag > 0)
-        ck = sol.conflict_kind[fl]
+        S.write_link_status(engine, g.link_status(edges))
         lap("write flags")
-        S.write_flags(engine, pa.table({
-            "id_hash": h_arr.take(pa.array(fl)),
-            "reason": pa.array(FLAG_REASON).take(pa.array(sol.flag[fl].astype(np.int64))),
-            "n_linked": pa.array(sol.n_linked[fl], pa.int64()),
-            "conflict_type": pa.array([ROUND_ORDER[k] if k >= 0 else None for k in ck.tolist()], pa.string()),
-        }))
-        unusable = pa.table({"id_hash": h_arr.take(pa.array(np.flatnonzero(~ok)))})
+        S.write_flags(engine, g.flags())
         lap("stage components")
-        S.stage_components(engine, pa.table({"id_hash": h_arr.take(pa.array(usable)),
-                                             "label": pa.array(labels[usable], pa.int64())}))
+        S.stage_components(engine, pa.table({"id_hash": h_arr.take(pa.array(g.usable)),
+                                             "label": pa.array(labels[g.usable], pa.int64())}))
         D.write_device_links(engine, device_links)
         say("codici cliente stabili / stable customer ids")
         S.assign_customer_ids(engine)
@@ -219,21 +237,21 @@ def _resolve(project: Project, engine, after: int | None, say, lap, phases, t0) 
         run_at = datetime.now(UTC).replace(tzinfo=None)
         retired = S.record_merges(engine, run_at)
         say("clienti degli eventi / event customers")
-        n_exceptions = K.write_event_key_exceptions(engine, PRIORITY, unusable)
+        n_exceptions = K.write_event_key_exceptions(engine, PRIORITY, g.unusable())
         K.create_event_views(engine, PRIORITY)
-        K.write_watermark(engine)
-    lap("count assigned events")
-    counts = dict.fromkeys(EDGE_STATUS, 0)
-    vals, cnt = np.unique(sol.edge_status, return_counts=True)
-    for v, c in zip(vals, cnt, strict=True):
-        counts[EDGE_STATUS[int(v)]] = int(c)
-    assigned = K.count_assigned_events(engine)
+        lap("count assigned events")
+        n_with_id = K.count_events_with_identifier(engine)
+        n_components = int(np.unique(labels[g.usable]).size)
+        K.write_watermark(engine, settings, n_components, n_with_id)
+        R.mark_touched(engine, everything=True)
+    assigned = K.count_assigned_events(engine, n_with_id)
     lap("end")
+    counts = g.status_counts()
     return IdentityReport(
-        mode="full" if full else "incremental", events_read=int(n_events), identifiers=int(kind.size),
-        blocked_identifiers=int(blocked.sum()), flagged_identifiers=int(fl.size),
+        mode="full" if full else "incremental", events_read=int(n_events), identifiers=int(g.kind.size),
+        blocked_identifiers=int(g.blocked.sum()), flagged_identifiers=int((sol.flag > 0).sum()),
         links_used=counts["used"], links_flagged=counts["flagged_hub"], links_blocked=counts["blocked"],
-        links_rejected=counts["rejected_untrusted"], components=int(np.unique(labels[usable]).size),
+        links_rejected=counts["rejected_untrusted"], components=n_components,
         device_links=0 if device_links is None else device_links.num_rows,
         customers_new=int(n_new), customers_retired=int(retired), events_assigned=int(assigned),
         seconds=round(time.perf_counter() - t0, 3), phases=phases, events_rekeyed=n_exceptions,

@@ -1,0 +1,204 @@
+"""SQL of incremental identity resolution: only the region new events touch (DuckDB dialect).
+
+Why a *region*: the graph solver (:mod:`percorso.identity.graph`) decides everything on the
+connected components of the link graph without blocked identifiers (flags, trust refusals,
+per-kind limits are judged on the customers an identifier touches, and those are inside its
+component). Two such components never influence each other, so solving the union of the
+components the new events' identifiers belong to, and nothing else, gives exactly the rows a
+solve of the whole graph gives for them; every other identifier keeps its customer. Blocked
+identifiers never link (their links keep status ``blocked``), so they do not widen it.
+
+Every table is changed in place here (update, delete + insert of the region's rows), never
+rewritten: the cost follows the region, not the history. Values are bound; identifiers are
+constants of this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from percorso.engine.identity_sql import _KIND_NAMES, _NEW_WINS, blocked_sql
+
+if TYPE_CHECKING:
+    from percorso.engine.backend import Engine
+
+#: A NULL ``id_hash`` in ``identity_touched`` means "every identifier" (a full resolution).
+TOUCHED = "identity_touched"
+
+
+def upsert_identifiers_in_place(engine: Engine, rules: list[tuple[str, list[str], str | None]]) -> None:
+    """Merge temp ``_id_new_ids`` into ``identity_identifiers`` in place.
+
+    Known identifiers get their times, counts and trust widened; new ones are appended with
+    their blocked flag (the blocklist did not change since the last run: the identity
+    settings fingerprint forces a full run when it does). Temp ``_id_brand_new`` lists the
+    identifiers seen for the first time (they have no previous customer and no old events).
+    """
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_brand_new AS
+        SELECT h AS id_hash FROM _id_new_ids WHERE h NOT IN (SELECT id_hash FROM identity_identifiers)""")
+    engine.run("""UPDATE identity_identifiers o SET
+            first_seen_at = least(o.first_seen_at, n.first_seen_at),
+            last_seen_at = greatest(o.last_seen_at, n.last_seen_at),
+            n_events = coalesce(o.n_events, 0) + coalesce(n.n_events, 0),
+            trusted_seen = coalesce(o.trusted_seen, false) OR coalesce(n.trusted_seen, false)
+        FROM _id_new_ids n WHERE o.id_hash = n.h""")
+    blocked, params = blocked_sql(rules)
+    engine.run(f"""INSERT INTO identity_identifiers
+            (id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen, blocked, id_hash)
+        SELECT id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen,
+               coalesce({blocked}, false), id_hash
+        FROM (SELECT h AS id_hash, {_KIND_NAMES}[k + 1] AS id_type, v AS id_value, first_seen_at, last_seen_at,
+                     n_events, trusted_seen FROM _id_new_ids SEMI JOIN _id_brand_new ON h = id_hash)""", params)
+
+
+def upsert_links_in_place(engine: Engine) -> None:
+    """Merge temp ``_id_new_pairs`` into ``identity_links`` in place.
+
+    A known pair keeps its earliest event (time, then event id) and adds counts and trust; a
+    new pair is appended after the last ``link_no`` with its identifiers' text, status
+    ``blocked`` when an end is blocked, else none yet (the region's solve sets it).
+    """
+    engine.run(f"""UPDATE identity_links o SET
+            event_id = CASE WHEN {_NEW_WINS}
+                            THEN n.event_id ELSE o.event_id END,
+            source_name = CASE WHEN {_NEW_WINS}
+                               THEN n.source_name ELSE o.source_name END,
+            occurred_at = least(o.occurred_at, n.occurred_at),
+            n_events = coalesce(o.n_events, 0) + coalesce(n.n_events, 0),
+            trusted = coalesce(o.trusted, false) OR coalesce(n.trusted, false)
+        FROM _id_new_pairs n WHERE o.id_hash_a = n.id_hash_a AND o.id_hash_b = n.id_hash_b""")
+    engine.run("""INSERT INTO identity_links (link_no, id_type_a, id_value_a, id_type_b, id_value_b, event_id,
+            source_name, occurred_at, n_events, trusted, status, id_hash_a, id_hash_b)
+        WITH n AS (SELECT * FROM _id_new_pairs p
+                   WHERE NOT EXISTS (SELECT 1 FROM identity_links o
+                                     WHERE o.id_hash_a = p.id_hash_a AND o.id_hash_b = p.id_hash_b))
+        SELECT (SELECT coalesce(max(link_no), -1) FROM identity_links) + row_number() OVER (),
+               na.id_type, na.id_value, nb.id_type, nb.id_value, n.event_id, n.source_name, n.occurred_at,
+               n.n_events, n.trusted, CASE WHEN na.blocked OR nb.blocked THEN 'blocked' END, n.id_hash_a, n.id_hash_b
+        FROM n JOIN identity_identifiers na ON na.id_hash = n.id_hash_a
+        JOIN identity_identifiers nb ON nb.id_hash = n.id_hash_b""")
+
+
+def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
+    """Temp ``_rg_ids(id_hash)`` and ``_rg_links``: the components of the new identifiers.
+
+    Breadth-first from the identifiers of the new events over the links that are not
+    blocked, one set-based step per hop (each step reads the two key columns of the links
+    once). ``_rg_links`` holds (link_no, id_hash_a, id_hash_b, trusted) of every link inside
+    the region: the solver's edges. Returns the number of identifiers in the region.
+    """
+    engine.run("CREATE OR REPLACE TEMP TABLE _rg_ids AS SELECT DISTINCT h AS id_hash FROM _id_new_ids")
+    engine.run("CREATE OR REPLACE TEMP TABLE _rg_front AS SELECT id_hash FROM _rg_ids")
+    engine.run("""CREATE OR REPLACE TEMP TABLE _rg_links (link_no BIGINT, id_hash_a UBIGINT, id_hash_b UBIGINT,
+        trusted BOOLEAN)""")
+    for _ in range(max_steps):
+        engine.run("""CREATE OR REPLACE TEMP TABLE _rg_step AS
+            SELECT link_no, id_hash_a, id_hash_b, trusted FROM identity_links
+            WHERE status IS DISTINCT FROM 'blocked'
+              AND (id_hash_a IN (SELECT id_hash FROM _rg_front) OR id_hash_b IN (SELECT id_hash FROM _rg_front))
+              AND link_no NOT IN (SELECT link_no FROM _rg_links)""")
+        engine.run("INSERT INTO _rg_links SELECT * FROM _rg_step")
+        engine.run("""CREATE OR REPLACE TEMP TABLE _rg_front AS
+            SELECT DISTINCT id_hash FROM (SELECT id_hash_a AS id_hash FROM _rg_step
+                                          UNION ALL SELECT id_hash_b FROM _rg_step)
+            WHERE id_hash NOT IN (SELECT id_hash FROM _rg_ids)""")
+        if engine.count("_rg_front") == 0:
+            break
+        engine.run("INSERT INTO _rg_ids SELECT id_hash FROM _rg_front")
+    engine.run("DROP TABLE IF EXISTS _rg_step")
+    engine.run("DROP TABLE IF EXISTS _rg_front")
+    return engine.count("_rg_ids")
+
+
+def region_graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:
+    """(nodes, edges) of the region, as :func:`percorso.engine.identity_sql.graph_inputs`."""
+    nodes = engine.query("""SELECT id_hash, id_type, trusted_seen, blocked FROM identity_identifiers
+        WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
+    edges = engine.query("SELECT link_no, id_hash_a, id_hash_b, trusted FROM _rg_links")
+    return nodes, edges
+
+
+def write_region_link_status(engine: Engine, status: pa.Table) -> None:
+    """Set the status of the region's links from an Arrow (link_no, status) table."""
+    engine.con.register("_rg_status_in", status)
+    try:
+        engine.run("""UPDATE identity_links l SET status = s.status FROM _rg_status_in s
+            WHERE l.link_no = s.link_no""")
+    finally:
+        engine.con.unregister("_rg_status_in")
+
+
+def write_region_flags(engine: Engine, flags: pa.Table) -> None:
+    """Replace the region's rows of ``identity_flags`` by the solver's (as ``write_flags``)."""
+    engine.con.register("_rg_flag_in", flags)
+    try:
+        engine.run("""DELETE FROM identity_flags WHERE (id_type, id_value) IN (
+            SELECT (id_type, id_value) FROM identity_identifiers WHERE id_hash IN (SELECT id_hash FROM _rg_ids))""")
+        engine.run("""INSERT INTO identity_flags
+            SELECT n.id_type, n.id_value, f.reason, f.n_linked, f.conflict_type, n.n_events, n.first_seen_at
+            FROM _rg_flag_in f JOIN identity_identifiers n USING (id_hash)""")
+    finally:
+        engine.con.unregister("_rg_flag_in")
+
+
+def snapshot_region_prev(engine: Engine) -> None:
+    """Temp ``_id_prev``: the current ``identity_map`` rows of the region (before it is solved).
+
+    Enough for stable ids: a previous customer's identifiers all lie in one component, so
+    every previous customer that the region touches is there whole.
+    """
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_prev AS
+        SELECT id_type, id_value, customer_id, first_seen_at, id_hash FROM identity_map
+        WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
+
+
+def write_region_identity_map(engine: Engine) -> None:
+    """Replace the region's rows of ``identity_map`` (``_id_comp`` joined to ``_id_final``)."""
+    engine.run("DELETE FROM identity_map WHERE id_hash IN (SELECT id_hash FROM _rg_ids)")
+    engine.run("""INSERT INTO identity_map (id_type, id_value, customer_id, first_seen_at, id_hash)
+        SELECT c.id_type, c.id_value, f.customer_id, c.first_seen_at, c.id_hash
+        FROM _id_comp c JOIN _id_final f USING (label)""")
+
+
+def usability_changed(engine: Engine) -> bool:
+    """Whether an identifier seen before this run became usable or unusable (a new flag, a
+    flag lifted): then older events may key to another identifier."""
+    return bool(engine.con.execute("""SELECT count(*) FROM _rg_ids r
+        WHERE r.id_hash NOT IN (SELECT id_hash FROM _id_brand_new)
+          AND (r.id_hash IN (SELECT id_hash FROM _id_prev)) <> (r.id_hash IN (SELECT id_hash FROM _id_comp))
+        """).fetchall()[0][0])
+
+
+def region_customer_counts(engine: Engine) -> tuple[int, int]:
+    """(previous customers, current customers) of the region: the change in components."""
+    row = engine.con.execute("""SELECT (SELECT count(DISTINCT customer_id) FROM _id_prev),
+        (SELECT count(DISTINCT customer_id) FROM _id_final)""").fetchall()[0]
+    return int(row[0]), int(row[1])
+
+
+def mark_touched(engine: Engine, *, everything: bool) -> None:
+    """Record which identifiers' customers this run may have changed, for the next build.
+
+    A full run writes one NULL row (every identifier); an incremental one appends the region.
+    The build reads and clears it (:func:`touched_identifiers`, :func:`clear_touched`).
+    """
+    # no table yet: runs before it existed may have changed anything since the last build
+    everything = everything or not engine.has_table(TOUCHED)
+    if everything:
+        engine.run(f"CREATE OR REPLACE TABLE {TOUCHED} (id_hash UBIGINT)")
+        engine.run(f"INSERT INTO {TOUCHED} VALUES (NULL)")
+    else:
+        engine.run(f"INSERT INTO {TOUCHED} SELECT id_hash FROM _rg_ids")
+
+
+def touched_is_partial(engine: Engine) -> bool:
+    """Whether ``identity_touched`` lists the changed identifiers (no full run since it was cleared)."""
+    if not engine.has_table(TOUCHED):
+        return False
+    return not engine.con.execute(f"SELECT count(*) FROM {TOUCHED} WHERE id_hash IS NULL").fetchall()[0][0]
+
+
+def clear_touched(engine: Engine) -> None:
+    engine.run(f"CREATE OR REPLACE TABLE {TOUCHED} (id_hash UBIGINT)")
