@@ -101,7 +101,7 @@ def _run_sequence(root: Path, spec: list[dict], network: list[tuple[str, str]] |
         p.close()
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=st.lists(event, min_size=2, max_size=16))
 def test_any_sequence_of_incremental_builds_equals_one_full_build(tmp_path_factory, spec):
     idmodes = _run_sequence(tmp_path_factory.mktemp("seq"), spec, None)
@@ -113,7 +113,7 @@ _UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1",
        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36")
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=st.lists(event, min_size=2, max_size=12),
        network=st.lists(st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2"]), st.sampled_from(_UA)),
                         min_size=1, max_size=3))

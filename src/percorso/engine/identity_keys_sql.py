@@ -154,6 +154,11 @@ def write_watermark(engine: Engine, settings: str = "", n_components: int = 0, n
                [settings, n_components, n_with_id])
 
 
+def count_events_after(engine: Engine, after_rowid: int) -> int:
+    """Events appended after ``after_rowid``."""
+    return int(engine.con.execute("SELECT count(*) FROM events WHERE rowid > ?", [after_rowid]).fetchall()[0][0])
+
+
 def count_events_with_identifier(engine: Engine, after_rowid: int | None = None) -> int:
     """Events carrying some identifier (those after ``after_rowid`` only, when given)."""
     any_id = " OR ".join(f"{c} <> ''" for c in IDENTIFIER_COLUMNS)

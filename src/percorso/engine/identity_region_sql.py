@@ -202,3 +202,19 @@ def touched_is_partial(engine: Engine) -> bool:
 
 def clear_touched(engine: Engine) -> None:
     engine.run(f"CREATE OR REPLACE TABLE {TOUCHED} (id_hash UBIGINT)")
+
+
+def count_new_customers(engine: Engine) -> int:
+    """Components of ``_id_final`` that got a new customer id."""
+    return int(engine.con.execute("SELECT count(*) FROM _id_final WHERE is_new").fetchall()[0][0])
+
+
+def identity_totals(engine: Engine) -> dict[str, int]:
+    """Counts over every identifier and link, as a full run reports them (column scans, no solve)."""
+    row = engine.con.execute("""SELECT (SELECT count(*) FROM identity_identifiers),
+        (SELECT count(*) FROM identity_identifiers WHERE blocked), (SELECT count(*) FROM identity_flags)""").fetchall()[0]
+    out = {"identifiers": int(row[0]), "blocked": int(row[1]), "flagged": int(row[2]),
+           "used": 0, "flagged_hub": 0, "links_blocked": 0, "rejected_untrusted": 0}
+    for status, n in engine.con.execute("SELECT status, count(*) FROM identity_links GROUP BY 1").fetchall():
+        out["links_blocked" if status == "blocked" else str(status)] = int(n)
+    return out

@@ -34,20 +34,21 @@ from percorso.identity.graph import solve_tables
 from percorso.identity.kinds import PRIORITY
 
 if TYPE_CHECKING:
-    from percorso.identity.resolver import IdentityReport
+    from percorso.identity.resolver import IdentityReport, unstitch_without_consent
     from percorso.project import Project
 
 
 def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str], rules: list, settings: str,
                    say, lap, phases: dict[str, float], t0: float) -> IdentityReport:
     """Resolve the events after ``state['max_rowid']`` by re-solving only their region."""
-    from percorso.identity.resolver import IdentityReport
+    from percorso.identity.resolver import IdentityReport, unstitch_without_consent
 
     after = int(state["max_rowid"])
     with engine.transaction():
         say("identificativi degli eventi / event identifiers")
         S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
-        n_events = engine.con.execute("SELECT count(*) FROM events WHERE rowid > ?", [after]).fetchall()[0][0]
+        unstitch_without_consent(project, engine)
+        n_events = K.count_events_after(engine, after)
         lap("identifiers table")
         R.upsert_identifiers_in_place(engine, rules)
         say("coppie di identificativi / identifier pairs")
@@ -67,7 +68,7 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
                                              "label": pa.array(g.solution.labels[g.usable], pa.int64())}))
         say("codici cliente stabili / stable customer ids")
         S.assign_customer_ids(engine, taken="identity_map")
-        n_new = engine.con.execute("SELECT count(*) FROM _id_final WHERE is_new").fetchall()[0][0]
+        n_new = R.count_new_customers(engine)
         before, now = R.region_customer_counts(engine)
         lap("write identity_map")
         R.write_region_identity_map(engine)
@@ -88,7 +89,7 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
         K.write_watermark(engine, settings, n_components, n_with_id)
         R.mark_touched(engine, everything=False)
     assigned = K.count_assigned_events(engine, n_with_id)
-    totals = _totals(engine)
+    totals = R.identity_totals(engine)
     lap("end")
     return IdentityReport(
         mode="incremental", events_read=int(n_events), identifiers=totals["identifiers"],
@@ -100,13 +101,3 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
         events_rekeyed=n_exceptions,
     )
 
-
-def _totals(engine: Any) -> dict[str, int]:
-    """Counts over every identifier and link, as a full run reports them (column scans, no solve)."""
-    row = engine.con.execute("""SELECT (SELECT count(*) FROM identity_identifiers),
-        (SELECT count(*) FROM identity_identifiers WHERE blocked), (SELECT count(*) FROM identity_flags)""").fetchall()[0]
-    out = {"identifiers": int(row[0]), "blocked": int(row[1]), "flagged": int(row[2]),
-           "used": 0, "flagged_hub": 0, "links_blocked": 0, "rejected_untrusted": 0}
-    for status, n in engine.con.execute("SELECT status, count(*) FROM identity_links GROUP BY 1").fetchall():
-        out["links_blocked" if status == "blocked" else str(status)] = int(n)
-    return out

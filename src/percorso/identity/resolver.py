@@ -176,7 +176,8 @@ def settings_fingerprint(project: Project, pairs: list[tuple[str, str]], trusted
     text = json.dumps({"rules": rules, "cap": cfg.max_customers_per_identifier,
                        "device": [cfg.device_link, cfg.device_link_window_days, cfg.device_link_max_known,
                                   cfg.device_link_max_known_per_ip, cfg.device_link_succession],
-                       "priority": list(PRIORITY), "rounds": list(ROUND_ORDER)}, sort_keys=True, default=str)
+                       "priority": list(PRIORITY), "rounds": list(ROUND_ORDER),
+                       "analytics_basis": _analytics_basis(project)}, sort_keys=True, default=str)
     return json.dumps({"digest": hashlib.sha256(text.encode()).hexdigest(),
                        "trusted": {name: name in trusted for name, _ in sorted(pairs)}}, sort_keys=True)
 
@@ -198,12 +199,7 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     S.snapshot_previous_map(engine)
     say("identificativi degli eventi / event identifiers")
     S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
-    # without analytics consent at the time of the event, a cookie is not stitched to a person
-    basis = _analytics_basis(project)
-    if basis in ("consent", "legitimate_interest"):
-        from percorso.engine import privacy_sql as P
-
-        P.unstitch_cookies(engine, opt_in=basis == "consent")
+    unstitch_without_consent(project, engine)
     lap("count events")
     n_events = (engine.count("events") if after is None
                 else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
@@ -256,6 +252,15 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         customers_new=int(n_new), customers_retired=int(retired), events_assigned=int(assigned),
         seconds=round(time.perf_counter() - t0, 3), phases=phases, events_rekeyed=n_exceptions,
     )
+
+
+def unstitch_without_consent(project: Project, engine) -> None:  # noqa: ANN001
+    """Without analytics consent at the time of the event, a cookie is not stitched to a person."""
+    basis = _analytics_basis(project)
+    if basis in ("consent", "legitimate_interest"):
+        from percorso.engine import privacy_sql as P
+
+        P.unstitch_cookies(engine, opt_in=basis == "consent")
 
 
 def _analytics_basis(project: Project) -> str:
