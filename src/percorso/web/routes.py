@@ -349,6 +349,9 @@ def install(app: FastAPI) -> None:
         return exc.response
 
     app.include_router(router)
+    from percorso.web import actions  # the forms that change something (segments, tokens)
+
+    app.include_router(actions.router)
     # public by nature: the log-in form's POST and log-out check their CSRF field themselves
     app.router.routes.append(Route("/login", login_submit, methods=["POST"]))
     app.router.routes.append(Route("/logout", logout, methods=["POST"]))

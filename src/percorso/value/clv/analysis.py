@@ -90,6 +90,18 @@ def decile_expr(cv: Any) -> Any:
     return cv.mutate(decile=ibis.ntile(10).over(order_by=[ibis.desc(cv.clv), cv.customer_id]) + 1)
 
 
+def decile_summary(engine: Any) -> pd.DataFrame:
+    """Customers, average and total CLV and average P(alive) per decile of the stored fit.
+
+    Read without refitting: the dashboard shows the last fit (``percorso clv fit``) this way,
+    and the fit's own result uses the same table.
+    """
+    dec = decile_expr(engine.table("customer_value"))
+    return engine.execute(dec.group_by("decile").aggregate(
+        customers=dec.count(), avg_clv=dec.clv.mean(), total_clv=dec.clv.sum(),
+        avg_p_alive=dec.p_alive.mean()).order_by("decile"))
+
+
 @dataclass
 class CLVResult(AnalysisResult):
     deciles: Any = None
@@ -113,11 +125,7 @@ class CLVRunner(Runner[CLVQuery, CLVResult]):
                                                         ("monthly_discount_rate", q.monthly_discount_rate))
                                      if v is not None})
         fit = fit_clv(self.engine, cfg, calibration_end=q.calibration_end, privacy=self.settings)
-        dec = decile_expr(self.engine.table("customer_value"))
-        deciles = self.engine.execute(dec.group_by("decile").aggregate(
-            customers=dec.count(), avg_clv=dec.clv.mean(), total_clv=dec.clv.sum(),
-            avg_p_alive=dec.p_alive.mean()).order_by("decile"))
-        return CLVResult(frame=param_frame(fit), query=q, deciles=deciles,
+        return CLVResult(frame=param_frame(fit), query=q, deciles=decile_summary(self.engine),
                          meta={"loglik_bg_nbd": fit.bg.loglik_, "loglik_gamma_gamma": fit.gg.loglik_,
                                "calibration_end": str(fit.calibration_end), "horizon_months": cfg.horizon_months,
                                "warnings": fit.bg.warnings_ + fit.gg.warnings_, "timings": fit.timings,
