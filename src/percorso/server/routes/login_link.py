@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from percorso.server.login_link import PATH
-from percorso.server.security import PUBLIC, SESSION_COOKIE, endpoint
+from percorso.server.security import PUBLIC, endpoint
 
 router = APIRouter(tags=["dashboard"])
 
@@ -33,5 +33,7 @@ async def redeem(code: str, request: Request) -> HTMLResponse:
     if token is None:
         return HTMLResponse(_SPENT, status_code=410, headers={"Cache-Control": "no-store"})
     response = HTMLResponse(_OPEN, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/")
+    from percorso.web.session import start_session
+
+    start_session(request, response, token)  # the same cookie as the log-in form's
     return response

@@ -25,6 +25,7 @@ VIEWS = ("rfm", "clv", "churn", "cohorts", "health", "cost")
 TITLES = {"rfm": N_("RFM segments"), "clv": N_("Customer lifetime value"), "churn": N_("Churn risk"),
           "cohorts": N_("Cohorts"), "health": N_("Customer health"), "cost": N_("Cost to serve")}
 HOLDOUTS = ("13w", "26w", "52w")
+RISK_WORDS = (N_("high"), N_("medium"), N_("low"))  # risk levels as the page shows them
 RISK_COLOURS = {"high": "#B91C1C", "medium": "#D97706", "low": "#15803D"}
 BAR = "#4E79A7"
 
