@@ -6,13 +6,14 @@ Debian's (``make browser`` installs it with apt-get; ``playwright install`` down
 build and is never used), axe-core comes from npm pinned in ``tests/browser/package-lock.json``
 (``npm ci``) and is injected into the page by Playwright.
 
-The demo project and the server are made once per session (the demo takes ~20 s on a loaded
-2-core box); each test gets a fresh browser context, so cookies never leak between roles.
+The demo project (the server tests' 400-person demo, shared) and the server are made once per
+session; each test gets a fresh browser context, so cookies never leak between roles.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +21,13 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import Server, percorso
+from tests.server.conftest import Server, demo_template, percorso  # noqa: F401 - the shared demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 #: Headless, offline, quiet: no first-run UI, no background calls to any service.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-#: The demo the browser tests read: small enough to build in seconds, big enough for every page.
-DEMO_CUSTOMERS = "300"
-DEMO_SEED = "11"
 SESSION_COOKIE = "percorso_session"
 
 
@@ -42,11 +40,25 @@ class Dashboard:
     admin_token: str
     viewer_token: str
     server: Server
+    customer_ids: list[str]
+    emails: list[str]
+    phones: list[str]
 
     def cli(self, *args: str) -> Any:
         """A CLI command's ``--format json`` answer, through the running server (as a user's CLI)."""
         out = percorso(*args, "--project", str(self.root), "--format", "json").stdout
         return json.loads(out)
+
+
+def _people(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """Every customer id and raw e-mail / phone of the demo (read before the server owns the file)."""
+    from percorso.project import open_project
+
+    with open_project(root) as p:
+        c = p.engine.table("customers")
+        f = p.engine.execute(c.select("customer_id", "email", "phone"))
+    clean = lambda col: sorted({str(v) for v in f[col] if isinstance(v, str) and len(v) >= 6})  # noqa: E731
+    return clean("customer_id"), clean("email"), clean("phone")
 
 
 def _require(path: Path, how: str) -> None:
@@ -55,17 +67,19 @@ def _require(path: Path, how: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    """A demo project served by a real ``percorso serve`` on a free loopback port, with two tokens."""
+def dashboard(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:  # noqa: F811
+    """A copy of the server tests' demo project (built once per run) served by a real
+    ``percorso serve`` on a free loopback port, with an admin and a viewer token."""
     root = tmp_path_factory.mktemp("browser") / "demo"
-    percorso("demo", "--customers", DEMO_CUSTOMERS, "--seed", DEMO_SEED, "--dir", str(root))
+    shutil.copytree(demo_template, root, ignore=shutil.ignore_patterns(".percorso", "*.log"))
     viewer = percorso("token", "create", "--role", "viewer", "--name", "browser-viewer", "--project",
                       str(root)).stdout.decode().split()[0]
     admin = percorso("token", "create", "--role", "admin", "--name", "browser-admin", "--project",
                      str(root)).stdout.decode().split()[0]
+    ids, emails, phones = _people(root)
     server = Server.start(root)
     try:
-        yield Dashboard(server.url, root, admin, viewer, server)
+        yield Dashboard(server.url, root, admin, viewer, server, ids, emails, phones)
     finally:
         server.stop()
 
@@ -137,6 +151,12 @@ def admin_tab(open_tab: Callable[[str | None], Tab], dashboard: Dashboard) -> Ta
 @pytest.fixture
 def viewer_tab(open_tab: Callable[[str | None], Tab], dashboard: Dashboard) -> Tab:
     return open_tab(dashboard.viewer_token)
+
+
+def wait_drawn(page: Any) -> None:
+    """Wait until the page has loaded and every chart on it is drawn by Plotly."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => [...document.querySelectorAll('[data-figure]')].every(e => e.hasAttribute('data-ready'))")
 
 
 def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
