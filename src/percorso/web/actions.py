@@ -57,7 +57,9 @@ async def _checked(request: Request) -> tuple[dict[str, str], Response | None]:
     if not session.csrf_ok(request, fields):
         from percorso.web.routes import _csrf_refused
 
-        return fields, _csrf_refused(request, parse_locale(fields.get("lang")))
+        refused = _csrf_refused(request, parse_locale(fields.get("lang")))
+        refused.headers["X-Refused"] = "csrf"  # told apart from a role refusal (the authorization test reads it)
+        return fields, refused
     return fields, None
 
 
