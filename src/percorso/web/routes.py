@@ -117,7 +117,8 @@ async def base_context(ctx: PageContext) -> dict[str, Any]:
 
 
 #: What each view computed, by (page, URL parameters, language, viewer or not, data version): a
-#: view is a function of these alone (its queries' answers are cached the same way), so a warm
+#: view is a function of these alone (a view that is not, or that must write to the audit log on
+#: every opening, says ``view.cacheable = False``: Cliente 360, Qualità dei dati, Impostazioni) (its queries' answers are cached the same way), so a warm
 #: page costs only the template. Building Plotly figures and formatting tables is most of a page's
 #: time once its queries are cached (on the 2,000-person demo, 0.3-0.8 s of 0.3-0.8 s).
 _VIEWS = ResultCache(128)
@@ -134,11 +135,12 @@ def _page_handler(page: Page) -> Any:
             return render(request, "empty_project.html", base, locale=ctx.locale)
         key = (page.key, tuple(sorted(request.query_params.multi_items())), ctx.locale, ctx.viewer,
                id(ctx.state), ctx.state.data_version)
-        cached = _VIEWS.get(key)
+        cached = _VIEWS.get(key) if getattr(view, "cacheable", True) else None
         if cached is None:
             data = await view(ctx)
             cached = (data, list(ctx.errors), list(ctx.notes))
-            _VIEWS.put(key, cached)
+            if getattr(view, "cacheable", True):
+                _VIEWS.put(key, cached)
         data, errors, notes = cached
         base["errors"], base["notes"] = errors, notes
         template = data.get("template", f"{page.key}.html")

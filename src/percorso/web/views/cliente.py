@@ -125,3 +125,6 @@ async def _profile(ctx: Any, cid: str) -> dict[str, Any] | None:
             "channels": table_view(p.channels, loc), "orders": table_view(p.orders.drop(columns=["occurred_at"], errors="ignore"), loc),
             "identity": explain_in_words(ctx, e), "n_identifiers": len(e.identifiers),
             "flags": len(e.flags), "other_links": len(e.other_links), "also": e.also}
+
+
+view.cacheable = False  # type: ignore[attr-defined]  # every view of one person is audited, and the search is not a function of the data version alone

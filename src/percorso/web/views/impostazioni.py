@@ -46,3 +46,6 @@ async def view(ctx: Any) -> dict[str, Any]:
         "active": [(r["token_id"], f"{r['name']} ({_(r['role'])}, {r['token_id']})") for r in active.to_dict("records")],
         "roles": [(r.name, _(r.name)) for r in Role], "new_token": None, "project_root": str(state.root),
     }
+
+
+view.cacheable = False  # type: ignore[attr-defined]  # tokens change without a data version (created, revoked, used)

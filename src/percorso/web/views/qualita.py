@@ -101,3 +101,6 @@ async def view(ctx: Any) -> dict[str, Any]:
         "flags": table_view(ident["flags"], loc, labels={"id_type": _("Identifier"), "reason": _("Why"),
                                                          "identifiers": _("Identifiers")}),
     }
+
+
+view.cacheable = False  # type: ignore[attr-defined]  # reading quarantined rows is audited on every opening
