@@ -11,12 +11,16 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, emit_frame, open_cli_project
 
+retention_app = typer.Typer(help="Conservazione dei dati / retention rules ([[privacy.retention]]).",
+                            no_args_is_help=True)
 consent_app = typer.Typer(help="Consenso per finalità / consent per purpose (show, set).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.add_typer(consent_app, name="consent")
+    app.command("erase")(erase_cmd)
+    app.add_typer(retention_app, name="retention")
 
 
 @consent_app.command("show")
@@ -68,3 +72,61 @@ def consent_set_cmd(
         rec = set_consent(p, identifier, purpose, granted, at=at, source=source, text_version=text_version)
     word = "concesso / granted" if granted else "negato / denied"
     console().print(f"{rec['purpose']}: {word} ({rec['occurred_at']:%Y-%m-%d %H:%M} UTC, {rec['subject_type']})")
+
+
+def erase_cmd(
+    identifiers: Annotated[list[str] | None, typer.Argument(help="Id cliente, e-mail, telefono, codice fiscale, carta...")] = None,
+    project: ProjectOpt = Path("."),
+    file: Annotated[Path | None, typer.Option("--file", help="Un identificativo per riga / one identifier per line.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Conferma: la cancellazione è definitiva / confirm: erasure is final.")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Cancella una persona ovunque (art. 17 GDPR) / erase people everywhere, to the bytes of the file."""
+    from percorso.errors import InputError
+    from percorso.privacy.erasure import erase
+
+    wanted = list(identifiers or [])
+    if file is not None:
+        if not file.is_file():
+            raise InputError(f"{file}: file not found; give a text file with one identifier per line")
+        wanted += [ln.strip() for ln in file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not wanted:
+        raise InputError("nothing to erase; give IDENTIFIER... or --file FILE")
+    if not yes:
+        raise InputError(f"erasing {len(wanted)} people cannot be undone; run again with --yes")
+    with open_cli_project(project) as p:
+        report = erase(p, wanted, actor="cli")
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict()) + "\n")
+        return
+    c = console()
+    c.print(f"cancellati / erased: {report.customers} clienti/customers, {report.identifiers} identificativi/identifiers, "
+            f"{report.events_deleted} eventi cancellati/events deleted, {report.events_detached} ordini anonimizzati "
+            f"(conservati per legge)/orders detached (kept for tax)")
+    for table, n in sorted(report.rows_removed.items()):
+        c.print(f"  {table}: {n}")
+    if report.text_lines_removed:
+        c.print(f"  righe di testo / text lines (spool): {report.text_lines_removed}")
+    for b in report.backups_not_touched:
+        c.print(f"  attenzione / note: backup {b} still holds the erased people; delete it when its retention ends")
+
+
+@retention_app.command("run")
+def retention_run_cmd(
+    project: ProjectOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Conta soltanto / only count what would expire.")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Cancella ciò che è scaduto e libera lo spazio / delete what expired and reclaim the space."""
+    import pandas as pd
+
+    from percorso.privacy.retention import run_retention
+
+    with open_cli_project(project) as p:
+        report = run_retention(p, dry_run=dry_run)
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict(), default=str) + "\n")
+        return
+    frame = pd.DataFrame(report.rules)
+    emit_frame(frame, fmt, title=("da cancellare / would expire" if dry_run else "scaduti / expired")
+               + f" ({report.total})")

@@ -193,3 +193,295 @@ def cookie_analytics_state(engine: Engine) -> pa.Table:
                arg_max(granted, (occurred_at, NOT granted)) AS granted
         FROM consent_history WHERE purpose = 'analytics' AND subject_type IN ({kinds})
         GROUP BY 1""")
+
+
+# -- erasure (art. 17) -------------------------------------------------------------------
+
+#: identifier columns of ``events`` (the person's keys there)
+_ID_COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
+            "tax_code_key", "order_id")
+#: columns a detached event (an order kept for tax) loses besides its identifiers (order_id stays)
+_DETACH_COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
+                "tax_code_key", "page_url", "referrer", "user_agent", "ip_key", "region")
+#: tables erasure handles on their own, never by the generic sweep
+SWEEP_SKIP = ("events", "privacy_suppression", "privacy_log", "schema_migrations", "ingest_runs", "quarantine",
+              "pii_vault", "contact_profiles", "consent_history", "campaign_costs", "campaign_costs_history")
+
+
+def erasure_scope(engine: Engine, customer_ids: list[str], *, detach_kinds: list[str]) -> dict[str, int]:
+    """Temp tables of what one erasure removes; returns their sizes.
+
+    ``_er_cust``: the customers and every customer id a merge retired into them (any depth;
+    an id retired once but alive again after a split is someone's now, and stays out);
+    ``_er_ids``: every identifier (id_type, id_value) of theirs; ``_er_events``: every event
+    that is theirs (assigned to them, or carrying one of their identifiers), with ``detach``
+    true for order events of ``detach_kinds`` sources (kept for tax, person removed).
+    """
+    engine.run("CREATE OR REPLACE TEMP TABLE _er_cust AS SELECT DISTINCT unnest(?::VARCHAR[]) AS customer_id",
+               [customer_ids])
+    if engine.has_table("identity_merges"):
+        for _ in range(32):   # retired ids of retired ids ... (merges form short chains)
+            before = engine.count("_er_cust")
+            engine.run("""INSERT INTO _er_cust SELECT DISTINCT m.retired_id FROM identity_merges m
+                WHERE m.kept_id IN (SELECT customer_id FROM _er_cust)
+                  AND m.retired_id NOT IN (SELECT customer_id FROM _er_cust)
+                  AND m.retired_id NOT IN (SELECT customer_id FROM identity_map)""")
+            if engine.count("_er_cust") == before:
+                break
+    parts = []
+    for t in ("identity_map", "event_customers"):
+        if engine.has_table(t):
+            parts.append(f"SELECT id_type, id_value FROM {t} WHERE customer_id IN (SELECT customer_id FROM _er_cust)")
+    body = " UNION ".join(parts) if parts else "SELECT NULL::VARCHAR AS id_type, NULL::VARCHAR AS id_value LIMIT 0"
+    engine.run(f"CREATE OR REPLACE TEMP TABLE _er_ids AS SELECT DISTINCT * FROM ({body}) WHERE id_value IS NOT NULL")
+    has_ec = engine.has_table("event_customers")
+    own = ("SELECT event_id FROM event_customers WHERE customer_id IN (SELECT customer_id FROM _er_cust)"
+           if has_ec else "SELECT NULL AS event_id LIMIT 0")
+    # an event of nobody (not assigned) carrying their identifier is theirs too; one assigned to
+    # someone else (a shared, flagged identifier) stays that person's and only loses the identifier
+    nobody = "e.event_id NOT IN (SELECT event_id FROM event_customers)" if has_ec else "TRUE"
+    carried = " OR ".join(f"e.{c} IN (SELECT id_value FROM _er_ids WHERE id_type = '{c}')" for c in _ID_COLS)
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _er_events AS
+        SELECT e.event_id, (list_contains(?::VARCHAR[], e.source_kind)
+                            AND e.event_type IN ('purchase', 'receipt', 'return')) AS detach
+        FROM events e WHERE e.event_id IN ({own}) OR (({carried}) AND {nobody})""", [detach_kinds or ["\x00"]])
+    return {"customers": engine.count("_er_cust"), "identifiers": engine.count("_er_ids"),
+            "events": engine.count("_er_events")}
+
+
+def erasure_pii(engine: Engine) -> pa.Table:
+    """(kind, value) of the raw contact data the vault holds for ``_er_ids`` (to find it in free text)."""
+    return engine.query("""SELECT kind, value FROM pii_vault WHERE key IN
+        (SELECT id_value FROM _er_ids WHERE id_type IN ('email_key', 'phone_key', 'tax_code_key'))""")
+
+
+def suppress_scope(engine: Engine, secret: str, erasure_id: str, at: Any) -> int:
+    """Add the keyed hashes of ``_er_ids`` and of the deleted events' ids to ``privacy_suppression``.
+
+    The key is ``sha256(secret:kind:value)``: computable again at import from what a source
+    row carries, never the value itself (nor the identifier's own keyed hash).
+    """
+    before = engine.count("privacy_suppression")
+    engine.run("""INSERT INTO privacy_suppression
+        SELECT DISTINCT sha256(? || ':' || kind || ':' || value), kind, ?, ?::TIMESTAMP FROM (
+            SELECT id_type AS kind, id_value AS value FROM _er_ids
+            UNION ALL SELECT 'event_id', event_id FROM _er_events WHERE NOT detach) s
+        WHERE sha256(? || ':' || kind || ':' || value) NOT IN (SELECT key FROM privacy_suppression)""",
+               [secret, erasure_id, at, secret])
+    return engine.count("privacy_suppression") - before
+
+
+def erase_scope_rows(engine: Engine) -> dict[str, int]:
+    """Delete or detach the scope's rows in the tables erasure owns; returns rows per table."""
+    out: dict[str, int] = {}
+    n = engine.query("SELECT count(*) FILTER (WHERE detach), count(*) FILTER (WHERE NOT detach) FROM _er_events")
+    out["events_detached"], out["events_deleted"] = (int(n.column(0)[0].as_py()), int(n.column(1)[0].as_py()))
+    engine.run("DELETE FROM events WHERE event_id IN (SELECT event_id FROM _er_events WHERE NOT detach)")
+    sets = ", ".join(f"{c} = NULL" for c in _DETACH_COLS)
+    engine.run(f"UPDATE events SET {sets} WHERE event_id IN (SELECT event_id FROM _er_events WHERE detach)")
+    for c in _ID_COLS:   # their identifier on someone else's event (a shared, flagged one) goes
+        if c != "order_id":
+            engine.run(f"UPDATE events SET {c} = NULL WHERE {c} IN (SELECT id_value FROM _er_ids WHERE id_type = '{c}')")
+    ids = " OR ".join(f"{c} IN (SELECT id_value FROM _er_ids WHERE id_type = '{c}')"
+                      for c in ("email_key", "phone_key", "loyalty_card", "crm_id", "user_id"))
+    out["contact_profiles"] = _delete(engine, "contact_profiles",
+                                      f"event_id IN (SELECT event_id FROM _er_events) OR {ids}")
+    out["pii_vault"] = _delete(engine, "pii_vault", """key IN (SELECT id_value FROM _er_ids
+        WHERE id_type IN ('email_key', 'phone_key', 'tax_code_key'))""")
+    out["consent_history"] = _delete(engine, "consent_history", """(subject_type, subject_value) IN
+        (SELECT (id_type, id_value) FROM _er_ids) OR (subject_type = 'customer_id' AND subject_value IN
+        (SELECT customer_id FROM _er_cust)) OR origin_event_id IN (SELECT event_id FROM _er_events)""")
+    return out
+
+
+def _delete(engine: Engine, table: str, where: str, params: list[Any] | None = None) -> int:
+    if not engine.has_table(table):
+        return 0
+    n = int(engine.query(f"SELECT count(*) FROM {qi(table)} WHERE {where}", params).column(0)[0].as_py())
+    if n:
+        engine.run(f"DELETE FROM {qi(table)} WHERE {where}", params)
+    return n
+
+
+def quarantine_texts(engine: Engine) -> list[str]:
+    """Distinct raw texts of the quarantine (free text that may name a person), to match in Python."""
+    if not engine.has_table("quarantine"):
+        return []
+    return [r for r in engine.query("SELECT DISTINCT raw_text FROM quarantine WHERE raw_text IS NOT NULL")
+            .column(0).to_pylist()]
+
+
+def delete_quarantine_texts(engine: Engine, texts: list[str], run_ids: list[str] | None = None) -> int:
+    """Delete the quarantine rows whose raw text is one of ``texts`` (only of ``run_ids`` when given)."""
+    if not texts:
+        return 0
+    where = "raw_text IN (SELECT unnest(?::VARCHAR[]))"
+    params: list[Any] = [texts]
+    if run_ids is not None:
+        where += " AND ingest_run_id IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(run_ids)
+    return _delete(engine, "quarantine", where, params)
+
+
+def sweep_tables(engine: Engine, raw_values: list[str]) -> dict[str, int]:
+    """Every other table: delete rows naming a scope customer, identifier or event, or a raw value.
+
+    By column name: ``customer_id``, ``retired_id``, ``kept_id`` (customers), ``id_value``,
+    ``id_value_a``, ``id_value_b`` (identifiers), ``event_id`` (events); and any text column
+    equal (case-insensitively) to one of ``raw_values`` (an activation log's recipient). Tables
+    of other rooms (activation logs, segment memberships, value artefacts) are covered
+    without knowing them.
+    """
+    out: dict[str, int] = {}
+    tables = engine.query("""SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
+        JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
+        WHERE c.table_schema = 'main' AND c.table_catalog = current_database() AND t.table_type = 'BASE TABLE'
+        ORDER BY c.table_name, c.ordinal_position""")
+    cols: dict[str, list[tuple[str, str]]] = {}
+    for t, c, d in zip(*(tables.column(i).to_pylist() for i in range(3)), strict=True):
+        cols.setdefault(t, []).append((c, d))
+    checks = {"customer_id": "SELECT customer_id FROM _er_cust", "retired_id": "SELECT customer_id FROM _er_cust",
+              "kept_id": "SELECT customer_id FROM _er_cust", "id_value": "SELECT id_value FROM _er_ids",
+              "id_value_a": "SELECT id_value FROM _er_ids", "id_value_b": "SELECT id_value FROM _er_ids",
+              "event_id": "SELECT event_id FROM _er_events"}
+    raw = [v.lower() for v in raw_values if v]
+    for table, cs in cols.items():
+        if table in SWEEP_SKIP or table.startswith("_"):
+            continue
+        conds = [f"{qi(c)} IN ({checks[c]})" for c, _ in cs if c in checks]
+        params: list[Any] = []
+        if raw:
+            for c, d in cs:
+                if d == "VARCHAR" and c not in checks:
+                    conds.append(f"lower({qi(c)}) IN (SELECT unnest(?::VARCHAR[]))")
+                    params.append(raw)
+        if conds:
+            n = _delete(engine, table, " OR ".join(conds), params)
+            if n:
+                out[table] = n
+    return out
+
+
+def log_action(engine: Engine, row: dict[str, Any]) -> None:
+    """One ``privacy_log`` row (counts only: the log holds no personal data)."""
+    engine.run("INSERT INTO privacy_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               [row["action_id"], row["action"], row["done_at"], row["actor"], row.get("customers"),
+                row.get("identifiers"), row.get("rows_removed"), row.get("detail")])
+
+
+def rewrite_database(engine: Engine) -> int:
+    """Rewrite the database file so deleted rows leave its bytes; returns the new size in bytes.
+
+    DuckDB marks the blocks of deleted rows free but does not clear them, and a checkpoint
+    keeps the file's free blocks; a copy of the live tables (``COPY FROM DATABASE``) into a new
+    file, swapped in place of the old one (and its WAL), leaves nothing behind.
+    """
+    import os
+    from pathlib import Path
+
+    from percorso.engine.backend import quote_literal
+
+    path = Path(engine.path)
+    new = path.with_name(path.name + ".rewrite")
+    new.unlink(missing_ok=True)
+    current = engine.con.execute("SELECT current_database()").fetchall()[0][0]
+    engine.con.execute(f"ATTACH {quote_literal(str(new))} AS percorso_rewrite")
+    try:
+        engine.con.execute(f"COPY FROM DATABASE {qi(current)} TO percorso_rewrite")
+    finally:
+        engine.con.execute("DETACH percorso_rewrite")
+    engine.close()
+    os.replace(new, path)
+    for leftover in (path.with_name(path.name + ".wal"), path.with_name(path.name + ".rewrite.wal")):
+        leftover.unlink(missing_ok=True)
+    return path.stat().st_size
+
+
+def has_suppression(engine: Engine) -> bool:
+    """Whether any erasure left a suppression entry (imports check nothing otherwise)."""
+    return engine.has_table("privacy_suppression") and engine.count("privacy_suppression") > 0
+
+
+def suppression_keys(engine: Engine) -> set[str]:
+    """Every suppression key (to match free text in Python: a quarantined row, a spool line)."""
+    return set(engine.query("SELECT key FROM privacy_suppression").column(0).to_pylist())
+
+
+def suppress_runs(engine: Engine, secret: str, run_ids: list[str]) -> dict[str, int]:
+    """Remove what the import runs ``run_ids`` brought back of erased people; returns rows per table.
+
+    An event is suppressed when its id or any of its identifiers hashes (``sha256(secret:kind:
+    value)``) to a suppression key; its contact profile and the vault values it added go too.
+    """
+    keys = "(SELECT key FROM privacy_suppression)"
+    hit = " OR ".join([f"sha256(s.secret || ':event_id:' || e.event_id) IN {keys}"]
+                      + [f"sha256(s.secret || ':{c}:' || e.{c}) IN {keys}" for c in _ID_COLS])
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE _sup_ev AS
+        SELECT e.event_id FROM events e, (SELECT ?::VARCHAR AS secret) s
+        WHERE e.ingest_run_id IN (SELECT unnest(?::VARCHAR[])) AND ({hit})""", [secret, run_ids])
+    out = {"events": _delete(engine, "events", "event_id IN (SELECT event_id FROM _sup_ev)")}
+    prof = " OR ".join([f"sha256(?::VARCHAR || ':{c}:' || {c}) IN {keys}" for c in
+                        ("email_key", "phone_key", "loyalty_card", "crm_id", "user_id")])
+    out["contact_profiles"] = _delete(engine, "contact_profiles", f"event_id IN (SELECT event_id FROM _sup_ev) OR {prof}",
+                                      [secret] * 5)
+    out["pii_vault"] = _delete(engine, "pii_vault", f"""first_event_id IN (SELECT event_id FROM _sup_ev)
+        OR sha256(?::VARCHAR || ':' || kind || '_key:' || key) IN {keys}""", [secret])
+    engine.run("DROP TABLE IF EXISTS _sup_ev")
+    return {k: v for k, v in out.items() if v}
+
+
+def quarantine_texts_of_runs(engine: Engine, run_ids: list[str]) -> list[str]:
+    """Distinct raw texts quarantined by ``run_ids``."""
+    return engine.query("""SELECT DISTINCT raw_text FROM quarantine WHERE raw_text IS NOT NULL
+        AND ingest_run_id IN (SELECT unnest(?::VARCHAR[]))""", [run_ids]).column(0).to_pylist()
+
+
+# -- retention -------------------------------------------------------------------------
+
+#: tables a retention rule may name, with the time column their age is read from
+RETENTION_TABLES = {"events": "occurred_at", "quarantine": "quarantined_at", "consent_history": "occurred_at"}
+
+
+def _retention_where(table: str, source: str | None, event_types: list[str] | None) -> tuple[str, list[Any]]:
+    col = RETENTION_TABLES[table]
+    where, params = [f"{qi(col)} < ?::TIMESTAMP"], []
+    if source is not None:
+        where.append("source_name = ?" if table != "consent_history" else "source = ?")
+        params.append(source)
+    if event_types and table == "events":
+        where.append("event_type IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(event_types)
+    return " AND ".join(where), params
+
+
+def retention_apply(engine: Engine, table: str, cutoff: Any, *, source: str | None, event_types: list[str] | None,
+                    detach: bool, dry_run: bool = False) -> int:
+    """Delete (or detach the person from) the rows of ``table`` older than ``cutoff``; returns how many.
+
+    ``detach`` (events only) keeps the row and clears its identifiers, URL, user agent and IP key
+    (a receipt kept for the tax law after the marketing period); rows already detached are not
+    counted again.
+    """
+    if not engine.has_table(table):
+        return 0
+    where, params = _retention_where(table, source, event_types)
+    if detach:
+        if table != "events":
+            raise ValueError("detach applies to events")
+        where += " AND coalesce(" + ", ".join(c for c in _DETACH_COLS) + ") IS NOT NULL"
+    n = int(engine.query(f"SELECT count(*) FROM {qi(table)} WHERE {where}", [cutoff, *params]).column(0)[0].as_py())
+    if n and not dry_run:
+        if detach:
+            sets = ", ".join(f"{c} = NULL" for c in _DETACH_COLS)
+            engine.run(f"UPDATE {qi(table)} SET {sets} WHERE {where}", [cutoff, *params])
+        else:
+            engine.run(f"DELETE FROM {qi(table)} WHERE {where}", [cutoff, *params])
+    return n
+
+
+def orphan_profiles(engine: Engine) -> int:
+    """Delete the contact profiles and vault values whose events are gone (after retention)."""
+    n = _delete(engine, "contact_profiles", "event_id NOT IN (SELECT event_id FROM events)")
+    keys = " UNION ".join(f"SELECT {c} FROM events WHERE {c} IS NOT NULL" for c in ("email_key", "phone_key",
+                                                                                 "tax_code_key"))
+    return n + _delete(engine, "pii_vault", f"key NOT IN ({keys})")

@@ -131,6 +131,10 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
             with project.engine.transaction():
                 for (i, _, _), rep in zip(batch, _ingest_batch(project, source_name, src, kind, batch, step)):
                     reports[i] = rep
+                # people erased before stay erased: what the files bring back of them goes (issue 19)
+                from percorso.privacy.erasure import suppress_import
+
+                suppress_import(project, [reports[i].ingest_run_id for i, _, _ in batch])
         except Exception as exc:  # noqa: BLE001 - reported per file, in plain words; the others go on
             if _disk_full(exc):
                 raise _disk_full_error(project, batch, reports) from exc
