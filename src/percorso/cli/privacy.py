@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(consent_app, name="consent")
     app.command("erase")(erase_cmd)
     app.add_typer(retention_app, name="retention")
+    app.command("subject-access")(subject_access_cmd)
 
 
 @consent_app.command("show")
@@ -130,3 +131,19 @@ def retention_run_cmd(
     frame = pd.DataFrame(report.rules)
     emit_frame(frame, fmt, title=("da cancellare / would expire" if dry_run else "scaduti / expired")
                + f" ({report.total})")
+
+
+def subject_access_cmd(
+    identifier: Annotated[str, typer.Argument(help="Id cliente, e-mail, telefono, codice fiscale, carta...")],
+    out: Annotated[Path, typer.Option("--out", help="Archivio da scrivere / the .zip to write.")],
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Tutti i dati di una persona (art. 15/20 GDPR) / everything held about a person: JSON, CSV, summary IT/EN."""
+    from percorso.errors import InputError
+    from percorso.privacy.access import write_archive
+
+    if out.suffix.lower() != ".zip":
+        raise InputError(f"--out {out.name}: the archive is a .zip file; e.g. --out richiesta.zip")
+    with open_cli_project(project, read_only=True) as p:
+        rep = write_archive(p, identifier, out)
+    console().print(f"{rep.path}: {rep.customer_id}, " + ", ".join(f"{k} {v}" for k, v in rep.tables.items() if v))

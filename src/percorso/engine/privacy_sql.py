@@ -485,3 +485,41 @@ def orphan_profiles(engine: Engine) -> int:
     keys = " UNION ".join(f"SELECT {c} FROM events WHERE {c} IS NOT NULL" for c in ("email_key", "phone_key",
                                                                                  "tax_code_key"))
     return n + _delete(engine, "pii_vault", f"key NOT IN ({keys})")
+
+
+# -- subject access (art. 15, 20) --------------------------------------------------------
+
+def person_tables(engine: Engine) -> list[str]:
+    """Base tables with a ``customer_id`` column (build tables, value artefacts, memberships, logs)."""
+    return engine.query("""SELECT DISTINCT c.table_name FROM information_schema.columns c
+        JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
+        WHERE c.table_schema = 'main' AND c.table_catalog = current_database() AND t.table_type = 'BASE TABLE'
+          AND c.column_name = 'customer_id' AND c.table_name NOT LIKE '\\_%' ESCAPE '\\'
+        ORDER BY 1""").column(0).to_pylist()
+
+
+def rows_of_customer(engine: Engine, table: str, customer_ids: list[str]) -> pa.Table:
+    """Every row of ``table`` (from :func:`person_tables`) naming one of ``customer_ids``."""
+    return engine.query(f"SELECT * FROM {qi(table)} WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [customer_ids])
+
+
+def events_of_customer(engine: Engine, customer_ids: list[str]) -> pa.Table:
+    """The person's raw events (every source row percorso holds about them), oldest first."""
+    return engine.query("""SELECT e.* FROM events e WHERE e.event_id IN
+        (SELECT event_id FROM event_customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[])))
+        ORDER BY e.occurred_at, e.event_id""", [customer_ids])
+
+
+def profiles_of_customer(engine: Engine, customer_ids: list[str]) -> pa.Table:
+    """Contact profile rows (loyalty form, CRM) of the person's events, and their vault values."""
+    return engine.query("""SELECT c.* FROM contact_profiles c WHERE c.event_id IN
+        (SELECT event_id FROM event_customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[])))
+        ORDER BY c.occurred_at""", [customer_ids])
+
+
+def vault_of_customer(engine: Engine, customer_ids: list[str]) -> pa.Table:
+    """(kind, key, value) the vault holds for the person's identifiers."""
+    return engine.query("""SELECT kind, key, value FROM pii_vault WHERE key IN (SELECT id_value FROM identity_map
+        WHERE customer_id IN (SELECT unnest(?::VARCHAR[])) AND id_type IN ('email_key', 'phone_key', 'tax_code_key'))
+        ORDER BY kind""", [customer_ids])
