@@ -13,6 +13,7 @@ from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, em
 
 retention_app = typer.Typer(help="Conservazione dei dati / retention rules ([[privacy.retention]]).",
                             no_args_is_help=True)
+vault_app = typer.Typer(help="Cassaforte dei dati di contatto / the encrypted PII vault.", no_args_is_help=True)
 consent_app = typer.Typer(help="Consenso per finalità / consent per purpose (show, set).", no_args_is_help=True)
 
 
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.command("erase")(erase_cmd)
     app.add_typer(retention_app, name="retention")
     app.command("subject-access")(subject_access_cmd)
+    app.add_typer(vault_app, name="vault")
 
 
 @consent_app.command("show")
@@ -147,3 +149,17 @@ def subject_access_cmd(
     with open_cli_project(project, read_only=True) as p:
         rep = write_archive(p, identifier, out)
     console().print(f"{rep.path}: {rep.customer_id}, " + ", ".join(f"{k} {v}" for k, v in rep.tables.items() if v))
+
+
+@vault_app.command("rotate")
+def vault_rotate_cmd(project: ProjectOpt = Path(".")) -> None:
+    """Cifra di nuovo con la chiave attuale / re-seal every vault value under [privacy] vault_key.
+
+    Put the new key in ``vault_key`` and the old one in ``retired_vault_keys`` first; after the
+    rotation the old key may be dropped.
+    """
+    from percorso.privacy.vault import rotate
+
+    with open_cli_project(project) as p:
+        out = rotate(p)
+    console().print(f"chiave / key {out['key_id']}: {out['resealed']} valori cifrati di nuovo / values re-sealed")

@@ -566,15 +566,23 @@ def good_written_by_file(engine: Engine, typed: str, target: str, key_col: str, 
     return {int(f): int(n) for f, n in rows}
 
 
-def vault_insert(engine: Engine, map_table: str, kind: str, key_col: str, run_ids: list[str]) -> None:
-    """Store each new normalised PII value once per key in ``pii_vault``."""
-    engine.con.execute(
-        f"INSERT INTO pii_vault SELECT m.key, ?, any_value(m.norm), min(e.event_id) FROM events e JOIN "
+def vault_new(engine: Engine, map_table: str, kind: str, key_col: str, run_ids: list[str]) -> pa.Table:
+    """The new normalised PII values, once per key (key, kind, value, first_event_id), not stored yet:
+    the vault stores them sealed (``percorso.privacy.vault``)."""
+    return engine.query(
+        f"SELECT m.key, ?::VARCHAR AS kind, any_value(m.norm) AS value, min(e.event_id) AS first_event_id "
+        f"FROM events e JOIN "
         f"(SELECT DISTINCT key, norm FROM {qi(map_table)} WHERE key IS NOT NULL) m ON e.{qi(key_col)} = m.key "
         f"WHERE list_contains(?, e.ingest_run_id) AND m.key NOT IN (SELECT key FROM pii_vault WHERE kind = ?) "
         f"GROUP BY m.key",
         [kind, run_ids, kind],
     )
+
+
+def vault_append(engine: Engine, rows: pa.Table) -> None:
+    """Append sealed vault rows (key, kind, value, first_event_id)."""
+    if rows.num_rows:
+        engine.append_arrow("pii_vault", rows)
 
 
 def invalid_counts(engine: Engine, typed: str, raw_col: str, map_table: str) -> dict[int, int]:

@@ -250,8 +250,8 @@ def erasure_scope(engine: Engine, customer_ids: list[str], *, detach_kinds: list
 
 
 def erasure_pii(engine: Engine) -> pa.Table:
-    """(kind, value) of the raw contact data the vault holds for ``_er_ids`` (to find it in free text)."""
-    return engine.query("""SELECT kind, value FROM pii_vault WHERE key IN
+    """(key, kind, value) the vault holds for ``_er_ids`` (sealed; opened by the caller to find it in free text)."""
+    return engine.query("""SELECT key, kind, value FROM pii_vault WHERE key IN
         (SELECT id_value FROM _er_ids WHERE id_type IN ('email_key', 'phone_key', 'tax_code_key'))""")
 
 
@@ -523,3 +523,23 @@ def vault_of_customer(engine: Engine, customer_ids: list[str]) -> pa.Table:
     return engine.query("""SELECT kind, key, value FROM pii_vault WHERE key IN (SELECT id_value FROM identity_map
         WHERE customer_id IN (SELECT unnest(?::VARCHAR[])) AND id_type IN ('email_key', 'phone_key', 'tax_code_key'))
         ORDER BY kind""", [customer_ids])
+
+
+# -- the encrypted vault ----------------------------------------------------------------
+
+def vault_rows(engine: Engine, *, not_key_id: str | None = None) -> pa.Table:
+    """(key, kind, value, first_event_id) of the vault; only values not starting with ``not_key_id`` when given."""
+    if not_key_id is None:
+        return engine.query("SELECT key, kind, value, first_event_id FROM pii_vault")
+    return engine.query("SELECT key, kind, value, first_event_id FROM pii_vault WHERE NOT starts_with(value, ?)",
+                        [not_key_id])
+
+
+def replace_vault_rows(engine: Engine, rows: pa.Table) -> None:
+    """Put ``rows`` (re-sealed values) in place of the vault rows with the same (key, kind)."""
+    engine.register_arrow("_vault_fresh", rows)
+    try:
+        engine.run("""UPDATE pii_vault SET value = f.value FROM _vault_fresh f
+            WHERE pii_vault.key = f.key AND pii_vault.kind = f.kind""")
+    finally:
+        engine.unregister("_vault_fresh")

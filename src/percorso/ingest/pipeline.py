@@ -393,7 +393,11 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             target, key_col = "events", "event_id"
             for kind_name, col in _PII.items():
                 if kind_name in sources and kind_name != "ip":
-                    S.vault_insert(eng, f"_map_{kind_name}", kind_name, col, run_ids)
+                    # raw contact data only in the vault, sealed (percorso.privacy.vault)
+                    from percorso.privacy.vault import sealed_table
+
+                    S.vault_append(eng, sealed_table(project, S.vault_new(eng, f"_map_{kind_name}", kind_name, col,
+                                                                          run_ids)))
         written = S.written_by_run(eng, target, run_ids)
         # orders: the lines of the orders each file's run wrote; otherwise one event per good row
         lines = S.good_written_by_file(eng, typed, target, key_col, run_ids) if kind.shape == "orders" else None

@@ -67,7 +67,9 @@ def collect(project: Project, identifier: str) -> tuple[str, dict[str, pa.Table]
     if engine.has_table("contact_profiles"):
         parts["contact_profiles"] = S.profiles_of_customer(engine, ids)
     if engine.has_table("pii_vault"):
-        parts["contact_data"] = S.vault_of_customer(engine, ids)
+        from percorso.privacy.vault import open_values
+
+        parts["contact_data"] = open_values(project, S.vault_of_customer(engine, ids))
     for table in S.person_tables(engine):
         parts[table] = S.rows_of_customer(engine, table, ids)
     view = consent_view(project, cid)

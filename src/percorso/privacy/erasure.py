@@ -106,7 +106,9 @@ def erase(project: Project, identifiers: list[str], *, actor: str = "cli", rewri
     with engine.transaction():
         scope = S.erasure_scope(engine, customers, detach_kinds=list(ORDER_SOURCE_KINDS))
         report.customers, report.identifiers = scope["customers"], scope["identifiers"]
-        raw = [r["value"] for r in S.erasure_pii(engine).to_pylist()]
+        from percorso.privacy.vault import open_values
+
+        raw = [r["value"] for r in open_values(project, S.erasure_pii(engine)).to_pylist()]
         report.suppression_entries = S.suppress_scope(engine, secret, report.erasure_id, now)
         keys = S.suppression_keys(engine)
         rows = S.erase_scope_rows(engine)
