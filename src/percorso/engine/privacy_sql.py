@@ -543,3 +543,22 @@ def replace_vault_rows(engine: Engine, rows: pa.Table) -> None:
             WHERE pii_vault.key = f.key AND pii_vault.kind = f.kind""")
     finally:
         engine.unregister("_vault_fresh")
+
+
+def tables_holding(engine: Engine, values_table: str) -> dict[str, int]:
+    """``table.column`` → rows whose text contains one of ``values_table.value`` (case-insensitive).
+
+    A scan for raw contact data left outside the vault (the demo's check, ``percorso check``-style).
+    """
+    cols = engine.query("""SELECT c.table_name, c.column_name FROM information_schema.columns c
+        JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
+        WHERE c.table_schema = 'main' AND c.table_catalog = current_database() AND t.table_type = 'BASE TABLE'
+          AND c.data_type = 'VARCHAR' AND c.table_name <> 'pii_vault'""").to_pylist()
+    out = {}
+    for r in cols:
+        t, c = r["table_name"], r["column_name"]
+        n = engine.query(f"""SELECT count(*) FROM {qi(t)} x WHERE EXISTS (SELECT 1 FROM {qi(values_table)} v
+            WHERE strpos(lower(x.{qi(c)}), lower(v.value)) > 0)""").column(0)[0].as_py()
+        if n:
+            out[f"{t}.{c}"] = int(n)
+    return out
