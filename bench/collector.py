@@ -245,7 +245,8 @@ def kills(root: Path, key: str, n: int, clients: int) -> dict:
 
     with open_project(root, read_only=True) as p:
         ev = p.engine.table("events")
-        got = p.engine.execute(ev.filter(ev.source_key.startswith("c1")).group_by("source_key").aggregate(n=ev.count()))
+        mine = ev.filter(ev.source_key.startswith("c1"))
+        got = p.engine.execute(mine.group_by("source_key").aggregate(n=mine.count()))
     stored = dict(zip(got.source_key, got.n))
     return {"kills": n, "seconds": round(time.perf_counter() - t0, 1), "acked": len(acked),
             "missing": sum(1 for m in acked if m not in stored), "duplicated": int((got.n > 1).sum())}
