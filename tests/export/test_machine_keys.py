@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 
 SEGMENT_RULE = '{"type":"behaviour","action":"bought_in_store"}'
 #: Commands with --format that change the project rather than read it (their JSON is a report),
-#: and the server's administration (tokens, audit log), which has no locale-dependent output.
-NOT_ANALYSES = {"build", "identity resolve", "token list", "audit"}
+#: and the server's administration (tokens, audit log, write keys, the collector's counters), which
+#: has no locale-dependent output.
+NOT_ANALYSES = {"build", "identity resolve", "token list", "audit", "source key list", "collector stats"}
 #: Keys that are values, not names: attribution's wide table has one column per model.
 MODEL_KEY = re.compile(r"^(first|last|last_non_direct|linear|position|time_decay|markov_\d|shapley)$")
 

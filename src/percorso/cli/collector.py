@@ -70,5 +70,5 @@ def register(app: typer.Typer) -> None:
 
             typer.echo(json.dumps(figures, default=str, sort_keys=True))
             return
-        frame = pd.DataFrame([{"measure": k, "value": "" if v is None else str(v)} for k, v in figures.items()])
+        frame = pd.DataFrame([{"item": k, "value": "" if v is None else str(v)} for k, v in figures.items()])
         emit_frame(frame, fmt, None, title="collector")
