@@ -163,3 +163,17 @@ def test_a_damaged_drill_link_says_what_is_wrong(site) -> None:  # type: ignore[
     api = client.get("/clienti?kind=journey_map&q=%7B%7D&sel=%7B%22stage%22%3A%22awarenes%22%7D", headers=headers)
     assert api.status_code == 400 and api.headers["content-type"].startswith("application/problem+json")
     assert "awareness" in api.json()["detail"]  # the close valid value is named
+
+
+def test_a_session_cookie_cannot_write_through_the_api_without_the_csrf_header(site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _root = site
+    client.cookies.clear()
+    csrf = _csrf(client)
+    assert client.post("/login", data={"token": tokens["analyst"], "csrf": csrf}, follow_redirects=False).status_code == 303
+    refused = client.post("/v1/analyses/overview", json={})  # the cookie alone, as another site's form would send it
+    assert refused.status_code == 403 and refused.json()["code"] == "csrf_failed"
+    assert client.post("/v1/analyses/overview", json={}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.get("/v1/analyses").status_code == 200  # reading needs no header
+    client.cookies.clear()
+    assert client.post("/v1/analyses/overview", json={},
+                       headers={"Authorization": f"Bearer {tokens['analyst']}"}).status_code == 200  # API clients

@@ -26,6 +26,10 @@ from percorso.server.tokens import Principal, Role
 PUBLIC: Literal["public"] = "public"
 #: The dashboard's session cookie: it holds the API token (HttpOnly, SameSite=Strict).
 SESSION_COOKIE = "percorso_session"
+#: The dashboard's CSRF cookie: a request authenticated by the session cookie that changes
+#: anything must repeat its value (form field ``csrf`` on dashboard forms, ``X-CSRF-Token`` header).
+CSRF_COOKIE = "percorso_csrf"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Routes of the tracking API: a source's write key (not an API token) is checked by the route.
 WRITE_KEY: Literal["write_key"] = "write_key"
 
@@ -94,11 +98,24 @@ def bearer(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
+def _csrf_header_ok(request: Request) -> bool:
+    import hmac
+
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get("x-csrf-token", "")
+    return len(cookie) >= 32 and hmac.compare_digest(cookie.encode(), sent.encode())
+
+
 def require(role: Role) -> Callable[[Request], Principal]:
     """A dependency that authenticates the caller and checks ``role``; sets ``request.state.principal``."""
 
     async def dependency(request: Request) -> Principal:  # async: no thread hop per request
         state = request.app.state.percorso
+        if request.method not in _SAFE_METHODS and not request.headers.get("authorization") \
+                and request.cookies.get(SESSION_COOKIE) and not _csrf_header_ok(request):
+            # a browser session writing through the API: another site's page could have sent it
+            raise ApiError(403, "csrf_failed", "a request with the dashboard's session cookie that changes data "
+                           "needs the X-CSRF-Token header (the page's csrf-token meta); reload the page")
         principal, why = state.tokens.verify(bearer(request))
         if principal is None:
             raise ApiError(401, f"token_{why}", f"authentication required: the token is {why}; "

@@ -23,9 +23,8 @@ from urllib.parse import parse_qs
 from fastapi import Request
 from fastapi.responses import Response
 
-from percorso.server.security import SESSION_COOKIE  # named once, read by security.bearer
+from percorso.server.security import CSRF_COOKIE, SESSION_COOKIE  # named once, read by security.require
 
-CSRF_COOKIE = "percorso_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 #: A session lasts a working day at most (the token may expire sooner).

@@ -71,7 +71,8 @@ async def view(ctx: Any) -> dict[str, Any]:
         cols = [c for c in ("channel", "campaign", "cost", "conversions", "revenue", "revenue_online", "revenue_store",
                             "roi", "roas", "cpa", "new_customers", "cac") if c in f.columns]
         f = f[cols].sort_values(["cost", "revenue"], ascending=False, na_position="last").reset_index(drop=True)
-        costly = f[f["cost"].fillna(0) > 0].sort_values("cost", ascending=False).head(15).iloc[::-1]
+        campaigns = f[~f["channel"].astype(str).str.startswith("(")]  # not the total / not-attributable rows
+        costly = campaigns[campaigns["cost"].fillna(0) > 0].sort_values("cost", ascending=False).head(15).iloc[::-1]
         if len(costly):
             names = [f"{c} · {k}" for c, k in zip(costly["channel"], costly["campaign"])]
             fig2 = go.Figure(go.Bar(x=costly["roi"], y=names, orientation="h",

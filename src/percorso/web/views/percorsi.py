@@ -50,7 +50,8 @@ async def view(ctx: Any) -> dict[str, Any]:
         import plotly.graph_objects as go
 
         names = [f"{say(a, _)} → {say(b, _)}" for a, b in zip(shown["from_node"], shown["to_node"])]
-        fig = go.Figure(go.Bar(x=shown["transitions"], y=names, orientation="h", marker_color="#4E79A7",
+        colour = ([channel_colour(a) for a in shown["from_node"]] if fields["node"] == "channel" else "#4E79A7")
+        fig = go.Figure(go.Bar(x=shown["transitions"], y=names, orientation="h", marker_color=colour,
                                text=count_text(shown["transitions"], loc), textposition="outside",
                                customdata=[ctx.drill_url(q, {"from_node": a, "to_node": b})
                                            for a, b in zip(shown["from_node"], shown["to_node"])]))
