@@ -153,6 +153,9 @@ class CollectorSection(_Section):
     """... or as soon as this many events wait, whichever comes first."""
     build: bool = True
     """After each micro-batch run the incremental build (profiles, identity, segments live)."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses of your own reverse proxies: behind one, ``context.ip`` is read from
+    ``X-Forwarded-For`` (the last address that is not one of these), never from a client's say."""
 
 
 class SourceSection(_Section):

@@ -102,3 +102,14 @@ def test_a_torn_tail_is_cut_at_restart_and_a_replay_adds_nothing(project) -> Non
     assert again is not None and again.accepted == 0
     assert project.engine.count("events") == 5
     assert project.engine.count("quarantine") == 0
+
+
+def test_the_client_address_behind_trusted_proxies_only() -> None:
+    from percorso.collector.intake import client_ip
+
+    proxies = ["10.0.0.2", "10.0.0.3"]
+    assert client_ip("203.0.113.5", "1.2.3.4", proxies) == "203.0.113.5"  # not a proxy: its header is not believed
+    assert client_ip("10.0.0.2", "198.51.100.7", proxies) == "198.51.100.7"
+    # a client's own forged hop stays left of the one our proxies saw
+    assert client_ip("10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.3", proxies) == "198.51.100.7"
+    assert client_ip("10.0.0.2", None, proxies) == "10.0.0.2"

@@ -64,6 +64,21 @@ class Outcome:
                 "accepted": self.accepted, "rejected": len(self.errors), "errors": self.errors[:100]}
 
 
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str | None:
+    """The sender's address: the connection's, or behind trusted proxies the last untrusted hop.
+
+    ``X-Forwarded-For`` is read right to left and only while each hop is one of ``trusted``
+    (anyone can write the header; only our own proxies' additions are believed).
+    """
+    if not peer or peer not in trusted or not forwarded_for:
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return hops[0] if hops else peer
+
+
 def key_in_body(raw: bytes) -> str | None:
     """The ``writeKey`` of a body, found even when the body is not valid JSON (for the quarantine)."""
     m = _WRITE_KEY.search(raw[:E.MAX_BATCH_BYTES + 1])

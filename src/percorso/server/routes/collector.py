@@ -87,7 +87,8 @@ async def _track(request: Request, call: str) -> Response:
                        "(percorso source key create SOURCE)", headers={"WWW-Authenticate": 'Basic realm="percorso"', **cors})
     request_id = uuid.uuid4().hex[:16]
     where = f"POST /v1/{call} {request_id}"
-    client = request.client.host if request.client else None
+    client = I.client_ip(request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
+                         collector.settings.trusted_proxies)
     intake = collector.intake(source, client, request.headers.get("user-agent"), historical=call == "import")
     if not isinstance(raw, bytes):  # an encoding problem: refused as a whole
         out = I.Outcome()
