@@ -9,7 +9,7 @@ from percorso.privacy.vault import PREFIX, plain_vault
 from percorso.project import open_project
 
 #: where raw contact data still lives outside the vault (docs/privacy.md, "Not yet")
-KNOWN = {"customers.email", "customers.phone", "quarantine.raw_text"}
+KNOWN = {"customers.email", "customers.phone"}
 
 
 def test_raw_contact_data_after_the_demo(demo: Path) -> None:

@@ -562,3 +562,37 @@ def tables_holding(engine: Engine, values_table: str) -> dict[str, int]:
         if n:
             out[f"{t}.{c}"] = int(n)
     return out
+
+
+#: contact data in free text, as RE2 patterns (DuckDB): e-mails, Italian tax codes, phones
+#: written with an international prefix or as Italian mobiles (3xx …)
+_MASKS = (
+    (r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "[e-mail]"),
+    (r"\b[A-Za-z]{6}[0-9]{2}[A-Za-z][0-9]{2}[A-Za-z][0-9]{3}[A-Za-z]\b", "[codice fiscale]"),
+    (r"\+[0-9]{1,3}[ .-]?[0-9]{2,4}[ .-]?[0-9]{3,4}[ .-]?[0-9]{0,4}", "[telefono]"),
+    (r"\b3[0-9]{2}[ .-]?[0-9]{6,7}\b", "[telefono]"),
+)
+
+
+def _masked(expr: str) -> str:
+    for rx, label in _MASKS:
+        pattern = rx.replace("'", "''")
+        expr = f"regexp_replace({expr}, '{pattern}', '{label}', 'g')"
+    return expr
+
+
+def mask_quarantine(engine: Engine, run_ids: list[str]) -> int:
+    """Mask contact data in the raw text and message of the rows ``run_ids`` quarantined; returns rows changed.
+
+    Why: a malformed row keeps its text so the user can find and fix it in the file (file and
+    line say where), but raw contact data belongs in the vault only (docs/privacy.md).
+    """
+    if not engine.has_table("quarantine"):
+        return 0
+    where = ("ingest_run_id IN (SELECT unnest(?::VARCHAR[])) AND (raw_text IS DISTINCT FROM "
+             f"{_masked('raw_text')} OR message IS DISTINCT FROM {_masked('message')})")
+    n = int(engine.query(f"SELECT count(*) FROM quarantine WHERE {where}", [run_ids]).column(0)[0].as_py())
+    if n:
+        engine.run(f"UPDATE quarantine SET raw_text = {_masked('raw_text')}, message = {_masked('message')} "
+                   f"WHERE {where}", [run_ids])
+    return n

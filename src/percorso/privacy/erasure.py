@@ -167,11 +167,12 @@ def scrub_text_files(project: Project, keys: set[str]) -> int:
 
 
 def suppress_import(project: Project, run_ids: list[str]) -> dict[str, int]:
-    """After an import: remove what it brought back of erased people (rows per table).
-
-    Costs nothing when nobody was ever erased (no suppression entry).
+    """After an import: mask contact data in what it quarantined, and remove what it brought back
+    of erased people (rows per table; costs nothing when nobody was ever erased).
     """
     engine = project.engine
+    if run_ids:
+        S.mask_quarantine(engine, run_ids)   # contact data of malformed rows: masked, never kept raw
     if not run_ids or not S.has_suppression(engine):
         return {}
     secret = project.secret
