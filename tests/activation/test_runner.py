@@ -112,3 +112,22 @@ def test_control_is_tracked_but_held_out(tmp_path) -> None:
     assert {c: v for c, v in zip(o["customer_id"], o["variant"])} == expected
     assert (o["status"] == "held_out").sum() == list(expected.values()).count("control") > 0
     assert set(o.loc[o["variant"] == "treated", "status"]) == {"pending"}
+
+
+def test_wait_until_an_event_or_the_timeout(tmp_path) -> None:
+    engine = journeys_for(tmp_path, {
+        "X": [("add_to_cart", "2024-03-01 10:00"), ("product_view", "2024-03-01 15:30")],
+        "Y": [("add_to_cart", "2024-03-01 10:00")],
+        "W": [("add_to_cart", "2024-03-01 10:00"), ("product_view", "2024-03-03 10:00")],  # after the timeout
+    }, time_zone=ZONE)
+    j = journey_from_dict({
+        "name": "w", "enabled": True, "holdout": 0.0, "trigger": {"kind": "event", "event_type": "add_to_cart"},
+        "steps": [{"kind": "wait_until", "event": "product_view", "timeout": "1d"},
+                  {"kind": "act", "action": {"kind": "email", "template": "browse"}}]})
+    run_journeys(engine, b"k", [j], now=datetime(2024, 3, 1, 12), zone=ZONE)
+    assert len(_rows(engine, "activation_outbox")) == 0  # everybody waits
+    run_journeys(engine, b"k", [j], now=datetime(2024, 3, 5), zone=ZONE)
+    o = _rows(engine, "activation_outbox").set_index("customer_id")
+    assert list(o.index) == ["X"] and o.loc["X", "due_at"] == datetime(2024, 3, 1, 15, 30)  # acts at the event
+    e = _rows(engine, "activation_enrolments").set_index("customer_id")
+    assert e.loc["Y", "status"] == "timeout" and e.loc["W", "status"] == "timeout" and e.loc["X", "status"] == "done"

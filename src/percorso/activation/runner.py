@@ -165,11 +165,14 @@ def _step(engine: Any, journey: Journey, node: Node, group: pd.DataFrame, now: d
     """Move every enrolment of ``group`` (all at ``node``, all due) one step."""
     step = node.step
 
-    def move(rows: pd.DataFrame, nxt: str | None, due: Any, status: str = "active") -> None:
+    def move(rows: pd.DataFrame, nxt: str | None, due: Any, status: str = "active", parked: bool = False) -> None:
+        """Record the move; ``updated_at`` is when the enrolment reached its new node (the old due
+        time when it is parked waiting for an event, the new due time otherwise)."""
         for r, d in zip(rows.itertuples(index=False), due if isinstance(due, list) else [due] * len(rows)):
             d = r.due_at if d is None else d
             moves.append({"enrolment_id": r.enrolment_id, "node": nxt if status == "active" else None, "due_at": d,
-                          "status": "done" if status == "active" and nxt is None else status, "updated_at": d})
+                          "status": "done" if status == "active" and nxt is None else status,
+                          "updated_at": r.due_at if parked else d})
 
     if step.kind == "wait":
         move(group, node.next, list(group["due_at"] + timedelta(seconds=step.duration)))
@@ -179,7 +182,7 @@ def _step(engine: Any, journey: Journey, node: Node, group: pd.DataFrame, now: d
     elif step.kind == "wait_until":
         waiting = group[group["node"].str.endswith(WAITING)]
         arriving = group[~group["node"].str.endswith(WAITING)]
-        move(arriving, node.id + WAITING, list(arriving["due_at"] + timedelta(seconds=step.timeout)))
+        move(arriving, node.id + WAITING, list(arriving["due_at"] + timedelta(seconds=step.timeout)), parked=True)
         move(waiting, None, None, status="timeout")
         report.add(journey.name, "timeout", len(waiting))
     elif step.kind == "branch":
