@@ -128,3 +128,24 @@ def test_consent_over_rest(tmp_path):
         assert {a["action"] for a in mine} >= {"consent_view", "consent_set"}
         # the audit log names the route, never the e-mail typed in the URL
         assert not any("@" in str(v) for a in audit for v in a.values())
+
+
+def test_later_imports_and_a_rewritten_file_are_read(proj, tmp_path):
+    """The reader remembers how far it read; what comes later is read, and a rewrite starts it over."""
+    from percorso.build import run_build
+    from percorso.engine import privacy_sql as S
+    from percorso.ingest import ingest_files
+
+    e = proj.engine
+    n = e.count("consent_history")
+    f = tmp_path / "email2.csv"
+    f.write_text("event_id,event,timestamp,email,campaign_id,campaign_name,link_url\n"
+                 "e9,unsubscribe,2025-04-01T10:00:00Z,carla@example.it,c1,Saldi,\n", encoding="utf-8")
+    ingest_files(proj, "email", [f])
+    run_build(proj)
+    assert e.count("consent_history") == n + 1
+    S.rewrite_database(e)            # row ids renumbered: the watermark is dropped with the copy
+    assert not e.has_table("consent_state")
+    run_build(proj, full=True)
+    assert e.count("consent_history") == n + 1
+    assert e.has_table("consent_state")

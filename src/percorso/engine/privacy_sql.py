@@ -62,7 +62,7 @@ def _subject(cols: tuple[str, ...], alias: str) -> tuple[str, str]:
     return typ, val
 
 
-def derive_consent(engine: Engine, recorded_at: Any) -> int:
+def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - one statement
     """Append the consent records the sources hold that are not stored yet; returns how many.
 
     Read from: the loyalty form's and the CRM's flags (``contact_profiles``:
@@ -70,8 +70,14 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:
     opt-in (``newsletter_signup`` → email granted) and opt-out (``unsubscribe`` → email denied)
     events, and Segment's ``context.consent`` (kept by ingest as ``properties.consent``;
     ``categoryPreferences`` or a flat object of category → true/false). Idempotent: a record's
-    id is the hash of its origin event and purpose.
+    id is the hash of its origin event and purpose. Only rows appended since the last call are
+    read (``consent_state``: the last rowid of ``events`` and ``contact_profiles`` seen; a
+    rewrite of the file resets it, and the ids keep a full re-read from adding anything twice).
     """
+    engine.run("CREATE TABLE IF NOT EXISTS consent_state (events_rowid BIGINT, profiles_rowid BIGINT)")
+    st = engine.query("SELECT max(events_rowid), max(profiles_rowid) FROM consent_state").to_pylist()[0]
+    ev_after = -1 if st["max(events_rowid)"] is None else int(st["max(events_rowid)"])
+    cp_after = -1 if st["max(profiles_rowid)"] is None else int(st["max(profiles_rowid)"])
     ptyp, pval = _subject(SUBJECT_ORDER[:5], "c")
     etyp, eval_ = _subject(SUBJECT_ORDER, "e")
     ktyp, kval = _subject(COOKIE_SUBJECT_ORDER, "e")
@@ -80,7 +86,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:
     engine.run(f"""INSERT INTO consent_history
         WITH prof AS (
             SELECT c.event_id, c.occurred_at, c.source_name, {ptyp} AS subject_type, {pval} AS subject_value,
-                   c.consent_marketing, c.consent_profiling FROM contact_profiles c),
+                   c.consent_marketing, c.consent_profiling FROM contact_profiles c WHERE c.rowid > $cp),
         rows AS (
             SELECT event_id, subject_type, subject_value, p.purpose,
                    CASE WHEN p.purpose = 'profiling' THEN consent_profiling ELSE consent_marketing END AS granted,
@@ -89,7 +95,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:
             UNION ALL
             SELECT e.event_id, {etyp}, {eval_}, 'email', e.event_type = 'newsletter_signup' AS granted, e.occurred_at,
                    e.source_name, json_extract_string(e.properties, '$.consent_text_version')
-            FROM events e WHERE e.event_type IN ('newsletter_signup', 'unsubscribe')
+            FROM events e WHERE e.rowid > $ev AND e.event_type IN ('newsletter_signup', 'unsubscribe')
             UNION ALL
             SELECT s.event_id, s.subject_type, s.subject_value, m.purpose,
                    bool_and(s.v IN ('true', '1', 'yes', 'granted')), any_value(s.occurred_at), any_value(s.source),
@@ -101,17 +107,20 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:
                                e.j, unnest(json_keys(e.j)) AS k
                         FROM (SELECT *, coalesce(json_extract(properties, '$.consent.categoryPreferences'),
                                                  json_extract(properties, '$.consent')) AS j
-                              FROM events WHERE properties LIKE '%"consent"%') e
+                              FROM events WHERE rowid > $ev AND properties LIKE '%"consent"%') e
                         WHERE json_type(e.j) = 'OBJECT') x) s
             JOIN (VALUES {cats}) m(category, purpose) ON m.category = lower(strip_accents(s.k))
             WHERE s.v IN ('true', 'false', '1', '0', 'yes', 'no', 'granted', 'denied')
             GROUP BY s.event_id, s.subject_type, s.subject_value, m.purpose)
         SELECT substr(sha256(event_id || '|' || purpose), 1, 32), subject_type, subject_value, purpose, granted,
-               occurred_at, source, text_version, event_id, ?::TIMESTAMP
+               occurred_at, source, text_version, event_id, $at::TIMESTAMP
         FROM rows r
         WHERE granted IS NOT NULL AND subject_value IS NOT NULL AND occurred_at IS NOT NULL
           AND substr(sha256(event_id || '|' || purpose), 1, 32) NOT IN (SELECT consent_id FROM consent_history)""",
-               [recorded_at])
+               {"at": recorded_at, "ev": ev_after, "cp": cp_after})  # type: ignore[arg-type]
+    engine.run("DELETE FROM consent_state")
+    engine.run("""INSERT INTO consent_state SELECT (SELECT coalesce(max(rowid), -1) FROM events),
+        (SELECT coalesce(max(rowid), -1) FROM contact_profiles)""")
     return engine.count("consent_history") - before
 
 
@@ -381,6 +390,8 @@ def rewrite_database(engine: Engine) -> int:
 
     from percorso.engine.backend import quote_literal
 
+    # row ids are renumbered by the copy: the consent reader's watermark starts over
+    engine.run("DROP TABLE IF EXISTS consent_state")
     path = Path(engine.path)
     new = path.with_name(path.name + ".rewrite")
     new.unlink(missing_ok=True)
