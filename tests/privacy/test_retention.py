@@ -67,3 +67,23 @@ def test_expired_rows_leave_tables_and_bytes(tmp_path):
         assert f"anon-old-{i}".encode() not in data and f"vecchia-pagina-{i}-".encode() not in data
     assert b"CARD77QX" not in data
     assert b"anon-new-1" in data or b"nuova-pagina" in data   # what did not expire is still there
+
+
+def test_the_server_schedule(tmp_path):
+    """``[privacy] retention_every_hours``: due when never run or that long ago; 0 turns it off."""
+    from datetime import timedelta
+
+    from percorso.privacy.retention import retention_due, scheduled_retention
+
+    init_project(tmp_path / "p", name="s")
+    with open_project(tmp_path / "p") as p:
+        assert not retention_due(p, NOW)                        # off unless asked for
+        p.settings.privacy = {"retention_every_hours": 24}
+        assert retention_due(p, NOW)
+        first = scheduled_retention(p, NOW)
+        assert first is not None and first.total == 0          # nothing to expire, but the run is logged
+        assert not retention_due(p, NOW + timedelta(hours=23))
+        assert scheduled_retention(p, NOW + timedelta(hours=23)) is None
+        assert retention_due(p, NOW + timedelta(hours=24))
+        p.settings.privacy = {"retention_every_hours": 0}
+        assert not retention_due(p, NOW + timedelta(days=400))

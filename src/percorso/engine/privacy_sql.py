@@ -607,3 +607,10 @@ def mask_quarantine(engine: Engine, run_ids: list[str]) -> int:
         engine.run(f"UPDATE quarantine SET raw_text = {_masked('raw_text')}, message = {_masked('message')} "
                    f"WHERE {where}", [run_ids])
     return n
+
+
+def last_action_at(engine: Engine, action: str) -> Any:
+    """When ``privacy_log`` last recorded ``action`` (None when never)."""
+    if not engine.has_table("privacy_log"):
+        return None
+    return engine.query("SELECT max(done_at) FROM privacy_log WHERE action = ?", [action]).column(0)[0].as_py()

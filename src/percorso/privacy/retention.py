@@ -75,8 +75,8 @@ def run_retention(project: Project, *, now: datetime | None = None, dry_run: boo
                                   detach=rule.action == "detach", dry_run=dry_run)
             report.rules.append({"table": rule.table, "source": rule.source, "event_types": rule.event_types,
                                  "months": rule.months, "action": rule.action, "cutoff": cutoff.isoformat(), "rows": n})
-        if not dry_run and report.total:
-            report.orphans_removed = S.orphan_profiles(engine)
+        if not dry_run:   # logged even when nothing expired: the server's schedule reads when it last ran
+            report.orphans_removed = S.orphan_profiles(engine) if report.total else 0
             S.log_action(engine, {"action_id": report.run_id, "action": "retention", "done_at": now, "actor": actor,
                                   "rows_removed": report.total + report.orphans_removed,
                                   "detail": "; ".join(f"{r['table']}/{r['source'] or '*'} {r['action']} {r['rows']}"
@@ -88,3 +88,20 @@ def run_retention(project: Project, *, now: datetime | None = None, dry_run: boo
             report.database_bytes = S.rewrite_database(engine)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def retention_due(project: Project, now: datetime | None = None) -> bool:
+    """Whether the server's schedule (``[privacy] retention_every_hours``) calls for a run now."""
+    every = privacy_settings(project.settings).retention_every_hours
+    if every <= 0:
+        return False
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    last = S.last_action_at(project.engine, "retention")
+    return last is None or (now - last).total_seconds() >= every * 3600
+
+
+def scheduled_retention(project: Project, now: datetime | None = None) -> RetentionReport | None:
+    """The server's beat: run the retention rules when due (logged even when nothing expired)."""
+    if not retention_due(project, now):
+        return None
+    return run_retention(project, now=now, actor="server")

@@ -92,6 +92,9 @@ def _default_retention() -> list[RetentionRule]:
 class PrivacySettings(_M):
     legal_basis: LegalBasis = Field(default_factory=LegalBasis)
     retention: list[RetentionRule] = Field(default_factory=_default_retention)
+    retention_every_hours: float = Field(0.0, ge=0)
+    """``percorso serve`` applies the retention rules this often (e.g. 24); 0 (default) = only by
+    hand, so that upgrading never deletes data the user has not looked at the rules for."""
     vault_key: str = ""
     """Key of the encrypted PII vault (64 hex characters = 256 bits); env PERCORSO_VAULT_KEY
     overrides it. Empty: derived from ``[identity] secret`` (still never stored next to the data

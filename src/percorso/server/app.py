@@ -122,6 +122,28 @@ async def _activation_beats(state: Any, every: float = 5.0) -> None:
             log.warning("activation beat failed: %s", exc)
 
 
+async def _retention_beats(state: Any, every: float = 600.0) -> None:
+    """The retention schedule (issue 19): every few minutes, when ``[privacy] retention_every_hours``
+    have passed since the last run (``privacy_log``), apply the retention rules; a failure is
+    logged, never fatal, and the next beat retries."""
+    import asyncio
+
+    from percorso.privacy.retention import scheduled_retention
+
+    log = logging.getLogger("percorso.privacy")
+    while True:
+        await asyncio.sleep(every)
+        try:
+            report = await state.db(scheduled_retention, state.project)
+            if report is not None and report.total:
+                state.changed()
+                log.warning("retention: %d rows expired and removed", report.total)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a beat must not stop the server; the next one retries
+            log.warning("retention beat failed: %s", exc)
+
+
 def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAPI:
     """The app serving the project at ``root`` (opened when the app starts, closed when it stops)."""
     from percorso.server.state import ServerState
@@ -145,10 +167,12 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
         import asyncio
 
         beats = asyncio.create_task(_activation_beats(state))
+        retention = asyncio.create_task(_retention_beats(state))
         try:
             yield
         finally:
             beats.cancel()
+            retention.cancel()
             register_restore_hook(state.project.database_path, None)
             state.collector = None  # new calls get 503; the spool is drained into events
             collector.stop()
