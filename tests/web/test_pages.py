@@ -77,6 +77,12 @@ def test_journey_map_cells_equal_the_api_and_drill_to_the_same_customers(site) -
     assert f">{format_value(int(biggest['customers']), 'count', 'it')}<" in html
     assert _listed(client, tokens, query, "journey_map", sel) == expected and expected
     assert int(r.frame["friction"].sum()) == int(re.search(r"(\d+) celle di frizione", html).group(1))
+    # durations in the unit that fits each cell, named (never raw fractions of a day)
+    days = float(biggest["median_days_to_next_stage"])
+    from percorso.web.i18n import format_number
+
+    assert format_number(days, "duration", "it", unit="days") in html
+    assert re.search(r">[\d.]+,\d (min|ore|giorni)<", html)
 
 
 def test_funnel_controls_round_trip_and_a_step_drills_to_the_api_customers(site) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from percorso.export.columns import NUMERIC_KINDS, format_value, header, shown_columns
+from percorso.export.columns import NUMERIC_KINDS, duration_unit, format_value, header, shown_columns
+from percorso.web.i18n import format_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +58,7 @@ def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = 
     heads = []
     for c in cols:
         s = shown[str(c)]
-        text = (labels or {}).get(c) or header(str(c), s.kind, locale, s.scale)
+        text = (labels or {}).get(c) or header(str(c), s.kind, locale, None)  # durations carry their unit per cell
         heads.append((text, s.kind in NUMERIC_KINDS))
     view = TableView(heads, total=len(frame))
     from percorso.web.i18n import gettext_for
@@ -72,6 +73,8 @@ def table_view(frame: pd.DataFrame, locale: str, *, columns: list[str] | None = 
                 text = shown_as[c](record[c])
             elif c in words:
                 text = say(record[c], gettext)
+            elif s.kind == "duration":  # each cell in the unit that fits it, named: "45 min", "3,5 giorni"
+                text = format_number(record[c], "duration", locale, unit=duration_unit(str(c)) or "seconds")
             else:
                 text = format_value(record[c], s.kind, locale, scale=s.scale)
             cell = Cell(text, s.kind in NUMERIC_KINDS)
