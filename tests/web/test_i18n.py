@@ -21,3 +21,15 @@ def test_catalog_and_formats_in_both_languages() -> None:
     assert format_number(36, "duration", "it", unit="hours") == "36,0 ore"
     assert format_number(100, "duration", "it", unit="hours") == "4,2 giorni"
     assert format_number(90, "duration", "en", unit="minutes") == "90.0 min"
+
+
+def test_data_words_are_translated_part_by_part_and_unknown_ones_left_alone() -> None:
+    from percorso.web.words import say
+
+    it, en = gettext_for("it"), gettext_for("en")
+    assert say("Store / POS (online)", it) == "Negozio / cassa (online)"  # a separator at the end: no catalog header
+    assert say("add_to_cart → purchase", it) == "aggiunta al carrello → acquisto"
+    assert say("add_to_cart → purchase", en) == "add to cart → purchase"
+    assert say("Email · email_click", it) == "Email · clic nell'e-mail"
+    assert say("https://shop.it/p_1", it) == "https://shop.it/p_1" and say("Paid Search", it) == "Paid Search"
+    assert say(None, it) == "" and say("", en) == ""

@@ -43,6 +43,7 @@ WORDS = (
     N_("(all)"),
 )
 
+_KEY = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")
 _SPLIT = re.compile(r"( → | · | \| |\s\((?:online|offline)\)$)")
 
 
@@ -54,13 +55,17 @@ def say(value: Any, gettext: Any) -> str:
     whole = gettext(text)
     if whole != text:
         return whole
+    if _KEY.fullmatch(text):  # an English key the catalog keeps as it is: "add_to_cart" reads "add to cart"
+        return text.replace("_", " ")
     parts = _SPLIT.split(text)
     if len(parts) == 1:
         return text
     out = []
     for part in parts:
+        if not part:  # re.split leaves "" around a separator at an end; gettext("") is the catalog header
+            continue
         if part.startswith(" (") and part.endswith(")"):
-            out.append(f" ({gettext(part[2:-1])})")
+            out.append(f" ({say(part[2:-1], gettext)})")
         else:
-            out.append(part if _SPLIT.fullmatch(part) else gettext(part))
+            out.append(part if _SPLIT.fullmatch(part) else say(part, gettext))
     return "".join(out)
