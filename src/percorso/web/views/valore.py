@@ -18,6 +18,7 @@ from percorso.value.cost_to_serve import CostToServeQuery
 from percorso.value.health import HealthQuery
 from percorso.value.rfm import RFMQuery
 from percorso.web.charts import chart, count_text, money_text, share_text, styled
+from percorso.web.i18n import format_number
 from percorso.web.pages import N_
 from percorso.web.tables import table_view
 
@@ -100,7 +101,7 @@ async def _clv(ctx: Any) -> dict[str, Any]:
         hf = h.frame
         fig = go.Figure()
         fig.add_bar(x=[str(b) for b in hf["bucket"]], y=hf["actual"], name=_("Actual purchases per customer"),
-                    marker_color="#59A14F", text=[f"{v:.2f}" for v in hf["actual"]], textposition="outside")
+                    marker_color="#59A14F", text=[format_number(v, "number", ctx.locale) for v in hf["actual"]], textposition="outside")
         fig.add_scatter(x=[str(b) for b in hf["bucket"]], y=hf["predicted"], name=_("Predicted purchases per customer"),
                         mode="lines+markers", line_color="#E15759")
         err = h.meta.get("total_error")
