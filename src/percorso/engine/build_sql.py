@@ -141,14 +141,17 @@ def stage_scope(engine: Engine, after_rowid: int, priority: tuple[str, ...], *, 
 def stage_scope_events(engine: Engine, priority: tuple[str, ...]) -> int:
     """Temp ``_build_events``: the ``events_identified`` rows of the customers in ``_build_scope``.
 
-    The events are picked by their key identifier's hash (an integer test per event) before
-    any column is joined, so the build then reads a few thousand rows, not the history.
+    The events are picked by their key identifier's hash (an integer test per event) reading
+    only the identifier columns and the event id, and only the rows picked are then read whole
+    (a join on the events rowid): the filter is an expression, so DuckDB would otherwise read
+    every column of every event before testing it (1M events: 0.19 -> 0.05 CPU s).
     """
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_events AS
         WITH m AS (SELECT id_hash, customer_id, id_type, id_value FROM identity_map
                    WHERE customer_id IN (SELECT customer_id FROM _build_scope)),
-        cand AS (SELECT * FROM events e WHERE {first_key_sql(priority)} IN (SELECT id_hash FROM m)
-                 OR e.event_id IN (SELECT event_id FROM identity_event_keys WHERE id_hash IN (SELECT id_hash FROM m))),
+        picked AS (SELECT e.rowid AS r FROM events e WHERE {first_key_sql(priority)} IN (SELECT id_hash FROM m)
+                   OR e.event_id IN (SELECT event_id FROM identity_event_keys WHERE id_hash IN (SELECT id_hash FROM m))),
+        cand AS (SELECT e.* FROM picked JOIN events e ON e.rowid = picked.r),
         k AS (SELECT e.*, {_event_key(priority)} AS id_hash
               FROM cand e LEFT JOIN identity_event_keys x ON x.event_id = e.event_id)
         SELECT k.*, m.customer_id, m.id_type, m.id_value FROM k JOIN m USING (id_hash)""")
