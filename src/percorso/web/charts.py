@@ -39,22 +39,23 @@ def styled(fig: go.Figure, locale: str, *, x_title: str | None = None, y_title: 
            percent: str | None = None, height: int = 420, legend: bool = True) -> go.Figure:
     """The house style: locale separators, axis titles, ``percent`` = ``"x"``/``"y"`` axis as %."""
     # no Plotly template: "plotly_white" cost ~40 ms of deep copies per chart and 7 KB of JSON; the
-    # few settings it gave are set here (plotly.js's own defaults do the rest)
+    # few settings it gave are set here (plotly.js's own defaults do the rest). One update_layout
+    # call: each update_* call re-validates the layout (four calls cost ~100 ms a chart under load)
+    xaxis: dict = {"gridcolor": "#e5e7eb", "zerolinecolor": "#d1d5db", "automargin": True}
+    yaxis: dict = {"gridcolor": "#e5e7eb", "zerolinecolor": "#d1d5db", "automargin": True}
+    if x_title is not None:
+        xaxis["title"] = {"text": x_title}
+    if y_title is not None:
+        yaxis["title"] = {"text": y_title}
+    if percent == "x":
+        xaxis["tickformat"] = ".0%"
+    elif percent == "y":
+        yaxis["tickformat"] = ".0%"
     fig.update_layout(separators=plotly_separators(locale), font=dict(family=FONT, size=13, color="#1f2937"),
                       template=None, paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
                       height=height, margin=dict(l=10, r=10, t=30, b=10),
                       showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-                      hoverlabel=dict(font=dict(family=FONT)))
-    fig.update_xaxes(gridcolor="#e5e7eb", zerolinecolor="#d1d5db")
-    fig.update_yaxes(gridcolor="#e5e7eb", zerolinecolor="#d1d5db")
-    if x_title is not None:
-        fig.update_xaxes(title_text=x_title, automargin=True)
-    if y_title is not None:
-        fig.update_yaxes(title_text=y_title, automargin=True)
-    if percent == "x":
-        fig.update_xaxes(tickformat=".0%")
-    elif percent == "y":
-        fig.update_yaxes(tickformat=".0%")
+                      hoverlabel=dict(font=dict(family=FONT)), xaxis=xaxis, yaxis=yaxis)
     return fig
 
 
