@@ -100,3 +100,31 @@ def test_quality_page_totals_equal_the_quarantine_and_a_viewer_sees_counts_only(
     assert not any(str(t) in html for t in q["raw_text"].dropna() if len(str(t)) > 20)
     analyst = get(client, "/qualita", tokens["analyst"], motivo=str(q["reason_code"].iloc[0]))
     assert analyst.count("<tr>") > html.count("<tr>")  # the analyst sees the reason's rows
+
+
+def test_reading_stored_personas_keeps_every_cached_answer(site) -> None:  # type: ignore[no-untyped-def]
+    from percorso.server.routes.analyses import writes
+
+    client, tokens, _root = site
+    get(client, "/personas", tokens["analyst"])  # a project without personas gets its first run here
+    state = client.app.state.percorso
+    version = state.data_version
+    get(client, "/personas", tokens["analyst"], lang="en")  # the stored assignment, described
+    get(client, "/personas", tokens["viewer"])
+    assert state.data_version == version  # nothing written, so no cached answer was dropped
+    assert writes("personas", {}) and writes("clv", {}) and not writes("rfm", {})
+    assert not writes("personas", {"stored": True}) and not writes("personas", {"persist": False})
+
+
+def test_each_read_of_quarantined_rows_is_audited(site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, root = site
+    with open_project(root) as p:
+        reason = str(p.engine.execute(p.engine.table("quarantine").select("reason_code").limit(1)).iloc[0, 0])
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    count = lambda: sum(1 for r in client.get("/v1/audit", headers=admin).json()["audit"]  # noqa: E731
+                        if r["action"] == "quarantine_read")
+    before = count()
+    for _ in range(2):
+        get(client, "/qualita", tokens["analyst"], motivo=reason)
+    get(client, "/qualita", tokens["analyst"])  # counts only: nothing individual read
+    assert count() == before + 2

@@ -118,7 +118,8 @@ async def base_context(ctx: PageContext) -> dict[str, Any]:
 
 #: What each view computed, by (page, URL parameters, language, viewer or not, data version): a
 #: view is a function of these alone (a view that is not, or that must write to the audit log on
-#: every opening, says ``view.cacheable = False``: Cliente 360, Qualità dei dati, Impostazioni) (its queries' answers are cached the same way), so a warm
+#: every opening, says ``view.cacheable = False`` or gives a function of the context: Cliente 360,
+#: Impostazioni; Qualità dei dati when an analyst reads quarantined rows) (its queries' answers are cached the same way), so a warm
 #: page costs only the template. Building Plotly figures and formatting tables is most of a page's
 #: time once its queries are cached (on the 2,000-person demo, 0.3-0.8 s of 0.3-0.8 s).
 _VIEWS = ResultCache(128)
@@ -135,11 +136,13 @@ def _page_handler(page: Page) -> Any:
             return render(request, "empty_project.html", base, locale=ctx.locale)
         key = (page.key, tuple(sorted(request.query_params.multi_items())), ctx.locale, ctx.viewer,
                id(ctx.state), ctx.state.data_version)
-        cached = _VIEWS.get(key) if getattr(view, "cacheable", True) else None
+        cacheable = getattr(view, "cacheable", True)
+        cacheable = cacheable(ctx) if callable(cacheable) else cacheable
+        cached = _VIEWS.get(key) if cacheable else None
         if cached is None:
             data = await view(ctx)
             cached = (data, list(ctx.errors), list(ctx.notes))
-            if getattr(view, "cacheable", True):
+            if cacheable:
                 _VIEWS.put(key, cached)
         data, errors, notes = cached
         base["errors"], base["notes"] = errors, notes

@@ -95,7 +95,7 @@ async def answer(state: Any, query: Any, *, fresh: bool = False) -> _Answer:
     if out is None:
         payload = await state.db(_compute, state, kind, canonical)
         out = _Answer(kind, canonical, payload)
-        if kind in WRITING_KINDS:
+        if writes(kind, canonical):
             state.changed()  # the analysis stored what it computed (a fit, a persona run)
         else:
             state.cache.put(key, out)
@@ -121,6 +121,15 @@ def row_selectors(kind: str, frame: dict[str, Any]) -> list[dict[str, Any] | Non
 
 #: Analyses that store what they compute (their answers are never cached).
 WRITING_KINDS = {"clv", "personas"}
+
+
+def writes(kind: str, query: dict[str, Any]) -> bool:
+    """Whether this query stores what it computes. Personas described from the stored
+    assignment (``stored``) or not kept (``persist=False``) write nothing: their answers are
+    cached like any other, and reading them must not invalidate every cached answer."""
+    if kind == "personas":
+        return bool(query.get("persist", True)) and not query.get("stored", False)
+    return kind in WRITING_KINDS
 
 
 class _Answer:
