@@ -28,18 +28,22 @@ from percorso.errors import ConfigError, EngineError, NotFound
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Settings every percorso session gets (the user's ``[engine.spark]`` may override them).
-#: UTC session time zone: stored times are naive UTC and must stay so; partition values stay
-#: strings (a source named ``2024`` is not a number); a small default shuffle for one box.
-BASE_CONF: dict[str, str] = {
+#: Settings every percorso query needs, set on the session even when it already runs (a
+#: notebook's): stored times are naive UTC and must stay so; partition values stay strings (a
+#: source named ``2024`` is not a number); Parquet timestamps without zone read as such.
+REQUIRED_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    "spark.sql.ansi.enabled": "false",
+}
+#: Defaults of a session percorso creates (``[engine.spark]`` overrides them): a small shuffle
+#: for one box, no web UI or progress bars on the command's output, Arrow transfers.
+DEFAULT_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.files.openCostInBytes": "65536",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.ansi.enabled": "false",
-    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
@@ -74,7 +78,7 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
     Spark Connect (a thin client; docs/scale.md).
     """
     session_cls = _require_spark()
-    settings = {**BASE_CONF, **(conf or {})}
+    settings = {**DEFAULT_CONF, **(conf or {}), **REQUIRED_CONF}
     if master.startswith("sc://"):
         builder = session_cls.builder.remote(master)
         settings = {k: v for k, v in settings.items() if not k.startswith("spark.ui")}
@@ -87,7 +91,9 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
     session = builder.getOrCreate()
     if not master.startswith("sc://"):
         session.sparkContext.setLogLevel("ERROR")   # Spark's warnings would fill the command's stderr
-    for key, value in settings.items():   # an existing session: session-level settings still apply
+    # a session that already ran keeps its own settings, except what correctness needs and what
+    # the caller asked for explicitly
+    for key, value in {**(conf or {}), **REQUIRED_CONF}.items():
         if key.startswith("spark.sql."):
             try:
                 session.conf.set(key, value)

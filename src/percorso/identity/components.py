@@ -54,29 +54,34 @@ def connected_components(engine: Engine, edges: Table, nodes: Table | None = Non
     all_nodes = e.select(node=e.src)
     if nodes is not None:
         all_nodes = all_nodes.union(nodes.select("node"), distinct=True)
-    lab = engine.temp_table(all_nodes.distinct().mutate(label=ibis._.node))
+    lab = engine.temp_table(all_nodes.distinct().mutate(label=ibis._.node, changed=ibis.literal(True)))
     try:
         for rounds in range(1, MAX_ROUNDS + 1):
-            nxt = _round(engine, e, lab)
-            changed = int(engine.execute(
-                nxt.join(lab, "node").filter(lambda t: t.label != t.label_right).count()))
+            nxt = engine.temp_table(_round(e, lab))
+            changed = int(engine.execute(nxt.changed.sum()) or 0)
             engine.drop_temp(lab)
             lab = nxt
             if changed == 0:
-                return lab, rounds
+                out = engine.temp_table(lab.select("node", "label"))
+                engine.drop_temp(lab)
+                return out, rounds
         raise AssertionError(f"connected components did not converge in {MAX_ROUNDS} rounds")
     finally:
         engine.drop_temp(e)
 
 
-def _round(engine: Engine, e: Table, lab: Table) -> Table:
-    """One propagation step (smallest label among the neighbours) and one pointer jump."""
+def _round(e: Table, lab: Table) -> Table:
+    """One round: each node takes the smallest label among itself and its neighbours (``m``),
+    then jumps to the label ``m`` held at the start of the round, ``L(m)`` (a node of the same
+    component, never larger than ``m``); ``changed`` marks the nodes whose label went down
+    (labels never go up, so a round where none did is the fixed point)."""
     nb = e.join(lab, e.dst == lab.node).group_by(src=e.src).aggregate(m=lab.label.min())
     step = lab.left_join(nb, lab.node == nb.src)
-    step = engine.temp_table(step.select(node=step.node, label=ibis.least(step.label, step.m.fill_null(step.label))))
-    try:
-        parent = step.view().select(p_node="node", p_label="label")   # a self-join needs its own view
-        jumped = step.join(parent, step.label == parent.p_node)
-        return engine.temp_table(jumped.select(node=jumped.node, label=ibis.least(jumped.label, jumped.p_label)))
-    finally:
-        engine.drop_temp(step)
+    # .view(): a new relation, so the next join starts its own chain (Ibis would extend the
+    # left join's chain and refuse the predicate)
+    step = step.select(node=step.node, old=step.label, m=ibis.least(step.label, step.m.fill_null(step.label))).view()
+    prev = lab.view()   # the labels at the start of the round, joined on m: one join, no self-join
+    parent = prev.select(p_node=prev.node, p_label=prev.label)
+    jumped = step.join(parent, step.m == parent.p_node)
+    label = ibis.least(jumped.m, jumped.p_label)
+    return jumped.select(node=jumped.node, label=label, changed=label < jumped.old)
