@@ -15,13 +15,13 @@ from percorso.testing import cli_error
 def test_engine_spark_gives_duckdbs_answer(lake_project: Path, spark: Any) -> None:
     """The same command, JSON out, on both engines: the same rows and numbers."""
     runner = CliRunner()
-    args = ["funnel", "page_view", "add_to_cart", "purchase", "-p", str(lake_project), "-f", "json"]
+    args = ["rfm", "-p", str(lake_project), "-f", "json"]
     duck = runner.invoke(app, args)
     on_spark = runner.invoke(app, ["--engine", "spark", *args])
     assert duck.exit_code == 0, duck.output
     assert on_spark.exit_code == 0, on_spark.output
     a, b = json.loads(duck.stdout), json.loads(on_spark.stdout)
-    assert len(a) == len(b) == 3
+    assert len(a) == len(b) > 0
     for ra, rb in zip(a, b, strict=True):
         assert ra.keys() == rb.keys()
         for k in ra:

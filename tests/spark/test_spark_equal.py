@@ -49,8 +49,9 @@ SEGMENT_RULE = {"type": "or", "rules": [
 def engines(lake_project: Path, spark: Any) -> Any:
     from percorso.engine.spark import SparkEngine
 
-    with open_project(lake_project, read_only=True) as p:
+    with open_project(lake_project, read_only=True, engine="duckdb") as p:
         s = SparkEngine(p.lake_path, session=spark, time_zone=p.settings.project.time_zone, cache=True)
+        assert (p.engine.kind, s.kind) == ("duckdb", "spark")   # the oracle really is DuckDB
         yield p, p.engine, s
         s.close()
 

@@ -122,6 +122,10 @@ class PercorsoGroup(TyperGroup):
                 code = report(exc)
         except Exception as exc:  # noqa: BLE001 - the one place every failure is reported
             code = report(exc)
+        finally:
+            from percorso.project import ENGINE_OVERRIDE
+
+            ENGINE_OVERRIDE.set(None)   # --engine is this command's: a later API call in the process follows the config
         if not standalone_mode:
             return code
         sys.exit(code)

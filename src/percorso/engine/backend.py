@@ -69,6 +69,9 @@ class Engine:
         (see :mod:`percorso.engine.localtime`); ``UTC`` for a bare engine (tests, path tables).
     """
 
+    #: Which engine this is (:class:`percorso.engine.spark.SparkEngine` says ``spark``).
+    kind = "duckdb"
+
     def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
                  memory_limit: str | None = None, temp_directory: str | Path | None = None,
                  time_zone: str = "UTC") -> None:
