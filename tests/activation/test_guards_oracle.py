@@ -124,7 +124,7 @@ def _outbox_rows(messages):
     return pa.table(cols)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams())
 def test_dispatcher_matches_the_oracle(stream) -> None:
     customers, consent, suppressions, messages, beats, zone = stream
