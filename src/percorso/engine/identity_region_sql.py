@@ -24,6 +24,8 @@ from percorso.engine.identity_sql import _KIND_NAMES, _NEW_WINS, blocked_sql
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
 
+#: The region's links with every column (where a merge's linking event is looked up).
+REGION_LINKS = "(SELECT * FROM identity_links WHERE link_no IN (SELECT link_no FROM _rg_links))"
 #: A NULL ``id_hash`` in ``identity_touched`` means "every identifier" (a full resolution).
 TOUCHED = "identity_touched"
 

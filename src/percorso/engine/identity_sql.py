@@ -266,14 +266,18 @@ def write_identity_map(engine: Engine) -> None:
         FROM _id_comp c JOIN _id_final f USING (label)""")
 
 
-def record_merges(engine: Engine, run_at: Any) -> int:
-    """Append retired previous ids to ``identity_merges``; returns how many were retired."""
+def record_merges(engine: Engine, run_at: Any, *, links: str = "identity_links") -> int:
+    """Append retired previous ids to ``identity_merges``; returns how many were retired.
+
+    ``links`` is the SQL of the links to look the merging event up in (an incremental run
+    passes its region's: every used link of a retired customer is there).
+    """
     engine.run("""CREATE TABLE IF NOT EXISTS identity_merges (retired_id VARCHAR, kept_id VARCHAR,
         merged_at TIMESTAMP, reason VARCHAR, link_event_id VARCHAR)""")
     if not engine.has_table("_id_prev"):
         return 0
     before = engine.count("identity_merges")
-    engine.run("""INSERT INTO identity_merges
+    engine.run(f"""INSERT INTO identity_merges
         WITH gone AS (SELECT DISTINCT customer_id FROM _id_prev
                       WHERE customer_id NOT IN (SELECT customer_id FROM identity_map)),
         dest AS (SELECT p.customer_id AS retired_id, m.customer_id AS kept_id, count(*) AS n
@@ -283,7 +287,7 @@ def record_merges(engine: Engine, run_at: Any) -> int:
                  FROM dest GROUP BY 1),
         ev AS (SELECT b.retired_id, arg_min(l.event_id, (l.occurred_at, l.event_id)) AS event_id
                FROM best b JOIN _id_prev pa ON pa.customer_id = b.retired_id
-               JOIN identity_links l ON l.status = 'used' AND (
+               JOIN {links} l ON l.status = 'used' AND (
                     (l.id_type_a = pa.id_type AND l.id_value_a = pa.id_value) OR
                     (l.id_type_b = pa.id_type AND l.id_value_b = pa.id_value))
                JOIN identity_map mo ON mo.customer_id = b.kept_id AND (
