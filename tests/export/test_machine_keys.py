@@ -27,8 +27,12 @@ pytestmark = pytest.mark.slow
 SEGMENT_RULE = '{"type":"behaviour","action":"bought_in_store"}'
 #: Commands with --format that change the project rather than read it (their JSON is a report),
 #: and the server's administration (tokens, audit log, write keys, the collector's counters), which
-#: has no locale-dependent output.
-NOT_ANALYSES = {"build", "identity resolve", "token list", "audit", "source key list", "collector stats"}
+#: has no locale-dependent output; erasure, retention and the lake export report changes too.
+NOT_ANALYSES = {"build", "identity resolve", "token list", "audit", "source key list", "collector stats",
+                "erase", "retention run", "lake export"}
+#: Commands whose list may be empty on the demo: its history ends before today, so no one enters a
+#: journey now and nothing has been sent (their keys are still compared when there are rows).
+MAY_BE_EMPTY = {"journey test", "journey log"}
 #: Keys that are values, not names: attribution's wide table has one column per model.
 MODEL_KEY = re.compile(r"^(first|last|last_non_direct|linear|position|time_decay|markov_\d|shapley)$")
 
@@ -46,6 +50,9 @@ def _commands(customer: str, plan: Path) -> dict[str, list[str]]:
         "clv predict": ["clv", "predict"], "clv validate": ["clv", "validate"], "clv models": ["clv", "models"],
         "clv bayes": [], "segment list": ["segment", "list"], "segment show": ["segment", "show", "store"],
         "segment refresh": ["segment", "refresh"], "segment export": ["segment", "export", "store"],
+        "consent show": ["consent", "show", customer], "journey list": ["journey", "list"],
+        "journey test": ["journey", "test", "cart_abandonment"], "journey log": ["journey", "log"],
+        "journey results": ["journey", "results", "cart_abandonment"],
     }
 
 
@@ -94,6 +101,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (en / "percorso.toml").write_text(re.sub(r'^locale = "it"', 'locale = "en"', toml, flags=re.M), encoding="utf-8")
     for p in (it, en):
         _run(p, ["segment", "create", "store", "--rule", SEGMENT_RULE])
+        _run(p, ["journey", "create", "--example", "cart_abandonment"])
     return {"it": it, "en": en}
 
 
@@ -112,12 +120,12 @@ def test_every_json_output_has_the_same_english_keys_in_both_locales(projects: d
         for locale, project in projects.items():
             keys[locale] = _keys(json.loads(_run(project, [*args, "--format", "json"])))
         assert keys["it"] == keys["en"], (name, keys["it"] ^ keys["en"])
-        assert keys["it"], name
+        assert keys["it"] or name in MAY_BE_EMPTY, name
         bad = sorted(k for k in keys["it"] if not is_machine_key(k))
         assert not bad, (name, bad)
         unlabelled |= {k for k in keys["it"] if k not in LABELS and not MODEL_KEY.match(k)}
     # tables show every result key in the project's language (nested report keys excepted)
-    assert not unlabelled - _REPORT_KEYS, sorted(unlabelled - _REPORT_KEYS)
+    assert not unlabelled - _REPORT_KEYS, " ".join(sorted(unlabelled - _REPORT_KEYS))
 
 
 #: Keys of the nested reports (`customer show`, `identity explain`) that no table prints as a header.
