@@ -132,6 +132,7 @@ def main() -> None:
                 fa, out["duckdb_s"][name] = _timed(lambda q=q: run(duck, q, p.settings).to_frame())
                 fb, out["spark_s"][name] = _timed(lambda q=q: run(spark, q, p.settings).to_frame())
                 out["equal"][name] = _same(fa, fb)
+                print(json.dumps(out), file=sys.stderr, flush=True)   # partial figures, step by step
             out["jvm_peak_mb"] = _jvm_peak_mb(spark.session)
         out["python_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         out["load_avg"] = [round(x, 2) for x in os.getloadavg()]

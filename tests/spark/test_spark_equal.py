@@ -139,3 +139,12 @@ def test_identity_partition_same_on_spark(engines: Any) -> None:
         if h in customer:
             by_label.setdefault(want[node], set()).add(customer[h])
     assert all(len(cs) == 1 for cs in by_label.values())
+
+
+def test_null_integer_scalar_is_none_on_both(engines: Any) -> None:
+    """The max of no rows of an integer column: None on both (Spark's pandas gave NaN, and
+    ``int(x or 0)`` failed in cohorts on a project without orders)."""
+    _, duck, spark = engines
+    for eng in (duck, spark):
+        o = eng.table("orders")
+        assert eng.execute(o.filter(o.n_lines < 0).n_lines.max()) is None

@@ -200,13 +200,14 @@ class SparkEngine:
         return [c for c, _ in self.manifest["tables"][name]["columns"]]
 
     def execute(self, expr: Any) -> pd.DataFrame:
-        return self.ibis.execute(expr)
+        out = self.ibis.execute(expr)
+        return _null_scalar(expr, out)
 
     def to_arrow(self, expr: Any) -> pa.Table:
         return self.ibis.to_pyarrow(expr)
 
     def scalar(self, expr: Any) -> Any:
-        return self.ibis.execute(expr)
+        return self.execute(expr)
 
     def count(self, name: str) -> int:
         if not self.has_table(name):
@@ -253,3 +254,20 @@ class SparkEngine:
 
     def transaction(self) -> Any:
         self._refuse()
+
+
+def _null_scalar(expr: Any, value: Any) -> Any:
+    """A NULL integer, date or time scalar as None, as DuckDB's backend returns it.
+
+    Why: Spark's pandas conversion turns a NULL ``max()`` of an integer column into ``NaN``;
+    ``int(x or 0)`` then failed (cohorts of a project without orders)."""
+    import math
+
+    if isinstance(value, float) and math.isnan(value):
+        try:
+            dtype = expr.type()
+        except AttributeError:   # a table, not a scalar
+            return value
+        if not dtype.is_floating():
+            return None
+    return value
