@@ -108,9 +108,14 @@ def test_build_refreshes_what_was_computed_and_only_when_data_changed(tmp_path: 
         assert list(runs["k_requested"].iloc[-2:]) == [3, 3] and list(runs["seed"].iloc[-2:]) == [1, 1]
         assert p.engine.scalar(p.engine.table(TABLE).computed_at.max()) >= old_stamp
         assert int(p.engine.scalar(p.engine.table(TABLE).persona.max())) == 3
+        # ... except who denied profiling (percorso.privacy: in no persona), and exactly them
+        from percorso.privacy.consent import allowed
+
         new_customers = p.engine.table("customers").anti_join(p.engine.table(TABLE), "customer_id")
         tp = p.engine.table("touchpoints").select("customer_id").distinct()
-        assert p.engine.scalar(new_customers.semi_join(tp, "customer_id").count()) == 0
+        unassigned = new_customers.semi_join(tp, "customer_id")
+        assert p.engine.scalar(unassigned.semi_join(allowed(p, "profiling"), "customer_id").count()) == 0
+        assert p.engine.scalar(p.engine.table(TABLE).anti_join(allowed(p, "profiling"), "customer_id").count()) == 0
         # segments: the recorded membership is the membership of the rule on the new data
         for name in ("store_buyers", "persona1"):
             assert _members(p, name) == _now_members(p, name)
