@@ -119,7 +119,7 @@ def latest_records(engine_or_project: Any, purpose: str, at: dt.datetime | dt.da
 
 
 def allowed(engine_or_project: Any, purpose: str, at: dt.datetime | dt.date | str | None = None, *,
-            settings: PrivacySettings | None = None) -> ir.Table:
+            settings: PrivacySettings | None = None, population: ir.Table | None = None) -> ir.Table:
     """Customers whose data may be used for ``purpose`` at ``at``: an Ibis table of ``customer_id``.
 
     **The one consent check of percorso** (activation at send time, segment exports, identity
@@ -135,6 +135,9 @@ def allowed(engine_or_project: Any, purpose: str, at: dt.datetime | dt.date | st
         One of ``analytics``, ``profiling``, ``email``, ``sms``, ``phone``, ``ads``.
     at
         The moment (UTC naive, aware, ISO text or a date = its UTC midnight); default now.
+    population
+        The people to choose from (a table with ``customer_id``); default ``customers``. A
+        CLV fit straight from an orders table runs before any build, with no ``customers``.
 
     Returns
     -------
@@ -145,9 +148,11 @@ def allowed(engine_or_project: Any, purpose: str, at: dt.datetime | dt.date | st
     """
     engine, ps = _parts(engine_or_project, settings)
     basis = ps.basis(purpose)
-    everyone = engine.table("customers").select("customer_id")
+    everyone = (engine.table("customers") if population is None else population).select("customer_id")
     if basis in ("contract", "legal_obligation"):
         return everyone
+    if not engine.has_table("consent_history"):  # no record of anyone yet (no build so far)
+        return everyone.filter(ibis.literal(False)) if basis == "consent" else everyone
     last = latest_records(engine, purpose, at)
     if basis == "consent":
         return last.filter(last.granted).select("customer_id")

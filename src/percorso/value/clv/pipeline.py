@@ -236,7 +236,8 @@ def write_customer_value(engine: Engine, fit: CLVFit, summary: Table, grp: dict[
     preds = engine.register_arrow("_value_preds", _predictions(fit, grp, cfg.horizon_months))
     try:
         everyone = summary.join(preds, TRIPLE)
-        j = everyone.semi_join(allowed(engine, "profiling", settings=privacy_settings(privacy)), "customer_id")
+        ok = allowed(engine, "profiling", settings=privacy_settings(privacy), population=summary.select("customer_id"))
+        j = everyone.semi_join(ok, "customer_id")
         p, q, g = (fit.gg.params_[k] for k in ("p", "q", "gamma"))
         pop = p * g / (q - 1) if q > 1 else 0.0
         x = j.frequency.cast("float64")
