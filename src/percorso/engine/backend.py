@@ -84,6 +84,7 @@ class Engine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._ibis: Any = None
         self._write_lock = threading.RLock()
+        self._open_transactions = 0  # BEGINs of this connection not yet ended (snapshot / transaction)
         self._forked = False
 
     # -- connection -------------------------------------------------------------------
@@ -252,15 +253,42 @@ class Engine:
         with self._write_lock:
             self.con.execute(sql, params or [])
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Engine]:
+        """Reads that all see one committed state of the database.
+
+        Why: a view made of several statements (a customer's summary, then orders, then
+        touchpoints) read while a build or the collector commits on a forked connection could
+        show a new order beside the old summary. Inside one transaction DuckDB answers every
+        statement from the state at its start; nothing is written, so it ends in a rollback.
+        A snapshot inside a write transaction is that transaction (no nested BEGIN).
+        """
+        with self._write_lock:
+            if self._open_transactions:  # already inside one (a write or a snapshot): it is the snapshot
+                yield self
+                return
+            self.con.execute("BEGIN TRANSACTION")
+            self._open_transactions += 1
+            try:
+                yield self
+            finally:
+                self._open_transactions -= 1
+                try:
+                    self.con.execute("ROLLBACK")
+                except duckdb.Error:  # the connection already ended it
+                    pass
+
     # -- writing ----------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Engine]:
         """Group writes so that they commit together or not at all."""
         with self._write_lock:
             self.con.execute("BEGIN TRANSACTION")
+            self._open_transactions += 1
             try:
                 yield self
             except BaseException as exc:
+                self._open_transactions -= 1
                 try:
                     self.con.execute("ROLLBACK")
                 except duckdb.Error:  # the failure already ended the transaction (or the connection)
@@ -269,6 +297,7 @@ class Engine:
                 if isinstance(known, (DiskFull, OutOfMemory)):  # not the data's fault: say what to do
                     raise known from exc
                 raise
+            self._open_transactions -= 1
             try:
                 self.con.execute("COMMIT")
             except duckdb.Error as exc:

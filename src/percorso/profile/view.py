@@ -66,7 +66,15 @@ class CustomerProfile:
 
 
 def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offset: int = 0) -> CustomerProfile:
-    """Summary, channels, orders and touchpoints ``offset .. offset+limit`` of one customer."""
+    """Summary, channels, orders and touchpoints ``offset .. offset+limit`` of one customer.
+
+    Read in one snapshot (:meth:`Engine.snapshot`): the parts agree even while a build commits.
+    """
+    with engine.snapshot():
+        return _profile(engine, customer_id, limit, offset)
+
+
+def _profile(engine: Engine, customer_id: str, limit: int, offset: int) -> CustomerProfile:
     c = engine.table("customers")
     summary = engine.execute(c.filter(c.customer_id == customer_id).limit(1))
     if summary.empty:
