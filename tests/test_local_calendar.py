@@ -34,8 +34,11 @@ from percorso.value.health import health_expr
 from percorso.value.rfm import rfm_expr, summary_expr
 
 ZONES = ("UTC", "Europe/Rome", "America/New_York", "Pacific/Auckland")
-#: DST change days of the zones (2024), month ends and a new year: days whose edges matter.
-DAYS = (date(2024, 1, 1), date(2024, 3, 10), date(2024, 3, 31), date(2024, 4, 7), date(2024, 4, 30),
+#: DST change days of the zones (2024), month ends and a new year: days whose edges matter. No
+#: two are 29-31 days apart: the 30-day attribution lookback is a real duration, so a touch 30
+#: local days before a purchase across a DST change is in the lookback in one zone and not in
+#: another (hypothesis found 03-31 23:47 -> 04-30 00:17 in Rome; 04-30 became the leap day).
+DAYS = (date(2024, 1, 1), date(2024, 3, 10), date(2024, 3, 31), date(2024, 4, 7), date(2024, 2, 29),
         date(2024, 6, 30), date(2024, 9, 29), date(2024, 10, 27), date(2024, 11, 3), date(2024, 12, 31))
 
 #: (event_type, channel, stage, revenue?) of the steps a customer can take (all offline touches).
