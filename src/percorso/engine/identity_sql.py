@@ -320,24 +320,25 @@ def snapshot_previous_map(engine: Engine) -> bool:
     return True
 
 
-def pair_counts(engine: Engine, truth: str, assigned: str, *, assigned_only: bool = False) -> dict[str, int]:
-    """Sums of C(n, 2) over predicted, true and (predicted, true) groups, in the engine.
+def pair_counts(engine: Engine, truth: str, assigned: str) -> dict[str, int]:
+    """Sums of C(n, 2) over predicted, true and (predicted, true) groups, in the engine, in one pass.
 
     ``assigned`` holds (event_id, customer_id); ``truth`` holds (source_name, source_key,
-    person_id); both are joined through ``events`` on event id and source key. With
-    ``assigned_only`` the events in no customer are left out of the true pairs too.
+    person_id); both are joined through ``events`` on event id and source key.
+    ``true_pairs`` counts the events placed in a customer only; ``true_pairs_all`` every event
+    of the truth (an unplaced event's pairs are all missed).
     """
-    where = "WHERE a.customer_id IS NOT NULL" if assigned_only else ""
     t = engine.query(f"""WITH j AS (
             SELECT a.customer_id, g.person_id FROM {assigned} a JOIN events e USING (event_id)
-            JOIN {truth} g ON g.source_name = e.source_name AND g.source_key = e.source_key {where}),
+            JOIN {truth} g ON g.source_name = e.source_name AND g.source_key = e.source_key),
         p AS (SELECT count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY customer_id),
-        t AS (SELECT count(*) AS n FROM j GROUP BY person_id),
+        t AS (SELECT count(*) FILTER (customer_id IS NOT NULL) AS n, count(*) AS n_all FROM j GROUP BY person_id),
         pt AS (SELECT count(*) AS n FROM j WHERE customer_id IS NOT NULL GROUP BY customer_id, person_id)
         SELECT (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM p)::BIGINT AS predicted_pairs,
                (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM t)::BIGINT AS true_pairs,
+               (SELECT coalesce(sum(n_all * (n_all - 1) // 2), 0) FROM t)::BIGINT AS true_pairs_all,
                (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM pt)::BIGINT AS correct_pairs,
-               (SELECT count(*) FROM j)::BIGINT AS matched_events,
+               (SELECT count(*) FROM j WHERE customer_id IS NOT NULL)::BIGINT AS matched_events,
                (SELECT count(*) FROM j WHERE customer_id IS NULL)::BIGINT AS unassigned_events""")
     return {k: int(v[0]) for k, v in t.to_pydict().items()}
 

@@ -47,13 +47,11 @@ def evaluate(engine: Engine, ground_truth_csv_path: str | Path) -> dict[str, Any
         raise NotFound("no event_customers yet; run `percorso identity resolve` or `percorso build` first")
     engine.register_arrow("_id_truth", truth.select(["source_name", "source_key", "person_id"]))
     try:
-        c = S.pair_counts(engine, "_id_truth", "event_customers", assigned_only=True)
-        every = S.pair_counts(engine, "_id_truth", "event_customers", assigned_only=False)
+        c = S.pair_counts(engine, "_id_truth", "event_customers")
     finally:
         engine.unregister("_id_truth")
     c["precision"] = c["correct_pairs"] / c["predicted_pairs"] if c["predicted_pairs"] else 1.0
     c["recall"] = c["correct_pairs"] / c["true_pairs"] if c["true_pairs"] else 1.0
-    c["unassigned_events"] = every["unassigned_events"]
-    c["recall_all_events"] = every["correct_pairs"] / every["true_pairs"] if every["true_pairs"] else 1.0
+    c["recall_all_events"] = c["correct_pairs"] / c["true_pairs_all"] if c["true_pairs_all"] else 1.0
     c["assigned_from"] = "event_customers"
     return c
