@@ -107,13 +107,17 @@ def sniff_encoding(sample: bytes) -> str:
         return "latin-1"
 
 
-def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
-    """``utf-8``, ``latin-1``, ``cp1252`` or ``mixed``, from every byte of the file (not a sample).
+def scan_text(path: Path, chunk: int = 1 << 20, *, detect: bool = True) -> tuple[str | None, int, int]:
+    """(encoding, CRLF, LF line ends) from every byte of the file, in one streaming pass.
 
     Why the whole file: a Latin-1 row after the first 64 KiB of a UTF-8-looking file was
-    quarantined as ``bad_encoding``. UTF-8 is checked in one streaming pass (1 MiB chunks,
-    bounded memory); only a file that fails it is read again line by line: some lines valid
-    UTF-8 with accented letters and some not means ``mixed``; none means a one-byte code page.
+    quarantined as ``bad_encoding``, and an export appended to by two programs may switch from
+    LF to CRLF after the sample (the engine's parser takes one style per file and kept the
+    ``\r`` in every later row's last column). Both are read from the same 1 MiB blocks.
+
+    The encoding (None when ``detect`` is off) is ``utf-8``, ``latin-1``, ``cp1252`` or
+    ``mixed``. Only a file that fails UTF-8 is read again, line by line: some lines valid UTF-8
+    with accented letters and some not means ``mixed``; none means a one-byte code page.
     Which one: Italian Excel on Windows saves Windows-1252, where 0x80 is ``€`` and 0x92 the
     apostrophe of ``D’Angelo``; read as Latin-1 those bytes become invisible control
     characters, so a file that holds any byte 0x80-0x9F is ``cp1252``. ``mixed`` and
@@ -123,14 +127,28 @@ def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
     import codecs
 
     dec = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with _open(path) as fh:
-            while block := fh.read(chunk):
-                dec.decode(block)
+    utf8, crlf, lf, last = detect, 0, 0, b""
+    with _open(path) as fh:
+        while block := fh.read(chunk):
+            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            lf += block.count(b"\n")
+            last = block[-1:]
+            if utf8:
+                try:
+                    dec.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
             dec.decode(b"", final=True)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
+        except UnicodeDecodeError:
+            utf8 = False
+    if not detect:
+        return None, crlf, lf
+    return ("utf-8" if utf8 else _one_byte_or_mixed(path)), crlf, lf
+
+
+def _one_byte_or_mixed(path: Path) -> str:
     c1 = re.compile(rb"[\x80-\x9f]")
     windows = False
     with _open(path) as fh:
@@ -145,21 +163,9 @@ def scan_encoding(path: Path, chunk: int = 1 << 20) -> str:
     return "cp1252" if windows else "latin-1"
 
 
-def count_newlines(path: Path, chunk: int = 1 << 20) -> tuple[int, int]:
-    """(CRLF, LF) line ends over every byte of a one-byte or UTF-8 file, in 1 MiB blocks.
-
-    Why the whole file: an export appended to by two programs may switch from LF to CRLF
-    after the first 64 KiB; the engine's parser takes one style per file and would keep the
-    ``\r`` in the last column of every later row (``EUR\r``).
-    """
-    crlf = lf = 0
-    last = b""
-    with _open(path) as fh:
-        while block := fh.read(chunk):
-            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
-            lf += block.count(b"\n")
-            last = block[-1:]
-    return crlf, lf
+def scan_encoding(path: Path) -> str:
+    """The encoding of :func:`scan_text` alone (JSON Lines: line ends do not matter there)."""
+    return scan_text(path)[0] or "utf-8"  # never None when detecting
 
 
 def needs_transcoding(encoding: str) -> bool:
@@ -265,8 +271,11 @@ def csv_layout(path: Path, *, encoding: str | None = None, delimiter: str | None
     if not sample.strip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n"):
         raise InputError(f"{path.name}: the file is empty; export it again with a header row and data rows")
     enc = encoding or sniff_encoding(sample)
-    if enc != "utf-16" and not encoding:
-        enc = scan_encoding(path)  # every byte: a Latin-1 row after 64 KiB decides too
+    if enc != "utf-16":  # every byte: a Latin-1 row or CRLF line ends after 64 KiB decide too
+        scanned, crlf, lf = scan_text(path, detect=not encoding)
+        enc = encoding or scanned or enc
+    else:
+        crlf, lf = sample.count(b"\r\x00\n\x00"), sample.count(b"\n\x00")
     text = _decode(sample, enc)
     lines = text.splitlines()
     skip = 0
@@ -281,10 +290,6 @@ def csv_layout(path: Path, *, encoding: str | None = None, delimiter: str | None
     columns, unnamed = header_names(row)
     if not columns:
         raise InputError(f"{path.name}: no header row found; the first line must name the columns")
-    if enc == "utf-16":
-        crlf, lf = sample.count(b"\r\x00\n\x00"), sample.count(b"\n\x00")
-    else:
-        crlf, lf = count_newlines(path)
     body = "\n".join(lines[1:])
     return CsvLayout(enc, delim, sniff_decimal_comma(body, delim), columns, skip + 1,
                      mixed_newlines=0 < crlf < lf, unnamed=unnamed)
