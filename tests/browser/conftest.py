@@ -123,9 +123,16 @@ def _open(browser: Any, dashboard: Dashboard, token: str | None) -> Tab:
 
 
 def login(context: Any, url: str, token: str) -> None:
-    """Log a browser context in with an API token: the session cookie the server reads for every request."""
-    context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": url, "httpOnly": True,
-                          "sameSite": "Strict"}])
+    """Log a browser context in with an API token through the log-in form (the server opens a session)."""
+    import re
+
+    form = context.request.get(url + "/login").text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf, "no CSRF field on /login"
+    answer = context.request.post(url + "/login", form={"token": token, "csrf": csrf.group(1), "next": "/"},
+                                  max_redirects=0)
+    assert answer.status == 303, f"log-in refused: HTTP {answer.status}"
+    assert any(c["name"] == SESSION_COOKIE for c in context.cookies()), "no session cookie after log-in"
 
 
 @pytest.fixture

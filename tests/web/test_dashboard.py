@@ -40,11 +40,19 @@ def test_login_sets_a_strict_httponly_cookie_and_refuses_a_post_without_csrf(sit
     assert ok.status_code == 303 and ok.headers["location"] == "/"  # never to another host
     cookie = ok.headers["set-cookie"].lower()
     assert "percorso_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    session_id = client.cookies["percorso_session"]
+    assert tokens["viewer"] not in ok.headers["set-cookie"]  # a session id, never the token itself
     home = client.get("/", headers={"Accept": "text/html"})
     assert home.status_code == 200 and "Panoramica" in home.text
     assert client.post("/logout", data={}, follow_redirects=False).status_code == 403  # no CSRF field
     out = client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
     assert out.status_code == 303 and 'percorso_session=""' in out.headers["set-cookie"]
+    client.cookies.clear()
+    # a copy of the cookie taken before the log-out opens nothing: the server forgot the session
+    client.cookies.set("percorso_session", session_id)
+    assert client.get("/v1/segments").status_code == 401
+    replay = client.get("/", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert replay.status_code == 303 and replay.headers["location"].startswith("/login")
     client.cookies.clear()
 
 

@@ -24,7 +24,8 @@ from percorso.errors import PercorsoError
 from percorso.server.tokens import Principal, Role
 
 PUBLIC: Literal["public"] = "public"
-#: The dashboard's session cookie: it holds the API token (HttpOnly, SameSite=Strict).
+#: The dashboard's session cookie: a session id the server maps to the API token
+#: (:mod:`percorso.server.sessions`; HttpOnly, SameSite=Strict).
 SESSION_COOKIE = "percorso_session"
 #: The dashboard's CSRF cookie: a request authenticated by the session cookie that changes
 #: anything must repeat its value (form field ``csrf`` on dashboard forms, ``X-CSRF-Token`` header).
@@ -91,11 +92,11 @@ class RateLimiter:
 
 
 def bearer(request: Request) -> str | None:
-    """The token of a request: ``Authorization: Bearer …`` (or the dashboard's session cookie)."""
+    """The token of a request: ``Authorization: Bearer …``, or the one behind the dashboard's session."""
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.cookies.get(SESSION_COOKIE) or None
+    return request.app.state.percorso.sessions.token(request.cookies.get(SESSION_COOKIE))
 
 
 def _csrf_header_ok(request: Request) -> bool:

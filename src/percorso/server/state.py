@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from percorso.project import Project, open_project
 from percorso.server.login_link import LoginLinks
+from percorso.server.sessions import SessionBook
 from percorso.server.tokens import TokenBook
 
 T = TypeVar("T")
@@ -76,6 +77,7 @@ class ServerState:
         self.collector: Any = None  # the Segment intake (percorso.collector.service), set at start
         self.announce_url: str | None = None
         self.login_links = LoginLinks()
+        self.sessions = SessionBook()  # the dashboard's log-ins (percorso.server.sessions)
 
     @property
     def engine(self) -> Any:

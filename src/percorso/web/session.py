@@ -1,10 +1,10 @@
 """Log-in with an API token, the session cookie and CSRF protection of every form.
 
-Why the token itself in the cookie: the dashboard has exactly the rights of the token it was
-opened with, checked by the same :class:`percorso.server.tokens.TokenBook` as every REST call
-(:func:`percorso.server.security.bearer` reads ``Authorization`` or this cookie); revoking the
-token ends the session. The cookie is ``HttpOnly`` (no script reads it) and ``SameSite=Strict``
-(no other site's page sends it).
+The dashboard has exactly the rights of the token it was opened with, checked by the same
+:class:`percorso.server.tokens.TokenBook` as every REST call: the cookie holds a session id the
+server maps to that token (:mod:`percorso.server.sessions`, why not the token itself), so
+log-out ends the session on the server and revoking the token ends it too. The cookie is
+``HttpOnly`` (no script reads it) and ``SameSite=Strict`` (no other site's page sends it).
 
 CSRF: a double-submit token. The server sets a random ``percorso_csrf`` cookie
 (``SameSite=Strict``); every form carries the same value in a hidden ``csrf`` field (HTMX
@@ -24,11 +24,10 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from percorso.server.security import CSRF_COOKIE, SESSION_COOKIE  # named once, read by security.require
+from percorso.server.sessions import SESSION_SECONDS
 
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-#: A session lasts a working day at most (the token may expire sooner).
-SESSION_SECONDS = 12 * 3600
 
 
 def csrf_token(request: Request) -> str:
@@ -63,11 +62,15 @@ def csrf_ok(request: Request, fields: dict[str, str]) -> bool:
 
 
 def start_session(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
+    """Open a server-side session for ``token`` and send its id as the cookie."""
+    session_id = request.app.state.percorso.sessions.start(token)
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="strict", secure=_secure(request),
                         max_age=SESSION_SECONDS, path="/")
 
 
 def end_session(request: Request, response: Response) -> None:
+    """Log-out: the server forgets the session (a copied cookie opens nothing) and the browser drops it."""
+    request.app.state.percorso.sessions.end(request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
 
 
