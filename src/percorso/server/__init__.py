@@ -7,6 +7,18 @@ few service tables it keeps (tokens, audit log, jobs) are written through
 :mod:`percorso.engine.server_sql`.
 """
 
-from percorso.server.app import create_app
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: every CLI command reads ``percorso.server.runfile`` (is a server running?), and
+    # importing the app with it would load FastAPI into each of them (~0.2 s per command)
+    if name == "create_app":
+        from percorso.server.app import create_app
+
+        return create_app
+    raise AttributeError(name)
