@@ -105,18 +105,19 @@ def _sankey(ctx: Any, result: Any, steps: int) -> Any:
                   for k in keys]
     src = [index[(int(s), str(a))] for s, a in zip(f["step"], f["source"])]
     dst = [index[(int(s) + 1, str(b))] for s, b in zip(f["step"], f["target"])]
-    fig = go.Figure(go.Sankey(
-        arrangement="fixed",
+    sankey = dict(
+        type="sankey", arrangement="fixed",
         node=dict(label=labels, x=xs, y=ys, pad=10, thickness=14, color=colours, customdata=node_links,
-                  hovertemplate=f"%{{label}}<br>%{{value:,.0f}}<extra></extra>"),
-        link=dict(source=src, target=dst, value=list(f["journeys"]),
+                  hovertemplate="%{label}<br>%{value:,.0f}<extra></extra>"),
+        link=dict(source=src, target=dst, value=[int(v) for v in f["journeys"]],
                   color=[with_alpha(colours[i], 0.35) for i in src],
                   customdata=[ctx.drill_url(q, {"step": int(s), "source": a, "target": b})
                               for s, a, b in zip(f["step"], f["source"], f["target"])],
-                  hovertemplate="%{source.label} → %{target.label}<br>%{value:,.0f}<extra></extra>")))
-    for pos in positions:
-        fig.add_annotation(x=(pos - first) / max(last - first, 1), y=1.06, xref="paper", yref="paper",
-                           text=f"{step_word} {pos}", showarrow=False, font=dict(size=12, color="#4b5563"))
+                  hovertemplate="%{source.label} → %{target.label}<br>%{value:,.0f}<extra></extra>"))
+    fig = go.Figure()
+    fig.update_layout(annotations=[dict(x=(pos - first) / max(last - first, 1), y=1.06, xref="paper", yref="paper",
+                                        text=f"{step_word} {pos}", showarrow=False, font=dict(size=12, color="#4b5563"))
+                                   for pos in positions])
     return chart(styled(fig, loc, height=520, legend=False), ctx, title=_("Journey flows step by step"), name="sankey",
-                 query=q, description=_("Each column is a step of the journey; (end): the journey stops there; "
+                 query=q, traces=[sankey], description=_("Each column is a step of the journey; (end): the journey stops there; "
                                         "other: the less frequent steps together. Numbers are journeys."))
