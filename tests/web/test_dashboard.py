@@ -9,7 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from html import unescape
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from percorso.journeys.overview import OverviewQuery
 from percorso.api import open_project, run
@@ -185,3 +189,31 @@ def test_a_session_cookie_cannot_write_through_the_api_without_the_csrf_header(s
     client.cookies.clear()
     assert client.post("/v1/analyses/overview", json={},
                        headers={"Authorization": f"Bearer {tokens['analyst']}"}).status_code == 200  # API clients
+
+
+def test_date_controls_show_the_day_in_the_page_language_and_the_address_keeps_iso(site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, root = site
+    it = unescape(get(client, "/", tokens["analyst"], **{"from": "2025-07-01", "to": "2025-09-30"}))
+    assert 'name="from" value="01/07/2025"' in it and 'name="to" value="30/09/2025"' in it
+    assert 'placeholder="gg/mm/aaaa"' in it and 'type="date"' not in it  # Chromium draws type=date in its own UI language
+    assert 'href="/mappa?from=2025-07-01&to=2025-09-30"' in it  # links carry ISO days
+    en = unescape(get(client, "/", tokens["analyst"], **{"from": "2025-07-01", "lang": "en"}))
+    assert 'name="from" value="2025-07-01"' in en and 'placeholder="yyyy-mm-dd"' in en
+    # a day typed the Italian way (no JavaScript to turn it into ISO) filters the same
+    with open_project(root) as p:
+        part = run(p.engine, OverviewQuery(date_from="2025-07-01", date_to="2025-09-30"))
+    typed = get(client, "/", tokens["analyst"], **{"from": "1/7/2025", "to": "30.09.2025"})
+    assert format_value(int(part.totals["buyers"][0]), "count", "it") in typed and "lug 2025" in typed
+    assert "non è una data (gg/mm/aaaa)" in unescape(get(client, "/", tokens["analyst"], **{"to": "31/02/2025"}))
+
+
+@settings(max_examples=50, deadline=None)
+@given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)))
+def test_a_day_reads_back_from_every_form_a_control_shows_or_accepts(day: date) -> None:
+    from percorso.web.i18n import DATE_INPUT, input_date, read_date
+
+    assert read_date(day.isoformat()) == day
+    assert read_date(f"{day.day}/{day.month}/{day.year}") == day == read_date(f"{day.day:02d}.{day.month:02d}.{day.year}")
+    for locale in ("it", "en"):
+        shown = input_date(day.isoformat(), locale)
+        assert shown == day.strftime(DATE_INPUT[locale][0]) and read_date(shown) == day

@@ -92,14 +92,30 @@ class PageContext:
         return [v for v in self.request.query_params.getlist(name) if v.strip()]
 
     def _date(self, name: str) -> date | None:
+        from percorso.web.i18n import DATE_INPUT, read_date
+
         raw = self.params.get(name)
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            return read_date(raw)
         except ValueError:
-            self.errors.append(self._("“%(value)s” is not a date (YYYY-MM-DD); the filter was ignored") % {"value": raw})
+            self.errors.append(self._("“%(value)s” is not a date (%(hint)s); the filter was ignored")
+                               % {"value": raw, "hint": DATE_INPUT[self.locale][1]})
             return None
+
+    def shown_date(self, name: str) -> str:
+        """The day of parameter ``name`` as its control shows it (``04/12/2026`` in Italian)."""
+        from percorso.web.i18n import input_date
+
+        return input_date(self.params.get(name), self.locale)
+
+    @property
+    def date_hint(self) -> str:
+        """What a date control asks for (``gg/mm/aaaa`` in Italian): its placeholder and title."""
+        from percorso.web.i18n import DATE_INPUT
+
+        return DATE_INPUT[self.locale][1]
 
     def filters(self) -> dict[str, Any]:
         """The global filters as query fields: ``date_from``, ``date_to``, ``segment``."""

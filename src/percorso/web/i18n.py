@@ -12,6 +12,7 @@ formats, so the page and the table print the same text); dates use Babel's CLDR 
 from __future__ import annotations
 
 import gettext
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from io import BytesIO
@@ -64,6 +65,35 @@ def format_date(value: date | datetime | str | None, locale: str, *, with_time: 
     if with_time and isinstance(value, datetime):
         return bdt(value, format="medium", locale=_BABEL[locale])
     return bd(value if not isinstance(value, datetime) else value.date(), format="medium", locale=_BABEL[locale])
+
+
+#: How a date control shows a day and what it tells the reader to type: Italian ``dd/mm/yyyy``,
+#: English ISO (as the CLI's English tables). Why not ``<input type="date">``: Chromium draws it
+#: in the browser's interface language (``mm/dd/yyyy`` on an English browser reading an Italian
+#: page), whatever the page's ``lang``. The address always holds ISO days (``static/app.js``
+#: turns a typed day into ISO before a form leaves; :func:`read_date` reads both).
+DATE_INPUT = {"it": ("%d/%m/%Y", "gg/mm/aaaa"), "en": ("%Y-%m-%d", "yyyy-mm-dd")}
+_DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+
+
+def read_date(text: str) -> date:
+    """A day typed in a control or found in an address: ISO ``2026-12-04``, or day first as Italians
+    write it (``04/12/2026``, ``4.12.2026``, ``4-12-2026``). ``ValueError`` when it is neither."""
+    m = _DAY_MONTH_YEAR.match(text)
+    if m:
+        return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    return date.fromisoformat(text.strip())
+
+
+def input_date(value: str | None, locale: str) -> str:
+    """The text a date control shows for the address's ``value`` (a value that is not a day is
+    shown as it was typed, next to the message that names it)."""
+    if not value:
+        return ""
+    try:
+        return read_date(value).strftime(DATE_INPUT[locale][0])
+    except ValueError:
+        return value
 
 
 def format_number(value: Any, kind: str, locale: str, *, unit: str | None = None) -> str:

@@ -55,6 +55,26 @@
     });
   }
 
+  /* date controls show the page language's day (dd/mm/yyyy in Italian); the address holds ISO
+     days, so a form turns each typed day into yyyy-mm-dd before it leaves (capture phase: before
+     HTMX reads the form). A text that is not a day is sent as typed and named on the page. */
+  function isoDay(text) {
+    var m = /^\s*(\d{1,2})[\/.\-](\d{1,2})[\/.\-](\d{4})\s*$/.exec(text);
+    if (!m) { return null; }
+    var d = Number(m[1]), mo = Number(m[2]), y = Number(m[3]);
+    var t = new Date(Date.UTC(y, mo - 1, d));
+    if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) { return null; }
+    return y + "-" + (mo < 10 ? "0" : "") + mo + "-" + (d < 10 ? "0" : "") + d;
+  }
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form || !form.querySelectorAll) { return; }
+    form.querySelectorAll("input[data-date]").forEach(function (el) {
+      var iso = isoDay(el.value);
+      if (iso) { el.value = iso; }
+    });
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:load", function (evt) { draw(evt.target); });
   document.addEventListener("htmx:configRequest", function (evt) {
