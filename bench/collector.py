@@ -1,11 +1,14 @@
 """Collector load on loopback: events/s, acknowledgement latency, the fsync floor, freshness (issue 17).
 
 Usage: python bench/collector.py [--project DIR | --customers N] [--clients 4] [--seconds 20]
-                                 [--max-batches 2000] [--kills 0]
+                                 [--max-batches 2000] [--kills 0] [--door intake|server]
 
 Starts ``percorso serve`` on a built project (a copy of ``--project``, else a new demo) and
 ``--clients`` load-generator processes, each sending batches of 100 Segment calls to
-``/v1/batch`` for ``--seconds`` (or ``--max-batches`` in all). Then, with the same clients, the
+``/v1/batch`` for ``--seconds`` (or ``--max-batches`` in all), on the intake workers' port
+(``--door intake``, the default; ADR 0030) or the server's own (``--door server``). While it
+runs, the spool's backlog (events sealed or written, not yet consumed) is sampled every 2 s.
+Then, with the same clients, the
 **floor**: a bare endpoint (same uvicorn, same loopback) that only appends the body to a file
 and fsyncs it, so the ratio says what the checks, the spool and the consumer cost. While the
 collector is loaded, a probe sends one order a second for a new customer and polls
@@ -152,14 +155,16 @@ def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run
 
 
 # -- freshness probe -----------------------------------------------------------------------------
-def probe(url: str, key: str, token: str, stop: threading.Event, out: list[float], missed: list[str]) -> None:
+def probe(url: str, door: str, key: str, token: str, stop: threading.Event, out: list[float],
+          missed: list[str]) -> None:
+    """One new customer's order a second through ``door``; the time from its 200 to its profile at ``url``."""
     threads = []
 
     def one(i: int) -> None:
         uid = f"fresh-{i}-{os.getpid()}"
         with httpx.Client(base_url=url, timeout=30) as http:
-            r = http.post("/v1/track", auth=(key, ""), json={"userId": uid, "event": "Order Completed",
-                                                             "messageId": uid, "properties": {"revenue": 10.0}})
+            r = http.post(door + "/v1/track", auth=(key, ""), json={"userId": uid, "event": "Order Completed",
+                                                                    "messageId": uid, "properties": {"revenue": 10.0}})
             if r.status_code != 200:
                 missed.append(f"{uid}: {r.status_code}")
                 return
@@ -183,6 +188,34 @@ def probe(url: str, key: str, token: str, stop: threading.Event, out: list[float
         t.join(timeout=90)
 
 
+def serve_collector(root: Path) -> tuple[subprocess.Popen, str, str, str]:
+    """``percorso serve`` on ``root``: (process, API url, admin token, the intake workers' url)."""
+    from api import serve
+
+    from percorso.server import runfile
+
+    proc, url, token = serve(root)
+    intake = runfile.read(root).get("collector_url") or url
+    for _ in range(300):  # the workers start a moment after the server
+        try:
+            httpx.get(intake + "/healthz", timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, url, token, intake
+
+
+def backlog(root: Path, stop: threading.Event, out: list[dict]) -> None:
+    """Every 2 s: what waits in the spool (events not yet in ``events``) and the oldest one's age."""
+    from percorso.collector.service import spool_folder
+    from percorso.collector.spool import spool_figures
+
+    t0 = time.perf_counter()
+    while not stop.wait(2.0):
+        f = spool_figures(spool_folder(root))
+        out.append({"t": round(time.perf_counter() - t0, 1), "events": f["spool_events"], "lag_s": f["lag_seconds"]})
+
+
 def stats(root: Path) -> dict:
     r = subprocess.run([sys.executable, "-m", "percorso", "collector", "stats", "-p", str(root), "--format", "json"],
                        capture_output=True, text=True, env=ENV)
@@ -200,11 +233,12 @@ def drain(root: Path, timeout: float = 300) -> float:
 
 
 def kills(root: Path, key: str, n: int, clients: int) -> dict:
-    """Kill the server ``n`` times under load; every acknowledged event must be stored once."""
-    from api import serve
+    """Kill the server ``n`` times under load; every acknowledged event must be stored once.
 
-    proc, url, _ = serve(root)
-    box = {"url": url}
+    Half the clients post to the intake workers (killed with the server), half to the server's own routes.
+    """
+    proc, url, _, intake = serve_collector(root)
+    box = {"url": url, "intake": intake}
     stop = threading.Event()
     acked: list[str] = []
     lock = threading.Lock()
@@ -217,7 +251,8 @@ def kills(root: Path, key: str, n: int, clients: int) -> dict:
                 body = batch_body(1000 + c, b, rng)
                 while not stop.is_set():
                     try:
-                        if http.post(box["url"] + "/v1/batch", content=body).status_code == 200:
+                        door = box["intake"] if c % 2 else box["url"]
+                        if http.post(door + "/v1/batch", content=body).status_code == 200:
                             with lock:
                                 acked.extend(f"c{1000 + c}-b{b}-e{i}" for i in range(BATCH))
                             break
@@ -235,7 +270,7 @@ def kills(root: Path, key: str, n: int, clients: int) -> dict:
         time.sleep(rng.uniform(0.2, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        proc, box["url"], _ = serve(root)
+        proc, box["url"], _, box["intake"] = serve_collector(root)
     stop.set()
     for t in threads:
         t.join(timeout=60)
@@ -260,13 +295,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--max-batches", type=int, default=2000)
     ap.add_argument("--kills", type=int, default=0)
+    ap.add_argument("--door", choices=["intake", "server"], default="intake")
     ap.add_argument("--floor", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor:
         floor_server(args.floor[0], int(args.floor[1]))
         return
-    from api import serve
-
     load_before = uptime()
     work = Path(tempfile.mkdtemp(prefix="percorso-bench-collector-"))
     try:
@@ -279,14 +313,18 @@ def main() -> None:
                             str(root)], check=True, capture_output=True, env=ENV)
         key = subprocess.run([sys.executable, "-m", "percorso", "source", "key", "create", "web", "-p", str(root)],
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
-        proc, url, token = serve(root)
+        proc, url, token, intake = serve_collector(root)
+        door = intake if args.door == "intake" else url
         fresh: list[float] = []
         missed: list[str] = []
+        waiting: list[dict] = []
         try:
             stop = threading.Event()
-            prober = threading.Thread(target=probe, args=(url, key, token, stop, fresh, missed), daemon=True)
+            prober = threading.Thread(target=probe, args=(url, door, key, token, stop, fresh, missed), daemon=True)
             prober.start()
-            collector = load(url, key, args.clients, args.seconds, args.max_batches, "collector")
+            sampler = threading.Thread(target=backlog, args=(root, stop, waiting), daemon=True)
+            sampler.start()
+            collector = load(door, key, args.clients, args.seconds, args.max_batches, "collector")
             stop.set()
             prober.join(timeout=120)
             drained = drain(root)
@@ -313,13 +351,14 @@ def main() -> None:
         collector.pop("acked")
         floor.pop("acked")
         f = pct(fresh)
-        out = {"bench": "collector", "clients": args.clients, "batch": BATCH, "collector": collector,
+        out = {"bench": "collector", "door": args.door, "clients": args.clients, "batch": BATCH, "collector": collector,
                "floor": floor, "ratio_events_per_s": round(collector["events_per_s"] / max(floor["events_per_s"], 1e-9), 3),
                "ratio_p99": round(collector["ack_latency"].get("p99_ms", 0) / max(floor["ack_latency"].get("p99_ms", 1), 1e-9), 2),
                "freshness": {k.replace("_ms", "_s"): (round(v / 1000, 2) if k.endswith("_ms") else v) for k, v in f.items()},
                "freshness_missed": missed[:5], "drain_seconds_after_load": drained,
+               "spool_backlog_every_2s": waiting,
                "consumer": {k: consumer.get(k) for k in ("accepted", "deduplicated", "quarantined_total", "micro_batches",
-                                                          "fsyncs", "appended_events", "last_batch_seconds", "busy_503")},
+                                                          "last_batch_events", "last_batch_seconds", "busy_503")},
                "crash": crash,
                "targets": {"events_per_s": collector["events_per_s"] >= 10000,
                            "p99_ack_ms": collector["ack_latency"].get("p99_ms", 1e9) <= 200,

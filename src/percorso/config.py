@@ -147,10 +147,16 @@ class CollectorSection(_Section):
     ``["*"]`` allows any. Servers and apps need none."""
     spool_max_mb: float = Field(512, gt=0)
     """Past this many MB waiting in the spool, new events get 503 with Retry-After (never a full disk)."""
-    batch_seconds: float = Field(2.0, gt=0)
-    """The consumer moves the spool into ``events`` at least this often ..."""
+    batch_seconds: float = Field(1.0, gt=0)
+    """Each spool writer seals its file for the consumer at least this often ..."""
     batch_events: int = Field(20000, ge=1)
-    """... or as soon as this many events wait, whichever comes first."""
+    """... or as soon as it holds this many events, whichever comes first (the consumer takes
+    whatever is sealed, so under load each micro-batch holds what arrived during the last)."""
+    workers: int = Field(2, ge=0, le=32)
+    """Intake worker processes serving the tracking API on the collector's port (``percorso
+    serve`` starts and stops them); 0: the API only on the server's own port."""
+    port: int | None = Field(None, ge=0, le=65535)
+    """The collector's port; default the server's port + 1 (a free one with ``--port 0``)."""
     build: bool = True
     """After each micro-batch run the incremental build (profiles, identity, segments live)."""
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -37,6 +37,7 @@ class Server:
     proc: subprocess.Popen
     url: str
     admin_token: str
+    collector_url: str | None = None  # the intake workers' port (ADR 0030)
 
     @classmethod
     def start(cls, root: Path, timeout: float = 60) -> Server:
@@ -50,7 +51,7 @@ class Server:
             if info and info.get("pid") == proc.pid:
                 try:
                     if httpx.get(info["url"] + "/readyz", timeout=5).status_code == 200:
-                        return cls(root, proc, info["url"], info["token"])
+                        return cls(root, proc, info["url"], info["token"], info.get("collector_url"))
                 except httpx.HTTPError:
                     pass
             if proc.poll() is not None:

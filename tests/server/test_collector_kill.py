@@ -41,7 +41,10 @@ def test_twenty_kills_lose_and_duplicate_nothing(demo_template: Path, tmp_path: 
     root = _fresh(demo_template, tmp_path / "killed")
     key = write_key(root)
     server = Server.start(root)
-    url = {"now": server.url}
+    # half the clients post to the server's own routes, half to the intake workers' port, whose
+    # processes die with the server (and may be cut mid-append): both doors keep the promise
+    url = {"now": server.url, "intake": server.collector_url}
+    assert server.collector_url
     stop = threading.Event()
     acked: list[list[str]] = [[] for _ in range(CLIENTS)]
     sent_batches = [0] * CLIENTS
@@ -57,7 +60,8 @@ def test_twenty_kills_lose_and_duplicate_nothing(demo_template: Path, tmp_path: 
                                     "properties": {"revenue": 10.0, "order_id": m}} for m in ids]}
                 while True:  # until acknowledged, same messageIds (a retry, as the SDKs do)
                     try:
-                        if http.post(url["now"] + "/v1/batch", json=batch, auth=(key, "")).status_code == 200:
+                        door = url["intake"] if n % 2 else url["now"]
+                        if http.post(door + "/v1/batch", json=batch, auth=(key, "")).status_code == 200:
                             break
                     except httpx.HTTPError:
                         pass
@@ -75,7 +79,7 @@ def test_twenty_kills_lose_and_duplicate_nothing(demo_template: Path, tmp_path: 
             time.sleep(rng.uniform(0.2, 1.2))  # into the load: appends, syncs, consumer commits
             server.kill()
             server = Server.start(root)  # replays the spool
-            url["now"] = server.url
+            url["now"], url["intake"] = server.url, server.collector_url
         time.sleep(1.0)
     finally:
         stop.set()

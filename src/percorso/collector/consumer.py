@@ -1,44 +1,55 @@
-"""The consumer: sealed spool segments → the file ingest pipeline → ``events`` → incremental build.
+"""The consumer: sealed spool units → the file ingest pipeline → ``events`` → incremental build.
 
-Why the file pipeline and not an insert of its own: a spool segment *is* a Segment JSON Lines
+Why the file pipeline and not an insert of its own: a spool file *is* a Segment JSON Lines
 file, so :func:`percorso.ingest.pipeline.ingest_files` reads it with the same validation,
 quarantine, keyed hashes (e-mail, phone, IP), event ids (the ``messageId`` hashed with the
 source name: a retried call, or an event also imported from a file, is stored once) and
 deduplication as ``percorso ingest``. One definition of an event, whatever the door.
 
-Why it is idempotent, so a crash replays and never duplicates: each segment is consumed in
-three steps, each safe to repeat. (1) ``ingest_files`` commits the events and an
-``ingest_runs`` row with the file's SHA-256; run again on the same file it recognises the
-content and adds nothing. (2) One transaction writes the refused payloads to ``quarantine``
-and a ``collector_batches`` row naming the segment; a replay that finds the row skips the
-segment. (3) The file is deleted. A kill between any two steps leaves the file in the spool
-and the next start resumes at the step that did not happen.
+Why per source one file per cycle: every writer (the server's routes and each intake worker)
+seals its files every second or so, and the pipeline pays a fixed cost per file; the sealed
+events files of a source are copied into one ``cycle-*.jsonl`` (not a spool name) and
+ingested in one transaction.
 
-Micro-batches: the loop wakes every ``[collector] batch_seconds`` or as soon as
-``batch_events`` wait, whichever comes first, seals the spool, consumes what is sealed, then
-runs the incremental build (ADR 0019) so profiles, identity and saved segments follow within
-seconds. It holds the job lock while it writes: imports, builds and restores through the
-server never run at the same time as a micro-batch.
+Why it is idempotent, so a crash replays and never duplicates: each cycle has three steps,
+each safe to repeat. (1) ``ingest_files`` commits the events (an event id already stored is a
+duplicate and adds nothing, so a cycle file holding units already ingested adds nothing for
+them). (2) One transaction writes the refused payloads to ``quarantine`` and a
+``collector_batches`` row per unit; a replay that finds the row skips the unit. (3) The
+files are deleted. A kill between any two steps leaves the files in the spool and the next
+cycle resumes at the step that did not happen.
+
+Micro-batches: the loop looks at the spool every ``min(0.25, batch_seconds)`` seconds and
+consumes whatever the writers have sealed (they seal every ``batch_seconds`` or
+``batch_events``, whichever comes first), then runs the incremental build (ADR 0019) so
+profiles, identity and saved segments follow within seconds. Under load the cycles run back
+to back and each takes what arrived during the last one: the batch grows with the load, the
+build's fixed cost is paid once per cycle. It holds the job lock while it writes: imports,
+builds and restores through the server never run at the same time as a micro-batch.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from percorso.collector.spool import Segment, Spool, count_lines
+from percorso.collector.spool import Segment, Spool, count_lines, seal_orphans, sealed_segments
 from percorso.engine import collector_sql as S
 
 log = logging.getLogger("percorso.collector")
 
 _REJECT_SCHEMA = pa.schema([("reason", pa.string()), ("message", pa.string()), ("raw", pa.string()),
                             ("where", pa.string()), ("line", pa.int64()), ("at", pa.timestamp("us"))])
+CYCLE_PREFIX = "cycle-"
 
 
 @dataclass
@@ -62,14 +73,14 @@ class CycleReport:
 class Consumer:
     """The background loop of one server; :meth:`cycle` alone drains a spool without a server."""
 
-    def __init__(self, spool: Spool, *, lock: Any, project: Callable[[], Any], changed: Callable[[], None],
-                 batch_seconds: float, batch_events: int, build: bool) -> None:
-        self.spool = spool
+    def __init__(self, folder: Path, *, own: Spool | None, lock: Any, project: Callable[[], Any],
+                 changed: Callable[[], None], batch_seconds: float, build: bool) -> None:
+        self.folder = Path(folder)
+        self.own = own  # this process's writer (sealed on demand: a stop, a drain)
         self.lock = lock  # the server's job lock: no import, build or restore runs meanwhile
         self.project = project  # a Project on a connection only the lock holder uses
         self.changed = changed  # data changed: cached answers are stale
-        self.batch_seconds = batch_seconds
-        self.batch_events = batch_events
+        self.poll = min(0.25, batch_seconds)
         self.build = build
         self.last: CycleReport | None = None
         self.cycles = 0
@@ -80,16 +91,14 @@ class Consumer:
         self._failed_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._idle = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="percorso-collector", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def poke(self) -> None:
-        """Events arrived: wake early when enough wait."""
-        if self.spool.pending_events >= self.batch_events:
-            self._wake.set()
+        """Look at the spool now (a writer sealed)."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Finish the cycle in progress, consume what is sealed, then stop (a clean shutdown)."""
@@ -99,21 +108,28 @@ class Consumer:
             self._thread.join(timeout=600)
 
     def _loop(self) -> None:
+        try:  # the micro-batch yields the cores to the door (intake workers, API) when both want them
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
         while True:
-            self._wake.wait(self.batch_seconds)
+            self._wake.wait(self.poll)
             self._wake.clear()
             stopping = self._stop.is_set()
             try:
-                self.cycle(build=self.build and not stopping)
+                self.cycle(build=self.build and not stopping, seal=stopping)
             except Exception:  # noqa: BLE001 - the spool keeps everything; the next cycle retries
                 log.exception("collector micro-batch failed; the spool keeps its events and the next cycle retries")
             if stopping:
                 return
 
     # -- one micro-batch ------------------------------------------------------------------
-    def cycle(self, *, build: bool = True) -> CycleReport | None:
-        """Seal, consume every sealed segment, build; None when nothing waited."""
-        segments = self.spool.seal()
+    def cycle(self, *, build: bool = True, seal: bool = True) -> CycleReport | None:
+        """Consume every sealed unit (``seal``: this process's current files too), build; None when nothing waited."""
+        if seal and self.own is not None:
+            self.own.seal()
+        seal_orphans(self.folder)
+        segments = sealed_segments(self.folder)
         retry = self.unbuilt and time.monotonic() - self._failed_at > 30
         if not segments and not (build and retry):
             return None
@@ -121,11 +137,11 @@ class Consumer:
         report = CycleReport()
         with self.lock:
             project = self.project()
-            groups: dict[tuple[int, str], list[Segment]] = {}
+            by_source: dict[str, list[Segment]] = {}
             for seg in segments:
-                groups.setdefault((seg.seq, seg.source), []).append(seg)
-            for (seq, source), group in groups.items():
-                self._consume(project, f"{seq:020d}-{source}", source, group, report)
+                by_source.setdefault(seg.source, []).append(seg)
+            for source, segs in by_source.items():
+                self._consume(project, source, segs, report)
             report.seconds["ingest"] = round(time.perf_counter() - t0, 3)
             if build and (report.accepted or (retry and _needs_build(project.engine))):
                 t1 = time.perf_counter()
@@ -148,43 +164,89 @@ class Consumer:
         self.cycles += 1
         return report
 
-    def _consume(self, project: Any, name: str, source: str, group: list[Segment], report: CycleReport) -> None:
+    def _consume(self, project: Any, source: str, segs: list[Segment], report: CycleReport) -> None:
+        """Every sealed unit of one source: one ingest, one transaction of bookkeeping, then delete."""
         from percorso.ingest.pipeline import ingest_files
 
         engine = project.engine
-        events = next((s for s in group if s.kind == "events"), None)
-        rejects = next((s for s in group if s.kind == "rejects"), None)
-        n_lines = count_lines(events.path) if events else 0
         S.ensure_collector_tables(engine)
-        if S.segment_consumed(engine, name):  # a replay after a kill between commit and delete
-            self.spool.done(group, n_lines)
+        units: dict[str, list[Segment]] = {}
+        for seg in segs:
+            units.setdefault(seg.stem, []).append(seg)
+        done = S.consumed_segments(engine, list(units))
+        for stem in done:  # a replay after a kill between the bookkeeping commit and the delete
+            self._forget(units.pop(stem))
             report.segments += 1
+        if not units:
             return
+        events = [s for group in units.values() for s in group if s.kind == "events" and s.path.stat().st_size]
+        lines = {s.stem: count_lines(s.path) for s in events}
         run_id, accepted, duplicates, quarantined = None, 0, 0, 0
-        if events is not None and n_lines:
-            rep = ingest_files(project, source, [events.path])[0]
+        if events:
+            name = f"{CYCLE_PREFIX}{events[0].stem}+{len(events) - 1}.events.jsonl"
+            cycle_file = self.folder / name
+            try:
+                _concatenate([s.path for s in events], cycle_file)
+                rep = ingest_files(project, source, [cycle_file])[0]
+            finally:
+                cycle_file.unlink(missing_ok=True)
             if rep.error:
                 report.errors.append(f"{name}: {rep.error}")
-                log.error("collector: segment %s not consumed: %s (kept in the spool)", name, rep.error)
+                log.error("collector: %s not consumed: %s (kept in the spool)", name, rep.error)
                 return
             run_id, accepted, duplicates, quarantined = rep.ingest_run_id, rep.accepted, rep.duplicates, rep.quarantined
-        refused = _read_rejects(rejects.path) if rejects is not None and rejects.path.stat().st_size else None
-        n_refused = refused.num_rows if refused is not None else 0
+        refused = [t for group in units.values() for s in group
+                   if s.kind == "rejects" and s.path.stat().st_size and (t := _read_rejects(s.path)) is not None]
+        n_refused = sum(t.num_rows for t in refused)
+        rows, first = [], True
+        for stem, group in units.items():
+            ev = next((s for s in group if s.kind == "events"), None)
+            rej = next((s for s in group if s.kind == "rejects"), None)
+            lo, hi = _received_span(ev or rej)
+            # the cycle's pipeline figures are on its first unit (one ingest ran for them all)
+            rows.append({"segment": stem, "source_name": source, "consumed_at": _now(), "events_read": lines.get(stem, 0),
+                         "accepted": accepted if first else 0, "duplicates": duplicates if first else 0,
+                         "quarantined": quarantined if first else 0,
+                         "rejected": _line_count(rej), "first_received_at": lo, "last_received_at": hi,
+                         "ingest_run_id": run_id})
+            first = False
         with engine.transaction():
-            if refused is not None:
-                engine.append_arrow("quarantine", _quarantine_rows(refused, source, project, run_id or name))
-            first, last = _received_span(events)
-            engine.append_arrow("collector_batches", pa.Table.from_pylist([{
-                "segment": name, "source_name": source, "consumed_at": _now(), "events_read": n_lines,
-                "accepted": accepted, "duplicates": duplicates, "quarantined": quarantined, "rejected": n_refused,
-                "first_received_at": first, "last_received_at": last, "ingest_run_id": run_id}]))
-        self.spool.done(group, n_lines)
-        report.segments += 1
-        report.events_read += n_lines
+            for t in refused:
+                engine.append_arrow("quarantine", _quarantine_rows(t, source, project, run_id or rows[0]["segment"]))
+            engine.append_arrow("collector_batches", pa.Table.from_pylist(rows))
+        for group in units.values():
+            self._forget(group)
+        report.segments += len(units)
+        report.events_read += sum(lines.values())
         report.accepted += accepted
         report.duplicates += duplicates
         report.quarantined += quarantined
         report.rejected += n_refused
+
+    def _forget(self, group: list[Segment]) -> None:
+        if self.own is not None:
+            self.own.done(group)
+        else:
+            for seg in group:
+                seg.path.unlink(missing_ok=True)
+
+
+def _concatenate(paths: list[Path], target: Path) -> None:
+    with open(target, "wb") as out:
+        for p in paths:
+            with open(p, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+
+
+def _line_count(seg: Segment | None) -> int:
+    return count_lines(seg.path) if seg is not None and seg.path.stat().st_size else 0
+
+
+def clean_cycle_files(folder: Path) -> None:
+    """Copies a killed cycle left behind (the spool files themselves are still there)."""
+    if folder.is_dir():
+        for p in folder.glob(f"{CYCLE_PREFIX}*"):
+            p.unlink(missing_ok=True)
 
 
 def _now() -> Any:
@@ -194,7 +256,7 @@ def _now() -> Any:
 
 
 def _received_span(seg: Segment | None) -> tuple[Any, Any]:
-    """When the segment's first and last lines were written (file times; stats only)."""
+    """When the unit's first and last lines were written (file times; stats only)."""
     import datetime as dt
 
     if seg is None:

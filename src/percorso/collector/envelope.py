@@ -32,6 +32,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from percorso.ingest import reasons as R
 
 #: Segment's limits: one event, one batch request (HTTP 413 beyond).
@@ -282,8 +284,18 @@ def stamp_allowance(intake: Intake) -> int:
     return 200 + len((intake.ip or "").encode()) + len((intake.user_agent or "").encode())
 
 
-def dumps(ev: dict[str, Any]) -> bytes:
-    """One spool line (compact JSON, UTF-8, newline-terminated)."""
+def dumps(ev: dict[str, Any], *, strict: bool = True) -> bytes:
+    """One spool line (compact JSON, UTF-8, newline-terminated).
+
+    orjson writes it (about ten times faster than the standard library, the same JSON) unless
+    the call was only readable by the lenient standard parser (``strict=False``: ``NaN``,
+    integers past 64 bits), which then writes it back as it read it.
+    """
+    if strict:
+        try:
+            return orjson.dumps(ev, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # an integer past 64 bits
+            pass
     return json.dumps(ev, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 

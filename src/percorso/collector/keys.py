@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import os
 import re
 import secrets
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from percorso.engine import collector_sql as S
@@ -72,11 +76,21 @@ def revoke_key(project: Project, key_id_or_source: str) -> int:
 
 
 class KeyBook:
-    """The server's in-memory copy of the active keys (every request is checked against it)."""
+    """The in-memory copy of the active keys (every request is checked against it).
 
-    def __init__(self) -> None:
+    The server loads it from the database and, with ``publish``, writes it to a file (hashes
+    and source names only, owner-only) for the intake workers, which cannot open the database
+    the server holds: :meth:`follow` makes a book that re-reads that file when it changes, so
+    a key created or revoked through the server reaches every worker within a second.
+    """
+
+    def __init__(self, publish: Path | None = None) -> None:
         self._by_id: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
+        self._publish = publish
+        self._follow: Path | None = None
+        self._seen: tuple[int, int] | None = None
+        self._checked = 0.0
 
     def load(self, engine: Any) -> None:
         S.ensure_collector_tables(engine)
@@ -84,12 +98,44 @@ class KeyBook:
                   if r["revoked_at"] is None}
         with self._lock:
             self._by_id = active
+        if self._publish is not None:
+            tmp = self._publish.with_name(f".{self._publish.name}.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({k: list(v) for k, v in active.items()}, fh)
+            os.replace(tmp, self._publish)
+
+    @classmethod
+    def follow(cls, path: Path) -> KeyBook:
+        book = cls()
+        book._follow = path
+        book._refresh()
+        return book
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if self._follow is None or now - self._checked < 1.0:
+            return
+        self._checked = now
+        try:
+            st = self._follow.stat()
+        except FileNotFoundError:
+            return
+        if (st.st_mtime_ns, st.st_ino) == self._seen:
+            return
+        try:
+            active = {k: (v[0], v[1]) for k, v in json.loads(self._follow.read_text(encoding="utf-8")).items()}
+        except (OSError, ValueError):
+            return  # being replaced: the next look reads it
+        with self._lock:
+            self._by_id, self._seen = active, (st.st_mtime_ns, st.st_ino)
 
     def source_of(self, key: str | None) -> str | None:
         """The source a valid key writes to, else None."""
         m = _KEY.match((key or "").strip())
         if not m:
             return None
+        self._refresh()
         with self._lock:
             found = self._by_id.get(m.group(1))
         if found is None or not hmac.compare_digest(found[0], hash_key(key.strip())):  # type: ignore[union-attr]

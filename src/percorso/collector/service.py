@@ -1,21 +1,28 @@
-"""The collector of one running server: its keys, spool and consumer, and its statistics.
+"""The collector of one running server: its doors, spool writers, consumer and statistics.
 
 Why one object: the routes, the CLI bridge (``percorso collector stats`` and ``source key
 create`` sent through the server) and the shutdown all reach the same live spool and key
 book; :data:`RUNNING` finds it by project folder from a command running inside the server.
+
+Why intake workers (ADR 0030): the consumer and its build share the server's interpreter and
+cores; a request answered by the server waits behind them. The tracking API is also served by
+``[collector] workers`` processes of their own on the collector's port, which need no
+database: the settings, the write keys (a file the server publishes) and a spool writer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
-from percorso.collector.consumer import Consumer
+from percorso.collector.consumer import Consumer, clean_cycle_files
 from percorso.collector.envelope import Intake
 from percorso.collector.keys import KeyBook
-from percorso.collector.spool import Spool, count_lines
+from percorso.collector.spool import Spool, spool_figures
 
 log = logging.getLogger("percorso.collector")
 
@@ -46,76 +53,162 @@ def spool_folder(root: Path) -> Path:
     return Path(root) / ".percorso" / "spool"
 
 
-class Collector:
-    """Keys, spool and consumer of the server at ``state.root``."""
+def keys_file(root: Path) -> Path:
+    """The active write keys (hashes, sources) as the intake workers read them."""
+    return Path(root) / ".percorso" / "collector-keys.json"
 
-    def __init__(self, state: Any) -> None:
-        st = state.project.settings
-        self.state = state
-        self.settings = st.collector
-        self.keys = KeyBook()
-        self.keys.load(state.engine)  # on the database worker (called from the start hook)
-        self.spool = Spool(spool_folder(state.root), int(self.settings.spool_max_mb * 1024 * 1024))
-        self.consumer = Consumer(self.spool, lock=state.jobs.lock, project=state.jobs._project, changed=state.changed,
-                                 batch_seconds=self.settings.batch_seconds, batch_events=self.settings.batch_events,
-                                 build=self.settings.build)
+
+class Door:
+    """What one door process needs to take a request: settings, keys, its spool writer, counters.
+
+    The server's own routes use the :class:`Collector` (a door with a consumer); every intake
+    worker process (:mod:`percorso.server.intake_worker`) has a door of its own on the same
+    spool folder, with a writer name of its own.
+    """
+
+    def __init__(self, settings: Any, keys: KeyBook, spool: Spool) -> None:
+        self.project_settings = settings
+        self.settings = settings.collector
+        self.keys = keys
+        self.spool = spool
         self._names: dict[str, dict[str, str]] = {}
         self.requests = 0
         self.refused = 0
         self.busy = 0  # 503s for a full spool
 
-    def start(self) -> None:
+    def intake(self, source: str, ip: str | None, user_agent: str | None, *, historical: bool) -> Intake:
+        if source not in self._names:
+            self._names[source] = event_names(self.project_settings, source)
+        return intake_for(self.project_settings, self._names[source], ip, user_agent, historical=historical)
+
+
+def writer_spool(root: Path, settings: Any, writer: str) -> Spool:
+    """The spool writer ``writer`` of a project (sealing at ``batch_seconds`` / ``batch_events``)."""
+    st = settings.collector
+    return Spool(spool_folder(root), int(st.spool_max_mb * 1024 * 1024), writer=writer,
+                 rotate_seconds=st.batch_seconds, rotate_events=st.batch_events)
+
+
+class Collector(Door):
+    """The door, the consumer and the intake workers of the server at ``state.root``."""
+
+    def __init__(self, state: Any) -> None:
+        st = state.project.settings
+        self.state = state
+        folder = spool_folder(state.root)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        keys = KeyBook(publish=keys_file(state.root))
+        keys.load(state.engine)  # on the database worker (called from the start hook)
+        clean_cycle_files(folder)
+        super().__init__(st, keys, writer_spool(state.root, st, "s"))
+        self.consumer = Consumer(folder, own=self.spool, lock=state.jobs.lock, project=state.jobs._project,
+                                 changed=state.changed, batch_seconds=self.settings.batch_seconds,
+                                 build=self.settings.build)
+        self.workers: IntakeWorkers | None = None
+
+    def start(self, sock: Any = None) -> None:
+        """Replay what waits, start the consumer and, given the collector's socket, the intake workers."""
         RUNNING[self.state.root] = self
         self.consumer.start()
+        if sock is not None and self.settings.workers:
+            self.workers = IntakeWorkers(self.state.root, sock, self.settings.workers)
+            self.workers.start()
 
     def stop(self) -> None:
-        """Drain: the consumer takes what is spooled (a clean stop leaves an empty spool)."""
+        """Stop the doors, then drain: the consumer takes what is spooled (a clean stop leaves it empty)."""
         RUNNING.pop(self.state.root, None)
+        if self.workers is not None:
+            self.workers.stop()  # each seals its files as it exits
         self.consumer.stop()
         self.spool.close()
 
-    def intake(self, source: str, ip: str | None, user_agent: str | None, *, historical: bool) -> Intake:
-        if source not in self._names:
-            self._names[source] = event_names(self.state.project.settings, source)
-        return intake_for(self.state.project.settings, self._names[source], ip, user_agent, historical=historical)
-
     def stats(self) -> dict[str, Any]:
-        """Live figures (this process) merged with the consumed totals (the database)."""
+        """Live figures (this process and the spool folder) merged with the consumed totals (the database)."""
         out = {"server": "running", "requests": self.requests, "refused_requests": self.refused,
-               "busy_503": self.busy, "spool_bytes": self.spool.pending_bytes,
-               "spool_events": self.spool.pending_events, "lag_seconds": round(self.spool.lag_seconds(), 3),
+               "busy_503": self.busy, **spool_figures(self.consumer.folder),
+               "intake_workers": self.workers.alive() if self.workers is not None else 0,
                "appended_events": self.spool.appended_events, "fsyncs": self.spool.syncs,
                "micro_batches": self.consumer.cycles, "last_build_error": self.consumer.last_build_error}
         last = self.consumer.last
         if last is not None:
             out["last_batch_seconds"] = last.seconds
+            out["last_batch_events"] = last.events_read
         return out
+
+
+class IntakeWorkers:
+    """The intake worker processes of a server: started, restarted when one dies, stopped.
+
+    Each is ``python -m percorso.server.intake_worker`` accepting on the collector's socket
+    (inherited; the kernel hands each connection to one of them) and writing the spool under
+    its own writer name ``w<i>``. They die with the server (``PR_SET_PDEATHSIG``): a
+    ``kill -9`` of the server leaves no door open on a spool nobody consumes.
+    """
+
+    def __init__(self, root: Path, sock: Any, n: int) -> None:
+        self.root = Path(root)
+        self.sock = sock
+        self.n = n
+        self.procs: list[Any] = [None] * n
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._watcher, name="percorso-intake-watch", daemon=True)
+
+    def _spawn(self, i: int) -> Any:
+        import subprocess
+        import sys
+
+        fd = self.sock.fileno()
+        return subprocess.Popen([sys.executable, "-m", "percorso.server.intake_worker", str(self.root), str(fd),
+                                 f"w{i}", str(os.getpid())], pass_fds=(fd,))
+
+    def start(self) -> None:
+        for i in range(self.n):
+            self.procs[i] = self._spawn(i)
+        self._watch.start()
+
+    def alive(self) -> int:
+        return sum(1 for p in self.procs if p is not None and p.poll() is None)
+
+    def _watcher(self) -> None:
+        while not self._stop.wait(0.5):
+            for i, p in enumerate(self.procs):
+                if p is not None and p.poll() is not None and not self._stop.is_set():
+                    log.warning("collector intake worker w%d exited (%s); restarting it", i, p.returncode)
+                    self.procs[i] = self._spawn(i)  # its lock is free: it seals what its predecessor left
+
+    def stop(self, timeout: float = 60) -> None:
+        import signal
+        import subprocess
+
+        self._stop.set()
+        if self._watch.is_alive():
+            self._watch.join(timeout=5)
+        for p in self.procs:
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            if p is None:
+                continue
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:  # hung: killed; its unsynced lines were never acknowledged
+                p.kill()
+                p.wait(timeout=10)
 
 
 def drain(project: Any, *, build: bool = False) -> Any:
     """Consume what waits in a project's spool without a server (tests; the server does it at start)."""
-    import threading
-
-    spool = Spool(spool_folder(project.root), 1 << 62)
-    try:
-        consumer = Consumer(spool, lock=threading.Lock(), project=lambda: project, changed=lambda: None,
-                            batch_seconds=1.0, batch_events=1, build=build)
-        return consumer.cycle(build=build)
-    finally:
-        spool.close()
+    folder = spool_folder(project.root)
+    folder.mkdir(parents=True, exist_ok=True)
+    consumer = Consumer(folder, own=None, lock=threading.Lock(), project=lambda: project, changed=lambda: None,
+                        batch_seconds=1.0, build=build)
+    return consumer.cycle(build=build)
 
 
 def offline_stats(root: Path) -> dict[str, Any]:
     """What waits in the spool of a stopped server (replayed at its next start)."""
-    folder = spool_folder(root)
-    files = [p for p in folder.iterdir() if p.name.endswith(".jsonl")] if folder.is_dir() else []
-    events = [p for p in files if p.name.endswith(".events.jsonl")]
-    oldest = min((p.stat().st_mtime for p in events), default=None)
-    import time
-
-    return {"server": "stopped", "spool_bytes": sum(p.stat().st_size for p in files),
-            "spool_events": sum(count_lines(p) for p in events),
-            "lag_seconds": round(time.time() - oldest, 3) if oldest else 0.0}
+    return {"server": "stopped", **spool_figures(spool_folder(root))}
 
 
 def stats(project: Any) -> dict[str, Any]:

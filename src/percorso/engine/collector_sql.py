@@ -58,6 +58,14 @@ def segment_consumed(engine: Engine, segment: str) -> bool:
     return bool(rows.column("n")[0].as_py())
 
 
+def consumed_segments(engine: Engine, segments: list[str]) -> set[str]:
+    """Which of these spool units were already moved into ``events`` (a replay after a crash)?"""
+    if not segments:
+        return set()
+    rows = engine.query("SELECT segment FROM collector_batches WHERE list_contains(?, segment)", [segments])
+    return set(rows.column("segment").to_pylist())
+
+
 def events_after(engine: Engine, rowid: int) -> bool:
     """Is there an ``events`` row past ``rowid`` (the last build's watermark)?"""
     rows = engine.query("SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE rowid > ? LIMIT 1)", [rowid])

@@ -49,7 +49,7 @@ def _startup(state: Any) -> None:
     state.tokens.load(engine)
 
 
-def _announce(state: Any, url: str) -> str:
+def _announce(state: Any, url: str, collector_url: str | None = None) -> str:
     """Create this run's local admin token (revoking older ones), write the run file; the token."""
     from percorso.engine import server_sql as S
     from percorso.server import runfile
@@ -60,8 +60,10 @@ def _announce(state: Any, url: str) -> str:
             S.revoke_token(state.engine, row["token_id"], utcnow())
     token, _ = create_token(state.engine, runfile.LOCAL_TOKEN_NAME, "admin")
     state.tokens.load(state.engine)
-    runfile.write(state.root, {"url": url, "pid": os.getpid(), "token": token,
-                               "started_at": utcnow().isoformat()})
+    info = {"url": url, "pid": os.getpid(), "token": token, "started_at": utcnow().isoformat()}
+    if collector_url:
+        info["collector_url"] = collector_url  # the intake workers' port (ADR 0030)
+    runfile.write(state.root, info)
     return token
 
 
@@ -78,7 +80,34 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_le
 
     import uvicorn
 
+    from percorso.config import CONFIG_FILE, load_settings
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = _listen(family, host, port, "choose another --port")
+    bound = sock.getsockname()[1]
+    collector = load_settings(Path(root) / CONFIG_FILE).collector
+    app = create_app(root)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    app.state.announce = f"http://{shown}:{bound}"
+    app.state.login_link = login_link
+    if collector.workers:  # the tracking API's own port, served by intake worker processes (ADR 0030)
+        want = collector.port if collector.port is not None else (bound + 1 if port else 0)
+        csock = _listen(family, host, want, "set [collector] port in percorso.toml (0: any free port)")
+        app.state.collector_socket = csock
+        app.state.collector_announce = f"http://{shown}:{csock.getsockname()[1]}"
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=600, access_log=False)
+    server = uvicorn.Server(config)
+    log.warning("percorso serve: %s on %s (Ctrl-C stops)", Path(root).resolve(), app.state.announce)
+    if collector.workers:
+        log.warning("percorso collector: the tracking API on %s (%d intake processes)",
+                    app.state.collector_announce, collector.workers)
+    server.run(sockets=[sock])
+
+
+def _listen(family: int, host: str, port: int, hint: str) -> Any:
+    """A listening TCP socket on ``host:port``, or a one-line error naming the port."""
+    import socket
+
     # proto IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
     # they are TCP; with proto 0 every keep-alive answer waited ~40 ms for a delayed ACK
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -88,17 +117,10 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_le
     except OSError as exc:
         from percorso.errors import InputError
 
-        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from None
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}; {hint}") from None
     sock.listen(2048)
-    bound = sock.getsockname()[1]
-    app = create_app(root)
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    app.state.announce = f"http://{shown}:{bound}"
-    app.state.login_link = login_link
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=600, access_log=False)
-    server = uvicorn.Server(config)
-    log.warning("percorso serve: %s on %s (Ctrl-C stops)", Path(root).resolve(), app.state.announce)
-    server.run(sockets=[sock])
+    return sock
 
 
 async def _activation_beats(state: Any, every: float = 5.0) -> None:
@@ -155,10 +177,11 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
         await state.db(_startup, state)
         jobs = app.state.jobs = state.jobs = await state.db(_jobs, state)
         collector = state.collector = await state.db(_collector, state)
-        collector.start()  # replays what a stopped or killed server left in the spool
+        # replays what a stopped or killed server left in the spool; starts the intake workers
+        collector.start(getattr(app.state, "collector_socket", None))
         announce = state.announce_url = getattr(app.state, "announce", None)
         if announce:
-            token = await state.db(_announce, state, announce)
+            token = await state.db(_announce, state, announce, getattr(app.state, "collector_announce", None))
             if getattr(app.state, "login_link", False):
                 _print_login_link(announce, state.login_links.issue(token))
         from percorso.backup import register_restore_hook

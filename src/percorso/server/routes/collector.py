@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from percorso.collector import intake as I
 from percorso.collector.envelope import MAX_BATCH_BYTES
@@ -36,9 +35,9 @@ def _basic_key(request: Request) -> str | None:
     return user.split(":", 1)[0] or None
 
 
-def _cors(request: Request, collector: Any) -> dict[str, str]:
+def _cors(request: Request, door: Any) -> dict[str, str]:
     origin = request.headers.get("origin")
-    allowed = collector.settings.allowed_origins if collector else []
+    allowed = door.settings.allowed_origins if door else []
     if not origin or not allowed or ("*" not in allowed and origin not in allowed):
         return {}
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
@@ -55,32 +54,34 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> JSONResponse:
+_OK = b'{"success":true}'
+
+
+def _answer(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
     if status == 200:
-        return JSONResponse(body, headers=headers)
+        return Response(_OK, media_type="application/json", headers=headers)
     code, detail = body.pop("code"), body.pop("detail")
     # "message": Segment's own libraries read the reason there
     return problem(status, code, detail, headers=headers, extra={"message": detail, **body})
 
 
-async def _track(request: Request, call: str) -> Response:
-    state = request.app.state.percorso
-    collector = getattr(state, "collector", None)
-    cors = _cors(request, collector)
-    if collector is None:
+async def handle(request: Request, door: Any, call: str) -> Response:
+    """One tracking call or batch through ``door`` (the server's collector, or an intake worker's)."""
+    cors = _cors(request, door)
+    if door is None:
         return problem(503, "collector_unavailable", "the collector is starting or stopping; retry shortly",
                        headers={"Retry-After": _RETRY_AFTER, **cors})
-    collector.requests += 1
-    if collector.spool.full():
-        collector.busy += 1
+    door.requests += 1
+    if door.spool.full():
+        door.busy += 1
         return problem(503, "collector_busy", "the spool is full (the consumer is behind); retry after the "
                        "Retry-After seconds, nothing was stored", headers={"Retry-After": _RETRY_AFTER, **cors})
     sent = await _body(request, 4 * MAX_BATCH_BYTES)
     raw = I.inflate(sent, request.headers.get("content-encoding"))
     key = _basic_key(request) or I.key_in_body(raw if isinstance(raw, bytes) else sent)
-    source = collector.keys.source_of(key)
+    source = door.keys.source_of(key)
     if source is None:
-        collector.refused += 1
+        door.refused += 1
         why = "missing" if not key else "unknown or revoked"
         return problem(401, "write_key_invalid", f"the write key is {why}; send it as the HTTP Basic user name "
                        "(Authorization: Basic base64('<key>:')) or as \"writeKey\" in the body "
@@ -88,47 +89,50 @@ async def _track(request: Request, call: str) -> Response:
     request_id = uuid.uuid4().hex[:16]
     where = f"POST /v1/{call} {request_id}"
     client = I.client_ip(request.client.host if request.client else None, request.headers.get("x-forwarded-for"),
-                         collector.settings.trusted_proxies)
-    intake = collector.intake(source, client, request.headers.get("user-agent"), historical=call == "import")
+                         door.settings.trusted_proxies)
+    intake = door.intake(source, client, request.headers.get("user-agent"), historical=call == "import")
     if not isinstance(raw, bytes):  # an encoding problem: refused as a whole
         out = I.Outcome()
         out.refuse(raw, sent, where, 0, intake.received_text.rstrip("Z"))
     else:
         out = I.process(raw, call, intake, where)
     if out.events or out.rejects:
-        fut = collector.spool.submit(source, b"".join(out.events), b"".join(out.rejects), out.accepted)
+        fut = door.spool.submit(source, b"".join(out.events), b"".join(out.rejects), out.accepted)
         try:
             await asyncio.wrap_future(fut)
         except Exception:  # noqa: BLE001 - the disk refused the write: nothing acknowledged
             return problem(503, "collector_spool_failed", "the spool could not be written (disk); retry after "
                            "the Retry-After seconds", headers={"Retry-After": _RETRY_AFTER, **cors})
-        collector.consumer.poke()
     if out.status != 200:
-        collector.refused += 1
+        door.refused += 1
     return _answer(out.status, out.body(), {"X-Request-Id": request_id, **cors})
+
+
+def preflight(request: Request, door: Any) -> Response:
+    """A browser's CORS preflight: allowed for the configured origins only."""
+    headers = _cors(request, door)
+    if headers:
+        headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
+                        "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
+                        "Access-Control-Max-Age": "86400"})
+    return Response(status_code=204, headers=headers)
 
 
 def _register(call: str, path: str) -> None:
     async def track(request: Request) -> Response:
-        return await _track(request, call)
+        return await handle(request, getattr(request.app.state.percorso, "collector", None), call)
 
-    async def preflight(request: Request) -> Response:
-        collector = getattr(request.app.state.percorso, "collector", None)
-        headers = _cors(request, collector)
-        if headers:
-            headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
-                            "Access-Control-Allow-Headers": "Content-Type, Authorization, Content-Encoding",
-                            "Access-Control-Max-Age": "86400"})
-        return Response(status_code=204, headers=headers)
+    async def options(request: Request) -> Response:
+        return preflight(request, getattr(request.app.state.percorso, "collector", None))
 
     track.__name__ = f"collector_{path}"
-    preflight.__name__ = f"collector_{path}_preflight"
+    options.__name__ = f"collector_{path}_preflight"
     summary = {"batch": "Batch of calls", "import": "Historical import (times kept as sent)"}.get(call, f"{call} call")
     endpoint(router, "POST", f"/v1/{path}", role=WRITE_KEY, summary=f"Segment {summary}",
              include_in_schema=path == call,  # the one-letter paths of analytics.js are aliases
              description="Segment HTTP Tracking API; auth: the source's write key (HTTP Basic user name or "
                          "`writeKey` in the body). 200 once on disk.")(track)
-    endpoint(router, "OPTIONS", f"/v1/{path}", role=PUBLIC, include_in_schema=False)(preflight)
+    endpoint(router, "OPTIONS", f"/v1/{path}", role=PUBLIC, include_in_schema=False)(options)
 
 
 for _call in I.ENDPOINTS:
