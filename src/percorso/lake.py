@@ -15,8 +15,9 @@ exist are removed. ``DIR/_percorso_lake.json`` (the manifest, itself replaced at
 records each table's columns and each partition's fingerprint; names starting with ``_`` are
 ignored by Spark and Hive readers.
 
-Privacy: ``customers`` is exported without the raw contact columns (names, email, phone);
-those live only on the profile, where consent and erasure apply (DESIGN.md §5). An erased
+Privacy: ``customers`` is exported without the names; e-mail and phone are in it only as keyed
+hashes (as in ``identity_map``): the contacts themselves live only sealed in the PII vault,
+where consent and erasure apply (DESIGN.md §5). An erased
 customer leaves the lake at the next export (the customers file changes, so it is rewritten).
 """
 
@@ -62,7 +63,7 @@ TABLES = (
     LakeTable("events", ("source_name", lake_sql.MONTH)),
     LakeTable("touchpoints", ("source_name", lake_sql.MONTH)),
     LakeTable("orders"),
-    LakeTable("customers", exclude=("first_name", "last_name", "email", "phone")),
+    LakeTable("customers", exclude=("first_name", "last_name")),
     LakeTable("identity_map"),
     LakeTable("campaign_costs"),
 )

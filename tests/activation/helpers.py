@@ -23,7 +23,13 @@ def make_project(root: Path, people: dict[str, list], profiles: dict[str, dict[s
     engine = project.engine
     journeys_for(engine, people, time_zone=time_zone)
     customers = engine.execute(engine.table("customers"))
+    # e-mails and phones go sealed into the vault, as ingest puts them; the profile holds their keys
+    from percorso.privacy.contacts import CONTACT_KEYS, store_contacts
+
+    keys = store_contacts(engine, project.settings, {c: {k: v for k, v in f.items() if k in CONTACT_KEYS}
+                                                     for c, f in profiles.items()})
     for cid, fields in profiles.items():
+        fields = {k: v for k, v in fields.items() if k not in CONTACT_KEYS} | keys.get(cid, {})
         for k, v in fields.items():
             customers.loc[customers["customer_id"] == cid, k] = v
     engine.create_table("customers", pa.Table.from_pandas(customers, preserve_index=False))

@@ -49,7 +49,10 @@ def _setup(root: Path, port: int) -> list[str]:
              "BOOLEAN": pa.bool_()}
     cols = {name: pa.nulls(N, types[sql]) for name, sql in CUSTOMER_COLUMNS}
     cols["customer_id"] = pa.array(ids)
-    cols["email"] = pa.array([f"p{i}@example.it" for i in range(N)])
+    from percorso.privacy.contacts import store_contacts   # the addresses sealed in the vault, keys on the profile
+
+    keys = store_contacts(engine, project.settings, {c: {"email": f"p{i}@example.it"} for i, c in enumerate(ids)})
+    cols["email_key"] = pa.array([keys[c]["email_key"] for c in ids])
     cols["consent_marketing"] = pa.array([True] * N)
     engine.create_table("customers", pa.table(cols))
     S.ensure_activation_tables(engine)

@@ -89,9 +89,16 @@ def test_consent_and_traits_latest_value_wins(proj, tmp_path: Path):
                    + "CRM1;2024-06-01T10:00:00;Anna;Rossi;anna@x.it;3331234567;;Torino;TO;1;0;web\n").encode("latin-1"))
     ingest(proj, "crm", f)
     run_build(proj)
-    got = _rows(proj, "SELECT first_name, city, consent_profiling, consent_marketing, email, phone, n_emails, "
+    got = _rows(proj, "SELECT first_name, city, consent_profiling, consent_marketing, email_key, phone_key, n_emails, "
                       "n_phones FROM customers")
-    assert got == [("Anna", "Torino", True, False, "anna@x.it", "+393331234567", 1, 1)]
+    # contacts are keyed hashes on the profile (HMAC of the normalised value), the raw values sealed in the vault
+    from percorso.identity.normalize import keyed_hash
+    from percorso.privacy.contacts import open_contacts
+
+    keys = (keyed_hash(proj.secret, "anna@x.it"), keyed_hash(proj.secret, "+393331234567"))
+    assert got == [("Anna", "Torino", True, False, *keys, 1, 1)]
+    opened = open_contacts(proj.engine, proj.settings, proj.engine.query("SELECT email_key, phone_key FROM customers"))
+    assert opened.to_pylist() == [{"email": "anna@x.it", "phone": "+393331234567"}]
 
 
 def test_rebuild_with_nothing_new_changes_nothing_and_ids_are_stable(proj, tmp_path: Path):

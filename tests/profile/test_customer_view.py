@@ -209,10 +209,30 @@ def test_search_by_fragment(anna):
 
 
 def test_cli_search_json(anna_root):
+    """A whole e-mail, typed any way ingest would normalise it, finds its owner through the
+    keyed hash, and the page shows the e-mail opened from the vault; a fragment of an e-mail
+    finds nobody (contacts are stored only as keyed hashes, never searched as raw text)."""
     root = anna_root
-    res = CliRunner().invoke(app, ["customer", "search", "example.it", "-p", str(root), "-f", "json"])
-    assert res.exit_code == 0, res.output
-    assert sorted(r["first_name"] for r in json.loads(res.stdout)) == ["Anna", "Bruno"]
+
+    def search(text: str) -> list[dict]:
+        res = CliRunner().invoke(app, ["customer", "search", text, "-p", str(root), "-f", "json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    rows = search("  ANNA.rossi@example.it")
+    assert [(r["first_name"], r["email"]) for r in rows] == [("Anna", "anna.rossi@example.it")]
+    assert [r["first_name"] for r in search("Bruno@Example.IT")] == ["Bruno"]
+    assert search("example.it") == []
+    assert {r["first_name"] for r in search("Anna")} == {"Anna"} and "email_key" not in search("Anna")[0]
+
+
+def test_search_without_the_project_settings_shows_no_contact(anna):
+    """A bare engine cannot open the vault: the page holds no e-mail, never the keyed hash."""
+    found = search_customers(anna.engine, "Anna")
+    assert list(found["first_name"]) == ["Anna"] and found["email"].isna().all()
+    assert "email_key" not in found.columns
+    found = search_customers(anna.engine, "Anna", settings=anna.settings)
+    assert list(found["email"]) == ["anna.rossi@example.it"]
 
 
 def test_shared_phone_is_ambiguous_and_lists_the_candidates(proj, tmp_path: Path):

@@ -105,7 +105,7 @@ def test_channels_and_timeline_page_match_python(engine, rows, bought, limit, of
 word = st.text(alphabet="abAB%_ .", min_size=0, max_size=6)
 person = st.fixed_dictionaries({
     "first_name": st.one_of(st.none(), word), "last_name": st.one_of(st.none(), word),
-    "email": st.one_of(st.none(), word), "city": st.one_of(st.none(), word),
+    "city": st.one_of(st.none(), word),
     "loyalty_card": st.one_of(st.none(), st.text(alphabet="01", max_size=4)),
 })
 
@@ -121,7 +121,8 @@ def test_search_matches_python_substring(engine, people, needle):
     found = search_customers(engine, needle, limit=1000)
 
     def hit(r: dict) -> bool:
-        fields = [r[k] for k in ("first_name", "last_name", "email", "city", "loyalty_card", "customer_id")]
+        # e-mails and phones are keyed hashes, found whole (tests/profile/test_customer_view.py), not by part
+        fields = [r[k] for k in ("first_name", "last_name", "city", "loyalty_card", "customer_id")]
         full = f"{r['first_name'] or ''} {r['last_name'] or ''}"
         return any(n in (v or "").lower() for v in [*fields, full])
 

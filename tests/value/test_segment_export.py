@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from percorso.cli import app
+from percorso.config import Settings
 from percorso.errors import AccessDenied
 from percorso.project import init_project, open_project
 from percorso.testing import journeys_for
@@ -34,17 +35,27 @@ CONSENT = [("anna", "email", True), ("anna", "sms", False), ("anna", "phone", Fa
            ("bruno", "email", True)]
 
 
-def _with_contacts(engine) -> None:
-    """The profile as the build fills it from the PII vault and contact profiles, and the consent history."""
+#: settings with a project secret: the vault key (a bare engine has no project)
+SETTINGS = Settings.model_validate({"identity": {"secret": "segment-export-test"}})
+
+
+def _with_contacts(engine, settings=SETTINGS) -> None:
+    """The profile as the build fills it (contacts sealed in the PII vault, their keys on the
+    profile), and the consent history."""
     import datetime as dt
 
     import pyarrow as pa
 
     from percorso.engine import privacy_sql as S
+    from percorso.privacy.contacts import store_contacts
 
+    keys = store_contacts(engine, settings, {k: {"email": v[2], "phone": v[3]} for k, v in CONTACTS.items()})
+    stored = {k: (v[0], v[1], keys.get(k, {}).get("email_key"), keys.get(k, {}).get("phone_key"), v[4])
+              for k, v in CONTACTS.items()}
+    fields = ("first_name", "last_name", "email_key", "phone_key", "consent_marketing")
     c = engine.table("customers")
-    cases = {f: ibis.cases(*((c.customer_id == k, ibis.literal(v[i], type=c[f].type())) for k, v in CONTACTS.items()),
-                           else_=c[f]) for i, f in enumerate(CONTACT_FIELDS)}
+    cases = {f: ibis.cases(*((c.customer_id == k, ibis.literal(v[i], type=c[f].type())) for k, v in stored.items()),
+                           else_=c[f]) for i, f in enumerate(fields)}
     engine.create_table("customers", engine.to_arrow(c.mutate(**cases)))
     S.ensure_tables(engine)
     at = dt.datetime(2024, 1, 1)
@@ -66,14 +77,14 @@ def engine(tmp_path):
 
 
 def test_no_contacts_unless_asked(engine):
-    plain = export_segment(engine, "carts")
+    plain = export_segment(engine, "carts", SETTINGS)
     assert list(plain.frame.columns) == ["customer_id"] and list(plain.frame.customer_id) == ["anna", "carla"]
     assert not set(CONTACT_FIELDS) & set(plain.frame.columns)
 
 
 def test_contacts_and_the_audit_line(engine, caplog):
     with caplog.at_level(logging.INFO, logger="percorso.audit"):
-        out = export_segment(engine, "carts", with_contacts=True)
+        out = export_segment(engine, "carts", SETTINGS, with_contacts=True)
     f = out.frame
     assert list(f.columns) == ["customer_id", *CONTACT_FIELDS]
     # anna's phone is withheld (no SMS / phone consent), her e-mail leaves (e-mail consent)
@@ -88,22 +99,22 @@ def test_contacts_and_the_audit_line(engine, caplog):
 def test_a_requester_without_the_right_gets_nothing(engine, caplog):
     analyst = Requester(name="token:abc", role="analyst")
     with caplog.at_level(logging.INFO, logger="percorso.audit"), pytest.raises(AccessDenied, match="analyst"):
-        export_segment(engine, "carts", with_contacts=True, requester=analyst)
+        export_segment(engine, "carts", SETTINGS, with_contacts=True, requester=analyst)
     assert not caplog.records
-    assert list(export_segment(engine, "carts", requester=analyst).frame.customer_id) == ["anna", "carla"]
+    assert list(export_segment(engine, "carts", SETTINGS, requester=analyst).frame.customer_id) == ["anna", "carla"]
 
 
 def test_contact_roles_are_the_servers(engine):
     from percorso.server.tokens import Role
 
     assert set(CONTACT_ROLES) == {r.name for r in Role if r >= Role.crm}
-    crm = export_segment(engine, "carts", with_contacts=True, requester=Requester(name="token:crm", role="crm"))
+    crm = export_segment(engine, "carts", SETTINGS, with_contacts=True, requester=Requester(name="token:crm", role="crm"))
     assert crm.emails == 1
 
 
 def test_members_at_a_past_time_with_contacts(engine):
     t0 = engine.execute(engine.table("segment_sizes").computed_at.max())
-    out = export_segment(engine, "carts", at=t0, with_contacts=True)
+    out = export_segment(engine, "carts", SETTINGS, at=t0, with_contacts=True)
     assert list(out.frame.customer_id) == ["anna", "carla"] and out.emails == 1
 
 
@@ -111,7 +122,7 @@ def test_cli(tmp_path):
     init_project(tmp_path / "p", name="t")
     with open_project(tmp_path / "p") as p:
         journeys_for(p.engine, PEOPLE)
-        _with_contacts(p.engine)
+        _with_contacts(p.engine, p.settings)
         save_segment(p.engine, "carts", CARTS)
     base = ["segment", "export", "carts", "--project", str(tmp_path / "p"), "--format", "json"]
     plain = CliRunner().invoke(app, base)
@@ -136,11 +147,11 @@ def test_no_contact_and_no_audience_member_without_consent(engine):
 
     S.ensure_tables(engine)
     engine.run("DELETE FROM consent_history WHERE subject_value = 'carla'")
-    out = export_segment(engine, "carts", with_contacts=True)
+    out = export_segment(engine, "carts", SETTINGS, with_contacts=True)
     assert list(out.frame.phone.fillna("-")) == ["-", "-"] and list(out.frame.first_name.fillna("-")) == ["Anna", "-"]
-    sms = export_segment(engine, "carts", purpose="sms")
+    sms = export_segment(engine, "carts", SETTINGS, purpose="sms")
     assert list(sms.frame.customer_id) == [] and sms.left_out == 2
-    email = export_segment(engine, "carts", purpose="email", with_contacts=True)
+    email = export_segment(engine, "carts", SETTINGS, purpose="email", with_contacts=True)
     assert list(email.frame.customer_id) == ["anna"] and email.left_out == 1
     # a later withdrawal counts from its moment: anna leaves the e-mail audience
     row = {"consent_id": "w", "subject_type": "customer_id", "subject_value": "anna", "purpose": "email",
@@ -148,4 +159,4 @@ def test_no_contact_and_no_audience_member_without_consent(engine):
            "origin_event_id": None, "recorded_at": dt.datetime(2025, 1, 1)}
     types = {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string()}
     S.insert_consent(engine, pa.table({k: pa.array([row[k]], type=types[t]) for k, t in S.CONSENT_COLUMNS}))
-    assert export_segment(engine, "carts", purpose="email").left_out == 2
+    assert export_segment(engine, "carts", SETTINGS, purpose="email").left_out == 2

@@ -101,7 +101,10 @@ def reactions(project: Any, journey: str, seed: int) -> tuple[pd.DataFrame, floa
         e.filter(e.journey == journey).select("enrolment_id", "customer_id", "variant", "triggered_at")
         .left_join(o.filter((o.journey == journey) & (o.status == "sent")).select("enrolment_id", "sent_at"),
                    "enrolment_id")
-        .left_join(c.select("customer_id", "email", "loyalty_card", "n_orders"), "customer_id"))
+        .left_join(c.select("customer_id", "email_key", "loyalty_card", "n_orders"), "customer_id"))
+    from percorso.privacy.contacts import open_contacts
+
+    info = open_contacts(engine, project.settings, info)   # the shop's order file names the buyer's e-mail
     info = info.merge(rows[["enrolment_id", "converted"]], on="enrolment_id", how="left")
     info["persona"] = np.where(info["loyalty_card"].notna(), "loyal", np.where(info["n_orders"] > 0, "buyer", "new"))
     window = timedelta(seconds=j.goal.window)

@@ -63,8 +63,11 @@ class DispatchReport:
             self.counts[key] = self.counts.get(key, 0) + n
 
 
-def _profiles(engine: Any, ids: list[str], present: bool) -> dict[str, dict[str, Any]]:
-    rows = S.batch_profiles(engine, ids, present).to_pylist()
+def _profiles(engine: Any, settings: Any, ids: list[str], present: bool) -> dict[str, dict[str, Any]]:
+    """The batch's people, their e-mail and phone opened from the vault now, at send time."""
+    from percorso.privacy.contacts import open_contacts
+
+    rows = open_contacts(engine, settings, S.batch_profiles(engine, ids, present)).to_pylist()
     return {r["customer_id"]: r for r in rows}
 
 
@@ -206,7 +209,7 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
             break
         batches += 1
         ids = sorted(set(claimed["customer_id"]))
-        profiles = _profiles(engine, ids, tables["customers"])
+        profiles = _profiles(engine, settings, ids, tables["customers"])
         verdict = decide(claimed, now=at, zone=zone, caps=cfg.caps, quiet=(cfg.quiet_start, cfg.quiet_end),
                          suppressed=S.batch_suppressed(engine, ids, tables["touchpoints"]).to_pandas(),
                          consent=consent or ProfileConsent.of(profiles),

@@ -189,6 +189,10 @@ def write_lists(project: Any, journey: Journey, out_dir: Any) -> dict[str, int]:
         return written
     c = engine.table("customers")
     people = engine.execute(c.filter(c.customer_id.isin(sorted(set(sent["customer_id"])))))
+    # the sent people's contacts, opened from the vault for the files (Google / Meta hash them)
+    from percorso.privacy.contacts import open_contacts
+
+    people = open_contacts(engine, project.settings, people)
     out = Path(out_dir)
     for action_text, part in sent.groupby("action"):
         action = json.loads(str(action_text))

@@ -2,8 +2,9 @@
 
 Why here: the customer profile is where identity (which identifiers), behaviour (first and
 last seen, orders, revenue, home store, first channel) and what the person told us (name,
-city, consent per purpose, latest value wins) meet. Raw contact data (email, phone) is read
-from the PII vault only into this table, so erasure has one place to act on.
+city, consent per purpose, latest value wins) meet. Contact data is held as keyed hashes
+(``email_key``, ``phone_key``): the raw values are only in the sealed PII vault, opened by the
+readers that show or send them (:mod:`percorso.privacy.contacts`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def customers_expr(
     identity_map: ir.Table,
     event_customers: ir.Table,
     contact_profiles: ir.Table,
-    pii_vault: ir.Table,
     merges: ir.Table | None,
 ) -> ir.Table:
     """Customer rows for every person found in ``touchpoints`` or ``record_updates`` (already scoped).
@@ -89,8 +89,8 @@ def customers_expr(
         n_phones=m.count(where=m.id_type == "phone_key"),
         n_cards=m.count(where=m.id_type == "loyalty_card"),
         is_identified=m.id_type.isin(STRONG_ID_TYPES).any(),
-        _email_key=m.id_value.argmax(_seen(m), where=m.id_type == "email_key"),
-        _phone_key=m.id_value.argmax(_seen(m), where=m.id_type == "phone_key"),
+        email_key=m.id_value.argmax(_seen(m), where=m.id_type == "email_key"),
+        phone_key=m.id_value.argmax(_seen(m), where=m.id_type == "phone_key"),
         loyalty_card=m.id_value.argmax(_seen(m), where=m.id_type == "loyalty_card"),
     )
     ec = event_customers.select("event_id", "customer_id")
@@ -101,16 +101,12 @@ def customers_expr(
         consent_marketing=_latest(cp, "consent_marketing"),
         **{name: _latest(cp, name) for name in _TRAITS},
     )
-    emails = pii_vault.filter(pii_vault.kind == "email").select(_email_key="key", email="value").distinct(on="_email_key")
-    phones = pii_vault.filter(pii_vault.kind == "phone").select(_phone_key="key", phone="value").distinct(on="_phone_key")
     c = (
         act.left_join(buy, "customer_id").drop("customer_id_right")
         .left_join(home, "customer_id").drop("customer_id_right")
         .left_join(ids, "customer_id").drop("customer_id_right")
         .left_join(prof, "customer_id").drop("customer_id_right")
     )
-    c = c.left_join(emails, "_email_key").drop("_email_key_right")
-    c = c.left_join(phones, "_phone_key").drop("_phone_key_right")
     if merges is not None:
         mg = merges.group_by(customer_id=merges.kept_id).aggregate(
             merged_from=merges.retired_id.collect(order_by=merges.retired_id))

@@ -161,14 +161,10 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     say("clienti / customers")
     t1 = time.perf_counter()
     merges = engine.table("identity_merges") if engine.has_table("identity_merges") else None
-    # the vault's values are sealed: opened here, in memory, for the profile (percorso.privacy.vault)
-    from percorso.privacy.vault import plain_vault
-
-    vault = engine.register_arrow("_vault_plain", plain_vault(project))
+    # contacts stay keyed hashes: the vault is not opened by the build (percorso.privacy.contacts)
     cust = customers_expr(new_tp, engine.table("_build_record_updates"), engine.table("_build_orders"), engine.table("identity_map"), ec,
-                          engine.table("contact_profiles"), vault, merges)
+                          engine.table("contact_profiles"), merges)
     engine.create_table("_build_customers", cust)
-    engine.unregister("_vault_plain")
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
     say("scrittura / writing tables")

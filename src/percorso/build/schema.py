@@ -76,8 +76,8 @@ CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("consent_marketing", "BOOLEAN"),
     ("first_name", "VARCHAR"),
     ("last_name", "VARCHAR"),
-    ("email", "VARCHAR"),                   # raw contact data lives only here (erasure applies)
-    ("phone", "VARCHAR"),
+    ("email_key", "VARCHAR"),               # keyed hash of the latest e-mail: the raw value is only sealed
+    ("phone_key", "VARCHAR"),               # in the PII vault (percorso.privacy.contacts opens a page of them)
     ("loyalty_card", "VARCHAR"),
     ("city", "VARCHAR"),
     ("province", "VARCHAR"),

@@ -38,7 +38,7 @@ def show_cmd(
         raise typer.BadParameter("--limit must be ≥ 1 and --offset ≥ 0")
     with open_cli_project(project, read_only=True) as p:
         cid = find_customer(p.engine, p.settings, identifier)
-        profile = customer_profile(p.engine, cid, limit=limit, offset=offset)
+        profile = customer_profile(p.engine, cid, limit=limit, offset=offset, settings=p.settings)
         tz = p.settings.project.time_zone
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(profile.to_dict(), ensure_ascii=False, default=str) + "\n")
@@ -61,7 +61,7 @@ def search_cmd(
     from percorso.profile.search import search_customers
 
     with open_cli_project(project, read_only=True) as p:
-        frame = search_customers(p.engine, text, limit=limit)
+        frame = search_customers(p.engine, text, limit=limit, settings=p.settings)
         tz = p.settings.project.time_zone
     if fmt is OutputFormat.table and out is None:  # people read tables in local time; files stay UTC
         frame["last_seen_at"] = frame["last_seen_at"].map(lambda v: _local(v, tz))

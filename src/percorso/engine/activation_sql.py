@@ -133,12 +133,12 @@ def _ids_view(engine: Engine, ids: list[str]) -> Any:
 
 
 def batch_profiles(engine: Engine, ids: list[str], present: bool = True) -> pa.Table:
-    """Contact fields and marketing consent of the batch's customers (empty without ``customers``:
-    ``present`` says whether it exists, checked once per dispatch)."""
+    """Contact fields (keyed hashes: the caller opens them) and marketing consent of the batch's
+    customers (empty without ``customers``: ``present`` says whether it exists, checked once per dispatch)."""
     if not present:
         return engine.query("SELECT NULL::VARCHAR AS customer_id WHERE false")
     with _ids_view(engine, ids) as v:
-        return engine.query(f"""SELECT c.customer_id, c.first_name, c.last_name, c.email, c.phone, c.home_store,
+        return engine.query(f"""SELECT c.customer_id, c.first_name, c.last_name, c.email_key, c.phone_key, c.home_store,
                                        coalesce(c.consent_marketing, false) AS consent_marketing
                                 FROM customers c JOIN {v} USING (customer_id)""")
 

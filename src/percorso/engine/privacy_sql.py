@@ -546,6 +546,21 @@ def vault_rows(engine: Engine, *, not_key_id: str | None = None) -> pa.Table:
                         [not_key_id])
 
 
+def vault_values(engine: Engine, keys: list[str]) -> pa.Table:
+    """(key, kind, value) of the vault for ``keys`` (sealed): the values a page of rows names."""
+    return engine.query("SELECT key, kind, value FROM pii_vault WHERE key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+
+
+def add_vault_rows(engine: Engine, rows: pa.Table) -> None:
+    """Add sealed (key, kind, value, first_event_id) rows whose key the vault does not hold yet."""
+    engine.register_arrow("_vault_add", rows)
+    try:
+        engine.run("""INSERT INTO pii_vault SELECT a.key, a.kind, a.value, a.first_event_id FROM _vault_add a
+            WHERE (a.key, a.kind) NOT IN (SELECT (key, kind) FROM pii_vault)""")
+    finally:
+        engine.unregister("_vault_add")
+
+
 def replace_vault_rows(engine: Engine, rows: pa.Table) -> None:
     """Put ``rows`` (re-sealed values) in place of the vault rows with the same (key, kind)."""
     engine.register_arrow("_vault_fresh", rows)
@@ -576,12 +591,13 @@ def tables_holding(engine: Engine, values_table: str) -> dict[str, int]:
 
 
 #: contact data in free text, as RE2 patterns (DuckDB): e-mails, Italian tax codes, phones
-#: written with an international prefix or as Italian mobiles (3xx …)
+#: written with an international prefix (``+39``, ``0039``) or as Italian mobiles (3xx …, in
+#: one block or split 3-3-4 / 3-7 by spaces, dots, dashes or a slash)
 _MASKS = (
     (r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "[e-mail]"),
     (r"\b[A-Za-z]{6}[0-9]{2}[A-Za-z][0-9]{2}[A-Za-z][0-9]{3}[A-Za-z]\b", "[codice fiscale]"),
-    (r"\+[0-9]{1,3}[ .-]?[0-9]{2,4}[ .-]?[0-9]{3,4}[ .-]?[0-9]{0,4}", "[telefono]"),
-    (r"\b3[0-9]{2}[ .-]?[0-9]{6,7}\b", "[telefono]"),
+    (r"(\+|\b00)[0-9]{1,3}[ ./-]?[0-9]{2,4}[ ./-]?[0-9]{3,4}[ ./-]?[0-9]{0,4}", "[telefono]"),
+    (r"\b3[0-9]{2}([ ./-]?[0-9]{6,7}|[ ./-]?[0-9]{3}[ ./-]?[0-9]{3,4})\b", "[telefono]"),
 )
 
 

@@ -43,17 +43,27 @@ def _from_hex(text: str, where: str) -> bytes:
     return key
 
 
-def keys(project: Project) -> tuple[bytes, dict[str, bytes]]:
-    """(current key, key id → key for every key that may open a value)."""
+def _settings(owner: Any) -> Any:
+    """The settings of a project, or the settings themselves (readers holding an engine and settings)."""
+    return getattr(owner, "settings", owner)
+
+
+def keys(owner: Project | Any) -> tuple[bytes, dict[str, bytes]]:
+    """(current key, key id → key for every key that may open a value), from a project or its settings."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    ps = privacy_settings(project.settings)
+    settings = _settings(owner)
+    ps = privacy_settings(settings)
     if ps.vault_key:
         current = _from_hex(ps.vault_key, "privacy.vault_key")
     else:
+        secret = getattr(getattr(settings, "identity", None), "secret", "") or ""
+        if not secret:
+            raise ConfigError("percorso.toml: key 'identity.secret' is empty and 'privacy.vault_key' is not set; "
+                              "set one of them (or PERCORSO_SECRET / PERCORSO_VAULT_KEY) to open the PII vault")
         current = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=b"percorso pii vault v1").derive(project.secret)
+                       info=b"percorso pii vault v1").derive(secret.encode("utf-8"))
     ring = {key_id(current): current}
     for i, old in enumerate(ps.retired_vault_keys):
         k = _from_hex(old, f"privacy.retired_vault_keys[{i}]")
@@ -66,7 +76,7 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
 
-def seal(project: Project, keys_col: list[str], values: list[str]) -> list[str]:
+def seal(project: Project | Any, keys_col: list[str], values: list[str]) -> list[str]:
     """Encrypt ``values`` (each bound to its identifier key as associated data)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -80,8 +90,9 @@ def seal(project: Project, keys_col: list[str], values: list[str]) -> list[str]:
     return out
 
 
-def open_values(project: Project, table: pa.Table) -> pa.Table:
-    """``table`` (with ``key`` and ``value`` columns) with every value decrypted."""
+def open_values(project: Project | Any, table: pa.Table) -> pa.Table:
+    """``table`` (with ``key`` and ``value`` columns) with every value decrypted (``project``: a
+    project or its settings)."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -107,7 +118,7 @@ def open_values(project: Project, table: pa.Table) -> pa.Table:
     return table.set_column(i, "value", pa.array(plain, pa.string()))
 
 
-def sealed_table(project: Project, rows: pa.Table) -> pa.Table:
+def sealed_table(project: Project | Any, rows: pa.Table) -> pa.Table:
     """``rows`` (key, kind, value, first_event_id) with ``value`` sealed, ready to append to the vault."""
     if rows.num_rows == 0:
         return rows

@@ -65,20 +65,27 @@ class CustomerProfile:
         }
 
 
-def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offset: int = 0) -> CustomerProfile:
+def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offset: int = 0,
+                     settings: Any = None) -> CustomerProfile:
     """Summary, channels, orders and touchpoints ``offset .. offset+limit`` of one customer.
 
     Read in one snapshot (:meth:`Engine.snapshot`): the parts agree even while a build commits.
+    The summary's ``email`` and ``phone`` are opened from the sealed PII vault with the key of
+    ``settings`` (the project's); without settings they are ``None`` (the keyed hashes are never
+    shown).
     """
     with engine.snapshot():
-        return _profile(engine, customer_id, limit, offset)
+        return _profile(engine, customer_id, limit, offset, settings)
 
 
-def _profile(engine: Engine, customer_id: str, limit: int, offset: int) -> CustomerProfile:
+def _profile(engine: Engine, customer_id: str, limit: int, offset: int, settings: Any = None) -> CustomerProfile:
+    from percorso.privacy.contacts import open_contacts
+
     c = engine.table("customers")
     summary = engine.execute(c.filter(c.customer_id == customer_id).limit(1))
     if summary.empty:
         raise NotFound(f"customer '{customer_id}' is not in the built customers; run `percorso build`?")
+    summary = open_contacts(engine, settings, summary)
     tp = engine.table("touchpoints")
     mine = tp.filter(tp.customer_id == customer_id)
     o = engine.table("orders")

@@ -16,7 +16,8 @@ def _profile(state: Any, identifier: str, limit: int, offset: int) -> dict[str, 
     from percorso.profile import customer_profile, find_customer
 
     cid = find_customer(state.engine, state.project.settings, identifier)
-    return customer_profile(state.engine, cid, limit=limit, offset=offset).to_dict()
+    return customer_profile(state.engine, cid, limit=limit, offset=offset,
+                            settings=state.project.settings).to_dict()
 
 
 @endpoint(router, "GET", "/customers/{identifier}", role=Role.analyst,

@@ -7,8 +7,10 @@ user, or a server token whose role may see raw contact data), and every such exp
 leaves an audit line (how many contacts, which segment, who asked) on the ``percorso.audit``
 logger and, from the CLI, on stderr.
 
-Contact fields come from the ``customers`` profile, the one table the build fills from the
-PII vault and the contact profiles (so erasure has one place to act on).
+Contact fields come from the ``customers`` profile (names, consent, and the keyed hashes of
+e-mail and phone); the e-mails and phones that leave are opened from the sealed PII vault for
+the exported rows only (:func:`percorso.privacy.contacts.open_contacts`), after consent
+decided which may leave.
 
 Consent (issue 19): a contact leaves only for a purpose the person allows *at the moment of
 the export* (:func:`percorso.privacy.consent.allowed`): the e-mail with ``email``, the phone
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 #: Contact fields of an export with contacts, plus the consent that says whether they may be
 #: used for marketing (the person's latest answer).
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "consent_marketing")
+
+#: the same fields as ``customers`` stores them (e-mail and phone as keyed hashes, opened at the end)
+_STORED = tuple({"email": "email_key", "phone": "phone_key"}.get(f, f) for f in CONTACT_FIELDS)
 
 audit_log = logging.getLogger("percorso.audit")
 
@@ -128,10 +133,13 @@ def export_segment(engine: Engine, name: str, settings: Any = None, *, columns: 
     if with_contacts:
         contact = _consented_contacts(engine, ps)
         keep = [x for x in expr.columns if x not in CONTACT_FIELDS]
-        expr = expr.select(*keep).left_join(contact, "customer_id").select(*keep, *CONTACT_FIELDS, "_withheld")
+        expr = expr.select(*keep).left_join(contact, "customer_id").select(*keep, *_STORED, "_withheld")
     frame = engine.execute(expr.order_by("customer_id"))
     if with_contacts:
+        from percorso.privacy.contacts import open_contacts
+
         withheld = int(frame.pop("_withheld").fillna(False).sum())
+        frame = open_contacts(engine, settings, frame)
     out = SegmentExport(frame=frame, segment=name, with_contacts=with_contacts, withheld=withheld,
                         purpose=purpose, left_out=left_out)
     if with_contacts:
@@ -156,16 +164,15 @@ def _consented_contacts(engine: Engine, ps: Any) -> Any:
     ok_e = allowed(engine, "email", settings=ps).select("customer_id", _e=ibis.literal(True))
     ok_p = ibis.union(allowed(engine, "sms", settings=ps), allowed(engine, "phone", settings=ps), distinct=True)
     ok_p = ok_p.select("customer_id", _p=ibis.literal(True))
-    j = c.select("customer_id", *CONTACT_FIELDS).left_join(ok_e, "customer_id").select(
-        "customer_id", *CONTACT_FIELDS, "_e").left_join(ok_p, "customer_id").select("customer_id", *CONTACT_FIELDS,
-                                                                                   "_e", "_p")
+    j = c.select("customer_id", *_STORED).left_join(ok_e, "customer_id").select(
+        "customer_id", *_STORED, "_e").left_join(ok_p, "customer_id").select("customer_id", *_STORED, "_e", "_p")
     e_ok, p_ok = j._e.fill_null(False), j._p.fill_null(False)
-    email = ibis.ifelse(e_ok, j.email, ibis.null(j.email.type()))
-    phone = ibis.ifelse(p_ok, j.phone, ibis.null(j.phone.type()))
+    email = ibis.ifelse(e_ok, j.email_key, ibis.null(j.email_key.type()))
+    phone = ibis.ifelse(p_ok, j.phone_key, ibis.null(j.phone_key.type()))
     named = email.notnull() | phone.notnull()
     return j.select(
         "customer_id",
         first_name=ibis.ifelse(named, j.first_name, ibis.null(j.first_name.type())),
         last_name=ibis.ifelse(named, j.last_name, ibis.null(j.last_name.type())),
-        email=email, phone=phone, consent_marketing=j.consent_marketing,
-        _withheld=(j.email.notnull() & ~e_ok) | (j.phone.notnull() & ~p_ok))
+        email_key=email, phone_key=phone, consent_marketing=j.consent_marketing,
+        _withheld=(j.email_key.notnull() & ~e_ok) | (j.phone_key.notnull() & ~p_ok))

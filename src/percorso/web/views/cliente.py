@@ -74,14 +74,14 @@ async def _search(ctx: Any, text: str) -> Any:
 
     state = ctx.state
     try:
-        hits = await state.db(lambda: search_customers(state.engine, text, limit=50))
+        hits = await state.db(lambda: search_customers(state.engine, text, limit=50, settings=state.project.settings))
         if not len(hits):  # an exact identifier stored only as a keyed hash (a tax code, a normalised phone)
             try:
                 found = await state.db(find_customer, state.engine, state.project.settings, text)
             except NotFound:
                 found = None
             if found:
-                hits = await state.db(lambda: search_customers(state.engine, found, limit=1))
+                hits = await state.db(lambda: search_customers(state.engine, found, limit=1, settings=state.project.settings))
     except PercorsoError as exc:
         ctx.errors.append(exc.message)
         return None
@@ -96,7 +96,8 @@ async def _profile(ctx: Any, cid: str) -> dict[str, Any] | None:
     state, _, loc = ctx.state, ctx._, ctx.locale
     offset = ctx.integer("offset", 0, 0, 10_000_000)
     try:
-        p = await state.db(lambda: customer_profile(state.engine, cid, limit=PAGE, offset=offset))
+        p = await state.db(lambda: customer_profile(state.engine, cid, limit=PAGE, offset=offset,
+                                                        settings=state.project.settings))
         e = await state.db(explain, state.project, cid)
     except PercorsoError as exc:
         ctx.errors.append(exc.message)
