@@ -31,3 +31,37 @@ def test_contacts_masked_in_quarantine(tmp_path):
         assert [x["source_line"] for x in rows] == [2, 3, 4, 5, 6]
         assert all("[telefono]" in x["raw_text"] for x in rows[2:])
         assert [x["raw_text"].split(";")[0] for x in rows] == ["CRM2", "CRM3", "CRM4", "CRM5", "CRM6"]  # ids stay
+
+
+def test_collector_refusals_masked_before_they_are_stored(tmp_path):
+    """Payloads the collector refuses (``collector_*`` reasons) reach quarantine with their contact
+    data masked, as an import's malformed rows do; no file of the project keeps them raw."""
+    import datetime as dt
+
+    from percorso.collector.service import drain
+    from tests.collector.helpers import Sender
+
+    init_project(tmp_path / "p")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    raw = ("Mario.Rossi@Example.it", "+39 347 1234567", "RSSMRA85T10A562S", "366 995 4090", "0039 348 7654321")
+    unknown = {"type": "track", "event": "zz unknown", "anonymousId": "a1", "messageId": "m1", "timestamp": now,
+               "context": {"traits": {"email": raw[0], "phone": raw[1]}},
+               "properties": {"cf": raw[2], "note": f"richiamare al {raw[3]}"}}
+    with open_project(tmp_path / "p") as p:
+        sender = Sender(p)
+        try:
+            assert sender.send({"batch": [unknown]}).status == 400
+            assert sender.send(f"not json: {raw[0]} {raw[4]}".encode()).status == 400
+        finally:
+            sender.close()
+        report = drain(p)
+        assert report.rejected == 2
+        rows = p.engine.query("SELECT reason_code, raw_text, message FROM quarantine ORDER BY reason_code").to_pylist()
+    assert [r["reason_code"] for r in rows] == ["collector_bad_json", "collector_unknown_event"]
+    text = " ".join(f"{r['raw_text']} {r['message']}" for r in rows)
+    for value in (*raw, "mario.rossi@example.it", "3471234567", "3487654321", "9954090"):
+        assert value.lower() not in text.lower(), value
+    assert all(w in text for w in ("[e-mail]", "[telefono]", "[codice fiscale]"))
+    assert "zz unknown" in rows[1]["raw_text"] and "a1" in rows[1]["raw_text"]   # still findable
+    blob = b"".join(f.read_bytes() for f in (tmp_path / "p").rglob("*") if f.is_file()).lower()
+    assert not [v for v in ("mario.rossi@example.it", "rssmra85t10a562s", "347 1234567", "366 995 4090") if v.encode() in blob]

@@ -274,14 +274,18 @@ def _read_rejects(path: Any) -> pa.Table:
 
 
 def _quarantine_rows(t: pa.Table, source: str, project: Any, run_id: str) -> pa.Table:
+    """The refused payloads as quarantine rows, contact data masked (e-mails, phones, tax codes:
+    docs/privacy.md) before they are stored, as an import masks its malformed rows."""
+    from percorso.engine.privacy_sql import masked_rows
+
     kind = project.settings.source(source).kind
     n = t.num_rows
-    return pa.table({
+    return masked_rows(project.engine, pa.table({
         "source_name": pa.array([source] * n, pa.string()), "source_kind": pa.array([kind] * n, pa.string()),
         "source_file": t.column("where"), "source_line": t.column("line"), "reason_code": t.column("reason"),
         "message": t.column("message"), "raw_text": t.column("raw"),
         "ingest_run_id": pa.array([run_id] * n, pa.string()), "quarantined_at": t.column("at"),
-    })
+    }))
 
 
 def _needs_build(engine: Any) -> bool:

@@ -608,6 +608,20 @@ def _masked(expr: str) -> str:
     return expr
 
 
+def masked_rows(engine: Engine, rows: pa.Table, columns: tuple[str, ...] = ("raw_text", "message")) -> pa.Table:
+    """``rows`` (quarantine rows not stored yet) with contact data masked in ``columns``, as
+    :func:`mask_quarantine` masks an import's: the raw text never reaches the database."""
+    if rows.num_rows == 0:
+        return rows
+    engine.register_arrow("_mask_rows", rows)
+    try:
+        repl = ", ".join(f"{_masked(qi(c))} AS {qi(c)}" for c in columns)
+        out = engine.query(f"SELECT * REPLACE ({repl}) FROM _mask_rows")
+    finally:
+        engine.unregister("_mask_rows")
+    return out.select(rows.column_names)
+
+
 def mask_quarantine(engine: Engine, run_ids: list[str]) -> int:
     """Mask contact data in the raw text and message of the rows ``run_ids`` quarantined; returns rows changed.
 
