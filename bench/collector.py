@@ -1,7 +1,7 @@
 """Collector load on loopback: events/s, acknowledgement latency, the fsync floor, freshness (issue 17).
 
 Usage: python bench/collector.py [--project DIR | --customers N] [--clients 4] [--seconds 20]
-                                 [--max-batches 2000] [--kills 0] [--door intake|server]
+                                 [--max-batches 2000] [--kills 0 [--kills-only]] [--door intake|server]
 
 Starts ``percorso serve`` on a built project (a copy of ``--project``, else a new demo) and
 ``--clients`` load-generator processes, each sending batches of 100 Segment calls to
@@ -52,6 +52,25 @@ def pct(values: list[float]) -> dict[str, float]:
     a = np.array(values) * 1000
     return {"p50_ms": round(float(np.percentile(a, 50)), 1), "p95_ms": round(float(np.percentile(a, 95)), 1),
             "p99_ms": round(float(np.percentile(a, 99)), 1), "max_ms": round(float(a.max()), 1), "n": len(values)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
 
 
 def uptime() -> str:
@@ -116,6 +135,7 @@ def client_worker(args: tuple[int, str, str, float, int, str]) -> dict:
     client, url, key, seconds, max_batches, run = args
     rng = random.Random(client)
     lat, codes, acked = [], {}, []
+    cpu0 = time.process_time()
     deadline = time.monotonic() + seconds
     with httpx.Client(base_url=url, auth=(key, ""), timeout=30) as http:
         n = 0
@@ -134,7 +154,7 @@ def client_worker(args: tuple[int, str, str, float, int, str]) -> dict:
             else:
                 time.sleep(0.05)
             n += 1
-    return {"lat": lat, "codes": codes, "acked_batches": acked}
+    return {"lat": lat, "codes": codes, "acked_batches": acked, "cpu_s": time.process_time() - cpu0}
 
 
 def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run: str) -> dict:
@@ -150,6 +170,7 @@ def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run
             codes[str(c)] = codes.get(str(c), 0) + n
     events = BATCH * codes.get("200", 0)
     return {"events_acked": events, "seconds": round(wall, 2), "events_per_s": round(events / wall, 1),
+            "clients_cpu_s": round(sum(p["cpu_s"] for p in parts), 2),
             "requests": len(lat), "status": codes, "ack_latency": pct(lat),
             "acked": {c: p["acked_batches"] for c, p in enumerate(parts)}}
 
@@ -296,6 +317,7 @@ def main() -> None:
     ap.add_argument("--max-batches", type=int, default=2000)
     ap.add_argument("--kills", type=int, default=0)
     ap.add_argument("--door", choices=["intake", "server"], default="intake")
+    ap.add_argument("--kills-only", action="store_true", help="only the --kills crash run (no load, no floor)")
     ap.add_argument("--floor", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor:
@@ -313,6 +335,10 @@ def main() -> None:
                             str(root)], check=True, capture_output=True, env=ENV)
         key = subprocess.run([sys.executable, "-m", "percorso", "source", "key", "create", "web", "-p", str(root)],
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+        if args.kills_only:  # the crash bench alone (not a timing run)
+            print(json.dumps({"bench": "collector-kills", "crash": kills(root, key, args.kills, args.clients),
+                              "uptime_before": load_before, "uptime_after": uptime()}))
+            return
         proc, url, token, intake = serve_collector(root)
         door = intake if args.door == "intake" else url
         fresh: list[float] = []
@@ -324,10 +350,19 @@ def main() -> None:
             prober.start()
             sampler = threading.Thread(target=backlog, args=(root, stop, waiting), daemon=True)
             sampler.start()
+            workers = children(proc.pid)
+            before = {p: cpu_seconds(p) for p in [proc.pid, *workers]}
             collector = load(door, key, args.clients, args.seconds, args.max_batches, "collector")
+            cpu = {p: round(cpu_seconds(p) - t, 2) for p, t in before.items()}
             stop.set()
             prober.join(timeout=120)
             drained = drain(root)
+            for _ in range(600):  # the last micro-batch's build runs after its files are gone: until idle
+                c1 = cpu_seconds(proc.pid)
+                time.sleep(1.0)
+                if cpu_seconds(proc.pid) - c1 < 0.1:
+                    break
+            cpu[proc.pid] = round(cpu_seconds(proc.pid) - before[proc.pid], 2)  # the consumer's whole share
             consumer = stats(root)
         finally:
             proc.terminate()
@@ -348,6 +383,16 @@ def main() -> None:
             fproc.terminate()
             fproc.wait(timeout=60)
         crash = kills(root, key, args.kills, args.clients) if args.kills else None
+        # where the cores went (the server: until every acknowledged event was consumed and built;
+        # the workers and clients: during the load): per 1,000 acknowledged events, and what a machine
+        # with only this on its 2 cores could sustain (2 CPU-seconds a second over the sum)
+        per_k = 1000 / max(collector["events_acked"], 1)
+        split = {"server_consumer_build_api": cpu[proc.pid], "intake_workers": sum(v for p, v in cpu.items() if p != proc.pid),
+                 "load_clients": collector["clients_cpu_s"]}
+        cpu_out = {"cpu_s": split, "cpu_ms_per_1000_events": {k: round(v * per_k * 1000, 1) for k, v in split.items()},
+                   "events_per_s_if_alone_on_2_cores": {
+                       "intake_and_clients": round(2 / max((split["intake_workers"] + split["load_clients"]) * per_k / 1000, 1e-9)),
+                       "everything": round(2 / max(sum(split.values()) * per_k / 1000, 1e-9))}}
         collector.pop("acked")
         floor.pop("acked")
         f = pct(fresh)
@@ -359,7 +404,7 @@ def main() -> None:
                "spool_backlog_every_2s": waiting,
                "consumer": {k: consumer.get(k) for k in ("accepted", "deduplicated", "quarantined_total", "micro_batches",
                                                           "last_batch_events", "last_batch_seconds", "busy_503")},
-               "crash": crash,
+               "crash": crash, "cpu": cpu_out,
                "targets": {"events_per_s": collector["events_per_s"] >= 10000,
                            "p99_ack_ms": collector["ack_latency"].get("p99_ms", 1e9) <= 200,
                            "freshness_p95_s": f.get("p95_ms", 1e9) <= 5000},
