@@ -308,6 +308,18 @@ def kills(root: Path, key: str, n: int, clients: int) -> dict:
             "missing": sum(1 for m in acked if m not in stored), "duplicated": int((got.n > 1).sum())}
 
 
+def bench_project(work: Path, project: Path | None, customers: int) -> Path:
+    """A copy of ``project`` in ``work``, else a new demo of ``customers`` people there."""
+    if project:
+        root = work / "project"
+        shutil.copytree(project, root, ignore=shutil.ignore_patterns(".percorso"))
+    else:
+        root = work / "demo"
+        subprocess.run([sys.executable, "-m", "percorso", "demo", "--customers", str(customers), "--dir", str(root)],
+                       check=True, capture_output=True, env=ENV)
+    return root
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", type=Path)
@@ -326,13 +338,7 @@ def main() -> None:
     load_before = uptime()
     work = Path(tempfile.mkdtemp(prefix="percorso-bench-collector-"))
     try:
-        if args.project:
-            root = work / "project"
-            shutil.copytree(args.project, root, ignore=shutil.ignore_patterns(".percorso"))
-        else:
-            root = work / "demo"
-            subprocess.run([sys.executable, "-m", "percorso", "demo", "--customers", str(args.customers), "--dir",
-                            str(root)], check=True, capture_output=True, env=ENV)
+        root = bench_project(work, args.project, args.customers)
         key = subprocess.run([sys.executable, "-m", "percorso", "source", "key", "create", "web", "-p", str(root)],
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
         if args.kills_only:  # the crash bench alone (not a timing run)

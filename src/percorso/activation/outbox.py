@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -182,14 +184,45 @@ def _recover(engine: Any, journal: SentJournal, report: DispatchReport) -> None:
     report.released = S.release_sending(engine)
 
 
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def dispatch_lock(engine: Any) -> threading.RLock:
+    """The one lock of a database's dispatcher (and scheduler beat) in this process.
+
+    Why: a dispatch starts by recovering what a crash left ``sending`` (:func:`_recover`), so a
+    second dispatcher starting while a first one sends would take the first one's batch for a
+    crash's, put it back to ``pending`` and send it again, and clear its sent journal. In
+    ``percorso serve`` two threads dispatch on two connections: the 5-second beat and the
+    collector's micro-batch hook (bench/activation.py --latency got 1 of 50 probe e-mails twice
+    before this lock). DuckDB lets one process write a database file, so a lock per file in
+    the process is enough; re-entrant, so :func:`percorso.activation.service.tick` holds it
+    across enrolment and dispatch.
+    """
+    path = str(getattr(engine, "path", "") or "")
+    key = os.path.realpath(path) if path and path != ":memory:" else f"memory:{id(engine)}"
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
 def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, now: Callable[[], datetime] = utcnow,
              consent: ConsentSource | None = None, max_batches: int | None = None,
              on_batch: Callable[[int], None] | None = None) -> DispatchReport:
     """Send every due message, batch by batch, until none is due (or ``max_batches``).
 
     ``now`` is a clock (tests and the demo simulate time); ``transports`` maps a channel to
-    its sender. A channel without a transport leaves its messages pending.
+    its sender. A channel without a transport leaves its messages pending. One dispatcher at a
+    time per database (:func:`dispatch_lock`).
     """
+    with dispatch_lock(engine):
+        return _dispatch(engine, settings, transports, now=now, consent=consent, max_batches=max_batches,
+                         on_batch=on_batch)
+
+
+def _dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, now: Callable[[], datetime],
+              consent: ConsentSource | None, max_batches: int | None,
+              on_batch: Callable[[int], None] | None) -> DispatchReport:
     S.ensure_activation_tables(engine)
     cfg: ActivationSettings = activation_settings(settings)
     zone = settings.project.time_zone
@@ -247,4 +280,5 @@ def dispatch(engine: Any, settings: Any, transports: dict[str, Transport], *, no
     return report
 
 
-__all__ = ["DispatchReport", "SentJournal", "TOUCHPOINT_TYPE", "Transport", "dispatch", "timeline_events", "utcnow"]
+__all__ = ["DispatchReport", "SentJournal", "TOUCHPOINT_TYPE", "Transport", "dispatch", "dispatch_lock", "timeline_events",
+           "utcnow"]

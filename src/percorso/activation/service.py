@@ -19,7 +19,7 @@ import pandas as pd
 from percorso.activation import holdout
 from percorso.activation.email import SmtpSender, build_message, render, unsubscribe_token
 from percorso.activation.model import Journey, action_channel, flatten
-from percorso.activation.outbox import DispatchReport, Transport, dispatch, utcnow
+from percorso.activation.outbox import DispatchReport, Transport, dispatch, dispatch_lock, utcnow
 from percorso.activation.runner import RunReport, _condition_members, run_journeys
 from percorso.activation.settings import activation_settings
 from percorso.activation.store import load_journeys
@@ -70,19 +70,28 @@ def transports(project: Any) -> dict[str, Transport]:
 LOOKBACK = timedelta(days=1)
 
 
-def tick(project: Any, *, now: datetime | None = None, since: datetime | None = None,
-         send: bool = True, senders: dict[str, Transport] | None = None) -> tuple[RunReport, DispatchReport | None]:
+def tick(project: Any, *, now: datetime | None = None, since: datetime | None = None, send: bool = True,
+         senders: dict[str, Transport] | None = None, wait: bool = True) -> tuple[RunReport, DispatchReport | None]:
     """One beat of the scheduler: run the enabled journeys (occurrences since ``since``, default
-    one day before ``now``), then send what is due."""
-    at = now or utcnow()
-    since = since if since is not None else at - LOOKBACK
+    one day before ``now``), then send what is due. One beat at a time per database
+    (the server's 5-second beat and the collector's hook run on two threads); with
+    ``wait=False`` a beat that finds another one running does nothing (the server's beat, on the
+    database worker every page and API read goes through, must not wait for the hook's sends)."""
     engine = project.engine
-    report = run_journeys(engine, project.secret, load_journeys(project.root), now=at,
-                          zone=project.settings.project.time_zone, since=since)
-    sent = None
-    if send:
-        sent = dispatch(engine, project.settings, senders if senders is not None else transports(project),
-                        now=(lambda: at) if now is not None else utcnow)
+    lock = dispatch_lock(engine)
+    if not lock.acquire(blocking=wait):
+        return RunReport(), None
+    try:  # the clock is read once the lock is ours: a beat that waited acts now
+        at = now or utcnow()
+        since = since if since is not None else at - LOOKBACK
+        report = run_journeys(engine, project.secret, load_journeys(project.root), now=at,
+                              zone=project.settings.project.time_zone, since=since)
+        sent = None
+        if send:
+            sent = dispatch(engine, project.settings, senders if senders is not None else transports(project),
+                            now=(lambda: at) if now is not None else utcnow)
+    finally:
+        lock.release()
     return report, sent
 
 

@@ -137,7 +137,7 @@ async def _activation_beats(state: Any, every: float = 5.0) -> None:
         await asyncio.sleep(every)
         try:
             if any(j.enabled for j in load_journeys(state.root)):
-                await state.db(lambda: tick(state.project))
+                await state.db(lambda: tick(state.project, wait=False))  # the collector's hook may be ticking
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a beat must not stop the server; the next one retries
