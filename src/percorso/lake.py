@@ -63,7 +63,7 @@ TABLES = (
     LakeTable("events", ("source_name", lake_sql.MONTH)),
     LakeTable("touchpoints", ("source_name", lake_sql.MONTH)),
     LakeTable("orders"),
-    LakeTable("customers", exclude=("first_name", "last_name")),
+    LakeTable("customers", exclude=("first_name", "last_name", "birth_date")),
     LakeTable("identity_map"),
     LakeTable("campaign_costs"),
 )

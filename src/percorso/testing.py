@@ -29,7 +29,7 @@ from percorso.events import is_touchpoint_type
 _PURCHASE_TYPES = {"purchase", "receipt", "return", "refund"}
 _ARROW = {
     "VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(), "INTEGER": pa.int32(), "BIGINT": pa.int64(), "DATE": pa.date32(),
 }
 
 Step = tuple[str, str | datetime] | tuple[str, str | datetime, Mapping[str, Any]] | Mapping[str, Any]

@@ -46,7 +46,7 @@ def _setup(root: Path, port: int) -> list[str]:
     engine = project.engine
     ids = [f"C{i:012x}" for i in range(N)]
     types = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
-             "BOOLEAN": pa.bool_()}
+             "BOOLEAN": pa.bool_(), "DATE": pa.date32()}
     cols = {name: pa.nulls(N, types[sql]) for name, sql in CUSTOMER_COLUMNS}
     cols["customer_id"] = pa.array(ids)
     from percorso.privacy.contacts import store_contacts   # the addresses sealed in the vault, keys on the profile

@@ -101,6 +101,22 @@ def test_consent_and_traits_latest_value_wins(proj, tmp_path: Path):
     assert opened.to_pylist() == [{"email": "anna@x.it", "phone": "+393331234567"}]
 
 
+def test_birth_date_from_the_crm_latest_known_value_wins(proj, tmp_path: Path):
+    """The CRM's (or loyalty card's) birth date reaches the profile for birthday triggers; a later
+    record without one does not erase it, a later record with another one corrects it."""
+    f = tmp_path / "crm.csv"
+    head = CRM_HEAD.replace(";origin\n", ";origin;data_di_nascita\n")
+    f.write_bytes((head
+                   + "CRM1;2024-01-01T10:00:00;Anna;Rossi;anna@x.it;;;Milano;MI;1;1;negozio;29/02/1980\n"
+                   + "CRM1;2024-06-01T10:00:00;Anna;Rossi;anna@x.it;;;Torino;TO;1;1;web;\n"
+                   + "CRM2;2024-01-01T10:00:00;Bruno;Verdi;bruno@x.it;;;Roma;RM;1;1;web;01/03/1975\n"
+                   + "CRM2;2024-02-01T10:00:00;Bruno;Verdi;bruno@x.it;;;Roma;RM;1;1;web;02/03/1975\n").encode("latin-1"))
+    ingest(proj, "crm", f)
+    run_build(proj)
+    got = _rows(proj, "SELECT first_name, city, CAST(birth_date AS VARCHAR) FROM customers ORDER BY first_name")
+    assert got == [("Anna", "Torino", "1980-02-29"), ("Bruno", "Roma", "1975-03-02")]
+
+
 def test_rebuild_with_nothing_new_changes_nothing_and_ids_are_stable(proj, tmp_path: Path):
     f = write_jsonl(tmp_path / "w.jsonl", [
         seg("m1", "2025-03-05T10:00:00Z", anon="a1", email="x@y.it"),

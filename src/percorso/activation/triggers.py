@@ -12,6 +12,7 @@ when the journey may start (the end of the "within" time of an ``unless`` trigge
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,7 +96,10 @@ def date_occurrences(engine: Any, trig: DateTrigger, now: datetime, zone: str) -
                              "source maps one)", code="trait_missing")
         target = today + timedelta(days=trig.days)
         bd = c.birth_date.cast("date")
-        hit = c.filter((bd.month() == target.month) & (bd.day() == target.day)).select("customer_id")
+        on_day = (bd.month() == target.month) & (bd.day() == target.day)
+        if (target.month, target.day) == (2, 28) and not calendar.isleap(target.year):
+            on_day |= (bd.month() == 2) & (bd.day() == 29)  # born on 29 February: the 28th when there is none
+        hit = c.filter(on_day & (bd < ibis.literal(target))).select("customer_id")
         occ = ibis.literal(f"birthday:{target.year}")
     return hit.select("customer_id", occurrence=occ, triggered_at=now_lit, ready_at=now_lit)
 

@@ -18,7 +18,7 @@ from percorso.build.touchpoints import _ibis_type
 #: Identifier types that make a customer "identified" (known person, not just a cookie).
 STRONG_ID_TYPES: tuple[str, ...] = ("user_id", "email_key", "phone_key", "loyalty_card", "crm_id", "tax_code_key")
 
-_TRAITS = ("first_name", "last_name", "city", "province")
+_TRAITS = ("first_name", "last_name", "city", "province", "birth_date")
 
 
 def _seen(m: ir.Table) -> ir.StructValue:

@@ -81,6 +81,7 @@ CUSTOMER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("loyalty_card", "VARCHAR"),
     ("city", "VARCHAR"),
     ("province", "VARCHAR"),
+    ("birth_date", "DATE"),                 # from the loyalty card or CRM record (latest wins); date triggers
     ("home_store", "VARCHAR"),              # store with most receipts
     ("first_channel", "VARCHAR"),           # channel of the first touchpoint (NULL without touchpoints)
     ("current_stage", "VARCHAR"),           # stage of the latest staged touchpoint

@@ -219,4 +219,4 @@ def write_touchpoints(
 
 def _ibis_type(sql: str) -> str:
     return {"VARCHAR": "string", "TIMESTAMP": "timestamp", "DOUBLE": "float64", "BOOLEAN": "boolean",
-            "INTEGER": "int32", "BIGINT": "int64"}[sql]
+            "INTEGER": "int32", "BIGINT": "int64", "DATE": "date"}[sql]
