@@ -78,6 +78,8 @@ def dashboard(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                       str(root)).stdout.decode().split()[0]
     admin = percorso("token", "create", "--role", "admin", "--name", "browser-admin", "--project",
                      str(root)).stdout.decode().split()[0]
+    for example in ("cart_abandonment", "browse_abandonment"):  # the Attivazione page lists them (created off)
+        percorso("journey", "create", "--example", example, "--project", str(root))
     ids, emails, phones = _people(root)
     server = Server.start(root)
     try:

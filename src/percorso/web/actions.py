@@ -120,3 +120,23 @@ async def revoke_token_form(request: Request) -> Response:
     await state.audit(request, "token_revoke", query={"token": fields.get("token_id", "")}, rows=n)
     lang = parse_locale(fields.get("lang"))
     return RedirectResponse(f"/impostazioni?lang={lang}", status_code=303)
+
+
+@post_endpoint("/attivazione/stato", Role.analyst)
+async def journey_state_form(request: Request) -> Response:
+    """Switch an activation journey on or off (the journey file's flag, as ``percorso journey
+    enable|disable``), audited like the API's, then show the journeys again."""
+    from percorso.activation.store import set_enabled
+
+    fields, refused = await _checked(request)
+    if refused:
+        return refused
+    state = request.app.state.percorso
+    name, on = fields.get("journey", ""), fields.get("enabled", "") == "1"
+    try:
+        await state.db(set_enabled, state.root, name, on)
+    except PercorsoError as exc:
+        return await _page(request, "attivazione", fields, {}, [exc.message], status=400)
+    await state.audit(request, "journey_enable" if on else "journey_disable", query={"name": name}, status=200)
+    lang = parse_locale(fields.get("lang"))
+    return RedirectResponse(f"/attivazione?j={quote(name)}&lang={lang}", status_code=303)

@@ -50,6 +50,7 @@ PAGES: tuple[Page, ...] = (
     Page("valore", "/valore", N_("Value"), Role.viewer),
     Page("personas", "/personas", N_("Personas"), Role.viewer),
     Page("segmenti", "/segmenti", N_("Segments"), Role.viewer),
+    Page("attivazione", "/attivazione", N_("Activation"), Role.viewer),
     Page("cliente", "/cliente", N_("Customer 360"), Role.analyst),
     Page("qualita", "/qualita", N_("Data quality"), Role.viewer),
     Page("impostazioni", "/impostazioni", N_("Settings"), Role.admin),

@@ -1,0 +1,105 @@
+"""Attivazione on the server side: the journeys with the holdout numbers of ``journey results``,
+the customers for analysts only, and switching a journey on or off through a CSRF-protected form.
+
+The journeys run once over the demo's last day (enrol, one dispatch with a recording sender),
+so the numbers are the project's own; each figure on the page is checked against the Python
+API (:func:`percorso.activation.service.results`) and the outbox table, never against page text.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from percorso.activation.model import journey_from_dict
+from percorso.activation.outbox import dispatch
+from percorso.activation.runner import run_journeys
+from percorso.activation.service import results
+from percorso.activation.store import EXAMPLES, get_journey, save_journey
+from percorso.project import open_project
+from tests.web.conftest import get
+
+NAMES = ("cart_abandonment", "browse_abandonment")
+
+
+@pytest.fixture(scope="module")
+def journeys_site(site):  # type: ignore[no-untyped-def]
+    client, tokens, root = site
+    with open_project(root) as p:
+        live = [journey_from_dict({**EXAMPLES[n], "enabled": True}) for n in NAMES]
+        t = p.engine.table("touchpoints")
+        end = p.engine.execute(t.aggregate(end=t.occurred_at.max()))["end"].iloc[0].to_pydatetime()
+        run_journeys(p.engine, p.secret, live, now=end, zone=p.settings.project.time_zone)
+        dispatch(p.engine, p.settings, {"email": lambda m, person: ("sent", None)}, now=lambda: end)
+        for j in live:  # the cart journey stays on, the browse one is off
+            save_journey(root, j.model_copy(update={"enabled": j.name == "cart_abandonment"}), replace=True)
+    return client, tokens, root
+
+
+def _points(x: float) -> str:
+    return f"{x * 100:+.1f}".replace(".", ",")
+
+
+def test_every_journey_with_the_results_of_the_api_in_both_languages(journeys_site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, root = journeys_site
+    it = unescape(get(client, "/attivazione", tokens["viewer"]))
+    en = unescape(get(client, "/attivazione", tokens["viewer"], lang="en"))
+    assert 'role="alert"' not in it
+    with open_project(root) as p:
+        o = p.engine.execute(p.engine.table("activation_outbox").select("journey", "status"))
+        for name in NAMES:
+            frame, sentences = results(p, get_journey(root, name))
+            row = frame.iloc[0]
+            assert row["n_treated"] > 0  # the demo's last day enrols people: the check is not vacuous
+            assert sentences["it"] in it and sentences["en"] in en
+            assert f">{_points(row['uplift'])}<" in it.replace("\n", "")
+            sent = int(((o["journey"] == name) & (o["status"] == "sent")).sum())
+            held = int(((o["journey"] == name) & (o["status"] == "held_out")).sum())
+            cells = re.search(rf'>{name}</a>.*?</tr>', it.replace("\n", ""), re.S).group(0)
+            nums = re.findall(r'<td class="num">([^<]*)</td>', cells)
+            expected = [int(row["n_treated"]), int(row["n_control"]), sent, held]
+            assert nums[1:5] == [f"{n:,}".replace(",", ".") for n in expected]
+    assert "Attivazione" in it and "Activation" in en
+    on = re.search(r'>cart_abandonment</a>.*?</tr>', it.replace("\n", ""), re.S).group(0)
+    assert "attivo" in on
+
+
+def test_a_viewer_sees_counts_an_analyst_the_customers(journeys_site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, root = journeys_site
+    with open_project(root) as p:
+        e = p.engine.table("activation_enrolments")
+        ids = set(p.engine.execute(e.filter(e.journey == "cart_abandonment").select("customer_id"))["customer_id"])
+    viewer = get(client, "/attivazione", tokens["viewer"], j="cart_abandonment")
+    assert ids and not any(c in viewer for c in ids)
+    assert 'action="/attivazione/stato"' not in viewer
+    analyst = get(client, "/attivazione", tokens["analyst"], j="cart_abandonment")
+    shown = set(re.findall(r'href="/cliente\?id=([^&"]+)', analyst))
+    assert shown and shown <= ids
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_switching_a_journey_needs_the_form_token_and_the_role(journeys_site) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, root = journeys_site
+    page = get(client, "/attivazione", tokens["analyst"])
+    headers = {"Authorization": f"Bearer {tokens['analyst']}", "Accept": "text/html"}
+    fields = {"journey": "browse_abandonment", "enabled": "1", "lang": "it"}
+    forged = client.post("/attivazione/stato", headers=headers, data=fields, follow_redirects=False)
+    assert forged.status_code == 403 and forged.headers.get("X-Refused") == "csrf"
+    assert not get_journey(root, "browse_abandonment").enabled
+    viewer = client.post("/attivazione/stato", headers={"Authorization": f"Bearer {tokens['viewer']}"},
+                         data={**fields, "csrf": _csrf(page)}, follow_redirects=False)
+    assert viewer.status_code == 403 and not get_journey(root, "browse_abandonment").enabled
+    done = client.post("/attivazione/stato", headers=headers, data={**fields, "csrf": _csrf(page)},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith("/attivazione?j=browse_abandonment")
+    assert get_journey(root, "browse_abandonment").enabled
+    off = client.post("/attivazione/stato", headers=headers, follow_redirects=False,
+                      data={**fields, "enabled": "0", "csrf": _csrf(page)})
+    assert off.status_code == 303 and not get_journey(root, "browse_abandonment").enabled
+    unknown = client.post("/attivazione/stato", headers=headers, data={**fields, "journey": "nope", "csrf": _csrf(page)})
+    assert unknown.status_code == 400 and "nope" in unknown.text
