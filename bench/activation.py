@@ -8,8 +8,10 @@ reaction orders are ingested and built, and the holdout results are compared wit
 - coverage: the cart journey's 95 % interval of the conversion uplift contains the true
   expected uplift (target: at least 18 of 20 seeds);
 - the inert journey is reported as not significant (target: at least 18 of 20);
-- tick latency: how long one scheduler beat (enrol + advance + send) takes after a build,
-  the activation part of trigger-to-send (the collector's intake is measured by its own bench).
+- tick latency: how long one scheduler beat (enrol + advance + send) takes after a build.
+
+``--latency`` measures trigger-to-send under the collector's benchmark load instead
+(:mod:`activation_latency`: a timing bench, run it under the shared lock).
 
 Prints one JSON object. Example (the issue's run; minutes per seed at 20,000 customers)::
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -49,6 +52,12 @@ def one_seed(folder: Path, seed: int, customers: int) -> dict:
             tick(project, now=end + timedelta(minutes=k), senders={"email": lambda m, p: ("sent", None)})
             beats.append(time.perf_counter() - start)
     cart, inert = out["journeys"]["cart_abandonment"], out["journeys"]["browse_abandonment"]
+    b = cart["before"]
+    # Where the error comes from: the arms' conversions before any reaction (randomisation
+    # noise of the holdout), the reactions drawn against their expectation, and anything left
+    # (conversions the reactions added or removed beyond themselves: must be zero).
+    extra_t = int(cart["conversions_treated"]) - b["conversions_treated"] - b["reactions"]
+    extra_c = int(cart["conversions_control"]) - b["conversions_control"]
     return {
         "seed": seed, "demo_seconds": round(demo_s, 1), "simulate_seconds": round(sim_s, 1),
         "messages": out["messages"], "reaction_orders": out["reaction_orders"],
@@ -58,10 +67,22 @@ def one_seed(folder: Path, seed: int, customers: int) -> dict:
         "cart_covered": bool(cart["uplift_low"] <= cart["true_uplift"] <= cart["uplift_high"]),
         "inert_uplift": inert["uplift"], "inert_p": inert["p_value"], "inert_significant": bool(inert["significant"]),
         "beat_seconds_median": round(statistics.median(beats), 3),
+        "cart_error": cart["uplift"] - cart["true_uplift"],
+        "cart_baseline_gap": b["conversions_treated"] / max(1, b["n_treated"])
+        - b["conversions_control"] / max(1, b["n_control"]),
+        "cart_reaction_gap": b["reactions"] / max(1, b["n_treated"]) - cart["true_uplift"],
+        "cart_reactions": b["reactions"], "cart_extra_treated": extra_t, "cart_extra_control": extra_c,
+        "cart_enrolments_changed": [b["n_treated"] - int(cart["n_treated"]), b["n_control"] - int(cart["n_control"])],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 
 def main() -> None:
+    if "--latency" in sys.argv:  # trigger-to-send under the collector's load (bench/activation_latency.py)
+        from activation_latency import main as latency
+
+        latency(sys.argv[1:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=1)
@@ -69,17 +90,23 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="keep the projects here (default: a temporary folder)")
     args = ap.parse_args()
     base = args.dir or Path(tempfile.mkdtemp(prefix="percorso-activation-bench-"))
+    load_before = [round(x, 2) for x in os.getloadavg()]
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         rows.append(one_seed(base / f"seed{seed}", seed, args.customers))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     beats = sorted(r["beat_seconds_median"] for r in rows)
+    errors = [r["cart_error"] for r in rows]
     print(json.dumps({
         "seeds": args.seeds, "customers": args.customers,
         "cart_interval_covers_truth": sum(r["cart_covered"] for r in rows),
         "cart_significant": sum(r["cart_p"] < 0.05 for r in rows),
         "inert_not_significant": sum(not r["inert_significant"] for r in rows),
         "beat_seconds_p95": beats[min(len(beats) - 1, int(0.95 * len(beats)))],
+        "cart_mean_error": statistics.mean(errors),
+        "cart_error_se": statistics.stdev(errors) / len(errors) ** 0.5 if len(errors) > 1 else None,
+        "cart_extra_conversions": [sum(r["cart_extra_treated"] for r in rows), sum(r["cart_extra_control"] for r in rows)],
+        "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
         "per_seed": rows,
     }, indent=1))
 

@@ -24,7 +24,7 @@ def test_truth_and_reactions_by_hand(tmp_path) -> None:
     project = make_project(tmp_path, people, profiles, "caps = []")
     statuses = run_period(project, ["cart_abandonment"], every_days=3)
     assert statuses["sent"] + statuses.get("held_out", 0) == 60  # the buyers buy after the e-mail: nobody exits
-    hit, truth = reactions(project, "cart_abandonment", seed=7)
+    hit, truth, _ = reactions(project, "cart_abandonment", seed=7)
     e = project.engine.execute(project.engine.table("activation_enrolments"))
     o = project.engine.execute(project.engine.table("activation_outbox"))
     treated = e[e["variant"] == "treated"].merge(o[["enrolment_id", "sent_at"]], on="enrolment_id", how="left")
@@ -38,5 +38,5 @@ def test_truth_and_reactions_by_hand(tmp_path) -> None:
     for r in hit.itertuples(index=False):
         assert r.sent_at < r.at <= r.triggered_at + timedelta(days=7)
         assert int(r.customer_id[1:]) % 5 != 0
-    again, truth2 = reactions(project, "cart_abandonment", seed=7)
+    again, truth2, _ = reactions(project, "cart_abandonment", seed=7)
     assert list(again["enrolment_id"]) == list(hit["enrolment_id"]) and truth2 == truth  # a pure function of the seed

@@ -89,8 +89,10 @@ def run_period(project: Any, journeys: list[str], *, hour: int = 10, every_days:
     return dict(zip(counts["status"], counts["n"].astype(int)))
 
 
-def reactions(project: Any, journey: str, seed: int) -> tuple[pd.DataFrame, float]:
-    """The reaction orders of one journey and its true expected uplift (conversion points)."""
+def reactions(project: Any, journey: str, seed: int) -> tuple[pd.DataFrame, float, dict[str, int]]:
+    """The reaction orders of one journey, its true expected uplift (conversion points) and the
+    conversions per arm before any reaction (``baseline``: what the check after the rebuild
+    compares with: treated after = treated before + reactions, control after = control before)."""
     engine = project.engine
     j = journey_from_dict(EXAMPLES[journey])
     rows = engine.execute(per_enrolment(engine, j))
@@ -106,6 +108,9 @@ def reactions(project: Any, journey: str, seed: int) -> tuple[pd.DataFrame, floa
 
     info = open_contacts(engine, project.settings, info)   # the shop's order file names the buyer's e-mail
     info = info.merge(rows[["enrolment_id", "converted"]], on="enrolment_id", how="left")
+    arms = rows.groupby("variant")["converted"].agg(["count", "sum"])
+    baseline = {f"{k}_{v}": int(arms.at[v, c]) if v in arms.index else 0
+                for v in ("treated", "control") for k, c in (("n", "count"), ("conversions", "sum"))}
     info["persona"] = np.where(info["loyalty_card"].notna(), "loyal", np.where(info["n_orders"] > 0, "buyer", "new"))
     window = timedelta(seconds=j.goal.window)
     treated = info[info["variant"] == "treated"].copy()
@@ -115,13 +120,14 @@ def reactions(project: Any, journey: str, seed: int) -> tuple[pd.DataFrame, floa
     truth = float(treated["p"].mean()) if len(treated) else float("nan")
     u = np.array([_uniform(seed, k, journey) for k in treated["enrolment_id"]])
     hit = treated[u < treated["p"].to_numpy()].copy()
+    baseline["reactions"] = len(hit)
     if hit.empty:
-        return hit.assign(at=pd.Series(dtype="datetime64[us]")), truth
+        return hit.assign(at=pd.Series(dtype="datetime64[us]")), truth, baseline
     delay = np.array([_uniform(seed, k, "delay") for k in hit["enrolment_id"]])
     room = ((hit["triggered_at"] + window) - hit["sent_at"]).dt.total_seconds().clip(upper=2 * 86400)
     hit["at"] = hit["sent_at"] + pd.to_timedelta(delay * room.to_numpy() * 0.999, unit="s")
     hit["revenue"] = np.round(80 + 320 * np.array([_uniform(seed, k, "basket") for k in hit["enrolment_id"]]), 2)
-    return hit, truth
+    return hit, truth, baseline
 
 
 def write_orders(path: Path, orders: pd.DataFrame, zone: str) -> int:
@@ -150,9 +156,10 @@ def simulate(project: Any, *, seed: int, journeys: tuple[str, ...] = ("cart_aban
     statuses = run_period(project, list(journeys), every_days=every_days)
     zone = project.settings.project.time_zone
     truth: dict[str, float] = {}
+    before: dict[str, dict[str, int]] = {}
     frames = []
     for name in journeys:
-        hit, truth[name] = reactions(project, name, seed)
+        hit, truth[name], before[name] = reactions(project, name, seed)
         frames.append(hit)
     orders = pd.concat(frames, ignore_index=True)
     path = project.root / "sources" / REACTIONS_FILE
@@ -166,7 +173,7 @@ def simulate(project: Any, *, seed: int, journeys: tuple[str, ...] = ("cart_aban
         frame = journey_results(project.engine, journey_from_dict(EXAMPLES[name]))
         row = frame.iloc[0].to_dict()
         out["journeys"][name] = {"true_uplift": truth[name], **{k: (float(v) if isinstance(v, (int, float, np.floating,
-                                 np.integer)) else v) for k, v in row.items()}}
+                                 np.integer)) else v) for k, v in row.items()}, "before": before[name]}
     gt = project.root / "ground_truth"
     if gt.is_dir():
         (gt / "activation_effects.json").write_text(json.dumps(
