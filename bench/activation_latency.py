@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
     from aiosmtpd.controller import Controller
-    from api import serve
-    from collector import bench_project, free_port, load, stats, uptime
+    from collector import bench_project, free_port, load, serve_collector, stats, uptime
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", action="store_true", help=argparse.SUPPRESS)
@@ -150,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-batches", type=int, default=100_000)
     ap.add_argument("--trigger", choices=sorted(EVENTS), default="purchase")
+    ap.add_argument("--door", choices=["intake", "server"], default="intake",
+                    help="where load and probes go: the collector's intake workers (default) or the server's port")
     ap.add_argument("--settle", type=float, default=60.0, help="seconds to wait for the last probes' messages")
     args = ap.parse_args(argv)
     load_before = uptime()
@@ -163,14 +164,15 @@ def main(argv: list[str] | None = None) -> None:
         configure(root, args.trigger, smtp_port)
         key = subprocess.run([sys.executable, "-m", "percorso", "source", "key", "create", "web", "-p", str(root)],
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
-        proc, url, _token = serve(root)
+        proc, url, _token, intake = serve_collector(root)
+        door = intake if args.door == "intake" else url
         acked: dict[str, float] = {}
         refused: list[str] = []
         try:
             stop = threading.Event()
-            prober = threading.Thread(target=probe, args=(url, key, args.trigger, stop, acked, refused), daemon=True)
+            prober = threading.Thread(target=probe, args=(door, key, args.trigger, stop, acked, refused), daemon=True)
             prober.start()
-            collector = load(url, key, args.clients, args.seconds, args.max_batches, "activation-latency")
+            collector = load(door, key, args.clients, args.seconds, args.max_batches, "activation-latency")
             stop.set()
             prober.join(timeout=60)
             deadline = time.perf_counter() + args.settle
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         lat = np.array(got) if got else np.array([np.nan])
         collector.pop("acked")
         out = {
-            "bench": "activation_latency", "trigger": args.trigger, "clients": args.clients,
+            "bench": "activation_latency", "trigger": args.trigger, "clients": args.clients, "door": args.door,
             "load": {k: collector[k] for k in ("events_acked", "seconds", "events_per_s", "ack_latency", "status")},
             "probes_acked": len(acked), "probes_received": len(got), "probes_refused": refused[:5],
             "messages_received": arrivals.count,
