@@ -77,6 +77,17 @@ def one_seed(folder: Path, seed: int, customers: int) -> dict:
     }
 
 
+def saved_rows(paths: list[Path]) -> dict[int, dict]:
+    """Per-seed rows (one JSON object a line, as each seed prints them) by seed, first one kept."""
+    rows: dict[int, dict] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith('{"seed"'):
+                row = json.loads(line)
+                rows.setdefault(int(row["seed"]), row)
+    return dict(sorted(rows.items()))
+
+
 def main() -> None:
     if "--latency" in sys.argv:  # trigger-to-send under the collector's load (bench/activation_latency.py)
         from activation_latency import main as latency
@@ -88,17 +99,23 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--customers", type=int, default=20_000)
     ap.add_argument("--dir", type=Path, default=None, help="keep the projects here (default: a temporary folder)")
+    ap.add_argument("--rows", type=Path, nargs="+", help="only sum up per-seed rows already printed (stderr of runs "
+                    "over parts of the seeds, in parallel): the first row of each seed counts")
     args = ap.parse_args()
-    base = args.dir or Path(tempfile.mkdtemp(prefix="percorso-activation-bench-"))
     load_before = [round(x, 2) for x in os.getloadavg()]
-    rows = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        rows.append(one_seed(base / f"seed{seed}", seed, args.customers))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    if args.rows:
+        rows = list(saved_rows(args.rows).values())
+        args.seeds = len(rows)
+    else:
+        base = args.dir or Path(tempfile.mkdtemp(prefix="percorso-activation-bench-"))
+        rows = []
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            rows.append(one_seed(base / f"seed{seed}", seed, args.customers))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     beats = sorted(r["beat_seconds_median"] for r in rows)
     errors = [r["cart_error"] for r in rows]
     print(json.dumps({
-        "seeds": args.seeds, "customers": args.customers,
+        "seeds": args.seeds, "customers": args.customers, "seed_list": [r["seed"] for r in rows],
         "cart_interval_covers_truth": sum(r["cart_covered"] for r in rows),
         "cart_significant": sum(r["cart_p"] < 0.05 for r in rows),
         "inert_not_significant": sum(not r["inert_significant"] for r in rows),

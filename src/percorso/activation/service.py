@@ -71,12 +71,15 @@ LOOKBACK = timedelta(days=1)
 
 
 def tick(project: Any, *, now: datetime | None = None, since: datetime | None = None, send: bool = True,
-         senders: dict[str, Transport] | None = None, wait: bool = True) -> tuple[RunReport, DispatchReport | None]:
+         senders: dict[str, Transport] | None = None, wait: bool = True,
+         kinds: tuple[str, ...] | None = None) -> tuple[RunReport, DispatchReport | None]:
     """One beat of the scheduler: run the enabled journeys (occurrences since ``since``, default
     one day before ``now``), then send what is due. One beat at a time per database
     (the server's 5-second beat and the collector's hook run on two threads); with
     ``wait=False`` a beat that finds another one running does nothing (the server's beat, on the
-    database worker every page and API read goes through, must not wait for the hook's sends)."""
+    database worker every page and API read goes through, must not wait for the hook's sends).
+    ``kinds`` limits enrolment to journeys with those trigger kinds (``event``, ``segment``,
+    ``date``); what is due is sent whatever its journey."""
     engine = project.engine
     lock = dispatch_lock(engine)
     if not lock.acquire(blocking=wait):
@@ -84,7 +87,8 @@ def tick(project: Any, *, now: datetime | None = None, since: datetime | None = 
     try:  # the clock is read once the lock is ours: a beat that waited acts now
         at = now or utcnow()
         since = since if since is not None else at - LOOKBACK
-        report = run_journeys(engine, project.secret, load_journeys(project.root), now=at,
+        journeys = [j for j in load_journeys(project.root) if kinds is None or j.trigger.kind in kinds]
+        report = run_journeys(engine, project.secret, journeys, now=at,
                               zone=project.settings.project.time_zone, since=since)
         sent = None
         if send:
@@ -96,10 +100,13 @@ def tick(project: Any, *, now: datetime | None = None, since: datetime | None = 
 
 
 def on_micro_batch(project: Any, *, now: datetime | None = None) -> tuple[RunReport, DispatchReport | None]:
-    """The collector's hook, called after each micro-batch is built and its segments refreshed:
-    event triggers look back one day (plus their ``within``); a replayed batch enrols nothing
-    twice (the keys) and costs little."""
-    return tick(project, now=now)
+    """The collector's hook, called after each micro-batch is built and its saved segments
+    refreshed. The build's own hook (:func:`after_build`) has just enrolled and moved the event-
+    and date-triggered journeys, so only the segment-triggered ones enrol here (their segments
+    are fresh only now); then everything due is sent. Enrolling the others a second time cost a
+    scan of the day's touchpoints per micro-batch (the build's activation step: 5.6 s of a
+    20,000-event micro-batch under load 20). A replayed batch enrols nothing twice (the keys)."""
+    return tick(project, now=now, kinds=("segment",))
 
 
 def after_build(project: Any) -> dict[str, dict[str, int]]:

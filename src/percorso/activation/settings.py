@@ -51,8 +51,11 @@ class ActivationSettings(BaseModel):
     webhook_allow: tuple[str, ...] = ()
     webhook_secret: str = ""
     """Signing secret of webhooks; empty: derived from the project secret."""
-    batch_size: int = Field(200, ge=1, le=10_000)
-    """Messages claimed per dispatch pass: at most this many may be sent twice after a kill -9."""
+    batch_size: int = Field(1000, ge=1, le=10_000)
+    """Messages claimed per dispatch pass. Each pass has a fixed cost (claim, profiles,
+    suppression, caps history, the outcomes' update: ~1.5 s under load 20 for 200 e-mails, most
+    of it not per message), so a micro-batch that queues 2,000 messages went out in 10 passes;
+    the sent journal, not the batch, bounds what a kill -9 sends twice."""
 
 
 def activation_settings(settings: Any) -> ActivationSettings:
