@@ -89,16 +89,21 @@ async def _search(ctx: Any, text: str) -> Any:
     return hits
 
 
+def _profile_of(state: Any, cid: str, offset: int) -> Any:
+    from percorso.profile import customer_profile
+
+    return customer_profile(state.engine, cid, limit=PAGE, offset=offset, settings=state.project.settings)
+
+
 async def _profile(ctx: Any, cid: str) -> dict[str, Any] | None:
     from percorso.identity import explain
-    from percorso.profile import customer_profile
 
     state, _, loc = ctx.state, ctx._, ctx.locale
     offset = ctx.integer("offset", 0, 0, 10_000_000)
     try:
-        p = await state.db(lambda: customer_profile(state.engine, cid, limit=PAGE, offset=offset,
-                                                        settings=state.project.settings))
-        e = await state.db(explain, state.project, cid)
+        # once per data version (the audit row below is written on every opening)
+        p = await state.read("customer_profile", _profile_of, state, cid, offset)
+        e = await state.read("identity_explain", explain, state.project, cid)
     except PercorsoError as exc:
         ctx.errors.append(exc.message)
         return None
