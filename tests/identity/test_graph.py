@@ -135,3 +135,35 @@ def test_untrusted_edge_cannot_merge_two_known_customers_but_may_attach_new_ids(
     sol = solve(kinds, np.array([True, False, False]), np.zeros(3, bool), np.array([0, 1]), np.array([1, 2]),
                 np.array([False, False]), cap=5)
     assert sol.n_components == 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(graphs)
+def test_pinned_identifiers_never_link_and_keep_their_flag(g) -> None:
+    """A pinned identifier (kept flagged by an erasure, ADR 0028) is a hub whatever the evidence:
+    its edges are not applied, everyone else links as union-find says over the other edges."""
+    from percorso.identity.graph import FLAG_REASON, FLAGGED_HUB, KEPT
+
+    n, kinds, edges, pinned, _ = g
+    pinned = np.array(pinned)
+    a, b = _arrays(edges)
+    sol = solve(np.array(kinds), np.zeros(n, bool), np.zeros(n, bool), a, b, np.ones(a.size, bool),
+                cap=10**9, limits=UNLIMITED, pinned=pinned)
+    touching = pinned[a] | pinned[b]
+    assert (sol.edge_status[touching] == FLAGGED_HUB).all() and (sol.edge_status[~touching] == 0).all()
+    assert (sol.flag[pinned] == KEPT).all() and (sol.flag[~pinned] == 0).all() and FLAG_REASON[KEPT] == "kept_flagged"
+    kept = [(x, y) for x, y, t in zip(a.tolist(), b.tolist(), touching.tolist(), strict=True) if not t]
+    assert parts(sol.labels, ~pinned) == {p for p in union_find(n, kept) if not pinned[next(iter(p))]}
+
+
+def test_a_cookie_kept_flagged_does_not_join_the_two_people_left() -> None:
+    """A family browser's cookie seen with three e-mails is a hub at cap 2; after one person is
+    erased it touches two: unpinned it would join them, pinned it joins nobody."""
+    e1, e2, cookie = 0, 1, 2
+    kinds = np.array([KIND_NO["email_key"], KIND_NO["email_key"], KIND_NO["anonymous_id"]])
+    a, b = np.array([e1, e2]), np.array([cookie, cookie])
+    args = (kinds, np.zeros(3, bool), np.zeros(3, bool), a, b, np.ones(2, bool))
+    free = solve(*args, cap=2, limits=UNLIMITED)
+    assert free.labels[e1] == free.labels[e2] == free.labels[cookie]
+    kept = solve(*args, cap=2, limits=UNLIMITED, pinned=np.array([False, False, True]))
+    assert len({int(kept.labels[e1]), int(kept.labels[e2]), int(kept.labels[cookie])}) == 3

@@ -116,8 +116,10 @@ def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
 
 def region_graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:
     """(nodes, edges) of the region, as :func:`percorso.engine.identity_sql.graph_inputs`."""
-    nodes = engine.query("""SELECT id_hash, id_type, trusted_seen, blocked FROM identity_identifiers
-        WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
+    from percorso.engine.identity_sql import pinned_expr
+
+    nodes = engine.query(f"""SELECT id_hash, id_type, trusted_seen, blocked, {pinned_expr(engine)} AS pinned
+        FROM identity_identifiers WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
     edges = engine.query("SELECT link_no, id_hash_a, id_hash_b, trusted FROM _rg_links")
     return nodes, edges
 

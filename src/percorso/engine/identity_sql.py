@@ -170,13 +170,20 @@ def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> N
 def graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:
     """(nodes, edges) as Arrow: the only data that leaves the engine (integers and flags).
 
-    nodes: id_hash, id_type, trusted_seen, blocked; edges: link_no, id_hash_a, id_hash_b,
+    nodes: id_hash, id_type, trusted_seen, blocked, pinned; edges: link_no, id_hash_a, id_hash_b,
     trusted. The caller numbers nodes by sorting their hashes (numpy), so no string is
     sorted or joined here.
     """
-    nodes = engine.query("SELECT id_hash, id_type, trusted_seen, blocked FROM identity_identifiers")
+    nodes = engine.query(f"SELECT id_hash, id_type, trusted_seen, blocked, {pinned_expr(engine)} AS pinned "
+                         "FROM identity_identifiers")
     edges = engine.query("SELECT link_no, id_hash_a, id_hash_b, trusted FROM _id_links")
     return nodes, edges
+
+
+def pinned_expr(engine: Engine) -> str:
+    """SQL: whether an ``identity_identifiers`` row is kept flagged by an erasure (``identity_pins``,
+    written by :func:`percorso.engine.privacy_sql.pin_flags`)."""
+    return "id_hash IN (SELECT id_hash FROM identity_pins)" if engine.has_table("identity_pins") else "false"
 
 
 def write_link_status(engine: Engine, status: pa.Table) -> None:

@@ -280,6 +280,43 @@ def suppress_scope(engine: Engine, secret: str, erasure_id: str, at: Any) -> int
     return engine.count("privacy_suppression") - before
 
 
+def pin_flags(engine: Engine, at: Any) -> int:
+    """Keep flagged the identifiers of *other* people that the scope's events made hubs; returns how many.
+
+    An identifier shared with an erased person (a family browser's cookie, a shop's phone) was
+    flagged because it touched several people; once the erased person's events are gone the
+    same evidence would un-flag it and join the people left through it (a merge, a cookie
+    moving to someone), changing their results. ``identity_pins`` keeps the decision: the
+    ``id_hash`` of an identifier that is not the erased person's (they keep using it), nothing
+    about the erased person. Read by the identity solver (``kept_flagged``, ADR 0028).
+    """
+    if not (engine.has_table("identity_flags") and engine.has_table("identity_identifiers")):
+        return 0
+    engine.run("CREATE TABLE IF NOT EXISTS identity_pins (id_hash UBIGINT, reason VARCHAR, pinned_at TIMESTAMP)")
+    carried = " UNION ".join(f"SELECT '{c}' AS id_type, e.{c} AS id_value FROM events e "
+                             f"WHERE e.{c} IS NOT NULL AND e.event_id IN (SELECT event_id FROM _er_events)"
+                             for c in _ID_COLS)
+    before = engine.count("identity_pins")
+    engine.run(f"""INSERT INTO identity_pins
+        SELECT DISTINCT n.id_hash, 'kept_flagged', ?::TIMESTAMP FROM ({carried}) c
+        JOIN identity_flags f USING (id_type, id_value)
+        JOIN identity_identifiers n USING (id_type, id_value)
+        WHERE (c.id_type, c.id_value) NOT IN (SELECT (id_type, id_value) FROM _er_ids)
+          AND n.id_hash NOT IN (SELECT id_hash FROM identity_pins)""", [at])
+    return engine.count("identity_pins") - before
+
+
+def unpin_gone(engine: Engine) -> int:
+    """Drop the pins of identifiers no event carries any more, or that an erasure took (``_er_ids``)."""
+    if not engine.has_table("identity_pins"):
+        return 0
+    gone = "id_hash NOT IN (SELECT id_hash FROM identity_identifiers)"
+    if engine.has_table("_er_ids"):
+        gone += """ OR id_hash IN (SELECT n.id_hash FROM identity_identifiers n
+                                  JOIN _er_ids USING (id_type, id_value))"""
+    return _delete(engine, "identity_pins", gone)
+
+
 def erase_scope_rows(engine: Engine) -> dict[str, int]:
     """Delete or detach the scope's rows in the tables erasure owns; returns rows per table."""
     out: dict[str, int] = {}

@@ -34,8 +34,8 @@ from percorso.identity.kinds import LIMITS, ROUND_ORDER, STRONG
 
 USED, FLAGGED_HUB, BLOCKED, REJECTED = 0, 1, 2, 3
 EDGE_STATUS = ("used", "flagged_hub", "blocked", "rejected_untrusted")
-NO_FLAG, CONFLICT, TOO_MANY, CHAIN = 0, 1, 2, 3
-FLAG_REASON = ("", "conflicting_identifiers", "too_many_customers", "conflict_via_same_round")
+NO_FLAG, CONFLICT, TOO_MANY, CHAIN, KEPT = 0, 1, 2, 3, 4
+FLAG_REASON = ("", "conflicting_identifiers", "too_many_customers", "conflict_via_same_round", "kept_flagged")
 _UNLIMITED = np.iinfo(np.int32).max
 
 
@@ -83,7 +83,8 @@ def _touch(w: np.ndarray, cu: np.ndarray, cw_all: np.ndarray, n_comp: int) -> tu
 
 
 def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarray, b: np.ndarray,
-          trusted: np.ndarray, *, cap: int, limits: np.ndarray | None = None) -> Solution:
+          trusted: np.ndarray, *, cap: int, limits: np.ndarray | None = None,
+          pinned: np.ndarray | None = None) -> Solution:
     """Resolve identifiers into components.
 
     Parameters
@@ -100,6 +101,10 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
         An identifier touching more than ``cap`` other customers is a hub.
     limits
         (len(ROUND_ORDER),) most distinct values of a kind one customer may hold.
+    pinned
+        (n,) identifier is kept flagged whatever the evidence says now (``kept_flagged``): an
+        erasure removed the people that made it a hub, and the people left must not be joined
+        through it (ADR 0028). Its edges are never applied, as a hub's.
     """
     n, m = int(kind.size), int(a.size)
     kind = kind.astype(np.int64)
@@ -115,6 +120,8 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
     lim_l = lim[limited]
     comp = np.arange(n, dtype=np.int64)   # identifier → representative of its component
     flag = np.zeros(n, dtype=np.int8)
+    if pinned is not None:
+        flag[np.asarray(pinned, dtype=bool) & ~blocked] = KEPT
     conflict_kind = np.full(n, -1, dtype=np.int64)
     n_linked = np.zeros(n, dtype=np.int64)
     status = np.full(m, USED, dtype=np.int8)
@@ -270,7 +277,7 @@ class SolvedTables:
 
 
 def solve_tables(nodes: pa.Table, edges: pa.Table, *, cap: int) -> SolvedTables:
-    """:func:`solve` on ``nodes`` (id_hash, id_type, trusted_seen, blocked) and ``edges``
+    """:func:`solve` on ``nodes`` (id_hash, id_type, trusted_seen, blocked, optional pinned) and ``edges``
     (link_no, id_hash_a, id_hash_b, trusted) as they come from the engine.
 
     Identifiers are numbered by sorting their 64-bit keys, so edges become integer arrays
@@ -286,8 +293,10 @@ def solve_tables(nodes: pa.Table, edges: pa.Table, *, cap: int) -> SolvedTables:
     strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)[order]
     trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)[order]
     blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)[order]
+    pinned = (nodes["pinned"].to_numpy(zero_copy_only=False).astype(bool)[order] if "pinned" in nodes.column_names
+              else None)
     sol = solve(kind, strong & trusted_seen, blocked, ea, eb,
-                edges["trusted"].to_numpy(zero_copy_only=False).astype(bool), cap=cap)
+                edges["trusted"].to_numpy(zero_copy_only=False).astype(bool), cap=cap, pinned=pinned)
     usable = np.flatnonzero((sol.flag == 0) & ~blocked)
     return SolvedTables(solution=sol, hashes=pa.array(sorted_h, pa.uint64()), kind=kind, strong=strong,
                         blocked=blocked, usable=usable)

@@ -8,7 +8,8 @@ What :func:`erase` does, in one transaction where the engine allows it:
 
 1. finds the customers behind the identifiers given (customer id, e-mail, phone, tax code,
    card, CRM id, any identifier) and every customer id a merge retired into them;
-2. takes every identifier of theirs and every event that is theirs; order events of the order
+2. takes every identifier of theirs and every event that is theirs (identifiers of other people
+   those events made shared hubs stay flagged: ``identity_pins``, ADR 0028); order events of the order
    sources (``ecommerce``, ``pos``: receipts kept ten years for the tax law) are *detached*
    (identifiers, URL, user agent, IP key set to NULL; the order, its lines and amount stay),
    every other event is deleted;
@@ -62,6 +63,8 @@ class ErasureReport:
     events_deleted: int = 0
     events_detached: int = 0
     suppression_entries: int = 0
+    #: identifiers of other people kept flagged as shared (ADR 0028): their results stay as they were
+    identifiers_kept_flagged: int = 0
     rows_removed: dict[str, int] = field(default_factory=dict)
     text_lines_removed: int = 0
     database_bytes: int = 0
@@ -106,6 +109,8 @@ def erase(project: Project, identifiers: list[str], *, actor: str = "cli", rewri
     with engine.transaction():
         scope = S.erasure_scope(engine, customers, detach_kinds=list(ORDER_SOURCE_KINDS))
         report.customers, report.identifiers = scope["customers"], scope["identifiers"]
+        S.unpin_gone(engine)
+        report.identifiers_kept_flagged = S.pin_flags(engine, now)
         from percorso.privacy.vault import open_values
 
         raw = [r["value"] for r in open_values(project, S.erasure_pii(engine)).to_pylist()]
@@ -120,6 +125,7 @@ def erase(project: Project, identifiers: list[str], *, actor: str = "cli", rewri
         report.rows_removed = {k: v for k, v in rows.items() if v}
     if engine.count("events"):
         run_build(project, full=True, refresh=False)
+        S.unpin_gone(engine)
     report.text_lines_removed = scrub_text_files(project, keys)
     with engine.transaction():
         S.log_action(engine, {"action_id": report.erasure_id, "action": "erase", "done_at": now, "actor": actor,
