@@ -120,3 +120,22 @@ def _order_statistics_spark(column: Any, quantiles: tuple[str, ...]) -> Any:
         pos = ibis.greatest((n * milli + 999).floordiv(1000), 1) - 1
         out.append(values[pos.cast("int32")])
     return ibis.ifelse(n > 0, ibis.array(out), ibis.null(dt.Array(dt.float64)))
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _hash_kind_value(k: dt.uint8, v: dt.string) -> dt.uint64:  # type: ignore[valid-type]
+    """DuckDB's ``hash`` of (kind number, value): the key identity resolution gives an identifier."""
+
+
+def identifier_key(id_type: Any, id_value: Any) -> Any:
+    """The 64-bit ``id_hash`` of an identifier (type, value), as ``identity_map.id_hash`` holds it.
+
+    Why here: consent records name identifiers by (type, value) text; computing their integer
+    key on the few records lets a check join ``identity_map`` on integers instead of strings.
+    The kind number is the type's alphabetical rank (``engine.identity_sql``); a type that is
+    no identifier kind gives NULL.
+    """
+    from percorso.engine.identity_sql import _ALPHA
+
+    k = ibis.cases(*((id_type == name, i) for i, name in enumerate(_ALPHA)), else_=ibis.null("uint8"))
+    return _hash_kind_value(k.cast("uint8"), id_value)

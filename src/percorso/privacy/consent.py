@@ -91,31 +91,64 @@ def _subject_customers(engine: Engine) -> ir.Table:
     if engine.has_table("identity_map"):
         m = engine.table("identity_map")
         parts.append(m.select(subject_type=m.id_type, subject_value=m.id_value, customer_id=m.customer_id))
-    if engine.has_table("identity_merges"):
-        g = engine.table("identity_merges").filter(lambda t: t.kept_id.notnull())
-        retired = g.group_by("retired_id").aggregate(kept_id=g.kept_id.argmax(g.merged_at))
+    retired = _retired(engine)
+    if retired is not None:
         parts.append(retired.select(subject_type=ibis.literal("customer_id"), subject_value=retired.retired_id,
                                     customer_id=retired.kept_id))
     return ibis.union(*parts, distinct=True)
+
+
+def _retired(engine: Engine) -> ir.Table | None:
+    """(retired_id, kept_id): where a customer id a merge retired lives now (latest merge)."""
+    if not engine.has_table("identity_merges"):
+        return None
+    g = engine.table("identity_merges").filter(lambda t: t.kept_id.notnull())
+    return g.group_by("retired_id").aggregate(kept_id=g.kept_id.argmax(g.merged_at))
+
+
+def _records_by_customer(engine: Engine, h: ir.Table) -> ir.Table:
+    """(customer_id, granted, occurred_at) of the records ``h``, each given to the person it names now.
+
+    Driven by the records (a purpose's history up to a time), never by a union of every
+    identifier: a record naming an identifier joins ``identity_map`` on the 64-bit key
+    (computed for the records, :func:`percorso.engine.dialect.identifier_key`), one naming a
+    customer id is that customer, or the one a merge kept.
+    """
+    from percorso.engine.dialect import identifier_key
+
+    cols = ("customer_id", "granted", "occurred_at")
+    parts = []
+    hc = h.filter(h.subject_type == "customer_id")
+    c = engine.table("customers").select("customer_id")
+    parts.append(hc.semi_join(c, hc.subject_value == c.customer_id).select(
+        customer_id=hc.subject_value, granted=hc.granted, occurred_at=hc.occurred_at))
+    retired = _retired(engine)
+    if retired is not None:
+        parts.append(hc.join(retired, hc.subject_value == retired.retired_id).select(
+            customer_id=retired.kept_id, granted=hc.granted, occurred_at=hc.occurred_at))
+    if engine.has_table("identity_map"):
+        m = engine.table("identity_map")
+        key = m.id_hash if "id_hash" in m.columns else identifier_key(m.id_type, m.id_value)
+        m = m.filter(m.customer_id.notnull()).select(_key=key, customer_id=m.customer_id)
+        hi = h.filter(h.subject_type != "customer_id")
+        hi = hi.select("granted", "occurred_at", _key=identifier_key(hi.subject_type, hi.subject_value))
+        parts.append(hi.join(m, "_key").select(*cols))
+    return ibis.union(*(p.select(*cols) for p in parts), distinct=False)
 
 
 def latest_records(engine_or_project: Any, purpose: str, at: dt.datetime | dt.date | str | None = None) -> ir.Table:
     """(customer_id, granted, occurred_at): each person's latest record for ``purpose`` at or before ``at``.
 
     A denial wins over a grant recorded at the same instant. People with no record are absent.
+    One aggregate: the record with the greatest (time, is a denial) gives ``granted``.
     """
     engine, _ = _parts(engine_or_project, None)
     p = check_purpose(purpose)
     h = _history(engine)
-    h = h.filter((h.purpose == p) & (h.occurred_at <= _utc(at)))
-    subj = _subject_customers(engine)
-    u = h.join(subj, [h.subject_type == subj.subject_type, h.subject_value == subj.subject_value]).select(
-        "customer_id", "granted", "occurred_at")
-    last = u.group_by("customer_id").aggregate(last_at=u.occurred_at.max())
-    j = u.join(last, [u.customer_id == last.customer_id, u.occurred_at == last.last_at]).select(
-        u.customer_id, u.granted, u.occurred_at)
-    return j.group_by("customer_id").aggregate(granted=j.granted.cast("int8").min() == 1,
-                                                occurred_at=j.occurred_at.max())
+    u = _records_by_customer(engine, h.filter((h.purpose == p) & (h.occurred_at <= _utc(at))))
+    return u.group_by("customer_id").aggregate(
+        granted=u.granted.argmax(ibis.struct({"at": u.occurred_at, "denial": ~u.granted})),
+        occurred_at=u.occurred_at.max())
 
 
 def allowed(engine_or_project: Any, purpose: str, at: dt.datetime | dt.date | str | None = None, *,
