@@ -74,3 +74,30 @@ def test_incremental_build_equals_full_build(tmp_path_factory, spec):
         assert len(incremental["record_updates"]) == identifies
     finally:
         p.close()
+
+
+def test_project_built_before_the_event_index_gets_it_from_its_last_build(tmp_path):
+    """A project whose last build kept no ``build_event_rows`` (an earlier version) builds
+    incrementally: the index is written as of that build, then a merge moves old events."""
+    init_project(tmp_path / "p", name="t")
+    p = open_project(tmp_path / "p")
+    try:
+        ingest(p, "web", write_jsonl(tmp_path / "a.jsonl", [
+            seg("m1", "2025-03-01T08:00:00Z", anon="a1"), seg("m2", "2025-03-01T08:05:00Z", anon="a1"),
+            seg("m3", "2025-03-02T09:00:00Z", user="u1"), seg("m4", "2025-03-02T09:10:00Z", anon="a2")]))
+        run_build(p)
+        p.engine.drop_table("build_event_rows")
+        # a1 logs in as u1: a1's two old visits move to u1's customer
+        ingest(p, "web", write_jsonl(tmp_path / "b.jsonl", [
+            seg("m5", "2025-03-03T10:00:00Z", anon="a1", user="u1"), seg("m6", "2025-03-03T10:01:00Z", anon="a3")]))
+        rep = run_build(p)
+        assert rep.mode == "incremental"
+        incremental = _tables(p)
+        rows = p.engine.con.execute("SELECT k, r FROM build_event_rows ORDER BY ALL").fetchall()
+        owners = p.engine.con.execute("SELECT count(DISTINCT customer_id) FROM touchpoints").fetchall()[0][0]
+        assert len(rows) == 6 and owners == 3   # u1 (with a1), a2, a3
+        run_build(p, full=True)
+        assert _tables(p) == incremental
+        assert p.engine.con.execute("SELECT k, r FROM build_event_rows ORDER BY ALL").fetchall() == rows
+    finally:
+        p.close()

@@ -3,7 +3,8 @@
 Random events (cookies, user ids, e-mails, orders, same-second ties) are split at random into
 up to four imports, with a build after each; the last build's tables must equal a full
 rebuild of the same project row for row: the built tables and identity's (every identifier's
-customer, flags, links, event keys). A cookie seen alone in one import and with a user id in
+customer, flags, links, event keys), and the build's own index of each event's key identifier
+(``build_event_rows``, kept up to date by difference). A cookie seen alone in one import and with a user id in
 a later one merges two customers across increments, which moves old events to the surviving
 customer: the case an incremental build most easily gets wrong. A cookie seen with a second
 user id later is flagged (user ids conflict), which splits a customer and re-keys old events.
@@ -68,6 +69,10 @@ def _tables(p) -> dict[str, list[tuple]]:
     return out
 
 
+def _event_rows(p) -> list[tuple]:
+    return p.engine.con.execute("SELECT k, r FROM build_event_rows ORDER BY ALL").fetchall()
+
+
 def _run_sequence(root: Path, spec: list[dict], network: list[tuple[str, str]] | None) -> list[tuple]:
     """Import ``spec`` batch by batch with a build after each; check the last equals a full build.
 
@@ -94,8 +99,10 @@ def _run_sequence(root: Path, spec: list[dict], network: list[tuple[str, str]] |
         incremental = _tables(p)
         # the digests the builds kept for the value refresh are the ones a scan gives
         assert read_digests(p.engine) == {n: table_digest(p.engine, p.engine.table(n), n) for n in DIGEST_COLUMNS}
+        # and the event index the builds kept (each event's key identifier) is the one a full build writes
+        incremental["build_event_rows"] = _event_rows(p)
         run_build(p, full=True)
-        assert _tables(p) == incremental
+        assert _tables(p) | {"build_event_rows": _event_rows(p)} == incremental
         return idmodes
     finally:
         p.close()

@@ -61,13 +61,18 @@ def write_digests(engine: Engine, digests: dict[str, Digest]) -> None:
     }))
 
 
-def updated(engine: Engine, name: str, old: Digest | None, deleted: ir.Table, appended: ir.Table) -> Digest:
-    """The digest of table ``name`` after deleting ``deleted`` and appending ``appended``
-    (``old`` None: computed from the table as it is, before the change)."""
-    base = old if old is not None else table_digest(engine, engine.table(name), name)
-    minus = table_digest(engine, deleted, name)
-    plus = table_digest(engine, appended, name)
-    return tuple(b - m + p for b, m, p in zip(base, minus, plus, strict=True))  # type: ignore[return-value]
+def stored_table_digest(engine: Engine, name: str, source: str | None = None, *, gone: bool = False) -> Digest:
+    """The digest of stored table ``source`` (default ``name``), laid out as ``name``; ``gone``:
+    of its rows about to be deleted (:func:`percorso.engine.build_sql.stage_gone`). The SQL of
+    :func:`table_digest`, without compiling an expression per build."""
+    from percorso.engine.build_sql import digest_of
+
+    return digest_of(engine, source or name, DIGEST_COLUMNS[name], revenue=name == "orders", gone=gone)
+
+
+def updated(old: Digest, deleted: Digest, appended: Digest) -> Digest:
+    """The digest of a table after deleting rows of digest ``deleted`` and appending ``appended``."""
+    return tuple(b - m + p for b, m, p in zip(old, deleted, appended, strict=True))  # type: ignore[return-value]
 
 
 def drop_digests(engine: Engine) -> None:

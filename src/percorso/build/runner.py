@@ -137,8 +137,9 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         t1 = time.perf_counter()
         assert after is not None
         touched_only = S.touched_is_partial(engine)
-        report.customers_rebuilt = S.stage_scope(engine, after, PRIORITY, touched_only=touched_only)
-        S.stage_scope_events(engine, PRIORITY)
+        S.stage_event_rows(engine, after, PRIORITY)
+        report.customers_rebuilt = S.stage_scope(engine, touched_only=touched_only)
+        S.stage_scope_events(engine)
         scoped = rows = keyed(engine.table("_build_events"))
         ec = scoped.select("event_id", "customer_id")
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
@@ -177,14 +178,17 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
             if full:
                 S.replace_table(engine, name, staged)
                 if name in D.DIGEST_COLUMNS:
-                    digests[name] = D.table_digest(engine, engine.table(name), name)
+                    digests[name] = D.stored_table_digest(engine, name)
             else:
-                if name in D.DIGEST_COLUMNS:
-                    gone = engine.table(name).semi_join(engine.table("_build_scope"), "customer_id")
-                    digests[name] = D.updated(engine, name, old_digests.get(name), gone, engine.table(staged))
                 # the scope holds the old customers of moved events too: a customer retired
                 # by a merge loses its rows here and gets none back
-                S.delete_customers(engine, name, "_build_scope")
+                S.stage_gone(engine, name, "_build_scope")
+                if name in D.DIGEST_COLUMNS:
+                    # digest = old - deleted + appended (read before the delete, by rowid)
+                    base = old_digests.get(name) or D.stored_table_digest(engine, name)
+                    digests[name] = D.updated(base, D.stored_table_digest(engine, name, gone=True),
+                                              D.stored_table_digest(engine, name, staged))
+                S.delete_gone(engine, name)
                 S.append_table(engine, name, staged)
             S.drop(engine, staged)
         D.write_digests(engine, digests)
@@ -192,7 +196,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
             S.drop(engine, "_build_scope")
             S.drop(engine, "_build_events")
         # what this build was made from: the next incremental build compares
-        S.snapshot_build_state(engine, touched_only=not full and touched_only)
+        S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     if full:
