@@ -36,7 +36,9 @@ def test_subject_access_zip(tmp_path):
     # every event of hers (CRM rows, web identify and page, the unsubscribe), none of anyone else's
     assert len(t["events"]) == n_events == len(events_csv) and n_events >= 5
     assert {r["event_id"] for r in t["events"]} == {r["event_id"] for r in events_csv}
-    assert [r["customer_id"] for r in t["customers"]] == [anna]
+    assert [(r["customer_id"], r["email"], r["phone"]) for r in t["customers"]] == [
+        (anna, "anna.rossi@example.it", "+393471234567")]   # her profile with her contacts, not their keyed hashes
+    assert "email_key" not in t["customers"][0]
     assert all(r["customer_id"] == anna for name, rows in t.items() for r in rows if "customer_id" in r)
     # her contact data, readable, and her two CRM rows with names
     assert {r["value"] for r in t["contact_data"]} >= {"anna.rossi@example.it", "+393471234567"}

@@ -72,6 +72,10 @@ def collect(project: Project, identifier: str) -> tuple[str, dict[str, pa.Table]
         parts["contact_data"] = open_values(project, S.vault_of_customer(engine, ids))
     for table in S.person_tables(engine):
         parts[table] = S.rows_of_customer(engine, table, ids)
+    if "customers" in parts:   # the profile as the person knows it: e-mail and phone, not their keyed hashes
+        from percorso.privacy.contacts import open_contacts
+
+        parts["customers"] = open_contacts(engine, project.settings, parts["customers"])
     view = consent_view(project, cid)
     return cid, parts, view.to_dict()
 
