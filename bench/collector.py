@@ -253,7 +253,7 @@ def drain(root: Path, timeout: float = 300) -> float:
     return -1.0
 
 
-def kills(root: Path, key: str, n: int, clients: int) -> dict:
+def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9) -> dict:
     """Kill the server ``n`` times under load; every acknowledged event must be stored once.
 
     Half the clients post to the intake workers (killed with the server), half to the server's own routes.
@@ -287,10 +287,17 @@ def kills(root: Path, key: str, n: int, clients: int) -> dict:
         t.start()
     rng = random.Random(7)
     t0 = time.perf_counter()
-    for _ in range(n):
+    done = 0
+    for k in range(n):
+        if time.perf_counter() - t0 > minutes * 60:
+            break  # the time budget: the kills so far are checked as any others
+        done += 1
         time.sleep(rng.uniform(0.2, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        if k % 10 == 9:
+            print(f"kill {k + 1}/{n} at {time.perf_counter() - t0:.0f} s, {len(acked)} acknowledged", file=sys.stderr,
+                  flush=True)
         proc, box["url"], _, box["intake"] = serve_collector(root)
     stop.set()
     for t in threads:
@@ -304,7 +311,7 @@ def kills(root: Path, key: str, n: int, clients: int) -> dict:
         mine = ev.filter(ev.source_key.startswith("c1"))
         got = p.engine.execute(mine.group_by("source_key").aggregate(n=mine.count()))
     stored = dict(zip(got.source_key, got.n))
-    return {"kills": n, "seconds": round(time.perf_counter() - t0, 1), "acked": len(acked),
+    return {"kills": done, "kills_asked": n, "seconds": round(time.perf_counter() - t0, 1), "acked": len(acked),
             "missing": sum(1 for m in acked if m not in stored), "duplicated": int((got.n > 1).sum())}
 
 
@@ -330,6 +337,8 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=0)
     ap.add_argument("--door", choices=["intake", "server"], default="intake")
     ap.add_argument("--kills-only", action="store_true", help="only the --kills crash run (no load, no floor)")
+    ap.add_argument("--no-build", action="store_true", help="[collector] build = false (the crash run: events only)")
+    ap.add_argument("--kills-minutes", type=float, default=1e9, help="stop killing after this many minutes")
     ap.add_argument("--floor", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor:
@@ -341,8 +350,12 @@ def main() -> None:
         root = bench_project(work, args.project, args.customers)
         key = subprocess.run([sys.executable, "-m", "percorso", "source", "key", "create", "web", "-p", str(root)],
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+        if args.no_build:  # restarts without the first build: more kills per minute on a loaded machine
+            with open(root / "percorso.toml", "a", encoding="utf-8") as fh:
+                fh.write("\n[collector]\nbuild = false\nbatch_seconds = 0.3\n")
         if args.kills_only:  # the crash bench alone (not a timing run)
-            print(json.dumps({"bench": "collector-kills", "crash": kills(root, key, args.kills, args.clients),
+            print(json.dumps({"bench": "collector-kills", "build": not args.no_build,
+                              "crash": kills(root, key, args.kills, args.clients, args.kills_minutes),
                               "uptime_before": load_before, "uptime_after": uptime()}))
             return
         proc, url, token, intake = serve_collector(root)
