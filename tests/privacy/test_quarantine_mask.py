@@ -65,3 +65,28 @@ def test_collector_refusals_masked_before_they_are_stored(tmp_path):
     assert "zz unknown" in rows[1]["raw_text"] and "a1" in rows[1]["raw_text"]   # still findable
     blob = b"".join(f.read_bytes() for f in (tmp_path / "p").rglob("*") if f.is_file()).lower()
     assert not [v for v in ("mario.rossi@example.it", "rssmra85t10a562s", "347 1234567", "366 995 4090") if v.encode() in blob]
+
+
+def test_contacts_masked_in_page_addresses_and_properties(tmp_path):
+    """A newsletter link's ``?email=`` (plain or URL-encoded), a referrer and a property holding an
+    e-mail or a tax code: the event keeps its page, the contact is masked; the identifier in the
+    traits still becomes the keyed hash it always was."""
+    from percorso.identity.normalize import keyed_hash
+
+    line = ('{"type":"page","messageId":"u1","anonymousId":"a1","timestamp":"2025-01-06T09:00:00Z",'
+            '"context":{"traits":{"email":"Mario.Rossi@Example.it"},"page":{"url":'
+            '"https://shop.example.it/grazie?email=mario.rossi%40example.it&ref=3471234567&cf=RSSMRA85T10A562S",'
+            '"referrer":"https://mail.example.it/?to=mario.rossi@example.it"}},'
+            '"properties":{"email":"mario.rossi@example.it","sku":"MAT-003"}}\n')
+    f = tmp_path / "web.jsonl"
+    f.write_text(line, encoding="utf-8")
+    init_project(tmp_path / "p")
+    with open_project(tmp_path / "p") as p:
+        ingest_files(p, "web", [f])
+        (ev,) = p.engine.query("SELECT page_url, referrer, properties, email_key FROM events").to_pylist()
+        assert ev["page_url"] == "https://shop.example.it/grazie?email=[e-mail]&ref=3471234567&cf=[codice fiscale]"
+        assert ev["referrer"] == "https://mail.example.it/?to=[e-mail]"
+        assert "mario" not in ev["properties"] and '"sku":"MAT-003"' in ev["properties"].replace(" ", "")
+        assert ev["email_key"] == keyed_hash(p.secret, "mario.rossi@example.it")
+    blob = b"".join(x.read_bytes() for x in (tmp_path / "p").rglob("*") if x.is_file()).lower()
+    assert b"mario.rossi" not in blob and b"rssmra85t10a562s" not in blob

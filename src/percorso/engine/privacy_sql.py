@@ -645,6 +645,43 @@ def _masked(expr: str) -> str:
     return expr
 
 
+#: free-text columns of ``events`` where a source may carry contact data (a newsletter link's
+#: ``?email=``, a payload property): e-mails (also URL-encoded) and tax codes are masked at import
+_EVENT_TEXT = ("page_url", "referrer", "properties")
+_EVENT_MASKS = (
+    (r"[A-Za-z0-9._%+'-]+(@|%40)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "[e-mail]"),
+    (r"\b[A-Za-z]{6}[0-9]{2}[A-Za-z][0-9]{2}[A-Za-z][0-9]{3}[A-Za-z]\b", "[codice fiscale]"),
+)
+
+
+def mask_events(engine: Engine, run_ids: list[str]) -> int:
+    """Mask e-mails and tax codes in the URLs and properties of the events ``run_ids`` wrote; returns rows changed.
+
+    Why: the identifiers themselves become keyed hashes at import, but a site may also put an
+    e-mail in a page address (``/grazie?email=…``) or a property; raw contact data belongs in
+    the vault only. Phones are not masked here: a 10-digit number in a URL or a property is
+    as often a product or order code. Runs in the import's transaction (nothing raw is committed).
+    """
+    cols = [c for c in _EVENT_TEXT if c in engine.columns("events")]
+    if not cols:
+        return 0
+
+    def masked(col: str) -> str:
+        expr = qi(col)
+        for rx, label in _EVENT_MASKS:
+            pattern = rx.replace("'", "''")
+            expr = f"regexp_replace({expr}, '{pattern}', '{label}', 'g')"
+        return expr
+
+    runs = "ingest_run_id IN (SELECT unnest(?::VARCHAR[]))"
+    changed = " OR ".join(f"{qi(c)} IS DISTINCT FROM {masked(c)}" for c in cols)
+    where = f"{runs} AND ({changed})"
+    n = int(engine.query(f"SELECT count(*) FROM events WHERE {where}", [run_ids]).column(0)[0].as_py())
+    if n:
+        engine.run(f"UPDATE events SET {', '.join(f'{qi(c)} = {masked(c)}' for c in cols)} WHERE {where}", [run_ids])
+    return n
+
+
 def masked_rows(engine: Engine, rows: pa.Table, columns: tuple[str, ...] = ("raw_text", "message")) -> pa.Table:
     """``rows`` (quarantine rows not stored yet) with contact data masked in ``columns``, as
     :func:`mask_quarantine` masks an import's: the raw text never reaches the database."""

@@ -173,12 +173,14 @@ def scrub_text_files(project: Project, keys: set[str]) -> int:
 
 
 def suppress_import(project: Project, run_ids: list[str]) -> dict[str, int]:
-    """After an import: mask contact data in what it quarantined, and remove what it brought back
+    """After an import: mask contact data in what it quarantined and in its events' URLs and
+    properties, and remove what it brought back
     of erased people (rows per table; costs nothing when nobody was ever erased).
     """
     engine = project.engine
     if run_ids:
         S.mask_quarantine(engine, run_ids)   # contact data of malformed rows: masked, never kept raw
+        S.mask_events(engine, run_ids)       # e-mails in page addresses and properties: the same
     if not run_ids or not S.has_suppression(engine):
         return {}
     secret = project.secret
