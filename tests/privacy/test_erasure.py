@@ -152,3 +152,25 @@ def _diff(a, b):
         if x != y:
             return {k: (x[k], y.get(k)) for k in x if x[k] != y.get(k)}, x["customer_id"], y["customer_id"]
     return None
+
+
+def test_a_pin_goes_with_its_identifier(tmp_path: Path) -> None:
+    """A pin stays while an event carries its identifier, and goes when none does (retention,
+    a later erasure) or when the identifier's owner is erased (in ``_er_ids``)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from percorso.engine import Engine
+    from percorso.engine import privacy_sql as S
+
+    e = Engine(tmp_path / "pins.duckdb")
+    e.create_table("identity_identifiers", pa.table({"id_hash": pa.array([1, 2, 3], pa.uint64()),
+                                                     "id_type": ["anonymous_id"] * 3, "id_value": ["a", "b", "c"]}))
+    e.create_table("identity_pins", pa.table({"id_hash": pa.array([1, 2, 3, 4], pa.uint64()),
+                                              "reason": ["kept_flagged"] * 4, "pinned_at": [dt.datetime(2025, 1, 1)] * 4}))
+    assert S.unpin_gone(e) == 1   # 4: no event carries it any more
+    e.run("CREATE TEMP TABLE _er_ids AS SELECT 'anonymous_id' AS id_type, 'b' AS id_value")
+    assert S.unpin_gone(e) == 1   # 2: its owner is being erased
+    assert sorted(e.query("SELECT id_hash FROM identity_pins").column(0).to_pylist()) == [1, 3]
+    e.close()

@@ -84,6 +84,7 @@ def run_retention(project: Project, *, now: datetime | None = None, dry_run: boo
     if not dry_run and report.total:
         if engine.has_table("events") and engine.count("events"):
             run_build(project, full=True)
+            S.unpin_gone(engine)   # an erasure's pin of an identifier no event carries any more
         if rewrite:
             report.database_bytes = S.rewrite_database(engine)
     report.seconds = round(time.perf_counter() - t0, 3)
