@@ -51,7 +51,8 @@ def show_cmd(
 
 @customer_app.command("search")
 def search_cmd(
-    text: Annotated[str, typer.Argument(help="Parte di nome, e-mail, città o carta / part of a name, e-mail, city or card.")],
+    text: Annotated[str, typer.Argument(help="Parte di nome, città o carta, o e-mail / telefono interi / part of a name, city or card, "
+                                                  "or a whole e-mail / phone.")],
     project: ProjectOpt = Path("."),
     limit: Annotated[int, typer.Option("--limit", help="Massimo risultati / at most N customers.")] = 50,
     fmt: FormatOpt = OutputFormat.table,
