@@ -58,7 +58,7 @@ def search_cmd(
     fmt: FormatOpt = OutputFormat.table,
     out: OutOpt = None,
 ) -> None:
-    """Cerca clienti / find customers whose name, e-mail, phone, city or card contains TEXT."""
+    """Cerca clienti / find customers whose name, city or card contains TEXT, or whose e-mail or phone is TEXT."""
     from percorso.profile.search import search_customers
 
     with open_cli_project(project, read_only=True) as p:
