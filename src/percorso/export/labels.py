@@ -56,6 +56,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "last_name": ("cognome", "last name"),
     "email": ("e-mail", "e-mail"),
     "phone": ("telefono", "phone"),
+    "birth_date": ("data di nascita", "birth date"),
     "city": ("città", "city"),
     "loyalty_card": ("carta fedeltà", "loyalty card"),
     "home_store": ("negozio abituale", "home store"),
