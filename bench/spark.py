@@ -1,21 +1,25 @@
 """The same project on DuckDB and on Spark local mode, step by step (issue 21): prints ONE JSON object.
 
     .venv/bin/python bench/spark.py --events 1000000
-    .venv/bin/python bench/spark.py --events 10000000 --master 'local[2]'
+    nice -n 15 .venv/bin/python bench/spark.py --events 10000000 --master 'local[2]' --driver-memory 8g
 
 A clickstream Parquet file of N events (``bench/clickstream_file.py``) is ingested and built on
-DuckDB (the build does not run on Spark: ``build_spark_s`` is null), exported to the Parquet
-lake, then each step runs on both engines in this process:
+DuckDB, exported to the Parquet lake, then each step runs on both engines in this process:
 
-- ``identity``: connected components of an identifier graph with two cookies per person (a
-  cookie–person and a cookie–cookie link: 2 edges and 3 nodes per person), with scipy (the
-  resolver's solver), in DuckDB and in Spark (``percorso.identity.components``);
+- ``build``: on DuckDB ``run_build`` (identity resolution, touchpoints, orders, customers);
+  on Spark ``percorso.build.lake_build.build_lake`` from the lake (identity components of the
+  exported graph, then the same Ibis build code), its tables written back to the lake and
+  checked equal to DuckDB's (rows per table, revenue totals, the identity partition's size);
+- ``identity``: connected components of a synthetic identifier graph with two cookies per
+  person (2 edges and 3 nodes per person), with scipy (the resolver's solver), in DuckDB and in
+  Spark (``percorso.identity.components``): the label propagation alone, at a known size;
 - the main analyses: transitions, paths top, a three-step funnel, journey map, RFM, cohorts;
   every answer is checked equal on both engines (rows; numbers to 1e-9).
 
 Seconds per step; ``spark_session_s`` is the JVM start; peak memory is this process's maximum
 resident set (``python_peak_mb``: DuckDB runs inside it) and the Spark JVM's (``jvm_peak_mb``,
-VmHWM). ``load_avg`` is the machine's load at the end (2 cores: above 2, other work competed).
+VmHWM). ``load_avg`` is the machine's load at the start and at the end (2 cores: above 2,
+other work competed). Spark's shuffle partitions default to the master's cores.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ def _jvm_peak_mb(session: Any) -> float | None:
     return None
 
 
+def _num(x: Any) -> float:
+    import math
+
+    return 0.0 if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
 def _same(a: Any, b: Any) -> bool:
     import pandas as pd
 
@@ -73,6 +83,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--work", type=Path, default=None, help="keep the project here (default: a temp folder)")
+    ap.add_argument("--driver-memory", default="8g", help="the Spark JVM's heap (local mode: driver = executor)")
+    ap.add_argument("--partitions", type=int, default=None, help="shuffle partitions (default: the master's cores)")
     a = ap.parse_args()
 
     import numpy as np
@@ -85,34 +97,58 @@ def main() -> None:
         CohortQuery, FunnelQuery, JourneyMapQuery, PathsQuery, RFMQuery, TransitionsQuery, ingest_files,
         init_project, open_project, run_build,
     )
+    from percorso.build.lake_build import build_lake
     from percorso.engine.spark import SparkEngine
     from percorso.identity.components import connected_components
     from percorso.lake import export_lake
 
     work = a.work or Path(tempfile.mkdtemp(prefix="percorso-spark-"))
-    out: dict[str, Any] = {"events": a.events, "master": a.master, "duckdb_s": {}, "spark_s": {}, "equal": {}}
+    out: dict[str, Any] = {"events": a.events, "master": a.master, "duckdb_s": {}, "spark_s": {}, "equal": {},
+                           "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         path = clickstream_file(a.events, work / "files")
         proj = work / "p"
         init_project(proj)
         with open_project(proj) as p:
             _, out["duckdb_s"]["ingest"] = _timed(lambda: ingest_files(p, "clickstream", [path]))
-            _, out["duckdb_s"]["build"] = _timed(lambda: run_build(p))
-        out["spark_s"]["build"] = None   # the build runs on DuckDB only (docs/scale.md, "Not yet")
+            build, out["duckdb_s"]["build"] = _timed(lambda: run_build(p))
+            for step in ("identity", "touchpoints", "orders", "customers"):
+                out["duckdb_s"][f"build_{step}"] = build.seconds.get(step)
+        print(json.dumps(out), file=sys.stderr, flush=True)
         with open_project(proj, read_only=True) as p:
             _, out["lake_export_s"] = _timed(lambda: export_lake(p.engine, p.lake_path))
             out["lake_mb"] = round(sum(f.stat().st_size for f in p.lake_path.rglob("*.parquet")) / 2**20, 1)
+            print(json.dumps(out), file=sys.stderr, flush=True)
             duck = p.engine
-            conf = {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "6g"}
+            cores = a.master[a.master.find("[") + 1:-1] if a.master.startswith("local[") else "2"
+            cores = str(os.cpu_count() or 2) if cores == "*" else cores
+            conf = {"spark.sql.shuffle.partitions": str(a.partitions or cores), "spark.driver.memory": a.driver_memory}
+            out["spark_conf"] = conf
             spark = SparkEngine(p.lake_path, master=a.master, conf=conf, time_zone=p.settings.project.time_zone)
             _, out["spark_session_s"] = _timed(lambda: spark.session)
+            out["jvm_pid"] = spark.session.sparkContext._gateway.proc.pid
+
+            report, out["spark_s"]["build"] = _timed(lambda: build_lake(p, spark))
+            out["spark_build_rounds"] = report.rounds
+            for step in ("identity", "touchpoints", "orders", "customers", "write"):
+                out["spark_s"][f"build_{step}"] = report.seconds.get(step)
+            for name in ("touchpoints", "orders", "customers"):
+                d_rows = duck.count(name)
+                # a sum over no rows is NULL (Spark's pandas: NaN): 0 here
+                d_rev = 0.0 if name == "touchpoints" else _num(duck.execute(duck.table(name).revenue.sum()))
+                s_rev = 0.0 if name == "touchpoints" else _num(spark.execute(spark.table(name).revenue.sum()))
+                out["equal"][f"build_{name}"] = (report.rows[name] == d_rows and abs(d_rev - s_rev) <= 1e-9 * max(1, abs(d_rev)))
+            parts = [int(e.execute(e.table("identity_map").customer_id.nunique())) for e in (duck, spark)]
+            out["equal"]["build_identity_customers"] = parts[0] == parts[1]
+            out["jvm_peak_mb"] = _jvm_peak_mb(spark.session)
+            print(json.dumps(out), file=sys.stderr, flush=True)
 
             people = max(1, int(a.events / EVENTS_PER_PERSON))
             person = np.arange(people, dtype=np.int64)
             ea = np.concatenate([person, people + 2 * person])
             eb = np.concatenate([people + 2 * person, people + 2 * person + 1])
             edges = pa.table({"a": ea, "b": eb})
-            _, out["identity_scipy_s"] = _timed(lambda: scipy_cc(
+            _, out["identity_components_scipy_s"] = _timed(lambda: scipy_cc(
                 coo_matrix((np.ones(ea.size, np.int8), (ea, eb)), shape=(3 * people, 3 * people)), directed=False))
             for name, eng in (("duckdb_s", duck), ("spark_s", spark)):
                 def cc(eng: Any = eng) -> int:
@@ -121,7 +157,7 @@ def main() -> None:
                     eng.drop_temp(lab)
                     assert n == people, (n, people)
                     return rounds
-                out["identity_rounds"], out[name]["identity"] = _timed(cc)
+                out["identity_rounds"], out[name]["identity_components"] = _timed(cc)
 
             queries = {
                 "transitions": TransitionsQuery(), "paths_top": PathsQuery(),
@@ -132,6 +168,8 @@ def main() -> None:
                 fa, out["duckdb_s"][name] = _timed(lambda q=q: run(duck, q, p.settings).to_frame())
                 fb, out["spark_s"][name] = _timed(lambda q=q: run(spark, q, p.settings).to_frame())
                 out["equal"][name] = _same(fa, fb)
+                out["jvm_peak_mb"] = _jvm_peak_mb(spark.session)
+                out["python_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
                 print(json.dumps(out), file=sys.stderr, flush=True)   # partial figures, step by step
             out["jvm_peak_mb"] = _jvm_peak_mb(spark.session)
         out["python_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -66,7 +66,22 @@ TABLES = (
     LakeTable("customers", exclude=("first_name", "last_name", "birth_date")),
     LakeTable("identity_map"),
     LakeTable("campaign_costs"),
+    # what the build on Spark reads (percorso.build.lake_build): the identity graph the
+    # resolver's rules kept, each event's key identifier, the profile rows (without names) and
+    # the earlier merges
+    LakeTable("identity_graph"),
+    LakeTable("identity_nodes"),
+    LakeTable("event_keys"),
+    LakeTable("contact_profiles", exclude=("first_name", "last_name")),
+    LakeTable("identity_merges"),
 )
+
+
+def _present(engine: Engine, table: LakeTable) -> bool:
+    """Whether the database holds what ``table`` is exported from."""
+    if table.name in lake_sql.DERIVED:
+        return all(engine.has_table(t) for t in lake_sql.DERIVED[table.name][1])
+    return engine.has_table(table.name)
 
 
 @dataclass
@@ -126,7 +141,7 @@ def export_lake(engine: Engine, out: str | Path) -> LakeReport:
     staging = out / STAGING / uuid.uuid4().hex[:12]
     report = LakeReport(out=out)
     try:
-        present = [t for t in TABLES if engine.has_table(t.name)]
+        present = [t for t in TABLES if _present(engine, t)]
         if not any(t.name == "events" for t in present):
             raise NotFound("no events in this project yet: `percorso ingest SOURCE FILE…` first")
         for table in present:
@@ -135,14 +150,74 @@ def export_lake(engine: Engine, out: str | Path) -> LakeReport:
         for name in [n for n in manifest["tables"] if not any(t.name == n for t in present)]:
             shutil.rmtree(out / name, ignore_errors=True)
             del manifest["tables"][name]
-        tmp = out / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, out / MANIFEST)
+        write_manifest(out, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if (out / STAGING).exists() and not any((out / STAGING).iterdir()):
             (out / STAGING).rmdir()
     return report
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Replace the lake's manifest atomically (written next to it, then renamed)."""
+    tmp = Path(out) / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, Path(out) / MANIFEST)
+
+
+def table_spec(name: str) -> LakeTable:
+    """The lake's description of table ``name``."""
+    return next(t for t in TABLES if t.name == name)
+
+
+def install_staged(out: str | Path, name: str, staged: Path, columns: list[tuple[str, str]], tag: str) -> int:
+    """Move a table written by another engine (the Spark build) from ``staged`` into the lake.
+
+    ``staged`` holds Parquet files, in hive folders when the table is partitioned (the
+    engine's own escaping; values are read back and the folders renamed the lake's way, so a
+    later ``lake export`` finds them). Each partition is moved file by file with atomic
+    renames, as an export does; partitions the new table lacks are removed; the manifest
+    (written last) records the columns and, per partition, the rows and ``tag`` as the
+    fingerprint (not the database's hash: a later export compares, sees a difference and
+    rewrites from the database). Returns the rows installed.
+    """
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    table = table_spec(name)
+    target = out / name
+    manifest = read_manifest(out)
+    before = manifest["tables"].get(name, {})
+    same_layout = before.get("partition_by") == list(table.partition_by)
+    if not same_layout:
+        shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    parts: dict[str, Any] = {}
+    leaves = _staged_partitions(staged, table) if table.partition_by else [{"dir": staged, "values": {}}]
+    for leaf in leaves:
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in Path(leaf["dir"]).glob("*.parquet"))
+        if rows == 0 and table.partition_by:
+            continue
+        rel = partition_dir(table, leaf["values"])
+        _swap(leaf["dir"], target / rel if rel else target)
+        parts[rel] = {"fingerprint": f"{tag}:{rows}", "rows": rows}
+    for rel in [r for r in before.get("partitions", {}) if same_layout and r not in parts and r]:
+        shutil.rmtree(target / rel, ignore_errors=True)
+        _prune_empty(target / rel, target)
+    manifest["tables"][name] = {"columns": [list(c) for c in columns], "partition_by": list(table.partition_by),
+                                "partitions": parts}
+    write_manifest(out, manifest)
+    return sum(p["rows"] for p in parts.values())
+
+
+def drop_tables(out: str | Path, names: tuple[str, ...]) -> None:
+    """Remove tables from the lake (folders and manifest entries)."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    for name in names:
+        shutil.rmtree(out / name, ignore_errors=True)
+        manifest["tables"].pop(name, None)
+    write_manifest(out, manifest)
 
 
 def _export_table(engine: Engine, table: LakeTable, out: Path, staging: Path, before: dict[str, Any] | None,
@@ -240,4 +315,5 @@ def _prune_empty(path: Path, stop: Path) -> None:
         parent.rmdir()
 
 
-__all__ = ["MANIFEST", "TABLES", "LakeReport", "LakeTable", "escape_value", "export_lake", "read_manifest"]
+__all__ = ["MANIFEST", "TABLES", "LakeReport", "LakeTable", "drop_tables", "escape_value", "export_lake", "install_staged",
+           "read_manifest", "table_spec", "write_manifest"]

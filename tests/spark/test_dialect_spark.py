@@ -107,3 +107,67 @@ def test_to_local_both_engines(both: Any, zone: str) -> None:
     for con, t in ((duck, d), (sp, s)):
         got = con.execute(t.select("i", w=to_local(t.t, zone)).order_by("i"))["w"]
         assert [x.to_pydatetime() for x in got] == want
+
+
+#: JSON property texts and what each type reads, by hand: a value of another JSON type (a
+#: number read as text, a string read as a number), a JSON null, a missing key, a nested
+#: object, a non-object and no text at all read NULL.
+JSON_CASES = [
+    ('{"k": "Google"}', {"string": "Google", "int64": None, "float64": None, "boolean": None}),
+    ('{"k": 12}', {"string": None, "int64": 12, "float64": 12.0, "boolean": None}),
+    ('{"k": 1.5}', {"string": None, "int64": None, "float64": 1.5, "boolean": None}),
+    ('{"k": true, "j": "x"}', {"string": None, "int64": None, "float64": None, "boolean": True}),
+    ('{"k": null}', {"string": None, "int64": None, "float64": None, "boolean": None}),
+    ('{"j": "k"}', {"string": None, "int64": None, "float64": None, "boolean": None}),
+    ('{"k": {"a": 1}}', {"string": None, "int64": None, "float64": None, "boolean": None}),
+    ('{"k": "12"}', {"string": "12", "int64": None, "float64": None, "boolean": None}),
+    ("[1, 2]", {"string": None, "int64": None, "float64": None, "boolean": None}),
+    (None, {"string": None, "int64": None, "float64": None, "boolean": None}),
+]
+
+
+@pytest.mark.parametrize("type_name", ["string", "int64", "float64", "boolean"])
+def test_json_value(both: Any, type_name: str) -> None:
+    duck, sp, put = both
+    d, s = put(pd.DataFrame({"i": range(len(JSON_CASES)), "p": [c[0] for c in JSON_CASES]}))
+    want = [c[1][type_name] for c in JSON_CASES]
+    for con, t in ((duck, d), (sp, s)):
+        got = con.execute(t.select("i", v=dialect.json_value(t.p, "k", type_name)).order_by("i"))["v"].tolist()
+        assert [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in got] == want, con.name
+
+
+def oracle_item_counts(items: str | None) -> tuple[int, float]:
+    """Lines of the array and the sum of the quantities that read as numbers (slow, obvious)."""
+    import json
+
+    if items is None:
+        return 0, 0.0
+    lines = json.loads(items)
+    total = 0.0
+    for line in lines:
+        try:
+            total += float(line.get("qty"))
+        except (TypeError, ValueError):
+            pass
+    return len(lines), total
+
+
+def test_order_item_counts(both: Any) -> None:
+    duck, sp, put = both
+    items = ['[{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1.5}]', '[{"sku": "a"}]', "[]",
+             '[{"qty": "3"}, {"qty": "x"}, {"qty": null}]', None, '[{"qty": 1}]']
+    d, s = put(pd.DataFrame({"i": range(len(items)), "items": items}))
+    want = [oracle_item_counts(x) for x in items]
+    for con, t in ((duck, d), (sp, s)):
+        n_lines, n_items = dialect.order_item_counts(t["items"])
+        got = con.execute(t.select("i", a=n_lines, b=n_items).order_by("i"))
+        assert list(zip(got["a"].astype(int), got["b"].astype(float), strict=True)) == want, con.name
+
+
+def test_json_text(both: Any) -> None:
+    duck, sp, put = both
+    d, s = put(pd.DataFrame({"g": ["a", "a", "b"], "v": ["C2", "C1", "Cx\"y"]}))
+    want = {"a": '["C1","C2"]', "b": '["Cx\\"y"]'}
+    for con, t in ((duck, d), (sp, s)):
+        got = con.execute(t.group_by("g").aggregate(j=dialect.json_text(dialect.ordered_collect(t.v, [t.v]))))
+        assert dict(zip(got["g"], got["j"], strict=True)) == want, con.name

@@ -58,3 +58,17 @@ def test_unknown_engine(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["--engine", "sparkk", "rfm", "-p", str(tmp_path)])
     code, message, _ = cli_error(res)
     assert code == "input_invalid" and "duckdb, spark" in message
+
+
+def test_lake_build_on_an_old_lake_says_what_to_do(lake_project: Path, tmp_path: Path, spark: Any) -> None:
+    """A lake exported before the build on Spark existed lacks the identity graph: one line."""
+    import shutil
+
+    from percorso.lake import drop_tables
+
+    copy = tmp_path / "p"
+    shutil.copytree(lake_project, copy)
+    drop_tables(copy / "lake", ("identity_graph",))
+    res = CliRunner().invoke(app, ["lake", "build", "-p", str(copy)])
+    code, message, _ = cli_error(res)
+    assert code == "lake_incomplete" and "identity_graph" in message and "lake export" in message

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 
 from percorso.build.schema import CUSTOMER_COLUMNS
 from percorso.build.touchpoints import _ibis_type
+from percorso.engine.dialect import epoch_seconds, json_text, ordered_collect
 
 #: Identifier types that make a customer "identified" (known person, not just a cookie).
 STRONG_ID_TYPES: tuple[str, ...] = ("user_id", "email_key", "phone_key", "loyalty_card", "crm_id", "tax_code_key")
@@ -78,7 +79,7 @@ def customers_expr(
     so = o.filter(o.store_id.notnull() & ~o.is_return)
     stores = so.group_by(["customer_id", "store_id"]).aggregate(n=so.count(), last=so.occurred_at.max())
     home = stores.group_by("customer_id").aggregate(
-        home_store=stores.store_id.argmax(stores.n * 1e12 + stores.last.epoch_seconds())
+        home_store=stores.store_id.argmax(stores.n * 1e12 + epoch_seconds(stores.last))
     )
     m = identity_map.semi_join(act, "customer_id")
     ids = m.group_by("customer_id").aggregate(
@@ -109,9 +110,9 @@ def customers_expr(
     )
     if merges is not None:
         mg = merges.group_by(customer_id=merges.kept_id).aggregate(
-            merged_from=merges.retired_id.collect(order_by=merges.retired_id))
+            merged_from=ordered_collect(merges.retired_id, [merges.retired_id]))
         c = c.left_join(mg, "customer_id").drop("customer_id_right")
-        c = c.mutate(merged_from=c.merged_from.cast("json").cast("string"))
+        c = c.mutate(merged_from=json_text(c.merged_from))
     else:
         c = c.mutate(merged_from=ibis.null("string"))
     c = c.mutate(

@@ -22,6 +22,7 @@ from percorso.build.records import touchpoint_events
 from percorso.build.schema import TOUCHPOINT_COLUMNS
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
+from percorso.engine.dialect import json_value
 from percorso.engine.localtime import to_local
 from percorso.journeys.stages import assign_stages
 
@@ -48,8 +49,7 @@ AD_PLATFORM_TAGS: dict[tuple[str, bool], tuple[str, str]] = {
 
 def _ad_tags(t: ir.Table) -> ir.Table:
     """Fill UTM source/medium/campaign of ad-platform rows that have none."""
-    props = t.properties.cast("json")
-    platform = props["platform"].str.lower()
+    platform = json_value(t.properties, "platform", "string").lower()
     impression = t.event_type == "ad_impression"
     src_cases = [((platform == p) & (impression if imp else ~impression), ibis.literal(s))
                  for (p, imp), (s, _m) in AD_PLATFORM_TAGS.items()]
@@ -60,7 +60,7 @@ def _ad_tags(t: ir.Table) -> ir.Table:
         utm_source=is_ad.ifelse(ibis.cases(*src_cases, else_=platform), t.utm_source),
         utm_medium=is_ad.ifelse(ibis.cases(*med_cases, else_=ibis.null("string")), t.utm_medium),
         utm_campaign=((t.source_system == "ads") & t.utm_campaign.isnull()).ifelse(
-            props["campaign"].str.lower(), t.utm_campaign),
+            json_value(t.properties, "campaign", "string").lower(), t.utm_campaign),
     )
 
 
@@ -164,9 +164,9 @@ def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | No
         coupon_code=t._is_order.ifelse(t._f_coupon.fill_null(t.coupon_code), t.coupon_code),
     )
     t = _ad_tags(t)
-    props = t.properties.cast("json")
     t = t.mutate(
-        campaign=t.utm_campaign.fill_null(props["campaign"].str).fill_null(props["campaign_name"].str),
+        campaign=t.utm_campaign.fill_null(json_value(t.properties, "campaign", "string"))
+        .fill_null(json_value(t.properties, "campaign_name", "string")),
         device_type=ibis.cases(
             (t.source_system == "app", ibis.literal("app")),
             (~t.online.fill_null(False) | t.user_agent.isnull(), ibis.null("string")),

@@ -1,4 +1,5 @@
-"""CLI commands: lake export (the project's tables as a hive-partitioned Parquet lake for Spark)."""
+"""CLI commands: lake export (the project's tables as a hive-partitioned Parquet lake for Spark) and
+lake build (the derived tables computed on Spark, written back to the lake)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ def register(app: typer.Typer) -> None:
             target = out if out is not None else p.lake_path
             report = export_lake(p.engine, target)
         emit_frame(report.frame(), fmt, None, title=f"lago / lake: {target}")
+
+    @lake.command("build")
+    def build_cmd(
+        fmt: FormatOpt = OutputFormat.table,
+        project: ProjectOpt = ".",  # type: ignore[assignment]
+    ) -> None:
+        """Costruisce su Spark le tabelle derivate del lago (identity components, touchpoints, orders
+        and customers computed on Spark from the lake's events and identity graph, written back to
+        the lake; the project's database is not touched)."""
+        import pandas as pd
+
+        from percorso.build.lake_build import build_lake
+
+        with open_cli_project(project, read_only=True, engine="spark") as p, console().status("lake build…"):
+            report = build_lake(p, p.engine)  # type: ignore[arg-type]
+        frame = pd.DataFrame({"table": list(report.rows), "rows": list(report.rows.values()),
+                              "seconds": [report.seconds.get(n if n != "identity_map" else "identity")
+                                          for n in report.rows]})
+        emit_frame(frame, fmt, None, title=f"lago / lake: {p.lake_path} ({report.rounds} rounds)")

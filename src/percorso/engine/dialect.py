@@ -139,3 +139,119 @@ def identifier_key(id_type: Any, id_value: Any) -> Any:
 
     k = ibis.cases(*((id_type == name, i) for i, name in enumerate(_ALPHA)), else_=ibis.null("uint8"))
     return _hash_kind_value(k.cast("uint8"), id_value)
+
+
+@ibis.udf.scalar.builtin(name="json_array_length")
+def _json_array_length(text: dt.string) -> dt.int64:  # type: ignore[valid-type]
+    """Elements of a JSON array text (DuckDB and Spark share the name)."""
+
+
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _json_extract_strings(text: dt.string, path: dt.string) -> dt.Array(dt.string):  # type: ignore[valid-type]
+    """DuckDB: the values a ``$[*].field`` path finds, as strings."""
+
+
+@ibis.udf.scalar.builtin(name="from_json")
+def _from_json_qty(text: dt.string, schema: dt.string) -> dt.Array(dt.Struct({"qty": dt.string})):  # type: ignore[valid-type]
+    """Spark: a JSON array of objects parsed with the schema ``array<struct<qty:string>>``."""
+
+
+def order_item_counts(items: Any) -> tuple[Any, Any]:
+    """``(n_lines, n_items)`` of an order's ``items`` JSON text: the array's length and the sum
+    of its lines' ``qty`` read as numbers (a line without a number counts 0; no items: 0, 0).
+
+    The DuckDB build fills them with an ``UPDATE`` (:func:`percorso.engine.build_sql.fill_order_item_counts`);
+    this is the same definition as an expression, for the build on Spark. DuckDB reads the
+    quantities with ``json_extract_string`` and ``TRY_CAST``; its Spark twin parses the array
+    with ``from_json`` (a number read into a string field keeps its text) and casts.
+    """
+    if backend_name(items) == "pyspark":
+        lines = _from_json_qty(items, "array<struct<qty:string>>")
+        qty = lines.map(lambda x: x["qty"].cast("float64"))
+    else:
+        qty = _json_extract_strings(items, "$[*].qty").map(lambda x: x.try_cast("float64"))
+    n_lines = _json_array_length(items).fill_null(0).cast("int32")
+    n_items = qty.filter(lambda x: x.notnull()).sums().fill_null(0.0).cast("float64")
+    return n_lines, n_items
+
+
+@ibis.udf.scalar.builtin(name="to_json")
+def _to_json(value: dt.Array(dt.string)) -> dt.string:  # type: ignore[valid-type]
+    """Spark: a value as JSON text."""
+
+
+def json_text(values: Any) -> Any:
+    """An array of strings as compact JSON text (``["a","b"]``): DuckDB's JSON cast, Spark's ``to_json``."""
+    if backend_name(values) == "pyspark":
+        return _to_json(values)
+    return values.cast("json").cast("string")
+
+
+@ibis.udf.scalar.builtin(name="try_parse_json")
+def _try_parse_json(text: dt.string) -> dt.string:  # type: ignore[valid-type]
+    """Spark: a JSON text as a VARIANT (declared as a string for Ibis; NULL when not JSON)."""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _variant_at(v: dt.string, path: dt.string) -> dt.string:  # type: ignore[valid-type]
+    """Spark: the VARIANT at ``path`` (declared as a string for Ibis)."""
+
+
+@ibis.udf.scalar.builtin(name="schema_of_variant")
+def _variant_kind(v: dt.string) -> dt.string:  # type: ignore[valid-type]
+    """Spark: the type name of a VARIANT value (``STRING``, ``BIGINT``, ``DECIMAL(2,1)``…)."""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _variant_string(v: dt.string, path: dt.string, type_name: dt.string) -> dt.string:  # type: ignore[valid-type]
+    """Spark: the VARIANT at ``path`` as a string."""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _variant_int64(v: dt.string, path: dt.string, type_name: dt.string) -> dt.int64:  # type: ignore[valid-type]
+    """Spark: the VARIANT at ``path`` as a bigint."""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _variant_float64(v: dt.string, path: dt.string, type_name: dt.string) -> dt.float64:  # type: ignore[valid-type]
+    """Spark: the VARIANT at ``path`` as a double."""
+
+
+@ibis.udf.scalar.builtin(name="variant_get")
+def _variant_boolean(v: dt.string, path: dt.string, type_name: dt.string) -> dt.boolean:  # type: ignore[valid-type]
+    """Spark: the VARIANT at ``path`` as a boolean."""
+
+
+_SPARK_INTEGERS = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+#: Per wanted type: Spark's SQL type name, Ibis type, and whether a VARIANT kind qualifies (as
+#: DuckDB's ``json_type`` test in Ibis's ``unwrap_as``: a float reads integers too; Spark parses
+#: ``1.5`` as a DECIMAL where DuckDB says DOUBLE).
+_JSON_AS: dict[str, tuple[str, dt.DataType, Any]] = {
+    "string": ("string", dt.string, lambda k: k == "STRING"),
+    "int64": ("bigint", dt.int64, lambda k: k.isin(_SPARK_INTEGERS)),
+    "float64": ("double", dt.float64,
+                lambda k: k.isin((*_SPARK_INTEGERS, "DOUBLE", "FLOAT")) | k.startswith("DECIMAL")),
+    "boolean": ("boolean", dt.boolean, lambda k: k == "BOOLEAN"),
+}
+_JSON_GETTERS = {"string": _variant_string, "int64": _variant_int64, "float64": _variant_float64,
+                 "boolean": _variant_boolean}
+
+
+def json_value(text: Any, key: str, type_name: str) -> Any:
+    """Top-level property ``key`` of a JSON object text, as ``type_name`` (string, int64,
+    float64, boolean); NULL when missing, null, of another JSON type, or the text is not JSON.
+
+    DuckDB: Ibis's ``cast("json")[key].unwrap_as(type)`` (``json_type`` decides). Spark has no
+    JSON type in Ibis (it compiled to a missing ``UNWRAP_JSON_STR``): the twin parses the text
+    as a VARIANT and reads the key only when ``schema_of_variant`` names a matching type
+    (``get_json_object`` would give a number's text for a string property). ``key`` is read
+    as the path ``$.key`` on both (the stage rules allow letters, digits and ``_ . -``).
+    """
+    if backend_name(text) != "pyspark":
+        return text.cast("json")[key].unwrap_as(type_name)
+    sql_type, _out, accepts = _JSON_AS[type_name]
+    v = _try_parse_json(text)
+    path = f"$.{key}"
+    kind = _variant_kind(_variant_at(v, path))
+    return ibis.ifelse(accepts(kind).fill_null(False), _JSON_GETTERS[type_name](v, path, sql_type),
+                       ibis.null(_out))

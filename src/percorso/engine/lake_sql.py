@@ -20,12 +20,33 @@ if TYPE_CHECKING:
 #: The derived partition column of month-partitioned tables: the UTC month of ``occurred_at``.
 MONTH = "month"
 
+#: Lake tables that are not database tables: the identity resolver's outcome as the graph the
+#: Spark build solves (``percorso.build.lake_build``), each with the tables it reads.
+#: ``identity_graph``: the links the resolver's rules kept (status ``used``: trusted, not
+#: blocked, not a hub) and the guarded device links (ADR 0009), as pairs of identifier hashes;
+#: ``identity_nodes``: the usable identifiers; ``event_keys``: each event's key identifier.
+DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "identity_graph": (
+        "SELECT id_hash_a AS a, id_hash_b AS b FROM identity_links WHERE status = 'used' "
+        "UNION ALL SELECT anon_hash AS a, known_hash AS b FROM identity_device_links",
+        ("identity_links", "identity_device_links")),
+    "identity_nodes": ("SELECT id_hash, id_type, id_value, first_seen_at FROM identity_map", ("identity_map",)),
+    "event_keys": ("SELECT event_id, id_hash FROM event_customers WHERE id_hash IS NOT NULL", ("event_customers",)),
+}
+
+
+def _from(table: str) -> str:
+    """The ``FROM`` item of a lake table: the database table, or a derived table's query."""
+    if table in DERIVED:
+        return f"({DERIVED[table][0]})"
+    return quote_ident(table)
+
 
 def _source(table: str, exclude: tuple[str, ...], month: bool) -> str:
     """``SELECT`` of the exported rows: every column but ``exclude``, plus the month key."""
     cols = "*" if not exclude else f"* EXCLUDE ({', '.join(quote_ident(c) for c in exclude)})"
     extra = f", strftime(occurred_at, '%Y-%m') AS {MONTH}" if month else ""
-    return f"SELECT {cols}{extra} FROM {quote_ident(table)}"
+    return f"SELECT {cols}{extra} FROM {_from(table)} AS _t"
 
 
 def partition_fingerprints(engine: Engine, table: str, partition_by: tuple[str, ...], *,
@@ -73,6 +94,9 @@ def copy_partitions(engine: Engine, table: str, target: Path, partition_by: tupl
 
 def table_schema(engine: Engine, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(column, engine type) of ``table`` in order, without ``exclude``."""
+    if table in DERIVED:
+        rows = engine.query(f"DESCRIBE {DERIVED[table][0]}").to_pylist()
+        return [(r["column_name"], r["column_type"]) for r in rows if r["column_name"] not in exclude]
     rows = engine.query(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
         "ORDER BY ordinal_position", [table]).to_pylist()

@@ -218,9 +218,15 @@ class SparkEngine:
         return str(ibis.to_sql(expr, dialect="pyspark"))
 
     def temp_table(self, expr: Any) -> Any:
-        """Compute ``expr`` once, cached in the cluster's memory, as a temporary view."""
+        """Compute ``expr`` once, now, kept in the executors, as a temporary view.
+
+        A local checkpoint, not ``cache()``: it is computed here (eagerly) and its plan is
+        cut, so a loop that builds each step on the previous one (the label propagation of
+        :mod:`percorso.identity.components`) plans a two-table join every round instead of a
+        plan that grows with every round (measured: 1M-event bench identity, docs/scale.md).
+        """
         name = f"_tmp_{uuid.uuid4().hex[:12]}"
-        df = self.session.sql(self.compile(expr)).cache()
+        df = self.session.sql(self.compile(expr)).localCheckpoint(eager=True)
         df.createOrReplaceTempView(name)
         self._temps[name] = df
         return self.ibis.table(name)
@@ -233,6 +239,7 @@ class SparkEngine:
         if df is not None:
             df.unpersist()
             self.session.catalog.dropTempView(name)
+        self._views.discard(name)
 
     def register_arrow(self, name: str, data: pa.Table) -> Any:
         """Expose a small Arrow table (a model's predictions) as a temporary view."""
@@ -243,6 +250,42 @@ class SparkEngine:
 
     def unregister(self, name: str) -> None:
         self._drop(name)
+
+    # -- the Spark build's output ------------------------------------------------------
+    def stage_table(self, name: str, expr: Any, staging: Path, partition_by: tuple[str, ...] = ()) -> Any:
+        """Write ``expr`` as Parquet under ``staging/name`` and read it back as view ``name``.
+
+        Why written and read back rather than cached: each build step reads the previous
+        step's output once more (orders from touchpoints, customers from both); a written
+        table is computed once and survives an executor's loss, as a cache does not. The
+        folder becomes part of the lake only by :func:`percorso.lake.install_staged`, after
+        every step succeeded. ``month`` (the UTC month of ``occurred_at``) is added for a
+        table partitioned by it, as the export does.
+        """
+        from pyspark.sql import functions as F
+
+        from percorso.engine.lake_sql import MONTH
+
+        df = self.session.sql(self.compile(expr))
+        if MONTH in partition_by:
+            df = df.withColumn(MONTH, F.date_format(F.col("occurred_at"), "yyyy-MM"))
+        writer = df.write.mode("overwrite")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.parquet(str(staging / name))
+        back = self.session.read.option("basePath", str(staging / name)).parquet(str(staging / name))
+        back.select(*[c for c in back.columns if c != MONTH]).createOrReplaceTempView(name)
+        self._temps[name] = back
+        return self.ibis.table(name)
+
+    def reload(self) -> None:
+        """Read the manifest again and forget the views (after the lake changed)."""
+        from percorso.lake import read_manifest
+
+        for name in list(self._views):
+            self.session.catalog.dropTempView(name)
+        self._views.clear()
+        self.manifest = read_manifest(self.lake)
 
     # -- writing: DuckDB's --------------------------------------------------------------
     def _refuse(self, *_: Any, **__: Any) -> Any:

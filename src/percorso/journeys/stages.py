@@ -42,6 +42,7 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator
 
+from percorso.engine.dialect import json_value
 from percorso.errors import ConfigError, suggest
 
 #: Default stage order (the journey repeats: after a purchase a customer re-enters consideration).
@@ -148,11 +149,11 @@ def _condition(t: ir.Table, rule: StageRule) -> ir.BooleanValue:
     if rule.channels:
         cond = cond & t.channel.isin(list(rule.channels))
     for key, wanted in rule.where.items():
-        found = t.properties.cast("json")[key]
         options = wanted if isinstance(wanted, tuple) else (wanted,)
         match: ir.BooleanValue = ibis.literal(False)
         for value in options:
-            match = match | (found.unwrap_as(_JSON_TYPE[type(value)]) == value).fill_null(False)
+            found = json_value(t.properties, key, _JSON_TYPE[type(value)])
+            match = match | (found == value).fill_null(False)
         cond = cond & match
     return cond
 

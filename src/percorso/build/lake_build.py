@@ -1,0 +1,207 @@
+"""The build on Spark: identity components, touchpoints, orders and customers from the lake.
+
+Why: on a cluster the events do not fit one process, so neither identity nor the build can
+run on DuckDB (DESIGN.md §2). This runs the **same** Ibis build code as
+:func:`percorso.build.runner.run_build` (:mod:`~percorso.build.touchpoints`,
+:mod:`~percorso.build.orders`, :mod:`~percorso.build.customers`, the channel rules, sessions
+and stages) on the Spark engine, reading the lake and writing its derived tables back to it.
+
+Identity: the resolver's *rules* (normalising and hashing identifiers, trust per source, the
+blocklist, hub caps, consent, the device link) decide which links may join two identifiers;
+their outcome is exported as ``identity_graph`` (the links kept) with ``identity_nodes`` (the
+usable identifiers). Here the graph is solved without leaving the engine
+(:func:`percorso.identity.components.connected_components`), each component is named as the
+resolver names it (the oldest previous customer id it holds, from the lake's current
+``identity_map``; else ``'C' + sha256(smallest 'type:value')[:12]``) and each event gets the
+customer of its key identifier (``event_keys``). Not on Spark yet: the rules themselves.
+
+Writes: each table is staged under ``<lake>/_staging`` by Spark and moved into the lake only
+when every step succeeded (:func:`percorso.lake.install_staged`). ``customers`` leaves out
+names, e-mail and phone, as the export does (the vault is not in the lake).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from percorso.build.customers import customers_expr
+from percorso.build.orders import orders_expr
+from percorso.build.records import record_updates_expr
+from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.build.touchpoints import write_touchpoints
+from percorso.engine.dialect import order_item_counts
+from percorso.errors import EngineError
+from percorso.identity.components import connected_components
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from percorso.engine.spark import SparkEngine
+    from percorso.project import Project
+
+IDENTITY_MAP_COLUMNS = (("id_type", "VARCHAR"), ("id_value", "VARCHAR"), ("customer_id", "VARCHAR"),
+                        ("first_seen_at", "TIMESTAMP"), ("id_hash", "UBIGINT"))
+
+
+@dataclass
+class LakeBuildReport:
+    """What a build on Spark wrote (rows per table) and how long each step took."""
+
+    rounds: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def name_components(comp: Table, previous: Table | None) -> Table:
+    """``label, customer_id``: the resolver's naming of components (ADR 0008's stable ids).
+
+    ``comp`` holds ``label, id_hash, id_type, id_value``; ``previous`` the last identity map
+    (``id_hash, customer_id, first_seen_at``) or None. A component keeps the oldest previous
+    id among its identifiers (oldest first seen, then smallest id); a previous id claimed by
+    several components stays with the one holding most of its identifiers (then the smallest
+    ``type:value``); the others are new: ``'C'`` and the first 12 hex digits of the SHA-256 of
+    the component's smallest ``type:value`` (no kind name is a prefix of another, so the
+    smallest string is the smallest pair).
+    """
+    ident = comp.id_type.concat(":", comp.id_value)
+    labs = comp.group_by("label").aggregate(min_ident=ident.min())
+    new_id = ibis.literal("C").concat(labs.min_ident.hexdigest("sha256").substr(0, 12))
+    if previous is None:
+        return labs.select("label", customer_id=new_id)
+    pc = previous.group_by("customer_id").aggregate(pfs=previous.first_seen_at.min())
+    claim = comp.join(previous.select("id_hash", "customer_id"), "id_hash")
+    claim = claim.group_by(["label", "customer_id"]).aggregate(n=claim.count())
+    claim = claim.join(pc, "customer_id")
+    oldest = ibis.struct({"at": claim.pfs, "id": claim.customer_id})
+    pick = claim.group_by("label").aggregate(customer_id=claim.customer_id.argmin(oldest), n=claim.n.argmin(oldest))
+    pick = pick.join(labs, "label")
+    most = ibis.struct({"n": -pick.n, "m": pick.min_ident})
+    keep = pick.group_by("customer_id").aggregate(label=pick.label.argmin(most))
+    out = labs.left_join(keep, "label")
+    return out.select(label=out.label, customer_id=out.customer_id.fill_null(new_id))
+
+
+def identity_map_expr(engine: SparkEngine) -> tuple[Table, int]:
+    """The identity map solved on the engine, and the propagation rounds it took."""
+    nodes = engine.table("identity_nodes")
+    lab, rounds = connected_components(engine, engine.table("identity_graph"), nodes.select(node=nodes.id_hash))
+    comp = nodes.join(lab, nodes.id_hash == lab.node).select("label", "id_hash", "id_type", "id_value", "first_seen_at")
+    comp = engine.temp_table(comp)
+    previous = engine.table("identity_map") if engine.has_table("identity_map") else None
+    names = engine.temp_table(name_components(comp, previous))
+    clashes = names.group_by("customer_id").aggregate(n=names.count()).filter(ibis._.n > 1).count()
+    if int(engine.execute(clashes)):
+        raise EngineError("two identity components got the same new customer id (a SHA-256 prefix clash): "
+                          "run this build on DuckDB (`percorso build`), which renames clashing ids",
+                          code="spark_id_clash")
+    m = comp.join(names, "label")
+    return m.select(*[name for name, _ in IDENTITY_MAP_COLUMNS]), rounds
+
+
+class _LakeStage:
+    """The engine the shared build code writes through: Spark for reading, and ``create_table``
+    staging a table under the lake's staging folder (nothing is in the lake before the end)."""
+
+    def __init__(self, engine: SparkEngine, staging: Any) -> None:
+        self._engine = engine
+        self._staging = staging
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def create_table(self, name: str, expr: Any) -> int:
+        from percorso.lake import table_spec
+
+        spec = table_spec(name)
+        expr = expr.drop(*[c for c in spec.exclude if c in expr.columns])
+        t = self._engine.stage_table(name, expr, self._staging, spec.partition_by)
+        return int(self._engine.execute(t.count()))
+
+
+def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
+    """Identity, touchpoints, orders and customers on Spark, written into the engine's lake.
+
+    ``project`` gives the settings (channel rules, session gap, stages, time zone); its
+    database is not read. The lake must hold what ``percorso lake export`` writes.
+    """
+    from percorso.channels import load_rules
+    from percorso.lake import STAGING, install_staged
+
+    for needed in ("events", "identity_graph", "identity_nodes", "event_keys", "contact_profiles"):
+        if not engine.has_table(needed):
+            raise EngineError(f"the lake {engine.lake} has no '{needed}': export it again with this version "
+                              "(`percorso lake export`) after a build", code="lake_incomplete")
+    report = LakeBuildReport()
+    staging = engine.lake / STAGING / f"build-{uuid.uuid4().hex[:12]}"
+    stage = _LakeStage(engine, staging)
+    st = project.settings
+    t0 = time.perf_counter()
+    try:
+        idmap, report.rounds = identity_map_expr(engine)
+        report.rows["identity_map"] = stage.create_table("identity_map", idmap)
+        idmap = engine.table("identity_map")
+        report.seconds["identity"] = round(time.perf_counter() - t0, 3)
+
+        t1 = time.perf_counter()
+        ev = engine.table("events")
+        keys = engine.table("event_keys")
+        k = ev.left_join(keys, "event_id").drop("event_id_right")
+        m = idmap.select("id_hash", "customer_id", "id_type", "id_value")
+        identified = k.left_join(m, "id_hash").drop("id_hash_right")
+        # the row key the build joins on: the event id (DuckDB's is its rowid, which Spark has not)
+        identified = identified.mutate(_r=identified.event_id)
+        rows = ev.mutate(_r=ev.event_id)
+        rules = load_rules(project, st.channels.rules_version)
+        report.rows["touchpoints"] = write_touchpoints(
+            stage, "touchpoints", identified, rows, rules, session_gap_minutes=st.build.session_gap_minutes,
+            stage_settings=st.stages, time_zone=st.project.time_zone)
+        records = engine.temp_table(record_updates_expr(identified))
+        report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
+
+        t1 = time.perf_counter()
+        tp = engine.table("touchpoints")
+        o = orders_expr(tp)
+        n_lines, n_items = order_item_counts(o["items"])
+        report.rows["orders"] = stage.create_table("orders", o.mutate(n_lines=n_lines, n_items=n_items))
+        report.seconds["orders"] = round(time.perf_counter() - t1, 3)
+
+        t1 = time.perf_counter()
+        cp = engine.table("contact_profiles")
+        cp = cp.mutate(first_name=ibis.null("string"), last_name=ibis.null("string"))   # not in the lake
+        vault = idmap.select(kind=idmap.id_type, key=idmap.id_value, value=idmap.id_value).limit(0)
+        merges = engine.table("identity_merges") if engine.has_table("identity_merges") else None
+        cust = customers_expr(tp, records, engine.table("orders"), idmap, identified.select("event_id", "customer_id"),
+                              cp, vault, merges)
+        report.rows["customers"] = stage.create_table("customers", cust)
+        engine.drop_temp(records)
+        report.seconds["customers"] = round(time.perf_counter() - t1, 3)
+
+        t1 = time.perf_counter()
+        tag = f"spark-{staging.name}"
+        for name, cols in (("identity_map", IDENTITY_MAP_COLUMNS), ("touchpoints", TOUCHPOINT_COLUMNS),
+                           ("orders", ORDER_COLUMNS), ("customers", CUSTOMER_COLUMNS)):
+            from percorso.lake import table_spec
+
+            cols = [c for c in cols if c[0] not in table_spec(name).exclude]
+            engine.unregister(name)
+            install_staged(engine.lake, name, staging / name, list(cols), tag)
+        engine.reload()
+        report.seconds["write"] = round(time.perf_counter() - t1, 3)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if (engine.lake / STAGING).exists() and not any((engine.lake / STAGING).iterdir()):
+            (engine.lake / STAGING).rmdir()
+    report.seconds["total"] = round(time.perf_counter() - t0, 3)
+    return report
+
+
+__all__ = ["LakeBuildReport", "build_lake", "identity_map_expr", "name_components"]
