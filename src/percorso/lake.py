@@ -72,7 +72,7 @@ TABLES = (
     LakeTable("identity_graph"),
     LakeTable("identity_nodes"),
     LakeTable("event_keys"),
-    LakeTable("contact_profiles", exclude=("first_name", "last_name")),
+    LakeTable("contact_profiles", exclude=("first_name", "last_name", "birth_date")),
     LakeTable("identity_merges"),
 )
 

@@ -17,7 +17,7 @@ customer of its key identifier (``event_keys``). Not on Spark yet: the rules the
 
 Writes: each table is staged under ``<lake>/_staging`` by Spark and moved into the lake only
 when every step succeeded (:func:`percorso.lake.install_staged`). ``customers`` leaves out
-names, e-mail and phone, as the export does (the vault is not in the lake).
+names and birth date, as the export does.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
     from percorso.engine.spark import SparkEngine
     from percorso.project import Project
+
+#: Columns of ``contact_profiles`` the lake leaves out (as it leaves them out of ``customers``).
+_PROFILE_PII = ("first_name", "last_name", "birth_date")
 
 IDENTITY_MAP_COLUMNS = (("id_type", "VARCHAR"), ("id_value", "VARCHAR"), ("customer_id", "VARCHAR"),
                         ("first_seen_at", "TIMESTAMP"), ("id_hash", "UBIGINT"))
@@ -176,11 +179,11 @@ def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
 
         t1 = time.perf_counter()
         cp = engine.table("contact_profiles")
-        cp = cp.mutate(first_name=ibis.null("string"), last_name=ibis.null("string"))   # not in the lake
-        vault = idmap.select(kind=idmap.id_type, key=idmap.id_value, value=idmap.id_value).limit(0)
+        # names and birth dates are not in the lake (nor in its customers)
+        cp = cp.mutate(**{c: ibis.null("date" if c == "birth_date" else "string") for c in _PROFILE_PII})
         merges = engine.table("identity_merges") if engine.has_table("identity_merges") else None
         cust = customers_expr(tp, records, engine.table("orders"), idmap, identified.select("event_id", "customer_id"),
-                              cp, vault, merges)
+                              cp, merges)
         report.rows["customers"] = stage.create_table("customers", cust)
         engine.drop_temp(records)
         report.seconds["customers"] = round(time.perf_counter() - t1, 3)
