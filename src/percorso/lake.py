@@ -2,7 +2,9 @@
 
 Why a lake: a cluster does not read a DuckDB file; it reads Parquet datasets that many
 workers can split. ``percorso lake export`` writes ``events``, ``touchpoints``, ``orders``,
-``customers``, ``identity_map`` and ``campaign_costs`` under ``DIR/<table>/``; events and
+``customers``, ``identity_map`` and ``campaign_costs`` under ``DIR/<table>/`` (and what the build
+on Spark reads: the identity graph the resolver's rules kept, each event's key identifier, the
+profile rows, the merges: :mod:`percorso.build.lake_build`); events and
 touchpoints by ``source_name=…/month=YYYY-MM`` (the UTC month of ``occurred_at``), so a
 cluster reads only the sources and months a question needs and a re-export rewrites only
 what changed.
