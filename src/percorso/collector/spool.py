@@ -157,7 +157,7 @@ def folder_bytes(folder: Path) -> int:
     n = 0
     with os.scandir(folder) as it:
         for e in it:
-            if e.name.endswith((".jsonl", PART)):
+            if e.name.endswith((".jsonl", PART)) and not e.name.startswith("cycle-"):  # a cycle's copy is not new
                 try:
                     n += e.stat().st_size
                 except FileNotFoundError:
