@@ -38,6 +38,14 @@ def _points(x: float, locale: str) -> str:
     return s.replace(".", ",") if locale == "it" else s
 
 
+def _p(p: float, locale: str) -> str:
+    """A p-value as the sentence writes it (three decimals), ``< 0,001`` below that."""
+    if p is None or math.isnan(p):
+        return "—"
+    s = "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return s.replace(".", ",") if locale == "it" else s
+
+
 def summaries(state: Any) -> list[dict[str, Any]]:
     """Each journey with its counts and its holdout results (journey level)."""
     from percorso.activation.service import results
@@ -90,7 +98,7 @@ async def view(ctx: Any) -> dict[str, Any]:
             "sent": ctx.fmt(i["sent"], "count"), "held_out": ctx.fmt(i["held_out"], "count"),
             "uplift": _points(r["uplift"], loc),
             "interval": f"{_points(r['uplift_low'], loc)} … {_points(r['uplift_high'], loc)}",
-            "p": "—" if math.isnan(r["p_value"]) else ctx.fmt(r["p_value"], "number"),
+            "p": _p(r["p_value"], loc),
             "sentence": i["sentences"][loc],
         })
     steps = log = None
