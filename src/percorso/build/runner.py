@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from percorso.build import digest as D
+from percorso.build import plan as P
 from percorso.build.customers import customers_expr
 from percorso.build.orders import orders_expr
 from percorso.build.records import record_updates_expr
@@ -128,10 +129,9 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
 
     rules = load_rules(project, project.settings.channels.rules_version)
     touched_only = False
+    plan_key, plan, compiled = None, None, False
     if full:
-        scoped = keyed(engine.table("events_identified"))
-        rows = keyed(engine.table("events"))
-        ec = engine.table("event_customers")
+        _derive_full(project, engine, rules, say, report)
     else:
         # only the customers whose rows can differ, and only their events (ADR 0019)
         t1 = time.perf_counter()
@@ -140,33 +140,10 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         S.stage_event_rows(engine, after, PRIORITY)
         report.customers_rebuilt = S.stage_scope(engine, touched_only=touched_only)
         S.stage_scope_events(engine)
-        scoped = rows = keyed(engine.table("_build_events"))
-        ec = scoped.select("event_id", "customer_id")
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
-
-    say("punti di contatto / touchpoints")
-    t1 = time.perf_counter()
-    write_touchpoints(engine, "_build_touchpoints", scoped, rows, rules,
-                      session_gap_minutes=project.settings.build.session_gap_minutes,
-                      stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone)
-    engine.create_table("_build_record_updates", record_updates_expr(scoped))
-    report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
-
-    say("ordini / orders")
-    t1 = time.perf_counter()
-    new_tp = engine.table("_build_touchpoints")
-    engine.create_table("_build_orders", orders_expr(new_tp))
-    S.fill_order_item_counts(engine, "_build_orders")
-    report.seconds["orders"] = round(time.perf_counter() - t1, 3)
-
-    say("clienti / customers")
-    t1 = time.perf_counter()
-    merges = engine.table("identity_merges") if engine.has_table("identity_merges") else None
-    # contacts stay keyed hashes: the vault is not opened by the build (percorso.privacy.contacts)
-    cust = customers_expr(new_tp, engine.table("_build_record_updates"), engine.table("_build_orders"), engine.table("identity_map"), ec,
-                          engine.table("contact_profiles"), merges)
-    engine.create_table("_build_customers", cust)
-    report.seconds["customers"] = round(time.perf_counter() - t1, 3)
+        # the queries were compiled once (ADR 0032): here they only run
+        plan_key, plan, compiled = P.incremental_plan(project, rules, fingerprint)
+        _derive_incremental(engine, plan, say, report)
 
     say("scrittura / writing tables")
     t1 = time.perf_counter()
@@ -198,6 +175,10 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         # what this build was made from: the next incremental build compares
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
+        if full:  # the next incremental build finds its queries compiled
+            plan_key, plan, compiled = P.incremental_plan(project, rules, fingerprint)
+        if compiled:
+            S.write_plan(engine, plan_key, plan)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     if full:
         report.customers_rebuilt = engine.count("customers")
@@ -222,6 +203,55 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     _log_build(engine, report, started)
     return report
+
+
+def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, report: BuildReport) -> None:
+    """``_build_*`` tables from every event."""
+    scoped = keyed(engine.table("events_identified"))
+    say("punti di contatto / touchpoints")
+    t1 = time.perf_counter()
+    write_touchpoints(engine, "_build_touchpoints", scoped, keyed(engine.table("events")), rules,
+                      session_gap_minutes=project.settings.build.session_gap_minutes,
+                      stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone)
+    engine.create_table("_build_record_updates", record_updates_expr(scoped))
+    report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
+
+    say("ordini / orders")
+    t1 = time.perf_counter()
+    new_tp = engine.table("_build_touchpoints")
+    engine.create_table("_build_orders", orders_expr(new_tp))
+    S.fill_order_item_counts(engine, "_build_orders")
+    report.seconds["orders"] = round(time.perf_counter() - t1, 3)
+
+    say("clienti / customers")
+    t1 = time.perf_counter()
+    merges = engine.table("identity_merges") if engine.has_table("identity_merges") else None
+    # contacts stay keyed hashes: the vault is not opened by the build (percorso.privacy.contacts)
+    cust = customers_expr(new_tp, engine.table("_build_record_updates"), engine.table("_build_orders"),
+                          engine.table("identity_map"), engine.table("event_customers"),
+                          engine.table("contact_profiles"), merges)
+    engine.create_table("_build_customers", cust)
+    report.seconds["customers"] = round(time.perf_counter() - t1, 3)
+
+
+def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report: BuildReport) -> None:
+    """``_build_*`` tables of the scope's events (``_build_events``), by the compiled plan."""
+    say("punti di contatto / touchpoints")
+    t1 = time.perf_counter()
+    S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
+    S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"])
+    S.drop(engine, "_build_sessions")
+    S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"])
+    report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
+    say("ordini / orders")
+    t1 = time.perf_counter()
+    S.run_plan_step(engine, "_build_orders", plan["_build_orders"])
+    S.fill_order_item_counts(engine, "_build_orders")
+    report.seconds["orders"] = round(time.perf_counter() - t1, 3)
+    say("clienti / customers")
+    t1 = time.perf_counter()
+    S.run_plan_step(engine, "_build_customers", plan["_build_customers"])
+    report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 
 def _log_build(engine: Any, report: BuildReport, started: datetime) -> None:

@@ -210,11 +210,23 @@ def write_touchpoints(
     out before sessions are cut: an identify call or a CRM row neither opens a session nor
     gives one its channel.
     """
-    s = engine.temp_table(_sessions(_keys(identified_events, rules), session_gap_minutes))
+    s = engine.temp_table(sessions_expr(identified_events, rules, session_gap_minutes))
     try:
-        return engine.create_table(target, _rows_of(rows, s, stage_settings, time_zone))
+        return engine.create_table(target, touchpoint_rows_expr(rows, s, stage_settings, time_zone))
     finally:
         engine.drop_temp(s)
+
+
+def sessions_expr(identified_events: ir.Table, rules: ChannelRules, session_gap_minutes: int) -> ir.Table:
+    """The narrow session rows of the touchpoint events (first of the two steps of
+    :func:`write_touchpoints`, materialised before the second)."""
+    return _sessions(_keys(identified_events, rules), session_gap_minutes)
+
+
+def touchpoint_rows_expr(rows: ir.Table, sessions: ir.Table, stage_settings: Mapping[str, Any] | None,
+                         time_zone: str = "UTC") -> ir.Table:
+    """The ``touchpoints`` rows: the events of ``rows`` joined to their materialised ``sessions``."""
+    return _rows_of(rows, sessions, stage_settings, time_zone)
 
 
 def _ibis_type(sql: str) -> str:

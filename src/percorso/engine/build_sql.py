@@ -5,6 +5,7 @@ Identifiers come from code, never from users; values are bound.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from percorso.engine.backend import quote_ident as qi
@@ -266,6 +267,38 @@ def stage_scope_events(engine: Engine) -> int:
     engine.con.execute("DROP TABLE IF EXISTS _build_picked")
     engine.con.execute("DROP TABLE IF EXISTS _build_m")
     return engine.count("_build_events")
+
+
+#: The compiled incremental build (:mod:`percorso.build.plan`): one row, the latest key.
+PLAN = "build_plan"
+
+
+def source_columns(engine: Engine, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(table, column, type) of the stored ``tables``, in column order (absent tables: no rows)."""
+    return [tuple(r) for r in engine.con.execute(
+        """SELECT table_name, column_name, data_type FROM duckdb_columns()
+           WHERE database_name = current_database() AND schema_name = 'main' AND list_contains(?, table_name)
+           ORDER BY table_name, column_index""", [list(tables)]).fetchall()]
+
+
+def read_plan(engine: Engine, key: str) -> dict[str, str] | None:
+    """The SQL by step stored under ``key``, or None."""
+    if not engine.has_table(PLAN):
+        return None
+    rows = engine.con.execute(f"SELECT sql FROM {PLAN} WHERE key = ?", [key]).fetchall()
+    return json.loads(rows[0][0]) if rows else None
+
+
+def write_plan(engine: Engine, key: str, plan: dict[str, str]) -> None:
+    """Keep ``plan`` under ``key`` (only the latest: an older key can no longer match)."""
+    engine.con.execute(f"CREATE OR REPLACE TABLE {PLAN} AS SELECT ?::VARCHAR AS key, ?::VARCHAR AS sql",
+                       [key, json.dumps(plan)])
+
+
+def run_plan_step(engine: Engine, name: str, sql: str, *, temp: bool = False) -> None:
+    """``CREATE [TEMP] TABLE name AS sql``, ``sql`` compiled by :meth:`Engine.compile` from a build expression."""
+    kind = "TEMP TABLE" if temp else "TABLE"
+    engine.con.execute(f"CREATE OR REPLACE {kind} {qi(name)} AS {sql}")
 
 
 def read_fingerprint(engine: Engine) -> str | None:

@@ -1,0 +1,120 @@
+"""The incremental build's queries, compiled to SQL once and kept (issue 15, ADR 0032).
+
+Why: turning the sessions, touchpoints, record updates, orders and customers expressions into
+SQL costs about 0.7 CPU s (Ibis rewrites, then sqlglot), whatever the number of rows; an
+incremental build of 1,000 events spent more on that than on the data. Those queries read
+fixed table names (``_build_events``, ``_build_sessions``, ``_build_touchpoints``, ...), so
+their SQL depends only on the code, the build settings, the channel rules and the columns of
+the tables they read. Compiled once from unbound tables of those names, the SQL is kept in
+the process (the collector builds every few seconds) and in the project (``build_plan``,
+written by every build that compiled it, a full one included), under a key made of all of
+these: any change compiles again. The same expressions are compiled, so the rows are the same
+(the incremental tests compare every table with a full build).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from percorso.build.customers import customers_expr
+from percorso.build.orders import orders_expr
+from percorso.build.records import record_updates_expr
+from percorso.build.touchpoints import keyed, sessions_expr, touchpoint_rows_expr
+
+if TYPE_CHECKING:
+    from percorso.channels.rules import ChannelRules
+    from percorso.engine import Engine
+    from percorso.project import Project
+
+#: The steps, in the order they run: each is ``CREATE TABLE <step> AS <sql>`` (the first a temp).
+STEPS: tuple[str, ...] = ("_build_sessions", "_build_touchpoints", "_build_record_updates", "_build_orders",
+                          "_build_customers")
+#: The stored tables the plan reads (their columns are part of the key).
+SOURCES: tuple[str, ...] = ("events", "identity_map", "contact_profiles", "identity_merges")
+
+_CODE: list[str] = []
+_MEMO: dict[str, dict[str, str]] = {}
+
+
+def _code_digest() -> str:
+    """A digest of percorso's source and of the Ibis and sqlglot versions (the SQL they write)."""
+    if not _CODE:
+        import sqlglot
+
+        h = hashlib.sha256(f"{ibis.__version__}|{sqlglot.__version__}".encode())
+        root = Path(__file__).resolve().parents[1]
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+        _CODE.append(h.hexdigest())
+    return _CODE[0]
+
+
+def plan_key(engine: Engine, settings_fingerprint: str, rules: ChannelRules) -> str:
+    """Everything the plan's SQL depends on, as one digest."""
+    from percorso.engine.build_sql import source_columns
+
+    # the rules as classified (their files' paths left out: a copied project keeps its plan)
+    what = repr((rules.version, rules.rules, rules.categories, rules.offline))
+    text = json.dumps({"code": _code_digest(), "settings": settings_fingerprint, "rules": what,
+                       "columns": source_columns(engine, SOURCES)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: int,
+                 stage_settings: Any, time_zone: str) -> dict[str, str]:
+    """The SQL of each step (:data:`STEPS`), from unbound tables named as the steps write them."""
+    def unbound(name: str, schema: Any) -> Any:
+        return ibis.table(schema, name=name)
+
+    events = engine.table("events").schema()
+    idmap = engine.table("identity_map")
+    staged = unbound("_build_events", ibis.schema({**dict(events.items()), "id_hash": "uint64",
+                                                   "customer_id": idmap.customer_id.type(),
+                                                   "id_type": idmap.id_type.type(),
+                                                   "id_value": idmap.id_value.type()}))
+    scoped = keyed(staged)
+    out: dict[str, str] = {}
+    sess = sessions_expr(scoped, rules, session_gap_minutes)
+    out["_build_sessions"] = engine.compile(sess)
+    tp = touchpoint_rows_expr(scoped, unbound("_build_sessions", sess.schema()), stage_settings, time_zone)
+    out["_build_touchpoints"] = engine.compile(tp)
+    ru = record_updates_expr(scoped)
+    out["_build_record_updates"] = engine.compile(ru)
+    tp_t = unbound("_build_touchpoints", tp.schema())
+    orders = orders_expr(tp_t)
+    out["_build_orders"] = engine.compile(orders)
+    merges = unbound("identity_merges", engine.table("identity_merges").schema()) \
+        if engine.has_table("identity_merges") else None
+    cust = customers_expr(tp_t, unbound("_build_record_updates", ru.schema()), unbound("_build_orders", orders.schema()),
+                          unbound("identity_map", idmap.schema()), scoped.select("event_id", "customer_id"),
+                          unbound("contact_profiles", engine.table("contact_profiles").schema()), merges)
+    out["_build_customers"] = engine.compile(cust)
+    return out
+
+
+def incremental_plan(project: Project, rules: ChannelRules, settings_fingerprint: str) -> tuple[str, dict[str, str], bool]:
+    """``(key, sql by step, compiled now)``: from this process, the project, or compiled now."""
+    from percorso.engine.build_sql import read_plan
+
+    engine = project.engine
+    key = plan_key(engine, settings_fingerprint, rules)
+    if key in _MEMO:
+        return key, _MEMO[key], False
+    stored = read_plan(engine, key)
+    if stored is not None:
+        _MEMO[key] = stored
+        return key, stored, False
+    st = project.settings
+    plan = compile_plan(engine, rules, session_gap_minutes=st.build.session_gap_minutes, stage_settings=st.stages,
+                        time_zone=st.project.time_zone)
+    _MEMO[key] = plan
+    return key, plan, True
+
+
+__all__ = ["STEPS", "compile_plan", "incremental_plan", "plan_key"]

@@ -1,0 +1,75 @@
+"""The incremental build's compiled queries (ADR 0032): kept, found again, and compiled anew when
+anything they depend on changes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from build_helpers import ingest, seg, write_jsonl
+
+from percorso.build import plan as P
+from percorso.build import run_build
+from percorso.build.runner import _settings_fingerprint
+from percorso.channels import load_rules
+from percorso.engine import build_sql as S
+from percorso.project import init_project, open_project
+
+
+def _tables(p) -> dict[str, list[tuple]]:
+    return {t: p.engine.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("touchpoints", "orders", "customers", "record_updates")}
+
+
+def test_a_new_process_runs_the_stored_plan_without_compiling(tmp_path, monkeypatch):
+    init_project(tmp_path / "p", name="t")
+    p = open_project(tmp_path / "p")
+    try:
+        ingest(p, "web", write_jsonl(tmp_path / "a.jsonl", [
+            seg("m1", "2025-03-01T08:00:00Z", anon="a1"),
+            seg("m2", "2025-03-01T08:05:00Z", anon="a1", url="https://shop.it/?utm_source=google&utm_medium=cpc"),
+            seg("m3", "2025-03-02T09:00:00Z", user="u1")]))
+        assert run_build(p).mode == "full"
+        assert p.engine.count(S.PLAN) == 1          # the full build compiled the incremental one
+        P._MEMO.clear()                             # as a new process would start
+
+        def no_compile(*_a, **_k):
+            raise AssertionError("compiled again")
+
+        monkeypatch.setattr(P, "compile_plan", no_compile)
+        ingest(p, "web", write_jsonl(tmp_path / "b.jsonl", [
+            seg("m4", "2025-03-03T10:00:00Z", anon="a1", user="u1"), seg("m5", "2025-03-03T10:31:00Z", anon="a2")]))
+        assert run_build(p).mode == "incremental"
+        incremental = _tables(p)
+        monkeypatch.undo()
+        run_build(p, full=True)
+        assert _tables(p) == incremental
+    finally:
+        p.close()
+
+
+def test_the_key_follows_rules_settings_and_columns(tmp_path):
+    init_project(tmp_path / "p", name="t")
+    p = open_project(tmp_path / "p")
+    try:
+        ingest(p, "web", write_jsonl(tmp_path / "a.jsonl", [seg("m1", "2025-03-01T08:00:00Z", anon="a1")]))
+        run_build(p)
+        rules = load_rules(p, p.settings.channels.rules_version)
+        fp = _settings_fingerprint(p)
+        key = P.plan_key(p.engine, fp, rules)
+        assert P.plan_key(p.engine, fp, rules) == key
+        assert P.plan_key(p.engine, fp + "x", rules) != key
+        assert P.plan_key(p.engine, fp, dataclasses.replace(rules, rules=rules.rules[1:])) != key
+        # the rules' file paths are not part of it (a copied project keeps its plan)
+        assert P.plan_key(p.engine, fp, dataclasses.replace(rules, files={})) == key
+        p.engine.run("ALTER TABLE contact_profiles ADD COLUMN extra VARCHAR")
+        assert P.plan_key(p.engine, fp, rules) != key
+    finally:
+        p.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo():
+    P._MEMO.clear()
+    yield
+    P._MEMO.clear()
