@@ -100,8 +100,9 @@ def _csrf(html: str) -> str:
 
 def test_switching_a_journey_needs_the_form_token_and_the_role(journeys_site) -> None:  # type: ignore[no-untyped-def]
     client, tokens, root = journeys_site
-    page = get(client, "/attivazione", tokens["analyst"])
-    headers = {"Authorization": f"Bearer {tokens['analyst']}", "Accept": "text/html"}
+    page = get(client, "/attivazione", tokens["crm"])
+    assert "/attivazione/stato" not in get(client, "/attivazione", tokens["analyst"])  # no switch shown
+    headers = {"Authorization": f"Bearer {tokens['crm']}", "Accept": "text/html"}
     fields = {"journey": "browse_abandonment", "enabled": "1", "lang": "it"}
     forged = client.post("/attivazione/stato", headers=headers, data=fields, follow_redirects=False)
     assert forged.status_code == 403 and forged.headers.get("X-Refused") == "csrf"
@@ -109,6 +110,10 @@ def test_switching_a_journey_needs_the_form_token_and_the_role(journeys_site) ->
     viewer = client.post("/attivazione/stato", headers={"Authorization": f"Bearer {tokens['viewer']}"},
                          data={**fields, "csrf": _csrf(page)}, follow_redirects=False)
     assert viewer.status_code == 403 and not get_journey(root, "browse_abandonment").enabled
+    # switching a journey on sends messages to contacts: the role the API asks for it, crm
+    analyst = client.post("/attivazione/stato", headers={"Authorization": f"Bearer {tokens['analyst']}"},
+                          data={**fields, "csrf": _csrf(page)}, follow_redirects=False)
+    assert analyst.status_code == 403 and not get_journey(root, "browse_abandonment").enabled
     done = client.post("/attivazione/stato", headers=headers, data={**fields, "csrf": _csrf(page)},
                        follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/attivazione?j=browse_abandonment")

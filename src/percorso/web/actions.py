@@ -122,7 +122,7 @@ async def revoke_token_form(request: Request) -> Response:
     return RedirectResponse(f"/impostazioni?lang={lang}", status_code=303)
 
 
-@post_endpoint("/attivazione/stato", Role.analyst)
+@post_endpoint("/attivazione/stato", Role.crm)  # as POST /v1/journeys/{name}/enable
 async def journey_state_form(request: Request) -> Response:
     """Switch an activation journey on or off (the journey file's flag, as ``percorso journey
     enable|disable``), audited like the API's, then show the journeys again."""

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from percorso.errors import PercorsoError
+from percorso.server.tokens import Role
 from percorso.web.pages import N_
 from percorso.web.tables import table_view
 
@@ -123,7 +124,7 @@ async def view(ctx: Any) -> dict[str, Any]:
                              labels={"customer_id": _("Customer"), "step": _("Step"), "variant": _("Group"),
                                      "channel": _("Channel"), "status": _("Status"), "reason": _("Reason"),
                                      "due_at": _("Due (UTC)"), "sent_at": _("Sent (UTC)")})
-    return {"journeys": rows, "chosen": chosen, "steps": steps, "log": log, "can_switch": not ctx.viewer}
+    return {"journeys": rows, "chosen": chosen, "steps": steps, "log": log, "can_switch": ctx.principal.role >= Role.crm}
 
 
 view.cacheable = False  # type: ignore[attr-defined]
