@@ -2,7 +2,7 @@
 
 Usage (a timing bench: run it under the shared lock)::
 
-    flock /work/bench.lock nice -n 5 python bench/activation.py --latency [--customers 2000]
+    flock /tmp/percorso-bench.lock nice -n 5 python bench/activation.py --latency [--customers 2000]
         [--clients 4] [--seconds 60] [--trigger purchase|add_to_cart]
 
 Starts ``percorso serve`` on a demo project with one enabled journey, ``latency_probe``: the
