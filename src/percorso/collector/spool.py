@@ -136,19 +136,24 @@ def seal_orphans(folder: Path) -> int:
 
 
 def sealed_segments(folder: Path) -> list[Segment]:
-    """Every sealed file ready to consume, oldest first.
+    """Every sealed unit ready to consume, its files oldest first.
 
-    A unit (events + rejects of one writer's ``seq``) is ready only when neither of its files
-    is still ``.part``: a writer renames rejects before events, and ``stat`` sees a rename
-    whole, so a unit is never taken with half of it still being written.
+    A unit (events + rejects of one writer's ``seq``) is ready only when none of its files is
+    still ``.part``, and it is handed out whole: both files, looked up by name after the
+    listing. Why not trust the listing alone: a writer seals rejects, then events, and a
+    listing taken between the two renames (or one that a rename overtook) shows half a unit;
+    consumed alone, that half would mark the unit done and the other half, acknowledged
+    events among them, would be deleted unread the next cycle. A sealed name is never
+    written again and no file of a sealed ``seq`` is ever created, so what exists now is the
+    whole unit.
     """
-    segs = [s for p in folder.iterdir() if (s := parse(p)) is not None and not s.part]
+    stems = {s.stem: s for p in folder.iterdir() if (s := parse(p)) is not None and not s.part}
     ready = []
-    for seg in segs:
-        other = "rejects" if seg.kind == "events" else "events"
-        sibling = seg.path.with_name(f"{seg.stem}.{other}.jsonl{PART}")
-        if not sibling.exists():
-            ready.append(seg)
+    for stem, seg in stems.items():
+        files = {kind: folder / f"{stem}.{kind}.jsonl" for kind in ("events", "rejects")}
+        if any(p.with_name(p.name + PART).exists() for p in files.values()):
+            continue  # still being sealed: the next look takes it whole
+        ready += [Segment(p, seg.seq, seg.writer, seg.source, kind) for kind, p in files.items() if p.exists()]
     return sorted(ready, key=lambda s: (s.seq, s.writer or "", s.source, s.kind))
 
 
@@ -255,20 +260,31 @@ class Spool:
 
     def _write(self, items: list[tuple[str, bytes, bytes, int, Future]]) -> None:
         with self._io:
-            touched: set[int] = set()
+            touched: dict[int, int] = {}  # fd -> its size before this group
             added = events = 0
             created = False
-            for source, ev_bytes, rej_bytes, n_events, _ in items:
-                for kind, data in (("events", ev_bytes), ("rejects", rej_bytes)):
-                    if data:
-                        fd, new = self._fd(source, kind)
-                        created |= new
-                        _write_all(fd, data)
-                        touched.add(fd)
-                        added += len(data)
-                events += n_events
-            for fd in touched:
-                os.fdatasync(fd)
+            try:
+                for source, ev_bytes, rej_bytes, n_events, _ in items:
+                    for kind, data in (("events", ev_bytes), ("rejects", rej_bytes)):
+                        if data:
+                            fd, new = self._fd(source, kind)
+                            created |= new
+                            touched.setdefault(fd, os.fstat(fd).st_size)
+                            _write_all(fd, data)
+                            added += len(data)
+                    events += n_events
+                for fd in touched:
+                    os.fdatasync(fd)
+            except BaseException:
+                # Nobody in this group is acknowledged (each hears a 503 and retries), so none of
+                # its bytes may stay: a half-written line (a full disk) would otherwise swallow
+                # the first line the next group appends, an acknowledged event.
+                for fd, size in touched.items():
+                    try:
+                        os.ftruncate(fd, size)
+                    except OSError:
+                        pass
+                raise
             if created:  # the new file's name must survive a power cut as well as its lines
                 _fsync_dir(self.folder)
             self.syncs += 1
