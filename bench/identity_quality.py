@@ -31,8 +31,11 @@ and recall. Pairs are counted in the engine as sums of C(n, 2) over (customer), 
 - ``device_links``: anonymous components the device link (ADR 0009) attached, and how many of
   them to the right person (its anonymous and its known event belong to one person);
 - ``recall_upper_bound``: the recall of a perfect linker that knows the truth but only has
-  the identifiers on the events (what no rule can exceed); with ``--what-if``, the same bound
-  if the files also carried a payment-card token or the codice fiscale on financed receipts.
+  the evidence the resolver has: the identifiers on the events and the (IP, user agent) pair
+  the device link (ADR 0009) reads (what no rule over that evidence can exceed);
+  ``recall_upper_bound_identifiers``: the same with the identifiers alone (what no
+  deterministic rule can exceed); with ``--what-if``, the identifier bound if the files also
+  carried a payment-card token or the codice fiscale on financed receipts.
 """
 
 from __future__ import annotations
@@ -151,13 +154,16 @@ def missing_pairs_by_part(e) -> dict[str, object]:  # noqa: ANN001
 
 COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
         "tax_code_key", "order_id")
+#: the device link's evidence (ADR 0009): an (IP, user agent) pair, NULL when either is missing
+DEVICE_PAIR = "nullif(ip_key, '') || chr(31) || nullif(user_agent, '')"
 
 
 def recall_upper_bound(e, events: str = "events", cols: tuple[str, ...] = COLS) -> float:  # noqa: ANN001
     """Recall of a perfect, truth-aware linker: identifiers joined only within one person.
 
-    Events of a person that share no identifier chain with each other cannot be put together
-    by any rule over these identifiers; this bounds the recall any resolution can reach. The
+    Events of a person that share no chain of ``cols`` (columns, or SQL expressions of the
+    events' columns such as :data:`DEVICE_PAIR`) with each other cannot be put together by any
+    rule over that evidence; this bounds the recall any resolution using it can reach. The
     chains run over every event of the truth (an e-commerce order, which ``touchpoints`` folds
     into the web purchase, still joins its phone and codice fiscale, as it does for the
     resolver); the pairs are counted over the scored events, as recall is.
@@ -171,7 +177,8 @@ def recall_upper_bound(e, events: str = "events", cols: tuple[str, ...] = COLS) 
             e.event_id IN (SELECT event_id FROM _q_scored) AS scored, e.*
         FROM {events} e JOIN _q_truth g ON g.source_name = e.source_name AND g.source_key = e.source_key""")
     n_ev = e.count("_q_j")
-    un = " UNION ALL ".join(f"SELECT ev, hash(person_id, '{c}', {c}) AS h FROM _q_j WHERE {c} IS NOT NULL" for c in cols)
+    un = " UNION ALL ".join(f"SELECT ev, hash(person_id, {i}, {c}) AS h FROM _q_j WHERE ({c}) IS NOT NULL"
+                         for i, c in enumerate(cols))
     t = e.query(f"SELECT ev, h FROM ({un})")
     _, node = np.unique(t["h"].to_numpy(), return_inverse=True)
     a, b = t["ev"].to_numpy(), node + n_ev
@@ -270,7 +277,8 @@ def main() -> None:
             out[f"missing_pairs_by_split_{by}"] = e.query(MISSING.format(by=by)).to_pylist()
         out["device_links"] = e.query(DEVICE_LINKS).to_pylist()[0]
         out["missing_pairs_by_part"] = missing_pairs_by_part(e)
-        out["recall_upper_bound"] = recall_upper_bound(e)
+        out["recall_upper_bound"] = recall_upper_bound(e, cols=COLS + (DEVICE_PAIR,))
+        out["recall_upper_bound_identifiers"] = recall_upper_bound(e)
         if a.what_if:
             out["recall_upper_bound_what_if"] = what_if_bounds(e)
         e.unregister("_q_truth")

@@ -233,7 +233,10 @@ def test_crm_contacts_carry_the_web_account_id(demo):
     ident = pd.read_csv(demo / "ground_truth" / "identity.csv", dtype=str)
     crm = pd.read_csv(demo / "sources" / "crm_contacts.csv", sep=";", encoding="latin-1", dtype=str,
                       keep_default_na=False, on_bad_lines="skip", index_col=False)
-    crm["source_key"] = crm.crm_id + ":" + crm.updated_at
+    # the record key as ingest forms it: the file's local time as a UTC instant
+    utc = (pd.to_datetime(crm.updated_at, errors="coerce").dt.tz_localize("Europe/Rome", ambiguous="NaT",
+                                                                          nonexistent="NaT").dt.tz_convert("UTC"))
+    crm["source_key"] = crm.crm_id + ":" + utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
     crm = crm.merge(ident[ident.source_name == "crm"], on="source_key")
     orders = pd.read_csv(demo / "sources" / "ecommerce_orders.csv", dtype=str, keep_default_na=False,
                          on_bad_lines="skip", index_col=False).merge(
