@@ -10,7 +10,9 @@ through the commands a user runs, each its own process in a fresh project whose
 folder past it): ``percorso ingest clickstream FILE``, ``percorso build``, ``paths
 transitions`` and a three-step ``funnel``. Per step: wall seconds, CPU seconds (user +
 system, the engine's threads included) and the process's peak resident memory
-(``os.wait4``: that process alone); then ``total_s``, the peak over the steps and whether
+(``os.wait4``: that process alone, DuckDB's memory included), the peak size of the spill
+folder while it ran, and for the build its own seconds per stage; then ``total_s``, the
+peaks over the steps and whether
 the issue's targets hold (30 minutes in all, 16 GB peak). ``load_avg`` at the start and end
 (2 cores: above 2, other work competed for them); ``disk_mb`` is the database at the end.
 
@@ -27,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,21 +43,56 @@ TARGET_S = 30 * 60
 TARGET_RSS_MB = 16 * 1024
 
 
-def _step(cmd: list[str], cwd: Path, env: dict[str, str], show: bool) -> dict:
-    """Run one command as its own process; its wall and CPU seconds and peak RSS."""
-    with tempfile.TemporaryFile() as err:
+def _tree_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` now (0 when it does not exist)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:          # removed while walking: the engine drops its spill files
+                pass
+    return total
+
+
+def _step(cmd: list[str], cwd: Path, env: dict[str, str], show: bool, spill: Path) -> dict:
+    """Run one command as its own process; its wall and CPU seconds, peak RSS (DuckDB runs in
+    that process: its buffers are in it) and the peak size of its spill folder ``spill``
+    (sampled every half second). A JSON object on its stdout is kept as ``report``."""
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            peak[0] = max(peak[0], _tree_bytes(spill))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                stderr=None if show else err)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=None if show else err)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         took = time.perf_counter() - t0
+        done.set()
+        sampler.join()
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace").strip()[-2000:]
             raise SystemExit(f"{' '.join(cmd[3:])} failed ({code}): {tail}")
-    return {"seconds": round(took, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024)}       # Linux: kilobytes
+        out.seek(0)
+        text = out.read().decode(errors="replace").strip()
+    row = {"seconds": round(took, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+           "peak_rss_mb": round(usage.ru_maxrss / 1024),       # Linux: kilobytes
+           "peak_spill_mb": round(peak[0] / 2**20)}
+    if text.startswith("{"):
+        try:
+            report = json.loads(text)
+        except ValueError:
+            report = None
+        if isinstance(report, dict) and "seconds" in report:      # the build's own timings
+            row["stages_s"] = report["seconds"]
+    return row
 
 
 def main() -> None:
@@ -63,7 +101,8 @@ def main() -> None:
     ap.add_argument("--file", type=Path, default=None, help="an existing clickstream Parquet file")
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "percorso-bench-data")
     ap.add_argument("--work", type=Path, default=None, help="folder for the project (default: a temporary one)")
-    ap.add_argument("--memory-limit", default="10GB", help="[engine] memory_limit of the project")
+    ap.add_argument("--memory-limit", default="10GB",
+                    help="[engine] memory_limit of the project ('' keeps percorso's default: 60%% of the RAM)")
     ap.add_argument("--keep", action="store_true", help="keep the project afterwards")
     ap.add_argument("--progress", action="store_true", help="show each step's progress bars on stderr")
     a = ap.parse_args()
@@ -82,15 +121,19 @@ def main() -> None:
         toml = proj / "percorso.toml"
         text = toml.read_text(encoding="utf-8")
         assert "\n[engine]\n" in text, "percorso init writes an [engine] section"
-        toml.write_text(text.replace("\n[engine]\n", f'\n[engine]\nmemory_limit = "{a.memory_limit}"\n', 1),
-                        encoding="utf-8")
+        if a.memory_limit:
+            toml.write_text(text.replace("\n[engine]\n", f'\n[engine]\nmemory_limit = "{a.memory_limit}"\n', 1),
+                            encoding="utf-8")
         steps = {
             "ingest": ["ingest", "clickstream", str(path)],
-            "build": ["build"],
+            "build": ["build", "--format", "json"],
             "paths_transitions": ["paths", "transitions", "--format", "json"],
             "funnel": ["funnel", *FUNNEL, "--format", "json"],
         }
-        out["steps"] = {name: _step([*cli, *args], proj, env, a.progress) for name, args in steps.items()}
+        spill = proj / "percorso.duckdb.tmp"          # the default [engine] temp_directory
+        out["disk_free_gb_start"] = round(shutil.disk_usage(work).free / 2**30, 1)
+        out["steps"] = {name: _step([*cli, *args], proj, env, a.progress, spill) for name, args in steps.items()}
+        out["disk_free_gb_end"] = round(shutil.disk_usage(work).free / 2**30, 1)
         out["disk_mb"] = round(sum(f.stat().st_size for f in proj.rglob("*") if f.is_file()) / 2**20)
     finally:
         if not a.keep:
@@ -99,6 +142,7 @@ def main() -> None:
             out["project"] = str(proj)
     out["total_s"] = round(sum(s["seconds"] for s in out["steps"].values()), 2)
     out["peak_rss_mb"] = max(s["peak_rss_mb"] for s in out["steps"].values())
+    out["peak_spill_mb"] = max(s["peak_spill_mb"] for s in out["steps"].values())
     out["targets"] = {"total_s": TARGET_S, "peak_rss_mb": TARGET_RSS_MB}
     out["within_targets"] = out["total_s"] <= TARGET_S and out["peak_rss_mb"] <= TARGET_RSS_MB
     out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]

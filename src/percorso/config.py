@@ -118,8 +118,12 @@ class EngineSection(_Section):
     (default: 60 % of the machine's physical memory, see ``engine.backend.default_memory_limit``)."""
     temp_directory: str | None = None
     """Where DuckDB spills, relative to the project folder (default: ``<database>.tmp`` next to it)."""
+    max_temp_size: str | None = None
+    """Cap of the spilled files, such as ``"40GB"``: past it the command stops with ``disk_full``
+    before the disk fills (default: half the free space of their disk when the project opens,
+    see ``engine.backend.default_temp_cap``)."""
 
-    @field_validator("memory_limit")
+    @field_validator("memory_limit", "max_temp_size")
     @classmethod
     def _size(cls, v: str | None) -> str | None:
         if v is not None and not _SIZE.match(v):

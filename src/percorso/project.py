@@ -15,7 +15,7 @@ from pathlib import Path
 
 from percorso.config import CONFIG_FILE, Settings, load_settings
 from percorso.engine import Engine
-from percorso.engine.backend import default_memory_limit
+from percorso.engine.backend import default_memory_limit, default_temp_cap
 from percorso.errors import ConfigError, InputError, NotFound
 
 RULES_DIR = "rules"
@@ -85,9 +85,10 @@ class Project:
                 )
             eng = self.settings.engine
             tmp = None if eng.temp_directory is None else self.root / eng.temp_directory
+            cap = eng.max_temp_size or default_temp_cap(tmp or self.database_path.parent)
             self._engine = Engine(self.database_path, read_only=self.read_only,
                                   memory_limit=eng.memory_limit or default_memory_limit(), temp_directory=tmp,
-                                  time_zone=self.settings.project.time_zone)
+                                  max_temp_size=cap, time_zone=self.settings.project.time_zone)
         return self._engine
 
     @property

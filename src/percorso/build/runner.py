@@ -80,7 +80,7 @@ def _schema_changed(engine: Any) -> bool:
 
 
 def run_build(project: Project, *, full: bool = False, refresh: bool = True,
-              progress: Progress | None = None) -> BuildReport:
+              progress: Progress | None = None, parts: int | None = None) -> BuildReport:
     """Resolve identities and derive the build tables.
 
     Parameters
@@ -92,6 +92,9 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         events or by identity changes are rebuilt (same result, less work).
     progress
         Called with a short description of each step.
+    parts
+        Customer parts of a full build's touchpoints (ADR 0036); ``None`` sizes them from the
+        engine's memory limit (:func:`build_parts`). The tables are the same for any value.
     """
     from percorso.identity.resolver import resolve
 
@@ -131,7 +134,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     touched_only = False
     plan_key, plan, compiled = None, None, False
     if full:
-        _derive_full(project, engine, rules, say, report)
+        _derive_full(project, engine, rules, say, report, parts)
     else:
         # only the customers whose rows can differ, and only their events (ADR 0019)
         t1 = time.perf_counter()
@@ -205,14 +208,36 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     return report
 
 
-def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, report: BuildReport) -> None:
+#: Engine memory a full build's touchpoints step holds per event in one statement (the session
+#: windows' sort of the narrow key rows), measured at 10M events (ADR 0036); with
+#: :data:`_PART_SHARE` of the memory limit per part, 100M events under a 10 GB limit run in 5 parts.
+BYTES_PER_EVENT = 250
+_PART_SHARE = 0.5
+
+
+def build_parts(engine: Any, n_events: int) -> int:
+    """Customer parts of a full build, so that each part's windows fit in the engine's memory
+    (1 when the whole build does: the one-statement path of smaller projects)."""
+    import math
+
+    limit = engine.memory_limit_bytes()
+    if not limit:
+        return 1
+    return max(1, math.ceil(n_events * BYTES_PER_EVENT / (limit * _PART_SHARE)))
+
+
+def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, report: BuildReport,
+                 parts: int | None = None) -> None:
     """``_build_*`` tables from every event."""
     scoped = keyed(engine.table("events_identified"))
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
+    parts = parts or build_parts(engine, engine.count("events"))
     write_touchpoints(engine, "_build_touchpoints", scoped, keyed(engine.table("events")), rules,
                       session_gap_minutes=project.settings.build.session_gap_minutes,
-                      stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone)
+                      stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone,
+                      parts=parts, progress=say)
+    say("aggiornamenti anagrafici / record updates")
     engine.create_table("_build_record_updates", record_updates_expr(scoped))
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
 
@@ -268,4 +293,4 @@ def _log_build(engine: Any, report: BuildReport, started: datetime) -> None:
     engine.append_arrow("builds", pa.Table.from_pylist([row]))
 
 
-__all__ = ["BuildReport", "run_build"]
+__all__ = ["BuildReport", "build_parts", "run_build"]

@@ -12,7 +12,7 @@ or click-id information, else ``Direct``. Offline events keep the channel of the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
@@ -142,18 +142,36 @@ def _order_ranks(s: ir.Table) -> ir.Table:
     )
 
 
-def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str) -> ir.Table:
-    """The wide rows: every event column of ``rows`` joined to its session row, channel and order values."""
-    from percorso.events.schema import EVENT_COLUMN_NAMES
+def session_rows_expr(s: ir.Table) -> ir.Table:
+    """Per kept touchpoint event (``_r``): its session, channel and rule, session's first
+    channel and order values: everything the wide rows take from the session rows, narrow.
 
-    e = rows.select("_r", *EVENT_COLUMN_NAMES)
+    Every value here is computed per customer (sessions, session firsts and order ranks are
+    windows and groups by customer), so the session rows of a set of customers are these rows
+    of the customers alone: a build in parts by customer (:func:`write_touchpoints`) gives the
+    same rows as one query. Order rows other than the kept one of their order are left out.
+    """
     sess = s.select("_r", "customer_id", "_sno", _ch=s.channel, _rule=s.channel_rule, _is_order=s._is_order)
     firsts = _session_firsts(s)
     ranks = _order_ranks(s)
-    t = e.inner_join(sess, "_r")
-    t = t.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
+    t = sess.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
     t = t.left_join(ranks, "_r").drop("_r_right")
-    t = t.filter(~t._is_order | (t._rank == 0))
+    return t.filter(~t._is_order | (t._rank == 0))
+
+
+def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str) -> ir.Table:
+    """The wide rows: every event column of ``rows`` joined to its session row, channel and order values."""
+    return _wide_rows(rows, session_rows_expr(s), stage_settings, time_zone)
+
+
+def _wide_rows(rows: ir.Table, srows: ir.Table, stage_settings: Mapping[str, Any] | None,
+               time_zone: str) -> ir.Table:
+    """The ``touchpoints`` rows of the events of ``rows`` that have session rows ``srows``
+    (:func:`session_rows_expr`): one join on the 64-bit ``_r``, then the columns computed per row."""
+    from percorso.events.schema import EVENT_COLUMN_NAMES
+
+    e = rows.select("_r", *EVENT_COLUMN_NAMES)
+    t = e.inner_join(srows, "_r")
     web = t.source_system.isin(SESSION_SYSTEMS)
     t = t.mutate(
         channel=web.ifelse(t._s_channel.fill_null("Direct"), t._ch),
@@ -199,6 +217,8 @@ def write_touchpoints(
     session_gap_minutes: int,
     stage_settings: Mapping[str, Any] | None,
     time_zone: str = "UTC",
+    parts: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> int:
     """Write table ``target``: the ``touchpoints`` rows of the given events; returns the row count.
 
@@ -209,12 +229,54 @@ def write_touchpoints(
     reported by the runner. Record-keeping events (:mod:`percorso.build.records`) are left
     out before sessions are cut: an identify call or a CRM row neither opens a session nor
     gives one its channel.
+
+    ``parts`` > 1 (a full build larger than the engine's memory, ADR 0036): the narrow key rows
+    are written once, their windows run customer part by customer part (hash of the customer
+    id), and the wide rows are joined in ranges of ``_r``; each statement then holds a
+    ``parts``-th of the data, so the engine sorts and joins in memory instead of spilling
+    (spilled, the windows and the join wrote 40 GB at 100M events). Same rows: every window
+    and group is per customer, the join is per ``_r``.
     """
-    s = engine.temp_table(sessions_expr(identified_events, rules, session_gap_minutes))
+    if parts <= 1:
+        s = engine.temp_table(sessions_expr(identified_events, rules, session_gap_minutes))
+        try:
+            return engine.create_table(target, touchpoint_rows_expr(rows, s, stage_settings, time_zone))
+        finally:
+            engine.drop_temp(s)
+    say = progress or (lambda _m: None)
+    keys = _keys(identified_events, rules)
+    # stored tables, not temp ones: temp tables live in memory and spill uncompressed
+    part = ((keys.customer_id.hash() % parts) + parts) % parts      # the hash is signed here
+    engine.create_table("_build_keys", keys.mutate(_part=part.cast("int32")))
+    kt = engine.table("_build_keys")
     try:
-        return engine.create_table(target, touchpoint_rows_expr(rows, s, stage_settings, time_zone))
+        for b in range(parts):
+            say(f"sessioni / sessions {b + 1}/{parts}")
+            srows = session_rows_expr(_sessions(kt.filter(kt._part == b).drop("_part"), session_gap_minutes))
+            if b == 0:
+                engine.create_table("_build_srows", srows)
+            else:
+                engine.insert_expr("_build_srows", srows)
+        engine.drop_table("_build_keys")
+        st = engine.table("_build_srows")
+        bounds = engine.execute(st.aggregate(lo=st._r.min(), hi=st._r.max(), n=st.count())).iloc[0]
+        if not int(bounds["n"]):       # no touchpoint event: the (empty) rows in one statement
+            return engine.create_table(target, _wide_rows(rows, st, stage_settings, time_zone))
+        lo, hi = int(bounds["lo"]), int(bounds["hi"])
+        step = (hi - lo) // parts + 1
+        for c in range(parts):
+            say(f"punti di contatto / touchpoints {c + 1}/{parts}")
+            a, z = lo + c * step, lo + (c + 1) * step
+            expr = _wide_rows(rows.filter((rows._r >= a) & (rows._r < z)), st.filter((st._r >= a) & (st._r < z)),
+                              stage_settings, time_zone)
+            if c == 0:
+                engine.create_table(target, expr)
+            else:
+                engine.insert_expr(target, expr)
+        return engine.count(target)
     finally:
-        engine.drop_temp(s)
+        engine.drop_table("_build_keys")
+        engine.drop_table("_build_srows")
 
 
 def sessions_expr(identified_events: ir.Table, rules: ChannelRules, session_gap_minutes: int) -> ir.Table:

@@ -34,6 +34,18 @@ def register(app: typer.Typer) -> None:
     app.add_typer(paths_app, name="paths")
 
 
+def run_with_progress(p: Any, query: Any, title: str, *, machine_output: bool = False) -> Any:
+    """``run(query)`` with a progress bar on stderr (:mod:`percorso.progress`): at 100M
+    touchpoints an analysis runs for a minute, and a silent terminal looks hung."""
+    from percorso.analysis.base import run
+    from percorso.progress import StepProgress, show_progress
+
+    engine = p.engine if getattr(p.engine, "kind", "") == "duckdb" else None   # Spark has no estimate
+    with StepProgress(engine, enabled=show_progress(machine_output)) as step:
+        step(title)
+        return run(p.engine, query, p.settings)
+
+
 def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path | None, chart: Path | None,
                          drill: str | None, title: str, *, limit: int = 1000, offset: int = 0,
                          labels: tuple[str, ...] = (), what: str = "") -> None:
@@ -45,14 +57,13 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     ``--end``): one that no touchpoint has is an error with "did you mean" rather than a table
     of zeros (checked when the result is empty somewhere, and always for event types).
     """
-    from percorso.analysis.base import run
     from percorso.cli.common import console, write_figure
 
     chart_only = out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill
     if chart_only:
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table
     with open_cli_project(project, read_only=True) as p:
-        result = run(p.engine, query, p.settings)
+        result = run_with_progress(p, query, title, machine_output=fmt is not OutputFormat.table)
         query = result.query  # as it ran: step names read against the data (a note says how)
         for note in result.meta.get("notes", ()):
             console().print(note, markup=False, highlight=False)

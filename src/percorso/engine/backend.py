@@ -50,6 +50,28 @@ def default_memory_limit(share: float = 0.6) -> str | None:
     return f"{int(total * share) >> 20}MiB" if total > 0 else None
 
 
+def default_temp_cap(folder: str | Path, share: float = 0.5) -> str | None:
+    """``share`` of the free space on the disk holding ``folder`` (the spill folder, or the
+    database's folder before it exists), as a DuckDB size: the cap of the spilled files.
+
+    Why not DuckDB's default (90 % of the free space): the database file grows on the same
+    disk during a build (a 100M-event build writes ~10 GB of tables beside its spill), and a
+    disk filled to the last byte fails every program on it, not just this command. Past the
+    cap the command stops with one ``disk_full`` line (:func:`translate_error`). ``None`` when
+    the free space cannot be read (DuckDB's default then applies).
+    """
+    import shutil
+
+    here = Path(folder)
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    try:
+        free = shutil.disk_usage(here).free
+    except OSError:
+        return None
+    return f"{max(int(free * share) >> 20, 1)}MiB"
+
+
 class Engine:
     """A project's database.
 
@@ -61,9 +83,9 @@ class Engine:
         Open without taking the writer lock (several readers may coexist).
     threads
         DuckDB worker threads; ``None`` lets DuckDB use every core.
-    memory_limit, temp_directory
-        DuckDB's memory cap and where it spills past it (``[engine]`` settings); ``None``
-        keeps DuckDB's defaults.
+    memory_limit, temp_directory, max_temp_size
+        DuckDB's memory cap, where it spills past it and the cap of the spilled files
+        (``[engine]`` settings); ``None`` keeps DuckDB's defaults.
     time_zone
         The project's ``[project] time_zone``: the zone of every local day, week and month
         (see :mod:`percorso.engine.localtime`); ``UTC`` for a bare engine (tests, path tables).
@@ -74,13 +96,13 @@ class Engine:
 
     def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
                  memory_limit: str | None = None, temp_directory: str | Path | None = None,
-                 time_zone: str = "UTC") -> None:
+                 max_temp_size: str | None = None, time_zone: str = "UTC") -> None:
         self.path = str(path)
         self.time_zone = time_zone
         self.read_only = read_only
         self._threads = threads
-        self._memory = {k: str(v) for k, v in (("memory_limit", memory_limit), ("temp_directory", temp_directory))
-                        if v is not None}
+        self._memory = {k: str(v) for k, v in (("memory_limit", memory_limit), ("temp_directory", temp_directory),
+                                               ("max_temp_directory_size", max_temp_size)) if v is not None}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._ibis: Any = None
         self._write_lock = threading.RLock()
@@ -163,6 +185,12 @@ class Engine:
         except duckdb.Error:
             return None
         return done if done >= 0 else None
+
+    def memory_limit_bytes(self) -> int | None:
+        """DuckDB's memory limit now, in bytes (None when it cannot be read): what the build's
+        parts are sized by (:func:`percorso.build.runner.build_parts`)."""
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        return parse_size(str(row[0][0])) if row else None
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for a reader thread (each thread needs its own)."""
@@ -437,6 +465,10 @@ def translate_error(exc: BaseException, db_path: str | None = None) -> PercorsoE
     "internal error" path.
     """
     where = Path(db_path).parent if db_path and db_path != ":memory:" else None
+    if "max_temp_directory_size" in str(exc):   # the cap of the spilled files, before the disk fills
+        return DiskFull("disk full: the engine's temporary files reached their cap "
+                        f"({_cap_of(exc)}[engine] max_temp_size, default half the free disk); free some space "
+                        "or raise the cap, then re-run the same command (ingest and build are idempotent)")
     if disk_full_text(exc):
         disk = f" on the disk holding {where} (the database and its temporary .tmp folder)" if where else ""
         return DiskFull(f"disk full: no space left{disk}; free some space, then re-run the same command "
@@ -447,6 +479,27 @@ def translate_error(exc: BaseException, db_path: str | None = None) -> PercorsoE
     if isinstance(exc, duckdb.IOException):
         return EngineError(f"database I/O error: {first_line(exc)}")
     return None
+
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of a size as DuckDB writes or reads it (``"953.6 MiB"``, ``"8GB"``, ``"512 KB"``)."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _cap_of(exc: BaseException) -> str:
+    import re
+
+    m = re.search(r"\([0-9.]+ ?[KMGT]?i?B/([0-9.]+ ?[KMGT]?i?B) used\)", str(exc))   # "(832 KiB/976 KiB used)"
+    return f"{m.group(1)}, " if m else ""
 
 
 def first_line(exc: BaseException) -> str:
