@@ -177,8 +177,12 @@ def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run
 
 # -- freshness probe -----------------------------------------------------------------------------
 def probe(url: str, door: str, key: str, token: str, stop: threading.Event, out: list[float],
-          missed: list[str]) -> None:
-    """One new customer's order a second through ``door``; the time from its 200 to its profile at ``url``."""
+          missed: list[str], acks: list[tuple[float, float]] | None = None) -> None:
+    """One new customer's order a second through ``door``; the time from its 200 to its profile at ``url``.
+
+    ``acks`` gets (the 200's wall-clock time, seconds until visible) of each probe seen, to set
+    against the consumer's micro-batches (:func:`where_time_went`).
+    """
     threads = []
 
     def one(i: int) -> None:
@@ -189,11 +193,13 @@ def probe(url: str, door: str, key: str, token: str, stop: threading.Event, out:
             if r.status_code != 200:
                 missed.append(f"{uid}: {r.status_code}")
                 return
-            acked = time.perf_counter()
+            acked, acked_wall = time.perf_counter(), time.time()
             while time.perf_counter() - acked < 60:
                 v = http.get(f"/v1/customers/{uid}", headers={"Authorization": f"Bearer {token}"})
                 if v.status_code == 200:
                     out.append(time.perf_counter() - acked)
+                    if acks is not None:
+                        acks.append((acked_wall, out[-1]))
                     return
                 time.sleep(0.05)
             missed.append(f"{uid}: not visible after 60 s")
@@ -245,6 +251,34 @@ def _censored_p95(seen: list[float], unseen: int) -> float | str | None:
     return ">60" if p >= 60 else round(p, 2)
 
 
+def where_time_went(acks: list[tuple[float, float]], batches: list[dict]) -> dict:
+    """Per seen probe, its seconds split by the micro-batch that made it visible (the last one
+    committed before the probe saw it): waiting in the spool (its file sealed, then the cycle
+    before it finishing), the cycle's ingest, its build (identity, touchpoints, customers,
+    segments, activation), and the API poll that saw it. Medians and p95 over the probes;
+    also the micro-batches of the run (events, seconds, CPU seconds)."""
+    built = sorted((b["at"]["built"], b) for b in batches if "built" in b.get("at", {}))
+    parts: dict[str, list[float]] = {"spool_wait": [], "ingest": [], "build": [], "api_poll": []}
+    for acked, fresh in acks:
+        seen = acked + fresh
+        cands = [b for t, b in built if acked < t <= seen + 0.05]
+        if not cands:
+            continue
+        at = cands[-1]["at"]
+        parts["spool_wait"].append(max(at["start"] - acked, 0.0))
+        parts["ingest"].append(at["ingested"] - at["start"])
+        parts["build"].append(at["built"] - at["ingested"])
+        parts["api_poll"].append(max(seen - at["built"], 0.0))
+    out = {k: {"p50_s": round(float(np.percentile(v, 50)), 2), "p95_s": round(float(np.percentile(v, 95)), 2)}
+           for k, v in parts.items() if v}
+    out["probes_matched"] = len(parts["ingest"])
+    out["micro_batches"] = [{"events": b["events"], "seconds": b["seconds"], "cpu": b.get("cpu"),
+                             "customers_rebuilt": b.get("customers_rebuilt"),
+                             "build_steps": {k: v for k, v in b.get("build_steps", {}).items() if v}}
+                            for b in batches]
+    return out
+
+
 def stats(root: Path) -> dict:
     r = subprocess.run([sys.executable, "-m", "percorso", "collector", "stats", "-p", str(root), "--format", "json"],
                        capture_output=True, text=True, env=ENV)
@@ -261,10 +295,13 @@ def drain(root: Path, timeout: float = 300) -> float:
     return -1.0
 
 
-def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9) -> dict:
+def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9, rate: float = 0.0) -> dict:
     """Kill the server ``n`` times under load; every acknowledged event must be stored once.
 
     Half the clients post to the intake workers (killed with the server), half to the server's own routes.
+    ``rate``: batches a second per client (0: as fast as answered). The check is durability,
+    not throughput: a bounded load keeps the cores for the restarts, so 200 kills fit in a
+    bounded time on a shared machine (each restart is ~3 CPU s: the server, two intake workers).
     """
     proc, url, _, intake = serve_collector(root)
     box = {"url": url, "intake": intake}
@@ -277,6 +314,8 @@ def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9) -> d
         b = 0
         with httpx.Client(timeout=10, auth=(key, "")) as http:
             while not stop.is_set():
+                if rate:
+                    time.sleep(1.0 / rate)
                 body = batch_body(1000 + c, b, rng)
                 while not stop.is_set():
                     try:
@@ -296,6 +335,7 @@ def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9) -> d
     rng = random.Random(7)
     t0 = time.perf_counter()
     done = 0
+    restarts: list[float] = []
     for k in range(n):
         if time.perf_counter() - t0 > minutes * 60:
             break  # the time budget: the kills so far are checked as any others
@@ -306,7 +346,9 @@ def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9) -> d
         if k % 10 == 9:
             print(f"kill {k + 1}/{n} at {time.perf_counter() - t0:.0f} s, {len(acked)} acknowledged", file=sys.stderr,
                   flush=True)
+        r0 = time.perf_counter()
         proc, box["url"], _, box["intake"] = serve_collector(root)
+        restarts.append(time.perf_counter() - r0)
     stop.set()
     for t in threads:
         t.join(timeout=60)
@@ -319,7 +361,8 @@ def kills(root: Path, key: str, n: int, clients: int, minutes: float = 1e9) -> d
         mine = ev.filter(ev.source_key.startswith("c1"))
         got = p.engine.execute(mine.group_by("source_key").aggregate(n=mine.count()))
     stored = dict(zip(got.source_key, got.n))
-    return {"kills": done, "kills_asked": n, "seconds": round(time.perf_counter() - t0, 1), "acked": len(acked),
+    return {"kills": done, "kills_asked": n, "seconds": round(time.perf_counter() - t0, 1),
+            "restart_s": pct(restarts), "batches_per_s_per_client": rate or "unbounded", "acked": len(acked),
             "missing": sum(1 for m in acked if m not in stored), "duplicated": int((got.n > 1).sum())}
 
 
@@ -347,6 +390,8 @@ def main() -> None:
     ap.add_argument("--kills-only", action="store_true", help="only the --kills crash run (no load, no floor)")
     ap.add_argument("--no-build", action="store_true", help="[collector] build = false (the crash run: events only)")
     ap.add_argument("--kills-minutes", type=float, default=1e9, help="stop killing after this many minutes")
+    ap.add_argument("--kills-rate", type=float, default=0.0,
+                    help="batches a second per client in the crash run (0: unbounded)")
     ap.add_argument("--floor", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor:
@@ -363,17 +408,18 @@ def main() -> None:
                 fh.write("\n[collector]\nbuild = false\nbatch_seconds = 0.3\n")
         if args.kills_only:  # the crash bench alone (not a timing run)
             print(json.dumps({"bench": "collector-kills", "build": not args.no_build,
-                              "crash": kills(root, key, args.kills, args.clients, args.kills_minutes),
+                              "crash": kills(root, key, args.kills, args.clients, args.kills_minutes, args.kills_rate),
                               "uptime_before": load_before, "uptime_after": uptime()}))
             return
         proc, url, token, intake = serve_collector(root)
         door = intake if args.door == "intake" else url
         fresh: list[float] = []
+        acks: list[tuple[float, float]] = []
         missed: list[str] = []
         waiting: list[dict] = []
         try:
             stop = threading.Event()
-            prober = threading.Thread(target=probe, args=(url, door, key, token, stop, fresh, missed), daemon=True)
+            prober = threading.Thread(target=probe, args=(url, door, key, token, stop, fresh, missed, acks), daemon=True)
             prober.start()
             sampler = threading.Thread(target=backlog, args=(root, stop, waiting), daemon=True)
             sampler.start()
@@ -390,7 +436,7 @@ def main() -> None:
                 if cpu_seconds(proc.pid) - c1 < 0.1:
                     break
             cpu[proc.pid] = round(cpu_seconds(proc.pid) - before[proc.pid], 2)  # the consumer's whole share
-            consumer = stats(root)
+            consumer = consumer_all = stats(root)
         finally:
             proc.terminate()
             proc.wait(timeout=300)
@@ -431,6 +477,7 @@ def main() -> None:
                "freshness_p95_all_probes_s": _censored_p95(fresh, len(missed)),
                "freshness_probes": {"seen": len(fresh), "not_seen_in_60_s": len(missed)},
                "freshness_missed": missed[:5], "drain_seconds_after_load": drained,
+               "where_time_went": where_time_went(acks, consumer_all.get("recent_batches") or []),
                "spool_backlog_every_2s": waiting,
                "consumer": {k: consumer.get(k) for k in ("accepted", "deduplicated", "quarantined_total", "micro_batches",
                                                           "last_batch_events", "last_batch_seconds", "busy_503")},

@@ -70,5 +70,6 @@ def register(app: typer.Typer) -> None:
 
             typer.echo(json.dumps(figures, default=str, sort_keys=True))
             return
+        figures.pop("recent_batches", None)  # each micro-batch's timings: for --format json (benches)
         frame = pd.DataFrame([{"item": k, "value": "" if v is None else str(v)} for k, v in figures.items()])
         emit_frame(frame, fmt, None, title="collector")

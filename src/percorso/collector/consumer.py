@@ -35,6 +35,7 @@ import os
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -65,6 +66,12 @@ class CycleReport:
     build: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: wall-clock times (Unix seconds) of the cycle: when its oldest unit's file was created
+    #: (the door's first line in it), when the cycle started, its ingest ended and its build
+    #: committed (the events visible in profiles): where an event's seconds went
+    at: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of the process (every thread: DuckDB's too) during the ingest and the build
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +90,7 @@ class Consumer:
         self.poll = min(0.25, batch_seconds)
         self.build = build
         self.last: CycleReport | None = None
+        self.recent: deque[dict[str, Any]] = deque(maxlen=500)  # the last cycles' timings (stats, benches)
         self.cycles = 0
         self.last_build_error: str | None = None
         # a server killed between an ingest and its build, or stopped (the drain at a stop does
@@ -133,9 +141,11 @@ class Consumer:
         retry = self.unbuilt and time.monotonic() - self._failed_at > 30
         if not segments and not (build and retry):
             return None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = CycleReport()
+        report.at["oldest_unit"] = min((s.seq / 1e9 for s in segments), default=time.time())
         with self.lock:
+            report.at["start"] = time.time()  # the lock taken: an import or a build may have held it
             project = self.project()
             by_source: dict[str, list[Segment]] = {}
             for seg in segments:
@@ -143,6 +153,9 @@ class Consumer:
             for source, segs in by_source.items():
                 self._consume(project, source, segs, report)
             report.seconds["ingest"] = round(time.perf_counter() - t0, 3)
+            report.at["ingested"] = time.time()
+            c1 = time.process_time()
+            report.cpu["ingest"] = round(c1 - c0, 3)
             if build and (report.accepted or (retry and _needs_build(project.engine))):
                 t1 = time.perf_counter()
                 try:
@@ -154,6 +167,8 @@ class Consumer:
                     report.errors.append(f"build: {self.last_build_error}")
                     log.warning("collector: incremental build failed: %s", self.last_build_error)
                 report.seconds["build"] = round(time.perf_counter() - t1, 3)
+                report.at["built"] = time.time()
+                report.cpu["build"] = round(time.process_time() - c1, 3)
             elif retry:
                 self.unbuilt = False  # nothing waits to be built
         if not report.segments and not report.build:
@@ -162,6 +177,10 @@ class Consumer:
         report.seconds["total"] = round(time.perf_counter() - t0, 3)
         self.last = report
         self.cycles += 1
+        self.recent.append({"events": report.events_read, "accepted": report.accepted, "at": report.at,
+                            "seconds": report.seconds, "cpu": report.cpu,
+                            "build_steps": report.build.get("steps", {}),
+                            "customers_rebuilt": report.build.get("customers_rebuilt")})
         return report
 
     def _consume(self, project: Any, source: str, segs: list[Segment], report: CycleReport) -> None:
@@ -310,7 +329,7 @@ def live_build(project: Any) -> dict[str, Any]:
     rep = run_build(project, refresh=False)
     value = refresh_after_build(project, only=("segments",))
     out = {"mode": rep.mode, "new_events": rep.new_events, "customers_rebuilt": rep.customers_rebuilt,
-           "seconds": rep.seconds.get("total"), "value": value.refreshed}
+           "seconds": rep.seconds.get("total"), "steps": dict(rep.seconds), "value": value.refreshed}
     from percorso.activation import on_micro_batch
 
     try:  # the activation journeys act on the batch (enrol, move, send); their trouble is not the build's

@@ -134,6 +134,7 @@ class Collector(Door):
         if last is not None:
             out["last_batch_seconds"] = last.seconds
             out["last_batch_events"] = last.events_read
+        out["recent_batches"] = list(self.consumer.recent)
         return out
 
 

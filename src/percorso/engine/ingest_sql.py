@@ -177,19 +177,75 @@ def column_types(engine: Engine, name: str) -> dict[str, str]:
 
 
 # -- expression builders (return SQL text for build_typed) ------------------------------
-def src_expr(source: tuple[str, Any]) -> str:
-    """Raw text of a field: ``("col", name)``, ``("json", [paths])``, ``("concat", [cols])``."""
+class JsonPaths:
+    """Every JSON path the typed stage reads, each line parsed once for all of them.
+
+    Why: ``json_extract_string(j, path)`` parses the line's text on every call, and a Segment
+    line has ~31 paths, so each line was parsed ~31 times (most of the collector's typing
+    time). The list forms ``json_extract_string(j, [paths])``, ``json_type(j, [paths])`` and
+    ``json_extract(j, [paths])`` parse it once and return one value per path, the same values
+    the single-path calls give; the typed expressions read their element (``_jx[i]``).
+    ``columns()`` is the projection :func:`build_typed` adds over the stage.
+    """
+
+    LISTS = {"text": ("_jx", "json_extract_string"), "type": ("_jt", "json_type"), "json": ("_jr", "json_extract")}
+
+    def __init__(self) -> None:
+        self.paths: dict[str, dict[str, int]] = {k: {} for k in self.LISTS}
+
+    def ref(self, kind: str, path: str) -> str:
+        """SQL of the value at ``path`` (``kind``: its text, its JSON type, or its JSON)."""
+        seen = self.paths[kind]
+        i = seen.setdefault(path, len(seen) + 1)  # DuckDB lists count from 1
+        return f"{self.LISTS[kind][0]}[{i}]"
+
+    def columns(self) -> list[tuple[str, str]]:
+        out = []
+        for kind, (col, fn) in self.LISTS.items():
+            if self.paths[kind]:
+                out.append((col, f"{fn}(j, [{', '.join(ql(p) for p in self.paths[kind])}])"))
+        return out
+
+
+def _json_text(path: str, paths: JsonPaths | None) -> str:
+    return paths.ref("text", path) if paths is not None else f"json_extract_string(j, {ql(path)})"
+
+
+def _json_value(path: str, paths: JsonPaths | None) -> str:
+    return paths.ref("json", path) if paths is not None else f"json_extract(j, {ql(path)})"
+
+
+def json_type_at(path: str, paths: JsonPaths | None) -> str:
+    """SQL: the JSON type of the value at ``path`` of line ``j``."""
+    return paths.ref("type", path) if paths is not None else f"json_type(j, {ql(path)})"
+
+
+def src_expr(source: tuple[str, Any], paths: JsonPaths | None = None) -> str:
+    """Raw text of a field: ``("col", name)``, ``("json", [paths])``, ``("concat", [cols])``.
+
+    JSON sources read line ``j``; with ``paths`` they read the values :class:`JsonPaths`
+    extracts once per line instead (the typed stage), without it they parse ``j`` themselves
+    (a pass over the stage that reads one or two fields).
+    ``("props_consent", (props, consent))``: the object at ``props`` with the value at
+    ``consent`` set as its ``consent`` key (Segment's ``context.consent``; the object unchanged
+    when there is none).
+    """
     how, what = source
     if how == "col":
         return qi(what)
     if how == "json":
-        parts = [f"json_extract_string(j, {ql(p)})" for p in what]
+        parts = [_json_text(p, paths) for p in what]
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
     if how == "jsonraw":
-        return f"json_extract(j, {ql(what)})::VARCHAR"
+        return f"{_json_value(what, paths)}::VARCHAR"
+    if how == "props_consent":
+        props, consent = (_json_value(w, paths) for w in what)
+        return (f"CASE WHEN {consent} IS NULL THEN {props}::VARCHAR ELSE json_merge_patch(coalesce({props}, '{{}}'), "
+                f"json_object('consent', {consent}))::VARCHAR END")
     if how == "concat":  # column names, or (how, what) sources of JSON Lines
         # a date column typed as a date-time (Excel, Parquet) carries a midnight that is not a time
-        texts = [f"NULLIF(trim(CAST({src_expr(c) if isinstance(c, tuple) else qi(c)} AS VARCHAR)), '')" for c in what]
+        texts = [f"NULLIF(trim(CAST({src_expr(c, paths) if isinstance(c, tuple) else qi(c)} AS VARCHAR)), '')"
+                 for c in what]
         texts[0] = f"regexp_replace({texts[0]}, '[ T]00:00:00(\\.0+)?$', '')"
         return "concat_ws(' ', " + ", ".join(texts) + ")"
     if how == "sql":  # constant built by this module's callers from known-safe pieces
@@ -306,7 +362,7 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
 
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
                 checks: list[tuple[str, str, str]], derived: list[tuple[str, str]],
-                post: list[tuple[str, str]] = ()) -> None:
+                post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = ()) -> None:
     """Create temp table ``out``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     Materialised once: as a view, each later pass (counts, quarantine, insert) typed the rows
@@ -314,8 +370,12 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
 
     ``select`` is (column, SQL expr over the stage); ``derived`` (column, SQL expr over the
     typed columns); ``post`` (column, SQL expr over the derived ones: the event id of the key); ``checks`` (reason code, failing condition, message expression),
-    evaluated in order, the first that fails gives ``_reason`` and ``_message``.
+    evaluated in order, the first that fails gives ``_reason`` and ``_message``; ``pre``
+    (column, SQL expr over the stage) are computed once per row before ``select`` reads them
+    (:meth:`JsonPaths.columns`).
     """
+    source = (f"(SELECT s.*, {', '.join(f'{e} AS {qi(n)}' for n, e in pre)} FROM {qi(stage)} s)" if pre
+              else qi(stage))
     inner = ", ".join(f"{e} AS {qi(n)}" for n, e in select)
     mid = ", ".join(f"{e} AS {qi(n)}" for n, e in derived) or "NULL AS _nothing"
     last = ", ".join(f"{e} AS {qi(n)}" for n, e in post) or "NULL AS _nothing2"
@@ -324,7 +384,7 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
         f"(SELECT *, {last} FROM (SELECT *, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} "
-        f"FROM {qi(stage)} s) t1) t2) t3"
+        f"FROM {source} s) t1) t2) t3"
     )
 
 

@@ -50,10 +50,7 @@ SEGMENT: dict[str, tuple[str, tuple[str, Any]]] = {
     "items": ("json", ("jsonraw", "$.properties.products")),
     # Segment's consent object (context.consent) travels in properties.consent: the consent
     # history (percorso.privacy) reads it from there; a payload without one is unchanged
-    "properties": ("json", ("sql", "CASE WHEN json_extract(j, '$.context.consent') IS NULL "
-                                   "THEN json_extract(j, '$.properties')::VARCHAR ELSE json_merge_patch("
-                                   "coalesce(json_extract(j, '$.properties'), '{}'), json_object('consent', "
-                                   "json_extract(j, '$.context.consent')))::VARCHAR END")),
+    "properties": ("json", ("props_consent", ["$.properties", "$.context.consent"])),
     "ts_timestamp": ("ts", ("json", ["$.timestamp"])),
     "ts_original": ("ts", ("json", ["$.originalTimestamp"])),
     "ts_sent": ("ts", ("json", ["$.sentAt"])),
@@ -95,17 +92,21 @@ def _number_why(fld: str, ftype: str, sql_type: str, decimal: str | None, raw: s
     return f"CASE {amb}{frac}ELSE {ql(other)} END" if amb or frac else ql(other)
 
 
-def _json_is_number(paths: list[str]) -> str:
+def _json_is_number(paths: list[str], jp: S.JsonPaths | None = None) -> str:
     """SQL: the value a JSON source reads (its first path with a value) is a JSON number."""
-    whens = " ".join(f"WHEN json_extract_string(j, {ql(p)}) IS NOT NULL THEN json_type(j, {ql(p)})" for p in paths)
+    whens = " ".join(f"WHEN {src_expr(('json', [p]), jp)} IS NOT NULL THEN {S.json_type_at(p, jp)}" for p in paths)
     return f"coalesce((CASE {whens} END) IN ('DOUBLE', 'BIGINT', 'UBIGINT'), false)"
 
 
 def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_types: dict[str, str], *,
                tz: str, decimals: dict[str, str | None], date_format: str | None,
                true_values: tuple[str, ...] = S.DEFAULT_TRUE, false_values: tuple[str, ...] = S.DEFAULT_FALSE,
-               json_lines: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+               json_lines: bool, paths: S.JsonPaths | None = None,
+               ) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     """(select list, checks) of the typed stage: field values, their raw texts, reason checks.
+
+    ``paths`` (JSON Lines): collects the JSON paths the select list reads, so that
+    :func:`percorso.engine.ingest_sql.build_typed` parses each line once for all of them.
 
     ``decimals`` holds the number convention decided for each numeric field from all of its
     values (:func:`decide_decimals`). The record key is built over the typed values by
@@ -120,13 +121,13 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
         select.append(("_json_ok", "coalesce(json_valid(line) AND left(trim(line), 1) = '{', false)"))
         select.append(("_rawline", "line"))
     for fld, (ftype, source) in sources.items():
-        raw = src_expr(source)
+        raw = src_expr(source, paths)
         sql_type = col_types.get(source[1], "VARCHAR") if source[0] == "col" else "VARCHAR"
         decimal = decimals.get(fld)
         typed = typed_expr(raw, ftype, sql_type=sql_type, tz=tz, decimal=decimal, date_format=date_format,
                            true_values=true_values, false_values=false_values)
         if ftype in ("num", "int") and source[0] == "json":  # a JSON number is a number, not text to interpret
-            typed = f"CASE WHEN {_json_is_number(source[1])} THEN {typed_expr(raw, ftype, sql_type='DOUBLE', tz=tz)} ELSE {typed} END"
+            typed = f"CASE WHEN {_json_is_number(source[1], paths)} THEN {typed_expr(raw, ftype, sql_type='DOUBLE', tz=tz)} ELSE {typed} END"
         select.append((fld, typed))
         where = f'colonna "{source[1]}"' if source[0] == "col" else f"{source[1]}"
         if not _can_fail(ftype, sql_type):

@@ -86,8 +86,8 @@ def kind_markdown(kind: Kind) -> str:
     if kind.shape == "segment":
         for fld, (ftype, (how, paths)) in SEGMENT.items():
             shown = paths if isinstance(paths, list) else [paths]
-            if how == "sql" and fld == "properties":  # an expression: say what it reads
-                shown = ["$.properties", "$.context.consent (as properties.consent)"]
+            if how == "props_consent":  # the object, and what is set in it
+                shown = [paths[0], f"{paths[1]} (as properties.consent)"]
             lines.append(f"| {fld} | {ftype} | {', '.join(f'`{p}`' for p in shown)} |")
     else:
         for fld, (ftype, syn) in kind.fields.items():
