@@ -51,6 +51,8 @@ log = logging.getLogger("percorso.collector")
 _REJECT_SCHEMA = pa.schema([("reason", pa.string()), ("message", pa.string()), ("raw", pa.string()),
                             ("where", pa.string()), ("line", pa.int64()), ("at", pa.timestamp("us"))])
 CYCLE_PREFIX = "cycle-"
+WAL_MB = 256  # the log a micro-batch may leave unchecked (engine.collector_sql.defer_checkpoints)
+IDLE_CHECKPOINT_BYTES = 16 << 20  # an idle consumer writes a log past DuckDB's usual threshold into the file
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Consumer:
         # not build), leaves events without touchpoints: the first cycle after a start builds
         self.unbuilt = build
         self._failed_at = 0.0
+        self._deferred = False  # checkpoints deferred on this database (set by the first cycle)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="percorso-collector", daemon=True)
@@ -125,7 +128,8 @@ class Consumer:
             self._wake.clear()
             stopping = self._stop.is_set()
             try:
-                self.cycle(build=self.build and not stopping, seal=stopping)
+                if self.cycle(build=self.build and not stopping, seal=stopping) is None:
+                    self._checkpoint_if_idle()
             except Exception:  # noqa: BLE001 - the spool keeps everything; the next cycle retries
                 log.exception("collector micro-batch failed; the spool keeps its events and the next cycle retries")
             if stopping:
@@ -147,6 +151,9 @@ class Consumer:
         with self.lock:
             report.at["start"] = time.time()  # the lock taken: an import or a build may have held it
             project = self.project()
+            if not self._deferred and not project.engine.read_only:
+                S.defer_checkpoints(project.engine, WAL_MB)
+                self._deferred = True
             by_source: dict[str, list[Segment]] = {}
             for seg in segments:
                 by_source.setdefault(seg.source, []).append(seg)
@@ -182,6 +189,16 @@ class Consumer:
                             "build_steps": report.build.get("steps", {}),
                             "customers_rebuilt": report.build.get("customers_rebuilt")})
         return report
+
+    def _checkpoint_if_idle(self) -> None:
+        """Nothing waits: write a grown log into the database file now, not during a micro-batch."""
+        if not self._deferred:
+            return
+        with self.lock:
+            engine = self.project().engine
+            wal = Path(f"{engine.path}.wal")
+            if wal.exists() and wal.stat().st_size > IDLE_CHECKPOINT_BYTES:
+                S.checkpoint(engine)
 
     def _consume(self, project: Any, source: str, segs: list[Segment], report: CycleReport) -> None:
         """Every sealed unit of one source: one ingest, one transaction of bookkeeping, then delete."""

@@ -80,3 +80,25 @@ def batch_totals(engine: Engine) -> dict[str, Any]:
         "coalesce(sum(quarantined), 0) AS quarantined, coalesce(sum(rejected), 0) AS rejected, "
         "max(consumed_at) AS last_consumed_at FROM collector_batches").to_pylist()
     return rows[0]
+
+
+def defer_checkpoints(engine: Engine, mb: int) -> None:
+    """Let the write-ahead log grow to ``mb`` MB before a commit checkpoints (DuckDB's default: 16 MB).
+
+    Why: a micro-batch commits four times (ingest, bookkeeping, identity, build) and its WAL
+    passes 16 MB at 1M events, so each of its commits checkpointed: ~1.4 s of a 40,000-event
+    cycle's wall time (0.3-0.5 CPU s, the rest waiting for the disk). The consumer checkpoints
+    when the spool is empty instead (:func:`checkpoint`); a crash replays at most ``mb`` of log.
+    """
+    engine.run(f"SET checkpoint_threshold = '{int(mb)}MB'")
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Write the log into the file now; False when another transaction prevents it (retried later)."""
+    import duckdb
+
+    try:
+        engine.run("CHECKPOINT")
+    except duckdb.Error:
+        return False
+    return True

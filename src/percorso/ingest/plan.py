@@ -118,7 +118,8 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
         checks.append((R.BAD_JSON, "NOT _json_ok",
                        f"'line is not a valid JSON object; each line must be one JSON object such as "
                        f"{{\"type\": \"page\", ...}}: ' || left(coalesce(_rawline, ''), 200)"))
-        select.append(("_json_ok", "coalesce(json_valid(line) AND left(trim(line), 1) = '{', false)"))
+        # the stage kept the line as j only when it is a JSON object (one parse, not two)
+        select.append(("_json_ok", "j IS NOT NULL"))
         select.append(("_rawline", "line"))
     for fld, (ftype, source) in sources.items():
         raw = src_expr(source, paths)
