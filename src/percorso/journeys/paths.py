@@ -84,6 +84,26 @@ def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     return per.mutate(path=path).drop("_path", "_len")
 
 
+def whole_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
+    """:func:`journey_paths` of whole journeys without a breakdown, from their touchpoints in time order.
+
+    Why: without anchors no step number is needed: a journey's path is its first ``max_steps``
+    nodes in the order that numbers them (time, then event id), its length is its count. One
+    grouping that collects each journey's nodes in order costs about half of numbering every
+    touchpoint of every journey first (a sort of all of them) and collecting the kept ones
+    (ADR 0035). Same rows as :func:`journey_paths` (``tests/journeys_paths``).
+    """
+    nodes = ordered_collect(steps.node, [steps.occurred_at, steps.event_id])
+    per = steps.group_by("journey_id").aggregate(
+        customer_id=steps.customer_id.min(),
+        breakdown=ibis.null().cast("string"),
+        _path=nodes[:max_steps].join(ARROW),
+        _len=steps.count(), converting=steps.is_purchase.any(),
+        revenue=steps.revenue.sum(where=steps.is_purchase))
+    path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
+    return per.mutate(path=path).drop("_path", "_len")
+
+
 def _num(value: Any) -> float:
     """An engine aggregate as a number: NULL / NaN (nothing to add up) count as 0."""
     import math
@@ -114,6 +134,9 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
 
     def _paths(self) -> ir.Table:
         q = self.query
+        if q.start is None and q.end is None and not q.breakdown and not q.collapse_repeats:
+            per = whole_journey_paths(journey_steps(self.engine, q, numbered=False), q.max_steps)
+            return per.filter(per.converting) if q.converting_only else per
         steps = anchored_steps(journey_steps(self.engine, q, breakdown=q.breakdown), q.start, q.end)
         per = journey_paths(steps, q.max_steps)
         return per.filter(per.converting) if q.converting_only else per
