@@ -24,17 +24,20 @@ if TYPE_CHECKING:
 PATH_SEP = "\x1f"
 
 
-def journeys_expr(touches: ir.Table) -> ir.Table:
+def journeys_expr(touches: ir.Table, *, with_ref: bool = False) -> ir.Table:
     """One row per journey of :func:`~percorso.attribution.journeys.journey_touches`.
 
     Columns: ``customer_id, journey, nodes`` (list, in time order), ``days`` (days before
-    ``ref_at`` of each node, same order), ``converted, value, new_customer``.
+    ``ref_at`` of each node, same order), ``converted, value, new_customer``; ``with_ref``
+    adds ``ref_at`` and ``ref_local`` (one value per journey; touches made ``with_ref_local``).
     """
+    refs = {"ref_at": touches.ref_at.max(), "ref_local": touches.ref_local.max()} if with_ref else {}
     order = [touches.occurred_at, touches.event_id]
     days = (epoch_seconds(touches.ref_at) - epoch_seconds(touches.occurred_at)) / 86400.0
     return touches.group_by(["customer_id", "journey"]).aggregate(
         nodes=ordered_collect(touches.node, order), days=ordered_collect(days, order),
         converted=touches.converted.max(), value=touches.value.max(), new_customer=touches.new_customer.max(),
+        **refs,
     )
 
 
@@ -60,7 +63,9 @@ def load_customer_paths(engine: Engine, journeys: ir.Table) -> tuple[PathTable, 
     import numpy as np
     import pyarrow.compute as pc
 
-    arrow = engine.to_arrow(path_table_expr(journeys, by_customer=True))
+    # in a fixed order: the resampling draws by row, so a seed repeats its intervals only if the
+    # rows come in the same order (a parallel group-by returns them in any order)
+    arrow = engine.to_arrow(path_table_expr(journeys, by_customer=True).order_by(["path", "customer_id"]))
     customers = pc.dictionary_encode(arrow.column("customer_id").combine_chunks())
     idx = np.asarray(customers.indices.to_numpy(zero_copy_only=False))
     return from_arrow(arrow.drop(["customer_id"]), sep=PATH_SEP), idx, len(customers.dictionary)

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
 from percorso.attribution import aggregates as A
 from percorso.attribution import journeys as J
+from percorso.attribution import stored as S
 from percorso.attribution.direct import IGNORE, drop_direct_paths
 from percorso.attribution.models import MODELS, column_name, parse_models
 from percorso.attribution.paths import PathTable, read_paths_file
@@ -192,6 +193,17 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                   "markov": {"order": c.markov_order}, "shapley": {"max_exact": c.shapley_exact_max_channels}}
         return MODELS[name](**params.get(name, {}))
 
+    def journeys(self) -> Any:
+        """One row per journey in the query's dates (:func:`A.journeys_expr`): from the journeys
+        stored for this definition and data version when the database allows it
+        (:mod:`percorso.attribution.stored`, ADR 0038), else computed from :meth:`touches`."""
+        whole = S.stored_journeys(self.engine, self.cfg, self.conversion, self.query.online_breakdown)
+        self._stored = whole is not None
+        if whole is None:
+            self._touches = self.touches()
+            return A.journeys_expr(self._touches)
+        return S.in_dates(whole, self.query).drop("ref_at", "ref_local")
+
     # -- calculation ----------------------------------------------------------------------
     def calculate(self) -> AttributionResult:
         q = self.query
@@ -200,9 +212,9 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
             if self.cfg.direct == IGNORE:  # the same convention, as a per-path rewrite
                 paths = drop_direct_paths(paths, self.cfg.direct_channels)
             return self._credit(paths, None, None)
-        touches = self._touches = self.touches()
-        journeys = A.journeys_expr(touches)
-        shared = "time_decay" in self.model_names  # read twice: materialise the journeys once
+        journeys = self.journeys()
+        # read twice: materialise the journeys once (stored journeys are a table already)
+        shared = "time_decay" in self.model_names and not self._stored
         if shared:
             journeys = self.engine.temp_table(journeys)
         try:

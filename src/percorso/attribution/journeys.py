@@ -75,13 +75,16 @@ def _day_bounds(query: Any) -> tuple[Any, Any]:
 
 
 def journey_touches(engine: Engine, settings: AttributionSettings, conversion: ConversionDef,
-                    *, level: str = "channel", online_breakdown: bool = False, query: Any = None) -> ir.Table:
+                    *, level: str = "channel", online_breakdown: bool = False, query: Any = None,
+                    with_ref_local: bool = False) -> ir.Table:
     """One row per touchpoint of a journey (with or without conversion): customer, journey,
     node, times, and the journey's outcome.
 
     Columns: ``customer_id, journey, event_id, occurred_at, node, ref_at, converted (int),
     value, new_customer (int)``. ``ref_at`` is the conversion time (or the journey's last
-    touchpoint). ``journey`` numbers a customer's journeys in time order.
+    touchpoint). ``journey`` numbers a customer's journeys in time order. ``with_ref_local``
+    adds ``ref_local`` (``ref_at`` as local wall time, what the dates filter on: one value per
+    journey, so journeys kept whole can be filtered by date later, :mod:`.stored`).
     """
     tp = engine.table("touchpoints")
     is_conv = is_conversion(tp, conversion)
@@ -130,7 +133,7 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     if hi is not None:
         out = out.filter(out.ref_local < hi)
     return out.select(
-        "customer_id", "journey", "event_id", "occurred_at", "node", "ref_at",
+        "customer_id", "journey", "event_id", "occurred_at", "node", "ref_at", *(["ref_local"] if with_ref_local else []),
         converted=out.credited.cast("int64"), value=ibis.ifelse(out.credited, out.conv_value, 0.0),
         new_customer=ibis.ifelse(out.credited, out.new_customer, 0),
     )
