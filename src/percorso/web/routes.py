@@ -361,3 +361,6 @@ def install(app: FastAPI) -> None:
     app.router.routes.append(Route("/login", login_submit, methods=["POST"]))
     app.router.routes.append(Route("/logout", logout, methods=["POST"]))
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+    from percorso.web.warmup import warm_up
+
+    warm_up()  # once per process: templates, views, Plotly's trace types (ADR 0038)

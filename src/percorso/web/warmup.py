@@ -1,0 +1,41 @@
+"""What the first opening of any page would pay once per process, paid when the server starts.
+
+Why: the first request to a page in a fresh process compiled its Jinja templates (10-20 ms
+each, in two languages), imported its view module and the analyses behind it, and made
+Plotly build the validators of each trace type on first use (tens of ms a type). None of it
+is the page's data work, yet it landed on whoever opened the page first after a restart:
+on the 10M-event project Qualità dei dati's first opening took 185 ms against 67 ms of reads
+(ADR 0038). Paid here, at start-up (about a second), every opening pays its own work only.
+Nothing here touches the database: the data a page reads is its own cost.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from percorso.web.pages import PAGES
+from percorso.web.render import TEMPLATES, environment
+
+#: Plotly trace types the pages draw (their validators are built on first use).
+TRACES = ("Bar", "Heatmap", "Scatter")
+
+
+def warm_up() -> float:
+    """Compile every template in every language, import every view, build each trace type's
+    validators once; returns the seconds it took."""
+    t0 = time.perf_counter()
+    for locale in ("it", "en"):
+        env = environment(locale)
+        for path in sorted(TEMPLATES.glob("*.html")):
+            env.get_template(path.name)
+    for page in PAGES:
+        page.view()  # imports percorso.web.views.<page> and what it imports
+    import plotly.graph_objects as go
+
+    from percorso.web.charts import styled
+
+    for name in TRACES:
+        styled(go.Figure(getattr(go, name)()), "it", x_title="x", y_title="y").to_json()
+    importlib.import_module("percorso.web.tables")
+    return time.perf_counter() - t0
