@@ -84,3 +84,26 @@ def test_computed_once_per_data_version(demo: Path) -> None:
         assert now["data_version"].iloc[0] != first["data_version"].iloc[0]
         # the rows name their customers: an erasure's sweep (by column name) reaches them
         assert "customer_id" in e.columns(now["name"].iloc[0])
+
+
+def test_a_build_that_changes_the_data_recomputes_the_stored_shapes(demo: Path) -> None:
+    from percorso.build.digest import read_digests, write_digests
+    from percorso.value.refresh import present_artefacts, refresh_after_build
+
+    with open_project(demo) as p:
+        e = p.engine
+        assert "attribution" not in present_artefacts(e)
+        run(e, RoiQuery(models=("last",), conversion="purchase_online"), p.settings)
+        before = e.execute(e.table(S.INDEX))
+        assert "attribution" in present_artefacts(e)
+        digests = read_digests(e)
+        n, h, c = digests["touchpoints"]
+        write_digests(e, {**digests, "touchpoints": (n, (h + 1) % 1_000_000_007, c)})  # as a build would
+        report = refresh_after_build(p)
+        assert report.refreshed["attribution"].startswith("journey shapes recomputed: 1 ")
+        after = e.execute(e.table(S.INDEX))
+        assert list(after["key"]) == list(before["key"]) and list(after["shape"]) == list(before["shape"])
+        assert after["data_version"].iloc[0] != before["data_version"].iloc[0]
+        # the next answer reads them: nothing computed again
+        run(e, RoiQuery(models=("linear",), conversion="purchase_online", date_from=date(2025, 4, 1)), p.settings)
+        assert e.execute(e.table(S.INDEX)).equals(after)

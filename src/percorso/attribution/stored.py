@@ -46,19 +46,28 @@ if TYPE_CHECKING:
 
 #: Which stored journey tables exist, for which key and data version.
 INDEX = "attribution_stored"
-_INDEX_COLUMNS = (("name", "VARCHAR"), ("key", "VARCHAR"), ("data_version", "VARCHAR"), ("rows", "BIGINT"),
-                  ("seconds", "DOUBLE"), ("computed_at", "TIMESTAMP"))
+_INDEX_COLUMNS = (("name", "VARCHAR"), ("key", "VARCHAR"), ("shape", "VARCHAR"), ("data_version", "VARCHAR"),
+                  ("rows", "BIGINT"), ("seconds", "DOUBLE"), ("computed_at", "TIMESTAMP"))
 PREFIX = "attribution_journeys_"
 #: Bumped when the journey definition's code changes: entries of an older format are stale.
 FORMAT = 1
 
 
+#: The settings that shape a journey (besides the conversion definition and the online breakdown).
+SHAPE_SETTINGS = ("lookback_days", "level", "direct", "direct_channels", "exclude_event_types", "one_touch_per_session")
+
+
+def journey_shape(cfg: AttributionSettings, conversion: ConversionDef, online_breakdown: bool) -> dict[str, Any]:
+    """Everything that shapes a journey (not the dates, not the models' parameters)."""
+    shape: dict[str, Any] = {k: getattr(cfg, k) for k in SHAPE_SETTINGS}
+    shape["direct_channels"], shape["exclude_event_types"] = sorted(cfg.direct_channels), sorted(cfg.exclude_event_types)
+    return {**shape, "format": FORMAT, "conversion": conversion.model_dump(mode="json", exclude={"label"}),
+            "online_breakdown": bool(online_breakdown)}
+
+
 def journey_key(cfg: AttributionSettings, conversion: ConversionDef, online_breakdown: bool) -> str:
-    """A digest of everything that shapes a journey (not the dates, not the models' parameters)."""
-    shape = {"format": FORMAT, "conversion": conversion.model_dump(mode="json", exclude={"label"}),
-             "lookback_days": cfg.lookback_days, "level": cfg.level, "online_breakdown": bool(online_breakdown),
-             "direct": cfg.direct, "direct_channels": sorted(cfg.direct_channels),
-             "exclude_event_types": sorted(cfg.exclude_event_types), "one_touch_per_session": cfg.one_touch_per_session}
+    """A digest of :func:`journey_shape`."""
+    shape = journey_shape(cfg, conversion, online_breakdown)
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -82,7 +91,7 @@ def stored_journeys(engine: Engine, cfg: AttributionSettings, conversion: Conver
     from percorso.value.refresh import data_version
 
     key, version = journey_key(cfg, conversion, online_breakdown), data_version(engine)
-    engine.create_empty_table(INDEX, _INDEX_COLUMNS, replace=False)
+    _ensure_index(engine)
     idx = engine.table(INDEX)
     hit = engine.execute(idx.filter((idx.key == key) & (idx.data_version == version)).select("name"))
     if len(hit) and engine.has_table(str(hit["name"].iloc[0])):
@@ -102,12 +111,46 @@ def _compute(engine: Engine, cfg: AttributionSettings, conversion: ConversionDef
     keep = index[(index["data_version"] == version) & (index["key"] != key)]
     for stale in set(index["name"]) - set(keep["name"]) - {name}:
         engine.drop_table(str(stale))
-    entry = {"name": name, "key": key, "data_version": version, "rows": rows,
+    entry = {"name": name, "key": key, "shape": json.dumps(journey_shape(cfg, conversion, online_breakdown), sort_keys=True),
+             "data_version": version, "rows": rows,
              "seconds": round(time.perf_counter() - t0, 3), "computed_at": datetime.now(UTC).replace(tzinfo=None)}
     table = pa.Table.from_pylist([*keep.to_dict("records"), entry],
                                  schema=engine.to_arrow(engine.table(INDEX).limit(0)).schema)
     engine.create_table(INDEX, table)
     return engine.table(name)
+
+
+def _ensure_index(engine: Engine) -> None:
+    """The index table, with every stored table dropped if it was written by an older layout."""
+    if engine.has_table(INDEX) and engine.columns(INDEX) != [c for c, _ in _INDEX_COLUMNS]:
+        for name in engine.execute(engine.table(INDEX).select("name"))["name"]:
+            engine.drop_table(str(name))
+        engine.drop_table(INDEX)
+    engine.create_empty_table(INDEX, _INDEX_COLUMNS, replace=False)
+
+
+def held(engine: Engine) -> bool:
+    """Whether journeys are stored (``percorso build`` then recomputes them, :func:`refresh`)."""
+    return usable(engine) and engine.has_table(INDEX) and engine.count(INDEX) > 0
+
+
+def refresh(engine: Engine, settings: Any) -> str:
+    """Recompute the journeys of every shape stored for an older data version (after a build,
+    :mod:`percorso.value.refresh`): the shapes someone asked for are ready before anyone asks
+    again, the way a CLV fit is refitted. Returns what it did, for the build's summary."""
+    from percorso.attribution.settings import ConversionDef, attribution_settings
+    from percorso.value.refresh import data_version
+
+    _ensure_index(engine)
+    version = data_version(engine)
+    index = engine.execute(engine.table(INDEX))
+    todo = [json.loads(x) for x in index.loc[index["data_version"] != version, "shape"]]
+    base = attribution_settings(settings)
+    t0 = time.perf_counter()
+    for shape in todo:  # read before the first: computing one drops the stale entries
+        cfg = base.model_copy(update={k: shape[k] for k in SHAPE_SETTINGS})
+        stored_journeys(engine, cfg, ConversionDef.model_validate(shape["conversion"]), shape["online_breakdown"])
+    return f"journey shapes recomputed: {len(todo)} ({time.perf_counter() - t0:.1f} s)"
 
 
 def in_dates(journeys: ir.Table, query: Any) -> ir.Table:

@@ -16,6 +16,9 @@ has, the way it was last computed:
    their meaning.
 3. **Segments** (every stored one): membership recomputed, one size point per refresh, after
    the two above because a rule may use CLV or personas.
+4. **Attribution journeys** (when some are stored, :mod:`percorso.attribution.stored`): every
+   journey shape an answer asked for is computed again on the new data (ADR 0038), so the
+   Attribuzione e ROI page's next opening reads them instead of computing them.
 
 Nothing is computed for a project that has none of them, and nothing when the built tables
 did not change since the last refresh (a second ``build`` with no new events adds no CLV fit
@@ -93,6 +96,10 @@ def present_artefacts(engine: Engine) -> list[str]:
         out.append("personas")
     if engine.has_table("segments") and engine.count("segments"):
         out.append("segments")
+    from percorso.attribution.stored import held
+
+    if held(engine):
+        out.append("attribution")
     return out
 
 
@@ -192,8 +199,14 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _restore_journeys(project: Project, report: RefreshReport) -> None:
+    from percorso.attribution.stored import refresh
+
+    report.refreshed["attribution"] = refresh(project.engine, project.settings)
+
+
 _STEPS: dict[str, Callable[[Project, RefreshReport], None]] = {
-    "clv": _refit_clv, "personas": _recluster, "segments": _refresh_segments,
+    "clv": _refit_clv, "personas": _recluster, "segments": _refresh_segments, "attribution": _restore_journeys,
 }
 
 
