@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--fast-runs", type=int, default=10,
                     help="runs for a page whose first opening took under 2 s (cheap runs, a p95 that means something)")
     ap.add_argument("--pages", nargs="*", default=None, help="page addresses (default: every page with a view)")
+    ap.add_argument("--no-first", action="store_true",
+                    help="skip the first opening (for pages whose queries take minutes, where it is noise)")
     ap.add_argument("--in-place", action="store_true", help="measure the project itself, not a copy")
     args = ap.parse_args()
     load_before = [round(x, 2) for x in os.getloadavg()]
@@ -157,12 +159,14 @@ def main() -> None:
                 # the first opening in this process, on a range no run asks (reported, not in the runs):
                 # it also pays what any first touch pays (the database reading those tables into its
                 # buffer) while the in-process baseline, run after it, would not
-                t = time.perf_counter()
-                resp = client.get(page.path, params={**extra, "to": (last_day - timedelta(days=400)).isoformat()},
-                                  headers=headers)
-                first = time.perf_counter() - t
-                assert resp.status_code == 200, (page.path, resp.status_code)
-                runs = max(args.runs, args.fast_runs) if first < 2 else args.runs
+                first = None
+                if not args.no_first:
+                    t = time.perf_counter()
+                    resp = client.get(page.path, params={**extra, "to": (last_day - timedelta(days=400)).isoformat()},
+                                      headers=headers)
+                    first = time.perf_counter() - t
+                    assert resp.status_code == 200, (page.path, resp.status_code)
+                runs = max(args.runs, args.fast_runs) if first is not None and first < 2 else args.runs
                 for i in range(runs):
                     params = {**extra, "to": (last_day - timedelta(days=i)).isoformat()}
                     if i % 2:  # odd runs: the baseline first (whichever runs second finds the data warmer)
@@ -181,7 +185,7 @@ def main() -> None:
                     warm.append(time.perf_counter() - t)
                     if not i % 2:
                         inproc.append(_inprocess(state, run, calls))
-                row = {"queries": n_queries, "other_reads": n_reads, "runs": runs, "first_ms": round(first * 1000, 1),
+                row = {"queries": n_queries, "other_reads": n_reads, "runs": runs, "first_ms": None if first is None else round(first * 1000, 1),
                        "cold_ms": _ms(cold), "warm_ms": _ms(warm), "inprocess_ms": _ms(inproc)}
                 row["cold_over_inprocess"] = round(row["cold_ms"]["p95"] / max(row["inprocess_ms"]["p95"], 1e-3), 2)
                 row["warm_ok"] = row["warm_ms"]["p95"] <= 200
