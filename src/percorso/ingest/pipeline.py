@@ -45,11 +45,13 @@ from percorso.ingest.readers import (
 
 _REJECT_REASONS = {"TOO MANY COLUMNS": "wrong_column_count", "MISSING COLUMNS": "wrong_column_count",
                    "INVALID ENCODING": "bad_encoding", "INVALID UNICODE": "bad_encoding"}
-MEMORY_CAP = {"parquet": "3GB"}
+MEMORY_CAP = {"parquet": "4GB"}
 """Engine memory while importing one file (default 1GB): bigger files spill to disk instead of
 growing RAM. Parquet is read in place (no text staging), so it gets more room to stay fast:
-the typed stage of 10M clickstream events spilled at 2GB (ingest 60-64 CPU s, peak RSS 2.2 GB)
-and spills less at 3GB (56-60 CPU s, peak 3.0 GB; DESIGN §8 allows 6 GB), on a shared 2-core machine."""
+the typed stage of 10M clickstream events spilled at 2GB (ingest 60-64 CPU s, peak RSS 2.2 GB),
+less at 3GB (56-60 CPU s, peak 3.0 GB) and not at 4GB (typed stage and insert 19.4 + 19.8 ->
+17.6 + 18.6 CPU s, 424 + 290 MB spilled -> 0, peak RSS 3.1 -> 3.6 GB; ADR 0035); DESIGN §8
+allows 6 GB, on a shared 2-core machine."""
 _PII = {"email": "email_key", "phone": "phone_key", "tax_code": "tax_code_key", "ip": "ip_key"}
 
 
@@ -369,8 +371,9 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         step("typing and checking")
         S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
                       pre=jpaths.columns() if jpaths is not None else [])
+        by_content = 0  # good rows keyed by their content
         if any(n == "_ckey" for n, _ in key_derived):
-            S.number_content_keys(eng, typed, lambda k: P.event_id_expr(source_name, k))
+            by_content = S.number_content_keys(eng, typed, lambda k: P.event_id_expr(source_name, k))
         if kind.shape == "orders":
             S.quarantine_whole_orders(eng, typed, R.INCOMPLETE_ORDER)
         S.quarantine_insert(eng, typed, stage, raw_expr, source_name=source_name, source_kind=kind.name,
@@ -388,7 +391,9 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
                 reps[0].restated = restated
             target, key_col = "campaign_costs", "cost_id"
         else:
-            _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids)
+            # one file keyed by content alone: its copies are numbered, so its keys are distinct
+            distinct = len(reps) == 1 and kind.shape != "orders" and by_content == good[0]
+            _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids, distinct_keys=distinct)
             if kind.shape == "profiles":
                 _write_profiles(eng, typed, sources, joins, source_name)
             target, key_col = "events", "event_id"
@@ -583,7 +588,8 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     return [(c, e.get(c, "NULL")) for c in EVENT_COLUMN_NAMES]
 
 
-def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids) -> None:  # noqa: ANN001
+def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids,  # noqa: ANN001
+                  distinct_keys: bool = False) -> None:
     agg = kind.shape == "orders"
     exprs = _event_exprs(kind, src, sources, joins, source_name, names, run_ids, agg)
     url_join = []
@@ -591,7 +597,8 @@ def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run
         eng.run(f"CREATE OR REPLACE TEMP TABLE _ing_urls AS {P.url_map_sql(typed)}")
         url_join = [("_ing_urls", "page_url", "u")]
     body = S.typed_body(typed, exprs, joins + url_join, group=agg)
-    S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body, typed=typed, grouped=agg)
+    S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body, typed=typed, grouped=agg,
+                   distinct_keys=distinct_keys)
     S.drop_temp(eng, "_ing_urls")
 
 
