@@ -167,3 +167,54 @@ def test_a_cookie_kept_flagged_does_not_join_the_two_people_left() -> None:
     assert free.labels[e1] == free.labels[e2] == free.labels[cookie]
     kept = solve(*args, cap=2, limits=UNLIMITED, pinned=np.array([False, False, True]))
     assert len({int(kept.labels[e1]), int(kept.labels[e2]), int(kept.labels[cookie])}) == 3
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 60).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=90))))
+def test_numpy_components_equal_union_find(g) -> None:
+    """The labelling used for small graphs (an incremental region) against the oracle, self-loops
+    and repeated edges included."""
+    from percorso.identity.graph import _cc_numpy
+
+    n, edges = g
+    a = np.array([x for x, _ in edges], dtype=np.int64)
+    b = np.array([y for _, y in edges], dtype=np.int64)
+    k, lab = _cc_numpy(n, a, b)
+    assert parts(lab) == union_find(n, edges)
+    assert k == len(union_find(n, edges)) and sorted(set(lab.tolist())) == list(range(k))
+
+
+def test_numpy_components_of_a_long_shuffled_chain_and_a_star() -> None:
+    """The slow cases of label propagation (a 5,000-node path numbered at random, a star):
+    one component each, as scipy says."""
+    from percorso.identity.graph import _cc_numpy
+
+    rng = np.random.default_rng(3)
+    order = rng.permutation(5000)
+    k, lab = _cc_numpy(5000, order[:-1], order[1:])
+    assert k == 1 and (lab == 0).all()
+    k, lab = _cc_numpy(10, np.zeros(5, np.int64), np.arange(5, 10))
+    assert k == 5 and parts(lab) == {frozenset([0, 5, 6, 7, 8, 9]), frozenset([1]), frozenset([2]),
+                                      frozenset([3]), frozenset([4])}
+
+
+@settings(max_examples=30, deadline=None)
+@given(graphs, st.integers(1, 4))
+def test_solution_is_the_same_with_scipy_components(g, cap) -> None:
+    """The solver gives the same answer whichever labelling it uses (scipy above
+    ``SMALL_GRAPH``, numpy below)."""
+    import percorso.identity.graph as G
+
+    n, kinds, edges, trusted_nodes, _ = g
+    a, b = _arrays(edges)
+    args = (np.array(kinds), np.array(trusted_nodes), np.zeros(n, bool), a, b, np.arange(a.size) % 2 == 0)
+    small = solve(*args, cap=cap)
+    was = G.SMALL_GRAPH
+    G.SMALL_GRAPH = 0
+    try:
+        large = solve(*args, cap=cap)
+    finally:
+        G.SMALL_GRAPH = was
+    assert (small.labels == large.labels).all() and (small.flag == large.flag).all()
+    assert (small.edge_status == large.edge_status).all() and (small.n_linked == large.n_linked).all()

@@ -4,7 +4,19 @@ Named ``activation`` (and the CLI ``percorso journey``) to keep it apart from
 :mod:`percorso.journeys`, the analysis of the paths customers took. See docs/activation.md.
 """
 
+from typing import Any
+
 from percorso.activation.model import Journey, journey_from_dict
-from percorso.activation.service import after_build, on_micro_batch, preview, results, tick
 
 __all__ = ["Journey", "after_build", "journey_from_dict", "on_micro_batch", "preview", "results", "tick"]
+_SERVICE = ("after_build", "on_micro_batch", "preview", "results", "tick")
+
+
+def __getattr__(name: str) -> Any:
+    """The service's names, imported on first use: the service loads pandas, and a build of a
+    project without journeys only reads the journey files (:mod:`percorso.activation.store`)."""
+    if name not in _SERVICE:
+        raise AttributeError(f"module 'percorso.activation' has no attribute '{name}'")
+    from percorso.activation import service
+
+    return getattr(service, name)

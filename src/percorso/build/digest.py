@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import ibis
 import pyarrow as pa
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ Digest = tuple[int, int, int]
 
 def table_digest(engine: Engine, t: ir.Table, name: str) -> Digest:
     """(rows, sum of row hashes mod a prime, revenue in cents) of ``t``, rows laid out as ``name``."""
+    import ibis
+
     cols = DIGEST_COLUMNS[name]
     key = t[cols[0]].cast("string").fill_null("")
     for c in cols[1:]:
@@ -45,10 +46,11 @@ def table_digest(engine: Engine, t: ir.Table, name: str) -> Digest:
 
 def read_digests(engine: Engine) -> dict[str, Digest]:
     """The stored digests by table name ({} when the build has not stored them)."""
+    from percorso.engine.build_sql import read_digest_rows
+
     if not engine.has_table(DIGEST_TABLE):
         return {}
-    d = engine.execute(engine.table(DIGEST_TABLE))
-    return {r.table_name: (int(r.n), int(r.h), int(r.c)) for r in d.itertuples()}
+    return {name: (int(n), int(h), int(c)) for name, n, h, c in read_digest_rows(engine, DIGEST_TABLE)}
 
 
 def write_digests(engine: Engine, digests: dict[str, Digest]) -> None:

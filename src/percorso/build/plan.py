@@ -19,13 +19,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import ibis
-
-from percorso.build.customers import customers_expr
-from percorso.build.orders import orders_expr
-from percorso.build.records import record_updates_expr
-from percorso.build.touchpoints import keyed, sessions_expr, touchpoint_rows_expr
-
 if TYPE_CHECKING:
     from percorso.channels.rules import ChannelRules
     from percorso.engine import Engine
@@ -44,9 +37,11 @@ _MEMO: dict[str, dict[str, str]] = {}
 def _code_digest() -> str:
     """A digest of percorso's source and of the Ibis and sqlglot versions (the SQL they write)."""
     if not _CODE:
-        import sqlglot
+        # the versions from the packages' metadata: importing Ibis to read its version would
+        # cost an incremental build more than the rest of its Python (~0.25 CPU s)
+        from importlib.metadata import version
 
-        h = hashlib.sha256(f"{ibis.__version__}|{sqlglot.__version__}".encode())
+        h = hashlib.sha256(f"{version('ibis-framework')}|{version('sqlglot')}".encode())
         root = Path(__file__).resolve().parents[1]
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode())
@@ -69,6 +64,13 @@ def plan_key(engine: Engine, settings_fingerprint: str, rules: ChannelRules) -> 
 def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: int,
                  stage_settings: Any, time_zone: str) -> dict[str, str]:
     """The SQL of each step (:data:`STEPS`), from unbound tables named as the steps write them."""
+    import ibis
+
+    from percorso.build.customers import customers_expr
+    from percorso.build.orders import orders_expr
+    from percorso.build.records import record_updates_expr
+    from percorso.build.touchpoints import keyed, sessions_expr, touchpoint_rows_expr
+
     def unbound(name: str, schema: Any) -> Any:
         return ibis.table(schema, name=name)
 

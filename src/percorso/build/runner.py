@@ -19,12 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from percorso.build import digest as D
 from percorso.build import plan as P
-from percorso.build.customers import customers_expr
-from percorso.build.orders import orders_expr
-from percorso.build.records import record_updates_expr
 from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
-from percorso.build.touchpoints import keyed, write_touchpoints
-from percorso.channels import load_rules
+from percorso.channels.rules import load_rules
 from percorso.engine import build_sql as S
 from percorso.identity.kinds import PRIORITY
 
@@ -198,10 +194,13 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     t1 = time.perf_counter()
     report.value = refresh_after_build(project, enabled=refresh, progress=progress).to_dict()
     report.seconds["value"] = round(time.perf_counter() - t1, 3)
-    from percorso.activation.service import after_build
+    from percorso.activation.store import load_journeys
 
     t1 = time.perf_counter()
-    report.activation = after_build(project)
+    if any(j.enabled for j in load_journeys(project.root)):   # else the service (pandas) is not loaded
+        from percorso.activation.service import after_build
+
+        report.activation = after_build(project)
     report.seconds["activation"] = round(time.perf_counter() - t1, 3)
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     _log_build(engine, report, started)
@@ -229,6 +228,13 @@ def build_parts(engine: Any, n_events: int) -> int:
 def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, report: BuildReport,
                  parts: int | None = None) -> None:
     """``_build_*`` tables from every event."""
+    # the expressions (Ibis) are imported here: an incremental build runs their SQL compiled
+    # once (:mod:`percorso.build.plan`) and never loads Ibis
+    from percorso.build.customers import customers_expr
+    from percorso.build.orders import orders_expr
+    from percorso.build.records import record_updates_expr
+    from percorso.build.touchpoints import keyed, write_touchpoints
+
     scoped = keyed(engine.table("events_identified"))
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()

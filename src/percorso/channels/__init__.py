@@ -12,7 +12,8 @@ Public API
     UTM fields and click id of a landing URL as Ibis expressions.
 """
 
-from percorso.channels.classify import classify
+from typing import Any
+
 from percorso.channels.classify_py import classify_values, host_of, normalize
 from percorso.channels.names import (
     DEFAULT_VERSION,
@@ -23,10 +24,26 @@ from percorso.channels.names import (
 )
 from percorso.channels.offline import DEFAULT_OFFLINE_MAPPING, offline_channel
 from percorso.channels.rules import ChannelRules, OfflineRule, Rule, load_rules
-from percorso.channels.urls import parse_url_campaign, parse_url_values
 
 __all__ = [
     "DEFAULT_OFFLINE_MAPPING", "DEFAULT_VERSION", "GA4_CHANNELS", "KNOWN_CHANNELS", "OFFLINE_CHANNELS",
     "UNASSIGNED", "ChannelRules", "OfflineRule", "Rule", "classify", "classify_values", "host_of",
     "load_rules", "normalize", "offline_channel", "parse_url_campaign", "parse_url_values",
 ]
+
+#: The names that build Ibis expressions, imported on first use: loading the rules (an
+#: incremental build, which runs SQL compiled once) then never imports Ibis.
+_LAZY = {"classify": "percorso.channels.classify", "parse_url_campaign": "percorso.channels.urls",
+         "parse_url_values": "percorso.channels.urls"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'percorso.channels' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    # the import of the submodule ``classify`` binds the package attribute to the module:
+    # bind the function instead, as the eager import did
+    globals()[name] = value
+    return value

@@ -66,6 +66,17 @@ def digest_of(engine: Engine, table: str, columns: tuple[str, ...], *, revenue: 
     return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
 
+def read_digest_rows(engine: Engine, table: str) -> list[tuple]:
+    """The rows (table_name, n, h, c) of the digest table (:mod:`percorso.build.digest`)."""
+    return engine.con.execute(f"SELECT table_name, n, h, c FROM {qi(table)}").fetchall()
+
+
+def latest_data_version(engine: Engine, table: str) -> str | None:
+    """The ``data_version`` of the latest row of ``table`` (the value refresh's log), or None."""
+    rows = engine.con.execute(f"SELECT data_version FROM {qi(table)} ORDER BY refreshed_at DESC LIMIT 1").fetchall()
+    return None if not rows else str(rows[0][0])
+
+
 def replace_table(engine: Engine, table: str, staged: str) -> None:
     """``table`` becomes ``staged`` (inside the caller's transaction).
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 #: The region's links with every column (where a merge's linking event is looked up).
 REGION_LINKS = "(SELECT * FROM identity_links WHERE link_no IN (SELECT link_no FROM _rg_links))"
+#: The region's new map rows (``_id_comp`` joined to ``_id_final``): every current identifier of
+#: a customer the region had before is there (see :func:`snapshot_region_prev`).
+REGION_MAP = "(SELECT c.id_type, c.id_value, f.customer_id, c.id_hash FROM _id_comp c JOIN _id_final f USING (label))"
 #: A NULL ``id_hash`` in ``identity_touched`` means "every identifier" (a full resolution).
 TOUCHED = "identity_touched"
 
@@ -38,8 +41,11 @@ def upsert_identifiers_in_place(engine: Engine, rules: list[tuple[str, list[str]
     settings fingerprint forces a full run when it does). Temp ``_id_brand_new`` lists the
     identifiers seen for the first time (they have no previous customer and no old events).
     """
+    # the known ones are found by probing the table with the run's few identifiers (``NOT IN``
+    # the table hashed every identifier ever seen: 0.27 CPU s at 1.1M identifiers)
     engine.run("""CREATE OR REPLACE TEMP TABLE _id_brand_new AS
-        SELECT h AS id_hash FROM _id_new_ids WHERE h NOT IN (SELECT id_hash FROM identity_identifiers)""")
+        SELECT h AS id_hash FROM _id_new_ids
+        EXCEPT SELECT id_hash FROM identity_identifiers WHERE id_hash IN (SELECT h FROM _id_new_ids)""")
     engine.run("""UPDATE identity_identifiers o SET
             first_seen_at = least(o.first_seen_at, n.first_seen_at),
             last_seen_at = greatest(o.last_seen_at, n.last_seen_at),

@@ -73,7 +73,8 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
         lap("write identity_map")
         R.write_region_identity_map(engine)
         lap("record merges")
-        retired = S.record_merges(engine, datetime.now(UTC).replace(tzinfo=None), links=R.REGION_LINKS)
+        retired = S.record_merges(engine, datetime.now(UTC).replace(tzinfo=None), links=R.REGION_LINKS,
+                                  mapped=R.REGION_MAP)
         say("clienti degli eventi / event customers")
         if R.usability_changed(engine):
             # a new flag (or one lifted) on an identifier of older events: re-key them all

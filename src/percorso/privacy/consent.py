@@ -22,7 +22,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import pyarrow as pa
 
 from percorso.engine import privacy_sql as S
@@ -75,6 +74,8 @@ def refresh(engine_or_project: Any) -> int:
 def _history(engine: Engine) -> ir.Table:
     """``consent_history``, or an empty table of its shape when a project has none yet (no memtable:
     an expression may be written with ``create_table``, which compiles it to SQL)."""
+    import ibis  # here: the build refreshes consent without loading Ibis
+
     if engine.has_table("consent_history"):
         return engine.table("consent_history")
     c = engine.table("customers")
@@ -85,6 +86,8 @@ def _history(engine: Engine) -> ir.Table:
 
 def _subject_customers(engine: Engine) -> ir.Table:
     """(subject_type, subject_value, customer_id): every subject a record may name, to its person today."""
+    import ibis  # here: the build refreshes consent without loading Ibis
+
     c = engine.table("customers").select("customer_id")
     own = c.select(subject_type=ibis.literal("customer_id"), subject_value=c.customer_id, customer_id=c.customer_id)
     parts = [own]
@@ -114,6 +117,8 @@ def _records_by_customer(engine: Engine, h: ir.Table) -> ir.Table:
     (computed for the records, :func:`percorso.engine.dialect.identifier_key`), one naming a
     customer id is that customer, or the one a merge kept.
     """
+    import ibis  # here: the build refreshes consent without loading Ibis
+
     from percorso.engine.dialect import identifier_key
 
     cols = ("customer_id", "granted", "occurred_at")
@@ -142,6 +147,8 @@ def latest_records(engine_or_project: Any, purpose: str, at: dt.datetime | dt.da
     A denial wins over a grant recorded at the same instant. People with no record are absent.
     One aggregate: the record with the greatest (time, is a denial) gives ``granted``.
     """
+    import ibis  # here: the build refreshes consent without loading Ibis
+
     engine, _ = _parts(engine_or_project, None)
     p = check_purpose(purpose)
     h = _history(engine)
@@ -179,6 +186,8 @@ def allowed(engine_or_project: Any, purpose: str, at: dt.datetime | dt.date | st
     every customer whose latest record is not a denial. Under ``contract`` /
     ``legal_obligation``: every customer.
     """
+    import ibis  # here: the build refreshes consent without loading Ibis
+
     engine, ps = _parts(engine_or_project, settings)
     basis = ps.basis(purpose)
     everyone = (engine.table("customers") if population is None else population).select("customer_id")

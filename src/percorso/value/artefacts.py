@@ -34,6 +34,8 @@ from percorso.value.personas_numbering import GONE, Numbering
 if TYPE_CHECKING:
     from percorso.engine import Engine
 
+#: The personas of the customers (written by :mod:`percorso.value.personas`).
+PERSONAS_TABLE = "customer_personas"
 PERSONA_RUNS = "persona_runs"
 NUMBERING = "persona_numbering"
 STALE = "value_stale"

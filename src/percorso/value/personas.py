@@ -31,8 +31,8 @@ from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.build.definitions import NET_REVENUE, WITH_TOUCHPOINTS, named
 from percorso.errors import InputError, NotFound
 from percorso.value import personas_text
-from percorso.value.artefacts import (PersonaRun, clear_stale, last_persona_run, load_numbering, save_numbering,
-                                      save_persona_run, stale)
+from percorso.value.artefacts import (PERSONAS_TABLE, PersonaRun, clear_stale, last_persona_run, load_numbering,
+                                      save_numbering, save_persona_run, stale)
 from percorso.value.personas_features import card_facts, feature_expr
 from percorso.value.personas_numbering import match_numbers, stored_centroids, stored_numbers
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from percorso.engine import Engine
 
-TABLE = "customer_personas"
+TABLE = PERSONAS_TABLE
 K_RANGE = (2, 8)
 SILHOUETTE_SAMPLE = 5_000
 

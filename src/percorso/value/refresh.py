@@ -90,9 +90,9 @@ def present_artefacts(engine: Engine) -> list[str]:
     out = []
     if engine.has_table("clv_models") and engine.count("clv_models"):
         out.append("clv")
-    from percorso.value.personas import TABLE
+    from percorso.value.artefacts import PERSONAS_TABLE   # not the personas module: it loads Ibis
 
-    if engine.has_table(TABLE):
+    if engine.has_table(PERSONAS_TABLE):
         out.append("personas")
     if engine.has_table("segments") and engine.count("segments"):
         out.append("segments")
@@ -144,11 +144,11 @@ def _prune_stale(engine: Engine, have: list[str]) -> None:
 
 
 def _last_version(engine: Engine) -> str | None:
-    if not engine.has_table(REFRESHES):
-        return None
-    t = engine.table(REFRESHES)
-    df = engine.execute(t.order_by(t.refreshed_at.desc()).limit(1))
-    return None if df.empty else str(df.iloc[0]["data_version"])
+    from percorso.engine.build_sql import latest_data_version
+
+    # engine SQL, not an Ibis expression: after an incremental build this is the only read,
+    # and loading Ibis and pandas for it cost more than the build's own Python
+    return latest_data_version(engine, REFRESHES) if engine.has_table(REFRESHES) else None
 
 
 def _log(engine: Engine, version: str, report: RefreshReport) -> None:
