@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
@@ -54,13 +52,9 @@ def read_digests(engine: Engine) -> dict[str, Digest]:
 
 
 def write_digests(engine: Engine, digests: dict[str, Digest]) -> None:
-    names = list(digests)
-    engine.create_table(DIGEST_TABLE, pa.table({
-        "table_name": pa.array(names, pa.string()),
-        "n": pa.array([digests[k][0] for k in names], pa.int64()),
-        "h": pa.array([digests[k][1] for k in names], pa.int64()),
-        "c": pa.array([digests[k][2] for k in names], pa.int64()),
-    }))
+    from percorso.engine.build_sql import write_digest_rows
+
+    write_digest_rows(engine, DIGEST_TABLE, [(name, *d) for name, d in digests.items()])
 
 
 def stored_table_digest(engine: Engine, name: str, source: str | None = None, *, gone: bool = False) -> Digest:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -92,8 +93,6 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         Customer parts of a full build's touchpoints (ADR 0036); ``None`` sizes them from the
         engine's memory limit (:func:`build_parts`). The tables are the same for any value.
     """
-    from percorso.identity.resolver import resolve
-
     say = progress or (lambda _m: None)
     engine = project.engine
     started = datetime.now(UTC).replace(tzinfo=None)
@@ -115,10 +114,47 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     full = full or S.read_fingerprint(engine) != fingerprint
     report.mode = "full" if full else "incremental"
 
-    # the consent the sources hold (newsletter, loyalty and CRM flags, Segment's context.consent)
-    # is read first: identity stitching and the per-person outputs check it (percorso.privacy)
+    # an incremental build is one transaction, one commit: identity's writes and the tables'
+    # (a failure leaves the last build whole, and the next one starts from it again)
+    with nullcontext() if full else engine.transaction():
+        ident = _resolve_and_derive(project, engine, full=full, after=after, fingerprint=fingerprint, say=say,
+                                    progress=progress, report=report, t0=t0)
+    if full:
+        report.customers_rebuilt = engine.count("customers")
+
+    report.events = engine.count("events")
+    report.new_events = int(ident.events_read)
+    # identity counted the events with a customer without reading the view (a scan of history)
+    report.events_without_customer = report.events - int(ident.events_assigned)
+    report.touchpoints = engine.count("touchpoints")
+    report.orders = engine.count("orders")
+    report.customers = engine.count("customers")
+    from percorso.value.refresh import refresh_after_build
+
+    t1 = time.perf_counter()
+    report.value = refresh_after_build(project, enabled=refresh, progress=progress).to_dict()
+    report.seconds["value"] = round(time.perf_counter() - t1, 3)
+    from percorso.activation.store import load_journeys
+
+    t1 = time.perf_counter()
+    if any(j.enabled for j in load_journeys(project.root)):   # else the service (pandas) is not loaded
+        from percorso.activation.service import after_build
+
+        report.activation = after_build(project)
+    report.seconds["activation"] = round(time.perf_counter() - t1, 3)
+    report.seconds["total"] = round(time.perf_counter() - t0, 3)
+    _log_build(engine, report, started)
+    return report
+
+
+def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int | None, fingerprint: str,
+                        say: Progress, progress: Progress | None, report: BuildReport, t0: float) -> Any:
+    """Consent, identity, the ``_build_*`` tables and their write; returns identity's report."""
+    from percorso.identity.resolver import resolve
     from percorso.privacy.consent import refresh as refresh_consent
 
+    # the consent the sources hold (newsletter, loyalty and CRM flags, Segment's context.consent)
+    # is read first: identity stitching and the per-person outputs check it (percorso.privacy)
     refresh_consent(project)
 
     say("identità / identity resolution")
@@ -179,32 +215,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         if compiled:
             S.write_plan(engine, plan_key, plan)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
-    if full:
-        report.customers_rebuilt = engine.count("customers")
-
-    report.events = engine.count("events")
-    report.new_events = int(ident.events_read)
-    # identity counted the events with a customer without reading the view (a scan of history)
-    report.events_without_customer = report.events - int(ident.events_assigned)
-    report.touchpoints = engine.count("touchpoints")
-    report.orders = engine.count("orders")
-    report.customers = engine.count("customers")
-    from percorso.value.refresh import refresh_after_build
-
-    t1 = time.perf_counter()
-    report.value = refresh_after_build(project, enabled=refresh, progress=progress).to_dict()
-    report.seconds["value"] = round(time.perf_counter() - t1, 3)
-    from percorso.activation.store import load_journeys
-
-    t1 = time.perf_counter()
-    if any(j.enabled for j in load_journeys(project.root)):   # else the service (pandas) is not loaded
-        from percorso.activation.service import after_build
-
-        report.activation = after_build(project)
-    report.seconds["activation"] = round(time.perf_counter() - t1, 3)
-    report.seconds["total"] = round(time.perf_counter() - t0, 3)
-    _log_build(engine, report, started)
-    return report
+    return ident
 
 
 #: Engine memory a full build's touchpoints step holds per event in one statement (the session
@@ -266,28 +277,29 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
 
 
 def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report: BuildReport) -> None:
-    """``_build_*`` tables of the scope's events (``_build_events``), by the compiled plan."""
+    """``_build_*`` tables of the scope's events (``_build_events``), by the compiled plan.
+
+    Temporary tables: they live only until the write appends them (a stored table was
+    written to the database's log for nothing)."""
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
     S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
-    S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"])
+    S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"], temp=True)
     S.drop(engine, "_build_sessions")
-    S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"])
+    S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"], temp=True)
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
     say("ordini / orders")
     t1 = time.perf_counter()
-    S.run_plan_step(engine, "_build_orders", plan["_build_orders"])
+    S.run_plan_step(engine, "_build_orders", plan["_build_orders"], temp=True)
     S.fill_order_item_counts(engine, "_build_orders")
     report.seconds["orders"] = round(time.perf_counter() - t1, 3)
     say("clienti / customers")
     t1 = time.perf_counter()
-    S.run_plan_step(engine, "_build_customers", plan["_build_customers"])
+    S.run_plan_step(engine, "_build_customers", plan["_build_customers"], temp=True)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 
 def _log_build(engine: Any, report: BuildReport, started: datetime) -> None:
-    import pyarrow as pa
-
     engine.create_empty_table("builds", _BUILDS_COLUMNS, replace=False)
     row = {
         "build_id": uuid.uuid4().hex[:16], "started_at": started,
@@ -296,7 +308,7 @@ def _log_build(engine: Any, report: BuildReport, started: datetime) -> None:
         "touchpoints": report.touchpoints, "orders": report.orders, "customers": report.customers,
         "seconds": report.seconds.get("total", 0.0),
     }
-    engine.append_arrow("builds", pa.Table.from_pylist([row]))
+    engine.insert_row("builds", row)
 
 
 __all__ = ["BuildReport", "build_parts", "run_build"]

@@ -39,8 +39,7 @@ def register(app: typer.Typer) -> None:
 
 
 def print_build_summary(engine: object, report: object) -> None:
-    """Rich summary of a build: counts, channels, orders online vs in store, timings."""
-    from rich.markup import escape
+    """Rich summary of a build: counts, channels and orders (after a full build), timings."""
     from rich.table import Table
 
     from percorso.cli.common import cell as format_cell  # in the project locale
@@ -58,22 +57,14 @@ def print_build_summary(engine: object, report: object) -> None:
                        ("ordini / orders", "orders")):
         head.add_row(label, format_cell(r[key]))
     out.print(head)
-    from percorso.build.summary import orders_by_place, touchpoints_by_channel
-
-    t = Table(title="punti di contatto per canale / touchpoints by channel")
-    for col in ("canale / channel", "punti di contatto", "clienti"):
-        t.add_column(col, justify="left" if col.startswith("canale") else "right")
-    for row in touchpoints_by_channel(engine).itertuples(index=False):  # type: ignore[arg-type]
-        t.add_row(escape(str(row.channel)), format_cell(row.touchpoints), format_cell(row.customers))
-    out.print(t)
-    t = Table(title="ordini / orders")
-    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)",
-                "acquirenti / buyers"):
-        t.add_column(col, justify="left" if col.startswith("dove") else "right")
-    for row in orders_by_place(engine).itertuples(index=False):  # type: ignore[arg-type]
-        t.add_row("online" if row.online else "negozio / store", format_cell(row.orders), format_cell(row.returns),
-                  format_cell(row.revenue), format_cell(row.customers))
-    out.print(t)
+    if r["mode"] == "full":
+        _print_breakdown(engine, out)
+    else:
+        # an incremental build read what changed; the breakdown reads every touchpoint and order
+        # (and loads Ibis and pandas): at 10M events, more than the build itself
+        console().print("canali e ordini / channels and orders: `percorso omnichannel` (una build incrementale "
+                        "legge solo ciò che è cambiato / an incremental build reads only what changed)",
+                        markup=False, highlight=False)
     secs = ", ".join(f"{k} {format_cell(v)} s" for k, v in r["seconds"].items())
     console().print(f"tempi / timings: {secs}")
     if r.get("value"):
@@ -83,3 +74,27 @@ def print_build_summary(engine: object, report: object) -> None:
         console().print(value.summary(), markup=False, highlight=False)
         for w in value.warnings:
             console().print(f"attenzione / warning: {w}", markup=False, highlight=False)
+
+
+def _print_breakdown(engine: object, out: object) -> None:
+    """Touchpoints by channel and orders online vs in store (whole tables: after a full build)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from percorso.build.summary import orders_by_place, touchpoints_by_channel
+    from percorso.cli.common import cell as format_cell
+
+    t = Table(title="punti di contatto per canale / touchpoints by channel")
+    for col in ("canale / channel", "punti di contatto", "clienti"):
+        t.add_column(col, justify="left" if col.startswith("canale") else "right")
+    for row in touchpoints_by_channel(engine).itertuples(index=False):  # type: ignore[arg-type]
+        t.add_row(escape(str(row.channel)), format_cell(row.touchpoints), format_cell(row.customers))
+    out.print(t)  # type: ignore[attr-defined]
+    t = Table(title="ordini / orders")
+    for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)",
+                "acquirenti / buyers"):
+        t.add_column(col, justify="left" if col.startswith("dove") else "right")
+    for row in orders_by_place(engine).itertuples(index=False):  # type: ignore[arg-type]
+        t.add_row("online" if row.online else "negozio / store", format_cell(row.orders), format_cell(row.returns),
+                  format_cell(row.revenue), format_cell(row.customers))
+    out.print(t)  # type: ignore[attr-defined]

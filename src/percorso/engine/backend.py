@@ -106,6 +106,7 @@ class Engine:
         self._ibis: Any = None
         self._write_lock = threading.RLock()
         self._open_transactions = 0  # BEGINs of this connection not yet ended (snapshot / transaction)
+        self._writing = False        # inside transaction(): a nested one joins it
         self._forked = False
 
     # -- connection -------------------------------------------------------------------
@@ -312,14 +313,24 @@ class Engine:
     # -- writing ----------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Engine]:
-        """Group writes so that they commit together or not at all."""
+        """Group writes so that they commit together or not at all.
+
+        Inside another transaction of this engine it is part of that one (an incremental
+        build runs identity's transaction inside its own: one commit); a failure still
+        propagates, and the outer transaction rolls everything back.
+        """
         with self._write_lock:
+            if self._writing:   # (inside a read-only snapshot, BEGIN fails as before: never silently rolled back)
+                yield self
+                return
             self.con.execute("BEGIN TRANSACTION")
             self._open_transactions += 1
+            self._writing = True
             try:
                 yield self
             except BaseException as exc:
                 self._open_transactions -= 1
+                self._writing = False
                 try:
                     self.con.execute("ROLLBACK")
                 except duckdb.Error:  # the failure already ended the transaction (or the connection)
@@ -329,6 +340,7 @@ class Engine:
                     raise known from exc
                 raise
             self._open_transactions -= 1
+            self._writing = False
             try:
                 self.con.execute("COMMIT")
             except duckdb.Error as exc:
@@ -349,6 +361,14 @@ class Engine:
             finally:
                 self.con.unregister("_percorso_batch")
         return data.num_rows
+
+    def insert_row(self, table: str, row: dict[str, Any]) -> None:
+        """Append one row (column → value) to ``table``, values bound (a log line: no Arrow
+        table, whose construction loads pandas in a process that needs nothing else of it)."""
+        cols = ", ".join(quote_ident(c) for c in row)
+        with self._write_lock:
+            self.con.execute(f"INSERT INTO {quote_ident(table)} ({cols}) VALUES ({', '.join('?' * len(row))})",
+                             list(row.values()))
 
     def register_arrow(self, name: str, data: pa.Table) -> Table:
         """Expose an in-memory Arrow table to Ibis under ``name`` (a temporary view)."""

@@ -33,7 +33,8 @@ def stage_gone(engine: Engine, table: str, scope_table: str) -> None:
     A delete in two steps: the rowids (a probe of the customer column, the only full-length
     read), then :func:`delete_gone` by rowid; in between, :func:`digest_of` reads the rows
     going (``gone=True``) without a second probe. (``DELETE ... RETURNING`` cost ten times the
-    delete at 10M touchpoints.)
+    delete at 10M touchpoints; reading the digest's columns in the probe itself cost twice the
+    probe and the read by rowid together: the scan decompressed them for every row.)
     """
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS SELECT rowid AS r FROM {qi(table)}
         WHERE customer_id IN (SELECT customer_id FROM {qi(scope_table)})""")
@@ -69,6 +70,13 @@ def digest_of(engine: Engine, table: str, columns: tuple[str, ...], *, revenue: 
 def read_digest_rows(engine: Engine, table: str) -> list[tuple]:
     """The rows (table_name, n, h, c) of the digest table (:mod:`percorso.build.digest`)."""
     return engine.con.execute(f"SELECT table_name, n, h, c FROM {qi(table)}").fetchall()
+
+
+def write_digest_rows(engine: Engine, table: str, rows: list[tuple[str, int, int, int]]) -> None:
+    """Replace the digest table by ``rows`` (table_name, n, h, c)."""
+    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
+    engine.con.execute(f"""CREATE OR REPLACE TABLE {qi(table)} AS SELECT unnest(?::VARCHAR[]) AS table_name,
+        unnest(?::BIGINT[]) AS n, unnest(?::BIGINT[]) AS h, unnest(?::BIGINT[]) AS c""", [list(c) for c in cols])
 
 
 def latest_data_version(engine: Engine, table: str) -> str | None:

@@ -15,9 +15,7 @@ constants of this module.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from percorso.engine.identity_sql import _KIND_NAMES, _NEW_WINS, blocked_sql
 
@@ -120,34 +118,36 @@ def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
     return engine.count("_rg_ids")
 
 
-def region_graph_inputs(engine: Engine) -> tuple[pa.Table, pa.Table]:
+def region_graph_inputs(engine: Engine, round_order: tuple[str, ...], strong: frozenset[str]) -> tuple[dict, dict]:
     """(nodes, edges) of the region, as :func:`percorso.engine.identity_sql.graph_inputs`."""
-    from percorso.engine.identity_sql import pinned_expr
+    from percorso.engine.identity_sql import node_columns
 
-    nodes = engine.query(f"""SELECT id_hash, id_type, trusted_seen, blocked, {pinned_expr(engine)} AS pinned
-        FROM identity_identifiers WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
-    edges = engine.query("SELECT link_no, id_hash_a, id_hash_b, trusted FROM _rg_links")
+    nodes = engine.con.execute(f"""SELECT id_hash, {node_columns(engine)} FROM identity_identifiers
+        WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""", [list(round_order), sorted(strong)]).fetchnumpy()
+    edges = engine.con.execute("SELECT link_no, id_hash_a, id_hash_b, coalesce(trusted, false) AS trusted "
+                               "FROM _rg_links").fetchnumpy()
     return nodes, edges
 
 
-def write_region_link_status(engine: Engine, status: pa.Table) -> None:
-    """Set the status of the region's links from an Arrow (link_no, status) table."""
+def write_region_link_status(engine: Engine, status: Any) -> None:
+    """Set the status of the region's links from a (link_no, status) table (numpy columns)."""
     engine.con.register("_rg_status_in", status)
     try:
-        engine.run("""UPDATE identity_links l SET status = s.status FROM _rg_status_in s
+        engine.run("""UPDATE identity_links l SET status = s.status::VARCHAR FROM _rg_status_in s
             WHERE l.link_no = s.link_no""")
     finally:
         engine.con.unregister("_rg_status_in")
 
 
-def write_region_flags(engine: Engine, flags: pa.Table) -> None:
+def write_region_flags(engine: Engine, flags: Any) -> None:
     """Replace the region's rows of ``identity_flags`` by the solver's (as ``write_flags``)."""
     engine.con.register("_rg_flag_in", flags)
     try:
         engine.run("""DELETE FROM identity_flags WHERE (id_type, id_value) IN (
             SELECT (id_type, id_value) FROM identity_identifiers WHERE id_hash IN (SELECT id_hash FROM _rg_ids))""")
         engine.run("""INSERT INTO identity_flags
-            SELECT n.id_type, n.id_value, f.reason, f.n_linked, f.conflict_type, n.n_events, n.first_seen_at
+            SELECT n.id_type, n.id_value, f.reason::VARCHAR, f.n_linked::BIGINT, f.conflict_type::VARCHAR,
+                   n.n_events, n.first_seen_at
             FROM _rg_flag_in f JOIN identity_identifiers n USING (id_hash)""")
     finally:
         engine.con.unregister("_rg_flag_in")

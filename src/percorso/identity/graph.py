@@ -27,8 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from percorso.identity.kinds import LIMITS, ROUND_ORDER, STRONG
 
@@ -266,40 +264,50 @@ def solve(kind: np.ndarray, known: np.ndarray, blocked: np.ndarray, a: np.ndarra
                     conflict_kind=conflict_kind)
 
 
+#: A table as numpy columns by name: what DuckDB's ``fetchnumpy`` returns and ``register`` reads.
+#: Not Arrow: building or reading an Arrow array loads pandas (0.2 CPU s in a fresh process,
+#: more than an incremental run's whole solve).
+Columns = dict[str, np.ndarray]
+
+
 @dataclass
 class SolvedTables:
-    """:func:`solve` run on Arrow (nodes, edges), with its answers as Arrow tables to write back."""
+    """:func:`solve` run on the engine's (nodes, edges), with its answers as columns to write back."""
 
     solution: Solution
-    hashes: pa.Array        # (n,) id_hash of identifier number i (sorted)
+    hashes: np.ndarray      # (n,) id_hash (uint64) of identifier number i (sorted)
     kind: np.ndarray
     strong: np.ndarray
     blocked: np.ndarray
     usable: np.ndarray      # identifier numbers neither flagged nor blocked
 
-    def link_status(self, edges: pa.Table) -> pa.Table:
+    def link_status(self, edges: Columns) -> Columns:
         """(link_no, status) of every edge, in the order of ``edges``."""
-        names = pa.DictionaryArray.from_arrays(pa.array(self.solution.edge_status.astype(np.int32)),
-                                               pa.array(EDGE_STATUS)).cast(pa.string())
-        return pa.table({"link_no": edges["link_no"], "status": names})
+        return {"link_no": edges["link_no"],
+                "status": np.array(EDGE_STATUS, dtype=object)[self.solution.edge_status.astype(np.int64)]}
 
-    def flags(self) -> pa.Table:
+    def flags(self) -> Columns:
         """(id_hash, reason, n_linked, conflict_type) of every flagged identifier."""
         sol = self.solution
         fl = np.flatnonzero(sol.flag > 0)
         ck = sol.conflict_kind[fl]
-        return pa.table({
-            "id_hash": self.hashes.take(pa.array(fl)),
-            "reason": pa.array(FLAG_REASON).take(pa.array(sol.flag[fl].astype(np.int64))),
-            "n_linked": pa.array(sol.n_linked[fl], pa.int64()),
-            "conflict_type": pa.array([ROUND_ORDER[k] if k >= 0 else None for k in ck.tolist()], pa.string()),
-        })
+        return {
+            "id_hash": self.hashes[fl],
+            "reason": np.array(FLAG_REASON, dtype=object)[sol.flag[fl].astype(np.int64)],
+            "n_linked": sol.n_linked[fl].astype(np.int64),
+            "conflict_type": np.array([ROUND_ORDER[k] if k >= 0 else None for k in ck.tolist()], dtype=object),
+        }
 
-    def unusable(self) -> pa.Table:
+    def unusable(self) -> Columns:
         """(id_hash) of the flagged or blocked identifiers."""
         ok = np.zeros(self.kind.size, dtype=bool)
         ok[self.usable] = True
-        return pa.table({"id_hash": self.hashes.take(pa.array(np.flatnonzero(~ok)))})
+        return {"id_hash": self.hashes[~ok]}
+
+    def components(self, labels: np.ndarray | None = None) -> Columns:
+        """(id_hash, label) of every usable identifier; ``labels`` replaces the solver's (the device link's)."""
+        lab = self.solution.labels if labels is None else labels
+        return {"id_hash": self.hashes[self.usable], "label": lab[self.usable].astype(np.int64)}
 
     def status_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(EDGE_STATUS, 0)
@@ -309,27 +317,30 @@ class SolvedTables:
         return counts
 
 
-def solve_tables(nodes: pa.Table, edges: pa.Table, *, cap: int) -> SolvedTables:
-    """:func:`solve` on ``nodes`` (id_hash, id_type, trusted_seen, blocked, optional pinned) and ``edges``
-    (link_no, id_hash_a, id_hash_b, trusted) as they come from the engine.
+def solve_tables(nodes: Columns, edges: Columns, *, cap: int) -> SolvedTables:
+    """:func:`solve` on ``nodes`` (id_hash, kind, strong, trusted_seen, blocked, optional pinned) and
+    ``edges`` (link_no, id_hash_a, id_hash_b, trusted) as they come from the engine
+    (:func:`percorso.engine.identity_sql.graph_inputs`: ``kind`` numbers the identifier's type in
+    :data:`~percorso.identity.kinds.ROUND_ORDER`, ``strong`` says it is in
+    :data:`~percorso.identity.kinds.STRONG`).
 
     Identifiers are numbered by sorting their 64-bit keys, so edges become integer arrays
     (a searchsorted, no string is touched) and the numbering, hence every label, does not
     depend on the order the engine returned the rows in.
     """
-    hashes = nodes["id_hash"].to_numpy(zero_copy_only=False)
+    hashes = np.asarray(nodes["id_hash"], dtype=np.uint64)
     order = np.argsort(hashes, kind="stable")
     sorted_h = hashes[order]
-    ea = np.searchsorted(sorted_h, edges["id_hash_a"].to_numpy(zero_copy_only=False))
-    eb = np.searchsorted(sorted_h, edges["id_hash_b"].to_numpy(zero_copy_only=False))
-    kind = pc.index_in(nodes["id_type"], value_set=pa.array(ROUND_ORDER)).to_numpy(zero_copy_only=False)[order]
-    strong = pc.is_in(nodes["id_type"], value_set=pa.array(sorted(STRONG))).to_numpy(zero_copy_only=False)[order]
-    trusted_seen = nodes["trusted_seen"].to_numpy(zero_copy_only=False).astype(bool)[order]
-    blocked = nodes["blocked"].to_numpy(zero_copy_only=False).astype(bool)[order]
-    pinned = (nodes["pinned"].to_numpy(zero_copy_only=False).astype(bool)[order] if "pinned" in nodes.column_names
-              else None)
-    sol = solve(kind, strong & trusted_seen, blocked, ea, eb,
-                edges["trusted"].to_numpy(zero_copy_only=False).astype(bool), cap=cap, pinned=pinned)
+    ea = np.searchsorted(sorted_h, np.asarray(edges["id_hash_a"], dtype=np.uint64))
+    eb = np.searchsorted(sorted_h, np.asarray(edges["id_hash_b"], dtype=np.uint64))
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(nodes[name], dtype=bool)[order]
+
+    kind = np.asarray(nodes["kind"], dtype=np.int64)[order]
+    strong, trusted_seen, blocked = col("strong"), col("trusted_seen"), col("blocked")
+    pinned = col("pinned") if "pinned" in nodes else None
+    sol = solve(kind, strong & trusted_seen, blocked, ea, eb, np.asarray(edges["trusted"], dtype=bool), cap=cap,
+                pinned=pinned)
     usable = np.flatnonzero((sol.flag == 0) & ~blocked)
-    return SolvedTables(solution=sol, hashes=pa.array(sorted_h, pa.uint64()), kind=kind, strong=strong,
-                        blocked=blocked, usable=usable)
+    return SolvedTables(solution=sol, hashes=sorted_h, kind=kind, strong=strong, blocked=blocked, usable=usable)

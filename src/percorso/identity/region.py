@@ -25,13 +25,11 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from percorso.engine import identity_keys_sql as K
 from percorso.engine import identity_region_sql as R
 from percorso.engine import identity_sql as S
 from percorso.identity.graph import solve_tables
-from percorso.identity.kinds import PRIORITY
+from percorso.identity.kinds import PRIORITY, ROUND_ORDER, STRONG
 
 if TYPE_CHECKING:
     from percorso.identity.resolver import IdentityReport, unstitch_without_consent
@@ -39,7 +37,8 @@ if TYPE_CHECKING:
 
 
 def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str], rules: list, settings: str,
-                   say, lap, phases: dict[str, float], t0: float) -> IdentityReport:
+                   say, lap, phases: dict[str, float], t0: float, *,
+                   sources: list[tuple[str, str]]) -> IdentityReport:
     """Resolve the events after ``state['max_rowid']`` by re-solving only their region."""
     from percorso.identity.resolver import IdentityReport, unstitch_without_consent
 
@@ -56,7 +55,7 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
         R.upsert_links_in_place(engine)
         say("componenti / components")
         n_region = R.stage_region(engine)
-        nodes, edges = R.region_graph_inputs(engine)
+        nodes, edges = R.region_graph_inputs(engine, ROUND_ORDER, STRONG)
         lap("solve")
         g = solve_tables(nodes, edges, cap=project.settings.identity.max_customers_per_identifier)
         say("esiti dei collegamenti / link outcomes")
@@ -64,8 +63,7 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
         R.write_region_flags(engine, g.flags())
         lap("stage components")
         R.snapshot_region_prev(engine)
-        S.stage_components(engine, pa.table({"id_hash": g.hashes.take(pa.array(g.usable)),
-                                             "label": pa.array(g.solution.labels[g.usable], pa.int64())}))
+        S.stage_components(engine, g.components())
         say("codici cliente stabili / stable customer ids")
         S.assign_customer_ids(engine, taken="identity_map")
         n_new = R.count_new_customers(engine)
@@ -88,6 +86,7 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
         n_with_id = int(state["n_with_id"]) + K.count_events_with_identifier(engine, after)
         n_components = int(state["n_components"]) - before + now
         K.write_watermark(engine, settings, n_components, n_with_id)
+        S.write_sources(engine, sources)
         R.mark_touched(engine, everything=False)
     assigned = K.count_assigned_events(engine, n_with_id)
     totals = R.identity_totals(engine)

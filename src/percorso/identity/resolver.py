@@ -26,7 +26,7 @@ from percorso.engine import identity_sql as S
 from percorso.errors import ConfigError
 from percorso.identity.blocklist import blocklist_for
 from percorso.identity.graph import solve_tables
-from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, UNTRUSTED_KINDS
+from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, STRONG, UNTRUSTED_KINDS
 
 if TYPE_CHECKING:
     from percorso.project import Project
@@ -144,7 +144,7 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
     full = full or "id_hash_a" not in engine.columns("identity_links") or "id_hash" not in engine.columns("identity_map")
     # so are they when events were deleted since the last run (the resolved mark moved)
     state = None if full else K.read_state(engine)
-    pairs = S.source_kinds(engine)
+    pairs = S.source_kinds(engine, None if state is None else int(state["max_rowid"]))
     trusted = trusted_sources(project, pairs)
     rules = _blocklist_rules(project)
     settings = settings_fingerprint(project, pairs, trusted, rules)
@@ -158,9 +158,10 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
             assert state is not None
             from percorso.identity.region import resolve_region
 
-            return resolve_region(project, engine, state, trusted, rules, settings, say, lap, phases, t0)
+            return resolve_region(project, engine, state, trusted, rules, settings, say, lap, phases, t0,
+                                  sources=pairs)
         after = None if full else int(state["max_rowid"])  # type: ignore[index]
-        return _resolve(project, engine, after, trusted, rules, settings, say, lap, phases, t0)
+        return _resolve(project, engine, after, trusted, rules, settings, say, lap, phases, t0, pairs)
     finally:
         S.fast_settings(engine, False)
 
@@ -194,7 +195,7 @@ def same_settings(before: str | None, now: str) -> bool:
 
 
 def _resolve(project: Project, engine, after: int | None, trusted: list[str], rules: list, settings: str,
-             say, lap, phases, t0) -> IdentityReport:
+             say, lap, phases, t0, sources: list[tuple[str, str]]) -> IdentityReport:
     full = after is None
     S.snapshot_previous_map(engine)
     say("identificativi degli eventi / event identifiers")
@@ -209,20 +210,19 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     S.upsert_links(engine, trusted, full=full)
 
     say("componenti / components")
-    nodes, edges = S.graph_inputs(engine)
+    nodes, edges = S.graph_inputs(engine, ROUND_ORDER, STRONG)
     lap("solve")
     g = solve_tables(nodes, edges, cap=project.settings.identity.max_customers_per_identifier)
     sol, h_arr = g.solution, g.hashes
 
     say("esiti dei collegamenti / link outcomes")
-    labels, device_links = _device_link(project, engine, say, sol.labels, g.usable, g.strong, h_arr)
+    labels, device_links = _device_link(project, engine, say, sol.labels, g.usable, g.strong, h_arr[g.usable])
     with engine.transaction():
         S.write_link_status(engine, g.link_status(edges))
         lap("write flags")
         S.write_flags(engine, g.flags())
         lap("stage components")
-        S.stage_components(engine, pa.table({"id_hash": h_arr.take(pa.array(g.usable)),
-                                             "label": pa.array(labels[g.usable], pa.int64())}))
+        S.stage_components(engine, g.components(labels))
         D.write_device_links(engine, device_links)
         say("codici cliente stabili / stable customer ids")
         S.assign_customer_ids(engine)
@@ -239,6 +239,7 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         n_with_id = K.count_events_with_identifier(engine)
         n_components = int(np.unique(labels[g.usable]).size)
         K.write_watermark(engine, settings, n_components, n_with_id)
+        S.write_sources(engine, sources)
         R.mark_touched(engine, everything=True)
     assigned = K.count_assigned_events(engine, n_with_id)
     lap("end")
@@ -269,13 +270,12 @@ def _analytics_basis(project: Project) -> str:
     return privacy_settings(project.settings).basis("analytics")
 
 
-def _consented_device_links(engine, links: pa.Table, lab: np.ndarray, hashes: pa.Array, opt_in: bool) -> pa.Table:  # noqa: ANN001
+def _consented_device_links(engine, links: pa.Table, lab: np.ndarray, h: np.ndarray, opt_in: bool) -> pa.Table:  # noqa: ANN001
     """The device links whose anonymous component may be stitched: none of its cookies' latest
     analytics record is a denial, and (opt-in basis) at least one is a grant."""
     from percorso.engine import privacy_sql as P
 
     state = P.cookie_analytics_state(engine)
-    h = hashes.to_numpy(zero_copy_only=False)
     granted = state["granted"].to_numpy(zero_copy_only=False).astype(bool)
     sh = state["h"].to_numpy(zero_copy_only=False)
     bad = np.unique(lab[np.isin(h, sh[~granted])])
@@ -287,7 +287,7 @@ def _consented_device_links(engine, links: pa.Table, lab: np.ndarray, hashes: pa
 
 
 def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.ndarray, strong: np.ndarray,
-                 h_arr: pa.Array) -> tuple[np.ndarray, pa.Table | None]:
+                 usable_hashes: np.ndarray) -> tuple[np.ndarray, pa.Table | None]:
     """Labels after the guarded device link (ADR 0009) and the links it made (None when off).
 
     A component is *known* when it holds a usable strong identifier; the engine picks the
@@ -303,13 +303,12 @@ def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.n
     lab = labels[usable]
     known = np.isin(lab, np.unique(lab[strong[usable]]))
     links = D.device_link_candidates(
-        engine, pa.table({"id_hash": h_arr.take(pa.array(usable)), "label": pa.array(lab, pa.int64()),
-                          "known": pa.array(known)}),
+        engine, {"id_hash": usable_hashes, "label": lab.astype(np.int64), "known": known},
         window_days=cfg.device_link_window_days, max_known=cfg.device_link_max_known,
         max_known_per_ip=cfg.device_link_max_known_per_ip, succession=cfg.device_link_succession)
     basis = _analytics_basis(project)
     if links.num_rows and basis in ("consent", "legitimate_interest"):
-        links = _consented_device_links(engine, links, lab, h_arr.take(pa.array(usable)), basis == "consent")
+        links = _consented_device_links(engine, links, lab, usable_hashes, basis == "consent")
     if links.num_rows:
         # one pass: an attached component does not carry the link on to other anonymous ones
         # (tried: four passes added 5 % more links at 20,000 customers, none worth the risk)

@@ -40,8 +40,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from percorso.value.artefacts import DEFAULT_RUN, clear_stale, last_persona_run, mark_stale, stale
 
 if TYPE_CHECKING:
@@ -153,9 +151,8 @@ def _last_version(engine: Engine) -> str | None:
 
 def _log(engine: Engine, version: str, report: RefreshReport) -> None:
     engine.create_empty_table(REFRESHES, _REFRESHES, replace=False)
-    engine.append_arrow(REFRESHES, pa.table({
-        "refreshed_at": pa.array([datetime.now(UTC).replace(tzinfo=None)], pa.timestamp("us")),
-        "data_version": [version], "outcome": [json.dumps(report.to_dict(), default=str)]}))
+    engine.insert_row(REFRESHES, {"refreshed_at": datetime.now(UTC).replace(tzinfo=None), "data_version": version,
+                                  "outcome": json.dumps(report.to_dict(), default=str)})
 
 
 def _refit_clv(project: Project, report: RefreshReport) -> None:
