@@ -118,7 +118,7 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     # (a failure leaves the last build whole, and the next one starts from it again)
     with nullcontext() if full else engine.transaction():
         ident = _resolve_and_derive(project, engine, full=full, after=after, fingerprint=fingerprint, say=say,
-                                    progress=progress, report=report, t0=t0)
+                                    progress=progress, report=report, t0=t0, parts=parts)
     if full:
         report.customers_rebuilt = engine.count("customers")
 
@@ -148,7 +148,8 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
 
 
 def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int | None, fingerprint: str,
-                        say: Progress, progress: Progress | None, report: BuildReport, t0: float) -> Any:
+                        say: Progress, progress: Progress | None, report: BuildReport, t0: float,
+                        parts: int | None) -> Any:
     """Consent, identity, the ``_build_*`` tables and their write; returns identity's report."""
     from percorso.identity.resolver import resolve
     from percorso.privacy.consent import refresh as refresh_consent
