@@ -73,3 +73,31 @@ def _fresh_memo():
     P._MEMO.clear()
     yield
     P._MEMO.clear()
+
+
+def test_the_plan_reads_only_the_event_columns_its_queries_use(tmp_path):
+    """DuckDB's planner names the event columns the incremental queries read; the scope's
+    events are read with those alone (the others left NULL), and the result is a full build's."""
+    init_project(tmp_path / "p", name="t")
+    p = open_project(tmp_path / "p")
+    try:
+        ingest(p, "web", write_jsonl(tmp_path / "a.jsonl", [
+            seg("m1", "2025-03-01T08:00:00Z", anon="a1", url="https://shop.it/?utm_source=google&utm_medium=cpc"),
+            seg("m2", "2025-03-02T09:00:00Z", user="u1")]))
+        run_build(p)
+        plan = S.read_plan(p.engine, P.plan_key(p.engine, _settings_fingerprint(p),
+                                                load_rules(p, p.settings.channels.rules_version)))
+        cols = P.event_columns(plan)
+        assert cols is not None
+        # what a touchpoint, a session and a customer are made of is read...
+        assert {"event_id", "occurred_at", "event_type", "utm_source", "page_url", "referrer"} <= set(cols)
+        # ...and the lineage of the import is not
+        assert not {"ingest_run_id", "source_file", "source_line", "received_at"} & set(cols)
+        ingest(p, "web", write_jsonl(tmp_path / "b.jsonl", [
+            seg("m3", "2025-03-03T10:00:00Z", anon="a1", user="u1"), seg("m4", "2025-03-03T10:31:00Z", anon="a2")]))
+        assert run_build(p).mode == "incremental"
+        incremental = _tables(p)
+        run_build(p, full=True)
+        assert _tables(p) == incremental
+    finally:
+        p.close()

@@ -29,6 +29,8 @@ STEPS: tuple[str, ...] = ("_build_sessions", "_build_touchpoints", "_build_recor
                           "_build_customers")
 #: The stored tables the plan reads (their columns are part of the key).
 SOURCES: tuple[str, ...] = ("events", "identity_map", "contact_profiles", "identity_merges")
+#: The plan's entry listing the event columns its queries read (a JSON list; absent: all).
+EVENT_COLUMNS = "_build_events_columns"
 
 _CODE: list[str] = []
 _MEMO: dict[str, dict[str, str]] = {}
@@ -41,7 +43,8 @@ def _code_digest() -> str:
         # cost an incremental build more than the rest of its Python (~0.25 CPU s)
         from importlib.metadata import version
 
-        h = hashlib.sha256(f"{version('ibis-framework')}|{version('sqlglot')}".encode())
+        # DuckDB's too: its planner tells which event columns the queries read (EVENT_COLUMNS)
+        h = hashlib.sha256(f"{version('ibis-framework')}|{version('sqlglot')}|{version('duckdb')}".encode())
         root = Path(__file__).resolve().parents[1]
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode())
@@ -97,7 +100,18 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
                           unbound("identity_map", idmap.schema()), scoped.select("event_id", "customer_id"),
                           unbound("contact_profiles", engine.table("contact_profiles").schema()), merges)
     out["_build_customers"] = engine.compile(cust)
+    from percorso.engine.build_sql import read_columns
+
+    # the event columns the queries read: only those are read by rowid for the scope's events
+    cols = read_columns(engine, out, STEPS, "_build_events", SOURCES)
+    if cols is not None:
+        out[EVENT_COLUMNS] = json.dumps(cols)
     return out
+
+
+def event_columns(plan: dict[str, str]) -> list[str] | None:
+    """The event columns the plan's queries read (None: every column)."""
+    return json.loads(plan[EVENT_COLUMNS]) if EVENT_COLUMNS in plan else None
 
 
 def incremental_plan(project: Project, rules: ChannelRules, settings_fingerprint: str) -> tuple[str, dict[str, str], bool]:
@@ -119,4 +133,4 @@ def incremental_plan(project: Project, rules: ChannelRules, settings_fingerprint
     return key, plan, True
 
 
-__all__ = ["STEPS", "compile_plan", "incremental_plan", "plan_key"]
+__all__ = ["EVENT_COLUMNS", "STEPS", "compile_plan", "event_columns", "incremental_plan", "plan_key"]

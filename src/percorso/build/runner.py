@@ -175,10 +175,10 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         touched_only = S.touched_is_partial(engine)
         S.stage_event_rows(engine, after, PRIORITY)
         report.customers_rebuilt = S.stage_scope(engine, touched_only=touched_only)
-        S.stage_scope_events(engine)
-        report.seconds["scope"] = round(time.perf_counter() - t1, 3)
-        # the queries were compiled once (ADR 0032): here they only run
+        # the queries were compiled once (ADR 0032): here they only run, on the event columns they read
         plan_key, plan, compiled = P.incremental_plan(project, rules, fingerprint)
+        S.stage_scope_events(engine, P.event_columns(plan))
+        report.seconds["scope"] = round(time.perf_counter() - t1, 3)
         _derive_incremental(engine, plan, say, report)
 
     say("scrittura / writing tables")

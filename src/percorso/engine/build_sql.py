@@ -259,7 +259,7 @@ def write_event_rows(engine: Engine) -> None:
     engine.con.execute("DROP TABLE IF EXISTS _build_rekeyed")
 
 
-def stage_scope_events(engine: Engine) -> int:
+def stage_scope_events(engine: Engine, columns: list[str] | None = None) -> int:
     """Temp ``_build_events``: the ``events_identified`` rows of the customers in ``_build_scope``.
 
     The events are found in ``build_event_rows`` (an integer probe per event: the key of
@@ -267,7 +267,9 @@ def stage_scope_events(engine: Engine) -> int:
     the rows found are read from ``events``, by rowid (DuckDB skips the vectors holding none).
     Hashing the identifiers of every event here cost 0.3 CPU s at 10M events, and the join
     on the rowid read every column of every event (1M events: 0.19 -> 0.05 CPU s; 10M: 0.86
-    -> 0.15).
+    -> 0.15). ``columns``: the only event columns the build's queries read
+    (:func:`read_columns`); the others are left NULL, unread (each column read by rowid
+    decompresses every vector holding a wanted row: half the columns, half the cost).
     """
     stale = " AND r NOT IN (SELECT r FROM _build_rekeyed)" if engine.count("_build_rekeyed") else ""
     engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_m AS SELECT id_hash, customer_id, id_type, id_value
@@ -275,17 +277,78 @@ def stage_scope_events(engine: Engine) -> int:
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_picked AS
         SELECT k, r FROM {EVENT_ROWS} WHERE k IN (SELECT id_hash FROM _build_m){stale}
         UNION ALL SELECT k, r FROM _build_new_rows WHERE k IN (SELECT id_hash FROM _build_m)""")
+    wanted = None if columns is None else set(columns)
+    read = [c for c in engine.columns("events") if wanted is None or c in wanted]
+    cols = ", ".join(qi(c) for c in read)
     # the read by rowid alone first: joined in the same statement, DuckDB read every column of
     # every event (0.24 against 0.11 CPU s at 10M events)
-    engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_cand AS
-        SELECT e.*, e.rowid AS _row FROM events e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cand AS
+        SELECT {cols}, e.rowid AS _row FROM events e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
+    # every column of events, in its order (the unread ones NULL), then the key and its customer
     engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_events AS
-        SELECT c.* EXCLUDE (_row), p.k AS id_hash, m.customer_id, m.id_type, m.id_value
+        SELECT e.*, p.k AS id_hash, m.customer_id, m.id_type, m.id_value FROM events e, _build_picked p, _build_m m
+        LIMIT 0""")
+    engine.con.execute(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value)
+        SELECT {", ".join(f"c.{qi(c)}" for c in read)}, p.k, m.customer_id, m.id_type, m.id_value
         FROM _build_cand c JOIN _build_picked p ON p.r = c._row JOIN _build_m m ON m.id_hash = p.k""")
     engine.con.execute("DROP TABLE IF EXISTS _build_cand")
     engine.con.execute("DROP TABLE IF EXISTS _build_picked")
     engine.con.execute("DROP TABLE IF EXISTS _build_m")
     return engine.count("_build_events")
+
+
+def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], staged: str,
+                 sources: tuple[str, ...]) -> list[str] | None:
+    """The columns of table ``staged`` that the queries ``plan[step]`` (run in ``steps`` order,
+    each written as table ``step``) read, or None when that cannot be told.
+
+    Found by DuckDB itself: each query is planned (``EXPLAIN``) over empty tables shaped as the
+    project's ``sources`` and ``staged`` (``events`` with the key identifier and customer), in
+    a private in-memory database, and the scans of ``staged`` list the columns they project.
+    Filter pushdown is switched off there, so a column used only by a filter is projected too;
+    a scan that still shows a filter, or no scan found, answers None (every column is read).
+    """
+    import duckdb
+
+    mem = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        mem.execute("SET disabled_optimizers = 'filter_pushdown'")
+        for name in sources:
+            ddl = engine.con.execute("""SELECT sql FROM duckdb_tables() WHERE database_name = current_database()
+                AND schema_name = 'main' AND table_name = ?""", [name]).fetchall()
+            if ddl:
+                mem.execute(ddl[0][0])
+        mem.execute(f"""CREATE TABLE {qi(staged)} AS SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type,
+            m.id_value FROM events e, identity_map m LIMIT 0""")
+        used: set[str] = set()
+        for step in steps:
+            tree = json.loads(mem.execute("EXPLAIN (FORMAT json) " + plan[step]).fetchall()[0][1])
+            scans = [x for x in _explain_nodes(tree) if str(x.get("Table", "")).split(".")[-1] == staged]
+            if any("Filters" in x for x in scans):
+                return None
+            for x in scans:
+                shown = x.get("Projections", [])
+                used.update([shown] if isinstance(shown, str) else shown)
+            mem.execute(f"CREATE TABLE {qi(step)} AS SELECT * FROM ({plan[step]}) LIMIT 0")
+        return sorted(used) if used else None
+    except duckdb.Error:
+        return None
+    finally:
+        mem.close()
+
+
+def _explain_nodes(tree: object) -> list[dict]:
+    """The ``extra_info`` of every operator of a JSON ``EXPLAIN`` tree."""
+    out: list[dict] = []
+    if isinstance(tree, dict):
+        if isinstance(tree.get("extra_info"), dict):
+            out.append(tree["extra_info"])
+        for v in tree.values():
+            out += _explain_nodes(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            out += _explain_nodes(v)
+    return out
 
 
 #: The compiled incremental build (:mod:`percorso.build.plan`): one row, the latest key.
