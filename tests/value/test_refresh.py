@@ -234,3 +234,11 @@ def test_persona_numbers_survive_a_rebuild_that_adds_data(tmp_path: Path, extra_
         for n in (1, 2, 3):
             assert _members(p, f"persona{n}") == _now_members(p, f"persona{n}")
             assert len(before[n] & still) > 50
+
+
+def test_the_attribution_index_is_named_as_its_module_names_it():
+    """The refresh checks for stored journeys by the index's name before loading their module."""
+    from percorso.attribution.stored import INDEX
+    from percorso.value.refresh import ATTRIBUTION_INDEX
+
+    assert ATTRIBUTION_INDEX == INDEX

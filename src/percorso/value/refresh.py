@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 REFRESHES = "value_refreshes"
+#: :data:`percorso.attribution.stored.INDEX` (named here: that module is loaded only when it exists)
+ATTRIBUTION_INDEX = "attribution_stored"
 _REFRESHES = (("refreshed_at", "TIMESTAMP"), ("data_version", "VARCHAR"), ("outcome", "VARCHAR"))
 #: keeps the sums of hashes far from BIGINT overflow at billions of rows
 
@@ -94,10 +96,13 @@ def present_artefacts(engine: Engine) -> list[str]:
         out.append("personas")
     if engine.has_table("segments") and engine.count("segments"):
         out.append("segments")
-    from percorso.attribution.stored import held
+    # the store's index first: its module loads the attribution analyses (Ibis, pandas: ~1 s in
+    # a fresh process), which a build of a project without stored journeys does not need
+    if engine.has_table(ATTRIBUTION_INDEX):
+        from percorso.attribution.stored import held
 
-    if held(engine):
-        out.append("attribution")
+        if held(engine):
+            out.append("attribution")
     return out
 
 
