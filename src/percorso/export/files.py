@@ -16,11 +16,12 @@ import math
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from percorso.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CsvProfile = Literal["it", "standard"]
 XLSX_MAX_ROWS = 1_048_575
@@ -35,6 +36,8 @@ def escape_formula(value: Any) -> Any:
 
 
 def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -81,12 +84,17 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, locale: str = "it", cs
     return path
 
 
+def _is_nat(value: Any) -> bool:
+    """pandas' missing time, told without importing pandas (the text of a build's summary needs none)."""
+    return type(value).__name__ == "NaTType"
+
+
 def jsonable(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if value is pd.NaT:
+    if _is_nat(value):
         return None
-    if isinstance(value, (pd.Timestamp, datetime, date)):
+    if isinstance(value, (datetime, date)):   # pandas' Timestamp is a datetime
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
@@ -107,12 +115,12 @@ def frame_to_json(frame: pd.DataFrame) -> str:
 
 def format_cell(value: Any, locale: str = "it") -> str:
     """Human text for one cell: Italian thousands/decimal separators, dates dd/mm/yyyy."""
-    value = jsonable(value) if not isinstance(value, (datetime, date, pd.Timestamp)) else value
-    if value is None or value is pd.NaT:  # NaT is a datetime subclass without strftime
+    value = jsonable(value) if not isinstance(value, (datetime, date)) else value
+    if value is None or _is_nat(value):  # NaT is a datetime subclass without strftime
         return ""
     if isinstance(value, bool):
         return ("sì" if value else "no") if locale == "it" else ("yes" if value else "no")
-    if isinstance(value, (pd.Timestamp, datetime)):
+    if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M" if locale == "it" else "%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y" if locale == "it" else "%Y-%m-%d")
