@@ -3,8 +3,8 @@
 Why a lake: a cluster does not read a DuckDB file; it reads Parquet datasets that many
 workers can split. ``percorso lake export`` writes ``events``, ``touchpoints``, ``orders``,
 ``customers``, ``identity_map`` and ``campaign_costs`` under ``DIR/<table>/`` (and what the build
-on Spark reads: the identity graph the resolver's rules kept, each event's key identifier, the
-profile rows, the merges: :mod:`percorso.build.lake_build`); events and
+on Spark reads besides the events: the profile rows, the merges, the consent records:
+:mod:`percorso.build.lake_build`); events and
 touchpoints by ``source_name=…/month=YYYY-MM`` (the UTC month of ``occurred_at``), so a
 cluster reads only the sources and months a question needs and a re-export rewrites only
 what changed.
@@ -68,14 +68,12 @@ TABLES = (
     LakeTable("customers", exclude=("first_name", "last_name", "birth_date")),
     LakeTable("identity_map"),
     LakeTable("campaign_costs"),
-    # what the build on Spark reads (percorso.build.lake_build): the identity graph the
-    # resolver's rules kept, each event's key identifier, the profile rows (without names) and
-    # the earlier merges
-    LakeTable("identity_graph"),
-    LakeTable("identity_nodes"),
-    LakeTable("event_keys"),
+    # what the build on Spark reads besides the events (percorso.build.lake_build): the profile
+    # rows (without names), the earlier merges, and the consent records (it refuses to stitch
+    # by analytics consent, which it cannot apply yet)
     LakeTable("contact_profiles", exclude=("first_name", "last_name", "birth_date")),
     LakeTable("identity_merges"),
+    LakeTable("consent_history"),
 )
 
 

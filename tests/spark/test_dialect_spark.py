@@ -171,3 +171,29 @@ def test_json_text(both: Any) -> None:
     for con, t in ((duck, d), (sp, s)):
         got = con.execute(t.group_by("g").aggregate(j=dialect.json_text(dialect.ordered_collect(t.v, [t.v]))))
         assert dict(zip(got["g"], got["j"], strict=True)) == want, con.name
+
+
+def test_identifier_key(both: Any, spark: Any) -> None:
+    """The identifier's 64-bit key: DuckDB's is the resolver's ``hash(rank::UTINYINT, value)``,
+    Spark's ``xxhash64(rank, value)`` (rank: the type's alphabetical position among the
+    identifier columns, from a Python oracle); distinct identifiers get distinct keys on each,
+    the same value under two types too."""
+    from pyspark.sql import functions as F
+
+    from percorso.events.schema import IDENTIFIER_COLUMNS
+
+    rank = {c: i for i, c in enumerate(sorted(IDENTIFIER_COLUMNS))}
+    rows = [(k, v) for k in ("anonymous_id", "user_id", "email_key") for v in ("x", "42", "è-ü", "")]
+    duck, sp, put = both
+    d, s = put(pd.DataFrame({"id_type": [k for k, _ in rows], "id_value": [v for _, v in rows]}))
+    got = {}
+    for name, con, t in (("duckdb", duck, d), ("spark", sp, s)):
+        df = con.execute(t.mutate(h=dialect.identifier_key(t.id_type, t.id_value)))
+        keys = {(r.id_type, r.id_value): r.h for r in df.itertuples()}
+        assert len({int(h) for h in keys.values()}) == len(rows), name
+        got[name] = keys
+    want_duck = {kv: int(duck.raw_sql(f"SELECT hash({rank[kv[0]]}::UTINYINT, '{kv[1]}')").fetchone()[0]) for kv in rows}
+    assert {kv: int(h) for kv, h in got["duckdb"].items()} == want_duck
+    sdf = spark.createDataFrame([(rank[k], v) for k, v in rows], "k int, v string")
+    want_spark = {(rows[i][0], r.v): r.h for i, r in enumerate(sdf.select("v", F.xxhash64("k", "v").alias("h")).collect())}
+    assert {kv: int(h) for kv, h in got["spark"].items()} == want_spark

@@ -6,14 +6,16 @@ run on DuckDB (DESIGN.md §2). This runs the **same** Ibis build code as
 :mod:`~percorso.build.orders`, :mod:`~percorso.build.customers`, the channel rules, sessions
 and stages) on the Spark engine, reading the lake and writing its derived tables back to it.
 
-Identity: the resolver's *rules* (normalising and hashing identifiers, trust per source, the
-blocklist, hub caps, consent, the device link) decide which links may join two identifiers;
-their outcome is exported as ``identity_graph`` (the links kept) with ``identity_nodes`` (the
-usable identifiers). Here the graph is solved without leaving the engine
-(:func:`percorso.identity.components.connected_components`), each component is named as the
-resolver names it (the oldest previous customer id it holds, from the lake's current
+Identity: the resolver's rules (identifiers unpivoted from the events and keyed, trust per
+source, the blocklist, hub caps and per-kind limits, the device link) run here too, from the
+lake's raw events (:func:`percorso.identity.engine_rules.resolve_in_engine`, ADR 0039): the
+components come from label propagation in the engine; only the components where a rule can
+refuse a link are collected and solved by the resolver's own solver. Each component is named
+as the resolver names it (the oldest previous customer id it holds, from the lake's current
 ``identity_map``; else ``'C' + sha256(smallest 'type:value')[:12]``) and each event gets the
-customer of its key identifier (``event_keys``). Not on Spark yet: the rules themselves.
+customer of its first usable identifier. Stitching by analytics consent records and erasure
+pins stay on DuckDB: a lake with analytics consent records that the basis would apply is
+refused (``spark_identity_consent``).
 
 Writes: each table is staged under ``<lake>/_staging`` by Spark and moved into the lake only
 when every step succeeded (:func:`percorso.lake.install_staged`). ``customers`` leaves out
@@ -37,7 +39,6 @@ from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_CO
 from percorso.build.touchpoints import write_touchpoints
 from percorso.engine.dialect import order_item_counts
 from percorso.errors import EngineError
-from percorso.identity.components import connected_components
 
 if TYPE_CHECKING:
     from ibis.expr.types import Table
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 _PROFILE_PII = ("first_name", "last_name", "birth_date")
 
 IDENTITY_MAP_COLUMNS = (("id_type", "VARCHAR"), ("id_value", "VARCHAR"), ("customer_id", "VARCHAR"),
-                        ("first_seen_at", "TIMESTAMP"), ("id_hash", "UBIGINT"))
+                        ("first_seen_at", "TIMESTAMP"), ("id_hash", "BIGINT"))  # Spark keys: xxhash64
 
 
 @dataclass
@@ -67,8 +68,9 @@ class LakeBuildReport:
 def name_components(comp: Table, previous: Table | None) -> Table:
     """``label, customer_id``: the resolver's naming of components (ADR 0008's stable ids).
 
-    ``comp`` holds ``label, id_hash, id_type, id_value``; ``previous`` the last identity map
-    (``id_hash, customer_id, first_seen_at``) or None. A component keeps the oldest previous
+    ``comp`` holds ``label, id_type, id_value``; ``previous`` the last identity map
+    (``id_type, id_value, customer_id, first_seen_at``) or None, matched on the identifier
+    itself (type and value): its ``id_hash`` may come from another engine's key. A component keeps the oldest previous
     id among its identifiers (oldest first seen, then smallest id); a previous id claimed by
     several components stays with the one holding most of its identifiers (then the smallest
     ``type:value``); the others are new: ``'C'`` and the first 12 hex digits of the SHA-256 of
@@ -81,7 +83,7 @@ def name_components(comp: Table, previous: Table | None) -> Table:
     if previous is None:
         return labs.select("label", customer_id=new_id)
     pc = previous.group_by("customer_id").aggregate(pfs=previous.first_seen_at.min())
-    claim = comp.join(previous.select("id_hash", "customer_id"), "id_hash")
+    claim = comp.join(previous.select("id_type", "id_value", "customer_id"), ["id_type", "id_value"])
     claim = claim.group_by(["label", "customer_id"]).aggregate(n=claim.count())
     claim = claim.join(pc, "customer_id")
     oldest = ibis.struct({"at": claim.pfs, "id": claim.customer_id})
@@ -93,12 +95,14 @@ def name_components(comp: Table, previous: Table | None) -> Table:
     return out.select(label=out.label, customer_id=out.customer_id.fill_null(new_id))
 
 
-def identity_map_expr(engine: SparkEngine) -> tuple[Table, int]:
-    """The identity map solved on the engine, and the propagation rounds it took."""
-    nodes = engine.table("identity_nodes")
-    lab, rounds = connected_components(engine, engine.table("identity_graph"), nodes.select(node=nodes.id_hash))
-    comp = nodes.join(lab, nodes.id_hash == lab.node).select("label", "id_hash", "id_type", "id_value", "first_seen_at")
-    comp = engine.temp_table(comp)
+def identity_map_expr(project: Project, engine: SparkEngine) -> tuple[Table, Table, int]:
+    """The identity map and each event's key identifier (``event_id, id_hash``) resolved on the
+    engine from the lake's events, and the propagation rounds it took."""
+    from percorso.identity.engine_rules import resolve_in_engine
+
+    _refuse_consent_stitching(project, engine)
+    ident = resolve_in_engine(project, engine, engine.table("events"))
+    comp = ident.nodes
     previous = engine.table("identity_map") if engine.has_table("identity_map") else None
     names = engine.temp_table(name_components(comp, previous))
     clashes = names.group_by("customer_id").aggregate(n=names.count()).filter(ibis._.n > 1).count()
@@ -107,7 +111,19 @@ def identity_map_expr(engine: SparkEngine) -> tuple[Table, int]:
                           "run this build on DuckDB (`percorso build`), which renames clashing ids",
                           code="spark_id_clash")
     m = comp.join(names, "label")
-    return m.select(*[name for name, _ in IDENTITY_MAP_COLUMNS]), rounds
+    return m.select(*[name for name, _ in IDENTITY_MAP_COLUMNS]), ident.event_keys, ident.rounds
+
+
+def _refuse_consent_stitching(project: Project, engine: SparkEngine) -> None:
+    """Stop when analytics consent records would change the stitching (DuckDB only, for now)."""
+    from percorso.identity.resolver import _analytics_basis
+
+    if _analytics_basis(project) not in ("consent", "legitimate_interest") or not engine.has_table("consent_history"):
+        return
+    ch = engine.table("consent_history")
+    if int(engine.execute(ch.filter(ch.purpose == "analytics").count())):
+        raise EngineError("the lake holds analytics consent records: stitching cookies by consent runs on DuckDB "
+                          "only (`percorso build`, then `percorso lake export`)", code="spark_identity_consent")
 
 
 class _LakeStage:
@@ -139,24 +155,23 @@ def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
     from percorso.channels import load_rules
     from percorso.lake import STAGING, install_staged
 
-    for needed in ("events", "identity_graph", "identity_nodes", "event_keys", "contact_profiles"):
+    for needed in ("events", "contact_profiles"):
         if not engine.has_table(needed):
-            raise EngineError(f"the lake {engine.lake} has no '{needed}': export it again with this version "
-                              "(`percorso lake export`) after a build", code="lake_incomplete")
+            raise EngineError(f"the lake {engine.lake} has no '{needed}': export it with "
+                              "`percorso lake export` after `percorso ingest`", code="lake_incomplete")
     report = LakeBuildReport()
     staging = engine.lake / STAGING / f"build-{uuid.uuid4().hex[:12]}"
     stage = _LakeStage(engine, staging)
     st = project.settings
     t0 = time.perf_counter()
     try:
-        idmap, report.rounds = identity_map_expr(engine)
+        idmap, keys, report.rounds = identity_map_expr(project, engine)
         report.rows["identity_map"] = stage.create_table("identity_map", idmap)
         idmap = engine.table("identity_map")
         report.seconds["identity"] = round(time.perf_counter() - t0, 3)
 
         t1 = time.perf_counter()
         ev = engine.table("events")
-        keys = engine.table("event_keys")
         k = ev.left_join(keys, "event_id").drop("event_id_right")
         m = idmap.select("id_hash", "customer_id", "id_type", "id_value")
         identified = k.left_join(m, "id_hash").drop("id_hash_right")
@@ -186,6 +201,7 @@ def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
                               cp, merges)
         report.rows["customers"] = stage.create_table("customers", cust)
         engine.drop_temp(records)
+        engine.drop_temp(keys)
         report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
         t1 = time.perf_counter()

@@ -127,17 +127,33 @@ def _hash_kind_value(k: dt.uint8, v: dt.string) -> dt.uint64:  # type: ignore[va
     """DuckDB's ``hash`` of (kind number, value): the key identity resolution gives an identifier."""
 
 
+@ibis.udf.scalar.builtin(name="xxhash64")
+def _xxhash64_kind_value(k: dt.int32, v: dt.string) -> dt.int64:  # type: ignore[valid-type]
+    """Spark's 64-bit xxHash of (kind number, value)."""
+
+
 def identifier_key(id_type: Any, id_value: Any) -> Any:
     """The 64-bit ``id_hash`` of an identifier (type, value), as ``identity_map.id_hash`` holds it.
 
     Why here: consent records name identifiers by (type, value) text; computing their integer
-    key on the few records lets a check join ``identity_map`` on integers instead of strings.
-    The kind number is the type's alphabetical rank (``engine.identity_sql``); a type that is
-    no identifier kind gives NULL.
+    key on the few records lets a check join ``identity_map`` on integers instead of strings;
+    the identity rules on Spark (:mod:`percorso.identity.engine_rules`) key every identifier
+    with it. The kind number is the type's alphabetical rank (``engine.identity_sql``); a type
+    that is no identifier kind hashes with a NULL rank (a key no identifier has, not NULL: both
+    engines hash NULL to a constant).
+
+    DuckDB: its ``hash(k::UTINYINT, value)`` (UBIGINT), the key the resolver writes. Spark has
+    no such function (its ``hash`` is 32-bit: thousands of collisions at a few million
+    identifiers); the twin is ``xxhash64(k, value)`` (BIGINT). The keys differ between engines,
+    so a lake built on Spark keys its identity map its own way; the identifiers themselves
+    (type and value) are the same. The backend is read from ``id_value`` (``id_type`` may be
+    a literal).
     """
     from percorso.engine.identity_sql import _ALPHA
 
     k = ibis.cases(*((id_type == name, i) for i, name in enumerate(_ALPHA)), else_=ibis.null("uint8"))
+    if backend_name(id_value) == "pyspark":
+        return _xxhash64_kind_value(k.cast("int32"), id_value)
     return _hash_kind_value(k.cast("uint8"), id_value)
 
 

@@ -20,19 +20,9 @@ if TYPE_CHECKING:
 #: The derived partition column of month-partitioned tables: the UTC month of ``occurred_at``.
 MONTH = "month"
 
-#: Lake tables that are not database tables: the identity resolver's outcome as the graph the
-#: Spark build solves (``percorso.build.lake_build``), each with the tables it reads.
-#: ``identity_graph``: the links the resolver's rules kept (status ``used``: trusted, not
-#: blocked, not a hub) and the guarded device links (ADR 0009), as pairs of identifier hashes;
-#: ``identity_nodes``: the usable identifiers; ``event_keys``: each event's key identifier.
-DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "identity_graph": (
-        "SELECT id_hash_a AS a, id_hash_b AS b FROM identity_links WHERE status = 'used' "
-        "UNION ALL SELECT anon_hash AS a, known_hash AS b FROM identity_device_links",
-        ("identity_links", "identity_device_links")),
-    "identity_nodes": ("SELECT id_hash, id_type, id_value, first_seen_at FROM identity_map", ("identity_map",)),
-    "event_keys": ("SELECT event_id, id_hash FROM event_customers WHERE id_hash IS NOT NULL", ("event_customers",)),
-}
+#: Lake tables that are not database tables, each as (query, the tables it reads). None today:
+#: the build on Spark reads the raw events (ADR 0039) instead of the resolver's graph.
+DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
 def _from(table: str) -> str:

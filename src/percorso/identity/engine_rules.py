@@ -1,0 +1,279 @@
+"""The resolver's rules as Ibis over any engine: identity from raw events, for the build on Spark.
+
+Why: on a cluster the events do not fit one process, so the build on Spark
+(:mod:`percorso.build.lake_build`) must find customers from the lake's raw events without
+DuckDB. This module is :func:`percorso.identity.resolver.resolve`'s full run written once in
+Ibis (DESIGN.md §2's portability rules; the one engine-specific construct, the identifier's
+64-bit key, is :func:`percorso.engine.dialect.identifier_key`):
+
+1. **Identifiers** (``identity_identifiers``): every non-empty identifier column of every
+   event, grouped by its key: first and last time, events, whether a trusted source carried
+   it (:func:`~percorso.identity.resolver.trusted_sources`), whether the blocklist blocks it.
+2. **Links**: the distinct identifier pairs carried by one event (a self-join of the
+   occurrences on the event id), trusted when a trusted source carried the pair. Without
+   analytics consent a cookie is not stitched (the ``consent`` basis with no grant at all:
+   cookie occurrences leave the pairing, as on DuckDB).
+3. **Rules, split where they can bite.** Label propagation in the engine
+   (:mod:`percorso.identity.components`) joins identifiers over every link between two
+   unblocked identifiers. A candidate component in which no rule can refuse anything (each
+   limited kind within its limit, at most one *known* identifier, no identifier with more
+   links than the hub cap) is one customer: the resolver's rounds would use every one of its
+   links (their tests compare sums over subsets of the component against the same limits).
+   Only the other components (hubs, conflicts, several known customers: a few percent of
+   identifiers) are collected and solved by the resolver's own solver
+   (:func:`percorso.identity.graph.solve_tables`), whose decisions are local to a component,
+   so solving them apart gives the partition a whole-graph run gives.
+4. **Device link** (ADR 0009, :mod:`percorso.engine.identity_device_sql`'s rule in Ibis): an
+   anonymous component whose (IP key, user agent) cells meet exactly one known component
+   within the window, outside hub pairs and, with succession, without an overlapping known
+   browser, takes that component's label.
+5. **Event keys**: each event's first *usable* identifier in priority order.
+
+Not here (DuckDB only, refused by the caller when present): analytics consent records
+(stitching by consent under ``consent`` or ``legitimate_interest`` needs each event's latest
+record) and erasure pins (``identity_pins``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+
+from percorso.engine.dialect import epoch_seconds, identifier_key
+from percorso.events.schema import IDENTIFIER_COLUMNS
+from percorso.identity.components import connected_components
+from percorso.identity.graph import solve_tables
+from percorso.identity.kinds import LIMITS, PRIORITY, STRONG
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from percorso.project import Project
+
+#: ``k``: the identifier column's alphabetical rank (a link's end ``a`` is the earlier kind,
+#: as in :mod:`percorso.engine.identity_sql`).
+_K = {c: i for i, c in enumerate(sorted(IDENTIFIER_COLUMNS))}
+#: identifiers that place a web/app event in a component for the device link, in this order
+_DEVICE_KEY = ("anonymous_id", "device_id", "user_id")
+_COOKIE_KINDS = ("anonymous_id", "device_id")
+
+
+@dataclass
+class EngineIdentity:
+    """Temp tables of one run: ``nodes`` (usable identifiers with their ``label``) and
+    ``event_keys`` (event_id, id_hash), plus what it did."""
+
+    nodes: Any
+    event_keys: Any
+    rounds: int = 0
+
+
+def occurrences(events: Table, trusted: list[str], kinds: tuple[str, ...] = IDENTIFIER_COLUMNS) -> Table:
+    """One row per (event, non-empty identifier): ``event_id, ts, t, k, id_type, id_value, id_hash``.
+
+    ``t``: a trusted source carried the event; ``k``: the kind's alphabetical rank.
+    """
+    parts = []
+    for c in kinds:
+        col = events[c]
+        parts.append(events.filter(col.notnull() & (col != "")).select(
+            event_id=events.event_id, ts=events.occurred_at,
+            t=events.source_name.isin(trusted or ["\x00"]).fill_null(False),
+            k=ibis.literal(_K[c], "int16"), id_type=ibis.literal(c), id_value=col,
+            id_hash=identifier_key(ibis.literal(c), col)))
+    return ibis.union(*parts)
+
+
+def blocked_expr(id_type: Any, id_value: Any, rules: list[tuple[str, list[str], str | None]]) -> Any:
+    """Whether an identifier is blocked: its lowercased value is listed, or its value fully
+    matches the kind's combined pattern (:func:`percorso.engine.identity_sql.blocked_sql`)."""
+    out = ibis.literal(False)
+    for kind, exact, rx in rules:
+        hit = ibis.literal(False)
+        if exact:
+            hit = hit | id_value.lower().isin(list(exact))
+        if rx:
+            hit = hit | id_value.re_search(f"^(?:{rx})$")
+        out = out | ((id_type == kind) & hit)
+    return out.fill_null(False)
+
+
+def resolve_in_engine(project: Project, engine: Any, events: Table) -> EngineIdentity:
+    """Usable identifiers with their component label, and each event's key identifier.
+
+    ``engine`` materialises intermediate tables (``temp_table``); every step is a join or a
+    group-by there except the solver over the components where a rule can bite.
+    """
+    from percorso.identity.resolver import _analytics_basis, _blocklist_rules, trusted_sources
+
+    cfg = project.settings.identity
+    pairs = engine.execute(events.select("source_name", "source_kind").distinct())
+    pairs = [(n, k) for n, k in zip(pairs["source_name"], pairs["source_kind"], strict=True) if n is not None]
+    trusted = trusted_sources(project, pairs)
+    basis = _analytics_basis(project)
+    occ = engine.temp_table(occurrences(events, trusted))
+    temps, keep = [occ], []
+    try:
+        rules = _blocklist_rules(project)
+        ids = occ.group_by("id_hash").aggregate(
+            id_type=occ.id_type.arbitrary(), id_value=occ.id_value.arbitrary(), first_seen_at=occ.ts.min(),
+            n_events=occ.count(), trusted_seen=occ.t.any())
+        ids = ids.mutate(blocked=blocked_expr(ids.id_type, ids.id_value, rules),
+                         known=ids.id_type.isin(sorted(STRONG)) & ids.trusted_seen)
+        nodes = engine.temp_table(ids)
+        temps.append(nodes)
+
+        linking = occ if basis != "consent" else occ.filter(~occ.id_type.isin(_COOKIE_KINDS))
+        x = linking.select(ev=linking.event_id, ha=linking.id_hash, ka=linking.k, t=linking.t)
+        y = linking.select(ev2=linking.event_id, hb=linking.id_hash, kb=linking.k)
+        j = x.join(y, (x.ev == y.ev2) & (x.ka < y.kb))
+        links = engine.temp_table(j.group_by(a=j.ha, b=j.hb).aggregate(trusted=j.t.any()))
+        temps.append(links)
+        ok = nodes.filter(~nodes.blocked).select(nb=nodes.id_hash)
+        ok2 = ok.view()
+        usable_links = links.semi_join(ok, links.a == ok.nb).semi_join(ok2, links.b == ok2.nb)
+
+        lab, rounds = connected_components(engine, usable_links, nodes.select(node=nodes.id_hash))
+        temps.append(lab)
+        cand = nodes.join(lab, nodes.id_hash == lab.node).drop("node")
+        labels = _apply_rules(engine, cand, usable_links, links, cfg.max_customers_per_identifier, temps)
+        usable = engine.temp_table(labels)
+        temps.append(usable)
+        if cfg.device_link:
+            usable = _device_link(engine, events, occ, usable, cfg, basis, temps)
+        keep = [usable]
+        keys = _event_keys(engine, occ, usable)
+        result = EngineIdentity(nodes=usable, event_keys=keys, rounds=rounds)
+    finally:
+        for t in temps:
+            if not any(t is k for k in keep):
+                engine.drop_temp(t)
+    return result
+
+
+def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, cap: int, temps: list) -> Table:
+    """``id_hash, id_type, id_value, first_seen_at, label`` of every usable identifier.
+
+    ``cand`` holds every identifier with its candidate ``label`` (components over the links
+    between unblocked identifiers). Components where no rule can bite keep their label; the
+    others are solved by :func:`percorso.identity.graph.solve_tables` on the driver.
+    """
+    deg = usable_links.select(n=usable_links.a).union(usable_links.select(n=usable_links.b), distinct=False)
+    deg = deg.group_by("n").aggregate(d=deg.count())
+    c = cand.left_join(deg, cand.id_hash == deg.n).drop("n")
+    c = c.mutate(d=c.d.fill_null(0))
+    per = {f"n_{k}": (c.id_type == k).ifelse(1, 0).sum() for k in LIMITS}
+    comp = c.filter(~c.blocked).group_by("label").aggregate(
+        n_known=c.known.ifelse(1, 0).sum(), max_d=c.d.max(), **per)
+    bad = (comp.n_known > 1) | (comp.max_d > cap)
+    for k, lim in LIMITS.items():
+        bad = bad | (comp[f"n_{k}"] > lim)
+    complex_labels = engine.temp_table(comp.filter(bad).select(bad_label=comp.label))
+    temps.append(complex_labels)
+    simple = cand.filter(~cand.blocked).anti_join(complex_labels, cand.label == complex_labels.bad_label)
+    cols = ("id_hash", "id_type", "id_value", "first_seen_at", "label")
+    simple = simple.select(*cols)
+
+    hard = cand.semi_join(complex_labels, cand.label == complex_labels.bad_label)
+    hard_nodes = engine.to_arrow(hard.select("id_hash", "id_type", "trusted_seen", "blocked"))
+    if hard_nodes.num_rows == 0:
+        return simple
+    inside = hard.select(h=hard.id_hash)
+    inside2 = inside.view()
+    hl = links.semi_join(inside, links.a == inside.h).semi_join(inside2, links.b == inside2.h)
+    hard_links = engine.to_arrow(hl.select(id_hash_a=hl.a, id_hash_b=hl.b, trusted=hl.trusted))
+    solved = _solve(hard_nodes, hard_links, cap)
+    back = engine.register_arrow("_rules_solved", solved)
+    temps.append(back)
+    joined = hard.join(back, hard.id_hash == back.s_hash)
+    return simple.union(joined.select(*cols[:-1], label=joined.s_label))
+
+
+def _solve(nodes: pa.Table, links: pa.Table, cap: int) -> pa.Table:
+    """The resolver's solver on the collected components: ``s_hash, s_label`` of the usable ones.
+
+    Spark's keys are signed 64-bit (``xxhash64``); the solver numbers identifiers by their
+    unsigned 64-bit keys, so they are viewed as such and back (an order-free relabelling).
+    """
+    signed = pa.types.is_signed_integer(nodes["id_hash"].type)
+
+    def u64(col: pa.ChunkedArray) -> pa.Array:
+        a = col.to_numpy(zero_copy_only=False).astype(np.int64 if signed else np.uint64)
+        return pa.array(a.view(np.uint64) if signed else a, pa.uint64())
+
+    nodes = nodes.set_column(0, "id_hash", u64(nodes["id_hash"]))
+    edges = pa.table({"link_no": pa.array(np.arange(links.num_rows, dtype=np.int64)),
+                      "id_hash_a": u64(links["id_hash_a"]), "id_hash_b": u64(links["id_hash_b"]),
+                      "trusted": links["trusted"]})
+    g = solve_tables(nodes, edges, cap=cap)
+    h = g.hashes.to_numpy(zero_copy_only=False)
+    usable = g.usable
+    out_h, out_l = h[usable], h[g.solution.labels[usable]]
+    if signed:
+        out_h, out_l = out_h.view(np.int64), out_l.view(np.int64)
+    return pa.table({"s_hash": pa.array(out_h), "s_label": pa.array(out_l)})
+
+
+def _first_by_priority(occ: Table, usable: Table, kinds: tuple[str, ...]) -> Table:
+    """``event_id, id_hash``: each event's first identifier in ``kinds`` order among ``usable``."""
+    rank = ibis.cases(*((occ.id_type == k, i) for i, k in enumerate(kinds)), else_=len(kinds))
+    o = occ.filter(occ.id_type.isin(list(kinds))).mutate(rank=rank)
+    u = usable.select(u_hash=usable.id_hash)
+    o = o.semi_join(u, o.id_hash == u.u_hash)
+    return o.group_by("event_id").aggregate(id_hash=o.id_hash.argmin(o.rank))
+
+
+def _event_keys(engine: Any, occ: Table, usable: Table) -> Table:
+    """Each event's first usable identifier in priority order (events without one: absent)."""
+    return engine.temp_table(_first_by_priority(occ, usable, PRIORITY))
+
+
+def _device_link(engine: Any, events: Table, occ: Table, usable: Table, cfg: Any, basis: str,
+                 temps: list) -> Table:
+    """``usable`` with anonymous components attached by the guarded device link (ADR 0009)."""
+    if basis == "consent":      # no analytics grant in the lake (else the caller refused): nothing may attach
+        return usable
+    e = events.filter((events.ip_key != "") & (events.user_agent != "") & events.occurred_at.notnull())
+    e = e.select("event_id", "occurred_at", "ip_key", "user_agent")
+    known = usable.filter(usable.id_type.isin(sorted(STRONG))).select(k_label=usable.label).distinct()
+    lab = usable.left_join(known, usable.label == known.k_label)
+    lab = lab.select(l_hash=lab.id_hash, label=lab.label, known=lab.k_label.notnull())
+    first = _first_by_priority(occ, usable, _DEVICE_KEY)
+    ev = e.join(first, "event_id").join(lab, first.id_hash == lab.l_hash)
+    day = (epoch_seconds(ev.occurred_at) / 86400.0).floor().cast("int32")
+    ev = ev.mutate(ip=ev.ip_key, ua=ev.user_agent, day=day, h=ev.id_hash)
+    first_ev = ibis.struct({"ts": ev.occurred_at, "id": ev.event_id})
+    cells = engine.temp_table(ev.group_by(["ip", "ua", "day", "label", "known", "h"]).aggregate(
+        ts=ev.occurred_at.min(), ts_max=ev.occurred_at.max(), event_id=ev.event_id.argmin(first_ev)))
+    temps.append(cells)
+    kc = cells.filter(cells.known)
+    pair_hub = kc.group_by(["ip", "ua"]).aggregate(n=kc.label.nunique()).filter(ibis._.n > cfg.device_link_max_known)
+    ip_hub = kc.group_by("ip").aggregate(n=kc.label.nunique()).filter(ibis._.n > cfg.device_link_max_known_per_ip)
+    hip = ip_hub.select(hip=ip_hub.ip)
+    hub = pair_hub.select("ip", "ua").union(cells.semi_join(hip, cells.ip == hip.hip).select("ip", "ua"))
+    hub = hub.distinct()
+    free = cells.anti_join(hub, ["ip", "ua"])
+    k, a = free.filter(free.known), free.filter(~free.known)
+    if cfg.device_link_succession:
+        span = a.group_by(["ip", "ua", "label"]).aggregate(t0=a.ts.min(), t1=a.ts_max.max())
+        ks = k.group_by(["ip", "ua", "h"]).aggregate(t0=k.ts.min(), t1=k.ts_max.max())
+        ks = ks.select(kip=ks.ip, kua=ks.ua, k0=ks.t0, k1=ks.t1)
+        cl = span.join(ks, (span.ip == ks.kip) & (span.ua == ks.kua) & (ks.k0 <= span.t1) & (ks.k1 >= span.t0))
+        clash = cl.select(c_label=cl.label).distinct()
+        a = a.anti_join(clash, a.label == clash.c_label)
+    kk = k.select(kip=k.ip, kua=k.ua, kday=k.day, known_label=k.label)
+    w = cfg.device_link_window_days
+    m = a.join(kk, (a.ip == kk.kip) & (a.ua == kk.kua) & (kk.kday >= a.day - w) & (kk.kday <= a.day + w))
+    r = m.group_by(anon_label=m.label).aggregate(known_label=m.known_label.min(), n=m.known_label.nunique())
+    r = r.filter(r.n == 1).select("anon_label", "known_label")
+    out = usable.left_join(r, usable.label == r.anon_label)
+    moved = engine.temp_table(out.select("id_hash", "id_type", "id_value", "first_seen_at",
+                                         label=out.known_label.fill_null(out.label)))
+    return moved
+
+
+__all__ = ["EngineIdentity", "blocked_expr", "occurrences", "resolve_in_engine"]
