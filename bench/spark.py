@@ -1,7 +1,7 @@
 """The same project on DuckDB and on Spark local mode, step by step (issue 21): prints ONE JSON object.
 
     .venv/bin/python bench/spark.py --events 1000000
-    flock /work/heavy.lock flock /work/bench.lock nice -n 5 .venv/bin/python bench/spark.py \
+    flock /tmp/percorso-heavy.lock flock /tmp/percorso-bench.lock nice -n 5 .venv/bin/python bench/spark.py \
         --events 10000000 --files /tmp/percorso-bench-data --driver-memory 6g --duckdb-memory 4GB
 
 A clickstream Parquet file of N events (``bench/clickstream_file.py``) is ingested and built on
