@@ -47,7 +47,7 @@ from percorso.engine.dialect import epoch_seconds, identifier_key
 from percorso.events.schema import IDENTIFIER_COLUMNS
 from percorso.identity.components import connected_components
 from percorso.identity.graph import solve_tables
-from percorso.identity.kinds import LIMITS, PRIORITY, STRONG
+from percorso.identity.kinds import LIMITS, PRIORITY, ROUND_ORDER, STRONG
 
 if TYPE_CHECKING:
     from ibis.expr.types import Table
@@ -201,16 +201,22 @@ def _solve(nodes: pa.Table, links: pa.Table, cap: int) -> pa.Table:
     """
     signed = pa.types.is_signed_integer(nodes["id_hash"].type)
 
-    def u64(col: pa.ChunkedArray) -> pa.Array:
+    def u64(col: pa.ChunkedArray) -> np.ndarray:
         a = col.to_numpy(zero_copy_only=False).astype(np.int64 if signed else np.uint64)
-        return pa.array(a.view(np.uint64) if signed else a, pa.uint64())
+        return a.view(np.uint64) if signed else a
 
-    nodes = nodes.set_column(0, "id_hash", u64(nodes["id_hash"]))
-    edges = pa.table({"link_no": pa.array(np.arange(links.num_rows, dtype=np.int64)),
-                      "id_hash_a": u64(links["id_hash_a"]), "id_hash_b": u64(links["id_hash_b"]),
-                      "trusted": links["trusted"]})
-    g = solve_tables(nodes, edges, cap=cap)
-    h = g.hashes.to_numpy(zero_copy_only=False)
+    def flag(col: pa.ChunkedArray) -> np.ndarray:
+        return col.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+    types = nodes["id_type"].to_pylist()
+    cols = {"id_hash": u64(nodes["id_hash"]),
+            "kind": np.array([ROUND_ORDER.index(t) for t in types], dtype=np.int64),
+            "strong": np.array([t in STRONG for t in types], dtype=bool),
+            "trusted_seen": flag(nodes["trusted_seen"]), "blocked": flag(nodes["blocked"])}
+    edges = {"link_no": np.arange(links.num_rows, dtype=np.int64), "id_hash_a": u64(links["id_hash_a"]),
+             "id_hash_b": u64(links["id_hash_b"]), "trusted": flag(links["trusted"])}
+    g = solve_tables(cols, edges, cap=cap)
+    h = np.asarray(g.hashes, dtype=np.uint64)
     usable = g.usable
     out_h, out_l = h[usable], h[g.solution.labels[usable]]
     if signed:
