@@ -39,8 +39,12 @@ def styled(fig: go.Figure, locale: str, *, x_title: str | None = None, y_title: 
            percent: str | None = None, height: int = 420, legend: bool = True) -> go.Figure:
     """The house style: locale separators, axis titles, ``percent`` = ``"x"``/``"y"`` axis as %."""
     # no Plotly template: "plotly_white" cost ~40 ms of deep copies per chart and 7 KB of JSON; the
-    # few settings it gave are set here (plotly.js's own defaults do the rest). One update_layout
-    # call: each update_* call re-validates the layout (four calls cost ~100 ms a chart under load)
+    # few settings it gave are set here (plotly.js's own defaults do the rest). Not update_layout:
+    # its relayout deep-copies and re-validates the whole layout, 30-50 ms a chart on the loaded
+    # box (most of a cold Valore page's own time at 10M, ADR 0038); the house settings are
+    # merged into the figure's layout as plain values, the way update_layout merges them
+    import plotly.graph_objects as go
+
     xaxis: dict = {"gridcolor": "#e5e7eb", "zerolinecolor": "#d1d5db", "automargin": True}
     yaxis: dict = {"gridcolor": "#e5e7eb", "zerolinecolor": "#d1d5db", "automargin": True}
     if x_title is not None:
@@ -51,12 +55,25 @@ def styled(fig: go.Figure, locale: str, *, x_title: str | None = None, y_title: 
         xaxis["tickformat"] = ".0%"
     elif percent == "y":
         yaxis["tickformat"] = ".0%"
-    fig.update_layout(separators=plotly_separators(locale), font=dict(family=FONT, size=13, color="#1f2937"),
-                      template=None, paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
-                      height=height, margin=dict(l=10, r=10, t=30, b=10),
-                      showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-                      hoverlabel=dict(font=dict(family=FONT)), xaxis=xaxis, yaxis=yaxis)
+    house = dict(separators=plotly_separators(locale), font=dict(family=FONT, size=13, color="#1f2937"),
+                 paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+                 height=height, margin=dict(l=10, r=10, t=30, b=10),
+                 showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                 hoverlabel=dict(font=dict(family=FONT)), xaxis=xaxis, yaxis=yaxis)
+    layout = fig.layout.to_plotly_json()
+    layout.pop("template", None)
+    # constants of this function on a layout Plotly already validated; plotly.js checks them when drawing
+    fig.layout = go.Layout(_merged(layout, house), _validate=False)
+    fig.layout.template = None  # no template at all (not Plotly's default one)
     return fig
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` merged in, nested dictionaries key by key (as ``update_layout``)."""
+    out = dict(base)
+    for k, v in changes.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def chart(fig: go.Figure, ctx: PageContext, *, title: str, name: str, query: Any = None, table: str = "frame",
