@@ -44,3 +44,24 @@ def test_same_customers_and_event_keys_as_the_resolver(demo: Path) -> None:
         assert set(map(tuple, keys.to_numpy())) == set(map(tuple, ref_keys.to_numpy()))
         # on DuckDB the key is the resolver's own
         assert set(e.execute(got.nodes.id_hash).astype("uint64")) == set(e.execute(e.table("identity_map").id_hash))
+
+
+def test_analytics_consent_records_are_refused_not_ignored(project: object) -> None:
+    """Stitching by analytics consent records is DuckDB-only: a lake holding one stops the build
+    on Spark with one line (under the default basis, legitimate interest); other purposes do not."""
+    from percorso.build.lake_build import _refuse_consent_stitching
+    from percorso.engine import privacy_sql
+    from percorso.errors import EngineError
+
+    e = project.engine  # type: ignore[attr-defined]
+    privacy_sql.ensure_tables(e)
+    cols = e.columns("consent_history")
+    row = {c: None for c in cols} | {"purpose": "email", "subject_type": "anonymous_id", "subject_value": "a1",
+                                      "granted": False}
+    e.con.execute(f"INSERT INTO consent_history ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                  list(row.values()))
+    _refuse_consent_stitching(project, e)   # an e-mail record: nothing to refuse
+    e.con.execute("UPDATE consent_history SET purpose = 'analytics'")
+    with pytest.raises(EngineError) as err:
+        _refuse_consent_stitching(project, e)
+    assert err.value.code == "spark_identity_consent" and "DuckDB" in str(err.value)
