@@ -107,3 +107,25 @@ def test_a_build_that_changes_the_data_recomputes_the_stored_shapes(demo: Path) 
         # the next answer reads them: nothing computed again
         run(e, RoiQuery(models=("linear",), conversion="purchase_online", date_from=date(2025, 4, 1)), p.settings)
         assert e.execute(e.table(S.INDEX)).equals(after)
+
+
+def test_drill_downs_from_stored_journeys_list_the_live_customers(demo: Path) -> None:
+    from percorso.attribution.analysis import NOT_ATTRIBUTABLE, TOTAL
+
+    queries = [AttributionQuery(models=("linear",)),
+               RoiQuery(models=("last",), conversion="purchase_online", date_from=date(2025, 3, 1))]
+    with open_project(demo) as p:
+        stored = [run(p.engine, q, p.settings) for q in queries]
+        cells = [[{"node": n} for n in stored[0].frame["node"]],
+                 [{"channel": c, "campaign": k} for c, k in zip(stored[1].frame["channel"], stored[1].frame["campaign"])]]
+        assert {"node": NOT_ATTRIBUTABLE} in cells[0] and {"node": TOTAL} in cells[0]
+        got = [[set(r.customers(limit=100_000, **sel)["customer_id"]) for sel in cs] for r, cs in zip(stored, cells)]
+        settings = p.settings
+    live_engine = open_engine(demo / "percorso.duckdb", read_only=True)
+    try:
+        for q, cs, have in zip(queries, cells, got, strict=True):
+            live = run(live_engine, q, settings)
+            want = [set(live.customers(limit=100_000, **sel)["customer_id"]) for sel in cs]
+            assert have == want and any(have)
+    finally:
+        live_engine.close()

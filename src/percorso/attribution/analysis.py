@@ -322,6 +322,9 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                              code="selector_invalid")
         if self.query.paths_file is not None:
             raise InputError("a paths file has no customers to drill down to", code="selector_invalid")
+        whole = S.stored_journeys(self.engine, self.cfg, self.conversion, self.query.online_breakdown)
+        if whole is not None:  # the same customers, from the stored journeys (ADR 0038)
+            return self._stored_customers(S.in_dates(whole, self.query), value)
         t = getattr(self, "_touches", None)
         t = self.touches() if t is None else t
         if value in (NOT_ATTRIBUTABLE, TOTAL):
@@ -331,6 +334,18 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                 conv = conv.anti_join(done, [conv.customer_id == done.customer_id, conv.occurred_at == done._at])
             return conv.select("customer_id").distinct()
         return t.filter((t.node == value) & (t.converted == 1)).select("customer_id").distinct()
+
+
+    def _stored_customers(self, j: Any, value: str) -> Any:
+        """:meth:`customers_expr` on stored journeys: a journey's nodes are its touchpoints' nodes
+        and its ``ref_at`` their conversion moment, so the same customers come out."""
+        if value in (NOT_ATTRIBUTABLE, TOTAL):
+            conv = J.conversions_expr(self.engine, self.conversion, self.query)
+            if value == NOT_ATTRIBUTABLE:
+                done = j.filter(j.converted == 1).select("customer_id", _at="ref_at").distinct()
+                conv = conv.anti_join(done, [conv.customer_id == done.customer_id, conv.occurred_at == done._at])
+            return conv.select("customer_id").distinct()
+        return j.filter((j.converted == 1) & j.nodes.contains(value)).select("customer_id").distinct()
 
 
 def _check_drill(runner: AttributionRunner, selector: dict[str, Any]) -> None:
