@@ -65,3 +65,30 @@ def test_events_left_unbuilt_by_a_stop_are_built_at_the_next_start(project) -> N
     figures = stats(project)  # `percorso collector stats` without a server
     assert (figures["server"], figures["accepted"], figures["deduplicated"]) == ("stopped", 2, 0)
     assert (figures["spool_events"], figures["lag_seconds"], figures["quarantined_total"]) == (0, 0.0, 0)
+
+
+def test_a_micro_batch_says_where_its_seconds_went_and_checkpoints_when_idle(project, monkeypatch) -> None:
+    import threading
+
+    from percorso.collector import consumer as C
+    from percorso.collector.service import spool_folder
+
+    _send(project, [_page("u-5", 1), _order("u-5", 1)])
+    con = C.Consumer(spool_folder(project.root), own=None, lock=threading.Lock(), project=lambda: project,
+                     changed=lambda: None, batch_seconds=1.0, build=True)
+    rep = con.cycle()
+    at = rep.at
+    assert at["oldest_unit"] <= at["start"] <= at["ingested"] <= at["built"]  # the spool, the ingest, the build
+    assert set(rep.cpu) == {"ingest", "build"} and min(rep.cpu.values()) >= 0
+    kept = con.recent[-1]
+    assert (kept["events"], kept["accepted"]) == (2, 2) and "identity" in kept["build_steps"]
+    threshold = project.engine.con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    assert threshold == "256.0 MiB"  # the micro-batch's commits no longer checkpoint at 16 MB
+    _send(project, [_page("u-5", 2)])
+    con.cycle()
+    wal = project.root / f"{project.engine.path.rsplit('/', 1)[-1]}.wal"
+    assert wal.exists() and wal.stat().st_size > 0  # committed, not yet in the file
+    monkeypatch.setattr(C, "IDLE_CHECKPOINT_BYTES", 0)
+    assert con.cycle() is None  # nothing waits: idle
+    con._checkpoint_if_idle()
+    assert not wal.exists() or wal.stat().st_size == 0

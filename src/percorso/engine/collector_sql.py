@@ -90,7 +90,7 @@ def defer_checkpoints(engine: Engine, mb: int) -> None:
     cycle's wall time (0.3-0.5 CPU s, the rest waiting for the disk). The consumer checkpoints
     when the spool is empty instead (:func:`checkpoint`); a crash replays at most ``mb`` of log.
     """
-    engine.run(f"SET checkpoint_threshold = '{int(mb)}MB'")
+    engine.run(f"SET checkpoint_threshold = '{int(mb)}MiB'")
 
 
 def checkpoint(engine: Engine) -> bool:
