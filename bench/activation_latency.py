@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
     from aiosmtpd.controller import Controller
-    from collector import bench_project, free_port, load, serve_collector, stats, uptime
+    from collector import bench_project, free_port, load, serve_collector, stats, uptime, warm_up
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", action="store_true", help=argparse.SUPPRESS)
@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                              check=True, capture_output=True, text=True, env=ENV).stdout.strip()
         proc, url, _token, intake = serve_collector(root)
         door = intake if args.door == "intake" else url
+        warm = warm_up(url, door, key, _token)  # the server's first build, before the load (bench/collector.py)
         acked: dict[str, float] = {}
         refused: list[str] = []
         try:
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         collector.pop("acked")
         out = {
             "bench": "activation_latency", "trigger": args.trigger, "clients": args.clients, "door": args.door,
+            "warm_up_s": warm,
             "load": {k: collector[k] for k in ("events_acked", "seconds", "events_per_s", "ack_latency", "status")},
             "probes_acked": len(acked), "probes_received": len(got), "probes_refused": refused[:5],
             "messages_received": arrivals.count,
