@@ -1,7 +1,7 @@
 """Collector load on loopback: events/s, acknowledgement latency, the fsync floor, freshness (issue 17).
 
 Usage: python bench/collector.py [--project DIR | --customers N] [--clients 4] [--seconds 20]
-                                 [--max-batches 2000] [--kills 0 [--kills-only]] [--door intake|server]
+                                 [--max-batches 100000] [--kills 0 [--kills-only]] [--door intake|server]
 
 Starts ``percorso serve`` on a built project (a copy of ``--project``, else a new demo) and
 ``--clients`` load-generator processes, each sending batches of 100 Segment calls to
