@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trigger", choices=sorted(EVENTS), default="purchase")
     ap.add_argument("--door", choices=["intake", "server"], default="intake",
                     help="where load and probes go: the collector's intake workers (default) or the server's port")
+    ap.add_argument("--rate", type=float, default=0.0, help="events a second of load in all (0: unbounded)")
     ap.add_argument("--settle", type=float, default=60.0, help="seconds to wait for the last probes' messages")
     args = ap.parse_args(argv)
     load_before = uptime()
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
             stop = threading.Event()
             prober = threading.Thread(target=probe, args=(door, key, args.trigger, stop, acked, refused), daemon=True)
             prober.start()
-            collector = load(door, key, args.clients, args.seconds, args.max_batches, "activation-latency")
+            collector = load(door, key, args.clients, args.seconds, args.max_batches, "activation-latency", args.rate)
             stop.set()
             prober.join(timeout=60)
             deadline = time.perf_counter() + args.settle
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         collector.pop("acked")
         out = {
             "bench": "activation_latency", "trigger": args.trigger, "clients": args.clients, "door": args.door,
-            "warm_up_s": warm,
+            "warm_up_s": warm, "rate": args.rate,
             "load": {k: collector[k] for k in ("events_acked", "seconds", "events_per_s", "ack_latency", "status")},
             "probes_acked": len(acked), "probes_received": len(got), "probes_refused": refused[:5],
             "messages_received": arrivals.count,

@@ -131,16 +131,25 @@ def batch_body(client: int, n: int, rng: random.Random) -> bytes:
     return json.dumps({"batch": calls}).encode()
 
 
-def client_worker(args: tuple[int, str, str, float, int, str]) -> dict:
-    """One client process: batches until the deadline or its share of the batch cap."""
-    client, url, key, seconds, max_batches, run = args
+def client_worker(args: tuple[int, str, str, float, int, str, float]) -> dict:
+    """One client process: batches until the deadline or its share of the batch cap.
+
+    ``every``: seconds between the starts of two batches (0: as fast as answered), so that the
+    clients together send ``--rate`` events a second; a late batch is sent at once, never in a
+    burst to catch up.
+    """
+    client, url, key, seconds, max_batches, run, every = args
     rng = random.Random(client)
     lat, codes, acked = [], {}, []
     cpu0 = time.process_time()
     deadline = time.monotonic() + seconds
     with httpx.Client(base_url=url, auth=(key, ""), timeout=30) as http:
         n = 0
+        due = time.monotonic()
         while time.monotonic() < deadline and n < max_batches:
+            if every:
+                due = max(due + every, time.monotonic() - every)
+                time.sleep(max(0.0, due - time.monotonic()))
             body = batch_body(client, n, rng)
             t = time.perf_counter()
             try:
@@ -158,10 +167,12 @@ def client_worker(args: tuple[int, str, str, float, int, str]) -> dict:
     return {"lat": lat, "codes": codes, "acked_batches": acked, "cpu_s": time.process_time() - cpu0}
 
 
-def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run: str) -> dict:
+def load(url: str, key: str, clients: int, seconds: float, max_batches: int, run: str, rate: float = 0.0) -> dict:
+    """``clients`` processes sending batches for ``seconds``; ``rate``: events a second in all (0: unbounded)."""
     t0 = time.perf_counter()
+    every = clients * BATCH / rate if rate else 0.0
     with ProcessPoolExecutor(clients) as pool:
-        parts = list(pool.map(client_worker, [(c, url, key, seconds, max(1, max_batches // clients), run)
+        parts = list(pool.map(client_worker, [(c, url, key, seconds, max(1, max_batches // clients), run, every)
                                               for c in range(clients)]))
     wall = time.perf_counter() - t0
     lat = [x for p in parts for x in p["lat"]]
@@ -410,6 +421,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--max-batches", type=int, default=100_000, help="cap on the batches sent (all clients)")
     ap.add_argument("--kills", type=int, default=0)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="events a second the clients send in all (0: as fast as answered); the issue's load is 10,000")
     ap.add_argument("--door", choices=["intake", "server"], default="intake")
     ap.add_argument("--kills-only", action="store_true", help="only the --kills crash run (no load, no floor)")
     ap.add_argument("--no-build", action="store_true", help="[collector] build = false (the crash run: events only)")
@@ -450,7 +463,7 @@ def main() -> None:
             sampler.start()
             workers = children(proc.pid)
             before = {p: cpu_seconds(p) for p in [proc.pid, *workers]}
-            collector = load(door, key, args.clients, args.seconds, args.max_batches, "collector")
+            collector = load(door, key, args.clients, args.seconds, args.max_batches, "collector", args.rate)
             cpu = {p: round(cpu_seconds(p) - t, 2) for p, t in before.items()}
             stop.set()
             prober.join(timeout=120)
@@ -494,7 +507,8 @@ def main() -> None:
         collector.pop("acked")
         floor.pop("acked")
         f = pct(fresh)
-        out = {"bench": "collector", "door": args.door, "clients": args.clients, "batch": BATCH, "warm_up_s": warm,
+        out = {"bench": "collector", "door": args.door, "clients": args.clients, "batch": BATCH, "rate": args.rate,
+               "warm_up_s": warm,
                "collector": collector,
                "floor": floor, "ratio_events_per_s": round(collector["events_per_s"] / max(floor["events_per_s"], 1e-9), 3),
                "ratio_p99": round(collector["ack_latency"].get("p99_ms", 0) / max(floor["ack_latency"].get("p99_ms", 1), 1e-9), 2),
