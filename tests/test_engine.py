@@ -93,3 +93,36 @@ def test_no_progress_bar_on_stdout(tmp_path) -> None:
     with Engine(tmp_path / "p.duckdb") as eng:
         for con in (eng.con, eng.fork().con):
             assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
+
+
+def test_a_transaction_inside_a_transaction_joins_it(tmp_path: Path) -> None:
+    """An incremental build runs identity's transaction inside its own: one commit, and a
+    failure after the inner one ends rolls the inner writes back too."""
+    eng = Engine(tmp_path / "t.duckdb")
+    eng.run("CREATE TABLE t (x INTEGER)")
+    with eng.transaction():
+        with eng.transaction():
+            eng.run("INSERT INTO t VALUES (1)")
+        eng.run("INSERT INTO t VALUES (2)")
+    assert eng.con.execute("SELECT sum(x) FROM t").fetchall()[0][0] == 3
+    with pytest.raises(RuntimeError), eng.transaction():
+        with eng.transaction():
+            eng.run("INSERT INTO t VALUES (10)")
+        raise RuntimeError("after the inner transaction")
+    assert eng.con.execute("SELECT sum(x) FROM t").fetchall()[0][0] == 3
+    with eng.transaction():   # usable again: nothing left open
+        eng.run("INSERT INTO t VALUES (4)")
+    assert eng.con.execute("SELECT sum(x) FROM t").fetchall()[0][0] == 7
+    eng.close()
+
+
+def test_a_write_transaction_inside_a_snapshot_is_refused(tmp_path: Path) -> None:
+    """A snapshot ends in a rollback: a write inside it must fail, never vanish silently."""
+    import duckdb
+
+    eng = Engine(tmp_path / "t.duckdb")
+    eng.run("CREATE TABLE t (x INTEGER)")
+    with pytest.raises(duckdb.Error), eng.snapshot(), eng.transaction():
+        eng.run("INSERT INTO t VALUES (1)")
+    assert eng.con.execute("SELECT count(*) FROM t").fetchall()[0][0] == 0
+    eng.close()
