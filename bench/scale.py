@@ -103,10 +103,13 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None, help="folder for the project (default: a temporary one)")
     ap.add_argument("--memory-limit", default="10GB",
                     help="[engine] memory_limit of the project ('' keeps percorso's default: 60%% of the RAM)")
+    ap.add_argument("--max-temp-size", default="",
+                    help="[engine] max_temp_size of the project ('' keeps percorso's default: half the free disk)")
     ap.add_argument("--keep", action="store_true", help="keep the project afterwards")
     ap.add_argument("--progress", action="store_true", help="show each step's progress bars on stderr")
     a = ap.parse_args()
     out: dict = {"events": a.events if a.file is None else None, "memory_limit": a.memory_limit,
+                 "max_temp_size": a.max_temp_size or None,
                  "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
     t0 = time.perf_counter()
     path = a.file or clickstream_file(a.events, a.data)
@@ -121,9 +124,9 @@ def main() -> None:
         toml = proj / "percorso.toml"
         text = toml.read_text(encoding="utf-8")
         assert "\n[engine]\n" in text, "percorso init writes an [engine] section"
-        if a.memory_limit:
-            toml.write_text(text.replace("\n[engine]\n", f'\n[engine]\nmemory_limit = "{a.memory_limit}"\n', 1),
-                            encoding="utf-8")
+        engine = "".join(f'{key} = "{value}"\n' for key, value in
+                         (("memory_limit", a.memory_limit), ("max_temp_size", a.max_temp_size)) if value)
+        toml.write_text(text.replace("\n[engine]\n", f"\n[engine]\n{engine}", 1), encoding="utf-8")
         steps = {
             "ingest": ["ingest", "clickstream", str(path)],
             "build": ["build", "--format", "json"],
