@@ -28,6 +28,13 @@ then ``--runs`` runs (``--fast-runs`` when the first opening took under 2 s). Pe
   calls and the page asked with the same range written ``from=2000-01-01``, so its queries are
   new to the cache yet equal in work): whichever runs second finds the data warmer.
 
+Each cold request also records the process's CPU time and the garbage collector's pauses in it
+(``cold_cpu_ms``, ``cold_gc_ms_max``, ``slowest_cold``): a slow run whose CPU did not grow
+waited for the shared box; one with a full collection in it paid the GC. Beside the times the
+ratio uses (the test client's round trip), ``cold_server_ms`` is the app's own time (entry to
+last byte) and ``noop_request_ms`` what ``/healthz`` costs through the test client at that load. The app freezes its
+start-up heap as ``percorso serve`` does (``app.state.freeze_heap``, ADR 0043).
+
 Attribution and ROI read journeys stored once per data version (ADR 0038): the cold page and
 its in-process queries both read them; ``stored_journeys`` reports the seconds each took when
 it was computed (by the first answer that needed it, before or during this run).
@@ -71,6 +78,44 @@ def _inprocess(state, run, calls) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - t
 
 
+class _Pauses:
+    """Garbage-collection time inside a request (``gc.callbacks``): a full pass stops every
+    thread, so it lands in whichever request allocated when it came (ADR 0043)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.total, self.full, self._t = 0.0, 0, 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._t
+            self.full += info["generation"] == 2
+
+    def reset(self) -> None:
+        self.total, self.full = 0.0, 0
+
+
+class _ServerTime:
+    """ASGI wrapper: the seconds from the app's entry to its last byte sent, per request (the
+    test client's thread hand-offs around it are not in it; reported beside, never instead)."""
+
+    last = 0.0
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _ServerTime.last = time.perf_counter() - t
+
+
 def _stored(engine) -> list[dict]:  # type: ignore[no-untyped-def]
     """The journeys attribution stored for this data version: rows and the seconds each took,
     paid once per data version, by the first answer that needed them (ADR 0038)."""
@@ -108,7 +153,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True, type=Path)
     ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--fast-runs", type=int, default=10,
+    ap.add_argument("--fast-runs", type=int, default=20,
                     help="runs for a page whose first opening took under 2 s (cheap runs, a p95 that means something)")
     ap.add_argument("--pages", nargs="*", default=None, help="page addresses (default: every page with a view)")
     ap.add_argument("--no-first", action="store_true",
@@ -158,11 +203,23 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}", "Accept": "text/html"}
         out: dict = {"project": str(args.project), "events": events, "runs": args.runs, "role": "admin",
                      "subjects": subjects, "pages": {}}
-        with TestClient(create_app(root)) as client:
+        app = create_app(root)
+        app.state.freeze_heap = True  # as ``percorso serve`` does: start-up's objects out of the GC's walks
+        app.add_middleware(_ServerTime)
+        with TestClient(app) as client:
             state = client.app.state.percorso
             client.get("/", headers=headers)  # start-up work (imports, the layout's caches) is not a page's
+            pauses = _Pauses()
+            # what a request that does nothing costs through the test client at this load (context)
+            noop = []
+            for _ in range(20):
+                t = time.perf_counter()
+                client.get("/healthz")
+                noop.append(time.perf_counter() - t)
+            out["noop_request_ms"] = _ms(noop)
             for page in pages:
                 cold, warm, inproc, n_queries, n_reads = [], [], [], 0, 0
+                cold_runs: list[dict] = []  # per cold request: wall, process CPU, GC pauses (why a run was slow)
                 extra = subjects.get(page.path, {})
                 # the first opening in this process, on a range no run asks (reported, not in the runs):
                 # it also pays what any first touch pays (the database reading those tables into its
@@ -183,9 +240,14 @@ def main() -> None:
                         inproc.append(_inprocess(state, run, calls))
                         params = {**extra, "to": (last_day - timedelta(days=i - 1)).isoformat(), "from": "2000-01-01"}
                     seen.clear()
+                    pauses.reset()
+                    cpu = time.process_time()
                     t = time.perf_counter()
                     resp = client.get(page.path, params=params, headers=headers)
                     cold.append(time.perf_counter() - t)
+                    cold_runs.append({"ms": round(cold[-1] * 1000, 1), "server_ms": round(_ServerTime.last * 1000, 1),
+                                      "cpu_ms": round((time.process_time() - cpu) * 1000, 1),
+                                      "gc_ms": round(pauses.total * 1000, 1), "full_gc": pauses.full})
                     assert resp.status_code == 200, (page.path, resp.status_code)
                     calls = list(seen)
                     n_queries = sum(not isinstance(c, tuple) for c in calls)
@@ -197,6 +259,10 @@ def main() -> None:
                         inproc.append(_inprocess(state, run, calls))
                 row = {"queries": n_queries, "other_reads": n_reads, "runs": runs, "first_ms": None if first is None else round(first * 1000, 1),
                        "cold_ms": _ms(cold), "warm_ms": _ms(warm), "inprocess_ms": _ms(inproc)}
+                row["cold_server_ms"] = _ms([r["server_ms"] / 1000 for r in cold_runs])
+                row["cold_cpu_ms"] = _ms([r["cpu_ms"] / 1000 for r in cold_runs])
+                row["cold_gc_ms_max"] = max(r["gc_ms"] for r in cold_runs)
+                row["slowest_cold"] = max(cold_runs, key=lambda r: r["ms"])
                 row["cold_over_inprocess"] = round(row["cold_ms"]["p95"] / max(row["inprocess_ms"]["p95"], 1e-3), 2)
                 row["warm_ok"] = row["warm_ms"]["p95"] <= 200
                 row["cold_ok"] = row["cold_over_inprocess"] <= 1.5

@@ -89,7 +89,14 @@ def _is_nat(value: Any) -> bool:
     return type(value).__name__ == "NaTType"
 
 
+#: Cell types that are already plain JSON values (the common case, answered first: a page
+#: formats thousands of cells).
+_PLAIN = frozenset({str, int, bool})
+
+
 def jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if _is_nat(value):

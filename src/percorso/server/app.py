@@ -90,6 +90,7 @@ def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8000, *, log_le
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     app.state.announce = f"http://{shown}:{bound}"
     app.state.login_link = login_link
+    app.state.freeze_heap = True  # percorso.web.warmup.freeze_heap once started (ADR 0043)
     if collector.workers:  # the tracking API's own port, served by intake worker processes (ADR 0030)
         want = collector.port if collector.port is not None else (bound + 1 if port else 0)
         csock = _listen(family, host, want, "set [collector] port in percorso.toml (0: any free port)")
@@ -191,6 +192,10 @@ def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAP
 
         beats = asyncio.create_task(_activation_beats(state))
         retention = asyncio.create_task(_retention_beats(state))
+        if getattr(app.state, "freeze_heap", False):  # a serving process: start-up's objects leave the GC's walks
+            from percorso.web.warmup import freeze_heap
+
+            freeze_heap()
         try:
             yield
         finally:
