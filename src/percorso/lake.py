@@ -19,8 +19,12 @@ ignored by Spark and Hive readers.
 
 Privacy: ``customers`` is exported without the names; e-mail and phone are in it only as keyed
 hashes (as in ``identity_map``): the contacts themselves live only sealed in the PII vault,
-where consent and erasure apply (DESIGN.md §5). An erased
-customer leaves the lake at the next export (the customers file changes, so it is rewritten).
+where consent and erasure apply (DESIGN.md §5). An erasure brings every lake of the
+project up to date before it returns (:func:`project_lakes`: the configured one and every
+folder ``percorso lake export --out`` wrote), so the erased person leaves the lake with the
+database, partition by partition through the same staging and renames; the identifiers an
+erasure keeps flagged as shared (``identity_pins``, ADR 0028) are exported by type and value,
+so the identity rules on Spark keep them flagged too (ADR 0044).
 """
 
 from __future__ import annotations
@@ -69,11 +73,12 @@ TABLES = (
     LakeTable("identity_map"),
     LakeTable("campaign_costs"),
     # what the build on Spark reads besides the events (percorso.build.lake_build): the profile
-    # rows (without names), the earlier merges, and the consent records (it refuses to stitch
-    # by analytics consent, which it cannot apply yet)
+    # rows (without names), the earlier merges, the consent records (analytics consent decides
+    # which cookies are stitched) and the erasure pins (identifiers kept flagged, by type and value)
     LakeTable("contact_profiles", exclude=("first_name", "last_name", "birth_date")),
     LakeTable("identity_merges"),
     LakeTable("consent_history"),
+    LakeTable("identity_pins"),
 )
 
 
@@ -150,12 +155,57 @@ def export_lake(engine: Engine, out: str | Path) -> LakeReport:
         for name in [n for n in manifest["tables"] if not any(t.name == n for t in present)]:
             shutil.rmtree(out / name, ignore_errors=True)
             del manifest["tables"][name]
+        manifest["database"] = _database_of(engine)
         write_manifest(out, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if (out / STAGING).exists() and not any((out / STAGING).iterdir()):
             (out / STAGING).rmdir()
     return report
+
+
+#: Where a project remembers the lakes it exported to (``percorso lake export --out``): an
+#: erasure brings each of them up to date, so an erased person leaves every copy percorso made.
+LAKES_FILE = ".percorso/lakes.json"
+
+
+def remember_lake(root: str | Path, out: str | Path) -> None:
+    """Add ``out`` to the project's list of lakes (idempotent; replaced atomically)."""
+    path = Path(root) / LAKES_FILE
+    known = _remembered(path)
+    target = str(Path(out).resolve())
+    if target in known:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(sorted({*known, target}), indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _remembered(path: Path) -> list[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(x) for x in data] if isinstance(data, list) else []
+
+
+def _database_of(engine: Any) -> str | None:
+    """The database file a lake is exported from (its manifest records it)."""
+    path = getattr(engine, "path", None)
+    return None if path in (None, ":memory:") else str(Path(path).resolve())
+
+
+def project_lakes(root: str | Path, configured: str | Path, database: str | Path) -> list[Path]:
+    """The lakes of a project that exist: its ``[engine] lake`` and every folder it exported to,
+    each only if its manifest names ``database`` as its source (a copied project folder keeps
+    the list, and must not rewrite the original's lakes from the copy)."""
+    seen: dict[str, Path] = {}
+    db = str(Path(database).resolve())
+    for cand in [Path(configured), *map(Path, _remembered(Path(root) / LAKES_FILE))]:
+        if (cand / MANIFEST).exists() and read_manifest(cand).get("database") == db:
+            seen.setdefault(str(cand.resolve()), cand)
+    return list(seen.values())
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
@@ -270,7 +320,7 @@ def _export_table(engine: Engine, table: LakeTable, out: Path, staging: Path, be
         shutil.rmtree(target / rel, ignore_errors=True)
         _prune_empty(target / rel, target)
     report.written[table.name] = len(changed)
-    report.kept[table.name] = len(new_parts) - len(changed)
+    report.kept[table.name] = max(0, len(new_parts) - len(changed))   # an empty table: nothing kept
     report.removed[table.name] = len(removed)
     report.rows_written[table.name] = rows
     return {"columns": [list(c) for c in columns], "partition_by": list(table.partition_by), "partitions": new_parts}
@@ -315,5 +365,5 @@ def _prune_empty(path: Path, stop: Path) -> None:
         parent.rmdir()
 
 
-__all__ = ["MANIFEST", "TABLES", "LakeReport", "LakeTable", "drop_tables", "escape_value", "export_lake", "install_staged",
-           "read_manifest", "table_spec", "write_manifest"]
+__all__ = ["LAKES_FILE", "MANIFEST", "TABLES", "LakeReport", "LakeTable", "drop_tables", "escape_value", "export_lake", "install_staged",
+           "project_lakes", "read_manifest", "remember_lake", "table_spec", "write_manifest"]

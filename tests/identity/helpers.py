@@ -59,3 +59,61 @@ def customer_of(project: Project, id_type: str, id_value: str) -> str | None:
     t = project.engine.query("SELECT customer_id FROM identity_map WHERE id_type = ? AND id_value = ?",
                              [id_type, id_value]).to_pylist()
     return t[0]["customer_id"] if t else None
+
+
+def add_analytics_consent(project: Project, *, device_linked: bool = True) -> int:
+    """Analytics consent records for a generated project's cookies and some of its users.
+
+    Per cookie (``anonymous_id`` / ``device_id``, picked by a hash of its value): a denial
+    before its first event; a grant one day after its first event (earlier events have no
+    record); a grant before it then a denial two days in; a grant and a denial at the same
+    moment (the denial wins); or a grant before its first event. Every fifth user id gets a
+    denial half-way through its events (a person's record decides the cookie on the same
+    event). The cookies of the anonymous customers the device link attached (ADR 0009) get a
+    grant (``device_linked``) or a denial before their first event, so that both outcomes of
+    the device link's consent rule can be had. Returns how many records were added.
+    """
+    from percorso.engine import privacy_sql
+
+    e = project.engine
+    privacy_sql.ensure_tables(e)
+    dl = ("SELECT m2.id_type AS t, m2.id_value AS v FROM identity_device_links d "
+          "JOIN identity_map m ON m.id_type = d.anon_type AND m.id_value = d.anon_value "
+          "JOIN identity_map m2 ON m2.customer_id = m.customer_id WHERE m2.id_type IN ('anonymous_id', 'device_id')"
+          if e.has_table("identity_device_links") else "SELECT NULL AS t, NULL AS v WHERE false")
+    rows = e.query(f"""
+        WITH c0 AS (SELECT 'anonymous_id' AS t, anonymous_id AS v, min(occurred_at) AS f
+                    FROM events WHERE anonymous_id IS NOT NULL GROUP BY 2
+                    UNION ALL SELECT 'device_id', device_id, min(occurred_at)
+                    FROM events WHERE device_id IS NOT NULL GROUP BY 2),
+        dl AS ({dl}),
+        c AS (SELECT * FROM c0 WHERE (t, v) NOT IN (SELECT (t, v) FROM dl)),
+        r AS (SELECT t, v, f - INTERVAL 1 HOUR AS ts, false AS g FROM c WHERE hash(v) % 5 = 0
+              UNION ALL SELECT t, v, f + INTERVAL 1 DAY, true FROM c WHERE hash(v) % 5 = 1
+              UNION ALL SELECT t, v, f - INTERVAL 1 DAY, true FROM c WHERE hash(v) % 5 = 2
+              UNION ALL SELECT t, v, f + INTERVAL 2 DAY, false FROM c WHERE hash(v) % 5 = 2
+              UNION ALL SELECT t, v, f, g FROM c, (VALUES (true), (false)) x(g) WHERE hash(v) % 5 = 3
+              UNION ALL SELECT t, v, f - INTERVAL 1 HOUR, true FROM c WHERE hash(v) % 5 = 4
+              UNION ALL SELECT t, v, f - INTERVAL 1 HOUR, $dev FROM c0 WHERE (t, v) IN (SELECT (t, v) FROM dl)
+              UNION ALL SELECT 'user_id', user_id, min(occurred_at) + (max(occurred_at) - min(occurred_at)) / 2, false
+              FROM events WHERE user_id IS NOT NULL AND hash(user_id) % 5 = 0 GROUP BY user_id)
+        SELECT md5(t || v || ts::VARCHAR || g::VARCHAR) AS consent_id, t AS subject_type, v AS subject_value,
+               'analytics' AS purpose, g AS granted, ts AS occurred_at, 'web' AS source,
+               NULL::VARCHAR AS text_version, NULL::VARCHAR AS origin_event_id, ts AS recorded_at FROM r""",
+                   {"dev": device_linked})
+    return privacy_sql.insert_consent(e, rows)
+
+
+def flagged_sharers(project: Project, n: int) -> list[str]:
+    """``n`` customers (stable order) whose events carry an identifier flagged as shared that is
+    not theirs: erasing them pins it for the others (ADR 0028)."""
+    cols = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id")
+    carried = " UNION ALL ".join(f"SELECT ec.customer_id, '{c}' AS id_type, e.{c} AS id_value FROM events e "
+                                 f"JOIN event_customers ec USING (event_id) WHERE e.{c} IS NOT NULL" for c in cols)
+    rows = project.engine.con.execute(f"""
+        SELECT DISTINCT c.customer_id FROM ({carried}) c JOIN identity_flags f USING (id_type, id_value)
+        WHERE c.customer_id IS NOT NULL
+          AND (c.id_type, c.id_value) NOT IN (SELECT (id_type, id_value) FROM identity_map m
+                                             WHERE m.customer_id = c.customer_id)
+        ORDER BY hash(c.customer_id) LIMIT ?""", [n]).fetchall()
+    return [r[0] for r in rows]

@@ -46,22 +46,66 @@ def test_same_customers_and_event_keys_as_the_resolver(demo: Path) -> None:
         assert set(e.execute(got.nodes.id_hash).astype("uint64")) == set(e.execute(e.table("identity_map").id_hash))
 
 
-def test_analytics_consent_records_are_refused_not_ignored(project: object) -> None:
-    """Stitching by analytics consent records is DuckDB-only: a lake holding one stops the build
-    on Spark with one line (under the default basis, legitimate interest); other purposes do not."""
-    from percorso.build.lake_build import _refuse_consent_stitching
-    from percorso.engine import privacy_sql
-    from percorso.errors import EngineError
+def _groups(e: object, table: object, key: str) -> set[frozenset[tuple[str, str]]]:
+    df = e.execute(table.select("id_type", "id_value", key))  # type: ignore[attr-defined]
+    return {frozenset(zip(g.id_type, g.id_value, strict=True)) for _, g in df.groupby(key)}
 
-    e = project.engine  # type: ignore[attr-defined]
-    privacy_sql.ensure_tables(e)
-    cols = e.columns("consent_history")
-    row = {c: None for c in cols} | {"purpose": "email", "subject_type": "anonymous_id", "subject_value": "a1",
-                                      "granted": False}
-    e.con.execute(f"INSERT INTO consent_history ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                  list(row.values()))
-    _refuse_consent_stitching(project, e)   # an e-mail record: nothing to refuse
-    e.con.execute("UPDATE consent_history SET purpose = 'analytics'")
-    with pytest.raises(EngineError) as err:
-        _refuse_consent_stitching(project, e)
-    assert err.value.code == "spark_identity_consent" and "DuckDB" in str(err.value)
+
+@pytest.mark.parametrize(("basis", "device_linked"), [("consent", True), ("consent", False),
+                                                      ("legitimate_interest", True), ("legitimate_interest", False)])
+def test_analytics_consent_gives_the_resolvers_partition(demo: Path, tmp_path: Path, basis: str,
+                                                         device_linked: bool) -> None:
+    """Consent withheld for some cookies and users (denials, late grants, ties, no record):
+    the Ibis rules stitch exactly the cookies the resolver stitches, under both bases, with
+    the device-linked cookies granted (the link stays) or denied (it goes)."""
+    import shutil
+
+    from percorso.identity.resolver import resolve
+    from tests.identity.helpers import add_analytics_consent
+
+    copy = tmp_path / "p"
+    shutil.copytree(demo, copy)
+    with open_project(copy) as p:
+        e = p.engine
+        before = _groups(e, e.table("identity_map"), "customer_id")
+        assert add_analytics_consent(p, device_linked=device_linked) > 100
+        p.settings.privacy = {"legal_basis": {"analytics": basis}}
+        resolve(p, full=True)
+        want = _groups(e, e.table("identity_map"), "customer_id")
+        devices = e.con.execute("SELECT count(*) FROM identity_device_links").fetchall()[0][0]
+        assert (devices > 0) == device_linked   # the device link's consent rule is exercised both ways
+        assert want != before   # the records change who is who, so a rule left out would show
+        got = resolve_in_engine(p, e, e.table("events"))
+        assert _groups(e, got.nodes, "label") == want
+        keys = e.execute(got.event_keys.join(got.nodes, "id_hash").select("event_id", "id_type", "id_value"))
+        ec = e.table("event_customers")
+        ref_keys = e.execute(ec.filter(ec.id_hash.notnull()).select("event_id", "id_type", "id_value"))
+        assert set(map(tuple, keys.to_numpy())) == set(map(tuple, ref_keys.to_numpy()))
+
+
+def test_erasure_pins_stay_flagged(demo: Path, tmp_path: Path) -> None:
+    """After an erasure that pins others' shared identifiers (ADR 0028), the Ibis rules keep
+    them flagged and give the resolver's partition; without the pins they would not."""
+    import shutil
+
+    from percorso.privacy.erasure import erase
+    from tests.identity.helpers import flagged_sharers
+
+    copy = tmp_path / "p"
+    shutil.copytree(demo, copy)
+    with open_project(copy) as p:
+        erased = flagged_sharers(p, 6)
+        report = erase(p, erased, rewrite=False)
+        assert report.identifiers_kept_flagged > 0
+    with open_project(copy) as p:
+        e = p.engine
+        want = _groups(e, e.table("identity_map"), "customer_id")
+        got = resolve_in_engine(p, e, e.table("events"))
+        assert _groups(e, got.nodes, "label") == want
+        assert got.solved["components"] > 0
+        pins = set(e.execute(e.table("identity_pins").id_hash))
+        assert pins and not pins & set(e.execute(got.nodes.id_hash).astype("uint64"))
+        e.con.execute("ALTER TABLE identity_pins RENAME TO identity_pins_off")
+        unpinned = resolve_in_engine(p, e, e.table("events"))
+        assert pins & set(e.execute(unpinned.nodes.id_hash).astype("uint64"))   # the pins are what kept them out
+

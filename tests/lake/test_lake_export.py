@@ -147,3 +147,37 @@ def test_cli_lake_export(demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli-lake"
     assert run_cli(["lake", "export", "--out", str(out), "--project", str(demo), "-f", "json"]) == 0
     assert (out / MANIFEST).exists()
+
+
+def test_an_erasure_updates_every_lake_of_the_project(demo: Path, tmp_path: Path) -> None:
+    """The configured lake and one written with ``--out`` both follow an erasure (ADR 0044):
+    the person's rows leave them, only changed partitions are rewritten, and the pins the
+    erasure made are in the lake by identifier (type and value), as Spark needs them."""
+    from percorso.cli import run_cli
+    from percorso.privacy.erasure import erase
+    from tests.identity.helpers import flagged_sharers
+
+    copy = tmp_path / "p"
+    shutil.copytree(demo, copy)
+    other = tmp_path / "elsewhere"
+    assert run_cli(["lake", "export", "--project", str(copy), "-f", "json"]) == 0
+    assert run_cli(["lake", "export", "--out", str(other), "--project", str(copy), "-f", "json"]) == 0
+    with open_project(copy) as p:
+        who = flagged_sharers(p, 3)
+        gone = {r["event_id"] for r in p.engine.query(
+            "SELECT event_id FROM event_customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [who]).to_pylist()}
+        n_parts = len(json.loads((other / MANIFEST).read_text())["tables"]["events"]["partitions"])
+        report = erase(p, who, rewrite=False)
+        assert sorted(report.lakes_updated) == sorted([str(copy / "lake"), str(other)])
+        assert report.identifiers_kept_flagged > 0
+        pins = p.engine.query("SELECT n.id_type, n.id_value FROM identity_pins JOIN identity_identifiers n "
+                              "USING (id_hash)").to_pandas()
+        for out in (copy / "lake", other):
+            for table in ("events", "identity_map", "consent_history"):
+                same(db_rows(p, table), lake_rows(out, table))
+            assert not set(lake_rows(out, "customers")["customer_id"]) & set(who)
+            assert not set(lake_rows(out, "touchpoints")["event_id"]) & gone - set(db_rows(p, "touchpoints")["event_id"])
+            same(pins, lake_rows(out, "identity_pins")[["id_type", "id_value"]])
+    # a later export of the unchanged database writes nothing: the erasure left each lake current
+    assert sum(export_lake(open_project(copy, read_only=True).engine, other).written.values()) == 0
+    assert len(json.loads((other / MANIFEST).read_text())["tables"]["events"]["partitions"]) <= n_parts

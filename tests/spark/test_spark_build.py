@@ -1,17 +1,18 @@
 """The build on Spark gives DuckDB's tables and DuckDB's identity partition (issue 21).
 
-The oracle is the DuckDB build of the same small demo. ``percorso lake build`` (the CLI) runs
-on a copy of the project whose lake keeps only what ingest wrote (events, contact profiles,
-consent records, campaign costs): no identity map, graph or event keys, no derived table. It
-resolves identity from the raw events on Spark (the resolver's rules in Ibis, ADR 0039), runs
-the shared build code and writes ``identity_map``, ``touchpoints``, ``orders`` and
-``customers`` back. Same rows; numbers equal to 1e-9; the same customer ids (the demo's
-DuckDB build was a first build, so both name every component by the same rule).
+The oracle is the DuckDB build of the same small demo (``built`` in conftest.py: analytics on an
+opt-in consent basis with consent withheld for some, six people erased after the export).
+``percorso lake build`` (the CLI) runs on a copy of the project whose lake keeps what ingest
+wrote (events, contact profiles, consent records, campaign costs), the erasure pins and the
+identity map, only as the previous map that names components (DuckDB's rebuild had one too):
+no derived table. It resolves identity from the raw events on Spark (the resolver's rules in
+Ibis, ADR 0039, with consent and pins, ADR 0044), runs the shared build code and writes
+``identity_map``, ``touchpoints``, ``orders`` and ``customers`` back. Same rows; numbers equal
+to 1e-9; the same customer ids. The naming of new components has its own test below.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,38 +20,12 @@ import pandas as pd
 import pytest
 
 from percorso.project import open_project
+from tests.spark.conftest import absent_from
 
 #: Each table's row key. ``identity_map.id_hash`` is each engine's own 64-bit key of the
 #: identifier (DuckDB's ``hash``, Spark's ``xxhash64``): the identifier itself is compared.
 KEYS = {"identity_map": ["id_type", "id_value"], "touchpoints": ["event_id"], "orders": ["event_id"],
         "customers": ["customer_id"]}
-#: What a build writes into the lake; the copy starts without any of it.
-DERIVED = ("touchpoints", "orders", "customers", "identity_map", "identity_graph", "identity_nodes", "event_keys")
-
-
-@pytest.fixture(scope="module")
-def built(lake_project: Path, spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """(DuckDB project, Spark engine over the copy's lake after ``percorso lake build``, its JSON report)."""
-    import json
-
-    from typer.testing import CliRunner
-
-    from percorso.cli import app
-    from percorso.engine.spark import SparkEngine
-    from percorso.lake import drop_tables
-
-    copy = tmp_path_factory.mktemp("spark-build") / "p"
-    shutil.copytree(lake_project, copy)
-    drop_tables(copy / "lake", DERIVED)
-    res = CliRunner().invoke(app, ["lake", "build", "-p", str(copy), "-f", "json"])
-    assert res.exit_code == 0, res.output
-    rows = {r["table"]: r["rows"] for r in json.loads(res.stdout)}
-    with open_project(lake_project, read_only=True, engine="duckdb") as p:
-        s = SparkEngine(copy / "lake", session=spark, time_zone=p.settings.project.time_zone)
-        yield p, s, rows
-        s.close()
-
-
 def _frame(engine: Any, name: str, columns: list[str]) -> pd.DataFrame:
     df = engine.execute(engine.table(name).select(*columns))
     return df.sort_values(KEYS[name]).reset_index(drop=True)
@@ -123,3 +98,13 @@ def test_fresh_names_follow_the_resolver(spark: Any) -> None:
     # each component picks its oldest previous id: 1 and 4 both pick Cold (first seen
     # 2024-01-01); 4 holds two of its identifiers and keeps it, 1 holds one and is new
     assert named.to_dict() == {1: c("anonymous_id:a1"), 4: "Cold", 6: "Cx"}
+
+
+def test_an_erased_person_is_not_rebuilt_on_spark(built: Any, erased: dict[str, Any]) -> None:
+    """``percorso lake build`` from the lake's events does not bring them back, and the
+    pinned identifiers stay out of every customer (as on DuckDB)."""
+    p, s, _rows = built
+    assert absent_from(s, erased) == []
+    pins = {(a, b) for a, b in s.execute(s.table("identity_pins").select("id_type", "id_value")).itertuples(index=False)}
+    m = s.execute(s.table("identity_map").select("id_type", "id_value"))
+    assert pins and not pins & set(m.itertuples(index=False, name=None))

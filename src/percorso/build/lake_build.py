@@ -10,12 +10,12 @@ Identity: the resolver's rules (identifiers unpivoted from the events and keyed,
 source, the blocklist, hub caps and per-kind limits, the device link) run here too, from the
 lake's raw events (:func:`percorso.identity.engine_rules.resolve_in_engine`, ADR 0039): the
 components come from label propagation in the engine; only the components where a rule can
-refuse a link are collected and solved by the resolver's own solver. Each component is named
+refuse a link are solved by the resolver's own solver, one component per executor task (ADR 0044). Each component is named
 as the resolver names it (the oldest previous customer id it holds, from the lake's current
 ``identity_map``; else ``'C' + sha256(smallest 'type:value')[:12]``) and each event gets the
-customer of its first usable identifier. Stitching by analytics consent records and erasure
-pins stay on DuckDB: a lake with analytics consent records that the basis would apply is
-refused (``spark_identity_consent``).
+customer of its first usable identifier. Analytics consent (each event's latest record decides
+whether its cookie is stitched) and erasure pins (identifiers kept flagged as shared, ADR 0028)
+apply as on DuckDB, from the lake's ``consent_history`` and ``identity_pins`` (ADR 0044).
 
 Writes: each table is staged under ``<lake>/_staging`` by Spark and moved into the lake only
 when every step succeeded (:func:`percorso.lake.install_staged`). ``customers`` leaves out
@@ -58,6 +58,8 @@ class LakeBuildReport:
     """What a build on Spark wrote (rows per table) and how long each step took."""
 
     rounds: int = 0
+    #: what the identity solver got (:attr:`percorso.identity.engine_rules.EngineIdentity.solved`)
+    solved: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -95,12 +97,12 @@ def name_components(comp: Table, previous: Table | None) -> Table:
     return out.select(label=out.label, customer_id=out.customer_id.fill_null(new_id))
 
 
-def identity_map_expr(project: Project, engine: SparkEngine) -> tuple[Table, Table, int]:
+def identity_map_expr(project: Project, engine: SparkEngine) -> tuple[Table, Table, Any]:
     """The identity map and each event's key identifier (``event_id, id_hash``) resolved on the
-    engine from the lake's events, and the propagation rounds it took."""
+    engine from the lake's events, and the run (:class:`~percorso.identity.engine_rules.EngineIdentity`:
+    propagation rounds, what the solver got)."""
     from percorso.identity.engine_rules import resolve_in_engine
 
-    _refuse_consent_stitching(project, engine)
     ident = resolve_in_engine(project, engine, engine.table("events"))
     comp = ident.nodes
     previous = engine.table("identity_map") if engine.has_table("identity_map") else None
@@ -111,19 +113,7 @@ def identity_map_expr(project: Project, engine: SparkEngine) -> tuple[Table, Tab
                           "run this build on DuckDB (`percorso build`), which renames clashing ids",
                           code="spark_id_clash")
     m = comp.join(names, "label")
-    return m.select(*[name for name, _ in IDENTITY_MAP_COLUMNS]), ident.event_keys, ident.rounds
-
-
-def _refuse_consent_stitching(project: Project, engine: SparkEngine) -> None:
-    """Stop when analytics consent records would change the stitching (DuckDB only, for now)."""
-    from percorso.identity.resolver import _analytics_basis
-
-    if _analytics_basis(project) not in ("consent", "legitimate_interest") or not engine.has_table("consent_history"):
-        return
-    ch = engine.table("consent_history")
-    if int(engine.execute(ch.filter(ch.purpose == "analytics").count())):
-        raise EngineError("the lake holds analytics consent records: stitching cookies by consent runs on DuckDB "
-                          "only (`percorso build`, then `percorso lake export`)", code="spark_identity_consent")
+    return m.select(*[name for name, _ in IDENTITY_MAP_COLUMNS]), ident.event_keys, ident
 
 
 class _LakeStage:
@@ -165,7 +155,8 @@ def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
     st = project.settings
     t0 = time.perf_counter()
     try:
-        idmap, keys, report.rounds = identity_map_expr(project, engine)
+        idmap, keys, ident = identity_map_expr(project, engine)
+        report.rounds, report.solved = ident.rounds, ident.solved
         report.rows["identity_map"] = stage.create_table("identity_map", idmap)
         idmap = engine.table("identity_map")
         report.seconds["identity"] = round(time.perf_counter() - t0, 3)

@@ -26,12 +26,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Esporta le tabelle nel lago Parquet (export events, touchpoints, orders, customers,
         identity_map, campaign_costs; only changed partitions are rewritten)."""
-        from percorso.lake import export_lake
+        from percorso.lake import export_lake, remember_lake
 
         # read-only on DuckDB whatever --engine says: the lake is written from the database
         with open_cli_project(project, read_only=True, engine="duckdb") as p, console().status("lake export…"):
             target = out if out is not None else p.lake_path
             report = export_lake(p.engine, target)
+            remember_lake(p.root, target)   # an erasure updates every lake the project wrote
         emit_frame(report.frame(), fmt, None, title=f"lago / lake: {target}")
 
     @lake.command("build")

@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 #: The derived partition column of month-partitioned tables: the UTC month of ``occurred_at``.
 MONTH = "month"
 
-#: Lake tables that are not database tables, each as (query, the tables it reads). None today:
-#: the build on Spark reads the raw events (ADR 0039) instead of the resolver's graph.
-DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {}
+#: Lake tables that are not database tables, each as (query, the tables it reads).
+#: ``identity_pins``: the database keys a pin by the resolver's ``id_hash`` (DuckDB's hash),
+#: which Spark cannot compute; the lake names the identifier (type and value: another
+#: person's identifier, already in the lake's events), ADR 0044.
+DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "identity_pins": ("SELECT n.id_type, n.id_value, p.reason, p.pinned_at FROM identity_pins p "
+                      "JOIN identity_identifiers n USING (id_hash)", ("identity_pins", "identity_identifiers")),
+}
 
 
 def _from(table: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,10 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None) 
         builder = session_cls.builder.master(master).appName("percorso")
         if java_home() and not os.environ.get("JAVA_HOME"):
             os.environ["JAVA_HOME"] = java_home() or ""
+        if master.startswith("local"):
+            # Python workers (the identity solver per component) run this interpreter, which has
+            # percorso and numpy; a cluster's executors name theirs (docs/scale.md)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -250,6 +255,26 @@ class SparkEngine:
 
     def unregister(self, name: str) -> None:
         self._drop(name)
+
+    def map_groups(self, left: Any, right: Any, key: str, fn: Any, schema: str) -> Any:
+        """``fn(left rows, right rows)`` per value of ``key``, in executor tasks, kept as a view.
+
+        Why: a computation that is sequential inside a group but independent between groups
+        (the identity solver on one candidate component, :mod:`percorso.identity.engine_rules`)
+        runs where the rows are: the two inputs are shuffled by ``key`` and each group's rows
+        reach one Python worker as two Arrow tables (``cogroup().applyInArrow``); nothing is
+        collected to the driver. A task holds one group at a time, so the largest group, not
+        the total, bounds its memory. ``schema`` is the result's Spark DDL. The result is
+        computed now (a local checkpoint, as :meth:`temp_table`).
+        """
+        lft = self.session.sql(self.compile(left))
+        rgt = self.session.sql(self.compile(right))
+        out = lft.groupBy(key).cogroup(rgt.groupBy(key)).applyInArrow(fn, schema)
+        name = f"_tmp_{uuid.uuid4().hex[:12]}"
+        df = out.localCheckpoint(eager=True)
+        df.createOrReplaceTempView(name)
+        self._temps[name] = df
+        return self.ibis.table(name)
 
     # -- the Spark build's output ------------------------------------------------------
     def stage_table(self, name: str, expr: Any, staging: Path, partition_by: tuple[str, ...] = ()) -> Any:

@@ -11,32 +11,39 @@ Ibis (DESIGN.md §2's portability rules; the one engine-specific construct, the 
    it (:func:`~percorso.identity.resolver.trusted_sources`), whether the blocklist blocks it.
 2. **Links**: the distinct identifier pairs carried by one event (a self-join of the
    occurrences on the event id), trusted when a trusted source carried the pair. Without
-   analytics consent a cookie is not stitched (the ``consent`` basis with no grant at all:
-   cookie occurrences leave the pairing, as on DuckDB).
+   analytics consent at the time of the event a cookie is not stitched: under the ``consent``
+   or ``legitimate_interest`` basis each event's latest analytics record over the identifiers
+   it carries (a denial wins a tie) decides whether its cookie occurrences join the pairing
+   (:func:`percorso.engine.privacy_sql.unstitch_cookies`'s rule, :func:`refused_events`).
 3. **Rules, split where they can bite.** Label propagation in the engine
    (:mod:`percorso.identity.components`) joins identifiers over every link between two
    unblocked identifiers. A candidate component in which no rule can refuse anything (each
    limited kind within its limit, at most one *known* identifier, no identifier with more
-   links than the hub cap) is one customer: the resolver's rounds would use every one of its
-   links (their tests compare sums over subsets of the component against the same limits).
-   Only the other components (hubs, conflicts, several known customers: a few percent of
-   identifiers) are collected and solved by the resolver's own solver
-   (:func:`percorso.identity.graph.solve_tables`), whose decisions are local to a component,
-   so solving them apart gives the partition a whole-graph run gives.
+   links than the hub cap, no identifier an erasure pinned as shared) is one customer: the
+   resolver's rounds would use every one of its links (their tests compare sums over subsets
+   of the component against the same limits). Only the other components (hubs, conflicts,
+   several known customers with an untrusted link, pins: about 86 % of a generated demo's
+   identifiers, ADR 0044) go to the resolver's own
+   solver (:func:`percorso.identity.graph.solve_tables`), one component at a time: its
+   decisions are local to a component, so solving them apart gives the partition a
+   whole-graph run gives. On Spark each component is solved in an executor task
+   (:meth:`percorso.engine.spark.SparkEngine.map_groups`), never on the driver.
 4. **Device link** (ADR 0009, :mod:`percorso.engine.identity_device_sql`'s rule in Ibis): an
    anonymous component whose (IP key, user agent) cells meet exactly one known component
    within the window, outside hub pairs and, with succession, without an overlapping known
-   browser, takes that component's label.
+   browser, takes that component's label; under a consent basis only when none of its
+   cookies' latest analytics record is a denial (and, opt-in, one is a grant).
 5. **Event keys**: each event's first *usable* identifier in priority order.
 
-Not here (DuckDB only, refused by the caller when present): analytics consent records
-(stitching by consent under ``consent`` or ``legitimate_interest`` needs each event's latest
-record) and erasure pins (``identity_pins``).
+Erasure pins (``identity_pins``, ADR 0028) are read from the database (by ``id_hash``) or from
+the lake (by ``id_type``, ``id_value``: the lake's keys are the engine's own), and the solver
+keeps them flagged, as the resolver does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -70,6 +77,9 @@ class EngineIdentity:
     nodes: Any
     event_keys: Any
     rounds: int = 0
+    #: what went to the solver: components, identifiers, links, and the largest component's
+    #: identifiers and links (one executor task holds one component at a time)
+    solved: dict[str, int] = field(default_factory=dict)
 
 
 def occurrences(events: Table, trusted: list[str], kinds: tuple[str, ...] = IDENTIFIER_COLUMNS) -> Table:
@@ -124,10 +134,25 @@ def resolve_in_engine(project: Project, engine: Any, events: Table) -> EngineIde
             n_events=occ.count(), trusted_seen=occ.t.any())
         ids = ids.mutate(blocked=blocked_expr(ids.id_type, ids.id_value, rules),
                          known=ids.id_type.isin(sorted(STRONG)) & ids.trusted_seen)
+        pins = pinned_keys(engine)
+        if pins is not None:
+            ids = ids.left_join(pins, ids.id_hash == pins.p_hash)
+            ids = ids.mutate(pinned=ids.p_hash.notnull()).drop("p_hash")
+        else:
+            ids = ids.mutate(pinned=ibis.literal(False))
         nodes = engine.temp_table(ids)
         temps.append(nodes)
 
-        linking = occ if basis != "consent" else occ.filter(~occ.id_type.isin(_COOKIE_KINDS))
+        linking = occ
+        if basis in ("consent", "legitimate_interest"):
+            refused = refused_events(engine, occ, opt_in=basis == "consent")
+            if refused is not None:
+                refused = engine.temp_table(refused)
+                temps.append(refused)
+                cookie = occ.id_type.isin(_COOKIE_KINDS)
+                kept = occ.filter(cookie).anti_join(refused, occ.event_id == refused.r_ev)
+                linking = engine.temp_table(occ.filter(~cookie).union(kept, distinct=False))
+                temps.append(linking)
         x = linking.select(ev=linking.event_id, ha=linking.id_hash, ka=linking.k, t=linking.t)
         y = linking.select(ev2=linking.event_id, hb=linking.id_hash, kb=linking.k)
         j = x.join(y, (x.ev == y.ev2) & (x.ka < y.kb))
@@ -140,14 +165,14 @@ def resolve_in_engine(project: Project, engine: Any, events: Table) -> EngineIde
         lab, rounds = connected_components(engine, usable_links, nodes.select(node=nodes.id_hash))
         temps.append(lab)
         cand = nodes.join(lab, nodes.id_hash == lab.node).drop("node")
-        labels = _apply_rules(engine, cand, usable_links, links, cfg.max_customers_per_identifier, temps)
+        labels, solved = _apply_rules(engine, cand, usable_links, links, cfg.max_customers_per_identifier, temps)
         usable = engine.temp_table(labels)
         temps.append(usable)
         if cfg.device_link:
             usable = _device_link(engine, events, occ, usable, cfg, basis, temps)
         keep = [usable]
         keys = _event_keys(engine, occ, usable)
-        result = EngineIdentity(nodes=usable, event_keys=keys, rounds=rounds)
+        result = EngineIdentity(nodes=usable, event_keys=keys, rounds=rounds, solved=solved)
     finally:
         for t in temps:
             if not any(t is k for k in keep):
@@ -155,46 +180,128 @@ def resolve_in_engine(project: Project, engine: Any, events: Table) -> EngineIde
     return result
 
 
-def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, cap: int, temps: list) -> Table:
-    """``id_hash, id_type, id_value, first_seen_at, label`` of every usable identifier.
+def pinned_keys(engine: Any) -> Table | None:
+    """``p_hash``: the keys of the identifiers an erasure keeps flagged (ADR 0028), or None.
+
+    The database's ``identity_pins`` holds the resolver's keys (``id_hash``); the lake's holds
+    the identifiers (``id_type``, ``id_value``: :mod:`percorso.engine.lake_sql` exports them so),
+    keyed here the engine's way (Spark's keys are not DuckDB's).
+    """
+    if not engine.has_table("identity_pins"):
+        return None
+    p = engine.table("identity_pins")
+    if "id_type" in p.columns:
+        p = p.filter(p.id_value.notnull())
+        return p.select(p_hash=identifier_key(p.id_type, p.id_value)).distinct()
+    return p.select(p_hash=p.id_hash).distinct()
+
+
+def _analytics_records(engine: Any, kinds: tuple[str, ...]) -> Table | None:
+    """``r_hash, at, granted``: analytics consent records about identifiers of ``kinds``, keyed
+    as identifiers are (records about a customer id or without a time name no identifier)."""
+    if not engine.has_table("consent_history"):
+        return None
+    ch = engine.table("consent_history")
+    ch = ch.filter((ch.purpose == "analytics") & ch.subject_type.isin(list(kinds)) & ch.subject_value.notnull()
+                   & ch.occurred_at.notnull() & ch.granted.notnull())
+    return ch.select(r_hash=identifier_key(ch.subject_type, ch.subject_value), at=ch.occurred_at,
+                     granted=ch.granted)
+
+
+def _latest_granted(at: Any, granted: Any) -> Any:
+    """Whether the latest record is a grant; at one time a denial wins (it sorts after a grant)."""
+    return granted.argmax(ibis.struct({"at": at, "denied": ~granted}))
+
+
+def refused_events(engine: Any, occ: Table, *, opt_in: bool) -> Table | None:
+    """``r_ev``: events whose cookie must not be stitched (None: no event is refused).
+
+    An event's consent is the latest analytics record at or before it over every identifier
+    it carries (the cookie's own Segment consent, the person's CRM record); a denial wins a
+    tie. Opt-in (``consent`` basis): every event without a latest grant is refused, so with
+    no record at all every cookie is unstitched; opt-out (``legitimate_interest``): only a
+    latest denial refuses. The rule of :func:`percorso.engine.privacy_sql.unstitch_cookies`.
+    """
+    recs = _analytics_records(engine, IDENTIFIER_COLUMNS)
+    if recs is None:
+        return occ.select(r_ev=occ.event_id).distinct() if opt_in else None
+    o = occ.select(ev=occ.event_id, h=occ.id_hash, ts=occ.ts)
+    j = o.join(recs, (o.h == recs.r_hash) & (recs.at <= o.ts))
+    latest = j.group_by("ev").aggregate(granted=_latest_granted(j.at, j.granted))
+    if not opt_in:
+        return latest.filter(~latest.granted).select(r_ev=latest.ev)
+    ok = latest.filter(latest.granted)
+    every = occ.select(r_ev=occ.event_id).distinct()
+    return every.anti_join(ok, every.r_ev == ok.ev)
+
+
+def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, cap: int,
+                 temps: list) -> tuple[Table, dict[str, int]]:
+    """(``id_hash, id_type, id_value, first_seen_at, label`` of every usable identifier, the
+    size of what the solver got).
 
     ``cand`` holds every identifier with its candidate ``label`` (components over the links
     between unblocked identifiers). Components where no rule can bite keep their label; the
-    others are solved by :func:`percorso.identity.graph.solve_tables` on the driver.
+    others are solved by :func:`percorso.identity.graph.solve_tables`, one component per call
+    (:func:`solve_group`): in an executor task on Spark (``engine.map_groups``), in this
+    process on DuckDB (one process anyway). The sizes (components, identifiers, links, the
+    largest component's identifiers and links) say how much one task holds (ADR 0044).
     """
-    deg = usable_links.select(n=usable_links.a).union(usable_links.select(n=usable_links.b), distinct=False)
-    deg = deg.group_by("n").aggregate(d=deg.count())
+    ul = usable_links.mutate(u=(~usable_links.trusted.fill_null(False)).ifelse(1, 0))
+    deg = ul.select(n=ul.a, u=ul.u).union(ul.select(n=ul.b, u=ul.u), distinct=False)
+    deg = deg.group_by("n").aggregate(d=deg.count(), du=deg.u.sum())
     c = cand.left_join(deg, cand.id_hash == deg.n).drop("n")
-    c = c.mutate(d=c.d.fill_null(0))
+    c = c.mutate(d=c.d.fill_null(0), du=c.du.fill_null(0))
+    c = c.filter(~c.blocked)
     per = {f"n_{k}": (c.id_type == k).ifelse(1, 0).sum() for k in LIMITS}
-    comp = c.filter(~c.blocked).group_by("label").aggregate(
-        n_known=c.known.ifelse(1, 0).sum(), max_d=c.d.max(), **per)
-    bad = (comp.n_known > 1) | (comp.max_d > cap)
+    comp = c.group_by("label").aggregate(
+        n_known=c.known.ifelse(1, 0).sum(), max_d=c.d.max(), n_pinned=c.pinned.ifelse(1, 0).sum(),
+        n_nodes=c.count(), n_ends=c.d.sum(), n_untrusted=c.du.sum(), **per)
+    # two known identifiers matter only through an untrusted link: the solver applies trusted
+    # links without that test (``check_known=False``) and rejects only untrusted ones
+    bad = ((comp.n_known > 1) & (comp.n_untrusted > 0)) | (comp.max_d > cap) | (comp.n_pinned > 0)
     for k, lim in LIMITS.items():
         bad = bad | (comp[f"n_{k}"] > lim)
-    complex_labels = engine.temp_table(comp.filter(bad).select(bad_label=comp.label))
-    temps.append(complex_labels)
-    simple = cand.filter(~cand.blocked).anti_join(complex_labels, cand.label == complex_labels.bad_label)
+    complex_comp = engine.temp_table(comp.filter(bad).select(bad_label=comp.label, n_nodes=comp.n_nodes,
+                                                            n_links=comp.n_ends // 2))
+    temps.append(complex_comp)
+    cc = complex_comp
+    size = engine.execute(cc.aggregate(components=cc.count(), identifiers=cc.n_nodes.sum(), links=cc.n_links.sum(),
+                                       max_identifiers=cc.n_nodes.max(), max_links=cc.n_links.max()))
+    stats = {k: int(v) if v == v and v is not None else 0 for k, v in size.iloc[0].to_dict().items()}
+    simple = cand.filter(~cand.blocked).anti_join(cc, cand.label == cc.bad_label)
     cols = ("id_hash", "id_type", "id_value", "first_seen_at", "label")
     simple = simple.select(*cols)
+    if stats["components"] == 0:
+        return simple, stats
 
-    hard = cand.semi_join(complex_labels, cand.label == complex_labels.bad_label)
-    hard_nodes = engine.to_arrow(hard.select("id_hash", "id_type", "trusted_seen", "blocked"))
-    if hard_nodes.num_rows == 0:
-        return simple
-    inside = hard.select(h=hard.id_hash)
+    hard = cand.semi_join(cc, cand.label == cc.bad_label)
+    hn = hard.select(g=hard.label, id_hash=hard.id_hash, id_type=hard.id_type, trusted_seen=hard.trusted_seen,
+                     blocked=hard.blocked, pinned=hard.pinned)
+    inside = hard.select(h=hard.id_hash, g=hard.label)
     inside2 = inside.view()
-    hl = links.semi_join(inside, links.a == inside.h).semi_join(inside2, links.b == inside2.h)
-    hard_links = engine.to_arrow(hl.select(id_hash_a=hl.a, id_hash_b=hl.b, trusted=hl.trusted))
-    solved = _solve(hard_nodes, hard_links, cap)
-    back = engine.register_arrow("_rules_solved", solved)
+    hl = links.join(inside, links.a == inside.h).semi_join(inside2, links.b == inside2.h)
+    hl = hl.select(g=hl.g, id_hash_a=hl.a, id_hash_b=hl.b, trusted=hl.trusted)
+    solver = functools.partial(solve_group, cap=cap)
+    if hasattr(engine, "map_groups"):   # Spark: each component in an executor task
+        back = engine.map_groups(hn, hl, "g", solver, "s_hash bigint, s_label bigint")
+    else:                                # DuckDB: one process; the solver's decisions are per component
+        back = engine.register_arrow("_rules_solved", solver(engine.to_arrow(hn), engine.to_arrow(hl)))
     temps.append(back)
     joined = hard.join(back, hard.id_hash == back.s_hash)
-    return simple.union(joined.select(*cols[:-1], label=joined.s_label))
+    return simple.union(joined.select(*cols[:-1], label=joined.s_label)), stats
+
+
+def solve_group(nodes: pa.Table, links: pa.Table, *, cap: int) -> pa.Table:
+    """``s_hash, s_label`` of the usable identifiers of some whole candidate components.
+
+    Module-level so that Spark pickles it by reference (an executor imports this module).
+    """
+    return _solve(nodes, links, cap)
 
 
 def _solve(nodes: pa.Table, links: pa.Table, cap: int) -> pa.Table:
-    """The resolver's solver on the collected components: ``s_hash, s_label`` of the usable ones.
+    """The resolver's solver on whole candidate components: ``s_hash, s_label`` of the usable ones.
 
     Spark's keys are signed 64-bit (``xxhash64``); the solver numbers identifiers by their
     unsigned 64-bit keys, so they are viewed as such and back (an order-free relabelling).
@@ -212,7 +319,8 @@ def _solve(nodes: pa.Table, links: pa.Table, cap: int) -> pa.Table:
     cols = {"id_hash": u64(nodes["id_hash"]),
             "kind": np.array([ROUND_ORDER.index(t) for t in types], dtype=np.int64),
             "strong": np.array([t in STRONG for t in types], dtype=bool),
-            "trusted_seen": flag(nodes["trusted_seen"]), "blocked": flag(nodes["blocked"])}
+            "trusted_seen": flag(nodes["trusted_seen"]), "blocked": flag(nodes["blocked"]),
+            "pinned": flag(nodes["pinned"])}
     edges = {"link_no": np.arange(links.num_rows, dtype=np.int64), "id_hash_a": u64(links["id_hash_a"]),
              "id_hash_b": u64(links["id_hash_b"]), "trusted": flag(links["trusted"])}
     g = solve_tables(cols, edges, cap=cap)
@@ -238,11 +346,26 @@ def _event_keys(engine: Any, occ: Table, usable: Table) -> Table:
     return engine.temp_table(_first_by_priority(occ, usable, PRIORITY))
 
 
+def _consented_device_links(engine: Any, r: Table, usable: Table, *, opt_in: bool) -> Table:
+    """The device links whose anonymous component may be stitched: none of its cookies' latest
+    analytics record (at any time) is a denial and, opt-in, at least one is a grant (the
+    resolver's ``_consented_device_links``)."""
+    recs = _analytics_records(engine, _COOKIE_KINDS)
+    if recs is None:
+        return r.filter(ibis.literal(False)) if opt_in else r
+    state = recs.group_by("r_hash").aggregate(granted=_latest_granted(recs.at, recs.granted))
+    u = usable.join(state, usable.id_hash == state.r_hash)
+    bad = u.filter(~u.granted).select(b_label=u.label).distinct()
+    r = r.anti_join(bad, r.anon_label == bad.b_label)
+    if opt_in:
+        good = u.filter(u.granted).select(g_label=u.label).distinct()
+        r = r.semi_join(good, r.anon_label == good.g_label)
+    return r
+
+
 def _device_link(engine: Any, events: Table, occ: Table, usable: Table, cfg: Any, basis: str,
                  temps: list) -> Table:
     """``usable`` with anonymous components attached by the guarded device link (ADR 0009)."""
-    if basis == "consent":      # no analytics grant in the lake (else the caller refused): nothing may attach
-        return usable
     e = events.filter((events.ip_key != "") & (events.user_agent != "") & events.occurred_at.notnull())
     e = e.select("event_id", "occurred_at", "ip_key", "user_agent")
     known = usable.filter(usable.id_type.isin(sorted(STRONG))).select(k_label=usable.label).distinct()
@@ -276,10 +399,12 @@ def _device_link(engine: Any, events: Table, occ: Table, usable: Table, cfg: Any
     m = a.join(kk, (a.ip == kk.kip) & (a.ua == kk.kua) & (kk.kday >= a.day - w) & (kk.kday <= a.day + w))
     r = m.group_by(anon_label=m.label).aggregate(known_label=m.known_label.min(), n=m.known_label.nunique())
     r = r.filter(r.n == 1).select("anon_label", "known_label")
+    if basis in ("consent", "legitimate_interest"):
+        r = _consented_device_links(engine, r, usable, opt_in=basis == "consent")
     out = usable.left_join(r, usable.label == r.anon_label)
     moved = engine.temp_table(out.select("id_hash", "id_type", "id_value", "first_seen_at",
                                          label=out.known_label.fill_null(out.label)))
     return moved
 
 
-__all__ = ["EngineIdentity", "blocked_expr", "occurrences", "resolve_in_engine"]
+__all__ = ["EngineIdentity", "blocked_expr", "occurrences", "pinned_keys", "refused_events", "resolve_in_engine"]

@@ -23,8 +23,8 @@ What :func:`erase` does, in one transaction where the engine allows it:
 5. rebuilds the build tables from what is left (full build, value artefacts not refitted:
    other people's CLV, personas and segments stay as they were), scrubs the lines naming them
    from text files percorso keeps in the project folder (the collector's spool), rewrites the
-   database file so the deleted rows' bytes are gone, and logs the erasure in ``privacy_log``
-   with counts only.
+   database file so the deleted rows' bytes are gone, brings the project's Parquet lakes up to
+   date (:func:`update_lakes`), and logs the erasure in ``privacy_log`` with counts only.
 
 Not done here: the retailer's own source files and backups are theirs to delete; the report
 lists backup files in the project folder that still hold the person.
@@ -69,6 +69,8 @@ class ErasureReport:
     text_lines_removed: int = 0
     database_bytes: int = 0
     backups_not_touched: list[str] = field(default_factory=list)
+    #: the project's Parquet lakes brought up to date (ADR 0044): the person left them too
+    lakes_updated: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +129,7 @@ def erase(project: Project, identifiers: list[str], *, actor: str = "cli", rewri
         run_build(project, full=True, refresh=False)
         S.unpin_gone(engine)
     report.text_lines_removed = scrub_text_files(project, keys)
+    report.lakes_updated = update_lakes(project)
     with engine.transaction():
         S.log_action(engine, {"action_id": report.erasure_id, "action": "erase", "done_at": now, "actor": actor,
                               "customers": report.customers, "identifiers": report.identifiers,
@@ -138,6 +141,23 @@ def erase(project: Project, identifiers: list[str], *, actor: str = "cli", rewri
     report.backups_not_touched = sorted(p.name for p in db.parent.glob(db.name + ".before-restore-*"))
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def update_lakes(project: Project) -> list[str]:
+    """Re-export every lake of the project from the database the erasure just cleaned.
+
+    Why here: a lake is a copy of the database for Spark; an erasure that left it would leave
+    the person there, and a build on Spark would bring them back. The export rewrites only
+    the partitions whose rows changed (theirs), each file by an atomic rename, removes the
+    partitions left empty, and carries the pins (ADR 0044).
+    """
+    from percorso.lake import export_lake, project_lakes
+
+    done = []
+    for lake in project_lakes(project.root, project.lake_path, project.database_path):
+        export_lake(project.engine, lake)
+        done.append(str(lake))
+    return done
 
 
 def _text_files(project: Project) -> list[Path]:
