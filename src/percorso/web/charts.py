@@ -60,10 +60,13 @@ def styled(fig: go.Figure, locale: str, *, x_title: str | None = None, y_title: 
                  height=height, margin=dict(l=10, r=10, t=30, b=10),
                  showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                  hoverlabel=dict(font=dict(family=FONT)), xaxis=xaxis, yaxis=yaxis)
+    # the default template Plotly copied into the new figure is dropped before the layout is
+    # copied, and the new layout names an empty one so that setting it does not copy the
+    # default in again (each copy was ~4,500 deep-copied objects, 2-3 ms a chart: ADR 0043)
+    fig.layout.template = None
     layout = fig.layout.to_plotly_json()
-    layout.pop("template", None)
     # constants of this function on a layout Plotly already validated; plotly.js checks them when drawing
-    fig.layout = go.Layout(_merged(layout, house), _validate=False)
+    fig.layout = go.Layout({**_merged(layout, house), "template": {}}, _validate=False)
     fig.layout.template = None  # no template at all (not Plotly's default one)
     return fig
 
