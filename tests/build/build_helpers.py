@@ -32,6 +32,18 @@ def write_jsonl(path: Path, messages: list[dict[str, Any]]) -> Path:
     return path
 
 
+def two_web_batches(folder: Path) -> tuple[Path, Path]:
+    """Two small Segment files: a first import (a cookie with a campaign visit, a user), then
+    one that links the cookie to the user and adds a new cookie (an incremental build's input)."""
+    first = write_jsonl(folder / "a.jsonl", [
+        seg("m1", "2025-03-01T08:00:00Z", anon="a1"),
+        seg("m2", "2025-03-01T08:05:00Z", anon="a1", url="https://shop.it/?utm_source=google&utm_medium=cpc"),
+        seg("m3", "2025-03-02T09:00:00Z", user="u1")])
+    second = write_jsonl(folder / "b.jsonl", [
+        seg("m4", "2025-03-03T10:00:00Z", anon="a1", user="u1"), seg("m5", "2025-03-03T10:31:00Z", anon="a2")])
+    return first, second
+
+
 ECOM_HEAD = ("order_id,line_no,order_date,user_id,email,phone,anonymous_id,sku,product_name,category,quantity,"
              "unit_price,discount,currency,coupon_code,shipping_cost,status\n")
 POS_HEAD = ("\ufeffNegozio;Numero scontrino;Data;Ora;Carta fedeltà;Codice articolo;Descrizione;Categoria;Quantità;"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from build_helpers import ingest, seg, write_jsonl
+from build_helpers import ingest, seg, two_web_batches, write_jsonl
 
 from percorso.build import plan as P
 from percorso.build import run_build
@@ -25,10 +25,8 @@ def test_a_new_process_runs_the_stored_plan_without_compiling(tmp_path, monkeypa
     init_project(tmp_path / "p", name="t")
     p = open_project(tmp_path / "p")
     try:
-        ingest(p, "web", write_jsonl(tmp_path / "a.jsonl", [
-            seg("m1", "2025-03-01T08:00:00Z", anon="a1"),
-            seg("m2", "2025-03-01T08:05:00Z", anon="a1", url="https://shop.it/?utm_source=google&utm_medium=cpc"),
-            seg("m3", "2025-03-02T09:00:00Z", user="u1")]))
+        first, second = two_web_batches(tmp_path)
+        ingest(p, "web", first)
         assert run_build(p).mode == "full"
         assert p.engine.count(S.PLAN) == 1          # the full build compiled the incremental one
         P._MEMO.clear()                             # as a new process would start
@@ -37,8 +35,7 @@ def test_a_new_process_runs_the_stored_plan_without_compiling(tmp_path, monkeypa
             raise AssertionError("compiled again")
 
         monkeypatch.setattr(P, "compile_plan", no_compile)
-        ingest(p, "web", write_jsonl(tmp_path / "b.jsonl", [
-            seg("m4", "2025-03-03T10:00:00Z", anon="a1", user="u1"), seg("m5", "2025-03-03T10:31:00Z", anon="a2")]))
+        ingest(p, "web", second)
         assert run_build(p).mode == "incremental"
         incremental = _tables(p)
         monkeypatch.undo()
@@ -101,3 +98,22 @@ def test_the_plan_reads_only_the_event_columns_its_queries_use(tmp_path):
         assert _tables(p) == incremental
     finally:
         p.close()
+
+
+def test_a_plan_found_in_this_process_is_kept_in_each_project(tmp_path):
+    """Two projects of the same code, settings and columns have the same plan: the second one,
+    built in the process that compiled it for the first, keeps it too (else its next build, in
+    a new process, would compile it again)."""
+    keys = []
+    for name in ("p1", "p2"):
+        init_project(tmp_path / name, name="t")
+        p = open_project(tmp_path / name)
+        try:
+            ingest(p, "web", write_jsonl(tmp_path / f"{name}.jsonl", [seg("m1", "2025-03-01T08:00:00Z", anon="a1")]))
+            run_build(p)
+            rules = load_rules(p, p.settings.channels.rules_version)
+            keys.append(P.plan_key(p.engine, _settings_fingerprint(p), rules))
+            assert S.has_plan(p.engine, keys[-1])
+        finally:
+            p.close()
+    assert keys[0] == keys[1] and len(P._MEMO) == 1   # one compilation, kept in both

@@ -115,13 +115,19 @@ def event_columns(plan: dict[str, str]) -> list[str] | None:
 
 
 def incremental_plan(project: Project, rules: ChannelRules, settings_fingerprint: str) -> tuple[str, dict[str, str], bool]:
-    """``(key, sql by step, compiled now)``: from this process, the project, or compiled now."""
-    from percorso.engine.build_sql import read_plan
+    """``(key, sql by step, to keep)``: from this process, the project, or compiled now; ``to
+    keep``: the project does not hold it yet (the build writes it).
+
+    A plan found in this process may be another project's (same code, settings and columns:
+    the same SQL), so the project is asked whether it keeps it too: else its next build, in a
+    new process, would compile it again.
+    """
+    from percorso.engine.build_sql import has_plan, read_plan
 
     engine = project.engine
     key = plan_key(engine, settings_fingerprint, rules)
     if key in _MEMO:
-        return key, _MEMO[key], False
+        return key, _MEMO[key], not has_plan(engine, key)
     stored = read_plan(engine, key)
     if stored is not None:
         _MEMO[key] = stored

@@ -165,7 +165,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
 
     rules = load_rules(project, project.settings.channels.rules_version)
     touched_only = False
-    plan_key, plan, compiled = None, None, False
+    plan_key, plan, to_keep = None, None, False
     if full:
         _derive_full(project, engine, rules, say, report, parts)
     else:
@@ -176,7 +176,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         S.stage_event_rows(engine, after, PRIORITY)
         report.customers_rebuilt = S.stage_scope(engine, touched_only=touched_only)
         # the queries were compiled once (ADR 0032): here they only run, on the event columns they read
-        plan_key, plan, compiled = P.incremental_plan(project, rules, fingerprint)
+        plan_key, plan, to_keep = P.incremental_plan(project, rules, fingerprint)
         S.stage_scope_events(engine, P.event_columns(plan))
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
         _derive_incremental(engine, plan, say, report)
@@ -212,8 +212,8 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
         if full:  # the next incremental build finds its queries compiled
-            plan_key, plan, compiled = P.incremental_plan(project, rules, fingerprint)
-        if compiled:
+            plan_key, plan, to_keep = P.incremental_plan(project, rules, fingerprint)
+        if to_keep:
             S.write_plan(engine, plan_key, plan)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)
     return ident

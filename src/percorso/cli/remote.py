@@ -4,8 +4,8 @@ Why: DuckDB lets one process hold the database; while a server runs, a command o
 file itself would fail with a lock error. :func:`forward` finds the server through the
 project's run file and sends it the command line; the server runs the very same command
 and returns its output and exit code, which are printed here unchanged. Standard library
-only (``urllib``): every command pays this check, so it must cost next to nothing when no
-server runs (one ``stat`` of the run file).
+only (``urllib``, imported only when a server runs): every command pays this check, so it must
+cost next to nothing when no server runs (one ``stat`` of the run file).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import json
 import os
 import shutil
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 #: Commands never sent to a server (they start one, or only print).
@@ -43,6 +41,9 @@ def forward(argv: list[str]) -> int | None:
     info = runfile.read(root)
     if not info or not runfile.alive(int(info.get("pid", 0))):
         return None  # no server, or a stale file left by a killed one: DuckDB's lock is free
+    import urllib.error
+    import urllib.request
+
     body = json.dumps({"argv": argv, "cwd": os.getcwd(),
                        "columns": shutil.get_terminal_size((120, 24)).columns}).encode("utf-8")
     req = urllib.request.Request(f"{info['url']}/v1/cli", data=body, method="POST",

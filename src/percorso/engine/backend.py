@@ -8,6 +8,7 @@ other threads get their own cursor (:meth:`Engine.cursor`).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from percorso.errors import (
     DatabaseDamaged,
@@ -30,6 +30,7 @@ from percorso.errors import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from ibis.expr.types import Table
 
 
@@ -69,6 +70,13 @@ def default_temp_cap(folder: str | Path, share: float = 0.5) -> str | None:
     except OSError:
         return None
     return f"{max(int(free * share) >> 20, 1)}MiB"
+
+
+def _is_arrow_table(value: object) -> bool:
+    """Whether ``value`` is an Arrow table, without importing pyarrow: a process that never
+    loaded it (an incremental build runs engine SQL only) cannot hold one (~0.1 s saved)."""
+    pa = sys.modules.get("pyarrow")
+    return pa is not None and isinstance(value, pa.Table)
 
 
 class Engine:
@@ -243,10 +251,23 @@ class Engine:
 
     # -- reading ----------------------------------------------------------------------
     def has_table(self, name: str) -> bool:
-        row = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchall()[0]
-        return bool(row and row[0])
+        """Whether a table (temporary included) or a view ``name`` exists.
+
+        Looked up as a query would find it (DuckDB's relation lookup: ~0.1 ms); only a name it
+        does not find is looked for in every attached database through ``information_schema``
+        (~1-2 ms: a build asks ~60 times, most for tables that exist). A failed lookup leaves
+        an open transaction usable, unlike a failed query.
+        """
+        if self._relation(name) is not None:
+            return True
+        return bool(self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                     [name]).fetchall()[0][0])
+
+    def _relation(self, name: str) -> duckdb.DuckDBPyRelation | None:
+        try:
+            return self.con.table(name)
+        except duckdb.Error:
+            return None
 
     def table(self, name: str) -> Table:
         """Ibis table expression for a stored table."""
@@ -255,6 +276,10 @@ class Engine:
         return self.ibis.table(name)
 
     def columns(self, name: str) -> list[str]:
+        """The column names of table or view ``name``, in order (none when it does not exist)."""
+        rel = self._relation(name)
+        if rel is not None:
+            return list(rel.columns)
         return [r[0] for r in self.con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
             [name],
@@ -381,7 +406,7 @@ class Engine:
     def create_table(self, name: str, expr: Any, *, replace: bool = True) -> int:
         """Materialise an Ibis expression (or Arrow table) as table ``name``; returns rows."""
         with self._write_lock:
-            if isinstance(expr, pa.Table):
+            if _is_arrow_table(expr):
                 self.con.register("_percorso_ctas", expr)
                 try:
                     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"

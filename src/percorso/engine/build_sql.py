@@ -371,6 +371,12 @@ def read_plan(engine: Engine, key: str) -> dict[str, str] | None:
     return json.loads(rows[0][0]) if rows else None
 
 
+def has_plan(engine: Engine, key: str) -> bool:
+    """Whether the project keeps the plan stored under ``key``."""
+    return engine.has_table(PLAN) and bool(
+        engine.con.execute(f"SELECT count(*) FROM {PLAN} WHERE key = ?", [key]).fetchall()[0][0])
+
+
 def write_plan(engine: Engine, key: str, plan: dict[str, str]) -> None:
     """Keep ``plan`` under ``key`` (only the latest: an older key can no longer match)."""
     engine.con.execute(f"CREATE OR REPLACE TABLE {PLAN} AS SELECT ?::VARCHAR AS key, ?::VARCHAR AS sql",

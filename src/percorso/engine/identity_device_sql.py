@@ -58,8 +58,8 @@ def device_link_candidates(engine: Engine, labels: pa.Table, *, window_days: int
 
 def has_network_evidence(engine: Engine) -> bool:
     """Whether any event carries both an IP key and a user agent (else the link has nothing to do)."""
-    return bool(engine.query("""SELECT count(*) AS n FROM (SELECT 1 FROM events
-        WHERE ip_key <> '' AND user_agent <> '' LIMIT 1)""")["n"][0].as_py())
+    return bool(engine.con.execute("""SELECT count(*) FROM (SELECT 1 FROM events
+        WHERE ip_key <> '' AND user_agent <> '' LIMIT 1)""").fetchall()[0][0])
 
 
 def _stage_cells(engine: Engine) -> None:

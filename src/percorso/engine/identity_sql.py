@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from percorso.events.schema import IDENTIFIER_COLUMNS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from percorso.engine.backend import Engine
 
 
@@ -413,6 +413,8 @@ def customer_evidence(engine: Engine, customer_id: str, limit: int) -> tuple[pa.
           FROM identity_links l JOIN identity_map m ON m.customer_id = ? AND (
                (m.id_type = l.id_type_a AND m.id_value = l.id_value_a) OR
                (m.id_type = l.id_type_b AND m.id_value = l.id_value_b)))""", [customer_id])
+    import pyarrow as pa
+
     merges = (engine.query("SELECT * FROM identity_merges WHERE kept_id = ? OR retired_id = ? ORDER BY merged_at",
                            [customer_id, customer_id]) if engine.has_table("identity_merges") else pa.table({}))
     return ids, links, flags, merges

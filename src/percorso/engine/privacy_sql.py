@@ -75,9 +75,10 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
     rewrite of the file resets it, and the ids keep a full re-read from adding anything twice).
     """
     engine.run("CREATE TABLE IF NOT EXISTS consent_state (events_rowid BIGINT, profiles_rowid BIGINT)")
-    st = engine.query("SELECT max(events_rowid), max(profiles_rowid) FROM consent_state").to_pylist()[0]
-    ev_after = -1 if st["max(events_rowid)"] is None else int(st["max(events_rowid)"])
-    cp_after = -1 if st["max(profiles_rowid)"] is None else int(st["max(profiles_rowid)"])
+    # a plain fetch, not Arrow: a build that loads nothing else of pyarrow need not (~0.1 s)
+    ev_last, cp_last = engine.con.execute("SELECT max(events_rowid), max(profiles_rowid) FROM consent_state").fetchall()[0]
+    ev_after = -1 if ev_last is None else int(ev_last)
+    cp_after = -1 if cp_last is None else int(cp_last)
     ptyp, pval = _subject(SUBJECT_ORDER[:5], "c")
     etyp, eval_ = _subject(SUBJECT_ORDER, "e")
     ktyp, kval = _subject(COOKIE_SUBJECT_ORDER, "e")

@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Identifier kinds :func:`hash_identifier_column` understands.
 KINDS = ("email", "phone", "tax_code", "ip", "loyalty_card")
@@ -161,6 +162,8 @@ def normalizer(kind: str, region: str = "IT"):  # noqa: ANN201 - small dispatche
 
 def normalize_distinct(kind: str, values: pa.Array, region: str = "IT") -> pa.Array:
     """Normalised value for each element of an array of *distinct* raw values."""
+    import pyarrow as pa
+
     fn = normalizer(kind, region)
     return pa.array([None if v is None else fn(v) for v in values.to_pylist()], pa.string())
 
@@ -173,6 +176,9 @@ def hash_identifier_column(kind: str, arrow_array: pa.Array | pa.ChunkedArray, s
     ``pc.index_in`` + ``take``, so a column with millions of rows and few distinct values
     costs little. ``loyalty_card`` is normalised but not hashed.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = arrow_array.combine_chunks() if isinstance(arrow_array, pa.ChunkedArray) else arrow_array
     arr = arr.cast(pa.string())
     uniq = pc.unique(arr).drop_null()

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
 from percorso.engine import identity_device_sql as D
 from percorso.engine import identity_keys_sql as K
@@ -29,6 +28,8 @@ from percorso.identity.graph import solve_tables
 from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, STRONG, UNTRUSTED_KINDS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from percorso.project import Project
 
 Progress = Callable[[str], None]
@@ -283,6 +284,8 @@ def _consented_device_links(engine, links: pa.Table, lab: np.ndarray, h: np.ndar
     keep = ~np.isin(anon, bad)
     if opt_in:
         keep &= np.isin(anon, np.unique(lab[np.isin(h, sh[granted])]))
+    import pyarrow as pa
+
     return links.filter(pa.array(keep))
 
 
@@ -298,6 +301,8 @@ def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.n
     if not cfg.device_link:
         return labels, None
     if not D.has_network_evidence(engine):   # files without IP / user agent: nothing to weigh
+        import pyarrow as pa
+
         return labels, pa.table({"anon_label": pa.array([], pa.int64())})
     say("collegamento dei dispositivi / device link")
     lab = labels[usable]

@@ -22,8 +22,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from percorso.engine import privacy_sql as S
 from percorso.errors import InputError, NotFound
 from percorso.privacy.settings import PURPOSES, PrivacySettings, check_purpose, privacy_settings
@@ -253,6 +251,8 @@ def set_consent(project: Project, identifier: str, purpose: str, granted: bool, 
                          ).hexdigest()[:32]
     rec = {"consent_id": cid, "subject_type": stype, "subject_value": sval, "purpose": p, "granted": bool(granted),
            "occurred_at": when, "source": source, "text_version": text_version, "origin_event_id": None, "recorded_at": now}
+    import pyarrow as pa
+
     types = {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string()}
     S.insert_consent(engine, pa.table({c: pa.array([rec[c]], type=types[t]) for c, t in S.CONSENT_COLUMNS}))
     return rec

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from percorso.value.personas_numbering import GONE, Numbering
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from percorso.engine import Engine
 
 #: The personas of the customers (written by :mod:`percorso.value.personas`).
@@ -67,6 +67,8 @@ DEFAULT_RUN = PersonaRun(None, None, None, 0, 50_000, [], {}, None)
 
 def save_persona_run(engine: Engine, run: PersonaRun) -> None:
     """Append one run to ``persona_runs``."""
+    import pyarrow as pa
+
     engine.create_empty_table(PERSONA_RUNS, _RUNS, replace=False)
     engine.append_arrow(PERSONA_RUNS, pa.table({
         "computed_at": pa.array([run.computed_at], pa.timestamp("us")),
@@ -98,6 +100,8 @@ def last_persona_run(engine: Engine) -> PersonaRun | None:
 
 def save_numbering(engine: Engine, computed_at: datetime, numbering: Numbering) -> None:
     """Append how the personas of the run ``computed_at`` were numbered."""
+    import pyarrow as pa
+
     k, gone = len(numbering.numbers), numbering.gone
     engine.create_empty_table(NUMBERING, _NUMBERING, replace=False)
     engine.append_arrow(NUMBERING, pa.table({
@@ -126,6 +130,8 @@ def load_numbering(engine: Engine, computed_at: Any) -> Numbering | None:
 
 def mark_stale(engine: Engine, artefact: str, reason: str) -> None:
     """Record that ``artefact`` no longer reflects the data; the first reason is kept."""
+    import pyarrow as pa
+
     engine.create_empty_table(STALE, _STALE, replace=False)
     if artefact in stale(engine):
         return

@@ -1,0 +1,50 @@
+"""``percorso build`` as a user runs it: a fresh process (issue 15, ADR 0032).
+
+An incremental build runs engine SQL compiled once, so its process needs DuckDB, numpy (the
+identity solver) and pydantic (the settings), not pyarrow, Ibis or pandas: each of those
+imported at a module's top again would add 0.05-0.5 s to every build (and nothing would fail).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from build_helpers import ingest, two_web_batches
+
+import percorso
+from percorso.build import run_build
+from percorso.project import init_project, open_project
+
+_RUN = """
+import json, runpy, sys
+sys.argv = ["percorso", "build", "--project", sys.argv[1], "--format", "json"]
+try:
+    runpy.run_module("percorso", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("pyarrow", "ibis", "pandas", "sqlglot", "scipy", "rich") if m in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Path):
+    init_project(tmp_path / "p", name="t")
+    p = open_project(tmp_path / "p")
+    try:
+        first, second = two_web_batches(tmp_path)
+        ingest(p, "web", first)
+        assert run_build(p).mode == "full"   # it also compiles and keeps the incremental plan
+        ingest(p, "web", second)
+    finally:
+        p.close()
+    env = dict(os.environ, PYTHONPATH=str(Path(percorso.__file__).resolve().parents[1]), PERCORSO_PROGRESS="0")
+    done = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path / "p")], capture_output=True, text=True,
+                          env=env, check=True, timeout=120)
+    *report, last = done.stdout.strip().splitlines()
+    assert json.loads(last) == {"code": 0, "heavy": []}, done.stderr
+    built = json.loads("\n".join(report))
+    assert built["mode"] == "incremental" and built["new_events"] == 2
