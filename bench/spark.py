@@ -142,6 +142,7 @@ def main() -> None:
             try:
                 report, out["spark_s"]["build"] = _timed(lambda: build_lake(p, spark))
                 out["spark_build_rounds"] = report.rounds
+                out["spark_build_solver"] = report.solved   # what went to the per-component solver (ADR 0044)
                 for step in ("identity", "touchpoints", "orders", "customers", "write"):
                     out["spark_s"][f"build_{step}"] = report.seconds.get(step)
                 for name in ("touchpoints", "orders", "customers"):

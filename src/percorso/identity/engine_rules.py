@@ -18,11 +18,12 @@ Ibis (DESIGN.md §2's portability rules; the one engine-specific construct, the 
 3. **Rules, split where they can bite.** Label propagation in the engine
    (:mod:`percorso.identity.components`) joins identifiers over every link between two
    unblocked identifiers. A candidate component in which no rule can refuse anything (each
-   limited kind within its limit, at most one *known* identifier, no identifier with more
-   links than the hub cap, no identifier an erasure pinned as shared) is one customer: the
+   limited kind within its limit, at most one *known* identifier or no untrusted link, no
+   identifier with more links of its round, to kinds judged no later than its own, than the
+   hub cap, no identifier an erasure pinned as shared) is one customer: the
    resolver's rounds would use every one of its links (their tests compare sums over subsets
    of the component against the same limits). Only the other components (hubs, conflicts,
-   several known customers with an untrusted link, pins: about 86 % of a generated demo's
+   several known customers with an untrusted link, pins: about 82 % of a generated demo's
    identifiers, ADR 0044) go to the resolver's own
    solver (:func:`percorso.identity.graph.solve_tables`), one component at a time: its
    decisions are local to a component, so solving them apart gives the partition a
@@ -156,7 +157,8 @@ def resolve_in_engine(project: Project, engine: Any, events: Table) -> EngineIde
         x = linking.select(ev=linking.event_id, ha=linking.id_hash, ka=linking.k, t=linking.t)
         y = linking.select(ev2=linking.event_id, hb=linking.id_hash, kb=linking.k)
         j = x.join(y, (x.ev == y.ev2) & (x.ka < y.kb))
-        links = engine.temp_table(j.group_by(a=j.ha, b=j.hb).aggregate(trusted=j.t.any()))
+        links = engine.temp_table(j.group_by(a=j.ha, b=j.hb).aggregate(trusted=j.t.any(), ka=j.ka.min(),
+                                                                        kb=j.kb.min()))
         temps.append(links)
         ok = nodes.filter(~nodes.blocked).select(nb=nodes.id_hash)
         ok2 = ok.view()
@@ -247,19 +249,23 @@ def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, ca
     process on DuckDB (one process anyway). The sizes (components, identifiers, links, the
     largest component's identifiers and links) say how much one task holds (ADR 0044).
     """
-    ul = usable_links.mutate(u=(~usable_links.trusted.fill_null(False)).ifelse(1, 0))
-    deg = ul.select(n=ul.a, u=ul.u).union(ul.select(n=ul.b, u=ul.u), distinct=False)
-    deg = deg.group_by("n").aggregate(d=deg.count(), du=deg.u.sum())
+    # an identifier is judged against the links to kinds judged no later than its own (its
+    # round's links): more of those than the hub cap is what can make it a hub
+    ul = usable_links.mutate(u=(~usable_links.trusted.fill_null(False)).ifelse(1, 0),
+                             ra=_round_no(usable_links.ka), rb=_round_no(usable_links.kb))
+    ends = ul.select(n=ul.a, u=ul.u, r=(ul.rb <= ul.ra).ifelse(1, 0)).union(
+        ul.select(n=ul.b, u=ul.u, r=(ul.ra <= ul.rb).ifelse(1, 0)), distinct=False)
+    deg = ends.group_by("n").aggregate(d=ends.count(), dr=ends.r.sum(), du=ends.u.sum())
     c = cand.left_join(deg, cand.id_hash == deg.n).drop("n")
-    c = c.mutate(d=c.d.fill_null(0), du=c.du.fill_null(0))
+    c = c.mutate(d=c.d.fill_null(0), dr=c.dr.fill_null(0), du=c.du.fill_null(0))
     c = c.filter(~c.blocked)
     per = {f"n_{k}": (c.id_type == k).ifelse(1, 0).sum() for k in LIMITS}
     comp = c.group_by("label").aggregate(
-        n_known=c.known.ifelse(1, 0).sum(), max_d=c.d.max(), n_pinned=c.pinned.ifelse(1, 0).sum(),
+        n_known=c.known.ifelse(1, 0).sum(), max_dr=c.dr.max(), n_pinned=c.pinned.ifelse(1, 0).sum(),
         n_nodes=c.count(), n_ends=c.d.sum(), n_untrusted=c.du.sum(), **per)
     # two known identifiers matter only through an untrusted link: the solver applies trusted
     # links without that test (``check_known=False``) and rejects only untrusted ones
-    bad = ((comp.n_known > 1) & (comp.n_untrusted > 0)) | (comp.max_d > cap) | (comp.n_pinned > 0)
+    bad = ((comp.n_known > 1) & (comp.n_untrusted > 0)) | (comp.max_dr > cap) | (comp.n_pinned > 0)
     for k, lim in LIMITS.items():
         bad = bad | (comp[f"n_{k}"] > lim)
     complex_comp = engine.temp_table(comp.filter(bad).select(bad_label=comp.label, n_nodes=comp.n_nodes,
@@ -290,6 +296,11 @@ def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, ca
     temps.append(back)
     joined = hard.join(back, hard.id_hash == back.s_hash)
     return simple.union(joined.select(*cols[:-1], label=joined.s_label)), stats
+
+
+def _round_no(k: Any) -> Any:
+    """The round (position in :data:`~percorso.identity.kinds.ROUND_ORDER`) of kind rank ``k``."""
+    return ibis.cases(*((k == _K[name], i) for i, name in enumerate(ROUND_ORDER)), else_=len(ROUND_ORDER))
 
 
 def solve_group(nodes: pa.Table, links: pa.Table, *, cap: int) -> pa.Table:
