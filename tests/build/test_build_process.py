@@ -1,8 +1,9 @@
 """``percorso build`` as a user runs it: a fresh process (issue 15, ADR 0032).
 
 An incremental build runs engine SQL compiled once, so its process needs DuckDB, numpy (the
-identity solver) and pydantic (the settings), not pyarrow, Ibis or pandas: each of those
-imported at a module's top again would add 0.05-0.5 s to every build (and nothing would fail).
+identity solver) and pydantic (the settings), not pyarrow, Ibis or pandas; nor phonenumbers and
+stdnum (the blocklist's hashes are kept), nor the journeys' model (no journey): each of those
+imported at a module's top again would add 0.02-0.5 s to every build (and nothing would fail).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ try:
     runpy.run_module("percorso", run_name="__main__")
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in ("pyarrow", "ibis", "pandas", "sqlglot", "scipy", "rich") if m in sys.modules)
+heavy = sorted(m for m in ("pyarrow", "ibis", "pandas", "sqlglot", "scipy", "rich", "phonenumbers", "stdnum",
+                           "percorso.activation.model") if m in sys.modules)
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 

@@ -6,15 +6,19 @@ Named ``activation`` (and the CLI ``percorso journey``) to keep it apart from
 
 from typing import Any
 
-from percorso.activation.model import Journey, journey_from_dict
-
 __all__ = ["Journey", "after_build", "journey_from_dict", "on_micro_batch", "preview", "results", "tick"]
 _SERVICE = ("after_build", "on_micro_batch", "preview", "results", "tick")
+_MODEL = ("Journey", "journey_from_dict")
 
 
 def __getattr__(name: str) -> Any:
-    """The service's names, imported on first use: the service loads pandas, and a build of a
-    project without journeys only reads the journey files (:mod:`percorso.activation.store`)."""
+    """The service's and the model's names, imported on first use: the service loads pandas,
+    the model builds its pydantic classes (~0.02 s), and a build of a project without journeys
+    only looks for journey files (:mod:`percorso.activation.store`)."""
+    if name in _MODEL:
+        from percorso.activation import model
+
+        return getattr(model, name)
     if name not in _SERVICE:
         raise AttributeError(f"module 'percorso.activation' has no attribute '{name}'")
     from percorso.activation import service

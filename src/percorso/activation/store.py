@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from percorso.activation.model import Journey, journey_from_dict
 from percorso.errors import InputError, NotFound, suggest
+
+if TYPE_CHECKING:
+    from percorso.activation.model import Journey
 
 FOLDER = "activation"
 
@@ -63,8 +65,13 @@ def journey_path(root: Path, name: str) -> Path:
 
 def load_journeys(root: Path) -> list[Journey]:
     """Every journey file of the project, by name; a broken file is one line naming it."""
+    paths = sorted(folder(root).glob("*.json"))
+    if not paths:   # every build asks: a project without journeys loads no model (pydantic)
+        return []
+    from percorso.activation.model import journey_from_dict
+
     out = []
-    for path in sorted(folder(root).glob("*.json")):
+    for path in paths:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -106,6 +113,8 @@ def set_enabled(root: Path, name: str, enabled: bool) -> Journey:
 def example(name: str) -> Journey:
     if name not in EXAMPLES:
         raise NotFound(f"no shipped journey {name!r}; {suggest(name, EXAMPLES)}", code="journey_not_found")
+    from percorso.activation.model import journey_from_dict
+
     return journey_from_dict(EXAMPLES[name], origin=f"example {name}")
 
 

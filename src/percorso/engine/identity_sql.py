@@ -8,6 +8,7 @@ back as Arrow arrays joined in SQL. Values are bound with ``?``; identifiers are
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from percorso.events.schema import IDENTIFIER_COLUMNS
@@ -97,6 +98,25 @@ def write_sources(engine: Engine, pairs: list[tuple[str, str]]) -> None:
     """Keep the (source_name, source_kind) pairs of the events resolved (read by :func:`source_kinds`)."""
     engine.run(f"""CREATE OR REPLACE TABLE {SOURCES} AS SELECT unnest(?::VARCHAR[]) AS source_name,
         unnest(?::VARCHAR[]) AS source_kind""", [[n for n, _ in pairs], [k for _, k in pairs]])
+
+
+#: The keyed hashes of the blocklist's e-mails, phones and tax codes, under the key of what they
+#: were made from (one row: :func:`percorso.identity.resolver._blocklist_rules`).
+BLOCKLIST_KEYS = "identity_blocklist_keys"
+
+
+def read_blocklist_keys(engine: Engine, key: str) -> dict[str, list[str]] | None:
+    """The hashes kept under ``key`` (hashed kind -> keys), or None."""
+    if not engine.has_table(BLOCKLIST_KEYS):
+        return None
+    rows = engine.con.execute(f"SELECT keys FROM {BLOCKLIST_KEYS} WHERE key = ?", [key]).fetchall()
+    return json.loads(rows[0][0]) if rows else None
+
+
+def write_blocklist_keys(engine: Engine, key: str, keys: dict[str, list[str]]) -> None:
+    """Keep ``keys`` under ``key`` (only the latest: an older key can no longer match)."""
+    engine.run(f"CREATE OR REPLACE TABLE {BLOCKLIST_KEYS} AS SELECT ?::VARCHAR AS key, ?::VARCHAR AS keys",
+               [key, json.dumps(keys, sort_keys=True)])
 
 
 def blocked_sql(rules: list[tuple[str, list[str], str | None]]) -> tuple[str, list]:
