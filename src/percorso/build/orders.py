@@ -10,7 +10,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from percorso.build.schema import ORDER_COLUMNS
+from percorso.build.schema import NOT_INFORMATIVE, ORDER_COLUMNS
 from percorso.build.touchpoints import ORDER_EVENT_TYPES, _ibis_type
 
 
@@ -18,7 +18,6 @@ from percorso.build.touchpoints import ORDER_EVENT_TYPES, _ibis_type
 #: last non-direct click for session sources; 30 days matches the attribution lookback).
 LAST_NON_DIRECT_DAYS = 30
 
-_NOT_INFORMATIVE = ("Direct", "Unassigned")
 
 #: Where a customer buys, from their purchase orders (returns excluded): the one definition of
 #: an "omnichannel" customer (bought online *and* in store), read by ``percorso omnichannel``
@@ -37,29 +36,37 @@ def purchase_mix(orders: ir.Table) -> ir.Table:
     return per.select("customer_id", mix=mix, orders=per.orders, revenue=per.revenue)
 
 
-def _purchase_channel(tp: ir.Table) -> ir.Table:
+def _purchase_channel(tp: ir.Table, carry: ir.Table | None = None) -> ir.Table:
     """Online orders placed in a direct session take the last non-direct online channel.
 
     Why: a customer who clicked a Google ad on Monday and typed the shop's address on
     Wednesday bought "from Google" in every analytics tool (GA4's last non-direct click);
     calling that order Direct would hide the campaign that brought it.
     """
-    informative = tp.online.fill_null(False) & ~tp.channel.isin(_NOT_INFORMATIVE)
+    informative = tp.online.fill_null(False) & ~tp.channel.isin(NOT_INFORMATIVE)
     w = ibis.window(group_by=tp.customer_id, order_by=[tp.occurred_at, tp.event_id], rows=(None, 0))
     # arg_max/max skip NULLs (LAST_VALUE would need IGNORE NULLS, which Ibis does not emit)
     at = informative.ifelse(tp.occurred_at, ibis.null("timestamp"))
     last = ibis.struct({"at": tp.occurred_at, "id": tp.event_id})   # same-second clicks: by event id
     last = informative.ifelse(last, ibis.null(last.type()))   # (a window FIRST takes no FILTER)
     tp = tp.mutate(_nd=tp.channel.argmax(last).over(w), _nd_at=at.max().over(w))
+    if carry is not None:
+        # an incremental build's tail (ADR 0040): the last informative touchpoint before the cut
+        # (``c_nd``, ``c_nd_at``) precedes every row here, so it counts only where none of these does
+        tp = tp.left_join(carry.select("customer_id", "c_nd", "c_nd_at"), "customer_id").drop("customer_id_right")
+        # (``_nd_at`` tells: a window of no informative row may still give ``_nd`` a value)
+        none = tp._nd_at.isnull()
+        tp = tp.mutate(_nd=none.ifelse(tp.c_nd, tp._nd), _nd_at=none.ifelse(tp.c_nd_at, tp._nd_at)).drop("c_nd", "c_nd_at")
     recent = tp._nd_at.notnull() & (tp._nd_at + ibis.interval(days=LAST_NON_DIRECT_DAYS) >= tp.occurred_at)
     use_nd = tp.online.fill_null(False) & (tp.channel == "Direct") & recent
     return tp.mutate(channel=use_nd.ifelse(tp._nd, tp.channel)).drop("_nd", "_nd_at")
 
 
-def orders_expr(touchpoints: ir.Table) -> ir.Table:
+def orders_expr(touchpoints: ir.Table, carry: ir.Table | None = None) -> ir.Table:
     """Order rows of the given touchpoints; ``n_lines``/``n_items`` are filled afterwards
-    from the items JSON by :func:`percorso.engine.build_sql.fill_order_item_counts`."""
-    t = _purchase_channel(touchpoints)
+    from the items JSON by :func:`percorso.engine.build_sql.fill_order_item_counts`.
+    ``carry``: see :func:`_purchase_channel`."""
+    t = _purchase_channel(touchpoints, carry)
     t = t.filter(t.event_type.isin(ORDER_EVENT_TYPES) & t.order_id.notnull())
     is_return = t.event_type.isin(("return", "refund")) | (t.revenue.fill_null(0) < 0)
     t = t.mutate(

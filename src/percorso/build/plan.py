@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine import build_tail_sql as T
+
 if TYPE_CHECKING:
     from percorso.channels.rules import ChannelRules
     from percorso.engine import Engine
@@ -85,28 +87,40 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
                                                    "id_value": idmap.id_value.type()}))
     scoped = keyed(staged)
     out: dict[str, str] = {}
-    sess = sessions_expr(scoped, rules, session_gap_minutes)
+    # the customers rebuilt from a tail continue from the rows kept before their cut (ADR 0040)
+    carry = unbound(T.CARRY, _schema(T.CARRY_COLUMNS))
+    sess = sessions_expr(scoped, rules, session_gap_minutes, carry)
     out["_build_sessions"] = engine.compile(sess)
-    tp = touchpoint_rows_expr(scoped, unbound("_build_sessions", sess.schema()), stage_settings, time_zone)
+    tp = touchpoint_rows_expr(scoped, unbound("_build_sessions", sess.schema()), stage_settings, time_zone, carry)
     out["_build_touchpoints"] = engine.compile(tp)
     ru = record_updates_expr(scoped)
     out["_build_record_updates"] = engine.compile(ru)
     tp_t = unbound("_build_touchpoints", tp.schema())
-    orders = orders_expr(tp_t)
+    orders = orders_expr(tp_t, carry)
     out["_build_orders"] = engine.compile(orders)
     merges = unbound("identity_merges", engine.table("identity_merges").schema()) \
         if engine.has_table("identity_merges") else None
-    cust = customers_expr(tp_t, unbound("_build_record_updates", ru.schema()), unbound("_build_orders", orders.schema()),
-                          unbound("identity_map", idmap.schema()), scoped.select("event_id", "customer_id"),
+    # a customer's row reads all of their rows: the new ones and, for a tail, those kept before the cut
+    every = {name: unbound(name, _schema(cols)) for name, cols in T.ALL_TABLES.items()}
+    cust = customers_expr(every[T.TP_ALL], every[T.RU_ALL], every[T.ORDERS_ALL],
+                          unbound("identity_map", idmap.schema()), every[T.EC_ALL],
                           unbound("contact_profiles", engine.table("contact_profiles").schema()), merges)
     out["_build_customers"] = engine.compile(cust)
     from percorso.engine.build_sql import read_columns
 
     # the event columns the queries read: only those are read by rowid for the scope's events
-    cols = read_columns(engine, out, STEPS, "_build_events", SOURCES)
+    cols = read_columns(engine, out, STEPS, "_build_events", SOURCES, extra=T.ddl_of_inputs())
     if cols is not None:
         out[EVENT_COLUMNS] = json.dumps(cols)
     return out
+
+
+def _schema(columns: tuple[tuple[str, str], ...]) -> Any:
+    import ibis
+
+    from percorso.build.touchpoints import _ibis_type
+
+    return ibis.schema({name: _ibis_type(sql) for name, sql in columns})
 
 
 def event_columns(plan: dict[str, str]) -> list[str] | None:

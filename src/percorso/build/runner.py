@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from percorso.build import digest as D
 from percorso.build import plan as P
-from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.build.schema import (CUSTOMER_COLUMNS, NOT_INFORMATIVE, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS,
+                                   SESSION_SYSTEMS, TOUCHPOINT_COLUMNS)
 from percorso.channels.rules import load_rules
 from percorso.engine import build_sql as S
+from percorso.engine import build_tail_sql as T
 from percorso.identity.kinds import PRIORITY
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ class BuildReport:
     new_events: int = 0
     events_without_customer: int = 0
     customers_rebuilt: int = 0
+    #: of those, rebuilt from the time of their first new event, not from their first (ADR 0040)
+    customers_from_tail: int = 0
     touchpoints: int = 0
     orders: int = 0
     customers: int = 0
@@ -70,6 +74,13 @@ def _settings_fingerprint(project: Project) -> str:
                        "time_zone": st.project.time_zone,  # the local days of every touchpoint
                        "channels": st.channels.model_dump()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _tail_allowed(project: Project) -> bool:
+    """Whether customers may be rebuilt from a cut: not when a stage rule reads the channel
+    (a kept row's stage would follow a channel the carry changes; ADR 0040)."""
+    rules = (project.settings.stages or {}).get("rules") or []
+    return not any(isinstance(r, dict) and r.get("channels") for r in rules)
 
 
 def _schema_changed(engine: Any) -> bool:
@@ -177,7 +188,11 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         report.customers_rebuilt = S.stage_scope(engine, touched_only=touched_only)
         # the queries were compiled once (ADR 0032): here they only run, on the event columns they read
         plan_key, plan, to_keep = P.incremental_plan(project, rules, fingerprint)
-        S.stage_scope_events(engine, P.event_columns(plan))
+        # a customer only appended to is rebuilt from the time of their first new event (ADR 0040)
+        T.empty_inputs(engine)
+        if T.stage_cut(engine, after, tail=_tail_allowed(project)):
+            T.stage_carry(engine, SESSION_SYSTEMS, NOT_INFORMATIVE)
+        S.stage_scope_events(engine, P.event_columns(plan), tail=T.tail_count(engine) > 0)
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
         _derive_incremental(engine, plan, say, report)
 
@@ -196,6 +211,8 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
                 # the scope holds the old customers of moved events too: a customer retired
                 # by a merge loses its rows here and gets none back
                 S.stage_gone(engine, name, "_build_scope")
+                if name in T.CUT_TABLES:   # a tail customer keeps their rows before the cut
+                    T.cut_gone(engine, name)
                 if name in D.DIGEST_COLUMNS:
                     # digest = old - deleted + appended (read before the delete, by rowid)
                     base = old_digests.get(name) or D.stored_table_digest(engine, name)
@@ -206,8 +223,9 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
             S.drop(engine, staged)
         D.write_digests(engine, digests)
         if not full:
-            S.drop(engine, "_build_scope")
-            S.drop(engine, "_build_events")
+            T.drop_tail(engine)
+            for name in ("_build_scope", "_build_events", "_build_m"):
+                S.drop(engine, name)
         # what this build was made from: the next incremental build compares
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
@@ -285,6 +303,12 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
     S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
+    if T.tail_count(engine) and T.session_fallbacks(engine, SESSION_SYSTEMS, NOT_INFORMATIVE):
+        # customers whose rows after the cut the carry cannot give: their whole history, then again
+        T.picked_of_fallbacks(engine)
+        S.read_picked(engine, P.event_columns(plan))
+        S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
+    report.customers_from_tail = T.tail_count(engine)
     S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"], temp=True)
     S.drop(engine, "_build_sessions")
     S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"], temp=True)
@@ -296,6 +320,7 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
     report.seconds["orders"] = round(time.perf_counter() - t1, 3)
     say("clienti / customers")
     t1 = time.perf_counter()
+    T.stage_all_inputs(engine)
     S.run_plan_step(engine, "_build_customers", plan["_build_customers"], temp=True)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 

@@ -8,6 +8,12 @@ fixture :func:`percorso.testing.journeys_for` writes the same tables directly.
 
 from __future__ import annotations
 
+#: Systems whose events share browser/app sessions and inherit the session channel.
+SESSION_SYSTEMS: tuple[str, ...] = ("web", "app", "ecommerce")
+#: Channels that say nothing of how a customer came: a session's channel is the first other one,
+#: and an order placed in a Direct session takes the last other one (GA4's last non-direct click).
+NOT_INFORMATIVE: tuple[str, ...] = ("Direct", "Unassigned")
+
 TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),
     ("customer_id", "VARCHAR"),

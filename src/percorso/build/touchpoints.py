@@ -19,15 +19,13 @@ import ibis
 import ibis.expr.types as ir
 
 from percorso.build.records import touchpoint_events
-from percorso.build.schema import TOUCHPOINT_COLUMNS
+from percorso.build.schema import NOT_INFORMATIVE, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
 from percorso.engine.dialect import json_value
 from percorso.engine.localtime import to_local
 from percorso.journeys.stages import assign_stages
 
-#: Systems whose events share browser/app sessions and inherit the session channel.
-SESSION_SYSTEMS: tuple[str, ...] = ("web", "app", "ecommerce")
 
 #: Ad-platform rows without UTM tags: (platform, is_impression) → (utm_source, utm_medium).
 #: Auto-tagged clicks (gclid, fbclid) and impressions carry no UTMs; without this mapping
@@ -99,23 +97,34 @@ def _keys(identified: ir.Table, rules: ChannelRules) -> ir.Table:
     )
 
 
-def _sessions(k: ir.Table, gap_minutes: int) -> ir.Table:
+def _sessions(k: ir.Table, gap_minutes: int, carry: ir.Table | None = None) -> ir.Table:
     """Session number ``_sno`` per customer: a new session after ``gap_minutes`` of inactivity.
 
     Ordered by time alone: events of the same second are always in one session (the second
     one's gap is 0), so the number does not depend on how ties are ordered.
+
+    ``carry`` (an incremental build's tail, ADR 0040): per customer whose rows before a cut are
+    kept, the time ``c_last_at`` and session number ``c_sno`` of the last kept row; the first
+    event after the cut is compared with it, and numbers continue from it. A customer without
+    a carry row is numbered from 0, as without ``carry``.
     """
+    if carry is not None:
+        k = k.left_join(carry.select("customer_id", "c_last_at", "c_sno"), "customer_id").drop("customer_id_right")
     w = ibis.window(group_by=k.customer_id, order_by=k.occurred_at)
     prev = k.occurred_at.lag().over(w)
+    if carry is not None:
+        prev = prev.fill_null(k.c_last_at)
     gap = ibis.interval(minutes=gap_minutes)
     k = k.mutate(_starts=(prev.isnull() | (k.occurred_at > prev + gap)).cast("int64"))
     w2 = ibis.window(group_by=k.customer_id, order_by=k.occurred_at, rows=(None, 0))
-    return k.mutate(_sno=k._starts.sum().over(w2) - 1).drop("_starts")
+    if carry is None:
+        return k.mutate(_sno=k._starts.sum().over(w2) - 1).drop("_starts")
+    return k.mutate(_sno=k._starts.sum().over(w2) + k.c_sno.fill_null(-1)).drop("_starts", "c_last_at", "c_sno")
 
 
 def _session_firsts(s: ir.Table) -> ir.Table:
     """Web/app/e-commerce sessions: channel and rule of their first informative event."""
-    inf = s.filter(s.source_system.isin(SESSION_SYSTEMS) & (s.channel != "Direct") & (s.channel != "Unassigned"))
+    inf = s.filter(s.source_system.isin(SESSION_SYSTEMS) & ~s.channel.isin(NOT_INFORMATIVE))
     first = ibis.struct({"at": inf.occurred_at, "id": inf.event_id})   # same-second events: by id
     return inf.group_by(["customer_id", "_sno"]).aggregate(
         _s_channel=inf.channel.argmin(first), _s_rule=inf.channel_rule.argmin(first))
@@ -142,7 +151,7 @@ def _order_ranks(s: ir.Table) -> ir.Table:
     )
 
 
-def session_rows_expr(s: ir.Table) -> ir.Table:
+def session_rows_expr(s: ir.Table, carry: ir.Table | None = None) -> ir.Table:
     """Per kept touchpoint event (``_r``): its session, channel and rule, session's first
     channel and order values: everything the wide rows take from the session rows, narrow.
 
@@ -155,13 +164,23 @@ def session_rows_expr(s: ir.Table) -> ir.Table:
     firsts = _session_firsts(s)
     ranks = _order_ranks(s)
     t = sess.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
+    if carry is not None:
+        # the session continued across the cut takes the channel of its first informative event
+        # when that one is before the cut (``c_fixed``, ADR 0040): it precedes every row here
+        c = carry.select("customer_id", "c_sno", "c_fixed", "c_first_ch", "c_first_rule")
+        t = t.left_join(c, "customer_id").drop("customer_id_right")
+        fixed = (t._sno == t.c_sno).fill_null(False) & t.c_fixed.fill_null(False)
+        t = t.mutate(_s_channel=fixed.ifelse(t.c_first_ch, t._s_channel),
+                     _s_rule=fixed.ifelse(t.c_first_rule, t._s_rule)).drop("c_sno", "c_fixed", "c_first_ch",
+                                                                          "c_first_rule")
     t = t.left_join(ranks, "_r").drop("_r_right")
     return t.filter(~t._is_order | (t._rank == 0))
 
 
-def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str) -> ir.Table:
+def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str,
+             carry: ir.Table | None = None) -> ir.Table:
     """The wide rows: every event column of ``rows`` joined to its session row, channel and order values."""
-    return _wide_rows(rows, session_rows_expr(s), stage_settings, time_zone)
+    return _wide_rows(rows, session_rows_expr(s, carry), stage_settings, time_zone)
 
 
 def _wide_rows(rows: ir.Table, srows: ir.Table, stage_settings: Mapping[str, Any] | None,
@@ -279,16 +298,17 @@ def write_touchpoints(
         engine.drop_table("_build_srows")
 
 
-def sessions_expr(identified_events: ir.Table, rules: ChannelRules, session_gap_minutes: int) -> ir.Table:
+def sessions_expr(identified_events: ir.Table, rules: ChannelRules, session_gap_minutes: int,
+                  carry: ir.Table | None = None) -> ir.Table:
     """The narrow session rows of the touchpoint events (first of the two steps of
-    :func:`write_touchpoints`, materialised before the second)."""
-    return _sessions(_keys(identified_events, rules), session_gap_minutes)
+    :func:`write_touchpoints`, materialised before the second); ``carry``: see :func:`_sessions`."""
+    return _sessions(_keys(identified_events, rules), session_gap_minutes, carry)
 
 
 def touchpoint_rows_expr(rows: ir.Table, sessions: ir.Table, stage_settings: Mapping[str, Any] | None,
-                         time_zone: str = "UTC") -> ir.Table:
+                         time_zone: str = "UTC", carry: ir.Table | None = None) -> ir.Table:
     """The ``touchpoints`` rows: the events of ``rows`` joined to their materialised ``sessions``."""
-    return _rows_of(rows, sessions, stage_settings, time_zone)
+    return _rows_of(rows, sessions, stage_settings, time_zone, carry)
 
 
 def _ibis_type(sql: str) -> str:

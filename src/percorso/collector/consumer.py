@@ -187,7 +187,8 @@ class Consumer:
         self.recent.append({"events": report.events_read, "accepted": report.accepted, "at": report.at,
                             "seconds": report.seconds, "cpu": report.cpu,
                             "build_steps": report.build.get("steps", {}),
-                            "customers_rebuilt": report.build.get("customers_rebuilt")})
+                            "customers_rebuilt": report.build.get("customers_rebuilt"),
+                            "customers_from_tail": report.build.get("customers_from_tail")})
         return report
 
     def _checkpoint_if_idle(self) -> None:
@@ -346,6 +347,7 @@ def live_build(project: Any) -> dict[str, Any]:
     rep = run_build(project, refresh=False)
     value = refresh_after_build(project, only=("segments",))
     out = {"mode": rep.mode, "new_events": rep.new_events, "customers_rebuilt": rep.customers_rebuilt,
+           "customers_from_tail": rep.customers_from_tail,
            "seconds": rep.seconds.get("total"), "steps": dict(rep.seconds), "value": value.refreshed}
     from percorso.activation import on_micro_batch
 

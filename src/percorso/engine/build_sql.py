@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from percorso.engine import build_tail_sql as T
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.identity_keys_sql import first_key_sql
 from percorso.engine.identity_region_sql import TOUCHED, clear_touched, touched_is_partial
@@ -182,22 +183,27 @@ def stage_scope(engine: Engine, *, touched_only: bool = False) -> int:
     first; no scan of the history). Returns the number of customers.
     """
     where = f" WHERE id_hash IN {_TOUCHED}" if touched_only else ""
+    # ``moved``: some old event of the customer may now belong to another one, or another's to
+    # them (an identifier seen before changed customer, or an event's key changed): their whole
+    # history is rebuilt; a customer only appended to may be rebuilt from a cut (ADR 0040)
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
-        SELECT DISTINCT customer_id FROM (
-            SELECT m.customer_id FROM _build_new_rows n JOIN identity_map m ON m.id_hash = n.k
-            UNION ALL SELECT customer_id FROM (
+        SELECT customer_id, bool_or(moved) AS moved FROM (
+            SELECT m.customer_id, false AS moved FROM _build_new_rows n JOIN identity_map m ON m.id_hash = n.k
+            UNION ALL SELECT a.customer_id, b.id_hash IS NOT NULL AND b.customer_id IS DISTINCT FROM a.customer_id FROM (
                 SELECT id_hash, customer_id, first_seen_at FROM identity_map{where}
-                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM built_identity{where})
-            UNION ALL SELECT customer_id FROM (
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM built_identity{where}) a
+                LEFT JOIN built_identity b ON b.id_hash = a.id_hash
+            UNION ALL SELECT b.customer_id, m.id_hash IS NULL OR m.customer_id IS DISTINCT FROM b.customer_id FROM (
                 SELECT id_hash, customer_id, first_seen_at FROM built_identity{where}
-                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM identity_map{where})
-            UNION ALL SELECT m.customer_id FROM (
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM identity_map{where}) b
+                LEFT JOIN identity_map m ON m.id_hash = b.id_hash
+            UNION ALL SELECT m.customer_id, true FROM (
                 SELECT event_id, id_hash FROM identity_event_keys EXCEPT SELECT event_id, id_hash FROM built_event_keys) d
                 JOIN identity_map m USING (id_hash)
-            UNION ALL SELECT b.customer_id FROM (
+            UNION ALL SELECT b.customer_id, true FROM (
                 SELECT event_id, id_hash FROM built_event_keys EXCEPT SELECT event_id, id_hash FROM identity_event_keys) d
                 JOIN built_identity b USING (id_hash)
-        ) WHERE customer_id IS NOT NULL""")
+        ) WHERE customer_id IS NOT NULL GROUP BY ALL""")
     return engine.count("_build_scope")
 
 
@@ -259,7 +265,7 @@ def write_event_rows(engine: Engine) -> None:
     engine.con.execute("DROP TABLE IF EXISTS _build_rekeyed")
 
 
-def stage_scope_events(engine: Engine, columns: list[str] | None = None) -> int:
+def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail: bool = False) -> int:
     """Temp ``_build_events``: the ``events_identified`` rows of the customers in ``_build_scope``.
 
     The events are found in ``build_event_rows`` (an integer probe per event: the key of
@@ -270,6 +276,9 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None) -> int:
     -> 0.15). ``columns``: the only event columns the build's queries read
     (:func:`read_columns`); the others are left NULL, unread (each column read by rowid
     decompresses every vector holding a wanted row: half the columns, half the cost).
+    ``tail``: customers with a cut (``_build_cut``) get only their events from the cut on
+    (:mod:`percorso.engine.build_tail_sql`). ``_build_m`` (the scope's keys) is kept until the
+    write, for the customers that fall back to a whole rebuild.
     """
     stale = " AND r NOT IN (SELECT r FROM _build_rekeyed)" if engine.count("_build_rekeyed") else ""
     engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_m AS SELECT id_hash, customer_id, id_type, id_value
@@ -277,6 +286,17 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None) -> int:
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_picked AS
         SELECT k, r FROM {EVENT_ROWS} WHERE k IN (SELECT id_hash FROM _build_m){stale}
         UNION ALL SELECT k, r FROM _build_new_rows WHERE k IN (SELECT id_hash FROM _build_m)""")
+    if tail:   # a tail customer's events before their cut are not read (ADR 0040)
+        T.split_picked(engine)
+    engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_events AS
+        SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type, m.id_value FROM events e, _build_m m LIMIT 0""")
+    read_picked(engine, columns)
+    return engine.count("_build_events")
+
+
+def read_picked(engine: Engine, columns: list[str] | None) -> None:
+    """Append to ``_build_events`` the events listed in ``_build_picked(k, r)`` (then dropped), read
+    by rowid (``columns`` only; see :func:`stage_scope_events`), with the key and its customer."""
     wanted = None if columns is None else set(columns)
     read = [c for c in engine.columns("events") if wanted is None or c in wanted]
     cols = ", ".join(qi(c) for c in read)
@@ -285,20 +305,15 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None) -> int:
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cand AS
         SELECT {cols}, e.rowid AS _row FROM events e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
     # every column of events, in its order (the unread ones NULL), then the key and its customer
-    engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_events AS
-        SELECT e.*, p.k AS id_hash, m.customer_id, m.id_type, m.id_value FROM events e, _build_picked p, _build_m m
-        LIMIT 0""")
     engine.con.execute(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value)
         SELECT {", ".join(f"c.{qi(c)}" for c in read)}, p.k, m.customer_id, m.id_type, m.id_value
         FROM _build_cand c JOIN _build_picked p ON p.r = c._row JOIN _build_m m ON m.id_hash = p.k""")
     engine.con.execute("DROP TABLE IF EXISTS _build_cand")
     engine.con.execute("DROP TABLE IF EXISTS _build_picked")
-    engine.con.execute("DROP TABLE IF EXISTS _build_m")
-    return engine.count("_build_events")
 
 
 def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], staged: str,
-                 sources: tuple[str, ...]) -> list[str] | None:
+                 sources: tuple[str, ...], extra: tuple[str, ...] = ()) -> list[str] | None:
     """The columns of table ``staged`` that the queries ``plan[step]`` (run in ``steps`` order,
     each written as table ``step``) read, or None when that cannot be told.
 
@@ -307,6 +322,7 @@ def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], s
     a private in-memory database, and the scans of ``staged`` list the columns they project.
     Filter pushdown is switched off there, so a column used only by a filter is projected too;
     a scan that still shows a filter, or no scan found, answers None (every column is read).
+    ``extra``: DDL of the other inputs the queries read (made there empty too).
     """
     import duckdb
 
@@ -320,6 +336,8 @@ def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], s
                 mem.execute(ddl[0][0])
         mem.execute(f"""CREATE TABLE {qi(staged)} AS SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type,
             m.id_value FROM events e, identity_map m LIMIT 0""")
+        for ddl in extra:
+            mem.execute(ddl)
         used: set[str] = set()
         for step in steps:
             tree = json.loads(mem.execute("EXPLAIN (FORMAT json) " + plan[step]).fetchall()[0][1])

@@ -1,0 +1,283 @@
+"""SQL of the incremental build's tails: a customer rebuilt from a cut, not from their first event (ADR 0040).
+
+Why: the collector's micro-batches append a few events to each of ~20,000 customers every few
+seconds; rebuilding each customer's whole history made a micro-batch cost the touched
+histories (sessions, channels and orders of ~300,000-600,000 old events for 50,000 new ones).
+Every touchpoint value is causal (a session number, a session's first informative channel, the
+last non-direct channel of an order depend on what came before, in time order), so the rows
+of a customer before the time ``t0`` of their earliest new event stay what they were, and the
+rows from ``t0`` on follow from the events from ``t0`` on plus a *carry*: what the kept rows
+say about the state at the cut (the last row's time and session number, the open session's
+channel, the last informative channel). A customer takes this path (``_build_cut.t0`` set)
+unless one of these holds, and then their whole history is rebuilt as before (``t0`` NULL):
+
+- identity moved some of their old events (an identifier or an event key changed customer:
+  a merge, a split, a re-key); a new identifier joining a customer moves nothing;
+- an event at or after ``t0`` already stored, or a new one, carries an order id the customer
+  already has (the one-row-per-order rule ranks an order's events together, across the cut);
+- an event without a time;
+- the open session's channel cannot be told from the kept rows: its web rows were ``Direct``
+  and an informative event now joins it (the kept rows' channel changes), or its first
+  informative event may be an old one after the cut (:func:`session_fallbacks`);
+- (the runner) a stage rule reads the channel: the carry would not re-stage the kept rows.
+
+The derived rows of a tail customer with ``occurred_at >= t0`` are deleted and derived again;
+those before are kept. Identifiers come from code; values are bound.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from percorso.engine.backend import Engine
+
+#: Per tail customer with kept rows: the state at the cut (read by the compiled plan's queries).
+CARRY = "_build_carry"
+CARRY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("customer_id", "VARCHAR"), ("c_last_at", "TIMESTAMP"), ("c_sno", "BIGINT"), ("c_web", "BOOLEAN"),
+    ("c_fixed", "BOOLEAN"), ("c_first_ch", "VARCHAR"), ("c_first_rule", "VARCHAR"), ("c_nd", "VARCHAR"),
+    ("c_nd_at", "TIMESTAMP"))
+#: What the customers query reads: every row of the scope's customers, new and kept.
+TP_ALL, RU_ALL, ORDERS_ALL, EC_ALL = "_build_tp_all", "_build_ru_all", "_build_orders_all", "_build_ec_all"
+ALL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    TP_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP"), ("event_id", "VARCHAR"), ("channel", "VARCHAR"),
+             ("stage", "VARCHAR")),
+    RU_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP")),
+    ORDERS_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP"), ("is_return", "BOOLEAN"),
+                 ("revenue", "DOUBLE"), ("store_id", "VARCHAR")),
+    EC_ALL: (("event_id", "VARCHAR"), ("customer_id", "VARCHAR")),
+}
+#: Source of each ``_all`` table: (the new rows, the stored table whose kept rows join them).
+_ALL_SOURCES = {TP_ALL: ("_build_touchpoints", "touchpoints"), RU_ALL: ("_build_record_updates", "record_updates"),
+                ORDERS_ALL: ("_build_orders", "orders")}
+#: Tables whose rows of a tail customer are replaced from ``t0`` on (the others: whole customers).
+CUT_TABLES = ("touchpoints", "orders", "record_updates")
+_TEMPS = ("_build_cut", CARRY, "_build_new_ev", "_build_tp_old", "_build_old_r", "_build_picked_pre",
+          "_build_fallback", "_build_pt", "_build_pt_at", "_build_ru_old", "_build_orders_old")
+
+
+def _cols(columns: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{c} {t}" for c, t in columns)
+
+
+def ddl_of_inputs() -> tuple[str, ...]:
+    """``CREATE TABLE`` of the carry and the ``_all`` tables, empty (to plan the queries)."""
+    return tuple(f"CREATE TABLE {name} ({_cols(cols)})" for name, cols in ((CARRY, CARRY_COLUMNS), *ALL_TABLES.items()))
+
+
+def _in(values: tuple[str, ...]) -> str:
+    """A SQL list of constant strings from code (quotes doubled)."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
+    """Temp ``_build_cut(customer_id, t0)`` for every scope customer, and ``_build_new_ev``.
+
+    ``_build_scope(customer_id, moved)`` must exist. ``t0``: the earliest time of the
+    customer's appended events when none of their old events moved (``moved`` false) and
+    every appended one has a time; else NULL (the whole history). ``tail`` False: all NULL.
+    Returns the number of tail customers.
+    """
+    con = engine.con
+    # the appended events with the customer of their key (by rowid alone first: joined in the
+    # same statement, DuckDB read every column of every event)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_new_ev0 AS SELECT rowid AS r, event_id, occurred_at, order_id
+        FROM events WHERE rowid > ?""", [after_rowid])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_new_ev AS
+        SELECT n.r, n.event_id, n.occurred_at, n.order_id, m.customer_id FROM _build_new_ev0 n
+        JOIN _build_new_rows k ON k.r = n.r JOIN identity_map m ON m.id_hash = k.k""")
+    con.execute("DROP TABLE _build_new_ev0")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cut AS
+        SELECT s.customer_id, CASE WHEN {bool(tail)} AND NOT s.moved AND n.n = n.n_at THEN n.t0 END AS t0
+        FROM _build_scope s LEFT JOIN (SELECT customer_id, min(occurred_at) AS t0, count(*) AS n,
+                                              count(occurred_at) AS n_at FROM _build_new_ev GROUP BY ALL) n
+        USING (customer_id)""")
+    return tail_count(engine)
+
+
+def tail_count(engine: Engine) -> int:
+    return int(engine.con.execute("SELECT count(*) FROM _build_cut WHERE t0 IS NOT NULL").fetchall()[0][0])
+
+
+_TAIL = "(SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL)"
+
+
+def _stored_rows(engine: Engine, table: str, target: str, columns: str) -> None:
+    """Temp ``target``: ``columns`` of the rows of ``table`` whose customer is a tail customer
+    (a probe of the customer column, then a read by rowid of the rows found)."""
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT rowid AS r FROM {table}
+        WHERE customer_id IN {_TAIL}""")
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {columns} FROM {table}
+        WHERE rowid IN (SELECT r FROM _build_old_r)""")
+    engine.con.execute("DROP TABLE IF EXISTS _build_old_r")
+
+
+def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informative: tuple[str, ...]) -> int:
+    """The tail customers' stored rows (``_build_tp_old``, ``_build_ru_old``, ``_build_orders_old``)
+    and their carry (:data:`CARRY`); customers whose order ids meet across the cut, or whose
+    stored rows have no time, go back to a whole rebuild. Returns the tail customers left."""
+    con = engine.con
+    _stored_rows(engine, "touchpoints", "_build_tp_old", "customer_id, occurred_at, event_id, session_id, "
+                 "source_system, channel, channel_rule, online, order_id, stage")
+    con.execute(f"""UPDATE _build_cut SET t0 = NULL WHERE t0 IS NOT NULL AND customer_id IN (
+        SELECT o.customer_id FROM _build_tp_old o JOIN _build_cut c USING (customer_id)
+            WHERE o.occurred_at IS NULL OR (o.order_id IS NOT NULL AND o.occurred_at >= c.t0)
+        UNION ALL SELECT n.customer_id FROM _build_new_ev n JOIN _build_tp_old o
+            ON o.customer_id = n.customer_id AND o.order_id = n.order_id)""")
+    web, dull = _in(session_systems), _in(not_informative)
+    informative = f"coalesce(online, false) AND channel NOT IN {dull}"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {CARRY} AS
+        WITH pre AS (SELECT o.* FROM _build_tp_old o JOIN _build_cut c USING (customer_id)
+                     WHERE c.t0 IS NOT NULL AND o.occurred_at < c.t0),
+        -- the last kept row is in the open session (session numbers grow with time)
+        last AS (SELECT customer_id, max(occurred_at) AS c_last_at, arg_max(session_id, occurred_at) AS sid,
+                        arg_max(channel, {{'at': occurred_at, 'id': event_id}}) FILTER ({informative}) AS c_nd,
+                        max(occurred_at) FILTER ({informative}) AS c_nd_at
+                 FROM pre GROUP BY ALL),
+        -- the open session's web rows: all 'Direct' (no informative event), or all its channel and rule
+        ses AS (SELECT p.customer_id, count(*) AS n, min(channel) AS ch0, max(channel) AS ch1,
+                       min(channel_rule) AS r0, max(channel_rule) AS r1, count(channel_rule) AS nr
+                FROM pre p JOIN last l ON l.customer_id = p.customer_id AND p.session_id = l.sid
+                WHERE p.source_system IN {web} GROUP BY ALL)
+        SELECT l.customer_id, l.c_last_at, CAST(substr(l.sid, length(l.customer_id) + 2) AS BIGINT) AS c_sno,
+               s.n IS NOT NULL AS c_web,
+               coalesce(s.ch0 <> 'Direct', false) AS c_fixed,
+               CASE WHEN s.ch0 <> 'Direct' THEN s.ch0 END AS c_first_ch,
+               CASE WHEN s.ch0 <> 'Direct' THEN s.r0 END AS c_first_rule, l.c_nd, l.c_nd_at,
+               s.n IS NOT NULL AND s.ch0 <> 'Direct' AND (s.ch0 <> s.ch1 OR s.r0 IS DISTINCT FROM s.r1 OR s.nr < s.n)
+                   AS _unclear
+        FROM last l LEFT JOIN ses s USING (customer_id)""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT customer_id FROM {CARRY} WHERE _unclear")
+    con.execute(f"ALTER TABLE {CARRY} DROP COLUMN _unclear")
+    _fall_back(engine)
+    _stored_rows(engine, "record_updates", "_build_ru_old", "customer_id, occurred_at, event_id")
+    _stored_rows(engine, "orders", "_build_orders_old", "customer_id, occurred_at, is_return, revenue, store_id")
+    return tail_count(engine)
+
+
+def _fall_back(engine: Engine) -> int:
+    """The customers in ``_build_fallback`` are rebuilt whole: no cut, no carry. Returns how many."""
+    n = engine.count("_build_fallback")
+    if n:
+        engine.con.execute("UPDATE _build_cut SET t0 = NULL WHERE customer_id IN (SELECT customer_id FROM _build_fallback)")
+        engine.con.execute(f"DELETE FROM {CARRY} WHERE customer_id IN (SELECT customer_id FROM _build_fallback)")
+    return n
+
+
+def split_picked(engine: Engine) -> None:
+    """Of the scope's events found (``_build_picked(k, r)``, keys ``_build_m``), set aside in
+    ``_build_picked_pre`` those of tail customers before their cut (not read, unless the
+    customer falls back); a tail customer with an event without a time falls back now."""
+    con = engine.con
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt AS SELECT p.k, p.r, c.customer_id FROM _build_picked p
+        JOIN _build_m m ON m.id_hash = p.k JOIN _build_cut c ON c.customer_id = m.customer_id WHERE c.t0 IS NOT NULL""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt_at AS SELECT rowid AS r, occurred_at FROM events
+        WHERE rowid IN (SELECT r FROM _build_pt)""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT DISTINCT p.customer_id FROM _build_pt p
+        JOIN _build_pt_at a USING (r) WHERE a.occurred_at IS NULL""")
+    _fall_back(engine)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_picked_pre AS SELECT p.k, p.r, p.customer_id FROM _build_pt p
+        JOIN _build_pt_at a USING (r) JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND a.occurred_at < c.t0""")
+    # every event before the cut is a kept touchpoint or record update, unless it is the order
+    # row the one-row-per-order rule left out: it still counted for the sessions, not in the
+    # carry (read from the kept touchpoints), so its customer is rebuilt whole
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_fallback AS
+        WITH ev AS (SELECT customer_id, count(*) AS n FROM _build_picked_pre GROUP BY ALL),
+        kept AS (SELECT o.customer_id, count(*) AS n FROM (SELECT customer_id, occurred_at FROM _build_tp_old
+                     UNION ALL SELECT customer_id, occurred_at FROM _build_ru_old) o
+                 JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND o.occurred_at < c.t0 GROUP BY ALL)
+        SELECT ev.customer_id FROM ev LEFT JOIN kept USING (customer_id) WHERE ev.n <> coalesce(kept.n, 0)""")
+    _fall_back(engine)
+    con.execute("""DELETE FROM _build_picked_pre WHERE customer_id IN (SELECT customer_id FROM _build_fallback)""")
+    con.execute("DELETE FROM _build_picked WHERE r IN (SELECT r FROM _build_picked_pre)")
+    con.execute("DROP TABLE IF EXISTS _build_pt")
+    con.execute("DROP TABLE IF EXISTS _build_pt_at")
+
+
+def session_fallbacks(engine: Engine, session_systems: tuple[str, ...], not_informative: tuple[str, ...]) -> int:
+    """After the sessions step: tail customers whose rows after the cut cannot be derived from
+    the carry, into ``_build_fallback`` (and back to a whole rebuild); returns how many.
+
+    - an old event after the cut carries an order id (its order may have rows before the cut);
+    - the open session goes on after the cut, its kept web rows are ``Direct`` and an
+      informative event now joins it (the kept rows would take its channel);
+    - the open session's channel came from an informative event that may be an old one after
+      the cut (one with the same channel and rule), and the first informative event after the
+      cut has another channel or rule: the kept rows may or may not have one before.
+    """
+    web, dull = _in(session_systems), _in(not_informative)
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_fallback AS
+        WITH s AS (SELECT s.customer_id, s.occurred_at, s.event_id, s.source_system, s.channel, s.channel_rule,
+                          s.order_id, s._sno, n.event_id IS NULL AS old
+                   FROM _build_sessions s JOIN _build_cut c ON c.customer_id = s.customer_id AND c.t0 IS NOT NULL
+                   LEFT JOIN _build_new_ev n ON n.event_id = s.event_id),
+        inf AS (SELECT s.* FROM s JOIN {CARRY} c ON c.customer_id = s.customer_id AND s._sno = c.c_sno
+                WHERE s.source_system IN {web} AND s.channel NOT IN {dull}),
+        f AS (SELECT customer_id, arg_min(channel, {{'at': occurred_at, 'id': event_id}}) AS ch,
+                     arg_min(channel_rule, {{'at': occurred_at, 'id': event_id}}) AS rule FROM inf GROUP BY ALL)
+        SELECT customer_id FROM s WHERE old AND order_id IS NOT NULL
+        UNION SELECT c.customer_id FROM {CARRY} c JOIN f USING (customer_id)
+            WHERE (c.c_web AND NOT c.c_fixed)
+               OR (c.c_fixed AND (f.ch IS DISTINCT FROM c.c_first_ch OR f.rule IS DISTINCT FROM c.c_first_rule)
+                   AND EXISTS (SELECT 1 FROM inf i WHERE i.customer_id = c.customer_id AND i.old
+                               AND i.channel = c.c_first_ch AND i.channel_rule IS NOT DISTINCT FROM c.c_first_rule))""")
+    return _fall_back(engine)
+
+
+def picked_of_fallbacks(engine: Engine) -> str:
+    """The set-aside events of the customers that fell back (to read into ``_build_events``)."""
+    engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_picked AS SELECT k, r FROM _build_picked_pre
+        WHERE customer_id IN (SELECT customer_id FROM _build_fallback)""")
+    engine.con.execute("DELETE FROM _build_picked_pre WHERE customer_id IN (SELECT customer_id FROM _build_fallback)")
+    return "_build_picked"
+
+
+def stage_all_inputs(engine: Engine) -> None:
+    """Temp views :data:`ALL_TABLES`: the new rows of every scope customer and, of a tail customer,
+    the stored rows before the cut (what the customers query reads)."""
+    for name, cols in ALL_TABLES.items():
+        names = ", ".join(c for c, _ in cols)
+        if name == EC_ALL:
+            new = f"SELECT {names} FROM _build_events"
+            old = "(SELECT event_id, customer_id, occurred_at FROM _build_tp_old UNION ALL " \
+                  "SELECT event_id, customer_id, occurred_at FROM _build_ru_old)"
+        else:
+            staged, stored = _ALL_SOURCES[name]
+            new = f"SELECT {names} FROM {staged}"
+            old = {"touchpoints": "_build_tp_old", "record_updates": "_build_ru_old", "orders": "_build_orders_old"}[stored]
+        kept = ", ".join(f"o.{c}" for c, _ in cols)
+        engine.con.execute(f"""CREATE OR REPLACE TEMP VIEW {name} AS {new} UNION ALL
+            SELECT {kept} FROM {old} o JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND o.occurred_at < c.t0""")
+
+
+def empty_inputs(engine: Engine) -> None:
+    """The tail's tables, empty (a build with no tail customer still reads them)."""
+    con = engine.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CARRY} ({_cols(CARRY_COLUMNS)})")
+    for name, cols in (("_build_tp_old", "customer_id VARCHAR, occurred_at TIMESTAMP, event_id VARCHAR, "
+                        "session_id VARCHAR, source_system VARCHAR, channel VARCHAR, channel_rule VARCHAR, "
+                        "online BOOLEAN, order_id VARCHAR, stage VARCHAR"),
+                       ("_build_ru_old", "customer_id VARCHAR, occurred_at TIMESTAMP, event_id VARCHAR"),
+                       ("_build_orders_old", "customer_id VARCHAR, occurred_at TIMESTAMP, is_return BOOLEAN, "
+                        "revenue DOUBLE, store_id VARCHAR"),
+                       ("_build_picked_pre", "k UBIGINT, r BIGINT, customer_id VARCHAR"),
+                       ("_build_fallback", "customer_id VARCHAR")):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
+
+
+def cut_gone(engine: Engine, table: str) -> None:
+    """Of the rows in ``_build_gone`` (the scope's rows of ``table``), keep only those a tail
+    leaves in place out of it: a tail customer's rows before their cut stay."""
+    if not tail_count(engine):
+        return
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS SELECT x.rowid AS r FROM {table} x
+        JOIN _build_cut c ON c.customer_id = x.customer_id
+        WHERE x.rowid IN (SELECT r FROM _build_gone) AND (c.t0 IS NULL OR x.occurred_at >= c.t0)""")
+
+
+def drop_tail(engine: Engine) -> None:
+    for name in ALL_TABLES:
+        engine.con.execute(f"DROP VIEW IF EXISTS {name}")
+    for name in _TEMPS:
+        engine.con.execute(f"DROP TABLE IF EXISTS {name}")
