@@ -128,11 +128,12 @@ def test_a_write_transaction_inside_a_snapshot_is_refused(tmp_path: Path) -> Non
     eng.close()
 
 
-def test_has_table_and_columns_answer_as_the_catalog_does(tmp_path: Path) -> None:
+def test_has_table_and_columns_answer_as_a_query_finds_the_name(tmp_path: Path) -> None:
     """The relation lookup gives what ``information_schema`` gives for the name a query would
-    read (tables, temporary tables, views; ``events`` is also in the attached database, whose
-    columns must not be mixed in; a table only there; names that do not exist), and a name not
-    found leaves an open transaction usable (a failed query would abort it)."""
+    read (tables, temporary tables, views; ``events`` is also in an attached database, whose
+    columns must not be mixed in; names that do not exist); a table only in an attached
+    database is not found (a query does not find it either); a view that no longer binds still
+    exists; and a name not found leaves an open transaction usable (a failed query aborts it)."""
     eng = Engine(tmp_path / "t.duckdb")
     other = Engine(tmp_path / "o.duckdb")
     other.run("CREATE TABLE elsewhere (z INTEGER, y VARCHAR)")
@@ -140,21 +141,23 @@ def test_has_table_and_columns_answer_as_the_catalog_does(tmp_path: Path) -> Non
     eng.run("CREATE TABLE t (x INTEGER, w VARCHAR)")
     eng.run("CREATE TEMP TABLE tmp_t (b DOUBLE, a INTEGER)")
     eng.run("CREATE VIEW v AS SELECT w, x FROM t")
+    eng.run("CREATE TABLE gone (g INTEGER)")
+    eng.run("CREATE VIEW broken AS SELECT g FROM gone")
+    eng.run("DROP TABLE gone")
     eng.run(f"ATTACH '{tmp_path / 'o.duckdb'}' AS o (READ_ONLY)")
 
     def catalog(name: str) -> tuple[bool, list[str]]:
-        """The name as a query finds it: this database or its temporary tables first, else any."""
-        for where in ("table_catalog IN (current_database(), 'temp')", "true"):
-            cols = eng.con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                                   f"AND {where} ORDER BY ordinal_position", [name]).fetchall()
-            if cols:
-                return True, [c[0] for c in cols]
-        return False, []
+        """The name in this database or its temporary tables (what a query reads)."""
+        cols = eng.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                               "AND table_catalog IN (current_database(), 'temp') ORDER BY ordinal_position",
+                               [name]).fetchall()
+        return bool(cols), [c[0] for c in cols]
 
     with eng.transaction():
         eng.run("INSERT INTO t VALUES (1, 'a')")
-        for name in ("t", "tmp_t", "v", "elsewhere", "events", "nope", "t2"):
+        for name in ("t", "tmp_t", "v", "events", "nope", "t2", "elsewhere"):
             assert (eng.has_table(name), eng.columns(name)) == catalog(name), name
+        assert eng.has_table("broken") and eng.columns("broken") == []
         eng.run("CREATE TABLE t2 AS SELECT 2 AS x")       # made inside the transaction: found there
         assert eng.has_table("t2") and eng.columns("t2") == ["x"]
         eng.run("INSERT INTO t VALUES (3, 'c')")          # the transaction is still usable

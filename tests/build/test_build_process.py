@@ -21,7 +21,7 @@ from percorso.build import run_build
 from percorso.project import init_project, open_project
 
 _RUN = """
-import json, runpy, sys
+import json, os, runpy, sys
 sys.argv = ["percorso", "build", "--project", sys.argv[1], "--format", "json"]
 try:
     runpy.run_module("percorso", run_name="__main__")
@@ -29,7 +29,7 @@ except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in ("pyarrow", "ibis", "pandas", "sqlglot", "scipy", "rich", "phonenumbers", "stdnum",
                            "percorso.activation.model") if m in sys.modules)
-print(json.dumps({"code": code, "heavy": heavy}))
+print(json.dumps({"code": code, "heavy": heavy, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
 """
 
 
@@ -44,9 +44,11 @@ def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Pa
     finally:
         p.close()
     env = dict(os.environ, PYTHONPATH=str(Path(percorso.__file__).resolve().parents[1]), PERCORSO_PROGRESS="0")
+    env.pop("OPENBLAS_NUM_THREADS", None)
     done = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path / "p")], capture_output=True, text=True,
                           env=env, check=True, timeout=120)
     *report, last = done.stdout.strip().splitlines()
-    assert json.loads(last) == {"code": 0, "heavy": []}, done.stderr
+    # numpy gets integer arrays, never BLAS: OpenBLAS starts no thread pool (cli.build)
+    assert json.loads(last) == {"code": 0, "heavy": [], "blas_threads": "1"}, done.stderr
     built = json.loads("\n".join(report))
     assert built["mode"] == "incremental" and built["new_events"] == 2
