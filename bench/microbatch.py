@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20000)
     ap.add_argument("--sql", type=int, default=0, help="print the N costliest SQL statements")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="engine threads during a micro-batch (0: the engine's; the server's default is 1)")
     args = ap.parse_args()
 
     from percorso.collector.consumer import Consumer
@@ -123,7 +124,7 @@ def main() -> None:
             engine._con = Timed(engine.con, book)
         spool = writer_spool(project.root, project.settings, "h")
         consumer = Consumer(spool_folder(project.root), own=None, lock=threading.Lock(), project=lambda: project,
-                            changed=lambda: None, batch_seconds=1.0, build=True)
+                            changed=lambda: None, batch_seconds=1.0, build=True, threads=args.threads)
         try:
             for i in range(args.batches):
                 spool_batch(spool, project.settings, args.events, rng, run * 1000 + i, args.users)

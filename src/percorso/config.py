@@ -163,6 +163,9 @@ class CollectorSection(_Section):
     """The collector's port; default the server's port + 1 (a free one with ``--port 0``)."""
     build: bool = True
     """After each micro-batch run the incremental build (profiles, identity, segments live)."""
+    micro_batch_threads: int = Field(1, ge=0, le=256)
+    """Engine threads while a micro-batch ingests and builds (0: the engine's own setting). One:
+    its statements are small, and the machine's cores also serve the doors and the API (ADR 0040)."""
     trusted_proxies: list[str] = Field(default_factory=list)
     """Addresses of your own reverse proxies: behind one, ``context.ip`` is read from
     ``X-Forwarded-For`` (the last address that is not one of these), never from a client's say."""

@@ -92,3 +92,25 @@ def test_a_micro_batch_says_where_its_seconds_went_and_checkpoints_when_idle(pro
     assert con.cycle() is None  # nothing waits: idle
     con._checkpoint_if_idle()
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_micro_batch_runs_on_its_engine_threads_and_gives_them_back(project, monkeypatch) -> None:
+    """``[collector] micro_batch_threads``: the ingest and the build see that many engine threads;
+    the jobs after it (imports, full builds through the server) get the engine's own again."""
+    import threading
+
+    from percorso.collector import consumer as C
+    from percorso.collector.service import spool_folder
+
+    def threads() -> int:
+        return int(project.engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+
+    before = threads()
+    seen: list[int] = []
+    real = C.live_build
+    monkeypatch.setattr(C, "live_build", lambda p: (seen.append(threads()), real(p))[1])
+    _send(project, [_page("u-6", 1), _order("u-6", 1)])
+    con = C.Consumer(spool_folder(project.root), own=None, lock=threading.Lock(), project=lambda: project,
+                     changed=lambda: None, batch_seconds=1.0, build=True, threads=1)
+    assert con.cycle().build["customers_rebuilt"] >= 1
+    assert seen == [1] and threads() == before

@@ -83,7 +83,7 @@ class Consumer:
     """The background loop of one server; :meth:`cycle` alone drains a spool without a server."""
 
     def __init__(self, folder: Path, *, own: Spool | None, lock: Any, project: Callable[[], Any],
-                 changed: Callable[[], None], batch_seconds: float, build: bool) -> None:
+                 changed: Callable[[], None], batch_seconds: float, build: bool, threads: int = 0) -> None:
         self.folder = Path(folder)
         self.own = own  # this process's writer (sealed on demand: a stop, a drain)
         self.lock = lock  # the server's job lock: no import, build or restore runs meanwhile
@@ -91,6 +91,7 @@ class Consumer:
         self.changed = changed  # data changed: cached answers are stale
         self.poll = min(0.25, batch_seconds)
         self.build = build
+        self.threads = threads  # engine threads during a micro-batch (0: the engine's)
         self.last: CycleReport | None = None
         self.recent: deque[dict[str, Any]] = deque(maxlen=500)  # the last cycles' timings (stats, benches)
         self.cycles = 0
@@ -154,30 +155,14 @@ class Consumer:
             if not self._deferred and not project.engine.read_only:
                 S.defer_checkpoints(project.engine, WAL_MB)
                 self._deferred = True
-            by_source: dict[str, list[Segment]] = {}
-            for seg in segments:
-                by_source.setdefault(seg.source, []).append(seg)
-            for source, segs in by_source.items():
-                self._consume(project, source, segs, report)
-            report.seconds["ingest"] = round(time.perf_counter() - t0, 3)
-            report.at["ingested"] = time.time()
-            c1 = time.process_time()
-            report.cpu["ingest"] = round(c1 - c0, 3)
-            if build and (report.accepted or (retry and _needs_build(project.engine))):
-                t1 = time.perf_counter()
-                try:
-                    report.build = live_build(project)
-                    self.last_build_error, self.unbuilt = None, False
-                except Exception as exc:  # noqa: BLE001 - events are in; a later cycle builds again
-                    self.unbuilt, self._failed_at = True, time.monotonic()
-                    self.last_build_error = f"{type(exc).__name__}: {exc}"
-                    report.errors.append(f"build: {self.last_build_error}")
-                    log.warning("collector: incremental build failed: %s", self.last_build_error)
-                report.seconds["build"] = round(time.perf_counter() - t1, 3)
-                report.at["built"] = time.time()
-                report.cpu["build"] = round(time.process_time() - c1, 3)
-            elif retry:
-                self.unbuilt = False  # nothing waits to be built
+            # one engine thread: a second one cost a loaded 2-core machine more CPU and more wall
+            # time for the micro-batch's small statements (ADR 0040); restored for the jobs after
+            threads = S.set_threads(project.engine, self.threads) if self.threads else 0
+            try:
+                self._micro_batch(project, segments, report, build, retry, t0, c0)
+            finally:
+                if threads:
+                    S.set_threads(project.engine, threads)
         if not report.segments and not report.build:
             return None
         self.changed()
@@ -190,6 +175,34 @@ class Consumer:
                             "customers_rebuilt": report.build.get("customers_rebuilt"),
                             "customers_from_tail": report.build.get("customers_from_tail")})
         return report
+
+    def _micro_batch(self, project: Any, segments: list[Segment], report: CycleReport, build: bool, retry: bool,
+                     t0: float, c0: float) -> None:
+        """Ingest every sealed unit, then build (the job lock held by the caller)."""
+        by_source: dict[str, list[Segment]] = {}
+        for seg in segments:
+            by_source.setdefault(seg.source, []).append(seg)
+        for source, segs in by_source.items():
+            self._consume(project, source, segs, report)
+        report.seconds["ingest"] = round(time.perf_counter() - t0, 3)
+        report.at["ingested"] = time.time()
+        c1 = time.process_time()
+        report.cpu["ingest"] = round(c1 - c0, 3)
+        if build and (report.accepted or (retry and _needs_build(project.engine))):
+            t1 = time.perf_counter()
+            try:
+                report.build = live_build(project)
+                self.last_build_error, self.unbuilt = None, False
+            except Exception as exc:  # noqa: BLE001 - events are in; a later cycle builds again
+                self.unbuilt, self._failed_at = True, time.monotonic()
+                self.last_build_error = f"{type(exc).__name__}: {exc}"
+                report.errors.append(f"build: {self.last_build_error}")
+                log.warning("collector: incremental build failed: %s", self.last_build_error)
+            report.seconds["build"] = round(time.perf_counter() - t1, 3)
+            report.at["built"] = time.time()
+            report.cpu["build"] = round(time.process_time() - c1, 3)
+        elif retry:
+            self.unbuilt = False  # nothing waits to be built
 
     def _checkpoint_if_idle(self) -> None:
         """Nothing waits: write a grown log into the database file now, not during a micro-batch."""

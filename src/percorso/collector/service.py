@@ -104,7 +104,7 @@ class Collector(Door):
         super().__init__(st, keys, writer_spool(state.root, st, "s"))
         self.consumer = Consumer(folder, own=self.spool, lock=state.jobs.lock, project=state.jobs._project,
                                  changed=state.changed, batch_seconds=self.settings.batch_seconds,
-                                 build=self.settings.build)
+                                 build=self.settings.build, threads=self.settings.micro_batch_threads)
         self.workers: IntakeWorkers | None = None
 
     def start(self, sock: Any = None) -> None:

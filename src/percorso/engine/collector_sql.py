@@ -102,3 +102,10 @@ def checkpoint(engine: Engine) -> bool:
     except duckdb.Error:
         return False
     return True
+
+
+def set_threads(engine: Engine, n: int) -> int:
+    """Set the engine's worker threads to ``n`` (> 0) and return the previous setting."""
+    before = int(engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    engine.con.execute(f"SET threads = {int(n)}")
+    return before
