@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from percorso.engine import build_tail_sql as T
@@ -153,4 +154,51 @@ def incremental_plan(project: Project, rules: ChannelRules, settings_fingerprint
     return key, plan, True
 
 
-__all__ = ["EVENT_COLUMNS", "STEPS", "compile_plan", "event_columns", "incremental_plan", "plan_key"]
+def plan_in_background(project: Project, rules: ChannelRules,
+                       settings_fingerprint: str) -> Callable[[], tuple[str, dict[str, str], bool]]:
+    """:func:`incremental_plan`, its compiling on a thread: returns the function that waits for it.
+
+    Why: a full build compiles the incremental plan for the next build (~0.6 CPU s of Ibis and
+    sqlglot, pure Python), and did so after its tables, while nothing else ran. Started when
+    identity is done (the plan's key reads only the tables identity writes and ``events``), it
+    runs while DuckDB builds the touchpoints, which leaves the interpreter free (the engine
+    releases it while a statement runs). The thread reads the catalog through its own
+    connection (:meth:`Engine.fork`); a failure there compiles again in the caller's thread,
+    so an error surfaces where it did before.
+    """
+    import threading
+
+    from percorso.engine.build_sql import has_plan
+
+    engine = project.engine
+    key = plan_key(engine, settings_fingerprint, rules)
+    if key in _MEMO or has_plan(engine, key):   # found: nothing to compile (incremental_plan says where)
+        return lambda: incremental_plan(project, rules, settings_fingerprint)
+    st = project.settings
+    options = {"session_gap_minutes": st.build.session_gap_minutes, "stage_settings": st.stages,
+               "time_zone": st.project.time_zone}
+    fork = engine.fork()
+    box: dict[str, dict[str, str]] = {}
+
+    def work() -> None:
+        try:
+            box["plan"] = compile_plan(fork, rules, **options)
+        except Exception:  # noqa: BLE001 - compiled again by result(), where its error is raised
+            pass
+        finally:
+            fork.close()
+
+    thread = threading.Thread(target=work, name="percorso-build-plan", daemon=True)
+    thread.start()
+
+    def result() -> tuple[str, dict[str, str], bool]:
+        thread.join()
+        plan = box.get("plan") or compile_plan(engine, rules, **options)
+        _MEMO[key] = plan
+        return key, plan, True
+
+    return result
+
+
+__all__ = ["EVENT_COLUMNS", "STEPS", "compile_plan", "event_columns", "incremental_plan", "plan_in_background",
+           "plan_key"]

@@ -178,6 +178,8 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
     touched_only = False
     plan_key, plan, to_keep = None, None, False
     if full:
+        # the next incremental build's queries compile while DuckDB works (plan.plan_in_background)
+        planned = P.plan_in_background(project, rules, fingerprint)
         _derive_full(project, engine, rules, say, report, parts)
     else:
         # only the customers whose rows can differ, and only their events (ADR 0019)
@@ -230,7 +232,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
         if full:  # the next incremental build finds its queries compiled
-            plan_key, plan, to_keep = P.incremental_plan(project, rules, fingerprint)
+            plan_key, plan, to_keep = planned()
         if to_keep:
             S.write_plan(engine, plan_key, plan)
     report.seconds["write"] = round(time.perf_counter() - t1, 3)

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from ibis.expr.types import Table
 
+#: Held while an Ibis expression compiles to SQL (:meth:`Engine.compile`): one at a time per process.
+_COMPILING = threading.RLock()
+
 
 def default_memory_limit(share: float = 0.6) -> str | None:
     """``share`` of the machine's physical memory as a DuckDB size (``"14745MiB"`` on 24 GiB).
@@ -463,7 +466,10 @@ class Engine:
     def compile(self, expr: Any) -> str:
         import ibis
 
-        return str(ibis.to_sql(expr, dialect="duckdb"))
+        # one compile at a time in the process: a full build compiles the next incremental
+        # build's plan on a thread while its own statements compile (build.plan.plan_in_background)
+        with _COMPILING:
+            return str(ibis.to_sql(expr, dialect="duckdb"))
 
     # -- backups ----------------------------------------------------------------------
     def backup_to(self, target: str | Path) -> None:

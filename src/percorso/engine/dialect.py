@@ -253,6 +253,16 @@ _JSON_GETTERS = {"string": _variant_string, "int64": _variant_int64, "float64": 
                  "boolean": _variant_boolean}
 
 
+@ibis.udf.scalar.builtin(name="json_type")
+def _json_type_at(text: dt.string, path: dt.string) -> dt.string:  # type: ignore[valid-type]
+    """DuckDB: the JSON type name of the value at ``path`` of a JSON text (NULL when missing)."""
+
+
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _json_string_at(text: dt.string, path: dt.string) -> dt.string:  # type: ignore[valid-type]
+    """DuckDB: the value at ``path`` of a JSON text, as text (a string without its quotes)."""
+
+
 def json_value(text: Any, key: str, type_name: str) -> Any:
     """Top-level property ``key`` of a JSON object text, as ``type_name`` (string, int64,
     float64, boolean); NULL when missing, null, of another JSON type, or the text is not JSON.
@@ -264,6 +274,13 @@ def json_value(text: Any, key: str, type_name: str) -> Any:
     as the path ``$.key`` on both (the stage rules allow letters, digits and ``_ . -``).
     """
     if backend_name(text) != "pyspark":
+        if type_name == "string":
+            # the same test and value read from the text itself: Ibis's form casts the text to
+            # JSON (a parse), reads the key (a second) and tests the value's type (a third);
+            # the campaign of every touchpoint cost a 10M build ~2 CPU s that way (ADR 0035)
+            path = ibis.literal(f"$.{key}")
+            return ibis.ifelse(_json_type_at(text, path) == "VARCHAR", _json_string_at(text, path),
+                               ibis.null(dt.string))
         return text.cast("json")[key].unwrap_as(type_name)
     sql_type, _out, accepts = _JSON_AS[type_name]
     v = _try_parse_json(text)
