@@ -23,7 +23,7 @@ from percorso.build.schema import NOT_INFORMATIVE, SESSION_SYSTEMS, TOUCHPOINT_C
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
 from percorso.engine.dialect import json_value
-from percorso.engine.localtime import to_local
+from percorso.engine.localtime import local_by_hour
 from percorso.journeys.stages import assign_stages
 
 
@@ -212,8 +212,9 @@ def _wide_rows(rows: ir.Table, srows: ir.Table, stage_settings: Mapping[str, Any
             else_=ibis.literal("desktop"),
         ),
         stage=ibis.null("string"),
-        occurred_at_local=to_local(t.occurred_at, time_zone),
     )
+    # by the offset of each UTC hour, converted once per hour of these events (engine/localtime.py)
+    t = local_by_hour(t, "occurred_at", rows, time_zone, "occurred_at_local")
     t = assign_stages(t, stage_settings)
     return t.select(*[t[name].cast(_ibis_type(sql)).name(name) for name, sql in TOUCHPOINT_COLUMNS])
 
