@@ -186,7 +186,10 @@ def plan_in_background(project: Project, rules: ChannelRules,
         except Exception:  # noqa: BLE001 - compiled again by result(), where its error is raised
             pass
         finally:
-            fork.close()
+            try:
+                fork.close()
+            except Exception:  # noqa: BLE001 - the build already failed and closed the database
+                pass
 
     thread = threading.Thread(target=work, name="percorso-build-plan", daemon=True)
     thread.start()
