@@ -11,7 +11,8 @@ generated demo (``percorso demo``: shared family devices, shop phones, typos, se
 is resolved with :func:`percorso.identity.engine_rules.resolve_in_engine` on DuckDB (the
 same Ibis as on Spark; the sizes do not depend on the engine) and reports: identifiers,
 events, the components sent to the solver, their identifiers and links, and the largest
-component's identifiers and links. Not a timing benchmark (no lock needed); ``--keep`` keeps
+component's identifiers and links, and whether the partition is the resolver's
+(``equal_to_resolver``: the demo's ``identity_map``). Not a timing benchmark (no lock needed); ``--keep`` keeps
 the projects in ``--work``.
 """
 
@@ -51,6 +52,12 @@ def main() -> None:
                 row = {"customers": n, "events": e.count("events"), "identifiers": e.count("identity_identifiers"),
                        "customers_found": int(e.execute(got.nodes.label.nunique())),
                        "seconds": round(time.perf_counter() - t0, 2), **{f"solver_{k}": v for k, v in got.solved.items()}}
+                # the partition must be the resolver's (the demo's identity_map)
+                mine = e.execute(got.nodes.select("id_type", "id_value", "label"))
+                ref = e.execute(e.table("identity_map").select("id_type", "id_value", "customer_id"))
+                row["equal_to_resolver"] = (
+                    {frozenset(zip(g.id_type, g.id_value, strict=True)) for _, g in mine.groupby("label")}
+                    == {frozenset(zip(g.id_type, g.id_value, strict=True)) for _, g in ref.groupby("customer_id")})
             row["solver_share_of_identifiers"] = round(row["solver_identifiers"] / max(1, row["identifiers"]), 4)
             out["sizes"].append(row)
             print(json.dumps(row), flush=True, file=__import__("sys").stderr)

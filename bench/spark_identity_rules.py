@@ -10,7 +10,8 @@ for some cookies (the records of ``tests/identity/helpers.add_analytics_consent`
 to the lake. Then :func:`percorso.identity.engine_rules.resolve_in_engine` runs on DuckDB (over
 the database) and on Spark local mode (over the lake's events: the occurrences, the consent
 join, the candidate components, the rule split, the per-component solver in Python workers,
-the device link, the event keys), and the two partitions are compared. Seconds, what the
+the device link, the event keys), and the partitions are compared with each other and with the
+resolver's (the database's ``identity_map``). Seconds, what the
 solver got, the JVM's peak memory (VmHWM), the load at the start and the end.
 """
 
@@ -81,7 +82,11 @@ def main() -> None:
         n = int(s.execute(r.nodes.count()))
         out["spark_s"] = round(time.perf_counter() - t0, 2)
         out["identifiers"], out["rounds"], out["solver"] = n, r.rounds, r.solved
-        out["equal_partition"] = groups(s, r.nodes) == want
+        got = groups(s, r.nodes)
+        out["equal_partition"] = got == want
+        ref = e.execute(e.table("identity_map").select("id_type", "id_value", "customer_id"))
+        out["equal_to_resolver"] = got == {frozenset(zip(g.id_type, g.id_value, strict=True))
+                                           for _, g in ref.groupby("customer_id")}
         try:
             pid = s.session.sparkContext._gateway.proc.pid
             hwm = [ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines() if ln.startswith("VmHWM:")]

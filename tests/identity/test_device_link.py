@@ -200,3 +200,20 @@ def test_a_customer_on_a_flagged_cookie_still_counts_for_the_guards(proj) -> Non
     assert report.flagged_identifiers >= 1 and report.device_links == 0
     a1 = customer_of(proj, "anonymous_id", "a1")
     assert a1 not in (customer_of(proj, "user_id", "u1"), customer_of(proj, "user_id", "u2"))
+
+
+def test_the_window_counts_utc_calendar_days(tmp_path: Path) -> None:
+    """Days are UTC calendar days (floor of epoch / 86400), not days starting at noon: events
+    7 days 4 hours apart, on days 7 apart, are within a 7-day window. (DuckDB 2.0's ``//`` on
+    a DOUBLE does not floor; rounding put them 8 days apart; the rules on Spark floor, ADR 0044.)"""
+    p = new_project(tmp_path)
+    # T0 is 09:00 UTC: the known cookie at 09:00 on day 0, the anonymous one at 13:00 on day 7
+    add_events(p, [web("k1", 0, user="u1"), web("a1", 7 + 4 / 24)])
+    resolve(p)
+    assert customer_of(p, "anonymous_id", "a1") == customer_of(p, "user_id", "u1") is not None
+    # and a calendar day more is outside it (another address, so the first pair is no hub)
+    add_events(p, [web("k2", 20, ip="ip2", user="u2"), web("a2", 28 + 4 / 24, ip="ip2")])
+    resolve(p, full=True)
+    assert customer_of(p, "anonymous_id", "a1") == customer_of(p, "user_id", "u1")
+    assert customer_of(p, "anonymous_id", "a2") != customer_of(p, "user_id", "u2")
+    p.close()

@@ -109,3 +109,27 @@ def test_erasure_pins_stay_flagged(demo: Path, tmp_path: Path) -> None:
         unpinned = resolve_in_engine(p, e, e.table("events"))
         assert pins & set(e.execute(unpinned.nodes.id_hash).astype("uint64"))   # the pins are what kept them out
 
+
+
+def test_a_certain_hub_leaves_the_graph_first(tmp_path: Path) -> None:
+    """A cookie that carried five people's e-mails (limit 3), each e-mail safe (one person's,
+    from the CRM), is certainly flagged: the rules cut it before forming the components
+    (ADR 0044), and the partition is still the resolver's. A cookie with three e-mails is not
+    certain (three is within the limit); the solver decides it."""
+    from percorso.identity.resolver import resolve
+    from tests.identity.helpers import add_events, new_project, partition
+
+    p = new_project(tmp_path)
+    try:
+        rows = [{"source_name": "crm", "crm_id": f"c{i}", "email_key": f"e{i}"} for i in range(8)]
+        rows += [{"source_name": "web", "anonymous_id": "kiosk", "email_key": f"e{i}"} for i in range(5)]
+        rows += [{"source_name": "web", "anonymous_id": "family", "email_key": f"e{i}"} for i in range(5, 8)]
+        add_events(p, rows)
+        resolve(p, full=True)
+        got = resolve_in_engine(p, p.engine, p.engine.table("events"))
+        assert got.solved["certain_hubs"] == 1
+        assert _groups(p.engine, got.nodes, "label") == partition(p)
+        kept = set(p.engine.execute(got.nodes.id_value))
+        assert "kiosk" not in kept and {f"e{i}" for i in range(8)} <= kept
+    finally:
+        p.close()

@@ -108,3 +108,35 @@ def test_an_erased_person_is_not_rebuilt_on_spark(built: Any, erased: dict[str, 
     pins = {(a, b) for a, b in s.execute(s.table("identity_pins").select("id_type", "id_value")).itertuples(index=False)}
     m = s.execute(s.table("identity_map").select("id_type", "id_value"))
     assert pins and not pins & set(m.itertuples(index=False, name=None))
+
+
+@pytest.mark.slow  # ~65 s at load 7: some thirty Spark jobs on a tiny project (the only Spark run where a hub is cut)
+def test_a_certain_hub_is_cut_on_spark(spark: Any, tmp_path: Path) -> None:
+    """The certain-hub cut (ADR 0044) runs on Spark as on DuckDB: a cookie carrying five
+    people's e-mails is cut before the components, and the partition is the resolver's."""
+    from percorso.engine.spark import SparkEngine
+    from percorso.identity.engine_rules import resolve_in_engine
+    from percorso.identity.resolver import resolve
+    from percorso.lake import export_lake
+    from tests.identity.helpers import add_events, new_project, partition
+
+    p = new_project(tmp_path)
+    try:
+        rows = [{"source_name": "crm", "crm_id": f"c{i}", "email_key": f"e{i}"} for i in range(6)]
+        rows += [{"source_name": "web", "anonymous_id": "kiosk", "email_key": f"e{i}"} for i in range(5)]
+        rows += [{"source_name": "web", "anonymous_id": "own", "email_key": "e5"}]
+        add_events(p, rows)
+        resolve(p, full=True)
+        want = partition(p)
+        export_lake(p.engine, tmp_path / "lake")
+        s = SparkEngine(tmp_path / "lake", session=spark)
+        try:
+            got = resolve_in_engine(p, s, s.table("events"))
+            assert got.solved["certain_hubs"] == 1
+            df = s.execute(got.nodes.select("id_type", "id_value", "label"))
+            assert {frozenset(zip(g.id_type, g.id_value, strict=True)) for _, g in df.groupby("label")} == want
+            assert frozenset({("anonymous_id", "own"), ("crm_id", "c5"), ("email_key", "e5")}) in want
+        finally:
+            s.close()
+    finally:
+        p.close()

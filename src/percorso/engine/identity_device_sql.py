@@ -63,12 +63,18 @@ def has_network_evidence(engine: Engine) -> bool:
 
 
 def _stage_cells(engine: Engine) -> None:
-    """Temp ``_dl_cells``: web/app events with IP and user agent, per (pair, day, component, key)."""
+    """Temp ``_dl_cells``: web/app events with IP and user agent, per (pair, day, component, key).
+
+    The day is ``floor(epoch / 86400)``, the UTC calendar day. DuckDB 2.0's ``//`` on a DOUBLE
+    divides without flooring, and the cast to INTEGER then rounded, so days began at noon. That
+    put two events 7 days 4 hours apart 8 "days" apart, and the identity rules on Spark (which
+    floor, ``engine_rules._device_link``) disagreed at the window's edge (ADR 0044).
+    """
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _dl_cells AS
         WITH ev AS (SELECT e.event_id, e.occurred_at AS ts, hash(e.ip_key) AS ip, hash(e.user_agent) AS ua,
                            {first_listed_key_sql(EVENT_KEY, '_dl_labels')} AS h
                     FROM events e WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL)
-        SELECT ev.ip, ev.ua, (epoch(ev.ts) // 86400)::INTEGER AS day, l.label, l.known,
+        SELECT ev.ip, ev.ua, floor(epoch(ev.ts) / 86400)::INTEGER AS day, l.label, l.known,
                ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, (ev.ts, ev.event_id)) AS event_id
         FROM ev JOIN _dl_labels l ON l.id_hash = ev.h GROUP BY ALL""")
 

@@ -15,7 +15,9 @@ Ibis (DESIGN.md §2's portability rules; the one engine-specific construct, the 
    or ``legitimate_interest`` basis each event's latest analytics record over the identifiers
    it carries (a denial wins a tie) decides whether its cookie occurrences join the pairing
    (:func:`percorso.engine.privacy_sql.unstitch_cookies`'s rule, :func:`refused_events`).
-3. **Rules, split where they can bite.** Label propagation in the engine
+3. **Rules, split where they can bite.** The identifiers the solver certainly flags (hubs
+   linked to more safe values of a limited kind than it allows:
+   :mod:`percorso.identity.certain_hubs`) leave the graph first. Then label propagation in the engine
    (:mod:`percorso.identity.components`) joins identifiers over every link between two
    unblocked identifiers. A candidate component in which no rule can refuse anything (each
    limited kind within its limit, at most one *known* identifier or no untrusted link, no
@@ -53,6 +55,7 @@ import pyarrow as pa
 
 from percorso.engine.dialect import epoch_seconds, identifier_key
 from percorso.events.schema import IDENTIFIER_COLUMNS
+from percorso.identity.certain_hubs import certain_hubs, degrees
 from percorso.identity.components import connected_components
 from percorso.identity.graph import solve_tables
 from percorso.identity.kinds import LIMITS, PRIORITY, ROUND_ORDER, STRONG
@@ -164,10 +167,21 @@ def resolve_in_engine(project: Project, engine: Any, events: Table) -> EngineIde
         ok2 = ok.view()
         usable_links = links.semi_join(ok, links.a == ok.nb).semi_join(ok2, links.b == ok2.nb)
 
+        cap = cfg.max_customers_per_identifier
+        # the identifiers the solver certainly flags leave the graph first (their links decide
+        # nothing for anyone else), so no hub glues customers into one huge candidate component
+        cut = certain_hubs(engine, nodes, usable_links, cap, temps)
+        cut2 = cut.view()
+        kept = usable_links.anti_join(cut, usable_links.a == cut.h_cut)
+        usable_links = kept.anti_join(cut2, kept.b == cut2.h_cut)
         lab, rounds = connected_components(engine, usable_links, nodes.select(node=nodes.id_hash))
         temps.append(lab)
         cand = nodes.join(lab, nodes.id_hash == lab.node).drop("node")
-        labels, solved = _apply_rules(engine, cand, usable_links, links, cfg.max_customers_per_identifier, temps)
+        cand = cand.left_join(cut, cand.id_hash == cut.h_cut)
+        # a certain hub is unusable, as a flagged identifier is: treated as blocked from here on
+        cand = cand.mutate(blocked=cand.blocked | cand.h_cut.notnull()).drop("h_cut")
+        labels, solved = _apply_rules(engine, cand, usable_links, links, cap, temps)
+        solved["certain_hubs"] = int(engine.execute(cut.count()))
         usable = engine.temp_table(labels)
         temps.append(usable)
         if cfg.device_link:
@@ -251,11 +265,7 @@ def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, ca
     """
     # an identifier is judged against the links to kinds judged no later than its own (its
     # round's links): more of those than the hub cap is what can make it a hub
-    ul = usable_links.mutate(u=(~usable_links.trusted.fill_null(False)).ifelse(1, 0),
-                             ra=_round_no(usable_links.ka), rb=_round_no(usable_links.kb))
-    ends = ul.select(n=ul.a, u=ul.u, r=(ul.rb <= ul.ra).ifelse(1, 0)).union(
-        ul.select(n=ul.b, u=ul.u, r=(ul.ra <= ul.rb).ifelse(1, 0)), distinct=False)
-    deg = ends.group_by("n").aggregate(d=ends.count(), dr=ends.r.sum(), du=ends.u.sum())
+    deg = degrees(usable_links)
     c = cand.left_join(deg, cand.id_hash == deg.n).drop("n")
     c = c.mutate(d=c.d.fill_null(0), dr=c.dr.fill_null(0), du=c.du.fill_null(0))
     c = c.filter(~c.blocked)
@@ -296,11 +306,6 @@ def _apply_rules(engine: Any, cand: Table, usable_links: Table, links: Table, ca
     temps.append(back)
     joined = hard.join(back, hard.id_hash == back.s_hash)
     return simple.union(joined.select(*cols[:-1], label=joined.s_label)), stats
-
-
-def _round_no(k: Any) -> Any:
-    """The round (position in :data:`~percorso.identity.kinds.ROUND_ORDER`) of kind rank ``k``."""
-    return ibis.cases(*((k == _K[name], i) for i, name in enumerate(ROUND_ORDER)), else_=len(ROUND_ORDER))
 
 
 def solve_group(nodes: pa.Table, links: pa.Table, *, cap: int) -> pa.Table:
