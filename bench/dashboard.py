@@ -15,7 +15,9 @@ when it is made (templates compiled, views imported, Plotly's trace types built:
 ``percorso.web.warmup``), as ``percorso serve`` does. Per page, first its **first opening** in
 this process (a range no run asks; reported as ``first_ms``, not in the runs: it also pays the
 database's first read of those tables, which the in-process baseline run after it would not),
-then ``--runs`` runs (``--fast-runs`` when the first opening took under 2 s). Per run:
+then ``--runs`` runs (``--fast-runs`` when the first opening took under 2 s; otherwise as many as
+``--budget`` seconds allow judged by the first run, between the two: with two runs p95 is the
+slower run, and one moment of the shared box decides it). Per run:
 
 - **cold**: the page with a date filter (``to`` = last event day minus the run number) that no
   earlier request used, so every one of its queries is computed;
@@ -155,6 +157,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--fast-runs", type=int, default=20,
                     help="runs for a page whose first opening took under 2 s (cheap runs, a p95 that means something)")
+    ap.add_argument("--budget", type=float, default=60.0,
+                    help="seconds a page's runs may take (cold, warm, in-process), judged by its first run: "
+                         "a page of a few seconds gets more than --runs, so that its p95 is not its slowest run")
     ap.add_argument("--pages", nargs="*", default=None, help="page addresses (default: every page with a view)")
     ap.add_argument("--no-first", action="store_true",
                     help="skip the first opening (for pages whose queries take minutes, where it is noise)")
@@ -231,8 +236,12 @@ def main() -> None:
                                       headers=headers)
                     first = time.perf_counter() - t
                     assert resp.status_code == 200, (page.path, resp.status_code)
-                runs = max(args.runs, args.fast_runs) if first is not None and first < 2 else args.runs
-                for i in range(runs):
+                fast = first is not None and first < 2
+                runs = max(args.runs, args.fast_runs) if fast else args.runs
+                i = -1
+                while i + 1 < runs:
+                    i += 1
+                    run_start = time.perf_counter()
                     if page.path == "/cliente":  # a person not opened yet (the first opening had the first)
                         extra = {"id": subjects["people"][(i + 1) % len(subjects["people"])]}
                     params = {**extra, "to": (last_day - timedelta(days=i)).isoformat()}
@@ -257,6 +266,8 @@ def main() -> None:
                     warm.append(time.perf_counter() - t)
                     if not i % 2:
                         inproc.append(_inprocess(state, run, calls))
+                    if i == 0 and not fast:  # as many runs as --budget allows, between --runs and --fast-runs
+                        runs = max(args.runs, min(args.fast_runs, int(args.budget / (time.perf_counter() - run_start))))
                 row = {"queries": n_queries, "other_reads": n_reads, "runs": runs, "first_ms": None if first is None else round(first * 1000, 1),
                        "cold_ms": _ms(cold), "warm_ms": _ms(warm), "inprocess_ms": _ms(inproc)}
                 row["cold_server_ms"] = _ms([r["server_ms"] / 1000 for r in cold_runs])
