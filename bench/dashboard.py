@@ -1,6 +1,6 @@
 """Dashboard page times, cold and warm, against the same pages' queries run in-process (issue 18).
 
-Usage: python bench/dashboard.py --project DIR [--runs 10] [--pages / /mappa ...] [--in-place]
+Usage: python bench/dashboard.py --project DIR [--runs 2] [--fast-runs 20] [--budget 60] [--pages / /mappa ...] [--in-place]
 
 Works on a copy of the built project (the original is untouched; ``--in-place`` uses the
 project itself, for a 10M-event database too large to copy twice: the benchmark adds one admin
@@ -15,9 +15,9 @@ when it is made (templates compiled, views imported, Plotly's trace types built:
 ``percorso.web.warmup``), as ``percorso serve`` does. Per page, first its **first opening** in
 this process (a range no run asks; reported as ``first_ms``, not in the runs: it also pays the
 database's first read of those tables, which the in-process baseline run after it would not),
-then ``--runs`` runs (``--fast-runs`` when the first opening took under 2 s; otherwise as many as
-``--budget`` seconds allow judged by the first run, between the two: with two runs p95 is the
-slower run, and one moment of the shared box decides it). Per run:
+then as many runs as ``--budget`` seconds allow judged by the first run, at least ``--runs``,
+at most ``--fast-runs`` (with two runs p95 is the slower run, and one moment of the shared box
+decides it; the first opening, on a range with less data, misjudged the page's cost). Per run:
 
 - **cold**: the page with a date filter (``to`` = last event day minus the run number) that no
   earlier request used, so every one of its queries is computed;
@@ -32,7 +32,9 @@ slower run, and one moment of the shared box decides it). Per run:
 
 Each cold request also records the process's CPU time and the garbage collector's pauses in it
 (``cold_cpu_ms``, ``cold_gc_ms_max``, ``slowest_cold``): a slow run whose CPU did not grow
-waited for the shared box; one with a full collection in it paid the GC. Beside the times the
+waited for the shared box; one with a full collection in it paid the GC. The in-process replays'
+CPU is recorded too (``inprocess_cpu_ms``; ``cpu_cold_over_inprocess``, p50 over p50: the page's
+extra work, whatever the box's load did to the wall times). Beside the times the
 ratio uses (the test client's round trip), ``cold_server_ms`` is the app's own time (entry to
 last byte) and ``noop_request_ms`` what ``/healthz`` costs through the test client at that load. The app freezes its
 start-up heap as ``percorso serve`` does (``app.state.freeze_heap``, ADR 0043).
@@ -68,15 +70,22 @@ def _ms(values: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1)}
 
 
+#: Process CPU seconds of each in-process replay (beside its wall time: the cold request's CPU
+#: against it tells the page's extra work from the shared box's waits).
+INPROCESS_CPU: list[float] = []
+
+
 def _inprocess(state, run, calls) -> float:  # type: ignore[no-untyped-def]
     """Seconds to redo ``calls`` (queries, or (function, args) reads) in this process on the
     server's engine (its database worker)."""
+    cpu = time.process_time()
     t = time.perf_counter()
     for call in calls:
         if isinstance(call, tuple):
             state.run_sync(call[0], *call[1])
         else:
             state.run_sync(run, state.engine, call, state.project.settings)
+    INPROCESS_CPU.append(time.process_time() - cpu)
     return time.perf_counter() - t
 
 
@@ -154,12 +163,12 @@ def _subjects(p) -> dict:  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", required=True, type=Path)
-    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=2, help="fewest runs for a page (a page of minutes gets this many)")
     ap.add_argument("--fast-runs", type=int, default=20,
-                    help="runs for a page whose first opening took under 2 s (cheap runs, a p95 that means something)")
+                    help="most runs for a page (cheap pages get this many: a p95 that means something)")
     ap.add_argument("--budget", type=float, default=60.0,
                     help="seconds a page's runs may take (cold, warm, in-process), judged by its first run: "
-                         "a page of a few seconds gets more than --runs, so that its p95 is not its slowest run")
+                         "between --runs and --fast-runs runs")
     ap.add_argument("--pages", nargs="*", default=None, help="page addresses (default: every page with a view)")
     ap.add_argument("--no-first", action="store_true",
                     help="skip the first opening (for pages whose queries take minutes, where it is noise)")
@@ -236,8 +245,7 @@ def main() -> None:
                                       headers=headers)
                     first = time.perf_counter() - t
                     assert resp.status_code == 200, (page.path, resp.status_code)
-                fast = first is not None and first < 2
-                runs = max(args.runs, args.fast_runs) if fast else args.runs
+                runs = args.runs  # then the first run decides how many (--budget)
                 i = -1
                 while i + 1 < runs:
                     i += 1
@@ -266,12 +274,14 @@ def main() -> None:
                     warm.append(time.perf_counter() - t)
                     if not i % 2:
                         inproc.append(_inprocess(state, run, calls))
-                    if i == 0 and not fast:  # as many runs as --budget allows, between --runs and --fast-runs
+                    if i == 0:  # as many runs as --budget allows, between --runs and --fast-runs
                         runs = max(args.runs, min(args.fast_runs, int(args.budget / (time.perf_counter() - run_start))))
                 row = {"queries": n_queries, "other_reads": n_reads, "runs": runs, "first_ms": None if first is None else round(first * 1000, 1),
                        "cold_ms": _ms(cold), "warm_ms": _ms(warm), "inprocess_ms": _ms(inproc)}
                 row["cold_server_ms"] = _ms([r["server_ms"] / 1000 for r in cold_runs])
                 row["cold_cpu_ms"] = _ms([r["cpu_ms"] / 1000 for r in cold_runs])
+                row["inprocess_cpu_ms"] = _ms(INPROCESS_CPU[-len(inproc):])
+                row["cpu_cold_over_inprocess"] = round(row["cold_cpu_ms"]["p50"] / max(row["inprocess_cpu_ms"]["p50"], 1e-3), 2)
                 row["cold_gc_ms_max"] = max(r["gc_ms"] for r in cold_runs)
                 row["slowest_cold"] = max(cold_runs, key=lambda r: r["ms"])
                 row["cold_over_inprocess"] = round(row["cold_ms"]["p95"] / max(row["inprocess_ms"]["p95"], 1e-3), 2)
