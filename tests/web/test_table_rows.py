@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import math
 import shutil
 from pathlib import Path
@@ -107,9 +108,26 @@ def test_table_view_formats_the_rows_it_read() -> None:
     frame = pd.DataFrame({"source_name": ["web", "store"], "accepted": pd.array([1234, None], dtype="Int64"),
                           "finished_at": pd.to_datetime(["2026-12-04 15:25", None])})
     view = table_view(frame, "it")
-    assert [[c.text for c in r] for r in view.rows] == [["web", "1.234", "04/12/2026 15:25"], ["store", "—", ""]]
+    assert [[text for text, _numeric, _href in r] for r in view.rows] == [["web", "1.234", "04/12/2026 15:25"],
+                                                                          ["store", "—", ""]]
     assert view.total == 2 and [h[1] for h in view.headers] == [False, True, False]
     assert len(table_view(frame, "en", limit=1).rows) == 1
+    # a collection stops tracking tuples of plain values (the cells, then on the next pass the
+    # rows that hold only them): later full passes skip a cached page's table
+    gc.collect()
+    gc.collect()
+    assert not any(gc.is_tracked(r) for r in view.rows)
+
+
+def test_an_answers_rows_leave_the_collectors_tracking() -> None:
+    from percorso.analysis.wire import frame_from_wire, frame_to_wire
+
+    frame = _mixed_frame()
+    wire = frame_to_wire(frame)
+    gc.collect()
+    assert not any(gc.is_tracked(r) for r in wire["rows"])  # a cached answer's rows: not walked again
+    back = frame_from_wire(json.loads(json.dumps(wire)))  # as it travels: JSON arrays
+    assert back["n_orders"].tolist() == [1, 2, 3] and back["name"].tolist()[::2] == ["a", "c"]
 
 
 def test_a_serving_app_freezes_its_start_up_heap(demo_template: Path, tmp_path: Path) -> None:

@@ -98,10 +98,14 @@ def _from_jsonable(value: Any) -> Any:
 
 # -- tables ----------------------------------------------------------------------------------
 def frame_to_wire(frame: pd.DataFrame) -> dict[str, Any]:
-    """A frame as ``{"columns", "dtypes", "rows"}`` (index dropped: results keep data in columns)."""
+    """A frame as ``{"columns", "dtypes", "rows"}`` (index dropped: results keep data in columns).
+
+    Rows are tuples (JSON arrays when sent): the server keeps answers in its cache, and a tuple
+    of plain values leaves the garbage collector's tracking, so a full collection does not walk
+    every row of every cached answer (ADR 0043)."""
     frame = frame.reset_index(drop=True) if not isinstance(frame.index, pd.RangeIndex) else frame
     columns = [str(c) for c in frame.columns]
-    rows = [[jsonable(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    rows = [tuple([jsonable(v) for v in row]) for row in frame.itertuples(index=False, name=None)]
     return {"columns": columns, "dtypes": [str(t) for t in frame.dtypes], "rows": rows}
 
 

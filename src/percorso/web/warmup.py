@@ -38,8 +38,25 @@ def warm_up() -> float:
 
     for name in TRACES:
         styled(go.Figure(getattr(go, name)()), "it", x_title="x", y_title="y").to_json()
+    import pandas as pd
+
+    go.Bar(x=pd.Series(["a"]), y=pd.Series([1.0]))  # Plotly reads pandas data through narwhals (its modules)
+    _compile_one_query()
     importlib.import_module("percorso.web.tables")
     return time.perf_counter() - t0
+
+
+def _compile_one_query() -> None:
+    """Compile an Ibis expression on no table to DuckDB's SQL: the first query of a process
+    imports Ibis's compiler and sqlglot's dialect and optimizer (~100 modules), which would
+    otherwise arrive with the first page opened, after the start-up heap is frozen."""
+    import ibis
+
+    t = ibis.table({"customer_id": "string", "n": "int64", "at": "timestamp", "x": "float64"}, name="t")
+    expr = (t.filter((t.n > 0) & t.customer_id.notnull()).mutate(day=t.at.date(), share=t.x / t.x.sum())
+            .group_by(["customer_id", "day"]).aggregate(n=t.n.sum(), last=t.at.max(), share=t.x.mean())
+            .order_by(ibis.desc("n")).limit(5))
+    ibis.to_sql(expr.left_join(t, "customer_id").select("customer_id", "n"), dialect="duckdb")
 
 
 def freeze_heap() -> int:

@@ -48,7 +48,7 @@ def _redact_for_viewer(payload: dict[str, Any]) -> dict[str, Any]:
     def strip(table: dict[str, Any]) -> dict[str, Any]:
         keep = [i for i, c in enumerate(table["columns"]) if c != "customer_id"]
         return {"columns": [table["columns"][i] for i in keep], "dtypes": [table["dtypes"][i] for i in keep],
-                "rows": [[r[i] for i in keep] for r in table["rows"]]}
+                "rows": [tuple([r[i] for i in keep]) for r in table["rows"]]}
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):

@@ -108,8 +108,8 @@ async def view(ctx: Any) -> dict[str, Any]:
                                                    "entered": _("Entered"), "left": _("Left")})
     saved_view = table_view(saved.drop(columns=["stale"], errors="ignore"), loc,
                             labels={"name": _("Segment"), "description": _("Description"), "size": _("Members")})
-    for row, name in zip(saved_view.rows, names):
-        row[0].href = ctx.url(seg=name)
+    # the name links to the segment (a cell is (text, numeric, href))
+    saved_view.rows = [((row[0][0], row[0][1], ctx.url(seg=name)), *row[1:]) for row, name in zip(saved_view.rows, names)]
     return {
         "fields": [(f, f) for f in FIELDS], "ops": [(o, _(OP_WORDS[o])) for o in OPS],
         "actions": [(a, a) for a in ACTIONS], "action_help": ACTIONS, "rows": rows, "behaviours": behaviours,
