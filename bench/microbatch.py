@@ -124,7 +124,8 @@ def main() -> None:
             engine._con = Timed(engine.con, book)
         spool = writer_spool(project.root, project.settings, "h")
         consumer = Consumer(spool_folder(project.root), own=None, lock=threading.Lock(), project=lambda: project,
-                            changed=lambda: None, batch_seconds=1.0, build=True, threads=args.threads)
+                            changed=lambda: None, batch_seconds=1.0, build=True,
+                            **({"threads": args.threads} if args.threads else {}))
         try:
             for i in range(args.batches):
                 spool_batch(spool, project.settings, args.events, rng, run * 1000 + i, args.users)
