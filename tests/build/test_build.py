@@ -152,5 +152,5 @@ def test_build_summary_counts_buyers_per_place(proj, tmp_path: Path):
     ingest(proj, "pos", f)
     run_build(proj)
     assert _rows(proj, "SELECT count(*) FROM customers") == [(2,)]  # the card holder and the unlinked return
-    (store,) = orders_by_place(proj.engine).itertuples(index=False)
-    assert (store.online, store.orders, store.returns, store.revenue, store.customers) == (False, 1, 1, 0.0, 1)
+    (store,) = orders_by_place(proj.engine)
+    assert store == {"online": False, "orders": 1, "returns": 1, "revenue": 0.0, "customers": 1}

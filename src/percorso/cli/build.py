@@ -102,14 +102,14 @@ def _print_breakdown(engine: object, out: object) -> None:
     t = Table(title="punti di contatto per canale / touchpoints by channel")
     for col in ("canale / channel", "punti di contatto", "clienti"):
         t.add_column(col, justify="left" if col.startswith("canale") else "right")
-    for row in touchpoints_by_channel(engine).itertuples(index=False):  # type: ignore[arg-type]
-        t.add_row(escape(str(row.channel)), format_cell(row.touchpoints), format_cell(row.customers))
+    for row in touchpoints_by_channel(engine):  # type: ignore[arg-type]
+        t.add_row(escape(str(row["channel"])), format_cell(row["touchpoints"]), format_cell(row["customers"]))
     out.print(t)  # type: ignore[attr-defined]
     t = Table(title="ordini / orders")
     for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)",
                 "acquirenti / buyers"):
         t.add_column(col, justify="left" if col.startswith("dove") else "right")
-    for row in orders_by_place(engine).itertuples(index=False):  # type: ignore[arg-type]
-        t.add_row("online" if row.online else "negozio / store", format_cell(row.orders), format_cell(row.returns),
-                  format_cell(row.revenue), format_cell(row.customers))
+    for row in orders_by_place(engine):  # type: ignore[arg-type]
+        t.add_row("online" if row["online"] else "negozio / store", format_cell(row["orders"]),
+                  format_cell(row["returns"]), format_cell(row["revenue"]), format_cell(row["customers"]))
     out.print(t)  # type: ignore[attr-defined]

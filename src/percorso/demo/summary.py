@@ -105,8 +105,8 @@ def fill_summary(engine: Engine, ground_truth: Path, report: DemoReport) -> None
     from percorso.build.summary import orders_by_place, touchpoints_by_channel
 
     report.customers = customer_counts(engine)
-    report.channels = _records(touchpoints_by_channel(engine))
-    report.orders = _records(orders_by_place(engine))
+    report.channels = touchpoints_by_channel(engine)
+    report.orders = orders_by_place(engine)
     report.quarantine = quarantine_by_reason(engine)
     report.reconciliation = reconcile_malformed(engine, ground_truth / "malformed.csv")
     report.identity = identity_quality(engine, ground_truth / "identity.csv")
