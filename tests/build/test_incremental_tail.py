@@ -122,3 +122,26 @@ def test_direct_session_that_gets_a_channel_falls_back_to_the_whole_history(tmp_
             for m in (0, 10)]
     spec += [{"anon": "a1", "user": None, "minutes": 15, "url": _URLS[1], "kind": "page", "order": "O1", "batch": 1}]
     assert _run(tmp_path, spec) == [0]
+
+
+def test_a_stage_rule_on_the_channel_rebuilds_whole_histories(tmp_path):
+    """A stage read from the channel would not follow a kept row's channel: no cut at all."""
+    init_project(tmp_path / "p", name="t")
+    with open(tmp_path / "p" / "percorso.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[stages]\norder = ["awareness", "purchase"]\n\n[[stages.rules]]\nstage = "purchase"\n'
+                 'channels = ["Paid Search"]\n\n[[stages.rules]]\nstage = "awareness"\n')
+    p = open_project(tmp_path / "p")
+    try:
+        spec = [{"anon": "a1", "user": None, "minutes": m, "url": _URLS[1], "kind": "page", "order": "O1", "batch": b}
+                for m, b in ((0, 0), (10, 0), (20, 1))]
+        tails = []
+        for b in (0, 1):
+            web, _ = _files(tmp_path, b, spec)
+            ingest(p, "web", web)
+            tails.append(run_build(p).customers_from_tail)
+        incremental = _tables(p)
+        run_build(p, full=True)
+        assert tails == [0, 0] and _tables(p) == incremental
+        assert {r[0] for r in p.engine.con.execute("SELECT stage FROM touchpoints").fetchall()} == {"purchase"}
+    finally:
+        p.close()
