@@ -1,6 +1,6 @@
 """The identity rules on Spark next to DuckDB on a generated demo: prints ONE JSON object.
 
-    flock /work/bench.lock nice -n 5 .venv/bin/python bench/spark_identity_rules.py --customers 16000
+    flock /tmp/percorso-bench.lock nice -n 5 .venv/bin/python bench/spark_identity_rules.py --customers 16000
 
 What ``percorso lake build`` spends on identity (ADR 0039, 0044) on data with real identity
 work (``percorso demo``: shared devices, shop phones, several cards, untrusted web logins;
