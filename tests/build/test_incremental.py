@@ -70,7 +70,10 @@ def test_incremental_build_equals_full_build(tmp_path_factory, spec):
         with_person = p.engine.con.execute(
             "SELECT count(*) FROM event_customers WHERE customer_id IS NOT NULL").fetchall()[0][0]
         assert len(incremental["touchpoints"]) + len(incremental["record_updates"]) == with_person
-        identifies = sum(1 for m in spec if m["buy"] == 1)
+        # an anonymous identify call on a cookie two known users shared has no person: the
+        # cookie (and the e-mail it carried) is a conflict, never merged, so it is not counted
+        users = {a: {m["user"] for m in spec if m["anon"] == a and m["user"]} for a in {m["anon"] for m in spec}}
+        identifies = sum(1 for m in spec if m["buy"] == 1 and (m["user"] or len(users[m["anon"]]) < 2))
         assert len(incremental["record_updates"]) == identifies
     finally:
         p.close()
