@@ -53,6 +53,14 @@ _ALL_SOURCES = {TP_ALL: ("_build_touchpoints", "touchpoints"), RU_ALL: ("_build_
                 ORDERS_ALL: ("_build_orders", "orders")}
 #: Tables whose rows of a tail customer are replaced from ``t0`` on (the others: whole customers).
 CUT_TABLES = ("touchpoints", "orders", "record_updates")
+#: The stored rows of the tail customers each kept table holds: (stored table, columns read).
+#: One definition: :func:`stage_carry` reads them, :func:`empty_inputs` takes their types.
+_KEPT: dict[str, tuple[str, str]] = {
+    "_build_tp_old": ("touchpoints", "customer_id, occurred_at, event_id, session_id, source_system, channel, "
+                      "channel_rule, online, order_id, stage"),
+    "_build_ru_old": ("record_updates", "customer_id, occurred_at, event_id"),
+    "_build_orders_old": ("orders", "customer_id, occurred_at, is_return, revenue, store_id"),
+}
 _TEMPS = ("_build_cut", CARRY, "_build_new_ev", "_build_tp_old", "_build_old_r", "_build_picked_pre",
           "_build_fallback", "_build_pt", "_build_pt_at", "_build_ru_old", "_build_orders_old")
 
@@ -103,9 +111,10 @@ def tail_count(engine: Engine) -> int:
 _TAIL = "(SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL)"
 
 
-def _stored_rows(engine: Engine, table: str, target: str, columns: str) -> None:
-    """Temp ``target``: ``columns`` of the rows of ``table`` whose customer is a tail customer
-    (a probe of the customer column, then a read by rowid of the rows found)."""
+def _stored_rows(engine: Engine, target: str) -> None:
+    """Temp ``target`` (:data:`_KEPT`): its columns of the rows of its stored table whose customer
+    is a tail customer (a probe of the customer column, then a read by rowid of the rows found)."""
+    table, columns = _KEPT[target]
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT rowid AS r FROM {table}
         WHERE customer_id IN {_TAIL}""")
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {columns} FROM {table}
@@ -118,8 +127,7 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
     and their carry (:data:`CARRY`); customers whose order ids meet across the cut, or whose
     stored rows have no time, go back to a whole rebuild. Returns the tail customers left."""
     con = engine.con
-    _stored_rows(engine, "touchpoints", "_build_tp_old", "customer_id, occurred_at, event_id, session_id, "
-                 "source_system, channel, channel_rule, online, order_id, stage")
+    _stored_rows(engine, "_build_tp_old")
     con.execute(f"""UPDATE _build_cut SET t0 = NULL WHERE t0 IS NOT NULL AND customer_id IN (
         SELECT o.customer_id FROM _build_tp_old o JOIN _build_cut c USING (customer_id)
             WHERE o.occurred_at IS NULL OR (o.order_id IS NOT NULL AND o.occurred_at >= c.t0)
@@ -151,8 +159,8 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
     con.execute(f"CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT customer_id FROM {CARRY} WHERE _unclear")
     con.execute(f"ALTER TABLE {CARRY} DROP COLUMN _unclear")
     _fall_back(engine)
-    _stored_rows(engine, "record_updates", "_build_ru_old", "customer_id, occurred_at, event_id")
-    _stored_rows(engine, "orders", "_build_orders_old", "customer_id, occurred_at, is_return, revenue, store_id")
+    _stored_rows(engine, "_build_ru_old")
+    _stored_rows(engine, "_build_orders_old")
     return tail_count(engine)
 
 
@@ -255,13 +263,9 @@ def empty_inputs(engine: Engine) -> None:
     """The tail's tables, empty (a build with no tail customer still reads them)."""
     con = engine.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE {CARRY} ({_cols(CARRY_COLUMNS)})")
-    for name, cols in (("_build_tp_old", "customer_id VARCHAR, occurred_at TIMESTAMP, event_id VARCHAR, "
-                        "session_id VARCHAR, source_system VARCHAR, channel VARCHAR, channel_rule VARCHAR, "
-                        "online BOOLEAN, order_id VARCHAR, stage VARCHAR"),
-                       ("_build_ru_old", "customer_id VARCHAR, occurred_at TIMESTAMP, event_id VARCHAR"),
-                       ("_build_orders_old", "customer_id VARCHAR, occurred_at TIMESTAMP, is_return BOOLEAN, "
-                        "revenue DOUBLE, store_id VARCHAR"),
-                       ("_build_picked_pre", "k UBIGINT, r BIGINT, customer_id VARCHAR"),
+    for name, (table, columns) in _KEPT.items():   # the stored tables' own types, no rows
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM {table} LIMIT 0")
+    for name, cols in (("_build_picked_pre", "k UBIGINT, r BIGINT, customer_id VARCHAR"),
                        ("_build_fallback", "customer_id VARCHAR")):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
 
