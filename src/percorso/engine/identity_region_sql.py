@@ -205,10 +205,11 @@ def region_customer_counts(engine: Engine) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def mark_touched(engine: Engine, *, everything: bool) -> None:
+def mark_touched(engine: Engine, *, everything: bool, ids: str = "_rg_ids") -> None:
     """Record which identifiers' customers this run may have changed, for the next build.
 
-    A full run writes one NULL row (every identifier); an incremental one appends the region.
+    A full run writes one NULL row (every identifier); an incremental one appends the
+    ``id_hash`` of ``ids`` (the region; a whole-graph incremental run, the map rows it changed).
     The build reads and clears it (:func:`touched_identifiers`, :func:`clear_touched`).
     """
     # no table yet: runs before it existed may have changed anything since the last build
@@ -217,7 +218,7 @@ def mark_touched(engine: Engine, *, everything: bool) -> None:
         engine.run(f"CREATE OR REPLACE TABLE {TOUCHED} (id_hash UBIGINT)")
         engine.run(f"INSERT INTO {TOUCHED} VALUES (NULL)")
     else:
-        engine.run(f"INSERT INTO {TOUCHED} SELECT id_hash FROM _rg_ids")
+        engine.run(f"INSERT INTO {TOUCHED} SELECT id_hash FROM {ids}")
 
 
 def touched_is_partial(engine: Engine) -> bool:

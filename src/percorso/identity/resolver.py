@@ -197,7 +197,8 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
             return resolve_region(project, engine, state, trusted, rules, settings, say, lap, phases, t0,
                                   sources=pairs)
         after = None if full else int(state["max_rowid"])  # type: ignore[index]
-        return _resolve(project, engine, after, trusted, rules, settings, say, lap, phases, t0, pairs)
+        return _resolve(project, engine, after, trusted, rules, settings, say, lap, phases, t0, pairs,
+                        n_with_id=None if full else int(state["n_with_id"]))  # type: ignore[index]
     finally:
         S.fast_settings(engine, False)
 
@@ -231,7 +232,14 @@ def same_settings(before: str | None, now: str) -> bool:
 
 
 def _resolve(project: Project, engine, after: int | None, trusted: list[str], rules: list, settings: str,
-             say, lap, phases, t0, sources: list[tuple[str, str]]) -> IdentityReport:
+             say, lap, phases, t0, sources: list[tuple[str, str]], n_with_id: int | None = None) -> IdentityReport:
+    """Solve the whole graph (a full run, or an incremental one the device link keeps whole).
+
+    An incremental run still writes only what changed (ADR 0037, 2026-12-05): identifiers in
+    place, the map rows whose customer or first time moved, and those rows as the identifiers
+    the next build compares (``identity_touched``), instead of rewriting ``identity_identifiers``,
+    ``identity_map`` and ``built_identity`` whole every micro-batch.
+    """
     full = after is None
     S.snapshot_previous_map(engine)
     say("identificativi degli eventi / event identifiers")
@@ -241,7 +249,10 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     n_events = (engine.count("events") if after is None
                 else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
     lap("identifiers table")
-    S.upsert_identifiers(engine, rules, full=full)
+    if full or "id_hash" not in engine.columns("identity_identifiers"):
+        S.upsert_identifiers(engine, rules, full=True)
+    else:
+        R.upsert_identifiers_in_place(engine, rules)
     say("coppie di identificativi / identifier pairs")
     S.upsert_links(engine, trusted, full=full)
 
@@ -264,7 +275,10 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         S.assign_customer_ids(engine)
         n_new = engine.query("SELECT count(*) AS n FROM _id_final WHERE is_new")["n"][0].as_py()
         lap("write identity_map")
-        S.write_identity_map(engine)
+        if full:
+            S.write_identity_map(engine)
+        else:
+            S.write_identity_map_changes(engine)
         lap("record merges")
         run_at = datetime.now(UTC).replace(tzinfo=None)
         retired = S.record_merges(engine, run_at)
@@ -272,11 +286,12 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         n_exceptions = K.write_event_key_exceptions(engine, PRIORITY, g.unusable())
         K.create_event_views(engine, PRIORITY)
         lap("count assigned events")
-        n_with_id = K.count_events_with_identifier(engine)
+        n_with_id = (K.count_events_with_identifier(engine) if full or n_with_id is None
+                     else n_with_id + K.count_events_with_identifier(engine, after))
         n_components = int(np.unique(labels[g.usable]).size)
         K.write_watermark(engine, settings, n_components, n_with_id)
         S.write_sources(engine, sources)
-        R.mark_touched(engine, everything=True)
+        R.mark_touched(engine, everything=full, ids="_id_changed")
     assigned = K.count_assigned_events(engine, n_with_id)
     lap("end")
     counts = g.status_counts()
