@@ -163,3 +163,31 @@ def test_has_table_and_columns_answer_as_a_query_finds_the_name(tmp_path: Path) 
         eng.run("INSERT INTO t VALUES (3, 'c')")          # the transaction is still usable
     assert eng.con.execute("SELECT sum(x) FROM t").fetchall()[0][0] == 4 and eng.count("t2") == 1
     eng.close()
+
+
+def test_execute_bound_equals_execute_and_compiles_once(tmp_path: Path) -> None:
+    """A query compiled once with a placeholder, run for other values (quotes included), gives
+    what running its Ibis expression gives: frames and scalars, rows and no rows."""
+    import ibis
+
+    with Engine(tmp_path / "db.duckdb") as engine:
+        engine.run("""CREATE TABLE t AS SELECT * FROM (VALUES ('a', 1, TIMESTAMP '2025-01-01 10:00', NULL::DOUBLE),
+            ('a', 2, TIMESTAMP '2025-01-02 10:00', 2.5), ('O''Brien', 3, NULL, 1.0)) v(k, n, ts, x)""")
+        made: list[str] = []
+
+        def rows(value: str):
+            made.append(value)
+            t = engine.table("t")
+            return t.filter(t.k == value).order_by("n")
+
+        def count(value: str):
+            t = engine.table("t")
+            return t.filter((t.k == value) & (t.n > ibis.literal(0))).count()
+
+        for value in ("a", "O'Brien", "nobody", "a' OR '1'='1"):
+            got = engine.execute_bound("rows", rows, value)
+            want = engine.execute(rows(value))
+            assert got.equals(want) and list(got.dtypes) == list(want.dtypes), value
+            assert engine.execute_bound("count", count, value) == engine.execute(count(value))
+        # compiled once (the placeholder), then one call per value for the comparison above
+        assert made[0] != "a" and made.count("a") == 1

@@ -81,40 +81,44 @@ def customer_profile(engine: Engine, customer_id: str, *, limit: int = 500, offs
 def _profile(engine: Engine, customer_id: str, limit: int, offset: int, settings: Any = None) -> CustomerProfile:
     from percorso.privacy.contacts import open_contacts
 
-    c = engine.table("customers")
-    summary = engine.execute(c.filter(c.customer_id == customer_id).limit(1))
+    # each query is compiled once per server (Engine.execute_bound): only the id changes
+    summary = engine.execute_bound("profile:summary", lambda cid: _mine(engine, "customers", cid).limit(1), customer_id)
     if summary.empty:
         raise NotFound(f"customer '{customer_id}' is not in the built customers; run `percorso build`?")
     summary = open_contacts(engine, settings, summary)
-    tp = engine.table("touchpoints")
-    mine = tp.filter(tp.customer_id == customer_id)
-    o = engine.table("orders")
-    my_orders = o.filter(o.customer_id == customer_id)
-    channels = engine.execute(_channel_mix(mine, my_orders))
-    orders = engine.execute(
-        my_orders.select("occurred_at", "occurred_at_local", "order_id", "online", "channel", "store_id", "revenue", "n_items",
-                         "coupon_code", "is_return")
-        .order_by(["occurred_at", "order_id"])
-    )
-    timeline = engine.execute(
-        mine.select(*TIMELINE_COLUMNS).order_by(["occurred_at", "event_id"]).limit(limit, offset=offset)
-    )
-    total = int(engine.execute(mine.count()))
+    channels = engine.execute_bound(
+        "profile:channels",
+        lambda cid: _channel_mix(_mine(engine, "touchpoints", cid), _mine(engine, "orders", cid)), customer_id)
+    orders = engine.execute_bound(
+        "profile:orders",
+        lambda cid: _mine(engine, "orders", cid).select(
+            "occurred_at", "occurred_at_local", "order_id", "online", "channel", "store_id", "revenue", "n_items",
+            "coupon_code", "is_return").order_by(["occurred_at", "order_id"]), customer_id)
+    timeline = engine.execute_bound(
+        ("profile:timeline", limit, offset),
+        lambda cid: _mine(engine, "touchpoints", cid).select(*TIMELINE_COLUMNS).order_by(["occurred_at", "event_id"])
+        .limit(limit, offset=offset), customer_id)
+    total = int(engine.execute_bound("profile:total", lambda cid: _mine(engine, "touchpoints", cid).count(), customer_id))
     records, n_records = _record_updates(engine, customer_id)
     row = {k: (None if _isna(v) else v) for k, v in summary.iloc[0].to_dict().items()}
     return CustomerProfile(customer_id, row, channels, orders, timeline, total, offset,
                            record_updates=records, total_record_updates=n_records)
 
 
+def _mine(engine: Engine, table: str, customer_id: str) -> ir.Table:
+    t = engine.table(table)
+    return t.filter(t.customer_id == customer_id)
+
+
 def _record_updates(engine: Engine, customer_id: str) -> tuple[pd.DataFrame | None, int]:
     """The latest :data:`RECORD_LIMIT` record updates of one customer and how many there are."""
     if not engine.has_table("record_updates"):  # a database built before record updates existed
         return None, 0
-    r = engine.table("record_updates")
-    mine = r.filter(r.customer_id == customer_id)
-    frame = engine.execute(mine.select(*RECORD_COLUMNS).order_by([ibis.desc("occurred_at"), "event_id"])
-                           .limit(RECORD_LIMIT))
-    return frame, int(engine.execute(mine.count()))
+    frame = engine.execute_bound(
+        "profile:records", lambda cid: _mine(engine, "record_updates", cid).select(*RECORD_COLUMNS)
+        .order_by([ibis.desc("occurred_at"), "event_id"]).limit(RECORD_LIMIT), customer_id)
+    return frame, int(engine.execute_bound("profile:n_records",
+                                           lambda cid: _mine(engine, "record_updates", cid).count(), customer_id))
 
 
 def _channel_mix(mine: ir.Table, my_orders: ir.Table) -> ir.Table:
