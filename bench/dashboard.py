@@ -34,17 +34,21 @@ Each cold request also records the process's CPU time and the garbage collector'
 (``cold_cpu_ms``, ``cold_gc_ms_max``, ``slowest_cold``): a slow run whose CPU did not grow
 waited for the shared box; one with a full collection in it paid the GC. The in-process replays'
 CPU is recorded too (``inprocess_cpu_ms``; ``cpu_cold_over_inprocess``, p50 over p50: the page's
-extra work, whatever the box's load did to the wall times). Beside the times the
-ratio uses (the test client's round trip), ``cold_server_ms`` is the app's own time (entry to
-last byte) and ``noop_request_ms`` what ``/healthz`` costs through the test client at that load. The app freezes its
+extra work, whatever the box's load did to the wall times). **Server time** (``cold_server_ms``,
+``warm_server_ms``) is the app's own time, from its entry to its last byte (an ASGI wrapper): the
+issue's measure, which the targets use. The test client's round trip (``cold_ms``, ``warm_ms``)
+adds the client's own work and two thread hand-offs, ~1 ms that no server pays
+(``noop_request_ms``: what ``/healthz`` costs through it at that load); its ratio is printed
+beside (``cold_roundtrip_over_inprocess``). The app freezes its
 start-up heap as ``percorso serve`` does (``app.state.freeze_heap``, ADR 0043).
 
 Attribution and ROI read journeys stored once per data version (ADR 0038): the cold page and
 its in-process queries both read them; ``stored_journeys`` reports the seconds each took when
 it was computed (by the first answer that needed it, before or during this run).
 
-Prints one JSON object: per page p50/p95 of each, ``cold_over_inprocess`` (p95 ratio), the load
-average. Targets (issue 18): warm p95 ≤ 200 ms, cold p95 ≤ 1.5 × in-process p95.
+Prints one JSON object: per page p50/p95 of each, ``cold_over_inprocess`` (server time p95 over
+in-process p95), the load average. Targets (issue 18): server time warm p95 ≤ 200 ms, cold p95 ≤
+1.5 × in-process p95.
 """
 
 from __future__ import annotations
@@ -232,7 +236,7 @@ def main() -> None:
                 noop.append(time.perf_counter() - t)
             out["noop_request_ms"] = _ms(noop)
             for page in pages:
-                cold, warm, inproc, n_queries, n_reads = [], [], [], 0, 0
+                cold, warm, warm_server, inproc, n_queries, n_reads = [], [], [], [], 0, 0
                 cold_runs: list[dict] = []  # per cold request: wall, process CPU, GC pauses (why a run was slow)
                 extra = subjects.get(page.path, {})
                 # the first opening in this process, on a range no run asks (reported, not in the runs):
@@ -272,6 +276,7 @@ def main() -> None:
                     t = time.perf_counter()
                     client.get(page.path, params=params, headers=headers)
                     warm.append(time.perf_counter() - t)
+                    warm_server.append(_ServerTime.last)
                     if not i % 2:
                         inproc.append(_inprocess(state, run, calls))
                     if i == 0:  # as many runs as --budget allows, between --runs and --fast-runs
@@ -279,13 +284,15 @@ def main() -> None:
                 row = {"queries": n_queries, "other_reads": n_reads, "runs": runs, "first_ms": None if first is None else round(first * 1000, 1),
                        "cold_ms": _ms(cold), "warm_ms": _ms(warm), "inprocess_ms": _ms(inproc)}
                 row["cold_server_ms"] = _ms([r["server_ms"] / 1000 for r in cold_runs])
+                row["warm_server_ms"] = _ms(warm_server)
                 row["cold_cpu_ms"] = _ms([r["cpu_ms"] / 1000 for r in cold_runs])
                 row["inprocess_cpu_ms"] = _ms(INPROCESS_CPU[-len(inproc):])
                 row["cpu_cold_over_inprocess"] = round(row["cold_cpu_ms"]["p50"] / max(row["inprocess_cpu_ms"]["p50"], 1e-3), 2)
                 row["cold_gc_ms_max"] = max(r["gc_ms"] for r in cold_runs)
                 row["slowest_cold"] = max(cold_runs, key=lambda r: r["ms"])
-                row["cold_over_inprocess"] = round(row["cold_ms"]["p95"] / max(row["inprocess_ms"]["p95"], 1e-3), 2)
-                row["warm_ok"] = row["warm_ms"]["p95"] <= 200
+                row["cold_over_inprocess"] = round(row["cold_server_ms"]["p95"] / max(row["inprocess_ms"]["p95"], 1e-3), 2)
+                row["cold_roundtrip_over_inprocess"] = round(row["cold_ms"]["p95"] / max(row["inprocess_ms"]["p95"], 1e-3), 2)
+                row["warm_ok"] = row["warm_server_ms"]["p95"] <= 200
                 row["cold_ok"] = row["cold_over_inprocess"] <= 1.5
                 out["pages"][page.path] = row
                 print(f"{page.path}: {row}", file=sys.stderr)
