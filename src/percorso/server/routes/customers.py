@@ -27,7 +27,7 @@ async def customer(request: Request, identifier: str, limit: int = Query(500, ge
     """One customer by id, e-mail, phone, loyalty card, CRM id or tax code (PII is looked up
     through its keyed hash). / Un cliente per id, e-mail, telefono, carta, id CRM o codice fiscale."""
     state = request.app.state.percorso
-    out = await state.db(_profile, state, identifier, limit, offset)
+    out = await state.look_up("customer", identifier, _profile, state, identifier, limit, offset)
     await state.audit(request, "customer_view", query={"customer_id": out["customer_id"]},
                       rows=len(out["timeline"]))
     return out
