@@ -313,7 +313,8 @@ def where_time_went(acks: list[tuple[float, float]], batches: list[dict]) -> dic
     out["probes_matched"] = len(parts["ingest"])
     out["micro_batches"] = [{"events": b["events"], "seconds": b["seconds"], "cpu": b.get("cpu"),
                              "customers_rebuilt": b.get("customers_rebuilt"),
-                             "build_steps": {k: v for k, v in b.get("build_steps", {}).items() if v}}
+                             "build_steps": {k: v for k, v in b.get("build_steps", {}).items() if v},
+                             "identity_phases": b.get("identity_phases", {})}
                             for b in batches]
     return out
 

@@ -179,6 +179,7 @@ class Consumer:
         self.recent.append({"events": report.events_read, "accepted": report.accepted, "at": report.at,
                             "seconds": report.seconds, "cpu": report.cpu,
                             "build_steps": report.build.get("steps", {}),
+                            "identity_phases": report.build.get("identity_phases", {}),
                             "customers_rebuilt": report.build.get("customers_rebuilt"),
                             "customers_from_tail": report.build.get("customers_from_tail")})
         return report
@@ -368,7 +369,9 @@ def live_build(project: Any) -> dict[str, Any]:
     value = refresh_after_build(project, only=("segments",))
     out = {"mode": rep.mode, "new_events": rep.new_events, "customers_rebuilt": rep.customers_rebuilt,
            "customers_from_tail": rep.customers_from_tail,
-           "seconds": rep.seconds.get("total"), "steps": dict(rep.seconds), "value": value.refreshed}
+           "seconds": rep.seconds.get("total"), "steps": dict(rep.seconds), "value": value.refreshed,
+           # where identity's seconds went (the device link's whole-graph path grows with the events)
+           "identity_phases": {k: v for k, v in (rep.identity or {}).get("phases", {}).items() if v >= 0.01}}
     from percorso.activation import on_micro_batch
 
     try:  # the activation journeys act on the batch (enrol, move, send); their trouble is not the build's
