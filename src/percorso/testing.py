@@ -98,7 +98,8 @@ def journeys_for(
         records.extend(kept)
         rows.sort(key=lambda r: (r["occurred_at"], r["event_id"]))
         session, last = 0, None
-        for r in rows:
+        for position, r in enumerate(rows, start=1):
+            r["seq"] = position          # the build's order: time, then event id
             if last is not None and (r["occurred_at"] - last).total_seconds() > session_gap_minutes * 60:
                 session += 1
             last = r["occurred_at"]

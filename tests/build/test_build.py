@@ -62,6 +62,8 @@ def test_web_purchase_and_order_file_are_one_order_with_file_values(proj, tmp_pa
     assert orders == [("W1", 100.0, 2, 3.0, True, "Email", False), ("W2", 20.0, 0, 0.0, True, "Email", False)]
     purchases = _rows(proj, "SELECT source_system, revenue FROM touchpoints WHERE event_type = 'purchase' ORDER BY 2")
     assert purchases == [("web", 20.0), ("web", 100.0)]
+    # the order file's W1 row (10:10:30, after m2) is left out: its position stays a gap
+    assert _rows(proj, "SELECT seq FROM touchpoints ORDER BY occurred_at, event_id") == [(1,), (2,), (4,), (5,)]
     assert _rows(proj, "SELECT n_orders, revenue FROM customers") == [(2, 120.0)]
 
 
@@ -154,3 +156,28 @@ def test_build_summary_counts_buyers_per_place(proj, tmp_path: Path):
     assert _rows(proj, "SELECT count(*) FROM customers") == [(2,)]  # the card holder and the unlinked return
     (store,) = orders_by_place(proj.engine)
     assert store == {"online": False, "orders": 1, "returns": 1, "revenue": 0.0, "customers": 1}
+
+
+def test_seq_orders_each_customers_touchpoints_by_time_then_event_id(proj, tmp_path: Path):
+    """``touchpoints.seq`` (what every journey analysis orders by, ADR 0035) is the customer's
+    order by time then event id, from 1; events of one second at a session's start share it."""
+    f = write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1"),
+        seg("m2", "2025-03-05T10:00:00Z", anon="a1"),         # same second as m1
+        seg("m3", "2025-03-05T11:00:01Z", anon="a1"),         # a new session ...
+        seg("m4", "2025-03-05T11:00:01Z", anon="a1"),         # ... which m4, in the same second, is in too
+        seg("m5", "2025-03-05T11:10:00Z", anon="a1"),
+        seg("m6", "2025-03-05T09:00:00Z", anon="b1"),
+    ])
+    ingest(proj, "web", f)
+    run_build(proj)
+    rows = _rows(proj, "SELECT customer_id, event_id, occurred_at, seq, session_id FROM touchpoints")
+    by_customer: dict[str, list[tuple]] = {}
+    for r in rows:
+        by_customer.setdefault(r[0], []).append(r)
+    assert sorted(len(v) for v in by_customer.values()) == [1, 5]
+    for mine in by_customer.values():
+        ordered = sorted(mine, key=lambda r: (r[2], r[1]))
+        assert [r[3] for r in ordered] == list(range(1, len(mine) + 1))
+    five = sorted(max(by_customer.values(), key=len), key=lambda r: r[3])
+    assert [s.split(":")[1] for *_, s in five] == ["0", "0", "1", "1", "1"]

@@ -27,6 +27,7 @@ TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("channel_rule", "VARCHAR"),            # id of the rule that matched (rules version:row)
     ("online", "BOOLEAN"),
     ("session_id", "VARCHAR"),              # customer_id + ':' + session number
+    ("seq", "BIGINT"),                      # position in the customer's touchpoints by (occurred_at, event_id)
     ("stage", "VARCHAR"),                   # filled by the journeys stage rules (NULL until then)
     ("utm_source", "VARCHAR"),
     ("utm_medium", "VARCHAR"),

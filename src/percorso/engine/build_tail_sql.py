@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 #: Per tail customer with kept rows: the state at the cut (read by the compiled plan's queries).
 CARRY = "_build_carry"
 CARRY_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("customer_id", "VARCHAR"), ("c_last_at", "TIMESTAMP"), ("c_sno", "BIGINT"), ("c_web", "BOOLEAN"),
-    ("c_fixed", "BOOLEAN"), ("c_first_ch", "VARCHAR"), ("c_first_rule", "VARCHAR"), ("c_nd", "VARCHAR"),
-    ("c_nd_at", "TIMESTAMP"))
+    ("customer_id", "VARCHAR"), ("c_last_at", "TIMESTAMP"), ("c_sno", "BIGINT"), ("c_seq", "BIGINT"),
+    ("c_web", "BOOLEAN"), ("c_fixed", "BOOLEAN"), ("c_first_ch", "VARCHAR"), ("c_first_rule", "VARCHAR"),
+    ("c_nd", "VARCHAR"), ("c_nd_at", "TIMESTAMP"))
 #: What the customers query reads: every row of the scope's customers, new and kept.
 TP_ALL, RU_ALL, ORDERS_ALL, EC_ALL = "_build_tp_all", "_build_ru_all", "_build_orders_all", "_build_ec_all"
 ALL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -56,7 +56,7 @@ CUT_TABLES = ("touchpoints", "orders", "record_updates")
 #: The stored rows of the tail customers each kept table holds: (stored table, columns read).
 #: One definition: :func:`stage_carry` reads them, :func:`empty_inputs` takes their types.
 _KEPT: dict[str, tuple[str, str]] = {
-    "_build_tp_old": ("touchpoints", "customer_id, occurred_at, event_id, session_id, source_system, channel, "
+    "_build_tp_old": ("touchpoints", "customer_id, occurred_at, event_id, session_id, seq, source_system, channel, "
                       "channel_rule, online, order_id, stage"),
     "_build_ru_old": ("record_updates", "customer_id, occurred_at, event_id"),
     "_build_orders_old": ("orders", "customer_id, occurred_at, is_return, revenue, store_id"),
@@ -139,7 +139,9 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
         WITH pre AS (SELECT o.* FROM _build_tp_old o JOIN _build_cut c USING (customer_id)
                      WHERE c.t0 IS NOT NULL AND o.occurred_at < c.t0),
         -- the last kept row is in the open session (session numbers grow with time)
+        -- and the highest position (every event before the cut is a kept row: split_picked)
         last AS (SELECT customer_id, max(occurred_at) AS c_last_at, arg_max(session_id, occurred_at) AS sid,
+                        max(seq) AS c_seq,
                         arg_max(channel, {{'at': occurred_at, 'id': event_id}}) FILTER ({informative}) AS c_nd,
                         max(occurred_at) FILTER ({informative}) AS c_nd_at
                  FROM pre GROUP BY ALL),
@@ -148,7 +150,7 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
                        min(channel_rule) AS r0, max(channel_rule) AS r1, count(channel_rule) AS nr
                 FROM pre p JOIN last l ON l.customer_id = p.customer_id AND p.session_id = l.sid
                 WHERE p.source_system IN {web} GROUP BY ALL)
-        SELECT l.customer_id, l.c_last_at, CAST(substr(l.sid, length(l.customer_id) + 2) AS BIGINT) AS c_sno,
+        SELECT l.customer_id, l.c_last_at, CAST(substr(l.sid, length(l.customer_id) + 2) AS BIGINT) AS c_sno, l.c_seq,
                s.n IS NOT NULL AS c_web,
                coalesce(s.ch0 <> 'Direct', false) AS c_fixed,
                CASE WHEN s.ch0 <> 'Direct' THEN s.ch0 END AS c_first_ch,

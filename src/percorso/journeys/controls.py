@@ -273,6 +273,14 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     steps, not the position in the whole journey; not with ``collapse_repeats`` (a run is
     made of the neighbours that filter would drop). ``numbered=False``: no ``step`` column
     (nor the sort that makes it), for an analysis that orders each journey itself.
+
+    With the build's stored position (``touchpoints.seq``, the customer's order by time and
+    event id) the steps carry it as ``seq`` and every order here is by it (:func:`step_order`),
+    one integer instead of (time, 32-character id): the same order, since a journey (a
+    customer's, or a session of theirs) is a subset of a customer's touchpoints. With
+    ``only_nodes`` the stored position *is* the step number (an order, not a rank: only its
+    comparisons are read), so no window at all. A table written without it (an older build)
+    takes the sort by time and id.
     """
     if only_nodes is not None and query.collapse_repeats:
         raise ValueError("only_nodes cannot be combined with collapse_repeats")
@@ -298,6 +306,7 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         revenue=t.revenue,
         is_purchase=t.event_type.isin(PURCHASE_TYPES),
         breakdown=node_label(t, breakdown) if breakdown else ibis.null().cast("string"),
+        **({"seq": t.seq} if "seq" in t.columns else {}),
     )
     if query.exclude:
         s = s.filter(~s.node.isin(list(query.exclude)))
@@ -305,21 +314,32 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         s = s.filter(s.node.isin(list(only_nodes)))
     if not numbered and not query.collapse_repeats:
         return s
-    order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
+    if only_nodes is not None and "seq" in s.columns:
+        return s.mutate(step=s.seq)
+    order = ibis.window(group_by=s.journey_id, order_by=step_order(s))
     if query.collapse_repeats:
         # a run of identical nodes becomes its first step; a purchase inside the run is kept
         # on that step (with the run's revenue) so collapsing never hides a conversion
         prev = s.node.lag().over(order)
         s = s.mutate(_new=(prev.isnull() | (prev != s.node)).cast("int64"))
-        s = s.mutate(_run=s._new.sum().over(ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id],
+        s = s.mutate(_run=s._new.sum().over(ibis.window(group_by=s.journey_id, order_by=step_order(s),
                                                         rows=(None, 0))))
         run = ibis.window(group_by=[s.journey_id, s._run])
         s = s.mutate(is_purchase=s.is_purchase.max().over(run), revenue=s.revenue.sum(where=s.is_purchase).over(run),
                      online=ibis.cases((s.is_purchase.max().over(run), s.online.min(where=s.is_purchase).over(run)),
                                        else_=s.online))
         s = s.filter(s._new == 1).drop("_new", "_run")
-        order = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
+        order = ibis.window(group_by=s.journey_id, order_by=step_order(s))
     return s.mutate(step=ibis.row_number().over(order) + 1)
+
+
+def step_order(steps: ir.Table) -> list[ir.Value]:
+    """The order of a journey's steps: the stored position ``seq`` when the steps carry it, else
+    time then event id (ties in time never depend on storage order). The same order either way
+    (``touchpoints.seq`` numbers a customer's touchpoints by time and event id, ADR 0035)."""
+    if "seq" in steps.columns:
+        return [steps.seq]
+    return [steps.occurred_at, steps.event_id]
 
 
 def _vocabulary_node(query: JourneyQuery) -> bool:

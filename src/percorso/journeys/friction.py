@@ -36,7 +36,7 @@ from pydantic import Field
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.errors import InputError
 from percorso.events.types import OUTBOUND_EVENT_TYPES
-from percorso.journeys.controls import JourneyQuery, journey_steps
+from percorso.journeys.controls import JourneyQuery, journey_steps, step_order
 from percorso.journeys.transitions import transition_rows
 
 if TYPE_CHECKING:
@@ -241,10 +241,10 @@ class FrictionRunner(Runner[FrictionQuery, FrictionResult]):
         online = steps.online.fill_null(False)
         key = steps.channel.fill_null("(none)") + online.ifelse("|on", "|off")
         s = steps.mutate(_on=online, _k=key)
-        w = ibis.window(group_by=s.journey_id, order_by=[s.occurred_at, s.event_id])
+        w = ibis.window(group_by=s.journey_id, order_by=step_order(s))
         s = s.mutate(_prev=s._k.lag().over(w))
         runs = s.filter(s._prev.isnull() | (s._prev != s._k))  # the first touchpoint of each run
-        w = ibis.window(group_by=runs.journey_id, order_by=[runs.occurred_at, runs.event_id])
+        w = ibis.window(group_by=runs.journey_id, order_by=step_order(runs))
         lab = runs._on.ifelse("online ", "offline ") + runs.event_type.fill_null("(none)")
         r = runs.mutate(_l0=lab, _l1=lab.lead(1).over(w), _l2=lab.lead(2).over(w), _o1=runs._on.lead(1).over(w),
                         _o2=runs._on.lead(2).over(w), _t2=runs.occurred_at.lead(2).over(w))

@@ -19,7 +19,7 @@ from pydantic import Field
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.engine.dialect import ordered_collect
 from percorso.errors import InputError
-from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps
+from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps, step_order
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -93,7 +93,7 @@ def whole_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     touchpoint of every journey first (a sort of all of them) and collecting the kept ones
     (ADR 0035). Same rows as :func:`journey_paths` (``tests/journeys_paths``).
     """
-    nodes = ordered_collect(steps.node, [steps.occurred_at, steps.event_id])
+    nodes = ordered_collect(steps.node, step_order(steps))
     per = steps.group_by("journey_id").aggregate(
         customer_id=steps.customer_id.min(),
         breakdown=ibis.null().cast("string"),

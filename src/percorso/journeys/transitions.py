@@ -19,7 +19,7 @@ from pydantic import Field
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
-from percorso.journeys.controls import JourneyQuery, journey_steps
+from percorso.journeys.controls import JourneyQuery, journey_steps, step_order
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -47,7 +47,7 @@ class TransitionsQuery(JourneyQuery):
 def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
     """One row per transition: journey_id, customer_id, from_node, to_node, minutes."""
     # the same ordering as the step numbers, so the engine sorts once for both
-    w = ibis.window(group_by=steps.journey_id, order_by=[steps.occurred_at, steps.event_id])
+    w = ibis.window(group_by=steps.journey_id, order_by=step_order(steps))
     nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w))
     minutes = (epoch_seconds(nxt.to_at) - epoch_seconds(nxt.occurred_at)) / 60.0
     rows = nxt.filter(nxt.to_node.notnull()).select(
