@@ -75,8 +75,7 @@ def _stage_cells(engine: Engine) -> None:
                            {first_listed_key_sql(EVENT_KEY, '_dl_labels')} AS h
                     FROM events e WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL)
         SELECT ev.ip, ev.ua, floor(epoch(ev.ts) / 86400)::INTEGER AS day, l.label, l.known,
-               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.event_id, (ev.ts, ev.event_id)) AS event_id,
-               arg_min(ev.er, (ev.ts, ev.event_id)) AS er
+               ev.h, min(ev.ts) AS ts, max(ev.ts) AS ts_max, arg_min(ev.er, (ev.ts, ev.event_id)) AS er
         FROM ev JOIN _dl_labels l ON l.id_hash = ev.h GROUP BY ALL""")
 
 
@@ -85,8 +84,14 @@ CANDIDATES = """
         WITH hub AS (SELECT ip, ua FROM _dl_cells WHERE known GROUP BY ALL HAVING count(DISTINCT label) > ?
                      UNION ALL SELECT c.ip, c.ua FROM _dl_cells c SEMI JOIN (
                          SELECT ip FROM _dl_cells WHERE known GROUP BY ip HAVING count(DISTINCT label) > ?) USING (ip)),
-        k AS (SELECT c.* FROM _dl_cells c ANTI JOIN hub USING (ip, ua) WHERE c.known),
-        a AS (SELECT c.* FROM _dl_cells c ANTI JOIN hub USING (ip, ua) WHERE NOT c.known),
+        k0 AS (SELECT c.* FROM _dl_cells c ANTI JOIN hub USING (ip, ua) WHERE c.known),
+        a0 AS (SELECT c.* FROM _dl_cells c ANTI JOIN hub USING (ip, ua) WHERE NOT c.known),
+        -- each cell's first event (by time, then id) is kept as its rowid: its id is read here,
+        -- for the cells left after the hubs only (a million ids written into the cells was half
+        -- of their cost at 1M events with IP)
+        ids AS (SELECT rowid AS er, event_id FROM events WHERE rowid IN (SELECT er FROM k0 UNION ALL SELECT er FROM a0)),
+        k AS (SELECT k0.*, ids.event_id FROM k0 JOIN ids USING (er)),
+        a AS (SELECT a0.*, ids.event_id FROM a0 JOIN ids USING (er)),
         -- a cookie that replaced another on one device is used after the other's last visit or
         -- before its first; a known cookie whose first-to-last time on the pair overlaps the
         -- anonymous component's is another browser with the same user agent (a relative's phone)
