@@ -5,7 +5,9 @@ Usage: python bench/collector.py [--project DIR | --customers N] [--clients 4] [
 
 Starts ``percorso serve`` on a built project (a copy of ``--project``, else a new demo) and
 ``--clients`` load-generator processes, each sending batches of 100 Segment calls to
-``/v1/batch`` for ``--seconds`` (or ``--max-batches`` in all), on the intake workers' port
+``/v1/batch`` for ``--seconds`` (or ``--max-batches`` in all), each call from its visitor's
+device (an address and a browser fixed per visitor, ~1.2 visitors an address; ``--ip-per-event``:
+a random address per call, one browser for all, the adversarial case), on the intake workers' port
 (``--door intake``, the default; ADR 0030) or the server's own (``--door server``). While it
 runs, the spool's backlog (events sealed or written, not yet consumed) is sampled every 2 s.
 Then, with the same clients, the
@@ -111,16 +113,43 @@ def free_port() -> int:
 
 
 # -- load --------------------------------------------------------------------------------------
+#: Browsers of the simulated visitors (a device is an address and one of these).
+USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+)
+#: ``--ip-per-event``: every call from a random one of 65,536 addresses with one user agent (the
+#: bench's traffic before 5 December 2026: no visitor keeps a device, every address is shared by
+#: hundreds of them, so the device link weighs and churns on every event).
+IP_PER_EVENT = "PERCORSO_BENCH_IP_PER_EVENT"
+
+
+def device(user: int) -> tuple[str, str]:
+    """The visitor's device: an address and a browser fixed by its number, ~1.2 visitors an
+    address (households and offices behind one router) over 16,384 addresses, six browsers."""
+    h = (user * 2654435761) % 2**32  # Knuth's multiplicative hash: neighbours land far apart
+    addr = h % 16384
+    return f"10.0.{addr >> 8}.{addr & 255}", USER_AGENTS[(h >> 16) % len(USER_AGENTS)]
+
+
 def batch_body(client: int, n: int, rng: random.Random) -> bytes:
     calls = []
+    per_event = os.environ.get(IP_PER_EVENT) == "1"
     for i in range(BATCH):
-        user = f"load-u{rng.randrange(20000)}"
+        number = rng.randrange(20000)
+        user = f"load-u{number}"
         kind = rng.random()
+        ip, agent = device(number)
+        if per_event:
+            ip, agent = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}", "bench/1.0"
         call = {"messageId": f"c{client}-b{n}-e{i}", "anonymousId": f"anon-{user}",
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
                 "context": {"page": {"url": "https://www.dormirebene.it/materassi?utm_source=google&utm_medium=cpc",
-                                     "referrer": "https://www.google.it/"}, "userAgent": "bench/1.0",
-                            "ip": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"}}
+                                     "referrer": "https://www.google.it/"}, "userAgent": agent, "ip": ip}}
         if kind < 0.6:
             call.update(type="page", name="Materassi")
         elif kind < 0.9:
@@ -429,6 +458,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.0,
                     help="events a second the clients send in all (0: as fast as answered); the issue's load is 10,000")
     ap.add_argument("--door", choices=["intake", "server"], default="intake")
+    ap.add_argument("--ip-per-event", action="store_true",
+                    help="each call from a random address, one user agent for all (no visitor keeps a device)")
     ap.add_argument("--kills-only", action="store_true", help="only the --kills crash run (no load, no floor)")
     ap.add_argument("--no-build", action="store_true", help="[collector] build = false (the crash run: events only)")
     ap.add_argument("--kills-minutes", type=float, default=1e9, help="stop killing after this many minutes")
@@ -436,6 +467,8 @@ def main() -> None:
                     help="batches a second per client in the crash run (0: unbounded)")
     ap.add_argument("--floor", nargs=2, metavar=("FILE", "PORT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.ip_per_event:
+        os.environ[IP_PER_EVENT] = "1"  # the client processes inherit it
     if args.floor:
         floor_server(args.floor[0], int(args.floor[1]))
         return
