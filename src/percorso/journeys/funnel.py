@@ -127,37 +127,9 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
     """One row per journey that entered: journey_id, customer_id, reached (1..N), t1..tN, s1..sN, breakdown."""
     ev = funnel_steps(engine, q) if ev is None else ev
     n = len(q.steps)
-    if q.order != "strict":
-        chain = _chain_by_next(ev, q)
-    else:
-        chain = _chain_by_join(ev, q)
-    reached = ibis.literal(1)
-    for i in range(2, n + 1):
-        done = chain[f"s{i}"].notnull()
-        if q.order == "any":
-            reached = (done & (reached == i - 1)).ifelse(i, reached)
-        else:
-            reached = done.ifelse(i, reached)
-    chain = chain.mutate(reached=reached)
-    chain = _apply_exclusions(chain, ev, q)
-    order = ibis.window(group_by=chain.journey_id, order_by=[ibis.desc(chain.reached), chain.t1, chain.s1])
-    chain = chain.mutate(_rank=ibis.row_number().over(order))
-    best = chain.filter(chain._rank == 0).drop("_rank", "_end")
-    return _with_breakdown(best, ev, q)
-
-
-def _entries(ev: ir.Table, q: FunnelQuery) -> ir.Table:
-    """One chain row per entry: every step matching the funnel's first step, with its window's end."""
     first = ev.filter(_matches(ev.node, q.steps[0]))
-    return first.mutate(s1=first.step, t1=first.occurred_at,
-                        _end=first.occurred_at + ibis.interval(seconds=int(q.window.total_seconds())))
-
-
-def _chain_by_join(ev: ir.Table, q: FunnelQuery) -> ir.Table:
-    """Steps 2..N of every entry by joining each step's candidates (strict funnels: the very next step)."""
-    n = len(q.steps)
-    e = _entries(ev, q)
-    chain = e.select("journey_id", "customer_id", "s1", "t1", "_end")
+    chain = first.select("journey_id", "customer_id", s1=first.step, t1=first.occurred_at,
+                         _end=first.occurred_at + ibis.interval(seconds=int(q.window.total_seconds())))
     for i in range(2, n + 1):
         cand = ev.filter(_matches(ev.node, q.steps[i - 1])).select(
             "journey_id", _cs=ev.step, _ct=ev.occurred_at)
@@ -176,50 +148,19 @@ def _chain_by_join(ev: ir.Table, q: FunnelQuery) -> ir.Table:
         # one chain row per entry (journey, s1): group on those two, carry the rest along
         carried = {c: j[c].min() for c in chain.columns if c not in ("journey_id", "s1")}
         chain = j.group_by(["journey_id", "s1"]).aggregate(**carried, **{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
-    return chain
-
-
-def _chain_by_next(ev: ir.Table, q: FunnelQuery) -> ir.Table:
-    """Steps 2..N of every entry of an ordered or any-order funnel, from each step's *next* match.
-
-    Why: the earliest match of step ``i`` after a step is the first one after it in the
-    journey's order, and its time is the earliest too (steps are numbered in time order), so
-    one window over the journey's steps gives every step, for each ``i``, the position and time
-    of the next match of ``i`` (``_n{i}``, ``_m{i}``). An any-order entry reads its own; an
-    ordered chain reads them at its previous step, a join on (journey, step) per step. Joining
-    every entry with every later candidate and keeping the earliest (a join per journey and a
-    grouping per step) cost about twice as much at 10M events (ADR 0035). Same rows: the
-    oracle tests, and the strict funnel's join (:func:`_chain_by_join`) for the other orders
-    in ``tests/journeys_funnel``. A step without a time is never a match (its time is not
-    within any window), as in the join.
-    """
-    n = len(q.steps)
-    w = ibis.window(group_by=ev.journey_id, order_by=ev.step, rows=(1, None))
-    timed = ev.occurred_at.notnull()
-    after = {}
+    reached = ibis.literal(1)
     for i in range(2, n + 1):
-        hit = _matches(ev.node, q.steps[i - 1]) & timed
-        after[f"_n{i}"] = hit.ifelse(ev.step, ibis.null(ev.step.type())).min().over(w)
-        after[f"_m{i}"] = hit.ifelse(ev.occurred_at, ibis.null(ev.occurred_at.type())).min().over(w)
-    nxt = ev.mutate(**after)
-    e = _entries(nxt, q)
-    chain = e.select("journey_id", "customer_id", "s1", "t1", "_end", *after)
-    for i in range(2, n + 1):
-        prev = chain[f"s{i - 1}"]
-        if q.order == "any" or i == 2:      # the entry's own next match (any order: always after the entry)
-            src_n, src_m = chain[f"_n{i}"], chain[f"_m{i}"]
-        else:                               # ordered: the next match after the previous step
-            at = nxt.filter(_matches(nxt.node, q.steps[i - 2])).select(
-                "journey_id", _ps=nxt.step, _pn=nxt[f"_n{i}"], _pm=nxt[f"_m{i}"])
-            chain = chain.left_join(at, [chain.journey_id == at.journey_id, at._ps == prev]).drop(
-                "journey_id_right", "_ps")
-            prev = chain[f"s{i - 1}"]
-            src_n, src_m = chain._pn, chain._pm
-        ok = prev.notnull() & (src_m <= chain._end).fill_null(False)
-        chain = chain.mutate(**{f"s{i}": ok.ifelse(src_n, ibis.null(src_n.type())),
-                                f"t{i}": ok.ifelse(src_m, ibis.null(src_m.type()))})
-        chain = chain.drop(*[c for c in ("_pn", "_pm") if c in chain.columns])
-    return chain.drop(*after)
+        done = chain[f"s{i}"].notnull()
+        if q.order == "any":
+            reached = (done & (reached == i - 1)).ifelse(i, reached)
+        else:
+            reached = done.ifelse(i, reached)
+    chain = chain.mutate(reached=reached)
+    chain = _apply_exclusions(chain, ev, q)
+    order = ibis.window(group_by=chain.journey_id, order_by=[ibis.desc(chain.reached), chain.t1, chain.s1])
+    chain = chain.mutate(_rank=ibis.row_number().over(order))
+    best = chain.filter(chain._rank == 0).drop("_rank", "_end")
+    return _with_breakdown(best, ev, q)
 
 
 def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery) -> ir.Table:
