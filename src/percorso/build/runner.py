@@ -193,7 +193,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         # a customer only appended to is rebuilt from the time of their first new event (ADR 0040)
         T.empty_inputs(engine)
         if T.stage_cut(engine, after, tail=_tail_allowed(project)):
-            T.stage_carry(engine, SESSION_SYSTEMS, NOT_INFORMATIVE)
+            T.stage_carry(engine, SESSION_SYSTEMS, NOT_INFORMATIVE, project.settings.build.session_gap_minutes)
         S.stage_scope_events(engine, P.event_columns(plan), tail=T.tail_count(engine) > 0)
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
         _derive_incremental(engine, plan, say, report)
@@ -212,9 +212,10 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
             else:
                 # the scope holds the old customers of moved events too: a customer retired
                 # by a merge loses its rows here and gets none back
-                S.stage_gone(engine, name, "_build_scope")
                 if name in T.CUT_TABLES:   # a tail customer keeps their rows before the cut
                     T.cut_gone(engine, name)
+                else:
+                    S.stage_gone(engine, name, "_build_scope")
                 if name in D.DIGEST_COLUMNS:
                     # digest = old - deleted + appended (read before the delete, by rowid)
                     base = old_digests.get(name) or D.stored_table_digest(engine, name)

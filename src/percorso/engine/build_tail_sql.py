@@ -53,16 +53,22 @@ _ALL_SOURCES = {TP_ALL: ("_build_touchpoints", "touchpoints"), RU_ALL: ("_build_
                 ORDERS_ALL: ("_build_orders", "orders")}
 #: Tables whose rows of a tail customer are replaced from ``t0`` on (the others: whole customers).
 CUT_TABLES = ("touchpoints", "orders", "record_updates")
-#: The stored rows of the tail customers each kept table holds: (stored table, columns read).
-#: One definition: :func:`stage_carry` reads them, :func:`empty_inputs` takes their types.
+#: The stored rows of the tail customers each kept table holds: (stored table, columns read;
+#: ``_r`` is the row's rowid, for the delete). One definition: :func:`stage_carry` reads them,
+#: :func:`empty_inputs` takes their types.
 _KEPT: dict[str, tuple[str, str]] = {
-    "_build_tp_old": ("touchpoints", "customer_id, occurred_at, event_id, session_id, seq, source_system, channel, "
+    "_build_tp_old": ("touchpoints", "rowid AS _r, customer_id, occurred_at, event_id, seq, source_system, channel, "
                       "channel_rule, online, order_id, stage"),
-    "_build_ru_old": ("record_updates", "customer_id, occurred_at, event_id"),
-    "_build_orders_old": ("orders", "customer_id, occurred_at, is_return, revenue, store_id"),
+    "_build_ru_old": ("record_updates", "rowid AS _r, customer_id, occurred_at, event_id"),
+    "_build_orders_old": ("orders", "rowid AS _r, customer_id, occurred_at, is_return, revenue, store_id"),
 }
+_OLD = {table: name for name, (table, _) in _KEPT.items()}
+#: Per stored table of :data:`CUT_TABLES`, the rows of the scope's customers ``(r, customer_id)``:
+#: one probe of its customer column per build, read for the kept rows and for the delete.
+_ROWS = {table: f"_build_rows_{table}" for table in CUT_TABLES}
 _TEMPS = ("_build_cut", CARRY, "_build_new_ev", "_build_tp_old", "_build_old_r", "_build_picked_pre",
-          "_build_fallback", "_build_pt", "_build_pt_at", "_build_ru_old", "_build_orders_old")
+          "_build_fallback", "_build_pt", "_build_pt_at", "_build_pt_r", "_build_known", "_build_ru_old",
+          "_build_orders_old", *_ROWS.values())
 
 
 def _cols(columns: tuple[tuple[str, str], ...]) -> str:
@@ -101,6 +107,9 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
         FROM _build_scope s LEFT JOIN (SELECT customer_id, min(occurred_at) AS t0, count(*) AS n,
                                               count(occurred_at) AS n_at FROM _build_new_ev GROUP BY ALL) n
         USING (customer_id)""")
+    for table, rows in _ROWS.items():
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {rows} AS SELECT rowid AS r, customer_id FROM {table}
+            WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
     return tail_count(engine)
 
 
@@ -113,19 +122,28 @@ _TAIL = "(SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL)"
 
 def _stored_rows(engine: Engine, target: str) -> None:
     """Temp ``target`` (:data:`_KEPT`): its columns of the rows of its stored table whose customer
-    is a tail customer (a probe of the customer column, then a read by rowid of the rows found)."""
+    is a tail customer (found by :func:`stage_cut`'s probe, then read by rowid)."""
     table, columns = _KEPT[target]
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT rowid AS r FROM {table}
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT r FROM {_ROWS[table]}
         WHERE customer_id IN {_TAIL}""")
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {columns} FROM {table}
         WHERE rowid IN (SELECT r FROM _build_old_r)""")
     engine.con.execute("DROP TABLE IF EXISTS _build_old_r")
 
 
-def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informative: tuple[str, ...]) -> int:
+def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informative: tuple[str, ...],
+                gap_minutes: int) -> int:
     """The tail customers' stored rows (``_build_tp_old``, ``_build_ru_old``, ``_build_orders_old``)
     and their carry (:data:`CARRY`); customers whose order ids meet across the cut, or whose
-    stored rows have no time, go back to a whole rebuild. Returns the tail customers left."""
+    stored rows have no time, go back to a whole rebuild. Returns the tail customers left.
+
+    The open session is found from the kept rows' times, not read: a customer stays a tail
+    only if every event before the cut is a kept touchpoint or record update
+    (:func:`split_picked`), so the kept touchpoints before the cut are exactly the events the
+    sessions were numbered over, and the gap rule (``gap_minutes``, the sessions' own: a
+    change of it rebuilds everything) over their times gives the stored numbers again. The
+    ``session_id`` column (a distinct string per row, read by rowid at the cost of every block
+    of it: 62 MB at 10M touchpoints) is not read."""
     con = engine.con
     _stored_rows(engine, "_build_tp_old")
     con.execute(f"""UPDATE _build_cut SET t0 = NULL WHERE t0 IS NOT NULL AND customer_id IN (
@@ -135,29 +153,36 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
             ON o.customer_id = n.customer_id AND o.order_id = n.order_id)""")
     web, dull = _in(session_systems), _in(not_informative)
     informative = f"coalesce(online, false) AND channel NOT IN {dull}"
+    gap = f"INTERVAL {int(gap_minutes)} MINUTE"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {CARRY} AS
         WITH pre AS (SELECT o.* FROM _build_tp_old o JOIN _build_cut c USING (customer_id)
                      WHERE c.t0 IS NOT NULL AND o.occurred_at < c.t0),
-        -- the last kept row is in the open session (session numbers grow with time)
-        -- and the highest position (every event before the cut is a kept row: split_picked)
-        last AS (SELECT customer_id, max(occurred_at) AS c_last_at, arg_max(session_id, occurred_at) AS sid,
-                        max(seq) AS c_seq,
+        -- a session starts at a customer's first row and after a gap longer than the setting
+        -- (touchpoints._sessions: a row of the same second as the one before is never a start)
+        st AS (SELECT customer_id, occurred_at, lag(occurred_at) OVER w IS NULL
+                   OR occurred_at > lag(occurred_at) OVER w + {gap} AS _start
+               FROM pre WINDOW w AS (PARTITION BY customer_id ORDER BY occurred_at)),
+        starts AS (SELECT customer_id, count(*) FILTER (_start) - 1 AS c_sno,
+                          max(occurred_at) FILTER (_start) AS open_at FROM st GROUP BY ALL),
+        -- the last kept row is in the open session (the rows from its start on), and has the
+        -- highest position (every event before the cut is a kept row: split_picked)
+        last AS (SELECT customer_id, max(occurred_at) AS c_last_at, max(seq) AS c_seq,
                         arg_max(channel, {{'at': occurred_at, 'id': event_id}}) FILTER ({informative}) AS c_nd,
                         max(occurred_at) FILTER ({informative}) AS c_nd_at
                  FROM pre GROUP BY ALL),
         -- the open session's web rows: all 'Direct' (no informative event), or all its channel and rule
         ses AS (SELECT p.customer_id, count(*) AS n, min(channel) AS ch0, max(channel) AS ch1,
                        min(channel_rule) AS r0, max(channel_rule) AS r1, count(channel_rule) AS nr
-                FROM pre p JOIN last l ON l.customer_id = p.customer_id AND p.session_id = l.sid
+                FROM pre p JOIN starts o ON o.customer_id = p.customer_id AND p.occurred_at >= o.open_at
                 WHERE p.source_system IN {web} GROUP BY ALL)
-        SELECT l.customer_id, l.c_last_at, CAST(substr(l.sid, length(l.customer_id) + 2) AS BIGINT) AS c_sno, l.c_seq,
+        SELECT l.customer_id, l.c_last_at, o.c_sno, l.c_seq,
                s.n IS NOT NULL AS c_web,
                coalesce(s.ch0 <> 'Direct', false) AS c_fixed,
                CASE WHEN s.ch0 <> 'Direct' THEN s.ch0 END AS c_first_ch,
                CASE WHEN s.ch0 <> 'Direct' THEN s.r0 END AS c_first_rule, l.c_nd, l.c_nd_at,
                s.n IS NOT NULL AND s.ch0 <> 'Direct' AND (s.ch0 <> s.ch1 OR s.r0 IS DISTINCT FROM s.r1 OR s.nr < s.n)
                    AS _unclear
-        FROM last l LEFT JOIN ses s USING (customer_id)""")
+        FROM last l JOIN starts o USING (customer_id) LEFT JOIN ses s USING (customer_id)""")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT customer_id FROM {CARRY} WHERE _unclear")
     con.execute(f"ALTER TABLE {CARRY} DROP COLUMN _unclear")
     _fall_back(engine)
@@ -178,17 +203,38 @@ def _fall_back(engine: Engine) -> int:
 def split_picked(engine: Engine) -> None:
     """Of the scope's events found (``_build_picked(k, r)``, keys ``_build_m``), set aside in
     ``_build_picked_pre`` those of tail customers before their cut (not read, unless the
-    customer falls back); a tail customer with an event without a time falls back now."""
+    customer falls back); a tail customer with an event without a time falls back now.
+
+    The events' times are read (by rowid: a block of ``occurred_at`` per customer, 57 MB at 10M
+    events) only for the customers whose old events the kept rows do not account for
+    (``_build_known``): when a customer has as many kept touchpoints and record updates, all
+    with a time before the cut, as old events, each kept row is one of those events (a row
+    comes from one event of the customer, and a tail customer's events did not move), so every
+    old event is before the cut, at its kept row's time (the usual case: events appended after
+    the history)."""
     con = engine.con
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt AS SELECT p.k, p.r, c.customer_id FROM _build_picked p
         JOIN _build_m m ON m.id_hash = p.k JOIN _build_cut c ON c.customer_id = m.customer_id WHERE c.t0 IS NOT NULL""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_known AS
+        WITH old AS (SELECT customer_id, count(*) AS n FROM _build_pt WHERE r NOT IN (SELECT r FROM _build_new_ev)
+                     GROUP BY ALL),
+        kept AS (SELECT customer_id, count(*) AS n, count(occurred_at) AS n_at, max(occurred_at) AS last_at
+                 FROM (SELECT customer_id, occurred_at FROM _build_tp_old
+                       UNION ALL SELECT customer_id, occurred_at FROM _build_ru_old) GROUP BY ALL)
+        SELECT customer_id FROM old JOIN kept USING (customer_id) JOIN _build_cut c USING (customer_id)
+        WHERE old.n = kept.n AND kept.n_at = kept.n AND kept.last_at < c.t0""")
+    # the rowids alone first: joined in the read, DuckDB read every event's column
+    con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt_r AS SELECT r FROM _build_pt
+        WHERE customer_id NOT IN (SELECT customer_id FROM _build_known)""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt_at AS SELECT rowid AS r, occurred_at FROM events
-        WHERE rowid IN (SELECT r FROM _build_pt)""")
+        WHERE rowid IN (SELECT r FROM _build_pt_r)""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT DISTINCT p.customer_id FROM _build_pt p
         JOIN _build_pt_at a USING (r) WHERE a.occurred_at IS NULL""")
     _fall_back(engine)
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_picked_pre AS SELECT p.k, p.r, p.customer_id FROM _build_pt p
-        JOIN _build_pt_at a USING (r) JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND a.occurred_at < c.t0""")
+        JOIN _build_pt_at a USING (r) JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND a.occurred_at < c.t0
+        UNION ALL SELECT p.k, p.r, p.customer_id FROM _build_pt p JOIN _build_known USING (customer_id)
+        JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND p.r NOT IN (SELECT r FROM _build_new_ev)""")
     # every event before the cut is a kept touchpoint or record update, unless it is the order
     # row the one-row-per-order rule left out: it still counted for the sessions, not in the
     # carry (read from the kept touchpoints), so its customer is rebuilt whole
@@ -201,8 +247,8 @@ def split_picked(engine: Engine) -> None:
     _fall_back(engine)
     con.execute("""DELETE FROM _build_picked_pre WHERE customer_id IN (SELECT customer_id FROM _build_fallback)""")
     con.execute("DELETE FROM _build_picked WHERE r IN (SELECT r FROM _build_picked_pre)")
-    con.execute("DROP TABLE IF EXISTS _build_pt")
-    con.execute("DROP TABLE IF EXISTS _build_pt_at")
+    for name in ("_build_pt", "_build_pt_at", "_build_pt_r", "_build_known"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def session_fallbacks(engine: Engine, session_systems: tuple[str, ...], not_informative: tuple[str, ...]) -> int:
@@ -273,13 +319,13 @@ def empty_inputs(engine: Engine) -> None:
 
 
 def cut_gone(engine: Engine, table: str) -> None:
-    """Of the rows in ``_build_gone`` (the scope's rows of ``table``), keep only those a tail
-    leaves in place out of it: a tail customer's rows before their cut stay."""
-    if not tail_count(engine):
-        return
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS SELECT x.rowid AS r FROM {table} x
-        JOIN _build_cut c ON c.customer_id = x.customer_id
-        WHERE x.rowid IN (SELECT r FROM _build_gone) AND (c.t0 IS NULL OR x.occurred_at >= c.t0)""")
+    """Temp ``_build_gone(r)`` for a table of :data:`CUT_TABLES`: the rows of the scope's
+    customers (:func:`stage_cut`'s probe), except a tail customer's rows before their cut, which
+    stay (their times were read with the kept rows: no read of ``table`` here)."""
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS
+        SELECT p.r FROM {_ROWS[table]} p JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NULL
+        UNION ALL SELECT o._r FROM {_OLD[table]} o JOIN _build_cut c USING (customer_id)
+            WHERE c.t0 IS NOT NULL AND o.occurred_at >= c.t0""")
 
 
 def drop_tail(engine: Engine) -> None:
