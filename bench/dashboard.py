@@ -187,7 +187,7 @@ def main() -> None:
     from percorso.journeys.overview import OverviewQuery
     from percorso.project import open_project
     from percorso.server.app import create_app
-    from percorso.server.tokens import create_token
+    from percorso.server.tokens import create_token, revoke_token
     from percorso.web.pages import PAGES
 
     tmp = Path(tempfile.mkdtemp(prefix="percorso-bench-dashboard-"))
@@ -198,7 +198,8 @@ def main() -> None:
         else:
             shutil.copytree(args.project, root, ignore=shutil.ignore_patterns(".percorso", "*.log", "backups"))
         with open_project(root) as p:
-            token, _ = create_token(p.engine, "bench-dashboard", "admin")
+            token, made = create_token(p.engine, "bench-dashboard", "admin")
+            token_id = made["token_id"]
             last = run(p.engine, OverviewQuery()).freshness["last_event_at_local"].iloc[0]
             subjects = _subjects(p)
             events = p.engine.count("events")
@@ -297,6 +298,8 @@ def main() -> None:
                 out["pages"][page.path] = row
                 print(f"{page.path}: {row}", file=sys.stderr)
             out["stored_journeys"] = state.run_sync(_stored, state.engine)
+        with open_project(root) as p:  # the measured project keeps no admin token of the bench's
+            revoke_token(p.engine, token_id)
         out["load_before"] = load_before
         out["load_after"] = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps(out))
