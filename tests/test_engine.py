@@ -191,3 +191,35 @@ def test_execute_bound_equals_execute_and_compiles_once(tmp_path: Path) -> None:
             assert engine.execute_bound("count", count, value) == engine.execute(count(value))
         # compiled once (the placeholder), then one call per value for the comparison above
         assert made[0] != "a" and made.count("a") == 1
+
+
+def test_execute_bound_follows_a_change_of_columns(tmp_path: Path) -> None:
+    """A table that gains a column, loses one or changes a type after a statement was compiled:
+    once the engine is told the database was written, the next run compiles again and gives
+    what running the Ibis expression gives (a full build under a running server)."""
+    with Engine(tmp_path / "db.duckdb") as engine:
+        engine.run("CREATE TABLE c AS SELECT * FROM (VALUES ('a', 1), ('b', 2)) v(k, n)")
+
+        def one(value: str):
+            t = engine.table("c")
+            return t.filter(t.k == value)
+
+        assert engine.execute_bound("one", one, "a").to_dict("records") == [{"k": "a", "n": 1}]
+        for change in ("ALTER TABLE c ADD COLUMN x DOUBLE DEFAULT 0.5",
+                       "ALTER TABLE c DROP COLUMN n",
+                       "ALTER TABLE c ALTER COLUMN x TYPE VARCHAR"):
+            engine.run(change)
+            engine.data_written()
+            got, want = engine.execute_bound("one", one, "b"), engine.execute(one("b"))
+            assert got.equals(want) and list(got.columns) == engine.columns("c"), change
+        # an unchanged table keeps its compiled statement through a write
+        made: list[str] = []
+
+        def two(value: str):
+            made.append(value)
+            return one(value)
+
+        engine.execute_bound("two", two, "a")
+        engine.run("INSERT INTO c VALUES ('a', '9')")
+        engine.data_written()
+        assert engine.execute_bound("two", two, "a").shape[0] == 2 and len(made) == 1

@@ -13,7 +13,7 @@ from percorso.server.state import ResultCache, ServerState
 
 def _state() -> ServerState:
     state = ServerState.__new__(ServerState)  # no project: look_up needs the cache and the worker only
-    state.cache, state.data_version = ResultCache(), 0
+    state.cache, state.data_version, state._shared = ResultCache(), 0, False
     state._db = ThreadPoolExecutor(max_workers=1)
     return state
 

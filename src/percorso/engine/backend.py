@@ -121,7 +121,8 @@ class Engine:
         self._open_transactions = 0  # BEGINs of this connection not yet ended (snapshot / transaction)
         self._writing = False        # inside transaction(): a nested one joins it
         self._forked = False
-        self._bound: dict[Any, tuple[str, Any]] = {}  # execute_bound's compiled statements
+        self._bound: dict[Any, tuple[str, Any, tuple[tuple[str, tuple[str, ...]], ...]]] = {}  # execute_bound's
+        self._bound_recheck = False  # set by data_written(): re-check _bound's tables at next use
 
     # -- connection -------------------------------------------------------------------
     @property
@@ -301,6 +302,9 @@ class Engine:
         shape (with anything else it depends on, such as a page's limit); when the
         placeholder does not appear in the SQL the expression is run as it is.
         """
+        if self._bound_recheck:
+            self._bound_recheck = False
+            self._drop_stale_bound()
         hit = self._bound.get(key)
         if hit is None:
             expr = make(_BIND)
@@ -310,9 +314,40 @@ class Engine:
                 return self.execute(make(value))
             if len(self._bound) >= 256:
                 self._bound.clear()
-            hit = self._bound[key] = (sql.replace(literal, "$1"), expr)
-        sql, expr = hit
+            from ibis.expr.operations import DatabaseTable  # loaded with Ibis by make() already
+
+            read = tuple(sorted({op.name for op in expr.op().find(DatabaseTable)}))
+            hit = self._bound[key] = (sql.replace(literal, "$1"), expr, tuple((t, self._shape(t)) for t in read))
+        sql, expr, _ = hit
         return _ibis_frame(expr, self.con.sql(sql, params=[value]).to_arrow_table())
+
+    def data_written(self) -> None:
+        """Note that the database was written (by this process): its tables may have changed shape.
+
+        Why: :meth:`execute_bound` keeps a statement compiled against the columns its tables
+        had. A full build that adds or drops a column of ``customers`` while a server runs
+        would leave the statement listing the old columns (or failing) until a restart. The
+        check is deferred to the next :meth:`execute_bound`, once per write, not per read:
+        comparing a table's columns costs ~0.3 ms, a micro-batch comes every few seconds.
+        Only sets a flag, so any thread may call it.
+        """
+        self._bound_recheck = True
+
+    def _shape(self, name: str) -> tuple[str, ...]:
+        """A table's columns with their types, as DuckDB binds them now (empty when unreadable)."""
+        rel = self._relation(name)
+        return () if rel is None else tuple(f"{c} {t}" for c, t in zip(rel.columns, rel.types))
+
+    def _drop_stale_bound(self) -> None:
+        """Forget the compiled statements whose tables no longer have the columns they had."""
+        shapes: dict[str, tuple[str, ...]] = {}
+        for key, (_, _, read) in list(self._bound.items()):
+            for name, shape in read:
+                if name not in shapes:
+                    shapes[name] = self._shape(name)
+                if shapes[name] != shape:
+                    del self._bound[key]
+                    break
 
     def rows(self, expr: Any) -> list[dict[str, Any]]:
         """Run an Ibis expression and return its rows as dicts (column → Python value).

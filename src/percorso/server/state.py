@@ -157,6 +157,8 @@ class ServerState:
         """Data changed (ingest, build, segment, restore): cached answers are stale."""
         self.data_version += 1
         self.cache.clear()
+        if self._shared:  # an engine in use: a build may have changed a table's columns
+            self.project.engine.data_written()
 
     def restore(self, file: Path) -> Path:
         """Replace the database with a backup while serving (``percorso restore`` through us).
