@@ -55,3 +55,30 @@ def test_a_command_says_the_same_as_in_the_whole_group(argv):
     alone, whole = runner.invoke(app_for(argv), argv), runner.invoke(app, argv)
     assert alone.exit_code == whole.exit_code == 0
     assert alone.output == whole.output
+
+
+@pytest.mark.parametrize(("argv", "young"), [(["paths", "top"], "command"), (["build"], "command"),
+                                             (["serve"], "default")])
+def test_a_command_process_collects_garbage_less_often_and_not_at_exit(monkeypatch, argv, young):
+    """A command's process: a larger young generation, and its objects frozen before the
+    interpreter's last collection (a server keeps CPython's settings while it runs)."""
+    import gc
+
+    import percorso.cli as cli
+    import percorso.cli.remote as remote
+
+    seen = {}
+    monkeypatch.setattr(remote, "forward", lambda argv: None)
+    monkeypatch.setattr(cli, "run_cli", lambda argv: seen.setdefault("threshold", gc.get_threshold()) and 3)
+    monkeypatch.setattr("sys.argv", ["percorso", *argv])
+    before = gc.get_threshold()
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+        assert ended.value.code == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    want = (cli.GC_YOUNG, *before[1:]) if young == "command" else before
+    assert seen["threshold"] == want
