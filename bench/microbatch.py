@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20000)
     ap.add_argument("--sql", type=int, default=0, help="print the N costliest SQL statements")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-build", action="store_true", help="ingest only (the spool into events), no build")
+    ap.add_argument("--profile", type=int, default=0, help="print the N costliest Python functions (cProfile, cumulative) of the cycles after the first")
     ap.add_argument("--threads", type=int, default=0, help="engine threads during a micro-batch (0: the engine's; the server's default is 1)")
     args = ap.parse_args()
 
@@ -117,6 +119,11 @@ def main() -> None:
     runner.run_build = run_build
     book: dict = defaultdict(lambda: [0.0, 0.0, 0])
     cycles = []
+    prof = None
+    if args.profile:
+        import cProfile
+
+        prof = cProfile.Profile()
     with open_project(args.project) as project:
         engine = project.engine
         engine.ibis  # noqa: B018 - Ibis keeps the real connection; the timed one is the build's
@@ -131,7 +138,11 @@ def main() -> None:
                 spool_batch(spool, project.settings, args.events, rng, run * 1000 + i, args.users)
                 if i == 1:
                     book.clear()  # the first batch pays imports and the plan
-                rep = consumer.cycle(build=True, seal=False)
+                if prof is not None and i >= 1:
+                    prof.enable()
+                rep = consumer.cycle(build=not args.no_build, seal=False)
+                if prof is not None:
+                    prof.disable()
                 b = rep.build
                 cycles.append({"events": rep.events_read, "accepted": rep.accepted, "seconds": rep.seconds,
                                "cpu": rep.cpu, "customers_rebuilt": b.get("customers_rebuilt"),
@@ -141,6 +152,13 @@ def main() -> None:
                 print(json.dumps(cycles[-1]), file=sys.stderr, flush=True)
         finally:
             spool.close()
+    if prof is not None:
+        import io
+        import pstats
+
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(args.profile)
+        print(buf.getvalue(), file=sys.stderr)
     top = sorted(book.items(), key=lambda kv: -kv[1][0])[: args.sql]
     print(json.dumps({"bench": "microbatch", "events_per_batch": args.events, "users": args.users,
                       "cycles": cycles,

@@ -30,9 +30,9 @@ builds and restores through the server never run at the same time as a micro-bat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import shutil
 import threading
 import time
 from collections import deque
@@ -238,14 +238,16 @@ class Consumer:
         if not units:
             return
         events = [s for group in units.values() for s in group if s.kind == "events" and s.path.stat().st_size]
-        lines = {s.stem: count_lines(s.path) for s in events}
+        lines: dict[str, int] = {}
         run_id, accepted, duplicates, quarantined = None, 0, 0, 0
         if events:
             name = f"{CYCLE_PREFIX}{events[0].stem}+{len(events) - 1}.events.jsonl"
             cycle_file = self.folder / name
             try:
-                _concatenate([s.path for s in events], cycle_file)
-                rep = ingest_files(project, source, [cycle_file])[0]
+                sha, counts = _concatenate([s.path for s in events], cycle_file)
+                lines = {s.stem: n for s, n in zip(events, counts)}
+                # the spool is UTF-8 (the door decoded every body and wrote it back as UTF-8)
+                rep = ingest_files(project, source, [cycle_file], sha256={str(cycle_file): sha}, encoding="utf-8")[0]
             finally:
                 cycle_file.unlink(missing_ok=True)
             if rep.error:
@@ -289,11 +291,24 @@ class Consumer:
                 seg.path.unlink(missing_ok=True)
 
 
-def _concatenate(paths: list[Path], target: Path) -> None:
+def _concatenate(paths: list[Path], target: Path) -> tuple[str, list[int]]:
+    """Copy ``paths`` into ``target``; (its SHA-256, the lines of each path), read in the same pass.
+
+    Why in one pass: the unit's line count, the file's content hash (the pipeline's "already
+    imported" check) and the copy each read every byte again.
+    """
+    sha = hashlib.sha256()
+    counts = []
     with open(target, "wb") as out:
         for p in paths:
+            n = 0
             with open(p, "rb") as fh:
-                shutil.copyfileobj(fh, out, 1 << 20)
+                while block := fh.read(1 << 20):
+                    out.write(block)
+                    sha.update(block)
+                    n += block.count(b"\n")
+            counts.append(n)
+    return sha.hexdigest(), counts
 
 
 def _line_count(seg: Segment | None) -> int:

@@ -85,15 +85,22 @@ class IngestReport:
 
 
 def ingest_files(project: Any, source_name: str, paths: list[str | Path], progress: Any = None, *,
-                 force: bool = False) -> list[IngestReport]:
+                 force: bool = False, sha256: dict[str, str] | None = None,
+                 encoding: str | None = None) -> list[IngestReport]:
     """Ingest ``paths`` as source ``source_name`` of ``project``; one report per file, in order.
 
     ``progress`` is an optional callable ``(description, done, total)``. A file whose content
     (sha256) was already imported as this source is not read again (``already_ingested``)
     unless ``force``; re-reading it would add nothing anyway, since event ids are deterministic.
     Parquet files with one schema are read, checked and written in one pass (:func:`_batches`).
+
+    ``sha256`` (path → content hash) and ``encoding`` are for a caller that wrote the files
+    itself and knows both (the collector's cycle file: hashed while copied, UTF-8 from its own
+    door), so the files are not read once more for each.
     """
     src = project.settings.source(source_name)
+    if encoding:
+        src = src.model_copy(update={"encoding": encoding})
     kind = KINDS[src.kind]
     reports: dict[int, IngestReport] = {}
     todo: list[tuple[int, Path, str]] = []
@@ -109,7 +116,7 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
         except InputError as exc:  # a type that is not read (.xls, .ods, .dat): said per file
             reports[i] = _failed(source_name, kind, path, "", exc.code, exc.message)
             continue
-        sha = file_sha256(path)
+        sha = (sha256 or {}).get(str(path)) or file_sha256(path)
         prev = None if force else S.previous_run(project.engine, source_name, sha)
         if prev is not None:
             with project.engine.transaction():
@@ -286,7 +293,7 @@ def _stage_format(eng: Any, stage: str, src: Any, kind: Kind, batch_paths: list[
     if fmt == "jsonl":
         with _readable(path, src.encoding or scan_encoding(path)) as (read_path, read_enc):
             S.stage_lines(eng, stage, str(read_path), encoding=read_enc)
-        return [], {}, "s.line", True, 0
+        return [], {}, "coalesce(s.line, s.j)", True, 0
     first = True
     for batch in xlsx_batches(path):
         S.stage_arrow(eng, stage, batch, first=first)
@@ -357,9 +364,12 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         step("reading")
         cols, col_types, raw_expr, json_lines, rejected = _stage(eng, stage, src, kind, paths, run_ids[0], source_name)
         sources = _sources(kind, src, cols, json_lines, eng, stage)
-        numeric = {f: P.src_expr(sources[f][1]) for f, (t, sr) in sources.items() if t in ("num", "int")
+        ev_paths = S.JsonPaths() if json_lines else None  # each line parsed once for every numeric field
+        numeric = {f: P.src_expr(sources[f][1], ev_paths) for f, (t, sr) in sources.items() if t in ("num", "int")
                    and (sr[0] != "col" or col_types.get(sr[1], "VARCHAR") == "VARCHAR")}
-        decimals = decide_decimals(S.number_evidence(eng, stage, numeric), src.decimal)
+        decimals = decide_decimals(S.number_evidence(eng, stage, numeric,
+                                                     pre=ev_paths.columns() if ev_paths is not None else []),
+                                   src.decimal)
         select, checks = P.typed_plan(
             kind, sources, col_types, tz=tz, decimals=decimals, date_format=src.date_format,
             true_values=tuple(src.true_values or S.DEFAULT_TRUE), false_values=tuple(src.false_values or S.DEFAULT_FALSE),

@@ -120,7 +120,7 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
                        f"{{\"type\": \"page\", ...}}: ' || left(coalesce(_rawline, ''), 200)"))
         # the stage kept the line as j only when it is a JSON object (one parse, not two)
         select.append(("_json_ok", "j IS NOT NULL"))
-        select.append(("_rawline", "line"))
+        select.append(("_rawline", "line"))  # the stage keeps it for the lines that are not JSON objects only
     for fld, (ftype, source) in sources.items():
         raw = src_expr(source, paths)
         sql_type = col_types.get(source[1], "VARCHAR") if source[0] == "col" else "VARCHAR"
