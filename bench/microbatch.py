@@ -147,6 +147,7 @@ def main() -> None:
                 cycles.append({"events": rep.events_read, "accepted": rep.accepted, "seconds": rep.seconds,
                                "cpu": rep.cpu, "customers_rebuilt": b.get("customers_rebuilt"),
                                "customers_from_tail": b.get("customers_from_tail"),
+                               "customers_from_state": b.get("customers_from_state"),
                                "steps": {k: v for k, v in b.get("steps", {}).items() if v},
                                "identity_phases": {k: v for k, v in last.get("identity", {}).items() if v >= 0.01}})
                 print(json.dumps(cycles[-1]), file=sys.stderr, flush=True)

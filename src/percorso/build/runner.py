@@ -52,6 +52,8 @@ class BuildReport:
     customers_rebuilt: int = 0
     #: of those, rebuilt from the time of their first new event, not from their first (ADR 0040)
     customers_from_tail: int = 0
+    #: of those, rebuilt from their kept state without reading their kept rows (ADR 0040, 2026-12-05)
+    customers_from_state: int = 0
     touchpoints: int = 0
     orders: int = 0
     customers: int = 0
@@ -197,6 +199,8 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         S.stage_scope_events(engine, P.event_columns(plan), tail=T.tail_count(engine) > 0)
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
         _derive_incremental(engine, plan, say, report)
+        # what each rebuilt customer's rows say at their end, for the next build (ADR 0040)
+        T.stage_state(engine, SESSION_SYSTEMS, NOT_INFORMATIVE)
 
     say("scrittura / writing tables")
     t1 = time.perf_counter()
@@ -225,7 +229,10 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
                 S.append_table(engine, name, staged)
             S.drop(engine, staged)
         D.write_digests(engine, digests)
-        if not full:
+        if full:
+            T.reset_state(engine)
+        else:
+            T.write_state(engine)
             T.drop_tail(engine)
             for name in ("_build_scope", "_build_events", "_build_m"):
                 S.drop(engine, name)
@@ -312,6 +319,7 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
         S.read_picked(engine, P.event_columns(plan))
         S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
     report.customers_from_tail = T.tail_count(engine)
+    report.customers_from_state = T.fast_count(engine)
     S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"], temp=True)
     S.drop(engine, "_build_sessions")
     S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"], temp=True)
@@ -325,6 +333,7 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
     t1 = time.perf_counter()
     T.stage_all_inputs(engine)
     S.run_plan_step(engine, "_build_customers", plan["_build_customers"], temp=True)
+    T.combine_fast_customers(engine)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 

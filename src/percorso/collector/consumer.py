@@ -181,7 +181,8 @@ class Consumer:
                             "build_steps": report.build.get("steps", {}),
                             "identity_phases": report.build.get("identity_phases", {}),
                             "customers_rebuilt": report.build.get("customers_rebuilt"),
-                            "customers_from_tail": report.build.get("customers_from_tail")})
+                            "customers_from_tail": report.build.get("customers_from_tail"),
+                            "customers_from_state": report.build.get("customers_from_state")})
         return report
 
     def _micro_batch(self, project: Any, segments: list[Segment], report: CycleReport, build: bool, retry: bool,
@@ -383,7 +384,7 @@ def live_build(project: Any) -> dict[str, Any]:
     rep = run_build(project, refresh=False)
     value = refresh_after_build(project, only=("segments",))
     out = {"mode": rep.mode, "new_events": rep.new_events, "customers_rebuilt": rep.customers_rebuilt,
-           "customers_from_tail": rep.customers_from_tail,
+           "customers_from_tail": rep.customers_from_tail, "customers_from_state": rep.customers_from_state,
            "seconds": rep.seconds.get("total"), "steps": dict(rep.seconds), "value": value.refreshed,
            # where identity's seconds went (the device link's whole-graph path grows with the events)
            "identity_phases": {k: v for k, v in (rep.identity or {}).get("phases", {}).items() if v >= 0.01}}

@@ -277,14 +277,16 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail
     (:func:`read_columns`); the others are left NULL, unread (each column read by rowid
     decompresses every vector holding a wanted row: half the columns, half the cost).
     ``tail``: customers with a cut (``_build_cut``) get only their events from the cut on
-    (:mod:`percorso.engine.build_tail_sql`). ``_build_m`` (the scope's keys) is kept until the
+    (:mod:`percorso.engine.build_tail_sql`); the fast ones' old events are not listed at all. ``_build_m`` (the scope's keys) is kept until the
     write, for the customers that fall back to a whole rebuild.
     """
     stale = " AND r NOT IN (SELECT r FROM _build_rekeyed)" if engine.count("_build_rekeyed") else ""
     engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_m AS SELECT id_hash, customer_id, id_type, id_value
         FROM identity_map WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
+    # a fast tail customer's old events are not even listed: their state stands for them (ADR 0040)
+    old = " WHERE customer_id NOT IN (SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL AND fast)" if tail else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_picked AS
-        SELECT k, r FROM {EVENT_ROWS} WHERE k IN (SELECT id_hash FROM _build_m){stale}
+        SELECT k, r FROM {EVENT_ROWS} WHERE k IN (SELECT id_hash FROM _build_m{old}){stale}
         UNION ALL SELECT k, r FROM _build_new_rows WHERE k IN (SELECT id_hash FROM _build_m)""")
     if tail:   # a tail customer's events before their cut are not read (ADR 0040)
         T.split_picked(engine)
