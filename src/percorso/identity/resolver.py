@@ -24,7 +24,7 @@ from percorso.engine import identity_region_sql as R
 from percorso.engine import identity_sql as S
 from percorso.errors import ConfigError
 from percorso.identity.blocklist import blocklist_for
-from percorso.identity.graph import solve_tables
+from percorso.identity.graph import distinct, solve_tables
 from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, STRONG, UNTRUSTED_KINDS
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         lap("count assigned events")
         n_with_id = (K.count_events_with_identifier(engine) if full or n_with_id is None
                      else n_with_id + K.count_events_with_identifier(engine, after))
-        n_components = int(np.unique(labels[g.usable]).size)
+        n_components = int(distinct(labels[g.usable]).size)
         K.write_watermark(engine, settings, n_components, n_with_id)
         S.write_sources(engine, sources)
         R.mark_touched(engine, everything=full, ids="_id_changed")
@@ -329,11 +329,11 @@ def _consented_device_links(engine, links: pa.Table, lab: np.ndarray, h: np.ndar
     state = P.cookie_analytics_state(engine)
     granted = state["granted"].to_numpy(zero_copy_only=False).astype(bool)
     sh = state["h"].to_numpy(zero_copy_only=False)
-    bad = np.unique(lab[np.isin(h, sh[~granted])])
+    bad = distinct(lab[np.isin(h, sh[~granted])])
     anon = links["anon_label"].to_numpy(zero_copy_only=False)
     keep = ~np.isin(anon, bad)
     if opt_in:
-        keep &= np.isin(anon, np.unique(lab[np.isin(h, sh[granted])]))
+        keep &= np.isin(anon, distinct(lab[np.isin(h, sh[granted])]))
     import pyarrow as pa
 
     return links.filter(pa.array(keep))
@@ -356,7 +356,7 @@ def _device_link(project: Project, engine, say, labels: np.ndarray, usable: np.n
         return labels, None
     say("collegamento dei dispositivi / device link")
     lab = labels[usable]
-    known = np.isin(lab, np.unique(lab[strong[usable]]))
+    known = np.isin(lab, distinct(lab[strong[usable]]))
     links = D.device_link_candidates(
         engine, {"id_hash": usable_hashes, "label": lab.astype(np.int64), "known": known},
         window_days=cfg.device_link_window_days, max_known=cfg.device_link_max_known,
