@@ -255,6 +255,7 @@ def write_touchpoints(
     time_zone: str = "UTC",
     parts: int = 1,
     progress: Callable[[str], None] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> int:
     """Write table ``target``: the ``touchpoints`` rows of the given events; returns the row count.
 
@@ -272,14 +273,22 @@ def write_touchpoints(
     ``parts``-th of the data, so the engine sorts and joins in memory instead of spilling
     (spilled, the windows and the join wrote 40 GB at 100M events). Same rows: every window
     and group is per customer, the join is per ``_r``.
+
+    ``started`` is called once, when the first statement's SQL is compiled and before the engine
+    runs it (a full build starts compiling the next build's plan on a thread there).
     """
     if parts <= 1:
-        s = engine.temp_table(sessions_expr(identified_events, rules, session_gap_minutes))
+        sql = engine.compile(sessions_expr(identified_events, rules, session_gap_minutes))
+        if started is not None:
+            started()
+        s = engine.temp_table(sql)
         try:
             return engine.create_table(target, touchpoint_rows_expr(rows, s, stage_settings, time_zone))
         finally:
             engine.drop_temp(s)
     say = progress or (lambda _m: None)
+    if started is not None:
+        started()
     keys = _keys(identified_events, rules)
     # stored tables, not temp ones: temp tables live in memory and spill uncompressed
     part = ((keys.customer_id.hash() % parts) + parts) % parts      # the hash is signed here

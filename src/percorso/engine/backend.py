@@ -489,7 +489,8 @@ class Engine:
         return self.count(name)
 
     def temp_table(self, expr: Any) -> Table:
-        """Materialise an expression once as a temporary table (works on read-only databases).
+        """Materialise an expression (or the SQL :meth:`compile` made of one) once as a temporary
+        table (works on read-only databases).
 
         Why: an analysis that reads the same derived rows several times (a main table, totals,
         an *other* row) computes them once; drop it with :meth:`drop_temp` when done.
@@ -497,7 +498,8 @@ class Engine:
         import uuid
 
         name = f"_tmp_{uuid.uuid4().hex[:12]}"
-        self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {self.compile(expr)}")
+        sql = expr if isinstance(expr, str) else self.compile(expr)
+        self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {sql}")
         return self.ibis.table(name)
 
     def drop_temp(self, table: Any) -> None:
