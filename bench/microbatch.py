@@ -96,13 +96,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-build", action="store_true", help="ingest only (the spool into events), no build")
     ap.add_argument("--profile", type=int, default=0, help="print the N costliest Python functions (cProfile, cumulative) of the cycles after the first")
+    ap.add_argument("--checkpoint-mb", type=float, default=None,
+                    help="checkpoint between micro-batches past this log size (0: only DuckDB's own, at 256 MB)")
     ap.add_argument("--threads", type=int, default=0, help="engine threads during a micro-batch (0: the engine's; the server's default is 1)")
     args = ap.parse_args()
 
+    from percorso.collector import consumer as consumer_module
     from percorso.collector.consumer import Consumer
     from percorso.collector.service import spool_folder, writer_spool
     from percorso.project import open_project
 
+    if args.checkpoint_mb is not None:
+        consumer_module.BUSY_CHECKPOINT_BYTES = int(args.checkpoint_mb * 2**20)
     up0 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     rng = random.Random(args.seed)
     run = time.time_ns() // 1_000_000 % 10**9  # message ids unique across runs on one project
@@ -130,6 +135,7 @@ def main() -> None:
         if args.sql:
             engine._con = Timed(engine.con, book)
         spool = writer_spool(project.root, project.settings, "h")
+        wal = Path(f"{engine.path}.wal")
         consumer = Consumer(spool_folder(project.root), own=None, lock=threading.Lock(), project=lambda: project,
                             changed=lambda: None, batch_seconds=1.0, build=True,
                             **({"threads": args.threads} if args.threads else {}))
@@ -149,7 +155,8 @@ def main() -> None:
                                "customers_from_tail": b.get("customers_from_tail"),
                                "customers_from_state": b.get("customers_from_state"),
                                "steps": {k: v for k, v in b.get("steps", {}).items() if v},
-                               "identity_phases": {k: v for k, v in last.get("identity", {}).items() if v >= 0.01}})
+                               "identity_phases": {k: v for k, v in last.get("identity", {}).items() if v >= 0.01},
+                               "wal_mb": round(wal.stat().st_size / 2**20, 1) if wal.exists() else 0.0})
                 print(json.dumps(cycles[-1]), file=sys.stderr, flush=True)
         finally:
             spool.close()

@@ -53,6 +53,9 @@ _REJECT_SCHEMA = pa.schema([("reason", pa.string()), ("message", pa.string()), (
 CYCLE_PREFIX = "cycle-"
 WAL_MB = 256  # the log a micro-batch may leave unchecked (engine.collector_sql.defer_checkpoints)
 IDLE_CHECKPOINT_BYTES = 16 << 20  # an idle consumer writes a log past DuckDB's usual threshold into the file
+#: a busy one writes it between micro-batches once past this (0: only at WAL_MB, inside a commit);
+#: below WAL_MB by more than a large micro-batch writes (~1.4 KB an event: 60,000 events ~85 MB)
+BUSY_CHECKPOINT_BYTES = 160 << 20
 
 
 @dataclass
@@ -183,6 +186,12 @@ class Consumer:
                             "customers_rebuilt": report.build.get("customers_rebuilt"),
                             "customers_from_tail": report.build.get("customers_from_tail"),
                             "customers_from_state": report.build.get("customers_from_state")})
+        if BUSY_CHECKPOINT_BYTES:
+            c1 = time.process_time()
+            ran = self._checkpoint_past(BUSY_CHECKPOINT_BYTES)
+            if ran is not None:
+                report.seconds["checkpoint"] = ran
+                report.cpu["checkpoint"] = round(time.process_time() - c1, 3)
         return report
 
     def _micro_batch(self, project: Any, segments: list[Segment], report: CycleReport, build: bool, retry: bool,
@@ -215,13 +224,30 @@ class Consumer:
 
     def _checkpoint_if_idle(self) -> None:
         """Nothing waits: write a grown log into the database file now, not during a micro-batch."""
+        self._checkpoint_past(IDLE_CHECKPOINT_BYTES)
+
+    def _checkpoint_past(self, limit: int) -> float | None:
+        """Write the log into the database file when it is past ``limit`` bytes; the seconds it took, or None.
+
+        Why between micro-batches too: under a steady load the spool is never empty, so the
+        log grew to ``WAL_MB`` and DuckDB wrote it inside a commit of a micro-batch (~0.85 s
+        at 256 MB on the 1M-event project), added to every event of that micro-batch and of
+        the next. Written after a micro-batch has committed (its events are visible), the same
+        checkpoint delays only the next one. Not more often: a checkpoint has a large fixed
+        part (0.3-0.9 s each at 32-64 MB of log), so twelve micro-batches of 25,000 events took
+        22.0 s with one checkpoint at 256 MB, 24.7 s checkpointing at 128 MB, 25.8 s at 64 MB
+        and 28.4 s at 32 MB (``bench/microbatch.py --checkpoint-mb``, ADR 0048).
+        """
         if not self._deferred:
-            return
+            return None
         with self.lock:
             engine = self.project().engine
             wal = Path(f"{engine.path}.wal")
-            if wal.exists() and wal.stat().st_size > IDLE_CHECKPOINT_BYTES:
-                S.checkpoint(engine)
+            if not wal.exists() or wal.stat().st_size <= limit:
+                return None
+            t = time.perf_counter()
+            S.checkpoint(engine)
+            return round(time.perf_counter() - t, 3)
 
     def _consume(self, project: Any, source: str, segs: list[Segment], report: CycleReport) -> None:
         """Every sealed unit of one source: one ingest, one transaction of bookkeeping, then delete."""
