@@ -96,8 +96,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-build", action="store_true", help="ingest only (the spool into events), no build")
     ap.add_argument("--profile", type=int, default=0, help="print the N costliest Python functions (cProfile, cumulative) of the cycles after the first")
-    ap.add_argument("--checkpoint-mb", type=float, default=None,
-                    help="checkpoint between micro-batches past this log size (0: only DuckDB's own, at 256 MB)")
+    ap.add_argument("--checkpoint-margin", type=float, default=None,
+                    help="checkpoint between micro-batches when the next one, writing this many times the last "
+                         "one's log, would pass 256 MB (0: only DuckDB's own checkpoint, inside a commit)")
     ap.add_argument("--threads", type=int, default=0, help="engine threads during a micro-batch (0: the engine's; the server's default is 1)")
     args = ap.parse_args()
 
@@ -106,8 +107,8 @@ def main() -> None:
     from percorso.collector.service import spool_folder, writer_spool
     from percorso.project import open_project
 
-    if args.checkpoint_mb is not None:
-        consumer_module.BUSY_CHECKPOINT_BYTES = int(args.checkpoint_mb * 2**20)
+    if args.checkpoint_margin is not None:
+        consumer_module.BUSY_CHECKPOINT_MARGIN = args.checkpoint_margin
     up0 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     rng = random.Random(args.seed)
     run = time.time_ns() // 1_000_000 % 10**9  # message ids unique across runs on one project

@@ -92,10 +92,14 @@ def test_a_micro_batch_says_where_its_seconds_went_and_checkpoints_when_idle(pro
     assert con.cycle() is None  # nothing waits: idle
     con._checkpoint_if_idle()
     assert not wal.exists() or wal.stat().st_size == 0
-    # under load the spool is never empty: past BUSY_CHECKPOINT_BYTES the log goes into the file
-    # right after a micro-batch (its events already visible), not inside the next one's commit
+    # under load the spool is never empty: when the next micro-batch would take the log past
+    # WAL_MB, it goes into the file right after this one (its events already visible), not
+    # inside the next one's commit
     _send(project, [_page("u-5", 3)])
-    monkeypatch.setattr(C, "BUSY_CHECKPOINT_BYTES", 1)
+    rep = con.cycle()
+    assert "checkpoint" not in rep.seconds and wal.stat().st_size > 0  # far from WAL_MB
+    _send(project, [_page("u-5", 4)])
+    monkeypatch.setattr(C, "WAL_MB", 0)
     rep = con.cycle()
     assert rep.accepted == 1 and rep.seconds["checkpoint"] >= 0 and set(rep.cpu) == {"ingest", "build", "checkpoint"}
     assert not wal.exists() or wal.stat().st_size == 0

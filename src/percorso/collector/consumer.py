@@ -53,9 +53,9 @@ _REJECT_SCHEMA = pa.schema([("reason", pa.string()), ("message", pa.string()), (
 CYCLE_PREFIX = "cycle-"
 WAL_MB = 256  # the log a micro-batch may leave unchecked (engine.collector_sql.defer_checkpoints)
 IDLE_CHECKPOINT_BYTES = 16 << 20  # an idle consumer writes a log past DuckDB's usual threshold into the file
-#: a busy one writes it between micro-batches once past this (0: only at WAL_MB, inside a commit);
-#: below WAL_MB by more than a large micro-batch writes (~1.4 KB an event: 60,000 events ~85 MB)
-BUSY_CHECKPOINT_BYTES = 160 << 20
+#: a busy one writes it between micro-batches when the next micro-batch would take it past WAL_MB
+#: (this much more than the last one wrote, to allow for a growing batch; 0: only DuckDB's own, at WAL_MB)
+BUSY_CHECKPOINT_MARGIN = 1.5
 
 
 @dataclass
@@ -159,6 +159,7 @@ class Consumer:
         t0, c0 = time.perf_counter(), time.process_time()
         report = CycleReport()
         report.at["oldest_unit"] = min((s.seq / 1e9 for s in segments), default=time.time())
+        wal0 = self._wal_bytes()
         with self.lock:
             report.at["start"] = time.time()  # the lock taken: an import or a build may have held it
             project = self.project()
@@ -186,9 +187,10 @@ class Consumer:
                             "customers_rebuilt": report.build.get("customers_rebuilt"),
                             "customers_from_tail": report.build.get("customers_from_tail"),
                             "customers_from_state": report.build.get("customers_from_state")})
-        if BUSY_CHECKPOINT_BYTES:
+        if BUSY_CHECKPOINT_MARGIN and self._deferred:
             c1 = time.process_time()
-            ran = self._checkpoint_past(BUSY_CHECKPOINT_BYTES)
+            grew = max(0, self._wal_bytes() - wal0)
+            ran = self._checkpoint_past(max(IDLE_CHECKPOINT_BYTES, (WAL_MB << 20) - int(BUSY_CHECKPOINT_MARGIN * grew)))
             if ran is not None:
                 report.seconds["checkpoint"] = ran
                 report.cpu["checkpoint"] = round(time.process_time() - c1, 3)
@@ -226,6 +228,15 @@ class Consumer:
         """Nothing waits: write a grown log into the database file now, not during a micro-batch."""
         self._checkpoint_past(IDLE_CHECKPOINT_BYTES)
 
+    def _wal_bytes(self) -> int:
+        """The database's write-ahead log, in bytes (0 before the first micro-batch or without one)."""
+        if not self._deferred:
+            return 0
+        try:
+            return Path(f"{self.project().engine.path}.wal").stat().st_size
+        except (OSError, TypeError):
+            return 0
+
     def _checkpoint_past(self, limit: int) -> float | None:
         """Write the log into the database file when it is past ``limit`` bytes; the seconds it took, or None.
 
@@ -233,10 +244,12 @@ class Consumer:
         log grew to ``WAL_MB`` and DuckDB wrote it inside a commit of a micro-batch (~0.85 s
         at 256 MB on the 1M-event project), added to every event of that micro-batch and of
         the next. Written after a micro-batch has committed (its events are visible), the same
-        checkpoint delays only the next one. Not more often: a checkpoint has a large fixed
-        part (0.3-0.9 s each at 32-64 MB of log), so twelve micro-batches of 25,000 events took
-        22.0 s with one checkpoint at 256 MB, 24.7 s checkpointing at 128 MB, 25.8 s at 64 MB
-        and 28.4 s at 32 MB (``bench/microbatch.py --checkpoint-mb``, ADR 0048).
+        checkpoint delays only the next one: :meth:`cycle` checkpoints when the next
+        micro-batch, writing as much log as the last one (times ``BUSY_CHECKPOINT_MARGIN``),
+        would pass ``WAL_MB``. Not earlier: a checkpoint has a large fixed part (0.3-0.9 s each
+        at 32-64 MB of log), so twelve micro-batches of 25,000 events took 22.0 s with one
+        checkpoint at 256 MB, 24.7 s checkpointing at 128 MB, 25.8 s at 64 MB and 28.4 s at
+        32 MB (ADR 0048).
         """
         if not self._deferred:
             return None
