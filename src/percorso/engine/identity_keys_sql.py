@@ -34,6 +34,11 @@ def _hash(col: str, alias: str = "e") -> str:
     return f"hash({_K[col]}::UTINYINT, {alias}.{col})"
 
 
+def identifier_hash_sql(col: str, alias: str = "e") -> str:
+    """SQL: the ``id_hash`` of identifier column ``col`` of the event (as ``_id_occ`` hashes it)."""
+    return _hash(col, alias)
+
+
 def first_key_sql(priority: tuple[str, ...], alias: str = "e") -> str:
     """SQL: the hash of the event's first non-empty identifier in ``priority`` order."""
     return "coalesce(" + ", ".join(
@@ -49,12 +54,6 @@ def _listed_key_sql(priority: tuple[str, ...], table: str, *, listed: bool) -> s
 
 def _usable_key_sql(priority: tuple[str, ...], unusable: str) -> str:
     return _listed_key_sql(priority, unusable, listed=False)
-
-
-def first_listed_key_sql(priority: tuple[str, ...], table: str) -> str:
-    """SQL: the hash of the event's first identifier (``priority`` order) whose id_hash is in
-    ``table``; with the usable identifiers there, a flagged cookie falls back to the user id."""
-    return _listed_key_sql(priority, table, listed=True)
 
 
 def write_event_key_exceptions(engine: Engine, priority: tuple[str, ...], unusable: pa.Table) -> int:

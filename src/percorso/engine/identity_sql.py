@@ -208,18 +208,20 @@ def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> N
                source_name, n_events, trusted FROM m""")
 
 
-def graph_inputs(engine: Engine, round_order: tuple[str, ...], strong: frozenset[str]) -> tuple[dict, dict]:
+def graph_inputs(engine: Engine, round_order: tuple[str, ...], strong: frozenset[str],
+                 links: str = "_id_links") -> tuple[dict, dict]:
     """(nodes, edges) as numpy columns: the only data that leaves the engine (integers and flags).
 
     nodes: id_hash, kind (position of ``id_type`` in ``round_order``), strong (``id_type`` in
     ``strong``), trusted_seen, blocked, pinned; edges: link_no, id_hash_a, id_hash_b, trusted.
     The caller numbers nodes by sorting their hashes (numpy), so no string is sorted or joined
-    here. Numpy, not Arrow: see :data:`percorso.identity.graph.Columns`.
+    here. ``links``: the table of the edges (``_id_links`` staged by :func:`upsert_links`, or
+    ``identity_links`` once an incremental run merged the new pairs into it in place). Numpy, not Arrow: see :data:`percorso.identity.graph.Columns`.
     """
     nodes = engine.con.execute(f"SELECT id_hash, {node_columns(engine)} FROM identity_identifiers",
                                [list(round_order), sorted(strong)]).fetchnumpy()
     edges = engine.con.execute("SELECT link_no, id_hash_a, id_hash_b, coalesce(trusted, false) AS trusted "
-                               "FROM _id_links").fetchnumpy()
+                               f"FROM {links}").fetchnumpy()
     return nodes, edges
 
 
