@@ -112,9 +112,10 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
                                               count(occurred_at) AS n_at FROM _build_new_ev GROUP BY ALL) n
         USING (customer_id)""")
     _mark_fast(engine)
+    # a fast customer's stored rows are neither read nor deleted: not probed (unless they fall back)
     for table, rows in _ROWS.items():
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {rows} AS SELECT rowid AS r, customer_id FROM {table}
-            WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
+            WHERE customer_id IN (SELECT customer_id FROM _build_cut WHERE NOT fast)""")
     return tail_count(engine)
 
 
@@ -403,7 +404,11 @@ def empty_inputs(engine: Engine) -> None:
 def cut_gone(engine: Engine, table: str) -> None:
     """Temp ``_build_gone(r)`` for a table of :data:`CUT_TABLES`: the rows of the scope's
     customers (:func:`stage_cut`'s probe), except a tail customer's rows before their cut, which
-    stay (their times were read with the kept rows: no read of ``table`` here)."""
+    stay (their times were read with the kept rows: no read of ``table`` here). The fast
+    customers that fell back, left out of the probe, are probed here."""
+    if engine.con.execute("SELECT count(*) FROM _build_cut WHERE fast AND t0 IS NULL").fetchall()[0][0]:
+        engine.con.execute(f"""INSERT INTO {_ROWS[table]} SELECT rowid AS r, customer_id FROM {table}
+            WHERE customer_id IN (SELECT customer_id FROM _build_cut WHERE fast AND t0 IS NULL)""")
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS
         SELECT p.r FROM {_ROWS[table]} p JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NULL
         UNION ALL SELECT o._r FROM {_OLD[table]} o JOIN _build_cut c USING (customer_id)
