@@ -184,8 +184,10 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         # (plan.plan_in_background), started once the build's first statement is compiled: started
         # before it, the two compiles shared the interpreter and the build's waited (~0.3 s)
         started: list[Callable[[], tuple[str, dict[str, str], bool]]] = []
-        _derive_full(project, engine, rules, say, report, parts,
-                     started=lambda: started.append(P.plan_in_background(project, rules, fingerprint)))
+        # the _build_* rows are grouped, joined or ordered by every reader, never read by position
+        with engine.unordered_writes():
+            _derive_full(project, engine, rules, say, report, parts,
+                         started=lambda: started.append(P.plan_in_background(project, rules, fingerprint)))
         planned = started[0]
     else:
         # only the customers whose rows can differ, and only their events (ADR 0019)
