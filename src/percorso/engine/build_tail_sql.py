@@ -170,6 +170,8 @@ def _mark_fast(engine: Engine) -> None:
     if not engine.has_table(STATE):   # a project built before it: every customer slow, this once
         reset_state(engine)
         return
+    if not engine.count(STATE):       # the first incremental build after a full one
+        return
     con.execute(f"""UPDATE _build_cut c SET fast = true FROM {STATE} st
         WHERE st.customer_id = c.customer_id AND c.t0 IS NOT NULL AND c.t0 > st.last_at
           AND c.customer_id NOT IN (SELECT customer_id FROM _build_new_ev WHERE store_id IS NOT NULL)""")
