@@ -677,7 +677,7 @@ def mask_events(engine: Engine, run_ids: list[str]) -> int:
     runs = "ingest_run_id IN (SELECT unnest(?::VARCHAR[]))"
     changed = " OR ".join(f"{qi(c)} IS DISTINCT FROM {masked(c)}" for c in cols)
     where = f"{runs} AND ({changed})"
-    n = int(engine.query(f"SELECT count(*) FROM events WHERE {where}", [run_ids]).column(0)[0].as_py())
+    n = int(engine.con.execute(f"SELECT count(*) FROM events WHERE {where}", [run_ids]).fetchall()[0][0])  # a row: see above
     if n:
         engine.run(f"UPDATE events SET {', '.join(f'{qi(c)} = {masked(c)}' for c in cols)} WHERE {where}", [run_ids])
     return n
@@ -707,7 +707,8 @@ def mask_quarantine(engine: Engine, run_ids: list[str]) -> int:
         return 0
     where = ("ingest_run_id IN (SELECT unnest(?::VARCHAR[])) AND (raw_text IS DISTINCT FROM "
              f"{_masked('raw_text')} OR message IS DISTINCT FROM {_masked('message')})")
-    n = int(engine.query(f"SELECT count(*) FROM quarantine WHERE {where}", [run_ids]).column(0)[0].as_py())
+    # a row, not Arrow: an import that masks nothing never loads pyarrow (~0.15 s)
+    n = int(engine.con.execute(f"SELECT count(*) FROM quarantine WHERE {where}", [run_ids]).fetchall()[0][0])
     if n:
         engine.run(f"UPDATE quarantine SET raw_text = {_masked('raw_text')}, message = {_masked('message')} "
                    f"WHERE {where}", [run_ids])

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from percorso.engine import ingest_sql as S
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
@@ -520,6 +518,8 @@ def _identifier_maps(project: Any, eng: Any, typed: str, sources: dict,
     for kind_name in _PII:
         if kind_name not in sources:
             continue
+        import pyarrow as pa  # here: an import without such identifiers (a clickstream file) never loads it
+
         raw = S.distinct_values(eng, typed, kind_name)
         norm = normalize_distinct(kind_name, raw, region)
         secret = project.secret

@@ -20,9 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from percorso.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SAMPLE = 65536
 _FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -370,6 +373,8 @@ def xlsx_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pa.Table]:
 
 
 def _batch(header: list[str], buf: list[tuple]) -> pa.Table:
+    import pyarrow as pa  # here: an import of a Parquet or CSV file never loads pyarrow (~0.15 s)
+
     cols: dict[str, pa.Array] = {}
     for i, name in enumerate(header):
         cols[name] = pa.array([_cell(r[i]) if i < len(r) else None for _, r in buf], pa.string())
