@@ -117,6 +117,14 @@ class Project:
             )
         return s.encode("utf-8")
 
+    def keep_block_memory(self) -> None:
+        """For a command that runs in a process of its own (``ingest``, ``build``): the engine keeps
+        its freed blocks instead of asking the system for fresh pages (:meth:`Engine.keep_block_memory`).
+        Not when the command runs inside ``percorso serve`` (its engine is borrowed and lives on)."""
+        engine = self.engine
+        if not self._borrowed and hasattr(engine, "keep_block_memory"):
+            engine.keep_block_memory()
+
     def close(self) -> None:
         if self._engine is not None and not self._borrowed:
             self._engine.close()

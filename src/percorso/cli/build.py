@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         from percorso.progress import StepProgress, show_progress
 
         with open_cli_project(project, engine="duckdb") as p:
+            p.keep_block_memory()    # a process of its own (ADR 0035)
             with StepProgress(p.engine, enabled=show_progress(fmt is OutputFormat.json)) as steps:
                 report = run_build(p, full=full, refresh=not no_refresh, progress=steps)
             if fmt is OutputFormat.json:

@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
 
         p = open_cli_project(project, engine="duckdb")
         try:
+            p.keep_block_memory()    # a process of its own (ADR 0035)
             err = console()
             with StepProgress(p.engine, enabled=show_progress()) as steps:
                 reports = ingest_files(p, source, files, force=force, progress=steps.files)

@@ -1,0 +1,50 @@
+"""The engine settings a one-shot command sets for its own process (ADR 0035, 2026-12-05)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from percorso.engine import Engine
+from percorso.project import init_project, open_project, share_engine, unshare_engine
+
+
+def _setting(engine: Engine, name: str) -> object:
+    return engine.con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]
+
+
+def test_unordered_writes_restores_the_setting(tmp_path: Path) -> None:
+    eng = Engine(tmp_path / "e.duckdb")
+    assert _setting(eng, "preserve_insertion_order") is True
+    with eng.unordered_writes():
+        assert _setting(eng, "preserve_insertion_order") is False
+        eng.run("CREATE TABLE t AS SELECT * FROM (VALUES (3), (1), (2)) v(a)")
+    assert _setting(eng, "preserve_insertion_order") is True
+    assert sorted(r[0] for r in eng.con.execute("SELECT a FROM t").fetchall()) == [1, 2, 3]
+    try:
+        with eng.unordered_writes():
+            raise RuntimeError("inside")
+    except RuntimeError:
+        pass
+    assert _setting(eng, "preserve_insertion_order") is True
+    eng.close()
+
+
+def test_block_memory_kept_by_a_command_of_its_own_not_inside_the_server(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    init_project(root)
+    with open_project(root) as p:            # a command in its own process
+        before = _setting(p.engine, "block_allocator_memory")
+        p.keep_block_memory()
+        assert _setting(p.engine, "block_allocator_memory") != before
+        assert _setting(p.engine, "block_allocator_memory") == _setting(p.engine, "memory_limit")
+    with open_project(root) as owner:        # ``percorso serve`` owns the engine: a command it runs leaves it be
+        server = owner.engine
+        share_engine(server, owner.database_path)
+        try:
+            before = _setting(server, "block_allocator_memory")
+            with open_project(root) as p:
+                p.keep_block_memory()
+                assert p.engine is server
+            assert _setting(server, "block_allocator_memory") == before
+        finally:
+            unshare_engine(owner.database_path)
