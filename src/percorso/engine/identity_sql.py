@@ -32,11 +32,6 @@ _K = {c: i for i, c in enumerate(_ALPHA)}
 _KIND_NAMES = "[" + ", ".join(f"'{k}'" for k in _ALPHA) + "]"
 
 
-def fast_settings(engine: Engine, on: bool) -> None:
-    """Drop insertion-order preservation while resolving (big CTAS run faster and leaner)."""
-    engine.run(f"SET preserve_insertion_order = {'false' if on else 'true'}")
-
-
 def stage_identifier_occurrences(engine: Engine, trusted_sources: list[str], *, after_rowid: int | None) -> int:
     """Temp tables ``_id_new_ids`` (one row per identifier) and ``_id_occ`` (its pairing input).
 

@@ -598,15 +598,8 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
         sql += f" QUALIFY row_number() OVER (PARTITION BY f.{k} ORDER BY f._file, f.source_line) = 1"
     # rows carry their file and line: their order in storage means nothing, and keeping it
     # makes the insert wait on the slowest thread
-    old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = false")
-    try:
+    with engine.unordered_writes():
         con.execute(sql)
-    finally:
-        try:
-            con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
-        except duckdb.Error:  # the insert failed inside a transaction: let its own error surface
-            pass
     con.execute("DROP TABLE IF EXISTS _ing_seen")
 
 

@@ -188,8 +188,7 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
     full = full or state is None or not same_settings(state["settings"], settings)
     # the device link weighs evidence over every event of an address: not local to a region
     region = not full and not (project.settings.identity.device_link and D.has_network_evidence(engine))
-    S.fast_settings(engine, True)
-    try:
+    with engine.unordered_writes():   # identity's tables are joined and grouped, never read by position
         if region:
             assert state is not None
             from percorso.identity.region import resolve_region
@@ -199,8 +198,6 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
         after = None if full else int(state["max_rowid"])  # type: ignore[index]
         return _resolve(project, engine, after, trusted, rules, settings, say, lap, phases, t0, pairs,
                         n_with_id=None if full else int(state["n_with_id"]))  # type: ignore[index]
-    finally:
-        S.fast_settings(engine, False)
 
 
 def settings_fingerprint(project: Project, pairs: list[tuple[str, str]], trusted: list[str], rules: list) -> str:
