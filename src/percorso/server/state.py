@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from percorso.server.sessions import SessionBook
 from percorso.server.tokens import TokenBook
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 #: Cached answers kept (least recently used dropped first).
 CACHE_ENTRIES = 512
@@ -145,17 +143,7 @@ class ServerState:
 
     async def audit(self, request: Any, action: str, *, query: Any = None, status: int = 200,
                     rows: int | None = None, detail: str | None = None) -> None:
-        """Queue one audit row for this request (who, what, when, how many rows) on the database
-        worker, behind the request's own read, without waiting for its commit.
-
-        Why: the row is a write, and a commit waits for any other commit or checkpoint of the
-        database; the collector's micro-batch commits every few seconds and checkpoints for
-        1-2 s about every 20 s, so a found profile (the one audited read of a polling client)
-        waited with it before its answer left. The worker runs its queue in order, so any
-        later request (``/v1/audit``, the CLI through the server) reads the row, and
-        :meth:`close` writes every queued row before the file closes. A failed write is
-        logged, as a failed job is.
-        """
+        """Append one audit row for this request (who, what, when, how many rows)."""
         from percorso.server import audit
 
         principal = getattr(request.state, "principal", None)
@@ -163,7 +151,7 @@ class ServerState:
         # in the URL may be an e-mail or a phone, and the audit log holds no personal data
         route = getattr(request.scope.get("route"), "path", None) or request.url.path
         row = audit.audit_row(principal, action, f"{request.method} {route}", query, status, rows, detail)
-        self._db.submit(audit.write, self.engine, [row]).add_done_callback(_log_failed_audit)
+        await self.db(audit.write, self.engine, [row])
 
     def changed(self) -> None:
         """Data changed (ingest, build, segment, restore): cached answers are stale."""
@@ -215,10 +203,3 @@ class ServerState:
         unshare_engine(self.project.database_path)
         self._db.submit(self.project.close).result()
         self._db.shutdown(wait=True)
-
-
-def _log_failed_audit(done: Any) -> None:
-    """Log an audit write that failed (its request was answered already)."""
-    exc = done.exception()
-    if exc is not None:
-        log.error("audit row not written: %s", exc)
