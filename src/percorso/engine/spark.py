@@ -223,7 +223,8 @@ class SparkEngine:
         return str(ibis.to_sql(expr, dialect="pyspark"))
 
     def temp_table(self, expr: Any) -> Any:
-        """Compute ``expr`` once, now, kept in the executors, as a temporary view.
+        """Compute ``expr`` (or the SQL :meth:`compile` made of one) once, now, kept in the
+        executors, as a temporary view.
 
         A local checkpoint, not ``cache()``: it is computed here (eagerly) and its plan is
         cut, so a loop that builds each step on the previous one (the label propagation of
@@ -231,7 +232,8 @@ class SparkEngine:
         plan that grows with every round (measured: 1M-event bench identity, docs/scale.md).
         """
         name = f"_tmp_{uuid.uuid4().hex[:12]}"
-        df = self.session.sql(self.compile(expr)).localCheckpoint(eager=True)
+        sql = expr if isinstance(expr, str) else self.compile(expr)   # SQL compile() made, as Engine's
+        df = self.session.sql(sql).localCheckpoint(eager=True)
         df.createOrReplaceTempView(name)
         self._temps[name] = df
         return self.ibis.table(name)
