@@ -254,12 +254,10 @@ class Consumer:
         if not self._deferred:
             return None
         with self.lock:
-            engine = self.project().engine
-            wal = Path(f"{engine.path}.wal")
-            if not wal.exists() or wal.stat().st_size <= limit:
+            if self._wal_bytes() <= limit:
                 return None
             t = time.perf_counter()
-            S.checkpoint(engine)
+            S.checkpoint(self.project().engine)
             return round(time.perf_counter() - t, 3)
 
     def _consume(self, project: Any, source: str, segs: list[Segment], report: CycleReport) -> None:
