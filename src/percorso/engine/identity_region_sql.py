@@ -246,3 +246,67 @@ def identity_totals(engine: Engine) -> dict[str, int]:
     for status, n in engine.con.execute("SELECT status, count(*) FROM identity_links GROUP BY 1").fetchall():
         out["links_blocked" if status == "blocked" else str(status)] = int(n)
     return out
+
+
+def stage_changed_components(engine: Engine, labels: Any, device_links: Any, *, max_steps: int = 1_000) -> Any:
+    """After a whole-graph solve (the device link's path), stage only what it may have changed.
+
+    ``labels`` holds (id_hash, label) of every usable identifier after the device link,
+    ``device_links`` the links it made now (Arrow with ``anon_hash``, ``known_hash``; None
+    for none); ``identity_map`` and ``identity_device_links`` still hold the last run's.
+    Returns the labels (numpy) of the components to write again, and stages temp ``_id_prev``:
+    the ``identity_map`` rows of every previous customer they hold, whole.
+
+    Why the rest stays as it was: a component of the link graph whose identifiers the new
+    events do not carry has the same nodes, links and node flags as at the last run, so the
+    solver gives it the same labels (module doc); the device link then joins the same
+    components, unless one of its links changed (a hub, the window or a consent moved it),
+    and both ends of every link that appeared, went or changed are seeds too. So a component
+    holding no seed is exactly one previous customer, whole, and keeps its id and rows. The
+    seeds' components are closed over the previous customers they hold (a split leaves a part
+    without seeds), until no new component joins.
+    """
+    engine.con.register("_rg_labels_in", labels)
+    try:
+        engine.run("CREATE OR REPLACE TEMP TABLE _rg_all AS SELECT id_hash, label FROM _rg_labels_in")
+    finally:
+        engine.con.unregister("_rg_labels_in")
+    now = "SELECT NULL::UBIGINT AS anon_hash, NULL::UBIGINT AS known_hash WHERE false"
+    if device_links is not None and device_links.num_rows:
+        engine.con.register("_rg_dl_in", device_links.select(["anon_hash", "known_hash"]))
+        now = "SELECT anon_hash, known_hash FROM _rg_dl_in"
+    before = "SELECT anon_hash, known_hash FROM identity_device_links"
+    try:
+        engine.run(f"""CREATE OR REPLACE TEMP TABLE _rg_seed AS
+            SELECT h AS id_hash FROM _id_new_ids
+            UNION SELECT unnest([anon_hash, known_hash]) FROM (
+                (({before}) EXCEPT ({now})) UNION ALL (({now}) EXCEPT ({before})))""")
+    finally:
+        if device_links is not None and device_links.num_rows:
+            engine.con.unregister("_rg_dl_in")
+    engine.run("""CREATE OR REPLACE TEMP TABLE _rg_lab AS
+        SELECT DISTINCT label FROM _rg_all WHERE id_hash IN (SELECT id_hash FROM _rg_seed)""")
+    # the previous customers of the seeds (a seed may be unusable now) and of their components
+    engine.run("""CREATE OR REPLACE TEMP TABLE _id_prev AS
+        SELECT id_type, id_value, customer_id, first_seen_at, id_hash FROM identity_map
+        WHERE customer_id IN (SELECT customer_id FROM identity_map WHERE id_hash IN (
+            SELECT id_hash FROM _rg_seed UNION ALL
+            SELECT id_hash FROM _rg_all WHERE label IN (SELECT label FROM _rg_lab)))""")
+    for _ in range(max_steps):
+        engine.run("""CREATE OR REPLACE TEMP TABLE _rg_more AS
+            SELECT DISTINCT label FROM _rg_all WHERE id_hash IN (SELECT id_hash FROM _id_prev)
+            AND label NOT IN (SELECT label FROM _rg_lab)""")
+        if engine.count("_rg_more") == 0:
+            break
+        engine.run("INSERT INTO _rg_lab SELECT label FROM _rg_more")
+        engine.run("""INSERT INTO _id_prev
+            SELECT id_type, id_value, customer_id, first_seen_at, id_hash FROM identity_map
+            WHERE customer_id IN (SELECT customer_id FROM identity_map WHERE id_hash IN (
+                SELECT id_hash FROM _rg_all WHERE label IN (SELECT label FROM _rg_more)))
+            AND customer_id NOT IN (SELECT customer_id FROM _id_prev)""")
+    else:
+        raise AssertionError(f"the changed components did not close in {max_steps} steps")
+    out = engine.con.execute("SELECT label FROM _rg_lab").fetchnumpy()["label"]
+    for name in ("_rg_all", "_rg_more", "_rg_lab", "_rg_seed"):
+        engine.run(f"DROP TABLE IF EXISTS {name}")
+    return out

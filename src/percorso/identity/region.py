@@ -16,7 +16,10 @@ which never link, aside), so components do not influence one another
 4. re-keys older events only when an identifier seen before became usable or unusable.
 
 The device link (ADR 0009) weighs the evidence of every event of an address, so a project
-that uses it (the setting on and events with IP and user agent) resolves in full, as before.
+that uses it (the setting on and events with IP and user agent) solves the whole graph
+(:func:`percorso.identity.resolver._resolve`); it then writes only the components the new
+events or a changed device link touch (ADR 0050,
+:func:`percorso.engine.identity_region_sql.stage_changed_components`).
 """
 
 from __future__ import annotations

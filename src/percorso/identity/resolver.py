@@ -236,10 +236,17 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     links in place (a link's status only when it changes), the map rows whose customer or first
     time moved, and those rows as the identifiers the next build compares (``identity_touched``),
     instead of rewriting ``identity_identifiers``, ``identity_links``, ``identity_map`` and
-    ``built_identity`` whole every micro-batch.
+    ``built_identity`` whole every micro-batch. And only for the components that may have
+    changed (ADR 0050): the stable ids, the map's comparison and the merges read the previous
+    customers of the new events' identifiers and of the device links that changed, not the
+    whole map (0.3 of 0.5-1.0 s of identity per micro-batch of 10,000 events at 1M events).
     """
     full = after is None
-    S.snapshot_previous_map(engine)
+    # an incremental run writes only the components its events or the device link changed
+    # (ADR 0050): their previous customers are staged once the graph is solved
+    local = not full and "anon_hash" in engine.columns("identity_device_links")
+    if not local:
+        S.snapshot_previous_map(engine)
     say("identificativi degli eventi / event identifiers")
     S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
     unstitch_without_consent(project, engine)
@@ -267,6 +274,11 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     say("esiti dei collegamenti / link outcomes")
     labels, device_links = _device_link(project, engine, say, sol.labels, g.usable, g.strong, h_arr[g.usable],
                                         after=after)
+    comp = g.components(labels)
+    if local:
+        lap("changed components")
+        keep = np.isin(comp["label"], R.stage_changed_components(engine, comp, device_links))
+        comp = {k: v[keep] for k, v in comp.items()}
     with engine.transaction():
         if full:
             S.write_link_status(engine, g.link_status(edges))
@@ -275,10 +287,11 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         lap("write flags")
         S.write_flags(engine, g.flags())
         lap("stage components")
-        S.stage_components(engine, g.components(labels))
+        S.stage_components(engine, comp)
         D.write_device_links(engine, device_links)
         say("codici cliente stabili / stable customer ids")
-        S.assign_customer_ids(engine)
+        # a new id must not be any id in use, also outside the changed components
+        S.assign_customer_ids(engine, taken="identity_map" if local else None)
         n_new = engine.query("SELECT count(*) AS n FROM _id_final WHERE is_new")["n"][0].as_py()
         lap("write identity_map")
         if full:
