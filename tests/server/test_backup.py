@@ -50,6 +50,10 @@ def test_backup_and_restore_through_a_running_server(demo: Path, tmp_path: Path)
         assert server.stop() == 0
     after = _counts(demo)
     assert after["events"] == before["events"] + 2  # the backup's events plus the re-imported calls
+    with open_project(demo) as p:  # the audit log's connection followed the restore (ADR 0049)
+        commands = [json.loads(q)["command"] for (q,) in p.engine.con.execute(
+            "SELECT query FROM audit_log WHERE action = 'cli' ORDER BY occurred_at").fetchall()]
+    assert commands == ["restore", "ingest", "paths top"]  # the backup's and first ingest's rows went with the old file
     from percorso.engine import Engine
 
     with Engine(snap, read_only=True) as snapshot:  # the backup itself is the state it was taken in

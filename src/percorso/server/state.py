@@ -4,7 +4,10 @@ Why a single worker thread: the DuckDB connection (and the Ibis backend bound to
 safe to share between threads, and DuckDB lets one process write. Every database call of the
 server, reads included, runs on one thread, in arrival order; cached answers never touch it.
 ``data_version`` changes after every write the server performs (it is the only writer while
-it runs), which invalidates the cache without reading the database.
+it runs), which invalidates the cache without reading the database. Two other threads have
+connections of their own: the background jobs' (imports, builds, the collector's
+micro-batches: :mod:`percorso.server.jobs`) and the audit log's
+(:class:`percorso.server.audit.AuditWriter`, ADR 0049).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from percorso.project import Project, open_project
+from percorso.server.audit import AuditWriter
 from percorso.server.login_link import LoginLinks
 from percorso.server.sessions import SessionBook
 from percorso.server.tokens import TokenBook
@@ -71,6 +75,7 @@ class ServerState:
         self.cache = ResultCache()
         self.data_version = 0
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-db")
+        self.audit_log = AuditWriter()  # its connection is made at start-up (app._startup)
         self.stopping = threading.Event()
         self._used: dict[str, Any] = {}
         self.jobs: Any = None  # the JobRunner, set at start
@@ -143,7 +148,14 @@ class ServerState:
 
     async def audit(self, request: Any, action: str, *, query: Any = None, status: int = 200,
                     rows: int | None = None, detail: str | None = None) -> None:
-        """Append one audit row for this request (who, what, when, how many rows)."""
+        """Append one audit row for this request (who, what, when, how many rows); the answer
+        leaves once the row is committed.
+
+        Why on the audit log's own connection and thread (:class:`~percorso.server.audit.AuditWriter`):
+        on the database worker the row's commit waited for the collector's micro-batch commits
+        and checkpoints, and every request queued behind it waited too. Why awaited: a read
+        served is a read recorded, even if the server is killed the next instant (ADR 0049).
+        """
         from percorso.server import audit
 
         principal = getattr(request.state, "principal", None)
@@ -151,7 +163,11 @@ class ServerState:
         # in the URL may be an e-mail or a phone, and the audit log holds no personal data
         route = getattr(request.scope.get("route"), "path", None) or request.url.path
         row = audit.audit_row(principal, action, f"{request.method} {route}", query, status, rows, detail)
-        await self.db(audit.write, self.engine, [row])
+        await asyncio.wrap_future(self.audit_log.submit(row))
+
+    async def audit_flushed(self) -> None:
+        """Wait until every audit row submitted so far is committed (before reading the log)."""
+        await asyncio.wrap_future(self.audit_log.flush())
 
     def changed(self) -> None:
         """Data changed (ingest, build, segment, restore): cached answers are stale."""
@@ -164,8 +180,9 @@ class ServerState:
         """Replace the database with a backup while serving (``percorso restore`` through us).
 
         Runs on the database worker (the CLI bridge calls it there; other callers go through
-        :meth:`run_sync`): jobs are paused, both connections closed, the file swapped, the
-        connection reopened and shared again, tokens reloaded and the run file rewritten.
+        :meth:`run_sync`): jobs and audit commits are paused, the three connections closed, the
+        file swapped, the connections reopened (the server's shared again), tokens reloaded and
+        the run file rewritten.
         """
         from percorso.backup import check_backup, swap_in
         from percorso.project import unshare_engine
@@ -173,7 +190,7 @@ class ServerState:
         if not threading.current_thread().name.startswith("percorso-db"):
             return self.run_sync(self.restore, file)
         check_backup(file)
-        with self.jobs.lock:
+        with self.jobs.lock, self.audit_log.paused(lambda: self.engine):
             unshare_engine(self.project.database_path)
             self.project.close()
             self._shared = False
@@ -201,5 +218,6 @@ class ServerState:
         from percorso.project import unshare_engine
 
         unshare_engine(self.project.database_path)
+        self.audit_log.close()  # rows still queued are committed first
         self._db.submit(self.project.close).result()
         self._db.shutdown(wait=True)

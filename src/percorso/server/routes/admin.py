@@ -56,6 +56,7 @@ async def audit_log(request: Request, since: date | None = None, who: str | None
     from percorso.server import audit
 
     state = request.app.state.percorso
+    await state.audit_flushed()  # every row of a request answered before this one is in the table
     rows = await state.db(audit.read, state.engine, since, who, limit)
     return {"audit": rows}
 
@@ -87,6 +88,7 @@ async def backup(request: Request, body: dict[str, Any] | None = Body(default=No
 
     state = request.app.state.percorso
     out = (body or {}).get("out")
+    await state.audit_flushed()  # the backup holds the audit rows of every request before it
     path = await state.db(take, state.project, out)
     await state.audit(request, "backup", query={"out": str(path)})
     return {"backup": str(path)}

@@ -86,6 +86,7 @@ async def cli(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, A
     if argv[0] == "serve":
         raise InputError("a server already runs for this project")
     state = request.app.state.percorso
+    await state.audit_flushed()  # `percorso audit` (or a backup) reads every row written before it
     out = await state.db(_run, argv, cwd, body.get("columns"))
     if argv[0] not in _READ_ONLY:
         state.changed()
