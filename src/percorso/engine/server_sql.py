@@ -79,6 +79,23 @@ def append_audit(engine: Engine, rows: pa.Table) -> None:
     engine.append_arrow("audit_log", rows)
 
 
+def append_missing_audit(engine: Engine, rows: pa.Table) -> int:
+    """Append the rows whose ``audit_id`` is not in ``audit_log`` yet (a journal replayed twice adds
+    nothing); how many were added."""
+    from percorso.engine.backend import quote_ident
+
+    cols = ", ".join(quote_ident(c) for c in rows.column_names)
+    with engine._write_lock:
+        engine.con.register("_percorso_audit_replay", rows)
+        try:
+            added = engine.con.execute(
+                f"INSERT INTO audit_log ({cols}) SELECT {cols} FROM _percorso_audit_replay r "
+                "WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.audit_id = r.audit_id)").fetchall()
+        finally:
+            engine.con.unregister("_percorso_audit_replay")
+    return int(added[0][0]) if added else 0
+
+
 def read_audit(engine: Engine, since: Any = None, who: str | None = None, limit: int = 1000) -> pa.Table:
     return engine.query(
         "SELECT occurred_at, who, role, action, route, query, status, row_count, detail FROM audit_log "

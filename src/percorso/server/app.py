@@ -43,7 +43,8 @@ def _startup(state: Any) -> None:
 
     engine = state.engine  # opens the file and applies migrations
     S.ensure_service_tables(engine)
-    state.audit_log.connect(engine)  # the audit log's own connection (ADR 0049)
+    state.audit_log.replay(engine)  # rows answered, not committed, before a kill (ADR 0049)
+    state.audit_log.connect(engine)  # the audit log's own connection
     failed = S.fail_interrupted_jobs(engine, utcnow())
     if failed:
         log.warning("%d job(s) interrupted by the last stop were marked failed", failed)

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -59,69 +61,150 @@ def _append(engine: Engine, rows: list[dict[str, Any]]) -> None:
     S.append_audit(engine, pa.Table.from_pylist(rows, schema=_SCHEMA))
 
 
-class AuditWriter:
-    """The server's audit rows, committed on a connection and a thread of their own.
+#: Past this size the journal is emptied once every row in it is committed (a few thousand rows).
+JOURNAL_TRIM_BYTES = 1 << 20
 
-    :meth:`submit` queues a row and returns a future that completes once the row is
-    committed; rows queued while a commit runs are written together in the next one (a
-    group commit: one commit per burst of requests, not per row). :meth:`flush` waits for
-    every row queued before it (``GET /v1/audit``, a backup, a command through the server
-    read the log after it). The connection is a fork of the server's
-    (:meth:`percorso.engine.Engine.fork`), made on the database worker by :meth:`connect`;
-    :meth:`paused` closes it while a restore swaps the file, and :meth:`close` writes what
-    is queued and closes it at a stop.
+
+class AuditWriter:
+    """The server's audit rows: durable in a journal before the answer leaves, then committed to
+    ``audit_log`` on a connection and a thread of their own (ADR 0049).
+
+    :meth:`submit` queues a row and returns a future that completes once the row is in the
+    journal (appended and fsync'd: a few milliseconds, like the collector's spool); rows queued
+    meanwhile share one fsync. A second thread then appends them to ``audit_log`` on a fork of
+    the server's connection (:meth:`percorso.engine.Engine.fork`), one statement per burst;
+    that commit may wait for the collector's commits and checkpoints, and nothing else waits
+    for it. :meth:`replay` (at start-up) puts the rows a killed server journaled but did not
+    commit into the table, once each (by ``audit_id``). :meth:`flush` waits for every row
+    submitted before it to be committed (``GET /v1/audit``, a backup, a command sent through
+    the server read the table after it). :meth:`paused` closes the connection while a restore
+    swaps the file; :meth:`close` commits what is queued and closes everything at a stop.
+    Without a journal path (a bare writer) rows are only committed, and the future follows the
+    commit.
     """
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-audit")
+    def __init__(self, journal: Path | None = None) -> None:
+        self._journal_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-audit-journal")
+        self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-audit")
         self._pending: list[tuple[dict[str, Any], Future[None]]] = []
         self._lock = threading.Lock()  # guards _pending
         self._gate = threading.Lock()  # held by a commit, and by a restore while it swaps the file
+        self._journal_lock = threading.Lock()  # held while the journal is written or emptied
+        self._journal_path = journal
+        self._journal: Any = None
+        self._journaled = self._committed = 0  # rows in the journal / of them committed
         self._engine: Engine | None = None
 
     def connect(self, engine: Engine) -> None:
         """Open the writer's connection on ``engine``'s database (call on the thread using ``engine``)."""
         self._engine = engine.fork()
 
+    # -- the journal ----------------------------------------------------------------------
+    def replay(self, engine: Engine) -> int:
+        """Commit the journaled rows missing from ``audit_log`` (a server killed before it committed
+        them), then empty the journal; how many were added. A last line cut by the kill was
+        never fsync'd, so its request was never answered: it is skipped."""
+        if self._journal_path is None or not self._journal_path.exists():
+            return 0
+        rows = []
+        for line in self._journal_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+                row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            rows.append(row)
+        added = S.append_missing_audit(engine, pa.Table.from_pylist(rows, schema=_SCHEMA)) if rows else 0
+        self._journal_path.write_bytes(b"")
+        if added:
+            log.warning("%d audit row(s) of requests answered before the last stop were recovered from %s",
+                        added, self._journal_path.name)
+        return added
+
+    def _write_journal(self) -> None:
+        """Append every queued row to the journal with one fsync, answer their requests, queue the commit."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        rows = [row for row, _ in batch]
+        waiting: list[Future[None]] = [done for _, done in batch]
+        if self._journal_path is not None:
+            try:
+                with self._journal_lock:
+                    if self._journal is None:
+                        self._journal_path.parent.mkdir(parents=True, exist_ok=True)
+                        self._journal = open(self._journal_path, "ab")  # noqa: SIM115 - closed by close()
+                    self._journal.write("".join(json.dumps(r, default=str) + "\n" for r in rows).encode("utf-8"))
+                    self._journal.flush()
+                    os.fsync(self._journal.fileno())
+                    self._journaled += len(rows)
+            except OSError as exc:  # the answers wait for the commit instead
+                log.error("audit journal not written (%s): the rows are committed before their answers leave", exc)
+            else:
+                for done in waiting:
+                    done.set_result(None)
+                waiting = []
+        self._db_pool.submit(self._commit, rows, waiting, not waiting)
+
+    # -- the table ------------------------------------------------------------------------
     def submit(self, row: dict[str, Any]) -> Future[None]:
-        """Queue ``row``; the future completes when it is committed (or holds the failure)."""
+        """Queue ``row``; the future completes when it is durable (journaled, or else committed)."""
         done: Future[None] = Future()
         with self._lock:
             self._pending.append((row, done))
-        self._pool.submit(self._commit)
+        self._journal_pool.submit(self._write_journal)
         return done
 
     def flush(self) -> Future[None]:
         """A future that completes once every row submitted before this call is committed."""
-        return self._pool.submit(lambda: None)
+        done: Future[None] = Future()
 
-    def _commit(self) -> None:
-        """Write every queued row in one statement (a later call finds the queue empty)."""
+        def after_journal() -> None:
+            self._db_pool.submit(lambda: None).add_done_callback(lambda _: done.set_result(None))
+
+        self._journal_pool.submit(after_journal)
+        return done
+
+    def _commit(self, rows: list[dict[str, Any]], waiting: list[Future[None]], journaled: bool) -> None:
+        """Append ``rows`` in one statement; empty a large journal once all of it is committed."""
         with self._gate:
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
             try:
                 if self._engine is None:
                     from percorso.errors import EngineError
 
-                    raise EngineError("the audit log's connection is closed (the server is stopping)")
-                _append(self._engine, [row for row, _ in batch])
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
-                log.error("%d audit row(s) not written: %s", len(batch), exc)
-                for _, done in batch:
+                    raise EngineError("the audit log's connection is closed")
+                _append(self._engine, rows)
+            except BaseException as exc:  # noqa: BLE001 - logged; a journaled row is replayed at the next start
+                log.error("%d audit row(s) not committed%s: %s", len(rows),
+                          " (kept in the journal for the next start)" if journaled else "", exc)
+                for done in waiting:
                     done.set_exception(exc)
-            else:
-                for _, done in batch:
-                    done.set_result(None)
+                return
+            for done in waiting:
+                done.set_result(None)
+            if journaled:
+                with self._journal_lock:
+                    self._committed += len(rows)
+                    if self._journal is not None and self._journal.tell() > JOURNAL_TRIM_BYTES:
+                        self._trim_journal()
+
+    def _trim_journal(self) -> None:
+        """Empty the journal when every row in it is committed (``_journal_lock`` held)."""
+        if self._journal is not None and self._journaled == self._committed:
+            self._journal.truncate(0)
+            self._journal.seek(0)
+            self._journaled = self._committed = 0
 
     @contextmanager
     def paused(self, reopen: Any) -> Iterator[None]:
         """No commit while the database file is swapped (a restore): the connection is closed on
         the way in and made again from ``reopen()`` (the server's engine) on the way out; rows
-        submitted meanwhile wait and go into the restored file."""
+        submitted meanwhile are journaled as usual and committed into the restored file. The
+        journal is emptied first when all of it is committed (its rows belong to the old file)."""
         with self._gate:
+            with self._journal_lock:
+                self._trim_journal()
             if self._engine is not None:
                 self._engine.close()
                 self._engine = None
@@ -131,8 +214,9 @@ class AuditWriter:
                 self.connect(reopen())
 
     def close(self) -> None:
-        """Commit what is queued, close the connection and the thread (a stop)."""
+        """Commit what is queued, close the connection, the journal and the threads (a stop)."""
         self.flush().result()
+        self._journal_pool.shutdown(wait=True)
 
         def shut() -> None:
             with self._gate:
@@ -140,8 +224,13 @@ class AuditWriter:
                     self._engine.close()
                     self._engine = None
 
-        self._pool.submit(shut).result()
-        self._pool.shutdown(wait=True)
+        self._db_pool.submit(shut).result()
+        self._db_pool.shutdown(wait=True)
+        with self._journal_lock:
+            self._trim_journal()
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
 
 
 def read(engine: Engine, since: date | datetime | None = None, who: str | None = None,
