@@ -159,7 +159,7 @@ async def _retention_beats(state: Any, every: float = 600.0) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            report = await state.db(scheduled_retention, state.project)
+            report = await state.db(_retention_run, state, scheduled_retention)
             if report is not None and report.total:
                 state.changed()
                 log.warning("retention: %d rows expired and removed", report.total)
@@ -167,6 +167,11 @@ async def _retention_beats(state: Any, every: float = 600.0) -> None:
             raise
         except Exception as exc:  # noqa: BLE001 - a beat must not stop the server; the next one retries
             log.warning("retention beat failed: %s", exc)
+
+
+def _retention_run(state: Any, run: Any) -> Any:
+    with state.rewriting():  # a run that removed rows rewrites the file (ADR 0049)
+        return run(state.project)
 
 
 def create_app(root: str | Path, *, rate_limit_per_minute: int = 6000) -> FastAPI:

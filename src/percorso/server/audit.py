@@ -88,7 +88,7 @@ class AuditWriter:
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percorso-audit")
         self._pending: list[tuple[dict[str, Any], Future[None]]] = []
         self._lock = threading.Lock()  # guards _pending
-        self._gate = threading.Lock()  # held by a commit, and by a restore while it swaps the file
+        self._gate = threading.RLock()  # held by a commit, and while the database file is replaced
         self._journal_lock = threading.Lock()  # held while the journal is written or emptied
         self._journal_path = journal
         self._journal: Any = None
@@ -97,7 +97,10 @@ class AuditWriter:
 
     def connect(self, engine: Engine) -> None:
         """Open the writer's connection on ``engine``'s database (call on the thread using ``engine``)."""
-        self._engine = engine.fork()
+        with self._gate:
+            if self._engine is not None:
+                self._engine.close()
+            self._engine = engine.fork()
 
     # -- the journal ----------------------------------------------------------------------
     def replay(self, engine: Engine) -> int:
@@ -198,10 +201,12 @@ class AuditWriter:
 
     @contextmanager
     def paused(self, reopen: Any) -> Iterator[None]:
-        """No commit while the database file is swapped (a restore): the connection is closed on
-        the way in and made again from ``reopen()`` (the server's engine) on the way out; rows
-        submitted meanwhile are journaled as usual and committed into the restored file. The
-        journal is emptied first when all of it is committed (its rows belong to the old file)."""
+        """No commit while the database file may be replaced (a restore; an erasure or a retention
+        run, which rewrite it and close the server's connection, and with it this fork): the
+        connection is closed on the way in and made again from ``reopen()`` (the server's engine)
+        on the way out; rows submitted meanwhile are journaled as usual and committed into the
+        new file. The journal is emptied first when all of it is committed (its rows are in the
+        old file, or in its copy). Call on the database worker; it may nest."""
         with self._gate:
             with self._journal_lock:
                 self._trim_journal()

@@ -173,6 +173,10 @@ class ServerState:
         """Wait until every audit row submitted so far is committed (before reading the log)."""
         await asyncio.wrap_future(self.audit_log.flush())
 
+    def rewriting(self) -> Any:
+        """Hold audit commits while the database file may be replaced (on the database worker)."""
+        return self.audit_log.paused(lambda: self.engine)
+
     def changed(self) -> None:
         """Data changed (ingest, build, segment, restore): cached answers are stale."""
         self.data_version += 1
@@ -194,7 +198,7 @@ class ServerState:
         if not threading.current_thread().name.startswith("percorso-db"):
             return self.run_sync(self.restore, file)
         check_backup(file)
-        with self.jobs.lock, self.audit_log.paused(lambda: self.engine):
+        with self.jobs.lock, self.rewriting():
             unshare_engine(self.project.database_path)
             self.project.close()
             self._shared = False

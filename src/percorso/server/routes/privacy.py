@@ -75,7 +75,8 @@ class ErasureRequest(BaseModel):
 def _erase(state: Any, identifiers: list[str], actor: str) -> dict[str, Any]:
     from percorso.privacy.erasure import erase
 
-    out = erase(state.project, identifiers, actor=actor).to_dict()
+    with state.rewriting():  # the erasure rewrites the file (ADR 0049)
+        out = erase(state.project, identifiers, actor=actor).to_dict()
     state.changed()
     return out
 
@@ -95,7 +96,8 @@ async def erase_people(request: Request, body: ErasureRequest = Body(...)) -> di
 def _retention(state: Any, dry_run: bool) -> dict[str, Any]:
     from percorso.privacy.retention import run_retention
 
-    out = run_retention(state.project, dry_run=dry_run, actor="server").to_dict()
+    with state.rewriting():  # a run that removed rows rewrites the file (ADR 0049)
+        out = run_retention(state.project, dry_run=dry_run, actor="server").to_dict()
     if not dry_run and out["total"]:
         state.changed()
     return out
