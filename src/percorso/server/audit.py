@@ -77,8 +77,9 @@ class AuditWriter:
     for it. :meth:`replay` (at start-up) puts the rows a killed server journaled but did not
     commit into the table, once each (by ``audit_id``). :meth:`flush` waits for every row
     submitted before it to be committed (``GET /v1/audit``, a backup, a command sent through
-    the server read the table after it). :meth:`paused` closes the connection while a restore
-    swaps the file; :meth:`close` commits what is queued and closes everything at a stop.
+    the server read the table after it). :meth:`paused` closes the connection while the file is
+    replaced (a restore, an erasure's rewrite); :meth:`close` commits what is queued and closes
+    everything at a stop.
     Without a journal path (a bare writer) rows are only committed, and the future follows the
     commit.
     """
@@ -91,7 +92,7 @@ class AuditWriter:
         self._gate = threading.RLock()  # held by a commit, and while the database file is replaced
         self._journal_lock = threading.Lock()  # held while the journal is written or emptied
         self._journal_path = journal
-        self._journal: Any = None
+        self._journal: int | None = None  # the journal's file descriptor, opened at the first row
         self._journaled = self._committed = 0  # rows in the journal / of them committed
         self._engine: Engine | None = None
 
@@ -135,13 +136,7 @@ class AuditWriter:
         if self._journal_path is not None:
             try:
                 with self._journal_lock:
-                    if self._journal is None:
-                        self._journal_path.parent.mkdir(parents=True, exist_ok=True)
-                        self._journal = open(self._journal_path, "ab")  # noqa: SIM115 - closed by close()
-                    self._journal.write("".join(json.dumps(r, default=str) + "\n" for r in rows).encode("utf-8"))
-                    self._journal.flush()
-                    os.fsync(self._journal.fileno())
-                    self._journaled += len(rows)
+                    self._append_journal(rows)
             except OSError as exc:  # the answers wait for the commit instead
                 log.error("audit journal not written (%s): the rows are committed before their answers leave", exc)
             else:
@@ -149,6 +144,30 @@ class AuditWriter:
                     done.set_result(None)
                 waiting = []
         self._db_pool.submit(self._commit, rows, waiting, not waiting)
+
+    def _append_journal(self, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` as JSON lines and fsync (``_journal_lock`` held); a failed write is cut
+        off again, so the next rows never follow half a line."""
+        if self._journal is None:
+            assert self._journal_path is not None
+            self._journal_path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            folder = os.open(self._journal_path.parent, os.O_RDONLY)
+            try:  # the new file's name is durable too
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        data = "".join(json.dumps(r, default=str) + "\n" for r in rows).encode("utf-8")
+        at = os.fstat(self._journal).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._journal, view):]
+            os.fsync(self._journal)
+        except OSError:
+            os.ftruncate(self._journal, at)
+            raise
+        self._journaled += len(rows)
 
     # -- the table ------------------------------------------------------------------------
     def submit(self, row: dict[str, Any]) -> Future[None]:
@@ -189,14 +208,13 @@ class AuditWriter:
             if journaled:
                 with self._journal_lock:
                     self._committed += len(rows)
-                    if self._journal is not None and self._journal.tell() > JOURNAL_TRIM_BYTES:
+                    if self._journal is not None and os.fstat(self._journal).st_size > JOURNAL_TRIM_BYTES:
                         self._trim_journal()
 
     def _trim_journal(self) -> None:
         """Empty the journal when every row in it is committed (``_journal_lock`` held)."""
         if self._journal is not None and self._journaled == self._committed:
-            self._journal.truncate(0)
-            self._journal.seek(0)
+            os.ftruncate(self._journal, 0)
             self._journaled = self._committed = 0
 
     @contextmanager
@@ -234,7 +252,7 @@ class AuditWriter:
         with self._journal_lock:
             self._trim_journal()
             if self._journal is not None:
-                self._journal.close()
+                os.close(self._journal)
                 self._journal = None
 
 
