@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import zipfile
 
 from typer.testing import CliRunner
@@ -75,5 +76,15 @@ def test_erase_and_access_over_rest(tmp_path):
         audit = http.get("/v1/audit", headers={"Authorization": f"Bearer {admin}"}).json()["audit"]
         assert "erase" in {a["action"] for a in audit}
         assert not any("bruno" in json.dumps(a) for a in audit)
+        # the rewrite closed the server's connections: jobs run on a new one (ServerState.rewriting)
+        posted = http.post("/v1/jobs/build", json={}, headers={"Authorization": f"Bearer {admin}"})
+        assert posted.status_code == 202, posted.text
+        job = posted.json()["job_id"]
+        for _ in range(600):
+            state = http.get(f"/v1/jobs/{job}", headers={"Authorization": f"Bearer {admin}"}).json()
+            if state["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert state["status"] == "done", state.get("error")
     data = b"".join(f.read_bytes() for f in root.rglob("*") if f.is_file())
     assert b"bruno.b@example.it" not in data and b"Bianchi" not in data

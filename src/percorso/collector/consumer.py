@@ -111,6 +111,12 @@ class Consumer:
     def start(self) -> None:
         self._thread.start()
 
+    def database_replaced(self) -> None:
+        """The database file was replaced (restore, erasure, retention run; the job lock held):
+        defer its checkpoints again at the next cycle (``checkpoint_threshold`` is a setting of
+        the open database, back to DuckDB's default on the new one)."""
+        self._deferred = False
+
     def poke(self) -> None:
         """Look at the spool now (a writer sealed)."""
         self._wake.set()

@@ -36,7 +36,9 @@ class JobRunner:
         self._params: dict[str, dict[str, Any]] = {}
         self._kinds: dict[str, str] = {}
         self._engine: Any = state.engine.fork()  # made here, on the database worker
-        self.lock = threading.Lock()  # held while a job runs; a restore takes it to pause jobs
+        # held while a job or a micro-batch runs; ServerState.rewriting takes it (a restore through
+        # the CLI bridge takes it twice on the database worker: reentrant)
+        self.lock = threading.RLock()
         self._thread = threading.Thread(target=self._loop, name="percorso-jobs", daemon=True)
         self._thread.start()
 
@@ -83,7 +85,8 @@ class JobRunner:
                 self._run(job_id)
 
     def reconnect(self) -> None:
-        """A new connection after the database file changed (restore); call with :attr:`lock` held."""
+        """A new connection after the database file changed (restore, erasure, retention run); call
+        with :attr:`lock` held."""
         self._engine.close()
         self._engine = self.state.engine.fork()
 

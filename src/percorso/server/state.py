@@ -16,7 +16,8 @@ import asyncio
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -173,9 +174,28 @@ class ServerState:
         """Wait until every audit row submitted so far is committed (before reading the log)."""
         await asyncio.wrap_future(self.audit_log.flush())
 
-    def rewriting(self) -> Any:
-        """Hold audit commits while the database file may be replaced (on the database worker)."""
-        return self.audit_log.paused(lambda: self.engine)
+    @contextmanager
+    def rewriting(self) -> Iterator[None]:
+        """Around anything that replaces or rewrites the database file (a restore, an erasure, a
+        retention run), on the database worker: jobs and collector micro-batches wait (the job
+        lock), audit commits wait, and both their connections are forked again from the new
+        file after.
+
+        Why: a rewrite closes the server's connection, and with it every fork made from it; a
+        job or a micro-batch writing during the rewrite's copy would be missing from the new
+        file. Before ADR 0049 only a restore reconnected the jobs' connection: after an erasure
+        through the server, every import, build and micro-batch failed with "Connection already
+        closed" until a restart.
+        """
+        jobs = self.jobs
+        with jobs.lock if jobs is not None else nullcontext(), self.audit_log.paused(lambda: self.engine):
+            try:
+                yield
+            finally:
+                if jobs is not None:
+                    jobs.reconnect()
+                if self.collector is not None:
+                    self.collector.consumer.database_replaced()
 
     def changed(self) -> None:
         """Data changed (ingest, build, segment, restore): cached answers are stale."""
@@ -198,7 +218,7 @@ class ServerState:
         if not threading.current_thread().name.startswith("percorso-db"):
             return self.run_sync(self.restore, file)
         check_backup(file)
-        with self.jobs.lock, self.rewriting():
+        with self.rewriting():
             unshare_engine(self.project.database_path)
             self.project.close()
             self._shared = False
@@ -206,7 +226,6 @@ class ServerState:
             from percorso.engine import server_sql as S
 
             S.ensure_service_tables(self.engine)  # reopens, migrates and shares the restored file
-            self.jobs.reconnect()
             self.tokens.load(self.engine)
             if self.announce_url:
                 from percorso.server.app import _announce

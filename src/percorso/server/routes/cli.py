@@ -33,9 +33,13 @@ _READ_ONLY = {"paths", "funnel", "friction", "journey-map", "omnichannel", "attr
               "audit", "channels"}
 
 
-def _run_writing(state: Any, argv: list[str], cwd: str, columns: int | None) -> dict[str, Any]:
-    """A command that writes, audit commits held meanwhile (``erase`` and ``retention run``
-    rewrite the database file and close the server's connections: ADR 0049)."""
+#: Commands that may replace or rewrite the database file (run inside ServerState.rewriting).
+_REWRITING = {"erase", "retention", "restore"}
+
+
+def _run_rewriting(state: Any, argv: list[str], cwd: str, columns: int | None) -> dict[str, Any]:
+    """A command that may rewrite the database file and close the server's connections, jobs
+    and audit commits held meanwhile (ADR 0049)."""
     with state.rewriting():
         return _run(argv, cwd, columns)
 
@@ -94,10 +98,10 @@ async def cli(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, A
         raise InputError("a server already runs for this project")
     state = request.app.state.percorso
     await state.audit_flushed()  # `percorso audit` (or a backup) reads every row written before it
-    if argv[0] in _READ_ONLY:
-        out = await state.db(_run, argv, cwd, body.get("columns"))
+    if argv[0] in _REWRITING:
+        out = await state.db(_run_rewriting, state, argv, cwd, body.get("columns"))
     else:
-        out = await state.db(_run_writing, state, argv, cwd, body.get("columns"))
+        out = await state.db(_run, argv, cwd, body.get("columns"))
     if argv[0] not in _READ_ONLY:
         state.changed()
         await state.db(state.tokens.load, state.engine)  # `percorso token create` through the server
