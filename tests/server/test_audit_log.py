@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from percorso.project import open_project
 from percorso.server.tokens import create_token
-from tests.server.conftest import Server
+from tests.server.conftest import Server, percorso
 
 
 def _views(engine: object) -> int:
@@ -80,6 +80,9 @@ def test_every_row_is_listed_at_once_and_kept_through_a_kill_and_a_stop(demo: Pa
             seen = views(http)
             assert len(seen) == 3 and all(json.loads(a["query"]) == {"customer_id": who} for a in seen)
             assert http.get(f"/v1/customers/{who}").status_code == 200
+        # `percorso audit` reaches the running server (the CLI bridge), which flushes first
+        listed = json.loads(percorso("audit", "--format", "json", "-p", str(demo)).stdout)
+        assert sum(r["action"] == "customer_view" for r in listed) == 4
     finally:
         server.kill()
     server = Server.start(demo)
