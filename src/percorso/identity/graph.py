@@ -321,6 +321,15 @@ class SolvedTables:
         return counts
 
 
+def split_by_size(comps: Columns) -> tuple[Columns, Columns]:
+    """:meth:`SolvedTables.components` in two: (id_hash) of the identifiers alone in their
+    component and (id_hash, label) of the others (a lone identifier's smallest 'type:value' is
+    its own: the engine need not group it, :func:`percorso.engine.identity_sql.write_fresh_identity_map`)."""
+    lab = comps["label"]
+    alone = np.bincount(lab)[lab] == 1 if lab.size else np.zeros(0, dtype=bool)
+    return {"id_hash": comps["id_hash"][alone]}, {"id_hash": comps["id_hash"][~alone], "label": lab[~alone]}
+
+
 def solve_tables(nodes: Columns, edges: Columns, *, cap: int) -> SolvedTables:
     """:func:`solve` on ``nodes`` (id_hash, kind, strong, trusted_seen, blocked, optional pinned) and
     ``edges`` (link_no, id_hash_a, id_hash_b, trusted) as they come from the engine

@@ -24,7 +24,7 @@ from percorso.engine import identity_region_sql as R
 from percorso.engine import identity_sql as S
 from percorso.errors import ConfigError
 from percorso.identity.blocklist import blocklist_for
-from percorso.identity.graph import distinct, solve_tables
+from percorso.identity.graph import distinct, solve_tables, split_by_size
 from percorso.identity.kinds import HASHED, PRIORITY, ROUND_ORDER, STRONG, UNTRUSTED_KINDS
 
 if TYPE_CHECKING:
@@ -245,18 +245,18 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     # an incremental run writes only the components its events or the device link changed
     # (ADR 0050): their previous customers are staged once the graph is solved
     local = not full and "anon_hash" in engine.columns("identity_device_links")
-    if not local:
-        S.snapshot_previous_map(engine)
+    had_map = local or S.snapshot_previous_map(engine)
     say("identificativi degli eventi / event identifiers")
-    S.stage_identifier_occurrences(engine, trusted, after_rowid=after)
+    # a full run writes identity_identifiers as it reads the events' identifiers
+    n_new_with_id = S.stage_identifier_occurrences(engine, trusted, after_rowid=after, rules=rules if full else None)
     unstitch_without_consent(project, engine)
     lap("count events")
     n_events = (engine.count("events") if after is None
                 else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
     lap("identifiers table")
-    if full or "id_hash" not in engine.columns("identity_identifiers"):
+    if not full and "id_hash" not in engine.columns("identity_identifiers"):
         S.upsert_identifiers(engine, rules, full=True)
-    else:
+    elif not full:
         R.upsert_identifiers_in_place(engine, rules)
     say("coppie di identificativi / identifier pairs")
     if full:
@@ -287,27 +287,32 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
         lap("write flags")
         S.write_flags(engine, g.flags())
         lap("stage components")
-        S.stage_components(engine, comp)
         D.write_device_links(engine, device_links)
+        n_components = int(distinct(labels[g.usable]).size)
         say("codici cliente stabili / stable customer ids")
-        # a new id must not be any id in use, also outside the changed components
-        S.assign_customer_ids(engine, taken="identity_map" if local else None)
-        n_new = engine.query("SELECT count(*) AS n FROM _id_final WHERE is_new")["n"][0].as_py()
-        lap("write identity_map")
-        if full:
-            S.write_identity_map(engine)
+        # no previous map (a project's first build): every id is new, computed as the map is
+        # written; the general path below only when two new ids clash (it numbers them)
+        if not had_map and S.write_fresh_identity_map(engine, *split_by_size(comp), n_components):
+            n_new = n_components
         else:
-            S.write_identity_map_changes(engine)
+            S.stage_components(engine, comp)
+            # a new id must not be any id in use, also outside the changed components
+            S.assign_customer_ids(engine, taken="identity_map" if local else None)
+            n_new = engine.query("SELECT count(*) AS n FROM _id_final WHERE is_new")["n"][0].as_py()
+            lap("write identity_map")
+            if full:
+                S.write_identity_map(engine)
+            else:
+                S.write_identity_map_changes(engine)
         lap("record merges")
         run_at = datetime.now(UTC).replace(tzinfo=None)
-        retired = S.record_merges(engine, run_at)
+        retired = S.record_merges(engine, run_at)   # (creates the empty log on a first build)
         say("clienti degli eventi / event customers")
         n_exceptions = K.write_event_key_exceptions(engine, PRIORITY, g.unusable())
         K.create_event_views(engine, PRIORITY)
         lap("count assigned events")
-        n_with_id = (K.count_events_with_identifier(engine) if full or n_with_id is None
-                     else n_with_id + K.count_events_with_identifier(engine, after))
-        n_components = int(distinct(labels[g.usable]).size)
+        n_with_id = (n_new_with_id if full else (n_new_with_id + n_with_id) if n_with_id is not None
+                     else K.count_events_with_identifier(engine))
         K.write_watermark(engine, settings, n_components, n_with_id)
         S.write_sources(engine, sources)
         R.mark_touched(engine, everything=full, ids="_id_changed")
