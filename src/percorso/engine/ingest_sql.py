@@ -330,7 +330,7 @@ def is_numeric_type(sql_type: str) -> bool:
 
 def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | None = None,
                date_format: str | None = None, true_values: tuple[str, ...] = DEFAULT_TRUE,
-               false_values: tuple[str, ...] = DEFAULT_FALSE, hours: str | None = None) -> str:
+               false_values: tuple[str, ...] = DEFAULT_FALSE) -> str:
     """Typed value of ``raw`` (NULL when unreadable); ``sql_type`` is the staged column type.
 
     ``decimal`` is the column's number convention: ``"comma"`` (``1.299,50``), ``"dot"``
@@ -339,8 +339,6 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
     fractional value (clicks 1.7) instead of rounding it; numbers refuse typed columns of
     another kind (a boolean Parquet column); booleans are read from an explicit vocabulary
     only (an empty string in ``false_values`` reads a blank as false: the ``x``/blank style).
-    ``hours``: the alias of the :func:`zone_hours` table joined for a date-time column (its
-    wall times then take their hour's offset instead of each being converted).
     """
     fmts = "[" + ", ".join(ql(f) for f in ([date_format] if date_format else []) + TS_FORMATS) + "]"
     if ftype in ("str", "json"):
@@ -349,10 +347,7 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
         if sql_type.startswith("TIMESTAMP WITH TIME ZONE"):
             return f"CAST({raw} AT TIME ZONE 'UTC' AS TIMESTAMP)"
         if sql_type.startswith("TIMESTAMP") or sql_type == "DATE":
-            each = f"CAST(timezone({ql(tz)}, CAST({raw} AS TIMESTAMP)) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-            if hours is None:
-                return each
-            return f"CASE WHEN {hours}.{ZONE_OFF} IS NOT NULL THEN CAST({raw} AS TIMESTAMP) + {hours}.{ZONE_OFF} ELSE {each} END"
+            return f"CAST(timezone({ql(tz)}, CAST({raw} AS TIMESTAMP)) AT TIME ZONE 'UTC' AS TIMESTAMP)"
         if sql_type != "VARCHAR":
             return "NULL::TIMESTAMP"
         s = f"trim({raw})"
@@ -391,38 +386,9 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
     raise ValueError(ftype)
 
 
-ZONE_HOUR, ZONE_OFF = "_percorso_zone_hour", "_percorso_zone_off"
-_HOUR_LAST_US = 3_599_999_999
-
-
-def zone_hours(engine: Engine, name: str, stage: str, column: str, tz: str) -> str:
-    """Temp table ``name``: the distinct hours of the wall times in ``column`` of ``stage`` whose
-    offset from UTC in ``tz`` is the same all hour, with that offset; returns the join condition
-    of alias ``name`` on a stage row ``s``.
-
-    Why: the engine converts a wall time to UTC at ~140 ns a row (1.4 CPU s of the typed stage
-    of a 10M-row file), but a zone's offset changes only at its transitions, months apart. Each
-    hour is converted at its first and last microsecond; when the two differ by exactly the
-    hour, every wall time in it moves by the same offset (:func:`typed_expr` adds it). An hour
-    holding a transition (a gap or a repeat, Lord Howe's half hours) is left out, and so is a
-    time outside years 2..9998: those rows are converted one by one, as before. Same values
-    (``tests/ingest/test_zone_hours.py``).
-    """
-    col = f"CAST({qi(column)} AS TIMESTAMP)"
-    start = f"timezone({ql(tz)}, h) AT TIME ZONE 'UTC'"
-    end = f"timezone({ql(tz)}, h + INTERVAL {_HOUR_LAST_US} MICROSECONDS) AT TIME ZONE 'UTC'"
-    engine.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT h AS {ZONE_HOUR}, CAST({start} AS TIMESTAMP) - h AS {ZONE_OFF} "
-        f"FROM (SELECT DISTINCT date_trunc('hour', {col}) AS h FROM {qi(stage)} "
-        f"WHERE {col} BETWEEN TIMESTAMP '0002-01-01' AND TIMESTAMP '9998-12-31') "
-        f"WHERE {end} - ({start}) = INTERVAL {_HOUR_LAST_US} MICROSECONDS")
-    return f"{qi(name)}.{ZONE_HOUR} = date_trunc('hour', CAST(s.{qi(column)} AS TIMESTAMP))"
-
-
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
                 checks: list[tuple[str, str, str]], derived: list[tuple[str, str]],
-                post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = (),
-                joins: list[tuple[str, str]] = ()) -> None:
+                post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = ()) -> None:
     """Create temp table ``out``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     Materialised once: as a view, each later pass (counts, quarantine, insert) typed the rows
@@ -432,10 +398,9 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     typed columns); ``post`` (column, SQL expr over the derived ones: the event id of the key); ``checks`` (reason code, failing condition, message expression),
     evaluated in order, the first that fails gives ``_reason`` and ``_message``; ``pre``
     (column, SQL expr over the stage) are computed once per row before ``select`` reads them
-    (:meth:`JsonPaths.columns`); ``joins`` (table, condition over ``s``) are left-joined to the
-    stage for ``select`` to read (:func:`zone_hours`).
+    (:meth:`JsonPaths.columns`).
     """
-    source = _with_pre(stage, pre) + " s" + "".join(f" LEFT JOIN {qi(t)} ON {on}" for t, on in joins)
+    source = _with_pre(stage, pre)
     inner = ", ".join(f"{e} AS {qi(n)}" for n, e in select)
     mid = ", ".join(f"{e} AS {qi(n)}" for n, e in derived) or "NULL AS _nothing"
     last = ", ".join(f"{e} AS {qi(n)}" for n, e in post) or "NULL AS _nothing2"
@@ -444,7 +409,7 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
         f"(SELECT *, {last} FROM (SELECT *, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} "
-        f"FROM {source}) t1) t2) t3"
+        f"FROM {source} s) t1) t2) t3"
     )
 
 

@@ -368,19 +368,17 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         decimals = decide_decimals(S.number_evidence(eng, stage, numeric,
                                                      pre=ev_paths.columns() if ev_paths is not None else []),
                                    src.decimal)
-        hours, zone_joins = _zone_hours(eng, stage, sources, col_types, tz)
         select, checks = P.typed_plan(
             kind, sources, col_types, tz=tz, decimals=decimals, date_format=src.date_format,
             true_values=tuple(src.true_values or S.DEFAULT_TRUE), false_values=tuple(src.false_values or S.DEFAULT_FALSE),
-            json_lines=json_lines, paths=(jpaths := S.JsonPaths() if json_lines else None), hours=hours)
+            json_lines=json_lines, paths=(jpaths := S.JsonPaths() if json_lines else None))
         derived = _derived(kind, src, sources, select, checks, eng, source_name)
         ing = project.settings.ingest
         checks += P.window_checks(sources, ing.earliest.isoformat(), f"now() + INTERVAL {int(ing.latest_days_ahead)} DAY")
         key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")})
         step("typing and checking")
         S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
-                      pre=jpaths.columns() if jpaths is not None else [], joins=zone_joins)
-        S.drop_temp(eng, *(t for t, _ in zone_joins))
+                      pre=jpaths.columns() if jpaths is not None else [])
         by_content = 0  # good rows keyed by their content
         if any(n == "_ckey" for n, _ in key_derived):
             by_content = S.number_content_keys(eng, typed, lambda k: P.event_id_expr(source_name, k))
@@ -428,23 +426,6 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             eng.unregister(name[0])
         S.drop_temp(eng, typed, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr", stage + "_rejscan")
     return reps
-
-
-def _zone_hours(eng: Any, stage: str, sources: dict, col_types: dict[str, str],
-                tz: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The hour-offset tables (:func:`percorso.engine.ingest_sql.zone_hours`) of the fields read
-    from a date-time column without zone: field → table (quoted), and the joins of the typed stage."""
-    hours: dict[str, str] = {}
-    joins: list[tuple[str, str]] = []
-    for fld, (ftype, source) in sources.items():
-        sql_type = col_types.get(source[1], "VARCHAR") if source[0] == "col" else "VARCHAR"
-        if ftype != "ts" or sql_type.startswith("TIMESTAMP WITH TIME ZONE") or not (
-                sql_type.startswith("TIMESTAMP") or sql_type == "DATE"):
-            continue
-        name = f"_ing_zone{len(joins)}"
-        joins.append((name, S.zone_hours(eng, name, stage, source[1], tz)))
-        hours[fld] = qi(name)
-    return hours, joins
 
 
 def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, stage: str) -> dict:

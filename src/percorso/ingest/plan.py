@@ -101,7 +101,7 @@ def _json_is_number(paths: list[str], jp: S.JsonPaths | None = None) -> str:
 def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_types: dict[str, str], *,
                tz: str, decimals: dict[str, str | None], date_format: str | None,
                true_values: tuple[str, ...] = S.DEFAULT_TRUE, false_values: tuple[str, ...] = S.DEFAULT_FALSE,
-               json_lines: bool, paths: S.JsonPaths | None = None, hours: dict[str, str] | None = None,
+               json_lines: bool, paths: S.JsonPaths | None = None,
                ) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     """(select list, checks) of the typed stage: field values, their raw texts, reason checks.
 
@@ -109,8 +109,7 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
     :func:`percorso.engine.ingest_sql.build_typed` parses each line once for all of them.
 
     ``decimals`` holds the number convention decided for each numeric field from all of its
-    values (:func:`decide_decimals`). ``hours``: field → the :func:`percorso.engine.ingest_sql.zone_hours`
-    table joined for it (a date-time column's wall times converted by their hour's offset). The record key is built over the typed values by
+    values (:func:`decide_decimals`). The record key is built over the typed values by
     :func:`key_plan`, never over the raw text.
     """
     select: list[tuple[str, str]] = []
@@ -127,7 +126,7 @@ def typed_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], col_
         sql_type = col_types.get(source[1], "VARCHAR") if source[0] == "col" else "VARCHAR"
         decimal = decimals.get(fld)
         typed = typed_expr(raw, ftype, sql_type=sql_type, tz=tz, decimal=decimal, date_format=date_format,
-                           true_values=true_values, false_values=false_values, hours=(hours or {}).get(fld))
+                           true_values=true_values, false_values=false_values)
         if fld == "_rest":
             # the other columns as one JSON object, written by the engine: never blank, never
             # padded, so it is kept as it is (trimming it cost 1.4 CPU s at 10M rows, ADR 0035)
