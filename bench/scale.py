@@ -17,7 +17,9 @@ the issue's targets hold (30 minutes in all, 16 GB peak). ``load_avg`` at the st
 (2 cores: above 2, other work competed for them); ``disk_mb`` is the database at the end.
 
 ``--progress`` lets every step draw its progress bars on this terminal (stderr); otherwise
-each step's stderr is kept and its last lines printed only if it fails.
+each step's stderr is kept and its last lines printed only if it fails; a failed step stops the
+run, and the JSON still comes out with the figures of every step up to it (``failed`` names it,
+exit status 1).
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ def _tree_bytes(folder: Path) -> int:
     return total
 
 
+class StepFailed(Exception):
+    """A step's command failed: its message and the figures it had when it stopped."""
+
+    def __init__(self, message: str, row: dict) -> None:
+        super().__init__(message)
+        self.row = row
+
+
 def _step(cmd: list[str], cwd: Path, env: dict[str, str], show: bool, spill: Path) -> dict:
     """Run one command as its own process; its wall and CPU seconds, peak RSS (DuckDB runs in
     that process: its buffers are in it) and the peak size of its spill folder ``spill``
@@ -79,7 +89,9 @@ def _step(cmd: list[str], cwd: Path, env: dict[str, str], show: bool, spill: Pat
         if code != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace").strip()[-2000:]
-            raise SystemExit(f"{' '.join(cmd[3:])} failed ({code}): {tail}")
+            raise StepFailed(f"{' '.join(cmd[3:])} failed ({code}): {tail}", {
+                "seconds": round(took, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+                "peak_rss_mb": round(usage.ru_maxrss / 1024), "peak_spill_mb": round(peak[0] / 2**20)})
         out.seek(0)
         text = out.read().decode(errors="replace").strip()
     row = {"seconds": round(took, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
@@ -135,7 +147,17 @@ def main() -> None:
         }
         spill = proj / "percorso.duckdb.tmp"          # the default [engine] temp_directory
         out["disk_free_gb_start"] = round(shutil.disk_usage(work).free / 2**30, 1)
-        out["steps"] = {name: _step([*cli, *args], proj, env, a.progress, spill) for name, args in steps.items()}
+        out["steps"] = {}
+        for name, args in steps.items():
+            try:
+                out["steps"][name] = _step([*cli, *args], proj, env, a.progress, spill)
+            except StepFailed as failed:
+                # the steps that ran keep their figures: a 100M run that fails in its third step
+                # took ten minutes to say how the first two went
+                out["steps"][name] = {**failed.row, "failed": str(failed)}
+                out["failed"] = name
+                print(str(failed), file=sys.stderr)
+                break
         out["disk_free_gb_end"] = round(shutil.disk_usage(work).free / 2**30, 1)
         out["disk_mb"] = round(sum(f.stat().st_size for f in proj.rglob("*") if f.is_file()) / 2**20)
     finally:
@@ -147,9 +169,11 @@ def main() -> None:
     out["peak_rss_mb"] = max(s["peak_rss_mb"] for s in out["steps"].values())
     out["peak_spill_mb"] = max(s["peak_spill_mb"] for s in out["steps"].values())
     out["targets"] = {"total_s": TARGET_S, "peak_rss_mb": TARGET_RSS_MB}
-    out["within_targets"] = out["total_s"] <= TARGET_S and out["peak_rss_mb"] <= TARGET_RSS_MB
+    out["within_targets"] = "failed" not in out and out["total_s"] <= TARGET_S and out["peak_rss_mb"] <= TARGET_RSS_MB
     out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out))
+    if "failed" in out:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
