@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from journey_oracle import journeys, sankey_links, top_paths, transitions
 from typer.testing import CliRunner
 
+from percorso.analysis import medians
 from percorso.analysis.base import run
 from percorso.journeys.paths import PathsQuery
 from percorso.journeys.sankey import SankeyQuery
@@ -161,6 +162,11 @@ def test_paths_and_transitions_equal_the_oracle(tmp_path_factory, spec, collapse
     assert got_t.keys() == expect_t.keys()
     for k, (n, c, m) in expect_t.items():
         assert got_t[k][:2] == (n, c) and got_t[k][2] == pytest.approx(m)
+    # the median from counts (a project past the memory limit) is the same frame, to the bit
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(medians, "BYTES_PER_ROW", 10**15)
+        by_counts = run(e, TransitionsQuery(top=10_000, collapse_repeats=collapse)).to_frame()
+    assert by_counts.equals(tr)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

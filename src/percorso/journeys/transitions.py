@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.analysis.medians import grouped_median, median_by_counts
 from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps, step_order
@@ -111,8 +112,16 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         q = self.query
         keys = ["breakdown", "from_node", "to_node"] if q.breakdown else ["from_node", "to_node"]
         rows = self._rows().select("customer_id", *keys, "minutes")
-        grouped = rows.group_by(keys).aggregate(
-            transitions=rows.count(), customers=rows.customer_id.nunique(), median_minutes=rows.minutes.median())
+        if median_by_counts(self.engine, self.engine.count("touchpoints")):
+            # past the memory the median comes from counts of each gap: at 100M events the
+            # engine's per-pair states spilled 42 GiB (analysis.medians); a breakdown may be NULL
+            counted = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique())
+            med = grouped_median(rows, keys, "minutes", "median_minutes")
+            grouped = counted.left_join(med, [counted[k].identical_to(med[k]) for k in keys]).select(
+                *[counted[k] for k in keys], "transitions", "customers", "median_minutes")
+        else:
+            grouped = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique(),
+                                                    median_minutes=rows.minutes.median())
         out_w = ibis.window(group_by=[grouped[k] for k in keys[:-1]])
         pairs = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
         top = pairs.order_by([ibis.desc("transitions"), *keys]).limit(q.top)
