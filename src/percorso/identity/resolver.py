@@ -277,7 +277,9 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     comp = g.components(labels)
     if local:
         lap("changed components")
-        keep = np.isin(comp["label"], R.stage_changed_components(engine, comp, device_links))
+        # by a table of the labels, not numpy's default sort: 0.13 s against 0.007 for 1.07M
+        # labels at 10M events (bench/incremental.py 0.665 -> 0.76 s in process with the default)
+        keep = np.isin(comp["label"], R.stage_changed_components(engine, comp, device_links), kind="table")
         comp = {k: v[keep] for k, v in comp.items()}
     with engine.transaction():
         if full:
