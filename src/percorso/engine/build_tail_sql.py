@@ -44,7 +44,7 @@ CARRY_COLUMNS: tuple[tuple[str, str], ...] = (
 #: What the customers query reads: every row of the scope's customers, new and kept.
 TP_ALL, RU_ALL, ORDERS_ALL, EC_ALL = "_build_tp_all", "_build_ru_all", "_build_orders_all", "_build_ec_all"
 ALL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    TP_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP"), ("event_id", "VARCHAR"), ("channel", "VARCHAR"),
+    TP_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP"), ("seq", "BIGINT"), ("channel", "VARCHAR"),
              ("stage", "VARCHAR")),
     RU_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP")),
     ORDERS_ALL: (("customer_id", "VARCHAR"), ("occurred_at", "TIMESTAMP"), ("is_return", "BOOLEAN"),
