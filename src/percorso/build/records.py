@@ -11,6 +11,9 @@ attribution, value) never sees them, and ``record_updates`` keeps them for the c
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import ibis.expr.types as ir
 
 from percorso.build.schema import RECORD_UPDATE_COLUMNS
@@ -18,8 +21,13 @@ from percorso.events import RECORD_KEEPING_EVENT_TYPES
 
 
 def is_record_keeping(t: ir.Table) -> ir.BooleanValue:
-    """True for the rows of ``t`` (with ``event_type``) that are record keeping."""
-    return t.event_type.isin(RECORD_KEEPING_EVENT_TYPES)
+    """True for the rows of ``t`` (with ``event_type``) that are record keeping.
+
+    An OR of equalities, not an IN list: over the identified events (a view with two joins)
+    DuckDB 2.0 plans the IN list as a mark join after the scan, which emits every event with
+    every column read (0.20 s at 10M events); the equalities are filtered in the scan (0.05 s).
+    """
+    return functools.reduce(operator.or_, (t.event_type == kind for kind in RECORD_KEEPING_EVENT_TYPES))
 
 
 def touchpoint_events(events: ir.Table) -> ir.Table:

@@ -219,10 +219,12 @@ def create_event_rows(engine: Engine, priority: tuple[str, ...], *, upto_rowid: 
     a project built before the table existed.
     """
     cond = "" if upto_rowid is None else f"WHERE e.rowid <= {int(upto_rowid)}"
+    if engine.count(keys):
+        key, source = _event_key(priority), f"events e LEFT JOIN {qi(keys)} x ON x.event_id = e.event_id"
+    else:   # no stored key (the usual case): no join, whose probe reads every event id (0.41 against 0.27 s at 10M)
+        key, source = first_key_sql(priority), "events e"
     engine.con.execute(f"""CREATE OR REPLACE TABLE {EVENT_ROWS} AS
-        SELECT k, r FROM (SELECT {_event_key(priority)} AS k, e.rowid AS r
-                          FROM events e LEFT JOIN {qi(keys)} x ON x.event_id = e.event_id {cond})
-        WHERE k IS NOT NULL""")
+        SELECT k, r FROM (SELECT {key} AS k, e.rowid AS r FROM {source} {cond}) WHERE k IS NOT NULL""")
 
 
 def stage_event_rows(engine: Engine, after_rowid: int, priority: tuple[str, ...]) -> None:
