@@ -9,6 +9,7 @@ through :func:`quote_ident`, file paths are bound, constants through :func:`quot
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -330,7 +331,7 @@ def is_numeric_type(sql_type: str) -> bool:
 
 def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | None = None,
                date_format: str | None = None, true_values: tuple[str, ...] = DEFAULT_TRUE,
-               false_values: tuple[str, ...] = DEFAULT_FALSE) -> str:
+               false_values: tuple[str, ...] = DEFAULT_FALSE, zone: ZonePieces | None = None) -> str:
     """Typed value of ``raw`` (NULL when unreadable); ``sql_type`` is the staged column type.
 
     ``decimal`` is the column's number convention: ``"comma"`` (``1.299,50``), ``"dot"``
@@ -339,6 +340,8 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
     fractional value (clicks 1.7) instead of rounding it; numbers refuse typed columns of
     another kind (a boolean Parquet column); booleans are read from an explicit vocabulary
     only (an empty string in ``false_values`` reads a blank as false: the ``x``/blank style).
+    ``zone``: the pieces of ``tz`` over the column's times (:func:`zone_pieces`), for a column
+    of wall times (``TIMESTAMP``, ``DATE``) converted by offsets rather than row by row.
     """
     fmts = "[" + ", ".join(ql(f) for f in ([date_format] if date_format else []) + TS_FORMATS) + "]"
     if ftype in ("str", "json"):
@@ -347,7 +350,7 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
         if sql_type.startswith("TIMESTAMP WITH TIME ZONE"):
             return f"CAST({raw} AT TIME ZONE 'UTC' AS TIMESTAMP)"
         if sql_type.startswith("TIMESTAMP") or sql_type == "DATE":
-            return f"CAST(timezone({ql(tz)}, CAST({raw} AS TIMESTAMP)) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+            return wall_to_utc(f"CAST({raw} AS TIMESTAMP)", tz, zone)
         if sql_type != "VARCHAR":
             return "NULL::TIMESTAMP"
         s = f"trim({raw})"
@@ -384,6 +387,81 @@ def typed_expr(raw: str, ftype: str, *, sql_type: str, tz: str, decimal: str | N
         return (f"CASE WHEN {s} IN ({t or 'NULL'}) THEN true WHEN {s} IN ({f or 'NULL'}) THEN false "
                 + (f"WHEN coalesce({s}, '') = '' THEN false " if blank else "") + "END")
     raise ValueError(ftype)
+
+
+def wall_to_utc_icu(ts: str, tz: str) -> str:
+    """SQL: the naive wall time ``ts`` of zone ``tz`` as naive UTC, converted by the engine (ICU) row by row."""
+    return f"CAST(timezone({ql(tz)}, {ts}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+
+
+ZonePieces = list[tuple[str | None, int | None]]
+"""A zone's wall-time line cut into pieces, in order: (upper bound, offset); each piece covers
+the wall times from the previous bound (from the start for the first) up to its own (to the
+end for the last, whose bound is ``None``). The offset is in microseconds (UTC = wall −
+offset), ``None`` where the engine converts row by row (see :func:`zone_pieces`)."""
+
+
+_ZONE_SPAN = dt.timedelta(days=20 * 365 + 5)
+"""The longest span of wall times :func:`zone_pieces` converts by offsets, up to the column's
+last (~175,000 hours, ~0.1 s); older times go to the engine, row by row."""
+
+
+def zone_pieces(engine: Engine, stage: str, column: str, tz: str) -> ZonePieces | None:
+    """The wall-time pieces of zone ``tz`` over the times of column ``column`` of ``stage``
+    (a ``TIMESTAMP`` or ``DATE`` column of wall times); ``None`` when it holds no time.
+
+    Why: the engine converts a wall time to UTC through ICU at ~150-200 ns a row (2 CPU s of
+    a 10M-row import), but a zone's offset changes only at its transitions, months apart.
+    Every wall-clock hour from the column's first to its last is converted once here, at its
+    first and last microsecond; an hour whose two ends and both neighbours' ends give one
+    offset is converted by that offset (:func:`wall_to_utc`), the others (the hours around
+    a transition: a skipped or repeated hour, a change off the hour) and any time outside the
+    column's span (or more than :data:`_ZONE_SPAN` before its last) by the engine, row by row, as
+    before: the same values either way
+    (``tests/ingest/test_zone_pieces.py``).
+    """
+    lo, hi = engine.con.execute(
+        f"SELECT date_trunc('hour', min(CAST({qi(column)} AS TIMESTAMP))), "
+        f"date_trunc('hour', max(CAST({qi(column)} AS TIMESTAMP))) FROM {qi(stage)}").fetchall()[0]
+    if lo is None:
+        return None
+    lo = max(lo, hi - _ZONE_SPAN)  # a stray old time (quarantined later, or kept) is converted by the engine
+    # each hour's offset at its first and last microsecond, and whether it and its neighbours agree
+    rows = engine.con.execute(
+        "SELECT CAST(h + INTERVAL 1 HOUR AS VARCHAR), o1, coalesce(o1 = o2 AND o1 = lag(o2) OVER w "
+        "AND o2 = lead(o1) OVER w, false) FROM ("
+        f"SELECT h, epoch_us(h) - epoch_us({wall_to_utc_icu('h', tz)}) AS o1, "
+        f"epoch_us(e) - epoch_us({wall_to_utc_icu('e', tz)}) AS o2 FROM (SELECT h, h + INTERVAL 1 HOUR - INTERVAL 1 "
+        "MICROSECOND AS e FROM range(?::TIMESTAMP - INTERVAL 1 HOUR, ?::TIMESTAMP + INTERVAL 2 HOUR, INTERVAL 1 HOUR) "
+        "r(h))) WINDOW w AS (ORDER BY h) ORDER BY h", [lo, hi]).fetchall()
+    pieces: ZonePieces = [(str(lo), None)]  # before the first hour: the engine
+    for upper, off, same in rows[1:-1]:  # the outer two hours only give their neighbours' ends
+        piece = int(off) if same else None
+        if pieces[-1][1] == piece:
+            pieces.pop()
+        pieces.append((upper, piece))
+    if pieces[-1][1] is None:
+        pieces.pop()
+    return pieces + [(None, None)]  # after the last hour: the engine
+
+
+def wall_to_utc(ts: str, tz: str, pieces: ZonePieces | None) -> str:
+    """SQL: the naive wall time ``ts`` of zone ``tz`` as naive UTC, by the offsets of ``pieces``
+    (:func:`zone_pieces`), by the engine where a piece has none. Same values as
+    :func:`wall_to_utc_icu`; a balanced tree of comparisons, so a file spanning decades of
+    transitions costs a few comparisons a row."""
+    icu = wall_to_utc_icu(ts, tz)
+    if not pieces:
+        return icu
+
+    def tree(part: ZonePieces) -> str:
+        if len(part) == 1:
+            off = part[0][1]
+            return icu if off is None else f"({ts} - INTERVAL '{int(off)} microseconds')"
+        mid = len(part) // 2
+        return f"CASE WHEN {ts} < TIMESTAMP {ql(part[mid - 1][0])} THEN {tree(part[:mid])} ELSE {tree(part[mid:])} END"
+
+    return tree(pieces)
 
 
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],

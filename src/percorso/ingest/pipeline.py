@@ -371,10 +371,14 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         select, checks = P.typed_plan(
             kind, sources, col_types, tz=tz, decimals=decimals, date_format=src.date_format,
             true_values=tuple(src.true_values or S.DEFAULT_TRUE), false_values=tuple(src.false_values or S.DEFAULT_FALSE),
-            json_lines=json_lines, paths=(jpaths := S.JsonPaths() if json_lines else None))
+            json_lines=json_lines, paths=(jpaths := S.JsonPaths() if json_lines else None),
+            zones=P.wall_time_zones(eng, stage, sources, col_types, tz))
         derived = _derived(kind, src, sources, select, checks, eng, source_name)
         ing = project.settings.ingest
-        checks += P.window_checks(sources, ing.earliest.isoformat(), f"now() + INTERVAL {int(ing.latest_days_ahead)} DAY")
+        # the bound as a naive UTC time: compared with now() itself, every time was cast to a time
+        # with zone, through the engine's calendar (0.85 CPU s per check of 10M rows, ADR 0053)
+        checks += P.window_checks(sources, ing.earliest.isoformat(),
+                                  f"now()::TIMESTAMP + INTERVAL {int(ing.latest_days_ahead)} DAY")
         key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")})
         step("typing and checking")
         S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
