@@ -64,6 +64,24 @@ def ordered_collect(value: Any, order_by: list[Any]) -> Any:
     return pairs.map(lambda p: p["v"])
 
 
+@ibis.udf.agg.builtin(name="min_by")
+def _min_by_n(value: dt.string, key: dt.int64, n: dt.int64) -> dt.Array(dt.string):  # type: ignore[valid-type]
+    """DuckDB's ``min_by(value, key, n)``: the values of the ``n`` smallest keys, in key order."""
+
+
+def first_collected(value: Any, key: Any, n: int) -> Any:
+    """The first ``n`` non-null values of a group in the order of one integer ``key`` (an aggregate).
+
+    Why: ``ordered_collect(value, [key])[:n]`` collects and sorts every value of the group to
+    keep ``n``; DuckDB's top-n ``min_by`` keeps ``n`` per group as it goes (the first 6 steps of
+    1M journeys: 0.39 against 1.2-1.4 s). The key must order the group's rows totally. Spark
+    has no top-n form: its twin slices the ordered collect.
+    """
+    if backend_name(value) == "pyspark":
+        return ordered_collect(value, [key])[:n]
+    return _min_by_n(value, key, n, where=value.notnull())
+
+
 @ibis.udf.agg.builtin(name="quantile_disc")
 def _quantile_disc(arg: dt.float64, q: dt.Array(dt.Decimal(4, 3))) -> dt.Array(dt.float64):  # type: ignore[valid-type]
     """DuckDB's exact discrete quantile (declared for Ibis; DuckDB runs it)."""

@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
-from percorso.engine.dialect import ordered_collect
+from percorso.engine.dialect import first_collected, ordered_collect
 from percorso.errors import InputError
 from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps, step_order
 
@@ -93,11 +93,13 @@ def whole_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     touchpoint of every journey first (a sort of all of them) and collecting the kept ones
     (ADR 0035). Same rows as :func:`journey_paths` (``tests/journeys_paths``).
     """
-    nodes = ordered_collect(steps.node, step_order(steps))
+    order = step_order(steps)
+    first = first_collected(steps.node, order[0], max_steps) if len(order) == 1 \
+        else ordered_collect(steps.node, order)[:max_steps]
     per = steps.group_by("journey_id").aggregate(
         customer_id=steps.customer_id.min(),
         breakdown=ibis.null().cast("string"),
-        _path=nodes[:max_steps].join(ARROW),
+        _path=first.join(ARROW),
         _len=steps.count(), converting=steps.is_purchase.any(),
         revenue=steps.revenue.sum(where=steps.is_purchase))
     path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
