@@ -466,7 +466,8 @@ def wall_to_utc(ts: str, tz: str, pieces: ZonePieces | None) -> str:
 
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
                 checks: list[tuple[str, str, str]], derived: list[tuple[str, str]],
-                post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = ()) -> None:
+                post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = (),
+                lookups: list[tuple[str, str, str]] = ()) -> None:
     """Create temp table ``out``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     Materialised once: as a view, each later pass (counts, quarantine, insert) typed the rows
@@ -476,9 +477,12 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     typed columns); ``post`` (column, SQL expr over the derived ones: the event id of the key); ``checks`` (reason code, failing condition, message expression),
     evaluated in order, the first that fails gives ``_reason`` and ``_message``; ``pre``
     (column, SQL expr over the stage) are computed once per row before ``select`` reads them
-    (:meth:`JsonPaths.columns`).
+    (:meth:`JsonPaths.columns`); ``lookups`` (table, alias, SQL key over the typed columns) are
+    joined to the typed columns (``LEFT JOIN table alias ON alias.k = key``, ``k`` unique) for
+    the derived ones to read (:func:`lookup_event_type`).
     """
     source = _with_pre(stage, pre)
+    joins = "".join(f" LEFT JOIN {qi(tab)} {qi(al)} ON {qi(al)}.k = {key}" for tab, al, key in lookups)
     inner = ", ".join(f"{e} AS {qi(n)}" for n, e in select)
     mid = ", ".join(f"{e} AS {qi(n)}" for n, e in derived) or "NULL AS _nothing"
     last = ", ".join(f"{e} AS {qi(n)}" for n, e in post) or "NULL AS _nothing2"
@@ -486,8 +490,8 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     message = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for _, c, m in checks) + " END") if checks else "NULL"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
-        f"(SELECT *, {last} FROM (SELECT *, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} "
-        f"FROM {source} s) t1) t2) t3"
+        f"(SELECT *, {last} FROM (SELECT t1.*, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} "
+        f"FROM {source} s) t1{joins}) t2) t3"
     )
 
 
@@ -497,8 +501,8 @@ def number_content_keys(engine: Engine, typed: str, event_id: Callable[[str], st
     Two identical rows of one export are two records (two page views in the same second):
     the n-th copy of a content is ``c:<hash>:n``, so another export holding the same rows, in
     any order and with any overlap, numbers them alike. The typed stage already keyed every
-    content row as the first copy (``c:<hash>:1``); only the good rows whose content repeats
-    in their file are rewritten here, in line order (usually none: an UPDATE of every
+    content row as the first copy (``c:<hash>:1``, by ``_key`` NULL: ``plan.record_key``); only
+    the good rows whose content repeats in their file get their key here, in line order (usually none: an UPDATE of every
     content row was a fifth of a 1M-row clickstream import). ``event_id`` gives the SQL of
     the event id of a key expression.
     """
@@ -542,10 +546,15 @@ def quarantine_whole_orders(engine: Engine, typed: str, code: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {t} WHERE _reason = ?", [code]).fetchall()[0][0])
 
 
-def lookup_event_type(table: str, name_sql: str) -> str:
-    """Canonical type of an event name by lookup in a registered (k, event_type) table."""
+def lookup_event_type(table: str, name_sql: str, alias: str = "_evm") -> tuple[str, tuple[str, str, str]]:
+    """Canonical type of an event name in a (k, event_type) table (:func:`event_type_table`, one
+    row per ``k``): (SQL of it, the lookup :func:`build_typed` joins for it).
+
+    Why a join: as a correlated subquery, the engine decorrelated the lookup by materialising
+    every typed row first (the typed stage of 10M rows: ~0.9 s of its ~8 s, ADR 0053).
+    """
     key = f"replace(replace(lower(trim({name_sql})), ' ', '_'), '-', '_')"
-    return f"(SELECT m.event_type FROM {qi(table)} m WHERE m.k = {key})"
+    return f"{qi(alias)}.event_type", (table, alias, key)
 
 
 def json_keys(engine: Engine, stage: str) -> list[str]:
@@ -650,7 +659,7 @@ def quarantine_rejects(engine: Engine, stage: str, reasons: dict[str, str], *, s
 
 
 def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], body: str, *, typed: str,
-                 grouped: bool, distinct_keys: bool = False) -> None:
+                 grouped: bool, distinct_keys: bool = False, key: str = "_key") -> None:
     """``INSERT INTO target`` the rows of ``body`` whose ``key_col`` is new, in one statement.
 
     ``body`` (:func:`typed_body`) may hold several files (``_file``): the anti-join reads the
@@ -661,13 +670,14 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
     both, was 2-3× slower on large files. ``distinct_keys``: the caller knows the good rows'
     keys are distinct (one file whose every row is keyed by content: its copies are numbered),
     so they are not counted (a hash of every key: 3.8 of 47 CPU s of a 10M-row import, ADR 0035).
+    ``key`` is the SQL of a typed row's record key (``percorso.ingest.plan.record_key``).
     """
     names = ", ".join(qi(c) for c in cols)
     k = qi(key_col)
     con = engine.con
-    rows = "count(DISTINCT (_file, _key))" if grouped else "count(*)"  # _key ↔ event id one to one
+    rows = f"count(DISTINCT (_file, {key}))" if grouped else "count(*)"  # record key ↔ event id one to one
     dups = 0 if distinct_keys else con.execute(
-        f"SELECT {rows} - count(DISTINCT _key) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]
+        f"SELECT {rows} - count(DISTINCT {key}) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]
     existing = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(target)} LIMIT 1)").fetchall()[0][0]
     sql = f"INSERT INTO {qi(target)} ({names}) SELECT {names} FROM ({body}) f"
     if existing and stored_keys(engine, target, key_col, typed):

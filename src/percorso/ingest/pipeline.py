@@ -373,7 +373,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             true_values=tuple(src.true_values or S.DEFAULT_TRUE), false_values=tuple(src.false_values or S.DEFAULT_FALSE),
             json_lines=json_lines, paths=(jpaths := S.JsonPaths() if json_lines else None),
             zones=P.wall_time_zones(eng, stage, sources, col_types, tz))
-        derived = _derived(kind, src, sources, select, checks, eng, source_name)
+        derived, lookups = _derived(kind, src, sources, select, checks, eng, source_name)
         ing = project.settings.ingest
         # the bound as a naive UTC time: compared with now() itself, every time was cast to a time
         # with zone, through the engine's calendar (0.85 CPU s per check of 10M rows, ADR 0053)
@@ -382,7 +382,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")})
         step("typing and checking")
         S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
-                      pre=jpaths.columns() if jpaths is not None else [])
+                      pre=jpaths.columns() if jpaths is not None else [], lookups=lookups)
         by_content = 0  # good rows keyed by their content
         if any(n == "_ckey" for n, _ in key_derived):
             by_content = S.number_content_keys(eng, typed, lambda k: P.event_id_expr(source_name, k))
@@ -475,8 +475,10 @@ def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
     return "CAST(json_object(" + ", ".join(f"{ql(c)}, {v}" for c, v in zip(rest, vals)) + ") AS VARCHAR)"
 
 
-def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple[str, str]]:  # noqa: ANN001
-    """Columns computed over the typed ones: segment time and name, ``_evt``, ``_event_id``."""
+def _derived(kind, src, sources, select, checks, eng,  # noqa: ANN001
+             source_name) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """Columns computed over the typed ones (segment time and name, ``_evt``), and the lookups
+    they read (:func:`percorso.engine.ingest_sql.build_typed`)."""
     derived: list[tuple[str, str]] = []
     if kind.shape == "segment":
         name_sql = "CASE seg_type WHEN 'track' THEN seg_event ELSE seg_type END"
@@ -489,18 +491,18 @@ def _derived(kind, src, sources, select, checks, eng, source_name) -> list[tuple
     elif "event_name" in sources:
         name_sql = "event_name"
     else:
-        return derived
+        return derived, []
     S.event_type_table(eng, "_ing_evmap", event_name_table(kind, src))
-    evt = S.lookup_event_type("_ing_evmap", name_sql)
+    evt, lookup = S.lookup_event_type("_ing_evmap", name_sql)
     if kind.fallback_event_type:  # generic files: an unknown name is kept as a generic event
         derived.append(("_evt", f"coalesce({evt}, {ql(kind.fallback_event_type)})"))
-        return derived
+        return derived, [lookup]
     derived.append(("_evt", evt))
     checks.append(("unknown_event_type", f"{name_sql} IS NOT NULL AND _evt IS NULL",
                    f"'event name ' || {name_sql} || ' is not a known event type; valid: canonical types "
                    f"(page_view, purchase, ...), their aliases, or map it in percorso.toml: "
                    f"[sources.NAME] mapping = {{\"event.<name>\" = \"page_view\"}}'"))
-    return derived
+    return derived, [lookup]
 
 
 def event_name_table(kind: Kind, src: Any) -> dict[str, str]:
@@ -557,7 +559,7 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
         "received_at": A("t.received_at") if "received_at" in present else "now()::TIMESTAMP",
         "source_name": ql(source_name), "source_kind": ql(kind.name), "source_system": ql(system),
         "source_file": A(S.per_file(names, "t._file")), "source_line": "min(t._line)" if agg else "t._line",
-        "source_key": A("t._key"), "online": "true" if kind.online else "false",
+        "source_key": A(P.record_key(kind, "t")), "online": "true" if kind.online else "false",
         "ingest_run_id": A(S.per_file(run_ids, "t._file")),
     }
     for c in ("anonymous_id", "device_id", "user_id", "crm_id", "store_id", "currency", "coupon_code",
@@ -612,7 +614,7 @@ def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run
         url_join = [("_ing_urls", "page_url", "u")]
     body = S.typed_body(typed, exprs, joins + url_join, group=agg)
     S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body, typed=typed, grouped=agg,
-                   distinct_keys=distinct_keys)
+                   distinct_keys=distinct_keys, key=P.record_key(kind))
     S.drop_temp(eng, "_ing_urls")
 
 

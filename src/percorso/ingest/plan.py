@@ -15,7 +15,7 @@ from percorso.engine.ingest_sql import click_id_exprs, src_expr, typed_expr, url
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import Kind
 
-__all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
+__all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "record_key", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
 
 
 def norm_event(name: str) -> str:
@@ -239,7 +239,8 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     """(derived, post) columns of the record key, over the typed values.
 
     ``_key`` is the natural key (the kind's key fields, normalised) or, when the row has none
-    (no id column, or an empty id) and the kind keys rows by content, ``c:<_ckey>:1``:
+    (no id column, or an empty id) and the kind keys rows by content, NULL and the record key is
+    ``c:<_ckey>:1`` (:func:`record_key`):
     ``_ckey`` is a hash of the row's normalised content, and the second and later copies of a
     content in a file are renumbered (:func:`percorso.engine.ingest_sql.number_content_keys`);
     ``_okey`` groups the lines of one order or receipt (without its time, which a bad line may
@@ -267,8 +268,9 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
         body = "to_json([" + ", ".join(f"{ql(f)}, {_key_text(f, sources[f][0], tz, False)}" for f in fields) + "])"
         ckey = f"CASE WHEN ({nat}) IS NULL THEN substr(sha256(CAST({body} AS VARCHAR)), 1, 32) END"
-        # every content row starts as the first copy; the few repeated ones are renumbered later
-        derived.append(("_key", f"coalesce({nat}, 'c:' || ({ckey}) || ':1')"))
+        # every content row starts as the first copy (its key text is not stored: record_key);
+        # the few repeated ones are renumbered later
+        derived.append(("_key", nat))
         derived.append(("_ckey", ckey))
     else:
         derived.append(("_key", nat))
@@ -280,8 +282,19 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
                    else "CAST(occurred_at AS VARCHAR)")
             okey.append(f"split_part(replace(trim({day}), 'T', ' '), ' ', 1)")
         derived.append(("_okey", "concat_ws(':', " + ", ".join(okey) + ")"))
-    post = [("_event_id", event_id_expr(source_name, "_key"))]
+    post = [("_event_id", event_id_expr(source_name, record_key(kind)))]
     return derived, post
+
+
+def record_key(kind: Kind, alias: str = "") -> str:
+    """SQL of a typed row's record key (``source_key``): ``_key``, or for a kind keyed by content
+    where that is NULL, the first copy's ``c:<_ckey>:1`` (a renumbered copy's key is in ``_key``).
+
+    Why not stored: the typed stage wrote that text for every row of a file without ids and the
+    insert read it back (~0.4 s of a 10M-row import, ADR 0053); it is a concatenation away.
+    """
+    p = f"{alias}." if alias else ""
+    return f"coalesce({p}_key, 'c:' || {p}_ckey || ':1')" if kind.key_from_content else f"{p}_key"
 
 
 def event_id_expr(source_name: str, key: str) -> str:
