@@ -45,6 +45,10 @@ TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("items", "VARCHAR"),                   # JSON array
     ("properties", "VARCHAR"),              # JSON object
 )
+#: ``touchpoints`` columns stored uncompressed by a full build (ADR 0054): one distinct value a
+#: row or nearly, which DuckDB's string compression encodes one by one (10M events: writing
+#: ``event_id`` 1.37 → 0.46 s, ``session_id`` 0.76 → 0.35 s); readers see the same values.
+TOUCHPOINTS_UNCOMPRESSED: tuple[str, ...] = ("event_id", "session_id")
 
 ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("order_id", "VARCHAR"),
