@@ -77,6 +77,13 @@ def default_temp_cap(folder: str | Path, share: float = 0.5) -> str | None:
     return f"{max(int(free * share) >> 20, 1)}MiB"
 
 
+def temp_name() -> str:
+    """A new name for :meth:`Engine.temp_table` (``_tmp_`` and 12 hex digits)."""
+    import uuid
+
+    return f"_tmp_{uuid.uuid4().hex[:12]}"
+
+
 def _is_arrow_table(value: object) -> bool:
     """Whether ``value`` is an Arrow table, without importing pyarrow: a process that never
     loaded it (an incremental build runs engine SQL only) cannot hold one (~0.1 s saved)."""
@@ -508,7 +515,8 @@ class Engine:
         self.con.unregister(name)
 
     def create_table(self, name: str, expr: Any, *, replace: bool = True, uncompressed: tuple[str, ...] = ()) -> int:
-        """Materialise an Ibis expression (or Arrow table) as table ``name``; returns rows.
+        """Materialise an Ibis expression (or the SQL :meth:`compile` made of one, or an Arrow
+        table) as table ``name``; returns rows.
 
         ``uncompressed``: columns of an expression stored without compression (DuckDB's string
         compression encodes every value of a column whose values are nearly all distinct, at
@@ -522,26 +530,26 @@ class Engine:
                 finally:
                     self.con.unregister("_percorso_ctas")
             elif uncompressed:
-                sql = self.compile(expr)
+                sql = expr if isinstance(expr, str) else self.compile(expr)
                 # the columns and types as the statement makes them (DESCRIBE binds it, runs nothing)
                 cols = ", ".join(f"{quote_ident(n)} {t}" + (" USING COMPRESSION uncompressed" if n in uncompressed else "")
                                  for n, t, *_ in self.con.execute(f"DESCRIBE {sql}").fetchall())
                 self.con.execute(f"{verb} {quote_ident(name)} ({cols})")
                 self.con.execute(f"INSERT INTO {quote_ident(name)} {sql}")
             else:
-                self.con.execute(f"{verb} {quote_ident(name)} AS {self.compile(expr)}")
+                sql = expr if isinstance(expr, str) else self.compile(expr)
+                self.con.execute(f"{verb} {quote_ident(name)} AS {sql}")
         return self.count(name)
 
-    def temp_table(self, expr: Any) -> Table:
+    def temp_table(self, expr: Any, *, name: str | None = None) -> Table:
         """Materialise an expression (or the SQL :meth:`compile` made of one) once as a temporary
-        table (works on read-only databases).
+        table (works on read-only databases); ``name``: one from :func:`temp_name`, for SQL
+        compiled before the table exists.
 
         Why: an analysis that reads the same derived rows several times (a main table, totals,
         an *other* row) computes them once; drop it with :meth:`drop_temp` when done.
         """
-        import uuid
-
-        name = f"_tmp_{uuid.uuid4().hex[:12]}"
+        name = name or temp_name()
         sql = expr if isinstance(expr, str) else self.compile(expr)
         self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {sql}")
         return self.ibis.table(name)
