@@ -129,6 +129,8 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1",
            "PERCORSO_PROGRESS": "1" if a.progress else "0"}
     cli = [sys.executable, "-m", "percorso"]
+    if a.work is not None:
+        a.work.mkdir(parents=True, exist_ok=True)      # a folder named on the command line may not exist yet
     work = Path(tempfile.mkdtemp(prefix="percorso-scale-", dir=a.work))
     proj = work / "p"
     try:
