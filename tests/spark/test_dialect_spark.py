@@ -95,6 +95,19 @@ def test_ordered_collect(both: Any) -> None:
         assert {r.g: list(r.c) for r in got.itertuples()} == want
 
 
+def test_first_by_keeps_a_null_value(both: Any) -> None:
+    """The value at the smallest key, also when it is NULL (not the next row's value)."""
+    duck, sp, put = both
+    frame = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "c"], "k": [3, 1, 2, 5, 4, 7],
+                          "v": ["x", None, "y", "p", "q", None], "n": [1.0, None, 2.0, 3.0, 4.0, None]})
+    d, s = put(frame)
+    want = {"a": (None, None), "b": ("q", 4.0), "c": (None, None)}
+    for con, t in ((duck, d), (sp, s)):
+        got = con.execute(t.group_by("g").aggregate(v=dialect.first_by(t.v, t.k), n=dialect.first_by(t.n, t.k)))
+        assert {r.g: (r.v if isinstance(r.v, str) else None, None if r.n != r.n or r.n is None else r.n)
+                for r in got.itertuples()} == want
+
+
 @pytest.mark.parametrize("zone", ["Europe/Rome", "America/New_York", "Pacific/Auckland"])
 def test_to_local_both_engines(both: Any, zone: str) -> None:
     """Wall time in ``zone`` around both DST changes of 2024, as zoneinfo computes it."""

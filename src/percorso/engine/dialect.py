@@ -82,6 +82,27 @@ def first_collected(value: Any, key: Any, n: int) -> Any:
     return _min_by_n(value, key, n, where=value.notnull())
 
 
+def first_by(value: Any, key: Any) -> Any:
+    """The value of the row with the smallest ``key`` of a group (an aggregate), NULL when that
+    row's value is NULL.
+
+    Why: Ibis compiles ``argmin`` for DuckDB to ``first(value ORDER BY key)``, an ordered
+    aggregate that sorts each group; DuckDB's ``arg_min`` keeps the best row as it goes but
+    skips the rows whose value is NULL (a funnel step the best entry did not reach would come
+    from another entry), ``arg_min_null`` keeps them. Spark's ``min_by`` (Ibis's ``argmin``
+    there) keeps the row's value as it is. The key must order the group's rows totally (on a
+    tie the engine picks).
+    """
+    if backend_name(value) == "pyspark":
+        return value.argmin(key)
+
+    def arg_min_null(value: Any, key: Any) -> Any:
+        """DuckDB's ``arg_min_null(value, key)`` (declared for the two columns' types)."""
+
+    udf = ibis.udf.agg.builtin(arg_min_null, name="arg_min_null", signature=((value.type(), key.type()), value.type()))
+    return udf(value, key)
+
+
 @ibis.udf.agg.builtin(name="quantile_disc")
 def _quantile_disc(arg: dt.float64, q: dt.Array(dt.Decimal(4, 3))) -> dt.Array(dt.float64):  # type: ignore[valid-type]
     """DuckDB's exact discrete quantile (declared for Ibis; DuckDB runs it)."""

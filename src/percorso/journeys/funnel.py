@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 from pydantic import Field, field_validator, model_validator
 
 from percorso.analysis.base import AnalysisResult, Runner
-from percorso.engine.dialect import epoch_seconds
+from percorso.engine.dialect import epoch_seconds, first_by
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check
 
@@ -117,19 +117,30 @@ def funnel_steps(engine: Any, q: FunnelQuery) -> ir.Table:
     wanted = sorted({n for step in q.steps for n in step.split("|")} | {x[0] for x in q.exclusions})
     only = wanted if q.order != "strict" and not q.breakdown and not q.collapse_repeats else None
     s = journey_steps(engine, q, breakdown=q.breakdown, only_nodes=only)
-    ev = s.select("journey_id", "customer_id", "step", "occurred_at", "node", "breakdown")
+    # a journey of the customer scope is its customer (:func:`progress` puts the id back)
+    who = [] if q.scope == "customer" else ["customer_id"]
+    ev = s.select("journey_id", *who, "step", "occurred_at", "node", "breakdown")
     if q.breakdown and q.breakdown_attribution == "first_touch":
         return ev.filter(ev.node.isin(wanted) | (ev.step == 1))  # the first touchpoint carries the breakdown
     return ev.filter(ev.node.isin(wanted))
 
 
+#: Entries of a journey are ranked by one integer, ``(N - reached) · ENTRY_SPAN + s1``: most steps
+#: first, then the earliest entry. A step number is a position among one customer's touchpoints,
+#: far below 2**40, so the two parts never overlap; a power of two, so the division that takes
+#: them apart (compiled through a double) is exact.
+ENTRY_SPAN = 2**40
+
+
 def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Table:
-    """One row per journey that entered: journey_id, customer_id, reached (1..N), t1..tN, s1..sN, breakdown."""
+    """One row per journey that entered: journey_id, s1, customer_id, t1, s2, t2, … sN, tN, reached (1..N), breakdown."""
     ev = funnel_steps(engine, q) if ev is None else ev
     n = len(q.steps)
+    window = ibis.interval(seconds=int(q.window.total_seconds()))
+    # a journey of the customer scope is its customer: the id is put back at the end, not carried
+    carried = [] if q.scope == "customer" else ["customer_id"]
     first = ev.filter(_matches(ev.node, q.steps[0]))
-    chain = first.select("journey_id", "customer_id", s1=first.step, t1=first.occurred_at,
-                         _end=first.occurred_at + ibis.interval(seconds=int(q.window.total_seconds())))
+    chain = first.select("journey_id", *carried, s1=first.step, t1=first.occurred_at)
     for i in range(2, n + 1):
         cand = ev.filter(_matches(ev.node, q.steps[i - 1])).select(
             "journey_id", _cs=ev.step, _ct=ev.occurred_at)
@@ -138,16 +149,15 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
         else:
             cond = [chain.journey_id == cand.journey_id,
                     cand._cs > (chain["s1"] if q.order == "any" else chain[f"s{i - 1}"])]
-        cond.append(cand._ct <= chain._end)
+        cond.append(cand._ct <= chain.t1 + window)
         if q.order == "any":
             cond.append(chain[f"s{i - 1}"].notnull())
         j = chain.left_join(cand, cond)
         # the earliest matching touchpoint after the previous step keeps the most options open
         # steps are numbered in time order, so the earliest step is also the earliest time
-        # (a plain min, much cheaper than an ordered arg_min)
-        # one chain row per entry (journey, s1): group on those two, carry the rest along
-        carried = {c: j[c].min() for c in chain.columns if c not in ("journey_id", "s1")}
-        chain = j.group_by(["journey_id", "s1"]).aggregate(**carried, **{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
+        # (a plain min, much cheaper than an ordered arg_min); one chain row per entry: its
+        # columns are the group (all fixed by the entry), cheaper than carrying them by min()
+        chain = j.group_by(list(chain.columns)).aggregate(**{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
     reached = ibis.literal(1)
     for i in range(2, n + 1):
         done = chain[f"s{i}"].notnull()
@@ -156,18 +166,28 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
         else:
             reached = done.ifelse(i, reached)
     chain = chain.mutate(reached=reached)
-    chain = _apply_exclusions(chain, ev, q)
-    order = ibis.window(group_by=chain.journey_id, order_by=[ibis.desc(chain.reached), chain.t1, chain.s1])
-    chain = chain.mutate(_rank=ibis.row_number().over(order))
-    best = chain.filter(chain._rank == 0).drop("_rank", "_end")
+    chain = _apply_exclusions(chain, ev, q, window)
+    # each journey keeps its entry with the most steps, on a tie the earliest (steps are numbered
+    # in time order: the smallest s1 is the earliest t1): one integer ranks them, and the entry's
+    # values are those of the smallest rank (an aggregate per journey, not a sort of the entries)
+    rank = (n - chain.reached).cast("int64") * ENTRY_SPAN + chain.s1.cast("int64")
+    keep = [c for c in chain.columns if c not in ("journey_id", "s1", "reached")]
+    best = chain.group_by("journey_id").aggregate(_rank=rank.min(), **{c: first_by(chain[c], rank) for c in keep})
+    best = best.mutate(s1=(best._rank % ENTRY_SPAN).cast(chain.s1.type()),
+                       reached=(n - best._rank // ENTRY_SPAN).cast("int32"))
+    if not carried:
+        best = best.mutate(customer_id=best.journey_id)
+    best = best.select("journey_id", "s1", "customer_id", "t1", *(c for i in range(2, n + 1) for c in (f"s{i}", f"t{i}")),
+                       "reached")
     return _with_breakdown(best, ev, q)
 
 
-def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery) -> ir.Table:
+def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery, window: Any) -> ir.Table:
     for k, (node, i, j) in enumerate(q.exclusions):
         ex = ev.filter(ev.node == node).select("journey_id", _xs=ev.step, _xt=ev.occurred_at)
         upper = chain[f"s{j}"].fill_null(10**12)
-        cond = [chain.journey_id == ex.journey_id, ex._xs > chain[f"s{i}"], ex._xs < upper, ex._xt <= chain._end]
+        cond = [chain.journey_id == ex.journey_id, ex._xs > chain[f"s{i}"], ex._xs < upper,
+                ex._xt <= chain.t1 + window]
         flagged = chain.left_join(ex, cond)
         key = [c for c in chain.columns]
         hit = flagged.group_by(key).aggregate(**{f"_x{k}": flagged._xs.notnull().any()})

@@ -84,7 +84,7 @@ def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     return per.mutate(path=path).drop("_path", "_len")
 
 
-def whole_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
+def whole_journey_paths(steps: ir.Table, max_steps: int, *, per_customer: bool = False) -> ir.Table:
     """:func:`journey_paths` of whole journeys without a breakdown, from their touchpoints in time order.
 
     Why: without anchors no step number is needed: a journey's path is its first ``max_steps``
@@ -92,18 +92,25 @@ def whole_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     grouping that collects each journey's nodes in order costs about half of numbering every
     touchpoint of every journey first (a sort of all of them) and collecting the kept ones
     (ADR 0035). Same rows as :func:`journey_paths` (``tests/journeys_paths``).
+
+    ``per_customer``: the journeys are whole customers (``scope="customer"``), whose id is the
+    journey's: no aggregate of the customer id over every touchpoint (a string ``min`` over
+    10M rows, a quarter of the statement).
     """
     order = step_order(steps)
     first = first_collected(steps.node, order[0], max_steps) if len(order) == 1 \
         else ordered_collect(steps.node, order)[:max_steps]
     per = steps.group_by("journey_id").aggregate(
-        customer_id=steps.customer_id.min(),
+        **({} if per_customer else {"customer_id": steps.customer_id.min()}),
         breakdown=ibis.null().cast("string"),
         _path=first.join(ARROW),
         _len=steps.count(), converting=steps.is_purchase.any(),
         revenue=steps.revenue.sum(where=steps.is_purchase))
     path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
-    return per.mutate(path=path).drop("_path", "_len")
+    per = per.mutate(path=path).drop("_path", "_len")
+    if per_customer:
+        per = per.mutate(customer_id=per.journey_id).select("journey_id", "customer_id", *per.columns[1:])
+    return per
 
 
 def _num(value: Any) -> float:
@@ -137,7 +144,8 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
     def _paths(self) -> ir.Table:
         q = self.query
         if q.start is None and q.end is None and not q.breakdown and not q.collapse_repeats:
-            per = whole_journey_paths(journey_steps(self.engine, q, numbered=False), q.max_steps)
+            per = whole_journey_paths(journey_steps(self.engine, q, numbered=False), q.max_steps,
+                                      per_customer=q.scope == "customer")
             return per.filter(per.converting) if q.converting_only else per
         steps = anchored_steps(journey_steps(self.engine, q, breakdown=q.breakdown), q.start, q.end)
         per = journey_paths(steps, q.max_steps)

@@ -45,14 +45,17 @@ class TransitionsQuery(JourneyQuery):
     include_ends: bool = False
 
 
-def transition_rows(steps: ir.Table, include_ends: bool = False) -> ir.Table:
-    """One row per transition: journey_id, customer_id, from_node, to_node, minutes."""
+def transition_rows(steps: ir.Table, include_ends: bool = False, *, first: bool = False) -> ir.Table:
+    """One row per transition: journey_id, customer_id, from_node, to_node, minutes; with
+    ``first`` also ``_first``, whether it is its journey's first transition (not with ``include_ends``)."""
     # the same ordering as the step numbers, so the engine sorts once for both
     w = ibis.window(group_by=steps.journey_id, order_by=step_order(steps))
-    nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w))
+    # a node is never NULL (MISSING_LABEL): no step before it only on the journey's first step
+    extra = {"_first": steps.node.lag().over(w).isnull()} if first else {}
+    nxt = steps.mutate(to_node=steps.node.lead().over(w), to_at=steps.occurred_at.lead().over(w), **extra)
     minutes = (epoch_seconds(nxt.to_at) - epoch_seconds(nxt.occurred_at)) / 60.0
     rows = nxt.filter(nxt.to_node.notnull()).select(
-        "journey_id", "customer_id", "breakdown", from_node=nxt.node, to_node=nxt.to_node, minutes=minutes)
+        "journey_id", "customer_id", "breakdown", *extra, from_node=nxt.node, to_node=nxt.to_node, minutes=minutes)
     if include_ends:
         first = steps.filter(steps.step == 1).select(
             "journey_id", "customer_id", "breakdown", from_node=ibis.literal(START), to_node=steps.node,
@@ -102,26 +105,32 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
     query_type = TransitionsQuery
     drill_by = ('from_node', 'to_node')  # frame columns that name a cell's customers (selectors)
 
-    def _rows(self) -> ir.Table:
+    def _rows(self, *, first: bool = False) -> ir.Table:
         q = self.query
-        return transition_rows(journey_steps(self.engine, q, breakdown=q.breakdown), q.include_ends)
+        return transition_rows(journey_steps(self.engine, q, breakdown=q.breakdown), q.include_ends, first=first)
 
     def calculate(self) -> TransitionsResult:
         import pandas as pd
 
         q = self.query
         keys = ["breakdown", "from_node", "to_node"] if q.breakdown else ["from_node", "to_node"]
-        rows = self._rows().select("customer_id", *keys, "minutes")
+        # a journey of the customer scope is its customer: the customers with a transition are
+        # the journeys' first transitions, counted with the pairs instead of a distinct count
+        # over every transition (one read of the rows fewer)
+        by_first = q.scope == "customer" and not q.include_ends
+        rows = self._rows(first=by_first).select("customer_id", *keys, "minutes", *(["_first"] if by_first else []))
+        firsts = {"_firsts": rows._first.sum()} if by_first else {}
         if median_by_counts(self.engine, self.engine.count("touchpoints")):
             # past the memory the median comes from counts of each gap: at 100M events the
             # engine's per-pair states spilled 42 GiB (analysis.medians); a breakdown may be NULL
-            counted = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique())
+            counted = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique(),
+                                                    **firsts)
             med = grouped_median(rows, keys, "minutes", "median_minutes")
             grouped = counted.left_join(med, [counted[k].identical_to(med[k]) for k in keys]).select(
-                *[counted[k] for k in keys], "transitions", "customers", "median_minutes")
+                *[counted[k] for k in keys], "transitions", "customers", "median_minutes", *firsts)
         else:
             grouped = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique(),
-                                                    median_minutes=rows.minutes.median())
+                                                    median_minutes=rows.minutes.median(), **firsts)
         out_w = ibis.window(group_by=[grouped[k] for k in keys[:-1]])
         pairs = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
         top = pairs.order_by([ibis.desc("transitions"), *keys]).limit(q.top)
@@ -132,8 +141,9 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # subquery read several times); written to a temporary table first and read three
         # times they cost ~45 % more CPU at 10M events (ADR 0035)
         got = self.engine.execute(top.mutate(
-            _pairs=pairs.count().as_scalar(), _transitions=rows.count().as_scalar(),
-            _customers=rows.customer_id.nunique().as_scalar(), _other=rest.customer_id.nunique().as_scalar(),
+            _pairs=pairs.count().as_scalar(), _transitions=pairs.transitions.sum().as_scalar(),
+            _customers=(pairs._firsts.sum() if by_first else rows.customer_id.nunique()).as_scalar(),
+            _other=rest.customer_id.nunique().as_scalar(),
         ).order_by([ibis.desc("transitions"), *keys]))
         if len(got):
             n_pairs, total, customers, other = (int(got[c].iloc[0]) for c in ("_pairs", "_transitions", "_customers",
