@@ -33,8 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clickstream_file import clickstream_file  # noqa: E402
+from installed_env import installed_env  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 FUNNEL = ("product_view", "cart", "purchase")
 
 PM4PY = """
@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--peers-python", default=None, help="interpreter of the peers' environment")
     a = ap.parse_args()
     path = a.file or clickstream_file(a.events, a.data)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+    env = installed_env(NO_COLOR="1")   # byte-compiled, as an install is (bench/installed_env.py)
     cli = [sys.executable, "-m", "percorso"]
     work = Path(tempfile.mkdtemp(prefix="percorso-e2e-"))
     out: dict = {"events": a.events if a.file is None else None, "file": str(path), "steps_s": {}}

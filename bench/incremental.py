@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clickstream_file import CHANNELS, TYPES, clickstream_file, clickstream_table  # noqa: E402
+from installed_env import installed_env  # noqa: E402
 
 from percorso.build import run_build  # noqa: E402
 from percorso.ingest import ingest_files  # noqa: E402
@@ -112,21 +113,6 @@ def _differences(con, other: str) -> dict[str, int]:
              f"UNION ALL (SELECT * FROM {other}.{t} EXCEPT ALL SELECT * FROM {t}))")
         out[t] = con.execute(q).fetchall()[0][0]
     return out
-
-
-def _child_env() -> dict[str, str]:
-    """The fresh process's environment: this checkout's code, byte-compiled once as an install
-    is (``pip install`` writes the ``.pyc`` files; with ``PYTHONDONTWRITEBYTECODE`` set, as in
-    some shells, every process compiled ~100 modules from source: ~0.05 s), into the checkout's
-    ``__pycache__`` folders (ignored by git). Not a ``PYTHONPYCACHEPREFIX``: it moves every
-    package's compiled files, so the first run compiled numpy, DuckDB's and pydantic's (+0.4 s)."""
-    src = Path(__file__).resolve().parents[1] / "src"
-    env = dict(os.environ, PYTHONPATH=str(src), PERCORSO_PROGRESS="0")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("PYTHONPYCACHEPREFIX", None)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src / "percorso")], env=env, check=True,
-                   capture_output=True)
-    return env
 
 
 def _fresh_process_build(proj: Path, env: dict[str, str]) -> dict:
@@ -223,7 +209,7 @@ def main() -> None:
             out["base_full_build_s" if a.rebuild_base else "base_refresh_s"] = round(time.perf_counter() - t0, 2)
             out["base_refresh_mode"] = rep.mode
             p.close()
-        env = _child_env()
+        env = installed_env(PERCORSO_PROGRESS="0")
         out["load_avg_start"] = [round(x, 2) for x in os.getloadavg()]
         runs = []
         for i in range(a.runs):

@@ -82,3 +82,43 @@ def test_a_command_process_collects_garbage_less_often_and_not_at_exit(monkeypat
         gc.unfreeze()
     want = (cli.GC_YOUNG, *before[1:]) if young == "command" else before
     assert seen["threshold"] == want
+
+
+_JOURNEY_PROCESS = """
+import json, os, runpy, sys
+sys.argv = ["percorso", *sys.argv[1:]]
+try:
+    runpy.run_module("percorso", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+dialects = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("ibis.backends.sql.compilers.")
+                  and not m.rsplit(".", 1)[1].startswith("_") and m.rsplit(".", 1)[1] != "base")
+print(json.dumps({"code": code, "dialects": dialects, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
+"""
+
+
+@pytest.mark.parametrize("argv", [["paths", "transitions"], ["funnel", "page_view", "purchase"]])
+def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_path, argv):
+    """``percorso paths transitions`` as a user runs it (issue 15): of Ibis's twenty dialect
+    compilers only DuckDB's (percorso.engine.ibis_compilers), and numpy without OpenBLAS's
+    thread pool (a frame of aggregates uses none); the answer is the in-process one."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.journey_cli import cli, journey_project
+
+    people = {"anna": [("page_view", "2024-01-01 10:00"), ("email_click", "2024-01-01 10:10"),
+                       ("purchase", "2024-01-01 10:20", {"revenue": 50.0})],
+              "bruno": [("page_view", "2024-01-02 09:00"), ("page_view", "2024-01-02 09:05")]}
+    root = journey_project(tmp_path / "p", people)
+    line = [*argv, "-p", str(root), "--format", "json"]
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", _JOURNEY_PROCESS, *line], capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(src)}, timeout=120)
+    *answer, last = done.stdout.strip().splitlines()
+    assert json.loads(last) == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1"}, done.stderr
+    assert json.loads("\n".join(answer)) == json.loads(cli(*line))

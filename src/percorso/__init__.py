@@ -9,7 +9,6 @@ from :mod:`percorso.api`. See the README for a tour.
 
 from __future__ import annotations
 
-import pkgutil
 from typing import Any
 
 from percorso.errors import PercorsoError
@@ -18,13 +17,23 @@ from percorso.project import Project, open_project
 __all__ = ["PercorsoError", "Project", "open_project", "__version__"]
 __version__ = "0.1.0"
 
-#: Subpackages and modules: never shadowed by an API name (the import system finds them).
-_SUBMODULES = frozenset(m.name for m in pkgutil.iter_modules(__path__))
+_submodules: frozenset[str] | None = None
+
+
+def _submodule_names() -> frozenset[str]:
+    """Subpackages and modules: never shadowed by an API name (the import system finds them).
+    Listed on first use, not as the package loads (pkgutil and a folder listing in every process)."""
+    global _submodules
+    if _submodules is None:
+        import pkgutil
+
+        _submodules = frozenset(m.name for m in pkgutil.iter_modules(__path__))
+    return _submodules
 
 
 def __getattr__(name: str) -> Any:
     """A name of :mod:`percorso.api`, imported on first use (``percorso.FunnelQuery``)."""
-    if not name.startswith("_") and name not in _SUBMODULES:
+    if not name.startswith("_") and name not in _submodule_names():
         import importlib
 
         api = importlib.import_module("percorso.api")
@@ -37,4 +46,4 @@ def __dir__() -> list[str]:
     import importlib
 
     api = importlib.import_module("percorso.api")
-    return sorted(set(globals()) | {n for n in api.__all__ if n not in _SUBMODULES})
+    return sorted(set(globals()) | {n for n in api.__all__ if n not in _submodule_names()})

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, open_cli_project
+from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, one_blas_thread, open_cli_project
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Costruisce clienti, punti di contatto e ordini (incremental unless --full); poi aggiorna
         CLV, personas e segmenti salvati (refreshes the stored value artefacts)."""
-        _one_blas_thread()
+        one_blas_thread()   # the identity solver's integer arrays: no BLAS routine
         from percorso.build import run_build
 
         from percorso.progress import StepProgress, show_progress
@@ -38,20 +38,6 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
                 return
             print_build_summary(p.engine, report)
-
-
-def _one_blas_thread() -> None:
-    """Let numpy's OpenBLAS start no thread pool in this process (unless the user set its size).
-
-    A build hands numpy integer arrays (the identity solver, connected components), never a
-    BLAS routine; starting OpenBLAS's threads when numpy loads cost a fresh ``percorso build``
-    ~0.05 s of wall time on a 2-core machine (import 0.11 -> 0.06 s). Only before numpy is
-    loaded (in a long-running process, such as the server, it is already).
-    """
-    import os
-
-    if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def print_build_summary(engine: object, report: object) -> None:

@@ -57,8 +57,9 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     ``--end``): one that no touchpoint has is an error with "did you mean" rather than a table
     of zeros (checked when the result is empty somewhere, and always for event types).
     """
-    from percorso.cli.common import console, write_figure
+    from percorso.cli.common import console, one_blas_thread, write_figure
 
+    one_blas_thread()   # the answer is a frame of aggregates: numpy, no BLAS routine
     chart_only = out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill
     if chart_only:
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table

@@ -6,5 +6,9 @@ named SQL constructs in :mod:`percorso.engine.dialect` where Ibis cannot express
 """
 
 from percorso.engine.backend import Engine, open_engine
+from percorso.engine.ibis_compilers import load_compilers_lazily
+
+# before any Ibis backend or ``ibis.to_sql`` of this process loads a dialect's compiler
+load_compilers_lazily()
 
 __all__ = ["Engine", "open_engine"]
