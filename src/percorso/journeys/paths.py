@@ -164,22 +164,41 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
 
         q = self.query
         keys = ["breakdown", "path"] if q.breakdown else ["path"]
+        # a journey of the customer scope is its customer: counting journeys counts customers,
+        # no distinct count of ids (per path and in total: a third of the queries after the paths)
+        one_each = q.scope == "customer"
+        customers = per.count() if one_each else per.customer_id.nunique()
         grouped = per.group_by(keys).aggregate(
-            journeys=per.count(), customers=per.customer_id.nunique(),
+            journeys=per.count(), customers=customers,
             converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
         )
-        top = self.engine.execute(grouped.order_by([ibis.desc("journeys"), *keys]).limit(q.top))
+        ranked = grouped.order_by([ibis.desc("journeys"), *keys])
+        if q.breakdown:
+            top = self.engine.execute(ranked.limit(q.top))
+            variants = (per.breakdown.fill_null("") + "\x00" + per.path).nunique()
+        else:
+            # the variants are the groups the top is ranked from (counted with it: no distinct
+            # count of every journey's path text)
+            top = self.engine.execute(ranked.limit(q.top).mutate(
+                _variants=grouped.filter(grouped.path.notnull()).count().as_scalar()))
+            variants = int(top["_variants"].iloc[0]) if len(top) else 0
+            top = top.drop(columns="_variants")
         totals = self.engine.execute(per.aggregate(
-            journeys=per.count(), customers=per.customer_id.nunique(),
+            journeys=per.count(), customers=customers,
             converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
-            variants=(per.breakdown.fill_null("") + "\x00" + per.path).nunique() if q.breakdown else per.path.nunique(),
+            **({"variants": variants} if q.breakdown else {}),
         )).iloc[0]
         totals = {k: _num(v) for k, v in totals.items()}
-        n_variants = int(totals["variants"])
+        n_variants = int(totals["variants"]) if q.breakdown else variants
         rest = max(n_variants - len(top), 0)
         top["revenue"] = top["revenue"].fillna(0.0)
         other_revenue = totals["revenue"] - float(top["revenue"].sum())
-        other_customers = self._other_customers(per, top) if rest else 0
+        if not rest:
+            other_customers = 0
+        elif one_each and not q.breakdown:  # the journeys on the paths not shown, one customer each
+            other_customers = int(totals["journeys"]) - int(top["journeys"].sum())
+        else:
+            other_customers = self._other_customers(per, top)
         frame = pd.concat([top, pd.DataFrame([{
             "path": f"{OTHER} ({rest} varianti / variants)",
             "journeys": int(totals["journeys"]) - int(top["journeys"].sum()),
