@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -40,20 +41,67 @@ _MEMO: dict[str, dict[str, str]] = {}
 
 
 def _code_digest() -> str:
-    """A digest of percorso's source and of the Ibis and sqlglot versions (the SQL they write)."""
-    if not _CODE:
-        # the versions from the packages' metadata: importing Ibis to read its version would
-        # cost an incremental build more than the rest of its Python (~0.25 CPU s)
-        from importlib.metadata import version
+    """A digest of percorso's source and of the Ibis and sqlglot versions (the SQL they write).
 
-        # DuckDB's too: its planner tells which event columns the queries read (EVENT_COLUMNS)
-        h = hashlib.sha256(f"{version('ibis-framework')}|{version('sqlglot')}|{version('duckdb')}".encode())
+    Kept in a file beside this module's compiled code (``__pycache__``), under a signature of
+    the source files' sizes and modification times and of the three packages' files: reading
+    every source file and the packages' metadata cost each new process ~35 ms (a tenth of an
+    incremental build's own work at 10M events); the signature costs ~3. Any change of a file
+    changes its time, so the digest is computed again (a folder that cannot be written: every
+    time, as before)."""
+    if not _CODE:
         root = Path(__file__).resolve().parents[1]
-        for path in sorted(root.rglob("*.py")):
-            h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
-        _CODE.append(h.hexdigest())
+        signature = _code_signature(root)
+        kept = Path(__file__).resolve().parent / "__pycache__" / "plan-code-digest.json"
+        try:
+            saved = json.loads(kept.read_text())
+            if isinstance(saved, dict) and saved.get("signature") == signature:
+                _CODE.append(str(saved["digest"]))
+        except (OSError, ValueError, KeyError):
+            pass
+        if not _CODE:
+            _CODE.append(_source_digest(root))
+            try:
+                kept.parent.mkdir(exist_ok=True)
+                part = kept.with_name(f"{kept.name}.{os.getpid()}")
+                part.write_text(json.dumps({"signature": signature, "digest": _CODE[0]}))
+                os.replace(part, kept)
+            except OSError:
+                pass
     return _CODE[0]
+
+
+def _source_digest(root: Path) -> str:
+    """The digest itself: every source file's path and bytes, and the three packages' versions."""
+    # the versions from the packages' metadata: importing Ibis to read its version would
+    # cost an incremental build more than the rest of its Python (~0.25 CPU s)
+    from importlib.metadata import version
+
+    # DuckDB's too: its planner tells which event columns the queries read (EVENT_COLUMNS)
+    h = hashlib.sha256(f"{version('ibis-framework')}|{version('sqlglot')}|{version('duckdb')}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _code_signature(root: Path) -> str:
+    """Sizes and modification times of the source files and of the packages' ``__init__`` files
+    (an upgrade rewrites them), found without importing the packages."""
+    from importlib.util import find_spec
+
+    h = hashlib.sha256(str(root).encode())
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            st = os.stat(os.path.join(folder, name))
+            h.update(f"{folder}/{name}|{st.st_mtime_ns}|{st.st_size}\n".encode())
+    for package in ("ibis", "sqlglot", "duckdb"):
+        spec = find_spec(package)
+        origin = getattr(spec, "origin", None)
+        st = os.stat(origin) if origin else None
+        h.update(f"{package}|{origin}|{st and st.st_mtime_ns}|{st and st.st_size}\n".encode())
+    return h.hexdigest()
 
 
 def plan_key(engine: Engine, settings_fingerprint: str, rules: ChannelRules) -> str:
@@ -76,6 +124,7 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
     from percorso.build.orders import orders_expr
     from percorso.build.records import record_updates_expr
     from percorso.build.touchpoints import keyed, sessions_expr, touchpoint_rows_expr
+    from percorso.engine.build_sql import SCOPE_MAP, read_columns
 
     def unbound(name: str, schema: Any) -> Any:
         return ibis.table(schema, name=name)
@@ -103,14 +152,15 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
         if engine.has_table("identity_merges") else None
     # a customer's row reads all of their rows: the new ones and, for a tail, those kept before the cut
     every = {name: unbound(name, _schema(cols)) for name, cols in T.ALL_TABLES.items()}
+    # the map's rows of the scope's customers (every customer the query gives is one), staged
+    # already: not a probe of the whole map's customer ids again
     cust = customers_expr(every[T.TP_ALL], every[T.RU_ALL], every[T.ORDERS_ALL],
-                          unbound("identity_map", idmap.schema()), every[T.EC_ALL],
+                          unbound(SCOPE_MAP, idmap.schema()), every[T.EC_ALL],
                           unbound("contact_profiles", engine.table("contact_profiles").schema()), merges)
     out["_build_customers"] = engine.compile(cust)
-    from percorso.engine.build_sql import read_columns
-
     # the event columns the queries read: only those are read by rowid for the scope's events
-    cols = read_columns(engine, out, STEPS, "_build_events", SOURCES, extra=T.ddl_of_inputs())
+    cols = read_columns(engine, out, STEPS, "_build_events", SOURCES,
+                        extra=(*T.ddl_of_inputs(), f"CREATE TABLE {SCOPE_MAP} AS SELECT * FROM identity_map LIMIT 0"))
     if cols is not None:
         out[EVENT_COLUMNS] = json.dumps(cols)
     return out

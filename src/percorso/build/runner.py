@@ -200,9 +200,10 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         plan_key, plan, to_keep = P.incremental_plan(project, rules, fingerprint)
         # a customer only appended to is rebuilt from the time of their first new event (ADR 0040)
         T.empty_inputs(engine)
-        if T.stage_cut(engine, after, tail=_tail_allowed(project)):
-            T.stage_carry(engine, SESSION_SYSTEMS, NOT_INFORMATIVE, project.settings.build.session_gap_minutes)
-        S.stage_scope_events(engine, P.event_columns(plan), tail=T.tail_count(engine) > 0)
+        tails = T.stage_cut(engine, after, tail=_tail_allowed(project))
+        if tails:
+            tails = T.stage_carry(engine, SESSION_SYSTEMS, NOT_INFORMATIVE, project.settings.build.session_gap_minutes)
+        S.stage_scope_events(engine, P.event_columns(plan), tail=tails > 0)
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
         _derive_incremental(engine, plan, say, report)
         # what each rebuilt customer's rows say at their end, for the next build (ADR 0040)
@@ -212,6 +213,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
     t1 = time.perf_counter()
     with engine.transaction():
         old_digests = {} if full else D.read_digests(engine)
+        fallen = not full and T.fast_fallen_back(engine)
         digests = {}
         for name in _BUILD_TABLES:
             staged = f"_build_{name}"
@@ -223,7 +225,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
                 # the scope holds the old customers of moved events too: a customer retired
                 # by a merge loses its rows here and gets none back
                 if name in T.CUT_TABLES:   # a tail customer keeps their rows before the cut
-                    T.cut_gone(engine, name)
+                    T.cut_gone(engine, name, fallen=fallen)
                 else:
                     S.stage_gone(engine, name, "_build_scope")
                 if name in D.DIGEST_COLUMNS:
@@ -240,7 +242,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         else:
             T.write_state(engine)
             T.drop_tail(engine)
-            for name in ("_build_scope", "_build_events", "_build_m"):
+            for name in ("_build_scope", "_build_nk", "_build_events", S.SCOPE_MAP):
                 S.drop(engine, name)
         # what this build was made from: the next incremental build compares
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)

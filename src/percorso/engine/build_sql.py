@@ -127,10 +127,12 @@ def snapshot_build_state(engine: Engine, priority: tuple[str, ...], *, increment
     every event.
     Either way ``identity_touched`` is emptied: this build has consumed it.
     """
-    if touched_only:
-        engine.con.execute(f"DELETE FROM built_identity WHERE id_hash IN {_TOUCHED}")
-        engine.con.execute(f"""INSERT INTO built_identity SELECT id_hash, customer_id, first_seen_at
-            FROM identity_map WHERE id_hash IN {_TOUCHED}""")
+    if touched_only:   # the touched rows, as :func:`stage_scope` read them (neither table changed since)
+        engine.con.execute("DELETE FROM built_identity WHERE rowid IN (SELECT _r FROM _build_bi_t)")
+        engine.con.execute("""INSERT INTO built_identity SELECT id_hash, customer_id, first_seen_at
+            FROM _build_im_t WHERE t""")
+        engine.con.execute("DROP TABLE IF EXISTS _build_im_t")
+        engine.con.execute("DROP TABLE IF EXISTS _build_bi_t")
     else:
         engine.con.execute(
             "CREATE OR REPLACE TABLE built_identity AS SELECT id_hash, customer_id, first_seen_at FROM identity_map"
@@ -166,6 +168,9 @@ def _event_key(priority: tuple[str, ...]) -> str:
     return f"CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END"
 
 
+#: Temp: the ``identity_map`` rows of the scope's customers (:func:`stage_scope_events`), every
+#: column: the compiled customers query reads it in place of the map (:mod:`percorso.build.plan`).
+SCOPE_MAP = "_build_m"
 #: The identifiers an incremental identity run re-solved since the last build.
 _TOUCHED = f"(SELECT id_hash FROM {TOUCHED})"
 
@@ -182,22 +187,41 @@ def stage_scope(engine: Engine, *, touched_only: bool = False) -> int:
     build (``identity_touched``), not the whole map. Everything is integer joins over
     identifiers and the appended events (``_build_new_rows``, staged by :func:`stage_event_rows`
     first; no scan of the history). Returns the number of customers.
+
+    Temp ``_build_nk(r, customer_id)``: the customer of each appended (or re-keyed) event.
+    With ``touched_only``, the rows of the map that (a) and (b) read, now and as of the last
+    build, are probed once each (``_build_im_t``, with ``t`` for a touched identifier, and
+    ``_build_bi_t`` with the rowids): the statement read each table two or three times
+    (five probes of 1M identifiers at 10M events), and :func:`snapshot_build_state` writes
+    ``built_identity`` from them.
     """
-    where = f" WHERE id_hash IN {_TOUCHED}" if touched_only else ""
+    con = engine.con
+    if touched_only:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_im_t AS
+            SELECT id_hash, customer_id, first_seen_at, id_hash IN {_TOUCHED} AS t FROM identity_map
+            WHERE id_hash IN (SELECT id_hash FROM {TOUCHED} UNION ALL SELECT k FROM _build_new_rows)""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_bi_t AS
+            SELECT id_hash, customer_id, first_seen_at, rowid AS _r FROM built_identity WHERE id_hash IN {_TOUCHED}""")
+        now, now_t, was = "_build_im_t", "(SELECT * FROM _build_im_t WHERE t)", "_build_bi_t"
+    else:
+        now = now_t = "identity_map"
+        was = "built_identity"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_nk AS
+        SELECT n.r, m.customer_id FROM _build_new_rows n JOIN {now} m ON m.id_hash = n.k""")
     # ``moved``: some old event of the customer may now belong to another one, or another's to
     # them (an identifier seen before changed customer, or an event's key changed): their whole
     # history is rebuilt; a customer only appended to may be rebuilt from a cut (ADR 0040)
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
         SELECT customer_id, bool_or(moved) AS moved FROM (
-            SELECT m.customer_id, false AS moved FROM _build_new_rows n JOIN identity_map m ON m.id_hash = n.k
+            SELECT customer_id, false AS moved FROM _build_nk
             UNION ALL SELECT a.customer_id, b.id_hash IS NOT NULL AND b.customer_id IS DISTINCT FROM a.customer_id FROM (
-                SELECT id_hash, customer_id, first_seen_at FROM identity_map{where}
-                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM built_identity{where}) a
-                LEFT JOIN built_identity b ON b.id_hash = a.id_hash
+                SELECT id_hash, customer_id, first_seen_at FROM {now_t}
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM {was}) a
+                LEFT JOIN {was} b ON b.id_hash = a.id_hash
             UNION ALL SELECT b.customer_id, m.id_hash IS NULL OR m.customer_id IS DISTINCT FROM b.customer_id FROM (
-                SELECT id_hash, customer_id, first_seen_at FROM built_identity{where}
-                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM identity_map{where}) b
-                LEFT JOIN identity_map m ON m.id_hash = b.id_hash
+                SELECT id_hash, customer_id, first_seen_at FROM {was}
+                EXCEPT SELECT id_hash, customer_id, first_seen_at FROM {now_t}) b
+                LEFT JOIN {now} m ON m.id_hash = b.id_hash
             UNION ALL SELECT m.customer_id, true FROM (
                 SELECT event_id, id_hash FROM identity_event_keys EXCEPT SELECT event_id, id_hash FROM built_event_keys) d
                 JOIN identity_map m USING (id_hash)
@@ -284,8 +308,8 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail
     write, for the customers that fall back to a whole rebuild.
     """
     stale = " AND r NOT IN (SELECT r FROM _build_rekeyed)" if engine.count("_build_rekeyed") else ""
-    engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_m AS SELECT id_hash, customer_id, id_type, id_value
-        FROM identity_map WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {SCOPE_MAP} AS SELECT id_hash, customer_id, id_type, id_value,
+        first_seen_at FROM identity_map WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
     # a fast tail customer's old events are not even listed: their state stands for them (ADR 0040)
     old = " WHERE customer_id NOT IN (SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL AND fast)" if tail else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_picked AS

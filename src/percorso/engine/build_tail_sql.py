@@ -59,9 +59,10 @@ CUT_TABLES = ("touchpoints", "orders", "record_updates")
 #: The stored rows of the tail customers each kept table holds: (stored table, columns read;
 #: ``_r`` is the row's rowid, for the delete). One definition: :func:`stage_carry` reads them,
 #: :func:`empty_inputs` takes their types.
+_TP_OLD = ("rowid AS _r, customer_id, occurred_at, {event_id} AS event_id, seq, source_system, channel, channel_rule, "
+           "online, order_id, stage")
 _KEPT: dict[str, tuple[str, str]] = {
-    "_build_tp_old": ("touchpoints", "rowid AS _r, customer_id, occurred_at, event_id, seq, source_system, channel, "
-                      "channel_rule, online, order_id, stage"),
+    "_build_tp_old": ("touchpoints", _TP_OLD.format(event_id="event_id")),
     "_build_ru_old": ("record_updates", "rowid AS _r, customer_id, occurred_at, event_id"),
     "_build_orders_old": ("orders", "rowid AS _r, customer_id, occurred_at, is_return, revenue, store_id"),
 }
@@ -102,8 +103,8 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_new_ev0 AS SELECT rowid AS r, event_id, occurred_at, order_id,
         store_id FROM events WHERE rowid > ?""", [after_rowid])
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_new_ev AS
-        SELECT n.r, n.event_id, n.occurred_at, n.order_id, n.store_id, m.customer_id FROM _build_new_ev0 n
-        JOIN _build_new_rows k ON k.r = n.r JOIN identity_map m ON m.id_hash = k.k""")
+        SELECT n.r, n.event_id, n.occurred_at, n.order_id, n.store_id, k.customer_id FROM _build_new_ev0 n
+        JOIN _build_nk k ON k.r = n.r""")
     con.execute("DROP TABLE _build_new_ev0")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cut AS
         SELECT s.customer_id, CASE WHEN {bool(tail)} AND NOT s.moved AND n.n = n.n_at THEN n.t0 END AS t0,
@@ -181,13 +182,14 @@ def _mark_fast(engine: Engine) -> None:
         AND customer_id NOT IN (SELECT customer_id FROM _build_cust_old)""")
 
 
-def _stored_rows(engine: Engine, target: str) -> None:
-    """Temp ``target`` (:data:`_KEPT`): its columns of the rows of its stored table whose customer
-    is a slow tail customer (found by :func:`stage_cut`'s probe, then read by rowid)."""
-    table, columns = _KEPT[target]
+def _stored_rows(engine: Engine, target: str, columns: str | None = None) -> None:
+    """Temp ``target`` (:data:`_KEPT`): its columns (or ``columns``) of the rows of its stored
+    table whose customer is a slow tail customer (found by :func:`stage_cut`'s probe, then read
+    by rowid)."""
+    table, kept = _KEPT[target]
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT r FROM {_ROWS[table]}
         WHERE customer_id IN {_SLOW}""")
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {columns} FROM {table}
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {columns or kept} FROM {table}
         WHERE rowid IN (SELECT r FROM _build_old_r)""")
     engine.con.execute("DROP TABLE IF EXISTS _build_old_r")
 
@@ -208,7 +210,11 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
     ``session_id`` column (a distinct string per row, read by rowid at the cost of every block
     of it: 62 MB at 10M touchpoints) is not read."""
     con = engine.con
-    _stored_rows(engine, "_build_tp_old")
+    # the kept touchpoints' event ids are read only for the customers query, which joins them to
+    # the contact profiles: a project with none leaves them NULL (the column by rowid, every
+    # block of it holding a kept row: 35 of the 80 ms of this read at 10M touchpoints, cold)
+    ids = "event_id" if engine.count("contact_profiles") else "NULL::VARCHAR"
+    _stored_rows(engine, "_build_tp_old", _TP_OLD.format(event_id=ids))
     # an order id met across the cut; for a fast customer, one of their stored touchpoints (the
     # order-id column probed for the new events' ids only)
     con.execute(f"""UPDATE _build_cut SET t0 = NULL WHERE t0 IS NOT NULL AND customer_id IN (
@@ -234,9 +240,11 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
         starts AS (SELECT customer_id, count(*) FILTER (_start) - 1 AS c_sno,
                           max(occurred_at) FILTER (_start) AS open_at FROM st GROUP BY ALL),
         -- the last kept row is in the open session (the rows from its start on), and has the
-        -- highest position (every event before the cut is a kept row: split_picked)
+        -- highest position (every event before the cut is a kept row: split_picked); ``seq``
+        -- numbers a customer's rows in the order of (time, event id): the latest informative
+        -- row by it, the event ids not read
         last AS (SELECT customer_id, max(occurred_at) AS c_last_at, max(seq) AS c_seq,
-                        arg_max(channel, {{'at': occurred_at, 'id': event_id}}) FILTER ({informative}) AS c_nd,
+                        arg_max(channel, seq) FILTER ({informative}) AS c_nd,
                         max(occurred_at) FILTER ({informative}) AS c_nd_at
                  FROM pre GROUP BY ALL),
         -- the open session's web rows: their channels and rules (all 'Direct', or one channel and rule)
@@ -403,12 +411,18 @@ def empty_inputs(engine: Engine) -> None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({cols})")
 
 
-def cut_gone(engine: Engine, table: str) -> None:
+def fast_fallen_back(engine: Engine) -> bool:
+    """Whether a fast tail customer fell back to a whole rebuild (see :func:`cut_gone`)."""
+    return bool(engine.con.execute("SELECT count(*) FROM _build_cut WHERE fast AND t0 IS NULL").fetchall()[0][0])
+
+
+def cut_gone(engine: Engine, table: str, *, fallen: bool) -> None:
     """Temp ``_build_gone(r)`` for a table of :data:`CUT_TABLES`: the rows of the scope's
     customers (:func:`stage_cut`'s probe), except a tail customer's rows before their cut, which
     stay (their times were read with the kept rows: no read of ``table`` here). The fast
-    customers that fell back, left out of the probe, are probed here."""
-    if engine.con.execute("SELECT count(*) FROM _build_cut WHERE fast AND t0 IS NULL").fetchall()[0][0]:
+    customers that fell back (``fallen``: :func:`fast_fallen_back`), left out of the probe, are
+    probed here."""
+    if fallen:
         engine.con.execute(f"""INSERT INTO {_ROWS[table]} SELECT rowid AS r, customer_id FROM {table}
             WHERE customer_id IN (SELECT customer_id FROM _build_cut WHERE fast AND t0 IS NULL)""")
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS

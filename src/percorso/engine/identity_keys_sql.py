@@ -103,10 +103,12 @@ def append_event_key_exceptions(engine: Engine, priority: tuple[str, ...], after
 
 def create_event_views(engine: Engine, priority: tuple[str, ...]) -> None:
     """(Re)create the views ``events_identified`` and ``event_customers`` (see the module doc)."""
+    # a table written by an earlier version (one look-up of both names: information_schema,
+    # twice, took ~2.5 ms of every incremental build)
+    tables = {r[0] for r in engine.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('event_customers', 'events_identified')").fetchall()}
     for name in ("event_customers", "events_identified"):
-        kind = engine.con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?",
-                                  [name]).fetchall()
-        if kind and kind[0][0] != "VIEW":     # a table written by an earlier version
+        if name in tables:
             engine.run(f"DROP TABLE {name}")
     engine.run(f"""CREATE OR REPLACE VIEW events_identified AS
         WITH k AS (SELECT e.*, e.rowid AS event_row, CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END

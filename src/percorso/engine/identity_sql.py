@@ -295,16 +295,17 @@ def write_flags(engine: Engine, sol: Any) -> None:
         engine.con.unregister("_id_flag_in")
 
 
-def stage_components(engine: Engine, labels: Any) -> None:
+def stage_components(engine: Engine, labels: Any, identifiers: str = "identity_identifiers") -> None:
     """Temp ``_id_comp`` (label, identifier, first seen) and ``_id_lab`` (label, smallest identifier).
 
-    ``labels`` holds (id_hash, label) of every usable identifier.
+    ``labels`` holds (id_hash, label) of every usable identifier; ``identifiers``: the table
+    their rows are read from (a region's own rows, or the whole table).
     """
     engine.con.register("_id_labels", labels)
     try:
-        engine.run("""CREATE OR REPLACE TEMP TABLE _id_comp AS
+        engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_comp AS
             SELECT l.label, n.id_type, n.id_value, n.first_seen_at, n.id_hash
-            FROM _id_labels l JOIN identity_identifiers n USING (id_hash)""")
+            FROM _id_labels l JOIN {identifiers} n USING (id_hash)""")
     finally:
         engine.con.unregister("_id_labels")
     # min over (type, value) = min over 'type:value' (no kind name is a prefix of another);
