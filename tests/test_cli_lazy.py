@@ -85,7 +85,17 @@ def test_a_command_process_collects_garbage_less_often_and_not_at_exit(monkeypat
 
 
 _JOURNEY_PROCESS = """
-import json, os, runpy, sys
+import json, os, runpy, sys, threading
+first = {}
+
+
+class Who:   # which thread imports pandas
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas":
+            first.setdefault(name, threading.current_thread().name)
+
+
+sys.meta_path.insert(0, Who())
 sys.argv = ["percorso", *sys.argv[1:]]
 try:
     runpy.run_module("percorso", run_name="__main__")
@@ -93,15 +103,17 @@ except SystemExit as exc:
     code = exc.code
 dialects = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("ibis.backends.sql.compilers.")
                   and not m.rsplit(".", 1)[1].startswith("_") and m.rsplit(".", 1)[1] != "base")
-print(json.dumps({"code": code, "dialects": dialects, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
+print(json.dumps({"code": code, "dialects": dialects, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "pandas_by": first.get("pandas")}))
 """
 
 
-@pytest.mark.parametrize("argv", [["paths", "transitions"], ["funnel", "page_view", "purchase"]])
+@pytest.mark.parametrize("argv", [["paths", "transitions"], ["paths", "top"], ["funnel", "page_view", "purchase"]])
 def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_path, argv):
-    """``percorso paths transitions`` as a user runs it (issue 15): of Ibis's twenty dialect
-    compilers only DuckDB's (percorso.engine.ibis_compilers), and numpy without OpenBLAS's
-    thread pool (a frame of aggregates uses none); the answer is the in-process one."""
+    """A journey command as a user runs it (issue 15): of Ibis's twenty dialect compilers only
+    DuckDB's (percorso.engine.ibis_compilers), numpy without OpenBLAS's thread pool (a frame of
+    aggregates uses none), pandas imported on the thread that runs while DuckDB works
+    (percorso.engine.imports_meanwhile); the answer is the in-process one."""
     import json
     import os
     import subprocess
@@ -120,5 +132,6 @@ def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_pa
     done = subprocess.run([sys.executable, "-c", _JOURNEY_PROCESS, *line], capture_output=True, text=True,
                           env={**env, "PYTHONPATH": str(src)}, timeout=120)
     *answer, last = done.stdout.strip().splitlines()
-    assert json.loads(last) == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1"}, done.stderr
+    assert json.loads(last) == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1",
+                                "pandas_by": "percorso-imports"}, done.stderr
     assert json.loads("\n".join(answer)) == json.loads(cli(*line))

@@ -59,7 +59,10 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     """
     from percorso.cli.common import console, one_blas_thread, write_figure
 
+    from percorso.engine.imports_meanwhile import want
+
     one_blas_thread()   # the answer is a frame of aggregates: numpy, no BLAS routine
+    want("pandas")      # imported while the engine works (the answer is a pandas frame)
     chart_only = out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill
     if chart_only:
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table

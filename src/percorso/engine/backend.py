@@ -296,8 +296,20 @@ class Engine:
         return [] if rel is None else list(rel.columns)
 
     def execute(self, expr: Any) -> pd.DataFrame:
-        """Run an Ibis expression and return a pandas frame (aggregates and pages only)."""
-        return self.ibis.execute(expr)
+        """Run an Ibis expression and return a pandas frame (aggregates and pages only).
+
+        The first one of a process imports pandas while DuckDB runs it (Ibis's ``execute``
+        imports it before; :mod:`percorso.engine.imports_meanwhile`), and converts the Arrow
+        result as Ibis does (:func:`_ibis_frame`).
+        """
+        if "pandas" in sys.modules:
+            return self.ibis.execute(expr)
+        from percorso.engine.imports_meanwhile import meanwhile
+
+        rel = self.ibis._to_duckdb_relation(expr)   # Ibis's execute: the statement, memtables registered
+        with meanwhile("pandas"):
+            table = rel.to_arrow_table()
+        return _ibis_frame(expr, table)
 
     def execute_bound(self, key: Any, make: Callable[[str], Any], value: str) -> Any:
         """``self.execute(make(value))``, the Ibis expression compiled once per ``key``.
@@ -550,9 +562,12 @@ class Engine:
         Why: an analysis that reads the same derived rows several times (a main table, totals,
         an *other* row) computes them once; drop it with :meth:`drop_temp` when done.
         """
+        from percorso.engine.imports_meanwhile import meanwhile
+
         name = name or temp_name()
         sql = expr if isinstance(expr, str) else self.compile(expr)
-        self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {sql}")
+        with meanwhile():   # what the command wants next (a journey command: pandas)
+            self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {sql}")
         return self.ibis.table(name)
 
     def drop_temp(self, table: Any) -> None:

@@ -242,8 +242,6 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
     drill_by = ('step', 'breakdown')  # frame columns that name a cell's customers (selectors)
 
     def calculate(self) -> FunnelResult:
-        import pandas as pd
-
         ev = self.engine.temp_table(funnel_steps(self.engine, self.query))
         p = self.engine.temp_table(progress(self.engine, self.query, ev))
         try:

@@ -110,8 +110,6 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         return transition_rows(journey_steps(self.engine, q, breakdown=q.breakdown), q.include_ends, first=first)
 
     def calculate(self) -> TransitionsResult:
-        import pandas as pd
-
         q = self.query
         keys = ["breakdown", "from_node", "to_node"] if q.breakdown else ["from_node", "to_node"]
         # a journey of the customer scope is its customer: the customers with a transition are
@@ -152,6 +150,8 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
             n_pairs = total = customers = other = 0
         frame = got[[*keys, "transitions", "customers", "share_of_from", "median_minutes"]]
         if n_pairs > len(frame):
+            import pandas as pd   # here: imported while the engine ran the statement (engine.execute)
+
             frame = pd.concat([frame, pd.DataFrame([{
                 "from_node": f"other ({n_pairs - len(frame)} coppie / pairs)", "to_node": "",
                 "transitions": total - int(frame["transitions"].sum()),
