@@ -110,6 +110,13 @@ class JourneyQuery(AnalysisQuery):
             node_column_check(part)
         return value
 
+    @property
+    def journey_is_customer(self) -> bool:
+        """Whether each journey is a whole customer (``scope="customer"``): its ``journey_id`` is
+        the customer id (:func:`journey_steps`), so an analysis counts journeys as customers and
+        need not carry or count the customer id apart."""
+        return self.scope == "customer"
+
     def typed_steps(self) -> tuple[str, ...]:
         """Node labels the user typed (funnel steps, anchors), read by :func:`resolve_steps`."""
         return ()
@@ -291,7 +298,7 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     if query.clean:
         cases = [(label.re_search(pattern), ibis.literal(alias)) for pattern, alias in query.clean]
         label = ibis.cases(*cases, else_=label)
-    journey = t.session_id if query.scope == "session" else t.customer_id
+    journey = t.customer_id if query.journey_is_customer else t.session_id
     s = t.select(
         journey_id=journey.fill_null(t.customer_id),
         customer_id=t.customer_id,

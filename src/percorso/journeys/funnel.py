@@ -118,7 +118,7 @@ def funnel_steps(engine: Any, q: FunnelQuery) -> ir.Table:
     only = wanted if q.order != "strict" and not q.breakdown and not q.collapse_repeats else None
     s = journey_steps(engine, q, breakdown=q.breakdown, only_nodes=only)
     # a journey of the customer scope is its customer (:func:`progress` puts the id back)
-    who = [] if q.scope == "customer" else ["customer_id"]
+    who = [] if q.journey_is_customer else ["customer_id"]
     ev = s.select("journey_id", *who, "step", "occurred_at", "node", "breakdown")
     if q.breakdown and q.breakdown_attribution == "first_touch":
         return ev.filter(ev.node.isin(wanted) | (ev.step == 1))  # the first touchpoint carries the breakdown
@@ -138,7 +138,7 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
     n = len(q.steps)
     window = ibis.interval(seconds=int(q.window.total_seconds()))
     # a journey of the customer scope is its customer: the id is put back at the end, not carried
-    carried = [] if q.scope == "customer" else ["customer_id"]
+    carried = [] if q.journey_is_customer else ["customer_id"]
     first = ev.filter(_matches(ev.node, q.steps[0]))
     chain = first.select("journey_id", *carried, s1=first.step, t1=first.occurred_at)
     for i in range(2, n + 1):

@@ -145,7 +145,7 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         q = self.query
         if q.start is None and q.end is None and not q.breakdown and not q.collapse_repeats:
             per = whole_journey_paths(journey_steps(self.engine, q, numbered=False), q.max_steps,
-                                      per_customer=q.scope == "customer")
+                                      per_customer=q.journey_is_customer)
             return per.filter(per.converting) if q.converting_only else per
         steps = anchored_steps(journey_steps(self.engine, q, breakdown=q.breakdown), q.start, q.end)
         per = journey_paths(steps, q.max_steps)
@@ -166,7 +166,7 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         keys = ["breakdown", "path"] if q.breakdown else ["path"]
         # a journey of the customer scope is its customer: counting journeys counts customers,
         # no distinct count of ids (per path and in total: a third of the queries after the paths)
-        one_each = q.scope == "customer"
+        one_each = q.journey_is_customer
         customers = per.count() if one_each else per.customer_id.nunique()
         grouped = per.group_by(keys).aggregate(
             journeys=per.count(), customers=customers,

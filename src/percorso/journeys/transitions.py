@@ -115,7 +115,7 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # a journey of the customer scope is its customer: the customers with a transition are
         # the journeys' first transitions, counted with the pairs instead of a distinct count
         # over every transition (one read of the rows fewer)
-        by_first = q.scope == "customer" and not q.include_ends
+        by_first = q.journey_is_customer and not q.include_ends
         rows = self._rows(first=by_first).select("customer_id", *keys, "minutes", *(["_first"] if by_first else []))
         firsts = {"_firsts": rows._first.sum()} if by_first else {}
         if median_by_counts(self.engine, self.engine.count("touchpoints")):
