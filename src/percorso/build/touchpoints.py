@@ -30,6 +30,7 @@ from percorso.journeys.stages import assign_stages
 #: Ad-platform rows without UTM tags: (platform, is_impression) → (utm_source, utm_medium).
 #: Auto-tagged clicks (gclid, fbclid) and impressions carry no UTMs; without this mapping
 #: they would fall into ``Direct``. Google impressions in the demo are display network ones.
+#: A row of the ``ads`` source not in the table is still paid: its medium is :data:`AD_DEFAULT_MEDIUM`.
 AD_PLATFORM_TAGS: dict[tuple[str, bool], tuple[str, str]] = {
     ("google", False): ("google", "cpc"),
     ("google", True): ("google", "display"),
@@ -43,11 +44,27 @@ AD_PLATFORM_TAGS: dict[tuple[str, bool], tuple[str, str]] = {
     ("bing", False): ("bing", "cpc"),
     ("tiktok", False): ("tiktok", "paid_social"),
     ("tiktok", True): ("tiktok", "paid_social"),
+    ("microsoft", True): ("bing", "cpm"),
+    ("bing", True): ("bing", "cpm"),
 }
+#: The medium of an ad row the table does not name (another platform, or no platform), by
+#: whether it is an impression: the source is the platform as written. Before, such a row had
+#: no medium, and the GA4 rules read the platform as a referrer: 2M ad events with a quarter
+#: of them Bing impressions put 265,758 paid impressions in Organic Search; LinkedIn or
+#: Pinterest ads would have been Organic Social. ``cpc``/``cpm`` match the paid rules'
+#: ``.*cp.*`` (Paid Search/Social/Shopping by the source, else Paid Other), ``cpm`` Display's list.
+AD_DEFAULT_MEDIUM: dict[bool, str] = {False: "cpc", True: "cpm"}
 
 def _ad_tags(t: ir.Table) -> ir.Table:
-    """Fill UTM source/medium/campaign of ad-platform rows that have none."""
-    platform = json_value(t.properties, "platform", "string").lower()
+    """Fill UTM source/medium/campaign of ad-platform rows that have none.
+
+    The platform is read from the properties once, into a column the cases compare: written
+    into each case, it was parsed out of the JSON text up to 25 times per ad row (the engine
+    does not share an expression between the branches of a ``CASE``), in both the sessions
+    and the rows query (2M ad events and 1M visits: the full build 12.5-12.9 -> 10.3-11.1 s).
+    """
+    t = t.mutate(_ad_platform=json_value(t.properties, "platform", "string").lower())
+    platform = t._ad_platform
     impression = t.event_type == "ad_impression"
     src_cases = [((platform == p) & (impression if imp else ~impression), ibis.literal(s))
                  for (p, imp), (s, _m) in AD_PLATFORM_TAGS.items()]
@@ -56,10 +73,11 @@ def _ad_tags(t: ir.Table) -> ir.Table:
     is_ad = (t.source_system == "ads") & t.utm_source.isnull()
     return t.mutate(
         utm_source=is_ad.ifelse(ibis.cases(*src_cases, else_=platform), t.utm_source),
-        utm_medium=is_ad.ifelse(ibis.cases(*med_cases, else_=ibis.null("string")), t.utm_medium),
+        utm_medium=is_ad.ifelse(ibis.cases(*med_cases, else_=impression.ifelse(
+            AD_DEFAULT_MEDIUM[True], AD_DEFAULT_MEDIUM[False])), t.utm_medium),
         utm_campaign=((t.source_system == "ads") & t.utm_campaign.isnull()).ifelse(
             json_value(t.properties, "campaign", "string").lower(), t.utm_campaign),
-    )
+    ).drop("_ad_platform")
 
 
 #: Event types that make an order (a negative or return one is a return).
