@@ -68,3 +68,24 @@ def test_the_build_queries_read_the_platform_once(proj, tmp_path):
     for step in ("_build_sessions", "_build_touchpoints"):
         assert plan[step].count("'$.platform'") == once, step
     assert json.loads(plan["_build_events_columns"])   # the plan is whole
+
+
+def test_a_project_built_by_the_previous_derivation_is_built_again_in_full(proj, tmp_path, monkeypatch):
+    """Its Bing impressions were Organic Search: an incremental build would keep those rows."""
+    from percorso.build import runner
+
+    path = tmp_path / "ads.csv"
+    path.write_text("click_event_id,timestamp,event,platform,anonymous_id\n"
+                    "k1,2025-03-01T10:00:00Z,impression,bing,c1\n", encoding="utf-8")
+    ingest(proj, "ads", path)
+    monkeypatch.setattr(runner, "DERIVATION_VERSION", runner.DERIVATION_VERSION - 1)
+    assert run_build(proj).mode == "full"
+    more = tmp_path / "more.csv"
+    more.write_text("click_event_id,timestamp,event,platform,anonymous_id\n"
+                    "k2,2025-03-02T10:00:00Z,click,bing,c1\n", encoding="utf-8")
+    ingest(proj, "ads", more)
+    assert run_build(proj).mode == "incremental"       # same version: incremental
+    monkeypatch.undo()
+    assert run_build(proj).mode == "full"              # a newer derivation: everything again
+    assert proj.engine.con.execute("SELECT list_sort(list(channel)) FROM touchpoints").fetchall()[0][0] == \
+        ["Paid Search", "Paid Search"]

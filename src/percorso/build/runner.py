@@ -67,12 +67,19 @@ class BuildReport:
         return asdict(self)
 
 
+#: The version of what the build derives from the same events and settings. A change of the
+#: derivation itself (not of a setting) raises it, so the next build of a project built before
+#: is a full one and no table mixes rows of two derivations. 2 (2026-12): ad events without
+#: UTMs get a paid medium (``touchpoints.AD_DEFAULT_MEDIUM``); Bing impressions were Organic Search.
+DERIVATION_VERSION = 2
+
+
 def _settings_fingerprint(project: Project) -> str:
     import hashlib
     import json
 
     st = project.settings
-    text = json.dumps({"stages": st.stages, "gap": st.build.session_gap_minutes,
+    text = json.dumps({"derivation": DERIVATION_VERSION, "stages": st.stages, "gap": st.build.session_gap_minutes,
                        "time_zone": st.project.time_zone,  # the local days of every touchpoint
                        "channels": st.channels.model_dump()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
