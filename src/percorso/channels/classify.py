@@ -97,8 +97,11 @@ def classify(table: Any, rules: ChannelRules) -> Any:
     ext = rh.notnull() & (ph.isnull() | (rh != ph))
     src = ibis.cases((utm, t[_TMP + "s"].fill_null(NOT_SET)), (ext, rh), else_=ibis.literal(DIRECT_SOURCE))
     t = t.mutate(**{_TMP + "utm": utm, _TMP + "ext": ext, _TMP + "src": src})
-    # one category lookup serves both the referrer medium and the rules (src = host there)
-    t = t.mutate(**{_TMP + "cat": _category(t[_TMP + "src"].re_replace(r"^www\.", ""), rules.categories)})
+    # one category lookup serves both the referrer medium and the rules (src = host there); its
+    # key is a column of its own: written into each category's branch, the engine ran the
+    # regular expression once per branch (five per row; ~0.4 s of 10M rows on 2 cores)
+    t = t.mutate(**{_TMP + "key": t[_TMP + "src"].re_replace(r"^www\.", "")})
+    t = t.mutate(**{_TMP + "cat": _category(t[_TMP + "key"], rules.categories)})
     ext, cat = t[_TMP + "ext"], t[_TMP + "cat"]
     t = t.mutate(**{
         _TMP + "med": ibis.cases(
