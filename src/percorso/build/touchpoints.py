@@ -63,19 +63,21 @@ def _ad_tags(t: ir.Table) -> ir.Table:
     does not share an expression between the branches of a ``CASE``), in both the sessions
     and the rows query (2M ad events and 1M visits: the full build 12.5-12.9 -> 10.3-11.1 s).
     """
-    t = t.mutate(_ad_platform=json_value(t.properties, "platform", "string").lower())
-    platform = t._ad_platform
+    # only an ad row's properties are parsed (not every event's: two JSON reads a row)
+    t = t.mutate(_ad_platform=(t.source_system == "ads").ifelse(
+        json_value(t.properties, "platform", "string").lower(), ibis.null("string")))
+    ads, platform = t.source_system == "ads", t._ad_platform
     impression = t.event_type == "ad_impression"
     src_cases = [((platform == p) & (impression if imp else ~impression), ibis.literal(s))
                  for (p, imp), (s, _m) in AD_PLATFORM_TAGS.items()]
     med_cases = [((platform == p) & (impression if imp else ~impression), ibis.literal(m))
                  for (p, imp), (_s, m) in AD_PLATFORM_TAGS.items()]
-    is_ad = (t.source_system == "ads") & t.utm_source.isnull()
+    is_ad = ads & t.utm_source.isnull()
     return t.mutate(
         utm_source=is_ad.ifelse(ibis.cases(*src_cases, else_=platform), t.utm_source),
         utm_medium=is_ad.ifelse(ibis.cases(*med_cases, else_=impression.ifelse(
             AD_DEFAULT_MEDIUM[True], AD_DEFAULT_MEDIUM[False])), t.utm_medium),
-        utm_campaign=((t.source_system == "ads") & t.utm_campaign.isnull()).ifelse(
+        utm_campaign=(ads & t.utm_campaign.isnull()).ifelse(
             json_value(t.properties, "campaign", "string").lower(), t.utm_campaign),
     ).drop("_ad_platform")
 
