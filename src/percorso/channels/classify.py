@@ -99,7 +99,7 @@ def classify(table: Any, rules: ChannelRules) -> Any:
     t = t.mutate(**{_TMP + "utm": utm, _TMP + "ext": ext, _TMP + "src": src})
     # one category lookup serves both the referrer medium and the rules (src = host there); its
     # key is a column of its own: written into each category's branch, the engine ran the
-    # regular expression once per branch (five per row; ~0.4 s of 10M rows on 2 cores)
+    # regular expression once per branch (five per row; that CASE over 10M rows: 2.19 -> 1.80 s)
     t = t.mutate(**{_TMP + "key": t[_TMP + "src"].re_replace(r"^www\.", "")})
     t = t.mutate(**{_TMP + "cat": _category(t[_TMP + "key"], rules.categories)})
     ext, cat = t[_TMP + "ext"], t[_TMP + "cat"]
