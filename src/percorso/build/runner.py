@@ -71,7 +71,9 @@ class BuildReport:
 #: derivation itself (not of a setting) raises it, so the next build of a project built before
 #: is a full one and no table mixes rows of two derivations. 2 (2026-12): ad events without
 #: UTMs get a paid medium (``touchpoints.AD_DEFAULT_MEDIUM``); Bing impressions were Organic Search.
-DERIVATION_VERSION = 2
+#: 3: a clickstream's channel column is its events' channel (ADR 0055; the events of an older
+#: project get it by the database's migration 4), where every such event was Direct.
+DERIVATION_VERSION = 3
 
 
 def _settings_fingerprint(project: Project) -> str:

@@ -565,13 +565,29 @@ def json_keys(engine: Engine, stage: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def event_type_table(engine: Engine, name: str, mapping: dict[str, str]) -> None:
-    """Temp table (key, event_type) for names → canonical types (keys already normalised).
+def event_type_table(engine: Engine, name: str, mapping: dict[str, str], value: str = "event_type") -> None:
+    """Temp table (k, ``value``) for names → canonical types (keys already normalised); with
+    ``value="channel"``, channel labels → channel names (:func:`channel_map`).
 
     Made from two bound lists, not a registered Arrow table: registering one makes DuckDB's
     module import pandas (~0.15 s of every import process that needs nothing else of it)."""
     engine.con.execute(f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT unnest(?::VARCHAR[]) AS k, "
-                       "unnest(?::VARCHAR[]) AS event_type", [list(mapping), list(mapping.values())])
+                       f"unnest(?::VARCHAR[]) AS {qi(value)}", [list(mapping), list(mapping.values())])
+
+
+def channel_map(engine: Engine, typed: str, name: str, labels: dict[str, str]) -> None:
+    """Temp table ``name`` (raw, channel): the channel of each *distinct* label of the good rows'
+    ``channel`` (a clickstream's own channel column): the name ``labels`` gives its normalised
+    form (:data:`percorso.events.channel_labels.CHANNEL_LABELS` and the source's own), else the
+    label as written. Joined back by value in the events insert, as the page URLs are: a file
+    repeats a handful of labels over millions of rows."""
+    event_type_table(engine, "_ing_chlabels", labels, "channel")
+    key = "replace(replace(lower(trim(d.raw)), ' ', '_'), '-', '_')"
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, coalesce(l.channel, nullif(trim(d.raw), '')) "
+        f"AS channel FROM (SELECT DISTINCT channel AS raw FROM {qi(typed)} WHERE _reason IS NULL "
+        f"AND channel IS NOT NULL) d LEFT JOIN _ing_chlabels l ON l.k = {key}")
+    engine.con.execute("DROP TABLE _ing_chlabels")
 
 
 def name_key_expr(col: str) -> str:

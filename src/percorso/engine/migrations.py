@@ -29,6 +29,22 @@ def _events_ddl() -> str:
     return f"CREATE TABLE IF NOT EXISTS events (\n  {cols}\n)"
 
 
+def _clickstream_channels_sql() -> str:
+    """A clickstream's channel column, kept only in ``properties`` by the ingest before ADR 0055,
+    as the event's channel: its label translated as the ingest now does (the built-in labels;
+    a source's own ``channel.<label>`` entries are not known here), else as written."""
+    from percorso.events.channel_labels import CHANNEL_LABELS
+
+    keys = ", ".join(f"'$.{k}'" for k in ("channel", "Channel", "CHANNEL", "canale", "Canale", "CANALE"))
+    label = f"list_filter(json_extract_string(properties, [{keys}]), lambda x: nullif(trim(x), '') IS NOT NULL)[1]"
+    key = f"replace(replace(lower(trim({label})), ' ', '_'), '-', '_')"
+    cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN '{v.replace(chr(39), chr(39) * 2)}'"
+                     for k, v in CHANNEL_LABELS.items())
+    return (f"UPDATE events SET channel = CASE {key} {cases} ELSE trim({label}) END "
+            f"WHERE source_kind IN ('clickstream', 'generic') AND channel IS NULL AND properties IS NOT NULL "
+            f"AND json_valid(properties) AND {label} IS NOT NULL")
+
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -74,6 +90,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 source_name VARCHAR, source_file VARCHAR, source_line BIGINT, ingest_run_id VARCHAR,
                 replaced_at TIMESTAMP, replaced_by_run VARCHAR)""",
         ],
+    ),
+    (
+        4,
+        "a clickstream's channel column is the events' channel (ADR 0055)",
+        [_clickstream_channels_sql()],
     ),
 ]
 REQUIRED_TABLES = ("events", "quarantine", "ingest_runs", "pii_vault", "campaign_costs", "contact_profiles",

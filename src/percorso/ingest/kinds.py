@@ -111,6 +111,10 @@ _CLICK: F = {
     "revenue": ("num", ("revenue", "value", "amount", "importo")),
     "currency": ("str", ("currency", "valuta")),
     "order_id": ("str", ("order_id", "transaction_id", "ordine")),
+    # the exporter's channel of the event, translated by percorso.events.channel_labels; the
+    # column also stays in ``properties`` as written
+    "channel": ("str", ("channel", "canale", "channel_group", "default_channel_group", "traffic_channel",
+                        "marketing_channel", "canale_marketing")),
     **{k: v for k, v in _ID.items() if k not in ("user_id", "anonymous_id")}, **_WEBISH,
 }
 
@@ -260,7 +264,7 @@ def resolve_columns(kind: Kind, columns: list[str], mapping: dict[str, str]) -> 
     out: dict[str, str] = {}
     used: set[str] = set()
     for fld, col in mapping.items():
-        if fld.startswith("event."):
+        if fld.startswith(("event.", "channel.")):
             continue
         real = by_norm.get(norm_name(col))
         if real is not None:
@@ -281,3 +285,8 @@ def resolve_columns(kind: Kind, columns: list[str], mapping: dict[str, str]) -> 
 def event_map_from_mapping(mapping: dict[str, str]) -> dict[str, str]:
     """Per-source event names: ``mapping = {"event.Video Played" = "page_view"}``."""
     return {k[len("event."):]: v for k, v in mapping.items() if k.startswith("event.")}
+
+
+def channel_labels_from_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    """Per-source channel labels: ``mapping = {"channel.Partner" = "Affiliates"}``."""
+    return {k[len("channel."):]: v for k, v in mapping.items() if k.startswith("channel.")}

@@ -25,11 +25,12 @@ from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
 from percorso.errors import DiskFull, EngineError, InputError
 from percorso.events import EVENT_TYPE_ALIASES, EVENT_TYPES
+from percorso.events.channel_labels import CHANNEL_LABELS, label_key
 from percorso.events.schema import EVENT_COLUMN_NAMES, SCHEMA_VERSION
 from percorso.identity.normalize import keyed_hash, normalize_distinct
 from percorso.ingest import plan as P
 from percorso.ingest import reasons as R
-from percorso.ingest.kinds import KINDS, Kind, event_map_from_mapping, resolve_columns
+from percorso.ingest.kinds import KINDS, Kind, channel_labels_from_mapping, event_map_from_mapping, resolve_columns
 from percorso.ingest.readers import (
     csv_layout,
     file_format,
@@ -457,7 +458,8 @@ def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, 
             f"columns in the file: {', '.join(cols)}. Expected ({hints}), or declare it in percorso.toml "
             f"[sources.NAME] mapping = {{{missing[0]} = \"your column\"}}", code="mapping_missing")
     if kind.keep_other_columns:
-        rest = _rest_expr(cols, set(found.values()), json_lines)
+        # the channel column is read as the channel and kept as written too (nothing of the file lost)
+        rest = _rest_expr(cols, set(found.values()) - {found.get("channel")}, json_lines)
         if rest:
             sources["_rest"] = ("json", ("sql", rest))
     return sources
@@ -513,6 +515,14 @@ def event_name_table(kind: Kind, src: Any) -> dict[str, str]:
     table.update(EVENT_TYPE_ALIASES)
     table.update({P.norm_event(k): v for k, v in kind.event_map.items()})
     table.update({P.norm_event(k): v for k, v in event_map_from_mapping(src.mapping).items()})
+    return table
+
+
+def channel_label_table(src: Any) -> dict[str, str]:
+    """Normalised channel label → channel name for a source: the built-in labels, then the
+    source's own (``mapping = {"channel.Partner" = "Affiliates"}``)."""
+    table = dict(CHANNEL_LABELS)
+    table.update({label_key(k): v for k, v in channel_labels_from_mapping(src.mapping).items()})
     return table
 
 
@@ -595,6 +605,8 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     elif kind.channel_by_type:
         e["channel"] = "CASE " + " ".join(f"WHEN t._evt = {ql(k)} THEN {ql(v)}" for k, v in
                                           kind.channel_by_type.items()) + " END"
+    elif "channel" in present:   # a clickstream's own channel column, by its label (_write_events)
+        e["channel"] = A("ch.channel")
     else:
         e["channel"] = "NULL"
     extras = [x for x in kind.extras if x in present]
@@ -612,10 +624,13 @@ def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run
     if "page_url" in sources:
         eng.run(f"CREATE OR REPLACE TEMP TABLE _ing_urls AS {P.url_map_sql(typed)}")
         url_join = [("_ing_urls", "page_url", "u")]
+    if "channel" in sources and not (kind.channel or kind.channel_by_type):
+        S.channel_map(eng, typed, "_ing_channels", channel_label_table(src))
+        url_join.append(("_ing_channels", "channel", "ch"))
     body = S.typed_body(typed, exprs, joins + url_join, group=agg)
     S.insert_dedup(eng, "events", "event_id", list(EVENT_COLUMN_NAMES), body, typed=typed, grouped=agg,
                    distinct_keys=distinct_keys, key=P.record_key(kind))
-    S.drop_temp(eng, "_ing_urls")
+    S.drop_temp(eng, "_ing_urls", "_ing_channels")
 
 
 def _write_profiles(eng, typed, sources, joins, source_name) -> None:  # noqa: ANN001

@@ -72,6 +72,9 @@ def kind_markdown(kind: Kind) -> str:
     if kind.channel or kind.channel_by_type:
         ch = kind.channel or ", ".join(f"{k} → {v}" for k, v in kind.channel_by_type.items())
         lines.append(f"- channel: {ch}")
+    elif "channel" in kind.fields and kind.shape != "costs":
+        lines.append("- channel: the file's `channel` column, its labels translated to channel names "
+                     "(docs/channels.md, *A channel the file gives*); also kept in `properties` as written")
     req = [r for r in kind.required if r != "key"]
     lines.append(f"- required: {', '.join(f'`{r}`' for r in req)}")
     lines.append(f"- minimal columns: {_minimal(kind, req)}")
