@@ -22,7 +22,7 @@ from percorso.build.records import touchpoint_events
 from percorso.build.schema import NOT_INFORMATIVE, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS, TOUCHPOINTS_UNCOMPRESSED
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
-from percorso.engine.dialect import json_value
+from percorso.engine.dialect import first_by, json_value
 from percorso.engine.localtime import local_by_hour
 from percorso.journeys.stages import assign_stages
 
@@ -173,11 +173,17 @@ def _informative(s: ir.Table) -> ir.Table:
 
 
 def _session_firsts(s: ir.Table) -> ir.Table:
-    """Web/app/e-commerce sessions: channel and rule of their first informative event."""
+    """Web/app/e-commerce sessions: channel and rule of their first informative event.
+
+    First by ``_seq``, the customer's position in the order of (time, event id): that order
+    with one integer, kept as each row goes (:func:`~percorso.engine.dialect.first_by`). By the
+    pair itself (Ibis's ``argmin``: an aggregate that sorts each session's rows by a struct
+    holding the 32-character id) it took 7.3 s of a 10M-event full build once a clickstream's own
+    channels made most rows informative (ADR 0035, 2026-12-06).
+    """
     inf = _informative(s)
-    first = ibis.struct({"at": inf.occurred_at, "id": inf.event_id})   # same-second events: by id
     return inf.group_by(["customer_id", "_sno"]).aggregate(
-        _s_channel=inf.channel.argmin(first), _s_rule=inf.channel_rule.argmin(first))
+        _s_channel=first_by(inf.channel, inf._seq), _s_rule=first_by(inf.channel_rule, inf._seq))
 
 
 def _order_ranks(s: ir.Table) -> ir.Table:

