@@ -10,7 +10,7 @@ import duckdb
 
 from percorso.build import run_build
 from percorso.channels.names import KNOWN_CHANNELS
-from percorso.events.channel_labels import _ALIASES, CHANNEL_LABELS, channel_of_label, label_key
+from percorso.events.channel_labels import _ALIASES, CHANNEL_LABELS, NOT_A_CHANNEL, channel_of_label, label_key
 from percorso.ingest import ingest_files
 from percorso.project import init_project, open_project
 
@@ -23,7 +23,8 @@ CSV = ("user_id,event,ts,channel,browser\n"
        "u3,page_view,2025-03-01 08:00:00,Partner,Firefox\n"
        "u4,page_view,2025-03-01 08:00:00,,Firefox\n"
        "u6,page_view,2025-03-01 08:00:00,SOCIAL-MEDIA,Firefox\n"
-       "u7,page_view,2025-03-01 08:00:00,Diretto,Firefox\n")
+       "u7,page_view,2025-03-01 08:00:00,Diretto,Firefox\n"
+       "u8,page_view,2025-03-01 08:00:00,Browser,Firefox\n")
 #: By hand, from the label table: (user, channel of the event, channel of the touchpoint, rule).
 EXPECTED = [
     ("u1", "Paid Search", "Paid Search", "source"),
@@ -34,6 +35,7 @@ EXPECTED = [
     ("u4", None, "Direct", "ga4-2026:2"),               # no label: the GA4 rules (no UTM, no referrer)
     ("u6", "Organic Social", "Organic Social", "source"),
     ("u7", "Direct", "Direct", "source"),
+    ("u8", None, "Direct", "ga4-2026:2"),               # where it was recorded, not how they came
 ]
 
 
@@ -60,14 +62,14 @@ def _channels(p) -> list[tuple]:
 def test_labels_are_the_events_channel_and_stay_in_properties(tmp_path):
     p = _project(tmp_path)
     (r,) = ingest_files(p, "clickstream", [_file(tmp_path)])
-    assert (r.accepted, r.quarantined) == (8, 0)
+    assert (r.accepted, r.quarantined) == (9, 0)
     run_build(p)
     assert _channels(p) == EXPECTED
     props = [json.loads(x) for (x,) in p.engine.con.execute("SELECT properties FROM events ORDER BY source_line")
              .fetchall()]
     assert [x["channel"] for x in props] == ["paid_search", "paid_search", " Newsletter ", "Organic Search",
-                                             "Partner", None, "SOCIAL-MEDIA", "Diretto"]
-    assert [x["browser"] for x in props] == ["Firefox", "Chrome"] + ["Firefox"] * 6
+                                             "Partner", None, "SOCIAL-MEDIA", "Diretto", "Browser"]
+    assert [x["browser"] for x in props] == ["Firefox", "Chrome"] + ["Firefox"] * 7
     p.close()
 
 
@@ -83,7 +85,7 @@ def test_the_channel_column_leaves_event_ids_as_they_were(tmp_path):
     assert a.engine.con.execute(ids).fetchall() == b.engine.con.execute(ids).fetchall()
     # and the same rows imported again (another file name) are all duplicates
     (r,) = ingest_files(a, "clickstream", [_file(tmp_path, CSV, "again.csv")])
-    assert (r.accepted, r.duplicates) == (0, 8)
+    assert (r.accepted, r.duplicates) == (0, 9)
     a.close()
     b.close()
 
@@ -120,10 +122,10 @@ def test_an_older_project_gets_its_channels_by_the_migration(tmp_path):
 
 
 def test_label_table_speaks_the_reports_vocabulary():
-    assert set(CHANNEL_LABELS.values()) <= set(KNOWN_CHANNELS)
+    assert set(CHANNEL_LABELS.values()) <= set(KNOWN_CHANNELS) | {""}
     assert {label_key(c) for c in KNOWN_CHANNELS} <= set(CHANNEL_LABELS)
-    keys = [label_key(a) for aliases in _ALIASES.values() for a in aliases]
+    keys = [label_key(a) for aliases in _ALIASES.values() for a in aliases] + [label_key(w) for w in NOT_A_CHANNEL]
     assert len(keys) == len(set(keys)), "an alias names two channels"
     assert not set(keys) & {label_key(c) for c in KNOWN_CHANNELS}, "an alias is another channel's name"
-    assert [channel_of_label(x) for x in ("Paid-Search", " e-mail ", "Volantino", "partner", " ", None)] == [
-        "Paid Search", "Email", "Direct mail / flyer", "partner", None, None]
+    assert [channel_of_label(x) for x in ("Paid-Search", " e-mail ", "Volantino", "partner", " ", None, "SERVER")] == [
+        "Paid Search", "Email", "Direct mail / flyer", "partner", None, None, None]

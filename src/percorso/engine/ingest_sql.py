@@ -579,12 +579,13 @@ def channel_map(engine: Engine, typed: str, name: str, labels: dict[str, str]) -
     """Temp table ``name`` (raw, channel): the channel of each *distinct* label of the good rows'
     ``channel`` (a clickstream's own channel column): the name ``labels`` gives its normalised
     form (:data:`percorso.events.channel_labels.CHANNEL_LABELS` and the source's own), else the
-    label as written. Joined back by value in the events insert, as the page URLs are: a file
-    repeats a handful of labels over millions of rows."""
+    label as written; none where the name is empty (a word that names no channel). Joined back
+    by value in the events insert, as the page URLs are: a file repeats a handful of labels over
+    millions of rows."""
     event_type_table(engine, "_ing_chlabels", labels, "channel")
     key = "replace(replace(lower(trim(d.raw)), ' ', '_'), '-', '_')"
     engine.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, coalesce(l.channel, nullif(trim(d.raw), '')) "
+        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, nullif(coalesce(l.channel, trim(d.raw)), '') "
         f"AS channel FROM (SELECT DISTINCT channel AS raw FROM {qi(typed)} WHERE _reason IS NULL "
         f"AND channel IS NOT NULL) d LEFT JOIN _ing_chlabels l ON l.k = {key}")
     engine.con.execute("DROP TABLE _ing_chlabels")

@@ -40,7 +40,7 @@ def _clickstream_channels_sql() -> str:
     key = f"replace(replace(lower(trim({label})), ' ', '_'), '-', '_')"
     cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN '{v.replace(chr(39), chr(39) * 2)}'"
                      for k, v in CHANNEL_LABELS.items())
-    return (f"UPDATE events SET channel = CASE {key} {cases} ELSE trim({label}) END "
+    return (f"UPDATE events SET channel = nullif(CASE {key} {cases} ELSE trim({label}) END, '') "
             f"WHERE source_kind IN ('clickstream', 'generic') AND channel IS NULL AND properties IS NOT NULL "
             f"AND json_valid(properties) AND {label} IS NOT NULL")
 

@@ -54,6 +54,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Words for where or how an event was recorded, not for how the customer came: Segment's own
+#: ``channel`` field (``browser``, ``server``, ``mobile``) and the platform columns of exports.
+#: Such a label gives no channel (the rules decide, as for an empty one).
+NOT_A_CHANNEL: tuple[str, ...] = ("browser", "server", "mobile", "client", "web", "online", "app", "ios",
+                                  "android", "desktop", "tablet")
+
+
 def label_key(text: str) -> str:
     """A label as the table's keys are written: lowercase, spaces and dashes as ``_`` (the
     ingest computes the same in SQL, ``percorso.engine.ingest_sql.channel_map``)."""
@@ -61,20 +68,24 @@ def label_key(text: str) -> str:
 
 
 #: Normalised label → channel name: each name itself (``Paid Search``, ``paid search``,
-#: ``paid-search``), then its aliases.
+#: ``paid-search``), then its aliases; ``""`` (no channel) for :data:`NOT_A_CHANNEL`.
 CHANNEL_LABELS: dict[str, str] = {
     **{label_key(name): name for name in _NAMES},
     **{label_key(alias): name for name, aliases in _ALIASES.items() for alias in aliases},
+    **{label_key(word): "" for word in NOT_A_CHANNEL},
 }
 
 
 def channel_of_label(text: str | None) -> str | None:
     """The channel of a label as the ingest gives it (for tests and the Python API): the
-    table's name, else the label as written (trimmed); ``None`` for an empty one.
+    table's name, else the label as written (trimmed); ``None`` for an empty one or a word of
+    :data:`NOT_A_CHANNEL`.
 
     >>> channel_of_label("paid_search"), channel_of_label(" Newsletter "), channel_of_label("Partner")
     ('Paid Search', 'Email', 'Partner')
+    >>> channel_of_label("browser") is None
+    True
     """
     if text is None or not text.strip():
         return None
-    return CHANNEL_LABELS.get(label_key(text), text.strip())
+    return CHANNEL_LABELS.get(label_key(text), text.strip()) or None
