@@ -709,6 +709,13 @@ def quote_literal(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def name_key_sql(expr: str) -> str:
+    """SQL of a name's lookup key: lowercase, trimmed, spaces and dashes as ``_``; event names
+    and channel labels are looked up by it (``canonical_event_type``, ``channel_labels.label_key``
+    compute the same in Python)."""
+    return f"replace(replace(lower(trim({expr})), ' ', '_'), '-', '_')"
+
+
 def open_engine(path: str | Path, *, read_only: bool = False, threads: int | None = None) -> Engine:
     return Engine(path, read_only=read_only, threads=threads)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from percorso.engine.backend import quote_ident as qi
-from percorso.engine.backend import first_line
+from percorso.engine.backend import first_line, name_key_sql
 from percorso.engine.backend import quote_literal as ql
 from percorso.errors import disk_full_text
 
@@ -553,8 +553,7 @@ def lookup_event_type(table: str, name_sql: str, alias: str = "_evm") -> tuple[s
     Why a join: as a correlated subquery, the engine decorrelated the lookup by materialising
     every typed row first (the typed stage of 10M rows: ~0.9 s of its ~8 s, ADR 0053).
     """
-    key = f"replace(replace(lower(trim({name_sql})), ' ', '_'), '-', '_')"
-    return f"{qi(alias)}.event_type", (table, alias, key)
+    return f"{qi(alias)}.event_type", (table, alias, name_key_sql(name_sql))
 
 
 def json_keys(engine: Engine, stage: str) -> list[str]:
@@ -583,17 +582,11 @@ def channel_map(engine: Engine, typed: str, name: str, labels: dict[str, str]) -
     by value in the events insert, as the page URLs are: a file repeats a handful of labels over
     millions of rows."""
     event_type_table(engine, "_ing_chlabels", labels, "channel")
-    key = "replace(replace(lower(trim(d.raw)), ' ', '_'), '-', '_')"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, nullif(coalesce(l.channel, trim(d.raw)), '') "
         f"AS channel FROM (SELECT DISTINCT channel AS raw FROM {qi(typed)} WHERE _reason IS NULL "
-        f"AND channel IS NOT NULL) d LEFT JOIN _ing_chlabels l ON l.k = {key}")
+        f"AND channel IS NOT NULL) d LEFT JOIN _ing_chlabels l ON l.k = {name_key_sql('d.raw')}")
     engine.con.execute("DROP TABLE _ing_chlabels")
-
-
-def name_key_expr(col: str) -> str:
-    """Normalised event name key: lowercase, spaces and dashes as ``_`` (as canonical_event_type)."""
-    return f"replace(replace(lower(trim({qi(col)})), ' ', '_'), '-', '_')"
 
 
 def raw_csv_expr(cols: list[str], delim: str) -> str:

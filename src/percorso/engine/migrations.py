@@ -33,11 +33,12 @@ def _clickstream_channels_sql() -> str:
     """A clickstream's channel column, kept only in ``properties`` by the ingest before ADR 0055,
     as the event's channel: its label translated as the ingest now does (the built-in labels;
     a source's own ``channel.<label>`` entries are not known here), else as written."""
+    from percorso.engine.backend import name_key_sql
     from percorso.events.channel_labels import CHANNEL_LABELS
 
     keys = ", ".join(f"'$.{k}'" for k in ("channel", "Channel", "CHANNEL", "canale", "Canale", "CANALE"))
     label = f"list_filter(json_extract_string(properties, [{keys}]), lambda x: nullif(trim(x), '') IS NOT NULL)[1]"
-    key = f"replace(replace(lower(trim({label})), ' ', '_'), '-', '_')"
+    key = name_key_sql(label)
     cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN '{v.replace(chr(39), chr(39) * 2)}'"
                      for k, v in CHANNEL_LABELS.items())
     return (f"UPDATE events SET channel = nullif(CASE {key} {cases} ELSE trim({label}) END, '') "

@@ -63,7 +63,7 @@ NOT_A_CHANNEL: tuple[str, ...] = ("browser", "server", "mobile", "client", "web"
 
 def label_key(text: str) -> str:
     """A label as the table's keys are written: lowercase, spaces and dashes as ``_`` (the
-    ingest computes the same in SQL, ``percorso.engine.ingest_sql.channel_map``)."""
+    ingest computes the same in SQL, ``percorso.engine.backend.name_key_sql``)."""
     return text.strip().lower().replace(" ", "_").replace("-", "_")
 
 
