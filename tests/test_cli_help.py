@@ -34,3 +34,21 @@ def test_version_prints_the_package_version():
     assert res.stdout.strip() == f"percorso {declared}"
     proc = subprocess.run([sys.executable, "-m", "percorso", "--version"], capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout.strip()) == (0, f"percorso {declared}")
+
+
+def test_no_help_text_loses_a_bracketed_name():
+    """Every command's and option's help, as Rich prints it: a `[section]` not escaped as `\\[` vanished
+    (`--engine` read "instead of  kind", `retention` "rules ([])", `vault rotate` "under  vault_key")."""
+    import typer
+    from rich.text import Text
+
+    def helps(cmd, path):
+        for text in (cmd.help, getattr(cmd, "short_help", None), *(getattr(p, "help", None) for p in cmd.params)):
+            if text:
+                yield path, text
+        for name, sub in (getattr(cmd, "commands", None) or {}).items():  # Typer's own Click: not click.Group
+            yield from helps(sub, f"{path} {name}")
+
+    lost = [(path, text[:120]) for path, text in helps(typer.main.get_command(app), "percorso")
+            if Text.from_markup(text).plain != text.replace("\\[", "[")]
+    assert lost == []

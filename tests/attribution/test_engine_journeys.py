@@ -272,3 +272,19 @@ def test_named_level_inside_a_combination():
     assert check_level("stage + channel_campaign") == ("stage", "channel", "campaign")
     with pytest.raises(ConfigError, match="repeats"):  # channel_campaign already holds channel
         check_level("channel_campaign+channel")
+
+
+def test_roi_without_spend_has_no_cost_ratios(engine):
+    """No cost loaded: CPA and CAC were 0,00 € (free conversions) where ROI and ROAS said "—"."""
+    r = run(engine, RoiQuery(models=("last",)))
+    f = r.frame
+    assert (f["cost"] == 0).all() and (f["conversions"] > 0).any()
+    assert f[["roi", "roas", "cpa", "cac"]].isna().all().all()
+    assert set(r.formatted()["cpa"]) == {"—"}
+
+
+def test_roi_channel_typo_is_an_error_not_an_empty_table(engine):
+    with pytest.raises(NotFound, match="did you mean 'Display'") as err:
+        run(engine, RoiQuery(models=("last",), channel="display"))
+    assert err.value.code == "channel_unknown"
+    assert run(engine, RoiQuery(models=("last",), channel="Display")).frame["channel"].eq("Display").all()

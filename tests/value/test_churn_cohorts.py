@@ -165,3 +165,17 @@ def test_cohort_zero_months_and_heatmaps(tmp_path, make_orders):
     assert list(res.customers(cohort="2024-01", period=2)["customer_id"]) == ["a"]
     with pytest.raises(InputError, match="retention"):
         res.figure("retension")
+
+
+def test_churn_before_a_clv_fit_says_to_fit(tmp_path):
+    """It said "table 'customer_value' does not exist yet (run `percorso build` first?)": a build does not fit CLV."""
+    from percorso.engine import Engine
+    from percorso.errors import NotFound
+
+    eng = Engine(tmp_path / "c.duckdb")
+    try:
+        with pytest.raises(NotFound, match="percorso clv fit") as err:
+            churn_expr(eng)
+        assert err.value.code == "clv_not_fitted"
+    finally:
+        eng.close()

@@ -86,3 +86,16 @@ def test_holdout_drill_down_lists_the_customers_behind_each_row(cdnow_engine):
     assert len(res.customers(bucket="7", limit=5000)) == df.loc["7+", "customers"]
     with pytest.raises(InputError, match="valid: 0, 1"):
         res.customers(bucket="9")
+
+
+def test_fit_without_orders_says_so(tmp_path):
+    """A project with touchpoints and no order: `clv fit` was an internal error (a NaT calibration end)."""
+    from percorso.testing import journeys_for
+
+    e = journeys_for(tmp_path, {"a": [("page_view", "2024-01-01 10:00")]})
+    try:
+        assert e.execute(e.table("orders").count()) == 0
+        with pytest.raises(InputError, match="no orders yet"):
+            fit_clv(e)
+    finally:
+        e.close()

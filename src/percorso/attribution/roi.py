@@ -8,6 +8,10 @@ same (channel, campaign) node. Metrics:
 - ``roas`` = revenue / cost
 - ``cpa``  = cost / conversions
 - ``cac``  = cost / new customers (first conversion of the customer)
+
+Where no cost is recorded (cost 0: no ``campaign_costs`` row for the channel and campaign, or
+none loaded at all) ROI, ROAS, CPA and CAC are NaN ("—"): a cost per acquisition of 0 € would
+read as free conversions, when the spend is only unknown.
 - with ``[attribution] margin`` set: ``margin`` = revenue × margin and ``roi_margin`` =
   (margin - cost) / cost, ROI **on margin** (what the spend earned after the cost of goods)
 
@@ -121,6 +125,10 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
                                code="campaign_unknown")
             frame = frame[frame["campaign"] == q.campaign]
         if q.channel is not None:
+            known = set(frame["channel"])
+            if q.channel not in known:
+                raise NotFound(f"no costs nor conversions for channel '{q.channel}'; {suggest(q.channel, known)}",
+                               code="channel_unknown")
             frame = frame[frame["channel"] == q.channel]
         order = {m: i for i, m in enumerate(models)}
         frame = frame.sort_values(["channel", "campaign", "model"], key=lambda s: s.map(order)
@@ -135,13 +143,12 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
                 return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
         rev = frame["revenue"].to_numpy(float)
+        spent = np.where(cost > 0, cost, np.nan)  # no recorded spend: every cost ratio is "—", never 0 €
         frame = frame.assign(
             roi=ratio(rev - cost, cost), roas=ratio(rev, cost),
-            cpa=ratio(cost, frame["conversions"].to_numpy(float)),
-            cac=ratio(cost, frame["new_customers"].to_numpy(float)),
+            cpa=ratio(spent, frame["conversions"].to_numpy(float)),
+            cac=ratio(spent, frame["new_customers"].to_numpy(float)),
         )
-        # no spend bought the unattributable conversions: a cost per conversion of 0 would read as free
-        frame.loc[frame["channel"] == NOT_ATTRIBUTABLE, ["cpa", "cac"]] = np.nan
         cols = ["channel", "campaign", "model", "cost", "conversions", "revenue", "new_customers",
                 "roi", "roas", "cpa", "cac"]
         margin = runner.cfg.margin

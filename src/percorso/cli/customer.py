@@ -86,6 +86,8 @@ def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from percorso.events import event_label
+
     out = console(stderr=False)
     s = {k: _local(v, tz) for k, v in profile.summary.items()}
     name = " ".join(x for x in (s.get("first_name"), s.get("last_name")) if x) or "(senza nome / no name)"
@@ -140,7 +142,7 @@ def print_profile(profile: CustomerProfile, *, tz: str = "UTC") -> None:
             _fmt(r.order_id) and f"ordine {_fmt(r.order_id)}", _fmt(r.revenue) and f"€ {_fmt(r.revenue)}",
             _fmt(r.page_url)) if x)
         tl.add_row(this_day if this_day != day else "", when.strftime("%H:%M"), _fmt(r.channel),
-                   _fmt(r.event_type), _fmt(r.stage), detail)
+                   _fmt(event_label(r.event_type, r.event_name)), _fmt(r.stage), detail)
         day = this_day
     out.print(tl)
     if last < profile.total_touchpoints:

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     @lake.command("export")
     def export_cmd(
         out: Annotated[Path | None, typer.Option(
-            "--out", "-o", help="Cartella del lago / lake folder (default: [engine] lake, 'lake').")] = None,
+            "--out", "-o", help="Cartella del lago / lake folder (default: \\[engine] lake, 'lake').")] = None,
         fmt: FormatOpt = OutputFormat.table,
         project: ProjectOpt = ".",  # type: ignore[assignment]
     ) -> None:

@@ -11,7 +11,7 @@ import typer
 
 from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, emit_frame, open_cli_project
 
-retention_app = typer.Typer(help="Conservazione dei dati / retention rules ([[privacy.retention]]).",
+retention_app = typer.Typer(help="Conservazione dei dati / retention rules (\\[\\[privacy.retention]]).",
                             no_args_is_help=True)
 vault_app = typer.Typer(help="Cassaforte dei dati di contatto / the encrypted PII vault.", no_args_is_help=True)
 consent_app = typer.Typer(help="Consenso per finalità / consent per purpose (show, set).", no_args_is_help=True)
@@ -153,7 +153,7 @@ def subject_access_cmd(
 
 @vault_app.command("rotate")
 def vault_rotate_cmd(project: ProjectOpt = Path(".")) -> None:
-    """Cifra di nuovo con la chiave attuale / re-seal every vault value under [privacy] vault_key.
+    """Cifra di nuovo con la chiave attuale / re-seal every vault value under \\[privacy] vault_key.
 
     Put the new key in ``vault_key`` and the old one in ``retired_vault_keys`` first; after the
     rotation the old key may be dropped.

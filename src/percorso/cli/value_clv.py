@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     def clv_fit(
         calibration_end: CalOpt = None,
         horizon: Annotated[int | None, typer.Option("--horizon-months", help="Mesi di CLV / months of CLV "
-                                                    "(default [value.clv] horizon_months).")] = None,
+                                                    "(default \\[value.clv] horizon_months).")] = None,
         discount: Annotated[float | None, typer.Option("--monthly-discount-rate", help="Sconto mensile / "
                                                        "monthly discount rate.")] = None,
         chart: ChartOpt = None, project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table,

@@ -13,10 +13,12 @@ from percorso.events.schema import (
 from percorso.events.types import (
     EVENT_TYPE_ALIASES,
     EVENT_TYPES,
+    GENERIC_EVENT_TYPE,
     ONLINE_SOURCE_SYSTEMS,
     OUTBOUND_EVENT_TYPES,
     RECORD_KEEPING_EVENT_TYPES,
     canonical_event_type,
+    event_label,
     is_touchpoint_type,
 )
 
@@ -27,10 +29,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "arrow_schema",
     "EVENT_TYPES",
+    "GENERIC_EVENT_TYPE",
     "EVENT_TYPE_ALIASES",
     "ONLINE_SOURCE_SYSTEMS",
     "OUTBOUND_EVENT_TYPES",
     "RECORD_KEEPING_EVENT_TYPES",
     "canonical_event_type",
+    "event_label",
     "is_touchpoint_type",
 ]

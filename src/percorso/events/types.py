@@ -18,6 +18,10 @@ EVENT_TYPES: tuple[str, ...] = (
 #: e-mail sent to everyone who has not bought yet otherwise tops every friction table).
 OUTBOUND_EVENT_TYPES: tuple[str, ...] = ("email_sent", "email_bounce", "ad_impression", "flyer_received", "delivery")
 
+#: The type of an event whose source name is neither canonical nor an alias (a clickstream's own
+#: ``catalog``, ``cart``): the name itself stays in ``event_name``.
+GENERIC_EVENT_TYPE = "custom"
+
 #: Aliases → canonical type. Keys are compared lowercased with spaces and dashes as "_".
 EVENT_TYPE_ALIASES: dict[str, str] = {
     # Segment e-commerce v2
@@ -95,3 +99,17 @@ def canonical_event_type(name: str) -> str | None:
     if key in EVENT_TYPES:
         return key
     return EVENT_TYPE_ALIASES.get(key)
+
+
+def event_label(event_type: str | None, event_name: str | None) -> str | None:
+    """What people read for an event: its type, or a generic event's own name (``catalog``, not
+    ``custom``), as the journeys' default node labels it.
+
+    Examples
+    --------
+    >>> event_label("custom", "catalog"), event_label("page_view", "view_item_list")
+    ('catalog', 'page_view')
+    """
+    if event_type == GENERIC_EVENT_TYPE and event_name:
+        return event_name
+    return event_type

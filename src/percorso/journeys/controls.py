@@ -25,7 +25,7 @@ from pydantic import field_validator
 
 from percorso.analysis.base import AnalysisQuery
 from percorso.errors import InputError, NotFound, PercorsoError, suggest
-from percorso.events import RECORD_KEEPING_EVENT_TYPES
+from percorso.events import GENERIC_EVENT_TYPE, RECORD_KEEPING_EVENT_TYPES
 
 if TYPE_CHECKING:
     from percorso.engine import Engine
@@ -49,7 +49,7 @@ NODE_COLUMNS: dict[str, str] = {
 #: clickstream's own event names become) is labelled by its name, so ``funnel catalog cart``
 #: works on any clickstream without knowing ``--node event_name``.
 EVENT_NODE = "event"
-CUSTOM_TYPE = "custom"
+CUSTOM_TYPE = GENERIC_EVENT_TYPE
 #: Compound nodes: the label joins two columns, e.g. ``channel+event_type`` → ``Email · email_click``.
 NODE_SEPARATOR = " · "
 _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 #: Timeline columns, in display order.
 TIMELINE_COLUMNS = (
-    "occurred_at", "occurred_at_local", "channel", "online", "event_type", "stage", "source_system", "campaign",
+    "occurred_at", "occurred_at_local", "channel", "online", "event_type", "event_name", "stage", "source_system", "campaign",
     "page_url", "store_id", "order_id", "revenue", "session_id", "event_id",
 )
 #: Record-update columns (record keeping is never a touchpoint: shown apart from the timeline).

@@ -39,7 +39,7 @@ import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.build.definitions import BUYERS, named
-from percorso.errors import InputError, suggest
+from percorso.errors import InputError, NotFound, suggest
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -62,6 +62,9 @@ def risk_level(p_alive: Any) -> Any:
 def churn_expr(engine: Engine) -> Table:
     """Per customer: P(alive) of the model, of the rhythm and their minimum, the rhythm (own or
     typical gap), overdue ratio, risk level, CLV at stake."""
+    if not engine.has_table("customer_value"):  # the engine's own message said "run `percorso build` first?"
+        raise NotFound("no CLV fit yet (table customer_value): run `percorso clv fit` first, then `percorso churn`",
+                       code="clv_not_fitted")
     cv = engine.table("customer_value")
     own = cv.recency / cv.frequency
     typical = cv.filter(cv.frequency > 0).select(g=own).g.median().as_scalar()

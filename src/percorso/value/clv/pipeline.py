@@ -58,7 +58,8 @@ def last_order_day(engine: Engine) -> date:
     """Local day of the last order (the default end of calibration)."""
     o = engine.table("orders")
     d = engine.execute(o.occurred_at_local.max().date())
-    if d is None or (isinstance(d, float) and np.isnan(d)):
+    # an empty table's max comes back as None, NaN or pandas' NaT (a datetime whose date() is NaT)
+    if d is None or d != d or (isinstance(d, float) and np.isnan(d)):
         raise InputError("no orders yet: run `percorso build` (or load orders) before CLV")
     return d.date() if isinstance(d, datetime) else d
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from percorso.errors import NotFound, PercorsoError
+from percorso.events import event_label
 from percorso.web.i18n import format_date, format_number
 from percorso.web.pages import N_
 from percorso.web.palette import channel_colour
@@ -119,7 +120,7 @@ async def _profile(ctx: Any, cid: str) -> dict[str, Any] | None:
              (_("Marketing consent"), _("yes") if s.get("consent_marketing") else _("no"))]
     facts = [(k, v) for k, v in facts if v is not None and v == v and v != ""]
     timeline = [{"when": format_date(r["occurred_at_local"], loc, with_time=True), "channel": r["channel"],
-                 "colour": channel_colour(r["channel"]), "event": r["event_type"], "stage": _(str(r["stage"] or "")),
+                 "colour": channel_colour(r["channel"]), "event": event_label(r["event_type"], r.get("event_name")), "stage": _(str(r["stage"] or "")),
                  "detail": " · ".join(str(v) for v in (r.get("campaign"), r.get("store_id"), r.get("order_id"),
                                                        format_number(r["revenue"], "money", loc) if r.get("revenue") == r.get("revenue") and r.get("revenue") is not None else None)
                                       if v is not None and v == v and v != "")}
