@@ -28,6 +28,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Crea o sostituisce un segmento (create or replace a segment); prints its size."""
         from percorso.errors import InputError
+        from percorso.value.segments.compile import absent_step_types
+        from percorso.value.segments.definition import parse_rule
         from percorso.value.segments.store import save_segment
 
         if (rule is None) == (file is None):
@@ -35,7 +37,13 @@ def register(app: typer.Typer) -> None:
         text = rule if rule is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
         with open_cli_project(project) as p:
             n = save_segment(p.engine, name, text, p.settings, description=description)
+            absent = absent_step_types(p.engine, parse_rule(text)) if n == 0 else []
         typer.echo(f"segmento '{name}': {n} clienti", err=True)
+        for step in absent:  # an empty segment says why, when the data has none of its steps
+            typer.echo(f"nessun evento {step} nei dati / no {step} events in the data: if your file names them "
+                       f"otherwise (e.g. 'cart'), map the name in the source of percorso.toml, "
+                       f"mapping = {{ \"event.cart\" = \"{step}\" }} (docs/sources.md); it applies to the rows "
+                       f"imported after the change, not to those already imported", err=True)
 
     @seg.command("list")
     def seg_list(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:

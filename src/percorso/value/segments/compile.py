@@ -152,6 +152,29 @@ def behaviour_counts(engine: Engine, b: Behaviour) -> Table:
     return t.group_by("customer_id").aggregate(n=n)
 
 
+def absent_step_types(engine: Engine, rule: Any) -> list[str]:
+    """The event types the rule's step behaviours (``added_to_cart``, ``abandoned_cart``…) count
+    and that no touchpoint has: why such a segment is empty, when it is.
+
+    Why: a clickstream that names its add-to-cart event ``cart`` imports it as a generic event,
+    and ``abandoned_cart`` then finds nobody, which reads as "no customer abandons a cart".
+    """
+    def steps(node: Any) -> set[str]:
+        if isinstance(node, Behaviour):
+            step = STEP_EVENTS.get(node.action) or ABANDONMENTS.get(node.action, (None,))[0]
+            return {step} if step else set()
+        if isinstance(node, (And, Or)):
+            return set().union(*(steps(r) for r in node.rules))
+        return steps(node.rule) if isinstance(node, Not) else set()
+
+    wanted = sorted(steps(rule))
+    if not wanted:
+        return []
+    t = engine.table("touchpoints")
+    found = set(engine.execute(t.filter(t.event_type.isin(wanted)).select("event_type").distinct())["event_type"])
+    return [w for w in wanted if w not in found]
+
+
 def compile_rule(engine: Engine, rule: Any, profile: Table) -> Any:
     """The Ibis boolean of ``rule`` over ``profile`` (from :func:`profile_expr`)."""
     if isinstance(rule, Compare):
