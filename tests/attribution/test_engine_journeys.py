@@ -9,6 +9,7 @@ import pytest
 
 from percorso.analysis.base import run
 from percorso.attribution import AttributionQuery, RoiQuery, attribution_settings, format_eur
+from percorso.attribution.analysis import TOTAL
 from percorso.attribution.paths import read_paths_file, write_paths_file
 from percorso.attribution.settings import check_level
 from percorso.errors import ConfigError, InputError, NotFound
@@ -288,3 +289,15 @@ def test_roi_channel_typo_is_an_error_not_an_empty_table(engine):
         run(engine, RoiQuery(models=("last",), channel="display"))
     assert err.value.code == "channel_unknown"
     assert run(engine, RoiQuery(models=("last",), channel="Display")).frame["channel"].eq("Display").all()
+
+
+def test_roi_on_dates_without_conversions(engine):
+    """`roi --from` after the last conversion was an internal error (empty float keys merged with text)."""
+    costs = pa.table({"cost_id": ["1"], "date": pa.array([date(2024, 6, 1)]), "channel": ["Display"],
+                      "campaign": ["promo"], "cost": [30.0]})
+    engine.append_arrow("campaign_costs", costs)
+    r = run(engine, RoiQuery(models=("last",), date_from=date(2024, 6, 1)))
+    rows = r.frame.set_index("channel")
+    assert rows.loc["Display", "cost"] == 30.0 and rows.loc["Display", "conversions"] == 0.0
+    assert rows.loc[TOTAL, "conversions"] == 0.0 and rows.loc[TOTAL, "cost"] == 30.0
+    assert run(engine, RoiQuery(models=("last",), date_from=date(2025, 1, 1))).frame["conversions"].sum() == 0.0

@@ -113,7 +113,11 @@ class RoiRunner(Runner[RoiQuery, RoiResult]):
         costs = self.engine.execute(costs_expr(self.engine, q))
         models = long["model"].unique().tolist() or [m for m in q.models]
         cost_rows = costs.assign(key=1).merge(pd.DataFrame({"model": models, "key": 1}), on="key").drop(columns="key")
-        frame = long.merge(cost_rows, on=["channel", "campaign", "model"], how="outer")
+        # keys as plain objects on both sides: with no conversion in the dates the split parts are
+        # an empty float column, which the merge with the text cost keys refused (`roi --from`
+        # past the data was an internal error)
+        keys = dict.fromkeys(("channel", "campaign", "model"), object)
+        frame = long.astype(keys).merge(cost_rows.astype(keys), on=list(keys), how="outer")
         frame = frame.rename(columns={"value": "revenue"})
         frame[["conversions", "revenue", "new_customers", "cost"]] = frame[
             ["conversions", "revenue", "new_customers", "cost"]].fillna(0.0)
