@@ -301,3 +301,10 @@ def test_roi_on_dates_without_conversions(engine):
     assert rows.loc["Display", "cost"] == 30.0 and rows.loc["Display", "conversions"] == 0.0
     assert rows.loc[TOTAL, "conversions"] == 0.0 and rows.loc[TOTAL, "cost"] == 30.0
     assert run(engine, RoiQuery(models=("last",), date_from=date(2025, 1, 1))).frame["conversions"].sum() == 0.0
+
+
+def test_bootstrap_on_dates_without_journeys(engine):
+    """`attribution --ci --from` past the data was an internal error (a division by zero customers)."""
+    r = run(engine, AttributionQuery(models=("linear",), ci_samples=5, seed=1, date_from=date(2025, 1, 1)))
+    assert r.nodes().empty and {"ci_low", "ci_high"} <= set(r.long.columns)
+    assert r.frame.set_index("node").loc[TOTAL, "linear"] == 0.0

@@ -281,6 +281,8 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
                    customers: tuple[np.ndarray, int] | None) -> pd.DataFrame:
         """Percentile intervals of conversions credited, resampling customers (or journeys)."""
         q = self.query
+        if not len(paths.nodes) or (customers is not None and customers[1] == 0):
+            return long.assign(ci_low=np.nan, ci_high=np.nan)  # nothing to resample (dates with no journey)
         rng = np.random.default_rng(q.seed)
         samples = {m: np.empty((q.ci_samples, len(paths.nodes))) for m in credits}
         base = (paths.conversions, paths.value, paths.nulls, paths.new_customers)
