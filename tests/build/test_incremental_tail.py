@@ -37,7 +37,7 @@ event = st.fixed_dictionaries({
     "minutes": st.integers(0, 200).map(lambda m: m - m % 5),   # gaps under and over 30 minutes, ties
     "url": st.sampled_from(_URLS),
     "kind": st.sampled_from(["page", "page", "page", "buy", "file", "identify"]),
-    "order": st.sampled_from(["O1", "O2", "O3"]),
+    "order": st.sampled_from(["O1", "O2", "O3", None]),   # None: a purchase without an id (ADR 0057)
     "batch": st.integers(0, 3),
 })
 
@@ -51,14 +51,14 @@ def _files(root: Path, b: int, spec: list[dict]) -> tuple[Path, Path | None]:
         ts = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         if m["kind"] == "buy":
             msgs.append(seg(f"m{i}", ts, type="track", event="Order Completed", anon=m["anon"], user=m["user"],
-                            props={"order_id": m["order"], "revenue": 10.0 + i}))
+                            props={"revenue": 10.0 + i} | ({"order_id": m["order"]} if m["order"] else {})))
         elif m["kind"] == "identify":
             msg = seg(f"m{i}", ts, type="identify", anon=m["anon"], user=m["user"])
             msg["traits"] = {"firstName": f"N{i}"}
             msgs.append(msg)
         elif m["kind"] == "file":   # the shop's order file: the same order as a web purchase, one row kept
             local = (at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
-            lines.append(f"{m['order']},1,{local},{m['user'] or ''},,,{m['anon']},S1,Sheet,lenzuola,1,{20 + i}.00,"
+            lines.append(f"{m['order'] or 'O1'},1,{local},{m['user'] or ''},,,{m['anon']},S1,Sheet,lenzuola,1,{20 + i}.00,"
                          "0.00,EUR,,0.00,completed\n")
         else:
             msgs.append(seg(f"m{i}", ts, anon=m["anon"], user=m["user"], url=m["url"]))

@@ -1,5 +1,9 @@
 """``orders``: one row per order or return, online and in store, from the touchpoints.
 
+An order is an order event (:data:`~percorso.build.touchpoints.ORDER_EVENT_TYPES`) kept in the
+touchpoints: one per order id (a web purchase and the order file's row are one order), and one
+per order event that has no id, whose ``order_id`` is its ``event_id`` (ADR 0057).
+
 Why from touchpoints and not from events: the touchpoints already hold one event per order
 (web tracker and order file merged) and the channel of the session the order was placed in,
 so the order's channel of purchase is the same one the journey analyses see.
@@ -67,9 +71,12 @@ def orders_expr(touchpoints: ir.Table, carry: ir.Table | None = None) -> ir.Tabl
     from the items JSON by :func:`percorso.engine.build_sql.fill_order_item_counts`.
     ``carry``: see :func:`_purchase_channel`."""
     t = _purchase_channel(touchpoints, carry)
-    t = t.filter(t.event_type.isin(ORDER_EVENT_TYPES) & t.order_id.notnull())
+    # an order event without an order id is an order of its own, named by its event id (ADR 0057):
+    # the touchpoints keep every such event, and attribution counts each as a conversion
+    t = t.filter(t.event_type.isin(ORDER_EVENT_TYPES))
     is_return = t.event_type.isin(("return", "refund")) | (t.revenue.fill_null(0) < 0)
     t = t.mutate(
+        order_id=t.order_id.fill_null(t.event_id),
         revenue=t.revenue.fill_null(0.0),
         n_lines=ibis.null("int32"),
         n_items=ibis.null("float64"),

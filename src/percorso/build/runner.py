@@ -73,7 +73,8 @@ class BuildReport:
 #: UTMs get a paid medium (``touchpoints.AD_DEFAULT_MEDIUM``); Bing impressions were Organic Search.
 #: 3: a clickstream's channel column is its events' channel (ADR 0055; the events of an older
 #: project get it by the database's migration 4), where every such event was Direct.
-DERIVATION_VERSION = 3
+#: 4: an order event without an order id is an order of its own (ADR 0057), where it was none.
+DERIVATION_VERSION = 4
 
 
 def _settings_fingerprint(project: Project) -> str:
