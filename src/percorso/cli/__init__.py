@@ -46,7 +46,7 @@ def _root(
                                  callback=_print_version),
     debug: bool = typer.Option(False, "--debug", help="On an error, print the traceback too (or PERCORSO_DEBUG=1)."),
     engine: str = typer.Option(None, "--engine", help="Run analyses on duckdb or spark (over the Parquet lake), "
-                               "instead of \\[engine] kind; ingest and build always write DuckDB."),
+                               "instead of the project's engine.kind setting; ingest and build always write DuckDB."),
 ) -> None:
     """percorso: il percorso del cliente, dai dati (omnichannel customer-journey analytics)."""
     set_debug(debug)
