@@ -73,9 +73,12 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
             console().print(note, markup=False, highlight=False)
         # event types are a closed vocabulary: checking them costs no query, so always
         if labels and (_empty_somewhere(result) or query.node in ("event_type", "event") and not query.clean):
-            from percorso.journeys.controls import require_labels
+            from percorso.journeys.controls import absent_types_note, require_labels
 
             require_labels(p.engine, query, labels, what=what)
+            note = absent_types_note(p.engine, query, labels) if _empty_somewhere(result) else None
+            if note:
+                console().print(note, markup=False, highlight=False)
         if chart is not None:
             write_figure(result.figure(), chart)
             if chart_only:

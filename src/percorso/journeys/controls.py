@@ -439,3 +439,28 @@ def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *
         known = sorted(set(known) | set(EVENT_TYPES))
     hints = "; ".join(f"'{x}': {suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)
     raise error(f"{what} matches no touchpoint with --node {query.node}: {hints}")
+
+
+def absent_types_note(engine: Engine, query: JourneyQuery, labels: Iterable[str]) -> str | None:
+    """A note naming the event types among ``labels`` that no touchpoint of the data has, with the
+    labels the data does have, or None.
+
+    Why: :func:`require_labels` lets such a type pass (a true zero: no receipt yet), but on a
+    clickstream that calls its add-to-cart ``cart``, ``funnel catalog add_to_cart purchase``
+    printed "86,600 dropped at add_to_cart", which reads as a measured drop-off. The zero stays;
+    the note says it measures nothing.
+    """
+    from percorso.events.types import EVENT_TYPES
+
+    types = sorted({x for x in labels if x in EVENT_TYPES})
+    if not types or not _vocabulary_node(query):
+        return None
+    t = engine.table("touchpoints")
+    t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES))
+    found = set(engine.execute(t.filter(t.event_type.isin(types)).select("event_type").distinct())["event_type"])
+    missing = [x for x in types if x not in found]
+    if not missing:
+        return None
+    known = engine.execute(t.select(node=_node_part(t, query.node)).distinct())["node"].dropna().astype(str)
+    return "; ".join(f"nessun evento {x} nei dati / no {x} touchpoint in the data, its zero measures nothing: "
+                     f"{suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)
