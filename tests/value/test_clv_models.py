@@ -172,7 +172,7 @@ def test_identification_rule_by_hand():
     from percorso.value.clv._base import identification_problem
 
     assert identification_problem(0.79, 0.19) is None                     # CDNOW a: relative SE 0.23
-    assert identification_problem(64_727.0, 137_612.0) == "SE 137,612 > the estimate (relative SE 2.1)"  # the demo's a
+    assert identification_problem(64_727.0, 137_612.0) == "SE 137612 > the estimate (relative SE 2.1)"  # the demo's a
     assert "no standard error" in identification_problem(2.0, float("nan"))
     assert "edge of the search range" in identification_problem(float(np.exp(11.8)), 1.0)
     assert "edge of the search range" in identification_problem(float(np.exp(-11.9)), 1e-9)
@@ -197,3 +197,10 @@ def test_identified_on_cdnow_not_without_dropout(bg):
     assert "; b = " in loose.warnings_[0] and " r = " not in loose.warnings_[0] and "alpha" not in loose.warnings_[0]
     pf = param_frame(SimpleNamespace(bg=loose, gg=gg)).set_index(["model", "param"])["identified"]
     assert not pf[("bg_nbd", "a")] and not pf[("bg_nbd", "b")] and pf[("bg_nbd", "r")] and pf[("bg_nbd", "alpha")]
+
+
+def test_warning_numbers_read_the_same_in_every_locale():
+    """`alpha = 92,802` in a warning printed under an Italian table showing 92.802,18 read as 92.8."""
+    from percorso.value.clv._base import _num
+
+    assert (_num(92802.18), _num(1723.79), _num(0.79221), _num(68.66)) == ("92802", "1724", "0.7922", "68.66")

@@ -26,7 +26,9 @@ MAX_RELATIVE_SE = 1.0
 
 
 def _num(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    """A number for the fit's warnings, read the same in every locale: no thousands separator
+    (``alpha = 92,802`` read as 92.8 next to an Italian table's ``92.802,18``)."""
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def identification_problem(value: float, se: float) -> str | None:
