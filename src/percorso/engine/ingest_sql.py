@@ -566,7 +566,7 @@ def json_keys(engine: Engine, stage: str) -> list[str]:
 
 def event_type_table(engine: Engine, name: str, mapping: dict[str, str], value: str = "event_type") -> None:
     """Temp table (k, ``value``) for names → canonical types (keys already normalised); with
-    ``value="channel"``, channel labels → channel names (:func:`channel_map`).
+    ``value="channel_name"``, channel labels → channel names (:func:`channel_label_table`).
 
     Made from two bound lists, not a registered Arrow table: registering one makes DuckDB's
     module import pandas (~0.15 s of every import process that needs nothing else of it)."""
@@ -574,19 +574,53 @@ def event_type_table(engine: Engine, name: str, mapping: dict[str, str], value: 
                        f"unnest(?::VARCHAR[]) AS {qi(value)}", [list(mapping), list(mapping.values())])
 
 
+CHANNEL_LABELS_TABLE = "_ing_chlabels"
+"""Temp table (k, channel_name) of a batch's channel labels (:func:`channel_label_table`)."""
+
+
+def channel_label_table(engine: Engine, labels: dict[str, str]) -> None:
+    """:data:`CHANNEL_LABELS_TABLE` from normalised label → channel name
+    (:data:`percorso.events.channel_labels.CHANNEL_LABELS` and the source's own). Its value
+    column is not ``channel``: the typed rows it is joined to have one."""
+    event_type_table(engine, CHANNEL_LABELS_TABLE, labels, "channel_name")
+
+
+def channel_name_sql(looked_up: str, label: str, *, unnamed_kept: bool = False) -> str:
+    """SQL of the channel a label gives: the name the table gives it (``looked_up``: NULL when
+    the table does not know the label), else the label as written (trimmed). A word that names
+    no channel (``''`` in the table: ``browser``, ``web`` ...) gives none, or, ``unnamed_kept``,
+    the label as written: a cost row's channel (ADR 0056; spend has no rules to fall back on)."""
+    if unnamed_kept:
+        return f"coalesce(nullif({looked_up}, ''), trim({label}))"
+    return f"nullif(coalesce({looked_up}, trim({label})), '')"
+
+
 def channel_map(engine: Engine, typed: str, name: str, labels: dict[str, str]) -> None:
     """Temp table ``name`` (raw, channel): the channel of each *distinct* label of the good rows'
-    ``channel`` (a clickstream's own channel column): the name ``labels`` gives its normalised
-    form (:data:`percorso.events.channel_labels.CHANNEL_LABELS` and the source's own), else the
-    label as written; none where the name is empty (a word that names no channel). Joined back
+    ``channel`` (a clickstream's own channel column, :func:`channel_name_sql`). Joined back
     by value in the events insert, as the page URLs are: a file repeats a handful of labels over
     millions of rows."""
-    event_type_table(engine, "_ing_chlabels", labels, "channel")
+    channel_label_table(engine, labels)
     engine.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, nullif(coalesce(l.channel, trim(d.raw)), '') "
+        f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, {channel_name_sql('l.channel_name', 'd.raw')} "
         f"AS channel FROM (SELECT DISTINCT channel AS raw FROM {qi(typed)} WHERE _reason IS NULL "
-        f"AND channel IS NOT NULL) d LEFT JOIN _ing_chlabels l ON l.k = {name_key_sql('d.raw')}")
-    engine.con.execute("DROP TABLE _ing_chlabels")
+        f"AND channel IS NOT NULL) d LEFT JOIN {CHANNEL_LABELS_TABLE} l ON l.k = {name_key_sql('d.raw')}")
+    engine.con.execute(f"DROP TABLE {CHANNEL_LABELS_TABLE}")
+
+
+def cost_channel(engine: Engine, labels: dict[str, str]) -> tuple[str, tuple[str, str, str]]:
+    """A cost row's channel (ADR 0056): (SQL of the channel name of the typed ``channel``, the
+    lookup :func:`build_typed` joins for it). The labels stay in :data:`CHANNEL_LABELS_TABLE`
+    for :func:`restate_costs` (dropped with the batch's other temp tables). Why in the typed
+    stage, not joined at the insert as the events' are: the name is part of the row's key."""
+    channel_label_table(engine, labels)
+    return (channel_name_sql("_chm.channel_name", "channel", unnamed_kept=True),
+            (CHANNEL_LABELS_TABLE, "_chm", name_key_sql("channel")))
+
+
+def id_part_sql(v: str) -> str:
+    """Key text of an identifier: trimmed; a number written with leading zeros is the same number."""
+    return f"CASE WHEN regexp_full_match({v}, '[0-9]+') THEN coalesce(NULLIF(ltrim({v}, '0'), ''), '0') ELSE {v} END"
 
 
 def raw_csv_expr(cols: list[str], delim: str) -> str:
@@ -719,21 +753,36 @@ def stored_keys(engine: Engine, target: str, key_col: str, typed: str) -> int:
     return int(engine.con.execute("SELECT count(*) FROM _ing_seen").fetchall()[0][0])
 
 
-def restate_costs(engine: Engine, body: str, cols: list[str]) -> int:
+def restate_costs(engine: Engine, body: str, cols: list[str], *, relabel: bool = False) -> int:
     """Replace stored daily costs that a new export restates; the replaced rows go to the history.
 
     Why: ad platforms restate recent days (late conversions, invalid clicks); the later figure
     is the right one, and the earlier one stays in ``campaign_costs_history`` with when and by
     which run it was replaced. A row equal to the stored one is a plain duplicate. Within the
     batch, a key's first row (file, line) is the one compared, as :func:`insert_dedup` keeps it.
+
+    ``relabel`` (the batch's labels in :data:`CHANNEL_LABELS_TABLE`): a stored row of the same
+    source, day and campaign whose channel, as written, the batch's labels give as a new row's
+    channel is restated too (ADR 0056). It was keyed by a label no table translated when it was
+    imported (a source's ``channel.<label>`` entry added since, which migration 5 could not
+    know): without this, the corrected import would add its cost a second time.
     """
     con = engine.con
     values = ("cost", "impressions", "clicks", "currency", "utm_source", "utm_medium")
     diff = " OR ".join(f"c.{qi(v)} IS DISTINCT FROM f.{qi(v)}" for v in values)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _ing_restated AS SELECT c.cost_id, f.ingest_run_id AS run FROM campaign_costs c "
-        f"JOIN (SELECT * FROM ({body}) b QUALIFY row_number() OVER (PARTITION BY cost_id ORDER BY _file, source_line) = 1) f "
-        f"ON c.cost_id = f.cost_id WHERE {diff}")
+    firsts = (f"(SELECT * FROM ({body}) b "
+              f"QUALIFY row_number() OVER (PARTITION BY cost_id ORDER BY _file, source_line) = 1)")
+    sql = (f"SELECT c.cost_id, f.ingest_run_id AS run FROM campaign_costs c JOIN {firsts} f "
+           f"ON c.cost_id = f.cost_id WHERE {diff}")
+    if relabel:
+        name = channel_name_sql("l.channel_name", "c.channel", unnamed_kept=True)
+        sql += (f" UNION ALL SELECT c.cost_id, f.ingest_run_id FROM campaign_costs c "
+                f"LEFT JOIN {CHANNEL_LABELS_TABLE} l ON l.k = {name_key_sql('c.channel')} "
+                f"JOIN {firsts} f ON c.source_name = f.source_name AND c.date = f.date "
+                f"AND c.campaign IS NOT DISTINCT FROM f.campaign AND c.channel <> f.channel "
+                f"AND {name} = f.channel AND c.cost_id <> f.cost_id")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ing_restated AS SELECT cost_id, any_value(run) AS run FROM ({sql}) "
+                f"GROUP BY cost_id")
     n = int(con.execute("SELECT count(*) FROM _ing_restated").fetchall()[0][0])
     if n:
         names = ", ".join(f"c.{qi(c)}" for c in cols)

@@ -33,17 +33,69 @@ def _clickstream_channels_sql() -> str:
     """A clickstream's channel column, kept only in ``properties`` by the ingest before ADR 0055,
     as the event's channel: its label translated as the ingest now does (the built-in labels;
     a source's own ``channel.<label>`` entries are not known here), else as written."""
-    from percorso.engine.backend import name_key_sql
-    from percorso.events.channel_labels import CHANNEL_LABELS
+    from percorso.engine.ingest_sql import channel_name_sql
 
     keys = ", ".join(f"'$.{k}'" for k in ("channel", "Channel", "CHANNEL", "canale", "Canale", "CANALE"))
     label = f"list_filter(json_extract_string(properties, [{keys}]), lambda x: nullif(trim(x), '') IS NOT NULL)[1]"
-    key = name_key_sql(label)
-    cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN '{v.replace(chr(39), chr(39) * 2)}'"
-                     for k, v in CHANNEL_LABELS.items())
-    return (f"UPDATE events SET channel = nullif(CASE {key} {cases} ELSE trim({label}) END, '') "
+    return (f"UPDATE events SET channel = {channel_name_sql(_label_case(label), label)} "
             f"WHERE source_kind IN ('clickstream', 'generic') AND channel IS NULL AND properties IS NOT NULL "
             f"AND json_valid(properties) AND {label} IS NOT NULL")
+
+
+def _label_case(label: str) -> str:
+    """SQL of the built-in channel name of a label: its entry in ``CHANNEL_LABELS`` (NULL when
+    the table does not know it, ``''`` for a word that names no channel)."""
+    from percorso.engine.backend import name_key_sql
+    from percorso.events.channel_labels import CHANNEL_LABELS
+
+    cases = " ".join(f"WHEN '{k.replace(chr(39), chr(39) * 2)}' THEN '{v.replace(chr(39), chr(39) * 2)}'"
+                     for k, v in CHANNEL_LABELS.items())
+    return f"CASE {name_key_sql(label)} {cases} END"
+
+
+def _cost_channels_sql() -> list[str]:
+    """Stored cost rows (and their history) get the channel name the ingest now gives their label
+    (ADR 0056: the built-in labels; a source's own ``channel.<label>`` entries are not known here,
+    the next import of that source restates them, ``ingest_sql.restate_costs``), and the id of
+    the key that name gives (``date:channel:campaign`` hashed with the source's name, as
+    ``percorso.ingest.plan.key_plan`` and ``event_id_expr`` do; a test holds them together). Two
+    stored rows that now share a key (``paid_search`` imported, then ``Paid Search`` for the
+    same day and campaign: the cost counted twice) are one: the later run's row stays (its first
+    line, as an import keeps it) and the other goes to the history, replaced by that run.
+
+    Why the labels as a joined table, not a ``CASE`` as migration 4: binding the ``CASE`` of every
+    label where the key repeats it took 0.43 s of opening each new (empty) database.
+    """
+    from percorso.engine.backend import name_key_sql
+    from percorso.engine.ingest_sql import channel_name_sql, id_part_sql
+    from percorso.events.channel_labels import CHANNEL_LABELS
+
+    def q(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    labels = ", ".join(f"({q(k)}, {q(v)})" for k, v in CHANNEL_LABELS.items())
+    key = (f"concat_ws(':', coalesce(CAST(date AS VARCHAR), ''), coalesce({id_part_sql('n.name')}, ''), "
+           f"coalesce({id_part_sql('campaign')}, ''))")
+    name = channel_name_sql("l.channel_name", "c.channel", unnamed_kept=True)
+    relabel = [f"UPDATE {t} SET channel = n.name, cost_id = substr(sha256(source_name || '|' || {key}), 1, 32) "
+               f"FROM (SELECT c.rowid AS r, {name} AS name FROM {t} c JOIN _m5_labels l "
+               f"ON l.k = {name_key_sql('c.channel')}) n WHERE {t}.rowid = n.r AND n.name <> {t}.channel"
+               for t in ("campaign_costs_history", "campaign_costs")]
+    cols = ("cost_id, date, channel, campaign, utm_source, utm_medium, cost, currency, impressions, clicks, "
+            "source_name, source_file, source_line, ingest_run_id")
+    ranked = ("SELECT c.rowid AS r, first_value(c.ingest_run_id) OVER w AS keeper, row_number() OVER w AS n "
+              "FROM campaign_costs c LEFT JOIN (SELECT ingest_run_id AS run, max(started_at) AS started "
+              "FROM ingest_runs GROUP BY ALL) s ON s.run = c.ingest_run_id "
+              "WHERE cost_id IN (SELECT cost_id FROM campaign_costs GROUP BY cost_id HAVING count(*) > 1) "
+              "WINDOW w AS (PARTITION BY cost_id ORDER BY s.started DESC NULLS LAST, c.ingest_run_id DESC, "
+              "c.source_file, c.source_line)")
+    return [f"CREATE OR REPLACE TEMP TABLE _m5_labels AS SELECT * FROM (VALUES {labels}) t(k, channel_name)",
+            *relabel,
+            f"CREATE OR REPLACE TEMP TABLE _m5_twice AS SELECT r, keeper FROM ({ranked}) WHERE n > 1",
+            f"INSERT INTO campaign_costs_history SELECT {cols}, now()::TIMESTAMP, t.keeper FROM campaign_costs "
+            f"JOIN _m5_twice t ON t.r = campaign_costs.rowid",
+            "DELETE FROM campaign_costs WHERE rowid IN (SELECT r FROM _m5_twice)",
+            "DROP TABLE _m5_twice", "DROP TABLE _m5_labels"]
 
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -96,6 +148,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         4,
         "a clickstream's channel column is the events' channel (ADR 0055)",
         [_clickstream_channels_sql()],
+    ),
+    (
+        5,
+        "a cost row's channel is the reports' name of its label, and its key too (ADR 0056)",
+        _cost_channels_sql(),
     ),
 ]
 REQUIRED_TABLES = ("events", "quarantine", "ingest_runs", "pii_vault", "campaign_costs", "contact_profiles",

@@ -380,7 +380,9 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         # with zone, through the engine's calendar (0.85 CPU s per check of 10M rows, ADR 0053)
         checks += P.window_checks(sources, ing.earliest.isoformat(),
                                   f"now()::TIMESTAMP + INTERVAL {int(ing.latest_days_ahead)} DAY")
-        key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")})
+        given = {"channel": c for n, c in derived if n == "_channel"}  # a cost row's channel name (ADR 0056)
+        key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")},
+                                       values=given)
         step("typing and checking")
         S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
                       pre=jpaths.columns() if jpaths is not None else [], lookups=lookups)
@@ -479,9 +481,15 @@ def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
 
 def _derived(kind, src, sources, select, checks, eng,  # noqa: ANN001
              source_name) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
-    """Columns computed over the typed ones (segment time and name, ``_evt``), and the lookups
-    they read (:func:`percorso.engine.ingest_sql.build_typed`)."""
+    """Columns computed over the typed ones (segment time and name, ``_evt``, a cost row's
+    ``_channel``), and the lookups they read (:func:`percorso.engine.ingest_sql.build_typed`)."""
     derived: list[tuple[str, str]] = []
+    if kind.shape == "costs":
+        if "channel" not in sources:
+            return derived, []
+        # the reports' name of the row's channel label, the channel of its key too (ADR 0056)
+        channel, lookup = S.cost_channel(eng, channel_label_table(src))
+        return [("_channel", channel)], [lookup]
     if kind.shape == "segment":
         name_sql = "CASE seg_type WHEN 'track' THEN seg_event ELSE seg_type END"
         derived += [("event_name", f"coalesce(seg_name, {name_sql})"), ("occurred_at", P.segment_time_expr())]
@@ -653,7 +661,7 @@ def _write_costs(eng, typed, sources, source_name, names, run_ids, project) -> i
     """Write the cost rows; returns how many stored days they restated (replaced, history kept)."""
     present = set(sources)
     cur = ql(project.settings.project.currency)
-    cols = {"cost_id": "t._event_id", "date": "t.date", "channel": _col(present, "channel"),
+    cols = {"cost_id": "t._event_id", "date": "t.date", "channel": "t._channel" if "channel" in present else "NULL",
             "campaign": _col(present, "campaign"), "utm_source": f"lower({_col(present, 'utm_source')})",
             "utm_medium": f"lower({_col(present, 'utm_medium')})", "cost": "t.cost",
             "currency": f"coalesce({_col(present, 'currency')}, {cur})",
@@ -661,6 +669,7 @@ def _write_costs(eng, typed, sources, source_name, names, run_ids, project) -> i
             "source_name": ql(source_name), "source_file": S.per_file(names, "t._file"), "source_line": "t._line",
             "ingest_run_id": S.per_file(run_ids, "t._file")}
     body = S.typed_body(typed, list(cols.items()), [], group=False)
-    restated = S.restate_costs(eng, body, list(cols))
+    restated = S.restate_costs(eng, body, list(cols), relabel="channel" in present)
     S.insert_dedup(eng, "campaign_costs", "cost_id", list(cols), body, typed=typed, grouped=False)
+    S.drop_temp(eng, S.CHANNEL_LABELS_TABLE)
     return restated

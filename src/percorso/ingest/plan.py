@@ -202,14 +202,10 @@ def window_checks(sources: dict, earliest: str, latest: str) -> list[tuple[str, 
     return out
 
 
-def _id_part(v: str) -> str:
-    """Key text of an identifier: trimmed; a number written with leading zeros is the same number."""
-    return f"CASE WHEN regexp_full_match({v}, '[0-9]+') THEN coalesce(NULLIF(ltrim({v}, '0'), ''), '0') ELSE {v} END"
-
-
-def _key_text(fld: str, ftype: str, tz: str, local_date: bool) -> str:
-    """Normalised text of one typed field for a key: instants in UTC, dates ISO, numbers as numbers."""
-    c = qi(fld)
+def _key_text(fld: str, ftype: str, tz: str, local_date: bool, value: str | None = None) -> str:
+    """Normalised text of one typed field for a key: instants in UTC, dates ISO, numbers as numbers
+    (``value``: the SQL of the field's value when it is not the typed column itself)."""
+    c = value or qi(fld)
     if ftype == "ts":
         if local_date:  # the local calendar day of the instant (a receipt is numbered per store and day)
             return f"CAST(CAST(timezone({ql(tz)}, {c} AT TIME ZONE 'UTC') AS DATE) AS VARCHAR)"
@@ -226,7 +222,7 @@ def _key_text(fld: str, ftype: str, tz: str, local_date: bool) -> str:
         return f"coalesce(CAST(TRY_CAST({c} AS JSON) AS VARCHAR), {c})"
     if fld == "event_name":
         return f"lower({c})"
-    return _id_part(c)
+    return S.id_part_sql(c)
 
 
 #: Fields left out of a content key. ``channel``: a clickstream's channel column was kept only in
@@ -238,7 +234,8 @@ number and date formats are unknown, so a re-export would look new) and the arri
 
 
 def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: str, source_name: str,
-             raw_fields: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+             raw_fields: set[str], values: dict[str, str] | None = None,
+             ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(derived, post) columns of the record key, over the typed values.
 
     ``_key`` is the natural key (the kind's key fields, normalised) or, when the row has none
@@ -248,14 +245,17 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     content in a file are renumbered (:func:`percorso.engine.ingest_sql.number_content_keys`);
     ``_okey`` groups the lines of one order or receipt (without its time, which a bad line may
     lack, so its day as written: ``raw_fields`` are the fields whose raw text the typed stage
-    keeps); ``_event_id`` derives from ``_key`` (post level).
+    keeps); ``_event_id`` derives from ``_key`` (post level). ``values``: the SQL of a key
+    field's value where it is not the typed column (a cost row's channel: the name its label
+    gives, ADR 0056).
     """
     derived: list[tuple[str, str]] = []
     pos = kind.name == "pos"
     parts: list[str] | None = []
     for f in kind.key:
         if f in sources:
-            parts.append(_key_text(f, sources[f][0], tz, local_date=pos and f == "occurred_at"))
+            parts.append(_key_text(f, sources[f][0], tz, local_date=pos and f == "occurred_at",
+                                   value=(values or {}).get(f)))
         elif f == "key" or f in kind.required:  # no id column: the content key
             parts = None
             break

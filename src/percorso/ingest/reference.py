@@ -72,7 +72,12 @@ def kind_markdown(kind: Kind) -> str:
     if kind.channel or kind.channel_by_type:
         ch = kind.channel or ", ".join(f"{k} → {v}" for k, v in kind.channel_by_type.items())
         lines.append(f"- channel: {ch}")
-    elif "channel" in kind.fields and kind.shape != "costs":
+    elif kind.shape == "costs":
+        lines.append("- channel: the file's `channel` column, its labels translated to channel names as a "
+                     "clickstream's are (docs/channels.md, *A channel the file gives*), so ROI matches them to "
+                     "the conversions; a word for where, not how (`web`, `app` ...) is kept as written; the "
+                     "key uses the channel name")
+    elif "channel" in kind.fields:
         lines.append("- channel: the file's `channel` column, its labels translated to channel names "
                      "(docs/channels.md, *A channel the file gives*); also kept in `properties` as written")
     req = [r for r in kind.required if r != "key"]
