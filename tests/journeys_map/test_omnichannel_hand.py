@@ -123,3 +123,20 @@ def test_figure_has_mix_and_ropo(result):
     assert [t.type for t in fig.data] == ["bar", "bar"]
     assert list(fig.data[0].x) == ["online_only", "store_only", "omnichannel"]
     assert list(fig.data[1].x) == ["online_to_store", "store_to_online"]
+
+
+def test_ropo_without_store_orders_counts_whole_and_has_no_share(tmp_path):
+    """Online orders only (a clickstream): the ROPO table printed 0,00 and 30.199,00 orders and a 0,0 % share
+    for the direction that has no order at all."""
+    e = journeys_for(tmp_path, {"anna": [("page_view", "2024-03-01 10:00"),
+                                         ("purchase", "2024-03-01 10:05", {"revenue": 10.0})],
+                                "bruno": [("purchase", "2024-03-02 10:00", {"revenue": 20.0})]})
+    try:
+        r = run(e, OmnichannelQuery(research_days=30)).ropo.set_index("direction")
+        assert str(r["orders"].dtype) == "int64" and str(r["customers"].dtype) == "int64"
+        assert tuple(r.loc["store_to_online", ["orders", "with_cross_research", "customers"]]) == (2, 0, 0)
+        assert r.loc["store_to_online", "share_of_orders"] == 0.0
+        assert tuple(r.loc["online_to_store", ["orders", "with_cross_research", "customers"]]) == (0, 0, 0)
+        assert math.isnan(r.loc["online_to_store", "share_of_orders"])
+    finally:
+        e.close()

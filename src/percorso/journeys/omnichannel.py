@@ -142,8 +142,12 @@ class OmnichannelRunner(Runner[OmnichannelQuery, OmnichannelResult]):
         ro = self.engine.execute(r.group_by("direction").aggregate(
             orders=r.count(), with_cross_research=r.cross.sum().cast("int64"),
             customers=r.customer_id.nunique(where=r.cross)))
-        ro["share_of_orders"] = ro["with_cross_research"] / ro["orders"]
-        ro = pd.DataFrame({"direction": ["online_to_store", "store_to_online"]}).merge(ro, how="left").fillna(0)
+        # a direction without orders is counts of 0 (whole numbers: the left join made them 0,00 and
+        # 30.199,00 on a clickstream with online orders only) and no share (0 of 0 is not 0 %)
+        counts = ["orders", "with_cross_research", "customers"]
+        ro = pd.DataFrame({"direction": ["online_to_store", "store_to_online"]}).merge(ro, how="left")
+        ro[counts] = ro[counts].fillna(0).astype("int64")
+        ro["share_of_orders"] = (ro["with_cross_research"] / ro["orders"]).where(ro["orders"] > 0)
         defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
         return OmnichannelResult(frame=f, query=q, meta={"definitions": defs},
                                  first_purchase=self._first_purchase(), ropo=ro,
