@@ -143,6 +143,10 @@ def oracle_paths(rows: list[dict], cfg, conversion) -> tuple[dict, dict]:
         for r in stream:
             if r["event_type"] in conversion.event_types:
                 convs.append(r["occurred_at"])
+                # a web/app conversion that opens its session is that session's touch (ADR 0058)
+                web = r["online"] and r["session_id"] is not None
+                if web and not any(x["online"] and x["session_id"] == r["session_id"] for x in segments[-1]):
+                    segments[-1].append(r)
                 segments.append([])
             else:
                 segments[-1].append(r)

@@ -41,12 +41,13 @@ def test_paths_from_engine_follow_the_rules(engine):
     r = run(engine, AttributionQuery(models=("first", "last", "linear")))
     first = dict(zip(r.nodes()["node"], r.nodes()["first"], strict=True))
     last = dict(zip(r.nodes()["node"], r.nodes()["last"], strict=True))
-    # anna: Email > Display (2nd Display same session); carla: fair. anna's Paid Search is 40
+    # anna: Email > Display (2nd Display same session); carla: fair > Paid Search (her web
+    # purchase opens its session: that session's touch, ADR 0058). anna's Paid Search is 40
     # days before her receipt: not credited to it, so a journey without conversion
     assert first == {"Email": 1.0, "Events & fairs": 1.0, "Display": 0.0, "Paid Search": 0.0}
-    assert last == {"Display": 1.0, "Events & fairs": 1.0, "Email": 0.0, "Paid Search": 0.0}
+    assert last == {"Display": 1.0, "Paid Search": 1.0, "Email": 0.0, "Events & fairs": 0.0}
     assert r.meta["totals"] == {"conversions": 2.0, "value": 150.0, "new_customers": 2.0, "nulls": 3.0}
-    assert r.meta["n_paths"] == 5  # Email>Display, Events & fairs; nulls Paid Search, Email, Display
+    assert r.meta["n_paths"] == 5  # Email>Display, Events & fairs>Paid Search; nulls Paid Search, Email, Display
     assert r.meta["conversions_without_touchpoints"] == 0.0
 
 
@@ -67,7 +68,10 @@ def test_engine_time_decay_hand(engine):
     we, wd = 2 ** (-(5 + 7 / 24) / 7), 2 ** (-(2 + 8 / 24) / 7)
     assert td["Email"] == pytest.approx(we / (we + wd))
     assert td["Display"] == pytest.approx(wd / (we + wd))
-    assert td["Events & fairs"] == pytest.approx(1.0)
+    # carla: the fair 2d00h10m before her purchase, the purchase's own session (Paid Search) at 0
+    wf = 2 ** (-(2 + 10 / 1440) / 7)
+    assert td["Events & fairs"] == pytest.approx(wf / (wf + 1))
+    assert td["Paid Search"] == pytest.approx(1 / (wf + 1))
 
 
 def test_drilldown_and_levels(engine):
@@ -249,8 +253,10 @@ def test_models_all_and_roi_with_many_campaigns(tmp_path):
     assert "shapley_rate" not in parse_models("all") and "shapley" in parse_models("all")
     assert parse_models("all,shapley_rate") == [m for m in MODELS if m != "shapley_rate"] + ["shapley_rate"]
     assert parse_models("last,all")[0] == "last" and len(parse_models("last,all")) == len(parse_models("all"))
+    # each purchase follows its campaign's page view in the same session (a day later it would
+    # open a session of its own, with no campaign: that session's touch, ADR 0058)
     journeys = {f"c{i:02d}": [("page_view", "2024-03-01 10:00", {"channel": "Display", "campaign": f"k{i:02d}"}),
-                              ("purchase", "2024-03-02 10:00", {"channel": "Display", "revenue": 10.0 + i})]
+                              ("purchase", "2024-03-01 10:10", {"channel": "Display", "revenue": 10.0 + i})]
                 for i in range(70)}
     e = journeys_for(tmp_path, journeys)
     try:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from percorso.analysis.base import run
 from percorso.attribution import AttributionQuery, attribution_settings
 from percorso.attribution import aggregates as A
-from percorso.attribution.analysis import AttributionRunner
+from percorso.attribution.analysis import NOT_ATTRIBUTABLE, TOTAL, AttributionRunner
 from percorso.engine import Engine
 from percorso.testing import journeys_for
 
@@ -97,6 +97,50 @@ def test_the_conversion_event_is_never_a_touchpoint(engine):
     assert path_counts(engine, conversion="lead") == {(("Paid Social",), "conv"): 1}
     r = run(engine, AttributionQuery(models=("last",), conversion="purchase_online"))
     assert "Email" in set(r.nodes()["node"]) and r.meta["totals"]["conversions"] == 1.0
+
+
+def test_a_web_conversion_that_opens_its_session_is_that_sessions_touch(engine):
+    # ADR 0058 (GA4 credits the converting session's source). By hand:
+    # ugo: Organic Search visit, 3 days later a purchase opening an Email session: Organic > Email;
+    # vera: a purchase opening a Paid Social session, nothing before: Paid Social (was not attributable);
+    # walt: a store receipt, nothing before: no session of its own, still not attributable;
+    # xena: a Display page view, the purchase 5 minutes later in that session: one touch, Display
+    journeys_for(engine, {
+        "ugo": [("page_view", at(0), {"channel": "Organic Search"}),
+                ("purchase", at(3 * DAY), {"channel": "Email", "revenue": 40.0})],
+        "vera": [("purchase", at(DAY), {"channel": "Paid Social", "revenue": 20.0})],
+        "walt": [("receipt", at(DAY), {"channel": "Store / POS", "revenue": 30.0})],
+        "xena": [("page_view", at(0), {"channel": "Display"}),
+                 ("purchase", at(5), {"channel": "Display", "revenue": 10.0})],
+    })
+    assert path_counts(engine) == {(("Organic Search", "Email"), "conv"): 1, (("Paid Social",), "conv"): 1,
+                                   (("Display",), "conv"): 1}
+    r = run(engine, AttributionQuery(models=("first", "last", "linear")))
+    rows = r.frame.set_index("node")
+    expect = {"Organic Search": (1.0, 0.0, 0.5), "Email": (0.0, 1.0, 0.5), "Paid Social": (1.0, 1.0, 1.0),
+              "Display": (1.0, 1.0, 1.0), NOT_ATTRIBUTABLE: (1.0, 1.0, 1.0), TOTAL: (4.0, 4.0, 4.0)}
+    for node, credits in expect.items():
+        assert tuple(rows.loc[node, ["first", "last", "linear"]]) == pytest.approx(credits), node
+    assert r.table("value").set_index("node").loc[NOT_ATTRIBUTABLE, "last"] == 30.0  # walt's receipt
+
+
+def test_a_conversions_own_touch_is_credited_to_it_alone(engine):
+    # zeno: a purchase opens an Email session; a page view of that session after it (a new
+    # segment: the next purchase's first contact of that session), then a second purchase.
+    # Each purchase has one touch; Direct rules apply to the conversion's touch as to any other.
+    journeys_for(engine, {"zeno": [
+        ("purchase", at(0), {"channel": "Email", "revenue": 10.0}),
+        ("page_view", at(5), {"channel": "Affiliates"}),
+        ("purchase", at(10), {"channel": "Affiliates", "revenue": 10.0}),
+    ]})
+    assert path_counts(engine) == {(("Email",), "conv"): 1, (("Affiliates",), "conv"): 1}
+    journeys_for(engine, {"yuri": [
+        ("page_view", at(0), {"channel": "Email"}),
+        ("purchase", at(3 * DAY), {"channel": "Direct", "revenue": 10.0}),
+    ]})
+    assert path_counts(engine) == {(("Email",), "conv"): 1}  # last non-direct: Email
+    assert path_counts(engine, {"direct": "credit"}) == {(("Email", "Direct"), "conv"): 1}
+    assert path_counts(engine, {"one_touch_per_session": False}) == {(("Email",), "conv"): 1}
 
 
 # -- oracle ----------------------------------------------------------------------------------

@@ -3,14 +3,16 @@
 Hand-computed on four people (lookback 30 days, GA4 direct convention):
 
 * anna: an e-mail click on 5 Feb, a 100 € receipt on 10 Feb: attributed (Email);
-* bruno: a 50 € web purchase, nothing before it: not attributable;
-* carla: a Paid Search visit on 1 Jan, an 80 € purchase on 1 Mar (59 days later, beyond the
-  lookback): not attributable; her visit is a journey without conversion;
+* bruno: a 50 € web purchase, nothing before it: it opens its (Direct) session, so that
+  session is its touch (ADR 0058): attributed (Direct);
+* carla: a Paid Search visit on 1 Jan, an 80 € web purchase on 29 Feb (59 days later, beyond
+  the lookback): attributed to its own (Direct) session; her visit is a journey without
+  conversion;
 * dario: a CRM record update on 1 Feb (record keeping: never a touchpoint), a 30 € receipt on
-  3 Feb: not attributable.
+  3 Feb (a store receipt has no session: never its own touch): not attributable.
 
-Total: 4 conversions, 260 €, 4 new customers; attributed 1 / 100 € / 1; not attributable
-3 / 160 € / 3, whatever the model.
+Total: 4 conversions, 260 €, 4 new customers; attributed 3 / 230 € / 3 (Email 1 / 100 €,
+Direct 2 / 130 €); not attributable 1 / 30 € / 1, whatever the model.
 """
 
 from __future__ import annotations
@@ -66,20 +68,21 @@ def test_every_model_reconciles_by_hand(engine):
     nodes = r.nodes()
     assert list(r.frame["node"])[-2:] == [NOT_ATTRIBUTABLE, TOTAL]
     # carla's old visit is a node of a journey without conversion: listed, credited nothing
-    assert set(nodes["node"]) == {"Email", "Paid Search"}
+    assert set(nodes["node"]) == {"Email", "Direct", "Paid Search"}
     for m in cols:
         assert rows.loc["Email", m] == pytest.approx(1.0) and rows.loc["Paid Search", m] == 0.0, m
-        assert rows.loc[NOT_ATTRIBUTABLE, m] == pytest.approx(3.0), m
+        assert rows.loc["Direct", m] == pytest.approx(2.0), m
+        assert rows.loc[NOT_ATTRIBUTABLE, m] == pytest.approx(1.0), m
         assert rows.loc[TOTAL, m] == pytest.approx(4.0), m
     value = r.table("value").set_index("node")
     new = r.table("new_customers").set_index("node")
     for m in cols:
-        assert (value.loc["Email", m], value.loc[NOT_ATTRIBUTABLE, m], value.loc[TOTAL, m]) == pytest.approx(
-            (100.0, 160.0, 260.0)), m
-        assert (new.loc[NOT_ATTRIBUTABLE, m], new.loc[TOTAL, m]) == pytest.approx((3.0, 4.0)), m
+        assert (value.loc["Email", m], value.loc["Direct", m], value.loc[NOT_ATTRIBUTABLE, m],
+                value.loc[TOTAL, m]) == pytest.approx((100.0, 130.0, 30.0, 260.0)), m
+        assert (new.loc[NOT_ATTRIBUTABLE, m], new.loc[TOTAL, m]) == pytest.approx((1.0, 4.0)), m
     t = r.totals
     assert set(t["row"]) == {"attributed", "not_attributable", "total"}
-    assert r.meta["conversions_without_touchpoints"] == 3.0
+    assert r.meta["conversions_without_touchpoints"] == 1.0
     assert r.meta["definitions"] == {"revenue": "gross_revenue"}
 
 
@@ -99,10 +102,12 @@ def test_a_negative_receipt_is_a_return_not_a_conversion(tmp_path):
 
 
 def test_dates_bound_the_total_too(engine):
-    # from 7 Feb: anna's receipt (10 Feb) and carla's purchase (29 Feb); bruno and dario fall before
+    # from 7 Feb: anna's receipt (10 Feb) and carla's purchase (29 Feb, its own Direct session);
+    # bruno and dario fall before
     r = run(engine, AttributionQuery(models=("last",), date_from=date(2024, 2, 7)))
     rows = r.frame.set_index("node")
-    assert (rows.loc["Email", "last"], rows.loc[NOT_ATTRIBUTABLE, "last"], rows.loc[TOTAL, "last"]) == (1.0, 1.0, 2.0)
+    assert (rows.loc["Email", "last"], rows.loc["Direct", "last"], rows.loc[NOT_ATTRIBUTABLE, "last"],
+            rows.loc[TOTAL, "last"]) == (1.0, 1.0, 0.0, 2.0)
     assert r.table("value").set_index("node").loc[TOTAL, "last"] == 180.0
 
 
@@ -113,7 +118,7 @@ def test_roi_rows_close_on_cost_conversions_and_revenue(engine):
         part = f[f["model"] == m].set_index("channel")
         body = part.drop(index=[NOT_ATTRIBUTABLE, TOTAL])
         na, tot = part.loc[NOT_ATTRIBUTABLE], part.loc[TOTAL]
-        assert (na["conversions"], na["revenue"], na["cost"]) == (3.0, 160.0, 0.0)
+        assert (na["conversions"], na["revenue"], na["cost"]) == (1.0, 30.0, 0.0)
         assert (tot["conversions"], tot["revenue"], tot["cost"], tot["new_customers"]) == (4.0, 260.0, 40.0, 4.0)
         assert body["cost"].sum() == 40.0 and body["revenue"].sum() + na["revenue"] == 260.0
         assert tot["roi"] == pytest.approx((260 - 40) / 40) and tot["roas"] == pytest.approx(6.5)
@@ -134,12 +139,13 @@ def test_roi_on_margin_when_a_margin_is_set(engine):
 
 def test_drill_down_to_the_reconciling_rows(engine):
     r = run(engine, AttributionQuery(models=("last",)))
-    # by hand: bruno (nothing before), carla (visit 59 days before), dario (a CRM row only)
-    assert sorted(r.customers(node=NOT_ATTRIBUTABLE)["customer_id"]) == ["bruno", "carla", "dario"]
+    # by hand: dario (a CRM row only, then a store receipt); bruno and carla: their own sessions
+    assert sorted(r.customers(node=NOT_ATTRIBUTABLE)["customer_id"]) == ["dario"]
     assert sorted(r.customers(node=TOTAL)["customer_id"]) == ["anna", "bruno", "carla", "dario"]
     assert list(r.customers(node="Email")["customer_id"]) == ["anna"]
+    assert sorted(r.customers(node="Direct")["customer_id"]) == ["bruno", "carla"]
     roi = run(engine, RoiQuery(models=("last",)))
-    assert sorted(roi.customers(channel=NOT_ATTRIBUTABLE)["customer_id"]) == ["bruno", "carla", "dario"]
+    assert sorted(roi.customers(channel=NOT_ATTRIBUTABLE)["customer_id"]) == ["dario"]
 
 
 def test_a_filtered_roi_has_no_reconciling_rows(engine):

@@ -149,7 +149,9 @@ def totals_frame(long: pd.DataFrame, models: list[str], grand: dict[str, float])
         part = long[long["model"] == m]
         got = {k: float(part[k].sum()) for k in MEASURE_NAMES}
         rows.append({"row": "attributed", "model": m, **got})
-        rows.append({"row": "not_attributable", "model": m, **{k: round(grand[k] - got[k], 9) for k in MEASURE_NAMES}})
+        # + 0.0: a sum's residue rounds to -0.0, printed "-0,00" (1M clickstream, linear, ADR 0058)
+        rows.append({"row": "not_attributable", "model": m,
+                     **{k: round(grand[k] - got[k], 9) + 0.0 for k in MEASURE_NAMES}})
         rows.append({"row": "total", "model": m, **grand})
     return pd.DataFrame(rows, columns=["row", "model", *MEASURE_NAMES])
 

@@ -5,12 +5,15 @@ none. Rules, in order:
 
 1. the stream of a customer is its eligible touchpoints and its conversions, ordered by
    ``occurred_at`` then ``event_id`` (DESIGN §10); a touchpoint belongs to the next
-   conversion (its *segment*), so each touchpoint is credited at most once, and the
-   conversion event itself is never a touchpoint;
+   conversion (its *segment*), so each touchpoint is credited at most once; a conversion
+   is no touchpoint of another conversion;
 2. with ``one_touch_per_session`` only the first eligible touchpoint of each web/app session
    counts: later page views in the same visit are internal navigation, and since the build's
    sessions span sources, an ad platform's click and the site's landing page (or an e-mail
-   open, its click and its visit) are one contact;
+   open, its click and its visit) are one contact. A web/app conversion that opens its session
+   (no web/app touchpoint of the session before it in its segment) is that session's touch for
+   its own journey, at its own time, with its session's channel (GA4 credits the converting
+   session's source); a store receipt never is (ADR 0058);
 3. touchpoints within ``lookback_days`` before their conversion are credited to it; every
    other touchpoint (too old for its conversion, or after the customer's last conversion)
    is a contact that led to no conversion within the window: it goes to a journey *without*
@@ -104,7 +107,7 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
         conv_value=stream.value,
         new_customer=(stream.segment == 0).cast("int64"),
     )
-    touches = _first_of_session(stream.filter(stream.is_conv == 0), settings)
+    touches = _session_touches(stream, settings)
     joined = touches.left_join(conv, ["customer_id", "segment"]).select(
         touches.customer_id, touches.segment, touches.event_id, touches.occurred_at, touches.occurred_at_local,
         touches.node, touches.direct, conv.conv_at, conv.conv_local, conv.conv_value, conv.new_customer,
@@ -139,16 +142,27 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     )
 
 
-def _first_of_session(touches: ir.Table, settings: AttributionSettings) -> ir.Table:
-    """Drop internal navigation: the later web/app touchpoints of a session (same segment)."""
-    if not settings.one_touch_per_session:
-        return touches
-    touches = touches.mutate(web=touches.online.fill_null(False))  # rank web/app touches among themselves
+def _session_touches(stream: ir.Table, settings: AttributionSettings) -> ir.Table:
+    """The touchpoints of the journeys (rules 1-2): the eligible rows, the later web/app rows of
+    a session dropped with ``one_touch_per_session``, and the web/app conversions that open
+    their session (ADR 0058).
+
+    A web/app conversion (online, with a session) with no web/app touchpoint of the same session
+    before it in its segment is that session's touch for its own journey: its node is its
+    session's channel, its time the conversion's, and its ``segment`` (conversions before it)
+    is its own conversion's, so it is credited to it and to no other. A store receipt (offline)
+    is never its own touch. Ranks are among the web/app rows of (customer, session, segment):
+    the conversion is the last row of its segment, so it ranks first only when nothing of its
+    session came before it.
+    """
+    web = stream.online.fill_null(False) & stream.session_id.notnull()
+    rows = stream.filter((stream.is_conv == 0) | web).mutate(web=web)
     sw = ibis.window(group_by=["customer_id", "session_id", "segment", "web"], order_by=["occurred_at", "event_id"])
     # the rank is a column before it is filtered on: Ibis's Spark compiler misplaces a window
     # function inside a filter (it referred to a subquery's alias that is out of scope)
-    touches = touches.mutate(_first=ibis.row_number().over(sw) == 0)
-    return touches.filter(touches.session_id.isnull() | ~touches.web | touches._first).drop("web", "_first")
+    rows = rows.mutate(_first=ibis.row_number().over(sw) == 0)
+    later = (~rows.web | rows._first) if settings.one_touch_per_session else ibis.literal(True)
+    return rows.filter(ibis.ifelse(rows.is_conv == 1, rows._first, later)).drop("web", "_first")
 
 
 def is_conversion(tp: ir.Table, conversion: ConversionDef) -> ir.BooleanValue:

@@ -50,7 +50,7 @@ _INDEX_COLUMNS = (("name", "VARCHAR"), ("key", "VARCHAR"), ("shape", "VARCHAR"),
                   ("rows", "BIGINT"), ("seconds", "DOUBLE"), ("computed_at", "TIMESTAMP"))
 PREFIX = "attribution_journeys_"
 #: Bumped when the journey definition's code changes: entries of an older format are stale.
-FORMAT = 1
+FORMAT = 2  # 2: a web/app conversion that opens its session is its own touch (ADR 0058)
 
 
 #: The settings that shape a journey (besides the conversion definition and the online breakdown).
