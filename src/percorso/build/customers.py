@@ -12,7 +12,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from percorso.build.schema import CUSTOMER_COLUMNS
+from percorso.build.schema import CUSTOMER_COLUMNS, REVENUE_DECIMAL
 from percorso.build.touchpoints import _ibis_type
 from percorso.engine.dialect import epoch_seconds, json_text, ordered_collect
 
@@ -77,7 +77,8 @@ def customers_expr(
     o = orders
     buy = o.group_by("customer_id").aggregate(
         n_orders=o.count(where=~o.is_return),
-        revenue=o.revenue.sum(),
+        # exact whatever order the engine's threads meet the rows in (schema.REVENUE_DECIMAL)
+        revenue=o.revenue.cast(REVENUE_DECIMAL).sum().cast("float64"),
     )
     so = o.filter(o.store_id.notnull() & ~o.is_return)
     stores = so.group_by(["customer_id", "store_id"]).aggregate(n=so.count(), last=so.occurred_at.max())

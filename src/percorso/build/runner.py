@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from percorso.build import digest as D
 from percorso.build import plan as P
 from percorso.build.schema import (CUSTOMER_COLUMNS, NOT_INFORMATIVE, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS,
-                                   SESSION_SYSTEMS, TOUCHPOINT_COLUMNS)
+                                   REVENUE_DECIMAL, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS)
 from percorso.channels.rules import load_rules
 from percorso.engine import build_sql as S
 from percorso.engine import build_tail_sql as T
@@ -73,7 +73,8 @@ class BuildReport:
 #: UTMs get a paid medium (``touchpoints.AD_DEFAULT_MEDIUM``); Bing impressions were Organic Search.
 #: 3: a clickstream's channel column is its events' channel (ADR 0055; the events of an older
 #: project get it by the database's migration 4), where every such event was Direct.
-#: 4: an order event without an order id is an order of its own (ADR 0057), where it was none.
+#: 4: an order event without an order id is an order of its own, and a customer's revenue is an
+#: exact (decimal) sum (ADR 0057).
 DERIVATION_VERSION = 4
 
 
@@ -351,7 +352,7 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
     t1 = time.perf_counter()
     T.stage_all_inputs(engine)
     S.run_plan_step(engine, "_build_customers", plan["_build_customers"], temp=True)
-    T.combine_fast_customers(engine)
+    T.combine_fast_customers(engine, REVENUE_DECIMAL)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 

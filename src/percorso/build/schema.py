@@ -14,6 +14,11 @@ SESSION_SYSTEMS: tuple[str, ...] = ("web", "app", "ecommerce")
 #: and an order placed in a Direct session takes the last other one (GA4's last non-direct click).
 NOT_INFORMATIVE: tuple[str, ...] = ("Direct", "Unassigned")
 
+#: The type a customer's order amounts are summed in (``customers.revenue``): each amount to the
+#: millionth, the sum exact, so it does not depend on the order the rows are met in (a sum of
+#: doubles does: an incremental build's revenue differed from a full build's in the last bit).
+REVENUE_DECIMAL = "decimal(18, 6)"
+
 TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),
     ("customer_id", "VARCHAR"),

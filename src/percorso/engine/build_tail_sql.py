@@ -438,7 +438,7 @@ def drop_tail(engine: Engine) -> None:
         engine.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def combine_fast_customers(engine: Engine) -> None:
+def combine_fast_customers(engine: Engine, revenue_decimal: str) -> None:
     """Complete the ``_build_customers`` rows of the fast customers (made from their new rows
     and one record update at their old last time) with their old rows (``_build_cust_old``).
 
@@ -446,7 +446,8 @@ def combine_fast_customers(engine: Engine) -> None:
     first channel and first time stay the old ones when there were touchpoints; the latest
     stage, consent and traits are the new rows' when they have one; the home store is the old
     one (a new receipt makes the customer slow: :func:`_mark_fast`); identifiers, merges and
-    the rest were computed afresh (they do not read the rows)."""
+    the rest were computed afresh (they do not read the rows). The revenues add as
+    ``revenue_decimal`` (``build.schema.REVENUE_DECIMAL``), as the full build sums them."""
     latest = ("consent_profiling", "consent_marketing", "first_name", "last_name", "city", "province", "birth_date",
               "current_stage")
     engine.con.execute(f"""UPDATE _build_customers x SET
@@ -455,7 +456,8 @@ def combine_fast_customers(engine: Engine) -> None:
         last_seen_at = CASE WHEN x.n_touchpoints = 0 AND o.n_touchpoints > 0 THEN o.last_seen_at
                             ELSE x.last_seen_at END,
         n_touchpoints = o.n_touchpoints + x.n_touchpoints, n_orders = o.n_orders + x.n_orders,
-        revenue = o.revenue + x.revenue, home_store = coalesce(x.home_store, o.home_store),
+        revenue = CAST(CAST(o.revenue AS {revenue_decimal}) + CAST(x.revenue AS {revenue_decimal}) AS DOUBLE),
+        home_store = coalesce(x.home_store, o.home_store),
         first_channel = CASE WHEN o.n_touchpoints > 0 THEN o.first_channel ELSE x.first_channel END,
         {", ".join(f"{c} = coalesce(x.{c}, o.{c})" for c in latest)}
         FROM _build_cust_old o WHERE o.customer_id = x.customer_id AND o.customer_id IN {_FAST}""")
