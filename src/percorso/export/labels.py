@@ -216,6 +216,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "actual_total": ("reali in totale", "actual in total"),
     # customer view (customer show: summary, channels, orders, timeline)
     "event_type": ("evento", "event"),
+    "event_name": ("nome evento", "event name"),   # the source's own name (a clickstream's `cart`)
     "source_system": ("sistema", "source system"),
     "session_id": ("sessione", "session"),
     "page_url": ("pagina", "page"),
