@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from percorso.ingest import ingest_files
+        from percorso.ingest.pipeline import mapping_not_applied_text
         from percorso.progress import StepProgress, show_progress
 
         p = open_cli_project(project, engine="duckdb")
@@ -48,6 +49,8 @@ def register(app: typer.Typer) -> None:
                 note = "[red]non importato / not imported[/red]"
             elif r.restated:
                 note += f"; {r.restated} giorni ricalcolati / days restated"
+            if r.mapping_not_applied:
+                note += "; mappatura non applicata / mapping not applied"
             t.add_row(r.source_file, str(r.rows_read), str(r.accepted), str(r.quarantined), str(r.duplicates),
                       ", ".join(f"{k}={v}" for k, v in r.invalid_identifiers.items()), note)
         tot = [sum(getattr(r, a) for r in reports) for a in ("rows_read", "accepted", "quarantined", "duplicates")]
@@ -60,6 +63,9 @@ def register(app: typer.Typer) -> None:
         console().print(f"righe lette / rows read {tot[0]} = accettate / accepted {tot[1]} + quarantena / "
                         f"quarantined {tot[2]} + duplicati / duplicates {tot[3]}"
                         + ("" if not tot[2] else "  → `percorso quarantine --counts`"), soft_wrap=True)
+        stale = next((r.mapping_not_applied for r in reports if r.mapping_not_applied), None)
+        if stale:
+            err.print(mapping_not_applied_text(source, stale, p.database_path.name), soft_wrap=True)
         failed = [r for r in reports if r.error]
         for r in failed:
             err.print(f"[red]errore / error[/red] {escape(f'[{r.error_code}] {r.error}')}", soft_wrap=True)

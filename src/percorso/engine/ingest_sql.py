@@ -870,6 +870,14 @@ def previous_run(engine: Engine, source_name: str, sha256: str) -> dict[str, Any
     return dict(zip(("rows_read", "accepted", "quarantined", "duplicates", "source_file", "finished_at"), rows[0]))
 
 
+def stored_event_names(engine: Engine, source_name: str) -> list[tuple[str, str, int]]:
+    """(event_name, event_type, rows) of the events stored for a source, most rows first: what
+    an import compares with the event types its source's event-name mapping gives now."""
+    return engine.con.execute(
+        "SELECT event_name, event_type, count(*) AS n FROM events WHERE source_name = ? AND event_name IS NOT NULL "
+        "GROUP BY event_name, event_type ORDER BY n DESC, event_name", [source_name]).fetchall()
+
+
 def drop_temp(engine: Engine, *names: str) -> None:
     kinds = dict(engine.con.execute(
         "SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE '\\_ing\\_%' ESCAPE '\\'"

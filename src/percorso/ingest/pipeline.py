@@ -77,6 +77,11 @@ class IngestReport:
     already_ingested: bool = False
     """The same content (sha256) was imported before as this source: nothing was read again."""
     file_sha256: str = ""
+    mapping_not_applied: list[dict[str, Any]] = field(default_factory=list)
+    """Event names of this source stored under another event type than its mapping gives now
+    (``{"event_name", "stored_type", "mapped_type", "rows"}``): a mapping changed after the rows
+    were imported applies to new rows only, and a duplicate is never rewritten. Filled when the
+    file brought duplicates (or was already imported): the case a user re-imports to apply it."""
 
     @property
     def reconciles(self) -> bool:
@@ -159,7 +164,48 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
         done += len(batch)
     if progress:
         progress("done", len(paths), len(paths))
-    return [reports[i] for i in range(len(paths))]
+    out = [reports[i] for i in range(len(paths))]
+    repeated = [r for r in out if not r.error and (r.duplicates or r.already_ingested)]
+    if repeated:
+        stale = mapping_not_applied(project, source_name, src, kind)
+        for r in repeated:
+            r.mapping_not_applied = stale
+    return out
+
+
+def mapping_not_applied(project: Any, source_name: str, src: Any, kind: Kind) -> list[dict[str, Any]]:
+    """Stored event names of a source whose event type its event-name mapping now gives otherwise.
+
+    Why: an import never rewrites a stored event (event ids are deterministic, a re-read row is
+    a duplicate), so a user who edits ``mapping = {"event.cart" = "add_to_cart"}`` and imports the
+    file again sees every row counted as a duplicate and the old type stay. This names what did
+    not change. One grouped scan of the source's events, only when a file brought duplicates.
+
+    Examples
+    --------
+    ``[{"event_name": "cart", "stored_type": "custom", "mapped_type": "add_to_cart", "rows": 2}]``
+    """
+    if kind.shape != "segment" and "event_name" not in kind.fields:
+        return []   # orders, profiles, calls: the type is the kind's, no name is mapped
+    table = event_name_table(kind, src)
+    out = []
+    for name, stored, rows in S.stored_event_names(project.engine, source_name):
+        mapped = table.get(P.norm_event(name), kind.fallback_event_type)
+        if mapped is not None and mapped != stored:
+            out.append({"event_name": name, "stored_type": stored, "mapped_type": mapped, "rows": int(rows)})
+    return out
+
+
+def mapping_not_applied_text(source_name: str, stale: list[dict[str, Any]], database: str) -> str:
+    """One line (Italian / English) for :func:`mapping_not_applied`: what happened, why, what to do."""
+    n = sum(s["rows"] for s in stale)
+    pairs = ", ".join(f"{s['event_name']}: {s['stored_type']} → {s['mapped_type']}" for s in stale[:5])
+    pairs += ", …" if len(stale) > 5 else ""
+    return (f"{source_name}: {n} righe già importate restano col tipo di prima ({pairs}): la mappatura di "
+            f"percorso.toml vale solo per le righe importate dopo la modifica / {n} rows already imported keep "
+            f"their old type: a changed mapping applies only to rows imported after the change, and percorso "
+            f"does not re-type stored rows; to apply it, start over: move {database} aside (saved segments, "
+            f"journeys and tokens are in it too), ingest every source again, then `percorso build`")
 
 
 def _disk_full(exc: BaseException) -> bool:
