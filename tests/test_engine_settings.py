@@ -29,6 +29,24 @@ def test_unordered_writes_restores_the_setting(tmp_path: Path) -> None:
     eng.close()
 
 
+def test_joins_as_written_adds_the_side_swap_to_the_disabled_optimizers_and_restores_them(tmp_path: Path) -> None:
+    eng = Engine(tmp_path / "e.duckdb")
+    eng.run("SET disabled_optimizers = 'top_n'")          # a user's own choice stays in force
+    with eng.joins_as_written():
+        assert sorted(str(_setting(eng, "disabled_optimizers")).split(",")) == ["build_side_probe_side", "top_n"]
+        eng.run("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (2, 'b')) v(a, b)")
+        got = eng.con.execute("SELECT a FROM t SEMI JOIN (SELECT 2 AS a) s USING (a)").fetchall()
+        assert got == [(2,)]
+    assert _setting(eng, "disabled_optimizers") == "top_n"
+    try:
+        with eng.joins_as_written():
+            raise RuntimeError("inside")
+    except RuntimeError:
+        pass
+    assert _setting(eng, "disabled_optimizers") == "top_n"
+    eng.close()
+
+
 def test_block_memory_kept_by_a_command_of_its_own_not_inside_the_server(tmp_path: Path) -> None:
     root = tmp_path / "p"
     init_project(root)

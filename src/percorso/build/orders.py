@@ -51,6 +51,8 @@ def _order_rows(tp: ir.Table, carry: ir.Table | None = None) -> ir.Table:
     The window that finds that channel runs only over the customers with such an order, and of
     their rows only over the informative ones and those orders (the others give it nothing):
     over every touchpoint it cost 8.7 s of a 10M-event build with 300,000 orders (ADR 0057).
+    The semi-join is written with those customers on its right: a full build runs it with the
+    sides as written (``Engine.joins_as_written``), the engine's estimates would put them left.
     """
     online = tp.online.fill_null(False)
     is_order = tp.event_type.isin(ORDER_EVENT_TYPES)

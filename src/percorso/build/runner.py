@@ -309,7 +309,8 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
     say("ordini / orders")
     t1 = time.perf_counter()
     new_tp = engine.table("_build_touchpoints")
-    engine.create_table("_build_orders", orders_expr(new_tp))
+    with engine.joins_as_written():    # its semi-join builds on the customers with a Direct order
+        engine.create_table("_build_orders", orders_expr(new_tp))
     S.fill_order_item_counts(engine, "_build_orders")
     report.seconds["orders"] = round(time.perf_counter() - t1, 3)
 
