@@ -24,6 +24,26 @@ def touchpoints_by_channel(engine: Engine) -> list[Row]:
     return engine.rows(agg.order_by([ibis.desc("touchpoints"), ibis.asc("channel")]))
 
 
+CHANNEL_NOTE = ("nota / note: un evento web conta nel canale della sua sessione (il primo della visita che non sia "
+                "Direct o Unassigned, come in GA4), non nella colonna channel della sua riga: un conteggio del file "
+                "per quella colonna dà altri numeri / a web event counts under its session's channel (the visit's "
+                "first that is not Direct or Unassigned, as in GA4), not its own row's channel column: counting "
+                "the file by that column gives other figures (docs/channels.md)")
+"""Under a table of :func:`touchpoints_by_channel`: why its web figures differ from a count of the
+source file's own channel column (a clickstream export that writes a channel per row)."""
+
+
+def channel_note(rows: list[Row]) -> str | None:
+    """:data:`CHANNEL_NOTE` when the table has online touchpoints (sessions), else None.
+
+    Examples
+    --------
+    >>> channel_note([{"channel": "Store / POS", "online": False}]) is None
+    True
+    """
+    return CHANNEL_NOTE if any(r["online"] for r in rows) else None
+
+
 def orders_by_place(engine: Engine) -> list[Row]:
     """Orders, returns, net revenue and buying customers online vs in store (online first).
 

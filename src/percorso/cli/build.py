@@ -83,15 +83,18 @@ def _print_breakdown(engine: object, out: object) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from percorso.build.summary import orders_by_place, touchpoints_by_channel
+    from percorso.build.summary import channel_note, orders_by_place, touchpoints_by_channel
     from percorso.cli.common import cell as format_cell
 
     t = Table(title="punti di contatto per canale / touchpoints by channel")
-    for col in ("canale / channel", "punti di contatto", "clienti"):
+    for col in ("canale / channel", "punti di contatto / touchpoints", "clienti / customers"):
         t.add_column(col, justify="left" if col.startswith("canale") else "right")
-    for row in touchpoints_by_channel(engine):  # type: ignore[arg-type]
+    rows = touchpoints_by_channel(engine)  # type: ignore[arg-type]
+    for row in rows:
         t.add_row(escape(str(row["channel"])), format_cell(row["touchpoints"]), format_cell(row["customers"]))
     out.print(t)  # type: ignore[attr-defined]
+    if note := channel_note(rows):
+        out.print(note, markup=False, highlight=False, soft_wrap=True)  # type: ignore[attr-defined]
     t = Table(title="ordini / orders")
     for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)",
                 "acquirenti / buyers"):

@@ -94,6 +94,7 @@ def _table(title: str, columns: list[tuple[str, str]], rows: list[list[Any]]) ->
 
 def print_demo_summary(r: dict[str, Any]) -> None:
     """What the demo found, in the order a marketer asks: who, where, what, what went wrong, how right."""
+    from percorso.build.summary import channel_note
     from percorso.export.files import format_cell
 
     out = console(stderr=False)
@@ -112,6 +113,8 @@ def print_demo_summary(r: dict[str, Any]) -> None:
     out.print(_table("punti di contatto per canale / touchpoints by channel",
                      [("canale / channel", "left"), ("online", "left"), ("punti di contatto", "right"), ("clienti", "right")],
                      [[x["channel"], x["online"], x["touchpoints"], x["customers"]] for x in r["channels"]]))
+    if note := channel_note(r["channels"]):
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
     out.print(_table("ordini / orders", [("dove / where", "left"), ("ordini", "right"), ("resi / returns", "right"),
                                          ("ricavi netti / net revenue (EUR)", "right"), ("acquirenti / buyers", "right")],
                      [["online" if x["online"] else "negozio / store", x["orders"], x["returns"], x["revenue"],
