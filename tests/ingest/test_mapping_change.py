@@ -64,3 +64,14 @@ def test_cli_says_it_in_one_line(tmp_path):
     assert len(lines) == 1
     assert "2 righe già importate" in lines[0] and "cart: custom → add_to_cart" in lines[0]
     assert "move percorso.duckdb aside" in lines[0] and "Traceback" not in res.output
+
+
+def test_a_few_repeats_among_new_rows_are_not_a_reimport(tmp_path):
+    """A collector micro-batch with a client's retried event: 1 duplicate of 3 rows, no check."""
+    root, _f = _setup(tmp_path)
+    g = tmp_path / "more.csv"
+    g.write_text("user_id,event,ts\nu1,cart,2025-03-05 10:01:00\nu3,cart,2025-03-06 09:00:00\n"
+                 "u4,page_view,2025-03-06 09:05:00\n", encoding="utf-8")
+    with open_project(root) as p:
+        (rep,) = ingest_files(p, "clicks", [g])
+        assert (rep.accepted, rep.duplicates, rep.mapping_not_applied) == (2, 1, [])

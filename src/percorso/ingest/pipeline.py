@@ -80,8 +80,9 @@ class IngestReport:
     mapping_not_applied: list[dict[str, Any]] = field(default_factory=list)
     """Event names of this source stored under another event type than its mapping gives now
     (``{"event_name", "stored_type", "mapped_type", "rows"}``): a mapping changed after the rows
-    were imported applies to new rows only, and a duplicate is never rewritten. Filled when the
-    file brought duplicates (or was already imported): the case a user re-imports to apply it."""
+    were imported applies to new rows only, and a duplicate is never rewritten. Filled when at
+    least half of the file's rows were duplicates (or it was imported before): the case a user
+    re-imports to apply it."""
 
     @property
     def reconciles(self) -> bool:
@@ -165,7 +166,10 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
     if progress:
         progress("done", len(paths), len(paths))
     out = [reports[i] for i in range(len(paths))]
-    repeated = [r for r in out if not r.error and (r.duplicates or r.already_ingested)]
+    # a re-import (the file, or most of it, already stored): not the few repeats a collector
+    # micro-batch carries after a client's retry, which would scan the source's history each time
+    repeated = [r for r in out
+                if not r.error and (r.already_ingested or (r.duplicates and 2 * r.duplicates >= r.rows_read))]
     if repeated:
         stale = mapping_not_applied(project, source_name, src, kind)
         for r in repeated:
@@ -179,7 +183,7 @@ def mapping_not_applied(project: Any, source_name: str, src: Any, kind: Kind) ->
     Why: an import never rewrites a stored event (event ids are deterministic, a re-read row is
     a duplicate), so a user who edits ``mapping = {"event.cart" = "add_to_cart"}`` and imports the
     file again sees every row counted as a duplicate and the old type stay. This names what did
-    not change. One grouped scan of the source's events, only when a file brought duplicates.
+    not change. One grouped scan of the source's events, only when a file is imported again.
 
     Examples
     --------
