@@ -45,6 +45,18 @@ def test_health(project):
     assert res.exit_code != 0
 
 
+def test_health_without_consent_source(tmp_path):
+    root = tmp_path / "p"
+    init_project(root, name="t")
+    with open_project(root) as p:
+        journeys_for(p.engine, {"anna": [("page_view", "2024-02-01 10:00", {"channel": "Email"})]})
+        p.engine.run("UPDATE customers SET consent_marketing = NULL")
+    res = _ok(["health", "-p", str(root), "--as-of", "2024-03-01"])
+    row = next(ln for ln in res.stdout.splitlines() if "│ 0-20" in ln)
+    assert row.rstrip().rstrip("│").rstrip().endswith("—"), row      # the consent column: not 0,00
+    assert "consenso: non misurato" in res.output and "consent: not measured" in res.output
+
+
 def test_personas(project):
     out = _ok(["personas", "-p", str(project), "--k", "3"]).stdout
     assert "Store / POS" in out and "Canale principale" in out

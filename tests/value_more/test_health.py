@@ -79,6 +79,24 @@ def test_weights_are_normalised_and_validated(engine):
         run(engine, HealthQuery(as_of=AS_OF)).customers(band="0-10")
 
 
+def test_no_consent_source_is_not_measured_not_zero(engine):
+    """No customer has a consent on record (no crm/loyalty consent column): consent is unknown."""
+    engine.run("UPDATE customers SET consent_marketing = NULL")
+    r = run(engine, HealthQuery(as_of=AS_OF))
+    f = _rows(r)["fabio"]
+    assert f["consent"] is None or f["consent"] != f["consent"]   # NULL, not 0
+    # by hand: engagement 0.25 and service 1 over the other weights (0.25+0.2+0.2+0.15+0.1 = 0.9)
+    assert f["score"] == pytest.approx(100 * (0.15 * 0.25 + 0.1 * 1.0) / 0.9)    # 15.28, was 13.75
+    assert r.meta["unmeasured"] == ["consent"] and r.meta["weights"]["consent"] == 0
+    assert "consent: not measured" in r.meta["notes"][0] and "consent_marketing" in r.meta["notes"][0]
+    assert r.to_frame()["avg_consent"].isna().all()
+    # one customer with a "no" on record: consent is measured, the unknown ones count as no
+    engine.run("UPDATE customers SET consent_marketing = false WHERE customer_id = 'enzo'")
+    r = run(engine, HealthQuery(as_of=AS_OF))
+    assert _rows(r)["fabio"]["consent"] == 0 and r.meta["notes"] == []
+    assert _rows(r)["fabio"]["score"] == pytest.approx(13.75)
+
+
 T0 = datetime(2023, 6, 1, 8, 0)
 CH = ["Email", "Paid Search", "Store / POS", "Call center", "Direct"]
 step = st.one_of(

@@ -75,6 +75,10 @@ def register(app: typer.Typer) -> None:
             emit_frame(res.customers(limit=limit, offset=offset, band=band), fmt, out, title=f"health {band}")
         else:
             emit_frame(res.to_frame(), fmt, out, title=titled("health / salute", res.meta.get("definitions")))
+        from percorso.cli.common import console
+
+        for note in res.meta.get("notes", ()):
+            console().print(note, markup=False, highlight=False, soft_wrap=True)
 
     @app.command("personas")
     def personas_cmd(

@@ -19,7 +19,9 @@ before ``as_of``):
   divided by ``engagement_channels``, capped at 1.
 * **service**: ``1 − min(1, issues / service_issues)`` where issues are call-center contacts
   whose ``reason`` is in ``complaint_reasons`` plus returns, in the last ``service_days``.
-* **consent**: 1 with marketing consent, else 0.
+* **consent**: 1 with marketing consent, else 0. When no customer has a consent on record (no
+  source gives one: :data:`CONSENT_NOTE`), consent is not measured: the component is NULL (shown
+  ``—``, not 0 % of people consenting) and its weight goes to the other five (ADR 0060).
 
 ``score = 100 × Σ weight × component`` with the weights normalised to sum 1. Bands:
 ``0-20``, ``20-40``, ``40-60``, ``60-80``, ``80-100`` (lower bound included; 100 is in the top).
@@ -60,10 +62,33 @@ def default_as_of(engine: Engine) -> date:
     return last.date() + timedelta(days=1)
 
 
-def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date | None = None) -> Table:
-    """Per customer: the six components (0–1), ``score`` (0–100), ``band`` and ``revenue``."""
+CONSENT_NOTE = ("consenso: non misurato, nessuna sorgente dà il consenso marketing (un file crm o loyalty con "
+                "la colonna consenso_marketing); il punteggio usa le altre componenti / consent: not measured, no "
+                "source gives marketing consent (a crm or loyalty file with a consent_marketing column); the "
+                "score uses the other components")
+"""Why the consent column of a health result is empty (:func:`consent_measured` is False)."""
+
+
+def consent_measured(engine: Engine) -> bool:
+    """Whether any customer with touchpoints has a marketing consent on record (yes or no).
+
+    Why: ``consent_marketing`` is NULL for everyone when no source gives consent (a clickstream
+    alone); counted as "no consent", it read as "nobody consented" and took its weight off every
+    score."""
+    c = with_touchpoints(engine.table("customers"))
+    return bool(engine.scalar(c.consent_marketing.notnull().any()))
+
+
+def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date | None = None, *,
+                consent: bool | None = None) -> Table:
+    """Per customer: the six components (0–1), ``score`` (0–100), ``band`` and ``revenue``.
+
+    ``consent``: whether consent is measured (default: :func:`consent_measured`); when not, the
+    consent component is NULL and the other components share its weight."""
     cfg = cfg or HealthSettings()
     as_of = as_of or default_as_of(engine)
+    if consent is None:
+        consent = consent_measured(engine)
     # local midnight of as_of: windows are local calendar days (orders/touchpoints.occurred_at_local)
     end = ibis.literal(datetime.combine(as_of, datetime.min.time()))
     since = lambda days: end - ibis.interval(days=days)  # noqa: E731
@@ -118,12 +143,13 @@ def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date |
         "value": ibis.cases((va + vb > 0, va / (va + vb)), else_=0.0),
         "engagement": ibis.least(t.n_channels.fill_null(0).cast("float64") / cfg.engagement_channels, 1.0),
         "service": 1.0 - ibis.least(issues / cfg.service_issues, 1.0),
-        "consent": ibis.cases((t.consent_marketing.fill_null(False), 1.0), else_=0.0),
+        "consent": (ibis.cases((t.consent_marketing.fill_null(False), 1.0), else_=0.0) if consent
+                    else ibis.null("float64")),
     }
     t = t.select("customer_id", revenue=t.revenue.fill_null(0.0), orders=n.cast("int64"),
                  **{k: v.cast("float64") for k, v in comp.items()})
-    w = cfg.weights()
-    score = sum((t[k] * w[k] for k in HEALTH_COMPONENTS), ibis.literal(0.0)) * 100.0
+    w = cfg.weights(() if consent else ("consent",))
+    score = sum((t[k] * w[k] for k in HEALTH_COMPONENTS if w[k]), ibis.literal(0.0)) * 100.0
     t = t.mutate(score=score)
     idx = ibis.least((t.score / 20.0).floor().cast("int64"), 4)
     band = ibis.cases(*((idx == i, b) for i, b in enumerate(BANDS)), else_=BANDS[-1])
@@ -159,7 +185,9 @@ class HealthRunner(Runner[HealthQuery, HealthResult]):
             as_of = (dt.date() if isinstance(dt, datetime) else dt) + timedelta(days=1)
         from percorso.value.segments.store import in_segment
 
-        return in_segment(self.engine, health_expr(self.engine, cfg, as_of), self.query.segment, self.settings)
+        self.consent = consent_measured(self.engine)
+        return in_segment(self.engine, health_expr(self.engine, cfg, as_of, consent=self.consent),
+                          self.query.segment, self.settings)
 
     def calculate(self) -> HealthResult:
         t = self._table()
@@ -173,9 +201,12 @@ class HealthRunner(Runner[HealthQuery, HealthResult]):
         df["revenue"] = df["revenue"].fillna(0.0)
         total = int(df["customers"].sum())
         df.insert(2, "share", df["customers"] / total if total else 0.0)
-        w = value_settings(self.settings).health.weights()
+        unmeasured = () if self.consent else ("consent",)
+        w = value_settings(self.settings).health.weights(unmeasured)
         defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
-        return HealthResult(frame=df, query=self.query, meta={"customers": total, "weights": w, "definitions": defs})
+        meta = {"customers": total, "weights": w, "definitions": defs, "unmeasured": list(unmeasured),
+                "notes": [] if self.consent else [CONSENT_NOTE]}
+        return HealthResult(frame=df, query=self.query, meta=meta)
 
     def customers_expr(self, **selector: Any) -> Table:
         t = self._table()

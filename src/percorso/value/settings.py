@@ -82,13 +82,16 @@ class HealthSettings(HealthWeights):
     )
     """Call-center ``reason`` values (case-insensitive) that count as a service issue."""
 
-    def weights(self) -> dict[str, float]:
-        """Component weights normalised to sum 1 (all zero is a configuration error)."""
-        raw = {c: float(getattr(self, c)) for c in HEALTH_COMPONENTS}
+    def weights(self, unmeasured: tuple[str, ...] = ()) -> dict[str, float]:
+        """Component weights normalised to sum 1 (all zero is a configuration error); a component
+        in ``unmeasured`` (no data can say it: no source gives consent) weighs 0 and the others
+        share its weight."""
+        raw = {c: 0.0 if c in unmeasured else float(getattr(self, c)) for c in HEALTH_COMPONENTS}
         total = sum(raw.values())
         if total <= 0:
-            raise ConfigError("percorso.toml: [value.health] weights are all 0; give at least one > 0 "
-                              f"among {', '.join(HEALTH_COMPONENTS)}")
+            why = f" (not measured: {', '.join(unmeasured)})" if unmeasured else ""
+            raise ConfigError(f"percorso.toml: [value.health] weights are all 0{why}; give at least one > 0 "
+                              f"among {', '.join(c for c in HEALTH_COMPONENTS if c not in unmeasured)}")
         return {c: w / total for c, w in raw.items()}
 
 
