@@ -37,6 +37,22 @@ def test_cost_to_serve(project, tmp_path):
     assert len(rows) == 5 and "margin_after" in rows[0]
 
 
+def test_cost_to_serve_names_its_default_rates(project, tmp_path):
+    err = _ok(["cost-to-serve", "-p", str(project)]).stderr
+    # no [value.cost_to_serve] in the project: every rate is a default, named with its value
+    assert ("tariffe predefinite / default rates: call_center_contact 4,50 €, return_handling 8,00 €, "
+            "delivery 6,90 €, margin_rate 45,0 %, email_contact 0,01 €, sms_contact 0,08 €, flyer_contact 0,60 €, "
+            "default_contact_cost 0,05 €; impostale / set them in percorso.toml [value.cost_to_serve]") in err
+    cfg = project / "percorso.toml"
+    before = cfg.read_text(encoding="utf-8")
+    try:
+        cfg.write_text(before + "\n[value.cost_to_serve]\ndelivery = 5.0\nmargin_rate = 0.5\n", encoding="utf-8")
+        err = _ok(["cost-to-serve", "-p", str(project)]).stderr
+        assert "call_center_contact 4,50 €" in err and "delivery" not in err and "margin_rate" not in err
+    finally:
+        cfg.write_text(before, encoding="utf-8")
+
+
 def test_health(project):
     doc = json.loads(_ok(["health", "-p", str(project), "-f", "json", "--as-of", "2024-03-01"]).stdout)
     assert [r["band"] for r in doc] == ["0-20", "20-40", "40-60", "60-80", "80-100"]

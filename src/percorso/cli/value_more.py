@@ -54,6 +54,11 @@ def register(app: typer.Typer) -> None:
         else:
             emit_frame(res.to_frame(), fmt, out,
                        title=titled("cost to serve / costo di servizio", res.meta.get("definitions")))
+        from percorso.cli.common import console, output_locale
+        from percorso.value.cost_to_serve import default_rates_note
+
+        if note := default_rates_note(res.meta.get("default_rates") or {}, output_locale()):
+            console().print(note, markup=False, highlight=False, soft_wrap=True)
 
     @app.command("health")
     def health_cmd(

@@ -180,6 +180,32 @@ class CostToServeResult(AnalysisResult):
         return self.customers(limit=limit, offset=offset)
 
 
+def default_rates(cfg: CostToServeSettings) -> dict[str, float]:
+    """The rates ``[value.cost_to_serve]`` does not set, with the default each took (key order)."""
+    return {k: getattr(cfg, k) for k in type(cfg).model_fields if k not in cfg.model_fields_set}
+
+
+def default_rates_note(rates: dict[str, float], locale: str = "it") -> str | None:
+    """One line (Italian / English) naming the default rates a result used and where to set them.
+
+    Why: a margin after cost to serve computed on someone else's delivery cost reads as the
+    company's own; the user must see which figures are assumptions.
+
+    Examples
+    --------
+    >>> default_rates_note({"delivery": 6.9, "margin_rate": 0.45})
+    'tariffe predefinite / default rates: delivery 6,90 €, margin_rate 45,0 %; impostale / set them in percorso.toml [value.cost_to_serve] (docs/value.md)'
+    """
+    if not rates:
+        return None
+    from percorso.export.columns import format_value
+
+    shown = ", ".join(f"{k} {format_value(v, 'share' if k == 'margin_rate' else 'money', locale)}"
+                      for k, v in rates.items())
+    return (f"tariffe predefinite / default rates: {shown}; impostale / set them in percorso.toml "
+            "[value.cost_to_serve] (docs/value.md)")
+
+
 class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
     query_type = CostToServeQuery
     drill_by = ('segment',)  # frame columns that name a cell's customers (selectors)
@@ -215,8 +241,9 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
         tot["losing"] = int(df["losing"].sum()) if len(df) else 0
         tot["loss"] = float(df["loss"].sum()) if len(df) else 0.0
         defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
+        rates = default_rates(value_settings(self.settings).cost_to_serve)
         return CostToServeResult(frame=df.reset_index(drop=True), query=self.query,
-                                 meta={"totals": tot, "definitions": defs})
+                                 meta={"totals": tot, "definitions": defs, "default_rates": rates})
 
     def customers_expr(self, **selector: Any) -> Table:
         t = self._table()
