@@ -211,6 +211,10 @@ class SparkEngine:
     def to_arrow(self, expr: Any) -> pa.Table:
         return self.ibis.to_pyarrow(expr)
 
+    def rows(self, expr: Any) -> list[dict[str, Any]]:
+        """Rows as dicts, as :meth:`percorso.engine.Engine.rows`."""
+        return self.to_arrow(expr).to_pylist()
+
     def scalar(self, expr: Any) -> Any:
         return self.execute(expr)
 

@@ -358,9 +358,12 @@ def _named_types(engine: Engine, labels: Iterable[str]) -> dict[str, set[str]]:
     """For each label that is an ``event_name`` in the data: the event types it names."""
     t = engine.table("touchpoints")
     t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES) & t.event_name.isin(list(labels)))
-    pairs = engine.execute(t.select("event_name", "event_type").distinct())
+    # rows, not a pandas frame: the first query of a funnel's process is this one, and a frame
+    # made it wait for pandas, imported meanwhile (engine.execute): ~0.15 s at 10M events;
+    # unwaited, pandas comes in during the funnel's own statements (imports_meanwhile)
     out: dict[str, set[str]] = {}
-    for name, kind in zip(pairs["event_name"], pairs["event_type"], strict=True):
+    for row in engine.rows(t.select("event_name", "event_type").distinct()):
+        name, kind = row["event_name"], row["event_type"]
         out.setdefault(str(name), set()).add(str(kind))
     return out
 

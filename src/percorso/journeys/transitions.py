@@ -116,7 +116,12 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # the journeys' first transitions, counted with the pairs instead of a distinct count
         # over every transition (one read of the rows fewer)
         by_first = q.journey_is_customer and not q.include_ends
-        rows = self._rows(first=by_first).select("customer_id", *keys, "minutes", *(["_first"] if by_first else []))
+        rows = self._rows(first=by_first)
+        # the journey id of the customer scope is the customer id: read as the customer, it is
+        # the one id column the window over every touchpoint carries (with both, the engine
+        # carried two copies through its sort: 10M events, statement 3.3 -> 2.9 s)
+        who = rows.journey_id if q.journey_is_customer else rows.customer_id
+        rows = rows.select(*keys, "minutes", *(["_first"] if by_first else []), customer_id=who)
         firsts = {"_firsts": rows._first.sum()} if by_first else {}
         if median_by_counts(self.engine, self.engine.count("touchpoints")):
             # past the memory the median comes from counts of each gap: at 100M events the
