@@ -63,7 +63,8 @@ def test_cards_describe_the_facts(engine):
     by_channel = {c["channels"][0][0]: c for c in r.cards}
     store = by_channel["Store / POS"]
     assert store["online_order_share"] == 0.0 and store["top_categories"] == "Scarpe"
-    assert "in negozio nel 100%" in store["description_it"]
+    assert "Comprano solo in negozio;" in store["description_it"]      # not "online nello 0% dei casi"
+    assert "They buy in store only;" in store["description_en"]
     assert store["store_only_share"] == 1.0 and "100% in store only" in store["description_en"]
     email = by_channel["Email"]
     assert email["typical_journey"] == "Email > Organic Search" and email["avg_orders"] == 2.0
@@ -211,4 +212,24 @@ def test_tiny_shares_do_not_read_as_zero():
 
     card = {**_card(1, "Direct", 0.003), "name_it": "P", "name_en": "P"}
     it, en = pt.describe(card)
-    assert "Only <1% have bought so far." in en and "Solo il <1% ha già acquistato." in it
+    assert "Under 1% have bought so far." in en and "Meno dell'1% ha già acquistato." in it
+
+
+def test_shares_read_as_words_in_both_languages():
+    """By hand: 0.3 % of orders in store rounds to 0 (and 99.7 % online to 100); 0 % takes the
+    Italian article lo, 80 % of orders online nell'."""
+    from percorso.value import personas_text as pt
+
+    base = {**_card(1, "Direct", 0.6), "name_it": "P", "name_en": "P", "share": 0.08, "avg_orders": 1.0,
+            "avg_revenue": 90.0, "omnichannel_share": 0.0, "online_only_share": 0.997, "store_only_share": 0.003}
+    it, en = pt.describe({**base, "online_order_share": 0.997})
+    assert "P: 8% dei clienti" in it and "P: 8% of customers" in en
+    assert "Comprano online in più del 99% dei casi e in negozio in meno dell'1%;" in it
+    assert "They buy online over 99% of the time and in store under 1%;" in en
+    assert ("lo 0% compra sia online sia in negozio (omnicanale), più del 99% solo online, "
+            "meno dell'1% solo in negozio.") in it
+    assert "0% buy both online and in store (omnichannel), over 99% online only, under 1% in store only." in en
+    it, en = pt.describe({**base, "online_order_share": 0.8})
+    assert "Comprano online nell'80% dei casi e in negozio nel 20%;" in it
+    it, en = pt.describe({**base, "online_order_share": 1.0})
+    assert "Comprano solo online;" in it and "They buy online only;" in en and "nello 0%" not in it

@@ -37,8 +37,36 @@ _WHERE = {"online_only": ("online", "online"), "store_only": ("da negozio", "in-
 
 
 def _pct(x: float) -> str:
-    """A share as a whole percentage; a share that rounds to 0 but is not 0 reads "<1%"."""
-    return "<1%" if 0 < x < 0.005 else f"{round(100 * x)}%"
+    """A share as a whole percentage (English); one that rounds to 0 (or 100) but is not reads
+    "under 1%" ("over 99%"), never "0%" of people who are there.
+
+    >>> _pct(0.003), _pct(0.24), _pct(0.998)
+    ('under 1%', '24%', 'over 99%')
+    """
+    if 0 < x < 0.005:
+        return "under 1%"
+    return "over 99%" if 0.995 <= x < 1 else f"{round(100 * x)}%"
+
+
+#: Italian articles before a whole percentage: ``lo 0%``, ``l'8%``, ``l'11%``, ``l'80%``, ``il 24%``.
+_IT_ARTICLES = {"": ("", "", ""), "il": ("il ", "l'", "lo "), "nel": ("nel ", "nell'", "nello ")}
+
+
+def _pct_it(x: float, article: str) -> str:
+    """A share as Italian words after ``article`` ("il", "nel" or none): ``il 24%``, ``l'8%``, ``nell'80%``,
+    ``nello 0%``; one that rounds to 0 (or 100) but is not: ``meno dell'1%`` (``in meno dell'1%``),
+    ``più del 99%``.
+
+    >>> _pct_it(0.003, "il"), _pct_it(0.003, "nel"), _pct_it(0.08, "il"), _pct_it(0.0, "nel")
+    ("meno dell'1%", "in meno dell'1%", "l'8%", 'nello 0%')
+    """
+    plain, elided, zero = _IT_ARTICLES[article]
+    if 0 < x < 0.005 or 0.995 <= x < 1:
+        words = "meno dell'1%" if x < 0.5 else "più del 99%"
+        return f"in {words}" if article == "nel" else words
+    n = round(100 * x)
+    lead = zero if n == 0 else elided if n in (1, 8, 11) or 80 <= n <= 89 else plain
+    return f"{lead}{n}%"
 
 
 def _num(x: float, it: bool, digits: int = 0) -> str:
@@ -107,27 +135,32 @@ def disambiguate(cards: list[dict[str, Any]]) -> None:
 def describe(card: dict[str, Any]) -> tuple[str, str]:
     """(Italian, English) description of one persona from the facts of its card."""
     chans: list[tuple[str, float]] = card.get("channels") or []
-    it_p = [f"{card['name_it']}: {_pct(card['share'])} dei clienti ({_num(card['customers'], True)})."]
+    it_p = [f"{card['name_it']}: {_pct_it(card['share'], '')} dei clienti ({_num(card['customers'], True)})."]
     en_p = [f"{card['name_en']}: {_pct(card['share'])} of customers ({_num(card['customers'], False)})."]
     if chans:
         c0, s0 = chans[0]
         rest = ", ".join(c for c, _ in chans[1:])
-        it_p.append(f"Canale principale {c0} ({_pct(s0)} dei contatti)" + (f", poi {rest}." if rest else "."))
+        it_p.append(f"Canale principale {c0} ({_pct_it(s0, '')} dei contatti)" + (f", poi {rest}." if rest else "."))
         en_p.append(f"Main channel {c0} ({_pct(s0)} of touchpoints)" + (f", then {rest}." if rest else "."))
     buyers = card.get("buyers_share") or 0
     if 0 < buyers < 0.3:
-        it_p.append(f"Solo il {_pct(buyers)} ha già acquistato.")
-        en_p.append(f"Only {_pct(buyers)} have bought so far.")
+        few = buyers < 0.005   # "Solo meno dell'1%", "Only under 1%": the share alone says it
+        it_p.append(f"{'Meno dell' + chr(39) + '1%' if few else 'Solo ' + _pct_it(buyers, 'il')} ha già acquistato.")
+        en_p.append(f"{'Under 1%' if few else 'Only ' + _pct(buyers)} have bought so far.")
     elif buyers >= 0.3 and _ok(card.get("online_order_share")):
         on = card["online_order_share"]
-        it_p.append(f"Comprano online nel {_pct(on)} dei casi e in negozio nel {_pct(1 - on)}; "
+        where_it = ("solo online" if on == 1 else "solo in negozio" if on == 0 else
+                    f"online {_pct_it(on, 'nel')} dei casi e in negozio {_pct_it(1 - on, 'nel')}")
+        where_en = ("online only" if on == 1 else "in store only" if on == 0 else
+                    f"online {_pct(on)} of the time and in store {_pct(1 - on)}")
+        it_p.append(f"Comprano {where_it}; "
                     f"in media {_num(card['avg_orders'], True, 1)} ordini e {_num(card['avg_revenue'], True)} € di spesa.")
-        en_p.append(f"They buy online {_pct(on)} of the time and in store {_pct(1 - on)}; "
+        en_p.append(f"They buy {where_en}; "
                     f"on average {_num(card['avg_orders'], False, 1)} orders and €{_num(card['avg_revenue'], False)} spent.")
         if _ok(card.get("omnichannel_share")):
             o, w, s = (card.get(f"{m}_share") or 0.0 for m in ("omnichannel", "online_only", "store_only"))
-            it_p.append(f"Dei clienti che hanno acquistato, il {_pct(o)} compra sia online sia in negozio "
-                        f"(omnicanale), il {_pct(w)} solo online, il {_pct(s)} solo in negozio.")
+            it_p.append(f"Dei clienti che hanno acquistato, {_pct_it(o, 'il')} compra sia online sia in negozio "
+                        f"(omnicanale), {_pct_it(w, 'il')} solo online, {_pct_it(s, 'il')} solo in negozio.")
             en_p.append(f"Of those who bought, {_pct(o)} buy both online and in store (omnichannel), "
                         f"{_pct(w)} online only, {_pct(s)} in store only.")
     elif buyers == 0:
@@ -152,7 +185,7 @@ def describe(card: dict[str, Any]) -> tuple[str, str]:
         it_p.append(f"Negozio di riferimento: {card['home_store']}.")
         en_p.append(f"Home store: {card['home_store']}.")
     if _ok(card.get("avg_clv")):
-        it_p.append(f"CLV medio {_num(card['avg_clv'], True)} €; ad alto rischio di abbandono il "
-                    f"{_pct(card['churn_risk'])}.")
+        it_p.append(f"CLV medio {_num(card['avg_clv'], True)} €; ad alto rischio di abbandono "
+                    f"{_pct_it(card['churn_risk'], 'il')}.")
         en_p.append(f"Average CLV €{_num(card['avg_clv'], False)}; {_pct(card['churn_risk'])} at high churn risk.")
     return " ".join(it_p), " ".join(en_p)
