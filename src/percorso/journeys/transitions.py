@@ -123,29 +123,36 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         who = rows.journey_id if q.journey_is_customer else rows.customer_id
         rows = rows.select(*keys, "minutes", *(["_first"] if by_first else []), customer_id=who)
         firsts = {"_firsts": rows._first.sum()} if by_first else {}
+        # each pair's customers: its distinct (pair, customer) rows counted, rather than a
+        # distinct count inside the pairs' grouping; the same distinct rows give the customers
+        # of the pairs not shown (below), so the rest reads them instead of every transition
+        # (10M events: statement 3.30 -> 3.10 s, 3 rounds)
+        seen = rows.select(*keys, "customer_id").distinct()
+        by_pair = seen.group_by(keys).aggregate(customers=seen.customer_id.count())
         if median_by_counts(self.engine, self.engine.count("touchpoints")):
             # past the memory the median comes from counts of each gap: at 100M events the
             # engine's per-pair states spilled 42 GiB (analysis.medians); a breakdown may be NULL
-            counted = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique(),
-                                                    **firsts)
+            counted = rows.group_by(keys).aggregate(transitions=rows.count(), **firsts)
             med = grouped_median(rows, keys, "minutes", "median_minutes")
-            grouped = counted.left_join(med, [counted[k].identical_to(med[k]) for k in keys]).select(
-                *[counted[k] for k in keys], "transitions", "customers", "median_minutes", *firsts)
+            counted = counted.left_join(med, [counted[k].identical_to(med[k]) for k in keys]).select(
+                *[counted[k] for k in keys], "transitions", "median_minutes", *firsts)
         else:
-            grouped = rows.group_by(keys).aggregate(transitions=rows.count(), customers=rows.customer_id.nunique(),
-                                                    median_minutes=rows.minutes.median(), **firsts)
+            counted = rows.group_by(keys).aggregate(transitions=rows.count(), median_minutes=rows.minutes.median(),
+                                                    **firsts)
+        grouped = counted.join(by_pair, [counted[k].identical_to(by_pair[k]) for k in keys]).select(
+            *[counted[k] for k in keys], "transitions", "customers", "median_minutes", *firsts)
         out_w = ibis.window(group_by=[grouped[k] for k in keys[:-1]])
         pairs = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
         top = pairs.order_by([ibis.desc("transitions"), *keys]).limit(q.top)
-        # the customers of the pairs not shown: an anti-join of the rows with the shown pairs
-        rest = rows.anti_join(top, keys)
+        # the customers of the pairs not shown: an anti-join of the (pair, customer) rows with the shown pairs
+        rest = seen.anti_join(top, keys)
         # ONE statement: the transition rows (the window over every touchpoint, the cost) are
         # computed once and read by the pairs, the totals and the rest (the engine keeps a
         # subquery read several times); written to a temporary table first and read three
         # times they cost ~45 % more CPU at 10M events (ADR 0035)
         got = self.engine.execute(top.mutate(
             _pairs=pairs.count().as_scalar(), _transitions=pairs.transitions.sum().as_scalar(),
-            _customers=(pairs._firsts.sum() if by_first else rows.customer_id.nunique()).as_scalar(),
+            _customers=(pairs._firsts.sum() if by_first else seen.customer_id.nunique()).as_scalar(),
             _other=rest.customer_id.nunique().as_scalar(),
         ).order_by([ibis.desc("transitions"), *keys]))
         if len(got):
