@@ -58,6 +58,24 @@ class AttributionQuery(AnalysisQuery):
     """``ignore_unless_alone`` (GA4) or ``credit``; unset: the ``[attribution]`` setting."""
 
 
+def attribution_title(measure: str = "conversions", locale: str = "it", *, by_model: bool = False) -> str:
+    """Title of an attribution table (or, ``by_model``, chart) in the project's ``locale``.
+
+    >>> attribution_title("conversions", "en"), attribution_title("value", "it", by_model=True)
+    ('Attribution (conversions)', 'Attribuzione per modello (valore)')
+    """
+    from percorso.export.columns import column_label
+
+    head = ("Attribuzione", " per modello") if locale == "it" else ("Attribution", " by model")
+    return f"{head[0]}{head[1] if by_model else ''} ({column_label(measure, locale)})"
+
+
+def settings_locale(settings: Any) -> str:
+    """The ``[project] locale`` of a runner's settings (``it`` when they do not say: a dict of
+    analysis settings, or none)."""
+    return str(getattr(getattr(settings, "project", None), "locale", None) or "it")
+
+
 @dataclass
 class AttributionResult(AnalysisResult):
     """``frame``: one row per credited node, one conversions column per model, plus ``spread``;
@@ -82,9 +100,14 @@ class AttributionResult(AnalysisResult):
         f = self.frame if measure == "conversions" else self.table(measure)
         return f[~f["node"].isin((NOT_ATTRIBUTABLE, TOTAL))].reset_index(drop=True)
 
-    def figure(self, measure: str = "conversions") -> go.Figure:
-        """Grouped bar chart: every model side by side per node."""
+    def figure(self, measure: str = "conversions", locale: str | None = None) -> go.Figure:
+        """Grouped bar chart: every model side by side per node; words in ``locale`` (default: the
+        project's, ``meta["locale"]``)."""
         import plotly.graph_objects as go
+
+        from percorso.export.columns import column_label
+
+        locale = locale or self.meta.get("locale", "it")
 
         fig = go.Figure()
         long = self.long if self.long is not None else pd.DataFrame()
@@ -94,8 +117,9 @@ class AttributionResult(AnalysisResult):
                 err = dict(type="data", symmetric=False, array=part["ci_high"] - part[measure],
                            arrayminus=part[measure] - part["ci_low"])
             fig.add_bar(name=str(model), x=part["node"], y=part[measure], error_y=err)
-        fig.update_layout(barmode="group", title=f"Attribuzione per modello ({measure})",
-                          xaxis_title=str(self.meta.get("level", "channel")), yaxis_title=measure)
+        fig.update_layout(barmode="group", title=attribution_title(measure, locale, by_model=True),
+                          xaxis_title=column_label(str(self.meta.get("level", "channel")), locale),
+                          yaxis_title=column_label(measure, locale))
         return fig
 
 
@@ -250,7 +274,7 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         meta = {"level": self.cfg.level, "conversion": q.conversion or self.cfg.default_conversion,
                 "lookback_days": self.cfg.lookback_days, "markov_order": self.cfg.markov_order,
                 "direct": self.cfg.direct,
-                "n_paths": paths.n_paths, "totals": totals, "notes": notes,
+                "n_paths": paths.n_paths, "totals": totals, "notes": notes, "locale": settings_locale(self.settings),
                 # value: the conversions' revenue before returns (for purchases: gross revenue)
                 "definitions": named(revenue=GROSS_REVENUE) if self.conversion.value == "revenue" else {}}
         if journeys is not None:

@@ -67,13 +67,23 @@ class RoiResult(AnalysisResult):
 
         return formatted_frame(self.frame, locale, headers=False)
 
-    def figure(self) -> Any:
+    def title(self, locale: str | None = None) -> str:
+        """Title of the ROI table in ``locale`` (default: the project's): what the ROI is on."""
+        locale = locale or self.meta.get("locale", "it")
+        margin = self.meta.get("margin")
+        if locale == "it":
+            return f"ROI sui ricavi (roi) e sul margine (roi_margin, {margin:.0%})" if margin else "ROI sui ricavi"
+        return f"ROI on revenue (roi) and on margin (roi_margin, {margin:.0%})" if margin else "ROI on revenue"
+
+    def figure(self, locale: str | None = None) -> Any:
         import plotly.graph_objects as go
 
+        locale = locale or self.meta.get("locale", "it")
         fig = go.Figure()
         for model, part in self.frame.groupby("model", sort=False):
             fig.add_bar(name=str(model), x=part["channel"] + NODE_SEP + part["campaign"], y=part["roas"])
-        fig.update_layout(barmode="group", title="ROAS per modello", yaxis_title="ROAS")
+        fig.update_layout(barmode="group", title="ROAS per modello" if locale == "it" else "ROAS by model",
+                          yaxis_title="ROAS")
         return fig
 
 

@@ -84,11 +84,14 @@ def register(app: typer.Typer) -> None:
 
             with open_cli_project(project, read_only=True) as proj:
                 result = run(proj.engine, query, proj.settings)
+        from percorso.attribution.analysis import attribution_title
+        from percorso.cli.common import output_locale
+
         if out is not None and out.suffix.lower() == ".html":
-            result.figure(measure).write_html(str(out), include_plotlyjs=True)
+            result.figure(measure, output_locale()).write_html(str(out), include_plotlyjs=True)
             from percorso.cli.common import console, shown_path
 
-            console().print(f"[green]scritto[/green] {shown_path(out)}")
+            console().print(f"[green]scritto / written[/green] {shown_path(out)}")
             return
         frame = result.table(measure)  # nodes, then the not-attributable and total rows
         if ci and result.long is not None and "ci_low" in result.long:
@@ -96,7 +99,8 @@ def register(app: typer.Typer) -> None:
         from percorso.build.definitions import titled
 
         money = {str(c): "revenue" for c in frame.columns if c != "node"} if measure == "value" and frame is not result.long else None
-        emit_frame(frame, fmt, out, title=titled(f"Attribuzione ({measure})", result.meta.get("definitions")),
+        emit_frame(frame, fmt, out, title=titled(attribution_title(measure, output_locale()),
+                                                 result.meta.get("definitions")),
                    like=money)  # --measure value: a model's column in euros
 
     @app.command("roi")
@@ -127,12 +131,12 @@ def register(app: typer.Typer) -> None:
                          date_to=date_to.date() if date_to else None)
         with open_cli_project(project, read_only=True) as proj:
             result = run(proj.engine, query, proj.settings)
+        from percorso.cli.common import output_locale
+
         if out is not None and out.suffix.lower() == ".html":
-            result.figure().write_html(str(out), include_plotlyjs=True)
+            result.figure(output_locale()).write_html(str(out), include_plotlyjs=True)
             return
-        margin = result.meta.get("margin")
-        basis = ("ROI sui ricavi e sul margine / on revenue (roi) and on margin (roi_margin, "
-                 f"{margin:.0%})" if margin else "ROI sui ricavi / ROI on revenue")
+        basis = result.title(output_locale())
         from percorso.build.definitions import titled
 
         # the raw frame: a table formats € and % by column kind, JSON/CSV keep the numbers
