@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from percorso.ingest import ingest_files
-        from percorso.ingest.pipeline import mapping_not_applied_text
+        from percorso.ingest.pipeline import generic_names_text, mapping_not_applied_text
         from percorso.progress import StepProgress, show_progress
 
         p = open_cli_project(project, engine="duckdb")
@@ -63,6 +63,13 @@ def register(app: typer.Typer) -> None:
         console().print(f"righe lette / rows read {tot[0]} = accettate / accepted {tot[1]} + quarantena / "
                         f"quarantined {tot[2]} + duplicati / duplicates {tot[3]}"
                         + ("" if not tot[2] else "  → `percorso quarantine --counts`"), soft_wrap=True)
+        generic: dict[str, int] = {}
+        for r in reports:
+            for name, n in r.generic_event_names.items():
+                generic[name] = generic.get(name, 0) + n
+        if generic:
+            err.print(generic_names_text(source, dict(sorted(generic.items(), key=lambda kv: -kv[1]))),
+                      markup=False, highlight=False, soft_wrap=True)
         stale = next((r.mapping_not_applied for r in reports if r.mapping_not_applied), None)
         if stale:
             err.print(mapping_not_applied_text(source, stale, p.database_path.name), soft_wrap=True)

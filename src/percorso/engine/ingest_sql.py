@@ -870,6 +870,18 @@ def previous_run(engine: Engine, source_name: str, sha256: str) -> dict[str, Any
     return dict(zip(("rows_read", "accepted", "quarantined", "duplicates", "source_file", "finished_at"), rows[0]))
 
 
+def generic_names(engine: Engine, typed: str, generic_type: str) -> dict[int, dict[str, int]]:
+    """File number → {event name: good rows} of the rows typed ``generic_type`` (names no type,
+    alias or mapping knows), most rows first."""
+    rows = engine.con.execute(
+        f"SELECT _file, event_name, count(*) AS n FROM {qi(typed)} WHERE _reason IS NULL AND _evt = ? "
+        f"GROUP BY ALL ORDER BY _file, n DESC, event_name", [generic_type]).fetchall()
+    out: dict[int, dict[str, int]] = {}
+    for f, name, n in rows:
+        out.setdefault(int(f), {})[name] = int(n)
+    return out
+
+
 def stored_event_names(engine: Engine, source_name: str) -> list[tuple[str, str, int]]:
     """(event_name, event_type, rows) of the events stored for a source, most rows first: what
     an import compares with the event types its source's event-name mapping gives now."""

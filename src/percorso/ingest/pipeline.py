@@ -77,6 +77,9 @@ class IngestReport:
     already_ingested: bool = False
     """The same content (sha256) was imported before as this source: nothing was read again."""
     file_sha256: str = ""
+    generic_event_names: dict[str, int] = field(default_factory=dict)
+    """Event names of this file that no canonical type, alias or mapping knows, imported as type
+    ``custom`` (the name kept in ``event_name``) → rows: what a mapping could type, before import."""
     mapping_not_applied: list[dict[str, Any]] = field(default_factory=list)
     """Event names of this source stored under another event type than its mapping gives now
     (``{"event_name", "stored_type", "mapped_type", "rows"}``): a mapping changed after the rows
@@ -198,6 +201,22 @@ def mapping_not_applied(project: Any, source_name: str, src: Any, kind: Kind) ->
         if mapped is not None and mapped != stored:
             out.append({"event_name": name, "stored_type": stored, "mapped_type": mapped, "rows": int(rows)})
     return out
+
+
+def generic_names_text(source_name: str, names: dict[str, int]) -> str:
+    """One line (Italian / English) for :attr:`IngestReport.generic_event_names`: which names became
+    type ``custom``, and how to give them a type (a mapping applies to the rows imported after it)."""
+    shown = ", ".join(f"{k} ({v})" for k, v in list(names.items())[:6]) + (", …" if len(names) > 6 else "")
+    first = next(iter(names))
+    return (f"{source_name}: nomi evento senza tipo, importati come custom (il nome resta in event_name) / event "
+            f"names with no type, imported as custom (the name kept in event_name): {shown}. They work as they are "
+            f"(`percorso funnel {first} purchase`); to give one a type, add it to [sources.{source_name}] in "
+            f"percorso.toml mapping = {{ \"event.{first}\" = \"TYPE\" }} (TYPE: {', '.join(_HINT_TYPES)}, …; "
+            f"docs/sources.md) before importing: a mapping applies to the rows imported after it")
+
+
+_HINT_TYPES = ("page_view", "product_view", "search", "add_to_cart", "checkout", "purchase", "login")
+"""Canonical types a clickstream's own names usually are, named in :func:`generic_names_text`."""
 
 
 def mapping_not_applied_text(source_name: str, stale: list[dict[str, Any]], database: str) -> str:
@@ -448,6 +467,9 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         for f, rep in enumerate(reps):
             rep.quarantined = counts.get(f, (0, 0))[1] + (rejected if f == 0 else 0)
             rep.rows_read = good[f] + rep.quarantined
+        if kind.fallback_event_type:   # a clickstream's own names (catalog, cart): said, with how to map them
+            for f, names_ in S.generic_names(eng, typed, kind.fallback_event_type).items():
+                reps[f].generic_event_names = names_
         joins = _identifier_maps(project, eng, typed, sources, reps)
         step("writing")
         if kind.shape == "costs":
