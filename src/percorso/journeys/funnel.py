@@ -242,13 +242,20 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
     drill_by = ('step', 'breakdown')  # frame columns that name a cell's customers (selectors)
 
     def calculate(self) -> FunnelResult:
-        ev = self.engine.temp_table(funnel_steps(self.engine, self.query))
+        # DuckDB reads the funnel's steps inside the progress statement (a subquery read once
+        # per step, which it keeps itself): 10M events, 3.3M steps written to a temporary table
+        # and read back cost 1.36-1.61 s against 1.11-1.27 s in one statement. Spark recomputes
+        # a subquery at each read: there the steps stay a temporary table.
+        ev = funnel_steps(self.engine, self.query)
+        if self.engine.kind != "duckdb":
+            ev = self.engine.temp_table(ev)
         p = self.engine.temp_table(progress(self.engine, self.query, ev))
         try:
             return self._calculate(p)
         finally:
             self.engine.drop_temp(p)
-            self.engine.drop_temp(ev)
+            if self.engine.kind != "duckdb":
+                self.engine.drop_temp(ev)
 
     def _calculate(self, p: ir.Table) -> FunnelResult:
         import pandas as pd
