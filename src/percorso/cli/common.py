@@ -145,7 +145,7 @@ def emit_frame(
 
     if out is not None:
         write_frame(frame, out, locale=locale, like=like)
-        console().print(f"[green]scritto[/green] {shown_path(out)} ({cell(len(frame))} righe / rows)")
+        console().print(f"[green]scritto / written[/green] {shown_path(out)} ({cell(len(frame))} righe / rows)")
         return
     if fmt is OutputFormat.json:
         sys.stdout.write(frame_to_json(frame) + "\n")

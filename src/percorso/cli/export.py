@@ -29,4 +29,4 @@ def register(app: typer.Typer) -> None:
         from percorso.cli.common import cell, shown_path
 
         # the path as typed (a comma or [brackets] in a file name are not formatting)
-        console().print(f"[green]scritto[/green] {shown_path(out)} ({cell(n)} righe / rows)")
+        console().print(f"[green]scritto / written[/green] {shown_path(out)} ({cell(n)} righe / rows)")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from percorso.cli.common import ProjectOpt, console, open_cli_project
+from percorso.cli.common import ProjectOpt, cell, console, open_cli_project
 
 
 def register(app: typer.Typer) -> None:
@@ -40,8 +40,10 @@ def register(app: typer.Typer) -> None:
         finally:
             p.close()
         t = Table(title=f"ingest {source}")
-        for c in ("file", "righe lette / read", "accettate / accepted", "quarantena / quarantined",
-                  "duplicati / duplicates", "id non validi / invalid ids", "note"):
+        t.add_column("file")
+        for c in ("righe lette / read", "accettate / accepted", "quarantena / quarantined", "duplicati / duplicates"):
+            t.add_column(c, justify="right")
+        for c in ("id non validi / invalid ids", "note"):
             t.add_column(c)
         for r in reports:
             note = "già importato / already ingested" if r.already_ingested else f"{r.seconds:.1f} s"
@@ -51,17 +53,19 @@ def register(app: typer.Typer) -> None:
                 note += f"; {r.restated} giorni ricalcolati / days restated"
             if r.mapping_not_applied:
                 note += "; mappatura non applicata / mapping not applied"
-            t.add_row(r.source_file, str(r.rows_read), str(r.accepted), str(r.quarantined), str(r.duplicates),
-                      ", ".join(f"{k}={v}" for k, v in r.invalid_identifiers.items()), note)
+            # counts in the project's locale, as every other table (1.000.000 in Italian)
+            t.add_row(r.source_file, cell(r.rows_read), cell(r.accepted), cell(r.quarantined), cell(r.duplicates),
+                      ", ".join(f"{k}={cell(v)}" for k, v in r.invalid_identifiers.items()), note)
         tot = [sum(getattr(r, a) for r in reports) for a in ("rows_read", "accepted", "quarantined", "duplicates")]
-        t.add_row("[b]totale / total[/b]", *map(str, tot), "", "")
+        t.add_row("[b]totale / total[/b]", *map(cell, tot), "", "")
         console().print(t)
         for r in reports:
             if r.already_ingested:
                 console().print(f"{r.source_file}: già importato / already ingested (sha256 {r.file_sha256[:12]}…); "
                                 "--force per rileggerlo / to re-read it", soft_wrap=True)
-        console().print(f"righe lette / rows read {tot[0]} = accettate / accepted {tot[1]} + quarantena / "
-                        f"quarantined {tot[2]} + duplicati / duplicates {tot[3]}"
+        n = [cell(v) for v in tot]
+        console().print(f"righe lette / rows read {n[0]} = accettate / accepted {n[1]} + quarantena / "
+                        f"quarantined {n[2]} + duplicati / duplicates {n[3]}"
                         + ("" if not tot[2] else "  → `percorso quarantine --counts`"), soft_wrap=True)
         generic: dict[str, int] = {}
         for r in reports:

@@ -85,4 +85,4 @@ def write_map_workbook(result: Any, out: Path) -> None:
         sheets.append(Sheet(column_label(measure, locale), matrix, matrix_like(measure, matrix), heatmap=True))
     sheets.append(Sheet("dati" if locale == "it" else "data", result.frame))
     write_workbook(out, sheets, locale=locale)
-    console().print(f"[green]scritto[/green] {shown_path(out)} (mappa / map: {len(MEASURES)} fogli / sheets + dati)")
+    console().print(f"[green]scritto / written[/green] {shown_path(out)} (mappa / map: {len(MEASURES)} fogli / sheets + dati)")
