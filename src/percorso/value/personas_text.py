@@ -145,7 +145,8 @@ def describe(card: dict[str, Any]) -> tuple[str, str]:
     buyers = card.get("buyers_share") or 0
     if 0 < buyers < 0.3:
         few = buyers < 0.005   # "Solo meno dell'1%", "Only under 1%": the share alone says it
-        it_p.append(f"{'Meno dell' + chr(39) + '1%' if few else 'Solo ' + _pct_it(buyers, 'il')} ha già acquistato.")
+        who = _pct_it(buyers, "").capitalize() if few else "Solo " + _pct_it(buyers, "il")
+        it_p.append(f"{who} ha già acquistato.")
         en_p.append(f"{'Under 1%' if few else 'Only ' + _pct(buyers)} have bought so far.")
     elif buyers >= 0.3 and _ok(card.get("online_order_share")):
         on = card["online_order_share"]
