@@ -17,7 +17,8 @@ NOT_INFORMATIVE: tuple[str, ...] = ("Direct", "Unassigned")
 #: The type a customer's order amounts are summed in (``customers.revenue``): each amount to the
 #: millionth, the sum exact, so it does not depend on the order the rows are met in (a sum of
 #: doubles does: an incremental build's revenue differed from a full build's in the last bit).
-REVENUE_DECIMAL = "decimal(18, 6)"
+REVENUE_DIGITS = 6
+REVENUE_DECIMAL = f"decimal(18, {REVENUE_DIGITS})"
 
 TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),

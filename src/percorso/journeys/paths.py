@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.build.schema import REVENUE_DECIMAL, REVENUE_DIGITS
 from percorso.engine.dialect import first_collected, ordered_collect
 from percorso.errors import InputError
 from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps, step_order
@@ -63,6 +64,23 @@ def anchored_steps(steps: ir.Table, start: str | None, end: str | None) -> ir.Ta
     return s
 
 
+def journey_revenue(steps: ir.Table) -> ir.Scalar:
+    """A journey's purchases summed as ``REVENUE_DECIMAL`` (kept a decimal: the paths add them up again).
+
+    Why: a sum of doubles depends on the order the engine's threads meet the rows, so the
+    revenue of ``paths top`` changed in its last digit from run to run (13223.34 against
+    13223.339999999998); as decimals every sum is exact and the same in any order, as
+    ``customers.revenue`` (``build.schema.REVENUE_DECIMAL``). The path and total sums are
+    doubles again (:func:`_revenue_sum`).
+    """
+    return steps.revenue.cast(REVENUE_DECIMAL).sum(where=steps.is_purchase)
+
+
+def _revenue_sum(per: ir.Table) -> ir.Scalar:
+    """The journeys' revenues (:func:`journey_revenue`), an exact sum, as a double."""
+    return per.revenue.sum().cast("float64")
+
+
 def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     """One row per journey: its path (first ``max_steps`` nodes), customer, purchase, revenue.
 
@@ -77,8 +95,7 @@ def journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
         _path=ordered_collect(kept.node, [kept.step]).join(ARROW),
     )
     length = steps.group_by("journey_id").aggregate(
-        _len=steps.step.max(), converting=steps.is_purchase.any(),
-        revenue=steps.revenue.sum(where=steps.is_purchase))
+        _len=steps.step.max(), converting=steps.is_purchase.any(), revenue=journey_revenue(steps))
     per = per.join(length, "journey_id")
     path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
     return per.mutate(path=path).drop("_path", "_len")
@@ -104,8 +121,7 @@ def whole_journey_paths(steps: ir.Table, max_steps: int, *, per_customer: bool =
         **({} if per_customer else {"customer_id": steps.customer_id.min()}),
         breakdown=ibis.null().cast("string"),
         _path=first.join(ARROW),
-        _len=steps.count(), converting=steps.is_purchase.any(),
-        revenue=steps.revenue.sum(where=steps.is_purchase))
+        _len=steps.count(), converting=steps.is_purchase.any(), revenue=journey_revenue(steps))
     path = (per._len > max_steps).ifelse(per._path + ARROW + MORE, per._path)
     per = per.mutate(path=path).drop("_path", "_len")
     if per_customer:
@@ -172,11 +188,11 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         customers = per.count() if one_each else per.customer_id.nunique()
         grouped = per.group_by(keys).aggregate(
             journeys=per.count(), customers=customers,
-            converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum(),
+            converting=per.converting.sum().cast("int64"), revenue=_revenue_sum(per),
         )
         ranked = grouped.order_by([ibis.desc("journeys"), *keys])
         sums = {"journeys": per.count(), "customers": customers,
-                "converting": per.converting.sum().cast("int64"), "revenue": per.revenue.sum()}
+                "converting": per.converting.sum().cast("int64"), "revenue": _revenue_sum(per)}
         if q.breakdown:
             top = self.engine.execute(ranked.limit(q.top))
             variants = (per.breakdown.fill_null("") + "\x00" + per.path).nunique()
@@ -200,7 +216,8 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         n_variants = int(totals["variants"]) if q.breakdown else variants
         rest = max(n_variants - len(top), 0)
         top["revenue"] = top["revenue"].fillna(0.0)
-        other_revenue = totals["revenue"] - float(top["revenue"].sum())
+        # the sums are exact to the millionth: so is their difference (0.9 - 0.6 is 0.3, not 0.30000000000000004)
+        other_revenue = round(totals["revenue"] - float(top["revenue"].sum()), REVENUE_DIGITS)
         if not rest:
             other_customers = 0
         elif one_each and not q.breakdown:  # the journeys on the paths not shown, one customer each
