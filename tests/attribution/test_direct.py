@@ -69,7 +69,7 @@ def test_hand_journeys_under_both_conventions(hand):
     assert credits(hand, "last_non_direct", direct="credit") == credits(hand, "last_non_direct") \
         == credits(hand, "last")
     r = run(hand, AttributionQuery(models=("last", "last_non_direct")))
-    assert r.meta["direct"] == "ignore_unless_alone" and any("equals last" in n for n in r.meta["notes"])
+    assert r.meta["direct"] == "ignore_unless_alone" and any("è uguale a last" in n for n in r.meta["notes"])
     # value follows the same paths: ada's 10 € to Email, bea's 20 € to Direct
     v = run(hand, AttributionQuery(models=("last",))).long.set_index("node")["value"].to_dict()
     assert v == {"Email": 10.0, "Direct": 20.0, "Paid Search": 0.0}

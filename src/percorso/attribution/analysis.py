@@ -70,6 +70,29 @@ def attribution_title(measure: str = "conversions", locale: str = "it", *, by_mo
     return f"{head[0]}{head[1] if by_model else ''} ({column_label(measure, locale)})"
 
 
+#: The notes an attribution result can carry (``meta["notes"]``), in Italian and English: what a
+#: reader of the table would otherwise take for a fault of the numbers.
+NOTES: dict[str, tuple[str, str]] = {
+    "time_decay_steps": ("time_decay su un file di percorsi: un passo indietro vale un giorno",
+                         "time_decay on a paths file: one step back counts as one day"),
+    "direct_ignored": ("direct = ignore_unless_alone: last_non_direct è uguale a last (Direct è già ignorato)",
+                       "direct = ignore_unless_alone: last_non_direct equals last (Direct is already ignored)"),
+    "paths_file": ("file di percorsi: si conoscono solo i percorsi con punti di contatto; non attribuibile = 0",
+                   "paths file: only journeys with touchpoints are known; not attributable = 0"),
+}
+
+
+def note_text(key: str, locale: str = "it") -> str:
+    """The note ``key`` of :data:`NOTES` in ``locale`` (``it`` | ``en``), as the titles
+    (:func:`attribution_title`): an Italian team reads Italian under an Italian table.
+
+    >>> note_text("paths_file", "en")
+    'paths file: only journeys with touchpoints are known; not attributable = 0'
+    """
+    it, en = NOTES[key]
+    return it if locale == "it" else en
+
+
 def settings_locale(settings: Any) -> str:
     """The ``[project] locale`` of a runner's settings (``it`` when they do not say: a dict of
     analysis settings, or none)."""
@@ -256,17 +279,18 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         """Every requested model on the path table (time decay on the journeys, when there are)."""
         q = self.query
         credits: dict[str, np.ndarray] = {}
-        notes: list[str] = []
+        notes: list[str] = []   # in the project's language (NOTES), printed under the table
+        locale = settings_locale(self.settings)
         for name in self.model_names:
             col = column_name(name, self.cfg.markov_order)
             if name == "time_decay" and journeys is not None:
                 credits[col] = self._engine_time_decay(journeys, paths.nodes)
             else:
                 if name == "time_decay":
-                    notes.append("time_decay on a paths file: one step back counts as one day")
+                    notes.append(note_text("time_decay_steps", locale))
                 credits[col] = self.model(name).credit(paths)
         if "last_non_direct" in credits and "last" in credits and self.cfg.direct == IGNORE:
-            notes.append("direct = ignore_unless_alone: last_non_direct equals last (Direct is already ignored)")
+            notes.append(note_text("direct_ignored", locale))
         long = _long_frame(paths.nodes, credits)
         if q.ci_samples:
             long = self._bootstrap(long, paths, credits, customers)
@@ -274,7 +298,7 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         meta = {"level": self.cfg.level, "conversion": q.conversion or self.cfg.default_conversion,
                 "lookback_days": self.cfg.lookback_days, "markov_order": self.cfg.markov_order,
                 "direct": self.cfg.direct,
-                "n_paths": paths.n_paths, "totals": totals, "notes": notes, "locale": settings_locale(self.settings),
+                "n_paths": paths.n_paths, "totals": totals, "notes": notes, "locale": locale,
                 # value: the conversions' revenue before returns (for purchases: gross revenue)
                 "definitions": named(revenue=GROSS_REVENUE) if self.conversion.value == "revenue" else {}}
         if journeys is not None:
@@ -282,7 +306,7 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
             meta["conversions_without_touchpoints"] = grand["conversions"] - totals["conversions"]
         else:  # a path table holds only journeys with touchpoints: nothing is known beyond them
             grand = {k: float(totals[k]) for k in MEASURE_NAMES}
-            notes.append("paths file: only journeys with touchpoints are known; not attributable = 0")
+            notes.append(note_text("paths_file", locale))
         recon = totals_frame(long, list(credits), grand)
         frame = with_totals(wide_frame(long, models=list(credits)), recon, "conversions")
         return AttributionResult(frame=frame, query=q, meta=meta, long=long, totals=recon)

@@ -36,6 +36,15 @@ def _paths_settings(project_path: Path):  # type: ignore[no-untyped-def]
     return open_cli_project(project_path, read_only=True).settings  # the database is opened lazily: never here
 
 
+def _print_notes(result) -> None:  # type: ignore[no-untyped-def]
+    """The result's notes (``meta["notes"]``, in the project's language) under the table, on
+    stderr: standard output keeps the table, CSV or JSON alone."""
+    from percorso.cli.common import console
+
+    for note in result.meta.get("notes", ()):
+        console().print(note, markup=False, highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
 
@@ -85,13 +94,14 @@ def register(app: typer.Typer) -> None:
             with open_cli_project(project, read_only=True) as proj:
                 result = run(proj.engine, query, proj.settings)
         from percorso.attribution.analysis import attribution_title
-        from percorso.cli.common import output_locale
+        from percorso.cli.common import console, output_locale
 
         if out is not None and out.suffix.lower() == ".html":
             result.figure(measure, output_locale()).write_html(str(out), include_plotlyjs=True)
-            from percorso.cli.common import console, shown_path
+            from percorso.cli.common import shown_path
 
             console().print(f"[green]scritto / written[/green] {shown_path(out)}")
+            _print_notes(result)
             return
         frame = result.table(measure)  # nodes, then the not-attributable and total rows
         if ci and result.long is not None and "ci_low" in result.long:
@@ -102,6 +112,7 @@ def register(app: typer.Typer) -> None:
         emit_frame(frame, fmt, out, title=titled(attribution_title(measure, output_locale()),
                                                  result.meta.get("definitions")),
                    like=money)  # --measure value: a model's column in euros
+        _print_notes(result)
 
     @app.command("roi")
     def roi(
