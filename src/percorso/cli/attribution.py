@@ -39,10 +39,10 @@ def _paths_settings(project_path: Path):  # type: ignore[no-untyped-def]
 def _print_notes(result) -> None:  # type: ignore[no-untyped-def]
     """The result's notes (``meta["notes"]``, in the project's language) under the table, on
     stderr: standard output keeps the table, CSV or JSON alone."""
-    from percorso.cli.common import console
+    from percorso.cli.common import print_note
 
     for note in result.meta.get("notes", ()):
-        console().print(note, markup=False, highlight=False, soft_wrap=True)
+        print_note(note)
 
 
 def register(app: typer.Typer) -> None:

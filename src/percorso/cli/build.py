@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from percorso.cli.common import FormatOpt, OutputFormat, ProjectOpt, console, one_blas_thread, open_cli_project
+from percorso.cli.common import (FormatOpt, OutputFormat, ProjectOpt, console, one_blas_thread, open_cli_project,
+                                 print_note)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,18 +65,17 @@ def print_build_summary(engine: object, report: object) -> None:
     else:
         # an incremental build read what changed; the breakdown reads every touchpoint and order
         # (and loads Ibis and pandas): at 10M events, more than the build itself
-        console().print("canali e ordini / channels and orders: `percorso omnichannel` (una build incrementale "
-                        "legge solo ciò che è cambiato / an incremental build reads only what changed)",
-                        markup=False, highlight=False)
+        print_note("canali e ordini / channels and orders: `percorso omnichannel` (una build incrementale "
+                   "legge solo ciò che è cambiato / an incremental build reads only what changed)")
     secs = ", ".join(f"{k} {format_cell(v)} s" for k, v in r["seconds"].items())
     console().print(f"tempi / timings: {secs}")
     if r.get("value"):
         from percorso.value.refresh import RefreshReport
 
         value = RefreshReport(**r["value"])
-        console().print(value.summary(), markup=False, highlight=False)
+        print_note(value.summary())
         for w in value.warnings:
-            console().print(f"attenzione / warning: {w}", markup=False, highlight=False)
+            print_note(f"attenzione / warning: {w}")
 
 
 def _print_breakdown(engine: object, out: object) -> None:
@@ -94,7 +94,7 @@ def _print_breakdown(engine: object, out: object) -> None:
         t.add_row(escape(str(row["channel"])), format_cell(row["touchpoints"]), format_cell(row["customers"]))
     out.print(t)  # type: ignore[attr-defined]
     if note := channel_note(rows):
-        out.print(note, markup=False, highlight=False, soft_wrap=True)  # type: ignore[attr-defined]
+        print_note(note, out)
     t = Table(title="ordini / orders")
     for col in ("dove / where", "ordini / orders", "resi / returns", "ricavi netti / net revenue (EUR)",
                 "acquirenti / buyers"):

@@ -122,6 +122,16 @@ def console(stderr: bool = True) -> Any:
     return c
 
 
+def print_note(note: str, out: Any = None) -> None:
+    """A line of plain text under a result (a note, a caveat, a hint) on ``out`` (default: stderr).
+
+    Why one helper: a note names things from the data, whose ``[brackets]`` Rich would read as
+    markup and whose numbers it would colour; and Rich would cut a long note at the terminal's
+    width, where a pipe or a log should get one line per note (the terminal wraps it anyway).
+    """
+    (out or console()).print(note, markup=False, highlight=False, soft_wrap=True)
+
+
 def emit_frame(
     frame: pd.DataFrame,
     fmt: OutputFormat = OutputFormat.table,

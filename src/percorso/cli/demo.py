@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from percorso.cli.common import console
+from percorso.cli.common import console, print_note
 
 
 def register(app: typer.Typer) -> None:
@@ -114,7 +114,7 @@ def print_demo_summary(r: dict[str, Any]) -> None:
                      [("canale / channel", "left"), ("online", "left"), ("punti di contatto", "right"), ("clienti", "right")],
                      [[x["channel"], x["online"], x["touchpoints"], x["customers"]] for x in r["channels"]]))
     if note := channel_note(r["channels"]):
-        out.print(note, markup=False, highlight=False, soft_wrap=True)
+        print_note(note, out)
     out.print(_table("ordini / orders", [("dove / where", "left"), ("ordini", "right"), ("resi / returns", "right"),
                                          ("ricavi netti / net revenue (EUR)", "right"), ("acquirenti / buyers", "right")],
                      [["online" if x["online"] else "negozio / store", x["orders"], x["returns"], x["revenue"],

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from percorso.cli.common import ProjectOpt, cell, console, open_cli_project
+from percorso.cli.common import ProjectOpt, cell, console, open_cli_project, print_note
 
 
 def register(app: typer.Typer) -> None:
@@ -72,8 +72,7 @@ def register(app: typer.Typer) -> None:
             for name, n in r.generic_event_names.items():
                 generic[name] = generic.get(name, 0) + n
         if generic:
-            err.print(generic_names_text(source, dict(sorted(generic.items(), key=lambda kv: -kv[1]))),
-                      markup=False, highlight=False, soft_wrap=True)
+            print_note(generic_names_text(source, dict(sorted(generic.items(), key=lambda kv: -kv[1]))), err)
         stale = next((r.mapping_not_applied for r in reports if r.mapping_not_applied), None)
         if stale:
             err.print(mapping_not_applied_text(source, stale, p.database_path.name), soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project, print_note
 from percorso.cli.journey_options import (
     BreakdownOpt, ChartOpt, CleanOpt, CollapseOpt, ExcludeOpt, FromOpt, LimitOpt, NodeOpt, OffsetOpt, OnlineOpt, ScopeOpt,
     SegmentOpt, ToOpt, journey_controls,
@@ -70,7 +70,7 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
         result = run_with_progress(p, query, title, machine_output=fmt is not OutputFormat.table)
         query = result.query  # as it ran: step names read against the data (a note says how)
         for note in result.meta.get("notes", ()):
-            console().print(note, markup=False, highlight=False)
+            print_note(note)
         # event types are a closed vocabulary: checking them costs no query, so always
         if labels and (_empty_somewhere(result) or query.node in ("event_type", "event") and not query.clean):
             from percorso.journeys.controls import absent_types_note, require_labels
@@ -78,7 +78,7 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
             require_labels(p.engine, query, labels, what=what)
             note = absent_types_note(p.engine, query, labels) if _empty_somewhere(result) else None
             if note:
-                console().print(note, markup=False, highlight=False)
+                print_note(note)
         if chart is not None:
             write_figure(result.figure(), chart)
             if chart_only:

@@ -54,11 +54,11 @@ def register(app: typer.Typer) -> None:
         else:
             emit_frame(res.to_frame(), fmt, out,
                        title=titled("cost to serve / costo di servizio", res.meta.get("definitions")))
-        from percorso.cli.common import console, output_locale
+        from percorso.cli.common import output_locale, print_note
         from percorso.value.cost_to_serve import default_rates_note
 
         if note := default_rates_note(res.meta.get("default_rates") or {}, output_locale()):
-            console().print(note, markup=False, highlight=False, soft_wrap=True)
+            print_note(note)
 
     @app.command("health")
     def health_cmd(
@@ -80,10 +80,10 @@ def register(app: typer.Typer) -> None:
             emit_frame(res.customers(limit=limit, offset=offset, band=band), fmt, out, title=f"health {band}")
         else:
             emit_frame(res.to_frame(), fmt, out, title=titled("health / salute", res.meta.get("definitions")))
-        from percorso.cli.common import console
+        from percorso.cli.common import print_note
 
         for note in res.meta.get("notes", ()):
-            console().print(note, markup=False, highlight=False, soft_wrap=True)
+            print_note(note)
 
     @app.command("personas")
     def personas_cmd(
@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
 
         Without --stored or --persona the customers are clustered again and the result is
         stored; `percorso build` then refreshes it with the same settings."""
-        from percorso.cli.common import console, output_locale, write_figure
+        from percorso.cli.common import console, output_locale, print_note, write_figure
         from percorso.cli.value import warn
         from percorso.errors import InputError
         from percorso.value.personas import PersonasQuery
@@ -133,9 +133,9 @@ def register(app: typer.Typer) -> None:
             sil = ", ".join(f"{kk}: {v:.3f}" for kk, v in res.meta["silhouette"].items())
             when = (f", computed at {str(res.meta['computed_at'])[:19]}" if res.meta.get("computed_at") else "")
             console().print(f"k = {res.meta['k']}, silhouette = {sil or '-'}{when}")
-            console().print(caption(res.meta.get("definitions") or {}), markup=False, highlight=False)
+            print_note(caption(res.meta.get("definitions") or {}))
             # numbers kept from the stored personas (or new), so a saved `persona = N` can be trusted
             for line in res.meta.get("numbering") or []:
-                console().print(line, markup=False, highlight=False)
+                print_note(line)
         else:
             emit_frame(frame, fmt, out, title=titled("personas", res.meta.get("definitions")))

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Aggiorna e mostra definizione e dimensione nel tempo (refresh; definition, size over time)."""
         from percorso.analysis.base import run
-        from percorso.cli.common import console
+        from percorso.cli.common import print_note
         from percorso.cli.value import show_result
         from percorso.value.segments.analysis import SegmentQuery
         from percorso.value.segments.store import refresh_segment
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         with open_cli_project(project) as p:
             refresh_segment(p.engine, name, p.settings)
             res = run(p.engine, SegmentQuery(name=name), p.settings)
-            console().print(f"{name}: {res.meta['definition']}", markup=False, highlight=False)
+            print_note(f"{name}: {res.meta['definition']}")
             show_result(res, fmt, out, chart, drill, limit, offset, f"{name}: size over time / dimensione nel tempo")
 
     @seg.command("refresh")
