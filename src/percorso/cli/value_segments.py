@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project
+from percorso.cli.common import FormatOpt, OutOpt, OutputFormat, ProjectOpt, emit_frame, open_cli_project, print_note
 from percorso.cli.journey_options import ChartOpt
 from percorso.cli.value import LimitOpt, OffsetOpt
 
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Crea o sostituisce un segmento (create or replace a segment); prints its size."""
         from percorso.errors import InputError
-        from percorso.value.segments.compile import absent_step_types
+        from percorso.value.segments.compile import absent_step_types, untyped_event_names
         from percorso.value.segments.definition import parse_rule
         from percorso.value.segments.store import save_segment
 
@@ -38,12 +38,19 @@ def register(app: typer.Typer) -> None:
         with open_cli_project(project) as p:
             n = save_segment(p.engine, name, text, p.settings, description=description)
             absent = absent_step_types(p.engine, parse_rule(text)) if n == 0 else []
+            untyped = untyped_event_names(p.engine) if absent else {}
         typer.echo(f"segmento '{name}': {n} clienti", err=True)
-        for step in absent:  # an empty segment says why, when the data has none of its steps
-            typer.echo(f"nessun evento {step} nei dati / no {step} events in the data: if your file names them "
-                       f"otherwise (e.g. 'cart'), map the name in the source of percorso.toml, "
-                       f"mapping = {{ \"event.cart\" = \"{step}\" }} (docs/sources.md); it applies to the rows "
-                       f"imported after the change, not to those already imported", err=True)
+        # an empty segment says why, when the data has none of its steps; and, when the data has
+        # event names without a type, what the import said of them: which, and how to type them
+        for step in absent:
+            print_note(f"nessun evento {step} nei dati / no {step} events in the data"
+                       + ("; forse uno dei nomi evento senza tipo / maybe one of the event names with no type:"
+                          if untyped else ""))
+        if untyped:
+            from percorso.ingest.pipeline import generic_names_text
+
+            for source, names in untyped.items():
+                print_note(generic_names_text(source, names))
 
     @seg.command("list")
     def seg_list(project: ProjectOpt = Path("."), fmt: FormatOpt = OutputFormat.table, out: OutOpt = None) -> None:
@@ -65,7 +72,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Aggiorna e mostra definizione e dimensione nel tempo (refresh; definition, size over time)."""
         from percorso.analysis.base import run
-        from percorso.cli.common import print_note
         from percorso.cli.value import show_result
         from percorso.value.segments.analysis import SegmentQuery
         from percorso.value.segments.store import refresh_segment

@@ -175,6 +175,23 @@ def absent_step_types(engine: Engine, rule: Any) -> list[str]:
     return [w for w in wanted if w not in found]
 
 
+def untyped_event_names(engine: Engine, generic_type: str = "custom") -> dict[str, dict[str, int]]:
+    """Source → {event name: touchpoints} of the events imported as ``generic_type`` (names no
+    type, alias or mapping knew), most touchpoints first.
+
+    Why: when a segment's step has no event in the data (:func:`absent_step_types`), these are
+    the names the data may call it (a clickstream's ``cart``); the command then says what the
+    import said of them (``ingest.pipeline.generic_names_text``), names and source as they are.
+    """
+    t = engine.table("touchpoints")
+    c = t.filter(t.event_type == generic_type)
+    counts = c.group_by(["source_name", "event_name"]).aggregate(n=c.count())
+    out: dict[str, dict[str, int]] = {}
+    for r in engine.rows(counts.order_by(["source_name", ibis.desc("n"), "event_name"])):
+        out.setdefault(str(r["source_name"]), {})[str(r["event_name"])] = int(r["n"])
+    return out
+
+
 def compile_rule(engine: Engine, rule: Any, profile: Table) -> Any:
     """The Ibis boolean of ``rule`` over ``profile`` (from :func:`profile_expr`)."""
     if isinstance(rule, Compare):
