@@ -70,6 +70,15 @@ class AnalysisResult:
     def figure(self) -> go.Figure:  # pragma: no cover - overridden
         raise NotImplementedError(f"{type(self).__name__} has no chart")
 
+    def notes(self, lang: str = "it") -> list[str]:
+        """The notes to show with this result, in ``lang`` (``it`` | ``en``) where the analysis
+        words them in one language at a time (the dashboard's page language); by default
+        ``meta["notes"]`` as they are.
+
+        Why: ``meta["notes"]`` (the CLI's and the API's) may be one line in both languages; a
+        page in one language shows the note in that language, from the result's own data."""
+        return [str(n) for n in self.meta.get("notes", []) or []]
+
     def customers(self, limit: int = 100, offset: int = 0, **selector: Any) -> pd.DataFrame:
         """The customers behind one number of this result (a page of them).
 

@@ -164,6 +164,11 @@ class CostToServeQuery(AnalysisQuery):
 
 @dataclass
 class CostToServeResult(AnalysisResult):
+    def notes(self, lang: str = "it") -> list[str]:
+        """``meta["notes"]`` and the default rates it used (:func:`default_rates_note`), in ``lang``."""
+        note = default_rates_note(self.meta.get("default_rates") or {}, lang, lang)
+        return [*super().notes(lang), *([note] if note else [])]
+
     def figure(self) -> go.Figure:
         """Waterfall from gross margin through each cost to the margin after cost to serve."""
         import plotly.graph_objects as go
@@ -185,8 +190,9 @@ def default_rates(cfg: CostToServeSettings) -> dict[str, float]:
     return {k: getattr(cfg, k) for k in type(cfg).model_fields if k not in cfg.model_fields_set}
 
 
-def default_rates_note(rates: dict[str, float], locale: str = "it") -> str | None:
-    """One line (Italian / English) naming the default rates a result used and where to set them.
+def default_rates_note(rates: dict[str, float], locale: str = "it", lang: str | None = None) -> str | None:
+    """One line naming the default rates a result used and where to set them: numbers in
+    ``locale``'s format, words in Italian / English, or in ``lang`` alone (a dashboard page).
 
     Why: a margin after cost to serve computed on someone else's delivery cost reads as the
     company's own; the user must see which figures are assumptions.
@@ -195,6 +201,8 @@ def default_rates_note(rates: dict[str, float], locale: str = "it") -> str | Non
     --------
     >>> default_rates_note({"delivery": 6.9, "margin_rate": 0.45})
     'tariffe predefinite / default rates: delivery 6,90 €, margin_rate 45,0 %; impostale / set them in percorso.toml [value.cost_to_serve] (docs/value.md)'
+    >>> default_rates_note({"delivery": 6.9}, "en", "en")
+    'default rates: delivery €6.90; set them in percorso.toml [value.cost_to_serve] (docs/value.md)'
     """
     if not rates:
         return None
@@ -202,8 +210,9 @@ def default_rates_note(rates: dict[str, float], locale: str = "it") -> str | Non
 
     shown = ", ".join(f"{k} {format_value(v, 'share' if k == 'margin_rate' else 'money', locale)}"
                       for k, v in rates.items())
-    return (f"tariffe predefinite / default rates: {shown}; impostale / set them in percorso.toml "
-            "[value.cost_to_serve] (docs/value.md)")
+    words = {"it": ("tariffe predefinite", "impostale"), "en": ("default rates", "set them")}
+    head, verb = words[lang] if lang in words else (" / ".join(w) for w in zip(*words.values()))
+    return f"{head}: {shown}; {verb} in percorso.toml [value.cost_to_serve] (docs/value.md)"
 
 
 class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):

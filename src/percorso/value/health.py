@@ -62,11 +62,15 @@ def default_as_of(engine: Engine) -> date:
     return last.date() + timedelta(days=1)
 
 
-CONSENT_NOTE = ("consenso: non misurato, nessuna sorgente dà il consenso marketing (un file crm o loyalty con "
-                "la colonna consenso_marketing); il punteggio usa le altre componenti / consent: not measured, no "
-                "source gives marketing consent (a crm or loyalty file with a consent_marketing column); the "
-                "score uses the other components")
-"""Why the consent column of a health result is empty (:func:`consent_measured` is False)."""
+CONSENT_NOTES = {
+    "it": ("consenso: non misurato, nessuna sorgente dà il consenso marketing (un file crm o loyalty con la colonna "
+           "consenso_marketing); il punteggio usa le altre componenti"),
+    "en": ("consent: not measured, no source gives marketing consent (a crm or loyalty file with a consent_marketing "
+           "column); the score uses the other components"),
+}
+"""Why the consent column of a health result is empty (:func:`consent_measured` is False), by language."""
+CONSENT_NOTE = f"{CONSENT_NOTES['it']} / {CONSENT_NOTES['en']}"
+"""The same in both languages, one line (``meta["notes"]``: the CLI and the API)."""
 
 
 def consent_measured(engine: Engine) -> bool:
@@ -165,6 +169,10 @@ class HealthQuery(AnalysisQuery):
 
 @dataclass
 class HealthResult(AnalysisResult):
+    def notes(self, lang: str = "it") -> list[str]:
+        """``meta["notes"]``, the consent note in ``lang`` alone (:data:`CONSENT_NOTES`)."""
+        return [CONSENT_NOTES.get(lang, CONSENT_NOTE) if n == CONSENT_NOTE else n for n in super().notes(lang)]
+
     def figure(self) -> go.Figure:
         """Histogram of the customers per score band."""
         import plotly.express as px

@@ -196,9 +196,9 @@ class PageContext:
             self.errors.append(exc.message)
             return None
         result = out.result(self.viewer)
-        for note in result.meta.get("notes", []) or []:
+        for note in result.notes(self.locale):   # in the page's language where the result has both
             if note not in self.notes:
-                self.notes.append(str(note))
+                self.notes.append(note)
         return result
 
     async def has_data(self) -> bool:
