@@ -1,5 +1,6 @@
-"""Valore's health and cost-to-serve sections show the notes the CLI prints (consent not measured,
-ADR 0060; the default rates of the cost to serve), in the page's language, escaped."""
+"""Dashboard notes in the page's language, escaped: Valore's health and cost-to-serve sections show
+the notes the CLI prints (consent not measured, ADR 0060; the default rates of the cost to
+serve), and Attribuzione its notes whatever the project's language."""
 
 from __future__ import annotations
 
@@ -68,3 +69,21 @@ def test_cost_to_serve_names_its_default_rates_in_the_page_language(tmp_path):
     cfg.write_text(cfg.read_text(encoding="utf-8") + "\n[value.cost_to_serve]\ndelivery = 5.0\n", encoding="utf-8")
     (it,) = [n for n in _notes(root, "cost")["it"][1] if "predefinite" in n]
     assert "delivery" not in it and "margin_rate 45,0 %" in it     # a rate the project sets is no default
+
+
+def test_attribution_notes_follow_the_page_not_the_project(tmp_path):
+    """The project is Italian: ``meta["notes"]`` are Italian (the CLI's); the English page says them in English."""
+    from percorso.attribution.analysis import NOTES
+    from percorso.server.app import create_app
+
+    root = tmp_path / "p"
+    init_project(root, name="t")
+    with open_project(root) as p:
+        journeys_for(p.engine, PEOPLE)
+        token, _ = create_token(p.engine, "web-attribution", Role.viewer)
+    with TestClient(create_app(root), base_url="http://127.0.0.1") as client:
+        pages = {lang: get(client, "/attribuzione", token, lang=lang) for lang in ("it", "en")}
+    # the page's models include last and last_non_direct, under GA4's Direct convention (the default)
+    it, en = (str(escape(t)) for t in NOTES["direct_ignored"])
+    assert f'<p class="note">{it}</p>' in pages["it"] and en not in pages["it"]
+    assert f'<p class="note">{en}</p>' in pages["en"] and it not in pages["en"]

@@ -112,6 +112,12 @@ class AttributionResult(AnalysisResult):
     long: pd.DataFrame | None = None
     totals: pd.DataFrame | None = None
 
+    def notes(self, lang: str = "it") -> list[str]:
+        """``meta["notes"]`` (in the project's language) with each of :data:`NOTES` in ``lang``:
+        a dashboard page in English under an Italian project says them in English."""
+        key = {text: k for k, pair in NOTES.items() for text in pair}
+        return [note_text(key[n], lang) if n in key else n for n in super().notes(lang)]
+
     def table(self, measure: str = "conversions") -> pd.DataFrame:
         """Nodes × models for ``measure``, then the not-attributable row and the total row."""
         long = self.long if self.long is not None else pd.DataFrame(columns=["node", "model", *MEASURE_NAMES])
