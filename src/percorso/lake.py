@@ -270,15 +270,30 @@ def drop_tables(out: str | Path, names: tuple[str, ...]) -> None:
     write_manifest(out, manifest)
 
 
+def _rows_sql(engine: Engine, table: LakeTable) -> str | None:
+    """The SQL of the rows a lake table holds when they are not the database table's own:
+    ``touchpoints`` with the details of its events (page, region, properties, source name: not
+    stored in the database's table, ADR 0061), so the lake keeps every column and its
+    partitions by ``source_name`` for a cluster to read; None for the other tables."""
+    if table.name != "touchpoints":
+        return None
+    from percorso.build.details import with_details
+
+    t = engine.table("touchpoints")
+    wide = with_details(engine, t)
+    return None if wide.columns == t.columns else engine.compile(wide)
+
+
 def _export_table(engine: Engine, table: LakeTable, out: Path, staging: Path, before: dict[str, Any] | None,
                   report: LakeReport) -> dict[str, Any]:
     """Export one table; returns its manifest entry."""
-    columns = lake_sql.table_schema(engine, table.name, table.exclude)
+    rows_sql = _rows_sql(engine, table)
+    columns = lake_sql.table_schema(engine, table.name, table.exclude, rows_sql)
     same_schema = before is not None and before.get("columns") == [list(c) for c in columns] \
         and before.get("partition_by") == list(table.partition_by)
     old_parts: dict[str, Any] = before["partitions"] if same_schema and before else {}
     prints = lake_sql.partition_fingerprints(engine, table.name, table.partition_by,
-                                             exclude=table.exclude, month=table.by_month).to_pylist()
+                                             exclude=table.exclude, month=table.by_month, rows=rows_sql).to_pylist()
     new_parts: dict[str, Any] = {}
     changed: list[dict[str, Any]] = []
     for row in prints:
@@ -298,17 +313,17 @@ def _export_table(engine: Engine, table: LakeTable, out: Path, staging: Path, be
     if not new_parts:   # no rows: one empty file keeps the columns readable
         if old_parts or not (target / "part-0.parquet").exists():
             changed.append({})
-            lake_sql.copy_partitions(engine, table.name, staging, (), None, exclude=table.exclude)
+            lake_sql.copy_partitions(engine, table.name, staging, (), None, exclude=table.exclude, rows=rows_sql)
             _swap(staging, target)
     elif not table.partition_by:
         if changed:
-            lake_sql.copy_partitions(engine, table.name, staging, (), None, exclude=table.exclude)
+            lake_sql.copy_partitions(engine, table.name, staging, (), None, exclude=table.exclude, rows=rows_sql)
             _swap(staging, target)
             rows = new_parts[""]["rows"]
     elif changed:
         wanted = pa.Table.from_pylist(changed, schema=pa.schema([(k, pa.string()) for k in table.partition_by]))
         lake_sql.copy_partitions(engine, table.name, staging, table.partition_by, wanted,
-                                 exclude=table.exclude, month=table.by_month)
+                                 exclude=table.exclude, month=table.by_month, rows=rows_sql)
         for part in _staged_partitions(staging, table):
             rel = partition_dir(table, part["values"])
             _swap(part["dir"], target / rel)

@@ -136,12 +136,34 @@ def journeys_for(
         engine.create_table(name, staged.select(*[local.name(c) if c == "occurred_at_local" else staged[c]
                                                   for c, _ in columns]))
         engine.unregister(f"_journeys_for_{name}")
+    _write_events(engine, tps)
     engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))
     engine.create_table("record_updates", _table(RECORD_UPDATE_COLUMNS, records))
     from percorso.build.digest import drop_digests
 
     drop_digests(engine)   # the tables were not written by a build: the data version rescans them
     return engine
+
+
+def _write_events(engine: Engine, tps: list[dict[str, Any]]) -> None:
+    """The touchpoints' events, with every field a step set: where the analyses read a
+    touchpoint's details (page, region, properties, source name: not stored in ``touchpoints``,
+    ADR 0061). Events already there with other ids stay (a test may call this twice on one
+    engine); those with these ids are replaced."""
+    import ibis
+
+    from percorso.events.schema import EVENT_COLUMNS
+
+    columns = tuple((c.name, c.sql_type) for c in EVENT_COLUMNS)
+    new = _table(columns, tps)
+    if engine.has_table("events"):
+        old = engine.table("events")
+        staged = engine.register_arrow("_journeys_for_events", new)
+        kept = old.anti_join(staged, "event_id")
+        same = [(staged[c] if c in staged.columns else ibis.null()).cast(old[c].type()).name(c) for c in old.columns]
+        new = engine.to_arrow(kept.union(staged.select(*same)))
+        engine.unregister("_journeys_for_events")
+    engine.create_table("events", new)
 
 
 def cli_error(result: Any) -> tuple[str, str, int]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from percorso.analysis.base import run
 from percorso.build import run_build
+from percorso.build.details import with_details
 from percorso.errors import ConfigError
 from percorso.journeys.journey_map import JourneyMapQuery
 from percorso.journeys.stages import assign_stages, stage_settings
@@ -121,8 +122,10 @@ def test_assign_stages_equals_first_match(tmp_path_factory, rules, touches):
     spec = {"c": [(et, t0 + timedelta(hours=i), {"channel": ch, "properties": props})
                   for i, (et, ch, props) in enumerate(touches)]}
     engine = journeys_for(tmp_path_factory.mktemp("st"), spec)
-    staged = engine.execute(assign_stages(engine.table("touchpoints"), {"order": STAGES, "rules": rules}))
-    rows = engine.execute(engine.table("touchpoints")).to_dict("records")
+    # the build stages event rows: the touchpoints with their events' properties (ADR 0061)
+    touchpoints = with_details(engine, engine.table("touchpoints"))
+    staged = engine.execute(assign_stages(touchpoints, {"order": STAGES, "rules": rules}))
+    rows = engine.execute(touchpoints).to_dict("records")
     expect = {r["event_id"]: oracle.first_match_stage(r, [
         {**rule, "where": {k: v if isinstance(v, list) else [v] for k, v in rule.get("where", {}).items()}}
         for rule in rules]) for r in rows}

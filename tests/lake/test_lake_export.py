@@ -47,6 +47,14 @@ def lake_rows(out: Path, table: str) -> Any:
 
 
 def db_rows(project: Any, table: str, drop: tuple[str, ...] = ()) -> Any:
+    """The database's rows of ``table``; of ``touchpoints``, each with its event's details (the
+    lake keeps every column a touchpoint shows: the database reads those from ``events``, ADR 0061)."""
+    if table == "touchpoints":
+        from percorso.build.schema import TOUCHPOINT_DETAILS
+
+        details = ", ".join(f"e.{c}" for c in TOUCHPOINT_DETAILS)
+        frame = project.engine.query(f"SELECT t.*, {details} FROM touchpoints t LEFT JOIN events e USING (event_id)")
+        return frame.to_pandas().drop(columns=list(drop))
     return project.engine.execute(project.engine.table(table)).drop(columns=list(drop))
 
 
@@ -107,8 +115,8 @@ def test_only_the_changed_partition_is_rewritten(project: Any, tmp_path: Path) -
     out = tmp_path / "lake"
     export_lake(project.engine, out)
     row = project.engine.query(
-        "SELECT event_id, source_name, strftime(occurred_at, '%Y-%m') AS m FROM touchpoints "
-        "ORDER BY event_id LIMIT 1").to_pylist()[0]
+        "SELECT t.event_id, e.source_name, strftime(t.occurred_at, '%Y-%m') AS m FROM touchpoints t "
+        "JOIN events e USING (event_id) ORDER BY t.event_id LIMIT 1").to_pylist()[0]
     rel = f"source_name={escape_value(row['source_name'])}/month={row['m']}"
     before = {p: p.stat().st_mtime_ns for p in (out / "touchpoints").rglob("*.parquet")}
     project.engine.run("UPDATE touchpoints SET channel = 'Changed' WHERE event_id = ?", [row["event_id"]])

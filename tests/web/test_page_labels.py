@@ -45,7 +45,8 @@ def site(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     rows = con.execute("SELECT customer_id, event_id FROM touchpoints WHERE event_type = 'page_view' AND customer_id IS NOT NULL "
                        "ORDER BY customer_id, occurred_at, event_id LIMIT 2").fetchall()
     for (_cid, event_id), url in zip(rows, (CONFIRM, UNSUBSCRIBE)):
-        con.execute("UPDATE touchpoints SET page_url = ? WHERE event_id = ?", [url, event_id])
+        # a touchpoint shows its event's page (ADR 0061)
+        con.execute("UPDATE events SET page_url = ? WHERE event_id = ?", [url, event_id])
     con.close()
     tokens = {}
     with open_project(root) as p:

@@ -19,6 +19,7 @@ from typing import Any
 import ibis
 
 from percorso.activation.model import DateTrigger, EventTrigger, SegmentTrigger
+from percorso.build.details import with_details
 from percorso.engine.localtime import local_value
 from percorso.errors import InputError
 
@@ -45,6 +46,8 @@ def event_occurrences(engine: Any, trig: EventTrigger, now: datetime, since: dat
     ev = t.filter(t.event_type.isin(event_types(trig.event_type)) & (t.occurred_at <= now))
     if since is not None:
         ev = ev.filter(ev.occurred_at >= since - timedelta(seconds=trig.within))
+    # a condition on a detail (``page_url``) reads it from the event (ADR 0061)
+    ev = with_details(engine, ev, [f.field for f in trig.where])
     for f in trig.where:
         ev = ev.filter(_filter(ev, f))
     ev = ev.select("customer_id", "event_id", "occurred_at")

@@ -55,6 +55,14 @@ def node_expr(t: ir.Table, level: str, online_breakdown: bool = False) -> ir.Str
     return node
 
 
+def level_details(level: str) -> list[str]:
+    """The touchpoint details (read from ``events``, ADR 0061) a level's parts read: a
+    ``source_name`` or ``region`` level, or a property's ``properties``."""
+    from percorso.build.details import details_in
+
+    return details_in("properties" if p.startswith(PROPERTY_PREFIX) else p for p in check_level(level))
+
+
 def _level_part(t: ir.Table, part: str) -> ir.StringValue:
     """One part of a level: a column as text, or a ``properties`` key (bound as a value)."""
     if part.startswith(PROPERTY_PREFIX):
@@ -90,6 +98,10 @@ def journey_touches(engine: Engine, settings: AttributionSettings, conversion: C
     journey, so journeys kept whole can be filtered by date later, :mod:`.stored`).
     """
     tp = engine.table("touchpoints")
+    if level_details(level):
+        from percorso.build.details import with_details
+
+        tp = with_details(engine, tp, level_details(level))
     is_conv = is_conversion(tp, conversion)
     eligible = ~tp.event_type.isin(settings.exclude_event_types)
     value = tp.revenue.fill_null(0.0) if conversion.value == "revenue" else ibis.literal(float(conversion.value))

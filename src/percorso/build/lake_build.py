@@ -35,7 +35,7 @@ import ibis
 from percorso.build.customers import customers_expr
 from percorso.build.orders import orders_expr
 from percorso.build.records import record_updates_expr
-from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_FIELDS
 from percorso.build.touchpoints import write_touchpoints
 from percorso.engine.dialect import order_item_counts
 from percorso.errors import EngineError
@@ -172,7 +172,7 @@ def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
         rules = load_rules(project, st.channels.rules_version)
         report.rows["touchpoints"] = write_touchpoints(
             stage, "touchpoints", identified, rows, rules, session_gap_minutes=st.build.session_gap_minutes,
-            stage_settings=st.stages, time_zone=st.project.time_zone)
+            stage_settings=st.stages, time_zone=st.project.time_zone, columns=TOUCHPOINT_FIELDS)
         records = engine.temp_table(record_updates_expr(identified))
         report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
 
@@ -197,7 +197,7 @@ def build_lake(project: Project, engine: SparkEngine) -> LakeBuildReport:
 
         t1 = time.perf_counter()
         tag = f"spark-{staging.name}"
-        for name, cols in (("identity_map", IDENTITY_MAP_COLUMNS), ("touchpoints", TOUCHPOINT_COLUMNS),
+        for name, cols in (("identity_map", IDENTITY_MAP_COLUMNS), ("touchpoints", TOUCHPOINT_FIELDS),
                            ("orders", ORDER_COLUMNS), ("customers", CUSTOMER_COLUMNS)):
             from percorso.lake import table_spec
 

@@ -2,8 +2,9 @@
 ``record_updates``.
 
 Analyses (journeys, attribution, value, segments) read only these tables and
-``campaign_costs``; they are the seam between the data pipeline and the analyses. The test
-fixture :func:`percorso.testing.journeys_for` writes the same tables directly.
+``campaign_costs``, and a touchpoint's details from its event (:data:`TOUCHPOINT_DETAILS`,
+:mod:`percorso.build.details`); they are the seam between the data pipeline and the analyses. The
+test fixture :func:`percorso.testing.journeys_for` writes the same tables (and the events) directly.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ NOT_INFORMATIVE: tuple[str, ...] = ("Direct", "Unassigned")
 REVENUE_DIGITS = 6
 REVENUE_DECIMAL = f"decimal(18, {REVENUE_DIGITS})"
 
-TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
+#: Every column a touchpoint shows, in the order readers and exports see them. Most are stored in
+#: ``touchpoints`` (:data:`TOUCHPOINT_COLUMNS`); the event's own descriptive columns that no
+#: analysis groups, filters or joins by unasked are details (:data:`TOUCHPOINT_DETAILS`), read from
+#: ``events`` by ``event_id`` by the queries that name one (:func:`percorso.build.details.with_details`).
+TOUCHPOINT_FIELDS: tuple[tuple[str, str], ...] = (
     ("event_id", "VARCHAR"),
     ("customer_id", "VARCHAR"),
     ("occurred_at", "TIMESTAMP"),           # UTC
     ("occurred_at_local", "TIMESTAMP"),     # wall time in the project zone: days, weeks, months, filters
     ("event_type", "VARCHAR"),              # canonical type
-    ("event_name", "VARCHAR"),
-    ("source_name", "VARCHAR"),
+    ("event_name", "VARCHAR"),              # stored: the default journey node of a generic event
+    ("source_name", "VARCHAR"),             # detail
     ("source_system", "VARCHAR"),
     ("channel", "VARCHAR"),                 # GA4 channel group or offline channel
     ("channel_rule", "VARCHAR"),            # id of the rule that matched (rules version:row)
@@ -35,22 +40,32 @@ TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("session_id", "VARCHAR"),              # customer_id + ':' + session number
     ("seq", "BIGINT"),                      # position in the customer's touchpoints by (occurred_at, event_id)
     ("stage", "VARCHAR"),                   # filled by the journeys stage rules (NULL until then)
-    ("utm_source", "VARCHAR"),
+    ("utm_source", "VARCHAR"),              # derived for ad rows without tags (touchpoints.AD_PLATFORM_TAGS)
     ("utm_medium", "VARCHAR"),
     ("utm_campaign", "VARCHAR"),
     ("campaign", "VARCHAR"),                # campaign name used for ROI joins (utm_campaign or source campaign)
-    ("coupon_code", "VARCHAR"),
+    ("coupon_code", "VARCHAR"),             # derived: a merged order's from the order file
     ("order_id", "VARCHAR"),
     ("revenue", "DOUBLE"),
-    ("currency", "VARCHAR"),
+    ("currency", "VARCHAR"),                # stored: the orders step reads it
     ("store_id", "VARCHAR"),
-    ("page_url", "VARCHAR"),
-    ("referrer", "VARCHAR"),
-    ("region", "VARCHAR"),
+    ("page_url", "VARCHAR"),                # detail
+    ("referrer", "VARCHAR"),                # detail
+    ("region", "VARCHAR"),                  # detail
     ("device_type", "VARCHAR"),             # desktop | mobile | tablet | app | NULL (offline)
-    ("items", "VARCHAR"),                   # JSON array
-    ("properties", "VARCHAR"),              # JSON object
+    ("items", "VARCHAR"),                   # JSON array; derived: a merged order's from the order file
+    ("properties", "VARCHAR"),              # JSON object; detail
 )
+#: The event's own columns a touchpoint shows as they are in ``events``, not stored in
+#: ``touchpoints`` (ADR 0061): writing a column costs the build ~0.15-0.5 s per 10M rows whatever
+#: its values, and these are read only by a query that names one (a page, region or property
+#: node, an attribution level, the customer's timeline, an export), which joins the events by id.
+#: ``event_name`` stays stored (every journey analysis labels a generic event by it), and so do
+#: ``currency`` (the orders step reads it from the touchpoints), the UTM tags, ``coupon_code`` and
+#: ``items`` (the build changes them for ad rows and merged orders).
+TOUCHPOINT_DETAILS: tuple[str, ...] = ("source_name", "page_url", "referrer", "region", "properties")
+#: The columns ``touchpoints`` stores: what analyses group, filter and join by, and what the build derives.
+TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = tuple(c for c in TOUCHPOINT_FIELDS if c[0] not in TOUCHPOINT_DETAILS)
 #: ``touchpoints`` columns stored uncompressed by a full build (ADR 0054): one distinct value a
 #: row or nearly, which DuckDB's string compression encodes one by one (10M events: writing
 #: ``event_id`` 1.37 → 0.46 s, ``session_id`` 0.76 → 0.35 s); readers see the same values.

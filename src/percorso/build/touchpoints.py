@@ -26,6 +26,9 @@ from percorso.engine.dialect import first_by, json_value
 from percorso.engine.localtime import local_by_hour
 from percorso.journeys.stages import assign_stages
 
+#: A table's columns as (name, SQL type) pairs (:mod:`percorso.build.schema`).
+Columns = tuple[tuple[str, str], ...]
+
 
 #: Ad-platform rows without UTM tags: (platform, is_impression) → (utm_source, utm_medium).
 #: Auto-tagged clicks (gclid, fbclid) and impressions carry no UTMs; without this mapping
@@ -234,23 +237,28 @@ def session_rows_expr(s: ir.Table, carry: ir.Table | None = None) -> ir.Table:
 
 
 def _rows_of(rows: ir.Table, s: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str,
-             carry: ir.Table | None = None) -> ir.Table:
+             carry: ir.Table | None = None, columns: Columns = TOUCHPOINT_COLUMNS) -> ir.Table:
     """The wide rows: every event column of ``rows`` joined to its session row, channel and order values."""
-    return _wide_rows(rows, session_rows_expr(s, carry), stage_settings, time_zone)
+    return _wide_rows(rows, session_rows_expr(s, carry), stage_settings, time_zone, columns)
 
 
 def _wide_rows(rows: ir.Table, srows: ir.Table, stage_settings: Mapping[str, Any] | None,
-               time_zone: str) -> ir.Table:
+               time_zone: str, columns: Columns = TOUCHPOINT_COLUMNS) -> ir.Table:
     """The ``touchpoints`` rows of the events of ``rows`` that have session rows ``srows``
     (:func:`session_rows_expr`): one join on the 64-bit ``_r``, then the columns computed per row."""
     from percorso.events.schema import EVENT_COLUMN_NAMES
 
-    return _finish(rows.select("_r", *EVENT_COLUMN_NAMES).inner_join(srows, "_r"), rows, stage_settings, time_zone)
+    return _finish(rows.select("_r", *EVENT_COLUMN_NAMES).inner_join(srows, "_r"), rows, stage_settings, time_zone,
+                   columns)
 
 
-def _finish(t: ir.Table, rows: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str) -> ir.Table:
-    """The ``touchpoints`` columns of ``t``: every event column and its session row's
-    (:func:`session_rows_expr`); ``rows``: the events, whose hours give the local times."""
+def _finish(t: ir.Table, rows: ir.Table, stage_settings: Mapping[str, Any] | None, time_zone: str,
+            columns: Columns = TOUCHPOINT_COLUMNS) -> ir.Table:
+    """The ``touchpoints`` ``columns`` of ``t``: every event column and its session row's
+    (:func:`session_rows_expr`); ``rows``: the events, whose hours give the local times.
+
+    ``columns``: the stored ones (the details are read from ``events`` by id, ADR 0061), or
+    every field for the lake, whose ``touchpoints`` a cluster reads without the events' join."""
     web = t.source_system.isin(SESSION_SYSTEMS)
     t = t.mutate(
         channel=web.ifelse(t._s_channel.fill_null("Direct"), t._ch),
@@ -277,7 +285,7 @@ def _finish(t: ir.Table, rows: ir.Table, stage_settings: Mapping[str, Any] | Non
     # by the offset of each UTC hour, converted once per hour of these events (engine/localtime.py)
     t = local_by_hour(t, "occurred_at", rows, time_zone, "occurred_at_local")
     t = assign_stages(t, stage_settings)
-    return t.select(*[t[name].cast(_ibis_type(sql)).name(name) for name, sql in TOUCHPOINT_COLUMNS])
+    return t.select(*[t[name].cast(_ibis_type(sql)).name(name) for name, sql in columns])
 
 
 def keyed(table: ir.Table) -> ir.Table:
@@ -301,6 +309,7 @@ def write_touchpoints(
     parts: int = 1,
     progress: Callable[[str], None] | None = None,
     started: Callable[[], None] | None = None,
+    columns: Columns = TOUCHPOINT_COLUMNS,
 ) -> int:
     """Write table ``target``: the ``touchpoints`` rows of the given events; returns the row count.
 
@@ -321,10 +330,12 @@ def write_touchpoints(
 
     ``started`` is called once, when the first statement's SQL is compiled and before the engine
     runs it (a full build starts compiling the next build's plan on a thread there).
+
+    ``columns``: the stored ones by default; the lake build writes every field (:func:`_finish`).
     """
     if parts <= 1 and engine.kind == "duckdb":
         return _write_numbered(engine, target, identified_events, rows, rules, session_gap_minutes,
-                               stage_settings, time_zone, started)
+                               stage_settings, time_zone, started, columns)
     if parts <= 1:
         # Spark (the lake build): the classification materialised with the sessions; in the
         # wide statement, Spark's optimiser inlined its projections until the driver's heap ran out
@@ -333,7 +344,8 @@ def write_touchpoints(
             started()
         s = engine.temp_table(sql)
         try:
-            return engine.create_table(target, touchpoint_rows_expr(rows, s, stage_settings, time_zone))
+            return engine.create_table(target, touchpoint_rows_expr(rows, s, stage_settings, time_zone,
+                                                                    columns=columns))
         finally:
             engine.drop_temp(s)
     say = progress or (lambda _m: None)
@@ -357,14 +369,14 @@ def write_touchpoints(
         # one row by Engine.rows: a pandas frame would load pandas into the build (~0.3 s) for it
         bounds = engine.rows(st.aggregate(lo=st._r.min(), hi=st._r.max(), n=st.count()))[0]
         if not int(bounds["n"]):       # no touchpoint event: the (empty) rows in one statement
-            return engine.create_table(target, _wide_rows(rows, st, stage_settings, time_zone))
+            return engine.create_table(target, _wide_rows(rows, st, stage_settings, time_zone, columns))
         lo, hi = int(bounds["lo"]), int(bounds["hi"])
         step = (hi - lo) // parts + 1
         for c in range(parts):
             say(f"punti di contatto / touchpoints {c + 1}/{parts}")
             a, z = lo + c * step, lo + (c + 1) * step
             expr = _wide_rows(rows.filter((rows._r >= a) & (rows._r < z)), st.filter((st._r >= a) & (st._r < z)),
-                              stage_settings, time_zone)
+                              stage_settings, time_zone, columns)
             if c == 0:
                 engine.create_table(target, expr)
             else:
@@ -377,7 +389,7 @@ def write_touchpoints(
 
 def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows: ir.Table, rules: ChannelRules,
                     session_gap_minutes: int, stage_settings: Mapping[str, Any] | None, time_zone: str,
-                    started: Callable[[], None] | None) -> int:
+                    started: Callable[[], None] | None, columns: Columns = TOUCHPOINT_COLUMNS) -> int:
     """:func:`write_touchpoints` in one part on DuckDB: the session numbers, the session firsts and
     order ranks, then the wide rows (ADR 0054).
 
@@ -401,7 +413,7 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
             sql["firsts"], sql["ranks"] = engine.compile(firsts), engine.compile(ranks)
             sql["rows"] = engine.compile(_numbered_rows(
                 rows, s, ibis.table(firsts.schema(), name=names[1]), ibis.table(ranks.schema(), name=names[2]),
-                rules, stage_settings, time_zone))
+                rules, stage_settings, time_zone, columns))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             failed.append(exc)
 
@@ -450,7 +462,8 @@ def _numbered_ranks(rows: ir.Table, numbers: ir.Table) -> ir.Table:
 
 
 def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: ir.Table, rules: ChannelRules,
-                   stage_settings: Mapping[str, Any] | None, time_zone: str) -> ir.Table:
+                   stage_settings: Mapping[str, Any] | None, time_zone: str,
+                   columns: Columns = TOUCHPOINT_COLUMNS) -> ir.Table:
     """The ``touchpoints`` rows of the events of ``rows`` that have session ``numbers``
     (:func:`_session_numbers`), with their sessions' ``firsts`` and their orders' ``ranks``
     (materialised: a relation a statement reads twice, the engine materialises whole): the
@@ -462,7 +475,7 @@ def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: i
     t = t.rename(_ch="channel", _rule="channel_rule")
     t = t.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
     t = t.left_join(ranks, "_r").drop("_r_right")
-    return _finish(t.filter(~t._is_order | (t._rank == 0)), rows, stage_settings, time_zone)
+    return _finish(t.filter(~t._is_order | (t._rank == 0)), rows, stage_settings, time_zone, columns)
 
 
 def sessions_expr(identified_events: ir.Table, rules: ChannelRules, session_gap_minutes: int,
@@ -473,9 +486,10 @@ def sessions_expr(identified_events: ir.Table, rules: ChannelRules, session_gap_
 
 
 def touchpoint_rows_expr(rows: ir.Table, sessions: ir.Table, stage_settings: Mapping[str, Any] | None,
-                         time_zone: str = "UTC", carry: ir.Table | None = None) -> ir.Table:
+                         time_zone: str = "UTC", carry: ir.Table | None = None,
+                         columns: Columns = TOUCHPOINT_COLUMNS) -> ir.Table:
     """The ``touchpoints`` rows: the events of ``rows`` joined to their materialised ``sessions``."""
-    return _rows_of(rows, sessions, stage_settings, time_zone, carry)
+    return _rows_of(rows, sessions, stage_settings, time_zone, carry, columns)
 
 
 def _ibis_type(sql: str) -> str:

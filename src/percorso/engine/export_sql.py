@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
@@ -24,8 +24,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BOM = b"\xef\xbb\xbf"
 
 
-def _select(engine: Engine, table: str, *, escape: bool, decimal_comma: bool = False) -> str:
-    table = _with_local_times(engine, table)
+def _select(engine: Engine, table: str, rows: Any, *, escape: bool, decimal_comma: bool = False) -> str:
+    table = _with_local_times(engine, table, rows)
     rows = engine.con.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
         [table],
@@ -44,8 +44,9 @@ def _select(engine: Engine, table: str, *, escape: bool, decimal_comma: bool = F
     return f"SELECT {', '.join(cols)} FROM {qi(table)}"
 
 
-def _with_local_times(engine: Engine, table: str) -> str:
-    """A temporary view of ``table`` with ``<col>_local`` (project time) next to each UTC time.
+def _with_local_times(engine: Engine, table: str, rows: Any = None) -> str:
+    """A temporary view of ``table`` (or of its exported ``rows``, an Ibis expression) with
+    ``<col>_local`` (project time) next to each UTC time.
 
     Why: people open exports in spreadsheets and read local hours; the UTC column stays for
     machines. The conversion is :func:`percorso.engine.localtime.with_local_columns`, the
@@ -54,24 +55,25 @@ def _with_local_times(engine: Engine, table: str) -> str:
     from percorso.engine.localtime import with_local_columns
 
     t = engine.table(table)
-    expr = with_local_columns(t, engine.time_zone)
-    if expr.columns == t.columns:
+    expr = with_local_columns(t if rows is None else rows, engine.time_zone)
+    if rows is None and expr.columns == t.columns:
         return table
     view = f"_export_{table}"
     engine.con.execute(f"CREATE OR REPLACE TEMP VIEW {qi(view)} AS {engine.compile(expr)}")
     return view
 
 
-def copy_table(engine: Engine, table: str, path: Path, fmt: str, *, csv_profile: str = "it") -> None:
-    """Write ``table`` to ``path`` as parquet, csv (``it``/``standard``) or json lines."""
+def copy_table(engine: Engine, table: str, path: Path, fmt: str, *, csv_profile: str = "it", rows: Any = None) -> None:
+    """Write ``table`` (its ``rows``, an Ibis expression over it, when given) to ``path`` as
+    parquet, csv (``it``/``standard``) or json lines."""
     if fmt == "parquet":
-        engine.con.execute(f"COPY ({_select(engine, table, escape=False)}) TO {ql(str(path))} (FORMAT parquet)")
+        engine.con.execute(f"COPY ({_select(engine, table, rows, escape=False)}) TO {ql(str(path))} (FORMAT parquet)")
         return
     if fmt == "json":
-        engine.con.execute(f"COPY ({_select(engine, table, escape=False)}) TO {ql(str(path))} (FORMAT json)")
+        engine.con.execute(f"COPY ({_select(engine, table, rows, escape=False)}) TO {ql(str(path))} (FORMAT json)")
         return
     # formulas are escaped for spreadsheets (it profile); machine CSV keeps values verbatim
-    sql = _select(engine, table, escape=csv_profile == "it", decimal_comma=csv_profile == "it")
+    sql = _select(engine, table, rows, escape=csv_profile == "it", decimal_comma=csv_profile == "it")
     if csv_profile != "it":
         engine.con.execute(f"COPY ({sql}) TO {ql(str(path))} (FORMAT csv, HEADER true)")
         return

@@ -30,30 +30,34 @@ DERIVED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _from(table: str) -> str:
-    """The ``FROM`` item of a lake table: the database table, or a derived table's query."""
+def _from(table: str, rows: str | None = None) -> str:
+    """The ``FROM`` item of a lake table: its ``rows`` (a query, when the caller gives one), the
+    database table, or a derived table's query."""
+    if rows is not None:
+        return f"({rows})"
     if table in DERIVED:
         return f"({DERIVED[table][0]})"
     return quote_ident(table)
 
 
-def _source(table: str, exclude: tuple[str, ...], month: bool) -> str:
+def _source(table: str, exclude: tuple[str, ...], month: bool, rows: str | None = None) -> str:
     """``SELECT`` of the exported rows: every column but ``exclude``, plus the month key."""
     cols = "*" if not exclude else f"* EXCLUDE ({', '.join(quote_ident(c) for c in exclude)})"
     extra = f", strftime(occurred_at, '%Y-%m') AS {MONTH}" if month else ""
-    return f"SELECT {cols}{extra} FROM {_from(table)} AS _t"
+    return f"SELECT {cols}{extra} FROM {_from(table, rows)} AS _t"
 
 
 def partition_fingerprints(engine: Engine, table: str, partition_by: tuple[str, ...], *,
-                           exclude: tuple[str, ...] = (), month: bool = False) -> pa.Table:
+                           exclude: tuple[str, ...] = (), month: bool = False, rows: str | None = None) -> pa.Table:
     """Rows and an order-independent content hash per partition, in one scan.
 
     Why a hash of every row: a partition must be rewritten when any of its rows changed
     (a rebuilt touchpoint's channel), not only when its row count did; the sum of the rows'
     64-bit hashes (as HUGEINT, so it never overflows) is independent of row order, which the
-    engine does not keep between two builds.
+    engine does not keep between two builds. ``rows``: the SQL of the exported rows, when they
+    are not the table's own (``touchpoints`` with its events' details, :mod:`percorso.lake`).
     """
-    src = _source(table, exclude, month)
+    src = _source(table, exclude, month, rows)
     keys = ", ".join(quote_ident(c) for c in partition_by)
     group = f"GROUP BY {keys}" if partition_by else ""
     sel = f"{keys}, " if partition_by else ""
@@ -63,14 +67,15 @@ def partition_fingerprints(engine: Engine, table: str, partition_by: tuple[str, 
 
 
 def copy_partitions(engine: Engine, table: str, target: Path, partition_by: tuple[str, ...],
-                    wanted: pa.Table | None, *, exclude: tuple[str, ...] = (), month: bool = False) -> None:
+                    wanted: pa.Table | None, *, exclude: tuple[str, ...] = (), month: bool = False,
+                    rows: str | None = None) -> None:
     """Write the rows of ``table`` as Parquet under ``target`` (a staging folder).
 
     With ``partition_by``: hive folders ``col=value/…`` (values %-escaped by the engine), only
     the partitions listed in ``wanted`` (an Arrow table of partition key values). Without: one
-    file ``target/data_0.parquet`` holding the whole table.
+    file ``target/data_0.parquet`` holding the whole table. ``rows``: as :func:`partition_fingerprints`.
     """
-    src = _source(table, exclude, month)
+    src = _source(table, exclude, month, rows)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not partition_by:
         target.mkdir(parents=True, exist_ok=True)
@@ -87,11 +92,12 @@ def copy_partitions(engine: Engine, table: str, target: Path, partition_by: tupl
         engine.con.unregister("_percorso_lake_wanted")
 
 
-def table_schema(engine: Engine, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """(column, engine type) of ``table`` in order, without ``exclude``."""
-    if table in DERIVED:
-        rows = engine.query(f"DESCRIBE {DERIVED[table][0]}").to_pylist()
-        return [(r["column_name"], r["column_type"]) for r in rows if r["column_name"] not in exclude]
+def table_schema(engine: Engine, table: str, exclude: tuple[str, ...] = (), rows: str | None = None
+                 ) -> list[tuple[str, str]]:
+    """(column, engine type) of ``table`` (of its ``rows``, a query, when given) in order, without ``exclude``."""
+    if rows is not None or table in DERIVED:
+        described = engine.query(f"DESCRIBE {rows if rows is not None else DERIVED[table][0]}").to_pylist()
+        return [(r["column_name"], r["column_type"]) for r in described if r["column_name"] not in exclude]
     rows = engine.query(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
         "ORDER BY ordinal_position", [table]).to_pylist()

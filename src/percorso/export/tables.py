@@ -14,6 +14,8 @@ from percorso.export.files import XLSX_MAX_ROWS, CsvProfile
 from percorso.export.xlsx import write_xlsx
 
 if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
     from percorso.engine import Engine
 
 #: Tables that can be exported, with what they hold.
@@ -58,7 +60,19 @@ def export_table(engine: Engine, table: str, out: str | Path, *, csv_profile: Cs
                              "export to .csv or .parquet instead")
         from percorso.engine.localtime import with_local_columns
 
-        write_xlsx(engine.execute(with_local_columns(engine.table(table), engine.time_zone)), path, sheet=table)
+        rows = with_local_columns(exported_rows(engine, table), engine.time_zone)
+        write_xlsx(engine.execute(rows), path, sheet=table)
     else:
-        copy_table(engine, table, path, fmt, csv_profile=csv_profile)
+        copy_table(engine, table, path, fmt, csv_profile=csv_profile, rows=exported_rows(engine, table))
     return n
+
+
+def exported_rows(engine: Engine, table: str) -> Table:
+    """The rows a table exports: ``touchpoints`` with every detail of its events (page, referrer,
+    region, properties, source name: not stored in it, ADR 0061), in the order it always had."""
+    t = engine.table(table)
+    if table != "touchpoints":
+        return t
+    from percorso.build.details import with_details
+
+    return with_details(engine, t)

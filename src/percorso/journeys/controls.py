@@ -218,6 +218,15 @@ def _node_part(t: ir.Table, part: str) -> ir.StringValue:
     return value.fill_null(MISSING_LABEL)
 
 
+def node_details(*nodes: str | None) -> list[str]:
+    """The touchpoint details (:data:`~percorso.build.schema.TOUCHPOINT_DETAILS`, read from
+    ``events``) the labels of ``nodes`` read: a page, region or property node needs its join."""
+    from percorso.build.details import details_in
+
+    parts = [p for node in nodes if node for p in node.split("+")]
+    return details_in("properties" if p.startswith("property:") else NODE_COLUMNS.get(p, p) for p in parts)
+
+
 def node_label(t: ir.Table, node: str) -> ir.StringValue:
     """The node label of each touchpoint for a node definition (see :class:`JourneyQuery`)."""
     parts = [_node_part(t, p) for p in node.split("+")]
@@ -294,6 +303,11 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     t = scoped_touchpoints(engine, query)
     if drop_types:
         t = t.filter(~t.event_type.isin(list(drop_types)))
+    details = node_details(query.node, breakdown)
+    if details:
+        from percorso.build.details import with_details
+
+        t = with_details(engine, t, details)
     label = node_label(t, query.node)
     if query.clean:
         cases = [(label.re_search(pattern), ibis.literal(alias)) for pattern, alias in query.clean]

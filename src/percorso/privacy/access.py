@@ -71,13 +71,23 @@ def collect(project: Project, identifier: str) -> tuple[str, dict[str, pa.Table]
 
         parts["contact_data"] = open_values(project, S.vault_of_customer(engine, ids))
     for table in S.person_tables(engine):
-        parts[table] = S.rows_of_customer(engine, table, ids)
+        rows = _touchpoints_of(engine, ids) if table == "touchpoints" else S.rows_of_customer(engine, table, ids)
+        parts[table] = rows
     if "customers" in parts:   # the profile as the person knows it: e-mail and phone, not their keyed hashes
         from percorso.privacy.contacts import open_contacts
 
         parts["customers"] = open_contacts(engine, project.settings, parts["customers"])
     view = consent_view(project, cid)
     return cid, parts, view.to_dict()
+
+
+def _touchpoints_of(engine: Any, ids: list[str]) -> pa.Table:
+    """The person's touchpoints with every detail of their events (page, referrer, region,
+    properties, source name: read from ``events``, not stored in ``touchpoints``, ADR 0061)."""
+    from percorso.build.details import with_details
+
+    t = engine.table("touchpoints")
+    return engine.to_arrow(with_details(engine, t.filter(t.customer_id.isin(ids))))
 
 
 def write_archive(project: Project, identifier: str, out: str | Path) -> AccessReport:

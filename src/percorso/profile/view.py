@@ -94,15 +94,23 @@ def _profile(engine: Engine, customer_id: str, limit: int, offset: int, settings
         lambda cid: _mine(engine, "orders", cid).select(
             "occurred_at", "occurred_at_local", "order_id", "online", "channel", "store_id", "revenue", "n_items",
             "coupon_code", "is_return").order_by(["occurred_at", "order_id"]), customer_id)
-    timeline = engine.execute_bound(
-        ("profile:timeline", limit, offset),
-        lambda cid: _mine(engine, "touchpoints", cid).select(*TIMELINE_COLUMNS).order_by(["occurred_at", "event_id"])
-        .limit(limit, offset=offset), customer_id)
+    timeline = engine.execute_bound(("profile:timeline", limit, offset),
+                                    lambda cid: _timeline(engine, cid, limit, offset), customer_id)
     total = int(engine.execute_bound("profile:total", lambda cid: _mine(engine, "touchpoints", cid).count(), customer_id))
     records, n_records = _record_updates(engine, customer_id)
     row = {k: (None if _isna(v) else v) for k, v in summary.iloc[0].to_dict().items()}
     return CustomerProfile(customer_id, row, channels, orders, timeline, total, offset,
                            record_updates=records, total_record_updates=n_records)
+
+
+def _timeline(engine: Engine, customer_id: str, limit: int, offset: int) -> ir.Table:
+    """A page of the customer's touchpoints, with the details it shows (``page_url``) read from
+    their events for that page alone (ADR 0061)."""
+    from percorso.build.details import with_details
+
+    order = ["occurred_at", "event_id"]
+    page = _mine(engine, "touchpoints", customer_id).order_by(order).limit(limit, offset=offset)
+    return with_details(engine, page, TIMELINE_COLUMNS).select(*TIMELINE_COLUMNS).order_by(order)
 
 
 def _mine(engine: Engine, table: str, customer_id: str) -> ir.Table:

@@ -37,6 +37,7 @@ import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named, with_touchpoints
+from percorso.build.details import with_details
 from percorso.errors import InputError, suggest
 from percorso.value.settings import HEALTH_COMPONENTS, HealthSettings, value_settings
 
@@ -120,6 +121,7 @@ def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date |
     eg = eng_tp.group_by("customer_id").aggregate(n_channels=eng_tp.channel.nunique())
     reasons = [r.lower() for r in cfg.complaint_reasons]
     calls = tp.filter(tp.channel == "Call center", tp.occurred_at_local >= since(cfg.service_days))
+    calls = with_details(engine, calls, ["properties"])   # a call's reason: read from its event (ADR 0061)
     reason = calls.properties.cast("json")["reason"].str.lower()
     calls = calls.filter(reason.isin(reasons) if reasons else ibis.literal(False))
     cg = calls.group_by("customer_id").aggregate(n_complaints=calls.count())
