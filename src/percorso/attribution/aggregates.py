@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from percorso.attribution.paths import PathTable, from_arrow
+from percorso.build.schema import exact_sum
 from percorso.engine.dialect import epoch_seconds, ordered_collect
 
 if TYPE_CHECKING:
@@ -42,20 +43,28 @@ def journeys_expr(touches: ir.Table, *, with_ref: bool = False) -> ir.Table:
 
 
 def path_table_expr(journeys: ir.Table, *, by_customer: bool = False) -> ir.Table:
-    """Distinct paths with counts (optionally per customer, for the bootstrap)."""
+    """Distinct paths with counts (optionally per customer, for the bootstrap); the value summed
+    to the millionth (:func:`~percorso.build.schema.exact_sum`), the same in any row order."""
     j = journeys.mutate(path=journeys.nodes.join(PATH_SEP))
     keys = ["path", "customer_id"] if by_customer else ["path"]
     return j.group_by(keys).aggregate(
         total_conversions=j.converted.sum().cast("float64"),
-        total_conversion_value=(j.value * j.converted).sum(),
+        total_conversion_value=exact_sum(j.value * j.converted),
         total_null=(1 - j.converted).sum().cast("float64"),
         total_new=(j.new_customer * j.converted).sum().cast("float64"),
     )
 
 
 def load_path_table(engine: Engine, journeys: ir.Table) -> PathTable:
-    """Run the aggregation in the engine and return the compact path table."""
-    return from_arrow(engine.to_arrow(path_table_expr(journeys)), sep=PATH_SEP)
+    """Run the aggregation in the engine and return the compact path table, in path order.
+
+    Why the order: the solvers add credits up path by path, and a sum of doubles depends on
+    the order of its terms; a parallel group-by returns the paths in any order, so the same
+    data gave credits that differed in their last digits from run to run. With the paths
+    sorted (and their values exact sums, :func:`path_table_expr`) the numpy solvers see the
+    same input and give the same bits.
+    """
+    return from_arrow(engine.to_arrow(path_table_expr(journeys).order_by("path")), sep=PATH_SEP)
 
 
 def load_customer_paths(engine: Engine, journeys: ir.Table) -> tuple[PathTable, Any, Any]:
@@ -88,6 +97,20 @@ def time_decay_expr(journeys: ir.Table, half_life_days: float) -> ir.Table:
     steps = j.select("value", "new_customer", _p=pairs.unnest())
     steps = steps.select("value", "new_customer", node=steps._p.f1, share=steps._p.f2)
     return steps.group_by("node").aggregate(
-        conversions=steps.share.sum(), value=(steps.share * steps.value).sum(),
-        new_customers=(steps.share * steps.new_customer).sum(),
+        conversions=_share_sum(steps.share), value=_share_sum(steps.share * steps.value),
+        new_customers=_share_sum(steps.share * steps.new_customer),
     )
+
+
+#: Fractional credits are summed in this type: 18 decimals, exact sums up to 10^20.
+SHARE_DECIMAL = "decimal(38, 18)"
+
+
+def _share_sum(share: ir.NumericValue) -> ir.NumericScalar:
+    """Shares (and shares of values) summed as :data:`SHARE_DECIMAL`, as a double.
+
+    Why: a sum of doubles in a parallel group-by depends on the order the rows are met, so a
+    node's credit changed in its last digits from run to run; each share rounded to 1e-18 and
+    summed exactly gives the same credit in any order (the rounding is below a double's own
+    precision for any credit above 0.01)."""
+    return share.cast(SHARE_DECIMAL).sum().cast("float64")

@@ -24,6 +24,7 @@ from percorso.attribution.models import MODELS, column_name, parse_models
 from percorso.attribution.paths import PathTable, read_paths_file
 from percorso.attribution.settings import attribution_settings, direct_mode
 from percorso.build.definitions import GROSS_REVENUE, named
+from percorso.build.schema import exact_sum
 from percorso.errors import InputError
 
 if TYPE_CHECKING:
@@ -318,9 +319,9 @@ class AttributionRunner(Runner[AttributionQuery, AttributionResult]):
         return AttributionResult(frame=frame, query=q, meta=meta, long=long, totals=recon)
 
     def _grand_totals(self) -> dict[str, float]:
-        """Every conversion of the definition in the query's dates, credited or not."""
+        """Every conversion of the definition in the query's dates, credited or not (the value an exact sum)."""
         c = J.conversions_expr(self.engine, self.conversion, self.query)
-        row = self.engine.execute(c.aggregate(conversions=c.count(), value=c.value.sum(),
+        row = self.engine.execute(c.aggregate(conversions=c.count(), value=exact_sum(c.value),
                                               new_customers=c.new_customer.sum())).iloc[0]
         return {k: float(0.0 if pd.isna(row[k]) else row[k]) for k in MEASURE_NAMES}
 

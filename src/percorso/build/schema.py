@@ -9,6 +9,8 @@ test fixture :func:`percorso.testing.journeys_for` writes the same tables (and t
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Systems whose events share browser/app sessions and inherit the session channel.
 SESSION_SYSTEMS: tuple[str, ...] = ("web", "app", "ecommerce")
 #: Channels that say nothing of how a customer came: a session's channel is the first other one,
@@ -20,6 +22,26 @@ NOT_INFORMATIVE: tuple[str, ...] = ("Direct", "Unassigned")
 #: doubles does: an incremental build's revenue differed from a full build's in the last bit).
 REVENUE_DIGITS = 6
 REVENUE_DECIMAL = f"decimal(18, {REVENUE_DIGITS})"
+#: The type a mean of shares or scores is taken in (``value.health``): each value to the 1e-9th,
+#: so the mean is the same whatever order the rows come in (a mean of doubles is not).
+MEAN_DECIMAL = "decimal(18, 9)"
+
+
+def exact_sum(value: Any, where: Any = None) -> Any:
+    """``value`` summed as :data:`REVENUE_DECIMAL` (each term to the millionth), as a double.
+
+    Why: a sum of doubles depends on the order the engine's threads meet the rows, so an
+    amount summed over customers changed in its last digit from run to run (cost to serve,
+    health); summed as decimals it is exact and the same in any order. A term finer than the
+    millionth of a euro is rounded to it.
+    """
+    return value.cast(REVENUE_DECIMAL).sum(where=where).cast("float64")
+
+
+def exact_mean(value: Any) -> Any:
+    """``value`` averaged as :data:`MEAN_DECIMAL` (each term to the 1e-9th), as a double: the
+    same mean in any row order (see :func:`exact_sum`)."""
+    return value.cast(MEAN_DECIMAL).mean().cast("float64")
 
 #: Every column a touchpoint shows, in the order readers and exports see them. Most are stored in
 #: ``touchpoints`` (:data:`TOUCHPOINT_COLUMNS`); the event's own descriptive columns that no

@@ -22,6 +22,10 @@ Definitions, over the period ``[date_from, date_to]`` (all data when open), rate
 * **gross margin** = ``margin_rate`` × (purchase revenue + discounts), i.e. the margin at list
   price; ``margin_after`` = gross margin − cost to serve.
 
+Every amount is summed to the millionth of a euro as a decimal
+(:func:`~percorso.build.schema.exact_sum`): the same data gives the same figures run after run
+(sums of doubles changed in their last digits with the order the engine met the rows).
+
 The main frame summarises per RFM segment (customers without purchases: ``No purchase``) how
 many customers cost more than they bring (``losing``) and their total ``loss``.
 """
@@ -36,6 +40,7 @@ import ibis
 
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, register_drill_check, require_value
 from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named
+from percorso.build.schema import REVENUE_DIGITS, exact_sum
 from percorso.errors import InputError
 from percorso.value.rfm import rfm_expr
 from percorso.value.settings import CostToServeSettings, value_settings
@@ -95,7 +100,7 @@ def contact_costs(engine: Engine, cfg: CostToServeSettings, start: Any, end: Any
             c = c.filter(c.date >= s)
         if e is not None:
             c = c.filter(c.date <= e)
-        spend = c.group_by("channel").aggregate(spend=c.cost.sum())
+        spend = c.group_by("channel").aggregate(spend=exact_sum(c.cost))
         per = per.left_join(spend, "channel").drop("channel_right")
         per = per.mutate(spend=per.spend.fill_null(0.0))
         cpc = ibis.cases((per.spend > 0, per.spend / per.contacts), else_=flat)
@@ -118,7 +123,7 @@ def cost_to_serve_expr(engine: Engine, cfg: CostToServeSettings | None = None, *
     cc = contact_costs(engine, cfg, start, end).select("channel", "cost_per_contact")
     mk = mk.join(cc, "channel")
     mk = mk.group_by("customer_id").aggregate(
-        marketing_contacts=mk.n.sum(), marketing_cost=(mk.n * mk.cost_per_contact).sum())
+        marketing_contacts=mk.n.sum(), marketing_cost=exact_sum(mk.n * mk.cost_per_contact))
     calls = tp.filter(tp.channel == "Call center")
     calls = calls.group_by("customer_id").aggregate(calls=calls.count())
 
@@ -130,11 +135,11 @@ def cost_to_serve_expr(engine: Engine, cfg: CostToServeSettings | None = None, *
     o = o.mutate(_ret=ret, _online=online, _disc=ibis.cases((ret, 0.0), else_=disc))
     og = o.group_by("customer_id").aggregate(
         orders=(~o._ret).cast("int64").sum(),
-        revenue=o.revenue.sum(where=~o._ret).fill_null(0.0),
+        revenue=exact_sum(o.revenue, where=~o._ret).fill_null(0.0),
         returns=o._ret.cast("int64").sum(),
-        refunded=(-o.revenue).sum(where=o._ret).fill_null(0.0),
+        refunded=exact_sum(-o.revenue, where=o._ret).fill_null(0.0),
         deliveries=(o._online & ~o._ret).cast("int64").sum(),
-        discounts=o._disc.sum(),
+        discounts=exact_sum(o._disc),
     )
     # every person with a touchpoint in the period (the people with touchpoints of
     # percorso.build.definitions), costs or not: one with none serves at 0 and earns 0
@@ -238,17 +243,17 @@ class CostToServeRunner(Runner[CostToServeQuery, CostToServeResult]):
         t = self._table()
         loss = t.margin_after < 0
         agg = t.group_by("segment").aggregate(
-            customers=t.count(), revenue=t.revenue.sum(), gross_margin=t.gross_margin.sum(),
-            cost_to_serve=t.cost_to_serve.sum(), margin_after=t.margin_after.sum(),
-            losing=loss.cast("int64").sum(), loss=(-t.margin_after).sum(where=loss).fill_null(0.0),
+            customers=t.count(), revenue=exact_sum(t.revenue), gross_margin=exact_sum(t.gross_margin),
+            cost_to_serve=exact_sum(t.cost_to_serve), margin_after=exact_sum(t.margin_after),
+            losing=loss.cast("int64").sum(), loss=exact_sum(-t.margin_after, where=loss).fill_null(0.0),
         )
         df = self.engine.execute(agg.order_by(ibis.desc("loss"), "segment"))
         cols = ("revenue", "gross_margin", *COST_COLUMNS, "cost_to_serve", "margin_after")
-        totals = self.engine.execute(t.aggregate(**{c: t[c].sum() for c in cols}, customers=t.count()))
+        totals = self.engine.execute(t.aggregate(**{c: exact_sum(t[c]) for c in cols}, customers=t.count()))
         tot = {c: float(totals[c].iloc[0] or 0.0) for c in cols}
         tot["customers"] = int(totals["customers"].iloc[0])
         tot["losing"] = int(df["losing"].sum()) if len(df) else 0
-        tot["loss"] = float(df["loss"].sum()) if len(df) else 0.0
+        tot["loss"] = round(float(df["loss"].sum()), REVENUE_DIGITS) if len(df) else 0.0  # exact to the millionth
         defs = named(revenue=GROSS_REVENUE, customers=WITH_TOUCHPOINTS)
         rates = default_rates(value_settings(self.settings).cost_to_serve)
         return CostToServeResult(frame=df.reset_index(drop=True), query=self.query,

@@ -25,6 +25,10 @@ before ``as_of``):
 
 ``score = 100 × Σ weight × component`` with the weights normalised to sum 1. Bands:
 ``0-20``, ``20-40``, ``40-60``, ``60-80``, ``80-100`` (lower bound included; 100 is in the top).
+
+Per band, revenue is summed to the millionth and the scores and components averaged to the
+1e-9th (:func:`~percorso.build.schema.exact_sum`, ``exact_mean``): exact sums, so the same
+data gives the same figures run after run (a mean of doubles changed in its last digits).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import ibis
 from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
 from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named, with_touchpoints
 from percorso.build.details import with_details
+from percorso.build.schema import exact_mean, exact_sum
 from percorso.errors import InputError, suggest
 from percorso.value.settings import HEALTH_COMPONENTS, HealthSettings, value_settings
 
@@ -108,9 +113,9 @@ def health_expr(engine: Engine, cfg: HealthSettings | None = None, as_of: date |
     pos = ibis.greatest(pur.revenue, 0.0)
     pg = pur.group_by("customer_id").aggregate(
         n=pur.count(), first_day=pur.occurred_at_local.min().date(), last_day=pur.occurred_at_local.max().date(),
-        revenue=pur.revenue.sum(),
+        revenue=exact_sum(pur.revenue),  # exact sums: the same in any row order (build.schema.exact_sum)
         fa=recent.cast("int64").sum(), fb=before.cast("int64").sum(),
-        va=pos.sum(where=recent).fill_null(0.0), vb=pos.sum(where=before).fill_null(0.0),
+        va=exact_sum(pos, where=recent).fill_null(0.0), vb=exact_sum(pos, where=before).fill_null(0.0),
     )
     rets = o.filter(ret & (o.occurred_at_local >= since(cfg.service_days)))
     rets = rets.group_by("customer_id").aggregate(n_returns=rets.count())
@@ -202,8 +207,8 @@ class HealthRunner(Runner[HealthQuery, HealthResult]):
     def calculate(self) -> HealthResult:
         t = self._table()
         agg = t.group_by("band").aggregate(
-            customers=t.count(), revenue=t.revenue.sum(), avg_score=t.score.mean(),
-            **{f"avg_{k}": t[k].mean() for k in HEALTH_COMPONENTS},
+            customers=t.count(), revenue=exact_sum(t.revenue), avg_score=exact_mean(t.score),
+            **{f"avg_{k}": exact_mean(t[k]) for k in HEALTH_COMPONENTS},
         )
         df = self.engine.execute(agg)
         df = df.set_index("band").reindex(list(BANDS)).reset_index()
