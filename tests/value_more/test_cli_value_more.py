@@ -40,9 +40,9 @@ def test_cost_to_serve(project, tmp_path):
 def test_cost_to_serve_names_its_default_rates(project, tmp_path):
     err = _ok(["cost-to-serve", "-p", str(project)]).stderr
     # no [value.cost_to_serve] in the project: every rate is a default, named with its value
-    assert ("tariffe predefinite / default rates: call_center_contact 4,50 €, return_handling 8,00 €, "
+    assert ("tariffe predefinite: call_center_contact 4,50 €, return_handling 8,00 €, "
             "delivery 6,90 €, margin_rate 45,0 %, email_contact 0,01 €, sms_contact 0,08 €, flyer_contact 0,60 €, "
-            "default_contact_cost 0,05 €; impostale / set them in percorso.toml [value.cost_to_serve]") in err
+            "default_contact_cost 0,05 €; impostale in percorso.toml [value.cost_to_serve]") in err  # Italian project
     cfg = project / "percorso.toml"
     before = cfg.read_text(encoding="utf-8")
     try:

@@ -47,6 +47,34 @@ class AnalysisQuery(BaseModel):
         return self, []
 
 
+#: Notes said in both languages in ``meta["notes"]``: the bilingual opening → each language's.
+_BILINGUAL_OPENINGS: dict[str, dict[str, str]] = {}
+
+
+def bilingual_note(it: str, en: str) -> str:
+    """The opening ``"it / en"`` of a note said in both languages, registered so that
+    :func:`note_in` can say it in one.
+
+    Why: ``meta["notes"]`` travels as text (the API, the server's cache), so the result knows
+    a note by its words; what follows the opening (step names, numbers) is kept as it is.
+
+    >>> opening = bilingual_note("esempio letto", "example read")
+    >>> note_in(opening + ": a, b", "en")
+    'example read: a, b'
+    """
+    both = f"{it} / {en}"
+    _BILINGUAL_OPENINGS[both] = {"it": it, "en": en}
+    return both
+
+
+def note_in(note: str, lang: str) -> str:
+    """``note`` in ``lang`` (``it`` | ``en``) when it opens with a :func:`bilingual_note`, else as it is."""
+    for both, texts in _BILINGUAL_OPENINGS.items():
+        if note.startswith(both) and lang in texts:
+            return texts[lang] + note[len(both):]
+    return note
+
+
 Q = TypeVar("Q", bound=AnalysisQuery)
 R = TypeVar("R", bound="AnalysisResult")
 
@@ -75,9 +103,10 @@ class AnalysisResult:
         words them in one language at a time (the dashboard's page language); by default
         ``meta["notes"]`` as they are.
 
-        Why: ``meta["notes"]`` (the CLI's and the API's) may be one line in both languages; a
-        page in one language shows the note in that language, from the result's own data."""
-        return [str(n) for n in self.meta.get("notes", []) or []]
+        Why: ``meta["notes"]`` (the API's) may be one line in both languages; a page in one
+        language, or the CLI of a project in one language, shows the note in that language,
+        from the result's own data (a note opening with :func:`bilingual_note`'s words)."""
+        return [note_in(str(n), lang) for n in self.meta.get("notes", []) or []]
 
     def customers(self, limit: int = 100, offset: int = 0, **selector: Any) -> pd.DataFrame:
         """The customers behind one number of this result (a page of them).

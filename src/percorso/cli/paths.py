@@ -57,7 +57,7 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     ``--end``): one that no touchpoint has is an error with "did you mean" rather than a table
     of zeros (checked when the result is empty somewhere, and always for event types).
     """
-    from percorso.cli.common import console, one_blas_thread, write_figure
+    from percorso.cli.common import console, one_blas_thread, output_locale, write_figure
 
     from percorso.engine.imports_meanwhile import want
 
@@ -69,7 +69,7 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     with open_cli_project(project, read_only=True) as p:
         result = run_with_progress(p, query, title, machine_output=fmt is not OutputFormat.table)
         query = result.query  # as it ran: step names read against the data (a note says how)
-        for note in result.meta.get("notes", ()):
+        for note in result.notes(output_locale()):   # in the project's language
             print_note(note)
         # event types are a closed vocabulary: checking them costs no query, so always
         if labels and (_empty_somewhere(result) or query.node in ("event_type", "event") and not query.clean):

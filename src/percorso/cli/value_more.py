@@ -55,9 +55,8 @@ def register(app: typer.Typer) -> None:
             emit_frame(res.to_frame(), fmt, out,
                        title=titled("cost to serve / costo di servizio", res.meta.get("definitions")))
         from percorso.cli.common import output_locale, print_note
-        from percorso.value.cost_to_serve import default_rates_note
 
-        if note := default_rates_note(res.meta.get("default_rates") or {}, output_locale()):
+        for note in res.notes(output_locale()):   # in the project's language, numbers in its format
             print_note(note)
 
     @app.command("health")
@@ -80,9 +79,9 @@ def register(app: typer.Typer) -> None:
             emit_frame(res.customers(limit=limit, offset=offset, band=band), fmt, out, title=f"health {band}")
         else:
             emit_frame(res.to_frame(), fmt, out, title=titled("health / salute", res.meta.get("definitions")))
-        from percorso.cli.common import print_note
+        from percorso.cli.common import output_locale, print_note
 
-        for note in res.meta.get("notes", ()):
+        for note in res.notes(output_locale()):   # in the project's language
             print_note(note)
 
     @app.command("personas")

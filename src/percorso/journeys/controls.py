@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import field_validator
 
-from percorso.analysis.base import AnalysisQuery
+from percorso.analysis.base import AnalysisQuery, bilingual_note
 from percorso.errors import InputError, NotFound, PercorsoError, suggest
 from percorso.events import GENERIC_EVENT_TYPE, RECORD_KEEPING_EVENT_TYPES
 
@@ -382,6 +382,11 @@ def _named_types(engine: Engine, labels: Iterable[str]) -> dict[str, set[str]]:
     return out
 
 
+#: How :func:`resolve_steps` says it read the steps as source names, in both languages
+#: (``meta["notes"]``); ``AnalysisResult.notes(lang)`` says it in one.
+STEPS_NOTE = bilingual_note("passi letti come nomi di evento della sorgente", "steps read as source event names")
+
+
 def resolve_steps(engine: Engine, query: JourneyQuery, labels: Iterable[str]) -> tuple[JourneyQuery, str | None]:
     """Read step names typed with the default node (``event``) the way a user means them.
 
@@ -412,8 +417,7 @@ def resolve_steps(engine: Engine, query: JourneyQuery, labels: Iterable[str]) ->
     if not source:
         return query, None
     if all(x in named for x in labels):
-        note = (f"passi letti come nomi di evento della sorgente / steps read as source event names "
-                f"(--node event_name): {', '.join(labels)}")
+        note = f"{STEPS_NOTE} (--node event_name): {', '.join(labels)}"
         return query.model_copy(update={"node": "event_name"}), note
     hints = "; ".join(f"'{x}' is the source name of {', '.join(sorted(named[x]))} events" for x in source)
     raise InputError(f"{hints}: write the event type instead, or use --node event_name with the source names "

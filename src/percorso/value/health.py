@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 
-from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner
+from percorso.analysis.base import AnalysisQuery, AnalysisResult, Runner, bilingual_note
 from percorso.build.definitions import GROSS_REVENUE, WITH_TOUCHPOINTS, named, with_touchpoints
 from percorso.build.details import with_details
 from percorso.build.schema import exact_mean, exact_sum
@@ -75,8 +75,9 @@ CONSENT_NOTES = {
            "column); the score uses the other components"),
 }
 """Why the consent column of a health result is empty (:func:`consent_measured` is False), by language."""
-CONSENT_NOTE = f"{CONSENT_NOTES['it']} / {CONSENT_NOTES['en']}"
-"""The same in both languages, one line (``meta["notes"]``: the CLI and the API)."""
+CONSENT_NOTE = bilingual_note(CONSENT_NOTES["it"], CONSENT_NOTES["en"])
+"""The same in both languages, one line (``meta["notes"]``: the API); the CLI and the dashboard
+say it in one (``HealthResult.notes``)."""
 
 
 def consent_measured(engine: Engine) -> bool:
@@ -176,10 +177,6 @@ class HealthQuery(AnalysisQuery):
 
 @dataclass
 class HealthResult(AnalysisResult):
-    def notes(self, lang: str = "it") -> list[str]:
-        """``meta["notes"]``, the consent note in ``lang`` alone (:data:`CONSENT_NOTES`)."""
-        return [CONSENT_NOTES.get(lang, CONSENT_NOTE) if n == CONSENT_NOTE else n for n in super().notes(lang)]
-
     def figure(self) -> go.Figure:
         """Histogram of the customers per score band."""
         import plotly.express as px
