@@ -40,3 +40,18 @@ def test_funnel_through_an_absent_type_says_so(tmp_path):
     assert "(all),2,add_to_cart,0," in res.stdout  # the answer itself is unchanged: a zero
     ok = CliRunner().invoke(app, ["funnel", "page_view", "purchase", "-p", str(root), "-f", "csv"])
     assert ok.exit_code == 0 and "touchpoint in the data" not in ok.stderr
+
+
+def test_chart_of_a_funnel_whose_first_step_nobody_has(tmp_path):
+    """`funnel store_visit purchase --chart f.html` on data without store visits failed with an internal
+    error (KeyError: 'breakdown': the result has no rows to chart); the chart shows each step at zero."""
+    root = tmp_path / "p"
+    init_project(root, name="t")
+    with open_project(root) as p:
+        journeys_for(p.engine, PEOPLE)
+    chart = tmp_path / "f.html"
+    res = CliRunner().invoke(app, ["funnel", "store_visit", "purchase", "-p", str(root), "--chart", str(chart)])
+    assert res.exit_code == 0, res.output
+    assert "no store_visit touchpoint in the data" in res.stderr
+    html = chart.read_text(encoding="utf-8")
+    assert '"x":[0,0]' in html and "1. store_visit" in html and "2. purchase" in html

@@ -183,8 +183,11 @@ def untyped_event_names(engine: Engine, generic_type: str = "custom") -> dict[st
     the names the data may call it (a clickstream's ``cart``); the command then says what the
     import said of them (``ingest.pipeline.generic_names_text``), names and source as they are.
     """
+    from percorso.build.details import with_details
+
     t = engine.table("touchpoints")
-    c = t.filter(t.event_type == generic_type)
+    # the source name is a detail read from the events (ADR 0061), joined for these rows only
+    c = with_details(engine, t.filter(t.event_type == generic_type), ["source_name"])
     counts = c.group_by(["source_name", "event_name"]).aggregate(n=c.count())
     out: dict[str, dict[str, int]] = {}
     for r in engine.rows(counts.order_by(["source_name", ibis.desc("n"), "event_name"])):

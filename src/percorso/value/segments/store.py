@@ -51,6 +51,8 @@ def _now() -> datetime:
 
 
 def segment_names(engine: Engine) -> list[str]:
+    if not engine.has_table("segments"):   # none saved yet (a read-only analysis must not create the table)
+        return []
     _ensure(engine)
     return list(engine.execute(engine.table("segments").select("name").order_by("name"))["name"])
 
@@ -82,6 +84,8 @@ def delete_segment(engine: Engine, name: str) -> None:
 
 def load_rule(engine: Engine, name: str) -> Any:
     """The stored rule of a segment (NotFound, with the close names, when there is none)."""
+    if not engine.has_table("segments"):   # a read-only analysis (`funnel --segment`) must not create it
+        raise NotFound(f"no segment named '{name}'; no segment is saved yet: create one with `percorso segment create`")
     _ensure(engine)
     seg = engine.table("segments")
     df = engine.execute(seg.filter(seg.name == name).select("definition"))
