@@ -12,31 +12,18 @@ import json
 import math
 from decimal import Decimal
 
-from journey_cli import cli, journey_project
+from journey_cli import BUYERS, cli, exact_sum_projects
 
 from percorso.analysis.base import run
 from percorso.project import open_project
 from percorso.value.cost_to_serve import CostToServeQuery
 from percorso.value.health import HealthQuery
 
-#: three buyers on the same days (one band, one score), their purchases 0.1, 0.2 and 0.3 €
-BUYERS = {"b1": "0.1", "b2": "0.2", "b3": "0.3"}
 HAND = float(sum(Decimal(v) for v in BUYERS.values()))      # 0.6, as a person adds it
 
 
-def _people(order: list[str]) -> dict:
-    people = {c: [("page_view", "2023-12-31 10:00", {"channel": "Email"}),
-                  ("page_view", "2024-01-01 10:02", {"channel": "Paid Search"}),
-                  ("purchase", "2024-01-01 10:05", {"channel": "Paid Search", "revenue": float(BUYERS[c])})]
-              for c in BUYERS}
-    people["viewer"] = [("page_view", "2024-01-02 10:00", {"channel": "Paid Search"})]
-    return {c: people[c] for c in order}
-
-
 def _projects(tmp_path):
-    forward = journey_project(tmp_path / "forward", _people(["b1", "b2", "b3", "viewer"]))
-    backward = journey_project(tmp_path / "backward", _people(["viewer", "b3", "b2", "b1"]))
-    return forward, backward
+    return exact_sum_projects(tmp_path, viewer_channel="Paid Search")
 
 
 def _same_json(command: str, forward, backward) -> list[dict]:

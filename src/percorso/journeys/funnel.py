@@ -230,11 +230,12 @@ class FunnelResult(AnalysisResult):
         import plotly.graph_objects as go
 
         fig = go.Figure()
-        if "breakdown" not in self.frame.columns:
-            # no customer entered the first step (a type the data does not have yet): each step at zero,
-            # as the command's note says, rather than a chart that fails
+        # no customer entered the first step (a type the data does not have yet): an empty result,
+        # charted as each step at zero, as the command's note says
+        parts = self.frame.groupby("breakdown", sort=False) if "breakdown" in self.frame.columns else ()
+        if not len(self.frame):
             fig.add_trace(go.Funnel(y=[f"{i}. {s}" for i, s in enumerate(self.steps, 1)], x=[0] * len(self.steps)))
-        for value, part in self.frame.groupby("breakdown", sort=False) if "breakdown" in self.frame.columns else ():
+        for value, part in parts:
             fig.add_trace(go.Funnel(name=str(value), y=[f"{r.step}. {r.label}" for r in part.itertuples()],
                                     x=list(part["reached"]), textinfo="value+percent initial+percent previous"))
         fig.update_layout(title="Funnel: conversione e abbandoni / conversion and drop-off")
