@@ -69,10 +69,12 @@ def export_table(engine: Engine, table: str, out: str | Path, *, csv_profile: Cs
 
 def exported_rows(engine: Engine, table: str) -> Table:
     """The rows a table exports: ``touchpoints`` with every detail of its events (page, referrer,
-    region, properties, source name: not stored in it, ADR 0061), in the order it always had."""
+    region, properties, source name: not stored in it, ADR 0061), each customer's journey in its
+    order (customer, then position): the join to the events gives the rows in no order, and a
+    file read top to bottom or filtered in Excel should show one journey after the other."""
     t = engine.table(table)
     if table != "touchpoints":
         return t
     from percorso.build.details import with_details
 
-    return with_details(engine, t)
+    return with_details(engine, t).order_by(["customer_id", "seq"])
