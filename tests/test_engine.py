@@ -223,3 +223,21 @@ def test_execute_bound_follows_a_change_of_columns(tmp_path: Path) -> None:
         engine.run("INSERT INTO c VALUES ('a', '9')")
         engine.data_written()
         assert engine.execute_bound("two", two, "a").shape[0] == 2 and len(made) == 1
+
+
+def test_written_is_the_rows_a_statement_wrote(tmp_path: Path) -> None:
+    """``Engine.written`` (issue 15): the count DuckDB reports equals the change of ``count(*)``."""
+    engine = Engine(tmp_path / "w.duckdb")
+    try:
+        def n() -> int:
+            return engine.count("t")
+
+        assert engine.written("CREATE TABLE t AS SELECT range AS x FROM range(7)") == 7 == n()
+        assert engine.written("INSERT INTO t SELECT range FROM range(3)") == 3 and n() == 10
+        assert engine.written("INSERT INTO t SELECT x FROM t WHERE x > 100") == 0 and n() == 10
+        assert engine.written("UPDATE t SET x = x + 1 WHERE x < 2") == 4   # 0 and 1, twice each
+        # 2 twice (one of each range) and twice from the update (1 + 1)
+        assert engine.written("DELETE FROM t WHERE x = ?", [2]) == 4 and n() == 6
+        assert engine.written("CREATE OR REPLACE TEMP TABLE e AS SELECT * FROM t WHERE x < 0") == 0
+    finally:
+        engine.close()

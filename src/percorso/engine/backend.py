@@ -399,6 +399,17 @@ class Engine:
         with self._write_lock:
             self.con.execute(sql, params or [])
 
+    def written(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> int:
+        """:meth:`run` a ``CREATE TABLE ... AS``, ``INSERT``, ``UPDATE`` or ``DELETE``; the rows it
+        wrote (created, inserted, updated or deleted), as DuckDB reports them.
+
+        Why: the count a caller needs came from a ``count(*)`` of the table after the statement
+        (and one before it, for an append): a catalog lookup and a scan each, ~1 ms, about twenty
+        times in an incremental build."""
+        with self._write_lock:
+            rows = self.con.execute(sql, params or []).fetchall()
+        return int(rows[0][0]) if rows else 0
+
     @contextmanager
     def snapshot(self) -> Iterator[Engine]:
         """Reads that all see one committed state of the database.

@@ -211,7 +211,7 @@ def stage_scope(engine: Engine, *, touched_only: bool = False) -> int:
     # ``moved``: some old event of the customer may now belong to another one, or another's to
     # them (an identifier seen before changed customer, or an event's key changed): their whole
     # history is rebuilt; a customer only appended to may be rebuilt from a cut (ADR 0040)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
+    return engine.written(f"""CREATE OR REPLACE TEMP TABLE _build_scope AS
         SELECT customer_id, bool_or(moved) AS moved FROM (
             SELECT customer_id, false AS moved FROM _build_nk
             UNION ALL SELECT a.customer_id, b.id_hash IS NOT NULL AND b.customer_id IS DISTINCT FROM a.customer_id FROM (
@@ -229,7 +229,6 @@ def stage_scope(engine: Engine, *, touched_only: bool = False) -> int:
                 SELECT event_id, id_hash FROM built_event_keys EXCEPT SELECT event_id, id_hash FROM identity_event_keys) d
                 JOIN built_identity b USING (id_hash)
         ) WHERE customer_id IS NOT NULL GROUP BY ALL""")
-    return engine.count("_build_scope")
 
 
 def create_event_rows(engine: Engine, priority: tuple[str, ...], *, upto_rowid: int | None = None,
@@ -263,12 +262,12 @@ def stage_event_rows(engine: Engine, after_rowid: int, priority: tuple[str, ...]
     """
     if not engine.has_table(EVENT_ROWS):
         create_event_rows(engine, priority, upto_rowid=after_rowid, keys="built_event_keys")
-    engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_rekeyed_ids AS SELECT DISTINCT event_id FROM (
+    rekeyed = engine.written("""CREATE OR REPLACE TEMP TABLE _build_rekeyed_ids AS SELECT DISTINCT event_id FROM (
         (SELECT event_id, id_hash FROM identity_event_keys EXCEPT SELECT event_id, id_hash FROM built_event_keys)
         UNION ALL
         (SELECT event_id, id_hash FROM built_event_keys EXCEPT SELECT event_id, id_hash FROM identity_event_keys))""")
-    if engine.count("_build_rekeyed_ids"):
-        engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_rekeyed AS SELECT rowid AS r FROM events
+    if rekeyed:
+        rekeyed = engine.written("""CREATE OR REPLACE TEMP TABLE _build_rekeyed AS SELECT rowid AS r FROM events
             WHERE rowid <= ? AND event_id IN (SELECT event_id FROM _build_rekeyed_ids)""", [after_rowid])
     else:
         engine.con.execute("CREATE OR REPLACE TEMP TABLE _build_rekeyed (r BIGINT)")
@@ -276,7 +275,7 @@ def stage_event_rows(engine: Engine, after_rowid: int, priority: tuple[str, ...]
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_new_rows AS
         SELECT {key} AS k, e._r AS r FROM (SELECT *, rowid AS _r FROM events WHERE rowid > ?) e
             LEFT JOIN identity_event_keys x ON x.event_id = e.event_id""", [after_rowid])
-    if engine.count("_build_rekeyed"):
+    if rekeyed:
         engine.con.execute(f"""INSERT INTO _build_new_rows SELECT {key}, e._r
             FROM (SELECT *, rowid AS _r FROM events WHERE rowid IN (SELECT r FROM _build_rekeyed)) e
             LEFT JOIN identity_event_keys x ON x.event_id = e.event_id""")
@@ -319,13 +318,13 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail
         T.split_picked(engine)
     engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_events AS
         SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type, m.id_value FROM events e, _build_m m LIMIT 0""")
-    read_picked(engine, columns)
-    return engine.count("_build_events")
+    return read_picked(engine, columns)
 
 
-def read_picked(engine: Engine, columns: list[str] | None) -> None:
+def read_picked(engine: Engine, columns: list[str] | None) -> int:
     """Append to ``_build_events`` the events listed in ``_build_picked(k, r)`` (then dropped), read
-    by rowid (``columns`` only; see :func:`stage_scope_events`), with the key and its customer."""
+    by rowid (``columns`` only; see :func:`stage_scope_events`), with the key and its customer;
+    returns how many were appended."""
     wanted = None if columns is None else set(columns)
     read = [c for c in engine.columns("events") if wanted is None or c in wanted]
     cols = ", ".join(qi(c) for c in read)
@@ -334,11 +333,12 @@ def read_picked(engine: Engine, columns: list[str] | None) -> None:
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cand AS
         SELECT {cols}, e.rowid AS _row FROM events e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
     # every column of events, in its order (the unread ones NULL), then the key and its customer
-    engine.con.execute(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value)
+    n = engine.written(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value)
         SELECT {", ".join(f"c.{qi(c)}" for c in read)}, p.k, m.customer_id, m.id_type, m.id_value
         FROM _build_cand c JOIN _build_picked p ON p.r = c._row JOIN _build_m m ON m.id_hash = p.k""")
     engine.con.execute("DROP TABLE IF EXISTS _build_cand")
     engine.con.execute("DROP TABLE IF EXISTS _build_picked")
+    return n
 
 
 def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], staged: str,

@@ -83,10 +83,9 @@ def stage_unusable_from_map(engine: Engine) -> None:
 
 def rewrite_event_key_exceptions(engine: Engine, priority: tuple[str, ...]) -> int:
     """``identity_event_keys`` over every event, with the unusable identifiers of ``_id_unusable``."""
-    engine.run(f"""CREATE OR REPLACE TABLE identity_event_keys AS
+    return engine.written(f"""CREATE OR REPLACE TABLE identity_event_keys AS
         SELECT e.event_id, {_usable_key_sql(priority, '_id_unusable')} AS id_hash FROM events e
         WHERE {first_key_sql(priority)} IN (SELECT id_hash FROM _id_unusable)""")
-    return engine.count("identity_event_keys")
 
 
 def append_event_key_exceptions(engine: Engine, priority: tuple[str, ...], after_rowid: int) -> int:

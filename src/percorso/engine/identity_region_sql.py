@@ -115,7 +115,7 @@ def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
     once). ``_rg_links`` holds (link_no, id_hash_a, id_hash_b, trusted) of every link inside
     the region: the solver's edges. Returns the number of identifiers in the region.
     """
-    engine.run("CREATE OR REPLACE TEMP TABLE _rg_ids AS SELECT DISTINCT h AS id_hash FROM _id_new_ids")
+    n = engine.written("CREATE OR REPLACE TEMP TABLE _rg_ids AS SELECT DISTINCT h AS id_hash FROM _id_new_ids")
     engine.run("CREATE OR REPLACE TEMP TABLE _rg_front AS SELECT id_hash FROM _rg_ids")
     engine.run("""CREATE OR REPLACE TEMP TABLE _rg_links (link_no BIGINT, id_hash_a UBIGINT, id_hash_b UBIGINT,
         trusted BOOLEAN)""")
@@ -126,16 +126,16 @@ def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
               AND (id_hash_a IN (SELECT id_hash FROM _rg_front) OR id_hash_b IN (SELECT id_hash FROM _rg_front))
               AND link_no NOT IN (SELECT link_no FROM _rg_links)""")
         engine.run("INSERT INTO _rg_links SELECT * FROM _rg_step")
-        engine.run("""CREATE OR REPLACE TEMP TABLE _rg_front AS
+        front = engine.written("""CREATE OR REPLACE TEMP TABLE _rg_front AS
             SELECT DISTINCT id_hash FROM (SELECT id_hash_a AS id_hash FROM _rg_step
                                           UNION ALL SELECT id_hash_b FROM _rg_step)
             WHERE id_hash NOT IN (SELECT id_hash FROM _rg_ids)""")
-        if engine.count("_rg_front") == 0:
+        if front == 0:
             break
-        engine.run("INSERT INTO _rg_ids SELECT id_hash FROM _rg_front")
+        n += engine.written("INSERT INTO _rg_ids SELECT id_hash FROM _rg_front")
     engine.run("DROP TABLE IF EXISTS _rg_step")
     engine.run("DROP TABLE IF EXISTS _rg_front")
-    return engine.count("_rg_ids")
+    return n
 
 
 def region_graph_inputs(engine: Engine, round_order: tuple[str, ...], strong: frozenset[str]) -> tuple[dict, dict]:

@@ -426,11 +426,10 @@ def record_merges(engine: Engine, run_at: Any, *, links: str = "identity_links",
         merged_at TIMESTAMP, reason VARCHAR, link_event_id VARCHAR)""")
     if not engine.has_table("_id_prev"):
         return 0
-    before = engine.count("identity_merges")
     # integer keys throughout (``id_hash`` is a function of type and value): the string
     # comparisons OR-ed over both ends of a link were a nested loop, 0.2-0.3 s a micro-batch
     # at 1M events once merges happened; a link is read from both of its ends by a UNION ALL
-    engine.run(f"""INSERT INTO identity_merges
+    return engine.written(f"""INSERT INTO identity_merges
         WITH gone AS (SELECT DISTINCT p.customer_id FROM _id_prev p
                       WHERE NOT EXISTS (SELECT 1 FROM {mapped} m WHERE m.customer_id = p.customer_id)),
         dest AS (SELECT p.customer_id AS retired_id, m.customer_id AS kept_id, count(*) AS n
@@ -453,7 +452,6 @@ def record_merges(engine: Engine, run_at: Any, *, links: str = "identity_links",
                ev.event_id
         FROM gone g LEFT JOIN best b ON b.retired_id = g.customer_id
         LEFT JOIN ev ON ev.retired_id = g.customer_id""", [run_at])
-    return engine.count("identity_merges") - before
 
 
 def snapshot_previous_map(engine: Engine) -> bool:

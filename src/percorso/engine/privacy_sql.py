@@ -83,8 +83,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
     etyp, eval_ = _subject(SUBJECT_ORDER, "e")
     ktyp, kval = _subject(COOKIE_SUBJECT_ORDER, "e")
     cats = ", ".join(f"('{k}', '{v}')" for k, v in SEGMENT_CATEGORIES.items())
-    before = engine.count("consent_history")
-    engine.run(f"""INSERT INTO consent_history
+    added = engine.written(f"""INSERT INTO consent_history
         WITH prof AS (
             SELECT c.event_id, c.occurred_at, c.source_name, {ptyp} AS subject_type, {pval} AS subject_value,
                    c.consent_marketing, c.consent_profiling FROM contact_profiles c WHERE c.rowid > $cp),
@@ -125,7 +124,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
     engine.run("DELETE FROM consent_state")
     engine.run("""INSERT INTO consent_state SELECT (SELECT coalesce(max(rowid), -1) FROM events),
         (SELECT coalesce(max(rowid), -1) FROM contact_profiles)""")
-    return engine.count("consent_history") - before
+    return added
 
 
 def insert_consent(engine: Engine, rows: pa.Table) -> int:
@@ -188,9 +187,7 @@ def unstitch_cookies(engine: Engine, *, opt_in: bool) -> int:
                  GROUP BY o.ev"""
     refused = (f"SELECT ev FROM _id_occ EXCEPT SELECT ev FROM ({latest}) WHERE granted" if opt_in
                else f"SELECT ev FROM ({latest}) WHERE NOT granted")
-    before = engine.count("_id_occ")
-    engine.run(f"DELETE FROM _id_occ WHERE k IN ({cookie_k}) AND ev IN ({refused})")
-    return before - engine.count("_id_occ")
+    return engine.written(f"DELETE FROM _id_occ WHERE k IN ({cookie_k}) AND ev IN ({refused})")
 
 
 def cookie_analytics_state(engine: Engine) -> pa.Table:
