@@ -269,8 +269,9 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         nat = "NULL::VARCHAR"
     if kind.key_from_content:
         fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
-        body = "to_json([" + ", ".join(f"{ql(f)}, {_key_text(f, sources[f][0], tz, False)}" for f in fields) + "])"
-        ckey = f"CASE WHEN ({nat}) IS NULL THEN substr(sha256(CAST({body} AS VARCHAR)), 1, 32) END"
+        # the text of to_json([name, value, ...]) (ADR 0061), written value by value (ADR 0053)
+        body = S.json_pairs_text([(f, _key_text(f, sources[f][0], tz, False)) for f in fields])
+        ckey = f"CASE WHEN ({nat}) IS NULL THEN substr(sha256({body}), 1, 32) END"
         # every content row starts as the first copy (its key text is not stored: record_key);
         # the few repeated ones are renumbered later
         derived.append(("_key", nat))
@@ -344,11 +345,13 @@ def url_exprs(present: set[str], parsed: str | None) -> dict[str, str]:
         else:
             given = "NULL"
         out[p] = f"coalesce({given}, {parsed}.{p})" if parsed else given
-    ctype = f"{parsed}.click_id_type" if parsed else "NULL"
-    cval = f"{parsed}.click_id" if parsed else "NULL"
-    out["click_id_type"] = f"coalesce({'t.click_id_type' if 'click_id_type' in present else 'NULL'}, {ctype}" + (
-        ", CASE WHEN t.click_id IS NOT NULL THEN 'click_id' END)" if "click_id" in present else ")")
-    out["click_id"] = f"coalesce({'t.click_id' if 'click_id' in present else 'NULL'}, {cval})"
+    # the first value given; NULL itself when nothing gives one (the insert leaves such a column out)
+    typed_id = "CASE WHEN t.click_id IS NOT NULL THEN 'click_id' END"
+    ctype = [x for x, there in (("t.click_id_type", "click_id_type" in present),
+                                (f"{parsed}.click_id_type", bool(parsed)), (typed_id, "click_id" in present)) if there]
+    cval = [x for x, there in (("t.click_id", "click_id" in present), (f"{parsed}.click_id", bool(parsed))) if there]
+    out["click_id_type"] = f"coalesce({', '.join(ctype)})" if ctype else "NULL"
+    out["click_id"] = f"coalesce({', '.join(cval)})" if cval else "NULL"
     return out
 
 

@@ -1,0 +1,90 @@
+"""A content key's text, written value by value, is the text of ``to_json`` of the list (ADR 0053).
+
+Oracle: the definition of ADR 0061 itself, ``CAST(to_json([name, value, ...]) AS VARCHAR)`` run
+by the engine on the same values, and for whole keys ``substr(sha256(that), 1, 32)`` over the
+typed values as ``plan._key_text`` renders them. Values: any text (quotes, backslashes, every
+control character, NUL, non-ASCII, U+2028), NULLs, numbers, times (microseconds, years before
+1000 and after 9999), as hypothesis draws them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from percorso.engine import ingest_sql as S
+from percorso.engine.backend import Engine
+from percorso.ingest import plan as P
+from percorso.ingest.kinds import KINDS
+
+TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=("Cs",)),
+               max_size=12)
+"""Any text the engine can hold (no lone surrogates: they are not UTF-8)."""
+TRICKY = st.sampled_from(['"', "\\", "\\\"", "\x00", "\x01\x1f", "\x7f", "\n\r\t\b\f", "/", "é€😀", "\u2028",
+                          "'", "", " ", "null", "[1]", "{\"a\": 1}"])
+
+
+@pytest.fixture(scope="module")
+def eng():
+    engine = Engine(":memory:")
+    yield engine
+    engine.close()
+
+
+def _both(eng: Engine, values: list[str | None]) -> tuple[str, str]:
+    """(to_json of the list, the concatenation) of ``['f0', v0, 'f1', v1, ...]`` in the engine."""
+    cols = [f"v{i}" for i in range(len(values))]
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT "
+                    + ", ".join(f"?::VARCHAR AS {c}" for c in cols), values)
+    old = "CAST(to_json([" + ", ".join(f"'f{i}', {c}" for i, c in enumerate(cols)) + "]) AS VARCHAR)"
+    new = S.json_pairs_text([(f"f{i}", c) for i, c in enumerate(cols)])
+    return eng.con.execute(f"SELECT {old}, {new} FROM r").fetchall()[0]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.none(), TEXT, TRICKY), min_size=1, max_size=5))
+def test_concatenation_is_the_text_of_to_json(eng, values):
+    old, new = _both(eng, values)
+    assert new == old
+
+
+def test_hand_written_examples(eng):
+    """What the text looks like: escapes as the engine writes them (upper-case hex), NULL as null."""
+    assert _both(eng, ['a"b\\c', None]) == (r'["f0","a\"b\\c","f1",null]',) * 2
+    assert _both(eng, ["\x01\n", "é"]) == ('["f0","\\u0001\\n","f1","é"]',) * 2
+
+
+def test_names_are_plain_words():
+    with pytest.raises(ValueError):
+        S.json_pairs_text([('a"b', "x")])
+
+
+ROW = st.fixed_dictionaries({
+    "event_name": st.one_of(st.none(), TEXT, TRICKY),
+    "user_id": st.one_of(st.none(), TEXT, TRICKY, st.from_regex(r"0*[0-9]{1,5}", fullmatch=True)),
+    "occurred_at": st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1, 1, 1),
+                                                     max_value=dt.datetime(9999, 12, 31))),
+    "revenue": st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    "session_id": st.one_of(st.none(), TEXT, TRICKY),
+})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(ROW, min_size=1, max_size=4))
+def test_content_key_keeps_its_definition(eng, rows):
+    """The clickstream's ``_ckey`` (key_plan) is the sha256 of ADR 0061's ``to_json`` text of its typed values."""
+    kind = KINDS["clickstream"]
+    types = {"event_name": "str", "user_id": "str", "occurred_at": "ts", "revenue": "num", "session_id": "str"}
+    sources = {f: (t, ("col", f)) for f, t in types.items()}
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE t (event_name VARCHAR, user_id VARCHAR, occurred_at TIMESTAMP, "
+                    "revenue DOUBLE, session_id VARCHAR)")
+    eng.con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [[r[c] for c in types] for r in rows])
+    derived, _ = P.key_plan(kind, sources, "Europe/Rome", "clicks", set())
+    ckey = dict(derived)["_ckey"]
+    defined = ("substr(sha256(CAST(to_json([" + ", ".join(
+        f"'{f}', {P._key_text(f, types[f], 'Europe/Rome', False)}" for f in sorted(types)) + "]) AS VARCHAR)), 1, 32)")
+    got = eng.con.execute(f"SELECT {ckey}, {defined} FROM t").fetchall()
+    assert all(a == b and a is not None for a, b in got)
