@@ -57,9 +57,19 @@ def test_hand_written_examples(eng):
     assert _both(eng, ["\x01\n", "é"]) == ('["f0","\\u0001\\n","f1","é"]',) * 2
 
 
-def test_names_are_plain_words():
-    with pytest.raises(ValueError):
-        S.json_pairs_text([('a"b', "x")])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(TEXT, TRICKY), min_size=1, max_size=3), st.lists(st.one_of(st.none(), TEXT), min_size=3,
+                                                                          max_size=3))
+def test_any_field_name_gives_the_text_of_to_json(eng, names, values):
+    """A mapping may name a field freely (``"colore preferito"``, a quote): the same text as the definition."""
+    from percorso.engine.backend import quote_literal as ql
+
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT ?::VARCHAR AS v0, ?::VARCHAR AS v1, ?::VARCHAR AS v2",
+                    values)
+    pairs = [(n, f"v{i}") for i, n in enumerate(names)]
+    old = "CAST(to_json([" + ", ".join(f"{ql(n)}, {c}" for n, c in pairs) + "]) AS VARCHAR)"
+    defined, written = eng.con.execute(f"SELECT {old}, {S.json_pairs_text(pairs)} FROM r").fetchall()[0]
+    assert written == defined
 
 
 ROW = st.fixed_dictionaries({

@@ -622,7 +622,7 @@ def cost_channel(engine: Engine, labels: dict[str, str]) -> tuple[str, tuple[str
 
 def json_pairs_text(pairs: list[tuple[str, str]]) -> str:
     """SQL of ``CAST(to_json([name1, value1, name2, value2, ...]) AS VARCHAR)`` over VARCHAR values,
-    written as one concatenation of each value's own JSON text (the names, plain words, as constants).
+    written as one concatenation of each value's own JSON text (a name of plain word characters as a constant).
 
     Why: a content key hashes that text (ADR 0061: its definition never changes, so a file imported
     before is recognised); building a list of every row's values and writing it as a JSON document
@@ -637,9 +637,11 @@ def json_pairs_text(pairs: list[tuple[str, str]]) -> str:
     """
     parts = []
     for i, (name, value) in enumerate(pairs):
-        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise ValueError(f"not a plain field name: {name!r}")
-        parts.append(ql(("[" if i == 0 else ",") + f'"{name}",'))
+        start = "[" if i == 0 else ","
+        if re.fullmatch(r"[A-Za-z0-9_]+", name):
+            parts.append(ql(f'{start}"{name}",'))
+        else:   # a field a mapping names freely (quotes, spaces, accents): the engine writes its JSON
+            parts.extend([ql(start), f"CAST(to_json({ql(name)}) AS VARCHAR)", ql(",")])
         parts.append(f"coalesce(CAST(to_json({value}) AS VARCHAR), 'null')")
     if not parts:
         return "'[]'"
