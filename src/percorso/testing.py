@@ -68,7 +68,9 @@ def journeys_for(
     orders: list[dict[str, Any]] = []
     customers: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
-    for customer_id, steps in journeys.items():
+    # the customer's number (``touchpoints.customer_no``, ADR 0062): the build reads it out of the
+    # id's hex digits; the analyses need only one number per customer, and test ids are any text
+    for customer_no, (customer_id, steps) in enumerate(journeys.items(), start=1):
         rows = []
         kept = []
         for i, step in enumerate(steps):
@@ -83,7 +85,8 @@ def journeys_for(
             channel = fields.pop("channel", "Direct")
             online = fields.pop("online", channel not in {"Store / POS", "Call center", "Events & fairs", "Sales rep", "Direct mail / flyer", "Loyalty"})
             row = {
-                "event_id": eid, "customer_id": customer_id, "occurred_at": ts, "event_type": event_type,
+                "event_id": eid, "customer_id": customer_id, "customer_no": customer_no, "occurred_at": ts,
+                "event_type": event_type,
                 "event_name": event_type, "source_name": "test", "source_system": "web" if online else "pos",
                 "channel": channel, "channel_rule": "test", "online": online, "currency": "EUR",
             }

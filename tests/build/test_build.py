@@ -181,3 +181,22 @@ def test_seq_orders_each_customers_touchpoints_by_time_then_event_id(proj, tmp_p
         assert [r[3] for r in ordered] == list(range(1, len(mine) + 1))
     five = sorted(max(by_customer.values(), key=len), key=lambda r: r[3])
     assert [s.split(":")[1] for *_, s in five] == ["0", "0", "1", "1", "1"]
+
+
+def test_customer_no_is_the_number_of_the_id_and_no_reader_sees_it(proj, tmp_path: Path):
+    """``touchpoints.customer_no`` (ADR 0062): the 12 hex digits of the customer id read as a number,
+    in a full build and for the customers an incremental one adds; an export shows the fields alone."""
+    from percorso.build.details import with_details
+    from percorso.build.schema import TOUCHPOINT_FIELDS
+
+    ingest(proj, "web", write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1"), seg("m2", "2025-03-05T10:05:00Z", anon="a2")]))
+    assert run_build(proj).mode == "full"
+    ingest(proj, "web", write_jsonl(tmp_path / "w2.jsonl", [
+        seg("m3", "2025-03-06T10:00:00Z", anon="a3"), seg("m4", "2025-03-06T10:05:00Z", anon="a1")]))
+    assert run_build(proj).mode == "incremental"
+    got = _rows(proj, "SELECT DISTINCT customer_id, customer_no FROM touchpoints")
+    assert len(got) == 3 and len({n for _, n in got}) == 3
+    assert all(n == int(cid[1:], 16) and len(cid) == 13 for cid, n in got)
+    shown = with_details(proj.engine, proj.engine.table("touchpoints")).columns
+    assert list(shown) == [c for c, _ in TOUCHPOINT_FIELDS]

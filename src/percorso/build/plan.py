@@ -134,7 +134,7 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
     staged = unbound("_build_events", ibis.schema({**dict(events.items()), "id_hash": "uint64",
                                                    "customer_id": idmap.customer_id.type(),
                                                    "id_type": idmap.id_type.type(),
-                                                   "id_value": idmap.id_value.type()}))
+                                                   "id_value": idmap.id_value.type(), "customer_no": "int64"}))
     scoped = keyed(staged)
     out: dict[str, str] = {}
     # the customers rebuilt from a tail continue from the rows kept before their cut (ADR 0040)

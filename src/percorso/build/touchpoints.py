@@ -19,7 +19,8 @@ import ibis
 import ibis.expr.types as ir
 
 from percorso.build.records import touchpoint_events
-from percorso.build.schema import NOT_INFORMATIVE, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS, TOUCHPOINTS_UNCOMPRESSED
+from percorso.build.schema import (NOT_INFORMATIVE, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS, TOUCHPOINTS_UNCOMPRESSED,
+                                   customer_key)
 from percorso.channels import classify
 from percorso.channels.rules import ChannelRules
 from percorso.engine.dialect import first_by, json_value
@@ -126,8 +127,14 @@ def _keys(identified: ir.Table, rules: ChannelRules) -> ir.Table:
     """Per touchpoint event: its row key ``_r``, customer, time, classified channel and what the
     session and order rules need (order values only on order rows), nothing else."""
     t = _classified(touchpoint_events(identified.filter(identified.customer_id.notnull())), rules)
-    return t.select("_r", "customer_id", "occurred_at", "event_id", "source_system", "event_type", "order_id",
+    return t.select("_r", *_customer(t), "occurred_at", "event_id", "source_system", "event_type", "order_id",
                     "channel", "channel_rule", "_is_order", "_o_rev", "_o_items", "_o_coupon")
+
+
+def _customer(t: ir.Table) -> list[str]:
+    """The customer columns of ``t`` the build carries: ``customer_id`` and, when the identified
+    events have it, its number ``customer_no``, which every window and group here is by (ADR 0062)."""
+    return ["customer_id", *(["customer_no"] if "customer_no" in t.columns else [])]
 
 
 def _sessions(k: ir.Table, gap_minutes: int, carry: ir.Table | None = None) -> ir.Table:
@@ -156,14 +163,14 @@ def _sessions(k: ir.Table, gap_minutes: int, carry: ir.Table | None = None) -> i
     if carry is not None:
         k = k.left_join(carry.select("customer_id", "c_last_at", "c_sno", "c_seq"),
                         "customer_id").drop("customer_id_right")
-    w = ibis.window(group_by=k.customer_id, order_by=[k.occurred_at, k.event_id])
+    w = ibis.window(group_by=k[customer_key(k)], order_by=[k.occurred_at, k.event_id])
     prev = k.occurred_at.lag().over(w)
     if carry is not None:
         prev = prev.fill_null(k.c_last_at)
     gap = ibis.interval(minutes=gap_minutes)
     k = k.mutate(_starts=(prev.isnull() | (k.occurred_at > prev + gap)).cast("int64"),
                  _seq=ibis.row_number().over(w) + 1)
-    w2 = ibis.window(group_by=k.customer_id, order_by=k._seq, rows=(None, 0))
+    w2 = ibis.window(group_by=k[customer_key(k)], order_by=k._seq, rows=(None, 0))
     if carry is None:
         return k.mutate(_sno=k._starts.sum().over(w2) - 1).drop("_starts")
     return k.mutate(_sno=k._starts.sum().over(w2) + k.c_sno.fill_null(-1),
@@ -185,8 +192,14 @@ def _session_firsts(s: ir.Table) -> ir.Table:
     channels made most rows informative (ADR 0035, 2026-12-06).
     """
     inf = _informative(s)
-    return inf.group_by(["customer_id", "_sno"]).aggregate(
+    return inf.group_by([customer_key(inf), "_sno"]).aggregate(
         _s_channel=first_by(inf.channel, inf._seq), _s_rule=first_by(inf.channel_rule, inf._seq))
+
+
+def _with_firsts(t: ir.Table, firsts: ir.Table) -> ir.Table:
+    """``t`` (rows with a customer and ``_sno``) with their sessions' ``firsts`` (:func:`_session_firsts`)."""
+    key = customer_key(firsts)
+    return t.left_join(firsts, [key, "_sno"]).drop(f"{key}_right", "_sno_right")
 
 
 def _order_ranks(s: ir.Table) -> ir.Table:
@@ -198,9 +211,9 @@ def _order_ranks(s: ir.Table) -> ir.Table:
     """
     o = s.filter(s._is_order.fill_null(True))
     o = o.mutate(_file=~o.source_system.isin(_BROWSER_SYSTEMS))
-    w = ibis.window(group_by=[o.customer_id, o.order_id, o.event_type, o._is_order],
-                    order_by=[o._file, o.occurred_at, o.event_id])
-    wall = ibis.window(group_by=[o.customer_id, o.order_id, o.event_type, o._is_order])
+    by = [o[customer_key(o)], o.order_id, o.event_type, o._is_order]
+    w = ibis.window(group_by=by, order_by=[o._file, o.occurred_at, o.event_id])
+    wall = ibis.window(group_by=by)
     return o.select(
         "_r",
         _rank=ibis.row_number().over(w),
@@ -219,10 +232,10 @@ def session_rows_expr(s: ir.Table, carry: ir.Table | None = None) -> ir.Table:
     of the customers alone: a build in parts by customer (:func:`write_touchpoints`) gives the
     same rows as one query. Order rows other than the kept one of their order are left out.
     """
-    sess = s.select("_r", "customer_id", "_sno", "_seq", _ch=s.channel, _rule=s.channel_rule, _is_order=s._is_order)
+    sess = s.select("_r", *_customer(s), "_sno", "_seq", _ch=s.channel, _rule=s.channel_rule, _is_order=s._is_order)
     firsts = _session_firsts(s)
     ranks = _order_ranks(s)
-    t = sess.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
+    t = _with_firsts(sess, firsts)
     if carry is not None:
         # the session continued across the cut takes the channel of its first informative event
         # when that one is before the cut (``c_fixed``, ADR 0040): it precedes every row here
@@ -445,8 +458,8 @@ def _session_numbers(identified_events: ir.Table, session_gap_minutes: int) -> i
     columns along (:func:`sessions_expr`) the two windows took 6.7 s at 10M events, with the
     four keys 3.3 s (ADR 0054). The second step classifies the events as it reads them."""
     k = touchpoint_events(identified_events.filter(identified_events.customer_id.notnull()))
-    k = k.select("_r", "customer_id", "occurred_at", "event_id")
-    return _sessions(k, session_gap_minutes).select("_r", "customer_id", "_sno", "_seq")
+    k = k.select("_r", *_customer(k), "occurred_at", "event_id")
+    return _sessions(k, session_gap_minutes).select("_r", *_customer(k), "_sno", "_seq")
 
 
 def _numbered_firsts(rows: ir.Table, numbers: ir.Table, rules: ChannelRules) -> ir.Table:
@@ -473,7 +486,7 @@ def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: i
 
     t = _classified(rows.select("_r", *EVENT_COLUMN_NAMES).inner_join(numbers, "_r"), rules)
     t = t.rename(_ch="channel", _rule="channel_rule")
-    t = t.left_join(firsts, ["customer_id", "_sno"]).drop("customer_id_right", "_sno_right")
+    t = _with_firsts(t, firsts)
     t = t.left_join(ranks, "_r").drop("_r_right")
     return _finish(t.filter(~t._is_order | (t._rank == 0)), rows, stage_settings, time_zone, columns)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from percorso.engine import build_tail_sql as T
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
-from percorso.engine.identity_keys_sql import first_key_sql
+from percorso.engine.identity_keys_sql import customer_no_sql, first_key_sql
 from percorso.engine.identity_region_sql import TOUCHED, clear_touched, touched_is_partial
 
 if TYPE_CHECKING:
@@ -308,7 +308,8 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail
     """
     stale = " AND r NOT IN (SELECT r FROM _build_rekeyed)" if engine.count("_build_rekeyed") else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {SCOPE_MAP} AS SELECT id_hash, customer_id, id_type, id_value,
-        first_seen_at FROM identity_map WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
+        first_seen_at, {customer_no_sql("customer_id")} AS customer_no
+        FROM identity_map WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
     # a fast tail customer's old events are not even listed: their state stands for them (ADR 0040)
     old = " WHERE customer_id NOT IN (SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL AND fast)" if tail else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_picked AS
@@ -317,7 +318,8 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail
     if tail:   # a tail customer's events before their cut are not read (ADR 0040)
         T.split_picked(engine)
     engine.con.execute("""CREATE OR REPLACE TEMP TABLE _build_events AS
-        SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type, m.id_value FROM events e, _build_m m LIMIT 0""")
+        SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type, m.id_value, m.customer_no
+        FROM events e, _build_m m LIMIT 0""")
     return read_picked(engine, columns)
 
 
@@ -333,8 +335,8 @@ def read_picked(engine: Engine, columns: list[str] | None) -> int:
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cand AS
         SELECT {cols}, e.rowid AS _row FROM events e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
     # every column of events, in its order (the unread ones NULL), then the key and its customer
-    n = engine.written(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value)
-        SELECT {", ".join(f"c.{qi(c)}" for c in read)}, p.k, m.customer_id, m.id_type, m.id_value
+    n = engine.written(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value, customer_no)
+        SELECT {", ".join(f"c.{qi(c)}" for c in read)}, p.k, m.customer_id, m.id_type, m.id_value, m.customer_no
         FROM _build_cand c JOIN _build_picked p ON p.r = c._row JOIN _build_m m ON m.id_hash = p.k""")
     engine.con.execute("DROP TABLE IF EXISTS _build_cand")
     engine.con.execute("DROP TABLE IF EXISTS _build_picked")
@@ -364,7 +366,7 @@ def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], s
             if ddl:
                 mem.execute(ddl[0][0])
         mem.execute(f"""CREATE TABLE {qi(staged)} AS SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type,
-            m.id_value FROM events e, identity_map m LIMIT 0""")
+            m.id_value, 0::BIGINT AS customer_no FROM events e, identity_map m LIMIT 0""")
         for ddl in extra:
             mem.execute(ddl)
         used: set[str] = set()

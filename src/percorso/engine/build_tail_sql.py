@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from percorso.engine.identity_keys_sql import customer_no_sql
+
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
 
@@ -90,7 +92,7 @@ def _in(values: tuple[str, ...]) -> str:
 
 
 def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
-    """Temp ``_build_cut(customer_id, t0)`` for every scope customer, and ``_build_new_ev``.
+    """Temp ``_build_cut(customer_id, customer_no, t0, fast)`` for every scope customer, and ``_build_new_ev``.
 
     ``_build_scope(customer_id, moved)`` must exist. ``t0``: the earliest time of the
     customer's appended events when none of their old events moved (``moved`` false) and
@@ -107,7 +109,8 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
         JOIN _build_nk k ON k.r = n.r""")
     con.execute("DROP TABLE _build_new_ev0")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cut AS
-        SELECT s.customer_id, CASE WHEN {bool(tail)} AND NOT s.moved AND n.n = n.n_at THEN n.t0 END AS t0,
+        SELECT s.customer_id, {customer_no_sql("s.customer_id")} AS customer_no,
+               CASE WHEN {bool(tail)} AND NOT s.moved AND n.n = n.n_at THEN n.t0 END AS t0,
                false AS fast
         FROM _build_scope s LEFT JOIN (SELECT customer_id, min(occurred_at) AS t0, count(*) AS n,
                                               count(occurred_at) AS n_at FROM _build_new_ev GROUP BY ALL) n
@@ -115,9 +118,16 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
     _mark_fast(engine)
     # a fast customer's stored rows are neither read nor deleted: not probed (unless they fall back)
     for table, rows in _ROWS.items():
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE {rows} AS SELECT rowid AS r, customer_id FROM {table}
-            WHERE customer_id IN (SELECT customer_id FROM _build_cut WHERE NOT fast)""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {_probe(table, 'NOT fast')}")
     return tail_count(engine)
+
+
+def _probe(table: str, which: str) -> str:
+    """SQL: ``(r, customer_id)`` of the rows of stored ``table`` whose customer is one of the
+    ``_build_cut`` rows that match ``which``; ``touchpoints`` is probed by its integer
+    ``customer_no`` (ADR 0062: a hash probe of one integer, not of the compressed string id)."""
+    key = "customer_no" if table == "touchpoints" else "customer_id"
+    return f"SELECT rowid AS r, customer_id FROM {table} WHERE {key} IN (SELECT {key} FROM _build_cut WHERE {which})"
 
 
 def tail_count(engine: Engine) -> int:
@@ -423,8 +433,7 @@ def cut_gone(engine: Engine, table: str, *, fallen: bool) -> None:
     customers that fell back (``fallen``: :func:`fast_fallen_back`), left out of the probe, are
     probed here."""
     if fallen:
-        engine.con.execute(f"""INSERT INTO {_ROWS[table]} SELECT rowid AS r, customer_id FROM {table}
-            WHERE customer_id IN (SELECT customer_id FROM _build_cut WHERE fast AND t0 IS NULL)""")
+        engine.con.execute(f"INSERT INTO {_ROWS[table]} {_probe(table, 'fast AND t0 IS NULL')}")
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_gone AS
         SELECT p.r FROM {_ROWS[table]} p JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NULL
         UNION ALL SELECT o._r FROM {_OLD[table]} o JOIN _build_cut c USING (customer_id)

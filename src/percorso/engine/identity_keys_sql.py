@@ -11,8 +11,10 @@ are stored in ``identity_event_keys`` by :func:`write_event_key_exceptions`.
 
 ``events_identified`` is ``events`` plus ``event_row`` (the events rowid: the build joins its
 narrow session rows back to the event on it), ``customer_id``, ``id_type``, ``id_value`` and
-``id_hash`` of the key identifier (the build reads it instead of joining events to events);
-``event_customers`` is its (event_id, customer_id, id_type, id_value, id_hash) projection.
+``id_hash`` of the key identifier (the build reads it instead of joining events to events)
+and ``customer_no``, the customer id's number (:func:`customer_no_sql`, computed on the map's
+rows before the join, not per event); ``event_customers`` is its (event_id, customer_id,
+id_type, id_value, id_hash) projection.
 """
 
 from __future__ import annotations
@@ -37,6 +39,20 @@ def _hash(col: str, alias: str = "e") -> str:
 def identifier_hash_sql(col: str, alias: str = "e") -> str:
     """SQL: the ``id_hash`` of identifier column ``col`` of the event (as ``_id_occ`` hashes it)."""
     return _hash(col, alias)
+
+
+def customer_no_sql(col: str) -> str:
+    """SQL: the number of customer id ``col`` (a BIGINT), the integer key the build and the
+    journeys partition, group and probe by (``touchpoints.customer_no``, ADR 0062).
+
+    Every customer id percorso makes is ``'C'`` and 12 lowercase hex digits of a SHA-256
+    (:func:`percorso.engine.identity_sql.assign_customer_ids`; clashes are renamed, so ids are
+    unique): the digits read as a 48-bit number are as unique as the id, and sorting or hashing
+    one integer costs a fraction of a string's (10M touchpoints: the journeys' window over the
+    customers 2.0-2.5 s by the id, 1.3 s by its number). Its inverse is ``printf('C%012x', no)``.
+    An id of another shape is an error here, never a silent NULL (every NULL would be one customer).
+    """
+    return f"CAST('0x' || substr({col}, 2) AS BIGINT)"
 
 
 def first_key_sql(priority: tuple[str, ...], alias: str = "e") -> str:
@@ -113,7 +129,8 @@ def create_event_views(engine: Engine, priority: tuple[str, ...]) -> None:
         WITH k AS (SELECT e.*, e.rowid AS event_row, CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END
                               AS id_hash
                    FROM events e LEFT JOIN identity_event_keys x ON x.event_id = e.event_id)
-        SELECT k.*, m.customer_id, m.id_type, m.id_value FROM k LEFT JOIN identity_map m USING (id_hash)""")
+        SELECT k.*, m.customer_id, m.id_type, m.id_value, m.customer_no FROM k
+        LEFT JOIN (SELECT *, {customer_no_sql("customer_id")} AS customer_no FROM identity_map) m USING (id_hash)""")
     engine.run("""CREATE OR REPLACE VIEW event_customers AS
         SELECT event_id, customer_id, id_type, id_value, id_hash FROM events_identified""")
 
