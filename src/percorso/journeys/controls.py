@@ -270,7 +270,7 @@ def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
 
 def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None = None,
                   drop_types: tuple[str, ...] = (), only_nodes: list[str] | None = None,
-                  numbered: bool = True) -> ir.Table:
+                  numbered: bool = True, numbers: bool = False) -> ir.Table:
     """The step stream every journey analysis reads.
 
     Columns: ``journey_id`` (customer id, or session id with ``scope="session"``),
@@ -297,6 +297,13 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     ``only_nodes`` the stored position *is* the step number (an order, not a rank: only its
     comparisons are read), so no window at all. A table written without it (an older build)
     takes the sort by time and id.
+
+    ``numbers``: ``customer_id`` (and ``journey_id`` with ``scope="customer"``) hold the
+    customers' numbers (``touchpoints.customer_no``, ADR 0062) instead of their ids, when the
+    touchpoints have them (not the lake's): for an analysis that only partitions, groups, joins
+    and counts by them and shows no id. Sorting and hashing one integer costs a fraction of a
+    string: 10M events, the transitions' window 2.0-2.5 → 1.3 s. A drill-down, which lists the
+    customers, reads the ids (the default); the two are one to one, so they select the same ones.
     """
     if only_nodes is not None and query.collapse_repeats:
         raise ValueError("only_nodes cannot be combined with collapse_repeats")
@@ -312,10 +319,11 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     if query.clean:
         cases = [(label.re_search(pattern), ibis.literal(alias)) for pattern, alias in query.clean]
         label = ibis.cases(*cases, else_=label)
-    journey = t.customer_id if query.journey_is_customer else t.session_id
+    customer = t.customer_no if numbers and "customer_no" in t.columns else t.customer_id
+    journey = customer if query.journey_is_customer else t.session_id.fill_null(t.customer_id)
     s = t.select(
-        journey_id=journey.fill_null(t.customer_id),
-        customer_id=t.customer_id,
+        journey_id=journey,
+        customer_id=customer,
         event_id=t.event_id,
         occurred_at=t.occurred_at,
         node=label,

@@ -105,7 +105,7 @@ def _matches(node: ir.StringValue, step: str) -> ir.BooleanValue:
     return node.isin(step.split("|"))
 
 
-def funnel_steps(engine: Any, q: FunnelQuery) -> ir.Table:
+def funnel_steps(engine: Any, q: FunnelQuery, *, numbers: bool = False) -> ir.Table:
     """The steps a funnel looks at: its step and exclusion nodes (and each journey's first step
     when a first-touch breakdown needs it).
 
@@ -113,10 +113,11 @@ def funnel_steps(engine: Any, q: FunnelQuery) -> ir.Table:
     a breakdown can find the touchpoint at a step. Otherwise steps are only compared (a later
     step, the earliest one, one before another): numbering just the wanted nodes keeps their
     order and sorts a fraction of the touchpoints (``only_nodes`` of :func:`journey_steps`).
+    ``numbers``: the customers by their numbers (:func:`journey_steps`), for the counts.
     """
     wanted = sorted({n for step in q.steps for n in step.split("|")} | {x[0] for x in q.exclusions})
     only = wanted if q.order != "strict" and not q.breakdown and not q.collapse_repeats else None
-    s = journey_steps(engine, q, breakdown=q.breakdown, only_nodes=only)
+    s = journey_steps(engine, q, breakdown=q.breakdown, only_nodes=only, numbers=numbers)
     # a journey of the customer scope is its customer (:func:`progress` puts the id back)
     who = [] if q.journey_is_customer else ["customer_id"]
     ev = s.select("journey_id", *who, "step", "occurred_at", "node", "breakdown")
@@ -251,7 +252,7 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
         # per step, which it keeps itself): 10M events, 3.3M steps written to a temporary table
         # and read back cost 1.36-1.61 s against 1.11-1.27 s in one statement. Spark recomputes
         # a subquery at each read: there the steps stay a temporary table.
-        ev = funnel_steps(self.engine, self.query)
+        ev = funnel_steps(self.engine, self.query, numbers=True)   # its journeys are joined and grouped by number
         if self.engine.kind != "duckdb":
             ev = self.engine.temp_table(ev)
         p = self.engine.temp_table(progress(self.engine, self.query, ev))

@@ -157,13 +157,15 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
     query_type = PathsQuery
     drill_by = ('path',)  # frame columns that name a cell's customers (selectors)
 
-    def _paths(self) -> ir.Table:
+    def _paths(self, *, numbers: bool = False) -> ir.Table:
+        """One row per journey (:func:`journey_paths`); ``numbers``: its ids are the customers'
+        numbers (:func:`journey_steps`), for the counts; the drill-down reads the ids."""
         q = self.query
         if q.start is None and q.end is None and not q.breakdown and not q.collapse_repeats:
-            per = whole_journey_paths(journey_steps(self.engine, q, numbered=False), q.max_steps,
+            per = whole_journey_paths(journey_steps(self.engine, q, numbered=False, numbers=numbers), q.max_steps,
                                       per_customer=q.journey_is_customer)
             return per.filter(per.converting) if q.converting_only else per
-        steps = anchored_steps(journey_steps(self.engine, q, breakdown=q.breakdown), q.start, q.end)
+        steps = anchored_steps(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=numbers), q.start, q.end)
         per = journey_paths(steps, q.max_steps)
         return per.filter(per.converting) if q.converting_only else per
 
@@ -172,8 +174,8 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         if q.journey_is_customer and not q.breakdown:
             # the journeys are read by one statement (the top, the variants and the totals):
             # no temporary table of them (10M events: 1.07M journeys written, then read twice)
-            return self._calculate(self._paths())
-        per = self.engine.temp_table(self._paths())
+            return self._calculate(self._paths(numbers=True))
+        per = self.engine.temp_table(self._paths(numbers=True))
         try:
             return self._calculate(per)
         finally:

@@ -105,9 +105,10 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
     query_type = TransitionsQuery
     drill_by = ('from_node', 'to_node')  # frame columns that name a cell's customers (selectors)
 
-    def _rows(self, *, first: bool = False) -> ir.Table:
+    def _rows(self, *, first: bool = False, numbers: bool = False) -> ir.Table:
         q = self.query
-        return transition_rows(journey_steps(self.engine, q, breakdown=q.breakdown), q.include_ends, first=first)
+        steps = journey_steps(self.engine, q, breakdown=q.breakdown, numbers=numbers)
+        return transition_rows(steps, q.include_ends, first=first)
 
     def calculate(self) -> TransitionsResult:
         q = self.query
@@ -116,7 +117,9 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # the journeys' first transitions, counted with the pairs instead of a distinct count
         # over every transition (one read of the rows fewer)
         by_first = q.journey_is_customer and not q.include_ends
-        rows = self._rows(first=by_first)
+        # the customers by their numbers (ADR 0062): the window and the distinct (pair, customer)
+        # rows sort and hash one integer, not the id (10M events: the command 5.0-5.6 -> 4.2-4.9 s)
+        rows = self._rows(first=by_first, numbers=True)
         # the journey id of the customer scope is the customer id: read as the customer, it is
         # the one id column the window over every touchpoint carries (with both, the engine
         # carried two copies through its sort: 10M events, statement 3.3 -> 2.9 s)
