@@ -99,3 +99,110 @@ def test_engine_memory_limit_and_spill_folder_reach_duckdb(tmp_path: Path) -> No
 def test_engine_memory_limit_must_be_a_size() -> None:
     with pytest.raises(ConfigError, match="8GB"):
         settings_from_dict({"engine": {"memory_limit": "lots"}})
+
+
+# Every bound and check of the sections (ADR 0065: they are hand-written, not pydantic's): the
+# last value accepted, the first refused, and the refusal's words (those pydantic used).
+@pytest.mark.parametrize(("section", "key", "ok", "bad", "words"), [
+    ("identity", "max_customers_per_identifier", 1, 0, "greater than or equal to 1"),
+    ("identity", "device_link_window_days", 0, -1, "greater than or equal to 0"),
+    ("identity", "device_link_max_known", 1, 0, "greater than or equal to 1"),
+    ("identity", "device_link_max_known_per_ip", 1, 0, "greater than or equal to 1"),
+    ("build", "session_gap_minutes", 1, 0, "greater than or equal to 1"),
+    ("ingest", "latest_days_ahead", 0, -1, "greater than or equal to 0"),
+    ("collector", "spool_max_mb", 0.001, 0, "greater than 0"),
+    ("collector", "batch_seconds", 0.001, 0.0, "greater than 0"),
+    ("collector", "batch_events", 1, 0, "greater than or equal to 1"),
+    ("collector", "workers", 0, -1, "greater than or equal to 0"),
+    ("collector", "workers", 32, 33, "less than or equal to 32"),
+    ("collector", "port", 0, -1, "greater than or equal to 0"),
+    ("collector", "port", 65535, 65536, "less than or equal to 65535"),
+    ("collector", "micro_batch_threads", 0, -1, "greater than or equal to 0"),
+    ("collector", "micro_batch_threads", 256, 257, "less than or equal to 256"),
+])
+def test_each_bound_takes_its_edge_and_refuses_past_it(section, key, ok, bad, words) -> None:
+    assert getattr(getattr(settings_from_dict({section: {key: ok}}), section), key) == ok
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict({section: {key: bad}}, origin="p/percorso.toml")
+    assert str(err.value) == f"p/percorso.toml: key '{section}.{key}' has bad value {bad!r}: Input should be {words}"
+
+
+@pytest.mark.parametrize(("section", "key", "given", "kept"), [
+    ("project", "currency", "usd", "USD"),                    # upper case
+    ("project", "time_zone", "America/New_York", "America/New_York"),
+    ("engine", "memory_limit", " 512MB ", "512MB"),           # stripped
+    ("engine", "max_temp_size", "40 GiB", "40 GiB"),
+    ("project", "locale", "en", "en"),
+    ("engine", "kind", "spark", "spark"),
+    ("collector", "port", None, None),
+    # pydantic's lax conversions, kept: a number in a string, a whole float, 0/1 and yes/no as booleans
+    ("build", "session_gap_minutes", "45", 45),
+    ("build", "session_gap_minutes", 45.0, 45),
+    ("collector", "spool_max_mb", 256, 256.0),
+    ("collector", "build", "no", False),
+    ("identity", "device_link", 0, False),
+    ("ingest", "earliest", "2001-02-03", __import__("datetime").date(2001, 2, 3)),
+    ("collector", "allowed_origins", ("https://a.it",), ["https://a.it"]),
+])
+def test_values_are_checked_and_normalised(section, key, given, kept) -> None:
+    got = getattr(getattr(settings_from_dict({section: {key: given}}), section), key)
+    assert got == kept and type(got) is type(kept)
+
+
+@pytest.mark.parametrize(("raw", "line"), [
+    ({"project": {"currency": "EURO"}}, "key 'project.currency' has bad value 'EURO': 'EURO' is not an ISO 4217 code "
+                                        "such as EUR"),
+    ({"project": {"locale": "fr"}}, "key 'project.locale' has bad value 'fr': Input should be 'it' or 'en'"),
+    ({"engine": {"kind": "polars"}}, "key 'engine.kind' has bad value 'polars': Input should be 'duckdb' or 'spark'"),
+    ({"engine": {"max_temp_size": "40"}}, "key 'engine.max_temp_size' has bad value '40': '40' is not a size such as "
+                                          "8GB or 512MB"),
+    ({"build": {"session_gap_minutes": "half an hour"}}, "key 'build.session_gap_minutes' has bad value 'half an hour': "
+                                                         "Input should be a valid integer, unable to parse string as an integer"),
+    ({"build": {"session_gap_minutes": 2.5}}, "key 'build.session_gap_minutes' has bad value 2.5: Input should be a "
+                                              "valid integer, got a number with a fractional part"),
+    ({"identity": {"device_link": "maybe"}}, "key 'identity.device_link' has bad value 'maybe': Input should be a valid "
+                                             "boolean, unable to interpret input"),
+    ({"identity": {"secret": 42}}, "key 'identity.secret' has bad value 42: Input should be a valid string"),
+    ({"collector": {"allowed_origins": "https://a.it"}}, "key 'collector.allowed_origins' has bad value 'https://a.it': "
+                                                         "Input should be a valid list"),
+    ({"collector": {"trusted_proxies": ["10.0.0.1", 7]}}, "key 'collector.trusted_proxies.1' has bad value 7: Input "
+                                                          "should be a valid string"),
+    ({"engine": {"spark": {"spark.driver.memory": 4}}}, "key 'engine.spark.spark.driver.memory' has bad value 4: Input "
+                                                        "should be a valid string"),
+    ({"ingest": {"earliest": __import__("datetime").datetime(2001, 2, 3, 4)}},
+     "key 'ingest.earliest' has bad value datetime.datetime(2001, 2, 3, 4, 0): Datetimes provided to dates should "
+     "have zero time - e.g. be exact dates"),
+    ({"build": 30}, "key 'build' has bad value 30: Input should be a valid dictionary or instance of BuildSection"),
+    ({"stages": []}, "key 'stages' has bad value []: Input should be a valid dictionary"),
+    ({"sources": {"shop": {"mapping": {}}}}, "key 'sources.shop.kind' has bad value {'mapping': {}}: Field required"),
+    ({"sources": {"shop": {"kind": "crm", "encoding": "ebcdic"}}},
+     "key 'sources.shop.encoding' has bad value 'ebcdic': unknown encoding 'ebcdic'; valid: utf-8, utf-16, latin-1 "
+     "(iso-8859-1), cp1252 (windows-1252)"),
+])
+def test_a_refused_value_is_one_line_naming_key_value_and_reason(raw, line) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict(raw)
+    assert err.value.code == "config_invalid" and str(err.value) == f"percorso.toml: {line}"
+
+
+def test_every_refusal_is_reported_in_order_and_unknown_keys_last() -> None:
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict({"collector": {"workrs": 2, "workers": 99, "port": "x"}, "zzz": 1})
+    assert str(err.value).splitlines() == [
+        "percorso.toml: key 'collector.workers' has bad value 99: Input should be less than or equal to 32",
+        "percorso.toml: key 'collector.port' has bad value 'x': Input should be a valid integer, unable to parse "
+        "string as an integer",
+        "percorso.toml: unknown key 'collector.workrs'; did you mean 'workers'? valid: allowed_origins, batch_events, "
+        "batch_seconds, build, micro_batch_threads, port, spool_max_mb, trusted_proxies, workers",
+        "percorso.toml: unknown key 'zzz'; valid: activation, attribution, build, channels, collector, engine, "
+        "identity, ingest, privacy, project, sources, stages, value",
+    ]
+
+
+def test_a_source_section_is_checked_when_made() -> None:
+    from percorso.config import SourceSection
+    from percorso.sections import SectionError
+
+    assert SourceSection(kind="crm", encoding="UTF_8").encoding == "utf-8"
+    with pytest.raises(SectionError, match="kind: unknown source kind 'cmr'; did you mean 'crm'"):
+        SourceSection(kind="cmr")

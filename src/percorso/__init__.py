@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from percorso.errors import PercorsoError
-from percorso.project import Project, open_project
 
 __all__ = ["PercorsoError", "Project", "open_project", "__version__"]
 __version__ = "0.1.0"
@@ -32,7 +31,15 @@ def _submodule_names() -> frozenset[str]:
 
 
 def __getattr__(name: str) -> Any:
-    """A name of :mod:`percorso.api`, imported on first use (``percorso.FunnelQuery``)."""
+    """A name of :mod:`percorso.api`, imported on first use (``percorso.FunnelQuery``).
+
+    ``Project`` and ``open_project`` too, from :mod:`percorso.project` itself: every process of
+    the command line imports this package, and the project module brings DuckDB and the
+    settings (~0.1 s) that ``percorso --help`` or a remote command never use (ADR 0065)."""
+    if name in ("Project", "open_project"):
+        from percorso import project
+
+        return getattr(project, name)
     if not name.startswith("_") and name not in _submodule_names():
         import importlib
 

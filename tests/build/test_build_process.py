@@ -1,7 +1,8 @@
 """``percorso build`` as a user runs it: a fresh process (issue 15, ADR 0032).
 
 An incremental build runs engine SQL compiled once, so its process needs DuckDB, numpy (the
-identity solver) and pydantic (the settings), not pyarrow, Ibis or pandas; nor phonenumbers and
+identity solver) and pydantic (only for typer's parsing of the command line: the settings are
+checked without it, ADR 0065), not pyarrow, Ibis or pandas; nor phonenumbers and
 stdnum (the blocklist's hashes are kept), nor the journeys' model (no journey): each of those
 imported at a module's top again would add 0.02-0.5 s to every build (and nothing would fail).
 """
@@ -33,7 +34,7 @@ print(json.dumps({"code": code, "heavy": heavy, "blas_threads": os.environ.get("
 """
 
 
-def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Path):
+def _built_with_two_new_events(tmp_path: Path) -> Path:
     init_project(tmp_path / "p", name="t")
     p = open_project(tmp_path / "p")
     try:
@@ -43,6 +44,11 @@ def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Pa
         ingest(p, "web", second)
     finally:
         p.close()
+    return tmp_path / "p"
+
+
+def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Path):
+    _built_with_two_new_events(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(Path(percorso.__file__).resolve().parents[1]), PERCORSO_PROGRESS="0")
     env.pop("OPENBLAS_NUM_THREADS", None)
     done = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path / "p")], capture_output=True, text=True,
@@ -52,3 +58,16 @@ def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Pa
     assert json.loads(last) == {"code": 0, "heavy": [], "blas_threads": "1"}, done.stderr
     built = json.loads("\n".join(report))
     assert built["mode"] == "incremental" and built["new_events"] == 2
+
+
+
+def test_opening_a_project_and_building_need_no_pydantic(tmp_path: Path):
+    """The settings are dataclasses checked by hand (ADR 0065): a process that opens a project
+    and builds (a notebook, a script) imports no pydantic (typer's command line does)."""
+    root = _built_with_two_new_events(tmp_path)
+    code = ("import sys\nfrom percorso import open_project\nfrom percorso.build import run_build\n"
+            f"p = open_project({str(root)!r})\nmode = run_build(p).mode\np.close()\n"
+            "print(mode, sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(percorso.__file__).resolve().parents[1]), PERCORSO_PROGRESS="0")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.strip() == "incremental []", done.stderr

@@ -97,13 +97,13 @@ def test_line_ends_switching_after_the_sample(tmp_path):
 
 def test_configured_encoding_is_checked() -> None:
     import pytest
-    from pydantic import ValidationError
 
     from percorso.config import SourceSection
+    from percorso.sections import SectionError
 
     assert SourceSection(kind="crm", encoding="Windows-1252").encoding == "cp1252"
     assert SourceSection(kind="crm", encoding="ISO-8859-1").encoding == "latin-1"
-    with pytest.raises(ValidationError, match="valid: utf-8"):
+    with pytest.raises(SectionError, match="valid: utf-8"):
         SourceSection(kind="crm", encoding="ebcdic")
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from percorso.engine import Engine
 from percorso.engine import privacy_sql as S
 from percorso.privacy.consent import allowed
-from percorso.privacy.settings import PrivacySettings
+from percorso.privacy.settings import privacy_settings
 
 T0 = dt.datetime(2025, 1, 1)
 PEOPLE = [f"C{i:012x}" for i in range(5)]
@@ -64,7 +64,7 @@ def test_allowed_matches_oracle(tmp_path):
            st.sampled_from(["consent", "legitimate_interest", "contract"]))
     def check(records, purpose, t, basis):
         _load(engine, records)
-        ps = PrivacySettings.model_validate({"legal_basis": {purpose: basis}})
+        ps = privacy_settings({"legal_basis": {purpose: basis}})
         at = T0 + dt.timedelta(days=t)
         got = set(engine.execute(allowed(engine, purpose, at, settings=ps))["customer_id"])
         assert got == oracle(records, purpose, t, basis)

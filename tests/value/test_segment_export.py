@@ -13,6 +13,7 @@ from percorso.cli import app
 from percorso.config import Settings
 from percorso.errors import AccessDenied
 from percorso.project import init_project, open_project
+from percorso.sections import from_dict
 from percorso.testing import journeys_for
 from percorso.value.segments.export import CONTACT_FIELDS, CONTACT_ROLES, Requester, export_segment
 from percorso.value.segments.store import save_segment
@@ -36,7 +37,7 @@ CONSENT = [("anna", "email", True), ("anna", "sms", False), ("anna", "phone", Fa
 
 
 #: settings with a project secret: the vault key (a bare engine has no project)
-SETTINGS = Settings.model_validate({"identity": {"secret": "segment-export-test"}})
+SETTINGS = from_dict(Settings, {"identity": {"secret": "segment-export-test"}})
 
 
 def _with_contacts(engine, settings=SETTINGS) -> None:

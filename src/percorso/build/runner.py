@@ -79,13 +79,14 @@ DERIVATION_VERSION = 4
 
 
 def _settings_fingerprint(project: Project) -> str:
+    import dataclasses
     import hashlib
     import json
 
     st = project.settings
     text = json.dumps({"derivation": DERIVATION_VERSION, "stages": st.stages, "gap": st.build.session_gap_minutes,
                        "time_zone": st.project.time_zone,  # the local days of every touchpoint
-                       "channels": st.channels.model_dump()}, sort_keys=True, default=str)
+                       "channels": dataclasses.asdict(st.channels)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

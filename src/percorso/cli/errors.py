@@ -63,9 +63,12 @@ def describe(exc: BaseException) -> tuple[str, str, int]:
         known = translate_error(exc)
         if known is not None:
             return known.code, one_line(known.message), known.exit_code
-    from pydantic import ValidationError
+    from percorso.sections import SectionError
 
-    if isinstance(exc, ValidationError):  # a typed query or setting refused a value
+    if isinstance(exc, SectionError):  # a settings section refused a value
+        return "input_invalid", one_line(str(exc)), 2
+    pydantic = sys.modules.get("pydantic")   # not imported: no typed query was made, none refused a value
+    if pydantic is not None and isinstance(exc, pydantic.ValidationError):  # a typed query refused a value
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors())
         return "input_invalid", one_line(problems), 2
     if isinstance(exc, OSError):

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def ingest_files(project: Any, source_name: str, paths: list[str | Path], progre
     """
     src = project.settings.source(source_name)
     if encoding:
-        src = src.model_copy(update={"encoding": encoding})
+        src = replace(src, encoding=encoding)
     kind = KINDS[src.kind]
     reports: dict[int, IngestReport] = {}
     todo: list[tuple[int, Path, str]] = []

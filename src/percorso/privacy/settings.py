@@ -23,11 +23,11 @@ cookies are not anonymised (Garante cookie guidelines, 2021).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from percorso.errors import ConfigError, suggest
+from percorso.sections import Section, SectionError, from_dict, setting
 
 #: The fixed vocabulary of purposes; every record, setting and check uses these words.
 PURPOSES: tuple[str, ...] = ("analytics", "profiling", "email", "sms", "phone", "ads")
@@ -48,11 +48,8 @@ PURPOSE_LABELS: dict[str, tuple[str, str]] = {
 Basis = Literal["consent", "legitimate_interest", "contract", "legal_obligation"]
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LegalBasis(_M):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegalBasis(Section):
     """``[privacy.legal_basis]``: one basis per purpose."""
 
     analytics: Basis = "legitimate_interest"
@@ -63,7 +60,8 @@ class LegalBasis(_M):
     ads: Basis = "consent"
 
 
-class RetentionRule(_M):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionRule(Section):
     """One ``[[privacy.retention]]`` rule: what expires after how long, and what happens to it.
 
     ``action = "delete"`` removes the rows; ``"detach"`` keeps them but removes the person
@@ -76,7 +74,7 @@ class RetentionRule(_M):
     """Only rows of this source name (``events``, ``quarantine``); ``None`` = every source."""
     event_types: list[str] | None = None
     """Only these event types (``events`` only)."""
-    months: int = Field(ge=1, le=1200)
+    months: int = setting(ge=1, le=1200)
     """Age past which a row expires (from its ``occurred_at``; quarantine: ``quarantined_at``)."""
     action: Literal["delete", "detach"] = "delete"
 
@@ -89,17 +87,18 @@ def _default_retention() -> list[RetentionRule]:
     ]
 
 
-class PrivacySettings(_M):
-    legal_basis: LegalBasis = Field(default_factory=LegalBasis)
-    retention: list[RetentionRule] = Field(default_factory=_default_retention)
-    retention_every_hours: float = Field(0.0, ge=0)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivacySettings(Section):
+    legal_basis: LegalBasis = setting(factory=LegalBasis)
+    retention: list[RetentionRule] = setting(factory=_default_retention)
+    retention_every_hours: float = setting(0.0, ge=0)
     """``percorso serve`` applies the retention rules this often (e.g. 24); 0 (default) = only by
     hand, so that upgrading never deletes data the user has not looked at the rules for."""
     vault_key: str = ""
     """Key of the encrypted PII vault (64 hex characters = 256 bits); env PERCORSO_VAULT_KEY
     overrides it. Empty: derived from ``[identity] secret`` (still never stored next to the data
     it opens only if the secret itself is kept out of the project folder)."""
-    retired_vault_keys: list[str] = Field(default_factory=list)
+    retired_vault_keys: list[str] = setting(factory=list)
     """Earlier vault keys, still accepted for reading until ``percorso vault rotate`` re-encrypts."""
 
     def basis(self, purpose: str) -> str:
@@ -125,14 +124,14 @@ def privacy_settings(settings: Any = None) -> PrivacySettings:
     if isinstance(raw, PrivacySettings):
         return raw
     try:
-        out = PrivacySettings.model_validate(raw)
-    except ValidationError as exc:
+        out = from_dict(PrivacySettings, raw)
+    except SectionError as exc:
         parts = []
-        for e in exc.errors():
-            key = "privacy." + ".".join(str(x) for x in e["loc"])
-            parts.append(f"percorso.toml: key '{key}' = {e.get('input')!r}: {e['msg']}")
+        for e in exc.problems:
+            key = "privacy." + ".".join(str(x) for x in e.loc)
+            parts.append(f"percorso.toml: key '{key}' = {e.input!r}: {e.msg}")
         raise ConfigError("; ".join(parts)) from None
     env = os.environ.get("PERCORSO_VAULT_KEY")
     if env:
-        out = out.model_copy(update={"vault_key": env})
+        out = replace(out, vault_key=env)
     return out
