@@ -1,10 +1,11 @@
 """A content key's text, written value by value, is the text of ``to_json`` of the list (ADR 0053).
 
 Oracle: the definition of ADR 0061 itself, ``CAST(to_json([name, value, ...]) AS VARCHAR)`` run
-by the engine on the same values, and for whole keys ``substr(sha256(that), 1, 32)`` over the
-typed values as ``plan._key_text`` renders them. Values: any text (quotes, backslashes, every
-control character, NUL, non-ASCII, U+2028), NULLs, numbers, times (microseconds, years before
-1000 and after 9999), as hypothesis draws them.
+by the engine on the same values, and for whole keys ``substr(sha256(that), 1, 32)`` (id scheme 1)
+or ``md5(md5(to_json([source, name, ...])) || to_json([value, ...]))`` (scheme 2, ADR 0063) over the typed values as
+``plan._key_text`` renders them. Values: any text (quotes, backslashes, every control character,
+NUL, non-ASCII, U+2028), NULLs, numbers, times (microseconds, years before 1000 and after 9999),
+as hypothesis draws them.
 """
 
 from __future__ import annotations
@@ -34,20 +35,24 @@ def eng():
     engine.close()
 
 
-def _both(eng: Engine, values: list[str | None]) -> tuple[str, str]:
-    """(to_json of the list, the concatenation) of ``['f0', v0, 'f1', v1, ...]`` in the engine."""
+def _both(eng: Engine, values: list[str | None], names: bool = True) -> tuple[str, str]:
+    """(to_json of the list, the concatenation) of ``['f0', v0, 'f1', v1, ...]`` in the engine
+    (``[v0, v1, ...]`` without ``names``)."""
     cols = [f"v{i}" for i in range(len(values))]
     eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT "
                     + ", ".join(f"?::VARCHAR AS {c}" for c in cols), values)
-    old = "CAST(to_json([" + ", ".join(f"'f{i}', {c}" for i, c in enumerate(cols)) + "]) AS VARCHAR)"
-    new = S.json_pairs_text([(f"f{i}", c) for i, c in enumerate(cols)])
+    if names:
+        old = "CAST(to_json([" + ", ".join(f"'f{i}', {c}" for i, c in enumerate(cols)) + "]) AS VARCHAR)"
+        new = S.json_pairs_text([(f"f{i}", c) for i, c in enumerate(cols)])
+    else:
+        old, new = "CAST(to_json([" + ", ".join(cols) + "]) AS VARCHAR)", S.json_values_text(cols)
     return eng.con.execute(f"SELECT {old}, {new} FROM r").fetchall()[0]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(st.none(), TEXT, TRICKY), min_size=1, max_size=5))
-def test_concatenation_is_the_text_of_to_json(eng, values):
-    old, new = _both(eng, values)
+@given(st.lists(st.one_of(st.none(), TEXT, TRICKY), min_size=1, max_size=5), st.booleans())
+def test_concatenation_is_the_text_of_to_json(eng, values, names):
+    old, new = _both(eng, values, names)
     assert new == old
 
 
@@ -83,18 +88,24 @@ ROW = st.fixed_dictionaries({
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(ROW, min_size=1, max_size=4))
-def test_content_key_keeps_its_definition(eng, rows):
-    """The clickstream's ``_ckey`` (key_plan) is the sha256 of ADR 0061's ``to_json`` text of its typed values."""
+@given(st.lists(ROW, min_size=1, max_size=4), st.one_of(st.just("clicks"), TEXT, TRICKY))
+def test_content_key_keeps_its_definition(eng, rows, source):
+    """The clickstream's ``_ckey`` (key_plan) is, under id scheme 1, the sha256 of ADR 0061's ``to_json``
+    text of its typed values; under scheme 2 the md5 of the md5 of the source and the names, then the values (ADR 0063)."""
+    from percorso.engine.backend import quote_literal as ql
+
     kind = KINDS["clickstream"]
     types = {"event_name": "str", "user_id": "str", "occurred_at": "ts", "revenue": "num", "session_id": "str"}
     sources = {f: (t, ("col", f)) for f, t in types.items()}
     eng.con.execute("CREATE OR REPLACE TEMP TABLE t (event_name VARCHAR, user_id VARCHAR, occurred_at TIMESTAMP, "
                     "revenue DOUBLE, session_id VARCHAR)")
     eng.con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [[r[c] for c in types] for r in rows])
-    derived, _ = P.key_plan(kind, sources, "Europe/Rome", "clicks", set())
-    ckey = dict(derived)["_ckey"]
-    defined = ("substr(sha256(CAST(to_json([" + ", ".join(
-        f"'{f}', {P._key_text(f, types[f], 'Europe/Rome', False)}" for f in sorted(types)) + "]) AS VARCHAR)), 1, 32)")
-    got = eng.con.execute(f"SELECT {ckey}, {defined} FROM t").fetchall()
-    assert all(a == b and a is not None for a, b in got)
+    texts = [P._key_text(f, types[f], "Europe/Rome", False) for f in sorted(types)]
+    pairs = ", ".join(f"'{f}', {t}" for f, t in zip(sorted(types), texts))
+    shape = f"md5(CAST(to_json([{ql(source)}, {', '.join(ql(f) for f in sorted(types))}]) AS VARCHAR))"
+    defined = {1: f"substr(sha256(CAST(to_json([{pairs}]) AS VARCHAR)), 1, 32)",
+               2: f"md5({shape} || CAST(to_json([{', '.join(texts)}]) AS VARCHAR))"}
+    for scheme, oracle in defined.items():
+        derived, _ = P.key_plan(kind, sources, "Europe/Rome", source, set(), scheme=scheme)
+        got = eng.con.execute(f"SELECT {dict(derived)['_ckey']}, {oracle} FROM t").fetchall()
+        assert all(a == b and a is not None for a, b in got)

@@ -104,6 +104,8 @@ def test_an_older_project_gets_its_cost_channels_by_the_migration(tmp_path):
     history, replaced by the later run."""
     later = HEAD + "2025-03-01,Paid Search,spring,110\n"
     with _project(tmp_path) as p:
+        # an older project is keyed by id scheme 1 (ADR 0063), the scheme migration 5 writes
+        p.engine.con.execute("UPDATE project_meta SET value = '1' WHERE key = 'id_scheme'")
         ingest_files(p, "campaign_costs", [_file(tmp_path, CSV, "a.csv")])
         (r,) = ingest_files(p, "campaign_costs", [_file(tmp_path, later, "b.csv")])
         fresh = p.engine.con.execute("SELECT * FROM campaign_costs ORDER BY cost_id").fetchall()

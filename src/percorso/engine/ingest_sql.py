@@ -496,7 +496,17 @@ def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, st
     )
 
 
-def number_content_keys(engine: Engine, typed: str, event_id: Callable[[str], str]) -> int:
+def id_scheme(engine: Engine) -> int:
+    """The project's event id scheme (``percorso.ingest.plan.ID_SCHEMES``, ADR 0063): the one
+    migration 6 recorded in ``project_meta``; 1 for a database without the record (its rows
+    were keyed before schemes were recorded)."""
+    if not engine.has_table("project_meta"):
+        return 1
+    rows = engine.con.execute("SELECT value FROM project_meta WHERE key = 'id_scheme'").fetchall()
+    return int(rows[0][0]) if rows else 1
+
+
+def number_content_keys(engine: Engine, typed: str, copy_id: Callable[[str, str], str]) -> int:
     """Renumber the repeated copies of a content; returns how many good rows are keyed by content.
 
     Two identical rows of one export are two records (two page views in the same second):
@@ -504,8 +514,8 @@ def number_content_keys(engine: Engine, typed: str, event_id: Callable[[str], st
     any order and with any overlap, numbers them alike. The typed stage already keyed every
     content row as the first copy (``c:<hash>:1``, by ``_key`` NULL: ``plan.record_key``); only
     the good rows whose content repeats in their file get their key here, in line order (usually none: an UPDATE of every
-    content row was a fifth of a 1M-row clickstream import). ``event_id`` gives the SQL of
-    the event id of a key expression.
+    content row was a fifth of a 1M-row clickstream import). ``copy_id`` gives the SQL of the
+    event id of a copy from the SQL of its content key and number (``plan.copy_id_sql``).
     """
     con = engine.con
     t = qi(typed)
@@ -518,12 +528,12 @@ def number_content_keys(engine: Engine, typed: str, event_id: Callable[[str], st
     # by file and key: grouping 10M 32-character keys cost 1.8-2.8 CPU s, their hashes 1.2-1.3 (ADR
     # 0035), the hash alone rather than with the file ~0.5 s less (ADR 0053)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _ing_copies AS SELECT f, l, 'c:' || _ckey || ':' || n AS k FROM ("
+        f"CREATE OR REPLACE TEMP TABLE _ing_copies AS SELECT f, l, _ckey, n, 'c:' || _ckey || ':' || n AS k FROM ("
         f"SELECT _file AS f, _line AS l, _ckey, row_number() OVER (PARTITION BY _file, _ckey ORDER BY _line) AS n "
         f"FROM {t} WHERE {good} AND hash(_ckey) IN (SELECT hash(_ckey) FROM {t} WHERE {good} "
         f"GROUP BY hash(_ckey) HAVING count(*) > 1)) WHERE n > 1")
     if con.execute("SELECT count(*) FROM _ing_copies").fetchall()[0][0]:
-        con.execute(f"UPDATE {t} SET _key = c.k, _event_id = {event_id('c.k')} FROM _ing_copies c "
+        con.execute(f"UPDATE {t} SET _key = c.k, _event_id = {copy_id('c._ckey', 'c.n')} FROM _ing_copies c "
                     f"WHERE {t}._file = c.f AND {t}._line = c.l")
     con.execute("DROP TABLE _ing_copies")
     return int(n)
@@ -646,6 +656,21 @@ def json_pairs_text(pairs: list[tuple[str, str]]) -> str:
     if not parts:
         return "'[]'"
     return f"concat({', '.join(parts)}, ']')"
+
+
+def json_values_text(values: list[str]) -> str:
+    """SQL of ``CAST(to_json([value1, value2, ...]) AS VARCHAR)`` over VARCHAR values, written value
+    by value as :func:`json_pairs_text` does (the content key of id scheme 2, ADR 0063).
+
+    Examples
+    --------
+    >>> print(json_values_text(["x"]))
+    concat('[', coalesce(CAST(to_json(x) AS VARCHAR), 'null'), ']')
+    """
+    parts = []
+    for i, value in enumerate(values):
+        parts += [ql("[" if i == 0 else ","), f"coalesce(CAST(to_json({value}) AS VARCHAR), 'null')"]
+    return f"concat({', '.join(parts)}, ']')" if parts else "'[]'"
 
 
 def id_part_sql(v: str) -> str:

@@ -58,7 +58,8 @@ def _cost_channels_sql() -> list[str]:
     (ADR 0056: the built-in labels; a source's own ``channel.<label>`` entries are not known here,
     the next import of that source restates them, ``ingest_sql.restate_costs``), and the id of
     the key that name gives (``date:channel:campaign`` hashed with the source's name, as
-    ``percorso.ingest.plan.key_plan`` and ``event_id_expr`` do; a test holds them together). Two
+    ``percorso.ingest.plan.key_plan`` does under id scheme 1, the only one of a project with rows when
+    this runs, ADR 0063; a test holds them together). Two
     stored rows that now share a key (``paid_search`` imported, then ``Paid Search`` for the
     same day and campaign: the cost counted twice) are one: the later run's row stays (its first
     line, as an import keeps it) and the other goes to the history, replaced by that run.
@@ -96,6 +97,23 @@ def _cost_channels_sql() -> list[str]:
             f"JOIN _m5_twice t ON t.r = campaign_costs.rowid",
             "DELETE FROM campaign_costs WHERE rowid IN (SELECT r FROM _m5_twice)",
             "DROP TABLE _m5_twice", "DROP TABLE _m5_labels"]
+
+
+def _id_scheme_sql() -> list[str]:
+    """``project_meta`` and the project's event id scheme (``percorso.ingest.plan.ID_SCHEMES``).
+
+    Why decided here, once: stored ids are found again by recomputing them from a re-imported
+    row, so a project keeps the scheme its rows were keyed by. A database this migration finds
+    with anything imported (events, costs, runs: an erased event leaves its run, and its
+    suppression key is a hash of its id) keeps scheme 1; a new one, or one where nothing was
+    imported yet, takes the lighter scheme 2. A database without the record reads as scheme 1
+    (``ingest_sql.id_scheme``).
+    """
+    stored = " OR ".join(f"EXISTS (SELECT 1 FROM {t})" for t in
+                         ("events", "campaign_costs", "campaign_costs_history", "ingest_runs"))
+    return ["CREATE TABLE IF NOT EXISTS project_meta (key VARCHAR, value VARCHAR)",
+            f"INSERT INTO project_meta SELECT 'id_scheme', CASE WHEN {stored} THEN '1' ELSE '2' END "
+            "WHERE NOT EXISTS (SELECT 1 FROM project_meta WHERE key = 'id_scheme')"]
 
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -154,9 +172,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "a cost row's channel is the reports' name of its label, and its key too (ADR 0056)",
         _cost_channels_sql(),
     ),
+    (
+        6,
+        "the project's event id scheme (ADR 0063): 2 for a project with nothing imported, else 1",
+        _id_scheme_sql(),
+    ),
 ]
 REQUIRED_TABLES = ("events", "quarantine", "ingest_runs", "pii_vault", "campaign_costs", "contact_profiles",
-                   "campaign_costs_history", "schema_migrations")
+                   "campaign_costs_history", "project_meta", "schema_migrations")
 """Tables every project database holds once migrated (``percorso check`` looks for them)."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

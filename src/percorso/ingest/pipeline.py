@@ -450,14 +450,15 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         checks += P.window_checks(sources, ing.earliest.isoformat(),
                                   f"now()::TIMESTAMP + INTERVAL {int(ing.latest_days_ahead)} DAY")
         given = {"channel": c for n, c in derived if n == "_channel"}  # a cost row's channel name (ADR 0056)
+        scheme = S.id_scheme(eng)  # the project's, for good: a re-import recomputes the stored ids (ADR 0063)
         key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")},
-                                       values=given)
+                                       values=given, scheme=scheme)
         step("typing and checking")
         S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
                       pre=jpaths.columns() if jpaths is not None else [], lookups=lookups)
         by_content = 0  # good rows keyed by their content
         if any(n == "_ckey" for n, _ in key_derived):
-            by_content = S.number_content_keys(eng, typed, lambda k: P.event_id_expr(source_name, k))
+            by_content = S.number_content_keys(eng, typed, lambda k, n: P.copy_id_sql(scheme, source_name, k, n))
         if kind.shape == "orders":
             S.quarantine_whole_orders(eng, typed, R.INCOMPLETE_ORDER)
         S.quarantine_insert(eng, typed, stage, raw_expr, source_name=source_name, source_kind=kind.name,

@@ -15,7 +15,8 @@ from percorso.engine.ingest_sql import click_id_exprs, src_expr, typed_expr, url
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import Kind
 
-__all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "record_key", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
+__all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "record_key", "ID_SCHEMES", "content_key_sql",
+           "copy_id_sql", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
 
 
 def norm_event(name: str) -> str:
@@ -233,8 +234,20 @@ CONTENT_SKIP = ("key", "_rest", "received_at", "channel")
 number and date formats are unknown, so a re-export would look new) and the arrival time."""
 
 
+ID_SCHEMES = {
+    1: "content key substr(sha256(to_json([name, value, ...])), 1, 32); event id "
+       "substr(sha256(source || '|' || record key), 1, 32) (ADR 0013, 0061)",
+    2: "content key md5(md5(to_json([source, name, ...])) || to_json([value, ...])), the event id of a "
+       "content's first copy; a later copy md5(content key || ':' || n); a natural key "
+       "md5(source || '|' || key) (ADR 0063)",
+}
+"""Event id schemes: a project keeps the one it started with (``ingest_sql.id_scheme``), since a
+re-imported row is found by recomputing its id. The record key (``source_key``) is the same text
+under both: the natural key, or ``c:<content key>:<n>``."""
+
+
 def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: str, source_name: str,
-             raw_fields: set[str], values: dict[str, str] | None = None,
+             raw_fields: set[str], values: dict[str, str] | None = None, *, scheme: int,
              ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(derived, post) columns of the record key, over the typed values.
 
@@ -247,7 +260,7 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     lack, so its day as written: ``raw_fields`` are the fields whose raw text the typed stage
     keeps); ``_event_id`` derives from ``_key`` (post level). ``values``: the SQL of a key
     field's value where it is not the typed column (a cost row's channel: the name its label
-    gives, ADR 0056).
+    gives, ADR 0056). ``scheme``: the project's id scheme (:data:`ID_SCHEMES`).
     """
     derived: list[tuple[str, str]] = []
     pos = kind.name == "pos"
@@ -270,8 +283,8 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     if kind.key_from_content:
         fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
         # the text of to_json([name, value, ...]) (ADR 0061), written value by value (ADR 0053)
-        body = S.json_pairs_text([(f, _key_text(f, sources[f][0], tz, False)) for f in fields])
-        ckey = f"CASE WHEN ({nat}) IS NULL THEN substr(sha256({body}), 1, 32) END"
+        pairs = [(f, _key_text(f, sources[f][0], tz, False)) for f in fields]
+        ckey = f"CASE WHEN ({nat}) IS NULL THEN {content_key_sql(scheme, source_name, pairs)} END"
         # every content row starts as the first copy (its key text is not stored: record_key);
         # the few repeated ones are renumbered later
         derived.append(("_key", nat))
@@ -286,8 +299,43 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
                    else "CAST(occurred_at AS VARCHAR)")
             okey.append(f"split_part(replace(trim({day}), 'T', ' '), ' ', 1)")
         derived.append(("_okey", "concat_ws(':', " + ", ".join(okey) + ")"))
-    post = [("_event_id", event_id_expr(source_name, record_key(kind)))]
+    if scheme == 1:
+        eid = event_id_expr(source_name, record_key(kind))
+    else:  # a first copy's id is its content key itself: one hash a row
+        eid = _md5_id(source_name, "_key")
+        eid = f"coalesce({eid}, _ckey)" if kind.key_from_content else eid
+    post = [("_event_id", eid)]
     return derived, post
+
+
+def content_key_sql(scheme: int, source_name: str, pairs: list[tuple[str, str]]) -> str:
+    """SQL of the content key of a row from its (field, key text) pairs, fields sorted (:data:`ID_SCHEMES`).
+
+    Scheme 2: ``md5(shape || to_json([value, ...]))``, where ``shape`` is
+    ``md5(to_json([source, name, ...]))``, one constant per file (the engine folds it). md5 costs
+    half of sha256 here, and a text of the values alone keeps a clickstream row within two of
+    the hash's 64-byte blocks (the names and the source in it took a third, ADR 0063); naming the
+    source makes the key the event id of the content's first copy. The text is 32 hex digits then
+    ``[``: a copy's text has ``:`` there, a natural key's has its source name and ``|``.
+    """
+    if scheme == 1:  # the text of ADR 0061, written value by value (ADR 0053)
+        return f"substr(sha256({S.json_pairs_text(pairs)}), 1, 32)"
+    names = ", ".join(ql(n) for n, _ in pairs)
+    shape = f"md5(CAST(to_json([{ql(source_name)}{', ' + names if names else ''}]) AS VARCHAR))"
+    return f"md5(concat({shape}, {S.json_values_text([v for _, v in pairs])}))"
+
+
+def copy_id_sql(scheme: int, source_name: str, ckey: str, n: str) -> str:
+    """SQL of the event id of the ``n``-th copy (``n`` > 1) of content key ``ckey`` in a file
+    (``ingest_sql.number_content_keys``): under scheme 2 a hash of the key and the number (the
+    key already names the source), computed only for the few renumbered rows."""
+    if scheme == 1:
+        return event_id_expr(source_name, f"'c:' || {ckey} || ':' || {n}")
+    return f"md5({ckey} || ':' || {n})"
+
+
+def _md5_id(source_name: str, key: str) -> str:
+    return f"md5({ql(source_name + '|')} || {key})"
 
 
 def record_key(kind: Kind, alias: str = "") -> str:
@@ -302,7 +350,7 @@ def record_key(kind: Kind, alias: str = "") -> str:
 
 
 def event_id_expr(source_name: str, key: str) -> str:
-    """The event id: a hash of the source name and the record key (ADR 0013)."""
+    """The event id under scheme 1: a hash of the source name and the record key (ADR 0013)."""
     return f"substr(sha256({ql(source_name + '|')} || {key}), 1, 32)"
 
 
