@@ -91,7 +91,8 @@ ROW = st.fixed_dictionaries({
 @given(st.lists(ROW, min_size=1, max_size=4), st.one_of(st.just("clicks"), TEXT, TRICKY))
 def test_content_key_keeps_its_definition(eng, rows, source):
     """The clickstream's ``_ckey`` (key_plan) is, under id scheme 1, the sha256 of ADR 0061's ``to_json``
-    text of its typed values; under scheme 2 the md5 of the md5 of the source and the names, then the values (ADR 0063)."""
+    text of its typed values; under scheme 2 the md5 of the md5 of the source and the names, then
+    the values (ADR 0063)."""
     from percorso.engine.backend import quote_literal as ql
 
     kind = KINDS["clickstream"]

@@ -58,11 +58,11 @@ def _cost_channels_sql() -> list[str]:
     (ADR 0056: the built-in labels; a source's own ``channel.<label>`` entries are not known here,
     the next import of that source restates them, ``ingest_sql.restate_costs``), and the id of
     the key that name gives (``date:channel:campaign`` hashed with the source's name, as
-    ``percorso.ingest.plan.key_plan`` does under id scheme 1, the only one of a project with rows when
-    this runs, ADR 0063; a test holds them together). Two
-    stored rows that now share a key (``paid_search`` imported, then ``Paid Search`` for the
-    same day and campaign: the cost counted twice) are one: the later run's row stays (its first
-    line, as an import keeps it) and the other goes to the history, replaced by that run.
+    ``percorso.ingest.plan.key_plan`` does under id scheme 1: rows this finds predate migration
+    6, so they are keyed by scheme 1, ADR 0063; a test holds them together). Two stored rows
+    that now share a key (``paid_search`` imported, then ``Paid Search`` for the same day and
+    campaign: the cost counted twice) are one: the later run's row stays (its first line, as an
+    import keeps it) and the other goes to the history, replaced by that run.
 
     Why the labels as a joined table, not a ``CASE`` as migration 4: binding the ``CASE`` of every
     label where the key repeats it took 0.43 s of opening each new (empty) database.

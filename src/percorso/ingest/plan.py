@@ -282,7 +282,7 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         nat = "NULL::VARCHAR"
     if kind.key_from_content:
         fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
-        # the text of to_json([name, value, ...]) (ADR 0061), written value by value (ADR 0053)
+        # the key of the project's id scheme over the values as keys write them (content_key_sql)
         pairs = [(f, _key_text(f, sources[f][0], tz, False)) for f in fields]
         ckey = f"CASE WHEN ({nat}) IS NULL THEN {content_key_sql(scheme, source_name, pairs)} END"
         # every content row starts as the first copy (its key text is not stored: record_key);
@@ -302,7 +302,7 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     if scheme == 1:
         eid = event_id_expr(source_name, record_key(kind))
     else:  # a first copy's id is its content key itself: one hash a row
-        eid = _md5_id(source_name, "_key")
+        eid = f"md5({ql(source_name + '|')} || _key)"
         eid = f"coalesce({eid}, _ckey)" if kind.key_from_content else eid
     post = [("_event_id", eid)]
     return derived, post
@@ -313,10 +313,10 @@ def content_key_sql(scheme: int, source_name: str, pairs: list[tuple[str, str]])
 
     Scheme 2: ``md5(shape || to_json([value, ...]))``, where ``shape`` is
     ``md5(to_json([source, name, ...]))``, one constant per file (the engine folds it). md5 costs
-    half of sha256 here, and a text of the values alone keeps a clickstream row within two of
-    the hash's 64-byte blocks (the names and the source in it took a third, ADR 0063); naming the
-    source makes the key the event id of the content's first copy. The text is 32 hex digits then
-    ``[``: a copy's text has ``:`` there, a natural key's has its source name and ``|``.
+    about half of sha256 here (ADR 0063); naming the source makes the key the event id of the
+    content's first copy (no second hash); the names hashed once per file rather than in every
+    row's text keep a wide row's text, hashed in 64-byte blocks, shorter. The text is 32 hex
+    digits then ``[``: a copy's text has ``:`` there, a natural key's has its source name and ``|``.
     """
     if scheme == 1:  # the text of ADR 0061, written value by value (ADR 0053)
         return f"substr(sha256({S.json_pairs_text(pairs)}), 1, 32)"
@@ -332,10 +332,6 @@ def copy_id_sql(scheme: int, source_name: str, ckey: str, n: str) -> str:
     if scheme == 1:
         return event_id_expr(source_name, f"'c:' || {ckey} || ':' || {n}")
     return f"md5({ckey} || ':' || {n})"
-
-
-def _md5_id(source_name: str, key: str) -> str:
-    return f"md5({ql(source_name + '|')} || {key})"
 
 
 def record_key(kind: Kind, alias: str = "") -> str:
