@@ -183,6 +183,25 @@ def test_seq_orders_each_customers_touchpoints_by_time_then_event_id(proj, tmp_p
     assert [s.split(":")[1] for *_, s in five] == ["0", "0", "1", "1", "1"]
 
 
+def test_seq_of_events_of_one_time_follows_their_event_ids(proj, tmp_path: Path):
+    """A full build sorts a customer's rows by time and row (ADR 0064) and then puts the rows of one
+    time in the order of their event ids: ``seq`` is still the order of (time, event id), and each
+    block of one time is in one session (here 8 events of one second, then 2, then one more)."""
+    f = write_jsonl(tmp_path / "w.jsonl", [
+        *[seg(f"t{i}", "2025-03-05T10:00:00Z", anon="a1") for i in range(8)],
+        seg("u1", "2025-03-05T12:00:00Z", anon="a1"), seg("u2", "2025-03-05T12:00:00Z", anon="a1"),
+        seg("u3", "2025-03-05T12:10:00Z", anon="a1"),
+    ])
+    ingest(proj, "web", f)
+    assert run_build(proj).mode == "full"
+    by_row = [r[0] for r in _rows(proj, "SELECT event_id FROM events ORDER BY occurred_at, rowid")]
+    assert by_row[:8] != sorted(by_row[:8])           # the rows' order is not the ids' (else nothing is tested)
+    rows = _rows(proj, "SELECT event_id, occurred_at, seq, session_id FROM touchpoints")
+    ordered = sorted(rows, key=lambda r: (r[1], r[0]))
+    assert [r[2] for r in ordered] == list(range(1, 12))
+    assert [r[3].split(":")[1] for r in ordered] == ["0"] * 8 + ["1"] * 3
+
+
 def test_customer_no_is_the_number_of_the_id_and_no_reader_sees_it(proj, tmp_path: Path):
     """``touchpoints.customer_no`` (ADR 0062): the 12 hex digits of the customer id read as a number,
     in a full build and for the customers an incremental one adds; an export shows the fields alone."""

@@ -403,18 +403,22 @@ def write_touchpoints(
 def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows: ir.Table, rules: ChannelRules,
                     session_gap_minutes: int, stage_settings: Mapping[str, Any] | None, time_zone: str,
                     started: Callable[[], None] | None, columns: Columns = TOUCHPOINT_COLUMNS) -> int:
-    """:func:`write_touchpoints` in one part on DuckDB: the session numbers, the session firsts and
-    order ranks, then the wide rows (ADR 0054).
+    """:func:`write_touchpoints` in one part on DuckDB: the session numbers (their tied rows then
+    put in order), the session firsts and order ranks, then the wide rows (ADR 0054, 0064).
 
-    The last three statements' SQL (0.9 s of Ibis at any size, twice the old path's) is compiled
+    The other statements' SQL (0.9 s of Ibis at any size, twice the old path's) is compiled
     on a thread while the engine numbers the sessions, against the temporary tables' names
     chosen beforehand; ``started`` is called once it is (the next build's plan compiles on a
     thread too, one compile at a time: before, it made these wait)."""
     import threading
 
     from percorso.engine.backend import temp_name
+    from percorso.engine.build_sql import set_tied_positions
+    from percorso.engine.identity_keys_sql import customer_numbers
 
     numbers = _session_numbers(identified_events, session_gap_minutes)
+    # the numbers carry the customer's number alone: the wide rows take the id from the customers
+    customers = None if "customer_id" in numbers.columns else engine.table(customer_numbers(engine))
     names = [temp_name() for _ in range(3)]
     sql: dict[str, str] = {}
     failed: list[BaseException] = []
@@ -422,11 +426,12 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
     def compile_rest() -> None:
         try:
             s = ibis.table(numbers.schema(), name=names[0])
+            sql["ties"] = engine.compile(_tied_positions(rows, s))
             firsts, ranks = _numbered_firsts(rows, s, rules), _numbered_ranks(rows, s)
             sql["firsts"], sql["ranks"] = engine.compile(firsts), engine.compile(ranks)
             sql["rows"] = engine.compile(_numbered_rows(
                 rows, s, ibis.table(firsts.schema(), name=names[1]), ibis.table(ranks.schema(), name=names[2]),
-                rules, stage_settings, time_zone, columns))
+                rules, stage_settings, time_zone, columns, customers))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             failed.append(exc)
 
@@ -441,6 +446,7 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
             raise failed[0]
         if started is not None:
             started()
+        set_tied_positions(engine, names[0], sql["ties"])
         made.append(engine.temp_table(sql["firsts"], name=names[1]))
         made.append(engine.temp_table(sql["ranks"], name=names[2]))
         return engine.create_table(target, sql["rows"], uncompressed=TOUCHPOINTS_UNCOMPRESSED)
@@ -451,15 +457,51 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
 
 
 def _session_numbers(identified_events: ir.Table, session_gap_minutes: int) -> ir.Table:
-    """Per touchpoint event (``_r``): its customer, session number ``_sno`` and position ``_seq``,
-    nothing else (first step of a full build in one part).
+    """Per touchpoint event (``_r``): its customer key, session number ``_sno``, position ``_seq``
+    and whether another row of the customer has its time (``_tie``), nothing else (first step of a
+    full build in one part).
 
     Why so narrow: the session windows sort every row they carry; with the channel and order
     columns along (:func:`sessions_expr`) the two windows took 6.7 s at 10M events, with the
-    four keys 3.3 s (ADR 0054). The second step classifies the events as it reads them."""
+    four keys 3.3 s (ADR 0054); without the customer id (the number is the key) less again. The
+    second step classifies the events as it reads them.
+
+    Why by (time, ``_r``) and not (time, event id), the order :func:`_sessions` defines: a
+    32-character text in the sort key made the first window's sort three times an integer's
+    (ADR 0064). The two orders differ only among rows of one customer and one time, which
+    are one block of positions in both and one session (their gap is 0): the numbers of such
+    rows are put right afterwards (:func:`_tied_positions`), the others are already the same.
+    """
     k = touchpoint_events(identified_events.filter(identified_events.customer_id.notnull()))
-    k = k.select("_r", *_customer(k), "occurred_at", "event_id")
-    return _sessions(k, session_gap_minutes).select("_r", *_customer(k), "_sno", "_seq")
+    key = customer_key(k)
+    k = k.select("_r", key, "occurred_at")
+    w = ibis.window(group_by=k[key], order_by=[k.occurred_at, k._r])
+    prev, nxt = k.occurred_at.lag().over(w), k.occurred_at.lead().over(w)
+    gap = ibis.interval(minutes=session_gap_minutes)
+    k = k.mutate(_starts=(prev.isnull() | (k.occurred_at > prev + gap)).cast("int64"),
+                 _seq=ibis.row_number().over(w) + 1,
+                 _tie=prev.identical_to(k.occurred_at) | nxt.identical_to(k.occurred_at))
+    w2 = ibis.window(group_by=k[key], order_by=k._seq, rows=(None, 0))
+    return k.select("_r", key, _sno=k._starts.sum().over(w2) - 1, _seq=k._seq, _tie=k._tie)
+
+
+def _tied_positions(rows: ir.Table, numbers: ir.Table) -> ir.Table:
+    """Per tied row of ``numbers`` (:func:`_session_numbers`): its ``_sno`` and ``_seq`` in the order
+    of (time, event id).
+
+    A block of one customer's rows of one time holds the same positions in both orders, from
+    its smallest ``_seq``: the row with the block's ``q``-th event id (from 0) takes that one
+    plus ``q``. Its session is the block's first one, which is all of it (gap 0), except for
+    rows without a time: each of them after the first starts a session (the comparison with
+    the previous time is NULL), so their sessions count up as their positions do.
+    """
+    key = customer_key(numbers)
+    t = numbers.filter(numbers._tie).select("_r", key, "_sno", "_seq").inner_join(
+        rows.select("_r", "occurred_at", "event_id"), "_r")
+    block = ibis.window(group_by=[t[key], t.occurred_at])
+    q = ibis.row_number().over(ibis.window(group_by=[t[key], t.occurred_at], order_by=t.event_id))
+    return t.select("_r", _sno=t._sno.min().over(block) + t.occurred_at.isnull().ifelse(q, 0),
+                    _seq=t._seq.min().over(block) + q)
 
 
 def _numbered_firsts(rows: ir.Table, numbers: ir.Table, rules: ChannelRules) -> ir.Table:
@@ -476,15 +518,19 @@ def _numbered_ranks(rows: ir.Table, numbers: ir.Table) -> ir.Table:
 
 def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: ir.Table, rules: ChannelRules,
                    stage_settings: Mapping[str, Any] | None, time_zone: str,
-                   columns: Columns = TOUCHPOINT_COLUMNS) -> ir.Table:
+                   columns: Columns = TOUCHPOINT_COLUMNS, customers: ir.Table | None = None) -> ir.Table:
     """The ``touchpoints`` rows of the events of ``rows`` that have session ``numbers``
     (:func:`_session_numbers`), with their sessions' ``firsts`` and their orders' ``ranks``
     (materialised: a relation a statement reads twice, the engine materialises whole): the
     same rows as :func:`touchpoint_rows_expr` of :func:`sessions_expr`, the events classified
-    as they are joined."""
+    as they are joined. ``customers`` (``customer_id``, ``customer_no``): one row per customer,
+    where the numbers carry the number alone (the id is taken back from it)."""
     from percorso.events.schema import EVENT_COLUMN_NAMES
 
-    t = _classified(rows.select("_r", *EVENT_COLUMN_NAMES).inner_join(numbers, "_r"), rules)
+    t = rows.select("_r", *EVENT_COLUMN_NAMES).inner_join(numbers.drop("_tie"), "_r")
+    if customers is not None:
+        t = t.inner_join(customers, "customer_no")
+    t = _classified(t, rules)
     t = t.rename(_ch="channel", _rule="channel_rule")
     t = _with_firsts(t, firsts)
     t = t.left_join(ranks, "_r").drop("_r_right")

@@ -29,6 +29,13 @@ def fill_order_item_counts(engine: Engine, table: str = "orders") -> None:
     )
 
 
+def set_tied_positions(engine: Engine, numbers: str, ties_sql: str) -> None:
+    """Give the rows of temp table ``numbers`` that ``ties_sql`` lists (by ``_r``) its ``_sno`` and
+    ``_seq`` (:func:`percorso.build.touchpoints._tied_positions`: rows of one customer and one time)."""
+    engine.con.execute(f"""UPDATE {qi(numbers)} AS n SET _sno = f._sno, _seq = f._seq
+        FROM ({ties_sql}) AS f WHERE n._r = f._r""")
+
+
 def stage_gone(engine: Engine, table: str, scope_table: str) -> None:
     """Temp ``_build_gone(r)``: the rowids of the rows of ``table`` whose customer is in ``scope_table``.
 
