@@ -1,8 +1,8 @@
 """``percorso build`` as a user runs it: a fresh process (issue 15, ADR 0032).
 
-An incremental build runs engine SQL compiled once, so its process needs DuckDB, numpy (the
-identity solver) and pydantic (only for typer's parsing of the command line: the settings are
-checked without it, ADR 0065), not pyarrow, Ibis or pandas; nor phonenumbers and
+An incremental build runs engine SQL compiled once, so its process needs DuckDB and numpy (the
+identity solver), not pydantic (the settings are checked without it, ADR 0065, and the command
+line's plain values converted without it, ADR 0068), pyarrow, Ibis or pandas; nor phonenumbers and
 stdnum (the blocklist's hashes are kept), nor the journeys' model (no journey): each of those
 imported at a module's top again would add 0.02-0.5 s to every build (and nothing would fail).
 """
@@ -29,7 +29,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in ("pyarrow", "ibis", "pandas", "sqlglot", "scipy", "rich", "phonenumbers", "stdnum",
-                           "percorso.activation.model") if m in sys.modules)
+                           "pydantic", "percorso.activation.model") if m in sys.modules)
 print(json.dumps({"code": code, "heavy": heavy, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
 """
 
@@ -63,7 +63,7 @@ def test_an_incremental_build_process_loads_no_arrow_ibis_or_pandas(tmp_path: Pa
 
 def test_opening_a_project_and_building_need_no_pydantic(tmp_path: Path):
     """The settings are dataclasses checked by hand (ADR 0065): a process that opens a project
-    and builds (a notebook, a script) imports no pydantic (typer's command line does)."""
+    and builds (a notebook, a script) imports no pydantic."""
     root = _built_with_two_new_events(tmp_path)
     code = ("import sys\nfrom percorso import open_project\nfrom percorso.build import run_build\n"
             f"p = open_project({str(root)!r})\nmode = run_build(p).mode\np.close()\n"

@@ -13,8 +13,12 @@ import sys
 
 import typer
 
+from percorso.cli import coercion
 from percorso.cli.errors import PercorsoGroup, set_debug
 from percorso.errors import EXIT_CODES
+
+coercion.install()   # plain option values without pydantic (ADR 0068)
+
 
 def _new_app() -> typer.Typer:
     """The root group, without commands (:func:`app_for` adds them)."""
