@@ -96,6 +96,8 @@ class Who:   # which thread imports pandas
 
 
 sys.meta_path.insert(0, Who())
+import percorso.cli
+percorso.cli._end_now = sys.exit   # the process would end at once (ADR 0068): report first
 sys.argv = ["percorso", *sys.argv[1:]]
 try:
     runpy.run_module("percorso", run_name="__main__")

@@ -23,6 +23,8 @@ from percorso.project import init_project, open_project
 
 _RUN = """
 import json, os, runpy, sys
+import percorso.cli
+percorso.cli._end_now = sys.exit   # the process would end at once (ADR 0068): report first
 sys.argv = ["percorso", "build", "--project", sys.argv[1], "--format", "json"]
 try:
     runpy.run_module("percorso", run_name="__main__")

@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from percorso import process
 from percorso.cli import coercion
 from percorso.cli.errors import PercorsoGroup, set_debug
 from percorso.errors import EXIT_CODES
@@ -160,9 +161,33 @@ def main() -> None:
     if code is None:
         if command_of(argv) not in _LONG_RUNNING:
             gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
-        code = run_cli(argv)
+            process.ends_with_command()
+        try:
+            code = run_cli(argv)
+        finally:
+            if not process.kept():
+                process.goes_on()   # nothing was left to the end (a test calling main in its own process)
     gc.freeze()
+    if process.kept():
+        _end_now(code)
     sys.exit(code)
+
+
+def _end_now(code: int) -> None:
+    """End the process at once (ADR 0068): its databases are checkpointed and their connections
+    kept (:mod:`percorso.process`); the system frees their memory faster than a close, and the
+    interpreter's teardown (its exit handlers: logging's flush) has nothing of the command's
+    to do. The output is flushed first; a closed pipe (``| head``) is not an error of ours."""
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def run_cli(argv: list[str]) -> int:

@@ -27,6 +27,7 @@ from percorso.errors import (
     PercorsoError,
     disk_full_text,
 )
+from percorso.process import close_kept, ending, keep
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,6 +143,7 @@ class Engine:
             if self._threads:
                 config["threads"] = self._threads
             config.update(self._memory)   # [engine] memory_limit / temp_directory (spilling)
+            close_kept()   # a closed engine's connection left for the process's end (percorso.process)
             try:
                 self._con = duckdb.connect(self.path, read_only=self.read_only, config=config)
             except duckdb.IOException as exc:
@@ -230,6 +232,13 @@ class Engine:
             self._ibis = ibis.duckdb.from_connection(self.con)
         return self._ibis
 
+    def _spilled(self) -> bool:
+        """Whether DuckDB holds temporary files (spilled data), which only a close removes."""
+        try:
+            return bool(self._con.execute("SELECT count(*) FROM duckdb_temporary_files()").fetchall()[0][0])
+        except duckdb.Error:
+            return True
+
     def close(self) -> None:
         if self._con is not None and self._forked:
             self._con.close()
@@ -254,7 +263,8 @@ class Engine:
                                           "again", code="disk_full") from exc
                     raise DatabaseDamaged(f"the database {self.path} could not be saved "
                                           f"({str(exc).splitlines()[0][:200]}); {WHAT_TO_DO}") from exc
-            self._con.close()
+            if not (ending() and not self._spilled() and keep(self._con)):   # a command's: its end frees the memory
+                self._con.close()
         self._con = None
         self._ibis = None
 
