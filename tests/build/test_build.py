@@ -219,3 +219,28 @@ def test_customer_no_is_the_number_of_the_id_and_no_reader_sees_it(proj, tmp_pat
     assert all(n == int(cid[1:], 16) and len(cid) == 13 for cid, n in got)
     shown = with_details(proj.engine, proj.engine.table("touchpoints")).columns
     assert list(shown) == [c for c, _ in TOUCHPOINT_FIELDS]
+
+
+def test_campaign_is_the_utm_one_else_the_properties_campaign_else_campaign_name(proj, tmp_path: Path):
+    """``touchpoints.campaign`` (a full build reads the properties once per distinct text, ADR 0066):
+    the UTM campaign when the row has one, whatever its properties say; else the properties'
+    ``campaign`` when it is a string, else their ``campaign_name`` when it is one; else NULL. Two
+    rows share each properties text, one of them with a UTM campaign, so a text's value is not
+    taken for a row the UTM tag decides. An incremental build reads them per row: same values."""
+    url = "https://shop.it/?utm_source=news&utm_medium=email&utm_campaign=Spring"
+    props = [({"campaign": "Natale"}, "Natale"), ({"campaign_name": "Saldi"}, "Saldi"),
+             ({"campaign": 5, "campaign_name": "Cinque"}, "Cinque"), ({"campaign": None}, None),
+             ({"campaign": "Primo", "campaign_name": "Secondo"}, "Primo"), ({}, None)]
+    msgs, expected = [], {}
+    for i, (p, want) in enumerate(props):
+        msgs.append(seg(f"p{i}", f"2025-03-0{i + 1}T10:00:00Z", anon=f"a{i}", props=p))
+        msgs.append(seg(f"u{i}", f"2025-03-0{i + 1}T11:00:00Z", anon=f"a{i}", url=url, props=p))
+        expected |= {f"p{i}": want, f"u{i}": "spring"}
+    ingest(proj, "web", write_jsonl(tmp_path / "w.jsonl", msgs))
+    assert run_build(proj, full=True).mode == "full"
+    sql = "SELECT e.source_key, t.campaign FROM touchpoints t JOIN events e USING (event_id)"
+    assert dict(_rows(proj, sql)) == expected
+    ingest(proj, "web", write_jsonl(tmp_path / "w2.jsonl", [seg("n1", "2025-03-09T10:00:00Z", anon="a0",
+                                                                props={"campaign_name": "Dopo"})]))
+    assert run_build(proj).mode == "incremental"
+    assert dict(_rows(proj, sql)) == expected | {"n1": "Dopo"}
