@@ -110,3 +110,32 @@ def test_content_key_keeps_its_definition(eng, rows, source):
         derived, _ = P.key_plan(kind, sources, "Europe/Rome", source, set(), scheme=scheme)
         got = eng.con.execute(f"SELECT {dict(derived)['_ckey']}, {oracle} FROM t").fetchall()
         assert all(a == b and a is not None for a, b in got)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.none(), TEXT, TRICKY, st.from_regex(r"0*[0-9]{0,6}", fullmatch=True),
+                          st.from_regex(r"0+[0-9a-z ]{0,4}", fullmatch=True)), min_size=1, max_size=8))
+def test_identifier_text_keeps_its_definition(eng, values):
+    """``id_part_sql`` matches the digits pattern only for a value starting with 0 (ADR 0067): the same
+    text as the definition, which strips the leading zeros of every all-digit value."""
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT unnest(?::VARCHAR[]) AS v", [values])
+    defined = "CASE WHEN regexp_full_match(v, '[0-9]+') THEN coalesce(NULLIF(ltrim(v, '0'), ''), '0') ELSE v END"
+    got = eng.con.execute(f"SELECT v, {S.id_part_sql('v')}, {defined} FROM r").fetchall()
+    assert [(v, a) for v, a, _ in got] == [(v, b) for v, _, b in got]
+    assert len(got) == len(values)
+
+
+def test_plain_values_are_only_quoted(eng):
+    """The text of a time, number or boolean is quoted as ``to_json`` writes it, NULL as null (ADR 0067):
+    hand-picked edges (microseconds, year 1 and 9999, NaN, infinities, a negative zero)."""
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT * FROM (VALUES "
+                    "(strftime(TIMESTAMP '2025-03-30 02:30:00.000123', '%Y-%m-%dT%H:%M:%S.%f')), "
+                    "(strftime(TIMESTAMP '0001-01-01 00:00:00', '%Y-%m-%dT%H:%M:%S.%f')), "
+                    "(strftime(TIMESTAMP '9999-12-31 23:59:59.999999', '%Y-%m-%dT%H:%M:%S.%f')), "
+                    "(strftime('infinity'::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.%f')), "
+                    "(CAST('nan'::DOUBLE AS VARCHAR)), (CAST('-inf'::DOUBLE AS VARCHAR)), (CAST(-0.0 AS VARCHAR)), "
+                    "(CAST(1e300 AS VARCHAR)), (CAST(DATE '0001-01-01' - 1 AS VARCHAR)), (CAST(true AS VARCHAR)), "
+                    "(NULL)) v(v)")
+    rows = eng.con.execute(f"SELECT {S.json_value_text('v', True)}, {S.json_value_text('v')} FROM r").fetchall()
+    assert len(rows) == 11 and all(a == b for a, b in rows)
+    assert rows[0][0] == '"2025-03-30T02:30:00.000123"' and rows[-1][0] == "null"

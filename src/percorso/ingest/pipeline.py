@@ -645,7 +645,7 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     A = (lambda e: f"any_value({e})" if e != "NULL" else e) if agg else (lambda e: e)  # noqa: E731
     system = "app" if kind.name == "app" else kind.source_system
     e: dict[str, str] = {
-        "event_id": A("t._event_id"), "schema_version": str(SCHEMA_VERSION),
+        "event_id": A(P.event_id(kind, "t")), "schema_version": str(SCHEMA_VERSION),
         "occurred_at": "min(t.occurred_at)" if agg else "t.occurred_at",
         "received_at": A("t.received_at") if "received_at" in present else "now()::TIMESTAMP",
         "source_name": ql(source_name), "source_kind": ql(kind.name), "source_system": ql(system),
@@ -714,7 +714,7 @@ def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run
     exprs = [(c, x) for c, x in exprs if x != "NULL"]
     body = S.typed_body(typed, exprs, joins + url_join, group=agg)
     S.insert_dedup(eng, "events", "event_id", [c for c, _ in exprs], body, typed=typed, grouped=agg,
-                   distinct_keys=distinct_keys, key=P.record_key(kind))
+                   distinct_keys=distinct_keys, key=P.record_key(kind), event_id=P.event_id(kind))
     S.drop_temp(eng, "_ing_urls", "_ing_channels")
 
 

@@ -16,7 +16,7 @@ from percorso.ingest import reasons as R
 from percorso.ingest.kinds import Kind
 
 __all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "record_key", "ID_SCHEMES", "content_key_sql",
-           "copy_id_sql", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
+           "copy_id_sql", "event_id", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
 
 
 def norm_event(name: str) -> str:
@@ -284,7 +284,8 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
         # the key of the project's id scheme over the values as keys write them (content_key_sql)
         pairs = [(f, _key_text(f, sources[f][0], tz, False)) for f in fields]
-        ckey = f"CASE WHEN ({nat}) IS NULL THEN {content_key_sql(scheme, source_name, pairs)} END"
+        plain = frozenset(f for f in fields if sources[f][0] in PLAIN_KEY_TYPES)
+        ckey = f"CASE WHEN ({nat}) IS NULL THEN {content_key_sql(scheme, source_name, pairs, plain)} END"
         # every content row starts as the first copy (its key text is not stored: record_key);
         # the few repeated ones are renumbered later
         derived.append(("_key", nat))
@@ -301,14 +302,32 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         derived.append(("_okey", "concat_ws(':', " + ", ".join(okey) + ")"))
     if scheme == 1:
         eid = event_id_expr(source_name, record_key(kind))
-    else:  # a first copy's id is its content key itself: one hash a row
+    else:  # a first copy's id is its content key itself (event_id): NULL here, not a second copy of the key
         eid = f"md5({ql(source_name + '|')} || _key)"
-        eid = f"coalesce({eid}, _ckey)" if kind.key_from_content else eid
     post = [("_event_id", eid)]
     return derived, post
 
 
-def content_key_sql(scheme: int, source_name: str, pairs: list[tuple[str, str]]) -> str:
+def event_id(kind: Kind, alias: str = "") -> str:
+    """SQL of a typed row's event id: ``_event_id``, or for a kind keyed by content where that is
+    NULL (a content's first copy under id scheme 2, whose id is its content key), ``_ckey``.
+
+    Why not stored: the typed stage wrote the same 32 characters twice for every row of a file
+    without ids (``_ckey`` and ``_event_id``), ~0.5 s of a 10M-row import (ADR 0067). Under scheme
+    1 ``_event_id`` is never NULL (it hashes the record key), so the same expression serves both.
+    """
+    p = f"{alias}." if alias else ""
+    return f"coalesce({p}_event_id, {p}_ckey)" if kind.key_from_content else f"{p}_event_id"
+
+
+PLAIN_KEY_TYPES = ("ts", "date", "num", "int", "bool")
+"""Field types whose key text (:func:`_key_text`: a time's ``strftime``, a ``CAST`` to text) never
+holds a character JSON escapes: digits, ``-:.T+``, ``e``, ``inf``, ``nan``, ``infinity``, ``true``,
+a date's `` (BC)``."""
+
+
+def content_key_sql(scheme: int, source_name: str, pairs: list[tuple[str, str]],
+                    plain: frozenset[str] = frozenset()) -> str:
     """SQL of the content key of a row from its (field, key text) pairs, fields sorted (:data:`ID_SCHEMES`).
 
     Scheme 2: ``md5(shape || to_json([value, ...]))``, where ``shape`` is
@@ -317,12 +336,13 @@ def content_key_sql(scheme: int, source_name: str, pairs: list[tuple[str, str]])
     content's first copy (no second hash); the names hashed once per file rather than in every
     row's text keep a wide row's text, hashed in 64-byte blocks, shorter. The text is 32 hex
     digits then ``[``: a copy's text has ``:`` there, a natural key's has its source name and ``|``.
+    ``plain``: the fields whose text is only quoted (:data:`PLAIN_KEY_TYPES`), the same text.
     """
     if scheme == 1:  # the text of ADR 0061, written value by value (ADR 0053)
-        return f"substr(sha256({S.json_pairs_text(pairs)}), 1, 32)"
+        return f"substr(sha256({S.json_pairs_text(pairs, plain)}), 1, 32)"
     names = ", ".join(ql(n) for n, _ in pairs)
     shape = f"md5(CAST(to_json([{ql(source_name)}{', ' + names if names else ''}]) AS VARCHAR))"
-    return f"md5(concat({shape}, {S.json_values_text([v for _, v in pairs])}))"
+    return f"md5(concat({shape}, {S.json_values_text([v for _, v in pairs], tuple(n in plain for n, _ in pairs))}))"
 
 
 def copy_id_sql(scheme: int, source_name: str, ckey: str, n: str) -> str:
