@@ -108,6 +108,31 @@ def test_first_by_keeps_a_null_value(both: Any) -> None:
                 for r in got.itertuples()} == want
 
 
+def test_first_after(both: Any) -> None:
+    """Each left row with the values of its key's first right row after it (NULLs when none), as
+    the definition computes it in Python: random keys and positions, right rows that a left row
+    shares a position with (not after it), keys with no right row."""
+    duck, sp, put = both
+    rng = random.Random(5)
+    rows = [{"side": side, "key": rng.randint(0, 6), "pos": pos, "v": f"v{pos}"}
+            for pos in rng.sample(range(200), 90) for side in rng.choice([["L"], ["R"], ["L", "R"]])]
+    d, s = put(pd.DataFrame(rows))
+    lefts = [(r["key"], r["pos"]) for r in rows if r["side"] == "L"]
+    rights = [(r["key"], r["pos"], r["v"]) for r in rows if r["side"] == "R"]
+    want = set()
+    for key, pos in lefts:
+        after = sorted((p, v) for k, p, v in rights if k == key and p > pos)
+        want.add((key, pos, *(after[0] if after else (None, None))))
+    for con, t in ((duck, d), (sp, s)):
+        left = t.filter(t.side == "L").select("key", lp=t.pos)
+        right = t.filter(t.side == "R").select("key", rp=t.pos, v=t.v)
+        got = con.execute(dialect.first_after(left, right, "key", "lp", "rp"))
+        assert list(got.columns) == ["key", "lp", "rp", "v"]
+        assert {(int(r.key), int(r.lp), None if pd.isna(r.rp) else int(r.rp), None if pd.isna(r.v) else r.v)
+                for r in got.itertuples()} == want
+        assert len(got) == len(lefts)
+
+
 @pytest.mark.parametrize("zone", ["Europe/Rome", "America/New_York", "Pacific/Auckland"])
 def test_to_local_both_engines(both: Any, zone: str) -> None:
     """Wall time in ``zone`` around both DST changes of 2024, as zoneinfo computes it."""

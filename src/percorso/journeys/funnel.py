@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 from pydantic import Field, field_validator, model_validator
 
 from percorso.analysis.base import AnalysisResult, Runner
-from percorso.engine.dialect import epoch_seconds, first_by
+from percorso.engine.dialect import epoch_seconds, first_after, first_by
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check
 
@@ -140,25 +140,10 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
     window = ibis.interval(seconds=int(q.window.total_seconds()))
     # a journey of the customer scope is its customer: the id is put back at the end, not carried
     carried = [] if q.journey_is_customer else ["customer_id"]
-    first = ev.filter(_matches(ev.node, q.steps[0]))
-    chain = first.select("journey_id", *carried, s1=first.step, t1=first.occurred_at)
-    for i in range(2, n + 1):
-        cand = ev.filter(_matches(ev.node, q.steps[i - 1])).select(
-            "journey_id", _cs=ev.step, _ct=ev.occurred_at)
-        if q.order == "strict":
-            cond = [chain.journey_id == cand.journey_id, cand._cs == chain[f"s{i - 1}"] + 1]
-        else:
-            cond = [chain.journey_id == cand.journey_id,
-                    cand._cs > (chain["s1"] if q.order == "any" else chain[f"s{i - 1}"])]
-        cond.append(cand._ct <= chain.t1 + window)
-        if q.order == "any":
-            cond.append(chain[f"s{i - 1}"].notnull())
-        j = chain.left_join(cand, cond)
-        # the earliest matching touchpoint after the previous step keeps the most options open
-        # steps are numbered in time order, so the earliest step is also the earliest time
-        # (a plain min, much cheaper than an ordered arg_min); one chain row per entry: its
-        # columns are the group (all fixed by the entry), cheaper than carrying them by min()
-        chain = j.group_by(list(chain.columns)).aggregate(**{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
+    if q.order == "ordered":
+        chain = _ordered_chain(ev, q, carried, window)
+    else:
+        chain = _chain(ev, q, carried, window)
     reached = ibis.literal(1)
     for i in range(2, n + 1):
         done = chain[f"s{i}"].notnull()
@@ -181,6 +166,59 @@ def progress(engine: Any, q: FunnelQuery, ev: ir.Table | None = None) -> ir.Tabl
     best = best.select("journey_id", "s1", "customer_id", "t1", *(c for i in range(2, n + 1) for c in (f"s{i}", f"t{i}")),
                        "reached")
     return _with_breakdown(best, ev, q)
+
+
+def _ordered_chain(ev: ir.Table, q: FunnelQuery, carried: list[str], window: Any) -> ir.Table:
+    """:func:`_chain` of an ordered funnel, built from its last step back.
+
+    Each next step is the earliest one after the previous step within the window. Steps are
+    numbered in time order, so the earliest after a step is its *first* one after it: when that
+    one is past the window, every later one is too (or has no time, as it has). So each step's
+    touchpoint takes the chain that follows it (:func:`~percorso.engine.dialect.first_after`:
+    a purchase, then the cart before it, then the entry), and the steps past the entry's
+    window are cut afterwards. Why: one match per row as the engine merges each step's rows
+    in order, where the forward chain joined every entry with every later step and grouped
+    them to keep the earliest (:func:`percorso.engine.dialect.first_after` gives figures).
+    """
+    n = len(q.steps)
+
+    def step_rows(i: int) -> ir.Table:
+        r = ev.filter(_matches(ev.node, q.steps[i - 1]))
+        return r.select("journey_id", *(carried if i == 1 else []), **{f"s{i}": r.step, f"t{i}": r.occurred_at})
+
+    chain = step_rows(n)
+    for i in range(n - 1, 0, -1):
+        chain = first_after(step_rows(i), chain, "journey_id", f"s{i}", f"s{i + 1}")
+    # the times of a chain never decrease: a step past the window (or without a time) cuts the rest
+    end = chain.t1 + window
+    return chain.mutate(**{c: ibis.cases((chain[f"t{i}"] <= end, chain[c])) for i in range(2, n + 1)
+                           for c in (f"s{i}", f"t{i}")})
+
+
+def _chain(ev: ir.Table, q: FunnelQuery, carried: list[str], window: Any) -> ir.Table:
+    """One row per entry (a touchpoint of step 1): journey_id, the carried columns, s1, t1, …, sN,
+    tN, the steps it reached within the window (NULL from the first one it did not)."""
+    n = len(q.steps)
+    first = ev.filter(_matches(ev.node, q.steps[0]))
+    chain = first.select("journey_id", *carried, s1=first.step, t1=first.occurred_at)
+    for i in range(2, n + 1):
+        cand = ev.filter(_matches(ev.node, q.steps[i - 1])).select(
+            "journey_id", _cs=ev.step, _ct=ev.occurred_at)
+        if q.order == "strict":
+            cond = [chain.journey_id == cand.journey_id, cand._cs == chain[f"s{i - 1}"] + 1]
+        else:
+            cond = [chain.journey_id == cand.journey_id,
+                    cand._cs > (chain["s1"] if q.order == "any" else chain[f"s{i - 1}"])]
+        cond.append(cand._ct <= chain.t1 + window)
+        if q.order == "any":
+            cond.append(chain[f"s{i - 1}"].notnull())
+        j = chain.left_join(cand, cond)
+        # the earliest matching touchpoint after the previous step keeps the most options open
+        # steps are numbered in time order, so the earliest step is also the earliest time
+        # (a plain min, much cheaper than an ordered arg_min); one chain row per entry: its
+        # columns are the group (all fixed by the entry), cheaper than carrying them by min()
+        chain = j.group_by(list(chain.columns)).aggregate(**{f"s{i}": j._cs.min(), f"t{i}": j._ct.min()})
+    return chain
 
 
 def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery, window: Any) -> ir.Table:
