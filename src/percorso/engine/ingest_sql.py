@@ -892,11 +892,13 @@ def written_by_run(engine: Engine, target: str, run_ids: list[str]) -> dict[str,
     return {r: int(n) for r, n in rows}
 
 
-def good_written_by_file(engine: Engine, typed: str, target: str, key_col: str, run_ids: list[str]) -> dict[int, int]:
-    """File number → good source rows whose event (by ``_event_id``) that file's run wrote."""
+def good_written_by_file(engine: Engine, typed: str, target: str, key_col: str, run_ids: list[str],
+                         event_id: str = "t._event_id") -> dict[int, int]:
+    """File number → good source rows whose event (by ``event_id``, the SQL of a typed row's event
+    id over alias ``t``: ``percorso.ingest.plan.event_id``) that file's run wrote."""
     rows = engine.con.execute(
         f"SELECT t._file, count(*) FROM {qi(typed)} t JOIN (SELECT {qi(key_col)} AS k, ingest_run_id AS r "
-        f"FROM {qi(target)} WHERE list_contains(?, ingest_run_id)) w ON w.k = t._event_id "
+        f"FROM {qi(target)} WHERE list_contains(?, ingest_run_id)) w ON w.k = {event_id} "
         f"AND w.r = {per_file(run_ids, 't._file')} WHERE t._reason IS NULL GROUP BY 1", [run_ids]).fetchall()
     return {int(f): int(n) for f, n in rows}
 

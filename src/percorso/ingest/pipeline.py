@@ -494,7 +494,8 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
                                                                           run_ids)))
         written = S.written_by_run(eng, target, run_ids)
         # orders: the lines of the orders each file's run wrote; otherwise one event per good row
-        lines = S.good_written_by_file(eng, typed, target, key_col, run_ids) if kind.shape == "orders" else None
+        lines = (S.good_written_by_file(eng, typed, target, key_col, run_ids, P.event_id(kind, "t"))
+                 if kind.shape == "orders" else None)
         finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         for f, (rep, path) in enumerate(zip(reps, paths)):
             rep.events_written = written.get(rep.ingest_run_id, 0)
