@@ -137,3 +137,36 @@ def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_pa
     assert json.loads(last) == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1",
                                 "pandas_by": "percorso-imports"}, done.stderr
     assert json.loads("\n".join(answer)) == json.loads(cli(*line))
+
+
+def test_a_demo_that_goes_on_serving_closes_its_databases_and_collects_as_a_server(monkeypatch, tmp_path):
+    """``demo --serve`` starts as a command (larger young generation, connections left to the
+    exit) and turns into a server: by the time the server starts, the demo's connections are
+    closed, nothing waits for an exit, and the collector has CPython's threshold back."""
+    import gc
+
+    import percorso.cli as cli
+    import percorso.cli.remote as remote
+    import percorso.server.app as server_app
+    from percorso import process
+
+    seen = {}
+
+    def fake_serve(folder, host, port, login_link):
+        seen.update(ending=process.ending(), kept=process.kept(), threshold=gc.get_threshold()[0],
+                    project=(folder / "percorso.duckdb").exists())
+
+    monkeypatch.setattr(remote, "forward", lambda argv: None)
+    monkeypatch.setattr(server_app, "serve", fake_serve)
+    monkeypatch.setattr(cli, "_end_now", lambda code: pytest.fail("the demo's process was ended at once, not served"))
+    monkeypatch.setattr("sys.argv", ["percorso", "demo", "-n", "300", "--dir", str(tmp_path / "demo"), "--serve"])
+    before = gc.get_threshold()
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+        process.goes_on()
+    assert ended.value.code == 0
+    assert seen == {"ending": False, "kept": 0, "threshold": before[0], "project": True}

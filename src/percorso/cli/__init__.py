@@ -141,6 +141,16 @@ def __getattr__(name: str) -> typer.Typer:
 GC_YOUNG = 50_000
 #: Commands that keep running (a server): they keep CPython's collector settings.
 _LONG_RUNNING = ("serve",)
+#: CPython's young-generation threshold, restored by a command that turns into a server.
+_GC_YOUNG_DEFAULT = gc.get_threshold()[0]
+
+
+def goes_on_serving() -> None:
+    """This command's process turns into a server (``demo --serve``): it no longer ends with
+    the command, so closed connections are closed again (:func:`percorso.process.goes_on`) and
+    the collector gets CPython's young generation back, as ``serve`` has from the start."""
+    process.goes_on()
+    gc.set_threshold(_GC_YOUNG_DEFAULT, *gc.get_threshold()[1:])
 
 
 def main() -> None:

@@ -59,8 +59,10 @@ def register(app: typer.Typer) -> None:
             if activation:
                 print_activation_summary(activation)
         if serve:
+            from percorso.cli import goes_on_serving
             from percorso.server.app import serve as serve_project
 
+            goes_on_serving()
             sys.stdout.flush()
             serve_project(folder, host, port, login_link=True)
 
