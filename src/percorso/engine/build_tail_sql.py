@@ -58,15 +58,14 @@ _ALL_SOURCES = {TP_ALL: ("_build_touchpoints", "touchpoints"), RU_ALL: ("_build_
                 ORDERS_ALL: ("_build_orders", "orders")}
 #: Tables whose rows of a tail customer are replaced from ``t0`` on (the others: whole customers).
 CUT_TABLES = ("touchpoints", "orders", "record_updates")
-#: The stored rows of the tail customers each kept table holds: (stored table, columns read;
-#: ``_r`` is the row's rowid, for the delete). One definition: :func:`stage_carry` reads them,
-#: :func:`empty_inputs` takes their types.
-_TP_OLD = ("rowid AS _r, customer_id, occurred_at, {event_id} AS event_id, seq, source_system, channel, channel_rule, "
-           "online, order_id, stage")
+#: The stored rows of the tail customers each kept table holds: (stored table, columns read), each
+#: after ``_r`` (the row's rowid, for the delete) and ``customer_id`` (the probe's). One
+#: definition: :func:`stage_carry` reads them, :func:`empty_inputs` takes their types.
+_TP_OLD = "occurred_at, {event_id} AS event_id, seq, source_system, channel, channel_rule, online, order_id, stage"
 _KEPT: dict[str, tuple[str, str]] = {
     "_build_tp_old": ("touchpoints", _TP_OLD.format(event_id="event_id")),
-    "_build_ru_old": ("record_updates", "rowid AS _r, customer_id, occurred_at, event_id"),
-    "_build_orders_old": ("orders", "rowid AS _r, customer_id, occurred_at, is_return, revenue, store_id"),
+    "_build_ru_old": ("record_updates", "occurred_at, event_id"),
+    "_build_orders_old": ("orders", "occurred_at, is_return, revenue, store_id"),
 }
 _OLD = {table: name for name, (table, _) in _KEPT.items()}
 #: Per stored table of :data:`CUT_TABLES`, the rows of the scope's customers ``(r, customer_id)``:
@@ -125,9 +124,14 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
 def _probe(table: str, which: str) -> str:
     """SQL: ``(r, customer_id)`` of the rows of stored ``table`` whose customer is one of the
     ``_build_cut`` rows that match ``which``; ``touchpoints`` is probed by its integer
-    ``customer_no`` (ADR 0062: a hash probe of one integer, not of the compressed string id)."""
-    key = "customer_no" if table == "touchpoints" else "customer_id"
-    return f"SELECT rowid AS r, customer_id FROM {table} WHERE {key} IN (SELECT {key} FROM _build_cut WHERE {which})"
+    ``customer_no`` (ADR 0062: a hash probe of one integer, not of the compressed string id),
+    and the id is the ``_build_cut`` row's (ADR 0070: one number per customer, so the join
+    gives each row once): the stored id column, decompressed for every vector holding a
+    scope customer's row (nearly all of them), cost the probe two thirds of its time."""
+    if table == "touchpoints":
+        return f"""SELECT t.rowid AS r, c.customer_id FROM touchpoints t
+            JOIN (SELECT customer_no, customer_id FROM _build_cut WHERE {which}) c ON c.customer_no = t.customer_no"""
+    return f"SELECT rowid AS r, customer_id FROM {table} WHERE customer_id IN (SELECT customer_id FROM _build_cut WHERE {which})"
 
 
 def tail_count(engine: Engine) -> int:
@@ -195,12 +199,15 @@ def _mark_fast(engine: Engine) -> None:
 def _stored_rows(engine: Engine, target: str, columns: str | None = None) -> None:
     """Temp ``target`` (:data:`_KEPT`): its columns (or ``columns``) of the rows of its stored
     table whose customer is a slow tail customer (found by :func:`stage_cut`'s probe, then read
-    by rowid)."""
+    by rowid). The customer id is the probe's, not read again (ADR 0070: the stored id column
+    by rowid decompressed every vector holding a wanted row)."""
     table, kept = _KEPT[target]
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT r FROM {_ROWS[table]}
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_old_r AS SELECT r, customer_id FROM {_ROWS[table]}
         WHERE customer_id IN {_SLOW}""")
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT {columns or kept} FROM {table}
-        WHERE rowid IN (SELECT r FROM _build_old_r)""")
+    # the read by rowid alone in its subquery: a join on the rowid reads every row (see read_picked)
+    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {target} AS SELECT t._r, o.customer_id, t.* EXCLUDE (_r)
+        FROM (SELECT rowid AS _r, {columns or kept} FROM {table} WHERE rowid IN (SELECT r FROM _build_old_r)) t
+        JOIN _build_old_r o ON o.r = t._r""")
     engine.con.execute("DROP TABLE IF EXISTS _build_old_r")
 
 
@@ -414,7 +421,8 @@ def empty_inputs(engine: Engine) -> None:
     con = engine.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE {CARRY} ({_cols(CARRY_COLUMNS)})")
     for name, (table, columns) in _KEPT.items():   # the stored tables' own types, no rows
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM {table} LIMIT 0")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT rowid AS _r, customer_id, {columns} FROM {table} LIMIT 0""")
     state_cut = tuple((c, t) for c, t in STATE_COLUMNS if c == "customer_id" or c.startswith(("c_", "w_")))
     for name, cols in (("_build_picked_pre", "k UBIGINT, r BIGINT, customer_id VARCHAR"),
                        ("_build_fallback", "customer_id VARCHAR"), ("_build_state_cut", _cols(state_cut))):
