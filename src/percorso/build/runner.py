@@ -118,6 +118,9 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         Customer parts of a full build's touchpoints (ADR 0036); ``None`` sizes them from the
         engine's memory limit (:func:`build_parts`). The tables are the same for any value.
     """
+    from percorso.engine.imports_meanwhile import soon
+
+    soon("numpy")   # identity's solver: imported while the first statements run (ADR 0070)
     say = progress or (lambda _m: None)
     engine = project.engine
     started = datetime.now(UTC).replace(tzinfo=None)

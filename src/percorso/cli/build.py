@@ -28,6 +28,9 @@ def register(app: typer.Typer) -> None:
         CLV, personas e segmenti salvati (refreshes the stored value artefacts)."""
         one_blas_thread()   # the identity solver's integer arrays: no BLAS routine
         from percorso.build import run_build
+        from percorso.engine.imports_meanwhile import soon
+
+        soon("numpy")   # identity's solver: imported while the database opens (ADR 0070)
 
         from percorso.progress import StepProgress, show_progress
 
