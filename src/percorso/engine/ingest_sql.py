@@ -468,35 +468,122 @@ def wall_to_utc(ts: str, tz: str, pieces: ZonePieces | None) -> str:
 def build_typed(engine: Engine, out: str, stage: str, select: list[tuple[str, str]],
                 checks: list[tuple[str, str, str]], derived: list[tuple[str, str]],
                 post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = (),
-                lookups: list[tuple[str, str, str]] = ()) -> None:
+                lookups: list[tuple[str, str, str]] = (), stage_where: str | None = None) -> None:
     """Create temp table ``out``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     Materialised once: as a view, each later pass (counts, quarantine, insert) typed the rows
-    again and the import took ~40% more CPU on 1M-row Parquet files.
+    again and the import took ~40% more CPU on 1M-row Parquet files. The rows and columns are
+    those of :func:`typed_select` (``stage_where``: only the rows it keeps).
+    """
+    # every reader of the typed rows groups, joins or orders them by (_file, _line): their order in
+    # the table means nothing, and keeping it made the statement wait on its slowest thread
+    with engine.unordered_writes():
+        engine.con.execute(f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS "
+                           + typed_select(stage, select, checks, derived, post, pre, lookups, stage_where=stage_where))
+
+
+def typed_select(stage: str, select: list[tuple[str, str]], checks: list[tuple[str, str, str]],
+                 derived: list[tuple[str, str]], post: list[tuple[str, str]] = (), pre: list[tuple[str, str]] = (),
+                 lookups: list[tuple[str, str, str]] = (), *, messages: bool = True, where: str | None = None,
+                 stage_where: str | None = None) -> str:
+    """SQL of the typed rows of ``stage``: ``_line``, ``_file``, typed columns, derived columns, first failing check.
 
     ``select`` is (column, SQL expr over the stage); ``derived`` (column, SQL expr over the
     typed columns); ``post`` (column, SQL expr over the derived ones: the event id of the key); ``checks`` (reason code, failing condition, message expression),
-    evaluated in order, the first that fails gives ``_reason`` and ``_message``; ``pre``
+    evaluated in order, the first that fails gives ``_reason`` and ``_message`` (``messages``
+    False: ``_reason`` only, for a reader of the good rows); ``pre``
     (column, SQL expr over the stage) are computed once per row before ``select`` reads them
     (:meth:`JsonPaths.columns`); ``lookups`` (table, alias, SQL key over the typed columns) are
     joined to the typed columns (``LEFT JOIN table alias ON alias.k = key``, ``k`` unique) for
-    the derived ones to read (:func:`lookup_event_type`).
+    the derived ones to read (:func:`lookup_event_type`); ``where`` (SQL over the typed columns)
+    keeps only the rows it holds for, before the derived ones are computed; ``stage_where`` (SQL over
+    the stage's row, ``pre`` columns included), before the typed ones are.
     """
     source = _with_pre(stage, pre)
+    if stage_where:
+        source = f"(SELECT * FROM {source} s WHERE {stage_where})"
     joins = "".join(f" LEFT JOIN {qi(tab)} {qi(al)} ON {qi(al)}.k = {key}" for tab, al, key in lookups)
     inner = ", ".join(f"{e} AS {qi(n)}" for n, e in select)
     mid = ", ".join(f"{e} AS {qi(n)}" for n, e in derived) or "NULL AS _nothing"
     last = ", ".join(f"{e} AS {qi(n)}" for n, e in post) or "NULL AS _nothing2"
     reason = ("CASE " + " ".join(f"WHEN {c} THEN {ql(code)}" for code, c, _ in checks) + " END") if checks else "NULL"
     message = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for _, c, m in checks) + " END") if checks else "NULL"
-    # every reader of the typed rows groups, joins or orders them by (_file, _line): their order in
-    # the table means nothing, and keeping it made the statement wait on its slowest thread
-    with engine.unordered_writes():
-        engine.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {qi(out)} AS SELECT *, {reason} AS _reason, {message} AS _message FROM "
-            f"(SELECT *, {last} FROM (SELECT t1.*, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} "
-            f"FROM {source} s) t1{joins}) t2) t3"
-        )
+    # (the filter below the derived columns: the key of a row it drops is never computed)
+    kept = f" WHERE {where}" if where else ""
+    typed = (f"SELECT t1.*, {mid} FROM (SELECT s._line AS _line, s._file AS _file, {inner} FROM {source} s) "
+             f"t1{joins}{kept}")
+    return (f"SELECT *, {reason} AS _reason{f', {message} AS _message' if messages else ''} FROM "
+            f"(SELECT *, {last} FROM ({typed}) t2) t3")
+
+
+CHECKED = "_ing_checked"
+"""Temp table of :func:`checked_pass`: what a first import needs of its rows besides the rows."""
+CHECKED_SETS = {"rows": "_reason", "names": "_nm", "channels": "_ch", "urls": "_url", "repeats": "_h"}
+"""Kinds of :data:`CHECKED` rows (``kind``), by the column each is grouped by: ``rows`` one per file
+and its good rows (``n``) and one per bad row (``_line``, ``_reason``, ``_message``); ``names`` the
+good rows of each generic event name (``_nm``) per file; ``channels`` and ``urls`` the distinct
+channel labels (``_ch``) and page URLs with a query string (``_url``) of the good rows; ``repeats``
+the content hashes (``_h``) that more than one good row has."""
+
+
+def checked_pass(engine: Engine, rows: str, *, generic_type: str | None, channel: bool, url: bool,
+                 content_hash: str | None) -> None:
+    """Temp table :data:`CHECKED` from the typed rows ``rows`` (SQL, :func:`typed_select` without the
+    key), in one grouped pass (:data:`CHECKED_SETS`).
+
+    Why: a first import inserts its rows straight from the typed select (ADR 0072); what the
+    other readers of the typed table took from it (the file counts, the quarantine, the generic
+    names, the channel and URL maps, the candidates for renumbering) is grouped here instead,
+    without the content key, whose hash is most of the typing's cost. ``content_hash``: SQL of a
+    hash that rows with the same content key share (``percorso.ingest.plan.content_hash``); the
+    rows it repeats on are the only ones that may be copies.
+    """
+    parts = {"_nm": f"CASE WHEN _reason IS NULL AND _evt = {ql(generic_type)} THEN event_name END" if generic_type
+                    else None,
+             "_ch": "CASE WHEN _reason IS NULL THEN channel END" if channel else None,
+             "_url": "CASE WHEN _reason IS NULL AND contains(page_url, '=') THEN page_url END" if url else None,
+             "_h": f"CASE WHEN _reason IS NULL THEN {content_hash} END" if content_hash else None}
+    sets = {"rows": "_file, _reason, _bl, _bm", "names": "_file, _nm", "channels": "_ch", "urls": "_url",
+            "repeats": "_h"}
+    used = [k for k, col in CHECKED_SETS.items() if k == "rows" or parts[col] is not None]
+    cols = [CHECKED_SETS[k] for k in used]
+    # GROUPING(cols): a bit per column, the first the highest, set where the row's set does not group by it
+    mask = {k: sum(1 << (len(cols) - 1 - i) for i, c in enumerate(cols) if c != CHECKED_SETS[k]) for k in used}
+    kind = ("CASE GROUPING(" + ", ".join(cols) + ") " + " ".join(f"WHEN {m} THEN {ql(k)}" for k, m in mask.items())
+            + " END")
+    values = ", ".join(f"{e} AS {n}" for n, e in parts.items() if e)
+    out = ", ".join(n if e else f"NULL::{'UBIGINT' if n == '_h' else 'VARCHAR'} AS {n}" for n, e in parts.items())
+    engine.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS SELECT * FROM (SELECT {kind} AS kind, _file, _reason, "
+        f"_bl AS _line, _bm AS _message, {out}, count(*) AS n FROM (SELECT _file, _reason, "
+        f"CASE WHEN _reason IS NOT NULL THEN _line END AS _bl, CASE WHEN _reason IS NOT NULL THEN _message END AS _bm, "
+        f"{values} FROM ({rows}) r) c GROUP BY GROUPING SETS ({', '.join(f'({sets[k]})' for k in used)})) "
+        f"WHERE CASE kind WHEN 'rows' THEN true WHEN 'repeats' THEN _h IS NOT NULL AND n > 1 "
+        f"ELSE coalesce(_nm, _ch, _url) IS NOT NULL END")
+
+
+def checked_rows(kind: str) -> str:
+    """SQL (a parenthesised FROM item) of the :data:`CHECKED` rows of one kind of :data:`CHECKED_SETS`."""
+    return f"(SELECT * FROM {CHECKED} WHERE kind = {ql(kind)})"
+
+
+def checked_counts(engine: Engine) -> dict[int, tuple[int, int]]:
+    """File number → (good rows, bad rows), from :data:`CHECKED` (as :func:`file_counts` from the typed table)."""
+    rows = engine.con.execute(
+        f"SELECT _file, coalesce(sum(n) FILTER (_reason IS NULL), 0), coalesce(sum(n) FILTER (_reason IS NOT NULL), 0) "
+        f"FROM {checked_rows('rows')} GROUP BY _file").fetchall()
+    return {int(f): (int(g), int(b)) for f, g, b in rows}
+
+
+def checked_generic_names(engine: Engine) -> dict[int, dict[str, int]]:
+    """File number → {generic event name: good rows}, most rows first, from :data:`CHECKED`
+    (as :func:`generic_names` from the typed table)."""
+    rows = engine.con.execute(
+        f"SELECT _file, _nm, n FROM {checked_rows('names')} ORDER BY _file, n DESC, _nm").fetchall()
+    out: dict[int, dict[str, int]] = {}
+    for f, name, n in rows:
+        out.setdefault(int(f), {})[name] = int(n)
+    return out
 
 
 def id_scheme(engine: Engine) -> int:
@@ -610,16 +697,18 @@ def channel_name_sql(looked_up: str, label: str, *, unnamed_kept: bool = False) 
     return f"nullif(coalesce({looked_up}, trim({label})), '')"
 
 
-def channel_map(engine: Engine, typed: str, name: str, labels: dict[str, str]) -> None:
+def channel_map(engine: Engine, typed: str, name: str, labels: dict[str, str], values: str | None = None) -> None:
     """Temp table ``name`` (raw, channel): the channel of each *distinct* label of the good rows'
     ``channel`` (a clickstream's own channel column, :func:`channel_name_sql`). Joined back
     by value in the events insert, as the page URLs are: a file repeats a handful of labels over
-    millions of rows."""
+    millions of rows. ``values``: SQL of those labels (``raw``, not NULL) when they are not read
+    from the typed table (a first import's :data:`CHECKED`)."""
     channel_label_table(engine, labels)
+    values = values or f"SELECT channel AS raw FROM {qi(typed)} WHERE _reason IS NULL AND channel IS NOT NULL"
     engine.con.execute(
         f"CREATE OR REPLACE TEMP TABLE {qi(name)} AS SELECT d.raw, {channel_name_sql('l.channel_name', 'd.raw')} "
-        f"AS channel FROM (SELECT DISTINCT channel AS raw FROM {qi(typed)} WHERE _reason IS NULL "
-        f"AND channel IS NOT NULL) d LEFT JOIN {CHANNEL_LABELS_TABLE} l ON l.k = {name_key_sql('d.raw')}")
+        f"AS channel FROM (SELECT DISTINCT raw FROM ({values}) v) d "
+        f"LEFT JOIN {CHANNEL_LABELS_TABLE} l ON l.k = {name_key_sql('d.raw')}")
     engine.con.execute(f"DROP TABLE {CHANNEL_LABELS_TABLE}")
 
 
@@ -730,19 +819,22 @@ def click_id_exprs(url: str) -> tuple[str, str]:
 
 
 def quarantine_insert(engine: Engine, typed: str, stage: str, raw_expr: str, *, source_name: str,
-                      source_kind: str, files: list[str], run_ids: list[str]) -> None:
+                      source_kind: str, files: list[str], run_ids: list[str], rows: str | None = None) -> None:
     """Copy the bad rows of ``typed`` to ``quarantine`` (skipping ones already there).
 
     The raw text is rebuilt from the stage (alias ``s``) for the bad rows only; ``files`` and
-    ``run_ids`` are indexed by the rows' ``_file``.
+    ``run_ids`` are indexed by the rows' ``_file``. ``rows``: a FROM item of the rows
+    (``_file``, ``_line``, ``_reason``, ``_message``) in place of the table (a first import's
+    :data:`CHECKED`).
     """
     con = engine.con
-    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(typed)} WHERE _reason IS NOT NULL LIMIT 1)").fetchall()[0][0]:
+    frm = rows or qi(typed)
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {frm} WHERE _reason IS NOT NULL LIMIT 1)").fetchone()[0]:
         return
     con.execute(
         f"INSERT INTO quarantine SELECT ?, ?, b._fname, b._line, b._reason, b._message, b._raw, b._run, "
         f"now()::TIMESTAMP FROM (SELECT t._line, t._reason, t._message, {raw_expr} AS _raw, "
-        f"{per_file(files, 't._file')} AS _fname, {per_file(run_ids, 't._file')} AS _run FROM {qi(typed)} t "
+        f"{per_file(files, 't._file')} AS _fname, {per_file(run_ids, 't._file')} AS _run FROM {frm} t "
         f"JOIN {qi(stage)} s ON s._line = t._line AND s._file = t._file WHERE t._reason IS NOT NULL) b "
         f"WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_name = ? AND q.source_file = b._fname "
         f"AND q.source_line = b._line AND q.reason_code = b._reason AND q.raw_text IS NOT DISTINCT FROM b._raw)",
@@ -872,16 +964,24 @@ def restate_costs(engine: Engine, body: str, cols: list[str], *, relabel: bool =
     return n
 
 
-def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool) -> str:
+def typed_body(typed: str, exprs: list[tuple[str, str]], joins: list[tuple[str, str, str]], *, group: bool,
+               rows: str | None = None) -> str:
     """SELECT over the good rows of ``typed`` (alias ``t``) with identifier maps joined (by raw value).
 
     Grouped bodies have one row per key and file (an order split over two files is written
-    once, by the first); every body carries ``_file`` for :func:`insert_dedup`.
+    once, by the first); every body carries ``_file`` for :func:`insert_dedup`. ``rows``: SQL of
+    the typed rows in place of the table (:func:`typed_select`, a first import's, ADR 0072).
     """
     sel = ", ".join(f"{e} AS {qi(n)}" for n, e in exprs)
-    frm = f"{qi(typed)} t " + " ".join(f"LEFT JOIN {qi(m)} {a} ON {a}.raw = t.{qi(c)}" for m, c, a in joins)
+    frm = (f"({rows}) t " if rows else f"{qi(typed)} t ") + " ".join(
+        f"LEFT JOIN {qi(m)} {a} ON {a}.raw = t.{qi(c)}" for m, c, a in joins)
     return (f"SELECT {sel}, t._file AS _file FROM {frm} WHERE t._reason IS NULL"
             + (" GROUP BY t._file, t._key" if group else ""))
+
+
+def is_empty(engine: Engine, table: str) -> bool:
+    """Whether ``table`` holds no row (one row read at most)."""
+    return not engine.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(table)} LIMIT 1)").fetchall()[0][0]
 
 
 def written_by_run(engine: Engine, target: str, run_ids: list[str]) -> dict[str, int]:

@@ -454,22 +454,31 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")},
                                        values=given, scheme=scheme)
         step("typing and checking")
-        S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post,
-                      pre=jpaths.columns() if jpaths is not None else [], lookups=lookups)
+        pre = jpaths.columns() if jpaths is not None else []
+        copy_id = lambda k, n: P.copy_id_sql(scheme, source_name, k, n)  # noqa: E731
+        straight = checked = None   # a first import: the SQL of the rows the insert reads straight (ADR 0072)
         by_content = 0  # good rows keyed by their content
-        if any(n == "_ckey" for n, _ in key_derived):
-            by_content = S.number_content_keys(eng, typed, lambda k, n: P.copy_id_sql(scheme, source_name, k, n))
+        if _first_import(eng, kind, sources, len(reps)):
+            straight = _first_import_typed(eng, kind, sources, tz, typed, stage, select, checks, derived,
+                                           key_derived, post, pre, lookups, copy_id)
+            checked = S.checked_rows("rows")
+        else:
+            S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post, pre=pre, lookups=lookups)
+            if any(n == "_ckey" for n, _ in key_derived):
+                by_content = S.number_content_keys(eng, typed, copy_id)
         if kind.shape == "orders":
             S.quarantine_whole_orders(eng, typed, R.INCOMPLETE_ORDER)
         S.quarantine_insert(eng, typed, stage, raw_expr, source_name=source_name, source_kind=kind.name,
-                            files=names, run_ids=run_ids)
-        counts = S.file_counts(eng, typed)
+                            files=names, run_ids=run_ids, rows=checked)
+        counts = S.checked_counts(eng) if straight else S.file_counts(eng, typed)
         good = [counts.get(f, (0, 0))[0] for f in range(len(reps))]
         for f, rep in enumerate(reps):
             rep.quarantined = counts.get(f, (0, 0))[1] + (rejected if f == 0 else 0)
             rep.rows_read = good[f] + rep.quarantined
         if kind.fallback_event_type:   # a clickstream's own names (catalog, cart): said, with how to map them
-            for f, names_ in S.generic_names(eng, typed, kind.fallback_event_type).items():
+            generic = (S.checked_generic_names(eng) if straight
+                       else S.generic_names(eng, typed, kind.fallback_event_type))
+            for f, names_ in generic.items():
                 reps[f].generic_event_names = names_
         joins = _identifier_maps(project, eng, typed, sources, reps)
         step("writing")
@@ -480,8 +489,9 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             target, key_col = "campaign_costs", "cost_id"
         else:
             # one file keyed by content alone: its copies are numbered, so its keys are distinct
-            distinct = len(reps) == 1 and kind.shape != "orders" and by_content == good[0]
-            _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids, distinct_keys=distinct)
+            distinct = straight is not None or (len(reps) == 1 and kind.shape != "orders" and by_content == good[0])
+            _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids, distinct_keys=distinct,
+                          rows=straight)
             if kind.shape == "profiles":
                 _write_profiles(eng, typed, sources, joins, source_name)
             target, key_col = "events", "event_id"
@@ -505,8 +515,53 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             S.insert_run(eng, _run_row(rep, path, started, finished))
         for name in joins:
             eng.unregister(name[0])
-        S.drop_temp(eng, typed, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr", stage + "_rejscan")
+        S.drop_temp(eng, typed, S.CHECKED, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr",
+                    stage + "_rejscan")
     return reps
+
+
+FIRST_IMPORT_STRAIGHT = True
+"""A first import inserts straight from the typed rows (:func:`_first_import`); tests turn it off to
+compare both ways."""
+
+
+def _first_import(eng: Any, kind: Kind, sources: dict, files: int) -> bool:
+    """Whether this batch is imported without a typed table (ADR 0072): one file of rows keyed by
+    their content alone (no id column, no contact data to hash) into an empty ``events``.
+
+    Why only then: with nothing stored there is nothing to compare a row with, and within one
+    file every row's key is distinct once its copies are numbered, so the insert needs no key of
+    a row before it runs but those of the few rows that may be copies (:func:`_first_import_typed`).
+    A re-import, a batch of files, natural keys, orders and contact data keep the typed table.
+    """
+    return (FIRST_IMPORT_STRAIGHT and files == 1 and kind.shape == "rows" and kind.key_from_content
+            and "key" not in sources and not any(k in sources for k in _PII) and S.is_empty(eng, "events"))
+
+
+def _first_import_typed(eng, kind, sources, tz, typed, stage, select, checks, derived,  # noqa: ANN001
+                        key_derived, post, pre, lookups, copy_id) -> str:
+    """The readers of a first import's typed rows served without the typed table; returns the SQL
+    of the rows the insert reads straight (:func:`percorso.engine.ingest_sql.typed_select`).
+
+    One grouped pass over the typed rows without their key (``ingest_sql.checked_pass``) gives the
+    file counts, the bad rows, the generic names, the channel and URL maps and the content hashes
+    that repeat. The rows with such a hash (every copy of a content, and a few others) are typed
+    with their key into ``typed`` and numbered there as before; the insert reads them from it and
+    every other good row straight from the file.
+    """
+    chash = P.content_hash(sources, tz)
+    S.checked_pass(eng, S.typed_select(stage, select, checks, derived, pre=pre, lookups=lookups),
+                   generic_type=kind.fallback_event_type, channel="channel" in sources and not (
+                       kind.channel or kind.channel_by_type), url="page_url" in sources, content_hash=chash)
+    repeated = f"SELECT _h FROM {S.checked_rows('repeats')} r"
+    # the same hash over the stage's row (the typed values' own SQL: the other rows are never typed)
+    # and over the straight select's typed columns (filtered before their key is computed)
+    S.build_typed(eng, typed, stage, select, checks, derived + key_derived, post, pre=pre, lookups=lookups,
+                  stage_where=f"{P.content_hash(sources, tz, dict(select))} IN ({repeated})")
+    S.number_content_keys(eng, typed, copy_id)
+    over_typed = P.content_hash(sources, tz, {f: f"t1.{qi(f)}" for f in sources})
+    return S.typed_select(stage, select, checks, derived + key_derived, post, pre=pre, lookups=lookups,
+                          messages=False, where=f"{over_typed} NOT IN ({repeated})")
 
 
 def _sources(kind: Kind, src: Any, cols: list[str], json_lines: bool, eng: Any, stage: str) -> dict:
@@ -700,20 +755,27 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
 
 
 def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids,  # noqa: ANN001
-                  distinct_keys: bool = False) -> None:
+                  distinct_keys: bool = False, rows: str | None = None) -> None:
+    """Insert the events of the good typed rows. ``rows``: a first import's (ADR 0072), the SQL of
+    the rows read straight, besides those of ``typed`` (the candidates for renumbering); the URL
+    and channel maps are then built from ``ingest_sql.CHECKED``."""
     agg = kind.shape == "orders"
     exprs = _event_exprs(kind, src, sources, joins, source_name, names, run_ids, agg)
     url_join = []
     if "page_url" in sources:
-        eng.run(f"CREATE OR REPLACE TEMP TABLE _ing_urls AS {P.url_map_sql(typed)}")
+        urls = f"SELECT _url AS page_url FROM {S.checked_rows('urls')} c" if rows else None
+        eng.run(f"CREATE OR REPLACE TEMP TABLE _ing_urls AS {P.url_map_sql(typed, urls)}")
         url_join = [("_ing_urls", "page_url", "u")]
     if "channel" in sources and not (kind.channel or kind.channel_by_type):
-        S.channel_map(eng, typed, "_ing_channels", channel_label_table(src))
+        labels = f"SELECT _ch AS raw FROM {S.checked_rows('channels')} c" if rows else None
+        S.channel_map(eng, typed, "_ing_channels", channel_label_table(src), values=labels)
         url_join.append(("_ing_channels", "channel", "ch"))
     # the columns this source gives no value are left to the table (NULL): appending ~27 NULL
     # columns a clickstream does not have cost ~4-7 of the insert's ~25-33 CPU s at 10M rows (ADR 0053)
     exprs = [(c, x) for c, x in exprs if x != "NULL"]
     body = S.typed_body(typed, exprs, joins + url_join, group=agg)
+    if rows:
+        body = f"{S.typed_body(typed, exprs, joins + url_join, group=False, rows=rows)} UNION ALL {body}"
     S.insert_dedup(eng, "events", "event_id", [c for c, _ in exprs], body, typed=typed, grouped=agg,
                    distinct_keys=distinct_keys, key=P.record_key(kind), event_id=P.event_id(kind))
     S.drop_temp(eng, "_ing_urls", "_ing_channels")

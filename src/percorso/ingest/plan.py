@@ -281,7 +281,7 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     else:
         nat = "NULL::VARCHAR"
     if kind.key_from_content:
-        fields = sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
+        fields = _content_fields(sources)
         # the key of the project's id scheme over the values as keys write them (content_key_sql)
         pairs = [(f, _key_text(f, sources[f][0], tz, False)) for f in fields]
         plain = frozenset(f for f in fields if sources[f][0] in PLAIN_KEY_TYPES)
@@ -306,6 +306,28 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         eid = f"md5({ql(source_name + '|')} || _key)"
     post = [("_event_id", eid)]
     return derived, post
+
+
+def _content_fields(sources: dict[str, tuple[str, tuple[str, Any]]]) -> list[str]:
+    """The fields a content key is made of, sorted (:data:`CONTENT_SKIP` left out)."""
+    return sorted(f for f in sources if f not in CONTENT_SKIP and not f.startswith("_"))
+
+
+def content_hash(sources: dict[str, tuple[str, tuple[str, Any]]], tz: str, values: dict[str, str] | None = None) -> str:
+    """SQL of a 64-bit hash that every row with the same content key (:func:`key_plan`) has: the
+    hash of the key's texts, a time's instant itself in place of its text.
+
+    Why: a first import finds the rows that may be copies (``ingest_sql.checked_pass``) without
+    the content key, whose md5 and JSON text are most of the typing's cost (ADR 0072). Equal keys
+    mean equal texts, hence equal hashes (a superset: a hash shared by different contents only
+    adds candidates). A time's text (``strftime`` to the microsecond, ~0.5 s at 10M rows) is
+    left out for its instant: two different instants never write the same text. ``values``: the SQL
+    of each field's typed value where it is not the typed column (its expression over the stage).
+    """
+    values = values or {}
+    texts = [values.get(f, qi(f)) if sources[f][0] == "ts" else _key_text(f, sources[f][0], tz, False, values.get(f))
+             for f in _content_fields(sources)]
+    return f"hash({', '.join(texts)})" if texts else "hash(NULL)"
 
 
 def event_id(kind: Kind, alias: str = "") -> str:
@@ -379,12 +401,14 @@ def segment_time_expr() -> str:
 URL_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id_type", "click_id")
 
 
-def url_map_sql(typed: str) -> str:
+def url_map_sql(typed: str, values: str | None = None) -> str:
     """The UTM and click-id values of each *distinct* page URL with a query string.
 
     Why a map: parsing takes seven regular expressions per URL, and a file repeats the same
     landing URLs many times; parsing the distinct ones and joining them back by value costs a
     fraction of parsing every row (URLs without ``=`` have nothing to parse and are skipped).
+    ``values``: SQL of those URLs (``page_url``) when they are not read from the typed table (a
+    first import's ``ingest_sql.CHECKED``).
     """
     url = "raw"
     cols = []
@@ -393,8 +417,8 @@ def url_map_sql(typed: str) -> str:
         cols.append(f"{'lower(' + parsed + ')' if p in ('utm_source', 'utm_medium', 'utm_campaign') else parsed} AS {p}")
     ctype, cval = click_id_exprs(url)
     cols += [f"{ctype} AS click_id_type", f"{cval} AS click_id"]
-    return (f"SELECT raw, {', '.join(cols)} FROM (SELECT DISTINCT page_url AS raw FROM {qi(typed)} "
-            f"WHERE _reason IS NULL AND contains(page_url, '=')) d")
+    values = values or f"SELECT page_url FROM {qi(typed)} WHERE _reason IS NULL AND contains(page_url, '=')"
+    return f"SELECT raw, {', '.join(cols)} FROM (SELECT DISTINCT page_url AS raw FROM ({values}) v) d"
 
 
 def url_exprs(present: set[str], parsed: str | None) -> dict[str, str]:
