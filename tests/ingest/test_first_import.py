@@ -162,3 +162,19 @@ def test_the_copies_are_numbered_in_line_order(tmp_path, monkeypatch):
     assert [k.rsplit(":", 1)[1] for _, k in keys] == ["1", "1", "2", "3", "2", "1"]
     assert keys[0][1].split(":")[1] == keys[2][1].split(":")[1] == keys[3][1].split(":")[1]
     assert keys[1][1].split(":")[1] == keys[4][1].split(":")[1] != keys[0][1].split(":")[1]
+
+
+def test_numbers_whose_hash_is_not_their_text(tmp_path, monkeypatch):
+    """NaN (``nan`` and ``-nan``: two texts, one hash), -0.0 and 0.0 (two texts, one hash), NULL: the copies
+    are numbered by their key's text, as through the typed table."""
+    con = duckdb.connect()
+    path = tmp_path / "n.parquet"
+    con.execute(f"COPY (SELECT 'u1' AS user_id, 'page_view' AS event_name, TIMESTAMP '2025-03-05 10:00:00' AS ts, "
+                f"v AS revenue FROM (VALUES ('nan'::DOUBLE), ('-0.0'::DOUBLE), ('nan'::DOUBLE), (0.0), (NULL), "
+                f"('-0.0'::DOUBLE), (0.0), ('-nan'::DOUBLE)) t(v)) TO '{path}' (FORMAT parquet)")
+    (rep,), db1 = _import(tmp_path / "s", [path], True, monkeypatch)
+    (_,), db2 = _import(tmp_path / "t", [path], False, monkeypatch)
+    _same(db1, db2)
+    keys = duckdb.connect(str(db1), read_only=True).execute(
+        "SELECT source_key FROM events ORDER BY source_line").fetchall()
+    assert [k.rsplit(":", 1)[1] for (k,) in keys] == ["1", "1", "2", "1", "1", "2", "2", "1"]  # -nan: its own text
