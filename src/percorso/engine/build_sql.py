@@ -9,6 +9,7 @@ import json
 from typing import TYPE_CHECKING
 
 from percorso.engine import build_tail_sql as T
+from percorso.engine.backend import ENUM_MAX_VALUES, enum_type, is_text_type
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
 from percorso.engine.identity_keys_sql import customer_no_sql, first_key_sql
@@ -104,9 +105,32 @@ def replace_table(engine: Engine, table: str, staged: str) -> None:
 
 
 def append_table(engine: Engine, table: str, staged: str) -> None:
-    """Append the rows of ``staged`` to ``table`` by column name."""
+    """Append the rows of ``staged`` to ``table`` by column name (its enumerations widened first
+    to the values the rows bring, :func:`widen_enums`)."""
+    widen_enums(engine, table, staged)
     cols = ", ".join(qi(c) for c in engine.columns(table))
     engine.con.execute(f"INSERT INTO {qi(table)} ({cols}) SELECT {cols} FROM {qi(staged)}")
+
+
+def widen_enums(engine: Engine, table: str, staged: str) -> None:
+    """Give each enumeration column of ``table`` (a full build's, ADR 0071) the values of
+    ``staged`` it lacks: an incremental build's new events can bring an event name or a
+    channel the full build did not see, which the insert would refuse.
+
+    One scan of the staged rows (a rebuild's, small) finds them; a column that needs them is
+    altered to the enumeration of its values and theirs, in text order (a rewrite of that
+    column, once per new value), or to text past :data:`ENUM_MAX_VALUES`."""
+    enums = {c: t for _, c, t in _stored_columns(engine, (table,)) if t.startswith("ENUM(")}
+    if not enums:
+        return
+    missing = ", ".join(f"list(DISTINCT {qi(c)}::VARCHAR) FILTER (WHERE {qi(c)} IS NOT NULL AND "
+                        f"TRY_CAST({qi(c)} AS {t}) IS NULL) AS {qi(c)}" for c, t in enums.items())
+    row = engine.con.execute(f"SELECT {missing} FROM {qi(staged)}").fetchone()
+    for (c, t), new in zip(enums.items(), row, strict=True):
+        if new:
+            old = engine.con.execute(f"SELECT enum_range(NULL::{t})").fetchone()[0]
+            wider = enum_type([*old, *new]) if len(old) + len(new) <= ENUM_MAX_VALUES else "VARCHAR"
+            engine.con.execute(f"ALTER TABLE {qi(table)} ALTER COLUMN {qi(c)} TYPE {wider}")
 
 
 def drop(engine: Engine, table: str) -> None:
@@ -412,7 +436,14 @@ PLAN = "build_plan"
 
 
 def source_columns(engine: Engine, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(table, column, type) of the stored ``tables``, in column order (absent tables: no rows)."""
+    """(table, column, type) of the stored ``tables``, in column order (absent tables: no rows); a
+    text column's type is ``VARCHAR`` whether it is stored as text or as an enumeration (ADR 0071):
+    the SQL compiled for the tables (:mod:`percorso.build.plan`) is the same for both."""
+    return [(t, c, "VARCHAR" if is_text_type(d) else d) for t, c, d in _stored_columns(engine, tables)]
+
+
+def _stored_columns(engine: Engine, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(table, column, type as the catalog names it) of the stored ``tables``, in column order."""
     return [tuple(r) for r in engine.con.execute(
         """SELECT table_name, column_name, data_type FROM duckdb_columns()
            WHERE database_name = current_database() AND schema_name = 'main' AND list_contains(?, table_name)

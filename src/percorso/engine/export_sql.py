@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine.backend import is_text_type
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
 
@@ -33,7 +34,7 @@ def _select(engine: Engine, table: str, rows: Any, *, escape: bool, decimal_comm
     starts = ", ".join(ql(s) for s in _FORMULA_START)
     cols = []
     for name, dtype in rows:
-        if escape and dtype == "VARCHAR":
+        if escape and is_text_type(dtype):
             cols.append(f"CASE WHEN left({qi(name)}, 1) IN ({starts}) THEN '''' || {qi(name)} "
                         f"ELSE {qi(name)} END AS {qi(name)}")
         elif decimal_comma and (dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL")):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from percorso.engine.backend import quote_ident, quote_literal
+from percorso.engine.backend import is_text_type, quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
@@ -40,11 +40,20 @@ def _from(table: str, rows: str | None = None) -> str:
     return quote_ident(table)
 
 
-def _source(table: str, exclude: tuple[str, ...], month: bool, rows: str | None = None) -> str:
-    """``SELECT`` of the exported rows: every column but ``exclude``, plus the month key."""
+def _source(engine: Engine, table: str, exclude: tuple[str, ...], month: bool, rows: str | None = None) -> str:
+    """``SELECT`` of the exported rows: every column but ``exclude``, plus the month key.
+
+    A column stored as an enumeration (ADR 0071) is read as its text: its hash is its value's
+    position in the enumeration, which changes with the values a build saw, and a partition's
+    fingerprint (:func:`partition_fingerprints`) must change only with its rows."""
+    source = _from(table, rows)
     cols = "*" if not exclude else f"* EXCLUDE ({', '.join(quote_ident(c) for c in exclude)})"
+    enums = [r["column_name"] for r in engine.query(f"DESCRIBE SELECT * FROM {source}").to_pylist()
+             if r["column_type"].startswith("ENUM(") and r["column_name"] not in exclude]
+    if enums:
+        cols += f" REPLACE ({', '.join(f'CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}' for c in enums)})"
     extra = f", strftime(occurred_at, '%Y-%m') AS {MONTH}" if month else ""
-    return f"SELECT {cols}{extra} FROM {_from(table, rows)} AS _t"
+    return f"SELECT {cols}{extra} FROM {source} AS _t"
 
 
 def partition_fingerprints(engine: Engine, table: str, partition_by: tuple[str, ...], *,
@@ -57,7 +66,7 @@ def partition_fingerprints(engine: Engine, table: str, partition_by: tuple[str, 
     engine does not keep between two builds. ``rows``: the SQL of the exported rows, when they
     are not the table's own (``touchpoints`` with its events' details, :mod:`percorso.lake`).
     """
-    src = _source(table, exclude, month, rows)
+    src = _source(engine, table, exclude, month, rows)
     keys = ", ".join(quote_ident(c) for c in partition_by)
     group = f"GROUP BY {keys}" if partition_by else ""
     sel = f"{keys}, " if partition_by else ""
@@ -75,7 +84,7 @@ def copy_partitions(engine: Engine, table: str, target: Path, partition_by: tupl
     the partitions listed in ``wanted`` (an Arrow table of partition key values). Without: one
     file ``target/data_0.parquet`` holding the whole table. ``rows``: as :func:`partition_fingerprints`.
     """
-    src = _source(table, exclude, month, rows)
+    src = _source(engine, table, exclude, month, rows)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not partition_by:
         target.mkdir(parents=True, exist_ok=True)
@@ -94,11 +103,16 @@ def copy_partitions(engine: Engine, table: str, target: Path, partition_by: tupl
 
 def table_schema(engine: Engine, table: str, exclude: tuple[str, ...] = (), rows: str | None = None
                  ) -> list[tuple[str, str]]:
-    """(column, engine type) of ``table`` (of its ``rows``, a query, when given) in order, without ``exclude``."""
+    """(column, engine type) of ``table`` (of its ``rows``, a query, when given) in order, without
+    ``exclude``; an enumeration's type as the text it is exported as (:func:`_source`)."""
     if rows is not None or table in DERIVED:
         described = engine.query(f"DESCRIBE {rows if rows is not None else DERIVED[table][0]}").to_pylist()
-        return [(r["column_name"], r["column_type"]) for r in described if r["column_name"] not in exclude]
+        return [(r["column_name"], _exported(r["column_type"])) for r in described if r["column_name"] not in exclude]
     rows = engine.query(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
         "ORDER BY ordinal_position", [table]).to_pylist()
-    return [(r["column_name"], r["data_type"]) for r in rows if r["column_name"] not in exclude]
+    return [(r["column_name"], _exported(r["data_type"])) for r in rows if r["column_name"] not in exclude]
+
+
+def _exported(sql_type: str) -> str:
+    return "VARCHAR" if is_text_type(sql_type) else sql_type

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine.backend import is_text_type
 from percorso.engine.backend import quote_ident as qi
 
 if TYPE_CHECKING:
@@ -399,7 +400,7 @@ def sweep_tables(engine: Engine, raw_values: list[str]) -> dict[str, int]:
         params: list[Any] = []
         if raw:
             for c, d in cs:
-                if d == "VARCHAR" and c not in checks:
+                if is_text_type(d) and c not in checks:
                     conds.append(f"lower({qi(c)}) IN (SELECT unnest(?::VARCHAR[]))")
                     params.append(raw)
         if conds:
@@ -617,7 +618,7 @@ def tables_holding(engine: Engine, values_table: str) -> dict[str, int]:
     cols = engine.query("""SELECT c.table_name, c.column_name FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
         WHERE c.table_schema = 'main' AND c.table_catalog = current_database() AND t.table_type = 'BASE TABLE'
-          AND c.data_type = 'VARCHAR' AND c.table_name <> 'pii_vault'""").to_pylist()
+          AND (c.data_type = 'VARCHAR' OR c.data_type LIKE 'ENUM(%') AND c.table_name <> 'pii_vault'""").to_pylist()
     out = {}
     for r in cols:
         t, c = r["table_name"], r["column_name"]
