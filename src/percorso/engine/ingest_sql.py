@@ -893,9 +893,8 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
     rows = f"count(DISTINCT (_file, {key}))" if grouped else "count(*)"  # record key ↔ event id one to one
     dups = 0 if distinct_keys else con.execute(
         f"SELECT {rows} - count(DISTINCT {key}) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]
-    existing = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(target)} LIMIT 1)").fetchall()[0][0]
     sql = f"INSERT INTO {qi(target)} ({names}) SELECT {names} FROM ({body}) f"
-    if existing and stored_keys(engine, target, key_col, typed, event_id):
+    if not is_empty(engine, target) and stored_keys(engine, target, key_col, typed, event_id):
         sql += f" WHERE NOT EXISTS (SELECT 1 FROM _ing_seen e WHERE e.{k} = f.{k})"
     if dups:
         sql += f" QUALIFY row_number() OVER (PARTITION BY f.{k} ORDER BY f._file, f.source_line) = 1"
