@@ -214,3 +214,30 @@ def test_evaluate_scores_identity_assignment_and_reports_unplaced_events(proj, t
     assert r["recall"] == 1.0 and r["unassigned_events"] == 1
     # every event: X has C(3,2)=3 true pairs, of which 1 is found; Y 1 of 1 -> 2 / 4
     assert r["recall_all_events"] == pytest.approx(0.5)
+
+
+def test_evaluate_an_import_with_rows_keyed_by_content(proj, tmp_path: Path) -> None:
+    """Imported files: one with an id column (natural keys, named by the truth), one without (rows
+    keyed by their content, no ``source_key``, ADR 0074): the truth joins the first file's rows only."""
+    from percorso.ingest import ingest_files
+
+    ids = tmp_path / "with_ids.csv"
+    ids.write_text("event_id,user_id,event_name,timestamp\ne1,u1,page_view,2025-03-01 10:00:00\n"
+                   "e2,u1,page_view,2025-03-01 10:01:00\ne3,u2,page_view,2025-03-01 10:02:00\n"
+                   "e4,u2,page_view,2025-03-01 10:03:00\n", encoding="utf-8")
+    no_ids = tmp_path / "no_ids.csv"
+    no_ids.write_text("user_id,event_name,timestamp\nu1,search,2025-03-02 10:00:00\nu1,search,2025-03-02 10:00:00\n"
+                      "u2,search,2025-03-02 10:01:00\n", encoding="utf-8")
+    ingest_files(proj, "clickstream", [ids])
+    ingest_files(proj, "clickstream", [no_ids])
+    keys = proj.engine.con.execute("SELECT source_file, source_key FROM events ORDER BY source_file, source_line")
+    assert keys.fetchall() == [("no_ids.csv", None)] * 3 + [("with_ids.csv", f"e{i}") for i in range(1, 5)]
+    resolve(proj)
+    gt = tmp_path / "identity.csv"
+    gt.write_text("source_name,source_key,person_id\nclickstream,e1,X\nclickstream,e2,X\nclickstream,e3,Y\n"
+                  "clickstream,e4,X\n")
+    r = evaluate(proj.engine, gt)
+    # customers u1 {e1, e2 + two content rows}, u2 {e3, e4 + one}; over the named events only:
+    # predicted C(2,2)+C(2,2)=2, true X {e1,e2,e4} C(3,2)=3 + Y 0, correct (e1,e2) = 1
+    assert (r["predicted_pairs"], r["true_pairs"], r["correct_pairs"]) == (2, 3, 1)
+    assert r["precision"] == pytest.approx(0.5) and r["recall"] == pytest.approx(1 / 3)

@@ -30,7 +30,7 @@ def _project(tmp_path: Path, extra_toml: str = ""):
 
 def _events(p) -> list[dict]:
     cols = ["source_line", "user_id", "event_type", "event_name", "occurred_at", "page_url", "utm_source",
-            "utm_medium", "properties", "source_key", "source_file"]
+            "utm_medium", "properties", "source_key", "source_file", "event_id"]
     rows = p.engine.con.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY source_line").fetchall()
     return [dict(zip(cols, r)) for r in rows]
 
@@ -65,8 +65,9 @@ def test_content_key_is_file_independent(tmp_path):
     shutil.copy(f, g)
     p = _project(tmp_path)
     ingest_files(p, "clickstream", [f])
-    keys = {e["source_key"] for e in _events(p)}
-    assert len(keys) == 3 and not any("clicks" in k for k in keys)
+    ev = _events(p)
+    # keyed by content: three distinct ids, no stored key (ADR 0074)
+    assert len({e["event_id"] for e in ev}) == 3 and {e["source_key"] for e in ev} == {None}
     (r,) = ingest_files(p, "clickstream", [g])
     assert (r.rows_read, r.accepted, r.duplicates, r.quarantined) == (4, 0, 3, 1)
     assert p.engine.count("events") == 3

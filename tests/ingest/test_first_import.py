@@ -12,6 +12,7 @@ page URLs with UTM tags, columns kept in ``properties``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -146,35 +147,53 @@ def test_rows_sharing_a_content_hash_are_not_copies_unless_their_keys_are(tmp_pa
     _same(db1, db2)
 
 
+def _ids(db: Path) -> list[tuple[str, str | None]]:
+    """(event_id, source_key) of each event, in line order."""
+    return duckdb.connect(str(db), read_only=True).execute(
+        "SELECT event_id, source_key FROM events ORDER BY source_line").fetchall()
+
+
+def _copy_ids(once: list[str], copy: list[tuple[int, int]]) -> list[str]:
+    """The event ids of a file's lines under scheme 2 (ADR 0063), from ``once``, the ids of its
+    contents imported one row each (nothing to number there): line by line (content, copy number),
+    a first copy's id the content's, the n-th ``md5(<that id>:n)``."""
+    return [once[c] if n == 1 else hashlib.md5(f"{once[c]}:{n}".encode()).hexdigest() for c, n in copy]
+
+
 def test_the_copies_are_numbered_in_line_order(tmp_path, monkeypatch):
-    """Hand-made: three copies of one content and two of another; the second and third copies get
-    ``c:<key>:2`` and ``:3`` by line, the first copy ``:1``, as the typed table numbers them."""
+    """Hand-made: three copies of one content and two of another; the second and third copies are
+    numbered 2 and 3 by line, as the typed table numbers them. Rows keyed by content store no key."""
     row = {"user_id": "u1", "event_name": "page_view", "ts": "2025-03-05 10:00:00", "revenue": "", "channel": "",
            "page_url": "", "browser": "Firefox"}
     other = dict(row, event_name="cart")
-    rows = [row, other, dict(row, browser="Chrome"), row, other, dict(row, ts="2025-03-05 10:00:01")]
-    f = _csv(tmp_path / "a.csv", rows)
-    (rep,), db = _import(tmp_path / "s", [f], True, monkeypatch)
+    later = dict(row, ts="2025-03-05 10:00:01")
+    rows = [row, other, dict(row, browser="Chrome"), row, other, later]
+    (rep,), db = _import(tmp_path / "s", [_csv(tmp_path / "a.csv", rows)], True, monkeypatch)
     assert (rep.accepted, rep.duplicates) == (6, 0)
-    con = duckdb.connect(str(db), read_only=True)
-    keys = con.execute("SELECT source_line, source_key FROM events ORDER BY source_line").fetchall()
-    # the browser is kept in properties, not in the content key: line 4's row is the third copy
-    assert [k.rsplit(":", 1)[1] for _, k in keys] == ["1", "1", "2", "3", "2", "1"]
-    assert keys[0][1].split(":")[1] == keys[2][1].split(":")[1] == keys[3][1].split(":")[1]
-    assert keys[1][1].split(":")[1] == keys[4][1].split(":")[1] != keys[0][1].split(":")[1]
+    _, db_once = _import(tmp_path / "o", [_csv(tmp_path / "o.csv", [row, other, later])], True, monkeypatch)
+    once = [i for i, _ in _ids(db_once)]
+    # the browser is kept in properties, not in the content key: line 3's row is line 1's second copy
+    assert _ids(db) == [(i, None) for i in _copy_ids(once, [(0, 1), (1, 1), (0, 2), (0, 3), (1, 2), (2, 1)])]
 
 
 def test_numbers_whose_hash_is_not_their_text(tmp_path, monkeypatch):
     """NaN (``nan`` and ``-nan``: two texts, one hash), -0.0 and 0.0 (two texts, one hash), NULL: the copies
     are numbered by their key's text, as through the typed table."""
     con = duckdb.connect()
-    path = tmp_path / "n.parquet"
-    con.execute(f"COPY (SELECT 'u1' AS user_id, 'page_view' AS event_name, TIMESTAMP '2025-03-05 10:00:00' AS ts, "
-                f"v AS revenue FROM (VALUES ('nan'::DOUBLE), ('-0.0'::DOUBLE), ('nan'::DOUBLE), (0.0), (NULL), "
-                f"('-0.0'::DOUBLE), (0.0), ('-nan'::DOUBLE)) t(v)) TO '{path}' (FORMAT parquet)")
+
+    def parquet(path: Path, values: str) -> Path:
+        con.execute(f"COPY (SELECT 'u1' AS user_id, 'page_view' AS event_name, TIMESTAMP '2025-03-05 10:00:00' AS ts, "
+                    f"v AS revenue FROM (VALUES {values}) t(v)) TO '{path}' (FORMAT parquet)")
+        return path
+
+    path = parquet(tmp_path / "n.parquet", "('nan'::DOUBLE), ('-0.0'::DOUBLE), ('nan'::DOUBLE), (0.0), (NULL), "
+                                           "('-0.0'::DOUBLE), (0.0), ('-nan'::DOUBLE)")
     (rep,), db1 = _import(tmp_path / "s", [path], True, monkeypatch)
     (_,), db2 = _import(tmp_path / "t", [path], False, monkeypatch)
     _same(db1, db2)
-    keys = duckdb.connect(str(db1), read_only=True).execute(
-        "SELECT source_key FROM events ORDER BY source_line").fetchall()
-    assert [k.rsplit(":", 1)[1] for (k,) in keys] == ["1", "1", "2", "1", "1", "2", "2", "1"]  # -nan: its own text
+    once_path = parquet(tmp_path / "o.parquet", "('nan'::DOUBLE), ('-0.0'::DOUBLE), (0.0), (NULL), ('-nan'::DOUBLE)")
+    _, db_once = _import(tmp_path / "o", [once_path], True, monkeypatch)
+    once = [i for i, _ in _ids(db_once)]
+    assert len(set(once)) == 5  # -nan: its own text
+    assert _ids(db1) == [(i, None) for i in _copy_ids(once, [(0, 1), (1, 1), (0, 2), (2, 1), (3, 1), (1, 2), (2, 2),
+                                                             (4, 1)])]

@@ -4,7 +4,8 @@ the same rows again.
 Oracle: the definitions of :data:`percorso.ingest.plan.ID_SCHEMES` written again in Python
 (``hashlib``, ``json``) over the generated rows: scheme 1 ``sha256`` of ``to_json([name, value,
 ...])`` and of ``source|record key``; scheme 2 ``md5`` of ``md5(to_json([source, name, ...]))``
-then ``to_json([value, ...])``, of ``key:n`` for a later copy and of ``source|key`` for a natural key.
+then ``to_json([value, ...])``, of ``key:n`` for a later copy and of ``source|key`` for a natural key;
+the stored ``source_key`` is the natural key, none for a row keyed by its content (ADR 0074).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import duckdb
 import pytest
 
 from percorso.engine import ingest_sql as S
-from percorso.ingest import ingest_files
+from percorso.ingest import ingest_files, pipeline
 from percorso.project import init_project, open_project
 
 SOURCE = "clickstream"
@@ -69,11 +70,13 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def _oracle(rows: list[tuple], scheme: int, ids: list[str] | None = None) -> list[tuple[str, str]]:
-    """(event_id, source_key) of each line, by the definition of ``scheme``."""
+def _oracle(rows: list[tuple], scheme: int, ids: list[str] | None = None) -> list[tuple[str, str | None]]:
+    """(event_id, source_key) of each line, by the definition of ``scheme``: a row with an id
+    stores it as its key, a row keyed by its content (no id, or an empty one) stores none (ADR
+    0074), its id hashing the record key ``c:<content key>:<n>`` all the same."""
     out, seen = [], {}
     for i, row in enumerate(rows):
-        if ids:
+        if ids and ids[i]:
             key = ids[i]
             out.append((_sha(f"{SOURCE}|{key}") if scheme == 1 else _md5(f"{SOURCE}|{key}"), key))
             continue
@@ -85,9 +88,9 @@ def _oracle(rows: list[tuple], scheme: int, ids: list[str] | None = None) -> lis
         n = seen[ckey] = seen.get(ckey, 0) + 1
         key = f"c:{ckey}:{n}"
         if scheme == 1:
-            out.append((_sha(f"{SOURCE}|{key}"), key))
+            out.append((_sha(f"{SOURCE}|{key}"), None))
         else:
-            out.append((ckey if n == 1 else _md5(f"{ckey}:{n}"), key))
+            out.append((ckey if n == 1 else _md5(f"{ckey}:{n}"), None))
     return out
 
 
@@ -118,6 +121,31 @@ def test_ids_are_the_definition_of_the_scheme(tmp_path, scheme):
         assert _stored(p) == _oracle(rows, scheme) + _oracle(rows, scheme, ids)
         # identical rows of a file are distinct events
         assert p.engine.con.execute("SELECT count(DISTINCT event_id) FROM events").fetchall()[0][0] == 2 * len(rows)
+
+
+@pytest.mark.parametrize("straight", [True, False])
+@pytest.mark.parametrize("scheme", [1, 2])
+def test_a_content_keyed_row_stores_no_key(tmp_path, monkeypatch, scheme, straight):
+    """A file without ids (a first import, straight or through the typed table), then one whose id
+    column is empty on some rows: ids as the scheme defines them, copies numbered among the rows
+    without an id, ``source_key`` NULL for those rows and the id's text for the others."""
+    monkeypatch.setattr(pipeline, "FIRST_IMPORT_STRAIGHT", straight)
+    rows = _rows(7, 300)
+    mixed = _rows(8, 200)
+    ids = [f"m-{i:04d}" if i % 3 else "" for i in range(len(mixed))]
+    assert len(set(r for r, i in zip(mixed, ids) if not i)) < ids.count("")  # copies among the rows without an id
+    with _project(tmp_path, scheme) as p:
+        (a,) = ingest_files(p, SOURCE, [_csv(tmp_path / "a.csv", rows)])
+        (b,) = ingest_files(p, SOURCE, [_csv(tmp_path / "b.csv", mixed, ids)])
+        assert (a.accepted, b.accepted) == (len(rows), len(mixed))
+        stored = _stored(p)
+        assert stored == _oracle(rows, scheme) + _oracle(mixed, scheme, ids)
+        assert [k for _, k in stored] == [None] * len(rows) + [i or None for i in ids]
+        assert len({e for e, _ in stored}) == len(rows) + len(mixed)  # identical rows are distinct events
+        for name in ("a.csv", "b.csv"):
+            (r,) = ingest_files(p, SOURCE, [tmp_path / name], force=True)
+            assert (r.accepted, r.duplicates) == (0, r.rows_read)
+        assert _stored(p) == stored
 
 
 @pytest.mark.parametrize("scheme", [1, 2])

@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 
 
 STORED_UNCOMPRESSED = ("event_id", "source_key")
-"""Columns of ``events`` the engine stores as plain text: one distinct hash per row, which its
-default string compression (dictionary + FSST) shrinks to about half but costs ~0.4 CPU s per
-column and million rows to write (−3.4 of 15.3 CPU s in a 10M-event import, ADR 0052). The
-database file is larger (480 → 845 MB at 10M events); readers see the same values, and reading
-them is cheaper (no decoding). Only a table created by this DDL is stored so: an older project's
-``events`` keeps its compression (the same rows to every reader)."""
+"""Columns of ``events`` the engine stores as plain text: one distinct value per row (a hash, a
+natural key), which its default string compression (dictionary + FSST) shrinks to about half but
+costs ~0.4 CPU s per column and million rows to write (−3.4 of 15.3 CPU s in a 10M-event import,
+ADR 0052). The database file is larger (480 → 845 MB at 10M events); readers see the same values,
+and reading them is cheaper (no decoding). A row keyed by its content has no ``source_key`` (ADR
+0074): a NULL that still takes a 4-byte offset here. Only a table created by this DDL is stored so:
+an older project's ``events`` keeps its compression (the same rows to every reader)."""
 
 
 def _events_ddl() -> str:

@@ -75,7 +75,8 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     _c("source_system", "VARCHAR", "system of origin: web, app, ecommerce, pos, loyalty, crm, esp, ads, call_center, events"),
     _c("source_file", "VARCHAR", "file name or batch id the row came from"),
     _c("source_line", "BIGINT", "1-based row number in that file (data rows)"),
-    _c("source_key", "VARCHAR", "natural key of the source row (receipt number, message id, order + line)"),
+    _c("source_key", "VARCHAR", "natural key of the source row (id column, message id, order, store:day:receipt, "
+                                "date:channel:campaign); NULL for a row without one, keyed by its content (ADR 0074)"),
     _c("channel", "VARCHAR", "channel given by the source (offline sources); web channels are derived at build"),
     _c("online", "BOOLEAN", "true for digital touchpoints, false for physical ones"),
     _c("anonymous_id", "VARCHAR", "cookie / device-scoped anonymous id"),

@@ -22,7 +22,9 @@ def evaluate(engine: Engine, ground_truth_csv_path: str | Path) -> dict[str, Any
     """Precision, recall and pair counts of identity's own assignment vs the truth.
 
     The CSV has ``source_name, source_key, person_id`` (``ground_truth/identity.csv`` of the
-    demo generator); it is joined to the assignments through ``events``. What is scored is
+    demo generator); it is joined to the assignments through ``events``, so it can name only rows
+    with a natural key: a row keyed by its content stores no ``source_key`` (ADR 0074), and the
+    generator's every row has an id. What is scored is
     ``event_customers``: every event identity places in a customer, record keeping included.
     It used to be ``touchpoints``, but touchpoints leave out record keeping (CRM rows, identify
     calls: ADR 0020), and those rows are identity's easiest evidence; scoring the touchpoints

@@ -706,7 +706,7 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
         "received_at": A("t.received_at") if "received_at" in present else "now()::TIMESTAMP",
         "source_name": ql(source_name), "source_kind": ql(kind.name), "source_system": ql(system),
         "source_file": A(S.per_file(names, "t._file")), "source_line": "min(t._line)" if agg else "t._line",
-        "source_key": A(P.record_key(kind, "t")), "online": "true" if kind.online else "false",
+        "source_key": A(P.stored_key(kind, sources, "t")), "online": "true" if kind.online else "false",
         "ingest_run_id": A(S.per_file(run_ids, "t._file")),
     }
     for c in ("anonymous_id", "device_id", "user_id", "crm_id", "store_id", "currency", "coupon_code",

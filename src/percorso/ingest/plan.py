@@ -15,8 +15,9 @@ from percorso.engine.ingest_sql import click_id_exprs, src_expr, typed_expr, url
 from percorso.ingest import reasons as R
 from percorso.ingest.kinds import Kind
 
-__all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "record_key", "ID_SCHEMES", "content_key_sql",
-           "copy_id_sql", "event_id", "window_checks", "segment_time_expr", "url_exprs", "properties_expr", "norm_event"]
+__all__ = ["src_expr", "typed_plan", "wall_time_zones", "key_plan", "record_key", "stored_key", "ID_SCHEMES",
+           "content_key_sql", "copy_id_sql", "event_id", "window_checks", "segment_time_expr", "url_exprs",
+           "properties_expr", "norm_event"]
 
 
 def norm_event(name: str) -> str:
@@ -242,8 +243,9 @@ ID_SCHEMES = {
        "md5(source || '|' || key) (ADR 0063)",
 }
 """Event id schemes: a project keeps the one it started with (``ingest_sql.id_scheme``), since a
-re-imported row is found by recomputing its id. The record key (``source_key``) is the same text
-under both: the natural key, or ``c:<content key>:<n>``."""
+re-imported row is found by recomputing its id. The record key (:func:`record_key`) is the same
+text under both: the natural key, or ``c:<content key>:<n>``; ``events.source_key`` stores only a
+natural key (:func:`stored_key`, ADR 0074)."""
 
 
 def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: str, source_name: str,
@@ -253,7 +255,7 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
 
     ``_key`` is the natural key (the kind's key fields, normalised) or, when the row has none
     (no id column, or an empty id) and the kind keys rows by content, NULL and the record key is
-    ``c:<_ckey>:1`` (:func:`record_key`):
+    ``c:<_ckey>:1`` (:func:`record_key`, not stored: :func:`stored_key`):
     ``_ckey`` is a hash of the row's normalised content, and the second and later copies of a
     content in a file are renumbered (:func:`percorso.engine.ingest_sql.number_content_keys`);
     ``_okey`` groups the lines of one order or receipt (without its time, which a bad line may
@@ -264,21 +266,13 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
     """
     derived: list[tuple[str, str]] = []
     pos = kind.name == "pos"
-    parts: list[str] | None = []
-    for f in kind.key:
-        if f in sources:
-            parts.append(_key_text(f, sources[f][0], tz, local_date=pos and f == "occurred_at",
-                                   value=(values or {}).get(f)))
-        elif f == "key" or f in kind.required:  # no id column: the content key
-            parts = None
-            break
-        else:  # an optional part the file does not have (a cost row without campaign)
-            parts.append("''")
-    if parts is not None:
+    if natural_key_given(kind, sources):  # an optional part the file does not have (a cost row without campaign): ''
+        parts = [_key_text(f, sources[f][0], tz, local_date=pos and f == "occurred_at", value=(values or {}).get(f))
+                 if f in sources else "''" for f in kind.key]
         nat = "concat_ws(':', " + ", ".join(f"coalesce({p}, '')" for p in parts) + ")"
         must = [qi(f) for f in kind.key if f in kind.required or f == "key" or kind.shape == "segment"]
         nat = f"CASE WHEN {' AND '.join(m + ' IS NOT NULL' for m in must)} THEN {nat} END" if must else nat
-    else:
+    else:  # no id column: the content key
         nat = "NULL::VARCHAR"
     if kind.key_from_content:
         fields = _content_fields(sources)
@@ -306,6 +300,12 @@ def key_plan(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], tz: st
         eid = f"md5({ql(source_name + '|')} || _key)"
     post = [("_event_id", eid)]
     return derived, post
+
+
+def natural_key_given(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]]) -> bool:
+    """Whether the file has the columns of the kind's natural key a row needs: false for a kind
+    keyed by content without an id column, whose every row is then keyed by its content."""
+    return all(f in sources or not (f == "key" or f in kind.required) for f in kind.key)
 
 
 def _content_fields(sources: dict[str, tuple[str, tuple[str, Any]]]) -> list[str]:
@@ -386,14 +386,35 @@ def copy_id_sql(scheme: int, source_name: str, ckey: str, n: str) -> str:
 
 
 def record_key(kind: Kind, alias: str = "") -> str:
-    """SQL of a typed row's record key (``source_key``): ``_key``, or for a kind keyed by content
-    where that is NULL, the first copy's ``c:<_ckey>:1`` (a renumbered copy's key is in ``_key``).
+    """SQL of a typed row's record key: ``_key``, or for a kind keyed by content where that is
+    NULL, the first copy's ``c:<_ckey>:1`` (a renumbered copy's key is in ``_key``).
 
-    Why not stored: the typed stage wrote that text for every row of a file without ids and the
-    insert read it back (~0.4 s of a 10M-row import, ADR 0053); it is a concatenation away.
+    What reads it: the event id under scheme 1 (its hash) and the count of a batch's repeated
+    keys (``ingest_sql.insert_dedup``); ``events.source_key`` stores only a natural key
+    (:func:`stored_key`). Why not in the typed table: the typed stage wrote that text for every
+    row of a file without ids and the insert read it back (~0.4 s of a 10M-row import, ADR 0053);
+    it is a concatenation away.
     """
     p = f"{alias}." if alias else ""
     return f"coalesce({p}_key, 'c:' || {p}_ckey || ':1')" if kind.key_from_content else f"{p}_key"
+
+
+def stored_key(kind: Kind, sources: dict[str, tuple[str, tuple[str, Any]]], alias: str = "") -> str:
+    """SQL of a typed row's ``events.source_key``: its natural key (``_key``: an id column, an
+    order's or receipt's key, a Segment ``messageId``), NULL for a row keyed by its content.
+
+    Why not a content row's ``c:<content key>:<n>`` (ADR 0074): nothing reads it (a re-import
+    finds its rows by recomputing their event ids, identity's ground truth names rows by natural
+    keys), and it was ~36 bytes of nearly distinct text a row to write (~1.4-3 s of a 10M-row
+    import); the row's origin stays in ``source_file``, ``source_line`` and ``event_id``. A file
+    without an id column has no natural key at all: ``"NULL"``, and the insert leaves the column
+    out. In a file with one, a row with an empty id is keyed by content (``_ckey`` not NULL), and
+    its ``_key`` holds a renumbered copy's ``c:<content key>:<n>`` (``number_content_keys``).
+    """
+    p = f"{alias}." if alias else ""
+    if not kind.key_from_content:
+        return f"{p}_key"
+    return f"CASE WHEN {p}_ckey IS NULL THEN {p}_key END" if natural_key_given(kind, sources) else "NULL"
 
 
 def event_id_expr(source_name: str, key: str) -> str:

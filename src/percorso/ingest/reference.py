@@ -30,7 +30,8 @@ def _key(kind: Kind) -> str:
         text += " (the receipt's local day in the project time zone, however the file writes date and time)"
     if kind.key_from_content:
         text += (" (the id column; a row without one, or with an empty id, is keyed by a hash of its normalised "
-                 "values and its occurrence number within the export: never the file name or line)")
+                 "values and its occurrence number within the export, never the file name or line: that key makes "
+                 "its event id and is not stored, `source_key` is empty)")
     return text
 
 
