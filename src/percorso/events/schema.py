@@ -64,7 +64,8 @@ IDENTIFIER_COLUMNS: tuple[str, ...] = (
 )
 
 EVENT_COLUMNS: tuple[Column, ...] = (
-    _c("event_id", "VARCHAR", "idempotency key: messageId or a hash of source + file + natural key"),
+    _c("event_id", "VARCHAR", "idempotency key: a hash of the source and the row's natural key (id column, message id, "
+                              "order keys), or of its content when it has none (ADR 0013, 0063)"),
     _c("schema_version", "INTEGER", "version of this contract the row was written under"),
     _c("event_type", "VARCHAR", "canonical event type (page_view, purchase, receipt, ...)"),
     _c("event_name", "VARCHAR", "the name the source used, before aliasing"),
