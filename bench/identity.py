@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from percorso.engine.event_store import append_arrow as append_events  # noqa: E402
 from percorso.events.schema import EVENT_COLUMNS  # noqa: E402
 from percorso.project import init_project, open_project  # noqa: E402
 
@@ -106,7 +107,7 @@ def generate(root: Path, n: int, seed: int = 7) -> None:
     people = max(n // 20, 1)
     step = 1_000_000
     for start in range(0, n, step):
-        project.engine.append_arrow("events", chunk(rng, start, min(step, n - start), people))
+        append_events(project.engine, chunk(rng, start, min(step, n - start), people))
     project.engine.close()
 
 

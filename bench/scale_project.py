@@ -39,11 +39,11 @@ def main() -> None:
     before = con.execute("SELECT count(*) FROM events").fetchone()[0]
     if con.execute("SELECT count(*) FROM events WHERE event_id LIKE '%~%'").fetchone()[0]:
         raise SystemExit(f"{db} already holds copies; start from an unscaled project")
-    cols = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+    cols = [r[0] for r in con.execute("DESCRIBE event_store").fetchall()]   # events' stored columns (ADR 0075)
     select = ", ".join(f"CASE WHEN e.{c} IS NULL THEN NULL ELSE e.{c} || '~' || k.k END AS {c}" if c in SUFFIXED
                        else f"e.{c}" for c in cols)
     t = time.perf_counter()
-    con.execute(f"INSERT INTO events SELECT {select} FROM events e, range(1, ?) k(k)", [args.times])
+    con.execute(f"INSERT INTO event_store SELECT {select} FROM event_store e, range(1, ?) k(k)", [args.times])
     con.execute("CHECKPOINT")
     after = con.execute("SELECT count(*) FROM events").fetchone()[0]
     con.close()

@@ -153,20 +153,10 @@ def _write_events(engine: Engine, tps: list[dict[str, Any]]) -> None:
     touchpoint's details (page, region, properties, source name: not stored in ``touchpoints``,
     ADR 0061). Events already there with other ids stay (a test may call this twice on one
     engine); those with these ids are replaced."""
-    import ibis
-
+    from percorso.engine.event_store import replace_events
     from percorso.events.schema import EVENT_COLUMNS
 
-    columns = tuple((c.name, c.sql_type) for c in EVENT_COLUMNS)
-    new = _table(columns, tps)
-    if engine.has_table("events"):
-        old = engine.table("events")
-        staged = engine.register_arrow("_journeys_for_events", new)
-        kept = old.anti_join(staged, "event_id")
-        same = [(staged[c] if c in staged.columns else ibis.null()).cast(old[c].type()).name(c) for c in old.columns]
-        new = engine.to_arrow(kept.union(staged.select(*same)))
-        engine.unregister("_journeys_for_events")
-    engine.create_table("events", new)
+    replace_events(engine, _table(tuple((c.name, c.sql_type) for c in EVENT_COLUMNS), tps))
 
 
 def cli_error(result: Any) -> tuple[str, str, int]:

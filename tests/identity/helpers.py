@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from percorso.engine.event_store import append_arrow as append_events
 from percorso.events.schema import EVENT_COLUMNS
 from percorso.project import Project, init_project, open_project
 
@@ -42,7 +43,7 @@ def events_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 def add_events(project: Project, rows: list[dict[str, Any]]) -> pa.Table:
     t = events_table(rows)
-    project.engine.append_arrow("events", t)
+    append_events(project.engine, t)   # to the events' store (ADR 0075)
     return t
 
 

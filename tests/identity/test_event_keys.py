@@ -61,7 +61,7 @@ def test_incremental_reads_only_new_events_and_deletes_force_a_full_run(proj) ->
     second = resolve(proj)
     assert (second.mode, second.events_read) == ("incremental", 1)
     assert customer_of(proj, "loyalty_card", "L1") == customer_of(proj, "crm_id", "c1")
-    proj.engine.run("DELETE FROM events WHERE loyalty_card = 'L1'")
+    proj.engine.run("DELETE FROM event_store WHERE loyalty_card = 'L1'")
     third = resolve(proj)
     assert third.mode == "full" and third.events_read == 1
     assert customer_of(proj, "loyalty_card", "L1") is None

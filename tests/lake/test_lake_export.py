@@ -140,7 +140,7 @@ def test_a_vanished_partition_is_removed(project: Any, tmp_path: Path) -> None:
     export_lake(project.engine, out)
     row = project.engine.query("SELECT source_name, strftime(occurred_at, '%Y-%m') AS m, count(*) AS n "
                                "FROM events GROUP BY ALL ORDER BY n, source_name, m LIMIT 1").to_pylist()[0]
-    project.engine.run("DELETE FROM events WHERE source_name = ? AND strftime(occurred_at, '%Y-%m') = ?",
+    project.engine.run("DELETE FROM event_store WHERE source_name = ? AND strftime(occurred_at, '%Y-%m') = ?",
                        [row["source_name"], row["m"]])
     report = export_lake(project.engine, out)
     assert report.removed["events"] == 1

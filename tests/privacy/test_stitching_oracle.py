@@ -42,7 +42,7 @@ def test_no_stitching_against_consent(tmp_path):
     @settings(max_examples=20, deadline=None)
     @given(st.lists(login, min_size=1, max_size=6), st.lists(choice, max_size=6), st.booleans())
     def check(logins, choices, opt_in):
-        p.engine.run("DELETE FROM events")
+        p.engine.run("DELETE FROM event_store")
         p.engine.run("DELETE FROM consent_history")
         p.settings.privacy = {"legal_basis": {"analytics": "consent" if opt_in else "legitimate_interest"}}
         # every cookie browses first (so each exists), then the logins, at noon of their day

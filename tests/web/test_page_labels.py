@@ -46,7 +46,7 @@ def site(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                        "ORDER BY customer_id, occurred_at, event_id LIMIT 2").fetchall()
     for (_cid, event_id), url in zip(rows, (CONFIRM, UNSUBSCRIBE)):
         # a touchpoint shows its event's page (ADR 0061)
-        con.execute("UPDATE events SET page_url = ? WHERE event_id = ?", [url, event_id])
+        con.execute("UPDATE event_store SET page_url = ? WHERE event_id = ?", [url, event_id])
     con.close()
     tokens = {}
     with open_project(root) as p:

@@ -37,6 +37,7 @@ from percorso.activation.model import TIMELINE_CHANNEL
 from percorso.activation.settings import ActivationSettings, activation_settings
 from percorso.activation.webhook import MAX_ATTEMPTS, backoff_seconds
 from percorso.engine import activation_sql as S
+from percorso.engine.event_store import append_arrow as append_events
 
 #: A transport: ``(message row, customer profile row) -> (status, error)``, status in
 #: ``sent`` / ``retry`` / ``failed``.
@@ -165,7 +166,7 @@ def _record(engine: Any, frame: pd.DataFrame, claimed: pd.DataFrame, at: datetim
     with engine.transaction():
         S.apply_outcomes(engine, table)
         if events is not None:
-            engine.append_arrow("events", events)
+            append_events(engine, events)   # to the events' store (ADR 0075)
 
 
 def _recover(engine: Any, journal: SentJournal, report: DispatchReport) -> None:

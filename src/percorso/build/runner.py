@@ -297,12 +297,13 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
     from percorso.build.orders import orders_expr
     from percorso.build.records import record_updates_expr
     from percorso.build.touchpoints import keyed, write_touchpoints
+    from percorso.engine.event_store import WITH_ROWID
 
     scoped = keyed(engine.table("events_identified"))
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
     parts = parts or build_parts(engine, engine.count("events"))
-    write_touchpoints(engine, "_build_touchpoints", scoped, keyed(engine.table("events")), rules,
+    write_touchpoints(engine, "_build_touchpoints", scoped, keyed(engine.table(WITH_ROWID)), rules,
                       session_gap_minutes=project.settings.build.session_gap_minutes,
                       stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone,
                       parts=parts, progress=say, started=started)

@@ -327,10 +327,13 @@ def _with_source_campaigns(rows: ir.Table) -> ir.Table:
 
 
 def keyed(table: ir.Table) -> ir.Table:
-    """``table`` with its row key ``_r``: the view's ``event_row`` (the events rowid), else the
-    table's own rowid (a staged table of scoped events)."""
+    """``table`` with its row key ``_r``: the view's ``event_row`` or ``rowid`` column (the events
+    rowid: ``events_identified``, ``percorso.engine.event_store.WITH_ROWID``), else the table's
+    own rowid (a staged table of scoped events)."""
     if "event_row" in table.columns:
         return table.rename(_r="event_row")
+    if "rowid" in table.columns:
+        return table.rename(_r="rowid")
     return table.mutate(_r=table.rowid())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from percorso.engine import event_store as ES
 from percorso.engine import build_tail_sql as T
 from percorso.engine.backend import ENUM_MAX_VALUES, enum_type, is_text_type
 from percorso.engine.backend import quote_ident as qi
@@ -174,8 +175,8 @@ def snapshot_build_state(engine: Engine, priority: tuple[str, ...], *, increment
     else:
         create_event_rows(engine, priority)
     engine.con.execute(
-        """CREATE OR REPLACE TABLE build_state AS
-        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM events"""
+        f"""CREATE OR REPLACE TABLE build_state AS
+        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM {ES.STORE}"""
     )
     engine.con.execute("DROP TABLE IF EXISTS built_events")   # written by earlier versions
     clear_touched(engine)
@@ -191,7 +192,7 @@ def build_watermark(engine: Engine) -> int | None:
     if not row:
         return None
     max_rowid, n_events = row[0]
-    now = engine.con.execute("SELECT count(*) FROM events WHERE rowid <= ?", [max_rowid]).fetchall()[0][0]
+    now = engine.con.execute(f"SELECT count(*) FROM {ES.STORE} WHERE rowid <= ?", [max_rowid]).fetchall()[0][0]
     return int(max_rowid) if now == n_events else None
 
 
@@ -274,9 +275,9 @@ def create_event_rows(engine: Engine, priority: tuple[str, ...], *, upto_rowid: 
     """
     cond = "" if upto_rowid is None else f"WHERE e.rowid <= {int(upto_rowid)}"
     if engine.count(keys):
-        key, source = _event_key(priority), f"events e LEFT JOIN {qi(keys)} x ON x.event_id = e.event_id"
+        key, source = _event_key(priority), f"{ES.WITH_ROWID} e LEFT JOIN {qi(keys)} x ON x.event_id = e.event_id"
     else:   # no stored key (the usual case): no join, whose probe reads every event id (0.41 against 0.27 s at 10M)
-        key, source = first_key_sql(priority), "events e"
+        key, source = first_key_sql(priority), f"{ES.WITH_ROWID} e"
     engine.con.execute(f"""CREATE OR REPLACE TABLE {EVENT_ROWS} AS
         SELECT k, r FROM (SELECT {key} AS k, e.rowid AS r FROM {source} {cond}) WHERE k IS NOT NULL""")
 
@@ -298,17 +299,17 @@ def stage_event_rows(engine: Engine, after_rowid: int, priority: tuple[str, ...]
         UNION ALL
         (SELECT event_id, id_hash FROM built_event_keys EXCEPT SELECT event_id, id_hash FROM identity_event_keys))""")
     if rekeyed:
-        rekeyed = engine.written("""CREATE OR REPLACE TEMP TABLE _build_rekeyed AS SELECT rowid AS r FROM events
+        rekeyed = engine.written(f"""CREATE OR REPLACE TEMP TABLE _build_rekeyed AS SELECT rowid AS r FROM {ES.STORE}
             WHERE rowid <= ? AND event_id IN (SELECT event_id FROM _build_rekeyed_ids)""", [after_rowid])
     else:
         engine.con.execute("CREATE OR REPLACE TEMP TABLE _build_rekeyed (r BIGINT)")
     key = _event_key(priority)
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_new_rows AS
-        SELECT {key} AS k, e._r AS r FROM (SELECT *, rowid AS _r FROM events WHERE rowid > ?) e
+        SELECT {key} AS k, e._r AS r FROM (SELECT *, rowid AS _r FROM {ES.WITH_ROWID} WHERE rowid > ?) e
             LEFT JOIN identity_event_keys x ON x.event_id = e.event_id""", [after_rowid])
     if rekeyed:
         engine.con.execute(f"""INSERT INTO _build_new_rows SELECT {key}, e._r
-            FROM (SELECT *, rowid AS _r FROM events WHERE rowid IN (SELECT r FROM _build_rekeyed)) e
+            FROM (SELECT *, rowid AS _r FROM {ES.WITH_ROWID} WHERE rowid IN (SELECT r FROM _build_rekeyed)) e
             LEFT JOIN identity_event_keys x ON x.event_id = e.event_id""")
     engine.con.execute("DROP TABLE IF EXISTS _build_rekeyed_ids")
 
@@ -364,7 +365,7 @@ def read_picked(engine: Engine, columns: list[str] | None) -> int:
     # the read by rowid alone first: joined in the same statement, DuckDB read every column of
     # every event (0.24 against 0.11 CPU s at 10M events)
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_cand AS
-        SELECT {cols}, e.rowid AS _row FROM events e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
+        SELECT {cols}, e.rowid AS _row FROM {ES.WITH_ROWID} e WHERE e.rowid IN (SELECT r FROM _build_picked)""")
     # every column of events, in its order (the unread ones NULL), then the key and its customer
     n = engine.written(f"""INSERT INTO _build_events ({cols}, id_hash, customer_id, id_type, id_value, customer_no)
         SELECT {", ".join(f"c.{qi(c)}" for c in read)}, p.k, m.customer_id, m.id_type, m.id_value, m.customer_no
@@ -396,6 +397,9 @@ def read_columns(engine: Engine, plan: dict[str, str], steps: tuple[str, ...], s
                 AND schema_name = 'main' AND table_name = ?""", [name]).fetchall()
             if ddl:
                 mem.execute(ddl[0][0])
+            elif name == ES.VIEW:   # a view over a table not made here: a table of its columns
+                cols = engine.con.execute(f"DESCRIBE {qi(name)}").fetchall()
+                mem.execute(f"CREATE TABLE {qi(name)} ({', '.join(f'{qi(c[0])} {c[1]}' for c in cols)})")
         mem.execute(f"""CREATE TABLE {qi(staged)} AS SELECT e.*, 0::UBIGINT AS id_hash, m.customer_id, m.id_type,
             m.id_value, 0::BIGINT AS customer_no FROM events e, identity_map m LIMIT 0""")
         for ddl in extra:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from percorso.engine import event_store as ES
 from percorso.engine.identity_keys_sql import customer_no_sql
 
 if TYPE_CHECKING:
@@ -101,8 +102,8 @@ def stage_cut(engine: Engine, after_rowid: int, *, tail: bool) -> int:
     con = engine.con
     # the appended events with the customer of their key (by rowid alone first: joined in the
     # same statement, DuckDB read every column of every event)
-    con.execute("""CREATE OR REPLACE TEMP TABLE _build_new_ev0 AS SELECT rowid AS r, event_id, occurred_at, order_id,
-        store_id FROM events WHERE rowid > ?""", [after_rowid])
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_new_ev0 AS SELECT rowid AS r, event_id, occurred_at, order_id,
+        store_id FROM {ES.WITH_ROWID} WHERE rowid > ?""", [after_rowid])
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_new_ev AS
         SELECT n.r, n.event_id, n.occurred_at, n.order_id, n.store_id, k.customer_id FROM _build_new_ev0 n
         JOIN _build_nk k ON k.r = n.r""")
@@ -324,7 +325,7 @@ def split_picked(engine: Engine) -> None:
     # the rowids alone first: joined in the read, DuckDB read every event's column
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt_r AS SELECT r FROM _build_pt
         WHERE customer_id NOT IN (SELECT customer_id FROM _build_known)""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE _build_pt_at AS SELECT rowid AS r, occurred_at FROM events
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_pt_at AS SELECT rowid AS r, occurred_at FROM {ES.STORE}
         WHERE rowid IN (SELECT r FROM _build_pt_r)""")
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT DISTINCT p.customer_id FROM _build_pt p
         JOIN _build_pt_at a USING (r) WHERE a.occurred_at IS NULL""")

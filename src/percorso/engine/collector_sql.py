@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine import event_store as ES
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -68,7 +70,7 @@ def consumed_segments(engine: Engine, segments: list[str]) -> set[str]:
 
 def events_after(engine: Engine, rowid: int) -> bool:
     """Is there an ``events`` row past ``rowid`` (the last build's watermark)?"""
-    rows = engine.query("SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE rowid > ? LIMIT 1)", [rowid])
+    rows = engine.query(f"SELECT count(*) AS n FROM (SELECT 1 FROM {ES.STORE} WHERE rowid > ? LIMIT 1)", [rowid])
     return bool(rows.column("n")[0].as_py())
 
 

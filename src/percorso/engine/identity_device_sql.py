@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from percorso.engine import event_store as ES
 from percorso.engine.identity_keys_sql import identifier_hash_sql
 
 if TYPE_CHECKING:
@@ -78,7 +79,8 @@ def _cell_rows(where: str) -> str:
     return f"""SELECT hash(e.ip_key) AS ip, hash(e.user_agent) AS ua, floor(epoch(e.occurred_at) / 86400)::INTEGER AS day,
             {keys}, min(e.occurred_at) AS ts, max(e.occurred_at) AS ts_max,
             arg_min(e.rowid, (e.occurred_at, e.event_id)) AS er, arg_min(e.event_id, (e.occurred_at, e.event_id)) AS eid
-        FROM events e WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL{where} GROUP BY ALL"""
+        FROM {ES.WITH_ROWID} e
+        WHERE e.ip_key <> '' AND e.user_agent <> '' AND e.occurred_at IS NOT NULL{where} GROUP BY ALL"""
 
 
 def update_cells(engine: Engine, after_rowid: int | None) -> str:
@@ -111,7 +113,8 @@ def update_cells(engine: Engine, after_rowid: int | None) -> str:
         engine.run(f"INSERT INTO {CELLS} SELECT n.* FROM _dl_new n ANTI JOIN _dl_merged o ON {same}")
         engine.run("DROP TABLE IF EXISTS _dl_new")
         engine.run("DROP TABLE IF EXISTS _dl_merged")
-    engine.run(f"CREATE OR REPLACE TABLE {CELLS_STATE} AS SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid FROM events")
+    engine.run(f"CREATE OR REPLACE TABLE {CELLS_STATE} AS SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid "
+               f"FROM {ES.STORE}")
     return CELLS
 
 
@@ -135,7 +138,7 @@ def _stage_cells(engine: Engine, source: str) -> None:
 
 
 #: The rule over ``_dl_cells`` (parameters: max known per pair, per IP, window twice, not succession).
-CANDIDATES = """
+CANDIDATES = f"""
         WITH hub AS (SELECT ip, ua FROM _dl_cells WHERE known GROUP BY ALL HAVING count(DISTINCT label) > ?
                      UNION ALL SELECT c.ip, c.ua FROM _dl_cells c SEMI JOIN (
                          SELECT ip FROM _dl_cells WHERE known GROUP BY ip HAVING count(DISTINCT label) > ?) USING (ip)),
@@ -144,7 +147,8 @@ CANDIDATES = """
         -- each cell's first event (by time, then id) is kept as its rowid: its id is read here,
         -- for the cells left after the hubs only (a million ids written into the cells was half
         -- of their cost at 1M events with IP)
-        ids AS (SELECT rowid AS er, event_id FROM events WHERE rowid IN (SELECT er FROM k0 UNION ALL SELECT er FROM a0)),
+        ids AS (SELECT rowid AS er, event_id FROM {ES.STORE}
+                WHERE rowid IN (SELECT er FROM k0 UNION ALL SELECT er FROM a0)),
         k AS (SELECT k0.*, ids.event_id FROM k0 JOIN ids USING (er)),
         a AS (SELECT a0.*, ids.event_id FROM a0 JOIN ids USING (er)),
         -- a cookie that replaced another on one device is used after the other's last visit or
@@ -172,7 +176,8 @@ CANDIDATES = """
         -- (80 of the query's 100 ms at 1.3M events)
         SELECT r.anon_label, r.known_label, r.anon_hash, r.known_hash, r.anon_event_id, r.known_event_id,
                e.ip_key, e.user_agent, r.occurred_at, r.days
-        FROM r JOIN (SELECT rowid AS er, ip_key, user_agent FROM events WHERE rowid IN (SELECT anon_row FROM r)) e
+        FROM r JOIN (SELECT rowid AS er, ip_key, user_agent FROM {ES.WITH_ROWID}
+                     WHERE rowid IN (SELECT anon_row FROM r)) e
              ON e.er = r.anon_row"""
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from percorso.engine import event_store as ES
 from percorso.events.schema import IDENTIFIER_COLUMNS
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def append_event_key_exceptions(engine: Engine, priority: tuple[str, ...], after
     them are in the run's region). Returns the number of exceptions after the append.
     """
     engine.run(f"""INSERT INTO identity_event_keys
-        SELECT e.event_id, {_usable_key_sql(priority, '_id_unusable')} AS id_hash FROM events e
+        SELECT e.event_id, {_usable_key_sql(priority, '_id_unusable')} AS id_hash FROM {ES.WITH_ROWID} e
         WHERE e.rowid > ? AND {first_key_sql(priority)} IN (SELECT id_hash FROM _id_unusable)""", [after_rowid])
     return engine.count("identity_event_keys")
 
@@ -138,9 +139,9 @@ def create_event_views(engine: Engine, priority: tuple[str, ...]) -> None:
         if name in tables:
             engine.run(f"DROP TABLE {name}")
     engine.run(f"""CREATE OR REPLACE VIEW events_identified AS
-        WITH k AS (SELECT e.*, e.rowid AS event_row, CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END
+        WITH k AS (SELECT e.* EXCLUDE (rowid), e.rowid AS event_row, CASE WHEN x.event_id IS NULL THEN {first_key_sql(priority)} ELSE x.id_hash END
                               AS id_hash
-                   FROM events e LEFT JOIN identity_event_keys x ON x.event_id = e.event_id)
+                   FROM {ES.WITH_ROWID} e LEFT JOIN identity_event_keys x ON x.event_id = e.event_id)
         SELECT k.*, m.customer_id, m.id_type, m.id_value, m.customer_no FROM k
         LEFT JOIN (SELECT *, {customer_no_sql("customer_id")} AS customer_no FROM identity_map) m USING (id_hash)""")
     engine.run("""CREATE OR REPLACE VIEW event_customers AS
@@ -165,7 +166,7 @@ def read_state(engine: Engine) -> dict | None:
     if not row:
         return None
     state = dict(zip(_STATE_COLUMNS, row[0], strict=True))
-    now = engine.con.execute("SELECT count(*) FROM events WHERE rowid <= ?", [state["max_rowid"]]).fetchall()[0][0]
+    now = engine.con.execute(f"SELECT count(*) FROM {ES.STORE} WHERE rowid <= ?", [state["max_rowid"]]).fetchall()[0][0]
     return state if now == state["n_events"] else None
 
 
@@ -177,22 +178,22 @@ def resolved_watermark(engine: Engine) -> int | None:
 
 def write_watermark(engine: Engine, settings: str = "", n_components: int = 0, n_with_id: int = 0) -> None:
     """Remember every current event as resolved, with the run's settings and totals (see :func:`read_state`)."""
-    engine.run("""CREATE OR REPLACE TABLE identity_state AS
+    engine.run(f"""CREATE OR REPLACE TABLE identity_state AS
         SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events,
-               ?::VARCHAR AS settings, ?::BIGINT AS n_components, ?::BIGINT AS n_with_id FROM events""",
+               ?::VARCHAR AS settings, ?::BIGINT AS n_components, ?::BIGINT AS n_with_id FROM {ES.STORE}""",
                [settings, n_components, n_with_id])
 
 
 def count_events_after(engine: Engine, after_rowid: int) -> int:
     """Events appended after ``after_rowid``."""
-    return int(engine.con.execute("SELECT count(*) FROM events WHERE rowid > ?", [after_rowid]).fetchall()[0][0])
+    return int(engine.con.execute(f"SELECT count(*) FROM {ES.STORE} WHERE rowid > ?", [after_rowid]).fetchall()[0][0])
 
 
 def count_events_with_identifier(engine: Engine, after_rowid: int | None = None) -> int:
     """Events carrying some identifier (those after ``after_rowid`` only, when given)."""
     any_id = " OR ".join(f"{c} <> ''" for c in IDENTIFIER_COLUMNS)
     cond = "" if after_rowid is None else f" AND rowid > {int(after_rowid)}"
-    return int(engine.con.execute(f"SELECT count(*) FROM events WHERE ({any_id}){cond}").fetchall()[0][0])
+    return int(engine.con.execute(f"SELECT count(*) FROM {ES.WITH_ROWID} WHERE ({any_id}){cond}").fetchall()[0][0])
 
 
 def count_assigned_events(engine: Engine, n_with_id: int | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine import event_store as ES
 from percorso.events.schema import IDENTIFIER_COLUMNS
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def stage_identifier_occurrences(engine: Engine, trusted_sources: list[str], *, 
     ids = [f"""SELECT hash({_K[c]}::UTINYINT, e.{c}) AS h, {_K[c]}::UTINYINT AS k, any_value(e.{c}) AS v,
                       min(e.occurred_at) AS first_seen_at, max(e.occurred_at) AS last_seen_at,
                       count(*) AS n_events, bool_or({t}) AS trusted_seen
-               FROM events e WHERE e.{c} <> ''{cond} GROUP BY 1""" for c in IDENTIFIER_COLUMNS]
+               FROM {ES.WITH_ROWID} e WHERE e.{c} <> ''{cond} GROUP BY 1""" for c in IDENTIFIER_COLUMNS]
     if rules is None:
         engine.con.execute("CREATE OR REPLACE TEMP TABLE _id_new_ids AS " + "\nUNION ALL\n".join(ids), trusted)
         per_id = "_id_new_ids"
@@ -74,7 +75,7 @@ def stage_identifier_occurrences(engine: Engine, trusted_sources: list[str], *, 
     several = " + ".join(f"(e.{c} IS NOT NULL AND e.{c} <> '')::INT" for c in IDENTIFIER_COLUMNS)
     cols = ", ".join(f"e.{c}" for c in IDENTIFIER_COLUMNS)
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _id_multi AS
-        SELECT e.rowid AS ev, e.occurred_at AS ts, {t} AS t, {cols} FROM events e
+        SELECT e.rowid AS ev, e.occurred_at AS ts, {t} AS t, {cols} FROM {ES.WITH_ROWID} e
         WHERE ({several}) >= 2{cond}""", trusted)
     occ = [f"""SELECT e.ev, e.ts, e.t, {_K[c]}::UTINYINT AS k, hash({_K[c]}::UTINYINT, e.{c}) AS h
                FROM _id_multi e WHERE e.{c} <> ''""" for c in IDENTIFIER_COLUMNS]
@@ -98,7 +99,8 @@ def source_kinds(engine: Engine, after_rowid: int | None = None) -> list[tuple[s
     """
     if after_rowid is not None and engine.has_table(SOURCES):
         rows = engine.con.execute(f"""SELECT source_name, source_kind FROM {SOURCES}
-            UNION SELECT DISTINCT source_name, source_kind FROM events WHERE rowid > ? AND source_name IS NOT NULL""",
+            UNION SELECT DISTINCT source_name, source_kind FROM {ES.STORE}
+            WHERE rowid > ? AND source_name IS NOT NULL""",
                                   [int(after_rowid)]).fetchall()
     else:
         rows = engine.con.execute(
@@ -202,7 +204,7 @@ def stage_new_pairs(engine: Engine) -> None:
     """Temp ``_id_new_pairs``: the distinct identifier pairs of ``_id_occ`` with their first event."""
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _id_new_pairs AS
         SELECT p.id_hash_a, p.id_hash_b, p.occurred_at, e.event_id, e.source_name, p.n_events, p.trusted
-        FROM ({_NEW_PAIRS}) p JOIN events e ON e.rowid = p.ev""")
+        FROM ({_NEW_PAIRS}) p JOIN {ES.STORE} e ON e.rowid = p.ev""")
 
 
 def upsert_links(engine: Engine, trusted_sources: list[str], *, full: bool) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from percorso.engine import event_store
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import first_line, name_key_sql
 from percorso.engine.backend import quote_literal as ql
@@ -890,6 +891,8 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
     names = ", ".join(qi(c) for c in cols)
     k = qi(key_col)
     con = engine.con
+    if target == event_store.VIEW:   # the store, with the sparse columns this batch fills (ADR 0075)
+        target = event_store.writable(engine, cols)
     rows = f"count(DISTINCT (_file, {key}))" if grouped else "count(*)"  # record key ↔ event id one to one
     dups = 0 if distinct_keys else con.execute(
         f"SELECT {rows} - count(DISTINCT {key}) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]

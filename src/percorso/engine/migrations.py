@@ -6,9 +6,9 @@ their own tables with ``CREATE OR REPLACE`` when they build.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from percorso.events.schema import EVENT_COLUMNS
+from percorso.engine.event_store import migrate_to_store, narrow_ddl
 
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
@@ -25,9 +25,9 @@ an older project's ``events`` keeps its compression (the same rows to every read
 
 
 def _events_ddl() -> str:
-    cols = ",\n  ".join(f"{c.name} {c.sql_type}" + (" USING COMPRESSION uncompressed" if c.name in STORED_UNCOMPRESSED
-                                                      else "") for c in EVENT_COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS events (\n  {cols}\n)"
+    """``events`` as a new project makes it: the columns every event has (the sparse ones are added
+    by the first write that fills them, ADR 0075); migration 7 renames it to the store."""
+    return narrow_ddl("events", STORED_UNCOMPRESSED)
 
 
 def _clickstream_channels_sql() -> str:
@@ -117,7 +117,7 @@ def _id_scheme_sql() -> list[str]:
             "WHERE NOT EXISTS (SELECT 1 FROM project_meta WHERE key = 'id_scheme')"]
 
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+MIGRATIONS: list[tuple[int, str, list[Any]]] = [
     (
         1,
         "events, quarantine, ingest runs, PII vault, campaign costs",
@@ -178,8 +178,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "the project's event id scheme (ADR 0063): 2 for a project with nothing imported, else 1",
         _id_scheme_sql(),
     ),
+    (
+        7,
+        "events: a view over event_store, which stores a sparse column once a write fills it (ADR 0075)",
+        [migrate_to_store],
+    ),
 ]
-REQUIRED_TABLES = ("events", "quarantine", "ingest_runs", "pii_vault", "campaign_costs", "contact_profiles",
+REQUIRED_TABLES = ("events", "event_store", "quarantine", "ingest_runs", "pii_vault", "campaign_costs",
+                   "contact_profiles",
                    "campaign_costs_history", "project_meta", "schema_migrations")
 """Tables every project database holds once migrated (``percorso check`` looks for them)."""
 
@@ -198,7 +204,10 @@ def migrate(engine: Engine) -> int:
             continue
         con.execute("BEGIN TRANSACTION")
         for stmt in statements:
-            con.execute(stmt)
+            if callable(stmt):   # a step that reads what it changes (the columns a table has)
+                stmt(engine)
+            else:
+                con.execute(stmt)
         con.execute(
             "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [version, description]
         )

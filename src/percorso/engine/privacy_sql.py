@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from percorso.engine import event_store as ES
 from percorso.engine.backend import is_text_type
 from percorso.engine.backend import quote_ident as qi
 
@@ -98,8 +99,8 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
                    e.source_name, json_extract_string(e.properties, '$.consent_text_version')
             -- one equality each: DuckDB 2.0 scans an IN list as an optional filter and emits every
             -- row of the range (0.2 s of a 10M-event build, 0.015 s as two equalities)
-            FROM (SELECT * FROM events WHERE rowid > $ev AND event_type = 'newsletter_signup'
-                  UNION ALL SELECT * FROM events WHERE rowid > $ev AND event_type = 'unsubscribe') e
+            FROM (SELECT * FROM {ES.WITH_ROWID} WHERE rowid > $ev AND event_type = 'newsletter_signup'
+                  UNION ALL SELECT * FROM {ES.WITH_ROWID} WHERE rowid > $ev AND event_type = 'unsubscribe') e
             UNION ALL
             SELECT s.event_id, s.subject_type, s.subject_value, m.purpose,
                    bool_and(s.v IN ('true', '1', 'yes', 'granted')), any_value(s.occurred_at), any_value(s.source),
@@ -111,7 +112,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
                                e.j, unnest(json_keys(e.j)) AS k
                         FROM (SELECT *, coalesce(json_extract(properties, '$.consent.categoryPreferences'),
                                                  json_extract(properties, '$.consent')) AS j
-                              FROM events WHERE rowid > $ev AND properties LIKE '%"consent"%') e
+                              FROM {ES.WITH_ROWID} WHERE rowid > $ev AND properties LIKE '%"consent"%') e
                         WHERE json_type(e.j) = 'OBJECT') x) s
             JOIN (VALUES {cats}) m(category, purpose) ON m.category = lower(strip_accents(s.k))
             WHERE s.v IN ('true', 'false', '1', '0', 'yes', 'no', 'granted', 'denied')
@@ -123,7 +124,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
           AND substr(sha256(event_id || '|' || purpose), 1, 32) NOT IN (SELECT consent_id FROM consent_history)""",
                {"at": recorded_at, "ev": ev_after, "cp": cp_after})  # type: ignore[arg-type]
     engine.run("DELETE FROM consent_state")
-    engine.run("""INSERT INTO consent_state SELECT (SELECT coalesce(max(rowid), -1) FROM events),
+    engine.run(f"""INSERT INTO consent_state SELECT (SELECT coalesce(max(rowid), -1) FROM {ES.STORE}),
         (SELECT coalesce(max(rowid), -1) FROM contact_profiles)""")
     return added
 
@@ -215,7 +216,8 @@ _ID_COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "l
 _DETACH_COLS = ("anonymous_id", "device_id", "user_id", "email_key", "phone_key", "loyalty_card", "crm_id",
                 "tax_code_key", "page_url", "referrer", "user_agent", "ip_key", "region")
 #: tables erasure handles on their own, never by the generic sweep
-SWEEP_SKIP = ("events", "privacy_suppression", "privacy_log", "schema_migrations", "ingest_runs", "quarantine",
+SWEEP_SKIP = ("events", ES.STORE, "privacy_suppression", "privacy_log", "schema_migrations", "ingest_runs",
+              "quarantine",
               "pii_vault", "contact_profiles", "consent_history", "campaign_costs", "campaign_costs_history")
 
 
@@ -324,12 +326,15 @@ def erase_scope_rows(engine: Engine) -> dict[str, int]:
     out: dict[str, int] = {}
     n = engine.query("SELECT count(*) FILTER (WHERE detach), count(*) FILTER (WHERE NOT detach) FROM _er_events")
     out["events_detached"], out["events_deleted"] = (int(n.column(0)[0].as_py()), int(n.column(1)[0].as_py()))
-    engine.run("DELETE FROM events WHERE event_id IN (SELECT event_id FROM _er_events WHERE NOT detach)")
-    sets = ", ".join(f"{c} = NULL" for c in _DETACH_COLS)
-    engine.run(f"UPDATE events SET {sets} WHERE event_id IN (SELECT event_id FROM _er_events WHERE detach)")
+    engine.run(f"DELETE FROM {ES.STORE} WHERE event_id IN (SELECT event_id FROM _er_events WHERE NOT detach)")
+    stored = ES.stored(engine)   # a column the store lacks holds nothing to clear (ADR 0075)
+    sets = ", ".join(f"{c} = NULL" for c in _DETACH_COLS if c in stored)
+    if sets:
+        engine.run(f"UPDATE {ES.STORE} SET {sets} WHERE event_id IN (SELECT event_id FROM _er_events WHERE detach)")
     for c in _ID_COLS:   # their identifier on someone else's event (a shared, flagged one) goes
-        if c != "order_id":
-            engine.run(f"UPDATE events SET {c} = NULL WHERE {c} IN (SELECT id_value FROM _er_ids WHERE id_type = '{c}')")
+        if c != "order_id" and c in stored:
+            engine.run(f"UPDATE {ES.STORE} SET {c} = NULL "
+                       f"WHERE {c} IN (SELECT id_value FROM _er_ids WHERE id_type = '{c}')")
     ids = " OR ".join(f"{c} IN (SELECT id_value FROM _er_ids WHERE id_type = '{c}')"
                       for c in ("email_key", "phone_key", "loyalty_card", "crm_id", "user_id"))
     out["contact_profiles"] = _delete(engine, "contact_profiles",
@@ -469,7 +474,7 @@ def suppress_runs(engine: Engine, secret: str, run_ids: list[str]) -> dict[str, 
     engine.run(f"""CREATE OR REPLACE TEMP TABLE _sup_ev AS
         SELECT e.event_id FROM events e, (SELECT ?::VARCHAR AS secret) s
         WHERE e.ingest_run_id IN (SELECT unnest(?::VARCHAR[])) AND ({hit})""", [secret, run_ids])
-    out = {"events": _delete(engine, "events", "event_id IN (SELECT event_id FROM _sup_ev)")}
+    out = {"events": _delete(engine, ES.STORE, "event_id IN (SELECT event_id FROM _sup_ev)")}
     prof = " OR ".join([f"sha256(?::VARCHAR || ':{c}:' || {c}) IN {keys}" for c in
                         ("email_key", "phone_key", "loyalty_card", "crm_id", "user_id")])
     out["contact_profiles"] = _delete(engine, "contact_profiles", f"event_id IN (SELECT event_id FROM _sup_ev) OR {prof}",
@@ -515,14 +520,20 @@ def retention_apply(engine: Engine, table: str, cutoff: Any, *, source: str | No
     if not engine.has_table(table):
         return 0
     where, params = _retention_where(table, source, event_types)
+    detached = _DETACH_COLS
+    if table == ES.VIEW:   # rows are written in the store; a column it lacks is NULL (ADR 0075)
+        table = ES.STORE
+        detached = tuple(c for c in _DETACH_COLS if c in ES.stored(engine))
     if detach:
-        if table != "events":
+        if table != ES.STORE:
             raise ValueError("detach applies to events")
-        where += " AND coalesce(" + ", ".join(c for c in _DETACH_COLS) + ") IS NOT NULL"
+        if not detached:   # nothing of a person stored: no row to detach
+            return 0
+        where += " AND coalesce(" + ", ".join(c for c in detached) + ") IS NOT NULL"
     n = int(engine.query(f"SELECT count(*) FROM {qi(table)} WHERE {where}", [cutoff, *params]).column(0)[0].as_py())
     if n and not dry_run:
         if detach:
-            sets = ", ".join(f"{c} = NULL" for c in _DETACH_COLS)
+            sets = ", ".join(f"{c} = NULL" for c in detached)
             engine.run(f"UPDATE {qi(table)} SET {sets} WHERE {where}", [cutoff, *params])
         else:
             engine.run(f"DELETE FROM {qi(table)} WHERE {where}", [cutoff, *params])
@@ -624,8 +635,8 @@ def tables_holding(engine: Engine, values_table: str) -> dict[str, int]:
         t, c = r["table_name"], r["column_name"]
         n = engine.query(f"""SELECT count(*) FROM {qi(t)} x WHERE EXISTS (SELECT 1 FROM {qi(values_table)} v
             WHERE strpos(lower(x.{qi(c)}), lower(v.value)) > 0)""").column(0)[0].as_py()
-        if n:
-            out[f"{t}.{c}"] = int(n)
+        if n:   # the events' store by the name readers know (ADR 0075)
+            out[f"{ES.VIEW if t == ES.STORE else t}.{c}"] = int(n)
     return out
 
 
@@ -664,7 +675,7 @@ def mask_events(engine: Engine, run_ids: list[str]) -> int:
     the vault only. Phones are not masked here: a 10-digit number in a URL or a property is
     as often a product or order code. Runs in the import's transaction (nothing raw is committed).
     """
-    cols = [c for c in _EVENT_TEXT if c in engine.columns("events")]
+    cols = [c for c in _EVENT_TEXT if c in ES.stored(engine)]   # the others are NULL (ADR 0075)
     if not cols:
         return 0
 
@@ -678,9 +689,10 @@ def mask_events(engine: Engine, run_ids: list[str]) -> int:
     runs = "ingest_run_id IN (SELECT unnest(?::VARCHAR[]))"
     changed = " OR ".join(f"{qi(c)} IS DISTINCT FROM {masked(c)}" for c in cols)
     where = f"{runs} AND ({changed})"
-    n = int(engine.con.execute(f"SELECT count(*) FROM events WHERE {where}", [run_ids]).fetchall()[0][0])  # a row: see above
+    n = int(engine.con.execute(f"SELECT count(*) FROM {ES.STORE} WHERE {where}", [run_ids]).fetchall()[0][0])  # a row: see above
     if n:
-        engine.run(f"UPDATE events SET {', '.join(f'{qi(c)} = {masked(c)}' for c in cols)} WHERE {where}", [run_ids])
+        sets = ", ".join(f"{qi(c)} = {masked(c)}" for c in cols)
+        engine.run(f"UPDATE {ES.STORE} SET {sets} WHERE {where}", [run_ids])
     return n
 
 

@@ -252,7 +252,7 @@ def _resolve(project: Project, engine, after: int | None, trusted: list[str], ru
     unstitch_without_consent(project, engine)
     lap("count events")
     n_events = (engine.count("events") if after is None
-                else engine.query("SELECT count(*) AS n FROM events WHERE rowid > ?", [after])["n"][0].as_py())
+                else K.count_events_after(engine, after))
     lap("identifiers table")
     if not full and "id_hash" not in engine.columns("identity_identifiers"):
         S.upsert_identifiers(engine, rules, full=True)
