@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS, TOUCHPOINT_COLUMNS
 from percorso.engine import Engine
+from percorso.engine.build_sql import TOUCHPOINTS_GENERATED
 from percorso.engine.localtime import to_local
 from percorso.events import is_touchpoint_type
 
@@ -106,7 +107,7 @@ def journeys_for(
             if last is not None and (r["occurred_at"] - last).total_seconds() > session_gap_minutes * 60:
                 session += 1
             last = r["occurred_at"]
-            r["session_id"] = f"{customer_id}:{session}"
+            r["session_no"] = session    # the table shows session_id, "customer_id:session" (ADR 0073)
             if r["event_type"] in _PURCHASE_TYPES and r.get("revenue") is not None:
                 oid = r.get("order_id") or f"o-{r['event_id']}"
                 r["order_id"] = oid
@@ -137,7 +138,8 @@ def journeys_for(
         staged = engine.register_arrow(f"_journeys_for_{name}", _table(columns, table_rows))
         local = to_local(staged.occurred_at, time_zone)
         engine.create_table(name, staged.select(*[local.name(c) if c == "occurred_at_local" else staged[c]
-                                                  for c, _ in columns]))
+                                                  for c, _ in columns]),
+                            generated=TOUCHPOINTS_GENERATED if name == "touchpoints" else None)
         engine.unregister(f"_journeys_for_{name}")
     _write_events(engine, tps)
     engine.create_table("customers", _table(CUSTOMER_COLUMNS, customers))

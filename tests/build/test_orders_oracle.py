@@ -23,7 +23,8 @@ from percorso.build.schema import NOT_INFORMATIVE, TOUCHPOINT_COLUMNS
 from percorso.build.touchpoints import ORDER_EVENT_TYPES
 
 _T0 = datetime(2025, 1, 1)
-_PANDAS = {"VARCHAR": "object", "TIMESTAMP": "datetime64[us]", "BOOLEAN": "object", "BIGINT": "Int64", "DOUBLE": "float64"}
+_PANDAS = {"VARCHAR": "object", "TIMESTAMP": "datetime64[us]", "BOOLEAN": "object", "INTEGER": "Int32",
+           "BIGINT": "Int64", "DOUBLE": "float64"}
 
 row = st.fixed_dictionaries({
     "customer_id": st.sampled_from(["c1", "c2", "c3"]),

@@ -50,13 +50,15 @@ def lake_rows(out: Path, table: str) -> Any:
 def db_rows(project: Any, table: str, drop: tuple[str, ...] = ()) -> Any:
     """The database's rows of ``table``; of ``touchpoints``, each with its event's details (the
     lake keeps every column a touchpoint shows: the database reads those from ``events``, ADR 0061), and
-    not the internal keys a reader is not shown (``customer_no``, ADR 0062)."""
+    not the internal keys a reader is not shown (``customer_no``, ADR 0062; ``session_no``, whose
+    ``session_id`` the table computes, ADR 0073)."""
     if table == "touchpoints":
-        from percorso.build.schema import TOUCHPOINT_DETAILS, TOUCHPOINT_KEYS
+        from percorso.build.schema import TOUCHPOINT_COMPUTED, TOUCHPOINT_DETAILS, TOUCHPOINT_KEYS
 
         details = ", ".join(f"e.{c}" for c in TOUCHPOINT_DETAILS)
         frame = project.engine.query(f"SELECT t.*, {details} FROM touchpoints t LEFT JOIN events e USING (event_id)")
-        return frame.to_pandas().drop(columns=[*drop, *(k for k, _ in TOUCHPOINT_KEYS)])
+        internal = [*(k for k, _ in TOUCHPOINT_KEYS), *(s for s, _ in TOUCHPOINT_COMPUTED.values())]
+        return frame.to_pandas().drop(columns=[*drop, *internal])
     return project.engine.execute(project.engine.table(table)).drop(columns=list(drop))
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_COLUMNS
+from percorso.build.schema import CUSTOMER_COLUMNS, ORDER_COLUMNS, TOUCHPOINT_TABLE_COLUMNS
 from percorso.engine import open_engine
 from percorso.profile import customer_profile
 from percorso.profile.search import search_customers
@@ -63,7 +63,7 @@ def test_channels_and_timeline_page_match_python(engine, rows, bought, limit, of
             "online": r["online"], "occurred_at": BASE + timedelta(minutes=r["minute"]), "order_id": r["order_id"],
             "revenue": r["revenue"], "event_type": "page_view"} for i, r in enumerate(rows)]
     ords = [dict(o, order_id=f"O{i}", occurred_at=BASE) for i, o in enumerate(bought)]
-    _load(engine, "touchpoints", TOUCHPOINT_COLUMNS, tps)
+    _load(engine, "touchpoints", TOUCHPOINT_TABLE_COLUMNS, tps)
     _load(engine, "orders", ORDER_COLUMNS, ords)
     _load(engine, "customers", CUSTOMER_COLUMNS, [{"customer_id": "C1"}, {"customer_id": "C2"}])
 

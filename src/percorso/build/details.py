@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from percorso.build.schema import TOUCHPOINT_DETAILS, TOUCHPOINT_FIELDS, TOUCHPOINT_KEYS
+from percorso.build.schema import TOUCHPOINT_COMPUTED, TOUCHPOINT_DETAILS, TOUCHPOINT_FIELDS, TOUCHPOINT_KEYS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -40,14 +40,15 @@ def with_details(engine: Any, t: ir.Table, names: Iterable[str] | None = None) -
     read from ``events`` by ``event_id``; the columns in :data:`TOUCHPOINT_FIELDS` order.
 
     Without ``names``, the rows as a reader sees a touchpoint (an export, the lake, a person's
-    access archive): every field, and not the internal keys (:data:`TOUCHPOINT_KEYS`, ADR 0062).
+    access archive): every field, and not the internal keys (:data:`TOUCHPOINT_KEYS`, ADR 0062) nor
+    the stored columns of computed fields (:data:`TOUCHPOINT_COMPUTED`, ADR 0073).
 
     Pass ``t`` already filtered to the rows wanted: the join costs what it reads. A column ``t``
     has already (a table written before ADR 0061) is kept as it is; without an ``events`` table
     (a database holding the built tables alone) the details are NULL.
     """
     if names is None:
-        t = t.drop(*[n for n, _ in TOUCHPOINT_KEYS if n in t.columns])
+        t = t.drop(*[n for n, _ in (*TOUCHPOINT_KEYS, *TOUCHPOINT_COMPUTED.values()) if n in t.columns])
     wanted = [n for n in details_in(TOUCHPOINT_DETAILS if names is None else names) if n not in t.columns]
     if not wanted:
         return t

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from percorso.build import digest as D
 from percorso.build import plan as P
 from percorso.build.schema import (CUSTOMER_COLUMNS, NOT_INFORMATIVE, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS,
-                                   REVENUE_DECIMAL, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS)
+                                   REVENUE_DECIMAL, SESSION_SYSTEMS, TOUCHPOINT_TABLE_COLUMNS)
 from percorso.channels.rules import load_rules
 from percorso.engine import build_sql as S
 from percorso.engine import build_tail_sql as T
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-_BUILD_TABLES = {"touchpoints": TOUCHPOINT_COLUMNS, "orders": ORDER_COLUMNS, "customers": CUSTOMER_COLUMNS,
+_BUILD_TABLES = {"touchpoints": TOUCHPOINT_TABLE_COLUMNS, "orders": ORDER_COLUMNS, "customers": CUSTOMER_COLUMNS,
                  "record_updates": RECORD_UPDATE_COLUMNS}
 _BUILDS_COLUMNS = (
     ("build_id", "VARCHAR"), ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"), ("mode", "VARCHAR"),

@@ -102,15 +102,29 @@ TOUCHPOINT_DETAILS: tuple[str, ...] = ("source_name", "page_url", "referrer", "r
 #: (:func:`percorso.build.details.with_details`); a table without it (the lake's, built on Spark)
 #: is read by ``customer_id`` (:func:`customer_key`).
 TOUCHPOINT_KEYS: tuple[tuple[str, str], ...] = (("customer_no", "BIGINT"),)
+#: Fields ``touchpoints`` computes when they are read, from the stored column that takes their
+#: place (ADR 0073): ``session_id`` is ``customer_id`` + ``':'`` + ``session_no``, a DuckDB
+#: generated column (:data:`percorso.engine.build_sql.TOUCHPOINTS_GENERATED`). Written, it was a
+#: distinct string a row or nearly (10M events: ~0.35-1.0 s of the build); the session number is a
+#: small integer. Readers, and users' own SQL, read ``session_id`` as before; ``session_no`` is a
+#: stored key no reader is shown, like :data:`TOUCHPOINT_KEYS`. The lake's tables (Spark's too)
+#: store ``session_id`` itself.
+TOUCHPOINT_COMPUTED: dict[str, tuple[str, str]] = {"session_id": ("session_no", "INTEGER")}
 #: The columns ``touchpoints`` stores: what analyses group, filter and join by, and what the build
-#: derives; the keys right after ``customer_id``.
+#: derives; the keys right after ``customer_id``, a computed field's stored column in its place.
 TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = tuple(
     k for c in TOUCHPOINT_FIELDS if c[0] not in TOUCHPOINT_DETAILS
-    for k in ((c, *TOUCHPOINT_KEYS) if c[0] == "customer_id" else (c,)))
+    for k in ((c, *TOUCHPOINT_KEYS) if c[0] == "customer_id" else (TOUCHPOINT_COMPUTED.get(c[0], c),)))
+#: The columns the ``touchpoints`` table shows (``SELECT *``, the catalog): the stored ones, each
+#: computed field right after its stored column. A table with others was written by an older
+#: version and is rebuilt whole (:func:`percorso.build.runner.run_build`).
+TOUCHPOINT_TABLE_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    k for c in TOUCHPOINT_COLUMNS
+    for k in (c, *[(f, dict(TOUCHPOINT_FIELDS)[f]) for f, (s, _) in TOUCHPOINT_COMPUTED.items() if s == c[0]]))
 #: ``touchpoints`` columns stored uncompressed by a full build (ADR 0054): one distinct value a
 #: row or nearly, which DuckDB's string compression encodes one by one (10M events: writing
-#: ``event_id`` 1.37 → 0.46 s, ``session_id`` 0.76 → 0.35 s); readers see the same values.
-TOUCHPOINTS_UNCOMPRESSED: tuple[str, ...] = ("event_id", "session_id")
+#: ``event_id`` 1.37 → 0.46 s); readers see the same values.
+TOUCHPOINTS_UNCOMPRESSED: tuple[str, ...] = ("event_id",)
 #: ``touchpoints`` text columns a full build stores as the enumeration of the values they can
 #: take (ADR 0071): a handful each, known before the rows are (the events' distinct values, the
 #: channel rules, the stage rules), and written as small integers where DuckDB's string

@@ -279,7 +279,7 @@ def _finish(t: ir.Table, rows: ir.Table, stage_settings: Mapping[str, Any] | Non
     t = t.mutate(
         channel=web.ifelse(t._s_channel.fill_null("Direct"), t._ch),
         channel_rule=(web & t._s_rule.notnull()).ifelse(t._s_rule, t._rule),
-        session_id=t.customer_id.concat(":", t._sno.cast("string")),
+        session_no=t._sno,
         seq=t._seq,
         revenue=t._is_order.ifelse(t._f_rev.fill_null(t.revenue), t.revenue),
         items=t._is_order.ifelse(t._f_items.fill_null(t["items"]), t["items"]),
@@ -303,7 +303,11 @@ def _finish(t: ir.Table, rows: ir.Table, stage_settings: Mapping[str, Any] | Non
     # by the offset of each UTC hour, converted once per hour of these events (engine/localtime.py)
     t = local_by_hour(t, "occurred_at", rows, time_zone, "occurred_at_local")
     t = assign_stages(t, stage_settings)
-    return t.select(*[t[name].cast(_ibis_type(sql)).name(name) for name, sql in columns])
+    # ``touchpoints`` stores the session number and computes the id when read (ADR 0073); the
+    # lake's table, which a cluster reads as it is, stores the id
+    fields = {"session_id": t.customer_id.concat(":", t.session_no.cast("string"))}
+    return t.select(*[(fields[name] if name in fields else t[name]).cast(_ibis_type(sql)).name(name)
+                      for name, sql in columns])
 
 
 def _source_campaign(properties: ir.StringValue) -> ir.StringValue:
@@ -410,7 +414,8 @@ def write_touchpoints(
         # one row by Engine.rows: a pandas frame would load pandas into the build (~0.3 s) for it
         bounds = engine.rows(st.aggregate(lo=st._r.min(), hi=st._r.max(), n=st.count()))[0]
         if not int(bounds["n"]):       # no touchpoint event: the (empty) rows in one statement
-            return engine.create_table(target, _wide_rows(rows, st, stage_settings, time_zone, columns))
+            return engine.create_table(target, _wide_rows(rows, st, stage_settings, time_zone, columns),
+                                       generated=_generated(columns))
         lo, hi = int(bounds["lo"]), int(bounds["hi"])
         step = (hi - lo) // parts + 1
         for c in range(parts):
@@ -419,7 +424,7 @@ def write_touchpoints(
             expr = _wide_rows(rows.filter((rows._r >= a) & (rows._r < z)), st.filter((st._r >= a) & (st._r < z)),
                               stage_settings, time_zone, columns)
             if c == 0:
-                engine.create_table(target, expr)
+                engine.create_table(target, expr, generated=_generated(columns))
             else:
                 engine.insert_expr(target, expr)
         return engine.count(target)
@@ -478,11 +483,21 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
         made.append(engine.temp_table(sql["firsts"], name=names[1]))
         made.append(engine.temp_table(sql["ranks"], name=names[2]))
         return engine.create_table(target, sql["rows"], uncompressed=TOUCHPOINTS_UNCOMPRESSED,
-                                   enums=_enum_values(engine, rows, rules, stage_settings))
+                                   enums=_enum_values(engine, rows, rules, stage_settings),
+                                   generated=_generated(columns))
     finally:
         compiling.join()
         for t in made:
             engine.drop_temp(t)
+
+
+def _generated(columns: Columns) -> dict[str, tuple[str, str, str]] | None:
+    """The generated columns (ADR 0073) a DuckDB table of ``columns`` declares: the computed
+    fields whose stored column it has (the stored columns; the lake's, every field, has none)."""
+    from percorso.engine.build_sql import TOUCHPOINTS_GENERATED
+
+    names = {n for n, _ in columns}
+    return {s: g for s, g in TOUCHPOINTS_GENERATED.items() if s in names and g[0] not in names} or None
 
 
 def _enum_values(engine: Any, rows: ir.Table, rules: ChannelRules,

@@ -577,7 +577,8 @@ class Engine:
         self.con.unregister(name)
 
     def create_table(self, name: str, expr: Any, *, replace: bool = True, uncompressed: tuple[str, ...] = (),
-                     enums: Mapping[str, Iterable[str]] | None = None) -> int:
+                     enums: Mapping[str, Iterable[str]] | None = None,
+                     generated: Mapping[str, tuple[str, str, str]] | None = None) -> int:
         """Materialise an Ibis expression (or the SQL :meth:`compile` made of one, or an Arrow
         table) as table ``name``; returns rows.
 
@@ -591,6 +592,10 @@ class Engine:
         ~1.2-1.6 s of the insert). Readers see the same text: Ibis reads the type as a string,
         and it compares, groups, sorts (the values are declared in text order) and exports as
         text. A value the list lacks fails the insert, which is then made again with text columns.
+
+        ``generated``: columns DuckDB computes when they are read, never written (ADR 0073), by
+        the column of the expression each follows: ``{after: (name, type, SQL expression)}``.
+        The table shows them in that place; inserts name the other columns (:meth:`insert_expr`).
         """
         verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
         with self._write_lock:
@@ -600,28 +605,39 @@ class Engine:
                     self.con.execute(f"{verb} {quote_ident(name)} AS SELECT * FROM _percorso_ctas")
                 finally:
                     self.con.unregister("_percorso_ctas")
-            elif uncompressed or enums:
+            elif uncompressed or enums or generated:
                 sql = expr if isinstance(expr, str) else self.compile(expr)
                 # the columns and types as the statement makes them (DESCRIBE binds it, runs nothing)
                 described = [(n, t) for n, t, *_ in self.con.execute(f"DESCRIBE {sql}").fetchall()]
                 try:
-                    self._create_declared(verb, name, sql, described, uncompressed, enums or {})
+                    self._create_declared(verb, name, sql, described, uncompressed, enums or {}, generated or {})
                 except duckdb.ConversionException:
                     if not enums:
                         raise
-                    self._create_declared("CREATE OR REPLACE TABLE", name, sql, described, uncompressed, {})
+                    self._create_declared("CREATE OR REPLACE TABLE", name, sql, described, uncompressed, {},
+                                          generated or {})
             else:
                 sql = expr if isinstance(expr, str) else self.compile(expr)
                 self.con.execute(f"{verb} {quote_ident(name)} AS {sql}")
         return self.count(name)
 
     def _create_declared(self, verb: str, name: str, sql: str, described: list[tuple[str, str]],
-                         uncompressed: tuple[str, ...], enums: Mapping[str, Iterable[str]]) -> None:
+                         uncompressed: tuple[str, ...], enums: Mapping[str, Iterable[str]],
+                         generated: Mapping[str, tuple[str, str, str]]) -> None:
         """:meth:`create_table` of ``sql`` by its ``described`` columns, declared with their storage."""
-        cols = ", ".join(f"{quote_ident(n)} " + (enum_type(enums[n]) if n in enums and t == "VARCHAR" else t)
-                         + (" USING COMPRESSION uncompressed" if n in uncompressed else "") for n, t in described)
+        def declared(n: str, t: str) -> str:
+            col = (f"{quote_ident(n)} " + (enum_type(enums[n]) if n in enums and t == "VARCHAR" else t)
+                   + (" USING COMPRESSION uncompressed" if n in uncompressed else ""))
+            if n not in generated:
+                return col
+            g, g_type, g_sql = generated[n]
+            return f"{col}, {quote_ident(g)} {g_type} GENERATED ALWAYS AS ({g_sql}) VIRTUAL"
+
+        cols = ", ".join(declared(n, t) for n, t in described)
         self.con.execute(f"{verb} {quote_ident(name)} ({cols})")
-        self.con.execute(f"INSERT INTO {quote_ident(name)} {sql}")
+        # the statement's columns listed: a generated column takes no value
+        stored = ", ".join(quote_ident(n) for n, _ in described)
+        self.con.execute(f"INSERT INTO {quote_ident(name)} ({stored}) {sql}")
 
     def temp_table(self, expr: Any, *, name: str | None = None) -> Table:
         """Materialise an expression (or the SQL :meth:`compile` made of one) once as a temporary

@@ -105,12 +105,29 @@ def replace_table(engine: Engine, table: str, staged: str) -> None:
     engine.con.execute(f"ALTER TABLE {qi(staged)} RENAME TO {qi(table)}")
 
 
+#: ``touchpoints`` columns DuckDB computes when read (ADR 0073,
+#: :data:`percorso.build.schema.TOUCHPOINT_COMPUTED`), for :meth:`Engine.create_table`'s
+#: ``generated``: the stored column each follows → (name, type, expression). The expression
+#: gives the text the build wrote before (an integer's shortest decimal, as Ibis's cast did).
+TOUCHPOINTS_GENERATED: dict[str, tuple[str, str, str]] = {
+    "session_no": ("session_id", "VARCHAR", "customer_id || ':' || CAST(session_no AS VARCHAR)")}
+
+
 def append_table(engine: Engine, table: str, staged: str) -> None:
     """Append the rows of ``staged`` to ``table`` by column name (its enumerations widened first
-    to the values the rows bring, :func:`widen_enums`)."""
+    to the values the rows bring, :func:`widen_enums`); a generated column (ADR 0073) is computed,
+    not written."""
     widen_enums(engine, table, staged)
-    cols = ", ".join(qi(c) for c in engine.columns(table))
+    cols = ", ".join(qi(c) for c in written_columns(engine, table))
     engine.con.execute(f"INSERT INTO {qi(table)} ({cols}) SELECT {cols} FROM {qi(staged)}")
+
+
+def written_columns(engine: Engine, table: str) -> list[str]:
+    """The columns of stored ``table`` an insert writes, in order: all but the generated ones."""
+    return [r[0] for r in engine.con.execute(
+        """SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database()
+           AND table_schema = 'main' AND table_name = ? AND is_generated = 'NEVER' ORDER BY ordinal_position""",
+        [table]).fetchall()]
 
 
 def widen_enums(engine: Engine, table: str, staged: str) -> None:

@@ -224,9 +224,8 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
     only if every event before the cut is a kept touchpoint or record update
     (:func:`split_picked`), so the kept touchpoints before the cut are exactly the events the
     sessions were numbered over, and the gap rule (``gap_minutes``, the sessions' own: a
-    change of it rebuilds everything) over their times gives the stored numbers again. The
-    ``session_id`` column (a distinct string per row, read by rowid at the cost of every block
-    of it: 62 MB at 10M touchpoints) is not read."""
+    change of it rebuilds everything) over their times gives the stored numbers again, unread
+    (read by rowid, a column costs every block holding a kept row)."""
     con = engine.con
     # the kept touchpoints' event ids are read only for the customers query, which joins them to
     # the contact profiles: a project with none leaves them NULL (the column by rowid, every
@@ -499,7 +498,7 @@ def stage_state(engine: Engine, session_systems: tuple[str, ...], not_informativ
         pre_ev AS (SELECT customer_id, count(*) AS n FROM _build_picked_pre GROUP BY ALL),
         ev AS (SELECT customer_id, count(*) AS n FROM _build_events GROUP BY ALL),
         tp AS (SELECT customer_id, occurred_at, event_id, seq, source_system, channel, channel_rule, online,
-                      CAST(substr(session_id, length(customer_id) + 2) AS BIGINT) AS sno FROM _build_touchpoints),
+                      CAST(session_no AS BIGINT) AS sno FROM _build_touchpoints),
         rn AS (SELECT customer_id, count(*) AS n, count(occurred_at) AS n_at, max(occurred_at) AS last_at FROM (
                    SELECT customer_id, occurred_at FROM tp
                    UNION ALL SELECT customer_id, occurred_at FROM _build_record_updates) GROUP BY ALL),
