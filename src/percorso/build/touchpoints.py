@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 from percorso.build.records import touchpoint_events
 from percorso.build.schema import (NOT_INFORMATIVE, SESSION_SYSTEMS, TOUCHPOINT_COLUMNS, TOUCHPOINTS_ENUMS,
                                    TOUCHPOINTS_UNCOMPRESSED, customer_key)
-from percorso.channels import classify
+from percorso.channels import classify, url_host
 from percorso.channels.rules import ChannelRules
 from percorso.engine.dialect import first_by, json_value
 from percorso.engine.localtime import local_by_hour
@@ -106,12 +106,49 @@ _BROWSER_SYSTEMS = ("web", "app")
 def _classified(t: ir.Table, rules: ChannelRules) -> ir.Table:
     """``t`` (event columns) with UTM tags of ad rows filled, its classified ``channel`` and
     ``channel_rule`` and the order rule's columns (:func:`_order_values`)."""
-    t = classify(_ad_tags(t), rules)
+    return _order_values(_channels(_ad_tags(t), rules))
+
+
+def _channels(t: ir.Table, rules: ChannelRules) -> ir.Table:
+    """``t`` (event columns, ad rows' UTM tags filled) with its classified ``channel`` and ``channel_rule``."""
+    t = classify(t, rules)
     # offline events that matched no offline rule (a type of a custom source no rule knows)
     # have no marketing channel: they are Unassigned, not Direct
-    t = t.mutate(channel=(~t.online.fill_null(False) & ~t.channel_rule.startswith("offline:")
-                          & (t.channel_rule != "source")).ifelse(ibis.literal("Unassigned"), t.channel))
-    return _order_values(t)
+    return t.mutate(channel=(~t.online.fill_null(False) & ~t.channel_rule.startswith("offline:")
+                             & (t.channel_rule != "source")).ifelse(ibis.literal("Unassigned"), t.channel))
+
+
+#: What a touchpoint's channel and rule are a function of (:func:`_channels` of :func:`_ad_tags`):
+#: these columns once the ad rows' tags are filled, and the hosts of the referrer and the page
+#: (``_rh``, ``_ph``: all the rules read of the two URLs). The key of :func:`_classes`.
+_CLASS_KEYS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign", "click_id_type", "source_system",
+                                "event_type", "channel", "online", "_rh", "_ph")
+
+
+def _class_keys(t: ir.Table) -> ir.Table:
+    """``t`` (event columns) with the ad rows' tags filled and the hosts of :data:`_CLASS_KEYS`."""
+    t = _ad_tags(t)
+    return t.mutate(_rh=url_host(t.referrer), _ph=url_host(t.page_url))
+
+
+def _classes(rows: ir.Table, rules: ChannelRules) -> ir.Table:
+    """The distinct :data:`_CLASS_KEYS` of the touchpoint events of ``rows``, each classified once:
+    its number ``_cls``, channel ``_ch`` and rule ``_rule``, and ``_inf``: whether the rows of
+    the class can give a session its channel (:func:`_informative`).
+
+    Why: the rules are a chain of ~40 cases with regular expressions, and they read a few columns
+    of few values (a 10M-event clickstream: 42 distinct keys). Classified per event, they cost
+    ~1.8 CPU s a pass at 10M events, and the full build made two passes (the session firsts, the
+    wide rows); the distinct keys take one scan of the columns, and an event's class is a join on
+    them (ADR 0076). A referrer or page stands for its host (any URL of the host: the rules read
+    nothing else of it), so distinct URLs of one site make one class.
+    """
+    k = _class_keys(touchpoint_events(rows))
+    g = k.group_by(list(_CLASS_KEYS)).aggregate(_url_r=k.referrer.min(), _url_p=k.page_url.min())
+    c = _channels(g.mutate(_given=g.channel, referrer=g._url_r, page_url=g._url_p), rules)
+    return c.select(*[c._given.name(n) if n == "channel" else c[n] for n in _CLASS_KEYS],
+                    _cls=ibis.row_number().cast("int32"), _ch=c.channel, _rule=c.channel_rule,
+                    _inf=c.source_system.isin(SESSION_SYSTEMS) & ~c.channel.isin(NOT_INFORMATIVE))
 
 
 def _order_values(t: ir.Table) -> ir.Table:
@@ -449,10 +486,12 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
     from percorso.engine.build_sql import set_tied_positions
     from percorso.engine.identity_keys_sql import customer_numbers
 
-    numbers = _session_numbers(identified_events, session_gap_minutes)
+    names = [temp_name() for _ in range(4)]
+    classes = _classes(rows, rules)
+    cls = ibis.table(classes.schema(), name=names[3])
+    numbers = _session_numbers(identified_events, session_gap_minutes, cls)
     # the numbers carry the customer's number alone: the wide rows take the id from the customers
     customers = None if "customer_id" in numbers.columns else engine.table(customer_numbers(engine))
-    names = [temp_name() for _ in range(3)]
     sql: dict[str, str] = {}
     failed: list[BaseException] = []
 
@@ -460,19 +499,20 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
         try:
             s = ibis.table(numbers.schema(), name=names[0])
             sql["ties"] = engine.compile(_tied_positions(rows, s))
-            firsts, ranks = _numbered_firsts(rows, s, rules), _numbered_ranks(rows, s)
+            firsts, ranks = _numbered_firsts(s), _numbered_ranks(rows, s)
             sql["firsts"], sql["ranks"] = engine.compile(firsts), engine.compile(ranks)
             sql["rows"] = engine.compile(_numbered_rows(
                 rows, s, ibis.table(firsts.schema(), name=names[1]), ibis.table(ranks.schema(), name=names[2]),
-                rules, stage_settings, time_zone, columns, customers))
+                cls, stage_settings, time_zone, columns, customers))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             failed.append(exc)
 
-    first = engine.compile(numbers)
+    first, classes_sql = engine.compile(numbers), engine.compile(classes)
     compiling = threading.Thread(target=compile_rest, name="touchpoints-compile")
     compiling.start()
     made: list[Any] = []
     try:
+        made.append(engine.temp_table(classes_sql, name=names[3]))
         made.append(engine.temp_table(first, name=names[0]))
         compiling.join()
         if failed:
@@ -530,15 +570,17 @@ def _enum_values(engine: Any, rows: ir.Table, rules: ChannelRules,
     return {c: values[c] for c in TOUCHPOINTS_ENUMS if len(values[c]) <= ENUM_MAX_VALUES}
 
 
-def _session_numbers(identified_events: ir.Table, session_gap_minutes: int) -> ir.Table:
-    """Per touchpoint event (``_r``): its customer key, session number ``_sno``, position ``_seq``
-    and whether another row of the customer has its time (``_tie``), nothing else (first step of a
-    full build in one part).
+def _session_numbers(identified_events: ir.Table, session_gap_minutes: int, classes: ir.Table) -> ir.Table:
+    """Per touchpoint event (``_r``): its customer key, session number ``_sno``, position ``_seq``,
+    whether another row of the customer has its time (``_tie``), and its class of ``classes``
+    (:func:`_classes`: ``_cls`` and ``_inf``), nothing else (first step of a full build in one part).
 
     Why so narrow: the session windows sort every row they carry; with the channel and order
     columns along (:func:`sessions_expr`) the two windows took 6.7 s at 10M events, with the
     four keys 3.3 s (ADR 0054); without the customer id (the number is the key) less again. The
-    second step classifies the events as it reads them.
+    class is two narrow columns (a 32-bit number and a flag), found by a join on the few distinct
+    keys of the classes: the session firsts then group these rows alone, and the wide rows take
+    the channel of the class by its number (ADR 0076).
 
     Why by (time, ``_r``) and not (time, event id), the order :func:`_sessions` defines: a
     32-character text in the sort key made the first window's sort three times an integer's
@@ -546,9 +588,10 @@ def _session_numbers(identified_events: ir.Table, session_gap_minutes: int) -> i
     are one block of positions in both and one session (their gap is 0): the numbers of such
     rows are put right afterwards (:func:`_tied_positions`), the others are already the same.
     """
-    k = touchpoint_events(identified_events.filter(identified_events.customer_id.notnull()))
+    k = _class_keys(touchpoint_events(identified_events.filter(identified_events.customer_id.notnull())))
     key = customer_key(k)
-    k = k.select("_r", key, "occurred_at")
+    k = k.inner_join(classes, [k[c].identical_to(classes[c]) for c in _CLASS_KEYS])
+    k = k.select("_r", key, "occurred_at", "_cls", "_inf")
     w = ibis.window(group_by=k[key], order_by=[k.occurred_at, k._r])
     prev, nxt = k.occurred_at.lag().over(w), k.occurred_at.lead().over(w)
     gap = ibis.interval(minutes=session_gap_minutes)
@@ -556,7 +599,7 @@ def _session_numbers(identified_events: ir.Table, session_gap_minutes: int) -> i
                  _seq=ibis.row_number().over(w) + 1,
                  _tie=prev.identical_to(k.occurred_at) | nxt.identical_to(k.occurred_at))
     w2 = ibis.window(group_by=k[key], order_by=k._seq, rows=(None, 0))
-    return k.select("_r", key, _sno=k._starts.sum().over(w2) - 1, _seq=k._seq, _tie=k._tie)
+    return k.select("_r", key, _sno=k._starts.sum().over(w2) - 1, _seq=k._seq, _tie=k._tie, _cls=k._cls, _inf=k._inf)
 
 
 def _tied_positions(rows: ir.Table, numbers: ir.Table) -> ir.Table:
@@ -578,10 +621,11 @@ def _tied_positions(rows: ir.Table, numbers: ir.Table) -> ir.Table:
                     _seq=t._seq.min().over(block) + q)
 
 
-def _numbered_firsts(rows: ir.Table, numbers: ir.Table, rules: ChannelRules) -> ir.Table:
-    """:func:`_session_firsts` of the events of ``rows`` with session ``numbers``: the events
-    are classified and filtered to the informative ones before they are joined."""
-    return _session_firsts(_informative(_classified(rows, rules)).inner_join(numbers, "_r"))
+def _numbered_firsts(numbers: ir.Table) -> ir.Table:
+    """:func:`_session_firsts` of the events with session ``numbers``, by their classes: per session
+    with an informative row (``_inf``), the class ``_s_cls`` of the first one."""
+    inf = numbers.filter(numbers._inf)
+    return inf.group_by([customer_key(inf), "_sno"]).aggregate(_s_cls=first_by(inf._cls, inf._seq))
 
 
 def _numbered_ranks(rows: ir.Table, numbers: ir.Table) -> ir.Table:
@@ -590,23 +634,26 @@ def _numbered_ranks(rows: ir.Table, numbers: ir.Table) -> ir.Table:
     return _order_ranks(o.filter(o._is_order.fill_null(True)).inner_join(numbers, "_r"))
 
 
-def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: ir.Table, rules: ChannelRules,
+def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: ir.Table, classes: ir.Table,
                    stage_settings: Mapping[str, Any] | None, time_zone: str,
                    columns: Columns = TOUCHPOINT_COLUMNS, customers: ir.Table | None = None) -> ir.Table:
     """The ``touchpoints`` rows of the events of ``rows`` that have session ``numbers``
     (:func:`_session_numbers`), with their sessions' ``firsts`` and their orders' ``ranks``
     (materialised: a relation a statement reads twice, the engine materialises whole): the
-    same rows as :func:`touchpoint_rows_expr` of :func:`sessions_expr`, the events classified
-    as they are joined. ``customers`` (``customer_id``, ``customer_no``): one row per customer,
-    where the numbers carry the number alone (the id is taken back from it)."""
+    same rows as :func:`touchpoint_rows_expr` of :func:`sessions_expr`, the channels those of
+    the events' ``classes`` (:func:`_classes`, by number). ``customers`` (``customer_id``,
+    ``customer_no``): one row per customer, where the numbers carry the number alone (the id is
+    taken back from it)."""
     from percorso.events.schema import EVENT_COLUMN_NAMES
 
-    t = _with_source_campaigns(rows.select("_r", *EVENT_COLUMN_NAMES)).inner_join(numbers.drop("_tie"), "_r")
+    t = _with_source_campaigns(rows.select("_r", *EVENT_COLUMN_NAMES)).inner_join(numbers.drop("_tie", "_inf"), "_r")
     if customers is not None:
         t = t.inner_join(customers, "customer_no")
-    t = _classified(t, rules)
-    t = t.rename(_ch="channel", _rule="channel_rule")
+    # the ad rows' tags are filled by :func:`_finish`
+    t = _order_values(t).inner_join(classes.select("_cls", "_ch", "_rule"), "_cls").drop("_cls")
     t = _with_firsts(t, firsts)
+    first = classes.select(_s_cls=classes._cls, _s_channel=classes._ch, _s_rule=classes._rule)
+    t = t.left_join(first, "_s_cls").drop("_s_cls", "_s_cls_right")
     t = t.left_join(ranks, "_r").drop("_r_right")
     return _finish(t.filter(~t._is_order | (t._rank == 0)), rows, stage_settings, time_zone, columns)
 

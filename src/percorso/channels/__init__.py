@@ -6,6 +6,8 @@ Public API
     Load and validate ``rules/channel_rules_<version>.csv`` (+ source categories, offline map).
 :func:`classify`
     Add ``channel`` / ``channel_rule`` to an Ibis table (one CASE expression, in the engine).
+:func:`url_host`
+    A URL's host as the rules read it, as an Ibis expression.
 :func:`classify_values`
     The same for one visit, in pure Python (explanations, test oracle).
 :func:`parse_url_campaign`
@@ -28,12 +30,13 @@ from percorso.channels.rules import ChannelRules, OfflineRule, Rule, load_rules
 __all__ = [
     "DEFAULT_OFFLINE_MAPPING", "DEFAULT_VERSION", "GA4_CHANNELS", "KNOWN_CHANNELS", "OFFLINE_CHANNELS",
     "UNASSIGNED", "ChannelRules", "OfflineRule", "Rule", "classify", "classify_values", "host_of",
-    "load_rules", "normalize", "offline_channel", "parse_url_campaign", "parse_url_values",
+    "load_rules", "normalize", "offline_channel", "parse_url_campaign", "parse_url_values", "url_host",
 ]
 
 #: The names that build Ibis expressions, imported on first use: loading the rules (an
 #: incremental build, which runs SQL compiled once) then never imports Ibis.
-_LAZY = {"classify": "percorso.channels.classify", "parse_url_campaign": "percorso.channels.urls",
+_LAZY = {"classify": "percorso.channels.classify", "url_host": "percorso.channels.classify",
+         "parse_url_campaign": "percorso.channels.urls",
          "parse_url_values": "percorso.channels.urls"}
 
 
@@ -42,8 +45,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'percorso.channels' has no attribute '{name}'")
     import importlib
 
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    # the import of the submodule ``classify`` binds the package attribute to the module:
-    # bind the function instead, as the eager import did
-    globals()[name] = value
-    return value
+    module = importlib.import_module(_LAZY[name])
+    # the import of the submodule ``classify`` binds the package attribute to the module: bind
+    # the functions of the submodule instead (``classify`` too, whichever name came first)
+    for lazy, home in _LAZY.items():
+        if home == _LAZY[name]:
+            globals()[lazy] = getattr(module, lazy)
+    return globals()[name]

@@ -32,7 +32,9 @@ def _clean(expr: Any) -> Any:
     return expr.strip().lower().nullif("")
 
 
-def _host(expr: Any) -> Any:
+def url_host(expr: Any) -> Any:
+    """The host of a URL (lower case, without ``www.``; NULL without one): all the rules read of
+    a ``referrer`` or a ``page_url``, so two URLs of one host classify alike."""
     return expr.re_extract(HOST_PATTERN, 1).lower().re_replace(r"^www\.", "").nullif("")
 
 
@@ -86,8 +88,8 @@ def classify(table: Any, rules: ChannelRules) -> Any:
         _TMP + "m": _clean(_col(table, "utm_medium")),
         _TMP + "c": _clean(_col(table, "utm_campaign")),
         _TMP + "click": _clean(_col(table, "click_id_type")),
-        _TMP + "rh": _host(_col(table, "referrer")),
-        _TMP + "ph": _host(_col(table, "page_url")),
+        _TMP + "rh": url_host(_col(table, "referrer")),
+        _TMP + "ph": url_host(_col(table, "page_url")),
         _TMP + "sys": _clean(_col(table, "source_system")),
         _TMP + "et": _clean(_col(table, "event_type")),
         _TMP + "given": _col(table, "channel").strip().nullif(""),
