@@ -230,6 +230,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         old_digests = {} if full else D.read_digests(engine)
         fallen = not full and T.fast_fallen_back(engine)
         digests = {}
+        catalog = {} if full else S.stored_catalog(engine, tuple(_BUILD_TABLES))
         for name in _BUILD_TABLES:
             staged = f"_build_{name}"
             if full:
@@ -249,16 +250,16 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
                     digests[name] = D.updated(base, D.stored_table_digest(engine, name, gone=True),
                                               D.stored_table_digest(engine, name, staged))
                 S.delete_gone(engine, name)
-                S.append_table(engine, name, staged)
-            S.drop(engine, staged)
+                S.append_table(engine, name, staged, catalog[name])
+            if full:   # an incremental build's are dropped with the rest (drop_tail)
+                S.drop(engine, staged)
         D.write_digests(engine, digests)
         if full:
             T.reset_state(engine)
         else:
             T.write_state(engine)
-            T.drop_tail(engine)
-            for name in ("_build_scope", "_build_nk", "_build_events", S.SCOPE_MAP):
-                S.drop(engine, name)
+            T.drop_tail(engine, "_build_scope", "_build_nk", "_build_events", S.SCOPE_MAP,
+                        *(f"_build_{name}" for name in _BUILD_TABLES))
         # what this build was made from: the next incremental build compares
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)

@@ -448,11 +448,11 @@ def cut_gone(engine: Engine, table: str, *, fallen: bool) -> None:
             WHERE c.t0 IS NOT NULL AND o.occurred_at >= c.t0""")
 
 
-def drop_tail(engine: Engine) -> None:
-    for name in ALL_TABLES:
-        engine.con.execute(f"DROP VIEW IF EXISTS {name}")
-    for name in _TEMPS:
-        engine.con.execute(f"DROP TABLE IF EXISTS {name}")
+def drop_tail(engine: Engine, *others: str) -> None:
+    """Drop the tail's temporary tables and views, and the tables ``others`` (names from code),
+    in one call: ~30 drops, one call each, cost more than the drops themselves."""
+    engine.con.execute("; ".join([*(f"DROP VIEW IF EXISTS {name}" for name in ALL_TABLES),
+                                  *(f"DROP TABLE IF EXISTS {name}" for name in (*_TEMPS, *others))]))
 
 
 def combine_fast_customers(engine: Engine, revenue_decimal: str) -> None:
