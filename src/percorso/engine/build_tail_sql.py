@@ -280,17 +280,17 @@ def stage_carry(engine: Engine, session_systems: tuple[str, ...], not_informativ
                CASE WHEN w_ch0 <> 'Direct' THEN w_r0 END AS c_first_rule, c_nd, c_nd_at,
                w_n > 0 AND w_ch0 <> 'Direct' AND (w_ch0 <> w_ch1 OR w_r0 IS DISTINCT FROM w_r1 OR w_nr < w_n) AS _unclear
         FROM _build_state_cut WHERE customer_id IN {_TAIL}""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT customer_id FROM {CARRY} WHERE _unclear")
+    _fall_back(engine, f"SELECT customer_id FROM {CARRY} WHERE _unclear")
     con.execute(f"ALTER TABLE {CARRY} DROP COLUMN _unclear")
-    _fall_back(engine)
     _stored_rows(engine, "_build_ru_old")
     _stored_rows(engine, "_build_orders_old")
     return tail_count(engine)
 
 
-def _fall_back(engine: Engine) -> int:
-    """The customers in ``_build_fallback`` are rebuilt whole: no cut, no carry. Returns how many."""
-    n = engine.count("_build_fallback")
+def _fall_back(engine: Engine, which: str) -> int:
+    """The customers the query ``which`` lists (into ``_build_fallback``) are rebuilt whole: no
+    cut, no carry. Returns how many (as the statement reports them: no count of the table)."""
+    n = engine.written(f"CREATE OR REPLACE TEMP TABLE _build_fallback AS {which}")
     if n:
         engine.con.execute("UPDATE _build_cut SET t0 = NULL WHERE customer_id IN (SELECT customer_id FROM _build_fallback)")
         engine.con.execute(f"DELETE FROM {CARRY} WHERE customer_id IN (SELECT customer_id FROM _build_fallback)")
@@ -326,9 +326,8 @@ def split_picked(engine: Engine) -> None:
         WHERE customer_id NOT IN (SELECT customer_id FROM _build_known)""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_pt_at AS SELECT rowid AS r, occurred_at FROM {ES.STORE}
         WHERE rowid IN (SELECT r FROM _build_pt_r)""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE _build_fallback AS SELECT DISTINCT p.customer_id FROM _build_pt p
+    _fall_back(engine, """SELECT DISTINCT p.customer_id FROM _build_pt p
         JOIN _build_pt_at a USING (r) WHERE a.occurred_at IS NULL""")
-    _fall_back(engine)
     con.execute("""CREATE OR REPLACE TEMP TABLE _build_picked_pre AS SELECT p.k, p.r, p.customer_id FROM _build_pt p
         JOIN _build_pt_at a USING (r) JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND a.occurred_at < c.t0
         UNION ALL SELECT p.k, p.r, p.customer_id FROM _build_pt p JOIN _build_known USING (customer_id)
@@ -336,13 +335,12 @@ def split_picked(engine: Engine) -> None:
     # every event before the cut is a kept touchpoint or record update, unless it is the order
     # row the one-row-per-order rule left out: it still counted for the sessions, not in the
     # carry (read from the kept touchpoints), so its customer is rebuilt whole
-    con.execute("""CREATE OR REPLACE TEMP TABLE _build_fallback AS
+    _fall_back(engine, """
         WITH ev AS (SELECT customer_id, count(*) AS n FROM _build_picked_pre GROUP BY ALL),
         kept AS (SELECT o.customer_id, count(*) AS n FROM (SELECT customer_id, occurred_at FROM _build_tp_old
                      UNION ALL SELECT customer_id, occurred_at FROM _build_ru_old) o
                  JOIN _build_cut c USING (customer_id) WHERE c.t0 IS NOT NULL AND o.occurred_at < c.t0 GROUP BY ALL)
         SELECT ev.customer_id FROM ev LEFT JOIN kept USING (customer_id) WHERE ev.n <> coalesce(kept.n, 0)""")
-    _fall_back(engine)
     con.execute("""DELETE FROM _build_picked_pre WHERE customer_id IN (SELECT customer_id FROM _build_fallback)""")
     con.execute("DELETE FROM _build_picked WHERE r IN (SELECT r FROM _build_picked_pre)")
     for name in ("_build_pt", "_build_pt_at", "_build_pt_r", "_build_known"):
@@ -361,7 +359,7 @@ def session_fallbacks(engine: Engine, session_systems: tuple[str, ...], not_info
       cut has another channel or rule: the kept rows may or may not have one before.
     """
     web, dull = _in(session_systems), _in(not_informative)
-    engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_fallback AS
+    return _fall_back(engine, f"""
         WITH s AS (SELECT s.customer_id, s.occurred_at, s.event_id, s.source_system, s.channel, s.channel_rule,
                           s.order_id, s._sno, n.event_id IS NULL AS old
                    FROM _build_sessions s JOIN _build_cut c ON c.customer_id = s.customer_id AND c.t0 IS NOT NULL
@@ -376,7 +374,6 @@ def session_fallbacks(engine: Engine, session_systems: tuple[str, ...], not_info
                OR (c.c_fixed AND (f.ch IS DISTINCT FROM c.c_first_ch OR f.rule IS DISTINCT FROM c.c_first_rule)
                    AND EXISTS (SELECT 1 FROM inf i WHERE i.customer_id = c.customer_id AND i.old
                                AND i.channel = c.c_first_ch AND i.channel_rule IS NOT DISTINCT FROM c.c_first_rule))""")
-    return _fall_back(engine)
 
 
 def picked_of_fallbacks(engine: Engine) -> str:
