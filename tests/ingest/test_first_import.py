@@ -197,3 +197,33 @@ def test_numbers_whose_hash_is_not_their_text(tmp_path, monkeypatch):
     assert len(set(once)) == 5  # -nan: its own text
     assert _ids(db1) == [(i, None) for i in _copy_ids(once, [(0, 1), (1, 1), (0, 2), (2, 1), (3, 1), (1, 2), (2, 2),
                                                              (4, 1)])]
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_a_file_without_bad_rows_is_read_without_the_checks(tmp_path, monkeypatch, repeats):
+    """No row fails a check: the straight select leaves the checks out; no content repeats: the typed
+    table is made without reading the file and no row is left out of the straight select (ADR 0077).
+    The events are those of the typed table either way."""
+    good = [r for r in _rows(13, 500) if r["event_name"] and r["ts"].startswith("2025") and r["revenue"] != "dodici"]
+    if not repeats:  # one row per (user, name, time): no two rows share a content key
+        good = list({(r["user_id"], r["event_name"].lower(), r["ts"]): r for r in good}.values())
+    f = _csv(tmp_path / "a.csv", good)
+    seen: dict[str, list] = {"straight": [], "where": []}
+    straight_of = pipeline._first_import_typed
+
+    def keep(*a):  # noqa: ANN002, ANN202
+        seen["straight"].append(straight_of(*a))
+        return seen["straight"][-1]
+
+    monkeypatch.setattr(pipeline, "_first_import_typed", keep)
+    monkeypatch.setattr(S, "build_typed", lambda *a, _f=S.build_typed, **k: seen["where"].append(k.get("stage_where"))
+                        or _f(*a, **k))
+    (rep,), db1 = _import(tmp_path / "s", [f], True, monkeypatch)
+    (typed,), db2 = _import(tmp_path / "t", [f], False, monkeypatch)
+    assert _counts([rep]) == _counts([typed])
+    assert (rep.rows_read, rep.accepted, rep.quarantined) == (len(good), len(good), 0)
+    (sql,) = seen["straight"]
+    assert "missing_required" not in sql  # the checks' reason codes: no CASE of them
+    assert (S.lines_not_in("_ing_typed") in sql) is repeats
+    assert (seen["where"][0] == S.NO_ROWS) is not repeats
+    _same(db1, db2)

@@ -568,6 +568,22 @@ def checked_rows(kind: str) -> str:
     return f"(SELECT * FROM {CHECKED} WHERE kind = {ql(kind)})"
 
 
+NO_ROWS = "false"
+"""A ``stage_where`` of :func:`build_typed` that keeps no row: the table is made with its columns, the file unread."""
+
+
+def lines_not_in(table: str) -> str:
+    """A ``where`` of :func:`typed_select`: the rows whose line is not one of temp table ``table``'s
+    (one file: a line names a row)."""
+    return f"t1._line NOT IN (SELECT _line FROM {qi(table)})"
+
+
+def checked_total(engine: Engine, kind: str) -> int:
+    """How many :data:`CHECKED` rows of one kind there are (``repeats``: the content hashes more than one
+    good row has)."""
+    return int(engine.con.execute(f"SELECT count(*) FROM {checked_rows(kind)} c").fetchall()[0][0])
+
+
 def checked_counts(engine: Engine) -> dict[int, tuple[int, int]]:
     """File number → (good rows, bad rows), from :data:`CHECKED` (as :func:`file_counts` from the typed table)."""
     rows = engine.con.execute(
