@@ -522,9 +522,11 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
         set_tied_positions(engine, names[0], sql["ties"])
         made.append(engine.temp_table(sql["firsts"], name=names[1]))
         made.append(engine.temp_table(sql["ranks"], name=names[2]))
+        seen = _seen(engine, rows)
+        nulls = _never_filled(engine, seen["source_system"]) if columns == TOUCHPOINT_COLUMNS else ()
         return engine.create_table(target, sql["rows"], uncompressed=TOUCHPOINTS_UNCOMPRESSED,
-                                   enums=_enum_values(engine, rows, rules, stage_settings),
-                                   generated=_generated(columns))
+                                   enums=_enum_values(seen, rules, stage_settings),
+                                   generated=_generated(columns), null_columns=nulls)
     finally:
         compiling.join()
         for t in made:
@@ -540,12 +542,39 @@ def _generated(columns: Columns) -> dict[str, tuple[str, str, str]] | None:
     return {s: g for s, g in TOUCHPOINTS_GENERATED.items() if s in names and g[0] not in names} or None
 
 
-def _enum_values(engine: Any, rows: ir.Table, rules: ChannelRules,
+def _seen(engine: Any, rows: ir.Table) -> dict[str, list[str]]:
+    """The distinct types, names, systems and given channels (read as :func:`~percorso.channels.classify`
+    reads them) of the events ``rows``: one scan of four dictionary-compressed columns."""
+    seen = engine.rows(rows.aggregate(
+        event_type=rows.event_type.collect(distinct=True), event_name=rows.event_name.collect(distinct=True),
+        source_system=rows.source_system.collect(distinct=True),
+        channel=rows.channel.strip().nullif("").collect(distinct=True)))[0]
+    return {k: v or [] for k, v in seen.items()}
+
+
+def _never_filled(engine: Any, systems: list[str]) -> tuple[str, ...]:
+    """The :data:`~percorso.build.schema.TOUCHPOINTS_FILLED_BY` columns no event can fill: the
+    events' store lacks every event column that fills one, and no event is of a system that does
+    (``systems``: the events' own, :func:`_seen`). NULL in every touchpoint, they are not written
+    (ADR 0076).
+
+    Why from the store's columns and not the rows: a column the store lacks is NULL in every event
+    (ADR 0075) and known without a scan; an older project's store, which has every column, keeps
+    every touchpoint column written."""
+    from percorso.build.schema import TOUCHPOINTS_FILLED_BY
+    from percorso.engine.event_store import stored
+
+    have = set(stored(engine))
+    return tuple(c for c, (cols, fill_systems) in TOUCHPOINTS_FILLED_BY.items()
+                 if not have & set(cols) and not set(fill_systems) & set(systems))
+
+
+def _enum_values(seen: dict[str, list[str]], rules: ChannelRules,
                  stage_settings: Mapping[str, Any] | None) -> dict[str, list[str]]:
     """The values each :data:`~percorso.build.schema.TOUCHPOINTS_ENUMS` column of the touchpoints
-    of the events ``rows`` can take: the events' own (type, name, system, a given channel, read
-    as :func:`~percorso.channels.classify` reads it), the channels and rule labels of ``rules``,
-    the stages of the stage rules, the device types.
+    of the events ``seen`` (:func:`_seen`) can take: the events' own (type, name, system, a given
+    channel), the channels and rule labels of ``rules``, the stages of the stage rules, the device
+    types.
 
     Why from the inputs and not the rows: the rows are written once, in the statement the
     enumerations are declared for; the events' four distinct sets take one scan of four
@@ -555,15 +584,11 @@ def _enum_values(engine: Any, rows: ir.Table, rules: ChannelRules,
     from percorso.engine.backend import ENUM_MAX_VALUES
     from percorso.journeys.stages import stage_settings as parse_stages
 
-    seen = engine.rows(rows.aggregate(
-        event_type=rows.event_type.collect(distinct=True), event_name=rows.event_name.collect(distinct=True),
-        source_system=rows.source_system.collect(distinct=True),
-        channel=rows.channel.strip().nullif("").collect(distinct=True)))[0]
     channels = {r.channel for r in rules.rules} | {o.channel for o in rules.offline} | set(NOT_INFORMATIVE)
     labels = ({"source", rules.unassigned_label} | {rules.label(r.rule_id) for r in rules.rules}
               | {f"offline:{o.rule_id}" for o in rules.offline})
-    values = {"event_type": seen["event_type"] or [], "event_name": seen["event_name"] or [],
-              "source_system": seen["source_system"] or [], "channel": [*(seen["channel"] or []), *channels],
+    values = {"event_type": seen["event_type"], "event_name": seen["event_name"],
+              "source_system": seen["source_system"], "channel": [*seen["channel"], *channels],
               "channel_rule": list(labels), "stage": [r.stage for r in parse_stages(stage_settings).rules],
               "device_type": list(DEVICE_TYPES)}
     # a column of many values (a source naming every page's event) stays text: the gain is the few values'

@@ -578,7 +578,8 @@ class Engine:
 
     def create_table(self, name: str, expr: Any, *, replace: bool = True, uncompressed: tuple[str, ...] = (),
                      enums: Mapping[str, Iterable[str]] | None = None,
-                     generated: Mapping[str, tuple[str, str, str]] | None = None) -> int:
+                     generated: Mapping[str, tuple[str, str, str]] | None = None,
+                     null_columns: tuple[str, ...] = ()) -> int:
         """Materialise an Ibis expression (or the SQL :meth:`compile` made of one, or an Arrow
         table) as table ``name``; returns rows.
 
@@ -596,6 +597,11 @@ class Engine:
         ``generated``: columns DuckDB computes when they are read, never written (ADR 0073), by
         the column of the expression each follows: ``{after: (name, type, SQL expression)}``.
         The table shows them in that place; inserts name the other columns (:meth:`insert_expr`).
+
+        ``null_columns``: columns of the expression the caller knows to be NULL in every row,
+        declared as generated ``NULL`` of their type (ADR 0076): read as before, never written
+        (DuckDB writes an all-NULL column at ~0.29 CPU s per 10M rows); an append that fills one
+        makes it stored first (:func:`percorso.engine.build_sql.append_table`).
         """
         verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
         with self._write_lock:
@@ -605,17 +611,18 @@ class Engine:
                     self.con.execute(f"{verb} {quote_ident(name)} AS SELECT * FROM _percorso_ctas")
                 finally:
                     self.con.unregister("_percorso_ctas")
-            elif uncompressed or enums or generated:
+            elif uncompressed or enums or generated or null_columns:
                 sql = expr if isinstance(expr, str) else self.compile(expr)
                 # the columns and types as the statement makes them (DESCRIBE binds it, runs nothing)
                 described = [(n, t) for n, t, *_ in self.con.execute(f"DESCRIBE {sql}").fetchall()]
                 try:
-                    self._create_declared(verb, name, sql, described, uncompressed, enums or {}, generated or {})
+                    self._create_declared(verb, name, sql, described, uncompressed, enums or {}, generated or {},
+                                          null_columns)
                 except duckdb.ConversionException:
                     if not enums:
                         raise
                     self._create_declared("CREATE OR REPLACE TABLE", name, sql, described, uncompressed, {},
-                                          generated or {})
+                                          generated or {}, null_columns)
             else:
                 sql = expr if isinstance(expr, str) else self.compile(expr)
                 self.con.execute(f"{verb} {quote_ident(name)} AS {sql}")
@@ -623,11 +630,14 @@ class Engine:
 
     def _create_declared(self, verb: str, name: str, sql: str, described: list[tuple[str, str]],
                          uncompressed: tuple[str, ...], enums: Mapping[str, Iterable[str]],
-                         generated: Mapping[str, tuple[str, str, str]]) -> None:
+                         generated: Mapping[str, tuple[str, str, str]], null_columns: tuple[str, ...] = ()) -> None:
         """:meth:`create_table` of ``sql`` by its ``described`` columns, declared with their storage."""
         def declared(n: str, t: str) -> str:
-            col = (f"{quote_ident(n)} " + (enum_type(enums[n]) if n in enums and t == "VARCHAR" else t)
-                   + (" USING COMPRESSION uncompressed" if n in uncompressed else ""))
+            col = f"{quote_ident(n)} " + (enum_type(enums[n]) if n in enums and t == "VARCHAR" else t)
+            if n in null_columns:
+                col += " GENERATED ALWAYS AS (NULL) VIRTUAL"
+            elif n in uncompressed:
+                col += " USING COMPRESSION uncompressed"
             if n not in generated:
                 return col
             g, g_type, g_sql = generated[n]
@@ -635,9 +645,11 @@ class Engine:
 
         cols = ", ".join(declared(n, t) for n, t in described)
         self.con.execute(f"{verb} {quote_ident(name)} ({cols})")
-        # the statement's columns listed: a generated column takes no value
-        stored = ", ".join(quote_ident(n) for n, _ in described)
-        self.con.execute(f"INSERT INTO {quote_ident(name)} ({stored}) {sql}")
+        # the statement's columns listed: a generated column takes no value (the engine drops the
+        # computation of a column the outer select leaves out)
+        stored = ", ".join(quote_ident(n) for n, _ in described if n not in null_columns)
+        source = f"SELECT {stored} FROM ({sql})" if null_columns else sql
+        self.con.execute(f"INSERT INTO {quote_ident(name)} ({stored}) {source}")
 
     def temp_table(self, expr: Any, *, name: str | None = None) -> Table:
         """Materialise an expression (or the SQL :meth:`compile` made of one) once as a temporary

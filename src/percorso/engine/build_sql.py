@@ -115,14 +115,41 @@ TOUCHPOINTS_GENERATED: dict[str, tuple[str, str, str]] = {
 
 def append_table(engine: Engine, table: str, staged: str,
                  columns: list[tuple[str, str, bool]] | None = None) -> None:
-    """Append the rows of ``staged`` to ``table`` by column name (its enumerations widened first
-    to the values the rows bring, :func:`widen_enums`); a generated column (ADR 0073) is computed,
-    not written. ``columns``: ``table``'s in the catalog (:func:`stored_catalog`), when the
-    caller read them with those of its other tables."""
+    """Append the rows of ``staged`` to ``table`` by column name (its columns the rows fill made
+    stored first, :func:`store_filled_nulls`, and its enumerations widened to the values the rows
+    bring, :func:`widen_enums`); a generated column (ADR 0073) is computed, not written.
+    ``columns``: ``table``'s in the catalog (:func:`stored_catalog`), when the caller read them
+    with those of its other tables."""
     columns = columns if columns is not None else stored_catalog(engine, (table,))[table]
+    if store_filled_nulls(engine, table, staged, columns):
+        columns = stored_catalog(engine, (table,))[table]
     widen_enums(engine, table, staged, columns)
     cols = ", ".join(qi(c) for c, _, generated in columns if not generated)
     engine.con.execute(f"INSERT INTO {qi(table)} ({cols}) SELECT {cols} FROM {qi(staged)}")
+
+
+def store_filled_nulls(engine: Engine, table: str, staged: str, columns: list[tuple[str, str, bool]]) -> bool:
+    """Make stored each column of ``table`` that a full build declared NULL in every row (a generated
+    ``NULL``, ADR 0076: the events had nothing to fill it) and that rows of ``staged`` fill; whether
+    one was. ``columns``: ``table``'s (:func:`stored_catalog`).
+
+    The column is dropped and added again as a stored one (no rewrite of the other columns; the
+    old rows read NULL, as they did); it then comes last in the table, whose next build is a full
+    one (:func:`percorso.build.runner.run_build` rebuilds a table of other columns whole). Left
+    generated, the insert of the stored columns would leave the rows' values out."""
+    computed = {g[0] for g in TOUCHPOINTS_GENERATED.values()}
+    nulls = [(c, t) for c, t, generated in columns if generated and c not in computed]
+    has = set(engine.columns(staged)) if nulls else set()
+    nulls = [(c, t) for c, t in nulls if c in has]
+    if not nulls:
+        return False
+    counts = ", ".join(f"count({qi(c)})" for c, _ in nulls)
+    row = engine.con.execute(f"SELECT {counts} FROM {qi(staged)}").fetchone()
+    filled = [(c, t) for (c, t), n in zip(nulls, row, strict=True) if n]
+    for c, t in filled:
+        engine.con.execute(f"ALTER TABLE {qi(table)} DROP COLUMN {qi(c)}")
+        engine.con.execute(f"ALTER TABLE {qi(table)} ADD COLUMN {qi(c)} {t}")
+    return bool(filled)
 
 
 def stored_catalog(engine: Engine, tables: tuple[str, ...]) -> dict[str, list[tuple[str, str, bool]]]:
