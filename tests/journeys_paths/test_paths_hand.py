@@ -139,6 +139,33 @@ def test_transitions_collapse_and_session(engine):
     assert f.loc[(PV, EC), "transitions"] == 2 and (EC, RC) not in f.index
 
 
+def test_step_labels_are_the_steps_labels_without_reading_the_steps(engine):
+    from percorso.journeys.controls import step_labels
+
+    def labels(q):
+        return set(engine.execute(step_labels(engine, q))["node"])
+
+    # carla's identify is record keeping: never a step, never a label
+    assert labels(TransitionsQuery()) == {PV, EC, PU, RC}
+    assert labels(TransitionsQuery(node="channel")) == {"Paid Search", "Organic Search", "Email", "Direct",
+                                                        "Store / POS"}
+    assert labels(TransitionsQuery(clean=(("^(page|email)", "web"),))) == {"web", PU, RC}
+    assert labels(TransitionsQuery(date_from=date(2024, 1, 6))) == {EC}   # dario's day only
+    # an excluded node may stay among the labels (it numbers nothing); a page node reads details
+    assert labels(TransitionsQuery(exclude=(EC,))) >= {PV, PU, RC}
+    assert step_labels(engine, TransitionsQuery(node="page")) is None
+
+
+def test_transitions_cleaned_and_excluded_by_hand(engine):
+    f = run(engine, TransitionsQuery(clean=(("^(page|email)", "web"),))).to_frame()
+    # anna web→web→web→receipt, bruno web→web→purchase, carla web→web→web, dario none
+    assert [tuple(r) for r in f[["from_node", "to_node", "transitions", "customers"]].itertuples(index=False)] == [
+        ("web", "web", 5, 3), ("web", PU, 1, 1), ("web", RC, 1, 1)]
+    f = run(engine, TransitionsQuery(exclude=(EC,))).to_frame()
+    assert [tuple(r) for r in f[["from_node", "to_node", "transitions"]].itertuples(index=False)] == [
+        (PV, PV, 1), (PV, PU, 1), (PV, RC, 1)]   # ties by label: page_view < purchase < receipt
+
+
 def test_transitions_drill_down(engine):
     r = run(engine, TransitionsQuery())
     assert ids(r.customers(from_node=EC, to_node=PU)) == ["bruno"]

@@ -20,7 +20,7 @@ from percorso.analysis.base import AnalysisResult, Runner
 from percorso.analysis.medians import grouped_median, median_by_counts
 from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
-from percorso.journeys.controls import JourneyQuery, journey_steps, step_order
+from percorso.journeys.controls import JourneyQuery, journey_steps, step_labels, step_order
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -49,7 +49,7 @@ class TransitionsQuery(JourneyQuery):
 START_CODE, END_CODE = -1, -2
 
 
-def node_codes(steps: ir.Table) -> tuple[ir.Table, ir.Table]:
+def node_codes(steps: ir.Table, labels: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
     """``steps`` with each node label replaced by a number, and the table of labels and numbers.
 
     Why: the transitions' window carries the node of every touchpoint through its sort, and the
@@ -58,9 +58,12 @@ def node_codes(steps: ir.Table) -> tuple[ir.Table, ir.Table]:
     pages: thousands), so numbering the distinct ones (one grouping) and joining them back (a
     join with a small table) is cheaper than carrying the text: 10M events, 8 labels, the
     statement 2.7 -> 2.3-2.5 s. Numbers follow the labels' order (from 0); the pairs are
-    labelled again (:func:`labelled_pairs`) before anything is ordered or shown.
+    labelled again (:func:`labelled_pairs`) before anything is ordered or shown. ``labels``:
+    a table of every label of ``steps`` (column ``node``; more are harmless), when the query
+    can tell them without reading the steps (:func:`~percorso.journeys.controls.step_labels`).
     """
-    labels = steps.select("node").distinct()
+    if labels is None:
+        labels = steps.select("node").distinct()
     labels = labels.select("node", _code=ibis.row_number().over(order_by=labels.node))
     coded = steps.join(labels, "node")
     return coded.mutate(node=coded._code).drop("_code"), labels
@@ -155,7 +158,8 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         """:meth:`_rows` by the customers' numbers and with numbered nodes (:func:`node_codes`), and
         the labels of the numbers."""
         q = self.query
-        steps, labels = node_codes(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True))
+        steps, labels = node_codes(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True),
+                                   step_labels(self.engine, q))
         return transition_rows(steps, q.include_ends, first=first, ends=(START_CODE, END_CODE)), labels
 
     def calculate(self) -> TransitionsResult:
