@@ -64,7 +64,9 @@ def node_codes(steps: ir.Table, labels: ir.Table | None = None) -> tuple[ir.Tabl
     """
     if labels is None:
         labels = steps.select("node").distinct()
-    labels = labels.select("node", _code=ibis.row_number().over(order_by=labels.node))
+    # 32-bit numbers: the window and the (pair, customer) rows carry and sort half the bytes
+    # of Ibis's 64-bit row number (10M events: the command 3.16 -> 2.90 s, CPU 5.5 -> 5.0 s)
+    labels = labels.select("node", _code=ibis.row_number().over(order_by=labels.node).cast("int32"))
     coded = steps.join(labels, "node")
     return coded.mutate(node=coded._code).drop("_code"), labels
 
