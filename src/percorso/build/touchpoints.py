@@ -134,7 +134,7 @@ def _class_keys(t: ir.Table) -> ir.Table:
 def _classes(rows: ir.Table, rules: ChannelRules) -> ir.Table:
     """The distinct :data:`_CLASS_KEYS` of the touchpoint events of ``rows``, each classified once:
     its number ``_cls``, channel ``_ch`` and rule ``_rule``, and ``_inf``: whether the rows of
-    the class can give a session its channel (:func:`_informative`).
+    the class can give a session its channel (:func:`_can_give_channel`).
 
     Why: the rules are a chain of ~40 cases with regular expressions, and they read a few columns
     of few values (a 10M-event clickstream: 42 distinct keys). Classified per event, they cost
@@ -148,7 +148,7 @@ def _classes(rows: ir.Table, rules: ChannelRules) -> ir.Table:
     c = _channels(g.mutate(_given=g.channel, referrer=g._url_r, page_url=g._url_p), rules)
     return c.select(*[c._given.name(n) if n == "channel" else c[n] for n in _CLASS_KEYS],
                     _cls=ibis.row_number().cast("int32"), _ch=c.channel, _rule=c.channel_rule,
-                    _inf=c.source_system.isin(SESSION_SYSTEMS) & ~c.channel.isin(NOT_INFORMATIVE))
+                    _inf=_can_give_channel(c))
 
 
 def _order_values(t: ir.Table) -> ir.Table:
@@ -217,9 +217,15 @@ def _sessions(k: ir.Table, gap_minutes: int, carry: ir.Table | None = None) -> i
                     _seq=k._seq + k.c_seq.fill_null(0)).drop("_starts", "c_last_at", "c_sno", "c_seq")
 
 
+def _can_give_channel(s: ir.Table) -> ir.BooleanValue:
+    """Whether a row of ``s`` can give its session the channel: web/app/e-commerce, not Direct or
+    Unassigned (of an event, or of a class of events: :func:`_classes`)."""
+    return s.source_system.isin(SESSION_SYSTEMS) & ~s.channel.isin(NOT_INFORMATIVE)
+
+
 def _informative(s: ir.Table) -> ir.Table:
-    """The rows that can give a session its channel: web/app/e-commerce, not Direct or Unassigned."""
-    return s.filter(s.source_system.isin(SESSION_SYSTEMS) & ~s.channel.isin(NOT_INFORMATIVE))
+    """The rows that can give a session its channel (:func:`_can_give_channel`)."""
+    return s.filter(_can_give_channel(s))
 
 
 def _session_firsts(s: ir.Table) -> ir.Table:
