@@ -108,6 +108,24 @@ def test_first_by_keeps_a_null_value(both: Any) -> None:
                 for r in got.itertuples()} == want
 
 
+def test_first_and_last_by_with_where(both: Any) -> None:
+    """``last_by`` is the value at the largest key, NULL kept; ``where`` leaves out the rows it
+    does not hold for (a group with none: NULL). Computed by hand."""
+    duck, sp, put = both
+    frame = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "c"], "k": [3, 1, 2, 5, 4, 7],
+                          "v": ["x", "z", None, None, "q", "w"], "ok": [False, True, True, True, True, False]})
+    d, s = put(frame)
+    # a: last by k is "x" (k 3); among ok rows (k 1, 2) the last is NULL (k 2), the first "z" (k 1)
+    # b: last by k is NULL (k 5), its ok rows the same; first ok row "q" (k 4); c: no ok row
+    want = {"a": ("x", None, "z"), "b": (None, None, "q"), "c": ("w", None, None)}
+    for con, t in ((duck, d), (sp, s)):
+        got = con.execute(t.group_by("g").aggregate(last=dialect.last_by(t.v, t.k),
+                                                    last_ok=dialect.last_by(t.v, t.k, where=t.ok),
+                                                    first_ok=dialect.first_by(t.v, t.k, where=t.ok)))
+        assert {r.g: tuple(x if isinstance(x, str) else None for x in (r.last, r.last_ok, r.first_ok))
+                for r in got.itertuples()} == want
+
+
 def test_first_after(both: Any) -> None:
     """Each left row with the values of its key's first right row after it (NULLs when none), as
     the definition computes it in Python: random keys and positions, right rows that a left row

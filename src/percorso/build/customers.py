@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 
 from percorso.build.schema import CUSTOMER_COLUMNS, REVENUE_DECIMAL
 from percorso.build.touchpoints import _ibis_type
-from percorso.engine.dialect import epoch_seconds, json_text, ordered_collect
+from percorso.engine.dialect import epoch_seconds, first_by, json_text, last_by, ordered_collect
 
 #: Identifier types that make a customer "identified" (known person, not just a cookie).
 STRONG_ID_TYPES: tuple[str, ...] = ("user_id", "email_key", "phone_key", "loyalty_card", "crm_id", "tax_code_key")
@@ -56,19 +56,21 @@ def customers_expr(
     tp = touchpoints
     # ``seq`` numbers a customer's touchpoints in the order of :func:`when` (the sessions'
     # window, build/touchpoints.py): the first and latest by one integer instead of a struct
-    # of time and event id (0.25 against 0.8 s over 10M touchpoints)
+    # of time and event id (0.25 against 0.8 s over 10M touchpoints), and by DuckDB's own
+    # arg_min/arg_max (``first_by``: no sort key encoded per row)
     touched = tp.group_by("customer_id").aggregate(
         _tp_first=tp.occurred_at.min(),
         _tp_last=tp.occurred_at.max(),
         n_touchpoints=tp.count(),
-        first_channel=tp.channel.argmin(tp.seq),
-        current_stage=tp.stage.argmax(tp.seq, where=tp.stage.notnull()),
+        first_channel=first_by(tp.channel, tp.seq),
+        current_stage=last_by(tp.stage, tp.seq, where=tp.stage.notnull()),
     )
     ru = record_updates
     recorded = ru.group_by("customer_id").aggregate(_ru_first=ru.occurred_at.min(), _ru_last=ru.occurred_at.max())
-    people = touched.select("customer_id").union(recorded.select("customer_id"), distinct=True)
-    act = people.left_join(touched, "customer_id").drop("customer_id_right")
-    act = act.left_join(recorded, "customer_id").drop("customer_id_right")
+    # the people of either, in one join (a distinct union of their ids joined to each again
+    # grouped and joined a million customers twice more at 10M events)
+    act = touched.outer_join(recorded, "customer_id")
+    act = act.mutate(customer_id=act.customer_id.fill_null(act.customer_id_right)).drop("customer_id_right")
     act = act.mutate(
         first_seen_at=act._tp_first.fill_null(act._ru_first),
         last_seen_at=act._tp_last.fill_null(act._ru_last),

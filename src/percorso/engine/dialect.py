@@ -82,25 +82,35 @@ def first_collected(value: Any, key: Any, n: int) -> Any:
     return _min_by_n(value, key, n, where=value.notnull())
 
 
-def first_by(value: Any, key: Any) -> Any:
+def first_by(value: Any, key: Any, where: Any = None) -> Any:
     """The value of the row with the smallest ``key`` of a group (an aggregate), NULL when that
-    row's value is NULL.
+    row's value is NULL; ``where``: only the rows it holds for.
 
     Why: Ibis compiles ``argmin`` for DuckDB to ``first(value ORDER BY key)``, an ordered
-    aggregate that sorts each group; DuckDB's ``arg_min`` keeps the best row as it goes but
-    skips the rows whose value is NULL (a funnel step the best entry did not reach would come
-    from another entry), ``arg_min_null`` keeps them. Spark's ``min_by`` (Ibis's ``argmin``
-    there) keeps the row's value as it is. The key must order the group's rows totally (on a
-    tie the engine picks).
+    aggregate that DuckDB runs as ``arg_min_null`` over a sort key it encodes for every row
+    (an integer key too: 0.08 s of the customers' 10M-touchpoint aggregate); DuckDB's
+    ``arg_min`` keeps the best row as it goes but skips the rows whose value is NULL (a funnel
+    step the best entry did not reach would come from another entry), ``arg_min_null`` keeps
+    them. Spark's ``min_by`` (Ibis's ``argmin`` there) keeps the row's value as it is. The key
+    must order the group's rows totally (on a tie the engine picks).
     """
+    return _by(value, key, where, "arg_min_null")
+
+
+def last_by(value: Any, key: Any, where: Any = None) -> Any:
+    """:func:`first_by` for the largest ``key`` (``argmax``; DuckDB's ``arg_max_null``)."""
+    return _by(value, key, where, "arg_max_null")
+
+
+def _by(value: Any, key: Any, where: Any, name: str) -> Any:
     if backend_name(value) == "pyspark":
-        return value.argmin(key)
+        return (value.argmin if name == "arg_min_null" else value.argmax)(key, where=where)
 
-    def arg_min_null(value: Any, key: Any) -> Any:
-        """DuckDB's ``arg_min_null(value, key)`` (declared for the two columns' types)."""
+    def by(value: Any, key: Any) -> Any:
+        """DuckDB's ``arg_min_null`` / ``arg_max_null(value, key)`` (declared for the two columns' types)."""
 
-    udf = ibis.udf.agg.builtin(arg_min_null, name="arg_min_null", signature=((value.type(), key.type()), value.type()))
-    return udf(value, key)
+    udf = ibis.udf.agg.builtin(by, name=name, signature=((value.type(), key.type()), value.type()))
+    return udf(value, key, where=where)
 
 
 def first_after(left: Any, right: Any, key: str, left_pos: str, right_pos: str) -> Any:
