@@ -87,7 +87,9 @@ def customers_expr(
     home = stores.group_by("customer_id").aggregate(
         home_store=stores.store_id.argmax(stores.n * 1e12 + epoch_seconds(stores.last))
     )
-    m = identity_map.semi_join(act, "customer_id")
+    # every customer's identifiers, not only those of ``act``'s: the left join below keeps
+    # ``act``'s alone (a semi-join first probed the map's million rows once more at 10M events)
+    m = identity_map
     ids = m.group_by("customer_id").aggregate(
         n_identifiers=m.count(),
         n_anonymous_ids=m.count(where=m.id_type == "anonymous_id"),
