@@ -139,3 +139,41 @@ def test_plain_values_are_only_quoted(eng):
     rows = eng.con.execute(f"SELECT {S.json_value_text('v', True)}, {S.json_value_text('v')} FROM r").fetchall()
     assert len(rows) == 11 and all(a == b for a, b in rows)
     assert rows[0][0] == '"2025-03-30T02:30:00.000123"' and rows[-1][0] == "null"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.none(), TEXT, TRICKY, st.sampled_from([" Page View", "page-view", "ADD_TO_CART", "cart"])),
+                min_size=1, max_size=6))
+def test_event_names_looked_up_once_each(eng, names):
+    """An event name looked up by its distinct values as written (``event_name_map``, ADR 0078) gets
+    the type the normalised lookup gives, and the content key the definition gives (both schemes)."""
+    kind = KINDS["clickstream"]
+    sources = {"event_name": ("str", ("col", "event_name")), "occurred_at": ("ts", ("col", "occurred_at"))}
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE t (event_name VARCHAR, occurred_at TIMESTAMP)")
+    eng.con.executemany("INSERT INTO t VALUES (?, TIMESTAMP '2025-03-05 10:00:00')", [[n] for n in names])
+    S.event_type_table(eng, "_types", {"page_view": "page_view", "add_to_cart": "add_to_cart"})
+    evt, (table, alias, key), text = S.event_name_map(eng, "_types", "t", "event_name")
+    shape = "md5(CAST(to_json(['clicks', 'event_name', 'occurred_at']) AS VARCHAR))"
+    defined = {1: "substr(sha256(CAST(to_json(['event_name', lower(event_name), 'occurred_at', "
+                  f"strftime(occurred_at, '{P.KEY_TIME_FORMAT}')]) AS VARCHAR)), 1, 32)",
+               2: f"md5({shape} || CAST(to_json([lower(event_name), strftime(occurred_at, '{P.KEY_TIME_FORMAT}')]) "
+                  "AS VARCHAR))"}
+    looked_up = f"(SELECT event_type FROM _types m WHERE m.k = {S.name_key_sql('t.event_name')})"
+    for scheme, oracle in defined.items():
+        derived, _ = P.key_plan(kind, sources, "Europe/Rome", "clicks", set(), scheme=scheme,
+                                texts={"event_name": text})
+        got = eng.con.execute(f"SELECT {dict(derived)['_ckey']}, {oracle}, {evt}, {looked_up} FROM t "
+                              f"LEFT JOIN {table} {alias} ON {alias}.k = {key}").fetchall()
+        assert len(got) == len(names) and all(a == b and a is not None and c == d for a, b, c, d in got)
+
+
+def test_a_time_quoted_by_its_format(eng):
+    """A key's time, quoted by ``strftime`` itself (ADR 0078), is the quoted text of the time, infinite
+    ones (``infinity`` whatever the format) and NULL included."""
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT * FROM (VALUES (TIMESTAMP '2025-03-30 02:30:00.000123'), "
+                    "(TIMESTAMP '0001-01-01 00:00:00'), ('infinity'::TIMESTAMP), ('-infinity'::TIMESTAMP), "
+                    "(TIMESTAMP '9999-12-31 23:59:59.999999'), (NULL)) v(v)")
+    rows = eng.con.execute(f"SELECT {S.json_value_text(P._time_json('v'), written=True)}, "
+                           f"{S.json_value_text(P._key_text('v', 'ts', 'UTC', False), True)} FROM r").fetchall()
+    assert len(rows) == 6 and all(a == b for a, b in rows)
+    assert [a for a, _ in rows][2:4] == ['"infinity"', '"-infinity"'] and rows[-1][0] == "null"

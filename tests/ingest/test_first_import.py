@@ -227,3 +227,22 @@ def test_a_file_without_bad_rows_is_read_without_the_checks(tmp_path, monkeypatc
     assert (S.lines_not_in("_ing_typed") in sql) is repeats
     assert (seen["where"][0] == S.NO_ROWS) is not repeats
     _same(db1, db2)
+
+
+def test_names_looked_up_as_written_give_what_the_normalised_lookup_gives(tmp_path, monkeypatch):
+    """A file's event names are looked up by their distinct values as written (CSV, Parquet: ADR 0078),
+    a JSON line's by their normalised form in every row: the same rows give the same types, names and
+    ids either way (names differing in case, spaces, dashes; aliases, generic and unknown names)."""
+    names = [" Page View", "page-view", "PAGE_VIEW", "Add To Cart", "add-to-cart", "Catalog", "catalog ", "cart",
+             "purchase", "ordine_completato", "\\x", "é€ Page"]
+    rng = random.Random(5)
+    rows = [{"user_id": f"u{i % 7}", "event_name": rng.choice(names),
+             "ts": (dt.datetime(2025, 3, 1) + dt.timedelta(minutes=i)).isoformat(sep=" ")} for i in range(300)]
+    got = {}
+    for fmt, write in (("csv", _csv), ("jsonl", _jsonl)):
+        for straight in (True, False):
+            _, db = _import(tmp_path / f"{fmt}{straight}", [write(tmp_path / f"a.{fmt}", rows)], straight, monkeypatch)
+            got[fmt, straight] = duckdb.connect(str(db), read_only=True).execute(
+                "SELECT source_line, event_id, event_type, event_name FROM events ORDER BY source_line").fetchall()
+    assert len(got["jsonl", False]) == 300 and len({t for _, _, t, _ in got["jsonl", False]}) > 3
+    assert all(v == got["jsonl", False] for v in got.values())

@@ -443,7 +443,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             true_values=tuple(src.true_values or S.DEFAULT_TRUE), false_values=tuple(src.false_values or S.DEFAULT_FALSE),
             json_lines=json_lines, paths=(jpaths := S.JsonPaths() if json_lines else None),
             zones=P.wall_time_zones(eng, stage, sources, col_types, tz))
-        derived, lookups = _derived(kind, src, sources, select, checks, eng, source_name)
+        derived, lookups, texts = _derived(kind, src, sources, select, checks, eng, stage)
         ing = project.settings.ingest
         # the bound as a naive UTC time: compared with now() itself, every time was cast to a time
         # with zone, through the engine's calendar (0.85 CPU s per check of 10M rows, ADR 0053)
@@ -452,7 +452,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
         given = {"channel": c for n, c in derived if n == "_channel"}  # a cost row's channel name (ADR 0056)
         scheme = S.id_scheme(eng)  # the project's, for good: a re-import recomputes the stored ids (ADR 0063)
         key_derived, post = P.key_plan(kind, sources, tz, source_name, {n[3:] for n, _ in select if n.startswith("_r_")},
-                                       values=given, scheme=scheme)
+                                       values=given, scheme=scheme, texts=texts)
         step("typing and checking")
         pre = jpaths.columns() if jpaths is not None else []
         copy_id = lambda k, n: P.copy_id_sql(scheme, source_name, k, n)  # noqa: E731
@@ -515,7 +515,7 @@ def _ingest_batch(project: Any, source_name: str, src: Any, kind: Kind, batch: l
             S.insert_run(eng, _run_row(rep, path, started, finished))
         for name in joins:
             eng.unregister(name[0])
-        S.drop_temp(eng, typed, S.CHECKED, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr",
+        S.drop_temp(eng, typed, S.CHECKED, S.EVENT_NAMES, stage, stage + "_rej", stage + "_rejj", stage + "_rejerr",
                     stage + "_rejscan")
     return reps
 
@@ -616,16 +616,20 @@ def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
 
 
 def _derived(kind, src, sources, select, checks, eng,  # noqa: ANN001
-             source_name) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+             stage) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]], dict[str, str]]:
     """Columns computed over the typed ones (segment time and name, ``_evt``, a cost row's
-    ``_channel``), and the lookups they read (:func:`percorso.engine.ingest_sql.build_typed`)."""
+    ``_channel``), the lookups they read (:func:`percorso.engine.ingest_sql.build_typed`), and the
+    key texts a lookup gives (``plan.key_plan``'s ``texts``).
+
+    An event name read from a column of the file (not a JSON line's key, not a Segment call) is
+    looked up by its distinct values as written (``ingest_sql.event_name_map``, ADR 0078)."""
     derived: list[tuple[str, str]] = []
     if kind.shape == "costs":
         if "channel" not in sources:
-            return derived, []
+            return derived, [], {}
         # the reports' name of the row's channel label, the channel of its key too (ADR 0056)
         channel, lookup = S.cost_channel(eng, channel_label_table(src))
-        return [("_channel", channel)], [lookup]
+        return [("_channel", channel)], [lookup], {}
     if kind.shape == "segment":
         name_sql = "CASE seg_type WHEN 'track' THEN seg_event ELSE seg_type END"
         derived += [("event_name", f"coalesce(seg_name, {name_sql})"), ("occurred_at", P.segment_time_expr())]
@@ -637,18 +641,24 @@ def _derived(kind, src, sources, select, checks, eng,  # noqa: ANN001
     elif "event_name" in sources:
         name_sql = "event_name"
     else:
-        return derived, []
+        return derived, [], {}
     S.event_type_table(eng, "_ing_evmap", event_name_table(kind, src))
-    evt, lookup = S.lookup_event_type("_ing_evmap", name_sql)
+    texts = {}
+    typed_name = dict(select).get("event_name")
+    ftype, (read_as, _) = sources["event_name"] if kind.shape != "segment" else ("", ("", None))
+    if typed_name and ftype == "str" and read_as == "col":
+        evt, lookup, texts["event_name"] = S.event_name_map(eng, "_ing_evmap", stage, typed_name)
+    else:   # a JSON line's name: one more parse of every line would cost more than the lookup saves
+        evt, lookup = S.lookup_event_type("_ing_evmap", name_sql)
     if kind.fallback_event_type:  # generic files: an unknown name is kept as a generic event
         derived.append(("_evt", f"coalesce({evt}, {ql(kind.fallback_event_type)})"))
-        return derived, [lookup]
+        return derived, [lookup], texts
     derived.append(("_evt", evt))
     checks.append(("unknown_event_type", f"{name_sql} IS NOT NULL AND _evt IS NULL",
                    f"'event name ' || {name_sql} || ' is not a known event type; valid: canonical types "
                    f"(page_view, purchase, ...), their aliases, or map it in percorso.toml: "
                    f"[sources.NAME] mapping = {{\"event.<name>\" = \"page_view\"}}'"))
-    return derived, [lookup]
+    return derived, [lookup], texts
 
 
 def event_name_table(kind: Kind, src: Any) -> dict[str, str]:
