@@ -359,16 +359,18 @@ def _source_campaign(properties: ir.StringValue) -> ir.StringValue:
     return json_value(properties, "campaign", "string").fill_null(json_value(properties, "campaign_name", "string"))
 
 
-def _with_source_campaigns(rows: ir.Table) -> ir.Table:
+def _with_source_campaigns(rows: ir.Table, texts: ir.Table | None = None) -> ir.Table:
     """``rows`` with ``_p_campaign``, :func:`_source_campaign` of their ``properties``, read once per
-    distinct ``properties`` text and joined to the rows by it.
+    distinct ``properties`` text (of ``texts``, the same events as stored, when ``rows`` is a view
+    that joins them to more: its joins are not made twice) and joined to the rows by it.
 
     Why: a source writes few distinct property texts (a 10M clickstream: 36), and the two JSON
     reads per row cost the full build's wide statement 1.3-2.2 CPU s at 10M events; the distinct
     texts and the join on them, on the event rows as scanned, 0.2-0.3 (ADR 0066). A row without
     properties matches nothing, and its campaign stays NULL, as the reads give."""
     # the texts of rows without a UTM campaign: the ones the reads per row would parse, no more
-    p = rows.filter(rows.properties.notnull() & rows.utm_campaign.isnull()).select("properties").distinct()
+    texts = rows if texts is None else texts
+    p = texts.filter(texts.properties.notnull() & texts.utm_campaign.isnull()).select("properties").distinct()
     p = p.select(_p_props=p.properties, _p_campaign=_source_campaign(p.properties))
     return rows.left_join(p, rows.properties == p._p_props).drop("_p_props")
 
@@ -490,14 +492,13 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
 
     from percorso.engine.backend import temp_name
     from percorso.engine.build_sql import set_tied_positions
-    from percorso.engine.identity_keys_sql import customer_numbers
 
     names = [temp_name() for _ in range(4)]
     classes = _classes(rows, rules)
     cls = ibis.table(classes.schema(), name=names[3])
     numbers = _session_numbers(identified_events, session_gap_minutes, cls)
-    # the numbers carry the customer's number alone: the wide rows take the id from the customers
-    customers = None if "customer_id" in numbers.columns else engine.table(customer_numbers(engine))
+    # the numbers carry the customer's number alone: the wide rows take the id from the identified events
+    identified = None if "customer_id" in numbers.columns else identified_events
     sql: dict[str, str] = {}
     failed: list[BaseException] = []
 
@@ -509,7 +510,7 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
             sql["firsts"], sql["ranks"] = engine.compile(firsts), engine.compile(ranks)
             sql["rows"] = engine.compile(_numbered_rows(
                 rows, s, ibis.table(firsts.schema(), name=names[1]), ibis.table(ranks.schema(), name=names[2]),
-                cls, stage_settings, time_zone, columns, customers))
+                cls, stage_settings, time_zone, columns, identified))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             failed.append(exc)
 
@@ -630,7 +631,10 @@ def _session_numbers(identified_events: ir.Table, session_gap_minutes: int, clas
                  _seq=ibis.row_number().over(w) + 1,
                  _tie=prev.identical_to(k.occurred_at) | nxt.identical_to(k.occurred_at))
     w2 = ibis.window(group_by=k[key], order_by=k._seq, rows=(None, 0))
-    return k.select("_r", key, _sno=k._starts.sum().over(w2) - 1, _seq=k._seq, _tie=k._tie, _cls=k._cls, _inf=k._inf)
+    # the engine sums to a 128-bit integer: the stored column's type (``session_no``) instead, so the
+    # firsts' groups and the wide rows' joins carry and compare 4 bytes, not 16
+    return k.select("_r", key, _sno=(k._starts.sum().over(w2) - 1).cast("int32"), _seq=k._seq, _tie=k._tie,
+                    _cls=k._cls, _inf=k._inf)
 
 
 def _tied_positions(rows: ir.Table, numbers: ir.Table) -> ir.Table:
@@ -667,19 +671,23 @@ def _numbered_ranks(rows: ir.Table, numbers: ir.Table) -> ir.Table:
 
 def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: ir.Table, classes: ir.Table,
                    stage_settings: Mapping[str, Any] | None, time_zone: str,
-                   columns: Columns = TOUCHPOINT_COLUMNS, customers: ir.Table | None = None) -> ir.Table:
+                   columns: Columns = TOUCHPOINT_COLUMNS, identified: ir.Table | None = None) -> ir.Table:
     """The ``touchpoints`` rows of the events of ``rows`` that have session ``numbers``
     (:func:`_session_numbers`), with their sessions' ``firsts`` and their orders' ``ranks``
     (materialised: a relation a statement reads twice, the engine materialises whole): the
     same rows as :func:`touchpoint_rows_expr` of :func:`sessions_expr`, the channels those of
-    the events' ``classes`` (:func:`_classes`, by number). ``customers`` (``customer_id``,
-    ``customer_no``): one row per customer, where the numbers carry the number alone (the id is
-    taken back from it)."""
+    the events' ``classes`` (:func:`_classes`, by number).
+
+    ``identified``: the same events with ``customer_id`` (``events_identified``), where the numbers
+    carry the customer's number alone; the rows are read from it, so the id comes with the
+    event (the view's join on the map's 1M identifiers) instead of a join of the 10M numbers to
+    the customers by number, whose string id the join to the events by ``_r`` then carried in
+    its 10M-row hash table (10M events, one profile each: those joins 3.2 → 2.2 CPU s, ADR 0079)."""
     from percorso.events.schema import EVENT_COLUMN_NAMES
 
-    t = _with_source_campaigns(rows.select("_r", *EVENT_COLUMN_NAMES)).inner_join(numbers.drop("_tie", "_inf"), "_r")
-    if customers is not None:
-        t = t.inner_join(customers, "customer_no")
+    events = rows.select("_r", *EVENT_COLUMN_NAMES) if identified is None else identified.select(
+        "_r", *EVENT_COLUMN_NAMES, "customer_id")
+    t = _with_source_campaigns(events, rows).inner_join(numbers.drop("_tie", "_inf"), "_r")
     # the ad rows' tags are filled by :func:`_finish`
     t = _order_values(t).inner_join(classes.select("_cls", "_ch", "_rule"), "_cls").drop("_cls")
     t = _with_firsts(t, firsts)

@@ -56,18 +56,6 @@ def customer_no_sql(col: str) -> str:
     return f"CAST('0x' || substr({col}, 2) AS BIGINT)"
 
 
-def customer_numbers(engine: Engine) -> str:
-    """Temp view ``_customer_numbers(customer_id, customer_no)``, one row per customer of
-    ``identity_map`` with its number (:func:`customer_no_sql`); returns its name.
-
-    Why: the full build numbers sessions by ``customer_no`` alone (ADR 0064): the id carried
-    through the windows' sorts cost them ~40 %; the wide statement takes it back from these
-    rows (a hash join on one integer, built on the customers, not the events)."""
-    engine.run(f"""CREATE OR REPLACE TEMP VIEW _customer_numbers AS
-        SELECT DISTINCT customer_id, {customer_no_sql("customer_id")} AS customer_no FROM identity_map""")
-    return "_customer_numbers"
-
-
 def first_key_sql(priority: tuple[str, ...], alias: str = "e") -> str:
     """SQL: the hash of the event's first non-empty identifier in ``priority`` order."""
     return "coalesce(" + ", ".join(
