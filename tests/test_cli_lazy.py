@@ -89,9 +89,9 @@ import json, os, runpy, sys, threading
 first = {}
 
 
-class Who:   # which thread imports pandas
+class Who:   # which thread imports pandas (and whether numpy, pyarrow)
     def find_spec(self, name, path=None, target=None):
-        if name == "pandas":
+        if name in ("pandas", "numpy", "pyarrow"):
             first.setdefault(name, threading.current_thread().name)
 
 
@@ -106,16 +106,21 @@ except SystemExit as exc:
 dialects = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("ibis.backends.sql.compilers.")
                   and not m.rsplit(".", 1)[1].startswith("_") and m.rsplit(".", 1)[1] != "base")
 print(json.dumps({"code": code, "dialects": dialects, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-                  "pandas_by": first.get("pandas")}))
+                  "pandas_by": first.get("pandas"), "arrays": sorted(m for m in ("numpy", "pyarrow") if m in first)}))
 """
 
 
-@pytest.mark.parametrize("argv", [["paths", "transitions"], ["paths", "top"], ["funnel", "page_view", "purchase"]])
-def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_path, argv):
+@pytest.mark.parametrize(("argv", "pandas_by"), [
+    (["paths", "transitions"], None), (["paths", "top"], None), (["funnel", "page_view", "purchase"], None),
+    (["paths", "top", "--scope", "session", "--format", "csv"], None), (["paths", "sankey"], "percorso-imports"),
+])
+def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_path, argv, pandas_by):
     """A journey command as a user runs it (issue 15): of Ibis's twenty dialect compilers only
-    DuckDB's (percorso.engine.ibis_compilers), numpy without OpenBLAS's thread pool (a frame of
-    aggregates uses none), pandas imported on the thread that runs while DuckDB works
-    (percorso.engine.imports_meanwhile); the answer is the in-process one."""
+    DuckDB's (percorso.engine.ibis_compilers), numpy (when loaded) without OpenBLAS's thread pool
+    (a frame of aggregates uses none). The analyses whose results hold rows
+    (percorso.analysis.rows) print JSON and CSV without pandas, numpy or pyarrow; another one
+    (the Sankey) imports pandas on the thread that runs while DuckDB works
+    (percorso.engine.imports_meanwhile). The answer is the in-process one."""
     import json
     import os
     import subprocess
@@ -128,15 +133,19 @@ def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_pa
                        ("purchase", "2024-01-01 10:20", {"revenue": 50.0})],
               "bruno": [("page_view", "2024-01-02 09:00"), ("page_view", "2024-01-02 09:05")]}
     root = journey_project(tmp_path / "p", people)
-    line = [*argv, "-p", str(root), "--format", "json"]
+    line = [*argv, "-p", str(root), *([] if "--format" in argv else ["--format", "json"])]
     src = Path(__file__).resolve().parents[1] / "src"
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", _JOURNEY_PROCESS, *line], capture_output=True, text=True,
                           env={**env, "PYTHONPATH": str(src)}, timeout=120)
     *answer, last = done.stdout.strip().splitlines()
+    arrays = [] if pandas_by is None else ["numpy", "pyarrow"]
     assert json.loads(last) == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1",
-                                "pandas_by": "percorso-imports"}, done.stderr
-    assert json.loads("\n".join(answer)) == json.loads(cli(*line))
+                                "pandas_by": pandas_by, "arrays": arrays}, done.stderr
+    if "csv" in argv:
+        assert "\n".join(answer) + "\n" == cli(*line)
+    else:
+        assert json.loads("\n".join(answer)) == json.loads(cli(*line))
 
 
 def test_a_demo_that_goes_on_serving_closes_its_databases_and_collects_as_a_server(monkeypatch, tmp_path):

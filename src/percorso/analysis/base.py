@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from percorso.analysis.rows import FrameField, Rows, held
 from percorso.errors import InputError, suggest
 
 if TYPE_CHECKING:
@@ -83,10 +84,12 @@ R = TypeVar("R", bound="AnalysisResult")
 class AnalysisResult:
     """Base of every analysis result: a main table plus the means to drill down.
 
-    Subclasses add typed fields; ``frame`` is the main table the CLI prints.
+    Subclasses add typed fields; ``frame`` is the main table the CLI prints. A runner may give a
+    table as :class:`~percorso.analysis.rows.Rows` (no pandas in its process until someone reads
+    the table as a frame: :class:`~percorso.analysis.rows.FrameField`).
     """
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame = FrameField()  # type: ignore[assignment]
     query: AnalysisQuery
     meta: dict[str, Any] = field(default_factory=dict)
     _runner: Runner[Any, Any] | None = field(default=None, repr=False)
@@ -94,6 +97,11 @@ class AnalysisResult:
     def to_frame(self) -> pd.DataFrame:
         """The main table as pandas (a copy, safe to modify)."""
         return self.frame.copy()
+
+    def table(self, name: str = "frame") -> pd.DataFrame | Rows:
+        """A table of this result as its runner made it: :class:`~percorso.analysis.rows.Rows` (the
+        command line writes JSON and CSV from them without pandas) or a frame (not a copy)."""
+        return held(self, name)
 
     def figure(self) -> go.Figure:  # pragma: no cover - overridden
         raise NotImplementedError(f"{type(self).__name__} has no chart")
@@ -165,6 +173,9 @@ class Runner(Generic[Q, R]):
     #: Columns of the main table whose values, as ``customers(**selector)`` arguments, list the
     #: customers behind a row's numbers (the REST answer links every row to its customers).
     drill_by: ClassVar[tuple[str, ...]] = ()
+    #: Whether the result's tables are :class:`~percorso.analysis.rows.Rows` (a command printing
+    #: them as JSON or CSV imports no pandas).
+    gives_rows: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -13,6 +13,8 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
+    from percorso.analysis.rows import Rows
+
     from percorso.project import Project
 
 
@@ -133,7 +135,7 @@ def print_note(note: str, out: Any = None) -> None:
 
 
 def emit_frame(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Rows,
     fmt: OutputFormat = OutputFormat.table,
     out: Path | None = None,
     *,
@@ -143,15 +145,19 @@ def emit_frame(
 ) -> None:
     """Write a result frame as a Rich table, CSV, JSON or XLSX (to ``out`` or stdout).
 
+    ``frame`` may be :class:`~percorso.analysis.rows.Rows` (an analysis result's table).
     Machines (JSON, CSV, Parquet) get the frame's English keys and raw numbers in every locale;
     people (tables, XLSX) get headers in the project's language and numbers formatted by column
     kind (:mod:`percorso.export.columns`; ``like`` maps a column to the key whose kind it
     shares, e.g. a pivot's channel columns to the measure). ``locale`` defaults to the opened project's ``[project] locale`` (``it``: 1.234,50
     and dd/mm/yyyy, ``;`` CSV for Excel; ``en``: 1,234.50, ISO dates, ``,`` CSV).
     """
+    from percorso.analysis.rows import table_of
     from percorso.export.files import frame_to_json, write_frame
 
     locale = locale or _LOCALE.get()
+    if out is not None or fmt not in (OutputFormat.json, OutputFormat.csv):
+        frame = table_of(frame)   # rows (analysis.rows) print as JSON and CSV without pandas; else a frame
 
     if out is not None:
         write_frame(frame, out, locale=locale, like=like)

@@ -62,7 +62,8 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
     from percorso.engine.imports_meanwhile import want
 
     one_blas_thread()   # the answer is a frame of aggregates: numpy, no BLAS routine
-    want("pandas")      # imported while the engine works (the answer is a pandas frame)
+    if _needs_frame(query, fmt, out, chart, drill):
+        want("pandas")  # imported while the engine works (the answer is a pandas frame)
     chart_only = out is not None and out.suffix.lower() in CHART_SUFFIXES and not drill
     if chart_only:
         chart, out = out, None  # --out FILE.html|.png writes the chart instead of the table
@@ -93,17 +94,29 @@ def run_journey_analysis(project: Path, query: Any, fmt: OutputFormat, out: Path
             return
         from percorso.build.definitions import titled
 
-        emit_frame(result.to_frame(), fmt, out, title=titled(title, result.meta.get("definitions")))
+        emit_frame(result.table(), fmt, out, title=titled(title, result.meta.get("definitions")))
         if fmt is OutputFormat.table and out is None:
             for section, frame in getattr(result, "sections", dict)().items():
                 emit_frame(frame, fmt, None, title=section)
 
 
+def _needs_frame(query: Any, fmt: OutputFormat, out: Path | None, chart: Path | None, drill: str | None) -> bool:
+    """Whether the command makes a pandas frame: unless it prints JSON or CSV of an analysis whose
+    result holds rows (:attr:`percorso.analysis.base.Runner.gives_rows`)."""
+    from percorso.analysis.base import runner_for
+
+    printed = fmt in (OutputFormat.json, OutputFormat.csv) and out is None and chart is None and not drill
+    return not (printed and runner_for(query.kind).gives_rows)
+
+
 def _empty_somewhere(result: Any) -> bool:
     """A funnel with a step nobody reached, or a path / Sankey result without journeys."""
-    frame = result.frame
-    if "reached" in frame.columns:
-        return frame.empty or bool((frame["reached"] == 0).any())
+    from percorso.analysis.rows import Rows
+
+    table = result.table()   # rows or a frame: read without making a frame of rows
+    if "reached" in table.columns:
+        reached = table.column("reached") if isinstance(table, Rows) else list(table["reached"])
+        return not len(table) or any(r == 0 for r in reached)
     return not result.meta.get("journeys", 1)
 
 

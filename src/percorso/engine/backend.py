@@ -298,7 +298,28 @@ class Engine:
         """Ibis table expression for a stored table."""
         if not self.has_table(name):
             raise NotFound(f"table '{name}' does not exist yet (run `percorso build` first?)")
-        return self.ibis.table(name)
+        return self._ibis_table(name)
+
+    def _ibis_table(self, name: str) -> Table:
+        """``self.ibis.table(name)``, its schema read as rows.
+
+        Why: Ibis reads a table's ``DESCRIBE`` as an Arrow table, and a process that has not
+        loaded pyarrow (with numpy, ~0.09 s) loads it there: a journey command printing JSON
+        needs neither otherwise (:mod:`percorso.analysis.rows`). The same schema (names, types
+        by Ibis's own type mapper, nullability) and the same table expression; a geometry
+        column, for which Ibis loads an extension, goes through Ibis.
+        """
+        import ibis.expr.operations as ops
+        import ibis.expr.schema as sch
+
+        described = self.con.sql(f"DESCRIBE {quote_ident(name)}").fetchall()
+        types = self.ibis.compiler.type_mapper
+        schema = sch.Schema({column: types.from_string(kind, nullable=null == "YES")
+                             for column, kind, null, *_ in described})
+        if schema.geospatial:
+            return self.ibis.table(name)
+        return ops.DatabaseTable(name, schema=schema, source=self.ibis,
+                                 namespace=ops.Namespace(catalog=None, database=None)).to_expr()
 
     def columns(self, name: str) -> list[str]:
         """The column names of table or view ``name``, in order (none when a query cannot read it)."""
@@ -665,7 +686,7 @@ class Engine:
         sql = expr if isinstance(expr, str) else self.compile(expr)
         with meanwhile():   # what the command wants next (a journey command: pandas)
             self.con.execute(f"CREATE TEMP TABLE {quote_ident(name)} AS {sql}")
-        return self.ibis.table(name)
+        return self._ibis_table(name)
 
     def drop_temp(self, table: Any) -> None:
         """Drop a table made by :meth:`temp_table`."""

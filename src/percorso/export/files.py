@@ -23,6 +23,8 @@ from percorso.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from percorso.analysis.rows import Rows
+
 CsvProfile = Literal["it", "standard"]
 XLSX_MAX_ROWS = 1_048_575
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,12 +47,56 @@ def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def frame_to_csv_text(frame: pd.DataFrame, profile: CsvProfile = "standard") -> str:
-    """CSV text of a frame; ``it`` uses ``;``, decimal comma and dd/mm/yyyy dates (no BOM in text)."""
+def frame_to_csv_text(frame: pd.DataFrame | Rows, profile: CsvProfile = "standard") -> str:
+    """CSV text of a frame; ``it`` uses ``;``, decimal comma and dd/mm/yyyy dates (no BOM in text).
+
+    :class:`~percorso.analysis.rows.Rows` of plain values in the ``standard`` profile are written
+    without pandas (:func:`_rows_csv_text`), with the same text."""
+    from percorso.analysis.rows import Rows
+
+    if isinstance(frame, Rows):
+        text = _rows_csv_text(frame) if profile == "standard" else None
+        if text is not None:
+            return text
+        frame = frame.to_pandas()
     data = _escaped(frame)
     if profile == "it":
         return data.to_csv(index=False, sep=";", decimal=",", date_format="%d/%m/%Y %H:%M:%S")
     return data.to_csv(index=False)
+
+
+#: Cell types :func:`_rows_csv_text` writes as pandas' ``to_csv`` does.
+_CSV_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _rows_csv_text(rows: Rows) -> str | None:
+    """The ``standard`` CSV of ``rows``, as :func:`frame_to_csv_text` writes their frame, or None
+    when a cell is not a plain value (a time: left to pandas).
+
+    pandas writes a float64 cell as numpy's shortest text, which is Python's ``repr``, a missing
+    value as nothing, an integer and a boolean as ``str``; its writer is the ``csv`` module's
+    with ``\n`` line ends."""
+    import csv
+    import io
+
+    if any(type(v) not in _CSV_PLAIN for row in rows.data for v in row):
+        return None
+
+    def cell(value: Any) -> Any:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if isinstance(value, float):
+            return repr(value)
+        return escape_formula(value)
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if rows.columns:
+        writer.writerow(rows.columns)
+    else:
+        out.write("\n")   # the frame of no column: pandas writes an empty header line
+    writer.writerows([cell(v) for v in row] for row in rows.data)
+    return out.getvalue()
 
 
 def write_csv(frame: pd.DataFrame, path: Path, profile: CsvProfile = "it") -> None:
@@ -110,12 +156,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def frame_records(frame: pd.DataFrame | Rows) -> list[dict[str, Any]]:
     """Row objects ready for JSON: ISO dates, nulls for missing values, Python scalars."""
     return [{str(k): jsonable(v) for k, v in zip(frame.columns, row)} for row in frame.itertuples(index=False)]
 
 
-def frame_to_json(frame: pd.DataFrame) -> str:
+def frame_to_json(frame: pd.DataFrame | Rows) -> str:
     """A JSON array of row objects (ISO dates, nulls for missing values)."""
     return json.dumps(frame_records(frame), ensure_ascii=False, default=str)
 

@@ -487,11 +487,12 @@ def require_labels(engine: Engine, query: JourneyQuery, labels: Iterable[str], *
     whole = query.model_copy(update={"date_from": None, "date_to": None, "segment": None, "online": None})
     s = journey_steps(engine, whole)
     seen = s.filter(s.node.isin(labels)).select("node").distinct()
-    found = set(engine.execute(seen)["node"])
+    # rows, not a pandas frame: a journey command printing JSON imports no pandas (analysis.rows)
+    found = {r["node"] for r in engine.rows(seen)}
     missing = [x for x in labels if x not in found]
     if not missing:
         return
-    known = engine.execute(s.select("node").distinct())["node"].dropna().astype(str)
+    known = [str(r["node"]) for r in engine.rows(s.select("node").distinct()) if r["node"] is not None]
     if query.node == EVENT_NODE:
         from percorso.events.types import EVENT_TYPES
 
@@ -516,10 +517,11 @@ def absent_types_note(engine: Engine, query: JourneyQuery, labels: Iterable[str]
         return None
     t = engine.table("touchpoints")
     t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES))
-    found = set(engine.execute(t.filter(t.event_type.isin(types)).select("event_type").distinct())["event_type"])
+    found = {r["event_type"] for r in engine.rows(t.filter(t.event_type.isin(types)).select("event_type").distinct())}
     missing = [x for x in types if x not in found]
     if not missing:
         return None
-    known = engine.execute(t.select(node=_node_part(t, query.node)).distinct())["node"].dropna().astype(str)
+    known = [str(r["node"]) for r in engine.rows(t.select(node=_node_part(t, query.node)).distinct())
+             if r["node"] is not None]
     return "; ".join(f"nessun evento {x} nei dati / no {x} touchpoint in the data, its zero measures nothing: "
                      f"{suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)

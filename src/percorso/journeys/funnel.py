@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 from pydantic import Field, field_validator, model_validator
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.analysis.rows import FrameField, Rows
 from percorso.engine.dialect import epoch_seconds, first_after, first_by
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check
@@ -40,6 +41,14 @@ _WINDOW = re.compile(r"^\s*(\d+)\s*([dhmw])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
 TIME_BUCKETS = ((60, "< 1 h"), (6 * 60, "1–6 h"), (24 * 60, "6–24 h"), (3 * 1440, "1–3 g/d"), (7 * 1440, "3–7 g/d"),
                 (14 * 1440, "7–14 g/d"), (30 * 1440, "14–30 g/d"))
+#: The time to convert past the last of :data:`TIME_BUCKETS`.
+LAST_BUCKET = "> 30 g/d"
+#: The columns of a funnel's table, and their pandas dtypes (in ``any`` order there is no median
+#: from the previous step: a column of nothing).
+FUNNEL_COLUMNS = ("breakdown", "step", "label", "reached", "conversion_from_previous", "conversion_overall", "dropped",
+                  "median_minutes_from_previous", "median_minutes_from_start")
+FUNNEL_DTYPES = {any_order: ("str", "int64", "str", "int64", "float64", "float64", "int64",
+                             "object" if any_order else "float64", "float64") for any_order in (False, True)}
 
 
 def parse_window(value: str | timedelta) -> timedelta:
@@ -258,7 +267,7 @@ class FunnelResult(AnalysisResult):
     """``frame``: per breakdown and step: reached, conversion from previous and overall, dropped,
     median minutes from previous step and from step 1. ``time_to_convert``: completers by time."""
 
-    time_to_convert: pd.DataFrame | None = None
+    time_to_convert: pd.DataFrame | None = FrameField(None)  # type: ignore[assignment]
     steps: tuple[str, ...] = field(default_factory=tuple)
 
     def sections(self) -> dict[str, pd.DataFrame]:
@@ -284,6 +293,7 @@ class FunnelResult(AnalysisResult):
 class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
     query_type = FunnelQuery
     drill_by = ('step', 'breakdown')  # frame columns that name a cell's customers (selectors)
+    gives_rows = True
 
     def calculate(self) -> FunnelResult:
         # DuckDB reads the funnel's steps inside the progress statement (a subquery read once
@@ -293,19 +303,29 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
         ev = funnel_steps(self.engine, self.query, numbers=True)   # its journeys are joined and grouped by number
         if self.engine.kind != "duckdb":
             ev = self.engine.temp_table(ev)
-        p = self.engine.temp_table(progress(self.engine, self.query, ev))
         try:
-            return self._calculate(p)
+            return self._calculate(progress(self.engine, self.query, ev))
         finally:
-            self.engine.drop_temp(p)
             if self.engine.kind != "duckdb":
                 self.engine.drop_temp(ev)
 
     def _calculate(self, p: ir.Table) -> FunnelResult:
-        import pandas as pd
+        """The steps' counts and medians per breakdown, and the completers' time to convert, from one
+        read of the journeys' progress (:func:`progress`).
 
+        Why one statement: the time to convert is a count per bucket of the journeys that reached
+        the last step; counted per breakdown with the steps (one conditional count per bucket) and
+        added up here, it needs no second read of the progress, so the progress is not written to
+        a temporary table first (10M events: 2M journeys written and read twice).
+        """
         q = self.query
         n = len(q.steps)
+        # each completer's bucket, a number computed once per journey (a column below the grouping:
+        # compared with each bucket inside the sums, it was computed once per bucket)
+        minutes = (epoch_seconds(p[f"t{n}"]) - epoch_seconds(p.t1)) / 60.0
+        bucket = ibis.cases(*((minutes < limit, k) for k, (limit, _) in enumerate(TIME_BUCKETS)),
+                            else_=len(TIME_BUCKETS))
+        p = p.mutate(_bucket=ibis.cases((p.reached == n, bucket)))
         aggs: dict[str, Any] = {}
         for i in range(1, n + 1):
             aggs[f"r{i}"] = (p.reached >= i).sum()
@@ -314,32 +334,25 @@ class FunnelRunner(Runner[FunnelQuery, FunnelResult]):
                     prev_min = (epoch_seconds(p[f"t{i}"]) - epoch_seconds(p[f"t{i - 1}"])) / 60.0
                     aggs[f"mp{i}"] = _median_where(prev_min, p.reached >= i)
                 aggs[f"ms{i}"] = _median_where((epoch_seconds(p[f"t{i}"]) - epoch_seconds(p.t1)) / 60.0, p.reached >= i)
-        wide = self.engine.execute(p.group_by("breakdown").aggregate(**aggs).order_by([ibis.desc("r1"), "breakdown"]))
+        buckets = [*(label for _, label in TIME_BUCKETS), LAST_BUCKET]
+        aggs |= {f"_b{k}": (p._bucket == k).sum() for k in range(len(buckets))}
+        # rows, not a pandas frame (analysis.rows): the command prints them
+        wide = self.engine.rows(p.group_by("breakdown").aggregate(**aggs).order_by([ibis.desc("r1"), "breakdown"]))
         rows = []
-        for r in wide.itertuples(index=False):
-            d = r._asdict()
+        for d in wide:
             for i in range(1, n + 1):
                 reached = int(d[f"r{i}"] or 0)
                 prev = int(d[f"r{i - 1}"] or 0) if i > 1 else reached
                 first = int(d["r1"] or 0)
-                rows.append({
-                    "breakdown": d["breakdown"], "step": i, "label": q.steps[i - 1], "reached": reached,
-                    "conversion_from_previous": reached / prev if prev else 0.0,
-                    "conversion_overall": reached / first if first else 0.0,
-                    "dropped": prev - reached if i > 1 else 0,
-                    "median_minutes_from_previous": d.get(f"mp{i}"), "median_minutes_from_start": d.get(f"ms{i}"),
-                })
-        frame = pd.DataFrame(rows)
-        return FunnelResult(frame=frame, query=q, time_to_convert=self._time_to_convert(p, n), steps=q.steps,
-                            meta={"journeys": int(frame[frame.step == 1]["reached"].sum()) if len(frame) else 0})
-
-    def _time_to_convert(self, p: ir.Table, n: int) -> pd.DataFrame:
-        done = p.filter(p.reached == n)
-        minutes = (epoch_seconds(done[f"t{n}"]) - epoch_seconds(done.t1)) / 60.0
-        bucket = ibis.cases(*((minutes < limit, label) for limit, label in TIME_BUCKETS), else_="> 30 g/d")
-        frame = self.engine.execute(done.group_by(bucket=bucket).aggregate(journeys=done.count()))
-        order = {label: k for k, (_, label) in enumerate(TIME_BUCKETS)} | {"> 30 g/d": len(TIME_BUCKETS)}
-        return frame.sort_values("bucket", key=lambda s: s.map(order)).reset_index(drop=True)
+                rows.append((d["breakdown"], i, q.steps[i - 1], reached, reached / prev if prev else 0.0,
+                             reached / first if first else 0.0, prev - reached if i > 1 else 0, d.get(f"mp{i}"),
+                             d.get(f"ms{i}")))
+        # no journey: no column either (the frame of no rows that the steps made)
+        frame = Rows(FUNNEL_COLUMNS if rows else (), FUNNEL_DTYPES[q.order == "any"] if rows else (), rows)
+        completed = [(label, sum(int(d[f"_b{k}"] or 0) for d in wide)) for k, label in enumerate(buckets)]
+        time_to_convert = Rows(("bucket", "journeys"), ("str", "int64"), [(b, c) for b, c in completed if c])
+        return FunnelResult(frame=frame, query=q, time_to_convert=time_to_convert, steps=q.steps,
+                            meta={"journeys": sum(int(d["r1"] or 0) for d in wide)})
 
     def customers_expr(self, *, step: int | None = None, dropped: bool = False, breakdown: str | None = None,
                        **selector: Any) -> ir.Table:

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
+from percorso.analysis.rows import Rows, float_sum
 from percorso.build.schema import REVENUE_DECIMAL, REVENUE_DIGITS
 from percorso.engine.dialect import first_collected, ordered_collect
 from percorso.errors import InputError
@@ -156,6 +157,7 @@ class PathsResult(AnalysisResult):
 class PathsRunner(Runner[PathsQuery, PathsResult]):
     query_type = PathsQuery
     drill_by = ('path',)  # frame columns that name a cell's customers (selectors)
+    gives_rows = True
 
     def _paths(self, *, numbers: bool = False) -> ir.Table:
         """One row per journey (:func:`journey_paths`); ``numbers``: its ids are the customers'
@@ -196,60 +198,61 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         sums = {"journeys": per.count(), "customers": customers,
                 "converting": per.converting.sum().cast("int64"), "revenue": _revenue_sum(per)}
         if q.breakdown:
-            top = self.engine.execute(ranked.limit(q.top))
+            top = self.engine.rows(ranked.limit(q.top))
             variants = (per.breakdown.fill_null("") + "\x00" + per.path).nunique()
-            totals = self.engine.execute(per.aggregate(**sums, variants=variants)).iloc[0]
+            totals = self.engine.rows(per.aggregate(**sums, variants=variants))[0]
             totals = {k: _num(v) for k, v in totals.items()}
         else:
             # the variants are the groups the top is ranked from (counted with it: no distinct
             # count of every journey's path text); the totals come with them, one statement
-            top = self.engine.execute(ranked.limit(q.top).mutate(
+            top = self.engine.rows(ranked.limit(q.top).mutate(
                 _variants=grouped.filter(grouped.path.notnull()).count().as_scalar(),
                 # one customer per journey: the same count twice made the engine's answer
                 # lose a column name (Ibis)
                 **{f"_{k}": v.as_scalar() for k, v in sums.items() if not (one_each and k == "customers")}))
-            variants = int(top["_variants"].iloc[0]) if len(top) else 0
+            variants = int(top[0]["_variants"]) if top else 0
             # no row: no journey (every journey is in a group), every total is zero
-            got = [k for k in sums if f"_{k}" in top.columns]
-            totals = {k: _num(top[f"_{k}"].iloc[0]) if len(top) else 0.0 for k in got}
-            top = top.drop(columns=["_variants", *(f"_{k}" for k in got)])
+            got = [k for k in sums if not (one_each and k == "customers")]
+            totals = {k: _num(top[0][f"_{k}"]) if top else 0.0 for k in got}
             if one_each:
                 totals["customers"] = totals["journeys"]
         n_variants = int(totals["variants"]) if q.breakdown else variants
         rest = max(n_variants - len(top), 0)
-        top["revenue"] = top["revenue"].fillna(0.0)
+        for r in top:
+            r["revenue"] = _num(r["revenue"])
+        shown = {k: sum(r[k] for r in top) for k in ("journeys", "converting")}
         # the sums are exact to the millionth: so is their difference (0.9 - 0.6 is 0.3, not 0.30000000000000004)
-        other_revenue = round(totals["revenue"] - float(top["revenue"].sum()), REVENUE_DIGITS)
+        other_revenue = round(totals["revenue"] - float_sum([r["revenue"] for r in top]), REVENUE_DIGITS)
         if not rest:
             other_customers = 0
         elif one_each and not q.breakdown:  # the journeys on the paths not shown, one customer each
-            other_customers = int(totals["journeys"]) - int(top["journeys"].sum())
+            other_customers = int(totals["journeys"]) - shown["journeys"]
         else:
             other_customers = self._other_customers(per, top)
-        import pandas as pd   # here: imported while the engine ran the statement (engine.execute)
-
-        frame = pd.concat([top, pd.DataFrame([{
-            "path": f"{OTHER} ({rest} varianti / variants)",
-            "journeys": int(totals["journeys"]) - int(top["journeys"].sum()),
-            "customers": other_customers,
-            "converting": int(totals["converting"]) - int(top["converting"].sum()),
-            "revenue": other_revenue,
-        }])], ignore_index=True)
+        top.append({"breakdown": None, "path": f"{OTHER} ({rest} varianti / variants)",
+                    "journeys": int(totals["journeys"]) - shown["journeys"], "customers": other_customers,
+                    "converting": int(totals["converting"]) - shown["converting"], "revenue": other_revenue})
         total_journeys = int(totals["journeys"])
-        frame["share"] = frame["journeys"] / total_journeys if total_journeys else 0.0
-        frame["conversion_rate"] = (frame["converting"] / frame["journeys"]).where(frame["journeys"] > 0, 0.0)
-        frame = frame[[*(["breakdown"] if q.breakdown else []), "path", "journeys", "customers", "share", "converting",
-                       "conversion_rate", "revenue"]]
+        # rows, not a pandas frame (analysis.rows): the command prints them
+        columns = (*(["breakdown"] if q.breakdown else []), "path", "journeys", "customers", "share", "converting",
+                   "conversion_rate", "revenue")
+        for r in top:
+            r["share"] = r["journeys"] / total_journeys if total_journeys else 0.0
+            r["conversion_rate"] = r["converting"] / r["journeys"] if r["journeys"] > 0 else 0.0
+        dtypes = {"breakdown": "str", "path": "str", "share": "float64", "conversion_rate": "float64",
+                  "revenue": "float64"}
+        frame = Rows(columns, tuple(dtypes.get(c, "int64") for c in columns),
+                     [tuple(r[c] for c in columns) for r in top])
         return PathsResult(frame=frame, query=q, meta={
             "journeys": total_journeys, "customers": int(totals["customers"]), "variants": n_variants})
 
-    def _other_customers(self, per: ir.Table, top: Any) -> int:
-        if "breakdown" in top.columns:
+    def _other_customers(self, per: ir.Table, top: list[dict[str, Any]]) -> int:
+        if self.query.breakdown:
             shown = per.breakdown.fill_null("") + "\x00" + per.path
-            rest = per.filter(~shown.isin([f"{b or ''}\x00{p}" for b, p in zip(top["breakdown"], top["path"])]))
+            rest = per.filter(~shown.isin([f"{r['breakdown'] or ''}\x00{r['path']}" for r in top]))
         else:
-            rest = per.filter(~per.path.isin(list(top["path"])))
-        return int(self.engine.execute(rest.customer_id.nunique()))
+            rest = per.filter(~per.path.isin([r["path"] for r in top]))
+        return int(self.engine.rows(rest.aggregate(n=rest.customer_id.nunique()))[0]["n"])
 
     def customers_expr(self, *, path: str | None = None, breakdown: str | None = None, **selector: Any) -> ir.Table:
         """``path='A → B'`` (and ``breakdown=`` with a breakdown): the customers on that path;

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from percorso.analysis.base import AnalysisResult, Runner
 from percorso.analysis.medians import grouped_median, median_by_counts
+from percorso.analysis.rows import Rows
 from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
 from percorso.journeys.controls import JourneyQuery, journey_steps, step_labels, step_order
@@ -150,6 +151,7 @@ class TransitionsResult(AnalysisResult):
 class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
     query_type = TransitionsQuery
     drill_by = ('from_node', 'to_node')  # frame columns that name a cell's customers (selectors)
+    gives_rows = True
 
     def _rows(self, *, first: bool = False, numbers: bool = False) -> ir.Table:
         q = self.query
@@ -211,26 +213,24 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # computed once and read by the pairs, the totals and the rest (the engine keeps a
         # subquery read several times); written to a temporary table first and read three
         # times they cost ~45 % more CPU at 10M events (ADR 0035)
-        got = self.engine.execute(top.mutate(
+        got = self.engine.rows(top.mutate(
             _pairs=pairs.count().as_scalar(), _transitions=pairs.transitions.sum().as_scalar(),
             _customers=(pairs._firsts.sum() if by_first else seen.customer_id.nunique()).as_scalar(),
             _other=rest.customer_id.nunique().as_scalar(),
         ).order_by([ibis.desc("transitions"), *keys]))
-        if len(got):
-            n_pairs, total, customers, other = (int(got[c].iloc[0]) for c in ("_pairs", "_transitions", "_customers",
-                                                                              "_other"))
+        if got:
+            n_pairs, total, customers, other = (int(got[0][c]) for c in ("_pairs", "_transitions", "_customers",
+                                                                           "_other"))
         else:  # no transitions at all: the scalars came with no row to carry them
             n_pairs = total = customers = other = 0
-        frame = got[[*keys, "transitions", "customers", "share_of_from", "median_minutes"]]
-        if n_pairs > len(frame):
-            import pandas as pd   # here: imported while the engine ran the statement (engine.execute)
-
-            frame = pd.concat([frame, pd.DataFrame([{
-                "from_node": f"other ({n_pairs - len(frame)} coppie / pairs)", "to_node": "",
-                "transitions": total - int(frame["transitions"].sum()),
-                "customers": other,
-            }])], ignore_index=True)
-        frame = frame.astype({"transitions": "Int64", "customers": "Int64"})
+        # rows, not a pandas frame (analysis.rows): the command prints them
+        columns = (*keys, "transitions", "customers", "share_of_from", "median_minutes")
+        data = [tuple(r[c] for c in columns) for r in got]
+        if n_pairs > len(data):
+            other_row = {"from_node": f"other ({n_pairs - len(data)} coppie / pairs)", "to_node": "",
+                         "transitions": total - sum(r["transitions"] for r in got), "customers": other}
+            data.append(tuple(other_row.get(c) for c in columns))
+        frame = Rows(columns, (*("str",) * len(keys), "Int64", "Int64", "float64", "float64"), data)
         return TransitionsResult(frame=frame, query=q, meta={"transitions": total, "customers": customers})
 
     def customers_expr(self, *, from_node: str | None = None, to_node: str | None = None, **selector: Any) -> ir.Table:
