@@ -224,3 +224,29 @@ def test_other_row_drill_down(engine):
     # shown: dario's and anna's paths; the other two variants are bruno's and carla's
     assert ids(r.customers(path="other")) == ["bruno", "carla"]
     assert ids(r.customers(path=r.to_frame()["path"].iloc[-1])) == ["bruno", "carla"]
+
+
+def test_paths_whose_label_numbers_differ_but_whose_texts_agree_are_one_path(tmp_path, monkeypatch):
+    """``paths top`` groups the journeys by their label numbers first (coded_journey_paths), then by
+    the text: a channel named "Email → Social" and two touchpoints on Email then Social are the same
+    path text, so one variant of two journeys, as when journeys were grouped by text."""
+    e = journeys_for(tmp_path, {
+        "anna": [("page_view", "2024-01-01 10:00", {"channel": "Email → Social"})],
+        "bruno": [("page_view", "2024-01-02 09:00", {"channel": "Email"}),
+                  ("page_view", "2024-01-02 09:05", {"channel": "Social"})],
+        "carla": [("page_view", "2024-01-03 09:00", {"channel": "Email"}),
+                  ("purchase", "2024-01-03 09:05", {"channel": "Email", "revenue": 0.1})],
+    })
+    import percorso.journeys.paths as paths
+
+    named = []
+    real = paths.named_paths
+    monkeypatch.setattr(paths, "named_paths", lambda *a: named.append(1) or real(*a))
+    try:
+        r = run(e, PathsQuery(node="channel", top=1))
+        assert named == [1]   # the journeys were grouped by their label numbers
+        assert rows(r, "path", "journeys", "customers", "converting", "revenue") == [
+            ("Email → Social", 2, 2, 0, 0.0), ("other (1 varianti / variants)", 1, 1, 1, 0.1)]
+        assert r.meta == {"journeys": 3, "customers": 3, "variants": 2}
+    finally:
+        e.close()

@@ -79,7 +79,15 @@ def first_collected(value: Any, key: Any, n: int) -> Any:
     """
     if backend_name(value) == "pyspark":
         return ordered_collect(value, [key])[:n]
-    return _min_by_n(value, key, n, where=value.notnull())
+    if value.type().is_string():
+        return _min_by_n(value, key, n, where=value.notnull())
+
+    def min_by(value: Any, key: Any, n: Any) -> Any:
+        """:func:`_min_by_n` declared for the value's type (label numbers: ``paths top``)."""
+
+    udf = ibis.udf.agg.builtin(min_by, name="min_by",
+                               signature=((value.type(), key.type(), dt.int64), dt.Array(value.type())))
+    return udf(value, key, n, where=value.notnull())
 
 
 def first_by(value: Any, key: Any, where: Any = None) -> Any:

@@ -270,7 +270,7 @@ def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
 
 def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None = None,
                   drop_types: tuple[str, ...] = (), only_nodes: list[str] | None = None,
-                  numbered: bool = True, numbers: bool = False) -> ir.Table:
+                  numbered: bool = True, numbers: bool = False, codes: ir.Table | None = None) -> ir.Table:
     """The step stream every journey analysis reads.
 
     Columns: ``journey_id`` (customer id, or session id with ``scope="session"``),
@@ -304,6 +304,10 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     and counts by them and shows no id. Sorting and hashing one integer costs a fraction of a
     string: 10M events, the transitions' window 2.0-2.5 → 1.3 s. A drill-down, which lists the
     customers, reads the ids (the default); the two are one to one, so they select the same ones.
+
+    ``codes``: the query's :func:`step_codes`; ``node`` is then each step's label number, joined
+    by the columns the label is made of (no label text per step). Not with ``exclude`` or
+    ``only_nodes`` (they name labels).
     """
     if only_nodes is not None and query.collapse_repeats:
         raise ValueError("only_nodes cannot be combined with collapse_repeats")
@@ -315,7 +319,14 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         from percorso.build.details import with_details
 
         t = with_details(engine, t, details)
-    label = step_label(t, query)
+    if codes is not None:
+        if query.exclude or only_nodes is not None:
+            raise ValueError("codes cannot be combined with exclude or only_nodes")
+        read = [c for c in codes.columns if c not in ("node", "_code")]
+        t = t.join(codes.drop("node"), [t[c].identical_to(codes[c]) for c in read])
+        label = t._code
+    else:
+        label = step_label(t, query)
     customer = t.customer_no if numbers and "customer_no" in t.columns else t.customer_id
     journey = customer if query.journey_is_customer else t.session_id.fill_null(t.customer_id)
     s = t.select(
@@ -381,6 +392,29 @@ def step_labels(engine: Engine, query: JourneyQuery) -> ir.Table | None:
     two small ENUM codes per row), which the engine groups as it scans them: 10M events,
     ``paths transitions`` 3.41 -> 3.08 s (CPU 5.9 -> 5.3 s; 4 runs each, 2026-12-07).
     """
+    values = _label_values(engine, query)
+    return None if values is None else values.select("node").distinct()
+
+
+def step_codes(engine: Engine, query: JourneyQuery) -> ir.Table | None:
+    """The distinct values of the touchpoint columns the steps' labels are made of, each with its
+    label (``node``) and the label's number (``_code``: 0, 1, … in the labels' order), or None
+    when the labels read touchpoint details (as :func:`step_labels`).
+
+    Why: :func:`journey_steps` with ``codes`` numbers each step by a join on those columns (an
+    event type and name, two small ENUM codes), so no step's label text is made at all; an
+    analysis that groups steps by their nodes then carries one small integer per step
+    (``paths top``: :func:`percorso.journeys.paths.coded_journey_paths`).
+    """
+    values = _label_values(engine, query)
+    if values is None:
+        return None
+    return values.mutate(_code=ibis.dense_rank().over(order_by=values.node).cast("int32"))
+
+
+def _label_values(engine: Engine, query: JourneyQuery) -> ir.Table | None:
+    """The distinct values of the columns the labels of ``query`` read, with their label ``node``
+    (:func:`step_labels`)."""
     if node_details(query.node):
         return None
     from ibis.expr.operations import Field   # loaded with Ibis already
@@ -389,7 +423,7 @@ def step_labels(engine: Engine, query: JourneyQuery) -> ir.Table | None:
     # the columns of ``t`` the label reads (not those of the filters that made ``t``)
     columns = sorted({f.name for f in step_label(t, query).op().find(Field) if f.rel == t.op()})
     values = t.select(*columns).distinct()
-    return values.select(node=step_label(values, query)).distinct()
+    return values.mutate(node=step_label(values, query))
 
 
 def step_order(steps: ir.Table) -> list[ir.Value]:

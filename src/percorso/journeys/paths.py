@@ -21,7 +21,7 @@ from percorso.analysis.rows import Rows, float_sum
 from percorso.build.schema import REVENUE_DECIMAL, REVENUE_DIGITS
 from percorso.engine.dialect import first_collected, ordered_collect
 from percorso.errors import InputError
-from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps, step_order
+from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps, step_codes, step_order
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -130,6 +130,44 @@ def whole_journey_paths(steps: ir.Table, max_steps: int, *, per_customer: bool =
     return per
 
 
+def coded_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
+    """:func:`whole_journey_paths` of whole customers (``per_customer``) whose steps carry label
+    numbers (:func:`~percorso.journeys.controls.journey_steps` with ``codes``): the path as the
+    list of its first ``max_steps`` numbers (``_codes``) and whether the journey is longer
+    (``_more``), made text by :func:`named_paths` once grouped.
+
+    Why: the grouping per journey is the statement of ``paths top``; keeping six small integers
+    per journey (and grouping the journeys by them) instead of six texts joined into one, and
+    numbering the steps by their event type and name instead of making each one's label text:
+    10M events, the statement 0.68-0.73 -> 0.51-0.52 s (SQL, 2026-12-07).
+    """
+    per = steps.group_by("journey_id").aggregate(
+        breakdown=ibis.null().cast("string"), _codes=first_collected(steps.node, steps.seq, max_steps),
+        _more=steps.count() > max_steps, converting=steps.is_purchase.any(), revenue=journey_revenue(steps))
+    return per.mutate(customer_id=per.journey_id).select("journey_id", "customer_id", *per.columns[1:])
+
+
+def named_paths(per: ir.Table, codes: ir.Table) -> ir.Table:
+    """The journeys of :func:`coded_journey_paths` grouped by path, as :meth:`PathsRunner._calculate`
+    groups the text paths of whole customers: path, journeys, customers, converting, revenue.
+
+    The numbers are grouped first (one row per list of numbers), then made the path's text
+    (``codes`` gives each number its label) and grouped again by that text: two lists whose texts
+    are the same (a label holding ``" → "``) are one path, as before. The revenues stay exact
+    decimals through both sums (:func:`journey_revenue`).
+    """
+    by_codes = per.group_by(["_codes", "_more"]).aggregate(
+        journeys=per.count(), converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum())
+    labels = codes.select("node", "_code").distinct()
+    names = labels.aggregate(_names=labels.node.collect(order_by=labels._code))
+    named = by_codes.cross_join(names)
+    text = named._codes.map(lambda code: named._names[code]).join(ARROW)
+    named = named.mutate(path=named._more.ifelse(text + ARROW + MORE, text))
+    return named.group_by("path").aggregate(
+        journeys=named.journeys.sum(), customers=named.journeys.sum(),
+        converting=named.converting.sum().cast("int64"), revenue=named.revenue.sum().cast("float64"))
+
+
 def _num(value: Any) -> float:
     """An engine aggregate as a number: NULL / NaN (nothing to add up) count as 0."""
     import math
@@ -176,24 +214,35 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         if q.journey_is_customer and not q.breakdown:
             # the journeys are read by one statement (the top, the variants and the totals):
             # no temporary table of them (10M events: 1.07M journeys written, then read twice)
-            return self._calculate(self._paths(numbers=True))
+            whole = q.start is None and q.end is None and not q.collapse_repeats and not q.exclude
+            codes = step_codes(self.engine, q) if whole and self.engine.kind == "duckdb" else None
+            if codes is None or "seq" not in self.engine.columns("touchpoints"):
+                return self._calculate(self._paths(numbers=True))
+            steps = journey_steps(self.engine, q, numbered=False, numbers=True, codes=codes)
+            per = coded_journey_paths(steps, q.max_steps)
+            return self._calculate(per.filter(per.converting) if q.converting_only else per, codes)
         per = self.engine.temp_table(self._paths(numbers=True))
         try:
             return self._calculate(per)
         finally:
             self.engine.drop_temp(per)
 
-    def _calculate(self, per: ir.Table) -> PathsResult:
+    def _calculate(self, per: ir.Table, codes: ir.Table | None = None) -> PathsResult:
+        """The top paths, the *other* row and the totals from one row per journey; ``codes``: the
+        journeys are :func:`coded_journey_paths` of those label numbers."""
         q = self.query
         keys = ["breakdown", "path"] if q.breakdown else ["path"]
         # a journey of the customer scope is its customer: counting journeys counts customers,
         # no distinct count of ids (per path and in total: a third of the queries after the paths)
         one_each = q.journey_is_customer
         customers = per.count() if one_each else per.customer_id.nunique()
-        grouped = per.group_by(keys).aggregate(
-            journeys=per.count(), customers=customers,
-            converting=per.converting.sum().cast("int64"), revenue=_revenue_sum(per),
-        )
+        if codes is not None:
+            grouped = named_paths(per, codes)
+        else:
+            grouped = per.group_by(keys).aggregate(
+                journeys=per.count(), customers=customers,
+                converting=per.converting.sum().cast("int64"), revenue=_revenue_sum(per),
+            )
         ranked = grouped.order_by([ibis.desc("journeys"), *keys])
         sums = {"journeys": per.count(), "customers": customers,
                 "converting": per.converting.sum().cast("int64"), "revenue": _revenue_sum(per)}
