@@ -64,11 +64,6 @@ def ordered_collect(value: Any, order_by: list[Any]) -> Any:
     return pairs.map(lambda p: p["v"])
 
 
-@ibis.udf.agg.builtin(name="min_by")
-def _min_by_n(value: dt.string, key: dt.int64, n: dt.int64) -> dt.Array(dt.string):  # type: ignore[valid-type]
-    """DuckDB's ``min_by(value, key, n)``: the values of the ``n`` smallest keys, in key order."""
-
-
 def first_collected(value: Any, key: Any, n: int) -> Any:
     """The first ``n`` non-null values of a group in the order of one integer ``key`` (an aggregate).
 
@@ -79,11 +74,10 @@ def first_collected(value: Any, key: Any, n: int) -> Any:
     """
     if backend_name(value) == "pyspark":
         return ordered_collect(value, [key])[:n]
-    if value.type().is_string():
-        return _min_by_n(value, key, n, where=value.notnull())
 
     def min_by(value: Any, key: Any, n: Any) -> Any:
-        """:func:`_min_by_n` declared for the value's type (label numbers: ``paths top``)."""
+        """DuckDB's ``min_by(value, key, n)``: the values of the ``n`` smallest keys, in key order
+        (declared for the value's type: label texts, or label numbers in ``paths top``)."""
 
     udf = ibis.udf.agg.builtin(min_by, name="min_by",
                                signature=((value.type(), key.type(), dt.int64), dt.Array(value.type())))
