@@ -15,7 +15,13 @@ each runs as a whole process on the same file computing its equivalent (pm4py: d
 graph and variants; retentioneering: event stream, transition graph, step matrix, funnel), and
 ``ratio_to_fastest_peer`` = percorso's total over the fastest peer's. Absent peers are skipped
 with a note. ``load_avg`` is the machine's 1/5/15-minute load at the end (2 cores: above 2, other
-work competed for them).
+work competed for them), ``load_avg_start`` at the start.
+
+``--rounds N`` (default 1): the whole comparison N times, percorso first in odd rounds and the
+peers first in even ones, so a drift of the machine's speed within the run (seconds of it on a
+shared 2-core box) falls on both sides; every figure is then the median over the rounds
+(``total_s`` the median of the rounds' totals, ``ratio_to_fastest_peer`` the median of the
+rounds' ratios) and ``rounds`` holds each round's own.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,18 +89,9 @@ def _peer(python: str, code: str, module: str, path: Path) -> tuple[float | None
     return round(time.perf_counter() - t0, 2), None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--file", type=Path, default=None, help="an existing clickstream Parquet file")
-    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "percorso-bench-data")
-    ap.add_argument("--peers-python", default=None, help="interpreter of the peers' environment")
-    a = ap.parse_args()
-    path = a.file or clickstream_file(a.events, a.data)
-    env = installed_env(NO_COLOR="1")   # byte-compiled, as an install is (bench/installed_env.py)
-    cli = [sys.executable, "-m", "percorso"]
+def _percorso(cli: list[str], path: Path, env: dict[str, str]) -> dict[str, float]:
+    """The five commands, each its own process, in a fresh project: seconds per step."""
     work = Path(tempfile.mkdtemp(prefix="percorso-e2e-"))
-    out: dict = {"events": a.events if a.file is None else None, "file": str(path), "steps_s": {}}
     try:
         proj = work / "p"
         subprocess.run([*cli, "init", str(proj)], env=env, capture_output=True, check=True)
@@ -104,28 +102,72 @@ def main() -> None:
             "paths_top": ["paths", "top", "--format", "json"],
             "funnel": ["funnel", *FUNNEL, "--format", "json"],
         }
-        for name, args in steps.items():
-            out["steps_s"][name] = _run([*cli, *args], proj, env)
-        out["total_s"] = round(sum(out["steps_s"].values()), 2)
+        return {name: _run([*cli, *args], proj, env) for name, args in steps.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    peers: dict = {}
-    notes = []
-    if a.peers_python:
-        for name, code, module in (("pm4py", PM4PY, "pm4py"), ("retentioneering", RETE, "retentioneering")):
-            took, note = _peer(a.peers_python, code, module, path)
-            if took is not None:
-                peers[name] = took
-            if note:
-                notes.append(note)
+
+
+def _peers(python: str | None, path: Path) -> tuple[dict[str, float], list[str]]:
+    """Each installed peer's whole-process seconds on the file, and a note for each one missing."""
+    if not python:
+        return {}, ["peers skipped: make their environment as bench/peers-requirements.txt says and pass "
+                    "--peers-python"]
+    peers: dict[str, float] = {}
+    notes: list[str] = []
+    for name, code, module in (("pm4py", PM4PY, "pm4py"), ("retentioneering", RETE, "retentioneering")):
+        took, note = _peer(python, code, module, path)
+        if took is not None:
+            peers[name] = took
+        if note:
+            notes.append(note)
+    return peers, notes
+
+
+def _round(cli: list[str], path: Path, env: dict[str, str], python: str | None, peers_first: bool) -> dict:
+    """One comparison: percorso's steps and the peers', in the order asked."""
+    if peers_first:
+        peers, notes = _peers(python, path)
+        steps = _percorso(cli, path, env)
     else:
-        notes.append("peers skipped: make their environment as bench/peers-requirements.txt says and pass "
-                     "--peers-python")
-    out["peers_s"] = peers
-    out["ratio_to_fastest_peer"] = round(out["total_s"] / min(peers.values()), 2) if peers else None
-    out["notes"] = notes
+        steps = _percorso(cli, path, env)
+        peers, notes = _peers(python, path)
+    total = round(sum(steps.values()), 2)
+    ratio = round(total / min(peers.values()), 2) if peers else None
+    return {"steps_s": steps, "total_s": total, "peers_s": peers, "ratio_to_fastest_peer": ratio, "notes": notes}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--file", type=Path, default=None, help="an existing clickstream Parquet file")
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "percorso-bench-data")
+    ap.add_argument("--peers-python", default=None, help="interpreter of the peers' environment")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the comparison, alternating who goes first")
+    a = ap.parse_args()
+    path = a.file or clickstream_file(a.events, a.data)
+    env = installed_env(NO_COLOR="1")   # byte-compiled, as an install is (bench/installed_env.py)
+    cli = [sys.executable, "-m", "percorso"]
+    start = [round(x, 2) for x in os.getloadavg()]
+    rounds = [_round(cli, path, env, a.peers_python, peers_first=i % 2 == 1) for i in range(max(1, a.rounds))]
+    last = rounds[-1]
+    out: dict = {"events": a.events if a.file is None else None, "file": str(path)}
+    if len(rounds) == 1:
+        out.update({k: last[k] for k in ("steps_s", "total_s", "peers_s", "ratio_to_fastest_peer")})
+    else:
+        out["steps_s"] = {k: _median([r["steps_s"][k] for r in rounds]) for k in last["steps_s"]}
+        out["total_s"] = _median([r["total_s"] for r in rounds])
+        out["peers_s"] = {k: _median([r["peers_s"][k] for r in rounds]) for k in last["peers_s"]}
+        ratios = [r["ratio_to_fastest_peer"] for r in rounds]
+        out["ratio_to_fastest_peer"] = _median(ratios) if None not in ratios else None
+        out["rounds"] = [{k: r[k] for k in ("total_s", "peers_s", "ratio_to_fastest_peer")} for r in rounds]
+    out["notes"] = last["notes"]
+    out["load_avg_start"] = start
     out["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out))
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 2)
 
 
 if __name__ == "__main__":
