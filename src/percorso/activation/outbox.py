@@ -38,14 +38,15 @@ from percorso.activation.settings import ActivationSettings, activation_settings
 from percorso.activation.webhook import MAX_ATTEMPTS, backoff_seconds
 from percorso.engine import activation_sql as S
 from percorso.engine.event_store import append_arrow as append_events
+from percorso.events.schema import ACTIVATION_SOURCE, MESSAGE_SENT
 
 #: A transport: ``(message row, customer profile row) -> (status, error)``, status in
 #: ``sent`` / ``retry`` / ``failed``.
 Transport = Callable[[dict[str, Any], dict[str, Any]], tuple[str, str | None]]
 
 #: Event type of each channel's touchpoint in the timeline (outbound contacts, never steps the customer took).
-TOUCHPOINT_TYPE = {"email": "email_sent", "sms": "message_sent", "whatsapp": "message_sent", "push": "message_sent",
-                   "webhook": "message_sent"}
+TOUCHPOINT_TYPE = {"email": "email_sent", "sms": MESSAGE_SENT, "whatsapp": MESSAGE_SENT, "push": MESSAGE_SENT,
+                   "webhook": MESSAGE_SENT}
 _ID_PREFERENCE = ("email_key", "phone_key", "user_id", "crm_id", "loyalty_card", "tax_code_key", "device_id",
                   "anonymous_id")
 
@@ -99,9 +100,9 @@ def timeline_events(engine: Any, sent: pd.DataFrame, now: datetime, tables: dict
     data["event_name"] = [f"percorso_{c}" for c in rows["channel"]]
     data["occurred_at"] = list(rows["sent_at"])
     data["received_at"] = [now] * n
-    data["source_name"] = ["activation"] * n
-    data["source_kind"] = ["activation"] * n
-    data["source_system"] = ["activation"] * n
+    data["source_name"] = [ACTIVATION_SOURCE] * n
+    data["source_kind"] = [ACTIVATION_SOURCE] * n
+    data["source_system"] = [ACTIVATION_SOURCE] * n
     data["source_file"] = list(rows["journey"])
     data["source_key"] = list(rows["message_key"])
     data["channel"] = [TIMELINE_CHANNEL[c] for c in rows["channel"]]

@@ -15,22 +15,29 @@ readers that find events by rowid (identity's and the build's incremental marks)
 :data:`WITH_ROWID`, the same view plus the store's ``rowid``. Writers write :data:`STORE`
 (:func:`writable`, :func:`append_arrow`); the privacy statements skip the columns it lacks.
 This module owns both views' definition.
+
+A new project's store keeps ``event_type``, ``source_kind`` and ``source_system`` as enumerations
+of the values the code writes (:func:`percorso.events.schema.enumerated_columns`, ADR 0082): the
+views read them as text, so readers see the contract's ``VARCHAR``; a write that brings a value
+outside one turns that column to text first, for good. An older project's store keeps text.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from percorso.engine.backend import enum_type
 from percorso.engine.backend import quote_ident as qi
-from percorso.events.schema import EVENT_COLUMNS, SPARSE_COLUMNS
+from percorso.events.schema import EVENT_COLUMNS, SPARSE_COLUMNS, enumerated_columns
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     import duckdb
     import pyarrow as pa
 
     from percorso.engine.backend import Engine
+    from percorso.events.schema import Column
 
 STORE = "event_store"
 """The stored table of events (the columns every event has, and the sparse ones filled so far)."""
@@ -41,21 +48,35 @@ WITH_ROWID = "events_with_rowid"
 
 
 def narrow_ddl(name: str, uncompressed: tuple[str, ...]) -> str:
-    """``CREATE TABLE IF NOT EXISTS name`` with the columns every event has (a new project's store)."""
-    cols = ",\n  ".join(f"{c.name} {c.sql_type}" + (" USING COMPRESSION uncompressed" if c.name in uncompressed
-                                                      else "") for c in EVENT_COLUMNS if c.name not in SPARSE_COLUMNS)
+    """``CREATE TABLE IF NOT EXISTS name`` with the columns every event has (a new project's store),
+    the enumerated ones as the ``ENUM`` of their values (ADR 0082)."""
+    enums = enumerated_columns()
+
+    def declared(c: Column) -> str:
+        typed = f"{c.name} {enum_type(enums[c.name]) if c.name in enums else c.sql_type}"
+        return typed + (" USING COMPRESSION uncompressed" if c.name in uncompressed else "")
+
+    cols = ",\n  ".join(declared(c) for c in EVENT_COLUMNS if c.name not in SPARSE_COLUMNS)
     return f"CREATE TABLE IF NOT EXISTS {qi(name)} (\n  {cols}\n)"
 
 
-def _stored(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                                      "AND NOT internal AND schema_name = current_schema()", [STORE]).fetchall()}
+def _stored(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The store's columns and their types, as the catalog names them."""
+    return dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                            "AND NOT internal AND schema_name = current_schema()", [STORE]).fetchall())
 
 
-def refresh_views(con: duckdb.DuckDBPyConnection, stored: Iterable[str] | None = None) -> None:
-    """(Re)create :data:`VIEW` and :data:`WITH_ROWID` over the store's columns ``stored``."""
-    have = _stored(con) if stored is None else set(stored)
-    cols = ", ".join(qi(c.name) if c.name in have else f"NULL::{c.sql_type} AS {qi(c.name)}" for c in EVENT_COLUMNS)
+def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create :data:`VIEW` and :data:`WITH_ROWID` over the store's columns: one it lacks as a
+    typed NULL, one stored as another type than the contract's (an enumeration) cast to it."""
+    have = _stored(con)
+
+    def read(c: Column) -> str:
+        if c.name not in have:
+            return f"NULL::{c.sql_type} AS {qi(c.name)}"
+        return qi(c.name) if have[c.name] == c.sql_type else f"CAST({qi(c.name)} AS {c.sql_type}) AS {qi(c.name)}"
+
+    cols = ", ".join(read(c) for c in EVENT_COLUMNS)
     con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS SELECT {cols} FROM {STORE}")
     con.execute(f"CREATE OR REPLACE VIEW {WITH_ROWID} AS SELECT {cols}, rowid AS rowid FROM {STORE}")
 
@@ -91,29 +112,49 @@ def ensure_store(engine: Engine) -> None:
         refresh_views(engine.con)
 
 
-def writable(engine: Engine, columns: Iterable[str]) -> str:
+def _admits(con: duckdb.DuckDBPyConnection, enum: str, values: Iterable[str | None]) -> bool:
+    """Whether the enumeration ``enum`` (its type as the catalog names it) has every one of ``values``."""
+    members = set(con.execute(f"SELECT enum_range(NULL::{enum})").fetchall()[0][0])
+    return {v for v in values if v is not None} <= members
+
+
+def writable(engine: Engine, columns: Iterable[str], values: Mapping[str, Iterable[str | None]] | None = None) -> str:
     """The table to write events with ``columns`` to (:data:`STORE`), after adding the sparse ones
-    it lacks and re-creating the views; call it inside the write's transaction (a failed write
-    takes the columns back with it).
+    it lacks, turning to text an enumerated one whose values the write may not all find in its
+    enumeration, and re-creating the views; call it inside the write's transaction (a failed
+    write takes the changes back with it).
 
     ``columns``: those the write fills, as its caller decides from what it writes (an import's
-    typed expressions, a batch's non-null columns), never from a scan of the rows.
+    typed expressions, a batch's non-null columns), never from a scan of the rows. ``values``:
+    for an enumerated column it fills, every value it may write (an import's constants and event
+    lookup, a batch's distinct values); a column without them is turned to text (safe, once).
     """
     ensure_store(engine)
     wanted = set(columns)
-    have = set(engine.columns(STORE))
+    have = _stored(engine.con)
     missing = [c for c in EVENT_COLUMNS if c.name in wanted and c.name not in have]
     for c in missing:
         engine.con.execute(f"ALTER TABLE {STORE} ADD COLUMN {qi(c.name)} {c.sql_type}")
-    if missing:
-        refresh_views(engine.con, have | {c.name for c in missing})
+    # a value outside the enumeration would fail the write (and DuckDB the whole transaction):
+    # the column becomes text, a rewrite of it once in the store's life (ADR 0082)
+    texts = [c for c, t in have.items() if c in wanted and t.startswith("ENUM(")
+             and not (values and c in values and _admits(engine.con, t, values[c]))]
+    for c in texts:
+        engine.con.execute(f"ALTER TABLE {STORE} ALTER COLUMN {qi(c)} TYPE VARCHAR")
+    if missing or texts:
+        refresh_views(engine.con)
     return STORE
 
 
 def append_arrow(engine: Engine, data: pa.Table) -> int:
     """Append events (an Arrow table of event columns) to the store; a column wholly null is left out."""
+    if not data.num_rows:
+        return 0
+    import pyarrow.compute as pc
+
     filled = [c for c in data.column_names if data.column(c).null_count < data.num_rows]
-    return engine.append_arrow(writable(engine, filled), data.select(filled)) if data.num_rows else 0
+    values = {c: pc.unique(data.column(c)).to_pylist() for c in filled if c in enumerated_columns()}
+    return engine.append_arrow(writable(engine, filled, values), data.select(filled))
 
 
 def stored(engine: Engine) -> list[str]:

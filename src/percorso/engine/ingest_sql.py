@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -924,7 +924,8 @@ def quarantine_rejects(engine: Engine, stage: str, reasons: dict[str, str], *, s
 
 
 def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], body: str, *, typed: str,
-                 grouped: bool, distinct_keys: bool = False, key: str = "_key", event_id: str = "_event_id") -> None:
+                 grouped: bool, distinct_keys: bool = False, key: str = "_key", event_id: str = "_event_id",
+                 values: Mapping[str, Iterable[str | None]] | None = None) -> None:
     """``INSERT INTO target`` the rows of ``body`` whose ``key_col`` is new, in one statement.
 
     ``body`` (:func:`typed_body`) may hold several files (``_file``): the anti-join reads the
@@ -936,13 +937,14 @@ def insert_dedup(engine: Engine, target: str, key_col: str, cols: list[str], bod
     keys are distinct (one file whose every row is keyed by content: its copies are numbered),
     so they are not counted (a hash of every key: 3.8 of 47 CPU s of a 10M-row import, ADR 0035).
     ``key`` is the SQL of a typed row's record key (``percorso.ingest.plan.record_key``), ``event_id``
-    of its event id (``percorso.ingest.plan.event_id``).
+    of its event id (``percorso.ingest.plan.event_id``). ``values``: with target ``events``, what
+    :func:`percorso.engine.event_store.writable` needs to know of the enumerated columns.
     """
     names = ", ".join(qi(c) for c in cols)
     k = qi(key_col)
     con = engine.con
     if target == event_store.VIEW:   # the store, with the sparse columns this batch fills (ADR 0075)
-        target = event_store.writable(engine, cols)
+        target = event_store.writable(engine, cols, values)
     rows = f"count(DISTINCT (_file, {key}))" if grouped else "count(*)"  # record key ↔ event id one to one
     dups = 0 if distinct_keys else con.execute(
         f"SELECT {rows} - count(DISTINCT {key}) FROM {qi(typed)} WHERE _reason IS NULL").fetchall()[0][0]

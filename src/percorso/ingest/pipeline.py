@@ -714,9 +714,9 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
 
     ``names`` and ``run_ids`` are the file names and run ids of the batch, by ``t._file``.
     """
-    present = set(sources) | ({"occurred_at", "event_name"} if kind.shape == "segment" else set())
+    present = _present(kind, sources)
     A = (lambda e: f"any_value({e})" if e != "NULL" else e) if agg else (lambda e: e)  # noqa: E731
-    system = "app" if kind.name == "app" else kind.source_system
+    system = _system(kind)
     e: dict[str, str] = {
         "event_id": A(P.event_id(kind, "t")), "schema_version": str(SCHEMA_VERSION),
         "occurred_at": "min(t.occurred_at)" if agg else "t.occurred_at",
@@ -771,6 +771,25 @@ def _event_exprs(kind: Kind, src: Any, sources: dict, joins: list, source_name: 
     return [(c, e.get(c, "NULL")) for c in EVENT_COLUMN_NAMES]
 
 
+def _present(kind: Kind, sources: dict) -> set[str]:
+    """The fields a batch reads (a Segment call always has a time and a name)."""
+    return set(sources) | ({"occurred_at", "event_name"} if kind.shape == "segment" else set())
+
+
+def _system(kind: Kind) -> str:
+    return "app" if kind.name == "app" else kind.source_system
+
+
+def _enumerated_values(kind: Kind, src: Any, sources: dict) -> dict[str, set[str | None]]:
+    """What a batch may write in the store's enumerated columns (``event_store.writable``, ADR
+    0082): its kind and system, and the types :func:`_event_exprs` gives: the kind's own, a return,
+    a generic event's, and every type its names are looked up to (a source's mapping included)."""
+    types = {kind.event_type, kind.fallback_event_type, "return" if kind.shape == "orders" else None}
+    if "event_name" in _present(kind, sources):
+        types |= set(event_name_table(kind, src).values())
+    return {"event_type": types, "source_kind": {kind.name}, "source_system": {_system(kind)}}
+
+
 def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run_ids,  # noqa: ANN001
                   distinct_keys: bool = False, rows: str | None = None) -> None:
     """Insert the events of the good typed rows. ``rows``: a first import's (ADR 0072), the SQL of
@@ -794,7 +813,8 @@ def _write_events(eng, kind, src, typed, sources, joins, source_name, names, run
     if rows:
         body = f"{S.typed_body(typed, exprs, joins + url_join, group=False, rows=rows)} UNION ALL {body}"
     S.insert_dedup(eng, "events", "event_id", [c for c, _ in exprs], body, typed=typed, grouped=agg,
-                   distinct_keys=distinct_keys, key=P.record_key(kind), event_id=P.event_id(kind))
+                   distinct_keys=distinct_keys, key=P.record_key(kind), event_id=P.event_id(kind),
+                   values=_enumerated_values(kind, src, sources))
     S.drop_temp(eng, "_ing_urls", "_ing_channels")
 
 
