@@ -88,6 +88,65 @@ def labelled_pairs(pairs: ir.Table, labels: ir.Table) -> ir.Table:
     return out.select(*pairs.columns, "_from", "_to")
 
 
+#: Bits of one word of a customer's pair set (:func:`pair_masks`): 63, so that a bit is never
+#: a 64-bit integer's sign.
+WORD_BITS = 63
+#: Words of a pair set at most: (labels + 2)² pair codes in 4 words, up to 13 labels with
+#: ``(start)`` and ``(end)``, 15 without. More labels (pages, campaigns) count customers by
+#: their distinct (pair, customer) rows.
+MASK_WORDS = 4
+
+
+def mask_words(n_labels: int) -> int | None:
+    """Words of :func:`pair_masks` for steps numbered by ``n_labels`` labels, or None when more
+    than :data:`MASK_WORDS` (the pairs' customers then come from distinct rows)."""
+    span = n_labels + 2
+    words = -(-span * span // WORD_BITS)
+    return words if words <= MASK_WORDS else None
+
+
+def pair_code(from_node: ir.IntegerValue, to_node: ir.IntegerValue, n_labels: int) -> ir.IntegerValue:
+    """One number per pair of :func:`node_codes` numbers (with :data:`START_CODE` and
+    :data:`END_CODE`): from 0 to (n_labels + 2)² - 1; :func:`pair_nodes` takes it apart."""
+    span = n_labels + 2
+    return (from_node.cast("int64") + 2) * span + (to_node.cast("int64") + 2)
+
+
+def pair_nodes(code: ir.IntegerValue, n_labels: int) -> tuple[ir.IntegerValue, ir.IntegerValue]:
+    """The from and to numbers of a :func:`pair_code`."""
+    span = n_labels + 2
+    return (code // span - 2).cast("int32"), (code % span - 2).cast("int32")
+
+
+def _bit(code: ir.IntegerValue, word: int) -> ir.IntegerValue:
+    """The bit of pair ``code`` in word ``word`` of a pair set, 0 when the code is in another word."""
+    low = word * WORD_BITS
+    return ibis.cases(((code >= low) & (code < low + WORD_BITS), ibis.literal(1).cast("int64") << (code - low)),
+                      else_=ibis.literal(0).cast("int64"))
+
+
+def pair_masks(rows: ir.Table, words: int) -> ir.Table:
+    """One row per customer of ``rows`` (``customer_id``, a pair's ``_p``): the set of pairs the
+    customer made, as the bits ``_w0``, ``_w1``… of ``words`` 63-bit words.
+
+    Why: a pair's customers were its distinct (pair, customer) rows counted, a grouping of nearly
+    every transition (10M events: 7.6M groups of 8.9M rows); grouped by customer instead, the
+    same rows make 1M groups of a few integers, and the pairs' customers, the customers with a
+    transition and those of the pairs not shown are counted on those (:func:`mask_has`), and the
+    window needs no journey's first transition (``_first``). 10M events, 8 labels, exclusive
+    hold: the statement 1.92-1.99 -> 1.65-1.71 s (CPU 3.5 -> 3.0 s), plus ~0.04 s to count the
+    labels first (:meth:`TransitionsRunner._mask_labels`).
+    """
+    return rows.group_by("customer_id").aggregate(**{f"_w{k}": _bit(rows._p, k).bit_or() for k in range(words)})
+
+
+def mask_has(masks: ir.Table, code: ir.IntegerValue, words: int) -> ir.BooleanValue:
+    """Whether each pair set of ``masks`` (:func:`pair_masks`) holds pair ``code``."""
+    word = ibis.cases(*(((code >= k * WORD_BITS) & (code < (k + 1) * WORD_BITS), masks[f"_w{k}"])
+                        for k in range(words)))
+    return ((word >> (code % WORD_BITS)) & 1) == 1
+
+
 def transition_rows(steps: ir.Table, include_ends: bool = False, *, first: bool = False,
                     ends: tuple[Any, Any] = (START, END)) -> ir.Table:
     """One row per transition: journey_id, customer_id, from_node, to_node, minutes; with
@@ -158,25 +217,45 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         steps = journey_steps(self.engine, q, breakdown=q.breakdown, numbers=numbers)
         return transition_rows(steps, q.include_ends, first=first)
 
-    def _coded_rows(self, *, first: bool = False) -> tuple[ir.Table, ir.Table]:
-        """:meth:`_rows` by the customers' numbers and with numbered nodes (:func:`node_codes`), and
-        the labels of the numbers."""
+    def _coded_rows(self, labels: ir.Table | None, *, first: bool = False) -> tuple[ir.Table, ir.Table]:
+        """:meth:`_rows` by the customers' numbers and with numbered nodes (:func:`node_codes`; ``labels``:
+        :func:`~percorso.journeys.controls.step_labels`), and the labels of the numbers."""
         q = self.query
-        steps, labels = node_codes(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True),
-                                   step_labels(self.engine, q))
+        steps, labels = node_codes(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True), labels)
         return transition_rows(steps, q.include_ends, first=first, ends=(START_CODE, END_CODE)), labels
 
-    def calculate(self) -> TransitionsResult:
+    def _mask_labels(self, labels: ir.Table | None) -> int | None:
+        """How many labels the steps are numbered by, when the pairs' customers are counted on pair
+        sets (:func:`pair_masks`): without a breakdown (its values are text of any number), on
+        DuckDB, for labels read from the touchpoints' own columns (one small query: their distinct
+        values, as the statement numbers them) that :func:`mask_words` takes; else None."""
+        if labels is None or self.query.breakdown or self.engine.kind != "duckdb":
+            return None
+        n = int(self.engine.rows(labels.aggregate(n=labels.count()))[0]["n"])
+        return n if mask_words(n) is not None else None
+
+    def _counted(self, rows: ir.Table, keys: list[str], firsts: dict[str, Any]) -> ir.Table:
+        """Each pair's (``keys``) transitions and median minutes, with ``firsts``."""
+        if median_by_counts(self.engine, self.engine.count("touchpoints")):
+            # past the memory the median comes from counts of each gap: at 100M events the
+            # engine's per-pair states spilled 42 GiB (analysis.medians); a breakdown may be NULL
+            counted = rows.group_by(keys).aggregate(transitions=rows.count(), **firsts)
+            med = grouped_median(rows, keys, "minutes", "median_minutes")
+            return counted.left_join(med, [counted[k].identical_to(med[k]) for k in keys]).select(
+                *[counted[k] for k in keys], "transitions", "median_minutes", *firsts)
+        return rows.group_by(keys).aggregate(transitions=rows.count(), median_minutes=rows.minutes.median(), **firsts)
+
+    def _pairs_by_rows(self, labels: ir.Table | None, keys: list[str]) -> tuple[ir.Table, ir.Table, Any, Any]:
+        """The pairs (``keys``, transitions, customers, median_minutes, by node numbers), the labels
+        of the numbers, and the functions of the pairs and of the pairs shown that count the
+        customers with a transition and the customers of the pairs not shown: each pair's
+        customers from its distinct (pair, customer) rows."""
         q = self.query
-        keys = ["breakdown", "from_node", "to_node"] if q.breakdown else ["from_node", "to_node"]
         # a journey of the customer scope is its customer: the customers with a transition are
         # the journeys' first transitions, counted with the pairs instead of a distinct count
         # over every transition (one read of the rows fewer)
         by_first = q.journey_is_customer and not q.include_ends
-        # the customers by their numbers (ADR 0062): the window and the distinct (pair, customer)
-        # rows sort and hash one integer, not the id (10M events: the command 5.0-5.6 -> 4.2-4.9 s)
-        # and the nodes by numbers (node_codes): labelled again once grouped into pairs
-        rows, labels = self._coded_rows(first=by_first)
+        rows, labels = self._coded_rows(labels, first=by_first)
         # the journey id of the customer scope is the customer id: read as the customer, it is
         # the one id column the window over every touchpoint carries (with both, the engine
         # carried two copies through its sort: 10M events, statement 3.3 -> 2.9 s)
@@ -189,34 +268,77 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # (10M events: statement 3.30 -> 3.10 s, 3 rounds)
         seen = rows.select(*keys, "customer_id").distinct()
         by_pair = seen.group_by(keys).aggregate(customers=seen.customer_id.count())
-        if median_by_counts(self.engine, self.engine.count("touchpoints")):
-            # past the memory the median comes from counts of each gap: at 100M events the
-            # engine's per-pair states spilled 42 GiB (analysis.medians); a breakdown may be NULL
-            counted = rows.group_by(keys).aggregate(transitions=rows.count(), **firsts)
-            med = grouped_median(rows, keys, "minutes", "median_minutes")
-            counted = counted.left_join(med, [counted[k].identical_to(med[k]) for k in keys]).select(
-                *[counted[k] for k in keys], "transitions", "median_minutes", *firsts)
-        else:
-            counted = rows.group_by(keys).aggregate(transitions=rows.count(), median_minutes=rows.minutes.median(),
-                                                    **firsts)
+        counted = self._counted(rows, keys, firsts)
         grouped = counted.join(by_pair, [counted[k].identical_to(by_pair[k]) for k in keys]).select(
             *[counted[k] for k in keys], "transitions", "customers", "median_minutes", *firsts)
+
+        def customers(pairs: ir.Table) -> ir.Scalar:
+            return pairs._firsts.sum() if by_first else seen.customer_id.nunique()
+
+        def other(top: ir.Table) -> ir.Scalar:
+            # the customers of the pairs not shown: an anti-join of the (pair, customer) rows
+            # with the shown pairs, by the nodes' numbers
+            rest = seen.anti_join(top, [seen[k] == top[k] for k in keys[:-2]] + [seen.from_node == top._from,
+                                                                                  seen.to_node == top._to])
+            return rest.customer_id.nunique()
+
+        return grouped, labels, customers, other
+
+    def _pairs_by_masks(self, labels: ir.Table | None, n_labels: int) -> tuple[ir.Table, ir.Table, Any, Any]:
+        """:meth:`_pairs_by_rows` with the customers counted on each customer's pair set
+        (:func:`pair_masks`), for steps numbered by ``n_labels`` labels (no breakdown)."""
+        q = self.query
+        words = mask_words(n_labels)
+        assert words is not None
+        rows, labels = self._coded_rows(labels)
+        who = rows.journey_id if q.journey_is_customer else rows.customer_id
+        rows = rows.select("minutes", customer_id=who, _p=pair_code(rows.from_node, rows.to_node, n_labels))
+        masks = pair_masks(rows, words)
+        counted = self._counted(rows, ["_p"], {})
+        # each pair's customers: the pair sets holding it (tens of pairs by a million sets)
+        have = counted.select("_p").cross_join(masks)
+        have = have.filter(mask_has(have, have._p, words))
+        by_pair = have.group_by("_p").aggregate(customers=have.count())
+        grouped = counted.join(by_pair, "_p")
+        from_node, to_node = pair_nodes(grouped._p, n_labels)
+        grouped = grouped.select(from_node=from_node, to_node=to_node, transitions=grouped.transitions,
+                                 customers=grouped.customers, median_minutes=grouped.median_minutes)
+
+        def customers(pairs: ir.Table) -> ir.Scalar:
+            return masks.count()   # one set per customer with a transition
+
+        def other(top: ir.Table) -> ir.Scalar:
+            # the customers with a pair outside the shown pairs' set
+            shown = pair_code(top._from, top._to, n_labels)
+            rest = masks.filter(ibis.or_(*((masks[f"_w{k}"] & _bit(shown, k).bit_or().as_scalar()) != masks[f"_w{k}"]
+                                           for k in range(words))))
+            return rest.count()
+
+        return grouped, labels, customers, other
+
+    def calculate(self) -> TransitionsResult:
+        q = self.query
+        keys = ["breakdown", "from_node", "to_node"] if q.breakdown else ["from_node", "to_node"]
+        # the customers by their numbers (ADR 0062): the window and the pairs' customers sort and
+        # hash one integer, not the id (10M events: the command 5.0-5.6 -> 4.2-4.9 s), and the
+        # nodes by numbers (node_codes): labelled again once grouped into pairs
+        labels = step_labels(self.engine, q)
+        n_labels = self._mask_labels(labels)
+        if n_labels is not None:
+            grouped, labels, customers, other = self._pairs_by_masks(labels, n_labels)
+        else:
+            grouped, labels, customers, other = self._pairs_by_rows(labels, keys)
         grouped = labelled_pairs(grouped, labels)
         out_w = ibis.window(group_by=[grouped[k] for k in keys[:-1]])
         pairs = grouped.mutate(share_of_from=grouped.transitions / grouped.transitions.sum().over(out_w))
         top = pairs.order_by([ibis.desc("transitions"), *keys]).limit(q.top)
-        # the customers of the pairs not shown: an anti-join of the (pair, customer) rows with the
-        # shown pairs, by the nodes' numbers
-        rest = seen.anti_join(top, [seen[k] == top[k] for k in keys[:-2]] + [seen.from_node == top._from,
-                                                                              seen.to_node == top._to])
         # ONE statement: the transition rows (the window over every touchpoint, the cost) are
         # computed once and read by the pairs, the totals and the rest (the engine keeps a
         # subquery read several times); written to a temporary table first and read three
         # times they cost ~45 % more CPU at 10M events (ADR 0035)
         got = self.engine.rows(top.mutate(
             _pairs=pairs.count().as_scalar(), _transitions=pairs.transitions.sum().as_scalar(),
-            _customers=(pairs._firsts.sum() if by_first else seen.customer_id.nunique()).as_scalar(),
-            _other=rest.customer_id.nunique().as_scalar(),
+            _customers=customers(pairs).as_scalar(), _other=other(top).as_scalar(),
         ).order_by([ibis.desc("transitions"), *keys]))
         if got:
             n_pairs, total, customers, other = (int(got[0][c]) for c in ("_pairs", "_transitions", "_customers",
