@@ -133,7 +133,8 @@ def test_has_table_and_columns_answer_as_a_query_finds_the_name(tmp_path: Path) 
     read (tables, temporary tables, views; ``events`` is also in an attached database, whose
     columns must not be mixed in; names that do not exist); a table only in an attached
     database is not found (a query does not find it either); a view that no longer binds still
-    exists; and a name not found leaves an open transaction usable (a failed query aborts it)."""
+    exists; and a name not found leaves an open transaction usable (a failed query aborts it).
+    ``existing`` answers for several names what ``has_table`` answers for each."""
     eng = Engine(tmp_path / "t.duckdb")
     other = Engine(tmp_path / "o.duckdb")
     other.run("CREATE TABLE elsewhere (z INTEGER, y VARCHAR)")
@@ -160,6 +161,8 @@ def test_has_table_and_columns_answer_as_a_query_finds_the_name(tmp_path: Path) 
         assert eng.has_table("broken") and eng.columns("broken") == []
         eng.run("CREATE TABLE t2 AS SELECT 2 AS x")       # made inside the transaction: found there
         assert eng.has_table("t2") and eng.columns("t2") == ["x"]
+        names = ("t", "tmp_t", "v", "events", "nope", "t2", "elsewhere", "broken")
+        assert eng.existing(names) == {n for n in names if eng.has_table(n)}   # one query, the same answer
         eng.run("INSERT INTO t VALUES (3, 'c')")          # the transaction is still usable
     assert eng.con.execute("SELECT sum(x) FROM t").fetchall()[0][0] == 4 and eng.count("t2") == 1
     eng.close()

@@ -288,6 +288,20 @@ class Engine:
         return bool(self.con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
                                      [name]).fetchall()[0][0])
 
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` exist as tables (temporary included) or views, as a query names them.
+
+        One catalog query for all of them: :meth:`has_table` of a name that is not there asks
+        the relation lookup and then the views' catalog (~2.5 ms a name in a fresh process;
+        a build's value refresh asked four names that are usually absent)."""
+        wanted = list(names)
+        rows = self.con.execute("""SELECT table_name FROM duckdb_tables() WHERE list_contains($n, table_name)
+                AND (database_name = 'temp' OR (database_name = current_database() AND schema_name = 'main'))
+            UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND list_contains($n, view_name)
+                AND (database_name = 'temp' OR (database_name = current_database() AND schema_name = 'main'))""",
+                                {"n": wanted}).fetchall()
+        return {r[0] for r in rows}
+
     def _relation(self, name: str) -> duckdb.DuckDBPyRelation | None:
         try:
             return self.con.table(name)

@@ -173,12 +173,15 @@ def widen_enums(engine: Engine, table: str, staged: str, columns: list[tuple[str
 
     One scan of the staged rows (a rebuild's, small) finds them; a column that needs them is
     altered to the enumeration of its values and theirs, in text order (a rewrite of that
-    column, once per new value), or to text past :data:`ENUM_MAX_VALUES`."""
+    column, once per new value), or to text past :data:`ENUM_MAX_VALUES`. Each column's
+    values are listed, then made distinct (``list_distinct``): seven ``list(DISTINCT ...)
+    FILTER`` aggregates in one statement took DuckDB ~9 ms to plan (the whole statement ~10 ms
+    on an incremental build's 9,000 touchpoints, against ~2 ms this way)."""
     enums = {c: t for c, t, _ in columns if t.startswith("ENUM(")}
     if not enums:
         return
-    missing = ", ".join(f"list(DISTINCT {qi(c)}::VARCHAR) FILTER (WHERE {qi(c)} IS NOT NULL AND "
-                        f"TRY_CAST({qi(c)} AS {t}) IS NULL) AS {qi(c)}" for c, t in enums.items())
+    missing = ", ".join(f"list_distinct(list({qi(c)}::VARCHAR) FILTER (WHERE {qi(c)} IS NOT NULL AND "
+                        f"TRY_CAST({qi(c)} AS {t}) IS NULL)) AS {qi(c)}" for c, t in enums.items())
     row = engine.con.execute(f"SELECT {missing} FROM {qi(staged)}").fetchone()
     for (c, t), new in zip(enums.items(), row, strict=True):
         if new:

@@ -27,6 +27,8 @@ import pyarrow as pa
 from percorso.errors import ConfigError, EngineError, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
 #: Settings every percorso query needs, set on the session even when it already runs (a
@@ -175,6 +177,10 @@ class SparkEngine:
     # -- reading ----------------------------------------------------------------------
     def has_table(self, name: str) -> bool:
         return name in self.manifest["tables"] or name in self._temps
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Which of ``names`` :meth:`has_table` finds (:meth:`Engine.existing`)."""
+        return {n for n in names if self.has_table(n)}
 
     def _view(self, name: str) -> None:
         """Expose the lake's ``name`` as a Spark view with the database's columns, in order."""

@@ -87,18 +87,20 @@ class RefreshReport:
 
 def present_artefacts(engine: Engine) -> list[str]:
     """The artefacts this project has stored, in refresh order."""
-    out = []
-    if engine.has_table("clv_models") and engine.count("clv_models"):
-        out.append("clv")
     from percorso.value.artefacts import PERSONAS_TABLE   # not the personas module: it loads Ibis
 
-    if engine.has_table(PERSONAS_TABLE):
+    out = []
+    # one catalog query for the four names (after every build, usually none of them is there)
+    stored = engine.existing(("clv_models", PERSONAS_TABLE, "segments", ATTRIBUTION_INDEX))
+    if "clv_models" in stored and engine.count("clv_models"):
+        out.append("clv")
+    if PERSONAS_TABLE in stored:
         out.append("personas")
-    if engine.has_table("segments") and engine.count("segments"):
+    if "segments" in stored and engine.count("segments"):
         out.append("segments")
     # the store's index first: its module loads the attribution analyses (Ibis, pandas: ~1 s in
     # a fresh process), which a build of a project without stored journeys does not need
-    if engine.has_table(ATTRIBUTION_INDEX):
+    if ATTRIBUTION_INDEX in stored:
         from percorso.attribution.stored import held
 
         if held(engine):
