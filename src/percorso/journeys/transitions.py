@@ -91,9 +91,9 @@ def labelled_pairs(pairs: ir.Table, labels: ir.Table) -> ir.Table:
 #: Bits of one word of a customer's pair set (:func:`pair_masks`): 63, so that a bit is never
 #: a 64-bit integer's sign.
 WORD_BITS = 63
-#: Words of a pair set at most: (labels + 2)² pair codes in 4 words, up to 13 labels with
-#: ``(start)`` and ``(end)``, 15 without. More labels (pages, campaigns) count customers by
-#: their distinct (pair, customer) rows.
+#: Words of a pair set at most: (labels + 2)² pair codes (the codes keep ``(start)`` and ``(end)``
+#: whether or not they are shown) in 4 words, so up to 13 labels. More labels (pages, campaigns)
+#: count customers by their distinct (pair, customer) rows.
 MASK_WORDS = 4
 
 
