@@ -49,6 +49,30 @@ def test_blocklisted_values_never_link(proj) -> None:
     assert st == [{"status": "blocked", "n": 6}, {"status": "used", "n": 2}]
 
 
+def test_an_incremental_run_writes_its_new_links_as_a_full_run_does(proj) -> None:
+    """The links an incremental run appends take their ends' kind and text from the run's
+    identifiers and only the blocked flag from the stored ones (ADR 0084): a full run over the
+    same events writes the same rows (new ends, known ends, a blocked known end, a known pair)."""
+    add_events(proj, [
+        {"source_name": "ecommerce", "user_id": "guest", "order_id": "o1"},
+        {"source_name": "ecommerce", "user_id": "u1", "email_key": "e1", "order_id": "o2"},
+    ])
+    assert resolve(proj).mode == "full"
+    add_events(proj, [
+        {"source_name": "ecommerce", "user_id": "guest", "order_id": "o3"},           # blocked known end
+        {"source_name": "ecommerce", "user_id": "u1", "loyalty_card": "L1"},          # known end, new end
+        {"source_name": "ecommerce", "user_id": "u1", "email_key": "e1"},              # a known pair again
+        {"source_name": "pos", "loyalty_card": "0000000", "phone_key": "p1"},          # blocked new end
+    ])
+    assert resolve(proj).mode == "incremental"
+    cols = "id_type_a, id_value_a, id_type_b, id_value_b, event_id, occurred_at, n_events, trusted, status"
+    got = proj.engine.con.execute(f"SELECT {cols} FROM identity_links ORDER BY ALL").fetchall()
+    assert {r[-1] for r in got} == {"blocked", "used"} and len(got) == 7
+    assert ("loyalty_card", "0000000", "phone_key", "p1") in {r[:4] for r in got} | {r[2:4] + r[:2] for r in got}
+    resolve(proj, full=True)
+    assert proj.engine.con.execute(f"SELECT {cols} FROM identity_links ORDER BY ALL").fetchall() == got
+
+
 def test_is_blocked_for_ingest_before_hashing() -> None:
     assert is_blocked("email", "test@test.com") and is_blocked("email", "noemail@negozio.it")
     assert is_blocked("phone", "+390000000000") and is_blocked("loyalty_card", "[object Object]")

@@ -100,16 +100,23 @@ def upsert_links_in_place(engine: Engine) -> None:
             coalesce(o.trusted, false) OR coalesce(n.trusted, false) AS trusted), o._r
         FROM (SELECT *, rowid AS _r FROM identity_links) o
         JOIN _id_new_pairs n ON o.id_hash_a = n.id_hash_a AND o.id_hash_b = n.id_hash_b""")
-    engine.run("""INSERT INTO identity_links (link_no, id_type_a, id_value_a, id_type_b, id_value_b, event_id,
+    # both ends are identifiers of the new events: their kind and text are the run's (``_id_new_ids``,
+    # whose ``h`` hashes both), and only the blocked flag is read from the stored identifiers (one
+    # probe; the two joins read the stored text for every vector holding an end: ADR 0084)
+    engine.run(f"""INSERT INTO identity_links (link_no, id_type_a, id_value_a, id_type_b, id_value_b, event_id,
             source_name, occurred_at, n_events, trusted, status, id_hash_a, id_hash_b)
         WITH n AS (SELECT * FROM _id_new_pairs p
                    WHERE NOT EXISTS (SELECT 1 FROM identity_links o
-                                     WHERE o.id_hash_a = p.id_hash_a AND o.id_hash_b = p.id_hash_b))
+                                     WHERE o.id_hash_a = p.id_hash_a AND o.id_hash_b = p.id_hash_b)),
+        ends AS (SELECT i.id_hash, i.blocked, {_KIND_NAMES}[x.k + 1] AS id_type, x.v AS id_value
+                 FROM (SELECT id_hash, blocked FROM identity_identifiers
+                       WHERE id_hash IN (SELECT id_hash_a FROM n UNION ALL SELECT id_hash_b FROM n)) i
+                 JOIN _id_new_ids x ON x.h = i.id_hash)
         SELECT (SELECT coalesce(max(link_no), -1) FROM identity_links) + row_number() OVER (),
                na.id_type, na.id_value, nb.id_type, nb.id_value, n.event_id, n.source_name, n.occurred_at,
                n.n_events, n.trusted, CASE WHEN na.blocked OR nb.blocked THEN 'blocked' END, n.id_hash_a, n.id_hash_b
-        FROM n JOIN identity_identifiers na ON na.id_hash = n.id_hash_a
-        JOIN identity_identifiers nb ON nb.id_hash = n.id_hash_b""")
+        FROM n JOIN ends na ON na.id_hash = n.id_hash_a
+        JOIN ends nb ON nb.id_hash = n.id_hash_b""")
 
 
 def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
@@ -193,10 +200,13 @@ def snapshot_region_prev(engine: Engine) -> None:
     """Temp ``_id_prev``: the current ``identity_map`` rows of the region (before it is solved).
 
     Enough for stable ids: a previous customer's identifiers all lie in one component, so
-    every previous customer that the region touches is there whole.
+    every previous customer that the region touches is there whole. Without the kind and text
+    of each identifier: its readers (the stable ids, the merge log, the region's counts) join
+    by ``id_hash``, and the stored text columns, decompressed for every vector holding a
+    region identifier (nearly all of them), were a third of this probe (ADR 0084).
     """
     engine.run("""CREATE OR REPLACE TEMP TABLE _id_prev AS
-        SELECT id_type, id_value, customer_id, first_seen_at, id_hash FROM identity_map
+        SELECT customer_id, first_seen_at, id_hash FROM identity_map
         WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
 
 

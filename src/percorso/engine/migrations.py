@@ -24,10 +24,14 @@ and reading them is cheaper (no decoding). A row keyed by its content has no ``s
 an older project's ``events`` keeps its compression (the same rows to every reader)."""
 
 
-def _events_ddl() -> str:
+def _create_events(engine: Engine) -> None:
     """``events`` as a new project makes it: the columns every event has (the sparse ones are added
-    by the first write that fills them, ADR 0075); migration 7 renames it to the store."""
-    return narrow_ddl("events", STORED_UNCOMPRESSED)
+    by the first write that fills them, ADR 0075); migration 7 renames it to the store.
+
+    A step, not DDL made when this module is imported: the DDL's enumerations list the import's
+    kinds (:func:`percorso.events.schema.enumerated_columns`), whose package (~10 ms of imports)
+    every command opening a database loaded for a migration only a new project runs."""
+    engine.con.execute(narrow_ddl("events", STORED_UNCOMPRESSED))
 
 
 def _clickstream_channels_sql() -> str:
@@ -122,7 +126,7 @@ MIGRATIONS: list[tuple[int, str, list[Any]]] = [
         1,
         "events, quarantine, ingest runs, PII vault, campaign costs",
         [
-            _events_ddl(),
+            _create_events,
             """CREATE TABLE IF NOT EXISTS quarantine (
                 source_name VARCHAR, source_kind VARCHAR, source_file VARCHAR, source_line BIGINT,
                 reason_code VARCHAR, message VARCHAR, raw_text VARCHAR,
