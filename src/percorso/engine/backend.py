@@ -340,6 +340,17 @@ class Engine:
         rel = self._relation(name)
         return [] if rel is None else list(rel.columns)
 
+    def enumerations(self, name: str) -> dict[str, tuple[str, ...]]:
+        """The columns of table ``name`` stored as enumerations (ADR 0071), each with every value
+        its type declares (empty when a query cannot read the table).
+
+        Why: a journey analysis numbers the labels its steps can carry; from the declared values
+        it knows them without a query reading the column (the relation lookup gives the types)."""
+        rel = self._relation(name)
+        if rel is None:
+            return {}
+        return {c: tuple(t.children[0][1]) for c, t in zip(rel.columns, rel.types) if t.id == "enum"}
+
     def execute(self, expr: Any) -> pd.DataFrame:
         """Run an Ibis expression and return a pandas frame (aggregates and pages only).
 

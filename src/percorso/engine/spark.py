@@ -210,6 +210,11 @@ class SparkEngine:
             return list(self.ibis.table(name).columns)
         return [c for c, _ in self.manifest["tables"][name]["columns"]]
 
+    def enumerations(self, name: str) -> dict[str, tuple[str, ...]]:
+        """None of the lake's columns is an enumeration (:meth:`Engine.enumerations`): Parquet
+        holds their text."""
+        return {}
+
     def execute(self, expr: Any) -> pd.DataFrame:
         out = self.ibis.execute(expr)
         return _null_scalar(expr, out)

@@ -15,7 +15,7 @@ values are bound as literals by Ibis.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -270,7 +270,8 @@ def scoped_touchpoints(engine: Engine, query: AnalysisQuery) -> ir.Table:
 
 def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None = None,
                   drop_types: tuple[str, ...] = (), only_nodes: list[str] | None = None,
-                  numbered: bool = True, numbers: bool = False, codes: ir.Table | None = None) -> ir.Table:
+                  numbered: bool = True, numbers: bool = False, codes: ir.Table | None = None,
+                  vocabulary: Sequence[str] | None = None) -> ir.Table:
     """The step stream every journey analysis reads.
 
     Columns: ``journey_id`` (customer id, or session id with ``scope="session"``),
@@ -308,6 +309,12 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
     ``codes``: the query's :func:`step_codes`; ``node`` is then each step's label number, joined
     by the columns the label is made of (no label text per step). Not with ``exclude`` or
     ``only_nodes`` (they name labels).
+
+    ``vocabulary``: labels (:func:`step_vocabulary`, or those an analysis looks for); ``node`` is
+    then each step's position in it (:func:`label_numbers`, compared on the columns the label is
+    made of, no join and no label text), ``exclude`` and ``only_nodes`` compared on those columns
+    too (:func:`label_in`). A step whose label is not in it has no number: keep it out with
+    ``only_nodes``.
     """
     if only_nodes is not None and query.collapse_repeats:
         raise ValueError("only_nodes cannot be combined with collapse_repeats")
@@ -325,6 +332,11 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         read = [c for c in codes.columns if c not in ("node", "_code")]
         t = t.join(codes.drop("node"), [t[c].identical_to(codes[c]) for c in read])
         label = t._code
+    elif vocabulary is not None:
+        # picked before the columns are chosen: the engine filters as it reads the touchpoints
+        # (after them, the steps of every label went to each reader of the funnel's steps)
+        t = _numbered_only(t, query, only_nodes)
+        label = label_numbers(t, query, vocabulary)
     else:
         label = step_label(t, query)
     customer = t.customer_no if numbers and "customer_no" in t.columns else t.customer_id
@@ -345,9 +357,9 @@ def journey_steps(engine: Engine, query: JourneyQuery, *, breakdown: str | None 
         breakdown=node_label(t, breakdown) if breakdown else ibis.null().cast("string"),
         **({"seq": t.seq} if "seq" in t.columns else {}),
     )
-    if query.exclude:
+    if query.exclude and vocabulary is None:
         s = s.filter(~s.node.isin(list(query.exclude)))
-    if only_nodes is not None:
+    if only_nodes is not None and vocabulary is None:
         s = s.filter(s.node.isin(list(only_nodes)))
     if not numbered and not query.collapse_repeats:
         return s
@@ -378,6 +390,100 @@ def step_label(t: ir.Table, query: JourneyQuery) -> ir.StringValue:
         cases = [(label.re_search(pattern), ibis.literal(alias)) for pattern, alias in query.clean]
         label = ibis.cases(*cases, else_=label)
     return label
+
+
+def numbered_by_columns(query: JourneyQuery) -> bool:
+    """Whether :func:`label_numbers` can number the labels of ``query``: the default node or one
+    touchpoint column (not a page, which is cleaned of its query string), and no path cleaning."""
+    return not query.clean and (query.node == EVENT_NODE or (query.node in NODE_COLUMNS and query.node != "page"))
+
+
+def label_numbers(t: ir.Table, query: JourneyQuery, labels: Sequence[str]) -> ir.IntegerValue:
+    """Each touchpoint's step label (:func:`step_label`) as its position in ``labels``, NULL when it
+    is not among them; only for a query :func:`numbered_by_columns` (else :class:`ValueError`).
+
+    Why: the label is text made for every touchpoint (the default node: a case and two fills),
+    then compared, joined or grouped as text. Numbered here, the columns it is made of are
+    compared with each label's values (an enumeration compares as a small integer) and no text
+    is made: 10M events, exclusive hold, the funnel's statement CPU 1.8 -> 1.5 s, the
+    transitions' (with :func:`step_vocabulary`, no join) 3.4 -> 3.1 s (SQL, 2026-12-07).
+    """
+    if not numbered_by_columns(query):
+        raise ValueError(f"node {query.node!r} (clean: {bool(query.clean)}) is not numbered by its columns")
+    position = {x: k for k, x in enumerate(labels)}
+
+    def numbered(column: ir.StringValue, skip: str | None, null: str) -> ir.IntegerValue:
+        # a NULL column is labelled ``null``; ``skip`` is a value the column never labels itself
+        cases = [(column == x, k) for x, k in position.items() if x != skip]
+        if null in position:
+            cases.insert(0, (column.isnull(), position[null]))
+        return ibis.cases(*cases, else_=ibis.null()) if cases else ibis.null()
+
+    if query.node == EVENT_NODE:   # _node_part: a generic event by its name (no name: its type)
+        by_name = numbered(t.event_name.cast("string"), None, CUSTOM_TYPE)
+        by_type = numbered(t.event_type.cast("string"), CUSTOM_TYPE, MISSING_LABEL)
+        number = ibis.cases((t.event_type == CUSTOM_TYPE, by_name), else_=by_type)
+    else:
+        number = numbered(t[NODE_COLUMNS[query.node]].cast("string"), None, MISSING_LABEL)
+    return number.cast("int32")
+
+
+def label_in(t: ir.Table, query: JourneyQuery, labels: Iterable[str]) -> ir.BooleanValue:
+    """Whether each touchpoint's step label (:func:`step_label`) is one of ``labels``, compared on
+    the columns the label is made of (NULL where it is not); for a query :func:`numbered_by_columns`.
+
+    Why: a filter on the columns themselves is evaluated as the engine reads them (a list of
+    values per column), where one on the label's number made it for every touchpoint first:
+    10M events, the funnel's statement 0.83-0.86 -> 0.75-0.83 s (SQL, exclusive, 2026-12-07).
+    """
+    wanted = set(labels)
+
+    def listed(column: ir.StringValue, skip: str | None, null: str) -> ir.BooleanValue:
+        # a NULL column is labelled ``null``; ``skip`` is a value the column never labels itself
+        values = sorted(x for x in wanted if x != skip)
+        match = column.isin(values) if values else ibis.literal(False)
+        return match | column.isnull() if null in wanted else match
+
+    if query.node == EVENT_NODE:   # _node_part: a generic event by its name (no name: its type)
+        named = (t.event_type == CUSTOM_TYPE) & listed(t.event_name.cast("string"), None, CUSTOM_TYPE)
+        return listed(t.event_type.cast("string"), CUSTOM_TYPE, MISSING_LABEL) | named
+    return listed(t[NODE_COLUMNS[query.node]].cast("string"), None, MISSING_LABEL)
+
+
+def _numbered_only(t: ir.Table, query: JourneyQuery, only: Iterable[str] | None) -> ir.Table:
+    """``t`` without the touchpoints whose label the query excludes, and with only those of
+    ``only`` (:func:`label_in`), for steps numbered by their columns (:func:`label_numbers`)."""
+    if not numbered_by_columns(query):
+        raise ValueError(f"node {query.node!r} (clean: {bool(query.clean)}) is not numbered by its columns")
+    if query.exclude:
+        t = t.filter(~label_in(t, query, query.exclude).fill_null(False))
+    if only is not None:
+        t = t.filter(label_in(t, query, only))
+    return t
+
+
+def step_vocabulary(engine: Engine, query: JourneyQuery) -> list[str] | None:
+    """Every label the steps of ``query`` can carry, sorted, read from the values the touchpoints'
+    columns are declared with (enumerations, ADR 0071), or None when the labels are not numbered by
+    their columns (:func:`numbered_by_columns`) or those columns are not enumerations.
+
+    Why: an analysis that numbers its steps' labels learnt them from the data first (a query of
+    their distinct values, or a part of its statement); the enumerations' values are known from
+    the table's types. A label no touchpoint carries (a value declared but filtered out, the
+    missing label) only has a number nobody uses.
+    """
+    if not numbered_by_columns(query):
+        return None
+    enums = engine.enumerations("touchpoints")
+    if query.node == EVENT_NODE:
+        if "event_type" not in enums or "event_name" not in enums:
+            return None
+        labels = {x for x in enums["event_type"] if x != CUSTOM_TYPE} | set(enums["event_name"]) | {CUSTOM_TYPE}
+    elif NODE_COLUMNS[query.node] in enums:
+        labels = set(enums[NODE_COLUMNS[query.node]])
+    else:
+        return None
+    return sorted(labels | {MISSING_LABEL})
 
 
 def step_labels(engine: Engine, query: JourneyQuery) -> ir.Table | None:

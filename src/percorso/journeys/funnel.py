@@ -31,7 +31,7 @@ from percorso.analysis.base import AnalysisResult, Runner
 from percorso.analysis.rows import FrameField, Rows
 from percorso.engine.dialect import epoch_seconds, first_after, first_by
 from percorso.errors import InputError
-from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check
+from percorso.journeys.controls import JourneyQuery, journey_steps, node_column_check, numbered_by_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,8 +110,22 @@ class FunnelQuery(JourneyQuery):
         return self
 
 
-def _matches(node: ir.StringValue, step: str) -> ir.BooleanValue:
-    return node.isin(step.split("|"))
+def funnel_labels(q: FunnelQuery) -> list[str]:
+    """The node labels a funnel looks for (its steps' alternatives and its exclusions), sorted."""
+    return sorted({n for step in q.steps for n in step.split("|")} | {x[0] for x in q.exclusions})
+
+
+def _node_in(ev: ir.Table, q: FunnelQuery, labels: list[str]) -> ir.BooleanValue:
+    """Whether each step of ``ev`` (:func:`funnel_steps`) has one of ``labels``: compared by their
+    positions among :func:`funnel_labels` when the steps carry those numbers."""
+    if ev.node.type().is_integer():
+        wanted = funnel_labels(q)
+        return ev.node.isin([wanted.index(x) for x in labels])
+    return ev.node.isin(labels)
+
+
+def _matches(ev: ir.Table, q: FunnelQuery, step: str) -> ir.BooleanValue:
+    return _node_in(ev, q, step.split("|"))
 
 
 def funnel_steps(engine: Any, q: FunnelQuery, *, numbers: bool = False) -> ir.Table:
@@ -123,16 +137,22 @@ def funnel_steps(engine: Any, q: FunnelQuery, *, numbers: bool = False) -> ir.Ta
     step, the earliest one, one before another): numbering just the wanted nodes keeps their
     order and sorts a fraction of the touchpoints (``only_nodes`` of :func:`journey_steps`).
     ``numbers``: the customers by their numbers (:func:`journey_steps`), for the counts.
+
+    With ``only_nodes`` and a node numbered by its columns, each step's ``node`` is its label's
+    position among :func:`funnel_labels` (``vocabulary`` of :func:`journey_steps`): the steps are
+    picked and told apart by comparing event types and names, not label texts (10M events, the
+    statement's CPU 1.8 -> 1.5 s, SQL, 2026-12-07).
     """
-    wanted = sorted({n for step in q.steps for n in step.split("|")} | {x[0] for x in q.exclusions})
+    wanted = funnel_labels(q)
     only = wanted if q.order != "strict" and not q.breakdown and not q.collapse_repeats else None
-    s = journey_steps(engine, q, breakdown=q.breakdown, only_nodes=only, numbers=numbers)
+    vocabulary = wanted if only is not None and numbered_by_columns(q) else None
+    s = journey_steps(engine, q, breakdown=q.breakdown, only_nodes=only, numbers=numbers, vocabulary=vocabulary)
     # a journey of the customer scope is its customer (:func:`progress` puts the id back)
     who = [] if q.journey_is_customer else ["customer_id"]
     ev = s.select("journey_id", *who, "step", "occurred_at", "node", "breakdown")
     if q.breakdown and q.breakdown_attribution == "first_touch":
-        return ev.filter(ev.node.isin(wanted) | (ev.step == 1))  # the first touchpoint carries the breakdown
-    return ev.filter(ev.node.isin(wanted))
+        return ev.filter(_node_in(ev, q, wanted) | (ev.step == 1))  # the first touchpoint carries the breakdown
+    return ev.filter(_node_in(ev, q, wanted))
 
 
 #: Entries of a journey are ranked by one integer, ``(N - reached) · ENTRY_SPAN + s1``: most steps
@@ -192,7 +212,7 @@ def _ordered_chain(ev: ir.Table, q: FunnelQuery, carried: list[str], window: Any
     n = len(q.steps)
 
     def step_rows(i: int) -> ir.Table:
-        r = ev.filter(_matches(ev.node, q.steps[i - 1]))
+        r = ev.filter(_matches(ev, q, q.steps[i - 1]))
         return r.select("journey_id", *(carried if i == 1 else []), **{f"s{i}": r.step, f"t{i}": r.occurred_at})
 
     chain = step_rows(n)
@@ -208,10 +228,10 @@ def _chain(ev: ir.Table, q: FunnelQuery, carried: list[str], window: Any) -> ir.
     """One row per entry (a touchpoint of step 1): journey_id, the carried columns, s1, t1, …, sN,
     tN, the steps it reached within the window (NULL from the first one it did not)."""
     n = len(q.steps)
-    first = ev.filter(_matches(ev.node, q.steps[0]))
+    first = ev.filter(_matches(ev, q, q.steps[0]))
     chain = first.select("journey_id", *carried, s1=first.step, t1=first.occurred_at)
     for i in range(2, n + 1):
-        cand = ev.filter(_matches(ev.node, q.steps[i - 1])).select(
+        cand = ev.filter(_matches(ev, q, q.steps[i - 1])).select(
             "journey_id", _cs=ev.step, _ct=ev.occurred_at)
         if q.order == "strict":
             cond = [chain.journey_id == cand.journey_id, cand._cs == chain[f"s{i - 1}"] + 1]
@@ -232,7 +252,7 @@ def _chain(ev: ir.Table, q: FunnelQuery, carried: list[str], window: Any) -> ir.
 
 def _apply_exclusions(chain: ir.Table, ev: ir.Table, q: FunnelQuery, window: Any) -> ir.Table:
     for k, (node, i, j) in enumerate(q.exclusions):
-        ex = ev.filter(ev.node == node).select("journey_id", _xs=ev.step, _xt=ev.occurred_at)
+        ex = ev.filter(_node_in(ev, q, [node])).select("journey_id", _xs=ev.step, _xt=ev.occurred_at)
         upper = chain[f"s{j}"].fill_null(10**12)
         cond = [chain.journey_id == ex.journey_id, ex._xs > chain[f"s{i}"], ex._xs < upper,
                 ex._xt <= chain.t1 + window]

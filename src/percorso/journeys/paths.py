@@ -9,6 +9,7 @@ shows a trailing ``…`` so a truncated path is never mistaken for a complete on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,7 +22,9 @@ from percorso.analysis.rows import Rows, float_sum
 from percorso.build.schema import REVENUE_DECIMAL, REVENUE_DIGITS
 from percorso.engine.dialect import first_collected, ordered_collect
 from percorso.errors import InputError
-from percorso.journeys.controls import AnchoredQuery, anchor_match, journey_steps, step_codes, step_order
+from percorso.journeys.controls import (
+    AnchoredQuery, anchor_match, journey_steps, step_codes, step_order, step_vocabulary,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -147,21 +150,25 @@ def coded_journey_paths(steps: ir.Table, max_steps: int) -> ir.Table:
     return per.mutate(customer_id=per.journey_id).select("journey_id", "customer_id", *per.columns[1:])
 
 
-def named_paths(per: ir.Table, codes: ir.Table) -> ir.Table:
+def named_paths(per: ir.Table, codes: ir.Table | Sequence[str]) -> ir.Table:
     """The journeys of :func:`coded_journey_paths` grouped by path, as :meth:`PathsRunner._calculate`
     groups the text paths of whole customers: path, journeys, customers, converting, revenue.
 
     The numbers are grouped first (one row per list of numbers), then made the path's text
-    (``codes`` gives each number its label) and grouped again by that text: two lists whose texts
-    are the same (a label holding ``" → "``) are one path, as before. The revenues stay exact
-    decimals through both sums (:func:`journey_revenue`).
+    (``codes`` gives each number its label: :func:`~percorso.journeys.controls.step_codes`, or the
+    vocabulary the steps were numbered by, a number its position) and grouped again by that text:
+    two lists whose texts are the same (a label holding ``" → "``) are one path, as before. The
+    revenues stay exact decimals through both sums (:func:`journey_revenue`).
     """
     by_codes = per.group_by(["_codes", "_more"]).aggregate(
         journeys=per.count(), converting=per.converting.sum().cast("int64"), revenue=per.revenue.sum())
-    labels = codes.select("node", "_code").distinct()
-    names = labels.aggregate(_names=labels.node.collect(order_by=labels._code))
-    named = by_codes.cross_join(names)
-    text = named._codes.map(lambda code: named._names[code]).join(ARROW)
+    if isinstance(codes, ir.Table):
+        labels = codes.select("node", "_code").distinct()
+        named = by_codes.cross_join(labels.aggregate(_names=labels.node.collect(order_by=labels._code)))
+        names = named._names
+    else:
+        named, names = by_codes, ibis.literal(list(codes), type="array<string>")
+    text = named._codes.map(lambda code: names[code]).join(ARROW)
     named = named.mutate(path=named._more.ifelse(text + ARROW + MORE, text))
     return named.group_by("path").aggregate(
         journeys=named.journeys.sum(), customers=named.journeys.sum(),
@@ -215,10 +222,14 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
             # the journeys are read by one statement (the top, the variants and the totals):
             # no temporary table of them (10M events: 1.07M journeys written, then read twice)
             whole = q.start is None and q.end is None and not q.collapse_repeats and not q.exclude
-            codes = step_codes(self.engine, q) if whole and self.engine.kind == "duckdb" else None
+            # the labels from the columns' declared values (no query), else from their distinct values
+            codes: ir.Table | list[str] | None = None
+            if whole and self.engine.kind == "duckdb":
+                codes = step_vocabulary(self.engine, q) or step_codes(self.engine, q)
             if codes is None or "seq" not in self.engine.columns("touchpoints"):
                 return self._calculate(self._paths(numbers=True))
-            steps = journey_steps(self.engine, q, numbered=False, numbers=True, codes=codes)
+            steps = journey_steps(self.engine, q, numbered=False, numbers=True,
+                                  **({"vocabulary": codes} if isinstance(codes, list) else {"codes": codes}))
             per = coded_journey_paths(steps, q.max_steps)
             return self._calculate(per.filter(per.converting) if q.converting_only else per, codes)
         per = self.engine.temp_table(self._paths(numbers=True))
@@ -227,7 +238,7 @@ class PathsRunner(Runner[PathsQuery, PathsResult]):
         finally:
             self.engine.drop_temp(per)
 
-    def _calculate(self, per: ir.Table, codes: ir.Table | None = None) -> PathsResult:
+    def _calculate(self, per: ir.Table, codes: ir.Table | list[str] | None = None) -> PathsResult:
         """The top paths, the *other* row and the totals from one row per journey; ``codes``: the
         journeys are :func:`coded_journey_paths` of those label numbers."""
         q = self.query

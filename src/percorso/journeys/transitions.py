@@ -9,6 +9,7 @@ pseudo-nodes ``(start)`` and ``(end)`` show where journeys begin and stop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,7 +22,7 @@ from percorso.analysis.medians import grouped_median, median_by_counts
 from percorso.analysis.rows import Rows
 from percorso.engine.dialect import epoch_seconds
 from percorso.errors import InputError
-from percorso.journeys.controls import JourneyQuery, journey_steps, step_labels, step_order
+from percorso.journeys.controls import JourneyQuery, journey_steps, step_labels, step_order, step_vocabulary
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -72,14 +73,20 @@ def node_codes(steps: ir.Table, labels: ir.Table | None = None) -> tuple[ir.Tabl
     return coded.mutate(node=coded._code).drop("_code"), labels
 
 
-def labelled_pairs(pairs: ir.Table, labels: ir.Table) -> ir.Table:
+def labelled_pairs(pairs: ir.Table, labels: ir.Table | Sequence[str]) -> ir.Table:
     """``pairs`` (rows of :func:`transition_rows` over :func:`node_codes`, grouped) with their
-    ``from_node`` and ``to_node`` as labels again, their numbers kept as ``_from`` and ``_to``."""
+    ``from_node`` and ``to_node`` as labels again, their numbers kept as ``_from`` and ``_to``;
+    ``labels``: the table of :func:`node_codes`, or the vocabulary the steps were numbered by
+    (:func:`~percorso.journeys.controls.step_vocabulary`), a number its position."""
     def label(code: ir.IntegerValue, text: ir.StringValue) -> ir.StringValue:
         return ibis.cases((code == START_CODE, ibis.literal(START)), (code == END_CODE, ibis.literal(END)),
                           else_=text)
 
     out = pairs.rename(_from="from_node", _to="to_node")
+    if not isinstance(labels, ir.Table):
+        names = ibis.literal(list(labels), type="array<string>")
+        out = out.mutate(from_node=label(out._from, names[out._from]), to_node=label(out._to, names[out._to]))
+        return out.select(*pairs.columns, "_from", "_to")
     for side in ("from", "to"):
         lab = labels.view()
         lab = lab.select(_label=lab.node, _c=lab._code)
@@ -217,21 +224,31 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         steps = journey_steps(self.engine, q, breakdown=q.breakdown, numbers=numbers)
         return transition_rows(steps, q.include_ends, first=first)
 
-    def _coded_rows(self, labels: ir.Table | None, *, first: bool = False) -> tuple[ir.Table, ir.Table]:
-        """:meth:`_rows` by the customers' numbers and with numbered nodes (:func:`node_codes`; ``labels``:
-        :func:`~percorso.journeys.controls.step_labels`), and the labels of the numbers."""
+    def _coded_rows(self, labels: ir.Table | list[str] | None, *,
+                    first: bool = False) -> tuple[ir.Table, ir.Table | list[str]]:
+        """:meth:`_rows` by the customers' numbers and with numbered nodes, and the labels of the
+        numbers: ``labels`` a list, the query's vocabulary (a node its position in it:
+        :func:`~percorso.journeys.controls.step_vocabulary`), else :func:`node_codes` (``labels``:
+        :func:`~percorso.journeys.controls.step_labels`)."""
         q = self.query
-        steps, labels = node_codes(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True), labels)
+        if isinstance(labels, list):
+            steps = journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True, vocabulary=labels)
+        else:
+            steps, labels = node_codes(journey_steps(self.engine, q, breakdown=q.breakdown, numbers=True), labels)
         return transition_rows(steps, q.include_ends, first=first, ends=(START_CODE, END_CODE)), labels
 
-    def _mask_labels(self, labels: ir.Table | None) -> int | None:
+    def _mask_labels(self, labels: ir.Table | list[str] | None) -> int | None:
         """How many labels the steps are numbered by, when the pairs' customers are counted on pair
         sets (:func:`pair_masks`): without a breakdown (its values are text of any number), on
-        DuckDB, for labels read from the touchpoints' own columns (one small query: their distinct
-        values, as the statement numbers them) that :func:`mask_words` takes; else None."""
+        DuckDB, for labels read from the touchpoints' own columns (the vocabulary, or one small
+        query: their distinct values, as the statement numbers them) that :func:`mask_words`
+        takes; else None."""
         if labels is None or self.query.breakdown or self.engine.kind != "duckdb":
             return None
-        n = int(self.engine.rows(labels.aggregate(n=labels.count()))[0]["n"])
+        if isinstance(labels, list):
+            n = len(labels)
+        else:
+            n = int(self.engine.rows(labels.aggregate(n=labels.count()))[0]["n"])
         return n if mask_words(n) is not None else None
 
     def _counted(self, rows: ir.Table, keys: list[str], firsts: dict[str, Any]) -> ir.Table:
@@ -245,7 +262,7 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
                 *[counted[k] for k in keys], "transitions", "median_minutes", *firsts)
         return rows.group_by(keys).aggregate(transitions=rows.count(), median_minutes=rows.minutes.median(), **firsts)
 
-    def _pairs_by_rows(self, labels: ir.Table | None, keys: list[str]) -> tuple[ir.Table, ir.Table, Any, Any]:
+    def _pairs_by_rows(self, labels: ir.Table | list[str] | None, keys: list[str]) -> tuple[ir.Table, Any, Any, Any]:
         """The pairs (``keys``, transitions, customers, median_minutes, by node numbers), the labels
         of the numbers, and the functions of the pairs and of the pairs shown that count the
         customers with a transition and the customers of the pairs not shown: each pair's
@@ -284,7 +301,8 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
 
         return grouped, labels, customers, other
 
-    def _pairs_by_masks(self, labels: ir.Table | None, n_labels: int) -> tuple[ir.Table, ir.Table, Any, Any]:
+    def _pairs_by_masks(self, labels: ir.Table | list[str] | None,
+                        n_labels: int) -> tuple[ir.Table, Any, Any, Any]:
         """:meth:`_pairs_by_rows` with the customers counted on each customer's pair set
         (:func:`pair_masks`), for steps numbered by ``n_labels`` labels (no breakdown)."""
         q = self.query
@@ -322,7 +340,11 @@ class TransitionsRunner(Runner[TransitionsQuery, TransitionsResult]):
         # the customers by their numbers (ADR 0062): the window and the pairs' customers sort and
         # hash one integer, not the id (10M events: the command 5.0-5.6 -> 4.2-4.9 s), and the
         # nodes by numbers (node_codes): labelled again once grouped into pairs
-        labels = step_labels(self.engine, q)
+        # the labels from the columns' declared values (no query) when they are enumerations; not
+        # when they are too many for pair sets without a breakdown: the labels the data has may be few
+        vocabulary = step_vocabulary(self.engine, q)
+        few = vocabulary is not None and (bool(q.breakdown) or mask_words(len(vocabulary)) is not None)
+        labels = vocabulary if few else step_labels(self.engine, q)
         n_labels = self._mask_labels(labels)
         if n_labels is not None:
             grouped, labels, customers, other = self._pairs_by_masks(labels, n_labels)
