@@ -300,17 +300,24 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
     from percorso.build.records import record_updates_expr
     from percorso.build.touchpoints import keyed, write_touchpoints
     from percorso.engine.event_store import WITH_ROWID
+    from percorso.events import RECORD_KEEPING_EVENT_TYPES
 
     scoped = keyed(engine.table("events_identified"))
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
     parts = parts or build_parts(engine, engine.count("events"))
+    seen: dict[str, list[str]] = {}
     write_touchpoints(engine, "_build_touchpoints", scoped, keyed(engine.table(WITH_ROWID)), rules,
                       session_gap_minutes=project.settings.build.session_gap_minutes,
                       stage_settings=project.settings.stages, time_zone=project.settings.project.time_zone,
-                      parts=parts, progress=say, started=started)
+                      parts=parts, progress=say, started=started, seen=seen)
     say("aggiornamenti anagrafici / record updates")
-    engine.create_table("_build_record_updates", record_updates_expr(scoped))
+    if seen and not set(seen["event_type"]) & set(RECORD_KEEPING_EVENT_TYPES):
+        # no event is record keeping (the touchpoints' scan of the event types says so): the table is
+        # empty, without the statement's scan of every identified event (10M events: 0.2-0.3 s)
+        engine.create_empty_table("_build_record_updates", RECORD_UPDATE_COLUMNS)
+    else:
+        engine.create_table("_build_record_updates", record_updates_expr(scoped))
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
 
     say("ordini / orders")

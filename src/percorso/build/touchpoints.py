@@ -400,6 +400,7 @@ def write_touchpoints(
     progress: Callable[[str], None] | None = None,
     started: Callable[[], None] | None = None,
     columns: Columns = TOUCHPOINT_COLUMNS,
+    seen: dict[str, list[str]] | None = None,
 ) -> int:
     """Write table ``target``: the ``touchpoints`` rows of the given events; returns the row count.
 
@@ -422,10 +423,14 @@ def write_touchpoints(
     runs it (a full build starts compiling the next build's plan on a thread there).
 
     ``columns``: the stored ones by default; the lake build writes every field (:func:`_finish`).
+
+    ``seen``: filled, by a full build in one part on DuckDB, with the distinct event types, names,
+    systems and given channels of ``rows`` (:func:`_seen`), which it reads for the enumerations
+    anyway: the runner then knows without a scan of its own whether any event is record keeping.
     """
     if parts <= 1 and engine.kind == "duckdb":
         return _write_numbered(engine, target, identified_events, rows, rules, session_gap_minutes,
-                               stage_settings, time_zone, started, columns)
+                               stage_settings, time_zone, started, columns, seen)
     if parts <= 1:
         # Spark (the lake build): the classification materialised with the sessions; in the
         # wide statement, Spark's optimiser inlined its projections until the driver's heap ran out
@@ -480,7 +485,8 @@ def write_touchpoints(
 
 def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows: ir.Table, rules: ChannelRules,
                     session_gap_minutes: int, stage_settings: Mapping[str, Any] | None, time_zone: str,
-                    started: Callable[[], None] | None, columns: Columns = TOUCHPOINT_COLUMNS) -> int:
+                    started: Callable[[], None] | None, columns: Columns = TOUCHPOINT_COLUMNS,
+                    seen: dict[str, list[str]] | None = None) -> int:
     """:func:`write_touchpoints` in one part on DuckDB: the session numbers (their tied rows then
     put in order), the session firsts and order ranks, then the wide rows (ADR 0054, 0064).
 
@@ -496,7 +502,10 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
     names = [temp_name() for _ in range(4)]
     classes = _classes(rows, rules)
     cls = ibis.table(classes.schema(), name=names[3])
-    numbers = _session_numbers(identified_events, session_gap_minutes, cls)
+    # a row without a time may change session when the ties are put in order: no session is then
+    # taken from its first row (:func:`_session_numbers`); one count, from the column's statistics
+    timed = not engine.rows(rows.filter(rows.occurred_at.isnull()).aggregate(n=ibis._.count()))[0]["n"]
+    numbers = _session_numbers(identified_events, session_gap_minutes, cls, firsts_at_start=timed)
     # the numbers carry the customer's number alone: the wide rows take the id from the identified events
     identified = None if "customer_id" in numbers.columns else identified_events
     sql: dict[str, str] = {}
@@ -529,10 +538,12 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
         set_tied_positions(engine, names[0], sql["ties"])
         made.append(engine.temp_table(sql["firsts"], name=names[1]))
         made.append(engine.temp_table(sql["ranks"], name=names[2]))
-        seen = _seen(engine, rows)
-        nulls = _never_filled(engine, seen["source_system"]) if columns == TOUCHPOINT_COLUMNS else ()
+        values = _seen(engine, rows)
+        if seen is not None:
+            seen.update(values)
+        nulls = _never_filled(engine, values["source_system"]) if columns == TOUCHPOINT_COLUMNS else ()
         return engine.create_table(target, sql["rows"], uncompressed=TOUCHPOINTS_UNCOMPRESSED,
-                                   enums=_enum_values(seen, rules, stage_settings),
+                                   enums=_enum_values(values, rules, stage_settings),
                                    generated=_generated(columns), null_columns=nulls)
     finally:
         compiling.join()
@@ -602,10 +613,12 @@ def _enum_values(seen: dict[str, list[str]], rules: ChannelRules,
     return {c: values[c] for c in TOUCHPOINTS_ENUMS if len(values[c]) <= ENUM_MAX_VALUES}
 
 
-def _session_numbers(identified_events: ir.Table, session_gap_minutes: int, classes: ir.Table) -> ir.Table:
+def _session_numbers(identified_events: ir.Table, session_gap_minutes: int, classes: ir.Table,
+                     firsts_at_start: bool = True) -> ir.Table:
     """Per touchpoint event (``_r``): its customer key, session number ``_sno``, position ``_seq``,
-    whether another row of the customer has its time (``_tie``), and its class of ``classes``
-    (:func:`_classes`: ``_cls`` and ``_inf``), nothing else (first step of a full build in one part).
+    whether another row of the customer has its time (``_tie``), its class of ``classes``
+    (:func:`_classes`: ``_cls`` and ``_inf``), and ``_f``: its session's first informative class
+    when the session's first row gives it, else -1 (first step of a full build in one part).
 
     Why so narrow: the session windows sort every row they carry; with the channel and order
     columns along (:func:`sessions_expr`) the two windows took 6.7 s at 10M events, with the
@@ -619,6 +632,16 @@ def _session_numbers(identified_events: ir.Table, session_gap_minutes: int, clas
     (ADR 0064). The two orders differ only among rows of one customer and one time, which
     are one block of positions in both and one session (their gap is 0): the numbers of such
     rows are put right afterwards (:func:`_tied_positions`), the others are already the same.
+
+    Why ``_f``: a session's channel is the class of its first informative row, and in most sessions
+    that is the first row (the 10M clickstream: 4.2M sessions of 5.05M). Its class comes with the
+    running sum that numbers the sessions (the latest start's class, packed below its position so
+    that a running ``max`` finds it), and only the other sessions are grouped
+    (:func:`_numbered_firsts`): the group of all 4.65M sessions with an informative row, and the
+    wide rows' join to them, cost more than the ``max`` (ADR 0085). A first row tied with another
+    (``_tie``) is not taken: the order of the tied rows is put right afterwards. With
+    ``firsts_at_start`` false (an event without a time: the ties may move it to another session)
+    every session is grouped, as before.
     """
     k = _class_keys(touchpoint_events(identified_events.filter(identified_events.customer_id.notnull())))
     key = customer_key(k)
@@ -631,10 +654,23 @@ def _session_numbers(identified_events: ir.Table, session_gap_minutes: int, clas
                  _seq=ibis.row_number().over(w) + 1,
                  _tie=prev.identical_to(k.occurred_at) | nxt.identical_to(k.occurred_at))
     w2 = ibis.window(group_by=k[key], order_by=k._seq, rows=(None, 0))
+    if firsts_at_start:
+        # per start: its position, and below it its class + 1 (0: the group finds the session's first)
+        given = (k._inf & ~k._tie).ifelse(k._cls.cast("int64") + 1, 0)
+        start = (k._starts == 1).ifelse(k._seq * _START_SHIFT + given, ibis.null("int64"))
+        first = ((start.max().over(w2) % _START_SHIFT) - 1).cast("int32")
+    else:
+        first = ibis.literal(-1, "int32")
     # the engine sums to a 128-bit integer: the stored column's type (``session_no``) instead, so the
     # firsts' groups and the wide rows' joins carry and compare 4 bytes, not 16
     return k.select("_r", key, _sno=(k._starts.sum().over(w2) - 1).cast("int32"), _seq=k._seq, _tie=k._tie,
-                    _cls=k._cls, _inf=k._inf)
+                    _cls=k._cls, _inf=k._inf, _f=first)
+
+
+#: What a session start's position is multiplied by in :func:`_session_numbers` to hold its class
+#: below it: classes are numbered from 0 in 32 bits, positions stay below 2**31 (a larger one
+#: overflows the 64-bit product, an error, never a wrong class).
+_START_SHIFT = 2**32
 
 
 def _tied_positions(rows: ir.Table, numbers: ir.Table) -> ir.Table:
@@ -658,8 +694,9 @@ def _tied_positions(rows: ir.Table, numbers: ir.Table) -> ir.Table:
 
 def _numbered_firsts(numbers: ir.Table) -> ir.Table:
     """:func:`_session_firsts` of the events with session ``numbers``, by their classes: per session
-    with an informative row (``_inf``), the class ``_s_cls`` of the first one."""
-    inf = numbers.filter(numbers._inf)
+    with an informative row (``_inf``) whose first row does not give its class (``_f`` -1,
+    :func:`_session_numbers`), the class ``_s_cls`` of the first informative one."""
+    inf = numbers.filter(numbers._inf & (numbers._f == -1))
     return inf.group_by([customer_key(inf), "_sno"]).aggregate(_s_cls=first_by(inf._cls, inf._seq))
 
 
@@ -691,6 +728,7 @@ def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: i
     # the ad rows' tags are filled by :func:`_finish`
     t = _order_values(t).inner_join(classes.select("_cls", "_ch", "_rule"), "_cls").drop("_cls")
     t = _with_firsts(t, firsts)
+    t = t.mutate(_s_cls=(t._f == -1).ifelse(t._s_cls, t._f)).drop("_f")
     first = classes.select(_s_cls=classes._cls, _s_channel=classes._ch, _s_rule=classes._rule)
     t = t.left_join(first, "_s_cls").drop("_s_cls", "_s_cls_right")
     t = t.left_join(ranks, "_r").drop("_r_right")
