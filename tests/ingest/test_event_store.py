@@ -86,3 +86,24 @@ def test_an_older_project_keeps_its_rows_under_the_view(tmp_path):
         ident = p.engine.con.execute("SELECT event_id, event_row, customer_id FROM events_identified").fetchall()
         assert [(e, r) for e, r, _ in ident] == [(rows[0][0], 0)] and ident[0][2] is not None
         assert p.engine.count("event_customers") == 1
+
+
+def test_source_key_is_stored_once_a_natural_key_fills_it(tmp_path):
+    """A row keyed by its content has no ``source_key`` (ADR 0074): a new store holds the column only
+    once a write brings a natural key, declared uncompressed as ``event_id`` is (ADR 0052, 0086)."""
+    clicks = tmp_path / "clicks.csv"
+    clicks.write_text("user_id,event,timestamp\nu1,page_view,2025-01-01 10:00\nu2,login,2025-01-01 10:05\n",
+                      encoding="utf-8")
+    init_project(tmp_path / "p")
+    with open_project(tmp_path / "p") as p:
+        ingest_files(p, "clickstream", [clicks])
+        assert "source_key" not in ES.stored(p.engine)
+        assert p.engine.con.execute("SELECT count(*), count(source_key) FROM events").fetchall() == [(2, 0)]
+        ingest_files(p, "pos", [_pos(tmp_path)])
+        assert "source_key" in ES.stored(p.engine)
+        ddl = p.engine.con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'event_store'").fetchall()[0][0]
+        assert "source_key VARCHAR USING COMPRESSION Uncompressed" in ddl
+        keys = p.engine.con.execute("SELECT source_kind, count(*), count(source_key) FROM events GROUP BY ALL "
+                                    "ORDER BY ALL").fetchall()
+        assert keys == [("clickstream", 2, 0), ("pos", 1, 1)]
+        assert _described(p) == CONTRACT

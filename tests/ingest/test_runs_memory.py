@@ -21,6 +21,23 @@ CSV = ("event_id,user_id,event,timestamp\n"
        "e3,u2,page_view,yesterday\n")
 
 
+def test_each_file_of_a_call_records_its_own_content_hash(tmp_path):
+    """The hashes are read while the database opens (ADR 0086): each run still records its file's
+    sha256 (a file given twice both times), a missing or unread file none."""
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(CSV, encoding="utf-8")
+    b.write_text(CSV.replace("e3,u2,page_view,yesterday", "e4,u3,login,2025-01-02 09:00"), encoding="utf-8")
+    (tmp_path / "c.xls").write_bytes(b"not read")
+    init_project(tmp_path / "p")
+    with open_project(tmp_path / "p") as p:
+        reps = ingest_files(p, "clickstream", [a, tmp_path / "missing.csv", b, tmp_path / "c.xls", a])
+        assert [r.file_sha256 for r in reps] == [hashlib.sha256(f.read_bytes()).hexdigest() if f else ""
+                                                 for f in (a, None, b, None, a)]
+        assert [r.error_code for r in reps] == [None, "file_not_found", None, "input_invalid", None]
+        # b repeats a's two good rows (same ids); a again in the same call: read, every good row a duplicate
+        assert [(r.accepted, r.duplicates) for r in reps] == [(2, 0), (0, 0), (1, 2), (0, 0), (0, 2)]
+
+
 def test_ingest_runs_lineage_and_already_ingested(tmp_path):
     f = tmp_path / "clicks.csv"
     f.write_text(CSV, encoding="utf-8")

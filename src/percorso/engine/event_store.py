@@ -45,6 +45,15 @@ VIEW = "events"
 """What every reader reads: the 42 columns of the contract."""
 WITH_ROWID = "events_with_rowid"
 """``events`` plus ``rowid`` (the store's): for the readers that mark or find events by rowid."""
+STORED_UNCOMPRESSED = ("event_id", "source_key")
+"""Columns of the store the engine keeps as plain text: one distinct value per row (a hash, a
+natural key), which its default string compression (dictionary + FSST) shrinks to about half but
+costs ~0.4 CPU s per column and million rows to write (−3.4 of 15.3 CPU s in a 10M-event import,
+ADR 0052). The database file is larger (480 → 845 MB at 10M events); readers see the same values,
+and reading them is cheaper (no decoding). A new store holds ``source_key`` only once a write
+fills it (a natural key; a row keyed by its content has none, ADR 0074 and 0086), declared so
+then too. Only a table created by this module is stored so: an older project's ``events`` keeps
+its compression (the same rows to every reader)."""
 
 
 def narrow_ddl(name: str, uncompressed: tuple[str, ...]) -> str:
@@ -134,7 +143,8 @@ def writable(engine: Engine, columns: Iterable[str], values: Mapping[str, Iterab
     have = _stored(engine.con)
     missing = [c for c in EVENT_COLUMNS if c.name in wanted and c.name not in have]
     for c in missing:
-        engine.con.execute(f"ALTER TABLE {STORE} ADD COLUMN {qi(c.name)} {c.sql_type}")
+        plain = " USING COMPRESSION uncompressed" if c.name in STORED_UNCOMPRESSED else ""
+        engine.con.execute(f"ALTER TABLE {STORE} ADD COLUMN {qi(c.name)} {c.sql_type}{plain}")
     # a value outside the enumeration would fail the write (and DuckDB the whole transaction):
     # the column becomes text, a rewrite of it once in the store's life (ADR 0082)
     texts = [c for c, t in have.items() if c in wanted and t.startswith("ENUM(")

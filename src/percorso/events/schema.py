@@ -124,11 +124,14 @@ def arrow_schema() -> pa.Schema:
 #: Columns a source may leave empty for every row (a clickstream fills none of them). The project
 #: stores one only once an import, a collector batch or a send fills it
 #: (:mod:`percorso.engine.event_store`, ADR 0075): DuckDB writes an all-NULL column at about the
-#: cost of a filled one (24 such columns: ~3.5 s of a 10M-event import).
+#: cost of a filled one (24 such columns: ~3.5 s of a 10M-event import). ``source_key`` too: a row
+#: keyed by its content has none (ADR 0074), and stored uncompressed its NULLs still cost a 4-byte
+#: offset a row (−0.3 s of a 10M-event import's insert, ADR 0086).
 SPARSE_COLUMNS: tuple[str, ...] = (
     "anonymous_id", "device_id", "email_key", "phone_key", "loyalty_card", "crm_id", "tax_code_key", "order_id",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "click_id_type", "click_id",
     "coupon_code", "currency", "store_id", "items", "page_url", "referrer", "user_agent", "ip_key", "region",
+    "source_key",
 )
 
 #: What the code writes as the source kind and system of an event that no import reads from a
