@@ -398,6 +398,20 @@ def numbered_by_columns(query: JourneyQuery) -> bool:
     return not query.clean and (query.node == EVENT_NODE or (query.node in NODE_COLUMNS and query.node != "page"))
 
 
+def _label_columns(t: ir.Table, query: JourneyQuery) -> list[tuple[ir.StringValue, str | None, str]]:
+    """The columns a step label (:func:`step_label`) is made of, for a query
+    :func:`numbered_by_columns` (else :class:`ValueError`): each with the value it never labels
+    itself and the label of its NULL. The default node's are the event name (a generic event's
+    label) then the event type (every other's): :func:`label_numbers` and :func:`label_in` read
+    them so, one rule for both."""
+    if not numbered_by_columns(query):
+        raise ValueError(f"node {query.node!r} (clean: {bool(query.clean)}) is not numbered by its columns")
+    if query.node == EVENT_NODE:   # _node_part: a generic event by its name (no name: its type)
+        return [(t.event_name.cast("string"), None, CUSTOM_TYPE),
+                (t.event_type.cast("string"), CUSTOM_TYPE, MISSING_LABEL)]
+    return [(t[NODE_COLUMNS[query.node]].cast("string"), None, MISSING_LABEL)]
+
+
 def label_numbers(t: ir.Table, query: JourneyQuery, labels: Sequence[str]) -> ir.IntegerValue:
     """Each touchpoint's step label (:func:`step_label`) as its position in ``labels``, NULL when it
     is not among them; only for a query :func:`numbered_by_columns` (else :class:`ValueError`).
@@ -408,29 +422,24 @@ def label_numbers(t: ir.Table, query: JourneyQuery, labels: Sequence[str]) -> ir
     is made: 10M events, exclusive hold, the funnel's statement CPU 1.8 -> 1.5 s, the
     transitions' (with :func:`step_vocabulary`, no join) 3.4 -> 3.1 s (SQL, 2026-12-07).
     """
-    if not numbered_by_columns(query):
-        raise ValueError(f"node {query.node!r} (clean: {bool(query.clean)}) is not numbered by its columns")
     position = {x: k for k, x in enumerate(labels)}
 
     def numbered(column: ir.StringValue, skip: str | None, null: str) -> ir.IntegerValue:
-        # a NULL column is labelled ``null``; ``skip`` is a value the column never labels itself
         cases = [(column == x, k) for x, k in position.items() if x != skip]
         if null in position:
             cases.insert(0, (column.isnull(), position[null]))
         return ibis.cases(*cases, else_=ibis.null()) if cases else ibis.null()
 
-    if query.node == EVENT_NODE:   # _node_part: a generic event by its name (no name: its type)
-        by_name = numbered(t.event_name.cast("string"), None, CUSTOM_TYPE)
-        by_type = numbered(t.event_type.cast("string"), CUSTOM_TYPE, MISSING_LABEL)
-        number = ibis.cases((t.event_type == CUSTOM_TYPE, by_name), else_=by_type)
-    else:
-        number = numbered(t[NODE_COLUMNS[query.node]].cast("string"), None, MISSING_LABEL)
+    numbers = [numbered(*c) for c in _label_columns(t, query)]
+    number = numbers[0] if len(numbers) == 1 else ibis.cases((t.event_type == CUSTOM_TYPE, numbers[0]),
+                                                             else_=numbers[1])
     return number.cast("int32")
 
 
 def label_in(t: ir.Table, query: JourneyQuery, labels: Iterable[str]) -> ir.BooleanValue:
     """Whether each touchpoint's step label (:func:`step_label`) is one of ``labels``, compared on
-    the columns the label is made of (NULL where it is not); for a query :func:`numbered_by_columns`.
+    the columns the label is made of (NULL where it is not); for a query :func:`numbered_by_columns`
+    (else :class:`ValueError`).
 
     Why: a filter on the columns themselves is evaluated as the engine reads them (a list of
     values per column), where one on the label's number made it for every touchpoint first:
@@ -439,22 +448,17 @@ def label_in(t: ir.Table, query: JourneyQuery, labels: Iterable[str]) -> ir.Bool
     wanted = set(labels)
 
     def listed(column: ir.StringValue, skip: str | None, null: str) -> ir.BooleanValue:
-        # a NULL column is labelled ``null``; ``skip`` is a value the column never labels itself
         values = sorted(x for x in wanted if x != skip)
         match = column.isin(values) if values else ibis.literal(False)
         return match | column.isnull() if null in wanted else match
 
-    if query.node == EVENT_NODE:   # _node_part: a generic event by its name (no name: its type)
-        named = (t.event_type == CUSTOM_TYPE) & listed(t.event_name.cast("string"), None, CUSTOM_TYPE)
-        return listed(t.event_type.cast("string"), CUSTOM_TYPE, MISSING_LABEL) | named
-    return listed(t[NODE_COLUMNS[query.node]].cast("string"), None, MISSING_LABEL)
+    matches = [listed(*c) for c in _label_columns(t, query)]
+    return matches[0] if len(matches) == 1 else matches[1] | ((t.event_type == CUSTOM_TYPE) & matches[0])
 
 
 def _numbered_only(t: ir.Table, query: JourneyQuery, only: Iterable[str] | None) -> ir.Table:
     """``t`` without the touchpoints whose label the query excludes, and with only those of
     ``only`` (:func:`label_in`), for steps numbered by their columns (:func:`label_numbers`)."""
-    if not numbered_by_columns(query):
-        raise ValueError(f"node {query.node!r} (clean: {bool(query.clean)}) is not numbered by its columns")
     if query.exclude:
         t = t.filter(~label_in(t, query, query.exclude).fill_null(False))
     if only is not None:
