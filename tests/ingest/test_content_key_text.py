@@ -177,3 +177,42 @@ def test_a_time_quoted_by_its_format(eng):
                            f"{S.json_value_text(P._key_text('v', 'ts', 'UTC', False), True)} FROM r").fetchall()
     assert len(rows) == 6 and all(a == b for a, b in rows)
     assert [a for a, _ in rows][2:4] == ['"infinity"', '"-infinity"'] and rows[-1][0] == "null"
+
+
+TYPED = st.one_of(
+    st.tuples(st.just("VARCHAR"), st.one_of(st.none(), TEXT, TRICKY)),
+    st.tuples(st.just("DOUBLE"), st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))),
+    st.tuples(st.just("BIGINT"), st.integers(min_value=-2 ** 63, max_value=2 ** 63 - 1)),
+    st.tuples(st.just("BOOLEAN"), st.booleans()),
+    st.tuples(st.just("TIMESTAMP"), st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1, 1, 1),
+                                                                      max_value=dt.datetime(9999, 12, 31)))),
+    st.tuples(st.just("DATE"), st.dates()),
+    st.tuples(st.just("JSON"), st.sampled_from(['{"a": [1, "x\\"y"]}', " 1 ", "null", '"é"', "[]"])),
+    st.tuples(st.just("VARCHAR[]"), st.lists(st.one_of(st.none(), TEXT, TRICKY), max_size=3)),
+    st.tuples(st.just("BLOB"), st.binary(max_size=6)),
+    st.tuples(st.just("STRUCT(a INTEGER, b VARCHAR)"), st.fixed_dictionaries({"a": st.integers(-9, 9), "b": TRICKY})),
+)
+"""A value of a file's column of any type the readers give, as (type, value)."""
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.one_of(TEXT, TRICKY), TYPED), min_size=1, max_size=5, unique_by=lambda p: p[0]))
+def test_object_concatenation_is_the_text_of_json_object(eng, pairs):
+    """``json_object_text`` (the columns kept in ``properties``, ADR 0091) is the text of the engine's
+    ``json_object`` of the same names and values, of every type, NULLs, any name."""
+    from percorso.engine.backend import quote_literal as ql
+
+    cols = [f"v{i}" for i in range(len(pairs))]
+    eng.con.execute("CREATE OR REPLACE TEMP TABLE r AS SELECT "
+                    + ", ".join(f"?::{t} AS {c}" for c, (_, (t, _)) in zip(cols, pairs)), [v for _, (_, v) in pairs])
+    named = [(n, c) for c, (n, _) in zip(cols, pairs)]
+    old = "CAST(json_object(" + ", ".join(f"{ql(n)}, {c}" for n, c in named) + ") AS VARCHAR)"
+    defined, written = eng.con.execute(f"SELECT {old}, {S.json_object_text(named)} FROM r").fetchall()[0]
+    assert written == defined
+
+
+def test_object_hand_written_example(eng):
+    """What the text looks like: a column's name and value as ``json_object`` writes them, NULL as null."""
+    got = eng.con.execute(f"SELECT {S.json_object_text([('channel', 'a'), ('b c', 'b')])} "
+                          "FROM (SELECT 'x\"' AS a, NULL::DOUBLE AS b)").fetchall()[0][0]
+    assert got == '{"channel":"x\\"","b c":null}'

@@ -634,7 +634,7 @@ def _rest_expr(cols: list[str], used: set[str], json_lines: bool) -> str | None:
         vals = [f"json_extract(j, {ql('$.' + chr(34) + c.replace(chr(34), chr(92) + chr(34)) + chr(34))})" for c in rest]
     else:
         vals = [qi(c) for c in rest]
-    return "CAST(json_object(" + ", ".join(f"{ql(c)}, {v}" for c, v in zip(rest, vals)) + ") AS VARCHAR)"
+    return S.json_object_text(list(zip(rest, vals)))
 
 
 def _derived(kind, src, sources, select, checks, eng,  # noqa: ANN001
