@@ -84,32 +84,6 @@ def test_a_command_process_collects_garbage_less_often_and_not_at_exit(monkeypat
     assert seen["threshold"] == want
 
 
-_JOURNEY_PROCESS = """
-import json, os, runpy, sys, threading
-first = {}
-
-
-class Who:   # which thread imports pandas (and whether numpy, pyarrow)
-    def find_spec(self, name, path=None, target=None):
-        if name in ("pandas", "numpy", "pyarrow"):
-            first.setdefault(name, threading.current_thread().name)
-
-
-sys.meta_path.insert(0, Who())
-import percorso.cli
-percorso.cli._end_now = sys.exit   # the process would end at once (ADR 0068): report first
-sys.argv = ["percorso", *sys.argv[1:]]
-try:
-    runpy.run_module("percorso", run_name="__main__")
-except SystemExit as exc:
-    code = exc.code
-dialects = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("ibis.backends.sql.compilers.")
-                  and not m.rsplit(".", 1)[1].startswith("_") and m.rsplit(".", 1)[1] != "base")
-print(json.dumps({"code": code, "dialects": dialects, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-                  "pandas_by": first.get("pandas"), "arrays": sorted(m for m in ("numpy", "pyarrow") if m in first)}))
-"""
-
-
 @pytest.mark.parametrize(("argv", "pandas_by"), [
     (["paths", "transitions"], None), (["paths", "top"], None), (["funnel", "page_view", "purchase"], None),
     (["paths", "top", "--scope", "session", "--format", "csv"], None), (["paths", "sankey"], "percorso-imports"),
@@ -123,10 +97,8 @@ def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_pa
     (percorso.engine.imports_meanwhile). The answer is the in-process one."""
     import json
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
+    from tests.command_process import command_process
     from tests.journey_cli import cli, journey_project
 
     people = {"anna": [("page_view", "2024-01-01 10:00"), ("email_click", "2024-01-01 10:10"),
@@ -134,14 +106,12 @@ def test_a_journey_command_process_loads_one_compiler_and_no_blas_threads(tmp_pa
               "bruno": [("page_view", "2024-01-02 09:00"), ("page_view", "2024-01-02 09:05")]}
     root = journey_project(tmp_path / "p", people)
     line = [*argv, "-p", str(root), *([] if "--format" in argv else ["--format", "json"])]
-    src = Path(__file__).resolve().parents[1] / "src"
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    done = subprocess.run([sys.executable, "-c", _JOURNEY_PROCESS, *line], capture_output=True, text=True,
-                          env={**env, "PYTHONPATH": str(src)}, timeout=120)
-    *answer, last = done.stdout.strip().splitlines()
+    report, answer, stderr = command_process(line, ("pandas", "numpy", "pyarrow"), env)
+    first = report.pop("first")
     arrays = [] if pandas_by is None else ["numpy", "pyarrow"]
-    assert json.loads(last) == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1",
-                                "pandas_by": pandas_by, "arrays": arrays}, done.stderr
+    assert report == {"code": 0, "dialects": ["duckdb"], "blas_threads": "1"}, stderr
+    assert (first.get("pandas"), sorted(m for m in ("numpy", "pyarrow") if m in first)) == (pandas_by, arrays)
     if "csv" in argv:
         assert "\n".join(answer) + "\n" == cli(*line)
     else:

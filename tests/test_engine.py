@@ -86,6 +86,38 @@ def test_create_if_missing_on_a_read_only_database(tmp_path):
         assert ro.con.execute("SELECT a FROM t").fetchall() == [("kept",)]
 
 
+def test_facts_are_kept_by_a_read_only_engine_only(tmp_path):
+    """A read-only engine sees one state of its file: what it read from the data stays for its
+    life; a writable one starts from nothing at each call (it may be written in between)."""
+    from percorso.engine import open_engine
+
+    with open_engine(tmp_path / "e.duckdb") as e:
+        e.facts("names")["cart"] = {"custom"}
+        assert e.facts("names") == {}
+    with open_engine(tmp_path / "e.duckdb", read_only=True) as ro:
+        ro.facts("names")["cart"] = {"custom"}
+        assert ro.facts("names") == {"cart": {"custom"}} and ro.facts("other") == {}
+
+
+def test_compile_writes_what_ibis_to_sql_writes(tmp_path):
+    """:meth:`Engine.compile` skips ``to_sql``'s rebuilding of the expression on unbound tables:
+    the same text for tables of the engine, a temporary one, a memtable and a scalar."""
+    import ibis
+
+    from percorso.engine import open_engine
+
+    with open_engine(tmp_path / "e.duckdb") as e:
+        e.con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (2, 'b')) v(n, s)")
+        e.con.execute("CREATE TEMP TABLE u AS SELECT 1 AS n, 2.5 AS x")
+        t, u = e.table("t"), e.table("u")
+        m = ibis.memtable({"s": ["a"], "label": ["uno"]})
+        sums = t.group_by("s").aggregate(total=t.n.sum())
+        exprs = [t.filter(t.n > 1), sums.join(t, "s").join(m, "s"), t.join(u, "n").select("s", "x"),
+                 t.n.max(), t.drop("s").mutate(k=t.n * 2), t.union(t.view()).order_by("n")]
+        for expr in exprs:
+            assert e.compile(expr) == str(ibis.to_sql(expr, dialect="duckdb"))
+
+
 def test_no_progress_bar_on_stdout(tmp_path) -> None:
     """DuckDB draws its progress bar on stdout, which corrupted `--format csv > file` output."""
     from percorso.engine import Engine

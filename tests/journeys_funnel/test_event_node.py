@@ -58,6 +58,28 @@ def test_friction_lists_own_event_names(clickstream):
     assert {"catalog", "cart"} <= {r["item"] for r in rows if r.get("kind") == "node"}
 
 
+def test_a_read_only_engine_reads_each_step_name_once(clickstream, monkeypatch):
+    """A funnel's command reads its step names when it resolves them and again when it checks
+    them; on a read-only engine (a command's) each name is looked up in the data once, on a
+    writable one at every call. The answers are the same."""
+    from percorso.engine.backend import Engine
+    from percorso.journeys.controls import _named_types, require_labels
+    from percorso.project import open_project
+
+    queries = []
+    rows = Engine.rows
+    monkeypatch.setattr(Engine, "rows", lambda self, expr: queries.append(self.read_only) or rows(self, expr))
+    q = FunnelQuery(steps=("catalog", "cart", "purchase"))
+    for read_only in (True, False):
+        with open_project(clickstream, read_only=read_only) as p:
+            assert resolve_steps(p.engine, q, q.steps) == (q, None)
+            require_labels(p.engine, q, q.steps, what="steps")
+            assert _named_types(p.engine, ["cart", "checkout_x"]) == {"cart": {"custom"}}
+            assert _named_types(p.engine, ["catalog", "cart"]) == {"catalog": {"custom"}, "cart": {"custom"}}
+    # read-only: the three steps, then the one new name; writable: each of the four calls
+    assert queries.count(True) == 2 and queries.count(False) == 4
+
+
 def test_a_misspelt_name_is_an_error_with_the_close_one(clickstream):
     res = CliRunner().invoke(app, ["funnel", "catalgo", "cart", "--project", clickstream])
     code, message, _ = cli_error(res)

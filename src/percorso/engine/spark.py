@@ -162,6 +162,11 @@ class SparkEngine:
             self._ibis = ibis.pyspark.connect(self.session)
         return self._ibis
 
+    def facts(self, kind: str) -> dict[Any, Any]:
+        """As :meth:`percorso.engine.backend.Engine.facts`, never kept: the lake may be exported
+        again while a session reads it."""
+        return {}
+
     def close(self) -> None:
         """Drop this engine's cached temporary tables; the session stays for the process."""
         for name in list(self._temps):

@@ -551,17 +551,24 @@ def _vocabulary_node(query: JourneyQuery) -> bool:
 
 
 def _named_types(engine: Engine, labels: Iterable[str]) -> dict[str, set[str]]:
-    """For each label that is an ``event_name`` in the data: the event types it names."""
-    t = engine.table("touchpoints")
-    t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES) & t.event_name.isin(list(labels)))
-    # rows, not a pandas frame: the first query of a funnel's process is this one, and a frame
-    # made it wait for pandas, imported meanwhile (engine.execute): ~0.15 s at 10M events;
-    # unwaited, pandas comes in during the funnel's own statements (imports_meanwhile)
-    out: dict[str, set[str]] = {}
-    for row in engine.rows(t.select("event_name", "event_type").distinct()):
-        name, kind = row["event_name"], row["event_type"]
-        out.setdefault(str(name), set()).add(str(kind))
-    return out
+    """For each label that is an ``event_name`` in the data: the event types it names.
+
+    Each label is looked up once per read-only engine (:meth:`Engine.facts`): a funnel's command
+    asks for its steps when it reads them (:func:`resolve_steps`) and again when it checks them
+    (:func:`require_labels`)."""
+    labels = list(labels)
+    known = engine.facts("named_types")   # label -> the types it names (empty: not an event name)
+    asked = sorted({x for x in labels if x not in known})
+    if asked:
+        t = engine.table("touchpoints")
+        t = t.filter(t.customer_id.notnull() & ~t.event_type.isin(ADMIN_EVENT_TYPES) & t.event_name.isin(asked))
+        # rows, not a pandas frame: the first query of a funnel's process is this one, and a frame
+        # made it wait for pandas, imported meanwhile (engine.execute): ~0.15 s at 10M events;
+        # unwaited, pandas comes in during the funnel's own statements (imports_meanwhile)
+        known.update((x, set()) for x in asked)
+        for row in engine.rows(t.select("event_name", "event_type").distinct()):
+            known[str(row["event_name"])].add(str(row["event_type"]))
+    return {x: set(known[x]) for x in labels if known[x]}
 
 
 #: How :func:`resolve_steps` says it read the steps as source names, in both languages
@@ -669,3 +676,8 @@ def absent_types_note(engine: Engine, query: JourneyQuery, labels: Iterable[str]
              if r["node"] is not None]
     return "; ".join(f"nessun evento {x} nei dati / no {x} touchpoint in the data, its zero measures nothing: "
                      f"{suggest(x, known, limit=_SHOWN_LABELS)}" for x in missing)
+
+
+# the drill-down checks of every journey analysis, registered with the module all of them import
+# (last: percorso.journeys.drill reads this module's names)
+from percorso.journeys import drill as _drill  # noqa: E402,F401
