@@ -245,7 +245,7 @@ class Engine:
     def close(self) -> None:
         if self._con is not None and self._forked:
             self._con.close()
-            self._con, self._ibis = None, None
+            self._con, self._ibis, self._facts = None, None, {}
             return
         if self._con is not None:
             try:
@@ -254,8 +254,7 @@ class Engine:
                 # a read-only or busy database cannot checkpoint, and that is fine; a file that
                 # cannot be written back is not: say so instead of reporting success
                 if not self.read_only and ("FATAL" in str(exc) or "IO Error" in str(exc)):
-                    self._con = None
-                    self._ibis = None
+                    self._con, self._ibis, self._facts = None, None, {}
                     if disk_full_text(exc):  # nothing is damaged: the disk has no room for the write-back
                         raise translate_error(exc, self.path) from exc
                     from percorso.engine.health import WHAT_TO_DO
@@ -270,6 +269,7 @@ class Engine:
                 self._con.close()
         self._con = None
         self._ibis = None
+        self._facts = {}   # a connection opened again may see another state of the file
 
     def __enter__(self) -> Engine:
         return self
@@ -402,13 +402,14 @@ class Engine:
 
     def facts(self, kind: str) -> dict[Any, Any]:
         """A dict of facts of one ``kind`` read from the data, for the caller to fill and read again:
-        kept for the engine's life when it is read-only, new (empty) on each call otherwise.
+        kept while a read-only engine's connection is open, new (empty) on each call otherwise.
 
         Why: a read-only engine sees one state of its file for its whole life (no process can
         write a DuckDB file that another has open), so what a command reads twice need not be
         queried twice: a funnel's step names, looked up to read the steps and again to check
         them, cost a compile, a table's schema and a scan of the touchpoints twice (~0.04 s at
-        10M events). A writable engine may be written between two calls (the server's)."""
+        10M events). A writable engine may be written between two calls (the server's); a closed
+        one opens its file again as it then is."""
         if not self.read_only:
             return {}
         return self._facts.setdefault(kind, {})
