@@ -232,3 +232,20 @@ def test_a_stage_rule_on_the_channel_rebuilds_whole_histories(tmp_path):
         assert {r[0] for r in p.engine.con.execute("SELECT stage FROM touchpoints").fetchall()} == {"purchase"}
     finally:
         p.close()
+
+
+def test_order_left_out_before_the_cut_falls_back_to_the_whole_history(tmp_path, monkeypatch):
+    """A web purchase and the shop's file of the same order before the cut are two events and one
+    kept row (one row per order): the kept rows do not account for the customer's old events, so
+    a later visit rebuilds them whole (``split_picked``'s last fallback, whose set-aside events are
+    then read again), with the tables of a full build."""
+    import percorso.engine.build_tail_sql as T
+
+    fell: list[int] = []
+    real = T._fall_back
+    monkeypatch.setattr(T, "_fall_back", lambda engine, which: fell.append(real(engine, which)) or fell[-1])
+    spec = [{"anon": "a1", "user": "u1", "minutes": 0, "url": _URLS[0], "kind": k, "order": "O1", "batch": 0}
+            for k in ("buy", "file")]
+    spec += [{"anon": "a1", "user": "u1", "minutes": 100, "url": _URLS[0], "kind": "page", "order": None, "batch": 1}]
+    assert _run(tmp_path, spec) == [0]
+    assert fell == [0, 0, 1]   # the carry, the events without a time, the uncounted order event

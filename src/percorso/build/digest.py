@@ -56,13 +56,21 @@ def write_digests(engine: Engine, digests: dict[str, Digest]) -> None:
     write_digest_rows(engine, DIGEST_TABLE, [(name, *d) for name, d in digests.items()])
 
 
-def stored_table_digest(engine: Engine, name: str, source: str | None = None, *, gone: bool = False) -> Digest:
-    """The digest of stored table ``source`` (default ``name``), laid out as ``name``; ``gone``:
-    of its rows about to be deleted (:func:`percorso.engine.build_sql.stage_gone`). The SQL of
-    :func:`table_digest`, without compiling an expression per build."""
+def stored_table_digest(engine: Engine, name: str) -> Digest:
+    """The digest of stored table ``name``. The SQL of :func:`table_digest`, without compiling an
+    expression per build."""
     from percorso.engine.build_sql import digest_of
 
-    return digest_of(engine, source or name, DIGEST_COLUMNS[name], revenue=name == "orders", gone=gone)
+    return digest_of(engine, name, DIGEST_COLUMNS[name], revenue=name == "orders")
+
+
+def gone_and_staged_digests(engine: Engine, name: str, staged: str) -> tuple[Digest, Digest]:
+    """The digests of stored table ``name``'s rows about to be deleted
+    (:func:`percorso.engine.build_sql.stage_gone`) and of ``staged`` (laid out as ``name``), in
+    one statement, each with :func:`stored_table_digest`'s SQL."""
+    from percorso.engine.build_sql import digests_of
+
+    return digests_of(engine, name, staged, DIGEST_COLUMNS[name], revenue=name == "orders")
 
 
 def updated(old: Digest, deleted: Digest, appended: Digest) -> Digest:

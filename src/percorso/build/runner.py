@@ -98,6 +98,7 @@ def _tail_allowed(project: Project) -> bool:
 
 
 def _schema_changed(engine: Any) -> bool:
+    """Whether a build table is missing (no columns) or has other columns than this version writes."""
     return any(engine.columns(name) != [c for c, _ in cols] for name, cols in _BUILD_TABLES.items())
 
 
@@ -130,12 +131,11 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
         from percorso.errors import InputError
 
         raise InputError("no events to build from; import files first with `percorso ingest SOURCE FILE`")
-    full = full or not all(engine.has_table(t) for t in _BUILD_TABLES)
+    # a table missing, or written by an older version (different columns), is rebuilt, never appended to
+    full = full or _schema_changed(engine)
     # the last build's state: which events it read and which customer each identifier had
     after = None if full else S.build_watermark(engine)
     full = full or after is None
-    # a table written by an older version (different columns) is rebuilt, never appended to
-    full = full or _schema_changed(engine)
     # so is everything when a build setting changed (stage rules, session gap, channel rules):
     # old touchpoints would otherwise keep the old stages and sessions
     fingerprint = _settings_fingerprint(project)
@@ -244,8 +244,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
                 if name in D.DIGEST_COLUMNS:
                     # digest = old - deleted + appended (read before the delete, by rowid)
                     base = old_digests.get(name) or D.stored_table_digest(engine, name)
-                    digests[name] = D.updated(base, D.stored_table_digest(engine, name, gone=True),
-                                              D.stored_table_digest(engine, name, staged))
+                    digests[name] = D.updated(base, *D.gone_and_staged_digests(engine, name, staged))
                 S.delete_gone(engine, name)
                 S.append_table(engine, name, staged, catalog[name])
             if full:   # an incremental build's are dropped with the rest (drop_tail)
@@ -259,8 +258,8 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
             T.reset_state(engine)
         else:
             T.write_state(engine)
-            T.drop_tail(engine, "_build_scope", "_build_nk", "_build_events", S.SCOPE_MAP,
-                        *(f"_build_{name}" for name in _BUILD_TABLES))
+            T.drop_tail(engine, "_build_scope", "_build_nk", "_build_events", S.SCOPE_MAP, "_build_sessions",
+                        *S.INCREMENTAL_TEMPS, *(f"_build_{name}" for name in _BUILD_TABLES))
         # what this build was made from: the next incremental build compares
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)
@@ -352,10 +351,8 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
         T.picked_of_fallbacks(engine)
         S.read_picked(engine, P.event_columns(plan))
         S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
-    report.customers_from_tail = T.tail_count(engine)
-    report.customers_from_state = T.fast_count(engine)
+    report.customers_from_tail, report.customers_from_state = T.tail_counts(engine)
     S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"], temp=True)
-    S.drop(engine, "_build_sessions")
     S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"], temp=True)
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
     say("ordini / orders")
@@ -367,7 +364,8 @@ def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report
     t1 = time.perf_counter()
     T.stage_all_inputs(engine)
     S.run_plan_step(engine, "_build_customers", plan["_build_customers"], temp=True)
-    T.combine_fast_customers(engine, REVENUE_DECIMAL)
+    if report.customers_from_state:
+        T.combine_fast_customers(engine, REVENUE_DECIMAL)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 
