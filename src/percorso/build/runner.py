@@ -141,6 +141,10 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     fingerprint = _settings_fingerprint(project)
     full = full or S.read_fingerprint(engine) != fingerprint
     report.mode = "full" if full else "incremental"
+    if full:
+        # its expressions are Ibis's (an incremental build runs SQL compiled once and never loads
+        # it): imported while identity's statements run, not after them with the engine idle
+        soon("ibis", "ibis.backends.sql.compilers.duckdb", "pydantic")
 
     # an incremental build is one transaction, one commit: identity's writes and the tables'
     # (a failure leaves the last build whole, and the next one starts from it again)
@@ -193,8 +197,9 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
     plan_key, plan, to_keep = None, None, False
     if full:
         # the next incremental build's queries compile on a thread while DuckDB works
-        # (plan.plan_in_background), started once the build's first statement is compiled: started
-        # before it, the two compiles shared the interpreter and the build's waited (~0.3 s)
+        # (plan.plan_in_background), started when the touchpoints' wide statement is about to run:
+        # started before, it shared the interpreter with the build's compiles and the short
+        # statements' Python, which waited (ADR 0088)
         started: list[Callable[[], tuple[str, dict[str, str], bool]]] = []
         # the _build_* rows are grouped, joined or ordered by every reader, never read by position
         with engine.unordered_writes():

@@ -131,10 +131,12 @@ def _class_keys(t: ir.Table) -> ir.Table:
     return t.mutate(_rh=url_host(t.referrer), _ph=url_host(t.page_url))
 
 
-def _classes(rows: ir.Table, rules: ChannelRules) -> ir.Table:
+def _classes(rows: ir.Table, rules: ChannelRules, stage_settings: Mapping[str, Any] | None = None,
+             staged: bool = False) -> ir.Table:
     """The distinct :data:`_CLASS_KEYS` of the touchpoint events of ``rows``, each classified once:
     its number ``_cls``, channel ``_ch`` and rule ``_rule``, and ``_inf``: whether the rows of
-    the class can give a session its channel (:func:`_can_give_channel`).
+    the class can give a session its channel (:func:`_can_give_channel`); with ``staged`` (stage
+    rules that read the event type alone, :func:`_staged_by_type`) also its stage ``_stage``.
 
     Why: the rules are a chain of ~40 cases with regular expressions, and they read a few columns
     of few values (a 10M-event clickstream: 42 distinct keys). Classified per event, they cost
@@ -146,9 +148,25 @@ def _classes(rows: ir.Table, rules: ChannelRules) -> ir.Table:
     k = _class_keys(touchpoint_events(rows))
     g = k.group_by(list(_CLASS_KEYS)).aggregate(_url_r=k.referrer.min(), _url_p=k.page_url.min())
     c = _channels(g.mutate(_given=g.channel, referrer=g._url_r, page_url=g._url_p), rules)
+    if staged:
+        c = assign_stages(c, stage_settings)
+    stage = {"_stage": c.stage} if staged else {}
     return c.select(*[c._given.name(n) if n == "channel" else c[n] for n in _CLASS_KEYS],
                     _cls=ibis.row_number().cast("int32"), _ch=c.channel, _rule=c.channel_rule,
-                    _inf=_can_give_channel(c))
+                    _inf=_can_give_channel(c), **stage)
+
+
+def _staged_by_type(stage_settings: Mapping[str, Any] | None) -> bool:
+    """Whether the stage rules read a touchpoint's event type alone (no channel, no property), as
+    the default ones do: its stage is then its class's (:func:`_classes`; the event type is one of
+    the class's keys).
+
+    Why: the rules are a chain of cases, each a list of event types compared as text, made per
+    row in the full build's wide statement; made per class (42 rows at 10M events) they cost
+    nothing, and the class comes with the row already: the statement 12.1 -> 11.4 CPU s (ADR 0088)."""
+    from percorso.journeys.stages import stage_settings as parse_stages
+
+    return all(not r.channels and not r.where for r in parse_stages(stage_settings).rules)
 
 
 def _order_values(t: ir.Table) -> ir.Table:
@@ -345,7 +363,8 @@ def _finish(t: ir.Table, rows: ir.Table, stage_settings: Mapping[str, Any] | Non
     )
     # by the offset of each UTC hour, converted once per hour of these events (engine/localtime.py)
     t = local_by_hour(t, "occurred_at", rows, time_zone, "occurred_at_local")
-    t = assign_stages(t, stage_settings)
+    # a class's stage (``_stage``, :func:`_classes`) when the rules read the event type alone
+    t = t.mutate(stage=t._stage) if "_stage" in t.columns else assign_stages(t, stage_settings)
     # ``touchpoints`` stores the session number and computes the id when read (ADR 0073); the
     # lake's table, which a cluster reads as it is, stores the id
     fields = {"session_id": t.customer_id.concat(":", t.session_no.cast("string"))}
@@ -419,8 +438,9 @@ def write_touchpoints(
     (spilled, the windows and the join wrote 40 GB at 100M events). Same rows: every window
     and group is per customer, the join is per ``_r``.
 
-    ``started`` is called once, when the first statement's SQL is compiled and before the engine
-    runs it (a full build starts compiling the next build's plan on a thread there).
+    ``started`` is called once, before the engine runs the longest statement (in one part on
+    DuckDB the wide one, else the first): a full build starts compiling the next build's plan on
+    a thread there, while the engine holds the build's own thread.
 
     ``columns``: the stored ones by default; the lake build writes every field (:func:`_finish`).
 
@@ -490,17 +510,19 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
     """:func:`write_touchpoints` in one part on DuckDB: the session numbers (their tied rows then
     put in order), the session firsts and order ranks, then the wide rows (ADR 0054, 0064).
 
-    The other statements' SQL (0.9 s of Ibis at any size, twice the old path's) is compiled
-    on a thread while the engine numbers the sessions, against the temporary tables' names
-    chosen beforehand; ``started`` is called once it is (the next build's plan compiles on a
-    thread too, one compile at a time: before, it made these wait)."""
+    The statements' SQL but the classes' (0.9 s of Ibis at any size, twice the old path's) is
+    compiled on a thread while the engine runs the classes and then numbers the sessions, against
+    the temporary tables' names chosen beforehand: the numbers' first, the classes' statement
+    waiting for none of it (ADR 0088). ``started`` is called right before the wide statement,
+    which leaves the interpreter free for its ~7 s at 10M events (the next build's plan compiles
+    on a thread: started before, it held the interpreter the short statements between wanted)."""
     import threading
 
     from percorso.engine.backend import temp_name
     from percorso.engine.build_sql import set_tied_positions
 
     names = [temp_name() for _ in range(4)]
-    classes = _classes(rows, rules)
+    classes = _classes(rows, rules, stage_settings, staged=_staged_by_type(stage_settings))
     cls = ibis.table(classes.schema(), name=names[3])
     # a row without a time may change session when the ties are put in order: no session is then
     # taken from its first row (:func:`_session_numbers`); one count, from the column's statistics
@@ -510,9 +532,12 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
     identified = None if "customer_id" in numbers.columns else identified_events
     sql: dict[str, str] = {}
     failed: list[BaseException] = []
+    numbered = threading.Event()   # the numbers' SQL is compiled (or failed)
 
     def compile_rest() -> None:
         try:
+            sql["numbers"] = engine.compile(numbers)
+            numbered.set()
             s = ibis.table(numbers.schema(), name=names[0])
             sql["ties"] = engine.compile(_tied_positions(rows, s))
             firsts, ranks = _numbered_firsts(s), _numbered_ranks(rows, s)
@@ -522,19 +547,22 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
                 cls, stage_settings, time_zone, columns, identified))
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
             failed.append(exc)
+        finally:
+            numbered.set()
 
-    first, classes_sql = engine.compile(numbers), engine.compile(classes)
+    classes_sql = engine.compile(classes)
     compiling = threading.Thread(target=compile_rest, name="touchpoints-compile")
     compiling.start()
     made: list[Any] = []
     try:
         made.append(engine.temp_table(classes_sql, name=names[3]))
-        made.append(engine.temp_table(first, name=names[0]))
+        numbered.wait()
+        if "numbers" not in sql:
+            raise failed[0]
+        made.append(engine.temp_table(sql["numbers"], name=names[0]))
         compiling.join()
         if failed:
             raise failed[0]
-        if started is not None:
-            started()
         set_tied_positions(engine, names[0], sql["ties"])
         made.append(engine.temp_table(sql["firsts"], name=names[1]))
         made.append(engine.temp_table(sql["ranks"], name=names[2]))
@@ -542,6 +570,8 @@ def _write_numbered(engine: Any, target: str, identified_events: ir.Table, rows:
         if seen is not None:
             seen.update(values)
         nulls = _never_filled(engine, values["source_system"]) if columns == TOUCHPOINT_COLUMNS else ()
+        if started is not None:
+            started()
         return engine.create_table(target, sql["rows"], uncompressed=TOUCHPOINTS_UNCOMPRESSED,
                                    enums=_enum_values(values, rules, stage_settings),
                                    generated=_generated(columns), null_columns=nulls)
@@ -726,7 +756,8 @@ def _numbered_rows(rows: ir.Table, numbers: ir.Table, firsts: ir.Table, ranks: i
         "_r", *EVENT_COLUMN_NAMES, "customer_id")
     t = _with_source_campaigns(events, rows).inner_join(numbers.drop("_tie", "_inf"), "_r")
     # the ad rows' tags are filled by :func:`_finish`
-    t = _order_values(t).inner_join(classes.select("_cls", "_ch", "_rule"), "_cls").drop("_cls")
+    staged = ["_stage"] if "_stage" in classes.columns else []
+    t = _order_values(t).inner_join(classes.select("_cls", "_ch", "_rule", *staged), "_cls").drop("_cls")
     t = _with_firsts(t, firsts)
     t = t.mutate(_s_cls=(t._f == -1).ifelse(t._s_cls, t._f)).drop("_f")
     first = classes.select(_s_cls=classes._cls, _s_channel=classes._ch, _s_rule=classes._rule)
