@@ -141,10 +141,6 @@ def run_build(project: Project, *, full: bool = False, refresh: bool = True,
     fingerprint = _settings_fingerprint(project)
     full = full or S.read_fingerprint(engine) != fingerprint
     report.mode = "full" if full else "incremental"
-    if full:
-        # its expressions are Ibis's (an incremental build runs SQL compiled once and never loads
-        # it): imported while identity's statements run, not after them with the engine idle
-        soon("ibis", "ibis.backends.sql.compilers.duckdb", "pydantic")
 
     # an incremental build is one transaction, one commit: identity's writes and the tables'
     # (a failure leaves the last build whole, and the next one starts from it again)
