@@ -300,3 +300,26 @@ def test_session_channel_of_rows_without_a_time(proj, tmp_path: Path):
     assert len(got) == 4 and len(timeless) == 2
     assert [got[e][1:] for e in timeless] == [(0, "Paid Search"), (1, "Organic Search")]
     assert sorted(v[1:] for e, v in got.items() if e not in timeless) == [(0, "Paid Search"), (0, "Paid Search")]
+
+
+def test_latest_email_of_a_person_is_the_last_seen_then_the_largest_key(proj, tmp_path: Path):
+    """``customers.email_key`` is the person's e-mail key seen last (by its first time seen), a tie
+    broken by the larger key; a person without one has none. Oracle: the identity map itself."""
+    f = write_jsonl(tmp_path / "w.jsonl", [
+        seg("m1", "2025-03-01T10:00:00Z", anon="a1", user="u1", email="uno@x.it"),
+        seg("m2", "2025-03-05T10:00:00Z", user="u1", email="due@x.it"),
+        seg("m3", "2025-03-05T10:00:00Z", user="u1", email="tre@x.it"),    # seen first at the same time
+        seg("m4", "2025-03-02T10:00:00Z", user="u2", email="solo@x.it"),
+        seg("m5", "2025-03-03T10:00:00Z", anon="a9"),
+    ])
+    ingest(proj, "web", f)
+    run_build(proj)
+    emails: dict[str, list[tuple]] = {}
+    for customer, at, value in _rows(proj, "SELECT customer_id, first_seen_at, id_value FROM identity_map "
+                                           "WHERE id_type = 'email_key'"):
+        emails.setdefault(customer, []).append((at, value))
+    assert sorted(len(v) for v in emails.values()) == [1, 3]      # the choice is made among three
+    want = {c: max(v)[1] for c, v in emails.items()}
+    got = dict(_rows(proj, "SELECT customer_id, email_key FROM customers"))
+    assert len(got) == 3 and {c: k for c, k in got.items() if k is not None} == want
+    assert _rows(proj, "SELECT n_emails FROM customers ORDER BY n_emails") == [(0,), (1,), (3,)]
