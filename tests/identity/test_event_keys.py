@@ -74,3 +74,18 @@ def test_views_replace_a_table_written_by_an_earlier_version(proj) -> None:
     kind = proj.engine.query("SELECT table_type FROM information_schema.tables WHERE table_name = 'event_customers'")
     assert kind["table_type"].to_pylist() == ["VIEW"]
     assert list(_customers(proj).values()) == [(customer_of(proj, "crm_id", "c1"), "crm_id")]
+
+
+def test_a_later_run_without_unusable_identifiers_adds_no_exception(proj) -> None:
+    """An incremental run whose region holds no blocked or flagged identifier appends no event key
+    (its events key by their first identifier); one that brings a blocked value again does."""
+    add_events(proj, [{"source_name": "web", "user_id": "guest", "anonymous_id": "a1"}])
+    assert resolve(proj).events_rekeyed == 1
+    later = add_events(proj, [{"source_name": "web", "user_id": "u7", "anonymous_id": "a7"}])
+    report = resolve(proj)
+    assert (report.mode, report.events_rekeyed) == ("incremental", 1)
+    assert _customers(proj)[later["event_id"][0].as_py()] == (customer_of(proj, "user_id", "u7"), "user_id")
+    again = add_events(proj, [{"source_name": "web", "user_id": "guest", "anonymous_id": "a8"}])
+    report = resolve(proj)
+    assert (report.mode, report.events_rekeyed) == ("incremental", 2)
+    assert _customers(proj)[again["event_id"][0].as_py()] == (customer_of(proj, "anonymous_id", "a8"), "anonymous_id")

@@ -107,3 +107,25 @@ def test_source_key_is_stored_once_a_natural_key_fills_it(tmp_path):
                                     "ORDER BY ALL").fetchall()
         assert keys == [("clickstream", 2, 0), ("pos", 1, 1)]
         assert _described(p) == CONTRACT
+
+
+def test_the_last_rowid_is_the_largest_with_gaps_too(tmp_path):
+    """``LAST_ROWID`` reads only the rowids from the count on: the same as the largest rowid on an
+    empty store, a full one, and one whose deletes left gaps in the middle and at the end."""
+    init_project(tmp_path / "p")
+    with open_project(tmp_path / "p") as p:
+        con = p.engine.con
+
+        def both() -> tuple[int, int]:
+            last = con.execute(f"SELECT {ES.LAST_ROWID}").fetchall()[0][0]
+            return last, con.execute(f"SELECT coalesce(max(rowid), -1) FROM {ES.STORE}").fetchall()[0][0]
+
+        assert both() == (-1, -1)
+        con.execute(f"INSERT INTO {ES.STORE} (event_id) SELECT 'e' || range FROM range(10)")
+        assert both() == (9, 9)
+        con.execute(f"DELETE FROM {ES.STORE} WHERE event_id IN ('e2', 'e3', 'e5')")   # 7 rows, the last still 9
+        assert both() == (9, 9)
+        con.execute(f"DELETE FROM {ES.STORE} WHERE event_id IN ('e8', 'e9')")         # 5 rows, the last 7
+        assert both() == (7, 7)
+        con.execute(f"DELETE FROM {ES.STORE}")
+        assert both() == (-1, -1)

@@ -149,3 +149,45 @@ def test_later_imports_and_a_rewritten_file_are_read(proj, tmp_path):
     run_build(proj, full=True)
     assert e.count("consent_history") == n + 1
     assert e.has_table("consent_state")
+
+
+def test_a_later_import_without_consent_is_not_read_and_each_source_still_is(proj, tmp_path):
+    """Once consent was read, later events that none of its sources can give a record (no opt-in or
+    opt-out, no ``"consent"`` in the properties) are passed over, the mark moved past them; an event
+    with Segment's consent and a later CRM row are each read."""
+    from percorso.build import run_build
+    from percorso.engine import event_store as ES
+    from percorso.ingest import ingest_files
+
+    e = proj.engine
+
+    def mark() -> tuple[int, int]:
+        return e.con.execute("SELECT events_rowid, profiles_rowid FROM consent_state").fetchall()[0]
+
+    def last() -> tuple[int, int]:
+        return e.con.execute(f"""SELECT (SELECT max(rowid) FROM {ES.STORE}),
+            (SELECT max(rowid) FROM contact_profiles)""").fetchall()[0]
+
+    n = e.count("consent_history")
+    page = ('{"type":"page","messageId":"w9","anonymousId":"a1","timestamp":"2025-04-01T09:00:00Z",'
+            '"context":{"page":{"url":"https://shop.example.it/"}}}\n')
+    (tmp_path / "later.jsonl").write_text(page, encoding="utf-8")
+    ingest_files(proj, "web", [tmp_path / "later.jsonl"])
+    run_build(proj)
+    assert e.count("consent_history") == n and mark() == last()
+    seg = ('{"type":"page","messageId":"w10","anonymousId":"a1","timestamp":"2025-04-02T09:00:00Z",'
+           '"context":{"page":{"url":"https://shop.example.it/"},'
+           '"consent":{"categoryPreferences":{"Analytics":false}}}}\n')
+    (tmp_path / "seg.jsonl").write_text(seg, encoding="utf-8")
+    ingest_files(proj, "web", [tmp_path / "seg.jsonl"])
+    run_build(proj)
+    got = e.query("SELECT purpose, granted FROM consent_history WHERE origin_event_id IN "
+                  "(SELECT event_id FROM events WHERE occurred_at = '2025-04-02 09:00:00')").to_pylist()
+    assert got == [{"purpose": "analytics", "granted": False}] and mark() == last()
+    crm = ("crm_id;updated_at;first_name;last_name;email;phone;codice_fiscale;user_id;city;province;"
+           "consent_profiling;consent_marketing;origin\n"
+           "CRM2;2025-04-03 10:00;Bruno;Bianchi;bruno.b@example.it;+39 348 7654321;;;Milano;MI;0;1;negozio\n")
+    (tmp_path / "crm2.csv").write_bytes(crm.encode("latin-1"))
+    ingest_files(proj, "crm", [tmp_path / "crm2.csv"])
+    run_build(proj)
+    assert e.count("consent_history") == n + 1 + 4 and mark() == last()   # 4 purposes of the CRM row

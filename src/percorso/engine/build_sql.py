@@ -248,7 +248,7 @@ def snapshot_build_state(engine: Engine, priority: tuple[str, ...], *, increment
         create_event_rows(engine, priority)
     engine.con.execute(
         f"""CREATE OR REPLACE TABLE build_state AS
-        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM {ES.STORE}"""
+        SELECT {ES.LAST_ROWID}::BIGINT AS max_rowid, count(*)::BIGINT AS n_events FROM {ES.STORE}"""
     )
     engine.con.execute("DROP TABLE IF EXISTS built_events")   # written by earlier versions
     clear_touched(engine)

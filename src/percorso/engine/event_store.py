@@ -45,6 +45,11 @@ VIEW = "events"
 """What every reader reads: the 42 columns of the contract."""
 WITH_ROWID = "events_with_rowid"
 """``events`` plus ``rowid`` (the store's): for the readers that mark or find events by rowid."""
+LAST_ROWID = f"(SELECT coalesce(max(rowid), -1) FROM {STORE} WHERE rowid >= (SELECT count(*) - 1 FROM {STORE}))"
+"""SQL: the store's last rowid (-1 when it is empty), the mark of every incremental step. Its ``n``
+rowids are distinct and non-negative, so the largest is at least ``n - 1``: only the rows from there
+on are read (the last row group, by the rowid filter), not a rowid for each of the 10M events
+(~1 against ~6 ms, three times in an incremental build)."""
 STORED_UNCOMPRESSED = ("event_id", "source_key")
 """Columns of the store the engine keeps as plain text: one distinct value per row (a hash, a
 natural key), which its default string compression (dictionary + FSST) shrinks to about half but

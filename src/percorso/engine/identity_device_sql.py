@@ -113,8 +113,7 @@ def update_cells(engine: Engine, after_rowid: int | None) -> str:
         engine.run(f"INSERT INTO {CELLS} SELECT n.* FROM _dl_new n ANTI JOIN _dl_merged o ON {same}")
         engine.run("DROP TABLE IF EXISTS _dl_new")
         engine.run("DROP TABLE IF EXISTS _dl_merged")
-    engine.run(f"CREATE OR REPLACE TABLE {CELLS_STATE} AS SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid "
-               f"FROM {ES.STORE}")
+    engine.run(f"CREATE OR REPLACE TABLE {CELLS_STATE} AS SELECT {ES.LAST_ROWID}::BIGINT AS max_rowid")
     return CELLS
 
 

@@ -167,7 +167,7 @@ def resolved_watermark(engine: Engine) -> int | None:
 def write_watermark(engine: Engine, settings: str = "", n_components: int = 0, n_with_id: int = 0) -> None:
     """Remember every current event as resolved, with the run's settings and totals (see :func:`read_state`)."""
     engine.run(f"""CREATE OR REPLACE TABLE identity_state AS
-        SELECT coalesce(max(rowid), -1)::BIGINT AS max_rowid, count(*)::BIGINT AS n_events,
+        SELECT {ES.LAST_ROWID}::BIGINT AS max_rowid, count(*)::BIGINT AS n_events,
                ?::VARCHAR AS settings, ?::BIGINT AS n_components, ?::BIGINT AS n_with_id FROM {ES.STORE}""",
                [settings, n_components, n_with_id])
 

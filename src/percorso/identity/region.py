@@ -82,9 +82,14 @@ def resolve_region(project: Project, engine: Any, state: dict, trusted: list[str
             # a new flag (or one lifted) on an identifier of older events: re-key them all
             K.stage_unusable_from_map(engine)
             n_exceptions = K.rewrite_event_key_exceptions(engine, PRIORITY)
-        else:
-            K.stage_unusable(engine, g.unusable())
+        elif len((unusable := g.unusable())["id_hash"]):
+            K.stage_unusable(engine, unusable)
             n_exceptions = K.append_event_key_exceptions(engine, PRIORITY, after)
+        else:
+            # no identifier of the region is unusable, and every identifier of the new events is in
+            # it: none of them keys past its first identifier (the append read the new events for
+            # nothing, ~10 ms at 10M events, ADR 0093)
+            n_exceptions = engine.count("identity_event_keys")
         K.create_event_views(engine, PRIORITY)
         lap("count assigned events")
         n_with_id = int(state["n_with_id"]) + K.count_events_with_identifier(engine, after)
