@@ -265,3 +265,24 @@ def test_evaluate_an_import_with_rows_keyed_by_content(proj, tmp_path: Path) -> 
     # predicted C(2,2)+C(2,2)=2, true X {e1,e2,e4} C(3,2)=3 + Y 0, correct (e1,e2) = 1
     assert (r["predicted_pairs"], r["true_pairs"], r["correct_pairs"]) == (2, 3, 1)
     assert r["precision"] == pytest.approx(0.5) and r["recall"] == pytest.approx(1 / 3)
+
+
+def test_identifier_values_and_customer_ids_are_stored_plain(proj) -> None:
+    """``id_value`` and ``customer_id`` are written without compression (ADR 0094) by every path that
+    rewrites identity's tables whole: a first run (the fresh map) and a full run over a previous map
+    (components, stable ids); the values are what the graph gives."""
+    add_events(proj, [{"source_name": "web", "user_id": "u1", "anonymous_id": "a1"},
+                      {"source_name": "web", "user_id": "u2"}])
+
+    def plain() -> dict[str, bool]:
+        ddl = dict(proj.engine.con.execute("SELECT table_name, sql FROM duckdb_tables()").fetchall())
+        return {f"{t}.{c}": f"{c} VARCHAR USING COMPRESSION Uncompressed" in ddl[t]
+                for t, c in [("identity_identifiers", "id_value"), ("identity_map", "id_value"),
+                             ("identity_map", "customer_id")]}
+
+    for full in (False, True):
+        resolve(proj, full=full)
+        assert all(plain().values()), plain()
+        a1, u1, u2 = (customer_of(proj, k, v) for k, v in [("anonymous_id", "a1"), ("user_id", "u1"),
+                                                             ("user_id", "u2")])
+        assert a1 == u1 != u2

@@ -642,9 +642,9 @@ class Engine:
     def create_table(self, name: str, expr: Any, *, replace: bool = True, uncompressed: tuple[str, ...] = (),
                      enums: Mapping[str, Iterable[str]] | None = None,
                      generated: Mapping[str, tuple[str, str, str]] | None = None,
-                     null_columns: tuple[str, ...] = ()) -> int:
+                     null_columns: tuple[str, ...] = (), params: list[Any] | dict[str, Any] | None = None) -> int:
         """Materialise an Ibis expression (or the SQL :meth:`compile` made of one, or an Arrow
-        table) as table ``name``; returns rows.
+        table) as table ``name``; returns rows. ``params``: the values SQL text binds.
 
         ``uncompressed``: columns of an expression stored without compression (DuckDB's string
         compression encodes every value of a column whose values are nearly all distinct, at
@@ -677,23 +677,24 @@ class Engine:
             elif uncompressed or enums or generated or null_columns:
                 sql = expr if isinstance(expr, str) else self.compile(expr)
                 # the columns and types as the statement makes them (DESCRIBE binds it, runs nothing)
-                described = [(n, t) for n, t, *_ in self.con.execute(f"DESCRIBE {sql}").fetchall()]
+                described = [(n, t) for n, t, *_ in self.con.execute(f"DESCRIBE {sql}", params).fetchall()]
                 try:
                     self._create_declared(verb, name, sql, described, uncompressed, enums or {}, generated or {},
-                                          null_columns)
+                                          null_columns, params)
                 except duckdb.ConversionException:
                     if not enums:
                         raise
                     self._create_declared("CREATE OR REPLACE TABLE", name, sql, described, uncompressed, {},
-                                          generated or {}, null_columns)
+                                          generated or {}, null_columns, params)
             else:
                 sql = expr if isinstance(expr, str) else self.compile(expr)
-                self.con.execute(f"{verb} {quote_ident(name)} AS {sql}")
+                self.con.execute(f"{verb} {quote_ident(name)} AS {sql}", params)
         return self.count(name)
 
     def _create_declared(self, verb: str, name: str, sql: str, described: list[tuple[str, str]],
                          uncompressed: tuple[str, ...], enums: Mapping[str, Iterable[str]],
-                         generated: Mapping[str, tuple[str, str, str]], null_columns: tuple[str, ...] = ()) -> None:
+                         generated: Mapping[str, tuple[str, str, str]], null_columns: tuple[str, ...] = (),
+                         params: list[Any] | dict[str, Any] | None = None) -> None:
         """:meth:`create_table` of ``sql`` by its ``described`` columns, declared with their storage."""
         def declared(n: str, t: str) -> str:
             col = f"{quote_ident(n)} " + (enum_type(enums[n]) if n in enums and t == "VARCHAR" else t)
@@ -712,7 +713,7 @@ class Engine:
         # computation of a column the outer select leaves out)
         stored = ", ".join(quote_ident(n) for n, _ in described if n not in null_columns)
         source = f"SELECT {stored} FROM ({sql})" if null_columns else sql
-        self.con.execute(f"INSERT INTO {quote_ident(name)} ({stored}) {source}")
+        self.con.execute(f"INSERT INTO {quote_ident(name)} ({stored}) {source}", params)
 
     def temp_table(self, expr: Any, *, name: str | None = None) -> Table:
         """Materialise an expression (or the SQL :meth:`compile` made of one) once as a temporary

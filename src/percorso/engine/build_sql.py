@@ -15,6 +15,7 @@ from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
 from percorso.engine.identity_keys_sql import customer_no_sql, first_key_sql
 from percorso.engine.identity_region_sql import TOUCHED, clear_touched, touched_is_partial
+from percorso.engine.identity_sql import PLAIN_TEXT
 
 if TYPE_CHECKING:
     from percorso.engine.backend import Engine
@@ -238,9 +239,8 @@ def snapshot_build_state(engine: Engine, priority: tuple[str, ...], *, increment
         engine.con.execute("DROP TABLE IF EXISTS _build_im_t")
         engine.con.execute("DROP TABLE IF EXISTS _build_bi_t")
     else:
-        engine.con.execute(
-            "CREATE OR REPLACE TABLE built_identity AS SELECT id_hash, customer_id, first_seen_at FROM identity_map"
-        )
+        engine.create_table("built_identity", "SELECT id_hash, customer_id, first_seen_at FROM identity_map",
+                            uncompressed=PLAIN_TEXT)
     engine.con.execute("CREATE OR REPLACE TABLE built_event_keys AS SELECT event_id, id_hash FROM identity_event_keys")
     if incremental:
         write_event_rows(engine)
