@@ -64,6 +64,13 @@ def _subject(cols: tuple[str, ...], alias: str) -> tuple[str, str]:
     return typ, val
 
 
+#: The events :func:`derive_consent` reads, each a filter of its own (one equality each: see there):
+#: newsletter opt-in and opt-out, and Segment's consent kept in the properties. One definition for
+#: the statement and for :func:`_consent_sources_after`, which asks whether any is new.
+_OPT_IN, _OPT_OUT = "event_type = 'newsletter_signup'", "event_type = 'unsubscribe'"
+_SEGMENT_CONSENT = """properties LIKE '%"consent"%'"""
+
+
 def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - one statement
     """Append the consent records the sources hold that are not stored yet; returns how many.
 
@@ -98,12 +105,12 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
                    occurred_at, source_name AS source, NULL::VARCHAR AS text_version
             FROM prof CROSS JOIN (VALUES ('profiling'), ('email'), ('sms'), ('phone')) p(purpose)
             UNION ALL
-            SELECT e.event_id, {etyp}, {eval_}, 'email', e.event_type = 'newsletter_signup' AS granted, e.occurred_at,
+            SELECT e.event_id, {etyp}, {eval_}, 'email', e.{_OPT_IN} AS granted, e.occurred_at,
                    e.source_name, json_extract_string(e.properties, '$.consent_text_version')
             -- one equality each: DuckDB 2.0 scans an IN list as an optional filter and emits every
             -- row of the range (0.2 s of a 10M-event build, 0.015 s as two equalities)
-            FROM (SELECT * FROM {ES.WITH_ROWID} WHERE rowid > $ev AND event_type = 'newsletter_signup'
-                  UNION ALL SELECT * FROM {ES.WITH_ROWID} WHERE rowid > $ev AND event_type = 'unsubscribe') e
+            FROM (SELECT * FROM {ES.WITH_ROWID} WHERE rowid > $ev AND {_OPT_IN}
+                  UNION ALL SELECT * FROM {ES.WITH_ROWID} WHERE rowid > $ev AND {_OPT_OUT}) e
             UNION ALL
             SELECT s.event_id, s.subject_type, s.subject_value, m.purpose,
                    bool_and(s.v IN ('true', '1', 'yes', 'granted')), any_value(s.occurred_at), any_value(s.source),
@@ -115,7 +122,7 @@ def derive_consent(engine: Engine, recorded_at: Any) -> int:  # noqa: PLR0915 - 
                                e.j, unnest(json_keys(e.j)) AS k
                         FROM (SELECT *, coalesce(json_extract(properties, '$.consent.categoryPreferences'),
                                                  json_extract(properties, '$.consent')) AS j
-                              FROM {ES.WITH_ROWID} WHERE rowid > $ev AND properties LIKE '%"consent"%') e
+                              FROM {ES.WITH_ROWID} WHERE rowid > $ev AND {_SEGMENT_CONSENT}) e
                         WHERE json_type(e.j) = 'OBJECT') x) s
             JOIN (VALUES {cats}) m(category, purpose) ON m.category = lower(strip_accents(s.k))
             WHERE s.v IN ('true', 'false', '1', '0', 'yes', 'no', 'granted', 'denied')
@@ -140,7 +147,7 @@ def _consent_sources_after(engine: Engine, ev_after: int, cp_after: int) -> bool
     event twice."""
     return bool(engine.con.execute(f"""SELECT (SELECT count(*) FROM contact_profiles WHERE rowid > $cp)
         + (SELECT count(*) FROM {ES.WITH_ROWID} WHERE rowid > $ev
-           AND (event_type = 'newsletter_signup' OR event_type = 'unsubscribe' OR properties LIKE '%"consent"%'))""",
+           AND ({_OPT_IN} OR {_OPT_OUT} OR {_SEGMENT_CONSENT}))""",
         {"ev": ev_after, "cp": cp_after}).fetchall()[0][0])
 
 
