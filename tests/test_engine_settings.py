@@ -66,3 +66,28 @@ def test_block_memory_kept_by_a_command_of_its_own_not_inside_the_server(tmp_pat
             assert _setting(server, "block_allocator_memory") == before
         finally:
             unshare_engine(owner.database_path)
+
+
+def test_a_build_of_its_own_process_keeps_block_memory_only_when_it_is_full(tmp_path: Path) -> None:
+    """ADR 0098: the incremental build reads little; the kept blocks cost it more than they save."""
+    from percorso.build import run_build
+    from percorso.ingest import ingest_files
+
+    root = tmp_path / "p"
+    init_project(root)
+
+    def import_and_build(first: int) -> tuple[str, object, object]:
+        f = tmp_path / f"e{first}.csv"
+        f.write_text("event_id,timestamp,user_id,event\n" + "".join(
+            f"{i},2025-01-01 10:00,u{i},page_view\n" for i in range(first, first + 50)), encoding="utf-8")
+        with open_project(root) as p:
+            ingest_files(p, "clickstream", [f])
+        with open_project(root) as p:
+            before = _setting(p.engine, "block_allocator_memory")
+            mode = run_build(p, refresh=False, keep_block_memory=True).mode
+            return mode, before, _setting(p.engine, "block_allocator_memory")
+
+    mode, before, after = import_and_build(0)
+    assert mode == "full" and after != before
+    mode, before, after = import_and_build(50)
+    assert mode == "incremental" and after == before

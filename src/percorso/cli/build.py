@@ -35,9 +35,9 @@ def register(app: typer.Typer) -> None:
         from percorso.progress import StepProgress, show_progress
 
         with open_cli_project(project, engine="duckdb") as p:
-            p.keep_block_memory()    # a process of its own (ADR 0035)
             with StepProgress(p.engine, enabled=show_progress(fmt is OutputFormat.json)) as steps:
-                report = run_build(p, full=full, refresh=not no_refresh, progress=steps)
+                # a process of its own: a full build keeps the engine's freed blocks (ADR 0035, 0098)
+                report = run_build(p, full=full, refresh=not no_refresh, progress=steps, keep_block_memory=True)
             if fmt is OutputFormat.json:
                 sys.stdout.write(json.dumps(report.to_dict(), default=str, ensure_ascii=False) + "\n")
                 return
