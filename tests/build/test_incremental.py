@@ -88,6 +88,34 @@ def test_incremental_build_equals_full_build(tmp_path_factory, spec):
         p.close()
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=st.lists(message, min_size=1, max_size=14), resolved=st.lists(message, min_size=1, max_size=6))
+def test_incremental_build_after_a_resolution_alone_equals_full_build(tmp_path_factory, spec, resolved):
+    """Events resolved by identity alone (no build) between two builds: the build's scope then
+    holds identifiers of that earlier resolution besides the last one's region, which the
+    build reads from the map (ADR 0097: the region's rows are taken from identity's run)."""
+    from percorso.identity.resolver import resolve
+
+    root: Path = tmp_path_factory.mktemp("inc_res")
+    init_project(root / "p", name="t")
+    p = open_project(root / "p")
+    try:
+        msgs = _messages(spec)
+        middle = [m for _, m in _messages(resolved)]
+        middle = [{**m, "messageId": "r" + m["messageId"]} for m in middle]
+        ingest(p, "web", write_jsonl(root / "a.jsonl", [m for b, m in msgs if b == 0] or middle[:1]))
+        run_build(p)
+        ingest(p, "web", write_jsonl(root / "r.jsonl", middle))
+        resolve(p)
+        ingest(p, "web", write_jsonl(root / "b.jsonl", [m for b, m in msgs if b == 1] or middle[-1:]))
+        run_build(p)
+        incremental = _tables(p)
+        run_build(p, full=True)
+        assert _tables(p) == incremental
+    finally:
+        p.close()
+
+
 def test_project_built_before_the_event_index_gets_it_from_its_last_build(tmp_path):
     """A project whose last build kept no ``build_event_rows`` (an earlier version) builds
     incrementally: the index is written as of that build, then a merge moves old events."""

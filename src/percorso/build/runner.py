@@ -268,7 +268,7 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         else:
             T.write_state(engine)
             T.drop_tail(engine, "_build_scope", "_build_nk", "_build_events", S.SCOPE_MAP, "_build_sessions",
-                        *S.INCREMENTAL_TEMPS, *(f"_build_{name}" for name in _BUILD_TABLES))
+                        S.REGION_MAP, S.REGION_IDS, *S.INCREMENTAL_TEMPS, *(f"_build_{name}" for name in _BUILD_TABLES))
         # what this build was made from: the next incremental build compares
         S.snapshot_build_state(engine, PRIORITY, incremental=not full, touched_only=not full and touched_only)
         S.write_fingerprint(engine, fingerprint)

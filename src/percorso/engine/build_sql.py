@@ -14,7 +14,8 @@ from percorso.engine.backend import ENUM_MAX_VALUES, enum_type, is_text_type
 from percorso.engine.backend import quote_ident as qi
 from percorso.engine.backend import quote_literal as ql
 from percorso.engine.identity_keys_sql import customer_no_sql, first_key_sql
-from percorso.engine.identity_region_sql import TOUCHED, clear_touched, touched_is_partial
+from percorso.engine.identity_region_sql import (REGION_IDS, REGION_MAP, REGION_PREV, TOUCHED, clear_touched,
+                                                 touched_is_partial)
 from percorso.engine.identity_sql import PLAIN_TEXT
 
 if TYPE_CHECKING:
@@ -279,6 +280,30 @@ SCOPE_MAP = "_build_m"
 _TOUCHED = f"(SELECT id_hash FROM {TOUCHED})"
 
 
+def _map_of(engine: Engine, keys: str, key: str) -> str:
+    """SQL (a subquery): the ``identity_map`` rows whose ``key`` (``id_hash`` or ``customer_id``)
+    is one of ``keys`` (a subquery), taken from the region identity has just written
+    (:data:`REGION_MAP`) where it holds them, the map probed only for the others.
+
+    The region holds its identifiers' rows (``id_hash`` in :data:`REGION_IDS`) and every
+    row of its customers (a customer lies in one component, and its id is no other's:
+    :func:`percorso.engine.identity_sql.assign_customer_ids`), as the map does until the
+    build (the same connection, right after identity); a customer it had before
+    (:data:`REGION_PREV`, whole in it too) and has no more has no row left anywhere. The
+    probe of the others is of an empty set, usually: DuckDB reads nothing then, where each
+    probe of the map's 1M rows cost 7-17 ms at 10M events (ADR 0097). Without a region (a full
+    or whole-graph resolution, or none): the map alone.
+    """
+    cols = "id_type, id_value, customer_id, first_seen_at, id_hash"
+    if not engine.has_table(REGION_MAP):
+        return f"(SELECT {cols} FROM identity_map WHERE {key} IN {keys})"
+    held = (f"SELECT id_hash FROM {REGION_IDS}" if key == "id_hash"
+            else f"SELECT customer_id FROM {REGION_MAP} UNION ALL SELECT customer_id FROM {REGION_PREV}")
+    return f"""(SELECT {cols} FROM {REGION_MAP} WHERE {key} IN {keys}
+        UNION ALL SELECT {cols} FROM identity_map
+        WHERE {key} IN (SELECT k.{key} FROM {keys} k ANTI JOIN ({held}) h ON h.{key} = k.{key}))"""
+
+
 def stage_scope(engine: Engine, *, touched_only: bool = False) -> int:
     """Temp ``_build_scope(customer_id)``: every customer whose rows may differ from the last build.
 
@@ -301,9 +326,10 @@ def stage_scope(engine: Engine, *, touched_only: bool = False) -> int:
     """
     con = engine.con
     if touched_only:
+        want = f"(SELECT id_hash FROM {TOUCHED} UNION ALL SELECT k FROM _build_new_rows)"
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_im_t AS
-            SELECT id_hash, customer_id, first_seen_at, id_hash IN {_TOUCHED} AS t FROM identity_map
-            WHERE id_hash IN (SELECT id_hash FROM {TOUCHED} UNION ALL SELECT k FROM _build_new_rows)""")
+            SELECT id_hash, customer_id, first_seen_at, id_hash IN {_TOUCHED} AS t
+            FROM {_map_of(engine, want, "id_hash")}""")
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_bi_t AS
             SELECT id_hash, customer_id, first_seen_at, rowid AS _r FROM built_identity WHERE id_hash IN {_TOUCHED}""")
         now, now_t, was = "_build_im_t", "(SELECT * FROM _build_im_t WHERE t)", "_build_bi_t"
@@ -412,7 +438,7 @@ def stage_scope_events(engine: Engine, columns: list[str] | None = None, *, tail
     stale = " AND r NOT IN (SELECT r FROM _build_rekeyed)" if engine.count("_build_rekeyed") else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE {SCOPE_MAP} AS SELECT id_hash, customer_id, id_type, id_value,
         first_seen_at, {customer_no_sql("customer_id")} AS customer_no
-        FROM identity_map WHERE customer_id IN (SELECT customer_id FROM _build_scope)""")
+        FROM {_map_of(engine, "(SELECT customer_id FROM _build_scope)", "customer_id")}""")
     # a fast tail customer's old events are not even listed: their state stands for them (ADR 0040)
     old = " WHERE customer_id NOT IN (SELECT customer_id FROM _build_cut WHERE t0 IS NOT NULL AND fast)" if tail else ""
     engine.con.execute(f"""CREATE OR REPLACE TEMP TABLE _build_picked AS

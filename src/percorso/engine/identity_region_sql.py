@@ -28,12 +28,26 @@ if TYPE_CHECKING:
 
 #: The region's links with every column (where a merge's linking event is looked up).
 REGION_LINKS = "(SELECT * FROM identity_links WHERE link_no IN (SELECT link_no FROM _rg_links))"
-#: The region's new map rows (``_id_comp`` joined to ``_id_final``): every current identifier of
-#: a customer the region had before is there (see :func:`snapshot_region_prev`).
-REGION_MAP = "(SELECT c.id_type, c.id_value, f.customer_id, c.id_hash FROM _id_comp c JOIN _id_final f USING (label))"
+#: Temp: the region's new map rows (``_id_comp`` joined to ``_id_final``, staged by
+#: :func:`write_region_identity_map`): every current identifier of a customer the region had
+#: before is there (see :func:`snapshot_region_prev`), and every identifier of a customer it has
+#: now. Left, with :data:`REGION_IDS`, for the build that follows in the same connection
+#: (:func:`percorso.engine.build_sql.stage_scope`): its map rows of the region are these, not
+#: probed again in the map's 1M rows (ADR 0097). Dropped when a resolution starts
+#: (:func:`drop_region_map`), so they are never another run's.
+REGION_MAP = "_id_region_map"
+#: Temp: the ``id_hash`` of every identifier of the region (:func:`stage_region`).
+REGION_IDS = "_rg_ids"
+#: Temp: the region's map rows before it was solved (:func:`snapshot_region_prev`).
+REGION_PREV = "_id_prev"
 #: Temp: the ``identity_identifiers`` rows of the region (:func:`region_graph_inputs`), read for
 #: its nodes, flags and components.
 REGION_IDENTIFIERS = "_rg_identifiers"
+#: Temp: the ``identity_identifiers`` rows of the run's identifiers (``_id_new_ids``) as
+#: :func:`upsert_identifiers_in_place` wrote them, with ``_r``. The new links' ends (their
+#: blocked flag) and the region's rows are taken from it, not probed again in the table's 1M rows
+#: (10-19 ms each at 10M events, ADR 0097): the table does not change in between.
+RUN_IDENTIFIERS = "_id_rows"
 #: A NULL ``id_hash`` in ``identity_touched`` means "every identifier" (a full resolution).
 TOUCHED = "identity_touched"
 
@@ -52,13 +66,14 @@ def replace_rows(engine: Engine, table: str, changed: str, *, staged: str | None
     engine.run("DROP TABLE _rg_changed")
 
 
-def upsert_identifiers_in_place(engine: Engine, rules: list[tuple[str, list[str], str | None]]) -> None:
-    """Merge temp ``_id_new_ids`` into ``identity_identifiers`` in place.
+def upsert_identifiers_in_place(engine: Engine, rules: list[tuple[str, list[str], str | None]]) -> int:
+    """Merge temp ``_id_new_ids`` into ``identity_identifiers`` in place; returns how many identifiers the run has.
 
     Known identifiers get their times, counts and trust widened; new ones are appended with
     their blocked flag (the blocklist did not change since the last run: the identity
-    settings fingerprint forces a full run when it does). Temp ``_id_brand_new`` lists the
-    identifiers seen for the first time (they have no previous customer and no old events).
+    settings fingerprint forces a full run when it does). The rows written are staged first
+    in temp :data:`RUN_IDENTIFIERS` (``_r``: the stored row each replaces, NULL for an
+    identifier seen for the first time: it has no previous customer and no old events).
     """
     # the known ones are found by probing the table with the run's few identifiers (``NOT IN``
     # the table hashed every identifier ever seen: 0.27 CPU s at 1.1M identifiers), once: the
@@ -66,7 +81,8 @@ def upsert_identifiers_in_place(engine: Engine, rules: list[tuple[str, list[str]
     # the kind and text are the new rows' (the key ``id_hash`` hashes both): the stored text
     # columns, decompressed for every vector holding a known identifier, were a third of the
     # statement (ADR 0070)
-    replace_rows(engine, "identity_identifiers", f"""SELECT {_KIND_NAMES}[n.k + 1] AS id_type, n.v AS id_value,
+    n = engine.written(f"""CREATE OR REPLACE TEMP TABLE {RUN_IDENTIFIERS} AS
+        SELECT {_KIND_NAMES}[n.k + 1] AS id_type, n.v AS id_value,
             least(o.first_seen_at, n.first_seen_at) AS first_seen_at,
             greatest(o.last_seen_at, n.last_seen_at) AS last_seen_at,
             coalesce(o.n_events, 0) + coalesce(n.n_events, 0) AS n_events,
@@ -74,15 +90,18 @@ def upsert_identifiers_in_place(engine: Engine, rules: list[tuple[str, list[str]
             o._r
         FROM (SELECT first_seen_at, last_seen_at, n_events, trusted_seen, blocked, id_hash, rowid AS _r
               FROM identity_identifiers WHERE id_hash IN (SELECT h FROM _id_new_ids)) o
-        JOIN _id_new_ids n ON o.id_hash = n.h""", staged="""CREATE OR REPLACE TEMP TABLE _id_brand_new AS
-        SELECT h AS id_hash FROM _id_new_ids EXCEPT SELECT id_hash FROM _rg_changed""")
+        JOIN _id_new_ids n ON o.id_hash = n.h""")
     blocked, params = blocked_sql(rules)
-    engine.run(f"""INSERT INTO identity_identifiers
-            (id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen, blocked, id_hash)
+    n += engine.written(f"""INSERT INTO {RUN_IDENTIFIERS}
         SELECT id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen,
-               coalesce({blocked}, false), id_hash
+               coalesce({blocked}, false), id_hash, NULL
         FROM (SELECT h AS id_hash, {_KIND_NAMES}[k + 1] AS id_type, v AS id_value, first_seen_at, last_seen_at,
-                     n_events, trusted_seen FROM _id_new_ids SEMI JOIN _id_brand_new ON h = id_hash)""", params)
+                     n_events, trusted_seen FROM _id_new_ids WHERE h NOT IN (SELECT id_hash FROM {RUN_IDENTIFIERS}))""",
+                        params)
+    engine.run(f"""DELETE FROM identity_identifiers
+        WHERE rowid IN (SELECT _r FROM {RUN_IDENTIFIERS} WHERE _r IS NOT NULL)""")
+    engine.run(f"INSERT INTO identity_identifiers BY NAME SELECT * EXCLUDE (_r) FROM {RUN_IDENTIFIERS}")
+    return n
 
 
 def upsert_links_in_place(engine: Engine) -> None:
@@ -100,18 +119,14 @@ def upsert_links_in_place(engine: Engine) -> None:
             coalesce(o.trusted, false) OR coalesce(n.trusted, false) AS trusted), o._r
         FROM (SELECT *, rowid AS _r FROM identity_links) o
         JOIN _id_new_pairs n ON o.id_hash_a = n.id_hash_a AND o.id_hash_b = n.id_hash_b""")
-    # both ends are identifiers of the new events: their kind and text are the run's (``_id_new_ids``,
-    # whose ``h`` hashes both), and only the blocked flag is read from the stored identifiers (one
-    # probe; the two joins read the stored text for every vector holding an end: ADR 0084)
+    # both ends are identifiers of the new events: their rows are the run's (:data:`RUN_IDENTIFIERS`),
+    # not read from the stored identifiers (ADRs 0084, 0097)
     engine.run(f"""INSERT INTO identity_links (link_no, id_type_a, id_value_a, id_type_b, id_value_b, event_id,
             source_name, occurred_at, n_events, trusted, status, id_hash_a, id_hash_b)
         WITH n AS (SELECT * FROM _id_new_pairs p
                    WHERE NOT EXISTS (SELECT 1 FROM identity_links o
                                      WHERE o.id_hash_a = p.id_hash_a AND o.id_hash_b = p.id_hash_b)),
-        ends AS (SELECT i.id_hash, i.blocked, {_KIND_NAMES}[x.k + 1] AS id_type, x.v AS id_value
-                 FROM (SELECT id_hash, blocked FROM identity_identifiers
-                       WHERE id_hash IN (SELECT id_hash_a FROM n UNION ALL SELECT id_hash_b FROM n)) i
-                 JOIN _id_new_ids x ON x.h = i.id_hash)
+        ends AS (SELECT id_hash, blocked, id_type, id_value FROM {RUN_IDENTIFIERS})
         SELECT (SELECT coalesce(max(link_no), -1) FROM identity_links) + row_number() OVER (),
                na.id_type, na.id_value, nb.id_type, nb.id_value, n.event_id, n.source_name, n.occurred_at,
                n.n_events, n.trusted, CASE WHEN na.blocked OR nb.blocked THEN 'blocked' END, n.id_hash_a, n.id_hash_b
@@ -150,14 +165,23 @@ def stage_region(engine: Engine, *, max_steps: int = 10_000) -> int:
     return n
 
 
-def region_graph_inputs(engine: Engine, round_order: tuple[str, ...], strong: frozenset[str]) -> tuple[dict, dict]:
-    """(nodes, edges) of the region, as :func:`percorso.engine.identity_sql.graph_inputs`."""
+def region_graph_inputs(engine: Engine, round_order: tuple[str, ...], strong: frozenset[str], *,
+                        reached: bool = True) -> tuple[dict, dict]:
+    """(nodes, edges) of the region, as :func:`percorso.engine.identity_sql.graph_inputs`.
+
+    ``reached``: whether the region holds identifiers besides the run's (links reached
+    older ones); when not, its rows are all in :data:`RUN_IDENTIFIERS` and the table is not read.
+    """
     from percorso.engine.identity_sql import node_columns
 
-    # the region's identifier rows, probed once: the flags and the components read them too
-    # (each probe of the table's 1.1M rows cost ~7-9 ms at 10M events); it does not change until then
-    engine.run(f"""CREATE OR REPLACE TEMP TABLE {REGION_IDENTIFIERS} AS SELECT * FROM identity_identifiers
-        WHERE id_hash IN (SELECT id_hash FROM _rg_ids)""")
+    # the region's identifier rows, staged once: the flags and the components read them too
+    # (each probe of the table's 1.1M rows cost ~7-9 ms at 10M events); it does not change until
+    # then. The run's own are the rows just written; only the others are probed for
+    cols = "id_type, id_value, first_seen_at, last_seen_at, n_events, trusted_seen, blocked, id_hash"
+    others = f"""UNION ALL SELECT {cols} FROM identity_identifiers WHERE id_hash IN (
+        SELECT id_hash FROM _rg_ids WHERE id_hash NOT IN (SELECT id_hash FROM {RUN_IDENTIFIERS}))""" if reached else ""
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE {REGION_IDENTIFIERS} AS SELECT {cols} FROM {RUN_IDENTIFIERS}
+        {others}""")
     nodes = engine.con.execute(f"SELECT id_hash, {node_columns(engine)} FROM {REGION_IDENTIFIERS}",
                                [list(round_order), sorted(strong)]).fetchnumpy()
     edges = engine.con.execute("SELECT link_no, id_hash_a, id_hash_b, coalesce(trusted, false) AS trusted "
@@ -212,22 +236,30 @@ def snapshot_region_prev(engine: Engine) -> None:
 
 
 def write_region_identity_map(engine: Engine) -> None:
-    """Replace the region's rows of ``identity_map`` (``_id_comp`` joined to ``_id_final``).
+    """Replace the region's rows of ``identity_map`` by :data:`REGION_MAP` (``_id_comp`` joined
+    to ``_id_final``, staged here).
 
     The region's old rows are those :func:`snapshot_region_prev` read (the map has not changed
     since, in the same transaction), deleted by their rowid: a second probe of the map's 1M
     ``id_hash`` cost ~15 ms at 10M events (ADR 0093)."""
-    engine.run("DELETE FROM identity_map WHERE rowid IN (SELECT _r FROM _id_prev)")
-    engine.run("""INSERT INTO identity_map (id_type, id_value, customer_id, first_seen_at, id_hash)
+    engine.run(f"""CREATE OR REPLACE TEMP TABLE {REGION_MAP} AS
         SELECT c.id_type, c.id_value, f.customer_id, c.first_seen_at, c.id_hash
         FROM _id_comp c JOIN _id_final f USING (label)""")
+    engine.run("DELETE FROM identity_map WHERE rowid IN (SELECT _r FROM _id_prev)")
+    engine.run(f"""INSERT INTO identity_map (id_type, id_value, customer_id, first_seen_at, id_hash)
+        SELECT id_type, id_value, customer_id, first_seen_at, id_hash FROM {REGION_MAP}""")
+
+
+def drop_region_map(engine: Engine) -> None:
+    """Drop :data:`REGION_MAP` and :data:`REGION_IDS` (a resolution starts: they would be the last one's)."""
+    engine.run(f"DROP TABLE IF EXISTS {REGION_MAP}; DROP TABLE IF EXISTS {REGION_IDS}")
 
 
 def usability_changed(engine: Engine) -> bool:
     """Whether an identifier seen before this run became usable or unusable (a new flag, a
     flag lifted): then older events may key to another identifier."""
     return bool(engine.con.execute("""SELECT count(*) FROM _rg_ids r
-        WHERE r.id_hash NOT IN (SELECT id_hash FROM _id_brand_new)
+        WHERE r.id_hash NOT IN (SELECT id_hash FROM _id_rows WHERE _r IS NULL)
           AND (r.id_hash IN (SELECT id_hash FROM _id_prev)) <> (r.id_hash IN (SELECT id_hash FROM _id_comp))
         """).fetchall()[0][0])
 

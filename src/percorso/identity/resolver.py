@@ -174,6 +174,7 @@ def resolve(project: Project, *, full: bool = False, progress: Progress | None =
         phases[str(clock[1])] = round(phases.get(str(clock[1]), 0.0) + now - float(clock[0]), 3)
         clock[0], clock[1] = now, name
     engine = project.engine
+    R.drop_region_map(engine)
     full = full or not all(engine.has_table(t) for t in
                            ("identity_identifiers", "identity_links", "identity_map", "identity_event_keys"))
     # tables written before identifiers had integer keys are rebuilt (ids stay stable)
