@@ -117,3 +117,42 @@ def test_a_plan_found_in_this_process_is_kept_in_each_project(tmp_path):
         finally:
             p.close()
     assert keys[0] == keys[1] and len(P._MEMO) == 1   # one compilation, kept in both
+
+
+def test_narrowed_sql_cuts_unread_columns_and_gives_the_same_rows():
+    """Oracle: the query as written, run on the same table (a ``rowid`` and a star included)."""
+    import duckdb
+    import ibis
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE e AS SELECT i AS a, i * 2 AS b, 'x' || i AS c FROM range(5) t(i)")
+    sql = '''SELECT "t2".* EXCLUDE ("b") FROM (SELECT "t1"."a", "t1"."b", "t1"."c", "t1"."r" FROM (
+             SELECT "t0"."a", "t0"."b", "t0"."c", "t0"."rowid" AS "r" FROM "e" AS "t0") AS "t1"
+             WHERE "t1"."b" > 2) AS "t2"'''
+    out = P.narrowed(sql, {"e": ibis.schema({"a": "int64", "b": "int64", "c": "string"})})
+    assert out.count('"c"') < sql.count('"c"') or len(out) < len(sql)
+    assert '"t0"."rowid"' in out
+    assert con.execute(out + " ORDER BY ALL").fetchall() == con.execute(sql + " ORDER BY ALL").fetchall()
+    # a table it does not know: its star cannot be expanded, the SQL stays as it was
+    assert P.narrowed('SELECT * FROM (SELECT * FROM "e" AS "t0") AS "t1"', {}) == \
+        'SELECT * FROM (SELECT * FROM "e" AS "t0") AS "t1"'
+
+
+def test_light_planning_is_restored_after_the_step_and_after_a_failure():
+    import duckdb
+
+    class Eng:
+        con = duckdb.connect()
+
+    eng = Eng()
+    eng.con.execute("SET disabled_optimizers = 'top_n'")
+    assert S.light_planning(eng, S.LIGHT_PLANNING_EVENTS + 1) is None
+    light = S.light_planning(eng, 1_000)
+    assert light is not None
+    off = light[0].split("'")[1].split(",")
+    assert "join_order" in off and "filter_pushdown" not in off and "top_n" in off
+    S.run_plan_step(eng, "x", "SELECT 1 AS a", temp=True, settings=light)
+    assert eng.con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0] == "top_n"
+    with pytest.raises(duckdb.Error):
+        S.run_plan_step(eng, "y", "SELECT * FROM missing_table", temp=True, settings=light)
+    assert eng.con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0] == "top_n"

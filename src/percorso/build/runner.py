@@ -224,9 +224,9 @@ def _resolve_and_derive(project: Project, engine: Any, *, full: bool, after: int
         tails = T.stage_cut(engine, after, tail=_tail_allowed(project))
         if tails:
             tails = T.stage_carry(engine, SESSION_SYSTEMS, NOT_INFORMATIVE, project.settings.build.session_gap_minutes)
-        S.stage_scope_events(engine, P.event_columns(plan), tail=tails > 0)
+        staged = S.stage_scope_events(engine, P.event_columns(plan), tail=tails > 0)
         report.seconds["scope"] = round(time.perf_counter() - t1, 3)
-        _derive_incremental(engine, plan, say, report)
+        _derive_incremental(engine, plan, say, report, S.light_planning(engine, staged))
         # what each rebuilt customer's rows say at their end, for the next build (ADR 0040)
         T.stage_state(engine, SESSION_SYSTEMS, NOT_INFORMATIVE)
 
@@ -347,26 +347,30 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 
-def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report: BuildReport) -> None:
+def _derive_incremental(engine: Any, plan: dict[str, str], say: Progress, report: BuildReport,
+                        light: tuple[str, str] | None = None) -> None:
     """``_build_*`` tables of the scope's events (``_build_events``), by the compiled plan.
 
     Temporary tables: they live only until the write appends them (a stored table was
-    written to the database's log for nothing)."""
+    written to the database's log for nothing). ``light``: the optimizer settings around the
+    steps that read only those tables (:func:`percorso.engine.build_sql.light_planning`); the
+    customers step reads stored tables too (profiles, merges) and is planned in full."""
     say("punti di contatto / touchpoints")
     t1 = time.perf_counter()
-    S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
+    S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True, settings=light)
     if T.tail_count(engine) and T.session_fallbacks(engine, SESSION_SYSTEMS, NOT_INFORMATIVE):
         # customers whose rows after the cut the carry cannot give: their whole history, then again
         T.picked_of_fallbacks(engine)
-        S.read_picked(engine, P.event_columns(plan))
-        S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True)
+        if S.read_picked(engine, P.event_columns(plan)) > S.LIGHT_PLANNING_EVENTS:
+            light = None   # whole histories read again: planned in full
+        S.run_plan_step(engine, "_build_sessions", plan["_build_sessions"], temp=True, settings=light)
     report.customers_from_tail, report.customers_from_state = T.tail_counts(engine)
-    S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"], temp=True)
-    S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"], temp=True)
+    S.run_plan_step(engine, "_build_touchpoints", plan["_build_touchpoints"], temp=True, settings=light)
+    S.run_plan_step(engine, "_build_record_updates", plan["_build_record_updates"], temp=True, settings=light)
     report.seconds["touchpoints"] = round(time.perf_counter() - t1, 3)
     say("ordini / orders")
     t1 = time.perf_counter()
-    S.run_plan_step(engine, "_build_orders", plan["_build_orders"], temp=True)
+    S.run_plan_step(engine, "_build_orders", plan["_build_orders"], temp=True, settings=light)
     S.fill_order_item_counts(engine, "_build_orders")
     report.seconds["orders"] = round(time.perf_counter() - t1, 3)
     say("clienti / customers")
