@@ -133,6 +133,28 @@ def test_rebuild_with_nothing_new_changes_nothing_and_ids_are_stable(proj, tmp_p
     assert _rows(proj, "SELECT count(*) FROM builds") == [(2,)]
 
 
+def test_order_and_customer_ids_are_stored_plain_and_kept_so_by_appends(proj, tmp_path: Path):
+    """A full build writes ``orders``' ids and ``customers.customer_id`` without compression (ADR 0095);
+    an incremental build appends its rows into those columns, which keep their storage."""
+    def plain() -> dict[str, bool]:
+        ddl = dict(_rows(proj, "SELECT table_name, sql FROM duckdb_tables()"))
+        return {f"{t}.{c}": f"{c} VARCHAR USING COMPRESSION Uncompressed" in ddl[t]
+                for t, c in [("orders", "order_id"), ("orders", "customer_id"), ("orders", "event_id"),
+                             ("customers", "customer_id")]}
+
+    ingest(proj, "web", write_jsonl(tmp_path / "w1.jsonl", [
+        seg("m1", "2025-03-05T10:00:00Z", anon="a1", type="track", event="Order Completed",
+            props={"order_id": "W1", "revenue": 90.0})]))
+    assert run_build(proj).mode == "full" and all(plain().values()), plain()
+    ingest(proj, "web", write_jsonl(tmp_path / "w2.jsonl", [
+        seg("m2", "2025-03-06T10:00:00Z", anon="a2", type="track", event="Order Completed",
+            props={"order_id": "W2", "revenue": 20.0})]))
+    assert run_build(proj).mode == "incremental" and all(plain().values()), plain()
+    got = _rows(proj, """SELECT o.order_id, o.revenue, c.n_orders FROM orders o JOIN customers c USING (customer_id)
+                         ORDER BY 1""")
+    assert got == [("W1", 90.0, 1), ("W2", 20.0, 1)]
+
+
 def test_events_without_any_identifier_are_counted_not_hidden(proj, tmp_path: Path):
     f = tmp_path / "offline.csv"
     f.write_text("record_id,event_type,occurred_at,email,phone,crm_id,loyalty_card,store_id,campaign,coupon_code,"

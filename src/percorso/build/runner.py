@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from percorso.build import digest as D
 from percorso.build import plan as P
-from percorso.build.schema import (CUSTOMER_COLUMNS, NOT_INFORMATIVE, ORDER_COLUMNS, RECORD_UPDATE_COLUMNS,
-                                   REVENUE_DECIMAL, SESSION_SYSTEMS, TOUCHPOINT_TABLE_COLUMNS)
+from percorso.build.schema import (CUSTOMER_COLUMNS, CUSTOMERS_UNCOMPRESSED, NOT_INFORMATIVE, ORDER_COLUMNS,
+                                   ORDERS_UNCOMPRESSED, RECORD_UPDATE_COLUMNS, REVENUE_DECIMAL, SESSION_SYSTEMS,
+                                   TOUCHPOINT_TABLE_COLUMNS)
 from percorso.channels.rules import load_rules
 from percorso.engine import build_sql as S
 from percorso.engine import build_tail_sql as T
@@ -332,7 +333,7 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
     t1 = time.perf_counter()
     new_tp = engine.table("_build_touchpoints")
     with engine.joins_as_written():    # its semi-join builds on the customers with a Direct order
-        engine.create_table("_build_orders", orders_expr(new_tp))
+        engine.create_table("_build_orders", orders_expr(new_tp), uncompressed=ORDERS_UNCOMPRESSED)
     S.fill_order_item_counts(engine, "_build_orders")
     report.seconds["orders"] = round(time.perf_counter() - t1, 3)
 
@@ -343,7 +344,7 @@ def _derive_full(project: Project, engine: Any, rules: Any, say: Progress, repor
     cust = customers_expr(new_tp, engine.table("_build_record_updates"), engine.table("_build_orders"),
                           engine.table("identity_map"), engine.table("event_customers"),
                           engine.table("contact_profiles"), merges)
-    engine.create_table("_build_customers", cust)
+    engine.create_table("_build_customers", cust, uncompressed=CUSTOMERS_UNCOMPRESSED)
     report.seconds["customers"] = round(time.perf_counter() - t1, 3)
 
 
