@@ -122,19 +122,18 @@ def test_a_plan_found_in_this_process_is_kept_in_each_project(tmp_path):
 def test_narrowed_sql_cuts_unread_columns_and_gives_the_same_rows():
     """Oracle: the query as written, run on the same table (a ``rowid`` and a star included)."""
     import duckdb
-    import ibis
 
     con = duckdb.connect()
     con.execute("CREATE TABLE e AS SELECT i AS a, i * 2 AS b, 'x' || i AS c FROM range(5) t(i)")
     sql = '''SELECT "t2".* EXCLUDE ("b") FROM (SELECT "t1"."a", "t1"."b", "t1"."c", "t1"."r" FROM (
              SELECT "t0"."a", "t0"."b", "t0"."c", "t0"."rowid" AS "r" FROM "e" AS "t0") AS "t1"
              WHERE "t1"."b" > 2) AS "t2"'''
-    out = P.narrowed(sql, {"e": ibis.schema({"a": "int64", "b": "int64", "c": "string"})})
+    out = S.narrowed(sql, {"e": ["a", "b", "c"]})
     assert out.count('"c"') < sql.count('"c"') or len(out) < len(sql)
     assert '"t0"."rowid"' in out
     assert con.execute(out + " ORDER BY ALL").fetchall() == con.execute(sql + " ORDER BY ALL").fetchall()
     # a table it does not know: its star cannot be expanded, the SQL stays as it was
-    assert P.narrowed('SELECT * FROM (SELECT * FROM "e" AS "t0") AS "t1"', {}) == \
+    assert S.narrowed('SELECT * FROM (SELECT * FROM "e" AS "t0") AS "t1"', {}) == \
         'SELECT * FROM (SELECT * FROM "e" AS "t0") AS "t1"'
 
 

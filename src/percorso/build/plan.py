@@ -124,7 +124,7 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
     from percorso.build.orders import orders_expr
     from percorso.build.records import record_updates_expr
     from percorso.build.touchpoints import keyed, sessions_expr, touchpoint_rows_expr
-    from percorso.engine.build_sql import SCOPE_MAP, read_columns
+    from percorso.engine.build_sql import SCOPE_MAP, narrowed, read_columns
 
     def unbound(name: str, schema: Any) -> Any:
         return ibis.table(schema, name=name)
@@ -140,7 +140,8 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
     # the customers rebuilt from a tail continue from the rows kept before their cut (ADR 0040)
     carry = unbound(T.CARRY, _schema(T.CARRY_COLUMNS))
     sess = sessions_expr(scoped, rules, session_gap_minutes, carry)
-    tables = {"_build_events": staged.schema(), T.CARRY: carry.schema(), "_build_sessions": sess.schema()}
+    # each step's SQL narrowed to the columns it reads (ADR 0096): the tables it reads, by their columns
+    tables = {"_build_events": staged.columns, T.CARRY: carry.columns, "_build_sessions": sess.columns}
     out["_build_sessions"] = narrowed(engine.compile(sess), tables)
     tp = touchpoint_rows_expr(scoped, unbound("_build_sessions", sess.schema()), stage_settings, time_zone, carry)
     out["_build_touchpoints"] = narrowed(engine.compile(tp), tables)
@@ -148,7 +149,7 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
     out["_build_record_updates"] = narrowed(engine.compile(ru), tables)
     tp_t = unbound("_build_touchpoints", tp.schema())
     orders = orders_expr(tp_t, carry)
-    out["_build_orders"] = narrowed(engine.compile(orders), {**tables, "_build_touchpoints": tp.schema()})
+    out["_build_orders"] = narrowed(engine.compile(orders), {**tables, "_build_touchpoints": tp.columns})
     merges = unbound("identity_merges", engine.table("identity_merges").schema()) \
         if engine.has_table("identity_merges") else None
     # a customer's row reads all of their rows: the new ones and, for a tail, those kept before the cut
@@ -165,39 +166,6 @@ def compile_plan(engine: Engine, rules: ChannelRules, *, session_gap_minutes: in
     if cols is not None:
         out[EVENT_COLUMNS] = json.dumps(cols)
     return out
-
-
-def narrowed(sql: str, tables: dict[str, Any]) -> str:
-    """``sql`` with every nested projection cut to the columns read above it (sqlglot's
-    ``qualify`` and ``pushdown_projections``; ``tables``: the Ibis schema of each table read).
-
-    Why: Ibis writes each step of an expression as a subquery listing every column of the one
-    below (the sessions query: ~20 levels of the ~50 event columns, 61 KB), and DuckDB parses,
-    binds and optimizes all of them before dropping the unread ones; on an incremental build's
-    ~1,000 rows that is most of the statement (ADR 0096). Same query: only columns nobody reads
-    leave. Done once, when the plan compiles. DuckDB's ``rowid`` is no column of the schemas:
-    it passes through as a function call of its table's alias. SQL that sqlglot cannot narrow
-    (a star it cannot expand, a set operation it cannot line up) is kept as it was.
-    """
-    import re
-
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import SqlglotError
-    from sqlglot.optimizer.pushdown_projections import pushdown_projections
-    from sqlglot.optimizer.qualify import qualify
-
-    rowid, back = re.compile(r'"(t\d+)"\."rowid"'), re.compile(r"_PERCORSO_ROWID\('(t\d+)'\)")
-    schema = {name: {col: "TEXT" for col in s.names} for name, s in tables.items()}
-    try:
-        tree = sqlglot.parse_one(rowid.sub(r"_PERCORSO_ROWID('\1')", sql), dialect="duckdb")
-        tree = pushdown_projections(qualify(tree, schema=schema, dialect="duckdb"))
-    except SqlglotError:
-        return sql
-    for alias in list(tree.find_all(exp.Alias)):   # qualify's "t"."x" AS "x": the same name, twice the tokens
-        if isinstance(alias.this, exp.Column) and alias.this.name == alias.alias:
-            alias.replace(alias.this)
-    return back.sub(r'"\1"."rowid"', tree.sql(dialect="duckdb"))
 
 
 def _schema(columns: tuple[tuple[str, str], ...]) -> Any:
@@ -287,5 +255,5 @@ def plan_in_background(project: Project, rules: ChannelRules,
     return result
 
 
-__all__ = ["EVENT_COLUMNS", "STEPS", "compile_plan", "event_columns", "incremental_plan", "narrowed",
+__all__ = ["EVENT_COLUMNS", "STEPS", "compile_plan", "event_columns", "incremental_plan",
            "plan_in_background", "plan_key"]

@@ -21,6 +21,8 @@ from percorso.engine.identity_region_sql import (REGION_IDS, REGION_MAP, REGION_
 from percorso.engine.identity_sql import PLAIN_TEXT
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from percorso.engine.backend import Engine
 
 
@@ -564,6 +566,41 @@ def write_plan(engine: Engine, key: str, plan: dict[str, str]) -> None:
                        [key, json.dumps(plan)])
 
 
+def narrowed(sql: str, tables: Mapping[str, Iterable[str]]) -> str:
+    """``sql`` with every nested projection cut to the columns read above it (sqlglot's
+    ``qualify`` and ``pushdown_projections``; ``tables``: the columns of each table read).
+
+    Why: Ibis writes each step of an expression as a subquery listing every column of the one
+    below (the sessions query: ~20 levels of the ~50 event columns, 61 KB), and DuckDB parses,
+    binds and optimizes all of them before dropping the unread ones; on an incremental build's
+    ~1,000 rows that is most of the statement (ADR 0096). Same query: only columns nobody reads
+    leave. Done once, when the build's plan compiles (:mod:`percorso.build.plan`): SQL text is
+    the engine's to rewrite. DuckDB's ``rowid`` is no column of the tables: it passes through as a
+    function call of its table's alias. SQL that sqlglot cannot narrow (a star it cannot expand,
+    a set operation it cannot line up) is kept as it was.
+    """
+    import re
+
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.qualify import qualify
+
+    rowid, back = re.compile(r'"(t\d+)"\."rowid"'), re.compile(r"_PERCORSO_ROWID\('(t\d+)'\)")
+    schema = {name: dict.fromkeys(cols, "TEXT") for name, cols in tables.items()}
+    try:
+        tree = sqlglot.parse_one(rowid.sub(r"_PERCORSO_ROWID('\1')", sql), dialect="duckdb")
+        tree = pushdown_projections(qualify(tree, schema=schema, dialect="duckdb"))
+    except SqlglotError:
+        return sql
+    for alias in list(tree.find_all(exp.Alias)):   # qualify's "t"."x" AS "x": the same name, twice the tokens
+        if isinstance(alias.this, exp.Column) and alias.this.name == alias.alias:
+            alias.replace(alias.this)
+    return back.sub(r'"\1"."rowid"', tree.sql(dialect="duckdb"))
+
+
+
 #: Above this many staged events an incremental build's steps are planned in full (:func:`light_planning`).
 LIGHT_PLANNING_EVENTS = 100_000
 #: The optimizer passes a lightly planned step keeps: its expressions folded, its filters pushed
@@ -579,7 +616,7 @@ def light_planning(engine: Engine, staged_events: int) -> tuple[str, str] | None
     Why: those steps read only the build's temporary tables, ~1,000-10,000 rows, and DuckDB's
     join ordering, statistics, common subexpressions and projection moves cost more to plan on
     their 10-60 KB of SQL than they save on so few rows (ADR 0096: sessions, touchpoints and
-    orders 68 -> 53 ms with :func:`percorso.build.plan.narrowed`). The passes are read from the
+    orders 68 -> 53 ms with :func:`narrowed`). The passes are read from the
     engine (its version's names), the old value kept to be restored."""
     if staged_events > LIGHT_PLANNING_EVENTS:
         return None
